@@ -1,0 +1,129 @@
+/**
+ * Run one node's web server: lay out the data tree (`ramvm init`), write the
+ * lighttpd config from lighttpd.conf.in, start lighttpd in the foreground
+ * and report when it serves. Used by `npm start` and by the tests (with a
+ * temporary root and a free port).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DIST, ROOT, cgiEntries } from './build';
+import { basename } from 'node:path';
+
+export interface ServerOptions {
+  root: string;
+  listen: string;
+  port: number;
+  node?: string;
+  https?: boolean;
+  /** Extra environment for `ramvm init` (e.g. RAMVM_ADMIN_PASSWORD). */
+  env?: NodeJS.ProcessEnv;
+  /** Where lighttpd's stderr goes (default: inherit). */
+  quiet?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  root: string;
+  confFile: string;
+  proc: ChildProcess;
+  /** Output of `ramvm init` (the generated admin password, once). */
+  initOutput: string;
+  stop(): Promise<void>;
+}
+
+/** Largest request body lighttpd accepts, in KiB (ISO uploads of any practical size). */
+const MAX_REQUEST_KB = 64 * 1024 * 1024; // 64 GiB
+
+export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): string {
+  const root = resolve(opts.root);
+  const vars: Record<string, string> = {
+    WWW: join(DIST, 'www'),
+    DIST,
+    ROOT: root,
+    LISTEN: opts.listen,
+    PORT: String(opts.port),
+    LOGDIR: join(root, 'var/log/ramvm'),
+    NODE: process.execPath,
+    NODE_NAME: opts.node ?? hostname(),
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    MAX_REQUEST_KB: String(MAX_REQUEST_KB),
+    HANDLERS: cgiEntries().map((f) => basename(f, '.ts')).filter((h) => h !== 'unknown').join('|'),
+    EXTRA_MODULES: opts.tlsPem ? ', "mod_openssl"' : '',
+    TLS: opts.tlsPem ? `ssl.engine = "enable"\nssl.pemfile = "${opts.tlsPem}"\n` : '',
+  };
+  for (const [k, v] of Object.entries(vars)) {
+    if (/["\\\n]/.test(v)) throw new Error(`${k} may not contain quotes, backslashes or newlines: ${v}`);
+  }
+  return readFileSync(join(ROOT, 'build/lighttpd.conf.in'), 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, k: string) => {
+    const v = vars[k];
+    if (v === undefined) throw new Error(`lighttpd.conf.in: unknown placeholder ${k}`);
+    return v;
+  });
+}
+
+/** A self-signed certificate for HTTPS mode, made once per data root. */
+function ensureCertificate(root: string, name: string): string {
+  const dir = join(root, 'etc/ramvm/priv');
+  const pem = join(dir, 'node.pem');
+  if (existsSync(pem)) return pem;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = join(dir, 'node.key');
+  const crt = join(dir, 'node.crt');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${name}`,
+    '-addext', `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`, '-keyout', key, '-out', crt], { stdio: 'pipe' });
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  writeFileSync(pem, readFileSync(crt, 'utf8') + readFileSync(key, 'utf8'), { mode: 0o600 });
+  return pem;
+}
+
+function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((res, rej) => {
+    const attempt = () => {
+      if (proc.exitCode !== null) return rej(new Error(`lighttpd exited with status ${proc.exitCode}`));
+      const s = connect(port, host);
+      s.once('connect', () => {
+        s.destroy();
+        res();
+      });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > deadline) rej(new Error(`lighttpd did not listen on ${host}:${port}`));
+        else setTimeout(attempt, 20);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const root = resolve(opts.root);
+  const env = { ...process.env, ...opts.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? hostname() };
+  const init = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'init'], { env, encoding: 'utf8' });
+  if (init.status !== 0) throw new Error(`ramvm init failed: ${init.stderr}`);
+  const tlsPem = opts.https ? ensureCertificate(root, opts.node ?? hostname()) : undefined;
+  const confFile = join(root, 'run/ramvm/lighttpd.conf');
+  mkdirSync(join(root, 'run/ramvm'), { recursive: true });
+  writeFileSync(confFile, lighttpdConfig({ ...opts, root, ...(tlsPem ? { tlsPem } : {}) }));
+  const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);
+  const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', 'inherit', opts.quiet ? 'ignore' : 'inherit'], env });
+  await waitForPort(opts.listen, opts.port, 10_000, proc);
+  const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;
+  return {
+    url: `${opts.https ? 'https' : 'http'}://${host}:${opts.port}`,
+    root,
+    confFile,
+    proc,
+    initOutput: init.stdout,
+    stop: () =>
+      new Promise<void>((res) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return res();
+        proc.once('exit', () => res());
+        proc.kill('SIGTERM');
+      }),
+  };
+}

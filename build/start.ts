@@ -1,0 +1,32 @@
+/**
+ * `npm start`: one node in the foreground with the data tree under
+ * RAMVM_ROOT (default ./var). Prints "listening on http://HOST:PORT" once
+ * requests are served; SIGINT/SIGTERM stop lighttpd cleanly (guests are
+ * separate processes and keep running).
+ */
+import { hostname } from 'node:os';
+import { buildCommand } from './build';
+import { startServer } from './server';
+
+export async function startCommand(): Promise<void> {
+  await buildCommand();
+  const port = Number(process.env.RAMVM_PORT ?? 8006);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`RAMVM_PORT must be a port number, not ${process.env.RAMVM_PORT}`);
+  const server = await startServer({
+    root: process.env.RAMVM_ROOT ?? './var',
+    listen: process.env.RAMVM_LISTEN ?? '127.0.0.1',
+    port,
+    node: process.env.RAMVM_NODE || hostname(),
+    https: process.env.RAMVM_HTTPS === '1',
+  });
+  if (server.initOutput) process.stdout.write(server.initOutput);
+  process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}\n`);
+  process.stdout.write(`listening on ${server.url}\n`);
+  const stop = () => {
+    process.stdout.write('stopping the web server (running guests keep running)\n');
+    void server.stop();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await new Promise<void>((res) => server.proc.once('exit', () => res()));
+}

@@ -1,0 +1,65 @@
+/**
+ * `npm test`: type check, build, then the uvu suites in order, each in its
+ * own process: unit (pure code), cgi (the built .cgi files run as
+ * processes), integration (real lighttpd, QEMU, namespaces), browser (real
+ * Chromium). Ends with one line "N passed, N failed".
+ *
+ *   npm test                 everything
+ *   npm test -- unit cgi     only those suites
+ *   npm test -- unit vm      only files of suite unit whose path matches "vm"
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildCommand, ROOT } from './build';
+
+export const SUITES = ['unit', 'cgi', 'integration', 'browser'] as const;
+
+export interface SuiteResult {
+  suite: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  ok: boolean;
+}
+
+/** uvu's closing lines: "  Total:     12\n  Passed:    12\n  Skipped:   0" */
+export function parseUvuSummary(out: string): { total: number; passed: number; skipped: number } | null {
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
+  const total = /Total:\s+(\d+)/.exec(plain);
+  const passed = /Passed:\s+(\d+)/.exec(plain);
+  const skipped = /Skipped:\s+(\d+)/.exec(plain);
+  if (!total || !passed) return null;
+  return { total: Number(total[1]), passed: Number(passed[1]), skipped: Number(skipped?.[1] ?? 0) };
+}
+
+function runSuite(suite: string, pattern: string | undefined): SuiteResult {
+  process.stdout.write(`\n== ${suite}\n`);
+  const filePattern = pattern ? `${pattern}.*\\.test\\.ts$` : '\\.test\\.ts$';
+  const args = [join(ROOT, 'node_modules/uvu/bin.js'), join('test', suite), filePattern, '-r', 'esbuild-register', '-c', 'false'];
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
+  process.stdout.write(r.stdout);
+  const s = parseUvuSummary(r.stdout);
+  if (!s) return { suite, passed: 0, failed: 1, skipped: 0, ok: false };
+  const failed = s.total - s.passed - s.skipped;
+  return { suite, passed: s.passed, failed: r.status === 0 ? failed : Math.max(failed, 1), skipped: s.skipped, ok: r.status === 0 && failed === 0 };
+}
+
+export async function testCommand(args: string[]): Promise<void> {
+  const chosen = args.filter((a) => (SUITES as readonly string[]).includes(a));
+  const pattern = args.find((a) => !(SUITES as readonly string[]).includes(a));
+  const suites = chosen.length > 0 ? chosen : [...SUITES];
+  process.stdout.write('== typecheck\n');
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], { cwd: ROOT, stdio: 'inherit' });
+  if (tsc.status !== 0) throw new Error('type check failed');
+  process.stdout.write('== build\n');
+  await buildCommand();
+  const results = suites.filter((s) => existsSync(join(ROOT, 'test', s))).map((s) => runSuite(s, pattern));
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  const skipped = results.reduce((n, r) => n + r.skipped, 0);
+  process.stdout.write('\n');
+  for (const r of results) process.stdout.write(`${r.suite}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
+  process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  if (failed > 0 || results.some((r) => !r.ok)) process.exitCode = 1;
+}

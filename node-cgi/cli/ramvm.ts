@@ -1,0 +1,69 @@
+/**
+ * The `ramvm` command on a node: set-up, tasks and cron jobs.
+ *
+ *   ramvm init                 lay out the data tree, create admin on first start
+ *   ramvm task run <id>        run a recorded task (started detached by a CGI)
+ *   ramvm passwd <user>        set a password (read from stdin)
+ *
+ * Exit status 0 on success; errors print one line to stderr and set exit 1.
+ */
+import { readFileSync } from 'node:fs';
+import { initNode } from './init';
+import { runTask } from '../tasks/task';
+import { TASK_KINDS } from '../tasks/kinds';
+import { updateJson } from '../lib/store';
+import { usersFile, type UsersFile } from '../access/store';
+import { hashPassword } from '../auth/password';
+import { checkedUsername } from '../lib/validate';
+
+type Command = (args: string[]) => Promise<void> | void;
+
+const COMMANDS: Record<string, Command> = {
+  init: () => {
+    const r = initNode();
+    if (r.generatedPassword) {
+      process.stdout.write(`created user admin with password: ${r.generatedPassword}\n(shown once; set RAMVM_ADMIN_PASSWORD to choose it)\n`);
+    } else if (r.createdAdmin) {
+      process.stdout.write('created user admin with the password from RAMVM_ADMIN_PASSWORD\n');
+    }
+  },
+  task: async ([sub, id]) => {
+    if (sub !== 'run' || !id) throw new Error('usage: ramvm task run <id>');
+    const rec = await runTask(id, TASK_KINDS);
+    if (rec.status !== 'ok') process.exitCode = 1;
+  },
+  passwd: ([user]) => {
+    const username = checkedUsername(user);
+    const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    if (password.length < 8) throw new Error('a password needs at least 8 characters');
+    updateJson<UsersFile>(usersFile(), { users: {} }, (f) => {
+      const u = f.users[username];
+      if (!u) throw new Error(`no such user: ${username}`);
+      u.password = hashPassword(password);
+      return f;
+    });
+  },
+};
+
+/** Register more commands (features add theirs here). */
+export function addCommand(name: string, fn: Command): void {
+  COMMANDS[name] = fn;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...args] = argv;
+  const cmd = name ? COMMANDS[name] : undefined;
+  if (!cmd) {
+    process.stderr.write(`usage: ramvm <${Object.keys(COMMANDS).join('|')}> …\n`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    await cmd(args);
+  } catch (e) {
+    process.stderr.write(`ramvm ${name}: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main(process.argv.slice(2));

@@ -1,0 +1,229 @@
+/**
+ * The CGI kernel: one request in, one answer out. A handler file lists its
+ * routes and calls `runCgi(routes)`; this module parses the request,
+ * authenticates, matches the route, checks the route's declared privilege,
+ * runs it and writes the answer. Errors become JSON here and nowhere else.
+ *
+ *   GET /api/vm/101  →  vm.cgi with PATH_INFO=/101
+ *   route { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' } }
+ *   → Status: 200 OK  {"data": {...}}
+ */
+import type { Readable } from 'node:stream';
+import { HttpError, forbidden } from './errors';
+import { parseRequest, type Method, type Request } from './request';
+import { authenticate, type AuthUser } from '../auth/authenticate';
+import { hasPrivilege, hasPrivilegeBelow, type Principal } from '../access/permissions';
+import type { Privilege } from '../access/privileges';
+import { principalOf, readAcl, readUsers } from '../access/store';
+
+export type Perm =
+  /** No authentication (login only). */
+  | 'public'
+  /** Any authenticated user; the handler filters or checks itself (ctx.can). */
+  | 'authenticated'
+  /** The privilege on an ACL path; ":name" parts are filled from the route's params. */
+  | { path: string; priv: Privilege };
+
+export interface Route {
+  method: Method;
+  /** "/", "/:vmid", "/:vmid/start"; a final "/*rest" matches the remaining path. */
+  path: string;
+  perm: Perm;
+  handle(ctx: Context): unknown | Promise<unknown>;
+}
+
+export interface Context {
+  req: Request;
+  params: Record<string, string>;
+  /** Null only on 'public' routes. */
+  user: AuthUser | null;
+  /** The authenticated user; throws on 'public' routes. */
+  readonly me: AuthUser;
+  can(path: string, priv: Privilege): boolean;
+  /** True when the user holds priv on path or anywhere below (for lists). */
+  canBelow(path: string, priv: Privilege): boolean;
+  /** Throws 403 unless can(path, priv). */
+  check(path: string, priv: Privilege): void;
+  /** Extra response headers (e.g. Set-Cookie). */
+  headers: [string, string][];
+}
+
+/** A non-200 JSON answer, or a raw body. Plain return values answer 200 {"data": value}. */
+export class Reply {
+  constructor(
+    readonly status: number,
+    readonly data: unknown,
+    readonly raw?: { contentType: string; body: Buffer | Readable; headers?: [string, string][] },
+  ) {}
+}
+
+/** Returned by a handler that has written the whole answer itself (websocket upgrade). */
+export const HANDLED = Symbol('handled');
+
+export const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 412: 'Precondition Failed',
+  413: 'Payload Too Large', 415: 'Unsupported Media Type', 426: 'Upgrade Required', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
+};
+
+export interface Match {
+  route: Route;
+  params: Record<string, string>;
+}
+
+/** Find the route for method and path; 404 for no path, 405 (with Allow) for a wrong method. */
+export function matchRoute(routes: readonly Route[], method: string, path: string): Match {
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const params = matchPath(route.path, path);
+    if (!params) continue;
+    if (route.method === method) return { route, params };
+    allowed.push(route.method);
+  }
+  if (allowed.length > 0) {
+    const e = new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`);
+    (e as HttpError & { allow?: string }).allow = allowed.join(', ');
+    throw e;
+  }
+  throw new HttpError(404, 'not_found', `no such API path: ${path}`);
+}
+
+export function matchPath(pattern: string, path: string): Record<string, string> | null {
+  const want = pattern.split('/').filter(Boolean);
+  const got = path.split('/').filter(Boolean);
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    if (w.startsWith('*')) {
+      params[w.slice(1)] = got.slice(i).map(decodeURIComponent).join('/');
+      return params;
+    }
+    const g = got[i];
+    if (g === undefined) return null;
+    if (w.startsWith(':')) params[w.slice(1)] = decodeURIComponent(g);
+    else if (w !== g) return null;
+  }
+  return got.length === want.length ? params : null;
+}
+
+/** "/vms/:vmid" with { vmid: "101" } → "/vms/101" */
+export function fillPath(pattern: string, params: Record<string, string>): string {
+  return pattern.replace(/:([a-z]+)/gi, (_, k: string) => {
+    const v = params[k];
+    if (v === undefined || v.includes('/')) throw new Error(`route param ${k} missing for ${pattern}`);
+    return v;
+  });
+}
+
+/** The permission functions for a user; tokens with privsep hold the intersection. */
+export function permissionsFor(user: AuthUser) {
+  const acl = readAcl().acl;
+  const users = readUsers();
+  const subject = principalOf(user.username, users);
+  const token: Principal | null =
+    user.tokenid && user.privsep ? { username: `${user.username}!${user.tokenid}`, groups: [], active: subject.active } : null;
+  return {
+    can: (path: string, priv: Privilege) =>
+      hasPrivilege(acl, subject, path, priv) && (!token || hasPrivilege(acl, token, path, priv)),
+    canBelow: (path: string, priv: Privilege) =>
+      hasPrivilegeBelow(acl, subject, path, priv) && (!token || hasPrivilegeBelow(acl, token, path, priv)),
+  };
+}
+
+export async function handleRequest(routes: readonly Route[], req: Request): Promise<{ status: number; headers: [string, string][]; body: Buffer | Readable | null }> {
+  const headers: [string, string][] = [];
+  try {
+    const { route, params } = matchRoute(routes, req.method, req.path);
+    const user = route.perm === 'public' ? null : authenticate(req);
+    let perms: ReturnType<typeof permissionsFor> | undefined;
+    const p = () => (perms ??= permissionsFor(user!));
+    const ctx: Context = {
+      req,
+      params,
+      user,
+      get me() {
+        if (!user) throw new Error('ctx.me on a public route');
+        return user;
+      },
+      can: (path, priv) => !!user && p().can(path, priv),
+      canBelow: (path, priv) => !!user && p().canBelow(path, priv),
+      check(path, priv) {
+        if (!ctx.can(path, priv)) throw forbidden(`permission denied: ${priv} on ${path}`);
+      },
+      headers,
+    };
+    if (typeof route.perm === 'object') ctx.check(fillPath(route.perm.path, params), route.perm.priv);
+    const result = await route.handle(ctx);
+    if (result === HANDLED) return { status: 0, headers, body: null };
+    if (result instanceof Reply) {
+      if (result.raw) {
+        headers.push(['Content-Type', result.raw.contentType], ...(result.raw.headers ?? []));
+        return { status: result.status, headers, body: result.raw.body };
+      }
+      if (result.status === 204) return { status: 204, headers, body: null };
+      return { status: result.status, headers, body: jsonBody({ data: result.data ?? null }, headers) };
+    }
+    return { status: 200, headers, body: jsonBody({ data: result ?? null }, headers) };
+  } catch (err) {
+    return errorResponse(err, req);
+  }
+}
+
+function jsonBody(value: unknown, headers: [string, string][]): Buffer {
+  headers.push(['Content-Type', 'application/json; charset=utf-8']);
+  return Buffer.from(JSON.stringify(value));
+}
+
+/** The one place where errors become answers. */
+export function errorResponse(err: unknown, req: Pick<Request, 'method' | 'path'>) {
+  const headers: [string, string][] = [];
+  let status = 500;
+  let code = 'internal';
+  let message = 'internal error; see the server log';
+  if (err instanceof HttpError) {
+    status = err.status;
+    code = err.code;
+    message = err.message;
+    const allow = (err as HttpError & { allow?: string }).allow;
+    if (allow) headers.push(['Allow', allow]);
+    if (status >= 500 || err.detail) log(`${req.method} ${req.path}: ${status} ${message}${err.detail ? ` (${err.detail})` : ''}`);
+  } else {
+    log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  return { status, headers, body: jsonBody({ error: { code, message } }, headers) };
+}
+
+/** One line to stderr, which lighttpd writes to its error log. */
+export function log(line: string): void {
+  process.stderr.write(`ramvm[${process.argv[1]?.split('/').pop() ?? 'cgi'}]: ${line}\n`);
+}
+
+export function writeHead(out: NodeJS.WritableStream, status: number, headers: readonly [string, string][]): void {
+  let head = `Status: ${status} ${STATUS_TEXT[status] ?? ''}\r\n`;
+  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+  if (!headers.some(([k]) => k.toLowerCase() === 'cache-control')) head += 'Cache-Control: no-store\r\n';
+  out.write(head + '\r\n');
+}
+
+/** Entry point of every CGI handler file. */
+export function runCgi(routes: readonly Route[]): void {
+  const req = parseRequest(process.env, process.stdin);
+  handleRequest(routes, req)
+    .then(async ({ status, headers, body }) => {
+      if (status === 0) return;
+      writeHead(process.stdout, status, headers);
+      if (body === null) return;
+      if (Buffer.isBuffer(body)) {
+        process.stdout.write(body);
+      } else {
+        for await (const chunk of body) {
+          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+        }
+      }
+    })
+    .catch((e) => {
+      log(`failed to answer: ${(e as Error).stack ?? e}`);
+      process.exitCode = 1;
+    });
+}

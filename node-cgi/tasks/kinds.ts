@@ -1,0 +1,11 @@
+/**
+ * The registry of task kinds: name → code. `ramvm task run <id>` looks the
+ * recorded kind up here. Each feature adds its kinds in its own module and
+ * registers them in this one table.
+ */
+import type { TaskKind } from './task';
+import { diskCheck } from './disk-check';
+
+export const TASK_KINDS: Record<string, TaskKind> = {
+  'disk-check': diskCheck,
+};

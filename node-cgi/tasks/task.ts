@@ -1,0 +1,221 @@
+/**
+ * Tasks: long work (backup, restore, migration, copies, checks) runs as a
+ * detached `ramvm task run <id>` process. The CGI that starts it answers
+ * 202 {"data": {"task": id}} at once.
+ *
+ * Each task is two files under var/log/ramvm/tasks:
+ *   <id>.json  the state, rewritten atomically:
+ *              { id, kind, object, user, node, params, pid, start, end, status, progress, message }
+ *   <id>.log   the log, one line per event: "2026-11-25T10:15:00.123Z message"
+ *
+ * A task whose state says "running" but whose process is gone (or whose pid
+ * now belongs to another program) is read as failed, "interrupted".
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HttpError, notFound } from '../lib/errors';
+import { nodeName, paths } from '../lib/paths';
+import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
+
+export type TaskStatus = 'running' | 'ok' | 'failed';
+
+export interface TaskRecord {
+  id: string;
+  kind: string;
+  /** What the task works on, as an ACL-style path: "/vms/101", "/iso/x.iso". */
+  object: string;
+  user: string;
+  node: string;
+  params: Record<string, unknown>;
+  pid: number | null;
+  /** Unix milliseconds. */
+  start: number;
+  end: number | null;
+  status: TaskStatus;
+  progress: number;
+  message: string;
+}
+
+const TASK_ID_RE = /^[0-9]{8}T[0-9]{6}Z-[a-z0-9-]{1,80}-[0-9a-f]{6}$/;
+
+export function checkedTaskId(id: string): string {
+  if (!TASK_ID_RE.test(id)) throw notFound(`no such task: ${id.slice(0, 100)}`);
+  return id;
+}
+
+/** "20261125T101500Z-disk-check-vms-101-a3f90c" */
+export function newTaskId(kind: string, object: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const slug = `${kind}-${object}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  return `${stamp}-${slug}-${randomBytes(3).toString('hex')}`;
+}
+
+const stateFile = (id: string) => join(paths().tasks, `${id}.json`);
+export const taskLogFile = (id: string) => join(paths().tasks, `${id}.log`);
+
+export interface StartTaskOptions {
+  kind: string;
+  object: string;
+  user: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
+
+/**
+ * Record a task and start its process detached; returns the id at once.
+ * The runner is the `ramvm` CLI beside the CGIs (RAMVM_DIST/bin/ramvm).
+ */
+export function startTask(opts: StartTaskOptions): string {
+  const id = newTaskId(opts.kind, opts.object);
+  const rec: TaskRecord = {
+    id,
+    kind: opts.kind,
+    object: opts.object,
+    user: opts.user,
+    node: nodeName(),
+    params: opts.params ?? {},
+    pid: null,
+    start: Date.now(),
+    end: null,
+    status: 'running',
+    progress: 0,
+    message: opts.message ?? 'starting',
+  };
+  mkdirSync(paths().tasks, { recursive: true });
+  writeJsonAtomic(stateFile(id), rec);
+  const logFd = openSync(taskLogFile(id), 'a');
+  try {
+    const child = spawn(process.execPath, [join(paths().dist, 'bin/ramvm'), 'task', 'run', id], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: { ...process.env, RAMVM_ROOT: paths().root, RAMVM_DIST: paths().dist },
+    });
+    child.unref();
+    if (child.pid) updateTask(id, (t) => ({ ...t, pid: t.pid ?? child.pid! }));
+  } finally {
+    closeSync(logFd);
+  }
+  return id;
+}
+
+export function updateTask(id: string, fn: (t: TaskRecord) => TaskRecord): TaskRecord {
+  return updateJson<TaskRecord>(stateFile(id), null as unknown as TaskRecord, (t) => {
+    if (!t) throw notFound(`no such task: ${id}`);
+    return fn(t);
+  });
+}
+
+function processIsTask(pid: number, id: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(id);
+  } catch {
+    return false;
+  }
+}
+
+/** Grace period before a running task without a pid counts as dead (spawn in flight). */
+const START_GRACE_MS = 10_000;
+
+/** A task's state; a running task whose process is gone is marked failed ("interrupted"). */
+export function readTask(id: string): TaskRecord {
+  checkedTaskId(id);
+  const rec = readJson<TaskRecord>(stateFile(id));
+  if (!rec) throw notFound(`no such task: ${id}`);
+  if (rec.status !== 'running') return rec;
+  const alive = rec.pid !== null ? processIsTask(rec.pid, id) : Date.now() - rec.start < START_GRACE_MS;
+  if (alive) return rec;
+  return updateTask(id, (t) =>
+    t.status !== 'running'
+      ? t
+      : { ...t, status: 'failed', end: Date.now(), message: `interrupted: the task process is gone (${t.message})` },
+  );
+}
+
+export function listTasks(limit = 100): TaskRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(paths().tasks).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  } catch {
+    return [];
+  }
+  // Ids start with a sortable UTC stamp: newest first.
+  names.sort().reverse();
+  const out: TaskRecord[] = [];
+  for (const n of names.slice(0, limit)) {
+    try {
+      out.push(readTask(n.slice(0, -5)));
+    } catch {
+      // A task removed between readdir and read: skip it.
+    }
+  }
+  return out;
+}
+
+/** Lines of a task's log (the last `tail` lines when given). */
+export function readTaskLog(id: string, tail?: number): string[] {
+  checkedTaskId(id);
+  let text: string;
+  try {
+    text = readFileSync(taskLogFile(id), 'utf8');
+  } catch {
+    throw notFound(`no log for task ${id}`);
+  }
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return tail ? lines.slice(-tail) : lines;
+}
+
+/** What a task kind's code gets to report with. */
+export interface TaskRun {
+  id: string;
+  params: Record<string, unknown>;
+  object: string;
+  user: string;
+  log(line: string): void;
+  /** 0..100 and a short message; written at most every PROGRESS_MIN_MS unless 100. */
+  progress(pct: number, message?: string): void;
+}
+
+export type TaskKind = (t: TaskRun) => Promise<string | void>;
+
+/** State writes for progress are throttled to this interval. */
+const PROGRESS_MIN_MS = 500;
+
+/** Run a recorded task in this process (called by `ramvm task run <id>`). */
+export async function runTask(id: string, kinds: Record<string, TaskKind>): Promise<TaskRecord> {
+  checkedTaskId(id);
+  const rec = readJson<TaskRecord>(stateFile(id));
+  if (!rec) throw notFound(`no such task: ${id}`);
+  updateTask(id, (t) => ({ ...t, pid: process.pid }));
+  const logLine = (line: string) => appendFileSync(taskLogFile(id), `${new Date().toISOString()} ${line}\n`);
+  let lastWrite = 0;
+  const run: TaskRun = {
+    id,
+    params: rec.params,
+    object: rec.object,
+    user: rec.user,
+    log: logLine,
+    progress(pct, message) {
+      const now = Date.now();
+      if (pct < 100 && now - lastWrite < PROGRESS_MIN_MS) return;
+      lastWrite = now;
+      updateTask(id, (t) => ({ ...t, progress: Math.max(0, Math.min(100, Math.round(pct))), message: message ?? t.message }));
+    },
+  };
+  const kind = kinds[rec.kind];
+  logLine(`task ${rec.kind} on ${rec.object} started by ${rec.user} on node ${rec.node}`);
+  try {
+    if (!kind) throw new HttpError(500, 'internal', `unknown task kind ${rec.kind}`);
+    const summary = await kind(run);
+    logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
+    return updateTask(id, (t) => ({ ...t, status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    const detail = (e as HttpError).detail;
+    if (detail) logLine(detail);
+    logLine(`TASK FAILED: ${msg}`);
+    return updateTask(id, (t) => ({ ...t, status: 'failed', end: Date.now(), message: msg }));
+  }
+}

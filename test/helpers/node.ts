@@ -1,0 +1,128 @@
+/**
+ * A real node for integration tests: lighttpd running the built CGIs on a
+ * free port of 127.0.0.1, with a temporary RAMVM_ROOT, plus a small HTTP
+ * client that logs in like a browser (cookie + CSRF header) or uses a token.
+ *
+ *   const node = await startTestNode();
+ *   const api = await node.login('admin', node.adminPassword);
+ *   const r = await api.get('/api/task');   // r.status, r.json
+ *   await node.stop();                        // also removes the root
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../../build/server';
+import { DIST } from '../../build/build';
+
+export const ADMIN_PASSWORD = 'admin-test-pw';
+
+export interface TestNode {
+  url: string;
+  root: string;
+  adminPassword: string;
+  server: RunningServer;
+  /** Environment for running the built CLI or CGIs against this node's root. */
+  env: NodeJS.ProcessEnv;
+  login(username: string, password: string): Promise<Client>;
+  /** A client with no credentials. */
+  anon(): Client;
+  stop(): Promise<void>;
+}
+
+export interface Reply<T = any> {
+  status: number;
+  headers: Headers;
+  json: T;
+  text: string;
+}
+
+export interface Client {
+  csrf?: string;
+  cookie?: string;
+  get<T = any>(path: string): Promise<Reply<T>>;
+  post<T = any>(path: string, body?: unknown): Promise<Reply<T>>;
+  put<T = any>(path: string, body?: unknown): Promise<Reply<T>>;
+  del<T = any>(path: string, body?: unknown): Promise<Reply<T>>;
+  request<T = any>(method: string, path: string, init?: { body?: BodyInit | null; headers?: Record<string, string>; json?: unknown }): Promise<Reply<T>>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+export function makeClient(base: string, auth: { cookie?: string; csrf?: string; token?: string } = {}): Client {
+  const c: Client = {
+    ...(auth.csrf ? { csrf: auth.csrf } : {}),
+    ...(auth.cookie ? { cookie: auth.cookie } : {}),
+    async request(method, path, init = {}) {
+      const headers: Record<string, string> = { ...init.headers };
+      if (auth.cookie) headers.cookie = auth.cookie;
+      if (auth.token) headers.authorization = `RamvmToken ${auth.token}`;
+      if (auth.csrf && method !== 'GET') headers['x-ramvm-csrf'] = auth.csrf;
+      let body = init.body;
+      if (init.json !== undefined) {
+        body = JSON.stringify(init.json);
+        headers['content-type'] = 'application/json';
+      }
+      const r = await fetch(base + path, { method, headers, body: body ?? null, redirect: 'manual', ...(body && typeof body !== 'string' && !(body instanceof Uint8Array) ? { duplex: 'half' } : {}) } as RequestInit);
+      const text = await r.text();
+      let json: any;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: r.status, headers: r.headers, json, text };
+    },
+    get: (p) => c.request('GET', p),
+    post: (p, b) => c.request('POST', p, b === undefined ? {} : { json: b }),
+    put: (p, b) => c.request('PUT', p, b === undefined ? {} : { json: b }),
+    del: (p, b) => c.request('DELETE', p, b === undefined ? {} : { json: b }),
+  };
+  return c;
+}
+
+export async function loginClient(base: string, username: string, password: string): Promise<Client> {
+  const r = await fetch(base + '/api/access/ticket', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const j = (await r.json()) as { data?: { ticket: string; csrf: string }; error?: { message: string } };
+  if (r.status !== 200 || !j.data) throw new Error(`login of ${username} failed: ${r.status} ${j.error?.message}`);
+  return makeClient(base, { cookie: `RamvmAuth=${encodeURIComponent(j.data.ticket)}`, csrf: j.data.csrf });
+}
+
+export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessEnv; root?: string } = {}): Promise<TestNode> {
+  const root = opts.root ?? mkdtempSync(join(tmpdir(), 'ramvm-test-'));
+  const port = await freePort();
+  const server = await startServer({
+    root,
+    listen: '127.0.0.1',
+    port,
+    node: opts.node ?? 'testnode',
+    env: { RAMVM_ADMIN_PASSWORD: ADMIN_PASSWORD, ...opts.env },
+    quiet: true,
+  });
+  const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? 'testnode' };
+  return {
+    url: server.url,
+    root,
+    adminPassword: ADMIN_PASSWORD,
+    server,
+    env,
+    login: (u, p) => loginClient(server.url, u, p),
+    anon: () => makeClient(server.url),
+    async stop() {
+      await server.stop();
+      if (!opts.root) rmSync(root, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+process.env.RAMVM_ROOT = mkdtempSync(join(tmpdir(), 'ramvm-ticket-'));
+import { issueCsrf, issueTicket, verifyCsrf, verifyTicket, TICKET_LIFETIME_S } from '../../../node-cgi/auth/ticket';
+import { hashPassword, verifyPassword } from '../../../node-cgi/auth/password';
+
+const T = suite('verifyTicket');
+const now = 1_800_000_000;
+T('should accept a fresh ticket and return the user', () => {
+  assert.equal(verifyTicket(issueTicket('anna', now), now), { username: 'anna', issued: now });
+});
+T('should refuse an expired ticket', () => {
+  assert.is(verifyTicket(issueTicket('anna', now), now + TICKET_LIFETIME_S + 1), null);
+});
+T('should refuse a ticket with another user name', () => {
+  const t = issueTicket('anna', now).replace('RAMVM:anna:', 'RAMVM:admin:');
+  assert.is(verifyTicket(t, now), null);
+});
+T('should refuse a ticket with a changed date', () => {
+  const t = issueTicket('anna', now);
+  const forged = t.replace(/:([0-9A-F]+)::/, (_, h: string) => `:${(parseInt(h, 16) + 3600).toString(16).toUpperCase()}::`);
+  assert.is(verifyTicket(forged, now + 3600), null);
+});
+T('should refuse garbage', () => {
+  for (const bad of ['', 'RAMVM:anna', 'RAMVM:anna:1::', 'x'.repeat(500)]) assert.is(verifyTicket(bad, now), null);
+});
+T.run();
+
+const C = suite('verifyCsrf');
+C('should accept the token of the same user only', () => {
+  const c = issueCsrf('anna', now);
+  assert.ok(verifyCsrf(c, 'anna', now));
+  assert.not.ok(verifyCsrf(c, 'bob', now));
+  assert.not.ok(verifyCsrf(c, 'anna', now + TICKET_LIFETIME_S + 1));
+});
+C.run();
+
+const P = suite('verifyPassword');
+P('should verify the right password and refuse a wrong one', () => {
+  const h = hashPassword('correct horse');
+  assert.match(h, /^scrypt\$16384\$8\$1\$/);
+  assert.ok(verifyPassword('correct horse', h));
+  assert.not.ok(verifyPassword('correct hors', h));
+});
+P('should refuse a malformed hash', () => {
+  assert.not.ok(verifyPassword('x', 'md5$abc'));
+});
+P.run();
