@@ -4,6 +4,7 @@
  *   ramvm init                 lay out the data tree, create admin on first start
  *   ramvm task run <id>        run a recorded task (started detached by a CGI)
  *   ramvm passwd <user>        set a password (read from stdin)
+ *   ramvm backup tick          start due backup jobs (cron, each minute; see backup/cron.ts)
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
  */
@@ -15,6 +16,7 @@ import { updateJson } from '../lib/store';
 import { usersFile, type UsersFile } from '../access/store';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
+import { backupCommand } from '../backup/cron';
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -43,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
       return f;
     });
   },
+  backup: backupCommand,
 };
 
 /** Register more commands (features add theirs here). */

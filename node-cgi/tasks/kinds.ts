@@ -5,7 +5,10 @@
  */
 import type { TaskKind } from './task';
 import { diskCheck } from './disk-check';
+import { backupTask, verifyTask } from '../backup/job';
 
 export const TASK_KINDS: Record<string, TaskKind> = {
   'disk-check': diskCheck,
+  backup: backupTask,
+  'backup-verify': verifyTask,
 };
