@@ -8,7 +8,8 @@
  * deletes it. The newest verified backup is always kept. Rules are applied
  * in order last → daily → weekly → monthly; each rule keeps the newest
  * backup of each of its N newest periods (local day, ISO week, month) not
- * already covered by an earlier rule — as `proxmox-backup`'s prune does.
+ * already covered by an earlier rule, and passes over the older backups of
+ * a period it kept — as `proxmox-backup`'s prune does.
  *
  *   backups (newest first): Tue 22:00, Tue 03:00, Mon 22:00, Sun 22:00, Sat 22:00
  *   { keepLast: 1, keepDaily: 2 } → keep Tue 22:00 (last), Mon 22:00 (daily), Sun 22:00 (daily)
@@ -49,7 +50,6 @@ function monthKey(ms: number, tz: string): string {
 export function retentionToDelete(items: readonly RetentionItem[], policy: RetentionPolicy, tz: string): string[] {
   const verified = items.filter((b) => b.verified).sort((a, b) => b.time - a.time || b.id.localeCompare(a.id));
   if (verified.length === 0) return [];
-  const keep = new Set<string>([verified[0]!.id]);
   const nothing = policy.keepLast + policy.keepDaily + policy.keepWeekly + policy.keepMonthly === 0;
   const rules: [number, (ms: number) => string][] = [
     [nothing ? 1 : policy.keepLast, (ms) => String(ms)],
@@ -57,20 +57,25 @@ export function retentionToDelete(items: readonly RetentionItem[], policy: Reten
     [policy.keepWeekly, (ms) => weekKey(ms, tz)],
     [policy.keepMonthly, (ms) => monthKey(ms, tz)],
   ];
-  const decided = new Set<string>();
+  // id → kept (true) or passed over within a kept period (false); unmarked ones are removed.
+  const mark = new Map<string, boolean>();
   for (const [n, key] of rules) {
     if (n <= 0) continue;
-    const covered = new Set(verified.filter((b) => decided.has(b.id) && keep.has(b.id)).map((b) => key(b.time)));
+    const covered = new Set(verified.filter((b) => mark.get(b.id) === true).map((b) => key(b.time)));
     const periods = new Set<string>();
     for (const b of verified) {
-      if (decided.has(b.id)) continue;
+      if (mark.has(b.id)) continue;
       const k = key(b.time);
-      if (covered.has(k) || periods.has(k)) continue;
+      if (covered.has(k)) continue;
+      if (periods.has(k)) {
+        mark.set(b.id, false);
+        continue;
+      }
       if (periods.size >= n) break;
       periods.add(k);
-      keep.add(b.id);
-      decided.add(b.id);
+      mark.set(b.id, true);
     }
   }
+  const keep = new Set([verified[0]!.id, ...[...mark].filter(([, k]) => k).map(([id]) => id)]);
   return verified.filter((b) => !keep.has(b.id)).map((b) => b.id).reverse();
 }
