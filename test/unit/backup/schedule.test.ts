@@ -76,7 +76,7 @@ const rows: [string, Record<string, unknown>, string, string | undefined, boolea
 for (const [what, over, now, last, running, want] of rows) {
   D(`should decide: ${what}`, () => {
     const j = job(over);
-    const state = last ? { nightly: { lastScheduled: iso(last) } } : {};
+    const state: Record<string, { lastScheduled: number }> = last ? { nightly: { lastScheduled: iso(last) } } : {};
     const got = dueJobs([j], iso(now), state, running ? new Set(['nightly']) : none, 'pve1', TZ);
     assert.equal(got, want ? [{ id: 'nightly', scheduled: iso(want) }] : []);
   });
