@@ -5,7 +5,8 @@
  *
  * An occurrence is the job's start time on one of its weekdays, in the
  * node's time zone. A job is due when its latest occurrence at or before
- * now is newer than the one it last ran for (and than its creation), no
+ * now is newer than the one it last ran for (and not before the minute the
+ * job was created), no
  * older than MISSED_GRACE_MS (a tick that cron skipped, or a node that was
  * busy, still runs the job; a node that was off all night does not start
  * the night's backup in the morning), and the job is not still running.
@@ -144,8 +145,9 @@ export function dueJobs(
     if (!job.enabled || job.node !== node || job.weekdays.length === 0) continue;
     const occ = latestOccurrence(job, now, tz);
     if (occ === null) continue;
-    const ranFor = Math.max(last[job.id]?.lastScheduled ?? 0, job.created);
-    if (occ <= ranFor || now - occ > MISSED_GRACE_MS) continue;
+    // A job created during its start minute still runs for it.
+    const createdMinute = job.created - (job.created % MINUTE_MS);
+    if (occ <= (last[job.id]?.lastScheduled ?? 0) || occ < createdMinute || now - occ > MISSED_GRACE_MS) continue;
     if (running.has(job.id)) continue;
     out.push({ id: job.id, scheduled: occ });
   }

@@ -85,6 +85,10 @@ D('should not run an occurrence from before the job was created', () => {
   const j = { ...job(), created: iso('2026-11-25T21:05:00Z') };
   assert.equal(dueJobs([j], iso('2026-11-25T21:10:00Z'), {}, none, 'pve1', TZ), []);
 });
+D('should run a job created during its start minute', () => {
+  const j = { ...job(), created: iso('2026-11-25T21:00:40Z') };
+  assert.equal(dueJobs([j], iso('2026-11-25T21:01:00Z'), {}, none, 'pve1', TZ), [{ id: 'nightly', scheduled: iso('2026-11-25T21:00:00Z') }]);
+});
 D('should run each minute-tick at most once per occurrence over a whole day of ticks', () => {
   const j = job();
   const state: Record<string, { lastScheduled: number }> = {};
