@@ -4,6 +4,7 @@
  *   ramvm init                 lay out the data tree, create admin on first start
  *   ramvm task run <id>        run a recorded task (started detached by a CGI)
  *   ramvm passwd <user>        set a password (read from stdin)
+ *   ramvm boot                 start this node's guests marked "start at boot", in VMID order
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
  */
@@ -15,6 +16,7 @@ import { updateJson } from '../lib/store';
 import { usersFile, type UsersFile } from '../access/store';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
+import { bootGuests } from '../vm/tasks';
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -42,6 +44,10 @@ const COMMANDS: Record<string, Command> = {
       u.password = hashPassword(password);
       return f;
     });
+  },
+  boot: async () => {
+    const ok = await bootGuests((line) => process.stdout.write(`${line}\n`));
+    if (!ok) process.exitCode = 1;
   },
 };
 

@@ -5,7 +5,9 @@
  */
 import type { TaskKind } from './task';
 import { diskCheck } from './disk-check';
+import { vmShutdownTask } from '../vm/tasks';
 
 export const TASK_KINDS: Record<string, TaskKind> = {
   'disk-check': diskCheck,
+  'vm-shutdown': vmShutdownTask,
 };
