@@ -100,7 +100,7 @@ export async function backupTask(t: TaskRun): Promise<string> {
       ? await listGuests(node)
       : await Promise.all(job.vmids.map(async (vmid) => {
         try {
-          const g = readGuest(vmid, node);
+          const g = readGuest(vmid);
           return { vmid, name: g.name, node: g.node, status: await guestStatus(vmid) };
         } catch {
           return { vmid, name: null, node: '', status: 'stopped' as const };

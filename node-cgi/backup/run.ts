@@ -111,7 +111,7 @@ export async function backupGuest(i: GuestBackupInput): Promise<GuestBackupResul
 }
 
 async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
-  const guest = readGuest(i.vmid, i.node);
+  const guest = readGuest(i.vmid);
   const vmDir = guestBackupDir(i.storage.dir, i.vmid);
   mkdirSync(vmDir, { recursive: true });
   cleanPartials(vmDir, i.log);

@@ -4,6 +4,7 @@
  *   ramvm init                 lay out the data tree, create admin on first start
  *   ramvm task run <id>        run a recorded task (started detached by a CGI)
  *   ramvm passwd <user>        set a password (read from stdin)
+ *   ramvm boot                 start this node's guests marked "start at boot", in VMID order
  *   ramvm backup tick          start due backup jobs (cron, each minute; see backup/cron.ts)
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
@@ -16,6 +17,7 @@ import { updateJson } from '../lib/store';
 import { usersFile, type UsersFile } from '../access/store';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
+import { bootGuests } from '../vm/tasks';
 import { backupCommand } from '../backup/cron';
 
 type Command = (args: string[]) => Promise<void> | void;
@@ -44,6 +46,10 @@ const COMMANDS: Record<string, Command> = {
       u.password = hashPassword(password);
       return f;
     });
+  },
+  boot: async () => {
+    const ok = await bootGuests((line) => process.stdout.write(`${line}\n`));
+    if (!ok) process.exitCode = 1;
   },
   backup: backupCommand,
 };

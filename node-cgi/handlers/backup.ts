@@ -74,7 +74,7 @@ function runBackup(ctx: Context) {
     ctx.check(`/vms/${vmid}`, 'VM.Backup');
     const storage = checkedStorageName(body.storage ?? LOCAL_STORAGE);
     getStorage(storage);
-    readGuest(vmid, nodeName());
+    readGuest(vmid);
     const params = {
       vmids: [vmid], storage, mode: checkedMode(body.mode), compress: checkedCompress(body.compress),
       mailto: checkedMail(body.mailto), mailOnSuccess: body.mailOnSuccess === true,

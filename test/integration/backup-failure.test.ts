@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
+import { killGuests } from '../helpers/guest';
 import { withQmp } from '../../node-cgi/qemu/qmp';
 import { DIST } from '../../build/build';
 import { makeGuest, sh, taskLog, waitTask, type TestGuest } from './backup-fixture';
@@ -53,14 +54,13 @@ F.before(async () => {
   process.env.PATH = `${bin}:${process.env.PATH}`;
   node = await startTestNode();
   admin = await node.login('admin', node.adminPassword);
-  big = makeGuest(node.root, 101, { sizeMiB: 64, filledMiB: 48, format: 'qcow2' });
-  small = makeGuest(node.root, 102, { sizeMiB: 16, filledMiB: 4, format: 'raw' });
-  big.start();
-  small.start();
+  big = await makeGuest(admin, node.root, 101, { sizeMiB: 64, filledMiB: 48, format: 'qcow2', reference: join(node.root, 'ref-101.raw') });
+  small = await makeGuest(admin, node.root, 102, { sizeMiB: 16, filledMiB: 4, format: 'raw', reference: join(node.root, 'ref-102.raw') });
+  await big.start();
+  await small.start();
 });
 F.after(async () => {
-  await big?.kill();
-  await small?.kill();
+  if (node) await killGuests(node.root);
   for (const c of cleanups.reverse()) {
     try {
       c();

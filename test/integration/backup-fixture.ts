@@ -1,27 +1,28 @@
 /**
- * Test guests for the backup suites: a config file and a disk image laid
- * out as the guests module lays them out, and a real QEMU (TCG, no
- * bootable disk: the BIOS idles and never writes) with the runtime files
- * at run/ramvm/qemu/<vmid>.{pid,qmp,status.qmp}. Writes during a backup go
- * through QEMU's block layer with HMP `qemu-io`, as a guest's would.
+ * Test guests for the backup suites, made through the real API (POST
+ * /api/vm, /start, /stop): a disk filled with random data and the test boot
+ * sector (test/helpers/guest.ts), which idles and never writes to its disk.
+ * Writes during a backup go through QEMU's block layer with HMP `qemu-io`
+ * on the guest's drive, as a guest's writes would.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { withQmp } from '../../node-cgi/qemu/qmp';
+import { bootSector, GUEST_MARKER, waitForSerial } from '../helpers/guest';
 import type { Client } from '../helpers/node';
 
 export interface TestGuest {
   vmid: number;
   disk: string;
   qmp: string;
-  start(): void;
-  /** SIGKILL by pid; waits until gone. */
-  kill(): Promise<void>;
-  pid(): number | null;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  pid(): Promise<number | null>;
   /** A write through QEMU's block layer: `size` bytes of `pattern` at `offset`. */
   write(offset: number, size: number, pattern: number): Promise<void>;
+  /** QEMU's run state ("running", "paused", …) or "stopped". */
   status(): Promise<string>;
   /** Flush QEMU's caches (qcow2 metadata) so the image file can be read from outside. */
   flush(): Promise<void>;
@@ -33,69 +34,54 @@ export function sh(argv: string[], opts: { allowFail?: boolean } = {}): { code: 
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
-/** A raw file of `sizeMiB` whose first `filledMiB` are random. */
+/** A raw file of `sizeMiB` whose first `filledMiB` are random, with the test boot sector in sector 0. */
 export function randomRaw(file: string, sizeMiB: number, filledMiB: number): void {
   const fd = openSync(file, 'w');
   try {
     for (let i = 0; i < filledMiB; i++) writeSync(fd, randomBytes(1 << 20), 0, 1 << 20, i << 20);
+    const boot = bootSector();
+    writeSync(fd, boot, 0, boot.length, 0);
   } finally {
     closeSync(fd);
   }
   sh(['truncate', '-s', `${sizeMiB}M`, file]);
 }
 
-export function makeGuest(root: string, vmid: number, o: { sizeMiB: number; filledMiB: number; format: 'qcow2' | 'raw'; reference?: string }): TestGuest {
-  const images = join(root, 'var/lib/vz/images', String(vmid));
-  const run = join(root, 'run/ramvm/qemu');
-  mkdirSync(images, { recursive: true });
-  mkdirSync(run, { recursive: true });
-  mkdirSync(join(root, 'etc/ramvm/vms'), { recursive: true });
-  const file = `vm-${vmid}-disk-0.${o.format}`;
-  const disk = join(images, file);
-  const raw = o.reference ?? join(images, 'seed.raw');
-  randomRaw(raw, o.sizeMiB, o.filledMiB);
-  if (o.format === 'raw') sh(['cp', '--sparse=always', raw, disk]);
-  else sh(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, disk]);
-  if (!o.reference) sh(['rm', '-f', raw]);
-  writeFileSync(join(root, 'etc/ramvm/vms', `${vmid}.json`), JSON.stringify({
-    vmid, name: `bk${vmid}`, node: 'testnode', type: 'kvm', memory: 64, sockets: 1, cores: 1, ostype: 'other', onboot: false, cdrom: null,
-    disks: [{ id: 'disk0', file, size: `${o.sizeMiB}M`, bus: 'ide', format: o.format, cache: 'writeback' }], nics: [], boot: ['disk0'], description: '', created: Date.now(),
-  }, null, 2));
-  const qmp = join(run, `${vmid}.qmp`);
-  const pidFile = join(run, `${vmid}.pid`);
-  const pid = () => {
-    try {
-      const p = Number(readFileSync(pidFile, 'utf8').trim());
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(qmp) ? p : null;
-    } catch {
-      return null;
-    }
+/** Create guest `vmid` through the API with one disk whose content is also written to `reference`. */
+export async function makeGuest(api: Client, root: string, vmid: number, o: { sizeMiB: number; filledMiB: number; format: 'qcow2' | 'raw'; reference: string }): Promise<TestGuest> {
+  const r = await api.post('/api/vm', { vmid, name: `bk${vmid}`, memory: 32, nics: [], cdrom: null, disks: [{ size: `${o.sizeMiB}M`, format: o.format, bus: 'ide' }] });
+  if (r.status !== 201) throw new Error(`create guest ${vmid}: ${r.status} ${r.text}`);
+  const cfg = r.json.data;
+  const disk = join(root, 'var/lib/vz/images', String(vmid), cfg.disks[0].file);
+  randomRaw(o.reference, o.sizeMiB, o.filledMiB);
+  if (o.format === 'raw') sh(['cp', '--sparse=always', o.reference, disk]);
+  else sh(['qemu-img', 'convert', '-n', '-f', 'raw', '-O', 'qcow2', o.reference, disk]);
+  const run = (ext: string) => join(root, 'run/ramvm/qemu', `${vmid}.${ext}`);
+  const drive = `drive-${cfg.disks[0].id}`;
+  const hmp = async (line: string) => {
+    // qemu-io prints to QEMU's stdout, not into the answer; an error comes back as text.
+    const out = await withQmp(run('qmp'), (q) => q.execute<string>('human-monitor-command', { 'command-line': line }));
+    if (out.trim()) throw new Error(`${line}: ${out}`);
   };
+  const info = async () => (await api.get(`/api/vm/${vmid}/status`)).json.data as { status: string; qmpStatus: string | null; pid: number | null };
   return {
-    vmid, disk, qmp, pid,
-    start() {
-      sh(['qemu-system-x86_64', '-accel', 'tcg', '-name', `bk${vmid}`, '-nodefaults', '-display', 'none', '-m', '64', '-daemonize', '-pidfile', pidFile,
-        '-qmp', `unix:${qmp},server=on,wait=off`, '-qmp', `unix:${join(run, `${vmid}.status.qmp`)},server=on,wait=off`,
-        '-drive', `file=${disk},if=ide,id=drive0,format=${o.format},cache=writeback`]);
+    vmid, disk, qmp: run('qmp'),
+    async start() {
+      const s = await api.post(`/api/vm/${vmid}/start`);
+      if (s.status !== 200) throw new Error(`start ${vmid}: ${s.text}`);
+      await waitForSerial(run('serial.log'), GUEST_MARKER);
     },
-    async kill() {
-      const p = pid();
-      if (p === null) return;
-      process.kill(p, 'SIGKILL');
-      for (let i = 0; i < 100 && pid() !== null; i++) await new Promise((r) => setTimeout(r, 50));
+    async stop() {
+      const s = await api.post(`/api/vm/${vmid}/stop`);
+      if (s.status !== 200) throw new Error(`stop ${vmid}: ${s.text}`);
     },
-    write: (offset, size, pattern) =>
-      withQmp(qmp, async (q) => {
-        // qemu-io prints to QEMU's stdout, not into the answer; an error comes back as text.
-        const out = await q.execute<string>('human-monitor-command', { 'command-line': `qemu-io drive0 "write -P ${pattern} ${offset} ${size}"` });
-        if (out.trim()) throw new Error(`qemu-io: ${out}`);
-      }),
-    flush: () =>
-      withQmp(qmp, async (q) => {
-        const out = await q.execute<string>('human-monitor-command', { 'command-line': 'qemu-io drive0 "flush"' });
-        if (out.trim()) throw new Error(`qemu-io: ${out}`);
-      }),
-    status: () => withQmp(join(run, `${vmid}.status.qmp`), async (q) => (await q.execute<{ status: string }>('query-status')).status),
+    pid: async () => (await info()).pid,
+    write: (offset, size, pattern) => hmp(`qemu-io ${drive} "write -P ${pattern} ${offset} ${size}"`),
+    flush: () => hmp(`qemu-io ${drive} "flush"`),
+    status: async () => {
+      const i = await info();
+      return i.status === 'stopped' ? 'stopped' : i.qmpStatus ?? i.status;
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
+import { killGuests } from '../helpers/guest';
 import { hashPassword } from '../../node-cgi/auth/password';
 import { DIST } from '../../build/build';
 import { makeGuest, taskLog, waitTask, type TestGuest } from './backup-fixture';
@@ -21,11 +22,11 @@ const J = suite('storages and jobs');
 J.before(async () => {
   node = await startTestNode();
   admin = await node.login('admin', node.adminPassword);
-  guest = makeGuest(node.root, 103, { sizeMiB: 8, filledMiB: 2, format: 'qcow2' });
-  guest.start();
+  guest = await makeGuest(admin, node.root, 103, { sizeMiB: 8, filledMiB: 2, format: 'qcow2', reference: join(node.root, 'ref-103.raw') });
+  await guest.start();
 });
 J.after(async () => {
-  await guest?.kill();
+  if (node) await killGuests(node.root);
   await node?.stop();
 });
 
@@ -95,7 +96,7 @@ J('should keep jobs with the original fields and refuse bad input without writin
 
 J('should refuse bad manual runs before starting a task', async () => {
   const cases: [unknown, number, string][] = [
-    [{ vmid: 999 }, 404, 'no such guest'],
+    [{ vmid: 999 }, 404, 'no guest with VMID 999'],
     [{ vmid: 'x' }, 400, 'vmid:'],
     [{ vmid: 103, storage: 'nowhere' }, 404, 'no such storage'],
     [{ vmid: 103, mode: 'suspend' }, 400, 'mode:'],

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
+import { killGuests } from '../helpers/guest';
 import { withQmp } from '../../node-cgi/qemu/qmp';
 import { makeGuest, sh, taskLog, waitTask, type TestGuest } from './backup-fixture';
 
@@ -23,11 +24,11 @@ L.before(async () => {
   node = await startTestNode();
   admin = await node.login('admin', node.adminPassword);
   reference = join(node.root, 'reference-101.raw');
-  guest = makeGuest(node.root, 101, { sizeMiB: 64, filledMiB: 48, format: 'qcow2', reference });
-  guest.start();
+  guest = await makeGuest(admin, node.root, 101, { sizeMiB: 64, filledMiB: 48, format: 'qcow2', reference });
+  await guest.start();
 });
 L.after(async () => {
-  await guest?.kill();
+  if (node) await killGuests(node.root);
   await node?.stop();
 });
 
@@ -41,14 +42,14 @@ L('should take a live backup equal to the disk at the backup\'s start while the 
   const r = await admin.post('/api/backup/run', { vmid: 101, storage: 'local', mode: 'snapshot', compress: 'none', bwlimit: 8 });
   assert.is(r.status, 202, r.text);
   const task = r.json.data.task as string;
-  // Wait for QEMU's job to run, then write at the start, middle and end of the disk.
+  // Wait for QEMU's job to run, then write near the start, in the middle and at the end of the disk.
   for (let i = 0; ; i++) {
     const jobs = await withQmp(guest.qmp, (q) => q.execute<{ id: string; status: string }[]>('query-jobs'));
     if (jobs.some((j) => j.id === 'ramvm-backup-101-0' && j.status === 'running')) break;
     if (i > 400) throw new Error(`the backup job never ran: ${await taskLog(admin, task)}`);
     await new Promise((res) => setTimeout(res, 50));
   }
-  await guest.write(0, MiB, 0x5a);
+  await guest.write(MiB, MiB, 0x5a); // not sector 0: the boot sector stays
   await guest.write(32 * MiB, MiB, 0x5b);
   await guest.write(63 * MiB, MiB, 0x5c);
   const jobsAfter = await withQmp(guest.qmp, (q) => q.execute<{ id: string; status: string }[]>('query-jobs'));
@@ -82,7 +83,7 @@ L('should take a live backup equal to the disk at the backup\'s start while the 
 });
 
 L('should store zstd-compressed clusters that qemu can read directly', async () => {
-  await guest.write(0, 4 * MiB, 0); // something compressible
+  await guest.write(4 * MiB, 4 * MiB, 0); // something compressible
   const r = await admin.post('/api/backup/run', { vmid: 101, compress: 'zstd' });
   const t = await waitTask(admin, r.json.data.task);
   assert.is(t.status, 'ok', await taskLog(admin, r.json.data.task));
@@ -96,15 +97,15 @@ L('should store zstd-compressed clusters that qemu can read directly', async () 
 });
 
 L('should back up a stopped guest offline', async () => {
-  await guest.kill();
+  await guest.stop();
   const r = await admin.post('/api/backup/run', { vmid: 101, mode: 'snapshot', compress: 'none' });
   const t = await waitTask(admin, r.json.data.task);
   assert.is(t.status, 'ok', await taskLog(admin, r.json.data.task));
   const b = (await admin.get('/api/backup?vmid=101')).json.data[0];
   assert.equal([b.method, b.verified], ['offline', true]);
   assert.is(sh(['qemu-img', 'compare', guest.disk, join(backupDir(b.id), 'vm-101-disk-0.qcow2')], { allowFail: true }).code, 0);
-  assert.is(guest.pid(), null, 'a stopped guest stays stopped');
-  guest.start();
+  assert.is(await guest.pid(), null, 'a stopped guest stays stopped');
+  await guest.start();
 });
 
 L('should report one flipped byte in a stored backup from the verify job', async () => {
