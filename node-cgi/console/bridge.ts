@@ -94,7 +94,11 @@ export function runBridge(input: Readable, output: Writable, guest: Duplex, opts
       }
     };
     const onGuestEnd = () => startClose('guest', CLOSE_CODE.NORMAL, 'the guest display closed (guest stopped?)');
-    const onGuestError = (e: Error) => startClose('guest', CLOSE_CODE.INTERNAL_ERROR, `console socket error: ${e.message}`);
+    // A QEMU that is killed resets the socket: for the user that is the guest stopping too.
+    const onGuestError = (e: NodeJS.ErrnoException) =>
+      e.code === 'ECONNRESET' || e.code === 'EPIPE'
+        ? onGuestEnd()
+        : startClose('guest', CLOSE_CODE.INTERNAL_ERROR, `console socket error: ${e.message}`);
 
     const onInput = (chunk: Buffer) => {
       lastHeard = Date.now();

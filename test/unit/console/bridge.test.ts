@@ -163,6 +163,24 @@ S('should close with 1000 and a reason when the guest\'s display goes away', asy
   }
 });
 
+S('should treat a reset VNC socket (QEMU killed) as the guest stopping', async () => {
+  const r = await rig({ closeTimeoutMs: 50 });
+  try {
+    // A unix socket closed with unread data resets its peer, as a killed QEMU does.
+    r.qemu.removeAllListeners('data');
+    r.qemu.pause();
+    r.toBridge.write(cf(OPCODE.BINARY, Buffer.alloc(200_000)));
+    await new Promise((res) => setTimeout(res, 50));
+    r.qemu.destroy();
+    const res = await r.done;
+    assert.is(res.endedBy, 'guest');
+    assert.is(res.code, 1000);
+    assert.match(res.reason, 'guest display closed');
+  } finally {
+    r.cleanup();
+  }
+});
+
 S('should stop waiting for the browser\'s close reply after the close timeout', async () => {
   const r = await rig({ closeTimeoutMs: 50 });
   try {

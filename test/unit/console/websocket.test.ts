@@ -128,13 +128,13 @@ D('should give the same events when fed one byte at a time', () => {
   assert.is(d.pending, 0);
 });
 D('should decode a masked frame with a 16-bit length', () => {
-  const payload = Buffer.alloc(300).map((_, i) => i & 0xff);
+  const payload = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
   const f = cf(OPCODE.BINARY, payload);
   assert.equal(f.subarray(0, 4), hex('82 fe 012c'));
   assert.equal(new FrameDecoder({ masked: true }).push(f), [{ type: 'message', binary: true, data: Buffer.from(payload) }]);
 });
 D('should decode a masked frame with a 64-bit length', () => {
-  const payload = Buffer.alloc(70000).map((_, i) => (i * 7) & 0xff);
+  const payload = Buffer.from(Array.from({ length: 70000 }, (_, i) => (i * 7) & 0xff));
   const f = cf(OPCODE.BINARY, payload);
   assert.equal(f.subarray(0, 10), hex('82 ff 0000000000011170'));
   const ev = new FrameDecoder({ masked: true }).push(f);
