@@ -241,22 +241,76 @@ export interface Update {
   pixels: Buffer;
 }
 
-/** RFB 3.8 (RFC 6143) over a websocket's binary messages. */
-export class RfbClient {
-  private buf: Buffer = Buffer.alloc(0);
-  init?: ServerInit;
+/** Where an RFB client reads and writes: a websocket's binary messages, or a raw socket. */
+export interface RfbTransport {
+  /** The next chunk of bytes; null at the end. */
+  read(): Promise<Buffer | null>;
+  write(b: Buffer): void;
+}
 
-  constructor(readonly ws: WsClient) {}
+export function wsTransport(ws: WsClient): RfbTransport {
+  return {
+    async read() {
+      for (;;) {
+        const ev = await ws.next();
+        if (ev === null) return null;
+        if (ev.type === 'message') return ev.data;
+        if (ev.type === 'close') throw new Error(`RFB: websocket closed ${ev.code} ${ev.reason}`);
+      }
+    },
+    write: (b) => ws.send(b),
+  };
+}
+
+/** A raw stream socket (the VNC unix socket itself, for baselines). */
+export function socketTransport(sock: Socket): RfbTransport {
+  const chunks: Buffer[] = [];
+  let ended = false;
+  let wake: (() => void) | null = null;
+  sock.on('data', (b: Buffer) => {
+    chunks.push(b);
+    wake?.();
+  });
+  sock.on('close', () => {
+    ended = true;
+    wake?.();
+  });
+  return {
+    async read() {
+      while (chunks.length === 0) {
+        if (ended) return null;
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+      return chunks.shift()!;
+    },
+    write: (b) => void sock.write(b),
+  };
+}
+
+/** RFB 3.8 (RFC 6143) over a transport. */
+export class RfbClient {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  init?: ServerInit;
+  private readonly t: RfbTransport;
+
+  constructor(t: WsClient | RfbTransport) {
+    this.t = t instanceof WsClient ? wsTransport(t) : t;
+  }
 
   private async read(n: number): Promise<Buffer> {
-    while (this.buf.length < n) {
-      const ev = await this.ws.next();
-      if (ev === null) throw new Error(`RFB: connection closed while waiting for ${n} bytes`);
-      if (ev.type === 'message') this.buf = this.buf.length ? Buffer.concat([this.buf, ev.data]) : ev.data;
-      else if (ev.type === 'close') throw new Error(`RFB: websocket closed ${ev.code} ${ev.reason}`);
+    while (this.buffered < n) {
+      const b = await this.t.read();
+      if (b === null) throw new Error(`RFB: connection closed while waiting for ${n} bytes`);
+      this.chunks.push(b);
+      this.buffered += b.length;
     }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length ? [rest] : [];
+    this.buffered = rest.length;
     return out;
   }
 
@@ -264,21 +318,21 @@ export class RfbClient {
   async handshake(): Promise<ServerInit> {
     const version = (await this.read(12)).toString('latin1');
     if (!/^RFB \d{3}\.\d{3}\n$/.test(version)) throw new Error(`RFB: bad version ${JSON.stringify(version)}`);
-    this.ws.send(Buffer.from('RFB 003.008\n'));
+    this.t.write(Buffer.from('RFB 003.008\n'));
     const n = (await this.read(1))[0]!;
     if (n === 0) throw new Error('RFB: server refused the connection');
     const types = [...(await this.read(n))];
     if (!types.includes(1)) throw new Error(`RFB: no security type None in ${types}`);
-    this.ws.send(Buffer.from([1]));
+    this.t.write(Buffer.from([1]));
     const result = (await this.read(4)).readUInt32BE(0);
     if (result !== 0) throw new Error(`RFB: security result ${result}`);
-    this.ws.send(Buffer.from([1])); // ClientInit, shared
+    this.t.write(Buffer.from([1])); // ClientInit, shared
     const si = await this.read(24);
     const nameLen = si.readUInt32BE(20);
     const name = (await this.read(nameLen)).toString('utf8');
     this.init = { version: version.trim(), width: si.readUInt16BE(0), height: si.readUInt16BE(2), bitsPerPixel: si[4]!, name };
     // SetEncodings: Raw (0) only.
-    this.ws.send(Buffer.from([2, 0, 0, 1, 0, 0, 0, 0]));
+    this.t.write(Buffer.from([2, 0, 0, 1, 0, 0, 0, 0]));
     return this.init;
   }
 
@@ -288,7 +342,7 @@ export class RfbClient {
     m[1] = incremental ? 1 : 0;
     m.writeUInt16BE(w, 6);
     m.writeUInt16BE(h, 8);
-    this.ws.send(m);
+    this.t.write(m);
   }
 
   /** Read server messages until a FramebufferUpdate has arrived whole. */
