@@ -10,6 +10,7 @@
  *   guest stops (VNC socket ends)  → send 1000 "…display closed" endedBy "guest"
  *   unmasked or malformed frame    → send 1002 + reason          endedBy "protocol"
  *   no answer to two pings         → send 1001                   endedBy "timeout"
+ *   access revoked (checked at each ping) → send 1008            endedBy "revoked"
  *
  * The streams are passed in, so tests drive it with any stream pair.
  */
@@ -23,12 +24,18 @@ export const CLOSE_TIMEOUT_MS = 2_000;
 
 export interface BridgeOptions {
   pingIntervalMs?: number;
+  /**
+   * Asked at every ping: may this user still see the console? The ticket that
+   * opened it may expire meanwhile (that must not cut a working console off),
+   * but a disabled user or a withdrawn privilege ends it.
+   */
+  allowed?: () => boolean;
   closeTimeoutMs?: number;
   maxMessageBytes?: number;
 }
 
 export interface BridgeResult {
-  endedBy: 'client' | 'guest' | 'protocol' | 'timeout';
+  endedBy: 'client' | 'guest' | 'protocol' | 'timeout' | 'revoked';
   /** The close code sent (or received, when the browser closed first); 1006 when the browser vanished. */
   code: number;
   reason: string;
@@ -146,6 +153,10 @@ export function runBridge(input: Readable, output: Writable, guest: Duplex, opts
 
     const pinger = setInterval(() => {
       if (closing) return;
+      if (opts.allowed && !opts.allowed()) {
+        startClose('revoked', CLOSE_CODE.POLICY_VIOLATION, 'access to this console was withdrawn');
+        return;
+      }
       if (Date.now() - lastHeard > 2 * pingIntervalMs) {
         startClose('timeout', CLOSE_CODE.GOING_AWAY, 'no answer to pings');
         return;

@@ -11,7 +11,8 @@
  * browsers cannot add the CSRF header to a websocket, and Origin is what
  * tells a page of this node from another site's.
  */
-import { HANDLED, log, runCgi, type Context, type Route } from '../lib/cgi';
+import { HANDLED, log, permissionsFor, runCgi, type Context, type Route } from '../lib/cgi';
+import { authenticate } from '../auth/authenticate';
 import { forbidden } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { runBridge } from '../console/bridge';
@@ -28,13 +29,27 @@ async function openConsole(ctx: Context): Promise<typeof HANDLED> {
   const vnc = await connectVnc(vmid, files.vnc);
   const started = Date.now();
   process.stdout.write(switchingProtocolsHead(upgrade));
-  const r = await runBridge(ctx.req.stream, process.stdout, vnc);
+  const r = await runBridge(ctx.req.stream, process.stdout, vnc, { allowed: () => stillAllowed(ctx, vmid) });
   log(
     `console ${vmid} of ${ctx.me.username} ended by ${r.endedBy} (${r.code}${r.reason ? ` ${r.reason}` : ''}) ` +
       `after ${((Date.now() - started) / 1000).toFixed(1)} s, ${r.bytesToClient} bytes out, ${r.bytesToGuest} in`,
   );
   ctx.req.stream.destroy();
   return HANDLED;
+}
+
+/**
+ * Checked at every ping of an open console. The ticket is not checked again
+ * (an expiring ticket must not cut off a working console), but a disabled
+ * user, a withdrawn VM.Console or a deleted or expired token end it.
+ */
+function stillAllowed(ctx: Context, vmid: number): boolean {
+  try {
+    if (ctx.me.via === 'token') authenticate(ctx.req);
+    return permissionsFor(ctx.me).can(`/vms/${vmid}`, 'VM.Console');
+  } catch {
+    return false;
+  }
 }
 
 export const routes: Route[] = [

@@ -263,4 +263,23 @@ S('should stay open while the browser answers pings', async () => {
   }
 });
 
+S('should close with 1008 once access is withdrawn', async () => {
+  let allowed = true;
+  const r = await rig({ pingIntervalMs: 20, closeTimeoutMs: 20, allowed: () => allowed });
+  try {
+    const t = setInterval(() => r.toBridge.write(cf(OPCODE.PONG)), 10);
+    await new Promise((res) => setTimeout(res, 60));
+    assert.not.ok(r.events().some((e) => e.type === 'close'), 'open while allowed');
+    allowed = false;
+    const res = await r.done;
+    clearInterval(t);
+    assert.is(res.endedBy, 'revoked');
+    const ev = r.events();
+    assert.equal(ev[ev.length - 1], { type: 'close', code: 1008, reason: 'access to this console was withdrawn' });
+    await r.qemuEnded;
+  } finally {
+    r.cleanup();
+  }
+});
+
 S.run();
