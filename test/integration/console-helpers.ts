@@ -13,7 +13,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathsFor } from '../../node-cgi/lib/paths';
@@ -189,7 +190,7 @@ export interface OpenOptions {
   path?: string;
 }
 
-/** GET /api/console/<vmid> as a websocket opening request. */
+/** GET /api/console/<vmid> as a websocket opening request (ws: or, for an https base, wss: accepting a self-signed certificate). */
 export function openConsole(base: string, vmid: number | string, opts: OpenOptions = {}): Promise<ConsoleAnswer> {
   const url = new URL(opts.path ?? `/api/console/${vmid}`, base);
   const headers: Record<string, string> = {};
@@ -205,7 +206,9 @@ export function openConsole(base: string, vmid: number | string, opts: OpenOptio
   const origin = opts.origin === undefined ? (opts.cookie ? new URL(base).origin : null) : opts.origin;
   if (origin) headers.origin = origin;
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers, agent: false });
+    const req = url.protocol === 'https:'
+      ? httpsRequest(url, { headers, agent: false, rejectUnauthorized: false })
+      : httpRequest(url, { headers, agent: false });
     req.on('upgrade', (res, socket, head) => {
       const want = createHash('sha1').update(headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
       if (res.headers['sec-websocket-accept'] !== want) {

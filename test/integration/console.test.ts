@@ -5,7 +5,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestNode, type TestNode } from '../helpers/node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../../build/server';
+import { freePort, startTestNode, type TestNode } from '../helpers/node';
 import { CLOSE_CODE, OPCODE, closePayload } from '../../node-cgi/console/websocket';
 import { addToken, addUser, nonBlank, openConsole, RfbClient, startTestGuest, writeGuestConfig, type TestGuest } from './console-helpers';
 
@@ -210,3 +214,27 @@ S('should close with 1000 and say so when the guest stops', async () => {
 });
 
 S.run();
+
+const T = suite('console websocket over TLS');
+T('should complete the RFB handshake through lighttpd in HTTPS mode', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'console-tls-'));
+  const server = await startServer({ root, listen: '127.0.0.1', port: await freePort(), node: 'consoletls', https: true, quiet: true, env: { RAMVM_ADMIN_PASSWORD: 'tls-test-pw' } });
+  let g: TestGuest | undefined;
+  try {
+    g = startTestGuest(root, VMID);
+    const c = await openConsole(server.url, VMID, { token: addToken(root, 'admin', 'tls'), protocols: ['binary'] });
+    assert.is(c.status, 101);
+    try {
+      const rfb = new RfbClient(c.ws!);
+      assert.is((await rfb.handshake()).version, 'RFB 003.008');
+      assert.ok((await rfb.framebuffer()).rects.length >= 1);
+    } finally {
+      c.ws!.destroy();
+    }
+  } finally {
+    g?.stop();
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+T.run();
