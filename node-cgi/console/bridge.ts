@@ -74,6 +74,8 @@ export function runBridge(input: Readable, output: Writable, guest: Duplex, opts
       input.off('end', onInputEnd);
       input.off('close', onInputEnd);
       input.off('error', onInputEnd);
+      output.off('error', onInputEnd);
+      output.on('error', () => {});
       guest.off('data', onGuest);
       guest.off('end', onGuestEnd);
       guest.off('close', onGuestEnd);
@@ -168,6 +170,8 @@ export function runBridge(input: Readable, output: Writable, guest: Duplex, opts
     input.on('end', onInputEnd);
     input.on('close', onInputEnd);
     input.on('error', onInputEnd);
+    // Writing to a browser that is gone (lighttpd closed our stdout: EPIPE) ends the bridge too.
+    output.on('error', onInputEnd);
     guest.on('data', onGuest);
     guest.on('end', onGuestEnd);
     guest.on('close', onGuestEnd);

@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -378,6 +378,21 @@ export class RfbClient {
     this.requestUpdate(false);
     return this.readUpdate();
   }
+}
+
+/** Pids of console.cgi processes serving the node with this data root (from /proc). */
+export function consoleCgiPids(root: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('console.cgi')) continue;
+      if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`RAMVM_ROOT=${root}`)) pids.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
 }
 
 /** Whether raw pixels hold anything but black. */

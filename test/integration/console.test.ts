@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startServer } from '../../build/server';
 import { freePort, startTestNode, type TestNode } from '../helpers/node';
 import { CLOSE_CODE, OPCODE, closePayload } from '../../node-cgi/console/websocket';
-import { addToken, addUser, nonBlank, openConsole, RfbClient, startTestGuest, writeGuestConfig, type TestGuest } from './console-helpers';
+import { addToken, addUser, consoleCgiPids, nonBlank, openConsole, RfbClient, startTestGuest, writeGuestConfig, type TestGuest } from './console-helpers';
 
 const VMID = 101;
 /** Has a config, never started. */
@@ -186,6 +186,15 @@ S('should close with 1002 when the browser sends an unmasked frame', async () =>
   } finally {
     ws.destroy();
   }
+});
+
+S('should end the CGI when the browser drops the connection without a close', async () => {
+  const c = await openConsole(node.url, VMID, { token });
+  await new RfbClient(c.ws!).handshake();
+  assert.is(consoleCgiPids(node.root).length, 1, 'one console.cgi while open');
+  c.ws!.destroy();
+  for (let i = 0; i < 100 && consoleCgiPids(node.root).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(consoleCgiPids(node.root), []);
 });
 
 S('should close with 1000 and say so when the guest stops', async () => {

@@ -20,7 +20,9 @@ const cf = (opcode: number, payload: Buffer | string = '', fin = true) => encode
 interface Rig {
   /** What the browser sends (the CGI's stdin). */
   toBridge: PassThrough;
-  /** Raw bytes the bridge wrote (the CGI's stdout). */
+  /** The CGI's stdout. */
+  output: PassThrough;
+  /** Raw bytes the bridge wrote to it. */
   out: Buffer[];
   /** The QEMU end of the VNC socket. */
   qemu: Socket;
@@ -51,6 +53,7 @@ async function rig(opts: BridgeOptions = {}): Promise<Rig> {
   const done = runBridge(toBridge, output, guest, opts);
   return {
     toBridge,
+    output,
     out,
     qemu,
     qemuGot,
@@ -225,6 +228,19 @@ S('should end with 1006 when the browser goes away without a close', async () =>
   const r = await rig();
   try {
     r.toBridge.end();
+    const res = await r.done;
+    assert.is(res.endedBy, 'client');
+    assert.is(res.code, CLOSE_CODE.ABNORMAL);
+    await r.qemuEnded;
+  } finally {
+    r.cleanup();
+  }
+});
+
+S('should end with 1006 when writing to the browser fails (lighttpd closed the pipe)', async () => {
+  const r = await rig();
+  try {
+    r.output.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
     const res = await r.done;
     assert.is(res.endedBy, 'client');
     assert.is(res.code, CLOSE_CODE.ABNORMAL);
