@@ -85,7 +85,7 @@ export interface Upgrade {
 export function parseUpgrade(method: string, headers: Readonly<Record<string, string>>): Upgrade {
   const upgrade = (headers['upgrade'] ?? '').toLowerCase();
   if (!upgrade.split(',').some((t) => t.trim() === 'websocket')) {
-    throw new HttpError(426, 'upgrade_required', 'this resource speaks only websocket (Upgrade: websocket)');
+    throw new HttpError(426, 'upgrade_required', 'this resource speaks only websocket (Upgrade: websocket)').withHeader('Upgrade', 'websocket');
   }
   if (method !== 'GET') throw new HttpError(400, 'bad_request', 'a websocket opening request must be a GET');
   const connection = (headers['connection'] ?? '').toLowerCase();
@@ -94,7 +94,9 @@ export function parseUpgrade(method: string, headers: Readonly<Record<string, st
   }
   const version = (headers['sec-websocket-version'] ?? '').trim();
   if (version !== '13') {
-    throw new HttpError(426, 'upgrade_required', 'only websocket version 13 is supported (Sec-WebSocket-Version: 13)');
+    throw new HttpError(426, 'upgrade_required', 'only websocket version 13 is supported (Sec-WebSocket-Version: 13)')
+      .withHeader('Upgrade', 'websocket')
+      .withHeader('Sec-WebSocket-Version', '13');
   }
   const key = (headers['sec-websocket-key'] ?? '').trim();
   if (!/^[A-Za-z0-9+/]{22}==$/.test(key) || Buffer.from(key, 'base64').length !== 16) {
