@@ -5,7 +5,7 @@
  * temporary root and a free port).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ export interface ServerOptions {
   https?: boolean;
   /** Extra environment for `ramvm init` (e.g. RAMVM_ADMIN_PASSWORD). */
   env?: NodeJS.ProcessEnv;
-  /** Where lighttpd's stderr goes (default: inherit). */
+  /** Keep lighttpd's stdout off the terminal (tests). */
   quiet?: boolean;
 }
 
@@ -112,7 +112,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   writeFileSync(confFile, lighttpdConfig({ ...opts, root, ...(tlsPem ? { tlsPem } : {}) }));
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);
-  const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', 'inherit', opts.quiet ? 'ignore' : 'inherit'], env });
+  // CGIs inherit lighttpd's stderr, not its errorlog: point both at the same
+  // file (O_APPEND) so every handler's log line lands beside lighttpd's own.
+  const logDir = join(root, 'var/log/ramvm');
+  mkdirSync(logDir, { recursive: true });
+  const errFd = openSync(join(logDir, 'lighttpd-error.log'), 'a', 0o640);
+  const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', errFd], env });
+  closeSync(errFd);
   await waitForPort(opts.listen, opts.port, 10_000, proc);
   const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;
   return {
