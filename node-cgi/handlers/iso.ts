@@ -10,6 +10,7 @@
  *
  * A guest's name in `usedBy` is shown only to users who may see that guest.
  */
+import { closeSync, openSync } from 'node:fs';
 import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { checkedIsoName } from '../iso/names';
 import { listImages, readImage, removeImage, type IsoImage } from '../iso/library';
@@ -26,10 +27,25 @@ function visibleTo(ctx: Context, image: IsoImage): IsoImage {
   };
 }
 
-async function upload(ctx: Context) {
+/**
+ * The body is read from a blocking descriptor of our own: node has made
+ * fd 0 non-blocking for process.stdin, and a fresh open of the same pipe
+ * through /proc gets its own flags (and reads nothing process.stdin has).
+ */
+function openBody(): number {
+  return openSync('/proc/self/fd/0', 'r');
+}
+
+function upload(ctx: Context) {
   const name = checkedIsoName(ctx.params.name);
   const req = parseUploadRequest(name, ctx.req, ctx.me.username);
-  const image = await receiveUpload(req, ctx.req.stream);
+  const bodyFd = openBody();
+  let image: IsoImage;
+  try {
+    image = receiveUpload(req, bodyFd);
+  } finally {
+    closeSync(bodyFd);
+  }
   const task = distribute(name);
   ctx.headers.push(['Location', `/api/iso/${encodeURIComponent(name)}`]);
   return new Reply(201, task ? { ...image, task } : image);

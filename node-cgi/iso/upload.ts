@@ -11,14 +11,13 @@
  * away) removes its partial file. One killed outright leaves it behind for
  * the clean-up, which sees that no process holds it open any more.
  *
- * Memory stays bounded: the body is read only as fast as the file takes it
- * (the write stream's buffer is the only queue), and lighttpd itself reads
- * from the client only as fast as we read from it (server.stream-request-body = 2).
+ * Memory stays bounded: the body passes through one reused 1 MiB buffer,
+ * read only as fast as the file takes it, and lighttpd reads from the
+ * client only as fast as we read from it (server.stream-request-body = 2).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, fstatSync, fsyncSync, openSync, renameSync, type WriteStream } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { HttpError, badRequest, conflict, invalid } from '../lib/errors';
 import { paths } from '../lib/paths';
 import { fsyncDir, removeFile, withLock, writeJsonAtomic } from '../lib/store';
@@ -38,8 +37,8 @@ import {
 } from './library';
 import { partialFileName } from './names';
 
-/** Bytes the write stream may hold before reading from the client pauses. */
-export const WRITE_BUFFER_BYTES = 4 * 1024 * 1024; // 4 MiB
+/** The one buffer an upload passes through: read up to this much, hash it, write it. */
+export const COPY_BUFFER_BYTES = 1024 * 1024; // 1 MiB
 /** Header carrying the expected checksum (alternative to ?sha256=). */
 export const SHA256_HEADER = 'x-ramvm-sha256';
 
@@ -93,56 +92,60 @@ function isDiskFull(e: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-function drained(ws: WriteStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (ws.errored) return reject(ws.errored);
-    const done = (e?: Error) => {
-      ws.off('drain', done);
-      ws.off('error', done);
-      if (e) reject(e);
-      else resolve();
-    };
-    ws.on('drain', done);
-    ws.on('error', done);
-  });
+const pauseBuf = new Int32Array(new SharedArrayBuffer(4));
+
+/** read(2) that waits instead of failing when the body has not arrived yet. */
+function readSome(fd: number, buf: Buffer, off: number, len: number): number {
+  for (;;) {
+    try {
+      return readSync(fd, buf, off, len, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EINTR') continue;
+      if (code !== 'EAGAIN') throw e;
+      Atomics.wait(pauseBuf, 0, 0, 1);
+    }
+  }
 }
 
-function ended(ws: WriteStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (ws.errored) return reject(ws.errored);
-    ws.once('error', reject);
-    ws.end(() => {
-      ws.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-/** Copy `body` into `fd`, hashing on the way; returns the hex SHA-256 of exactly `size` bytes. */
-async function streamInto(fd: number, file: string, body: Readable, size: number): Promise<string> {
+/**
+ * Copy exactly `size` bytes from `bodyFd` into `fd`, hashing on the way;
+ * returns the hex SHA-256. Synchronous on purpose: one buffer, reused, is
+ * the only memory the body ever occupies, and a blocked read or write is
+ * the backpressure that reaches lighttpd and the client.
+ */
+function copyHashing(bodyFd: number, fd: number, size: number): string {
   const hash = createHash('sha256');
-  const ws = createWriteStream(file, { fd, autoClose: false, highWaterMark: WRITE_BUFFER_BYTES });
-  ws.on('error', () => {}); // reported through drained()/ended()
+  const buf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
   let received = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    received += buf.length;
-    if (received > size) throw badRequest(`the body is longer than its Content-Length of ${size} bytes`);
-    hash.update(buf);
-    if (!ws.write(buf)) await drained(ws);
+  for (;;) {
+    let fill = 0;
+    let eof = false;
+    while (fill < buf.length && received + fill < size) {
+      const n = readSome(bodyFd, buf, fill, Math.min(buf.length - fill, size - received - fill));
+      if (n === 0) {
+        eof = true;
+        break;
+      }
+      fill += n;
+    }
+    if (fill > 0) {
+      const chunk = buf.subarray(0, fill);
+      hash.update(chunk);
+      let off = 0;
+      while (off < fill) off += writeSync(fd, chunk, off, fill - off, received + off);
+      received += fill;
+    }
+    if (received === size) return hash.digest('hex');
+    if (eof) throw badRequest(`the upload ended after ${received} of ${size} bytes; nothing was stored`);
   }
-  await ended(ws);
-  if (received < size) {
-    throw badRequest(`the upload ended after ${received} of ${size} bytes; nothing was stored`);
-  }
-  return hash.digest('hex');
 }
 
 /**
  * Receive the body into the library and make it visible as `req.name`.
  * Throws HttpError 400/409/507 with nothing left behind.
  */
-export async function receiveUpload(req: UploadRequest, body: Readable): Promise<IsoImage> {
+export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
   checkMayPublish(req);
   cleanupLibrary();
   checkFreeSpace(req.size, libraryAvailBytes());
@@ -160,7 +163,7 @@ export async function receiveUpload(req: UploadRequest, body: Readable): Promise
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    const sha256 = await streamInto(fd, partial, body, req.size);
+    const sha256 = copyHashing(bodyFd, fd, req.size);
     fsyncSync(fd);
     if (req.expectedSha256 !== null && sha256 !== req.expectedSha256) {
       throw invalid('sha256', `the upload's SHA-256 is ${sha256}, not the expected ${req.expectedSha256}; nothing was stored`);
