@@ -55,12 +55,14 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
     MAX_REQUEST_KB: String(MAX_REQUEST_KB),
     UPLOAD_DIR: uploadDir(root),
     HANDLERS: cgiEntries().map((f) => basename(f, '.ts')).filter((h) => h !== 'unknown').join('|'),
-    EXTRA_MODULES: opts.tlsPem ? ', "mod_openssl"' : '',
-    TLS: opts.tlsPem ? `ssl.engine = "enable"\nssl.pemfile = "${opts.tlsPem}"\n` : '',
   };
+  if (opts.tlsPem) vars.TLS_PEM = opts.tlsPem;
   for (const [k, v] of Object.entries(vars)) {
     if (/["\\\n]/.test(v)) throw new Error(`${k} may not contain quotes, backslashes or newlines: ${v}`);
   }
+  // Config fragments, built only from the checked values above.
+  vars.EXTRA_MODULES = opts.tlsPem ? ', "mod_openssl"' : '';
+  vars.TLS = opts.tlsPem ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n` : '';
   return readFileSync(join(ROOT, 'build/lighttpd.conf.in'), 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, k: string) => {
     const v = vars[k];
     if (v === undefined) throw new Error(`lighttpd.conf.in: unknown placeholder ${k}`);
