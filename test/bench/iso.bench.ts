@@ -7,13 +7,17 @@
  *
  * The source file is read once beforehand, so both read it from the page
  * cache. `cp` does not fsync; `cp` followed by `sync` of the copy is shown
- * too, as the like-for-like durability baseline.
+ * too, as the like-for-like durability baseline. A second lighttpd with the
+ * same config, whose iso.cgi only reads the body into a reused buffer and
+ * throws it away, shows what lighttpd's request-body path costs by itself.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startTestNode, type TestNode } from '../helpers/node';
+import { freePort, startTestNode, type TestNode } from '../helpers/node';
+import { DIST } from '../../build/build';
 import { pathsFor } from '../../node-cgi/lib/paths';
 import type { BenchResult } from '../../build/bench';
 
@@ -53,10 +57,41 @@ function hwmKb(pid: number): number {
   }
 }
 
+/** A CGI that reads the body into one reused buffer, discards it and answers 201. */
+const SINK_CGI = `const fs = require('fs');
+const fd = fs.openSync('/proc/self/fd/0', 'r');
+const buf = Buffer.allocUnsafe(1 << 20);
+while (fs.readSync(fd, buf, 0, buf.length, null) > 0);
+process.stdout.write('Status: 201 Created\\r\\nContent-Type: text/plain\\r\\n\\r\\nok');
+`;
+
+/** lighttpd with the node's own config, but serving SINK_CGI as iso.cgi on another port. */
+async function startSink(node: TestNode): Promise<{ url: string; proc: ChildProcess }> {
+  const dir = join(node.root, 'sink');
+  mkdirSync(join(dir, 'cgi'), { recursive: true });
+  writeFileSync(join(dir, 'cgi/iso.cgi'), SINK_CGI);
+  chmodSync(join(dir, 'cgi/iso.cgi'), 0o755);
+  const port = await freePort();
+  const conf = readFileSync(node.server.confFile, 'utf8')
+    .replace(`"${DIST}/cgi/"`, `"${dir}/cgi/"`)
+    .replace(/^server\.port = \d+$/m, `server.port = ${port}`);
+  writeFileSync(join(dir, 'lighttpd.conf'), conf);
+  const proc = spawn('lighttpd', ['-D', '-f', join(dir, 'lighttpd.conf')], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((res) => {
+      const c = connect(port, '127.0.0.1', () => (c.destroy(), res(true))).on('error', () => res(false));
+    });
+    if (up) break;
+    if (i > 200) throw new Error('the sink lighttpd did not start');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
 /** One upload with curl; its wall time and the CGI's peak RSS. */
-async function upload(node: TestNode, cookie: string, csrf: string, src: string, name: string): Promise<{ s: number; hwmKb: number }> {
+async function upload(node: TestNode, cookie: string, csrf: string, src: string, name: string, base = node.url): Promise<{ s: number; hwmKb: number }> {
   const t0 = process.hrtime.bigint();
-  const curl = spawn('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-b', cookie, '-H', `X-Ramvm-CSRF: ${csrf}`, '-T', src, `${node.url}/api/iso/${name}`], {
+  const curl = spawn('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-b', cookie, '-H', `X-Ramvm-CSRF: ${csrf}`, '-T', src, `${base}/api/iso/${name}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -87,6 +122,14 @@ export async function bench(): Promise<BenchResult[]> {
     const api = await node.login('admin', node.adminPassword);
     const mib = FILE_BYTES / MiB;
 
+    const sink = await startSink(node);
+    const sinkRuns: number[] = [];
+    try {
+      for (let i = 0; i < RUNS; i++) sinkRuns.push((await upload(node, api.cookie!, api.csrf!, src, 'x.iso', sink.url)).s);
+    } finally {
+      sink.proc.kill('SIGTERM');
+    }
+
     const cp: number[] = [];
     const cpSync: number[] = [];
     const up: number[] = [];
@@ -111,6 +154,7 @@ export async function bench(): Promise<BenchResult[]> {
     const cpRate = mib / median(cp);
     const cpSyncRate = mib / median(cpSync);
     const peakMb = Math.max(...rss) / 1024;
+    const sinkRate = mib / median(sinkRuns);
     return [
       {
         name: `iso upload ${mib} MiB (curl -T → lighttpd → iso.cgi, sha256 + fsync)`,
@@ -127,6 +171,14 @@ export async function bench(): Promise<BenchResult[]> {
         unit: 'MiB/s',
         baseline: { name: 'cp + sync', value: cpSyncRate },
         ratio: upRate / cpSyncRate,
+      },
+      {
+        name: 'iso upload against the same upload into a CGI that discards it',
+        value: upRate,
+        unit: 'MiB/s',
+        baseline: { name: 'lighttpd → discarding CGI', value: sinkRate },
+        ratio: upRate / sinkRate,
+        note: `runs ${sinkRuns.map((s) => s.toFixed(2)).join('/')} s`,
       },
       {
         name: 'iso upload CGI peak RSS',
