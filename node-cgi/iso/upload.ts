@@ -7,9 +7,9 @@
  *   → fsync → .debian-12.iso.meta.json (sidecar) → rename to debian-12.iso → fsync of the folder
  *
  * Until the rename nothing is visible; an upload that fails (short body,
- * wrong checksum, full disk, SIGTERM from lighttpd when the client goes
- * away) removes its partial file. One killed outright leaves it behind for
- * the clean-up, which sees that no process holds it open any more.
+ * wrong checksum, full disk, the client gone) removes its partial file.
+ * One killed outright leaves it behind for the clean-up, which sees that
+ * no process holds it open any more.
  *
  * Memory stays bounded: the body passes through one reused 1 MiB buffer,
  * read only as fast as the file takes it, and lighttpd reads from the
@@ -114,7 +114,7 @@ function readSome(fd: number, buf: Buffer, off: number, len: number): number {
  * the only memory the body ever occupies, and a blocked read or write is
  * the backpressure that reaches lighttpd and the client.
  */
-function copyHashing(bodyFd: number, fd: number, size: number): string {
+export function copyHashing(bodyFd: number, fd: number, size: number): string {
   const hash = createHash('sha256');
   const buf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
   let received = 0;
@@ -153,7 +153,9 @@ export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
   const partial = join(paths().iso, partialFileName(req.name, process.pid, randomBytes(5).toString('hex')));
   const fd = openSync(partial, 'wx', 0o644);
   let published = false;
-  // lighttpd sends SIGTERM when the client goes away: leave nothing behind, then die of it.
+  // When the client goes away, lighttpd closes our stdin and sends SIGTERM. Handling the
+  // signal keeps it from killing us mid-copy: the copy then sees the short body and
+  // cleans up. Should the signal be handled first, it removes the partial and re-raises.
   const onSignal = (sig: NodeJS.Signals) => {
     if (!published) removeFile(partial);
     process.off('SIGTERM', onSignal);

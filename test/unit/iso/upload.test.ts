@@ -1,7 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { parseUploadRequest } from '../../../node-cgi/iso/upload';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COPY_BUFFER_BYTES, copyHashing, parseUploadRequest } from '../../../node-cgi/iso/upload';
 
 const SHA = '013f5b44'.repeat(8);
 const req = (query: string, headers: Record<string, string> = {}, contentLength: number | null = 1000) => ({
@@ -49,3 +53,46 @@ for (const [query, headers, cl, why, msg] of BAD) {
   });
 }
 U.run();
+
+const H = suite('copyHashing');
+const tmp = mkdtempSync(join(tmpdir(), 'ramvm-iso-unit-'));
+H.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function copyOf(data: Buffer, size: number): { sha: string; out: Buffer } {
+  const src = join(tmp, 'src');
+  const dst = join(tmp, 'dst');
+  writeFileSync(src, data);
+  const inFd = openSync(src, 'r');
+  const outFd = openSync(dst, 'w');
+  try {
+    const sha = copyHashing(inFd, outFd, size);
+    return { sha, out: readFileSync(dst) };
+  } finally {
+    closeSync(inFd);
+    closeSync(outFd);
+  }
+}
+
+H('should copy and hash a body of several buffers and a bit', () => {
+  const data = randomBytes(2 * COPY_BUFFER_BYTES + 12345);
+  const { sha, out } = copyOf(data, data.length);
+  assert.is(sha, createHash('sha256').update(data).digest('hex'));
+  assert.ok(out.equals(data));
+});
+H('should read no further than the announced size', () => {
+  const data = randomBytes(5000);
+  const { sha, out } = copyOf(data, 3000);
+  assert.is(sha, createHash('sha256').update(data.subarray(0, 3000)).digest('hex'));
+  assert.is(out.length, 3000);
+});
+H('should refuse a body that ends early, saying how far it got', () => {
+  try {
+    copyOf(randomBytes(COPY_BUFFER_BYTES + 10), COPY_BUFFER_BYTES + 20);
+    assert.unreachable();
+  } catch (e) {
+    assert.instance(e, HttpError);
+    assert.is((e as HttpError).status, 400);
+    assert.match((e as HttpError).message, `ended after ${COPY_BUFFER_BYTES + 10} of ${COPY_BUFFER_BYTES + 20} bytes`);
+  }
+});
+H.run();
