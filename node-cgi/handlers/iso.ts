@@ -30,7 +30,8 @@ function visibleTo(ctx: Context, image: IsoImage): IsoImage {
 /**
  * The body is read from a blocking descriptor of our own: node has made
  * fd 0 non-blocking for process.stdin, and a fresh open of the same pipe
- * through /proc gets its own flags (and reads nothing process.stdin has).
+ * through /proc gets its own flags (process.stdin, never started, has read
+ * nothing from it).
  */
 function openBody(): number {
   return openSync('/proc/self/fd/0', 'r');

@@ -311,7 +311,7 @@ I('should refuse bad names and store nothing', async () => {
   assert.equal(partials(), []);
 });
 
-I('should refuse uploads without the privilege and let auditors list', async () => {
+I('should refuse uploads without the privilege and let auditors list, without names of guests they cannot see', async () => {
   const etc = pathsFor(node.root).etc;
   const users = JSON.parse(readFileSync(join(etc, 'users.json'), 'utf8'));
   users.users.anna = { enabled: true, expire: 0, groups: [], password: hashPassword('anna-pw-123') };
@@ -320,7 +320,16 @@ I('should refuse uploads without the privilege and let auditors list', async () 
   acl.acl.push({ path: '/iso', user: 'anna', role: 'VMAdmin', propagate: true });
   writeFileSync(join(etc, 'acl.json'), JSON.stringify(acl));
   const anna = await node.login('anna', 'anna-pw-123');
-  assert.is((await anna.get('/api/iso')).status, 200);
+  writeGuest(104, { vmid: 104, name: 'secret-guest', cdrom: 'probe.img' });
+  try {
+    const list = await anna.get('/api/iso');
+    assert.is(list.status, 200);
+    const probe = list.json.data.find((i: { name: string }) => i.name === 'probe.img');
+    assert.equal(probe.usedBy, [{ vmid: 104 }], 'the guest name only for those who may see the guest');
+    assert.equal((await api.get('/api/iso/probe.img')).json.data.usedBy, [{ vmid: 104, name: 'secret-guest' }]);
+  } finally {
+    rmSync(join(pathsFor(node.root).vms, '104.json'));
+  }
   const r = await putStream(node, anna, '/api/iso/anna.iso', { size: MiB });
   assert.is(r.status, 403);
   assert.match(r.json.error.message, 'Datastore.Upload');
