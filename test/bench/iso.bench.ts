@@ -149,7 +149,8 @@ export async function bench(): Promise<BenchResult[]> {
       if (del.status !== 204) throw new Error(`delete answered ${del.status}`);
       timed(['sync']);
     }
-    const nodeHwm = Number(/(\d+)/.exec(spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, '-e', '0'], { encoding: 'utf8' }).stderr)?.[1] ?? 0);
+    // maxRSS of a node that does nothing else, in KiB (getrusage).
+    const nodeHwm = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS))'], { encoding: 'utf8' }).stdout);
     const upRate = mib / median(up);
     const cpRate = mib / median(cp);
     const cpSyncRate = mib / median(cpSync);
