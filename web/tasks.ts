@@ -124,7 +124,12 @@ api.onTaskStarted(() => void taskPoller.refresh());
 /** The shared task list; polls while mounted. */
 export function useTasks(): TaskState {
   const [s, setS] = useState<TaskState>(taskPoller.state());
-  useEffect(() => taskPoller.subscribe(setS), []);
+  useEffect(() => {
+    const off = taskPoller.subscribe(setS);
+    // A poll may have ended between the first render and now.
+    setS(taskPoller.state());
+    return off;
+  }, []);
   return s;
 }
 

@@ -20,7 +20,8 @@ import { TopBar } from './top-bar';
 
 type Phase = { kind: 'starting' } | { kind: 'login'; notice?: MessageKey } | { kind: 'in'; me: Me };
 
-export function App() {
+/** `views`: the registry (tests pass one whose modules load without a bundler). */
+export function App({ views = VIEWS }: { views?: readonly ViewDef[] }) {
   useLang();
   const [phase, setPhase] = useState<Phase>({ kind: 'starting' });
 
@@ -39,16 +40,16 @@ export function App() {
     await api.logout().catch(() => undefined);
     setPhase({ kind: 'login', notice: 'login.loggedOut' });
   };
-  return html`<${Shell} me=${phase.me} onLogout=${logout} />`;
+  return html`<${Shell} me=${phase.me} registry=${views} onLogout=${logout} />`;
 }
 
-function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
+function Shell({ me, registry, onLogout }: { me: Me; registry: readonly ViewDef[]; onLogout: () => void }) {
   const route = useRoute();
   const [navOpen, setNavOpen] = useState(false);
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
-  const views = visibleViews(me.privileges);
-  const def = VIEWS.find((v) => v.id === route.view);
+  const views = visibleViews(me.privileges, registry);
+  const def = registry.find((v) => v.id === route.view);
 
   useEffect(() => {
     if (route.view === '' && views[0]) navigate(href(views[0].id), { replace: true });

@@ -46,7 +46,11 @@ export function LoginPage({ notice, onLogin }: LoginPageProps) {
     } catch (err) {
       setError(err);
       setBusy(false);
-      if (err instanceof ApiError && err.status === 401) form.querySelector<HTMLInputElement>('input[type="password"]')?.select();
+      if (err instanceof ApiError && err.status === 401) {
+        const pw = form.querySelector<HTMLInputElement>('input[type="password"]');
+        pw?.focus();
+        pw?.select();
+      }
     }
   };
 
