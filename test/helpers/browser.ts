@@ -8,6 +8,7 @@
  *     const page = await openPage(browser, node);          // 1024×768, English
  *     await login(page, 'admin', node.adminPassword);       // waits for the shell
  *     await page.getByRole('link', { name: 'Tasks' }).click();
+ *     await closePage(page);
  *   } finally {
  *     await closeBrowser(browser);                          // also on failure
  *     await node.stop();
@@ -36,6 +37,8 @@ export const CHROMIUM_ARGS = [
 export const KIOSK_VIEWPORT = { width: 1024, height: 768 };
 /** A common phone. */
 export const PHONE_VIEWPORT = { width: 390, height: 844 };
+/** Where browser tests put screenshots for a human to look at (git ignores .tmp/). */
+export const SCREENSHOT_DIR = join(ROOT, '.tmp/screenshots');
 /** Longest wait for one page condition. */
 export const WAIT_MS = 15_000;
 /** Closing Chromium politely may hang when a page is stuck; then it is killed. */
@@ -64,6 +67,11 @@ export async function openPage(browser: Browser, node: Pick<TestNode, 'url'>, op
   const page = await context.newPage();
   await page.goto(node.url + '/' + (opts.hash ?? ''));
   return page;
+}
+
+/** Close a page with its context (cookies, storage); never throws. */
+export async function closePage(page: Page | undefined): Promise<void> {
+  await page?.context().close().catch(() => undefined);
 }
 
 /** Log in through the login form and wait until the shell's top bar shows the user. */

@@ -2,8 +2,9 @@
  * A table with a text filter and sortable columns. The filter keeps rows
  * where any column's text contains every word typed (case-insensitive); the
  * count of shown rows is announced politely. Header buttons sort, and the
- * header says how (aria-sort). Below 640 px the rows stack as cards, each
- * cell labelled with its column (data-label).
+ * header says how (aria-sort). A table wider than its place scrolls sideways
+ * on its own; below 640 px the rows stack as cards, each cell labelled with
+ * its column (data-label).
  *
  *   html`<${DataTable} label=${t('guests.title')} rows=${vms} rowKey=${(v) => v.vmid}
  *          columns=${[
@@ -103,6 +104,7 @@ export function DataTable<R>(p: DataTableProps<R>) {
       <input id=${`q${id}`} type="search" value=${query} onInput=${(e: Event) => setQuery((e.currentTarget as HTMLInputElement).value)} />
       <span class="table-count" role="status">${query ? t('table.count', { shown: shown.length, total: p.rows.length }) : ''}</span>
     </div>`}
+    <div class="table-scroll">
     <table class="table">
       <caption class="sr-only">${p.label}</caption>
       <thead><tr>${p.columns.map(header)}</tr></thead>
@@ -114,6 +116,7 @@ export function DataTable<R>(p: DataTableProps<R>) {
         )}
       </tbody>
     </table>
+    </div>
     ${shown.length === 0 &&
     html`<p class="table-empty">${p.rows.length === 0 ? (p.empty ?? t('table.empty')) : t('table.noMatch')}</p>`}
   </div>`;

@@ -80,12 +80,12 @@ export const de: Messages = {
   'task.kind.disk-check': 'Plattenprüfung',
 
   'panel.title': 'Aufgaben',
-  'panel.none': 'Keine laufenden Aufgaben.',
+  'panel.none': 'Keine laufenden Aufgaben',
   'panel.running': 'Laufend: {n}',
   'panel.failed': 'Fehlgeschlagen: {n}',
   'panel.more': 'und {n} weitere',
-  'panel.acknowledge': 'Zur Kenntnis genommen',
-  'panel.acknowledgeAll': 'Alle Fehler zur Kenntnis nehmen',
+  'panel.acknowledge': 'Quittieren',
+  'panel.acknowledgeAll': 'Alle Fehler quittieren',
   'panel.showLog': 'Protokoll zeigen',
   'panel.allTasks': 'Alle Aufgaben',
   'panel.loadFailed': 'Die Aufgaben konnten nicht geladen werden.',
@@ -110,5 +110,5 @@ export const de: Messages = {
   'tasks.logFollowing': 'Das Protokoll folgt der laufenden Aufgabe.',
   'tasks.logEmpty': 'Das Protokoll ist leer.',
   'tasks.logTail': 'Die letzten {n} Zeilen werden gezeigt.',
-  'tasks.acknowledged': 'Zur Kenntnis genommen',
+  'tasks.acknowledged': 'Quittiert',
 };

@@ -83,7 +83,7 @@ export const en = {
   'task.kind.disk-check': 'Disk check',
 
   'panel.title': 'Tasks',
-  'panel.none': 'No running tasks.',
+  'panel.none': 'No running tasks',
   'panel.running': 'Running: {n}',
   'panel.failed': 'Failed: {n}',
   'panel.more': 'and {n} more',

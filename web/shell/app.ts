@@ -18,7 +18,7 @@ import { LoginPage } from './login';
 import { TaskPanel } from './task-panel';
 import { TopBar } from './top-bar';
 
-type Phase = { kind: 'starting' } | { kind: 'login'; notice?: MessageKey } | { kind: 'in'; me: Me };
+type Phase = { kind: 'starting' } | { kind: 'login'; notice?: MessageKey } | { kind: 'in'; me: Me; fromLogin?: boolean };
 
 /** `views`: the registry (tests pass one whose modules load without a bundler). */
 export function App({ views = VIEWS }: { views?: readonly ViewDef[] }) {
@@ -35,15 +35,23 @@ export function App({ views = VIEWS }: { views?: readonly ViewDef[] }) {
   }, []);
 
   if (phase.kind === 'starting') return html`<p class="starting">${t('app.loading')}</p>`;
-  if (phase.kind === 'login') return html`<${LoginPage} notice=${phase.notice} onLogin=${(me: Me) => setPhase({ kind: 'in', me })} />`;
+  if (phase.kind === 'login') return html`<${LoginPage} notice=${phase.notice} onLogin=${(me: Me) => setPhase({ kind: 'in', me, fromLogin: true })} />`;
   const logout = async () => {
     await api.logout().catch(() => undefined);
     setPhase({ kind: 'login', notice: 'login.loggedOut' });
   };
-  return html`<${Shell} me=${phase.me} registry=${views} onLogout=${logout} />`;
+  return html`<${Shell} me=${phase.me} registry=${views} focusMain=${!!phase.fromLogin} onLogout=${logout} />`;
 }
 
-function Shell({ me, registry, onLogout }: { me: Me; registry: readonly ViewDef[]; onLogout: () => void }) {
+interface ShellProps {
+  me: Me;
+  registry: readonly ViewDef[];
+  /** Put the focus on the page at once (after the login form, whose button is gone). */
+  focusMain: boolean;
+  onLogout: () => void;
+}
+
+function Shell({ me, registry, focusMain, onLogout }: ShellProps) {
   const route = useRoute();
   const [navOpen, setNavOpen] = useState(false);
   const mainRef = useRef<HTMLElement>(null);
@@ -56,11 +64,12 @@ function Shell({ me, registry, onLogout }: { me: Me; registry: readonly ViewDef[
   }, [route.view]);
 
   // A new page: close the phone menu, move focus to the page, name the tab.
+  // A fresh load leaves the focus alone, so Tab reaches the skip link first.
   useEffect(() => {
     setNavOpen(false);
     document.title = [def ? t(def.title) : '', me.node, t('app.name')].filter(Boolean).join(' — ');
-    if (first.current) first.current = false;
-    else mainRef.current?.focus();
+    if (!first.current || focusMain) mainRef.current?.focus();
+    first.current = false;
   }, [route.view, route.parts.join('/')]);
 
   const skip = (e: Event) => {

@@ -76,7 +76,6 @@ export function LoginPage({ notice, onLogin }: LoginPageProps) {
             autocomplete="username"
             autocapitalize="none"
             spellcheck=${false}
-            required
             value=${username}
             error=${missing.username ? t('field.required') : null}
             onInput=${(e: Event) => setUsername((e.currentTarget as HTMLInputElement).value)}
@@ -87,7 +86,6 @@ export function LoginPage({ notice, onLogin }: LoginPageProps) {
           name="password"
           type="password"
           autocomplete="current-password"
-          required
           value=${password}
           error=${missing.password ? t('field.required') : null}
           onInput=${(e: Event) => setPassword((e.currentTarget as HTMLInputElement).value)}

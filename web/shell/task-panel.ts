@@ -29,7 +29,7 @@ export function TaskPanel({ username }: { username: string }) {
   const ack = (ids: string[]) => acknowledge(username, ids, (tasks ?? []).map((x) => x.id));
 
   const summary = [
-    running.length > 0 ? t('panel.running', { n: running.length }) : t('panel.none'),
+    running.length > 0 ? t('panel.running', { n: running.length }) : failed.length > 0 ? '' : t('panel.none'),
     failed.length > 0 ? t('panel.failed', { n: failed.length }) : '',
   ].filter(Boolean);
 
@@ -47,8 +47,7 @@ export function TaskPanel({ username }: { username: string }) {
 
   const failedRow = (x: Task) => html`<li key=${x.id} class="panel-failed-task" role="alert">
     <${StatusBadge} tone="failed" label=${t('task.status.failed')} />
-    <span class="panel-name">${taskTitle(x)}</span>
-    <span class="panel-message">${x.message}</span>
+    <span class="panel-what"><span class="panel-name">${taskTitle(x)}</span> <span class="panel-message">${x.message}</span></span>
     <span class="panel-time">${x.end !== null ? formatTime(x.end) : ''}</span>
     <span class="panel-actions">
       <a class="btn btn-small" href=${href('tasks', x.id)}>${t('panel.showLog')}</a>
@@ -60,6 +59,8 @@ export function TaskPanel({ username }: { username: string }) {
     <div class="taskpanel-bar">
       <h2 id="taskpanel-title" class="taskpanel-title"><${Icon} name="tasks" />${t('panel.title')}</h2>
       <span class="taskpanel-summary">${summary.join(' · ')}</span>
+      ${failed.length > 1 &&
+      html`<button type="button" class="btn btn-small" onClick=${() => ack(failed.map((x) => x.id))}>${t('panel.acknowledgeAll')}</button>`}
       <a class="taskpanel-all" href=${href('tasks')}>${t('panel.allTasks')}</a>
     </div>
     ${error && html`<${ErrorBanner} error=${error} title=${t('panel.loadFailed')} />`}
@@ -69,8 +70,6 @@ export function TaskPanel({ username }: { username: string }) {
         ${failed.slice(0, PANEL_MAX).map(failedRow)}
         <${More} n=${failed.length - PANEL_MAX} />
       </ul>
-      ${failed.length > 1 &&
-      html`<button type="button" class="btn btn-small" onClick=${() => ack(failed.map((x) => x.id))}>${t('panel.acknowledgeAll')}</button>`}
     </div>`}
     ${running.length + done.length > 0 &&
     html`<ul class="taskpanel-list">
