@@ -204,6 +204,11 @@ test('should follow a running task with a progress bar and its log until it ends
     assert.match(await page.locator('.props').innerText(), '1 disk image(s) of guest 101 checked: no errors');
     // The panel shows it done for a while, with a word, not a bar.
     await page.locator('.taskpanel-list .panel-task .badge-ok').waitFor();
+    // The back button returns to the list (hash routes are history entries).
+    await page.goBack();
+    await page.waitForURL(/#\/tasks$/);
+    await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
+    await page.locator('main tbody tr', { hasText: 'Disk check · /vms/101' }).locator('.badge-ok').waitFor();
   } finally {
     killTask(t.pid);
     await closePage(page);

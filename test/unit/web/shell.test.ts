@@ -195,6 +195,24 @@ shell('should keep a failed task on screen in the task panel until it is acknowl
   await api.logout();
 });
 
+shell('should acknowledge all failures at once from the panel', async () => {
+  const failures = ['F1', 'F2', 'F3', 'F4'].map((id) => task({ id, status: 'failed', end: 1_000_900, message: `failure ${id}` }));
+  withFetch(routes({ 'GET /api/task': [200, { data: failures }] }));
+  const el = await mount(html`<${App} views=${REGISTRY} />`);
+  await settle();
+  await logIn(el);
+  const panel = el.querySelector('.taskpanel')!;
+  assert.is(panel.querySelectorAll('.panel-failed-task').length, 3, 'three listed');
+  assert.match(text(panel.querySelector('.panel-more')), 'and 1 more');
+  assert.match(text(panel.querySelector('.taskpanel-summary')), 'Failed: 4');
+  await click([...panel.querySelectorAll('button')].find((b) => text(b) === 'Acknowledge all failures')!);
+  assert.is(panel.querySelector('.taskpanel-failed'), null);
+  assert.equal(JSON.parse(localStorage.getItem('ramvm.ack.admin')!).sort(), ['F1', 'F2', 'F3', 'F4']);
+  assert.is(text(panel.querySelector('.taskpanel-summary')), 'No running tasks');
+  await unmount(el);
+  await api.logout();
+});
+
 shell('should show the login page with a message when the node answers 401', async () => {
   let expired = false;
   withFetch(routes({ 'GET /api/task': () => (expired ? [401, { error: { code: 'unauthenticated', message: 'expired' } }] : [200, { data: [] }]) }));
