@@ -1,8 +1,8 @@
 /**
  * Numbers and times as the user's language writes them.
  *
- *   formatDuration(75_000)   → "1 min 15 s"
- *   formatTime(1764065700000) → "25.11.26, 10:15:00" (de) / "11/25/26, 10:15:00 AM" (en)
+ *   formatDuration(75_000)    → "1 min 15 s"
+ *   formatTime(1764065700000) → "25.11.25, 10:15:00" (de) / "11/25/25, 10:15:00 AM" (en), in the browser's time zone (here UTC)
  */
 import { lang, t } from './i18n';
 

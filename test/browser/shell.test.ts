@@ -30,7 +30,7 @@ interface Ctx {
   node?: TestNode;
   browser?: Browser;
   /** Task processes to end if a test fails before letting them finish. */
-  held: number[];
+  held: Array<{ id: string; pid: number }>;
 }
 
 const test = suite<Ctx>('web shell in Chromium', { held: [] });
@@ -44,7 +44,7 @@ test.before(async (ctx) => {
 });
 
 test.after(async (ctx) => {
-  for (const pid of ctx.held) killTask(pid);
+  for (const t of ctx.held) killTask(t);
   await closeBrowser(ctx.browser);
   await ctx.node?.stop();
 });
@@ -180,7 +180,7 @@ test('should follow a running task with a progress bar and its log until it ends
   mkdirSync(dir, { recursive: true });
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'vm-101-disk-0.qcow2'), '64M']);
   const t = await startTaskOnNode(node!, { kind: 'disk-check', object: '/vms/101', user: 'admin', params: { vmid: 101 }, hold: true });
-  held.push(t.pid);
+  held.push(t);
   const page = await openPage(browser!, node!);
   try {
     await login(page, 'admin', node!.adminPassword);
@@ -210,7 +210,7 @@ test('should follow a running task with a progress bar and its log until it ends
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
     await page.locator('main tbody tr', { hasText: 'Disk check · /vms/101' }).locator('.badge-ok').waitFor();
   } finally {
-    killTask(t.pid);
+    killTask(t);
     await closePage(page);
   }
 });

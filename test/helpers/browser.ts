@@ -18,6 +18,7 @@
  * a finally block), and give each test its own page from openPage().
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT } from '../../build/build';
@@ -150,10 +151,14 @@ export function resumeTask(pid: number): void {
   process.kill(-pid, 'SIGCONT');
 }
 
-/** End a task's process group if it still runs (cleanup after a failed test). */
-export function killTask(pid: number): void {
+/**
+ * End a task's process group if it still runs (cleanup after a failed
+ * test); a pid that now belongs to another program is left alone.
+ */
+export function killTask(task: { id: string; pid: number }): void {
   try {
-    process.kill(-pid, 'SIGKILL');
+    if (!readFileSync(`/proc/${task.pid}/cmdline`, 'utf8').split('\0').includes(task.id)) return;
+    process.kill(-task.pid, 'SIGKILL');
   } catch {
     /* already gone */
   }
