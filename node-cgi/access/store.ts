@@ -84,6 +84,12 @@ export function readAccess(): AccessConfig {
 
 /** The one lock that guards all access files. */
 export const ACCESS_LOCK = 'access';
+/**
+ * Waiting longer than the store's default: a burst of user creations queues
+ * behind one another, each holding the lock for two fsyncs (~11 ms here),
+ * and a busy node stretches that; a late answer beats a 503.
+ */
+export const ACCESS_LOCK_TIMEOUT_MS = 30_000;
 
 /** Write order and file mode: hashes stay readable by the node's own user only. */
 const FILES: readonly [keyof AccessConfig, () => string, number][] = [
@@ -108,7 +114,7 @@ export function updateAccess<T>(fn: (draft: AccessConfig) => T): T {
       if (JSON.stringify(before[key]) !== JSON.stringify(draft[key])) writeJsonAtomic(file(), draft[key], mode);
     }
     return result;
-  });
+  }, ACCESS_LOCK_TIMEOUT_MS);
 }
 
 /** 409 when `after` has no keyholder but `before` had one. */

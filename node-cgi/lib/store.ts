@@ -19,7 +19,9 @@ import { paths } from './paths';
 export const LOCK_TIMEOUT_MS = 10_000;
 /** A lock held longer than this is considered abandoned (CGIs finish in ms). */
 export const LOCK_STALE_MS = 60_000;
-const LOCK_POLL_MS = 5;
+/** First wait between attempts; it doubles (with jitter) up to LOCK_POLL_MAX_MS, so many waiters leave the CPU to the holder. */
+const LOCK_POLL_MS = 2;
+const LOCK_POLL_MAX_MS = 50;
 
 /** Write `data` to `file` atomically; the folder is created if missing. */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o640): void {
@@ -103,6 +105,7 @@ export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_
   mkdirSync(paths().locks, { recursive: true });
   const deadline = Date.now() + timeoutMs;
   const me = `${process.pid} ${Date.now()} ${randomBytes(6).toString('hex')}\n`;
+  let pollMs = LOCK_POLL_MS;
   for (;;) {
     try {
       mkdirSync(dir);
@@ -113,7 +116,8 @@ export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_
       if (Date.now() > deadline) {
         throw new HttpError(503, 'unavailable', `the configuration is busy (lock ${name}); try again`);
       }
-      sleepSync(LOCK_POLL_MS);
+      sleepSync(pollMs / 2 + Math.random() * pollMs);
+      pollMs = Math.min(pollMs * 2, LOCK_POLL_MAX_MS);
     }
   }
   // Written whole by rename: a reader never sees an empty owner (which would look stale).
