@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import '../temp-root';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { parseRequest } from '../../../node-cgi/lib/request';
-import { updateAccess } from '../../../node-cgi/access/store';
+import { aclFile, tokensFile, updateAccess, usersFile } from '../../../node-cgi/access/store';
+import { rmSync } from 'node:fs';
 import { authenticate, parseCookies, tokenHash } from '../../../node-cgi/auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../../../node-cgi/auth/ticket';
 
@@ -33,6 +34,8 @@ function rejection(fn: () => unknown): string {
 
 const A = suite('authenticate');
 A.before(() => {
+  // Start from no access files: another suite may have left a keyholder that this set-up would remove.
+  for (const f of [usersFile(), aclFile(), tokensFile()]) rmSync(f, { force: true });
   updateAccess((d) => {
     const base = { expire: 0, groups: [], password: 'x', ticketsSince: NOW - 100 };
     d.users.users = {
