@@ -90,6 +90,8 @@ async function login(ctx: Context) {
   const keys = [`user:${username}`, `addr:${addr}`];
   const wait = throttleWait(keys);
   if (wait > 0) {
+    // Counted too: hammering during the wait keeps doubling it.
+    recordFailure(keys);
     audit({ user: username, addr, action: 'login.throttled', ok: false });
     throw new HttpError(429, 'too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
   }
@@ -214,7 +216,10 @@ async function changeOwnPassword(ctx: Context) {
   const name = ctx.me.username;
   const keys = [`user:${name}`, `addr:${ctx.req.remoteAddr}`];
   const wait = throttleWait(keys);
-  if (wait > 0) throw new HttpError(429, 'too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
+  if (wait > 0) {
+    recordFailure(keys);
+    throw new HttpError(429, 'too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
+  }
   const stored = readUsers().users[name]?.password ?? DUMMY_HASH;
   if (!verifyPassword(body.oldpassword, stored)) {
     recordFailure(keys);
