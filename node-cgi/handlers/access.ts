@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HttpError, badRequest, forbidden, invalid } from '../lib/errors';
-import { runCgi, Reply, type Context, type Route } from '../lib/cgi';
+import { log, runCgi, Reply, type Context, type Route } from '../lib/cgi';
 import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
 import { principalOf, readAccess, readUsers, updateAccess, userActive } from '../access/store';
@@ -92,6 +92,7 @@ async function login(ctx: Context) {
   if (wait > 0) {
     // Counted too: hammering during the wait keeps doubling it.
     recordFailure(keys);
+    log(`login throttled for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.throttled', ok: false });
     throw new HttpError(429, 'too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
   }
@@ -100,10 +101,12 @@ async function login(ctx: Context) {
   if (!passwordOk || !userActive(user)) {
     recordFailure(keys);
     const reason = !user ? 'unknown user' : !passwordOk ? 'wrong password' : 'account disabled or expired';
+    log(`login failed for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.failed', ok: false, detail: { reason } });
     throw new HttpError(401, 'unauthenticated', 'wrong user name or password');
   }
   recordSuccess(`user:${username}`);
+  log(`login ok for ${username} from ${addr}`);
   audit({ user: username, addr, action: 'login', ok: true });
   return grant(ctx, username);
 }
