@@ -5,12 +5,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
 import { killGuests } from '../helpers/guest';
-import { hashPassword } from '../../node-cgi/auth/password';
 import { DIST } from '../../build/build';
 import { makeGuest, taskLog, waitTask, type TestGuest } from './backup-fixture';
 
@@ -112,14 +111,12 @@ J('should refuse bad manual runs before starting a task', async () => {
 });
 
 J('should check privileges: a VMUser may neither back up nor see jobs', async () => {
-  const users = JSON.parse(readFileSync(join(node.root, 'etc/ramvm/users.json'), 'utf8'));
-  users.users.anna = { enabled: true, expire: 0, groups: [], password: hashPassword('anna-secret-1') };
-  users.users.bert = { enabled: true, expire: 0, groups: [], password: hashPassword('bert-secret-1') };
-  writeFileSync(join(node.root, 'etc/ramvm/users.json'), JSON.stringify(users));
-  const aclFile = join(node.root, 'etc/ramvm/acl.json');
-  const acl = JSON.parse(readFileSync(aclFile, 'utf8'));
-  acl.acl.push({ path: '/vms/103', user: 'anna', role: 'VMUser' }, { path: '/vms/103', user: 'bert', role: 'VMAdmin' });
-  writeFileSync(aclFile, JSON.stringify(acl));
+  for (const [user, role] of [['anna', 'VMUser'], ['bert', 'VMAdmin']] as const) {
+    const u = await admin.post('/api/access/users', { username: user, password: `${user}-secret-1` });
+    assert.is(u.status, 201, u.text);
+    const a = await admin.put('/api/access/acl', { path: '/vms/103', user, role });
+    assert.ok(a.status < 300, a.text);
+  }
   const anna = await node.login('anna', 'anna-secret-1');
   assert.is((await anna.post('/api/backup/run', { vmid: 103 })).status, 403);
   assert.is((await anna.get('/api/backup/jobs')).status, 403);
