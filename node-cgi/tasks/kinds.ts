@@ -5,7 +5,12 @@
  */
 import type { TaskKind } from './task';
 import { diskCheck } from './disk-check';
+import { vmShutdownTask } from '../vm/tasks';
+import { backupTask, verifyTask } from '../backup/job';
 
 export const TASK_KINDS: Record<string, TaskKind> = {
   'disk-check': diskCheck,
+  'vm-shutdown': vmShutdownTask,
+  backup: backupTask,
+  'backup-verify': verifyTask,
 };
