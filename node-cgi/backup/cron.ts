@@ -34,7 +34,7 @@ function thisNodeLine(): string {
 
 export async function backupCommand([sub, arg]: string[]): Promise<void> {
   if (sub === 'tick') {
-    for (const line of await tick()) process.stdout.write(`started ${line}\n`);
+    for (const line of await tick()) process.stdout.write(`${line}\n`);
     return;
   }
   if (sub === 'cron-line') {

@@ -13,14 +13,15 @@
  * (alerts.ts). Mail goes out on failure whenever there is a recipient, on
  * success when asked.
  */
-import { renameSync, rmSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpError } from '../lib/errors';
-import { nodeName } from '../lib/paths';
+import { nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
 import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
-import { listGuests, readGuest, guestStatus } from './guest';
+import { guestPid, listGuests, readGuest, guestStatus } from './guest';
+import { processAlive } from './lock';
 import { lifecycle } from './lifecycle';
 import { scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
@@ -30,7 +31,7 @@ import { backupGuest, guestBackupDir } from './run';
 import { backupPlan, dueJobs, type GuestInfo } from './schedule';
 import { openStorage } from './target';
 import { verifyBackup } from './verify';
-import { writeJsonAtomic, withLock } from '../lib/store';
+import { readJson, writeJsonAtomic, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName } from './validate';
 import type { BackupJob } from './types';
@@ -224,18 +225,51 @@ function taskRunning(id: string | undefined): boolean {
 }
 
 /**
- * `ramvm backup tick`, run by cron each minute: start the due jobs, and
- * mail about jobs whose task died without saying so (kill, reboot).
+ * Start guests that stop mode shut down and whose task died before starting
+ * them again (see stoppedMarker in run.ts). Returns lines for the output.
+ */
+export async function restartOrphans(): Promise<string[]> {
+  const dir = join(paths().run, 'backup-stopped');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /^[0-9]+\.json$/.test(n));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    const vmid = Number(n.slice(0, -5));
+    const m = readJson<{ task: string; pid: number }>(join(dir, n));
+    if (!m || processAlive(m.pid, m.task)) continue;
+    if (guestPid(vmid) === null) {
+      try {
+        await lifecycle.start(vmid);
+        out.push(`restarted guest ${vmid}, left stopped by task ${m.task}`);
+      } catch (e) {
+        out.push(`guest ${vmid}, left stopped by task ${m.task}, does not start: ${(e as Error).message}`);
+        continue;
+      }
+    }
+    rmSync(join(dir, n), { force: true });
+  }
+  return out;
+}
+
+/**
+ * `ramvm backup tick`, run by cron each minute: start guests a dead stop-mode
+ * task left stopped, start the due jobs, and mail about jobs whose task died
+ * without saying so (kill, reboot).
  */
 export async function tick(now = Date.now()): Promise<string[]> {
   const node = nodeName();
+  const restarted = await restartOrphans();
   const started = withLock('backup-tick', () => {
     const jobs = listJobs();
     const states = readJobStates();
     const running = new Set(jobs.filter((j) => taskRunning(states[j.id]?.task)).map((j) => j.id));
     return dueJobs(jobs, now, states, running, node, nodeTimeZone()).map((d) => {
       const job = jobs.find((j) => j.id === d.id)!;
-      return `${job.id} ${startJob(job, 'cron', d.scheduled)}`;
+      return `started ${job.id} ${startJob(job, 'cron', d.scheduled)}`;
     });
   });
   const states = readJobStates();
@@ -267,5 +301,5 @@ export async function tick(now = Date.now()): Promise<string[]> {
       process.stderr.write(`ramvm backup tick: mail for job ${job.id} failed: ${(e as Error).message}\n`);
     }
   }
-  return started;
+  return [...restarted, ...started];
 }

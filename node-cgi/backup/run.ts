@@ -16,6 +16,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSyn
 import { join } from 'node:path';
 import { HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
+import { paths } from '../lib/paths';
 import { fsyncDir, writeJsonAtomic } from '../lib/store';
 import { guestPid, guestStatus, qmpSocket, readGuest, type Guest } from './guest';
 import { liveBackup } from './engine';
@@ -29,6 +30,14 @@ import type { OpenStorage } from './target';
 import type { BackupEntry, BackupManifest, BackupMethod, BackupMode, Compression, FileSum } from './types';
 
 const OWNER_FILE = '.owner';
+
+/**
+ * A guest that stop mode shut down is recorded until it runs again:
+ * run/ramvm/backup-stopped/<vmid>.json { "task": "2026…", "pid": 4242, "time": 1795643200000 }.
+ * When the task died before starting it (kill -9, a crash), the next
+ * `ramvm backup tick` starts it (restartOrphans in job.ts).
+ */
+export const stoppedMarker = (vmid: number) => join(paths().run, 'backup-stopped', `${vmid}.json`);
 
 /** Start and stop of a guest, for stop mode (from the guests module). */
 export interface GuestLifecycle {
@@ -81,11 +90,29 @@ export function cleanPartials(vmDir: string, log: (l: string) => void): string[]
       // No owner: its writer died before writing it.
     }
     if (owner.pid && processAlive(owner.pid, owner.task)) continue;
+    for (const pid of processesUsing(join(vmDir, n))) {
+      process.kill(pid, 'SIGKILL');
+      log(`killed process ${pid}, still writing into ${n}`);
+    }
     rmSync(join(vmDir, n), { recursive: true, force: true });
     removed.push(n);
     log(`removed ${n}, left by ${owner.task ? `task ${owner.task}` : 'an interrupted backup'}`);
   }
   return removed;
+}
+
+/** Processes whose argv names a file under `dir` (an offline copy orphaned by a killed task). */
+export function processesUsing(dir: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(dir + '/'))) out.push(Number(p));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
 }
 
 async function virtualSize(file: string, format: string): Promise<number> {
@@ -222,6 +249,7 @@ async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly D
   const down = Date.now();
   log(`stop mode: shutting guest ${guest.vmid} down (up to ${Math.round(i.shutdownTimeoutMs / 1000)} s, then a hard stop)`);
   let failure: unknown = null;
+  writeJsonAtomic(stoppedMarker(guest.vmid), { task: i.task, pid: process.pid, time: down });
   try {
     await i.lifecycle.shutdown(guest.vmid, i.shutdownTimeoutMs, log);
     if (guestPid(guest.vmid) !== null) throw new HttpError(500, 'internal', `guest ${guest.vmid} did not stop`);
@@ -235,6 +263,7 @@ async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly D
       await i.lifecycle.start(guest.vmid);
       log(`guest ${guest.vmid} started again after ${Date.now() - down} ms${failure ? ' (although the backup failed)' : ''}`);
     }
+    rmSync(stoppedMarker(guest.vmid), { force: true });
   } catch (e) {
     log(`STARTING GUEST ${guest.vmid} AGAIN FAILED: ${(e as Error).message}`);
     if (!failure) failure = new HttpError(500, 'internal', `the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);

@@ -1,14 +1,19 @@
 /**
  * Stop mode with real guests made through the API: the guest is shut down
  * with the ACPI button, copied offline and started again — also when the
- * copy fails (a target that fills up).
+ * copy fails (a target that fills up), and by the next tick when the task
+ * died. The backup boots in QEMU as it is (through an overlay).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DIST } from '../../build/build';
+import { cleanPartials } from '../../node-cgi/backup/run';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { killGuests } from '../helpers/guest';
+import { GUEST_MARKER, killGuests, waitForSerial } from '../helpers/guest';
 import { makeGuest, sh, taskLog, waitTask, type TestGuest } from './backup-fixture';
 
 let node: TestNode;
@@ -79,5 +84,61 @@ S('should start the guest again when the backup fails', async () => {
   assert.equal(readdirSync(join(mnt, 'ramvm/104')), []);
   const alerts = (await admin.get('/api/backup/alerts')).json.data;
   assert.ok(alerts.some((a: { task: string }) => a.task === r.json.data.task));
+});
+S('should leave a backup that QEMU boots directly, through an overlay, without changing it', async () => {
+  const b = (await admin.get('/api/backup?vmid=104&storage=local')).json.data[0];
+  const [, vmid, stamp] = b.id.split(':');
+  const disk = join(node.root, 'var/lib/vz/dump/ramvm', vmid, stamp, 'vm-104-disk-0.qcow2');
+  const sum = sh(['sha256sum', disk]).out.split(' ')[0];
+  const dir = mkdtempSync(join(tmpdir(), 'ramvm-backup-boot-'));
+  const pidFile = join(dir, 'q.pid');
+  try {
+    sh(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', disk, join(dir, 'overlay.qcow2')]);
+    sh(['qemu-system-x86_64', '-accel', 'tcg', '-nodefaults', '-display', 'none', '-m', '32', '-daemonize', '-pidfile', pidFile,
+      '-chardev', `file,id=s0,path=${join(dir, 'serial.log')}`, '-device', 'isa-serial,chardev=s0',
+      '-drive', `file=${join(dir, 'overlay.qcow2')},format=qcow2,if=ide`]);
+    await waitForSerial(join(dir, 'serial.log'), GUEST_MARKER);
+  } finally {
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    } catch {
+      // not started
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.is(sh(['sha256sum', disk]).out.split(' ')[0], sum, 'the backup itself was not written');
+});
+
+S('should start a guest again from the tick when its stop-mode task died', async () => {
+  await guest.stop();
+  const dead = spawnSync('true').pid!;
+  const marker = join(node.root, 'run/ramvm/backup-stopped/104.json');
+  mkdirSync(dirname(marker), { recursive: true });
+  writeFileSync(marker, JSON.stringify({ task: '20261125T220000Z-backup-vms-104-dead00', pid: dead, time: Date.now() }));
+  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: node.env, encoding: 'utf8' });
+  assert.is(tick.status, 0, tick.stderr);
+  assert.match(tick.stdout, 'restarted guest 104, left stopped by task 20261125T220000Z-backup-vms-104-dead00');
+  assert.is(await guest.status(), 'running');
+  assert.not.ok(existsSync(marker));
+});
+
+S('should kill a process still writing into a partial folder of a dead task before removing it', async () => {
+  const vmDir = join(node.root, 'var/lib/vz/dump/ramvm/104');
+  const partial = join(vmDir, '.partial-20261125T220000Z');
+  mkdirSync(partial);
+  writeFileSync(join(partial, '.owner'), JSON.stringify({ pid: spawnSync('true').pid, task: '20261125T220000Z-backup-vms-104-dead00' }));
+  writeFileSync(join(partial, 'vm-104-disk-0.qcow2'), 'x');
+  const writer = spawn('tail', ['-f', join(partial, 'vm-104-disk-0.qcow2')], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const lines: string[] = [];
+    assert.equal(cleanPartials(vmDir, (l) => lines.push(l)), ['.partial-20261125T220000Z']);
+    assert.match(lines.join('\n'), `killed process ${writer.pid}, still writing into .partial-20261125T220000Z`);
+    assert.not.ok(existsSync(partial));
+    await new Promise((r) => writer.exitCode !== null || writer.signalCode !== null ? r(null) : writer.once('exit', r));
+    assert.is(writer.signalCode, 'SIGKILL');
+  } finally {
+    writer.kill('SIGKILL');
+  }
 });
 S.run();
