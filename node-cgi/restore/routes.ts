@@ -23,7 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Reply, type Context, type Route } from '../lib/cgi';
 import { conflict, forbidden, invalid, notFound } from '../lib/errors';
-import { checkedVmid } from '../lib/validate';
+import { checkedName, checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { getJob, getStorage } from '../backup/config';
 import { parseBackupId } from '../backup/manifest';
@@ -123,7 +123,7 @@ function readableBackup(ctx: Context) {
 }
 
 function jobParam(ctx: Context) {
-  return getJob(ctx.params.job!).id;
+  return getJob(checkedName(ctx.params.job, 'id', 64)).id;
 }
 
 export const BACKUP_RESTORE_ROUTES: Route[] = [

@@ -70,6 +70,7 @@ export async function bench(): Promise<BenchResult[]> {
       const mib = gib * 1024;
       await makeProbeGuest(api, node.root, vmid, { sizeMiB: mib, filledMiB: mib / 16, format: 'raw', reference: join(node.root, `ref-${vmid}.raw`) });
       const { id } = await makeBackup(api, vmid);
+      process.stdout.write(`  ${gib} GiB: backup ${id} made\n`);
       const boot: number[] = [];
       for (let r = 0; r < BOOT_RUNS; r++) boot.push(await bootOnce(api, id));
       const restore: number[] = [];

@@ -102,6 +102,9 @@ export async function makeProbeGuest(api: Client, root: string, vmid: number, o:
   probeDisk(o.reference, o.sizeMiB, o.filledMiB);
   if (o.format === 'raw') sh(['cp', '--sparse=always', o.reference, disk]);
   else sh(['qemu-img', 'convert', '-n', '-f', 'raw', '-O', 'qcow2', o.reference, disk]);
+  // The work above blocked the event loop for seconds: let the HTTP client see the keep-alive
+  // connections lighttpd closed meanwhile, or its next request goes out on a closed socket.
+  await new Promise((r) => setTimeout(r, 100));
   return { vmid, disk, serial: runFile(root, vmid, 'serial.log'), qmp: runFile(root, vmid, 'qmp') };
 }
 
