@@ -119,6 +119,16 @@ function jobView(j: BackupJob, states = readJobStates()) {
   return { ...j, lastRun, next: next ? new Date(next).toISOString() : null };
 }
 
+/**
+ * Who sees and acknowledges a failure: of a guest's backup ("/vms/101"), who
+ * may back that guest up; of a job or verify run ("/storage/usb"), who may
+ * audit (see) or configure (acknowledge) that storage.
+ */
+function mayAlert(ctx: Context, object: string, what: 'see' | 'ack'): boolean {
+  if (object.startsWith('/vms/')) return ctx.can(object, 'VM.Backup');
+  return ctx.can(object, what === 'see' ? 'Datastore.Audit' : 'Datastore.Allocate');
+}
+
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
 const jobId = (ctx: Context) => checkedName(ctx.params.id, 'id', 64);
 
@@ -168,13 +178,13 @@ export const routes: Route[] = [
   },
   {
     method: 'GET', path: '/alerts', perm: 'authenticated',
-    handle: (ctx) => listAlerts().filter((a) => ctx.can(a.object, 'VM.Backup') || ctx.can(a.object, 'Datastore.Audit') || ctx.can('/storage', 'Datastore.Audit')),
+    handle: (ctx) => listAlerts().filter((a) => mayAlert(ctx, a.object, 'see')),
   },
   {
     method: 'POST', path: '/alerts/ack', perm: 'authenticated',
     handle: async (ctx) => {
       const body = await ctx.req.json();
-      const mine = listAlerts().filter((a) => ctx.can(a.object, 'VM.Backup') || ctx.can(a.object, 'Datastore.Allocate') || ctx.can('/storage', 'Datastore.Allocate'));
+      const mine = listAlerts().filter((a) => mayAlert(ctx, a.object, 'ack'));
       let ids: string[];
       if (body.tasks === undefined) ids = mine.map((a) => a.task);
       else {

@@ -130,6 +130,25 @@ F('should write nothing when the external device is missing, and mail the failur
   assert.is(jobs.find((x: { id: string }) => x.id === 'offsite').lastRun.status, 'failed');
 });
 
+F('should mail on success only when asked', async () => {
+  const j = await admin.post('/api/backup/jobs', { id: 'happy', storage: 'local', vmids: [102], mailto: 'boss@example.com', mailOnSuccess: true, weekdays: [] });
+  assert.is(j.status, 201, j.text);
+  const before = mails().length;
+  const r = await admin.post('/api/backup/jobs/happy/run');
+  assert.is((await waitTask(admin, r.json.data.task)).status, 'ok', await taskLog(admin, r.json.data.task));
+  const m = mails();
+  assert.is(m.length, before + 1);
+  const last = m[m.length - 1]!;
+  assert.match(last, '\nTo: boss@example.com\n');
+  assert.match(last, '\nSubject: ramvm backup ok on testnode: job happy (1 guests)\n');
+  assert.match(last, /102 +ok +snapshot\/live/);
+  assert.match(last, 'verified local:102:');
+  await admin.put('/api/backup/jobs/happy', { mailOnSuccess: false });
+  const r2 = await admin.post('/api/backup/jobs/happy/run');
+  assert.is((await waitTask(admin, r2.json.data.task)).status, 'ok');
+  assert.is(mails().length, before + 1, 'no mail for a quiet success');
+});
+
 F('should mount an external device by label for the job and unmount it after', async () => {
   const img = join(node.root, 'usb.img');
   const label = `RAMVM${randomBytes(3).toString('hex').toUpperCase()}`;

@@ -134,6 +134,31 @@ J('should check privileges: a VMUser may neither back up nor see jobs', async ()
   assert.is((await bert.get('/api/backup?vmid=103')).json.data.length, 1);
   assert.is((await anna.get('/api/backup?vmid=103')).json.data.length, 0, 'anna sees none');
   assert.is((await bert.post('/api/backup/jobs', {})).status, 403);
+  // A failure of bert's guest is his alert, not anna's.
+  const gone = await admin.post('/api/storage', { name: 'gone', type: 'device', label: 'RAMVMGONE9' });
+  assert.is(gone.status, 201);
+  const f = await bert.post('/api/backup/run', { vmid: 103, storage: 'gone' });
+  assert.is((await waitTask(bert, f.json.data.task)).status, 'failed');
+  assert.ok((await bert.get('/api/backup/alerts')).json.data.some((a: { task: string }) => a.task === f.json.data.task));
+  assert.equal((await anna.get('/api/backup/alerts')).json.data, []);
+  assert.is((await anna.post('/api/backup/alerts/ack', { tasks: [f.json.data.task] })).status, 404);
+  assert.is((await bert.post('/api/backup/alerts/ack', { tasks: [f.json.data.task] })).status, 200);
+  await admin.del('/api/storage/gone');
+});
+
+J('should run a verify job now and record its last run', async () => {
+  const r = await admin.post('/api/backup/jobs', { id: 'weekly-check', kind: 'verify', storage: 'local', verifyAfterDays: 0, weekdays: ['sun'], start: '03:00' });
+  assert.is(r.status, 201, r.text);
+  const run = await admin.post('/api/backup/jobs/weekly-check/run');
+  assert.is(run.status, 202, run.text);
+  const t = await waitTask(admin, run.json.data.task);
+  assert.is(t.status, 'ok', await taskLog(admin, run.json.data.task));
+  assert.match(t.message, /^\d+ backup\(s\) read back: all intact$/);
+  assert.is((await admin.get('/api/backup/jobs/weekly-check')).json.data.lastRun.status, 'ok');
+  const b = (await admin.get('/api/backup?vmid=103')).json.data[0];
+  const rec = (await admin.get(`/api/task/${run.json.data.task}`)).json.data;
+  assert.ok(Date.parse(b.verifiedAt) >= rec.start, 'read back again by this job');
+  assert.is(b.verified, true);
 });
 
 J('should keep mail settings as an argv', async () => {
