@@ -35,6 +35,7 @@ import { readJson, writeJsonAtomic, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName } from './validate';
 import type { BackupJob } from './types';
+import { afterBackupJob } from '../restore/bootcheck';
 
 /** Stop mode: time a guest gets to shut down before it is stopped. */
 export const SHUTDOWN_TIMEOUT_MS = 3 * 60_000; // 3 min
@@ -137,6 +138,7 @@ export async function backupTask(t: TaskRun): Promise<string> {
           results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: (e as Error).message });
         }
       }
+      await afterBackupJob(job, open, t.id, t.log);
     } finally {
       try {
         writeCatalog(storage, open.dir);

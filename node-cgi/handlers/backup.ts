@@ -11,8 +11,9 @@
  *   GET    /api/backup/alerts, POST /api/backup/alerts/ack {tasks?}
  *   GET|PUT /api/backup/mail                      {sendmail: argv, from}
  *
- * Restore and run-from-backup (POST /api/backup/<id>/restore|boot) belong to
- * the restore module.
+ * Restore and run-from-backup (POST /api/backup/<id>/restore|boot, boot
+ * checks and their screenshots) belong to the restore module: its block of
+ * routes comes last (restore/routes.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { guestBackupDir } from '../backup/run';
 import { nextOccurrence } from '../backup/schedule';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName, LOCAL_STORAGE, parseJob } from '../backup/validate';
 import type { BackupJob } from '../backup/types';
+import { BACKUP_RESTORE_ROUTES } from '../restore/routes';
 
 const tz = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
@@ -240,5 +242,7 @@ export const routes: Route[] = [
     },
   },
 ];
+
+routes.push(...BACKUP_RESTORE_ROUTES);
 
 if (require.main === module) runCgi(routes);

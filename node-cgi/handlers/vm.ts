@@ -42,6 +42,7 @@ async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
     onboot: cfg.onboot,
     ...guestResources(cfg, st.pid, st.uptime),
     ...(st.note ? { note: st.note } : {}),
+    ...(cfg.temporary ? { temporary: cfg.temporary } : {}),
   };
 }
 

@@ -74,7 +74,8 @@ export function nextFreeVmid(used: ReadonlySet<number>, from = VMID_FIRST): numb
   throw new HttpError(507, 'insufficient_storage', 'no free VMID');
 }
 
-function usedVmids(): Set<number> {
+/** VMIDs with a config or a disk folder on this node. */
+export function usedVmids(): Set<number> {
   const used = new Set(listVmids());
   try {
     for (const n of readdirSync(paths().images)) if (/^[0-9]+$/.test(n)) used.add(Number(n));
@@ -169,6 +170,10 @@ export function mergeUpdate(cur: VmConfig, body: Record<string, unknown>): Recor
     if (READ_ONLY_EXTRAS.has(k)) continue;
     if (k === 'vmid' || k === 'node' || k === 'type' || k === 'created') {
       if (v !== cur[k]) throw invalid(k, k === 'node' ? 'cannot be changed here; migrate the guest instead' : 'cannot be changed');
+      continue;
+    }
+    if (k === 'temporary') {
+      if (JSON.stringify(v) !== JSON.stringify(cur.temporary)) throw invalid(k, 'is set by the node for a guest run from a backup; keep it with a live restore');
       continue;
     }
     if (k === 'disks') {

@@ -23,7 +23,7 @@ import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
 import { diskPath, isoPath, runtimeFiles, vmFiles } from './files';
 import { accelerator, attachTap, existingBridges } from './host';
-import { netPlan, qemuArgs } from './qemu-args';
+import { netPlan, qemuArgs, startsPaused } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
 import { guestPid, processIsGuest, vmStatus } from './status';
@@ -140,6 +140,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
     const net = netPlan(cfg, bridges);
     try {
       for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
+      if (startsPaused(cfg)) await unplugAndRun(files.qmp, cfg);
     } catch (e) {
       await stopProcess(vmid, pid);
       throw e;
@@ -150,6 +151,14 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
     rmSync(reservation, { force: true });
   }
   return vmStatus(vmid);
+}
+
+/** Set the links of NICs marked `linkDown` down, then let the vCPUs run (the guest was started with -S). */
+async function unplugAndRun(qmp: string, cfg: VmConfig): Promise<void> {
+  await withQmp(qmp, async (q) => {
+    for (const n of cfg.nics) if (n.linkDown) await q.execute('set_link', { name: n.id, up: false });
+    await q.execute('cont');
+  });
 }
 
 /** What a running guest was started with (and the config it was started from). */

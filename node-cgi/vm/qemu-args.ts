@@ -19,6 +19,10 @@
  *       -device virtio-blk-pci,drive=drive-disk0,id=disk0,bootindex=1
  *       -netdev user,id=netdev0 -device virtio-net-pci,netdev=netdev0,mac=02:52:4D:00:00:01,id=net0,romfile=
  *
+ * A NIC marked `linkDown` adds `-S`: the vCPUs wait until power.ts has
+ * set that link down over QMP (set_link) and sent `cont`, so the guest
+ * never sees the cable plugged in (QEMU's NIC devices have no link option).
+ *
  * Values inside QEMU's "a=b,c=d" options double their commas ("a,,b"), so
  * any path is safe. `-name …,process=ramvm-101` names the process (its
  * /proc/<pid>/comm) and stays in /proc/<pid>/cmdline, which is how a pid is
@@ -92,6 +96,11 @@ function diskDevice(d: DiskConfig, n: number): string {
   }
 }
 
+/** Whether the guest starts with its vCPUs stopped, to set NIC links down before it runs. */
+export function startsPaused(vm: Pick<VmConfig, 'nics'>): boolean {
+  return vm.nics.some((n) => n.linkDown === true);
+}
+
 export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
   const os = OS_TYPES[vm.ostype];
   const bootIndex = (id: string) => {
@@ -124,6 +133,7 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
     '-device', 'isa-serial,chardev=serial0',
     '-rtc', os.rtcBase === 'localtime' ? 'base=localtime,driftfix=slew' : 'base=utc',
   ];
+  if (startsPaused(vm)) args.push('-S');
   if (env.accel === 'kvm' && os.hyperv) args.push('-global', 'kvm-pit.lost_tick_policy=discard');
   if (os.tablet) args.push('-device', 'piix3-usb-uhci,id=uhci', '-device', 'usb-tablet,id=tablet,bus=uhci.0');
 

@@ -49,6 +49,30 @@ export interface NicConfig {
   bridge: string;
   /** Unicast, generated at create with the locally administered prefix 02:52:4D. */
   mac: string;
+  /** True: the NIC starts with its link down (cable unplugged) until it is connected (QMP set_link). */
+  linkDown?: boolean;
+}
+
+/**
+ * The mark of a guest that runs from a backup (restore-on-the-fly): its
+ * disks are qcow2 overlays whose backing files are the backup's disks.
+ *
+ *   { "backup": "local:101:20261125T220000Z", "source": 101, "purpose": "run",
+ *     "since": 1795643300000, "formats": { "disk0": "raw" }, "task": "2026…-run-from-backup-…" }
+ */
+export interface TemporaryMark {
+  /** Id of the backup whose disks back the overlays. */
+  backup: string;
+  /** VMID of the guest the backup was taken of. */
+  source: number;
+  /** "run": discarded when it stops unless kept (live restore); "bootcheck": the sandbox of a boot check. */
+  purpose: 'run' | 'bootcheck';
+  /** Unix ms. */
+  since: number;
+  /** Format of each original disk by disk id: what a live restore turns the overlay back into. */
+  formats: Record<string, DiskFormat>;
+  /** The task that watches the guest and discards it when it stops. */
+  task?: string;
 }
 
 export interface VmConfig {
@@ -72,6 +96,8 @@ export interface VmConfig {
   description: string;
   /** Unix ms of creation. */
   created: number;
+  /** Present only on a guest that runs from a backup; set by the node, never by a client. */
+  temporary?: TemporaryMark;
 }
 
 /** What a client sends to create a guest: every field optional but what it wants to set. */
@@ -162,6 +188,8 @@ export interface VmListEntry extends VmResources {
   ostype: OsType;
   onboot: boolean;
   note?: string;
+  /** Present on a guest that runs from a backup. */
+  temporary?: TemporaryMark;
 }
 
 /** GET /api/vm/<vmid>: the config plus status and runtime figures. */

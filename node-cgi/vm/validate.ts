@@ -21,7 +21,7 @@ import {
 } from './defaults';
 import {
   CACHE_MODES, DISK_BUSES, DISK_FORMATS, NIC_MODELS, OS_TYPE_IDS,
-  type DiskConfig, type NicConfig, type VmConfig,
+  type DiskConfig, type NicConfig, type TemporaryMark, type VmConfig,
 } from './types';
 
 export const MEMORY_MIN_MIB = 16;
@@ -118,9 +118,10 @@ const ISO_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
 
 const TOP_FIELDS = new Set([
   'vmid', 'name', 'node', 'type', 'memory', 'sockets', 'cores', 'ostype', 'onboot', 'cdrom', 'disks', 'nics', 'boot', 'description', 'created',
+  'temporary',
 ]);
 const DISK_FIELDS = new Set(['id', 'file', 'size', 'bus', 'format', 'cache']);
-const NIC_FIELDS = new Set(['id', 'model', 'bridge', 'mac']);
+const NIC_FIELDS = new Set(['id', 'model', 'bridge', 'mac', 'linkDown']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
@@ -203,6 +204,8 @@ export function checkVmConfig(input: unknown, facts: ValidationFacts): { config?
   const created = pick('created', facts.now);
   if (!isInt(created) || created < 0) bad('created', 'must be a time in Unix milliseconds');
 
+  const temporary = checkTemporary(input.temporary, facts, bad);
+
   if (issues.length > 0) return { issues };
   return {
     issues,
@@ -222,8 +225,34 @@ export function checkVmConfig(input: unknown, facts: ValidationFacts): { config?
       boot,
       description: description as string,
       created: created as number,
+      ...(temporary ? { temporary } : {}),
     },
   };
+}
+
+const TEMPORARY_PURPOSES = ['run', 'bootcheck'];
+
+/**
+ * The mark of a guest running from a backup: set by the node when it
+ * makes one (update mode), refused from clients creating a guest.
+ */
+function checkTemporary(value: unknown, facts: ValidationFacts, bad: (f: string, m: string) => void): TemporaryMark | undefined {
+  if (value === undefined) return undefined;
+  if (facts.mode === 'create') {
+    bad('temporary', 'is set by the node for a guest run from a backup; leave it out');
+    return undefined;
+  }
+  const t = value as Record<string, unknown>;
+  const formats = isObject(t?.formats) ? t.formats : null;
+  if (
+    !isObject(value) || typeof t.backup !== 'string' || t.backup.length > 200 || !isInt(t.source) ||
+    !TEMPORARY_PURPOSES.includes(t.purpose as string) || !isInt(t.since) || (t.task !== undefined && typeof t.task !== 'string') ||
+    !formats || !Object.values(formats).every((f) => (DISK_FORMATS as readonly unknown[]).includes(f))
+  ) {
+    bad('temporary', 'must be {backup, source, purpose: "run"|"bootcheck", since, formats, task?}');
+    return undefined;
+  }
+  return value as unknown as TemporaryMark;
 }
 
 function checkDisks(value: unknown, vmid: number, facts: ValidationFacts, bad: (f: string, m: string) => void): DiskConfig[] {
@@ -319,8 +348,9 @@ function checkNics(value: unknown, facts: ValidationFacts, bad: (f: string, m: s
       if (facts.macsTaken.has(mac)) return bad(`${f}.mac`, `${mac} is already used by another guest`);
       if (mine.has(mac)) return bad(`${f}.mac`, `${mac} is used twice`);
     }
+    if (n.linkDown !== undefined && typeof n.linkDown !== 'boolean') return bad(`${f}.linkDown`, 'must be true or false');
     mine.add(mac);
-    out.push({ id: `net${i}`, model: model as NicConfig['model'], bridge: bridge as string, mac });
+    out.push({ id: `net${i}`, model: model as NicConfig['model'], bridge: bridge as string, mac, ...(n.linkDown === true ? { linkDown: true } : {}) });
   });
   return out;
 }

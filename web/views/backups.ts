@@ -25,6 +25,7 @@ import { acknowledge, taskTitle, useTasks, type Task } from '../tasks';
 import type { BackupEntry, BackupManifest, StorageConfig } from '../../node-cgi/backup/types';
 import type { BackupAlert } from '../../node-cgi/backup/alerts';
 import BackupJobsView from './backup-jobs';
+import { RestoreActions } from './backup-restore';
 import type { ViewProps } from './index';
 
 /** How often alerts are read again (besides whenever a backup task ends). */
@@ -261,6 +262,7 @@ function BackupDetail({ id }: { id: string }) {
         ${b.job && html`<dt>${t('backup.job')}</dt><dd><a href=${href('backups', 'jobs', b.job)}>${b.job}</a></dd>`}
       </dl>
     </section>
+    <${RestoreActions} b=${b} />
     <section class="card" aria-labelledby="backup-files">
       <h2 id="backup-files">${t('backup.files')}</h2>
       <${DataTable} label=${t('backup.files')} filter=${false} columns=${[

@@ -48,6 +48,18 @@ U('should refuse to change VMID, node, type, creation time or disks here', () =>
     }
   }
 });
+U('should keep the mark of a guest run from a backup and refuse a client changing it', () => {
+  const temporary = { backup: 'local:101:20261125T220000Z', source: 101, purpose: 'run' as const, since: 5, formats: { disk0: 'raw' as const } };
+  const tmp = { ...cur, temporary };
+  assert.equal(mergeUpdate(tmp, { memory: 256, temporary: { ...temporary } }), { ...tmp, memory: 256 });
+  assert.equal(mergeUpdate(tmp, { memory: 256 }).temporary, temporary);
+  const table: [VmConfig, Record<string, unknown>, string][] = [
+    [tmp, { temporary: null }, 'drops the mark'],
+    [tmp, { temporary: { ...temporary, purpose: 'bootcheck' } }, 'changes its purpose'],
+    [cur, { temporary }, 'marks a normal guest'],
+  ];
+  for (const [base, body, reason] of table) assert.throws(() => mergeUpdate(base, body), /^temporary: /, reason);
+});
 U.run();
 
 const A = suite('qemu-img argv');

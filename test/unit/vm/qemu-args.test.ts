@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { netPlan, pendingChanges, qemuArgs, qemuOpt, tapName, type QemuEnv } from '../../../node-cgi/vm/qemu-args';
+import { netPlan, pendingChanges, qemuArgs, qemuOpt, startsPaused, tapName, type QemuEnv } from '../../../node-cgi/vm/qemu-args';
 import type { VmConfig } from '../../../node-cgi/vm/types';
 
 const RUN = '/r/run/ramvm/qemu';
@@ -153,6 +153,16 @@ Q('should never pass -no-shutdown or -cpu host', () => {
     assert.not.ok(argv.includes('-no-shutdown'));
     assert.not.ok(values(argv, '-cpu').some((c) => c.split(',')[0] === 'host'));
   }
+});
+Q('should start paused (-S) only when a NIC starts with its link down', () => {
+  assert.not.ok(qemuArgs(vm(), env()).includes('-S'));
+  const unplugged = vm({ nics: [{ ...vm().nics[0]!, linkDown: true }] });
+  const argv = qemuArgs(unplugged, env());
+  assert.is(argv.filter((a) => a === '-S').length, 1);
+  assert.ok(startsPaused(unplugged));
+  assert.not.ok(startsPaused(vm()));
+  // The NIC itself is attached as usual; only its link is set down before the vCPUs run.
+  assert.equal(values(argv, '-device').filter((d) => d.startsWith('rtl8139')), ['rtl8139,netdev=netdev0,mac=02:52:4D:00:00:01,id=net0,bootindex=3']);
 });
 Q.run();
 

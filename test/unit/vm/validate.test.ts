@@ -69,7 +69,39 @@ D('should keep disk ids and files of an existing guest in update mode', () => {
   assert.equal(issues, []);
   assert.equal(config!.disks, [disk]);
 });
+D('should keep a NIC that starts unplugged, and leave the flag out otherwise', () => {
+  const { config } = checkVmConfig({ vmid: 101, nics: [{ linkDown: true }, { linkDown: false }] }, facts());
+  assert.equal(config!.nics.map((n) => n.linkDown), [true, undefined]);
+  assert.not.ok('linkDown' in config!.nics[1]!);
+});
+D('should keep the mark of a guest run from a backup in update mode', () => {
+  const temporary = { backup: 'local:101:20261125T220000Z', source: 101, purpose: 'run', since: 5, formats: { disk0: 'raw' }, task: 't' };
+  const disk = { id: 'disk0', file: 'vm-105-disk-0.qcow2', size: '1M', bus: 'ide', format: 'qcow2', cache: 'writeback' };
+  const { config, issues } = checkVmConfig({ vmid: 105, disks: [disk], temporary }, facts({ mode: 'update' }));
+  assert.equal(issues, []);
+  assert.equal(config!.temporary, temporary);
+  assert.not.ok('temporary' in checkVmConfig({ vmid: 105, disks: [disk] }, facts({ mode: 'update' })).config!);
+});
 D.run();
+
+const T = suite('checkVmConfig temporary mark');
+// [mark, reason]
+const BAD_MARKS: [unknown, string][] = [
+  ['yes', 'not an object'],
+  [{ source: 101, purpose: 'run', since: 1, formats: {} }, 'no backup id'],
+  [{ backup: 'b', source: '101', purpose: 'run', since: 1, formats: {} }, 'source VMID as a string'],
+  [{ backup: 'b', source: 101, purpose: 'play', since: 1, formats: {} }, 'unknown purpose'],
+  [{ backup: 'b', source: 101, purpose: 'run', since: 1 }, 'no formats'],
+  [{ backup: 'b', source: 101, purpose: 'run', since: 1, formats: { disk0: 'vmdk' } }, 'a format guests do not have'],
+  [{ backup: 'b', source: 101, purpose: 'run', since: 1, formats: {}, task: 7 }, 'task id not a string'],
+];
+for (const [mark, reason] of BAD_MARKS) {
+  T(`should refuse a mark with ${reason}`, () => {
+    const { issues } = checkVmConfig({ vmid: 105, disks: [], temporary: mark }, facts({ mode: 'update' }));
+    assert.is(issues[0]?.field, 'temporary', JSON.stringify(issues));
+  });
+}
+T.run();
 
 const B = suite('checkVmConfig bad input');
 // [input, field the first issue names, reason]
@@ -124,6 +156,8 @@ const BAD: [Record<string, unknown>, string, string][] = [
   [{ vmid: 101, boot: 'cdn' }, 'boot', 'not a list'],
   [{ vmid: 101, description: 'x'.repeat(8193) }, 'description', 'too long'],
   [{ vmid: 101, memroy: 512 }, 'memroy', 'misspelt field'],
+  [{ vmid: 101, nics: [{ linkDown: 'yes' }] }, 'nics[0].linkDown', 'not a boolean'],
+  [{ vmid: 101, temporary: { backup: 'local:101:20261125T220000Z', source: 101, purpose: 'run', since: 1, formats: {} } }, 'temporary', 'only the node marks a guest as run from a backup'],
 ];
 for (const [input, field, reason] of BAD) {
   B(`should refuse ${field} (${reason})`, () => {
