@@ -1,0 +1,103 @@
+/**
+ * Who may do what with guests: the list shows only guests a user may audit,
+ * and every route checks its privilege (VM.Audit, VM.PowerMgmt, VM.Config,
+ * VM.Allocate) on /vms/<vmid> or /vms.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeClient, startTestNode, type Client, type TestNode } from '../helpers/node';
+import { installBootSector, killGuests } from '../helpers/guest';
+import { hashPassword } from '../../node-cgi/auth/password';
+
+const test = suite('guest permissions');
+let node: TestNode;
+let admin: Client;
+let anna: Client; // VMUser on /vms/101 only
+let bob: Client; // VMAdmin on /vms
+let carl: Client; // no grants
+const PASSWORD = 'guest-access-pw';
+
+function editJson(file: string, fn: (v: any) => void): void {
+  const v = JSON.parse(readFileSync(file, 'utf8'));
+  fn(v);
+  writeFileSync(file, JSON.stringify(v, null, 2));
+}
+
+test.before(async () => {
+  node = await startTestNode();
+  admin = await node.login('admin', node.adminPassword);
+  const etc = join(node.root, 'etc/ramvm');
+  editJson(join(etc, 'users.json'), (f) => {
+    for (const u of ['anna', 'bob', 'carl']) f.users[u] = { enabled: true, expire: 0, groups: [], password: hashPassword(PASSWORD) };
+  });
+  editJson(join(etc, 'acl.json'), (f) => {
+    f.acl.push({ path: '/vms/101', user: 'anna', role: 'VMUser', propagate: true });
+    f.acl.push({ path: '/vms', user: 'bob', role: 'VMAdmin', propagate: true });
+  });
+  for (const name of ['a101', 'a102']) {
+    const r = await admin.post('/api/vm', { name, memory: 32, disks: [{ size: '1M', format: 'raw' }], nics: [] });
+    assert.is(r.status, 201, r.text);
+  }
+  installBootSector(join(node.root, 'var/lib/vz/images/101/vm-101-disk-0.raw'), 'raw');
+  anna = await node.login('anna', PASSWORD);
+  bob = await node.login('bob', PASSWORD);
+  carl = await node.login('carl', PASSWORD);
+});
+test.after(async () => {
+  if (!node) return;
+  await killGuests(node.root);
+  await node.stop();
+});
+
+test('should list only the guests a user may audit', async () => {
+  assert.equal((await admin.get('/api/vm')).json.data.map((g: any) => g.vmid), [101, 102]);
+  assert.equal((await anna.get('/api/vm')).json.data.map((g: any) => g.vmid), [101]);
+  assert.equal((await bob.get('/api/vm')).json.data.map((g: any) => g.vmid), [101, 102]);
+  assert.equal((await carl.get('/api/vm')).json.data, []);
+});
+
+test('should let a VMUser see and power her guest but not change, create or delete guests', async () => {
+  assert.is((await anna.get('/api/vm/101')).status, 200);
+  assert.is((await anna.get('/api/vm/102')).status, 403);
+  assert.is((await anna.get('/api/vm/999')).status, 403, 'no hint whether a guest she may not see exists');
+  const start = await anna.post('/api/vm/101/start');
+  assert.is(start.status, 200, start.text);
+  assert.is((await anna.post('/api/vm/102/start')).status, 403);
+  assert.is((await anna.put('/api/vm/101', { memory: 64 })).status, 403);
+  assert.is((await anna.put('/api/vm/101/cdrom', { cdrom: null })).status, 403);
+  assert.is((await anna.post('/api/vm/101/disks', { size: '1M' })).status, 403);
+  assert.is((await anna.post('/api/vm/101/check')).status, 403);
+  assert.is((await anna.post('/api/vm', { memory: 32 })).status, 403);
+  assert.is((await anna.del('/api/vm/101')).status, 403);
+  assert.is((await anna.get('/api/node/resources')).status, 403);
+  assert.is((await anna.post('/api/vm/101/stop')).status, 200);
+});
+
+test('should let a VMAdmin on /vms create and delete guests but not change node settings', async () => {
+  const r = await bob.post('/api/vm', { name: 'bobs', memory: 32, disks: [], nics: [] });
+  assert.is(r.status, 201, r.text);
+  assert.is((await bob.put(`/api/vm/${r.json.data.vmid}`, { memory: 48 })).status, 200);
+  assert.is((await bob.del(`/api/vm/${r.json.data.vmid}`)).status, 200);
+  assert.is((await bob.put('/api/node/settings', { memoryOvercommit: 2 })).status, 403);
+  assert.is((await carl.post('/api/vm', {})).status, 403);
+});
+
+test("should drop a deleted guest's ACL entries so a new guest with its VMID is not shared", async () => {
+  assert.is((await admin.del('/api/vm/101')).status, 200);
+  const acl = JSON.parse(readFileSync(join(node.root, 'etc/ramvm/acl.json'), 'utf8')).acl;
+  assert.not.ok(acl.some((e: any) => e.path === '/vms/101'));
+  assert.is((await admin.post('/api/vm', { vmid: 101, memory: 32, disks: [], nics: [] })).status, 201);
+  assert.equal((await anna.get('/api/vm')).json.data, []);
+});
+
+test('should refuse requests without a ticket or without the CSRF header', async () => {
+  assert.is((await node.anon().get('/api/vm')).status, 401);
+  const cookieOnly = makeClient(node.url, { cookie: admin.cookie! });
+  assert.is((await cookieOnly.get('/api/vm')).status, 200);
+  assert.is((await cookieOnly.post('/api/vm/102/start')).status, 401);
+  assert.is((await cookieOnly.post('/api/vm', { memory: 32 })).status, 401);
+});
+
+test.run();
