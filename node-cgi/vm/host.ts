@@ -2,7 +2,7 @@
  * Facts about the node a guest runs on: whether KVM works (probed once,
  * cached in run/ramvm/accel.json until the next boot), which bridges exist,
  * whether the disk folder takes O_DIRECT (cache=none), and attaching a
- * guest's tap to its bridge.
+ * guest's tap to its bridge; and fresh MAC addresses.
  *
  *   /dev/kvm opens read-write → "kvm"; no /dev/kvm or EACCES → "tcg"
  *   /sys/class/net/vmbr0/bridge exists → vmbr0 is a bridge: taps join it
@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { run } from '../lib/exec';
 import { paths } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
+import { MAC_PREFIX } from './defaults';
 import type { Accelerator } from './types';
 
 export const KVM_DEVICE = '/dev/kvm';
@@ -62,4 +63,9 @@ export function directIoSupported(dir: string): boolean {
   } finally {
     rmSync(probe, { force: true });
   }
+}
+
+/** A fresh MAC: "02:52:4D:" + 3 random bytes (callers check it is unused). */
+export function randomMac(): string {
+  return `${MAC_PREFIX}:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
 }

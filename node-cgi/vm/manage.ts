@@ -14,7 +14,6 @@
  *   qemu-img resize -q -f qcow2 …/vm-101-disk-0.qcow2 68719476736  (grow a stopped guest's disk)
  *   QMP block_resize {"device": "drive-disk0", "size": 68719476736} (grow a running guest's)
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
@@ -23,9 +22,9 @@ import { removeFile, updateJson, withLock } from '../lib/store';
 import { aclFile, type AclFile } from '../access/store';
 import { withQmp } from '../qemu/qmp';
 import { findVmConfig, listVmConfigs, listVmids, readVmConfig, updateVmConfig, writeVmConfig } from './config';
-import { MAC_PREFIX, VMID_FIRST } from './defaults';
+import { VMID_FIRST } from './defaults';
 import { diskPath, isoPath, runtimeFiles, vmFiles } from './files';
-import { directIoSupported } from './host';
+import { directIoSupported, randomMac } from './host';
 import { readRunInfo } from './power';
 import { guestPid } from './status';
 import { checkVmConfig, diskFileName, parseSize, validateVmConfig, type Issue, type ValidationFacts } from './validate';
@@ -35,11 +34,6 @@ import type { DiskConfig, VmConfig } from './types';
 
 /** Time qemu-img gets for one create or resize (sparse: instant; qcow2 metadata: ms). */
 export const QEMU_IMG_TIMEOUT_MS = 120_000;
-
-/** "02:52:4D:" + 3 random bytes. */
-export function randomMac(): string {
-  return `${MAC_PREFIX}:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
-}
 
 /** ISO images in the library (regular files with a valid name). */
 export function isoNames(): Set<string> {

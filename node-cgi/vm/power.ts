@@ -15,6 +15,7 @@
  * the guest decides when to power off, and its QEMU process then ends.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
@@ -22,13 +23,13 @@ import { readJson, withLock, writeJsonAtomic } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
 import { diskPath, isoPath, runtimeFiles, vmFiles } from './files';
-import { accelerator, attachTap, existingBridges } from './host';
+import { accelerator, attachTap, existingBridges, randomMac } from './host';
 import { netPlan, qemuArgs } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
 import { guestPid, processIsGuest, vmStatus } from './status';
+import { checkVmConfig } from './validate';
 import type { VmConfig, VmRunInfo, VmStatusInfo } from './types';
-import { join } from 'node:path';
 
 /** Time QEMU gets to set up and daemonize. */
 export const QEMU_START_TIMEOUT_MS = 30_000;
@@ -102,9 +103,27 @@ function checkStartable(cfg: VmConfig): void {
   }
 }
 
+/**
+ * The stored config validated again before it becomes a command line: a
+ * config edited by hand (or copied from elsewhere) must not put paths or
+ * options into QEMU's argv that validation would refuse.
+ */
+function checkedForStart(stored: VmConfig): VmConfig {
+  const { config, issues } = checkVmConfig(stored, {
+    node: stored.node,
+    isos: null,
+    macsTaken: new Set(),
+    newMac: randomMac,
+    now: Date.now(),
+    mode: 'update',
+  });
+  if (!config) throw conflict(`the config of guest ${stored.vmid} is invalid (${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}); correct it with PUT /api/vm/${stored.vmid}`);
+  return config;
+}
+
 /** Start a stopped guest; 409 when it runs, is being started, or would overcommit memory. */
 export async function startVm(vmid: number): Promise<VmStatusInfo> {
-  const cfg = readVmConfig(vmid);
+  const cfg = checkedForStart(readVmConfig(vmid));
   mustLiveHere(cfg);
   checkStartable(cfg);
   const files = vmFiles(vmid);

@@ -431,6 +431,19 @@ test('should check the disks of a guest as a task', async () => {
   await stopAndDelete(g.vmid);
 });
 
+test('should refuse to start a guest whose config was edited into something invalid', async () => {
+  const g = await createBootable({ name: 'edited' });
+  const file = join(vmsDir(), `${g.vmid}.json`);
+  const good = readFileSync(file, 'utf8');
+  writeFileSync(file, JSON.stringify({ ...g, disks: [{ ...g.disks[0], file: '../../../../etc/hostname' }] }));
+  const r = await api.post(`/api/vm/${g.vmid}/start`);
+  assert.is(r.status, 409, r.text);
+  assert.match(r.json.error.message, 'disks[0].file');
+  assert.is((await status(g.vmid)).status, 'stopped');
+  writeFileSync(file, good);
+  await stopAndDelete(g.vmid);
+});
+
 test('should start the onboot guests with `ramvm boot`, in VMID order', async () => {
   const a = await createBootable({ name: 'boot-a', onboot: true });
   const b = await createBootable({ name: 'boot-b' });
