@@ -3,7 +3,7 @@
 // missing (npm packages; as root the Debian packages a node needs), then runs
 // build/main.ts through esbuild-register. Plain JS because nothing else can
 // run before the npm packages are there.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,8 +49,10 @@ if (cmd === 'start' || cmd === 'test' || cmd === 'bench') {
   }
 }
 
-const r = spawnSync(process.execPath, ['-r', 'esbuild-register', join(root, 'build/main.ts'), cmd, ...args], {
+// Signals go to the child, which stops cleanly; we exit with its status.
+const child = spawn(process.execPath, ['-r', 'esbuild-register', join(root, 'build/main.ts'), cmd, ...args], {
   stdio: 'inherit',
   cwd: root,
 });
-process.exit(r.status ?? (r.signal ? 1 : 0));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

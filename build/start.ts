@@ -23,7 +23,7 @@ export async function startCommand(): Promise<void> {
     https: process.env.RAMVM_HTTPS === '1',
   });
   if (server.initOutput) process.stdout.write(server.initOutput);
-  process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}\n`);
+  process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}, log in ${server.root}/var/log/ramvm/lighttpd-error.log\n`);
   process.stdout.write(`listening on ${server.url}\n`);
   bootGuests(server.root);
   const stop = () => {

@@ -1,0 +1,90 @@
+/**
+ * The `npm start` contract (CONTRACT.md "Running a node"): a line with
+ * "listening on http://HOST:PORT" once requests are served, the admin
+ * password from RAMVM_ADMIN_PASSWORD, a clean stop on SIGINT and SIGTERM.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../../build/build';
+import { freePort, loginClient } from '../helpers/node';
+
+function startNpm(env: NodeJS.ProcessEnv): { proc: ChildProcess; out: () => string; listening: Promise<string> } {
+  const proc = spawn(process.execPath, [join(ROOT, 'build/run.mjs'), 'start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const listening = new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`no "listening on" line within 60 s:\n${out}`)), 60_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`npm start exited with ${code}:\n${out}`));
+    });
+  });
+  return { proc, out: () => out, listening };
+}
+
+function exited(proc: ChildProcess): Promise<number | null> {
+  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((res) => proc.once('exit', (code) => res(code)));
+}
+
+const S = suite('npm start');
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  S(`should serve, log admin in with RAMVM_ADMIN_PASSWORD, and stop cleanly on ${signal}`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ramvm-start-'));
+    const port = await freePort();
+    const n = startNpm({ RAMVM_ROOT: root, RAMVM_PORT: String(port), RAMVM_ADMIN_PASSWORD: 'start-test-pw', RAMVM_NODE: 'alpha' });
+    try {
+      const url = await n.listening;
+      assert.is(url, `http://127.0.0.1:${port}`);
+      const c = await loginClient(url, 'admin', 'start-test-pw');
+      const me = await c.get('/api/access/me');
+      assert.is(me.json.data.node, 'alpha');
+      assert.ok(existsSync(join(root, 'etc/ramvm/users.json')));
+      n.proc.kill(signal);
+      assert.is(await exited(n.proc), 0, n.out());
+      const gone = await fetch(url).then(() => false, () => true);
+      assert.ok(gone, 'the server is gone');
+    } finally {
+      if (n.proc.exitCode === null) n.proc.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+S('should print a generated admin password once when none is given', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'ramvm-start-'));
+  const port = await freePort();
+  const env = { RAMVM_ROOT: root, RAMVM_PORT: String(port), RAMVM_ADMIN_PASSWORD: '' };
+  let n = startNpm(env);
+  try {
+    const url = await n.listening;
+    const pw = /created user admin with password: (\S+)/.exec(n.out())?.[1];
+    assert.ok(pw, n.out());
+    await loginClient(url, 'admin', pw!);
+    n.proc.kill('SIGINT');
+    await exited(n.proc);
+    n = startNpm(env);
+    await n.listening;
+    assert.not.match(n.out(), 'created user admin');
+    assert.match(readFileSync(join(root, 'etc/ramvm/users.json'), 'utf8'), '"admin"');
+  } finally {
+    n.proc.kill('SIGINT');
+    await exited(n.proc);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+S.run();
