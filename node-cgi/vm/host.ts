@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../lib/exec';
 import { paths } from '../lib/paths';
-import { readJson, writeJsonAtomic } from '../lib/store';
 import { MAC_PREFIX } from './defaults';
+import { readRunJson, writeRunJson } from './files';
 import type { Accelerator } from './types';
 
 export const KVM_DEVICE = '/dev/kvm';
@@ -31,10 +31,11 @@ export function kvmUsable(device = KVM_DEVICE): boolean {
 /** The accelerator for guests of this node: probed once, then read from run/ramvm/accel.json. */
 export function accelerator(): Accelerator {
   const file = join(paths().run, 'accel.json');
-  const cached = readJson<{ accel: Accelerator }>(file);
+  const cached = readRunJson<{ accel: Accelerator }>(file);
   if (cached && (cached.accel === 'kvm' || cached.accel === 'tcg')) return cached.accel;
   const accel: Accelerator = kvmUsable() ? 'kvm' : 'tcg';
-  writeJsonAtomic(file, { accel, probed: Date.now() });
+  mkdirSync(paths().run, { recursive: true });
+  writeRunJson(file, { accel, probed: Date.now() });
   return accel;
 }
 

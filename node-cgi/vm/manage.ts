@@ -23,13 +23,12 @@ import { aclFile, type AclFile } from '../access/store';
 import { withQmp } from '../qemu/qmp';
 import { findVmConfig, listVmConfigs, listVmids, readVmConfig, updateVmConfig, writeVmConfig } from './config';
 import { VMID_FIRST } from './defaults';
-import { diskPath, isoPath, runtimeFiles, vmFiles } from './files';
+import { diskPath, isoPath, runtimeFiles, vmFiles, writeRunJson } from './files';
 import { directIoSupported, randomMac } from './host';
 import { readRunInfo } from './power';
 import { guestPid } from './status';
 import { checkVmConfig, diskFileName, parseSize, validateVmConfig, type Issue, type ValidationFacts } from './validate';
 import { VMID_MAX } from '../lib/validate';
-import { writeJsonAtomic } from '../lib/store';
 import type { DiskConfig, VmConfig } from './types';
 
 /** Time qemu-img gets for one create or resize (sparse: instant; qcow2 metadata: ms). */
@@ -202,7 +201,7 @@ async function changeMedium(vmid: number, iso: string | null): Promise<void> {
     else await q.execute('blockdev-change-medium', { id: 'cdrom', filename: isoPath(iso), format: 'raw', 'read-only-mode': 'read-only' });
   });
   const info = readRunInfo(vmid);
-  if (info) writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, cdrom: iso, ...(info.config ? { config: { ...info.config, cdrom: iso } } : {}) });
+  if (info) writeRunJson(vmFiles(vmid).runInfo, { ...info, cdrom: iso, ...(info.config ? { config: { ...info.config, cdrom: iso } } : {}) });
 }
 
 /** Change the CD: an ISO of the library or null (empty drive). */
@@ -276,7 +275,7 @@ export async function updateDisk(vmid: number, id: string, body: Record<string, 
       const info = readRunInfo(vmid);
       if (info?.config) {
         const disks = info.config.disks.map((d) => (d.id === id ? { ...d, size: after.size } : d));
-        writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks } });
+        writeRunJson(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks } });
       }
     } else {
       await run(qemuImgResizeArgs(diskPath(vmid, disk), disk.format, to), { timeoutMs: QEMU_IMG_TIMEOUT_MS });

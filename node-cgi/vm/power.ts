@@ -14,15 +14,15 @@
  * STOP_TIMEOUT_MS. Shutdown: QMP system_powerdown (the ACPI power button);
  * the guest decides when to power off, and its QEMU process then ends.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
-import { readJson, withLock, writeJsonAtomic } from '../lib/store';
+import { withLock } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
-import { diskPath, isoPath, runtimeFiles, vmFiles } from './files';
+import { diskPath, isoPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
 import { accelerator, attachTap, existingBridges, randomMac } from './host';
 import { netPlan, qemuArgs } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
@@ -51,7 +51,7 @@ interface Reservation {
 }
 
 function liveReservation(file: string, now: number): Reservation | null {
-  const r = readJson<Reservation>(file);
+  const r = readRunJson<Reservation>(file);
   if (!r || now - r.at > START_RESERVATION_MAX_AGE_MS) return null;
   try {
     process.kill(r.pid, 0);
@@ -140,7 +140,8 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
       ratio: readNodeSettings().memoryOvercommit,
     });
     if (refusal) throw conflict(refusal);
-    writeJsonAtomic(reservation, { pid: process.pid, at: now, memory: cfg.memory } satisfies Reservation);
+    mkdirSync(paths().qemuRun, { recursive: true });
+    writeRunJson(reservation, { pid: process.pid, at: now, memory: cfg.memory } satisfies Reservation);
   });
   try {
     for (const f of runtimeFiles(vmid)) rmSync(f, { force: true });
@@ -164,7 +165,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
       throw e;
     }
     const info: VmRunInfo = { pid, accel, net, started: Date.now(), cdrom: cfg.cdrom };
-    writeJsonAtomic(files.runInfo, { ...info, config: cfg });
+    writeRunJson(files.runInfo, { ...info, config: cfg });
   } finally {
     rmSync(reservation, { force: true });
   }
@@ -173,7 +174,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
 
 /** What a running guest was started with (and the config it was started from). */
 export function readRunInfo(vmid: number): (VmRunInfo & { config?: VmConfig }) | undefined {
-  return readJson<VmRunInfo & { config?: VmConfig }>(vmFiles(vmid).runInfo);
+  return readRunJson<VmRunInfo & { config?: VmConfig }>(vmFiles(vmid).runInfo);
 }
 
 async function waitGone(vmid: number, pid: number, timeoutMs: number): Promise<boolean> {

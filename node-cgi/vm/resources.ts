@@ -12,10 +12,10 @@
  * (<vmid>.cpu.json, node.cpu.json) and each read computes the use since
  * then. Without an earlier reading a guest shows its average since start.
  */
-import { readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { paths } from '../lib/paths';
-import { diskPath, vmFiles } from './files';
+import { diskPath, readRunJson, vmFiles, writeRunJson } from './files';
 import { CLOCK_TICKS_PER_S } from './status';
 import { parseSize } from './validate';
 import type { DiskUsage, VmConfig, VmResources } from './types';
@@ -97,35 +97,19 @@ export function cpuShare(prev: CpuSample | undefined, now: CpuSample, capacity: 
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-/**
- * Write a reading: temp file + rename, so readers see the old or the new
- * one, but no fsync — readings are throw-away (run/ is a tmpfs on a node),
- * and a list must not wait for the disk.
- */
-function writeSample(file: string, value: object): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, JSON.stringify(value));
-    renameSync(tmp, file);
-  } catch {
-    // Figures are best effort; a read-only run folder must not fail a list.
-    rmSync(tmp, { force: true });
-  }
-}
-
-/** A reading, or undefined when missing or unreadable. */
-function readSample<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Remember a reading unless the previous one is still too young to difference against. */
 function keepSample(file: string, prev: CpuSample | undefined, now: CpuSample): void {
   if (prev && prev.of === now.of && now.at - prev.at < CPU_SAMPLE_MIN_AGE_MS) return;
   writeSample(file, now);
+}
+
+/** Readings are best effort: a read-only run folder must not fail a list. */
+function writeSample(file: string, value: object): void {
+  try {
+    writeRunJson(file, value);
+  } catch {
+    /* best effort */
+  }
 }
 
 /** Virtual size and allocated bytes of each disk of a guest. */
@@ -159,7 +143,7 @@ export function guestResources(vm: VmConfig, pid: number | null, uptime: number,
     const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     base.mem = parseRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'));
     const file = vmFiles(vm.vmid).cpuSample;
-    const prev = readSample<CpuSample>(file);
+    const prev = readRunJson<CpuSample>(file);
     const sample: CpuSample = { at: now, ticks: stat.cpuTicks, of: pid };
     base.cpu = cpuShare(prev, sample, cpus, () => (uptime > 0 ? round3(stat.cpuTicks / CLOCK_TICKS_PER_S / uptime / cpus) : 0));
     keepSample(file, prev, sample);
@@ -174,7 +158,7 @@ export function nodeCpuAndMemory(now = Date.now()): { usage: number; count: numb
   const count = cpuCount();
   const totals = parseCpuTotals(readFileSync('/proc/stat', 'utf8'));
   const file = join(paths().run, 'node.cpu.json');
-  const prev = readSample<CpuSample & { total: number }>(file);
+  const prev = readRunJson<CpuSample & { total: number }>(file);
   let usage = 0;
   if (prev && now - prev.at <= CPU_SAMPLE_MAX_AGE_MS && totals.total > prev.total) {
     usage = round3((totals.busy - prev.ticks) / (totals.total - prev.total));
