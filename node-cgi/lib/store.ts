@@ -139,7 +139,16 @@ function breakStaleLock(dir: string): boolean {
   const [pidText, sinceText] = owner.trim().split(' ');
   const pid = Number(pidText);
   const since = Number(sinceText);
-  if (pid > 0 && pidAlive(pid) && Date.now() - since < LOCK_STALE_MS) return false;
+  if (!(pid > 0) || !(since > 0)) {
+    // An owner file being written reads empty or half: judge the lock by its age.
+    try {
+      if (Date.now() - statSync(dir).mtimeMs < LOCK_STALE_MS) return false;
+    } catch {
+      return false;
+    }
+  } else if (pidAlive(pid) && Date.now() - since < LOCK_STALE_MS) {
+    return false;
+  }
   // Rename first so two breakers cannot both remove a fresh lock.
   const grave = `${dir}.stale.${process.pid}.${randomBytes(3).toString('hex')}`;
   try {

@@ -107,17 +107,23 @@ export async function createVm(body: Record<string, unknown>): Promise<VmConfig>
   validateVmConfig({ ...body, vmid: body.vmid ?? VMID_FIRST }, validationFacts('create'));
   const cfg = withLock('vm-create', () => {
     const used = usedVmids();
-    const vmid = body.vmid !== undefined ? (body.vmid as number) : nextFreeVmid(used);
-    if (findVmConfig(vmid)) throw conflict(`VMID ${vmid} is already in use`);
-    const c = validateVmConfig({ ...body, vmid }, validationFacts('create'));
-    try {
-      mkdirSync(paths().images, { recursive: true });
-      mkdirSync(vmFiles(vmid).imagesDir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(`VMID ${vmid} is in use: its disk folder ${vmFiles(vmid).imagesDir} exists`);
-      throw e;
+    const explicit = body.vmid !== undefined;
+    mkdirSync(paths().images, { recursive: true });
+    for (let vmid = explicit ? (body.vmid as number) : nextFreeVmid(used); ; vmid = nextFreeVmid(used, vmid + 1)) {
+      if (findVmConfig(vmid)) {
+        if (explicit) throw conflict(`VMID ${vmid} is already in use`);
+        continue;
+      }
+      const c = validateVmConfig({ ...body, vmid }, validationFacts('create'));
+      try {
+        mkdirSync(vmFiles(vmid).imagesDir);
+        return c;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (explicit) throw conflict(`VMID ${vmid} is in use: its disk folder ${vmFiles(vmid).imagesDir} exists`);
+        // Claimed since we looked: take the next one.
+      }
     }
-    return c;
   });
   try {
     for (const d of cfg.disks) await createDiskImage(cfg.vmid, d);

@@ -42,7 +42,7 @@ function qemuImgInfo(file: string): { format: string; 'virtual-size': number } {
 /** Create a guest whose first disk boots the test sector; returns its config. */
 async function createBootable(body: Record<string, unknown>): Promise<any> {
   const r = await api.post('/api/vm', { memory: 32, nics: [], ...body });
-  assert.is(r.status, 201, r.text);
+  assert.is(r.status, 201, r.text + serverLog());
   const cfg = r.json.data;
   const d = cfg.disks[0];
   installBootSector(images(String(cfg.vmid), d.file), d.format);
@@ -67,6 +67,15 @@ async function stopAndDelete(vmid: number): Promise<void> {
   if ((await status(vmid)).status !== 'stopped') assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
   const r = await api.del(`/api/vm/${vmid}`);
   assert.is(r.status, 200, r.text);
+}
+
+/** The end of the node's error log (CGI stderr), for failure messages. */
+function serverLog(): string {
+  try {
+    return '\n' + readFileSync(join(node.root, 'var/log/ramvm/lighttpd-error.log'), 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 function alive(pid: number): boolean {
@@ -208,7 +217,7 @@ test('should run a raw VirtIO guest and a qcow2 SATA guest and a raw SCSI guest 
 
 test('should hand out distinct VMIDs to concurrent creates', async () => {
   const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => api.post('/api/vm', { name: `par${i}`, disks: [{ size: '1M' }], nics: [] })));
-  assert.equal(replies.map((r) => r.status), [201, 201, 201, 201, 201, 201], replies.map((r) => r.text).join('\n'));
+  assert.equal(replies.map((r) => r.status), [201, 201, 201, 201, 201, 201], replies.map((r) => r.text).join('\n') + serverLog());
   const ids = replies.map((r) => r.json.data.vmid).sort();
   assert.equal(ids, [101, 102, 103, 104, 105, 106]);
   for (const id of ids) assert.ok(existsSync(images(String(id), `vm-${id}-disk-0.qcow2`)));
