@@ -17,6 +17,7 @@ let admin: Client;
 let anna: Client; // VMUser on /vms/101 only
 let bob: Client; // VMAdmin on /vms
 let carl: Client; // no grants
+let dora: Client; // VMUser on /vms, NoAccess on /vms/102
 const PASSWORD = 'guest-access-pw';
 
 function editJson(file: string, fn: (v: any) => void): void {
@@ -30,11 +31,13 @@ test.before(async () => {
   admin = await node.login('admin', node.adminPassword);
   const etc = join(node.root, 'etc/ramvm');
   editJson(join(etc, 'users.json'), (f) => {
-    for (const u of ['anna', 'bob', 'carl']) f.users[u] = { enabled: true, expire: 0, groups: [], password: hashPassword(PASSWORD) };
+    for (const u of ['anna', 'bob', 'carl', 'dora']) f.users[u] = { enabled: true, expire: 0, groups: [], password: hashPassword(PASSWORD) };
   });
   editJson(join(etc, 'acl.json'), (f) => {
     f.acl.push({ path: '/vms/101', user: 'anna', role: 'VMUser', propagate: true });
     f.acl.push({ path: '/vms', user: 'bob', role: 'VMAdmin', propagate: true });
+    f.acl.push({ path: '/vms', user: 'dora', role: 'VMUser', propagate: true });
+    f.acl.push({ path: '/vms/102', user: 'dora', role: 'NoAccess', propagate: true });
   });
   for (const name of ['a101', 'a102']) {
     const r = await admin.post('/api/vm', { name, memory: 32, disks: [{ size: '1M', format: 'raw' }], nics: [] });
@@ -44,6 +47,7 @@ test.before(async () => {
   anna = await node.login('anna', PASSWORD);
   bob = await node.login('bob', PASSWORD);
   carl = await node.login('carl', PASSWORD);
+  dora = await node.login('dora', PASSWORD);
 });
 test.after(async () => {
   if (!node) return;
@@ -90,6 +94,16 @@ test("should drop a deleted guest's ACL entries so a new guest with its VMID is 
   assert.not.ok(acl.some((e: any) => e.path === '/vms/101'));
   assert.is((await admin.post('/api/vm', { vmid: 101, memory: 32, disks: [], nics: [] })).status, 201);
   assert.equal((await anna.get('/api/vm')).json.data, []);
+});
+
+test('should not let another spelling of a VMID slip past an ACL entry', async () => {
+  assert.equal((await dora.get('/api/vm')).json.data.map((g: any) => g.vmid), [101]);
+  assert.is((await dora.get('/api/vm/102')).status, 403);
+  assert.is((await dora.post('/api/vm/102/start')).status, 403);
+  // "/vms/0102" has no entry of its own and inherits VMUser from /vms: the VMID itself must be refused.
+  const r = await dora.post('/api/vm/0102/start');
+  assert.is(r.status, 400, r.text);
+  assert.is((await admin.get('/api/vm/102')).json.data.status, 'stopped');
 });
 
 test('should refuse requests without a ticket or without the CSRF header', async () => {
