@@ -18,8 +18,9 @@ import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
-import { removeFile, updateJson, withLock } from '../lib/store';
-import { aclFile, type AclFile } from '../access/store';
+import { removeFile, withLock } from '../lib/store';
+import { updateAccess } from '../access/store';
+import { audit } from '../access/audit';
 import { withQmp } from '../qemu/qmp';
 import { findVmConfig, listVmConfigs, listVmids, readVmConfig, updateVmConfig, writeVmConfig } from './config';
 import { VMID_FIRST } from './defaults';
@@ -140,8 +141,11 @@ function mustBeStopped(vmid: number, what: string): void {
   if (guestPid(vmid).pid !== null) throw conflict(`guest ${vmid} is running; stop it before you ${what}`);
 }
 
-/** Delete a stopped guest: disks, config, runtime files and ACL entries on /vms/<vmid>. */
-export function deleteVm(vmid: number): void {
+/**
+ * Delete a stopped guest: disks, config, runtime files and the ACL entries
+ * on /vms/<vmid> (in the access store's transaction, and audited as done by `by`).
+ */
+export function deleteVm(vmid: number, by = 'root'): void {
   const cfg = readVmConfig(vmid);
   if (cfg.node !== nodeName()) throw conflict(`guest ${vmid} lives on node ${cfg.node}, not on ${nodeName()}`);
   mustBeStopped(vmid, 'delete it');
@@ -150,7 +154,13 @@ export function deleteVm(vmid: number): void {
   removeFile(vmFiles(vmid).config);
   for (const f of [...runtimeFiles(vmid), vmFiles(vmid).serialLog]) rmSync(f, { force: true });
   // A later guest with this VMID must not inherit its permissions.
-  updateJson<AclFile>(aclFile(), { acl: [] }, (f) => ({ ...f, acl: f.acl.filter((e) => e.path !== `/vms/${vmid}`) }));
+  const path = `/vms/${vmid}`;
+  const removed = updateAccess((d) => {
+    const before = d.acl.acl.length;
+    d.acl.acl = d.acl.acl.filter((e) => e.path !== path);
+    return before - d.acl.acl.length;
+  });
+  if (removed > 0) audit({ user: by, action: 'acl.delete', object: path, ok: true, detail: { reason: 'guest deleted', entries: removed } });
 }
 
 /** Fields of GET /api/vm/<vmid> that are not config: ignored when a client sends them back. */

@@ -5,11 +5,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeClient, startTestNode, type Client, type TestNode } from '../helpers/node';
 import { installBootSector, killGuests } from '../helpers/guest';
-import { hashPassword } from '../../node-cgi/auth/password';
 
 const test = suite('guest permissions');
 let node: TestNode;
@@ -20,25 +19,23 @@ let carl: Client; // no grants
 let dora: Client; // VMUser on /vms, NoAccess on /vms/102
 const PASSWORD = 'guest-access-pw';
 
-function editJson(file: string, fn: (v: any) => void): void {
-  const v = JSON.parse(readFileSync(file, 'utf8'));
-  fn(v);
-  writeFileSync(file, JSON.stringify(v, null, 2));
-}
-
 test.before(async () => {
   node = await startTestNode();
   admin = await node.login('admin', node.adminPassword);
-  const etc = join(node.root, 'etc/ramvm');
-  editJson(join(etc, 'users.json'), (f) => {
-    for (const u of ['anna', 'bob', 'carl', 'dora']) f.users[u] = { enabled: true, expire: 0, groups: [], password: hashPassword(PASSWORD) };
-  });
-  editJson(join(etc, 'acl.json'), (f) => {
-    f.acl.push({ path: '/vms/101', user: 'anna', role: 'VMUser', propagate: true });
-    f.acl.push({ path: '/vms', user: 'bob', role: 'VMAdmin', propagate: true });
-    f.acl.push({ path: '/vms', user: 'dora', role: 'VMUser', propagate: true });
-    f.acl.push({ path: '/vms/102', user: 'dora', role: 'NoAccess', propagate: true });
-  });
+  for (const username of ['anna', 'bob', 'carl', 'dora']) {
+    const r = await admin.post('/api/access/users', { username, password: PASSWORD });
+    assert.is(r.status, 201, r.text);
+  }
+  const grants: [string, string, string][] = [
+    ['/vms/101', 'anna', 'VMUser'],
+    ['/vms', 'bob', 'VMAdmin'],
+    ['/vms', 'dora', 'VMUser'],
+    ['/vms/102', 'dora', 'NoAccess'],
+  ];
+  for (const [path, user, role] of grants) {
+    const r = await admin.put('/api/access/acl', { path, user, role });
+    assert.is(r.status, 200, r.text);
+  }
   for (const name of ['a101', 'a102']) {
     const r = await admin.post('/api/vm', { name, memory: 32, disks: [{ size: '1M', format: 'raw' }], nics: [] });
     assert.is(r.status, 201, r.text);
@@ -90,8 +87,11 @@ test('should let a VMAdmin on /vms create and delete guests but not change node 
 
 test("should drop a deleted guest's ACL entries so a new guest with its VMID is not shared", async () => {
   assert.is((await admin.del('/api/vm/101')).status, 200);
-  const acl = JSON.parse(readFileSync(join(node.root, 'etc/ramvm/acl.json'), 'utf8')).acl;
+  const acl = (await admin.get('/api/access/acl')).json.data;
+  assert.ok(Array.isArray(acl), JSON.stringify(acl));
   assert.not.ok(acl.some((e: any) => e.path === '/vms/101'));
+  const audit = readFileSync(join(node.root, 'var/log/ramvm/audit.log'), 'utf8');
+  assert.match(audit, /"action":"acl.delete","object":"\/vms\/101"/);
   assert.is((await admin.post('/api/vm', { vmid: 101, memory: 32, disks: [], nics: [] })).status, 201);
   assert.equal((await anna.get('/api/vm')).json.data, []);
 });
