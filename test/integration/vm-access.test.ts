@@ -72,7 +72,7 @@ test('should let a VMUser see and power her guest but not change, create or dele
   assert.is((await anna.post('/api/vm/101/check')).status, 403);
   assert.is((await anna.post('/api/vm', { memory: 32 })).status, 403);
   assert.is((await anna.del('/api/vm/101')).status, 403);
-  assert.is((await anna.get('/api/node/resources')).status, 403);
+  assert.is((await anna.get('/api/node/testnode/resources')).status, 403);
   assert.is((await anna.post('/api/vm/101/stop')).status, 200);
 });
 
@@ -81,7 +81,7 @@ test('should let a VMAdmin on /vms create and delete guests but not change node 
   assert.is(r.status, 201, r.text);
   assert.is((await bob.put(`/api/vm/${r.json.data.vmid}`, { memory: 48 })).status, 200);
   assert.is((await bob.del(`/api/vm/${r.json.data.vmid}`)).status, 200);
-  assert.is((await bob.put('/api/node/settings', { memoryOvercommit: 2 })).status, 403);
+  assert.is((await bob.put('/api/node/testnode/settings', { memoryOvercommit: 2 })).status, 403);
   assert.is((await carl.post('/api/vm', {})).status, 403);
 });
 

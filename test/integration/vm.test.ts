@@ -320,19 +320,20 @@ test('should refuse a start that would overcommit memory, with a clear message',
   const g = await createBootable({ name: 'hungry', memory: 4096 });
   const total = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
   const ratio = Math.max(0.1, Math.floor(((2048 * 1024 * 1024) / total) * 100) / 100); // allows less than 4 GiB
-  assert.is((await api.put('/api/node/settings', { memoryOvercommit: ratio })).status, 200);
+  assert.is((await api.put('/api/node/testnode/settings', { memoryOvercommit: ratio })).status, 200);
   try {
     const r = await api.post(`/api/vm/${g.vmid}/start`);
     assert.is(r.status, 409, r.text);
     assert.match(r.json.error.message, 'not enough memory');
     assert.is((await status(g.vmid)).status, 'stopped');
   } finally {
-    assert.is((await api.put('/api/node/settings', { memoryOvercommit: 1 })).status, 200);
+    assert.is((await api.put('/api/node/testnode/settings', { memoryOvercommit: 1 })).status, 200);
   }
-  const res = (await api.get('/api/node/resources')).json.data;
+  assert.is((await api.get('/api/node/othernode/resources')).status, 404, 'only this node answers');
+  const res = (await api.get('/api/node/testnode/resources')).json.data;
   assert.is(res.guests.memoryOvercommit, 1);
   await startAndSeeMarker(g.vmid);
-  const after = (await api.get('/api/node/resources')).json.data;
+  const after = (await api.get('/api/node/testnode/resources')).json.data;
   assert.is(after.guests.memoryClaimed, 4096 * 1024 * 1024);
   assert.is(after.guests.running, 1);
   assert.ok(after.memory.total > 0 && after.disk.free > 0);
