@@ -41,6 +41,7 @@ export const VIEWS: readonly ViewDef[] = [
     title: 'nav.guests',
     icon: 'guests',
     priv: 'VM.Audit',
+    load: () => import('./guests'),
   },
   {
     id: 'iso',
