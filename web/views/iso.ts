@@ -86,7 +86,7 @@ export default function IsoView({ me }: ViewProps) {
 
   const columns: Column<IsoImage>[] = [
     { key: 'name', label: t('iso.col.name'), value: (x) => x.name, render: (x) => html`<span class="iso-name">${x.name}</span>` },
-    { key: 'size', label: t('iso.col.size'), value: (x) => formatBytes(x.size), sortValue: (x) => x.size, class: 'num' },
+    { key: 'size', label: t('iso.col.size'), value: (x) => formatBytes(x.size), sortValue: (x) => x.size, class: 'num nowrap' },
     {
       key: 'date',
       label: t('iso.col.date'),

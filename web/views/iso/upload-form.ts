@@ -135,20 +135,21 @@ export function UploadForm(p: UploadFormProps) {
           </p>
           ${errors.file && html`<p class="field-error" id="iso-file-error">${errors.file}</p>`}
         </div>
-        <div class="iso-fields">
-          <${Field} id="iso-name" label=${t('iso.name.label')} value=${name} error=${errors.name} hint=${t('iso.name.hint')}
-            required autocomplete="off" spellcheck=${false}
-            onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
-          <${Field} id="iso-sha" label=${t('iso.sha.label')} value=${sha} error=${errors.sha} hint=${t('iso.sha.hint')}
-            autocomplete="off" spellcheck=${false} class="mono"
-            onInput=${(e: Event) => setSha((e.currentTarget as HTMLInputElement).value)} />
-        </div>
-        <div class="check">
-          <input id="iso-replace" type="checkbox" checked=${replace} aria-describedby="iso-replace-hint"
-            onChange=${(e: Event) => setReplace((e.currentTarget as HTMLInputElement).checked)} />
-          <label for="iso-replace">${t('iso.replace.label')}</label>
-          <p class="field-hint" id="iso-replace-hint">${t('iso.replace.hint')}</p>
-        </div>
+        ${file &&
+        html`<div class="iso-fields">
+            <${Field} id="iso-name" label=${t('iso.name.label')} value=${name} error=${errors.name} hint=${t('iso.name.hint')}
+              required autocomplete="off" spellcheck=${false}
+              onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
+            <${Field} id="iso-sha" label=${t('iso.sha.label')} value=${sha} error=${errors.sha} hint=${t('iso.sha.hint')}
+              autocomplete="off" spellcheck=${false} class="mono"
+              onInput=${(e: Event) => setSha((e.currentTarget as HTMLInputElement).value)} />
+          </div>
+          <div class="check">
+            <input id="iso-replace" type="checkbox" checked=${replace} aria-describedby="iso-replace-hint"
+              onChange=${(e: Event) => setReplace((e.currentTarget as HTMLInputElement).checked)} />
+            <label for="iso-replace">${t('iso.replace.label')}</label>
+            <p class="field-hint" id="iso-replace-hint">${t('iso.replace.hint')}</p>
+          </div>`}
         <button type="submit" class="btn btn-primary">${t('iso.upload.submit')}</button>
       </fieldset>
     </form>
@@ -168,9 +169,10 @@ function UploadStatus({ up, cancelRef, resultRef }: UploadStatusProps) {
     return html`<div class="upload-progress">
       <p class="upload-name"><strong>${up.name}</strong></p>
       <${ProgressBar} value=${up.phase === 'saving' ? null : pct} label=${label} />
-      <p class="upload-figures" aria-live="polite">
+      <p class="upload-figures">
         ${up.phase === 'saving' ? t('iso.upload.saving') : progressText(up, (s) => formatDuration(s * 1000))}
       </p>
+      <p class="sr-only" role="status">${up.phase === 'saving' ? t('iso.upload.saving') : label}</p>
       <button type="button" class="btn" ref=${cancelRef} onClick=${cancelUpload}>${t('iso.upload.cancel')}</button>
     </div>`;
   }
