@@ -159,7 +159,6 @@ export function Console(p: ConsoleProps) {
         opened = true;
         if (!live) return;
         setPhase({ kind: 'connected' });
-        if (p.standalone) rfbRef.current?.focus();
       });
       rfb.addEventListener('desktopname', (e) => live && setName(String((e as CustomEvent<{ name?: string }>).detail?.name ?? '')));
       rfb.addEventListener('disconnect', async () => {
@@ -204,6 +203,11 @@ export function Console(p: ConsoleProps) {
       live = false;
     };
   }, [phase.kind, vmid]);
+
+  // In a window of its own the screen takes the keyboard once it shows (a hidden canvas cannot take the focus).
+  useEffect(() => {
+    if (phase.kind === 'connected' && p.standalone) rfbRef.current?.focus();
+  }, [phase.kind]);
 
   useEffect(() => {
     if (rfbRef.current) rfbRef.current.scaleViewport = scale;
