@@ -195,6 +195,28 @@ test('should explain a checksum mismatch, an image in use and a refused delete i
   }
 });
 
+test('should take a file dropped on the upload box', async ({ node, browser }) => {
+  const page = await openIso(browser!, node!);
+  try {
+    const zone = page.locator('.dropzone');
+    const drop = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(4096)], 'dropped disk.img'));
+      return dt;
+    });
+    await zone.dispatchEvent('dragenter', { dataTransfer: drop });
+    assert.match((await zone.getAttribute('class')) ?? '', 'dropzone-over', 'the box shows it takes the file');
+    await zone.dispatchEvent('drop', { dataTransfer: drop });
+    assert.is(await page.getByLabel('Name on the node').inputValue(), 'dropped-disk.img');
+    assert.is(await page.locator('#iso-file-hint').innerText(), 'dropped disk.img, 4.0 KiB');
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.getByText('dropped-disk.img was uploaded.').waitFor();
+    await page.locator('tbody tr', { hasText: 'dropped-disk.img' }).waitFor();
+  } finally {
+    await closePage(page);
+  }
+});
+
 test('should fit a phone screen, in German', async ({ node, browser }) => {
   const api = await node!.login('admin', node!.adminPassword);
   const put = await api.request('PUT', '/api/iso/debian-12.4.0-amd64-netinst.iso', { body: new Uint8Array(64 * 1024) });
