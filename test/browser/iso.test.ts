@@ -224,10 +224,10 @@ test('should fit a phone screen, in German', async ({ node, browser }) => {
   const page = await openPage(browser!, node!, { viewport: PHONE_VIEWPORT, locale: 'de-DE', hash: '#/iso' });
   try {
     await login(page, 'admin', node!.adminPassword);
-    await page.getByRole('heading', { name: 'ISO-Abbilder', level: 1 }).waitFor();
+    await page.getByRole('heading', { name: 'ISO-Images', level: 1 }).waitFor();
     await page.locator('tbody tr').first().waitFor();
     assert.ok(await fitsWidth(page), 'no sideways scrolling');
-    assert.ok(await page.getByLabel('Abbild-Datei').isVisible());
+    assert.ok(await page.getByLabel('Image-Datei').isVisible());
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'iso-390.png'), fullPage: true });
   } finally {
     await closePage(page);

@@ -23,6 +23,7 @@ import { ErrorBanner } from '../components/error-banner';
 import { StatusBadge } from '../components/status-badge';
 import { COMBOS, comboStrokes, KEYS, typeStrokes, untypable, type KeyName, type KeyStroke } from './keys';
 import { loadRfb, type Rfb, type RfbConstructor } from './rfb';
+import { renewSession } from './session';
 import { closeText, consoleUrl, probeConsole, type Probe } from './status';
 
 /** While the guest does not run, check this often whether it has started. */
@@ -43,6 +44,8 @@ export interface ConsoleDeps {
   probe: (vmid: number | string) => Promise<Probe>;
   openWindow: (url: string, name: string, features: string) => unknown;
   wait: (ms: number) => Promise<void>;
+  /** Renew the ticket when due (the websocket carries the cookie as it is). */
+  renew: () => Promise<void>;
 }
 
 const DEFAULT_DEPS: ConsoleDeps = {
@@ -51,6 +54,7 @@ const DEFAULT_DEPS: ConsoleDeps = {
   probe: (vmid) => probeConsole(vmid),
   openWindow: (url, name, features) => window.open(url, name, features),
   wait: (ms) => new Promise((r) => setTimeout(r, ms)),
+  renew: () => renewSession(),
 };
 
 export interface ConsoleProps {
@@ -135,7 +139,7 @@ export function Console(p: ConsoleProps) {
     void (async () => {
       let RFB: RfbConstructor;
       try {
-        RFB = await deps.loadRfb();
+        [RFB] = await Promise.all([deps.loadRfb(), deps.renew()]);
       } catch (error) {
         if (live) setPhase({ kind: 'refused', error });
         return;

@@ -8,12 +8,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
-import { ApiError } from '../../../web/api';
 import { charKeysym, COMBOS, comboStrokes, KEYS, typeStrokes, untypable, type KeyStroke } from '../../../web/console/keys';
 import { closeText, consoleUrl, probeConsole, readProbe, type Probe } from '../../../web/console/status';
 import { comboLabel, Console, NOT_RUNNING_POLL_MS, type ConsoleDeps } from '../../../web/console/console';
 import type { RfbOptions } from '../../../web/console/rfb';
-import { click, key, mount, settle, text, typeInto, unmount, useDom } from './dom';
+import { renewSession } from '../../../web/console/session';
+import { api, ApiError, RENEW_AFTER_MS } from '../../../web/api';
+import { click, fakeFetch, key, mount, settle, text, typeInto, unmount, useDom } from './dom';
 
 // ---------------------------------------------------------------- keys
 
@@ -204,6 +205,8 @@ interface Harness {
   deps: Partial<ConsoleDeps>;
   sockets: FakeSocket[];
   probes: Probe[];
+  /** What happened, in order: "renew", "socket". */
+  order: string[];
   windows: Array<[string, string, string]>;
   /** Resolve the pending poll wait. */
   tick(): Promise<void>;
@@ -211,7 +214,7 @@ interface Harness {
 
 function harness(): Harness {
   FakeRfb.all = [];
-  const h: Harness = { deps: {}, sockets: [], probes: [], windows: [], tick: async () => undefined };
+  const h: Harness = { deps: {}, sockets: [], probes: [], order: [], windows: [], tick: async () => undefined };
   let wake: (() => void) | null = null;
   h.tick = async () => {
     const w = wake;
@@ -222,7 +225,9 @@ function harness(): Harness {
   };
   h.deps = {
     loadRfb: async () => FakeRfb as never,
+    renew: async () => void h.order.push('renew'),
     openSocket: (url) => {
+      h.order.push('socket');
       const s = new FakeSocket(url);
       h.sockets.push(s);
       return s as never;
@@ -252,6 +257,7 @@ comp('should connect to ws://<page host>/api/console/<vmid> and show connecting,
   await settle();
   assert.is(h.sockets.length, 1);
   assert.is(h.sockets[0]!.url, 'ws://node.test/api/console/101');
+  assert.equal(h.order, ['renew', 'socket'], 'a due ticket is renewed before the websocket carries the cookie');
   assert.is(badge(el), 'Connecting');
   assert.match(message(el), 'Connecting to the console of guest 101');
   const rfb = FakeRfb.all[0]!;
@@ -461,6 +467,25 @@ comp('should give the focus back to the toolbar on Ctrl+Alt+Shift in the screen'
   assert.is(reached, 1, 'the chord does not reach the guest');
   assert.is(document.activeElement, button(el, 'Send Ctrl+Alt+Del'));
   await unmount(el);
+});
+
+comp('should renew the ticket through the api client only when it is due', async () => {
+  const fake = fakeFetch({
+    'POST /api/access/ticket': [200, { data: { username: 'admin', ticket: 't', csrf: 'C:1', node: 'pve1' } }],
+    'GET /api/access/me': [200, { data: { username: 'admin', node: 'pve1', tokenid: null, privileges: [] } }],
+    'DELETE /api/access/ticket': [200, { data: null }],
+  });
+  (globalThis as { fetch: unknown }).fetch = fake.fetch;
+  await renewSession();
+  assert.is(fake.calls.length, 0, 'logged out: nothing to renew');
+  await api.login('admin', 'pw');
+  const at = api.session()!.at;
+  fake.calls.length = 0;
+  await renewSession(at + 1000);
+  assert.is(fake.calls.length, 0, 'fresh: no request');
+  await renewSession(at + RENEW_AFTER_MS);
+  assert.equal(fake.calls.map((c) => `${c.method} ${c.url}`), ['GET /api/access/me'], 'due: one api request, which renews first');
+  await api.logout();
 });
 
 comp.run();

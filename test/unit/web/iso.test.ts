@@ -499,4 +499,42 @@ view('should keep one upload running while the view is away and show it on retur
   await unmount(back);
 });
 
+view('should renew a due ticket before the upload goes out, and cancel cleanly while it does', async () => {
+  withFetch({ 'GET /api/iso': [200, { data: [] }] });
+  const order: string[] = [];
+  let renewed: () => void = () => undefined;
+  const deps = {
+    xhr: () => {
+      order.push('xhr');
+      return new FakeXhr();
+    },
+    now: () => 0,
+    headers: () => ({}),
+    renew: () => {
+      order.push('renew');
+      return new Promise<void>((r) => (renewed = r));
+    },
+  };
+  const el = await mount(html`<${UploadForm} images=${[]} onUploaded=${() => undefined} deps=${deps} />`);
+  await choose(el.querySelector<HTMLInputElement>('#iso-file')!, new File(['x'], 'a.iso'));
+  await click(button(el, 'Upload'));
+  assert.equal(order, ['renew'], 'no request before the renewal');
+  await click(button(el, 'Cancel upload'));
+  renewed();
+  await settle();
+  assert.equal(order, ['renew'], 'cancelled: no request at all');
+  assert.match(text(el.querySelector('.banner-info')), 'was cancelled');
+
+  order.length = 0;
+  await choose(el.querySelector<HTMLInputElement>('#iso-file')!, new File(['x'], 'b.iso'));
+  await click(button(el, 'Upload'));
+  renewed();
+  await settle();
+  assert.equal(order, ['renew', 'xhr']);
+  FakeXhr.last!.answer(201, { data: { ...IMAGE, name: 'b.iso' } });
+  await settle();
+  assert.match(text(el.querySelector('.banner-ok')), 'b.iso was uploaded.');
+  await unmount(el);
+});
+
 view.run();

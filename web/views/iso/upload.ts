@@ -18,6 +18,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { IsoImage } from '../../../node-cgi/iso/library';
 import { api, ApiError } from '../../api';
 import { lang, t, type MessageKey } from '../../i18n';
+import { renewSession } from '../../console/session';
 
 export type { IsoImage };
 
@@ -212,12 +213,15 @@ export interface UploadDeps {
   xhr: () => XhrLike;
   now: () => number;
   headers: () => Record<string, string>;
+  /** Renew the ticket when due, before the request goes out with the cookie. */
+  renew: () => Promise<void>;
 }
 
 const DEFAULT_DEPS: UploadDeps = {
   xhr: () => new XMLHttpRequest() as unknown as XhrLike,
   now: () => Date.now(),
   headers: () => api.authHeaders(),
+  renew: () => renewSession(),
 };
 
 let state: UploadState | null = null;
@@ -244,29 +248,38 @@ export function startUpload(file: Blob, name: string, o: UploadOptions, deps: Pa
   const d = { ...DEFAULT_DEPS, ...deps };
   const samples: Sample[] = [];
   let drawn = 0;
+  let cancelled = false;
   set({ name, size: file.size, loaded: 0, rate: null, phase: 'sending', replace: o.replace });
-  const { done, abort } = sendUpload(d.xhr(), file, name, o, d.headers(), {
-    onProgress(loaded) {
-      const now = d.now();
-      samples.push({ at: now, bytes: loaded });
-      while (samples.length > 2 && now - samples[1]!.at > RATE_WINDOW_MS) samples.shift();
-      if (state?.phase !== 'sending' || (now - drawn < PROGRESS_RENDER_MS && loaded < file.size)) return;
-      drawn = now;
-      set({ ...state, loaded, rate: rateOf(samples) });
-    },
-    onSent() {
-      if (state?.phase === 'sending') set({ ...state, loaded: file.size, phase: 'saving' });
-    },
-  });
-  abortCurrent = abort;
+  abortCurrent = () => (cancelled = true);
   if (typeof window !== 'undefined') window.addEventListener('beforeunload', beforeUnload);
-  return done.then(
-    (image) => set({ ...state!, loaded: file.size, phase: 'done', image }),
-    (error) => set({ ...state!, phase: error instanceof UploadCancelled ? 'cancelled' : 'failed', error }),
-  ).finally(() => {
-    abortCurrent = null;
-    if (typeof window !== 'undefined') window.removeEventListener('beforeunload', beforeUnload);
-  });
+  return d
+    .renew()
+    .then(() => {
+      if (cancelled) throw new UploadCancelled();
+      const { done, abort } = sendUpload(d.xhr(), file, name, o, d.headers(), {
+        onProgress(loaded) {
+          const now = d.now();
+          samples.push({ at: now, bytes: loaded });
+          while (samples.length > 2 && now - samples[1]!.at > RATE_WINDOW_MS) samples.shift();
+          if (state?.phase !== 'sending' || (now - drawn < PROGRESS_RENDER_MS && loaded < file.size)) return;
+          drawn = now;
+          set({ ...state, loaded, rate: rateOf(samples) });
+        },
+        onSent() {
+          if (state?.phase === 'sending') set({ ...state, loaded: file.size, phase: 'saving' });
+        },
+      });
+      abortCurrent = abort;
+      return done;
+    })
+    .then(
+      (image) => set({ ...state!, loaded: file.size, phase: 'done', image }),
+      (error) => set({ ...state!, phase: error instanceof UploadCancelled ? 'cancelled' : 'failed', error }),
+    )
+    .finally(() => {
+      abortCurrent = null;
+      if (typeof window !== 'undefined') window.removeEventListener('beforeunload', beforeUnload);
+    });
 }
 
 export function cancelUpload(): void {
