@@ -4,6 +4,8 @@
  *   ramvm init                 lay out the data tree, create admin on first start
  *   ramvm task run <id>        run a recorded task (started detached by a CGI)
  *   ramvm passwd <user>        set a password (read from stdin)
+ *   ramvm boot                 start this node's guests marked "start at boot", in VMID order
+ *   ramvm backup tick          start due backup jobs (cron, each minute; see backup/cron.ts)
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
  */
@@ -11,10 +13,12 @@ import { readFileSync } from 'node:fs';
 import { initNode } from './init';
 import { runTask } from '../tasks/task';
 import { TASK_KINDS } from '../tasks/kinds';
-import { updateJson } from '../lib/store';
-import { usersFile, type UsersFile } from '../access/store';
+import { updateAccess } from '../access/store';
+import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
+import { bootGuests } from '../vm/tasks';
+import { backupCommand } from '../backup/cron';
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -36,13 +40,14 @@ const COMMANDS: Record<string, Command> = {
     const username = checkedUsername(user);
     const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
     if (password.length < 8) throw new Error('a password needs at least 8 characters');
-    updateJson<UsersFile>(usersFile(), { users: {} }, (f) => {
-      const u = f.users[username];
-      if (!u) throw new Error(`no such user: ${username}`);
-      u.password = hashPassword(password);
-      return f;
-    });
+    const hash = hashPassword(password);
+    updateAccess((d) => setPassword(existingUser(d, username), hash, Math.floor(Date.now() / 1000)));
   },
+  boot: async () => {
+    const ok = await bootGuests((line) => process.stdout.write(`${line}\n`));
+    if (!ok) process.exitCode = 1;
+  },
+  backup: backupCommand,
 };
 
 /** Register more commands (features add theirs here). */

@@ -65,7 +65,7 @@ async function fitsWidth(page: Page): Promise<boolean> {
 }
 
 test('should log in, show the shell, switch to German, show failures in the task panel and log out', async ({ node, browser }) => {
-  const page = await openPage(browser!, node!);
+  const page = await openPage(browser!, node!, { hash: '#/tasks' });
   try {
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     await login(page, 'admin', node!.adminPassword);
@@ -75,9 +75,8 @@ test('should log in, show the shell, switch to German, show failures in the task
     assert.match(await bar.innerText(), 'admin');
     const nav = page.locator('nav#nav');
     assert.is(await nav.getAttribute('aria-label'), 'Main navigation');
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['ISO images', 'Tasks']);
-    await page.waitForURL(/#\/iso$/, { waitUntil: 'commit' });
-    await nav.getByRole('link', { name: 'Tasks' }).click();
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['ISO images', 'Backups', 'Tasks']);
+    await page.waitForURL(/#\/tasks$/);
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
 
     // The failed task is in the panel, in red, with a word and an alert role.
@@ -92,7 +91,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     // German from the switch in the top bar.
     await bar.getByLabel('Language').selectOption('de');
     await nav.getByRole('link', { name: 'Aufgaben' }).waitFor();
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['ISO-Images', 'Aufgaben']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['ISO-Images', 'Sicherungen', 'Aufgaben']);
     assert.is(await nav.getAttribute('aria-label'), 'Hauptnavigation');
     await page.getByRole('button', { name: 'Abmelden' }).waitFor();
     await page.getByRole('heading', { name: 'Aufgaben', level: 1 }).waitFor();
@@ -118,7 +117,7 @@ test('should log in, show the shell, switch to German, show failures in the task
 });
 
 test('should log in and move around with the keyboard alone, with a visible focus', async ({ node, browser }) => {
-  const page = await openPage(browser!, node!);
+  const page = await openPage(browser!, node!, { hash: '#/tasks' });
   try {
     const user = page.locator('input[name="username"]');
     await user.waitFor();
