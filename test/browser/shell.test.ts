@@ -75,7 +75,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     assert.match(await bar.innerText(), 'admin');
     const nav = page.locator('nav#nav');
     assert.is(await nav.getAttribute('aria-label'), 'Main navigation');
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Guests', 'Backups', 'Tasks']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Guests', 'ISO images', 'Backups', 'Tasks']);
     await page.waitForURL(/#\/tasks$/);
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
 
@@ -91,7 +91,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     // German from the switch in the top bar.
     await bar.getByLabel('Language').selectOption('de');
     await nav.getByRole('link', { name: 'Aufgaben' }).waitFor();
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Gäste', 'Sicherungen', 'Aufgaben']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Gäste', 'ISO-Images', 'Sicherungen', 'Aufgaben']);
     assert.is(await nav.getAttribute('aria-label'), 'Hauptnavigation');
     await page.getByRole('button', { name: 'Abmelden' }).waitFor();
     await page.getByRole('heading', { name: 'Aufgaben', level: 1 }).waitFor();

@@ -33,6 +33,8 @@ export interface ViewDef {
   /** Shown to users who hold this privilege somewhere; null: to everyone. */
   priv: Privilege | null;
   load?: () => Promise<{ default: ComponentType<ViewProps> }>;
+  /** Reached by links only (e.g. a console in a window of its own), not listed in the navigation. */
+  hidden?: boolean;
 }
 
 export const VIEWS: readonly ViewDef[] = [
@@ -48,6 +50,7 @@ export const VIEWS: readonly ViewDef[] = [
     title: 'nav.iso',
     icon: 'iso',
     priv: 'Datastore.Audit',
+    load: () => import('./iso'),
   },
   {
     id: 'backups',
@@ -75,7 +78,18 @@ export const VIEWS: readonly ViewDef[] = [
     icon: 'cluster',
     priv: 'Sys.Audit',
   },
+  {
+    id: 'console',
+    title: 'nav.console',
+    icon: 'guests',
+    priv: 'VM.Console',
+    load: () => import('./console'),
+    hidden: true,
+  },
 ];
+
+/** The views of the navigation: those the user may open, less the hidden ones. */
+export const navViews = (views: readonly ViewDef[]): ViewDef[] => views.filter((v) => !v.hidden);
 
 /** The views this user may open, in navigation order. */
 export function visibleViews(privileges: readonly string[], views: readonly ViewDef[] = VIEWS): ViewDef[] {
