@@ -26,6 +26,8 @@ import {
   FORMATS, NICS, OS_TYPES, withOsType, type CreateForm, type FormField, type FormIssues, type PowerAction,
 } from './guests-model';
 import type { ViewProps } from './index';
+import { Console } from '../console/console';
+import { Monitor } from '../console/monitor';
 
 /** How often lists and pages ask the node again. */
 const POLL_MS = 3000;
@@ -417,6 +419,12 @@ function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: ViewProps['me'
       </div>
       ${running && can(me, 'VM.Allocate') && html`<p class="muted">${t('guests.deleteRunning')}</p>`}
     </section>
+    ${can(me, 'VM.Console') &&
+    html`<section class="card" aria-labelledby="g-console">
+      <h2 id="g-console">${t('console.title', { vmid })}</h2>
+      <${Console} vmid=${vmid} />
+    </section>`}
+    ${running && html`<${Monitor} vmid=${vmid} me=${me} />`}
     <section class="card" aria-labelledby="g-summary">
       <h2 id="g-summary">${t('guests.summary')}</h2>
       ${g.note && html`<div class="banner banner-info" role="status"><div class="banner-body">${g.note}</div></div>`}
