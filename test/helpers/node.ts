@@ -122,7 +122,7 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     anon: () => makeClient(server.url),
     async stop() {
       await server.stop();
-      if (!opts.root) rmSync(root, { recursive: true, force: true });
+      if (!opts.root) rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
