@@ -83,7 +83,7 @@ function Shell({ me, registry, focusMain, onLogout }: ShellProps) {
     <div class="shell-body">
       <nav id="nav" class=${`nav${navOpen ? ' nav-open' : ''}`} aria-label=${t('nav.label')}>
         <ul>
-          ${views.map(
+          ${views.filter((v) => v.nav !== false).map(
             (v) => html`<li key=${v.id}>
               <a href=${href(v.id)} aria-current=${v.id === route.view ? 'page' : undefined}><${Icon} name=${v.icon} />${t(v.title)}</a>
             </li>`,

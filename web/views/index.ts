@@ -33,6 +33,8 @@ export interface ViewDef {
   /** Shown to users who hold this privilege somewhere; null: to everyone. */
   priv: Privilege | null;
   load?: () => Promise<{ default: ComponentType<ViewProps> }>;
+  /** false: reached by a link elsewhere (My account: the user name in the top bar), not listed in the navigation. */
+  nav?: false;
 }
 
 export const VIEWS: readonly ViewDef[] = [
@@ -67,12 +69,21 @@ export const VIEWS: readonly ViewDef[] = [
     title: 'nav.users',
     icon: 'users',
     priv: 'User.Modify',
+    load: () => import('./users'),
   },
   {
     id: 'cluster',
     title: 'nav.cluster',
     icon: 'cluster',
     priv: 'Sys.Audit',
+  },
+  {
+    id: 'account',
+    title: 'nav.account',
+    icon: 'account',
+    priv: null,
+    nav: false,
+    load: () => import('./account'),
   },
 ];
 

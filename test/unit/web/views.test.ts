@@ -20,7 +20,7 @@ registry('should give every view a unique route id, a known title, icon and priv
 });
 
 registry('should list the views of the design in navigation order', () => {
-  assert.equal(VIEWS.map((v) => v.id), ['guests', 'iso', 'backups', 'tasks', 'users', 'cluster']);
+  assert.equal(VIEWS.map((v) => v.id), ['guests', 'iso', 'backups', 'tasks', 'users', 'cluster', 'account']);
 });
 
 // Node cannot import() an extensionless .ts path (the bundle and Chromium
