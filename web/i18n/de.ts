@@ -280,8 +280,6 @@ export const de: Messages = {
   'users.enabled': 'Aktiv',
   'users.disabled': 'Gesperrt',
   'users.never': 'Nie',
-  'users.edit': 'Bearbeiten',
-  'users.editOne': 'Benutzer {name} bearbeiten',
   'users.enable': 'Entsperren',
   'users.enableOne': 'Benutzer {name} entsperren',
   'users.disable': 'Sperren',

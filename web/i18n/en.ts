@@ -283,8 +283,6 @@ export const en = {
   'users.enabled': 'Enabled',
   'users.disabled': 'Disabled',
   'users.never': 'Never',
-  'users.edit': 'Edit',
-  'users.editOne': 'Edit user {name}',
   'users.enable': 'Enable',
   'users.enableOne': 'Enable user {name}',
   'users.disable': 'Disable',

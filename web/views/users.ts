@@ -66,7 +66,6 @@ function UserList({ me }: { me: ViewProps['me'] }) {
     {
       key: 'actions', label: t('table.actions'), value: () => '', sortable: false,
       render: (u) => html`<span class="panel-actions">
-        <a class="btn btn-small" href=${href('users', 'user', u.username)} aria-label=${t('users.editOne', { name: u.username })}>${t('users.edit')}</a>
         <button type="button" class="btn btn-small" disabled=${busy === u.username} onClick=${() => toggle(u)}
           aria-label=${t(u.enabled ? 'users.disableOne' : 'users.enableOne', { name: u.username })}>${u.enabled ? t('users.disable') : t('users.enable')}</button>
         <button type="button" class="btn btn-small" disabled=${u.username === me.username} onClick=${() => setDeleting(u.username)}
