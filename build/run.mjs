@@ -19,6 +19,8 @@ const NODE_PACKAGES = [
   ['qemu-utils', '/usr/bin/qemu-img'],
   ['zstd', '/usr/bin/zstd'],
   ['openssl', '/usr/bin/openssl'],
+  // Guests' taps join their bridges with `ip link set … master`.
+  ['iproute2', '/bin/ip'],
 ];
 
 function sh(argv, opts = {}) {

@@ -1,44 +1,47 @@
 /**
- * /api/node: this node's resources and settings for guests.
+ * /api/node/<node>: a node's resources and its settings for guests. Only
+ * this node answers for now (a cluster forwards to the node named).
  *
- *   GET /api/node/resources   CPU, memory, disk free, memory claimed by running guests, KVM (Sys.Audit on /nodes/<node>)
- *   GET /api/node/settings    {"memoryOvercommit": 1.0}                                     (Sys.Audit on /nodes/<node>)
- *   PUT /api/node/settings    {"memoryOvercommit": 1.5}                                     (Sys.Modify on /nodes/<node>)
+ *   GET /api/node/<node>/resources   CPU, memory, disk free, memory claimed by running guests, KVM (Sys.Audit)
+ *   GET /api/node/<node>/settings    {"memoryOvercommit": 1.0}                                     (Sys.Audit)
+ *   PUT /api/node/<node>/settings    {"memoryOvercommit": 1.5}                                     (Sys.Modify)
+ *
+ * The privilege is checked on /nodes/<node>.
  */
-import { runCgi, type Route } from '../lib/cgi';
+import { runCgi, type Context, type Route } from '../lib/cgi';
+import { notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { nodeResources } from '../vm/node-resources';
 import { checkSettingsPatch, readNodeSettings, updateNodeSettings } from '../vm/settings';
 
-const here = () => `/nodes/${nodeName()}`;
+/** 404 unless the route names this node. */
+function thisNode(ctx: Context): string {
+  const node = ctx.params.node!;
+  if (node !== nodeName()) throw notFound(`no node ${JSON.stringify(node.slice(0, 64))} here; this node is "${nodeName()}"`);
+  return node;
+}
 
 export const routes: Route[] = [
   {
     method: 'GET',
-    path: '/resources',
-    perm: 'authenticated',
+    path: '/:node/resources',
+    perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
     handle: (ctx) => {
-      ctx.check(here(), 'Sys.Audit');
+      thisNode(ctx);
       return nodeResources();
     },
   },
   {
     method: 'GET',
-    path: '/settings',
-    perm: 'authenticated',
-    handle: (ctx) => {
-      ctx.check(here(), 'Sys.Audit');
-      return readNodeSettings();
-    },
+    path: '/:node/settings',
+    perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
+    handle: (ctx) => readNodeSettings(thisNode(ctx)),
   },
   {
     method: 'PUT',
-    path: '/settings',
-    perm: 'authenticated',
-    handle: async (ctx) => {
-      ctx.check(here(), 'Sys.Modify');
-      return updateNodeSettings(checkSettingsPatch(await ctx.req.json()));
-    },
+    path: '/:node/settings',
+    perm: { path: '/nodes/:node', priv: 'Sys.Modify' },
+    handle: async (ctx) => updateNodeSettings(checkSettingsPatch(await ctx.req.json()), thisNode(ctx)),
   },
 ];
 

@@ -127,7 +127,7 @@ export const routes: Route[] = [
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
     handle: (ctx) => {
-      deleteVm(vmidOf(ctx));
+      deleteVm(vmidOf(ctx), ctx.me.username);
       return new Reply(200, null);
     },
   },

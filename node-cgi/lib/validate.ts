@@ -8,9 +8,14 @@ import { invalid } from './errors';
 export const VMID_MIN = 100;
 export const VMID_MAX = 999_999_999;
 
-/** A VMID from a path segment or JSON field: an integer 100..999999999. */
+/**
+ * A VMID from a path segment or JSON field: an integer 100..999999999. A
+ * string must be written the one way ("101", never "0101"): the router
+ * checks the ACL on the path as written ("/vms/0101"), so another spelling
+ * of the same guest would slip past an entry on "/vms/101".
+ */
 export function checkedVmid(value: unknown, field = 'vmid'): number {
-  const n = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
+  const n = typeof value === 'string' && /^[1-9][0-9]*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n)) throw invalid(field, 'must be an integer');
   if (n < VMID_MIN || n > VMID_MAX) throw invalid(field, `must be between ${VMID_MIN} and ${VMID_MAX}`);
   return n;

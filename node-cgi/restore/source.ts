@@ -23,8 +23,8 @@ import { openStorage } from '../backup/target';
 import { sumFile } from '../backup/verify';
 import type { BackupManifest, FileSum, StorageEntry } from '../backup/types';
 import { listVmConfigs } from '../vm/config';
-import { directIoSupported } from '../vm/host';
-import { isoNames, randomMac } from '../vm/manage';
+import { directIoSupported, randomMac } from '../vm/host';
+import { isoNames } from '../vm/manage';
 import { guestPid } from '../vm/status';
 import { parseBackupConfig, type BackupSource, type NodeFacts } from './plan';
 

@@ -10,6 +10,7 @@
  *   101.run.json     what the guest was started with (accelerator, network modes)
  *   101.cpu.json     last CPU sample, for the CPU % between two reads
  */
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import type { DiskConfig } from './types';
@@ -56,4 +57,30 @@ export function diskPath(vmid: number, disk: Pick<DiskConfig, 'file'>): string {
 /** Absolute path of an ISO image of the library. */
 export function isoPath(name: string): string {
   return join(paths().iso, name);
+}
+
+/**
+ * Write a runtime file of run/ramvm: temp file + rename, so a reader sees
+ * the old or the new content, but without fsync. Runtime files describe
+ * processes that a reboot ends anyway (run/ is a tmpfs on a node), and a
+ * start or a list must not wait for the disk.
+ */
+export function writeRunJson(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify(value));
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** A runtime file's JSON; undefined when it is missing or unreadable. */
+export function readRunJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
 }

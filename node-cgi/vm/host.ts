@@ -2,7 +2,7 @@
  * Facts about the node a guest runs on: whether KVM works (probed once,
  * cached in run/ramvm/accel.json until the next boot), which bridges exist,
  * whether the disk folder takes O_DIRECT (cache=none), and attaching a
- * guest's tap to its bridge.
+ * guest's tap to its bridge; and fresh MAC addresses.
  *
  *   /dev/kvm opens read-write → "kvm"; no /dev/kvm or EACCES → "tcg"
  *   /sys/class/net/vmbr0/bridge exists → vmbr0 is a bridge: taps join it
@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../lib/exec';
 import { paths } from '../lib/paths';
-import { readJson, writeJsonAtomic } from '../lib/store';
+import { MAC_PREFIX } from './defaults';
+import { readRunJson, writeRunJson } from './files';
 import type { Accelerator } from './types';
 
 export const KVM_DEVICE = '/dev/kvm';
@@ -30,10 +31,11 @@ export function kvmUsable(device = KVM_DEVICE): boolean {
 /** The accelerator for guests of this node: probed once, then read from run/ramvm/accel.json. */
 export function accelerator(): Accelerator {
   const file = join(paths().run, 'accel.json');
-  const cached = readJson<{ accel: Accelerator }>(file);
+  const cached = readRunJson<{ accel: Accelerator }>(file);
   if (cached && (cached.accel === 'kvm' || cached.accel === 'tcg')) return cached.accel;
   const accel: Accelerator = kvmUsable() ? 'kvm' : 'tcg';
-  writeJsonAtomic(file, { accel, probed: Date.now() });
+  mkdirSync(paths().run, { recursive: true });
+  writeRunJson(file, { accel, probed: Date.now() });
   return accel;
 }
 
@@ -62,4 +64,9 @@ export function directIoSupported(dir: string): boolean {
   } finally {
     rmSync(probe, { force: true });
   }
+}
+
+/** A fresh MAC: "02:52:4D:" + 3 random bytes (callers check it is unused). */
+export function randomMac(): string {
+  return `${MAC_PREFIX}:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
 }

@@ -14,32 +14,26 @@
  *   qemu-img resize -q -f qcow2 …/vm-101-disk-0.qcow2 68719476736  (grow a stopped guest's disk)
  *   QMP block_resize {"device": "drive-disk0", "size": 68719476736} (grow a running guest's)
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
-import { removeFile, updateJson, withLock } from '../lib/store';
-import { aclFile, type AclFile } from '../access/store';
+import { removeFile, withLock } from '../lib/store';
+import { updateAccess } from '../access/store';
+import { audit } from '../access/audit';
 import { withQmp } from '../qemu/qmp';
 import { findVmConfig, listVmConfigs, listVmids, readVmConfig, updateVmConfig, writeVmConfig } from './config';
-import { MAC_PREFIX, VMID_FIRST } from './defaults';
-import { diskPath, isoPath, runtimeFiles, vmFiles } from './files';
-import { directIoSupported } from './host';
+import { VMID_FIRST } from './defaults';
+import { diskPath, isoPath, runtimeFiles, vmFiles, writeRunJson } from './files';
+import { directIoSupported, randomMac } from './host';
 import { readRunInfo } from './power';
 import { guestPid } from './status';
 import { checkVmConfig, diskFileName, parseSize, validateVmConfig, type Issue, type ValidationFacts } from './validate';
 import { VMID_MAX } from '../lib/validate';
-import { writeJsonAtomic } from '../lib/store';
 import type { DiskConfig, VmConfig } from './types';
 
 /** Time qemu-img gets for one create or resize (sparse: instant; qcow2 metadata: ms). */
 export const QEMU_IMG_TIMEOUT_MS = 120_000;
-
-/** "02:52:4D:" + 3 random bytes. */
-export function randomMac(): string {
-  return `${MAC_PREFIX}:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
-}
 
 /** ISO images in the library (regular files with a valid name). */
 export function isoNames(): Set<string> {
@@ -115,17 +109,23 @@ export async function createVm(body: Record<string, unknown>): Promise<VmConfig>
   validateVmConfig({ ...body, vmid: body.vmid ?? VMID_FIRST }, validationFacts('create'));
   const cfg = withLock('vm-create', () => {
     const used = usedVmids();
-    const vmid = body.vmid !== undefined ? (body.vmid as number) : nextFreeVmid(used);
-    if (findVmConfig(vmid)) throw conflict(`VMID ${vmid} is already in use`);
-    const c = validateVmConfig({ ...body, vmid }, validationFacts('create'));
-    try {
-      mkdirSync(paths().images, { recursive: true });
-      mkdirSync(vmFiles(vmid).imagesDir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(`VMID ${vmid} is in use: its disk folder ${vmFiles(vmid).imagesDir} exists`);
-      throw e;
+    const explicit = body.vmid !== undefined;
+    mkdirSync(paths().images, { recursive: true });
+    for (let vmid = explicit ? (body.vmid as number) : nextFreeVmid(used); ; vmid = nextFreeVmid(used, vmid + 1)) {
+      if (findVmConfig(vmid)) {
+        if (explicit) throw conflict(`VMID ${vmid} is already in use`);
+        continue;
+      }
+      const c = validateVmConfig({ ...body, vmid }, validationFacts('create'));
+      try {
+        mkdirSync(vmFiles(vmid).imagesDir);
+        return c;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (explicit) throw conflict(`VMID ${vmid} is in use: its disk folder ${vmFiles(vmid).imagesDir} exists`);
+        // Claimed since we looked: take the next one.
+      }
     }
-    return c;
   });
   try {
     for (const d of cfg.disks) await createDiskImage(cfg.vmid, d);
@@ -142,8 +142,11 @@ function mustBeStopped(vmid: number, what: string): void {
   if (guestPid(vmid).pid !== null) throw conflict(`guest ${vmid} is running; stop it before you ${what}`);
 }
 
-/** Delete a stopped guest: disks, config, runtime files and ACL entries on /vms/<vmid>. */
-export function deleteVm(vmid: number): void {
+/**
+ * Delete a stopped guest: disks, config, runtime files and the ACL entries
+ * on /vms/<vmid> (in the access store's transaction, and audited as done by `by`).
+ */
+export function deleteVm(vmid: number, by = 'root'): void {
   const cfg = readVmConfig(vmid);
   if (cfg.node !== nodeName()) throw conflict(`guest ${vmid} lives on node ${cfg.node}, not on ${nodeName()}`);
   mustBeStopped(vmid, 'delete it');
@@ -152,7 +155,13 @@ export function deleteVm(vmid: number): void {
   removeFile(vmFiles(vmid).config);
   for (const f of [...runtimeFiles(vmid), vmFiles(vmid).serialLog]) rmSync(f, { force: true });
   // A later guest with this VMID must not inherit its permissions.
-  updateJson<AclFile>(aclFile(), { acl: [] }, (f) => ({ ...f, acl: f.acl.filter((e) => e.path !== `/vms/${vmid}`) }));
+  const path = `/vms/${vmid}`;
+  const removed = updateAccess((d) => {
+    const before = d.acl.acl.length;
+    d.acl.acl = d.acl.acl.filter((e) => e.path !== path);
+    return before - d.acl.acl.length;
+  });
+  if (removed > 0) audit({ user: by, action: 'acl.delete', object: path, ok: true, detail: { reason: 'guest deleted', entries: removed } });
 }
 
 /** Fields of GET /api/vm/<vmid> that are not config: ignored when a client sends them back. */
@@ -213,7 +222,7 @@ async function changeMedium(vmid: number, iso: string | null): Promise<void> {
     else await q.execute('blockdev-change-medium', { id: 'cdrom', filename: isoPath(iso), format: 'raw', 'read-only-mode': 'read-only' });
   });
   const info = readRunInfo(vmid);
-  if (info) writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, cdrom: iso, ...(info.config ? { config: { ...info.config, cdrom: iso } } : {}) });
+  if (info) writeRunJson(vmFiles(vmid).runInfo, { ...info, cdrom: iso, ...(info.config ? { config: { ...info.config, cdrom: iso } } : {}) });
 }
 
 /** Change the CD: an ISO of the library or null (empty drive). */
@@ -287,7 +296,7 @@ export async function updateDisk(vmid: number, id: string, body: Record<string, 
       const info = readRunInfo(vmid);
       if (info?.config) {
         const disks = info.config.disks.map((d) => (d.id === id ? { ...d, size: after.size } : d));
-        writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks } });
+        writeRunJson(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks } });
       }
     } else {
       await run(qemuImgResizeArgs(diskPath(vmid, disk), disk.format, to), { timeoutMs: QEMU_IMG_TIMEOUT_MS });

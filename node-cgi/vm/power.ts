@@ -14,21 +14,22 @@
  * STOP_TIMEOUT_MS. Shutdown: QMP system_powerdown (the ACPI power button);
  * the guest decides when to power off, and its QEMU process then ends.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
-import { readJson, withLock, writeJsonAtomic } from '../lib/store';
+import { withLock } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
-import { diskPath, isoPath, runtimeFiles, vmFiles } from './files';
-import { accelerator, attachTap, existingBridges } from './host';
+import { diskPath, isoPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
+import { accelerator, attachTap, existingBridges, randomMac } from './host';
 import { netPlan, qemuArgs, startsPaused } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
 import { guestPid, processIsGuest, vmStatus } from './status';
+import { checkVmConfig } from './validate';
 import type { VmConfig, VmRunInfo, VmStatusInfo } from './types';
-import { join } from 'node:path';
 
 /** Time QEMU gets to set up and daemonize. */
 export const QEMU_START_TIMEOUT_MS = 30_000;
@@ -50,7 +51,7 @@ interface Reservation {
 }
 
 function liveReservation(file: string, now: number): Reservation | null {
-  const r = readJson<Reservation>(file);
+  const r = readRunJson<Reservation>(file);
   if (!r || now - r.at > START_RESERVATION_MAX_AGE_MS) return null;
   try {
     process.kill(r.pid, 0);
@@ -102,9 +103,27 @@ function checkStartable(cfg: VmConfig): void {
   }
 }
 
+/**
+ * The stored config validated again before it becomes a command line: a
+ * config edited by hand (or copied from elsewhere) must not put paths or
+ * options into QEMU's argv that validation would refuse.
+ */
+function checkedForStart(stored: VmConfig): VmConfig {
+  const { config, issues } = checkVmConfig(stored, {
+    node: stored.node,
+    isos: null,
+    macsTaken: new Set(),
+    newMac: randomMac,
+    now: Date.now(),
+    mode: 'update',
+  });
+  if (!config) throw conflict(`the config of guest ${stored.vmid} is invalid (${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}); correct it with PUT /api/vm/${stored.vmid}`);
+  return config;
+}
+
 /** Start a stopped guest; 409 when it runs, is being started, or would overcommit memory. */
 export async function startVm(vmid: number): Promise<VmStatusInfo> {
-  const cfg = readVmConfig(vmid);
+  const cfg = checkedForStart(readVmConfig(vmid));
   mustLiveHere(cfg);
   checkStartable(cfg);
   const files = vmFiles(vmid);
@@ -121,7 +140,8 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
       ratio: readNodeSettings().memoryOvercommit,
     });
     if (refusal) throw conflict(refusal);
-    writeJsonAtomic(reservation, { pid: process.pid, at: now, memory: cfg.memory } satisfies Reservation);
+    mkdirSync(paths().qemuRun, { recursive: true });
+    writeRunJson(reservation, { pid: process.pid, at: now, memory: cfg.memory } satisfies Reservation);
   });
   try {
     for (const f of runtimeFiles(vmid)) rmSync(f, { force: true });
@@ -146,7 +166,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
       throw e;
     }
     const info: VmRunInfo = { pid, accel, net, started: Date.now(), cdrom: cfg.cdrom };
-    writeJsonAtomic(files.runInfo, { ...info, config: cfg });
+    writeRunJson(files.runInfo, { ...info, config: cfg });
   } finally {
     rmSync(reservation, { force: true });
   }
@@ -163,7 +183,7 @@ async function unplugAndRun(qmp: string, cfg: VmConfig): Promise<void> {
 
 /** What a running guest was started with (and the config it was started from). */
 export function readRunInfo(vmid: number): (VmRunInfo & { config?: VmConfig }) | undefined {
-  return readJson<VmRunInfo & { config?: VmConfig }>(vmFiles(vmid).runInfo);
+  return readRunJson<VmRunInfo & { config?: VmConfig }>(vmFiles(vmid).runInfo);
 }
 
 async function waitGone(vmid: number, pid: number, timeoutMs: number): Promise<boolean> {

@@ -15,8 +15,7 @@
 import { readFileSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { paths } from '../lib/paths';
-import { readJson, writeJsonAtomic } from '../lib/store';
-import { diskPath, vmFiles } from './files';
+import { diskPath, readRunJson, vmFiles, writeRunJson } from './files';
 import { CLOCK_TICKS_PER_S } from './status';
 import { parseSize } from './validate';
 import type { DiskUsage, VmConfig, VmResources } from './types';
@@ -101,10 +100,15 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 /** Remember a reading unless the previous one is still too young to difference against. */
 function keepSample(file: string, prev: CpuSample | undefined, now: CpuSample): void {
   if (prev && prev.of === now.of && now.at - prev.at < CPU_SAMPLE_MIN_AGE_MS) return;
+  writeSample(file, now);
+}
+
+/** Readings are best effort: a read-only run folder must not fail a list. */
+function writeSample(file: string, value: object): void {
   try {
-    writeJsonAtomic(file, now);
+    writeRunJson(file, value);
   } catch {
-    // Figures are best effort; a read-only run folder must not fail a list.
+    /* best effort */
   }
 }
 
@@ -139,7 +143,7 @@ export function guestResources(vm: VmConfig, pid: number | null, uptime: number,
     const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     base.mem = parseRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'));
     const file = vmFiles(vm.vmid).cpuSample;
-    const prev = readJson<CpuSample>(file);
+    const prev = readRunJson<CpuSample>(file);
     const sample: CpuSample = { at: now, ticks: stat.cpuTicks, of: pid };
     base.cpu = cpuShare(prev, sample, cpus, () => (uptime > 0 ? round3(stat.cpuTicks / CLOCK_TICKS_PER_S / uptime / cpus) : 0));
     keepSample(file, prev, sample);
@@ -154,18 +158,12 @@ export function nodeCpuAndMemory(now = Date.now()): { usage: number; count: numb
   const count = cpuCount();
   const totals = parseCpuTotals(readFileSync('/proc/stat', 'utf8'));
   const file = join(paths().run, 'node.cpu.json');
-  const prev = readJson<CpuSample & { total: number }>(file);
+  const prev = readRunJson<CpuSample & { total: number }>(file);
   let usage = 0;
   if (prev && now - prev.at <= CPU_SAMPLE_MAX_AGE_MS && totals.total > prev.total) {
     usage = round3((totals.busy - prev.ticks) / (totals.total - prev.total));
   }
-  if (!prev || now - prev.at >= CPU_SAMPLE_MIN_AGE_MS) {
-    try {
-      writeJsonAtomic(file, { at: now, ticks: totals.busy, total: totals.total, of: 0 });
-    } catch {
-      /* best effort */
-    }
-  }
+  if (!prev || now - prev.at >= CPU_SAMPLE_MIN_AGE_MS) writeSample(file, { at: now, ticks: totals.busy, total: totals.total, of: 0 });
   return { usage, count, memory: parseMeminfo(readFileSync('/proc/meminfo', 'utf8')) };
 }
 

@@ -75,7 +75,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     assert.match(await bar.innerText(), 'admin');
     const nav = page.locator('nav#nav');
     assert.is(await nav.getAttribute('aria-label'), 'Main navigation');
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Backups', 'Tasks']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Guests', 'ISO images', 'Backups', 'Tasks']);
     await page.waitForURL(/#\/tasks$/);
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
 
@@ -91,7 +91,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     // German from the switch in the top bar.
     await bar.getByLabel('Language').selectOption('de');
     await nav.getByRole('link', { name: 'Aufgaben' }).waitFor();
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Sicherungen', 'Aufgaben']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Gäste', 'ISO-Images', 'Sicherungen', 'Aufgaben']);
     assert.is(await nav.getAttribute('aria-label'), 'Hauptnavigation');
     await page.getByRole('button', { name: 'Abmelden' }).waitFor();
     await page.getByRole('heading', { name: 'Aufgaben', level: 1 }).waitFor();
@@ -161,7 +161,7 @@ test('should log in and move around with the keyboard alone, with a visible focu
       assert.ok(f.outline !== 'none' && f.ow >= 2, `focus ring on ${order[i]}: ${f.outline} ${f.ow}`);
       assert.ok(f.top >= 0 && f.w > 0, `${order[i]} is on screen`);
     }
-    assert.equal(order, ['Skip to content', 'SELECT', 'Log out', 'Backups']);
+    assert.equal(order, ['Skip to content', 'SELECT', 'Log out', 'Guests']);
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');

@@ -2,9 +2,9 @@
  * The Users view and My account in real Chromium against a real node: the
  * admin creates anna in the Users view and grants her VMUser on one of two
  * guests in the ACL tab; anna logs in, the node lists only that guest to
- * her and refuses to delete it. (There is no Guests view yet, so her view of
- * the guests is checked with her own browser session: fetch('/api/vm') and
- * DELETE /api/vm/<vmid> from the page.) Also: a lockout refusal (409) shown
+ * her in the Guests view, her guest's page has no delete button, and with
+ * her own browser session (fetch from the page) GET /api/vm lists only that
+ * guest and DELETE /api/vm/<vmid> answers 403. Also: a lockout refusal (409) shown
  * in the view, My account's password change and API token whose secret is
  * shown once and works for curl. Screenshots go to .tmp/screenshots/.
  */
@@ -116,6 +116,17 @@ U('should let the admin create anna and grant her VMUser on one guest; anna sees
     await login(annaPage, 'anna', ANNA_PW);
     const nav = await annaPage.locator('nav#nav a').allInnerTexts();
     assert.not.ok(nav.some((x) => /Users/.test(x)), `no Users view for anna: ${nav}`);
+    // The Guests view, driven by GET /api/vm with her session: only her guest, and no delete on its page.
+    await annaPage.getByRole('link', { name: 'Guests' }).click();
+    await annaPage.getByRole('link', { name: 'anna-vm' }).waitFor();
+    assert.is(await annaPage.getByRole('link', { name: 'other-vm' }).count(), 0, 'the other guest is not listed');
+    assert.is(await annaPage.locator('main tbody tr').count(), 1, 'one row');
+    assert.is(await annaPage.getByRole('link', { name: 'Create guest' }).count(), 0);
+    await annaPage.screenshot({ path: join(SCREENSHOT_DIR, 'users-anna-guests-1024x768.png'), fullPage: true });
+    await annaPage.getByRole('link', { name: 'anna-vm' }).click();
+    await annaPage.getByRole('heading', { level: 1, name: /anna-vm/ }).waitFor();
+    await annaPage.getByRole('heading', { name: 'Actions' }).waitFor();
+    assert.is(await annaPage.getByRole('button', { name: 'Delete', exact: true }).count(), 0, 'no delete button for a VMUser');
     const list = await pageFetch(annaPage, 'GET', '/api/vm');
     assert.is(list.status, 200);
     assert.equal(list.body.data.map((v: any) => v.vmid), [mine], 'only her guest');

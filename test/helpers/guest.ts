@@ -4,10 +4,11 @@
  * TCG it prints its marker within a second of the start.
  *
  * What it does (16-bit real mode, loaded by the BIOS at 0000:7C00):
- *   1. prints the marker ("RAMVM-GUEST-OK\r\n" by default) on COM1 (port 0x3F8);
- *   2. reads the ACPI PM I/O base from the PIIX4 power-management function
+ *   1. reads the ACPI PM I/O base from the PIIX4 power-management function
  *      (PCI 00:01.3, register 0x40; SeaBIOS programs it) and enables the
  *      power-button event (PM1_EN bit 8);
+ *   2. prints the marker ("RAMVM-GUEST-OK\r\n" by default) on COM1 (port
+ *      0x3F8): once a test sees it, the guest reacts to the power button;
  *   3. sleeps with HLT (the BIOS timer wakes it 18.2 times a second), prints
  *      "." on COM1 every 18 wake-ups (about once a second: proof that it runs),
  *      and polls PWRBTN_STS (PM1_STS bit 8);
@@ -28,16 +29,16 @@
  *   18: 66 ED           in eax, dx               ; PMBASE | 1
  *   1A: 83 E0 C0        and ax, 0xFFC0
  *   1D: 89 C3           mov bx, ax               ; bx = PM1_STS; +2 PM1_EN; +4 PM1_CNT
- *   1F: BA F8 03        mov dx, 0x03F8           ; COM1
- *   22: BE 59 7C        mov si, 0x7C59           ; the marker, at offset 0x59
- *   25: AC              lodsb                    ; print: al = [si++]
- *   26: 84 C0           test al, al
- *   28: 74 03           jz +3 (→ 2D)
- *   2A: EE              out dx, al
- *   2B: EB F8           jmp -8 (→ 25)
- *   2D: 8D 57 02        lea dx, [bx+2]           ; PM1_EN
- *   30: B8 00 01        mov ax, 0x0100           ; PWRBTN_EN
- *   33: EF              out dx, ax
+ *   1F: 8D 57 02        lea dx, [bx+2]           ; PM1_EN
+ *   22: B8 00 01        mov ax, 0x0100           ; PWRBTN_EN
+ *   25: EF              out dx, ax
+ *   26: BA F8 03        mov dx, 0x03F8           ; COM1
+ *   29: BE 59 7C        mov si, 0x7C59           ; the marker, at offset 0x59
+ *   2C: AC              lodsb                    ; print: al = [si++]
+ *   2D: 84 C0           test al, al
+ *   2F: 74 03           jz +3 (→ 34)
+ *   31: EE              out dx, al
+ *   32: EB F8           jmp -8 (→ 2C)
  *   34: 31 C9           xor cx, cx               ; wake-up counter
  *   36: FB              sti
  *   37: F4              hlt                      ; wait: sleep until an interrupt
@@ -74,9 +75,9 @@ export const GUEST_MARKER = 'RAMVM-GUEST-OK';
 
 const CODE = [
   0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0x8e, 0xd0, 0xbc, 0x00, 0x7c, 0x66, 0xb8, 0x40, 0x0b, 0x00, 0x80,
-  0xba, 0xf8, 0x0c, 0x66, 0xef, 0xba, 0xfc, 0x0c, 0x66, 0xed, 0x83, 0xe0, 0xc0, 0x89, 0xc3, 0xba,
-  0xf8, 0x03, 0xbe, 0x59, 0x7c, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0x8d, 0x57, 0x02,
-  0xb8, 0x00, 0x01, 0xef, 0x31, 0xc9, 0xfb, 0xf4, 0x41, 0x83, 0xf9, 0x12, 0x72, 0x08, 0x31, 0xc9,
+  0xba, 0xf8, 0x0c, 0x66, 0xef, 0xba, 0xfc, 0x0c, 0x66, 0xed, 0x83, 0xe0, 0xc0, 0x89, 0xc3, 0x8d,
+  0x57, 0x02, 0xb8, 0x00, 0x01, 0xef, 0xba, 0xf8, 0x03, 0xbe, 0x59, 0x7c, 0xac, 0x84, 0xc0, 0x74,
+  0x03, 0xee, 0xeb, 0xf8, 0x31, 0xc9, 0xfb, 0xf4, 0x41, 0x83, 0xf9, 0x12, 0x72, 0x08, 0x31, 0xc9,
   0xba, 0xf8, 0x03, 0xb0, 0x2e, 0xee, 0x89, 0xda, 0xed, 0xf6, 0xc4, 0x01, 0x74, 0xe9, 0x8d, 0x57,
   0x04, 0xb8, 0x00, 0x20, 0xef, 0xfa, 0xf4, 0xeb, 0xfd,
 ];

@@ -42,7 +42,7 @@ function qemuImgInfo(file: string): { format: string; 'virtual-size': number } {
 /** Create a guest whose first disk boots the test sector; returns its config. */
 async function createBootable(body: Record<string, unknown>): Promise<any> {
   const r = await api.post('/api/vm', { memory: 32, nics: [], ...body });
-  assert.is(r.status, 201, r.text);
+  assert.is(r.status, 201, r.text + serverLog());
   const cfg = r.json.data;
   const d = cfg.disks[0];
   installBootSector(images(String(cfg.vmid), d.file), d.format);
@@ -67,6 +67,15 @@ async function stopAndDelete(vmid: number): Promise<void> {
   if ((await status(vmid)).status !== 'stopped') assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
   const r = await api.del(`/api/vm/${vmid}`);
   assert.is(r.status, 200, r.text);
+}
+
+/** The end of the node's error log (CGI stderr), for failure messages. */
+function serverLog(): string {
+  try {
+    return '\n' + readFileSync(join(node.root, 'var/log/ramvm/lighttpd-error.log'), 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 function alive(pid: number): boolean {
@@ -208,7 +217,7 @@ test('should run a raw VirtIO guest and a qcow2 SATA guest and a raw SCSI guest 
 
 test('should hand out distinct VMIDs to concurrent creates', async () => {
   const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => api.post('/api/vm', { name: `par${i}`, disks: [{ size: '1M' }], nics: [] })));
-  assert.equal(replies.map((r) => r.status), [201, 201, 201, 201, 201, 201], replies.map((r) => r.text).join('\n'));
+  assert.equal(replies.map((r) => r.status), [201, 201, 201, 201, 201, 201], replies.map((r) => r.text).join('\n') + serverLog());
   const ids = replies.map((r) => r.json.data.vmid).sort();
   assert.equal(ids, [101, 102, 103, 104, 105, 106]);
   for (const id of ids) assert.ok(existsSync(images(String(id), `vm-${id}-disk-0.qcow2`)));
@@ -311,19 +320,20 @@ test('should refuse a start that would overcommit memory, with a clear message',
   const g = await createBootable({ name: 'hungry', memory: 4096 });
   const total = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
   const ratio = Math.max(0.1, Math.floor(((2048 * 1024 * 1024) / total) * 100) / 100); // allows less than 4 GiB
-  assert.is((await api.put('/api/node/settings', { memoryOvercommit: ratio })).status, 200);
+  assert.is((await api.put('/api/node/testnode/settings', { memoryOvercommit: ratio })).status, 200);
   try {
     const r = await api.post(`/api/vm/${g.vmid}/start`);
     assert.is(r.status, 409, r.text);
     assert.match(r.json.error.message, 'not enough memory');
     assert.is((await status(g.vmid)).status, 'stopped');
   } finally {
-    assert.is((await api.put('/api/node/settings', { memoryOvercommit: 1 })).status, 200);
+    assert.is((await api.put('/api/node/testnode/settings', { memoryOvercommit: 1 })).status, 200);
   }
-  const res = (await api.get('/api/node/resources')).json.data;
+  assert.is((await api.get('/api/node/othernode/resources')).status, 404, 'only this node answers');
+  const res = (await api.get('/api/node/testnode/resources')).json.data;
   assert.is(res.guests.memoryOvercommit, 1);
   await startAndSeeMarker(g.vmid);
-  const after = (await api.get('/api/node/resources')).json.data;
+  const after = (await api.get('/api/node/testnode/resources')).json.data;
   assert.is(after.guests.memoryClaimed, 4096 * 1024 * 1024);
   assert.is(after.guests.running, 1);
   assert.ok(after.memory.total > 0 && after.disk.free > 0);
@@ -428,6 +438,19 @@ test('should check the disks of a guest as a task', async () => {
   const t = await waitTask(r.json.data.task);
   assert.is(t.status, 'ok', t.message);
   assert.match(t.message, '2 disk image(s)');
+  await stopAndDelete(g.vmid);
+});
+
+test('should refuse to start a guest whose config was edited into something invalid', async () => {
+  const g = await createBootable({ name: 'edited' });
+  const file = join(vmsDir(), `${g.vmid}.json`);
+  const good = readFileSync(file, 'utf8');
+  writeFileSync(file, JSON.stringify({ ...g, disks: [{ ...g.disks[0], file: '../../../../etc/hostname' }] }));
+  const r = await api.post(`/api/vm/${g.vmid}/start`);
+  assert.is(r.status, 409, r.text);
+  assert.match(r.json.error.message, 'disks[0].file');
+  assert.is((await status(g.vmid)).status, 'stopped');
+  writeFileSync(file, good);
   await stopAndDelete(g.vmid);
 });
 

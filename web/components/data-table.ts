@@ -9,7 +9,7 @@
  *   html`<${DataTable} label=${t('guests.title')} rows=${vms} rowKey=${(v) => v.vmid}
  *          columns=${[
  *            { key: 'vmid', label: 'ID', value: (v) => v.vmid },
- *            { key: 'name', label: t('guests.name'), value: (v) => v.name,
+ *            { key: 'name', label: t('guests.col.guest'), value: (v) => v.name,
  *              render: (v) => html`<a href=${href('guests', v.vmid)}>${v.name}</a>` },
  *          ]} />`
  */

@@ -13,7 +13,7 @@ import { api, type Me } from '../api';
 import { href, navigate, useRoute, type Route } from '../router';
 import { ErrorBanner } from '../components/error-banner';
 import { Icon } from '../components/icon';
-import { VIEWS, visibleViews, type ViewDef, type ViewProps } from '../views';
+import { navViews, VIEWS, visibleViews, type ViewDef, type ViewProps } from '../views';
 import { LoginPage } from './login';
 import { TaskPanel } from './task-panel';
 import { TopBar } from './top-bar';
@@ -57,10 +57,11 @@ function Shell({ me, registry, focusMain, onLogout }: ShellProps) {
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
   const views = visibleViews(me.privileges, registry);
+  const nav = navViews(views);
   const def = registry.find((v) => v.id === route.view);
 
   useEffect(() => {
-    if (route.view === '' && views[0]) navigate(href(views[0].id), { replace: true });
+    if (route.view === '' && nav[0]) navigate(href(nav[0].id), { replace: true });
   }, [route.view]);
 
   // A new page: close the phone menu, move focus to the page, name the tab.
@@ -83,7 +84,7 @@ function Shell({ me, registry, focusMain, onLogout }: ShellProps) {
     <div class="shell-body">
       <nav id="nav" class=${`nav${navOpen ? ' nav-open' : ''}`} aria-label=${t('nav.label')}>
         <ul>
-          ${views.filter((v) => v.nav !== false).map(
+          ${nav.map(
             (v) => html`<li key=${v.id}>
               <a href=${href(v.id)} aria-current=${v.id === route.view ? 'page' : undefined}><${Icon} name=${v.icon} />${t(v.title)}</a>
             </li>`,

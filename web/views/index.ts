@@ -33,8 +33,8 @@ export interface ViewDef {
   /** Shown to users who hold this privilege somewhere; null: to everyone. */
   priv: Privilege | null;
   load?: () => Promise<{ default: ComponentType<ViewProps> }>;
-  /** false: reached by a link elsewhere (My account: the user name in the top bar), not listed in the navigation. */
-  nav?: false;
+  /** Reached by links only (e.g. a console in a window of its own), not listed in the navigation. */
+  hidden?: boolean;
 }
 
 export const VIEWS: readonly ViewDef[] = [
@@ -43,12 +43,14 @@ export const VIEWS: readonly ViewDef[] = [
     title: 'nav.guests',
     icon: 'guests',
     priv: 'VM.Audit',
+    load: () => import('./guests'),
   },
   {
     id: 'iso',
     title: 'nav.iso',
     icon: 'iso',
     priv: 'Datastore.Audit',
+    load: () => import('./iso'),
   },
   {
     id: 'backups',
@@ -78,14 +80,25 @@ export const VIEWS: readonly ViewDef[] = [
     priv: 'Sys.Audit',
   },
   {
+    id: 'console',
+    title: 'nav.console',
+    icon: 'guests',
+    priv: 'VM.Console',
+    load: () => import('./console'),
+    hidden: true,
+  },
+  {
     id: 'account',
     title: 'nav.account',
     icon: 'account',
     priv: null,
-    nav: false,
     load: () => import('./account'),
+    hidden: true,
   },
 ];
+
+/** The views of the navigation: those the user may open, less the hidden ones. */
+export const navViews = (views: readonly ViewDef[]): ViewDef[] => views.filter((v) => !v.hidden);
 
 /** The views this user may open, in navigation order. */
 export function visibleViews(privileges: readonly string[], views: readonly ViewDef[] = VIEWS): ViewDef[] {

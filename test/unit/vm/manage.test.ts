@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { mergeUpdate, nextFreeVmid, qemuImgCreateArgs, qemuImgResizeArgs, randomMac } from '../../../node-cgi/vm/manage';
+import { mergeUpdate, nextFreeVmid, qemuImgCreateArgs, qemuImgResizeArgs } from '../../../node-cgi/vm/manage';
+import { randomMac } from '../../../node-cgi/vm/host';
 import { normaliseMac } from '../../../node-cgi/vm/validate';
 import type { VmConfig } from '../../../node-cgi/vm/types';
 

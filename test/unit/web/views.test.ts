@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { VIEWS, visibleViews, type ViewDef } from '../../../web/views';
+import { navViews, VIEWS, visibleViews, type ViewDef } from '../../../web/views';
 import { hasMessage } from '../../../web/i18n';
 import { ICONS } from '../../../web/components/icon';
 import { PRIVILEGES } from '../../../node-cgi/access/privileges';
@@ -20,7 +20,14 @@ registry('should give every view a unique route id, a known title, icon and priv
 });
 
 registry('should list the views of the design in navigation order', () => {
-  assert.equal(VIEWS.map((v) => v.id), ['guests', 'iso', 'backups', 'tasks', 'users', 'cluster', 'account']);
+  assert.equal(navViews(VIEWS).map((v) => v.id), ['guests', 'iso', 'backups', 'tasks', 'users', 'cluster']);
+});
+
+registry('should keep the console window out of the navigation but reachable by its route', () => {
+  const c = VIEWS.find((v) => v.id === 'console');
+  assert.ok(c?.hidden && c.load, 'console is hidden and loadable');
+  assert.ok(visibleViews(['VM.Console']).includes(c!), 'a user with VM.Console may open it');
+  assert.not.ok(navViews(visibleViews(['VM.Console'])).includes(c!), 'but it is not in the navigation');
 });
 
 // Node cannot import() an extensionless .ts path (the bundle and Chromium

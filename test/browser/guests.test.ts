@@ -1,0 +1,162 @@
+/**
+ * The Guests view in real Chromium against a real node with real QEMU:
+ * create a guest in the form (defaults, inline validation), start it from
+ * the start prompt, see it running, stop it from the list (with its
+ * confirmation), delete it from its page. Screenshots go to
+ * .tmp/screenshots/ for a human look.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser, Page } from 'playwright-core';
+import { startTestNode, type TestNode } from '../helpers/node';
+import { closeBrowser, closePage, KIOSK_VIEWPORT, launchBrowser, login, openPage, PHONE_VIEWPORT, SCREENSHOT_DIR } from '../helpers/browser';
+import { GUEST_MARKER, installBootSector, killGuests, waitForSerial } from '../helpers/guest';
+
+interface Ctx {
+  node?: TestNode;
+  browser?: Browser;
+}
+
+const test = suite<Ctx>('guests in Chromium', {});
+
+test.before(async (ctx) => {
+  ctx.node = await startTestNode();
+  ctx.browser = await launchBrowser();
+});
+
+test.after(async (ctx) => {
+  await closeBrowser(ctx.browser);
+  if (ctx.node) {
+    await killGuests(ctx.node.root);
+    await ctx.node.stop();
+  }
+});
+
+const fitsWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+
+test('should create a guest in the form, start it, see it running, stop it and delete it', async ({ node, browser }) => {
+  const page = await openPage(browser!, node!);
+  const shot = (what: string) => page.screenshot({ path: join(SCREENSHOT_DIR, `guests-${what}-1024x768.png`), fullPage: true });
+  try {
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await login(page, 'admin', node!.adminPassword);
+    // Guests is the first view of the navigation: the start page.
+    await page.waitForURL(/#\/guests$/);
+    await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
+    await page.getByText('No guests yet.').waitFor();
+
+    await page.getByRole('link', { name: 'Create guest' }).click();
+    await page.waitForURL(/#\/guests\/new$/);
+    await page.getByRole('heading', { name: 'Create guest', level: 1 }).waitFor();
+    // The original form's defaults.
+    assert.is(await page.getByLabel('Memory (MiB)').inputValue(), '512');
+    assert.is(await page.getByLabel('Disk size (GiB)').inputValue(), '32');
+    assert.is(await page.getByLabel('Bus').inputValue(), 'ide');
+    assert.is(await page.getByLabel('Format').inputValue(), 'qcow2');
+    assert.is(await page.getByLabel('Cache').inputValue(), 'writeback');
+    assert.is(await page.getByLabel('Network card').inputValue(), 'rtl8139');
+    assert.is(await page.getByLabel('Bridge').inputValue(), 'vmbr0');
+    assert.is(await page.getByLabel('Sockets').inputValue(), '1');
+    assert.is(await page.getByLabel('Cores per socket').inputValue(), '1');
+    assert.is(await page.getByLabel('Guest OS').inputValue(), 'l26');
+    await page.getByText('Leave empty for the next free one (101).').waitFor();
+
+    // Inline validation as you type, tied to the field.
+    const memory = page.getByLabel('Memory (MiB)');
+    await memory.fill('8');
+    await page.getByText('Enter a whole number from 16 to 4194304.').waitFor();
+    assert.is(await memory.getAttribute('aria-invalid'), 'true');
+    await memory.fill('32');
+    assert.is(await page.getByText('Enter a whole number from 16 to 4194304.').count(), 0);
+    assert.is(await memory.getAttribute('aria-invalid'), null);
+    // Submitting without a name puts the focus on it with its message.
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByText('This field is required.').waitFor();
+    assert.ok(await page.getByLabel('Name').evaluate((el) => el === document.activeElement), 'the name has the focus');
+
+    await page.getByLabel('Name').fill('browser-guest');
+    // Picking an OS type proposes its settings, but keeps what was typed (memory).
+    await page.getByLabel('Guest OS').selectOption('win10');
+    assert.is(await page.getByLabel('Bus').inputValue(), 'sata');
+    assert.is(await page.getByLabel('Network card').inputValue(), 'e1000');
+    assert.is(await memory.inputValue(), '32');
+    await page.getByLabel('Guest OS').selectOption('other');
+    await page.getByLabel('Disk size (GiB)').fill('1');
+    await shot('create');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+
+    // After create: the start prompt, with the focus on its button.
+    await page.waitForURL(/#\/guests\/101\/start$/);
+    const startButton = page.getByRole('button', { name: 'Start guest 101' });
+    await startButton.waitFor();
+    assert.ok(await startButton.evaluate((el) => el === document.activeElement), 'the start button has the focus');
+    assert.match(await page.locator('main').innerText(), 'NAT (user-mode networking): bridge vmbr0 does not exist on this node');
+    // The test guest: a boot sector that prints a marker on COM1.
+    installBootSector(join(node!.root, 'var/lib/vz/images/101/vm-101-disk-0.qcow2'), 'qcow2');
+    await startButton.click();
+    await page.waitForURL(/#\/guests\/101$/);
+    await page.locator('.page-head .badge-running', { hasText: 'Running' }).waitFor();
+    await waitForSerial(join(node!.root, 'run/ramvm/qemu/101.serial.log'), GUEST_MARKER);
+    await shot('page-running');
+
+    // The list shows it running; stop asks first and says what it does.
+    await page.getByRole('link', { name: 'All guests' }).click();
+    const row = page.locator('main tbody tr', { hasText: 'browser-guest' });
+    await row.locator('.badge-running').waitFor();
+    assert.match(await row.innerText(), 'testnode');
+    const table = (await page.locator('main table').boundingBox())!;
+    const main = (await page.locator('main').boundingBox())!;
+    assert.ok(table.x + table.width <= main.x + main.width + 1, 'the list with its actions fits the kiosk screen');
+    await shot('list-running');
+    await row.getByRole('button', { name: 'Stop' }).click();
+    const dialog = page.getByRole('alertdialog', { name: 'Stop guest 101 (browser-guest)?' });
+    await dialog.waitFor();
+    assert.ok(await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement), 'Cancel has the focus');
+    await dialog.getByRole('button', { name: 'Stop guest 101' }).click();
+    await row.locator('.badge-neutral', { hasText: 'Stopped' }).waitFor();
+    await row.getByRole('button', { name: 'Start' }).waitFor();
+
+    // Delete from the guest's page wants the VMID typed.
+    await row.getByRole('link', { name: 'browser-guest' }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const del = page.getByRole('alertdialog', { name: 'Delete guest 101 (browser-guest)?' });
+    const confirm = del.getByRole('button', { name: 'Delete guest 101' });
+    assert.ok(await confirm.isDisabled(), 'not before the VMID is typed');
+    await del.getByLabel('Type “101” to confirm').fill('101');
+    await confirm.click();
+    await page.waitForURL(/#\/guests$/);
+    await page.getByText('No guests yet.').waitFor();
+  } finally {
+    await closePage(page);
+  }
+});
+
+test('should show a German guest list and form that fit a phone', async ({ node, browser }) => {
+  const api = await node!.login('admin', node!.adminPassword);
+  assert.is((await api.post('/api/vm', { name: 'phone-guest', memory: 32, disks: [{ size: '1M' }] })).status, 201);
+  const page = await openPage(browser!, node!, { viewport: PHONE_VIEWPORT, locale: 'de-DE' });
+  try {
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await login(page, 'admin', node!.adminPassword);
+    await page.getByRole('heading', { name: 'Gäste', level: 1 }).waitFor();
+    const row = page.locator('main tbody tr', { hasText: 'phone-guest' });
+    await row.locator('.badge-neutral', { hasText: 'Gestoppt' }).waitFor();
+    assert.ok(await fitsWidth(page), 'list: no horizontal scroll');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `guests-list-de-${PHONE_VIEWPORT.width}x${PHONE_VIEWPORT.height}.png`), fullPage: true });
+    await page.getByRole('link', { name: 'Gast anlegen' }).click();
+    await page.getByRole('heading', { name: 'Gast anlegen', level: 1 }).waitFor();
+    assert.ok(await fitsWidth(page), 'form: no horizontal scroll');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `guests-create-de-${PHONE_VIEWPORT.width}x${PHONE_VIEWPORT.height}.png`), fullPage: true });
+    await page.goto(`${node!.url}/#/guests/101`);
+    await page.getByRole('heading', { name: 'Gast 101 phone-guest', level: 1 }).waitFor();
+    assert.ok(await fitsWidth(page), 'guest page: no horizontal scroll');
+    assert.is(KIOSK_VIEWPORT.width, 1024);
+  } finally {
+    await closePage(page);
+    await api.del('/api/vm/101');
+  }
+});
+
+test.run();

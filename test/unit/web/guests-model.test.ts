@@ -1,0 +1,128 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  actionsFor, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formatBytes, formatPercent, formIssues, formRequest, LIMITS, RECOMMENDED, withOsType,
+  type CreateForm,
+} from '../../../web/views/guests-model';
+import { OS_TYPES as NODE_OS_TYPES, DEFAULT_MEMORY_MIB, DEFAULT_DISK_SIZE, DEFAULT_DISK_BUS, DEFAULT_NIC_MODEL, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_DISK_FORMAT } from '../../../node-cgi/vm/defaults';
+import { MEMORY_MAX_MIB, MEMORY_MIN_MIB, CORES_MAX, SOCKETS_MAX, VCPUS_MAX, DESCRIPTION_MAX_CHARS } from '../../../node-cgi/vm/validate';
+import { OS_TYPE_IDS } from '../../../node-cgi/vm/types';
+
+const form = (over: Partial<CreateForm> = {}): CreateForm => ({ ...FORM_DEFAULTS, name: 'web', ...over });
+
+const D = suite('create form defaults');
+D("should start from the node's defaults (the original form's)", () => {
+  assert.is(FORM_DEFAULTS.memory, String(DEFAULT_MEMORY_MIB));
+  assert.is(`${FORM_DEFAULTS.diskSize}G`, DEFAULT_DISK_SIZE);
+  assert.is(FORM_DEFAULTS.bus, DEFAULT_DISK_BUS);
+  assert.is(FORM_DEFAULTS.format, DEFAULT_DISK_FORMAT);
+  assert.is(FORM_DEFAULTS.cache, DEFAULT_CACHE);
+  assert.is(FORM_DEFAULTS.nic, DEFAULT_NIC_MODEL);
+  assert.is(FORM_DEFAULTS.bridge, DEFAULT_BRIDGE);
+});
+D("should propose per OS type what the node's table recommends", () => {
+  assert.equal(Object.keys(RECOMMENDED).sort(), [...OS_TYPE_IDS].sort());
+  for (const id of OS_TYPE_IDS) assert.equal(RECOMMENDED[id], NODE_OS_TYPES[id].recommended, id);
+});
+D("should use the node's limits", () => {
+  assert.equal([LIMITS.memory.min, LIMITS.memory.max, LIMITS.sockets.max, LIMITS.cores.max, LIMITS.vcpus, LIMITS.description],
+    [MEMORY_MIN_MIB, MEMORY_MAX_MIB, SOCKETS_MAX, CORES_MAX, VCPUS_MAX, DESCRIPTION_MAX_CHARS]);
+});
+D.run();
+
+const O = suite('withOsType');
+O('should apply the recommendation to fields the user left alone', () => {
+  const f = withOsType(form(), 'win10', new Set());
+  assert.equal([f.ostype, f.bus, f.nic, f.memory], ['win10', 'sata', 'e1000', '2048']);
+});
+O('should keep what the user chose', () => {
+  const f = withOsType(form({ bus: 'virtio', memory: '768' }), 'win10', new Set(['bus', 'memory']));
+  assert.equal([f.bus, f.nic, f.memory], ['virtio', 'e1000', '768']);
+});
+O.run();
+
+const I = suite('formIssues');
+I('should accept the defaults with a name', () => {
+  assert.equal(formIssues(form()), {});
+});
+// [change, field, message key, reason]
+const BAD: [Partial<CreateForm>, string, string, string][] = [
+  [{ name: '' }, 'name', 'field.required', 'no name'],
+  [{ name: 'my server' }, 'name', 'guests.err.name', 'a blank'],
+  [{ name: 'web-' }, 'name', 'guests.err.name', 'ends with a dash'],
+  [{ vmid: '99' }, 'vmid', 'guests.err.range', 'below 100'],
+  [{ vmid: '1e3' }, 'vmid', 'guests.err.range', 'not digits'],
+  [{ memory: '8' }, 'memory', 'guests.err.range', 'below 16 MiB'],
+  [{ memory: '' }, 'memory', 'field.required', 'empty'],
+  [{ memory: '512.5' }, 'memory', 'guests.err.range', 'a fraction'],
+  [{ sockets: '0' }, 'sockets', 'guests.err.range', 'no socket'],
+  [{ cores: '129' }, 'cores', 'guests.err.range', 'too many cores'],
+  [{ sockets: '16', cores: '16' }, 'cores', 'guests.err.vcpus', '256 vCPUs'],
+  [{ diskSize: '0' }, 'diskSize', 'guests.err.range', 'no size'],
+  [{ bridge: 'vmbr0 ' }, 'bridge', 'guests.err.bridge', 'a blank'],
+  [{ bridge: 'averyverylongbridge' }, 'bridge', 'guests.err.bridge', 'over 15 characters'],
+  [{ description: 'x'.repeat(8193) }, 'description', 'guests.err.long', 'too long'],
+];
+for (const [change, field, key, reason] of BAD) {
+  I(`should flag ${field} (${reason})`, () => {
+    const issues = formIssues(form(change)) as Record<string, [string]>;
+    assert.is(issues[field]?.[0], key, JSON.stringify(issues));
+  });
+}
+I.run();
+
+const R = suite('formRequest');
+R('should make the POST /api/vm body', () => {
+  assert.equal(formRequest(form({ node: 'pve1', diskSize: '8', cdrom: 'debian.iso', onboot: true })), {
+    name: 'web',
+    node: 'pve1',
+    memory: 512,
+    sockets: 1,
+    cores: 1,
+    ostype: 'l26',
+    onboot: true,
+    cdrom: 'debian.iso',
+    disks: [{ size: '8G', bus: 'ide', format: 'qcow2', cache: 'writeback' }],
+    nics: [{ model: 'rtl8139', bridge: 'vmbr0' }],
+    description: '',
+  });
+});
+R('should send a VMID only when one is typed, and null for no CD', () => {
+  assert.is(formRequest(form({ vmid: '150' })).vmid, 150);
+  assert.not.ok('vmid' in formRequest(form()));
+  assert.is(formRequest(form()).cdrom, null);
+});
+R.run();
+
+const F = suite('fieldOfIssue');
+F("should map the node's fields to the form's", () => {
+  assert.is(fieldOfIssue('disks[0].size'), 'diskSize');
+  assert.is(fieldOfIssue('nics[0].bridge'), 'bridge');
+  assert.is(fieldOfIssue('memory'), 'memory');
+  assert.is(fieldOfIssue('boot'), null);
+});
+F.run();
+
+const A = suite('actionsFor');
+A('should offer what each status allows', () => {
+  assert.equal(actionsFor('stopped'), ['start']);
+  assert.equal(actionsFor('running'), ['shutdown', 'stop', 'reset', 'pause']);
+  assert.equal(actionsFor('paused'), ['resume', 'stop']);
+});
+A('should keep list rows short', () => {
+  assert.equal(listActionsFor('running'), ['shutdown', 'stop']);
+  assert.equal(listActionsFor('paused'), ['resume', 'stop']);
+  assert.equal(listActionsFor('stopped'), ['start']);
+});
+A.run();
+
+const B = suite('formatBytes and formatPercent');
+B('should pick binary units and the language', () => {
+  assert.is(formatBytes(512 * 1024 ** 2, 'en'), '512 MiB');
+  assert.is(formatBytes(1536 * 1024 ** 2, 'en'), '1.5 GiB');
+  assert.is(formatBytes(1536 * 1024 ** 2, 'de'), '1,5 GiB');
+  assert.is(formatBytes(32 * 1024 ** 3, 'en'), '32 GiB');
+  assert.is(formatBytes(0, 'en'), '0 B');
+  assert.is(formatPercent(0.256, 'en'), '25.6 %');
+});
+B.run();

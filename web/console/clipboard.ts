@@ -1,0 +1,33 @@
+/**
+ * Copy text to the clipboard. navigator.clipboard exists only in secure
+ * contexts (HTTPS or localhost); a node reached over plain HTTP on the LAN
+ * falls back to the older copy command on a hidden, selected text area.
+ * Resolves false when the browser refused both.
+ */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    if (navigator.clipboard?.writeText) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    /* denied: try the old way */
+  }
+  const ta = document.createElement('textarea');
+  ta.value = text;
+  ta.setAttribute('readonly', '');
+  ta.style.position = 'fixed';
+  ta.style.opacity = '0';
+  document.body.appendChild(ta);
+  const before = document.activeElement as HTMLElement | null;
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  ta.remove();
+  before?.focus?.();
+  return ok;
+}

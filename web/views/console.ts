@@ -1,0 +1,41 @@
+/**
+ * "#/console/<vmid>": a guest's console in a window of its own (opened by
+ * the guest page's "Open in own window"). Not in the navigation. The page
+ * gives the screen the room: while it is shown the root element carries
+ * the class "console-window", and the style sheet then hides the
+ * navigation and the task panel. Below the console sits the monitor, for
+ * users who may use it.
+ */
+import { useEffect } from 'preact/hooks';
+import { html } from '../html';
+import { t } from '../i18n';
+import { href } from '../router';
+import { Console } from '../console/console';
+import { Monitor } from '../console/monitor';
+import type { ViewProps } from './index';
+
+/** Class on <html> while the console fills the window. */
+export const CONSOLE_WINDOW_CLASS = 'console-window';
+
+export default function ConsoleView({ parts, me }: ViewProps) {
+  const vmid = parts[0] ?? '';
+  const valid = /^[1-9][0-9]{2,8}$/.test(vmid);
+
+  useEffect(() => {
+    document.documentElement.classList.add(CONSOLE_WINDOW_CLASS);
+    if (valid) document.title = [t('console.title', { vmid }), me.node, t('app.name')].filter(Boolean).join(' — ');
+    return () => document.documentElement.classList.remove(CONSOLE_WINDOW_CLASS);
+  }, [vmid]);
+
+  if (!valid) {
+    return html`<h1>${t('console.noGuest')}</h1><p><a href=${href('')}>${t('app.home')}</a></p>`;
+  }
+  return html`<div class="console-view">
+    <div class="console-view-head">
+      <h1>${t('console.title', { vmid })}</h1>
+      <a href=${href('guests', vmid)}>${t('console.toGuest', { vmid })}</a>
+    </div>
+    <${Console} vmid=${Number(vmid)} standalone />
+    <${Monitor} vmid=${Number(vmid)} me=${me} />
+  </div>`;
+}

@@ -1,0 +1,210 @@
+/**
+ * The pure side of the Guests view: the create form's fields and defaults
+ * (the original form's), its inline checks, the request it becomes, which
+ * power actions a status allows, and how figures are written.
+ *
+ *   formRequest({ ...FORM_DEFAULTS, name: 'web', diskSize: '8' })
+ *   → { name: 'web', memory: 512, sockets: 1, cores: 1, ostype: 'l26', onboot: false, cdrom: null,
+ *       disks: [{ size: '8G', bus: 'ide', format: 'qcow2', cache: 'writeback' }],
+ *       nics: [{ model: 'rtl8139', bridge: 'vmbr0' }], description: '' }
+ *   formIssues({ ...FORM_DEFAULTS, memory: '8' }) → { memory: ['guests.err.range', { min: 16, max: 4194304 }] }
+ *
+ * The node checks everything again; its issues ("disks[0].size: …") map back
+ * to the form's fields with fieldOfIssue().
+ */
+import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmState } from '../../node-cgi/vm/types';
+import type { MessageKey } from '../i18n';
+
+export interface CreateForm {
+  /** Empty: the node picks the next free VMID. */
+  vmid: string;
+  name: string;
+  node: string;
+  ostype: OsType;
+  /** ISO name, or '' for none. */
+  cdrom: string;
+  memory: string;
+  sockets: string;
+  cores: string;
+  /** GiB. */
+  diskSize: string;
+  bus: DiskBus;
+  format: DiskFormat;
+  cache: CacheMode;
+  bridge: string;
+  nic: NicModel;
+  onboot: boolean;
+  description: string;
+}
+
+export type FormField = keyof CreateForm;
+
+/** The original create form's defaults: 32 GB IDE qcow2 writeback, 512 MB, 1×1 CPU, rtl8139 on vmbr0. */
+export const FORM_DEFAULTS: CreateForm = {
+  vmid: '',
+  name: '',
+  node: '',
+  ostype: 'l26',
+  cdrom: '',
+  memory: '512',
+  sockets: '1',
+  cores: '1',
+  diskSize: '32',
+  bus: 'ide',
+  format: 'qcow2',
+  cache: 'writeback',
+  bridge: 'vmbr0',
+  nic: 'rtl8139',
+  onboot: false,
+  description: '',
+};
+
+export const OS_TYPES: readonly OsType[] = ['l26', 'l24', 'win11', 'win10', 'win8', 'win7', 'wvista', 'w2k8', 'w2k3', 'wxp', 'w2k', 'solaris', 'other'];
+export const BUSES: readonly DiskBus[] = ['ide', 'sata', 'scsi', 'virtio'];
+export const FORMATS: readonly DiskFormat[] = ['qcow2', 'raw'];
+export const CACHES: readonly CacheMode[] = ['writeback', 'none', 'writethrough', 'directsync', 'unsafe'];
+export const NICS: readonly NicModel[] = ['rtl8139', 'e1000', 'virtio'];
+
+/**
+ * What the form proposes when an OS type is picked (the node's
+ * node-cgi/vm/defaults.ts OS_TYPES[…].recommended; a unit test keeps the two equal).
+ */
+export const RECOMMENDED: Record<OsType, { bus: DiskBus; nic: NicModel; memory: number }> = {
+  l26: { bus: 'virtio', nic: 'virtio', memory: 512 },
+  l24: { bus: 'ide', nic: 'rtl8139', memory: 256 },
+  win11: { bus: 'sata', nic: 'e1000', memory: 4096 },
+  win10: { bus: 'sata', nic: 'e1000', memory: 2048 },
+  win8: { bus: 'sata', nic: 'e1000', memory: 2048 },
+  win7: { bus: 'sata', nic: 'e1000', memory: 1024 },
+  wvista: { bus: 'ide', nic: 'e1000', memory: 1024 },
+  w2k8: { bus: 'ide', nic: 'e1000', memory: 1024 },
+  w2k3: { bus: 'ide', nic: 'rtl8139', memory: 512 },
+  wxp: { bus: 'ide', nic: 'rtl8139', memory: 512 },
+  w2k: { bus: 'ide', nic: 'rtl8139', memory: 512 },
+  solaris: { bus: 'ide', nic: 'e1000', memory: 1024 },
+  other: { bus: 'ide', nic: 'rtl8139', memory: 512 },
+};
+
+/**
+ * A new OS type: its recommended bus, NIC and memory, except for fields the
+ * user has changed already (`touched`).
+ */
+export function withOsType(form: CreateForm, ostype: OsType, touched: ReadonlySet<FormField>): CreateForm {
+  const r = RECOMMENDED[ostype];
+  return {
+    ...form,
+    ostype,
+    ...(touched.has('bus') ? {} : { bus: r.bus }),
+    ...(touched.has('nic') ? {} : { nic: r.nic }),
+    ...(touched.has('memory') ? {} : { memory: String(r.memory) }),
+  };
+}
+
+/** Limits the node enforces too (node-cgi/vm/validate.ts). */
+export const LIMITS = {
+  vmid: { min: 100, max: 999_999_999 },
+  memory: { min: 16, max: 4_194_304 },
+  sockets: { min: 1, max: 16 },
+  cores: { min: 1, max: 128 },
+  vcpus: 255,
+  diskSize: { min: 1, max: 65_536 },
+  description: 8192,
+};
+
+export type Issue = [MessageKey, Record<string, string | number>?];
+export type FormIssues = Partial<Record<FormField, Issue>>;
+
+const INT_RE = /^[0-9]+$/;
+const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const BRIDGE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+
+function intIssue(v: string, min: number, max: number, required = true): Issue | undefined {
+  const s = v.trim();
+  if (s === '') return required ? ['field.required'] : undefined;
+  if (!INT_RE.test(s) || Number(s) < min || Number(s) > max) return ['guests.err.range', { min, max }];
+  return undefined;
+}
+
+/** The form's own checks, per field (the node's answer may add more). */
+export function formIssues(f: CreateForm): FormIssues {
+  const out: FormIssues = {};
+  const set = (k: FormField, i: Issue | undefined) => {
+    if (i) out[k] = i;
+  };
+  set('vmid', intIssue(f.vmid, LIMITS.vmid.min, LIMITS.vmid.max, false));
+  if (f.name.trim() === '') set('name', ['field.required']);
+  else if (f.name.length > 63 || !NAME_RE.test(f.name)) set('name', ['guests.err.name']);
+  set('memory', intIssue(f.memory, LIMITS.memory.min, LIMITS.memory.max));
+  set('sockets', intIssue(f.sockets, LIMITS.sockets.min, LIMITS.sockets.max));
+  set('cores', intIssue(f.cores, LIMITS.cores.min, LIMITS.cores.max));
+  if (!out.sockets && !out.cores && Number(f.sockets) * Number(f.cores) > LIMITS.vcpus) set('cores', ['guests.err.vcpus', { max: LIMITS.vcpus }]);
+  set('diskSize', intIssue(f.diskSize, LIMITS.diskSize.min, LIMITS.diskSize.max));
+  if (!BRIDGE_RE.test(f.bridge) || f.bridge.includes('..')) set('bridge', ['guests.err.bridge']);
+  if (f.description.length > LIMITS.description) set('description', ['guests.err.long', { max: LIMITS.description }]);
+  return out;
+}
+
+/** The POST /api/vm body of a form that passed formIssues(). */
+export function formRequest(f: CreateForm): VmCreateRequest {
+  return {
+    ...(f.vmid.trim() ? { vmid: Number(f.vmid) } : {}),
+    name: f.name.trim(),
+    ...(f.node ? { node: f.node } : {}),
+    memory: Number(f.memory),
+    sockets: Number(f.sockets),
+    cores: Number(f.cores),
+    ostype: f.ostype,
+    onboot: f.onboot,
+    cdrom: f.cdrom || null,
+    disks: [{ size: `${Number(f.diskSize)}G`, bus: f.bus, format: f.format, cache: f.cache }],
+    nics: [{ model: f.nic, bridge: f.bridge.trim() }],
+    description: f.description,
+  };
+}
+
+/** The form field a node issue is about ("disks[0].size" → "diskSize"); null for none. */
+export function fieldOfIssue(field: string): FormField | null {
+  const map: Record<string, FormField> = {
+    vmid: 'vmid', name: 'name', node: 'node', ostype: 'ostype', cdrom: 'cdrom', memory: 'memory', sockets: 'sockets',
+    cores: 'cores', onboot: 'onboot', description: 'description',
+    'disks[0].size': 'diskSize', 'disks[0].bus': 'bus', 'disks[0].format': 'format', 'disks[0].cache': 'cache',
+    'nics[0].bridge': 'bridge', 'nics[0].model': 'nic',
+  };
+  return map[field] ?? null;
+}
+
+export type PowerAction = 'start' | 'shutdown' | 'stop' | 'reset' | 'pause' | 'resume';
+
+/** Power actions that make sense in a status, in button order. */
+export function actionsFor(status: VmState): PowerAction[] {
+  if (status === 'running') return ['shutdown', 'stop', 'reset', 'pause'];
+  if (status === 'paused') return ['resume', 'stop'];
+  return ['start'];
+}
+
+/** The few actions a row of the list offers (the guest's page has all). */
+export function listActionsFor(status: VmState): PowerAction[] {
+  return actionsFor(status).filter((a) => a !== 'reset' && a !== 'pause');
+}
+
+/** Actions that lose a running guest's state: they ask first. */
+export const CONFIRM_ACTIONS: ReadonlySet<PowerAction> = new Set(['stop', 'reset']);
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** 1536 MiB → "1.5 GiB" (numbers in the language's format). */
+export function formatBytes(bytes: number, lang: string): string {
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  const digits = v >= 100 || u === 0 || Number.isInteger(v) ? 0 : 1;
+  return `${new Intl.NumberFormat(lang, { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(v)} ${UNITS[u]}`;
+}
+
+/** A share 0..1 (or more) as a percentage: 0.256 → "25.6 %". */
+export function formatPercent(share: number, lang: string): string {
+  return `${new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(share * 100)} %`;
+}
