@@ -182,6 +182,14 @@ export function createApi(deps: ApiDeps) {
     put: <T = unknown>(path: string, body?: unknown, opts?: RequestOptions) => request<T>('PUT', path, body, opts),
     del: <T = unknown>(path: string, body?: unknown, opts?: RequestOptions) => request<T>('DELETE', path, body, opts),
 
+    /**
+     * Take over a ticket the node handed out in another answer (PUT
+     * /api/access/password ends older sessions and answers with a new one).
+     */
+    adoptTicket(ticket: Ticket): void {
+      adopt(ticket);
+    },
+
     /** The current session, or null when logged out. */
     session: (): Session | null => session,
     /** Headers for a request made outside this module (an upload through XMLHttpRequest for its progress). */

@@ -75,7 +75,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     assert.match(await bar.innerText(), 'admin');
     const nav = page.locator('nav#nav');
     assert.is(await nav.getAttribute('aria-label'), 'Main navigation');
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Guests', 'ISO images', 'Backups', 'Tasks']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Guests', 'ISO images', 'Backups', 'Tasks', 'Users']);
     await page.waitForURL(/#\/tasks$/);
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
 
@@ -91,7 +91,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     // German from the switch in the top bar.
     await bar.getByLabel('Language').selectOption('de');
     await nav.getByRole('link', { name: 'Aufgaben' }).waitFor();
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Gäste', 'ISO-Images', 'Sicherungen', 'Aufgaben']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Gäste', 'ISO-Images', 'Sicherungen', 'Aufgaben', 'Benutzer']);
     assert.is(await nav.getAttribute('aria-label'), 'Hauptnavigation');
     await page.getByRole('button', { name: 'Abmelden' }).waitFor();
     await page.getByRole('heading', { name: 'Aufgaben', level: 1 }).waitFor();
@@ -142,26 +142,29 @@ test('should log in and move around with the keyboard alone, with a visible focu
     // After the login the focus is on the page; Shift+Tab reaches the navigation.
     assert.is((await focused()).tag, 'MAIN');
     await page.keyboard.press('Shift+Tab');
+    assert.is((await focused()).text, 'Users', 'the last of the navigation first');
+    await page.keyboard.press('Shift+Tab');
     let f = await focused();
     assert.is(f.text, 'Tasks');
     assert.ok(f.outline !== 'none' && f.ow >= 2, `focus ring ${f.outline} ${f.ow}`);
     await page.keyboard.press('Enter');
     await page.waitForURL(/#\/tasks$/);
 
-    // On a fresh load Tab goes: skip link, language, logout, navigation; each
+    // On a fresh load Tab goes: skip link, the user (My account), language, logout, navigation; each
     // with a visible focus ring. The skip link is on screen when focused and
     // leads to the page.
     await page.reload();
     await page.locator('.topbar-user').waitFor();
     const order: string[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       await page.keyboard.press('Tab');
       f = await focused();
       order.push(f.tag === 'A' || f.tag === 'BUTTON' ? (f.text ?? '').trim() : f.tag);
       assert.ok(f.outline !== 'none' && f.ow >= 2, `focus ring on ${order[i]}: ${f.outline} ${f.ow}`);
       assert.ok(f.top >= 0 && f.w > 0, `${order[i]} is on screen`);
     }
-    assert.equal(order, ['Skip to content', 'SELECT', 'Log out', 'Guests']);
+    assert.equal(order, ['Skip to content', 'User: admin', 'SELECT', 'Log out', 'Guests']);
+    await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');

@@ -11,6 +11,7 @@ export const ICONS = {
   backups: 'M3 4h18v4H3zM5 8v12h14V8M10 12h4',
   tasks: 'M9 6h11M9 12h11M9 18h11M4 6h.01M4 12h.01M4 18h.01',
   users: 'M12 12a4 4 0 1 0 0-8a4 4 0 1 0 0 8zM4 21c0-4 4-6 8-6s8 2 8 6',
+  account: 'M12 11a3.5 3.5 0 1 0 0-7a3.5 3.5 0 1 0 0 7zM5 20c0-3.5 3-5.5 7-5.5s7 2 7 5.5M16.5 3.5l1 1 2-2',
   cluster: 'M4 4h6v6H4zM14 4h6v6h-6zM9 14h6v6H9zM7 10v2h10v-2M12 12v2',
   node: 'M4 4h16v6H4zM4 14h16v6H4zM8 7h.01M8 17h.01',
   logout: 'M10 4H5v16h5M15 8l4 4-4 4M9 12h10',

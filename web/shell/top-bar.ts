@@ -1,12 +1,13 @@
 /**
- * The top bar: product, node, user, language, logout; below 640 px also the
- * button that opens the navigation.
+ * The top bar: product, node, user (a link to My account), language,
+ * logout; below 640 px also the button that opens the navigation.
  */
 import { html } from '../html';
 import { t } from '../i18n';
 import type { Me } from '../api';
 import { Icon } from '../components/icon';
 import { LangSwitch } from './lang-switch';
+import { href } from '../router';
 
 export interface TopBarProps {
   me: Me;
@@ -25,9 +26,9 @@ export function TopBar({ me, navOpen, onToggleNav, onLogout }: TopBarProps) {
       <${Icon} name="node" /><span class="topbar-label">${t('top.node')}:</span> <strong>${me.node}</strong>
     </span>
     <span class="topbar-spacer"></span>
-    <span class="topbar-item topbar-user" title=${t('top.user')}>
+    <a class="topbar-item topbar-user" href=${href('account')} title=${t('top.account')}>
       <${Icon} name="users" /><span class="topbar-label">${t('top.user')}:</span> <strong>${me.username}</strong>
-    </span>
+    </a>
     <${LangSwitch} />
     <button type="button" class="btn-bar" onClick=${onLogout}><${Icon} name="logout" /><span class="logout-text">${t('top.logout')}</span></button>
   </header>`;

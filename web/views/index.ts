@@ -71,6 +71,7 @@ export const VIEWS: readonly ViewDef[] = [
     title: 'nav.users',
     icon: 'users',
     priv: 'User.Modify',
+    load: () => import('./users'),
   },
   {
     id: 'cluster',
@@ -84,6 +85,14 @@ export const VIEWS: readonly ViewDef[] = [
     icon: 'guests',
     priv: 'VM.Console',
     load: () => import('./console'),
+    hidden: true,
+  },
+  {
+    id: 'account',
+    title: 'nav.account',
+    icon: 'account',
+    priv: null,
+    load: () => import('./account'),
     hidden: true,
   },
 ];

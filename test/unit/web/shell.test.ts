@@ -123,7 +123,7 @@ shell('should show a view the user may use from a deep link, with its route part
   assert.is(text(el.querySelector('main h1')), '101/console');
   location.hash = '#/users';
   await settle();
-  assert.is(text(el.querySelector('main h1')), 'This page does not exist.', 'Users has no view yet');
+  assert.is(text(el.querySelector('main h1')), 'You may not use this page.', 'Users needs User.Modify');
   location.hash = '#/nowhere';
   await settle();
   assert.is(text(el.querySelector('main h1')), 'This page does not exist.');

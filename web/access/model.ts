@@ -1,0 +1,170 @@
+/**
+ * What the Users view, My account and the Permissions panel show, shaped as
+ * /api/access answers, and the pure steps between a form and a request:
+ *
+ *   expireFromDate('2026-12-31')  → 1798675200   (the last second of that day, UTC, in Unix seconds)
+ *   dateFromExpire(0)             → ''            (0 = never expires)
+ *   aclBody({ path: '/vms/101', kind: 'user', name: 'anna', role: 'VMUser', propagate: true })
+ *     → { path: '/vms/101', user: 'anna', role: 'VMUser', propagate: true }
+ *   principalOf({ path: '/', group: 'staff', role: 'Auditor', propagate: true }) → { kind: 'group', name: 'staff' }
+ */
+
+/** GET /api/access/users */
+export interface UserView {
+  username: string;
+  fullname: string;
+  email: string;
+  comment: string;
+  enabled: boolean;
+  /** Unix seconds, 0 = never. */
+  expire: number;
+  groups: string[];
+  tokens: number;
+}
+
+/** GET /api/access/groups */
+export interface GroupView {
+  group: string;
+  comment: string;
+  members: string[];
+}
+
+/** GET /api/access/acl (?path= adds "inherited"). */
+export interface AclEntryView {
+  path: string;
+  user?: string;
+  group?: string;
+  token?: string;
+  role: string;
+  propagate: boolean;
+  inherited?: boolean;
+}
+
+/** GET /api/access/roles */
+export interface RoleView {
+  role: string;
+  description: string;
+  privileges: string[];
+}
+
+/** GET /api/access/tokens */
+export interface TokenView {
+  id: string;
+  user: string;
+  tokenid: string;
+  expire: number;
+  expired: boolean;
+  privsep: boolean;
+  comment: string;
+  created: number;
+}
+
+/** POST /api/access/tokens: the one answer that holds the secret. */
+export interface NewToken {
+  tokenid: string;
+  secret: string;
+  id: string;
+  user: string;
+  expire: number;
+  privsep: boolean;
+}
+
+/** GET /api/access/audit */
+export interface AuditView {
+  time: string;
+  node: string;
+  user: string;
+  token?: string;
+  addr?: string;
+  action: string;
+  object?: string;
+  ok: boolean;
+  detail?: unknown;
+}
+
+export type PrincipalKind = 'user' | 'group' | 'token';
+export const PRINCIPAL_KINDS: readonly PrincipalKind[] = ['user', 'group', 'token'];
+
+export function principalOf(e: Pick<AclEntryView, 'user' | 'group' | 'token'>): { kind: PrincipalKind; name: string } {
+  if (e.user !== undefined) return { kind: 'user', name: e.user };
+  if (e.group !== undefined) return { kind: 'group', name: e.group };
+  return { kind: 'token', name: e.token ?? '' };
+}
+
+export interface AclForm {
+  path: string;
+  kind: PrincipalKind;
+  name: string;
+  role: string;
+  propagate: boolean;
+}
+
+/** The PUT /api/access/acl body of the add form. */
+export function aclBody(f: AclForm): Record<string, unknown> {
+  return { path: f.path.trim(), [f.kind]: f.name.trim(), role: f.role, propagate: f.propagate };
+}
+
+/** The DELETE /api/access/acl query of an entry: "?path=%2Fvms%2F101&user=anna". */
+export function aclQuery(e: Pick<AclEntryView, 'path' | 'user' | 'group' | 'token'>): string {
+  const p = principalOf(e);
+  return `?${new URLSearchParams({ path: e.path, [p.kind]: p.name })}`;
+}
+
+/** A stable key of an entry (one per path and principal). */
+export const aclKey = (e: Pick<AclEntryView, 'path' | 'user' | 'group' | 'token'>): string => {
+  const p = principalOf(e);
+  return `${e.path}\u0000${p.kind}\u0000${p.name}`;
+};
+
+const DAY_S = 86_400;
+
+/** "YYYY-MM-DD" of a date input → Unix seconds at the end of that day (UTC); '' → 0 (never). Null: no such date. */
+export function expireFromDate(date: string): number | null {
+  if (date.trim() === '') return 0;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date.trim());
+  if (!m) return null;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  const d = new Date(ms);
+  if (d.getUTCFullYear() !== Number(m[1]) || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) return null;
+  return ms / 1000 + DAY_S - 1;
+}
+
+/** Unix seconds → "YYYY-MM-DD" (UTC) for a date input; 0 → ''. */
+export function dateFromExpire(expire: number): string {
+  if (!expire) return '';
+  return new Date(expire * 1000).toISOString().slice(0, 10);
+}
+
+/** The user form → the POST (create) or PUT (edit) body; only changed fields on edit, the password only when typed. */
+export interface UserForm {
+  username: string;
+  fullname: string;
+  email: string;
+  comment: string;
+  enabled: boolean;
+  expire: string;
+  groups: string[];
+  password: string;
+}
+
+export function userBody(f: UserForm, before: UserView | null): Record<string, unknown> | { error: 'expire' } {
+  const expire = expireFromDate(f.expire);
+  if (expire === null) return { error: 'expire' };
+  const all: Record<string, unknown> = {
+    fullname: f.fullname.trim(),
+    email: f.email.trim(),
+    comment: f.comment.trim(),
+    enabled: f.enabled,
+    expire,
+    groups: [...f.groups].sort(),
+  };
+  if (!before) return { username: f.username.trim(), password: f.password, ...all };
+  const out: Record<string, unknown> = {};
+  const was: Record<string, unknown> = { ...before, groups: [...before.groups].sort() };
+  for (const [k, v] of Object.entries(all)) if (JSON.stringify(v) !== JSON.stringify(was[k])) out[k] = v;
+  if (f.password !== '') out.password = f.password;
+  return out;
+}
+
+/** Privilege a user holds on "/" or below (GET /api/access/me). */
+export const holds = (privileges: readonly string[], priv: string): boolean => privileges.includes(priv);

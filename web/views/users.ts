@@ -1,0 +1,228 @@
+/**
+ * The Users view (User.Modify), in four tabs:
+ *
+ *   #/users               users: name, full name, email, enabled, expiry, groups; enable/disable, delete
+ *   #/users/new           create a user
+ *   #/users/user/<name>   edit a user, reset their password
+ *   #/users/groups        groups: create, members, delete
+ *   #/users/acl           ACL entries: path, user/group/token, role, propagate; add, remove
+ *   #/users/audit         the audit log (Sys.Audit)
+ *
+ * The node refuses what would lock every administrator out (409) and names
+ * the field of a bad value (400 "email: …"); both show where they happen.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { html } from '../html';
+import { t } from '../i18n';
+import { api } from '../api';
+import { href, navigate } from '../router';
+import { formatTime } from '../format';
+import { ConfirmDialog } from '../components/confirm-dialog';
+import { DataTable, type Column } from '../components/data-table';
+import { ErrorBanner } from '../components/error-banner';
+import { Field, fieldError } from '../components/field';
+import { StatusBadge } from '../components/status-badge';
+import { AclEditor } from '../access/acl-editor';
+import { dateFromExpire, userBody, type GroupView, type UserForm, type UserView } from '../access/model';
+import { GroupsTab } from './users/groups';
+import { AuditTab } from './users/audit';
+import { UsersTabs } from './users/tabs';
+import type { ViewProps } from './index';
+
+export function expiryText(expire: number): string {
+  return expire ? formatTime(expire * 1000) : t('users.never');
+}
+
+function UserList({ me }: { me: ViewProps['me'] }) {
+  const [users, setUsers] = useState<UserView[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const load = () => api.get<UserView[]>('/api/access/users').then((x) => (setUsers(x), setError(null)), setError);
+  useEffect(() => {
+    void load();
+  }, []);
+  const toggle = async (u: UserView) => {
+    setBusy(u.username);
+    try {
+      await api.put(`/api/access/users/${encodeURIComponent(u.username)}`, { enabled: !u.enabled });
+      await load();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const columns: Column<UserView>[] = [
+    { key: 'username', label: t('users.col.name'), value: (u) => u.username, render: (u) => html`<a href=${href('users', 'user', u.username)}>${u.username}</a>` },
+    { key: 'fullname', label: t('users.col.fullname'), value: (u) => u.fullname },
+    { key: 'email', label: t('users.col.email'), value: (u) => u.email },
+    {
+      key: 'enabled', label: t('users.col.enabled'), value: (u) => (u.enabled ? t('users.enabled') : t('users.disabled')),
+      render: (u) => html`<${StatusBadge} tone=${u.enabled ? 'ok' : 'neutral'} label=${u.enabled ? t('users.enabled') : t('users.disabled')} />`,
+    },
+    { key: 'expire', label: t('users.col.expire'), value: (u) => expiryText(u.expire), sortValue: (u) => u.expire || Number.MAX_SAFE_INTEGER },
+    { key: 'groups', label: t('users.col.groups'), value: (u) => u.groups.join(', ') },
+    {
+      key: 'actions', label: t('table.actions'), value: () => '', sortable: false,
+      render: (u) => html`<span class="panel-actions">
+        <button type="button" class="btn btn-small" disabled=${busy === u.username} onClick=${() => toggle(u)}
+          aria-label=${t(u.enabled ? 'users.disableOne' : 'users.enableOne', { name: u.username })}>${u.enabled ? t('users.disable') : t('users.enable')}</button>
+        <button type="button" class="btn btn-small" disabled=${u.username === me.username} onClick=${() => setDeleting(u.username)}
+          aria-label=${t('users.deleteOne', { name: u.username })}>${t('users.delete')}</button>
+      </span>`,
+    },
+  ];
+  return html`<h1>${t('users.title')}</h1>
+    <${UsersTabs} current="users" me=${me} />
+    <p><a class="btn btn-primary" href=${href('users', 'new')}>${t('users.new')}</a></p>
+    ${error && html`<${ErrorBanner} error=${error} onDismiss=${() => setError(null)} />`}
+    ${users === null
+      ? !error && html`<p>${t('app.loading')}</p>`
+      : html`<${DataTable} label=${t('users.title')} filter=${t('users.filter')} empty=${t('users.empty')} columns=${columns} rows=${users}
+          rowKey=${(u: UserView) => u.username} initialSort=${{ key: 'username', dir: 'asc' }}
+          rowClass=${(u: UserView) => (u.enabled ? undefined : 'row-disabled')} />`}
+    <${ConfirmDialog} open=${deleting !== null} title=${t('users.deleteTitle', { name: deleting ?? '' })} message=${t('users.deleteText')}
+      confirmLabel=${t('users.deleteOne', { name: deleting ?? '' })} requireText=${deleting ?? ''}
+      onConfirm=${async () => {
+        await api.del(`/api/access/users/${encodeURIComponent(deleting!)}`);
+        setDeleting(null);
+        await load();
+      }}
+      onCancel=${() => setDeleting(null)} />`;
+}
+
+const EMPTY: UserForm = { username: '', fullname: '', email: '', comment: '', enabled: true, expire: '', groups: [], password: '' };
+
+const fromUser = (u: UserView): UserForm => ({
+  username: u.username, fullname: u.fullname, email: u.email, comment: u.comment, enabled: u.enabled,
+  expire: dateFromExpire(u.expire), groups: [...u.groups], password: '',
+});
+
+function UserEdit({ name, me }: { name: string | null; me: ViewProps['me'] }) {
+  const [before, setBefore] = useState<UserView | null>(null);
+  const [f, setF] = useState<UserForm | null>(name ? null : EMPTY);
+  const [groups, setGroups] = useState<GroupView[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    api.get<GroupView[]>('/api/access/groups').then(setGroups, () => setGroups([]));
+    if (name) api.get<UserView>(`/api/access/users/${encodeURIComponent(name)}`).then((u) => (setBefore(u), setF(fromUser(u))), setError);
+  }, [name]);
+  const set = <K extends keyof UserForm>(k: K, v: UserForm[K]) => (setSaved(false), setF((s) => (s ? { ...s, [k]: v } : s)));
+  const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
+  const [expireError, setExpireError] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!f) return;
+    const body = userBody(f, before);
+    setExpireError('error' in body);
+    if ('error' in body) return;
+    setBusy(true);
+    setError(null);
+    try {
+      if (name) {
+        const u = await api.put<UserView>(`/api/access/users/${encodeURIComponent(name)}`, body);
+        setBefore(u);
+        setF(fromUser(u));
+        setSaved(true);
+      } else {
+        await api.post('/api/access/users', body);
+        navigate(href('users'));
+      }
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const fe = (k: string) => fieldError(error, k);
+  const shown = ['username', 'password', 'fullname', 'email', 'comment', 'expire', 'groups'];
+  return html`<p class="crumbs"><a href=${href('users')}>${t('users.back')}</a></p>
+    <h1>${name ? t('users.editTitle', { name }) : t('users.new')}</h1>
+    ${error && !shown.some((k) => fe(k)) && html`<${ErrorBanner} error=${error} />`}
+    ${!f && !error && html`<p>${t('app.loading')}</p>`}
+    ${f && html`<form class="card user-form" onSubmit=${submit} noValidate>
+      ${!name && html`<${Field} label=${t('users.f.username')} name="username" value=${f.username} required autocomplete="off"
+        hint=${t('users.f.usernameHint')} onInput=${(e: Event) => set('username', val(e))} error=${fe('username')} />`}
+      ${!name && html`<${Field} label=${t('users.f.password')} name="password" type="password" value=${f.password} required autocomplete="new-password"
+        hint=${t('users.f.passwordHint')} onInput=${(e: Event) => set('password', val(e))} error=${fe('password')} />`}
+      <div class="form-row">
+        <${Field} label=${t('users.f.fullname')} name="fullname" value=${f.fullname} onInput=${(e: Event) => set('fullname', val(e))} error=${fe('fullname')} />
+        <${Field} label=${t('users.f.email')} name="email" type="email" value=${f.email} onInput=${(e: Event) => set('email', val(e))} error=${fe('email')} />
+      </div>
+      <div class="form-row">
+        <${Field} label=${t('users.f.expire')} name="expire" type="date" value=${f.expire} hint=${t('users.f.expireHint')}
+          onInput=${(e: Event) => set('expire', val(e))} error=${expireError ? t('users.f.expireBad') : fe('expire')} />
+        <${Field} label=${t('users.f.comment')} name="comment" value=${f.comment} onInput=${(e: Event) => set('comment', val(e))} error=${fe('comment')} />
+      </div>
+      <label class="check"><input type="checkbox" name="enabled" checked=${f.enabled}
+        onChange=${(e: Event) => set('enabled', (e.currentTarget as HTMLInputElement).checked)} /> ${t('users.f.enabled')}</label>
+      <fieldset class="choices">
+        <legend>${t('users.f.groups')}</legend>
+        ${groups.length === 0 && html`<p class="muted">${t('users.f.noGroups')}</p>`}
+        ${groups.map((g) => html`<label class="check"><input type="checkbox" name=${`group-${g.group}`} checked=${f.groups.includes(g.group)}
+          onChange=${(e: Event) => set('groups', (e.currentTarget as HTMLInputElement).checked ? [...f.groups, g.group] : f.groups.filter((x) => x !== g.group))} /> ${g.group}</label>`)}
+        ${fe('groups') && html`<p class="field-error">${fe('groups')}</p>`}
+      </fieldset>
+      ${saved && html`<p role="status">${t('users.saved')}</p>`}
+      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy}>${name ? t('users.save') : t('users.create')}</button></div>
+    </form>`}
+    ${name && before && html`<${ResetPassword} name=${name} self=${name === me.username} />`}`;
+}
+
+function ResetPassword({ name, self }: { name: string; self: boolean }) {
+  const [pw, setPw] = useState('');
+  const [pw2, setPw2] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const mismatch = pw2 !== '' && pw !== pw2;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (pw === '' || pw !== pw2) return;
+    setBusy(true);
+    setError(null);
+    setDone(false);
+    try {
+      await api.put(`/api/access/users/${encodeURIComponent(name)}`, { password: pw });
+      setPw('');
+      setPw2('');
+      setDone(true);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="card reset-form" onSubmit=${submit} noValidate>
+    <h2>${t('users.reset')}</h2>
+    <p class="muted">${self ? t('users.resetSelf') : t('users.resetText')}</p>
+    ${error && !fieldError(error, 'password') && html`<${ErrorBanner} error=${error} />`}
+    <div class="form-row">
+      <${Field} label=${t('users.f.newPassword')} name="newpassword" type="password" autocomplete="new-password" value=${pw}
+        onInput=${(e: Event) => (setDone(false), setPw((e.currentTarget as HTMLInputElement).value))} error=${fieldError(error, 'password')} />
+      <${Field} label=${t('users.f.repeatPassword')} name="repeatpassword" type="password" autocomplete="new-password" value=${pw2}
+        onInput=${(e: Event) => setPw2((e.currentTarget as HTMLInputElement).value)} error=${mismatch ? t('users.f.mismatch') : null} />
+    </div>
+    ${done && html`<p role="status">${t('users.resetDone', { name })}</p>`}
+    <div class="form-actions"><button type="submit" class="btn" disabled=${busy || pw === '' || pw !== pw2}>${t('users.resetButton')}</button></div>
+  </form>`;
+}
+
+function AclTab({ me }: { me: ViewProps['me'] }) {
+  return html`<h1>${t('users.title')}</h1>
+    <${UsersTabs} current="acl" me=${me} />
+    <p class="muted">${t('perm.aclIntro')}</p>
+    <${AclEditor} />`;
+}
+
+export default function UsersView({ parts, me }: ViewProps) {
+  if (parts[0] === 'new') return html`<${UserEdit} key="new" name=${null} me=${me} />`;
+  if (parts[0] === 'user' && parts[1]) return html`<${UserEdit} key=${parts[1]} name=${parts[1]} me=${me} />`;
+  if (parts[0] === 'groups') return html`<${GroupsTab} me=${me} />`;
+  if (parts[0] === 'acl') return html`<${AclTab} me=${me} />`;
+  if (parts[0] === 'audit') return html`<${AuditTab} me=${me} />`;
+  return html`<${UserList} me=${me} />`;
+}
