@@ -117,3 +117,50 @@ export function kvmModuleFor(cpuinfo: string): string | null {
   if (flags.includes('vmx')) return KVM_MODULES.vmx;
   return null;
 }
+
+export interface AliasRule {
+  /** The glob's text up to its first wildcard: a cheap test before the RegExp. */
+  prefix: string;
+  pattern: RegExp;
+  module: string;
+}
+
+/**
+ * modules.alias → rules. A line maps a glob over device modaliases to a module:
+ *   alias pci:v00001AF4d00001000sv*sd*bc*sc*i* virtio_pci
+ * ("*" any run of characters, "?" one, "[…]" a class, as fnmatch).
+ */
+export function parseModulesAlias(text: string): AliasRule[] {
+  const rules: AliasRule[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^alias\s+(\S+)\s+(\S+)\s*$/.exec(line);
+    if (!m) continue;
+    const re = m[1]!.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    rules.push({ prefix: /^[^*?[]*/.exec(m[1]!)![0], pattern: new RegExp(`^${re}$`), module: m[2]!.replace(/-/g, '_') });
+  }
+  return rules;
+}
+
+/**
+ * The modules the devices present ask for (their /sys/…/modalias strings),
+ * minus those already loaded (names from /proc/modules); each module once,
+ * in the order of first need.
+ */
+export function modulesForDevices(modaliases: readonly string[], rules: readonly AliasRule[], loaded: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>(loaded);
+  for (const a of modaliases) {
+    for (const r of rules) {
+      if (!seen.has(r.module) && a.startsWith(r.prefix) && r.pattern.test(a)) {
+        seen.add(r.module);
+        out.push(r.module);
+      }
+    }
+  }
+  return out;
+}
+
+/** Names of loaded modules from /proc/modules ("virtio_net 61440 0 - Live 0x0000000000000000"). */
+export function parseProcModules(text: string): Set<string> {
+  return new Set(text.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean));
+}

@@ -18,10 +18,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
-import { BOOT_MODULES, kvmModuleFor } from './modules';
-import { bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
+import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
+import { batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeName } from './layout';
 import { NODE_DIST, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR } from './files';
 import { initNode } from '../../node-cgi/cli/init';
@@ -47,10 +46,11 @@ function log(line: string, consoleOnly = false): void {
 }
 
 function run(what: string, step: Step): boolean {
-  const r = spawnSync(step.argv[0]!, step.argv.slice(1), { encoding: 'utf8', env: { PATH: NODE_PATH }, timeout: 120_000 });
+  const r = spawnSync(step.argv[0]!, step.argv.slice(1), { encoding: 'utf8', env: { PATH: NODE_PATH }, timeout: 120_000, ...(step.input ? { input: step.input } : {}) });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   const ok = r.status === 0;
-  log(`${what}: ${step.argv.join(' ')}${ok ? '' : `  → ${r.error ? r.error.message : `exit ${r.status}`}${step.allowFail ? ' (going on)' : ' FAILED'}`}`);
+  const shown = step.input ? `${step.argv.join(' ')} <<< ${step.input.trim().split('\n').join('; ')}` : step.argv.join(' ');
+  log(`${what}: ${shown}${ok ? '' : `  → ${r.error ? r.error.message : `exit ${r.status}`}${step.allowFail ? ' (going on)' : ' FAILED'}`}`);
   if (out) for (const l of out.split('\n')) log(`    ${l}`);
   return ok;
 }
@@ -67,44 +67,44 @@ function mounts(): void {
 
 function modules(): void {
   const kvm = kvmModuleFor(readFileSync('/proc/cpuinfo', 'utf8'));
-  for (const name of [...BOOT_MODULES, ...(kvm ? [kvm] : [])]) run('module', { argv: ['modprobe', '-b', name], allowFail: true });
   if (!kvm) log('module: this CPU has no svm/vmx: guests run under TCG');
-  // Coldplug: every device already present asks for its driver by modalias; the
-  // second pass catches devices that appeared behind a driver of the first (virtio).
+  run('module', { argv: ['modprobe', '-a', '-b', ...BOOT_MODULES, ...(kvm ? [kvm] : [])], allowFail: true });
+  // Coldplug: every device present asks for its driver by modalias (resolved
+  // here, one modprobe for all); the second pass catches devices that appeared
+  // behind a driver of the first. Hot-plugged devices are mdev's (inittab).
+  const rules = parseModulesAlias(readFileSync(`/lib/modules/${release()}/modules.alias`, 'utf8'));
   for (let pass = 0; pass < 2; pass++) {
-    const aliases = [...new Set(findModaliases('/sys/devices'))];
-    spawnSync('modprobe', ['-q', '-b', '-a', ...aliases], { env: { PATH: NODE_PATH }, stdio: 'ignore' });
-  }
-  // Hot plug (USB backup disks, …) from now on: mdev loads drivers and makes nodes.
-  try {
-    writeFileSync('/proc/sys/kernel/hotplug', '/sbin/mdev');
-  } catch (e) {
-    log(`hotplug: ${(e as Error).message}`);
+    const wanted = modulesForDevices(deviceModaliases(), rules, parseProcModules(readFileSync('/proc/modules', 'utf8')));
+    if (wanted.length === 0) break;
+    run('module', { argv: ['modprobe', '-a', '-b', ...wanted], allowFail: true });
   }
   log(`kvm: ${existsSync('/dev/kvm') ? '/dev/kvm present, guests run under KVM' : 'no /dev/kvm, guests run under TCG'}`);
 }
 
-function findModaliases(dir: string, out: string[] = [], depth = 0): string[] {
-  if (depth > 12) return out;
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (e.name === 'modalias' && e.isFile()) {
+function release(): string {
+  return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+}
+
+/** The modalias of every device, read bus by bus (/sys/bus/NAME/devices/DEV/modalias): far fewer reads than walking /sys/devices. */
+function deviceModaliases(): string[] {
+  const out = new Set<string>();
+  for (const bus of readdirSync('/sys/bus')) {
+    let devices: string[];
+    try {
+      devices = readdirSync(`/sys/bus/${bus}/devices`);
+    } catch {
+      continue;
+    }
+    for (const d of devices) {
       try {
-        const a = readFileSync(join(dir, e.name), 'utf8').trim();
-        if (a) out.push(a);
+        const a = readFileSync(`/sys/bus/${bus}/devices/${d}/modalias`, 'utf8').trim();
+        if (a) out.add(a);
       } catch {
-        /* unreadable: skip */
+        /* no modalias */
       }
-    } else if (e.isDirectory() && !e.isSymbolicLink()) {
-      findModaliases(join(dir, e.name), out, depth + 1);
     }
   }
-  return out;
+  return [...out];
 }
 
 function nics(): { names: string[]; firstMac?: string } {
@@ -118,7 +118,7 @@ function nics(): { names: string[]; firstMac?: string } {
 function network(p: BootParams, node: string, names: string[]): void {
   const plan = networkPlan(p, names);
   for (const e of plan.errors) log(`network: ${e}`);
-  for (const s of plan.steps) run('network', s);
+  for (const s of batchIp(plan.steps)) run('network', s);
   if (plan.resolvConf) writeFileSync('/etc/resolv.conf', plan.resolvConf);
   for (const iface of plan.dhcp) run('network', { argv: dhcpArgs(iface, node), allowFail: true });
 }

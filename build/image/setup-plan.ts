@@ -23,8 +23,34 @@ import type { BootParams } from './boot-params';
 
 export interface Step {
   argv: string[];
+  /** Standard input of the command. */
+  input?: string;
   /** A failure is logged and the boot goes on. */
   allowFail?: boolean;
+}
+
+/**
+ * Runs of `ip …` steps as one `ip -force -batch -` (each process costs a
+ * fork of the set-up under an emulated CPU): the commands become its input,
+ * one a line, and it goes on past a failing one.
+ */
+export function batchIp(steps: readonly Step[]): Step[] {
+  const out: Step[] = [];
+  let batch: string[] = [];
+  const flush = () => {
+    if (batch.length === 1) out.push({ argv: ['ip', ...batch[0]!.split(' ')] });
+    else if (batch.length > 1) out.push({ argv: ['ip', '-force', '-batch', '-'], input: batch.join('\n') + '\n' });
+    batch = [];
+  };
+  for (const s of steps) {
+    if (s.argv[0] === 'ip' && !s.input && s.argv.slice(1).every((a) => /^[A-Za-z0-9_./:-]+$/.test(a))) batch.push(s.argv.slice(1).join(' '));
+    else {
+      flush();
+      out.push(s);
+    }
+  }
+  flush();
+  return out;
 }
 
 export const BRIDGE = 'vmbr0';
@@ -114,9 +140,8 @@ export function dataDiskPlan(device: string, fsType: string | null): Step[] {
   if (fsType === null) steps.push({ argv: ['mke2fs', '-q', '-F', '-t', 'ext4', '-L', DATA_LABEL, '-m', '0', device] });
   else if (EXT_TYPES.has(fsType)) steps.push({ argv: ['e2fsck', '-p', device], allowFail: true });
   steps.push({ argv: ['mkdir', '-p', DATA_MOUNT] }, { argv: ['mount', '-o', 'noatime', device, DATA_MOUNT] });
-  for (const d of DATA_DIRS) {
-    steps.push({ argv: ['mkdir', '-p', `${DATA_MOUNT}/${d}`, `/${d}`] }, { argv: ['mount', '--bind', `${DATA_MOUNT}/${d}`, `/${d}`] });
-  }
+  steps.push({ argv: ['mkdir', '-p', ...DATA_DIRS.flatMap((d) => [`${DATA_MOUNT}/${d}`, `/${d}`])] });
+  for (const d of DATA_DIRS) steps.push({ argv: ['mount', '--bind', `${DATA_MOUNT}/${d}`, `/${d}`] });
   return steps;
 }
 
