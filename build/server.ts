@@ -5,7 +5,7 @@
  * temporary root and a free port).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ export interface ServerOptions {
   https?: boolean;
   /** Extra environment for `ramvm init` (e.g. RAMVM_ADMIN_PASSWORD). */
   env?: NodeJS.ProcessEnv;
-  /** Where lighttpd's stderr goes (default: inherit). */
+  /** Keep lighttpd's stdout off the terminal (tests). */
   quiet?: boolean;
 }
 
@@ -37,6 +37,9 @@ export interface RunningServer {
 /** Largest request body lighttpd accepts, in KiB (ISO uploads of any practical size). */
 const MAX_REQUEST_KB = 64 * 1024 * 1024; // 64 GiB
 
+/** Where lighttpd puts its request-body temp files (see lighttpd.conf.in). */
+export const uploadDir = (root: string) => join(resolve(root), 'run/ramvm/upload');
+
 export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): string {
   const root = resolve(opts.root);
   const vars: Record<string, string> = {
@@ -50,6 +53,7 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
     NODE_NAME: opts.node ?? hostname(),
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     MAX_REQUEST_KB: String(MAX_REQUEST_KB),
+    UPLOAD_DIR: uploadDir(root),
     HANDLERS: cgiEntries().map((f) => basename(f, '.ts')).filter((h) => h !== 'unknown').join('|'),
   };
   if (opts.tlsPem) vars.TLS_PEM = opts.tlsPem;
@@ -108,11 +112,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (init.status !== 0) throw new Error(`ramvm init failed: ${init.stderr}`);
   const tlsPem = opts.https ? ensureCertificate(root, opts.node ?? hostname()) : undefined;
   const confFile = join(root, 'run/ramvm/lighttpd.conf');
-  mkdirSync(join(root, 'run/ramvm'), { recursive: true });
+  mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
   writeFileSync(confFile, lighttpdConfig({ ...opts, root, ...(tlsPem ? { tlsPem } : {}) }));
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);
-  const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', 'inherit', opts.quiet ? 'ignore' : 'inherit'], env });
+  // CGIs inherit lighttpd's stderr, not its errorlog: point both at the same
+  // file (O_APPEND) so every handler's log line lands beside lighttpd's own.
+  const logDir = join(root, 'var/log/ramvm');
+  mkdirSync(logDir, { recursive: true });
+  const errFd = openSync(join(logDir, 'lighttpd-error.log'), 'a', 0o640);
+  const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', errFd], env });
+  closeSync(errFd);
   await waitForPort(opts.listen, opts.port, 10_000, proc);
   const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;
   return {

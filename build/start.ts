@@ -20,7 +20,7 @@ export async function startCommand(): Promise<void> {
     https: process.env.RAMVM_HTTPS === '1',
   });
   if (server.initOutput) process.stdout.write(server.initOutput);
-  process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}\n`);
+  process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}, log in ${server.root}/var/log/ramvm/lighttpd-error.log\n`);
   process.stdout.write(`listening on ${server.url}\n`);
   const stop = () => {
     process.stdout.write('stopping the web server (running guests keep running)\n');

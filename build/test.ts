@@ -35,7 +35,7 @@ export function parseUvuSummary(out: string): { total: number; passed: number; s
 
 function runSuite(suite: string, pattern: string | undefined): SuiteResult {
   process.stdout.write(`\n== ${suite}\n`);
-  const filePattern = pattern ? `${pattern}.*\\.test\\.ts$` : '\\.test\\.ts$';
+  const filePattern = pattern ? `(${pattern}).*\\.test\\.ts$` : '\\.test\\.ts$';
   const args = [join(ROOT, 'node_modules/uvu/bin.js'), join('test', suite), filePattern, '-r', 'esbuild-register', '-c', 'false'];
   const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
   process.stdout.write(r.stdout);

@@ -82,11 +82,21 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
     allowed.push(route.method);
   }
   if (allowed.length > 0) {
-    const e = new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`);
-    (e as HttpError & { allow?: string }).allow = allowed.join(', ');
-    throw e;
+    throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`).withHeader(
+      'Allow',
+      allowed.join(', '),
+    );
   }
   throw new HttpError(404, 'not_found', `no such API path: ${path}`);
+}
+
+/** decodeURIComponent that answers 400 for a malformed escape ("%E0", "%zz"). */
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new HttpError(400, 'bad_request', `malformed percent-escape in the path: ${s.slice(0, 100)}`);
+  }
 }
 
 export function matchPath(pattern: string, path: string): Record<string, string> | null {
@@ -96,12 +106,12 @@ export function matchPath(pattern: string, path: string): Record<string, string>
   for (let i = 0; i < want.length; i++) {
     const w = want[i]!;
     if (w.startsWith('*')) {
-      params[w.slice(1)] = got.slice(i).map(decodeURIComponent).join('/');
+      params[w.slice(1)] = got.slice(i).map(decodeSegment).join('/');
       return params;
     }
     const g = got[i];
     if (g === undefined) return null;
-    if (w.startsWith(':')) params[w.slice(1)] = decodeURIComponent(g);
+    if (w.startsWith(':')) params[w.slice(1)] = decodeSegment(g);
     else if (w !== g) return null;
   }
   return got.length === want.length ? params : null;
@@ -185,8 +195,7 @@ export function errorResponse(err: unknown, req: Pick<Request, 'method' | 'path'
     status = err.status;
     code = err.code;
     message = err.message;
-    const allow = (err as HttpError & { allow?: string }).allow;
-    if (allow) headers.push(['Allow', allow]);
+    headers.push(...err.headers);
     if (status >= 500 || err.detail) log(`${req.method} ${req.path}: ${status} ${message}${err.detail ? ` (${err.detail})` : ''}`);
   } else {
     log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);

@@ -31,6 +31,8 @@ export class HttpError extends Error {
   readonly code: ErrorCode;
   /** For the server log only; never sent to the client. */
   readonly detail?: string;
+  /** Headers the answer must carry (Allow on 405, Upgrade on 426, Retry-After on 429). */
+  readonly headers: [string, string][] = [];
 
   constructor(status: number, code: ErrorCode, message: string, detail?: string) {
     super(message);
@@ -38,6 +40,12 @@ export class HttpError extends Error {
     this.status = status;
     this.code = code;
     if (detail !== undefined) this.detail = detail;
+  }
+
+  /** Add a response header; returns this, for `throw new HttpError(…).withHeader(…)`. */
+  withHeader(name: string, value: string): this {
+    this.headers.push([name, value]);
+    return this;
   }
 }
 

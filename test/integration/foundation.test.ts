@@ -244,3 +244,18 @@ T('should leave no temp or lock files behind in the config tree', () => {
   assert.equal(readdirSync(join(node.root, 'run/ramvm/lock')), []);
 });
 T.run();
+
+const L = suite('server log');
+L.before(async () => {
+  node = await startTestNode();
+});
+L.after(async () => node?.stop());
+
+L('should write the CGIs\' log lines to the node\'s error log', async () => {
+  const r = await node.anon().post('/api/access/ticket', { username: 'ghost', password: 'nope' });
+  assert.is(r.status, 401);
+  const log = readFileSync(join(node.root, 'var/log/ramvm/lighttpd-error.log'), 'utf8');
+  assert.match(log, 'server started');
+  assert.match(log, /ramvm\[access\.cgi\]: login failed for ghost from 127\.0\.0\.1/);
+});
+L.run();

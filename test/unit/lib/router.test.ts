@@ -19,6 +19,15 @@ M('should reject extra and missing segments', () => {
 M('should decode percent-escapes in params', () => {
   assert.equal(matchPath('/:name', '/a%20b.iso'), { name: 'a b.iso' });
 });
+M('should answer 400 for a malformed percent-escape', () => {
+  try {
+    matchPath('/:name', '/%E0.iso');
+    assert.unreachable();
+  } catch (e) {
+    assert.instance(e, HttpError);
+    assert.is((e as HttpError).status, 400);
+  }
+});
 M('should collect the rest with a star param', () => {
   assert.equal(matchPath('/files/*rest', '/files/a/b'), { rest: 'a/b' });
 });

@@ -1,0 +1,59 @@
+/**
+ * /api/monitor: the QEMU monitor (HMP through QMP) and screenshots.
+ *
+ *   POST /api/monitor/101 {"command": "info status"}  → {"output": "VM status: running\n"}   VM.Monitor
+ *   GET  /api/monitor/101/screenshot                  → image/png, full size              VM.Console
+ *   GET  /api/monitor/101/screenshot?width=160        → image/png, scaled down (thumbnail)
+ *
+ * HMP can do anything QEMU can (VM.Monitor: Administrator only by default),
+ * so every command is written to the server log with its user. HMP runs on
+ * the guest's work socket; a screenshot is a quick read-only probe and uses
+ * the status socket, so thumbnails keep coming while a long job holds the
+ * work socket.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { log, Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { checkedVmid } from '../lib/validate';
+import { paths } from '../lib/paths';
+import { withQmp } from '../qemu/qmp';
+import { requireGuest } from '../console/guest';
+import { HMP_TIMEOUT_MS, checkedHmpCommand, checkedThumbWidth, hmpArgs, parseHmpOutput, screendumpArgs } from '../console/monitor';
+
+async function hmp(ctx: Context) {
+  const vmid = checkedVmid(ctx.params.vmid);
+  const body = await ctx.req.json<{ command?: unknown }>();
+  const command = checkedHmpCommand(body.command);
+  const files = requireGuest(vmid);
+  log(`monitor ${vmid} by ${ctx.me.username}: ${command}`);
+  const ret = await withQmp(files.qmp, (q) => q.execute('human-monitor-command', hmpArgs(command), HMP_TIMEOUT_MS));
+  return { output: parseHmpOutput(ret) };
+}
+
+async function screenshot(ctx: Context) {
+  const vmid = checkedVmid(ctx.params.vmid);
+  const width = checkedThumbWidth(ctx.req.query.get('width'));
+  const files = requireGuest(vmid);
+  // QEMU writes the file itself; it lives in the run dir only for the length of this request.
+  const tmp = join(paths().qemuRun, `.screendump-${vmid}-${process.pid}-${randomBytes(4).toString('hex')}.png`);
+  let png: Buffer;
+  try {
+    await withQmp(files.statusQmp, (q) => q.execute('screendump', screendumpArgs(tmp)));
+    png = await readFile(tmp);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  if (width !== null) {
+    const { decodePng, encodePng, scaleToWidth } = await import('../console/png');
+    png = encodePng(scaleToWidth(decodePng(png), width));
+  }
+  return new Reply(200, null, { contentType: 'image/png', body: png });
+}
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, handle: hmp },
+  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: screenshot },
+];
+
+if (require.main === module) runCgi(routes);
