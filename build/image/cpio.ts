@@ -24,11 +24,14 @@ export interface CpioEntry {
   size: number;
   ino: number;
   nlink?: number;
+  /** Device number of a character device (S_IFCHR). */
+  rdev?: { major: number; minor: number };
 }
 
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
 
 const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
 const pad4 = (n: number) => (4 - (n % 4)) % 4;
@@ -37,7 +40,7 @@ const pad4 = (n: number) => (4 - (n % 4)) % 4;
 export function newcHeader(e: CpioEntry): Buffer {
   if (e.name.startsWith('/')) throw new Error(`cpio names are relative: ${e.name}`);
   const nameBytes = Buffer.from(e.name + '\0', 'utf8');
-  const fields = [e.ino, e.mode, 0, 0, e.nlink ?? (e.mode & S_IFDIR ? 2 : 1), 0, e.size, 0, 0, 0, 0, nameBytes.length, 0];
+  const fields = [e.ino, e.mode, 0, 0, e.nlink ?? (e.mode & S_IFDIR ? 2 : 1), 0, e.size, 0, 0, e.rdev?.major ?? 0, e.rdev?.minor ?? 0, nameBytes.length, 0];
   const head = Buffer.from('070701' + fields.map(hex8).join(''), 'ascii');
   return Buffer.concat([head, nameBytes, Buffer.alloc(pad4(head.length + nameBytes.length))]);
 }
@@ -45,6 +48,7 @@ export function newcHeader(e: CpioEntry): Buffer {
 /** What one archive member holds: a directory, a symlink target, bytes, or a file to stream. */
 export type CpioSource =
   | { name: string; kind: 'dir'; mode?: number }
+  | { name: string; kind: 'chardev'; major: number; minor: number; mode?: number }
   | { name: string; kind: 'symlink'; target: string }
   | { name: string; kind: 'data'; data: Buffer; mode?: number }
   | { name: string; kind: 'file'; path: string; mode?: number };
@@ -62,6 +66,8 @@ export function writeCpio(out: string, members: readonly CpioSource[]): number {
     for (const m of members) {
       if (m.kind === 'dir') {
         put(newcHeader({ name: m.name, mode: S_IFDIR | (m.mode ?? 0o755), size: 0, ino: ino++ }));
+      } else if (m.kind === 'chardev') {
+        put(newcHeader({ name: m.name, mode: S_IFCHR | (m.mode ?? 0o600), size: 0, ino: ino++, rdev: { major: m.major, minor: m.minor } }));
       } else if (m.kind === 'symlink') {
         const data = Buffer.from(m.target, 'utf8');
         put(newcHeader({ name: m.name, mode: S_IFLNK | 0o777, size: data.length, ino: ino++ }));

@@ -33,6 +33,8 @@ export const OUT = join(ROOT, 'out');
 
 export interface ImageFiles {
   kernel: string;
+  /** The same kernel uncompressed (ELF with a PVH entry): QEMU boots it seconds faster under TCG; lab and tests only. */
+  vmlinux: string;
   initrd: string;
   iso?: string;
 }
@@ -49,6 +51,7 @@ const BUILD_TOOLS: [string, string][] = [
   ['grub-efi-amd64-bin', '/usr/lib/grub/x86_64-efi/linux.mod'],
   ['xorriso', '/usr/bin/xorriso'],
   ['mtools', '/usr/bin/mformat'],
+  ['xz-utils', '/usr/bin/xz'],
 ];
 
 /** Squashfs options: zstd at its strongest with 1 MiB blocks (unpacking is cheap, bytes are not). */
@@ -107,6 +110,29 @@ function kernel(): { dir: string; version: string } {
   }
   const version = readdirSync(join(dir, 'lib/modules'))[0]!;
   return { dir, version };
+}
+
+/**
+ * vmlinux out of Debian's bzImage, which carries it as one xz stream after
+ * the decompressor (CONFIG_KERNEL_XZ): the stream starts at the xz magic
+ * FD 37 7A 58 5A 00, and xz stops at its end. Under TCG the decompressor
+ * alone takes seconds of every boot; QEMU boots the ELF through its PVH entry.
+ */
+export function xzStreamOffset(bzImage: Buffer): number {
+  const at = bzImage.indexOf(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
+  if (at < 0) throw new Error('no xz stream in the kernel image (is it still CONFIG_KERNEL_XZ?)');
+  return at;
+}
+
+function uncompressedKernel(k: { dir: string; version: string }): string {
+  const out = join(k.dir, 'vmlinux');
+  if (existsSync(out)) return out;
+  const bz = readFileSync(join(k.dir, 'boot', `vmlinuz-${k.version}`));
+  const r = spawnSync('xz', ['-dc', '--single-stream'], { input: bz.subarray(xzStreamOffset(bz)), maxBuffer: 512 * 1024 * 1024 });
+  if (r.status !== 0 || r.stdout.subarray(0, 4).toString('latin1') !== '\x7fELF') throw new Error(`cannot unpack vmlinux: ${r.stderr}`);
+  writeFileSync(out + '.tmp', r.stdout);
+  renameSync(out + '.tmp', out);
+  return out;
 }
 
 /** Staging: one directory per part; `put` sends each root path to its part. */
@@ -281,6 +307,9 @@ function earlyArchive(k: { dir: string; version: string }, out: string): number 
   const { paths, missing } = loadOrder(parseModulesDep(readFileSync(join(base, 'modules.dep'), 'utf8')), EARLY_MODULES);
   if (missing.length > 0) throw new Error(`kernel ${k.version} has no modules ${missing.join(', ')}`);
   const members: CpioSource[] = [
+    // The kernel opens /dev/console for PID 1 before /init can mount devtmpfs.
+    { name: 'dev', kind: 'dir' },
+    { name: 'dev/console', kind: 'chardev', major: 5, minor: 1 },
     { name: 'bin', kind: 'dir' },
     { name: 'bin/busybox', kind: 'file', path: '/usr/bin/busybox', mode: 0o755 },
     { name: 'init', kind: 'file', path: join(__dirname, 'initramfs/init'), mode: 0o755 },
@@ -318,6 +347,8 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   const kernelOut = join(OUT, 'vmlinuz');
   copyFileSync(join(k.dir, 'boot', `vmlinuz-${k.version}`), kernelOut);
   rows.push({ name: `kernel ${k.version}`, bytes: statSync(kernelOut).size });
+  const vmlinux = join(OUT, 'vmlinux');
+  copyFileSync(uncompressedKernel(k), vmlinux);
 
   const early = join(CACHE, 'early.cpio.zst');
   const earlyRaw = earlyArchive(k, early);
@@ -338,7 +369,7 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   rows.push({ name: 'initrd.img (all of the above but the kernel)', bytes: statSync(initrd).size });
   done();
 
-  const result: ImageBuild = { kernel: kernelOut, initrd, rows, report: '' };
+  const result: ImageBuild = { kernel: kernelOut, vmlinux, initrd, rows, report: '' };
   let isoBytes = statSync(kernelOut).size + statSync(initrd).size;
   if (opts.iso !== false) {
     done = step('grub-mkrescue');
@@ -357,7 +388,7 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
     result.iso = iso;
     done();
   }
-  const report = imageSizeReport(rows, isoBytes);
+  const report = imageSizeReport(rows, isoBytes, !!result.iso);
   result.report = report.text;
   process.stdout.write(report.text + '\n');
   process.stdout.write(`image: built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${[result.kernel, result.initrd, result.iso].filter(Boolean).map((f) => relative(ROOT, f!)).join(', ')}\n`);

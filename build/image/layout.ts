@@ -130,15 +130,20 @@ export interface ImageSizeRow {
   note?: string;
 }
 
-/** Rows for the report, the ISO last; `over` when the ISO exceeds the hard limit. */
-export function imageSizeReport(rows: readonly ImageSizeRow[], isoBytes: number): { text: string; over: boolean; overGoal: boolean } {
+/**
+ * Rows for the report, the ISO last; `over` when the ISO exceeds the hard
+ * limit. Without an ISO (`npm run image -- --no-iso`) the verdict is on
+ * kernel + initrd, which the ISO exceeds only by its boot loader (~6 MB).
+ */
+export function imageSizeReport(rows: readonly ImageSizeRow[], isoBytes: number, isoBuilt = true): { text: string; over: boolean; overGoal: boolean } {
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-  const w = Math.max(...rows.map((r) => r.name.length), 'ISO'.length);
+  const w = Math.max(...rows.map((r) => r.name.length), 'kernel + initrd (no ISO built)'.length);
   const lines = rows.map((r) => `${r.name.padEnd(w)}  ${mb(r.bytes).padStart(9)}${r.rawBytes ? `  (${mb(r.rawBytes)} unpacked)` : ''}${r.note ? `  ${r.note}` : ''}`);
   const over = isoBytes > ISO_LIMIT_BYTES;
   const overGoal = isoBytes > ISO_GOAL_BYTES;
   const verdict = over ? 'OVER THE LIMIT' : overGoal ? 'over the goal, under the limit' : 'within the goal';
-  lines.push(`${'ISO'.padEnd(w)}  ${mb(isoBytes).padStart(9)}  goal ${mb(ISO_GOAL_BYTES)}, limit ${mb(ISO_LIMIT_BYTES)}: ${verdict}`);
+  const label = isoBuilt ? 'ISO' : 'kernel + initrd (no ISO built)';
+  lines.push(`${label.padEnd(w)}  ${mb(isoBytes).padStart(9)}  goal ${mb(ISO_GOAL_BYTES)}, limit ${mb(ISO_LIMIT_BYTES)}: ${verdict}`);
   return { text: lines.join('\n'), over, overGoal };
 }
 

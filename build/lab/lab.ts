@@ -80,7 +80,7 @@ export async function labCommand(args: string[]): Promise<void> {
     await buildCommand();
     await buildImage({ iso: o.iso });
   }
-  const kernel = join(OUT, 'vmlinuz');
+  const kernel = join(OUT, 'vmlinux');
   const initrd = join(OUT, 'initrd.img');
   const iso = join(OUT, 'ramvm.iso');
   for (const f of o.iso ? [iso] : [kernel, initrd]) if (!existsSync(f)) throw new Error(`${f} is missing: run npm run image`);

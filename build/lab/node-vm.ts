@@ -30,6 +30,7 @@ export interface NodeVmConfig {
   name: string;
   /** 1-based; picks MAC addresses and the LAN address. */
   index: number;
+  /** kernel: out/vmlinux (boots faster under TCG) or out/vmlinuz. */
   boot: { kernel: string; initrd: string; extraParams?: string[] } | { iso: string };
   /** Sparse raw file used as /dev/vda, the node's data disk; none: ramonly. */
   dataDisk?: string;

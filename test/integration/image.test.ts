@@ -45,14 +45,14 @@ T.after(async () => {
 });
 
 T('should build kernel, initrd and an ISO under the limit', () => {
-  for (const f of [image.kernel, image.initrd, image.iso!]) assert.ok(existsSync(f), f);
+  for (const f of [image.kernel, image.vmlinux, image.initrd, image.iso!]) assert.ok(existsSync(f), f);
   assert.ok(statSync(image.iso!).size <= ISO_LIMIT_BYTES);
   assert.match(image.report, /node\.sfs/);
 });
 
 T('should boot from kernel + initrd, make the data disk, and let admin log in over the forwarded port', async () => {
   const vm = new NodeVm({
-    name: 'imgtest', index: 1, boot: { kernel: image.kernel, initrd: image.initrd }, dataDisk: join(dir, 'data.img'),
+    name: 'imgtest', index: 1, boot: { kernel: image.vmlinux, initrd: image.initrd }, dataDisk: join(dir, 'data.img'),
     memoryMiB: 1536, cpus: 1, accel: probeAccel(), hubPort: hub!.port, webPort: await freePort(), adminPassword: PASSWORD,
     shell: true, runDir: join(dir, 'boot1'),
   });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S_IFREG, newcHeader, writeCpio } from '../../../build/image/cpio';
+import { S_IFCHR, S_IFREG, newcHeader, writeCpio } from '../../../build/image/cpio';
 
 const H = suite('newcHeader');
 H('should write the worked example byte for byte', () => {
@@ -18,6 +18,11 @@ H('should write the worked example byte for byte', () => {
 });
 H('should pad header and name to a multiple of 4', () => {
   for (const name of ['a', 'ab', 'abc', 'abcd', 'abcde']) assert.is(newcHeader({ name, mode: S_IFREG, size: 0, ino: 1 }).length % 4, 0, name);
+});
+H('should carry the device number of a character device', () => {
+  const h = newcHeader({ name: 'dev/console', mode: S_IFCHR | 0o600, size: 0, ino: 2, rdev: { major: 5, minor: 1 } }).toString('latin1');
+  assert.is(h.slice(6 + 8 * 9, 6 + 8 * 11), '0000000500000001');
+  assert.is(h.slice(6 + 8, 6 + 16), '00002180');
 });
 H('should refuse absolute names', () => {
   assert.throws(() => newcHeader({ name: '/init', mode: S_IFREG, size: 0, ino: 1 }), /relative/);

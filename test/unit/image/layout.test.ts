@@ -80,6 +80,9 @@ R('should warn above the goal and fail above the limit', () => {
   assert.is(imageSizeReport([], ISO_LIMIT_BYTES + 1).over, true);
   assert.match(imageSizeReport([], ISO_LIMIT_BYTES + 1).text, /OVER THE LIMIT/);
 });
+R('should name kernel + initrd when no ISO was built', () => {
+  assert.match(imageSizeReport([], 60e6, false).text, /kernel \+ initrd \(no ISO built\)\s+60.0 MB/);
+});
 R('should show the unpacked size beside a compressed part', () => {
   assert.match(imageSizeReport([{ name: 'node.sfs', bytes: 26.9e6, rawBytes: 86.4e6 }], 1).text, /node.sfs\s+26.9 MB\s+\(86.4 MB unpacked\)/);
 });
