@@ -20,7 +20,7 @@ export const EARLY_MODULES = ['loop', 'squashfs', 'overlay'] as const;
  * crypto API for "crc32c" and fails to load without an implementation.
  */
 export const BOOT_MODULES = [
-  'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'virtio_rng', 'virtio_balloon',
+  'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'virtio_rng', 'virtio_balloon', 'virtio_console',
   'qemu_fw_cfg',
   'bridge', 'tun', 'vhost_net',
   'crc32c_generic', 'ext4',

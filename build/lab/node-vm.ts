@@ -11,8 +11,9 @@
  *
  *   127.0.0.1:<webPort> → node's 10.0.2.15:8006
  *
- * The serial console is a unix socket (and a log file); with ramvm.shell
- * the lab can run commands on it, e.g. to read /proc/meminfo.
+ * The serial console is a unix socket and a log file. With ramvm.shell the
+ * node also runs a root shell on a virtio console (shell.sock), where the
+ * lab and the tests run commands, e.g. to read /proc/meminfo.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -80,6 +81,9 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
     '-pidfile', `${run}/qemu.pid`,
     '-device', 'virtio-rng-pci',
   ];
+  if (c.shell) {
+    args.push('-device', 'virtio-serial-pci', '-chardev', `socket,id=shell,path=${run}/shell.sock,server=on,wait=off`, '-device', 'virtconsole,chardev=shell,name=ramvm.shell');
+  }
   if ('iso' in c.boot) {
     args.push('-drive', `file=${c.boot.iso},media=cdrom,if=ide,readonly=on`, '-boot', 'd');
   } else {
@@ -125,7 +129,7 @@ export class NodeVm {
   start(): void {
     const c = this.config;
     mkdirSync(c.runDir, { recursive: true });
-    for (const f of ['serial.sock', 'qmp.sock', 'qemu.pid', 'serial.log']) rmSync(join(c.runDir, f), { force: true });
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'qemu.pid', 'serial.log']) rmSync(join(c.runDir, f), { force: true });
     if (c.adminPassword !== undefined) writeFileSync(join(c.runDir, 'admin-password'), c.adminPassword, { mode: 0o600 });
     const [cmd, ...args] = nodeQemuArgs(c);
     this.startedAt = Date.now();
@@ -177,7 +181,7 @@ export class NodeVm {
 
   private async openConsole(): Promise<Socket> {
     if (this.console && !this.console.destroyed) return this.console;
-    const path = join(this.config.runDir, 'serial.sock');
+    const path = join(this.config.runDir, 'shell.sock');
     const sock = await new Promise<Socket>((res, rej) => {
       const s = connect(path);
       s.once('connect', () => res(s));
@@ -192,7 +196,7 @@ export class NodeVm {
   }
 
   /**
-   * Runs `command` in the root shell on the serial console (needs
+   * Runs `command` in the root shell on the virtio console (needs
    * ramvm.shell) and returns its output and exit code. Output is framed by
    * markers the shell prints, unique per call:
    *   echo r1B; cat /proc/meminfo; echo r1E$?   →  "r1B\r\n<output>r1E0"
@@ -231,7 +235,7 @@ export class NodeVm {
         p.kill('SIGTERM');
       });
     }
-    for (const f of ['serial.sock', 'qmp.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
   }
 }
 

@@ -62,6 +62,10 @@ Q('should hand the password over fw_cfg from a file, not on the command line', (
 Q('should attach the data disk as raw virtio', () => {
   assert.match(after(nodeQemuArgs(base), '-drive')[0]!, /^file=\/l\/node1\/data.img,format=raw,if=virtio/);
 });
+Q('should add the virtio console of the lab shell only with ramvm.shell', () => {
+  assert.ok(after(nodeQemuArgs(base), '-device').includes('virtconsole,chardev=shell,name=ramvm.shell'));
+  assert.not.ok(nodeQemuArgs({ ...base, shell: false }).join(' ').includes('virtconsole'));
+});
 Q('should boot the ISO from a CD with no kernel arguments', () => {
   const a = nodeQemuArgs({ ...base, boot: { iso: '/o/ramvm.iso' } });
   assert.not.ok(a.includes('-kernel'));
