@@ -100,7 +100,9 @@ function kernel(): { dir: string; version: string } {
       done();
     }
     const done = step(`unpacking ${deb}`);
-    rmSync(dir, { recursive: true, force: true });
+    // A newer kernel replaces the cached one.
+    rmSync(join(CACHE, 'kernel'), { recursive: true, force: true });
+    for (const old of readdirSync(debs).filter((f) => f !== deb)) rmSync(join(debs, old));
     mkdirSync(dir, { recursive: true });
     sh(['dpkg-deb', '-x', join(debs, deb), dir]);
     const version = readdirSync(join(dir, 'lib/modules'))[0]!;
