@@ -1,5 +1,9 @@
-/** Entry of the browser app. */
-import { h, render } from 'preact';
+/** Entry of the browser app: pick the language, render the shell. */
+import { render } from 'preact';
+import { html } from './html';
+import { initLang } from './i18n';
+import { App } from './shell/app';
 import './style.css';
 
-render(h('p', null, 'ramvm'), document.getElementById('app')!);
+initLang();
+render(html`<${App} />`, document.getElementById('app')!);

@@ -1,8 +1,9 @@
 /**
  * Throttling of wrong passwords, per user name and per client address.
  * After FREE_FAILURES failures within WINDOW_MS, each further attempt must
- * wait a delay that doubles per failure (up to MAX_DELAY_MS); a success
- * clears the user's record. State lives in run/ramvm (lost on reboot, which
+ * wait a delay that doubles per failure (up to MAX_DELAY_MS); an attempt
+ * refused for waiting counts as a failure too (the caller records it), and
+ * a success clears the user's record. State lives in run/ramvm (lost on reboot, which
  * is fine: a reboot takes longer than the delays).
  *
  *   failures: 0..4 → no wait; 5 → 2 s; 6 → 4 s; … capped at 15 min

@@ -6,8 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { paths } from '../lib/paths';
-import { updateJson } from '../lib/store';
-import { aclFile, usersFile, type AclFile, type UsersFile } from '../access/store';
+import { updateAccess } from '../access/store';
 import { hashPassword, randomPassword } from '../auth/password';
 import { authKey } from '../auth/ticket';
 
@@ -23,21 +22,16 @@ export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
   mkdirSync(p.priv, { recursive: true, mode: 0o700 });
   authKey();
   const result: InitResult = { createdAdmin: false };
-  updateJson<UsersFile>(usersFile(), { users: {} }, (f) => {
-    if (Object.keys(f.users).length > 0) return f;
+  updateAccess((d) => {
+    if (Object.keys(d.users.users).length > 0) return;
     const password = env.RAMVM_ADMIN_PASSWORD || randomPassword();
     if (!env.RAMVM_ADMIN_PASSWORD) result.generatedPassword = password;
-    f.users.admin = { enabled: true, expire: 0, groups: [], password: hashPassword(password), fullname: 'Administrator' };
+    const now = Math.floor(Date.now() / 1000);
+    d.users.users.admin = { enabled: true, expire: 0, groups: [], password: hashPassword(password), fullname: 'Administrator', ticketsSince: now };
+    if (!d.acl.acl.some((e) => e.user === 'admin' && e.path === '/')) {
+      d.acl.acl.push({ path: '/', user: 'admin', role: 'Administrator', propagate: true });
+    }
     result.createdAdmin = true;
-    return f;
   });
-  if (result.createdAdmin) {
-    updateJson<AclFile>(aclFile(), { acl: [] }, (f) => {
-      if (!f.acl.some((e) => e.user === 'admin' && e.path === '/')) {
-        f.acl.push({ path: '/', user: 'admin', role: 'Administrator', propagate: true });
-      }
-      return f;
-    });
-  }
   return result;
 }

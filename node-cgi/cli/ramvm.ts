@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { initNode } from './init';
 import { runTask } from '../tasks/task';
 import { TASK_KINDS } from '../tasks/kinds';
-import { updateJson } from '../lib/store';
-import { usersFile, type UsersFile } from '../access/store';
+import { updateAccess } from '../access/store';
+import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
 
@@ -36,12 +36,8 @@ const COMMANDS: Record<string, Command> = {
     const username = checkedUsername(user);
     const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
     if (password.length < 8) throw new Error('a password needs at least 8 characters');
-    updateJson<UsersFile>(usersFile(), { users: {} }, (f) => {
-      const u = f.users[username];
-      if (!u) throw new Error(`no such user: ${username}`);
-      u.password = hashPassword(password);
-      return f;
-    });
+    const hash = hashPassword(password);
+    updateAccess((d) => setPassword(existingUser(d, username), hash, Math.floor(Date.now() / 1000)));
   },
 };
 

@@ -5,8 +5,9 @@
  *
  * Write: temp file in the same folder → fsync → rename over the target →
  * fsync of the folder. Lock: `mkdir <locks>/<name>.lock` (atomic on every
- * filesystem), holding an `owner` file with pid and start time; a lock whose
- * owner process is gone, or older than LOCK_STALE_MS, is broken.
+ * filesystem), holding an `owner` file "pid start-ms nonce" written by
+ * rename; a lock whose owner process is gone, or older than LOCK_STALE_MS,
+ * is broken (one breaker at a time, see breakStaleLock).
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -18,7 +19,9 @@ import { paths } from './paths';
 export const LOCK_TIMEOUT_MS = 10_000;
 /** A lock held longer than this is considered abandoned (CGIs finish in ms). */
 export const LOCK_STALE_MS = 60_000;
-const LOCK_POLL_MS = 5;
+/** First wait between attempts; it doubles (with jitter) up to LOCK_POLL_MAX_MS, so many waiters leave the CPU to the holder. */
+const LOCK_POLL_MS = 2;
+const LOCK_POLL_MAX_MS = 50;
 
 /** Write `data` to `file` atomically; the folder is created if missing. */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o640): void {
@@ -101,10 +104,11 @@ export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_
   const dir = join(paths().locks, `${name}.lock`);
   mkdirSync(paths().locks, { recursive: true });
   const deadline = Date.now() + timeoutMs;
+  const me = `${process.pid} ${Date.now()} ${randomBytes(6).toString('hex')}\n`;
+  let pollMs = LOCK_POLL_MS;
   for (;;) {
     try {
       mkdirSync(dir);
-      writeFileSync(join(dir, 'owner'), `${process.pid} ${Date.now()}\n`);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -112,43 +116,71 @@ export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_
       if (Date.now() > deadline) {
         throw new HttpError(503, 'unavailable', `the configuration is busy (lock ${name}); try again`);
       }
-      sleepSync(LOCK_POLL_MS);
+      sleepSync(pollMs / 2 + Math.random() * pollMs);
+      pollMs = Math.min(pollMs * 2, LOCK_POLL_MAX_MS);
     }
   }
+  // Written whole by rename: a reader never sees an empty owner (which would look stale).
+  writeFileSync(join(dir, 'owner.tmp'), me);
+  renameSync(join(dir, 'owner.tmp'), join(dir, 'owner'));
   try {
     return fn();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    // Only our own lock: held past LOCK_STALE_MS it may have been broken and taken by another.
+    if (readOwner(dir) === me) rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Break a lock whose owner died or that is too old; true when broken. */
-function breakStaleLock(dir: string): boolean {
-  let owner: string;
+function readOwner(dir: string): string | undefined {
   try {
-    owner = readFileSync(join(dir, 'owner'), 'utf8');
+    return readFileSync(join(dir, 'owner'), 'utf8');
   } catch {
-    // No owner file: just taken (fine), or its taker died before writing it.
+    return undefined;
+  }
+}
+
+/** A breaker that died leaves its guard behind; the guard is removed after this. */
+const BREAK_GUARD_STALE_MS = 5_000;
+
+/**
+ * Break a lock whose owner died or that is too old; true when broken.
+ * Breakers take a guard (`<name>.lock.break`) and check again inside it, so
+ * no breaker can remove a lock that another breaker has already replaced.
+ */
+function breakStaleLock(dir: string): boolean {
+  if (!isStale(dir)) return false;
+  const guard = `${dir}.break`;
+  try {
+    mkdirSync(guard);
+  } catch {
     try {
-      if (Date.now() - statSync(dir).mtimeMs < LOCK_STALE_MS) return false;
+      if (Date.now() - statSync(guard).mtimeMs > BREAK_GUARD_STALE_MS) rmSync(guard, { recursive: true, force: true });
+    } catch {
+      /* gone already */
+    }
+    return false;
+  }
+  try {
+    if (!isStale(dir)) return false;
+    rmSync(dir, { recursive: true, force: true });
+    return true;
+  } finally {
+    rmSync(guard, { recursive: true, force: true });
+  }
+}
+
+/** "4711 1767225600000 a3f90c…": stale when pid 4711 is gone or the lock is older than LOCK_STALE_MS. */
+function isStale(dir: string): boolean {
+  const m = /^(\d+) (\d+)\b/.exec(readOwner(dir) ?? '');
+  if (!m) {
+    // No owner yet: being taken right now, or its taker died before writing the owner.
+    try {
+      return Date.now() - statSync(dir).mtimeMs >= LOCK_STALE_MS;
     } catch {
       return false;
     }
-    owner = '0 0';
   }
-  const [pidText, sinceText] = owner.trim().split(' ');
-  const pid = Number(pidText);
-  const since = Number(sinceText);
-  if (pid > 0 && pidAlive(pid) && Date.now() - since < LOCK_STALE_MS) return false;
-  // Rename first so two breakers cannot both remove a fresh lock.
-  const grave = `${dir}.stale.${process.pid}.${randomBytes(3).toString('hex')}`;
-  try {
-    renameSync(dir, grave);
-  } catch {
-    return false;
-  }
-  rmSync(grave, { recursive: true, force: true });
-  return true;
+  return !pidAlive(Number(m[1])) || Date.now() - Number(m[2]) >= LOCK_STALE_MS;
 }
 
 /**

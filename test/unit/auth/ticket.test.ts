@@ -1,10 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-process.env.RAMVM_ROOT = mkdtempSync(join(tmpdir(), 'ramvm-ticket-'));
+import '../temp-root';
 import { issueCsrf, issueTicket, verifyCsrf, verifyTicket, TICKET_LIFETIME_S } from '../../../node-cgi/auth/ticket';
 import { hashPassword, verifyPassword } from '../../../node-cgi/auth/password';
 

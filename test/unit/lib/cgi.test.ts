@@ -1,25 +1,26 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-
-const root = mkdtempSync(join(tmpdir(), 'ramvm-cgi-'));
-process.env.RAMVM_ROOT = root;
+import { UNIT_ROOT as root } from '../temp-root';
 import { handleRequest, Reply, type Route } from '../../../node-cgi/lib/cgi';
 import { parseRequest } from '../../../node-cgi/lib/request';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { issueCsrf, issueTicket } from '../../../node-cgi/auth/ticket';
 
-mkdirSync(join(root, 'etc/ramvm'), { recursive: true });
-writeFileSync(join(root, 'etc/ramvm/users.json'), JSON.stringify({
-  users: {
-    anna: { enabled: true, expire: 0, groups: [], password: 'x' },
-    off: { enabled: false, expire: 0, groups: [], password: 'x' },
-  },
-}));
-writeFileSync(join(root, 'etc/ramvm/acl.json'), JSON.stringify({ acl: [{ path: '/vms/101', user: 'anna', role: 'VMUser' }] }));
+/** The access files this suite needs, written when it starts: other suites share the unit root. */
+function writeFixture(): void {
+  mkdirSync(join(root, 'etc/ramvm'), { recursive: true });
+  for (const f of ['users.json', 'acl.json', 'tokens.json', 'groups.json']) rmSync(join(root, 'etc/ramvm', f), { force: true });
+  writeFileSync(join(root, 'etc/ramvm/users.json'), JSON.stringify({
+    users: {
+      anna: { enabled: true, expire: 0, groups: [], password: 'x' },
+      off: { enabled: false, expire: 0, groups: [], password: 'x' },
+    },
+  }));
+  writeFileSync(join(root, 'etc/ramvm/acl.json'), JSON.stringify({ acl: [{ path: '/vms/101', user: 'anna', role: 'VMUser' }] }));
+}
 
 const routes: Route[] = [
   { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => ({ vmid: ctx.params.vmid }) },
@@ -44,6 +45,7 @@ async function call(method: string, path: string, headers: Record<string, string
 const cookie = (user: string) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user))}` });
 
 const H = suite('handleRequest');
+H.before(writeFixture);
 H('should answer 401 without credentials', async () => {
   const r = await call('GET', '/101');
   assert.is(r.status, 401);

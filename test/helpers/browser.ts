@@ -1,0 +1,165 @@
+/**
+ * Real Chromium for browser tests: Debian's /usr/bin/chromium driven by
+ * playwright-core, against a real node from ./node.ts.
+ *
+ *   const node = await startTestNode();
+ *   const browser = await launchBrowser();
+ *   try {
+ *     const page = await openPage(browser, node);          // 1024×768, English
+ *     await login(page, 'admin', node.adminPassword);       // waits for the shell
+ *     await page.getByRole('link', { name: 'Tasks' }).click();
+ *     await closePage(page);
+ *   } finally {
+ *     await closeBrowser(browser);                          // also on failure
+ *     await node.stop();
+ *   }
+ *
+ * In a uvu suite: launch in `before`, close in `after` (uvu runs `after` in
+ * a finally block), and give each test its own page from openPage().
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ROOT } from '../../build/build';
+import type { TestNode } from './node';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** --headless comes from playwright's `headless: true`. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** The node's kiosk screen. */
+export const KIOSK_VIEWPORT = { width: 1024, height: 768 };
+/** A common phone. */
+export const PHONE_VIEWPORT = { width: 390, height: 844 };
+/** Where browser tests put screenshots for a human to look at (git ignores .tmp/). */
+export const SCREENSHOT_DIR = join(ROOT, '.tmp/screenshots');
+/** Longest wait for one page condition. */
+export const WAIT_MS = 15_000;
+/** Closing Chromium politely may hang when a page is stuck; then it is killed. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+}
+
+export interface PageOptions {
+  viewport?: { width: number; height: number };
+  /** The browser's language (navigator.language); default en-US. */
+  locale?: string;
+  /** Route to open, e.g. '#/tasks'. */
+  hash?: string;
+}
+
+/** A fresh context (own cookies and storage) with one page on the node. */
+export async function openPage(browser: Browser, node: Pick<TestNode, 'url'>, opts: PageOptions = {}): Promise<Page> {
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? KIOSK_VIEWPORT,
+    locale: opts.locale ?? 'en-US',
+    reducedMotion: 'reduce',
+  });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  await page.goto(node.url + '/' + (opts.hash ?? ''));
+  return page;
+}
+
+/** Close a page with its context (cookies, storage); never throws. */
+export async function closePage(page: Page | undefined): Promise<void> {
+  await page?.context().close().catch(() => undefined);
+}
+
+/** Log in through the login form and wait until the shell's top bar shows the user. */
+export async function login(page: Page, username: string, password: string): Promise<void> {
+  const form = page.locator('form');
+  await form.locator('input[name="username"]').fill(username);
+  await form.locator('input[name="password"]').fill(password);
+  await form.locator('button[type="submit"]').click();
+  await page.locator('.topbar-user', { hasText: username }).waitFor();
+}
+
+/** Close the browser; if it does not close in time, end its process group. */
+export async function closeBrowser(browser: Browser | undefined): Promise<void> {
+  if (!browser) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), CLOSE_TIMEOUT_MS)));
+  try {
+    const r = await Promise.race([browser.close().then(() => 'closed' as const), timeout]);
+    if (r === 'timeout') throw new Error('Chromium did not close in time');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface StartTaskOptions {
+  kind: string;
+  object: string;
+  user: string;
+  params?: Record<string, unknown>;
+  /**
+   * Stop the task's process group (SIGSTOP) the moment it is spawned, so a
+   * page can be watched while the task runs; resumeTask() lets it go on.
+   */
+  hold?: boolean;
+}
+
+/**
+ * Start a real task on the node, as a handler does (startTask: a detached
+ * `ramvm task run` process, leader of its own process group), from a
+ * process of its own with the node's environment. Returns the id and the
+ * runner's pid.
+ */
+export function startTaskOnNode(node: Pick<TestNode, 'env'>, opts: StartTaskOptions): Promise<{ id: string; pid: number }> {
+  const script = `
+    const t = require(${JSON.stringify(join(ROOT, 'node-cgi/tasks/task.ts'))});
+    const o = JSON.parse(process.argv[1]);
+    const id = t.startTask({ kind: o.kind, object: o.object, user: o.user, params: o.params });
+    const pid = t.readTask(id).pid;
+    if (o.hold) process.kill(-pid, 'SIGSTOP');
+    process.stdout.write(JSON.stringify({ id, pid }));
+  `;
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, ['-r', 'esbuild-register', '-e', script, JSON.stringify(opts)], {
+      cwd: ROOT,
+      env: node.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', rej);
+    p.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`starting task ${opts.kind} failed (${code}): ${err}`);
+        res(JSON.parse(out));
+      } catch (e) {
+        rej(e);
+      }
+    });
+  });
+}
+
+/** Let a held task run on (SIGCONT to its process group). */
+export function resumeTask(pid: number): void {
+  process.kill(-pid, 'SIGCONT');
+}
+
+/**
+ * End a task's process group if it still runs (cleanup after a failed
+ * test); a pid that now belongs to another program is left alone.
+ */
+export function killTask(task: { id: string; pid: number }): void {
+  try {
+    if (!readFileSync(`/proc/${task.pid}/cmdline`, 'utf8').split('\0').includes(task.id)) return;
+    process.kill(-task.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}

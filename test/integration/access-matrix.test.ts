@@ -1,0 +1,166 @@
+/**
+ * The route matrix: every route of every handler in node-cgi/handlers
+ * (found at run time, so handlers added later are covered too) declares its
+ * privilege, and a real node enforces it: anonymous callers get 401 on
+ * every route but login/logout, and a user whose role lacks the declared
+ * privilege gets 403.
+ *
+ *   route { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' } } of vm.ts
+ *   → POST /api/vm/101/start: anonymous 401, NoAccess 403, VMAuditor 403
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { startTestNode, type Client, type TestNode } from '../helpers/node';
+import { fillPath, type Route } from '../../node-cgi/lib/cgi';
+import { PRIVILEGES, ROLES, type RoleName } from '../../node-cgi/access/privileges';
+import { checkedAclPath } from '../../node-cgi/access/model';
+
+const HANDLERS_DIR = join(__dirname, '../../node-cgi/handlers');
+/** Files that answer what no handler does and list no routes. */
+const NO_ROUTES = new Set(['unknown']);
+/** The only routes anyone may call without credentials. */
+const PUBLIC = new Set(['POST /api/access/ticket', 'DELETE /api/access/ticket']);
+/** A value for each route parameter; any other name gets DEFAULT_SAMPLE. */
+const SAMPLES: Record<string, string> = { vmid: '101', node: 'matrixnode', username: 'nobody', group: 'nogroup', tokenid: 'none' };
+const DEFAULT_SAMPLE = 'sample1';
+/** Roles of the test users (on "/", propagating). */
+const CALLER_ROLES: RoleName[] = ['NoAccess', 'VMAuditor'];
+
+interface HandlerRoute {
+  handler: string;
+  route: Route;
+  /** "/api/vm/101/start" */
+  url: string;
+  /** "POST /api/vm/:vmid/start" */
+  label: string;
+}
+
+function sampleParams(path: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const part of path.split('/')) {
+    if (part.startsWith(':')) params[part.slice(1)] = SAMPLES[part.slice(1)] ?? DEFAULT_SAMPLE;
+    if (part.startsWith('*')) params[part.slice(1)] = `${DEFAULT_SAMPLE}/x`;
+  }
+  return params;
+}
+
+function loadRoutes(): HandlerRoute[] {
+  const out: HandlerRoute[] = [];
+  for (const file of readdirSync(HANDLERS_DIR).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort()) {
+    const handler = basename(file, '.ts');
+    if (NO_ROUTES.has(handler)) continue;
+    const mod = require(join(HANDLERS_DIR, file)) as { routes?: Route[] };
+    assert.ok(Array.isArray(mod.routes), `${file} exports routes`);
+    for (const route of mod.routes!) {
+      const params = sampleParams(route.path);
+      const rest = route.path.split('/').filter(Boolean).map((p) => (p.startsWith(':') || p.startsWith('*') ? params[p.slice(1)]! : p));
+      const url = `/api/${handler}${rest.length ? '/' + rest.join('/') : ''}`;
+      out.push({ handler, route, url, label: `${route.method} /api/${handler}${route.path === '/' ? '' : route.path}` });
+    }
+  }
+  return out;
+}
+
+const ROUTES = loadRoutes();
+
+const D = suite('route declarations');
+
+D('should find the routes of every handler', () => {
+  const handlers = new Set(ROUTES.map((r) => r.handler));
+  assert.ok(handlers.has('access') && handlers.has('task'), [...handlers].join(', '));
+});
+
+D('should declare a perm on every route, "public" only for login and logout', () => {
+  const wrong: string[] = [];
+  for (const { route, label } of ROUTES) {
+    const p = route.perm as unknown;
+    if (p === 'public') {
+      if (!PUBLIC.has(label)) wrong.push(`${label}: public`);
+    } else if (p !== 'authenticated') {
+      if (typeof p !== 'object' || p === null) wrong.push(`${label}: no perm`);
+      else if (!PRIVILEGES.includes((p as { priv: never }).priv)) wrong.push(`${label}: unknown privilege ${(p as { priv: string }).priv}`);
+    }
+  }
+  assert.equal(wrong, []);
+});
+
+D('should check a declared privilege on a real ACL path filled from the route', () => {
+  const wrong: string[] = [];
+  for (const { route, label } of ROUTES) {
+    if (typeof route.perm !== 'object') continue;
+    const missing = (route.perm.path.match(/:([a-z]+)/gi) ?? []).filter((p) => !route.path.includes(p));
+    if (missing.length) wrong.push(`${label}: ${route.perm.path} uses ${missing.join(', ')} that the route lacks`);
+    try {
+      checkedAclPath(fillPath(route.perm.path, sampleParams(route.path)));
+    } catch (e) {
+      wrong.push(`${label}: ${route.perm.path}: ${(e as Error).message}`);
+    }
+  }
+  assert.equal(wrong, []);
+});
+
+D.run();
+
+const M = suite('route matrix through lighttpd');
+let node: TestNode;
+const callers: Record<string, Client> = {};
+
+M.before(async () => {
+  try {
+    node = await startTestNode({ node: 'matrixnode' });
+    const admin = await node.login('admin', node.adminPassword);
+    callers.anonymous = node.anon();
+    for (const role of CALLER_ROLES) {
+      const username = `matrix-${role.toLowerCase()}`;
+      const created = await admin.post('/api/access/users', { username, password: `${username}-pw` });
+      assert.is(created.status, 201, created.text);
+      const granted = await admin.put('/api/access/acl', { path: '/', user: username, role });
+      assert.is(granted.status, 200, granted.text);
+      callers[role] = await node.login(username, `${username}-pw`);
+    }
+  } catch (e) {
+    // uvu reports a failing hook only as "0 / n"; say why.
+    console.error('route matrix set-up failed:', e);
+    throw e;
+  }
+});
+M.after(async () => {
+  await node?.stop();
+});
+
+/** The status a caller must get, or the statuses it must not get. */
+function expectation(r: HandlerRoute, caller: string): { is: number } | { not: number[] } {
+  if (caller === 'anonymous') return PUBLIC.has(r.label) ? { not: [401] } : { is: 401 };
+  const perm = r.route.perm;
+  if (typeof perm !== 'object') return { not: [401] };
+  const held = (ROLES[caller as RoleName] as readonly string[]).includes(perm.priv);
+  return held ? { not: [401] } : { is: 403 };
+}
+
+async function callRoute(client: Client, r: HandlerRoute) {
+  // A body only where one is usual; nothing here names a real object.
+  return r.route.method === 'GET' ? client.get(r.url) : client.request(r.route.method, r.url, { json: {} });
+}
+
+for (const caller of ['anonymous', ...CALLER_ROLES]) {
+  M(`should answer ${caller} callers as each route's perm says`, async () => {
+    const wrong: string[] = [];
+    const CONCURRENCY = 4;
+    for (let i = 0; i < ROUTES.length; i += CONCURRENCY) {
+      const batch = ROUTES.slice(i, i + CONCURRENCY);
+      const replies = await Promise.all(batch.map((r) => callRoute(callers[caller]!, r)));
+      batch.forEach((r, j) => {
+        const got = replies[j]!;
+        const want = expectation(r, caller);
+        const ok = 'is' in want ? got.status === want.is : !want.not.includes(got.status);
+        if (!ok) wrong.push(`${r.label} (${r.url}): want ${JSON.stringify(want)}, got ${got.status} ${got.text.slice(0, 160)}`);
+        if (got.status >= 400 && typeof got.json?.error?.code !== 'string') wrong.push(`${r.label}: error without a JSON error body`);
+      });
+    }
+    assert.equal(wrong, []);
+  });
+}
+
+M.run();

@@ -1,0 +1,181 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  acknowledge,
+  acknowledged,
+  createTaskPoller,
+  DONE_VISIBLE_MS,
+  panelTasks,
+  pollDelayMs,
+  POLL_IDLE_MS,
+  POLL_RUNNING_MS,
+  taskKindLabel,
+  type Task,
+} from '../../../web/tasks';
+import { setLang } from '../../../web/i18n';
+import { useDom } from './dom';
+import { task } from './fixtures';
+
+const delay = suite('pollDelayMs');
+
+const DELAYS: Array<[Task[] | null, number, string]> = [
+  [null, POLL_IDLE_MS, 'nothing loaded yet'],
+  [[], POLL_IDLE_MS, 'no tasks'],
+  [[task({ id: 'a', status: 'ok' }), task({ id: 'b', status: 'failed' })], POLL_IDLE_MS, 'only finished tasks'],
+  [[task({ id: 'a', status: 'ok' }), task({ id: 'b' })], POLL_RUNNING_MS, 'one task runs'],
+];
+
+for (const [tasks, want, why] of DELAYS) {
+  delay(`should wait ${want} ms with ${why}`, () => assert.is(pollDelayMs(tasks), want));
+}
+
+delay('should poll faster while a task runs', () => assert.ok(POLL_RUNNING_MS < POLL_IDLE_MS));
+
+delay.run();
+
+const panel = suite('panelTasks');
+
+panel('should split tasks into running, just done and unacknowledged failures', () => {
+  const now = 5_000_000;
+  const tasks = [
+    task({ id: 'run' }),
+    task({ id: 'done-now', status: 'ok', end: now - 1000 }),
+    task({ id: 'done-long-ago', status: 'ok', end: now - DONE_VISIBLE_MS }),
+    task({ id: 'failed', status: 'failed', end: now - 99_999_999 }),
+    task({ id: 'failed-read', status: 'failed', end: now }),
+  ];
+  const r = panelTasks(tasks, new Set(['failed-read', 'run']), now);
+  assert.equal(r.running.map((x) => x.id), ['run'], 'an acknowledgement does not hide a running task');
+  assert.equal(r.done.map((x) => x.id), ['done-now']);
+  assert.equal(r.failed.map((x) => x.id), ['failed'], 'a failure stays however old, until acknowledged');
+});
+
+panel.run();
+
+const kinds = suite('taskKindLabel');
+
+kinds('should name a known kind from the catalogue and show an unknown kind as it is', () => {
+  setLang('en');
+  assert.is(taskKindLabel('disk-check'), 'Disk check');
+  assert.is(taskKindLabel('frobnicate'), 'frobnicate');
+});
+
+kinds.run();
+
+/** Timers the test fires by hand. */
+function manualTimers() {
+  const pending = new Map<number, { fn: () => void; ms: number }>();
+  let next = 1;
+  return {
+    pending,
+    setTimeout: (fn: () => void, ms: number) => {
+      pending.set(next, { fn, ms });
+      return next++;
+    },
+    clearTimeout: (h: unknown) => void pending.delete(h as number),
+    /** Fire the only pending timer; returns its delay. */
+    fire(): number {
+      assert.is(pending.size, 1, 'exactly one timer pending');
+      const [id, t] = [...pending][0]!;
+      pending.delete(id);
+      t.fn();
+      return t.ms;
+    },
+  };
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+const poller = suite('createTaskPoller');
+
+poller('should poll only while someone listens, at 2 s while a task runs and 10 s otherwise', async () => {
+  const timers = manualTimers();
+  const answers: Task[][] = [[task({ id: 'a' })], [task({ id: 'a', status: 'ok', end: 1 })]];
+  let loads = 0;
+  const p = createTaskPoller(async () => answers[Math.min(loads++, 1)]!, timers);
+  assert.is(loads, 0, 'nothing before a listener');
+  const seen: Array<Task[] | null> = [];
+  const off = p.subscribe((s) => seen.push(s.tasks));
+  await flush();
+  assert.is(loads, 1);
+  assert.is([...timers.pending.values()][0]!.ms, POLL_RUNNING_MS);
+  timers.fire();
+  await flush();
+  assert.is(loads, 2);
+  assert.is([...timers.pending.values()][0]!.ms, POLL_IDLE_MS);
+  assert.equal(seen.map((x) => x?.[0]?.status), ['running', 'ok']);
+  off();
+  assert.is(timers.pending.size, 0, 'the last listener gone: no timer');
+});
+
+poller('should keep the last list and report the error when a poll fails, then go on', async () => {
+  const timers = manualTimers();
+  let fail = false;
+  const p = createTaskPoller(async () => {
+    if (fail) throw Object.assign(new Error('down'), { status: 0 });
+    return [task({ id: 'a', status: 'ok' })];
+  }, timers);
+  const off = p.subscribe(() => undefined);
+  await flush();
+  fail = true;
+  timers.fire();
+  await flush();
+  assert.is(p.state().tasks!.length, 1);
+  assert.is(p.state().error!.message, 'down');
+  assert.is(timers.pending.size, 1, 'still polling');
+  off();
+});
+
+poller('should poll at once on refresh and not overlap polls', async () => {
+  const timers = manualTimers();
+  let loads = 0;
+  let release: () => void = () => undefined;
+  const p = createTaskPoller(
+    () =>
+      new Promise<Task[]>((res) => {
+        loads++;
+        release = () => res([]);
+      }),
+    timers,
+  );
+  const off = p.subscribe(() => undefined);
+  void p.refresh();
+  void p.refresh();
+  assert.is(loads, 1, 'a poll in flight absorbs refreshes');
+  release();
+  await flush();
+  assert.is(loads, 2, 'one more poll after the one in flight');
+  release();
+  await flush();
+  assert.is(timers.pending.size, 1);
+  off();
+});
+
+poller.run();
+
+const acks = suite('acknowledge');
+useDom(acks);
+
+acks('should keep acknowledgements per user in localStorage', () => {
+  acknowledge('anna', ['t1']);
+  acknowledge('anna', ['t2']);
+  acknowledge('bob', ['t9']);
+  assert.equal([...acknowledged('anna')].sort(), ['t1', 't2']);
+  assert.equal([...acknowledged('bob')], ['t9']);
+  assert.equal(JSON.parse(localStorage.getItem('ramvm.ack.anna')!).sort(), ['t1', 't2']);
+});
+
+acks('should drop acknowledgements of tasks the node no longer lists', () => {
+  acknowledge('carl', ['old1', 'old2']);
+  acknowledge('carl', ['new'], ['new', 'old2', 'other']);
+  assert.equal([...acknowledged('carl')].sort(), ['new', 'old2']);
+});
+
+acks('should read damaged storage as nothing acknowledged', () => {
+  localStorage.setItem('ramvm.ack.dora', '{oops');
+  assert.equal([...acknowledged('dora')], []);
+  localStorage.setItem('ramvm.ack.dora', '{"a":1}');
+  assert.equal([...acknowledged('dora')], []);
+});
+
+acks.run();

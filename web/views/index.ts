@@ -1,0 +1,81 @@
+/**
+ * The registry of views: one entry per page of the app, in navigation
+ * order. A view appears in the navigation once it has `load` and the user
+ * holds `priv` somewhere (GET /api/access/me lists the privileges held on
+ * "/" or below it; null means every logged-in user). Its route is
+ * "#/<id>/…": the component gets the parts after the id, so
+ * "#/guests/101/console" renders the guests view with parts ['101', 'console'].
+ *
+ * A feature adds its view with one line, its `load`:
+ *
+ *   load: () => import('./guests'),      // web/views/guests.ts: export default function GuestsView(p: ViewProps)
+ *
+ * The import is lazy: each view is a chunk of its own, fetched on first use.
+ */
+import type { ComponentType } from 'preact';
+import type { Privilege } from '../../node-cgi/access/privileges';
+import type { Me } from '../api';
+import type { IconName } from '../components/icon';
+import type { MessageKey } from '../i18n';
+
+export interface ViewProps {
+  /** Route parts after the view's id. */
+  parts: string[];
+  me: Me;
+}
+
+export interface ViewDef {
+  /** The route's first part, and a stable name. */
+  id: string;
+  /** Navigation label and page title. */
+  title: MessageKey;
+  icon: IconName;
+  /** Shown to users who hold this privilege somewhere; null: to everyone. */
+  priv: Privilege | null;
+  load?: () => Promise<{ default: ComponentType<ViewProps> }>;
+}
+
+export const VIEWS: readonly ViewDef[] = [
+  {
+    id: 'guests',
+    title: 'nav.guests',
+    icon: 'guests',
+    priv: 'VM.Audit',
+  },
+  {
+    id: 'iso',
+    title: 'nav.iso',
+    icon: 'iso',
+    priv: 'Datastore.Audit',
+  },
+  {
+    id: 'backups',
+    title: 'nav.backups',
+    icon: 'backups',
+    priv: 'Datastore.Audit',
+  },
+  {
+    id: 'tasks',
+    title: 'nav.tasks',
+    icon: 'tasks',
+    priv: null,
+    load: () => import('./tasks'),
+  },
+  {
+    id: 'users',
+    title: 'nav.users',
+    icon: 'users',
+    priv: 'User.Modify',
+  },
+  {
+    id: 'cluster',
+    title: 'nav.cluster',
+    icon: 'cluster',
+    priv: 'Sys.Audit',
+  },
+];
+
+/** The views this user may open, in navigation order. */
+export function visibleViews(privileges: readonly string[], views: readonly ViewDef[] = VIEWS): ViewDef[] {
+  return views.filter((v) => v.load && (v.priv === null || privileges.includes(v.priv)));
+}
