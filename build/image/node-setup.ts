@@ -180,7 +180,6 @@ function addresses(): string[] {
 }
 
 function main(): void {
-  writeFileSync(LOG, '');
   mounts();
   const cmdline = readFileSync('/proc/cmdline', 'utf8').trim();
   log(`ramvm node set-up; kernel command line: ${cmdline}`);
