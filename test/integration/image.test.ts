@@ -79,6 +79,8 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     assert.is((await vm.exec('test -c /dev/kvm')).code, 0, 'nested KVM: kvm_amd gives /dev/kvm under -cpu max');
     assert.is((await vm.exec('qemu-img --version')).code, 0, 'qemu-img runs with its libraries');
     assert.is((await vm.exec('qemu-system-x86_64 -accel help | grep -q tcg')).code, 0, 'qemu runs and has TCG');
+    const nested = await vm.exec("(echo 'info kvm'; sleep 3; echo quit) | timeout 120 qemu-system-x86_64 -accel kvm -cpu max -m 32 -nodefaults -display none -monitor stdio 2>&1", 180_000);
+    assert.match(nested.out, /kvm support: enabled/, 'a guest of the node starts under nested KVM');
     assert.is((await vm.exec('drbdadm --version | grep -q DRBD_KERNEL_VERSION_CODE=0x0804')).code, 0, 'drbd-utils sees the 8.4 module');
     await vm.exec('sync');
   } finally {
