@@ -2,10 +2,13 @@
  * `npm start`: one node in the foreground with the data tree under
  * RAMVM_ROOT (default ./var). Prints "listening on http://HOST:PORT" once
  * requests are served; SIGINT/SIGTERM stop lighttpd cleanly (guests are
- * separate processes and keep running).
+ * separate processes and keep running). Once the server listens, `ramvm
+ * boot` starts the guests marked "start at boot" (output prefixed "boot:").
  */
+import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { buildCommand } from './build';
+import { join } from 'node:path';
+import { buildCommand, DIST } from './build';
 import { startServer } from './server';
 
 export async function startCommand(): Promise<void> {
@@ -22,6 +25,7 @@ export async function startCommand(): Promise<void> {
   if (server.initOutput) process.stdout.write(server.initOutput);
   process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}, log in ${server.root}/var/log/ramvm/lighttpd-error.log\n`);
   process.stdout.write(`listening on ${server.url}\n`);
+  bootGuests(server.root);
   const stop = () => {
     process.stdout.write('stopping the web server (running guests keep running)\n');
     void server.stop();
@@ -29,4 +33,15 @@ export async function startCommand(): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await new Promise<void>((res) => server.proc.once('exit', () => res()));
+}
+
+/** Run `ramvm boot` in the background; its lines go to stdout prefixed "boot:". */
+function bootGuests(root: string): void {
+  const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: process.env.RAMVM_NODE || hostname() };
+  const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), 'boot'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const relay = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`boot: ${line}\n`);
+  };
+  child.stdout.on('data', relay);
+  child.stderr.on('data', relay);
 }

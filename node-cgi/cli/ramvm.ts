@@ -4,6 +4,8 @@
  *   ramvm init                 lay out the data tree, create admin on first start
  *   ramvm task run <id>        run a recorded task (started detached by a CGI)
  *   ramvm passwd <user>        set a password (read from stdin)
+ *   ramvm boot                 start this node's guests marked "start at boot", in VMID order
+ *   ramvm backup tick          start due backup jobs (cron, each minute; see backup/cron.ts)
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
  */
@@ -15,6 +17,8 @@ import { updateAccess } from '../access/store';
 import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
+import { bootGuests } from '../vm/tasks';
+import { backupCommand } from '../backup/cron';
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -39,6 +43,11 @@ const COMMANDS: Record<string, Command> = {
     const hash = hashPassword(password);
     updateAccess((d) => setPassword(existingUser(d, username), hash, Math.floor(Date.now() / 1000)));
   },
+  boot: async () => {
+    const ok = await bootGuests((line) => process.stdout.write(`${line}\n`));
+    if (!ok) process.exitCode = 1;
+  },
+  backup: backupCommand,
 };
 
 /** Register more commands (features add theirs here). */

@@ -17,8 +17,13 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { CLOSE_CODE, FrameDecoder, OPCODE, WsProtocolError, closePayload, frameHeader, WS_MESSAGE_MAX_BYTES } from './websocket';
 
-/** How often the bridge pings the browser; it gives up after two silent intervals. */
-export const PING_INTERVAL_MS = 30_000;
+/**
+ * How often the bridge pings the browser; it gives up after two silent
+ * intervals. The ping is also how a vanished browser is noticed: lighttpd
+ * sees a client that dropped without a close only when it next writes to it,
+ * so an idle screen would otherwise keep its CGI until the guest draws again.
+ */
+export const PING_INTERVAL_MS = 10_000;
 /** How long to wait for the browser's close frame after sending ours. */
 export const CLOSE_TIMEOUT_MS = 2_000;
 

@@ -5,7 +5,20 @@
  */
 import type { TaskKind } from './task';
 import { diskCheck } from './disk-check';
+import { vmShutdownTask } from '../vm/tasks';
+import { backupTask, verifyTask } from '../backup/job';
+import { restoreTask } from '../restore/restore';
+import { liveRestoreTask } from '../restore/live';
+import { bootCheckTask } from '../restore/bootcheck';
+import { watchTask } from '../restore/boot';
 
 export const TASK_KINDS: Record<string, TaskKind> = {
   'disk-check': diskCheck,
+  'vm-shutdown': vmShutdownTask,
+  backup: backupTask,
+  'backup-verify': verifyTask,
+  restore: restoreTask,
+  'live-restore': liveRestoreTask,
+  'boot-check': bootCheckTask,
+  'run-from-backup': watchTask,
 };

@@ -65,7 +65,7 @@ async function fitsWidth(page: Page): Promise<boolean> {
 }
 
 test('should log in, show the shell, switch to German, show failures in the task panel and log out', async ({ node, browser }) => {
-  const page = await openPage(browser!, node!);
+  const page = await openPage(browser!, node!, { hash: '#/tasks' });
   try {
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     await login(page, 'admin', node!.adminPassword);
@@ -75,7 +75,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     assert.match(await bar.innerText(), 'admin');
     const nav = page.locator('nav#nav');
     assert.is(await nav.getAttribute('aria-label'), 'Main navigation');
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Tasks']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Backups', 'Tasks']);
     await page.waitForURL(/#\/tasks$/);
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
 
@@ -91,7 +91,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     // German from the switch in the top bar.
     await bar.getByLabel('Language').selectOption('de');
     await nav.getByRole('link', { name: 'Aufgaben' }).waitFor();
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Aufgaben']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Sicherungen', 'Aufgaben']);
     assert.is(await nav.getAttribute('aria-label'), 'Hauptnavigation');
     await page.getByRole('button', { name: 'Abmelden' }).waitFor();
     await page.getByRole('heading', { name: 'Aufgaben', level: 1 }).waitFor();
@@ -117,7 +117,7 @@ test('should log in, show the shell, switch to German, show failures in the task
 });
 
 test('should log in and move around with the keyboard alone, with a visible focus', async ({ node, browser }) => {
-  const page = await openPage(browser!, node!);
+  const page = await openPage(browser!, node!, { hash: '#/tasks' });
   try {
     const user = page.locator('input[name="username"]');
     await user.waitFor();
@@ -161,7 +161,7 @@ test('should log in and move around with the keyboard alone, with a visible focu
       assert.ok(f.outline !== 'none' && f.ow >= 2, `focus ring on ${order[i]}: ${f.outline} ${f.ow}`);
       assert.ok(f.top >= 0 && f.w > 0, `${order[i]} is on screen`);
     }
-    assert.equal(order, ['Skip to content', 'SELECT', 'Log out', 'Tasks']);
+    assert.equal(order, ['Skip to content', 'SELECT', 'Log out', 'Backups']);
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');
@@ -181,7 +181,7 @@ test('should follow a running task with a progress bar and its log until it ends
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'vm-101-disk-0.qcow2'), '64M']);
   const t = await startTaskOnNode(node!, { kind: 'disk-check', object: '/vms/101', user: 'admin', params: { vmid: 101 }, hold: true });
   held.push(t);
-  const page = await openPage(browser!, node!);
+  const page = await openPage(browser!, node!, { hash: '#/tasks' });
   try {
     await login(page, 'admin', node!.adminPassword);
     const row = page.locator('.taskpanel-list .panel-task', { hasText: 'Disk check · /vms/101' });
@@ -270,7 +270,7 @@ for (const [name, viewport] of [
   test(`should lay out the shell at the ${name} size ${viewport.width}×${viewport.height}, in English and German`, async ({ node, browser }) => {
     const failed = await startTaskOnNode(node!, { kind: 'disk-check', object: '/vms/998', user: 'admin', params: { vmid: 998 } });
     await waitForTask(node!, failed.id, 'failed');
-    const page = await openPage(browser!, node!, { viewport });
+    const page = await openPage(browser!, node!, { viewport, hash: '#/tasks' });
     const shot = (what: string) => page.screenshot({ path: join(SCREENSHOT_DIR, `${what}-${viewport.width}x${viewport.height}.png`) });
     try {
       mkdirSync(SCREENSHOT_DIR, { recursive: true });

@@ -4,6 +4,7 @@
  * any VNC byte, and the websocket's control frames end to end.
  */
 import { suite } from 'uvu';
+import { PING_INTERVAL_MS } from '../../node-cgi/console/bridge';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -189,8 +190,10 @@ S('should close with 1002 when the browser sends an unmasked frame', async () =>
 });
 
 S('should end the CGI when the browser drops the connection without a close', async () => {
+  // A drop is noticed at the latest at the bridge's next ping (see PING_INTERVAL_MS).
   const gone = async () => {
-    for (let i = 0; i < 100 && consoleCgiPids(node.root).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const deadline = Date.now() + PING_INTERVAL_MS + 10_000;
+    while (Date.now() < deadline && consoleCgiPids(node.root).length > 0) await new Promise((r) => setTimeout(r, 100));
     return consoleCgiPids(node.root);
   };
   // Earlier tests dropped their connections too; their CGIs end on their own.

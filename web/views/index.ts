@@ -53,6 +53,7 @@ export const VIEWS: readonly ViewDef[] = [
     title: 'nav.backups',
     icon: 'backups',
     priv: 'Datastore.Audit',
+    load: () => import('./backups'),
   },
   {
     id: 'tasks',

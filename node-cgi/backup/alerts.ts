@@ -1,0 +1,49 @@
+/**
+ * Alerts: every failed backup or verify task — including one that was
+ * killed and never wrote its end — stays an alert until a user
+ * acknowledges it. Derived from the task records, so a task that dies
+ * without a word still turns the dashboard red.
+ *
+ *   GET  /api/backup/alerts      → [{ task, kind, object, job, time, message }]
+ *   POST /api/backup/alerts/ack  { "tasks": ["2026…"] }  (or {} for all visible)
+ */
+import { listTasks, type TaskRecord } from '../tasks/task';
+import { readAcks } from './config';
+
+/** Task kinds whose failures are alerts. */
+export const BACKUP_TASK_KINDS = ['backup', 'backup-verify'];
+
+/** Tasks scanned for alerts, newest first. */
+export const ALERT_SCAN_TASKS = 1000;
+
+export interface BackupAlert {
+  task: string;
+  kind: string;
+  object: string;
+  job: string | null;
+  vmids: number[] | 'all' | null;
+  /** ISO time the task ended (or started, when it died). */
+  time: string;
+  message: string;
+}
+
+export function alertOf(t: TaskRecord): BackupAlert {
+  const p = t.params;
+  return {
+    task: t.id,
+    kind: t.kind,
+    object: t.object,
+    job: typeof p.job === 'string' ? p.job : null,
+    vmids: Array.isArray(p.vmids) ? (p.vmids as number[]) : p.vmids === 'all' ? 'all' : null,
+    time: new Date(t.end ?? t.start).toISOString(),
+    message: t.message,
+  };
+}
+
+/** Unacknowledged failures, newest first. */
+export function listAlerts(): BackupAlert[] {
+  const acks = readAcks();
+  return listTasks(ALERT_SCAN_TASKS)
+    .filter((t) => BACKUP_TASK_KINDS.includes(t.kind) && t.status === 'failed' && !acks[t.id])
+    .map(alertOf);
+}

@@ -1,0 +1,305 @@
+/**
+ * The task kinds of backups and the cron tick.
+ *
+ *   backup         params { job } (a scheduled or run-now job)
+ *                  or { vmids, storage, mode, compress, mailto?, bwlimit? } (a manual run)
+ *                  → open the storage, back up each guest of backupPlan, apply
+ *                    retention after each verified backup, close the storage,
+ *                    mail, fail the task when any guest failed
+ *   backup-verify  params { job } or { storage, vmid?, olderThanDays? }
+ *                  → read backups back and report bit rot
+ *
+ * A failed task of either kind is an alert until someone acknowledges it
+ * (alerts.ts). Mail goes out on failure whenever there is a recipient, on
+ * success when asked.
+ */
+import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { HttpError } from '../lib/errors';
+import { nodeName, paths } from '../lib/paths';
+import { run } from '../lib/exec';
+import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
+import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
+import { guestPid, listGuests, readGuest, guestStatus } from './guest';
+import { processAlive } from './lock';
+import { lifecycle } from './lifecycle';
+import { scanBackups, writeCatalog, type StoredBackup } from './list';
+import { mailMessage, type GuestResult, type MailInput } from './mail';
+import { MANIFEST_FILE } from './manifest';
+import { retentionToDelete } from './retention';
+import { backupGuest, guestBackupDir } from './run';
+import { backupPlan, dueJobs, type GuestInfo } from './schedule';
+import { openStorage } from './target';
+import { verifyBackup } from './verify';
+import { readJson, writeJsonAtomic, withLock } from '../lib/store';
+import { checkedVmid } from '../lib/validate';
+import { checkedCompress, checkedMail, checkedMode, checkedStorageName } from './validate';
+import type { BackupJob } from './types';
+import { afterBackupJob } from '../restore/bootcheck';
+
+/** Stop mode: time a guest gets to shut down before it is stopped. */
+export const SHUTDOWN_TIMEOUT_MS = 3 * 60_000; // 3 min
+/** Lines of the log's tail in a mail. */
+const MAIL_LOG_LINES = 40;
+
+/** The node's time zone (TZ or /etc/localtime). */
+export const nodeTimeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+/** A manual run as a job that is not stored. */
+function manualJob(p: Record<string, unknown>): BackupJob {
+  const vmids = p.vmids === 'all' ? 'all' : (p.vmids as unknown[]).map((v) => checkedVmid(v));
+  return {
+    id: '', kind: 'backup', enabled: true, node: nodeName(), mailto: checkedMail(p.mailto), mailOnSuccess: p.mailOnSuccess === true,
+    storage: checkedStorageName(p.storage), vmids, weekdays: [], start: '00:00', mode: checkedMode(p.mode), compress: checkedCompress(p.compress),
+    retention: { keepLast: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, verifyAfterDays: 0, comment: '', created: 0,
+  };
+}
+
+/** Pipe a message into the configured sendmail command (recipients from its headers). */
+export async function sendMail(text: string): Promise<void> {
+  const s = readMailSettings();
+  await run(s.sendmail, { input: text, timeoutMs: 60_000 });
+}
+
+async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string | null, results: GuestResult[]): Promise<void> {
+  if (!job.mailto || (ok && !job.mailOnSuccess)) return;
+  const input: MailInput = {
+    to: job.mailto, from: readMailSettings().from, node: nodeName(), job: job.id || null, task: t.id, ok, error, results,
+    logTail: readTaskLog(t.id, MAIL_LOG_LINES), date: new Date(),
+  };
+  try {
+    await sendMail(mailMessage(input));
+    t.log(`mail sent to ${job.mailto}`);
+  } catch (e) {
+    t.log(`MAIL TO ${job.mailto} FAILED: ${(e as Error).message}`);
+  }
+  if (job.id) updateJobState(job.id, (s) => ({ lastScheduled: s?.lastScheduled ?? 0, ...s, mailed: true }));
+}
+
+/** Remove what retention selects among the guest's verified backups on this storage. */
+function applyRetention(dir: string, storage: string, vmid: number, job: BackupJob, log: (l: string) => void): void {
+  const all: StoredBackup[] = scanBackups(dir, storage, vmid);
+  const del = retentionToDelete(all.map((b) => ({ id: b.entry.id, time: b.manifest.start, verified: b.entry.verified })), job.retention, nodeTimeZone());
+  for (const id of del) {
+    const b = all.find((x) => x.entry.id === id)!;
+    // Rename first: a half-deleted folder is never taken for a backup.
+    const grave = join(guestBackupDir(dir, vmid), `.deleting-${b.manifest.stamp}`);
+    renameSync(b.dir, grave);
+    rmSync(grave, { recursive: true, force: true });
+    log(`retention: removed ${id}`);
+  }
+}
+
+export async function backupTask(t: TaskRun): Promise<string> {
+  const job = typeof t.params.job === 'string' ? getJob(t.params.job) : manualJob(t.params);
+  const speed = typeof t.params.bwlimit === 'number' && t.params.bwlimit > 0 ? Math.round(t.params.bwlimit * 1048576) : 0;
+  const node = nodeName();
+  const results: GuestResult[] = [];
+  let error: string | null = null;
+  try {
+    const storage = getStorage(job.storage);
+    const guests: GuestInfo[] = job.vmids === 'all'
+      ? await listGuests(node)
+      : await Promise.all(job.vmids.map(async (vmid) => {
+        try {
+          const g = readGuest(vmid);
+          return { vmid, name: g.name, node: g.node, status: await guestStatus(vmid) };
+        } catch {
+          return { vmid, name: null, node: '', status: 'stopped' as const };
+        }
+      }));
+    const plan = backupPlan(job, guests, node);
+    if (plan.length === 0) throw new HttpError(404, 'not_found', `no guests to back up on node ${node}`);
+    t.log(`plan: ${plan.map((s) => (s.action === 'backup' ? `${s.vmid} ${s.method}${s.restart ? ' (stop, restart)' : ''}` : `${s.vmid} MISSING`)).join(', ')}`);
+    const open = await openStorage(storage, t.id, t.log);
+    try {
+      for (const [n, step] of plan.entries()) {
+        const began = Date.now();
+        if (step.action === 'missing') {
+          results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: 0, message: step.reason });
+          t.log(`guest ${step.vmid}: ${step.reason}`);
+          continue;
+        }
+        try {
+          const r = await backupGuest({
+            vmid: step.vmid, storage: open, mode: job.mode, compress: job.compress, job: job.id || null, task: t.id, node,
+            speed, copyRange: true, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS, lifecycle, log: t.log,
+            progress: (pct, msg) => t.progress(((n + pct / 100) / plan.length) * 100, msg),
+          });
+          results.push({ vmid: step.vmid, ok: true, mode: `${job.mode}/${r.manifest.method}`, size: r.entry.size, durationMs: Date.now() - began, message: `verified ${r.entry.id}` });
+          if (job.id) {
+            try {
+              applyRetention(open.dir, open.name, step.vmid, job, t.log);
+            } catch (e) {
+              t.log(`retention for guest ${step.vmid} failed: ${(e as Error).message}`);
+            }
+          }
+        } catch (e) {
+          results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: (e as Error).message });
+        }
+      }
+      await afterBackupJob(job, open, t.id, t.log);
+    } finally {
+      try {
+        writeCatalog(storage, open.dir);
+      } catch (e) {
+        t.log(`catalog of ${storage.name} not written: ${(e as Error).message}`);
+      }
+      await open.release();
+    }
+  } catch (e) {
+    error = (e as Error).message;
+    t.log(`backup job failed: ${error}`);
+  }
+  const failed = results.filter((r) => !r.ok);
+  const ok = error === null && failed.length === 0;
+  await mailResult(t, job, ok, error, results);
+  if (error !== null) throw new HttpError(500, 'internal', error);
+  if (failed.length > 0) {
+    throw new HttpError(500, 'internal', `${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
+  }
+  return `${results.length} guest(s) backed up and verified`;
+}
+
+export async function verifyTask(t: TaskRun): Promise<string> {
+  const job = typeof t.params.job === 'string' ? getJob(t.params.job) : null;
+  const storageName = job ? job.storage : checkedStorageName(t.params.storage);
+  const vmid = t.params.vmid === undefined || t.params.vmid === null ? undefined : checkedVmid(t.params.vmid);
+  const days = job ? job.verifyAfterDays : Number(t.params.olderThanDays ?? 0) || 0;
+  const mailJob: BackupJob = job ?? { ...manualJob({ vmids: 'all', storage: storageName, mailto: t.params.mailto }), id: '' };
+  const results: GuestResult[] = [];
+  let error: string | null = null;
+  try {
+    const storage = getStorage(storageName);
+    const open = await openStorage(storage, t.id, t.log);
+    try {
+      const now = Date.now();
+      const todo = scanBackups(open.dir, storage.name, vmid).filter((b) =>
+        job?.vmids && job.vmids !== 'all' ? job.vmids.includes(b.manifest.vmid) : true).filter((b) =>
+        days === 0 || !b.manifest.verification || now - b.manifest.verification.time >= days * 86_400_000);
+      t.log(`verifying ${todo.length} backup(s) on ${storage.name}${days ? ` not verified for ${days} day(s)` : ''}`);
+      for (const [n, b] of todo.entries()) {
+        t.progress((n / Math.max(1, todo.length)) * 100, `verifying ${b.entry.id}`);
+        const began = Date.now();
+        const v = await verifyBackup(b.dir, b.manifest, (l) => t.log(`${b.entry.id}: ${l}`));
+        const m = { ...b.manifest, history: [...(b.manifest.history ?? []), ...(b.manifest.verification ? [b.manifest.verification] : [])].slice(-20), verification: v };
+        writeJsonAtomic(join(b.dir, MANIFEST_FILE), m);
+        results.push({ vmid: b.manifest.vmid, ok: v.ok, mode: 'verify', size: b.entry.size, durationMs: Date.now() - began, message: v.ok ? `${b.entry.id} intact` : `${b.entry.id}: ${v.problems.join('; ')}` });
+      }
+      writeCatalog(storage, open.dir);
+    } finally {
+      await open.release();
+    }
+  } catch (e) {
+    error = (e as Error).message;
+    t.log(`verify job failed: ${error}`);
+  }
+  const bad = results.filter((r) => !r.ok);
+  const ok = error === null && bad.length === 0;
+  await mailResult(t, mailJob, ok, error, results);
+  if (error !== null) throw new HttpError(500, 'internal', error);
+  if (bad.length > 0) throw new HttpError(500, 'internal', `BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
+  return `${results.length} backup(s) read back: all intact`;
+}
+
+/** Start a job now (run-now button or the tick); returns the task id. */
+export function startJob(job: BackupJob, user: string, scheduled: number | null): string {
+  const id = startTask({
+    kind: job.kind === 'verify' ? 'backup-verify' : 'backup',
+    object: `/storage/${job.storage}`,
+    user,
+    params: { job: job.id, ...(scheduled !== null ? { scheduled } : {}) },
+    message: `${job.kind === 'verify' ? 'verify' : 'backup'} job ${job.id}`,
+  });
+  updateJobState(job.id, (s) => ({ lastScheduled: scheduled ?? s?.lastScheduled ?? 0, task: id, mailed: false }));
+  return id;
+}
+
+function taskRunning(id: string | undefined): boolean {
+  if (!id) return false;
+  try {
+    return readTask(id).status === 'running';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Start guests that stop mode shut down and whose task died before starting
+ * them again (see stoppedMarker in run.ts). Returns lines for the output.
+ */
+export async function restartOrphans(): Promise<string[]> {
+  const dir = join(paths().run, 'backup-stopped');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /^[0-9]+\.json$/.test(n));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    const vmid = Number(n.slice(0, -5));
+    const m = readJson<{ task: string; pid: number }>(join(dir, n));
+    if (!m || processAlive(m.pid, m.task)) continue;
+    if (guestPid(vmid) === null) {
+      try {
+        await lifecycle.start(vmid);
+        out.push(`restarted guest ${vmid}, left stopped by task ${m.task}`);
+      } catch (e) {
+        out.push(`guest ${vmid}, left stopped by task ${m.task}, does not start: ${(e as Error).message}`);
+        continue;
+      }
+    }
+    rmSync(join(dir, n), { force: true });
+  }
+  return out;
+}
+
+/**
+ * `ramvm backup tick`, run by cron each minute: start guests a dead stop-mode
+ * task left stopped, start the due jobs, and mail about jobs whose task died
+ * without saying so (kill, reboot).
+ */
+export async function tick(now = Date.now()): Promise<string[]> {
+  const node = nodeName();
+  const restarted = await restartOrphans();
+  const started = withLock('backup-tick', () => {
+    const jobs = listJobs();
+    const states = readJobStates();
+    const running = new Set(jobs.filter((j) => taskRunning(states[j.id]?.task)).map((j) => j.id));
+    return dueJobs(jobs, now, states, running, node, nodeTimeZone()).map((d) => {
+      const job = jobs.find((j) => j.id === d.id)!;
+      return `started ${job.id} ${startJob(job, 'cron', d.scheduled)}`;
+    });
+  });
+  const states = readJobStates();
+  for (const job of listJobs()) {
+    const s = states[job.id];
+    if (!s?.task || s.mailed || !job.mailto) continue;
+    let rec;
+    try {
+      rec = readTask(s.task);
+    } catch {
+      continue;
+    }
+    if (rec.status !== 'failed') continue;
+    const text = mailMessage({
+      to: job.mailto, from: readMailSettings().from, node, job: job.id, task: rec.id, ok: false, error: rec.message, results: [],
+      logTail: (() => {
+        try {
+          return readTaskLog(rec.id, MAIL_LOG_LINES);
+        } catch {
+          return [];
+        }
+      })(),
+      date: new Date(now),
+    });
+    try {
+      await sendMail(text);
+      updateJobState(job.id, (x) => ({ ...x!, mailed: true }));
+    } catch (e) {
+      process.stderr.write(`ramvm backup tick: mail for job ${job.id} failed: ${(e as Error).message}\n`);
+    }
+  }
+  return [...restarted, ...started];
+}

@@ -1,0 +1,76 @@
+/**
+ * The backups on the storages. A directory storage is read directly; an
+ * external device only while a job has it mounted, otherwise from the
+ * catalog written at the end of the device's last job:
+ *
+ *   etc/ramvm/backup/catalog-<storage>.json  { "time": 1795643300000, "backups": [BackupEntry, …] }
+ *
+ * Partial folders are never listed: a backup exists only once it was read
+ * back and renamed.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { paths } from '../lib/paths';
+import { readJson, writeJsonAtomic } from '../lib/store';
+import { BACKUP_ROOT, MANIFEST_FILE, backupEntry, parseManifest, parseStamp } from './manifest';
+import { deviceMountPoint, mountedAt } from './target';
+import type { BackupEntry, BackupManifest, StorageEntry } from './types';
+
+export const catalogFile = (storage: string) => join(paths().etc, 'backup', `catalog-${storage}.json`);
+
+export interface StoredBackup {
+  entry: BackupEntry;
+  manifest: BackupManifest;
+  dir: string;
+}
+
+/** Final backups under `dir` (the folder holding ramvm/), newest first. */
+export function scanBackups(dir: string, storage: string, vmid?: number): StoredBackup[] {
+  const root = join(dir, BACKUP_ROOT);
+  let vmids: string[];
+  try {
+    vmids = readdirSync(root).filter((n) => /^[0-9]+$/.test(n) && (vmid === undefined || Number(n) === vmid));
+  } catch {
+    return [];
+  }
+  const out: StoredBackup[] = [];
+  for (const v of vmids) {
+    let stamps: string[];
+    try {
+      stamps = readdirSync(join(root, v)).filter((n) => parseStamp(n) !== null);
+    } catch {
+      continue;
+    }
+    for (const s of stamps) {
+      const bdir = join(root, v, s);
+      try {
+        const manifest = parseManifest(readFileSync(join(bdir, MANIFEST_FILE), 'utf8'));
+        out.push({ entry: backupEntry(manifest, storage), manifest, dir: bdir });
+      } catch {
+        // A folder without a readable manifest is not a backup.
+      }
+    }
+  }
+  return out.sort((a, b) => b.manifest.start - a.manifest.start || b.entry.id.localeCompare(a.entry.id));
+}
+
+/** The folder holding ramvm/ when it can be read now, else null (device not mounted). */
+export function readableDir(s: StorageEntry): string | null {
+  if (s.config.type === 'dir') return s.config.path;
+  const mp = deviceMountPoint(s.name);
+  return mountedAt(mp) ? mp : null;
+}
+
+/** Backups of one storage; for an unmounted device, its catalog (`offline: true`). */
+export function listBackups(s: StorageEntry, vmid?: number): (BackupEntry & { offline?: boolean })[] {
+  const dir = readableDir(s);
+  if (dir) return scanBackups(dir, s.name, vmid).map((b) => b.entry);
+  const cat = readJson<{ backups: BackupEntry[] }>(catalogFile(s.name), { backups: [] });
+  return cat.backups.filter((b) => vmid === undefined || b.vmid === vmid).map((b) => ({ ...b, offline: true }));
+}
+
+/** Remember what a device holds, for listing it while it is unplugged. */
+export function writeCatalog(s: StorageEntry, dir: string): void {
+  if (s.config.type !== 'device') return;
+  writeJsonAtomic(catalogFile(s.name), { time: Date.now(), backups: scanBackups(dir, s.name).map((b) => b.entry) });
+}

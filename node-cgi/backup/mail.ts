@@ -1,0 +1,92 @@
+/**
+ * The mail a backup job sends: on failure always, on success when asked.
+ * Pure text (RFC 5322 headers, a summary table, the log's tail); the edge
+ * pipes it into the configured sendmail command (`sendmail -t -oi` reads the
+ * recipients from the headers).
+ *
+ *   Subject: ramvm backup FAILED on pve1: job nightly (1 of 2 guests failed)
+ *
+ *   guest  result  mode      size      time   message
+ *   101    ok      snapshot  1.2 GiB   42 s   verified
+ *   102    FAILED  stop      -         3 s    qemu-img: No space left on device
+ */
+
+export interface GuestResult {
+  vmid: number;
+  ok: boolean;
+  mode: string;
+  size: number | null;
+  durationMs: number;
+  message: string;
+}
+
+export interface MailInput {
+  to: string;
+  from: string;
+  node: string;
+  /** Job id, or null for a manual run. */
+  job: string | null;
+  task: string;
+  ok: boolean;
+  /** Failure of the job as a whole (mount, storage), if any. */
+  error: string | null;
+  results: readonly GuestResult[];
+  logTail: readonly string[];
+  /** RFC 2822 date of sending. */
+  date: Date;
+}
+
+export function formatSize(n: number | null): string {
+  if (n === null) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** Strip what could break a header line. */
+const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ').slice(0, 200);
+
+export function mailSubject(m: Pick<MailInput, 'ok' | 'node' | 'job' | 'results' | 'error'>): string {
+  const what = m.job ? `job ${m.job}` : 'manual backup';
+  const failed = m.results.filter((r) => !r.ok).length;
+  const detail = m.error && m.results.length === 0 ? oneLine(m.error) : `${failed} of ${m.results.length} guests failed`;
+  return oneLine(m.ok ? `ramvm backup ok on ${m.node}: ${what} (${m.results.length} guests)` : `ramvm backup FAILED on ${m.node}: ${what} (${detail})`);
+}
+
+export function mailMessage(m: MailInput): string {
+  const rows = [['guest', 'result', 'mode', 'size', 'time', 'message']].concat(
+    m.results.map((r) => [String(r.vmid), r.ok ? 'ok' : 'FAILED', r.mode, formatSize(r.size), `${Math.round(r.durationMs / 1000)} s`, oneLine(r.message)]),
+  );
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const table = rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+  const body = [
+    m.ok ? 'All backups were written and verified by reading them back.' : 'THE BACKUP FAILED. Guests marked FAILED have no new verified backup.',
+    '',
+    ...(m.error ? [`Error: ${oneLine(m.error)}`, ''] : []),
+    table,
+    '',
+    `Node: ${m.node}`,
+    `Task: ${m.task}`,
+    '',
+    `Last ${m.logTail.length} lines of the log:`,
+    ...m.logTail.map((l) => `  ${l}`),
+    '',
+  ].join('\n');
+  return [
+    `From: ${oneLine(m.from)}`,
+    `To: ${oneLine(m.to)}`,
+    `Subject: ${mailSubject(m)}`,
+    `Date: ${m.date.toUTCString().replace('GMT', '+0000')}`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    `X-Ramvm-Task: ${m.task}`,
+    '',
+    body,
+  ].join('\n');
+}

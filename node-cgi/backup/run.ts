@@ -1,0 +1,273 @@
+/**
+ * Backing up one guest onto an open storage, start to verified:
+ *
+ *   lock backup-vm-<vmid>  → remove partial folders left by dead tasks
+ *   → .partial-<stamp>/ with .owner, config.json, backup.log
+ *   → disks: live (blockdev-backup) | stop (shut down, copy offline, start again) | offline (stopped guest)
+ *   → fsync, SHA-256 of every file → manifest.json (verification: null)
+ *   → read back from the device, compare, qemu-img check → manifest.json (verification: ok)
+ *   → rename .partial-<stamp> → <stamp>
+ *
+ * Any failure removes the partial folder and throws; the guest is left
+ * running (stop mode starts it again whatever happened). Nothing but a
+ * renamed folder with a passed verification is ever listed as verified.
+ */
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HttpError } from '../lib/errors';
+import { run } from '../lib/exec';
+import { paths } from '../lib/paths';
+import { fsyncDir, writeJsonAtomic } from '../lib/store';
+import { guestPid, guestStatus, qmpSocket, readGuest, type Guest } from './guest';
+import { liveBackup } from './engine';
+import { offlineCopy } from './offline';
+import { processAlive, takeLongLock } from './lock';
+import {
+  BACKUP_ROOT, CONFIG_FILE, LOG_FILE, MANIFEST_FILE, PARTIAL_PREFIX, backupDiskName, backupEntry, backupStamp,
+} from './manifest';
+import { fsyncFile, sumFile, verifyBackup } from './verify';
+import type { OpenStorage } from './target';
+import type { BackupEntry, BackupManifest, BackupMethod, BackupMode, Compression, FileSum } from './types';
+
+const OWNER_FILE = '.owner';
+
+/**
+ * A guest that stop mode shut down is recorded until it runs again:
+ * run/ramvm/backup-stopped/<vmid>.json { "task": "2026…", "pid": 4242, "time": 1795643200000 }.
+ * When the task died before starting it (kill -9, a crash), the next
+ * `ramvm backup tick` starts it (restartOrphans in job.ts).
+ */
+export const stoppedMarker = (vmid: number) => join(paths().run, 'backup-stopped', `${vmid}.json`);
+
+/** Start and stop of a guest, for stop mode (from the guests module). */
+export interface GuestLifecycle {
+  /** ACPI shutdown, then a hard stop after `timeoutMs`; resolves when QEMU is gone. */
+  shutdown(vmid: number, timeoutMs: number, log: (l: string) => void): Promise<void>;
+  start(vmid: number): Promise<void>;
+}
+
+export interface GuestBackupInput {
+  vmid: number;
+  storage: OpenStorage;
+  mode: BackupMode;
+  compress: Compression;
+  job: string | null;
+  task: string;
+  node: string;
+  /** Bytes/s per disk for live copies; 0 = unlimited. */
+  speed: number;
+  copyRange: boolean;
+  /** Time the guest gets to shut down in stop mode. */
+  shutdownTimeoutMs: number;
+  lifecycle: GuestLifecycle;
+  log(line: string): void;
+  /** 0..100 within this guest. */
+  progress(pct: number, message: string): void;
+}
+
+export interface GuestBackupResult {
+  entry: BackupEntry;
+  manifest: BackupManifest;
+  dir: string;
+}
+
+export const guestBackupDir = (storageDir: string, vmid: number) => join(storageDir, BACKUP_ROOT, String(vmid));
+
+/** Remove partial folders whose task is gone; returns the names removed. */
+export function cleanPartials(vmDir: string, log: (l: string) => void): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(vmDir).filter((n) => n.startsWith(PARTIAL_PREFIX) || n.startsWith('.deleting-'));
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    let owner = { pid: 0, task: '' };
+    try {
+      owner = JSON.parse(readFileSync(join(vmDir, n, OWNER_FILE), 'utf8'));
+    } catch {
+      // No owner: its writer died before writing it.
+    }
+    if (owner.pid && processAlive(owner.pid, owner.task)) continue;
+    for (const pid of processesUsing(join(vmDir, n))) {
+      process.kill(pid, 'SIGKILL');
+      log(`killed process ${pid}, still writing into ${n}`);
+    }
+    rmSync(join(vmDir, n), { recursive: true, force: true });
+    removed.push(n);
+    log(`removed ${n}, left by ${owner.task ? `task ${owner.task}` : 'an interrupted backup'}`);
+  }
+  return removed;
+}
+
+/** Processes whose argv names a file under `dir` (an offline copy orphaned by a killed task). */
+export function processesUsing(dir: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(dir + '/'))) out.push(Number(p));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+async function virtualSize(file: string, format: string): Promise<number> {
+  const r = await run(['qemu-img', 'info', '-U', '--output=json', '-f', format, file]);
+  return (JSON.parse(r.stdout) as { 'virtual-size': number })['virtual-size'];
+}
+
+let toolVersions: Record<string, string> | undefined;
+async function tools(): Promise<Record<string, string>> {
+  if (toolVersions) return toolVersions;
+  const q = await run(['qemu-img', '--version']).then((r) => r.stdout.split('\n')[0]!.trim()).catch(() => 'unknown');
+  toolVersions = { 'qemu-img': q, node: process.version, ramvm: '1' };
+  return toolVersions;
+}
+
+export async function backupGuest(i: GuestBackupInput): Promise<GuestBackupResult> {
+  const releaseVm = await takeLongLock(`backup-vm-${i.vmid}`, i.task, 0);
+  try {
+    return await backupLocked(i);
+  } finally {
+    releaseVm();
+  }
+}
+
+async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
+  const guest = readGuest(i.vmid);
+  const vmDir = guestBackupDir(i.storage.dir, i.vmid);
+  mkdirSync(vmDir, { recursive: true });
+  cleanPartials(vmDir, i.log);
+
+  let start = Date.now();
+  while (existsAny(vmDir, backupStamp(start))) {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    start = Date.now();
+  }
+  const stamp = backupStamp(start);
+  const partial = join(vmDir, PARTIAL_PREFIX + stamp);
+  mkdirSync(partial);
+  writeFileSync(join(partial, OWNER_FILE), JSON.stringify({ pid: process.pid, task: i.task }));
+  let logOpen = true;
+  const log = (line: string) => {
+    i.log(line);
+    if (logOpen) appendFileSync(join(partial, LOG_FILE), `${new Date().toISOString()} ${line}\n`);
+  };
+  try {
+    log(`backup of guest ${i.vmid}${guest.name ? ` (${guest.name})` : ''} to storage ${i.storage.name}, mode ${i.mode}, compression ${i.compress}, task ${i.task}`);
+    writeFileSync(join(partial, CONFIG_FILE), guest.configText);
+    const status = await guestStatus(i.vmid);
+    const method: BackupMethod = status !== 'stopped' && i.mode === 'snapshot' ? 'live' : 'offline';
+    const copyStart = Date.now();
+    let downtime: number | undefined;
+    const disks = await Promise.all(guest.disks.map(async (d) => ({
+      file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize(d.path, d.format),
+    })));
+    if (method === 'live') {
+      await liveBackup(qmpSocket(i.vmid), disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
+        vmid: i.vmid, compress: i.compress, copyRange: i.copyRange, speed: i.speed, log,
+        progress: (done, total) => i.progress(total ? (done / total) * 80 : 0, `copying disks of guest ${i.vmid}: ${Math.floor(done / 1048576)} of ${Math.floor(total / 1048576)} MiB`),
+      });
+    } else if (status !== 'stopped') {
+      downtime = await stopModeCopy(i, guest, disks, partial, log);
+    } else {
+      log('the guest is stopped: copying its disks offline');
+      await copyOffline(i, disks, partial);
+    }
+    const copyMs = Date.now() - copyStart;
+    log(`copy done in ${copyMs} ms`);
+
+    const sumStart = Date.now();
+    const names = [CONFIG_FILE, ...disks.map((d) => d.file)];
+    const files: FileSum[] = [];
+    for (const n of names) {
+      fsyncFile(join(partial, n));
+      files.push(await sumFile(partial, n));
+    }
+    for (const f of files) log(`${f.name}: ${f.size} bytes, sha256 ${f.sha256}`);
+    log('log closed; the manifest holds its checksum');
+    logOpen = false;
+    files.push(await sumFile(partial, LOG_FILE));
+    const manifest: BackupManifest = {
+      format: 1, vmid: i.vmid, name: guest.name, node: i.node, storage: i.storage.name, stamp,
+      start, end: Date.now(), mode: i.mode, method, compress: i.compress, task: i.task, job: i.job,
+      disks: disks.map((d) => ({ file: d.file, source: d.source.split('/').pop()!, sourceFormat: d.sourceFormat, virtualSize: d.virtualSize })),
+      files,
+      timings: { copy: copyMs, sums: Date.now() - sumStart, ...(downtime !== undefined ? { downtime } : {}) },
+      tools: await tools(),
+      verification: null,
+    };
+    writeJsonAtomic(join(partial, MANIFEST_FILE), manifest);
+
+    i.progress(80, `reading back the backup of guest ${i.vmid}`);
+    const v = await verifyBackup(partial, manifest, i.log);
+    if (!v.ok) throw new HttpError(500, 'internal', `the backup of guest ${i.vmid} did not read back correctly: ${v.problems.join('; ')}`);
+    manifest.verification = v;
+    writeJsonAtomic(join(partial, MANIFEST_FILE), manifest);
+    rmSync(join(partial, OWNER_FILE), { force: true });
+    const final = join(vmDir, stamp);
+    renameSync(partial, final);
+    fsyncDir(vmDir);
+    i.progress(100, `guest ${i.vmid} backed up and verified`);
+    const entry = backupEntry(manifest, i.storage.name);
+    i.log(`backup ${entry.id} verified: ${entry.size} bytes in ${Math.round((Date.now() - start) / 1000)} s`);
+    return { entry, manifest, dir: final };
+  } catch (e) {
+    i.log(`backup of guest ${i.vmid} failed: ${(e as Error).message}; removing ${PARTIAL_PREFIX}${stamp}`);
+    rmSync(partial, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function existsAny(vmDir: string, stamp: string): boolean {
+  for (const n of [stamp, PARTIAL_PREFIX + stamp]) {
+    try {
+      statSync(join(vmDir, n));
+      return true;
+    } catch {
+      // free
+    }
+  }
+  return false;
+}
+
+type DiskPlan = { file: string; source: string; sourceFormat: string; virtualSize: number };
+
+async function copyOffline(i: GuestBackupInput, disks: readonly DiskPlan[], partial: string): Promise<void> {
+  for (const [n, d] of disks.entries()) {
+    await offlineCopy(d.source, d.sourceFormat, join(partial, d.file), i.compress, (pct) =>
+      i.progress(((n + pct / 100) / disks.length) * 80, `copying ${d.file} of guest ${i.vmid}: ${Math.floor(pct)} %`));
+  }
+}
+
+/** Shut down, copy, start again — the start also after a failed copy. Returns the downtime in ms. */
+async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly DiskPlan[], partial: string, log: (l: string) => void): Promise<number> {
+  const down = Date.now();
+  log(`stop mode: shutting guest ${guest.vmid} down (up to ${Math.round(i.shutdownTimeoutMs / 1000)} s, then a hard stop)`);
+  let failure: unknown = null;
+  writeJsonAtomic(stoppedMarker(guest.vmid), { task: i.task, pid: process.pid, time: down });
+  try {
+    await i.lifecycle.shutdown(guest.vmid, i.shutdownTimeoutMs, log);
+    if (guestPid(guest.vmid) !== null) throw new HttpError(500, 'internal', `guest ${guest.vmid} did not stop`);
+    log('guest stopped: copying its disks');
+    await copyOffline(i, disks, partial);
+  } catch (e) {
+    failure = e;
+  }
+  try {
+    if (guestPid(guest.vmid) === null) {
+      await i.lifecycle.start(guest.vmid);
+      log(`guest ${guest.vmid} started again after ${Date.now() - down} ms${failure ? ' (although the backup failed)' : ''}`);
+    }
+    rmSync(stoppedMarker(guest.vmid), { force: true });
+  } catch (e) {
+    log(`STARTING GUEST ${guest.vmid} AGAIN FAILED: ${(e as Error).message}`);
+    if (!failure) failure = new HttpError(500, 'internal', `the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);
+  }
+  if (failure) throw failure;
+  return Date.now() - down;
+}

@@ -1,0 +1,160 @@
+/**
+ * Run from backup (restore-on-the-fly): a guest that starts straight off a
+ * backup, whatever its size, and leaves the backup as it was.
+ *
+ *   POST /api/backup/local:101:20261125T220000Z/boot
+ *   → claim VMID 106; for each disk
+ *       qemu-img create -q -f qcow2 -F qcow2 -b <backup>/vm-101-disk-0.qcow2 <images>/106/vm-106-disk-0.qcow2
+ *     (QEMU opens the backing file read-only: every write lands in the overlay)
+ *   → config 106 with NICs linkDown and the mark { temporary: { backup, source: 101, purpose: "run", … } }
+ *   → start (-S, set_link off, cont: the network is never up before the user connects it)
+ *   → task "run-from-backup" watches it: when its QEMU ends, the guest and
+ *     its overlays are deleted, unless a live restore made it a normal guest.
+ *
+ * A temporary guest whose watcher died (reboot, kill) is found by
+ * cleanTemporaries(): a stopped one is deleted, a running one gets a new
+ * watcher, a boot check's sandbox is stopped and deleted.
+ */
+import { conflict } from '../lib/errors';
+import { run } from '../lib/exec';
+import { nodeName } from '../lib/paths';
+import { writeJsonAtomic } from '../lib/store';
+import { checkedVmid } from '../lib/validate';
+import { readTask, startTask, type TaskRun } from '../tasks/task';
+import { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from '../vm/config';
+import { diskPath, vmFiles } from '../vm/files';
+import { deleteVm, QEMU_IMG_TIMEOUT_MS } from '../vm/manage';
+import { readRunInfo, startVm, stopVm } from '../vm/power';
+import { guestPid } from '../vm/status';
+import type { VmConfig } from '../vm/types';
+import { claimVmid, dropClaim, settleClaim } from './claim';
+import { overlayArgs, overlayPlan, type BackupSource } from './plan';
+import { nodeFacts } from './source';
+
+/** How often the watcher looks at its guest. */
+export const WATCH_INTERVAL_MS = 1_000;
+/** How long the watcher waits for its guest's QEMU to appear before it counts it as stopped. */
+export const WATCH_START_GRACE_MS = 60_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface BootResult {
+  vmid: number;
+  warnings: string[];
+  /** The task that discards the guest when it stops. */
+  task: string;
+}
+
+/** Make a temporary guest whose disks are overlays on the backup's images, and start it. */
+export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpose: 'run' | 'bootcheck'; owner: string }): Promise<{ config: VmConfig; warnings: string[] }> {
+  const vmid = claimVmid(o.vmid, o.owner);
+  let config: VmConfig | undefined;
+  try {
+    const plan = overlayPlan(b, vmid, o.purpose, nodeFacts());
+    config = plan.config;
+    for (const ov of plan.overlays) await run(overlayArgs(ov.backing, diskPath(vmid, ov)), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+    writeVmConfig(config);
+    settleClaim(vmid);
+    await startVm(vmid);
+    return { config, warnings: plan.warnings };
+  } catch (e) {
+    if (config && findVmConfig(vmid)) {
+      if (guestPid(vmid).pid !== null) await stopVm(vmid).catch(() => undefined);
+      deleteVm(vmid);
+    } else {
+      dropClaim(vmid);
+    }
+    throw e;
+  }
+}
+
+/** Start the task that discards a temporary guest when it stops, and note it in the mark. */
+export function watch(vmid: number, user: string): string {
+  const task = startTask({ kind: 'run-from-backup', object: `/vms/${vmid}`, user, params: { vmid }, message: `guest ${vmid} runs from a backup` });
+  updateVmConfig(vmid, (c) => (c.temporary ? { ...c, temporary: { ...c.temporary, task } } : c));
+  return task;
+}
+
+/** POST /api/backup/<id>/boot: a guest running from the backup, with its watcher. */
+export async function bootBackup(b: BackupSource, o: { vmid?: number; user: string }): Promise<BootResult> {
+  await cleanTemporaries(o.user);
+  const { config, warnings } = await startFromBackup(b, { vmid: o.vmid, purpose: 'run', owner: '' });
+  const task = watch(config.vmid, o.user);
+  return { vmid: config.vmid, warnings, task };
+}
+
+function taskRunning(id: string | undefined): boolean {
+  if (!id) return false;
+  try {
+    return readTask(id).status === 'running';
+  } catch {
+    return false;
+  }
+}
+
+/** Delete a stopped temporary guest: overlays, config, runtime files. The backup is not touched. */
+export function discard(vmid: number): void {
+  deleteVm(vmid);
+}
+
+/**
+ * Temporary guests nobody watches: stopped ones are deleted, running ones
+ * get a watcher; sandboxes of boot checks whose task died are stopped and
+ * deleted. A mark younger than the start grace without a task belongs to a
+ * guest being made right now and is left alone. Returns what was done.
+ */
+export async function cleanTemporaries(user: string, now = Date.now()): Promise<string[]> {
+  const out: string[] = [];
+  for (const c of listVmConfigs()) {
+    const t = c.temporary;
+    if (!t || c.node !== nodeName() || taskRunning(t.task)) continue;
+    if (!t.task && now - t.since < WATCH_START_GRACE_MS) continue;
+    const running = guestPid(c.vmid).pid !== null;
+    if (t.purpose === 'run' && running) {
+      watch(c.vmid, user);
+      out.push(`guest ${c.vmid}: runs from ${t.backup} without a watcher; watched again`);
+      continue;
+    }
+    if (running) await stopVm(c.vmid);
+    discard(c.vmid);
+    out.push(`guest ${c.vmid}: ${running ? 'sandbox of a dead boot check' : 'stopped temporary guest'} from ${t.backup} deleted`);
+  }
+  return out;
+}
+
+/**
+ * Task kind "run-from-backup", params { vmid }: lasts as long as the
+ * temporary guest runs; when its QEMU ends, the guest is discarded.
+ */
+export async function watchTask(t: TaskRun): Promise<string> {
+  const vmid = checkedVmid(t.params.vmid);
+  const began = Date.now();
+  let seen = false;
+  for (;;) {
+    const c = findVmConfig(vmid);
+    if (!c) return `guest ${vmid} was deleted`;
+    if (!c.temporary) return `guest ${vmid} was kept: it no longer depends on the backup`;
+    if (c.temporary.task && c.temporary.task !== t.id) return `guest ${vmid} is watched by task ${c.temporary.task}`;
+    if (guestPid(vmid).pid !== null) {
+      seen = true;
+    } else if (seen || Date.now() - began > WATCH_START_GRACE_MS) {
+      discard(vmid);
+      return `guest ${vmid} stopped: its overlays were discarded; backup ${c.temporary.backup} is unchanged`;
+    }
+    await sleep(WATCH_INTERVAL_MS);
+  }
+}
+
+/** Connect (up) or unplug (down) every NIC of a running guest, and remember it for its next start. */
+export async function setLinks(vmid: number, up: boolean, qmp: (cmd: string, args: Record<string, unknown>) => Promise<unknown>): Promise<VmConfig> {
+  const cfg = findVmConfig(vmid);
+  if (!cfg) throw conflict(`no guest ${vmid}`);
+  if (cfg.nics.length === 0) throw conflict(`guest ${vmid} has no network card`);
+  if (guestPid(vmid).pid === null) throw conflict(`guest ${vmid} is not running`);
+  for (const n of cfg.nics) await qmp('set_link', { name: n.id, up });
+  const next = updateVmConfig(vmid, (c) => ({ ...c, nics: c.nics.map(({ linkDown: _, ...n }) => (up ? n : { ...n, linkDown: true })) }));
+  const info = readRunInfo(vmid);
+  if (info?.config) writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, nics: next.nics } });
+  return next;
+}
+

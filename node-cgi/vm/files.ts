@@ -1,0 +1,59 @@
+/**
+ * Where a guest's files are. Config in etc/ramvm/vms, disks in
+ * var/lib/vz/images/<vmid>/, runtime files in run/ramvm/qemu:
+ *
+ *   101.pid          QEMU's pidfile (-pidfile)
+ *   101.qmp          QMP socket for work (power actions, CD changes, backups)
+ *   101.status.qmp   QMP socket for status probes only (never waits behind work)
+ *   101.vnc          VNC on a unix socket (-vnc unix:…), bridged by the console CGI
+ *   101.serial.log   the guest's first serial port (COM1), truncated at each start
+ *   101.run.json     what the guest was started with (accelerator, network modes)
+ *   101.cpu.json     last CPU sample, for the CPU % between two reads
+ */
+import { join } from 'node:path';
+import { paths } from '../lib/paths';
+import type { DiskConfig } from './types';
+
+export interface VmFiles {
+  config: string;
+  imagesDir: string;
+  pid: string;
+  qmp: string;
+  statusQmp: string;
+  vnc: string;
+  serialLog: string;
+  runInfo: string;
+  cpuSample: string;
+}
+
+export function vmFiles(vmid: number): VmFiles {
+  const p = paths();
+  const run = (ext: string) => join(p.qemuRun, `${vmid}.${ext}`);
+  return {
+    config: join(p.vms, `${vmid}.json`),
+    imagesDir: join(p.images, String(vmid)),
+    pid: run('pid'),
+    qmp: run('qmp'),
+    statusQmp: run('status.qmp'),
+    vnc: run('vnc'),
+    serialLog: run('serial.log'),
+    runInfo: run('run.json'),
+    cpuSample: run('cpu.json'),
+  };
+}
+
+/** Runtime files a stopped guest must not leave behind (QEMU itself removes only pidfile and QMP sockets). */
+export function runtimeFiles(vmid: number): string[] {
+  const f = vmFiles(vmid);
+  return [f.pid, f.qmp, f.statusQmp, f.vnc, f.runInfo, f.cpuSample];
+}
+
+/** Absolute path of a disk image. */
+export function diskPath(vmid: number, disk: Pick<DiskConfig, 'file'>): string {
+  return join(paths().images, String(vmid), disk.file);
+}
+
+/** Absolute path of an ISO image of the library. */
+export function isoPath(name: string): string {
+  return join(paths().iso, name);
+}

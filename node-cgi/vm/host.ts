@@ -1,0 +1,65 @@
+/**
+ * Facts about the node a guest runs on: whether KVM works (probed once,
+ * cached in run/ramvm/accel.json until the next boot), which bridges exist,
+ * whether the disk folder takes O_DIRECT (cache=none), and attaching a
+ * guest's tap to its bridge.
+ *
+ *   /dev/kvm opens read-write → "kvm"; no /dev/kvm or EACCES → "tcg"
+ *   /sys/class/net/vmbr0/bridge exists → vmbr0 is a bridge: taps join it
+ */
+import { closeSync, constants, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run } from '../lib/exec';
+import { paths } from '../lib/paths';
+import { readJson, writeJsonAtomic } from '../lib/store';
+import type { Accelerator } from './types';
+
+export const KVM_DEVICE = '/dev/kvm';
+
+/** True when the KVM device opens read-write (what QEMU needs). */
+export function kvmUsable(device = KVM_DEVICE): boolean {
+  try {
+    closeSync(openSync(device, constants.O_RDWR));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The accelerator for guests of this node: probed once, then read from run/ramvm/accel.json. */
+export function accelerator(): Accelerator {
+  const file = join(paths().run, 'accel.json');
+  const cached = readJson<{ accel: Accelerator }>(file);
+  if (cached && (cached.accel === 'kvm' || cached.accel === 'tcg')) return cached.accel;
+  const accel: Accelerator = kvmUsable() ? 'kvm' : 'tcg';
+  writeJsonAtomic(file, { accel, probed: Date.now() });
+  return accel;
+}
+
+/** The names among `names` that are Linux bridges on this node. */
+export function existingBridges(names: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const n of names) if (!n.includes('/') && existsSync(`/sys/class/net/${n}/bridge`)) out.add(n);
+  return out;
+}
+
+/** Put a guest's tap into its bridge and bring it up. */
+export async function attachTap(ifname: string, bridge: string): Promise<void> {
+  await run(['ip', 'link', 'set', 'dev', ifname, 'master', bridge], { timeoutMs: 10_000 });
+  await run(['ip', 'link', 'set', 'dev', ifname, 'up'], { timeoutMs: 10_000 });
+}
+
+/** Whether files in `dir` can be opened with O_DIRECT (tmpfs cannot: cache=none would fail there). */
+export function directIoSupported(dir: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  const probe = join(dir, `.odirect-${process.pid}-${randomBytes(3).toString('hex')}`);
+  try {
+    closeSync(openSync(probe, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR | constants.O_DIRECT, 0o600));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}

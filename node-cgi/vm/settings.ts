@@ -1,0 +1,41 @@
+/**
+ * Per-node settings for guests: etc/ramvm/nodes/<node>.json
+ *
+ *   { "memoryOvercommit": 1.0 }   running guests may claim 1.0 × the node's memory
+ */
+import { join } from 'node:path';
+import { invalid } from '../lib/errors';
+import { nodeName, paths } from '../lib/paths';
+import { readJson, updateJson } from '../lib/store';
+import { DEFAULT_MEMORY_OVERCOMMIT } from './defaults';
+import type { NodeSettings } from './types';
+
+/** Bounds of the overcommit ratio: below 0.1 nothing would start; above 10 the node would swap itself to death. */
+export const OVERCOMMIT_MIN = 0.1;
+export const OVERCOMMIT_MAX = 10;
+
+const DEFAULTS: NodeSettings = { memoryOvercommit: DEFAULT_MEMORY_OVERCOMMIT };
+
+export const nodeSettingsFile = (node = nodeName()) => join(paths().etc, 'nodes', `${node}.json`);
+
+export function readNodeSettings(node = nodeName()): NodeSettings {
+  return { ...DEFAULTS, ...readJson<Partial<NodeSettings>>(nodeSettingsFile(node), {}) };
+}
+
+/** A validated patch of the settings: only known fields, in range. */
+export function checkSettingsPatch(body: Record<string, unknown>): Partial<NodeSettings> {
+  const out: Partial<NodeSettings> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (k !== 'memoryOvercommit') throw invalid(k, 'unknown field');
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < OVERCOMMIT_MIN || v > OVERCOMMIT_MAX) {
+      throw invalid(k, `must be a number from ${OVERCOMMIT_MIN} to ${OVERCOMMIT_MAX}`);
+    }
+    out.memoryOvercommit = v;
+  }
+  return out;
+}
+
+export function updateNodeSettings(patch: Partial<NodeSettings>, node = nodeName()): NodeSettings {
+  const next = updateJson<Partial<NodeSettings>>(nodeSettingsFile(node), {}, (s) => ({ ...s, ...patch }));
+  return { ...DEFAULTS, ...next };
+}

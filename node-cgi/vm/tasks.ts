@@ -1,0 +1,69 @@
+/**
+ * Task kinds of guests, and `ramvm boot`.
+ *
+ * "vm-shutdown" params { vmid: 101, timeout: 60, forceStop: true }:
+ *   press the ACPI power button, wait up to `timeout` seconds for the
+ *   guest to power off; then stop it hard when `forceStop`, else fail.
+ *
+ * `ramvm boot`: start the guests of this node marked "start at boot", in
+ * VMID order, one after the other (a failed one does not stop the rest).
+ */
+import { nodeName } from '../lib/paths';
+import { checkedVmid } from '../lib/validate';
+import type { TaskRun } from '../tasks/task';
+import { listVmConfigs } from './config';
+import { shutdownVm, startVm, stopVm, waitStopped } from './power';
+import { guestPid } from './status';
+import type { VmConfig } from './types';
+
+/** Longest wait a shutdown task accepts, seconds. */
+export const SHUTDOWN_TIMEOUT_MAX_S = 3600;
+const WAIT_STEP_MS = 500;
+
+export async function vmShutdownTask(t: TaskRun): Promise<string> {
+  const vmid = checkedVmid(t.params.vmid);
+  const timeoutS = Number(t.params.timeout);
+  const force = t.params.forceStop === true;
+  const began = Date.now();
+  await shutdownVm(vmid);
+  t.log(`ACPI power button pressed; waiting up to ${timeoutS} s for guest ${vmid} to power off`);
+  const deadline = began + timeoutS * 1000;
+  while (Date.now() < deadline) {
+    if (await waitStopped(vmid, Math.min(WAIT_STEP_MS, deadline - Date.now()))) {
+      return `guest ${vmid} powered off after ${((Date.now() - began) / 1000).toFixed(1)} s`;
+    }
+    t.progress(((Date.now() - began) / (timeoutS * 1000)) * 100, 'waiting for the guest to power off');
+  }
+  if (await waitStopped(vmid, 0)) return `guest ${vmid} powered off after ${timeoutS} s`;
+  if (!force) throw new Error(`guest ${vmid} did not power off within ${timeoutS} s; it keeps running`);
+  t.log(`guest ${vmid} did not power off within ${timeoutS} s; stopping it`);
+  await stopVm(vmid);
+  return `guest ${vmid} did not power off within ${timeoutS} s and was stopped`;
+}
+
+/** The guests `ramvm boot` starts: this node's, marked onboot, in VMID order. */
+export function bootPlan(configs: readonly VmConfig[], node: string): number[] {
+  return configs
+    .filter((c) => c.onboot && c.node === node)
+    .map((c) => c.vmid)
+    .sort((a, b) => a - b);
+}
+
+/** Start the onboot guests; one line per guest to `out`; false when any failed. */
+export async function bootGuests(out: (line: string) => void): Promise<boolean> {
+  let ok = true;
+  for (const vmid of bootPlan(listVmConfigs(), nodeName())) {
+    if (guestPid(vmid).pid !== null) {
+      out(`guest ${vmid}: already running`);
+      continue;
+    }
+    try {
+      const s = await startVm(vmid);
+      out(`guest ${vmid}: started (${s.status})`);
+    } catch (e) {
+      ok = false;
+      out(`guest ${vmid}: failed to start: ${(e as Error).message}`);
+    }
+  }
+  return ok;
+}

@@ -1,0 +1,238 @@
+/**
+ * The guest's data model, shared by the CGIs, the `ramvm` CLI and (type-only)
+ * the web app. One JSON file per guest at etc/ramvm/vms/<vmid>.json:
+ *
+ *   { "vmid": 101, "name": "web", "node": "pve1", "type": "kvm",
+ *     "memory": 512, "sockets": 1, "cores": 1, "ostype": "l26", "onboot": false,
+ *     "cdrom": "debian-12.iso",
+ *     "disks": [{ "id": "disk0", "file": "vm-101-disk-0.qcow2", "size": "32G",
+ *                 "bus": "ide", "format": "qcow2", "cache": "writeback" }],
+ *     "nics":  [{ "id": "net0", "model": "rtl8139", "bridge": "vmbr0", "mac": "02:52:4D:3A:9C:01" }],
+ *     "boot": ["disk0", "cdrom", "net0"], "description": "", "created": 1795601296000 }
+ *
+ * Disk files live in var/lib/vz/images/<vmid>/<file>; ISO images in
+ * var/lib/vz/template/iso/<cdrom>.
+ */
+
+export const OS_TYPE_IDS = ['l26', 'l24', 'win11', 'win10', 'win8', 'win7', 'wvista', 'w2k8', 'w2k3', 'wxp', 'w2k', 'solaris', 'other'] as const;
+export type OsType = (typeof OS_TYPE_IDS)[number];
+
+export const DISK_BUSES = ['ide', 'sata', 'scsi', 'virtio'] as const;
+export type DiskBus = (typeof DISK_BUSES)[number];
+
+export const DISK_FORMATS = ['qcow2', 'raw'] as const;
+export type DiskFormat = (typeof DISK_FORMATS)[number];
+
+export const CACHE_MODES = ['writeback', 'none', 'writethrough', 'directsync', 'unsafe'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+
+export const NIC_MODELS = ['rtl8139', 'e1000', 'virtio'] as const;
+export type NicModel = (typeof NIC_MODELS)[number];
+
+export interface DiskConfig {
+  /** "disk<n>": the n of its file name; also the QEMU device id (drive id "drive-disk<n>"). */
+  id: string;
+  /** "vm-<vmid>-disk-<n>.<format>" in var/lib/vz/images/<vmid>/. */
+  file: string;
+  /** Virtual size: a whole number with K, M, G or T (binary units): "32G", "64M". */
+  size: string;
+  bus: DiskBus;
+  format: DiskFormat;
+  cache: CacheMode;
+}
+
+export interface NicConfig {
+  /** "net<n>": also the QEMU device id (netdev id "netdev<n>"). */
+  id: string;
+  model: NicModel;
+  /** Linux bridge for a tap; user-mode NAT when it does not exist on the node. */
+  bridge: string;
+  /** Unicast, generated at create with the locally administered prefix 02:52:4D. */
+  mac: string;
+  /** True: the NIC starts with its link down (cable unplugged) until it is connected (QMP set_link). */
+  linkDown?: boolean;
+}
+
+/**
+ * The mark of a guest that runs from a backup (restore-on-the-fly): its
+ * disks are qcow2 overlays whose backing files are the backup's disks.
+ *
+ *   { "backup": "local:101:20261125T220000Z", "source": 101, "purpose": "run",
+ *     "since": 1795643300000, "formats": { "disk0": "raw" }, "task": "2026…-run-from-backup-…" }
+ */
+export interface TemporaryMark {
+  /** Id of the backup whose disks back the overlays. */
+  backup: string;
+  /** VMID of the guest the backup was taken of. */
+  source: number;
+  /** "run": discarded when it stops unless kept (live restore); "bootcheck": the sandbox of a boot check. */
+  purpose: 'run' | 'bootcheck';
+  /** Unix ms. */
+  since: number;
+  /** Format of each original disk by disk id: what a live restore turns the overlay back into. */
+  formats: Record<string, DiskFormat>;
+  /** The task that watches the guest and discards it when it stops. */
+  task?: string;
+}
+
+export interface VmConfig {
+  vmid: number;
+  name: string;
+  /** The node the guest lives on (its disks are there). */
+  node: string;
+  type: 'kvm';
+  /** MiB. */
+  memory: number;
+  sockets: number;
+  cores: number;
+  ostype: OsType;
+  onboot: boolean;
+  /** ISO image name in the ISO library, or null for an empty drive. */
+  cdrom: string | null;
+  disks: DiskConfig[];
+  nics: NicConfig[];
+  /** Device ids in boot order: "disk0", "cdrom", "net0". */
+  boot: string[];
+  description: string;
+  /** Unix ms of creation. */
+  created: number;
+  /** Present only on a guest that runs from a backup; set by the node, never by a client. */
+  temporary?: TemporaryMark;
+}
+
+/** What a client sends to create a guest: every field optional but what it wants to set. */
+export interface VmCreateRequest {
+  vmid?: number;
+  name?: string;
+  node?: string;
+  type?: 'kvm';
+  memory?: number;
+  sockets?: number;
+  cores?: number;
+  ostype?: OsType;
+  onboot?: boolean;
+  cdrom?: string | null;
+  disks?: Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache'>>[];
+  nics?: Partial<Pick<NicConfig, 'model' | 'bridge' | 'mac'>>[];
+  boot?: string[];
+  description?: string;
+}
+
+export type VmState = 'running' | 'paused' | 'stopped';
+
+export type Accelerator = 'kvm' | 'tcg';
+
+export interface NicRuntime {
+  id: string;
+  /** "tap": a tap on `bridge`; "user": QEMU's user-mode NAT (the bridge does not exist). */
+  mode: 'tap' | 'user';
+  bridge: string;
+  /** The tap's interface name ("tap101i0") in tap mode. */
+  ifname?: string;
+}
+
+/** The status of a guest as read from its pidfile, /proc and QMP. */
+export interface VmStatusInfo {
+  vmid: number;
+  status: VmState;
+  /** QEMU's own run state (query-status), e.g. "running", "paused", "io-error", "shutdown". */
+  qmpStatus: string | null;
+  pid: number | null;
+  /** Seconds since the QEMU process started; 0 when stopped. */
+  uptime: number;
+  /** Set when something is off: a crash left a stale pidfile, the monitor does not answer. */
+  note?: string;
+}
+
+/** What the guest was started with (written at start to run/ramvm/qemu/<vmid>.run.json). */
+export interface VmRunInfo {
+  pid: number;
+  accel: Accelerator;
+  net: NicRuntime[];
+  /** Unix ms. */
+  started: number;
+  cdrom: string | null;
+}
+
+export interface DiskUsage {
+  id: string;
+  /** Virtual size in bytes. */
+  size: number;
+  /** Bytes the image file occupies on the node's disk (sparse files count what is written). */
+  allocated: number;
+}
+
+/** Per-guest figures for lists and the summary. */
+export interface VmResources {
+  /** Host CPU used by the guest, as a share of its vCPUs (1 = all vCPUs busy). */
+  cpu: number;
+  cpus: number;
+  /** Resident memory of the QEMU process, bytes (0 when stopped). */
+  mem: number;
+  /** Configured memory, bytes. */
+  maxmem: number;
+  /** Allocated bytes of all disks. */
+  disk: number;
+  /** Virtual size of all disks, bytes. */
+  maxdisk: number;
+  uptime: number;
+}
+
+/** One row of GET /api/vm. */
+export interface VmListEntry extends VmResources {
+  vmid: number;
+  name: string;
+  node: string;
+  status: VmState;
+  qmpStatus: string | null;
+  ostype: OsType;
+  onboot: boolean;
+  note?: string;
+  /** Present on a guest that runs from a backup. */
+  temporary?: TemporaryMark;
+}
+
+/** GET /api/vm/<vmid>: the config plus status and runtime figures. */
+export interface VmDetail extends VmConfig {
+  status: VmState;
+  qmpStatus: string | null;
+  note?: string;
+  runtime: {
+    pid: number | null;
+    uptime: number;
+    /** Accelerator of the running process, else the one a start would use. */
+    accel: Accelerator;
+    /** How each NIC is (or would be) connected. */
+    net: NicRuntime[];
+    resources: VmResources;
+    disks: DiskUsage[];
+    /** Config fields changed while running: they apply at the next start. */
+    pending: string[];
+  };
+}
+
+/** GET /api/node/resources. */
+export interface NodeResources {
+  node: string;
+  kvm: boolean;
+  accel: Accelerator;
+  cpu: { count: number; /** 0..1 over all cores */ usage: number; loadavg: [number, number, number] };
+  /** Bytes. */
+  memory: { total: number; available: number; used: number };
+  /** The filesystem holding the guests' disks, bytes. */
+  disk: { path: string; total: number; free: number };
+  guests: {
+    total: number;
+    running: number;
+    /** Memory configured for running guests, bytes. */
+    memoryClaimed: number;
+    /** A start is refused when claimed + the guest's memory > ratio × memory.total. */
+    memoryOvercommit: number;
+  };
+}
+
+/** Node settings (etc/ramvm/nodes/<node>.json). */
+export interface NodeSettings {
+  /** Running guests may claim at most this multiple of the node's physical memory. */
+  memoryOvercommit: number;
+}

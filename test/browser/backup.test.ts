@@ -1,0 +1,117 @@
+/**
+ * The Backups and Backup jobs views in real Chromium against a real node:
+ * create a job with the original's fields, run it now, see the backup
+ * listed as verified with its log, and see a failed backup in red until it
+ * is acknowledged. A screenshot goes to .tmp/screenshots/ for a human look.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser, Page } from 'playwright-core';
+import { startTestNode, type Client, type TestNode } from '../helpers/node';
+import { killGuests } from '../helpers/guest';
+import { closeBrowser, closePage, launchBrowser, login, openPage, SCREENSHOT_DIR } from '../helpers/browser';
+import { makeGuest, waitTask } from '../integration/backup-fixture';
+
+let node: TestNode;
+let browser: Browser;
+let admin: Client;
+
+const B = suite('backup views in Chromium');
+B.before(async () => {
+  node = await startTestNode();
+  admin = await node.login('admin', node.adminPassword);
+  await makeGuest(admin, node.root, 105, { sizeMiB: 16, filledMiB: 4, format: 'qcow2', reference: join(node.root, 'ref-105.raw') });
+  browser = await launchBrowser();
+});
+B.after(async () => {
+  await closeBrowser(browser);
+  if (node) await killGuests(node.root);
+  await node?.stop();
+});
+
+B('should create a job with the original fields, run it now and list a verified backup with its log', async () => {
+  let page: Page | undefined;
+  try {
+    page = await openPage(browser, node, { hash: '#/backups' });
+    await login(page, 'admin', node.adminPassword);
+    await page.getByRole('heading', { name: 'Backups', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'Backup jobs' }).click();
+    await page.getByRole('link', { name: 'New job' }).click();
+    await page.getByLabel('Name').fill('nightly-ui');
+    await page.getByLabel('Mail recipient').fill('it@example.com');
+    await page.getByLabel('All guests of the node').uncheck();
+    await page.getByLabel('Selected guests (VMIDs)').fill('105');
+    await page.getByLabel('Sat').check();
+    await page.getByLabel('Start time').fill('23:30');
+    await page.getByLabel('Mode').selectOption('stop');
+    await page.getByLabel('Compression').selectOption('none');
+    await page.getByLabel('Keep backups (newest)').fill('2');
+    await page.getByLabel('Keep weekly').fill('4');
+    await page.getByRole('button', { name: 'Create job' }).click();
+
+    const row = page.getByRole('row', { name: /nightly-ui/ });
+    await row.waitFor();
+    const text = await row.innerText();
+    assert.match(text, 'Mon Tue Wed Thu Fri Sat 23:30');
+    assert.match(text, '105');
+    assert.match(text, 'stop · none');
+    assert.match(text, '2 last, 0 daily, 4 weekly, 0 monthly');
+    assert.match(text, 'it@example.com');
+    const stored = (await admin.get('/api/backup/jobs/nightly-ui')).json.data;
+    assert.equal([stored.vmids, stored.weekdays, stored.start, stored.mode, stored.compress, stored.retention.keepLast, stored.retention.keepWeekly],
+      [[105], ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], '23:30', 'stop', 'none', 2, 4]);
+
+    await row.getByRole('button', { name: 'Run now' }).click();
+    const started = page.getByRole('status').filter({ hasText: 'Job nightly-ui started:' });
+    await started.waitFor();
+    const task = /: (\S+)$/.exec(await started.innerText())![1]!;
+    assert.is((await waitTask(admin, task)).status, 'ok');
+    await row.getByText('OK').waitFor({ timeout: 30_000 });
+
+    await page.getByRole('link', { name: 'Backups', exact: true }).first().click();
+    const backupRow = page.getByRole('row', { name: /105 bk105/ });
+    await backupRow.waitFor();
+    const b = await backupRow.innerText();
+    assert.match(b, 'Verified');
+    assert.match(b, 'stop · offline · none');
+    assert.match(b, 'local');
+    await backupRow.getByRole('link', { name: 'Log' }).click();
+    await page.getByRole('heading', { name: 'Backup log' }).waitFor();
+    assert.match(await page.getByRole('log').innerText(), 'copy done in');
+    assert.match(await page.locator('.props').innerText(), 'nightly-ui');
+  } finally {
+    await closePage(page);
+  }
+});
+
+B('should show a failed backup in red until it is acknowledged', async () => {
+  let page: Page | undefined;
+  try {
+    assert.is((await admin.post('/api/storage', { name: 'usbgone', type: 'device', label: 'RAMVMNOUI1' })).status, 201);
+    const r = await admin.post('/api/backup/run', { vmid: 105, storage: 'usbgone' });
+    assert.is((await waitTask(admin, r.json.data.task)).status, 'failed');
+    page = await openPage(browser, node, { hash: '#/backups' });
+    await login(page, 'admin', node.adminPassword);
+    const alert = page.getByRole('alert').filter({ hasText: 'Backup failures' });
+    await alert.waitFor();
+    assert.match(await alert.innerText(), 'no device with filesystem label RAMVMNOUI1 is connected');
+    assert.is(await alert.evaluate((el) => getComputedStyle(el).backgroundColor), await page.evaluate(() => {
+      const probe = document.createElement('div');
+      probe.className = 'banner banner-error';
+      document.body.append(probe);
+      const c = getComputedStyle(probe).backgroundColor;
+      probe.remove();
+      return c;
+    }), 'styled as an error banner');
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'backups.png'), fullPage: true });
+    await alert.getByRole('button', { name: 'Acknowledge' }).click();
+    await alert.waitFor({ state: 'detached' });
+    assert.equal((await admin.get('/api/backup/alerts')).json.data, []);
+  } finally {
+    await closePage(page);
+  }
+});
+B.run();

@@ -1,0 +1,85 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { backupTransaction, diskNodes, targetCreateArgs } from '../../../node-cgi/backup/engine';
+import { offlineCopyArgs, parseConvertProgress } from '../../../node-cgi/backup/offline';
+import { findDeviceArgs, mountArgs, parseMountInfo } from '../../../node-cgi/backup/target';
+import { cronLine } from '../../../node-cgi/backup/cron';
+
+const T = suite('backupTransaction');
+T('should start all disks in one grouped transaction with compressed clusters', () => {
+  assert.equal(backupTransaction([{ job: 'ramvm-backup-101-0', device: '#block123', target: 'ramvm-backup-101-0' }, { job: 'ramvm-backup-101-1', device: '#block456', target: 'ramvm-backup-101-1' }], { compress: 'zstd', copyRange: true, speed: 0 }), {
+    actions: [
+      { type: 'blockdev-backup', data: { 'job-id': 'ramvm-backup-101-0', device: '#block123', target: 'ramvm-backup-101-0', sync: 'full', 'auto-dismiss': false, compress: true } },
+      { type: 'blockdev-backup', data: { 'job-id': 'ramvm-backup-101-1', device: '#block456', target: 'ramvm-backup-101-1', sync: 'full', 'auto-dismiss': false, compress: true } },
+    ],
+    properties: { 'completion-mode': 'grouped' },
+  });
+});
+T('should use copy offload only when not compressing, and pass a speed limit', () => {
+  const t = backupTransaction([{ job: 'j', device: 'd', target: 't' }], { compress: 'none', copyRange: true, speed: 8388608 }) as { actions: { data: Record<string, unknown> }[] };
+  assert.equal(t.actions[0]!.data['x-perf'], { 'use-copy-range': true });
+  assert.is(t.actions[0]!.data.speed, 8388608);
+  assert.is(t.actions[0]!.data.compress, undefined);
+});
+T.run();
+
+const N = suite('diskNodes');
+// query-block of QEMU 7.2 for `-drive file=…,if=ide,id=drive0` (trimmed)
+const blocks = [
+  { device: 'drive0', qdev: '/machine/unattached/device[23]', inserted: { 'node-name': '#block158', file: '/tmp/r/var/lib/vz/images/101/vm-101-disk-0.qcow2', image: { filename: '/tmp/r/var/lib/vz/images/101/vm-101-disk-0.qcow2' } } },
+  { device: 'ide1-cd0', qdev: '/machine/unattached/device[24]' },
+];
+N('should find the block node of each disk by its file', () => {
+  assert.equal(diskNodes(blocks, ['/tmp/r/var/lib/vz/images/101/vm-101-disk-0.qcow2']), ['#block158']);
+});
+N('should fail for a disk the guest does not use', () => {
+  assert.throws(() => diskNodes(blocks, ['/tmp/r/other.qcow2']), /does not use the disk/);
+});
+N.run();
+
+const A = suite('argv builders');
+A('should create the target with zstd compression only when compressing', () => {
+  assert.equal(targetCreateArgs('/s/x.qcow2', 1073741824, 'zstd'), ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'compression_type=zstd', '/s/x.qcow2', '1073741824']);
+  assert.equal(targetCreateArgs('/s/x.qcow2', 1024, 'none'), ['qemu-img', 'create', '-q', '-f', 'qcow2', '/s/x.qcow2', '1024']);
+});
+A('should convert a stopped guest\'s raw disk to compressed qcow2', () => {
+  assert.equal(offlineCopyArgs('/i/vm-101-disk-0.raw', 'raw', '/s/vm-101-disk-0.qcow2', 'zstd'),
+    ['qemu-img', 'convert', '-p', '-f', 'raw', '-O', 'qcow2', '-c', '-o', 'compression_type=zstd', '/i/vm-101-disk-0.raw', '/s/vm-101-disk-0.qcow2']);
+});
+A('should find a device by label or UUID without blkid\'s cache', () => {
+  assert.equal(findDeviceArgs({ type: 'device', label: 'BACKUP1' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'LABEL=BACKUP1']);
+  assert.equal(findDeviceArgs({ type: 'device', uuid: '1A2B-3C4D' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'UUID=1A2B-3C4D']);
+});
+A('should mount with noatime unless options are given', () => {
+  assert.equal(mountArgs({ type: 'device', label: 'B' }, '/dev/sdb1', '/run/m'), ['mount', '-o', 'noatime', '/dev/sdb1', '/run/m']);
+  assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'ro' }, '/dev/sdb1', '/run/m'), ['mount', '-t', 'ext4', '-o', 'ro', '/dev/sdb1', '/run/m']);
+});
+A.run();
+
+const P = suite('parseConvertProgress');
+P('should take the last percentage of a chunk', () => {
+  assert.is(parseConvertProgress('    (0.00/100%)\r    (12.50/100%)\r    (37.01/100%)\r'), 37.01);
+  assert.is(parseConvertProgress('nothing'), null);
+});
+P.run();
+
+const M = suite('parseMountInfo');
+M('should read mount point, source and type, unescaping spaces', () => {
+  const text = '36 35 98:0 / /mnt/backup\\040disk rw,noatime shared:1 - ext4 /dev/loop3 rw,errors=continue\n22 1 0:21 / /run rw - tmpfs tmpfs rw\n';
+  assert.equal(parseMountInfo(text), [
+    { mountPoint: '/mnt/backup disk', source: '/dev/loop3', fstype: 'ext4' },
+    { mountPoint: '/run', source: 'tmpfs', fstype: 'tmpfs' },
+  ]);
+});
+M.run();
+
+const C = suite('cronLine');
+C('should run the tick each minute as root for this root and node', () => {
+  assert.is(cronLine({ root: '/', node: 'pve1', nodeBin: '/usr/bin/node', ramvm: '/usr/lib/ramvm/bin/ramvm', log: '/var/log/ramvm/backup-tick.log' }),
+    '* * * * * root RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1\n');
+});
+C('should refuse a path that the shell would interpret', () => {
+  assert.throws(() => cronLine({ root: '/tmp/a b', node: 'n', nodeBin: '/n', ramvm: '/r', log: '/l' }), /unsafe/);
+  assert.throws(() => cronLine({ root: '/', node: 'n;reboot', nodeBin: '/n', ramvm: '/r', log: '/l' }), /unsafe/);
+});
+C.run();

@@ -1,0 +1,94 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { HttpError } from '../../../node-cgi/lib/errors';
+import { parseJob, parseStorage } from '../../../node-cgi/backup/validate';
+
+function fails(fn: () => unknown, field: string): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, HttpError);
+    assert.is((e as HttpError).status, 400);
+    assert.ok((e as HttpError).message.startsWith(`${field}:`), (e as Error).message);
+    return;
+  }
+  assert.unreachable(`accepted a bad ${field}`);
+}
+
+const S = suite('parseStorage');
+S('should accept a directory', () => {
+  assert.equal(parseStorage('nas', { type: 'dir', path: '/mnt/nas/backup' }), { type: 'dir', path: '/mnt/nas/backup' });
+});
+S('should accept a directory that must be a mount point', () => {
+  assert.equal(parseStorage('nas', { type: 'dir', path: '/mnt/nas', mountpoint: true }), { type: 'dir', path: '/mnt/nas', mountpoint: true });
+});
+S('should accept a device by label or by UUID', () => {
+  assert.equal(parseStorage('usb', { type: 'device', label: 'BACKUP1' }), { type: 'device', label: 'BACKUP1' });
+  assert.equal(parseStorage('usb', { type: 'device', uuid: '0f3a4b2c-1d2e-4f50-8a9b-0c1d2e3f4a5b', fstype: 'ext4', options: 'noatime,errors=remount-ro' }),
+    { type: 'device', uuid: '0f3a4b2c-1d2e-4f50-8a9b-0c1d2e3f4a5b', fstype: 'ext4', options: 'noatime,errors=remount-ro' });
+  assert.equal(parseStorage('usb', { type: 'device', uuid: '1A2B-3C4D' }), { type: 'device', uuid: '1A2B-3C4D' });
+});
+const badStorages: [string, string, Record<string, unknown>, string][] = [
+  ['no type', 'x', {}, 'type'],
+  ['an unknown type', 'x', { type: 'nfs' }, 'type'],
+  ['a relative path', 'x', { type: 'dir', path: 'backups' }, 'path'],
+  ['the root folder', 'x', { type: 'dir', path: '/' }, 'path'],
+  ['a path with ..', 'x', { type: 'dir', path: '/mnt/../etc' }, 'path'],
+  ['a non-boolean mountpoint', 'x', { type: 'dir', path: '/mnt/x', mountpoint: 'yes' }, 'mountpoint'],
+  ['both uuid and label', 'x', { type: 'device', uuid: '1A2B-3C4D', label: 'B' }, 'uuid'],
+  ['neither uuid nor label', 'x', { type: 'device' }, 'uuid'],
+  ['a uuid that is not one', 'x', { type: 'device', uuid: '../../sda' }, 'uuid'],
+  ['a label with a space', 'x', { type: 'device', label: 'MY DISK' }, 'label'],
+  ['a label starting with a dash (argv option)', 'x', { type: 'device', label: '-oloop' }, 'label'],
+  ['an unknown filesystem type', 'x', { type: 'device', label: 'B', fstype: 'proc' }, 'fstype'],
+  ['mount options with a space', 'x', { type: 'device', label: 'B', options: 'ro, exec' }, 'options'],
+  ['a storage name with a slash', '../etc', { type: 'dir', path: '/mnt/x' }, 'name'],
+  ['a storage name starting with a dash', '-x', { type: 'dir', path: '/mnt/x' }, 'name'],
+];
+for (const [why, name, body, field] of badStorages) S(`should refuse ${why}`, () => fails(() => parseStorage(name, body), field));
+S.run();
+
+const J = suite('parseJob');
+const d = { node: 'pve1', now: 1_000, newId: () => 'job-abc123' };
+J('should fill the original defaults', () => {
+  const j = parseJob({}, null, d);
+  assert.equal(j, {
+    id: 'job-abc123', kind: 'backup', enabled: true, node: 'pve1', mailto: '', mailOnSuccess: false, storage: 'local', vmids: 'all',
+    weekdays: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], start: '22:00', mode: 'snapshot', compress: 'zstd',
+    retention: { keepLast: 3, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, verifyAfterDays: 0, comment: '', created: 1_000,
+  });
+});
+J('should take the original fields and order weekdays', () => {
+  const j = parseJob({ mailto: 'it@example.com', storage: 'usb', vmids: [102, 101, 101], weekdays: ['fri', 'mon'], start: '23:30', mode: 'stop', compress: 'none', keepLast: 5, keepDaily: 7 }, null, d);
+  assert.equal([j.mailto, j.storage, j.vmids, j.weekdays, j.start, j.mode, j.compress, j.retention], ['it@example.com', 'usb', [101, 102], ['mon', 'fri'], '23:30', 'stop', 'none', { keepLast: 5, keepDaily: 7, keepWeekly: 0, keepMonthly: 0 }]);
+});
+J('should merge an update over the stored job and keep its id and creation time', () => {
+  const prev = parseJob({ start: '01:00', keepLast: 2 }, null, d);
+  const j = parseJob({ start: '02:00', retention: { keepWeekly: 4 } }, prev, { ...d, now: 9_999 });
+  assert.equal([j.id, j.start, j.retention, j.created], ['job-abc123', '02:00', { keepLast: 2, keepDaily: 0, keepWeekly: 4, keepMonthly: 0 }, 1_000]);
+});
+const badJobs: [string, Record<string, unknown>, string][] = [
+  ['an unknown field (typo)', { keeplast: 3 }, 'keeplast'],
+  ['a start time out of range', { start: '24:00' }, 'start'],
+  ['a start time without colon', { start: '2200' }, 'start'],
+  ['an unknown weekday', { weekdays: ['monday'] }, 'weekdays'],
+  ['weekdays that are not a list', { weekdays: 'mon' }, 'weekdays'],
+  ['an unknown mode', { mode: 'suspend' }, 'mode'],
+  ['an unknown compression', { compress: 'gzip' }, 'compress'],
+  ['a negative keep count', { keepLast: -1 }, 'keepLast'],
+  ['a fractional keep count', { keepDaily: 1.5 }, 'keepDaily'],
+  ['an empty guest selection', { vmids: [] }, 'vmids'],
+  ['a VMID below 100', { vmids: [99] }, 'vmids'],
+  ['a mail address with a line break (header injection)', { mailto: 'a@example.com\nBcc: x@evil.example' }, 'mailto'],
+  ['two mail addresses', { mailto: 'a@example.com, b@example.com' }, 'mailto'],
+  ['a storage name with a slash', { storage: 'a/b' }, 'storage'],
+  ['an unknown kind', { kind: 'restore' }, 'kind'],
+  ['a non-boolean enabled', { enabled: 'yes' }, 'enabled'],
+  ['a job id with a slash', { id: 'a/b' }, 'id'],
+];
+for (const [why, body, field] of badJobs) J(`should refuse ${why}`, () => fails(() => parseJob(body, null, d), field));
+J('should refuse to change the id of a stored job', () => {
+  const prev = parseJob({}, null, d);
+  fails(() => parseJob({ id: 'other' }, prev, d), 'id');
+});
+J.run();

@@ -1,0 +1,82 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { HttpError } from '../../../node-cgi/lib/errors';
+import { mergeUpdate, nextFreeVmid, qemuImgCreateArgs, qemuImgResizeArgs, randomMac } from '../../../node-cgi/vm/manage';
+import { normaliseMac } from '../../../node-cgi/vm/validate';
+import type { VmConfig } from '../../../node-cgi/vm/types';
+
+const cur: VmConfig = {
+  vmid: 101, name: 'web', node: 'pve1', type: 'kvm', memory: 512, sockets: 1, cores: 1, ostype: 'l26', onboot: false, cdrom: null,
+  disks: [{ id: 'disk0', file: 'vm-101-disk-0.qcow2', size: '32G', bus: 'ide', format: 'qcow2', cache: 'writeback' }],
+  nics: [{ id: 'net0', model: 'rtl8139', bridge: 'vmbr0', mac: '02:52:4D:00:00:01' }],
+  boot: ['disk0', 'cdrom', 'net0'], description: '', created: 5,
+};
+
+const N = suite('nextFreeVmid');
+N('should hand out 101 first, then the first gap', () => {
+  assert.is(nextFreeVmid(new Set()), 101);
+  assert.is(nextFreeVmid(new Set([100, 101, 102, 104])), 103);
+});
+N.run();
+
+const U = suite('mergeUpdate');
+U('should lay the body over the config', () => {
+  assert.equal(mergeUpdate(cur, { memory: 1024, onboot: true }), { ...cur, memory: 1024, onboot: true });
+});
+U('should ignore status fields a client sends back from GET', () => {
+  assert.equal(mergeUpdate(cur, { ...cur, status: 'running', runtime: {}, qmpStatus: 'running' }), { ...cur });
+});
+U('should keep the MAC of a NIC replaced without one', () => {
+  const next = mergeUpdate(cur, { nics: [{ model: 'virtio' }, { model: 'e1000' }] });
+  assert.equal(next.nics, [{ model: 'virtio', mac: '02:52:4D:00:00:01' }, { model: 'e1000' }]);
+});
+U('should refuse to change VMID, node, type, creation time or disks here', () => {
+  const table: [Record<string, unknown>, string][] = [
+    [{ vmid: 102 }, 'vmid'],
+    [{ node: 'pve2' }, 'node'],
+    [{ type: 'lxc' }, 'type'],
+    [{ created: 6 }, 'created'],
+    [{ disks: [] }, 'disks'],
+  ];
+  for (const [body, field] of table) {
+    try {
+      mergeUpdate(cur, body);
+      assert.unreachable(field);
+    } catch (e) {
+      assert.instance(e, HttpError);
+      assert.match((e as HttpError).message, new RegExp(`^${field}: `));
+    }
+  }
+});
+U('should keep the mark of a guest run from a backup and refuse a client changing it', () => {
+  const temporary = { backup: 'local:101:20261125T220000Z', source: 101, purpose: 'run' as const, since: 5, formats: { disk0: 'raw' as const } };
+  const tmp = { ...cur, temporary };
+  assert.equal(mergeUpdate(tmp, { memory: 256, temporary: { ...temporary } }), { ...tmp, memory: 256 });
+  assert.equal(mergeUpdate(tmp, { memory: 256 }).temporary, temporary);
+  const table: [VmConfig, Record<string, unknown>, string][] = [
+    [tmp, { temporary: null }, 'drops the mark'],
+    [tmp, { temporary: { ...temporary, purpose: 'bootcheck' } }, 'changes its purpose'],
+    [cur, { temporary }, 'marks a normal guest'],
+  ];
+  for (const [base, body, reason] of table) assert.throws(() => mergeUpdate(base, body), /^temporary: /, reason);
+});
+U.run();
+
+const A = suite('qemu-img argv');
+A('should create qcow2 without preallocation and raw sparse', () => {
+  assert.equal(qemuImgCreateArgs('/i/vm-101-disk-0.qcow2', 'qcow2', 1024), ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'preallocation=off', '/i/vm-101-disk-0.qcow2', '1024']);
+  assert.equal(qemuImgCreateArgs('/i/vm-101-disk-1.raw', 'raw', 2048), ['qemu-img', 'create', '-q', '-f', 'raw', '/i/vm-101-disk-1.raw', '2048']);
+  assert.equal(qemuImgResizeArgs('/i/d.raw', 'raw', 4096), ['qemu-img', 'resize', '-q', '-f', 'raw', '/i/d.raw', '4096']);
+});
+A.run();
+
+const R = suite('randomMac');
+R('should make unicast, locally administered MACs with the ramvm prefix', () => {
+  const macs = new Set(Array.from({ length: 50 }, randomMac));
+  for (const m of macs) {
+    assert.ok(m.startsWith('02:52:4D:'), m);
+    assert.is(normaliseMac(m), m);
+  }
+  assert.ok(macs.size > 40, 'random');
+});
+R.run();
