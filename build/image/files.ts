@@ -47,6 +47,8 @@ export const HOST_FILES: readonly HostFile[] = [
   elf('/usr/sbin/drbdmeta', 'drbd-utils'),
   elf('/usr/lib/drbd/drbdadm-84', 'drbd-utils'),
   elf('/usr/lib/drbd/drbdsetup-84', 'drbd-utils'),
+  // GNU dd: backup verification reads with iflag=nocache, which busybox's dd lacks.
+  elf('/usr/bin/dd', 'coreutils'),
   elf('/usr/bin/zstd', 'zstd'),
   elf('/usr/bin/openssl', 'openssl'),
   elf('/usr/sbin/mke2fs', 'e2fsprogs'),

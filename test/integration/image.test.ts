@@ -5,7 +5,8 @@
  *
  *   1. kernel + initrd with lab parameters: the disk is blank, so the node
  *      formats it, creates admin (password over fw_cfg) and serves; we log in
- *      through the forwarded port and check the node from its serial console.
+ *      through the forwarded port, check the node from its console, and
+ *      create and start a tiny guest inside it (nested KVM, tap on vmbr0).
  *   2. the ISO through GRUB with no parameters at all: the node finds the
  *      disk by its label and keeps the admin from boot 1 (a new fw_cfg
  *      password is ignored).
@@ -82,6 +83,22 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     const nested = await vm.exec("(echo 'info kvm'; sleep 3; echo quit) | timeout 120 qemu-system-x86_64 -accel kvm -cpu max -m 32 -nodefaults -display none -monitor stdio 2>&1", 180_000);
     assert.match(nested.out, /kvm support: enabled/, 'a guest of the node starts under nested KVM');
     assert.is((await vm.exec('drbdadm --version | grep -q DRBD_KERNEL_VERSION_CODE=0x0804')).code, 0, 'drbd-utils sees the 8.4 module');
+
+    // A tiny guest of the node: seed defaults (IDE qcow2 disk, rtl8139 NIC on vmbr0).
+    const created = await api.post('/api/vm', { name: 'tiny', memory: 32, disks: [{ size: '64M' }] });
+    assert.is(created.status, 201, created.text);
+    const vmid = created.json.data.vmid;
+    const started = await api.post(`/api/vm/${vmid}/start`);
+    assert.is(started.status, 200, started.text);
+    assert.is(started.json.data.status, 'running');
+    const guest = (await api.get(`/api/vm/${vmid}`)).json.data;
+    assert.is(guest.status, 'running');
+    assert.is(guest.runtime.accel, 'kvm', 'nested KVM');
+    assert.equal(guest.runtime.net.map((n: { mode: string; bridge: string }) => [n.mode, n.bridge]), [['tap', 'vmbr0']]);
+    const ports = await vm.exec('ls /sys/class/net/vmbr0/brif');
+    assert.is(ports.out.trim().split(/\s+/).length, 2, `eth0 and the guest's tap on vmbr0: ${ports.out}`);
+    assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
+    assert.is((await vm.exec(`test -f /var/lib/vz/images/${vmid}/vm-${vmid}-disk-0.qcow2 && grep -q ' /var/lib/vz ' /proc/mounts`)).code, 0, 'the guest disk lies on the data disk');
     await vm.exec('sync');
   } finally {
     await vm.stop();
@@ -107,6 +124,8 @@ T('should boot the ISO with GRUB defaults, find the data disk by label and keep 
     assert.match(serial, /users kept from the data disk/);
     const api = await loginClient(vm.url, 'admin', PASSWORD);
     assert.is((await api.get('/api/task')).status, 200);
+    const list = (await api.get('/api/vm')).json.data;
+    assert.equal(list.map((g: { name: string; status: string }) => [g.name, g.status]), [['tiny', 'stopped']], 'the guest from boot 1 is on the disk');
   } finally {
     await vm.stop();
   }
