@@ -1,16 +1,20 @@
 /**
- * Dispatch of the package scripts: build | start | test | bench.
+ * Dispatch of the package scripts: build | start | test | bench | image | lab.
  */
 import { buildCommand } from './build';
 import { startCommand } from './start';
 import { testCommand } from './test';
 import { benchCommand } from './bench';
+import { imageCommand } from './image/image';
+import { labCommand } from './lab/lab';
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   build: () => buildCommand(),
   start: () => startCommand(),
   test: (args) => testCommand(args),
   bench: (args) => benchCommand(args),
+  image: (args) => imageCommand(args),
+  lab: (args) => labCommand(args),
 };
 
 const [name = 'build', ...args] = process.argv.slice(2);

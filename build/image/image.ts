@@ -1,0 +1,404 @@
+/**
+ * `npm run image`: a node image from Debian packages and the build output.
+ *
+ *   out/vmlinuz      Debian's kernel (linux-image-amd64, fetched with apt-get download)
+ *   out/initrd.img   early.cpio.zst ++ cpio of the squashfs parts (see layout.ts)
+ *   out/ramvm.iso    hybrid ISO (BIOS and UEFI, CD or USB stick) made by grub-mkrescue
+ *
+ * Downloads, the unpacked kernel and every built part are cached under
+ * .cache/image/ (gitignored): a part is rebuilt only when its staged files
+ * changed, so after the first build only ramvm's own part is compressed
+ * again. Prints each part's size and fails when the ISO is over the limit.
+ */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync,
+  renameSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync,
+} from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { build } from 'esbuild';
+import { buildCommand, DIST, ROOT } from '../build';
+import { lighttpdConfig } from '../server';
+import { writeCpio, type CpioSource } from './cpio';
+import { HOST_FILES, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
+import {
+  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
+  type ImageSizeRow, type PartName,
+} from './layout';
+import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
+
+export const CACHE = join(ROOT, '.cache/image');
+export const OUT = join(ROOT, 'out');
+
+export interface ImageFiles {
+  kernel: string;
+  /** The same kernel uncompressed (ELF with a PVH entry): QEMU boots it seconds faster under TCG; lab and tests only. */
+  vmlinux: string;
+  initrd: string;
+  iso?: string;
+}
+
+/** Debian packages the build takes files from, by a file that shows each is installed. */
+const BUILD_TOOLS: [string, string][] = [
+  ['busybox-static', '/usr/bin/busybox'],
+  ['squashfs-tools', '/usr/bin/mksquashfs'],
+  ['zstd', '/usr/bin/zstd'],
+  ['kmod', '/usr/sbin/depmod'],
+  ['binutils', '/usr/bin/strip'],
+  ['grub-common', '/usr/bin/grub-mkrescue'],
+  ['grub-pc-bin', '/usr/lib/grub/i386-pc/cdboot.img'],
+  ['grub-efi-amd64-bin', '/usr/lib/grub/x86_64-efi/linux.mod'],
+  ['xorriso', '/usr/bin/xorriso'],
+  ['mtools', '/usr/bin/mformat'],
+  ['xz-utils', '/usr/bin/xz'],
+];
+
+/** Squashfs options: zstd at its strongest with 1 MiB blocks (unpacking is cheap, bytes are not). */
+const MKSQUASHFS_OPTS = ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-noappend', '-all-root', '-no-progress', '-quiet'];
+
+function sh(argv: string[], opts: SpawnSyncOptions = {}): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
+  if (r.error) throw new Error(`${argv.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status}: ${String(r.stderr ?? '').trim().slice(-800)}`);
+  return String(r.stdout ?? '');
+}
+
+function step(what: string): () => void {
+  const t0 = Date.now();
+  process.stdout.write(`image: ${what} …\n`);
+  return () => process.stdout.write(`image: ${what} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+function checkTools(): void {
+  const missing = [...BUILD_TOOLS, ...[...HOST_FILES, ...QEMU_FIRMWARE].map((f) => [f.pkg, f.path] as [string, string])]
+    .filter(([, path]) => !existsSync(path))
+    .map(([pkg, path]) => `${pkg} (${path})`);
+  if (missing.length > 0) throw new Error(`missing on this machine: ${[...new Set(missing)].join(', ')}; .ci/run installs them (apt-get install …)`);
+}
+
+/** The kernel package unpacked, with modules.dep made by depmod; cached by package name. */
+function kernel(): { dir: string; version: string } {
+  const debs = join(CACHE, 'debs');
+  mkdirSync(debs, { recursive: true });
+  let pkg: string;
+  try {
+    pkg = kernelPackage(sh(['apt-cache', 'depends', 'linux-image-amd64']));
+  } catch (e) {
+    const cached = readdirSync(debs).filter((f) => /^linux-image-.*-amd64_.*\.deb$/.test(f)).sort().pop();
+    if (!cached) throw new Error(`cannot find the kernel package (run apt-get update): ${(e as Error).message}`);
+    pkg = cached.split('_')[0]!;
+  }
+  const dir = join(CACHE, 'kernel', pkg);
+  if (!existsSync(join(dir, '.done'))) {
+    let deb = readdirSync(debs).find((f) => f.startsWith(pkg + '_') && f.endsWith('.deb'));
+    if (!deb) {
+      const done = step(`apt-get download ${pkg}`);
+      sh(['apt-get', 'download', '-q', pkg], { cwd: debs });
+      deb = readdirSync(debs).find((f) => f.startsWith(pkg + '_') && f.endsWith('.deb'));
+      if (!deb) throw new Error(`apt-get download ${pkg} left no .deb in ${debs}`);
+      done();
+    }
+    const done = step(`unpacking ${deb}`);
+    // A newer kernel replaces the cached one.
+    rmSync(join(CACHE, 'kernel'), { recursive: true, force: true });
+    for (const old of readdirSync(debs).filter((f) => f !== deb)) rmSync(join(debs, old));
+    mkdirSync(dir, { recursive: true });
+    sh(['dpkg-deb', '-x', join(debs, deb), dir]);
+    const version = readdirSync(join(dir, 'lib/modules'))[0]!;
+    sh(['depmod', '-b', dir, version]);
+    writeFileSync(join(dir, '.done'), deb + '\n');
+    done();
+  }
+  const version = readdirSync(join(dir, 'lib/modules'))[0]!;
+  return { dir, version };
+}
+
+/**
+ * vmlinux out of Debian's bzImage, which carries it as one xz stream after
+ * the decompressor (CONFIG_KERNEL_XZ): the stream starts at the xz magic
+ * FD 37 7A 58 5A 00, and xz stops at its end. Under TCG the decompressor
+ * alone takes seconds of every boot; QEMU boots the ELF through its PVH entry.
+ */
+export function xzStreamOffset(bzImage: Buffer): number {
+  const at = bzImage.indexOf(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
+  if (at < 0) throw new Error('no xz stream in the kernel image (is it still CONFIG_KERNEL_XZ?)');
+  return at;
+}
+
+function uncompressedKernel(k: { dir: string; version: string }): string {
+  const out = join(k.dir, 'vmlinux');
+  if (existsSync(out)) return out;
+  const bz = readFileSync(join(k.dir, 'boot', `vmlinuz-${k.version}`));
+  const r = spawnSync('xz', ['-dc', '--single-stream'], { input: bz.subarray(xzStreamOffset(bz)), maxBuffer: 512 * 1024 * 1024 });
+  if (r.status !== 0 || r.stdout.subarray(0, 4).toString('latin1') !== '\x7fELF') throw new Error(`cannot unpack vmlinux: ${r.stderr}`);
+  writeFileSync(out + '.tmp', r.stdout);
+  renameSync(out + '.tmp', out);
+  return out;
+}
+
+/** Staging: one directory per part; `put` sends each root path to its part. */
+class Stage {
+  readonly dirs: Record<PartName, string>;
+  constructor(readonly base: string) {
+    rmSync(base, { recursive: true, force: true });
+    this.dirs = Object.fromEntries(PARTS.map((p) => [p, join(base, p)])) as Record<PartName, string>;
+    for (const d of Object.values(this.dirs)) mkdirSync(d, { recursive: true });
+  }
+  path(rootPath: string): string {
+    return join(this.dirs[partOf(rootPath)], rootPath);
+  }
+  exists(rootPath: string): boolean {
+    return PARTS.some((p) => {
+      try {
+        lstatSync(join(this.dirs[p], rootPath));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+  copy(src: string, rootPath: string, mode?: number): void {
+    const dest = this.path(rootPath);
+    mkdirSync(dirname(dest), { recursive: true });
+    copyFileSync(src, dest);
+    chmodSync(dest, mode ?? (statSync(src).mode & 0o7777));
+  }
+  write(rootPath: string, data: string | Buffer, mode = 0o644): void {
+    const dest = this.path(rootPath);
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, data);
+    chmodSync(dest, mode);
+  }
+  link(rootPath: string, target: string): void {
+    const dest = this.path(rootPath);
+    mkdirSync(dirname(dest), { recursive: true });
+    symlinkSync(target, dest);
+  }
+  dir(rootPath: string, mode = 0o755): void {
+    const dest = this.path(rootPath);
+    mkdirSync(dest, { recursive: true });
+    chmodSync(dest, mode);
+  }
+}
+
+function stageSkeleton(s: Stage): void {
+  for (const d of ['/usr/bin', '/usr/sbin', '/usr/lib', '/usr/lib64', '/etc', '/proc', '/sys', '/dev', '/run', '/mnt', '/media', '/root',
+    '/var/lib', '/var/log', '/var/spool/cron/crontabs', '/var/lib/drbd', '/var/lib/vz', '/etc/ramvm', '/var/log/ramvm']) s.dir(d);
+  s.dir('/root', 0o700);
+  s.dir('/tmp', 0o1777);
+  for (const [top, target] of Object.entries(USR_MERGE_LINKS)) s.link(top, target);
+  s.link('/var/run', '/run');
+  s.link('/var/lock', '/run/lock');
+  s.link('/var/tmp', '/tmp');
+  s.link('/etc/mtab', '/proc/self/mounts');
+  // The node's own files (init scripts, /etc) from build/image/rootfs.
+  const src = join(__dirname, 'rootfs');
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const full = join(dir, e.name);
+      const rootPath = '/' + relative(src, full);
+      if (e.isDirectory()) walk(full);
+      else s.copy(full, rootPath, rootPath.startsWith('/etc/shadow') ? 0o600 : undefined);
+    }
+  };
+  walk(src);
+}
+
+function stageHostFiles(s: Stage): void {
+  const libs = new Set<string>();
+  const copyOne = (f: HostFile) => {
+    const dest = usrMerged(f.path);
+    if (f.strip) {
+      const out = s.path(dest);
+      mkdirSync(dirname(out), { recursive: true });
+      sh(['strip', '--strip-all', '-o', out, f.path]);
+      chmodSync(out, 0o755);
+    } else {
+      s.copy(f.path, dest);
+    }
+    if (f.elf) for (const l of parseLdd(sh(['ldd', f.path]))) libs.add(l);
+  };
+  HOST_FILES.forEach(copyOne);
+  QEMU_FIRMWARE.forEach(copyOne);
+  for (const l of libs) {
+    const dest = usrMerged(l);
+    if (!s.exists(dest)) s.copy(l, dest);
+  }
+  // Busybox fills in every program not copied above; a copied one (iproute2's
+  // ip in /usr/bin) must not be shadowed by an applet earlier in PATH (/usr/sbin/ip).
+  s.copy('/usr/bin/busybox', '/usr/bin/busybox', 0o755);
+  const programs = new Set([...HOST_FILES].map((f) => basename(f.path)));
+  for (const applet of sh(['/usr/bin/busybox', '--list-full']).split('\n').filter(Boolean)) {
+    const dest = usrMerged('/' + applet);
+    if (!programs.has(basename(dest)) && !s.exists(dest)) s.link(dest, '/usr/bin/busybox');
+  }
+}
+
+function stageModules(s: Stage, k: { dir: string; version: string }): void {
+  const base = join(k.dir, 'lib/modules', k.version);
+  const index = parseModulesDep(readFileSync(join(base, 'modules.dep'), 'utf8'));
+  const { paths, missing } = imageModules(index);
+  if (missing.length > 0) throw new Error(`kernel ${k.version} has no modules ${missing.join(', ')}`);
+  const dest = `/usr/lib/modules/${k.version}`;
+  for (const p of paths) s.copy(join(base, p), `${dest}/${p}`, 0o644);
+  for (const f of ['modules.order', 'modules.builtin', 'modules.builtin.modinfo']) {
+    if (existsSync(join(base, f))) s.copy(join(base, f), `${dest}/${f}`, 0o644);
+  }
+  // depmod -b looks in BASE/lib/modules; /lib is usr/lib, a link that lives in part base.
+  const lib = join(s.dirs.modules, 'lib');
+  symlinkSync('usr/lib', lib);
+  try {
+    sh(['depmod', '-b', s.dirs.modules, k.version]);
+  } finally {
+    rmSync(lib);
+  }
+}
+
+async function stageRamvm(s: Stage): Promise<void> {
+  for (const d of ['www', 'cgi', 'bin']) {
+    const src = join(DIST, d);
+    if (!existsSync(src)) throw new Error(`${src} is missing: run npm run build first`);
+    cpSync(src, s.path(`/opt/ramvm/dist/${d}`), { recursive: true });
+  }
+  const setup = s.path('/opt/ramvm/lib/node-setup.js');
+  await build({
+    entryPoints: [join(__dirname, 'node-setup.ts')], outfile: setup, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
+    minify: true, legalComments: 'none', logLevel: 'warning',
+  });
+  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER });
+  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
+}
+
+/** A content hash of a staged tree: paths, modes, link targets and bytes. */
+export function treeHash(dir: string): string {
+  const h = createHash('sha256');
+  h.update(MKSQUASHFS_OPTS.join(' '));
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const full = join(d, name);
+      const st = lstatSync(full);
+      h.update(`${relative(dir, full)}\0${st.mode}\0`);
+      if (st.isSymbolicLink()) h.update(readlinkSync(full));
+      else if (st.isDirectory()) walk(full);
+      else h.update(readFileSync(full));
+    }
+  };
+  walk(dir);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** A part's squashfs, built or taken from the cache; and its unpacked size. */
+function squash(name: PartName, dir: string): { file: string; raw: number; cached: boolean } {
+  const sfsDir = join(CACHE, 'sfs');
+  mkdirSync(sfsDir, { recursive: true });
+  const file = join(sfsDir, `${name}-${treeHash(dir)}.sfs`);
+  const raw = Number(sh(['du', '-sb', dir]).split('\t')[0]);
+  if (existsSync(file)) return { file, raw, cached: true };
+  const done = step(`mksquashfs ${name}`);
+  for (const old of readdirSync(sfsDir).filter((f) => f.startsWith(name + '-'))) rmSync(join(sfsDir, old));
+  sh(['mksquashfs', dir, file + '.tmp', ...MKSQUASHFS_OPTS]);
+  renameSync(file + '.tmp', file);
+  done();
+  return { file, raw, cached: false };
+}
+
+/** The early cpio (zstd): busybox, /init, the modules that mount the root. */
+function earlyArchive(k: { dir: string; version: string }, out: string): number {
+  const base = join(k.dir, 'lib/modules', k.version);
+  const { paths, missing } = loadOrder(parseModulesDep(readFileSync(join(base, 'modules.dep'), 'utf8')), EARLY_MODULES);
+  if (missing.length > 0) throw new Error(`kernel ${k.version} has no modules ${missing.join(', ')}`);
+  const members: CpioSource[] = [
+    // The kernel opens /dev/console for PID 1 before /init can mount devtmpfs.
+    { name: 'dev', kind: 'dir' },
+    { name: 'dev/console', kind: 'chardev', major: 5, minor: 1 },
+    { name: 'bin', kind: 'dir' },
+    { name: 'bin/busybox', kind: 'file', path: '/usr/bin/busybox', mode: 0o755 },
+    { name: 'init', kind: 'file', path: join(__dirname, 'initramfs/init'), mode: 0o755 },
+    { name: 'etc', kind: 'dir' },
+    { name: 'etc/early-modules', kind: 'data', data: Buffer.from(paths.map((p) => basename(p)).join('\n') + '\n') },
+    { name: 'etc/parts', kind: 'data', data: Buffer.from(PARTS.join('\n') + '\n') },
+    { name: 'lib', kind: 'dir' },
+    { name: 'lib/modules', kind: 'dir' },
+    ...paths.map((p): CpioSource => ({ name: `lib/modules/${basename(p)}`, kind: 'file', path: join(base, p) })),
+  ];
+  const raw = writeCpio(out + '.cpio', members);
+  sh(['zstd', '-q', '-f', '-19', '--rm', out + '.cpio', '-o', out]);
+  return raw;
+}
+
+export interface ImageBuild extends ImageFiles {
+  rows: ImageSizeRow[];
+  report: string;
+}
+
+export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBuild> {
+  const t0 = Date.now();
+  checkTools();
+  const k = kernel();
+  let done = step('staging the root');
+  const s = new Stage(join(CACHE, 'stage'));
+  stageSkeleton(s);
+  stageHostFiles(s);
+  stageModules(s, k);
+  await stageRamvm(s);
+  done();
+
+  const rows: ImageSizeRow[] = [];
+  mkdirSync(OUT, { recursive: true });
+  const kernelOut = join(OUT, 'vmlinuz');
+  copyFileSync(join(k.dir, 'boot', `vmlinuz-${k.version}`), kernelOut);
+  rows.push({ name: `kernel ${k.version}`, bytes: statSync(kernelOut).size });
+  const vmlinux = join(OUT, 'vmlinux');
+  copyFileSync(uncompressedKernel(k), vmlinux);
+
+  const early = join(CACHE, 'early.cpio.zst');
+  const earlyRaw = earlyArchive(k, early);
+  rows.push({ name: 'initrd: early (busybox, /init, 3 modules)', bytes: statSync(early).size, rawBytes: earlyRaw });
+
+  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p]) }));
+  for (const p of sfs) rows.push({ name: `initrd: ${p.name}.sfs`, bytes: statSync(p.file).size, rawBytes: p.raw, ...(p.cached ? { note: 'cached' } : {}) });
+
+  done = step('writing initrd.img');
+  const partsCpio = join(CACHE, 'parts.cpio');
+  writeCpio(partsCpio, [{ name: 'parts', kind: 'dir' }, ...sfs.map((p): CpioSource => ({ name: `parts/${p.name}.sfs`, kind: 'file', path: p.file }))]);
+  const initrd = join(OUT, 'initrd.img');
+  const earlyBytes = readFileSync(early);
+  writeFileSync(initrd + '.tmp', Buffer.concat([earlyBytes, Buffer.alloc((4 - (earlyBytes.length % 4)) % 4)]));
+  appendFileSync(initrd + '.tmp', readFileSync(partsCpio));
+  renameSync(initrd + '.tmp', initrd);
+  rmSync(partsCpio);
+  rows.push({ name: 'initrd.img (all of the above but the kernel)', bytes: statSync(initrd).size });
+  done();
+
+  const result: ImageBuild = { kernel: kernelOut, vmlinux, initrd, rows, report: '' };
+  let isoBytes = statSync(kernelOut).size + statSync(initrd).size;
+  if (opts.iso !== false) {
+    done = step('grub-mkrescue');
+    const isoDir = join(CACHE, 'iso');
+    rmSync(isoDir, { recursive: true, force: true });
+    mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
+    copyFileSync(kernelOut, join(isoDir, 'boot/vmlinuz'));
+    copyFileSync(initrd, join(isoDir, 'boot/initrd.img'));
+    writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', GRUB_ENTRIES));
+    const iso = join(OUT, 'ramvm.iso');
+    sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+    renameSync(iso + '.tmp', iso);
+    rmSync(isoDir, { recursive: true, force: true });
+    isoBytes = statSync(iso).size;
+    rows.push({ name: 'boot loader (GRUB, BIOS + UEFI) and ISO 9660', bytes: isoBytes - statSync(kernelOut).size - statSync(initrd).size });
+    result.iso = iso;
+    done();
+  }
+  const report = imageSizeReport(rows, isoBytes, !!result.iso);
+  result.report = report.text;
+  process.stdout.write(report.text + '\n');
+  process.stdout.write(`image: built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${[result.kernel, result.initrd, result.iso].filter(Boolean).map((f) => relative(ROOT, f!)).join(', ')}\n`);
+  if (report.over) throw new Error(`the ISO is ${(isoBytes / 1e6).toFixed(1)} MB, over the limit`);
+  return result;
+}
+
+export async function imageCommand(args: string[]): Promise<void> {
+  await buildCommand();
+  await buildImage({ iso: !args.includes('--no-iso') });
+}

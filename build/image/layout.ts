@@ -1,0 +1,155 @@
+/**
+ * The shape of a node image as data: which parts it is made of, where each
+ * staged path goes, the GRUB menu of the ISO, the lighttpd config of a node,
+ * and the size report against the ISO budget.
+ *
+ * A node boots a kernel and one initrd. The initrd is an early cpio (busybox,
+ * three modules, the stage-1 /init; zstd) followed by an uncompressed cpio of
+ * read-only squashfs parts, which /init stacks with overlayfs under a tmpfs:
+ *
+ *   initrd.img = early.cpio.zst ++ cpio(parts/ramvm.sfs, base.sfs, qemu.sfs, node.sfs, modules.sfs)
+ *   /          = overlay(upper: tmpfs, lower: ramvm : base : qemu : node : modules)
+ *
+ * Each part is built and cached on its own (node and QEMU rarely change;
+ * ramvm's own files change with every build), and each is a line of the
+ * size report.
+ */
+import { NODE_DIST, NODE_PATH, NODE_PORT } from './files';
+
+/** The squashfs parts, top of the overlay first. */
+export const PARTS = ['ramvm', 'base', 'qemu', 'node', 'modules'] as const;
+export type PartName = (typeof PARTS)[number];
+
+/**
+ * The part a root path belongs to:
+ *   /opt/ramvm/…                       → ramvm
+ *   /usr/lib/modules/…                 → modules
+ *   /usr/bin/node                      → node
+ *   /usr/bin/qemu-*, qemu's dirs, firmware → qemu
+ *   everything else (busybox, libraries, lighttpd, drbd, /etc) → base
+ */
+export function partOf(path: string): PartName {
+  if (path === '/opt/ramvm' || path.startsWith('/opt/ramvm/')) return 'ramvm';
+  if (path.startsWith('/usr/lib/modules/')) return 'modules';
+  if (path === '/usr/bin/node') return 'node';
+  if (/^\/usr\/bin\/qemu-/.test(path) || /^\/usr\/(share\/(qemu|seabios)|lib\/ipxe|lib\/x86_64-linux-gnu\/qemu)\//.test(path)) return 'qemu';
+  return 'base';
+}
+
+/** The ISO size we aim for: the original system's ISO without its X server and browser, in bytes. */
+export const ISO_GOAL_BYTES = 72 * 1000 * 1000; // 72 MB
+/** Above this the image build fails: the original system's whole ISO, in bytes. */
+export const ISO_LIMIT_BYTES = 100 * 1000 * 1000; // 100 MB
+
+/** Kernel command line words every boot gets. */
+export const BASE_CMDLINE = ['quiet', 'panic=10'];
+
+export interface GrubEntry {
+  title: string;
+  /** Extra kernel parameters of this entry. */
+  params: string[];
+}
+
+/** The boot menu of the ISO: the first entry boots unattended after the timeout. */
+export const GRUB_ENTRIES: readonly GrubEntry[] = [
+  { title: 'ramvm (data disk labelled ramvm-data, else RAM only)', params: [] },
+  { title: 'ramvm, RAM only (no data disk)', params: ['ramonly'] },
+  { title: 'ramvm with a root shell on the serial console (rescue)', params: ['ramvm.shell'] },
+];
+
+/** Seconds the menu waits. */
+export const GRUB_TIMEOUT_S = 3;
+
+/**
+ * grub.cfg of the ISO. Output goes to the screen and the first serial port,
+ * so headless machines (and the lab) see the boot too; the last console=
+ * is /dev/console. Press "e" in the menu to add ramvm.ip=… and friends.
+ */
+export function grubConfig(kernel: string, initrd: string, entries: readonly GrubEntry[] = GRUB_ENTRIES): string {
+  const lines = [
+    `set timeout=${GRUB_TIMEOUT_S}`,
+    'set default=0',
+    'serial --unit=0 --speed=115200',
+    'terminal_input console serial',
+    'terminal_output console serial',
+    '',
+  ];
+  for (const e of entries) {
+    const cmdline = [...BASE_CMDLINE, 'console=tty0', 'console=ttyS0,115200', ...e.params].join(' ');
+    lines.push(`menuentry '${e.title.replace(/'/g, '')}' {`, `  linux ${kernel} ${cmdline}`, `  initrd ${initrd}`, '}', '');
+  }
+  return lines.join('\n');
+}
+
+/** Stands for the node name in the config template; the node's set-up fills it in at boot. */
+export const NODE_NAME_PLACEHOLDER = 'ramvm-node-name-at-boot';
+
+export interface HostPaths {
+  /** dist/ of this checkout. */
+  dist: string;
+  /** The node binary that ran the build (lighttpdConfig puts process.execPath). */
+  nodeExec: string;
+  /** PATH of the build (lighttpdConfig passes it to CGIs). */
+  path: string;
+}
+
+/**
+ * The lighttpd config of a node from the config `npm start` would write on
+ * the build machine (build/server.ts lighttpdConfig(), root "/"): the build
+ * machine's paths are mapped to the node's. Throws when a build path
+ * survives, so a template change that adds another host path is caught at
+ * build time, not on a booted node.
+ */
+export function nodeLighttpdConfig(hostConf: string, host: HostPaths): string {
+  const map: [string, string][] = [
+    [host.dist, NODE_DIST],
+    [host.nodeExec, '/usr/bin/node'],
+    [`"PATH" => "${host.path}"`, `"PATH" => "${NODE_PATH}"`],
+  ];
+  let conf = hostConf;
+  for (const [from, to] of map) {
+    if (!conf.includes(from)) throw new Error(`lighttpd config: expected ${JSON.stringify(from)} in the generated config`);
+    conf = conf.split(from).join(to);
+  }
+  if (host.dist !== NODE_DIST && conf.includes(host.dist)) throw new Error(`lighttpd config still names the build's ${host.dist}`);
+  if (!conf.includes(`server.port = ${NODE_PORT}`)) throw new Error(`lighttpd config does not listen on port ${NODE_PORT}`);
+  return conf;
+}
+
+/** The template with the node's name filled in (names are checked by parseBootParams). */
+export function fillNodeName(template: string, node: string): string {
+  if (!/^[a-z0-9-]+$/.test(node)) throw new Error(`bad node name ${JSON.stringify(node)}`);
+  return template.split(NODE_NAME_PLACEHOLDER).join(node);
+}
+
+export interface ImageSizeRow {
+  name: string;
+  bytes: number;
+  /** Bytes before compression, when the part is compressed. */
+  rawBytes?: number;
+  note?: string;
+}
+
+/**
+ * Rows for the report, the ISO last; `over` when the ISO exceeds the hard
+ * limit. Without an ISO (`npm run image -- --no-iso`) the verdict is on
+ * kernel + initrd, which the ISO exceeds only by its boot loader (~6 MB).
+ */
+export function imageSizeReport(rows: readonly ImageSizeRow[], isoBytes: number, isoBuilt = true): { text: string; over: boolean; overGoal: boolean } {
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  const w = Math.max(...rows.map((r) => r.name.length), 'kernel + initrd (no ISO built)'.length);
+  const lines = rows.map((r) => `${r.name.padEnd(w)}  ${mb(r.bytes).padStart(9)}${r.rawBytes ? `  (${mb(r.rawBytes)} unpacked)` : ''}${r.note ? `  ${r.note}` : ''}`);
+  const over = isoBytes > ISO_LIMIT_BYTES;
+  const overGoal = isoBytes > ISO_GOAL_BYTES;
+  const verdict = over ? 'OVER THE LIMIT' : overGoal ? 'over the goal, under the limit' : 'within the goal';
+  const label = isoBuilt ? 'ISO' : 'kernel + initrd (no ISO built)';
+  lines.push(`${label.padEnd(w)}  ${mb(isoBytes).padStart(9)}  goal ${mb(ISO_GOAL_BYTES)}, limit ${mb(ISO_LIMIT_BYTES)}: ${verdict}`);
+  return { text: lines.join('\n'), over, overGoal };
+}
+
+/** "Depends: linux-image-6.1.0-56-amd64" from `apt-cache depends linux-image-amd64` → the versioned package. */
+export function kernelPackage(aptCacheDepends: string): string {
+  const m = /Depends:\s*(linux-image-[0-9][^\s]*-amd64)\b/.exec(aptCacheDepends);
+  if (!m) throw new Error(`no linux-image-*-amd64 in apt-cache depends output: ${aptCacheDepends.slice(0, 200)}`);
+  return m[1]!;
+}

@@ -1,0 +1,248 @@
+/**
+ * One node of the lab as a QEMU guest: its argv (pure, tested as data), and
+ * the running VM — start, wait until its API serves, run a command on its
+ * serial console, stop. Used by `npm run lab`, the image's integration
+ * test and its benchmark.
+ *
+ * Each node has two NICs: eth0 on the lab hub (bridged into vmbr0 with
+ * ramvm.ip=10.99.0.N/24; the nodes' LAN, which exists only inside the lab
+ * process), and eth1 on QEMU's user-mode network with `restrict=on` (no
+ * way out of the machine) whose only use is the forward of the web UI:
+ *
+ *   127.0.0.1:<webPort> → node's 10.0.2.15:8006
+ *
+ * The serial console is a unix socket and a log file. With ramvm.shell the
+ * node also runs a root shell on a virtio console (shell.sock), where the
+ * lab and the tests run commands, e.g. to read /proc/meminfo.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { BASE_CMDLINE } from '../image/layout';
+import { NODE_PORT } from '../image/files';
+
+export type Accel = 'kvm' | 'tcg';
+
+/** The lab LAN: node N has 10.99.0.N/24 on vmbr0. */
+export const LAB_NET_PREFIX = '10.99.0.';
+
+export interface NodeVmConfig {
+  name: string;
+  /** 1-based; picks MAC addresses and the LAN address. */
+  index: number;
+  /** kernel: out/vmlinux (boots faster under TCG) or out/vmlinuz. */
+  boot: { kernel: string; initrd: string; extraParams?: string[] } | { iso: string };
+  /** Sparse raw file used as /dev/vda, the node's data disk; none: ramonly. */
+  dataDisk?: string;
+  memoryMiB: number;
+  cpus: number;
+  accel: Accel;
+  /** Port of the lab hub on 127.0.0.1; none: no LAN NIC. */
+  hubPort?: number;
+  /** Port on 127.0.0.1 forwarded to the node's web UI. */
+  webPort: number;
+  /** Handed to the node through fw_cfg (never on the command line) for its first `ramvm init`. */
+  adminPassword?: string;
+  /** A root shell on the serial console. */
+  shell: boolean;
+  /** Where the serial socket and log, the QMP socket and the pid file go. */
+  runDir: string;
+}
+
+/** "52:54:00:72:76:01": QEMU's prefix, then "rv", then NIC and node index. */
+export function labMac(nic: 0 | 1, index: number): string {
+  return `52:54:00:72:7${6 + nic}:${index.toString(16).padStart(2, '0')}`;
+}
+
+/** Kernel parameters of a lab node booted from kernel + initrd. */
+export function labCmdline(c: Pick<NodeVmConfig, 'name' | 'index' | 'hubPort' | 'dataDisk' | 'shell'>): string[] {
+  return [
+    ...BASE_CMDLINE,
+    'console=ttyS0,115200',
+    `ramvm.node=${c.name}`,
+    ...(c.hubPort ? [`ramvm.ip=${LAB_NET_PREFIX}${c.index}/24`, 'ramvm.nic=eth0'] : []),
+    ...(c.dataDisk ? ['datadisk=/dev/vda'] : ['ramonly']),
+    ...(c.shell ? ['ramvm.shell'] : []),
+  ];
+}
+
+export function nodeQemuArgs(c: NodeVmConfig): string[] {
+  const run = c.runDir;
+  const args = [
+    'qemu-system-x86_64',
+    '-name', `ramvm-lab-${c.name}`,
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-accel', c.accel, '-cpu', 'max',
+    '-m', String(c.memoryMiB), '-smp', String(c.cpus),
+    '-chardev', `socket,id=serial,path=${run}/serial.sock,server=on,wait=off,logfile=${run}/serial.log`,
+    '-serial', 'chardev:serial',
+    '-qmp', `unix:${run}/qmp.sock,server=on,wait=off`,
+    '-pidfile', `${run}/qemu.pid`,
+    '-device', 'virtio-rng-pci',
+  ];
+  if (c.shell) {
+    args.push('-device', 'virtio-serial-pci', '-chardev', `socket,id=shell,path=${run}/shell.sock,server=on,wait=off`, '-device', 'virtconsole,chardev=shell,name=ramvm.shell');
+  }
+  if ('iso' in c.boot) {
+    args.push('-drive', `file=${c.boot.iso},media=cdrom,if=ide,readonly=on`, '-boot', 'd');
+  } else {
+    args.push('-kernel', c.boot.kernel, '-initrd', c.boot.initrd, '-append', [...labCmdline(c), ...(c.boot.extraParams ?? [])].join(' '));
+  }
+  if (c.dataDisk) args.push('-drive', `file=${c.dataDisk},format=raw,if=virtio,cache=writeback,discard=unmap`);
+  // romfile= leaves out iPXE: nothing boots from the network, and the BIOS is a second faster.
+  if (c.hubPort) {
+    args.push('-netdev', `socket,id=lan,connect=127.0.0.1:${c.hubPort}`, '-device', `virtio-net-pci,netdev=lan,mac=${labMac(0, c.index)},romfile=`);
+  }
+  args.push(
+    '-netdev', `user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:${c.webPort}-:${NODE_PORT}`,
+    '-device', `virtio-net-pci,netdev=web,mac=${labMac(1, c.index)},romfile=`,
+  );
+  if (c.adminPassword !== undefined) args.push('-fw_cfg', `name=opt/ramvm/admin-password,file=${run}/admin-password`);
+  return args;
+}
+
+/** KVM when /dev/kvm can be opened, else TCG; RAMVM_LAB_ACCEL overrides. */
+export function probeAccel(env: NodeJS.ProcessEnv = process.env): Accel {
+  if (env.RAMVM_LAB_ACCEL === 'kvm' || env.RAMVM_LAB_ACCEL === 'tcg') return env.RAMVM_LAB_ACCEL;
+  try {
+    readFileSync('/dev/kvm', { flag: 'r' });
+  } catch (e) {
+    // Reading a char device fails with EINVAL once it is open: KVM is there.
+    return (e as NodeJS.ErrnoException).code === 'EINVAL' ? 'kvm' : 'tcg';
+  }
+  return 'kvm';
+}
+
+export class NodeVm {
+  proc?: ChildProcess;
+  /** Date.now() when QEMU was spawned: "power-on". */
+  startedAt = 0;
+  private console?: Socket;
+  private consoleBuf = '';
+  constructor(readonly config: NodeVmConfig) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.config.webPort}`;
+  }
+
+  start(): void {
+    const c = this.config;
+    mkdirSync(c.runDir, { recursive: true });
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'qemu.pid', 'serial.log']) rmSync(join(c.runDir, f), { force: true });
+    if (c.adminPassword !== undefined) writeFileSync(join(c.runDir, 'admin-password'), c.adminPassword, { mode: 0o600 });
+    const [cmd, ...args] = nodeQemuArgs(c);
+    this.startedAt = Date.now();
+    this.proc = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    this.proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    this.proc.once('exit', (code) => {
+      if (code) process.stderr.write(`lab: node ${c.name}: qemu exited with ${code}: ${err}\n`);
+    });
+  }
+
+  running(): boolean {
+    return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Polls a login until it answers 200; returns ms since power-on. */
+  async waitServing(password: string, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running()) throw new Error(`node ${this.config.name}: qemu exited (${this.serialTail()})`);
+      try {
+        const r = await fetch(this.url + '/api/access/ticket', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'admin', password }),
+          signal: AbortSignal.timeout(5000),
+        });
+        await r.arrayBuffer();
+        if (r.status === 200) return Date.now() - this.startedAt;
+      } catch {
+        /* not up yet */
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`node ${this.config.name}: API not serving after ${timeoutMs / 1000} s; serial: ${this.serialTail()}`);
+  }
+
+  serialLog(): string {
+    try {
+      return readFileSync(join(this.config.runDir, 'serial.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  serialTail(lines = 15): string {
+    return this.serialLog().split('\n').slice(-lines).join('\n');
+  }
+
+  private async openConsole(): Promise<Socket> {
+    if (this.console && !this.console.destroyed) return this.console;
+    const path = join(this.config.runDir, 'shell.sock');
+    const sock = await new Promise<Socket>((res, rej) => {
+      const s = connect(path);
+      s.once('connect', () => res(s));
+      s.once('error', rej);
+    });
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (this.consoleBuf = (this.consoleBuf + d).slice(-1_000_000)));
+    this.console = sock;
+    // Plain line input from now on: no echo, so ash skips its line editor.
+    await this.exec('stty -echo', 20_000, true);
+    return sock;
+  }
+
+  /**
+   * Runs `command` in the root shell on the virtio console (needs
+   * ramvm.shell) and returns its output and exit code. Output is framed by
+   * markers the shell prints, unique per call:
+   *   echo r1B; cat /proc/meminfo; echo r1E$?   →  "r1B\r\n<output>r1E0"
+   */
+  async exec(command: string, timeoutMs = 60_000, raw = false): Promise<{ out: string; code: number }> {
+    const sock = raw ? this.console! : await this.openConsole();
+    const tok = `rv${Math.random().toString(36).slice(2, 8)}`;
+    this.consoleBuf = '';
+    const re = new RegExp(`${tok}B\\r?\\n([\\s\\S]*?)${tok}E(\\d+)`);
+    const deadline = Date.now() + timeoutMs;
+    // Re-send the command until the shell answers (the console may still be starting).
+    let lastSend = 0;
+    while (Date.now() < deadline) {
+      if (Date.now() - lastSend > (raw ? 3000 : timeoutMs)) {
+        sock.write(`\necho ${tok}B; ${command}; echo ${tok}E$?\n`);
+        lastSend = Date.now();
+      }
+      const m = re.exec(this.consoleBuf);
+      if (m) return { out: m[1]!.replace(/\r\n/g, '\n'), code: Number(m[2]) };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`node ${this.config.name}: no answer to ${JSON.stringify(command)} on the console`);
+  }
+
+  /** Power off: SIGTERM to QEMU (the node keeps nothing but its data disk, whose ext4 journal covers this). */
+  async stop(): Promise<void> {
+    this.console?.destroy();
+    const p = this.proc;
+    if (p && this.running()) {
+      await new Promise<void>((res) => {
+        const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+        p.once('exit', () => {
+          clearTimeout(t);
+          res();
+        });
+        p.kill('SIGTERM');
+      });
+    }
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
+  }
+}
+
+/** A sparse raw file of `sizeGiB` (only what the node writes takes space). */
+export function ensureSparseDisk(path: string, sizeGiB: number): void {
+  if (existsSync(path)) return;
+  writeFileSync(path, '');
+  // truncate extends without writing: the file stays sparse.
+  truncateSync(path, sizeGiB * 1024 * 1024 * 1024);
+}

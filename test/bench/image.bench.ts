@@ -1,0 +1,130 @@
+/**
+ * `npm run bench -- image`: the node image's size, boot and memory.
+ *
+ *   sizes          each part of the ISO (compressed, with its ratio to the
+ *                  unpacked size); the ISO against the original's 72 MB
+ *   bare boot      baseline of this run: the same kernel and early initramfs
+ *                  to PID 1 and power-off (how fast this machine runs a TCG
+ *                  guest right now)
+ *   boot-to-serving power-on (QEMU spawned) to the first 200 of the API
+ *                  (admin's login), on a blank data disk (first boot: format,
+ *                  create admin) and again on the same disk; ratio to the
+ *                  bare boot; goal ≤ 15 s, the original's anchor 20 s
+ *   idle RAM       MemTotal − MemAvailable inside the node after boot, no
+ *                  guests; goal ≤ 300 MB (the original needed ~700 MB)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeCpio } from '../../build/image/cpio';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchResult } from '../../build/bench';
+import { buildImage, CACHE } from '../../build/image/image';
+import { ISO_GOAL_BYTES } from '../../build/image/layout';
+import { startHub } from '../../build/lab/hub';
+import { NodeVm, ensureSparseDisk, probeAccel } from '../../build/lab/node-vm';
+import { freePort } from '../helpers/node';
+
+const PASSWORD = 'bench-pw';
+/** Seconds the node sits idle before its memory is read (DHCP, crond, mdev settle). */
+const IDLE_S = 10;
+
+/**
+ * The kernel and the early cpio only, with PID 1 a script that prints
+ * /proc/meminfo and powers off (the early cpio plus a second cpio holding
+ * /bench-init). Wall ms from spawn until QEMU exits, and the meminfo of a
+ * bare kernel.
+ */
+async function bareBoot(vmlinux: string, accel: string, dir: string): Promise<{ ms: number; meminfo: string }> {
+  const script = '#!/bin/busybox sh\n/bin/busybox mkdir -p /proc\n/bin/busybox mount -t proc proc /proc\n/bin/busybox cat /proc/meminfo\n/bin/busybox poweroff -f\n';
+  writeCpio(join(dir, 'bench.cpio'), [{ name: 'bench-init', kind: 'data', data: Buffer.from(script), mode: 0o755 }]);
+  const early = readFileSync(join(CACHE, 'early.cpio.zst'));
+  const initrd = join(dir, 'bare-initrd.img');
+  writeFileSync(initrd, Buffer.concat([early, Buffer.alloc((4 - (early.length % 4)) % 4), readFileSync(join(dir, 'bench.cpio'))]));
+  const log = join(dir, 'bare.log');
+  const t0 = Date.now();
+  const p = spawn('qemu-system-x86_64', [
+    '-nodefaults', '-no-user-config', '-display', 'none', '-accel', accel, '-cpu', 'max', '-m', '2048', '-no-reboot',
+    '-serial', `file:${log}`, '-kernel', vmlinux, '-initrd', initrd,
+    '-append', 'quiet console=ttyS0 panic=-1 rdinit=/bench-init',
+  ], { stdio: 'ignore' });
+  const ms = await new Promise<number>((res, rej) => {
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      rej(new Error('bare boot did not end in 120 s'));
+    }, 120_000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      res(Date.now() - t0);
+    });
+  });
+  const out = readFileSync(log, 'utf8').replace(/\r/g, '');
+  if (!/MemAvailable:/.test(out)) throw new Error(`bare boot printed no meminfo: ${out.slice(-500)}`);
+  return { ms, meminfo: out };
+}
+
+function meminfo(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(\w+):\s+(\d+) kB$/gm)) out[m[1]!] = Number(m[2]) / 1024;
+  return out;
+}
+
+export async function bench(): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  const image = await buildImage({ iso: true });
+  for (const r of image.rows) {
+    rows.push({
+      name: `size: ${r.name}`, value: r.bytes / 1e6, unit: 'MB',
+      ...(r.rawBytes ? { baseline: { name: 'unpacked', value: r.rawBytes / 1e6 }, ratio: r.bytes / r.rawBytes } : {}),
+    });
+  }
+  const iso = statSync(image.iso!).size;
+  rows.push({ name: 'size: ISO', value: iso / 1e6, unit: 'MB', baseline: { name: 'the original without X', value: ISO_GOAL_BYTES / 1e6 }, ratio: iso / ISO_GOAL_BYTES, goal: '≤ 72 MB, fail > 100 MB' });
+
+  const accel = probeAccel();
+  const dir = mkdtempSync(join(tmpdir(), 'ramvm-image-bench-'));
+  const hub = await startHub();
+  try {
+    const b = await bareBoot(image.vmlinux, accel, dir);
+    const bare = b.ms;
+    const bm = meminfo(b.meminfo);
+    const bareUsed = bm.MemTotal! - bm.MemAvailable!;
+    rows.push({ name: `bare boot (kernel to PID 1 and off, ${accel})`, value: bare / 1000, unit: 's' });
+    rows.push({ name: 'bare kernel RAM: MemTotal − MemAvailable', value: bareUsed, unit: 'MiB' });
+    ensureSparseDisk(join(dir, 'data.img'), 8);
+    for (const [i, label] of [[1, 'first boot, blank data disk'], [2, 'second boot, same disk']] as const) {
+      const vm = new NodeVm({
+        name: 'bench', index: 1, boot: { kernel: image.vmlinux, initrd: image.initrd }, dataDisk: join(dir, 'data.img'),
+        memoryMiB: 2048, cpus: 1, accel, hubPort: hub.port, webPort: await freePort(), adminPassword: PASSWORD, shell: true,
+        runDir: join(dir, `boot${i}`),
+      });
+      vm.start();
+      try {
+        const ms = await vm.waitServing(PASSWORD, 600_000);
+        rows.push({
+          name: `boot-to-serving (${label})`, value: ms / 1000, unit: 's', baseline: { name: 'bare boot', value: bare / 1000 }, ratio: ms / bare,
+          goal: '≤ 15 s (the original: ~20 s)',
+        });
+        if (i === 2) {
+          await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+          const m = meminfo((await vm.exec('cat /proc/meminfo')).out);
+          const used = m.MemTotal! - m.MemAvailable!;
+          const f = (k: string) => `${k} ${(m[k] ?? 0).toFixed(0)}`;
+          rows.push({
+            name: 'idle RAM: MemTotal − MemAvailable', value: used, unit: 'MiB', baseline: { name: 'bare kernel', value: bareUsed }, ratio: used / bareUsed,
+            goal: '≤ 300 MB (the original: ~700 MB)',
+            note: `MiB: ${['MemTotal', 'Shmem', 'AnonPages', 'SUnreclaim', 'KernelStack', 'PageTables', 'Cached'].map(f).join(', ')}`,
+          });
+          const rss = await vm.exec("for p in $(pidof lighttpd crond mdev udhcpc); do grep VmRSS /proc/$p/status; done | awk '{s+=$2} END {print s}'");
+          rows.push({ name: 'idle RAM: RSS of lighttpd, crond, mdev, udhcpc', value: Number(rss.out.trim()) / 1024, unit: 'MiB' });
+        }
+      } finally {
+        await vm.stop();
+      }
+    }
+  } finally {
+    await hub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}

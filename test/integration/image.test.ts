@@ -1,0 +1,134 @@
+/**
+ * The node image, booted for real: `buildImage()` makes kernel, initrd and
+ * ISO from Debian's packages and dist/, then a QEMU guest (TCG here) boots
+ * it twice on one sparse data disk:
+ *
+ *   1. kernel + initrd with lab parameters: the disk is blank, so the node
+ *      formats it, creates admin (password over fw_cfg) and serves; we log in
+ *      through the forwarded port, check the node from its console, and
+ *      create and start a tiny guest inside it (nested KVM, tap on vmbr0).
+ *   2. the ISO through GRUB with no parameters at all: the node finds the
+ *      disk by its label and keeps the admin from boot 1 (a new fw_cfg
+ *      password is ignored).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildImage, type ImageBuild } from '../../build/image/image';
+import { ISO_LIMIT_BYTES } from '../../build/image/layout';
+import { startHub, type Hub } from '../../build/lab/hub';
+import { NodeVm, ensureSparseDisk, probeAccel } from '../../build/lab/node-vm';
+import { freePort, loginClient } from '../helpers/node';
+
+/** Generous: two TCG guests of other suites may share the machine's two cores. */
+const SERVE_TIMEOUT_MS = 360_000;
+const PASSWORD = 'image-test-pw';
+
+const T = suite('node image');
+let image: ImageBuild;
+let dir: string;
+let hub: Hub | undefined;
+const vms: NodeVm[] = [];
+
+T.before(async () => {
+  image = await buildImage({ iso: true });
+  dir = mkdtempSync(join(tmpdir(), 'ramvm-image-test-'));
+  ensureSparseDisk(join(dir, 'data.img'), 4);
+  hub = await startHub();
+});
+
+T.after(async () => {
+  await Promise.all(vms.map((v) => v.stop()));
+  await hub?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+T('should build kernel, initrd and an ISO under the limit', () => {
+  for (const f of [image.kernel, image.vmlinux, image.initrd, image.iso!]) assert.ok(existsSync(f), f);
+  assert.ok(statSync(image.iso!).size <= ISO_LIMIT_BYTES);
+  assert.match(image.report, /node\.sfs/);
+});
+
+T('should boot from kernel + initrd, make the data disk, and let admin log in over the forwarded port', async () => {
+  const vm = new NodeVm({
+    name: 'imgtest', index: 1, boot: { kernel: image.vmlinux, initrd: image.initrd }, dataDisk: join(dir, 'data.img'),
+    memoryMiB: 1536, cpus: 1, accel: probeAccel(), hubPort: hub!.port, webPort: await freePort(), adminPassword: PASSWORD,
+    shell: true, runDir: join(dir, 'boot1'),
+  });
+  vms.push(vm);
+  vm.start();
+  try {
+    await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+
+    const api = await loginClient(vm.url, 'admin', PASSWORD);
+    const tasks = await api.get('/api/task');
+    assert.is(tasks.status, 200, tasks.text);
+    const anon = await fetch(vm.url + '/api/task');
+    assert.is(anon.status, 401);
+
+    const log = await vm.exec('cat /ram.log');
+    assert.match(log.out, /data disk \/dev\/vda \(datadisk=\/dev\/vda\): blank, making ext4/);
+    assert.match(log.out, /ramvm init: created user admin/);
+    assert.match(log.out, /set-up done/);
+    assert.not.match(log.out, /FAILED/);
+    assert.not.ok(log.out.includes(PASSWORD), 'the password never reaches the log');
+
+    assert.is((await vm.exec('grep -q " /etc/ramvm " /proc/mounts')).code, 0, 'settings live on the data disk');
+    assert.is((await vm.exec('ip -4 addr show vmbr0 | grep -q "10.99.0.1/24"')).code, 0, 'vmbr0 has the LAN address');
+    assert.is((await vm.exec('test -c /dev/kvm')).code, 0, 'nested KVM: kvm_amd gives /dev/kvm under -cpu max');
+    assert.is((await vm.exec('qemu-img --version')).code, 0, 'qemu-img runs with its libraries');
+    assert.is((await vm.exec('qemu-system-x86_64 -accel help | grep -q tcg')).code, 0, 'qemu runs and has TCG');
+    const nested = await vm.exec("(echo 'info kvm'; sleep 3; echo quit) | timeout 120 qemu-system-x86_64 -accel kvm -cpu max -m 32 -nodefaults -display none -monitor stdio 2>&1", 180_000);
+    assert.match(nested.out, /kvm support: enabled/, 'a guest of the node starts under nested KVM');
+    assert.is((await vm.exec('drbdadm --version | grep -q DRBD_KERNEL_VERSION_CODE=0x0804')).code, 0, 'drbd-utils sees the 8.4 module');
+
+    // A tiny guest of the node: seed defaults (IDE qcow2 disk, rtl8139 NIC on vmbr0).
+    const created = await api.post('/api/vm', { name: 'tiny', memory: 32, disks: [{ size: '64M' }] });
+    assert.is(created.status, 201, created.text);
+    const vmid = created.json.data.vmid;
+    const started = await api.post(`/api/vm/${vmid}/start`);
+    assert.is(started.status, 200, started.text);
+    assert.is(started.json.data.status, 'running');
+    const guest = (await api.get(`/api/vm/${vmid}`)).json.data;
+    assert.is(guest.status, 'running');
+    assert.is(guest.runtime.accel, 'kvm', 'nested KVM');
+    assert.equal(guest.runtime.net.map((n: { mode: string; bridge: string }) => [n.mode, n.bridge]), [['tap', 'vmbr0']]);
+    const ports = await vm.exec('ls /sys/class/net/vmbr0/brif');
+    assert.is(ports.out.trim().split(/\s+/).length, 2, `eth0 and the guest's tap on vmbr0: ${ports.out}`);
+    assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
+    assert.is((await vm.exec(`test -f /var/lib/vz/images/${vmid}/vm-${vmid}-disk-0.qcow2 && grep -q ' /var/lib/vz ' /proc/mounts`)).code, 0, 'the guest disk lies on the data disk');
+    await vm.exec('sync');
+  } finally {
+    await vm.stop();
+  }
+});
+
+T('should boot the ISO with GRUB defaults, find the data disk by label and keep its settings', async () => {
+  const vm = new NodeVm({
+    name: 'imgtest', index: 2, boot: { iso: image.iso! }, dataDisk: join(dir, 'data.img'),
+    memoryMiB: 1536, cpus: 1, accel: probeAccel(), webPort: await freePort(), adminPassword: 'another-password',
+    shell: false, runDir: join(dir, 'boot2'),
+  });
+  vms.push(vm);
+  vm.start();
+  try {
+    await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+    const bad = await fetch(vm.url + '/api/access/ticket', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'another-password' }),
+    });
+    assert.is(bad.status, 401, 'the fw_cfg password of a second boot is ignored: admin exists on the disk');
+    const serial = vm.serialLog();
+    assert.match(serial, /the filesystem labelled ramvm-data/);
+    assert.match(serial, /users kept from the data disk/);
+    const api = await loginClient(vm.url, 'admin', PASSWORD);
+    assert.is((await api.get('/api/task')).status, 200);
+    const list = (await api.get('/api/vm')).json.data;
+    assert.equal(list.map((g: { name: string; status: string }) => [g.name, g.status]), [['tiny', 'stopped']], 'the guest from boot 1 is on the disk');
+  } finally {
+    await vm.stop();
+  }
+});
+
+T.run();

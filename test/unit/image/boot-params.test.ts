@@ -1,0 +1,103 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { defaultNodeName, isIPv4, parseBootParams, splitCmdline } from '../../../build/image/boot-params';
+
+const S = suite('splitCmdline');
+S('should split on spaces and keep double-quoted values together', () => {
+  assert.equal(splitCmdline('  quiet  a="b c" d=e\n'), ['quiet', 'a=b c', 'd=e']);
+});
+S('should keep an empty quoted value', () => {
+  assert.equal(splitCmdline('a="" b'), ['a=', 'b']);
+});
+S.run();
+
+const P = suite('parseBootParams');
+P('should read every parameter of a lab node', () => {
+  const r = parseBootParams('BOOT_IMAGE=/boot/vmlinuz quiet console=ttyS0 ramvm.node=alpha ramvm.ip=10.99.0.1/24 ramvm.gw=10.99.0.254 ramvm.dns=10.99.0.254,10.99.0.253 ramvm.nic=eth1 datadisk=/dev/vdb ramvm.shell');
+  assert.equal(r.errors, []);
+  assert.equal(r.params, {
+    ramonly: false, shell: true, node: 'alpha', ip: { address: '10.99.0.1', prefix: 24 }, gw: '10.99.0.254',
+    dns: ['10.99.0.254', '10.99.0.253'], nic: 'eth1', datadisk: '/dev/vdb',
+  });
+});
+P('should default to DHCP, no data disk chosen, no shell', () => {
+  assert.equal(parseBootParams('quiet splash'), { params: { ramonly: false, shell: false }, errors: [] });
+});
+P('should take ramonly (the original spelling) and its ramvm. form', () => {
+  assert.is(parseBootParams('ramonly').params.ramonly, true);
+  assert.is(parseBootParams('ramvm.ramonly').params.ramonly, true);
+});
+P('should let the last of repeated parameters win, as the kernel does', () => {
+  assert.is(parseBootParams('ramvm.node=a ramvm.node=b').params.node, 'b');
+});
+P('should prefer ramonly over a data disk and say so', () => {
+  const r = parseBootParams('datadisk=/dev/sda4 ramonly');
+  assert.is(r.params.datadisk, undefined);
+  assert.match(r.errors.join('\n'), /ignored, ramonly/);
+});
+P('should drop a gateway without an address and say so', () => {
+  const r = parseBootParams('ramvm.gw=10.0.0.1');
+  assert.is(r.params.gw, undefined);
+  assert.match(r.errors.join('\n'), /without ramvm.ip/);
+});
+
+const BAD: [string, RegExp, string][] = [
+  ['ramvm.node=Alpha', /node name/, 'upper case is no DNS label'],
+  ['ramvm.node=-a', /node name/, 'leading hyphen'],
+  ['ramvm.node=a-', /node name/, 'trailing hyphen'],
+  ['ramvm.node=a.b', /node name/, 'a dot makes it a domain, not a name'],
+  ['ramvm.node=' + 'a'.repeat(64), /node name/, 'longer than 63'],
+  ['ramvm.node', /node name/, 'no value'],
+  ['ramvm.ip=10.0.0.1', /prefix length/, 'no prefix'],
+  ['ramvm.ip=10.0.0.256/24', /IPv4/, 'octet above 255'],
+  ['ramvm.ip=10.0.0.01/24', /IPv4/, 'leading zero (octal to some parsers)'],
+  ['ramvm.ip=10.0.0.1/33', /1-32/, 'prefix above 32'],
+  ['ramvm.ip=10.0.0.1/0', /1-32/, 'prefix 0 is no subnet'],
+  ['ramvm.ip=fe80::1/64', /IPv4/, 'IPv6 is not offered yet'],
+  ['ramvm.gw=gateway', /IPv4/, 'a name, not an address'],
+  ['ramvm.dns=1.1.1.1,', /IPv4/, 'empty item'],
+  ['datadisk=sda4', /device path/, 'not below /dev'],
+  ['datadisk=/dev/../etc/shadow', /device path/, 'climbs out of /dev'],
+  ['datadisk=', /device path/, 'empty'],
+  ['datadisk=/dev/-x', /device path/, 'leading hyphen reads as an option'],
+  ['ramvm.nic=eth0;reboot', /interface name/, 'shell metacharacter'],
+  ['ramvm.nic=abcdefghijklmnop', /interface name/, 'longer than IFNAMSIZ'],
+  ['ramonly=1', /no value/, 'a flag takes no value'],
+  ['ramvm.shell=yes', /no value/, 'a flag takes no value'],
+  ['ramvm.colour=red', /unknown/, 'typo in a ramvm parameter'],
+];
+for (const [cmdline, why, reason] of BAD) {
+  P(`should reject ${cmdline.slice(0, 40)}: ${reason}`, () => {
+    const r = parseBootParams(cmdline);
+    assert.ok(r.errors.length > 0, 'an error');
+    assert.match(r.errors[0]!, why);
+    assert.equal(Object.keys(r.params).sort(), ['ramonly', 'shell'], 'nothing taken from it');
+    assert.is(r.params.ramonly, false);
+  });
+}
+P('should keep the good parameters beside a bad one', () => {
+  const r = parseBootParams('ramvm.node=alpha ramvm.ip=300.1.1.1/24 datadisk=/dev/vda');
+  assert.equal(r.params, { ramonly: false, shell: false, node: 'alpha', datadisk: '/dev/vda' });
+  assert.is(r.errors.length, 1);
+});
+P.run();
+
+const V = suite('isIPv4');
+V('should accept dotted quads 0-255 only', () => {
+  assert.ok(isIPv4('0.0.0.0'));
+  assert.ok(isIPv4('255.255.255.255'));
+  assert.not.ok(isIPv4('1.2.3'));
+  assert.not.ok(isIPv4('1.2.3.4.5'));
+  assert.not.ok(isIPv4('1.2.3.-4'));
+});
+V.run();
+
+const D = suite('defaultNodeName');
+D('should take the last three bytes of the MAC', () => {
+  assert.is(defaultNodeName('52:54:00:72:76:01'), 'ramvm-727601');
+  assert.is(defaultNodeName('AA:BB:CC:DD:EE:FF'), 'ramvm-ddeeff');
+});
+D('should fall back to ramvm without a NIC', () => {
+  assert.is(defaultNodeName(undefined), 'ramvm');
+});
+D.run();

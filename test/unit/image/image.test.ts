@@ -1,0 +1,39 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { treeHash, xzStreamOffset } from '../../../build/image/image';
+
+const X = suite('xzStreamOffset');
+X('should find the xz magic after the decompressor stub', () => {
+  const bz = Buffer.concat([Buffer.alloc(100, 0x90), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 4]), Buffer.alloc(10)]);
+  assert.is(xzStreamOffset(bz), 100);
+});
+X('should fail on a kernel compressed otherwise', () => {
+  assert.throws(() => xzStreamOffset(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0])), /CONFIG_KERNEL_XZ/);
+});
+X.run();
+
+const T = suite('treeHash');
+T('should change with content, mode and link target, and only then', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ramvm-image-hash-'));
+  try {
+    writeFileSync(join(dir, 'a'), 'one');
+    symlinkSync('a', join(dir, 'l'));
+    const h0 = treeHash(dir);
+    assert.is(treeHash(dir), h0, 'stable');
+    writeFileSync(join(dir, 'a'), 'two');
+    const h1 = treeHash(dir);
+    assert.is.not(h1, h0, 'content');
+    chmodSync(join(dir, 'a'), 0o755);
+    const h2 = treeHash(dir);
+    assert.is.not(h2, h1, 'mode');
+    rmSync(join(dir, 'l'));
+    symlinkSync('b', join(dir, 'l'));
+    assert.is.not(treeHash(dir), h2, 'link target');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+T.run();

@@ -1,0 +1,108 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LAB_DEFAULTS, parseLabArgs } from '../../../build/lab/lab';
+import { labCmdline, labMac, nodeQemuArgs, probeAccel, type NodeVmConfig } from '../../../build/lab/node-vm';
+
+const A = suite('parseLabArgs');
+A('should default to two nodes with data disks kept', () => {
+  assert.equal(parseLabArgs([]), LAB_DEFAULTS);
+  assert.is(LAB_DEFAULTS.nodes, 2);
+});
+A('should read every option', () => {
+  assert.equal(parseLabArgs(['--nodes', '3', '--memory', '1024', '--cpus', '2', '--port', '20000', '--disk', '8', '--fresh', '--iso', '--no-build', '--no-shell']), {
+    nodes: 3, memoryMiB: 1024, cpus: 2, port: 20000, diskGiB: 8, fresh: true, iso: true, build: false, shell: false,
+  });
+});
+const BAD: [string[], RegExp, string][] = [
+  [['--nodes', '0'], /--nodes needs/, 'no node at all'],
+  [['--nodes', '4'], /--nodes needs/, 'more than the machine carries'],
+  [['--nodes'], /not nothing/, 'missing value'],
+  [['--nodes', '2x'], /--nodes needs/, 'not a number'],
+  [['--port', '80'], /--port needs/, 'a privileged port'],
+  [['--memory', '-1'], /--memory needs/, 'negative'],
+  [['--bridge', 'br0'], /unknown option --bridge/, 'the lab makes its own network'],
+];
+for (const [args, why, reason] of BAD) {
+  A(`should reject ${args.join(' ')}: ${reason}`, () => assert.throws(() => parseLabArgs(args), why));
+}
+A.run();
+
+const base: NodeVmConfig = {
+  name: 'node1', index: 1, boot: { kernel: '/o/vmlinuz', initrd: '/o/initrd.img' }, dataDisk: '/l/node1/data.img',
+  memoryMiB: 2048, cpus: 1, accel: 'tcg', hubPort: 40000, webPort: 18001, adminPassword: 'pw', shell: true, runDir: '/l/node1',
+};
+const after = (args: string[], flag: string) => args.filter((_, i) => args[i - 1] === flag);
+
+const Q = suite('nodeQemuArgs');
+Q('should use TCG with -cpu max, never -cpu host', () => {
+  const a = nodeQemuArgs(base);
+  assert.equal(after(a, '-accel'), ['tcg']);
+  assert.equal(after(a, '-cpu'), ['max']);
+});
+Q('should forward the web UI from 127.0.0.1 only, on a restricted user network', () => {
+  const a = nodeQemuArgs(base);
+  const user = after(a, '-netdev').find((n) => n.startsWith('user,'))!;
+  assert.is(user, 'user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:18001-:8006');
+});
+Q('should put the LAN NIC first, on the hub at 127.0.0.1', () => {
+  const a = nodeQemuArgs(base);
+  assert.equal(after(a, '-netdev')[0], 'socket,id=lan,connect=127.0.0.1:40000');
+  assert.match(after(a, '-device').find((d) => d.includes('netdev=lan'))!, /mac=52:54:00:72:76:01/);
+});
+Q('should leave out the LAN without a hub', () => {
+  const a = nodeQemuArgs({ ...base, hubPort: undefined });
+  assert.equal(after(a, '-netdev').map((n) => n.split(',')[0]), ['user']);
+});
+Q('should hand the password over fw_cfg from a file, not on the command line', () => {
+  const a = nodeQemuArgs(base);
+  assert.equal(after(a, '-fw_cfg'), ['name=opt/ramvm/admin-password,file=/l/node1/admin-password']);
+  assert.not.ok(a.join(' ').includes('pw,'));
+  assert.not.ok(after(a, '-append')[0]!.includes('pw'));
+});
+Q('should attach the data disk as raw virtio', () => {
+  assert.match(after(nodeQemuArgs(base), '-drive')[0]!, /^file=\/l\/node1\/data.img,format=raw,if=virtio/);
+});
+Q('should add the virtio console of the lab shell only with ramvm.shell', () => {
+  assert.ok(after(nodeQemuArgs(base), '-device').includes('virtconsole,chardev=shell,name=ramvm.shell'));
+  assert.not.ok(nodeQemuArgs({ ...base, shell: false }).join(' ').includes('virtconsole'));
+});
+Q('should boot the ISO from a CD with no kernel arguments', () => {
+  const a = nodeQemuArgs({ ...base, boot: { iso: '/o/ramvm.iso' } });
+  assert.not.ok(a.includes('-kernel'));
+  assert.match(after(a, '-drive')[0]!, /^file=\/o\/ramvm.iso,media=cdrom/);
+});
+Q.run();
+
+const C = suite('labCmdline');
+C('should give node N the LAN address 10.99.0.N and the data disk', () => {
+  assert.equal(labCmdline({ name: 'node2', index: 2, hubPort: 1, dataDisk: '/d', shell: false }), [
+    'quiet', 'panic=10', 'console=ttyS0,115200', 'ramvm.node=node2', 'ramvm.ip=10.99.0.2/24', 'ramvm.nic=eth0', 'datadisk=/dev/vda',
+  ]);
+});
+C('should run RAM-only without a data disk and add the shell on request', () => {
+  const c = labCmdline({ name: 'n', index: 1, hubPort: undefined, dataDisk: undefined, shell: true });
+  assert.ok(c.includes('ramonly'));
+  assert.ok(c.includes('ramvm.shell'));
+  assert.not.ok(c.some((w) => w.startsWith('ramvm.ip')));
+});
+C.run();
+
+const M = suite('labMac');
+M('should give each NIC of each node its own MAC', () => {
+  assert.is(labMac(0, 1), '52:54:00:72:76:01');
+  assert.is(labMac(1, 1), '52:54:00:72:77:01');
+  assert.is(labMac(0, 10), '52:54:00:72:76:0a');
+});
+M.run();
+
+const P = suite('probeAccel');
+P('should follow RAMVM_LAB_ACCEL', () => {
+  assert.is(probeAccel({ RAMVM_LAB_ACCEL: 'tcg' }), 'tcg');
+  assert.is(probeAccel({ RAMVM_LAB_ACCEL: 'kvm' }), 'kvm');
+});
+P('should find TCG on a machine without /dev/kvm', async () => {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync('/dev/kvm')) assert.is(probeAccel({}), 'tcg');
+  else assert.ok(['kvm', 'tcg'].includes(probeAccel({})));
+});
+P.run();

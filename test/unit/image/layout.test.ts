@@ -1,0 +1,98 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { lighttpdConfig } from '../../../build/server';
+import { DIST } from '../../../build/build';
+import {
+  GRUB_ENTRIES, ISO_GOAL_BYTES, ISO_LIMIT_BYTES, NODE_NAME_PLACEHOLDER, fillNodeName, grubConfig, imageSizeReport, kernelPackage,
+  nodeLighttpdConfig, partOf,
+} from '../../../build/image/layout';
+
+const P = suite('partOf');
+P('should send each root path to its part', () => {
+  const cases: [string, string][] = [
+    ['/opt/ramvm/dist/cgi/access.cgi', 'ramvm'],
+    ['/usr/lib/modules/6.1.0-56-amd64/kernel/drivers/block/drbd/drbd.ko', 'modules'],
+    ['/usr/bin/node', 'node'],
+    ['/usr/bin/qemu-system-x86_64', 'qemu'],
+    ['/usr/bin/qemu-img', 'qemu'],
+    ['/usr/share/seabios/bios-256k.bin', 'qemu'],
+    ['/usr/lib/ipxe/qemu/efi-virtio.rom', 'qemu'],
+    ['/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so', 'qemu'],
+    ['/usr/lib/x86_64-linux-gnu/libglib-2.0.so.0', 'base'],
+    ['/usr/bin/nodejs-extra', 'base'],
+    ['/opt/ramvmx', 'base'],
+    ['/etc/inittab', 'base'],
+  ];
+  for (const [path, part] of cases) assert.is(partOf(path), part, path);
+});
+P.run();
+
+const G = suite('grubConfig');
+G('should boot each entry with its parameters on screen and serial console', () => {
+  const cfg = grubConfig('/boot/vmlinuz', '/boot/initrd.img');
+  assert.is((cfg.match(/^menuentry /gm) ?? []).length, GRUB_ENTRIES.length);
+  assert.match(cfg, /linux \/boot\/vmlinuz quiet panic=10 console=tty0 console=ttyS0,115200 ramonly\n  initrd \/boot\/initrd.img/);
+  assert.match(cfg, /^terminal_output console serial$/m);
+});
+G('should strip quotes that would end a title', () => {
+  assert.match(grubConfig('/k', '/i', [{ title: "it's", params: [] }]), /menuentry 'its' \{/);
+});
+G.run();
+
+const L = suite('nodeLighttpdConfig');
+const host = { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' };
+L('should map the build paths of the real config to the node paths', () => {
+  const conf = nodeLighttpdConfig(lighttpdConfig({ root: '/', listen: '0.0.0.0', port: 8006, node: NODE_NAME_PLACEHOLDER }), host);
+  assert.match(conf, /server.document-root = "\/opt\/ramvm\/dist\/www"/);
+  assert.match(conf, /cgi.assign = \( ".cgi" => "\/usr\/bin\/node" \)/);
+  assert.match(conf, /"PATH" => "\/usr\/sbin:\/usr\/bin:\/sbin:\/bin"/);
+  assert.match(conf, /"RAMVM_ROOT" => "\/"/);
+  assert.match(conf, /server.errorlog = "\/var\/log\/ramvm\/lighttpd-error.log"/);
+  assert.not.ok(conf.includes(DIST + '/'), 'no build path left');
+});
+L('should fail when a build path it expects is not in the config', () => {
+  assert.throws(() => nodeLighttpdConfig('server.port = 8006\n', host), /expected/);
+});
+L('should fail on another port', () => {
+  const conf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: 8007, node: NODE_NAME_PLACEHOLDER });
+  assert.throws(() => nodeLighttpdConfig(conf, host), /port 8006/);
+});
+L.run();
+
+const F = suite('fillNodeName');
+F('should put the name wherever the placeholder stands', () => {
+  assert.is(fillNodeName(`a ${NODE_NAME_PLACEHOLDER} b ${NODE_NAME_PLACEHOLDER}`, 'alpha'), 'a alpha b alpha');
+});
+F('should refuse a name that could break out of the quoted value', () => {
+  assert.throws(() => fillNodeName('x', 'a"b'), /bad node name/);
+});
+F.run();
+
+const R = suite('imageSizeReport');
+R('should say within the goal at 72 MB and below', () => {
+  const r = imageSizeReport([{ name: 'kernel', bytes: 8e6 }], ISO_GOAL_BYTES);
+  assert.is(r.over, false);
+  assert.is(r.overGoal, false);
+  assert.match(r.text, /ISO\s+72.0 MB.*within the goal/);
+});
+R('should warn above the goal and fail above the limit', () => {
+  assert.equal([imageSizeReport([], ISO_GOAL_BYTES + 1).overGoal, imageSizeReport([], ISO_GOAL_BYTES + 1).over], [true, false]);
+  assert.is(imageSizeReport([], ISO_LIMIT_BYTES + 1).over, true);
+  assert.match(imageSizeReport([], ISO_LIMIT_BYTES + 1).text, /OVER THE LIMIT/);
+});
+R('should name kernel + initrd when no ISO was built', () => {
+  assert.match(imageSizeReport([], 60e6, false).text, /kernel \+ initrd \(no ISO built\)\s+60.0 MB/);
+});
+R('should show the unpacked size beside a compressed part', () => {
+  assert.match(imageSizeReport([{ name: 'node.sfs', bytes: 26.9e6, rawBytes: 86.4e6 }], 1).text, /node.sfs\s+26.9 MB\s+\(86.4 MB unpacked\)/);
+});
+R.run();
+
+const K = suite('kernelPackage');
+K('should read the versioned package from apt-cache depends', () => {
+  assert.is(kernelPackage('linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n'), 'linux-image-6.1.0-56-amd64');
+});
+K('should fail without one', () => {
+  assert.throws(() => kernelPackage('linux-image-amd64\n'), /no linux-image/);
+});
+K.run();
