@@ -28,6 +28,7 @@ import {
 import type { ViewProps } from './index';
 import { Console } from '../console/console';
 import { Monitor } from '../console/monitor';
+import { Permissions } from '../access/permissions';
 
 /** How often lists and pages ask the node again. */
 const POLL_MS = 3000;
@@ -425,6 +426,7 @@ function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: ViewProps['me'
       <${Console} vmid=${vmid} />
     </section>`}
     ${running && html`<${Monitor} vmid=${vmid} me=${me} />`}
+    <${Permissions} path=${`/vms/${vmid}`} me=${me} />
     <section class="card" aria-labelledby="g-summary">
       <h2 id="g-summary">${t('guests.summary')}</h2>
       ${g.note && html`<div class="banner banner-info" role="status"><div class="banner-body">${g.note}</div></div>`}
