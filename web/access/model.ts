@@ -9,18 +9,10 @@
  *   principalOf({ path: '/', group: 'staff', role: 'Auditor', propagate: true }) → { kind: 'group', name: 'staff' }
  */
 
-/** GET /api/access/users */
-export interface UserView {
-  username: string;
-  fullname: string;
-  email: string;
-  comment: string;
-  enabled: boolean;
-  /** Unix seconds, 0 = never. */
-  expire: number;
-  groups: string[];
-  tokens: number;
-}
+/** GET /api/access/users (the node's own type, imported type-only). */
+import type { UserView } from '../../node-cgi/access/model';
+
+export type { UserView };
 
 /** GET /api/access/groups */
 export interface GroupView {
