@@ -12,10 +12,23 @@ import { buildCommand, DIST } from './build';
 import { startServer } from './server';
 
 export async function startCommand(): Promise<void> {
+  // Handlers first: a signal that lands before a listener exists takes the
+  // default action and would kill us without stopping lighttpd.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('stopping the web server (running guests keep running)\n');
+    void server?.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   await buildCommand();
+  if (stopping) return;
   const port = Number(process.env.RAMVM_PORT ?? 8006);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`RAMVM_PORT must be a port number, not ${process.env.RAMVM_PORT}`);
-  const server = await startServer({
+  server = await startServer({
     root: process.env.RAMVM_ROOT ?? './var',
     listen: process.env.RAMVM_LISTEN ?? '127.0.0.1',
     port,
@@ -25,14 +38,14 @@ export async function startCommand(): Promise<void> {
   if (server.initOutput) process.stdout.write(server.initOutput);
   process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}, log in ${server.root}/var/log/ramvm/lighttpd-error.log\n`);
   process.stdout.write(`listening on ${server.url}\n`);
+  if (stopping) {
+    // Asked to stop while starting up.
+    await server.stop();
+    return;
+  }
   bootGuests(server.root);
-  const stop = () => {
-    process.stdout.write('stopping the web server (running guests keep running)\n');
-    void server.stop();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  await new Promise<void>((res) => server.proc.once('exit', () => res()));
+  const proc = server.proc;
+  await new Promise<void>((res) => (proc.exitCode !== null || proc.signalCode !== null ? res() : proc.once('exit', () => res())));
 }
 
 /** Run `ramvm boot` in the background; its lines go to stdout prefixed "boot:". */

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../build/build';
@@ -35,6 +35,21 @@ function startNpm(env: NodeJS.ProcessEnv): { proc: ChildProcess; out: () => stri
   return { proc, out: () => out, listening };
 }
 
+/** Pids of lighttpd processes serving the data root `root` (none may outlive npm start). */
+function lighttpdOf(root: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        return argv[0]?.endsWith('lighttpd') && argv.some((a) => a.startsWith(root + '/'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 function exited(proc: ChildProcess): Promise<number | null> {
   if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
   return new Promise((res) => proc.once('exit', (code) => res(code)));
@@ -56,6 +71,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       assert.ok(existsSync(join(root, 'etc/ramvm/users.json')));
       n.proc.kill(signal);
       assert.is(await exited(n.proc), 0, n.out());
+      assert.equal(lighttpdOf(root), [], 'lighttpd stopped with npm start');
       const gone = await fetch(url).then(() => false, () => true);
       assert.ok(gone, 'the server is gone');
     } finally {
@@ -81,9 +97,14 @@ S('should print a generated admin password once when none is given', async () =>
     await n.listening;
     assert.not.match(n.out(), 'created user admin');
     assert.match(readFileSync(join(root, 'etc/ramvm/users.json'), 'utf8'), '"admin"');
+    // At once after the line: the signal must not find the process without its handlers.
+    n.proc.kill('SIGINT');
+    assert.is(await exited(n.proc), 0, n.out());
+    assert.equal(lighttpdOf(root), [], 'lighttpd stopped with npm start');
   } finally {
     n.proc.kill('SIGINT');
     await exited(n.proc);
+    for (const pid of lighttpdOf(root)) process.kill(pid, 'SIGTERM');
     rmSync(root, { recursive: true, force: true });
   }
 });
