@@ -33,7 +33,7 @@ import { nodeFacts } from './source';
 
 /** How often the watcher looks at its guest. */
 export const WATCH_INTERVAL_MS = 1_000;
-/** How long the watcher waits for its guest's QEMU to appear before it counts it as stopped. */
+/** A temporary guest younger than this without a watcher is still being set up: clean-up leaves it alone. */
 export const WATCH_START_GRACE_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,20 +124,20 @@ export async function cleanTemporaries(user: string, now = Date.now()): Promise<
 
 /**
  * Task kind "run-from-backup", params { vmid }: lasts as long as the
- * temporary guest runs; when its QEMU ends, the guest is discarded.
+ * temporary guest runs; when its QEMU ends, the guest is discarded. It is
+ * started only for a guest whose QEMU already runs (after its start, or by
+ * cleanTemporaries for a running one), so a QEMU missing at any look, the
+ * first included, has stopped: a guest stopped before this process got to
+ * look is discarded at once.
  */
 export async function watchTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
-  const began = Date.now();
-  let seen = false;
   for (;;) {
     const c = findVmConfig(vmid);
     if (!c) return `guest ${vmid} was deleted`;
     if (!c.temporary) return `guest ${vmid} was kept: it no longer depends on the backup`;
     if (c.temporary.task && c.temporary.task !== t.id) return `guest ${vmid} is watched by task ${c.temporary.task}`;
-    if (guestPid(vmid).pid !== null) {
-      seen = true;
-    } else if (seen || Date.now() - began > WATCH_START_GRACE_MS) {
+    if (guestPid(vmid).pid === null) {
       discard(vmid);
       return `guest ${vmid} stopped: its overlays were discarded; backup ${c.temporary.backup} is unchanged`;
     }

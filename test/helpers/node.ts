@@ -8,7 +8,7 @@
  *   const r = await api.get('/api/task');   // r.status, r.json
  *   await node.stop();                        // also removes the root
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,24 @@ export interface Client {
   put<T = any>(path: string, body?: unknown): Promise<Reply<T>>;
   del<T = any>(path: string, body?: unknown): Promise<Reply<T>>;
   request<T = any>(method: string, path: string, init?: { body?: BodyInit | null; headers?: Record<string, string>; json?: unknown }): Promise<Reply<T>>;
+}
+
+/**
+ * End the `ramvm` task processes this test node started (found by their
+ * RAMVM_ROOT), so none writes into the root while it is removed.
+ */
+export function endTaskProcesses(root: string): void {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (!argv.some((a) => a.endsWith('/bin/ramvm'))) continue;
+      if (!readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`RAMVM_ROOT=${root}`)) continue;
+      process.kill(Number(d), 'SIGKILL');
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
 }
 
 export function freePort(): Promise<number> {
@@ -122,6 +140,7 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     anon: () => makeClient(server.url),
     async stop() {
       await server.stop();
+      endTaskProcesses(root);
       if (!opts.root) rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
