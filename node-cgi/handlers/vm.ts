@@ -19,11 +19,13 @@ import { conflict, invalid } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { readVmConfig, listVmConfigs } from '../vm/config';
-import { accelerator, existingBridges } from '../vm/host';
+import { chooseAccel } from '../vm/accel';
+import { existingBridges } from '../vm/host';
 import { addDisk, changeCdrom, checkCreate, createVm, deleteVm, removeDisk, updateDisk, updateVm } from '../vm/manage';
 import { pauseVm, readRunInfo, resetVm, resumeVm, shutdownVm, startVm, stopVm } from '../vm/power';
 import { netPlan, pendingChanges } from '../vm/qemu-args';
 import { diskUsage, guestResources } from '../vm/resources';
+import { readNodeSettings } from '../vm/settings';
 import { vmStatus } from '../vm/status';
 import { SHUTDOWN_TIMEOUT_MAX_S } from '../vm/tasks';
 import type { VmConfig, VmDetail, VmListEntry } from '../vm/types';
@@ -50,6 +52,7 @@ export async function vmDetail(vmid: number): Promise<VmDetail> {
   const cfg = readVmConfig(vmid);
   const st = await vmStatus(vmid);
   const info = st.pid !== null ? readRunInfo(vmid) : undefined;
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   return {
     ...cfg,
     status: st.status,
@@ -58,7 +61,10 @@ export async function vmDetail(vmid: number): Promise<VmDetail> {
     runtime: {
       pid: st.pid,
       uptime: st.uptime,
-      accel: info?.accel ?? accelerator(),
+      accel: info?.accel ?? choice.accel,
+      accelSetting: choice.setting,
+      accelSource: choice.source,
+      accelReason: choice.refusal ?? choice.reason,
       net: info?.net ?? netPlan(cfg, existingBridges(cfg.nics.map((n) => n.bridge))),
       resources: guestResources(cfg, st.pid, st.uptime),
       disks: diskUsage(cfg),

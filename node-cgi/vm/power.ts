@@ -17,13 +17,15 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, HttpError } from '../lib/errors';
-import { run } from '../lib/exec';
+import { ExecError, run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
 import { withLock } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
 import { diskPath, isoPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
-import { accelerator, attachTap, existingBridges, randomMac } from './host';
+import { chooseAccel } from './accel';
+import { attachTap, existingBridges, randomMac } from './host';
+import { KVM_ERROR_RE } from './kvm-probe';
 import { netPlan, qemuArgs, startsPaused } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
@@ -126,6 +128,8 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
   const cfg = checkedForStart(readVmConfig(vmid));
   mustLiveHere(cfg);
   checkStartable(cfg);
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
+  if (choice.refusal) throw conflict(choice.refusal);
   const files = vmFiles(vmid);
   const reservation = reservationFile(vmid);
   withLock('vm-start', () => {
@@ -145,7 +149,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
   });
   try {
     for (const f of runtimeFiles(vmid)) rmSync(f, { force: true });
-    const accel = accelerator();
+    const accel = choice.accel;
     const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
     const argv = qemuArgs(cfg, {
       accel,
@@ -154,9 +158,15 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
       isoPath,
       bridges,
     });
-    await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
+    try {
+      await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
+    } catch (e) {
+      throw accel === 'kvm' && e instanceof ExecError && KVM_ERROR_RE.test(e.stderrTail) ? kvmStartError(vmid, e) : e;
+    }
     const { pid } = guestPid(vmid);
-    if (pid === null) throw new HttpError(500, 'exec_failed', `QEMU of guest ${vmid} exited right after its start`);
+    if (pid === null) {
+      throw new HttpError(500, 'exec_failed', `QEMU of guest ${vmid} exited right after its start${accel === 'kvm' ? `; it ran under KVM: ${TRY_TCG(vmid)}` : ''}`);
+    }
     const net = netPlan(cfg, bridges);
     try {
       for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
@@ -171,6 +181,14 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
     rmSync(reservation, { force: true });
   }
   return vmStatus(vmid);
+}
+
+const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its accelerator to TCG (PUT /api/vm/${vmid} {"accel": "tcg"})`;
+
+/** QEMU refused to start under KVM: say that it is the host's KVM, and what to do. */
+function kvmStartError(vmid: number, e: ExecError): HttpError {
+  const line = e.stderrTail.split('\n').map((l) => l.trim()).find((l) => KVM_ERROR_RE.test(l)) ?? '';
+  return new HttpError(500, 'exec_failed', `QEMU could not run guest ${vmid} under KVM (${line}): ${TRY_TCG(vmid)}`, e.detail);
 }
 
 /** Set the links of NICs marked `linkDown` down, then let the vCPUs run (the guest was started with -S). */

@@ -164,7 +164,7 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
 }
 
 /** Config fields that reach the QEMU command line only at the next start (the CD changes live). */
-export const RESTART_FIELDS = ['name', 'memory', 'sockets', 'cores', 'ostype', 'disks', 'nics', 'boot'] as const;
+export const RESTART_FIELDS = ['name', 'memory', 'sockets', 'cores', 'ostype', 'disks', 'nics', 'boot', 'accel'] as const;
 
 /** Fields changed since the guest was started with `started`: they apply at its next start. */
 export function pendingChanges(started: VmConfig, current: VmConfig): string[] {

@@ -98,6 +98,8 @@ export interface VmConfig {
   created: number;
   /** Present only on a guest that runs from a backup; set by the node, never by a client. */
   temporary?: TemporaryMark;
+  /** Its own accelerator setting; absent: the node's. */
+  accel?: AccelSetting;
 }
 
 /** What a client sends to create a guest: every field optional but what it wants to set. */
@@ -116,11 +118,37 @@ export interface VmCreateRequest {
   nics?: Partial<Pick<NicConfig, 'model' | 'bridge' | 'mac'>>[];
   boot?: string[];
   description?: string;
+  /** null or absent: the node's setting. */
+  accel?: AccelSetting | null;
 }
 
 export type VmState = 'running' | 'paused' | 'stopped';
 
 export type Accelerator = 'kvm' | 'tcg';
+
+/** A guest's or node's accelerator setting: "auto" is KVM where the node's probe shows it runs a kernel. */
+export const ACCEL_SETTINGS = ['auto', 'kvm', 'tcg'] as const;
+export type AccelSetting = (typeof ACCEL_SETTINGS)[number];
+
+/** The node's KVM probe, once per boot (run/ramvm/accel.json; see vm/accel.ts). */
+export interface HostAccel {
+  /** /proc/sys/kernel/random/boot_id of the boot it holds for. */
+  bootId: string;
+  /** The KVM device checked, and whether it opened. */
+  device: string;
+  kvmDevice: boolean;
+  /** CPU model the probe ran under KVM. */
+  cpu: string;
+  /** What "auto" picks. */
+  accel: Accelerator;
+  reason: string;
+  /** Fastest page-table round of the probe, TSC cycles; null where none ran. */
+  kvmCycles: number | null;
+  tcgCycles: number | null;
+  /** How long the probe took, ms; when (Unix ms). */
+  ms: number;
+  at: number;
+}
 
 export interface NicRuntime {
   id: string;
@@ -202,6 +230,10 @@ export interface VmDetail extends VmConfig {
     uptime: number;
     /** Accelerator of the running process, else the one a start would use. */
     accel: Accelerator;
+    /** The setting in force (the guest's own, else the node's), where it comes from, and why it gives `accel`. */
+    accelSetting: AccelSetting;
+    accelSource: 'guest' | 'node';
+    accelReason: string;
     /** How each NIC is (or would be) connected. */
     net: NicRuntime[];
     resources: VmResources;
@@ -214,8 +246,14 @@ export interface VmDetail extends VmConfig {
 /** GET /api/node/resources. */
 export interface NodeResources {
   node: string;
+  /** The KVM device opens. */
   kvm: boolean;
+  /** What guests that follow the node's setting run under, and the setting. */
   accel: Accelerator;
+  accelSetting: AccelSetting;
+  accelReason: string;
+  /** This boot's KVM probe (what "auto" picks, and why). */
+  kvmProbe: HostAccel;
   cpu: { count: number; /** 0..1 over all cores */ usage: number; loadavg: [number, number, number] };
   /** Bytes. */
   memory: { total: number; available: number; used: number };
@@ -235,4 +273,6 @@ export interface NodeResources {
 export interface NodeSettings {
   /** Running guests may claim at most this multiple of the node's physical memory. */
   memoryOvercommit: number;
+  /** Accelerator of guests without their own setting. */
+  accel: AccelSetting;
 }

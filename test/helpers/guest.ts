@@ -70,6 +70,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, wr
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from './node';
 
 export const GUEST_MARKER = 'RAMVM-GUEST-OK';
 
@@ -106,9 +107,8 @@ function qemuImg(args: string[]): void {
   if (r.status !== 0) throw new Error(`qemu-img ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** Write the boot sector into sector 0 of an existing image (raw: in place; qcow2: qemu-img convert -n). */
-export function installBootSector(image: string, format: 'raw' | 'qcow2', marker = GUEST_MARKER): void {
-  const sector = bootSector(marker);
+/** Write the boot sector (or another 512-byte `sector`) into sector 0 of an existing image (raw: in place; qcow2: qemu-img convert -n). */
+export function installBootSector(image: string, format: 'raw' | 'qcow2', marker = GUEST_MARKER, sector = bootSector(marker)): void {
   if (format === 'raw') {
     const fd = openSync(image, 'r+');
     try {
@@ -140,6 +140,18 @@ export function writeBootDisk(path: string, opts: { format?: 'raw' | 'qcow2'; si
     qemuImg(['create', '-q', '-f', 'qcow2', path, size]);
     installBootSector(path, 'qcow2', opts.marker);
   }
+}
+
+/**
+ * Create a guest through the API on the node at `root` with a 1 MiB raw disk
+ * holding `sector` (default the ACPI-aware boot sector); returns its VMID.
+ */
+export async function createSectorGuest(api: Client, root: string, body: Record<string, unknown>, sector = bootSector()): Promise<number> {
+  const r = await api.post('/api/vm', { memory: 32, nics: [], disks: [{ size: '1M', format: 'raw' }], ...body });
+  if (r.status !== 201) throw new Error(`create failed: ${r.status} ${r.text}`);
+  const cfg = r.json.data;
+  installBootSector(join(root, 'var/lib/vz/images', String(cfg.vmid), cfg.disks[0].file), 'raw', GUEST_MARKER, sector);
+  return cfg.vmid;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -191,4 +191,8 @@ P('should list hardware fields changed since the start, not the description', ()
   assert.equal(pendingChanges(started, { ...started, memory: 1024, description: 'x', onboot: true }), ['memory']);
   assert.equal(pendingChanges(started, started), []);
 });
+P("should list a changed accelerator: it applies at the next start", () => {
+  const started = vm();
+  assert.equal(pendingChanges(started, { ...started, accel: 'tcg' }), ['accel']);
+});
 P.run();
