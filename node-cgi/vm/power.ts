@@ -13,6 +13,10 @@
  * Stop: SIGTERM (QEMU flushes the disks and exits), SIGKILL after
  * STOP_TIMEOUT_MS. Shutdown: QMP system_powerdown (the ACPI power button);
  * the guest decides when to power off, and its QEMU process then ends.
+ *
+ * A crashed guest (status.ts `fault`) takes reset and stop only; resume,
+ * pause and shutdown answer 409 saying so. Its reset is system_reset, which
+ * leaves QEMU in "prelaunch", then `cont`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +33,7 @@ import { KVM_ERROR_RE } from './kvm-probe';
 import { netPlan, qemuArgs, startsPaused } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
-import { guestPid, processIsGuest, vmStatus } from './status';
+import { faultRefusal, guestPid, processIsGuest, vmStatus } from './status';
 import { checkVmConfig } from './validate';
 import type { VmConfig, VmRunInfo, VmStatusInfo } from './types';
 
@@ -250,21 +254,39 @@ export async function qmpCommand<T = unknown>(vmid: number, command: string, arg
 
 /** Press the ACPI power button; the guest's OS decides when to power off. */
 export async function shutdownVm(vmid: number): Promise<VmStatusInfo> {
+  await refuseIfCrashed(vmid, 'an ACPI shutdown');
   await qmpCommand(vmid, 'system_powerdown');
   return vmStatus(vmid);
 }
 
+/** 409 when the guest has crashed: `action` cannot help it. */
+export async function refuseIfCrashed(vmid: number, action: string): Promise<void> {
+  const { fault } = await vmStatus(vmid);
+  if (fault) throw conflict(faultRefusal(vmid, fault, action));
+}
+
+/** Reset; a crashed guest comes back from QEMU's "prelaunch" with `cont`. */
 export async function resetVm(vmid: number): Promise<VmStatusInfo> {
+  const { fault } = await vmStatus(vmid);
   await qmpCommand(vmid, 'system_reset');
+  if (fault) {
+    const after = await qmpCommand<{ status: string }>(vmid, 'query-status');
+    if (after.status !== 'prelaunch') {
+      throw conflict(`guest ${vmid} stayed in "${after.status}" after the reset (QEMU runs with -no-reboot?); stop it and start it again`);
+    }
+    await qmpCommand(vmid, 'cont');
+  }
   return vmStatus(vmid);
 }
 
 export async function pauseVm(vmid: number): Promise<VmStatusInfo> {
+  await refuseIfCrashed(vmid, 'pause');
   await qmpCommand(vmid, 'stop');
   return vmStatus(vmid);
 }
 
 export async function resumeVm(vmid: number): Promise<VmStatusInfo> {
+  await refuseIfCrashed(vmid, 'resume');
   await qmpCommand(vmid, 'cont');
   return vmStatus(vmid);
 }

@@ -150,6 +150,22 @@ export interface HostAccel {
   at: number;
 }
 
+/** QEMU run states a guest cannot resume from: it crashed (or powered off with its process kept). */
+export const FAULT_STATES = ['internal-error', 'guest-panicked', 'shutdown'] as const;
+export type FaultState = (typeof FAULT_STATES)[number];
+
+/** A guest that crashed: its vCPUs are stopped for good; reset or stop it. */
+export interface VmFault {
+  /** QEMU's run state. */
+  state: FaultState;
+  /** What happened and what to do. */
+  message: string;
+  /** The power actions that work now. */
+  actions: ('reset' | 'stop')[];
+  /** The failure points at the node's KVM: the guest may run under TCG (accel "tcg"). */
+  kvmSuspect: boolean;
+}
+
 export interface NicRuntime {
   id: string;
   /** "tap": a tap on `bridge`; "user": QEMU's user-mode NAT (the bridge does not exist). */
@@ -170,6 +186,8 @@ export interface VmStatusInfo {
   uptime: number;
   /** Set when something is off: a crash left a stale pidfile, the monitor does not answer. */
   note?: string;
+  /** Set when the guest crashed: status stays "paused" (its vCPUs stopped), but only reset and stop help. */
+  fault?: VmFault;
 }
 
 /** What the guest was started with (written at start to run/ramvm/qemu/<vmid>.run.json). */
@@ -216,6 +234,7 @@ export interface VmListEntry extends VmResources {
   ostype: OsType;
   onboot: boolean;
   note?: string;
+  fault?: VmFault;
   /** Present on a guest that runs from a backup. */
   temporary?: TemporaryMark;
 }
@@ -225,6 +244,7 @@ export interface VmDetail extends VmConfig {
   status: VmState;
   qmpStatus: string | null;
   note?: string;
+  fault?: VmFault;
   runtime: {
     pid: number | null;
     uptime: number;

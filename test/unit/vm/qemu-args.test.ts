@@ -65,6 +65,8 @@ Q('should build the whole command line of a default guest under TCG', () => {
     '-chardev', `file,id=serial0,path=${RUN}/101.serial.log`,
     '-device', 'isa-serial,chardev=serial0',
     '-rtc', 'base=utc',
+    '-device', 'pvpanic',
+    '-action', 'panic=pause',
     '-drive', 'if=none,id=drive-cdrom,media=cdrom,readonly=on',
     '-device', 'ide-cd,bus=ide.1,unit=0,drive=drive-cdrom,id=cdrom,bootindex=2',
     '-drive', 'if=none,id=drive-disk0,file=/r/images/101/vm-101-disk-0.qcow2,format=qcow2,cache=writeback,discard=unmap',
