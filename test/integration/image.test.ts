@@ -90,6 +90,12 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     assert.match(nested.out, /kvm support: enabled/, 'a guest of the node starts under nested KVM');
     assert.is((await vm.exec('drbdadm --version | grep -q DRBD_KERNEL_VERSION_CODE=0x0804')).code, 0, 'drbd-utils sees the 8.4 module');
 
+    // The node's own probe: nested KVM (kvm_amd inside a -cpu max node) runs a kernel's first steps.
+    const res = (await api.get('/api/node/imgtest/resources')).json.data;
+    process.stdout.write(`\n  the node's KVM probe (nested, the node under ${accel}): ${res.kvmProbe.accel} in ${res.kvmProbe.ms} ms: ${res.kvmProbe.reason}\n`);
+    assert.is(res.kvmProbe.accel, 'kvm', res.kvmProbe.reason);
+    assert.is(res.accel, 'kvm', 'auto follows the probe');
+
     // A tiny guest of the node: seed defaults (IDE qcow2 disk, rtl8139 NIC on vmbr0).
     const created = await api.post('/api/vm', { name: 'tiny', memory: 32, disks: [{ size: '64M' }] });
     assert.is(created.status, 201, created.text);
