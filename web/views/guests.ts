@@ -10,7 +10,7 @@
  * shows up. Stop, reset and delete ask first; delete wants the VMID typed.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { VmDetail, VmListEntry, VmState } from '../../node-cgi/vm/types';
+import type { AccelSetting, VmDetail, VmFault, VmListEntry, VmState } from '../../node-cgi/vm/types';
 import { api, ApiError } from '../api';
 import { html } from '../html';
 import { lang, t, type MessageKey } from '../i18n';
@@ -44,8 +44,36 @@ const osLabel = (os: string) => t(`guests.os.${os}` as MessageKey);
 const can = (me: ViewProps['me'], priv: string) => me.privileges.includes(priv);
 const bytes = (n: number) => formatBytes(n, lang());
 
-function GuestStatus({ status }: { status: VmState }) {
-  return html`<${StatusBadge} tone=${STATUS_TONE[status]} label=${t(STATUS_KEY[status])} />`;
+/** A crashed guest is "paused" to the API, but says it crashed. */
+const statusLabel = (status: VmState, fault?: VmFault) => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);
+
+function GuestStatus({ status, fault }: { status: VmState; fault?: VmFault }) {
+  return html`<${StatusBadge} tone=${fault ? 'failed' : STATUS_TONE[status]} label=${statusLabel(status, fault)} />`;
+}
+
+/** What happened to a crashed guest and what helps; under KVM trouble, a button that switches it to TCG. */
+function FaultBanner({ g, canConfig, onDone }: { g: VmDetail; canConfig: boolean; onDone: () => void }) {
+  const [error, setError] = useState<unknown>(null);
+  const f = g.fault!;
+  const useTcg = async () => {
+    setError(null);
+    try {
+      await api.put(`/api/vm/${g.vmid}`, { accel: 'tcg' });
+      onDone();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return html`<div class="banner banner-error" role="alert">
+    <div class="banner-body">
+      <strong>${t(`guests.fault.${f.state}` as MessageKey)}</strong>
+      <p>${t('guests.fault.actions')}</p>
+      ${f.kvmSuspect && html`<p>${t('guests.fault.kvm')}</p>`}
+      ${f.kvmSuspect && canConfig && g.accel !== 'tcg' && html`<button type="button" class="btn" onClick=${useTcg}>${t('guests.fault.useTcg')}</button>`}
+      ${f.kvmSuspect && g.accel === 'tcg' && html`<p>${t('guests.fault.tcgSet')}</p>`}
+      <${ErrorBanner} error=${error} />
+    </div>
+  </div>`;
 }
 
 /** Fetch `path` now and every POLL_MS; `reload()` fetches at once. */
@@ -82,7 +110,7 @@ interface Ask {
 }
 
 /** Power buttons for one guest, with the confirmation of stop and reset. */
-function PowerButtons({ vmid, name, status, onDone, small }: { vmid: number; name: string; status: VmState; onDone: () => void; small?: boolean }) {
+function PowerButtons({ vmid, name, status, fault, onDone, small }: { vmid: number; name: string; status: VmState; fault?: VmFault; onDone: () => void; small?: boolean }) {
   const [busy, setBusy] = useState<PowerAction | null>(null);
   const [ask, setAsk] = useState<Ask | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -101,7 +129,7 @@ function PowerButtons({ vmid, name, status, onDone, small }: { vmid: number; nam
   const press = (action: PowerAction) => (CONFIRM_ACTIONS.has(action) ? setAsk({ action, vmid }) : void run(action));
   const cls = `btn${small ? ' btn-small' : ''}`;
   return html`<div class="guest-actions" role="group" aria-label=${t('guests.actionsFor', { name })}>
-      ${(small ? listActionsFor(status) : actionsFor(status)).map(
+      ${(small ? listActionsFor(status, fault) : actionsFor(status, fault)).map(
         (a) => html`<button type="button" class=${a === 'start' ? `${cls} btn-primary` : cls} disabled=${busy !== null} aria-busy=${busy === a || undefined}
           onClick=${() => press(a)}>${t(ACTION_KEY[a])}</button>`,
       )}
@@ -125,7 +153,7 @@ function PowerButtons({ vmid, name, status, onDone, small }: { vmid: number; nam
 function GuestList({ me }: ViewProps) {
   const { data, error, reload } = usePoll<VmListEntry[]>('/api/vm');
   const columns: Column<VmListEntry>[] = [
-    { key: 'status', label: t('guests.col.status'), value: (g) => t(STATUS_KEY[g.status]), render: (g) => html`<${GuestStatus} status=${g.status} />` },
+    { key: 'status', label: t('guests.col.status'), value: (g) => statusLabel(g.status, g.fault), render: (g) => html`<${GuestStatus} status=${g.status} fault=${g.fault} />` },
     {
       key: 'vmid',
       label: t('guests.col.guest'),
@@ -149,7 +177,7 @@ function GuestList({ me }: ViewProps) {
       label: t('table.actions'),
       value: () => '',
       sortable: false,
-      render: (g) => html`<${PowerButtons} vmid=${g.vmid} name=${g.name} status=${g.status} onDone=${reload} small=${true} />`,
+      render: (g) => html`<${PowerButtons} vmid=${g.vmid} name=${g.name} status=${g.status} fault=${g.fault} onDone=${reload} small=${true} />`,
     },
   ];
   return html`<div class="page-head">
@@ -359,6 +387,7 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   const [memory, setMemory] = useState(String(g.memory));
   const [onboot, setOnboot] = useState(g.onboot);
   const [description, setDescription] = useState(g.description);
+  const [accel, setAccel] = useState<AccelSetting | ''>(g.accel ?? '');
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
   const save = async (e: Event) => {
@@ -366,7 +395,7 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
     setError(null);
     setSaved(false);
     try {
-      await api.put(`/api/vm/${g.vmid}`, { name, memory: Number(memory), onboot, description });
+      await api.put(`/api/vm/${g.vmid}`, { name, memory: Number(memory), onboot, description, accel: accel || null });
       setSaved(true);
       onDone();
     } catch (err) {
@@ -378,10 +407,15 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
     <${Field} label=${t('guests.field.name')} value=${name} error=${fieldErr('name')} onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
     <${Field} label=${t('guests.field.memory')} value=${memory} inputmode="numeric" error=${fieldErr('memory')} onInput=${(e: Event) => setMemory((e.currentTarget as HTMLInputElement).value)} />
     <div class="field field-check"><label><input type="checkbox" checked=${onboot} onChange=${(e: Event) => setOnboot((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.onboot')}</label></div>
+    <${Field} label=${t('guests.field.accel')} error=${fieldErr('accel')} hint=${t('guests.field.accelHint')}>
+      <${Select} value=${accel} onChange=${(v: string) => setAccel(v as AccelSetting | '')} options=${[
+        ['', t('guests.accel.opt.node')], ['auto', t('guests.accel.opt.auto')], ['kvm', t('guests.accel.opt.kvm')], ['tcg', t('guests.accel.opt.tcg')],
+      ]} />
+    </${Field}>
     <${Field} label=${t('guests.field.description')} error=${fieldErr('description')}>
       <textarea rows="3" value=${description} onInput=${(e: Event) => setDescription((e.currentTarget as HTMLTextAreaElement).value)}></textarea>
     </${Field}>
-    ${error && !['name', 'memory', 'description'].some((f) => fieldErr(f)) && html`<${ErrorBanner} error=${error} />`}
+    ${error && !['name', 'memory', 'description', 'accel'].some((f) => fieldErr(f)) && html`<${ErrorBanner} error=${error} />`}
     <div class="form-buttons">
       <button type="submit" class="btn btn-primary">${t('guests.save')}</button>
       ${saved && html`<span role="status">${t('guests.saved')}</span>`}
@@ -407,14 +441,15 @@ function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: ViewProps['me'
   return html`<p class="crumbs"><a href=${href('guests')}>${t('guests.back')}</a></p>
     <div class="page-head">
       <h1>${t('guests.page.title', { vmid, name: g.name })}</h1>
-      <${GuestStatus} status=${g.status} />
+      <${GuestStatus} status=${g.status} fault=${g.fault} />
     </div>
     ${error && html`<${ErrorBanner} error=${error} />`}
+    ${g.fault && html`<${FaultBanner} g=${g} canConfig=${config} onDone=${reload} />`}
     ${startPrompt && g.status === 'stopped' && html`<${StartPrompt} g=${g} onDone=${reload} />`}
     <section class="card" aria-labelledby="g-actions">
       <h2 id="g-actions">${t('guests.actions')}</h2>
       <div class="guest-toolbar">
-        <${PowerButtons} vmid=${vmid} name=${g.name} status=${g.status} onDone=${reload} />
+        <${PowerButtons} vmid=${vmid} name=${g.name} status=${g.status} fault=${g.fault} onDone=${reload} />
         ${can(me, 'VM.Allocate') &&
         html`<button type="button" class="btn btn-danger" disabled=${running} onClick=${() => setAsking(true)}>${t('guests.action.delete')}</button>`}
       </div>
@@ -432,13 +467,14 @@ function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: ViewProps['me'
       ${g.note && html`<div class="banner banner-info" role="status"><div class="banner-body">${g.note}</div></div>`}
       ${g.runtime.pending.length > 0 && html`<div class="banner banner-info" role="status"><div class="banner-body">${t('guests.pending', { fields: g.runtime.pending.join(', ') })}</div></div>`}
       <dl class="props">
-        <dt>${t('guests.col.status')}</dt><dd><${GuestStatus} status=${g.status} /></dd>
+        <dt>${t('guests.col.status')}</dt><dd><${GuestStatus} status=${g.status} fault=${g.fault} /></dd>
         <dt>${t('guests.col.node')}</dt><dd>${g.node}</dd>
         <dt>${t('guests.col.uptime')}</dt><dd>${running ? formatDuration(g.runtime.uptime * 1000) : '–'}</dd>
         <dt>${t('guests.col.cpu')}</dt><dd>${running ? formatPercent(r.cpu, lang()) : '–'}</dd>
         <dt>${t('guests.col.memory')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.mem), total: bytes(r.maxmem) })}</dd>
         <dt>${t('guests.col.disk')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.disk), total: bytes(r.maxdisk) })}</dd>
-        <dt>${t('guests.accel')}</dt><dd>${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}</dd>
+        <dt>${t('guests.accel')}</dt>
+        <dd class="guest-accel">${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}<div class="muted">${g.runtime.accelReason}</div></dd>
         <dt>${t('guests.hw.nics')}</dt>
         <dd>${g.runtime.net.length === 0
           ? t('guests.none')
