@@ -28,16 +28,23 @@ export async function startCommand(): Promise<void> {
   if (stopping) return;
   const port = Number(process.env.RAMVM_PORT ?? 8006);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`RAMVM_PORT must be a port number, not ${process.env.RAMVM_PORT}`);
+  const clusterPort = process.env.RAMVM_CLUSTER_PORT ? Number(process.env.RAMVM_CLUSTER_PORT) : undefined;
+  if (clusterPort !== undefined && (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535)) {
+    throw new Error(`RAMVM_CLUSTER_PORT must be a port number, not ${process.env.RAMVM_CLUSTER_PORT}`);
+  }
   server = await startServer({
     root: process.env.RAMVM_ROOT ?? './var',
     listen: process.env.RAMVM_LISTEN ?? '127.0.0.1',
     port,
     node: process.env.RAMVM_NODE || hostname(),
     https: process.env.RAMVM_HTTPS === '1',
+    ...(clusterPort !== undefined ? { clusterPort } : {}),
+    ...(process.env.RAMVM_ADDRESS ? { address: process.env.RAMVM_ADDRESS } : {}),
   });
   if (server.initOutput) process.stdout.write(server.initOutput);
   process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}, log in ${server.root}/var/log/ramvm/lighttpd-error.log\n`);
   process.stdout.write(`listening on ${server.url}\n`);
+  process.stdout.write(`cluster socket on ${server.clusterUrl}\n`);
   if (stopping) {
     // Asked to stop while starting up.
     await server.stop();
