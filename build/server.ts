@@ -136,6 +136,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (init.status !== 0) throw new Error(`ramvm init failed: ${init.stderr}`);
   const confFile = join(root, 'run/ramvm/lighttpd.conf');
   mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
+  // For the `ramvm` CLI run by hand: where this node listens (cluster/membership.ts serverEnv).
+  writeFileSync(join(root, 'run/ramvm/server.json'), JSON.stringify(serverEnv(opts)) + '\n');
   writeFileSync(confFile, lighttpdConfig({ ...opts, root }));
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);

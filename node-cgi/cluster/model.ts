@@ -233,11 +233,14 @@ export function usableJoinToken(records: readonly JoinTokenRecord[], token: unkn
   return rec;
 }
 
-/** The records with `hash` marked used, and those kept past JOIN_TOKEN_KEEP_S dropped. */
+/** The records without those kept past JOIN_TOKEN_KEEP_S after their use or expiry. */
+export function keptJoinTokens(records: readonly JoinTokenRecord[], nowS: number): JoinTokenRecord[] {
+  return records.filter((r) => Math.max(r.expires, r.used?.at ?? 0) + JOIN_TOKEN_KEEP_S > nowS);
+}
+
+/** The records with `hash` marked used by node `by` (and old ones dropped). */
 export function consumeJoinToken(records: readonly JoinTokenRecord[], hash: string, by: string, nowS: number): JoinTokenRecord[] {
-  return records
-    .map((r) => (r.hash === hash ? { ...r, used: { at: nowS, by } } : r))
-    .filter((r) => Math.max(r.expires, r.used?.at ?? 0) + JOIN_TOKEN_KEEP_S > nowS);
+  return keptJoinTokens(records.map((r) => (r.hash === hash ? { ...r, used: { at: nowS, by } } : r)), nowS);
 }
 
 /** Lifetime from a request ({"expires": seconds}); default JOIN_TOKEN_LIFETIME_S. */

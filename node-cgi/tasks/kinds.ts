@@ -11,6 +11,7 @@ import { restoreTask } from '../restore/restore';
 import { liveRestoreTask } from '../restore/live';
 import { bootCheckTask } from '../restore/bootcheck';
 import { watchTask } from '../restore/boot';
+import { joinTask } from '../cluster/membership';
 
 export const TASK_KINDS: Record<string, TaskKind> = {
   'disk-check': diskCheck,
@@ -21,4 +22,5 @@ export const TASK_KINDS: Record<string, TaskKind> = {
   'live-restore': liveRestoreTask,
   'boot-check': bootCheckTask,
   'run-from-backup': watchTask,
+  'cluster-join': joinTask,
 };

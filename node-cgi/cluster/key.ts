@@ -1,0 +1,56 @@
+/**
+ * The cluster key: 32 random bytes in etc/ramvm/priv/authkey (hex, mode
+ * 0600). It signs login tickets and CSRF tokens (auth/ticket.ts) and, with
+ * a key derived from it (sign.ts), the requests nodes send each other; so
+ * one login works on every node of a cluster. A node outside a cluster has
+ * a key of its own (made on first use); joining replaces it with the
+ * cluster's, leaving gives the node a new one.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { paths } from '../lib/paths';
+import { withLock, writeFileAtomic } from '../lib/store';
+
+/** Bytes of a cluster key. */
+export const CLUSTER_KEY_BYTES = 32;
+
+let cached: Buffer | undefined;
+
+const keyFile = () => join(paths().priv, 'authkey');
+
+function read(): Buffer {
+  const key = Buffer.from(readFileSync(keyFile(), 'utf8').trim(), 'hex');
+  if (key.length !== CLUSTER_KEY_BYTES) throw new Error(`${keyFile()} does not hold a ${CLUSTER_KEY_BYTES}-byte key`);
+  return key;
+}
+
+/** The key; made on first use. */
+export function clusterKey(): Buffer {
+  if (cached) return cached;
+  try {
+    cached = read();
+  } catch {
+    mkdirSync(paths().priv, { recursive: true, mode: 0o700 });
+    cached = withLock('authkey', () => {
+      try {
+        return read();
+      } catch {
+        writeFileAtomic(keyFile(), randomBytes(CLUSTER_KEY_BYTES).toString('hex') + '\n', 0o600);
+        return read();
+      }
+    });
+  }
+  return cached;
+}
+
+/** Replace the key (joining a cluster, leaving one). Every ticket signed with the old key ends. */
+export function writeClusterKey(key: Buffer): void {
+  if (key.length !== CLUSTER_KEY_BYTES) throw new Error(`a cluster key has ${CLUSTER_KEY_BYTES} bytes, not ${key.length}`);
+  mkdirSync(paths().priv, { recursive: true, mode: 0o700 });
+  writeFileAtomic(keyFile(), key.toString('hex') + '\n', 0o600);
+  cached = key;
+}
+
+/** A fresh random key. */
+export const newClusterKey = () => randomBytes(CLUSTER_KEY_BYTES);

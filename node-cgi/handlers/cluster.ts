@@ -1,0 +1,186 @@
+/**
+ * /api/cluster: forming a cluster and seeing it, and the node-to-node
+ * endpoints that keep it together.
+ *
+ *   GET    /api/cluster                  the cluster as this node sees it, every node asked now (any user)
+ *   POST   /api/cluster {"name"}         this node becomes the master of a new cluster     Sys.Modify on /
+ *   POST   /api/cluster/token {"lifetime"?}  → {token, expires, fingerprint, url, master}   Sys.Modify on / (the master)
+ *   POST   /api/cluster/join {"master", "token", "fingerprint"}  → 202 task "cluster-join"  Sys.Modify on /
+ *   POST   /api/cluster/promote          this member becomes master (the master is down)   Sys.Modify on /
+ *   DELETE /api/cluster/nodes/<name>     remove a node without guests                     Sys.Modify on / (the master)
+ *
+ * Between nodes (HTTPS on the cluster socket only):
+ *   POST   /api/cluster/members          a joining node, authenticated by its join token (?check=1: ask only)
+ *   GET    /api/cluster/status           how the node stands, its resources                 signed
+ *   GET    /api/cluster/state            the whole cluster-wide config                      signed
+ *   PUT    /api/cluster/state            the master's new state                             signed
+ *   POST   /api/cluster/leave            the master tells a removed node to leave           signed
+ */
+import { forbidden, invalid } from '../lib/errors';
+import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { nodeName } from '../lib/paths';
+import { startTask } from '../tasks/task';
+import { nodeFingerprint } from '../cluster/identity';
+import { catchUp, forEachNode, markHeaders, nodeJson, otherNodes, requireCluster, STATUS_TIMEOUT_MS, VERSION } from '../cluster/members';
+import {
+  admit, checkedAdmitRequest, checkedJoinRequest, createCluster, joinCheck, joinTaskParams, leaveCluster, makeJoinToken, promote,
+  receiveState, removeNode, serverEnv,
+} from '../cluster/membership';
+import { checkedClusterName, checkedNodeName, checkedTokenLifetime, clusterUrlFor, urlAddress } from '../cluster/model';
+import { verifiedPeer } from '../cluster/receive';
+import { readCluster, readState } from '../cluster/state';
+import type { ClusterNodeView, ClusterView, NodeStatus } from '../cluster/types';
+import { nodeResources } from '../vm/node-resources';
+
+const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
+
+/** This node's status, as GET /api/cluster/status answers it. */
+async function ownStatus(seenAs?: string): Promise<NodeStatus> {
+  const c = readCluster();
+  return {
+    name: nodeName(),
+    cluster: c?.name ?? null,
+    epoch: c?.epoch ?? 0,
+    generation: c?.generation ?? 0,
+    master: c?.master ?? null,
+    version: VERSION,
+    url: c?.nodes.find((n) => n.name === nodeName())?.url ?? clusterUrlFor(serverEnv(), seenAs),
+    resources: await nodeResources(),
+  };
+}
+
+async function clusterView(ctx: Context): Promise<ClusterView> {
+  const seenAs = process.env.SERVER_ADDR;
+  const self = await ownStatus(seenAs);
+  const audit = (n: string) => ctx.can(`/nodes/${n}`, 'Sys.Audit');
+  let c = readCluster();
+  if (!c) {
+    const url = self.url ?? '';
+    return {
+      name: null,
+      self: self.name,
+      master: null,
+      epoch: 0,
+      generation: 0,
+      masterOnline: false,
+      nodes: [{ name: self.name, address: url ? urlAddress(url) : '', url, fingerprint: nodeFingerprint(), online: true, master: false, version: VERSION, ...(audit(self.name) ? { resources: self.resources } : {}) }],
+    };
+  }
+  const answers = await forEachNode(otherNodes(c), (n) => nodeJson<NodeStatus>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
+  // An answer may have shown a newer state (a promotion while this node was away): take it first.
+  if (await catchUp()) c = readCluster()!;
+  const byName = new Map(answers.map((a) => [a.node, a]));
+  const nodes: ClusterNodeView[] = c.nodes.map((n) => {
+    const base = { name: n.name, address: urlAddress(n.url), url: n.url, fingerprint: n.fingerprint, master: n.name === c!.master, version: n.version, joined: n.joined };
+    if (n.name === self.name) return { ...base, online: true, generation: self.generation, version: VERSION, ...(audit(n.name) ? { resources: self.resources } : {}) };
+    const a = byName.get(n.name);
+    if (!a || !a.ok) return { ...base, online: false, ...(a && !a.ok ? { error: a.error.message } : {}) };
+    return { ...base, online: true, version: a.value.version, generation: a.value.generation, ...(audit(n.name) ? { resources: a.value.resources } : {}) };
+  });
+  return {
+    name: c.name,
+    self: self.name,
+    master: c.master,
+    epoch: c.epoch,
+    generation: c.generation,
+    masterOnline: nodes.find((n) => n.master)?.online ?? false,
+    nodes,
+  };
+}
+
+/** A node-to-node route: the signature is checked first, and the answer says where this node stands. */
+function signed(handle: (ctx: Context, from: string) => unknown): Route['handle'] {
+  return async (ctx) => {
+    const f = verifiedPeer(ctx.req);
+    ctx.headers.push(...markHeaders());
+    return handle(ctx, f.node);
+  };
+}
+
+export const routes: Route[] = [
+  { method: 'GET', path: '/', perm: 'authenticated', handle: clusterView },
+  {
+    method: 'POST',
+    path: '/',
+    perm: ADMIN,
+    handle: async (ctx) => {
+      const body = await ctx.req.json();
+      for (const k of Object.keys(body)) if (k !== 'name') throw invalid(k, 'unknown field');
+      createCluster(checkedClusterName(body.name), process.env.SERVER_ADDR);
+      return clusterView(ctx);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/token',
+    perm: ADMIN,
+    handle: async (ctx) => {
+      const body = await ctx.req.json();
+      for (const k of Object.keys(body)) if (k !== 'lifetime') throw invalid(k, 'unknown field');
+      return makeJoinToken(checkedTokenLifetime(body.lifetime));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/join',
+    perm: ADMIN,
+    handle: async (ctx) => {
+      const j = checkedJoinRequest(await ctx.req.json());
+      // Every refusal (token, name, fingerprint, reachability) comes now, before anything changes.
+      await joinCheck(j);
+      const task = startTask({ kind: 'cluster-join', object: '/', user: ctx.me.username, params: joinTaskParams(j) });
+      return new Reply(202, { task });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/promote',
+    perm: ADMIN,
+    handle: async (ctx) => {
+      const r = await promote();
+      return { ...(await clusterView(ctx)), told: r.told, unreachable: r.unreachable };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/nodes/:name',
+    perm: ADMIN,
+    handle: async (ctx) => {
+      const r = await removeNode(checkedNodeName(ctx.params.name, 'name'));
+      return { ...(await clusterView(ctx)), left: r.left };
+    },
+  },
+
+  // ---- between nodes ----
+  {
+    method: 'POST',
+    path: '/members',
+    perm: 'public',
+    handle: async (ctx) => {
+      if (!ctx.req.https) throw forbidden('a node joins over HTTPS, on the cluster socket');
+      const r = checkedAdmitRequest(await ctx.req.json());
+      return admit(r, ctx.req.query.get('check') === '1');
+    },
+  },
+  { method: 'GET', path: '/status', perm: 'public', handle: signed(() => ownStatus()) },
+  { method: 'GET', path: '/state', perm: 'public', handle: signed(() => readState()) },
+  {
+    method: 'PUT',
+    path: '/state',
+    perm: 'public',
+    handle: signed(async (ctx, from) => receiveState(from, await ctx.req.json())),
+  },
+  {
+    method: 'POST',
+    path: '/leave',
+    perm: 'public',
+    handle: signed((_ctx, from) => {
+      const c = requireCluster();
+      if (from !== c.master) throw forbidden(`only the master (${c.master}) tells a node to leave, not ${from}`);
+      leaveCluster();
+      return { left: true };
+    }),
+  },
+];
+
+if (require.main === module) runCgi(routes);
