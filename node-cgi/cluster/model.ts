@@ -246,8 +246,8 @@ export function consumeJoinToken(records: readonly JoinTokenRecord[], hash: stri
 /** Lifetime from a request ({"expires": seconds}); default JOIN_TOKEN_LIFETIME_S. */
 export function checkedTokenLifetime(value: unknown): number {
   if (value === undefined) return JOIN_TOKEN_LIFETIME_S;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 60 || value > JOIN_TOKEN_LIFETIME_MAX_S) {
-    throw invalid('lifetime', `must be a whole number of seconds from 60 to ${JOIN_TOKEN_LIFETIME_MAX_S}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > JOIN_TOKEN_LIFETIME_MAX_S) {
+    throw invalid('lifetime', `must be a whole number of seconds from 1 to ${JOIN_TOKEN_LIFETIME_MAX_S}`);
   }
   return value;
 }
