@@ -29,7 +29,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpError } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { clusterConfigFile, nodeName, paths } from '../lib/paths';
 import { observeWrites, readJson, removeFile, withLock, writeFileAtomic } from '../lib/store';
 import { newer, type ClusterConfig, type Placement, type StateMark } from './model';
 
@@ -58,7 +58,7 @@ export interface ClusterState extends StateMark {
 }
 
 export const replicatedPath = (name: string) => join(paths().etc, REPLICATED[name]!);
-export const clusterFile = () => replicatedPath('cluster.json');
+export const clusterFile = clusterConfigFile;
 export const placementFile = () => replicatedPath('vms.json');
 /** Join tokens live on the master only, hashed (model.ts). */
 export const joinTokensFile = () => join(paths().priv, 'join-tokens.json');

@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpError, badRequest, forbidden, invalid } from '../lib/errors';
 import { log, runCgi, Reply, type Context, type Route } from '../lib/cgi';
+import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
 import { principalOf, readAccess, readUsers, updateAccess, userActive } from '../access/store';
@@ -390,7 +391,7 @@ function auditLog(ctx: Context) {
 
 const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
-export const routes: Route[] = [
+export const routes: Route[] = changesOnMaster([
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
   { method: 'DELETE', path: '/ticket', perm: 'public', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
@@ -414,6 +415,6 @@ export const routes: Route[] = [
   { method: 'POST', path: '/tokens', perm: 'authenticated', handle: createToken },
   { method: 'DELETE', path: '/tokens/:tokenid', perm: 'authenticated', handle: deleteToken },
   { method: 'GET', path: '/audit', perm: { path: '/access', priv: 'Sys.Audit' }, handle: auditLog },
-];
+]);
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

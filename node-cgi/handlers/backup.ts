@@ -36,6 +36,7 @@ import { nextOccurrence } from '../backup/schedule';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName, LOCAL_STORAGE, parseJob } from '../backup/validate';
 import type { BackupJob } from '../backup/types';
 import { BACKUP_RESTORE_ROUTES } from '../restore/routes';
+import { clusterDispatch } from '../cluster/dispatch';
 
 const tz = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
@@ -130,11 +131,16 @@ function mayAlert(ctx: Context, object: string, what: 'see' | 'ack'): boolean {
 }
 
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
+
+/** In a cluster: a guest's backups are made, listed and read on the node it lives on. */
+const GUEST_OF_QUERY = { guest: (ctx: Context) => (ctx.req.query.get('vmid') ? checkedVmid(ctx.req.query.get('vmid')) : null) };
+const GUEST_OF_BODY = { guest: async (ctx: Context) => checkedVmid((await ctx.req.json()).vmid) };
+const GUEST_OF_BACKUP = { guest: (ctx: Context) => parseBackupId(ctx.params.id!).vmid };
 const jobId = (ctx: Context) => checkedName(ctx.params.id, 'id', 64);
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/', perm: 'authenticated', handle: list },
-  { method: 'POST', path: '/run', perm: 'authenticated', handle: runBackup },
+  { method: 'GET', path: '/', perm: 'authenticated', home: GUEST_OF_QUERY, handle: list },
+  { method: 'POST', path: '/run', perm: 'authenticated', home: GUEST_OF_BODY, handle: runBackup },
   { method: 'POST', path: '/verify', perm: 'authenticated', handle: runVerify },
   {
     method: 'GET', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Audit' },
@@ -144,7 +150,7 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'POST', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
       const job = saveJob(null, () => parseJob(body, null, { node: nodeName(), now: Date.now(), newId: newJobId }));
@@ -153,7 +159,7 @@ export const routes: Route[] = [
   },
   { method: 'GET', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: (ctx) => jobView(getJob(jobId(ctx))) },
   {
-    method: 'PUT', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'PUT', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
       const job = saveJob(jobId(ctx), (prev) => parseJob(body, prev, { node: nodeName(), now: Date.now(), newId: newJobId }));
@@ -161,7 +167,7 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: (ctx) => {
       deleteJob(jobId(ctx));
       return new Reply(204, null);
@@ -199,7 +205,7 @@ export const routes: Route[] = [
   },
   { method: 'GET', path: '/mail', perm: { path: '/', priv: 'Sys.Audit' }, handle: () => readMailSettings() },
   {
-    method: 'PUT', path: '/mail', perm: { path: '/', priv: 'Sys.Modify' },
+    method: 'PUT', path: '/mail', perm: { path: '/', priv: 'Sys.Modify' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
       const cur = readMailSettings();
@@ -215,14 +221,14 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/:id', perm: 'authenticated',
+    method: 'GET', path: '/:id', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const { b } = findBackup(ctx);
       return { ...b.entry, manifest: b.manifest };
     },
   },
   {
-    method: 'GET', path: '/:id/log', perm: 'authenticated',
+    method: 'GET', path: '/:id/log', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const { b } = findBackup(ctx);
       const lines = readFileSync(join(b.dir, LOG_FILE), 'utf8').split('\n').filter(Boolean);
@@ -230,7 +236,7 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'DELETE', path: '/:id', perm: 'authenticated',
+    method: 'DELETE', path: '/:id', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const { id, storage, b } = findBackup(ctx);
       ctx.check(`/storage/${storage.name}`, 'Datastore.Allocate');
@@ -245,4 +251,4 @@ export const routes: Route[] = [
 
 routes.push(...BACKUP_RESTORE_ROUTES);
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -16,18 +16,21 @@
  *   PUT    /api/cluster/state            the master's new state                             signed
  *   POST   /api/cluster/leave            the master tells a removed node to leave           signed
  */
-import { forbidden, invalid } from '../lib/errors';
+import { conflict, forbidden, invalid } from '../lib/errors';
 import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { nodeName } from '../lib/paths';
 import { startTask } from '../tasks/task';
 import { nodeFingerprint } from '../cluster/identity';
-import { catchUp, forEachNode, markHeaders, nodeJson, otherNodes, requireCluster, STATUS_TIMEOUT_MS, VERSION } from '../cluster/members';
+import { catchUp, forEachNode, nodeJson, otherNodes, requireCluster, STATUS_TIMEOUT_MS, VERSION } from '../cluster/members';
 import {
   admit, checkedAdmitRequest, checkedJoinRequest, createCluster, joinCheck, joinTaskParams, leaveCluster, makeJoinToken, promote,
   receiveState, removeNode, serverEnv,
 } from '../cluster/membership';
 import { checkedClusterName, checkedNodeName, checkedTokenLifetime, clusterUrlFor, urlAddress } from '../cluster/model';
 import { verifiedPeer } from '../cluster/receive';
+import { clusterDispatch } from '../cluster/dispatch';
+import { checkedReservation, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
+import { checkedVmid } from '../lib/validate';
 import { readCluster, readState } from '../cluster/state';
 import type { ClusterNodeView, ClusterView, NodeStatus } from '../cluster/types';
 import { nodeResources } from '../vm/node-resources';
@@ -88,13 +91,15 @@ async function clusterView(ctx: Context): Promise<ClusterView> {
   };
 }
 
-/** A node-to-node route: the signature is checked first, and the answer says where this node stands. */
+/** A node-to-node route: the signature is checked first (the kernel's dispatch adds where this node stands to the answer). */
 function signed(handle: (ctx: Context, from: string) => unknown): Route['handle'] {
-  return async (ctx) => {
-    const f = verifiedPeer(ctx.req);
-    ctx.headers.push(...markHeaders());
-    return handle(ctx, f.node);
-  };
+  return async (ctx) => handle(ctx, verifiedPeer(ctx.req).node);
+}
+
+/** 409 unless this node is the master (what only the master keeps: the placement index). */
+function mustBeMaster(): void {
+  const c = requireCluster();
+  if (c.master !== nodeName()) throw conflict(`node ${nodeName()} is not the master of cluster ${c.name}; ${c.master} is`);
 }
 
 export const routes: Route[] = [
@@ -114,6 +119,7 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/token',
     perm: ADMIN,
+    home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
       for (const k of Object.keys(body)) if (k !== 'lifetime') throw invalid(k, 'unknown field');
@@ -145,6 +151,7 @@ export const routes: Route[] = [
     method: 'DELETE',
     path: '/nodes/:name',
     perm: ADMIN,
+    home: 'master',
     handle: async (ctx) => {
       const r = await removeNode(checkedNodeName(ctx.params.name, 'name'));
       return { ...(await clusterView(ctx)), left: r.left };
@@ -172,6 +179,25 @@ export const routes: Route[] = [
   },
   {
     method: 'POST',
+    path: '/vmids',
+    perm: 'public',
+    handle: signed(async (ctx, from) => {
+      mustBeMaster();
+      const r = checkedReservation(await ctx.req.json());
+      return { vmid: reserveOnMaster(from, r.vmid, r.name, r.used) };
+    }),
+  },
+  {
+    method: 'DELETE',
+    path: '/vmids/:vmid',
+    perm: 'public',
+    handle: signed((ctx, from) => {
+      mustBeMaster();
+      return { released: releaseOnMaster(from, checkedVmid(ctx.params.vmid)) };
+    }),
+  },
+  {
+    method: 'POST',
     path: '/leave',
     perm: 'public',
     handle: signed((_ctx, from) => {
@@ -183,4 +209,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -18,13 +18,23 @@ import { checkedVmid } from '../lib/validate';
 import { runBridge } from '../console/bridge';
 import { connectVnc, requireGuest } from '../console/guest';
 import { parseUpgrade, sameOrigin, switchingProtocolsHead } from '../console/websocket';
+import { clusterDispatch } from '../cluster/dispatch';
+
+/**
+ * Checked where the browser connected, also when the guest lives on another
+ * node (the request is then forwarded as it is, dispatch.ts): a websocket
+ * upgrade, and a page of this node as its Origin.
+ */
+function consoleGuard(ctx: Context): void {
+  parseUpgrade(ctx.req.method, ctx.req.headers);
+  if (ctx.me.via === 'ticket' && !ctx.me.peer && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'])) {
+    throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
+  }
+}
 
 async function openConsole(ctx: Context): Promise<typeof HANDLED> {
   const vmid = checkedVmid(ctx.params.vmid);
   const upgrade = parseUpgrade(ctx.req.method, ctx.req.headers);
-  if (ctx.me.via === 'ticket' && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'])) {
-    throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
-  }
   const files = requireGuest(vmid);
   const vnc = await connectVnc(vmid, files.vnc);
   const started = Date.now();
@@ -53,7 +63,14 @@ function stillAllowed(ctx: Context, vmid: number): boolean {
 }
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: openConsole },
+  {
+    method: 'GET',
+    path: '/:vmid',
+    perm: { path: '/vms/:vmid', priv: 'VM.Console' },
+    home: { guest: (ctx) => checkedVmid(ctx.params.vmid) },
+    guard: consoleGuard,
+    handle: openConsole,
+  },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -2,6 +2,7 @@
  * /api/iso: the ISO library (install media for guests).
  *
  *   GET    /api/iso              [{name, size, sha256, date, user, usedBy: [{vmid, name?}]}]   Datastore.Audit on /iso
+ *            ?node=<name>: that node's library (in a cluster)
  *   GET    /api/iso/<name>       one image                                                   Datastore.Audit on /iso
  *   PUT    /api/iso/<name>       the raw image as body → 201 {the image}                     Datastore.Upload on /iso
  *            ?sha256=<hex> or X-Ramvm-SHA256: verified before the image becomes visible (400 if not)
@@ -12,6 +13,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { checkedIsoName } from '../iso/names';
 import { listImages, readImage, removeImage, type IsoImage } from '../iso/library';
 import { parseUploadRequest, receiveUpload } from '../iso/upload';
@@ -59,11 +61,14 @@ function remove(ctx: Context) {
   return new Reply(204, null);
 }
 
+/** ?node=<name>: that node's library (in a cluster, the request goes there). */
+const NODE_OF_QUERY = { node: (ctx: Context) => ctx.req.query.get('node') };
+
 export const routes: Route[] = [
-  { method: 'GET', path: '/', perm: AUDIT, handle: (ctx) => listImages().map((i) => visibleTo(ctx, i)) },
-  { method: 'GET', path: '/:name', perm: AUDIT, handle: (ctx) => visibleTo(ctx, readImage(checkedIsoName(ctx.params.name))) },
+  { method: 'GET', path: '/', perm: AUDIT, home: NODE_OF_QUERY, handle: (ctx) => listImages().map((i) => visibleTo(ctx, i)) },
+  { method: 'GET', path: '/:name', perm: AUDIT, home: NODE_OF_QUERY, handle: (ctx) => visibleTo(ctx, readImage(checkedIsoName(ctx.params.name))) },
   { method: 'PUT', path: '/:name', perm: UPLOAD, handle: upload },
   { method: 'DELETE', path: '/:name', perm: UPLOAD, handle: remove },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -18,8 +18,12 @@ import { log, Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { checkedVmid } from '../lib/validate';
 import { paths } from '../lib/paths';
 import { withQmp } from '../qemu/qmp';
+import { clusterDispatch } from '../cluster/dispatch';
 import { requireGuest } from '../console/guest';
 import { HMP_TIMEOUT_MS, checkedHmpCommand, checkedThumbWidth, hmpArgs, parseHmpOutput, screendumpArgs } from '../console/monitor';
+
+/** The guest of the path: its node runs the request (in a cluster). */
+const GUEST = { guest: (ctx: Context) => checkedVmid(ctx.params.vmid) };
 
 async function hmp(ctx: Context) {
   const vmid = checkedVmid(ctx.params.vmid);
@@ -52,8 +56,8 @@ async function screenshot(ctx: Context) {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, handle: hmp },
-  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: screenshot },
+  { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, home: GUEST, handle: hmp },
+  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, home: GUEST, handle: screenshot },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

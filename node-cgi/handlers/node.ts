@@ -1,6 +1,6 @@
 /**
- * /api/node/<node>: a node's resources and its settings for guests. Only
- * this node answers for now (a cluster forwards to the node named).
+ * /api/node/<node>: a node's resources and its settings for guests. In a
+ * cluster the request goes to the node named (cluster/dispatch.ts).
  *
  *   GET /api/node/<node>/resources   CPU, memory, disk free, memory claimed by running guests, KVM (Sys.Audit)
  *   GET /api/node/<node>/settings    {"memoryOvercommit": 1.0}                                     (Sys.Audit)
@@ -13,6 +13,10 @@ import { notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { nodeResources } from '../vm/node-resources';
 import { checkSettingsPatch, readNodeSettings, updateNodeSettings } from '../vm/settings';
+import { clusterDispatch } from '../cluster/dispatch';
+
+/** The node named in the path runs the request. */
+const NAMED_NODE = { node: (ctx: Context) => ctx.params.node ?? null };
 
 /** 404 unless the route names this node. */
 function thisNode(ctx: Context): string {
@@ -26,6 +30,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/:node/resources',
     perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
+    home: NAMED_NODE,
     handle: (ctx) => {
       thisNode(ctx);
       return nodeResources();
@@ -35,14 +40,16 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/:node/settings',
     perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
+    home: NAMED_NODE,
     handle: (ctx) => readNodeSettings(thisNode(ctx)),
   },
   {
     method: 'PUT',
     path: '/:node/settings',
     perm: { path: '/nodes/:node', priv: 'Sys.Modify' },
+    home: NAMED_NODE,
     handle: async (ctx) => updateNodeSettings(checkSettingsPatch(await ctx.req.json()), thisNode(ctx)),
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -10,7 +10,8 @@
  */
 import { runCgi } from '../lib/cgi';
 import { RESTORE_ROUTES } from '../restore/routes';
+import { clusterDispatch } from '../cluster/dispatch';
 
 export const routes = RESTORE_ROUTES;
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -7,6 +7,7 @@
  */
 import { statfsSync } from 'node:fs';
 import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { deleteStorage, getStorage, listStorages, putStorage } from '../backup/config';
 import { readableDir } from '../backup/list';
 import { checkedStorageName, parseStorage } from '../backup/validate';
@@ -28,7 +29,7 @@ function view(s: StorageEntry) {
 
 const name = (ctx: Context) => checkedStorageName(ctx.params.name, 'name');
 
-export const routes: Route[] = [
+export const routes: Route[] = changesOnMaster([
   {
     method: 'GET', path: '/', perm: 'authenticated',
     handle: (ctx) => listStorages().filter((s) => ctx.can(`/storage/${s.name}`, 'Datastore.Audit') || ctx.canBelow('/vms', 'VM.Backup')).map(view),
@@ -60,6 +61,6 @@ export const routes: Route[] = [
       return new Reply(204, null);
     },
   },
-];
+]);
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -1,8 +1,11 @@
 /**
- * /api/vm: guests of this node.
+ * /api/vm: guests; in a cluster, of every node (each guest's requests go to
+ * the node it lives on: cluster/dispatch.ts).
  *
- *   GET    /api/vm                          list (guests the user may see: VM.Audit)
+ *   GET    /api/vm                          list (guests the user may see: VM.Audit); in a cluster every
+ *                                           node's, a node that does not answer with its guests "unknown"
  *   POST   /api/vm                          create (VM.Allocate on /vms) → 201 config; ?dryrun=1 → {config, issues}
+ *                                           {"node": "n2"}: on node n2 (default: the node asked)
  *   GET    /api/vm/<vmid>                   config + status + runtime figures
  *   PUT    /api/vm/<vmid>                   change the config (VM.Config)
  *   DELETE /api/vm/<vmid>                   delete a stopped guest and its disks (VM.Allocate)
@@ -16,12 +19,16 @@
  */
 import { runCgi, Reply, type Context, type Route } from '../lib/cgi';
 import { conflict, invalid } from '../lib/errors';
+import { nodeName } from '../lib/paths';
+import { askOtherNodes, clusterDispatch, forwardedHere, forwardTo } from '../cluster/dispatch';
+import { releaseVmid, reserveVmid } from '../cluster/placement';
+import { readCluster, readPlacement } from '../cluster/state';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { readVmConfig, listVmConfigs } from '../vm/config';
 import { chooseAccel } from '../vm/accel';
 import { existingBridges } from '../vm/host';
-import { addDisk, changeCdrom, checkCreate, createVm, deleteVm, removeDisk, updateDisk, updateVm } from '../vm/manage';
+import { addDisk, changeCdrom, checkCreate, createVm, deleteVm, removeDisk, updateDisk, updateVm, usedVmids } from '../vm/manage';
 import { pauseVm, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm } from '../vm/power';
 import { netPlan, pendingChanges } from '../vm/qemu-args';
 import { diskUsage, guestResources } from '../vm/resources';
@@ -31,6 +38,8 @@ import { SHUTDOWN_TIMEOUT_MAX_S } from '../vm/tasks';
 import type { VmConfig, VmDetail, VmListEntry } from '../vm/types';
 
 const vmidOf = (ctx: Context) => checkedVmid(ctx.params.vmid);
+/** The guest of the path: its node runs the request. */
+const GUEST = { guest: vmidOf };
 
 async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
   const st = await vmStatus(cfg.vmid);
@@ -100,31 +109,63 @@ const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (vmi
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
+  home: GUEST,
   handle: (ctx) => fn(vmidOf(ctx)),
 });
 
+/** This node's guests the caller may see, and in a cluster every other node's ("unknown" for a node that does not answer). */
+async function listGuests(ctx: Context): Promise<VmListEntry[]> {
+  const here = await Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map(listEntry));
+  const others = await askOtherNodes<VmListEntry[]>(ctx, '/api/vm');
+  if (!others) return here;
+  const placement = readPlacement();
+  const all = [...here];
+  for (const r of others) {
+    if (r.ok) {
+      all.push(...r.value);
+      continue;
+    }
+    for (const [vmid, e] of Object.entries(placement)) {
+      if (e.node !== r.node || !ctx.can(`/vms/${vmid}`, 'VM.Audit')) continue;
+      all.push({
+        vmid: Number(vmid), name: e.name, node: e.node, status: 'unknown', qmpStatus: null, ostype: 'other', onboot: false,
+        cpu: 0, cpus: 0, mem: 0, maxmem: 0, disk: 0, maxdisk: 0, uptime: 0, note: r.error.message,
+      });
+    }
+  }
+  return all.sort((a, b) => a.vmid - b.vmid);
+}
+
+/**
+ * POST /api/vm: on the node named by "node" (forwarded there), else here.
+ * In a cluster the VMID is reserved with the master first, and given back
+ * when the create fails.
+ */
+async function create(ctx: Context) {
+  const body = await ctx.req.json();
+  const c = readCluster();
+  if (c && !forwardedHere(ctx) && body.node !== undefined && body.node !== nodeName()) return forwardTo(ctx, String(body.node));
+  if (ctx.req.query.get('dryrun') === '1') return checkCreate(body);
+  if (!c) return new Reply(201, await createVm(body));
+  const name = typeof body.name === 'string' ? body.name : '';
+  const vmid = await reserveVmid(body.vmid === undefined ? null : checkedVmid(body.vmid), name, usedVmids());
+  try {
+    return new Reply(201, await createVm({ ...body, vmid }));
+  } catch (e) {
+    await releaseVmid(vmid!);
+    throw e;
+  }
+}
+
 export const routes: Route[] = [
-  {
-    method: 'GET',
-    path: '/',
-    perm: 'authenticated',
-    handle: (ctx) => Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map(listEntry)),
-  },
-  {
-    method: 'POST',
-    path: '/',
-    perm: { path: '/vms', priv: 'VM.Allocate' },
-    handle: async (ctx) => {
-      const body = await ctx.req.json();
-      if (ctx.req.query.get('dryrun') === '1') return checkCreate(body);
-      return new Reply(201, await createVm(body));
-    },
-  },
-  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => vmDetail(vmidOf(ctx)) },
+  { method: 'GET', path: '/', perm: 'authenticated', handle: listGuests },
+  { method: 'POST', path: '/', perm: { path: '/vms', priv: 'VM.Allocate' }, handle: create },
+  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, home: GUEST, handle: (ctx) => vmDetail(vmidOf(ctx)) },
   {
     method: 'PUT',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const vmid = vmidOf(ctx);
       await updateVm(vmid, await ctx.req.json());
@@ -135,8 +176,11 @@ export const routes: Route[] = [
     method: 'DELETE',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
-    handle: (ctx) => {
-      deleteVm(vmidOf(ctx), ctx.me.username);
+    home: GUEST,
+    handle: async (ctx) => {
+      const vmid = vmidOf(ctx);
+      deleteVm(vmid, ctx.me.username);
+      await releaseVmid(vmid);
       return new Reply(200, null);
     },
   },
@@ -144,6 +188,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/:vmid/status',
     perm: { path: '/vms/:vmid', priv: 'VM.Audit' },
+    home: GUEST,
     handle: async (ctx) => {
       const vmid = vmidOf(ctx);
       const cfg = readVmConfig(vmid);
@@ -156,11 +201,12 @@ export const routes: Route[] = [
   power('reset', resetVm),
   power('pause', pauseVm),
   power('resume', resumeVm),
-  { method: 'POST', path: '/:vmid/shutdown', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, handle: shutdown },
+  { method: 'POST', path: '/:vmid/shutdown', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, home: GUEST, handle: shutdown },
   {
     method: 'POST',
     path: '/:vmid/check',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: (ctx) => {
       const cfg = readVmConfig(vmidOf(ctx));
       const task = startTask({ kind: 'disk-check', object: `/vms/${cfg.vmid}`, user: ctx.me.username, params: { vmid: cfg.vmid } });
@@ -171,6 +217,7 @@ export const routes: Route[] = [
     method: 'PUT',
     path: '/:vmid/cdrom',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const vmid = vmidOf(ctx);
       const body = await ctx.req.json();
@@ -183,6 +230,7 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/:vmid/disks',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const vmid = vmidOf(ctx);
       const cfg = await addDisk(vmid, await ctx.req.json());
@@ -193,6 +241,7 @@ export const routes: Route[] = [
     method: 'PUT',
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const vmid = vmidOf(ctx);
       const cfg = await updateDisk(vmid, ctx.params.disk!, await ctx.req.json());
@@ -203,6 +252,7 @@ export const routes: Route[] = [
     method: 'DELETE',
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: (ctx) => {
       removeDisk(vmidOf(ctx), ctx.params.disk!);
       return new Reply(200, null);
@@ -210,4 +260,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, clusterDispatch);

@@ -24,12 +24,47 @@ export type Perm =
   /** The privilege on an ACL path; ":name" parts are filled from the route's params. */
   | { path: string; priv: Privilege };
 
+/**
+ * Where the object of a request lives, for a cluster (the kernel's
+ * `dispatch` hook acts on it; a single node runs everything itself):
+ *   'master'    it changes cluster-wide settings: the master runs it
+ *   { guest }   it acts on this guest: the node the guest lives on runs it
+ *   { node }    it is for this node (a node's resources, a task by its id)
+ * Routes without `home` run where they arrive.
+ */
+export type Home =
+  | 'master'
+  | { guest: (ctx: Context) => number | null | Promise<number | null> }
+  | { node: (ctx: Context) => string | null };
+
 export interface Route {
   method: Method;
   /** "/", "/:vmid", "/:vmid/start"; a final "/*rest" matches the remaining path. */
   path: string;
   perm: Perm;
+  home?: Home;
+  /** Checks that belong to the node the request arrived at, before it may go elsewhere (a console's Origin). */
+  guard?(ctx: Context): void;
   handle(ctx: Context): unknown | Promise<unknown>;
+}
+
+/** A whole answer from elsewhere (a forwarded request), or HANDLED when it was written already (a websocket). */
+export interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: Buffer | Readable | null;
+}
+
+/**
+ * The kernel's hook for a cluster (cluster/dispatch.ts): node requests are
+ * checked before anything else, a request whose object lives on another
+ * node is sent there after the route's privilege check, and what a route
+ * changed here is settled before its answer is written.
+ */
+export interface Dispatch {
+  prepare(req: Request): Promise<void>;
+  route(route: Route, ctx: Context): Promise<Answer | typeof HANDLED | null>;
+  finish(ctx: Context): Promise<void>;
 }
 
 export interface Context {
@@ -61,8 +96,8 @@ export class Reply {
 export const HANDLED = Symbol('handled');
 
 export const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 412: 'Precondition Failed',
+  101: 'Switching Protocols', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed',
   413: 'Payload Too Large', 415: 'Unsupported Media Type', 426: 'Upgrade Required', 429: 'Too Many Requests',
   500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
 };
@@ -141,14 +176,16 @@ export function permissionsFor(user: AuthUser) {
   };
 }
 
-export async function handleRequest(routes: readonly Route[], req: Request): Promise<{ status: number; headers: [string, string][]; body: Buffer | Readable | null }> {
+export async function handleRequest(routes: readonly Route[], req: Request, dispatch?: Dispatch): Promise<Answer> {
   const headers: [string, string][] = [];
+  let ctx: Context | undefined;
   try {
+    await dispatch?.prepare(req);
     const { route, params } = matchRoute(routes, req.method, req.path);
     const user = route.perm === 'public' ? null : authenticate(req);
     let perms: ReturnType<typeof permissionsFor> | undefined;
     const p = () => (perms ??= permissionsFor(user!));
-    const ctx: Context = {
+    ctx = {
       req,
       params,
       user,
@@ -159,12 +196,17 @@ export async function handleRequest(routes: readonly Route[], req: Request): Pro
       can: (path, priv) => !!user && p().can(path, priv),
       canBelow: (path, priv) => !!user && p().canBelow(path, priv),
       check(path, priv) {
-        if (!ctx.can(path, priv)) throw forbidden(`permission denied: ${priv} on ${path}`);
+        if (!ctx!.can(path, priv)) throw forbidden(`permission denied: ${priv} on ${path}`);
       },
       headers,
     };
     if (typeof route.perm === 'object') ctx.check(fillPath(route.perm.path, params), route.perm.priv);
+    route.guard?.(ctx);
+    const elsewhere = dispatch ? await dispatch.route(route, ctx) : null;
+    if (elsewhere === HANDLED) return { status: 0, headers, body: null };
+    if (elsewhere) return elsewhere;
     const result = await route.handle(ctx);
+    await dispatch?.finish(ctx);
     if (result === HANDLED) return { status: 0, headers, body: null };
     if (result instanceof Reply) {
       if (result.raw) {
@@ -176,7 +218,10 @@ export async function handleRequest(routes: readonly Route[], req: Request): Pro
     }
     return { status: 200, headers, body: jsonBody({ data: result ?? null }, headers) };
   } catch (err) {
-    return errorResponse(err, req);
+    // What the route changed before it failed is settled too (a cluster replicates it).
+    if (ctx) await dispatch?.finish(ctx).catch((e) => log(`after a failed request: ${(e as Error).message}`));
+    const answer = errorResponse(err, req);
+    return { ...answer, headers: [...headers.filter(([k]) => k.startsWith('X-Ramvm-')), ...answer.headers] };
   }
 }
 
@@ -215,10 +260,10 @@ export function writeHead(out: NodeJS.WritableStream, status: number, headers: r
   out.write(head + '\r\n');
 }
 
-/** Entry point of every CGI handler file. */
-export function runCgi(routes: readonly Route[]): void {
+/** Entry point of every CGI handler file; `dispatch` makes it a node of a cluster. */
+export function runCgi(routes: readonly Route[], dispatch?: Dispatch): void {
   const req = parseRequest(process.env, process.stdin);
-  handleRequest(routes, req)
+  handleRequest(routes, req, dispatch)
     .then(async ({ status, headers, body }) => {
       if (status === 0) return;
       writeHead(process.stdout, status, headers);

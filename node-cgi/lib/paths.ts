@@ -62,3 +62,6 @@ export function paths(): Paths {
 export function nodeName(): string {
   return process.env.RAMVM_NODE || hostname();
 }
+
+/** The cluster this node is in (cluster/model.ts); absent on a node in no cluster. */
+export const clusterConfigFile = () => join(paths().etc, 'cluster/cluster.json');

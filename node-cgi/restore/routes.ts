@@ -122,15 +122,19 @@ function readableBackup(ctx: Context) {
   return findBackupNow(idText);
 }
 
+const vmidOf = (ctx: Context) => checkedVmid(ctx.params.vmid);
+/** In a cluster: a backup lives on the node of the guest it was taken of (its VMID is in the id). */
+const GUEST_OF_BACKUP = { guest: (ctx: Context) => parseBackupId(ctx.params.id!).vmid };
+
 function jobParam(ctx: Context) {
   return getJob(checkedName(ctx.params.job, 'id', 64)).id;
 }
 
 export const BACKUP_RESTORE_ROUTES: Route[] = [
-  { method: 'POST', path: '/:id/restore', perm: 'authenticated', handle: restore },
-  { method: 'POST', path: '/:id/boot', perm: 'authenticated', handle: boot },
+  { method: 'POST', path: '/:id/restore', perm: 'authenticated', home: GUEST_OF_BACKUP, handle: restore },
+  { method: 'POST', path: '/:id/boot', perm: 'authenticated', home: GUEST_OF_BACKUP, handle: boot },
   {
-    method: 'GET', path: '/:id/bootcheck', perm: 'authenticated',
+    method: 'GET', path: '/:id/bootcheck', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const b = readableBackup(ctx);
       const r = readBootCheck(b.dir);
@@ -139,7 +143,7 @@ export const BACKUP_RESTORE_ROUTES: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/:id/bootcheck', perm: 'authenticated',
+    method: 'POST', path: '/:id/bootcheck', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: async (ctx) => {
       const body = await ctx.req.json();
       only(body, ['seconds']);
@@ -151,7 +155,7 @@ export const BACKUP_RESTORE_ROUTES: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/:id/screenshot', perm: 'authenticated',
+    method: 'GET', path: '/:id/screenshot', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const b = readableBackup(ctx);
       let png: Buffer;
@@ -165,15 +169,13 @@ export const BACKUP_RESTORE_ROUTES: Route[] = [
   },
   { method: 'GET', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: (ctx) => jobBootCheck(jobParam(ctx)) },
   {
-    method: 'PUT', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'PUT', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const job = jobParam(ctx);
       return setJobBootCheck(job, parseBootCheck(await ctx.req.json(), jobBootCheck(job)));
     },
   },
 ];
-
-const vmidOf = (ctx: Context) => checkedVmid(ctx.params.vmid);
 
 export const RESTORE_ROUTES: Route[] = [
   {
@@ -189,7 +191,7 @@ export const RESTORE_ROUTES: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/:vmid/link', perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    method: 'POST', path: '/:vmid/link', perm: { path: '/vms/:vmid', priv: 'VM.Config' }, home: { guest: vmidOf },
     handle: async (ctx) => {
       const body = await ctx.req.json();
       only(body, ['up']);
@@ -200,7 +202,7 @@ export const RESTORE_ROUTES: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/:vmid/keep', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
+    method: 'POST', path: '/:vmid/keep', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, home: { guest: vmidOf },
     handle: async (ctx) => {
       const body = await ctx.req.json();
       only(body, ['bwlimit']);
@@ -216,7 +218,7 @@ export const RESTORE_ROUTES: Route[] = [
   },
   { method: 'GET', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: () => ({ image: readRestoreSettings().rescueImage }) },
   {
-    method: 'PUT', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'PUT', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
       only(body, ['image']);

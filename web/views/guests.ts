@@ -10,7 +10,7 @@
  * shows up. Stop, reset and delete ask first; delete wants the VMID typed.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { AccelSetting, VmDetail, VmFault, VmListEntry, VmState } from '../../node-cgi/vm/types';
+import type { AccelSetting, VmDetail, VmFault, VmListEntry, VmListState, VmState } from '../../node-cgi/vm/types';
 import { api, ApiError } from '../api';
 import { html } from '../html';
 import { lang, t, type MessageKey } from '../i18n';
@@ -33,8 +33,10 @@ import { Permissions } from '../access/permissions';
 /** How often lists and pages ask the node again. */
 const POLL_MS = 3000;
 
-const STATUS_TONE: Record<VmState, Tone> = { running: 'running', paused: 'paused', stopped: 'neutral' };
-const STATUS_KEY: Record<VmState, MessageKey> = { running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped' };
+const STATUS_TONE: Record<VmListState, Tone> = { running: 'running', paused: 'paused', stopped: 'neutral', unknown: 'warning' };
+const STATUS_KEY: Record<VmListState, MessageKey> = {
+  running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped', unknown: 'guests.status.unknown',
+};
 const ACTION_KEY: Record<PowerAction, MessageKey> = {
   start: 'guests.action.start', shutdown: 'guests.action.shutdown', stop: 'guests.action.stop',
   reset: 'guests.action.reset', pause: 'guests.action.pause', resume: 'guests.action.resume',
@@ -45,9 +47,9 @@ const can = (me: ViewProps['me'], priv: string) => me.privileges.includes(priv);
 const bytes = (n: number) => formatBytes(n, lang());
 
 /** A crashed guest is "paused" to the API, but says it crashed. */
-const statusLabel = (status: VmState, fault?: VmFault) => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);
+const statusLabel = (status: VmListState, fault?: VmFault) => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);
 
-function GuestStatus({ status, fault }: { status: VmState; fault?: VmFault }) {
+function GuestStatus({ status, fault }: { status: VmListState; fault?: VmFault }) {
   return html`<${StatusBadge} tone=${fault ? 'failed' : STATUS_TONE[status]} label=${statusLabel(status, fault)} />`;
 }
 
