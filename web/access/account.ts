@@ -18,7 +18,7 @@ import { ErrorBanner } from '../components/error-banner';
 import { Field, fieldError } from '../components/field';
 import { StatusBadge } from '../components/status-badge';
 import { expireFromDate, type NewToken, type TokenView } from './model';
-import type { ViewProps } from '../views';
+import type { ViewProps } from '../views/props';
 
 /** The header a script sends with a token: tokenHeader(t) → "Authorization: RamvmToken anna!ci=q5V…". */
 export const tokenHeader = (tok: Pick<NewToken, 'id' | 'secret'>): string => `Authorization: RamvmToken ${tok.id}=${tok.secret}`;

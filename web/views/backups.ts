@@ -5,7 +5,7 @@
  *                                size, duration, verified, log), running backups with progress,
  *                                unacknowledged backup failures in red, "back up now"
  *   #/backups/backup/<id>        one backup: its manifest (files, sums, timings) and its log
- *   #/backups/jobs[/new|/<id>]   backup jobs (backup-jobs.ts)
+ *   #/backups/jobs[/new|/<id>]   backup jobs (backups/jobs.ts)
  *
  * Failures come from GET /api/backup/alerts (a killed task counts too) and
  * stay red until acknowledged on the node, for every user and browser.
@@ -13,7 +13,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api } from '../api';
+import { api, type Me } from '../api';
 import { href } from '../router';
 import { formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
@@ -21,18 +21,16 @@ import { ErrorBanner } from '../components/error-banner';
 import { Field, fieldError } from '../components/field';
 import { ProgressBar } from '../components/progress-bar';
 import { StatusBadge } from '../components/status-badge';
-import { acknowledge, taskTitle, useTasks, type Task } from '../tasks';
-import type { BackupEntry, BackupManifest, StorageConfig } from '../../node-cgi/backup/types';
+import { acknowledge, taskTitle, type Task } from '../tasks';
+import type { BackupEntry, BackupManifest } from '../../node-cgi/backup/types';
 import type { BackupAlert } from '../../node-cgi/backup/alerts';
-import BackupJobsView from './backup-jobs';
-import { RestoreActions } from './backup-restore';
-import type { ViewProps } from './index';
+import { BackupTabs, useBackupsDone, useStorages, type Storage } from './backups/common';
+import BackupJobsView from './backups/jobs';
+import { RestoreActions } from './backups/restore';
+import type { ViewProps } from './props';
 
 /** How often alerts are read again (besides whenever a backup task ends). */
 const ALERT_POLL_MS = 15_000;
-export const BACKUP_KINDS = ['backup', 'backup-verify'];
-
-export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean };
 type Entry = BackupEntry & { offline?: boolean };
 
 /** "1.2 GiB" */
@@ -47,29 +45,7 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-/** A number that changes whenever a backup task ends: lists reload on it. */
-export function useBackupsDone(): { running: Task[]; ended: string } {
-  const { tasks } = useTasks();
-  const mine = (tasks ?? []).filter((x) => BACKUP_KINDS.includes(x.kind));
-  return { running: mine.filter((x) => x.status === 'running'), ended: mine.filter((x) => x.status !== 'running').map((x) => x.id).join() };
-}
-
-export function BackupTabs({ current }: { current: 'list' | 'jobs' }) {
-  return html`<nav class="tabs" aria-label=${t('backup.tabs')}>
-    <a href=${href('backups')} aria-current=${current === 'list' ? 'page' : undefined}>${t('backup.tab.list')}</a>
-    <a href=${href('backups', 'jobs')} aria-current=${current === 'jobs' ? 'page' : undefined}>${t('backup.tab.jobs')}</a>
-  </nav>`;
-}
-
-export function useStorages(): Storage[] {
-  const [list, setList] = useState<Storage[]>([]);
-  useEffect(() => {
-    api.get<Storage[]>('/api/storage').then(setList, () => setList([]));
-  }, []);
-  return list;
-}
-
-function Alerts({ me, ended }: { me: ViewProps['me']; ended: string }) {
+function Alerts({ me, ended }: { me: Me; ended: string }) {
   const [alerts, setAlerts] = useState<BackupAlert[]>([]);
   const [error, setError] = useState<unknown>(null);
   const load = () => api.get<BackupAlert[]>('/api/backup/alerts').then((a) => (setAlerts(a), setError(null)), setError);
@@ -277,7 +253,7 @@ function BackupDetail({ id }: { id: string }) {
     </section>`}`;
 }
 
-function BackupsHome({ me }: { me: ViewProps['me'] }) {
+function BackupsHome({ me }: { me: Me }) {
   const storages = useStorages();
   const { running, ended } = useBackupsDone();
   return html`<h1>${t('backup.title')}</h1>

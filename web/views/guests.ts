@@ -11,7 +11,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { VmDetail, VmListEntry, VmState } from '../../node-cgi/vm/types';
-import { api, ApiError } from '../api';
+import { api, ApiError, type Me } from '../api';
 import { html } from '../html';
 import { lang, t, type MessageKey } from '../i18n';
 import { formatDuration } from '../format';
@@ -25,7 +25,7 @@ import {
   actionsFor, listActionsFor, BUSES, CACHES, CONFIRM_ACTIONS, fieldOfIssue, FORM_DEFAULTS, formatBytes, formatPercent, formIssues, formRequest,
   FORMATS, NICS, OS_TYPES, withOsType, type CreateForm, type FormField, type FormIssues, type PowerAction,
 } from './guests-model';
-import type { ViewProps } from './index';
+import type { ViewProps } from './props';
 import { Console } from '../console/console';
 import { Monitor } from '../console/monitor';
 import { Permissions } from '../access/permissions';
@@ -41,7 +41,7 @@ const ACTION_KEY: Record<PowerAction, MessageKey> = {
 };
 
 const osLabel = (os: string) => t(`guests.os.${os}` as MessageKey);
-const can = (me: ViewProps['me'], priv: string) => me.privileges.includes(priv);
+const can = (me: Me, priv: string) => me.privileges.includes(priv);
 const bytes = (n: number) => formatBytes(n, lang());
 
 function GuestStatus({ status }: { status: VmState }) {
@@ -389,7 +389,7 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   </form>`;
 }
 
-function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: ViewProps['me']; startPrompt: boolean }) {
+function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: Me; startPrompt: boolean }) {
   const { data: g, error, reload } = usePoll<VmDetail>(`/api/vm/${vmid}`);
   const [isos, setIsos] = useState<string[]>([]);
   const [asking, setAsking] = useState(false);

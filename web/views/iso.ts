@@ -17,7 +17,7 @@ import { ErrorBanner } from '../components/error-banner';
 import { copyText } from '../console/clipboard';
 import { UploadForm } from './iso/upload-form';
 import { formatBytes, shortSha, type IsoImage } from './iso/upload';
-import type { ViewProps } from './index';
+import type { ViewProps } from './props';
 
 /** How long "Copied" shows beside a checksum. */
 const COPIED_MS = 2000;

@@ -7,7 +7,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api } from '../api';
+import { api, type Me } from '../api';
 import { href } from '../router';
 import { formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
@@ -23,7 +23,7 @@ import {
   useTasks,
   type Task,
 } from '../tasks';
-import type { ViewProps } from './index';
+import type { ViewProps } from './props';
 
 /** Log refresh interval while the task runs. */
 const LOG_POLL_MS = 1000;
@@ -44,7 +44,7 @@ function TaskProgress({ task }: { task: Task }) {
   return html`<span class=${`task-message${task.status === 'failed' ? ' text-failed' : ''}`}>${task.message}</span>`;
 }
 
-function TaskList({ me }: { me: ViewProps['me'] }) {
+function TaskList({ me }: { me: Me }) {
   const { tasks, error } = useTasks();
   const acks = useAcknowledged(me.username);
   const now = Date.now();
@@ -98,7 +98,7 @@ function LogViewer({ lines, following }: { lines: string[]; following: boolean }
   </div>`;
 }
 
-function TaskDetail({ id, me }: { id: string; me: ViewProps['me'] }) {
+function TaskDetail({ id, me }: { id: string; me: Me }) {
   const [task, setTask] = useState<Task | null>(null);
   const [lines, setLines] = useState<string[] | null>(null);
   const [error, setError] = useState<unknown>(null);

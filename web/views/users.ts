@@ -14,7 +14,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api } from '../api';
+import { api, type Me } from '../api';
 import { href, navigate } from '../router';
 import { formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
@@ -27,13 +27,13 @@ import { dateFromExpire, userBody, type GroupView, type UserForm, type UserView 
 import { GroupsTab } from './users/groups';
 import { AuditTab } from './users/audit';
 import { UsersTabs } from './users/tabs';
-import type { ViewProps } from './index';
+import type { ViewProps } from './props';
 
 export function expiryText(expire: number): string {
   return expire ? formatTime(expire * 1000) : t('users.never');
 }
 
-function UserList({ me }: { me: ViewProps['me'] }) {
+function UserList({ me }: { me: Me }) {
   const [users, setUsers] = useState<UserView[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
@@ -99,7 +99,7 @@ const fromUser = (u: UserView): UserForm => ({
   expire: dateFromExpire(u.expire), groups: [...u.groups], password: '',
 });
 
-function UserEdit({ name, me }: { name: string | null; me: ViewProps['me'] }) {
+function UserEdit({ name, me }: { name: string | null; me: Me }) {
   const [before, setBefore] = useState<UserView | null>(null);
   const [f, setF] = useState<UserForm | null>(name ? null : EMPTY);
   const [groups, setGroups] = useState<GroupView[]>([]);
@@ -211,7 +211,7 @@ function ResetPassword({ name, self }: { name: string; self: boolean }) {
   </form>`;
 }
 
-function AclTab({ me }: { me: ViewProps['me'] }) {
+function AclTab({ me }: { me: Me }) {
   return html`<h1>${t('users.title')}</h1>
     <${UsersTabs} current="acl" me=${me} />
     <p class="muted">${t('perm.aclIntro')}</p>

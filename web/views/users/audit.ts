@@ -6,14 +6,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api } from '../../api';
+import { api, type Me } from '../../api';
 import { formatTime } from '../../format';
 import { DataTable, type Column } from '../../components/data-table';
 import { ErrorBanner } from '../../components/error-banner';
 import { Field } from '../../components/field';
 import { StatusBadge } from '../../components/status-badge';
 import type { AuditView } from '../../access/model';
-import type { ViewProps } from '../index';
 import { UsersTabs } from './tabs';
 
 /** Entries fetched at once. */
@@ -34,7 +33,7 @@ export function auditQuery(user: string, action: string): string {
 
 const detailText = (d: unknown): string => (d === undefined || d === null ? '' : typeof d === 'string' ? d : JSON.stringify(d));
 
-export function AuditTab({ me }: { me: ViewProps['me'] }) {
+export function AuditTab({ me }: { me: Me }) {
   const [rows, setRows] = useState<AuditView[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [user, setUser] = useState('');

@@ -6,14 +6,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api } from '../../api';
+import { api, type Me } from '../../api';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { DataTable, type Column } from '../../components/data-table';
 import { Dialog } from '../../components/dialog';
 import { ErrorBanner } from '../../components/error-banner';
 import { Field, fieldError } from '../../components/field';
 import type { GroupView, UserView } from '../../access/model';
-import type { ViewProps } from '../index';
 import { UsersTabs } from './tabs';
 
 function MemberChoice({ users, chosen, onChange }: { users: string[]; chosen: string[]; onChange: (m: string[]) => void }) {
@@ -25,7 +24,7 @@ function MemberChoice({ users, chosen, onChange }: { users: string[]; chosen: st
   </fieldset>`;
 }
 
-export function GroupsTab({ me }: { me: ViewProps['me'] }) {
+export function GroupsTab({ me }: { me: Me }) {
   const [groups, setGroups] = useState<GroupView[] | null>(null);
   const [users, setUsers] = useState<string[]>([]);
   const [error, setError] = useState<unknown>(null);

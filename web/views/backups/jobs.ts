@@ -9,21 +9,21 @@
  *   #/backups/jobs/<id>    edit it
  */
 import { useEffect, useState } from 'preact/hooks';
-import { html } from '../html';
-import { t, type MessageKey } from '../i18n';
-import { api } from '../api';
-import { href, navigate } from '../router';
-import { formatTime } from '../format';
-import { ConfirmDialog } from '../components/confirm-dialog';
-import { DataTable, type Column } from '../components/data-table';
-import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
-import { ProgressBar } from '../components/progress-bar';
-import { StatusBadge } from '../components/status-badge';
-import { TASK_STATUS_KEY, TASK_TONE } from '../tasks';
-import type { BackupJob, Weekday } from '../../node-cgi/backup/types';
-import { BackupTabs, useBackupsDone, useStorages } from './backups';
-import type { ViewProps } from './index';
+import { html } from '../../html';
+import { t, type MessageKey } from '../../i18n';
+import { api, type Me } from '../../api';
+import { href, navigate } from '../../router';
+import { formatTime } from '../../format';
+import { ConfirmDialog } from '../../components/confirm-dialog';
+import { DataTable, type Column } from '../../components/data-table';
+import { ErrorBanner } from '../../components/error-banner';
+import { Field, fieldError } from '../../components/field';
+import { ProgressBar } from '../../components/progress-bar';
+import { StatusBadge } from '../../components/status-badge';
+import { TASK_STATUS_KEY, TASK_TONE } from '../../tasks';
+import type { BackupJob, Weekday } from '../../../node-cgi/backup/types';
+import { BackupTabs, useBackupsDone, useStorages } from './common';
+import type { ViewProps } from '../props';
 
 type JobView = BackupJob & {
   lastRun: { task: string; status: 'running' | 'ok' | 'failed'; progress: number; message: string; start: number; end: number | null } | null;
@@ -158,7 +158,7 @@ export function jobBody(f: FormState, isNew: boolean): Record<string, unknown> {
   };
 }
 
-function JobForm({ id, me }: { id: string | null; me: ViewProps['me'] }) {
+function JobForm({ id, me }: { id: string | null; me: Me }) {
   const [f, setF] = useState<FormState | null>(id ? null : { ...EMPTY, node: me.node });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);

@@ -15,19 +15,19 @@
  * tab in sessionStorage, so a reload does not hide them.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { html } from '../html';
-import { t } from '../i18n';
-import { api, ApiError } from '../api';
-import { href } from '../router';
-import { formatTime } from '../format';
-import { ConfirmDialog } from '../components/confirm-dialog';
-import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
-import { StatusBadge } from '../components/status-badge';
-import { useTasks } from '../tasks';
-import type { BackupEntry } from '../../node-cgi/backup/types';
-import type { TemporaryMark } from '../../node-cgi/vm/types';
-import type { BootCheckResult } from '../../node-cgi/restore/bootcheck';
+import { html } from '../../html';
+import { t } from '../../i18n';
+import { api, ApiError } from '../../api';
+import { href } from '../../router';
+import { formatTime } from '../../format';
+import { ConfirmDialog } from '../../components/confirm-dialog';
+import { ErrorBanner } from '../../components/error-banner';
+import { Field, fieldError } from '../../components/field';
+import { StatusBadge } from '../../components/status-badge';
+import { useTasks } from '../../tasks';
+import type { BackupEntry } from '../../../node-cgi/backup/types';
+import type { TemporaryMark } from '../../../node-cgi/vm/types';
+import type { BootCheckResult } from '../../../node-cgi/restore/bootcheck';
 
 /** How often the temporary guest's screen is fetched again. */
 export const SCREEN_REFRESH_MS = 2000;
