@@ -11,7 +11,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
 import { api } from '../api';
-import { formatTime } from '../format';
+import { formatExpiry, formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
@@ -108,8 +108,8 @@ export function Tokens({ viaToken }: { viaToken: boolean }) {
   const columns: Column<TokenView>[] = [
     { key: 'tokenid', label: t('tokens.col.id'), value: (k) => k.id },
     {
-      key: 'expire', label: t('tokens.col.expire'), value: (k) => (k.expire ? formatTime(k.expire * 1000) : t('users.never')), sortValue: (k) => k.expire || Number.MAX_SAFE_INTEGER,
-      render: (k) => (k.expired ? html`<${StatusBadge} tone="failed" label=${t('tokens.expired')} />` : k.expire ? formatTime(k.expire * 1000) : t('users.never')),
+      key: 'expire', label: t('tokens.col.expire'), value: (k) => formatExpiry(k.expire), sortValue: (k) => k.expire || Number.MAX_SAFE_INTEGER,
+      render: (k) => (k.expired ? html`<${StatusBadge} tone="failed" label=${t('tokens.expired')} />` : formatExpiry(k.expire)),
     },
     { key: 'privsep', label: t('tokens.col.privsep'), value: (k) => (k.privsep ? t('tokens.privsepYes') : t('tokens.privsepNo')) },
     { key: 'comment', label: t('tokens.col.comment'), value: (k) => k.comment },

@@ -15,7 +15,7 @@ import { html } from '../html';
 import { t } from '../i18n';
 import { api, type Me } from '../api';
 import { href } from '../router';
-import { formatDuration, formatTime } from '../format';
+import { formatBytes, formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
 import { Field, fieldError } from '../components/field';
@@ -32,18 +32,6 @@ import type { ViewProps } from './props';
 /** How often alerts are read again (besides whenever a backup task ends). */
 const ALERT_POLL_MS = 15_000;
 type Entry = BackupEntry & { offline?: boolean };
-
-/** "1.2 GiB" */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
 
 function Alerts({ me, ended }: { me: Me; ended: string }) {
   const [alerts, setAlerts] = useState<BackupAlert[]>([]);
@@ -70,7 +58,7 @@ function Alerts({ me, ended }: { me: Me; ended: string }) {
       <p>${t('backup.alertsIntro')}</p>
       <ul class="alert-list">
         ${alerts.map((a) => html`<li key=${a.task}>
-          <strong>${formatTime(Date.parse(a.time))}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
+          <strong>${formatTime(a.time)}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
           <span class="alert-message">${a.message}</span>
           <span class="panel-actions">
             <a class="btn btn-small" href=${href('tasks', a.task)}>${t('backup.showLog')}</a>
@@ -171,7 +159,7 @@ function BackupList({ storages, ended }: { storages: Storage[]; ended: string })
   }, [ended]);
   const guests = [...new Map(all.map((b) => [b.vmid, b.name])).entries()].sort((a, b) => a[0] - b[0]);
   const columns: Column<Entry>[] = [
-    { key: 'time', label: t('backup.col.time'), value: (b) => formatTime(Date.parse(b.time)), sortValue: (b) => b.time },
+    { key: 'time', label: t('backup.col.time'), value: (b) => formatTime(b.time), sortValue: (b) => b.time },
     { key: 'guest', label: t('backup.col.guest'), value: (b) => `${b.vmid}${b.name ? ` ${b.name}` : ''}`, sortValue: (b) => b.vmid },
     { key: 'storage', label: t('backup.col.storage'), value: (b) => b.storage, render: (b) => html`${b.storage}${b.offline ? html` <span class="muted">(${t('backup.offline')})</span>` : ''}` },
     { key: 'mode', label: t('backup.col.mode'), value: (b) => `${b.mode} · ${b.method} · ${b.compress}` },
@@ -220,7 +208,7 @@ function BackupDetail({ id }: { id: string }) {
     );
   }, [id]);
   return html`<p class="crumbs"><a href=${href('backups')}>${t('backup.back')}</a></p>
-    <h1>${b ? `${b.vmid}${b.name ? ` ${b.name}` : ''} · ${formatTime(Date.parse(b.time))}` : t('backup.title')}</h1>
+    <h1>${b ? `${b.vmid}${b.name ? ` ${b.name}` : ''} · ${formatTime(b.time)}` : t('backup.title')}</h1>
     ${error && html`<${ErrorBanner} error=${error} />`}
     ${!b && !error && html`<p>${t('app.loading')}</p>`}
     ${b && html`<section class="card" aria-labelledby="backup-details">
@@ -232,7 +220,7 @@ function BackupDetail({ id }: { id: string }) {
         <dt>${t('backup.col.mode')}</dt><dd>${b.mode} · ${b.method} · ${b.compress}</dd>
         <dt>${t('backup.col.size')}</dt><dd>${formatBytes(b.size)}</dd>
         <dt>${t('backup.col.duration')}</dt><dd>${formatDuration(b.durationMs)}</dd>
-        ${b.verifiedAt && html`<dt>${t('backup.verifiedAt')}</dt><dd>${formatTime(Date.parse(b.verifiedAt))}</dd>`}
+        ${b.verifiedAt && html`<dt>${t('backup.verifiedAt')}</dt><dd>${formatTime(b.verifiedAt)}</dd>`}
         ${b.problems.length > 0 && html`<dt>${t('backup.problems')}</dt><dd class="text-failed">${b.problems.join('; ')}</dd>`}
         <dt>${t('backup.task')}</dt><dd><a href=${href('tasks', b.task)}><code>${b.task}</code></a></dd>
         ${b.job && html`<dt>${t('backup.job')}</dt><dd><a href=${href('backups', 'jobs', b.job)}>${b.job}</a></dd>`}

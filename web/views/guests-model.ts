@@ -1,7 +1,7 @@
 /**
  * The pure side of the Guests view: the create form's fields and defaults
  * (the original form's), its inline checks, the request it becomes, which
- * power actions a status allows, and how figures are written.
+ * power actions a status allows.
  *
  *   formRequest({ ...FORM_DEFAULTS, name: 'web', diskSize: '8' })
  *   → { name: 'web', memory: 512, sockets: 1, cores: 1, ostype: 'l26', onboot: false, cdrom: null,
@@ -189,22 +189,3 @@ export function listActionsFor(status: VmState): PowerAction[] {
 
 /** Actions that lose a running guest's state: they ask first. */
 export const CONFIRM_ACTIONS: ReadonlySet<PowerAction> = new Set(['stop', 'reset']);
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** 1536 MiB → "1.5 GiB" (numbers in the language's format). */
-export function formatBytes(bytes: number, lang: string): string {
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const digits = v >= 100 || u === 0 || Number.isInteger(v) ? 0 : 1;
-  return `${new Intl.NumberFormat(lang, { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(v)} ${UNITS[u]}`;
-}
-
-/** A share 0..1 (or more) as a percentage: 0.256 → "25.6 %". */
-export function formatPercent(share: number, lang: string): string {
-  return `${new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(share * 100)} %`;
-}

@@ -13,8 +13,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { VmDetail, VmListEntry, VmState } from '../../node-cgi/vm/types';
 import { api, ApiError, type Me } from '../api';
 import { html } from '../html';
-import { lang, t, type MessageKey } from '../i18n';
-import { formatDuration } from '../format';
+import { t, type MessageKey } from '../i18n';
+import { formatBytes as bytes, formatDuration, formatPercent } from '../format';
 import { href, navigate } from '../router';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
@@ -22,7 +22,7 @@ import { ErrorBanner } from '../components/error-banner';
 import { Field } from '../components/field';
 import { StatusBadge, type Tone } from '../components/status-badge';
 import {
-  actionsFor, listActionsFor, BUSES, CACHES, CONFIRM_ACTIONS, fieldOfIssue, FORM_DEFAULTS, formatBytes, formatPercent, formIssues, formRequest,
+  actionsFor, listActionsFor, BUSES, CACHES, CONFIRM_ACTIONS, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest,
   FORMATS, NICS, OS_TYPES, withOsType, type CreateForm, type FormField, type FormIssues, type PowerAction,
 } from './guests-model';
 import type { ViewProps } from './props';
@@ -42,7 +42,6 @@ const ACTION_KEY: Record<PowerAction, MessageKey> = {
 
 const osLabel = (os: string) => t(`guests.os.${os}` as MessageKey);
 const can = (me: Me, priv: string) => me.privileges.includes(priv);
-const bytes = (n: number) => formatBytes(n, lang());
 
 function GuestStatus({ status }: { status: VmState }) {
   return html`<${StatusBadge} tone=${STATUS_TONE[status]} label=${t(STATUS_KEY[status])} />`;
@@ -134,7 +133,7 @@ function GuestList({ me }: ViewProps) {
       render: (g) => html`<span class="guest-id">${g.vmid}</span> <a href=${href('guests', g.vmid)}>${g.name}</a>`,
     },
     { key: 'node', label: t('guests.col.node'), value: (g) => g.node },
-    { key: 'cpu', label: t('guests.col.cpu'), value: (g) => (g.status === 'stopped' ? '' : formatPercent(g.cpu, lang())), sortValue: (g) => g.cpu, class: 'num' },
+    { key: 'cpu', label: t('guests.col.cpu'), value: (g) => (g.status === 'stopped' ? '' : formatPercent(g.cpu)), sortValue: (g) => g.cpu, class: 'num' },
     {
       key: 'mem',
       label: t('guests.col.memory'),
@@ -435,7 +434,7 @@ function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: Me; startPromp
         <dt>${t('guests.col.status')}</dt><dd><${GuestStatus} status=${g.status} /></dd>
         <dt>${t('guests.col.node')}</dt><dd>${g.node}</dd>
         <dt>${t('guests.col.uptime')}</dt><dd>${running ? formatDuration(g.runtime.uptime * 1000) : '–'}</dd>
-        <dt>${t('guests.col.cpu')}</dt><dd>${running ? formatPercent(r.cpu, lang()) : '–'}</dd>
+        <dt>${t('guests.col.cpu')}</dt><dd>${running ? formatPercent(r.cpu) : '–'}</dd>
         <dt>${t('guests.col.memory')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.mem), total: bytes(r.maxmem) })}</dd>
         <dt>${t('guests.col.disk')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.disk), total: bytes(r.maxdisk) })}</dd>
         <dt>${t('guests.accel')}</dt><dd>${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}</dd>

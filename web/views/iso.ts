@@ -10,13 +10,13 @@ import { html } from '../html';
 import { t } from '../i18n';
 import { api, ApiError } from '../api';
 import { href } from '../router';
-import { formatTime } from '../format';
+import { formatBytes, formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
 import { copyText } from '../console/clipboard';
 import { UploadForm } from './iso/upload-form';
-import { formatBytes, shortSha, type IsoImage } from './iso/upload';
+import { shortSha, type IsoImage } from './iso/upload';
 import type { ViewProps } from './props';
 
 /** How long "Copied" shows beside a checksum. */
@@ -90,9 +90,9 @@ export default function IsoView({ me }: ViewProps) {
     {
       key: 'date',
       label: t('iso.col.date'),
-      value: (x) => formatTime(Date.parse(x.date)),
+      value: (x) => formatTime(x.date),
       sortValue: (x) => Date.parse(x.date),
-      render: (x) => html`${formatTime(Date.parse(x.date))}${x.user && html`<span class="task-message">${t('iso.by', { user: x.user })}</span>`}`,
+      render: (x) => html`${formatTime(x.date)}${x.user && html`<span class="task-message">${t('iso.by', { user: x.user })}</span>`}`,
     },
     { key: 'sha', label: t('iso.col.sha'), value: (x) => x.sha256 ?? '', render: (x) => html`<${ShaCell} image=${x} />`, sortable: false },
     {

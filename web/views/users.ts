@@ -16,7 +16,7 @@ import { html } from '../html';
 import { t } from '../i18n';
 import { api, type Me } from '../api';
 import { href, navigate } from '../router';
-import { formatTime } from '../format';
+import { formatExpiry } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
@@ -28,10 +28,6 @@ import { GroupsTab } from './users/groups';
 import { AuditTab } from './users/audit';
 import { UsersTabs } from './users/tabs';
 import type { ViewProps } from './props';
-
-export function expiryText(expire: number): string {
-  return expire ? formatTime(expire * 1000) : t('users.never');
-}
 
 function UserList({ me }: { me: Me }) {
   const [users, setUsers] = useState<UserView[] | null>(null);
@@ -61,7 +57,7 @@ function UserList({ me }: { me: Me }) {
       key: 'enabled', label: t('users.col.enabled'), value: (u) => (u.enabled ? t('users.enabled') : t('users.disabled')),
       render: (u) => html`<${StatusBadge} tone=${u.enabled ? 'ok' : 'neutral'} label=${u.enabled ? t('users.enabled') : t('users.disabled')} />`,
     },
-    { key: 'expire', label: t('users.col.expire'), value: (u) => expiryText(u.expire), sortValue: (u) => u.expire || Number.MAX_SAFE_INTEGER },
+    { key: 'expire', label: t('users.col.expire'), value: (u) => formatExpiry(u.expire), sortValue: (u) => u.expire || Number.MAX_SAFE_INTEGER },
     { key: 'groups', label: t('users.col.groups'), value: (u) => u.groups.join(', ') },
     {
       key: 'actions', label: t('table.actions'), value: () => '', sortable: false,

@@ -81,7 +81,7 @@ function JobList() {
     },
     { key: 'mail', label: t('jobs.f.mailto'), value: (j) => j.mailto || '—' },
     { key: 'last', label: t('jobs.col.lastRun'), value: (j) => j.lastRun?.status ?? '', render: (j) => html`<${LastRun} j=${j} />` },
-    { key: 'next', label: t('jobs.col.next'), value: (j) => (j.next ? formatTime(Date.parse(j.next)) : '—'), sortValue: (j) => j.next ?? '' },
+    { key: 'next', label: t('jobs.col.next'), value: (j) => (j.next ? formatTime(j.next) : '—'), sortValue: (j) => j.next ?? '' },
     {
       key: 'actions', label: t('table.actions'), value: () => '', sortable: false,
       render: (j) => html`<span class="panel-actions">

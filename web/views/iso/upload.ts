@@ -17,7 +17,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { IsoImage } from '../../../node-cgi/iso/library';
 import { api, ApiError } from '../../api';
-import { lang, t, type MessageKey } from '../../i18n';
+import { t, type MessageKey } from '../../i18n';
+import { formatBytes } from '../../format';
 import { renewSession } from '../../console/session';
 
 export type { IsoImage };
@@ -83,20 +84,6 @@ export function uploadUrl(name: string, o: UploadOptions): string {
 
 /** "013f5b44a1c2…" — the first 12 hex digits. */
 export const shortSha = (sha: string): string => `${sha.slice(0, 12)}…`;
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
-
-/** Binary units, one decimal from KiB on, in the user's number format: 681574400 → "650.0 MiB" / "650,0 MiB". */
-export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const digits = u === 0 ? 0 : 1;
-  return `${new Intl.NumberFormat(lang(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v)} ${UNITS[u]}`;
-}
 
 export interface Sample {
   /** ms */
@@ -302,7 +289,7 @@ export function useUpload(): UploadState | null {
   return s;
 }
 
-/** "120.5 MiB of 650.0 MiB · 11.2 MiB/s · 47 s left" */
+/** "120 MiB of 650 MiB · 11.2 MiB/s · 47 s left" */
 export function progressText(s: Pick<UploadState, 'loaded' | 'size' | 'rate'>, formatSeconds: (s: number) => string): string {
   const parts = [t('iso.progress.bytes', { loaded: formatBytes(s.loaded), total: formatBytes(s.size) })];
   if (s.rate !== null) {

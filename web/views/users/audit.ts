@@ -44,7 +44,7 @@ export function AuditTab({ me }: { me: Me }) {
     void load();
   }, [asked]);
   const columns: Column<AuditView>[] = [
-    { key: 'time', label: t('audit.col.time'), value: (a) => formatTime(Date.parse(a.time)), sortValue: (a) => a.time },
+    { key: 'time', label: t('audit.col.time'), value: (a) => formatTime(a.time), sortValue: (a) => a.time },
     { key: 'user', label: t('audit.col.user'), value: (a) => (a.token ? a.token : a.user) },
     { key: 'action', label: t('audit.col.action'), value: (a) => a.action },
     { key: 'object', label: t('audit.col.object'), value: (a) => a.object ?? '' },
