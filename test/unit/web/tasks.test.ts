@@ -13,7 +13,7 @@ import {
   type Task,
 } from '../../../web/tasks';
 import { setLang } from '../../../web/i18n';
-import { useDom } from './dom';
+import { manualTimers, useDom } from './dom';
 import { task } from './fixtures';
 
 const delay = suite('pollDelayMs');
@@ -61,28 +61,6 @@ kinds('should name a known kind from the catalogue and show an unknown kind as i
 });
 
 kinds.run();
-
-/** Timers the test fires by hand. */
-function manualTimers() {
-  const pending = new Map<number, { fn: () => void; ms: number }>();
-  let next = 1;
-  return {
-    pending,
-    setTimeout: (fn: () => void, ms: number) => {
-      pending.set(next, { fn, ms });
-      return next++;
-    },
-    clearTimeout: (h: unknown) => void pending.delete(h as number),
-    /** Fire the only pending timer; returns its delay. */
-    fire(): number {
-      assert.is(pending.size, 1, 'exactly one timer pending');
-      const [id, t] = [...pending][0]!;
-      pending.delete(id);
-      t.fn();
-      return t.ms;
-    },
-  };
-}
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
