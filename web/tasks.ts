@@ -10,6 +10,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { TaskRecord } from '../node-cgi/tasks/task';
 import { api, type ApiError } from './api';
+import { client } from './client';
 import { REAL_TIMERS, type Timers } from './hooks';
 import { hasMessage, t } from './i18n';
 import type { Tone } from './components/status-badge';
@@ -111,7 +112,7 @@ export function createTaskPoller(load: () => Promise<Task[]>, timers: Timers) {
   };
 }
 
-export const taskPoller = createTaskPoller(() => api.get<Task[]>(`/api/task?limit=${TASK_LIMIT}`), REAL_TIMERS);
+export const taskPoller = createTaskPoller(() => client.tasks.list(TASK_LIMIT), REAL_TIMERS);
 api.onTaskStarted(() => void taskPoller.refresh());
 
 /** The shared task list; polls while mounted. */

@@ -11,6 +11,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
 import { api } from '../api';
+import { client } from '../client';
 import { formatExpiry, formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
@@ -38,7 +39,7 @@ export function ChangePassword({ username }: { username: string }) {
     setError(null);
     setDone(false);
     try {
-      const ticket = await api.put<{ username: string; csrf: string; node: string }>('/api/access/password', { oldpassword: old, password: pw });
+      const ticket = await client.access.password({ oldpassword: old, password: pw });
       api.adoptTicket(ticket);
       setOld('');
       setPw('');
@@ -101,7 +102,7 @@ export function Tokens({ viaToken }: { viaToken: boolean }) {
   const [error, setError] = useState<unknown>(null);
   const [fresh, setFresh] = useState<NewToken | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
-  const load = () => api.get<TokenView[]>('/api/access/tokens').then((x) => (setTokens(x), setError(null)), setError);
+  const load = () => client.access.tokens.list().then((x) => (setTokens(x), setError(null)), setError);
   useEffect(() => {
     void load();
   }, []);
@@ -135,7 +136,7 @@ export function Tokens({ viaToken }: { viaToken: boolean }) {
     <${ConfirmDialog} open=${deleting !== null} title=${t('tokens.deleteTitle', { id: deleting ?? '' })} message=${t('tokens.deleteText')}
       confirmLabel=${t('tokens.delete')}
       onConfirm=${async () => {
-        await api.del(`/api/access/tokens/${encodeURIComponent(deleting!)}`);
+        await client.access.tokens.remove(deleting!);
         setDeleting(null);
         await load();
       }}
@@ -159,7 +160,7 @@ function TokenCreate({ onCreated }: { onCreated: (t: NewToken) => Promise<unknow
     setBusy(true);
     setError(null);
     try {
-      const tok = await api.post<NewToken>('/api/access/tokens', { tokenid: tokenid.trim(), expire: exp, privsep, comment: comment.trim() });
+      const tok = await client.access.tokens.create({ tokenid: tokenid.trim(), expire: exp, privsep, comment: comment.trim() });
       setTokenid('');
       setExpire('');
       setComment('');

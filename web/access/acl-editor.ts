@@ -11,14 +11,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t, type MessageKey } from '../i18n';
-import { api } from '../api';
+import { client } from '../client';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
 import { Field, fieldError } from '../components/field';
 import {
-  aclBody, aclKey, aclQuery, principalOf, PRINCIPAL_KINDS, type AclEntryView, type AclForm, type GroupView, type PrincipalKind,
-  type RoleView, type UserView,
+  aclBody, aclKey, aclTarget, principalOf, PRINCIPAL_KINDS, type AclEntryView, type AclForm, type PrincipalKind, type RoleView,
 } from './model';
 
 export const KIND_KEY: Record<PrincipalKind, MessageKey> = { user: 'perm.kind.user', group: 'perm.kind.group', token: 'perm.kind.token' };
@@ -27,7 +26,7 @@ export const KIND_KEY: Record<PrincipalKind, MessageKey> = { user: 'perm.kind.us
 export function useRoles(): RoleView[] {
   const [roles, setRoles] = useState<RoleView[]>([]);
   useEffect(() => {
-    api.get<RoleView[]>('/api/access/roles').then(setRoles, () => setRoles([]));
+    client.access.roles().then(setRoles, () => setRoles([]));
   }, []);
   return roles;
 }
@@ -37,8 +36,8 @@ function useNames(): { users: string[]; groups: string[] } {
   const [names, setNames] = useState<{ users: string[]; groups: string[] }>({ users: [], groups: [] });
   useEffect(() => {
     void Promise.all([
-      api.get<Array<Pick<UserView, 'username'>>>('/api/access/users').catch(() => []),
-      api.get<GroupView[]>('/api/access/groups').catch(() => []),
+      client.access.users.list().catch(() => []),
+      client.access.groups.list().catch(() => []),
     ]).then(([u, g]) => setNames({ users: u.map((x) => x.username), groups: g.map((x) => x.group) }));
   }, []);
   return names;
@@ -57,7 +56,7 @@ export function AclEditor({ path, label }: AclEditorProps) {
   const [removing, setRemoving] = useState<AclEntryView | null>(null);
   const roles = useRoles();
   const load = () =>
-    api.get<AclEntryView[]>(`/api/access/acl${path ? `?${new URLSearchParams({ path })}` : ''}`).then((x) => (setEntries(x), setError(null)), setError);
+    client.access.acl.list(path).then((x) => (setEntries(x), setError(null)), setError);
   useEffect(() => {
     void load();
   }, [path]);
@@ -95,7 +94,7 @@ export function AclEditor({ path, label }: AclEditorProps) {
       message=${removing ? t('perm.removeText', { who: who(removing), role: removing.role, path: removing.path }) : ''}
       confirmLabel=${t('perm.remove')}
       onConfirm=${async () => {
-        await api.del(`/api/access/acl${aclQuery(removing!)}`);
+        await client.access.acl.remove(aclTarget(removing!));
         setRemoving(null);
         await load();
       }}
@@ -118,7 +117,7 @@ function AclAddForm({ path, roles, onAdded }: { path: string | undefined; roles:
     setError(null);
     setDone(null);
     try {
-      await api.put('/api/access/acl', aclBody(f));
+      await client.access.acl.set(aclBody(f));
       setDone(t('perm.added', { who: `${t(KIND_KEY[f.kind])}: ${f.name.trim()}`, role: f.role, path: f.path.trim() }));
       setF((s) => ({ ...s, name: '' }));
       await onAdded();

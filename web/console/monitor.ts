@@ -17,7 +17,8 @@
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api, ApiError, type Me } from '../api';
+import { ApiError, type Me } from '../api';
+import { client } from '../client';
 import { errorTitle } from '../components/error-banner';
 import { copyText } from './clipboard';
 
@@ -130,7 +131,7 @@ function Terminal({ vmid }: { vmid: number | string }) {
       draft.current = '';
       append([{ kind: 'command', text: command }]);
       try {
-        const r = await api.post<{ output: string }>(`/api/monitor/${encodeURIComponent(key)}`, { command });
+        const r = await client.monitor.run(key, command);
         if (r.output) append([{ kind: 'output', text: r.output.replace(/\n$/, '') }]);
       } catch (e) {
         append([{ kind: 'error', text: errorLine(e) }]);

@@ -13,7 +13,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api, type Me } from '../api';
+import type { Me } from '../api';
+import { client, type BackupDetail as Detail, type BackupListEntry as Entry, type Storage } from '../client';
 import { href } from '../router';
 import { formatBytes, formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
@@ -22,21 +23,19 @@ import { Field, fieldError } from '../components/field';
 import { ProgressBar } from '../components/progress-bar';
 import { StatusBadge } from '../components/status-badge';
 import { acknowledge, taskTitle, type Task } from '../tasks';
-import type { BackupEntry, BackupManifest } from '../../node-cgi/backup/types';
+import type { BackupManifest } from '../../node-cgi/backup/types';
 import type { BackupAlert } from '../../node-cgi/backup/alerts';
-import { BackupTabs, useBackupsDone, useStorages, type Storage } from './backups/common';
+import { BackupTabs, useBackupsDone, useStorages } from './backups/common';
 import BackupJobsView from './backups/jobs';
 import { RestoreActions } from './backups/restore';
 import type { ViewProps } from './props';
 
 /** How often alerts are read again (besides whenever a backup task ends). */
 const ALERT_POLL_MS = 15_000;
-type Entry = BackupEntry & { offline?: boolean };
-
 function Alerts({ me, ended }: { me: Me; ended: string }) {
   const [alerts, setAlerts] = useState<BackupAlert[]>([]);
   const [error, setError] = useState<unknown>(null);
-  const load = () => api.get<BackupAlert[]>('/api/backup/alerts').then((a) => (setAlerts(a), setError(null)), setError);
+  const load = () => client.backups.alerts().then((a) => (setAlerts(a), setError(null)), setError);
   useEffect(() => {
     void load();
     const timer = setInterval(load, ALERT_POLL_MS);
@@ -44,7 +43,7 @@ function Alerts({ me, ended }: { me: Me; ended: string }) {
   }, [ended]);
   const ack = async (tasks?: string[]) => {
     try {
-      const r = await api.post<{ acknowledged: string[] }>('/api/backup/alerts/ack', tasks ? { tasks } : {});
+      const r = await client.backups.acknowledge(tasks);
       acknowledge(me.username, r.acknowledged);
       await load();
     } catch (e) {
@@ -98,7 +97,7 @@ function BackupNow({ storages }: { storages: Storage[] }) {
     setBusy(true);
     setError(null);
     try {
-      const r = await api.post<{ task: string }>('/api/backup/run', { vmid: Number(vmid), storage, mode, compress });
+      const r = await client.backups.run({ vmid: Number(vmid), storage, mode, compress });
       setStarted(r.task);
     } catch (err) {
       setError(err);
@@ -149,13 +148,10 @@ function BackupList({ storages, ended }: { storages: Storage[]; ended: string })
   const [all, setAll] = useState<Entry[]>([]);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    const q = new URLSearchParams();
-    if (vmid) q.set('vmid', vmid);
-    if (storage) q.set('storage', storage);
-    api.get<Entry[]>(`/api/backup${q.size ? `?${q}` : ''}`).then((r) => (setRows(r), setError(null)), setError);
+    client.backups.list({ vmid, storage }).then((r) => (setRows(r), setError(null)), setError);
   }, [vmid, storage, ended]);
   useEffect(() => {
-    api.get<Entry[]>('/api/backup').then(setAll, () => undefined);
+    client.backups.list().then(setAll, () => undefined);
   }, [ended]);
   const guests = [...new Map(all.map((b) => [b.vmid, b.name])).entries()].sort((a, b) => a[0] - b[0]);
   const columns: Column<Entry>[] = [
@@ -197,12 +193,11 @@ function BackupList({ storages, ended }: { storages: Storage[]; ended: string })
 }
 
 function BackupDetail({ id }: { id: string }) {
-  const [b, setB] = useState<(Entry & { manifest: BackupManifest }) | null>(null);
+  const [b, setB] = useState<Detail | null>(null);
   const [lines, setLines] = useState<string[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    const path = `/api/backup/${encodeURIComponent(id)}`;
-    Promise.all([api.get<Entry & { manifest: BackupManifest }>(path), api.get<{ lines: string[] }>(`${path}/log`)]).then(
+    Promise.all([client.backups.get(id), client.backups.log(id)]).then(
       ([x, log]) => (setB(x), setLines(log.lines)),
       setError,
     );

@@ -14,6 +14,7 @@
  */
 import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmState } from '../../node-cgi/vm/types';
 import type { MessageKey } from '../i18n';
+import type { PowerAction } from '../client';
 
 export interface CreateForm {
   /** Empty: the node picks the next free VMID. */
@@ -173,7 +174,7 @@ export function fieldOfIssue(field: string): FormField | null {
   return map[field] ?? null;
 }
 
-export type PowerAction = 'start' | 'shutdown' | 'stop' | 'reset' | 'pause' | 'resume';
+export type { PowerAction };
 
 /** Power actions that make sense in a status, in button order. */
 export function actionsFor(status: VmState): PowerAction[] {

@@ -11,7 +11,8 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { VmDetail, VmListEntry, VmState } from '../../node-cgi/vm/types';
-import { api, ApiError, type Me } from '../api';
+import { ApiError, type Me } from '../api';
+import { client } from '../client';
 import { html } from '../html';
 import { t, type MessageKey } from '../i18n';
 import { formatBytes as bytes, formatDuration, formatPercent } from '../format';
@@ -47,36 +48,36 @@ function GuestStatus({ status }: { status: VmState }) {
   return html`<${StatusBadge} tone=${STATUS_TONE[status]} label=${t(STATUS_KEY[status])} />`;
 }
 
-/** Fetch `path` now and every POLL_MS; `reload()` fetches at once. */
-function usePoll<T>(path: string): { data: T | null; error: unknown; reload: () => void } {
+/** Load now and every POLL_MS; `reload()` loads at once. */
+function usePoll<T>(key: string, load: () => Promise<T>): { data: T | null; error: unknown; reload: () => void } {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async () => {
+    const tick = async () => {
       try {
-        const d = await api.get<T>(path);
+        const d = await load();
         if (!live) return;
         setData(d);
         setError(null);
       } catch (e) {
         if (live) setError(e);
       }
-      if (live) timer = setTimeout(load, POLL_MS);
+      if (live) timer = setTimeout(tick, POLL_MS);
     };
-    void load();
+    void tick();
     return () => {
       live = false;
       clearTimeout(timer);
     };
-  }, [path, tick]);
+  }, [key, tick]);
   return { data, error, reload: () => setTick((n) => n + 1) };
 }
 
 interface Ask {
-  action: PowerAction | 'delete';
+  action: PowerAction;
   vmid: number;
 }
 
@@ -89,7 +90,7 @@ function PowerButtons({ vmid, name, status, onDone, small }: { vmid: number; nam
     setBusy(action);
     setError(null);
     try {
-      await api.post(`/api/vm/${vmid}/${action}`);
+      await client.vms.power(vmid, action);
       onDone();
     } catch (e) {
       setError(e);
@@ -113,7 +114,7 @@ function PowerButtons({ vmid, name, status, onDone, small }: { vmid: number; nam
       message=${t(ask.action === 'stop' ? 'guests.confirm.stopText' : 'guests.confirm.resetText')}
       confirmLabel=${t(ask.action === 'stop' ? 'guests.confirm.stop' : 'guests.confirm.reset', { vmid })}
       onConfirm=${async () => {
-        await api.post(`/api/vm/${vmid}/${ask.action}`);
+        await client.vms.power(vmid, ask.action);
         setAsk(null);
         onDone();
       }}
@@ -122,7 +123,7 @@ function PowerButtons({ vmid, name, status, onDone, small }: { vmid: number; nam
 }
 
 function GuestList({ me }: ViewProps) {
-  const { data, error, reload } = usePoll<VmListEntry[]>('/api/vm');
+  const { data, error, reload } = usePoll('list', client.vms.list);
   const columns: Column<VmListEntry>[] = [
     { key: 'status', label: t('guests.col.status'), value: (g) => t(STATUS_KEY[g.status]), render: (g) => html`<${GuestStatus} status=${g.status} />` },
     {
@@ -169,10 +170,6 @@ function GuestList({ me }: ViewProps) {
         /></div>`}`;
 }
 
-interface IsoEntry {
-  name: string;
-}
-
 /** A <select>; Field's id and aria attributes pass through to it. */
 function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string][]; onChange: (v: string) => void; [attr: string]: unknown }) {
   return html`<select ...${rest} value=${value} onChange=${(e: Event) => onChange((e.currentTarget as HTMLSelectElement).value)}>
@@ -197,8 +194,8 @@ function GuestCreate({ me }: ViewProps) {
   }, [focusInvalid]);
 
   useEffect(() => {
-    api.get<IsoEntry[]>('/api/iso').then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
-    api.post<{ config?: { vmid: number } }>('/api/vm?dryrun=1', { name: 'x' }).then((r) => setNextVmid(r.config?.vmid ?? null), () => undefined);
+    client.isos.list().then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
+    client.vms.check({ name: 'x' }).then((r) => setNextVmid(r.config?.vmid ?? null), () => undefined);
   }, []);
 
   const local = formIssues(form);
@@ -231,7 +228,7 @@ function GuestCreate({ me }: ViewProps) {
     setError(null);
     try {
       const body = formRequest(form);
-      const check = await api.post<{ issues: { field: string; message: string }[] }>('/api/vm?dryrun=1', body);
+      const check = await client.vms.check(body);
       const mapped: FormIssues = {};
       for (const i of check.issues) {
         const k = fieldOfIssue(i.field);
@@ -243,7 +240,7 @@ function GuestCreate({ me }: ViewProps) {
         if (Object.keys(mapped).length < check.issues.length) setError(new ApiError(400, 'invalid', check.issues.map((i) => `${i.field}: ${i.message}`).join('; ')));
         return;
       }
-      const created = await api.post<{ vmid: number }>('/api/vm', body);
+      const created = await client.vms.create(body);
       navigate(href('guests', created.vmid, 'start'));
     } catch (err) {
       setError(err);
@@ -311,7 +308,7 @@ function StartPrompt({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   const start = async () => {
     setBusy(true);
     try {
-      await api.post(`/api/vm/${g.vmid}/start`);
+      await client.vms.start(g.vmid);
       navigate(href('guests', g.vmid), { replace: true });
       onDone();
     } catch (e) {
@@ -337,7 +334,7 @@ function CdromChanger({ g, isos, onDone }: { g: VmDetail; isos: string[]; onDone
   const change = async () => {
     setError(null);
     try {
-      await api.put(`/api/vm/${g.vmid}/cdrom`, { cdrom: value || null });
+      await client.vms.setCdrom(g.vmid, value || null);
       onDone();
     } catch (e) {
       setError(e);
@@ -365,7 +362,7 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
     setError(null);
     setSaved(false);
     try {
-      await api.put(`/api/vm/${g.vmid}`, { name, memory: Number(memory), onboot, description });
+      await client.vms.update(g.vmid, { name, memory: Number(memory), onboot, description });
       setSaved(true);
       onDone();
     } catch (err) {
@@ -389,11 +386,11 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
 }
 
 function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: Me; startPrompt: boolean }) {
-  const { data: g, error, reload } = usePoll<VmDetail>(`/api/vm/${vmid}`);
+  const { data: g, error, reload } = usePoll(String(vmid), () => client.vms.get(vmid));
   const [isos, setIsos] = useState<string[]>([]);
   const [asking, setAsking] = useState(false);
   useEffect(() => {
-    api.get<IsoEntry[]>('/api/iso').then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
+    client.isos.list().then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
   }, []);
   if (!g) {
     return html`<p class="crumbs"><a href=${href('guests')}>${t('guests.back')}</a></p>
@@ -506,7 +503,7 @@ function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: Me; startPromp
       confirmLabel=${t('guests.confirm.delete', { vmid })}
       requireText=${String(vmid)}
       onConfirm=${async () => {
-        await api.del(`/api/vm/${vmid}`);
+        await client.vms.remove(vmid);
         setAsking(false);
         navigate(href('guests'), { replace: true });
       }}

@@ -8,7 +8,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api, ApiError } from '../api';
+import { ApiError } from '../api';
+import { client } from '../client';
 import { href } from '../router';
 import { formatBytes, formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
@@ -59,7 +60,7 @@ export default function IsoView({ me }: ViewProps) {
 
   const load = async () => {
     try {
-      setImages(await api.get<IsoImage[]>('/api/iso'));
+      setImages(await client.isos.list());
       setError(null);
     } catch (e) {
       setError(e);
@@ -73,7 +74,7 @@ export default function IsoView({ me }: ViewProps) {
   const remove = async () => {
     const image = deleting!;
     try {
-      await api.del(`/api/iso/${encodeURIComponent(image.name)}`);
+      await client.isos.remove(image.name);
     } catch (e) {
       // The list may be out of date (a guest took the image meanwhile): show what the node says and refresh.
       if (e instanceof ApiError && (e.status === 409 || e.status === 404)) void load();

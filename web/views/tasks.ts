@@ -7,7 +7,8 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api, type Me } from '../api';
+import type { Me } from '../api';
+import { client } from '../client';
 import { href } from '../router';
 import { formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
@@ -107,10 +108,9 @@ function TaskDetail({ id, me }: { id: string; me: Me }) {
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const path = `/api/task/${encodeURIComponent(id)}`;
     const tick = async () => {
       try {
-        const [x, log] = await Promise.all([api.get<Task>(path), api.get<{ lines: string[] }>(`${path}/log?tail=${LOG_TAIL_LINES}`)]);
+        const [x, log] = await Promise.all([client.tasks.get(id), client.tasks.log(id, LOG_TAIL_LINES)]);
         if (!live) return;
         setTask(x);
         setLines(log.lines);

@@ -14,7 +14,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api, type Me } from '../api';
+import type { Me } from '../api';
+import { client } from '../client';
 import { href, navigate } from '../router';
 import { formatExpiry } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
@@ -34,14 +35,14 @@ function UserList({ me }: { me: Me }) {
   const [error, setError] = useState<unknown>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
-  const load = () => api.get<UserView[]>('/api/access/users').then((x) => (setUsers(x), setError(null)), setError);
+  const load = () => client.access.users.list().then((x) => (setUsers(x), setError(null)), setError);
   useEffect(() => {
     void load();
   }, []);
   const toggle = async (u: UserView) => {
     setBusy(u.username);
     try {
-      await api.put(`/api/access/users/${encodeURIComponent(u.username)}`, { enabled: !u.enabled });
+      await client.access.users.update(u.username, { enabled: !u.enabled });
       await load();
     } catch (e) {
       setError(e);
@@ -81,7 +82,7 @@ function UserList({ me }: { me: Me }) {
     <${ConfirmDialog} open=${deleting !== null} title=${t('users.deleteTitle', { name: deleting ?? '' })} message=${t('users.deleteText')}
       confirmLabel=${t('users.deleteOne', { name: deleting ?? '' })} requireText=${deleting ?? ''}
       onConfirm=${async () => {
-        await api.del(`/api/access/users/${encodeURIComponent(deleting!)}`);
+        await client.access.users.remove(deleting!);
         setDeleting(null);
         await load();
       }}
@@ -103,8 +104,8 @@ function UserEdit({ name, me }: { name: string | null; me: Me }) {
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
   useEffect(() => {
-    api.get<GroupView[]>('/api/access/groups').then(setGroups, () => setGroups([]));
-    if (name) api.get<UserView>(`/api/access/users/${encodeURIComponent(name)}`).then((u) => (setBefore(u), setF(fromUser(u))), setError);
+    client.access.groups.list().then(setGroups, () => setGroups([]));
+    if (name) client.access.users.get(name).then((u) => (setBefore(u), setF(fromUser(u))), setError);
   }, [name]);
   const set = <K extends keyof UserForm>(k: K, v: UserForm[K]) => (setSaved(false), setF((s) => (s ? { ...s, [k]: v } : s)));
   const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
@@ -119,12 +120,12 @@ function UserEdit({ name, me }: { name: string | null; me: Me }) {
     setError(null);
     try {
       if (name) {
-        const u = await api.put<UserView>(`/api/access/users/${encodeURIComponent(name)}`, body);
+        const u = await client.access.users.update(name, body);
         setBefore(u);
         setF(fromUser(u));
         setSaved(true);
       } else {
-        await api.post('/api/access/users', body);
+        await client.access.users.create(body);
         navigate(href('users'));
       }
     } catch (err) {
@@ -182,7 +183,7 @@ function ResetPassword({ name, self }: { name: string; self: boolean }) {
     setError(null);
     setDone(false);
     try {
-      await api.put(`/api/access/users/${encodeURIComponent(name)}`, { password: pw });
+      await client.access.users.update(name, { password: pw });
       setPw('');
       setPw2('');
       setDone(true);

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
 import { charKeysym, COMBOS, comboStrokes, KEYS, typeStrokes, untypable, type KeyStroke } from '../../../web/console/keys';
-import { closeText, consoleUrl, probeConsole, readProbe, type Probe } from '../../../web/console/status';
+import { closeText, probeConsole, readProbe, type Probe } from '../../../web/console/status';
 import { comboLabel, Console, NOT_RUNNING_POLL_MS, type ConsoleDeps } from '../../../web/console/console';
 import type { RfbOptions } from '../../../web/console/rfb';
 import { renewSession } from '../../../web/console/session';
@@ -85,11 +85,6 @@ typing.run();
 // ---------------------------------------------------------------- status
 
 const status = suite('console status');
-
-status('should build ws: and wss: URLs on the page host', () => {
-  assert.is(consoleUrl({ protocol: 'http:', host: 'pve1:8006' }, 101), 'ws://pve1:8006/api/console/101');
-  assert.is(consoleUrl({ protocol: 'https:', host: 'pve1' }, 102), 'wss://pve1/api/console/102');
-});
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 

@@ -7,8 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
-import { aclBody, aclQuery, dateFromExpire, expireFromDate, principalOf, userBody, type UserForm, type UserView } from '../../../web/access/model';
-import { auditQuery } from '../../../web/views/users/audit';
+import { aclBody, aclTarget, dateFromExpire, expireFromDate, principalOf, userBody, type UserForm, type UserView } from '../../../web/access/model';
+import { auditFilter } from '../../../web/views/users/audit';
 import { Permissions } from '../../../web/access/permissions';
 import { tokenHeader, Tokens } from '../../../web/access/account';
 import UsersView from '../../../web/views/users';
@@ -39,13 +39,13 @@ model('should show an expiry back as the date it was set from, and 0 as empty', 
   assert.is(dateFromExpire(expireFromDate('2026-12-31')!), '2026-12-31');
 });
 
-model('should build ACL bodies and delete queries for users, groups and tokens', () => {
+model('should build ACL bodies and the entry a delete removes for users, groups and tokens', () => {
   assert.equal(aclBody({ path: ' /vms/101 ', kind: 'user', name: ' anna ', role: 'VMUser', propagate: true }), {
     path: '/vms/101', user: 'anna', role: 'VMUser', propagate: true,
   });
   assert.equal(aclBody({ path: '/', kind: 'group', name: 'staff', role: 'Auditor', propagate: false }), { path: '/', group: 'staff', role: 'Auditor', propagate: false });
-  assert.is(aclQuery({ path: '/vms/101', user: 'anna' }), '?path=%2Fvms%2F101&user=anna');
-  assert.is(aclQuery({ path: '/', token: 'anna!ci' }), '?path=%2F&token=anna%21ci');
+  assert.equal(aclTarget({ path: '/vms/101', user: 'anna' }), { path: '/vms/101', user: 'anna' });
+  assert.equal(aclTarget({ path: '/', token: 'anna!ci', role: 'VMUser' } as never), { path: '/', token: 'anna!ci' }, 'only path and principal');
   assert.equal(principalOf({ group: 'staff' }), { kind: 'group', name: 'staff' });
 });
 
@@ -65,8 +65,8 @@ model('should send every field on create and only the changed ones on edit', () 
 });
 
 model('should ask the audit log for the filters given', () => {
-  assert.is(auditQuery('', ''), '?limit=200');
-  assert.is(auditQuery(' anna ', 'login'), '?limit=200&user=anna&action=login');
+  assert.equal(auditFilter('', ''), { limit: 200, user: '', action: '' });
+  assert.equal(auditFilter(' anna ', 'login'), { limit: 200, user: 'anna', action: 'login' });
 });
 
 model('should show how a script sends a token', () => {

@@ -6,14 +6,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api } from '../../api';
+import { client, type Storage } from '../../client';
 import { href } from '../../router';
 import { useTasks, type Task } from '../../tasks';
-import type { StorageConfig } from '../../../node-cgi/backup/types';
 
 export const BACKUP_KINDS = ['backup', 'backup-verify'];
-
-export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean };
 
 /** The running backup tasks, and a string that changes whenever one ends. */
 export function useBackupsDone(): { running: Task[]; ended: string } {
@@ -32,7 +29,7 @@ export function BackupTabs({ current }: { current: 'list' | 'jobs' }) {
 export function useStorages(): Storage[] {
   const [list, setList] = useState<Storage[]>([]);
   useEffect(() => {
-    api.get<Storage[]>('/api/storage').then(setList, () => setList([]));
+    client.storages.list().then(setList, () => setList([]));
   }, []);
   return list;
 }

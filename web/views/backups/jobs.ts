@@ -11,7 +11,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
-import { api, type Me } from '../../api';
+import type { Me } from '../../api';
+import { client, type JobView } from '../../client';
 import { href, navigate } from '../../router';
 import { formatTime } from '../../format';
 import { ConfirmDialog } from '../../components/confirm-dialog';
@@ -24,11 +25,6 @@ import { TASK_STATUS_KEY, TASK_TONE } from '../../tasks';
 import type { BackupJob, Weekday } from '../../../node-cgi/backup/types';
 import { BackupTabs, useBackupsDone, useStorages } from './common';
 import type { ViewProps } from '../props';
-
-type JobView = BackupJob & {
-  lastRun: { task: string; status: 'running' | 'ok' | 'failed'; progress: number; message: string; start: number; end: number | null } | null;
-  next: string | null;
-};
 
 /** The API's order (Sunday first). */
 const WEEKDAYS: Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
@@ -56,13 +52,13 @@ function JobList() {
   const [notice, setNotice] = useState<{ id: string; task: string } | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
   const { running, ended } = useBackupsDone();
-  const load = () => api.get<JobView[]>('/api/backup/jobs').then((x) => (setJobs(x), setError(null)), setError);
+  const load = () => client.backups.jobs.list().then((x) => (setJobs(x), setError(null)), setError);
   useEffect(() => {
     void load();
   }, [ended, running.length]);
   const runNow = async (id: string) => {
     try {
-      const r = await api.post<{ task: string }>(`/api/backup/jobs/${encodeURIComponent(id)}/run`);
+      const r = await client.backups.jobs.run(id);
       setNotice({ id, task: r.task });
       await load();
     } catch (e) {
@@ -103,7 +99,7 @@ function JobList() {
     <${ConfirmDialog} open=${deleting !== null} title=${t('jobs.deleteTitle', { id: deleting ?? '' })} message=${t('jobs.deleteText')}
       confirmLabel=${t('jobs.delete')}
       onConfirm=${async () => {
-        await api.del(`/api/backup/jobs/${encodeURIComponent(deleting!)}`);
+        await client.backups.jobs.remove(deleting!);
         setDeleting(null);
         await load();
       }}
@@ -164,7 +160,7 @@ function JobForm({ id, me }: { id: string | null; me: Me }) {
   const [busy, setBusy] = useState(false);
   const storages = useStorages();
   useEffect(() => {
-    if (id) api.get<BackupJob>(`/api/backup/jobs/${encodeURIComponent(id)}`).then((j) => setF(fromJob(j)), setError);
+    if (id) client.backups.jobs.get(id).then((j) => setF(fromJob(j)), setError);
   }, [id]);
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((s) => (s ? { ...s, [k]: v } : s));
   const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
@@ -174,8 +170,8 @@ function JobForm({ id, me }: { id: string | null; me: Me }) {
     setBusy(true);
     setError(null);
     try {
-      if (id) await api.put(`/api/backup/jobs/${encodeURIComponent(id)}`, jobBody(f, false));
-      else await api.post('/api/backup/jobs', jobBody(f, true));
+      if (id) await client.backups.jobs.update(id, jobBody(f, false));
+      else await client.backups.jobs.create(jobBody(f, true));
       navigate(href('backups', 'jobs'));
     } catch (err) {
       setError(err);

@@ -17,7 +17,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api, ApiError } from '../../api';
+import { ApiError } from '../../api';
+import { client, urls, type TemporaryGuest as Temporary } from '../../client';
 import { href } from '../../router';
 import { formatTime } from '../../format';
 import { ConfirmDialog } from '../../components/confirm-dialog';
@@ -26,7 +27,6 @@ import { Field, fieldError } from '../../components/field';
 import { StatusBadge } from '../../components/status-badge';
 import { useTasks } from '../../tasks';
 import type { BackupEntry } from '../../../node-cgi/backup/types';
-import type { TemporaryMark } from '../../../node-cgi/vm/types';
 import type { BootCheckResult } from '../../../node-cgi/restore/bootcheck';
 
 /** How often the temporary guest's screen is fetched again. */
@@ -34,14 +34,6 @@ export const SCREEN_REFRESH_MS = 2000;
 /** Width of that screen, px (the node scales QEMU's screendump down). */
 export const SCREEN_WIDTH_PX = 640;
 const WARNINGS_KEY = (vmid: number) => `ramvm.restore.warnings.${vmid}`;
-
-interface Temporary {
-  vmid: number;
-  name: string;
-  status: string;
-  linkDown: boolean;
-  temporary: TemporaryMark;
-}
 
 function savedWarnings(vmid: number): string[] {
   try {
@@ -58,7 +50,7 @@ function Screen({ vmid }: { vmid: number }) {
     return () => clearInterval(timer);
   }, [vmid]);
   return html`<figure class="restore-screen">
-    <img src=${`/api/monitor/${vmid}/screenshot?width=${SCREEN_WIDTH_PX}&n=${tick}`} alt=${t('restore.screen', { vmid })} width=${SCREEN_WIDTH_PX} />
+    <img src=${urls.screenshot(vmid, SCREEN_WIDTH_PX, { n: tick })} alt=${t('restore.screen', { vmid })} width=${SCREEN_WIDTH_PX} />
     <figcaption><a href=${href('console', vmid)}>${t('restore.console')}</a></figcaption>
   </figure>`;
 }
@@ -95,9 +87,9 @@ function TemporaryGuest({ g, onChange }: { g: Temporary; onChange: () => void })
     <div class="panel-actions">
       ${g.linkDown
         ? html`<button type="button" class="btn" onClick=${() => setAsking('connect')}>${t('restore.connect')}</button>`
-        : html`<button type="button" class="btn" onClick=${() => act(() => api.post(`/api/restore/${g.vmid}/link`, { up: false }))}>${t('restore.unplug')}</button>`}
+        : html`<button type="button" class="btn" onClick=${() => act(() => client.restores.link(g.vmid, false))}>${t('restore.unplug')}</button>`}
       <button type="button" class="btn btn-primary" disabled=${keepTask !== null}
-        onClick=${() => act(async () => setKeepTask((await api.post<{ task: string }>(`/api/restore/${g.vmid}/keep`, {})).task))}>${t('restore.keep')}</button>
+        onClick=${() => act(async () => setKeepTask((await client.restores.keep(g.vmid)).task))}>${t('restore.keep')}</button>
       <button type="button" class="btn btn-danger" onClick=${() => setAsking('discard')}>${t('restore.discard')}</button>
     </div>
     ${keepTask && html`<p role="status"><a href=${href('tasks', keepTask)}>${t('restore.keepStarted')}</a></p>`}
@@ -106,7 +98,7 @@ function TemporaryGuest({ g, onChange }: { g: Temporary; onChange: () => void })
     <${ConfirmDialog} open=${asking === 'connect'} danger=${false} title=${t('restore.connectTitle', { vmid: g.vmid })}
       message=${t('restore.connectText', { source: g.temporary.source })} confirmLabel=${t('restore.connect')}
       onConfirm=${async () => {
-        await api.post(`/api/restore/${g.vmid}/link`, { up: true });
+        await client.restores.link(g.vmid, true);
         setAsking(null);
         onChange();
       }}
@@ -114,7 +106,7 @@ function TemporaryGuest({ g, onChange }: { g: Temporary; onChange: () => void })
     <${ConfirmDialog} open=${asking === 'discard'} title=${t('restore.discardTitle', { vmid: g.vmid })}
       message=${t('restore.discardText')} confirmLabel=${t('restore.discard')}
       onConfirm=${async () => {
-        await api.post(`/api/vm/${g.vmid}/stop`);
+        await client.vms.stop(g.vmid);
         setAsking(null);
         onChange();
       }}
@@ -131,7 +123,7 @@ function RestoreForm({ b }: { b: BackupEntry }) {
   const start = async () => {
     setError(null);
     try {
-      const r = await api.post<{ task: string }>(`/api/backup/${encodeURIComponent(b.id)}/restore`, { ...(vmid ? { vmid: Number(vmid) } : {}), ...(force ? { force } : {}) });
+      const r = await client.backups.restore(b.id, { ...(vmid ? { vmid: Number(vmid) } : {}), ...(force ? { force } : {}) });
       setTask(r.task);
     } catch (e) {
       setError(e);
@@ -169,14 +161,13 @@ function BootCheck({ b }: { b: BackupEntry }) {
   const [task, setTask] = useState<string | null>(null);
   const { tasks } = useTasks();
   const ended = (tasks ?? []).find((x) => x.id === task && x.status !== 'running')?.id ?? '';
-  const path = `/api/backup/${encodeURIComponent(b.id)}`;
   useEffect(() => {
-    api.get<BootCheckResult>(`${path}/bootcheck`).then(setResult, (e) => (e instanceof ApiError && e.status === 404 ? setResult(null) : setError(e)));
+    client.backups.bootcheck(b.id).then(setResult, (e) => (e instanceof ApiError && e.status === 404 ? setResult(null) : setError(e)));
   }, [b.id, ended]);
   const check = async () => {
     setError(null);
     try {
-      setTask((await api.post<{ task: string }>(`${path}/bootcheck`, {})).task);
+      setTask((await client.backups.checkBoot(b.id)).task);
     } catch (e) {
       setError(e);
     }
@@ -188,7 +179,7 @@ function BootCheck({ b }: { b: BackupEntry }) {
         <${StatusBadge} tone=${result.ok ? 'ok' : 'failed'} label=${result.ok ? t('restore.bootcheckOk') : t('restore.bootcheckFailed')} />
         ${' '}${formatTime(result.time)} · ${result.message}
       </p>
-      ${result.screenshot > 0 && html`<img class="restore-shot" src=${`${path}/screenshot?t=${result.time}`} alt=${t('restore.bootcheckShot')} />`}`}
+      ${result.screenshot > 0 && html`<img class="restore-shot" src=${urls.bootcheckShot(b.id, result.time)} alt=${t('restore.bootcheckShot')} />`}`}
     <button type="button" class="btn" disabled=${!!task && !ended} onClick=${check}>${t('restore.bootcheckNow')}</button>
     ${task && html`<p role="status"><a href=${href('tasks', task)}>${t('restore.bootcheckStarted')}</a></p>`}
     ${error && html`<${ErrorBanner} error=${error} />`}
@@ -199,7 +190,7 @@ export function RestoreActions({ b }: { b: BackupEntry }) {
   const [temps, setTemps] = useState<Temporary[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const load = () => api.get<Temporary[]>('/api/restore').then((all) => setTemps(all.filter((g) => g.temporary.backup === b.id && g.temporary.purpose === 'run')), setError);
+  const load = () => client.restores.list().then((all) => setTemps(all.filter((g) => g.temporary.backup === b.id && g.temporary.purpose === 'run')), setError);
   useEffect(() => {
     void load();
     const timer = setInterval(load, SCREEN_REFRESH_MS * 5);
@@ -209,7 +200,7 @@ export function RestoreActions({ b }: { b: BackupEntry }) {
     setBusy(true);
     setError(null);
     try {
-      const r = await api.post<{ vmid: number; warnings: string[] }>(`/api/backup/${encodeURIComponent(b.id)}/boot`, {});
+      const r = await client.backups.boot(b.id);
       try {
         sessionStorage.setItem(WARNINGS_KEY(r.vmid), JSON.stringify(r.warnings));
       } catch {

@@ -17,6 +17,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { IsoImage } from '../../../node-cgi/iso/library';
 import { api, ApiError } from '../../api';
+import { urls } from '../../client';
 import { t, type MessageKey } from '../../i18n';
 import { formatBytes } from '../../format';
 import { renewSession } from '../../console/session';
@@ -74,12 +75,9 @@ export interface UploadOptions {
   replace: boolean;
 }
 
+/** The upload's URL, its checksum in lower case. */
 export function uploadUrl(name: string, o: UploadOptions): string {
-  const q = new URLSearchParams();
-  if (o.sha256.trim()) q.set('sha256', o.sha256.trim().toLowerCase());
-  if (o.replace) q.set('replace', '1');
-  const s = q.toString();
-  return `/api/iso/${encodeURIComponent(name)}${s ? `?${s}` : ''}`;
+  return urls.isoUpload(name, { sha256: o.sha256.trim().toLowerCase(), replace: o.replace });
 }
 
 /** "013f5b44a1c2…" — the first 12 hex digits. */

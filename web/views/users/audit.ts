@@ -6,7 +6,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api, type Me } from '../../api';
+import type { Me } from '../../api';
+import { client } from '../../client';
 import { formatTime } from '../../format';
 import { DataTable, type Column } from '../../components/data-table';
 import { ErrorBanner } from '../../components/error-banner';
@@ -23,12 +24,9 @@ export const AUDIT_ACTIONS = [
   'acl.set', 'acl.delete', 'token.create', 'token.delete',
 ] as const;
 
-/** The query of the filters: auditQuery('anna', '') → "?limit=200&user=anna". */
-export function auditQuery(user: string, action: string): string {
-  const q = new URLSearchParams({ limit: String(AUDIT_LIMIT) });
-  if (user.trim()) q.set('user', user.trim());
-  if (action) q.set('action', action);
-  return `?${q}`;
+/** The node's filter of the form's: auditFilter(' anna ', '') → { limit: 200, user: 'anna', action: '' }. */
+export function auditFilter(user: string, action: string): { limit: number; user: string; action: string } {
+  return { limit: AUDIT_LIMIT, user: user.trim(), action };
 }
 
 const detailText = (d: unknown): string => (d === undefined || d === null ? '' : typeof d === 'string' ? d : JSON.stringify(d));
@@ -39,7 +37,7 @@ export function AuditTab({ me }: { me: Me }) {
   const [user, setUser] = useState('');
   const [action, setAction] = useState('');
   const [asked, setAsked] = useState({ user: '', action: '' });
-  const load = () => api.get<AuditView[]>(`/api/access/audit${auditQuery(asked.user, asked.action)}`).then((x) => (setRows(x), setError(null)), setError);
+  const load = () => client.access.audit(auditFilter(asked.user, asked.action)).then((x) => (setRows(x), setError(null)), setError);
   useEffect(() => {
     void load();
   }, [asked]);

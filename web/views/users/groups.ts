@@ -6,13 +6,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api, type Me } from '../../api';
+import type { Me } from '../../api';
+import { client } from '../../client';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { DataTable, type Column } from '../../components/data-table';
 import { Dialog } from '../../components/dialog';
 import { ErrorBanner } from '../../components/error-banner';
 import { Field, fieldError } from '../../components/field';
-import type { GroupView, UserView } from '../../access/model';
+import type { GroupView } from '../../access/model';
 import { UsersTabs } from './tabs';
 
 function MemberChoice({ users, chosen, onChange }: { users: string[]; chosen: string[]; onChange: (m: string[]) => void }) {
@@ -30,10 +31,10 @@ export function GroupsTab({ me }: { me: Me }) {
   const [error, setError] = useState<unknown>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
   const [editing, setEditing] = useState<GroupView | null>(null);
-  const load = () => api.get<GroupView[]>('/api/access/groups').then((x) => (setGroups(x), setError(null)), setError);
+  const load = () => client.access.groups.list().then((x) => (setGroups(x), setError(null)), setError);
   useEffect(() => {
     void load();
-    api.get<UserView[]>('/api/access/users').then((u) => setUsers(u.map((x) => x.username).sort()), () => setUsers([]));
+    client.access.users.list().then((u) => setUsers(u.map((x) => x.username).sort()), () => setUsers([]));
   }, []);
   const columns: Column<GroupView>[] = [
     { key: 'group', label: t('groups.col.name'), value: (g) => g.group },
@@ -59,7 +60,7 @@ export function GroupsTab({ me }: { me: Me }) {
     <${ConfirmDialog} open=${deleting !== null} title=${t('groups.deleteTitle', { name: deleting ?? '' })} message=${t('groups.deleteText')}
       confirmLabel=${t('groups.deleteOne', { name: deleting ?? '' })}
       onConfirm=${async () => {
-        await api.del(`/api/access/groups/${encodeURIComponent(deleting!)}`);
+        await client.access.groups.remove(deleting!);
         setDeleting(null);
         await load();
       }}
@@ -77,7 +78,7 @@ function GroupCreate({ users, onCreated }: { users: string[]; onCreated: () => P
     setBusy(true);
     setError(null);
     try {
-      await api.post('/api/access/groups', { group: name.trim(), comment: comment.trim(), members });
+      await client.access.groups.create({ group: name.trim(), comment: comment.trim(), members });
       setName('');
       setComment('');
       setMembers([]);
@@ -118,7 +119,7 @@ function MembersDialog(p: { group: GroupView | null; users: string[]; onClose: (
     setBusy(true);
     setError(null);
     try {
-      await api.put(`/api/access/groups/${encodeURIComponent(p.group.group)}`, { members });
+      await client.access.groups.setMembers(p.group.group, members);
       await p.onSaved();
     } catch (err) {
       setError(err);
