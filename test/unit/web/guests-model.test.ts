@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import {
   actionsFor, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, RECOMMENDED, withOsType,
   type CreateForm,
-} from '../../../web/views/guests-model';
+} from '../../../web/views/guests/model';
 import { OS_TYPES as NODE_OS_TYPES, DEFAULT_MEMORY_MIB, DEFAULT_DISK_SIZE, DEFAULT_DISK_BUS, DEFAULT_NIC_MODEL, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_DISK_FORMAT } from '../../../node-cgi/vm/defaults';
 import { MEMORY_MAX_MIB, MEMORY_MIN_MIB, CORES_MAX, SOCKETS_MAX, VCPUS_MAX, DESCRIPTION_MAX_CHARS } from '../../../node-cgi/vm/validate';
 import { OS_TYPE_IDS } from '../../../node-cgi/vm/types';

@@ -12,9 +12,9 @@
  * The node checks everything again; its issues ("disks[0].size: …") map back
  * to the form's fields with fieldOfIssue().
  */
-import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmState } from '../../node-cgi/vm/types';
-import type { MessageKey } from '../i18n';
-import type { PowerAction } from '../client';
+import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmState } from '../../../node-cgi/vm/types';
+import type { MessageKey } from '../../i18n';
+import type { PowerAction } from '../../client';
 
 export interface CreateForm {
   /** Empty: the node picks the next free VMID. */
