@@ -13,6 +13,7 @@ import { closeText, probeConsole, readProbe, type Probe } from '../../../web/con
 import { comboLabel, Console, NOT_RUNNING_POLL_MS, type ConsoleDeps } from '../../../web/console/console';
 import type { RfbOptions } from '../../../web/console/rfb';
 import { renewSession } from '../../../web/console/session';
+import { useCopy } from '../../../web/console/clipboard';
 import { api, ApiError, RENEW_AFTER_MS } from '../../../web/api';
 import { click, fakeFetch, key, mount, settle, text, typeInto, unmount, useDom } from './dom';
 
@@ -484,3 +485,40 @@ comp('should renew the ticket through the api client only when it is due', async
 });
 
 comp.run();
+
+// ---------------------------------------------------------------- clipboard
+
+const copying = suite('useCopy');
+useDom(copying);
+
+function CopyProbe({ out }: { out: { c: ReturnType<typeof useCopy> | null } }) {
+  out.c = useCopy();
+  return html`<span>${out.c.copied ? 'Copied' : ''}</span>`;
+}
+
+copying('should copy through the clipboard and say so', async () => {
+  const written: string[] = [];
+  Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (s: string) => void written.push(s) }, configurable: true });
+  const out: { c: ReturnType<typeof useCopy> | null } = { c: null };
+  const el = await mount(html`<${CopyProbe} out=${out} />`);
+  await out.c!.copy('013f5b44');
+  await settle();
+  assert.equal(written, ['013f5b44']);
+  assert.is(text(el), 'Copied');
+  await unmount(el);
+});
+
+copying('should say nothing when the browser refuses both ways to copy', async () => {
+  Object.defineProperty(navigator, 'clipboard', { value: { writeText: async () => Promise.reject(new Error('denied')) }, configurable: true });
+  (document as unknown as { execCommand: () => boolean }).execCommand = () => false;
+  const out: { c: ReturnType<typeof useCopy> | null } = { c: null };
+  const el = await mount(html`<${CopyProbe} out=${out} />`);
+  await out.c!.copy('x');
+  await settle();
+  assert.is(out.c!.copied, false);
+  assert.is(text(el), '');
+  assert.is(document.querySelector('textarea'), null, 'the helper text area is gone again');
+  await unmount(el);
+});
+
+copying.run();

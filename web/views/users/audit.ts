@@ -3,11 +3,12 @@
  * and throttled logins and every change to users, groups, ACL and tokens,
  * newest first, narrowed by user and action on the node (?user=, ?action=).
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
 import type { Me } from '../../api';
 import { client } from '../../client';
+import { useLoad } from '../../hooks';
 import { formatTime } from '../../format';
 import { DataTable, type Column } from '../../components/data-table';
 import { ErrorBanner } from '../../components/error-banner';
@@ -32,15 +33,10 @@ export function auditFilter(user: string, action: string): { limit: number; user
 const detailText = (d: unknown): string => (d === undefined || d === null ? '' : typeof d === 'string' ? d : JSON.stringify(d));
 
 export function AuditTab({ me }: { me: Me }) {
-  const [rows, setRows] = useState<AuditView[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [user, setUser] = useState('');
   const [action, setAction] = useState('');
   const [asked, setAsked] = useState({ user: '', action: '' });
-  const load = () => client.access.audit(auditFilter(asked.user, asked.action)).then((x) => (setRows(x), setError(null)), setError);
-  useEffect(() => {
-    void load();
-  }, [asked]);
+  const { data: rows, error, reload } = useLoad(() => client.access.audit(auditFilter(asked.user, asked.action)), [asked]);
   const columns: Column<AuditView>[] = [
     { key: 'time', label: t('audit.col.time'), value: (a) => formatTime(a.time), sortValue: (a) => a.time },
     { key: 'user', label: t('audit.col.user'), value: (a) => (a.token ? a.token : a.user) },
@@ -65,7 +61,7 @@ export function AuditTab({ me }: { me: Me }) {
       <//>
       <div class="form-actions"><button type="submit" class="btn">${t('audit.show')}</button></div>
     </form>
-    ${error && html`<${ErrorBanner} error=${error} onRetry=${load} />`}
+    <${ErrorBanner} error=${error} onRetry=${reload} />
     ${rows === null
       ? !error && html`<p>${t('app.loading')}</p>`
       : html`<${DataTable} label=${t('audit.title')} filter=${t('audit.filter')} empty=${t('audit.empty')} columns=${columns}
