@@ -23,7 +23,7 @@ import type { BackupEntry, BackupJob, BackupManifest, StorageConfig } from '../n
 import type { IsoImage } from '../node-cgi/iso/library';
 import type { BootCheckResult } from '../node-cgi/restore/bootcheck';
 import type { TaskRecord } from '../node-cgi/tasks/task';
-import type { TemporaryMark, VmCreateRequest, VmDetail, VmListEntry } from '../node-cgi/vm/types';
+import type { AccelSetting, NodeResources, NodeSettings, TemporaryMark, VmCreateRequest, VmDetail, VmListEntry } from '../node-cgi/vm/types';
 import { api, type Me } from './api';
 import type { AclEntryView, AuditView, GroupView, NewToken, RoleView, TokenView, UserView } from './access/model';
 
@@ -100,12 +100,18 @@ export function createClient(send: Send) {
       /** What the node says of a create request without creating anything (also: the next free VMID). */
       check: (body: Partial<VmCreateRequest>) => post<VmCheck>(`/api/vm${query({ dryrun: 1 })}`, body),
       create: (body: VmCreateRequest) => post<{ vmid: number }>('/api/vm', body),
-      update: (vmid: number, body: Partial<Pick<VmDetail, 'name' | 'memory' | 'onboot' | 'description'>>) => put(vm(vmid), body),
+      /** Options; `accel: null` goes back to the node's setting. */
+      update: (vmid: number, body: Partial<Pick<VmDetail, 'name' | 'memory' | 'onboot' | 'description'>> & { accel?: AccelSetting | null }) => put(vm(vmid), body),
       setCdrom: (vmid: number, cdrom: string | null) => put(`${vm(vmid)}/cdrom`, { cdrom }),
       power: (vmid: number, action: PowerAction) => post(`${vm(vmid)}/${action}`),
       start: (vmid: number) => post(`${vm(vmid)}/start`),
       stop: (vmid: number) => post(`${vm(vmid)}/stop`),
       remove: (vmid: number) => del(vm(vmid)),
+    },
+    nodes: {
+      resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),
+      settings: (node: string) => get<NodeSettings>(`/api/node/${seg(node)}/settings`),
+      setSettings: (node: string, body: Partial<NodeSettings>) => put(`/api/node/${seg(node)}/settings`, body),
     },
     isos: {
       list: () => get<IsoImage[]>('/api/iso'),

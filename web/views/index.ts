@@ -70,6 +70,13 @@ export const VIEWS: readonly ViewDef[] = [
     load: () => import('./users'),
   },
   {
+    id: 'node',
+    title: 'nav.node',
+    icon: 'node',
+    priv: 'Sys.Audit',
+    load: () => import('./node'),
+  },
+  {
     id: 'cluster',
     title: 'nav.cluster',
     icon: 'cluster',

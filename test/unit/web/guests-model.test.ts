@@ -114,4 +114,9 @@ A('should keep list rows short', () => {
   assert.equal(listActionsFor('paused'), ['resume', 'stop']);
   assert.equal(listActionsFor('stopped'), ['start']);
 });
+A('should offer a crashed guest only reset and stop (and the list only stop)', () => {
+  const fault = { state: 'internal-error' as const, message: 'm', actions: ['reset', 'stop'] as ('reset' | 'stop')[], kvmSuspect: true };
+  assert.equal(actionsFor('paused', fault), ['reset', 'stop']);
+  assert.equal(listActionsFor('paused', fault), ['stop']);
+});
 A.run();

@@ -1,9 +1,9 @@
 /**
  * What the pages of the Guests view share: how often they ask the node
- * again, a guest's status as a badge, OS names, a privilege check, a
+ * again, a guest's status as a badge (a crashed one says so), OS names, a privilege check, a
  * <select> of value/label pairs and the ISO names for a CD-ROM choice.
  */
-import type { VmState } from '../../../node-cgi/vm/types';
+import type { VmFault, VmState } from '../../../node-cgi/vm/types';
 import type { Me } from '../../api';
 import { client } from '../../client';
 import { StatusBadge, type Tone } from '../../components/status-badge';
@@ -15,13 +15,16 @@ import { t, type MessageKey } from '../../i18n';
 export const POLL_MS = 3000;
 
 const STATUS_TONE: Record<VmState, Tone> = { running: 'running', paused: 'paused', stopped: 'neutral' };
-export const STATUS_KEY: Record<VmState, MessageKey> = { running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped' };
+const STATUS_KEY: Record<VmState, MessageKey> = { running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped' };
 
 export const osLabel = (os: string): string => t(`guests.os.${os}` as MessageKey);
 export const can = (me: Me, priv: string): boolean => me.privileges.includes(priv);
 
-export function GuestStatus({ status }: { status: VmState }) {
-  return html`<${StatusBadge} tone=${STATUS_TONE[status]} label=${t(STATUS_KEY[status])} />`;
+/** A crashed guest is "paused" to the API, but says it crashed. */
+export const statusLabel = (status: VmState, fault?: VmFault): string => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);
+
+export function GuestStatus({ status, fault }: { status: VmState; fault?: VmFault | undefined }) {
+  return html`<${StatusBadge} tone=${fault ? 'failed' : STATUS_TONE[status]} label=${statusLabel(status, fault)} />`;
 }
 
 /** A <select>; Field's id and aria attributes pass through to it. */

@@ -13,13 +13,13 @@ import { usePoll } from '../../hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
 import { href } from '../../router';
-import { can, GuestStatus, POLL_MS, STATUS_KEY } from './common';
+import { can, GuestStatus, POLL_MS, statusLabel } from './common';
 import { PowerButtons } from './power';
 
 export function GuestList({ me }: { me: Me }) {
   const { data, error, reload } = usePoll(client.vms.list, { every: POLL_MS });
   const columns: Column<VmListEntry>[] = [
-    { key: 'status', label: t('guests.col.status'), value: (g) => t(STATUS_KEY[g.status]), render: (g) => html`<${GuestStatus} status=${g.status} />` },
+    { key: 'status', label: t('guests.col.status'), value: (g) => statusLabel(g.status, g.fault), render: (g) => html`<${GuestStatus} status=${g.status} fault=${g.fault} />` },
     {
       key: 'vmid',
       label: t('guests.col.guest'),
@@ -43,7 +43,7 @@ export function GuestList({ me }: { me: Me }) {
       label: t('table.actions'),
       value: () => '',
       sortable: false,
-      render: (g) => html`<${PowerButtons} vmid=${g.vmid} name=${g.name} status=${g.status} onDone=${reload} small=${true} />`,
+      render: (g) => html`<${PowerButtons} vmid=${g.vmid} name=${g.name} status=${g.status} fault=${g.fault} onDone=${reload} small=${true} />`,
     },
   ];
   return html`<div class="page-head">

@@ -12,7 +12,7 @@
  * The node checks everything again; its issues ("disks[0].size: …") map back
  * to the form's fields with fieldOfIssue().
  */
-import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmState } from '../../../node-cgi/vm/types';
+import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmState } from '../../../node-cgi/vm/types';
 import type { MessageKey } from '../../i18n';
 import type { PowerAction } from '../../client';
 
@@ -176,16 +176,17 @@ export function fieldOfIssue(field: string): FormField | null {
 
 export type { PowerAction };
 
-/** Power actions that make sense in a status, in button order. */
-export function actionsFor(status: VmState): PowerAction[] {
+/** Power actions that make sense in a status, in button order; a crashed guest takes only its fault's (reset, stop). */
+export function actionsFor(status: VmState, fault?: VmFault): PowerAction[] {
+  if (fault) return [...fault.actions];
   if (status === 'running') return ['shutdown', 'stop', 'reset', 'pause'];
   if (status === 'paused') return ['resume', 'stop'];
   return ['start'];
 }
 
 /** The few actions a row of the list offers (the guest's page has all). */
-export function listActionsFor(status: VmState): PowerAction[] {
-  return actionsFor(status).filter((a) => a !== 'reset' && a !== 'pause');
+export function listActionsFor(status: VmState, fault?: VmFault): PowerAction[] {
+  return actionsFor(status, fault).filter((a) => a !== 'reset' && a !== 'pause');
 }
 
 /** Actions that lose a running guest's state: they ask first. */

@@ -3,7 +3,7 @@
  * page): the actions its status allows, stop and reset asked first.
  */
 import { useState } from 'preact/hooks';
-import type { VmState } from '../../../node-cgi/vm/types';
+import type { VmFault, VmState } from '../../../node-cgi/vm/types';
 import { client } from '../../client';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { ErrorBanner } from '../../components/error-banner';
@@ -21,12 +21,14 @@ export interface PowerButtonsProps {
   vmid: number;
   name: string;
   status: VmState;
+  /** A crashed guest's fault: only its actions are offered. */
+  fault?: VmFault | undefined;
   onDone: () => void;
   /** The list's row: fewer actions, small buttons. */
   small?: boolean;
 }
 
-export function PowerButtons({ vmid, name, status, onDone, small }: PowerButtonsProps) {
+export function PowerButtons({ vmid, name, status, fault, onDone, small }: PowerButtonsProps) {
   const [ask, setAsk] = useState<PowerAction | null>(null);
   const power = useAction(async (action: PowerAction) => {
     await client.vms.power(vmid, action);
@@ -35,7 +37,7 @@ export function PowerButtons({ vmid, name, status, onDone, small }: PowerButtons
   const press = (action: PowerAction) => (CONFIRM_ACTIONS.has(action) ? setAsk(action) : void power.run(action));
   const cls = `btn${small ? ' btn-small' : ''}`;
   return html`<div class="guest-actions" role="group" aria-label=${t('guests.actionsFor', { name })}>
-      ${(small ? listActionsFor(status) : actionsFor(status)).map(
+      ${(small ? listActionsFor(status, fault) : actionsFor(status, fault)).map(
         (a) => html`<button type="button" class=${a === 'start' ? `${cls} btn-primary` : cls} disabled=${power.busy} aria-busy=${power.running?.[0] === a || undefined}
           onClick=${() => press(a)}>${t(ACTION_KEY[a])}</button>`,
       )}
