@@ -2,8 +2,8 @@
  * The two things nearly every view does with the node, as hooks:
  *
  *   useAction(fn)   a button or form that sends something: busy while it
- *                   runs, its error kept for an ErrorBanner, the last error
- *                   cleared when it runs again.
+ *                   runs, done once it worked, its error kept for an
+ *                   ErrorBanner, both cleared when it runs again.
  *   usePoll(load)   data loaded now and again after each answer (every N ms,
  *                   or as the answer says); useLoad(load) loads once. Both
  *                   keep the last data while a later load fails, and reload()
@@ -39,6 +39,8 @@ export interface Action<A extends unknown[]> {
   /** The arguments of the run in progress (which of several buttons), or null. */
   running: A | null;
   busy: boolean;
+  /** The last run succeeded ("Saved"); false again when the next one starts. */
+  done: boolean;
   error: unknown;
   /** Show an error of one's own, or dismiss one (null). */
   setError: (e: unknown) => void;
@@ -47,15 +49,18 @@ export interface Action<A extends unknown[]> {
 /** `fn`'s latest version, run with busy and error state. */
 export function useAction<A extends unknown[]>(fn: (...args: A) => unknown): Action<A> {
   const [running, setRunning] = useState<A | null>(null);
+  const [done, setDone] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const fnRef = useRef(fn);
   fnRef.current = fn;
   const live = useLive();
   const run = async (...args: A): Promise<boolean> => {
     setRunning(args);
+    setDone(false);
     setError(null);
     try {
       await fnRef.current(...args);
+      if (live.current) setDone(true);
       return true;
     } catch (e) {
       if (live.current) setError(e);
@@ -64,7 +69,7 @@ export function useAction<A extends unknown[]>(fn: (...args: A) => unknown): Act
       if (live.current) setRunning(null);
     }
   };
-  return { run, running, busy: running !== null, error, setError };
+  return { run, running, busy: running !== null, done, error, setError };
 }
 
 export interface Loaded<T> {

@@ -36,25 +36,20 @@ export function PasswordForm(p: PasswordFormProps) {
   const [old, setOld] = useState('');
   const [pw, setPw] = useState('');
   const [pw2, setPw2] = useState('');
-  const [done, setDone] = useState(false);
   const save = useAction(async () => {
     await p.onSubmit(pw, old);
     setOld('');
     setPw('');
     setPw2('');
-    setDone(true);
   });
   const ready = pw !== '' && pw === pw2 && (!own || old !== '');
   const submit = (e: Event) => {
     e.preventDefault();
-    if (!ready) return;
-    setDone(false);
-    void save.run();
+    if (ready) void save.run();
   };
-  const typed = (set: (v: string) => void) => (e: Event) => {
-    setDone(false);
-    set((e.currentTarget as HTMLInputElement).value);
-  };
+  const typed = (set: (v: string) => void) => (e: Event) => set((e.currentTarget as HTMLInputElement).value);
+  // Said until the user types again.
+  const done = save.done && old === '' && pw === '' && pw2 === '';
   const wrongOld = own && save.error instanceof ApiError && save.error.status === 403 ? t('account.wrongOld') : fieldError(save.error, 'oldpassword');
   const weak = fieldError(save.error, 'password');
   return html`<form class="card password-form" onSubmit=${submit} noValidate>

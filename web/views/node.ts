@@ -20,20 +20,13 @@ import type { ViewProps } from './props';
 function SettingsForm({ node, settings, onDone }: { node: string; settings: NodeSettings; onDone: () => void }) {
   const [accel, setAccel] = useState<AccelSetting>(settings.accel);
   const [overcommit, setOvercommit] = useState(String(settings.memoryOvercommit));
-  const [saved, setSaved] = useState(false);
   const save = useAction(async () => {
     await client.nodes.setSettings(node, { accel, memoryOvercommit: Number(overcommit) });
-    setSaved(true);
     onDone();
   });
-  const submit = (e: Event) => {
-    e.preventDefault();
-    setSaved(false);
-    void save.run();
-  };
   const fieldErr = (f: string) => fieldError(save.error, f);
   const options: [AccelSetting, string][] = [['auto', t('guests.accel.opt.auto')], ['kvm', t('guests.accel.opt.kvm')], ['tcg', t('guests.accel.opt.tcg')]];
-  return html`<form onSubmit=${submit} noValidate>
+  return html`<form onSubmit=${(e: Event) => (e.preventDefault(), void save.run())} noValidate>
     <${Field} label=${t('node.field.accel')} error=${fieldErr('accel')} hint=${t('node.field.accelHint')}>
       <select value=${accel} onChange=${(e: Event) => setAccel((e.currentTarget as HTMLSelectElement).value as AccelSetting)}>
         ${options.map(([v, label]) => html`<option value=${v} selected=${v === accel}>${label}</option>`)}
@@ -44,7 +37,7 @@ function SettingsForm({ node, settings, onDone }: { node: string; settings: Node
     <${ErrorBanner} error=${formError(save.error, ['accel', 'memoryOvercommit'])} />
     <div class="form-buttons">
       <button type="submit" class="btn btn-primary">${t('node.save')}</button>
-      ${saved && html`<span role="status">${t('node.saved')}</span>`}
+      ${save.done && html`<span role="status">${t('node.saved')}</span>`}
     </div>
   </form>`;
 }

@@ -29,7 +29,7 @@ function ActionProbe({ fn, out }: { fn: (what: string) => unknown; out: { a: Act
   return html`<span>${out.a.busy ? 'busy' : 'idle'}</span>`;
 }
 
-action('should be busy with the arguments of the run until it ends, then resolve true', async () => {
+action('should be busy with the arguments of the run until it ends, then done, and resolve true', async () => {
   const d = deferred<void>();
   const seen: string[] = [];
   const out: { a: Action<[string]> | null } = { a: null };
@@ -40,16 +40,18 @@ action('should be busy with the arguments of the run until it ends, then resolve
   await settle();
   assert.equal(out.a!.running, ['stop']);
   assert.is(el.textContent, 'busy');
+  assert.is(out.a!.done, false, 'not done while it runs');
   d.resolve();
   await settle();
   assert.is(ok, true);
+  assert.is(out.a!.done, true);
   assert.is(out.a!.running, null);
   assert.is(out.a!.error, null);
   assert.equal(seen, ['stop']);
   await unmount(el);
 });
 
-action('should keep the error of a failed run, resolve false, and clear it when it runs again', async () => {
+action('should keep the error of a failed run, not be done, resolve false, and clear the error when it runs again', async () => {
   let fail = true;
   const out: { a: Action<[string]> | null } = { a: null };
   const el = await mount(html`<${ActionProbe} fn=${async () => {
@@ -60,6 +62,7 @@ action('should keep the error of a failed run, resolve false, and clear it when 
   assert.is(first, false);
   assert.is((out.a!.error as Error).message, 'guest 101 is running');
   assert.is(out.a!.busy, false, 'not busy after a failure');
+  assert.is(out.a!.done, false);
   fail = false;
   const d = out.a!.run('x');
   await settle();

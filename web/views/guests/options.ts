@@ -22,19 +22,12 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   const [onboot, setOnboot] = useState(g.onboot);
   const [description, setDescription] = useState(g.description);
   const [accel, setAccel] = useState<AccelSetting | ''>(g.accel ?? '');
-  const [saved, setSaved] = useState(false);
   const save = useAction(async () => {
     await client.vms.update(g.vmid, { name, memory: Number(memory), onboot, description, accel: accel || null });
-    setSaved(true);
     onDone();
   });
-  const submit = (e: Event) => {
-    e.preventDefault();
-    setSaved(false);
-    void save.run();
-  };
   const fe = (f: string) => fieldError(save.error, f);
-  return html`<form onSubmit=${submit} noValidate>
+  return html`<form onSubmit=${(e: Event) => (e.preventDefault(), void save.run())} noValidate>
     <${Field} label=${t('guests.field.name')} value=${name} error=${fe('name')} onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
     <${Field} label=${t('guests.field.memory')} value=${memory} inputmode="numeric" error=${fe('memory')} onInput=${(e: Event) => setMemory((e.currentTarget as HTMLInputElement).value)} />
     <div class="field field-check"><label><input type="checkbox" checked=${onboot} onChange=${(e: Event) => setOnboot((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.onboot')}</label></div>
@@ -49,7 +42,7 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
     <${ErrorBanner} error=${formError(save.error, FIELDS)} />
     <div class="form-buttons">
       <button type="submit" class="btn btn-primary">${t('guests.save')}</button>
-      ${saved && html`<span role="status">${t('guests.saved')}</span>`}
+      ${save.done && html`<span role="status">${t('guests.saved')}</span>`}
     </div>
   </form>`;
 }
