@@ -330,8 +330,6 @@ export const de: Messages = {
   'jobs.f.keepMonthly': 'Monatlich behalten',
   'jobs.f.weekdays': 'Wochentage',
   'jobs.f.start': 'Startzeit',
-  'jobs.f.mode': 'Modus',
-  'jobs.f.compress': 'Kompression',
   'jobs.f.verifyAfterDays': 'Sicherungen prüfen, die nicht zurückgelesen wurden seit (Tage, 0 = alle)',
   'jobs.f.comment': 'Kommentar',
   'jobs.save': 'Speichern',

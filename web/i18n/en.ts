@@ -333,8 +333,6 @@ export const en = {
   'jobs.f.keepMonthly': 'Keep monthly',
   'jobs.f.weekdays': 'Weekdays',
   'jobs.f.start': 'Start time',
-  'jobs.f.mode': 'Mode',
-  'jobs.f.compress': 'Compression',
   'jobs.f.verifyAfterDays': 'Verify backups not read back for (days, 0 = all)',
   'jobs.f.comment': 'Comment',
   'jobs.save': 'Save',
