@@ -3,7 +3,9 @@
  * RAMVM_ROOT (default ./var). Prints "listening on http://HOST:PORT" once
  * requests are served; SIGINT/SIGTERM stop lighttpd cleanly (guests are
  * separate processes and keep running). Once the server listens, `ramvm
- * boot` starts the guests marked "start at boot" (output prefixed "boot:").
+ * boot` starts the guests marked "start at boot" (output prefixed "boot:"),
+ * and each minute `ramvm cluster tick` keeps a cluster node in step (prefix
+ * "cluster:").
  */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -50,17 +52,22 @@ export async function startCommand(): Promise<void> {
     await server.stop();
     return;
   }
-  bootGuests(server.root);
+  runCli(server.root, ['boot'], 'boot');
+  const tick = setInterval(() => runCli(server!.root, ['cluster', 'tick'], 'cluster'), CLUSTER_TICK_MS);
   const proc = server.proc;
   await new Promise<void>((res) => (proc.exitCode !== null || proc.signalCode !== null ? res() : proc.once('exit', () => res())));
+  clearInterval(tick);
 }
 
-/** Run `ramvm boot` in the background; its lines go to stdout prefixed "boot:". */
-function bootGuests(root: string): void {
+/** How often `ramvm cluster tick` runs (a no-op outside a cluster). */
+const CLUSTER_TICK_MS = 60_000;
+
+/** Run the `ramvm` CLI in the background on this node's root; its lines go to stdout prefixed "<prefix>:". */
+function runCli(root: string, args: string[], prefix: string): void {
   const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: process.env.RAMVM_NODE || hostname() };
-  const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), 'boot'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const relay = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`boot: ${line}\n`);
+    for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`${prefix}: ${line}\n`);
   };
   child.stdout.on('data', relay);
   child.stderr.on('data', relay);

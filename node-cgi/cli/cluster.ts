@@ -7,16 +7,17 @@
  *   ramvm cluster join URL TOKEN FINGERPRINT  join the master at URL (this node must have no guests)
  *   ramvm cluster leave                       this node leaves its cluster (a single node again, with a new key)
  *   ramvm cluster show                        cluster.json of this node
+ *   ramvm cluster tick                        each minute: catch up, push to members behind (membership.ts clusterTick)
  *
  * Run it with the node's environment (RAMVM_ROOT, and RAMVM_ADDRESS or
  * RAMVM_LISTEN when the node has them); `npm start` records its listen
  * address and ports in run/ramvm/server.json for it.
  */
 import { checkedClusterName, checkedTokenLifetime } from '../cluster/model';
-import { checkedJoinRequest, commitChanges, createCluster, joinCheck, joinCluster, leaveCluster, makeJoinToken } from '../cluster/membership';
+import { checkedJoinRequest, clusterTick, commitChanges, createCluster, joinCheck, joinCluster, leaveCluster, makeJoinToken } from '../cluster/membership';
 import { guardClusterWrites, readCluster } from '../cluster/state';
 
-const USAGE = 'usage: ramvm cluster create NAME | token [SECONDS] | join URL TOKEN FINGERPRINT | leave | show';
+const USAGE = 'usage: ramvm cluster create NAME | token [SECONDS] | join URL TOKEN FINGERPRINT | leave | show | tick';
 
 export async function clusterCommand([sub, ...args]: string[]): Promise<void> {
   guardClusterWrites();
@@ -44,6 +45,10 @@ export async function clusterCommand([sub, ...args]: string[]): Promise<void> {
   if (sub === 'leave' && args.length === 0) {
     leaveCluster();
     out('this node left its cluster');
+    return;
+  }
+  if (sub === 'tick' && args.length === 0) {
+    for (const line of await clusterTick()) out(`${new Date().toISOString()} ${line}`);
     return;
   }
   if (sub === 'show' && args.length === 0) {

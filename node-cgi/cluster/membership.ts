@@ -25,13 +25,13 @@ import { checkedFingerprint, nodeFingerprint } from './identity';
 import { clusterKey, newClusterKey, writeClusterKey } from './key';
 import {
   checkedNodeName, checkedNodeUrl, clusterUrlFor, consumeJoinToken, keptJoinTokens, newCluster, newJoinToken, promoted, usableJoinToken,
-  withNode, withoutNode, guestsOn, type ClusterConfig, type ClusterNode, type JoinTokenRecord, type Placement,
+  withNode, withoutNode, guestsOn, newer, type ClusterConfig, type ClusterNode, type JoinTokenRecord, type Placement, type StateMark,
 } from './model';
-import { forEachNode, isMaster, nodeJson, otherNodes, pullState, requireCluster, signer, STATUS_TIMEOUT_MS, VERSION, type EachResult } from './members';
+import { catchUp, forEachNode, isMaster, nodeJson, otherNodes, pullState, requireCluster, signer, STATUS_TIMEOUT_MS, VERSION, type EachResult } from './members';
 import { connectPeer, peerJson, peerRequest, readAll, PeerError, type PeerAddress } from './peer';
 import {
   applyState, asReplication, bumpGeneration, checkedState, CLUSTER_LOCK, joinTokensFile, placementFile, readCluster, readPlacement,
-  readStateUnlocked, takeChanged, writeClusterUnlocked, type ClusterState,
+  readState, readStateUnlocked, takeChanged, writeClusterUnlocked, type ClusterState,
 } from './state';
 
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -378,6 +378,41 @@ export function receiveState(from: string, body: unknown): PushAnswer {
     log(`this node is no longer the master: ${now.master} is, in epoch ${now.epoch}; its state replaced this node's (epoch ${mine.epoch}, generation ${mine.generation})`);
   }
   return { applied, epoch: now.epoch, generation: now.generation, master: now.master };
+}
+
+// ---- the minute tick ----
+
+/**
+ * `ramvm cluster tick`, each minute (npm start's timer; cron on a node
+ * image): every node asks the others how they stand. A node that meets a
+ * newer state pulls it (a member behind its master, a master that was
+ * replaced while it was away); the master pushes its state to members
+ * behind it; a node its master no longer lists leaves. Returns what it did.
+ */
+export async function clusterTick(): Promise<string[]> {
+  const c = readCluster();
+  if (!c) return [];
+  const out: string[] = [];
+  const answers = await forEachNode(otherNodes(c), (n) => nodeJson<StateMark>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
+  const fromMaster = answers.find((a) => a.node === c.master);
+  if (fromMaster && !fromMaster.ok && (fromMaster.error as { answerHeaders?: Record<string, unknown> }).answerHeaders?.['x-ramvm-member'] === 'no') {
+    leaveCluster();
+    return [`the master ${c.master} no longer lists this node: left cluster ${c.name}`];
+  }
+  if (await catchUp()) {
+    const now = readCluster()!;
+    out.push(`took the newer state: epoch ${now.epoch}, generation ${now.generation}, master ${now.master}`);
+  }
+  const now = readCluster();
+  if (now && now.master === nodeName()) {
+    const behind = answers.filter((a): a is Extract<typeof a, { ok: true }> => a.ok && newer(now, a.value)).map((a) => a.node);
+    if (behind.length > 0) {
+      const results = await pushState(readState(), behind);
+      for (const r of results) out.push(r.ok ? `${r.node} was behind: now at generation ${r.value.generation}` : `${r.node} is behind and did not take the state: ${r.error.message}`);
+    }
+  }
+  for (const a of answers) if (!a.ok) out.push(`${a.node} does not answer: ${a.error.message}`);
+  return out;
 }
 
 // ---- promotion, removal, leaving ----

@@ -17,7 +17,8 @@
  * it in `after`. Stopping also happens at process exit, and a later run
  * sweeps what a killed run left (netns.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../build/server';
@@ -25,6 +26,7 @@ import { DIST } from '../../build/build';
 import { createNetwork, type Network } from './netns';
 import { ADMIN_PASSWORD, endTaskProcesses, loginClient, makeClient, type Client } from './node';
 import { killGuests, waitFor } from './guest';
+import { fingerprintOf } from '../../node-cgi/cluster/identity';
 
 /** The UI port of every node (each has an address of its own). */
 export const CLUSTER_UI_PORT = 8006;
@@ -180,4 +182,33 @@ export async function formCluster(c: TestCluster, name = 'office'): Promise<Clie
     if (t.status !== 'ok') throw new Error(`join of ${m.name} failed: ${t.message}`);
   }
   return api;
+}
+
+/**
+ * Every file of a node's config tree (etc/ramvm) with its bytes, for
+ * "nothing changed" checks: compare two snapshots with assert.equal.
+ */
+export function configTree(root: string): Record<string, string> {
+  const base = join(root, 'etc/ramvm');
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[p.slice(base.length + 1)] = readFileSync(p).toString('base64');
+    }
+  };
+  walk(base);
+  return out;
+}
+
+/** The node's certificate fingerprint, read from its root. */
+export function fingerprintOfNode(n: ClusterTestNode): string {
+  return fingerprintOf(readFileSync(join(n.root, 'etc/ramvm/priv/node.crt'), 'utf8'));
+}
+
+/** Run the built `ramvm` CLI on node `n`, inside its namespace (it may talk to other nodes). */
+export function nodeCli(n: ClusterTestNode, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(n.inNs[0]!, [...n.inNs.slice(1), process.execPath, join(DIST, 'bin/ramvm'), ...args], { env: n.env, encoding: 'utf8', ...(input !== undefined ? { input } : {}), timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
