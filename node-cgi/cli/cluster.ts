@@ -14,7 +14,8 @@
  * address and ports in run/ramvm/server.json for it.
  */
 import { checkedClusterName, checkedTokenLifetime } from '../cluster/model';
-import { checkedJoinRequest, clusterTick, commitChanges, createCluster, joinCheck, joinCluster, leaveCluster, makeJoinToken } from '../cluster/membership';
+import { checkedJoinRequest, clusterTick, createCluster, joinCheck, joinCluster, leaveCluster, makeJoinToken } from '../cluster/membership';
+import { commitChanges } from '../cluster/replicate';
 import { guardClusterWrites, readCluster } from '../cluster/state';
 
 const USAGE = 'usage: ramvm cluster create NAME | token [SECONDS] | join URL TOKEN FINGERPRINT | leave | show | tick';

@@ -24,7 +24,7 @@ import { HANDLED, log, Reply } from '../lib/cgi';
 import { HttpError, invalid } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import type { Request } from '../lib/request';
-import { commitChanges } from './membership';
+import { commitChanges } from './replicate';
 import { forEachNode, markHeaders, nodeJson, otherNodes, pullState, type EachResult } from './members';
 import { newer, type ClusterConfig } from './model';
 import { forwardRequest, forwardUpgrade } from './forward';

@@ -17,6 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskRun } from '../tasks/task';
+import { reconcileOnMaster } from './placement';
+import { commitChanges, pushState, type CommitResult } from './replicate';
 import { HttpError, conflict, invalid } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { readJson, removeFile, updateJson, withLock, writeFileAtomic, writeJsonAtomic } from '../lib/store';
@@ -27,11 +29,11 @@ import {
   checkedNodeName, checkedNodeUrl, clusterUrlFor, consumeJoinToken, keptJoinTokens, newCluster, newJoinToken, promoted, usableJoinToken,
   withNode, withoutNode, guestsOn, newer, type ClusterConfig, type ClusterNode, type JoinTokenRecord, type Placement, type StateMark,
 } from './model';
-import { catchUp, forEachNode, isMaster, nodeJson, otherNodes, pullState, requireCluster, signer, STATUS_TIMEOUT_MS, VERSION, type EachResult } from './members';
+import { catchUp, forEachNode, isMaster, nodeJson, otherNodes, requireCluster, signer, STATUS_TIMEOUT_MS, VERSION } from './members';
 import { connectPeer, peerJson, peerRequest, readAll, PeerError, type PeerAddress } from './peer';
 import {
-  applyState, asReplication, bumpGeneration, checkedState, CLUSTER_LOCK, joinTokensFile, placementFile, readCluster, readPlacement,
-  readState, readStateUnlocked, takeChanged, writeClusterUnlocked, type ClusterState,
+  applyState, asReplication, checkedState, CLUSTER_LOCK, joinTokensFile, placementFile, readCluster, readPlacement,
+  readState, readStateUnlocked, writeClusterUnlocked, type ClusterState,
 } from './state';
 
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -312,74 +314,6 @@ export async function joinTask(t: TaskRun): Promise<string> {
   return `joined cluster ${c.name} (master ${c.master}, ${c.nodes.length} nodes)`;
 }
 
-// ---- replication ----
-
-export interface PushAnswer {
-  applied: boolean;
-  epoch: number;
-  generation: number;
-  master: string;
-}
-
-/** Send `state` to `nodes` in parallel; each answers once the state is on its disk. */
-export function pushState(state: ClusterState, nodes: readonly string[]): Promise<EachResult<PushAnswer>[]> {
-  return forEachNode(nodes, (n) => nodeJson<PushAnswer>(n, 'PUT', '/api/cluster/state', state, { timeoutMs: STATUS_TIMEOUT_MS }), STATUS_TIMEOUT_MS);
-}
-
-export interface CommitResult {
-  generation: number;
-  acked: string[];
-  behind: { node: string; error: string }[];
-}
-
-/**
- * After cluster-wide files changed on the master: generation + 1, pushed to
- * every member. Resolves when every reachable member has it on disk; the
- * unreachable ones are "behind" and catch up later. When a member shows a
- * higher epoch, this node is no longer the master: it takes that state
- * (dropping the change) and throws 409 saying so.
- */
-export async function commitChanges(): Promise<CommitResult | null> {
-  if (!takeChanged()) return null;
-  const c = readCluster();
-  if (!c || c.master !== nodeName()) return null;
-  const state = bumpGeneration();
-  const results = await pushState(state, otherNodes(c));
-  const acked: string[] = [];
-  const behind: { node: string; error: string }[] = [];
-  let higher: { node: string; epoch: number; master: string } | null = null;
-  for (const r of results) {
-    if (!r.ok) behind.push({ node: r.node, error: r.error.message });
-    else if (r.value.epoch > state.epoch) higher = { node: r.node, epoch: r.value.epoch, master: r.value.master };
-    else acked.push(r.node);
-  }
-  if (behind.length) log(`cluster generation ${state.generation}: not on ${behind.map((b) => `${b.node} (${b.error})`).join(', ')} yet`);
-  if (higher) {
-    await pullState(higher.node);
-    throw conflict(
-      `this node is no longer the master: ${higher.master} is, since epoch ${higher.epoch}; the change made here was not kept (make it again on ${higher.master})`,
-    );
-  }
-  return { generation: state.generation, acked, behind };
-}
-
-/** PUT /api/cluster/state (from the master): apply when newer; say where this node stands. */
-export function receiveState(from: string, body: unknown): PushAnswer {
-  const s = checkedState(body);
-  if (s.cluster.master !== from) throw conflict(`a state is sent by its master; ${from} is not the master of this state (${s.cluster.master} is)`);
-  const mine = readCluster();
-  if (!s.cluster.nodes.some((n) => n.name === nodeName())) {
-    throw conflict(`the state of ${from} does not list this node (${nodeName()}); it was removed from cluster ${s.cluster.name}`);
-  }
-  if (mine && mine.name !== s.cluster.name) throw conflict(`this node is in cluster ${mine.name}, not ${s.cluster.name}`);
-  const applied = applyState(s);
-  const now = readCluster()!;
-  if (applied && mine && mine.master === nodeName() && now.master !== nodeName()) {
-    log(`this node is no longer the master: ${now.master} is, in epoch ${now.epoch}; its state replaced this node's (epoch ${mine.epoch}, generation ${mine.generation})`);
-  }
-  return { applied, epoch: now.epoch, generation: now.generation, master: now.master };
-}
-
 // ---- the minute tick ----
 
 /**
@@ -393,7 +327,7 @@ export async function clusterTick(): Promise<string[]> {
   const c = readCluster();
   if (!c) return [];
   const out: string[] = [];
-  const answers = await forEachNode(otherNodes(c), (n) => nodeJson<StateMark>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
+  const answers = await forEachNode(otherNodes(c), (n) => nodeJson<StateMark & { vmids: number[] }>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
   const fromMaster = answers.find((a) => a.node === c.master);
   if (fromMaster && !fromMaster.ok && (fromMaster.error as { answerHeaders?: Record<string, unknown> }).answerHeaders?.['x-ramvm-member'] === 'no') {
     leaveCluster();
@@ -405,6 +339,13 @@ export async function clusterTick(): Promise<string[]> {
   }
   const now = readCluster();
   if (now && now.master === nodeName()) {
+    // Entries of guests a node no longer has (deleted while this master was away, or a create that died).
+    const lists = [{ node: nodeName(), vmids: localGuests().map((g) => g.vmid) }, ...answers.flatMap((a) => (a.ok ? [{ node: a.node, vmids: a.value.vmids ?? [] }] : []))];
+    for (const l of lists) {
+      const released = reconcileOnMaster(l.node, l.vmids);
+      if (released.length) out.push(`released VMID(s) ${released.join(', ')} of ${l.node}: the node no longer has them`);
+    }
+    await commitChanges();
     const behind = answers.filter((a): a is Extract<typeof a, { ok: true }> => a.ok && newer(now, a.value)).map((a) => a.node);
     if (behind.length > 0) {
       const results = await pushState(readState(), behind);

@@ -51,6 +51,8 @@ export interface StateMark {
 export interface PlacementEntry {
   node: string;
   name: string;
+  /** Unix seconds of the reservation (absent: listed when the cluster was made). */
+  since?: number;
 }
 
 /** VMID (as a string key) → where the guest lives. */
@@ -250,4 +252,19 @@ export function checkedTokenLifetime(value: unknown): number {
     throw invalid('lifetime', `must be a whole number of seconds from 1 to ${JOIN_TOKEN_LIFETIME_MAX_S}`);
   }
   return value;
+}
+
+/** A reservation younger than this is left alone when its node does not list the guest yet (it is being made). */
+export const RESERVATION_GRACE_S = 10 * 60;
+
+/**
+ * The entries of `node` that its own list of guests no longer has (deleted
+ * while the master could not be told, or a create that died), leaving fresh
+ * reservations alone.
+ *
+ *   staleEntries({ "101": {node: "n2", since: 0}, "102": {node: "n2", since: now} }, "n2", [], now) → [101]
+ */
+export function staleEntries(p: Placement, node: string, present: readonly number[], nowS: number): number[] {
+  const have = new Set(present);
+  return guestsOn(p, node).filter((v) => !have.has(v) && nowS - (p[String(v)]!.since ?? 0) > RESERVATION_GRACE_S);
 }

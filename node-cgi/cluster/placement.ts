@@ -16,9 +16,11 @@ import { nodeName } from '../lib/paths';
 import { withLock, writeJsonAtomic } from '../lib/store';
 import { log } from '../lib/cgi';
 import { checkedVmid } from '../lib/validate';
-import { commitChanges } from './membership';
+import { commitChanges } from './replicate';
 import { nodeJson, STATUS_TIMEOUT_MS } from './members';
-import { allocateVmid, type Placement } from './model';
+import { allocateVmid, staleEntries, type Placement } from './model';
+import { updateAccess } from '../access/store';
+import { audit } from '../access/audit';
 import { PeerError } from './peer';
 import { CLUSTER_LOCK, placementFile, readCluster, readPlacement } from './state';
 
@@ -33,20 +35,38 @@ export function reserveOnMaster(node: string, wanted: number | null, name: strin
     for (const v of used) taken[String(v)] ??= { node, name: '' };
     if (wanted !== null && !p[String(wanted)] && used.includes(wanted)) throw conflict(`VMID ${wanted} is in use on node ${node}`);
     const vmid = allocateVmid(taken, wanted);
-    writeJsonAtomic(placementFile(), { ...p, [String(vmid)]: { node, name } });
+    writeJsonAtomic(placementFile(), { ...p, [String(vmid)]: { node, name, since: Math.floor(Date.now() / 1000) } });
     return vmid;
   });
 }
 
-/** On the master: release `vmid` if the index puts it on `node` (a guest elsewhere keeps its entry). */
-export function releaseOnMaster(node: string, vmid: number): boolean {
+/**
+ * On the master: release `vmid` if the index puts it on `node` (a guest
+ * elsewhere keeps its entry). Its ACL entries go first: a guest that gets
+ * the VMID later must not inherit them.
+ */
+export function releaseOnMaster(node: string, vmid: number, by = 'root'): boolean {
   return withLock(CLUSTER_LOCK, () => {
     const p = readPlacement();
     if (p[String(vmid)]?.node !== node) return false;
+    const path = `/vms/${vmid}`;
+    const removed = updateAccess((d) => {
+      const before = d.acl.acl.length;
+      d.acl.acl = d.acl.acl.filter((e) => e.path !== path);
+      return before - d.acl.acl.length;
+    });
+    if (removed > 0) audit({ user: by, action: 'acl.delete', object: path, ok: true, detail: { reason: `guest deleted on node ${node}`, entries: removed } });
     delete p[String(vmid)];
     writeJsonAtomic(placementFile(), p);
     return true;
   });
+}
+
+/** On the master: release the entries of `node` that it no longer has (see staleEntries); returns them. */
+export function reconcileOnMaster(node: string, present: readonly number[]): number[] {
+  const stale = staleEntries(readPlacement(), node, present, Math.floor(Date.now() / 1000));
+  for (const vmid of stale) releaseOnMaster(node, vmid);
+  return stale;
 }
 
 /** POST /api/cluster/vmids body, from a node: {vmid: number|null, name, used: number[]}. */
@@ -83,16 +103,20 @@ export async function reserveVmid(wanted: number | null, name: string, usedHere:
   }
 }
 
-/** Give a reservation (or a deleted guest's entry) back; failures are logged (the index is repaired when the node is asked again). */
-export async function releaseVmid(vmid: number): Promise<void> {
+/**
+ * Give a reservation (or a deleted guest's entry, with its ACL entries)
+ * back; failures are logged: the master's tick releases entries a node no
+ * longer has (reconcileOnMaster), and until then the VMID is not given again.
+ */
+export async function releaseVmid(vmid: number, by?: string): Promise<void> {
   const c = readCluster();
   if (!c) return;
   try {
     if (c.master === nodeName()) {
-      releaseOnMaster(nodeName(), vmid);
+      releaseOnMaster(nodeName(), vmid, by);
       await commitChanges();
     } else {
-      await nodeJson(c.master, 'DELETE', `/api/cluster/vmids/${vmid}`, undefined, { timeoutMs: STATUS_TIMEOUT_MS });
+      await nodeJson(c.master, 'DELETE', `/api/cluster/vmids/${vmid}`, undefined, { timeoutMs: STATUS_TIMEOUT_MS, identity: by ? { username: by } : null });
     }
   } catch (e) {
     log(`VMID ${vmid} stays in the placement index for now: ${(e as Error).message}`);

@@ -56,5 +56,7 @@ export interface NodeStatus {
   master: string | null;
   version: string;
   url: string | null;
+  /** VMIDs of the guests whose configs are on the node. */
+  vmids: number[];
   resources: NodeResources;
 }

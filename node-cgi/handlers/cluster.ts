@@ -14,6 +14,8 @@
  *   GET    /api/cluster/status           how the node stands, its resources                 signed
  *   GET    /api/cluster/state            the whole cluster-wide config                      signed
  *   PUT    /api/cluster/state            the master's new state                             signed
+ *   POST   /api/cluster/vmids {"vmid"?, "name", "used"}  the master reserves a VMID for the sender   signed
+ *   DELETE /api/cluster/vmids/<vmid>     the master releases it (and its ACL entries)       signed
  *   POST   /api/cluster/leave            the master tells a removed node to leave           signed
  */
 import { conflict, forbidden, invalid } from '../lib/errors';
@@ -24,10 +26,11 @@ import { nodeFingerprint } from '../cluster/identity';
 import { catchUp, forEachNode, nodeJson, otherNodes, requireCluster, STATUS_TIMEOUT_MS, VERSION } from '../cluster/members';
 import {
   admit, checkedAdmitRequest, checkedJoinRequest, createCluster, joinCheck, joinTaskParams, leaveCluster, makeJoinToken, promote,
-  receiveState, removeNode, serverEnv,
+  localGuests, removeNode, serverEnv,
 } from '../cluster/membership';
 import { checkedClusterName, checkedNodeName, checkedTokenLifetime, clusterUrlFor, urlAddress } from '../cluster/model';
 import { verifiedPeer } from '../cluster/receive';
+import { receiveState } from '../cluster/replicate';
 import { clusterDispatch } from '../cluster/dispatch';
 import { checkedReservation, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
 import { checkedVmid } from '../lib/validate';
@@ -48,6 +51,7 @@ async function ownStatus(seenAs?: string): Promise<NodeStatus> {
     master: c?.master ?? null,
     version: VERSION,
     url: c?.nodes.find((n) => n.name === nodeName())?.url ?? clusterUrlFor(serverEnv(), seenAs),
+    vmids: localGuests().map((g) => g.vmid),
     resources: await nodeResources(),
   };
 }
@@ -193,7 +197,7 @@ export const routes: Route[] = [
     perm: 'public',
     handle: signed((ctx, from) => {
       mustBeMaster();
-      return { released: releaseOnMaster(from, checkedVmid(ctx.params.vmid)) };
+      return { released: releaseOnMaster(from, checkedVmid(ctx.params.vmid), verifiedPeer(ctx.req).identity?.username) };
     }),
   },
   {

@@ -180,7 +180,7 @@ export const routes: Route[] = [
     handle: async (ctx) => {
       const vmid = vmidOf(ctx);
       deleteVm(vmid, ctx.me.username);
-      await releaseVmid(vmid);
+      await releaseVmid(vmid, ctx.me.username);
       return new Reply(200, null);
     },
   },

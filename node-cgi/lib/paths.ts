@@ -5,6 +5,7 @@
  *
  *   RAMVM_ROOT=/tmp/r  →  /tmp/r/etc/ramvm/users.json, /tmp/r/run/ramvm/qemu/101.qmp, …
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -65,3 +66,6 @@ export function nodeName(): string {
 
 /** The cluster this node is in (cluster/model.ts); absent on a node in no cluster. */
 export const clusterConfigFile = () => join(paths().etc, 'cluster/cluster.json');
+
+/** True when this node is in a cluster (cluster-wide settings then change on the master only). */
+export const inCluster = () => existsSync(clusterConfigFile());

@@ -17,10 +17,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpError, notFound } from '../lib/errors';
-import { clusterConfigFile, nodeName, paths } from '../lib/paths';
+import { inCluster, nodeName, paths } from '../lib/paths';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
 
 export type TaskStatus = 'running' | 'ok' | 'failed';
@@ -58,7 +58,7 @@ export function checkedTaskId(id: string): string {
 
 /** The id a task is shown with: with this node's name in a cluster. */
 export function publicTaskId(localId: string): string {
-  return existsSync(clusterConfigFile()) ? `${nodeName()}:${localId}` : localId;
+  return inCluster() ? `${nodeName()}:${localId}` : localId;
 }
 
 /** "20261125T101500Z-disk-check-vms-101-a3f90c" */

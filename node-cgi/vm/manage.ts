@@ -17,7 +17,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
-import { nodeName, paths } from '../lib/paths';
+import { inCluster, nodeName, paths } from '../lib/paths';
 import { removeFile, withLock } from '../lib/store';
 import { updateAccess } from '../access/store';
 import { audit } from '../access/audit';
@@ -154,7 +154,10 @@ export function deleteVm(vmid: number, by = 'root'): void {
   rmSync(vmFiles(vmid).imagesDir, { recursive: true, force: true });
   removeFile(vmFiles(vmid).config);
   for (const f of [...runtimeFiles(vmid), vmFiles(vmid).serialLog]) rmSync(f, { force: true });
-  // A later guest with this VMID must not inherit its permissions.
+  // A later guest with this VMID must not inherit its permissions. In a
+  // cluster the ACL is cluster-wide: the master drops the entries when the
+  // VMID is released (cluster/placement.ts), before it can be given again.
+  if (inCluster()) return;
   const path = `/vms/${vmid}`;
   const removed = updateAccess((d) => {
     const before = d.acl.acl.length;
