@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   allocateVmid, checkedClusterName, checkedNodeUrl, checkedTokenLifetime, clusterUrlFor, consumeJoinToken, guestsOn, newCluster, newJoinToken, newer,
-  promoted, usableJoinToken, withNode, withoutNode, JOIN_TOKEN_KEEP_S, JOIN_TOKEN_LIFETIME_S, type ClusterNode, type Placement,
+  promoted, staleEntries, usableJoinToken, withNode, withoutNode, JOIN_TOKEN_KEEP_S, JOIN_TOKEN_LIFETIME_S, type ClusterNode, type Placement,
 } from '../../../node-cgi/cluster/model';
 
 const node = (name: string, n: number): ClusterNode => ({ name, url: `https://10.0.0.${n}:8007`, fingerprint: `${String(n).padStart(2, '0')}:`.repeat(31) + 'AA', version: '0.1.0', joined: 1000 });
@@ -150,3 +150,17 @@ T('should take a lifetime from 1 s to a week', () => {
   assert.throws(() => checkedTokenLifetime(1.5), /lifetime/);
 });
 T.run();
+
+const S = suite('staleEntries');
+S('should give the entries a node no longer lists, sparing fresh reservations and other nodes', () => {
+  const now = 1_767_225_600;
+  const p: Placement = {
+    '101': { node: 'n2', name: 'old' },
+    '102': { node: 'n2', name: 'new', since: now - 60 },
+    '103': { node: 'n2', name: 'kept', since: 0 },
+    '104': { node: 'n3', name: 'elsewhere' },
+  };
+  assert.equal(staleEntries(p, 'n2', [103], now), [101]);
+  assert.equal(staleEntries(p, 'n2', [103], now + 3600), [101, 102]);
+});
+S.run();
