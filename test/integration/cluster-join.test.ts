@@ -306,4 +306,22 @@ J('should promote n2 while n1 is down, and let n1 come back as a member without 
   await loginClient(n2.url, 'after', 'after-pw-1234');
 });
 
+J('should make a node removed while it was away leave when it is back (its tick)', async () => {
+  // n3, a single node since its removal, joins the cluster of n2 (the master now) and goes away.
+  const t = await token(a2);
+  const r = await join(a3, t, n2);
+  assert.is(r.status, 202, r.text);
+  assert.is((await waitTask(a3, r.json.data.task, 60_000, () => login(n3))).status, 'ok');
+  await n3.kill();
+  const del = await a2.del('/api/cluster/nodes/n3');
+  assert.is(del.status, 200, del.text);
+  assert.is(del.json.data.left, false, 'n3 was not there to be told');
+  await n3.revive();
+  const tick = nodeCli(n3, ['cluster', 'tick']);
+  assert.is(tick.status, 0, tick.stderr);
+  assert.match(tick.stdout, 'the master n2 no longer lists this node: left cluster office');
+  const v = (await (await login(n3)).get('/api/cluster')).json.data;
+  assert.is(v.name, null);
+});
+
 J.run();
