@@ -175,6 +175,8 @@ export const routes: Route[] = [
   },
   {
     method: 'POST', path: '/jobs/:id/run', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    // A job runs on its node (its guests are there), in a cluster too.
+    home: { node: (ctx) => getJob(jobId(ctx)).node },
     handle: (ctx) => {
       const job = getJob(jobId(ctx));
       const s = readJobStates()[job.id];
