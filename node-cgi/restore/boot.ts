@@ -23,7 +23,8 @@ import { checkedVmid } from '../lib/validate';
 import { readTask, startTask, type TaskRun } from '../tasks/task';
 import { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from '../vm/config';
 import { diskPath, vmFiles } from '../vm/files';
-import { deleteVm, QEMU_IMG_TIMEOUT_MS } from '../vm/manage';
+import { deleteVm, QEMU_IMG_TIMEOUT_MS, usedVmids } from '../vm/manage';
+import { releaseVmid, reserveVmid } from '../cluster/placement';
 import { readRunInfo, startVm, stopVm } from '../vm/power';
 import { guestPid } from '../vm/status';
 import type { VmConfig } from '../vm/types';
@@ -47,7 +48,16 @@ export interface BootResult {
 
 /** Make a temporary guest whose disks are overlays on the backup's images, and start it. */
 export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpose: 'run' | 'bootcheck'; owner: string }): Promise<{ config: VmConfig; warnings: string[] }> {
-  const vmid = claimVmid(o.vmid, o.owner);
+  // In a cluster the VMID comes from the master (unique in the cluster); its
+  // tick gives it back once the temporary guest is gone.
+  const reserved = await reserveVmid(o.vmid ?? null, b.manifest.name ?? '', usedVmids());
+  let vmid: number;
+  try {
+    vmid = claimVmid(reserved ?? o.vmid, o.owner);
+  } catch (e) {
+    if (reserved !== null) await releaseVmid(reserved);
+    throw e;
+  }
   let config: VmConfig | undefined;
   try {
     const plan = overlayPlan(b, vmid, o.purpose, nodeFacts());
@@ -64,6 +74,7 @@ export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpo
     } else {
       dropClaim(vmid);
     }
+    if (reserved !== null) await releaseVmid(reserved);
     throw e;
   }
 }

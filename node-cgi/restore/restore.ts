@@ -30,6 +30,7 @@ import { findVmConfig, writeVmConfig } from '../vm/config';
 import { diskPath, vmFiles } from '../vm/files';
 import { guestPid } from '../vm/status';
 import { claimVmid, dropClaim, settleClaim } from './claim';
+import { releaseVmid } from '../cluster/placement';
 import { convertArgs, restorePlan, type RestoreDisk } from './plan';
 import { checkSums, nodeFacts, openBackup } from './source';
 
@@ -67,6 +68,16 @@ const starting = (vmid: number) => existsSync(join(paths().qemuRun, `${vmid}.sta
 
 export async function restoreTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
+  try {
+    return await restoreAs(t, vmid);
+  } catch (e) {
+    // A new guest's VMID, reserved in a cluster when the restore was asked for, goes back.
+    if (!findVmConfig(vmid)) await releaseVmid(vmid);
+    throw e;
+  }
+}
+
+async function restoreAs(t: TaskRun, vmid: number): Promise<string> {
   const force = t.params.force === true;
   const b = await openBackup(String(t.params.backup), t.id, t.log);
   try {

@@ -35,6 +35,8 @@ import { bootBackup, cleanTemporaries, setLinks } from './boot';
 import { readBootCheck, SCREENSHOT_FILE } from './bootcheck';
 import { BOOT_CHECK_DEFAULT_S, checkedRescueImage, checkedSeconds, jobBootCheck, parseBootCheck, readRestoreSettings, setJobBootCheck, setRescueImage } from './settings';
 import { findBackupNow } from './source';
+import { reserveVmid } from '../cluster/placement';
+import { usedVmids } from '../vm/manage';
 
 /** The one storage of guests' disks on a node: var/lib/vz/images (as `local` holds them in the original). */
 export const DISK_STORAGE = 'local';
@@ -88,6 +90,8 @@ async function restore(ctx: Context) {
   } else {
     ctx.check('/vms', 'VM.Allocate');
     if (existsSync(vmFiles(vmid).imagesDir)) throw conflict(`VMID ${vmid} is in use: its disk folder exists`);
+    // In a cluster the VMID must be free everywhere: the master reserves it (the task gives it back if it fails).
+    await reserveVmid(vmid, '', usedVmids());
   }
   const s = getStorage(id.storage);
   if (s.config.type === 'dir') findBackupNow(idText);

@@ -146,6 +146,15 @@ G('should back the n2 guest up and restore it through the master, on n2', async 
   const rt = await waitTask(master, r.json.data.task);
   assert.is(rt.status, 'ok', rt.message);
   await started(master, n2, v2);
+  // As a new guest: its VMID must be free in the whole cluster.
+  const taken = await master.post(`/api/backup/${encodeURIComponent(list[0].id)}/restore`, { vmid: v1 });
+  assert.is(taken.status, 409);
+  assert.match(taken.json.error.message, `VMID ${v1} is taken by guest one on node n1`);
+  const fresh = await master.post(`/api/backup/${encodeURIComponent(list[0].id)}/restore`, { vmid: 150 });
+  assert.is(fresh.status, 202, fresh.text);
+  assert.is((await waitTask(master, fresh.json.data.task)).status, 'ok');
+  assert.equal((await guests(master)).find((g: any[]) => g[0] === 150), [150, 'n2', 'stopped']);
+  assert.is((await master.del('/api/vm/150')).status, 200);
 });
 
 G('should check the ACL on the master: a user may start the guest granted, not another one', async () => {
