@@ -152,6 +152,6 @@ export function readMailSettings(): MailSettings {
 }
 
 export function writeMailSettings(s: MailSettings): void {
-  if (s.sendmail.length === 0) throw new HttpError(400, 'invalid', 'sendmail: must not be empty');
+  if (s.sendmail.length === 0) throw new HttpError('invalid', 'sendmail: must not be empty');
   updateJson<Partial<MailSettings>>(mailFile(), {}, () => s);
 }

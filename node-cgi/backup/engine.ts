@@ -21,7 +21,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { run } from '../lib/exec';
-import { HttpError } from '../lib/errors';
+import { internal, HttpError } from '../lib/errors';
 import { withQmp } from '../qemu/qmp';
 import type { Compression } from './types';
 
@@ -106,7 +106,7 @@ export function diskNodes(blocks: readonly BlockInfo[], sources: readonly string
   return sources.map((s) => {
     const want = real(s);
     const b = blocks.find((x) => x.inserted && (real(x.inserted.file) === want || (x.inserted.image && real(x.inserted.image.filename) === want)));
-    if (!b?.inserted) throw new HttpError(500, 'internal', `the running guest does not use the disk ${s}`);
+    if (!b?.inserted) throw internal(`the running guest does not use the disk ${s}`);
     return b.inserted['node-name'];
   });
 }
@@ -131,7 +131,7 @@ export async function cleanLeftovers(qmpPath: string, vmid: number, log: (l: str
         }
       }
     });
-    if (Date.now() > deadline) throw new HttpError(504, 'timeout', 'a job of an interrupted backup does not end');
+    if (Date.now() > deadline) throw new HttpError('timeout', 'a job of an interrupted backup does not end');
     await sleep(100);
   }
   const nodes = await withQmp(qmpPath, (q) => q.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true }));
@@ -171,7 +171,7 @@ export async function liveBackup(qmpPath: string, disks: readonly LiveDisk[], o:
     });
     o.log(`copy started: ${disks.length} disk(s), ${o.compress === 'zstd' ? 'zstd-compressed clusters' : 'uncompressed'}${o.copyRange && o.compress === 'none' ? ', copy offload' : ''}${o.speed ? `, limit ${Math.round(o.speed / 1048576)} MiB/s` : ''}`);
     const errors = await waitJobs(qmpPath, names, o);
-    if (errors.length > 0) throw new HttpError(500, 'exec_failed', `QEMU's backup job failed: ${errors.join('; ')}`);
+    if (errors.length > 0) throw new HttpError('exec_failed', `QEMU's backup job failed: ${errors.join('; ')}`);
   } finally {
     if (started) await cancelJobs(qmpPath, names).catch((e) => o.log(`cleaning the jobs failed: ${(e as Error).message}`));
     if (added.length > 0) {
@@ -188,7 +188,7 @@ async function waitJobs(qmpPath: string, names: readonly string[], o: LiveOption
   for (;;) {
     const all = await withQmp(qmpPath, (q) => q.execute<QueryJob[]>('query-jobs'));
     const mine = all.filter((j) => names.includes(j.id));
-    if (mine.length !== names.length) throw new HttpError(500, 'internal', 'a backup job vanished from QEMU');
+    if (mine.length !== names.length) throw internal('a backup job vanished from QEMU');
     const done = mine.reduce((s, j) => s + j['current-progress'], 0);
     const total = mine.reduce((s, j) => s + j['total-progress'], 0);
     o.progress(done, total);
@@ -215,7 +215,7 @@ async function cancelJobs(qmpPath: string, names: readonly string[]): Promise<vo
         else if (j.status !== 'aborting') await q.execute('job-cancel', { id: j.id }).catch(() => undefined);
       }
     });
-    if (Date.now() > deadline) throw new HttpError(504, 'timeout', 'the backup jobs do not end');
+    if (Date.now() > deadline) throw new HttpError('timeout', 'the backup jobs do not end');
     await sleep(100);
   }
 }

@@ -15,7 +15,7 @@
  */
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
+import { internal, HttpError } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
 import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
@@ -109,7 +109,7 @@ export async function backupTask(t: TaskRun): Promise<string> {
         }
       }));
     const plan = backupPlan(job, guests, node);
-    if (plan.length === 0) throw new HttpError(404, 'not_found', `no guests to back up on node ${node}`);
+    if (plan.length === 0) throw new HttpError('not_found', `no guests to back up on node ${node}`);
     t.log(`plan: ${plan.map((s) => (s.action === 'backup' ? `${s.vmid} ${s.method}${s.restart ? ' (stop, restart)' : ''}` : `${s.vmid} MISSING`)).join(', ')}`);
     const open = await openStorage(storage, t.id, t.log);
     try {
@@ -154,9 +154,9 @@ export async function backupTask(t: TaskRun): Promise<string> {
   const failed = results.filter((r) => !r.ok);
   const ok = error === null && failed.length === 0;
   await mailResult(t, job, ok, error, results);
-  if (error !== null) throw new HttpError(500, 'internal', error);
+  if (error !== null) throw internal(error);
   if (failed.length > 0) {
-    throw new HttpError(500, 'internal', `${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
+    throw internal(`${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
   }
   return `${results.length} guest(s) backed up and verified`;
 }
@@ -197,8 +197,8 @@ export async function verifyTask(t: TaskRun): Promise<string> {
   const bad = results.filter((r) => !r.ok);
   const ok = error === null && bad.length === 0;
   await mailResult(t, mailJob, ok, error, results);
-  if (error !== null) throw new HttpError(500, 'internal', error);
-  if (bad.length > 0) throw new HttpError(500, 'internal', `BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
+  if (error !== null) throw internal(error);
+  if (bad.length > 0) throw internal(`BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
   return `${results.length} backup(s) read back: all intact`;
 }
 

@@ -59,7 +59,7 @@ export async function takeLongLock(name: string, task: string, waitMs: number, o
   for (;;) {
     const holder = tryTake(dir, task);
     if (holder === null) return () => rmSync(dir, { recursive: true, force: true });
-    if (Date.now() >= deadline) throw new HttpError(409, 'conflict', `${name} is busy: task ${holder} holds it`);
+    if (Date.now() >= deadline) throw new HttpError('conflict', `${name} is busy: task ${holder} holds it`);
     if (!told) onWait?.(holder);
     told = true;
     await new Promise((r) => setTimeout(r, POLL_MS));

@@ -14,7 +14,7 @@
  */
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
+import { internal } from '../lib/errors';
 import { run } from '../lib/exec';
 import { paths } from '../lib/paths';
 import { fsyncDir, writeJsonAtomic } from '../lib/store';
@@ -205,7 +205,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
 
     i.progress(80, `reading back the backup of guest ${i.vmid}`);
     const v = await verifyBackup(partial, manifest, i.log);
-    if (!v.ok) throw new HttpError(500, 'internal', `the backup of guest ${i.vmid} did not read back correctly: ${v.problems.join('; ')}`);
+    if (!v.ok) throw internal(`the backup of guest ${i.vmid} did not read back correctly: ${v.problems.join('; ')}`);
     manifest.verification = v;
     writeJsonAtomic(join(partial, MANIFEST_FILE), manifest);
     rmSync(join(partial, OWNER_FILE), { force: true });
@@ -252,7 +252,7 @@ async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly D
   writeJsonAtomic(stoppedMarker(guest.vmid), { task: i.task, pid: process.pid, time: down });
   try {
     await i.lifecycle.shutdown(guest.vmid, i.shutdownTimeoutMs, log);
-    if (guestPid(guest.vmid) !== null) throw new HttpError(500, 'internal', `guest ${guest.vmid} did not stop`);
+    if (guestPid(guest.vmid) !== null) throw internal(`guest ${guest.vmid} did not stop`);
     log('guest stopped: copying its disks');
     await copyOffline(i, disks, partial);
   } catch (e) {
@@ -266,7 +266,7 @@ async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly D
     rmSync(stoppedMarker(guest.vmid), { force: true });
   } catch (e) {
     log(`STARTING GUEST ${guest.vmid} AGAIN FAILED: ${(e as Error).message}`);
-    if (!failure) failure = new HttpError(500, 'internal', `the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);
+    if (!failure) failure = internal(`the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);
   }
   if (failure) throw failure;
   return Date.now() - down;

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { HttpError, conflict, notFound } from '../lib/errors';
+import { internal, HttpError, conflict, notFound } from '../lib/errors';
 import { paths } from '../lib/paths';
 
 /** Time to connect to a guest's VNC socket (a unix socket answers at once unless QEMU is gone). */
@@ -46,7 +46,7 @@ export function connectVnc(vmid: number, path: string, timeoutMs = VNC_CONNECT_T
     const sock = connect(path);
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new HttpError(504, 'timeout', `the console of guest ${vmid} did not answer within ${timeoutMs} ms`));
+      reject(new HttpError('timeout', `the console of guest ${vmid} did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
@@ -58,7 +58,7 @@ export function connectVnc(vmid: number, path: string, timeoutMs = VNC_CONNECT_T
       reject(
         e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
           ? conflict(`guest ${vmid} is not running`)
-          : new HttpError(500, 'internal', `cannot open the console of guest ${vmid}`, `${path}: ${e.message}`),
+          : internal(`cannot open the console of guest ${vmid}`, `${path}: ${e.message}`),
       );
     };
     sock.once('error', onError);

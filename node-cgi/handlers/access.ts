@@ -94,7 +94,7 @@ async function login(ctx: Context) {
     recordFailure(keys);
     log(`login throttled for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.throttled', ok: false });
-    throw new HttpError(429, 'too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
+    throw new HttpError('too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
   }
   const user = readUsers().users[username];
   const passwordOk = verifyPassword(body.password, user?.password ?? DUMMY_HASH);
@@ -103,7 +103,7 @@ async function login(ctx: Context) {
     const reason = !user ? 'unknown user' : !passwordOk ? 'wrong password' : 'account disabled or expired';
     log(`login failed for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.failed', ok: false, detail: { reason } });
-    throw new HttpError(401, 'unauthenticated', 'wrong user name or password');
+    throw new HttpError('unauthenticated', 'wrong user name or password');
   }
   recordSuccess(`user:${username}`);
   log(`login ok for ${username} from ${addr}`);
@@ -221,7 +221,7 @@ async function changeOwnPassword(ctx: Context) {
   const wait = throttleWait(keys);
   if (wait > 0) {
     recordFailure(keys);
-    throw new HttpError(429, 'too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
+    throw new HttpError('too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
   }
   const stored = readUsers().users[name]?.password ?? DUMMY_HASH;
   if (!verifyPassword(body.oldpassword, stored)) {

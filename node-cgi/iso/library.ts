@@ -129,7 +129,6 @@ export function cleanupPlan(hidden: readonly HiddenEntry[], images: ReadonlySet<
 export function checkFreeSpace(bytes: number, availBytes: number): void {
   if (bytes + FREE_RESERVE_BYTES <= availBytes) return;
   throw new HttpError(
-    507,
     'insufficient_storage',
     `not enough space in the ISO library: the upload needs ${formatBytes(bytes)}, ` +
       `${formatBytes(Math.max(0, availBytes - FREE_RESERVE_BYTES))} are free`,

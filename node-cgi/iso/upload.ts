@@ -191,7 +191,7 @@ export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
     return imageEntry(req.name, st, meta, []);
   } catch (e) {
     if (isDiskFull(e)) {
-      throw new HttpError(507, 'insufficient_storage', `the ISO library's filesystem is full; ${req.name} (${formatBytes(req.size)}) was not stored`);
+      throw new HttpError('insufficient_storage', `the ISO library's filesystem is full; ${req.name} (${formatBytes(req.size)}) was not stored`);
     }
     throw e;
   } finally {

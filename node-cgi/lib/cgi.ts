@@ -82,12 +82,12 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
     allowed.push(route.method);
   }
   if (allowed.length > 0) {
-    throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`).withHeader(
+    throw new HttpError('method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`).withHeader(
       'Allow',
       allowed.join(', '),
     );
   }
-  throw new HttpError(404, 'not_found', `no such API path: ${path}`);
+  throw new HttpError('not_found', `no such API path: ${path}`);
 }
 
 /** decodeURIComponent that answers 400 for a malformed escape ("%E0", "%zz"). */
@@ -95,7 +95,7 @@ function decodeSegment(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw new HttpError(400, 'bad_request', `malformed percent-escape in the path: ${s.slice(0, 100)}`);
+    throw new HttpError('bad_request', `malformed percent-escape in the path: ${s.slice(0, 100)}`);
   }
 }
 

@@ -36,7 +36,6 @@ export class ExecError extends HttpError {
     const tool = argv[0]?.split('/').pop() ?? '?';
     const lastLine = stderrTail.trim().split('\n').pop() ?? '';
     super(
-      500,
       'exec_failed',
       `${tool} ${what}${lastLine ? `: ${lastLine}` : ''}`,
       `argv=${JSON.stringify(argv)} exit=${exitCode} stderr=${stderrTail}`,

@@ -12,7 +12,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { HttpError } from './errors';
+import { internal, HttpError } from './errors';
 import { paths } from './paths';
 
 /** How long to wait for a lock before answering 503. */
@@ -76,7 +76,7 @@ export function readJson<T>(file: string, fallback?: T): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new HttpError(500, 'internal', 'a configuration file is corrupt', `${file}: ${(e as Error).message}`);
+    throw internal('a configuration file is corrupt', `${file}: ${(e as Error).message}`);
   }
 }
 
@@ -114,7 +114,7 @@ export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       if (breakStaleLock(dir)) continue;
       if (Date.now() > deadline) {
-        throw new HttpError(503, 'unavailable', `the configuration is busy (lock ${name}); try again`);
+        throw new HttpError('unavailable', `the configuration is busy (lock ${name}); try again`);
       }
       sleepSync(pollMs / 2 + Math.random() * pollMs);
       pollMs = Math.min(pollMs * 2, LOCK_POLL_MAX_MS);

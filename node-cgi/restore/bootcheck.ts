@@ -19,7 +19,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
+import { internal } from '../lib/errors';
 import { paths } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
@@ -89,7 +89,7 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
       } finally {
         rmSync(shot, { force: true });
       }
-      if (!png.subarray(0, 8).equals(PNG_SIGNATURE)) throw new HttpError(500, 'internal', 'QEMU\'s screendump is not a PNG');
+      if (!png.subarray(0, 8).equals(PNG_SIGNATURE)) throw internal('QEMU\'s screendump is not a PNG');
     }
     message = state === 'running'
       ? `the guest ran for ${seconds} s; screenshot stored`
@@ -129,7 +129,7 @@ export async function bootCheckTask(t: TaskRun): Promise<string> {
   try {
     t.progress(5, `booting ${b.id} in a sandbox for ${seconds} s`);
     const r = await bootCheck(b, seconds, t.id, t.log);
-    if (!r.ok) throw new HttpError(500, 'internal', `boot check of ${b.id} failed: ${r.message}`);
+    if (!r.ok) throw internal(`boot check of ${b.id} failed: ${r.message}`);
     return `boot check of ${b.id}: ${r.message}`;
   } finally {
     await b.release();
@@ -165,5 +165,5 @@ export async function afterBackupJob(job: Pick<BackupJob, 'id'>, storage: OpenSt
       problems.push((e as Error).message);
     }
   }
-  if (problems.length > 0) throw new HttpError(500, 'internal', problems.join('; '));
+  if (problems.length > 0) throw internal(problems.join('; '));
 }

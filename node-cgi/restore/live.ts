@@ -21,7 +21,7 @@
  * for each step, so power actions are never blocked by a long copy.
  */
 import { rmSync, statSync } from 'node:fs';
-import { conflict, HttpError } from '../lib/errors';
+import { internal, conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
 import { writeJsonAtomic } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
@@ -61,11 +61,11 @@ function qmpOf(vmid: number) {
 async function waitJob(qmp: ReturnType<typeof qmpOf>, id: string, states: string[], onProgress: (done: number, total: number) => void): Promise<QueryJob> {
   for (;;) {
     const job = (await qmp<QueryJob[]>('query-jobs')).find((j) => j.id === id);
-    if (!job) throw new HttpError(500, 'internal', `QEMU job ${id} vanished`);
+    if (!job) throw internal(`QEMU job ${id} vanished`);
     onProgress(job['current-progress'], job['total-progress']);
-    if (job.status === 'concluded' && job.error) throw new HttpError(500, 'exec_failed', `copy ${id} failed: ${job.error}`);
+    if (job.status === 'concluded' && job.error) throw new HttpError('exec_failed', `copy ${id} failed: ${job.error}`);
     if (states.includes(job.status)) return job;
-    if (job.status === 'concluded' || job.status === 'aborting') throw new HttpError(500, 'exec_failed', `copy ${id} ended early (${job.status})`);
+    if (job.status === 'concluded' || job.status === 'aborting') throw new HttpError('exec_failed', `copy ${id} ended early (${job.status})`);
     await sleep(JOB_POLL_MS);
   }
 }

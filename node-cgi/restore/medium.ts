@@ -14,7 +14,7 @@
  */
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
+import { internal } from '../lib/errors';
 import { paths } from '../lib/paths';
 import { fsyncDir, readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT } from '../backup/manifest';
@@ -49,7 +49,7 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
   try {
     want = await sumFile(paths().iso, name);
   } catch {
-    throw new HttpError(500, 'internal', `the rescue image ${name} is no longer in the ISO library; the backup medium is not bootable`);
+    throw internal(`the rescue image ${name} is no longer in the ISO library; the backup medium is not bootable`);
   }
   const dir = rescueDir(storageDir);
   const dst = join(dir, name);
@@ -70,7 +70,7 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
     copyFileSync(join(paths().iso, name), partial);
     fsyncFile(partial);
     const got = await sumFile(dir, PARTIAL + name);
-    if (got.sha256 !== want.sha256) throw new HttpError(500, 'internal', `the copy of rescue image ${name} does not read back as it was written`);
+    if (got.sha256 !== want.sha256) throw internal(`the copy of rescue image ${name} does not read back as it was written`);
     renameSync(partial, dst);
   } catch (e) {
     rmSync(partial, { force: true });

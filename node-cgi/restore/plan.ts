@@ -23,7 +23,7 @@
  *   qcow2: block-stream pulls the backup's data into the overlay, which then drops its backing file;
  *   raw:   blockdev-mirror to a new raw file, job-complete switches the drive over to it.
  */
-import { conflict, HttpError } from '../lib/errors';
+import { internal, conflict } from '../lib/errors';
 import { checkVmConfig, diskFileName, parseSize, type ValidationFacts } from '../vm/validate';
 import type { DiskFormat, TemporaryMark, VmConfig } from '../vm/types';
 import type { BackupManifest } from '../backup/types';
@@ -85,12 +85,12 @@ export function parseBackupConfig(text: string): VmConfig {
   try {
     c = JSON.parse(text) as VmConfig;
   } catch {
-    throw new HttpError(500, 'internal', 'config.json of the backup is not JSON');
+    throw internal('config.json of the backup is not JSON');
   }
   const ok =
     typeof c === 'object' && c !== null && typeof c.vmid === 'number' && Array.isArray(c.disks) && Array.isArray(c.nics) &&
     c.disks.every((d) => typeof d?.id === 'string' && /^disk[0-9]{1,3}$/.test(d.id) && typeof d.file === 'string' && typeof d.format === 'string');
-  if (!ok) throw new HttpError(500, 'internal', 'config.json of the backup is not a guest config (vmid, disks, nics)');
+  if (!ok) throw internal('config.json of the backup is not a guest config (vmid, disks, nics)');
   return c;
 }
 
@@ -99,7 +99,7 @@ export function backupImages(b: BackupSource): Map<string, { path: string; virtu
   const out = new Map<string, { path: string; virtualSize: number }>();
   for (const d of b.config.disks) {
     const m = b.manifest.disks.find((x) => x.source === d.file);
-    if (!m) throw new HttpError(500, 'internal', `backup ${b.id} holds no image of ${d.id} (${d.file})`);
+    if (!m) throw internal(`backup ${b.id} holds no image of ${d.id} (${d.file})`);
     out.set(d.id, { path: `${b.dir}/${m.file}`, virtualSize: m.virtualSize });
   }
   return out;
@@ -157,7 +157,7 @@ function adapt(b: BackupSource, vmid: number, format: (d: VmConfig['disks'][numb
 function validated(input: Record<string, unknown>, f: NodeFacts, vmid: number, what: string): VmConfig {
   const { config, issues } = checkVmConfig(input, validationFacts(f, vmid));
   if (!config) {
-    throw new HttpError(500, 'internal', `the guest config in the backup does not fit this node (${what}): ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+    throw internal(`the guest config in the backup does not fit this node (${what}): ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
   }
   return config;
 }

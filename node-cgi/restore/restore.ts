@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, HttpError } from '../lib/errors';
+import { internal, conflict } from '../lib/errors';
 import { ExecError } from '../lib/exec';
 import { paths } from '../lib/paths';
 import { fsyncDir, withLock } from '../lib/store';
@@ -73,7 +73,7 @@ export async function restoreTask(t: TaskRun): Promise<string> {
     t.log(`restore of backup ${b.id} (guest ${b.manifest.vmid}${b.manifest.name ? `, ${b.manifest.name}` : ''}, ${new Date(b.manifest.start).toISOString()}) as guest ${vmid}`);
     const problems = await checkSums(b.dir, b.manifest, (done, total) =>
       t.progress(total ? (done / total) * 30 : 30, `checking the backup's SHA-256: ${Math.floor(done / 1048576)} of ${Math.floor(total / 1048576)} MiB`));
-    if (problems.length > 0) throw new HttpError(500, 'internal', `the backup does not match its manifest: ${problems.join('; ')}; nothing was restored`);
+    if (problems.length > 0) throw internal(`the backup does not match its manifest: ${problems.join('; ')}; nothing was restored`);
     t.log(`SHA-256 of ${b.manifest.files.length} files match the manifest`);
 
     const overwrite = findVmConfig(vmid) !== undefined;

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, HttpError, notFound } from '../lib/errors';
+import { internal, conflict, notFound } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { getStorage } from '../backup/config';
 import { readableDir, scanBackups, type StoredBackup } from '../backup/list';
@@ -50,15 +50,15 @@ function sumSmall(dir: string, name: string): FileSum {
 /** config.json of a backup, checked against the manifest's SHA-256 first. */
 export function readBackupConfig(dir: string, m: BackupManifest): BackupSource['config'] {
   const want = m.files.filter((f) => f.name === CONFIG_FILE);
-  if (want.length !== 1) throw new HttpError(500, 'internal', 'the backup\'s manifest lists no config.json');
+  if (want.length !== 1) throw internal('the backup\'s manifest lists no config.json');
   let got: FileSum;
   try {
     got = sumSmall(dir, CONFIG_FILE);
   } catch {
-    throw new HttpError(500, 'internal', 'config.json of the backup is missing');
+    throw internal('config.json of the backup is missing');
   }
   const problems = compareSums(want, [got]);
-  if (problems.length > 0) throw new HttpError(500, 'internal', `the backup is damaged: ${problems.join('; ')}`);
+  if (problems.length > 0) throw internal(`the backup is damaged: ${problems.join('; ')}`);
   return parseBackupConfig(readFileSync(join(dir, CONFIG_FILE), 'utf8'));
 }
 

@@ -7,7 +7,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
+import { internal, HttpError } from '../lib/errors';
 import { run, runAllowFail } from '../lib/exec';
 import { paths } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
@@ -46,7 +46,7 @@ export async function diskCheck(t: TaskRun): Promise<string> {
   } catch {
     files = [];
   }
-  if (files.length === 0) throw new HttpError(404, 'not_found', `guest ${vmid} has no disk images`);
+  if (files.length === 0) throw new HttpError('not_found', `guest ${vmid} has no disk images`);
   let bad = 0;
   for (const [i, f] of files.entries()) {
     t.progress((i / files.length) * 100, `checking ${f}`);
@@ -64,6 +64,6 @@ export async function diskCheck(t: TaskRun): Promise<string> {
     t.log(`${f}: ${corrupt} corruptions, ${leaks} leaked clusters, ${c['check-errors']} check errors`);
     if (corrupt > 0 || c['check-errors'] > 0) bad++;
   }
-  if (bad > 0) throw new HttpError(500, 'internal', `${bad} of ${files.length} disk images of guest ${vmid} are damaged`);
+  if (bad > 0) throw internal(`${bad} of ${files.length} disk images of guest ${vmid} are damaged`);
   return `${files.length} disk image(s) of guest ${vmid} checked: no errors`;
 }

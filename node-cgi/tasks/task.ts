@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError, notFound } from '../lib/errors';
+import { internal, HttpError, notFound } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
 
@@ -207,7 +207,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
   const kind = kinds[rec.kind];
   logLine(`task ${rec.kind} on ${rec.object} started by ${rec.user} on node ${rec.node}`);
   try {
-    if (!kind) throw new HttpError(500, 'internal', `unknown task kind ${rec.kind}`);
+    if (!kind) throw internal(`unknown task kind ${rec.kind}`);
     const summary = await kind(run);
     logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
     return updateTask(id, (t) => ({ ...t, status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));

@@ -65,7 +65,7 @@ export function validationFacts(mode: ValidationFacts['mode'], self?: number): V
 /** The first VMID from 101 without a config or disk folder; `used` lists both. */
 export function nextFreeVmid(used: ReadonlySet<number>, from = VMID_FIRST): number {
   for (let v = from; v <= VMID_MAX; v++) if (!used.has(v)) return v;
-  throw new HttpError(507, 'insufficient_storage', 'no free VMID');
+  throw new HttpError('insufficient_storage', 'no free VMID');
 }
 
 /** VMIDs with a config or a disk folder on this node. */

@@ -16,7 +16,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, HttpError } from '../lib/errors';
+import { internal, conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
 import { withLock } from '../lib/store';
@@ -156,7 +156,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
     });
     await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
     const { pid } = guestPid(vmid);
-    if (pid === null) throw new HttpError(500, 'exec_failed', `QEMU of guest ${vmid} exited right after its start`);
+    if (pid === null) throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start`);
     const net = netPlan(cfg, bridges);
     try {
       for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
@@ -205,7 +205,7 @@ async function stopProcess(vmid: number, pid: number): Promise<void> {
   process.kill(pid, 'SIGTERM');
   if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) {
     if (processIsGuest(pid, vmid)) process.kill(pid, 'SIGKILL');
-    if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw new HttpError(500, 'internal', `QEMU of guest ${vmid} (pid ${pid}) does not end`);
+    if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw internal(`QEMU of guest ${vmid} (pid ${pid}) does not end`);
   }
   for (const f of runtimeFiles(vmid)) rmSync(f, { force: true });
 }

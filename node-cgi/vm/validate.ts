@@ -361,7 +361,7 @@ export function validateVmConfig(input: unknown, facts: ValidationFacts): VmConf
   if (!config) {
     const [first, ...rest] = issues;
     const more = rest.length > 0 ? `; also ${rest.map((i) => `${i.field}: ${i.message}`).join('; ')}` : '';
-    throw new HttpError(400, 'invalid', `${first!.field}: ${first!.message}${more}`);
+    throw new HttpError('invalid', `${first!.field}: ${first!.message}${more}`);
   }
   return config;
 }

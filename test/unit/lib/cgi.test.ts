@@ -27,7 +27,7 @@ const routes: Route[] = [
   { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, handle: () => new Reply(202, { task: 't' }) },
   { method: 'DELETE', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, handle: () => null },
   { method: 'GET', path: '/boom/x', perm: 'authenticated', handle: () => { throw new Error('secret internals'); } },
-  { method: 'GET', path: '/teapot/x', perm: 'authenticated', handle: () => { throw new HttpError(409, 'conflict', 'the guest is running'); } },
+  { method: 'GET', path: '/teapot/x', perm: 'authenticated', handle: () => { throw new HttpError('conflict', 'the guest is running'); } },
 ];
 
 function env(method: string, path: string, headers: Record<string, string> = {}) {
