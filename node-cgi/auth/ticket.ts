@@ -10,7 +10,6 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import { writeFileAtomic, withLock } from '../lib/store';
 
@@ -23,7 +22,7 @@ let keyCache: Buffer | undefined;
 
 export function authKey(): Buffer {
   if (keyCache) return keyCache;
-  const file = join(paths().priv, 'authkey');
+  const file = paths().authKey;
   const read = () => Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
   try {
     keyCache = read();

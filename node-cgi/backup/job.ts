@@ -16,7 +16,7 @@
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, HttpError } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { backupStoppedFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
 import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
@@ -226,20 +226,19 @@ function taskRunning(id: string | undefined): boolean {
 
 /**
  * Start guests that stop mode shut down and whose task died before starting
- * them again (see stoppedMarker in run.ts). Returns lines for the output.
+ * them again (see stopModeCopy in run.ts). Returns lines for the output.
  */
 export async function restartOrphans(): Promise<string[]> {
-  const dir = join(paths().run, 'backup-stopped');
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => /^[0-9]+\.json$/.test(n));
+    names = readdirSync(paths().backupStopped).filter((n) => /^[0-9]+\.json$/.test(n));
   } catch {
     return [];
   }
   const out: string[] = [];
   for (const n of names) {
     const vmid = Number(n.slice(0, -5));
-    const m = readJson<{ task: string; pid: number }>(join(dir, n));
+    const m = readJson<{ task: string; pid: number }>(backupStoppedFile(vmid));
     if (!m || processAlive(m.pid, m.task)) continue;
     if (guestPid(vmid) === null) {
       try {
@@ -250,7 +249,7 @@ export async function restartOrphans(): Promise<string[]> {
         continue;
       }
     }
-    rmSync(join(dir, n), { force: true });
+    rmSync(backupStoppedFile(vmid), { force: true });
   }
   return out;
 }

@@ -10,13 +10,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { paths } from '../lib/paths';
+import { catalogFile, deviceMountPoint } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT, MANIFEST_FILE, backupEntry, parseManifest, parseStamp } from './manifest';
-import { deviceMountPoint, mountedAt } from './target';
+import { mountedAt } from './target';
 import type { BackupEntry, BackupManifest, StorageEntry } from './types';
-
-export const catalogFile = (storage: string) => join(paths().etc, 'backup', `catalog-${storage}.json`);
 
 export interface StoredBackup {
   entry: BackupEntry;

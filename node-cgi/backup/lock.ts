@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HttpError } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { lockDir, paths } from '../lib/paths';
 
 const POLL_MS = 1000;
 
@@ -53,7 +53,7 @@ function tryTake(dir: string, task: string): string | null {
  */
 export async function takeLongLock(name: string, task: string, waitMs: number, onWait?: (holder: string) => void): Promise<() => void> {
   mkdirSync(paths().locks, { recursive: true });
-  const dir = join(paths().locks, `${name}.lock`);
+  const dir = lockDir(name);
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {

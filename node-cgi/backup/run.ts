@@ -16,7 +16,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSyn
 import { join } from 'node:path';
 import { internal } from '../lib/errors';
 import { run } from '../lib/exec';
-import { paths } from '../lib/paths';
+import { backupStoppedFile } from '../lib/paths';
 import { fsyncDir, writeJsonAtomic } from '../lib/store';
 import { guestPid, guestStatus, qmpSocket, readGuest, type Guest } from './guest';
 import { liveBackup } from './engine';
@@ -30,14 +30,6 @@ import type { OpenStorage } from './target';
 import type { BackupEntry, BackupManifest, BackupMethod, BackupMode, Compression, FileSum } from './types';
 
 const OWNER_FILE = '.owner';
-
-/**
- * A guest that stop mode shut down is recorded until it runs again:
- * run/ramvm/backup-stopped/<vmid>.json { "task": "2026…", "pid": 4242, "time": 1795643200000 }.
- * When the task died before starting it (kill -9, a crash), the next
- * `ramvm backup tick` starts it (restartOrphans in job.ts).
- */
-export const stoppedMarker = (vmid: number) => join(paths().run, 'backup-stopped', `${vmid}.json`);
 
 /** Start and stop of a guest, for stop mode (from the guests module). */
 export interface GuestLifecycle {
@@ -244,12 +236,18 @@ async function copyOffline(i: GuestBackupInput, disks: readonly DiskPlan[], part
   }
 }
 
-/** Shut down, copy, start again — the start also after a failed copy. Returns the downtime in ms. */
+/**
+ * Shut down, copy, start again — the start also after a failed copy.
+ * Returns the downtime in ms. The guest is recorded until it runs again:
+ * run/ramvm/backup-stopped/<vmid>.json { "task": "2026…", "pid": 4242, "time": 1795643200000 };
+ * when the task dies before starting it (kill -9, a crash), the next
+ * `ramvm backup tick` starts it (restartOrphans in job.ts).
+ */
 async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly DiskPlan[], partial: string, log: (l: string) => void): Promise<number> {
   const down = Date.now();
   log(`stop mode: shutting guest ${guest.vmid} down (up to ${Math.round(i.shutdownTimeoutMs / 1000)} s, then a hard stop)`);
   let failure: unknown = null;
-  writeJsonAtomic(stoppedMarker(guest.vmid), { task: i.task, pid: process.pid, time: down });
+  writeJsonAtomic(backupStoppedFile(guest.vmid), { task: i.task, pid: process.pid, time: down });
   try {
     await i.lifecycle.shutdown(guest.vmid, i.shutdownTimeoutMs, log);
     if (guestPid(guest.vmid) !== null) throw internal(`guest ${guest.vmid} did not stop`);
@@ -263,7 +261,7 @@ async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly D
       await i.lifecycle.start(guest.vmid);
       log(`guest ${guest.vmid} started again after ${Date.now() - down} ms${failure ? ' (although the backup failed)' : ''}`);
     }
-    rmSync(stoppedMarker(guest.vmid), { force: true });
+    rmSync(backupStoppedFile(guest.vmid), { force: true });
   } catch (e) {
     log(`STARTING GUEST ${guest.vmid} AGAIN FAILED: ${(e as Error).message}`);
     if (!failure) failure = internal(`the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);

@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, HttpError } from '../lib/errors';
 import { run, runAllowFail } from '../lib/exec';
-import { paths } from '../lib/paths';
+import { deviceMountPoint } from '../lib/paths';
 import { takeLongLock } from './lock';
 import type { StorageConfig, StorageEntry } from './types';
 
@@ -27,8 +27,6 @@ export interface OpenStorage {
   dir: string;
   release(): Promise<void>;
 }
-
-export const deviceMountPoint = (name: string) => join(paths().run, 'backup-mnt', name);
 
 /** Mount points of /proc/self/mountinfo, unescaped ("\040" → " "). */
 export function parseMountInfo(text: string): { mountPoint: string; source: string; fstype: string }[] {

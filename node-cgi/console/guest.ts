@@ -9,9 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { internal, HttpError, conflict, notFound } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { vmFiles } from '../vm/files';
 
 /** Time to connect to a guest's VNC socket (a unix socket answers at once unless QEMU is gone). */
 export const VNC_CONNECT_TIMEOUT_MS = 5_000;
@@ -24,13 +23,8 @@ export interface GuestFiles {
 }
 
 export function guestFiles(vmid: number): GuestFiles {
-  const p = paths();
-  return {
-    config: join(p.vms, `${vmid}.json`),
-    vnc: join(p.qemuRun, `${vmid}.vnc`),
-    qmp: join(p.qemuRun, `${vmid}.qmp`),
-    statusQmp: join(p.qemuRun, `${vmid}.status.qmp`),
-  };
+  const { config, vnc, qmp, statusQmp } = vmFiles(vmid);
+  return { config, vnc, qmp, statusQmp };
 }
 
 /** 404 unless the guest has a config on this node. */

@@ -13,10 +13,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { log, Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { checkedVmid } from '../lib/validate';
-import { paths } from '../lib/paths';
+import { scratchFile } from '../lib/paths';
 import { withQmp } from '../qemu/qmp';
 import { requireGuest } from '../console/guest';
 import { HMP_TIMEOUT_MS, checkedHmpCommand, checkedThumbWidth, hmpArgs, parseHmpOutput, screendumpArgs } from '../console/monitor';
@@ -36,7 +35,7 @@ async function screenshot(ctx: Context) {
   const width = checkedThumbWidth(ctx.req.query.get('width'));
   const files = requireGuest(vmid);
   // QEMU writes the file itself; it lives in the run dir only for the length of this request.
-  const tmp = join(paths().qemuRun, `.screendump-${vmid}-${process.pid}-${randomBytes(4).toString('hex')}.png`);
+  const tmp = scratchFile(`screendump-${vmid}-${process.pid}-${randomBytes(4).toString('hex')}.png`);
   let png: Buffer;
   try {
     await withQmp(files.statusQmp, (q) => q.execute('screendump', screendumpArgs(tmp)));

@@ -21,7 +21,7 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, statfsSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { HttpError, conflict, notFound } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { isoFile, paths } from '../lib/paths';
 import { fsyncDir, readJson, removeFile, withLock } from '../lib/store';
 import { isIsoName, metaFileName, parseHiddenFile } from './names';
 
@@ -149,8 +149,8 @@ export function formatBytes(n: number): string {
 
 // ---- the folder --------------------------------------------------------------
 
-export const imagePath = (name: string) => join(paths().iso, name);
-export const metaPath = (name: string) => join(paths().iso, metaFileName(name));
+export const imagePath = isoFile;
+export const metaPath = (name: string) => isoFile(metaFileName(name));
 
 /** Bytes an unprivileged writer may still use on the library's filesystem. */
 export function libraryAvailBytes(): number {

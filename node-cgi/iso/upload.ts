@@ -17,9 +17,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { HttpError, badRequest, conflict, invalid } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { isoFile, paths } from '../lib/paths';
 import { fsyncDir, removeFile, withLock, writeJsonAtomic } from '../lib/store';
 import {
   LIBRARY_LOCK,
@@ -150,7 +149,7 @@ export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
   cleanupLibrary();
   checkFreeSpace(req.size, libraryAvailBytes());
 
-  const partial = join(paths().iso, partialFileName(req.name, process.pid, randomBytes(5).toString('hex')));
+  const partial = isoFile(partialFileName(req.name, process.pid, randomBytes(5).toString('hex')));
   const fd = openSync(partial, 'wx', 0o644);
   let published = false;
   // When the client goes away, lighttpd closes our stdin and sends SIGTERM. Handling the

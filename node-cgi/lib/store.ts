@@ -13,7 +13,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { internal, HttpError } from './errors';
-import { paths } from './paths';
+import { lockDir, paths } from './paths';
 
 /** How long to wait for a lock before answering 503. */
 export const LOCK_TIMEOUT_MS = 10_000;
@@ -101,7 +101,7 @@ function pidAlive(pid: number): boolean {
  */
 export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_MS): T {
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) throw new Error(`bad lock name ${name}`);
-  const dir = join(paths().locks, `${name}.lock`);
+  const dir = lockDir(name);
   mkdirSync(paths().locks, { recursive: true });
   const deadline = Date.now() + timeoutMs;
   const me = `${process.pid} ${Date.now()} ${randomBytes(6).toString('hex')}\n`;

@@ -20,7 +20,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { guestRunFile } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { PNG_SIGNATURE } from '../console/png';
@@ -82,7 +82,7 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
     const st = await vmStatus(vmid);
     state = st.status === 'stopped' ? 'stopped' : st.qmpStatus ?? st.status;
     if (st.status !== 'stopped') {
-      const shot = join(paths().qemuRun, `${vmid}.bootcheck.png`);
+      const shot = guestRunFile(vmid, 'bootcheck.png');
       try {
         await withQmp(vmFiles(vmid).qmp, (q) => q.execute('screendump', { filename: shot, format: 'png' }));
         png = readFileSync(shot);

@@ -14,7 +14,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { guestImagesDir, paths } from '../lib/paths';
 import { withLock } from '../lib/store';
 import { processAlive } from '../backup/lock';
 import { findVmConfig } from '../vm/config';
@@ -36,13 +36,13 @@ export function cleanDeadClaims(): number[] {
     const vmid = Number(n);
     let owner: { pid?: number; task?: string };
     try {
-      owner = JSON.parse(readFileSync(join(paths().images, n, OWNER_FILE), 'utf8'));
+      owner = JSON.parse(readFileSync(join(guestImagesDir(vmid), OWNER_FILE), 'utf8'));
     } catch {
       continue;
     }
     if (findVmConfig(vmid)) continue;
     if (owner.pid && processAlive(owner.pid, owner.task || undefined)) continue;
-    rmSync(join(paths().images, n), { recursive: true, force: true });
+    rmSync(guestImagesDir(vmid), { recursive: true, force: true });
     removed.push(vmid);
   }
   return removed;

@@ -15,7 +15,7 @@
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { isoFile, paths } from '../lib/paths';
 import { fsyncDir, readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT } from '../backup/manifest';
 import { fsyncFile, sumFile } from '../backup/verify';
@@ -67,7 +67,7 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
   const partial = join(dir, PARTIAL + name);
   mkdirSync(dir, { recursive: true });
   try {
-    copyFileSync(join(paths().iso, name), partial);
+    copyFileSync(isoFile(name), partial);
     fsyncFile(partial);
     const got = await sumFile(dir, PARTIAL + name);
     if (got.sha256 !== want.sha256) throw internal(`the copy of rescue image ${name} does not read back as it was written`);

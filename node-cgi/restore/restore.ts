@@ -19,7 +19,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, conflict } from '../lib/errors';
 import { ExecError } from '../lib/exec';
-import { paths } from '../lib/paths';
+import { guestRunFile } from '../lib/paths';
 import { fsyncDir, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { takeLongLock } from '../backup/lock';
@@ -63,7 +63,7 @@ export function convert(argv: string[], progress: (pct: number) => void): Promis
 }
 
 /** A run start reservation (power.ts) says a start is under way. */
-const starting = (vmid: number) => existsSync(join(paths().qemuRun, `${vmid}.starting`));
+const starting = (vmid: number) => existsSync(guestRunFile(vmid, 'starting'));
 
 export async function restoreTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);

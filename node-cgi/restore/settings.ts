@@ -12,7 +12,6 @@
  * the backup is booted in a sandbox for `seconds` and a screenshot stored.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { invalid } from '../lib/errors';
 import { paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
@@ -34,7 +33,7 @@ export interface RestoreSettings {
   jobs: Record<string, { bootCheck?: BootCheckSetting }>;
 }
 
-export const restoreSettingsFile = () => join(paths().etc, 'backup', 'restore.json');
+export const restoreSettingsFile = () => paths().restoreSettings;
 
 const EMPTY: RestoreSettings = { rescueImage: null, jobs: {} };
 

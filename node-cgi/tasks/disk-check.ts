@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, HttpError } from '../lib/errors';
 import { run, runAllowFail } from '../lib/exec';
-import { paths } from '../lib/paths';
+import { guestImagesDir } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
 import type { TaskRun } from './task';
 
@@ -39,7 +39,7 @@ export function parseQemuImgCheck(text: string): QemuImgCheck {
 
 export async function diskCheck(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
-  const dir = join(paths().images, String(vmid));
+  const dir = guestImagesDir(vmid);
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => /^vm-\d+-disk-\d+\.(qcow2|raw)$/.test(f)).sort();

@@ -14,9 +14,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { internal, HttpError, notFound } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { nodeName, paths, taskFile } from '../lib/paths';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
 
 export type TaskStatus = 'running' | 'ok' | 'failed';
@@ -52,8 +51,8 @@ export function newTaskId(kind: string, object: string, now = new Date()): strin
   return `${stamp}-${slug}-${randomBytes(3).toString('hex')}`;
 }
 
-const stateFile = (id: string) => join(paths().tasks, `${id}.json`);
-export const taskLogFile = (id: string) => join(paths().tasks, `${id}.log`);
+const stateFile = (id: string) => taskFile(id, 'json');
+export const taskLogFile = (id: string) => taskFile(id, 'log');
 
 export interface StartTaskOptions {
   kind: string;
@@ -87,7 +86,7 @@ export function startTask(opts: StartTaskOptions): string {
   writeJsonAtomic(stateFile(id), rec);
   const logFd = openSync(taskLogFile(id), 'a');
   try {
-    const child = spawn(process.execPath, [join(paths().dist, 'bin/ramvm'), 'task', 'run', id], {
+    const child = spawn(process.execPath, [paths().ramvmBin, 'task', 'run', id], {
       detached: true,
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, RAMVM_ROOT: paths().root, RAMVM_DIST: paths().dist },

@@ -12,7 +12,7 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { paths } from '../lib/paths';
+import { guestConfigFile, guestImagesDir, guestRunFile, isoFile } from '../lib/paths';
 import type { DiskConfig } from './types';
 
 export interface VmFiles {
@@ -28,11 +28,10 @@ export interface VmFiles {
 }
 
 export function vmFiles(vmid: number): VmFiles {
-  const p = paths();
-  const run = (ext: string) => join(p.qemuRun, `${vmid}.${ext}`);
+  const run = (ext: string) => guestRunFile(vmid, ext);
   return {
-    config: join(p.vms, `${vmid}.json`),
-    imagesDir: join(p.images, String(vmid)),
+    config: guestConfigFile(vmid),
+    imagesDir: guestImagesDir(vmid),
     pid: run('pid'),
     qmp: run('qmp'),
     statusQmp: run('status.qmp'),
@@ -51,12 +50,12 @@ export function runtimeFiles(vmid: number): string[] {
 
 /** Absolute path of a disk image. */
 export function diskPath(vmid: number, disk: Pick<DiskConfig, 'file'>): string {
-  return join(paths().images, String(vmid), disk.file);
+  return join(guestImagesDir(vmid), disk.file);
 }
 
 /** Absolute path of an ISO image of the library. */
 export function isoPath(name: string): string {
-  return join(paths().iso, name);
+  return isoFile(name);
 }
 
 /**

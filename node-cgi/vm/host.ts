@@ -30,7 +30,7 @@ export function kvmUsable(device = KVM_DEVICE): boolean {
 
 /** The accelerator for guests of this node: probed once, then read from run/ramvm/accel.json. */
 export function accelerator(): Accelerator {
-  const file = join(paths().run, 'accel.json');
+  const file = paths().accelCache;
   const cached = readRunJson<{ accel: Accelerator }>(file);
   if (cached && (cached.accel === 'kvm' || cached.accel === 'tcg')) return cached.accel;
   const accel: Accelerator = kvmUsable() ? 'kvm' : 'tcg';

@@ -15,10 +15,9 @@
  * the guest decides when to power off, and its QEMU process then ends.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { internal, conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
-import { nodeName, paths } from '../lib/paths';
+import { guestRunFile, nodeName, paths } from '../lib/paths';
 import { withLock } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
@@ -42,7 +41,7 @@ const MIB = 1024 * 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const reservationFile = (vmid: number) => join(paths().qemuRun, `${vmid}.starting`);
+const reservationFile = (vmid: number) => guestRunFile(vmid, 'starting');
 
 interface Reservation {
   pid: number;
@@ -84,7 +83,7 @@ function reservedMemory(exceptVmid: number, now: number): number {
   for (const n of names) {
     const m = /^([0-9]+)\.starting$/.exec(n);
     if (!m || Number(m[1]) === exceptVmid) continue;
-    sum += liveReservation(join(paths().qemuRun, n), now)?.memory ?? 0;
+    sum += liveReservation(reservationFile(Number(m[1])), now)?.memory ?? 0;
   }
   return sum;
 }

@@ -13,7 +13,6 @@
  * then. Without an earlier reading a guest shows its average since start.
  */
 import { readFileSync, statSync, statfsSync } from 'node:fs';
-import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import { diskPath, readRunJson, vmFiles, writeRunJson } from './files';
 import { CLOCK_TICKS_PER_S } from './status';
@@ -157,7 +156,7 @@ export function guestResources(vm: VmConfig, pid: number | null, uptime: number,
 export function nodeCpuAndMemory(now = Date.now()): { usage: number; count: number; memory: { total: number; available: number } } {
   const count = cpuCount();
   const totals = parseCpuTotals(readFileSync('/proc/stat', 'utf8'));
-  const file = join(paths().run, 'node.cpu.json');
+  const file = paths().nodeCpuSample;
   const prev = readRunJson<CpuSample & { total: number }>(file);
   let usage = 0;
   if (prev && now - prev.at <= CPU_SAMPLE_MAX_AGE_MS && totals.total > prev.total) {

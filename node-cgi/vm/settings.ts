@@ -3,9 +3,8 @@
  *
  *   { "memoryOvercommit": 1.0 }   running guests may claim 1.0 × the node's memory
  */
-import { join } from 'node:path';
 import { invalid } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { nodeName, nodeSettingsFile } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
 import { DEFAULT_MEMORY_OVERCOMMIT } from './defaults';
 import type { NodeSettings } from './types';
@@ -15,8 +14,6 @@ export const OVERCOMMIT_MIN = 0.1;
 export const OVERCOMMIT_MAX = 10;
 
 const DEFAULTS: NodeSettings = { memoryOvercommit: DEFAULT_MEMORY_OVERCOMMIT };
-
-export const nodeSettingsFile = (node = nodeName()) => join(paths().etc, 'nodes', `${node}.json`);
 
 export function readNodeSettings(node = nodeName()): NodeSettings {
   return { ...DEFAULTS, ...readJson<Partial<NodeSettings>>(nodeSettingsFile(node), {}) };
