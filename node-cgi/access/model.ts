@@ -9,7 +9,7 @@
  *   applyUserCreate(draft, that, "scrypt$…", now)   // 409 when anna exists, 400 when staff does not
  */
 import { badRequest, conflict, invalid, notFound } from '../lib/errors';
-import { checkedHostname, checkedName, checkedUsername, checkedVmid } from '../lib/validate';
+import { checkedBool, checkedHostname, checkedName, checkedUsername, checkedVmid, only } from '../lib/validate';
 import { isRole, type RoleName } from './privileges';
 import { pathAncestors, type AclEntry } from './permissions';
 import type { AccessConfig, TokenRecord, UserRecord } from './store';
@@ -23,11 +23,6 @@ export const EMAIL_MAX_CHARS = 254;
 export const TOKENS_PER_USER_MAX = 32;
 
 type Body = Record<string, unknown>;
-
-/** 400 naming the first field the endpoint does not know (catches typos like "pasword"). */
-export function onlyFields(body: Body, allowed: readonly string[]): void {
-  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw invalid(k, 'unknown field');
-}
 
 export function checkedPassword(v: unknown, field = 'password'): string {
   if (typeof v !== 'string') throw invalid(field, 'must be a string');
@@ -73,11 +68,6 @@ export function checkedEmail(v: unknown, field = 'email'): string {
   if (typeof v !== 'string' || v.length > EMAIL_MAX_CHARS || !/^[^\s@<>()",;:\\]+@[^\s@<>()",;:\\]+$/.test(v)) {
     throw invalid(field, 'must be an e-mail address like anna@example.com');
   }
-  return v;
-}
-
-export function checkedBool(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') throw invalid(field, 'must be true or false');
   return v;
 }
 
@@ -143,7 +133,7 @@ export interface UserCreate {
 }
 
 export function parseUserCreate(body: Body, nowS: number): UserCreate {
-  onlyFields(body, ['username', 'password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
+  only(body, ['username', 'password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
   const u: UserCreate = {
     username: checkedUsername(body.username),
     password: checkedPassword(body.password),
@@ -184,7 +174,7 @@ export interface UserUpdate {
 }
 
 export function parseUserUpdate(body: Body, nowS: number): UserUpdate {
-  onlyFields(body, ['password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
+  only(body, ['password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
   if (Object.keys(body).length === 0) throw badRequest('nothing to change: give at least one field');
   const u: UserUpdate = {};
   if (body.password !== undefined) u.password = checkedPassword(body.password);
@@ -271,7 +261,7 @@ export interface GroupCreate {
 }
 
 export function parseGroupCreate(body: Body): GroupCreate {
-  onlyFields(body, ['group', 'comment', 'members']);
+  only(body, ['group', 'comment', 'members']);
   const g: GroupCreate = { group: checkedGroupName(body.group) };
   if (body.comment !== undefined && body.comment !== '') g.comment = checkedText(body.comment, 'comment');
   if (body.members !== undefined) g.members = checkedUserList(body.members);
@@ -285,7 +275,7 @@ export interface GroupUpdate {
 }
 
 export function parseGroupUpdate(body: Body): GroupUpdate {
-  onlyFields(body, ['comment', 'members']);
+  only(body, ['comment', 'members']);
   if (Object.keys(body).length === 0) throw badRequest('nothing to change: give comment or members');
   const g: GroupUpdate = {};
   if (body.comment !== undefined) g.comment = checkedText(body.comment, 'comment');
@@ -353,7 +343,7 @@ export interface AclChange {
  * group, token. `forDelete` makes role optional.
  */
 export function parseAclChange(body: Body, forDelete = false): AclChange {
-  onlyFields(body, ['path', 'user', 'group', 'token', 'role', 'propagate']);
+  only(body, ['path', 'user', 'group', 'token', 'role', 'propagate']);
   const path = checkedAclPath(body.path);
   const named = (['user', 'group', 'token'] as const).filter((k) => body[k] !== undefined);
   if (named.length !== 1) throw badRequest('give exactly one of user, group or token');
@@ -419,7 +409,7 @@ export interface TokenCreate {
 }
 
 export function parseTokenCreate(body: Body, nowS: number): TokenCreate {
-  onlyFields(body, ['tokenid', 'expire', 'privsep', 'comment', 'user']);
+  only(body, ['tokenid', 'expire', 'privsep', 'comment', 'user']);
   const t: TokenCreate = {
     tokenid: checkedTokenId(body.tokenid),
     expire: body.expire === undefined ? 0 : checkedExpire(body.expire, nowS),

@@ -2,7 +2,7 @@
  * The task kinds of backups and the cron tick.
  *
  *   backup         params { job } (a scheduled or run-now job)
- *                  or { vmids, storage, mode, compress, mailto?, bwlimit? } (a manual run)
+ *                  or { vmids, storage, mode, compress, mailto?, speed? } (a manual run; speed in bytes/s)
  *                  → open the storage, back up each guest of backupPlan, apply
  *                    retention after each verified backup, close the storage,
  *                    mail, fail the task when any guest failed
@@ -92,7 +92,7 @@ function applyRetention(dir: string, storage: string, vmid: number, job: BackupJ
 
 export async function backupTask(t: TaskRun): Promise<string> {
   const job = typeof t.params.job === 'string' ? getJob(t.params.job) : manualJob(t.params);
-  const speed = typeof t.params.bwlimit === 'number' && t.params.bwlimit > 0 ? Math.round(t.params.bwlimit * 1048576) : 0;
+  const speed = typeof t.params.speed === 'number' && t.params.speed > 0 ? Math.round(t.params.speed) : 0;
   const node = nodeName();
   const results: GuestResult[] = [];
   let error: string | null = null;

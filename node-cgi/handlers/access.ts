@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpError, badRequest, forbidden, invalid } from '../lib/errors';
 import { log, runCgi, Reply, type Context, type Route } from '../lib/cgi';
-import { checkedUsername } from '../lib/validate';
+import { checkedUsername, only } from '../lib/validate';
 import { nodeName } from '../lib/paths';
 import { principalOf, readAccess, readUsers, updateAccess, userActive } from '../access/store';
 import { PRIVILEGES, PRIVILEGE_INFO, ROLES, ROLE_INFO, type RoleName } from '../access/privileges';
@@ -27,7 +27,7 @@ import { privilegesAt, type AclEntry } from '../access/permissions';
 import {
   aclAffecting, applyAclDelete, applyAclSet, applyGroupCreate, applyGroupDelete, applyGroupUpdate, applyTokenCreate,
   applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName, checkedPassword,
-  checkedTokenId, existingUser, groupView, onlyFields, parseAclChange, parseGroupCreate, parseGroupUpdate,
+  checkedTokenId, existingUser, groupView, parseAclChange, parseGroupCreate, parseGroupUpdate,
   parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange,
 } from '../access/model';
 import { audit, readAudit, type AuditEvent } from '../access/audit';
@@ -213,7 +213,7 @@ function deleteUser(ctx: Context) {
 async function changeOwnPassword(ctx: Context) {
   requireTicket(ctx, 'changing your password');
   const body = await ctx.req.json();
-  onlyFields(body, ['oldpassword', 'password']);
+  only(body, ['oldpassword', 'password']);
   if (typeof body.oldpassword !== 'string') throw invalid('oldpassword', 'is required');
   const password = checkedPassword(body.password);
   const name = ctx.me.username;

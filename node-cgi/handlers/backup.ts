@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { conflict, forbidden, invalid, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
-import { checkedName, checkedVmid } from '../lib/validate';
+import { checkedBandwidth, checkedName, checkedVmid } from '../lib/validate';
 import { readTask, startTask } from '../tasks/task';
 import { listAlerts } from '../backup/alerts';
 import { startJob } from '../backup/job';
@@ -64,12 +64,6 @@ function findBackup(ctx: Context) {
   return { id, storage, dir, b };
 }
 
-function bwlimit(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === 0) return undefined;
-  if (typeof v !== 'number' || !(v > 0) || v > 100_000) throw invalid('bwlimit', 'must be MiB/s between 0 and 100000');
-  return v;
-}
-
 function runBackup(ctx: Context) {
   return ctx.req.json().then((body) => {
     const vmid = checkedVmid(body.vmid);
@@ -77,10 +71,11 @@ function runBackup(ctx: Context) {
     const storage = checkedStorageName(body.storage ?? LOCAL_STORAGE);
     getStorage(storage);
     readGuest(vmid);
+    const speed = checkedBandwidth(body.bwlimit);
     const params = {
       vmids: [vmid], storage, mode: checkedMode(body.mode), compress: checkedCompress(body.compress),
       mailto: checkedMail(body.mailto), mailOnSuccess: body.mailOnSuccess === true,
-      ...(bwlimit(body.bwlimit) ? { bwlimit: bwlimit(body.bwlimit) } : {}),
+      ...(speed > 0 ? { speed } : {}),
     };
     const task = startTask({ kind: 'backup', object: `/vms/${vmid}`, user: ctx.me.username, params, message: `backup of guest ${vmid}` });
     return new Reply(202, { task });

@@ -33,7 +33,7 @@ import { diskPath, vmFiles } from '../vm/files';
 import { QEMU_IMG_TIMEOUT_MS } from '../vm/manage';
 import { readRunInfo } from '../vm/power';
 import { guestPid } from '../vm/status';
-import { parseSize } from '../vm/validate';
+import { parseSize } from '../lib/validate';
 import type { VmConfig } from '../vm/types';
 import { liveRestoreSteps, mirrorArgs, mirrorTargetArgs, parseQueryBlock, RESTORE_JOB_PREFIX, streamArgs, type LiveStep } from './plan';
 

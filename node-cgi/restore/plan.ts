@@ -24,7 +24,8 @@
  *   raw:   blockdev-mirror to a new raw file, job-complete switches the drive over to it.
  */
 import { internal, conflict } from '../lib/errors';
-import { checkVmConfig, diskFileName, parseSize, type ValidationFacts } from '../vm/validate';
+import { parseSize } from '../lib/validate';
+import { checkVmConfig, diskFileName, type ValidationFacts } from '../vm/validate';
 import type { DiskFormat, TemporaryMark, VmConfig } from '../vm/types';
 import type { BackupManifest } from '../backup/types';
 

@@ -23,7 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Reply, type Context, type Route } from '../lib/cgi';
 import { conflict, forbidden, invalid, notFound } from '../lib/errors';
-import { checkedName, checkedVmid } from '../lib/validate';
+import { checkedBandwidth, checkedName, checkedVmid, only, optionalBool } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { getJob, getStorage } from '../backup/config';
 import { parseBackupId } from '../backup/manifest';
@@ -38,25 +38,6 @@ import { findBackupNow } from './source';
 
 /** The one storage of guests' disks on a node: var/lib/vz/images (as `local` holds them in the original). */
 export const DISK_STORAGE = 'local';
-/** Largest copy speed of a live restore, MiB/s (0 or absent: unlimited). */
-export const BWLIMIT_MAX_MIB_S = 100_000;
-
-function only(body: Record<string, unknown>, fields: string[]): void {
-  for (const k of Object.keys(body)) if (!fields.includes(k)) throw invalid(k, 'unknown field');
-}
-
-function bool(v: unknown, field: string): boolean {
-  if (v === undefined) return false;
-  if (typeof v !== 'boolean') throw invalid(field, 'must be true or false');
-  return v;
-}
-
-/** MiB/s → bytes/s; 0 for none. */
-export function checkedBwlimit(v: unknown): number {
-  if (v === undefined || v === null || v === 0) return 0;
-  if (typeof v !== 'number' || !(v > 0) || v > BWLIMIT_MAX_MIB_S) throw invalid('bwlimit', `must be MiB/s between 0 and ${BWLIMIT_MAX_MIB_S}`);
-  return Math.round(v * 1048576);
-}
 
 /** The backup id of the path, with VM.Backup on its guest checked (or Datastore.Audit on its storage, for reading). */
 function backupParam(ctx: Context, read = false) {
@@ -76,7 +57,7 @@ async function restore(ctx: Context) {
   if (storage !== DISK_STORAGE) {
     throw invalid('storage', `guests' disks on this node live in storage "${DISK_STORAGE}" (var/lib/vz/images); the other storages hold backups`);
   }
-  const force = bool(body.force, 'force');
+  const force = optionalBool(body.force, 'force');
   const vmid = body.vmid === undefined ? id.vmid : checkedVmid(body.vmid);
   const existing = findVmConfig(vmid);
   if (existing) {
@@ -104,9 +85,9 @@ async function boot(ctx: Context) {
   const { idText } = backupParam(ctx);
   ctx.check('/vms', 'VM.Allocate');
   const vmid = body.vmid === undefined ? undefined : checkedVmid(body.vmid);
-  const live = bool(body.live, 'live');
-  const speed = checkedBwlimit(body.bwlimit);
-  const force = bool(body.force, 'force');
+  const live = optionalBool(body.live, 'live');
+  const speed = checkedBandwidth(body.bwlimit);
+  const force = optionalBool(body.force, 'force');
   const b = findBackupNow(idText);
   const v = b.manifest.verification;
   if (v && !v.ok && !force) throw conflict(`backup ${b.id} failed its last verification (${v.problems.join('; ')}); send "force": true to run it anyway`);
@@ -204,7 +185,7 @@ export const RESTORE_ROUTES: Route[] = [
     handle: async (ctx) => {
       const body = await ctx.req.json();
       only(body, ['bwlimit']);
-      const speed = checkedBwlimit(body.bwlimit);
+      const speed = checkedBandwidth(body.bwlimit);
       const vmid = vmidOf(ctx);
       const cfg = findVmConfig(vmid);
       if (!cfg) throw notFound(`no guest with VMID ${vmid}`);

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { invalid } from '../lib/errors';
 import { paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
-import { checkedName } from '../lib/validate';
+import { checkedBool, checkedName, only } from '../lib/validate';
 import { isoPath } from '../vm/files';
 
 /** Longest boot check, seconds. */
@@ -49,9 +49,8 @@ export function checkedSeconds(v: unknown, field = 'seconds'): number {
 
 /** A job's boot check setting from a body {"enabled", "seconds"?} laid over the current one. */
 export function parseBootCheck(body: Record<string, unknown>, cur: BootCheckSetting | undefined): BootCheckSetting {
-  for (const k of Object.keys(body)) if (k !== 'enabled' && k !== 'seconds') throw invalid(k, 'unknown field');
-  const enabled = body.enabled ?? cur?.enabled ?? false;
-  if (typeof enabled !== 'boolean') throw invalid('enabled', 'must be true or false');
+  only(body, ['enabled', 'seconds']);
+  const enabled = checkedBool(body.enabled ?? cur?.enabled ?? false, 'enabled');
   const seconds = body.seconds === undefined ? cur?.seconds ?? BOOT_CHECK_DEFAULT_S : checkedSeconds(body.seconds);
   return { enabled, seconds };
 }

@@ -28,8 +28,8 @@ import { diskPath, isoPath, runtimeFiles, vmFiles, writeRunJson } from './files'
 import { directIoSupported, randomMac } from './host';
 import { readRunInfo } from './power';
 import { guestPid } from './status';
-import { checkVmConfig, diskFileName, parseSize, validateVmConfig, type Issue, type ValidationFacts } from './validate';
-import { VMID_MAX } from '../lib/validate';
+import { checkVmConfig, diskFileName, validateVmConfig, type Issue, type ValidationFacts } from './validate';
+import { parseSize, VMID_MAX } from '../lib/validate';
 import type { DiskConfig, VmConfig } from './types';
 
 /** Time qemu-img gets for one create or resize (sparse: instant; qcow2 metadata: ms). */

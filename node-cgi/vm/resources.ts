@@ -16,7 +16,7 @@ import { readFileSync, statSync, statfsSync } from 'node:fs';
 import { paths } from '../lib/paths';
 import { diskPath, readRunJson, vmFiles, writeRunJson } from './files';
 import { CLOCK_TICKS_PER_S } from './status';
-import { parseSize } from './validate';
+import { parseSize } from '../lib/validate';
 import type { DiskUsage, VmConfig, VmResources } from './types';
 
 /** A reading older than this is too old to difference against. */

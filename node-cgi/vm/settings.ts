@@ -6,6 +6,7 @@
 import { invalid } from '../lib/errors';
 import { nodeName, nodeSettingsFile } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
+import { only } from '../lib/validate';
 import { DEFAULT_MEMORY_OVERCOMMIT } from './defaults';
 import type { NodeSettings } from './types';
 
@@ -22,8 +23,8 @@ export function readNodeSettings(node = nodeName()): NodeSettings {
 /** A validated patch of the settings: only known fields, in range. */
 export function checkSettingsPatch(body: Record<string, unknown>): Partial<NodeSettings> {
   const out: Partial<NodeSettings> = {};
+  only(body, ['memoryOvercommit']);
   for (const [k, v] of Object.entries(body)) {
-    if (k !== 'memoryOvercommit') throw invalid(k, 'unknown field');
     if (typeof v !== 'number' || !Number.isFinite(v) || v < OVERCOMMIT_MIN || v > OVERCOMMIT_MAX) {
       throw invalid(k, `must be a number from ${OVERCOMMIT_MIN} to ${OVERCOMMIT_MAX}`);
     }
