@@ -20,7 +20,7 @@
  * Reference: https://qemu-project.gitlab.io/qemu/interop/bitmaps.html#example-single-drive-backup
  */
 import { realpathSync } from 'node:fs';
-import { run } from '../lib/exec';
+import { createImage } from '../tools/qemu-img';
 import { internal, HttpError } from '../lib/errors';
 import { withQmp } from '../qemu/qmp';
 import type { Compression } from './types';
@@ -64,11 +64,6 @@ interface BlockInfo {
   device: string;
   qdev?: string;
   inserted?: { 'node-name': string; file: string; image?: { filename: string } };
-}
-
-/** `qemu-img create` argv of a backup target. */
-export function targetCreateArgs(target: string, virtualSize: number, compress: Compression): string[] {
-  return ['qemu-img', 'create', '-q', '-f', 'qcow2', ...(compress === 'zstd' ? ['-o', 'compression_type=zstd'] : []), target, String(virtualSize)];
 }
 
 /** The transaction that starts every disk's job at the same instant. */
@@ -155,7 +150,7 @@ export async function liveBackup(qmpPath: string, disks: readonly LiveDisk[], o:
   const blocks = await withQmp(qmpPath, (q) => q.execute<BlockInfo[]>('query-block'));
   const devices = diskNodes(blocks, disks.map((d) => d.source));
   const names = disks.map((_, i) => `${JOB_PREFIX}${o.vmid}-${i}`);
-  for (const d of disks) await run(targetCreateArgs(d.target, d.virtualSize, o.compress));
+  for (const d of disks) await createImage(d.target, 'qcow2', d.virtualSize, { zstd: o.compress === 'zstd' });
   const added: string[] = [];
   let started = false;
   try {

@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { internal, HttpError } from '../lib/errors';
 import { backupStoppedFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
-import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
+import { readTask, readTaskLog, startTask, taskRunning, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
 import { guestPid, listGuests, readGuest, guestStatus } from './guest';
-import { processAlive } from './lock';
+import { processAlive } from '../lib/proc';
 import { lifecycle } from './lifecycle';
 import { scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
@@ -213,15 +213,6 @@ export function startJob(job: BackupJob, user: string, scheduled: number | null)
   });
   updateJobState(job.id, (s) => ({ lastScheduled: scheduled ?? s?.lastScheduled ?? 0, task: id, mailed: false }));
   return id;
-}
-
-function taskRunning(id: string | undefined): boolean {
-  if (!id) return false;
-  try {
-    return readTask(id).status === 'running';
-  } catch {
-    return false;
-  }
 }
 
 /**

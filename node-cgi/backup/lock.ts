@@ -9,17 +9,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HttpError } from '../lib/errors';
 import { lockDir, paths } from '../lib/paths';
+import { processAlive } from '../lib/proc';
 
 const POLL_MS = 1000;
-
-export function processAlive(pid: number, mark?: string): boolean {
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return mark ? cmd.split('\0').includes(mark) : true;
-  } catch {
-    return false;
-  }
-}
 
 function tryTake(dir: string, task: string): string | null {
   try {

@@ -15,13 +15,13 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../lib/errors';
-import { run } from '../lib/exec';
 import { backupStoppedFile } from '../lib/paths';
 import { fsyncDir, writeJsonAtomic } from '../lib/store';
 import { guestPid, guestStatus, qmpSocket, readGuest, type Guest } from './guest';
+import { convertImage, qemuImgVersion, virtualSize } from '../tools/qemu-img';
 import { liveBackup } from './engine';
-import { offlineCopy } from './offline';
-import { processAlive, takeLongLock } from './lock';
+import { processAlive, processArgv } from '../lib/proc';
+import { takeLongLock } from './lock';
 import {
   BACKUP_ROOT, CONFIG_FILE, LOG_FILE, MANIFEST_FILE, PARTIAL_PREFIX, backupDiskName, backupEntry, backupStamp,
 } from './manifest';
@@ -98,26 +98,15 @@ export function processesUsing(dir: string): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(dir + '/'))) out.push(Number(p));
-    } catch {
-      // Gone meanwhile.
-    }
+    // null: gone meanwhile.
+    if (processArgv(Number(p))?.some((a) => a.startsWith(dir + '/'))) out.push(Number(p));
   }
   return out;
 }
 
-async function virtualSize(file: string, format: string): Promise<number> {
-  const r = await run(['qemu-img', 'info', '-U', '--output=json', '-f', format, file]);
-  return (JSON.parse(r.stdout) as { 'virtual-size': number })['virtual-size'];
-}
-
-let toolVersions: Record<string, string> | undefined;
+/** What wrote a backup, for its manifest. */
 async function tools(): Promise<Record<string, string>> {
-  if (toolVersions) return toolVersions;
-  const q = await run(['qemu-img', '--version']).then((r) => r.stdout.split('\n')[0]!.trim()).catch(() => 'unknown');
-  toolVersions = { 'qemu-img': q, node: process.version, ramvm: '1' };
-  return toolVersions;
+  return { 'qemu-img': await qemuImgVersion(), node: process.version, ramvm: '1' };
 }
 
 export async function backupGuest(i: GuestBackupInput): Promise<GuestBackupResult> {
@@ -157,7 +146,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     const copyStart = Date.now();
     let downtime: number | undefined;
     const disks = await Promise.all(guest.disks.map(async (d) => ({
-      file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize(d.path, d.format),
+      file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize({ file: d.path, format: d.format }),
     })));
     if (method === 'live') {
       await liveBackup(qmpSocket(i.vmid), disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
@@ -231,7 +220,7 @@ type DiskPlan = { file: string; source: string; sourceFormat: string; virtualSiz
 
 async function copyOffline(i: GuestBackupInput, disks: readonly DiskPlan[], partial: string): Promise<void> {
   for (const [n, d] of disks.entries()) {
-    await offlineCopy(d.source, d.sourceFormat, join(partial, d.file), i.compress, (pct) =>
+    await convertImage({ file: d.source, format: d.sourceFormat }, { file: join(partial, d.file), format: 'qcow2' }, i.compress, (pct) =>
       i.progress(((n + pct / 100) / disks.length) * 80, `copying ${d.file} of guest ${i.vmid}: ${Math.floor(pct)} %`));
   }
 }

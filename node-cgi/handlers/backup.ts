@@ -22,7 +22,7 @@ import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { conflict, forbidden, invalid, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { checkedBandwidth, checkedName, checkedVmid } from '../lib/validate';
-import { readTask, startTask } from '../tasks/task';
+import { readTask, startTask, taskRunning } from '../tasks/task';
 import { listAlerts } from '../backup/alerts';
 import { startJob } from '../backup/job';
 import {
@@ -167,7 +167,7 @@ export const routes: Route[] = [
     handle: (ctx) => {
       const job = getJob(jobId(ctx));
       const s = readJobStates()[job.id];
-      if (s?.task && readTask(s.task).status === 'running') throw conflict(`job ${job.id} is running (task ${s.task})`);
+      if (taskRunning(s?.task)) throw conflict(`job ${job.id} is running (task ${s!.task})`);
       return new Reply(202, { task: startJob(job, ctx.me.username, null) });
     },
   },

@@ -21,6 +21,7 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, statfsSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { HttpError, conflict, notFound } from '../lib/errors';
+import { formatBytes } from '../lib/format';
 import { isoFile, paths } from '../lib/paths';
 import { fsyncDir, readJson, removeFile, withLock } from '../lib/store';
 import { isIsoName, metaFileName, parseHiddenFile } from './names';
@@ -133,18 +134,6 @@ export function checkFreeSpace(bytes: number, availBytes: number): void {
     `not enough space in the ISO library: the upload needs ${formatBytes(bytes)}, ` +
       `${formatBytes(Math.max(0, availBytes - FREE_RESERVE_BYTES))} are free`,
   );
-}
-
-/** 1536 → "1.5 KiB" */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 // ---- the folder --------------------------------------------------------------

@@ -18,6 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { HttpError, badRequest, conflict, invalid } from '../lib/errors';
+import { formatBytes } from '../lib/format';
 import { isoFile, paths } from '../lib/paths';
 import { fsyncDir, removeFile, withLock, writeJsonAtomic } from '../lib/store';
 import {
@@ -25,7 +26,6 @@ import {
   checkFreeSpace,
   checkNotInUse,
   cleanupLibrary,
-  formatBytes,
   imageEntry,
   imageExists,
   imagePath,

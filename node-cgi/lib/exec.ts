@@ -19,6 +19,8 @@ export interface ExecOptions {
   cwd?: string;
   /** Maximum stdout kept, in bytes (default 16 MiB). */
   maxStdout?: number;
+  /** Each chunk of stdout as it arrives (progress output). */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface ExecResult {
@@ -78,6 +80,7 @@ export function runAllowFail(argv: readonly string[], opts: ExecOptions = {}): P
     child.stdout!.on('data', (b: Buffer) => {
       if (outLen < maxStdout) out.push(b);
       outLen += b.length;
+      opts.onStdout?.(b.toString());
     });
     child.stderr!.on('data', (b: Buffer) => {
       errTail = (errTail + b.toString()).slice(-STDERR_TAIL_BYTES);

@@ -14,6 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { internal, HttpError } from './errors';
 import { lockDir, paths } from './paths';
+import { pidExists } from './proc';
 
 /** How long to wait for a lock before answering 503. */
 export const LOCK_TIMEOUT_MS = 10_000;
@@ -83,15 +84,6 @@ export function readJson<T>(file: string, fallback?: T): T | undefined {
 const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
 function sleepSync(ms: number): void {
   Atomics.wait(sleepBuf, 0, 0, ms);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -180,7 +172,7 @@ function isStale(dir: string): boolean {
       return false;
     }
   }
-  return !pidAlive(Number(m[1])) || Date.now() - Number(m[2]) >= LOCK_STALE_MS;
+  return !pidExists(Number(m[1])) || Date.now() - Number(m[2]) >= LOCK_STALE_MS;
 }
 
 /**

@@ -16,19 +16,19 @@
  * watcher, a boot check's sandbox is stopped and deleted.
  */
 import { conflict } from '../lib/errors';
-import { run } from '../lib/exec';
+import { createImage } from '../tools/qemu-img';
 import { nodeName } from '../lib/paths';
 import { writeJsonAtomic } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
-import { readTask, startTask, type TaskRun } from '../tasks/task';
+import { startTask, taskRunning, type TaskRun } from '../tasks/task';
 import { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from '../vm/config';
 import { diskPath, vmFiles } from '../vm/files';
-import { deleteVm, QEMU_IMG_TIMEOUT_MS } from '../vm/manage';
+import { deleteVm } from '../vm/manage';
 import { readRunInfo, startVm, stopVm } from '../vm/power';
 import { guestPid } from '../vm/status';
 import type { VmConfig } from '../vm/types';
 import { claimVmid, dropClaim, settleClaim } from './claim';
-import { overlayArgs, overlayPlan, type BackupSource } from './plan';
+import { overlayPlan, type BackupSource } from './plan';
 import { nodeFacts } from './source';
 
 /** How often the watcher looks at its guest. */
@@ -52,7 +52,7 @@ export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpo
   try {
     const plan = overlayPlan(b, vmid, o.purpose, nodeFacts());
     config = plan.config;
-    for (const ov of plan.overlays) await run(overlayArgs(ov.backing, diskPath(vmid, ov)), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+    for (const ov of plan.overlays) await createImage(diskPath(vmid, ov), 'qcow2', null, { backing: ov.backing });
     writeVmConfig(config);
     settleClaim(vmid);
     await startVm(vmid);
@@ -81,15 +81,6 @@ export async function bootBackup(b: BackupSource, o: { vmid?: number; user: stri
   const { config, warnings } = await startFromBackup(b, { vmid: o.vmid, purpose: 'run', owner: '' });
   const task = watch(config.vmid, o.user);
   return { vmid: config.vmid, warnings, task };
-}
-
-function taskRunning(id: string | undefined): boolean {
-  if (!id) return false;
-  try {
-    return readTask(id).status === 'running';
-  } catch {
-    return false;
-  }
 }
 
 /** Delete a stopped temporary guest: overlays, config, runtime files. The backup is not touched. */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { conflict } from '../lib/errors';
 import { guestImagesDir, paths } from '../lib/paths';
 import { withLock } from '../lib/store';
-import { processAlive } from '../backup/lock';
+import { processAlive } from '../lib/proc';
 import { findVmConfig } from '../vm/config';
 import { vmFiles } from '../vm/files';
 import { nextFreeVmid, usedVmids } from '../vm/manage';

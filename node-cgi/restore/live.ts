@@ -22,7 +22,7 @@
  */
 import { rmSync, statSync } from 'node:fs';
 import { internal, conflict, HttpError } from '../lib/errors';
-import { run } from '../lib/exec';
+import { createImage } from '../tools/qemu-img';
 import { writeJsonAtomic } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { withQmp } from '../qemu/qmp';
@@ -30,7 +30,6 @@ import { takeLongLock } from '../backup/lock';
 import type { TaskRun } from '../tasks/task';
 import { readVmConfig, updateVmConfig } from '../vm/config';
 import { diskPath, vmFiles } from '../vm/files';
-import { QEMU_IMG_TIMEOUT_MS } from '../vm/manage';
 import { readRunInfo } from '../vm/power';
 import { guestPid } from '../vm/status';
 import { parseSize } from '../lib/validate';
@@ -161,7 +160,7 @@ async function mirror(vmid: number, qmp: ReturnType<typeof qmpOf>, s: Extract<Li
   rmSync(target, { force: true });
   let switched = false;
   try {
-    await run(['qemu-img', 'create', '-q', '-f', 'raw', target, String(size)], { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+    await createImage(target, 'raw', size);
     await qmp('blockdev-add', mirrorTargetArgs(s.target.node, target));
     await qmp('blockdev-mirror', mirrorArgs(s.job, s.device, s.target.node, speed));
     await waitJob(qmp, s.job, ['ready'], progress);

@@ -289,16 +289,6 @@ export function liveRestoreSteps(config: VmConfig, drives: ReadonlyMap<string, D
   });
 }
 
-/** `qemu-img convert` of a backup image into a guest's disk; zero areas stay holes (raw stays sparse). */
-export function convertArgs(from: string, to: string, format: DiskFormat): string[] {
-  return ['qemu-img', 'convert', '-p', '-f', 'qcow2', '-O', format, ...(format === 'qcow2' ? ['-o', 'preallocation=off'] : []), from, to];
-}
-
-/** A qcow2 overlay over a backup image (same virtual size; the backing file is only read). */
-export function overlayArgs(backing: string, overlay: string): string[] {
-  return ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, overlay];
-}
-
 /** block-stream: copy the backing chain's data into the overlay, then drop the backing file. */
 export function streamArgs(job: string, device: string, speed: number): Record<string, unknown> {
   return { 'job-id': job, device, 'auto-dismiss': false, ...(speed > 0 ? { speed } : {}) };

@@ -14,53 +14,25 @@
  * removes the temporary files (and a new VMID's folder), so a failed or
  * killed restore never leaves a half-restored guest.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, conflict } from '../lib/errors';
-import { ExecError } from '../lib/exec';
 import { guestRunFile } from '../lib/paths';
 import { fsyncDir, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
+import { convertImage } from '../tools/qemu-img';
 import { takeLongLock } from '../backup/lock';
-import { parseConvertProgress } from '../backup/offline';
 import { fsyncFile } from '../backup/verify';
 import type { TaskRun } from '../tasks/task';
 import { findVmConfig, writeVmConfig } from '../vm/config';
 import { diskPath, vmFiles } from '../vm/files';
 import { guestPid } from '../vm/status';
 import { claimVmid, dropClaim, settleClaim } from './claim';
-import { convertArgs, restorePlan, type RestoreDisk } from './plan';
+import { restorePlan, type RestoreDisk } from './plan';
 import { checkSums, nodeFacts, openBackup } from './source';
-
-/** Time one disk's conversion may take. */
-export const CONVERT_TIMEOUT_MS = 24 * 60 * 60_000; // 24 h
 
 /** Name of a disk being restored, beside the guest's disks until the switch. */
 export const tempName = (file: string) => `.restore-${file}`;
-
-/** Run `qemu-img convert -p`, reporting percent done. */
-export function convert(argv: string[], progress: (pct: number) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), CONVERT_TIMEOUT_MS);
-    child.stdout.on('data', (b: Buffer) => {
-      const p = parseConvertProgress(b.toString());
-      if (p !== null) progress(p);
-    });
-    child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4096)));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new ExecError(argv, null, e.message, 'could not be started'));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new ExecError(argv, code, err, `failed (exit ${code})`));
-    });
-  });
-}
 
 /** A run start reservation (power.ts) says a start is under way. */
 const starting = (vmid: number) => existsSync(guestRunFile(vmid, 'starting'));
@@ -87,7 +59,7 @@ export async function restoreTask(t: TaskRun): Promise<string> {
       let before = 0;
       for (const [i, d] of plan.disks.entries()) {
         t.log(`${d.id}: ${d.from.split('/').pop()} → ${d.file} (${d.format}, ${d.virtualSize} bytes)`);
-        await convert(convertArgs(d.from, temps[i]!, d.format), (pct) =>
+        await convertImage({ file: d.from, format: 'qcow2' }, { file: temps[i]!, format: d.format }, 'none', (pct) =>
           t.progress(30 + ((before + (pct / 100) * d.virtualSize) / total) * 65, `restoring ${d.id} of guest ${vmid}: ${Math.floor(pct)} %`));
         fsyncFile(temps[i]!);
         before += d.virtualSize;

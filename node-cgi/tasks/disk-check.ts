@@ -3,39 +3,15 @@
  * (qcow2 consistency; raw images have nothing to check and are reported so).
  *
  *   params { vmid: 101 } → checks var/lib/vz/images/101/*.{qcow2,raw}
- *   qemu-img check --output=json → { "check-errors": 0, "corruptions": 0, "leaks": 0, … }
+ *   qemu-img check --output=json → { "check-errors": 0, "corruptions": 0, "leaks": 0, … } (tools/qemu-img.ts)
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, HttpError } from '../lib/errors';
-import { run, runAllowFail } from '../lib/exec';
+import { checkImage, readable } from '../tools/qemu-img';
 import { guestImagesDir } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
 import type { TaskRun } from './task';
-
-export interface QemuImgCheck {
-  'check-errors': number;
-  corruptions?: number;
-  leaks?: number;
-  'image-end-offset'?: number;
-  filename: string;
-  format: string;
-}
-
-/** Parse `qemu-img check --output=json`; throws with the input on garbage. */
-export function parseQemuImgCheck(text: string): QemuImgCheck {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new Error(`qemu-img check printed no JSON: ${text.slice(0, 200)}`);
-  }
-  const o = v as QemuImgCheck;
-  if (typeof o !== 'object' || o === null || typeof o['check-errors'] !== 'number') {
-    throw new Error(`unexpected qemu-img check output: ${text.slice(0, 200)}`);
-  }
-  return o;
-}
 
 export async function diskCheck(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
@@ -52,13 +28,13 @@ export async function diskCheck(t: TaskRun): Promise<string> {
     t.progress((i / files.length) * 100, `checking ${f}`);
     const file = join(dir, f);
     if (f.endsWith('.raw')) {
-      await run(['qemu-img', 'info', '--output=json', '-f', 'raw', file]);
+      await readable({ file, format: 'raw' });
       t.log(`${f}: raw image, readable (raw images have no metadata to check)`);
       continue;
     }
-    // Exit 2 = corruptions, 3 = leaks only; both still print JSON.
-    const res = await runAllowFail(['qemu-img', 'check', '--output=json', '-f', 'qcow2', file]);
-    const c = parseQemuImgCheck(res.stdout);
+    const res = await checkImage(file);
+    if (!res.report) throw new HttpError('exec_failed', `qemu-img check cannot read ${f} (exit ${res.code}): ${res.error}`);
+    const c = res.report;
     const corrupt = c.corruptions ?? 0;
     const leaks = c.leaks ?? 0;
     t.log(`${f}: ${corrupt} corruptions, ${leaks} leaked clusters, ${c['check-errors']} check errors`);

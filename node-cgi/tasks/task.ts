@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { internal, HttpError, notFound } from '../lib/errors';
 import { nodeName, paths, taskFile } from '../lib/paths';
+import { processAlive } from '../lib/proc';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
 
 export type TaskStatus = 'running' | 'ok' | 'failed';
@@ -106,14 +107,6 @@ export function updateTask(id: string, fn: (t: TaskRecord) => TaskRecord): TaskR
   });
 }
 
-function processIsTask(pid: number, id: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(id);
-  } catch {
-    return false;
-  }
-}
-
 /** Grace period before a running task without a pid counts as dead (spawn in flight). */
 const START_GRACE_MS = 10_000;
 
@@ -123,13 +116,23 @@ export function readTask(id: string): TaskRecord {
   const rec = readJson<TaskRecord>(stateFile(id));
   if (!rec) throw notFound(`no such task: ${id}`);
   if (rec.status !== 'running') return rec;
-  const alive = rec.pid !== null ? processIsTask(rec.pid, id) : Date.now() - rec.start < START_GRACE_MS;
+  const alive = rec.pid !== null ? processAlive(rec.pid, id) : Date.now() - rec.start < START_GRACE_MS;
   if (alive) return rec;
   return updateTask(id, (t) =>
     t.status !== 'running'
       ? t
       : { ...t, status: 'failed', end: Date.now(), message: `interrupted: the task process is gone (${t.message})` },
   );
+}
+
+/** True while task `id` runs; false for none, a finished one, or one whose record is gone. */
+export function taskRunning(id: string | undefined): boolean {
+  if (!id) return false;
+  try {
+    return readTask(id).status === 'running';
+  } catch {
+    return false;
+  }
 }
 
 export function listTasks(limit = 100): TaskRecord[] {

@@ -16,12 +16,12 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
-import { run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
 import { removeFile, withLock } from '../lib/store';
 import { updateAccess } from '../access/store';
 import { audit } from '../access/audit';
 import { withQmp } from '../qemu/qmp';
+import { createImage, resizeImage } from '../tools/qemu-img';
 import { findVmConfig, listVmConfigs, listVmids, readVmConfig, updateVmConfig, writeVmConfig } from './config';
 import { VMID_FIRST } from './defaults';
 import { diskPath, isoPath, runtimeFiles, vmFiles, writeRunJson } from './files';
@@ -31,9 +31,6 @@ import { guestPid } from './status';
 import { checkVmConfig, diskFileName, validateVmConfig, type Issue, type ValidationFacts } from './validate';
 import { parseSize, VMID_MAX } from '../lib/validate';
 import type { DiskConfig, VmConfig } from './types';
-
-/** Time qemu-img gets for one create or resize (sparse: instant; qcow2 metadata: ms). */
-export const QEMU_IMG_TIMEOUT_MS = 120_000;
 
 /** ISO images in the library (regular files with a valid name). */
 export function isoNames(): Set<string> {
@@ -79,18 +76,8 @@ export function usedVmids(): Set<number> {
   return used;
 }
 
-export function qemuImgCreateArgs(file: string, format: DiskConfig['format'], bytes: number): string[] {
-  return format === 'qcow2'
-    ? ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'preallocation=off', file, String(bytes)]
-    : ['qemu-img', 'create', '-q', '-f', 'raw', file, String(bytes)];
-}
-
-export function qemuImgResizeArgs(file: string, format: DiskConfig['format'], bytes: number): string[] {
-  return ['qemu-img', 'resize', '-q', '-f', format, file, String(bytes)];
-}
-
 async function createDiskImage(vmid: number, d: DiskConfig): Promise<void> {
-  await run(qemuImgCreateArgs(diskPath(vmid, d), d.format, parseSize(d.size)), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+  await createImage(diskPath(vmid, d), d.format, parseSize(d.size));
 }
 
 /** A dry run of create: the config it would make, or the issues (for the create form). */
@@ -299,7 +286,7 @@ export async function updateDisk(vmid: number, id: string, body: Record<string, 
         writeRunJson(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks } });
       }
     } else {
-      await run(qemuImgResizeArgs(diskPath(vmid, disk), disk.format, to), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+      await resizeImage(diskPath(vmid, disk), disk.format, to);
     }
   }
   return updateVmConfig(vmid, (c) => ({ ...c, disks: c.disks.map((d) => (d.id === id ? after : d)) }));

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { internal, conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
 import { guestRunFile, nodeName, paths } from '../lib/paths';
+import { pidExists } from '../lib/proc';
 import { withLock } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
@@ -52,12 +53,7 @@ interface Reservation {
 function liveReservation(file: string, now: number): Reservation | null {
   const r = readRunJson<Reservation>(file);
   if (!r || now - r.at > START_RESERVATION_MAX_AGE_MS) return null;
-  try {
-    process.kill(r.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return null;
-  }
-  return r;
+  return pidExists(r.pid) ? r : null;
 }
 
 /** Guests of this node whose QEMU runs (running or paused), with their memory in MiB. */

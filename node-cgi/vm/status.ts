@@ -15,14 +15,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { Qmp } from '../qemu/qmp';
+import { processArgv } from '../lib/proc';
 import { checkedVmid } from '../lib/validate';
 import { vmFiles } from './files';
+import { processUptime } from './resources';
 import type { VmState, VmStatusInfo } from './types';
 
 /** How long a status probe waits for QEMU's monitor. */
 export const STATUS_PROBE_TIMEOUT_MS = 2_000;
-/** USER_HZ: /proc times are in these ticks on Linux (x86: always 100). */
-export const CLOCK_TICKS_PER_S = 100;
 
 /** "12345\n" → 12345; null for anything else. */
 export function parsePidfile(text: string): number | null {
@@ -75,25 +75,10 @@ export function guestPid(vmid: number): GuestPid {
   return processIsGuest(pid, vmid) ? { pid, stale: false } : { pid: null, stale: true };
 }
 
+/** Whether `pid` is the QEMU of guest `vmid` (a pid may have been reused since the pidfile was written). */
 export function processIsGuest(pid: number, vmid: number): boolean {
-  try {
-    return isGuestCmdline(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), vmid);
-  } catch {
-    return false;
-  }
-}
-
-/** Seconds a process has run, from /proc/<pid>/stat field 22 and /proc/uptime; 0 when unknown. */
-export function processUptime(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const startTicks = Number(fields[19]);
-    const up = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-    return Math.max(0, Math.floor(up - startTicks / CLOCK_TICKS_PER_S));
-  } catch {
-    return 0;
-  }
+  const argv = processArgv(pid);
+  return argv !== null && isGuestCmdline(argv.join('\0'), vmid);
 }
 
 /** QEMU's run state from the status socket; null when the monitor does not answer in time. */
