@@ -18,7 +18,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HttpError, badRequest, forbidden, invalid } from '../lib/errors';
-import { log, runCgi, Reply, type Context, type Route } from '../lib/cgi';
+import { log, runCgi, Reply } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedUsername, only } from '../lib/validate';
 import { nodeName } from '../lib/paths';
 import { principalOf, readAccess, readUsers, updateAccess, userActive } from '../access/store';
@@ -45,34 +46,34 @@ const TOKEN_SECRET_BYTES = 32;
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
-function cookie(ctx: Context, value: string, maxAgeS: number): string {
+function cookie(ctx: ApiContext, value: string, maxAgeS: number): string {
   const secure = ctx.req.https ? '; Secure' : '';
   return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }
 
-function grant(ctx: Context, username: string) {
+function grant(ctx: ApiContext, username: string) {
   const ticket = issueTicket(username);
   ctx.headers.push(['Set-Cookie', cookie(ctx, ticket, TICKET_LIFETIME_S)]);
   return { username, ticket, csrf: issueCsrf(username), node: nodeName() };
 }
 
 /** Who acted, for the audit log. */
-function actor(ctx: Context): Pick<AuditEvent, 'user' | 'token' | 'addr'> {
+function actor(ctx: ApiContext): Pick<AuditEvent, 'user' | 'token' | 'addr'> {
   const me = ctx.me;
   return { user: me.username, ...(me.tokenid ? { token: `${me.username}!${me.tokenid}` } : {}), addr: ctx.req.remoteAddr };
 }
 
-const isUserAdmin = (ctx: Context) => ctx.can('/access', 'User.Modify');
-const isUserAuditor = (ctx: Context) => isUserAdmin(ctx) || ctx.can('/access', 'Sys.Audit');
+const isUserAdmin = (ctx: ApiContext) => ctx.can('/access', 'User.Modify');
+const isUserAuditor = (ctx: ApiContext) => isUserAdmin(ctx) || ctx.can('/access', 'Sys.Audit');
 
 /** Own password and own tokens are managed with a login, so a token cannot widen itself. */
-function requireTicket(ctx: Context, what: string): void {
+function requireTicket(ctx: ApiContext, what: string): void {
   if (ctx.me.via !== 'ticket') throw forbidden(`${what} needs a login ticket, not an API token`);
 }
 
 // ---- login ----
 
-async function login(ctx: Context) {
+async function login(ctx: ApiContext) {
   const body = await ctx.req.json<{ username?: unknown; password?: unknown }>();
   const addr = ctx.req.remoteAddr;
   if (body.password === undefined) {
@@ -111,7 +112,7 @@ async function login(ctx: Context) {
   return grant(ctx, username);
 }
 
-function logout(ctx: Context) {
+function logout(ctx: ApiContext) {
   // Logging out needs no valid ticket: an expired one may still be cleared.
   try {
     const who = authenticate(ctx.req);
@@ -125,7 +126,7 @@ function logout(ctx: Context) {
 
 // ---- who may do what ----
 
-function me(ctx: Context) {
+function me(ctx: ApiContext) {
   const u = readUsers().users[ctx.me.username];
   return {
     username: ctx.me.username,
@@ -138,7 +139,7 @@ function me(ctx: Context) {
 }
 
 /** {"/": [...], "/vms/101": [...]}: the caller's (or ?user='s) privileges per ACL path. */
-function permissions(ctx: Context) {
+function permissions(ctx: ApiContext) {
   const q = ctx.req.query;
   const cfg = readAccess();
   const asked = q.get('path');
@@ -161,7 +162,7 @@ const privileges = () => PRIVILEGES.map((privilege) => ({ privilege, description
 
 // ---- users ----
 
-function listUsers(ctx: Context) {
+function listUsers(ctx: ApiContext) {
   const cfg = readAccess();
   const names = Object.keys(cfg.users.users).sort();
   if (isUserAuditor(ctx)) return names.map((n) => userView(cfg, n));
@@ -170,7 +171,7 @@ function listUsers(ctx: Context) {
   return names.filter((n) => n === ctx.me.username).map((n) => userView(cfg, n));
 }
 
-async function createUser(ctx: Context) {
+async function createUser(ctx: ApiContext) {
   const u = parseUserCreate(await ctx.req.json(), nowS());
   const hash = hashPassword(u.password);
   const cfg = updateAccess((d) => {
@@ -181,7 +182,7 @@ async function createUser(ctx: Context) {
   return new Reply(201, userView(cfg, u.username));
 }
 
-function getUser(ctx: Context) {
+function getUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
   if (name !== ctx.me.username && !isUserAuditor(ctx)) throw forbidden('seeing another user needs Sys.Audit or User.Modify on /access');
   const cfg = readAccess();
@@ -189,7 +190,7 @@ function getUser(ctx: Context) {
   return userView(cfg, name);
 }
 
-async function updateUser(ctx: Context) {
+async function updateUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
   const upd = parseUserUpdate(await ctx.req.json(), nowS());
   const hash = upd.password !== undefined ? hashPassword(upd.password) : undefined;
@@ -202,7 +203,7 @@ async function updateUser(ctx: Context) {
   return userView(cfg, name);
 }
 
-function deleteUser(ctx: Context) {
+function deleteUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
   updateAccess((d) => applyUserDelete(d, name));
   audit({ ...actor(ctx), action: 'user.delete', object: name, ok: true });
@@ -210,7 +211,7 @@ function deleteUser(ctx: Context) {
 }
 
 /** A user's own password: needs the old one; throttled like logins; voids older tickets. */
-async function changeOwnPassword(ctx: Context) {
+async function changeOwnPassword(ctx: ApiContext) {
   requireTicket(ctx, 'changing your password');
   const body = await ctx.req.json();
   only(body, ['oldpassword', 'password']);
@@ -239,7 +240,7 @@ async function changeOwnPassword(ctx: Context) {
 
 // ---- groups ----
 
-function listGroups(ctx: Context) {
+function listGroups(ctx: ApiContext) {
   const cfg = readAccess();
   const names = Object.keys(cfg.groups.groups).sort();
   if (isUserAuditor(ctx)) return names.map((g) => groupView(cfg, g));
@@ -250,7 +251,7 @@ function listGroups(ctx: Context) {
     .map((g) => ({ group: g, comment: cfg.groups.groups[g]!.comment ?? '' }));
 }
 
-async function createGroup(ctx: Context) {
+async function createGroup(ctx: ApiContext) {
   const g = parseGroupCreate(await ctx.req.json());
   const cfg = updateAccess((d) => {
     applyGroupCreate(d, g);
@@ -260,7 +261,7 @@ async function createGroup(ctx: Context) {
   return new Reply(201, groupView(cfg, g.group));
 }
 
-async function updateGroup(ctx: Context) {
+async function updateGroup(ctx: ApiContext) {
   const name = checkedGroupName(ctx.params.group);
   const g = parseGroupUpdate(await ctx.req.json());
   const cfg = updateAccess((d) => {
@@ -271,7 +272,7 @@ async function updateGroup(ctx: Context) {
   return groupView(cfg, name);
 }
 
-function deleteGroup(ctx: Context) {
+function deleteGroup(ctx: ApiContext) {
   const name = checkedGroupName(ctx.params.group);
   updateAccess((d) => applyGroupDelete(d, name));
   audit({ ...actor(ctx), action: 'group.delete', object: name, ok: true });
@@ -280,7 +281,7 @@ function deleteGroup(ctx: Context) {
 
 // ---- ACL ----
 
-function listAcl(ctx: Context) {
+function listAcl(ctx: ApiContext) {
   const cfg = readAccess();
   const asked = ctx.req.query.get('path');
   const entries =
@@ -301,7 +302,7 @@ function listAcl(ctx: Context) {
 }
 
 /** User.Modify on /access or on the path; or a grant to one's own token, made with a login. */
-function mayChangeAcl(ctx: Context, c: AclChange): void {
+function mayChangeAcl(ctx: ApiContext, c: AclChange): void {
   if (isUserAdmin(ctx) || ctx.can(c.path, 'User.Modify')) return;
   const p = c.principal;
   if ('token' in p && p.token.startsWith(`${ctx.me.username}!`)) {
@@ -311,7 +312,7 @@ function mayChangeAcl(ctx: Context, c: AclChange): void {
   throw forbidden(`permission denied: changing ACL entries on ${c.path} needs User.Modify on /access or on ${c.path}`);
 }
 
-async function aclBody(ctx: Context): Promise<Record<string, unknown>> {
+async function aclBody(ctx: ApiContext): Promise<Record<string, unknown>> {
   const body = await ctx.req.json();
   if (Object.keys(body).length > 0) return body;
   // DELETE bodies are awkward for some clients: the query works too.
@@ -320,7 +321,7 @@ async function aclBody(ctx: Context): Promise<Record<string, unknown>> {
   return q;
 }
 
-async function setAcl(ctx: Context) {
+async function setAcl(ctx: ApiContext) {
   const c = parseAclChange(await ctx.req.json());
   mayChangeAcl(ctx, c);
   const entry = updateAccess((d) => applyAclSet(d, c));
@@ -328,7 +329,7 @@ async function setAcl(ctx: Context) {
   return entry;
 }
 
-async function deleteAcl(ctx: Context) {
+async function deleteAcl(ctx: ApiContext) {
   const c = parseAclChange(await aclBody(ctx), true);
   mayChangeAcl(ctx, c);
   const gone = updateAccess((d) => applyAclDelete(d, c));
@@ -339,7 +340,7 @@ async function deleteAcl(ctx: Context) {
 // ---- API tokens ----
 
 /** Whose tokens: the caller's own, or (?user= / "user") another's with the right privilege. */
-function tokenOwner(ctx: Context, asked: string | null | undefined, needs: 'User.Modify' | 'audit'): string {
+function tokenOwner(ctx: ApiContext, asked: string | null | undefined, needs: 'User.Modify' | 'audit'): string {
   if (asked === null || asked === undefined || asked === ctx.me.username) return ctx.me.username;
   const name = checkedUsername(asked, 'user');
   const allowed = needs === 'audit' ? isUserAuditor(ctx) : isUserAdmin(ctx);
@@ -347,14 +348,14 @@ function tokenOwner(ctx: Context, asked: string | null | undefined, needs: 'User
   return name;
 }
 
-function listTokens(ctx: Context) {
+function listTokens(ctx: ApiContext) {
   const owner = tokenOwner(ctx, ctx.req.query.get('user'), 'audit');
   const cfg = readAccess();
   existingUser(cfg, owner);
   return tokenViews(cfg, owner, nowS());
 }
 
-async function createToken(ctx: Context) {
+async function createToken(ctx: ApiContext) {
   const t = parseTokenCreate(await ctx.req.json(), nowS());
   const owner = tokenOwner(ctx, t.user, 'User.Modify');
   if (!isUserAdmin(ctx)) requireTicket(ctx, 'creating an API token');
@@ -366,7 +367,7 @@ async function createToken(ctx: Context) {
   return new Reply(201, { tokenid: t.tokenid, secret, id, user: owner, expire: t.expire, privsep: t.privsep });
 }
 
-function deleteToken(ctx: Context) {
+function deleteToken(ctx: ApiContext) {
   const tokenid = checkedTokenId(ctx.params.tokenid);
   const owner = tokenOwner(ctx, ctx.req.query.get('user'), 'User.Modify');
   updateAccess((d) => applyTokenDelete(d, owner, tokenid));
@@ -376,7 +377,7 @@ function deleteToken(ctx: Context) {
 
 // ---- audit log ----
 
-function auditLog(ctx: Context) {
+function auditLog(ctx: ApiContext) {
   const q = ctx.req.query;
   const limitText = q.get('limit') ?? '100';
   if (!/^[0-9]{1,6}$/.test(limitText) || Number(limitText) < 1) throw invalid('limit', 'must be a positive integer');
@@ -390,7 +391,7 @@ function auditLog(ctx: Context) {
 
 const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
   { method: 'DELETE', path: '/ticket', perm: 'public', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
@@ -416,4 +417,4 @@ export const routes: Route[] = [
   { method: 'GET', path: '/audit', perm: { path: '/access', priv: 'Sys.Audit' }, handle: auditLog },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

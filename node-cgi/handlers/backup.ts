@@ -18,7 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { Reply, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, forbidden, invalid, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { checkedBandwidth, checkedName, checkedVmid } from '../lib/validate';
@@ -39,11 +40,11 @@ import { BACKUP_RESTORE_ROUTES } from '../restore/routes';
 
 const tz = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
-function canSeeBackup(ctx: Context, vmid: number, storage: string): boolean {
+function canSeeBackup(ctx: ApiContext, vmid: number, storage: string): boolean {
   return ctx.can(`/vms/${vmid}`, 'VM.Backup') || ctx.can(`/storage/${storage}`, 'Datastore.Audit');
 }
 
-function list(ctx: Context) {
+function list(ctx: ApiContext) {
   const q = ctx.req.query;
   const vmid = q.get('vmid') ? checkedVmid(q.get('vmid')) : undefined;
   const storages = q.get('storage') ? [getStorage(checkedStorageName(q.get('storage')))] : listStorages();
@@ -53,7 +54,7 @@ function list(ctx: Context) {
     .sort((a, b) => b.time.localeCompare(a.time) || a.id.localeCompare(b.id));
 }
 
-function findBackup(ctx: Context) {
+function findBackup(ctx: ApiContext) {
   const id = parseBackupId(ctx.params.id!);
   if (!canSeeBackup(ctx, id.vmid, id.storage)) throw forbidden(`permission denied: VM.Backup on /vms/${id.vmid}`);
   const storage = getStorage(id.storage);
@@ -64,7 +65,7 @@ function findBackup(ctx: Context) {
   return { id, storage, dir, b };
 }
 
-function runBackup(ctx: Context) {
+function runBackup(ctx: ApiContext) {
   return ctx.req.json().then((body) => {
     const vmid = checkedVmid(body.vmid);
     ctx.check(`/vms/${vmid}`, 'VM.Backup');
@@ -82,7 +83,7 @@ function runBackup(ctx: Context) {
   });
 }
 
-function runVerify(ctx: Context) {
+function runVerify(ctx: ApiContext) {
   return ctx.req.json().then((body) => {
     const storage = checkedStorageName(body.storage ?? LOCAL_STORAGE);
     ctx.check(`/storage/${storage}`, 'Datastore.Allocate');
@@ -119,15 +120,15 @@ function jobView(j: BackupJob, states = readJobStates()) {
  * may back that guest up; of a job or verify run ("/storage/usb"), who may
  * audit (see) or configure (acknowledge) that storage.
  */
-function mayAlert(ctx: Context, object: string, what: 'see' | 'ack'): boolean {
+function mayAlert(ctx: ApiContext, object: string, what: 'see' | 'ack'): boolean {
   if (object.startsWith('/vms/')) return ctx.can(object, 'VM.Backup');
   return ctx.can(object, what === 'see' ? 'Datastore.Audit' : 'Datastore.Allocate');
 }
 
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
-const jobId = (ctx: Context) => checkedName(ctx.params.id, 'id', 64);
+const jobId = (ctx: ApiContext) => checkedName(ctx.params.id, 'id', 64);
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'GET', path: '/', perm: 'authenticated', handle: list },
   { method: 'POST', path: '/run', perm: 'authenticated', handle: runBackup },
   { method: 'POST', path: '/verify', perm: 'authenticated', handle: runVerify },
@@ -240,4 +241,4 @@ export const routes: Route[] = [
 
 routes.push(...BACKUP_RESTORE_ROUTES);
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

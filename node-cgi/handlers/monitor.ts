@@ -13,14 +13,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
-import { log, Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { log, Reply, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedVmid } from '../lib/validate';
 import { scratchFile } from '../lib/paths';
 import { withQmp } from '../qemu/qmp';
 import { requireGuest } from '../console/guest';
 import { HMP_TIMEOUT_MS, checkedHmpCommand, checkedThumbWidth, hmpArgs, parseHmpOutput, screendumpArgs } from '../console/monitor';
 
-async function hmp(ctx: Context) {
+async function hmp(ctx: ApiContext) {
   const vmid = checkedVmid(ctx.params.vmid);
   const body = await ctx.req.json<{ command?: unknown }>();
   const command = checkedHmpCommand(body.command);
@@ -30,7 +31,7 @@ async function hmp(ctx: Context) {
   return { output: parseHmpOutput(ret) };
 }
 
-async function screenshot(ctx: Context) {
+async function screenshot(ctx: ApiContext) {
   const vmid = checkedVmid(ctx.params.vmid);
   const width = checkedThumbWidth(ctx.req.query.get('width'));
   const files = requireGuest(vmid);
@@ -50,9 +51,9 @@ async function screenshot(ctx: Context) {
   return new Reply(200, null, { contentType: 'image/png', body: png });
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, handle: hmp },
   { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: screenshot },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

@@ -9,8 +9,9 @@
  *   GET|PUT /api/restore/medium        {image}: rescue image copied by backup jobs (Datastore.*)
  */
 import { runCgi } from '../lib/cgi';
+import { authorizer } from '../auth/authorize';
 import { RESTORE_ROUTES } from '../restore/routes';
 
 export const routes = RESTORE_ROUTES;
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

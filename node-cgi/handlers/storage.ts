@@ -6,7 +6,8 @@
  *   GET|PUT|DELETE /api/storage/<name>
  */
 import { statfsSync } from 'node:fs';
-import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { Reply, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { deleteStorage, getStorage, listStorages, putStorage } from '../backup/config';
 import { readableDir } from '../backup/list';
 import { checkedStorageName, parseStorage } from '../backup/validate';
@@ -26,9 +27,9 @@ function view(s: StorageEntry) {
   return { name: s.name, ...s.config, builtin: s.builtin, online: dir !== null, ...usage };
 }
 
-const name = (ctx: Context) => checkedStorageName(ctx.params.name, 'name');
+const name = (ctx: ApiContext) => checkedStorageName(ctx.params.name, 'name');
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   {
     method: 'GET', path: '/', perm: 'authenticated',
     handle: (ctx) => listStorages().filter((s) => ctx.can(`/storage/${s.name}`, 'Datastore.Audit') || ctx.canBelow('/vms', 'VM.Backup')).map(view),
@@ -62,4 +63,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

@@ -14,7 +14,8 @@
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
  */
-import { runCgi, Reply, type Context, type Route } from '../lib/cgi';
+import { runCgi, Reply } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, invalid } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
@@ -28,7 +29,7 @@ import { vmStatus } from '../vm/status';
 import { SHUTDOWN_TIMEOUT_MAX_S } from '../vm/tasks';
 import type { VmConfig, VmDetail, VmListEntry } from '../vm/types';
 
-const vmidOf = (ctx: Context) => checkedVmid(ctx.params.vmid);
+const vmidOf = (ctx: ApiContext) => checkedVmid(ctx.params.vmid);
 
 async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
   const st = await vmStatus(cfg.vmid);
@@ -67,7 +68,7 @@ export async function vmDetail(vmid: number): Promise<VmDetail> {
   };
 }
 
-async function shutdown(ctx: Context) {
+async function shutdown(ctx: ApiContext) {
   const vmid = vmidOf(ctx);
   const body = await ctx.req.json();
   for (const k of Object.keys(body)) if (k !== 'timeout' && k !== 'forceStop') throw invalid(k, 'unknown field');
@@ -87,14 +88,14 @@ async function shutdown(ctx: Context) {
   return new Reply(202, { task });
 }
 
-const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (vmid: number) => Promise<unknown>): Route => ({
+const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (vmid: number) => Promise<unknown>): ApiRoute => ({
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
   handle: (ctx) => fn(vmidOf(ctx)),
 });
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   {
     method: 'GET',
     path: '/',
@@ -201,4 +202,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

@@ -21,7 +21,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reply, type Context, type Route } from '../lib/cgi';
+import { Reply } from '../lib/cgi';
+import { type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, forbidden, invalid, notFound } from '../lib/errors';
 import { checkedBandwidth, checkedName, checkedVmid, only, optionalBool } from '../lib/validate';
 import { startTask } from '../tasks/task';
@@ -40,7 +41,7 @@ import { findBackupNow } from './source';
 export const DISK_STORAGE = 'local';
 
 /** The backup id of the path, with VM.Backup on its guest checked (or Datastore.Audit on its storage, for reading). */
-function backupParam(ctx: Context, read = false) {
+function backupParam(ctx: ApiContext, read = false) {
   const idText = ctx.params.id!;
   const id = parseBackupId(idText);
   const ok = ctx.can(`/vms/${id.vmid}`, 'VM.Backup') || (read && ctx.can(`/storage/${id.storage}`, 'Datastore.Audit'));
@@ -49,7 +50,7 @@ function backupParam(ctx: Context, read = false) {
   return { idText, id };
 }
 
-async function restore(ctx: Context) {
+async function restore(ctx: ApiContext) {
   const body = await ctx.req.json();
   only(body, ['vmid', 'storage', 'force']);
   const { idText, id } = backupParam(ctx);
@@ -79,7 +80,7 @@ async function restore(ctx: Context) {
   return new Reply(202, { task, vmid });
 }
 
-async function boot(ctx: Context) {
+async function boot(ctx: ApiContext) {
   const body = await ctx.req.json();
   only(body, ['vmid', 'live', 'bwlimit', 'force']);
   const { idText } = backupParam(ctx);
@@ -98,16 +99,16 @@ async function boot(ctx: Context) {
   return { ...r, ...(liveTask ? { liveTask } : {}) };
 }
 
-function readableBackup(ctx: Context) {
+function readableBackup(ctx: ApiContext) {
   const { idText } = backupParam(ctx, true);
   return findBackupNow(idText);
 }
 
-function jobParam(ctx: Context) {
+function jobParam(ctx: ApiContext) {
   return getJob(checkedName(ctx.params.job, 'id', 64)).id;
 }
 
-export const BACKUP_RESTORE_ROUTES: Route[] = [
+export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
   { method: 'POST', path: '/:id/restore', perm: 'authenticated', handle: restore },
   { method: 'POST', path: '/:id/boot', perm: 'authenticated', handle: boot },
   {
@@ -154,9 +155,9 @@ export const BACKUP_RESTORE_ROUTES: Route[] = [
   },
 ];
 
-const vmidOf = (ctx: Context) => checkedVmid(ctx.params.vmid);
+const vmidOf = (ctx: ApiContext) => checkedVmid(ctx.params.vmid);
 
-export const RESTORE_ROUTES: Route[] = [
+export const RESTORE_ROUTES: ApiRoute[] = [
   {
     method: 'GET', path: '/', perm: 'authenticated',
     handle: async (ctx) => {
