@@ -1,5 +1,5 @@
 /**
- * The task kinds of backups and the cron tick.
+ * The task kinds of backups (backupTaskKinds) and the cron tick.
  *
  *   backup         params { job } (a scheduled or run-now job)
  *                  or { vmids, storage, mode, compress, mailto?, speed? } (a manual run; speed in bytes/s)
@@ -12,13 +12,17 @@
  * A failed task of either kind is an alert until someone acknowledges it
  * (alerts.ts). Mail goes out on failure whenever there is a recipient, on
  * success when asked.
+ *
+ * What more a job does while its storage is open (boot checks, the rescue
+ * medium: restore/) comes in as hooks, given where the kinds are put
+ * together (cli/task-kinds.ts), so backups never import the restore side.
  */
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, HttpError } from '../lib/errors';
 import { backupStoppedFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
-import { readTask, readTaskLog, startTask, taskRunning, type TaskRun } from '../tasks/task';
+import { readTask, readTaskLog, startTask, taskRunning, type TaskKind, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
 import { guestPid, listGuests, readGuest, guestStatus } from './guest';
 import { processAlive } from '../lib/proc';
@@ -29,13 +33,28 @@ import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
 import { backupGuest, guestBackupDir } from './run';
 import { backupPlan, dueJobs, type GuestInfo } from './schedule';
-import { openStorage } from './target';
+import { openStorage, type OpenStorage } from './target';
 import { verifyBackup } from './verify';
 import { readJson, writeJsonAtomic, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName } from './validate';
 import type { BackupJob } from './types';
-import { afterBackupJob } from '../restore/bootcheck';
+
+/**
+ * Work after a job's backups while its storage is open; it throws to fail
+ * the job (so its alert and mail go out). Gets the job, the open storage,
+ * the task id and the task's log.
+ */
+export type AfterBackupJob = (job: Pick<BackupJob, 'id'>, storage: OpenStorage, task: string, log: (l: string) => void) => Promise<void>;
+
+export interface BackupHooks {
+  afterJob?: readonly AfterBackupJob[];
+}
+
+/** The task kinds "backup" and "backup-verify", with the hooks a backup job runs. */
+export function backupTaskKinds(hooks: BackupHooks = {}): Record<string, TaskKind> {
+  return { backup: (t) => backupTask(t, hooks), 'backup-verify': verifyTask };
+}
 
 /** Stop mode: time a guest gets to shut down before it is stopped. */
 export const SHUTDOWN_TIMEOUT_MS = 3 * 60_000; // 3 min
@@ -90,7 +109,7 @@ function applyRetention(dir: string, storage: string, vmid: number, job: BackupJ
   }
 }
 
-export async function backupTask(t: TaskRun): Promise<string> {
+export async function backupTask(t: TaskRun, hooks: BackupHooks = {}): Promise<string> {
   const job = typeof t.params.job === 'string' ? getJob(t.params.job) : manualJob(t.params);
   const speed = typeof t.params.speed === 'number' && t.params.speed > 0 ? Math.round(t.params.speed) : 0;
   const node = nodeName();
@@ -138,7 +157,7 @@ export async function backupTask(t: TaskRun): Promise<string> {
           results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: (e as Error).message });
         }
       }
-      await afterBackupJob(job, open, t.id, t.log);
+      for (const after of hooks.afterJob ?? []) await after(job, open, t.id, t.log);
     } finally {
       try {
         writeCatalog(storage, open.dir);

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { initNode } from './init';
 import { runTask } from '../tasks/task';
-import { TASK_KINDS } from '../tasks/kinds';
+import { TASK_KINDS } from './task-kinds';
 import { updateAccess } from '../access/store';
 import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';

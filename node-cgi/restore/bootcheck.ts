@@ -26,8 +26,7 @@ import { withQmp } from '../qemu/qmp';
 import { PNG_SIGNATURE } from '../console/png';
 import { scanBackups } from '../backup/list';
 import { backupId } from '../backup/manifest';
-import type { OpenStorage } from '../backup/target';
-import type { BackupJob } from '../backup/types';
+import type { AfterBackupJob } from '../backup/job';
 import type { TaskRun } from '../tasks/task';
 import { updateVmConfig } from '../vm/config';
 import { vmFiles } from '../vm/files';
@@ -141,8 +140,9 @@ export async function bootCheckTask(t: TaskRun): Promise<string> {
  * boot checks of this run's verified backups (when the job asks for them),
  * and the rescue image onto the storage (when one is configured). Throws
  * when any of it failed, so the job fails and its alert and mail go out.
+ * Backup jobs run it as their hook (cli/task-kinds.ts).
  */
-export async function afterBackupJob(job: Pick<BackupJob, 'id'>, storage: OpenStorage, task: string, log: (l: string) => void): Promise<void> {
+export const afterBackupJob: AfterBackupJob = async (job, storage, task, log) => {
   if (!job.id) return;
   const problems: string[] = [];
   const bc = jobBootCheck(job.id);
@@ -166,4 +166,4 @@ export async function afterBackupJob(job: Pick<BackupJob, 'id'>, storage: OpenSt
     }
   }
   if (problems.length > 0) throw internal(problems.join('; '));
-}
+};

@@ -1,5 +1,6 @@
 /**
- * Task kinds of guests, and `ramvm boot`.
+ * Task kinds of guests (VM_TASK_KINDS: these and "disk-check" of
+ * disk-check.ts), and `ramvm boot`.
  *
  * "vm-shutdown" params { vmid: 101, timeout: 60, forceStop: true }:
  *   press the ACPI power button, wait up to `timeout` seconds for the
@@ -10,7 +11,8 @@
  */
 import { nodeName } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
-import type { TaskRun } from '../tasks/task';
+import type { TaskKind, TaskRun } from '../tasks/task';
+import { diskCheck } from './disk-check';
 import { listVmConfigs } from './config';
 import { shutdownVm, startVm, stopVm, waitStopped } from './power';
 import { guestPid } from './status';
@@ -40,6 +42,12 @@ export async function vmShutdownTask(t: TaskRun): Promise<string> {
   await stopVm(vmid);
   return `guest ${vmid} did not power off within ${timeoutS} s and was stopped`;
 }
+
+/** The task kinds of guests, by name (the CLI, which runs tasks, joins every feature's). */
+export const VM_TASK_KINDS: Record<string, TaskKind> = {
+  'disk-check': diskCheck,
+  'vm-shutdown': vmShutdownTask,
+};
 
 /** The guests `ramvm boot` starts: this node's, marked onboot, in VMID order. */
 export function bootPlan(configs: readonly VmConfig[], node: string): number[] {

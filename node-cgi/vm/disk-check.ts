@@ -11,7 +11,7 @@ import { internal, HttpError } from '../lib/errors';
 import { checkImage, readable } from '../tools/qemu-img';
 import { guestImagesDir } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
-import type { TaskRun } from './task';
+import type { TaskRun } from '../tasks/task';
 
 export async function diskCheck(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);

@@ -1,0 +1,168 @@
+/**
+ * The layers of node-cgi/, checked on the source: a folder imports only
+ * folders of lower layers (type imports too), and no module imports itself
+ * round a cycle. docs/HACKING.md draws the same picture.
+ *
+ *   handlers, cli, api-types.ts      the edges: CGIs, the `ramvm` command, the API's types
+ *   restore                          restores, run from backup, boot checks
+ *   backup                           storages, jobs, copies, verification
+ *   console                          websocket console, monitor, screenshots
+ *   vm                               guests: configs, QEMU processes, disks, status
+ *   iso                              the ISO library
+ *   auth                             who is asking (tickets, tokens) and what they may do
+ *   access                           users, groups, ACL, audit log
+ *   qemu, tools, tasks               QMP client, external programs, the task runner
+ *   lib                              CGI kernel, errors, paths, store, exec, validation
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const SRC = resolve(__dirname, '../../node-cgi');
+
+/** Lowest first; folders on one line are peers and import none of each other. "." is node-cgi/ itself. */
+export const LAYERS: readonly (readonly string[])[] = [
+  ['lib'],
+  ['qemu', 'tools', 'tasks'],
+  ['access'],
+  ['auth'],
+  ['iso'],
+  ['vm'],
+  ['console'],
+  ['backup'],
+  ['restore'],
+  ['handlers', 'cli', '.'],
+];
+
+/** Folders entered from outside only through their index.ts, their public face. */
+export const FACES: readonly string[] = [];
+
+interface Edge {
+  from: string;
+  to: string;
+}
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? sources(p) : n.endsWith('.ts') ? [p] : [];
+  });
+}
+
+function resolveImport(from: string, spec: string): string | null {
+  const base = resolve(dirname(from), spec);
+  for (const c of [`${base}.ts`, join(base, 'index.ts')]) if (existsSync(c)) return c;
+  return null;
+}
+
+/** Every relative import of the tree (static, type-only, re-exports and dynamic import()). */
+export function importEdges(root = SRC): Edge[] {
+  const out: Edge[] = [];
+  for (const file of sources(root)) {
+    // Comments quote imports as examples: only code counts.
+    const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.\.?\/[^']+)'/gm)) {
+      const to = resolveImport(file, m[1]!);
+      if (!to) throw new Error(`${relative(root, file)}: cannot resolve ${m[1]}`);
+      out.push({ from: relative(root, file), to: relative(root, to) });
+    }
+  }
+  return out;
+}
+
+const folderOf = (file: string) => (file.includes('/') ? file.slice(0, file.indexOf('/')) : '.');
+
+function rankOf(folder: string): number {
+  return LAYERS.findIndex((l) => l.includes(folder));
+}
+
+/** Imports of a folder at the same or a higher layer: "vm/manage.ts → backup/job.ts". */
+export function layerViolations(edges: readonly Edge[]): string[] {
+  return edges
+    .filter((e) => folderOf(e.from) !== folderOf(e.to) && rankOf(folderOf(e.to)) >= rankOf(folderOf(e.from)))
+    .map((e) => `${e.from} → ${e.to}`);
+}
+
+/** Imports into a folder with a public face that pass by it: "restore/boot.ts → vm/power.ts". */
+export function faceViolations(edges: readonly Edge[], faces = FACES): string[] {
+  return edges
+    .filter((e) => faces.includes(folderOf(e.to)) && folderOf(e.from) !== folderOf(e.to) && e.to !== `${folderOf(e.to)}/index.ts`)
+    .map((e) => `${e.from} → ${e.to}`);
+}
+
+/** The module cycles, each as "a.ts → b.ts → a.ts" (Tarjan's strongly connected components). */
+export function cycles(edges: readonly Edge[]): string[] {
+  const next = new Map<string, string[]>();
+  for (const e of edges) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[] = [];
+  let i = 0;
+  const visit = (v: string) => {
+    index.set(v, i);
+    low.set(v, i++);
+    stack.push(v);
+    on.add(v);
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        on.delete(w);
+        scc.push(w);
+      } while (w !== v);
+      if (scc.length > 1 || (next.get(v) ?? []).includes(v)) out.push([...scc.reverse(), scc[0]].join(' → '));
+    }
+  };
+  for (const v of new Set(edges.flatMap((e) => [e.from, e.to]))) if (!index.has(v)) visit(v);
+  return out.sort();
+}
+
+const EDGES = importEdges();
+
+const L = suite('node-cgi layers');
+L('should place every folder of node-cgi in a layer', () => {
+  const folders = readdirSync(SRC).filter((n) => statSync(join(SRC, n)).isDirectory());
+  for (const f of folders) assert.ok(rankOf(f) >= 0, `node-cgi/${f}/ is in no layer of LAYERS`);
+});
+L('should read the imports of the tree', () => {
+  assert.ok(EDGES.length > 300, `${EDGES.length} imports`);
+  assert.ok(EDGES.some((e) => e.from === 'handlers/vm.ts' && e.to.startsWith('vm/')), 'handlers/vm.ts imports vm/');
+});
+L('should import only folders of lower layers', () => {
+  assert.equal(layerViolations(EDGES), []);
+});
+L('should enter a folder with a public face only through its index.ts', () => {
+  assert.equal(faceViolations(EDGES), []);
+});
+L('should have no import cycle', () => {
+  assert.equal(cycles(EDGES), []);
+});
+L.run();
+
+const C = suite('layer checks');
+C('should catch a folder importing one above it, and a peer', () => {
+  assert.equal(layerViolations([{ from: 'lib/cgi.ts', to: 'auth/authorize.ts' }, { from: 'tasks/kinds.ts', to: 'tools/qemu-img.ts' }]), [
+    'lib/cgi.ts → auth/authorize.ts', 'tasks/kinds.ts → tools/qemu-img.ts',
+  ]);
+  assert.equal(layerViolations([{ from: 'restore/boot.ts', to: 'vm/index.ts' }, { from: 'vm/power.ts', to: 'vm/status.ts' }]), []);
+});
+C('should catch a way round a public face', () => {
+  assert.equal(faceViolations([{ from: 'restore/boot.ts', to: 'vm/power.ts' }, { from: 'backup/guest.ts', to: 'vm/index.ts' }], ['vm']), ['restore/boot.ts → vm/power.ts']);
+});
+C('should catch a cycle of two modules and one of three', () => {
+  assert.equal(cycles([{ from: 'backup/job.ts', to: 'restore/bootcheck.ts' }, { from: 'restore/bootcheck.ts', to: 'backup/job.ts' }, { from: 'a.ts', to: 'b.ts' }]), [
+    'backup/job.ts → restore/bootcheck.ts → backup/job.ts',
+  ]);
+  assert.equal(cycles([{ from: 'x.ts', to: 'y.ts' }, { from: 'y.ts', to: 'z.ts' }, { from: 'z.ts', to: 'x.ts' }]), ['x.ts → y.ts → z.ts → x.ts']);
+});
+C.run();
