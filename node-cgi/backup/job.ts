@@ -24,9 +24,8 @@ import { backupStoppedFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
 import { readTask, readTaskLog, startTask, taskRunning, type TaskKind, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
-import { guestPid, listGuests, readGuest, guestStatus } from './guest';
+import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './guest';
 import { processAlive } from '../lib/proc';
-import { lifecycle } from './lifecycle';
 import { scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
 import { MANIFEST_FILE } from './manifest';
@@ -122,7 +121,7 @@ export async function backupTask(t: TaskRun, hooks: BackupHooks = {}): Promise<s
       : await Promise.all(job.vmids.map(async (vmid) => {
         try {
           const g = readGuest(vmid);
-          return { vmid, name: g.name, node: g.node, status: await guestStatus(vmid) };
+          return { vmid, name: g.name, node: g.node, status: await guestStatus(g.handle) };
         } catch {
           return { vmid, name: null, node: '', status: 'stopped' as const };
         }
@@ -250,7 +249,7 @@ export async function restartOrphans(): Promise<string[]> {
     const vmid = Number(n.slice(0, -5));
     const m = readJson<{ task: string; pid: number }>(backupStoppedFile(vmid));
     if (!m || processAlive(m.pid, m.task)) continue;
-    if (guestPid(vmid) === null) {
+    if (!guestRunning(vmid)) {
       try {
         await lifecycle.start(vmid);
         out.push(`restarted guest ${vmid}, left stopped by task ${m.task}`);

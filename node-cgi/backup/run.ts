@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { internal } from '../lib/errors';
 import { backupStoppedFile } from '../lib/paths';
 import { fsyncDir, writeJsonAtomic } from '../lib/store';
-import { guestPid, guestStatus, qmpSocket, readGuest, type Guest } from './guest';
+import { pidNow } from '../vm';
+import { guestStatus, readGuest, type BackupGuest, type GuestLifecycle } from './guest';
 import { convertImage, qemuImgVersion, virtualSize } from '../tools/qemu-img';
 import { liveBackup } from './engine';
 import { processAlive, processArgv } from '../lib/proc';
@@ -30,13 +31,6 @@ import type { OpenStorage } from './target';
 import type { BackupEntry, BackupManifest, BackupMethod, BackupMode, Compression, FileSum } from './types';
 
 const OWNER_FILE = '.owner';
-
-/** Start and stop of a guest, for stop mode (from the guests module). */
-export interface GuestLifecycle {
-  /** ACPI shutdown, then a hard stop after `timeoutMs`; resolves when QEMU is gone. */
-  shutdown(vmid: number, timeoutMs: number, log: (l: string) => void): Promise<void>;
-  start(vmid: number): Promise<void>;
-}
 
 export interface GuestBackupInput {
   vmid: number;
@@ -141,7 +135,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
   try {
     log(`backup of guest ${i.vmid}${guest.name ? ` (${guest.name})` : ''} to storage ${i.storage.name}, mode ${i.mode}, compression ${i.compress}, task ${i.task}`);
     writeFileSync(join(partial, CONFIG_FILE), guest.configText);
-    const status = await guestStatus(i.vmid);
+    const status = await guestStatus(guest.handle);
     const method: BackupMethod = status !== 'stopped' && i.mode === 'snapshot' ? 'live' : 'offline';
     const copyStart = Date.now();
     let downtime: number | undefined;
@@ -149,7 +143,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
       file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize({ file: d.path, format: d.format }),
     })));
     if (method === 'live') {
-      await liveBackup(qmpSocket(i.vmid), disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
+      await liveBackup(guest.handle.files.qmp, disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
         vmid: i.vmid, compress: i.compress, copyRange: i.copyRange, speed: i.speed, log,
         progress: (done, total) => i.progress(total ? (done / total) * 80 : 0, `copying disks of guest ${i.vmid}: ${Math.floor(done / 1048576)} of ${Math.floor(total / 1048576)} MiB`),
       });
@@ -232,21 +226,21 @@ async function copyOffline(i: GuestBackupInput, disks: readonly DiskPlan[], part
  * when the task dies before starting it (kill -9, a crash), the next
  * `ramvm backup tick` starts it (restartOrphans in job.ts).
  */
-async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly DiskPlan[], partial: string, log: (l: string) => void): Promise<number> {
+async function stopModeCopy(i: GuestBackupInput, guest: BackupGuest, disks: readonly DiskPlan[], partial: string, log: (l: string) => void): Promise<number> {
   const down = Date.now();
   log(`stop mode: shutting guest ${guest.vmid} down (up to ${Math.round(i.shutdownTimeoutMs / 1000)} s, then a hard stop)`);
   let failure: unknown = null;
   writeJsonAtomic(backupStoppedFile(guest.vmid), { task: i.task, pid: process.pid, time: down });
   try {
     await i.lifecycle.shutdown(guest.vmid, i.shutdownTimeoutMs, log);
-    if (guestPid(guest.vmid) !== null) throw internal(`guest ${guest.vmid} did not stop`);
+    if (pidNow(guest.handle) !== null) throw internal(`guest ${guest.vmid} did not stop`);
     log('guest stopped: copying its disks');
     await copyOffline(i, disks, partial);
   } catch (e) {
     failure = e;
   }
   try {
-    if (guestPid(guest.vmid) === null) {
+    if (pidNow(guest.handle) === null) {
       await i.lifecycle.start(guest.vmid);
       log(`guest ${guest.vmid} started again after ${Date.now() - down} ms${failure ? ' (although the backup failed)' : ''}`);
     }

@@ -17,7 +17,7 @@ import { updateAccess } from '../access/store';
 import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
-import { bootGuests } from '../vm/tasks';
+import { bootGuests } from '../vm';
 import { backupCommand } from '../backup/cron';
 
 type Command = (args: string[]) => Promise<void> | void;

@@ -5,7 +5,7 @@
  * side does after it (boot checks, the rescue medium).
  */
 import type { TaskKind } from '../tasks/task';
-import { VM_TASK_KINDS } from '../vm/tasks';
+import { VM_TASK_KINDS } from '../vm';
 import { backupTaskKinds } from '../backup/job';
 import { afterBackupJob } from '../restore/bootcheck';
 import { RESTORE_TASK_KINDS } from '../restore/tasks';

@@ -1,38 +1,14 @@
 /**
- * The runtime files of a guest that the console and the monitor use, all
- * in paths().qemuRun, and the checks that turn their absence into answers:
+ * The console's way into a guest: its VNC unix socket, whose absence
+ * becomes an answer before any byte of the websocket is sent:
  *
- *   etc/ramvm/vms/101.json      the guest's config    (missing → 404)
  *   run/ramvm/qemu/101.vnc      QEMU -vnc unix:…      (missing or refused → 409 not running)
- *   run/ramvm/qemu/101.qmp      QMP for work (HMP commands)
- *   run/ramvm/qemu/101.status.qmp  QMP for quick probes (screenshots)
  */
-import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { internal, HttpError, conflict, notFound } from '../lib/errors';
-import { vmFiles } from '../vm/files';
+import { internal, HttpError, conflict } from '../lib/errors';
 
 /** Time to connect to a guest's VNC socket (a unix socket answers at once unless QEMU is gone). */
 export const VNC_CONNECT_TIMEOUT_MS = 5_000;
-
-export interface GuestFiles {
-  config: string;
-  vnc: string;
-  qmp: string;
-  statusQmp: string;
-}
-
-export function guestFiles(vmid: number): GuestFiles {
-  const { config, vnc, qmp, statusQmp } = vmFiles(vmid);
-  return { config, vnc, qmp, statusQmp };
-}
-
-/** 404 unless the guest has a config on this node. */
-export function requireGuest(vmid: number): GuestFiles {
-  const f = guestFiles(vmid);
-  if (!existsSync(f.config)) throw notFound(`no guest ${vmid} on this node`);
-  return f;
-}
 
 /** Connect to a guest's VNC socket; 409 when the guest is not running. */
 export function connectVnc(vmid: number, path: string, timeoutMs = VNC_CONNECT_TIMEOUT_MS): Promise<Socket> {

@@ -16,7 +16,8 @@ import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { runBridge } from '../console/bridge';
-import { connectVnc, requireGuest } from '../console/guest';
+import { connectVnc } from '../console/guest';
+import { openGuest } from '../vm';
 import { parseUpgrade, sameOrigin, switchingProtocolsHead } from '../console/websocket';
 
 async function openConsole(ctx: ApiContext): Promise<typeof HANDLED> {
@@ -25,8 +26,7 @@ async function openConsole(ctx: ApiContext): Promise<typeof HANDLED> {
   if (ctx.me.via === 'ticket' && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'])) {
     throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
   }
-  const files = requireGuest(vmid);
-  const vnc = await connectVnc(vmid, files.vnc);
+  const vnc = await connectVnc(vmid, openGuest(vmid).files.vnc);
   const started = Date.now();
   process.stdout.write(switchingProtocolsHead(upgrade));
   const r = await runBridge(ctx.req.stream, process.stdout, vnc, { allowed: () => stillAllowed(ctx, vmid) });

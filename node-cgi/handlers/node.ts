@@ -12,8 +12,7 @@ import { runCgi } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
-import { nodeResources } from '../vm/node-resources';
-import { checkSettingsPatch, readNodeSettings, updateNodeSettings } from '../vm/settings';
+import { checkSettingsPatch, nodeResources, readNodeSettings, updateNodeSettings } from '../vm';
 
 /** 404 unless the route names this node. */
 function thisNode(ctx: ApiContext): string {

@@ -19,20 +19,18 @@ import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, invalid } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
-import { readVmConfig, listVmConfigs } from '../vm/config';
-import { accelerator, existingBridges } from '../vm/host';
-import { addDisk, changeCdrom, checkCreate, createVm, deleteVm, removeDisk, updateDisk, updateVm } from '../vm/manage';
-import { pauseVm, readRunInfo, resetVm, resumeVm, shutdownVm, startVm, stopVm } from '../vm/power';
-import { netPlan, pendingChanges } from '../vm/qemu-args';
-import { diskUsage, guestResources } from '../vm/resources';
-import { vmStatus } from '../vm/status';
-import { SHUTDOWN_TIMEOUT_MAX_S } from '../vm/tasks';
-import type { VmConfig, VmDetail, VmListEntry } from '../vm/types';
+import {
+  accelerator, addDisk, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
+  netPlan, openGuest, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm, SHUTDOWN_TIMEOUT_MAX_S, shutdownVm, startVm, stopVm,
+  updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry,
+} from '../vm';
 
-const vmidOf = (ctx: ApiContext) => checkedVmid(ctx.params.vmid);
+/** The guest of the path, resolved once. */
+const guestOfPath = (ctx: ApiContext) => openGuest(checkedVmid(ctx.params.vmid));
 
-async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
-  const st = await vmStatus(cfg.vmid);
+async function listEntry(g: Guest): Promise<VmListEntry> {
+  const cfg = g.config;
+  const st = await vmStatus(g);
   return {
     vmid: cfg.vmid,
     name: cfg.name,
@@ -47,10 +45,10 @@ async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
   };
 }
 
-export async function vmDetail(vmid: number): Promise<VmDetail> {
-  const cfg = readVmConfig(vmid);
-  const st = await vmStatus(vmid);
-  const info = st.pid !== null ? readRunInfo(vmid) : undefined;
+export async function vmDetail(g: Guest): Promise<VmDetail> {
+  const cfg = g.config;
+  const st = await vmStatus(g);
+  const info = st.pid !== null ? readRunInfo(g) : undefined;
   return {
     ...cfg,
     status: st.status,
@@ -69,30 +67,30 @@ export async function vmDetail(vmid: number): Promise<VmDetail> {
 }
 
 async function shutdown(ctx: ApiContext) {
-  const vmid = vmidOf(ctx);
   const body = await ctx.req.json();
   for (const k of Object.keys(body)) if (k !== 'timeout' && k !== 'forceStop') throw invalid(k, 'unknown field');
   const { timeout, forceStop } = body;
   if (forceStop !== undefined && typeof forceStop !== 'boolean') throw invalid('forceStop', 'must be true or false');
   if (timeout === undefined) {
     if (forceStop) throw invalid('forceStop', 'needs a timeout (seconds to wait before stopping)');
-    return shutdownVm(vmid);
+    return shutdownVm(guestOfPath(ctx));
   }
   if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > SHUTDOWN_TIMEOUT_MAX_S) {
     throw invalid('timeout', `must be a whole number of seconds from 1 to ${SHUTDOWN_TIMEOUT_MAX_S}`);
   }
-  const cfg = readVmConfig(vmid);
-  const st = await vmStatus(vmid);
+  const g = guestOfPath(ctx);
+  const { vmid } = g;
+  const st = await vmStatus(g);
   if (st.status === 'stopped') throw conflict(`guest ${vmid} is not running`);
-  const task = startTask({ kind: 'vm-shutdown', object: `/vms/${cfg.vmid}`, user: ctx.me.username, params: { vmid, timeout, forceStop: forceStop === true } });
+  const task = startTask({ kind: 'vm-shutdown', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid, timeout, forceStop: forceStop === true } });
   return new Reply(202, { task });
 }
 
-const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (vmid: number) => Promise<unknown>): ApiRoute => ({
+const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (g: Guest) => Promise<unknown>): ApiRoute => ({
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
-  handle: (ctx) => fn(vmidOf(ctx)),
+  handle: (ctx) => fn(guestOfPath(ctx)),
 });
 
 export const routes: ApiRoute[] = [
@@ -100,7 +98,7 @@ export const routes: ApiRoute[] = [
     method: 'GET',
     path: '/',
     perm: 'authenticated',
-    handle: (ctx) => Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map(listEntry)),
+    handle: (ctx) => Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map((c) => listEntry(guestOf(c)))),
   },
   {
     method: 'POST',
@@ -112,15 +110,14 @@ export const routes: ApiRoute[] = [
       return new Reply(201, await createVm(body));
     },
   },
-  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => vmDetail(vmidOf(ctx)) },
+  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => vmDetail(guestOfPath(ctx)) },
   {
     method: 'PUT',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      await updateVm(vmid, await ctx.req.json());
-      return vmDetail(vmid);
+      const body = await ctx.req.json();
+      return vmDetail(guestOf(await updateVm(guestOfPath(ctx), body)));
     },
   },
   {
@@ -128,7 +125,7 @@ export const routes: ApiRoute[] = [
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
     handle: (ctx) => {
-      deleteVm(vmidOf(ctx), ctx.me.username);
+      deleteVm(guestOfPath(ctx), ctx.me.username);
       return new Reply(200, null);
     },
   },
@@ -137,10 +134,9 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/status',
     perm: { path: '/vms/:vmid', priv: 'VM.Audit' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      const cfg = readVmConfig(vmid);
-      const st = await vmStatus(vmid);
-      return { ...st, resources: guestResources(cfg, st.pid, st.uptime) };
+      const g = guestOfPath(ctx);
+      const st = await vmStatus(g);
+      return { ...st, resources: guestResources(g.config, st.pid, st.uptime) };
     },
   },
   power('start', startVm),
@@ -154,8 +150,8 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/check',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: (ctx) => {
-      const cfg = readVmConfig(vmidOf(ctx));
-      const task = startTask({ kind: 'disk-check', object: `/vms/${cfg.vmid}`, user: ctx.me.username, params: { vmid: cfg.vmid } });
+      const { vmid } = guestOfPath(ctx);
+      const task = startTask({ kind: 'disk-check', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid } });
       return new Reply(202, { task });
     },
   },
@@ -164,11 +160,9 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/cdrom',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
       const body = await ctx.req.json();
       if (!('cdrom' in body)) throw invalid('cdrom', 'is required: an ISO image name or null');
-      await changeCdrom(vmid, body.cdrom);
-      return vmDetail(vmid);
+      return vmDetail(guestOf(await changeCdrom(guestOfPath(ctx), body.cdrom)));
     },
   },
   {
@@ -176,8 +170,8 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/disks',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      const cfg = await addDisk(vmid, await ctx.req.json());
+      const body = await ctx.req.json();
+      const cfg = await addDisk(guestOfPath(ctx), body);
       return new Reply(201, cfg.disks[cfg.disks.length - 1]);
     },
   },
@@ -186,8 +180,8 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      const cfg = await updateDisk(vmid, ctx.params.disk!, await ctx.req.json());
+      const body = await ctx.req.json();
+      const cfg = await updateDisk(guestOfPath(ctx), ctx.params.disk!, body);
       return cfg.disks.find((d) => d.id === ctx.params.disk);
     },
   },
@@ -196,7 +190,7 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: (ctx) => {
-      removeDisk(vmidOf(ctx), ctx.params.disk!);
+      removeDisk(guestOfPath(ctx), ctx.params.disk!);
       return new Reply(200, null);
     },
   },

@@ -236,6 +236,18 @@ export function cleanupLibrary(nowMs = Date.now()): string[] {
   });
 }
 
+/**
+ * The names of the regular files in the library that a guest's CD-ROM may
+ * name (what validation checks `cdrom` against), without reading them.
+ */
+export function isoNames(): Set<string> {
+  try {
+    return new Set(readdirSync(paths().iso, { withFileTypes: true }).filter((e) => e.isFile() && /^[A-Za-z0-9]/.test(e.name)).map((e) => e.name));
+  } catch {
+    return new Set();
+  }
+}
+
 export function listImages(): IsoImage[] {
   cleanupLibrary();
   let files: string[];

@@ -18,15 +18,12 @@
 import { conflict } from '../lib/errors';
 import { createImage } from '../tools/qemu-img';
 import { nodeName } from '../lib/paths';
-import { writeJsonAtomic } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { startTask, taskRunning, type TaskRun } from '../tasks/task';
-import { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from '../vm/config';
-import { diskPath, vmFiles } from '../vm/files';
-import { deleteVm } from '../vm/manage';
-import { readRunInfo, startVm, stopVm } from '../vm/power';
-import { guestPid } from '../vm/status';
-import type { VmConfig } from '../vm/types';
+import {
+  deleteVm, diskPath, findGuest, guestOf, listVmConfigs, patchStartedConfig, qmpCommand, startVm, stopVm, updateVmConfig,
+  writeVmConfig, type Guest, type VmConfig,
+} from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
 import { overlayPlan, type BackupSource } from './plan';
 import { nodeFacts } from './source';
@@ -55,12 +52,13 @@ export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpo
     for (const ov of plan.overlays) await createImage(diskPath(vmid, ov), 'qcow2', null, { backing: ov.backing });
     writeVmConfig(config);
     settleClaim(vmid);
-    await startVm(vmid);
+    await startVm(guestOf(config));
     return { config, warnings: plan.warnings };
   } catch (e) {
-    if (config && findVmConfig(vmid)) {
-      if (guestPid(vmid).pid !== null) await stopVm(vmid).catch(() => undefined);
-      deleteVm(vmid);
+    const g = config ? findGuest(vmid) : undefined;
+    if (g) {
+      if (g.pid !== null) await stopVm(g).catch(() => undefined);
+      deleteVm(g);
     } else {
       dropClaim(vmid);
     }
@@ -84,8 +82,8 @@ export async function bootBackup(b: BackupSource, o: { vmid?: number; user: stri
 }
 
 /** Delete a stopped temporary guest: overlays, config, runtime files. The backup is not touched. */
-export function discard(vmid: number): void {
-  deleteVm(vmid);
+export function discard(g: Guest): void {
+  deleteVm(g);
 }
 
 /**
@@ -100,14 +98,15 @@ export async function cleanTemporaries(user: string, now = Date.now()): Promise<
     const t = c.temporary;
     if (!t || c.node !== nodeName() || taskRunning(t.task)) continue;
     if (!t.task && now - t.since < WATCH_START_GRACE_MS) continue;
-    const running = guestPid(c.vmid).pid !== null;
+    const g = guestOf(c);
+    const running = g.pid !== null;
     if (t.purpose === 'run' && running) {
       watch(c.vmid, user);
       out.push(`guest ${c.vmid}: runs from ${t.backup} without a watcher; watched again`);
       continue;
     }
-    if (running) await stopVm(c.vmid);
-    discard(c.vmid);
+    if (running) await stopVm(g);
+    discard(g);
     out.push(`guest ${c.vmid}: ${running ? 'sandbox of a dead boot check' : 'stopped temporary guest'} from ${t.backup} deleted`);
   }
   return out;
@@ -124,12 +123,13 @@ export async function cleanTemporaries(user: string, now = Date.now()): Promise<
 export async function watchTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
   for (;;) {
-    const c = findVmConfig(vmid);
-    if (!c) return `guest ${vmid} was deleted`;
+    const g = findGuest(vmid);
+    if (!g) return `guest ${vmid} was deleted`;
+    const c = g.config;
     if (!c.temporary) return `guest ${vmid} was kept: it no longer depends on the backup`;
     if (c.temporary.task && c.temporary.task !== t.id) return `guest ${vmid} is watched by task ${c.temporary.task}`;
-    if (guestPid(vmid).pid === null) {
-      discard(vmid);
+    if (g.pid === null) {
+      discard(g);
       return `guest ${vmid} stopped: its overlays were discarded; backup ${c.temporary.backup} is unchanged`;
     }
     await sleep(WATCH_INTERVAL_MS);
@@ -137,15 +137,13 @@ export async function watchTask(t: TaskRun): Promise<string> {
 }
 
 /** Connect (up) or unplug (down) every NIC of a running guest, and remember it for its next start. */
-export async function setLinks(vmid: number, up: boolean, qmp: (cmd: string, args: Record<string, unknown>) => Promise<unknown>): Promise<VmConfig> {
-  const cfg = findVmConfig(vmid);
-  if (!cfg) throw conflict(`no guest ${vmid}`);
+export async function setLinks(g: Guest, up: boolean): Promise<VmConfig> {
+  const { vmid, config: cfg } = g;
   if (cfg.nics.length === 0) throw conflict(`guest ${vmid} has no network card`);
-  if (guestPid(vmid).pid === null) throw conflict(`guest ${vmid} is not running`);
-  for (const n of cfg.nics) await qmp('set_link', { name: n.id, up });
+  if (g.pid === null) throw conflict(`guest ${vmid} is not running`);
+  for (const n of cfg.nics) await qmpCommand(g, 'set_link', { name: n.id, up });
   const next = updateVmConfig(vmid, (c) => ({ ...c, nics: c.nics.map(({ linkDown: _, ...n }) => (up ? n : { ...n, linkDown: true })) }));
-  const info = readRunInfo(vmid);
-  if (info?.config) writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, nics: next.nics } });
+  patchStartedConfig(g, { nics: next.nics });
   return next;
 }
 

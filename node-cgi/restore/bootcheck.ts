@@ -17,22 +17,16 @@
  * verified backup of the job, while the job still has its storage open;
  * `POST /api/backup/<id>/bootcheck` runs one now (task kind "boot-check").
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../lib/errors';
-import { guestRunFile } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
-import { withQmp } from '../qemu/qmp';
-import { PNG_SIGNATURE } from '../console/png';
+import { screenshot } from '../console/screenshot';
 import { scanBackups } from '../backup/list';
 import { backupId } from '../backup/manifest';
 import type { AfterBackupJob } from '../backup/job';
 import type { TaskRun } from '../tasks/task';
-import { updateVmConfig } from '../vm/config';
-import { vmFiles } from '../vm/files';
-import { deleteVm } from '../vm/manage';
-import { stopVm } from '../vm/power';
-import { guestPid, vmStatus } from '../vm/status';
+import { deleteVm, findGuest, guestOf, pidNow, stopVm, updateVmConfig, vmStatus } from '../vm';
 import { startFromBackup } from './boot';
 import { copyRescueImage } from './medium';
 import type { BackupSource } from './plan';
@@ -74,22 +68,13 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
   try {
     const { config } = await startFromBackup(b, { purpose: 'bootcheck', owner: task });
     vmid = config.vmid;
-    updateVmConfig(vmid, (c) => (c.temporary ? { ...c, temporary: { ...c.temporary, task } } : c));
+    const g = guestOf(updateVmConfig(vmid, (c) => (c.temporary ? { ...c, temporary: { ...c.temporary, task } } : c)));
     log(`boot check of ${b.id}: sandbox guest ${vmid} (no network) runs for ${seconds} s`);
     const until = Date.now() + seconds * 1000;
-    while (Date.now() < until && guestPid(vmid).pid !== null) await sleep(Math.min(LOOK_MS, until - Date.now()));
-    const st = await vmStatus(vmid);
+    while (Date.now() < until && pidNow(g) !== null) await sleep(Math.min(LOOK_MS, until - Date.now()));
+    const st = await vmStatus(guestOf(g.config));
     state = st.status === 'stopped' ? 'stopped' : st.qmpStatus ?? st.status;
-    if (st.status !== 'stopped') {
-      const shot = guestRunFile(vmid, 'bootcheck.png');
-      try {
-        await withQmp(vmFiles(vmid).qmp, (q) => q.execute('screendump', { filename: shot, format: 'png' }));
-        png = readFileSync(shot);
-      } finally {
-        rmSync(shot, { force: true });
-      }
-      if (!png.subarray(0, 8).equals(PNG_SIGNATURE)) throw internal('QEMU\'s screendump is not a PNG');
-    }
+    if (st.status !== 'stopped') png = await screenshot(g.files.qmp, vmid);
     message = state === 'running'
       ? `the guest ran for ${seconds} s; screenshot stored`
       : state === 'stopped'
@@ -100,8 +85,11 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
   } finally {
     if (vmid !== null) {
       try {
-        if (guestPid(vmid).pid !== null) await stopVm(vmid);
-        deleteVm(vmid);
+        const g = findGuest(vmid);
+        if (g) {
+          if (g.pid !== null) await stopVm(g);
+          deleteVm(g);
+        }
       } catch (e) {
         log(`boot check: removing sandbox guest ${vmid} failed: ${(e as Error).message}`);
       }

@@ -23,17 +23,12 @@
 import { rmSync, statSync } from 'node:fs';
 import { internal, conflict, HttpError } from '../lib/errors';
 import { createImage } from '../tools/qemu-img';
-import { writeJsonAtomic } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { withQmp } from '../qemu/qmp';
 import { takeLongLock } from '../backup/lock';
 import type { TaskRun } from '../tasks/task';
-import { readVmConfig, updateVmConfig } from '../vm/config';
-import { diskPath, vmFiles } from '../vm/files';
-import { readRunInfo } from '../vm/power';
-import { guestPid } from '../vm/status';
 import { parseSize } from '../lib/validate';
-import type { VmConfig } from '../vm/types';
+import { diskPath, openGuest, patchStartedConfig, updateVmConfig, type Guest, type VmConfig } from '../vm';
 import { liveRestoreSteps, mirrorArgs, mirrorTargetArgs, parseQueryBlock, RESTORE_JOB_PREFIX, streamArgs, type LiveStep } from './plan';
 
 /** How often a job's state is read. */
@@ -51,8 +46,8 @@ interface QueryJob {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function qmpOf(vmid: number) {
-  const socket = vmFiles(vmid).qmp;
+function qmpOf(g: Guest) {
+  const socket = g.files.qmp;
   return <T = unknown>(command: string, args?: Record<string, unknown>) => withQmp(socket, (q) => q.execute<T>(command, args));
 }
 
@@ -96,9 +91,9 @@ async function dropNode(qmp: ReturnType<typeof qmpOf>, node: string): Promise<vo
   }
 }
 
-function updateRunConfig(vmid: number, config: VmConfig): void {
-  const info = readRunInfo(vmid);
-  if (info?.config) writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks: config.disks, ...(config.temporary ? {} : { temporary: undefined }) } });
+/** What the running guest runs with now: its disks, and no mark once it is kept. */
+function updateRunConfig(g: Guest, config: VmConfig): void {
+  patchStartedConfig(g, { disks: config.disks, ...(config.temporary ? {} : { temporary: undefined }) });
 }
 
 export async function liveRestoreTask(t: TaskRun): Promise<string> {
@@ -106,10 +101,11 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
   const speed = typeof t.params.speed === 'number' && t.params.speed > 0 ? Math.round(t.params.speed) : 0;
   const release = await takeLongLock(`live-restore-${vmid}`, t.id, 0);
   try {
-    const cfg = readVmConfig(vmid);
+    const g = openGuest(vmid);
+    const cfg = g.config;
     if (!cfg.temporary || cfg.temporary.purpose !== 'run') throw conflict(`guest ${vmid} does not run from a backup`);
-    if (guestPid(vmid).pid === null) throw conflict(`guest ${vmid} is not running: a live restore copies while it runs`);
-    const qmp = qmpOf(vmid);
+    if (g.pid === null) throw conflict(`guest ${vmid} is not running: a live restore copies while it runs`);
+    const qmp = qmpOf(g);
     for (const j of await qmp<QueryJob[]>('query-jobs')) {
       if (j.id.startsWith(`${RESTORE_JOB_PREFIX}${vmid}-`)) {
         t.log(`dropping job ${j.id} left by an earlier live restore`);
@@ -128,7 +124,7 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
         t.progress(((before + (all ? (done / all) * size : 0)) / total) * 99, `copying ${s.id} of guest ${vmid} off the backup: ${Math.floor(done / 1048576)} of ${Math.floor(all / 1048576)} MiB`);
       const began = Date.now();
       if (s.action === 'stream') await stream(qmp, s, speed, progress);
-      else if (s.action === 'mirror') await mirror(vmid, qmp, s, size, speed, progress, t.log);
+      else if (s.action === 'mirror') await mirror(g, qmp, s, size, speed, progress, t.log);
       t.log(`${s.id}: copied in ${Date.now() - began} ms`);
       before += size;
     }
@@ -136,7 +132,7 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
       const { temporary: _, ...rest } = c;
       return rest;
     });
-    updateRunConfig(vmid, done);
+    updateRunConfig(g, done);
     return `guest ${vmid} no longer depends on backup ${cfg.temporary.backup}: ${todo.length} disk(s) copied while it ran; it is a normal guest now`;
   } finally {
     release();
@@ -154,9 +150,10 @@ async function stream(qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { acti
   }
 }
 
-async function mirror(vmid: number, qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'mirror' }>, size: number, speed: number, progress: (d: number, t: number) => void, log: (l: string) => void): Promise<void> {
+async function mirror(g: Guest, qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'mirror' }>, size: number, speed: number, progress: (d: number, t: number) => void, log: (l: string) => void): Promise<void> {
+  const { vmid } = g;
   const target = diskPath(vmid, s.target);
-  const overlay = diskPath(vmid, readVmConfig(vmid).disks.find((d) => d.id === s.id)!);
+  const overlay = diskPath(vmid, g.config.disks.find((d) => d.id === s.id)!);
   rmSync(target, { force: true });
   let switched = false;
   try {
@@ -179,7 +176,7 @@ async function mirror(vmid: number, qmp: ReturnType<typeof qmpOf>, s: Extract<Li
   }
   // The drive runs on the raw file now: the config follows, then the overlay goes.
   const next = updateVmConfig(vmid, (c) => ({ ...c, disks: c.disks.map((d) => (d.id === s.id ? { ...d, file: s.target.file, format: 'raw' as const } : d)) }));
-  updateRunConfig(vmid, next);
+  updateRunConfig(g, next);
   log(`${s.id}: the guest now runs on ${s.target.file} (${Math.round(statSync(target).blocks / 2048)} MiB allocated)`);
   rmSync(overlay, { force: true });
 }

@@ -25,8 +25,7 @@
  */
 import { internal, conflict } from '../lib/errors';
 import { parseSize } from '../lib/validate';
-import { checkVmConfig, diskFileName, type ValidationFacts } from '../vm/validate';
-import type { DiskFormat, TemporaryMark, VmConfig } from '../vm/types';
+import { checkVmConfig, diskFileName, type DiskFormat, type TemporaryMark, type ValidationFacts, type VmConfig } from '../vm';
 import type { BackupManifest } from '../backup/types';
 
 /** QEMU job ids and node names of restores start with this. */

@@ -14,28 +14,23 @@
  * removes the temporary files (and a new VMID's folder), so a failed or
  * killed restore never leaves a half-restored guest.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, conflict } from '../lib/errors';
-import { guestRunFile } from '../lib/paths';
+import { guestImagesDir } from '../lib/paths';
 import { fsyncDir, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { convertImage } from '../tools/qemu-img';
 import { takeLongLock } from '../backup/lock';
 import { fsyncFile } from '../backup/verify';
 import type { TaskRun } from '../tasks/task';
-import { findVmConfig, writeVmConfig } from '../vm/config';
-import { diskPath, vmFiles } from '../vm/files';
-import { guestPid } from '../vm/status';
+import { beingStarted, diskPath, findGuest, findVmConfig, writeVmConfig } from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
 import { restorePlan, type RestoreDisk } from './plan';
 import { checkSums, nodeFacts, openBackup } from './source';
 
 /** Name of a disk being restored, beside the guest's disks until the switch. */
 export const tempName = (file: string) => `.restore-${file}`;
-
-/** A run start reservation (power.ts) says a start is under way. */
-const starting = (vmid: number) => existsSync(guestRunFile(vmid, 'starting'));
 
 export async function restoreTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
@@ -53,7 +48,7 @@ export async function restoreTask(t: TaskRun): Promise<string> {
     for (const w of plan.warnings) t.log(`warning: ${w}`);
     const release = overwrite ? await takeLongLock(`restore-vm-${vmid}`, t.id, 0) : null;
     if (!overwrite) claimVmid(vmid, t.id);
-    const temps = plan.disks.map((d) => join(vmFiles(vmid).imagesDir, tempName(d.file)));
+    const temps = plan.disks.map((d) => join(guestImagesDir(vmid), tempName(d.file)));
     try {
       const total = plan.disks.reduce((s, d) => s + d.virtualSize, 0) || 1;
       let before = 0;
@@ -83,13 +78,14 @@ export async function restoreTask(t: TaskRun): Promise<string> {
 /** The switch: only now does the target change, and only while it is stopped. */
 function commit(vmid: number, overwrite: boolean, disks: readonly RestoreDisk[], temps: readonly string[], replaced: readonly string[], config: Parameters<typeof writeVmConfig>[0]): void {
   withLock('vm-start', () => {
-    if (overwrite && (guestPid(vmid).pid !== null || starting(vmid))) {
+    const now = findGuest(vmid);
+    if (overwrite && ((now && now.pid !== null) || beingStarted(vmid))) {
       throw conflict(`guest ${vmid} was started during the restore; nothing was changed`);
     }
-    if (!overwrite && findVmConfig(vmid)) throw conflict(`VMID ${vmid} was taken during the restore`);
+    if (!overwrite && now) throw conflict(`VMID ${vmid} was taken during the restore`);
     disks.forEach((d, i) => renameSync(temps[i]!, diskPath(vmid, d)));
     for (const f of replaced) rmSync(diskPath(vmid, { file: f }), { force: true });
-    fsyncDir(vmFiles(vmid).imagesDir);
+    fsyncDir(guestImagesDir(vmid));
     writeVmConfig(config);
   });
 }

@@ -28,10 +28,8 @@ import { checkedBandwidth, checkedName, checkedVmid, only, optionalBool } from '
 import { startTask } from '../tasks/task';
 import { getJob, getStorage } from '../backup/config';
 import { parseBackupId } from '../backup/manifest';
-import { findVmConfig, listVmConfigs } from '../vm/config';
-import { vmFiles } from '../vm/files';
-import { qmpCommand } from '../vm/power';
-import { guestPid, vmStatus } from '../vm/status';
+import { guestImagesDir } from '../lib/paths';
+import { findGuest, guestOf, listVmConfigs, openGuest, vmStatus } from '../vm';
 import { bootBackup, cleanTemporaries, setLinks } from './boot';
 import { readBootCheck, SCREENSHOT_FILE } from './bootcheck';
 import { BOOT_CHECK_DEFAULT_S, checkedRescueImage, checkedSeconds, jobBootCheck, parseBootCheck, readRestoreSettings, setJobBootCheck, setRescueImage } from './settings';
@@ -60,16 +58,16 @@ async function restore(ctx: ApiContext) {
   }
   const force = optionalBool(body.force, 'force');
   const vmid = body.vmid === undefined ? id.vmid : checkedVmid(body.vmid);
-  const existing = findVmConfig(vmid);
+  const existing = findGuest(vmid);
   if (existing) {
     if (vmid !== id.vmid) throw conflict(`guest ${vmid} exists; a restore replaces only the guest a backup was taken of (${id.vmid}); choose a free VMID`);
     ctx.check(`/vms/${vmid}`, 'VM.Allocate');
     if (!force) throw conflict(`guest ${vmid} exists; send "force": true to replace its disks and config with the backup's`);
-    if (existing.temporary) throw conflict(`guest ${vmid} runs from a backup; keep it or stop it first`);
-    if (guestPid(vmid).pid !== null) throw conflict(`guest ${vmid} is running; stop it before restoring over it`);
+    if (existing.config.temporary) throw conflict(`guest ${vmid} runs from a backup; keep it or stop it first`);
+    if (existing.pid !== null) throw conflict(`guest ${vmid} is running; stop it before restoring over it`);
   } else {
     ctx.check('/vms', 'VM.Allocate');
-    if (existsSync(vmFiles(vmid).imagesDir)) throw conflict(`VMID ${vmid} is in use: its disk folder exists`);
+    if (existsSync(guestImagesDir(vmid))) throw conflict(`VMID ${vmid} is in use: its disk folder exists`);
   }
   const s = getStorage(id.storage);
   if (s.config.type === 'dir') findBackupNow(idText);
@@ -164,7 +162,7 @@ export const RESTORE_ROUTES: ApiRoute[] = [
       const out = [];
       for (const c of listVmConfigs()) {
         if (!c.temporary || !ctx.can(`/vms/${c.vmid}`, 'VM.Audit')) continue;
-        const st = await vmStatus(c.vmid);
+        const st = await vmStatus(guestOf(c));
         out.push({ vmid: c.vmid, name: c.name, node: c.node, status: st.status, linkDown: c.nics.some((n) => n.linkDown === true), temporary: c.temporary });
       }
       return out;
@@ -176,9 +174,9 @@ export const RESTORE_ROUTES: ApiRoute[] = [
       const body = await ctx.req.json();
       only(body, ['up']);
       if (typeof body.up !== 'boolean') throw invalid('up', 'is required: true connects the network cards, false unplugs them');
-      const vmid = vmidOf(ctx);
-      const cfg = await setLinks(vmid, body.up, (cmd, args) => qmpCommand(vmid, cmd, args));
-      return { vmid, nics: cfg.nics };
+      const g = openGuest(vmidOf(ctx));
+      const cfg = await setLinks(g, body.up);
+      return { vmid: g.vmid, nics: cfg.nics };
     },
   },
   {
@@ -188,10 +186,9 @@ export const RESTORE_ROUTES: ApiRoute[] = [
       only(body, ['bwlimit']);
       const speed = checkedBandwidth(body.bwlimit);
       const vmid = vmidOf(ctx);
-      const cfg = findVmConfig(vmid);
-      if (!cfg) throw notFound(`no guest with VMID ${vmid}`);
-      if (cfg.temporary?.purpose !== 'run') throw conflict(`guest ${vmid} does not run from a backup`);
-      if (guestPid(vmid).pid === null) throw conflict(`guest ${vmid} is not running`);
+      const g = openGuest(vmid);
+      if (g.config.temporary?.purpose !== 'run') throw conflict(`guest ${vmid} does not run from a backup`);
+      if (g.pid === null) throw conflict(`guest ${vmid} is not running`);
       const task = startTask({ kind: 'live-restore', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid, speed }, message: `live restore of guest ${vmid}` });
       return new Reply(202, { task });
     },

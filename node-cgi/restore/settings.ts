@@ -13,10 +13,9 @@
  */
 import { existsSync } from 'node:fs';
 import { invalid } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { isoFile, paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
 import { checkedBool, checkedName, only } from '../lib/validate';
-import { isoPath } from '../vm/files';
 
 /** Longest boot check, seconds. */
 export const BOOT_CHECK_MAX_S = 3600;
@@ -68,7 +67,7 @@ export function setJobBootCheck(job: string, v: BootCheckSetting): BootCheckSett
 export function checkedRescueImage(v: unknown): string | null {
   if (v === null) return null;
   const name = checkedName(v, 'image', 200);
-  if (!existsSync(isoPath(name))) throw invalid('image', `no ISO image named "${name}" in the library`);
+  if (!existsSync(isoFile(name))) throw invalid('image', `no ISO image named "${name}" in the library`);
   return name;
 }
 

@@ -22,10 +22,8 @@ import { CONFIG_FILE, backupId, compareSums, parseBackupId } from '../backup/man
 import { openStorage } from '../backup/target';
 import { sumFile } from '../backup/verify';
 import type { BackupManifest, FileSum, StorageEntry } from '../backup/types';
-import { listVmConfigs } from '../vm/config';
-import { directIoSupported, randomMac } from '../vm/host';
-import { isoNames } from '../vm/manage';
-import { guestPid } from '../vm/status';
+import { isoNames } from '../iso/library';
+import { directIoSupported, guestOf, listVmConfigs, randomMac } from '../vm';
 import { parseBackupConfig, type BackupSource, type NodeFacts } from './plan';
 
 export interface FoundBackup extends BackupSource {
@@ -133,7 +131,7 @@ export async function checkSums(dir: string, m: BackupManifest, progress: (done:
 export function nodeFacts(now = Date.now()): NodeFacts {
   const guests = new Map<number, { name: string; macs: string[]; running: boolean; disks: string[] }>();
   for (const c of listVmConfigs()) {
-    guests.set(c.vmid, { name: c.name, macs: c.nics.map((n) => n.mac), running: guestPid(c.vmid).pid !== null, disks: c.disks.map((d) => d.file) });
+    guests.set(c.vmid, { name: c.name, macs: c.nics.map((n) => n.mac), running: guestOf(c).pid !== null, disks: c.disks.map((d) => d.file) });
   }
   return { node: nodeName(), guests, isos: isoNames(), directIo: directIoSupported(paths().images), newMac: randomMac, now };
 }

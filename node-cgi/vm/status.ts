@@ -16,10 +16,9 @@
 import { readFileSync } from 'node:fs';
 import { Qmp } from '../qemu/qmp';
 import { processArgv } from '../lib/proc';
-import { checkedVmid } from '../lib/validate';
 import { vmFiles } from './files';
 import { processUptime } from './resources';
-import type { VmState, VmStatusInfo } from './types';
+import type { Guest, VmFiles, VmState, VmStatusInfo } from './types';
 
 /** How long a status probe waits for QEMU's monitor. */
 export const STATUS_PROBE_TIMEOUT_MS = 2_000;
@@ -62,11 +61,11 @@ export interface GuestPid {
   stale: boolean;
 }
 
-/** The pid of a guest's QEMU from its pidfile, checked against /proc. */
-export function guestPid(vmid: number): GuestPid {
+/** The pid of a guest's QEMU from its pidfile, checked against /proc: one look. */
+export function guestPid(vmid: number, files: Pick<VmFiles, 'pid'> = vmFiles(vmid)): GuestPid {
   let text: string;
   try {
-    text = readFileSync(vmFiles(vmid).pid, 'utf8');
+    text = readFileSync(files.pid, 'utf8');
   } catch {
     return { pid: null, stale: false };
   }
@@ -82,10 +81,10 @@ export function processIsGuest(pid: number, vmid: number): boolean {
 }
 
 /** QEMU's run state from the status socket; null when the monitor does not answer in time. */
-export async function probeQmpStatus(vmid: number, timeoutMs = STATUS_PROBE_TIMEOUT_MS): Promise<string | null> {
+export async function probeQmpStatus(statusQmp: string, timeoutMs = STATUS_PROBE_TIMEOUT_MS): Promise<string | null> {
   let q: Qmp | undefined;
   try {
-    q = await Qmp.connect(vmFiles(vmid).statusQmp, timeoutMs);
+    q = await Qmp.connect(statusQmp, timeoutMs);
     return parseQueryStatus(await q.execute('query-status', undefined, timeoutMs));
   } catch {
     return null;
@@ -96,14 +95,13 @@ export async function probeQmpStatus(vmid: number, timeoutMs = STATUS_PROBE_TIME
 
 const CRASH_NOTE = 'the QEMU process ended without a shutdown (killed or crashed); the next start cleans up';
 
-/** The status of one guest. */
-export async function vmStatus(vmid: number): Promise<VmStatusInfo> {
-  checkedVmid(vmid);
-  const { pid, stale } = guestPid(vmid);
+/** The status of one guest, from the pid its handle saw (then its monitor is asked). */
+export async function vmStatus(g: Pick<Guest, 'vmid' | 'files' | 'pid' | 'stale'>): Promise<VmStatusInfo> {
+  const { vmid, pid, stale } = g;
   if (pid === null) {
     return { vmid, status: 'stopped', qmpStatus: null, pid: null, uptime: 0, ...(stale ? { note: CRASH_NOTE } : {}) };
   }
-  const qmpStatus = await probeQmpStatus(vmid);
+  const qmpStatus = await probeQmpStatus(g.files.statusQmp);
   const uptime = processUptime(pid);
   if (qmpStatus === null) {
     // Alive but the monitor is silent: starting, ending or hung. Re-check the process.
