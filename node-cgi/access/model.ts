@@ -119,6 +119,44 @@ export function checkedRole(v: unknown, field = 'role'): RoleName {
   return v;
 }
 
+// ---- login and own password ----
+
+/** Longest user name a login tries (longer ones exist nowhere). */
+const LOGIN_NAME_MAX_CHARS = 64;
+
+export type Login = { renew: true } | { renew: false; username: string; password: string };
+
+/**
+ * POST /api/access/ticket: {username, password} logs in; a body without a
+ * password renews the ticket of the cookie (the handler checks that).
+ */
+export function parseLogin(body: Body): Login {
+  if (body.password === undefined) return { renew: true };
+  if (typeof body.username !== 'string' || typeof body.password !== 'string' || body.username.length > LOGIN_NAME_MAX_CHARS) {
+    throw badRequest('username and password must be strings');
+  }
+  return { renew: false, username: body.username, password: body.password };
+}
+
+/** PUT /api/access/password {oldpassword, password}: a user's own password. */
+export function parsePasswordChange(body: Body): { oldpassword: string; password: string } {
+  only(body, ['oldpassword', 'password']);
+  if (typeof body.oldpassword !== 'string') throw invalid('oldpassword', 'is required');
+  return { oldpassword: body.oldpassword, password: checkedPassword(body.password) };
+}
+
+/** Audit entries one request may read. */
+export const AUDIT_LIMIT_MAX = 1000;
+
+/** GET /api/access/audit?limit=&user=&action= (limit 100 unless given, at most AUDIT_LIMIT_MAX). */
+export function parseAuditQuery(q: URLSearchParams): { limit: number; user?: string; action?: string } {
+  const limitText = q.get('limit') ?? '100';
+  if (!/^[0-9]{1,6}$/.test(limitText) || Number(limitText) < 1) throw invalid('limit', 'must be a positive integer');
+  const user = q.get('user');
+  const action = q.get('action');
+  return { limit: Math.min(Number(limitText), AUDIT_LIMIT_MAX), ...(user !== null ? { user } : {}), ...(action !== null ? { action } : {}) };
+}
+
 // ---- users ----
 
 export interface UserCreate {

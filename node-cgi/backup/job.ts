@@ -17,7 +17,7 @@
  * medium: restore/) comes in as hooks, given where the kinds are put
  * together (cli/task-kinds.ts), so backups never import the restore side.
  */
-import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, HttpError } from '../lib/errors';
 import { backupStoppedFile, nodeName, paths } from '../lib/paths';
@@ -26,11 +26,11 @@ import { readTask, readTaskLog, startTask, taskRunning, type TaskKind, type Task
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
 import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './guest';
 import { processAlive } from '../lib/proc';
-import { scanBackups, writeCatalog, type StoredBackup } from './list';
+import { removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
 import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
-import { backupGuest, guestBackupDir } from './run';
+import { backupGuest } from './run';
 import { backupPlan, dueJobs, type GuestInfo } from './schedule';
 import { openStorage, type OpenStorage } from './target';
 import { verifyBackup } from './verify';
@@ -99,11 +99,7 @@ function applyRetention(dir: string, storage: string, vmid: number, job: BackupJ
   const all: StoredBackup[] = scanBackups(dir, storage, vmid);
   const del = retentionToDelete(all.map((b) => ({ id: b.entry.id, time: b.manifest.start, verified: b.entry.verified })), job.retention, nodeTimeZone());
   for (const id of del) {
-    const b = all.find((x) => x.entry.id === id)!;
-    // Rename first: a half-deleted folder is never taken for a backup.
-    const grave = join(guestBackupDir(dir, vmid), `.deleting-${b.manifest.stamp}`);
-    renameSync(b.dir, grave);
-    rmSync(grave, { recursive: true, force: true });
+    removeBackup(all.find((x) => x.entry.id === id)!);
     log(`retention: removed ${id}`);
   }
 }

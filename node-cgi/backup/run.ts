@@ -24,7 +24,7 @@ import { liveBackup } from './engine';
 import { processAlive, processArgv } from '../lib/proc';
 import { takeLongLock } from './lock';
 import {
-  BACKUP_ROOT, CONFIG_FILE, LOG_FILE, MANIFEST_FILE, PARTIAL_PREFIX, backupDiskName, backupEntry, backupStamp,
+  BACKUP_ROOT, CONFIG_FILE, DELETING_PREFIX, LOG_FILE, MANIFEST_FILE, PARTIAL_PREFIX, backupDiskName, backupEntry, backupStamp,
 } from './manifest';
 import { fsyncFile, sumFile, verifyBackup } from './verify';
 import type { OpenStorage } from './target';
@@ -63,7 +63,7 @@ export const guestBackupDir = (storageDir: string, vmid: number) => join(storage
 export function cleanPartials(vmDir: string, log: (l: string) => void): string[] {
   let names: string[];
   try {
-    names = readdirSync(vmDir).filter((n) => n.startsWith(PARTIAL_PREFIX) || n.startsWith('.deleting-'));
+    names = readdirSync(vmDir).filter((n) => n.startsWith(PARTIAL_PREFIX) || n.startsWith(DELETING_PREFIX));
   } catch {
     return [];
   }

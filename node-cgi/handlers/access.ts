@@ -17,19 +17,19 @@
  * ticket, not with a token). Lists are filtered to what the caller may see.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, badRequest, forbidden, invalid } from '../lib/errors';
+import { HttpError, badRequest, forbidden } from '../lib/errors';
 import { log, runCgi, Reply } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
-import { checkedUsername, only } from '../lib/validate';
+import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
 import { principalOf, readAccess, readUsers, updateAccess, userActive } from '../access/store';
 import { PRIVILEGES, PRIVILEGE_INFO, ROLES, ROLE_INFO, type RoleName } from '../access/privileges';
 import { privilegesAt, type AclEntry } from '../access/permissions';
 import {
   aclAffecting, applyAclDelete, applyAclSet, applyGroupCreate, applyGroupDelete, applyGroupUpdate, applyTokenCreate,
-  applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName, checkedPassword,
-  checkedTokenId, existingUser, groupView, parseAclChange, parseGroupCreate, parseGroupUpdate,
-  parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange,
+  applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName,
+  checkedTokenId, existingUser, groupView, parseAclChange, parseAuditQuery, parseGroupCreate, parseGroupUpdate, parseLogin,
+  parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange,
 } from '../access/model';
 import { audit, readAudit, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
@@ -39,8 +39,6 @@ import { recordFailure, recordSuccess, throttleWait } from '../auth/throttle';
 
 // A hash to verify against when the user does not exist, so timing does not tell.
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-/** Audit entries one request may read. */
-const AUDIT_LIMIT_MAX = 1000;
 /** Bytes of randomness in an API token secret (43 base64url characters). */
 const TOKEN_SECRET_BYTES = 32;
 
@@ -74,18 +72,15 @@ function requireTicket(ctx: ApiContext, what: string): void {
 // ---- login ----
 
 async function login(ctx: ApiContext) {
-  const body = await ctx.req.json<{ username?: unknown; password?: unknown }>();
+  const body = parseLogin(await ctx.req.json());
   const addr = ctx.req.remoteAddr;
-  if (body.password === undefined) {
+  if (body.renew) {
     // Renewal: a valid ticket cookie (and, being a POST, the CSRF header) for a fresh ticket.
     const ticket = parseCookies(ctx.req.headers['cookie'])[COOKIE_NAME];
     if (!ticket) throw badRequest('username and password are required');
     const username = sessionUser(ticket);
     checkCsrf(ctx.req, username);
     return grant(ctx, username);
-  }
-  if (typeof body.username !== 'string' || typeof body.password !== 'string' || body.username.length > 64) {
-    throw badRequest('username and password must be strings');
   }
   const username = body.username;
   const keys = [`user:${username}`, `addr:${addr}`];
@@ -213,10 +208,8 @@ function deleteUser(ctx: ApiContext) {
 /** A user's own password: needs the old one; throttled like logins; voids older tickets. */
 async function changeOwnPassword(ctx: ApiContext) {
   requireTicket(ctx, 'changing your password');
-  const body = await ctx.req.json();
-  only(body, ['oldpassword', 'password']);
-  if (typeof body.oldpassword !== 'string') throw invalid('oldpassword', 'is required');
-  const password = checkedPassword(body.password);
+  const body = parsePasswordChange(await ctx.req.json());
+  const password = body.password;
   const name = ctx.me.username;
   const keys = [`user:${name}`, `addr:${ctx.req.remoteAddr}`];
   const wait = throttleWait(keys);
@@ -378,15 +371,7 @@ function deleteToken(ctx: ApiContext) {
 // ---- audit log ----
 
 function auditLog(ctx: ApiContext) {
-  const q = ctx.req.query;
-  const limitText = q.get('limit') ?? '100';
-  if (!/^[0-9]{1,6}$/.test(limitText) || Number(limitText) < 1) throw invalid('limit', 'must be a positive integer');
-  const query: Parameters<typeof readAudit>[0] = { limit: Math.min(Number(limitText), AUDIT_LIMIT_MAX) };
-  const user = q.get('user');
-  if (user !== null) query.user = user;
-  const action = q.get('action');
-  if (action !== null) query.action = action;
-  return readAudit(query);
+  return readAudit(parseAuditQuery(ctx.req.query));
 }
 
 const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;

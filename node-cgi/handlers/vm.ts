@@ -16,12 +16,13 @@
  */
 import { runCgi, Reply } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
-import { conflict, invalid } from '../lib/errors';
+import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import {
   accelerator, addDisk, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
-  netPlan, openGuest, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm, SHUTDOWN_TIMEOUT_MAX_S, shutdownVm, startVm, stopVm,
+  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
+  shutdownVm, startVm, stopVm,
   updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry,
 } from '../vm';
 
@@ -67,22 +68,12 @@ export async function vmDetail(g: Guest): Promise<VmDetail> {
 }
 
 async function shutdown(ctx: ApiContext) {
-  const body = await ctx.req.json();
-  for (const k of Object.keys(body)) if (k !== 'timeout' && k !== 'forceStop') throw invalid(k, 'unknown field');
-  const { timeout, forceStop } = body;
-  if (forceStop !== undefined && typeof forceStop !== 'boolean') throw invalid('forceStop', 'must be true or false');
-  if (timeout === undefined) {
-    if (forceStop) throw invalid('forceStop', 'needs a timeout (seconds to wait before stopping)');
-    return shutdownVm(guestOfPath(ctx));
-  }
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > SHUTDOWN_TIMEOUT_MAX_S) {
-    throw invalid('timeout', `must be a whole number of seconds from 1 to ${SHUTDOWN_TIMEOUT_MAX_S}`);
-  }
+  const req = parseShutdown(await ctx.req.json());
   const g = guestOfPath(ctx);
-  const { vmid } = g;
+  if (req.timeout === null) return shutdownVm(g);
   const st = await vmStatus(g);
-  if (st.status === 'stopped') throw conflict(`guest ${vmid} is not running`);
-  const task = startTask({ kind: 'vm-shutdown', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid, timeout, forceStop: forceStop === true } });
+  if (st.status === 'stopped') throw conflict(`guest ${g.vmid} is not running`);
+  const task = startTask({ kind: 'vm-shutdown', object: `/vms/${g.vmid}`, user: ctx.me.username, params: { vmid: g.vmid, ...req } });
   return new Reply(202, { task });
 }
 
@@ -160,9 +151,8 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/cdrom',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      if (!('cdrom' in body)) throw invalid('cdrom', 'is required: an ISO image name or null');
-      return vmDetail(guestOf(await changeCdrom(guestOfPath(ctx), body.cdrom)));
+      const { cdrom } = parseCdrom(await ctx.req.json());
+      return vmDetail(guestOf(await changeCdrom(guestOfPath(ctx), cdrom)));
     },
   },
   {
@@ -170,8 +160,8 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/disks',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      const cfg = await addDisk(guestOfPath(ctx), body);
+      const disk = parseDiskAdd(await ctx.req.json());
+      const cfg = await addDisk(guestOfPath(ctx), disk);
       return new Reply(201, cfg.disks[cfg.disks.length - 1]);
     },
   },
@@ -180,8 +170,8 @@ export const routes: ApiRoute[] = [
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      const cfg = await updateDisk(guestOfPath(ctx), ctx.params.disk!, body);
+      const change = parseDiskChange(await ctx.req.json());
+      const cfg = await updateDisk(guestOfPath(ctx), ctx.params.disk!, change);
       return cfg.disks.find((d) => d.id === ctx.params.disk);
     },
   },

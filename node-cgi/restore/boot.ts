@@ -22,7 +22,7 @@ import { checkedVmid } from '../lib/validate';
 import { startTask, taskRunning, type TaskRun } from '../tasks/task';
 import {
   deleteVm, diskPath, findGuest, guestOf, listVmConfigs, patchStartedConfig, qmpCommand, startVm, stopVm, updateVmConfig,
-  writeVmConfig, type Guest, type VmConfig,
+  vmStatus, writeVmConfig, type Guest, type TemporaryMark, type VmConfig, type VmState,
 } from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
 import { overlayPlan, type BackupSource } from './plan';
@@ -64,6 +64,28 @@ export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpo
     }
     throw e;
   }
+}
+
+/** A guest running from a backup, as GET /api/restore lists it. */
+export interface TemporaryGuest {
+  vmid: number;
+  name: string;
+  node: string;
+  status: VmState;
+  /** Its network cards are unplugged. */
+  linkDown: boolean;
+  temporary: TemporaryMark;
+}
+
+/** The guests that run from a backup (and boot checks' sandboxes) among those `shown`, with their status. */
+export async function temporaryGuests(shown: (vmid: number) => boolean): Promise<TemporaryGuest[]> {
+  const out: TemporaryGuest[] = [];
+  for (const c of listVmConfigs()) {
+    if (!c.temporary || !shown(c.vmid)) continue;
+    const st = await vmStatus(guestOf(c));
+    out.push({ vmid: c.vmid, name: c.name, node: c.node, status: st.status, linkDown: c.nics.some((n) => n.linkDown === true), temporary: c.temporary });
+  }
+  return out;
 }
 
 /** Start the task that discards a temporary guest when it stops, and note it in the mark. */

@@ -26,7 +26,7 @@ import { createImage } from '../tools/qemu-img';
 import { checkedVmid } from '../lib/validate';
 import { withQmp } from '../qemu/qmp';
 import { takeLongLock } from '../backup/lock';
-import type { TaskRun } from '../tasks/task';
+import { startTask, type TaskRun } from '../tasks/task';
 import { parseSize } from '../lib/validate';
 import { diskPath, openGuest, patchStartedConfig, updateVmConfig, type Guest, type VmConfig } from '../vm';
 import { liveRestoreSteps, mirrorArgs, mirrorTargetArgs, parseQueryBlock, RESTORE_JOB_PREFIX, streamArgs, type LiveStep } from './plan';
@@ -94,6 +94,11 @@ async function dropNode(qmp: ReturnType<typeof qmpOf>, node: string): Promise<vo
 /** What the running guest runs with now: its disks, and no mark once it is kept. */
 function updateRunConfig(g: Guest, config: VmConfig): void {
   patchStartedConfig(g, { disks: config.disks, ...(config.temporary ? {} : { temporary: undefined }) });
+}
+
+/** Start the task "live-restore" of guest `vmid` at `speed` bytes/s (0: unlimited); the task id. */
+export function startLiveRestore(vmid: number, speed: number, user: string): string {
+  return startTask({ kind: 'live-restore', object: `/vms/${vmid}`, user, params: { vmid, speed }, message: `live restore of guest ${vmid}` });
 }
 
 export async function liveRestoreTask(t: TaskRun): Promise<string> {

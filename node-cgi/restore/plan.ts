@@ -166,15 +166,25 @@ function validated(input: Record<string, unknown>, f: NodeFacts, vmid: number, w
  * A full restore as guest `vmid`: a new VMID, or over the backup's own guest
  * (stopped, with force). Disks keep the format they had.
  */
+/**
+ * 409 unless a restore may write guest `target.vmid`: a free VMID, or the
+ * guest the backup was taken of (`source`), stopped, not running from a
+ * backup, and only with force.
+ */
+export function checkRestoreTarget(target: { vmid: number; force: boolean }, source: number, existing: { running: boolean; temporary?: boolean } | undefined): void {
+  const { vmid } = target;
+  if (!existing) return;
+  if (vmid !== source) throw conflict(`guest ${vmid} exists; a restore replaces only the guest a backup was taken of (${source}); choose a free VMID`);
+  if (!target.force) throw conflict(`guest ${vmid} exists; send "force": true to replace its disks and config with the backup's`);
+  if (existing.temporary) throw conflict(`guest ${vmid} runs from a backup; keep it or stop it first`);
+  if (existing.running) throw conflict(`guest ${vmid} is running; stop it before restoring over it`);
+}
+
 export function restorePlan(b: BackupSource, target: { vmid: number; force: boolean }, f: NodeFacts): RestorePlan {
   const { vmid } = target;
   const existing = f.guests.get(vmid);
   const source = b.manifest.vmid;
-  if (existing) {
-    if (vmid !== source) throw conflict(`guest ${vmid} exists; a restore replaces only the guest a backup was taken of (${source}); choose a free VMID`);
-    if (!target.force) throw conflict(`guest ${vmid} exists; send "force": true to replace its disks and config with the backup's`);
-    if (existing.running) throw conflict(`guest ${vmid} is running; stop it before restoring over it`);
-  }
+  checkRestoreTarget(target, source, existing);
   const images = backupImages(b);
   const { input, warnings } = adapt(b, vmid, (d) => (d.format === 'raw' ? 'raw' : 'qcow2'), f);
   if (vmid !== source && b.config.onboot && f.guests.has(source)) {

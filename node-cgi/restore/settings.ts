@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { invalid } from '../lib/errors';
 import { isoFile, paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
-import { checkedBool, checkedName, only } from '../lib/validate';
+import { checkedBool, only } from '../lib/validate';
 
 /** Longest boot check, seconds. */
 export const BOOT_CHECK_MAX_S = 3600;
@@ -64,10 +64,8 @@ export function setJobBootCheck(job: string, v: BootCheckSetting): BootCheckSett
 }
 
 /** The rescue image: an ISO of the library (it must be there now), or null for none. */
-export function checkedRescueImage(v: unknown): string | null {
-  if (v === null) return null;
-  const name = checkedName(v, 'image', 200);
-  if (!existsSync(isoFile(name))) throw invalid('image', `no ISO image named "${name}" in the library`);
+export function checkedRescueImage(name: string | null): string | null {
+  if (name !== null && !existsSync(isoFile(name))) throw invalid('image', `no ISO image named "${name}" in the library`);
   return name;
 }
 

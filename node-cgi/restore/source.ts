@@ -14,10 +14,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { internal, conflict, notFound } from '../lib/errors';
+import { internal, conflict } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { getStorage } from '../backup/config';
-import { readableDir, scanBackups, type StoredBackup } from '../backup/list';
+import { backupIn, readableDir, type StoredBackup } from '../backup/list';
 import { CONFIG_FILE, backupId, compareSums, parseBackupId } from '../backup/manifest';
 import { openStorage } from '../backup/target';
 import { sumFile } from '../backup/verify';
@@ -29,14 +29,6 @@ import { parseBackupConfig, type BackupSource, type NodeFacts } from './plan';
 export interface FoundBackup extends BackupSource {
   storage: StorageEntry;
   stored: StoredBackup;
-}
-
-/** The backup with this id under an open storage folder; 404 when there is none. */
-export function backupIn(dir: string, storage: StorageEntry, idText: string): StoredBackup {
-  const id = parseBackupId(idText);
-  const b = scanBackups(dir, storage.name, id.vmid).find((x) => x.manifest.stamp === id.stamp);
-  if (!b) throw notFound(`no such backup: ${idText.slice(0, 120)}`);
-  return b;
 }
 
 /** SHA-256 of a small file, read at once. */
@@ -77,7 +69,7 @@ export function findBackupNow(idText: string): FoundBackup {
   }
   const dir = readableDir(storage);
   if (!dir) throw conflict(`storage ${storage.name} cannot be read now`);
-  const found = source(storage, backupIn(dir, storage, idText));
+  const found = source(storage, backupIn(dir, storage.name, id));
   for (const f of found.manifest.files) {
     let size = -1;
     try {
@@ -100,7 +92,7 @@ export async function openBackup(idText: string, task: string, log: (l: string) 
   const storage = getStorage(id.storage);
   const open = await openStorage(storage, task, log);
   try {
-    return { ...source(storage, backupIn(open.dir, storage, idText)), release: open.release };
+    return { ...source(storage, backupIn(open.dir, storage.name, id)), release: open.release };
   } catch (e) {
     await open.release();
     throw e;

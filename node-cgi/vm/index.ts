@@ -26,5 +26,6 @@ export { netPlan, pendingChanges } from './qemu-args';
 export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
-export { bootGuests, SHUTDOWN_TIMEOUT_MAX_S, VM_TASK_KINDS } from './tasks';
+export { bootGuests, VM_TASK_KINDS } from './tasks';
+export { parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';
 export { checkVmConfig, diskFileName, type Issue, type ValidationFacts } from './validate';

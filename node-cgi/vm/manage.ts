@@ -31,6 +31,7 @@ import { directIoSupported, randomMac } from './host';
 import { updateRunInfo } from './power';
 import { checkVmConfig, diskFileName, validateVmConfig, type Issue, type ValidationFacts } from './validate';
 import { parseSize, VMID_MAX } from '../lib/validate';
+import type { DiskAdd, DiskChange } from './requests';
 import type { DiskConfig, Guest, VmConfig } from './types';
 
 /** The facts about this node that validation needs; `self` is left out of the MAC check. */
@@ -224,18 +225,16 @@ export function changeCdrom(g: Guest, cdrom: unknown): Promise<VmConfig> {
 }
 
 /** Add a disk (created now; a running guest sees it after its next start). */
-export async function addDisk(g: Guest, body: Record<string, unknown>): Promise<VmConfig> {
+export async function addDisk(g: Guest, body: DiskAdd): Promise<VmConfig> {
   const { vmid, config: cur } = g;
   const taken = new Set(cur.disks.map((d) => Number(d.id.slice(4))));
-  const format = body.format ?? 'qcow2';
-  // The format becomes part of a file name: check it before anything else.
-  if (format !== 'qcow2' && format !== 'raw') throw invalid('format', 'must be one of qcow2, raw');
+  const { format } = body;
   // Claim the file name first (O_EXCL): two concurrent adds never pick the same image.
   let index = 0;
   let file = '';
   for (;; index++) {
     if (taken.has(index)) continue;
-    file = diskFileName(vmid, index, String(format));
+    file = diskFileName(vmid, index, format);
     try {
       mkdirSync(g.files.imagesDir, { recursive: true });
       closeSync(openSync(diskPath(vmid, { file }), 'wx'));
@@ -273,11 +272,10 @@ function findDisk(cfg: VmConfig, id: string): DiskConfig {
  * Change a disk: grow it ({"size": "64G"}, also while running), or change
  * its bus or cache (at the next start). Shrinking is refused: it destroys data.
  */
-export async function updateDisk(g: Guest, id: string, body: Record<string, unknown>): Promise<VmConfig> {
+export async function updateDisk(g: Guest, id: string, change: DiskChange): Promise<VmConfig> {
   const { vmid, config: cur } = g;
   const disk = findDisk(cur, id);
-  for (const k of Object.keys(body)) if (!['size', 'bus', 'cache'].includes(k)) throw invalid(k, k === 'format' ? 'cannot be changed' : 'unknown field');
-  const changed = { ...disk, ...body };
+  const changed = { ...disk, ...change };
   const next = validateVmConfig({ ...cur, disks: cur.disks.map((d) => (d.id === id ? changed : d)) }, validationFacts('update', vmid));
   const after = findDisk(next, id);
   const from = parseSize(disk.size);

@@ -18,8 +18,6 @@ import { shutdownVm, startVm, stopVm, waitStopped } from './power';
 import { guestOf, openGuest } from './guest';
 import type { VmConfig } from './types';
 
-/** Longest wait a shutdown task accepts, seconds. */
-export const SHUTDOWN_TIMEOUT_MAX_S = 3600;
 const WAIT_STEP_MS = 500;
 
 export async function vmShutdownTask(t: TaskRun): Promise<string> {
