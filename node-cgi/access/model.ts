@@ -10,7 +10,7 @@
  */
 import { badRequest, conflict, invalid, notFound } from '../lib/errors';
 import { checkedBool, checkedHostname, checkedName, checkedUsername, checkedVmid, only } from '../lib/validate';
-import { isRole, type RoleName } from './privileges';
+import { isRole, type Privilege, type RoleName } from './privileges';
 import { pathAncestors, type AclEntry } from './permissions';
 import type { AccessConfig, TokenRecord, UserRecord } from './store';
 
@@ -120,6 +120,36 @@ export function checkedRole(v: unknown, field = 'role'): RoleName {
 }
 
 // ---- login and own password ----
+
+/** POST /api/access/ticket: the ticket (also set as cookie) and the CSRF token for non-GET requests. */
+export interface TicketView {
+  username: string;
+  ticket: string;
+  csrf: string;
+  node: string;
+}
+
+/** GET /api/access/me: who is logged in and what they may do on "/" or anywhere below. */
+export interface MeView {
+  username: string;
+  node: string;
+  tokenid: string | null;
+  groups: string[];
+  privileges: Privilege[];
+}
+
+/** GET /api/access/roles */
+export interface RoleView {
+  role: RoleName;
+  description: string;
+  privileges: Privilege[];
+}
+
+/** GET /api/access/privileges */
+export interface PrivilegeView {
+  privilege: Privilege;
+  description: string;
+}
 
 /** Longest user name a login tries (longer ones exist nowhere). */
 const LOGIN_NAME_MAX_CHARS = 64;
@@ -356,7 +386,14 @@ export function applyGroupDelete(draft: AccessConfig, group: string): void {
   delete draft.groups.groups[group];
 }
 
-export function groupView(cfg: AccessConfig, group: string) {
+/** A group as GET /api/access/groups shows it. */
+export interface GroupView {
+  group: string;
+  comment: string;
+  members: string[];
+}
+
+export function groupView(cfg: AccessConfig, group: string): GroupView {
   return {
     group,
     comment: cfg.groups.groups[group]?.comment ?? '',
@@ -428,7 +465,10 @@ export function applyAclDelete(draft: AccessConfig, c: AclChange): AclEntry[] {
 }
 
 /** Entries that bear on `path`: its own and those of propagating ancestors (marked inherited). */
-export function aclAffecting(acl: readonly AclEntry[], path: string): (AclEntry & { inherited: boolean })[] {
+/** An ACL entry as GET /api/access/acl shows it (with ?path=, whether it comes from a parent path). */
+export type AclEntryView = AclEntry & { propagate: boolean; inherited?: boolean };
+
+export function aclAffecting(acl: readonly AclEntry[], path: string): (AclEntryView & { inherited: boolean })[] {
   const chain = pathAncestors(path);
   return acl
     .filter((e) => e.path === path || (chain.includes(e.path) && e.propagate !== false))
@@ -477,7 +517,32 @@ export function applyTokenDelete(draft: AccessConfig, username: string, tokenid:
   draft.acl.acl = draft.acl.acl.filter((e) => e.token !== id);
 }
 
-export function tokenViews(cfg: AccessConfig, username: string, nowS: number) {
+/** An API token as GET /api/access/tokens shows it: never its secret or hash. */
+export interface TokenView {
+  /** "anna!backup" */
+  id: string;
+  user: string;
+  tokenid: string;
+  /** Unix seconds; 0 = never. */
+  expire: number;
+  expired: boolean;
+  privsep: boolean;
+  comment: string;
+  /** Unix seconds. */
+  created: number;
+}
+
+/** POST /api/access/tokens: the one answer that holds the secret. */
+export interface NewToken {
+  tokenid: string;
+  secret: string;
+  id: string;
+  user: string;
+  expire: number;
+  privsep: boolean;
+}
+
+export function tokenViews(cfg: AccessConfig, username: string, nowS: number): TokenView[] {
   const prefix = `${username}!`;
   return Object.entries(cfg.tokens.tokens)
     .filter(([id]) => id.startsWith(prefix))

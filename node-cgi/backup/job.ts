@@ -31,13 +31,13 @@ import { mailMessage, type GuestResult, type MailInput } from './mail';
 import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
 import { backupGuest } from './run';
-import { backupPlan, dueJobs, type GuestInfo } from './schedule';
+import { backupPlan, dueJobs, nextOccurrence, type GuestInfo } from './schedule';
 import { openStorage, type OpenStorage } from './target';
 import { verifyBackup } from './verify';
 import { readJson, writeJsonAtomic, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName } from './validate';
-import type { BackupJob } from './types';
+import type { BackupJob, JobView } from './types';
 
 /**
  * Work after a job's backups while its storage is open; it throws to fail
@@ -214,6 +214,22 @@ export async function verifyTask(t: TaskRun): Promise<string> {
   if (error !== null) throw internal(error);
   if (bad.length > 0) throw internal(`BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
   return `${results.length} backup(s) read back: all intact`;
+}
+
+/** A job with its last run and its next start, for the API. */
+export function jobView(j: BackupJob, states = readJobStates()): JobView {
+  const s = states[j.id];
+  let lastRun: JobView['lastRun'] = null;
+  if (s?.task) {
+    try {
+      const t = readTask(s.task);
+      lastRun = { task: t.id, status: t.status, progress: t.progress, message: t.message, start: t.start, end: t.end };
+    } catch {
+      lastRun = null;
+    }
+  }
+  const next = j.enabled ? nextOccurrence(j, Date.now(), nodeTimeZone()) : null;
+  return { ...j, lastRun, next: next ? new Date(next).toISOString() : null };
 }
 
 /** Start a job now (run-now button or the tick); returns the task id. */

@@ -8,7 +8,7 @@
  * Partial folders are never listed: a backup exists only once it was read
  * back and renamed.
  */
-import { readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { conflict, notFound } from '../lib/errors';
 import { catalogFile, deviceMountPoint } from '../lib/paths';
@@ -16,7 +16,7 @@ import { readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT, DELETING_PREFIX, MANIFEST_FILE, backupEntry, parseManifest, parseStamp, type BackupId } from './manifest';
 import { getStorage } from './config';
 import { mountedAt } from './target';
-import type { BackupEntry, BackupManifest, StorageEntry } from './types';
+import type { BackupEntry, BackupManifest, ListedBackup, StorageEntry, StorageView } from './types';
 
 export interface StoredBackup {
   entry: BackupEntry;
@@ -61,8 +61,23 @@ export function readableDir(s: StorageEntry): string | null {
   return mountedAt(mp) ? mp : null;
 }
 
+/** A storage for GET /api/storage: its space when it can be read now. */
+export function storageView(s: StorageEntry): StorageView {
+  const dir = readableDir(s);
+  let usage = {};
+  if (dir) {
+    try {
+      const f = statfsSync(dir);
+      usage = { total: f.blocks * f.bsize, avail: f.bavail * f.bsize };
+    } catch {
+      usage = {};
+    }
+  }
+  return { name: s.name, ...s.config, builtin: s.builtin, online: dir !== null, ...usage };
+}
+
 /** Backups of one storage; for an unmounted device, its catalog (`offline: true`). */
-export function listBackups(s: StorageEntry, vmid?: number): (BackupEntry & { offline?: boolean })[] {
+export function listBackups(s: StorageEntry, vmid?: number): ListedBackup[] {
   const dir = readableDir(s);
   if (dir) return scanBackups(dir, s.name, vmid).map((b) => b.entry);
   const cat = readJson<{ backups: BackupEntry[] }>(catalogFile(s.name), { backups: [] });

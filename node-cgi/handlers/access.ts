@@ -29,7 +29,8 @@ import {
   aclAffecting, applyAclDelete, applyAclSet, applyGroupCreate, applyGroupDelete, applyGroupUpdate, applyTokenCreate,
   applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName,
   checkedTokenId, existingUser, groupView, parseAclChange, parseAuditQuery, parseGroupCreate, parseGroupUpdate, parseLogin,
-  parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange,
+  parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange, type MeView, type NewToken,
+  type PrivilegeView, type RoleView, type TicketView,
 } from '../access/model';
 import { audit, readAudit, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
@@ -49,7 +50,7 @@ function cookie(ctx: ApiContext, value: string, maxAgeS: number): string {
   return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }
 
-function grant(ctx: ApiContext, username: string) {
+function grant(ctx: ApiContext, username: string): TicketView {
   const ticket = issueTicket(username);
   ctx.headers.push(['Set-Cookie', cookie(ctx, ticket, TICKET_LIFETIME_S)]);
   return { username, ticket, csrf: issueCsrf(username), node: nodeName() };
@@ -121,7 +122,7 @@ function logout(ctx: ApiContext) {
 
 // ---- who may do what ----
 
-function me(ctx: ApiContext) {
+function me(ctx: ApiContext): MeView {
   const u = readUsers().users[ctx.me.username];
   return {
     username: ctx.me.username,
@@ -150,10 +151,10 @@ function permissions(ctx: ApiContext) {
   return Object.fromEntries(paths.map((p) => [p, PRIVILEGES.filter((priv) => ctx.can(p, priv))]));
 }
 
-const roles = () =>
+const roles = (): RoleView[] =>
   (Object.keys(ROLES) as RoleName[]).map((role) => ({ role, description: ROLE_INFO[role], privileges: [...ROLES[role]] }));
 
-const privileges = () => PRIVILEGES.map((privilege) => ({ privilege, description: PRIVILEGE_INFO[privilege] }));
+const privileges = (): PrivilegeView[] => PRIVILEGES.map((privilege) => ({ privilege, description: PRIVILEGE_INFO[privilege] }));
 
 // ---- users ----
 
@@ -357,7 +358,7 @@ async function createToken(ctx: ApiContext) {
   const id = `${owner}!${t.tokenid}`;
   audit({ ...actor(ctx), action: 'token.create', object: id, ok: true, detail: { privsep: t.privsep, expire: t.expire } });
   // The secret is shown this once; only its hash is kept.
-  return new Reply(201, { tokenid: t.tokenid, secret, id, user: owner, expire: t.expire, privsep: t.privsep });
+  return new Reply(201, { tokenid: t.tokenid, secret, id, user: owner, expire: t.expire, privsep: t.privsep } satisfies NewToken);
 }
 
 function deleteToken(ctx: ApiContext) {

@@ -13,7 +13,7 @@
  *
  * Restore and run-from-backup (POST /api/backup/<id>/restore|boot, boot
  * checks and their screenshots) belong to the restore side: its block of
- * routes comes last (BACKUP_RESTORE_ROUTES of handlers/restore.ts).
+ * routes comes last (BACKUP_RESTORE_ROUTES of restore/routes.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -23,9 +23,9 @@ import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, forbidden, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { checkedName } from '../lib/validate';
-import { readTask, startTask, taskRunning } from '../tasks/task';
+import { startTask, taskRunning } from '../tasks/task';
 import { listAlerts } from '../backup/alerts';
-import { nodeTimeZone, startJob } from '../backup/job';
+import { jobView, startJob } from '../backup/job';
 import {
   addAcks, deleteJob, getJob, getStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
 } from '../backup/config';
@@ -33,10 +33,9 @@ import { readGuest } from '../backup/guest';
 import { deleteBackup, findBackup, listBackups } from '../backup/list';
 import { LOG_FILE, parseBackupId } from '../backup/manifest';
 import { parseAlertAck, parseBackupQuery, parseBackupRun, parseMailSettings, parseVerifyRun } from '../backup/requests';
-import { nextOccurrence } from '../backup/schedule';
 import { parseJob } from '../backup/validate';
-import type { BackupJob } from '../backup/types';
-import { BACKUP_RESTORE_ROUTES } from './restore';
+import type { BackupDetail } from '../backup/types';
+import { BACKUP_RESTORE_ROUTES } from '../restore/routes';
 
 function canSeeBackup(ctx: ApiContext, vmid: number, storage: string): boolean {
   return ctx.can(`/vms/${vmid}`, 'VM.Backup') || ctx.can(`/storage/${storage}`, 'Datastore.Audit');
@@ -77,21 +76,6 @@ async function runVerify(ctx: ApiContext) {
   getStorage(r.storage);
   const task = startTask({ kind: 'backup-verify', object: `/storage/${r.storage}`, user: ctx.me.username, params: { ...r }, message: `verify backups on ${r.storage}` });
   return new Reply(202, { task });
-}
-
-function jobView(j: BackupJob, states = readJobStates()) {
-  const s = states[j.id];
-  let lastRun = null;
-  if (s?.task) {
-    try {
-      const t = readTask(s.task);
-      lastRun = { task: t.id, status: t.status, progress: t.progress, message: t.message, start: t.start, end: t.end };
-    } catch {
-      lastRun = null;
-    }
-  }
-  const next = j.enabled ? nextOccurrence(j, Date.now(), nodeTimeZone()) : null;
-  return { ...j, lastRun, next: next ? new Date(next).toISOString() : null };
 }
 
 /**
@@ -179,7 +163,7 @@ export const routes: ApiRoute[] = [
     method: 'GET', path: '/:id', perm: 'authenticated',
     handle: (ctx) => {
       const { b } = backupOfPath(ctx);
-      return { ...b.entry, manifest: b.manifest };
+      return { ...b.entry, manifest: b.manifest } satisfies BackupDetail;
     },
   },
   {

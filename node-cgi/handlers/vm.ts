@@ -23,7 +23,7 @@ import {
   accelerator, addDisk, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
   netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
-  updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry,
+  updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
 } from '../vm';
 
 /** The guest of the path, resolved once. */
@@ -127,7 +127,7 @@ export const routes: ApiRoute[] = [
     handle: async (ctx) => {
       const g = guestOfPath(ctx);
       const st = await vmStatus(g);
-      return { ...st, resources: guestResources(g.config, st.pid, st.uptime) };
+      return { ...st, resources: guestResources(g.config, st.pid, st.uptime) } satisfies VmStatusView;
     },
   },
   power('start', startVm),

@@ -211,6 +211,9 @@ export interface VmDetail extends VmConfig {
   };
 }
 
+/** GET /api/vm/<vmid>/status: the status with the guest's figures. */
+export type VmStatusView = VmStatusInfo & { resources: VmResources };
+
 /** GET /api/node/resources. */
 export interface NodeResources {
   node: string;

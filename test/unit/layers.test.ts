@@ -3,7 +3,8 @@
  * folders of lower layers (type imports too), and no module imports itself
  * round a cycle. docs/HACKING.md draws the same picture.
  *
- *   handlers, cli, api-types.ts      the edges: CGIs, the `ramvm` command, the API's types
+ *   api-types.ts                     the API's answers as types (for the web app)
+ *   handlers, cli                    the edges: CGIs and the `ramvm` command
  *   restore                          restores, run from backup, boot checks
  *   backup                           storages, jobs, copies, verification
  *   console                          websocket console, monitor, screenshots
@@ -32,7 +33,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['console'],
   ['backup'],
   ['restore'],
-  ['handlers', 'cli', '.'],
+  ['handlers', 'cli'],
+  ['.'],
 ];
 
 /** Folders entered from outside only through their index.ts, their public face. */
@@ -144,10 +146,27 @@ L('should import only folders of lower layers', () => {
 L('should enter a folder with a public face only through its index.ts', () => {
   assert.equal(faceViolations(EDGES), []);
 });
+L('should import no handler from another (each is a CGI entry: bundled into another it would answer too)', () => {
+  assert.equal(EDGES.filter((e) => e.from.startsWith('handlers/') && e.to.startsWith('handlers/')).map((e) => `${e.from} → ${e.to}`), []);
+});
 L('should have no import cycle', () => {
   assert.equal(cycles(EDGES), []);
 });
 L.run();
+
+const W = suite('web imports of the node');
+W('should import the node only type-only, and only its api-types.ts', () => {
+  const web = resolve(__dirname, '../../web');
+  const wrong: string[] = [];
+  for (const file of sources(web)) {
+    const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+    for (const m of text.matchAll(/^(import|export)\s+(type\s+)?[^;]*?from\s+'([^']*node-cgi[^']*)'/gm)) {
+      if (!m[2] || !m[3]!.endsWith('node-cgi/api-types')) wrong.push(`${relative(web, file)}: ${m[0].replace(/\s+/g, ' ')}`);
+    }
+  }
+  assert.equal(wrong, []);
+});
+W.run();
 
 const C = suite('layer checks');
 C('should catch a folder importing one above it, and a peer', () => {

@@ -21,14 +21,9 @@ import { Field, fieldError } from '../components/field';
 import { ProgressBar } from '../components/progress-bar';
 import { StatusBadge } from '../components/status-badge';
 import { TASK_STATUS_KEY, TASK_TONE } from '../tasks';
-import type { BackupJob, Weekday } from '../../node-cgi/backup/types';
+import type { BackupJob, JobView, Weekday } from '../../node-cgi/api-types';
 import { BackupTabs, useBackupsDone, useStorages } from './backups';
 import type { ViewProps } from './index';
-
-type JobView = BackupJob & {
-  lastRun: { task: string; status: 'running' | 'ok' | 'failed'; progress: number; message: string; start: number; end: number | null } | null;
-  next: string | null;
-};
 
 /** The API's order (Sunday first). */
 const WEEKDAYS: Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];

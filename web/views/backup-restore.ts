@@ -25,9 +25,7 @@ import { ErrorBanner } from '../components/error-banner';
 import { Field, fieldError } from '../components/field';
 import { StatusBadge } from '../components/status-badge';
 import { useTasks } from '../tasks';
-import type { BackupEntry } from '../../node-cgi/backup/types';
-import type { TemporaryMark } from '../../node-cgi/vm/types';
-import type { BootCheckResult } from '../../node-cgi/restore/bootcheck';
+import type { BackupEntry, BootCheckResult, TemporaryGuest } from '../../node-cgi/api-types';
 
 /** How often the temporary guest's screen is fetched again. */
 export const SCREEN_REFRESH_MS = 2000;
@@ -35,13 +33,8 @@ export const SCREEN_REFRESH_MS = 2000;
 export const SCREEN_WIDTH_PX = 640;
 const WARNINGS_KEY = (vmid: number) => `ramvm.restore.warnings.${vmid}`;
 
-interface Temporary {
-  vmid: number;
-  name: string;
-  status: string;
-  linkDown: boolean;
-  temporary: TemporaryMark;
-}
+/** GET /api/restore */
+type Temporary = TemporaryGuest;
 
 function savedWarnings(vmid: number): string[] {
   try {

@@ -22,8 +22,7 @@ import { Field, fieldError } from '../components/field';
 import { ProgressBar } from '../components/progress-bar';
 import { StatusBadge } from '../components/status-badge';
 import { acknowledge, taskTitle, useTasks, type Task } from '../tasks';
-import type { BackupEntry, BackupManifest, StorageConfig } from '../../node-cgi/backup/types';
-import type { BackupAlert } from '../../node-cgi/backup/alerts';
+import type { BackupAlert, BackupManifest, ListedBackup, StorageView } from '../../node-cgi/api-types';
 import BackupJobsView from './backup-jobs';
 import { RestoreActions } from './backup-restore';
 import type { ViewProps } from './index';
@@ -32,8 +31,8 @@ import type { ViewProps } from './index';
 const ALERT_POLL_MS = 15_000;
 export const BACKUP_KINDS = ['backup', 'backup-verify'];
 
-export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean };
-type Entry = BackupEntry & { offline?: boolean };
+export type Storage = StorageView;
+type Entry = ListedBackup;
 
 /** "1.2 GiB" */
 export function formatBytes(n: number): string {

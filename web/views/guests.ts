@@ -10,7 +10,7 @@
  * shows up. Stop, reset and delete ask first; delete wants the VMID typed.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { VmDetail, VmListEntry, VmState } from '../../node-cgi/vm/types';
+import type { IsoImage, Privilege, VmDetail, VmListEntry, VmState } from '../../node-cgi/api-types';
 import { api, ApiError } from '../api';
 import { html } from '../html';
 import { lang, t, type MessageKey } from '../i18n';
@@ -41,7 +41,7 @@ const ACTION_KEY: Record<PowerAction, MessageKey> = {
 };
 
 const osLabel = (os: string) => t(`guests.os.${os}` as MessageKey);
-const can = (me: ViewProps['me'], priv: string) => me.privileges.includes(priv);
+const can = (me: ViewProps['me'], priv: Privilege) => me.privileges.includes(priv);
 const bytes = (n: number) => formatBytes(n, lang());
 
 function GuestStatus({ status }: { status: VmState }) {
@@ -170,10 +170,6 @@ function GuestList({ me }: ViewProps) {
         /></div>`}`;
 }
 
-interface IsoEntry {
-  name: string;
-}
-
 /** A <select>; Field's id and aria attributes pass through to it. */
 function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string][]; onChange: (v: string) => void; [attr: string]: unknown }) {
   return html`<select ...${rest} value=${value} onChange=${(e: Event) => onChange((e.currentTarget as HTMLSelectElement).value)}>
@@ -198,7 +194,7 @@ function GuestCreate({ me }: ViewProps) {
   }, [focusInvalid]);
 
   useEffect(() => {
-    api.get<IsoEntry[]>('/api/iso').then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
+    api.get<IsoImage[]>('/api/iso').then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
     api.post<{ config?: { vmid: number } }>('/api/vm?dryrun=1', { name: 'x' }).then((r) => setNextVmid(r.config?.vmid ?? null), () => undefined);
   }, []);
 
@@ -394,7 +390,7 @@ function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: ViewProps['me'
   const [isos, setIsos] = useState<string[]>([]);
   const [asking, setAsking] = useState(false);
   useEffect(() => {
-    api.get<IsoEntry[]>('/api/iso').then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
+    api.get<IsoImage[]>('/api/iso').then((l) => setIsos(l.map((i) => i.name)), () => setIsos([]));
   }, []);
   if (!g) {
     return html`<p class="crumbs"><a href=${href('guests')}>${t('guests.back')}</a></p>
