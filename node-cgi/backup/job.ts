@@ -94,6 +94,17 @@ async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string
   if (job.id) updateJobState(job.id, (s) => ({ lastScheduled: s?.lastScheduled ?? 0, ...s, mailed: true }));
 }
 
+/**
+ * The end of a job's task: mail the result, then fail the task when the job
+ * as a whole failed (`error`) or any item did (`failure` says how).
+ */
+async function conclude(t: TaskRun, job: BackupJob, error: string | null, results: GuestResult[], failure: (failed: GuestResult[]) => string): Promise<void> {
+  const failed = results.filter((r) => !r.ok);
+  await mailResult(t, job, error === null && failed.length === 0, error, results);
+  if (error !== null) throw internal(error);
+  if (failed.length > 0) throw internal(failure(failed));
+}
+
 /** Remove what retention selects among the guest's verified backups on this storage. */
 function applyRetention(dir: string, storage: string, vmid: number, job: BackupJob, log: (l: string) => void): void {
   const all: StoredBackup[] = scanBackups(dir, storage, vmid);
@@ -165,13 +176,7 @@ export async function backupTask(t: TaskRun, hooks: BackupHooks = {}): Promise<s
     error = (e as Error).message;
     t.log(`backup job failed: ${error}`);
   }
-  const failed = results.filter((r) => !r.ok);
-  const ok = error === null && failed.length === 0;
-  await mailResult(t, job, ok, error, results);
-  if (error !== null) throw internal(error);
-  if (failed.length > 0) {
-    throw internal(`${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
-  }
+  await conclude(t, job, error, results, (failed) => `${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
   return `${results.length} guest(s) backed up and verified`;
 }
 
@@ -208,11 +213,7 @@ export async function verifyTask(t: TaskRun): Promise<string> {
     error = (e as Error).message;
     t.log(`verify job failed: ${error}`);
   }
-  const bad = results.filter((r) => !r.ok);
-  const ok = error === null && bad.length === 0;
-  await mailResult(t, mailJob, ok, error, results);
-  if (error !== null) throw internal(error);
-  if (bad.length > 0) throw internal(`BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
+  await conclude(t, mailJob, error, results, (bad) => `BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
   return `${results.length} backup(s) read back: all intact`;
 }
 

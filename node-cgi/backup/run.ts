@@ -16,7 +16,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSyn
 import { join } from 'node:path';
 import { internal } from '../lib/errors';
 import { backupStoppedFile } from '../lib/paths';
-import { fsyncDir, writeJsonAtomic } from '../lib/store';
+import { fsyncPath, writeJsonAtomic } from '../lib/store';
 import { pidNow } from '../vm';
 import { guestStatus, readGuest, type BackupGuest, type GuestLifecycle } from './guest';
 import { convertImage, qemuImgVersion, virtualSize } from '../tools/qemu-img';
@@ -26,7 +26,7 @@ import { takeLongLock } from './lock';
 import {
   BACKUP_ROOT, CONFIG_FILE, DELETING_PREFIX, LOG_FILE, MANIFEST_FILE, PARTIAL_PREFIX, backupDiskName, backupEntry, backupStamp,
 } from './manifest';
-import { fsyncFile, sumFile, verifyBackup } from './verify';
+import { sumFile, verifyBackup } from './verify';
 import type { OpenStorage } from './target';
 import type { BackupEntry, BackupManifest, BackupMethod, BackupMode, Compression, FileSum } from './types';
 
@@ -160,7 +160,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     const names = [CONFIG_FILE, ...disks.map((d) => d.file)];
     const files: FileSum[] = [];
     for (const n of names) {
-      fsyncFile(join(partial, n));
+      fsyncPath(join(partial, n));
       files.push(await sumFile(partial, n));
     }
     for (const f of files) log(`${f.name}: ${f.size} bytes, sha256 ${f.sha256}`);
@@ -186,7 +186,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     rmSync(join(partial, OWNER_FILE), { force: true });
     const final = join(vmDir, stamp);
     renameSync(partial, final);
-    fsyncDir(vmDir);
+    fsyncPath(vmDir);
     i.progress(100, `guest ${i.vmid} backed up and verified`);
     const entry = backupEntry(manifest, i.storage.name);
     i.log(`backup ${entry.id} verified: ${entry.size} bytes in ${Math.round((Date.now() - start) / 1000)} s`);

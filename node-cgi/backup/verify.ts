@@ -10,9 +10,10 @@
  *   qemu-img check --output=json -f qcow2 <disk>       must report no corruptions or errors
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, openSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/exec';
+import { fsyncPath } from '../lib/store';
 import { checkImage } from '../tools/qemu-img';
 import { compareSums } from './manifest';
 import type { BackupManifest, FileSum, Verification } from './types';
@@ -27,16 +28,6 @@ export async function sumFile(dir: string, name: string): Promise<FileSum> {
     size += (chunk as Buffer).length;
   }
   return { name, size, sha256: hash.digest('hex') };
-}
-
-/** Flush a file to its device. */
-export function fsyncFile(file: string): void {
-  const fd = openSync(file, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Drop a file's clean pages from the page cache, so the next read hits the device. */
@@ -69,7 +60,7 @@ export async function verifyBackup(dir: string, m: BackupManifest, log: (l: stri
       problems.push(`${f.name}: missing`);
       continue;
     }
-    fsyncFile(file);
+    fsyncPath(file);
     await dropCache(file);
     got.push(await sumFile(dir, f.name));
   }

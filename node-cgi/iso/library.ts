@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { HttpError, conflict, notFound } from '../lib/errors';
 import { formatBytes } from '../lib/format';
 import { isoFile, paths } from '../lib/paths';
-import { fsyncDir, readJson, removeFile, withLock } from '../lib/store';
+import { fsyncPath, readJson, removeFile, withLock } from '../lib/store';
 import { isIsoName, metaFileName, parseHiddenFile } from './names';
 
 /** Lock held while an image or its sidecar appears or disappears. */
@@ -291,6 +291,6 @@ export function removeImage(name: string): void {
     checkNotInUse(name, 'remove it from the guest first');
     removeFile(imagePath(name));
     removeFile(metaPath(name));
-    fsyncDir(paths().iso);
+    fsyncPath(paths().iso);
   });
 }

@@ -20,7 +20,7 @@ import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeS
 import { HttpError, badRequest, conflict, invalid } from '../lib/errors';
 import { formatBytes } from '../lib/format';
 import { isoFile, paths } from '../lib/paths';
-import { fsyncDir, removeFile, withLock, writeJsonAtomic } from '../lib/store';
+import { fsyncPath, removeFile, withLock, writeJsonAtomic } from '../lib/store';
 import {
   LIBRARY_LOCK,
   checkFreeSpace,
@@ -185,7 +185,7 @@ export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
       writeJsonAtomic(metaPath(req.name), meta, 0o644);
       renameSync(partial, imagePath(req.name));
       published = true;
-      fsyncDir(paths().iso);
+      fsyncPath(paths().iso);
     });
     return imageEntry(req.name, st, meta, []);
   } catch (e) {

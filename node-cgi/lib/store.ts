@@ -47,11 +47,12 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
     rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dir);
+  fsyncPath(dir);
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** Flush a file, or a folder's entries, to its device. */
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {

@@ -24,6 +24,7 @@ import { rmSync, statSync } from 'node:fs';
 import { internal, conflict, HttpError } from '../lib/errors';
 import { createImage } from '../tools/qemu-img';
 import { checkedVmid } from '../lib/validate';
+import { dropJobs, type QueryJob } from '../qemu/jobs';
 import { withQmp } from '../qemu/qmp';
 import { takeLongLock } from '../backup/lock';
 import { startTask, type TaskRun } from '../tasks/task';
@@ -33,16 +34,6 @@ import { liveRestoreSteps, mirrorArgs, mirrorTargetArgs, parseQueryBlock, RESTOR
 
 /** How often a job's state is read. */
 export const JOB_POLL_MS = 500;
-/** Time a cancelled job gets to conclude. */
-const CANCEL_TIMEOUT_MS = 60_000;
-
-interface QueryJob {
-  id: string;
-  status: string;
-  'current-progress': number;
-  'total-progress': number;
-  error?: string;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,23 +55,9 @@ async function waitJob(qmp: ReturnType<typeof qmpOf>, id: string, states: string
   }
 }
 
-/** Cancel and dismiss a job of ours, if it is there; never throws. */
-async function dropJob(qmp: ReturnType<typeof qmpOf>, id: string): Promise<void> {
-  try {
-    const job = (await qmp<QueryJob[]>('query-jobs')).find((j) => j.id === id);
-    if (!job) return;
-    if (job.status !== 'concluded') await qmp('job-cancel', { id });
-    const deadline = Date.now() + CANCEL_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      const j = (await qmp<QueryJob[]>('query-jobs')).find((x) => x.id === id);
-      if (!j) return;
-      if (j.status === 'concluded') break;
-      await sleep(JOB_POLL_MS);
-    }
-    await qmp('job-dismiss', { id });
-  } catch {
-    // The guest may be gone; nothing is left to drop then.
-  }
+/** Cancel and dismiss a job of ours, if it is there; never throws (the guest may be gone: nothing is left to drop then). */
+async function dropJob(g: Guest, id: string): Promise<void> {
+  await dropJobs(g.files.qmp, (x) => x === id, `copy ${id}`).catch(() => undefined);
 }
 
 async function dropNode(qmp: ReturnType<typeof qmpOf>, node: string): Promise<void> {
@@ -114,7 +91,7 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
     for (const j of await qmp<QueryJob[]>('query-jobs')) {
       if (j.id.startsWith(`${RESTORE_JOB_PREFIX}${vmid}-`)) {
         t.log(`dropping job ${j.id} left by an earlier live restore`);
-        await dropJob(qmp, j.id);
+        await dropJob(g, j.id);
       }
     }
     const steps = liveRestoreSteps(cfg, parseQueryBlock(await qmp('query-block')));
@@ -128,7 +105,7 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
       const progress = (done: number, all: number) =>
         t.progress(((before + (all ? (done / all) * size : 0)) / total) * 99, `copying ${s.id} of guest ${vmid} off the backup: ${Math.floor(done / 1048576)} of ${Math.floor(all / 1048576)} MiB`);
       const began = Date.now();
-      if (s.action === 'stream') await stream(qmp, s, speed, progress);
+      if (s.action === 'stream') await stream(g, qmp, s, speed, progress);
       else if (s.action === 'mirror') await mirror(g, qmp, s, size, speed, progress, t.log);
       t.log(`${s.id}: copied in ${Date.now() - began} ms`);
       before += size;
@@ -144,13 +121,13 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
   }
 }
 
-async function stream(qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'stream' }>, speed: number, progress: (d: number, t: number) => void): Promise<void> {
+async function stream(g: Guest, qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'stream' }>, speed: number, progress: (d: number, t: number) => void): Promise<void> {
   await qmp('block-stream', streamArgs(s.job, s.device, speed));
   try {
     await waitJob(qmp, s.job, ['concluded'], progress);
     await qmp('job-dismiss', { id: s.job });
   } catch (e) {
-    await dropJob(qmp, s.job);
+    await dropJob(g, s.job);
     throw e;
   }
 }
@@ -172,7 +149,7 @@ async function mirror(g: Guest, qmp: ReturnType<typeof qmpOf>, s: Extract<LiveSt
     await qmp('job-dismiss', { id: s.job });
   } catch (e) {
     if (!switched) {
-      await dropJob(qmp, s.job);
+      await dropJob(g, s.job);
       await dropNode(qmp, s.target.node);
       rmSync(target, { force: true });
       log(`${s.id}: copy failed; guest ${vmid} keeps running on the backup`);

@@ -16,9 +16,9 @@ import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import { internal } from '../lib/errors';
 import { isoFile, paths } from '../lib/paths';
-import { fsyncDir, readJson, writeJsonAtomic } from '../lib/store';
+import { fsyncPath, readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT } from '../backup/manifest';
-import { fsyncFile, sumFile } from '../backup/verify';
+import { sumFile } from '../backup/verify';
 
 export const RESCUE_DIR = 'rescue';
 export const RESCUE_STATE = 'rescue.json';
@@ -68,7 +68,7 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
   mkdirSync(dir, { recursive: true });
   try {
     copyFileSync(isoFile(name), partial);
-    fsyncFile(partial);
+    fsyncPath(partial);
     const got = await sumFile(dir, PARTIAL + name);
     if (got.sha256 !== want.sha256) throw internal(`the copy of rescue image ${name} does not read back as it was written`);
     renameSync(partial, dst);
@@ -78,7 +78,7 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
   }
   for (const n of readdirSync(dir)) if (n !== name && n !== RESCUE_STATE) rmSync(join(dir, n), { recursive: true, force: true });
   writeJsonAtomic(join(dir, RESCUE_STATE), { name, size: want.size, sha256: want.sha256, copied: Date.now() } satisfies RescueState);
-  fsyncDir(dir);
+  fsyncPath(dir);
   log(`rescue image ${name} copied to the storage (${want.size} bytes, sha256 ${want.sha256.slice(0, 12)}…)${state ? `, replacing ${state.name}` : ''}`);
   return true;
 }

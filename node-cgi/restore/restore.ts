@@ -18,11 +18,10 @@ import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, conflict } from '../lib/errors';
 import { guestImagesDir } from '../lib/paths';
-import { fsyncDir, withLock } from '../lib/store';
+import { fsyncPath, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { convertImage } from '../tools/qemu-img';
 import { takeLongLock } from '../backup/lock';
-import { fsyncFile } from '../backup/verify';
 import type { TaskRun } from '../tasks/task';
 import { beingStarted, diskPath, findGuest, findVmConfig, writeVmConfig } from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
@@ -56,7 +55,7 @@ export async function restoreTask(t: TaskRun): Promise<string> {
         t.log(`${d.id}: ${d.from.split('/').pop()} → ${d.file} (${d.format}, ${d.virtualSize} bytes)`);
         await convertImage({ file: d.from, format: 'qcow2' }, { file: temps[i]!, format: d.format }, 'none', (pct) =>
           t.progress(30 + ((before + (pct / 100) * d.virtualSize) / total) * 65, `restoring ${d.id} of guest ${vmid}: ${Math.floor(pct)} %`));
-        fsyncFile(temps[i]!);
+        fsyncPath(temps[i]!);
         before += d.virtualSize;
       }
       commit(vmid, overwrite, plan.disks, temps, plan.replaced, plan.config);
@@ -85,7 +84,7 @@ function commit(vmid: number, overwrite: boolean, disks: readonly RestoreDisk[],
     if (!overwrite && now) throw conflict(`VMID ${vmid} was taken during the restore`);
     disks.forEach((d, i) => renameSync(temps[i]!, diskPath(vmid, d)));
     for (const f of replaced) rmSync(diskPath(vmid, { file: f }), { force: true });
-    fsyncDir(guestImagesDir(vmid));
+    fsyncPath(guestImagesDir(vmid));
     writeVmConfig(config);
   });
 }
