@@ -19,7 +19,8 @@ export type { TaskRecord, TaskStatus } from './tasks/task';
 // /api/vm, /api/node, and what a guest's config holds
 export type {
   VmListEntry, VmDetail, VmStatusView, VmConfig, VmCreateRequest, VmState, VmStatusInfo, VmResources, DiskConfig, NicConfig, NicRuntime,
-  DiskUsage, TemporaryMark, NodeResources, NodeSettings, OsType, DiskBus, DiskFormat, CacheMode, NicModel, Accelerator,
+  DiskUsage, TemporaryMark, NodeResources, NodeSettings, OsType, DiskBus, DiskFormat, CacheMode, NicModel, Accelerator, AccelSetting,
+  HostAccel, VmFault, FaultState, VmCreateCheck, Issue,
 } from './vm';
 
 // /api/iso

@@ -7,7 +7,7 @@
  *   PUT    /api/vm/<vmid>                   change the config (VM.Config)
  *   DELETE /api/vm/<vmid>                   delete a stopped guest and its disks (VM.Allocate)
  *   GET    /api/vm/<vmid>/status            status and figures only
- *   POST   /api/vm/<vmid>/start|shutdown|stop|reset|pause|resume   (VM.PowerMgmt)
+ *   POST   /api/vm/<vmid>/start|shutdown|stop|reset|pause|resume   (VM.PowerMgmt; a crashed guest: reset, stop)
  *   POST   /api/vm/<vmid>/check             disk check task → 202 (VM.Config)
  *   PUT    /api/vm/<vmid>/cdrom             {"cdrom": "x.iso"|null}, live when running (VM.Config)
  *   POST   /api/vm/<vmid>/disks             add a disk (VM.Config)
@@ -20,7 +20,7 @@ import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import {
-  accelerator, addDisk, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
+  addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
   netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
   updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
@@ -42,6 +42,7 @@ async function listEntry(g: Guest): Promise<VmListEntry> {
     onboot: cfg.onboot,
     ...guestResources(cfg, st.pid, st.uptime),
     ...(st.note ? { note: st.note } : {}),
+    ...(st.fault ? { fault: st.fault } : {}),
     ...(cfg.temporary ? { temporary: cfg.temporary } : {}),
   };
 }
@@ -50,15 +51,20 @@ export async function vmDetail(g: Guest): Promise<VmDetail> {
   const cfg = g.config;
   const st = await vmStatus(g);
   const info = st.pid !== null ? readRunInfo(g) : undefined;
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   return {
     ...cfg,
     status: st.status,
     qmpStatus: st.qmpStatus,
     ...(st.note ? { note: st.note } : {}),
+    ...(st.fault ? { fault: st.fault } : {}),
     runtime: {
       pid: st.pid,
       uptime: st.uptime,
-      accel: info?.accel ?? accelerator(),
+      accel: info?.accel ?? choice.accel,
+      accelSetting: choice.setting,
+      accelSource: choice.source,
+      accelReason: choice.refusal ?? choice.reason,
       net: info?.net ?? netPlan(cfg, existingBridges(cfg.nics.map((n) => n.bridge))),
       resources: guestResources(cfg, st.pid, st.uptime),
       disks: diskUsage(cfg),
@@ -73,6 +79,7 @@ async function shutdown(ctx: ApiContext) {
   if (req.timeout === null) return shutdownVm(g);
   const st = await vmStatus(g);
   if (st.status === 'stopped') throw conflict(`guest ${g.vmid} is not running`);
+  await refuseIfCrashed(g, 'an ACPI shutdown');
   const task = startTask({ kind: 'vm-shutdown', object: `/vms/${g.vmid}`, user: ctx.me.username, params: { vmid: g.vmid, ...req } });
   return new Reply(202, { task });
 }

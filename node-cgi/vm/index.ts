@@ -16,16 +16,18 @@ export { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from './co
 export { diskPath } from './files';
 export { vmStatus } from './status';
 export {
-  beingStarted, patchStartedConfig, pauseVm, qmpCommand, readRunInfo, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo, waitStopped,
+  beingStarted, patchStartedConfig, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
+  waitStopped,
 } from './power';
+export { chooseAccel, hostAccel } from './accel';
 export {
   addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, removeDisk, updateDisk, updateVm,
 } from './manage';
-export { accelerator, directIoSupported, existingBridges, randomMac } from './host';
+export { directIoSupported, existingBridges, randomMac } from './host';
 export { netPlan, pendingChanges } from './qemu-args';
 export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
 export { bootGuests, VM_TASK_KINDS } from './tasks';
 export { parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';
-export { checkVmConfig, diskFileName, type Issue, type ValidationFacts } from './validate';
+export { checkVmConfig, diskFileName, type Issue, type ValidationFacts, type VmCreateCheck } from './validate';

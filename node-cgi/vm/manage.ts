@@ -29,7 +29,7 @@ import { diskPath, runtimeFiles } from './files';
 import { mustLiveHere, pidNow } from './guest';
 import { directIoSupported, randomMac } from './host';
 import { updateRunInfo } from './power';
-import { checkVmConfig, diskFileName, validateVmConfig, type Issue, type ValidationFacts } from './validate';
+import { checkVmConfig, diskFileName, validateVmConfig, type ValidationFacts, type VmCreateCheck } from './validate';
 import { parseSize, VMID_MAX } from '../lib/validate';
 import type { DiskAdd, DiskChange } from './requests';
 import type { DiskConfig, Guest, VmConfig } from './types';
@@ -74,7 +74,7 @@ async function createDiskImage(vmid: number, d: DiskConfig): Promise<void> {
 }
 
 /** A dry run of create: the config it would make, or the issues (for the create form). */
-export function checkCreate(body: Record<string, unknown>): { config?: VmConfig; issues: Issue[] } {
+export function checkCreate(body: Record<string, unknown>): VmCreateCheck {
   const vmid = body.vmid ?? nextFreeVmid(usedVmids());
   const res = checkVmConfig({ ...body, vmid }, validationFacts('create'));
   if (res.config && body.vmid !== undefined && (findVmConfig(res.config.vmid) || usedVmids().has(res.config.vmid))) {
@@ -160,7 +160,7 @@ export function deleteVm(g: Guest, by = 'root'): void {
 }
 
 /** Fields of GET /api/vm/<vmid> that are not config: ignored when a client sends them back. */
-const READ_ONLY_EXTRAS = new Set(['status', 'qmpStatus', 'note', 'runtime', 'pending']);
+const READ_ONLY_EXTRAS = new Set(['status', 'qmpStatus', 'note', 'fault', 'runtime', 'pending']);
 
 /**
  * The config after a PUT: the body's fields over the current ones. VMID,

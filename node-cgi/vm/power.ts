@@ -13,10 +13,14 @@
  * Stop: SIGTERM (QEMU flushes the disks and exits), SIGKILL after
  * STOP_TIMEOUT_MS. Shutdown: QMP system_powerdown (the ACPI power button);
  * the guest decides when to power off, and its QEMU process then ends.
+ *
+ * A crashed guest (status.ts `fault`) takes reset and stop only; resume,
+ * pause and shutdown answer 409 saying so. Its reset is system_reset, which
+ * leaves QEMU in "prelaunch", then `cont`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { internal, conflict, HttpError } from '../lib/errors';
-import { run } from '../lib/exec';
+import { ExecError, run } from '../lib/exec';
 import { guestRunFile, isoFile, nodeName, paths } from '../lib/paths';
 import { pidExists } from '../lib/proc';
 import { withLock } from '../lib/store';
@@ -24,11 +28,13 @@ import { withQmp } from '../qemu/qmp';
 import { listVmConfigs } from './config';
 import { diskPath, readRunJson, runtimeFiles, writeRunJson } from './files';
 import { mustLiveHere, pidNow, runningPid } from './guest';
-import { accelerator, attachTap, existingBridges, randomMac } from './host';
+import { chooseAccel } from './accel';
+import { attachTap, existingBridges, randomMac } from './host';
+import { KVM_ERROR_RE } from './kvm-probe';
 import { netPlan, qemuArgs, startsPaused } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
-import { guestPid, processIsGuest, vmStatus } from './status';
+import { faultRefusal, guestPid, processIsGuest, vmStatus } from './status';
 import { checkVmConfig } from './validate';
 import type { Guest, VmConfig, VmRunInfo, VmStatusInfo } from './types';
 
@@ -128,6 +134,8 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
   const cfg = checkedForStart(g.config);
   mustLiveHere(g);
   checkStartable(cfg);
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
+  if (choice.refusal) throw conflict(choice.refusal);
   const reservation = reservationFile(vmid);
   withLock('vm-start', () => {
     const now = Date.now();
@@ -147,7 +155,7 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
   let pid: number;
   try {
     for (const f of runtimeFiles(files)) rmSync(f, { force: true });
-    const accel = accelerator();
+    const accel = choice.accel;
     const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
     const argv = qemuArgs(cfg, {
       accel,
@@ -156,9 +164,15 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
       isoPath: isoFile,
       bridges,
     });
-    await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
+    try {
+      await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
+    } catch (e) {
+      throw accel === 'kvm' && e instanceof ExecError && KVM_ERROR_RE.test(e.stderrTail) ? kvmStartError(vmid, e) : e;
+    }
     const started = pidNow(g);
-    if (started === null) throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start`);
+    if (started === null) {
+      throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start${accel === 'kvm' ? `; it ran under KVM: ${TRY_TCG(vmid)}` : ''}`);
+    }
     pid = started;
     const net = netPlan(cfg, bridges);
     try {
@@ -174,6 +188,14 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
     rmSync(reservation, { force: true });
   }
   return vmStatus({ vmid, files, pid, stale: false });
+}
+
+const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its accelerator to TCG (PUT /api/vm/${vmid} {"accel": "tcg"})`;
+
+/** QEMU refused to start under KVM: say that it is the host's KVM, and what to do. */
+function kvmStartError(vmid: number, e: ExecError): HttpError {
+  const line = e.stderrTail.split('\n').map((l) => l.trim()).find((l) => KVM_ERROR_RE.test(l)) ?? '';
+  return new HttpError('exec_failed', `QEMU could not run guest ${vmid} under KVM (${line}): ${TRY_TCG(vmid)}`, e.detail);
 }
 
 /** Set the links of NICs marked `linkDown` down, then let the vCPUs run (the guest was started with -S). */
@@ -248,21 +270,39 @@ export async function qmpCommand<T = unknown>(g: Guest, command: string, args?: 
 
 /** Press the ACPI power button; the guest's OS decides when to power off. */
 export async function shutdownVm(g: Guest): Promise<VmStatusInfo> {
+  await refuseIfCrashed(g, 'an ACPI shutdown');
   await qmpCommand(g, 'system_powerdown');
   return vmStatus(g);
 }
 
+/** 409 when the guest has crashed: `action` cannot help it. */
+export async function refuseIfCrashed(g: Guest, action: string): Promise<void> {
+  const { fault } = await vmStatus(g);
+  if (fault) throw conflict(faultRefusal(g.vmid, fault, action));
+}
+
+/** Reset; a crashed guest comes back from QEMU's "prelaunch" with `cont`. */
 export async function resetVm(g: Guest): Promise<VmStatusInfo> {
+  const { fault } = await vmStatus(g);
   await qmpCommand(g, 'system_reset');
+  if (fault) {
+    const after = await qmpCommand<{ status: string }>(g, 'query-status');
+    if (after.status !== 'prelaunch') {
+      throw conflict(`guest ${g.vmid} stayed in "${after.status}" after the reset (QEMU runs with -no-reboot?); stop it and start it again`);
+    }
+    await qmpCommand(g, 'cont');
+  }
   return vmStatus(g);
 }
 
 export async function pauseVm(g: Guest): Promise<VmStatusInfo> {
+  await refuseIfCrashed(g, 'pause');
   await qmpCommand(g, 'stop');
   return vmStatus(g);
 }
 
 export async function resumeVm(g: Guest): Promise<VmStatusInfo> {
+  await refuseIfCrashed(g, 'resume');
   await qmpCommand(g, 'cont');
   return vmStatus(g);
 }

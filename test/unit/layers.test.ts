@@ -17,8 +17,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { importGraph, importCycles } from '../helpers/imports';
 
 const SRC = resolve(__dirname, '../../node-cgi');
 
@@ -45,32 +46,9 @@ interface Edge {
   to: string;
 }
 
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? sources(p) : n.endsWith('.ts') ? [p] : [];
-  });
-}
-
-function resolveImport(from: string, spec: string): string | null {
-  const base = resolve(dirname(from), spec);
-  for (const c of [`${base}.ts`, join(base, 'index.ts')]) if (existsSync(c)) return c;
-  return null;
-}
-
-/** Every relative import of the tree (static, type-only, re-exports and dynamic import()). */
-export function importEdges(root = SRC): Edge[] {
-  const out: Edge[] = [];
-  for (const file of sources(root)) {
-    // Comments quote imports as examples: only code counts.
-    const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-    for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.\.?\/[^']+)'/gm)) {
-      const to = resolveImport(file, m[1]!);
-      if (!to) throw new Error(`${relative(root, file)}: cannot resolve ${m[1]}`);
-      out.push({ from: relative(root, file), to: relative(root, to) });
-    }
-  }
-  return out;
+/** Every relative import of node-cgi (static, type-only, re-exports and import()), as edges. */
+function importEdges(root = SRC): Edge[] {
+  return [...importGraph(root)].flatMap(([from, tos]) => tos.map((to) => ({ from, to })));
 }
 
 const folderOf = (file: string) => (file.includes('/') ? file.slice(0, file.indexOf('/')) : '.');
@@ -91,42 +69,6 @@ export function faceViolations(edges: readonly Edge[], faces = FACES): string[] 
   return edges
     .filter((e) => faces.includes(folderOf(e.to)) && folderOf(e.from) !== folderOf(e.to) && e.to !== `${folderOf(e.to)}/index.ts`)
     .map((e) => `${e.from} → ${e.to}`);
-}
-
-/** The module cycles, each as "a.ts → b.ts → a.ts" (Tarjan's strongly connected components). */
-export function cycles(edges: readonly Edge[]): string[] {
-  const next = new Map<string, string[]>();
-  for (const e of edges) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const stack: string[] = [];
-  const on = new Set<string>();
-  const out: string[] = [];
-  let i = 0;
-  const visit = (v: string) => {
-    index.set(v, i);
-    low.set(v, i++);
-    stack.push(v);
-    on.add(v);
-    for (const w of next.get(v) ?? []) {
-      if (!index.has(w)) {
-        visit(w);
-        low.set(v, Math.min(low.get(v)!, low.get(w)!));
-      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
-    }
-    if (low.get(v) === index.get(v)) {
-      const scc: string[] = [];
-      let w: string;
-      do {
-        w = stack.pop()!;
-        on.delete(w);
-        scc.push(w);
-      } while (w !== v);
-      if (scc.length > 1 || (next.get(v) ?? []).includes(v)) out.push([...scc.reverse(), scc[0]].join(' → '));
-    }
-  };
-  for (const v of new Set(edges.flatMap((e) => [e.from, e.to]))) if (!index.has(v)) visit(v);
-  return out.sort();
 }
 
 const EDGES = importEdges();
@@ -150,7 +92,7 @@ L('should import no handler from another (each is a CGI entry: bundled into anot
   assert.equal(EDGES.filter((e) => e.from.startsWith('handlers/') && e.to.startsWith('handlers/')).map((e) => `${e.from} → ${e.to}`), []);
 });
 L('should have no import cycle', () => {
-  assert.equal(cycles(EDGES), []);
+  assert.equal(importCycles(importGraph(SRC)), []);
 });
 L.run();
 
@@ -158,7 +100,8 @@ const W = suite('web imports of the node');
 W('should import the node only type-only, and only its api-types.ts', () => {
   const web = resolve(__dirname, '../../web');
   const wrong: string[] = [];
-  for (const file of sources(web)) {
+  for (const rel of importGraph(web).keys()) {
+    const file = join(web, rel);
     const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
     for (const m of text.matchAll(/^(import|export)\s+(type\s+)?[^;]*?from\s+'([^']*node-cgi[^']*)'/gm)) {
       if (!m[2] || !m[3]!.endsWith('node-cgi/api-types')) wrong.push(`${relative(web, file)}: ${m[0].replace(/\s+/g, ' ')}`);
@@ -177,11 +120,5 @@ C('should catch a folder importing one above it, and a peer', () => {
 });
 C('should catch a way round a public face', () => {
   assert.equal(faceViolations([{ from: 'restore/boot.ts', to: 'vm/power.ts' }, { from: 'backup/guest.ts', to: 'vm/index.ts' }], ['vm']), ['restore/boot.ts → vm/power.ts']);
-});
-C('should catch a cycle of two modules and one of three', () => {
-  assert.equal(cycles([{ from: 'backup/job.ts', to: 'restore/bootcheck.ts' }, { from: 'restore/bootcheck.ts', to: 'backup/job.ts' }, { from: 'a.ts', to: 'b.ts' }]), [
-    'backup/job.ts → restore/bootcheck.ts → backup/job.ts',
-  ]);
-  assert.equal(cycles([{ from: 'x.ts', to: 'y.ts' }, { from: 'y.ts', to: 'z.ts' }, { from: 'z.ts', to: 'x.ts' }]), ['x.ts → y.ts → z.ts → x.ts']);
 });
 C.run();
