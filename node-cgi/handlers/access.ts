@@ -22,7 +22,7 @@ import { log, runCgi, Reply } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
-import { principalOf, readAccess, readUsers, updateAccess, userActive } from '../access/store';
+import { principalOf, readAccess, readUsers, updateAccess, userActive, type AccessConfig } from '../access/store';
 import { PRIVILEGES, PRIVILEGE_INFO, ROLES, ROLE_INFO, type RoleName } from '../access/privileges';
 import { privilegesAt, type AclEntry } from '../access/permissions';
 import {
@@ -32,7 +32,7 @@ import {
   parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange, type MeView, type NewToken,
   type PrivilegeView, type RoleView, type TicketView,
 } from '../access/model';
-import { audit, readAudit, type AuditEvent } from '../access/audit';
+import { audit, readAudit, type AuditAction, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
 import { COOKIE_NAME, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../auth/ticket';
@@ -64,6 +64,17 @@ function actor(ctx: ApiContext): Pick<AuditEvent, 'user' | 'token' | 'addr'> {
 
 const isUserAdmin = (ctx: ApiContext) => ctx.can('/access', 'User.Modify');
 const isUserAuditor = (ctx: ApiContext) => isUserAdmin(ctx) || ctx.can('/access', 'Sys.Audit');
+
+/**
+ * One change of the access configuration: `fn` on the draft in the
+ * store's transaction, then its line in the audit log (`detail` may look
+ * at what the change returned).
+ */
+function change<T>(ctx: ApiContext, action: AuditAction, object: string, fn: (d: AccessConfig) => T, detail?: (r: T) => unknown): T {
+  const r = updateAccess(fn);
+  audit({ ...actor(ctx), action, object, ok: true, ...(detail ? { detail: detail(r) } : {}) });
+  return r;
+}
 
 /** Own password and own tokens are managed with a login, so a token cannot widen itself. */
 function requireTicket(ctx: ApiContext, what: string): void {
@@ -170,11 +181,7 @@ function listUsers(ctx: ApiContext) {
 async function createUser(ctx: ApiContext) {
   const u = parseUserCreate(await ctx.req.json(), nowS());
   const hash = hashPassword(u.password);
-  const cfg = updateAccess((d) => {
-    applyUserCreate(d, u, hash, nowS());
-    return d;
-  });
-  audit({ ...actor(ctx), action: 'user.create', object: u.username, ok: true, detail: { groups: u.groups, enabled: u.enabled, expire: u.expire } });
+  const cfg = change(ctx, 'user.create', u.username, (d) => (applyUserCreate(d, u, hash, nowS()), d), () => ({ groups: u.groups, enabled: u.enabled, expire: u.expire }));
   return new Reply(201, userView(cfg, u.username));
 }
 
@@ -190,19 +197,14 @@ async function updateUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
   const upd = parseUserUpdate(await ctx.req.json(), nowS());
   const hash = upd.password !== undefined ? hashPassword(upd.password) : undefined;
-  const cfg = updateAccess((d) => {
-    applyUserUpdate(d, name, upd, hash, nowS());
-    return d;
-  });
   const { password: _, ...shown } = upd;
-  audit({ ...actor(ctx), action: 'user.update', object: name, ok: true, detail: { ...shown, ...(hash ? { password: 'reset' } : {}) } });
+  const cfg = change(ctx, 'user.update', name, (d) => (applyUserUpdate(d, name, upd, hash, nowS()), d), () => ({ ...shown, ...(hash ? { password: 'reset' } : {}) }));
   return userView(cfg, name);
 }
 
 function deleteUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
-  updateAccess((d) => applyUserDelete(d, name));
-  audit({ ...actor(ctx), action: 'user.delete', object: name, ok: true });
+  change(ctx, 'user.delete', name, (d) => applyUserDelete(d, name));
   return null;
 }
 
@@ -247,29 +249,20 @@ function listGroups(ctx: ApiContext) {
 
 async function createGroup(ctx: ApiContext) {
   const g = parseGroupCreate(await ctx.req.json());
-  const cfg = updateAccess((d) => {
-    applyGroupCreate(d, g);
-    return d;
-  });
-  audit({ ...actor(ctx), action: 'group.create', object: g.group, ok: true, detail: { members: g.members ?? [] } });
+  const cfg = change(ctx, 'group.create', g.group, (d) => (applyGroupCreate(d, g), d), () => ({ members: g.members ?? [] }));
   return new Reply(201, groupView(cfg, g.group));
 }
 
 async function updateGroup(ctx: ApiContext) {
   const name = checkedGroupName(ctx.params.group);
   const g = parseGroupUpdate(await ctx.req.json());
-  const cfg = updateAccess((d) => {
-    applyGroupUpdate(d, name, g);
-    return d;
-  });
-  audit({ ...actor(ctx), action: 'group.update', object: name, ok: true, detail: g });
+  const cfg = change(ctx, 'group.update', name, (d) => (applyGroupUpdate(d, name, g), d), () => g);
   return groupView(cfg, name);
 }
 
 function deleteGroup(ctx: ApiContext) {
   const name = checkedGroupName(ctx.params.group);
-  updateAccess((d) => applyGroupDelete(d, name));
-  audit({ ...actor(ctx), action: 'group.delete', object: name, ok: true });
+  change(ctx, 'group.delete', name, (d) => applyGroupDelete(d, name));
   return null;
 }
 
@@ -318,16 +311,13 @@ async function aclBody(ctx: ApiContext): Promise<Record<string, unknown>> {
 async function setAcl(ctx: ApiContext) {
   const c = parseAclChange(await ctx.req.json());
   mayChangeAcl(ctx, c);
-  const entry = updateAccess((d) => applyAclSet(d, c));
-  audit({ ...actor(ctx), action: 'acl.set', object: c.path, ok: true, detail: { ...c.principal, role: c.role, propagate: c.propagate } });
-  return entry;
+  return change(ctx, 'acl.set', c.path, (d) => applyAclSet(d, c), () => ({ ...c.principal, role: c.role, propagate: c.propagate }));
 }
 
 async function deleteAcl(ctx: ApiContext) {
   const c = parseAclChange(await aclBody(ctx), true);
   mayChangeAcl(ctx, c);
-  const gone = updateAccess((d) => applyAclDelete(d, c));
-  audit({ ...actor(ctx), action: 'acl.delete', object: c.path, ok: true, detail: { ...c.principal, roles: gone.map((e) => e.role) } });
+  change(ctx, 'acl.delete', c.path, (d) => applyAclDelete(d, c), (gone) => ({ ...c.principal, roles: gone.map((e) => e.role) }));
   return null;
 }
 
@@ -354,9 +344,8 @@ async function createToken(ctx: ApiContext) {
   const owner = tokenOwner(ctx, t.user, 'User.Modify');
   if (!isUserAdmin(ctx)) requireTicket(ctx, 'creating an API token');
   const secret = randomBytes(TOKEN_SECRET_BYTES).toString('base64url');
-  updateAccess((d) => applyTokenCreate(d, owner, t, tokenHash(secret), nowS()));
   const id = `${owner}!${t.tokenid}`;
-  audit({ ...actor(ctx), action: 'token.create', object: id, ok: true, detail: { privsep: t.privsep, expire: t.expire } });
+  change(ctx, 'token.create', id, (d) => applyTokenCreate(d, owner, t, tokenHash(secret), nowS()), () => ({ privsep: t.privsep, expire: t.expire }));
   // The secret is shown this once; only its hash is kept.
   return new Reply(201, { tokenid: t.tokenid, secret, id, user: owner, expire: t.expire, privsep: t.privsep } satisfies NewToken);
 }
@@ -364,8 +353,7 @@ async function createToken(ctx: ApiContext) {
 function deleteToken(ctx: ApiContext) {
   const tokenid = checkedTokenId(ctx.params.tokenid);
   const owner = tokenOwner(ctx, ctx.req.query.get('user'), 'User.Modify');
-  updateAccess((d) => applyTokenDelete(d, owner, tokenid));
-  audit({ ...actor(ctx), action: 'token.delete', object: `${owner}!${tokenid}`, ok: true });
+  change(ctx, 'token.delete', `${owner}!${tokenid}`, (d) => applyTokenDelete(d, owner, tokenid));
   return null;
 }
 

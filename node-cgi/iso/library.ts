@@ -22,7 +22,7 @@ import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, statfs
 import { join } from 'node:path';
 import { HttpError, conflict, notFound } from '../lib/errors';
 import { formatBytes } from '../lib/format';
-import { isoFile, paths } from '../lib/paths';
+import { guestConfigFile, isoFile, paths } from '../lib/paths';
 import { fsyncPath, readJson, removeFile, withLock } from '../lib/store';
 import { isIsoName, metaFileName, parseHiddenFile } from './names';
 
@@ -147,17 +147,18 @@ export function libraryAvailBytes(): number {
   return s.bavail * s.bsize;
 }
 
+/** The guests' config files as untrusted JSON (the library sits below vm/ and reads only their `cdrom`). */
 export function readGuestConfigs(): { file: string; config: unknown }[] {
   let files: string[];
   try {
-    files = readdirSync(paths().vms).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
+    files = readdirSync(paths().vms).filter((f) => /^[0-9]+\.json$/.test(f));
   } catch {
     return [];
   }
   const out: { file: string; config: unknown }[] = [];
   for (const file of files) {
     try {
-      out.push({ file, config: JSON.parse(readFileSync(join(paths().vms, file), 'utf8')) });
+      out.push({ file, config: JSON.parse(readFileSync(guestConfigFile(Number(file.slice(0, -5))), 'utf8')) });
     } catch {
       // Being written by someone else, or corrupt: it names no image we could trust.
     }
