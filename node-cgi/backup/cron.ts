@@ -10,7 +10,6 @@
  * `npm start` does not install it: a development node runs jobs on "run now"
  * or by calling the tick by hand.
  */
-import { join } from 'node:path';
 import { nodeName, paths } from '../lib/paths';
 import { writeFileAtomic } from '../lib/store';
 import { tick } from './job';
@@ -28,7 +27,7 @@ export function cronLine(o: { root: string; node: string; nodeBin: string; ramvm
 function thisNodeLine(): string {
   return cronLine({
     root: paths().root, node: nodeName(), nodeBin: process.execPath,
-    ramvm: join(paths().dist, 'bin/ramvm'), log: join(paths().log, 'backup-tick.log'),
+    ramvm: paths().ramvmBin, log: paths().backupTickLog,
   });
 }
 

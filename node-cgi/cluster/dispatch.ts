@@ -89,7 +89,7 @@ export const clusterDispatch: Dispatch = {
     if (isSigned(ctx.req.headers)) {
       // Forwarded here already: run here, or refuse a cluster-wide change when this node is no master.
       if (route.home === 'master' && c.master !== me) {
-        throw new HttpError(503, 'unavailable', `node ${me} is not the master of cluster ${c.name} (${c.master} is); send cluster-wide changes there`);
+        throw new HttpError('unavailable', `node ${me} is not the master of cluster ${c.name} (${c.master} is); send cluster-wide changes there`);
       }
       return null;
     }
@@ -144,6 +144,6 @@ export const forwardedHere = (ctx: Context) => isSigned(ctx.req.headers);
  * master: each route that is no GET and not public (login, logout) gets
  * home 'master' unless it has a home already.
  */
-export function changesOnMaster(routes: Route[]): Route[] {
-  return routes.map((r) => (r.method === 'GET' || r.perm === 'public' || r.home ? r : { ...r, home: 'master' }));
+export function changesOnMaster<R extends Pick<Route, 'method' | 'perm' | 'home'>>(routes: R[]): R[] {
+  return routes.map((r) => (r.method === 'GET' || r.perm === 'public' || r.home ? r : { ...r, home: 'master' as const }));
 }

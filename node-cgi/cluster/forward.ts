@@ -44,8 +44,8 @@ function picked(headers: Record<string, string | string[] | undefined>, names: r
 
 /** 503 naming the node and what waits for it, when it cannot be reached. */
 export function unreachable(node: string, e: unknown, what: string): HttpError {
-  if (e instanceof PeerError) return new HttpError(503, 'unavailable', `${e.message}; ${what}`, e.detail);
-  return e instanceof HttpError ? e : new HttpError(503, 'unavailable', `node ${node}: ${(e as Error).message}; ${what}`);
+  if (e instanceof PeerError) return new HttpError('unavailable', `${e.message}; ${what}`, e.detail);
+  return e instanceof HttpError ? e : new HttpError('unavailable', `node ${node}: ${(e as Error).message}; ${what}`);
 }
 
 /** Forward `req` to `node` for `identity`; the answer as it came. */
@@ -78,7 +78,7 @@ export async function forwardRequest(node: string, req: Request, identity: Forwa
 export async function forwardUpgrade(node: string, req: Request, identity: ForwardedIdentity, what: string, out: NodeJS.WritableStream = process.stdout): Promise<Answer | null> {
   const c = requireCluster();
   const n = findNode(c, node);
-  if (!n) throw new HttpError(404, 'not_found', `no node ${node} in cluster ${c.name}`);
+  if (!n) throw new HttpError('not_found', `no node ${node} in cluster ${c.name}`);
   let r: Awaited<ReturnType<typeof peerUpgrade>>;
   try {
     r = await peerUpgrade(

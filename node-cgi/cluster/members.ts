@@ -53,7 +53,7 @@ export function signer(identity: ForwardedIdentity | null = null, c: ClusterConf
 
 function address(name: string, c: ClusterConfig): PeerAddress {
   const n = findNode(c, name);
-  if (!n) throw new HttpError(404, 'not_found', `no node ${JSON.stringify(name.slice(0, 64))} in cluster ${c.name}`);
+  if (!n) throw new HttpError('not_found', `no node ${JSON.stringify(name.slice(0, 64))} in cluster ${c.name}`);
   return peerAddress(n);
 }
 
@@ -116,12 +116,12 @@ export async function forEachNode<T>(nodes: readonly string[], fn: (node: string
         const value = await Promise.race([
           fn(node),
           new Promise<never>((_, rej) => {
-            timer = setTimeout(() => rej(new HttpError(503, 'unavailable', `node ${node} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+            timer = setTimeout(() => rej(new HttpError('unavailable', `node ${node} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
           }),
         ]);
         return { node, ok: true, value };
       } catch (e) {
-        return { node, ok: false, error: e instanceof HttpError ? e : new HttpError(503, 'unavailable', `node ${node}: ${(e as Error).message}`) };
+        return { node, ok: false, error: e instanceof HttpError ? e : new HttpError('unavailable', `node ${node}: ${(e as Error).message}`) };
       } finally {
         clearTimeout(timer);
       }

@@ -256,7 +256,7 @@ export async function joinCheck(j: JoinRequest): Promise<AdmitAnswer> {
 function asJoinError(e: unknown): HttpError {
   if (e instanceof HttpError && (e as { failure?: string }).failure === 'fingerprint') return invalid('fingerprint', (e as Error).message);
   if (e instanceof HttpError) return e;
-  return new HttpError(500, 'internal', (e as Error).message);
+  return new HttpError('internal', (e as Error).message);
 }
 
 /** Join: admitted by the master, then its key and state written here. Returns the cluster. */
@@ -274,7 +274,7 @@ export async function joinCluster(j: JoinRequest, say: (line: string) => void): 
   }
   const state = checkedState(a.state);
   const me = state.cluster.nodes.find((n) => n.name === self.name);
-  if (!me || me.fingerprint !== self.fingerprint) throw new HttpError(500, 'internal', 'the master answered with a cluster that does not list this node');
+  if (!me || me.fingerprint !== self.fingerprint) throw new HttpError('internal', 'the master answered with a cluster that does not list this node');
   const key = Buffer.from(a.key ?? '', 'hex');
   writeClusterKey(key);
   applyState(state, true);
@@ -297,6 +297,9 @@ const joinTokenFile = (ref: string) => {
   if (!/^join-[0-9a-f]{16}$/.test(ref)) throw new Error(`bad join token reference ${ref}`);
   return join(paths().run, ref);
 };
+
+/** The cluster's task kinds (cli/task-kinds.ts). */
+export const CLUSTER_TASK_KINDS: Record<string, (t: TaskRun) => Promise<string>> = { 'cluster-join': (t) => joinTask(t) };
 
 /** The "cluster-join" task: join the master named in its params. */
 export async function joinTask(t: TaskRun): Promise<string> {

@@ -229,9 +229,9 @@ export function usableJoinToken(records: readonly JoinTokenRecord[], token: unkn
   }
   const hash = joinTokenHash(token);
   const rec = records.find((r) => r.hash === hash);
-  if (!rec) throw new HttpError(403, 'forbidden', 'the join token is not valid for this cluster (forged, or made by another master)');
-  if (rec.used) throw new HttpError(410, 'gone', `the join token was used already (by node ${rec.used.by} at ${new Date(rec.used.at * 1000).toISOString()}); make a new one`);
-  if (rec.expires <= nowS) throw new HttpError(410, 'gone', `the join token expired at ${new Date(rec.expires * 1000).toISOString()}; make a new one`);
+  if (!rec) throw new HttpError('forbidden', 'the join token is not valid for this cluster (forged, or made by another master)');
+  if (rec.used) throw new HttpError('gone', `the join token was used already (by node ${rec.used.by} at ${new Date(rec.used.at * 1000).toISOString()}); make a new one`);
+  if (rec.expires <= nowS) throw new HttpError('gone', `the join token expired at ${new Date(rec.expires * 1000).toISOString()}; make a new one`);
   return rec;
 }
 

@@ -27,7 +27,7 @@ export function rememberNonce(nonce: string, nowMs = Date.now()): void {
     fd = openSync(join(dir(), nonce), 'wx', 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new HttpError(401, 'unauthenticated', 'node request refused: this request was seen before (a replay)');
+      throw new HttpError('unauthenticated', 'node request refused: this request was seen before (a replay)');
     }
     throw e;
   }

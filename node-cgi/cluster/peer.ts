@@ -18,7 +18,7 @@ import { request as httpRequest, type IncomingMessage, type IncomingHttpHeaders 
 import { isIP } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { HttpError } from '../lib/errors';
+import { HttpError, STATUS_OF_CODE, type ErrorCode } from '../lib/errors';
 import { bodyHash, signedHeaders, UNSIGNED_PAYLOAD, type ForwardedIdentity } from './sign';
 
 /** Time for TCP and TLS to connect; an unreachable node is reported after this. */
@@ -69,7 +69,7 @@ export class PeerError extends HttpError {
     message: string,
     detail?: string,
   ) {
-    super(503, 'unavailable', message, detail);
+    super('unavailable', message, detail);
     this.name = 'PeerError';
   }
 }
@@ -247,19 +247,19 @@ export async function peerJson<T = unknown>(peer: PeerAddress, call: PeerCall): 
   const status = res.statusCode ?? 0;
   if (status >= 200 && status < 300) return { status, headers: res.headers, data: parsed.data as T, localAddress: res.localAddress };
   const err = parsed.error;
-  throw new PeerAnswerError(peer.name, status, (err?.code ?? 'internal') as HttpError['code'], `node ${peer.name}: ${err?.message ?? `HTTP ${status}`}`, res.headers);
+  const code = err?.code && Object.hasOwn(STATUS_OF_CODE, err.code) ? (err.code as ErrorCode) : 'internal';
+  throw new PeerAnswerError(peer.name, code, `node ${peer.name}: ${err?.message ?? `HTTP ${status}`}`, res.headers);
 }
 
-/** An error answer of another node, with its status and code kept. */
+/** An error answer of another node, with its code (and so its status) kept. */
 export class PeerAnswerError extends HttpError {
   constructor(
     readonly peer: string,
-    status: number,
-    code: HttpError['code'],
+    code: ErrorCode,
     message: string,
     readonly answerHeaders: IncomingHttpHeaders,
   ) {
-    super(status, code, message);
+    super(code, message);
     this.name = 'PeerAnswerError';
   }
 }

@@ -97,7 +97,7 @@ export async function reserveVmid(wanted: number | null, name: string, usedHere:
     return checkedVmid(r.vmid);
   } catch (e) {
     if (e instanceof PeerError) {
-      throw new HttpError(503, 'unavailable', `new guests get their VMID from the master ${c.master}, which does not answer (${e.message}); they wait for it, or for a promotion`);
+      throw new HttpError('unavailable', `new guests get their VMID from the master ${c.master}, which does not answer (${e.message}); they wait for it, or for a promotion`);
     }
     throw e;
   }

@@ -25,11 +25,11 @@ export { isSigned };
 export function verifiedPeer(req: Request, nowS = Math.floor(Date.now() / 1000)): SignedFields {
   const seen = verified.get(req);
   if (seen) return seen;
-  if (!isSigned(req.headers)) throw new HttpError(401, 'unauthenticated', 'this path answers requests of cluster nodes only (signed with the cluster key)');
+  if (!isSigned(req.headers)) throw new HttpError('unauthenticated', 'this path answers requests of cluster nodes only (signed with the cluster key)');
   if (!req.https) throw forbidden('node requests are accepted only over HTTPS, on the cluster socket');
   const f = verifySignedRequest(clusterKey(), req.method, req.uri, req.headers, nowS);
   const c = readCluster();
-  if (!c) throw new HttpError(401, 'unauthenticated', `node request from ${f.node} refused: this node is in no cluster`);
+  if (!c) throw new HttpError('unauthenticated', `node request from ${f.node} refused: this node is in no cluster`);
   if (!c.nodes.some((n) => n.name === f.node)) {
     throw forbidden(`node request refused: ${f.node} is not a member of cluster ${c.name}`).withHeader('X-Ramvm-Member', 'no');
   }
@@ -39,7 +39,7 @@ export function verifiedPeer(req: Request, nowS = Math.floor(Date.now() / 1000))
     let checked: Promise<Buffer> | undefined;
     req.body = (limit?: number) =>
       (checked ??= read(limit).then((b) => {
-        if (bodyHash(b) !== f.bodyHash) throw new HttpError(401, 'unauthenticated', `node request refused: the body is not the one ${f.node} signed`);
+        if (bodyHash(b) !== f.bodyHash) throw new HttpError('unauthenticated', `node request refused: the body is not the one ${f.node} signed`);
         return b;
       }));
   }

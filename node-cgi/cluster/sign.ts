@@ -113,7 +113,7 @@ export function isSigned(headers: Record<string, string | undefined>): boolean {
   return headers[HEADER.signature] !== undefined;
 }
 
-const refuse = (why: string) => new HttpError(401, 'unauthenticated', `node request refused: ${why}`);
+const refuse = (why: string) => new HttpError('unauthenticated', `node request refused: ${why}`);
 
 function wholeNumber(v: string | undefined, name: string): number {
   if (v === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(v)) throw refuse(`${name} is missing or malformed`);

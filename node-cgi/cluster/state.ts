@@ -29,7 +29,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpError } from '../lib/errors';
-import { clusterConfigFile, nodeName, paths } from '../lib/paths';
+import { nodeName, paths } from '../lib/paths';
 import { observeWrites, readJson, removeFile, withLock, writeFileAtomic } from '../lib/store';
 import { newer, type ClusterConfig, type Placement, type StateMark } from './model';
 
@@ -58,10 +58,10 @@ export interface ClusterState extends StateMark {
 }
 
 export const replicatedPath = (name: string) => join(paths().etc, REPLICATED[name]!);
-export const clusterFile = clusterConfigFile;
-export const placementFile = () => replicatedPath('vms.json');
+export const clusterFile = () => paths().clusterConfig;
+export const placementFile = () => paths().placement;
 /** Join tokens live on the master only, hashed (model.ts). */
-export const joinTokensFile = () => join(paths().priv, 'join-tokens.json');
+export const joinTokensFile = () => paths().joinTokens;
 
 /** This node's cluster, or null for a node in no cluster. */
 export function readCluster(): ClusterConfig | null {
@@ -99,7 +99,7 @@ export function readState(): ClusterState {
  * are the state's. Throws 400 naming what is wrong.
  */
 export function checkedState(value: unknown): ClusterState & { cluster: ClusterConfig } {
-  const bad = (why: string) => new HttpError(400, 'bad_request', `cluster state refused: ${why}`);
+  const bad = (why: string) => new HttpError('bad_request', `cluster state refused: ${why}`);
   if (!value || typeof value !== 'object') throw bad('not an object');
   const v = value as Partial<ClusterState>;
   if (!v.files || typeof v.files !== 'object') throw bad('no files');
@@ -187,7 +187,6 @@ export function guardClusterWrites(): void {
     if (!c) return;
     if (c.master !== nodeName()) {
       throw new HttpError(
-        503,
         'unavailable',
         `cluster-wide settings change only on the master ${c.master}; this node (${nodeName()}) is a member of cluster ${c.name}`,
         `refused write of ${file}`,

@@ -19,7 +19,8 @@
  *   POST   /api/cluster/leave            the master tells a removed node to leave           signed
  */
 import { conflict, forbidden, invalid } from '../lib/errors';
-import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { Reply, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { nodeName } from '../lib/paths';
 import { startTask } from '../tasks/task';
 import { nodeFingerprint } from '../cluster/identity';
@@ -35,10 +36,70 @@ import { clusterDispatch } from '../cluster/dispatch';
 import { checkedReservation, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
 import { checkedVmid } from '../lib/validate';
 import { readCluster, readState } from '../cluster/state';
-import type { ClusterNodeView, ClusterView, NodeStatus } from '../cluster/types';
-import { nodeResources } from '../vm/node-resources';
+import { nodeResources, type NodeResources } from '../vm';
 
 const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
+
+/*
+ * The answers, for the web app (api-types.ts):
+ *
+ *   GET /api/cluster →
+ *   { "name": "office", "self": "n2", "master": "n1", "epoch": 1, "generation": 17, "masterOnline": true,
+ *     "nodes": [ { "name": "n1", "address": "10.0.0.1", "url": "https://10.0.0.1:8007", "fingerprint": "90:FB:…",
+ *                  "online": true, "master": true, "version": "0.1.0", "joined": 1767225600, "generation": 17,
+ *                  "resources": { cpu, memory, disk, guests, … } },
+ *                { "name": "n3", …, "online": false, "error": "node n3 does not answer at … (connection refused)" } ] }
+ *
+ * On a node in no cluster: name and master null, epoch and generation 0, and
+ * the node itself as the only entry.
+ */
+
+export interface ClusterNodeView {
+  name: string;
+  /** The host of its cluster URL. */
+  address: string;
+  url: string;
+  fingerprint: string;
+  /** It answered just now (this node itself: always). */
+  online: boolean;
+  master: boolean;
+  version: string;
+  /** Unix seconds; absent outside a cluster. */
+  joined?: number;
+  /** The generation of the cluster-wide config it holds (when it answered). */
+  generation?: number;
+  /** CPU, memory, disk, guest counts: when it answered and the caller holds Sys.Audit on /nodes/<name>. */
+  resources?: NodeResources;
+  /** Why it did not answer. */
+  error?: string;
+}
+
+export interface ClusterView {
+  name: string | null;
+  /** The node that answered. */
+  self: string;
+  master: string | null;
+  epoch: number;
+  generation: number;
+  /** Whether the master answered (on the master: true). */
+  masterOnline: boolean;
+  nodes: ClusterNodeView[];
+}
+
+/** GET /api/cluster/status (node to node): how a node stands. */
+export interface NodeStatus {
+  name: string;
+  cluster: string | null;
+  epoch: number;
+  generation: number;
+  master: string | null;
+  version: string;
+  url: string | null;
+  /** VMIDs of the guests whose configs are on the node. */
+  vmids: number[];
+  resources: NodeResources;
+}
+
 
 /** This node's status, as GET /api/cluster/status answers it. */
 async function ownStatus(seenAs?: string): Promise<NodeStatus> {
@@ -56,7 +117,7 @@ async function ownStatus(seenAs?: string): Promise<NodeStatus> {
   };
 }
 
-async function clusterView(ctx: Context): Promise<ClusterView> {
+async function clusterView(ctx: ApiContext): Promise<ClusterView> {
   const seenAs = process.env.SERVER_ADDR;
   const self = await ownStatus(seenAs);
   const audit = (n: string) => ctx.can(`/nodes/${n}`, 'Sys.Audit');
@@ -96,7 +157,7 @@ async function clusterView(ctx: Context): Promise<ClusterView> {
 }
 
 /** A node-to-node route: the signature is checked first (the kernel's dispatch adds where this node stands to the answer). */
-function signed(handle: (ctx: Context, from: string) => unknown): Route['handle'] {
+function signed(handle: (ctx: ApiContext, from: string) => unknown): ApiRoute['handle'] {
   return async (ctx) => handle(ctx, verifiedPeer(ctx.req).node);
 }
 
@@ -106,7 +167,7 @@ function mustBeMaster(): void {
   if (c.master !== nodeName()) throw conflict(`node ${nodeName()} is not the master of cluster ${c.name}; ${c.master} is`);
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'GET', path: '/', perm: 'authenticated', handle: clusterView },
   {
     method: 'POST',
@@ -213,4 +274,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes, clusterDispatch);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

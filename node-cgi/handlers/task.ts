@@ -6,25 +6,26 @@
  *   GET /api/task/<id>       state
  *   GET /api/task/<id>/log   {"lines": [...]}  (?tail=N for the last N)
  */
-import { runCgi, type Context, type Route } from '../lib/cgi';
+import { runCgi } from '../lib/cgi';
+import { askOtherNodes, clusterDispatch } from '../cluster/dispatch';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
 import { listTasks, readTask, readTaskLog, taskNodeOf, type TaskRecord } from '../tasks/task';
-import { askOtherNodes, clusterDispatch } from '../cluster/dispatch';
 
 /** The node named in the task id runs requests about it. */
-const TASK_NODE = { node: (ctx: Context) => taskNodeOf(ctx.params.id!) };
+const TASK_NODE = { node: (ctx: ApiContext) => taskNodeOf(ctx.params.id!) };
 
-function visible(ctx: Context, t: TaskRecord): boolean {
+function visible(ctx: ApiContext, t: TaskRecord): boolean {
   return t.user === ctx.me.username || ctx.can('/', 'Sys.Audit') || ctx.can(t.object, 'Sys.Audit');
 }
 
-function ownTask(ctx: Context): TaskRecord {
+function ownTask(ctx: ApiContext): TaskRecord {
   const t = readTask(ctx.params.id!);
   if (!visible(ctx, t)) throw forbidden('this task belongs to another user');
   return t;
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   {
     method: 'GET',
     path: '/',
@@ -52,4 +53,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes, clusterDispatch);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -1,28 +1,57 @@
 /**
  * The CGI kernel: one request in, one answer out. A handler file lists its
- * routes and calls `runCgi(routes)`; this module parses the request,
- * authenticates, matches the route, checks the route's declared privilege,
- * runs it and writes the answer. Errors become JSON here and nowhere else.
+ * routes and calls `runCgi(routes, authorizer, dispatch)`; this module parses the
+ * request, has the authorizer say who sends it, matches the route, checks
+ * the route's declared privilege, runs it and writes the answer. Errors
+ * become JSON here and nowhere else.
  *
  *   GET /api/vm/101  →  vm.cgi with PATH_INFO=/101
  *   route { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' } }
  *   → Status: 200 OK  {"data": {...}}
+ *
+ * The kernel knows nothing of users, tickets or the ACL: the handlers hand
+ * it the node's authorizer (auth/authorize.ts), whose privilege names type
+ * the routes (`Route<Privilege>`). Nor of clusters: `dispatch`
+ * (cluster/dispatch.ts) sends a request whose object lives on another node
+ * there, as the route's `home` says.
  */
 import type { Readable } from 'node:stream';
 import { HttpError, forbidden } from './errors';
 import { parseRequest, type Method, type Request } from './request';
-import { authenticate, type AuthUser } from '../auth/authenticate';
-import { hasPrivilege, hasPrivilegeBelow, type Principal } from '../access/permissions';
-import type { Privilege } from '../access/privileges';
-import { principalOf, readAcl, readUsers } from '../access/store';
 
-export type Perm =
+/** Who sends a request, as the authorizer found out. */
+export interface Caller {
+  username: string;
+  /** Set when the request came with an API token. */
+  tokenid?: string;
+  /** A privilege-separated token holds only what the ACL grants "user!tokenid" as well. */
+  privsep?: boolean;
+  via: 'ticket' | 'token';
+  /** Set when another node of the cluster sent the request for this user (signed). */
+  peer?: string;
+}
+
+/** What a caller may do: privilege `priv` on an ACL path. */
+export interface Permissions<P extends string = string> {
+  can(path: string, priv: P): boolean;
+  /** True when the caller holds priv on path or anywhere below (for lists). */
+  canBelow(path: string, priv: P): boolean;
+}
+
+/** The node's access control, as the kernel asks it. */
+export interface Authorizer<P extends string = string> {
+  /** The caller of a request; throws 401 (HttpError "unauthenticated") when there is none. */
+  authenticate(req: Request): Caller;
+  permissions(caller: Caller): Permissions<P>;
+}
+
+export type Perm<P extends string = string> =
   /** No authentication (login only). */
   | 'public'
   /** Any authenticated user; the handler filters or checks itself (ctx.can). */
   | 'authenticated'
   /** The privilege on an ACL path; ":name" parts are filled from the route's params. */
-  | { path: string; priv: Privilege };
+  | { path: string; priv: P };
 
 /**
  * Where the object of a request lives, for a cluster (the kernel's
@@ -32,23 +61,23 @@ export type Perm =
  *   { node }    it is for this node (a node's resources, a task by its id)
  * Routes without `home` run where they arrive.
  */
-export type Home =
+export type Home<P extends string = string> =
   | 'master'
-  | { guest: (ctx: Context) => number | null | Promise<number | null> }
-  | { node: (ctx: Context) => string | null };
+  | { guest: (ctx: Context<P>) => number | null | Promise<number | null> }
+  | { node: (ctx: Context<P>) => string | null };
 
-export interface Route {
+export interface Route<P extends string = string> {
   method: Method;
   /** "/", "/:vmid", "/:vmid/start"; a final "/*rest" matches the remaining path. */
   path: string;
-  perm: Perm;
-  home?: Home;
+  perm: Perm<P>;
+  home?: Home<P>;
   /** Checks that belong to the node the request arrived at, before it may go elsewhere (a console's Origin). */
-  guard?(ctx: Context): void;
-  handle(ctx: Context): unknown | Promise<unknown>;
+  guard?(ctx: Context<P>): void;
+  handle(ctx: Context<P>): unknown | Promise<unknown>;
 }
 
-/** A whole answer from elsewhere (a forwarded request), or HANDLED when it was written already (a websocket). */
+/** A whole answer: a forwarded request's, or one the kernel writes. */
 export interface Answer {
   status: number;
   headers: [string, string][];
@@ -63,22 +92,22 @@ export interface Answer {
  */
 export interface Dispatch {
   prepare(req: Request): Promise<void>;
-  route(route: Route, ctx: Context): Promise<Answer | typeof HANDLED | null>;
-  finish(ctx: Context): Promise<void>;
+  route<P extends string>(route: Route<P>, ctx: Context<P>): Promise<Answer | typeof HANDLED | null>;
+  finish<P extends string>(ctx: Context<P>): Promise<void>;
 }
 
-export interface Context {
+export interface Context<P extends string = string> {
   req: Request;
   params: Record<string, string>;
   /** Null only on 'public' routes. */
-  user: AuthUser | null;
+  user: Caller | null;
   /** The authenticated user; throws on 'public' routes. */
-  readonly me: AuthUser;
-  can(path: string, priv: Privilege): boolean;
+  readonly me: Caller;
+  can(path: string, priv: P): boolean;
   /** True when the user holds priv on path or anywhere below (for lists). */
-  canBelow(path: string, priv: Privilege): boolean;
+  canBelow(path: string, priv: P): boolean;
   /** Throws 403 unless can(path, priv). */
-  check(path: string, priv: Privilege): void;
+  check(path: string, priv: P): void;
   /** Extra response headers (e.g. Set-Cookie). */
   headers: [string, string][];
 }
@@ -102,13 +131,13 @@ export const STATUS_TEXT: Record<number, string> = {
   500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
 };
 
-export interface Match {
-  route: Route;
+export interface Match<P extends string = string> {
+  route: Route<P>;
   params: Record<string, string>;
 }
 
 /** Find the route for method and path; 404 for no path, 405 (with Allow) for a wrong method. */
-export function matchRoute(routes: readonly Route[], method: string, path: string): Match {
+export function matchRoute<P extends string>(routes: readonly Route<P>[], method: string, path: string): Match<P> {
   const allowed: string[] = [];
   for (const route of routes) {
     const params = matchPath(route.path, path);
@@ -117,12 +146,12 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
     allowed.push(route.method);
   }
   if (allowed.length > 0) {
-    throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`).withHeader(
+    throw new HttpError('method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`).withHeader(
       'Allow',
       allowed.join(', '),
     );
   }
-  throw new HttpError(404, 'not_found', `no such API path: ${path}`);
+  throw new HttpError('not_found', `no such API path: ${path}`);
 }
 
 /** decodeURIComponent that answers 400 for a malformed escape ("%E0", "%zz"). */
@@ -130,7 +159,7 @@ function decodeSegment(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw new HttpError(400, 'bad_request', `malformed percent-escape in the path: ${s.slice(0, 100)}`);
+    throw new HttpError('bad_request', `malformed percent-escape in the path: ${s.slice(0, 100)}`);
   }
 }
 
@@ -161,30 +190,20 @@ export function fillPath(pattern: string, params: Record<string, string>): strin
   });
 }
 
-/** The permission functions for a user; tokens with privsep hold the intersection. */
-export function permissionsFor(user: AuthUser) {
-  const acl = readAcl().acl;
-  const users = readUsers();
-  const subject = principalOf(user.username, users);
-  const token: Principal | null =
-    user.tokenid && user.privsep ? { username: `${user.username}!${user.tokenid}`, groups: [], active: subject.active } : null;
-  return {
-    can: (path: string, priv: Privilege) =>
-      hasPrivilege(acl, subject, path, priv) && (!token || hasPrivilege(acl, token, path, priv)),
-    canBelow: (path: string, priv: Privilege) =>
-      hasPrivilegeBelow(acl, subject, path, priv) && (!token || hasPrivilegeBelow(acl, token, path, priv)),
-  };
-}
-
-export async function handleRequest(routes: readonly Route[], req: Request, dispatch?: Dispatch): Promise<Answer> {
+export async function handleRequest<P extends string>(
+  routes: readonly Route<P>[],
+  req: Request,
+  authorizer: Authorizer<P>,
+  dispatch?: Dispatch,
+): Promise<Answer> {
   const headers: [string, string][] = [];
-  let ctx: Context | undefined;
+  let ctx: Context<P> | undefined;
   try {
     await dispatch?.prepare(req);
     const { route, params } = matchRoute(routes, req.method, req.path);
-    const user = route.perm === 'public' ? null : authenticate(req);
-    let perms: ReturnType<typeof permissionsFor> | undefined;
-    const p = () => (perms ??= permissionsFor(user!));
+    const user = route.perm === 'public' ? null : authorizer.authenticate(req);
+    let perms: Permissions<P> | undefined;
+    const p = () => (perms ??= authorizer.permissions(user!));
     ctx = {
       req,
       params,
@@ -260,10 +279,10 @@ export function writeHead(out: NodeJS.WritableStream, status: number, headers: r
   out.write(head + '\r\n');
 }
 
-/** Entry point of every CGI handler file; `dispatch` makes it a node of a cluster. */
-export function runCgi(routes: readonly Route[], dispatch?: Dispatch): void {
+/** Entry point of every CGI handler file. */
+export function runCgi<P extends string>(routes: readonly Route<P>[], authorizer: Authorizer<P>, dispatch?: Dispatch): void {
   const req = parseRequest(process.env, process.stdin);
-  handleRequest(routes, req, dispatch)
+  handleRequest(routes, req, authorizer, dispatch)
     .then(async ({ status, headers, body }) => {
       if (status === 0) return;
       writeHead(process.stdout, status, headers);
