@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DIST, ROOT, cgiEntries } from './build';
 import { basename } from 'node:path';
+import { pathsFor } from '../node-cgi/lib/paths';
 
 export interface ServerOptions {
   root: string;
@@ -67,7 +68,7 @@ export function serverEnv(opts: Pick<ServerOptions, 'listen' | 'port' | 'https' 
 }
 
 /** The node's certificate and key for lighttpd (made by `ramvm init`, node-cgi/cluster/identity.ts). */
-export const nodePem = (root: string) => join(resolve(root), 'etc/ramvm/priv/node.pem');
+export const nodePem = (root: string) => pathsFor(root).nodePem;
 
 export function lighttpdConfig(opts: ServerOptions): string {
   const root = resolve(opts.root);
@@ -137,7 +138,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const confFile = join(root, 'run/ramvm/lighttpd.conf');
   mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
   // For the `ramvm` CLI run by hand: where this node listens (cluster/membership.ts serverEnv).
-  writeFileSync(join(root, 'run/ramvm/server.json'), JSON.stringify(serverEnv(opts)) + '\n');
+  writeFileSync(pathsFor(root).serverInfo, JSON.stringify(serverEnv(opts)) + '\n');
   writeFileSync(confFile, lighttpdConfig({ ...opts, root }));
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);

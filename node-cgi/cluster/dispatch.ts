@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import type { Context, Dispatch, Home, Route } from '../lib/cgi';
 import { HANDLED, log, Reply } from '../lib/cgi';
 import { HttpError, invalid } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { guestConfigFile, nodeName } from '../lib/paths';
 import type { Request } from '../lib/request';
 import { commitChanges } from './replicate';
 import { forEachNode, markHeaders, nodeJson, otherNodes, pullState, type EachResult } from './members';
@@ -42,7 +42,7 @@ export async function homeNode(home: Home | undefined, ctx: Context, c: ClusterC
   }
   const vmid = await home.guest(ctx);
   if (vmid === null) return null;
-  if (existsSync(`${paths().vms}/${vmid}.json`)) return nodeName();
+  if (existsSync(guestConfigFile(vmid))) return nodeName();
   return readPlacement()[String(vmid)]?.node ?? null;
 }
 

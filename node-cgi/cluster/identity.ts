@@ -38,7 +38,9 @@ export interface CertFiles {
   pem: string;
 }
 
-export function certFiles(priv = paths().priv): CertFiles {
+/** The certificate's files in `priv` (default this node's: paths().nodeKey, nodeCert, nodePem). */
+export function certFiles(priv?: string): CertFiles {
+  if (priv === undefined) return { key: paths().nodeKey, crt: paths().nodeCert, pem: paths().nodePem };
   return { key: join(priv, 'node.key'), crt: join(priv, 'node.crt'), pem: join(priv, 'node.pem') };
 }
 
@@ -56,14 +58,15 @@ export function certificateArgs(name: string, f: CertFiles, config: string): str
  * Make the node's certificate unless it has one; true when made now. A
  * node.pem from before (an HTTPS node) is kept: it is the node's identity.
  */
-export function ensureNodeCertificate(name: string, priv = paths().priv): boolean {
+export function ensureNodeCertificate(name: string, priv?: string): boolean {
   const f = certFiles(priv);
+  const dir = priv ?? paths().priv;
   if (existsSync(f.pem)) {
     if (!existsSync(f.crt)) writeFileAtomic(f.crt, certificateOf(readFileSync(f.pem, 'utf8')), 0o644);
     return false;
   }
-  mkdirSync(priv, { recursive: true, mode: 0o700 });
-  const conf = join(priv, '.openssl-req.cnf');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const conf = join(dir, '.openssl-req.cnf');
   writeFileAtomic(conf, OPENSSL_REQ_CONF, 0o600);
   try {
     runSync(certificateArgs(name, f, conf), { timeoutMs: 30_000 });

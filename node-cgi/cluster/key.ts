@@ -8,7 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import { withLock, writeFileAtomic } from '../lib/store';
 
@@ -17,7 +16,7 @@ export const CLUSTER_KEY_BYTES = 32;
 
 let cached: Buffer | undefined;
 
-const keyFile = () => join(paths().priv, 'authkey');
+const keyFile = () => paths().authKey;
 
 function read(): Buffer {
   const key = Buffer.from(readFileSync(keyFile(), 'utf8').trim(), 'hex');

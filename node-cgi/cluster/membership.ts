@@ -15,12 +15,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TaskRun } from '../tasks/task';
 import { reconcileOnMaster } from './placement';
 import { commitChanges, pushState, type CommitResult } from './replicate';
 import { HttpError, conflict, invalid } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { guestConfigFile, joinTaskTokenFile, nodeName, paths } from '../lib/paths';
 import { readJson, removeFile, updateJson, withLock, writeFileAtomic, writeJsonAtomic } from '../lib/store';
 import { log } from '../lib/cgi';
 import { checkedFingerprint, nodeFingerprint } from './identity';
@@ -50,7 +49,7 @@ export function localGuests(): { vmid: number; name: string }[] {
   for (const n of names) {
     const m = /^([0-9]{3,9})\.json$/.exec(n);
     if (!m) continue;
-    const cfg = readJson<{ name?: string }>(`${paths().vms}/${n}`, {});
+    const cfg = readJson<{ name?: string }>(guestConfigFile(Number(m[1])), {});
     out.push({ vmid: Number(m[1]), name: typeof cfg.name === 'string' ? cfg.name : '' });
   }
   return out.sort((a, b) => a.vmid - b.vmid);
@@ -64,7 +63,7 @@ export function localGuests(): { vmid: number; name: string }[] {
  */
 export function serverEnv(): NodeJS.ProcessEnv {
   // The environment carries the server's settings when it has the cluster port (lighttpd's setenv).
-  const from = process.env.RAMVM_CLUSTER_PORT ? process.env : readJson<Record<string, string>>(join(paths().run, 'server.json'), {});
+  const from = process.env.RAMVM_CLUSTER_PORT ? process.env : readJson<Record<string, string>>(paths().serverInfo, {});
   const env: NodeJS.ProcessEnv = {};
   for (const k of ['RAMVM_ADDRESS', 'RAMVM_LISTEN', 'RAMVM_PORT', 'RAMVM_CLUSTER_PORT']) if (typeof from[k] === 'string') env[k] = from[k];
   return env;
@@ -295,7 +294,7 @@ export function joinTaskParams(j: JoinRequest): Record<string, string> {
 
 const joinTokenFile = (ref: string) => {
   if (!/^join-[0-9a-f]{16}$/.test(ref)) throw new Error(`bad join token reference ${ref}`);
-  return join(paths().run, ref);
+  return joinTaskTokenFile(ref);
 };
 
 /** The cluster's task kinds (cli/task-kinds.ts). */

@@ -16,7 +16,7 @@ import { SIGNATURE_WINDOW_S } from './sign';
 /** How often at most a CGI sweeps old nonces, in ms. */
 const SWEEP_EVERY_MS = 60_000;
 
-const dir = () => join(paths().run, 'nonces');
+const dir = () => paths().nonces;
 
 /** Record `nonce`; 401 when it was seen before (a replay). */
 export function rememberNonce(nonce: string, nowMs = Date.now()): void {

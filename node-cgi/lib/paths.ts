@@ -183,5 +183,8 @@ export const backupStoppedFile = (vmid: number) => join(paths().backupStopped, `
 /** run/ramvm/backup-mnt/usb */
 export const deviceMountPoint = (storage: string) => join(paths().backupMounts, storage);
 
+/** run/ramvm/join-<ref>: the token of a join task, read once and removed (cluster/membership.ts). */
+export const joinTaskTokenFile = (ref: string) => join(paths().run, ref);
+
 /** A file QEMU writes for one request and that goes with it (a screendump): run/ramvm/qemu/.<name> */
 export const scratchFile = (name: string) => join(paths().qemuRun, `.${name}`);

@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidExists } from '../../node-cgi/lib/proc';
 
 /** Every name of this harness starts with this. */
 export const NETNS_PREFIX = 'rvc';
@@ -157,20 +158,11 @@ function readRegistry(): Map<string, RegistryEntry> {
   return out;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Remove the networks of runs whose process is gone. */
 export function sweepStaleNetworks(): string[] {
   const swept: string[] = [];
   for (const [id, e] of readRegistry()) {
-    if (pidAlive(e.pid)) continue;
+    if (pidExists(e.pid)) continue;
     killNamespaceProcesses(id, e.count);
     for (const step of teardownPlan(id, e.count)) ip(step, true);
     rmSync(join(REGISTRY_DIR, `${id}.json`), { force: true });
