@@ -68,7 +68,7 @@ export interface ClusterNodeView {
   joined?: number;
   /** The generation of the cluster-wide config it holds (when it answered). */
   generation?: number;
-  /** CPU, memory, disk, guest counts: when it answered and the caller holds Sys.Audit on /nodes/<name>. */
+  /** CPU, memory, disk, guest counts: when it answered (with its figures in time) and the caller holds Sys.Audit on /nodes/<name>. */
   resources?: NodeResources;
   /** Why it did not answer. */
   error?: string;
@@ -97,7 +97,8 @@ export interface NodeStatus {
   url: string | null;
   /** VMIDs of the guests whose configs are on the node. */
   vmids: number[];
-  resources: NodeResources;
+  /** Null when the node's figures took too long (its first KVM probe after boot runs). */
+  resources: NodeResources | null;
 }
 
 
@@ -113,8 +114,22 @@ async function ownStatus(seenAs?: string): Promise<NodeStatus> {
     version: VERSION,
     url: c?.nodes.find((n) => n.name === nodeName())?.url ?? clusterUrlFor(serverEnv(), seenAs),
     vmids: localGuests().map((g) => g.vmid),
-    resources: await nodeResources(),
+    resources: await resourcesWithin(RESOURCES_WAIT_MS),
   };
+}
+
+/** How long a node's status waits for its figures (the first read after a boot may run the KVM probe). */
+const RESOURCES_WAIT_MS = 2_500;
+
+/** The node's figures, or null when they take longer than `ms` (the status must answer within the callers' timeout). */
+async function resourcesWithin(ms: number): Promise<NodeResources | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((res) => (timer = setTimeout(() => res(null), ms)));
+  try {
+    return await Promise.race([nodeResources(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function clusterView(ctx: ApiContext): Promise<ClusterView> {
@@ -131,7 +146,7 @@ async function clusterView(ctx: ApiContext): Promise<ClusterView> {
       epoch: 0,
       generation: 0,
       masterOnline: false,
-      nodes: [{ name: self.name, address: url ? urlAddress(url) : '', url, fingerprint: nodeFingerprint(), online: true, master: false, version: VERSION, ...(audit(self.name) ? { resources: self.resources } : {}) }],
+      nodes: [{ name: self.name, address: url ? urlAddress(url) : '', url, fingerprint: nodeFingerprint(), online: true, master: false, version: VERSION, ...(audit(self.name) && self.resources ? { resources: self.resources } : {}) }],
     };
   }
   const answers = await forEachNode(otherNodes(c), (n) => nodeJson<NodeStatus>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
@@ -140,10 +155,10 @@ async function clusterView(ctx: ApiContext): Promise<ClusterView> {
   const byName = new Map(answers.map((a) => [a.node, a]));
   const nodes: ClusterNodeView[] = c.nodes.map((n) => {
     const base = { name: n.name, address: urlAddress(n.url), url: n.url, fingerprint: n.fingerprint, master: n.name === c!.master, version: n.version, joined: n.joined };
-    if (n.name === self.name) return { ...base, online: true, generation: self.generation, version: VERSION, ...(audit(n.name) ? { resources: self.resources } : {}) };
+    if (n.name === self.name) return { ...base, online: true, generation: self.generation, version: VERSION, ...(audit(n.name) && self.resources ? { resources: self.resources } : {}) };
     const a = byName.get(n.name);
     if (!a || !a.ok) return { ...base, online: false, ...(a && !a.ok ? { error: a.error.message } : {}) };
-    return { ...base, online: true, version: a.value.version, generation: a.value.generation, ...(audit(n.name) ? { resources: a.value.resources } : {}) };
+    return { ...base, online: true, version: a.value.version, generation: a.value.generation, ...(audit(n.name) && a.value.resources ? { resources: a.value.resources } : {}) };
   });
   return {
     name: c.name,

@@ -286,14 +286,15 @@ export function runCgi<P extends string>(routes: readonly Route<P>[], authorizer
     .then(async ({ status, headers, body }) => {
       if (status === 0) return;
       writeHead(process.stdout, status, headers);
-      if (body === null) return;
       if (Buffer.isBuffer(body)) {
         process.stdout.write(body);
-      } else {
+      } else if (body !== null) {
         for await (const chunk of body) {
           if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
         }
       }
+      // The answer ends here, even while work of this process goes on (a KVM probe a status started).
+      process.stdout.end();
     })
     .catch((e) => {
       log(`failed to answer: ${(e as Error).stack ?? e}`);
