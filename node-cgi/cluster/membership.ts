@@ -329,7 +329,7 @@ export async function clusterTick(): Promise<string[]> {
   const c = readCluster();
   if (!c) return [];
   const out: string[] = [];
-  const answers = await forEachNode(otherNodes(c), (n) => nodeJson<StateMark & { vmids: number[] }>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
+  const answers = await forEachNode(otherNodes(c), (n) => nodeJson<StateMark & { guests?: { vmid: number; name: string }[] }>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
   const fromMaster = answers.find((a) => a.node === c.master);
   if (fromMaster && !fromMaster.ok && (fromMaster.error as { answerHeaders?: Record<string, unknown> }).answerHeaders?.['x-ramvm-member'] === 'no') {
     leaveCluster();
@@ -342,9 +342,9 @@ export async function clusterTick(): Promise<string[]> {
   const now = readCluster();
   if (now && now.master === nodeName()) {
     // Entries of guests a node no longer has (deleted while this master was away, or a create that died).
-    const lists = [{ node: nodeName(), vmids: localGuests().map((g) => g.vmid) }, ...answers.flatMap((a) => (a.ok ? [{ node: a.node, vmids: a.value.vmids ?? [] }] : []))];
+    const lists = [{ node: nodeName(), guests: localGuests() }, ...answers.flatMap((a) => (a.ok ? [{ node: a.node, guests: a.value.guests ?? [] }] : []))];
     for (const l of lists) {
-      const released = reconcileOnMaster(l.node, l.vmids);
+      const released = reconcileOnMaster(l.node, l.guests);
       if (released.length) out.push(`released VMID(s) ${released.join(', ')} of ${l.node}: the node no longer has them`);
     }
     await commitChanges();

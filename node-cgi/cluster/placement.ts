@@ -62,10 +62,20 @@ export function releaseOnMaster(node: string, vmid: number, by = 'root'): boolea
   });
 }
 
-/** On the master: release the entries of `node` that it no longer has (see staleEntries); returns them. */
-export function reconcileOnMaster(node: string, present: readonly number[]): number[] {
-  const stale = staleEntries(readPlacement(), node, present, Math.floor(Date.now() / 1000));
+/**
+ * On the master, with the guests `node` has now: release the entries it no
+ * longer has (see staleEntries; returned), and take the names it gives its
+ * guests (a renamed guest shows its name while its node is away).
+ */
+export function reconcileOnMaster(node: string, present: readonly { vmid: number; name: string }[]): number[] {
+  const stale = staleEntries(readPlacement(), node, present.map((g) => g.vmid), Math.floor(Date.now() / 1000));
   for (const vmid of stale) releaseOnMaster(node, vmid);
+  withLock(CLUSTER_LOCK, () => {
+    const p = readPlacement();
+    const renamed = present.filter((g) => p[String(g.vmid)]?.node === node && p[String(g.vmid)]!.name !== g.name);
+    for (const g of renamed) p[String(g.vmid)] = { ...p[String(g.vmid)]!, name: g.name };
+    if (renamed.length) writeJsonAtomic(placementFile(), p);
+  });
   return stale;
 }
 

@@ -11,7 +11,7 @@
  *
  * Between nodes (HTTPS on the cluster socket only):
  *   POST   /api/cluster/members          a joining node, authenticated by its join token (?check=1: ask only)
- *   GET    /api/cluster/status           how the node stands, its resources                 signed
+ *   GET    /api/cluster/status           how the node stands: epoch, generation, its guests, its figures   signed
  *   GET    /api/cluster/state            the whole cluster-wide config                      signed
  *   PUT    /api/cluster/state            the master's new state                             signed
  *   POST   /api/cluster/vmids {"vmid"?, "name", "used"}  the master reserves a VMID for the sender   signed
@@ -95,8 +95,8 @@ export interface NodeStatus {
   master: string | null;
   version: string;
   url: string | null;
-  /** VMIDs of the guests whose configs are on the node. */
-  vmids: number[];
+  /** The guests whose configs are on the node: VMID and name. */
+  guests: { vmid: number; name: string }[];
   /** Null when the node's figures took too long (its first KVM probe after boot runs). */
   resources: NodeResources | null;
 }
@@ -113,7 +113,7 @@ async function ownStatus(seenAs?: string): Promise<NodeStatus> {
     master: c?.master ?? null,
     version: VERSION,
     url: c?.nodes.find((n) => n.name === nodeName())?.url ?? clusterUrlFor(serverEnv(), seenAs),
-    vmids: localGuests().map((g) => g.vmid),
+    guests: localGuests(),
     resources: await resourcesWithin(RESOURCES_WAIT_MS),
   };
 }

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD, loginClient, type Client } from '../helpers/node';
-import { formCluster, startTestCluster, waitTask, type ClusterTestNode, type TestCluster } from '../helpers/cluster';
+import { formCluster, nodeCli, startTestCluster, waitTask, type ClusterTestNode, type TestCluster } from '../helpers/cluster';
 import { createSectorGuest, GUEST_MARKER, waitForSerial } from '../helpers/guest';
 import { nonBlank, openConsole, RfbClient } from './console-helpers';
 
@@ -170,11 +170,18 @@ G('should check the ACL on the master: a user may start the guest granted, not a
 });
 
 G('should show a node whose web server stopped as offline and its guests unknown, answer 503 for them, and work on', async () => {
+  // A name changed on n3 reaches the master's index with its minute tick, for the list while n3 is away.
+  assert.is((await master.put(`/api/vm/${v3}`, { name: 'three-b' })).status, 200);
+  const tick = nodeCli(n1, ['cluster', 'tick']);
+  assert.is(tick.status, 0, tick.stderr);
   await n3.kill();
   const t0 = Date.now();
   const list = await guests(master);
   process.stdout.write(`\n  GET /api/vm with n3 down answered in ${Date.now() - t0} ms\n`);
   assert.equal(list, [[101, 'n2', 'running'], [102, 'n3', 'unknown'], [103, 'n1', 'stopped']]);
+  const away = (await master.get('/api/vm')).json.data.find((g: any) => g.vmid === v3);
+  assert.is(away.name, 'three-b');
+  assert.match(away.note, `node n3 does not answer at ${n3.clusterUrl}`);
   const v = (await master.get('/api/cluster')).json.data;
   assert.equal(v.nodes.map((n: any) => [n.name, n.online]), [['n1', true], ['n2', true], ['n3', false]]);
   assert.match(v.nodes[2].error, `node n3 does not answer at ${n3.clusterUrl}`);
