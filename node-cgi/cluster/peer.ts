@@ -51,7 +51,11 @@ export interface PeerCall {
   /** Path and query as sent: "/api/vm/101?x=1". */
   target: string;
   headers?: Record<string, string>;
-  /** A Buffer is hashed into the signature; a stream is sent as UNSIGNED-PAYLOAD. */
+  /**
+   * A Buffer is hashed into the signature; a stream is sent as
+   * UNSIGNED-PAYLOAD and needs its length in headers['content-length']
+   * (lighttpd takes no chunked body).
+   */
   body?: Buffer | Readable | null;
   /** Null: an unsigned request (a join, with its token in the body). */
   sign: Signer | null;
