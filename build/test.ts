@@ -33,16 +33,26 @@ export function parseUvuSummary(out: string): { total: number; passed: number; s
   return { total: Number(total[1]), passed: Number(passed[1]), skipped: Number(skipped?.[1] ?? 0) };
 }
 
+/** Lines test/helpers/suite.ts prints for a failed after-type hook (not counted by uvu). */
+export function countHookFailures(out: string): number {
+  return out.split('\n').filter((l) => l.trimStart().startsWith('HOOK FAILED ')).length;
+}
+
+/** One suite's counts from its uvu output and exit status; a run that printed no summary failed. */
+export function suiteResult(suite: string, out: string, status: number | null): SuiteResult {
+  const s = parseUvuSummary(out);
+  if (!s) return { suite, passed: 0, failed: 1, skipped: 0, ok: false };
+  const failed = s.total - s.passed - s.skipped + countHookFailures(out);
+  return { suite, passed: s.passed, failed: status === 0 ? failed : Math.max(failed, 1), skipped: s.skipped, ok: status === 0 && failed === 0 };
+}
+
 function runSuite(suite: string, pattern: string | undefined): SuiteResult {
   process.stdout.write(`\n== ${suite}\n`);
   const filePattern = pattern ? `(${pattern}).*\\.test\\.ts$` : '\\.test\\.ts$';
   const args = [join(ROOT, 'node_modules/uvu/bin.js'), join('test', suite), filePattern, '-r', 'esbuild-register', '-c', 'false'];
   const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
   process.stdout.write(r.stdout);
-  const s = parseUvuSummary(r.stdout);
-  if (!s) return { suite, passed: 0, failed: 1, skipped: 0, ok: false };
-  const failed = s.total - s.passed - s.skipped;
-  return { suite, passed: s.passed, failed: r.status === 0 ? failed : Math.max(failed, 1), skipped: s.skipped, ok: r.status === 0 && failed === 0 };
+  return suiteResult(suite, r.stdout, r.status);
 }
 
 export async function testCommand(args: string[]): Promise<void> {

@@ -4,7 +4,7 @@
  * external device by label mounted and unmounted for the job, failure mail,
  * alerts until acknowledged, and the cron tick.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

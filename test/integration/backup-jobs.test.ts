@@ -3,7 +3,7 @@
  * storage, validation with the right statuses, privileges, mail settings,
  * and the cron tick starting a due job once.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

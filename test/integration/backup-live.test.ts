@@ -4,7 +4,7 @@
  * offline backups; read-back verification and a verify job that finds one
  * flipped byte; retention after a verified backup.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  * copy fails (a target that fills up), and by the next tick when the task
  * died. The backup boots in QEMU as it is (through an overlay).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

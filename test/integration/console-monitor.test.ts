@@ -2,7 +2,7 @@
  * The monitor (HMP through QMP) and screenshots through real lighttpd and a
  * real QEMU guest.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { pathsFor } from '../../node-cgi/lib/paths';

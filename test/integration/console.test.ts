@@ -3,7 +3,7 @@
  * guest's VNC unix socket: RFB handshake and framebuffer, refusals before
  * any VNC byte, and the websocket's control frames end to end.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import { PING_INTERVAL_MS } from '../../node-cgi/console/bridge';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -6,7 +6,7 @@
  * lists, connecting the network on request, and on stop the overlays go
  * while the backup's SHA-256 stays what it was.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  * with the boot check on checks each backup it makes; a job copies the
  * rescue image to its storage once, and again when it changes.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';

@@ -7,7 +7,7 @@
  * that fails (full target filesystem) leaves the guest running on the
  * backup and the task failed; a second try succeeds.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
  * and every route checks its privilege (VM.Audit, VM.PowerMgmt, VM.Config,
  * VM.Allocate) on /vms/<vmid> or /vms.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

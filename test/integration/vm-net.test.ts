@@ -4,7 +4,7 @@
  * API says which. The test makes its own bridge (no address, no uplink)
  * and removes it again.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

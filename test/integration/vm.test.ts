@@ -3,7 +3,7 @@
  * works) and real qemu-img: create → start → the boot-sector guest prints
  * its marker on COM1 → pause → resume → ACPI shutdown → stop → delete.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import '../temp-root';
 import { BASE_DELAY_MS, FREE_FAILURES, MAX_DELAY_MS, WINDOW_MS, recordFailure, recordSuccess, throttleWait, waitMs } from '../../../node-cgi/auth/throttle';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import '../temp-root';
 import { issueCsrf, issueTicket, verifyCsrf, verifyTicket, TICKET_LIFETIME_S } from '../../../node-cgi/auth/ticket';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { backupDiskName, backupEntry, backupStamp, compareSums, parseBackupId, parseManifest, parseStamp } from '../../../node-cgi/backup/manifest';
 import { HttpError } from '../../../node-cgi/lib/errors';

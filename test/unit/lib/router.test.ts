@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { fillPath, matchPath, matchRoute, type Route } from '../../../node-cgi/lib/cgi';
 import { HttpError } from '../../../node-cgi/lib/errors';
