@@ -15,6 +15,9 @@ import { buildCommand, ROOT } from './build';
 
 export const SUITES = ['unit', 'cgi', 'integration', 'browser'] as const;
 
+/** RAMVM_ROOT of the unit suite outside a suite's own root: below a file, so nothing can be made there. */
+export const UNIT_NO_ROOT = '/dev/null/unit-suites-bring-their-own-root';
+
 export interface SuiteResult {
   suite: string;
   passed: number;
@@ -50,7 +53,11 @@ function runSuite(suite: string, pattern: string | undefined): SuiteResult {
   process.stdout.write(`\n== ${suite}\n`);
   const filePattern = pattern ? `(${pattern}).*\\.test\\.ts$` : '\\.test\\.ts$';
   const args = [join(ROOT, 'node_modules/uvu/bin.js'), join('test', suite), filePattern, '-r', 'esbuild-register', '-c', 'false'];
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+  // A unit suite that touches the disk brings its own root (test/helpers/temp-root.ts); one that
+  // forgets fails at once instead of writing into ./var or another suite's root.
+  if (suite === 'unit') env.RAMVM_ROOT = UNIT_NO_ROOT;
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
   process.stdout.write(r.stdout);
   return suiteResult(suite, r.stdout, r.status);
 }
