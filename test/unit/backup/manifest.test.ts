@@ -69,7 +69,7 @@ E.run();
 const P = suite('parseManifest');
 P('should refuse JSON that is not a manifest', () => {
   assert.throws(() => parseManifest('{"format":2}'), /not a ramvm backup manifest/);
-  assert.throws(() => parseManifest('nope'));
+  assert.throws(() => parseManifest('nope'), (e: Error) => e instanceof SyntaxError && /not valid JSON/.test(e.message));
 });
 P.run();
 
