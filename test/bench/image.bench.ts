@@ -25,7 +25,8 @@ import { goal, type BenchResult } from '../../build/bench';
 import { buildImage, CACHE } from '../../build/image/image';
 import { ISO_GOAL_BYTES, ISO_LIMIT_BYTES } from '../../build/image/layout';
 import { startHub } from '../../build/lab/hub';
-import { NodeVm, ensureSparseDisk, probeAccel } from '../../build/lab/node-vm';
+import { acquireLabLock } from '../../build/lab/lock';
+import { NodeVm, ensureSparseDisk, labAccel } from '../../build/lab/node-vm';
 import { freePort } from '../helpers/node';
 
 const PASSWORD = 'bench-pw';
@@ -88,7 +89,8 @@ export async function bench(): Promise<BenchResult[]> {
   const iso = statSync(image.iso!).size;
   rows.push({ name: 'size: ISO', value: iso / 1e6, unit: 'MB', goal: goal(`≤ ${ISO_GOAL_BYTES / 1e6} MB (the build fails above ${ISO_LIMIT_BYTES / 1e6} MB)`, iso <= ISO_GOAL_BYTES) });
 
-  const accel = probeAccel();
+  const lock = await acquireLabLock({ what: 'the image benchmark', wait: true, onWait: (h) => process.stderr.write(`image bench: waiting for the lab lock (${h})\n`) });
+  const { accel } = await labAccel();
   const dir = mkdtempSync(join(tmpdir(), 'ramvm-image-bench-'));
   const hub = await startHub();
   try {
@@ -132,6 +134,7 @@ export async function bench(): Promise<BenchResult[]> {
   } finally {
     await hub.close();
     rmSync(dir, { recursive: true, force: true });
+    lock.release();
   }
   return rows;
 }
