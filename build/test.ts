@@ -78,5 +78,7 @@ export async function testCommand(args: string[]): Promise<void> {
   process.stdout.write('\n');
   for (const r of results) process.stdout.write(`${r.suite}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
-  if (failed > 0 || results.some((r) => !r.ok)) process.exitCode = 1;
+  // A filter that selects nothing is a typo, not a green run.
+  if (pattern && passed + failed + skipped === 0) process.stdout.write(`no test of ${suites.join(', ')} matches "${pattern}"\n`);
+  if (failed > 0 || results.some((r) => !r.ok) || passed + failed + skipped === 0) process.exitCode = 1;
 }
