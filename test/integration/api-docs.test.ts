@@ -4,9 +4,8 @@
  * node named pve1 whose admin password is the docs' "secret". The docs'
  * address http://127.0.0.1:8006 becomes the test node's; the working folder
  * holds the files a reader brings (the ISO and the rescue image the upload
- * examples send), and `ramvm` on PATH is the node's CLI. The shell runs in a
- * mount namespace of its own whose /etc is an overlay, so `ramvm backup
- * install-cron` writes its cron.d file there and not on this machine.
+ * examples send), and `ramvm` on PATH is the node's CLI with the node's
+ * RAMVM_ROOT (so `ramvm backup install-cron` writes below that root).
  *
  * Each command's answer is compared with the one the text shows under it
  * (test/helpers/api-docs.ts says how); every curl must answer below 400
@@ -104,15 +103,8 @@ export function problemsOf(c: DocCommand, r: Ran): string[] {
 }
 
 function runBash(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; timedOut: boolean }> {
-  // A private mount namespace with /etc as an overlay (the upper layer in cwd).
-  const setup = [
-    'set -e',
-    `mkdir -p "$DOCS_ETC/upper" "$DOCS_ETC/work"`,
-    'mount -t overlay ramvm-docs-etc -o "lowerdir=/etc,upperdir=$DOCS_ETC/upper,workdir=$DOCS_ETC/work" /etc',
-    'exec bash --norc --noprofile -s',
-  ].join('\n');
   return new Promise((res) => {
-    const p = spawn('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', setup], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn('bash', ['--norc', '--noprofile', '-s'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -152,7 +144,7 @@ T('should run every sh example as written and answer what the text shows', async
   const commands = blocks.flatMap((b) => b.commands);
   assert.ok(commands.length > 90, `found ${commands.length} commands`);
   const env = {
-    ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, HOME: dir, DOCS_ETC: join(dir, 'etc'),
+    ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, HOME: dir,
     RAMVM_ROOT: node.root, RAMVM_DIST: DIST, RAMVM_NODE: 'pve1',
   };
   const run = await runBash(docScript(commands, node.url), dir, env);
