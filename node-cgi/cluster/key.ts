@@ -14,7 +14,8 @@ import { withLock, writeFileAtomic } from '../lib/store';
 /** Bytes of a cluster key. */
 export const CLUSTER_KEY_BYTES = 32;
 
-let cached: Buffer | undefined;
+/** The key of the key file read (one per data root: tests switch roots). */
+let cached: { file: string; key: Buffer } | undefined;
 
 const keyFile = () => paths().authKey;
 
@@ -26,21 +27,24 @@ function read(): Buffer {
 
 /** The key; made on first use. */
 export function clusterKey(): Buffer {
-  if (cached) return cached;
+  const file = keyFile();
+  if (cached?.file === file) return cached.key;
+  let key: Buffer;
   try {
-    cached = read();
+    key = read();
   } catch {
     mkdirSync(paths().priv, { recursive: true, mode: 0o700 });
-    cached = withLock('authkey', () => {
+    key = withLock('authkey', () => {
       try {
         return read();
       } catch {
-        writeFileAtomic(keyFile(), randomBytes(CLUSTER_KEY_BYTES).toString('hex') + '\n', 0o600);
+        writeFileAtomic(file, randomBytes(CLUSTER_KEY_BYTES).toString('hex') + '\n', 0o600);
         return read();
       }
     });
   }
-  return cached;
+  cached = { file, key };
+  return key;
 }
 
 /** Replace the key (joining a cluster, leaving one). Every ticket signed with the old key ends. */
@@ -48,7 +52,7 @@ export function writeClusterKey(key: Buffer): void {
   if (key.length !== CLUSTER_KEY_BYTES) throw new Error(`a cluster key has ${CLUSTER_KEY_BYTES} bytes, not ${key.length}`);
   mkdirSync(paths().priv, { recursive: true, mode: 0o700 });
   writeFileAtomic(keyFile(), key.toString('hex') + '\n', 0o600);
-  cached = key;
+  cached = { file: keyFile(), key };
 }
 
 /** A fresh random key. */

@@ -7,7 +7,7 @@
  * its guests "unknown" while the rest works; a member serves its own guests
  * while the master is down. One cluster serves the whole file, in order.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -7,7 +7,7 @@
  * the master is down and the old master's return without a lost change,
  * and the `ramvm cluster` CLI. One cluster serves the whole file, in order.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { request as httpsRequest } from 'node:https';
 import { ADMIN_PASSWORD, loginClient, type Client } from '../helpers/node';

@@ -4,7 +4,7 @@
  * the receiving checks of signed requests: pinned fingerprint (nothing sent
  * on a mismatch), signature, time window, replay, body hash, HTTPS only.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';

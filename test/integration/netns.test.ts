@@ -3,7 +3,7 @@
  * after a run that was killed (SIGKILL leaves no chance for exit handlers):
  * its namespaces, links and the processes still inside them go.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

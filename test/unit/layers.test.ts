@@ -16,7 +16,7 @@
  *   qemu, tools, tasks               QMP client, external programs, the task runner
  *   lib                              CGI kernel, errors, paths, store, exec, validation
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';

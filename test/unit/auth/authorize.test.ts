@@ -1,11 +1,10 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { UNIT_ROOT } from '../temp-root';
+import { useTempRoot } from '../../helpers/temp-root';
 import { paths } from '../../../node-cgi/lib/paths';
 import { permissionsFor } from '../../../node-cgi/auth/authorize';
 
-void UNIT_ROOT;
 
 /** anna may use guest 101 (VMUser) and see all guests (VMAuditor on /vms); her token "ro" was granted VMAuditor on /vms/101 only. */
 function writeFixture(): void {
@@ -22,6 +21,7 @@ function writeFixture(): void {
 }
 
 const P = suite('permissionsFor');
+useTempRoot(P);
 P.before(writeFixture);
 P('should give a user what the ACL grants her', () => {
   const p = permissionsFor({ username: 'anna', via: 'ticket' });

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { backupTransaction, diskNodes } from '../../../node-cgi/backup/engine';
 import { findDeviceArgs, mountArgs, parseMountInfo } from '../../../node-cgi/backup/target';

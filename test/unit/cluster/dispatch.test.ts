@@ -1,8 +1,8 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UNIT_ROOT } from '../temp-root';
+import { useTempRoot } from '../../helpers/temp-root';
 import { changesOnMaster, homeNode } from '../../../node-cgi/cluster/dispatch';
 import type { Context, Route } from '../../../node-cgi/lib/cgi';
 import type { ClusterConfig } from '../../../node-cgi/cluster/model';
@@ -12,20 +12,16 @@ const C: ClusterConfig = {
   nodes: ['n1', 'n2', 'n3'].map((name, i) => ({ name, url: `https://10.0.0.${i + 1}:8007`, fingerprint: 'AA', version: '0.1.0', joined: 1 })),
 };
 const ctx = (params: Record<string, string> = {}) => ({ params }) as unknown as Context;
-const vmsDir = join(UNIT_ROOT, 'etc/ramvm/vms');
-const placement = join(UNIT_ROOT, 'etc/ramvm/cluster/vms.json');
-
 const H = suite('homeNode');
+const root = useTempRoot(H);
 H.before(() => {
   process.env.RAMVM_NODE = 'n1';
-  mkdirSync(vmsDir, { recursive: true });
-  mkdirSync(join(UNIT_ROOT, 'etc/ramvm/cluster'), { recursive: true });
-  writeFileSync(join(vmsDir, '101.json'), '{"vmid":101}');
-  writeFileSync(placement, JSON.stringify({ '101': { node: 'n1', name: 'a' }, '102': { node: 'n2', name: 'b' } }));
+  mkdirSync(join(root.path, 'etc/ramvm/vms'), { recursive: true });
+  mkdirSync(join(root.path, 'etc/ramvm/cluster'), { recursive: true });
+  writeFileSync(join(root.path, 'etc/ramvm/vms/101.json'), '{"vmid":101}');
+  writeFileSync(join(root.path, 'etc/ramvm/cluster/vms.json'), JSON.stringify({ '101': { node: 'n1', name: 'a' }, '102': { node: 'n2', name: 'b' } }));
 });
 H.after(() => {
-  rmSync(join(vmsDir, '101.json'), { force: true });
-  rmSync(placement, { force: true });
   delete process.env.RAMVM_NODE;
 });
 H('should run a route without a home here', async () => assert.is(await homeNode(undefined, ctx(), C), null));

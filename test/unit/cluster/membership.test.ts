@@ -1,6 +1,6 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import '../temp-root';
+import { useTempRoot } from '../../helpers/temp-root';
 import { checkedAdmitRequest } from '../../../node-cgi/cluster/membership';
 import { checkedReservation } from '../../../node-cgi/cluster/placement';
 
@@ -8,6 +8,7 @@ const FP = '90:FB:EF:95:D3:4D:3F:47:DF:A7:BE:88:ED:8D:06:9C:81:DB:BB:2D:32:DE:4F
 const GOOD = { token: 'rjt_x', name: 'n2', url: 'https://10.0.0.2:8007', fingerprint: FP.toLowerCase(), version: '0.1.0' };
 
 const A = suite('checkedAdmitRequest');
+useTempRoot(A);
 A('should take a joining node and canonicalise its fingerprint', () => {
   const r = checkedAdmitRequest(GOOD);
   assert.is(r.node.name, 'n2');
@@ -27,6 +28,7 @@ for (const [body, re, why] of BAD) A(`should refuse ${why}`, () => assert.throws
 A.run();
 
 const R = suite('checkedReservation');
+useTempRoot(R);
 R('should take a wanted VMID or none, a name, and the VMIDs taken on the node', () => {
   assert.equal(checkedReservation({ vmid: null, name: 'web', used: [101, '102'] }), { vmid: null, name: 'web', used: [101, 102] });
   assert.equal(checkedReservation({ vmid: 150, name: 'db' }), { vmid: 150, name: 'db', used: [] });

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { bodyHash, identityLine, parseSignedHeaders, signatureBase, signedHeaders, verifySignedRequest, HEADER, SIGNATURE_WINDOW_S, UNSIGNED_PAYLOAD, type SignedFields } from '../../../node-cgi/cluster/sign';
 

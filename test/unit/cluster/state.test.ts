@@ -1,8 +1,8 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UNIT_ROOT } from '../temp-root';
+import { useTempRoot } from '../../helpers/temp-root';
 import { applyState, checkedState, guardClusterWrites, replicatedPath, takeChanged, type ClusterState } from '../../../node-cgi/cluster/state';
 import { writeJsonAtomic } from '../../../node-cgi/lib/store';
 import type { ClusterConfig } from '../../../node-cgi/cluster/model';
@@ -13,10 +13,6 @@ const cluster = (epoch: number, generation: number, master = 'n1'): ClusterConfi
 });
 const state = (c: ClusterConfig, files: Record<string, string | null> = {}): ClusterState => ({ epoch: c.epoch, generation: c.generation, files: { 'cluster.json': JSON.stringify(c), ...files } });
 
-/** Leave the shared unit root as a node in no cluster (other suites expect one). */
-function clean(): void {
-  for (const f of ['cluster.json', 'users.json', 'storage.json']) rmSync(replicatedPath(f), { force: true });
-}
 
 const C = suite('checkedState');
 const BAD: [string, unknown, RegExp][] = [
@@ -36,9 +32,9 @@ C('should fill the files a state leaves out with null (absent)', () => {
 C.run();
 
 const A = suite('applyState');
-A.after(clean);
+const rootA = useTempRoot(A);
 A('should write a newer state, remove files it lacks, and leave an older or equal one alone', () => {
-  mkdirSync(join(UNIT_ROOT, 'etc/ramvm'), { recursive: true });
+  mkdirSync(join(rootA.path, 'etc/ramvm'), { recursive: true });
   writeFileSync(replicatedPath('storage.json'), '{"storages":{"old":{}}}');
   assert.is(applyState(checkedState(state(cluster(1, 5), { 'users.json': '{"users":{"a":1}}' }))), true);
   assert.is(readFileSync(replicatedPath('users.json'), 'utf8'), '{"users":{"a":1}}');
@@ -52,24 +48,23 @@ A('should write a newer state, remove files it lacks, and leave an older or equa
 A.run();
 
 const G = suite('guardClusterWrites');
+const rootG = useTempRoot(G);
 G.after(() => {
-  clean();
   delete process.env.RAMVM_NODE;
 });
 G('should refuse a change of a cluster-wide file on a member, naming the master, and count one on the master', () => {
-  mkdirSync(join(UNIT_ROOT, 'etc/ramvm/cluster'), { recursive: true });
+  mkdirSync(join(rootG.path, 'etc/ramvm/cluster'), { recursive: true });
   writeJsonAtomic(replicatedPath('cluster.json'), cluster(1, 1));
   guardClusterWrites();
   takeChanged();
   process.env.RAMVM_NODE = 'n2';
   assert.throws(() => writeJsonAtomic(replicatedPath('users.json'), { users: {} }), /cluster-wide settings change only on the master n1; this node \(n2\) is a member of cluster office/);
   assert.not.ok(existsSync(replicatedPath('users.json')), 'nothing written');
-  writeJsonAtomic(join(UNIT_ROOT, 'etc/ramvm/nodes-local-test.json'), {});
+  writeJsonAtomic(join(rootG.path, 'etc/ramvm/nodes-local-test.json'), {});
   assert.is(takeChanged(), false, 'node-local files are no change of the cluster');
   process.env.RAMVM_NODE = 'n1';
   writeJsonAtomic(replicatedPath('users.json'), { users: {} });
   assert.is(takeChanged(), true);
   assert.is(takeChanged(), false, 'told once');
-  rmSync(join(UNIT_ROOT, 'etc/ramvm/nodes-local-test.json'), { force: true });
 });
 G.run();

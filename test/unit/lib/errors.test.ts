@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError, STATUS_OF_CODE, badRequest, conflict, forbidden, internal, invalid, notFound, unauthenticated, type ErrorCode } from '../../../node-cgi/lib/errors';
 import { STATUS_TEXT } from '../../../node-cgi/lib/cgi';

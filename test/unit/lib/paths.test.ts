@@ -1,12 +1,60 @@
-import { suite } from 'uvu';
+/**
+ * lib/paths.ts: every path below RAMVM_ROOT, and paths() following a change
+ * of RAMVM_ROOT (the unit suites each set their own, one after another).
+ */
 import * as assert from 'uvu/assert';
-import { UNIT_ROOT as root } from '../temp-root';
 import {
-  backupStoppedFile, catalogFile, deviceMountPoint, guestConfigFile, guestImagesDir, guestRunFile, isoFile, lockDir,
-  nodeSettingsFile, pathsFor, scratchFile, taskFile,
+  backupStoppedFile, catalogFile, deviceMountPoint, guestConfigFile, guestImagesDir, guestRunFile, isoFile, joinTaskTokenFile, lockDir,
+  nodeSettingsFile, paths, pathsFor, scratchFile, taskFile,
 } from '../../../node-cgi/lib/paths';
+import { suite } from '../../helpers/suite';
+import { useTempRoot } from '../../helpers/temp-root';
 
-const P = suite('pathsFor');
+const For = suite('pathsFor');
+
+For('should put config, images, runtime and logs below the root', () => {
+  const p = pathsFor('/tmp/r', '/opt/ramvm/dist');
+  assert.equal(
+    [p.root, p.etc, p.priv, p.vms, p.iso, p.images, p.dump, p.run, p.qemuRun, p.locks, p.log, p.tasks, p.dist],
+    ['/tmp/r', '/tmp/r/etc/ramvm', '/tmp/r/etc/ramvm/priv', '/tmp/r/etc/ramvm/vms', '/tmp/r/var/lib/vz/template/iso', '/tmp/r/var/lib/vz/images',
+      '/tmp/r/var/lib/vz/dump', '/tmp/r/run/ramvm', '/tmp/r/run/ramvm/qemu', '/tmp/r/run/ramvm/lock', '/tmp/r/var/log/ramvm', '/tmp/r/var/log/ramvm/tasks', '/opt/ramvm/dist'],
+  );
+});
+
+For.run();
+
+const P = suite('paths');
+let saved: [string | undefined, string | undefined];
+P.before(() => {
+  saved = [process.env.RAMVM_ROOT, process.env.RAMVM_DIST];
+});
+P.after(() => {
+  const [root, dist] = saved;
+  if (root === undefined) delete process.env.RAMVM_ROOT;
+  else process.env.RAMVM_ROOT = root;
+  if (dist === undefined) delete process.env.RAMVM_DIST;
+  else process.env.RAMVM_DIST = dist;
+});
+
+P('should follow RAMVM_ROOT when it changes, and keep the same object while it does not', () => {
+  process.env.RAMVM_ROOT = '/tmp/first';
+  const a = paths();
+  assert.is(a.etc, '/tmp/first/etc/ramvm');
+  assert.is(paths(), a);
+  process.env.RAMVM_ROOT = '/tmp/second';
+  assert.is(paths().etc, '/tmp/second/etc/ramvm');
+});
+
+P('should follow RAMVM_DIST', () => {
+  process.env.RAMVM_DIST = '/opt/one';
+  assert.is(paths().dist, '/opt/one');
+  process.env.RAMVM_DIST = '/opt/two';
+  assert.is(paths().dist, '/opt/two');
+});
+
+P.run();
+
+const T = suite('pathsFor: the table');
 // [field, path below the root]: DESIGN.md's table and the files each feature keeps
 const TABLE: [string, string][] = [
   ['etc', 'etc/ramvm'], ['vms', 'etc/ramvm/vms'], ['nodes', 'etc/ramvm/nodes'], ['priv', 'etc/ramvm/priv'],
@@ -20,22 +68,26 @@ const TABLE: [string, string][] = [
   ['backupMounts', 'run/ramvm/backup-mnt'], ['loginThrottle', 'run/ramvm/login-throttle.json'],
   ['accelCache', 'run/ramvm/accel.json'], ['nodeCpuSample', 'run/ramvm/node.cpu.json'],
   ['tasks', 'var/log/ramvm/tasks'], ['auditLog', 'var/log/ramvm/audit.log'], ['backupTickLog', 'var/log/ramvm/backup-tick.log'],
+  ['nodeCert', 'etc/ramvm/priv/node.crt'], ['nodeKey', 'etc/ramvm/priv/node.key'], ['nodePem', 'etc/ramvm/priv/node.pem'],
+  ['clusterConfig', 'etc/ramvm/cluster/cluster.json'], ['placement', 'etc/ramvm/cluster/vms.json'],
+  ['joinTokens', 'etc/ramvm/priv/join-tokens.json'], ['nonces', 'run/ramvm/nonces'], ['serverInfo', 'run/ramvm/server.json'],
 ];
-P('should put every folder and file of the table below the root', () => {
+T('should put every folder and file of the table below the root', () => {
   const p = pathsFor('/tmp/r', '/opt/dist') as unknown as Record<string, string>;
   for (const [field, below] of TABLE) assert.is(p[field], `/tmp/r/${below}`, field);
 });
-P('should find the CLI beside the CGIs in dist', () => {
+T('should find the CLI beside the CGIs in dist', () => {
   assert.is(pathsFor('/tmp/r', '/opt/dist').ramvmBin, '/opt/dist/bin/ramvm');
 });
-P('should resolve a relative root', () => {
+T('should resolve a relative root', () => {
   assert.is(pathsFor('var', '/d').root, `${process.cwd()}/var`);
 });
-P.run();
+T.run();
 
 const O = suite('object paths');
+const root = useTempRoot(O);
 // [path, below the root]
-const OBJECTS: [string, string][] = [
+const OBJECTS: () => [string, string][] = () => [
   [guestConfigFile(101), 'etc/ramvm/vms/101.json'],
   [guestImagesDir(101), 'var/lib/vz/images/101'],
   [guestRunFile(101, 'status.qmp'), 'run/ramvm/qemu/101.status.qmp'],
@@ -47,8 +99,9 @@ const OBJECTS: [string, string][] = [
   [backupStoppedFile(101), 'run/ramvm/backup-stopped/101.json'],
   [deviceMountPoint('usb'), 'run/ramvm/backup-mnt/usb'],
   [scratchFile('screendump-101.png'), 'run/ramvm/qemu/.screendump-101.png'],
+  [joinTaskTokenFile('join-0123456789abcdef'), 'run/ramvm/join-0123456789abcdef'],
 ];
 O('should place the files of one object below the root of this process', () => {
-  for (const [path, below] of OBJECTS) assert.is(path, `${root}/${below}`);
+  for (const [path, below] of OBJECTS()) assert.is(path, `${root.path}/${below}`);
 });
 O.run();

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { parseBoot, parseBootCheckRun, parseKeep, parseLinks, parseMedium, parseRestore } from '../../../node-cgi/restore/requests';
 import { checkRestoreTarget } from '../../../node-cgi/restore/plan';

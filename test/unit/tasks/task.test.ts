@@ -1,13 +1,12 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { UNIT_ROOT } from '../temp-root';
+import { useTempRoot } from '../../helpers/temp-root';
 import { paths, taskFile } from '../../../node-cgi/lib/paths';
 import { writeJsonAtomic } from '../../../node-cgi/lib/store';
 import { newTaskId, taskRunning, type TaskRecord } from '../../../node-cgi/tasks/task';
 
-void UNIT_ROOT;
 
 function record(id: string, status: TaskRecord['status'], pid: number | null): void {
   mkdirSync(paths().tasks, { recursive: true });
@@ -19,6 +18,7 @@ function record(id: string, status: TaskRecord['status'], pid: number | null): v
 }
 
 const R = suite('taskRunning');
+useTempRoot(R);
 let holder: ChildProcess | undefined;
 R.after(() => {
   holder?.kill('SIGKILL');

@@ -1,16 +1,15 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { UNIT_ROOT } from '../temp-root';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { useTempRoot } from '../../helpers/temp-root';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { guestConfigFile, guestRunFile, nodeName, paths } from '../../../node-cgi/lib/paths';
+import { guestRunFile, nodeName, paths } from '../../../node-cgi/lib/paths';
 import { processArgv } from '../../../node-cgi/lib/proc';
 import { writeVmConfig } from '../../../node-cgi/vm/config';
 import { findGuest, guestOf, mustLiveHere, openGuest, pidNow, runningPid } from '../../../node-cgi/vm/guest';
 import type { VmConfig } from '../../../node-cgi/vm/types';
 
-void UNIT_ROOT;
 
 const config = (vmid: number, node = nodeName()): VmConfig => ({
   vmid, name: `g${vmid}`, node, type: 'kvm', memory: 16, sockets: 1, cores: 1, ostype: 'other', onboot: false, cdrom: null,
@@ -39,6 +38,7 @@ async function waitArgv(pid: number): Promise<void> {
 let qemu: ChildProcess | undefined;
 
 const O = suite('openGuest');
+useTempRoot(O);
 O.before(() => {
   mkdirSync(paths().qemuRun, { recursive: true });
   writeVmConfig(config(990));
@@ -46,8 +46,6 @@ O.before(() => {
 });
 O.after(() => {
   qemu?.kill('SIGKILL');
-  for (const v of [990, 991]) rmSync(guestConfigFile(v), { force: true });
-  rmSync(guestRunFile(990, 'pid'), { force: true });
 });
 O('should resolve config, files and node once', () => {
   const g = openGuest(990);
@@ -83,10 +81,13 @@ O('should find the guest\'s own QEMU by its pidfile and argv', async () => {
 O.run();
 
 const L = suite('guestOf and pidNow');
+useTempRoot(L);
 let second: ChildProcess | undefined;
+L.before(() => {
+  mkdirSync(paths().qemuRun, { recursive: true });
+});
 L.after(() => {
   second?.kill('SIGKILL');
-  rmSync(guestRunFile(990, 'pid'), { force: true });
 });
 L('should keep the pid of its first look, while pidNow looks again', async () => {
   const q = (second = fakeGuestQemu(990));
@@ -104,6 +105,7 @@ L('should keep the pid of its first look, while pidNow looks again', async () =>
 L.run();
 
 const H = suite('mustLiveHere');
+useTempRoot(H);
 H('should pass a guest of this node and refuse one of another with 409', () => {
   mustLiveHere(guestOf(config(990)));
   const other = guestOf(config(991, 'elsewhere'));
