@@ -10,7 +10,6 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import { writeFileAtomic, withLock } from '../lib/store';
 
@@ -23,7 +22,7 @@ const CLOCK_SKEW_S = 300;
 let keyCache: { file: string; key: Buffer } | undefined;
 
 export function authKey(): Buffer {
-  const file = join(paths().priv, 'authkey');
+  const file = paths().authKey;
   if (keyCache?.file === file) return keyCache.key;
   const read = () => Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
   let key: Buffer;

@@ -31,7 +31,7 @@ export interface QmpEvent {
 export class QmpError extends HttpError {
   readonly qmpClass: string;
   constructor(command: string, qmpClass: string, desc: string) {
-    super(500, 'exec_failed', `QEMU refused ${command}: ${desc}`);
+    super('exec_failed', `QEMU refused ${command}: ${desc}`);
     this.name = 'QmpError';
     this.qmpClass = qmpClass;
   }
@@ -60,7 +60,7 @@ export class Qmp {
         return await Qmp.connectOnce(path, Math.max(deadline - Date.now(), 1), timeoutMs);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        if (Date.now() >= deadline) throw new HttpError(504, 'timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`);
+        if (Date.now() >= deadline) throw new HttpError('timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`);
         await new Promise((r) => setTimeout(r, QMP_QUEUE_RETRY_MS));
       }
     }
@@ -72,7 +72,7 @@ export class Qmp {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         sock.destroy();
-        reject(new HttpError(504, 'timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`));
+        reject(new HttpError('timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`));
       }, leftMs);
       let greeted = false;
       sock.on('data', (chunk) => {
@@ -100,7 +100,7 @@ export class Qmp {
         q.fail(e);
         reject(
           e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-            ? new HttpError(409, 'conflict', 'the guest is not running')
+            ? new HttpError('conflict', 'the guest is not running')
             : e,
         );
       });
@@ -151,7 +151,7 @@ export class Qmp {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new HttpError(504, 'timeout', `QEMU did not answer ${command} within ${timeoutMs} ms`));
+        reject(new HttpError('timeout', `QEMU did not answer ${command} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, command });
       this.sock.write(JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n');
@@ -169,7 +169,7 @@ export class Qmp {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new HttpError(504, 'timeout', `no matching QEMU event within ${timeoutMs} ms`));
+        reject(new HttpError('timeout', `no matching QEMU event within ${timeoutMs} ms`));
       }, timeoutMs);
       const off = this.onEvent((e) => {
         if (!match(e)) return;

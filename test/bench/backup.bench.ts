@@ -20,7 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goal, type BenchResult } from '../../build/bench';
 import { liveBackup } from '../../node-cgi/backup/engine';
-import { fsyncFile, sumFile, verifyBackup } from '../../node-cgi/backup/verify';
+import { fsyncPath } from '../../node-cgi/lib/store';
+import { sumFile, verifyBackup } from '../../node-cgi/backup/verify';
 import { randomRaw, sh } from '../integration/backup-fixture';
 import type { BackupManifest, Compression } from '../../node-cgi/backup/types';
 
@@ -49,7 +50,7 @@ async function backupOnce(qmp: string, disk: string, target: string, size: numbe
   rmSync(target, { force: true });
   const ms = await timeMs(async () => {
     await liveBackup(qmp, [{ source: disk, target, virtualSize: size }], { vmid: 900, compress, copyRange, speed: 0, log: () => undefined, progress: () => undefined });
-    fsyncFile(target);
+    fsyncPath(target);
   });
   return ms;
 }
@@ -58,7 +59,7 @@ function cpOnce(src: string, dst: string): Promise<number> {
   rmSync(dst, { force: true });
   return timeMs(() => {
     sh(['cp', src, dst]);
-    fsyncFile(dst);
+    fsyncPath(dst);
   });
 }
 

@@ -6,7 +6,6 @@ import {
   STALE_PARTIAL_MS,
   checkFreeSpace,
   cleanupPlan,
-  formatBytes,
   guestsUsing,
   imageEntry,
   sidecarMatches,
@@ -126,8 +125,3 @@ F('should not report negative free space', () => {
 });
 F.run();
 
-const B = suite('formatBytes');
-B('should pick the largest unit below 1024', () => {
-  assert.equal([0, 1023, 1536, 64 * 1024 ** 2, 4 * 1024 ** 3].map(formatBytes), ['0 bytes', '1023 bytes', '1.5 KiB', '64.0 MiB', '4.0 GiB']);
-});
-B.run();

@@ -4,7 +4,8 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { useTempRoot } from '../../helpers/temp-root';
-import { handleRequest, Reply, type Route } from '../../../node-cgi/lib/cgi';
+import { handleRequest, Reply } from '../../../node-cgi/lib/cgi';
+import { authorizer, type ApiRoute } from '../../../node-cgi/auth/authorize';
 import { parseRequest } from '../../../node-cgi/lib/request';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { issueCsrf, issueTicket } from '../../../node-cgi/auth/ticket';
@@ -21,12 +22,12 @@ function writeFixture(root: string): void {
   writeFileSync(join(root, 'etc/ramvm/acl.json'), JSON.stringify({ acl: [{ path: '/vms/101', user: 'anna', role: 'VMUser' }] }));
 }
 
-const routes: Route[] = [
+const routes: ApiRoute[] = [
   { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => ({ vmid: ctx.params.vmid }) },
   { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, handle: () => new Reply(202, { task: 't' }) },
   { method: 'DELETE', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, handle: () => null },
   { method: 'GET', path: '/boom/x', perm: 'authenticated', handle: () => { throw new Error('secret internals'); } },
-  { method: 'GET', path: '/teapot/x', perm: 'authenticated', handle: () => { throw new HttpError(409, 'conflict', 'the guest is running'); } },
+  { method: 'GET', path: '/teapot/x', perm: 'authenticated', handle: () => { throw new HttpError('conflict', 'the guest is running'); } },
 ];
 
 function env(method: string, path: string, headers: Record<string, string> = {}) {
@@ -36,7 +37,7 @@ function env(method: string, path: string, headers: Record<string, string> = {})
 }
 
 async function call(method: string, path: string, headers: Record<string, string> = {}) {
-  const res = await handleRequest(routes, parseRequest(env(method, path, headers), Readable.from([])));
+  const res = await handleRequest(routes, parseRequest(env(method, path, headers), Readable.from([])), authorizer);
   const body = Buffer.isBuffer(res.body) ? JSON.parse(res.body.toString()) : null;
   return { status: res.status, body, headers: res.headers };
 }

@@ -2,7 +2,7 @@ import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import {
-  checkVmConfig, formatSize, isInterfaceName, normaliseMac, parseSize, validateVmConfig, type ValidationFacts,
+  checkVmConfig, isInterfaceName, normaliseMac, validateVmConfig, type ValidationFacts,
 } from '../../../node-cgi/vm/validate';
 
 function facts(over: Partial<ValidationFacts> = {}): ValidationFacts {
@@ -212,36 +212,6 @@ V('should throw 400 invalid naming the first field and listing the rest', () => 
   }
 });
 V.run();
-
-const S = suite('parseSize and formatSize');
-S('should read binary units and plain GiB numbers', () => {
-  assert.is(parseSize('32G'), 32 * 1024 ** 3);
-  assert.is(parseSize('64M'), 64 * 1024 ** 2);
-  assert.is(parseSize('1t'), 1024 ** 4);
-  assert.is(parseSize('2048K'), 2 * 1024 ** 2);
-  assert.is(parseSize('10GiB'), 10 * 1024 ** 3);
-  assert.is(parseSize(32), 32 * 1024 ** 3);
-});
-S('should write the largest exact unit', () => {
-  assert.is(formatSize(32 * 1024 ** 3), '32G');
-  assert.is(formatSize(1536 * 1024 ** 2), '1536M');
-  assert.is(formatSize(1024 ** 4), '1T');
-  assert.is(formatSize(parseSize('2048K')), '2M');
-});
-S('should refuse fractions and garbage', () => {
-  const unit = /^must be a whole number with K, M, G or T, like "32G" or "64M"$/;
-  const table: [unknown, RegExp][] = [
-    ['1.5G', unit],
-    ['G', unit],
-    ['', unit],
-    ['32 GB extra', unit],
-    ['00G', unit],
-    [1.5, /^must be a whole number of GiB or a string like "32G"$/],
-    [null, /^must be a size like "32G" or "64M"$/],
-  ];
-  for (const [v, message] of table) assert.throws(() => parseSize(v as string), message, String(v));
-});
-S.run();
 
 const M = suite('normaliseMac');
 M('should upper-case a unicast MAC', () => {
