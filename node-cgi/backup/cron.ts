@@ -11,13 +11,9 @@
  * `npm start` does not install it: a development node runs jobs on "run now"
  * or by calling the tick by hand.
  */
-import { join } from 'node:path';
 import { nodeName, paths } from '../lib/paths';
 import { writeFileAtomic } from '../lib/store';
 import { tick } from './job';
-
-/** Where install-cron writes, below the data root like every path of a node (RAMVM_ROOT=/ on a node). */
-export const CRON_FILE = 'etc/cron.d/ramvm-backup';
 
 /** The cron.d line; every part is checked to be shell-safe (cron hands the command to sh). */
 export function cronLine(o: { root: string; node: string; nodeBin: string; ramvm: string; log: string }): string {
@@ -44,7 +40,7 @@ export async function backupCommand([sub, arg]: string[]): Promise<void> {
     return;
   }
   if (sub === 'install-cron') {
-    const file = arg ?? join(paths().root, CRON_FILE);
+    const file = arg ?? paths().backupCronFile;
     writeFileAtomic(file, `# ramvm: start due backup jobs each minute\n${thisNodeLine()}`, 0o644);
     process.stdout.write(`wrote ${file}\n`);
     return;

@@ -52,8 +52,8 @@ const LIGHTTPD_ERRORS: Record<number, [ErrorCode, string]> = {
 export type ErrorPlan =
   /** Run handler `<name>.cgi` with this environment: a body-less POST. */
   | { kind: 'handler'; name: string; env: NodeJS.ProcessEnv }
-  /** `status`: lighttpd's own, kept in the answer (the error's code says what it is). */
-  | { kind: 'error'; error: HttpError; status?: number };
+  /** `status` is lighttpd's own (411, 431, …), kept as it decided; the body is the API's error for `error`. */
+  | { kind: 'error'; status: number; error: HttpError };
 
 /** Path segments a body-less POST may be handed on with (no dot segments, no encoded "/"). */
 const SEGMENT = /^(?!\.\.?$)(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%(?!2[Ff])[0-9A-Fa-f]{2})+$/;
@@ -75,7 +75,7 @@ export function lighttpdErrorPlan(env: NodeJS.ProcessEnv, handlers: readonly str
   if (status === 411 && env.PATH_INFO === undefined) {
     const m = /^\/api\/([a-z]+)((?:\/[^/]*)*)$/.exec(path);
     const rest = m?.[2] ?? '';
-    if (path.startsWith('/api/') && !(m && handlers.includes(m[1]!))) return { kind: 'error', error: notFound(`no such API path: ${path.slice(0, 200)}`) };
+    if (path.startsWith('/api/') && !(m && handlers.includes(m[1]!))) return { kind: 'error', status: 404, error: notFound(`no such API path: ${path.slice(0, 200)}`) };
     if (m && rest !== '' && rest.split('/').slice(1).every((s) => s === '' || SEGMENT.test(s))) {
       const next: NodeJS.ProcessEnv = {
         ...env, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '0', PATH_INFO: decodePath(rest), QUERY_STRING: query ?? '',
@@ -86,7 +86,7 @@ export function lighttpdErrorPlan(env: NodeJS.ProcessEnv, handlers: readonly str
     }
   }
   const [code, message] = LIGHTTPD_ERRORS[status] ?? (status >= 500 ? ['internal', 'internal error'] : ['bad_request', 'bad request']);
-  return { kind: 'error', error: new HttpError(code, status === 404 ? `${message}: ${path.slice(0, 200)}` : message), status };
+  return { kind: 'error', status, error: new HttpError(code, status === 404 ? `${message}: ${path.slice(0, 200)}` : message) };
 }
 
 /** The handlers of this build (dist/cgi/<name>.cgi), this one excepted. */
@@ -96,10 +96,9 @@ function handlerNames(): string[] {
     .map((f) => f.slice(0, -'.cgi'.length));
 }
 
-function answer(error: HttpError, method: string, path: string, status?: number): void {
-  const r = errorResponse(error, { method, path });
-  writeHead(process.stdout, status ?? r.status, r.headers);
-  const body = r.body;
+function answer(error: HttpError, method: string, path: string, status = error.status): void {
+  const { headers, body } = errorResponse(error, { method, path });
+  writeHead(process.stdout, status, headers);
   process.stdout.write(body);
 }
 

@@ -75,6 +75,8 @@ export interface Paths {
   nodeCpuSample: string;
   auditLog: string;
   backupTickLog: string;
+  /** The cron.d file `ramvm backup install-cron` writes (/etc/cron.d/ramvm-backup on a node). */
+  backupCronFile: string;
   /** The `ramvm` CLI, which runs tasks. */
   ramvmBin: string;
 }
@@ -130,6 +132,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     nodeCpuSample: join(run, 'node.cpu.json'),
     auditLog: join(log, 'audit.log'),
     backupTickLog: join(log, 'backup-tick.log'),
+    backupCronFile: join(r, 'etc/cron.d/ramvm-backup'),
     ramvmBin: join(distDir, 'bin/ramvm'),
   };
 }

@@ -170,7 +170,7 @@ Scan('should ignore comments, strings and regular expressions that look like cal
 
 Scan('should find the known spawns of the code base, local helpers included', () => {
   const has = (file: string, program: string) => spawns.some((s) => s.file === file && s.program === program);
-  assert.ok(has('node-cgi/tools/qemu-img.ts', 'qemu-img'), 'an argv builder');
+  assert.ok(has('node-cgi/tools/qemu-img.ts', 'qemu-img'), 'an argv builder with a constant as argv[0]');
   assert.ok(has('node-cgi/vm/qemu-args.ts', 'qemu-system-x86_64'), 'a constant as argv[0]');
   assert.ok(has('node-cgi/vm/host.ts', 'ip'), 'run([...])');
   assert.ok(has('build/server.ts', 'lighttpd'), 'spawn(program, ...)');

@@ -1,60 +1,12 @@
-/**
- * lib/paths.ts: every path below RAMVM_ROOT, and paths() following a change
- * of RAMVM_ROOT (the unit suites each set their own, one after another).
- */
-import * as assert from 'uvu/assert';
-import {
-  backupStoppedFile, catalogFile, deviceMountPoint, guestConfigFile, guestImagesDir, guestRunFile, isoFile, joinTaskTokenFile, lockDir,
-  nodeSettingsFile, paths, pathsFor, scratchFile, taskFile,
-} from '../../../node-cgi/lib/paths';
 import { suite } from '../../helpers/suite';
+import * as assert from 'uvu/assert';
 import { useTempRoot } from '../../helpers/temp-root';
+import {
+  paths, backupStoppedFile, catalogFile, deviceMountPoint, guestConfigFile, guestImagesDir, guestRunFile, isoFile, lockDir,
+  joinTaskTokenFile, nodeSettingsFile, pathsFor, scratchFile, taskFile,
+} from '../../../node-cgi/lib/paths';
 
-const For = suite('pathsFor');
-
-For('should put config, images, runtime and logs below the root', () => {
-  const p = pathsFor('/tmp/r', '/opt/ramvm/dist');
-  assert.equal(
-    [p.root, p.etc, p.priv, p.vms, p.iso, p.images, p.dump, p.run, p.qemuRun, p.locks, p.log, p.tasks, p.dist],
-    ['/tmp/r', '/tmp/r/etc/ramvm', '/tmp/r/etc/ramvm/priv', '/tmp/r/etc/ramvm/vms', '/tmp/r/var/lib/vz/template/iso', '/tmp/r/var/lib/vz/images',
-      '/tmp/r/var/lib/vz/dump', '/tmp/r/run/ramvm', '/tmp/r/run/ramvm/qemu', '/tmp/r/run/ramvm/lock', '/tmp/r/var/log/ramvm', '/tmp/r/var/log/ramvm/tasks', '/opt/ramvm/dist'],
-  );
-});
-
-For.run();
-
-const P = suite('paths');
-let saved: [string | undefined, string | undefined];
-P.before(() => {
-  saved = [process.env.RAMVM_ROOT, process.env.RAMVM_DIST];
-});
-P.after(() => {
-  const [root, dist] = saved;
-  if (root === undefined) delete process.env.RAMVM_ROOT;
-  else process.env.RAMVM_ROOT = root;
-  if (dist === undefined) delete process.env.RAMVM_DIST;
-  else process.env.RAMVM_DIST = dist;
-});
-
-P('should follow RAMVM_ROOT when it changes, and keep the same object while it does not', () => {
-  process.env.RAMVM_ROOT = '/tmp/first';
-  const a = paths();
-  assert.is(a.etc, '/tmp/first/etc/ramvm');
-  assert.is(paths(), a);
-  process.env.RAMVM_ROOT = '/tmp/second';
-  assert.is(paths().etc, '/tmp/second/etc/ramvm');
-});
-
-P('should follow RAMVM_DIST', () => {
-  process.env.RAMVM_DIST = '/opt/one';
-  assert.is(paths().dist, '/opt/one');
-  process.env.RAMVM_DIST = '/opt/two';
-  assert.is(paths().dist, '/opt/two');
-});
-
-P.run();
-
-const T = suite('pathsFor: the table');
+const P = suite('pathsFor');
 // [field, path below the root]: DESIGN.md's table and the files each feature keeps
 const TABLE: [string, string][] = [
   ['etc', 'etc/ramvm'], ['vms', 'etc/ramvm/vms'], ['nodes', 'etc/ramvm/nodes'], ['priv', 'etc/ramvm/priv'],
@@ -71,37 +23,69 @@ const TABLE: [string, string][] = [
   ['nodeCert', 'etc/ramvm/priv/node.crt'], ['nodeKey', 'etc/ramvm/priv/node.key'], ['nodePem', 'etc/ramvm/priv/node.pem'],
   ['clusterConfig', 'etc/ramvm/cluster/cluster.json'], ['placement', 'etc/ramvm/cluster/vms.json'],
   ['joinTokens', 'etc/ramvm/priv/join-tokens.json'], ['nonces', 'run/ramvm/nonces'], ['serverInfo', 'run/ramvm/server.json'],
+  ['backupCronFile', 'etc/cron.d/ramvm-backup'],
 ];
-T('should put every folder and file of the table below the root', () => {
+P('should put every folder and file of the table below the root', () => {
   const p = pathsFor('/tmp/r', '/opt/dist') as unknown as Record<string, string>;
   for (const [field, below] of TABLE) assert.is(p[field], `/tmp/r/${below}`, field);
 });
-T('should find the CLI beside the CGIs in dist', () => {
+P('should find the CLI beside the CGIs in dist', () => {
   assert.is(pathsFor('/tmp/r', '/opt/dist').ramvmBin, '/opt/dist/bin/ramvm');
 });
-T('should resolve a relative root', () => {
+P('should resolve a relative root', () => {
   assert.is(pathsFor('var', '/d').root, `${process.cwd()}/var`);
 });
-T.run();
+P.run();
 
 const O = suite('object paths');
 const root = useTempRoot(O);
-// [path, below the root]
-const OBJECTS: () => [string, string][] = () => [
-  [guestConfigFile(101), 'etc/ramvm/vms/101.json'],
-  [guestImagesDir(101), 'var/lib/vz/images/101'],
-  [guestRunFile(101, 'status.qmp'), 'run/ramvm/qemu/101.status.qmp'],
-  [isoFile('debian-12.iso'), 'var/lib/vz/template/iso/debian-12.iso'],
-  [nodeSettingsFile('pve1'), 'etc/ramvm/nodes/pve1.json'],
-  [taskFile('20261125T101500Z-x-a3f90c', 'log'), 'var/log/ramvm/tasks/20261125T101500Z-x-a3f90c.log'],
-  [lockDir('vm-start'), 'run/ramvm/lock/vm-start.lock'],
-  [catalogFile('usb'), 'etc/ramvm/backup/catalog-usb.json'],
-  [backupStoppedFile(101), 'run/ramvm/backup-stopped/101.json'],
-  [deviceMountPoint('usb'), 'run/ramvm/backup-mnt/usb'],
-  [scratchFile('screendump-101.png'), 'run/ramvm/qemu/.screendump-101.png'],
-  [joinTaskTokenFile('join-0123456789abcdef'), 'run/ramvm/join-0123456789abcdef'],
-];
 O('should place the files of one object below the root of this process', () => {
-  for (const [path, below] of OBJECTS()) assert.is(path, `${root.path}/${below}`);
+  // [path, below the root]
+  const objects: [string, string][] = [
+    [guestConfigFile(101), 'etc/ramvm/vms/101.json'],
+    [guestImagesDir(101), 'var/lib/vz/images/101'],
+    [guestRunFile(101, 'status.qmp'), 'run/ramvm/qemu/101.status.qmp'],
+    [isoFile('debian-12.iso'), 'var/lib/vz/template/iso/debian-12.iso'],
+    [nodeSettingsFile('pve1'), 'etc/ramvm/nodes/pve1.json'],
+    [taskFile('20261125T101500Z-x-a3f90c', 'log'), 'var/log/ramvm/tasks/20261125T101500Z-x-a3f90c.log'],
+    [lockDir('vm-start'), 'run/ramvm/lock/vm-start.lock'],
+    [catalogFile('usb'), 'etc/ramvm/backup/catalog-usb.json'],
+    [backupStoppedFile(101), 'run/ramvm/backup-stopped/101.json'],
+    [deviceMountPoint('usb'), 'run/ramvm/backup-mnt/usb'],
+    [scratchFile('screendump-101.png'), 'run/ramvm/qemu/.screendump-101.png'],
+    [joinTaskTokenFile('join-0123456789abcdef'), 'run/ramvm/join-0123456789abcdef'],
+  ];
+  for (const [path, below] of objects) assert.is(path, `${root.path}/${below}`);
 });
 O.run();
+
+const F = suite('paths');
+let saved: [string | undefined, string | undefined];
+F.before(() => {
+  saved = [process.env.RAMVM_ROOT, process.env.RAMVM_DIST];
+});
+F.after(() => {
+  const [r, dist] = saved;
+  if (r === undefined) delete process.env.RAMVM_ROOT;
+  else process.env.RAMVM_ROOT = r;
+  if (dist === undefined) delete process.env.RAMVM_DIST;
+  else process.env.RAMVM_DIST = dist;
+});
+
+F('should follow RAMVM_ROOT when it changes, and keep the same object while it does not', () => {
+  process.env.RAMVM_ROOT = '/tmp/first';
+  const a = paths();
+  assert.is(a.etc, '/tmp/first/etc/ramvm');
+  assert.is(paths(), a);
+  process.env.RAMVM_ROOT = '/tmp/second';
+  assert.is(paths().etc, '/tmp/second/etc/ramvm');
+});
+
+F('should follow RAMVM_DIST', () => {
+  process.env.RAMVM_DIST = '/opt/one';
+  assert.is(paths().dist, '/opt/one');
+  process.env.RAMVM_DIST = '/opt/two';
+  assert.is(paths().dist, '/opt/two');
+});
+
+F.run();

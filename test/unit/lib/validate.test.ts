@@ -69,7 +69,17 @@ S('should write the largest exact unit', () => {
   assert.is(formatSize(parseSize('2048K')), '2M');
 });
 S('should refuse fractions and garbage', () => {
-  for (const v of ['1.5G', 'G', '', '32 GB extra', 1.5, null, '00G']) assert.throws(() => parseSize(v), String(v));
+  const unit = /^must be a whole number with K, M, G or T, like "32G" or "64M"$/;
+  const table: [unknown, RegExp][] = [
+    ['1.5G', unit],
+    ['G', unit],
+    ['', unit],
+    ['32 GB extra', unit],
+    ['00G', unit],
+    [1.5, /^must be a whole number of GiB or a string like "32G"$/],
+    [null, /^must be a size like "32G" or "64M"$/],
+  ];
+  for (const [v, message] of table) assert.throws(() => parseSize(v), message, String(v));
 });
 
 

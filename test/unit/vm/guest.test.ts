@@ -44,6 +44,7 @@ O.before(() => {
   writeVmConfig(config(990));
   writeVmConfig(config(991, 'elsewhere'));
 });
+// The suite's root goes with everything in it; only the process is ours to end.
 O.after(() => {
   qemu?.kill('SIGKILL');
 });
