@@ -23,7 +23,7 @@ import type { BackupEntry, BackupJob, BackupManifest, StorageConfig } from '../n
 import type { IsoImage } from '../node-cgi/iso/library';
 import type { BootCheckResult } from '../node-cgi/restore/bootcheck';
 import type { TaskRecord } from '../node-cgi/tasks/task';
-import type { AccelSetting, NodeResources, NodeSettings, TemporaryMark, VmCreateRequest, VmDetail, VmListEntry } from '../node-cgi/vm/types';
+import type { AccelSetting, DiskConfig, NodeResources, NodeSettings, TemporaryMark, VmCreateRequest, VmDetail, VmListEntry, VmState } from '../node-cgi/vm/types';
 import { api, type Me } from './api';
 import type { AclEntryView, AuditView, GroupView, NewToken, RoleView, TokenView, UserView } from './access/model';
 
@@ -50,10 +50,14 @@ export type JobView = BackupJob & {
 export interface TemporaryGuest {
   vmid: number;
   name: string;
-  status: string;
+  status: VmState;
   linkDown: boolean;
   temporary: TemporaryMark;
 }
+/** PUT /api/vm/<vmid>: the fields a client changes. */
+export type VmUpdate = Partial<Pick<VmDetail, 'name' | 'memory' | 'sockets' | 'cores' | 'ostype' | 'boot' | 'onboot' | 'description'>> & { accel?: AccelSetting | null };
+/** POST /api/vm/<vmid>/disks */
+export type DiskRequest = Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache'>>;
 /** An answer that started a task (202). */
 export interface Started {
   task: string;
@@ -95,18 +99,23 @@ export function createClient(send: Send) {
 
   return {
     vms: {
-      list: () => get<VmListEntry[]>('/api/vm'),
+      /** Every guest the user may see; `can`: only those on which the user also holds that privilege (VM.Backup: may back up). */
+      list: (filter: { can?: string } = {}) => get<VmListEntry[]>(`/api/vm${query(filter)}`),
       get: (vmid: number) => get<VmDetail>(vm(vmid)),
       /** What the node says of a create request without creating anything (also: the next free VMID). */
       check: (body: Partial<VmCreateRequest>) => post<VmCheck>(`/api/vm${query({ dryrun: 1 })}`, body),
       create: (body: VmCreateRequest) => post<{ vmid: number }>('/api/vm', body),
-      /** Options; `accel: null` goes back to the node's setting. */
-      update: (vmid: number, body: Partial<Pick<VmDetail, 'name' | 'memory' | 'onboot' | 'description'>> & { accel?: AccelSetting | null }) => put(vm(vmid), body),
+      /** Settings and hardware; `accel: null` goes back to the node's setting. */
+      update: (vmid: number, body: VmUpdate) => put<VmDetail>(vm(vmid), body),
       setCdrom: (vmid: number, cdrom: string | null) => put(`${vm(vmid)}/cdrom`, { cdrom }),
       power: (vmid: number, action: PowerAction) => post(`${vm(vmid)}/${action}`),
       start: (vmid: number) => post(`${vm(vmid)}/start`),
       stop: (vmid: number) => post(`${vm(vmid)}/stop`),
       remove: (vmid: number) => del(vm(vmid)),
+      addDisk: (vmid: number, body: DiskRequest) => post<DiskConfig>(`${vm(vmid)}/disks`, body),
+      /** Grow it (`size`), or change its bus or cache. */
+      updateDisk: (vmid: number, disk: string, body: Partial<Pick<DiskConfig, 'size' | 'bus' | 'cache'>>) => put<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}`, body),
+      removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
     },
     nodes: {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),

@@ -46,6 +46,7 @@ async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
     ...(st.note ? { note: st.note } : {}),
     ...(st.fault ? { fault: st.fault } : {}),
     ...(cfg.temporary ? { temporary: cfg.temporary } : {}),
+    ...(cfg.nics.some((n) => n.linkDown === true) ? { linkDown: true as const } : {}),
   };
 }
 

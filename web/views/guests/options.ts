@@ -1,7 +1,7 @@
 /**
- * The Options card of a guest's page: name, memory, start at boot, its
+ * The Options card of a guest's page: name, start at boot, its
  * accelerator (or the node's) and notes, a form for users with VM.Config
- * and a list for the others.
+ * and a list for the others. Memory and processors are hardware (hardware.ts).
  */
 import { useState } from 'preact/hooks';
 import type { AccelSetting, VmDetail } from '../../../node-cgi/vm/types';
@@ -14,22 +14,20 @@ import { t } from '../../i18n';
 import { Select } from './common';
 
 /** The fields the form shows the node's refusals on. */
-const FIELDS = ['name', 'memory', 'description', 'accel'];
+const FIELDS = ['name', 'description', 'accel'];
 
 function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   const [name, setName] = useState(g.name);
-  const [memory, setMemory] = useState(String(g.memory));
   const [onboot, setOnboot] = useState(g.onboot);
   const [description, setDescription] = useState(g.description);
   const [accel, setAccel] = useState<AccelSetting | ''>(g.accel ?? '');
   const save = useAction(async () => {
-    await client.vms.update(g.vmid, { name, memory: Number(memory), onboot, description, accel: accel || null });
+    await client.vms.update(g.vmid, { name, onboot, description, accel: accel || null });
     onDone();
   });
   const fe = (f: string) => fieldError(save.error, f);
   return html`<form onSubmit=${(e: Event) => (e.preventDefault(), void save.run())} noValidate>
     <${Field} label=${t('guests.field.name')} value=${name} error=${fe('name')} onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
-    <${Field} label=${t('guests.field.memory')} value=${memory} inputmode="numeric" error=${fe('memory')} onInput=${(e: Event) => setMemory((e.currentTarget as HTMLInputElement).value)} />
     <div class="field field-check"><label><input type="checkbox" checked=${onboot} onChange=${(e: Event) => setOnboot((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.onboot')}</label></div>
     <${Field} label=${t('guests.field.accel')} error=${fe('accel')} hint=${t('guests.field.accelHint')}>
       <${Select} value=${accel} onChange=${(v: string) => setAccel(v as AccelSetting | '')} options=${[
