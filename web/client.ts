@@ -36,7 +36,7 @@ export type Send = <T>(method: Method, path: string, body?: unknown) => Promise<
 export type PowerAction = 'start' | 'shutdown' | 'stop' | 'reset' | 'pause' | 'resume';
 
 /** GET /api/storage */
-export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean };
+export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean; /** Why a directory storage is not online. */ problem?: string };
 /** GET /api/backup: a backup on a storage that is offline is listed from the last look at it. */
 export type BackupListEntry = BackupEntry & { offline?: boolean };
 /** GET /api/backup/<id> */

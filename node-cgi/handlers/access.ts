@@ -17,7 +17,7 @@
  * ticket, not with a token). Lists are filtered to what the caller may see.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, badRequest, forbidden, invalid } from '../lib/errors';
+import { HttpError, badRequest, forbidden, invalid, unauthenticated } from '../lib/errors';
 import { log, runCgi, Reply, type Context, type Route } from '../lib/cgi';
 import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
@@ -32,7 +32,7 @@ import {
 } from '../access/model';
 import { audit, readAudit, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
-import { COOKIE_NAME, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
+import { COOKIE_NAME, SESSION_HINT_COOKIE, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../auth/ticket';
 import { recordFailure, recordSuccess, throttleWait } from '../auth/throttle';
 
@@ -45,14 +45,20 @@ const TOKEN_SECRET_BYTES = 32;
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
-function cookie(ctx: Context, value: string, maxAgeS: number): string {
-  const secure = ctx.req.https ? '; Secure' : '';
-  return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
+/**
+ * The ticket's cookie (HttpOnly), and beside it SESSION_HINT_COOKIE with
+ * the same lifetime, readable by the page: it tells the web app that a
+ * session exists, so a page load without one sends no renewal.
+ */
+function setSessionCookies(ctx: Context, ticket: string, maxAgeS: number): void {
+  const tail = `; Path=/; SameSite=Strict; Max-Age=${maxAgeS}${ctx.req.https ? '; Secure' : ''}`;
+  ctx.headers.push(['Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(ticket)}; HttpOnly${tail}`]);
+  ctx.headers.push(['Set-Cookie', `${SESSION_HINT_COOKIE}=${maxAgeS > 0 ? '1' : ''}${tail}`]);
 }
 
 function grant(ctx: Context, username: string) {
   const ticket = issueTicket(username);
-  ctx.headers.push(['Set-Cookie', cookie(ctx, ticket, TICKET_LIFETIME_S)]);
+  setSessionCookies(ctx, ticket, TICKET_LIFETIME_S);
   return { username, ticket, csrf: issueCsrf(username), node: nodeName() };
 }
 
@@ -77,8 +83,9 @@ async function login(ctx: Context) {
   const addr = ctx.req.remoteAddr;
   if (body.password === undefined) {
     // Renewal: a valid ticket cookie (and, being a POST, the CSRF header) for a fresh ticket.
+    if (body.username !== undefined) throw badRequest('password is required');
     const ticket = parseCookies(ctx.req.headers['cookie'])[COOKIE_NAME];
-    if (!ticket) throw badRequest('username and password are required');
+    if (!ticket) throw unauthenticated('no session to renew: log in with username and password');
     const username = sessionUser(ticket);
     checkCsrf(ctx.req, username);
     return grant(ctx, username);
@@ -119,8 +126,8 @@ function logout(ctx: Context) {
   } catch {
     /* nothing to record */
   }
-  ctx.headers.push(['Set-Cookie', cookie(ctx, '', 0)]);
-  return new Reply(200, null);
+  setSessionCookies(ctx, '', 0);
+  return new Reply(204, null);
 }
 
 // ---- who may do what ----

@@ -1,7 +1,10 @@
 /**
  * /api/storage: backup targets. `local` (var/lib/vz/dump) always exists.
  *
- *   GET    /api/storage            [{ name, type, …config, builtin, total?, avail? }]
+ *   GET    /api/storage            [{ name, type, …config, builtin, online, problem?, total?, avail? }]
+ *
+ * `online`: a directory storage that exists (and is mounted where it must
+ * be: else `problem` says why not); a device that a job has mounted now.
  *   POST   /api/storage            { name, type: "dir", path, mountpoint? } | { name, type: "device", uuid | label, fstype?, options? }
  *   GET|PUT|DELETE /api/storage/<name>
  */
@@ -9,11 +12,13 @@ import { statfsSync } from 'node:fs';
 import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { deleteStorage, getStorage, listStorages, putStorage } from '../backup/config';
 import { readableDir } from '../backup/list';
+import { dirFacts, dirProblem } from '../backup/target';
 import { checkedStorageName, parseStorage } from '../backup/validate';
 import type { StorageEntry } from '../backup/types';
 
 function view(s: StorageEntry) {
-  const dir = readableDir(s);
+  const problem = s.config.type === 'dir' ? dirProblem(s.config, dirFacts(s.config.path)) : null;
+  const dir = problem === null ? readableDir(s) : null;
   let usage = {};
   if (dir) {
     try {
@@ -23,7 +28,7 @@ function view(s: StorageEntry) {
       usage = {};
     }
   }
-  return { name: s.name, ...s.config, builtin: s.builtin, online: dir !== null, ...usage };
+  return { name: s.name, ...s.config, builtin: s.builtin, online: dir !== null, ...(problem ? { problem } : {}), ...usage };
 }
 
 const name = (ctx: Context) => checkedStorageName(ctx.params.name, 'name');

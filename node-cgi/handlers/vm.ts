@@ -1,7 +1,7 @@
 /**
  * /api/vm: guests of this node.
  *
- *   GET    /api/vm                          list (guests the user may see: VM.Audit)
+ *   GET    /api/vm                          list (guests the user may see: VM.Audit); ?can=VM.Backup: and hold that too
  *   POST   /api/vm                          create (VM.Allocate on /vms) → 201 config; ?dryrun=1 → {config, issues}
  *   GET    /api/vm/<vmid>                   config + status + runtime figures
  *   PUT    /api/vm/<vmid>                   change the config (VM.Config)
@@ -14,6 +14,7 @@
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
  */
+import { isPrivilege, PRIVILEGES } from '../access/privileges';
 import { runCgi, Reply, type Context, type Route } from '../lib/cgi';
 import { conflict, invalid } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
@@ -109,7 +110,12 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/',
     perm: 'authenticated',
-    handle: (ctx) => Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map(listEntry)),
+    handle: (ctx) => {
+      const also = ctx.req.query.get('can');
+      if (also !== null && !isPrivilege(also)) throw invalid('can', `must be a privilege: ${PRIVILEGES.join(', ')}`);
+      const may = (vmid: number) => ctx.can(`/vms/${vmid}`, 'VM.Audit') && (also === null || ctx.can(`/vms/${vmid}`, also));
+      return Promise.all(listVmConfigs().filter((c) => may(c.vmid)).map(listEntry));
+    },
   },
   {
     method: 'POST',
@@ -138,7 +144,7 @@ export const routes: Route[] = [
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
     handle: (ctx) => {
       deleteVm(vmidOf(ctx), ctx.me.username);
-      return new Reply(200, null);
+      return new Reply(204, null);
     },
   },
   {
@@ -206,7 +212,7 @@ export const routes: Route[] = [
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: (ctx) => {
       removeDisk(vmidOf(ctx), ctx.params.disk!);
-      return new Reply(200, null);
+      return new Reply(204, null);
     },
   },
 ];
