@@ -16,10 +16,11 @@
  * login itself ends the session and tells the shell (onUnauthenticated),
  * which shows the login page with a message.
  *
- * At page load a tab without a stored session takes over the login of
- * another tab by renewing its cookie, but only when the cookie
- * SESSION_COOKIE says there is one (the node sets and clears it with the
- * ticket): without a session, nothing is sent.
+ * At page load a tab goes on with the session it stored; a tab without one
+ * (a new tab, a browser started again) shows the login and sends nothing:
+ * a renewal needs the CSRF token, which only a session holds. A console
+ * opened in a window of its own gets a copy of its opener's sessionStorage
+ * from the browser, and with it the session.
  */
 
 /** A ticket lives 2 h on the node; renew well before. */
@@ -27,11 +28,7 @@ export const RENEW_AFTER_MS = 60 * 60 * 1000; // 1 h
 /** sessionStorage key of the session. */
 export const SESSION_STORAGE_KEY = 'ramvm.session';
 export const CSRF_HEADER = 'X-Ramvm-CSRF';
-/** The node's readable companion of the ticket cookie (node-cgi/auth/authenticate.ts SESSION_HINT_COOKIE). */
-export const SESSION_COOKIE = 'RamvmSession';
 
-/** Whether a cookie string ("a=1; RamvmSession=1") says a session exists. */
-export const hasSessionCookie = (cookies: string): boolean => cookies.split(/;\s*/).includes(`${SESSION_COOKIE}=1`);
 
 export class ApiError extends Error {
   /** HTTP status; 0 when the node could not be reached. */
@@ -68,8 +65,6 @@ export interface ApiDeps {
   /** Where the session survives a reload (sessionStorage). */
   storage: () => Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
   now: () => number;
-  /** The page's cookies (document.cookie): whether a login exists that this tab may take over. */
-  cookies: () => string;
 }
 
 export interface RequestOptions {
@@ -221,15 +216,11 @@ export function createApi(deps: ApiDeps) {
       }
     },
 
-    /**
-     * Pick up a session at page load: the one this tab stored, or a ticket
-     * cookie from another tab (renewed to get a CSRF token). Null: log in.
-     */
+    /** Pick up the session this tab stored at page load (renewed when due). Null: log in. */
     async resume(): Promise<Me | null> {
       session = restore();
-      if (!session && !hasSessionCookie(deps.cookies())) return null;
+      if (!session) return null;
       try {
-        if (!session) adopt(await send<Ticket>('POST', '/api/access/ticket', {}, { quiet401: true }));
         await fresh();
         if (!session) return null;
         return await send<Me>('GET', '/api/access/me', undefined, { quiet401: true });
@@ -261,5 +252,4 @@ export const api = createApi({
   fetch: (url, init) => fetch(url, init),
   storage: () => (typeof sessionStorage === 'undefined' ? null : sessionStorage),
   now: () => Date.now(),
-  cookies: () => (typeof document === 'undefined' ? '' : document.cookie),
 });

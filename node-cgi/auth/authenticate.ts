@@ -15,8 +15,6 @@ import { readTokens, readUsers, userActive } from '../access/store';
 import { verifyCsrf, verifyTicket } from './ticket';
 
 export const COOKIE_NAME = 'RamvmAuth';
-/** Set and cleared with the ticket's cookie, but not HttpOnly: the web app sees that a session exists (value "1"). */
-export const SESSION_HINT_COOKIE = 'RamvmSession';
 export const CSRF_HEADER = 'x-ramvm-csrf';
 
 export interface AuthUser {

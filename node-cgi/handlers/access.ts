@@ -32,7 +32,7 @@ import {
 } from '../access/model';
 import { audit, readAudit, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
-import { COOKIE_NAME, SESSION_HINT_COOKIE, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
+import { COOKIE_NAME, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../auth/ticket';
 import { recordFailure, recordSuccess, throttleWait } from '../auth/throttle';
 
@@ -45,20 +45,14 @@ const TOKEN_SECRET_BYTES = 32;
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
-/**
- * The ticket's cookie (HttpOnly), and beside it SESSION_HINT_COOKIE with
- * the same lifetime, readable by the page: it tells the web app that a
- * session exists, so a page load without one sends no renewal.
- */
-function setSessionCookies(ctx: Context, ticket: string, maxAgeS: number): void {
-  const tail = `; Path=/; SameSite=Strict; Max-Age=${maxAgeS}${ctx.req.https ? '; Secure' : ''}`;
-  ctx.headers.push(['Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(ticket)}; HttpOnly${tail}`]);
-  ctx.headers.push(['Set-Cookie', `${SESSION_HINT_COOKIE}=${maxAgeS > 0 ? '1' : ''}${tail}`]);
+function cookie(ctx: Context, value: string, maxAgeS: number): string {
+  const secure = ctx.req.https ? '; Secure' : '';
+  return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }
 
 function grant(ctx: Context, username: string) {
   const ticket = issueTicket(username);
-  setSessionCookies(ctx, ticket, TICKET_LIFETIME_S);
+  ctx.headers.push(['Set-Cookie', cookie(ctx, ticket, TICKET_LIFETIME_S)]);
   return { username, ticket, csrf: issueCsrf(username), node: nodeName() };
 }
 
@@ -126,7 +120,7 @@ function logout(ctx: Context) {
   } catch {
     /* nothing to record */
   }
-  setSessionCookies(ctx, '', 0);
+  ctx.headers.push(['Set-Cookie', cookie(ctx, '', 0)]);
   return new Reply(204, null);
 }
 
