@@ -19,6 +19,7 @@
  * session.
  */
 import type { BackupAlert } from '../node-cgi/backup/alerts';
+import type { SchedulerHealth } from '../node-cgi/backup/scheduler';
 import type { BackupEntry, BackupJob, BackupManifest, StorageConfig } from '../node-cgi/backup/types';
 import type { IsoImage } from '../node-cgi/iso/library';
 import type { BootCheckResult } from '../node-cgi/restore/bootcheck';
@@ -140,6 +141,8 @@ export function createClient(send: Send) {
       bootcheck: (id: string) => get<BootCheckResult>(`${backup(id)}/bootcheck`),
       checkBoot: (id: string) => post<Started>(`${backup(id)}/bootcheck`, {}),
       alerts: () => get<BackupAlert[]>('/api/backup/alerts'),
+      /** When the job scheduler of this node last ran, and whether it stopped. */
+      scheduler: () => get<SchedulerHealth>('/api/backup/scheduler'),
       /** Acknowledge these failures, or all of them. */
       acknowledge: (tasks?: string[]) => post<{ acknowledged: string[] }>('/api/backup/alerts/ack', tasks ? { tasks } : {}),
       jobs: {

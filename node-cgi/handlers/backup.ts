@@ -9,6 +9,7 @@
  *   DELETE /api/backup/<id>                       remove it (directory storages)
  *   GET|POST /api/backup/jobs, GET|PUT|DELETE /api/backup/jobs/<id>, POST /api/backup/jobs/<id>/run
  *   GET    /api/backup/alerts, POST /api/backup/alerts/ack {tasks?}
+ *   GET    /api/backup/scheduler                 when the job scheduler last ran, and whether it is stale (Datastore.Audit)
  *   GET|PUT /api/backup/mail                      {sendmail: argv, from}
  *
  * Restore and run-from-backup (POST /api/backup/<id>/restore|boot, boot
@@ -18,12 +19,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { log, Reply, runCgi, type Context, type Route } from '../lib/cgi';
 import { conflict, forbidden, invalid, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { checkedName, checkedVmid } from '../lib/validate';
 import { readTask, startTask } from '../tasks/task';
-import { listAlerts } from '../backup/alerts';
+import { acknowledgeable, listAlerts } from '../backup/alerts';
+import { mailSchedulerOnce, readSchedulerHealth, type SchedulerHealth } from '../backup/scheduler';
 import { startJob } from '../backup/job';
 import {
   addAcks, deleteJob, getJob, getStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
@@ -129,6 +131,17 @@ function mayAlert(ctx: Context, object: string, what: 'see' | 'ack'): boolean {
   return ctx.can(object, what === 'see' ? 'Datastore.Audit' : 'Datastore.Allocate');
 }
 
+/** The scheduler's health now; an unhealthy one is mailed about once (best effort: the answer does not wait for it). */
+function schedulerNow(): SchedulerHealth {
+  const h = readSchedulerHealth();
+  try {
+    mailSchedulerOnce(h);
+  } catch (e) {
+    log(`mail about the backup scheduler not started: ${(e as Error).message}`);
+  }
+  return h;
+}
+
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
 const jobId = (ctx: Context) => checkedName(ctx.params.id, 'id', 64);
 
@@ -178,18 +191,22 @@ export const routes: Route[] = [
   },
   {
     method: 'GET', path: '/alerts', perm: 'authenticated',
-    handle: (ctx) => listAlerts().filter((a) => mayAlert(ctx, a.object, 'see')),
+    handle: (ctx) => listAlerts(schedulerNow()).filter((a) => mayAlert(ctx, a.object, 'see')),
   },
+  { method: 'GET', path: '/scheduler', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: () => schedulerNow() },
   {
     method: 'POST', path: '/alerts/ack', perm: 'authenticated',
     handle: async (ctx) => {
       const body = await ctx.req.json();
-      const mine = listAlerts().filter((a) => mayAlert(ctx, a.object, 'ack'));
+      const all = listAlerts(readSchedulerHealth());
+      const mine = all.filter((a) => acknowledgeable(a) && mayAlert(ctx, a.object, 'ack'));
       let ids: string[];
       if (body.tasks === undefined) ids = mine.map((a) => a.task);
       else {
         if (!Array.isArray(body.tasks) || body.tasks.some((t) => typeof t !== 'string')) throw invalid('tasks', 'must be a list of task ids');
         ids = body.tasks as string[];
+        const lasting = all.find((a) => !acknowledgeable(a) && ids.includes(a.task));
+        if (lasting) throw conflict(`${lasting.task} is no failure to acknowledge: it ends when the backup scheduler runs again`);
         const unknown = ids.filter((t) => !mine.some((a) => a.task === t));
         if (unknown.length > 0) throw notFound(`no alert you may acknowledge for task(s) ${unknown.join(', ').slice(0, 300)}`);
       }

@@ -6,7 +6,8 @@
 import type { TaskKind } from './task';
 import { diskCheck } from './disk-check';
 import { vmShutdownTask } from '../vm/tasks';
-import { backupTask, verifyTask } from '../backup/job';
+import { backupTask, sendMail, verifyTask } from '../backup/job';
+import { schedulerMailTask } from '../backup/scheduler';
 import { restoreTask } from '../restore/restore';
 import { liveRestoreTask } from '../restore/live';
 import { bootCheckTask } from '../restore/bootcheck';
@@ -17,6 +18,7 @@ export const TASK_KINDS: Record<string, TaskKind> = {
   'vm-shutdown': vmShutdownTask,
   backup: backupTask,
   'backup-verify': verifyTask,
+  'scheduler-mail': (t) => schedulerMailTask(t, sendMail),
   restore: restoreTask,
   'live-restore': liveRestoreTask,
   'boot-check': bootCheckTask,

@@ -50,16 +50,23 @@ function Alerts({ me, ended }: { me: Me; ended: string }) {
       <h2 id="backup-alerts">${t('backup.alerts')}</h2>
       <p>${t('backup.alertsIntro')}</p>
       <ul class="alert-list">
-        ${alerts.map((a) => html`<li key=${a.task}>
-          <strong>${formatTime(a.time)}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
-          <span class="alert-message">${a.message}</span>
-          <span class="panel-actions">
-            <a class="btn btn-small" href=${href('tasks', a.task)}>${t('backup.showLog')}</a>
-            <button type="button" class="btn btn-small" onClick=${() => ack.run([a.task])}>${t('backup.ack')}</button>
-          </span>
-        </li>`)}
+        ${alerts.map((a) => (a.kind === 'scheduler'
+          ? html`<li key=${a.task} class="alert-scheduler">
+              <strong>${t('backup.alertScheduler', { time: formatTime(a.time) })}</strong>
+              <span class="alert-message">${a.message}</span>
+              <span class="muted">${t('backup.alertSchedulerEnds')}</span>
+              <span class="panel-actions"><a class="btn btn-small" href=${href('backups', 'jobs')}>${t('backup.tab.jobs')}</a></span>
+            </li>`
+          : html`<li key=${a.task}>
+              <strong>${formatTime(a.time)}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
+              <span class="alert-message">${a.message}</span>
+              <span class="panel-actions">
+                <a class="btn btn-small" href=${href('tasks', a.task)}>${t('backup.showLog')}</a>
+                <button type="button" class="btn btn-small" onClick=${() => ack.run([a.task])}>${t('backup.ack')}</button>
+              </span>
+            </li>`))}
       </ul>
-      ${alerts.length > 1 && html`<button type="button" class="btn" onClick=${() => ack.run()}>${t('backup.ackAll')}</button>`}
+      ${alerts.filter((a) => a.kind !== 'scheduler').length > 1 && html`<button type="button" class="btn" onClick=${() => ack.run()}>${t('backup.ackAll')}</button>`}
     </div>
   </section>`;
 }
