@@ -100,6 +100,12 @@ requests('should name a non-JSON error answer by its status', async () => {
   assert.equal([e.status, e.code], [502, 'bad_response']);
 });
 
+requests('should take a delete answered 204 without a body as done', async () => {
+  const { api, fake } = setup({ 'DELETE /api/vm/101': [204, null] });
+  assert.is(await api.del('/api/vm/101'), undefined);
+  assert.equal(fake.calls.map((c) => `${c.method} ${c.url}`), ['DELETE /api/vm/101']);
+});
+
 requests('should refuse a success answer that is no JSON', async () => {
   const { api } = setup({ 'GET /api/x': [200, '<html>index</html>'] });
   const e = await rejects(api.get('/api/x'));
@@ -255,7 +261,7 @@ session('should ignore a damaged stored session', async () => {
 });
 
 session('should delete the ticket with the CSRF header and forget the session on logout', async () => {
-  const { api, fake, storage } = setup({ 'GET /api/access/me': [200, { data: ME }], 'DELETE /api/access/ticket': [200, { data: null }] }, SESSION);
+  const { api, fake, storage } = setup({ 'GET /api/access/me': [200, { data: ME }], 'DELETE /api/access/ticket': [204, null] }, SESSION);
   await api.resume();
   await api.logout();
   const del = fake.calls.find((c) => c.method === 'DELETE')!;
