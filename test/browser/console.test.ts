@@ -157,9 +157,10 @@ test('should show the guest screen, reset the guest with Ctrl+Alt+Del, and run i
   const page = await openConsole(browser!, node!, 101);
   try {
     await badge(page).filter({ hasText: 'Connected' }).waitFor();
-    // The SeaBIOS text screen arrives: the canvas is 720×400 and has lit pixels.
+    // The SeaBIOS text screen arrives: the canvas is 720×400 and has lit pixels. On a loaded machine
+    // QEMU's own 640×480 "not initialized" notice may come first.
     let shot = await readCanvas(page);
-    for (let i = 0; i < 100 && shot.lit === 0; i++) {
+    for (let i = 0; i < 300 && (shot.lit === 0 || shot.width !== 720); i++) {
       await page.waitForTimeout(100);
       shot = await readCanvas(page);
     }

@@ -77,7 +77,7 @@ export function RestoreForm({ b }: { b: BackupEntry }) {
         onInput=${(e: Event) => setVmid((e.currentTarget as HTMLInputElement).value)} error=${fieldError(error, 'vmid')} />
       <label class="check"><input type="checkbox" checked=${force} onChange=${(e: Event) => setForce((e.currentTarget as HTMLInputElement).checked)} />
         ${t('restore.force', { vmid: b.vmid })}</label>
-      <div class="form-actions"><button type="submit" class="btn" disabled=${start.busy || task !== null}>${t('restore.restore')}</button></div>
+      <div class="form-actions"><button type="submit" class="btn" disabled=${start.busy}>${t('restore.restore')}</button></div>
     </form>
     <${ErrorBanner} error=${formError(error, ['vmid'])} />
     ${task && html`<p role="status"><a href=${href('tasks', task)}>${t('restore.restoreStarted', { task })}</a></p>`}

@@ -1,6 +1,6 @@
 /**
- * The Options card of a guest's page: name, start at boot, its
- * accelerator (or the node's) and notes, a form for users with VM.Config
+ * The Options card of a guest's page: the accelerator it runs under and
+ * why; name, start at boot, its accelerator setting (or the node's) and notes, a form for users with VM.Config
  * and a list for the others. Memory and processors are hardware (hardware.ts).
  */
 import { useState } from 'preact/hooks';
@@ -45,9 +45,18 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   </form>`;
 }
 
+/** The accelerator the guest runs (or would start) under, and why. */
+function AccelInUse({ g }: { g: VmDetail }) {
+  return html`<dl class="props">
+    <dt>${t('guests.accel')}</dt>
+    <dd class="guest-accel">${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}<div class="muted">${g.runtime.accelReason}</div></dd>
+  </dl>`;
+}
+
 export function Options({ g, config, onDone }: { g: VmDetail; config: boolean; onDone: () => void }) {
   return html`<section class="card" aria-labelledby="g-options">
     <h2 id="g-options">${t('guests.options')}</h2>
+    <${AccelInUse} g=${g} />
     ${config
       ? html`<${OptionsForm} key=${g.vmid} g=${g} onDone=${onDone} />`
       : html`<dl class="props">

@@ -82,7 +82,7 @@ function Figures({ g }: { g: VmDetail }) {
       <div><dt>${t('guests.col.cpu')}</dt><dd>${running ? formatPercent(r.cpu) : '–'} <span class="muted">${t('guests.vcpus', { n: r.cpus })}</span></dd></div>
       <div><dt>${t('guests.col.memory')}</dt><dd>${running ? t('guests.ofTotal', { used: bytes(r.mem), total: bytes(r.maxmem) }) : bytes(r.maxmem)}</dd></div>
       <div><dt>${t('guests.col.disk')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.disk), total: bytes(r.maxdisk) })}</dd></div>
-      <div><dt>${t('guests.accel')}</dt><dd class="guest-accel" title=${g.runtime.accelReason}>${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}</dd></div>
+      <div><dt>${t('guests.accel')}</dt><dd title=${g.runtime.accelReason}>${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}</dd></div>
     </dl>
     ${g.note && html`<div class="banner banner-info" role="status"><div class="banner-body">${g.note}</div></div>`}
     ${g.runtime.pending.length > 0 && html`<div class="banner banner-info" role="status"><div class="banner-body">${t('guests.pending', { fields: g.runtime.pending.join(', ') })}</div></div>`}
