@@ -3,7 +3,8 @@
  *
  *   ramvm backup tick [cron|npm-start]    start due jobs (cron, or npm start, each minute), and record the tick
  *   ramvm backup cron-line                print the cron.d line for this node
- *   ramvm backup install-cron [FILE]      write it to FILE (default /etc/cron.d/ramvm-backup)
+ *   ramvm backup install-cron [FILE]      write it to FILE (default etc/cron.d/ramvm-backup below
+ *                                         RAMVM_ROOT: /etc/cron.d/ramvm-backup on a node)
  *
  * The cron.d line (system crontab format: minute … user command):
  *   * * * * * root RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1
@@ -17,7 +18,8 @@ import { writeFileAtomic } from '../lib/store';
 import { tick } from './job';
 import { recordedTick, TICK_SOURCES, type TickSource } from './scheduler';
 
-export const DEFAULT_CRON_FILE = '/etc/cron.d/ramvm-backup';
+/** Where install-cron writes, below the data root like every path of a node (RAMVM_ROOT=/ on a node). */
+export const CRON_FILE = 'etc/cron.d/ramvm-backup';
 
 /** The cron.d line; every part is checked to be shell-safe (cron hands the command to sh). */
 export function cronLine(o: { root: string; node: string; nodeBin: string; ramvm: string; log: string }): string {
@@ -46,7 +48,7 @@ export async function backupCommand([sub, arg]: string[]): Promise<void> {
     return;
   }
   if (sub === 'install-cron') {
-    const file = arg ?? DEFAULT_CRON_FILE;
+    const file = arg ?? join(paths().root, CRON_FILE);
     writeFileAtomic(file, `# ramvm: start due backup jobs each minute\n${thisNodeLine()}`, 0o644);
     process.stdout.write(`wrote ${file}\n`);
     return;

@@ -50,12 +50,14 @@ export function pathsFor(root: string, dist?: string): Paths {
   };
 }
 
-let cached: Paths | undefined;
+let cached: { root: string | undefined; dist: string | undefined; paths: Paths } | undefined;
 
-/** The paths of this process, from RAMVM_ROOT (default ./var). */
+/** The paths of this process, from RAMVM_ROOT (default ./var); kept until RAMVM_ROOT or RAMVM_DIST changes. */
 export function paths(): Paths {
-  cached ??= pathsFor(process.env.RAMVM_ROOT ?? './var');
-  return cached;
+  const root = process.env.RAMVM_ROOT;
+  const dist = process.env.RAMVM_DIST;
+  if (!cached || cached.root !== root || cached.dist !== dist) cached = { root, dist, paths: pathsFor(root ?? './var') };
+  return cached.paths;
 }
 
 /** The node's name: RAMVM_NODE, else the host name. */

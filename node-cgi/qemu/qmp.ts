@@ -19,6 +19,8 @@ import { HttpError } from '../lib/errors';
 export const QMP_CONNECT_TIMEOUT_MS = 5_000;
 /** Default time for one command. */
 export const QMP_COMMAND_TIMEOUT_MS = 30_000;
+/** Pause before connecting again to a socket whose listen queue was full. */
+const QMP_QUEUE_RETRY_MS = 20;
 
 export interface QmpEvent {
   event: string;
@@ -46,15 +48,32 @@ export class Qmp {
 
   private constructor(private readonly sock: Socket) {}
 
-  /** Connect, read the greeting, negotiate capabilities. */
+  /**
+   * Connect, read the greeting, negotiate capabilities. While QEMU serves
+   * another client, one more waits in the socket's listen queue; beyond that
+   * connect() fails at once with EAGAIN, so try again until the time is up.
+   */
   static async connect(path: string, timeoutMs = QMP_CONNECT_TIMEOUT_MS): Promise<Qmp> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await Qmp.connectOnce(path, Math.max(deadline - Date.now(), 1), timeoutMs);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        if (Date.now() >= deadline) throw new HttpError(504, 'timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`);
+        await new Promise((r) => setTimeout(r, QMP_QUEUE_RETRY_MS));
+      }
+    }
+  }
+
+  private static async connectOnce(path: string, leftMs: number, timeoutMs: number): Promise<Qmp> {
     const sock = connect(path);
     const q = new Qmp(sock);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         sock.destroy();
         reject(new HttpError(504, 'timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`));
-      }, timeoutMs);
+      }, leftMs);
       let greeted = false;
       sock.on('data', (chunk) => {
         q.buf += chunk.toString('utf8');
@@ -69,7 +88,7 @@ export class Qmp {
             if (!('QMP' in JSON.parse(first))) throw new Error('no greeting');
           } catch {
             sock.destroy();
-            reject(new Error(`not a QMP socket: ${path}`));
+            reject(new Error(`not a QMP socket: ${path} (its first line: ${first.slice(0, 200)})`));
             return;
           }
           resolve();

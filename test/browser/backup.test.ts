@@ -9,37 +9,31 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { killGuests } from '../helpers/guest';
+import { useNode } from '../helpers/fixture';
 import { closeBrowser, closePage, launchBrowser, login, openPage, SCREENSHOT_DIR } from '../helpers/browser';
 import { makeGuest, waitTask } from '../integration/backup-fixture';
 import { DIST } from '../../build/build';
 
-let node: TestNode;
 let browser: Browser;
-let admin: Client;
 
 const B = suite('backup views in Chromium');
+const fx = useNode(B);
 B.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
-  await makeGuest(admin, node.root, 105, { sizeMiB: 16, filledMiB: 4, format: 'qcow2', reference: join(node.root, 'ref-105.raw') });
+  await makeGuest(fx, 105, { sizeMiB: 16, filledMiB: 4, format: 'qcow2', reference: join(fx.root, 'ref-105.raw') });
   browser = await launchBrowser();
 });
 B.after(async () => {
   await closeBrowser(browser);
-  if (node) await killGuests(node.root);
-  await node?.stop();
 });
 
 B('should create a job with the original fields, run it now and list a verified backup with its log', async () => {
   let page: Page | undefined;
   try {
-    page = await openPage(browser, node, { hash: '#/backups' });
-    await login(page, 'admin', node.adminPassword);
+    page = await openPage(browser, fx.node, { hash: '#/backups' });
+    await login(page, 'admin', fx.node.adminPassword);
     await page.getByRole('heading', { name: 'Backups', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Backup jobs' }).click();
     await page.getByRole('link', { name: 'New job' }).click();
@@ -63,7 +57,7 @@ B('should create a job with the original fields, run it now and list a verified 
     assert.match(text, 'stop · none');
     assert.match(text, '2 last, 0 daily, 4 weekly, 0 monthly');
     assert.match(text, 'it@example.com');
-    const stored = (await admin.get('/api/backup/jobs/nightly-ui')).json.data;
+    const stored = (await fx.admin.get('/api/backup/jobs/nightly-ui')).json.data;
     assert.equal([stored.vmids, stored.weekdays, stored.start, stored.mode, stored.compress, stored.retention.keepLast, stored.retention.keepWeekly],
       [[105], ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], '23:30', 'stop', 'none', 2, 4]);
 
@@ -71,7 +65,7 @@ B('should create a job with the original fields, run it now and list a verified 
     const started = page.getByRole('status').filter({ hasText: 'Job nightly-ui started:' });
     await started.waitFor();
     const task = /: (\S+)$/.exec(await started.innerText())![1]!;
-    assert.is((await waitTask(admin, task)).status, 'ok');
+    assert.is((await waitTask(fx.admin, task)).status, 'ok');
     await row.getByText('OK').waitFor({ timeout: 30_000 });
 
     await page.getByRole('link', { name: 'Backups', exact: true }).first().click();
@@ -96,11 +90,11 @@ B('should create a job with the original fields, run it now and list a verified 
 B('should show a failed backup in red until it is acknowledged', async () => {
   let page: Page | undefined;
   try {
-    assert.is((await admin.post('/api/storage', { name: 'usbgone', type: 'device', label: 'RAMVMNOUI1' })).status, 201);
-    const r = await admin.post('/api/backup/run', { vmid: 105, storage: 'usbgone' });
-    assert.is((await waitTask(admin, r.json.data.task)).status, 'failed');
-    page = await openPage(browser, node, { hash: '#/backups' });
-    await login(page, 'admin', node.adminPassword);
+    assert.is((await fx.admin.post('/api/storage', { name: 'usbgone', type: 'device', label: 'RAMVMNOUI1' })).status, 201);
+    const r = await fx.admin.post('/api/backup/run', { vmid: 105, storage: 'usbgone' });
+    assert.is((await waitTask(fx.admin, r.json.data.task)).status, 'failed');
+    page = await openPage(browser, fx.node, { hash: '#/backups' });
+    await login(page, 'admin', fx.node.adminPassword);
     const alert = page.getByRole('alert').filter({ hasText: 'Backup failures' });
     await alert.waitFor();
     assert.match(await alert.innerText(), 'no device with filesystem label RAMVMNOUI1 is connected');
@@ -116,7 +110,7 @@ B('should show a failed backup in red until it is acknowledged', async () => {
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'backups.png'), fullPage: true });
     await alert.getByRole('button', { name: 'Acknowledge' }).click();
     await alert.waitFor({ state: 'detached' });
-    assert.equal((await admin.get('/api/backup/alerts')).json.data, []);
+    assert.equal((await fx.admin.get('/api/backup/alerts')).json.data, []);
   } finally {
     await closePage(page);
   }
@@ -124,10 +118,10 @@ B('should show a failed backup in red until it is acknowledged', async () => {
 B('should offer the guests the user may back up, with a mode select that shows its whole choice', async () => {
   let page: Page | undefined;
   try {
-    assert.is((await admin.post('/api/vm', { vmid: 106, name: 'not-mine', memory: 16, disks: [{ size: '1M' }], nics: [] })).status, 201);
-    assert.is((await admin.post('/api/access/users', { username: 'bert', password: 'bert-password' })).status, 201);
-    assert.is((await admin.put('/api/access/acl', { path: '/vms/105', user: 'bert', role: 'VMAdmin' })).status, 200);
-    page = await openPage(browser, node, { hash: '#/backups', viewport: { width: 1280, height: 800 } });
+    assert.is((await fx.admin.post('/api/vm', { vmid: 106, name: 'not-mine', memory: 16, disks: [{ size: '1M' }], nics: [] })).status, 201);
+    assert.is((await fx.admin.post('/api/access/users', { username: 'bert', password: 'bert-password' })).status, 201);
+    assert.is((await fx.admin.put('/api/access/acl', { path: '/vms/105', user: 'bert', role: 'VMAdmin' })).status, 200);
+    page = await openPage(browser, fx.node, { hash: '#/backups', viewport: { width: 1280, height: 800 } });
     await login(page, 'bert', 'bert-password');
     const now = page.locator('section', { has: page.getByRole('heading', { name: 'Back up now' }) });
     const guest = now.getByLabel('Guest');
@@ -152,23 +146,23 @@ B('should offer the guests the user may back up, with a mode select that shows i
     const started = now.getByRole('status').filter({ hasText: 'Backup started:' });
     await started.waitFor();
     const task = /: (\S+)$/.exec(await started.innerText())![1]!;
-    assert.is((await waitTask(admin, task)).status, 'ok');
+    assert.is((await waitTask(fx.admin, task)).status, 'ok');
   } finally {
     await closePage(page);
-    await admin.del('/api/vm/106');
+    await fx.admin.del('/api/vm/106');
   }
 });
 
 B('should show a scheduler that stopped as an alert that cannot be acknowledged, and on the jobs page', async () => {
   let page: Page | undefined;
-  const jobsFile = join(node.root, 'etc/ramvm/backup/jobs.json');
+  const jobsFile = join(fx.root, 'etc/ramvm/backup/jobs.json');
   try {
     // A job that has waited ten minutes on a node whose scheduler never ran (a test node has no cron).
     const jobs = JSON.parse(readFileSync(jobsFile, 'utf8'));
     jobs.jobs['nightly-ui'].created = Date.now() - 10 * 60_000;
     writeFileSync(jobsFile, JSON.stringify(jobs));
-    page = await openPage(browser, node, { hash: '#/backups' });
-    await login(page, 'admin', node.adminPassword);
+    page = await openPage(browser, fx.node, { hash: '#/backups' });
+    await login(page, 'admin', fx.node.adminPassword);
     const alert = page.getByRole('alert').filter({ hasText: 'Backup failures' });
     await alert.waitFor();
     const item = alert.locator('li', { hasText: 'no scheduled backup starts' });
@@ -181,7 +175,7 @@ B('should show a scheduler that stopped as an alert that cannot be acknowledged,
     assert.match(await card.innerText(), 'Last run\nnever');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'backup-scheduler-stopped.png'), fullPage: true });
     // A tick, as cron runs it: the scheduler runs, the alert is gone.
-    const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: node.env, encoding: 'utf8' });
+    const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: fx.node.env, encoding: 'utf8' });
     assert.is(tick.status, 0, tick.stderr);
     await page.reload();
     await card.getByText('Runs', { exact: true }).waitFor();

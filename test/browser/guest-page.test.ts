@@ -9,41 +9,36 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { killGuests, waitFor } from '../helpers/guest';
+import { suite } from '../helpers/suite';
+import { useNode } from '../helpers/fixture';
+import { waitFor } from '../helpers/guest';
 import { closeBrowser, closePage, launchBrowser, login, openPage, SCREENSHOT_DIR } from '../helpers/browser';
-import { makeBackup, makeProbeGuest, startGuest, waitTask } from '../integration/restore-fixture';
+import { makeBackup, makeProbeGuest, startProbeGuest, waitTask } from '../integration/restore-fixture';
 
 /** The size the guest page is laid out for. */
 const DESKTOP = { width: 1280, height: 800 };
 
-let node: TestNode;
 let browser: Browser;
-let admin: Client;
 let backup: string;
 
 const G = suite("a guest's page in Chromium");
+const fx = useNode(G);
 G.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
-  await makeProbeGuest(admin, node.root, 101, { sizeMiB: 16, filledMiB: 2, format: 'raw', reference: join(node.root, 'ref-101.raw') });
-  backup = (await makeBackup(admin, 101)).id;
-  await startGuest(admin, node.root, 101);
+  await makeProbeGuest(fx, 101, { sizeMiB: 16, filledMiB: 2, format: 'raw', reference: join(fx.root, 'ref-101.raw') });
+  backup = (await makeBackup(fx.admin, 101)).id;
+  await startProbeGuest(fx, 101);
   browser = await launchBrowser();
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
 });
 G.after(async () => {
   await closeBrowser(browser);
-  if (node) await killGuests(node.root);
-  await node?.stop();
 });
 
 async function guestPage(vmid: number): Promise<Page> {
-  const page = await openPage(browser, node, { viewport: DESKTOP, hash: `#/guests/${vmid}` });
-  await login(page, 'admin', node.adminPassword);
+  const page = await openPage(browser, fx.node, { viewport: DESKTOP, hash: `#/guests/${vmid}` });
+  await login(page, 'admin', fx.node.adminPassword);
   await page.getByRole('heading', { level: 1, name: new RegExp(`^Guest ${vmid} `) }).waitFor();
   return page;
 }
@@ -81,7 +76,7 @@ G('should show status and actions, then the whole console above the fold, then h
 
 G('should change processors, memory, OS type and boot order, and add, grow and remove a disk', async () => {
   let page: Page | undefined;
-  const r = await admin.post('/api/vm', { vmid: 110, name: 'hw', memory: 64, disks: [{ size: '1M', bus: 'ide' }], nics: [{ model: 'e1000' }] });
+  const r = await fx.admin.post('/api/vm', { vmid: 110, name: 'hw', memory: 64, disks: [{ size: '1M', bus: 'ide' }], nics: [{ model: 'e1000' }] });
   assert.is(r.status, 201, r.text);
   try {
     page = await guestPage(110);
@@ -95,7 +90,7 @@ G('should change processors, memory, OS type and boot order, and add, grow and r
     await hw.getByRole('checkbox', { name: 'Network card net0' }).uncheck();
     await hw.getByRole('button', { name: 'Save hardware' }).click();
     await hw.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
-    const g = (await admin.get('/api/vm/110')).json.data;
+    const g = (await fx.admin.get('/api/vm/110')).json.data;
     assert.equal([g.sockets, g.cores, g.memory, g.ostype, g.boot], [2, 2, 128, 'win10', ['cdrom', 'disk0']]);
 
     await hw.getByRole('button', { name: 'Add disk' }).click();
@@ -117,7 +112,7 @@ G('should change processors, memory, OS type and boot order, and add, grow and r
     await grow.getByRole('button', { name: 'Grow' }).click();
     await grow.waitFor({ state: 'detached' });
     await hw.getByRole('row', { name: /^disk1 .*128M/ }).waitFor();
-    assert.is((await admin.get('/api/vm/110')).json.data.disks[1].size, '128M');
+    assert.is((await fx.admin.get('/api/vm/110')).json.data.disks[1].size, '128M');
 
     await hw.getByRole('button', { name: 'Remove disk disk1' }).click();
     const remove = page.getByRole('alertdialog', { name: 'Remove disk disk1 of guest 110?' });
@@ -126,10 +121,10 @@ G('should change processors, memory, OS type and boot order, and add, grow and r
     await remove.getByLabel('Type “disk1” to confirm').fill('disk1');
     await confirm.click();
     await disk1.waitFor({ state: 'detached' });
-    assert.equal((await admin.get('/api/vm/110')).json.data.disks.map((d: { id: string }) => d.id), ['disk0']);
+    assert.equal((await fx.admin.get('/api/vm/110')).json.data.disks.map((d: { id: string }) => d.id), ['disk0']);
   } finally {
     await closePage(page);
-    await admin.del('/api/vm/110');
+    await fx.admin.del('/api/vm/110');
   }
 });
 
@@ -145,13 +140,13 @@ G('should restore a backup from its row on the guest page into a new guest', asy
     const started = dialog.getByRole('status').filter({ hasText: 'Restore started' });
     await started.waitFor();
     const task = /task (\S+)\)/.exec(await started.innerText())![1]!;
-    assert.is((await waitTask(admin, task)).status, 'ok');
-    assert.is((await admin.get('/api/vm/150')).json.data.status, 'stopped');
+    assert.is((await waitTask(fx.admin, task)).status, 'ok');
+    assert.is((await fx.admin.get('/api/vm/150')).json.data.status, 'stopped');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await dialog.waitFor({ state: 'detached' });
   } finally {
     await closePage(page);
-    await admin.del('/api/vm/150');
+    await fx.admin.del('/api/vm/150');
   }
 });
 
@@ -189,10 +184,10 @@ G('should run a backup from its row and mark the guest it makes in its page, the
     await row.getByRole('button', { name: 'Stop', exact: true }).click();
     const dialog = page.getByRole('alertdialog', { name: `Stop guest ${vmid} (rs101) and discard it?` });
     assert.match(await dialog.innerText(), 'the whole guest goes away');
-    const watcher = (await admin.get(`/api/vm/${vmid}`)).json.data.temporary.task as string;
+    const watcher = (await fx.admin.get(`/api/vm/${vmid}`)).json.data.temporary.task as string;
     await dialog.getByRole('button', { name: `Stop and discard guest ${vmid}` }).click();
-    assert.is((await waitTask(admin, watcher, 60_000)).status, 'ok');
-    assert.is((await admin.get(`/api/vm/${vmid}`)).status, 404, 'discarded');
+    assert.is((await waitTask(fx.admin, watcher, 60_000)).status, 'ok');
+    assert.is((await fx.admin.get(`/api/vm/${vmid}`)).status, 404, 'discarded');
   } finally {
     await closePage(page);
   }

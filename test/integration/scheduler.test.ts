@@ -8,7 +8,7 @@
  * alert once jobs have waited SCHEDULER_STALE_MS, mails it once, refuses
  * to have it acknowledged, and drops it when a tick runs.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { DIST } from '../../build/build';
 import { SCHEDULER_STALE_MS } from '../../node-cgi/backup/scheduler';
 import { waitFor } from '../helpers/guest';
-import { freePort, loginClient, startTestNode, type Client, type TestNode } from '../helpers/node';
+import { useNode } from '../helpers/fixture';
+import { freePort, loginClient } from '../helpers/node';
 import { exited, lighttpdOf, startNpm } from '../helpers/npm-start';
 import { taskLog, waitTask } from './backup-fixture';
 
@@ -84,38 +85,32 @@ N('should refuse a tick interval that is no number before it serves', async () =
 });
 N.run();
 
-let node: TestNode;
-let admin: Client;
 const mailDir = mkdtempSync(join(tmpdir(), 'ramvm-sched-mail-'));
 
 const S = suite('a scheduler that stopped');
-S.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
+const fx = useNode(S);
+S.before(() => {
+  fx.cleanups.push(() => rmSync(mailDir, { recursive: true, force: true }));
   // sendmail: each message into a file of mailDir.
   writeFileSync(join(mailDir, 'sendmail'), `#!/bin/sh\nf=${mailDir}/$(date +%s%N).eml\ncat > "$f.tmp"\nmv "$f.tmp" "$f"\n`);
   chmodSync(join(mailDir, 'sendmail'), 0o755);
 });
-S.after(async () => {
-  await node?.stop();
-  rmSync(mailDir, { recursive: true, force: true });
-});
 
 S('should be an alert once jobs waited five minutes without a tick, mailed once, not acknowledged, gone with the next tick', async () => {
-  assert.is((await admin.put('/api/backup/mail', { sendmail: [join(mailDir, 'sendmail')], from: 'ramvm@testnode' })).status, 200);
-  assert.is((await admin.post('/api/backup/jobs', { id: 'nightly', start: '22:00', mailto: 'it@example.com' })).status, 201);
-  let s = (await admin.get('/api/backup/scheduler')).json.data;
+  assert.is((await fx.admin.put('/api/backup/mail', { sendmail: [join(mailDir, 'sendmail')], from: 'ramvm@testnode' })).status, 200);
+  assert.is((await fx.admin.post('/api/backup/jobs', { id: 'nightly', start: '22:00', mailto: 'it@example.com' })).status, 201);
+  let s = (await fx.admin.get('/api/backup/scheduler')).json.data;
   assert.equal([s.state, s.last, s.jobs], ['ok', null, 1], 'a job of a minute ago has not waited long');
   // The job has waited longer than the scheduler may be silent (its creation moved back, as if made then).
-  const jobsFile = join(node.root, 'etc/ramvm/backup/jobs.json');
+  const jobsFile = join(fx.root, 'etc/ramvm/backup/jobs.json');
   const jobs = JSON.parse(readFileSync(jobsFile, 'utf8'));
   jobs.jobs.nightly.created = Date.now() - SCHEDULER_STALE_MS - 60_000;
   writeFileSync(jobsFile, JSON.stringify(jobs));
 
-  s = (await admin.get('/api/backup/scheduler')).json.data;
+  s = (await fx.admin.get('/api/backup/scheduler')).json.data;
   assert.is(s.state, 'stale');
   assert.match(s.message, 'the backup scheduler of node testnode has never run: 1 job (nightly) cannot start');
-  const alerts = (await admin.get('/api/backup/alerts')).json.data;
+  const alerts = (await fx.admin.get('/api/backup/alerts')).json.data;
   assert.equal(alerts.map((a: { task: string; kind: string }) => [a.task, a.kind]), [['scheduler:testnode', 'scheduler']]);
   assert.is(alerts[0].message, s.message);
 
@@ -126,28 +121,28 @@ S('should be an alert once jobs waited five minutes without a tick, mailed once,
   const text = readFileSync(join(mailDir, mails![0]!), 'utf8');
   assert.match(text, /^From: ramvm@testnode\nTo: it@example.com\nSubject: ramvm backup scheduler STOPPED on testnode\n/);
   assert.match(text, 'NO SCHEDULED BACKUP STARTS');
-  await admin.get('/api/backup/alerts');
-  await admin.get('/api/backup/scheduler');
-  const tasks = (await admin.get('/api/task?limit=50')).json.data.filter((t: { kind: string }) => t.kind === 'scheduler-mail');
+  await fx.admin.get('/api/backup/alerts');
+  await fx.admin.get('/api/backup/scheduler');
+  const tasks = (await fx.admin.get('/api/task?limit=50')).json.data.filter((t: { kind: string }) => t.kind === 'scheduler-mail');
   assert.is(tasks.length, 1, 'mailed once for one stop');
-  assert.is((await waitTask(admin, tasks[0].id)).status, 'ok');
+  assert.is((await waitTask(fx.admin, tasks[0].id)).status, 'ok');
 
-  const ack = await admin.post('/api/backup/alerts/ack', { tasks: ['scheduler:testnode'] });
+  const ack = await fx.admin.post('/api/backup/alerts/ack', { tasks: ['scheduler:testnode'] });
   assert.is(ack.status, 409, ack.text);
   assert.match(ack.json.error.message, 'it ends when the backup scheduler runs again');
-  const all = await admin.post('/api/backup/alerts/ack', {});
+  const all = await fx.admin.post('/api/backup/alerts/ack', {});
   assert.equal(all.json.data.acknowledged, [], 'acknowledging all leaves it');
-  assert.is((await admin.get('/api/backup/alerts')).json.data.length, 1);
+  assert.is((await fx.admin.get('/api/backup/alerts')).json.data.length, 1);
 
-  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: node.env, encoding: 'utf8' });
+  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: fx.node.env, encoding: 'utf8' });
   assert.is(tick.status, 0, tick.stderr);
-  s = (await admin.get('/api/backup/scheduler')).json.data;
+  s = (await fx.admin.get('/api/backup/scheduler')).json.data;
   assert.equal([s.state, s.last.by, s.last.ok], ['ok', 'cron', true]);
-  assert.equal((await admin.get('/api/backup/alerts')).json.data, []);
+  assert.equal((await fx.admin.get('/api/backup/alerts')).json.data, []);
 });
 
 S('should refuse an unknown source of ticks', () => {
-  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick', 'at'], { env: node.env, encoding: 'utf8' });
+  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick', 'at'], { env: fx.node.env, encoding: 'utf8' });
   assert.is.not(tick.status, 0);
   assert.match(tick.stderr, 'usage: ramvm backup tick [cron|npm-start]');
 });

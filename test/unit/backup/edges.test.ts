@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { backupTransaction, diskNodes, targetCreateArgs } from '../../../node-cgi/backup/engine';
 import { offlineCopyArgs, parseConvertProgress } from '../../../node-cgi/backup/offline';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
   jobRecipients, nextTickDelayMs, SCHEDULER_STALE_MS, schedulerAlert, schedulerHealth, schedulerMail, tickIntervalMs, tickRecord,

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import {
@@ -106,8 +106,9 @@ P('should never touch files that are not ours', () => {
 P.run();
 
 const F = suite('checkFreeSpace');
-F('should pass when the upload and the reserve fit', () => {
-  checkFreeSpace(100, 100 + FREE_RESERVE_BYTES);
+F('should pass when the upload and the reserve fit, to the byte', () => {
+  assert.not.throws(() => checkFreeSpace(100, 100 + FREE_RESERVE_BYTES));
+  assert.throws(() => checkFreeSpace(101, 100 + FREE_RESERVE_BYTES), /needs 101 bytes, 100 bytes are free/);
 });
 F('should answer 507 naming both sizes when they do not', () => {
   try {

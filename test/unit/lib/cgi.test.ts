@@ -1,18 +1,17 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { UNIT_ROOT as root } from '../temp-root';
+import { useTempRoot } from '../../helpers/temp-root';
 import { handleRequest, Reply, type Route } from '../../../node-cgi/lib/cgi';
 import { parseRequest } from '../../../node-cgi/lib/request';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { issueCsrf, issueTicket } from '../../../node-cgi/auth/ticket';
 
-/** The access files this suite needs, written when it starts: other suites share the unit root. */
-function writeFixture(): void {
+/** The access files this suite needs, in its own root. */
+function writeFixture(root: string): void {
   mkdirSync(join(root, 'etc/ramvm'), { recursive: true });
-  for (const f of ['users.json', 'acl.json', 'tokens.json', 'groups.json']) rmSync(join(root, 'etc/ramvm', f), { force: true });
   writeFileSync(join(root, 'etc/ramvm/users.json'), JSON.stringify({
     users: {
       anna: { enabled: true, expire: 0, groups: [], password: 'x' },
@@ -46,7 +45,8 @@ async function call(method: string, path: string, headers: Record<string, string
 const cookie = (user: string) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user))}` });
 
 const H = suite('handleRequest');
-H.before(writeFixture);
+const root = useTempRoot(H);
+H.before(() => writeFixture(root.path));
 H('should answer 401 without credentials', async () => {
   const r = await call('GET', '/101');
   assert.is(r.status, 401);

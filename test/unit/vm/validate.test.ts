@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import {
@@ -229,7 +229,17 @@ S('should write the largest exact unit', () => {
   assert.is(formatSize(parseSize('2048K')), '2M');
 });
 S('should refuse fractions and garbage', () => {
-  for (const v of ['1.5G', 'G', '', '32 GB extra', 1.5, null, '00G']) assert.throws(() => parseSize(v), String(v));
+  const unit = /^must be a whole number with K, M, G or T, like "32G" or "64M"$/;
+  const table: [unknown, RegExp][] = [
+    ['1.5G', unit],
+    ['G', unit],
+    ['', unit],
+    ['32 GB extra', unit],
+    ['00G', unit],
+    [1.5, /^must be a whole number of GiB or a string like "32G"$/],
+    [null, /^must be a size like "32G" or "64M"$/],
+  ];
+  for (const [v, message] of table) assert.throws(() => parseSize(v as string), message, String(v));
 });
 S.run();
 

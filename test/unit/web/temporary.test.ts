@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { formatTime } from '../../../web/format';
 import { setLang } from '../../../web/i18n';
