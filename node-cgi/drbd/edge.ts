@@ -1,0 +1,45 @@
+/**
+ * The one place that carries out a replicated disk's steps (commands.ts)
+ * on this node: programs through lib/exec.ts, the resource file through
+ * the store's atomic write, /proc/drbd read as it is. Everything DRBD does
+ * as root goes through `applySteps` with a runner, so the root helper can
+ * take the runner's place without the steps changing; the lab's tests run
+ * the same steps on a lab node's console with a runner of their own.
+ */
+import { readFileSync } from 'node:fs';
+import { run } from '../lib/exec';
+import { writeFileAtomic } from '../lib/store';
+import { DRBD_STEP_TIMEOUT_MS, type DrbdStep } from './commands';
+import { parseProcDrbd, type ProcDrbd } from './proc';
+
+/** Where /proc/drbd is (the module must be loaded). */
+export const PROC_DRBD = '/proc/drbd';
+
+export interface DrbdRunner {
+  /** Run argv; resolves to its stdout, rejects on a non-zero exit. */
+  run(argv: readonly string[]): Promise<string>;
+  /** Write a whole file atomically. */
+  write(file: string, text: string): Promise<void>;
+  /** A file's text. */
+  read(file: string): Promise<string>;
+}
+
+/** This node, as its own process (root until the root helper takes this over). */
+export const localRunner: DrbdRunner = {
+  run: async (argv) => (await run(argv, { timeoutMs: DRBD_STEP_TIMEOUT_MS })).stdout,
+  write: async (file, text) => writeFileAtomic(file, text, 0o644),
+  read: async (file) => readFileSync(file, 'utf8'),
+};
+
+/** Each step in order; the first that fails ends it with its error. */
+export async function applySteps(steps: readonly DrbdStep[], runner: DrbdRunner = localRunner): Promise<void> {
+  for (const s of steps) {
+    if ('run' in s) await runner.run(s.run);
+    else await runner.write(s.write, s.text);
+  }
+}
+
+/** /proc/drbd now, parsed. */
+export async function readProcDrbd(runner: DrbdRunner = localRunner): Promise<ProcDrbd> {
+  return parseProcDrbd(await runner.read(PROC_DRBD));
+}

@@ -1,0 +1,113 @@
+/**
+ * /proc/drbd of the DRBD 8.4 kernel module, parsed into each minor's
+ * roles, connection state, disk states and resync progress. The format
+ * (drivers/block/drbd/drbd_proc.c, 8.4.11 in Debian's 6.1 kernel):
+ *
+ *   version: 8.4.11 (api:1/proto:86-101)
+ *   srcversion: 211FB288A383ED945B83420
+ *    0: cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent C r-----
+ *       ns:3072 nr:0 dw:0 dr:4040 al:8 bm:0 lo:0 pe:2 ua:0 ap:0 ep:1 wo:f oos:62460
+ *   	[>...................] sync'ed:  5.2% (62460/65532)K
+ *   	finish: 0:00:20 speed: 3,072 (3,072) K/sec
+ *    1: cs:Unconfigured
+ *
+ *   → { version: "8.4.11", devices: [
+ *       { minor: 0, connection: "SyncSource", role: "Primary", peerRole: "Secondary",
+ *         disk: "UpToDate", peerDisk: "Inconsistent", protocol: "C", outOfSyncKiB: 62460,
+ *         sync: { kind: "sync", percent: 5.2, leftKiB: 62460, totalKiB: 65532 } },
+ *       { minor: 1, connection: "Unconfigured" } ] }
+ *
+ * A minor with "verified:" instead of "sync'ed:" is running an online
+ * verify (kind "verify"). Lines the parser does not need (act_log:,
+ * resync:, finish:) are skipped; a minor line it cannot read throws with
+ * that line.
+ */
+import { HttpError } from '../lib/errors';
+
+/** Roles of drbdadm role / ro: (drbd_role in drbd.h). */
+export type DrbdRole = 'Primary' | 'Secondary' | 'Unknown';
+
+export interface DrbdSync {
+  /** A resync, or an online verify. */
+  kind: 'sync' | 'verify';
+  /** Done, 0–100 with one decimal as the kernel prints it. */
+  percent: number;
+  leftKiB: number;
+  totalKiB: number;
+}
+
+export interface DrbdDeviceState {
+  minor: number;
+  /** cs: "Connected", "WFConnection", "StandAlone", "SyncSource", "SyncTarget", "Unconfigured", … */
+  connection: string;
+  role?: DrbdRole;
+  peerRole?: DrbdRole;
+  /** ds: "UpToDate", "Inconsistent", "Outdated", "Diskless", "DUnknown", … */
+  disk?: string;
+  peerDisk?: string;
+  protocol?: 'A' | 'B' | 'C';
+  /** oos: KiB out of sync with the peer. */
+  outOfSyncKiB?: number;
+  sync?: DrbdSync;
+}
+
+export interface ProcDrbd {
+  /** "8.4.11" */
+  version: string;
+  devices: DrbdDeviceState[];
+}
+
+const unreadable = (what: string, line: string) => new HttpError('internal', `/proc/drbd: cannot read ${what}: ${JSON.stringify(line.slice(0, 200))}`);
+
+const ROLES: readonly string[] = ['Primary', 'Secondary', 'Unknown'];
+
+function role(v: string, line: string): DrbdRole {
+  if (!ROLES.includes(v)) throw unreadable('a role', line);
+  return v as DrbdRole;
+}
+
+/** "(62460/65532)K" or "(448976/1301592)M" → KiB */
+const toKiB = (n: string, unit: string) => Number(n) * (unit === 'M' ? 1024 : 1);
+
+/** The text of /proc/drbd → its version and devices (see the top of this module). */
+export function parseProcDrbd(text: string): ProcDrbd {
+  const lines = text.split('\n');
+  const v = /^version: (\d+\.\d+\.\d+)/.exec(lines[0] ?? '');
+  if (!v) throw unreadable('the version', lines[0] ?? '');
+  const devices: DrbdDeviceState[] = [];
+  let cur: DrbdDeviceState | undefined;
+  for (const line of lines.slice(1)) {
+    const head = /^\s*(\d+): cs:(\S+)(.*)$/.exec(line);
+    if (head) {
+      cur = { minor: Number(head[1]), connection: head[2]! };
+      devices.push(cur);
+      const rest = head[3]!.trim();
+      if (rest === '') continue;
+      const m = /^ro:(\S+)\/(\S+) ds:(\S+)\/(\S+) ([ABC])\b/.exec(rest);
+      if (!m) throw unreadable(`minor ${cur.minor}`, line);
+      Object.assign(cur, { role: role(m[1]!, line), peerRole: role(m[2]!, line), disk: m[3], peerDisk: m[4], protocol: m[5] });
+      continue;
+    }
+    if (!cur) continue; // srcversion:, GIT-hash:, blank lines
+    const oos = /\boos:(\d+)/.exec(line);
+    if (oos && /^\s+ns:/.test(line)) {
+      cur.outOfSyncKiB = Number(oos[1]);
+      continue;
+    }
+    const sync = /(sync'ed|verified):\s*(\d+(?:\.\d+)?)% \((\d+)\/(\d+)\)([KM])/.exec(line);
+    if (sync) {
+      cur.sync = {
+        kind: sync[1] === 'verified' ? 'verify' : 'sync',
+        percent: Number(sync[2]),
+        leftKiB: toKiB(sync[3]!, sync[5]!),
+        totalKiB: toKiB(sync[4]!, sync[5]!),
+      };
+    }
+  }
+  return { version: v[1]!, devices };
+}
+
+/** One minor of a parsed /proc/drbd; undefined when the kernel does not list it. */
+export function deviceOf(p: ProcDrbd, minor: number): DrbdDeviceState | undefined {
+  return p.devices.find((d) => d.minor === minor);
+}
