@@ -27,7 +27,7 @@ export const LOSETUP = 'losetup';
 export const DRBD_STEP_TIMEOUT_MS = 60_000;
 
 /** drbdadm's steps, by what they do; skip-sync is new-current-uuid --clear-bitmap. */
-export type DrbdadmStep = 'create-md' | 'up' | 'skip-sync' | 'primary' | 'secondary' | 'down';
+export type DrbdadmStep = 'create-md' | 'up' | 'skip-sync' | 'primary' | 'secondary' | 'disconnect' | 'connect' | 'down';
 
 const STEP_ARGS: Record<DrbdadmStep, readonly string[]> = {
   // --force: answer drbdmeta's questions; the file is ours and new.
@@ -36,6 +36,8 @@ const STEP_ARGS: Record<DrbdadmStep, readonly string[]> = {
   'skip-sync': ['new-current-uuid', '--clear-bitmap'],
   primary: ['primary'],
   secondary: ['secondary'],
+  disconnect: ['disconnect'],
+  connect: ['connect'],
   down: ['down'],
 };
 

@@ -74,6 +74,8 @@ export function parseProcDrbd(text: string): ProcDrbd {
   const lines = text.split('\n');
   const v = /^version: (\d+\.\d+\.\d+)/.exec(lines[0] ?? '');
   if (!v) throw unreadable('the version', lines[0] ?? '');
+  // DRBD 9 shows only its version here (devices: drbdsetup status); reading none would look like "no disks".
+  if (!v[1]!.startsWith('8.4.')) throw new HttpError('internal', `/proc/drbd: DRBD ${v[1]} is not the 8.4 module this parser reads`);
   const devices: DrbdDeviceState[] = [];
   let cur: DrbdDeviceState | undefined;
   for (const line of lines.slice(1)) {
@@ -83,9 +85,11 @@ export function parseProcDrbd(text: string): ProcDrbd {
       devices.push(cur);
       const rest = head[3]!.trim();
       if (rest === '') continue;
-      const m = /^ro:(\S+)\/(\S+) ds:(\S+)\/(\S+) ([ABC])\b/.exec(rest);
+      // No protocol while StandAlone: " 1: cs:StandAlone ro:Secondary/Unknown ds:UpToDate/DUnknown   r-----"
+      const m = /^ro:(\S+)\/(\S+) ds:(\S+)\/(\S+)(?: ([ABC]))?\s/.exec(rest + ' ');
       if (!m) throw unreadable(`minor ${cur.minor}`, line);
-      Object.assign(cur, { role: role(m[1]!, line), peerRole: role(m[2]!, line), disk: m[3], peerDisk: m[4], protocol: m[5] });
+      Object.assign(cur, { role: role(m[1]!, line), peerRole: role(m[2]!, line), disk: m[3], peerDisk: m[4] });
+      if (m[5]) cur.protocol = m[5] as 'A' | 'B' | 'C';
       continue;
     }
     if (!cur) continue; // srcversion:, GIT-hash:, blank lines
@@ -110,4 +114,35 @@ export function parseProcDrbd(text: string): ProcDrbd {
 /** One minor of a parsed /proc/drbd; undefined when the kernel does not list it. */
 export function deviceOf(p: ProcDrbd, minor: number): DrbdDeviceState | undefined {
   return p.devices.find((d) => d.minor === minor);
+}
+
+/**
+ * A replicated disk's `replication` in the API (CONTRACT.md, "Replicated
+ * disks"): `state` is this node's disk state, `synced` the percent in
+ * sync with the peer — the resync's progress while one runs, 100 when
+ * both sides are UpToDate, null when it cannot be known (disconnected,
+ * not up). The rest says why.
+ *
+ *   cs:SyncSource ds:UpToDate/Inconsistent sync'ed: 5.2%  → { state: "UpToDate", synced: 5.2, connection: "SyncSource", … }
+ */
+export interface Replication {
+  peer: string;
+  state: string;
+  synced: number | null;
+  connection: string;
+  role: DrbdRole | null;
+  peerState: string | null;
+}
+
+export function replicationOf(dev: DrbdDeviceState | undefined, peer: string): Replication {
+  const connection = dev?.connection ?? 'Unconfigured';
+  const both = dev?.disk === 'UpToDate' && dev.peerDisk === 'UpToDate';
+  return {
+    peer,
+    state: dev?.disk ?? 'Unconfigured',
+    synced: dev?.sync?.kind === 'sync' ? dev.sync.percent : both && connection === 'Connected' ? 100 : null,
+    connection,
+    role: dev?.role ?? null,
+    peerState: dev?.peerDisk ?? null,
+  };
 }
