@@ -161,6 +161,7 @@ export type Login = { renew: true } | { renew: false; username: string; password
  * password renews the ticket of the cookie (the handler checks that).
  */
 export function parseLogin(body: Body): Login {
+  only(body, ['username', 'password']);
   if (body.password === undefined) {
     // A name without a password is a login gone wrong, not a renewal.
     if (body.username !== undefined) throw badRequest('password is required');

@@ -11,10 +11,10 @@
  * The storage `local` (var/lib/vz/dump) is implied: it is never written to
  * storage.json, so listing storages costs no write.
  */
-import { HttpError, conflict, notFound } from '../lib/errors';
+import { HttpError, conflict, invalid, notFound } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
-import { LOCAL_STORAGE, checkedStorageName, isMailAddress } from './validate';
+import { LOCAL_STORAGE, SYSTEM_DIRS, checkedStorageName, isMailAddress } from './validate';
 import type { JobRunState } from './schedule';
 import type { BackupJob, StorageConfig, StorageEntry } from './types';
 
@@ -42,6 +42,18 @@ export function getStorage(name: string): StorageEntry {
   const s = listStorages().find((e) => e.name === name);
   if (!s) throw notFound(`no such storage: ${name}`);
   return s;
+}
+
+/** Folders a directory storage may not lie in: the system's and this node's own (config, runtime, images, ISOs, logs, program). */
+export function forbiddenStorageDirs(): string[] {
+  const p = paths();
+  return [...SYSTEM_DIRS, p.etc, p.run, p.images, p.iso, p.log, p.dist];
+}
+
+/** 400 naming the field unless a job's storage exists (a job must not point at nothing). */
+export function knownStorage<T extends { storage: string }>(job: T): T {
+  if (!listStorages().some((s) => s.name === job.storage)) throw invalid('storage', `no such storage: ${job.storage}`);
+  return job;
 }
 
 /** Create (create=true) or replace a storage; `local` is fixed. */

@@ -9,11 +9,14 @@
  *   parseMailSettings({ from: "backup@example.com" }, current) → { sendmail: current.sendmail, from: "backup@example.com" }
  */
 import { invalid } from '../lib/errors';
-import { checkedBandwidth, checkedVmid } from '../lib/validate';
+import { checkedBandwidth, checkedVmid, only, optionalBool } from '../lib/validate';
 import type { MailSettings } from './config';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName, LOCAL_STORAGE } from './validate';
 import type { BackupMode, Compression } from './types';
 
+/** Alerts one request may acknowledge, and the longest task id it may name. */
+const ALERT_ACK_MAX = 1000;
+const TASK_ID_MAX_CHARS = 128;
 /** Longest age a verify run may select by, days (10 years). */
 export const VERIFY_AGE_MAX_DAYS = 3650;
 /** Items of a sendmail argv, and characters of one. */
@@ -40,13 +43,14 @@ export interface BackupRun {
 
 /** POST /api/backup/run {vmid, storage?, mode?, compress?, mailto?, mailOnSuccess?, bwlimit? (MiB/s)} */
 export function parseBackupRun(body: Record<string, unknown>): BackupRun {
+  only(body, ['vmid', 'storage', 'mode', 'compress', 'mailto', 'mailOnSuccess', 'bwlimit']);
   return {
     vmid: checkedVmid(body.vmid),
     storage: checkedStorageName(body.storage ?? LOCAL_STORAGE),
     mode: checkedMode(body.mode),
     compress: checkedCompress(body.compress),
     mailto: checkedMail(body.mailto),
-    mailOnSuccess: body.mailOnSuccess === true,
+    mailOnSuccess: optionalBool(body.mailOnSuccess, 'mailOnSuccess'),
     speed: checkedBandwidth(body.bwlimit),
   };
 }
@@ -61,6 +65,7 @@ export interface VerifyRun {
 
 /** POST /api/backup/verify {storage?, vmid?, olderThanDays?, mailto?} */
 export function parseVerifyRun(body: Record<string, unknown>): VerifyRun {
+  only(body, ['storage', 'vmid', 'olderThanDays', 'mailto']);
   const storage = checkedStorageName(body.storage ?? LOCAL_STORAGE);
   const vmid = body.vmid === undefined || body.vmid === null ? undefined : checkedVmid(body.vmid);
   const days = body.olderThanDays ?? 0;
@@ -72,8 +77,11 @@ export function parseVerifyRun(body: Record<string, unknown>): VerifyRun {
 
 /** POST /api/backup/alerts/ack {tasks?}: the task ids, or null for every alert the caller may acknowledge. */
 export function parseAlertAck(body: Record<string, unknown>): { tasks: string[] | null } {
+  only(body, ['tasks']);
   if (body.tasks === undefined) return { tasks: null };
-  if (!Array.isArray(body.tasks) || body.tasks.some((t) => typeof t !== 'string')) throw invalid('tasks', 'must be a list of task ids');
+  if (!Array.isArray(body.tasks) || body.tasks.length > ALERT_ACK_MAX || body.tasks.some((t) => typeof t !== 'string' || t.length > TASK_ID_MAX_CHARS)) {
+    throw invalid('tasks', `must be a list of at most ${ALERT_ACK_MAX} task ids`);
+  }
   return { tasks: body.tasks as string[] };
 }
 

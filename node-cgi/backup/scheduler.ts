@@ -24,6 +24,7 @@ import { readJson, withLock, writeJsonAtomic } from '../lib/store';
 import { startTask, type TaskRun } from '../tasks/task';
 import { listJobs, readMailSettings } from './config';
 import type { BackupAlert, BackupJob } from './types';
+import { explain } from '../lib/errors';
 
 /** No tick for this long while jobs wait: the scheduler is stale (five missed minutes). */
 export const SCHEDULER_STALE_MS = 5 * 60_000;
@@ -145,7 +146,7 @@ export async function recordedTick(by: TickSource, tick: () => Promise<string[]>
     writeJsonAtomic(tickFile(), tickRecord(prev, { at, by, ms: now() - at, ok: true, started }));
     return started;
   } catch (e) {
-    writeJsonAtomic(tickFile(), tickRecord(prev, { at, by, ms: now() - at, ok: false, error: (e as Error).message.slice(0, 500), started: [] }));
+    writeJsonAtomic(tickFile(), tickRecord(prev, { at, by, ms: now() - at, ok: false, error: explain(e).slice(0, 500), started: [] }));
     throw e;
   }
 }

@@ -21,6 +21,7 @@ import { checkedUsername } from '../lib/validate';
 import { bootGuests } from '../vm';
 import { backupCommand } from '../backup/cron';
 import { hostAccel } from '../vm';
+import { explain } from '../lib/errors';
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -73,7 +74,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await cmd(args);
   } catch (e) {
-    process.stderr.write(`ramvm ${name}: ${(e as Error).message}\n`);
+    process.stderr.write(`ramvm ${name}: ${explain(e)}\n`);
     process.exitCode = 1;
   }
 }

@@ -29,7 +29,7 @@ import { acknowledgeable, listAlerts } from '../backup/alerts';
 import { mailSchedulerOnce, readSchedulerHealth, type SchedulerHealth } from '../backup/scheduler';
 import { jobView, startJob } from '../backup/job';
 import {
-  addAcks, deleteJob, getJob, getStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
+  addAcks, deleteJob, getJob, getStorage, knownStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
 } from '../backup/config';
 import { readGuest } from '../backup/guest';
 import { deleteBackup, findBackup, listBackups } from '../backup/list';
@@ -119,7 +119,7 @@ export const routes: ApiRoute[] = [
     method: 'POST', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Allocate' },
     handle: async (ctx) => {
       const body = await ctx.req.json();
-      const job = saveJob(null, () => parseJob(body, null, { node: nodeName(), now: Date.now(), newId: newJobId }));
+      const job = saveJob(null, () => knownStorage(parseJob(body, null, { node: nodeName(), now: Date.now(), newId: newJobId })));
       return new Reply(201, jobView(job));
     },
   },
@@ -128,19 +128,19 @@ export const routes: ApiRoute[] = [
     method: 'PUT', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' },
     handle: async (ctx) => {
       const body = await ctx.req.json();
-      const job = saveJob(jobId(ctx), (prev) => parseJob(body, prev, { node: nodeName(), now: Date.now(), newId: newJobId }));
+      const job = saveJob(jobId(ctx), (prev) => knownStorage(parseJob(body, prev, { node: nodeName(), now: Date.now(), newId: newJobId })));
       return jobView(job);
     },
   },
   {
-    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, body: 'none',
     handle: (ctx) => {
       deleteJob(jobId(ctx));
       return new Reply(204, null);
     },
   },
   {
-    method: 'POST', path: '/jobs/:id/run', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'POST', path: '/jobs/:id/run', perm: { path: '/storage', priv: 'Datastore.Allocate' }, body: 'none',
     handle: (ctx) => {
       const job = getJob(jobId(ctx));
       const s = readJobStates()[job.id];
@@ -191,7 +191,7 @@ export const routes: ApiRoute[] = [
     },
   },
   {
-    method: 'DELETE', path: '/:id', perm: 'authenticated',
+    method: 'DELETE', path: '/:id', perm: 'authenticated', body: 'none',
     handle: (ctx) => {
       const { storage, b } = backupOfPath(ctx);
       ctx.check(`/storage/${storage.name}`, 'Datastore.Allocate');

@@ -63,8 +63,8 @@ function remove(ctx: ApiContext) {
 export const routes: ApiRoute[] = [
   { method: 'GET', path: '/', perm: AUDIT, handle: (ctx) => listImages().map((i) => visibleTo(ctx, i)) },
   { method: 'GET', path: '/:name', perm: AUDIT, handle: (ctx) => visibleTo(ctx, readImage(checkedIsoName(ctx.params.name))) },
-  { method: 'PUT', path: '/:name', perm: UPLOAD, handle: upload },
-  { method: 'DELETE', path: '/:name', perm: UPLOAD, handle: remove },
+  { method: 'PUT', path: '/:name', perm: UPLOAD, body: 'raw', handle: upload },
+  { method: 'DELETE', path: '/:name', perm: UPLOAD, body: 'none', handle: remove },
 ];
 
 if (require.main === module) runCgi(routes, authorizer);

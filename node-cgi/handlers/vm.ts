@@ -89,6 +89,7 @@ const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (g: 
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
+  body: 'none',
   handle: (ctx) => fn(guestOfPath(ctx)),
 });
 
@@ -127,6 +128,7 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
+    body: 'none',
     handle: (ctx) => {
       deleteVm(guestOfPath(ctx), ctx.me.username);
       return new Reply(204, null);
@@ -152,6 +154,7 @@ export const routes: ApiRoute[] = [
     method: 'POST',
     path: '/:vmid/check',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
     handle: (ctx) => {
       const { vmid } = guestOfPath(ctx);
       const task = startTask({ kind: 'disk-check', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid } });
@@ -191,6 +194,7 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
     handle: (ctx) => {
       removeDisk(guestOfPath(ctx), ctx.params.disk!);
       return new Reply(204, null);

@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { internal, HttpError, notFound } from '../lib/errors';
+import { internal, HttpError, notFound, explain } from '../lib/errors';
 import { nodeName, paths, taskFile } from '../lib/paths';
 import { processAlive } from '../lib/proc';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
@@ -214,7 +214,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
     logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
     return updateTask(id, (t) => ({ ...t, status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
   } catch (e) {
-    const msg = (e as Error).message ?? String(e);
+    const msg = explain(e);
     const detail = (e as HttpError).detail;
     if (detail) logLine(detail);
     logLine(`TASK FAILED: ${msg}`);

@@ -34,6 +34,8 @@ refuses(R, parseBackupRun, [
   [{ vmid: 101, bwlimit: -1 }, /^bwlimit: must be MiB\/s/, 'a negative speed'],
   [{ vmid: 101, mailto: 'a@b.c, evil@x.y' }, /^mailto: /, 'one address: a header line must stay one'],
   [{ vmid: 101, storage: '-x' }, /^storage: /, 'a leading dash could become an option'],
+  [{ vmid: 101, vmdi: 102 }, /^vmdi: unknown field$/, 'a typo must not pass silently'],
+  [{ vmid: 101, mailOnSuccess: 'yes' }, /^mailOnSuccess: must be true or false$/, 'a flag is a boolean'],
 ]);
 R.run();
 
@@ -47,6 +49,7 @@ refuses(V, parseVerifyRun, [
   [{ olderThanDays: 1.5 }, /^olderThanDays: /, 'a fraction of a day'],
   [{ olderThanDays: 3651 }, /^olderThanDays: /, 'more than ten years'],
   [{ vmid: 'x' }, /^vmid: /, 'not a VMID'],
+  [{ x: 1 }, /^x: unknown field$/, 'a field it does not know'],
 ]);
 V.run();
 
@@ -56,8 +59,10 @@ A('should take a list of task ids, or none for all', () => {
   assert.equal(parseAlertAck({ tasks: ['t1'] }), { tasks: ['t1'] });
 });
 refuses(A, parseAlertAck, [
-  [{ tasks: 't1' }, /^tasks: must be a list of task ids$/, 'one id, not a list'],
+  [{ tasks: 't1' }, /^tasks: must be a list of at most 1000 task ids$/, 'one id, not a list'],
   [{ tasks: [1] }, /^tasks: /, 'ids are strings'],
+  [{ x: 1 }, /^x: unknown field$/, '{"x": 1} once acknowledged every alert'],
+  [{ tasks: Array(1001).fill('t') }, /^tasks: /, 'too many ids'],
 ]);
 A.run();
 
