@@ -32,6 +32,9 @@ export type {
   BackupAlert,
 } from './backup/types';
 export type { SchedulerHealth } from './backup/scheduler';
+
+// /api/monitor
+export type { MonitorAccess } from './console/monitor';
 export type { MailSettings } from './backup/config';
 
 // /api/restore, /api/backup/<id>/restore|boot|bootcheck

@@ -19,7 +19,7 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
+  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, MonitorAccess, NodeResources, NodeSettings,
   SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
@@ -142,6 +142,8 @@ export function createClient(send: Send) {
       log: (id: string, tail: number) => get<{ lines: string[] }>(`/api/task/${seg(id)}/log${query({ tail })}`),
     },
     monitor: {
+      /** Whether the caller may run every command, and the read-only ones. */
+      access: (vmid: number | string) => get<MonitorAccess>(`/api/monitor/${seg(vmid)}`),
       run: (vmid: number | string, command: string) => post<{ output: string }>(`/api/monitor/${seg(vmid)}`, { command }),
     },
     access: {
