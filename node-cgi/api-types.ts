@@ -35,7 +35,7 @@ export type { SchedulerHealth } from './backup/scheduler';
 
 // /api/monitor
 export type { MonitorAccess } from './console/monitor';
-export type { MailSettings } from './backup/config';
+export type { MailSettings, MailView } from './backup/config';
 
 // /api/restore, /api/backup/<id>/restore|boot|bootcheck
 export type { TemporaryGuest, BootResult } from './restore/boot';

@@ -21,7 +21,6 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, HttpError, explain } from '../lib/errors';
 import { backupStoppedFile, nodeName, paths } from '../lib/paths';
-import { run } from '../lib/exec';
 import { readTask, readTaskLog, startTask, taskRunning, type TaskKind, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
 import { schedulerMailTask } from './scheduler';
@@ -29,6 +28,7 @@ import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './g
 import { processAlive } from '../lib/proc';
 import { removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
+import { sendMail } from './mailer';
 import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
 import { backupGuest } from './run';
@@ -74,12 +74,6 @@ function manualJob(p: Record<string, unknown>): BackupJob {
   };
 }
 
-/** Pipe a message into the configured sendmail command (recipients from its headers). */
-export async function sendMail(text: string): Promise<void> {
-  const s = readMailSettings();
-  await run(s.sendmail, { input: text, timeoutMs: 60_000 });
-}
-
 async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string | null, results: GuestResult[]): Promise<void> {
   if (!job.mailto || (ok && !job.mailOnSuccess)) return;
   const input: MailInput = {
@@ -87,7 +81,7 @@ async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string
     logTail: readTaskLog(t.id, MAIL_LOG_LINES), date: new Date(),
   };
   try {
-    await sendMail(mailMessage(input));
+    await sendMail([job.mailto], mailMessage(input));
     t.log(`mail sent to ${job.mailto}`);
   } catch (e) {
     t.log(`MAIL TO ${job.mailto} FAILED: ${explain(e)}`);
@@ -317,7 +311,7 @@ export async function tick(now = Date.now()): Promise<string[]> {
       date: new Date(now),
     });
     try {
-      await sendMail(text);
+      await sendMail([job.mailto], text);
       updateJobState(job.id, (x) => ({ ...x!, mailed: true }));
     } catch (e) {
       process.stderr.write(`ramvm backup tick: mail for job ${job.id} failed: ${explain(e)}\n`);

@@ -212,11 +212,11 @@ export function schedulerMail(h: SchedulerHealth, m: { to: readonly string[]; fr
 }
 
 /** Task "scheduler-mail": send the mail of the scheduler's state now (it may have recovered meanwhile). */
-export async function schedulerMailTask(t: TaskRun, send: (text: string) => Promise<void>): Promise<string> {
+export async function schedulerMailTask(t: TaskRun, send: (to: readonly string[], text: string) => Promise<void>): Promise<string> {
   const to = (t.params.to as string[]).filter((a) => typeof a === 'string');
   const h = readSchedulerHealth();
   if (h.state !== 'stale' && h.state !== 'failing') return `the scheduler runs again (${h.state}); no mail sent`;
-  await send(schedulerMail(h, { to, from: readMailSettings().from, date: new Date() }));
+  await send(to, schedulerMail(h, { to, from: readMailSettings().from, date: new Date() }));
   t.log(`mailed ${to.join(', ')}: ${h.message}`);
   return `mailed ${to.join(', ')}`;
 }

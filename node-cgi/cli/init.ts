@@ -9,11 +9,14 @@ import { paths } from '../lib/paths';
 import { updateAccess } from '../access/store';
 import { hashPassword, randomPassword } from '../auth/password';
 import { authKey } from '../auth/ticket';
+import { migrateMailSettings } from '../backup/config';
 
 export interface InitResult {
   /** Set when admin was created now with a random password (print it once). */
   generatedPassword?: string;
   createdAdmin: boolean;
+  /** What changed in settings of an older version (print them). */
+  migrated: string[];
 }
 
 export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
@@ -21,7 +24,9 @@ export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
   for (const d of [p.etc, p.vms, p.iso, p.images, p.dump, p.qemuRun, p.locks, p.tasks]) mkdirSync(d, { recursive: true });
   mkdirSync(p.priv, { recursive: true, mode: 0o700 });
   authKey();
-  const result: InitResult = { createdAdmin: false };
+  const result: InitResult = { createdAdmin: false, migrated: [] };
+  const mail = migrateMailSettings();
+  if (mail) result.migrated.push(mail);
   updateAccess((d) => {
     if (Object.keys(d.users.users).length > 0) return;
     const password = env.RAMVM_ADMIN_PASSWORD || randomPassword();

@@ -33,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
     } else if (r.createdAdmin) {
       process.stdout.write('created user admin with the password from RAMVM_ADMIN_PASSWORD\n');
     }
+    for (const m of r.migrated) process.stdout.write(`${m}\n`);
   },
   task: async ([sub, id]) => {
     if (sub !== 'run' || !id) throw new Error('usage: ramvm task run <id>');

@@ -10,7 +10,7 @@
  *   GET|POST /api/backup/jobs, GET|PUT|DELETE /api/backup/jobs/<id>, POST /api/backup/jobs/<id>/run
  *   GET    /api/backup/alerts, POST /api/backup/alerts/ack {tasks?}
  *   GET    /api/backup/scheduler                 when the job scheduler last ran, and whether it is stale (Datastore.Audit)
- *   GET|PUT /api/backup/mail                      {sendmail: argv, from}
+ *   GET|PUT /api/backup/mail                      {from, transport: "sendmail"|"smtp", smtp?: {host, port, security, username?, fingerprint?}, password?}
  *
  * Restore and run-from-backup (POST /api/backup/<id>/restore|boot, boot
  * checks and their screenshots) belong to the restore side: its block of
@@ -29,7 +29,7 @@ import { acknowledgeable, listAlerts } from '../backup/alerts';
 import { mailSchedulerOnce, readSchedulerHealth, type SchedulerHealth } from '../backup/scheduler';
 import { jobView, startJob } from '../backup/job';
 import {
-  addAcks, deleteJob, getJob, getStorage, knownStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
+  addAcks, deleteJob, getJob, getStorage, knownStorage, listJobs, listStorages, readJobStates, readMailSettings, readMailView, saveJob, writeMailSettings,
 } from '../backup/config';
 import { readGuest } from '../backup/guest';
 import { deleteBackup, findBackup, listBackups } from '../backup/list';
@@ -168,12 +168,13 @@ export const routes: ApiRoute[] = [
       return { acknowledged: ids };
     },
   },
-  { method: 'GET', path: '/mail', perm: { path: '/', priv: 'Sys.Audit' }, handle: () => readMailSettings() },
+  { method: 'GET', path: '/mail', perm: { path: '/', priv: 'Sys.Audit' }, handle: () => readMailView() },
   {
     method: 'PUT', path: '/mail', perm: { path: '/', priv: 'Sys.Modify' },
     handle: async (ctx) => {
-      writeMailSettings(parseMailSettings(await ctx.req.json(), readMailSettings()));
-      return readMailSettings();
+      const { settings, password } = parseMailSettings(await ctx.req.json(), readMailSettings());
+      writeMailSettings(settings, password);
+      return readMailView();
     },
   },
   {

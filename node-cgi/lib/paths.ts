@@ -43,6 +43,8 @@ export interface Paths {
 
   /** The key that signs tickets and CSRF tokens. */
   authKey: string;
+  /** The SMTP relay's password for backup mail (mode 0600). */
+  smtpPassword: string;
   users: string;
   groups: string;
   acl: string;
@@ -99,6 +101,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     dist: distDir,
 
     authKey: join(etc, 'priv/authkey'),
+    smtpPassword: join(etc, 'priv/smtp-password'),
     users: join(etc, 'users.json'),
     groups: join(etc, 'groups.json'),
     acl: join(etc, 'acl.json'),

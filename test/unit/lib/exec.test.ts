@@ -8,16 +8,9 @@ import { ExecError, run, runAllowFail } from '../../../node-cgi/lib/exec';
 import { explain } from '../../../node-cgi/lib/errors';
 import { suite } from '../../helpers/suite';
 
-/** The rejection of a promise, or a failure if it resolves. */
-async function rejection(p: Promise<unknown>): Promise<ExecError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, ExecError);
-    return e as ExecError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection as rejectionOf } from '../../helpers/rejection';
+
+const rejection = (p: Promise<unknown>) => rejectionOf(p, ExecError);
 
 const Run = suite('run');
 

@@ -4,16 +4,9 @@ import { PassThrough, Readable } from 'node:stream';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { parseRequest, readBody } from '../../../node-cgi/lib/request';
 
-/** The HttpError a promise rejects with. */
-async function refusal(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, HttpError);
-    return e as HttpError;
-  }
-  return assert.unreachable('it resolved') as never;
-}
+import { rejection } from '../../helpers/rejection';
+
+const refusal = (p: Promise<unknown>) => rejection(p, HttpError);
 
 const B = suite('readBody');
 B('should collect the whole body', async () => {
