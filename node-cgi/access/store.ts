@@ -3,7 +3,7 @@
  *
  *   users.json  { "users": { "anna": { "enabled": true, "expire": 0, "groups": ["staff"],
  *                                      "password": "scrypt$…", "email": "…", "fullname": "…",
- *                                      "ticketsSince": 1767225600 } } }
+ *                                      "ticketsSince": 1767225600, "sessions": 3 } } }
  *   groups.json { "groups": { "staff": { "comment": "…" } } }
  *   acl.json    { "acl": [ { "path": "/vms/101", "user": "anna", "role": "VMUser", "propagate": true } ] }
  *   tokens.json { "tokens": { "anna!backup": { "hash": "<sha256 hex>", "expire": 0, "privsep": true,
@@ -34,6 +34,8 @@ export interface UserRecord {
   comment?: string;
   /** Unix seconds; tickets issued before are void (set at creation and on every password change). */
   ticketsSince?: number;
+  /** Session epoch (absent: 0): raised by a logout and a new password, which ends every ticket of an older one. */
+  sessions?: number;
 }
 
 export interface UsersFile {

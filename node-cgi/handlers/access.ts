@@ -15,6 +15,9 @@
  * /access. Changing ACL entries on a path needs User.Modify on /access or on
  * that path; a user may also grant their own API tokens (with a login
  * ticket, not with a token). Lists are filtered to what the caller may see.
+ *
+ * Logging out ends the session on the node (every ticket of the user's
+ * session epoch, and with them their CSRF tokens), as a new password does.
  */
 import { randomBytes } from 'node:crypto';
 import { HttpError, forbidden, unauthenticated } from '../lib/errors';
@@ -28,13 +31,13 @@ import { privilegesAt, type AclEntry } from '../access/permissions';
 import {
   aclAffecting, applyAclDelete, applyAclSet, applyGroupCreate, applyGroupDelete, applyGroupUpdate, applyTokenCreate,
   applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName,
-  checkedTokenId, existingUser, groupView, parseAclChange, parseAuditQuery, parseGroupCreate, parseGroupUpdate, parseLogin,
+  checkedTokenId, endSessions, existingUser, groupView, parseAclChange, parseAuditQuery, parseGroupCreate, parseGroupUpdate, parseLogin,
   parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange, type MeView, type NewToken,
   type PrivilegeView, type RoleView, type TicketView,
 } from '../access/model';
 import { audit, readAudit, type AuditAction, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
-import { COOKIE_NAME, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
+import { COOKIE_NAME, checkCsrf, sessionEpoch, sessionUser, ticketOf, tokenHash } from '../auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../auth/ticket';
 import { recordFailure, recordSuccess, throttleWait } from '../auth/throttle';
 
@@ -50,10 +53,11 @@ function cookie(ctx: ApiContext, value: string, maxAgeS: number): string {
   return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }
 
+/** A ticket of the user's current session epoch, as cookie and answer, with its CSRF token. */
 function grant(ctx: ApiContext, username: string): TicketView {
-  const ticket = issueTicket(username);
+  const ticket = issueTicket(username, sessionEpoch(readUsers().users[username]));
   ctx.headers.push(['Set-Cookie', cookie(ctx, ticket, TICKET_LIFETIME_S)]);
-  return { username, ticket, csrf: issueCsrf(username), node: nodeName() };
+  return { username, ticket, csrf: issueCsrf(ticket), node: nodeName() };
 }
 
 /** Who acted, for the audit log. */
@@ -88,10 +92,10 @@ async function login(ctx: ApiContext) {
   const addr = ctx.req.remoteAddr;
   if (body.renew) {
     // Renewal: a valid ticket cookie (and, being a POST, the CSRF header) for a fresh ticket.
-    const ticket = parseCookies(ctx.req.headers['cookie'])[COOKIE_NAME];
+    const ticket = ticketOf(ctx.req);
     if (!ticket) throw unauthenticated('no session to renew: log in with username and password');
     const username = sessionUser(ticket);
-    checkCsrf(ctx.req, username);
+    checkCsrf(ctx.req, ticket);
     return grant(ctx, username);
   }
   const username = body.username;
@@ -119,13 +123,29 @@ async function login(ctx: ApiContext) {
   return grant(ctx, username);
 }
 
+/**
+ * Ends the session of the cookie's ticket on the node: every ticket of the
+ * user's session epoch (and its CSRF token) is refused from now on, in
+ * every browser. A live ticket needs its CSRF header (401 otherwise, and
+ * nothing ends); an expired or ended one has nothing left to end, and its
+ * cookie is cleared all the same.
+ */
 function logout(ctx: ApiContext) {
-  // Logging out needs no valid ticket: an expired one may still be cleared.
+  const ticket = ticketOf(ctx.req);
+  let username: string | null = null;
   try {
-    const who = authenticate(ctx.req);
-    audit({ user: who.username, addr: ctx.req.remoteAddr, action: 'logout', ok: true });
+    if (ticket) username = sessionUser(ticket);
   } catch {
-    /* nothing to record */
+    /* an expired or ended session: nothing to end */
+  }
+  if (ticket && username) {
+    checkCsrf(ctx.req, ticket);
+    const who = username;
+    updateAccess((d) => {
+      const u = d.users.users[who];
+      if (u) endSessions(u);
+    });
+    audit({ user: who, addr: ctx.req.remoteAddr, action: 'logout', ok: true });
   }
   ctx.headers.push(['Set-Cookie', cookie(ctx, '', 0)]);
   return new Reply(204, null);

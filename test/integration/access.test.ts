@@ -91,6 +91,30 @@ S('should give a privilege-separated token only what both it and its user hold',
   assert.is((await anna.put('/api/access/acl', { path: '/', token: 'admin!x', role: 'VMUser' })).status, 403);
 });
 
+S('should end the session on the node at logout, which needs the CSRF header (finding 6)', async () => {
+  const anna = await node.login('anna', 'anna-password');
+  const other = await node.login('anna', 'anna-password');
+  const noCsrf = makeClient(node.url, { cookie: anna.cookie! });
+  const refused = await noCsrf.del('/api/access/ticket');
+  assert.is(refused.status, 401, refused.text);
+  assert.match(refused.json.error.message, /X-Ramvm-CSRF/);
+  assert.is((await anna.get('/api/access/me')).status, 200, 'a logout without the CSRF header ends nothing');
+
+  await must(anna.del('/api/access/ticket'), 204);
+  const after = await anna.get('/api/access/me');
+  assert.is(after.status, 401, 'the old cookie no longer answers');
+  assert.match(after.json.error.message, /session has ended/);
+  assert.is((await other.get('/api/access/me')).status, 401, "the user's other browser is logged out too");
+
+  // A new login works, and the CSRF token of the ended ticket is no good with it.
+  const again = await node.login('anna', 'anna-password');
+  const mixed = makeClient(node.url, { cookie: again.cookie!, csrf: anna.csrf! });
+  const r = await mixed.post('/api/access/tokens', { tokenid: 'mixed' });
+  assert.is(r.status, 401, r.text);
+  assert.match(r.json.error.message, /X-Ramvm-CSRF/);
+  assert.is((await again.get('/api/access/me')).status, 200);
+});
+
 S('should end old sessions when a password changes, and keep the changer logged in', async () => {
   const anna = await node.login('anna', 'anna-password');
   const other = await node.login('anna', 'anna-password');

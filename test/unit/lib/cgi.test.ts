@@ -46,7 +46,12 @@ async function call(method: string, path: string, headers: Record<string, string
   return { status: res.status, body, headers: res.headers };
 }
 
-const cookie = (user: string) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user))}` });
+const cookie = (user: string) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user, 0))}` });
+/** A ticket cookie and the CSRF header of that ticket. */
+function session(user: string) {
+  const t = issueTicket(user, 0);
+  return { cookie: `RamvmAuth=${encodeURIComponent(t)}`, 'x-ramvm-csrf': issueCsrf(t) };
+}
 
 const H = suite('handleRequest');
 const root = useTempRoot(H);
@@ -72,20 +77,20 @@ H('should answer 401 for a non-GET request without the CSRF header', async () =>
   assert.match(r.body.error.message, 'X-Ramvm-CSRF');
 });
 H('should answer 401 for a CSRF token of another user', async () => {
-  const r = await call('POST', '/101/start', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('bob') });
+  const r = await call('POST', '/101/start', { ...cookie('anna'), 'x-ramvm-csrf': session('bob')['x-ramvm-csrf'] });
   assert.is(r.status, 401);
 });
 H('should run a non-GET request with ticket and CSRF header', async () => {
-  const r = await call('POST', '/101/start', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
+  const r = await call('POST', '/101/start', session('anna'));
   assert.is(r.status, 202);
   assert.equal(r.body, { data: { task: 't' } });
 });
 H('should answer 403 when the role lacks the privilege (VMUser may not delete)', async () => {
-  const r = await call('DELETE', '/101', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
+  const r = await call('DELETE', '/101', session('anna'));
   assert.is(r.status, 403);
 });
 H('should answer a delete that worked with 204 and no body', async () => {
-  const r = await call('DELETE', '/notes/1', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
+  const r = await call('DELETE', '/notes/1', session('anna'));
   assert.is(r.status, 204);
   assert.is(r.body, null);
 });
@@ -114,7 +119,7 @@ const NO_BODY: [string, number, RegExp | null, string][] = [
 ];
 for (const [body, status, message, why] of NO_BODY) {
   H(`should answer ${status} to a route that takes no body, given ${why}`, async () => {
-    const r = await call('POST', '/101/start', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') }, body);
+    const r = await call('POST', '/101/start', session('anna'), body);
     assert.is(r.status, status);
     if (message) assert.match(r.body.error.message, message);
   });
