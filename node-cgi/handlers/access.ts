@@ -13,8 +13,12 @@
  *
  * Who may: managing users, groups and others' tokens needs User.Modify on
  * /access. Changing ACL entries on a path needs User.Modify on /access or on
- * that path; a user may also grant their own API tokens (with a login
- * ticket, not with a token). Lists are filtered to what the caller may see.
+ * that path, and a role is given only by who holds all of it there; a user
+ * may also grant their own API tokens (with a login ticket, not with a
+ * token). Creating or deleting one's own tokens needs a login ticket too (or
+ * User.Modify on /access), so a token cannot take away its siblings. No one
+ * who is not a keyholder may take anything from a keyholder (access/store.ts).
+ * Lists are filtered to what the caller may see.
  *
  * Logging out ends the session on the node (every ticket of the user's
  * session epoch, and with them their CSRF tokens), as a new password does.
@@ -75,7 +79,7 @@ const isUserAuditor = (ctx: ApiContext) => isUserAdmin(ctx) || ctx.can('/access'
  * at what the change returned).
  */
 function change<T>(ctx: ApiContext, action: AuditAction, object: string, fn: (d: AccessConfig) => T, detail?: (r: T) => unknown): T {
-  const r = updateAccess(fn);
+  const r = updateAccess(fn, ctx.me);
   audit({ ...actor(ctx), action, object, ok: true, ...(detail ? { detail: detail(r) } : {}) });
   return r;
 }
@@ -144,7 +148,7 @@ function logout(ctx: ApiContext) {
     updateAccess((d) => {
       const u = d.users.users[who];
       if (u) endSessions(u);
-    });
+    }, { username: who });
     audit({ user: who, addr: ctx.req.remoteAddr, action: 'logout', ok: true });
   }
   ctx.headers.push(['Set-Cookie', cookie(ctx, '', 0)]);
@@ -308,15 +312,24 @@ function listAcl(ctx: ApiContext) {
   return entries.filter(visible);
 }
 
-/** User.Modify on /access or on the path; or a grant to one's own token, made with a login. */
+/**
+ * User.Modify on /access or on the path; or a grant to one's own token,
+ * made with a login. A role is given to others only by who holds every
+ * privilege of it on that path: a delegated admin gives away only what they
+ * hold.
+ * (What it would take from a keyholder, updateAccess refuses.)
+ */
 function mayChangeAcl(ctx: ApiContext, c: AclChange): void {
-  if (isUserAdmin(ctx) || ctx.can(c.path, 'User.Modify')) return;
   const p = c.principal;
-  if ('token' in p && p.token.startsWith(`${ctx.me.username}!`)) {
-    requireTicket(ctx, "granting your own API token");
-    return;
+  const ownToken = 'token' in p && p.token.startsWith(`${ctx.me.username}!`);
+  if (!isUserAdmin(ctx) && !ctx.can(c.path, 'User.Modify')) {
+    if (!ownToken) throw forbidden(`permission denied: changing ACL entries on ${c.path} needs User.Modify on /access or on ${c.path}`);
+    requireTicket(ctx, 'granting your own API token');
   }
-  throw forbidden(`permission denied: changing ACL entries on ${c.path} needs User.Modify on /access or on ${c.path}`);
+  // A privilege-separated token holds no more than its user anyway.
+  if (c.role === undefined || ownToken) return;
+  const missing = ROLES[c.role].filter((priv) => !ctx.can(c.path, priv));
+  if (missing.length > 0) throw forbidden(`permission denied: granting ${c.role} on ${c.path} needs what it gives, and you lack ${missing.join(', ')} there`);
 }
 
 async function aclBody(ctx: ApiContext): Promise<Record<string, unknown>> {
@@ -373,6 +386,8 @@ async function createToken(ctx: ApiContext) {
 function deleteToken(ctx: ApiContext) {
   const tokenid = checkedTokenId(ctx.params.tokenid);
   const owner = tokenOwner(ctx, ctx.req.query.get('user'), 'User.Modify');
+  // As creating one: a token cannot take away its siblings (or itself) unless it may manage users.
+  if (!isUserAdmin(ctx)) requireTicket(ctx, 'deleting an API token');
   change(ctx, 'token.delete', `${owner}!${tokenid}`, (d) => applyTokenDelete(d, owner, tokenid));
   return null;
 }

@@ -91,6 +91,44 @@ S('should give a privilege-separated token only what both it and its user hold',
   assert.is((await anna.put('/api/access/acl', { path: '/', token: 'admin!x', role: 'VMUser' })).status, 403);
 });
 
+S("should keep a guest's delegated admin from locking out the cluster's admin there (finding 3)", async () => {
+  await must(admin.post('/api/access/users', { username: 'dele', password: 'dele-password' }), 201);
+  await must(admin.put('/api/access/acl', { path: '/vms/101', user: 'dele', role: 'Administrator' }));
+  const dele = await node.login('dele', 'dele-password');
+  const aclBefore = readFileSync(join(node.root, 'etc/ramvm/acl.json'), 'utf8');
+  for (const role of ['NoAccess', 'VMAuditor']) {
+    const r = await dele.put('/api/access/acl', { path: '/vms/101', user: 'admin', role });
+    assert.is(r.status, 403, r.text);
+    assert.match(r.json.error.message, /from admin, who holds the keys to everything/);
+  }
+  assert.is(readFileSync(join(node.root, 'etc/ramvm/acl.json'), 'utf8'), aclBefore, 'nothing written');
+  const held = await must(admin.get('/api/access/permissions?path=/vms/101'));
+  assert.ok(held['/vms/101'].includes('VM.Allocate'), JSON.stringify(held));
+  // What the delegate may do on the guest still works, for others than the keyholder.
+  await must(admin.post('/api/access/users', { username: 'eve', password: 'eve-password' }), 201);
+  await must(dele.put('/api/access/acl', { path: '/vms/101', user: 'eve', role: 'VMUser' }));
+  // And a role it does not hold itself it cannot give (User.Modify on the guest is no licence for /).
+  assert.is((await dele.put('/api/access/acl', { path: '/', user: 'dele', role: 'Administrator' })).status, 403);
+});
+
+S('should keep a privilege-separated token from deleting its sibling tokens (finding 9)', async () => {
+  const anna = await node.login('anna', 'anna-password');
+  const ro = await must(anna.post('/api/access/tokens', { tokenid: 'aud', privsep: true }), 201);
+  const sib = await must(anna.post('/api/access/tokens', { tokenid: 'sib' }), 201);
+  await must(anna.put('/api/access/acl', { path: '/', token: 'anna!aud', role: 'VMAuditor' }));
+  const auditor = makeClient(node.url, { token: `anna!aud=${ro.secret}` });
+  const r = await auditor.del('/api/access/tokens/sib');
+  assert.is(r.status, 403, r.text);
+  assert.match(r.json.error.message, /deleting an API token needs a login ticket/);
+  assert.is((await auditor.del('/api/access/tokens/aud')).status, 403, 'nor itself');
+  const sibling = makeClient(node.url, { token: `anna!sib=${sib.secret}` });
+  assert.is((await sibling.get('/api/access/me')).status, 200, 'the sibling still works');
+  // anna, logged in, deletes them.
+  await must(anna.del('/api/access/tokens/sib'), 204);
+  await must(anna.del('/api/access/tokens/aud'), 204);
+  assert.is((await sibling.get('/api/access/me')).status, 401);
+});
+
 S('should end the session on the node at logout, which needs the CSRF header (finding 6)', async () => {
   const anna = await node.login('anna', 'anna-password');
   const other = await node.login('anna', 'anna-password');
