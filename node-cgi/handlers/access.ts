@@ -24,7 +24,7 @@
  * session epoch, and with them their CSRF tokens), as a new password does.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, forbidden, unauthenticated } from '../lib/errors';
+import { HttpError, forbidden, tooManyRequests, unauthenticated } from '../lib/errors';
 import { log, runCgi, Reply } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedUsername } from '../lib/validate';
@@ -43,7 +43,7 @@ import { audit, readAudit, type AuditAction, type AuditEvent } from '../access/a
 import { hashPassword, verifyPassword } from '../auth/password';
 import { COOKIE_NAME, checkCsrf, sessionEpoch, sessionUser, ticketOf, tokenHash } from '../auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../auth/ticket';
-import { recordFailure, recordSuccess, throttleWait } from '../auth/throttle';
+import { recordFailure, recordSuccess, throttleKeys, throttleWait } from '../auth/throttle';
 
 // A hash to verify against when the user does not exist, so timing does not tell.
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -103,14 +103,14 @@ async function login(ctx: ApiContext) {
     return grant(ctx, username);
   }
   const username = body.username;
-  const keys = [`user:${username}`, `addr:${addr}`];
+  const keys = throttleKeys(username, addr);
   const wait = throttleWait(keys);
   if (wait > 0) {
-    // Counted too: hammering during the wait keeps doubling it.
-    recordFailure(keys);
+    // Counted too: hammering during the wait keeps doubling it (for this address only).
+    recordFailure(keys, undefined, false);
     log(`login throttled for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.throttled', ok: false });
-    throw new HttpError('too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
+    throw tooManyRequests('too many failed logins', wait);
   }
   const user = readUsers().users[username];
   const passwordOk = verifyPassword(body.password, user?.password ?? DUMMY_HASH);
@@ -121,7 +121,7 @@ async function login(ctx: ApiContext) {
     audit({ user: username, addr, action: 'login.failed', ok: false, detail: { reason } });
     throw new HttpError('unauthenticated', 'wrong user name or password');
   }
-  recordSuccess(`user:${username}`);
+  recordSuccess(keys);
   log(`login ok for ${username} from ${addr}`);
   audit({ user: username, addr, action: 'login', ok: true });
   return grant(ctx, username);
@@ -238,11 +238,11 @@ async function changeOwnPassword(ctx: ApiContext) {
   const body = parsePasswordChange(await ctx.req.json());
   const password = body.password;
   const name = ctx.me.username;
-  const keys = [`user:${name}`, `addr:${ctx.req.remoteAddr}`];
+  const keys = throttleKeys(name, ctx.req.remoteAddr);
   const wait = throttleWait(keys);
   if (wait > 0) {
-    recordFailure(keys);
-    throw new HttpError('too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
+    recordFailure(keys, undefined, false);
+    throw tooManyRequests('too many wrong passwords', wait);
   }
   const stored = readUsers().users[name]?.password ?? DUMMY_HASH;
   if (!verifyPassword(body.oldpassword, stored)) {
@@ -251,8 +251,8 @@ async function changeOwnPassword(ctx: ApiContext) {
     throw forbidden('the old password is wrong');
   }
   const hash = hashPassword(password);
-  updateAccess((d) => setPassword(existingUser(d, name), hash, nowS()));
-  recordSuccess(`user:${name}`);
+  updateAccess((d) => setPassword(existingUser(d, name), hash, nowS()), ctx.me);
+  recordSuccess(keys);
   audit({ ...actor(ctx), action: 'user.password', object: name, ok: true });
   // Older tickets are void now; this session goes on with a fresh one.
   return grant(ctx, name);

@@ -262,7 +262,7 @@ S(`should apply ${CONCURRENT} concurrent user creations and leave every file who
 });
 
 /** A login from another loopback address (lighttpd sees it as REMOTE_ADDR). */
-function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; body: string }> {
+function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; body: string; retryAfter?: string }> {
   const body = JSON.stringify({ username, password });
   const url = new URL(`${node.url}/api/access/ticket`);
   return new Promise((res, rej) => {
@@ -272,7 +272,7 @@ function loginFrom(localAddress: string, username: string, password: string): Pr
         let text = '';
         resp.setEncoding('utf8');
         resp.on('data', (d: string) => (text += d));
-        resp.on('end', () => res({ status: resp.statusCode ?? 0, body: text }));
+        resp.on('end', () => res({ status: resp.statusCode ?? 0, body: text, ...(resp.headers['retry-after'] ? { retryAfter: String(resp.headers['retry-after']) } : {}) }));
       },
     );
     r.on('error', rej);
@@ -290,20 +290,28 @@ async function failTenTimes(from: string, username: (i: number) => string): Prom
   for (let i = 5; i < 10; i++) assert.ok([401, 429].includes((await loginFrom(from, username(i), `guess-${i}-x`)).status));
 }
 
-S('should throttle a user name after wrong passwords, from any address, even with the right one', async () => {
+S('should throttle wrong passwords for a user from one address, never the right one from another (finding 4)', async () => {
   await must(admin.post('/api/access/users', { username: 'dave', password: 'dave-password' }), 201);
   await failTenTimes('127.0.0.2', () => 'dave');
+  const slowed = await loginFrom('127.0.0.2', 'dave', 'dave-password');
+  assert.is(slowed.status, 429, 'the guessing address waits, even with the right password');
+  assert.match(JSON.parse(slowed.body).error.message, /try again in \d+ s/);
+  assert.match(slowed.retryAfter ?? '', /^[1-9]\d*$/, 'a 429 says when to retry');
+  // A trickle from the guessing address does not reach dave from his own.
+  for (let i = 0; i < 3; i++) assert.is((await loginFrom('127.0.0.2', 'dave', `trickle-${i}`)).status, 429);
   const r = await loginFrom('127.0.0.3', 'dave', 'dave-password');
-  assert.is(r.status, 429);
-  assert.match(JSON.parse(r.body).error.message, /try again in \d+ s/);
+  assert.is(r.status, 200, r.body);
   const events = await must<any[]>(admin.get('/api/access/audit?user=dave&action=login&limit=20'));
-  assert.equal([events[0].action, events[0].addr], ['login.throttled', '127.0.0.3']);
+  assert.equal([events[0].action, events[0].addr], ['login', '127.0.0.3']);
+  assert.ok(events.some((e) => e.action === 'login.throttled' && e.addr === '127.0.0.2'));
   assert.ok(events.some((e) => e.action === 'login.failed' && e.detail.reason === 'wrong password'));
 });
 
 S('should throttle an address after wrong passwords, for any user name', async () => {
   await failTenTimes('127.0.0.4', (i) => `nobody${i}`);
-  assert.is((await loginFrom('127.0.0.4', 'admin', node.adminPassword)).status, 429);
+  const r = await loginFrom('127.0.0.4', 'admin', node.adminPassword);
+  assert.is(r.status, 429);
+  assert.match(r.retryAfter ?? '', /^[1-9]\d*$/);
   assert.is((await loginFrom('127.0.0.5', 'admin', node.adminPassword)).status, 200, 'other addresses still log in');
 });
 
