@@ -11,10 +11,11 @@ import { HttpError, badRequest } from './errors';
 /** Largest JSON body a handler reads (uploads stream instead). */
 export const JSON_BODY_MAX_BYTES = 1024 * 1024; // 1 MiB
 /**
- * Time a JSON body may take to arrive, from the first read. lighttpd hands
- * a JSON route its body only once it is complete (lighttpd.conf.in), so
- * this bounds what a client that sends it slowly can hold where that is
- * not so (a CGI run by hand, the error handler's body-less POST).
+ * Time a JSON body may take to arrive, from the first read. lighttpd
+ * streams a body to the CGI as it arrives (lighttpd.conf.in), so this is
+ * what bounds a client that announces a body and withholds it: the CGI
+ * answers 408 and ends, instead of waiting for lighttpd's idle limit
+ * (minutes, for uploads).
  */
 export const BODY_DEADLINE_MS = 10_000;
 
