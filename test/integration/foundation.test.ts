@@ -132,6 +132,21 @@ S.before(async () => {
 });
 S.after(async () => node?.stop());
 
+S('should serve the page with a Content-Security-Policy, and every API answer with nosniff (finding 7)', async () => {
+  const html = await fetch(node.url + '/');
+  const csp = html.headers.get('content-security-policy') ?? '';
+  for (const d of ["default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'"]) assert.match(csp, d);
+  assert.not.match(csp, 'unsafe-inline');
+  assert.is(html.headers.get('x-content-type-options'), 'nosniff');
+  const client = await node.login('admin', node.adminPassword);
+  for (const [path, status] of [['/api/access/me', 200], ['/api/nothing', 404], ['/api/vm/x%zz', 400]] as const) {
+    const r = await client.get(path);
+    assert.is(r.status, status, path);
+    assert.is(r.headers.get('x-content-type-options'), 'nosniff', path);
+    assert.match(r.headers.get('content-security-policy') ?? '', "default-src 'none'", path);
+  }
+});
+
 S('should serve index.html with no-cache and the hashed bundle as immutable', async () => {
   const html = await fetch(node.url + '/');
   assert.is(html.status, 200);
