@@ -402,7 +402,7 @@ const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
 export const routes: ApiRoute[] = [
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
-  { method: 'DELETE', path: '/ticket', perm: 'public', handle: logout },
+  { method: 'DELETE', path: '/ticket', perm: 'public', body: 'none', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
   { method: 'GET', path: '/permissions', perm: 'authenticated', handle: permissions },
   { method: 'GET', path: '/roles', perm: 'authenticated', handle: roles },

@@ -10,58 +10,16 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { fillPath, type Route } from '../../node-cgi/lib/cgi';
+import { loadRoutes, sampleParams, type HandlerRoute } from '../helpers/routes';
+import { fillPath } from '../../node-cgi/lib/cgi';
 import { PRIVILEGES, ROLES, type RoleName } from '../../node-cgi/access/privileges';
 import { checkedAclPath } from '../../node-cgi/access/model';
 
-const HANDLERS_DIR = join(__dirname, '../../node-cgi/handlers');
-/** Files that answer what no handler does and list no routes. */
-const NO_ROUTES = new Set(['unknown']);
 /** The only routes anyone may call without credentials. */
 const PUBLIC = new Set(['POST /api/access/ticket', 'DELETE /api/access/ticket']);
-/** A value for each route parameter; any other name gets DEFAULT_SAMPLE. */
-const SAMPLES: Record<string, string> = { vmid: '101', node: 'matrixnode', username: 'nobody', group: 'nogroup', tokenid: 'none' };
-const DEFAULT_SAMPLE = 'sample1';
 /** Roles of the test users (on "/", propagating). */
 const CALLER_ROLES: RoleName[] = ['NoAccess', 'VMAuditor'];
-
-interface HandlerRoute {
-  handler: string;
-  route: Route;
-  /** "/api/vm/101/start" */
-  url: string;
-  /** "POST /api/vm/:vmid/start" */
-  label: string;
-}
-
-function sampleParams(path: string): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const part of path.split('/')) {
-    if (part.startsWith(':')) params[part.slice(1)] = SAMPLES[part.slice(1)] ?? DEFAULT_SAMPLE;
-    if (part.startsWith('*')) params[part.slice(1)] = `${DEFAULT_SAMPLE}/x`;
-  }
-  return params;
-}
-
-function loadRoutes(): HandlerRoute[] {
-  const out: HandlerRoute[] = [];
-  for (const file of readdirSync(HANDLERS_DIR).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort()) {
-    const handler = basename(file, '.ts');
-    if (NO_ROUTES.has(handler)) continue;
-    const mod = require(join(HANDLERS_DIR, file)) as { routes?: Route[] };
-    assert.ok(Array.isArray(mod.routes), `${file} exports routes`);
-    for (const route of mod.routes!) {
-      const params = sampleParams(route.path);
-      const rest = route.path.split('/').filter(Boolean).map((p) => (p.startsWith(':') || p.startsWith('*') ? params[p.slice(1)]! : p));
-      const url = `/api/${handler}${rest.length ? '/' + rest.join('/') : ''}`;
-      out.push({ handler, route, url, label: `${route.method} /api/${handler}${route.path === '/' ? '' : route.path}` });
-    }
-  }
-  return out;
-}
 
 const ROUTES = loadRoutes();
 
