@@ -26,6 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpError, forbidden, tooManyRequests, unauthenticated } from '../lib/errors';
 import { log, runCgi, Reply } from '../lib/cgi';
+import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
@@ -400,7 +401,7 @@ function auditLog(ctx: ApiContext) {
 
 const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
-export const routes: ApiRoute[] = [
+export const routes: ApiRoute[] = changesOnMaster([
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
   { method: 'DELETE', path: '/ticket', perm: 'public', body: 'none', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
@@ -424,6 +425,6 @@ export const routes: ApiRoute[] = [
   { method: 'POST', path: '/tokens', perm: 'authenticated', handle: createToken },
   { method: 'DELETE', path: '/tokens/:tokenid', perm: 'authenticated', body: 'none', handle: deleteToken },
   { method: 'GET', path: '/audit', perm: { path: '/access', priv: 'Sys.Audit' }, handle: auditLog },
-];
+]);
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

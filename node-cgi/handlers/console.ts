@@ -13,6 +13,7 @@
  * tells a page of this node from another site's.
  */
 import { HANDLED, log, runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
 import { sessionUser, ticketOf } from '../auth/authenticate';
@@ -22,12 +23,21 @@ import { connectVnc } from '../console/guest';
 import { openGuest } from '../vm';
 import { parseUpgrade, sameOrigin, switchingProtocolsHead } from '../console/websocket';
 
+/**
+ * Checked where the browser connected, also when the guest lives on another
+ * node (the request is then forwarded as it is, cluster/dispatch.ts): a
+ * websocket upgrade, and a page of this node as its Origin.
+ */
+function consoleGuard(ctx: ApiContext): void {
+  parseUpgrade(ctx.req.method, ctx.req.headers);
+  if (ctx.me.via === 'ticket' && !ctx.me.peer && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'], ctx.req.https)) {
+    throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
+  }
+}
+
 async function openConsole(ctx: ApiContext): Promise<typeof HANDLED> {
   const vmid = checkedVmid(ctx.params.vmid);
   const upgrade = parseUpgrade(ctx.req.method, ctx.req.headers);
-  if (ctx.me.via === 'ticket' && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'], ctx.req.https)) {
-    throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
-  }
   const vnc = await connectVnc(vmid, openGuest(vmid).files.vnc);
   const started = Date.now();
   process.stdout.write(switchingProtocolsHead(upgrade));
@@ -49,7 +59,8 @@ async function openConsole(ctx: ApiContext): Promise<typeof HANDLED> {
 function stillAllowed(ctx: ApiContext, vmid: number): boolean {
   try {
     if (ctx.me.via === 'token') authorizer.authenticate(ctx.req);
-    else sessionUser(ticketOf(ctx.req) ?? '', undefined, false);
+    // (A console another node forwarded here carries no cookie: that node checked the session when it opened.)
+    else if (!ctx.me.peer) sessionUser(ticketOf(ctx.req) ?? '', undefined, false);
     return authorizer.permissions(ctx.me).can(`/vms/${vmid}`, 'VM.Console');
   } catch {
     return false;
@@ -57,7 +68,14 @@ function stillAllowed(ctx: ApiContext, vmid: number): boolean {
 }
 
 export const routes: ApiRoute[] = [
-  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: openConsole },
+  {
+    method: 'GET',
+    path: '/:vmid',
+    perm: { path: '/vms/:vmid', priv: 'VM.Console' },
+    home: { guest: (ctx) => checkedVmid(ctx.params.vmid) },
+    guard: consoleGuard,
+    handle: openConsole,
+  },
 ];
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

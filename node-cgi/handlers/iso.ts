@@ -2,6 +2,7 @@
  * /api/iso: the ISO library (install media for guests).
  *
  *   GET    /api/iso              [{name, size, sha256, date, user, usedBy: [{vmid, name?}]}]   Datastore.Audit on /iso
+ *            ?node=<name>: that node's library (in a cluster)
  *   GET    /api/iso/<name>       one image                                                   Datastore.Audit on /iso
  *   PUT    /api/iso/<name>       the raw image as body → 201 {the image}                     Datastore.Upload on /iso
  *            ?sha256=<hex> or X-Ramvm-SHA256: verified before the image becomes visible (400 if not)
@@ -12,6 +13,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { Reply, runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedIsoName } from '../iso/names';
 import { listImages, readImage, removeImage, type IsoImage } from '../iso/library';
@@ -60,11 +62,14 @@ function remove(ctx: ApiContext) {
   return new Reply(204, null);
 }
 
+/** ?node=<name>: that node's library (in a cluster, the request goes there). */
+const NODE_OF_QUERY = { node: (ctx: ApiContext) => ctx.req.query.get('node') };
+
 export const routes: ApiRoute[] = [
-  { method: 'GET', path: '/', perm: AUDIT, handle: (ctx) => listImages().map((i) => visibleTo(ctx, i)) },
-  { method: 'GET', path: '/:name', perm: AUDIT, handle: (ctx) => visibleTo(ctx, readImage(checkedIsoName(ctx.params.name))) },
+  { method: 'GET', path: '/', perm: AUDIT, home: NODE_OF_QUERY, handle: (ctx) => listImages().map((i) => visibleTo(ctx, i)) },
+  { method: 'GET', path: '/:name', perm: AUDIT, home: NODE_OF_QUERY, handle: (ctx) => visibleTo(ctx, readImage(checkedIsoName(ctx.params.name))) },
   { method: 'PUT', path: '/:name', perm: UPLOAD, body: 'raw', handle: upload },
   { method: 'DELETE', path: '/:name', perm: UPLOAD, body: 'none', handle: remove },
 ];
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -16,6 +16,7 @@
  * work socket.
  */
 import { log, Reply, runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
 import { checkedVmid, only } from '../lib/validate';
@@ -28,6 +29,8 @@ import {
 import { screenshot } from '../console/screenshot';
 
 const mayRunAll = (ctx: ApiContext) => ctx.can('/', 'Sys.Modify');
+/** The guest of the path: its node runs the request (in a cluster). */
+const GUEST = { guest: (ctx: ApiContext) => checkedVmid(ctx.params.vmid) };
 
 async function hmp(ctx: ApiContext) {
   const vmid = checkedVmid(ctx.params.vmid);
@@ -66,14 +69,14 @@ async function screen(ctx: ApiContext) {
 
 export const routes: ApiRoute[] = [
   {
-    method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' },
+    method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, home: GUEST,
     handle: (ctx): MonitorAccess => {
       openGuest(checkedVmid(ctx.params.vmid));
       return { full: mayRunAll(ctx), readOnly: readOnlyCommands() };
     },
   },
-  { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, handle: hmp },
-  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: screen },
+  { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, home: GUEST, handle: hmp },
+  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, home: GUEST, handle: screen },
 ];
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -14,6 +14,7 @@
  * in the system's folders or the node's own (config, runtime, images).
  */
 import { Reply, runCgi } from '../lib/cgi';
+import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { deleteStorage, forbiddenStorageDirs, getStorage, listStorages, putStorage } from '../backup/config';
 import { storageView } from '../backup/list';
@@ -31,7 +32,7 @@ function checkHostFacing(ctx: ApiContext, next: StorageConfig, prev?: StorageCon
   if (sets && hostFacing(next) !== hostFacing(prev)) ctx.check('/', 'Sys.Modify');
 }
 
-export const routes: ApiRoute[] = [
+export const routes: ApiRoute[] = changesOnMaster([
   {
     method: 'GET', path: '/', perm: 'authenticated',
     handle: (ctx) => listStorages().filter((s) => ctx.can(`/storage/${s.name}`, 'Datastore.Audit') || ctx.canBelow('/vms', 'VM.Backup')).map(storageView),
@@ -67,6 +68,6 @@ export const routes: ApiRoute[] = [
       return new Reply(204, null);
     },
   },
-];
+]);
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

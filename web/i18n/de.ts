@@ -599,6 +599,7 @@ export const de: Messages = {
   'guests.status.running': 'Läuft',
   'guests.status.paused': 'Angehalten',
   'guests.status.stopped': 'Gestoppt',
+  'guests.status.unknown': 'Unbekannt (sein Knoten antwortet nicht)',
   'guests.actionsFor': 'Aktionen für {name}',
   'guests.action.start': 'Starten',
   'guests.action.shutdown': 'Herunterfahren',

@@ -602,6 +602,7 @@ export const en = {
   'guests.status.running': 'Running',
   'guests.status.paused': 'Paused',
   'guests.status.stopped': 'Stopped',
+  'guests.status.unknown': 'Unknown (its node does not answer)',
   'guests.actionsFor': 'Actions for {name}',
   'guests.action.start': 'Start',
   'guests.action.shutdown': 'Shut down',
