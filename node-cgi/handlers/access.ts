@@ -20,8 +20,8 @@
  * who is not a keyholder may take anything from a keyholder (access/store.ts).
  * Lists are filtered to what the caller may see.
  *
- * Logging out ends the session on the node (every ticket of the user's
- * session epoch, and with them their CSRF tokens), as a new password does.
+ * Logging out ends the session (every ticket of the user's session epoch,
+ * and with them their CSRF tokens) on every node, as a new password does.
  */
 import { randomBytes } from 'node:crypto';
 import { HttpError, forbidden, tooManyRequests, unauthenticated } from '../lib/errors';
@@ -129,28 +129,16 @@ async function login(ctx: ApiContext) {
 }
 
 /**
- * Ends the session of the cookie's ticket on the node: every ticket of the
- * user's session epoch (and its CSRF token) is refused from now on, in
- * every browser. A live ticket needs its CSRF header (401 otherwise, and
- * nothing ends); an expired or ended one has nothing left to end, and its
- * cookie is cleared all the same.
+ * Ends the session of the caller's ticket: every ticket of the user's
+ * session epoch (and its CSRF token) is refused from now on, in every
+ * browser and on every node of a cluster (users.json is cluster-wide, so a
+ * member sends the logout on to the master, as every change). The kernel
+ * has checked the ticket and its CSRF header (401 otherwise, and nothing
+ * ends). An API token ends no session; the cookie is cleared all the same.
  */
 function logout(ctx: ApiContext) {
-  const ticket = ticketOf(ctx.req);
-  let username: string | null = null;
-  try {
-    if (ticket) username = sessionUser(ticket);
-  } catch {
-    /* an expired or ended session: nothing to end */
-  }
-  if (ticket && username) {
-    checkCsrf(ctx.req, ticket);
-    const who = username;
-    updateAccess((d) => {
-      const u = d.users.users[who];
-      if (u) endSessions(u);
-    }, { username: who });
-    audit({ user: who, addr: ctx.req.remoteAddr, action: 'logout', ok: true });
+  if (ctx.me.via === 'ticket') {
+    change(ctx, 'logout', ctx.me.username, (d) => endSessions(existingUser(d, ctx.me.username)));
   }
   ctx.headers.push(['Set-Cookie', cookie(ctx, '', 0)]);
   return new Reply(204, null);
@@ -403,7 +391,7 @@ const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
 export const routes: ApiRoute[] = changesOnMaster([
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
-  { method: 'DELETE', path: '/ticket', perm: 'public', body: 'none', handle: logout },
+  { method: 'DELETE', path: '/ticket', perm: 'authenticated', body: 'none', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
   { method: 'GET', path: '/permissions', perm: 'authenticated', handle: permissions },
   { method: 'GET', path: '/roles', perm: 'authenticated', handle: roles },

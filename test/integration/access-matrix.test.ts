@@ -2,7 +2,7 @@
  * The route matrix: every route of every handler in node-cgi/handlers
  * (found at run time, so handlers added later are covered too) declares its
  * privilege, and a real node enforces it: anonymous callers get 401 on
- * every route but login/logout, and a user whose role lacks the declared
+ * every route but login (and the routes between nodes), and a user whose role lacks the declared
  * privilege gets 403.
  *
  *   route { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' } } of vm.ts
@@ -16,8 +16,8 @@ import { fillPath } from '../../node-cgi/lib/cgi';
 import { PRIVILEGES, ROLES, type RoleName } from '../../node-cgi/access/privileges';
 import { checkedAclPath } from '../../node-cgi/access/model';
 
-/** The only routes anyone may call without credentials. */
-const PUBLIC = new Set(['POST /api/access/ticket', 'DELETE /api/access/ticket']);
+/** The only route anyone may call without credentials (logout needs the ticket it ends). */
+const PUBLIC = new Set(['POST /api/access/ticket']);
 /**
  * Routes between the nodes of a cluster: perm "public" for the kernel, but
  * the handler takes only a request signed with the cluster key (over HTTPS):
@@ -41,7 +41,7 @@ D('should find the routes of every handler', () => {
   assert.ok(handlers.has('access') && handlers.has('task'), [...handlers].join(', '));
 });
 
-D('should declare a perm on every route, "public" only for login and logout', () => {
+D('should declare a perm on every route, "public" only for login and the routes between nodes', () => {
   const wrong: string[] = [];
   for (const { route, label } of ROUTES) {
     const p = route.perm as unknown;
