@@ -2,9 +2,9 @@
  * ISO images on every node of a three-node cluster (network namespaces, a
  * real lighttpd each): an upload to the master is copied to n2 and n3 with
  * the same SHA-256 (each node's file hashed here) by a task with a part per
- * node, a delete removes it everywhere, an upload sent to a member goes to
- * the master, a node that was down gets the image (and a delete) from the
- * master's tick when it is back, and a copy cut off by the target's
+ * node, a delete removes it everywhere, an upload or delete sent to a
+ * member goes to the master, a node that was down gets the image (and a
+ * delete) from the master's tick when it is back, and a copy cut off by the target's
  * lighttpd going away mid-transfer, or refused by a target whose disk is
  * too small, leaves no partial file there and a task that names the node
  * and what was missing. Only the master may send a node copies (unsigned,
@@ -161,11 +161,12 @@ S('should send an upload made on a member to the master, which copies it to ever
   }
 });
 
-S('should remove an image deleted on the master from every node', async () => {
-  const r = await master.del('/api/iso/small.img');
+S('should remove an image deleted through a member from every node, by the master\'s task', async () => {
+  const m2 = await n2.login('admin', ADMIN_PASSWORD);
+  const r = await m2.del('/api/iso/small.img');
   assert.is(r.status, 204, r.text);
   const id = r.headers.get('x-ramvm-task')!;
-  assert.match(id, /^n1:/);
+  assert.match(id, /^n1:/, 'the master\'s task');
   const t = await waitTask(master, id, TASK_TIMEOUT_MS);
   assert.is(t.status, 'ok', t.message);
   assert.equal(hashes('small.img'), { n1: null, n2: null, n3: null });
