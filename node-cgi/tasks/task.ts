@@ -198,6 +198,8 @@ export interface TaskRun {
   log(line: string): void;
   /** 0..100 and a short message; written at most every PROGRESS_MIN_MS unless 100. */
   progress(pct: number, message?: string): void;
+  /** A line the log ends with when the task succeeds, after "TASK OK" (a result scripts read: migration's figures). */
+  closing(line: string): void;
 }
 
 export type TaskKind = (t: TaskRun) => Promise<string | void>;
@@ -213,6 +215,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
   updateTask(id, (t) => ({ ...t, pid: process.pid }));
   const logLine = (line: string) => appendFileSync(taskLogFile(id), `${new Date().toISOString()} ${line}\n`);
   let lastWrite = 0;
+  let closingLine: string | null = null;
   const run: TaskRun = {
     id,
     params: rec.params,
@@ -225,6 +228,9 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
       lastWrite = now;
       updateTask(id, (t) => ({ ...t, progress: Math.max(0, Math.min(100, Math.round(pct))), message: message ?? t.message }));
     },
+    closing(line) {
+      closingLine = line;
+    },
   };
   const kind = kinds[rec.kind];
   logLine(`task ${rec.kind} on ${rec.object} started by ${rec.user} on node ${rec.node}`);
@@ -232,6 +238,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
     if (!kind) throw internal(`unknown task kind ${rec.kind}`);
     const summary = await kind(run);
     logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
+    if (closingLine !== null) logLine(closingLine);
     return updateTask(id, (t) => ({ ...t, status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
   } catch (e) {
     const msg = (e as Error).message ?? String(e);

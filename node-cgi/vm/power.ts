@@ -24,6 +24,7 @@ import { ExecError, run } from '../lib/exec';
 import { guestRunFile, isoFile, nodeName, paths } from '../lib/paths';
 import { pidExists } from '../lib/proc';
 import { withLock } from '../lib/store';
+import { refuseIfMigrating } from './migration-lock';
 import { withQmp } from '../qemu/qmp';
 import { listVmConfigs } from './config';
 import { diskPath, readRunJson, runtimeFiles, writeRunJson } from './files';
@@ -133,6 +134,7 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
   const { vmid, files } = g;
   const cfg = checkedForStart(g.config);
   mustLiveHere(g);
+  refuseIfMigrating(vmid, 'start it');
   checkStartable(cfg);
   const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   if (choice.refusal) throw conflict(choice.refusal);
