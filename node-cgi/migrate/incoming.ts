@@ -3,9 +3,10 @@
  * (routes.ts):
  *
  *   POST   /api/vm/101/migrate/incoming?check=1   refusals only (409 naming each)
- *   POST   /api/vm/101/migrate/incoming           new empty images + one qemu-nbd each → {address, psk, exports}
+ *   POST   /api/vm/101/migrate/incoming           new empty images + one qemu-nbd each → {address, psk, exports};
+ *                                                  live: QEMU waiting for the stream, its NBD server exporting them (listenForGuest)
  *   POST   /api/vm/101/migrate/incoming/verify    NBD servers gone, then SHA-256 and allocation of each image
- *   POST   /api/vm/101/migrate/incoming/commit    the guest's config written here (it lives here now)
+ *   POST   /api/vm/101/migrate/incoming/commit    the guest's config written here (it lives here now); live: its vCPUs run
  *   DELETE /api/vm/101/migrate/incoming           abort: servers ended, images, config and record removed
  *   POST   /api/vm/101/migrate/incoming/done      the record dropped (the source is done)
  *
@@ -17,7 +18,8 @@ import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { conflict, invalid, notFound } from '../lib/errors';
+import { conflict, HttpError, invalid, notFound } from '../lib/errors';
+import { withQmp } from '../qemu/qmp';
 import { guestConfigFile, guestImagesDir, isoFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
 import { processAlive } from '../lib/proc';
@@ -26,7 +28,8 @@ import { createImage } from '../tools/qemu-img';
 import { findNode, urlAddress } from '../cluster/model';
 import { readCluster, readPlacement } from '../cluster/state';
 import {
-  checkVmConfig, diskPath, existingBridges, findVmConfig, parseMeminfo, randomMac, readNodeSettings, runningGuests, writeVmConfig, type VmConfig,
+  checkVmConfig, diskPath, endIncoming, existingBridges, findVmConfig, parseMeminfo, randomMac, readNodeSettings, runningGuests, startIncoming, vmFiles,
+  writeVmConfig, type VmConfig,
 } from '../vm';
 import { allocatedBytes, guestSha256 } from './disks';
 import { incomingRefusals, nbdServerArgs, PSK_USER, type MovingDisk } from './plan';
@@ -42,6 +45,8 @@ export interface IncomingRequest {
 
 export interface IncomingOffer {
   address: string;
+  /** Live: the port of the migration stream (QEMU's migrate-incoming). */
+  migrationPort?: number;
   /** Hex key of this migration (TLS PSK of the NBD servers). */
   psk: string;
   pskUser: string;
@@ -56,7 +61,12 @@ interface IncomingRecord {
   nbd: { id: string; pidFile: string }[];
   createdDir: boolean;
   committed: boolean;
+  /** Live: a QEMU waits here for the migration stream. */
+  online?: boolean;
 }
+
+/** QOM id of the TLS credentials a migration adds to QEMU (both ends). */
+export const MIGRATION_TLS_ID = 'mig-tls';
 
 /** How long a verify waits for the NBD servers to end after the source disconnected. */
 const NBD_END_WAIT_MS = 10_000;
@@ -153,6 +163,12 @@ export async function prepareIncoming(vmid: number, from: string, r: IncomingReq
     writeFileSync(join(pskDir(vmid), 'keys.psk'), `${PSK_USER}:${psk}\n`, { mode: 0o600 });
     const address = clusterAddress();
     const exports: IncomingOffer['exports'] = [];
+    if (r.online) {
+      for (const d of r.disks) await createImage(diskPath(vmid, d), d.format, d.virtualBytes);
+      rec.online = true;
+      writeJsonAtomic(recordFile(vmid), rec);
+      return { address, psk, pskUser: PSK_USER, ...(await listenForGuest(vmid, r, address)) };
+    }
     for (const d of r.disks) {
       const file = diskPath(vmid, d);
       await createImage(file, d.format, d.virtualBytes);
@@ -165,9 +181,42 @@ export async function prepareIncoming(vmid: number, from: string, r: IncomingReq
     }
     return { address, psk, pskUser: PSK_USER, exports };
   } catch (e) {
-    abortIncoming(vmid);
+    await abortIncoming(vmid);
     throw e;
   }
+}
+
+/**
+ * Live: QEMU started with -incoming defer; its own NBD server exports the
+ * new (empty) disks writable for the source's mirror, and it listens for
+ * the migration stream, both with TLS and this migration's key:
+ *
+ *   object-add {"qom-type": "tls-creds-psk", "id": "mig-tls", "endpoint": "server", "dir": …}
+ *   nbd-server-start {"addr": {"type": "inet", "data": {"host": ADDR, "port": P1}}, "tls-creds": "mig-tls"}
+ *   block-export-add {"type": "nbd", "id": "mig-disk0", "node-name": <drive-disk0's node>, "writable": true, "name": "disk0"}
+ *   migrate-set-parameters {"tls-creds": "mig-tls"}
+ *   migrate-incoming {"uri": "tcp:ADDR:P2"}
+ */
+async function listenForGuest(vmid: number, r: IncomingRequest, address: string): Promise<Pick<IncomingOffer, 'exports' | 'migrationPort'>> {
+  await startIncoming({ ...r.config, node: nodeName() });
+  const nbdPort = await freePort(address);
+  const migrationPort = await freePort(address);
+  const host = (port: number) => ({ host: address, port: String(port) });
+  const exports: IncomingOffer['exports'] = [];
+  await withQmp(vmFiles(vmid).qmp, async (q) => {
+    await q.execute('object-add', { 'qom-type': 'tls-creds-psk', id: MIGRATION_TLS_ID, endpoint: 'server', dir: pskDir(vmid) });
+    const blocks = await q.execute<{ device: string; inserted?: { 'node-name': string } }[]>('query-block');
+    await q.execute('nbd-server-start', { addr: { type: 'inet', data: host(nbdPort) }, 'tls-creds': MIGRATION_TLS_ID });
+    for (const d of r.disks) {
+      const node = blocks.find((b) => b.device === `drive-${d.id}`)?.inserted?.['node-name'];
+      if (!node) throw new HttpError('internal', `QEMU of guest ${vmid} has no drive-${d.id}`);
+      await q.execute('block-export-add', { type: 'nbd', id: `mig-${d.id}`, 'node-name': node, writable: true, name: d.id });
+      exports.push({ id: d.id, port: nbdPort, name: d.id });
+    }
+    await q.execute('migrate-set-parameters', { 'tls-creds': MIGRATION_TLS_ID });
+    await q.execute('migrate-incoming', { uri: `tcp:${address.includes(':') ? `[${address}]` : address}:${migrationPort}` });
+  });
+  return { exports, migrationPort };
 }
 
 function nbdPid(pidFile: string): number | null {
@@ -203,17 +252,24 @@ export async function verifyIncoming(vmid: number, from: string): Promise<{ disk
 }
 
 /** The guest lives here from now: its config, with this node's name. */
-export function commitIncoming(vmid: number, from: string): VmConfig {
+export async function commitIncoming(vmid: number, from: string): Promise<VmConfig> {
   const rec = openRecord(vmid, from);
   if (alive(rec).length) throw conflict(`the NBD servers of guest ${vmid} still run; verify first`);
   const cfg = { ...rec.config, node: nodeName() };
   writeVmConfig(cfg);
   writeJsonAtomic(recordFile(vmid), { ...rec, committed: true });
+  if (rec.online) {
+    // The source's mirror ended and its RAM arrived: the guest runs here from now.
+    await withQmp(vmFiles(vmid).qmp, async (q) => {
+      await q.execute('nbd-server-stop');
+      await q.execute('cont');
+    });
+  }
   return cfg;
 }
 
 /** Remove what the migration made here (servers, images, a committed config the placement index does not give this node). */
-export function abortIncoming(vmid: number, from?: string): { removed: boolean } {
+export async function abortIncoming(vmid: number, from?: string): Promise<{ removed: boolean }> {
   const rec = readJson<IncomingRecord>(recordFile(vmid));
   if (!rec) return { removed: false };
   if (from !== undefined && rec.from !== from) throw conflict(`guest ${vmid} comes to ${nodeName()} from ${rec.from}, not from ${from}`);
@@ -225,6 +281,7 @@ export function abortIncoming(vmid: number, from?: string): { removed: boolean }
     finishIncoming(vmid);
     return { removed: false };
   }
+  if (rec.online) await endIncoming(vmid);
   if (rec.committed) removeFile(guestConfigFile(vmid));
   if (rec.createdDir && !findVmConfig(vmid)) rmSync(guestImagesDir(vmid), { recursive: true, force: true });
   finishIncoming(vmid);
@@ -233,6 +290,8 @@ export function abortIncoming(vmid: number, from?: string): { removed: boolean }
 
 /** Drop the record and the key. */
 export function finishIncoming(vmid: number): void {
+  const rec = readJson<IncomingRecord>(recordFile(vmid));
+  for (const n of rec?.nbd ?? []) rmSync(n.pidFile, { force: true });
   rmSync(pskDir(vmid), { recursive: true, force: true });
   rmSync(recordFile(vmid), { force: true });
 }

@@ -120,12 +120,11 @@ export function nbdServerArgs(file: string, format: 'raw' | 'qcow2', end: NbdEnd
 
 /** The source's copy of one image into the target's export, data only (holes stay holes). */
 export function nbdCopyArgs(file: string, format: 'raw' | 'qcow2', end: NbdEnd): string[] {
-  const host = end.address.includes(':') ? `[${end.address}]` : end.address;
   return [
     'qemu-img', 'convert', '-p', '-n', '--target-is-zero', '-f', format,
     '--object', `tls-creds-psk,id=tls0,endpoint=client,dir=${end.pskDir},username=${PSK_USER}`,
     file,
-    '--target-image-opts', `driver=raw,file.driver=nbd,file.host=${host.replace(/[[\]]/g, '')},file.port=${end.port},file.export=${end.name},file.tls-creds=tls0`,
+    '--target-image-opts', `driver=raw,file.driver=nbd,file.host=${end.address},file.port=${end.port},file.export=${end.name},file.tls-creds=tls0`,
   ];
 }
 

@@ -13,10 +13,10 @@
 export type * from './types';
 export { findGuest, guestOf, mustLiveHere, openGuest, pidNow, runningPid } from './guest';
 export { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from './config';
-export { diskPath } from './files';
+export { diskPath, vmFiles } from './files';
 export { vmStatus } from './status';
 export {
-  beingStarted, patchStartedConfig, runningGuests, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
+  beingStarted, endIncoming, patchStartedConfig, runningGuests, startIncoming, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
   waitStopped,
 } from './power';
 export { chooseAccel, hostAccel } from './accel';

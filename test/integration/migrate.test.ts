@@ -1,11 +1,14 @@
 /**
- * Offline migration between nodes of a three-node cluster (network
+ * Offline and live migration between nodes of a three-node cluster (network
  * namespaces, real lighttpd, qemu-nbd and qemu-img each): a stopped guest
  * with a 1 GiB raw disk holding 16 MiB of data and a qcow2 disk moves to
  * another node and back, its disks as sparse and as identical as before,
  * and still boots; the target's refusals come before anything moves; a
  * copy that fails leaves the source as it was and nothing on the target;
- * a guest being moved cannot be started or moved twice.
+ * a guest being moved cannot be started or moved twice. A running guest
+ * (a boot sector that prints a dot every second) moves live and goes on
+ * counting on its new node; a target that dies mid-mirror leaves it
+ * running where it was.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
@@ -84,7 +87,7 @@ function traces(n: ClusterTestNode, v: number): string[] {
   return out;
 }
 
-const M = suite('migrate: offline between nodes');
+const M = suite('migrate: offline and live between nodes');
 
 M.before(async () => {
   c = await startTestCluster(3);
@@ -198,7 +201,7 @@ M('should leave the source as it was and nothing on the target when the copy fai
 M('should refuse a second migration, a start and a delete of a guest while it moves', async () => {
   // A guest whose copy takes a while: 200 MiB of data.
   const v = await createSectorGuest(master, n1.root, { name: 'heavy', disks: [{ size: '1G', format: 'raw' }] });
-  sh(['dd', 'if=/dev/urandom', `of=${join(images(n1, v), `vm-${v}-disk-0.raw`)}`, 'bs=1M', 'count=200', 'seek=1', 'conv=notrunc', 'status=none']);
+  await execFileP('dd', ['if=/dev/urandom', `of=${join(images(n1, v), `vm-${v}-disk-0.raw`)}`, 'bs=1M', 'count=200', 'seek=1', 'conv=notrunc', 'status=none']);
   const r = await master.post(`/api/vm/${v}/migrate`, { target: 'n2', online: false });
   assert.is(r.status, 202, r.text);
   const again = await master.post(`/api/vm/${v}/migrate`, { target: 'n3', online: false });
@@ -213,6 +216,64 @@ M('should refuse a second migration, a start and a delete of a guest while it mo
   const t = await waitTask(master, r.json.data.task, 180_000);
   assert.is(t.status, 'ok', t.message);
   assert.is((await master.get(`/api/vm/${v}`)).json.data.node, 'n2');
+});
+
+
+
+/** The guest's QMP status, asked on the node it runs on. */
+async function qmpStatus(api: Client, v: number): Promise<string> {
+  const r = await api.post(`/api/monitor/${v}`, { command: 'info status' });
+  assert.is(r.status, 200, r.text);
+  return r.json.data.output.trim();
+}
+
+M('should move a running guest to n2: it keeps running there (no reboot), the source QEMU is gone, the disk identical and sparse', async () => {
+  const v = await createSectorGuest(master, n1.root, { name: 'live', disks: [{ size: '1G', format: 'raw' }] });
+  await execFileP('dd', ['if=/dev/urandom', `of=${join(images(n1, v), `vm-${v}-disk-0.raw`)}`, 'bs=1M', 'count=16', 'seek=100', 'conv=notrunc', 'status=none']);
+  const before = await disksOn(n1, v);
+  assert.is((await master.post(`/api/vm/${v}/start`, {})).status, 200);
+  await waitForSerial(join(n1.root, `run/ramvm/qemu/${v}.serial.log`), GUEST_MARKER);
+  const srcPid = Number(readFileSync(join(n1.root, `run/ramvm/qemu/${v}.pid`), 'utf8').trim());
+  const r = await master.post(`/api/vm/${v}/migrate`, { target: 'n2', online: true });
+  assert.is(r.status, 202, r.text);
+  const t = await waitTask(master, r.json.data.task, 180_000);
+  const log = (await master.get(`/api/task/${encodeURIComponent(r.json.data.task)}/log`)).json.data.lines as string[];
+  assert.is(t.status, 'ok', `${t.message}\n${log.join('\n')}`);
+  assert.match(log[log.length - 1]!, /^\S+ migrated in \d+ ms, downtime \d+ ms, \d+ bytes of disk moved$/);
+  assert.ok(!existsSync(`/proc/${srcPid}`), 'the source QEMU is gone');
+  assert.equal(traces(n1, v), []);
+  assert.is((await master.get(`/api/vm/${v}`)).json.data.node, 'n2');
+  assert.is(await qmpStatus(master, v), 'VM status: running');
+  // The boot sector prints a dot every second; on n2 it goes on counting without printing its start marker again.
+  const serial = join(n2.root, `run/ramvm/qemu/${v}.serial.log`);
+  await waitFor('dots from the guest on n2', () => readFileSync(serial, 'latin1').includes('..'), 20_000, 100);
+  assert.not.match(readFileSync(serial, 'latin1'), GUEST_MARKER);
+  assert.is((await master.post(`/api/vm/${v}/stop`, {})).status, 200);
+  const after = await disksOn(n2, v);
+  assert.is(after[0]!.sha, before[0]!.sha, 'disk identical');
+  assert.ok(after[0]!.allocated <= before[0]!.allocated * 1.01, `${after[0]!.allocated} bytes allocated on n2, ${before[0]!.allocated} on n1`);
+});
+
+M('should leave the guest running on the source and nothing on the target when the target dies mid-mirror', async () => {
+  const v = await createSectorGuest(master, n1.root, { name: 'stays', disks: [{ size: '2G', format: 'raw' }] });
+  await execFileP('dd', ['if=/dev/urandom', `of=${join(images(n1, v), `vm-${v}-disk-0.raw`)}`, 'bs=1M', 'count=400', 'seek=1', 'conv=notrunc', 'status=none']);
+  assert.is((await master.post(`/api/vm/${v}/start`, {})).status, 200);
+  await waitForSerial(join(n1.root, `run/ramvm/qemu/${v}.serial.log`), GUEST_MARKER);
+  const srcPid = Number(readFileSync(join(n1.root, `run/ramvm/qemu/${v}.pid`), 'utf8').trim());
+  const r = await master.post(`/api/vm/${v}/migrate`, { target: 'n3', online: true });
+  assert.is(r.status, 202, r.text);
+  // Kill n3's QEMU of the arriving guest as soon as it is there.
+  const pidFile = join(n3.root, `run/ramvm/qemu/${v}.pid`);
+  const pid = await waitFor('the arriving QEMU on n3', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0), 30_000, 5);
+  process.kill(pid, 'SIGKILL');
+  const t = await waitTask(master, r.json.data.task, 120_000);
+  assert.is(t.status, 'failed');
+  assert.ok(existsSync(`/proc/${srcPid}`), 'the source QEMU runs on');
+  assert.is(await qmpStatus(master, v), 'VM status: running');
+  assert.is((await master.get(`/api/vm/${v}`)).json.data.node, 'n1');
+  assert.equal(traces(n3, v), [], 'nothing left on n3');
+  assert.ok(!existsSync(pidFile));
+  assert.is((await master.post(`/api/vm/${v}/stop`, {})).status, 200);
 });
 
 M.run();
