@@ -18,6 +18,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, HttpError, invalid } from '../lib/errors';
 import { run } from '../lib/exec';
+import { processArgv } from '../lib/proc';
 import { nodeName } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
 import { CONVERT_TIMEOUT_MS, parseConvertProgress, virtualSize } from '../tools/qemu-img';
@@ -291,7 +292,8 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     rmSync(psk, { recursive: true, force: true });
   }
   const gone = Date.now() + 10_000;
-  while (pidNow(g) !== null && Date.now() < gone) await sleep(POLL_MS);
+  // A zombie (ended, not yet reaped) has an empty command line.
+  while ((processArgv(pid) ?? []).join('') !== '' && Date.now() < gone) await sleep(POLL_MS);
   try {
     await movePlacement(vmid, target);
   } catch (e) {

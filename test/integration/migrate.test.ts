@@ -77,6 +77,15 @@ async function migrate(api: Client, v: number, target: string): Promise<{ task: 
   return { task, log };
 }
 
+/** True when `pid` ended (a zombie nobody reaped yet has no command line any more). */
+function processGone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`).length === 0;
+  } catch {
+    return true;
+  }
+}
+
 /** What a node holds of guest `v`: config, disk folder, migration records. */
 function traces(n: ClusterTestNode, v: number): string[] {
   const out: string[] = [];
@@ -240,7 +249,7 @@ M('should move a running guest to n2: it keeps running there (no reboot), the so
   const log = (await master.get(`/api/task/${encodeURIComponent(r.json.data.task)}/log`)).json.data.lines as string[];
   assert.is(t.status, 'ok', `${t.message}\n${log.join('\n')}`);
   assert.match(log[log.length - 1]!, /^\S+ migrated in \d+ ms, downtime \d+ ms, \d+ bytes of disk moved$/);
-  assert.ok(!existsSync(`/proc/${srcPid}`), 'the source QEMU is gone');
+  await waitFor('the source QEMU to end', () => processGone(srcPid), 20_000, 100);
   assert.equal(traces(n1, v), []);
   assert.is((await master.get(`/api/vm/${v}`)).json.data.node, 'n2');
   assert.is(await qmpStatus(master, v), 'VM status: running');
@@ -268,7 +277,7 @@ M('should leave the guest running on the source and nothing on the target when t
   process.kill(pid, 'SIGKILL');
   const t = await waitTask(master, r.json.data.task, 120_000);
   assert.is(t.status, 'failed');
-  assert.ok(existsSync(`/proc/${srcPid}`), 'the source QEMU runs on');
+  assert.not.ok(processGone(srcPid), 'the source QEMU runs on');
   assert.is(await qmpStatus(master, v), 'VM status: running');
   assert.is((await master.get(`/api/vm/${v}`)).json.data.node, 'n1');
   assert.equal(traces(n3, v), [], 'nothing left on n3');
