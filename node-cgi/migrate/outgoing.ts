@@ -104,7 +104,8 @@ export async function migrateTask(t: TaskRun): Promise<string> {
 }
 
 async function dataBytes(file: string, format: string): Promise<number> {
-  return parseMapDataBytes((await run(['qemu-img', 'map', '--output=json', '-f', format, file], { timeoutMs: 120_000 })).stdout);
+  // -U: a running guest's QEMU holds the image's write lock.
+  return parseMapDataBytes((await run(['qemu-img', 'map', '-U', '--output=json', '-f', format, file], { timeoutMs: 120_000 })).stdout);
 }
 
 async function migrateStopped(t: TaskRun, vmid: number, target: string): Promise<string> {
@@ -227,6 +228,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   writeFileSync(join(psk, 'keys.psk'), `${offer.pskUser}:${offer.psk}\n`, { mode: 0o600 });
   const q = await Qmp.connect(g.files.qmp);
   let resumed = false;
+  let completed = false;
   let downtime = 0;
   try {
     await q.execute('object-add', { 'qom-type': 'tls-creds-psk', id: MIGRATION_TLS_ID, endpoint: 'client', dir: psk, username: offer.pskUser });
@@ -264,6 +266,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
       if (Date.now() > deadline) throw new HttpError('timeout', `the RAM migration to node ${target} did not end within ${LIVE_TIMEOUT_MS / 60_000} min`);
       await sleep(POLL_MS);
     }
+    completed = true;
     const stoppedSeen = Date.now();
     for (const d of disks) await q.execute('block-job-cancel', { device: `mig-${d.id}` });
     while ((await q.execute<BlockJob[]>('query-block-jobs')).some((j) => j.device.startsWith('mig-'))) await sleep(5);
@@ -279,13 +282,20 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     }
   } catch (e) {
     if (resumed) throw e;
-    t.log(`failed: ${(e as Error).message}; the guest runs on here, removing what was made on node ${target}`);
-    await undoSource(q, disks.map((d) => d.id), t);
+    t.log(`failed: ${(e as Error).message}; removing what was made on node ${target}`);
+    let targetClean = false;
     try {
       await nodeJson(target, 'DELETE', incoming(vmid), undefined, { timeoutMs: PREPARE_TIMEOUT_MS });
+      targetClean = true;
     } catch (e2) {
       t.log(`could not clean up on node ${target}: ${(e2 as Error).message}`);
     }
+    // Once the RAM arrived, the target may already run the guest: the source runs on only when the target's QEMU is known gone.
+    if (completed && !targetClean) {
+      throw new HttpError('internal', `${(e as Error).message}; guest ${vmid} stays paused here, because node ${target} may run it: look there before you resume it`);
+    }
+    await undoSource(q, disks.map((d) => d.id), t);
+    t.log(`guest ${vmid} runs on here`);
     throw e;
   } finally {
     q.close();
