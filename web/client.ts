@@ -19,7 +19,7 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
+  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, ClusterView, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
   SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
@@ -93,6 +93,11 @@ export function createClient(send: Send) {
       /** Grow it (`size`), or change its bus or cache. */
       updateDisk: (vmid: number, disk: string, body: Partial<Pick<DiskConfig, 'size' | 'bus' | 'cache'>>) => put<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}`, body),
       removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
+      /** Move to another node of the cluster: live (`online`) or stopped. */
+      migrate: (vmid: number, body: { target: string; online: boolean }) => post<Started>(`${vm(vmid)}/migrate`, body),
+    },
+    cluster: {
+      get: () => get<ClusterView>('/api/cluster'),
     },
     nodes: {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),

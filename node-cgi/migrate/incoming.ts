@@ -263,6 +263,9 @@ export async function commitIncoming(vmid: number, from: string): Promise<VmConf
     await withQmp(vmFiles(vmid).qmp, async (q) => {
       await q.execute('nbd-server-stop');
       await q.execute('cont');
+      // The migration's key goes with it: a later migration of this guest adds its own.
+      await q.execute('migrate-set-parameters', { 'tls-creds': '' });
+      await q.execute('object-del', { id: MIGRATION_TLS_ID });
     });
   }
   return cfg;

@@ -325,7 +325,7 @@ async function undoSource(q: Qmp, ids: string[], t: TaskRun): Promise<void> {
     try {
       await q.execute(cmd, args);
     } catch (e) {
-      if (!/not found|No active|does not exist|not in/i.test((e as Error).message)) t.log(`${cmd}: ${(e as Error).message}`);
+      if (!/not found|Failed to find|No active|does not exist|not in/i.test((e as Error).message)) t.log(`${cmd}: ${(e as Error).message}`);
     }
   };
   await tryIt('migrate_cancel');

@@ -236,7 +236,7 @@ async function qmpStatus(api: Client, v: number): Promise<string> {
   return r.json.data.output.trim();
 }
 
-M('should move a running guest to n2: it keeps running there (no reboot), the source QEMU is gone, the disk identical and sparse', async () => {
+M('should move a running guest to n2 and back: it keeps running (no reboot), the source QEMU is gone, the disk identical and sparse', async () => {
   const v = await createSectorGuest(master, n1.root, { name: 'live', disks: [{ size: '1G', format: 'raw' }] });
   await execFileP('dd', ['if=/dev/urandom', `of=${join(images(n1, v), `vm-${v}-disk-0.raw`)}`, 'bs=1M', 'count=16', 'seek=100', 'conv=notrunc', 'status=none']);
   const before = await disksOn(n1, v);
@@ -257,10 +257,20 @@ M('should move a running guest to n2: it keeps running there (no reboot), the so
   const serial = join(n2.root, `run/ramvm/qemu/${v}.serial.log`);
   await waitFor('dots from the guest on n2', () => readFileSync(serial, 'latin1').includes('..'), 20_000, 100);
   assert.not.match(readFileSync(serial, 'latin1'), GUEST_MARKER);
+  // And back again, live (the key of the first move is gone from its QEMU).
+  const back = await master.post(`/api/vm/${v}/migrate`, { target: 'n1', online: true });
+  assert.is(back.status, 202, back.text);
+  const tb = await waitTask(master, back.json.data.task, 180_000);
+  assert.is(tb.status, 'ok', tb.message);
+  assert.is(await qmpStatus(master, v), 'VM status: running');
+  const serial1 = join(n1.root, `run/ramvm/qemu/${v}.serial.log`);
+  await waitFor('dots from the guest back on n1', () => readFileSync(serial1, 'latin1').includes('..'), 20_000, 100);
+  assert.not.match(readFileSync(serial1, 'latin1'), GUEST_MARKER);
+  assert.equal(traces(n2, v), []);
   assert.is((await master.post(`/api/vm/${v}/stop`, {})).status, 200);
-  const after = await disksOn(n2, v);
+  const after = await disksOn(n1, v);
   assert.is(after[0]!.sha, before[0]!.sha, 'disk identical');
-  assert.ok(after[0]!.allocated <= before[0]!.allocated * 1.01, `${after[0]!.allocated} bytes allocated on n2, ${before[0]!.allocated} on n1`);
+  assert.ok(after[0]!.allocated <= before[0]!.allocated * 1.01, `${after[0]!.allocated} bytes allocated after moving there and back, ${before[0]!.allocated} before`);
 });
 
 M('should leave the guest running on the source and nothing on the target when the target dies mid-mirror', async () => {
