@@ -27,6 +27,9 @@ import { readJson, removeFile, writeJsonAtomic } from '../lib/store';
 import { createImage } from '../tools/qemu-img';
 import { findNode, urlAddress } from '../cluster/model';
 import { readCluster, readPlacement } from '../cluster/state';
+import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
+import { PeerAnswerError } from '../cluster/peer';
+import { log } from '../lib/cgi';
 import {
   checkVmConfig, diskPath, endIncoming, existingBridges, findVmConfig, parseMeminfo, randomMac, readNodeSettings, runningGuests, startIncoming, vmFiles,
   writeVmConfig, type VmConfig,
@@ -41,6 +44,9 @@ export interface IncomingRequest {
   online: boolean;
   /** Bridges the guest's NICs use on the source (those that exist there). */
   bridges: string[];
+  /** The source's task, asked later whether it still runs, and who started it (who may ask). */
+  task?: string;
+  user?: string;
 }
 
 export interface IncomingOffer {
@@ -61,6 +67,9 @@ interface IncomingRecord {
   nbd: { id: string; pidFile: string }[];
   createdDir: boolean;
   committed: boolean;
+  /** The source's task (its public id, naming its node), and who started it. */
+  task?: string;
+  user?: string;
   /** Live: a QEMU waits here for the migration stream. */
   online?: boolean;
 }
@@ -93,7 +102,9 @@ export function checkedIncoming(vmid: number, body: Record<string, unknown>): In
     return { id: c.id, file: c.file, format: c.format, virtualBytes: d.virtualBytes as number, allocatedBytes: d.allocatedBytes as number };
   });
   const bridges = Array.isArray(body.bridges) ? body.bridges.filter((b): b is string => typeof b === 'string' && /^[A-Za-z0-9_.-]{1,15}$/.test(b)) : [];
-  return { config, disks, online: body.online === true, bridges };
+  const task = typeof body.task === 'string' && /^[A-Za-z0-9.:-]{1,160}$/.test(body.task) ? body.task : undefined;
+  const user = typeof body.user === 'string' && /^[A-Za-z0-9._@-]{1,64}$/.test(body.user) ? body.user : undefined;
+  return { config, disks, online: body.online === true, bridges, ...(task ? { task } : {}), ...(user ? { user } : {}) };
 }
 
 function freeBytes(dir: string): number {
@@ -103,9 +114,10 @@ function freeBytes(dir: string): number {
 }
 
 /** 409 naming everything this node lacks to take the guest. */
-export function checkIncoming(vmid: number, r: IncomingRequest): void {
+export async function checkIncoming(vmid: number, r: IncomingRequest): Promise<void> {
+  await dropStale(vmid);
   const inFlight = readJson<IncomingRecord>(recordFile(vmid));
-  if (inFlight) throw conflict(`node ${nodeName()} is already receiving guest ${vmid} from ${inFlight.from}`);
+  if (inFlight) throw conflict(`node ${nodeName()} is already receiving guest ${vmid} from ${inFlight.from} (task ${inFlight.task ?? 'unknown'})`);
   const refusals = incomingRefusals({
     node: nodeName(),
     vmid,
@@ -126,6 +138,27 @@ export function checkIncoming(vmid: number, r: IncomingRequest): void {
     disks: r.disks,
   });
   if (refusals.length) throw conflict(refusals.join('; '));
+}
+
+/**
+ * A migration whose source task is no more (killed, its node rebooted)
+ * left its record here: the source's node says the task is not running
+ * (or knows no such task), so what it made here goes. While the source
+ * does not answer, the record stays (the task may still run there).
+ */
+async function dropStale(vmid: number): Promise<void> {
+  const rec = readJson<IncomingRecord>(recordFile(vmid));
+  if (!rec?.task || !rec.user || rec.committed) return;
+  let running: boolean;
+  try {
+    running = (await nodeJson<{ status: string }>(rec.from, 'GET', `/api/task/${encodeURIComponent(rec.task)}`, undefined, { timeoutMs: STATUS_TIMEOUT_MS, identity: { username: rec.user } })).status === 'running';
+  } catch (e) {
+    if (!(e instanceof PeerAnswerError && e.code === 'not_found')) return;
+    running = false;
+  }
+  if (running) return;
+  log(`guest ${vmid}: the migration from ${rec.from} (task ${rec.task}) ended without finishing; removing what it made here`);
+  await abortIncoming(vmid);
 }
 
 /** This node's address on the cluster link (the host of its cluster URL). */
@@ -150,8 +183,8 @@ function freePort(address: string): Promise<number> {
 
 /** Empty images like the source's, each served by its own qemu-nbd on the cluster address. */
 export async function prepareIncoming(vmid: number, from: string, r: IncomingRequest): Promise<IncomingOffer> {
-  checkIncoming(vmid, r);
-  const rec: IncomingRecord = { from, vmid, config: r.config, disks: r.disks, nbd: [], createdDir: false, committed: false };
+  await checkIncoming(vmid, r);
+  const rec: IncomingRecord = { from, vmid, config: r.config, disks: r.disks, nbd: [], createdDir: false, committed: false, ...(r.task ? { task: r.task } : {}), ...(r.user ? { user: r.user } : {}) };
   mkdirSync(migrateRun(), { recursive: true });
   writeJsonAtomic(recordFile(vmid), rec);
   try {

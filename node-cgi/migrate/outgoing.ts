@@ -22,7 +22,7 @@ import { processArgv } from '../lib/proc';
 import { nodeName } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
 import { CONVERT_TIMEOUT_MS, parseConvertProgress, virtualSize } from '../tools/qemu-img';
-import { checkedTaskId, readTask, startTask, type TaskRun } from '../tasks/task';
+import { checkedTaskId, publicTaskId, readTask, startTask, type TaskRun } from '../tasks/task';
 import { nodeJson, requireCluster } from '../cluster/members';
 import { checkedNodeName } from '../cluster/model';
 import { movePlacement } from '../cluster/placement';
@@ -54,8 +54,8 @@ async function describeDisks(g: Guest): Promise<MovingDisk[]> {
   return out;
 }
 
-function incomingBody(g: Guest, disks: MovingDisk[], online: boolean) {
-  return { config: g.config, disks, online, bridges: [...existingBridges(g.config.nics.map((n) => n.bridge))] };
+function incomingBody(g: Guest, disks: MovingDisk[], online: boolean, task?: TaskRun) {
+  return { config: g.config, disks, online, bridges: [...existingBridges(g.config.nics.map((n) => n.bridge))], ...(task ? { task: publicTaskId(task.id), user: task.user } : {}) };
 }
 
 /**
@@ -119,7 +119,7 @@ async function migrateStopped(t: TaskRun, vmid: number, target: string): Promise
   t.log(`moving guest ${vmid} (${g.config.name}) to node ${target}: ${disks.length} disk(s), ${moving} bytes of data, ` +
     `${disks.reduce((s, d) => s + d.allocatedBytes, 0)} bytes allocated of ${disks.reduce((s, d) => s + d.virtualBytes, 0)}`);
   t.progress(1, `preparing node ${target}`);
-  const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, false), { timeoutMs: PREPARE_TIMEOUT_MS });
+  const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, false, t), { timeoutMs: PREPARE_TIMEOUT_MS });
   const psk = outgoingPskDir(vmid);
   try {
     mkdirSync(psk, { recursive: true, mode: 0o700 });
@@ -222,7 +222,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   const moving = data.reduce((s, b) => s + b, 0);
   t.log(`moving running guest ${vmid} (${g.config.name}, ${g.config.memory} MiB) to node ${target}: ${disks.length} disk(s), ${moving} bytes of data`);
   t.progress(1, `preparing node ${target}`);
-  const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, true), { timeoutMs: PREPARE_TIMEOUT_MS });
+  const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, true, t), { timeoutMs: PREPARE_TIMEOUT_MS });
   const psk = outgoingPskDir(vmid);
   mkdirSync(psk, { recursive: true, mode: 0o700 });
   writeFileSync(join(psk, 'keys.psk'), `${offer.pskUser}:${offer.psk}\n`, { mode: 0o600 });

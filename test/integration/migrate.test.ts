@@ -236,6 +236,27 @@ async function qmpStatus(api: Client, v: number): Promise<string> {
   return r.json.data.output.trim();
 }
 
+M('should clean up after a source task killed mid-copy, at the next migration to that node', async () => {
+  const v = await createSectorGuest(master, n1.root, { name: 'orphan', disks: [{ size: '1G', format: 'raw' }] });
+  await execFileP('dd', ['if=/dev/urandom', `of=${join(images(n1, v), `vm-${v}-disk-0.raw`)}`, 'bs=1M', 'count=300', 'seek=1', 'conv=notrunc', 'status=none']);
+  const before = await disksOn(n1, v);
+  const r = await master.post(`/api/vm/${v}/migrate`, { target: 'n3', online: false });
+  assert.is(r.status, 202, r.text);
+  const id: string = r.json.data.task;
+  await waitFor('the NBD server on n3', () => existsSync(join(n3.root, `run/ramvm/migrate/${v}.disk0.nbd.pid`)), 30_000, 5);
+  const rec = JSON.parse(readFileSync(join(n1.root, `var/log/ramvm/tasks/${id.replace(/^n1:/, '')}.json`), 'utf8'));
+  process.kill(rec.pid, 'SIGKILL');
+  const t = await waitTask(master, id, 60_000);
+  assert.is(t.status, 'failed');
+  assert.match(t.message, 'interrupted');
+  assert.ok(traces(n3, v).length > 0, 'the killed task left its part on n3');
+  assert.equal(await disksOn(n1, v), before, 'the source is untouched');
+  const again = await migrate(master, v, 'n3');
+  assert.match(again.log[again.log.length - 1]!, /migrated in \d+ ms/);
+  assert.equal(traces(n3, v), ['config', 'images'], 'no record of the killed migration is left on n3');
+  assert.equal(traces(n1, v), []);
+});
+
 M('should move a running guest to n2 and back: it keeps running (no reboot), the source QEMU is gone, the disk identical and sparse', async () => {
   const v = await createSectorGuest(master, n1.root, { name: 'live', disks: [{ size: '1G', format: 'raw' }] });
   await execFileP('dd', ['if=/dev/urandom', `of=${join(images(n1, v), `vm-${v}-disk-0.raw`)}`, 'bs=1M', 'count=16', 'seek=100', 'conv=notrunc', 'status=none']);
