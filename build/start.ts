@@ -4,12 +4,17 @@
  * requests are served; SIGINT/SIGTERM stop lighttpd cleanly (guests are
  * separate processes and keep running). Once the server listens, `ramvm
  * boot` starts the guests marked "start at boot" (output prefixed "boot:"),
- * and each minute `ramvm cluster tick` keeps a cluster node in step (prefix
- * "cluster:").
+ * and the process runs the backup scheduler's tick, `ramvm backup tick
+ * npm-start`, the work cron does on image nodes: at once, then at each
+ * whole minute (RAMVM_SCHEDULER_TICK_MS may ask for shorter, for tests).
+ * A tick still running when the next is due is not doubled; lines it
+ * prints are prefixed "backup:". After it, `ramvm cluster tick` keeps a
+ * cluster node in step (prefix "cluster:"; nothing outside a cluster).
  */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { nextTickDelayMs, tickIntervalMs } from '../node-cgi/backup/scheduler';
 import { buildCommand, DIST } from './build';
 import { startServer } from './server';
 
@@ -26,6 +31,7 @@ export async function startCommand(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const tickMs = tickIntervalMs(process.env.RAMVM_SCHEDULER_TICK_MS);
   await buildCommand();
   if (stopping) return;
   const port = Number(process.env.RAMVM_PORT ?? 8006);
@@ -52,18 +58,15 @@ export async function startCommand(): Promise<void> {
     await server.stop();
     return;
   }
-  runCli(server.root, ['boot'], 'boot');
-  const tick = setInterval(() => runCli(server!.root, ['cluster', 'tick'], 'cluster'), CLUSTER_TICK_MS);
+  ramvm(server.root, ['boot'], 'boot');
+  const ticks = runScheduler(server.root, tickMs);
   const proc = server.proc;
   await new Promise<void>((res) => (proc.exitCode !== null || proc.signalCode !== null ? res() : proc.once('exit', () => res())));
-  clearInterval(tick);
+  ticks.stop();
 }
 
-/** How often `ramvm cluster tick` runs (a no-op outside a cluster). */
-const CLUSTER_TICK_MS = 60_000;
-
-/** Run the `ramvm` CLI in the background on this node's root; its lines go to stdout prefixed "<prefix>:". */
-function runCli(root: string, args: string[], prefix: string): void {
+/** Run the ramvm CLI in the background; its lines go to stdout prefixed "<prefix>:". Resolves when it ends. */
+function ramvm(root: string, args: string[], prefix: string): Promise<void> {
   const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: process.env.RAMVM_NODE || hostname() };
   const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const relay = (chunk: Buffer) => {
@@ -71,4 +74,35 @@ function runCli(root: string, args: string[], prefix: string): void {
   };
   child.stdout.on('data', relay);
   child.stderr.on('data', relay);
+  return new Promise((res) => {
+    child.once('error', (e) => (relay(Buffer.from(e.message)), res()));
+    child.once('close', () => res());
+  });
+}
+
+/** The minute work of this node: the backup scheduler's tick, then the cluster's; now, then at every whole interval; stop() ends the timer. */
+function runScheduler(root: string, intervalMs: number): { stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    timer = setTimeout(() => void tick(), nextTickDelayMs(Date.now(), intervalMs));
+    if (running) return;
+    running = true;
+    try {
+      await ramvm(root, ['backup', 'tick', 'npm-start'], 'backup');
+      // A cluster node keeps in step (a no-op outside a cluster).
+      await ramvm(root, ['cluster', 'tick'], 'cluster');
+    } finally {
+      running = false;
+    }
+  };
+  void tick();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -7,7 +7,7 @@
  *   POST   /api/cluster/token {"lifetime"?}  → {token, expires, fingerprint, url, master}   Sys.Modify on / (the master)
  *   POST   /api/cluster/join {"master", "token", "fingerprint"}  → 202 task "cluster-join"  Sys.Modify on /
  *   POST   /api/cluster/promote          this member becomes master (the master is down)   Sys.Modify on /
- *   DELETE /api/cluster/nodes/<name>     remove a node without guests                     Sys.Modify on / (the master)
+ *   DELETE /api/cluster/nodes/<name>     remove a node without guests → 204               Sys.Modify on / (the master)
  *
  * Between nodes (HTTPS on the cluster socket only):
  *   POST   /api/cluster/members          a joining node, authenticated by its join token (?check=1: ask only)
@@ -237,8 +237,8 @@ export const routes: ApiRoute[] = [
     perm: ADMIN,
     home: 'master',
     handle: async (ctx) => {
-      const r = await removeNode(checkedNodeName(ctx.params.name, 'name'));
-      return { ...(await clusterView(ctx)), left: r.left };
+      await removeNode(checkedNodeName(ctx.params.name, 'name'));
+      return null;
     },
   },
 
@@ -277,7 +277,8 @@ export const routes: ApiRoute[] = [
     perm: 'public',
     handle: signed((ctx, from) => {
       mustBeMaster();
-      return { released: releaseOnMaster(from, checkedVmid(ctx.params.vmid), verifiedPeer(ctx.req).identity?.username) };
+      releaseOnMaster(from, checkedVmid(ctx.params.vmid), verifiedPeer(ctx.req).identity?.username);
+      return null;
     }),
   },
   {

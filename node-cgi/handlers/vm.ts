@@ -2,8 +2,8 @@
  * /api/vm: guests; in a cluster, of every node (each guest's requests go to
  * the node it lives on: cluster/dispatch.ts).
  *
- *   GET    /api/vm                          list (guests the user may see: VM.Audit); in a cluster every
- *                                           node's, a node that does not answer with its guests "unknown"
+ *   GET    /api/vm                          list (guests the user may see: VM.Audit); ?can=VM.Backup: and hold that too;
+ *                                           in a cluster every node's, a node that does not answer with its guests "unknown"
  *   POST   /api/vm                          create (VM.Allocate on /vms) → 201 config; ?dryrun=1 → {config, issues}
  *                                           {"node": "n2"}: on node n2 (default: the node asked)
  *   GET    /api/vm/<vmid>                   config + status + runtime figures
@@ -28,7 +28,7 @@ import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
-  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
+  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
   updateDisk, updateVm, usedVmids, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
 } from '../vm';
@@ -53,6 +53,7 @@ async function listEntry(g: Guest): Promise<VmListEntry> {
     ...(st.note ? { note: st.note } : {}),
     ...(st.fault ? { fault: st.fault } : {}),
     ...(cfg.temporary ? { temporary: cfg.temporary } : {}),
+    ...(cfg.nics.some((n) => n.linkDown === true) ? { linkDown: true as const } : {}),
   };
 }
 
@@ -103,8 +104,10 @@ const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (g: 
 
 /** This node's guests the caller may see, and in a cluster every other node's ("unknown" for a node that does not answer). */
 async function listGuests(ctx: ApiContext): Promise<VmListEntry[]> {
-  const here = await Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map((c) => listEntry(guestOf(c))));
-  const others = await askOtherNodes<VmListEntry[]>(ctx, '/api/vm');
+  const { also } = parseListQuery(ctx.req.query);
+  const may = (vmid: number | string) => ctx.can(`/vms/${vmid}`, 'VM.Audit') && (also === null || ctx.can(`/vms/${vmid}`, also));
+  const here = await Promise.all(listVmConfigs().filter((c) => may(c.vmid)).map((c) => listEntry(guestOf(c))));
+  const others = await askOtherNodes<VmListEntry[]>(ctx, `/api/vm${also === null ? '' : `?can=${encodeURIComponent(also)}`}`);
   if (!others) return here;
   const placement = readPlacement();
   const all = [...here];
@@ -114,7 +117,7 @@ async function listGuests(ctx: ApiContext): Promise<VmListEntry[]> {
       continue;
     }
     for (const [vmid, e] of Object.entries(placement)) {
-      if (e.node !== r.node || !ctx.can(`/vms/${vmid}`, 'VM.Audit')) continue;
+      if (e.node !== r.node || !may(vmid)) continue;
       all.push({
         vmid: Number(vmid), name: e.name, node: e.node, status: 'unknown', qmpStatus: null, ostype: 'other', onboot: false,
         cpu: 0, cpus: 0, mem: 0, maxmem: 0, disk: 0, maxdisk: 0, uptime: 0, note: r.error.message,
@@ -168,7 +171,7 @@ export const routes: ApiRoute[] = [
       const g = guestOfPath(ctx);
       deleteVm(g, ctx.me.username);
       await releaseVmid(g.vmid, ctx.me.username);
-      return new Reply(200, null);
+      return new Reply(204, null);
     },
   },
   {
@@ -238,7 +241,7 @@ export const routes: ApiRoute[] = [
     home: GUEST,
     handle: (ctx) => {
       removeDisk(guestOfPath(ctx), ctx.params.disk!);
-      return new Reply(200, null);
+      return new Reply(204, null);
     },
   },
 ];

@@ -154,7 +154,7 @@ G('should back the n2 guest up and restore it through the master, on n2', async 
   assert.is(fresh.status, 202, fresh.text);
   assert.is((await waitTask(master, fresh.json.data.task)).status, 'ok');
   assert.equal((await guests(master)).find((g: any[]) => g[0] === 150), [150, 'n2', 'stopped']);
-  assert.is((await master.del('/api/vm/150')).status, 200);
+  assert.is((await master.del('/api/vm/150')).status, 204);
 });
 
 G('should check the ACL on the master: a user may start the guest granted, not another one', async () => {
@@ -236,7 +236,7 @@ G('should let a member serve its own guests while the master is down; cluster-wi
 G('should give a deleted guest\'s VMID back to the cluster', async () => {
   assert.is((await master.post(`/api/vm/${v3}/stop`, {})).status, 200);
   const d = await master.del(`/api/vm/${v3}`);
-  assert.is(d.status, 200, d.text);
+  assert.is(d.status, 204, d.text);
   assert.ok(!existsSync(join(n3.root, `etc/ramvm/vms/${v3}.json`)));
   const again = await createSectorGuest(master, n2.root, { name: 'reuse', node: 'n2' });
   assert.is(again, v3);

@@ -23,7 +23,8 @@ const TABLE: [string, string][] = [
   ['nodeCert', 'etc/ramvm/priv/node.crt'], ['nodeKey', 'etc/ramvm/priv/node.key'], ['nodePem', 'etc/ramvm/priv/node.pem'],
   ['clusterConfig', 'etc/ramvm/cluster/cluster.json'], ['placement', 'etc/ramvm/cluster/vms.json'],
   ['joinTokens', 'etc/ramvm/priv/join-tokens.json'], ['nonces', 'run/ramvm/nonces'], ['serverInfo', 'run/ramvm/server.json'],
-  ['backupCronFile', 'etc/cron.d/ramvm-backup'],
+  ['backupCronFile', 'etc/cron.d/ramvm-backup'], ['backupSchedulerTick', 'run/ramvm/backup-scheduler.json'],
+  ['backupSchedulerMailed', 'run/ramvm/backup-scheduler-mailed.json'],
 ];
 P('should put every folder and file of the table below the root', () => {
   const p = pathsFor('/tmp/r', '/opt/dist') as unknown as Record<string, string>;

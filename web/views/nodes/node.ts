@@ -3,8 +3,9 @@
  * cluster (online or since when not, master, version, address,
  * certificate), its figures, the accelerator its guests get and why (its
  * boot's KVM probe), and its settings for guests (accelerator, memory
- * overcommit) for holders of Sys.Modify. On the master any node's page
- * works: the requests go to that node.
+ * overcommit) for holders of Sys.Modify, and (for this node) when its
+ * backup scheduler last ran. On the master any node's page works: the
+ * requests go to that node.
  *
  *   #/nodes/<name>     GET /api/node/<name>/resources and /settings; PUT /settings
  */
@@ -21,6 +22,7 @@ import { Field, fieldError, formError } from '../../components/field';
 import { useAction, useLoad } from '../../hooks';
 import { href } from '../../router';
 import { NodeStatus } from './list';
+import { SchedulerStatus } from '../backups/scheduler';
 
 function SettingsForm({ node, settings, onDone }: { node: string; settings: NodeSettings; onDone: () => void }) {
   const [accel, setAccel] = useState<AccelSetting>(settings.accel);
@@ -91,6 +93,7 @@ export function NodeDetail({ name, me }: { name: string; me: Me }) {
       <h2 id="n-settings">${t('node.settings')}</h2>
       <${SettingsForm} node=${res.node} settings=${settings} onDone=${reload} />
     </section>`}
+    ${name === me.node && me.privileges.includes('Datastore.Audit') && html`<${SchedulerStatus} />`}
     <section class="card" aria-labelledby="n-resources">
       <h2 id="n-resources">${t('node.resources')}</h2>
       <dl class="props">
