@@ -7,6 +7,7 @@
  *   heldBy({ …member…, masterOnline: false })                     → 'n1'   (cluster-wide changes wait for n1)
  *   uiUrl(master, self, { protocol: 'http:', port: '8006' })      → 'http://10.0.0.1:8006/'
  *   olderVersion('0.1.0', ['0.1.0', '0.2.0'])                     → true
+ *   lagging({ generation: 6 }, { generation: 7, nodes: [master at 7] }) → true
  *
  * A member whose master does not answer holds every cluster-wide change
  * (users, ACL, jobs, storages, new guests): forms that make one show
@@ -43,7 +44,7 @@ export function heldBy(c: ClusterView | null): string | null {
   return c && roleOf(c) === 'member' && !c.masterOnline ? c.master : null;
 }
 
-export const masterOf = (c: ClusterView): ClusterNodeView | undefined => c.nodes.find((n) => n.master);
+export const masterOf = (c: Pick<ClusterView, 'nodes'>): ClusterNodeView | undefined => c.nodes.find((n) => n.master);
 export const selfOf = (c: ClusterView): ClusterNodeView | undefined => c.nodes.find((n) => n.name === c.self);
 
 /** "does not answer since 25.11.26, 10:15:00", or without a time when it was never seen. */
@@ -89,6 +90,13 @@ export const newestVersion = (versions: readonly string[]): string => versions.r
 
 /** Whether `v` is older than the newest of `all`. */
 export const olderVersion = (v: string, all: readonly string[]): boolean => compareVersions(v, newestVersion(all)) < 0;
+
+/** The generation of the cluster-wide config the master holds (this node's when the master's is not known). */
+export const masterGeneration = (c: Pick<ClusterView, 'generation' | 'nodes'>): number => masterOf(c)?.generation ?? c.generation;
+
+/** Whether node `n` holds an older cluster-wide config than the master (it catches up on its next tick or request). */
+export const lagging = (n: Pick<ClusterNodeView, 'generation'>, c: Pick<ClusterView, 'generation' | 'nodes'>): boolean =>
+  n.generation !== undefined && n.generation < masterGeneration(c);
 
 /** The master whose absence holds cluster-wide changes made from this node, or null. */
 export const useHeld = (): string | null => heldBy(useCluster().data);
