@@ -24,8 +24,8 @@ export function ClusterBanner() {
       <div class="banner-body">
         <strong>${t('cluster.banner.member', { node: c.self, cluster: c.name!, master: master.name })}</strong>
         <span class="banner-detail">${t('cluster.banner.where')} <a href=${uiUrl(master, selfOf(c), location)}>${master.address}</a></span>
-        ${held && html`<span class="banner-detail">${t('cluster.banner.masterDown', { master: master.name, since: offlineText(master) })}</span>
-          <span class="banner-detail">${t('cluster.banner.held', { master: master.name })} <a href=${href('cluster')}>${t('cluster.banner.toCluster')}</a></span>`}
+        ${held && html`<span class="banner-detail">${t('cluster.promote.down', { master: master.name, since: offlineText(master) })}</span>
+          <span class="banner-detail">${t('cluster.held.text', { master: master.name })} <a href=${href('cluster')}>${t('cluster.held.link')}</a></span>`}
       </div>
     </div>`}
     ${down.map(

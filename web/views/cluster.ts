@@ -27,8 +27,8 @@ function Summary({ c }: { c: ClusterView }) {
       <dt>${t('cluster.thisNode')}</dt><dd>${t(roleOf(c) === 'master' ? 'cluster.role.master' : 'cluster.role.member', { node: c.self })}</dd>
       ${master && html`<dt>${t('cluster.master')}</dt>
         <dd><${NodeStatus} n=${master} /> ${master.name === c.self ? master.name : html`<a href=${uiUrl(master, selfOf(c), location)}>${master.name}</a>`}</dd>
-        <${Copyable} label=${t('cluster.masterUrl')} text=${master.url} />
-        <${Copyable} label=${t('cluster.masterFingerprint')} text=${master.fingerprint} />`}
+        <${Copyable} label=${t('cluster.field.master')} text=${master.url} />
+        <${Copyable} label=${t('cluster.field.fingerprint')} text=${master.fingerprint} />`}
       <dt>${t('cluster.epoch')}</dt><dd>${t('cluster.epochValue', { epoch: c.epoch, generation: c.generation })}</dd>
     </dl>
   </section>`;

@@ -164,7 +164,7 @@ export function PromoteCard({ c }: { c: ClusterView }) {
       open=${asking}
       title=${t('cluster.promote.confirmTitle', names)}
       message=${t('cluster.promote.confirmText', names)}
-      confirmLabel=${t('cluster.promote.confirm', names)}
+      confirmLabel=${t('cluster.promote.submit', names)}
       requireText=${c.self}
       onConfirm=${async () => {
         await client.cluster.promote();

@@ -2,9 +2,9 @@
  * #/nodes: every node of the cluster (or this one node), as GET
  * /api/cluster says: online, or in red since when it does not answer;
  * master or member; CPU, memory, disk; guests running of all; version, an
- * older one flagged; the generation of the cluster-wide config it holds,
- * one behind the master's flagged; its address, the master's a link to
- * its UI. Each name leads to the node's page.
+ * older one flagged, with the generation of the cluster-wide config it
+ * holds, one behind the master's flagged; its address, the master's a
+ * link to its UI. Each name leads to the node's page.
  *
  * For an administrator (Sys.Modify): on a single node, create a cluster
  * or join one; on the master, add a node (a join token with the command
@@ -20,6 +20,7 @@ import { DataTable, type Column } from '../../components/data-table';
 import { ErrorBanner } from '../../components/error-banner';
 import { StatusBadge } from '../../components/status-badge';
 import { formatBytes as bytes, formatPercent } from '../../format';
+import { useLoad } from '../../hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
 import { href } from '../../router';
@@ -32,35 +33,44 @@ export function NodeStatus({ n }: { n: ClusterNodeView }) {
   return html`<${StatusBadge} tone="failed" label=${t('nodes.offline')} /><div class="text-failed node-since">${offlineText(n)}</div>`;
 }
 
-/** The removal button of a node's row, disabled with why when it may not go (the master, a node with guests). */
-function RemoveButton({ n, c, onRemove }: { n: ClusterNodeView; c: ClusterView; onRemove: (n: ClusterNodeView) => void }) {
-  const why = removal(n, c, n.resources?.guests.total ?? 0);
-  return html`<button type="button" class="btn btn-small" disabled=${why !== null} title=${why ? t(why[0], why[1]) : undefined}
-      aria-label=${t('cluster.remove.of', { node: n.name })} onClick=${() => onRemove(n)}>${t('cluster.remove')}</button>
+/** Removal of a node: `guests` counts each node's guests (null until known); the button says why when it may not go. */
+export interface Removal {
+  guests: ((node: string) => number) | null;
+  onRemove: (n: ClusterNodeView) => void;
+}
+
+function RemoveButton({ n, c, rm }: { n: ClusterNodeView; c: ClusterView; rm: Removal }) {
+  const why = rm.guests ? removal(n, c, rm.guests(n.name)) : null;
+  return html`<button type="button" class="btn btn-small" disabled=${why !== null || !rm.guests} title=${why ? t(why[0], why[1]) : undefined}
+      aria-label=${t('cluster.remove.of', { node: n.name })} onClick=${() => rm.onRemove(n)}>${t('cluster.remove')}</button>
     ${why && !n.master && html`<div class="muted">${t(why[0], why[1])}</div>`}`;
 }
 
-/** The columns of the node table; `c` gives the versions to compare and where this page is served from; with `onRemove`, a removal column. */
-export function nodeColumns(c: ClusterView, onRemove?: (n: ClusterNodeView) => void): Column<ClusterNodeView>[] {
+/** "config 7", with "behind the master (8)" when the master holds a newer one; empty for a node that did not say. */
+export const generationText = (n: ClusterNodeView, c: ClusterView): string =>
+  n.generation === undefined ? '' : [t('nodes.generation', { generation: n.generation }), lagging(n, c) ? t('nodes.lagging', { generation: masterGeneration(c) }) : ''].filter(Boolean).join(' ');
+
+/** The columns of the node table; `c` gives the versions to compare and where this page is served from; with `rm`, a removal column. */
+export function nodeColumns(c: ClusterView, rm?: Removal): Column<ClusterNodeView>[] {
   const versions = c.nodes.map((n) => n.version);
   const self = selfOf(c);
   const r = (n: ClusterNodeView) => n.resources;
   const cols: Column<ClusterNodeView>[] = [
-    { key: 'status', label: t('nodes.col.status'), value: (n) => (n.online ? t('nodes.online') : `${t('nodes.offline')} ${offlineText(n)}`), render: (n) => html`<${NodeStatus} n=${n} />` },
     {
       key: 'name',
       label: t('nodes.col.name'),
-      value: (n) => [n.name, n.name === c.self ? t('nodes.self') : ''].filter(Boolean).join(' '),
+      value: (n) => [n.name, n.name === c.self ? t('nodes.self') : '', n.address, n.online ? t('nodes.online') : `${t('nodes.offline')} ${offlineText(n)}`].filter(Boolean).join(' '),
       sortValue: (n) => n.name,
       render: (n) => html`<a class="node-name" href=${href('nodes', n.name)}>${n.name}</a>
-        ${n.name === c.self && html` <span class="muted">${t('nodes.self')}</span>`}`,
+        ${n.name === c.self && html` <span class="muted">${t('nodes.self')}</span>`}
+        <div class="muted">${n.master && n.name !== c.self ? html`<a href=${uiUrl(n, self, location)}>${n.address}</a>` : n.address}</div>
+        <div><${NodeStatus} n=${n} /></div>`,
     },
     {
-      key: 'role', label: t('nodes.col.role'),
-      value: (n) => t(n.master ? 'nodes.master' : 'nodes.member'),
-      render: (n) => (n.master ? html`<${StatusBadge} tone="neutral" label=${t('nodes.master')} />` : t('nodes.member')),
+      key: 'cpu', label: t('nodes.col.cpu'), class: 'num', sortValue: (n) => r(n)?.cpu.usage,
+      value: (n) => (r(n) ? t('node.cpuValue', { count: r(n)!.cpu.count, usage: formatPercent(r(n)!.cpu.usage) }) : ''),
+      render: (n) => (r(n) ? html`<span title=${t('node.cpuValue', { count: r(n)!.cpu.count, usage: formatPercent(r(n)!.cpu.usage) })}>${formatPercent(r(n)!.cpu.usage)}</span>` : ''),
     },
-    { key: 'cpu', label: t('nodes.col.cpu'), value: (n) => (r(n) ? t('node.cpuValue', { count: r(n)!.cpu.count, usage: formatPercent(r(n)!.cpu.usage) }) : ''), sortValue: (n) => r(n)?.cpu.usage, class: 'num' },
     {
       key: 'memory', label: t('nodes.col.memory'), class: 'num',
       value: (n) => (r(n) ? t('guests.ofTotal', { used: bytes(r(n)!.memory.used), total: bytes(r(n)!.memory.total) }) : ''),
@@ -78,24 +88,21 @@ export function nodeColumns(c: ClusterView, onRemove?: (n: ClusterNodeView) => v
     },
     {
       key: 'version', label: t('nodes.col.version'),
-      value: (n) => (olderVersion(n.version, versions) ? `${n.version} ${t('nodes.older')}` : n.version),
-      render: (n) => html`${n.version}${olderVersion(n.version, versions) && html` <${StatusBadge} tone="warning" label=${t('nodes.older')} />`}`,
+      value: (n) => [n.version, olderVersion(n.version, versions) ? t('nodes.older') : '', generationText(n, c)].filter(Boolean).join(' '),
+      render: (n) => html`${n.version}${olderVersion(n.version, versions) && html` <${StatusBadge} tone="warning" label=${t('nodes.older')} />`}
+        ${n.generation !== undefined && html`<div class="muted">${t('nodes.generation', { generation: n.generation })}</div>`}
+        ${lagging(n, c) && html`<${StatusBadge} tone="warning" label=${t('nodes.lagging', { generation: masterGeneration(c) })} />`}`,
     },
   ];
   if (roleOf(c) !== 'single') {
-    cols.push({
-      key: 'generation', label: t('nodes.col.generation'), class: 'num',
-      value: (n) => (n.generation === undefined ? '' : lagging(n, c) ? `${n.generation} ${t('nodes.lagging', { generation: masterGeneration(c) })}` : n.generation),
-      sortValue: (n) => n.generation,
-      render: (n) => html`${n.generation ?? ''}${lagging(n, c) && html` <${StatusBadge} tone="warning" label=${t('nodes.lagging', { generation: masterGeneration(c) })} />`}`,
+    cols.splice(1, 0, {
+      key: 'role', label: t('nodes.col.role'),
+      value: (n) => t(n.master ? 'nodes.master' : 'nodes.member'),
+      render: (n) => (n.master ? html`<${StatusBadge} tone="neutral" label=${t('nodes.master')} />` : t('nodes.member')),
     });
   }
-  cols.push({
-    key: 'address', label: t('nodes.col.address'), value: (n) => n.address,
-    render: (n) => (n.master && n.name !== c.self ? html`<a href=${uiUrl(n, self, location)}>${n.address}</a>` : n.address),
-  });
-  if (onRemove) {
-    cols.push({ key: 'actions', label: t('table.actions'), value: () => '', sortable: false, render: (n) => html`<${RemoveButton} n=${n} c=${c} onRemove=${onRemove} />` });
+  if (rm) {
+    cols.push({ key: 'actions', label: t('table.actions'), value: () => '', sortable: false, render: (n) => html`<${RemoveButton} n=${n} c=${c} rm=${rm} />` });
   }
   return cols;
 }
@@ -107,22 +114,27 @@ export function NodeList({ me }: { me: Me }) {
   useEffect(() => void clusterPoller.refresh(), []);
   const admin = me.privileges.includes('Sys.Modify');
   const role = c ? roleOf(c) : null;
+  const removes = admin && role === 'master';
+  // Guests per node from the guest list: it counts those of a node that does not answer too (its figures do not).
+  const vms = useLoad(() => (removes ? client.vms.list() : Promise.resolve(null)), [removes, c?.generation]);
+  const rm: Removal | undefined = removes ? { guests: vms.data ? (node) => vms.data!.filter((g) => g.node === node).length : null, onRemove: setRemoving } : undefined;
   return html`<div class="page-head"><h1>${t('nodes.title')}</h1></div>
     ${c && html`<p class="view-intro">${role === 'single'
       ? t('nodes.single', { node: c.self })
       : html`${t('nodes.intro', { cluster: c.name!, master: c.master!, count: c.nodes.length })} <a href=${href('cluster')}>${t('nav.cluster')}</a>`}</p>`}
     ${error && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${vms.error} />
     ${c === null
       ? !error && html`<p>${t('app.loading')}</p>`
-      : html`<${DataTable}
+      : html`<div class="node-list"><${DataTable}
           label=${t('nodes.title')}
           filter=${false}
-          columns=${nodeColumns(c, admin && role === 'master' ? setRemoving : undefined)}
+          columns=${nodeColumns(c, rm)}
           rows=${c.nodes}
           rowKey=${(n: ClusterNodeView) => n.name}
           rowClass=${(n: ClusterNodeView) => (n.online ? undefined : 'row-failed')}
           initialSort=${{ key: 'name', dir: 'asc' }}
-        />`}
+        /></div>`}
     ${c && admin && role === 'single' && html`<${CreateCard} /><${JoinCard} c=${c} />`}
     ${c && admin && role === 'master' && html`<${TokenCard} />`}
     ${c && removing &&
