@@ -165,6 +165,13 @@ test('should create a guest on n2 from n1\'s UI, list it with its node, start an
   await row.getByRole('button', { name: 'Stop' }).click();
   await page.getByRole('alertdialog', { name: `Stop guest ${vmid} (on-two)?` }).getByRole('button', { name: `Stop guest ${vmid}` }).click();
   await row.locator('.badge-neutral', { hasText: 'Stopped' }).waitFor({ timeout: JOIN_MS });
+
+  // The task list of the cluster names the node each task ran on.
+  await page.goto(`${ctx.cluster!.nodes[0]!.url}/#/tasks`);
+  await page.getByRole('columnheader', { name: 'Node' }).waitFor();
+  const joined = page.locator('main tbody tr', { hasText: 'cluster-join' });
+  await joined.waitFor();
+  assert.match(await joined.innerText(), 'n2');
 });
 
 test('should refuse to remove n2 while it has a guest, and remove it once it has none', async (ctx) => {
