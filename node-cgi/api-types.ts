@@ -14,7 +14,7 @@ export type { AuditEvent } from './access/audit';
 export type { Privilege, RoleName } from './access/privileges';
 
 // /api/task
-export type { TaskRecord, TaskStatus } from './tasks/task';
+export type { TaskRecord, TaskStatus, TaskPart } from './tasks/task';
 
 // /api/vm, /api/node, and what a guest's config holds
 export type {
