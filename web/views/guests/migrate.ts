@@ -15,7 +15,8 @@ import { ErrorBanner } from '../../components/error-banner';
 import { Field, fieldError, formError } from '../../components/field';
 import { ProgressBar } from '../../components/progress-bar';
 import { formatBytes } from '../../format';
-import { useAction, useLoad, usePoll } from '../../hooks';
+import { useAction, usePoll } from '../../hooks';
+import { useCluster } from '../../cluster';
 import { html } from '../../html';
 import { t } from '../../i18n';
 import { href } from '../../router';
@@ -37,7 +38,7 @@ function MigrationTask({ id, onEnd }: { id: string; onEnd: () => void }) {
 }
 
 export function Migrate({ g, onDone }: { g: VmDetail; onDone: () => void }) {
-  const cluster = useLoad(() => client.cluster.get());
+  const cluster = useCluster();
   const others = (cluster.data?.nodes ?? []).filter((n) => n.name !== g.node);
   const [target, setTarget] = useState('');
   const [task, setTask] = useState<string | null>(null);
