@@ -3,8 +3,9 @@
  * a lighttpd and QEMU each; test/helpers/cluster.ts): create a cluster in
  * n1's Nodes view, make a join token there and join n2 with it in n2's
  * Nodes view, see both listed; from n1's UI create a guest on n2, see it
- * listed with its node, start it (its QEMU runs in n2's namespace) and stop
- * it; then remove n2 once it has no guest. One cluster serves the file, in
+ * listed with its node, start it (its QEMU runs in n2's namespace), see its
+ * console through n1 (the websocket forwarded to n2) and stop it; then
+ * remove n2 once it has no guest. One cluster serves the file, in
  * order. Screenshots go to .tmp/screenshots/ for a human look.
  */
 import { spawnSync } from 'node:child_process';
@@ -161,6 +162,23 @@ test('should create a guest on n2 from n1\'s UI, list it with its node, start an
   const pid = readFileSync(join(n2.root, `run/ramvm/qemu/${vmid}.pid`), 'utf8').trim();
   assert.is(spawnSync('ip', ['netns', 'identify', pid], { encoding: 'utf8' }).stdout.trim(), n2.ns, 'its QEMU runs in n2\'s namespace');
   await shot(page, 'guests');
+
+  // Its console, opened on the master: the websocket is forwarded to n2, and the guest's screen is drawn.
+  await page.goto(`${ctx.cluster!.nodes[0]!.url}/#/console/${vmid}`);
+  await page.getByRole('heading', { name: `Console of guest ${vmid}` }).waitFor();
+  await page.locator('.console-toolbar .badge').filter({ hasText: 'Connected' }).waitFor({ timeout: JOIN_MS });
+  const lit = await page.waitForFunction(() => {
+    const c = document.querySelector<HTMLCanvasElement>('.console-screen canvas');
+    if (!c || c.width === 0) return 0;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i]! + d[i + 1]! + d[i + 2]! > 0) n++;
+    return n > 500 ? n : 0;
+  }, undefined, { timeout: JOIN_MS, polling: 200 });
+  assert.ok((await lit.jsonValue()) > 500, 'the console through the master shows the guest\'s screen');
+  await shot(page, 'console');
+  await page.goto(`${ctx.cluster!.nodes[0]!.url}/#/guests`);
+  await row.waitFor();
 
   await row.getByRole('button', { name: 'Stop' }).click();
   await page.getByRole('alertdialog', { name: `Stop guest ${vmid} (on-two)?` }).getByRole('button', { name: `Stop guest ${vmid}` }).click();
