@@ -14,7 +14,7 @@ export type { AuditEvent } from './access/audit';
 export type { Privilege, RoleName } from './access/privileges';
 
 // /api/task
-export type { TaskRecord, TaskStatus } from './tasks/task';
+export type { TaskRecord, TaskStatus, TaskPart } from './tasks/task';
 
 // /api/vm, /api/node, and what a guest's config holds
 export type {
@@ -32,7 +32,10 @@ export type {
   BackupAlert,
 } from './backup/types';
 export type { SchedulerHealth } from './backup/scheduler';
-export type { MailSettings } from './backup/config';
+
+// /api/monitor
+export type { MonitorAccess } from './console/monitor';
+export type { MailSettings, MailView } from './backup/config';
 
 // /api/restore, /api/backup/<id>/restore|boot|bootcheck
 export type { TemporaryGuest, BootResult } from './restore/boot';

@@ -9,6 +9,7 @@
  *                                                POST   /api/backup/local%3A101%3A2026…/restore  {"vmid":105}
  *   client.access.users.update('anna', { enabled: false })
  *                                                PUT    /api/access/users/anna  {"enabled":false}
+ *   client.cluster.removeNode('pve2')            DELETE /api/cluster/nodes/pve2
  *
  * createClient(send) takes the transport (web/api.ts's request: CSRF,
  * renewal, ApiError), so a unit test passes one that returns the request
@@ -19,7 +20,7 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
+  AccelSetting, BackupAlert, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, MonitorAccess, NodeResources, NodeSettings,
   SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
@@ -93,6 +94,8 @@ export function createClient(send: Send) {
       /** Grow it (`size`), or change its bus or cache. */
       updateDisk: (vmid: number, disk: string, body: Partial<Pick<DiskConfig, 'size' | 'bus' | 'cache'>>) => put<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}`, body),
       removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
+      /** Move to another node of the cluster: live (`online`) or stopped. */
+      migrate: (vmid: number, body: { target: string; online: boolean }) => post<Started>(`${vm(vmid)}/migrate`, body),
     },
     nodes: {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),
@@ -141,7 +144,21 @@ export function createClient(send: Send) {
       get: (id: string) => get<TaskRecord>(`/api/task/${seg(id)}`),
       log: (id: string, tail: number) => get<{ lines: string[] }>(`/api/task/${seg(id)}/log${query({ tail })}`),
     },
+    cluster: {
+      /** The cluster as this node sees it (every node asked now); a single node: name null, itself the only node. */
+      get: () => get<ClusterView>('/api/cluster'),
+      create: (name: string) => post<ClusterView>('/api/cluster', { name }),
+      /** A single-use join token (on the master; a member sends it there). */
+      token: () => post<JoinTokenAnswer>('/api/cluster/token', {}),
+      /** Join the cluster of the master at `master` (its cluster URL): a task; this node's users become the cluster's. */
+      join: (body: { master: string; token: string; fingerprint: string }) => post<Started>('/api/cluster/join', body),
+      /** This member becomes the master (only while the master does not answer). */
+      promote: () => post<ClusterView>('/api/cluster/promote', {}),
+      removeNode: (name: string) => del<ClusterView & { left: boolean }>(`/api/cluster/nodes/${seg(name)}`),
+    },
     monitor: {
+      /** Whether the caller may run every command, and the read-only ones. */
+      access: (vmid: number | string) => get<MonitorAccess>(`/api/monitor/${seg(vmid)}`),
       run: (vmid: number | string, command: string) => post<{ output: string }>(`/api/monitor/${seg(vmid)}`, { command }),
     },
     access: {

@@ -7,13 +7,15 @@
  *   ramvm cluster join URL TOKEN FINGERPRINT  join the master at URL (this node must have no guests)
  *   ramvm cluster leave                       this node leaves its cluster (a single node again, with a new key)
  *   ramvm cluster show                        cluster.json of this node
- *   ramvm cluster tick                        each minute: catch up, push to members behind (membership.ts clusterTick)
+ *   ramvm cluster tick                        each minute: catch up, push to members behind (membership.ts clusterTick);
+ *                                             on the master, copy the ISO library to nodes whose library differs (iso/distribute.ts)
  *
  * Run it with the node's environment (RAMVM_ROOT, and RAMVM_ADDRESS or
  * RAMVM_LISTEN when the node has them); `npm start` records its listen
  * address and ports in run/ramvm/server.json for it.
  */
 import { checkedClusterName, checkedTokenLifetime } from '../cluster/model';
+import { libraryTick } from '../iso/distribute';
 import { checkedJoinRequest, clusterTick, createCluster, joinCheck, joinCluster, leaveCluster, makeJoinToken } from '../cluster/membership';
 import { commitChanges } from '../cluster/replicate';
 import { guardClusterWrites, readCluster } from '../cluster/state';
@@ -50,6 +52,7 @@ export async function clusterCommand([sub, ...args]: string[]): Promise<void> {
   }
   if (sub === 'tick' && args.length === 0) {
     for (const line of await clusterTick()) out(`${new Date().toISOString()} ${line}`);
+    for (const line of await libraryTick()) out(`${new Date().toISOString()} ${line}`);
     return;
   }
   if (sub === 'show' && args.length === 0) {

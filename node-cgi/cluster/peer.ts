@@ -240,19 +240,23 @@ export interface PeerAnswer<T> {
  * with the node's name; anything not JSON is a PeerError "protocol".
  */
 export async function peerJson<T = unknown>(peer: PeerAddress, call: PeerCall): Promise<PeerAnswer<T>> {
-  const res = await peerRequest(peer, call);
+  return jsonAnswer<T>(peer.name, await peerRequest(peer, call));
+}
+
+/** The JSON answer `res` of node `peer` read as peerJson reads it (for a call made with peerRequest). */
+export async function jsonAnswer<T = unknown>(peer: string, res: IncomingMessage & { localAddress?: string }): Promise<PeerAnswer<T>> {
   let parsed: { data?: T; error?: { code?: string; message?: string } };
   try {
     const text = (await readAll(res)).toString('utf8');
     parsed = text ? JSON.parse(text) : {};
   } catch (e) {
-    throw new PeerError(peer.name, 'protocol', `node ${peer.name} sent an answer that is not JSON (HTTP ${res.statusCode})`, (e as Error).message);
+    throw new PeerError(peer, 'protocol', `node ${peer} sent an answer that is not JSON (HTTP ${res.statusCode})`, (e as Error).message);
   }
   const status = res.statusCode ?? 0;
-  if (status >= 200 && status < 300) return { status, headers: res.headers, data: parsed.data as T, localAddress: res.localAddress };
+  if (status >= 200 && status < 300) return { status, headers: res.headers, data: parsed.data as T, localAddress: res.localAddress ?? '' };
   const err = parsed.error;
   const code = err?.code && Object.hasOwn(STATUS_OF_CODE, err.code) ? (err.code as ErrorCode) : 'internal';
-  throw new PeerAnswerError(peer.name, code, `node ${peer.name}: ${err?.message ?? `HTTP ${status}`}`, res.headers);
+  throw new PeerAnswerError(peer, code, `node ${peer}: ${err?.message ?? `HTTP ${status}`}`, res.headers);
 }
 
 /** An error answer of another node, with its code (and so its status) kept. */

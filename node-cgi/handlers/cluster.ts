@@ -15,6 +15,7 @@
  *   GET    /api/cluster/state            the whole cluster-wide config                      signed
  *   PUT    /api/cluster/state            the master's new state                             signed
  *   POST   /api/cluster/vmids {"vmid"?, "name", "used"}  the master reserves a VMID for the sender   signed
+ *   PUT    /api/cluster/vmids/<vmid> {"node"}  the sender's guest lives on "node" now (a migration)   signed
  *   DELETE /api/cluster/vmids/<vmid>     the master releases it (and its ACL entries)       signed
  *   POST   /api/cluster/leave            the master tells a removed node to leave           signed
  */
@@ -33,9 +34,10 @@ import { checkedClusterName, checkedNodeName, checkedTokenLifetime, clusterUrlFo
 import { verifiedPeer } from '../cluster/receive';
 import { receiveState } from '../cluster/replicate';
 import { clusterDispatch } from '../cluster/dispatch';
-import { checkedReservation, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
+import { checkedReservation, moveOnMaster, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
 import { checkedVmid } from '../lib/validate';
 import { readCluster, readState } from '../cluster/state';
+import { noteSeen } from '../cluster/seen';
 import { nodeResources, type NodeResources } from '../vm';
 
 const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
@@ -48,7 +50,7 @@ const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
  *     "nodes": [ { "name": "n1", "address": "10.0.0.1", "url": "https://10.0.0.1:8007", "fingerprint": "90:FB:…",
  *                  "online": true, "master": true, "version": "0.1.0", "joined": 1767225600, "generation": 17,
  *                  "resources": { cpu, memory, disk, guests, … } },
- *                { "name": "n3", …, "online": false, "error": "node n3 does not answer at … (connection refused)" } ] }
+ *                { "name": "n3", …, "online": false, "error": "node n3 does not answer at … (connection refused)", "lastSeen": 1767229200 } ] }
  *
  * On a node in no cluster: name and master null, epoch and generation 0, and
  * the node itself as the only entry.
@@ -72,6 +74,8 @@ export interface ClusterNodeView {
   resources?: NodeResources;
   /** Why it did not answer. */
   error?: string;
+  /** When it last answered this node (Unix seconds), for a node that does not answer now; absent when it never did since this node's boot. */
+  lastSeen?: number;
 }
 
 export interface ClusterView {
@@ -153,11 +157,12 @@ async function clusterView(ctx: ApiContext): Promise<ClusterView> {
   // An answer may have shown a newer state (a promotion while this node was away): take it first.
   if (await catchUp()) c = readCluster()!;
   const byName = new Map(answers.map((a) => [a.node, a]));
+  const seen = noteSeen(answers);
   const nodes: ClusterNodeView[] = c.nodes.map((n) => {
     const base = { name: n.name, address: urlAddress(n.url), url: n.url, fingerprint: n.fingerprint, master: n.name === c!.master, version: n.version, joined: n.joined };
     if (n.name === self.name) return { ...base, online: true, generation: self.generation, version: VERSION, ...(audit(n.name) && self.resources ? { resources: self.resources } : {}) };
     const a = byName.get(n.name);
-    if (!a || !a.ok) return { ...base, online: false, ...(a && !a.ok ? { error: a.error.message } : {}) };
+    if (!a || !a.ok) return { ...base, online: false, ...(a && !a.ok ? { error: a.error.message } : {}), ...(seen[n.name] ? { lastSeen: seen[n.name] } : {}) };
     return { ...base, online: true, version: a.value.version, generation: a.value.generation, ...(audit(n.name) && a.value.resources ? { resources: a.value.resources } : {}) };
   });
   return {
@@ -265,6 +270,19 @@ export const routes: ApiRoute[] = [
       mustBeMaster();
       const r = checkedReservation(await ctx.req.json());
       return { vmid: reserveOnMaster(from, r.vmid, r.name, r.used) };
+    }),
+  },
+  {
+    method: 'PUT',
+    path: '/vmids/:vmid',
+    perm: 'public',
+    handle: signed(async (ctx, from) => {
+      mustBeMaster();
+      const body = await ctx.req.json();
+      const to = checkedNodeName(body.node);
+      if (!requireCluster().nodes.some((n) => n.name === to)) throw invalid('node', `no node ${to} in the cluster`);
+      moveOnMaster(from, checkedVmid(ctx.params.vmid), to);
+      return null;
     }),
   },
   {

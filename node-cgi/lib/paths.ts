@@ -44,6 +44,8 @@ export interface Paths {
 
   /** The cluster key: signs tickets, CSRF tokens and (through a derived key) requests between nodes. */
   authKey: string;
+  /** The SMTP relay's password for backup mail (mode 0600). */
+  smtpPassword: string;
   /** The node's TLS certificate, its key, and both for lighttpd (cluster/identity.ts). */
   nodeCert: string;
   nodeKey: string;
@@ -55,6 +57,8 @@ export interface Paths {
   joinTokens: string;
   /** Nonces of node requests seen lately (one file each). */
   nonces: string;
+  /** When each other node last answered this one (cluster/seen.ts). */
+  clusterSeen: string;
   /** Where `npm start` listens, for the `ramvm` CLI. */
   serverInfo: string;
   users: string;
@@ -113,6 +117,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     dist: distDir,
 
     authKey: join(etc, 'priv/authkey'),
+    smtpPassword: join(etc, 'priv/smtp-password'),
     nodeCert: join(etc, 'priv/node.crt'),
     nodeKey: join(etc, 'priv/node.key'),
     nodePem: join(etc, 'priv/node.pem'),
@@ -120,6 +125,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     placement: join(etc, 'cluster/vms.json'),
     joinTokens: join(etc, 'priv/join-tokens.json'),
     nonces: join(run, 'nonces'),
+    clusterSeen: join(run, 'cluster-seen.json'),
     serverInfo: join(run, 'server.json'),
     users: join(etc, 'users.json'),
     groups: join(etc, 'groups.json'),

@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { internal, HttpError, notFound } from '../lib/errors';
+import { internal, HttpError, notFound, explain } from '../lib/errors';
 import { inCluster, nodeName, paths, taskFile } from '../lib/paths';
 import { processAlive } from '../lib/proc';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
@@ -38,6 +38,20 @@ export interface TaskRecord {
   start: number;
   end: number | null;
   status: TaskStatus;
+  progress: number;
+  message: string;
+  /** Per-part progress of a task that works on several things at once (an ISO copied to each node). */
+  parts?: TaskPart[];
+}
+
+/**
+ * One part of a task, in the record's `parts`:
+ *   { "name": "n2", "status": "running", "progress": 40, "message": "debian-12.iso: 240 MiB of 600 MiB" }
+ */
+export interface TaskPart {
+  name: string;
+  status: 'waiting' | TaskStatus;
+  /** 0..100 */
   progress: number;
   message: string;
 }
@@ -198,6 +212,10 @@ export interface TaskRun {
   log(line: string): void;
   /** 0..100 and a short message; written at most every PROGRESS_MIN_MS unless 100. */
   progress(pct: number, message?: string): void;
+  /** A line the log ends with when the task succeeds, after "TASK OK" (a result scripts read: migration's figures). */
+  closing(line: string): void;
+  /** A part's state (added on first mention); written at most every PROGRESS_MIN_MS unless its status changes. */
+  part(name: string, update: Partial<Omit<TaskPart, 'name'>>): void;
 }
 
 export type TaskKind = (t: TaskRun) => Promise<string | void>;
@@ -213,6 +231,9 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
   updateTask(id, (t) => ({ ...t, pid: process.pid }));
   const logLine = (line: string) => appendFileSync(taskLogFile(id), `${new Date().toISOString()} ${line}\n`);
   let lastWrite = 0;
+  let closingLine: string | null = null;
+  let partsWritten = 0;
+  const parts: TaskPart[] = [];
   const run: TaskRun = {
     id,
     params: rec.params,
@@ -225,19 +246,35 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
       lastWrite = now;
       updateTask(id, (t) => ({ ...t, progress: Math.max(0, Math.min(100, Math.round(pct))), message: message ?? t.message }));
     },
+    closing(line) {
+      closingLine = line;
+    },
+    part(name, update) {
+      let p = parts.find((x) => x.name === name);
+      const added = !p;
+      if (!p) parts.push((p = { name, status: 'waiting', progress: 0, message: '' }));
+      const changed = added || (update.status !== undefined && update.status !== p.status);
+      Object.assign(p, update, update.progress !== undefined ? { progress: Math.max(0, Math.min(100, Math.round(update.progress))) } : {});
+      const now = Date.now();
+      if (!changed && now - partsWritten < PROGRESS_MIN_MS) return;
+      partsWritten = now;
+      updateTask(id, (t) => ({ ...t, parts: parts.map((x) => ({ ...x })) }));
+    },
   };
+  const withParts = (t: TaskRecord): TaskRecord => (parts.length ? { ...t, parts: parts.map((x) => ({ ...x })) } : t);
   const kind = kinds[rec.kind];
   logLine(`task ${rec.kind} on ${rec.object} started by ${rec.user} on node ${rec.node}`);
   try {
     if (!kind) throw internal(`unknown task kind ${rec.kind}`);
     const summary = await kind(run);
     logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
-    return updateTask(id, (t) => ({ ...t, status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
+    if (closingLine !== null) logLine(closingLine);
+    return updateTask(id, (t) => ({ ...withParts(t), status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
   } catch (e) {
-    const msg = (e as Error).message ?? String(e);
+    const msg = explain(e);
     const detail = (e as HttpError).detail;
     if (detail) logLine(detail);
     logLine(`TASK FAILED: ${msg}`);
-    return updateTask(id, (t) => ({ ...t, status: 'failed', end: Date.now(), message: msg }));
+    return updateTask(id, (t) => ({ ...withParts(t), status: 'failed', end: Date.now(), message: msg }));
   }
 }
