@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSteps, loopBackingArgs, loopDetachArgs, type NodeDisk } from '../../node-cgi/drbd/commands';
 import { applySteps, localRunner } from '../../node-cgi/drbd/edge';
+import { ExecError } from '../../node-cgi/lib/exec';
 import { backingFileBytes, drbdResource, drbdResourceConfig, loopDevice } from '../../node-cgi/drbd/resource';
 import { drbdadm84 } from '../helpers/drbd';
 
@@ -52,8 +53,10 @@ E('should make the sparse file, attach its loop device by number and write the r
 });
 E('should stop at the first step that fails, naming the program and its error', async () => {
   const missing = join(dir, 'missing', 'x.drbd');
-  const err = await applySteps([{ run: ['losetup', loopDevice(MINOR), missing] }, { write: join(dir, 'never.res'), text: 'x' }]).then(() => null, (e: Error) => e);
-  assert.match(String(err?.message), /^losetup failed \(exit 1\): losetup: .*x\.drbd: failed to set up loop device: No such file or directory/);
+  const err = await applySteps([{ run: ['losetup', loopDevice(MINOR), missing] }, { write: join(dir, 'never.res'), text: 'x' }]).then(() => null, (e: ExecError) => e);
+  assert.ok(err instanceof ExecError, String(err));
+  assert.is(err.message, 'losetup failed (exit 1)');
+  assert.match(err.stderrTail, /losetup: .*x\.drbd: failed to set up loop device: No such file or directory/);
   assert.throws(() => statSync(join(dir, 'never.res')), /ENOENT/);
 });
 E.run();
