@@ -89,8 +89,6 @@ interface IncomingRecord {
   online?: boolean;
   /** Live: the task that resumes the guest on the source's "go", its port and the token the line must carry. */
   arrival?: { task: string; address: string; port: number; token: string; listening?: boolean };
-  /** Live: written just before `cont`: from then on the guest runs here, whatever else happens. */
-  resumed?: boolean;
 }
 
 /** QOM id of the TLS credentials a migration adds to QEMU (both ends). */
@@ -108,6 +106,12 @@ const COMPLETE_WAIT_MS = 30_000;
 const migrateRun = () => join(paths().run, 'migrate');
 const recordFile = (vmid: number) => join(migrateRun(), `${vmid}.json`);
 const pskDir = (vmid: number) => join(migrateRun(), `${vmid}.psk`);
+/**
+ * Live: made just before `cont`: from then on the guest runs here, whatever
+ * else happens. A file of its own, not fsynced (the record is): an abort
+ * in another process sees it at once, and after a crash there is no QEMU.
+ */
+const resumedFile = (vmid: number) => join(migrateRun(), `${vmid}.resumed`);
 
 /** The body of a prepare, checked: a config that validates for this VMID, its disks named as the config names them. */
 export function checkedIncoming(vmid: number, body: Record<string, unknown>): IncomingRequest {
@@ -358,6 +362,7 @@ export async function arrivalTask(t: TaskRun): Promise<string> {
         t.log(`waiting on ${a.address}:${a.port} for node ${rec.from} to hand guest ${vmid} over`);
       });
     });
+    const went = Date.now();
     server.close();
     // The source is paused and its mirror ended; the last of the RAM may still be loading here.
     const deadline = Date.now() + COMPLETE_WAIT_MS;
@@ -370,12 +375,13 @@ export async function arrivalTask(t: TaskRun): Promise<string> {
       }
       await sleep(2);
     }
-    updateRecord(vmid, (r) => ({ ...r, resumed: true }));
+    const complete = Date.now();
+    writeFileSync(resumedFile(vmid), '');
     await q.execute('nbd-server-stop');
     await q.execute('cont');
     const at = Date.now();
     conn.end(`running ${at}\n`);
-    t.log(`guest ${vmid} runs here since ${new Date(at).toISOString()}`);
+    t.log(`guest ${vmid} runs here since ${new Date(at).toISOString()}: the incoming migration was complete ${complete - went} ms after "go", cont ${at - complete} ms after that`);
     await settleArrival(q, vmid);
     return `guest ${vmid} arrived from node ${rec.from}`;
   } finally {
@@ -476,12 +482,11 @@ export async function commitIncoming(vmid: number, from: string): Promise<VmConf
  * resumed now): nothing is removed, and the answer says `runsHere`.
  */
 export async function abortIncoming(vmid: number, from?: string): Promise<{ removed: boolean; runsHere?: boolean }> {
-  let rec = readJson<IncomingRecord>(recordFile(vmid));
+  const rec = readJson<IncomingRecord>(recordFile(vmid));
   if (!rec) return { removed: false };
   if (from !== undefined && rec.from !== from) throw conflict(`guest ${vmid} comes to ${nodeName()} from ${rec.from}, not from ${from}`);
   await endArrival(rec, true);
-  rec = readJson<IncomingRecord>(recordFile(vmid)) ?? rec;
-  if (rec.resumed) {
+  if (existsSync(resumedFile(vmid))) {
     await withQmp(vmFiles(vmid).qmp, (q) => settleArrival(q, vmid));
     log(`guest ${vmid}: the source's "go" came before the abort; the guest runs on node ${nodeName()}`);
     return { removed: false, runsHere: true };
@@ -505,6 +510,7 @@ export async function abortIncoming(vmid: number, from?: string): Promise<{ remo
 export async function finishIncoming(vmid: number): Promise<void> {
   const rec = readJson<IncomingRecord>(recordFile(vmid));
   if (rec) await endArrival(rec, false);
+  rmSync(resumedFile(vmid), { force: true });
   for (const n of rec?.nbd ?? []) rmSync(n.pidFile, { force: true });
   rmSync(pskDir(vmid), { recursive: true, force: true });
   rmSync(recordFile(vmid), { force: true });

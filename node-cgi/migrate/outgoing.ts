@@ -316,7 +316,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     // From the source's pause (its STOP event) to the target's cont.
     downtime = Math.round(ranAt - (stoppedAt ?? stoppedSeen - (m.downtime ?? 0)));
     t.log(`guest ${vmid} runs on node ${target}, ${downtime} ms after it paused here (QEMU's downtime ${m.downtime ?? 0} ms, ` +
-      `mirror ended and "go" sent ${Date.now() - stoppedSeen} ms after the RAM move completed); RAM moved in ${m['total-time'] ?? 0} ms`);
+      `mirror ended and "go" answered ${Date.now() - stoppedSeen} ms after the RAM move was seen complete); RAM moved in ${m['total-time'] ?? 0} ms`);
     try {
       await q.execute('quit');
     } catch {

@@ -13,6 +13,7 @@
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -266,6 +267,25 @@ M('should move a running guest to n2 and back: it keeps running (no reboot), the
   const srcPid = Number(readFileSync(join(n1.root, `run/ramvm/qemu/${v}.pid`), 'utf8').trim());
   const r = await master.post(`/api/vm/${v}/migrate`, { target: 'n2', online: true });
   assert.is(r.status, 202, r.text);
+  // n2's arrival task listens for the source's "go"; a line without the migration's token is refused.
+  const record = join(n2.root, `run/ramvm/migrate/${v}.json`);
+  const arrival = await waitFor('the arrival task on n2 to listen', () => {
+    try {
+      const a = JSON.parse(readFileSync(record, 'utf8')).arrival;
+      return a?.listening ? (a as { address: string; port: number; token: string }) : null;
+    } catch {
+      return null;
+    }
+  }, 60_000, 5);
+  const wrong = arrival.token.replace(/^./, (ch) => (ch === '0' ? '1' : '0'));
+  const answer = await new Promise<string>((resolve, reject) => {
+    const sock = connect({ host: arrival.address, port: arrival.port }, () => sock.write(`go ${wrong}\n`));
+    let got = '';
+    sock.on('data', (d) => (got += d.toString()));
+    sock.on('end', () => resolve(got));
+    sock.on('error', reject);
+  });
+  assert.is(answer, 'refused\n');
   const t = await waitTask(master, r.json.data.task, 180_000);
   const log = (await master.get(`/api/task/${encodeURIComponent(r.json.data.task)}/log`)).json.data.lines as string[];
   assert.is(t.status, 'ok', `${t.message}\n${log.join('\n')}`);
