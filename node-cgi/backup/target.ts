@@ -51,8 +51,11 @@ export function findDeviceArgs(c: Extract<StorageConfig, { type: 'device' }>): s
   return ['blkid', '-c', '/dev/null', '-o', 'device', '-t', c.uuid ? `UUID=${c.uuid}` : `LABEL=${c.label}`];
 }
 
+/** Options every backup device is mounted with: nothing on it runs, or acts as a device, on the host. */
+export const MOUNT_SAFE_OPTIONS = 'nosuid,nodev,noexec';
+
 export function mountArgs(c: Extract<StorageConfig, { type: 'device' }>, device: string, mountPoint: string): string[] {
-  return ['mount', ...(c.fstype ? ['-t', c.fstype] : []), '-o', c.options ?? 'noatime', device, mountPoint];
+  return ['mount', ...(c.fstype ? ['-t', c.fstype] : []), '-o', `${MOUNT_SAFE_OPTIONS},${c.options ?? 'noatime'}`, device, mountPoint];
 }
 
 type DirConfig = Extract<StorageConfig, { type: 'dir' }>;
@@ -136,7 +139,11 @@ async function unmount(mp: string): Promise<void> {
   for (let i = 0; ; i++) {
     const r = await runAllowFail(['umount', mp]);
     if (r.code === 0) break;
-    if (i >= 10) throw new HttpError('exec_failed', `umount ${mp} failed: ${r.stderr.trim()}`);
+    if (i >= 10) {
+      const e = new HttpError('exec_failed', `umount ${mp} failed`, r.stderr.trim());
+      e.said = r.stderr.trim().split('\n').pop() ?? '';
+      throw e;
+    }
     await new Promise((res) => setTimeout(res, 1000));
   }
   try {

@@ -22,6 +22,7 @@ import { checkedUsername } from '../lib/validate';
 import { bootGuests } from '../vm';
 import { backupCommand } from '../backup/cron';
 import { hostAccel } from '../vm';
+import { explain } from '../lib/errors';
 import { clusterCommand, commitCliChanges } from './cluster';
 import { guardClusterWrites } from '../cluster/state';
 
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, Command> = {
     } else if (r.createdAdmin) {
       process.stdout.write('created user admin with the password from RAMVM_ADMIN_PASSWORD\n');
     }
+    for (const m of r.migrated) process.stdout.write(`${m}\n`);
   },
   task: async ([sub, id]) => {
     if (sub !== 'run' || !id) throw new Error('usage: ramvm task run <id>');
@@ -80,7 +82,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await cmd(args);
   } catch (e) {
-    process.stderr.write(`ramvm ${name}: ${(e as Error).message}\n`);
+    process.stderr.write(`ramvm ${name}: ${explain(e)}\n`);
     process.exitCode = 1;
   }
 }

@@ -100,6 +100,7 @@ const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (g: 
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
+  body: 'none',
   home: GUEST,
   handle: (ctx) => fn(guestOfPath(ctx)),
 });
@@ -168,6 +169,7 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
+    body: 'none',
     home: GUEST,
     handle: async (ctx) => {
       const g = guestOfPath(ctx);
@@ -197,6 +199,7 @@ export const routes: ApiRoute[] = [
     method: 'POST',
     path: '/:vmid/check',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
     home: GUEST,
     handle: (ctx) => {
       const { vmid } = guestOfPath(ctx);
@@ -240,6 +243,7 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
     home: GUEST,
     handle: (ctx) => {
       removeDisk(guestOfPath(ctx), ctx.params.disk!);

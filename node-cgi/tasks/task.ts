@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { internal, HttpError, notFound } from '../lib/errors';
+import { internal, HttpError, notFound, explain } from '../lib/errors';
 import { inCluster, nodeName, paths, taskFile } from '../lib/paths';
 import { processAlive } from '../lib/proc';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
@@ -271,7 +271,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
     if (closingLine !== null) logLine(closingLine);
     return updateTask(id, (t) => ({ ...withParts(t), status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
   } catch (e) {
-    const msg = (e as Error).message ?? String(e);
+    const msg = explain(e);
     const detail = (e as HttpError).detail;
     if (detail) logLine(detail);
     logLine(`TASK FAILED: ${msg}`);

@@ -197,7 +197,9 @@ const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its acc
 /** QEMU refused to start under KVM: say that it is the host's KVM, and what to do. */
 function kvmStartError(vmid: number, e: ExecError): HttpError {
   const line = e.stderrTail.split('\n').map((l) => l.trim()).find((l) => KVM_ERROR_RE.test(l)) ?? '';
-  return new HttpError('exec_failed', `QEMU could not run guest ${vmid} under KVM (${line}): ${TRY_TCG(vmid)}`, e.detail);
+  const err = new HttpError('exec_failed', `QEMU could not run guest ${vmid} under KVM: ${TRY_TCG(vmid)}`, e.detail);
+  if (line) err.said = line;
+  return err;
 }
 
 /** Set the links of NICs marked `linkDown` down, then let the vCPUs run (the guest was started with -S). */

@@ -191,6 +191,8 @@ export const de: Messages = {
   'monitor.send': 'Ausführen',
   'monitor.hint': 'QEMU-Monitor-Befehle wie „info status“. Pfeil hoch und runter holen frühere Befehle; eingefügte Zeilen laufen nacheinander.',
   'monitor.output': 'Monitor-Ausgabe',
+  'monitor.readOnly': 'Sie dürfen nur lesende Befehle ausführen; alle anderen brauchen Sys.Modify auf „/“.',
+  'monitor.allowed': 'Lesende Befehle',
   'monitor.empty': 'Noch keine Befehle.',
   'monitor.copy': 'Alles kopieren',
   'monitor.copied': 'Kopiert',

@@ -194,6 +194,8 @@ export const en = {
   'monitor.send': 'Run',
   'monitor.hint': 'QEMU monitor commands such as “info status”. Up and Down recall earlier commands; pasted lines run one by one.',
   'monitor.output': 'Monitor output',
+  'monitor.readOnly': 'You may run read-only commands only; any other needs Sys.Modify on “/”.',
+  'monitor.allowed': 'Read-only commands',
   'monitor.empty': 'No commands yet.',
   'monitor.copy': 'Copy all',
   'monitor.copied': 'Copied',

@@ -41,9 +41,9 @@ A('should find a device by label or UUID without blkid\'s cache', () => {
   assert.equal(findDeviceArgs({ type: 'device', label: 'BACKUP1' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'LABEL=BACKUP1']);
   assert.equal(findDeviceArgs({ type: 'device', uuid: '1A2B-3C4D' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'UUID=1A2B-3C4D']);
 });
-A('should mount with noatime unless options are given', () => {
-  assert.equal(mountArgs({ type: 'device', label: 'B' }, '/dev/sdb1', '/run/m'), ['mount', '-o', 'noatime', '/dev/sdb1', '/run/m']);
-  assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'ro' }, '/dev/sdb1', '/run/m'), ['mount', '-t', 'ext4', '-o', 'ro', '/dev/sdb1', '/run/m']);
+A('should mount nosuid, nodev, noexec always, and noatime unless options are given', () => {
+  assert.equal(mountArgs({ type: 'device', label: 'B' }, '/dev/sdb1', '/run/m'), ['mount', '-o', 'nosuid,nodev,noexec,noatime', '/dev/sdb1', '/run/m']);
+  assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'sync' }, '/dev/sdb1', '/run/m'), ['mount', '-t', 'ext4', '-o', 'nosuid,nodev,noexec,sync', '/dev/sdb1', '/run/m']);
 });
 A.run();
 
