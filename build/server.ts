@@ -3,14 +3,26 @@
  * lighttpd config from lighttpd.conf.in, start lighttpd in the foreground
  * and report when it serves. Used by `npm start` and by the tests (with a
  * temporary root and a free port).
+ *
+ * Started by root, the node is separated (node-cgi/root/setup.ts): the
+ * users ramvm and ramvm-qemu are made if missing, the data tree is handed
+ * to ramvm, the node is registered for the root helper and its sudoers
+ * line installed; lighttpd binds its port as root and then runs as ramvm
+ * (server.username), and so does every CGI. Its config then lives in the
+ * root-owned registry, where ramvm cannot change what root reads at the
+ * next start. Started by another user, everything runs as that user.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchownSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DIST, ROOT, cgiEntries } from './build';
 import { basename } from 'node:path';
+import { registryDir } from '../node-cgi/lib/paths';
+import type { NodeRecord } from '../node-cgi/lib/separation';
+import { ensureSudoers, ensureUsers, prepareDataTree, registerNode } from '../node-cgi/root/setup';
+import { asUser } from '../node-cgi/root/trust';
 
 export interface ServerOptions {
   root: string;
@@ -22,6 +34,11 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Keep lighttpd's stdout off the terminal (tests). */
   quiet?: boolean;
+  /**
+   * Started by root: separate (the default) or run everything as root, the
+   * way a node ran before separation (benchmarks compare the two).
+   */
+  separate?: boolean;
 }
 
 export interface RunningServer {
@@ -31,6 +48,8 @@ export interface RunningServer {
   proc: ChildProcess;
   /** Output of `ramvm init` (the generated admin password, once). */
   initOutput: string;
+  /** The node's record when it runs separated (started by root). */
+  record?: NodeRecord;
   stop(): Promise<void>;
 }
 
@@ -40,7 +59,7 @@ const MAX_REQUEST_KB = 64 * 1024 * 1024; // 64 GiB
 /** Where lighttpd puts its request-body temp files (see lighttpd.conf.in). */
 export const uploadDir = (root: string) => join(resolve(root), 'run/ramvm/upload');
 
-export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): string {
+export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string; runAs?: string; errorlog?: string }): string {
   const root = resolve(opts.root);
   const vars: Record<string, string> = {
     WWW: join(DIST, 'www'),
@@ -48,7 +67,6 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
     ROOT: root,
     LISTEN: opts.listen,
     PORT: String(opts.port),
-    LOGDIR: join(root, 'var/log/ramvm'),
     NODE: process.execPath,
     NODE_NAME: opts.node ?? hostname(),
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -58,12 +76,19 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
     HANDLERS: cgiEntries().map((f) => basename(f, '.ts')).filter((h) => h !== 'unknown').join('|'),
   };
   if (opts.tlsPem) vars.TLS_PEM = opts.tlsPem;
+  if (opts.runAs) vars.RUN_AS = opts.runAs;
+  if (opts.errorlog) vars.ERRORLOG_FILE = opts.errorlog;
   for (const [k, v] of Object.entries(vars)) {
     if (/["\\\n]/.test(v)) throw new Error(`${k} may not contain quotes, backslashes or newlines: ${v}`);
   }
   // Config fragments, built only from the checked values above.
   vars.EXTRA_MODULES = opts.tlsPem ? ', "mod_openssl"' : '';
   vars.TLS = opts.tlsPem ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n` : '';
+  // Without an errorlog lighttpd writes its errors to its stderr, which startServer points at
+  // var/log/ramvm/lighttpd-error.log, beside the CGIs' own (opened there without following a link).
+  vars.ERRORLOG = opts.errorlog ? `server.errorlog = "${vars.ERRORLOG_FILE}"` : '# errors: to stderr (build/server.ts points it at var/log/ramvm/lighttpd-error.log)';
+  // Bound to its port as root, lighttpd then runs (and runs every CGI) as the node's user.
+  vars.USER = opts.runAs ? `server.username = "${vars.RUN_AS}"\nserver.groupname = "${vars.RUN_AS}"` : '# runs as the user that started it';
   return readFileSync(join(ROOT, 'build/lighttpd.conf.in'), 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, k: string) => {
     const v = vars[k];
     if (v === undefined) throw new Error(`lighttpd.conf.in: unknown placeholder ${k}`);
@@ -71,18 +96,22 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
   });
 }
 
-/** A self-signed certificate for HTTPS mode, made once per data root. */
-function ensureCertificate(root: string, name: string): string {
+/** A self-signed certificate for HTTPS mode, made once per data root (as the node's user on a separated node). */
+function ensureCertificate(root: string, name: string, record?: NodeRecord): string {
   const dir = join(root, 'etc/ramvm/priv');
   const pem = join(dir, 'node.pem');
-  if (existsSync(pem)) return pem;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const key = join(dir, 'node.key');
-  const crt = join(dir, 'node.crt');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`, '-keyout', key, '-out', crt], { stdio: 'pipe' });
-  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
-  writeFileSync(pem, readFileSync(crt, 'utf8') + readFileSync(key, 'utf8'), { mode: 0o600 });
+  const make = () => {
+    if (existsSync(pem)) return;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const key = join(dir, 'node.key');
+    const crt = join(dir, 'node.crt');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${name}`,
+      '-addext', `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`, '-keyout', key, '-out', crt], { stdio: 'pipe' });
+    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+    writeFileSync(pem, readFileSync(crt, 'utf8') + readFileSync(key, 'utf8'), { mode: 0o600 });
+  };
+  if (record) asUser(record.cgi, make);
+  else make();
   return pem;
 }
 
@@ -106,22 +135,38 @@ function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildP
   });
 }
 
+/**
+ * Separate a node started by root (node-cgi/root/setup.ts): users, the data
+ * tree handed to ramvm, the registry record, the sudoers line.
+ */
+export function separateNode(root: string): NodeRecord {
+  const accounts = ensureUsers();
+  prepareDataTree(root, accounts);
+  const rec = registerNode(root, accounts, { node: process.execPath, helper: join(DIST, 'bin/ramvm-root') });
+  ensureSudoers(rec);
+  return rec;
+}
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const root = resolve(opts.root);
   const env = { ...process.env, ...opts.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? hostname() };
+  const record = (opts.separate ?? true) && process.getuid?.() === 0 ? separateNode(root) : undefined;
+  if (!record) mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
+  // On a separated node `ramvm init` becomes ramvm itself (node-cgi/cli/ramvm.ts).
   const init = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'init'], { env, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`ramvm init failed: ${init.stderr}`);
-  const tlsPem = opts.https ? ensureCertificate(root, opts.node ?? hostname()) : undefined;
-  const confFile = join(root, 'run/ramvm/lighttpd.conf');
-  mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
-  writeFileSync(confFile, lighttpdConfig({ ...opts, root, ...(tlsPem ? { tlsPem } : {}) }));
+  const tlsPem = opts.https ? ensureCertificate(root, opts.node ?? hostname(), record) : undefined;
+  const confFile = record ? join(registryDir(root), 'lighttpd.conf') : join(root, 'run/ramvm/lighttpd.conf');
+  writeFileSync(confFile, lighttpdConfig({ ...opts, root, ...(tlsPem ? { tlsPem } : {}), ...(record ? { runAs: record.cgi.user } : {}) }), { mode: 0o644 });
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);
   // CGIs inherit lighttpd's stderr, not its errorlog: point both at the same
   // file (O_APPEND) so every handler's log line lands beside lighttpd's own.
   const logDir = join(root, 'var/log/ramvm');
   mkdirSync(logDir, { recursive: true });
-  const errFd = openSync(join(logDir, 'lighttpd-error.log'), 'a', 0o640);
+  // Root opens a file in the node's folder: never through a link the node's user may have put there.
+  const errFd = openSync(join(logDir, 'lighttpd-error.log'), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+  if (record) fchownSync(errFd, record.cgi.uid, record.cgi.gid);
   const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', errFd], env });
   closeSync(errFd);
   await waitForPort(opts.listen, opts.port, 10_000, proc);
@@ -132,6 +177,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     confFile,
     proc,
     initOutput: init.stdout,
+    ...(record ? { record } : {}),
     stop: () =>
       new Promise<void>((res) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return res();

@@ -81,6 +81,12 @@ export const NODE_RAMVM_DIR = '/opt/ramvm';
 export const NODE_DIST = `${NODE_RAMVM_DIR}/dist`;
 /** PATH of every process on a node (CGIs included). */
 export const NODE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * lighttpd's own errors on a node: root opens it before lighttpd becomes
+ * ramvm, so it lies where only root may write (RAM), not in the node's
+ * var/log/ramvm. The CGIs' stderr goes to the console (inittab).
+ */
+export const NODE_LIGHTTPD_ERRORLOG = '/var/log/lighttpd-error.log';
 /** Port of the web UI and API on a node. */
 export const NODE_PORT = 8006;
 

@@ -21,7 +21,8 @@ import { build } from 'esbuild';
 import { buildCommand, DIST, ROOT } from '../build';
 import { lighttpdConfig } from '../server';
 import { writeCpio, type CpioSource } from './cpio';
-import { HOST_FILES, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
+import { HOST_FILES, NODE_LIGHTTPD_ERRORLOG, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
+import { CGI_USER } from '../../node-cgi/root/setup';
 import {
   GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
   type ImageSizeRow, type PartName,
@@ -254,7 +255,7 @@ async function stageRamvm(s: Stage): Promise<void> {
     entryPoints: [join(__dirname, 'node-setup.ts')], outfile: setup, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     minify: true, legalComments: 'none', logLevel: 'warning',
   });
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER });
+  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG });
   s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
 }
 

@@ -31,7 +31,8 @@ export function checkedStorageName(v: unknown, field = 'storage'): string {
 /** Filesystem UUID as blkid prints it: "0a1b…-…" (ext4, xfs, btrfs) or "1234-ABCD" (FAT). */
 const UUID_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$|^[0-9A-Fa-f]{16}$/;
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
-const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'ntfs3'];
+/** Filesystems a backup device may have (blkid's TYPE). */
+export const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'ntfs3'];
 const MOUNT_OPTION_RE = /^[a-z0-9_]+(=[A-Za-z0-9_.:-]+)?(,[a-z0-9_]+(=[A-Za-z0-9_.:-]+)?)*$/;
 
 function optString(body: Record<string, unknown>, key: string, max = 200): string | undefined {
@@ -67,12 +68,37 @@ export function parseStorage(name: string, body: Record<string, unknown>): Stora
     if (fstype && !FSTYPES.includes(fstype)) throw invalid('fstype', `must be one of ${FSTYPES.join(', ')}`);
     const options = optString(body, 'options', 200);
     if (options && !MOUNT_OPTION_RE.test(options)) throw invalid('options', 'must be comma-separated mount options like "noatime,errors=remount-ro"');
+    if (options) checkedMountOptions(options);
     return {
       type: 'device', ...(uuid ? { uuid } : {}), ...(label ? { label } : {}),
       ...(fstype ? { fstype } : {}), ...(options ? { options } : {}), ...base,
     };
   }
   throw invalid('type', 'must be "dir" or "device"');
+}
+
+/**
+ * Mount options an admin may give a backup device: how the filesystem
+ * behaves, never what it lets run or who owns it (suid, dev, exec, uid,
+ * loop, bind, helper=… are refused; nosuid, nodev and noexec are always
+ * added, and on FAT-like filesystems the node's user is the owner).
+ */
+export const MOUNT_OPTIONS = [
+  'noatime', 'relatime', 'nodiratime', 'strictatime', 'lazytime', 'sync', 'dirsync', 'ro', 'rw', 'errors', 'commit', 'data',
+  'barrier', 'nobarrier', 'discard', 'nodiscard', 'compress', 'space_cache', 'ssd', 'nossd', 'autodefrag',
+  'noautodefrag', 'utf8', 'iocharset', 'codepage', 'shortname', 'flush', 'windows_names',
+] as const;
+
+/** "noatime,errors=remount-ro" → ["noatime", "errors=remount-ro"]; 400 naming the first option not on MOUNT_OPTIONS. */
+export function checkedMountOptions(options: string): string[] {
+  const list = options.split(',');
+  for (const o of list) {
+    const [name = '', value] = o.split('=', 2);
+    if (!(MOUNT_OPTIONS as readonly string[]).includes(name) || (value !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) || o.split('=').length > 2) {
+      throw invalid('options', `${JSON.stringify(o)} is not a mount option a backup device may have (${MOUNT_OPTIONS.join(', ')})`);
+    }
+  }
+  return list;
 }
 
 /** A mail address safe for a header line: no spaces, commas or line breaks. */

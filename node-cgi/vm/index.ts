@@ -13,10 +13,11 @@
 export type * from './types';
 export { findGuest, guestOf, mustLiveHere, openGuest, pidNow, runningPid } from './guest';
 export { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from './config';
-export { diskPath } from './files';
-export { vmStatus } from './status';
+export { diskPath, vmFiles } from './files';
+export { isGuestOfNode, parsePidfile, vmStatus } from './status';
+export { launchGuest, writePidRecord, type TapHooks } from './launch';
 export {
-  beingStarted, patchStartedConfig, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
+  beingStarted, checkedForStart, endGuestProcess, patchStartedConfig, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
   waitStopped,
 } from './power';
 export { chooseAccel, hostAccel } from './accel';
@@ -24,10 +25,10 @@ export {
   addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, removeDisk, updateDisk, updateVm,
 } from './manage';
 export { directIoSupported, existingBridges, randomMac } from './host';
-export { netPlan, pendingChanges } from './qemu-args';
+export { netPlan, pendingChanges, tapName } from './qemu-args';
 export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
 export { bootGuests, VM_TASK_KINDS } from './tasks';
 export { parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';
-export { checkVmConfig, diskFileName, type Issue, type ValidationFacts, type VmCreateCheck } from './validate';
+export { checkVmConfig, diskFileName, NICS_MAX, type Issue, type ValidationFacts, type VmCreateCheck } from './validate';

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../build/server';
 import { DIST } from '../../build/build';
+import { unregisterNode } from '../../node-cgi/root/setup';
 
 export const ADMIN_PASSWORD = 'admin-test-pw';
 
@@ -141,6 +142,7 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     async stop() {
       await server.stop();
       endTaskProcesses(root);
+      if (server.record) unregisterNode(root);
       if (!opts.root) rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };

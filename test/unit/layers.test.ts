@@ -4,7 +4,7 @@
  * round a cycle. docs/HACKING.md draws the same picture.
  *
  *   api-types.ts                     the API's answers as types (for the web app)
- *   handlers, cli                    the edges: CGIs and the `ramvm` command
+ *   handlers, cli, root              the edges: CGIs, the `ramvm` command, the root helper and the root-side start
  *   restore                          restores, run from backup, boot checks
  *   backup                           storages, jobs, copies, verification
  *   console                          websocket console, monitor, screenshots
@@ -34,7 +34,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['console'],
   ['backup'],
   ['restore'],
-  ['handlers', 'cli'],
+  ['handlers', 'cli', 'root'],
   ['.'],
 ];
 
