@@ -168,7 +168,7 @@ export function unsafeForRoot(path: string): string | null {
 }
 
 /** The sudoers line of a node (user, node binary, helper bundle), refused for a path sudoers would read otherwise. */
-export function sudoersText(rec: Pick<NodeRecord, 'node' | 'helper' | 'cgi'>): string {
+export function sudoersText(rec: Pick<NodeRecord, 'node' | 'helper'> & { cgi: Pick<NodeUser, 'user'> }): string {
   for (const p of [rec.node, rec.helper]) if (!/^\/[A-Za-z0-9_./-]+$/.test(p)) throw new Error(`a path in a sudoers line may hold letters, digits, "_", ".", "/" and "-" only: ${p}`);
   return [
     `# ramvm: user ${rec.cgi.user} (its CGIs and tasks) may run its root helper as root, and nothing else.`,
