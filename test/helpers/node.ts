@@ -119,7 +119,8 @@ export async function loginClient(base: string, username: string, password: stri
   return makeClient(base, { cookie: `RamvmAuth=${encodeURIComponent(j.data.ticket)}`, csrf: j.data.csrf });
 }
 
-export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessEnv; root?: string } = {}): Promise<TestNode> {
+/** A node as `npm start` runs it; `separate: false` (started by root) runs everything as root, as nodes did before separation (benchmarks). */
+export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessEnv; root?: string; separate?: boolean } = {}): Promise<TestNode> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'ramvm-test-'));
   const port = await freePort();
   const server = await startServer({
@@ -129,6 +130,7 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     node: opts.node ?? 'testnode',
     env: { RAMVM_ADMIN_PASSWORD: ADMIN_PASSWORD, ...opts.env },
     quiet: true,
+    ...(opts.separate === false ? { separate: false } : {}),
   });
   const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? 'testnode' };
   return {
