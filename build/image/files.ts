@@ -94,8 +94,9 @@ export const NODE_ROOT_HELPER = { node: '/usr/bin/node', helper: `${NODE_DIST}/b
 /** PATH of every process on a node (CGIs included). */
 export const NODE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 /**
- * lighttpd's own errors on a node: root opens it before lighttpd becomes
- * ramvm, so it lies where only root may write (RAM), not in the node's
+ * lighttpd's own errors on a node. lighttpd opens it after it became
+ * ramvm, so the set-up makes it ramvm's beforehand, in a folder only root
+ * may write (ramvm cannot swap it for a link), not in the node's
  * var/log/ramvm. The CGIs' stderr goes to the console (inittab).
  */
 export const NODE_LIGHTTPD_ERRORLOG = '/var/log/lighttpd-error.log';

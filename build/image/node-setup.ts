@@ -19,13 +19,13 @@
  * at boot cannot.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
 import { batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeName } from './layout';
-import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
+import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
 import { initNode } from '../../node-cgi/cli/init';
 import { accountsOf, dataTreePlan, KVM_GROUP, parseGroup, parsePasswd, registerNode } from '../../node-cgi/root/setup';
 
@@ -199,6 +199,9 @@ function separate(): void {
   const accounts = accountsOf(parsePasswd(readFileSync('/etc/passwd', 'utf8')), parseGroup(readFileSync('/etc/group', 'utf8')));
   for (const s of dataTreePlan('/', accounts)) run('separation', s);
   registerNode('/', accounts, NODE_ROOT_HELPER);
+  // lighttpd opens its error log after it became ramvm (files.ts).
+  closeSync(openSync(NODE_LIGHTTPD_ERRORLOG, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o640));
+  chownSync(NODE_LIGHTTPD_ERRORLOG, accounts.cgi.uid, accounts.cgi.gid);
   log(`separation: lighttpd and the CGIs run as ${accounts.cgi.user} (${accounts.cgi.uid}), guests' QEMU as ${accounts.qemu.user} (${accounts.qemu.uid})`);
 }
 
