@@ -12,13 +12,15 @@ import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { useNode } from '../helpers/fixture';
+import { sharedTempDir } from '../helpers/node';
 import { withQmp } from '../../node-cgi/qemu/qmp';
 import { DIST } from '../../build/build';
 import { makeGuest, sh, taskLog, waitTask, type TestGuest } from './backup-fixture';
 
 let big: TestGuest;
 let small: TestGuest;
-const mailDir = mkdtempSync(join(tmpdir(), 'ramvm-backup-mail-'));
+// The node's tasks (user ramvm) run the stand-in and write its mails.
+const mailDir = sharedTempDir('ramvm-backup-mail-');
 
 /** Mails the stand-in recorded: argv line, then the message. */
 function mails(): string[] {

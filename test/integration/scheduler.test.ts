@@ -18,7 +18,7 @@ import { DIST } from '../../build/build';
 import { SCHEDULER_STALE_MS } from '../../node-cgi/backup/scheduler';
 import { waitFor } from '../helpers/guest';
 import { useNode } from '../helpers/fixture';
-import { freePort, loginClient } from '../helpers/node';
+import { freePort, loginClient, sharedTempDir } from '../helpers/node';
 import { exited, lighttpdOf, startNpm } from '../helpers/npm-start';
 import { taskLog, waitTask } from './backup-fixture';
 
@@ -85,7 +85,8 @@ N('should refuse a tick interval that is no number before it serves', async () =
 });
 N.run();
 
-const mailDir = mkdtempSync(join(tmpdir(), 'ramvm-sched-mail-'));
+// The node's tasks (user ramvm) run the stand-in and write its mails.
+const mailDir = sharedTempDir('ramvm-sched-mail-');
 
 const S = suite('a scheduler that stopped');
 const fx = useNode(S);
