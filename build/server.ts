@@ -11,9 +11,14 @@
  * (server.username), and so does every CGI. Its config then lives in the
  * root-owned registry, where ramvm cannot change what root reads at the
  * next start. Started by another user, everything runs as that user.
+ *
+ * ramvm must reach the bundles it serves and runs. A checkout it cannot
+ * reach (below /root, 0700 on Debian) is served from a copy root makes in
+ * the node's registry folder (servedDist); the root helper itself is run
+ * by root from the checkout.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, fchownSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, cpSync, existsSync, fchownSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,7 +26,7 @@ import { DIST, ROOT, cgiEntries } from './build';
 import { basename } from 'node:path';
 import { registryDir } from '../node-cgi/lib/paths';
 import type { NodeRecord } from '../node-cgi/lib/separation';
-import { ensureSudoers, ensureUsers, prepareDataTree, registerNode } from '../node-cgi/root/setup';
+import { ensureSudoers, ensureUsers, prepareDataTree, registerNode, unreachableReason } from '../node-cgi/root/setup';
 import { asUser } from '../node-cgi/root/trust';
 
 export interface ServerOptions {
@@ -39,6 +44,8 @@ export interface ServerOptions {
    * way a node ran before separation (benchmarks compare the two).
    */
   separate?: boolean;
+  /** The build to serve (default: this checkout's dist/). */
+  dist?: string;
 }
 
 export interface RunningServer {
@@ -50,6 +57,8 @@ export interface RunningServer {
   initOutput: string;
   /** The node's record when it runs separated (started by root). */
   record?: NodeRecord;
+  /** The build lighttpd serves and the CGIs run (RAMVM_DIST): the checkout's, or root's copy (servedDist). */
+  dist: string;
   stop(): Promise<void>;
 }
 
@@ -61,9 +70,10 @@ export const uploadDir = (root: string) => join(resolve(root), 'run/ramvm/upload
 
 export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string; runAs?: string; errorlog?: string }): string {
   const root = resolve(opts.root);
+  const dist = opts.dist ?? DIST;
   const vars: Record<string, string> = {
-    WWW: join(DIST, 'www'),
-    DIST,
+    WWW: join(dist, 'www'),
+    DIST: dist,
     ROOT: root,
     LISTEN: opts.listen,
     PORT: String(opts.port),
@@ -139,25 +149,46 @@ function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildP
  * Separate a node started by root (node-cgi/root/setup.ts): users, the data
  * tree handed to ramvm, the registry record, the sudoers line.
  */
-export function separateNode(root: string): NodeRecord {
+export function separateNode(root: string, dist = DIST): NodeRecord {
   const accounts = ensureUsers();
   prepareDataTree(root, accounts);
-  const rec = registerNode(root, accounts, { node: process.execPath, helper: join(DIST, 'bin/ramvm-root') });
+  const rec = registerNode(root, accounts, { node: process.execPath, helper: join(dist, 'bin/ramvm-root') });
   ensureSudoers(rec);
   return rec;
 }
 
+/**
+ * The build a separated node serves: `dist` itself when the node's user can
+ * reach it, else a fresh copy in the node's registry folder (root's, which
+ * that user may read but not change; removed with the registration).
+ *
+ *   /root/ramvm/dist (/root is 0700) → /run/ramvm-root/3f9c…/dist
+ */
+export function servedDist(root: string, dist: string): { dist: string; copied: string | null } {
+  const why = unreachableReason(join(dist, 'bin/ramvm'));
+  if (!why) return { dist, copied: null };
+  const copy = join(registryDir(root), 'dist');
+  rmSync(copy, { recursive: true, force: true });
+  cpSync(dist, copy, { recursive: true });
+  const still = unreachableReason(join(copy, 'bin/ramvm'));
+  if (still) throw new Error(`the node's user cannot reach the copy of the build in ${copy} either: ${still}`);
+  return { dist: copy, copied: why };
+}
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const root = resolve(opts.root);
-  const env = { ...process.env, ...opts.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? hostname() };
-  const record = (opts.separate ?? true) && process.getuid?.() === 0 ? separateNode(root) : undefined;
+  const record = (opts.separate ?? true) && process.getuid?.() === 0 ? separateNode(root, opts.dist ?? DIST) : undefined;
+  const served = record ? servedDist(root, opts.dist ?? DIST) : { dist: opts.dist ?? DIST, copied: null };
+  if (served.copied && !opts.quiet) process.stdout.write(`serving a copy of the build from ${served.dist}: user ${record!.cgi.user} cannot reach ${opts.dist ?? DIST} (${served.copied})\n`);
+  const dist = served.dist;
+  const env = { ...process.env, ...opts.env, RAMVM_ROOT: root, RAMVM_DIST: dist, RAMVM_NODE: opts.node ?? hostname() };
   if (!record) mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
   // On a separated node `ramvm init` becomes ramvm itself (node-cgi/cli/ramvm.ts).
-  const init = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'init'], { env, encoding: 'utf8' });
+  const init = spawnSync(process.execPath, [join(dist, 'bin/ramvm'), 'init'], { env, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`ramvm init failed: ${init.stderr}`);
   const tlsPem = opts.https ? ensureCertificate(root, opts.node ?? hostname(), record) : undefined;
   const confFile = record ? join(registryDir(root), 'lighttpd.conf') : join(root, 'run/ramvm/lighttpd.conf');
-  writeFileSync(confFile, lighttpdConfig({ ...opts, root, ...(tlsPem ? { tlsPem } : {}), ...(record ? { runAs: record.cgi.user } : {}) }), { mode: 0o644 });
+  writeFileSync(confFile, lighttpdConfig({ ...opts, root, dist, ...(tlsPem ? { tlsPem } : {}), ...(record ? { runAs: record.cgi.user } : {}) }), { mode: 0o644 });
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);
   // CGIs inherit lighttpd's stderr, not its errorlog: point both at the same
@@ -178,6 +209,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     proc,
     initOutput: init.stdout,
     ...(record ? { record } : {}),
+    dist,
     stop: () =>
       new Promise<void>((res) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return res();

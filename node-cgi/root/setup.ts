@@ -239,6 +239,8 @@ export function unregisterNode(root: string): void {
     }
   }
   for (const f of ['node.json', 'lighttpd.conf']) rmSync(join(dir, f), { force: true });
+  // A copy of the build served to a node whose user could not reach the checkout (build/server.ts).
+  rmSync(join(dir, 'dist'), { recursive: true, force: true });
   if (left) return;
   for (const d of [mnt, dir]) {
     try {

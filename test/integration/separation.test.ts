@@ -7,18 +7,25 @@
  * running a program (migrate to exec:), writing as root (screendump and
  * dump-guest-memory to root's folders) and reading the node's keys
  * (drive_add of etc/ramvm/priv/authkey) all fail.
+ *
+ * A checkout the node's user cannot reach (below /root on a fresh Debian)
+ * is served from root's copy in the registry, and the copy goes with the
+ * node.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { useNode } from '../helpers/fixture';
 import { waitFor } from '../helpers/guest';
 import { consoleCgiPids, openConsole, startConsoleGuest, type WsClient } from './console-helpers';
-import { nodeKey } from '../../node-cgi/lib/paths';
+import { nodeKey, registryDir } from '../../node-cgi/lib/paths';
 import { rootCallArgv, type NodeRecord } from '../../node-cgi/lib/separation';
+import { sudoersFile } from '../../node-cgi/root/setup';
+import { DIST, ROOT } from '../../build/build';
+import { startTestNode } from '../helpers/node';
 
 const S = suite('privilege separation');
 const fx = useNode(S);
@@ -40,8 +47,8 @@ function ps(pids: number[]): string {
 }
 
 /** Run argv as the node's user (what a CGI that an attacker took over could run). */
-function asNodeUser(argv: string[]) {
-  return spawnSync('setpriv', [`--reuid=${rec.cgi.uid}`, `--regid=${rec.cgi.gid}`, '--init-groups', '--', ...argv], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+function asNodeUser(argv: string[], r = rec) {
+  return spawnSync('setpriv', [`--reuid=${r.cgi.uid}`, `--regid=${r.cgi.gid}`, '--init-groups', '--', ...argv], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 }
 
 S.before(async () => {
@@ -161,3 +168,34 @@ S('should execute nothing for a full Administrator\'s migrate to exec: the sandb
 });
 
 S.run();
+
+const U = suite('a checkout the node\'s user cannot reach');
+/** Root's and closed to others, like a checkout below /root: a fixed path, so its sudoers file is one across runs (and removed after). */
+const HIDDEN = join(ROOT, '.cache/unreachable-checkout');
+U.after(() => {
+  rmSync(HIDDEN, { recursive: true, force: true });
+  rmSync(sudoersFile(join(HIDDEN, 'dist/bin/ramvm-root')), { force: true });
+});
+U('should serve root\'s copy of the build from the registry, run the helper from the checkout, and drop the copy with the node', async () => {
+  rmSync(HIDDEN, { recursive: true, force: true });
+  mkdirSync(HIDDEN, { recursive: true, mode: 0o700 });
+  cpSync(DIST, join(HIDDEN, 'dist'), { recursive: true });
+  const node = await startTestNode({ node: 'hiddennode', dist: join(HIDDEN, 'dist') });
+  let served = '';
+  try {
+    served = node.server.dist;
+    assert.is(served, join(registryDir(node.root), 'dist'));
+    const admin = await node.login('admin', node.adminPassword);
+    const me = await admin.get('/api/access/me');
+    assert.is(me.status, 200, me.text);
+    const rec = node.server.record!;
+    assert.is(rec.helper, join(HIDDEN, 'dist/bin/ramvm-root'), 'root runs the checkout\'s helper');
+    const ping = asNodeUser(rootCallArgv(rec, 'ping', []), rec);
+    assert.is(ping.status, 0, ping.stderr);
+    assert.equal(JSON.parse(ping.stdout).ok.uid, 0, 'the node\'s user reaches root through the helper of the checkout');
+  } finally {
+    await node.stop();
+  }
+  assert.not.ok(existsSync(served), `${served} outlives its node`);
+});
+U.run();
