@@ -26,7 +26,7 @@ import { DIST, ROOT, cgiEntries } from './build';
 import { basename } from 'node:path';
 import { registryDir } from '../node-cgi/lib/paths';
 import type { NodeRecord } from '../node-cgi/lib/separation';
-import { ensureSudoers, ensureUsers, prepareDataTree, registerNode, unreachableReason } from '../node-cgi/root/setup';
+import { ensureSudoers, ensureUsers, prepareDataTree, registerNode, unreachableReason, unregisterNode } from '../node-cgi/root/setup';
 import { asUser } from '../node-cgi/root/trust';
 
 export interface ServerOptions {
@@ -210,10 +210,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     initOutput: init.stdout,
     ...(record ? { record } : {}),
     dist,
+    // A separated node's registration (and root's copy of the build) ends with its server; the next start makes it again.
     stop: () =>
       new Promise<void>((res) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return res();
-        proc.once('exit', () => res());
+        const done = () => {
+          if (record) unregisterNode(root);
+          res();
+        };
+        if (proc.exitCode !== null || proc.signalCode !== null) return done();
+        proc.once('exit', done);
         proc.kill('SIGTERM');
       }),
   };

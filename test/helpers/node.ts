@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../build/server';
 import { DIST } from '../../build/build';
-import { unregisterNode } from '../../node-cgi/root/setup';
 import { asUser } from '../../node-cgi/root/trust';
 import { readNodeRecord } from '../../node-cgi/lib/separation';
 
@@ -168,7 +167,6 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     async stop() {
       await server.stop();
       endTaskProcesses(root);
-      if (server.record) unregisterNode(root);
       if (!opts.root) rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
