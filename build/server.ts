@@ -18,13 +18,13 @@
  * by root from the checkout.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, cpSync, existsSync, fchownSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, cpSync, fchownSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DIST, ROOT, cgiEntries } from './build';
 import { basename } from 'node:path';
-import { registryDir } from '../node-cgi/lib/paths';
+import { pathsFor, registryDir } from '../node-cgi/lib/paths';
 import type { NodeRecord } from '../node-cgi/lib/separation';
 import { ensureSudoers, ensureUsers, prepareDataTree, registerNode, unreachableReason, unregisterNode } from '../node-cgi/root/setup';
 import { asUser } from '../node-cgi/root/trust';
@@ -46,6 +46,15 @@ export interface ServerOptions {
   separate?: boolean;
   /** The build to serve (default: this checkout's dist/). */
   dist?: string;
+  /**
+   * Port of the cluster socket (HTTPS always, on `listen`): default the UI
+   * port when the UI is HTTPS (one socket), else the UI port + 1.
+   */
+  clusterPort?: number;
+  /** The address other nodes reach this one at (RAMVM_ADDRESS); default `listen` when it is a specific address. */
+  address?: string;
+  /** Run lighttpd (and so every CGI, task and guest it starts) in this network namespace (tests). */
+  netns?: string;
 }
 
 export interface RunningServer {
@@ -59,6 +68,8 @@ export interface RunningServer {
   record?: NodeRecord;
   /** The build lighttpd serves and the CGIs run (RAMVM_DIST): the checkout's, or root's copy (servedDist). */
   dist: string;
+  /** The cluster socket: "https://ADDR:PORT" (ADDR is `listen` for a wildcard listen). */
+  clusterUrl: string;
   stop(): Promise<void>;
 }
 
@@ -68,9 +79,28 @@ const MAX_REQUEST_KB = 64 * 1024 * 1024; // 64 GiB
 /** Where lighttpd puts its request-body temp files (see lighttpd.conf.in). */
 export const uploadDir = (root: string) => join(resolve(root), 'run/ramvm/upload');
 
-export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string; runAs?: string; errorlog?: string }): string {
+/** The cluster port of a server: explicit, else the UI port with HTTPS, else UI port + 1 (8006 → 8007). */
+export function clusterPortOf(opts: Pick<ServerOptions, 'port' | 'https' | 'clusterPort'>): number {
+  return opts.clusterPort ?? (opts.https ? opts.port : opts.port + 1);
+}
+
+/** What the CGIs and the `ramvm` CLI learn of the server (also set by lighttpd.conf.in's setenv). */
+export function serverEnv(opts: Pick<ServerOptions, 'listen' | 'port' | 'https' | 'clusterPort' | 'address'>): Record<string, string> {
+  return {
+    RAMVM_LISTEN: opts.listen,
+    RAMVM_PORT: String(opts.port),
+    RAMVM_CLUSTER_PORT: String(clusterPortOf(opts)),
+    RAMVM_ADDRESS: opts.address ?? '',
+  };
+}
+
+/** The node's certificate and key for lighttpd (made by `ramvm init`, node-cgi/cluster/identity.ts). */
+export const nodePem = (root: string) => pathsFor(root).nodePem;
+
+export function lighttpdConfig(opts: ServerOptions & { runAs?: string; errorlog?: string }): string {
   const root = resolve(opts.root);
   const dist = opts.dist ?? DIST;
+  const clusterPort = clusterPortOf(opts);
   const vars: Record<string, string> = {
     WWW: join(dist, 'www'),
     DIST: dist,
@@ -84,16 +114,23 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string; runAs?: 
     MAX_REQUEST_KB: String(MAX_REQUEST_KB),
     UPLOAD_DIR: uploadDir(root),
     HANDLERS: cgiEntries().map((f) => basename(f, '.ts')).filter((h) => h !== 'unknown').join('|'),
+    TLS_PEM: nodePem(root),
+    CLUSTER_PORT: String(clusterPort),
+    ADDRESS: opts.address ?? '',
   };
-  if (opts.tlsPem) vars.TLS_PEM = opts.tlsPem;
   if (opts.runAs) vars.RUN_AS = opts.runAs;
   if (opts.errorlog) vars.ERRORLOG_FILE = opts.errorlog;
   for (const [k, v] of Object.entries(vars)) {
     if (/["\\\n]/.test(v)) throw new Error(`${k} may not contain quotes, backslashes or newlines: ${v}`);
   }
-  // Config fragments, built only from the checked values above.
-  vars.EXTRA_MODULES = opts.tlsPem ? ', "mod_openssl"' : '';
-  vars.TLS = opts.tlsPem ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n` : '';
+  if (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535) throw new Error(`cluster port must be a port number, not ${clusterPort}`);
+  if (opts.https && clusterPort !== opts.port) throw new Error('with HTTPS the cluster socket is the UI socket: leave the cluster port unset or equal to the port');
+  // Config fragments, built only from the checked values above. The cluster
+  // socket speaks HTTPS even when the UI is HTTP.
+  const listenSocket = `${opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen}:${clusterPort}`;
+  vars.TLS = opts.https
+    ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n`
+    : `$SERVER["socket"] == "${listenSocket}" {\n  ssl.engine = "enable"\n  ssl.pemfile = "${vars.TLS_PEM}"\n}\n`;
   // Without an errorlog lighttpd writes its errors to its stderr, which startServer points at
   // var/log/ramvm/lighttpd-error.log, beside the CGIs' own (opened there without following a link).
   vars.ERRORLOG = opts.errorlog ? `server.errorlog = "${vars.ERRORLOG_FILE}"` : '# errors: to stderr (build/server.ts points it at var/log/ramvm/lighttpd-error.log)';
@@ -104,25 +141,6 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string; runAs?: 
     if (v === undefined) throw new Error(`lighttpd.conf.in: unknown placeholder ${k}`);
     return v;
   });
-}
-
-/** A self-signed certificate for HTTPS mode, made once per data root (as the node's user on a separated node). */
-function ensureCertificate(root: string, name: string, record?: NodeRecord): string {
-  const dir = join(root, 'etc/ramvm/priv');
-  const pem = join(dir, 'node.pem');
-  const make = () => {
-    if (existsSync(pem)) return;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const key = join(dir, 'node.key');
-    const crt = join(dir, 'node.crt');
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${name}`,
-      '-addext', `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`, '-keyout', key, '-out', crt], { stdio: 'pipe' });
-    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
-    writeFileSync(pem, readFileSync(crt, 'utf8') + readFileSync(key, 'utf8'), { mode: 0o600 });
-  };
-  if (record) asUser(record.cgi, make);
-  else make();
-  return pem;
 }
 
 function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
@@ -181,14 +199,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const served = record ? servedDist(root, opts.dist ?? DIST) : { dist: opts.dist ?? DIST, copied: null };
   if (served.copied && !opts.quiet) process.stdout.write(`serving a copy of the build from ${served.dist}: user ${record!.cgi.user} cannot reach ${opts.dist ?? DIST} (${served.copied})\n`);
   const dist = served.dist;
-  const env = { ...process.env, ...opts.env, RAMVM_ROOT: root, RAMVM_DIST: dist, RAMVM_NODE: opts.node ?? hostname() };
+  const env = { ...process.env, ...opts.env, ...serverEnv(opts), RAMVM_ROOT: root, RAMVM_DIST: dist, RAMVM_NODE: opts.node ?? hostname() };
   if (!record) mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
-  // On a separated node `ramvm init` becomes ramvm itself (node-cgi/cli/ramvm.ts).
+  // init also makes the node's certificate (etc/ramvm/priv/node.pem), which the config names;
+  // on a separated node it becomes ramvm first (node-cgi/cli/ramvm.ts), so the key is ramvm's.
   const init = spawnSync(process.execPath, [join(dist, 'bin/ramvm'), 'init'], { env, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`ramvm init failed: ${init.stderr}`);
-  const tlsPem = opts.https ? ensureCertificate(root, opts.node ?? hostname(), record) : undefined;
   const confFile = record ? join(registryDir(root), 'lighttpd.conf') : join(root, 'run/ramvm/lighttpd.conf');
-  writeFileSync(confFile, lighttpdConfig({ ...opts, root, dist, ...(tlsPem ? { tlsPem } : {}), ...(record ? { runAs: record.cgi.user } : {}) }), { mode: 0o644 });
+  // For the `ramvm` CLI run by hand: where this node listens (cluster/membership.ts serverEnv). In
+  // the node's own folder, so written as its user: root never writes through a link that user made.
+  const writeInfo = () => writeFileSync(pathsFor(root).serverInfo, JSON.stringify(serverEnv(opts)) + '\n');
+  if (record) asUser(record.cgi, writeInfo);
+  else writeInfo();
+  writeFileSync(confFile, lighttpdConfig({ ...opts, root, dist, ...(record ? { runAs: record.cgi.user } : {}) }), { mode: 0o644 });
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);
   // CGIs inherit lighttpd's stderr, not its errorlog: point both at the same
@@ -198,12 +221,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Root opens a file in the node's folder: never through a link the node's user may have put there.
   const errFd = openSync(join(logDir, 'lighttpd-error.log'), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
   if (record) fchownSync(errFd, record.cgi.uid, record.cgi.gid);
-  const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', errFd], env });
+  const argv = [...(opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []), 'lighttpd', '-D', '-f', confFile];
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', errFd], env });
   closeSync(errFd);
   await waitForPort(opts.listen, opts.port, 10_000, proc);
   const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;
+  const clusterHost = opts.address ?? host;
   return {
     url: `${opts.https ? 'https' : 'http'}://${host}:${opts.port}`,
+    clusterUrl: `https://${clusterHost.includes(':') && !clusterHost.startsWith('[') ? `[${clusterHost}]` : clusterHost}:${clusterPortOf(opts)}`,
     root,
     confFile,
     proc,

@@ -8,7 +8,8 @@
  * npm-start`, the work cron does on image nodes: at once, then at each
  * whole minute (RAMVM_SCHEDULER_TICK_MS may ask for shorter, for tests).
  * A tick still running when the next is due is not doubled; lines it
- * prints are prefixed "backup:".
+ * prints are prefixed "backup:". After it, `ramvm cluster tick` keeps a
+ * cluster node in step (prefix "cluster:"; nothing outside a cluster).
  *
  * Started by root, the node is separated (build/server.ts): its user ramvm
  * must reach the data root, so without RAMVM_ROOT a checkout it cannot
@@ -60,16 +61,23 @@ export async function startCommand(): Promise<void> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`RAMVM_PORT must be a port number, not ${process.env.RAMVM_PORT}`);
   const data = startRoot(process.env.RAMVM_ROOT, process.cwd(), process.getuid?.() === 0, unreachableReason);
   if (data.why) process.stdout.write(`data in ${data.root}, not ./var: the node's user cannot reach ./var (${data.why}); RAMVM_ROOT chooses another place\n`);
+  const clusterPort = process.env.RAMVM_CLUSTER_PORT ? Number(process.env.RAMVM_CLUSTER_PORT) : undefined;
+  if (clusterPort !== undefined && (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535)) {
+    throw new Error(`RAMVM_CLUSTER_PORT must be a port number, not ${process.env.RAMVM_CLUSTER_PORT}`);
+  }
   server = await startServer({
     root: data.root,
     listen: process.env.RAMVM_LISTEN ?? '127.0.0.1',
     port,
     node: process.env.RAMVM_NODE || hostname(),
     https: process.env.RAMVM_HTTPS === '1',
+    ...(clusterPort !== undefined ? { clusterPort } : {}),
+    ...(process.env.RAMVM_ADDRESS ? { address: process.env.RAMVM_ADDRESS } : {}),
   });
   if (server.initOutput) process.stdout.write(server.initOutput);
   process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}, log in ${server.root}/var/log/ramvm/lighttpd-error.log\n`);
   process.stdout.write(`listening on ${server.url}\n`);
+  process.stdout.write(`cluster socket on ${server.clusterUrl}\n`);
   if (stopping) {
     // Asked to stop while starting up.
     await server.stop();
@@ -97,7 +105,7 @@ function ramvm(root: string, dist: string, args: string[], prefix: string): Prom
   });
 }
 
-/** The backup scheduler of this node: a tick now, then at every whole interval; stop() ends the timer. */
+/** The minute work of this node: the backup scheduler's tick, then the cluster's; now, then at every whole interval; stop() ends the timer. */
 function runScheduler(root: string, dist: string, intervalMs: number): { stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
@@ -109,6 +117,8 @@ function runScheduler(root: string, dist: string, intervalMs: number): { stop: (
     running = true;
     try {
       await ramvm(root, dist, ['backup', 'tick', 'npm-start'], 'backup');
+      // A cluster node keeps in step (a no-op outside a cluster).
+      await ramvm(root, dist, ['cluster', 'tick'], 'cluster');
     } finally {
       running = false;
     }

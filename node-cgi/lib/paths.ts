@@ -13,6 +13,7 @@
  * backup format's, in backup/manifest.ts.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -46,8 +47,21 @@ export interface Paths {
   /** Built CGIs, web bundle and the `ramvm` CLI (set by the lighttpd config). */
   dist: string;
 
-  /** The key that signs tickets and CSRF tokens. */
+  /** The cluster key: signs tickets, CSRF tokens and (through a derived key) requests between nodes. */
   authKey: string;
+  /** The node's TLS certificate, its key, and both for lighttpd (cluster/identity.ts). */
+  nodeCert: string;
+  nodeKey: string;
+  nodePem: string;
+  /** Cluster-wide files of a cluster: cluster.json (membership), vms.json (which node each guest is on). */
+  clusterConfig: string;
+  placement: string;
+  /** Join tokens of a master (hashed). */
+  joinTokens: string;
+  /** Nonces of node requests seen lately (one file each). */
+  nonces: string;
+  /** Where `npm start` listens, for the `ramvm` CLI. */
+  serverInfo: string;
   users: string;
   groups: string;
   acl: string;
@@ -104,6 +118,14 @@ export function pathsFor(root: string, dist?: string): Paths {
     dist: distDir,
 
     authKey: join(etc, 'priv/authkey'),
+    nodeCert: join(etc, 'priv/node.crt'),
+    nodeKey: join(etc, 'priv/node.key'),
+    nodePem: join(etc, 'priv/node.pem'),
+    clusterConfig: join(etc, 'cluster/cluster.json'),
+    placement: join(etc, 'cluster/vms.json'),
+    joinTokens: join(etc, 'priv/join-tokens.json'),
+    nonces: join(run, 'nonces'),
+    serverInfo: join(run, 'server.json'),
     users: join(etc, 'users.json'),
     groups: join(etc, 'groups.json'),
     acl: join(etc, 'acl.json'),
@@ -141,6 +163,9 @@ export function nodeName(): string {
   return process.env.RAMVM_NODE || hostname();
 }
 
+/** True when this node is in a cluster (cluster-wide settings then change on the master only). */
+export const inCluster = () => existsSync(paths().clusterConfig);
+
 /** etc/ramvm/vms/101.json */
 export const guestConfigFile = (vmid: number) => join(paths().vms, `${vmid}.json`);
 
@@ -173,6 +198,9 @@ export const backupStoppedFile = (vmid: number) => join(paths().backupStopped, `
 
 /** /run/ramvm-root/<node key>/mnt/usb */
 export const deviceMountPoint = (storage: string) => join(paths().backupMounts, storage);
+
+/** run/ramvm/join-<ref>: the token of a join task, read once and removed (cluster/membership.ts). */
+export const joinTaskTokenFile = (ref: string) => join(paths().run, ref);
 
 /** A file QEMU writes for one request and that goes with it (a screendump): run/ramvm/qemu/.<name> */
 export const scratchFile = (name: string) => join(paths().qemuRun, `.${name}`);

@@ -2,7 +2,9 @@
  * The Tasks view: "#/tasks" lists this node's tasks (status, progress,
  * duration, filter); "#/tasks/<id>" shows one task with its log, which
  * follows the task while it runs (polled every LOG_POLL_MS, scrolled along
- * unless the reader has scrolled up).
+ * unless the reader has scrolled up). A task that works on several things
+ * at once (an ISO image copied to each node) shows each part's status,
+ * progress and message.
  */
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { html } from '../html';
@@ -15,7 +17,7 @@ import { formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
 import { ProgressBar } from '../components/progress-bar';
-import { StatusBadge } from '../components/status-badge';
+import { StatusBadge, type Tone } from '../components/status-badge';
 import {
   acknowledge,
   TASK_STATUS_KEY,
@@ -25,6 +27,7 @@ import {
   useTasks,
   type Task,
 } from '../tasks';
+import type { TaskPart } from '../../node-cgi/api-types';
 import type { ViewProps } from './props';
 
 /** Log refresh interval while the task runs. */
@@ -57,6 +60,27 @@ function TaskProgress({ task }: { task: Task }) {
       <span class="task-message">${task.message}</span>`;
   }
   return html`<span class=${`task-message${task.status === 'failed' ? ' text-failed' : ''}`}>${task.message}</span>`;
+}
+
+const PART_TONE: Record<TaskPart['status'], Tone> = { ...TASK_TONE, waiting: 'neutral' };
+const PART_STATUS_KEY = { ...TASK_STATUS_KEY, waiting: 'task.status.waiting' } as const;
+
+/** The parts of a task (`parts` of its record): one row each, with its own progress while it is not done. */
+export function TaskParts({ task }: { task: Task }) {
+  if (!task.parts?.length) return null;
+  return html`<table class="table task-parts">
+    <thead><tr><th>${t('tasks.part')}</th><th>${t('tasks.col.status')}</th><th>${t('tasks.col.progress')}</th></tr></thead>
+    <tbody>${task.parts.map(
+      (p) => html`<tr>
+        <td>${p.name}</td>
+        <td><${StatusBadge} tone=${PART_TONE[p.status]} label=${t(PART_STATUS_KEY[p.status])} /></td>
+        <td>
+          ${(p.status === 'running' || p.status === 'waiting') && html`<${ProgressBar} value=${p.progress} label=${`${taskTitle(task)}: ${p.name}`} />`}
+          <span class=${`task-message${p.status === 'failed' ? ' text-failed' : ''}`}>${p.message}</span>
+        </td>
+      </tr>`,
+    )}</tbody>
+  </table>`;
 }
 
 function TaskList({ me }: { me: Me }) {
@@ -146,6 +170,11 @@ function TaskDetail({ id, me }: { id: string; me: Me }) {
         <dt>${t('tasks.id')}</dt><dd><code>${task.id}</code></dd>
       </dl>
     </section>
+    ${task.parts?.length &&
+    html`<section class="card" aria-labelledby="task-parts">
+      <h2 id="task-parts">${t('tasks.parts')}</h2>
+      <${TaskParts} task=${task} />
+    </section>`}
     <section class="card" aria-labelledby="task-log">
       <h2 id="task-log">${t('tasks.log')}</h2>
       ${lines && html`<${LogViewer} lines=${lines} following=${task.status === 'running'} />`}
