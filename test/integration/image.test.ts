@@ -113,6 +113,10 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     const ports = await vm.exec('ls /sys/class/net/vmbr0/brif');
     assert.is(ports.out.trim().split(/\s+/).length, 2, `eth0 and the guest's tap on vmbr0: ${ports.out}`);
 
+    // The devices every user opens keep their modes through mdev's scan (rootfs/etc/mdev.conf).
+    const devs = await vm.exec('stat -c "%n %a" /dev/null /dev/urandom /dev/net/tun');
+    assert.equal(devs.out.trim().split('\n'), ['/dev/null 666', '/dev/urandom 666', '/dev/net/tun 666'], devs.out);
+
     // Nobody of the node's is root: lighttpd and a CGI (the console's, held open) as ramvm, the guest's QEMU as ramvm-qemu, sandboxed.
     const consoleWs = await openConsole(vm.url, vmid, { cookie: api.cookie! });
     assert.is(consoleWs.status, 101);
