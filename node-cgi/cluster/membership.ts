@@ -28,6 +28,7 @@ import {
   checkedNodeName, checkedNodeUrl, clusterUrlFor, consumeJoinToken, keptJoinTokens, newCluster, newJoinToken, promoted, usableJoinToken,
   withNode, withoutNode, guestsOn, newer, type ClusterConfig, type ClusterNode, type JoinTokenRecord, type Placement, type StateMark,
 } from './model';
+import { noteSeen } from './seen';
 import { catchUp, forEachNode, isMaster, nodeJson, otherNodes, requireCluster, signer, STATUS_TIMEOUT_MS, VERSION } from './members';
 import { connectPeer, peerJson, peerRequest, readAll, PeerError, type PeerAddress } from './peer';
 import {
@@ -330,6 +331,7 @@ export async function clusterTick(): Promise<string[]> {
   if (!c) return [];
   const out: string[] = [];
   const answers = await forEachNode(otherNodes(c), (n) => nodeJson<StateMark & { guests?: { vmid: number; name: string }[] }>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
+  noteSeen(answers);
   const fromMaster = answers.find((a) => a.node === c.master);
   if (fromMaster && !fromMaster.ok && (fromMaster.error as { answerHeaders?: Record<string, unknown> }).answerHeaders?.['x-ramvm-member'] === 'no') {
     leaveCluster();

@@ -36,6 +36,7 @@ import { clusterDispatch } from '../cluster/dispatch';
 import { checkedReservation, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
 import { checkedVmid } from '../lib/validate';
 import { readCluster, readState } from '../cluster/state';
+import { noteSeen } from '../cluster/seen';
 import { nodeResources, type NodeResources } from '../vm';
 
 const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
@@ -48,7 +49,7 @@ const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
  *     "nodes": [ { "name": "n1", "address": "10.0.0.1", "url": "https://10.0.0.1:8007", "fingerprint": "90:FB:…",
  *                  "online": true, "master": true, "version": "0.1.0", "joined": 1767225600, "generation": 17,
  *                  "resources": { cpu, memory, disk, guests, … } },
- *                { "name": "n3", …, "online": false, "error": "node n3 does not answer at … (connection refused)" } ] }
+ *                { "name": "n3", …, "online": false, "error": "node n3 does not answer at … (connection refused)", "lastSeen": 1767229200 } ] }
  *
  * On a node in no cluster: name and master null, epoch and generation 0, and
  * the node itself as the only entry.
@@ -72,6 +73,8 @@ export interface ClusterNodeView {
   resources?: NodeResources;
   /** Why it did not answer. */
   error?: string;
+  /** When it last answered this node (Unix seconds), for a node that does not answer now; absent when it never did since this node's boot. */
+  lastSeen?: number;
 }
 
 export interface ClusterView {
@@ -153,11 +156,12 @@ async function clusterView(ctx: ApiContext): Promise<ClusterView> {
   // An answer may have shown a newer state (a promotion while this node was away): take it first.
   if (await catchUp()) c = readCluster()!;
   const byName = new Map(answers.map((a) => [a.node, a]));
+  const seen = noteSeen(answers);
   const nodes: ClusterNodeView[] = c.nodes.map((n) => {
     const base = { name: n.name, address: urlAddress(n.url), url: n.url, fingerprint: n.fingerprint, master: n.name === c!.master, version: n.version, joined: n.joined };
     if (n.name === self.name) return { ...base, online: true, generation: self.generation, version: VERSION, ...(audit(n.name) && self.resources ? { resources: self.resources } : {}) };
     const a = byName.get(n.name);
-    if (!a || !a.ok) return { ...base, online: false, ...(a && !a.ok ? { error: a.error.message } : {}) };
+    if (!a || !a.ok) return { ...base, online: false, ...(a && !a.ok ? { error: a.error.message } : {}), ...(seen[n.name] ? { lastSeen: seen[n.name] } : {}) };
     return { ...base, online: true, version: a.value.version, generation: a.value.generation, ...(audit(n.name) && a.value.resources ? { resources: a.value.resources } : {}) };
   });
   return {

@@ -60,6 +60,8 @@ export interface Paths {
   joinTokens: string;
   /** Nonces of node requests seen lately (one file each). */
   nonces: string;
+  /** When each other node last answered this one (cluster/seen.ts). */
+  clusterSeen: string;
   /** Where `npm start` listens, for the `ramvm` CLI. */
   serverInfo: string;
   users: string;
@@ -125,6 +127,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     placement: join(etc, 'cluster/vms.json'),
     joinTokens: join(etc, 'priv/join-tokens.json'),
     nonces: join(run, 'nonces'),
+    clusterSeen: join(run, 'cluster-seen.json'),
     serverInfo: join(run, 'server.json'),
     users: join(etc, 'users.json'),
     groups: join(etc, 'groups.json'),

@@ -1,10 +1,11 @@
 /**
  * The Tasks view: "#/tasks" lists this node's tasks (status, progress,
- * duration, filter); "#/tasks/<id>" shows one task with its log, which
- * follows the task while it runs (polled every LOG_POLL_MS, scrolled along
- * unless the reader has scrolled up). A task that works on several things
- * at once (an ISO image copied to each node) shows each part's status,
- * progress and message.
+ * duration, filter; in a cluster every node's, with a Node column);
+ * "#/tasks/<id>" shows one task with its log, which follows the task
+ * while it runs (polled every LOG_POLL_MS, scrolled along unless the
+ * reader has scrolled up). A task that works on several things at once
+ * (an ISO image copied to each node) shows each part's status, progress
+ * and message.
  */
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { html } from '../html';
@@ -12,6 +13,7 @@ import { t } from '../i18n';
 import type { Me } from '../api';
 import { client } from '../client';
 import { usePoll, type Loaded } from '../hooks';
+import { roleOf, useCluster } from '../cluster';
 import { href } from '../router';
 import { formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
@@ -86,6 +88,9 @@ export function TaskParts({ task }: { task: Task }) {
 function TaskList({ me }: { me: Me }) {
   const { tasks, error } = useTasks();
   const acks = useAcknowledged(me.username);
+  // In a cluster the master lists every node's tasks: say whose.
+  const c = useCluster().data;
+  const inCluster = !!c && roleOf(c) !== 'single';
   const now = Date.now();
   const columns: Column<Task>[] = [
     { key: 'status', label: t('tasks.col.status'), value: (x) => t(TASK_STATUS_KEY[x.status]), render: (x) => html`<${TaskStatus} task=${x} />` },
@@ -96,6 +101,7 @@ function TaskList({ me }: { me: Me }) {
       render: (x) => html`<a href=${href('tasks', x.id)}>${taskTitle(x)}</a>`,
     },
     { key: 'user', label: t('tasks.col.user'), value: (x) => x.user },
+    ...(inCluster ? [{ key: 'node', label: t('tasks.node'), value: (x: Task) => x.node }] : []),
     { key: 'start', label: t('tasks.col.started'), value: (x) => formatTime(x.start), sortValue: (x) => x.start },
     { key: 'duration', label: t('tasks.col.duration'), value: (x) => duration(x, now), sortValue: (x) => (x.end ?? now) - x.start, class: 'num' },
     { key: 'progress', label: t('tasks.col.progress'), value: (x) => x.message, render: (x) => html`<${TaskProgress} task=${x} />`, sortable: false },

@@ -78,7 +78,7 @@ poller('should poll only while someone listens, at 2 s while a task runs and 10 
   const p = createTaskPoller(async () => answers[Math.min(loads++, 1)]!, timers);
   assert.is(loads, 0, 'nothing before a listener');
   const seen: Array<Task[] | null> = [];
-  const off = p.subscribe((s) => seen.push(s.tasks));
+  const off = p.subscribe((s) => seen.push(s.data));
   await flush();
   assert.is(loads, 1);
   assert.is([...timers.pending.values()][0]!.ms, POLL_RUNNING_MS);
@@ -103,8 +103,8 @@ poller('should keep the last list and report the error when a poll fails, then g
   fail = true;
   timers.fire();
   await flush();
-  assert.is(p.state().tasks!.length, 1);
-  assert.is(p.state().error!.message, 'down');
+  assert.is(p.state().data!.length, 1);
+  assert.is((p.state().error as Error).message, 'down');
   assert.is(timers.pending.size, 1, 'still polling');
   off();
 });

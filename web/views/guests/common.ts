@@ -31,10 +31,10 @@ export function GuestStatus({ status, fault }: { status: VmListState; fault?: Vm
   return html`<${StatusBadge} tone=${fault ? 'failed' : STATUS_TONE[status]} label=${statusLabel(status, fault)} />`;
 }
 
-/** A <select>; Field's id and aria attributes pass through to it. */
-export function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string][]; onChange: (v: string) => void; [attr: string]: unknown }) {
+/** A <select> of [value, label, disabled?] options; Field's id and aria attributes pass through to it. */
+export function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string, boolean?][]; onChange: (v: string) => void; [attr: string]: unknown }) {
   return html`<select ...${rest} value=${value} onChange=${(e: Event) => onChange((e.currentTarget as HTMLSelectElement).value)}>
-    ${options.map(([v, label]) => html`<option value=${v} selected=${v === value}>${label}</option>`)}
+    ${options.map(([v, label, off]) => html`<option value=${v} selected=${v === value} disabled=${off}>${label}</option>`)}
   </select>`;
 }
 
