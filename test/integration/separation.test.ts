@@ -93,6 +93,8 @@ S('should keep QEMU out of the node\'s keys and configs, and share disks and soc
   const mode = (p: string) => (spawnSync('stat', ['-c', '%U:%G %a', join(fx.root, p)], { encoding: 'utf8' }).stdout.trim());
   assert.is(mode('etc/ramvm'), 'ramvm:ramvm 700');
   assert.is(mode('etc/ramvm/priv'), 'ramvm:ramvm 700');
+  // The node's keys (the cluster's key, TLS key and the pem lighttpd serves with) are ramvm's alone.
+  for (const key of ['authkey', 'node.key', 'node.pem']) assert.is(mode(`etc/ramvm/priv/${key}`), 'ramvm:ramvm 600', key);
   assert.is(mode('var/log/ramvm'), 'ramvm:ramvm 700');
   assert.is(mode('run/ramvm/qemu'), 'ramvm:ramvm 770');
   assert.is(mode(`run/ramvm/qemu/${VMID}.qmp`), 'ramvm-qemu:ramvm 770');
