@@ -123,7 +123,7 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     try {
       const table = await vm.exec('ps -o user,pid,args | grep -E "lighttpd|\\.cgi|qemu-system" | grep -v grep');
       process.stdout.write(`\n  ps on the node, a guest running and its console open:\n${table.out.replace(/^/gm, '    ')}\n`);
-      const uids = await vm.exec('for p in $(pidof lighttpd) $(pgrep -f console.cgi) $(pidof qemu-system-x86_64); do echo "$(tr "\\0" " " < /proc/$p/cmdline | cut -c1-40)|$(grep ^Uid: /proc/$p/status | cut -f2)|$(grep ^Seccomp: /proc/$p/status | cut -f2)"; done');
+      const uids = await vm.exec('for p in $(pidof lighttpd) $(ps -o pid,args | grep "[c]onsole.cgi" | cut -c1-6) $(pidof qemu-system-x86_64); do echo "$(tr "\\0" " " < /proc/$p/cmdline | cut -c1-60)|$(grep ^Uid: /proc/$p/status | cut -f2)|$(grep ^Seccomp: /proc/$p/status | cut -f2)"; done');
       const rows = uids.out.trim().split('\n').map((l) => l.split('|'));
       const uidOf = (re: RegExp) => rows.filter(([cmd]) => re.test(cmd!)).map(([, uid]) => uid);
       assert.equal(uidOf(/^\/usr\/sbin\/lighttpd/), ['200'], uids.out);
