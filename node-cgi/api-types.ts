@@ -32,7 +32,10 @@ export type {
   BackupAlert,
 } from './backup/types';
 export type { SchedulerHealth } from './backup/scheduler';
-export type { MailSettings } from './backup/config';
+
+// /api/monitor
+export type { MonitorAccess } from './console/monitor';
+export type { MailSettings, MailView } from './backup/config';
 
 // /api/restore, /api/backup/<id>/restore|boot|bootcheck
 export type { TemporaryGuest, BootResult } from './restore/boot';

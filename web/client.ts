@@ -20,7 +20,7 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
+  AccelSetting, BackupAlert, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, MonitorAccess, NodeResources, NodeSettings,
   SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
@@ -94,6 +94,8 @@ export function createClient(send: Send) {
       /** Grow it (`size`), or change its bus or cache. */
       updateDisk: (vmid: number, disk: string, body: Partial<Pick<DiskConfig, 'size' | 'bus' | 'cache'>>) => put<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}`, body),
       removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
+      /** Move to another node of the cluster: live (`online`) or stopped. */
+      migrate: (vmid: number, body: { target: string; online: boolean }) => post<Started>(`${vm(vmid)}/migrate`, body),
     },
     nodes: {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),
@@ -155,6 +157,8 @@ export function createClient(send: Send) {
       removeNode: (name: string) => del<ClusterView & { left: boolean }>(`/api/cluster/nodes/${seg(name)}`),
     },
     monitor: {
+      /** Whether the caller may run every command, and the read-only ones. */
+      access: (vmid: number | string) => get<MonitorAccess>(`/api/monitor/${seg(vmid)}`),
       run: (vmid: number | string, command: string) => post<{ output: string }>(`/api/monitor/${seg(vmid)}`, { command }),
     },
     access: {

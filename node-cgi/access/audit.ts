@@ -26,7 +26,8 @@ export type AuditAction =
   | 'user.create' | 'user.update' | 'user.delete' | 'user.password'
   | 'group.create' | 'group.update' | 'group.delete'
   | 'acl.set' | 'acl.delete'
-  | 'token.create' | 'token.delete';
+  | 'token.create' | 'token.delete'
+  | 'monitor';
 
 export interface AuditEvent {
   /** ISO time. */

@@ -161,6 +161,7 @@ export type Login = { renew: true } | { renew: false; username: string; password
  * password renews the ticket of the cookie (the handler checks that).
  */
 export function parseLogin(body: Body): Login {
+  only(body, ['username', 'password']);
   if (body.password === undefined) {
     // A name without a password is a login gone wrong, not a renewal.
     if (body.username !== undefined) throw badRequest('password is required');
@@ -282,10 +283,16 @@ export function applyUserUpdate(draft: AccessConfig, username: string, upd: User
   if (passwordHash !== undefined) setPassword(u, passwordHash, nowS);
 }
 
-/** A new password voids every ticket issued before it. */
+/** A new password ends every session of the user (its tickets and their CSRF tokens). */
 export function setPassword(u: UserRecord, passwordHash: string, nowS: number): void {
   u.password = passwordHash;
   u.ticketsSince = nowS;
+  endSessions(u);
+}
+
+/** End every session of the user: tickets of the epoch before are refused from now on. */
+export function endSessions(u: UserRecord): void {
+  u.sessions = (u.sessions ?? 0) + 1;
 }
 
 /** Deleting a user removes their ACL entries and API tokens too. */

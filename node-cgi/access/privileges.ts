@@ -12,7 +12,7 @@ export const PRIVILEGE_INFO = {
   'VM.Audit': 'see a guest, its configuration and status',
   'VM.PowerMgmt': 'start, shut down, stop, reset, pause and resume a guest',
   'VM.Console': "open a guest's console",
-  'VM.Monitor': "use a guest's QEMU monitor (can do anything to the guest)",
+  'VM.Monitor': "use a guest's QEMU monitor: its read-only commands (every other command needs Sys.Modify on / too)",
   'VM.Config': "change a guest's hardware and options",
   'VM.Allocate': 'create and delete guests',
   'VM.Backup': 'back up and restore a guest',

@@ -3,7 +3,7 @@
  *
  *   users.json  { "users": { "anna": { "enabled": true, "expire": 0, "groups": ["staff"],
  *                                      "password": "scrypt$…", "email": "…", "fullname": "…",
- *                                      "ticketsSince": 1767225600 } } }
+ *                                      "ticketsSince": 1767225600, "sessions": 3 } } }
  *   groups.json { "groups": { "staff": { "comment": "…" } } }
  *   acl.json    { "acl": [ { "path": "/vms/101", "user": "anna", "role": "VMUser", "propagate": true } ] }
  *   tokens.json { "tokens": { "anna!backup": { "hash": "<sha256 hex>", "expire": 0, "privsep": true,
@@ -16,12 +16,16 @@
  * groups, so a crash between two writes leaves references removed before
  * what they referred to: never an ACL entry that a re-created user of the
  * same name would inherit. The same transaction refuses any change that
- * leaves no keyholder (permissions.ts) when there was one.
+ * leaves no keyholder (permissions.ts) when there was one, and any change by
+ * someone who is no keyholder that takes something from a keyholder: a
+ * privilege on any path (NoAccess for admin on /vms/101 by the guest's
+ * delegated admin), their account, their API tokens.
  */
 import { paths } from '../lib/paths';
 import { readJson, withLock, writeJsonAtomic } from '../lib/store';
-import { conflict } from '../lib/errors';
-import { keyholders, userActive as activeAt, type AclEntry, type Principal } from './permissions';
+import { conflict, forbidden } from '../lib/errors';
+import { keyholders, privilegesAt, userActive as activeAt, type AclEntry, type Principal } from './permissions';
+import { ROLES } from './privileges';
 
 export interface UserRecord {
   enabled: boolean;
@@ -34,6 +38,8 @@ export interface UserRecord {
   comment?: string;
   /** Unix seconds; tickets issued before are void (set at creation and on every password change). */
   ticketsSince?: number;
+  /** Session epoch (absent: 0): raised by a logout and a new password, which ends every ticket of an older one. */
+  sessions?: number;
 }
 
 export interface UsersFile {
@@ -98,17 +104,25 @@ const FILES: readonly [keyof AccessConfig, () => string, number][] = [
   ['groups', groupsFile, 0o640],
 ];
 
+/** Who makes a change: a user, with a privilege-separated token or not (the node itself passes none). */
+export interface Actor {
+  username: string;
+  privsep?: boolean;
+}
+
 /**
  * Read-modify-write of the access configuration under its lock. `fn`
  * mutates the draft and may throw to abort (nothing is written). Throws 409
- * when the result would leave no keyholder.
+ * when the result would leave no keyholder, 403 when `by`, no keyholder
+ * itself, would take anything from one (assertKeyholdersKept).
  */
-export function updateAccess<T>(fn: (draft: AccessConfig) => T): T {
+export function updateAccess<T>(fn: (draft: AccessConfig) => T, by?: Actor): T {
   return withLock(ACCESS_LOCK, () => {
     const before = readAccess();
     const draft = structuredClone(before);
     const result = fn(draft);
     assertNoLockout(before, draft);
+    if (by) assertKeyholdersKept(before, draft, by);
     for (const [key, file, mode] of FILES) {
       if (JSON.stringify(before[key]) !== JSON.stringify(draft[key])) writeJsonAtomic(file(), draft[key], mode);
     }
@@ -125,6 +139,40 @@ export function assertNoLockout(before: AccessConfig, after: AccessConfig): void
     `refused: no enabled, never-expiring user would hold Administrator on "/" any more (now: ${had.join(', ')}); ` +
       'grant it to another user first',
   );
+}
+
+/** Paths whose privileges decide every object's: each path of the ACL and its top paths, and a child of each (for propagation). */
+function probePaths(...acls: (readonly AclEntry[])[]): string[] {
+  const paths = new Set(['/', '/vms', '/iso', '/storage', '/nodes', '/access', ...acls.flatMap((a) => a.map((e) => e.path))]);
+  return [...paths].flatMap((p) => [p, `${p === '/' ? '' : p}/\u0000child`]);
+}
+
+/**
+ * 403 when `by`, who is no keyholder (or acts with a privilege-separated
+ * token), takes from a keyholder of `before` a privilege on any path, or
+ * changes their account or their API tokens: a delegated admin gives away
+ * only what they hold and never locks out a keyholder anywhere.
+ */
+export function assertKeyholdersKept(before: AccessConfig, after: AccessConfig, by: Actor): void {
+  const holders = keyholders(before.users.users, before.acl.acl);
+  if (holders.includes(by.username) && !by.privsep) return;
+  const refuse = (k: string, what: string) =>
+    forbidden(`refused: ${what} ${k}, who holds the keys to everything (Administrator on /); only such a user may do that`);
+  const probes = probePaths(before.acl.acl, after.acl.acl);
+  for (const k of holders) {
+    const was = before.users.users[k]!;
+    const now = after.users.users[k];
+    if (!now || JSON.stringify(now) !== JSON.stringify(was)) throw refuse(k, 'it would change the account of');
+    const tokens = (c: AccessConfig) => JSON.stringify(Object.entries(c.tokens.tokens).filter(([id]) => id.startsWith(`${k}!`)).sort());
+    if (tokens(before) !== tokens(after)) throw refuse(k, 'it would change the API tokens of');
+    const who = (u: UserRecord): Principal => ({ username: k, groups: u.groups, active: true });
+    for (const p of probes) {
+      const had = privilegesAt(before.acl.acl, who(was), p);
+      const has = privilegesAt(after.acl.acl, who(now), p);
+      const lost = [...had].filter((x) => !has.has(x));
+      if (lost.length > 0) throw refuse(k, `it would take ${lost.length === ROLES.Administrator.length ? 'every privilege' : lost.join(', ')} on ${p.replace(/\/?\u0000child$/, '') || '/'}${p.endsWith('\u0000child') ? ' (below it)' : ''} from`);
+    }
+  }
 }
 
 export function userActive(u: UserRecord | undefined, nowS = Math.floor(Date.now() / 1000)): boolean {

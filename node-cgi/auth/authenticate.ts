@@ -1,18 +1,20 @@
 /**
  * Who is asking: from the ticket cookie (browsers; non-GET requests also need
- * the CSRF header) or an API token (curl; no CSRF). Throws 401 for a missing,
- * expired or forged credential, for a disabled, expired or deleted user, and
- * for a ticket issued before the user's last password change. Permission
- * checks come after, in the router.
+ * the CSRF header of that ticket) or an API token (curl; no CSRF). Throws 401
+ * for a missing, expired or forged credential, for a disabled, expired or
+ * deleted user, and for a ticket of an ended session: issued before the
+ * user's last logout or password change (its epoch is not the user's
+ * `sessions` any more), or before the user was made. Permission checks
+ * come after, in the router.
  *
- *   Cookie: RamvmAuth=RAMVM:anna:6740A1F3::<sig>   + X-Ramvm-CSRF: 6740A1F3:<sig>
+ *   Cookie: RamvmAuth=RAMVM:anna:6740A1F3:2::<sig>   + X-Ramvm-CSRF: <sig of that ticket>
  *   Authorization: RamvmToken anna!backup=<secret>
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { unauthenticated } from '../lib/errors';
 import type { Caller } from '../lib/cgi';
 import type { Request } from '../lib/request';
-import { readTokens, readUsers, userActive } from '../access/store';
+import { readTokens, readUsers, userActive, type UserRecord } from '../access/store';
 import { verifyCsrf, verifyTicket } from './ticket';
 import { isSigned, verifiedPeer } from '../cluster/receive';
 
@@ -46,33 +48,43 @@ export function tokenHash(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-/** The user of a valid ticket whose user may still log in; 401 otherwise. */
-export function sessionUser(ticket: string, nowS = Math.floor(Date.now() / 1000)): string {
-  const t = verifyTicket(ticket, nowS);
+/** A user's session epoch now: tickets of another epoch are ended. */
+export const sessionEpoch = (u: Pick<UserRecord, 'sessions'> | undefined): number => u?.sessions ?? 0;
+
+/**
+ * The user of a valid ticket of a session not ended, whose user may still
+ * log in; 401 otherwise. `lifetime` false takes an expired ticket (an open
+ * console goes on after its ticket's time, not after a logout).
+ */
+export function sessionUser(ticket: string, nowS = Math.floor(Date.now() / 1000), lifetime = true): string {
+  const t = verifyTicket(ticket, nowS, lifetime);
   if (!t) throw unauthenticated('the ticket is invalid or has expired; log in again');
   const u = readUsers().users[t.username];
   if (!userActive(u, nowS)) throw unauthenticated('the account is disabled, expired or deleted');
-  if (u!.ticketsSince !== undefined && t.issued < u!.ticketsSince) {
-    throw unauthenticated('the password has changed since this ticket was issued; log in again');
+  if (t.epoch !== sessionEpoch(u) || (u!.ticketsSince !== undefined && t.issued < u!.ticketsSince)) {
+    throw unauthenticated('this session has ended (a logout or a new password); log in again');
   }
   return t.username;
 }
 
-/** 401 unless a non-GET request carries the CSRF header of `username`. */
-export function checkCsrf(req: Request, username: string, nowS = Math.floor(Date.now() / 1000)): void {
+/** The ticket of the request's cookie, or undefined. */
+export const ticketOf = (req: Request): string | undefined => parseCookies(req.headers['cookie'])[COOKIE_NAME];
+
+/** 401 unless a non-GET request carries the CSRF header of `ticket`. */
+export function checkCsrf(req: Request, ticket: string): void {
   if (req.method === 'GET' || req.method === 'HEAD') return;
   const csrf = req.headers[CSRF_HEADER];
-  if (!csrf || !verifyCsrf(csrf, username, nowS)) throw unauthenticated('the X-Ramvm-CSRF header is missing or invalid');
+  if (!csrf || !verifyCsrf(csrf, ticket)) throw unauthenticated('the X-Ramvm-CSRF header is missing or invalid');
 }
 
 export function authenticate(req: Request, nowS = Math.floor(Date.now() / 1000)): AuthUser {
   if (isSigned(req.headers)) return forwardedUser(req, nowS);
   const authz = req.headers['authorization'];
   if (authz) return authenticateToken(authz, nowS);
-  const ticket = parseCookies(req.headers['cookie'])[COOKIE_NAME];
+  const ticket = ticketOf(req);
   if (!ticket) throw unauthenticated();
   const username = sessionUser(ticket, nowS);
-  checkCsrf(req, username, nowS);
+  checkCsrf(req, ticket);
   return { username, via: 'ticket' };
 }
 

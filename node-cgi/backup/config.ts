@@ -6,15 +6,17 @@
  *   backup/jobs.json       { "jobs": { "nightly": BackupJob } }
  *   backup/job-state.json  { "nightly": { "lastScheduled": 1795643200000, "task": "2026…", "mailed": true } }
  *   backup/acks.json       { "<task id>": { "user": "admin", "time": 1795643300000 } }
- *   backup/mail.json       { "sendmail": ["sendmail", "-t", "-oi"], "from": "ramvm@pve1" }
+ *   backup/mail.json       { "from": "ramvm@pve1", "transport": "smtp", "smtp": { "host": "mail.example.com", "port": 587, … } }
  *
  * The storage `local` (var/lib/vz/dump) is implied: it is never written to
  * storage.json, so listing storages costs no write.
  */
-import { HttpError, conflict, notFound } from '../lib/errors';
+import { conflict, invalid, notFound } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
-import { readJson, updateJson } from '../lib/store';
-import { LOCAL_STORAGE, checkedStorageName, isMailAddress } from './validate';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readJson, updateJson, writeFileAtomic } from '../lib/store';
+import type { SmtpRelay } from './smtp';
+import { LOCAL_STORAGE, SYSTEM_DIRS, checkedStorageName, isMailAddress } from './validate';
 import type { JobRunState } from './schedule';
 import type { BackupJob, StorageConfig, StorageEntry } from './types';
 
@@ -42,6 +44,18 @@ export function getStorage(name: string): StorageEntry {
   const s = listStorages().find((e) => e.name === name);
   if (!s) throw notFound(`no such storage: ${name}`);
   return s;
+}
+
+/** Folders a directory storage may not lie in: the system's and this node's own (config, runtime, images, ISOs, logs, program). */
+export function forbiddenStorageDirs(): string[] {
+  const p = paths();
+  return [...SYSTEM_DIRS, p.etc, p.run, p.images, p.iso, p.log, p.dist];
+}
+
+/** 400 naming the field unless a job's storage exists (a job must not point at nothing). */
+export function knownStorage<T extends { storage: string }>(job: T): T {
+  if (!listStorages().some((s) => s.name === job.storage)) throw invalid('storage', `no such storage: ${job.storage}`);
+  return job;
 }
 
 /** Create (create=true) or replace a storage; `local` is fixed. */
@@ -136,13 +150,28 @@ export function addAcks(taskIds: readonly string[], user: string): void {
   });
 }
 
+export type MailTransport = 'sendmail' | 'smtp';
+
+/**
+ * How backup mail leaves the node (backup/mail.json): through the fixed
+ * sendmail program (SENDMAIL_ARGV: any MTA installs it) or an SMTP relay
+ * described as data. The relay's password lives apart, in
+ * etc/ramvm/priv/smtp-password (mode 0600), and no answer shows it.
+ */
 export interface MailSettings {
-  /** argv; the message goes to its stdin. */
-  sendmail: string[];
   from: string;
+  transport: MailTransport;
+  smtp: SmtpRelay | null;
 }
 
-export const DEFAULT_SENDMAIL = ['sendmail', '-t', '-oi'];
+/** GET /api/backup/mail: the settings, and whether a password for the relay is stored. */
+export interface MailView extends MailSettings {
+  passwordSet: boolean;
+}
+
+/** The one sendmail program mail may go through, and how: recipients from the headers, a lone "." is no end. Not configurable. */
+export const SENDMAIL = '/usr/sbin/sendmail';
+export const SENDMAIL_ARGV = [SENDMAIL, '-t', '-oi'];
 
 /** The sender when none is set: ramvm@<node>, or ramvm@localhost where the node's name is no host name. */
 export function defaultMailFrom(node: string): string {
@@ -150,12 +179,56 @@ export function defaultMailFrom(node: string): string {
   return isMailAddress(from) ? from : 'ramvm@localhost';
 }
 
+/**
+ * The settings as stored. A file of an older version holds "sendmail", a
+ * command line: it is not run any more (mail goes through SENDMAIL), and
+ * `ramvm init` removes it (migrateMailSettings).
+ */
 export function readMailSettings(): MailSettings {
   const s = readJson<Partial<MailSettings>>(mailFile(), {});
-  return { sendmail: s.sendmail ?? DEFAULT_SENDMAIL, from: s.from ?? defaultMailFrom(nodeName()) };
+  return {
+    from: s.from ?? defaultMailFrom(nodeName()),
+    transport: s.transport === 'smtp' && s.smtp ? 'smtp' : 'sendmail',
+    smtp: s.smtp ?? null,
+  };
 }
 
-export function writeMailSettings(s: MailSettings): void {
-  if (s.sendmail.length === 0) throw new HttpError('invalid', 'sendmail: must not be empty');
-  updateJson<Partial<MailSettings>>(mailFile(), {}, () => s);
+export const readMailView = (): MailView => ({ ...readMailSettings(), passwordSet: readSmtpPassword() !== null });
+
+/** The relay's password, or null when none is stored. */
+export function readSmtpPassword(): string | null {
+  try {
+    return readFileSync(paths().smtpPassword, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Store the settings, and the password: a string sets it, null removes it,
+ * undefined keeps it.
+ */
+export function writeMailSettings(s: MailSettings, password: string | null | undefined): void {
+  updateJson<Partial<MailSettings>>(mailFile(), {}, () => {
+    if (password === null) rmSync(paths().smtpPassword, { force: true });
+    else if (password !== undefined) {
+      mkdirSync(paths().priv, { recursive: true, mode: 0o700 });
+      writeFileAtomic(paths().smtpPassword, password, 0o600);
+    }
+    return { from: s.from, transport: s.transport, ...(s.smtp ? { smtp: s.smtp } : {}) };
+  });
+}
+
+/**
+ * Drop the command line a settings file of an older version holds (it ran
+ * as root whatever it was); the message says what became of it, null when
+ * there was none.
+ */
+export function migrateMailSettings(): string | null {
+  const s = readJson<Record<string, unknown>>(mailFile(), {});
+  if (!('sendmail' in s)) return null;
+  const { sendmail, ...rest } = s;
+  updateJson<Record<string, unknown>>(mailFile(), {}, () => rest);
+  return `mail: the configured command ${JSON.stringify(sendmail)} is no longer used: mail goes through ${SENDMAIL} ` +
+    '(any MTA), or through an SMTP relay set with PUT /api/backup/mail';
 }

@@ -21,7 +21,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { createImage } from '../tools/qemu-img';
-import { internal, HttpError } from '../lib/errors';
+import { internal, HttpError, explain } from '../lib/errors';
 import { dropJobs, queryJobs } from '../qemu/jobs';
 import { withQmp } from '../qemu/qmp';
 import type { Compression } from './types';
@@ -142,11 +142,11 @@ export async function liveBackup(qmpPath: string, disks: readonly LiveDisk[], o:
     const errors = await waitJobs(qmpPath, names, o);
     if (errors.length > 0) throw new HttpError('exec_failed', `QEMU's backup job failed: ${errors.join('; ')}`);
   } finally {
-    if (started) await dropJobs(qmpPath, (id) => names.includes(id), 'the backup jobs').catch((e) => o.log(`cleaning the jobs failed: ${(e as Error).message}`));
+    if (started) await dropJobs(qmpPath, (id) => names.includes(id), 'the backup jobs').catch((e) => o.log(`cleaning the jobs failed: ${explain(e)}`));
     if (added.length > 0) {
       await withQmp(qmpPath, async (q) => {
         for (const n of added) await q.execute('blockdev-del', { 'node-name': n });
-      }).catch((e) => o.log(`detaching the targets failed: ${(e as Error).message}`));
+      }).catch((e) => o.log(`detaching the targets failed: ${explain(e)}`));
     }
     await resumeAfterIoError(qmpPath, o.log).catch(() => undefined);
   }

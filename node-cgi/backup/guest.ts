@@ -10,7 +10,7 @@
  * as `POST /api/vm/<vmid>/start`.
  */
 import { readFileSync } from 'node:fs';
-import { notFound } from '../lib/errors';
+import { notFound, explain } from '../lib/errors';
 import { diskPath, findGuest, guestOf, listVmConfigs, openGuest, shutdownVm, startVm, stopVm, vmStatus, waitStopped, type Guest } from '../vm';
 import type { GuestInfo } from './schedule';
 
@@ -75,7 +75,7 @@ export const lifecycle: GuestLifecycle = {
   async shutdown(vmid, timeoutMs, log) {
     const g = openGuest(vmid);
     if (g.pid === null) return;
-    await shutdownVm(g).catch((e) => log(`ACPI shutdown of guest ${vmid} refused: ${(e as Error).message}`));
+    await shutdownVm(g).catch((e) => log(`ACPI shutdown of guest ${vmid} refused: ${explain(e)}`));
     if (await waitStopped(g, timeoutMs)) return;
     log(`guest ${vmid} did not power off within ${Math.round(timeoutMs / 1000)} s: stopping it`);
     await stopVm(g);

@@ -19,9 +19,8 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { internal, HttpError } from '../lib/errors';
+import { internal, HttpError, explain } from '../lib/errors';
 import { backupStoppedFile, nodeName, paths } from '../lib/paths';
-import { run } from '../lib/exec';
 import { readTask, readTaskLog, startTask, taskRunning, type TaskKind, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
 import { schedulerMailTask } from './scheduler';
@@ -29,6 +28,7 @@ import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './g
 import { processAlive } from '../lib/proc';
 import { removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
+import { sendMail } from './mailer';
 import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
 import { backupGuest } from './run';
@@ -74,12 +74,6 @@ function manualJob(p: Record<string, unknown>): BackupJob {
   };
 }
 
-/** Pipe a message into the configured sendmail command (recipients from its headers). */
-export async function sendMail(text: string): Promise<void> {
-  const s = readMailSettings();
-  await run(s.sendmail, { input: text, timeoutMs: 60_000 });
-}
-
 async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string | null, results: GuestResult[]): Promise<void> {
   if (!job.mailto || (ok && !job.mailOnSuccess)) return;
   const input: MailInput = {
@@ -87,10 +81,10 @@ async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string
     logTail: readTaskLog(t.id, MAIL_LOG_LINES), date: new Date(),
   };
   try {
-    await sendMail(mailMessage(input));
+    await sendMail([job.mailto], mailMessage(input));
     t.log(`mail sent to ${job.mailto}`);
   } catch (e) {
-    t.log(`MAIL TO ${job.mailto} FAILED: ${(e as Error).message}`);
+    t.log(`MAIL TO ${job.mailto} FAILED: ${explain(e)}`);
   }
   if (job.id) updateJobState(job.id, (s) => ({ lastScheduled: s?.lastScheduled ?? 0, ...s, mailed: true }));
 }
@@ -157,11 +151,11 @@ export async function backupTask(t: TaskRun, hooks: BackupHooks = {}): Promise<s
             try {
               applyRetention(open.dir, open.name, step.vmid, job, t.log);
             } catch (e) {
-              t.log(`retention for guest ${step.vmid} failed: ${(e as Error).message}`);
+              t.log(`retention for guest ${step.vmid} failed: ${explain(e)}`);
             }
           }
         } catch (e) {
-          results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: (e as Error).message });
+          results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: explain(e) });
         }
       }
       for (const after of hooks.afterJob ?? []) await after(job, open, t.id, t.log);
@@ -169,12 +163,12 @@ export async function backupTask(t: TaskRun, hooks: BackupHooks = {}): Promise<s
       try {
         writeCatalog(storage, open.dir);
       } catch (e) {
-        t.log(`catalog of ${storage.name} not written: ${(e as Error).message}`);
+        t.log(`catalog of ${storage.name} not written: ${explain(e)}`);
       }
       await open.release();
     }
   } catch (e) {
-    error = (e as Error).message;
+    error = explain(e);
     t.log(`backup job failed: ${error}`);
   }
   await conclude(t, job, error, results, (failed) => `${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
@@ -211,7 +205,7 @@ export async function verifyTask(t: TaskRun): Promise<string> {
       await open.release();
     }
   } catch (e) {
-    error = (e as Error).message;
+    error = explain(e);
     t.log(`verify job failed: ${error}`);
   }
   await conclude(t, mailJob, error, results, (bad) => `BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
@@ -268,7 +262,7 @@ export async function restartOrphans(): Promise<string[]> {
         await lifecycle.start(vmid);
         out.push(`restarted guest ${vmid}, left stopped by task ${m.task}`);
       } catch (e) {
-        out.push(`guest ${vmid}, left stopped by task ${m.task}, does not start: ${(e as Error).message}`);
+        out.push(`guest ${vmid}, left stopped by task ${m.task}, does not start: ${explain(e)}`);
         continue;
       }
     }
@@ -317,10 +311,10 @@ export async function tick(now = Date.now()): Promise<string[]> {
       date: new Date(now),
     });
     try {
-      await sendMail(text);
+      await sendMail([job.mailto], text);
       updateJobState(job.id, (x) => ({ ...x!, mailed: true }));
     } catch (e) {
-      process.stderr.write(`ramvm backup tick: mail for job ${job.id} failed: ${(e as Error).message}\n`);
+      process.stderr.write(`ramvm backup tick: mail for job ${job.id} failed: ${explain(e)}\n`);
     }
   }
   return [...restarted, ...started];

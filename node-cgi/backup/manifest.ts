@@ -70,12 +70,18 @@ export function backupDiskName(source: string): string {
   return base.replace(/\.(qcow2|raw|img)$/, '') + '.qcow2';
 }
 
+/** A file of a backup folder: a plain name, never a path (a manifest on a storage is data anyone with the disk may have written). */
+const BACKUP_FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 /** A manifest as read from disk, checked enough to list it; throws on garbage. */
 export function parseManifest(text: string): BackupManifest {
   const m = JSON.parse(text) as BackupManifest;
   if (m?.format !== 1 || typeof m.vmid !== 'number' || !Array.isArray(m.files) || typeof m.stamp !== 'string') {
     throw new Error('not a ramvm backup manifest');
   }
+  const names = [...m.files.map((f) => f?.name), ...(Array.isArray(m.disks) ? m.disks.map((d) => d?.file) : [])];
+  const bad = names.find((n) => typeof n !== 'string' || !BACKUP_FILE_RE.test(n) || n.includes('..'));
+  if (bad !== undefined) throw new Error(`not a ramvm backup manifest: a file name that is no plain name: ${JSON.stringify(bad ?? null).slice(0, 80)}`);
   return m;
 }
 

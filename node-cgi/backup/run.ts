@@ -14,10 +14,10 @@
  */
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { internal } from '../lib/errors';
+import { internal, explain } from '../lib/errors';
 import { backupStoppedFile } from '../lib/paths';
 import { fsyncPath, writeJsonAtomic } from '../lib/store';
-import { pidNow } from '../vm';
+import { pidNow, refuseIfMigrating } from '../vm';
 import { guestStatus, readGuest, type BackupGuest, type GuestLifecycle } from './guest';
 import { convertImage, qemuImgVersion, virtualSize } from '../tools/qemu-img';
 import { liveBackup } from './engine';
@@ -106,6 +106,12 @@ async function tools(): Promise<Record<string, string>> {
 export async function backupGuest(i: GuestBackupInput): Promise<GuestBackupResult> {
   const releaseVm = await takeLongLock(`backup-vm-${i.vmid}`, i.task, 0);
   try {
+    refuseIfMigrating(i.vmid, 'back it up');
+  } catch (e) {
+    releaseVm();
+    throw e;
+  }
+  try {
     return await backupLocked(i);
   } finally {
     releaseVm();
@@ -192,7 +198,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     i.log(`backup ${entry.id} verified: ${entry.size} bytes in ${Math.round((Date.now() - start) / 1000)} s`);
     return { entry, manifest, dir: final };
   } catch (e) {
-    i.log(`backup of guest ${i.vmid} failed: ${(e as Error).message}; removing ${PARTIAL_PREFIX}${stamp}`);
+    i.log(`backup of guest ${i.vmid} failed: ${explain(e)}; removing ${PARTIAL_PREFIX}${stamp}`);
     rmSync(partial, { recursive: true, force: true });
     throw e;
   }
@@ -246,8 +252,8 @@ async function stopModeCopy(i: GuestBackupInput, guest: BackupGuest, disks: read
     }
     rmSync(backupStoppedFile(guest.vmid), { force: true });
   } catch (e) {
-    log(`STARTING GUEST ${guest.vmid} AGAIN FAILED: ${(e as Error).message}`);
-    if (!failure) failure = internal(`the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);
+    log(`STARTING GUEST ${guest.vmid} AGAIN FAILED: ${explain(e)}`);
+    if (!failure) failure = internal(`the backup was taken but guest ${guest.vmid} did not start again: ${explain(e)}`);
   }
   if (failure) throw failure;
   return Date.now() - down;

@@ -24,6 +24,7 @@ import { readJson, withLock, writeJsonAtomic } from '../lib/store';
 import { startTask, type TaskRun } from '../tasks/task';
 import { listJobs, readMailSettings } from './config';
 import type { BackupAlert, BackupJob } from './types';
+import { explain } from '../lib/errors';
 
 /** No tick for this long while jobs wait: the scheduler is stale (five missed minutes). */
 export const SCHEDULER_STALE_MS = 5 * 60_000;
@@ -145,7 +146,7 @@ export async function recordedTick(by: TickSource, tick: () => Promise<string[]>
     writeJsonAtomic(tickFile(), tickRecord(prev, { at, by, ms: now() - at, ok: true, started }));
     return started;
   } catch (e) {
-    writeJsonAtomic(tickFile(), tickRecord(prev, { at, by, ms: now() - at, ok: false, error: (e as Error).message.slice(0, 500), started: [] }));
+    writeJsonAtomic(tickFile(), tickRecord(prev, { at, by, ms: now() - at, ok: false, error: explain(e).slice(0, 500), started: [] }));
     throw e;
   }
 }
@@ -211,11 +212,11 @@ export function schedulerMail(h: SchedulerHealth, m: { to: readonly string[]; fr
 }
 
 /** Task "scheduler-mail": send the mail of the scheduler's state now (it may have recovered meanwhile). */
-export async function schedulerMailTask(t: TaskRun, send: (text: string) => Promise<void>): Promise<string> {
+export async function schedulerMailTask(t: TaskRun, send: (to: readonly string[], text: string) => Promise<void>): Promise<string> {
   const to = (t.params.to as string[]).filter((a) => typeof a === 'string');
   const h = readSchedulerHealth();
   if (h.state !== 'stale' && h.state !== 'failing') return `the scheduler runs again (${h.state}); no mail sent`;
-  await send(schedulerMail(h, { to, from: readMailSettings().from, date: new Date() }));
+  await send(to, schedulerMail(h, { to, from: readMailSettings().from, date: new Date() }));
   t.log(`mailed ${to.join(', ')}: ${h.message}`);
   return `mailed ${to.join(', ')}`;
 }

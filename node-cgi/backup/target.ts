@@ -227,7 +227,11 @@ async function unmount(mp: string): Promise<void> {
   for (let i = 0; ; i++) {
     const r = await runAllowFail(['umount', mp]);
     if (r.code === 0) return;
-    if (i >= 10) throw new HttpError('exec_failed', `umount ${mp} failed: ${r.stderr.trim()}`);
+    if (i >= 10) {
+      const e = new HttpError('exec_failed', `umount ${mp} failed`, r.stderr.trim());
+      e.said = r.stderr.trim().split('\n').pop() ?? '';
+      throw e;
+    }
     await new Promise((res) => setTimeout(res, 1000));
   }
 }

@@ -33,7 +33,40 @@ const UUID_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 /** Filesystems a backup device may have (blkid's TYPE). */
 export const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'ntfs3'];
-const MOUNT_OPTION_RE = /^[a-z0-9_]+(=[A-Za-z0-9_.:-]+)?(,[a-z0-9_]+(=[A-Za-z0-9_.:-]+)?)*$/;
+/**
+ * Mount options a device storage may name: how the filesystem behaves, never
+ * what the mount may do to the host (no exec, suid, dev, loop, helper=,
+ * x-mount.*) nor who owns its files (no uid, gid, umask: on FAT-like
+ * filesystems mountArgs() makes the node's user the owner). mountArgs()
+ * puts nosuid,nodev,noexec last anyway. Each is a name, or a name and a
+ * pattern of its value.
+ */
+const MOUNT_OPTIONS: Record<string, RegExp | null> = {
+  noatime: null, relatime: null, nodiratime: null, lazytime: null, sync: null, dirsync: null, discard: null, nodiscard: null,
+  errors: /^(remount-ro|continue)$/, commit: /^[0-9]{1,4}$/, data: /^(ordered|writeback|journal)$/, compress: /^(zstd|lzo|zlib)$/,
+  iocharset: /^(utf8|iso8859-1)$/, utf8: null,
+};
+/**
+ * Folders no directory storage may lie in: the system's, and the kernel's
+ * own trees. The node's own folders (its config, runtime, images) are added
+ * by the caller (nodeDirs() in config.ts).
+ */
+export const SYSTEM_DIRS = ['/proc', '/sys', '/dev', '/run', '/etc', '/boot', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/usr'];
+
+/** "/a/b" lies in "/a" (or is it). */
+const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+
+/** "noatime,errors=remount-ro" → ["noatime", "errors=remount-ro"]; 400 naming the first option not on MOUNT_OPTIONS. */
+export function checkedMountOptions(v: string, field = 'options'): string[] {
+  const list = v.split(',');
+  for (const opt of list) {
+    const [name = '', value, ...more] = opt.split('=');
+    const rule = MOUNT_OPTIONS[name];
+    const ok = Object.prototype.hasOwnProperty.call(MOUNT_OPTIONS, name) && more.length === 0 && (rule === null ? value === undefined : value !== undefined && rule!.test(value));
+    if (!ok) throw invalid(field, `"${opt.slice(0, 40)}" is not a mount option a storage may set; allowed: ${Object.keys(MOUNT_OPTIONS).join(', ')}`);
+  }
+  return list;
+}
 
 function optString(body: Record<string, unknown>, key: string, max = 200): string | undefined {
   const v = body[key];
@@ -45,8 +78,15 @@ function optString(body: Record<string, unknown>, key: string, max = 200): strin
 /** A boolean field; absent or null: `dflt`. */
 const bool = (body: Record<string, unknown>, key: string, dflt: boolean) => optionalBool(body[key] ?? undefined, key, dflt);
 
-export function parseStorage(name: string, body: Record<string, unknown>): StorageConfig {
+/**
+ * A storage from the API: `forbiddenDirs` are folders its path may not lie
+ * in (SYSTEM_DIRS, and the node's own). Fields of the other type, or none
+ * at all, are refused.
+ */
+export function parseStorage(name: string, body: Record<string, unknown>, forbiddenDirs: readonly string[] = SYSTEM_DIRS): StorageConfig {
   checkedStorageName(name, 'name');
+  if (body.type === 'dir') only(body, ['type', 'path', 'mountpoint', 'comment']);
+  if (body.type === 'device') only(body, ['type', 'uuid', 'label', 'fstype', 'options', 'comment']);
   const comment = optString(body, 'comment');
   const base = comment ? { comment } : {};
   if (body.type === 'dir') {
@@ -54,6 +94,8 @@ export function parseStorage(name: string, body: Record<string, unknown>): Stora
     if (typeof p !== 'string' || !isAbsolute(p) || normalize(p) !== p || p === '/' || p.length > 4096 || /[\0\n]/.test(p)) {
       throw invalid('path', 'must be an absolute, normalised directory path other than "/"');
     }
+    const inside = forbiddenDirs.find((d) => within(p, d));
+    if (inside) throw invalid('path', `must not lie in ${inside}, which belongs to the system or to the node itself`);
     const cfg: StorageConfig = { type: 'dir', path: p.replace(/\/$/, ''), ...base };
     if (bool(body, 'mountpoint', false)) cfg.mountpoint = true;
     return cfg;
@@ -67,7 +109,6 @@ export function parseStorage(name: string, body: Record<string, unknown>): Stora
     const fstype = optString(body, 'fstype', 16);
     if (fstype && !FSTYPES.includes(fstype)) throw invalid('fstype', `must be one of ${FSTYPES.join(', ')}`);
     const options = optString(body, 'options', 200);
-    if (options && !MOUNT_OPTION_RE.test(options)) throw invalid('options', 'must be comma-separated mount options like "noatime,errors=remount-ro"');
     if (options) checkedMountOptions(options);
     return {
       type: 'device', ...(uuid ? { uuid } : {}), ...(label ? { label } : {}),
@@ -75,30 +116,6 @@ export function parseStorage(name: string, body: Record<string, unknown>): Stora
     };
   }
   throw invalid('type', 'must be "dir" or "device"');
-}
-
-/**
- * Mount options an admin may give a backup device: how the filesystem
- * behaves, never what it lets run or who owns it (suid, dev, exec, uid,
- * loop, bind, helper=… are refused; nosuid, nodev and noexec are always
- * added, and on FAT-like filesystems the node's user is the owner).
- */
-export const MOUNT_OPTIONS = [
-  'noatime', 'relatime', 'nodiratime', 'strictatime', 'lazytime', 'sync', 'dirsync', 'ro', 'rw', 'errors', 'commit', 'data',
-  'barrier', 'nobarrier', 'discard', 'nodiscard', 'compress', 'space_cache', 'ssd', 'nossd', 'autodefrag',
-  'noautodefrag', 'utf8', 'iocharset', 'codepage', 'shortname', 'flush', 'windows_names',
-] as const;
-
-/** "noatime,errors=remount-ro" → ["noatime", "errors=remount-ro"]; 400 naming the first option not on MOUNT_OPTIONS. */
-export function checkedMountOptions(options: string): string[] {
-  const list = options.split(',');
-  for (const o of list) {
-    const [name = '', value] = o.split('=', 2);
-    if (!(MOUNT_OPTIONS as readonly string[]).includes(name) || (value !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) || o.split('=').length > 2) {
-      throw invalid('options', `${JSON.stringify(o)} is not a mount option a backup device may have (${MOUNT_OPTIONS.join(', ')})`);
-    }
-  }
-  return list;
 }
 
 /** A mail address safe for a header line: no spaces, commas or line breaks. */

@@ -14,7 +14,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/exec';
 import { fsyncPath } from '../lib/store';
-import { checkImage } from '../tools/qemu-img';
+import { checkImage, checkStandalone } from '../tools/qemu-img';
 import { compareSums } from './manifest';
 import type { BackupManifest, FileSum, Verification } from './types';
 
@@ -67,7 +67,8 @@ export async function verifyBackup(dir: string, m: BackupManifest, log: (l: stri
   problems.push(...compareSums(m.files, got).filter((p) => !problems.some((q) => q.startsWith(p.split(':')[0]!))));
   for (const d of m.disks) {
     if (!got.some((g) => g.name === d.file)) continue;
-    problems.push(...(await imageProblems(join(dir, d.file))));
+    const standalone = await checkStandalone(join(dir, d.file)).then(() => null, (e: Error) => e.message);
+    problems.push(...(standalone ? [standalone] : await imageProblems(join(dir, d.file))));
   }
   const v: Verification = { ok: problems.length === 0, time: Date.now(), durationMs: Date.now() - t0, problems };
   log(v.ok ? `verified: ${m.files.length} files read back from the storage, SHA-256 match, qemu-img check clean (${v.durationMs} ms)` : `VERIFICATION FAILED: ${problems.join('; ')}`);

@@ -10,6 +10,7 @@ import { paths } from '../lib/paths';
 import { updateAccess } from '../access/store';
 import { hashPassword, randomPassword } from '../auth/password';
 import { authKey } from '../auth/ticket';
+import { migrateMailSettings } from '../backup/config';
 import { ensureNodeCertificate } from '../cluster/identity';
 import { nodeName } from '../lib/paths';
 
@@ -17,6 +18,8 @@ export interface InitResult {
   /** Set when admin was created now with a random password (print it once). */
   generatedPassword?: string;
   createdAdmin: boolean;
+  /** What changed in settings of an older version (print them). */
+  migrated: string[];
 }
 
 export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
@@ -25,7 +28,9 @@ export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
   mkdirSync(p.priv, { recursive: true, mode: 0o700 });
   authKey();
   ensureNodeCertificate(certificateName(nodeName()));
-  const result: InitResult = { createdAdmin: false };
+  const result: InitResult = { createdAdmin: false, migrated: [] };
+  const mail = migrateMailSettings();
+  if (mail) result.migrated.push(mail);
   updateAccess((d) => {
     if (Object.keys(d.users.users).length > 0) return;
     const password = env.RAMVM_ADMIN_PASSWORD || randomPassword();

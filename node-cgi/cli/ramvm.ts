@@ -28,6 +28,7 @@ import { bootGuests } from '../vm';
 import { dropPrivileges, separation } from '../lib/separation';
 import { backupCommand } from '../backup/cron';
 import { hostAccel } from '../vm';
+import { explain } from '../lib/errors';
 import { clusterCommand, commitCliChanges } from './cluster';
 import { guardClusterWrites } from '../cluster/state';
 
@@ -41,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
     } else if (r.createdAdmin) {
       process.stdout.write('created user admin with the password from RAMVM_ADMIN_PASSWORD\n');
     }
+    for (const m of r.migrated) process.stdout.write(`${m}\n`);
   },
   task: async ([sub, id]) => {
     if (sub !== 'run' || !id) throw new Error('usage: ramvm task run <id>');
@@ -91,7 +93,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     await cmd(args);
   } catch (e) {
-    process.stderr.write(`ramvm ${name}: ${(e as Error).message}\n`);
+    process.stderr.write(`ramvm ${name}: ${explain(e)}\n`);
     process.exitCode = 1;
   }
 }

@@ -126,11 +126,13 @@ export function switchingProtocolsHead(u: Upgrade): string {
 /**
  * A browser always sends Origin on a websocket, and a page of another site
  * must not reach a console with our cookie; so a present Origin must name
- * the host the request was sent to. Clients that are not browsers may omit it.
+ * the scheme, host and port the request was sent to (`https` true when it
+ * came over TLS). Clients that are not browsers may omit it.
  *
- *   ("https://pve1:8006", "pve1:8006") → true    ("https://evil.example", "pve1:8006") → false
+ *   ("https://pve1:8006", "pve1:8006", true) → true    ("https://evil.example", "pve1:8006", true) → false
+ *   ("https://pve1:8006", "pve1:8006", false) → false  (a page over TLS is another origin than plain http)
  */
-export function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+export function sameOrigin(origin: string | undefined, host: string | undefined, https: boolean): boolean {
   if (origin === undefined) return true;
   if (!host) return false;
   let url: URL;
@@ -139,8 +141,8 @@ export function sameOrigin(origin: string | undefined, host: string | undefined)
   } catch {
     return false;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  const defaultPort = url.protocol === 'https:' ? '443' : '80';
+  if (url.protocol !== (https ? 'https:' : 'http:')) return false;
+  const defaultPort = https ? '443' : '80';
   const norm = (h: string, scheme: string) => {
     const lower = h.toLowerCase();
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(lower);

@@ -13,11 +13,18 @@
  *
  * Who may: managing users, groups and others' tokens needs User.Modify on
  * /access. Changing ACL entries on a path needs User.Modify on /access or on
- * that path; a user may also grant their own API tokens (with a login
- * ticket, not with a token). Lists are filtered to what the caller may see.
+ * that path, and a role is given only by who holds all of it there; a user
+ * may also grant their own API tokens (with a login ticket, not with a
+ * token). Creating or deleting one's own tokens needs a login ticket too (or
+ * User.Modify on /access), so a token cannot take away its siblings. No one
+ * who is not a keyholder may take anything from a keyholder (access/store.ts).
+ * Lists are filtered to what the caller may see.
+ *
+ * Logging out ends the session (every ticket of the user's session epoch,
+ * and with them their CSRF tokens) on every node, as a new password does.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, forbidden, unauthenticated } from '../lib/errors';
+import { HttpError, forbidden, tooManyRequests, unauthenticated } from '../lib/errors';
 import { log, runCgi, Reply } from '../lib/cgi';
 import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
@@ -29,15 +36,15 @@ import { privilegesAt, type AclEntry } from '../access/permissions';
 import {
   aclAffecting, applyAclDelete, applyAclSet, applyGroupCreate, applyGroupDelete, applyGroupUpdate, applyTokenCreate,
   applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName,
-  checkedTokenId, existingUser, groupView, parseAclChange, parseAuditQuery, parseGroupCreate, parseGroupUpdate, parseLogin,
+  checkedTokenId, endSessions, existingUser, groupView, parseAclChange, parseAuditQuery, parseGroupCreate, parseGroupUpdate, parseLogin,
   parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange, type MeView, type NewToken,
   type PrivilegeView, type RoleView, type TicketView,
 } from '../access/model';
 import { audit, readAudit, type AuditAction, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
-import { COOKIE_NAME, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
+import { COOKIE_NAME, checkCsrf, sessionEpoch, sessionUser, ticketOf, tokenHash } from '../auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../auth/ticket';
-import { recordFailure, recordSuccess, throttleWait } from '../auth/throttle';
+import { recordFailure, recordSuccess, throttleKeys, throttleWait } from '../auth/throttle';
 
 // A hash to verify against when the user does not exist, so timing does not tell.
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -51,10 +58,11 @@ function cookie(ctx: ApiContext, value: string, maxAgeS: number): string {
   return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }
 
+/** A ticket of the user's current session epoch, as cookie and answer, with its CSRF token. */
 function grant(ctx: ApiContext, username: string): TicketView {
-  const ticket = issueTicket(username);
+  const ticket = issueTicket(username, sessionEpoch(readUsers().users[username]));
   ctx.headers.push(['Set-Cookie', cookie(ctx, ticket, TICKET_LIFETIME_S)]);
-  return { username, ticket, csrf: issueCsrf(username), node: nodeName() };
+  return { username, ticket, csrf: issueCsrf(ticket), node: nodeName() };
 }
 
 /** Who acted, for the audit log. */
@@ -72,7 +80,7 @@ const isUserAuditor = (ctx: ApiContext) => isUserAdmin(ctx) || ctx.can('/access'
  * at what the change returned).
  */
 function change<T>(ctx: ApiContext, action: AuditAction, object: string, fn: (d: AccessConfig) => T, detail?: (r: T) => unknown): T {
-  const r = updateAccess(fn);
+  const r = updateAccess(fn, ctx.me);
   audit({ ...actor(ctx), action, object, ok: true, ...(detail ? { detail: detail(r) } : {}) });
   return r;
 }
@@ -89,21 +97,21 @@ async function login(ctx: ApiContext) {
   const addr = ctx.req.remoteAddr;
   if (body.renew) {
     // Renewal: a valid ticket cookie (and, being a POST, the CSRF header) for a fresh ticket.
-    const ticket = parseCookies(ctx.req.headers['cookie'])[COOKIE_NAME];
+    const ticket = ticketOf(ctx.req);
     if (!ticket) throw unauthenticated('no session to renew: log in with username and password');
     const username = sessionUser(ticket);
-    checkCsrf(ctx.req, username);
+    checkCsrf(ctx.req, ticket);
     return grant(ctx, username);
   }
   const username = body.username;
-  const keys = [`user:${username}`, `addr:${addr}`];
+  const keys = throttleKeys(username, addr);
   const wait = throttleWait(keys);
   if (wait > 0) {
-    // Counted too: hammering during the wait keeps doubling it.
-    recordFailure(keys);
+    // Counted too: hammering during the wait keeps doubling it (for this address only).
+    recordFailure(keys, undefined, false);
     log(`login throttled for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.throttled', ok: false });
-    throw new HttpError('too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
+    throw tooManyRequests('too many failed logins', wait);
   }
   const user = readUsers().users[username];
   const passwordOk = verifyPassword(body.password, user?.password ?? DUMMY_HASH);
@@ -114,19 +122,23 @@ async function login(ctx: ApiContext) {
     audit({ user: username, addr, action: 'login.failed', ok: false, detail: { reason } });
     throw new HttpError('unauthenticated', 'wrong user name or password');
   }
-  recordSuccess(`user:${username}`);
+  recordSuccess(keys);
   log(`login ok for ${username} from ${addr}`);
   audit({ user: username, addr, action: 'login', ok: true });
   return grant(ctx, username);
 }
 
+/**
+ * Ends the session of the caller's ticket: every ticket of the user's
+ * session epoch (and its CSRF token) is refused from now on, in every
+ * browser and on every node of a cluster (users.json is cluster-wide, so a
+ * member sends the logout on to the master, as every change). The kernel
+ * has checked the ticket and its CSRF header (401 otherwise, and nothing
+ * ends). An API token ends no session; the cookie is cleared all the same.
+ */
 function logout(ctx: ApiContext) {
-  // Logging out needs no valid ticket: an expired one may still be cleared.
-  try {
-    const who = authenticate(ctx.req);
-    audit({ user: who.username, addr: ctx.req.remoteAddr, action: 'logout', ok: true });
-  } catch {
-    /* nothing to record */
+  if (ctx.me.via === 'ticket') {
+    change(ctx, 'logout', ctx.me.username, (d) => endSessions(existingUser(d, ctx.me.username)));
   }
   ctx.headers.push(['Set-Cookie', cookie(ctx, '', 0)]);
   return new Reply(204, null);
@@ -215,11 +227,11 @@ async function changeOwnPassword(ctx: ApiContext) {
   const body = parsePasswordChange(await ctx.req.json());
   const password = body.password;
   const name = ctx.me.username;
-  const keys = [`user:${name}`, `addr:${ctx.req.remoteAddr}`];
+  const keys = throttleKeys(name, ctx.req.remoteAddr);
   const wait = throttleWait(keys);
   if (wait > 0) {
-    recordFailure(keys);
-    throw new HttpError('too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
+    recordFailure(keys, undefined, false);
+    throw tooManyRequests('too many wrong passwords', wait);
   }
   const stored = readUsers().users[name]?.password ?? DUMMY_HASH;
   if (!verifyPassword(body.oldpassword, stored)) {
@@ -228,8 +240,8 @@ async function changeOwnPassword(ctx: ApiContext) {
     throw forbidden('the old password is wrong');
   }
   const hash = hashPassword(password);
-  updateAccess((d) => setPassword(existingUser(d, name), hash, nowS()));
-  recordSuccess(`user:${name}`);
+  updateAccess((d) => setPassword(existingUser(d, name), hash, nowS()), ctx.me);
+  recordSuccess(keys);
   audit({ ...actor(ctx), action: 'user.password', object: name, ok: true });
   // Older tickets are void now; this session goes on with a fresh one.
   return grant(ctx, name);
@@ -289,15 +301,24 @@ function listAcl(ctx: ApiContext) {
   return entries.filter(visible);
 }
 
-/** User.Modify on /access or on the path; or a grant to one's own token, made with a login. */
+/**
+ * User.Modify on /access or on the path; or a grant to one's own token,
+ * made with a login. A role is given to others only by who holds every
+ * privilege of it on that path: a delegated admin gives away only what they
+ * hold.
+ * (What it would take from a keyholder, updateAccess refuses.)
+ */
 function mayChangeAcl(ctx: ApiContext, c: AclChange): void {
-  if (isUserAdmin(ctx) || ctx.can(c.path, 'User.Modify')) return;
   const p = c.principal;
-  if ('token' in p && p.token.startsWith(`${ctx.me.username}!`)) {
-    requireTicket(ctx, "granting your own API token");
-    return;
+  const ownToken = 'token' in p && p.token.startsWith(`${ctx.me.username}!`);
+  if (!isUserAdmin(ctx) && !ctx.can(c.path, 'User.Modify')) {
+    if (!ownToken) throw forbidden(`permission denied: changing ACL entries on ${c.path} needs User.Modify on /access or on ${c.path}`);
+    requireTicket(ctx, 'granting your own API token');
   }
-  throw forbidden(`permission denied: changing ACL entries on ${c.path} needs User.Modify on /access or on ${c.path}`);
+  // A privilege-separated token holds no more than its user anyway.
+  if (c.role === undefined || ownToken) return;
+  const missing = ROLES[c.role].filter((priv) => !ctx.can(c.path, priv));
+  if (missing.length > 0) throw forbidden(`permission denied: granting ${c.role} on ${c.path} needs what it gives, and you lack ${missing.join(', ')} there`);
 }
 
 async function aclBody(ctx: ApiContext): Promise<Record<string, unknown>> {
@@ -354,6 +375,8 @@ async function createToken(ctx: ApiContext) {
 function deleteToken(ctx: ApiContext) {
   const tokenid = checkedTokenId(ctx.params.tokenid);
   const owner = tokenOwner(ctx, ctx.req.query.get('user'), 'User.Modify');
+  // As creating one: a token cannot take away its siblings (or itself) unless it may manage users.
+  if (!isUserAdmin(ctx)) requireTicket(ctx, 'deleting an API token');
   change(ctx, 'token.delete', `${owner}!${tokenid}`, (d) => applyTokenDelete(d, owner, tokenid));
   return null;
 }
@@ -368,7 +391,7 @@ const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
 export const routes: ApiRoute[] = changesOnMaster([
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
-  { method: 'DELETE', path: '/ticket', perm: 'public', handle: logout },
+  { method: 'DELETE', path: '/ticket', perm: 'authenticated', body: 'none', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
   { method: 'GET', path: '/permissions', perm: 'authenticated', handle: permissions },
   { method: 'GET', path: '/roles', perm: 'authenticated', handle: roles },
@@ -377,18 +400,18 @@ export const routes: ApiRoute[] = changesOnMaster([
   { method: 'POST', path: '/users', perm: USER_ADMIN, handle: createUser },
   { method: 'GET', path: '/users/:username', perm: 'authenticated', handle: getUser },
   { method: 'PUT', path: '/users/:username', perm: USER_ADMIN, handle: updateUser },
-  { method: 'DELETE', path: '/users/:username', perm: USER_ADMIN, handle: deleteUser },
+  { method: 'DELETE', path: '/users/:username', perm: USER_ADMIN, body: 'none', handle: deleteUser },
   { method: 'PUT', path: '/password', perm: 'authenticated', handle: changeOwnPassword },
   { method: 'GET', path: '/groups', perm: 'authenticated', handle: listGroups },
   { method: 'POST', path: '/groups', perm: USER_ADMIN, handle: createGroup },
   { method: 'PUT', path: '/groups/:group', perm: USER_ADMIN, handle: updateGroup },
-  { method: 'DELETE', path: '/groups/:group', perm: USER_ADMIN, handle: deleteGroup },
+  { method: 'DELETE', path: '/groups/:group', perm: USER_ADMIN, body: 'none', handle: deleteGroup },
   { method: 'GET', path: '/acl', perm: 'authenticated', handle: listAcl },
   { method: 'PUT', path: '/acl', perm: 'authenticated', handle: setAcl },
   { method: 'DELETE', path: '/acl', perm: 'authenticated', handle: deleteAcl },
   { method: 'GET', path: '/tokens', perm: 'authenticated', handle: listTokens },
   { method: 'POST', path: '/tokens', perm: 'authenticated', handle: createToken },
-  { method: 'DELETE', path: '/tokens/:tokenid', perm: 'authenticated', handle: deleteToken },
+  { method: 'DELETE', path: '/tokens/:tokenid', perm: 'authenticated', body: 'none', handle: deleteToken },
   { method: 'GET', path: '/audit', perm: { path: '/access', priv: 'Sys.Audit' }, handle: auditLog },
 ]);
 

@@ -10,7 +10,7 @@
  *   GET|POST /api/backup/jobs, GET|PUT|DELETE /api/backup/jobs/<id>, POST /api/backup/jobs/<id>/run
  *   GET    /api/backup/alerts, POST /api/backup/alerts/ack {tasks?}
  *   GET    /api/backup/scheduler                 when the job scheduler last ran, and whether it is stale (Datastore.Audit)
- *   GET|PUT /api/backup/mail                      {sendmail: argv, from}
+ *   GET|PUT /api/backup/mail                      {from, transport: "sendmail"|"smtp", smtp?: {host, port, security, username?, fingerprint?}, password?}
  *
  * Restore and run-from-backup (POST /api/backup/<id>/restore|boot, boot
  * checks and their screenshots) belong to the restore side: its block of
@@ -30,9 +30,10 @@ import { acknowledgeable, listAlerts } from '../backup/alerts';
 import { mailSchedulerOnce, readSchedulerHealth, type SchedulerHealth } from '../backup/scheduler';
 import { jobView, startJob } from '../backup/job';
 import {
-  addAcks, deleteJob, getJob, getStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
+  addAcks, deleteJob, getJob, getStorage, knownStorage, listJobs, listStorages, readJobStates, readMailSettings, readMailView, saveJob, writeMailSettings,
 } from '../backup/config';
 import { readGuest } from '../backup/guest';
+import { refuseIfMigrating } from '../vm';
 import { deleteBackup, findBackup, listBackups } from '../backup/list';
 import { LOG_FILE, parseBackupId } from '../backup/manifest';
 import { parseAlertAck, parseBackupQuery, parseBackupRun, parseMailSettings, parseVerifyRun } from '../backup/requests';
@@ -65,6 +66,7 @@ async function runBackup(ctx: ApiContext) {
   ctx.check(`/vms/${r.vmid}`, 'VM.Backup');
   getStorage(r.storage);
   readGuest(r.vmid);
+  refuseIfMigrating(r.vmid, 'back it up');
   const params = {
     vmids: [r.vmid], storage: r.storage, mode: r.mode, compress: r.compress, mailto: r.mailto, mailOnSuccess: r.mailOnSuccess,
     ...(r.speed > 0 ? { speed: r.speed } : {}),
@@ -125,7 +127,7 @@ export const routes: ApiRoute[] = [
     method: 'POST', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
-      const job = saveJob(null, () => parseJob(body, null, { node: nodeName(), now: Date.now(), newId: newJobId }));
+      const job = saveJob(null, () => knownStorage(parseJob(body, null, { node: nodeName(), now: Date.now(), newId: newJobId })));
       return new Reply(201, jobView(job));
     },
   },
@@ -134,19 +136,19 @@ export const routes: ApiRoute[] = [
     method: 'PUT', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
-      const job = saveJob(jobId(ctx), (prev) => parseJob(body, prev, { node: nodeName(), now: Date.now(), newId: newJobId }));
+      const job = saveJob(jobId(ctx), (prev) => knownStorage(parseJob(body, prev, { node: nodeName(), now: Date.now(), newId: newJobId })));
       return jobView(job);
     },
   },
   {
-    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
+    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, body: 'none', home: 'master',
     handle: (ctx) => {
       deleteJob(jobId(ctx));
       return new Reply(204, null);
     },
   },
   {
-    method: 'POST', path: '/jobs/:id/run', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'POST', path: '/jobs/:id/run', perm: { path: '/storage', priv: 'Datastore.Allocate' }, body: 'none',
     // A job runs on its node (its guests are there), in a cluster too.
     home: { node: (ctx) => getJob(jobId(ctx)).node },
     handle: (ctx) => {
@@ -176,12 +178,13 @@ export const routes: ApiRoute[] = [
       return { acknowledged: ids };
     },
   },
-  { method: 'GET', path: '/mail', perm: { path: '/', priv: 'Sys.Audit' }, handle: () => readMailSettings() },
+  { method: 'GET', path: '/mail', perm: { path: '/', priv: 'Sys.Audit' }, handle: () => readMailView() },
   {
     method: 'PUT', path: '/mail', perm: { path: '/', priv: 'Sys.Modify' }, home: 'master',
     handle: async (ctx) => {
-      writeMailSettings(parseMailSettings(await ctx.req.json(), readMailSettings()));
-      return readMailSettings();
+      const { settings, password } = parseMailSettings(await ctx.req.json(), readMailSettings());
+      writeMailSettings(settings, password);
+      return readMailView();
     },
   },
   {
@@ -199,7 +202,7 @@ export const routes: ApiRoute[] = [
     },
   },
   {
-    method: 'DELETE', path: '/:id', perm: 'authenticated', home: GUEST_OF_BACKUP,
+    method: 'DELETE', path: '/:id', perm: 'authenticated', body: 'none', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const { storage, b } = backupOfPath(ctx);
       ctx.check(`/storage/${storage.name}`, 'Datastore.Allocate');

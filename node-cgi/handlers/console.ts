@@ -7,7 +7,8 @@
  *   → 401/403/404/409/426 as JSON, before any VNC byte; or
  *   → 101, then binary frames both ways until either side closes
  *
- * A ticket cookie is accepted only when a present Origin names this host:
+ * A ticket cookie is accepted only when a present Origin names this node
+ * (scheme, host and port):
  * browsers cannot add the CSRF header to a websocket, and Origin is what
  * tells a page of this node from another site's.
  */
@@ -15,6 +16,7 @@ import { HANDLED, log, runCgi } from '../lib/cgi';
 import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
+import { sessionUser, ticketOf } from '../auth/authenticate';
 import { checkedVmid } from '../lib/validate';
 import { runBridge } from '../console/bridge';
 import { connectVnc } from '../console/guest';
@@ -28,7 +30,7 @@ import { parseUpgrade, sameOrigin, switchingProtocolsHead } from '../console/web
  */
 function consoleGuard(ctx: ApiContext): void {
   parseUpgrade(ctx.req.method, ctx.req.headers);
-  if (ctx.me.via === 'ticket' && !ctx.me.peer && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'])) {
+  if (ctx.me.via === 'ticket' && !ctx.me.peer && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'], ctx.req.https)) {
     throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
   }
 }
@@ -49,13 +51,16 @@ async function openConsole(ctx: ApiContext): Promise<typeof HANDLED> {
 }
 
 /**
- * Checked at every ping of an open console. The ticket is not checked again
- * (an expiring ticket must not cut off a working console), but a disabled
- * user, a withdrawn VM.Console or a deleted or expired token end it.
+ * Checked at every ping of an open console. The ticket's lifetime is not
+ * checked again (an expiring ticket must not cut off a working console),
+ * but an ended session (a logout, a new password), a disabled user, a
+ * withdrawn VM.Console or a deleted or expired token end it.
  */
 function stillAllowed(ctx: ApiContext, vmid: number): boolean {
   try {
     if (ctx.me.via === 'token') authorizer.authenticate(ctx.req);
+    // (A console another node forwarded here carries no cookie: that node checked the session when it opened.)
+    else if (!ctx.me.peer) sessionUser(ticketOf(ctx.req) ?? '', undefined, false);
     return authorizer.permissions(ctx.me).can(`/vms/${vmid}`, 'VM.Console');
   } catch {
     return false;

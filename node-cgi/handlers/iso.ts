@@ -132,12 +132,14 @@ export const routes: ApiRoute[] = [
     method: 'PUT',
     path: '/cluster/:name',
     perm: 'public',
+    body: 'raw',
     handle: fromMaster((ctx, master) => new Reply(201, receive(parseCopyRequest(ctx.params.name, ctx.req.query, ctx.req.contentLength, master)))),
   },
   {
     method: 'DELETE',
     path: '/cluster/:name',
     perm: 'public',
+    body: 'none',
     handle: fromMaster((ctx) => {
       const name = checkedIsoName(ctx.params.name);
       if (imageExists(name)) removeImage(name);
@@ -165,8 +167,8 @@ export const routes: ApiRoute[] = [
       return visibleTo(ctx, readImage(name));
     },
   },
-  { method: 'PUT', path: '/:name', perm: UPLOAD, home: 'master', handle: upload },
-  { method: 'DELETE', path: '/:name', perm: UPLOAD, home: NODE_OR_MASTER, handle: remove },
+  { method: 'PUT', path: '/:name', perm: UPLOAD, body: 'raw', home: 'master', handle: upload },
+  { method: 'DELETE', path: '/:name', perm: UPLOAD, body: 'none', home: NODE_OR_MASTER, handle: remove },
 ];
 
 if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -7,15 +7,30 @@
  *
  * `online`: a directory storage that exists (and is mounted where it must
  * be: else `problem` says why not); a device that a job has mounted now.
+ *
+ * A directory's path and a device's mount options reach the host itself
+ * (backups are written there; mount runs with them), so setting either
+ * needs Sys.Modify on "/" besides Datastore.Allocate, and a path never lies
+ * in the system's folders or the node's own (config, runtime, images).
  */
 import { Reply, runCgi } from '../lib/cgi';
 import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
-import { deleteStorage, getStorage, listStorages, putStorage } from '../backup/config';
+import { deleteStorage, forbiddenStorageDirs, getStorage, listStorages, putStorage } from '../backup/config';
 import { storageView } from '../backup/list';
 import { checkedStorageName, parseStorage } from '../backup/validate';
+import type { StorageConfig } from '../backup/types';
 
 const name = (ctx: ApiContext) => checkedStorageName(ctx.params.name, 'name');
+
+/** What of a storage reaches the host: its path, its mount options. */
+const hostFacing = (c: StorageConfig | undefined) => JSON.stringify(c ? [c.type === 'dir' ? c.path : null, c.type === 'device' ? c.options ?? null : null] : null);
+
+/** Sys.Modify on "/" when the change sets a path or mount options that were not there. */
+function checkHostFacing(ctx: ApiContext, next: StorageConfig, prev?: StorageConfig): void {
+  const sets = next.type === 'dir' || next.options !== undefined;
+  if (sets && hostFacing(next) !== hostFacing(prev)) ctx.check('/', 'Sys.Modify');
+}
 
 export const routes: ApiRoute[] = changesOnMaster([
   {
@@ -28,7 +43,9 @@ export const routes: ApiRoute[] = changesOnMaster([
       const body = await ctx.req.json();
       const n = checkedStorageName(body.name, 'name');
       const { name: _n, ...rest } = body;
-      putStorage(n, parseStorage(n, rest), true);
+      const config = parseStorage(n, rest, forbiddenStorageDirs());
+      checkHostFacing(ctx, config);
+      putStorage(n, config, true);
       return new Reply(201, storageView(getStorage(n)));
     },
   },
@@ -38,12 +55,14 @@ export const routes: ApiRoute[] = changesOnMaster([
     handle: async (ctx) => {
       const n = name(ctx);
       const body = await ctx.req.json();
-      putStorage(n, parseStorage(n, body), false);
+      const config = parseStorage(n, body, forbiddenStorageDirs());
+      checkHostFacing(ctx, config, getStorage(n).config);
+      putStorage(n, config, false);
       return storageView(getStorage(n));
     },
   },
   {
-    method: 'DELETE', path: '/:name', perm: { path: '/storage/:name', priv: 'Datastore.Allocate' },
+    method: 'DELETE', path: '/:name', perm: { path: '/storage/:name', priv: 'Datastore.Allocate' }, body: 'none',
     handle: (ctx) => {
       deleteStorage(name(ctx));
       return new Reply(204, null);

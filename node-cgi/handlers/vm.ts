@@ -16,6 +16,7 @@
  *   POST   /api/vm/<vmid>/disks             add a disk (VM.Config)
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
+ *   POST   /api/vm/<vmid>/migrate           {"target", "online"} → 202 task (VM.Migrate; migrate/routes.ts, with the target's node-to-node routes)
  */
 import { runCgi, Reply } from '../lib/cgi';
 import { askOtherNodes, clusterDispatch, forwardedHere, forwardTo } from '../cluster/dispatch';
@@ -26,6 +27,7 @@ import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
+import { MIGRATE_ROUTES } from '../migrate/routes';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
   netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
@@ -98,6 +100,7 @@ const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (g: 
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
+  body: 'none',
   home: GUEST,
   handle: (ctx) => fn(guestOfPath(ctx)),
 });
@@ -166,6 +169,7 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
+    body: 'none',
     home: GUEST,
     handle: async (ctx) => {
       const g = guestOfPath(ctx);
@@ -195,6 +199,7 @@ export const routes: ApiRoute[] = [
     method: 'POST',
     path: '/:vmid/check',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
     home: GUEST,
     handle: (ctx) => {
       const { vmid } = guestOfPath(ctx);
@@ -238,12 +243,14 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
     home: GUEST,
     handle: (ctx) => {
       removeDisk(guestOfPath(ctx), ctx.params.disk!);
       return new Reply(204, null);
     },
   },
+  ...MIGRATE_ROUTES,
 ];
 
 if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

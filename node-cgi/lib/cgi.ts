@@ -16,8 +16,9 @@
  * there, as the route's `home` says.
  */
 import type { Readable } from 'node:stream';
-import { HttpError, forbidden } from './errors';
+import { HttpError, forbidden, STATUS_OF_CODE } from './errors';
 import { parseRequest, type Method, type Request } from './request';
+import { only } from './validate';
 
 /** Who sends a request, as the authorizer found out. */
 export interface Caller {
@@ -54,6 +55,16 @@ export type Perm<P extends string = string> =
   | { path: string; priv: P };
 
 /**
+ * What a route does with a request body (GET ignores it):
+ *   'json'  default: the handler reads a JSON object and refuses fields it
+ *           does not know (lib/validate.ts only())
+ *   'none'  the kernel refuses any body but an empty one or {} before the
+ *           handler runs, so `{"force": true}` cannot pass unnoticed
+ *   'raw'   the handler reads the stream itself (an upload)
+ */
+export type BodyKind = 'json' | 'none' | 'raw';
+
+/**
  * Where the object of a request lives, for a cluster (the kernel's
  * `dispatch` hook acts on it; a single node runs everything itself):
  *   'master'    it changes cluster-wide settings: the master runs it
@@ -71,6 +82,7 @@ export interface Route<P extends string = string> {
   /** "/", "/:vmid", "/:vmid/start"; a final "/*rest" matches the remaining path. */
   path: string;
   perm: Perm<P>;
+  body?: BodyKind;
   home?: Home<P>;
   /** Checks that belong to the node the request arrived at, before it may go elsewhere (a console's Origin). */
   guard?(ctx: Context<P>): void;
@@ -130,7 +142,7 @@ export const HANDLED = Symbol('handled');
 
 export const STATUS_TEXT: Record<number, string> = {
   101: 'Switching Protocols', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed',
   413: 'Payload Too Large', 415: 'Unsupported Media Type', 426: 'Upgrade Required', 429: 'Too Many Requests',
   500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
 };
@@ -224,6 +236,7 @@ export async function handleRequest<P extends string>(
       headers,
     };
     if (typeof route.perm === 'object') ctx.check(fillPath(route.perm.path, params), route.perm.priv);
+    if (route.body === 'none' && req.method !== 'GET') only(await req.json(), []);
     route.guard?.(ctx);
     const elsewhere = dispatch ? await dispatch.route(route, ctx) : null;
     if (elsewhere === HANDLED) return { status: 0, headers, body: null };
@@ -254,7 +267,14 @@ function jsonBody(value: unknown, headers: [string, string][]): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
-/** The one place where errors become answers. */
+/** Seconds a 429 asks to wait when its thrower named none. */
+const RETRY_AFTER_DEFAULT_S = 1;
+
+/**
+ * The one place where errors become answers. The message of an HttpError
+ * is ours (a thrower puts a tool's own words into `detail`, which goes to
+ * the log only); anything else is a 500 that says no more than that.
+ */
 export function errorResponse(err: unknown, req: Pick<Request, 'method' | 'path'>) {
   const headers: [string, string][] = [];
   let status = 500;
@@ -269,6 +289,9 @@ export function errorResponse(err: unknown, req: Pick<Request, 'method' | 'path'
   } else {
     log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);
   }
+  if (status === STATUS_OF_CODE.too_many_requests && !headers.some(([k]) => k.toLowerCase() === 'retry-after')) {
+    headers.push(['Retry-After', String(RETRY_AFTER_DEFAULT_S)]);
+  }
   return { status, headers, body: jsonBody({ error: { code, message } }, headers) };
 }
 
@@ -277,10 +300,21 @@ export function log(line: string): void {
   process.stderr.write(`ramvm[${process.argv[1]?.split('/').pop() ?? 'cgi'}]: ${line}\n`);
 }
 
+/**
+ * Headers every API answer carries: never cached unless it says so, never
+ * sniffed into another type, and, opened as a page, allowed to load and run
+ * nothing and to be framed by no one.
+ */
+export const API_HEADERS: readonly [string, string][] = [
+  ['Cache-Control', 'no-store'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+];
+
 export function writeHead(out: NodeJS.WritableStream, status: number, headers: readonly [string, string][]): void {
   let head = `Status: ${status} ${STATUS_TEXT[status] ?? ''}\r\n`;
   for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
-  if (!headers.some(([k]) => k.toLowerCase() === 'cache-control')) head += 'Cache-Control: no-store\r\n';
+  for (const [k, v] of API_HEADERS) if (!headers.some(([h]) => h.toLowerCase() === k.toLowerCase())) head += `${k}: ${v}\r\n`;
   out.write(head + '\r\n');
 }
 

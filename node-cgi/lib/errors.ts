@@ -21,6 +21,8 @@ export const STATUS_OF_CODE = {
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
+  /** The request body did not arrive in time (a client that sends it too slowly). */
+  request_timeout: 408,
   /** The object's state forbids it (a running guest, a name in use). */
   conflict: 409,
   /** It was good once and is no more (a join token used or expired). */
@@ -46,6 +48,11 @@ export class HttpError extends Error {
   readonly code: ErrorCode;
   /** For the server log only; never sent to the client. */
   readonly detail?: string;
+  /**
+   * A tool's own words (its last stderr line, QEMU's error text): kept for
+   * a task's log and mail (explain()), never put in an answer.
+   */
+  said?: string;
   /** Headers the answer must carry (Allow on 405, Upgrade on 426, Retry-After on 429). */
   readonly headers: [string, string][] = [];
 
@@ -77,3 +84,21 @@ export const forbidden = (message = 'permission denied') => new HttpError('forbi
 export const unauthenticated = (message = 'authentication required') => new HttpError('unauthenticated', message);
 /** Something failed that the client cannot fix; the message is shown (say what, not how). */
 export const internal = (message: string, detail?: string) => new HttpError('internal', message, detail);
+
+/**
+ * An error as a task's log, a task's message or a mail tells it: the
+ * message, and what the tool said when it was a tool's failure.
+ *
+ *   explain(qemu-img's ExecError)  → "qemu-img failed (exit 1): No space left on device"
+ */
+export function explain(e: unknown): string {
+  const message = (e as Error)?.message ?? String(e);
+  const said = e instanceof HttpError ? e.said : undefined;
+  return said ? `${message}: ${said}` : message;
+}
+
+/** 429 with Retry-After: the whole seconds until `waitMs` have passed (at least 1). */
+export function tooManyRequests(message: string, waitMs: number): HttpError {
+  const s = Math.max(1, Math.ceil(waitMs / 1000));
+  return new HttpError('too_many_requests', `${message}; try again in ${s} s`).withHeader('Retry-After', String(s));
+}

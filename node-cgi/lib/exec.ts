@@ -2,7 +2,11 @@
  * The one place that runs external programs. Always an argv array, never a
  * shell string; a timeout; stdout collected; stderr's tail kept for the
  * error. An ExecError carries argv, exit code and stderr tail for the log,
- * and a short message for the user.
+ * and a short message for the user that never repeats the tool's words
+ * (those go to `said`, for task logs: lib/errors.ts explain()).
+ *
+ *   run(['qemu-img', 'create', …]) failing → message "qemu-img failed (exit 1)",
+ *   said "qemu-img: …: Could not create '…': No space left on device"
  */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { HttpError } from './errors';
@@ -37,12 +41,9 @@ export class ExecError extends HttpError {
   constructor(argv: readonly string[], exitCode: number | null, stderrTail: string, what: string) {
     const tool = argv[0]?.split('/').pop() ?? '?';
     const lastLine = stderrTail.trim().split('\n').pop() ?? '';
-    super(
-      'exec_failed',
-      `${tool} ${what}${lastLine ? `: ${lastLine}` : ''}`,
-      `argv=${JSON.stringify(argv)} exit=${exitCode} stderr=${stderrTail}`,
-    );
+    super('exec_failed', `${tool} ${what}`, `argv=${JSON.stringify(argv)} exit=${exitCode} stderr=${stderrTail}`);
     this.name = 'ExecError';
+    if (lastLine) this.said = lastLine;
     this.argv = argv;
     this.exitCode = exitCode;
     this.stderrTail = stderrTail;

@@ -49,6 +49,8 @@ export interface Paths {
 
   /** The cluster key: signs tickets, CSRF tokens and (through a derived key) requests between nodes. */
   authKey: string;
+  /** The SMTP relay's password for backup mail (mode 0600). */
+  smtpPassword: string;
   /** The node's TLS certificate, its key, and both for lighttpd (cluster/identity.ts). */
   nodeCert: string;
   nodeKey: string;
@@ -120,6 +122,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     dist: distDir,
 
     authKey: join(etc, 'priv/authkey'),
+    smtpPassword: join(etc, 'priv/smtp-password'),
     nodeCert: join(etc, 'priv/node.crt'),
     nodeKey: join(etc, 'priv/node.key'),
     nodePem: join(etc, 'priv/node.pem'),

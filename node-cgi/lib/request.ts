@@ -10,6 +10,14 @@ import { HttpError, badRequest } from './errors';
 
 /** Largest JSON body a handler reads (uploads stream instead). */
 export const JSON_BODY_MAX_BYTES = 1024 * 1024; // 1 MiB
+/**
+ * Time a JSON body may take to arrive, from the first read. lighttpd
+ * streams a body to the CGI as it arrives (lighttpd.conf.in), so this is
+ * what bounds a client that announces a body and withholds it: the CGI
+ * answers 408 and ends, instead of waiting for lighttpd's idle limit
+ * (minutes, for uploads).
+ */
+export const BODY_DEADLINE_MS = 10_000;
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -26,7 +34,7 @@ export interface Request {
   https: boolean;
   contentLength: number | null;
   stream: Readable;
-  /** The body as bytes; 413 beyond `limit`. */
+  /** The body as bytes; 413 beyond `limit`, 408 when it has not arrived within BODY_DEADLINE_MS. */
   body(limit?: number): Promise<Buffer>;
   /** The body parsed as a JSON object; 400 when malformed, `{}` when empty. */
   json<T = Record<string, unknown>>(): Promise<T>;
@@ -52,7 +60,7 @@ export function parseRequest(env: NodeJS.ProcessEnv, stream: Readable): Request 
     contentLength: cl !== null && Number.isFinite(cl) && cl >= 0 ? cl : null,
     stream,
     body(limit = JSON_BODY_MAX_BYTES) {
-      consumed ??= readBody(stream, req.contentLength, limit);
+      consumed ??= readBody(stream, req.contentLength, limit, BODY_DEADLINE_MS);
       return consumed;
     },
     async json<T>() {
@@ -65,8 +73,9 @@ export function parseRequest(env: NodeJS.ProcessEnv, stream: Readable): Request 
       let value: unknown;
       try {
         value = JSON.parse(buf.toString('utf8'));
-      } catch (e) {
-        throw badRequest(`malformed JSON: ${(e as Error).message}`);
+      } catch {
+        // The parser's own words would quote the body back; say only what is wrong.
+        throw badRequest('the body is not valid JSON');
       }
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw badRequest('the body must be a JSON object');
@@ -83,17 +92,36 @@ export function normalisePath(p: string): string {
   return '/' + parts.join('/');
 }
 
-async function readBody(stream: Readable, contentLength: number | null, limit: number): Promise<Buffer> {
+/**
+ * The whole body, at most `limit` bytes, within `deadlineMs`. A client
+ * that has not sent it by then gets 408, and the stream is left: the
+ * process answers and ends instead of waiting for the rest.
+ */
+export function readBody(stream: Readable, contentLength: number | null, limit: number, deadlineMs: number): Promise<Buffer> {
   if (contentLength !== null && contentLength > limit) {
-    stream.resume();
-    throw new HttpError('too_large', `the request body is larger than ${limit} bytes`);
+    return Promise.reject(new HttpError('too_large', `the request body is larger than ${limit} bytes`));
   }
-  const chunks: Buffer[] = [];
-  let len = 0;
-  for await (const chunk of stream) {
-    len += (chunk as Buffer).length;
-    if (len > limit) throw new HttpError('too_large', `the request body is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let len = 0;
+    const done = (err: Error | null) => {
+      clearTimeout(timer);
+      stream.off('data', onData).off('end', onEnd).off('error', onError);
+      stream.pause();
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
+      len += chunk.length;
+      if (len > limit) return done(new HttpError('too_large', `the request body is larger than ${limit} bytes`));
+      chunks.push(chunk);
+    };
+    const onEnd = () => done(null);
+    const onError = (e: Error) => done(e);
+    const timer = setTimeout(
+      () => done(new HttpError('request_timeout', `the request body did not arrive within ${deadlineMs / 1000} s`)),
+      deadlineMs,
+    );
+    stream.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }

@@ -28,12 +28,14 @@ export interface QmpEvent {
   timestamp?: { seconds: number; microseconds: number };
 }
 
+/** QEMU's error answer: its words (`desc`) go to the log and a task's log, never into an answer. */
 export class QmpError extends HttpError {
   readonly qmpClass: string;
   constructor(command: string, qmpClass: string, desc: string) {
-    super('exec_failed', `QEMU refused ${command}: ${desc}`);
+    super('exec_failed', `QEMU refused ${command}`, `${qmpClass}: ${desc}`);
     this.name = 'QmpError';
     this.qmpClass = qmpClass;
+    this.said = desc;
   }
 }
 

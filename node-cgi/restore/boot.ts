@@ -16,7 +16,7 @@
  * watcher, a boot check's sandbox is stopped and deleted.
  */
 import { conflict } from '../lib/errors';
-import { createImage } from '../tools/qemu-img';
+import { checkStandalone, createImage } from '../tools/qemu-img';
 import { nodeName } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
 import { startTask, taskRunning, type TaskRun } from '../tasks/task';
@@ -59,7 +59,10 @@ export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpo
   try {
     const plan = overlayPlan(b, vmid, o.purpose, nodeFacts());
     config = plan.config;
-    for (const ov of plan.overlays) await createImage(diskPath(vmid, ov), 'qcow2', null, { backing: ov.backing });
+    for (const ov of plan.overlays) {
+      await checkStandalone(ov.backing);
+      await createImage(diskPath(vmid, ov), 'qcow2', null, { backing: ov.backing });
+    }
     writeVmConfig(config);
     settleClaim(vmid);
     await startVm(guestOf(config));

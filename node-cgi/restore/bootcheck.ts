@@ -19,7 +19,7 @@
  */
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { internal } from '../lib/errors';
+import { internal, explain } from '../lib/errors';
 import { readJson, writeJsonAtomic } from '../lib/store';
 import { screenshot } from '../console/screenshot';
 import { scanBackups } from '../backup/list';
@@ -81,7 +81,7 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
         ? `the guest's QEMU ended after ${Math.round((Date.now() - began) / 1000)} s of ${seconds} s`
         : `QEMU is not running the guest after ${seconds} s: ${state}`;
   } catch (e) {
-    message = `the sandbox did not run: ${(e as Error).message}`;
+    message = `the sandbox did not run: ${explain(e)}`;
   } finally {
     if (vmid !== null) {
       try {
@@ -91,7 +91,7 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
           deleteVm(g);
         }
       } catch (e) {
-        log(`boot check: removing sandbox guest ${vmid} failed: ${(e as Error).message}`);
+        log(`boot check: removing sandbox guest ${vmid} failed: ${explain(e)}`);
       }
     }
   }
@@ -141,7 +141,7 @@ export const afterBackupJob: AfterBackupJob = async (job, storage, task, log) =>
         const r = await bootCheck({ id, dir: s.dir, manifest: s.manifest, config: readBackupConfig(s.dir, s.manifest) }, bc.seconds, task, log);
         if (!r.ok) problems.push(`boot check of ${id} failed: ${r.message}`);
       } catch (e) {
-        problems.push(`boot check of ${id} failed: ${(e as Error).message}`);
+        problems.push(`boot check of ${id} failed: ${explain(e)}`);
       }
     }
   }
@@ -150,7 +150,7 @@ export const afterBackupJob: AfterBackupJob = async (job, storage, task, log) =>
     try {
       await copyRescueImage(rescue, storage.dir, log);
     } catch (e) {
-      problems.push((e as Error).message);
+      problems.push(explain(e));
     }
   }
   if (problems.length > 0) throw internal(problems.join('; '));

@@ -20,7 +20,7 @@ import { internal, conflict } from '../lib/errors';
 import { guestImagesDir } from '../lib/paths';
 import { fsyncPath, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
-import { convertImage } from '../tools/qemu-img';
+import { checkStandalone, convertImage } from '../tools/qemu-img';
 import { takeLongLock } from '../backup/lock';
 import type { TaskRun } from '../tasks/task';
 import { beingStarted, diskPath, findGuest, findVmConfig, writeVmConfig } from '../vm';
@@ -63,6 +63,7 @@ async function restoreAs(t: TaskRun, vmid: number): Promise<string> {
       const total = plan.disks.reduce((s, d) => s + d.virtualSize, 0) || 1;
       let before = 0;
       for (const [i, d] of plan.disks.entries()) {
+        await checkStandalone(d.from);
         t.log(`${d.id}: ${d.from.split('/').pop()} → ${d.file} (${d.format}, ${d.virtualSize} bytes)`);
         await convertImage({ file: d.from, format: 'qcow2' }, { file: temps[i]!, format: d.format }, 'none', (pct) =>
           t.progress(30 + ((before + (pct / 100) * d.virtualSize) / total) * 65, `restoring ${d.id} of guest ${vmid}: ${Math.floor(pct)} %`));

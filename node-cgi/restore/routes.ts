@@ -182,7 +182,7 @@ export const RESTORE_ROUTES: ApiRoute[] = [
     },
   },
   {
-    method: 'POST', path: '/clean', perm: { path: '/vms', priv: 'VM.Allocate' },
+    method: 'POST', path: '/clean', perm: { path: '/vms', priv: 'VM.Allocate' }, body: 'none',
     handle: async (ctx) => ({ done: await cleanTemporaries(ctx.me.username) }),
   },
 ];

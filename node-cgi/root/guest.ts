@@ -9,6 +9,9 @@
  *   setpriv --reuid=997 --regid=998 --groups=104 --inh-caps=-all --bounding-set=-all --no-new-privs -- qemu-system-x86_64 …
  *   ip link set dev tap101i0 master vmbr0; ip link set dev tap101i0 up
  *
+ * A guest arriving by live migration starts the same way, from the config
+ * its target wrote for it (vm/power.ts startIncoming), with -S -incoming defer.
+ *
  * QEMU then holds no capability, cannot gain one (no_new_privs), and runs
  * under its own seccomp sandbox. stop-guest signals only a process that is
  * this node's QEMU of that guest and runs as the QEMU user, then removes
@@ -21,7 +24,7 @@ import { processArgv } from '../lib/proc';
 import { run } from '../lib/exec';
 import type { NodeRecord } from '../lib/separation';
 import {
-  checkedForStart, endGuestProcess, existingBridges, isGuestOfNode, launchGuest, NICS_MAX, parsePidfile, tapName, vmFiles, writePidRecord,
+  checkedForStart, endGuestProcess, existingBridges, incomingConfigFile, isGuestOfNode, launchGuest, NICS_MAX, parsePidfile, tapName, vmFiles, writePidRecord,
   type Accelerator, type NicRuntime, type VmConfig,
 } from '../vm';
 import { asUser } from './trust';
@@ -90,11 +93,15 @@ async function deleteLinks(names: readonly string[]): Promise<void> {
   for (const n of names) await run(['ip', 'link', 'del', 'dev', n], { timeoutMs: 10_000 });
 }
 
-/** Read the guest's config as the node's user; 404 when there is none, 409 when it would not be started. */
-function storedConfig(rec: NodeRecord, vmid: number): VmConfig {
+/**
+ * Read the guest's config as the node's user (a guest arriving by live
+ * migration: the one its target wrote for this start); 404 when there is
+ * none, 409 when it would not be started.
+ */
+function storedConfig(rec: NodeRecord, vmid: number, incoming: boolean): VmConfig {
   const text = asUser(rec.cgi, () => {
     try {
-      return readFileSync(guestConfigFile(vmid), 'utf8');
+      return readFileSync(incoming ? incomingConfigFile(vmid) : guestConfigFile(vmid), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -112,8 +119,8 @@ function storedConfig(rec: NodeRecord, vmid: number): VmConfig {
   return cfg;
 }
 
-export async function startGuest(rec: NodeRecord, vmid: number, accel: Accelerator): Promise<{ pid: number; net: NicRuntime[] }> {
-  const cfg = storedConfig(rec, vmid);
+export async function startGuest(rec: NodeRecord, vmid: number, accel: Accelerator, incoming = false): Promise<{ pid: number; net: NicRuntime[] }> {
+  const cfg = storedConfig(rec, vmid, incoming);
   const running = recordedPid(rec, vmid);
   if (running !== null && isNodesQemu(rec, running, vmid)) throw conflict(`guest ${vmid} is already running`);
   const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
@@ -138,6 +145,7 @@ export async function startGuest(rec: NodeRecord, vmid: number, accel: Accelerat
     env: { PATH: HELPER_PATH },
     recordPid: (pid) => asUser(rec.cgi, () => writePidRecord(vmFiles(vmid).pid, pid)),
     kill: (pid) => process.kill(pid, 'SIGKILL'),
+    incoming,
   });
 }
 

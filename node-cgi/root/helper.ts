@@ -37,7 +37,7 @@ async function perform(call: RootCall, rec: NodeRecord): Promise<unknown> {
     case 'ping':
       return { uid: process.getuid!(), root: rec.root };
     case 'start-guest':
-      return startGuest(rec, call.vmid, call.accel);
+      return startGuest(rec, call.vmid, call.accel, call.incoming);
     case 'stop-guest':
       return stopGuest(rec, call.vmid);
     case 'mount-backup':

@@ -7,6 +7,7 @@
  *
  *   3f9c0a1b2c3d4e5f ping                         the set-up works (nothing else)
  *   3f9c0a1b2c3d4e5f start-guest 101 kvm          taps for the guest's NICs, its QEMU as the QEMU user
+ *   3f9c0a1b2c3d4e5f start-guest 101 tcg incoming the same for a guest arriving by live migration (-S -incoming defer)
  *   3f9c0a1b2c3d4e5f stop-guest 101               SIGTERM, then SIGKILL, to that QEMU; its taps removed
  *   3f9c0a1b2c3d4e5f mount-backup usb             the backup device of storage "usb" on its mount point
  *   3f9c0a1b2c3d4e5f umount-backup usb            and off it again
@@ -28,7 +29,7 @@ import type { Accelerator } from '../vm';
 
 export type RootCall =
   | { key: string; op: 'ping' }
-  | { key: string; op: 'start-guest'; vmid: number; accel: Accelerator }
+  | { key: string; op: 'start-guest'; vmid: number; accel: Accelerator; incoming: boolean }
   | { key: string; op: 'stop-guest'; vmid: number }
   | { key: string; op: 'mount-backup'; storage: string }
   | { key: string; op: 'umount-backup'; storage: string };
@@ -66,10 +67,11 @@ export function parseRootCall(argv: readonly string[]): RootCall {
       arity(op, args, []);
       return { key, op };
     case 'start-guest': {
-      arity(op, args, ['VMID', 'kvm|tcg']);
+      arity(op, args, args.length === 3 ? ['VMID', 'kvm|tcg', 'incoming'] : ['VMID', 'kvm|tcg']);
       const vmid = checked(() => checkedVmid(args[0]));
       if (args[1] !== 'kvm' && args[1] !== 'tcg') throw refuse('the accelerator must be kvm or tcg');
-      return { key, op, vmid, accel: args[1] };
+      if (args.length === 3 && args[2] !== 'incoming') throw refuse('the third argument of start-guest can only be "incoming"');
+      return { key, op, vmid, accel: args[1], incoming: args.length === 3 };
     }
     case 'stop-guest':
       arity(op, args, ['VMID']);

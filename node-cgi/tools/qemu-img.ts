@@ -18,6 +18,7 @@
  */
 import { chmodSync } from 'node:fs';
 import { run, runAllowFail } from '../lib/exec';
+import { internal } from '../lib/errors';
 
 export const QEMU_IMG = 'qemu-img';
 /** Time for a create or a resize (sparse: instant; qcow2 metadata: ms). */
@@ -95,6 +96,20 @@ export function parseConvertProgress(chunk: string): number | null {
   return all.length > 0 ? Number(all[all.length - 1]![1]) : null;
 }
 
+/**
+ * What of an image lies outside its own file, from `info --output=json`: a
+ * backing file, a qcow2 data file. An image from a backup must have
+ * neither, or reading it reads any file of the host it names.
+ *
+ *   {"backing-filename": "/etc/shadow", …} → { backing: "/etc/shadow", dataFile: null }
+ */
+export function parseImageLinks(text: string): { backing: string | null; dataFile: string | null } {
+  const v = JSON.parse(text) as { 'backing-filename'?: unknown; 'format-specific'?: { data?: { 'data-file'?: unknown } } };
+  const backing = v['backing-filename'];
+  const dataFile = v['format-specific']?.data?.['data-file'];
+  return { backing: typeof backing === 'string' ? backing : null, dataFile: typeof dataFile === 'string' ? dataFile : null };
+}
+
 /** The virtual size from `info --output=json`; throws with the input on garbage. */
 export function parseVirtualSize(text: string): number {
   const size = (JSON.parse(text) as { 'virtual-size'?: unknown })['virtual-size'];
@@ -135,6 +150,18 @@ export async function convertImage(from: Image, to: { file: string; format: Imag
 /** Virtual size in bytes of an image, also of one a running guest uses. */
 export async function virtualSize(image: Image): Promise<number> {
   return parseVirtualSize((await run(infoArgs(image, true))).stdout);
+}
+
+/**
+ * Throws unless the qcow2 `file` stands alone (no backing file, no data
+ * file). qemu-img info opens the image without its backing file, so this
+ * reads nothing it names.
+ */
+export async function checkStandalone(file: string): Promise<void> {
+  const { backing, dataFile } = parseImageLinks((await run(infoArgs({ file, format: 'qcow2' }, true))).stdout);
+  const name = file.split('/').pop();
+  if (backing !== null) throw internal(`${name} names a backing file (${backing.slice(0, 200)}); a backup's image must stand alone`);
+  if (dataFile !== null) throw internal(`${name} names a data file (${dataFile.slice(0, 200)}); a backup's image must stand alone`);
 }
 
 /** Whether qemu-img can open the image at all (for raw images, which have nothing to check). */

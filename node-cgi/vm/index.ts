@@ -17,17 +17,20 @@ export { diskPath, vmFiles } from './files';
 export { isGuestOfNode, parsePidfile, vmStatus } from './status';
 export { launchGuest, writePidRecord, type TapHooks } from './launch';
 export {
-  beingStarted, checkedForStart, endGuestProcess, patchStartedConfig, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
+  beingStarted, checkedForStart, clearEnded, endGuestProcess, endIncoming, incomingConfigFile, patchStartedConfig, runningGuests, startIncoming, pauseVm, qmpCommand, readRunInfo,
+  refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
   waitStopped,
 } from './power';
 export { chooseAccel, hostAccel } from './accel';
 export {
-  addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, removeDisk, updateDisk, updateVm, usedVmids,
+  addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, dropGuestFiles, removeDisk, updateDisk, updateVm, usedVmids,
 } from './manage';
 export { directIoSupported, existingBridges, randomMac } from './host';
 export { netPlan, pendingChanges, tapName } from './qemu-args';
 export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
+export { parseMeminfo } from './resources';
+export { claimMigration, lockHolder, migrationHolder, refuseIfMigrating, releaseMigration } from './migration-lock';
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
 export { bootGuests, VM_TASK_KINDS } from './tasks';
 export { parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';

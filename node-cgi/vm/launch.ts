@@ -142,6 +142,8 @@ export interface GuestLaunchOptions {
   recordPid(pid: number): void;
   /** End the QEMU of a start that failed after its launch. */
   kill(pid: number): void;
+  /** A guest arriving by live migration (qemu-args.ts QemuEnv.incoming). */
+  incoming?: boolean;
 }
 
 /**
@@ -152,7 +154,7 @@ export interface GuestLaunchOptions {
  */
 export async function launchGuest(cfg: VmConfig, o: GuestLaunchOptions): Promise<{ pid: number; net: NicRuntime[] }> {
   const files = vmFiles(cfg.vmid);
-  const argv = qemuArgs(cfg, { accel: o.accel, files, diskPath: (d) => diskPath(cfg.vmid, d), isoPath: isoFile, bridges: o.bridges });
+  const argv = qemuArgs(cfg, { accel: o.accel, files, diskPath: (d) => diskPath(cfg.vmid, d), isoPath: isoFile, bridges: o.bridges, incoming: o.incoming === true });
   const net = netPlan(cfg, o.bridges);
   const taps = net.filter((n) => n.mode === 'tap').map((n) => ({ ifname: n.ifname!, bridge: n.bridge }));
   const ifnames = taps.map((t) => t.ifname);
@@ -180,11 +182,17 @@ export const QEMU_START_TIMEOUT_MS = 30_000;
 
 const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its accelerator to TCG (PUT /api/vm/${vmid} {"accel": "tcg"})`;
 
-/** A QEMU that did not come up → the error to answer: under KVM with KVM's complaint, what to do about it. */
+/**
+ * A QEMU that did not come up → the error to answer: under KVM, that it is
+ * the host's KVM and what to do about it. KVM's complaint itself goes to
+ * the task's log (`said`), never into the answer.
+ */
 export function launchError(vmid: number, accel: Accelerator, e: ExecError): HttpError {
   if (accel !== 'kvm' || !KVM_ERROR_RE.test(e.stderrTail)) return e;
   const line = e.stderrTail.split('\n').map((l) => l.trim()).find((l) => KVM_ERROR_RE.test(l)) ?? '';
-  return new HttpError('exec_failed', `QEMU could not run guest ${vmid} under KVM (${line}): ${TRY_TCG(vmid)}`, e.detail);
+  const err = new HttpError('exec_failed', `QEMU could not run guest ${vmid} under KVM: ${TRY_TCG(vmid)}`, e.detail);
+  if (line) err.said = line;
+  return err;
 }
 
 /** "4242\n" into run/ramvm/qemu/<vmid>.pid, whole or not at all. */

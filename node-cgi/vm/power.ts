@@ -29,6 +29,7 @@ import { guestRunFile, isoFile, nodeName, paths } from '../lib/paths';
 import { pidExists } from '../lib/proc';
 import { rootCall, separation } from '../lib/separation';
 import { withLock } from '../lib/store';
+import { refuseIfMigrating } from './migration-lock';
 import { withQmp } from '../qemu/qmp';
 import { listVmConfigs } from './config';
 import { diskPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
@@ -54,6 +55,8 @@ const MIB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const reservationFile = (vmid: number) => guestRunFile(vmid, 'starting');
+/** The config of a guest arriving by live migration while the root helper starts its QEMU (startIncoming). */
+export const incomingConfigFile = (vmid: number) => guestRunFile(vmid, 'incoming');
 
 interface Reservation {
   pid: number;
@@ -138,6 +141,7 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
   const { vmid, files } = g;
   const cfg = checkedForStart(g.config);
   mustLiveHere(g);
+  refuseIfMigrating(vmid, 'start it');
   checkStartable(cfg);
   const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   if (choice.refusal) throw conflict(choice.refusal);
@@ -192,7 +196,7 @@ const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its acc
  * its taps itself (they end with it); any other user cannot make a tap,
  * so a NIC on an existing bridge is refused, saying why.
  */
-async function launchDirect(cfg: VmConfig, accel: Accelerator): Promise<{ pid: number; net: NicRuntime[] }> {
+async function launchDirect(cfg: VmConfig, accel: Accelerator, incoming = false): Promise<{ pid: number; net: NicRuntime[] }> {
   const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
   if (bridges.size > 0 && process.getuid?.() !== 0) {
     const nic = cfg.nics.find((n) => bridges.has(n.bridge))!;
@@ -205,6 +209,7 @@ async function launchDirect(cfg: VmConfig, accel: Accelerator): Promise<{ pid: n
     env: process.env,
     recordPid: (pid) => writePidRecord(vmFiles(cfg.vmid).pid, pid),
     kill: (pid) => process.kill(pid, 'SIGKILL'),
+    incoming,
   });
 }
 
@@ -252,11 +257,12 @@ export async function waitStopped(g: Guest, timeoutMs: number): Promise<boolean>
   return g.pid === null ? true : waitGone(g.vmid, g.pid, timeoutMs);
 }
 
-async function stopProcess(g: Pick<Guest, 'vmid' | 'files'>, pid: number): Promise<void> {
+/** End the guest's QEMU (none: `pid` null) and remove its runtime files; on a separated node the root helper ends it and removes its taps. */
+async function stopProcess(g: Pick<Guest, 'vmid' | 'files'>, pid: number | null): Promise<void> {
   const { vmid } = g;
   const sep = separation();
   if (sep) await rootCall(sep, 'stop-guest', [String(vmid)]);
-  else await endGuestProcess(vmid, pid, (sig) => process.kill(pid, sig));
+  else if (pid !== null) await endGuestProcess(vmid, pid, (sig) => process.kill(pid, sig));
   for (const f of runtimeFiles(g.files)) rmSync(f, { force: true });
 }
 
@@ -267,6 +273,59 @@ export async function endGuestProcess(vmid: number, pid: number, signal: (sig: '
   if (processIsGuest(pid, vmid)) signal('SIGKILL');
   if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw internal(`QEMU of guest ${vmid} (pid ${pid}) does not end`);
   return true;
+}
+
+/**
+ * Start QEMU for a guest that arrives by live migration: the config it will
+ * have here (not yet written), its vCPUs stopped (-S) and waiting for the
+ * migration stream (-incoming defer: the migration's QMP commands say
+ * where). Memory was checked by the target's refusals. It is launched as a
+ * start launches it: on a separated node by the root helper as the QEMU
+ * user (taps made for it), which reads the config from
+ * run/ramvm/qemu/<vmid>.incoming (incomingConfigFile) as the node's user.
+ * Returns the pid.
+ */
+export async function startIncoming(cfg: VmConfig): Promise<number> {
+  const { vmid } = cfg;
+  const files = vmFiles(vmid);
+  if (pidNow({ vmid, files }) !== null) throw conflict(`a QEMU of guest ${vmid} runs on node ${nodeName()} already`);
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
+  if (choice.refusal) throw conflict(choice.refusal);
+  mkdirSync(paths().qemuRun, { recursive: true });
+  for (const f of runtimeFiles(files)) rmSync(f, { force: true });
+  const sep = separation();
+  let launched: { pid: number; net: NicRuntime[] };
+  if (sep) {
+    const file = incomingConfigFile(vmid);
+    writeRunJson(file, cfg);
+    try {
+      launched = await rootCall<{ pid: number; net: NicRuntime[] }>(sep, 'start-guest', [String(vmid), choice.accel, 'incoming']);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  } else {
+    launched = await launchDirect(cfg, choice.accel, true);
+  }
+  const pid = pidNow({ vmid, files });
+  if (pid === null) throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start for the migration`);
+  writeRunJson(files.runInfo, { pid, accel: choice.accel, net: launched.net, started: Date.now(), cdrom: cfg.cdrom, config: cfg } satisfies RunInfo);
+  return pid;
+}
+
+/** End the QEMU of an arriving guest that will not arrive (a failed migration), and its taps; nothing when none runs. */
+export async function endIncoming(vmid: number): Promise<void> {
+  const files = vmFiles(vmid);
+  await stopProcess({ vmid, files }, pidNow({ vmid, files }));
+  for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
+}
+
+/**
+ * A guest whose QEMU ended by itself (it quit after moving to another
+ * node): what its start made goes with it. On a separated node the root
+ * helper removes its taps (made with `ip tuntap`, they outlive QEMU).
+ */
+export async function clearEnded(g: Pick<Guest, 'vmid' | 'files'>): Promise<void> {
+  await stopProcess(g, pidNow(g));
 }
 
 /** Hard stop: QEMU ends at once (like pulling the plug, but disks are flushed). Looks at the process now. */

@@ -86,6 +86,8 @@ export interface QemuEnv {
   isoPath(name: string): string;
   /** Bridges that exist on this node. */
   bridges: ReadonlySet<string>;
+  /** A guest arriving by live migration: vCPUs stopped, waiting for the stream (-S -incoming defer; QMP's migrate-incoming says where). */
+  incoming?: boolean;
 }
 
 const NIC_DEVICE = { rtl8139: 'rtl8139', e1000: 'e1000', virtio: 'virtio-net-pci' } as const;
@@ -154,7 +156,8 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
     '-device', 'pvpanic',
     '-action', 'panic=pause',
   ];
-  if (startsPaused(vm)) args.push('-S');
+  if (startsPaused(vm) || env.incoming) args.push('-S');
+  if (env.incoming) args.push('-incoming', 'defer');
   if (env.accel === 'kvm' && os.hyperv) args.push('-global', 'kvm-pit.lost_tick_policy=discard');
   if (os.tablet) args.push('-device', 'piix3-usb-uhci,id=uhci', '-device', 'usb-tablet,id=tablet,bus=uhci.0');
 

@@ -41,6 +41,7 @@ export function parseShutdown(body: Record<string, unknown>): ShutdownRequest {
 
 /** PUT /api/vm/<vmid>/cdrom {cdrom}: the ISO's name or null (whether it is in the library, the config's validation says). */
 export function parseCdrom(body: Record<string, unknown>): { cdrom: unknown } {
+  only(body, ['cdrom']);
   if (!('cdrom' in body)) throw invalid('cdrom', 'is required: an ISO image name or null');
   return { cdrom: body.cdrom };
 }
@@ -50,6 +51,8 @@ export type DiskAdd = Record<string, unknown> & { format: DiskFormat };
 
 /** POST /api/vm/<vmid>/disks {size?, bus?, format?, cache?} */
 export function parseDiskAdd(body: Record<string, unknown>): DiskAdd {
+  // id and file are the node's to choose: {"file": "/etc/passwd"} is refused, not ignored.
+  only(body, ['size', 'bus', 'format', 'cache']);
   const format = body.format ?? 'qcow2';
   if (!(DISK_FORMATS as readonly unknown[]).includes(format)) throw invalid('format', `must be one of ${DISK_FORMATS.join(', ')}`);
   return { ...body, format: format as DiskFormat };

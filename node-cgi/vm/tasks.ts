@@ -17,6 +17,7 @@ import { listVmConfigs } from './config';
 import { shutdownVm, startVm, stopVm, waitStopped } from './power';
 import { guestOf, openGuest } from './guest';
 import type { VmConfig } from './types';
+import { explain } from '../lib/errors';
 
 const WAIT_STEP_MS = 500;
 
@@ -71,7 +72,7 @@ export async function bootGuests(out: (line: string) => void): Promise<boolean> 
       out(`guest ${vmid}: started (${s.status})`);
     } catch (e) {
       ok = false;
-      out(`guest ${vmid}: failed to start: ${(e as Error).message}`);
+      out(`guest ${vmid}: failed to start: ${explain(e)}`);
     }
   }
   return ok;

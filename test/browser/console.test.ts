@@ -18,7 +18,7 @@ import type { Browser, Page } from 'playwright-core';
 import { useNode } from '../helpers/fixture';
 import { GUEST_MARKER, installBootSector, waitFor } from '../helpers/guest';
 import type { TestNode } from '../helpers/node';
-import { closeBrowser, closePage, KIOSK_VIEWPORT, launchBrowser, login, openPage, PHONE_VIEWPORT, SCREENSHOT_DIR, WAIT_MS } from '../helpers/browser';
+import { closeBrowser, closePage, cspViolations, KIOSK_VIEWPORT, launchBrowser, login, openPage, PHONE_VIEWPORT, SCREENSHOT_DIR, WAIT_MS } from '../helpers/browser';
 import { addUser, consoleGuest, SEABIOS_TEXT_SCREEN } from '../integration/console-helpers';
 
 interface Ctx {
@@ -132,6 +132,7 @@ test('should show the guest screen, reset the guest with Ctrl+Alt+Del, and run i
     });
     assert.match(selected, 'VM status: running', 'the output is selectable text');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-monitor-1024.png'), fullPage: true });
+    assert.equal(await cspViolations(page), [], "the page's Content-Security-Policy refused nothing the app and noVNC use");
   } finally {
     await closePage(page);
   }

@@ -65,9 +65,20 @@ export async function openPage(browser: Browser, node: Pick<TestNode, 'url'>, op
     reducedMotion: 'reduce',
   });
   context.setDefaultTimeout(WAIT_MS);
+  // Every refusal of the page's Content-Security-Policy, for cspViolations().
+  await context.addInitScript(() => {
+    const w = window as unknown as { __cspViolations: string[] };
+    w.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => w.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const page = await context.newPage();
   await page.goto(node.url + '/' + (opts.hash ?? ''));
   return page;
+}
+
+/** What the page's Content-Security-Policy refused so far ("directive blocked-URI"); [] when nothing. */
+export function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
 }
 
 /** Close a page with its context (cookies, storage); never throws. */

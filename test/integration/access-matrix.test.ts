@@ -2,7 +2,7 @@
  * The route matrix: every route of every handler in node-cgi/handlers
  * (found at run time, so handlers added later are covered too) declares its
  * privilege, and a real node enforces it: anonymous callers get 401 on
- * every route but login/logout, and a user whose role lacks the declared
+ * every route but login (and the routes between nodes), and a user whose role lacks the declared
  * privilege gets 403.
  *
  *   route { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' } } of vm.ts
@@ -10,18 +10,14 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { fillPath, type Route } from '../../node-cgi/lib/cgi';
+import { loadRoutes, sampleParams, type HandlerRoute } from '../helpers/routes';
+import { fillPath } from '../../node-cgi/lib/cgi';
 import { PRIVILEGES, ROLES, type RoleName } from '../../node-cgi/access/privileges';
 import { checkedAclPath } from '../../node-cgi/access/model';
 
-const HANDLERS_DIR = join(__dirname, '../../node-cgi/handlers');
-/** Files that answer what no handler does and list no routes. */
-const NO_ROUTES = new Set(['unknown']);
-/** The only routes anyone may call without credentials. */
-const PUBLIC = new Set(['POST /api/access/ticket', 'DELETE /api/access/ticket']);
+/** The only route anyone may call without credentials (logout needs the ticket it ends). */
+const PUBLIC = new Set(['POST /api/access/ticket']);
 /**
  * Routes between the nodes of a cluster: perm "public" for the kernel, but
  * the handler takes only a request signed with the cluster key (over HTTPS):
@@ -29,51 +25,15 @@ const PUBLIC = new Set(['POST /api/access/ticket', 'DELETE /api/access/ticket'])
  */
 const NODE_ONLY = new Set([
   'GET /api/cluster/status', 'GET /api/cluster/state', 'PUT /api/cluster/state',
-  'POST /api/cluster/vmids', 'DELETE /api/cluster/vmids/:vmid', 'POST /api/cluster/leave',
+  'POST /api/cluster/vmids', 'PUT /api/cluster/vmids/:vmid', 'DELETE /api/cluster/vmids/:vmid', 'POST /api/cluster/leave',
+  'POST /api/vm/:vmid/migrate/incoming', 'POST /api/vm/:vmid/migrate/incoming/verify', 'POST /api/vm/:vmid/migrate/incoming/commit',
+  'POST /api/vm/:vmid/migrate/incoming/done', 'DELETE /api/vm/:vmid/migrate/incoming',
   'GET /api/iso/cluster', 'PUT /api/iso/cluster/:name', 'DELETE /api/iso/cluster/:name',
 ]);
 /** A joining node, authenticated by its join token, over HTTPS only: on the plain-HTTP UI socket every caller gets 403. */
 const JOIN = new Set(['POST /api/cluster/members']);
-/** A value for each route parameter; any other name gets DEFAULT_SAMPLE. */
-const SAMPLES: Record<string, string> = { vmid: '101', node: 'matrixnode', username: 'nobody', group: 'nogroup', tokenid: 'none' };
-const DEFAULT_SAMPLE = 'sample1';
 /** Roles of the test users (on "/", propagating). */
 const CALLER_ROLES: RoleName[] = ['NoAccess', 'VMAuditor', 'Administrator'];
-
-interface HandlerRoute {
-  handler: string;
-  route: Route;
-  /** "/api/vm/101/start" */
-  url: string;
-  /** "POST /api/vm/:vmid/start" */
-  label: string;
-}
-
-function sampleParams(path: string): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const part of path.split('/')) {
-    if (part.startsWith(':')) params[part.slice(1)] = SAMPLES[part.slice(1)] ?? DEFAULT_SAMPLE;
-    if (part.startsWith('*')) params[part.slice(1)] = `${DEFAULT_SAMPLE}/x`;
-  }
-  return params;
-}
-
-function loadRoutes(): HandlerRoute[] {
-  const out: HandlerRoute[] = [];
-  for (const file of readdirSync(HANDLERS_DIR).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort()) {
-    const handler = basename(file, '.ts');
-    if (NO_ROUTES.has(handler)) continue;
-    const mod = require(join(HANDLERS_DIR, file)) as { routes?: Route[] };
-    assert.ok(Array.isArray(mod.routes), `${file} exports routes`);
-    for (const route of mod.routes!) {
-      const params = sampleParams(route.path);
-      const rest = route.path.split('/').filter(Boolean).map((p) => (p.startsWith(':') || p.startsWith('*') ? params[p.slice(1)]! : p));
-      const url = `/api/${handler}${rest.length ? '/' + rest.join('/') : ''}`;
-      out.push({ handler, route, url, label: `${route.method} /api/${handler}${route.path === '/' ? '' : route.path}` });
-    }
-  }
-  return out;
-}
 
 const ROUTES = loadRoutes();
 
@@ -84,7 +44,7 @@ D('should find the routes of every handler', () => {
   assert.ok(handlers.has('access') && handlers.has('task'), [...handlers].join(', '));
 });
 
-D('should declare a perm on every route, "public" only for login and logout', () => {
+D('should declare a perm on every route, "public" only for login and the routes between nodes', () => {
   const wrong: string[] = [];
   for (const { route, label } of ROUTES) {
     const p = route.perm as unknown;
@@ -160,12 +120,19 @@ async function callRoute(client: Client, r: HandlerRoute) {
   return r.route.method === 'GET' ? client.get(r.url) : client.request(r.route.method, r.url, { json: {} });
 }
 
+/** Logout ends the caller's session on the node: it comes last, in a batch of its own. */
+const LOGOUT = 'DELETE /api/access/ticket';
+const BATCHES = (size: number) => {
+  const rest = ROUTES.filter((r) => r.label !== LOGOUT);
+  const out: HandlerRoute[][] = [];
+  for (let i = 0; i < rest.length; i += size) out.push(rest.slice(i, i + size));
+  return [...out, ROUTES.filter((r) => r.label === LOGOUT)];
+};
+
 for (const caller of ['anonymous', ...CALLER_ROLES]) {
   M(`should answer ${caller} callers as each route's perm says`, async () => {
     const wrong: string[] = [];
-    const CONCURRENCY = 4;
-    for (let i = 0; i < ROUTES.length; i += CONCURRENCY) {
-      const batch = ROUTES.slice(i, i + CONCURRENCY);
+    for (const batch of BATCHES(4)) {
       const replies = await Promise.all(batch.map((r) => callRoute(callers[caller]!, r)));
       batch.forEach((r, j) => {
         const got = replies[j]!;

@@ -91,6 +91,68 @@ S('should give a privilege-separated token only what both it and its user hold',
   assert.is((await anna.put('/api/access/acl', { path: '/', token: 'admin!x', role: 'VMUser' })).status, 403);
 });
 
+S("should keep a guest's delegated admin from locking out the cluster's admin there (finding 3)", async () => {
+  await must(admin.post('/api/access/users', { username: 'dele', password: 'dele-password' }), 201);
+  await must(admin.put('/api/access/acl', { path: '/vms/101', user: 'dele', role: 'Administrator' }));
+  const dele = await node.login('dele', 'dele-password');
+  const aclBefore = readFileSync(join(node.root, 'etc/ramvm/acl.json'), 'utf8');
+  for (const role of ['NoAccess', 'VMAuditor']) {
+    const r = await dele.put('/api/access/acl', { path: '/vms/101', user: 'admin', role });
+    assert.is(r.status, 403, r.text);
+    assert.match(r.json.error.message, /from admin, who holds the keys to everything/);
+  }
+  assert.is(readFileSync(join(node.root, 'etc/ramvm/acl.json'), 'utf8'), aclBefore, 'nothing written');
+  const held = await must(admin.get('/api/access/permissions?path=/vms/101'));
+  assert.ok(held['/vms/101'].includes('VM.Allocate'), JSON.stringify(held));
+  // What the delegate may do on the guest still works, for others than the keyholder.
+  await must(admin.post('/api/access/users', { username: 'eve', password: 'eve-password' }), 201);
+  await must(dele.put('/api/access/acl', { path: '/vms/101', user: 'eve', role: 'VMUser' }));
+  // And a role it does not hold itself it cannot give (User.Modify on the guest is no licence for /).
+  assert.is((await dele.put('/api/access/acl', { path: '/', user: 'dele', role: 'Administrator' })).status, 403);
+});
+
+S('should keep a privilege-separated token from deleting its sibling tokens (finding 9)', async () => {
+  const anna = await node.login('anna', 'anna-password');
+  const ro = await must(anna.post('/api/access/tokens', { tokenid: 'aud', privsep: true }), 201);
+  const sib = await must(anna.post('/api/access/tokens', { tokenid: 'sib' }), 201);
+  await must(anna.put('/api/access/acl', { path: '/', token: 'anna!aud', role: 'VMAuditor' }));
+  const auditor = makeClient(node.url, { token: `anna!aud=${ro.secret}` });
+  const r = await auditor.del('/api/access/tokens/sib');
+  assert.is(r.status, 403, r.text);
+  assert.match(r.json.error.message, /deleting an API token needs a login ticket/);
+  assert.is((await auditor.del('/api/access/tokens/aud')).status, 403, 'nor itself');
+  const sibling = makeClient(node.url, { token: `anna!sib=${sib.secret}` });
+  assert.is((await sibling.get('/api/access/me')).status, 200, 'the sibling still works');
+  // anna, logged in, deletes them.
+  await must(anna.del('/api/access/tokens/sib'), 204);
+  await must(anna.del('/api/access/tokens/aud'), 204);
+  assert.is((await sibling.get('/api/access/me')).status, 401);
+});
+
+S('should end the session on the node at logout, which needs the CSRF header (finding 6)', async () => {
+  const anna = await node.login('anna', 'anna-password');
+  const other = await node.login('anna', 'anna-password');
+  const noCsrf = makeClient(node.url, { cookie: anna.cookie! });
+  const refused = await noCsrf.del('/api/access/ticket');
+  assert.is(refused.status, 401, refused.text);
+  assert.match(refused.json.error.message, /X-Ramvm-CSRF/);
+  assert.is((await anna.get('/api/access/me')).status, 200, 'a logout without the CSRF header ends nothing');
+
+  await must(anna.del('/api/access/ticket'), 204);
+  const after = await anna.get('/api/access/me');
+  assert.is(after.status, 401, 'the old cookie no longer answers');
+  assert.match(after.json.error.message, /session has ended/);
+  assert.is((await other.get('/api/access/me')).status, 401, "the user's other browser is logged out too");
+
+  // A new login works, and the CSRF token of the ended ticket is no good with it.
+  const again = await node.login('anna', 'anna-password');
+  const mixed = makeClient(node.url, { cookie: again.cookie!, csrf: anna.csrf! });
+  const r = await mixed.post('/api/access/tokens', { tokenid: 'mixed' });
+  assert.is(r.status, 401, r.text);
+  assert.match(r.json.error.message, /X-Ramvm-CSRF/);
+  assert.is((await again.get('/api/access/me')).status, 200);
+});
+
 S('should end old sessions when a password changes, and keep the changer logged in', async () => {
   const anna = await node.login('anna', 'anna-password');
   const other = await node.login('anna', 'anna-password');
@@ -200,7 +262,7 @@ S(`should apply ${CONCURRENT} concurrent user creations and leave every file who
 });
 
 /** A login from another loopback address (lighttpd sees it as REMOTE_ADDR). */
-function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; body: string }> {
+function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; body: string; retryAfter?: string }> {
   const body = JSON.stringify({ username, password });
   const url = new URL(`${node.url}/api/access/ticket`);
   return new Promise((res, rej) => {
@@ -210,7 +272,7 @@ function loginFrom(localAddress: string, username: string, password: string): Pr
         let text = '';
         resp.setEncoding('utf8');
         resp.on('data', (d: string) => (text += d));
-        resp.on('end', () => res({ status: resp.statusCode ?? 0, body: text }));
+        resp.on('end', () => res({ status: resp.statusCode ?? 0, body: text, ...(resp.headers['retry-after'] ? { retryAfter: String(resp.headers['retry-after']) } : {}) }));
       },
     );
     r.on('error', rej);
@@ -228,20 +290,28 @@ async function failTenTimes(from: string, username: (i: number) => string): Prom
   for (let i = 5; i < 10; i++) assert.ok([401, 429].includes((await loginFrom(from, username(i), `guess-${i}-x`)).status));
 }
 
-S('should throttle a user name after wrong passwords, from any address, even with the right one', async () => {
+S('should throttle wrong passwords for a user from one address, never the right one from another (finding 4)', async () => {
   await must(admin.post('/api/access/users', { username: 'dave', password: 'dave-password' }), 201);
   await failTenTimes('127.0.0.2', () => 'dave');
+  const slowed = await loginFrom('127.0.0.2', 'dave', 'dave-password');
+  assert.is(slowed.status, 429, 'the guessing address waits, even with the right password');
+  assert.match(JSON.parse(slowed.body).error.message, /try again in \d+ s/);
+  assert.match(slowed.retryAfter ?? '', /^[1-9]\d*$/, 'a 429 says when to retry');
+  // A trickle from the guessing address does not reach dave from his own.
+  for (let i = 0; i < 3; i++) assert.is((await loginFrom('127.0.0.2', 'dave', `trickle-${i}`)).status, 429);
   const r = await loginFrom('127.0.0.3', 'dave', 'dave-password');
-  assert.is(r.status, 429);
-  assert.match(JSON.parse(r.body).error.message, /try again in \d+ s/);
+  assert.is(r.status, 200, r.body);
   const events = await must<any[]>(admin.get('/api/access/audit?user=dave&action=login&limit=20'));
-  assert.equal([events[0].action, events[0].addr], ['login.throttled', '127.0.0.3']);
+  assert.equal([events[0].action, events[0].addr], ['login', '127.0.0.3']);
+  assert.ok(events.some((e) => e.action === 'login.throttled' && e.addr === '127.0.0.2'));
   assert.ok(events.some((e) => e.action === 'login.failed' && e.detail.reason === 'wrong password'));
 });
 
 S('should throttle an address after wrong passwords, for any user name', async () => {
   await failTenTimes('127.0.0.4', (i) => `nobody${i}`);
-  assert.is((await loginFrom('127.0.0.4', 'admin', node.adminPassword)).status, 429);
+  const r = await loginFrom('127.0.0.4', 'admin', node.adminPassword);
+  assert.is(r.status, 429);
+  assert.match(r.retryAfter ?? '', /^[1-9]\d*$/);
   assert.is((await loginFrom('127.0.0.5', 'admin', node.adminPassword)).status, 200, 'other addresses still log in');
 });
 

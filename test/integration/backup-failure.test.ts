@@ -1,30 +1,28 @@
 /**
- * Backups that go wrong, with real QEMU, real mounts and a sendmail
- * stand-in: a full target, a killed task, a missing external device, an
- * external device by label mounted and unmounted for the job, failure mail,
- * alerts until acknowledged, and the cron tick.
+ * Backups that go wrong, with real QEMU, real mounts and a real SMTP
+ * relay on loopback (test/helpers/smtp-server.ts): a full target, a killed
+ * task, a missing external device, an external device by label mounted and
+ * unmounted for the job, failure mail, alerts until acknowledged, and the
+ * cron tick.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { useNode } from '../helpers/fixture';
-import { sharedTempDir } from '../helpers/node';
 import { withQmp } from '../../node-cgi/qemu/qmp';
-import { DIST } from '../../build/build';
-import { makeGuest, sh, taskLog, waitTask, type TestGuest } from './backup-fixture';
+import { makeGuest, ramvm, sh, taskLog, waitTask, type TestGuest } from './backup-fixture';
+import { startSmtpServer, type SmtpServer } from '../helpers/smtp-server';
 
 let big: TestGuest;
 let small: TestGuest;
-// The node's tasks (user ramvm) run the stand-in and write its mails.
-const mailDir = sharedTempDir('ramvm-backup-mail-');
+let relay: SmtpServer;
 
-/** Mails the stand-in recorded: argv line, then the message. */
+/** Mails the relay took, as text with LF line ends. */
 function mails(): string[] {
-  return readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort().map((f) => readFileSync(join(mailDir, f), 'utf8'));
+  return relay.messages.map((m) => m.data.replace(/\r\n/g, '\n'));
 }
 
 /** Every file under root but logs, config, locks and sockets: what a backup could have written. */
@@ -44,27 +42,17 @@ function dataFiles(root: string): string[] {
 }
 
 const F = suite('backup failures');
-const PATH = process.env.PATH;
-// The node's CGIs and tasks take PATH from the server's start: the stand-in goes first.
-F.before(() => {
-  const bin = join(mailDir, 'bin');
-  mkdirSync(bin);
-  writeFileSync(join(bin, 'sendmail'), `#!/bin/sh\nf=${mailDir}/$(date +%s%N).eml\necho "argv: $*" > "$f.tmp"\ncat >> "$f.tmp"\nmv "$f.tmp" "$f"\n`);
-  chmodSync(join(bin, 'sendmail'), 0o755);
-  process.env.PATH = `${bin}:${PATH}`;
-});
 const fx = useNode(F);
 F.before(async () => {
+  relay = await startSmtpServer();
+  fx.cleanups.push(() => relay.close());
+  const mail = await fx.admin.put('/api/backup/mail', { from: 'ramvm@testnode', transport: 'smtp', smtp: { host: '127.0.0.1', port: relay.port, security: 'none' } });
+  assert.is(mail.status, 200, mail.text);
   big = await makeGuest(fx, 101, { sizeMiB: 64, filledMiB: 48, format: 'qcow2', reference: join(fx.root, 'ref-101.raw') });
   small = await makeGuest(fx, 102, { sizeMiB: 16, filledMiB: 4, format: 'raw', reference: join(fx.root, 'ref-102.raw') });
   await big.start();
   await small.start();
 });
-F.after(() => {
-  process.env.PATH = PATH;
-  rmSync(mailDir, { recursive: true, force: true });
-});
-
 F('should fail on a full target, mark nothing verified, keep older backups and the guest running', async () => {
   const mnt = join(fx.root, 'mnt-small');
   mkdirSync(mnt);
@@ -114,7 +102,7 @@ F('should write nothing when the external device is missing, and mail the failur
   assert.not.ok(existsSync(join(fx.root, 'run/ramvm/backup-mnt/usbgone')), 'no mount point made');
   const m = mails();
   assert.is(m.length, 1);
-  assert.match(m[0]!, 'argv: -t -oi\n');
+  assert.equal([relay.messages[0]!.from, relay.messages[0]!.to], ['ramvm@testnode', ['it@example.com']]);
   assert.match(m[0]!, '\nTo: it@example.com\n');
   assert.match(m[0]!, '\nSubject: ramvm backup FAILED on testnode: job offsite (storage usbgone: no device with filesystem label RAMVMGONE1 is connected; nothing was written)\n');
   assert.match(m[0]!, 'Last ');
@@ -227,13 +215,13 @@ F('should leave nothing verified after kill -9, clean the partial folder on the 
   process.kill((await fx.admin.get(`/api/task/${kid}`)).json.data.pid, 'SIGKILL');
   assert.is((await waitTask(fx.admin, kid)).status, 'failed');
   const before = mails().length;
-  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: fx.node.env, encoding: 'utf8' });
+  const tick = await ramvm(fx.node.env, ['backup', 'tick']);
   assert.is(tick.status, 0, tick.stderr);
   const after = mails();
   assert.is(after.length, before + 1);
   assert.match(after[after.length - 1]!, 'Subject: ramvm backup FAILED on testnode: job slow');
   assert.match(after[after.length - 1]!, 'interrupted');
-  spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: fx.node.env });
+  await ramvm(fx.node.env, ['backup', 'tick']);
   assert.is(mails().length, before + 1, 'mailed once');
   // Let QEMU's orphaned job end before the next test.
   const clean = await fx.admin.post('/api/backup/run', { vmid: 101, storage: 'local', compress: 'zstd' });

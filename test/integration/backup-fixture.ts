@@ -5,9 +5,11 @@
  * Writes during a backup go through QEMU's block layer with HMP `qemu-io`
  * on the guest's drive, as a guest's writes would.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIST } from '../../build/build';
 import { withQmp } from '../../node-cgi/qemu/qmp';
 import type { NodeFixture } from '../helpers/fixture';
 import { bootSector, GUEST_MARKER } from '../helpers/guest';
@@ -32,6 +34,22 @@ export function sh(argv: string[], opts: { allowFail?: boolean } = {}): { code: 
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * Run `ramvm <args>` of the built CLI and wait for it without blocking this
+ * process: a test's own servers (an SMTP relay) must go on answering it.
+ */
+export function ramvm(env: NodeJS.ProcessEnv, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 /** A raw file of `sizeMiB` whose first `filledMiB` are random, with the test boot sector in sector 0. */

@@ -5,7 +5,7 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { useNode } from '../helpers/fixture';
@@ -167,18 +167,27 @@ J('should run a verify job now and record its last run', async () => {
   assert.is(b.verified, true);
 });
 
-J('should keep mail settings as an argv', async () => {
+J('should keep mail settings as data, never a command line', async () => {
   const shown = (await fx.admin.get('/api/backup/mail')).json.data;
-  assert.equal(shown, { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@testnode' });
+  assert.equal(shown, { from: 'ramvm@testnode', transport: 'sendmail', smtp: null, passwordSet: false });
   const back = await fx.admin.put('/api/backup/mail', shown);
   assert.is(back.status, 200, `the settings GET shows are taken back as they are: ${back.text}`);
   assert.equal(back.json.data, shown);
-  const r = await fx.admin.put('/api/backup/mail', { sendmail: ['/usr/sbin/sendmail', '-t', '-oi', '-f', 'backup@example.com'], from: 'backup@example.com' });
+  const relay = { host: 'mail.example.com', port: 587, security: 'starttls', username: 'ramvm' };
+  const r = await fx.admin.put('/api/backup/mail', { transport: 'smtp', smtp: relay, password: 'relay-pw-1', from: 'backup@example.com' });
   assert.is(r.status, 200, r.text);
-  assert.equal(r.json.data.sendmail, ['/usr/sbin/sendmail', '-t', '-oi', '-f', 'backup@example.com']);
-  assert.is((await fx.admin.put('/api/backup/mail', { sendmail: 'sendmail -t' })).status, 400, 'a shell string is refused');
-  assert.is((await fx.admin.put('/api/backup/mail', { sendmail: ['-t'] })).status, 400);
-  await fx.admin.put('/api/backup/mail', { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@example.com' });
+  assert.equal(r.json.data, { from: 'backup@example.com', transport: 'smtp', smtp: relay, passwordSet: true });
+  assert.not.match(r.text, 'relay-pw-1', 'the password is never shown');
+  const stored = join(fx.root, 'etc/ramvm/priv/smtp-password');
+  assert.is(readFileSync(stored, 'utf8'), 'relay-pw-1');
+  assert.is(statSync(stored).mode & 0o777, 0o600);
+  assert.not.match(readFileSync(join(fx.root, 'etc/ramvm/backup/mail.json'), 'utf8'), 'relay-pw-1', 'not beside the settings');
+  // The root exploit of the old setting: an argv that ran as root with the next failure mail.
+  const exploit = await fx.admin.put('/api/backup/mail', { sendmail: ['/bin/sh', '-c', 'id > /tmp/x'] });
+  assert.is(exploit.status, 400);
+  assert.match(exploit.json.error.message, /^sendmail: a mail command is no longer configurable/);
+  assert.is((await fx.admin.put('/api/backup/mail', { smtp: { ...relay, host: 'evil.example.net' } })).json.data.passwordSet, false, 'another relay does not get the password');
+  assert.is((await fx.admin.put('/api/backup/mail', { transport: 'sendmail', smtp: null, from: 'ramvm@testnode' })).status, 200);
 });
 
 J('should start a due job once from the cron tick', async () => {

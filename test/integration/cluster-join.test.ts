@@ -248,6 +248,20 @@ J('should send a change made on a member to the master, and have it everywhere',
   for (const n of [n1, n3]) await loginClient(n.url, 'bert', 'bert-pw-1234');
 });
 
+J('should end a session on every node when its user logs out on a member', async () => {
+  const bert = await loginClient(n2.url, 'bert', 'bert-pw-1234');
+  const me = (n: ClusterTestNode, cookie: string) => fetch(`${n.url}/api/access/me`, { headers: { cookie } });
+  for (const n of [n1, n2, n3]) assert.is((await me(n, bert.cookie!)).status, 200, `the ticket works on ${n.name}`);
+  const out = await bert.del('/api/access/ticket');
+  assert.is(out.status, 204, out.text);
+  for (const n of [n1, n2, n3]) {
+    const r = await me(n, bert.cookie!);
+    assert.is(r.status, 401, `ended on ${n.name}`);
+    assert.match(((await r.json()) as any).error.message, 'session has ended');
+  }
+  await loginClient(n3.url, 'bert', 'bert-pw-1234');
+});
+
 J('should bring a member that was away up to date when it is back', async () => {
   await n3.kill();
   const r = await a1.post('/api/access/users', { username: 'late', password: 'late-pw-1234' });

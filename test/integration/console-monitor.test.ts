@@ -4,7 +4,8 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathsFor } from '../../node-cgi/lib/paths';
 import { decodePng } from '../../node-cgi/console/png';
 import { Qmp } from '../../node-cgi/qemu/qmp';
@@ -18,6 +19,10 @@ const STOPPED_VMID = 112;
 let viewer: Client;
 let auditor: Client;
 let tokenClient: Client;
+/** Administrator of guest VMID only: VM.Monitor there, no Sys.Modify on "/" (the documented way to share a guest). */
+let delegate: Client;
+/** An API token of that user. */
+let delegateToken: Client;
 
 const S = suite('monitor');
 const fx = useNode(S, { node: 'monitor1' });
@@ -30,6 +35,9 @@ S.before(async () => {
   viewer = await fx.node.login('viewer', 'viewer-pw-1');
   auditor = await fx.node.login('auditor', 'auditor-pw-1');
   tokenClient = makeClient(fx.node.url, { token: addToken(fx.root, 'admin', 'mon') });
+  addUser(fx.root, 'guestadmin', 'guestadmin-pw-1', 'Administrator', `/vms/${VMID}`);
+  delegate = await fx.node.login('guestadmin', 'guestadmin-pw-1');
+  delegateToken = makeClient(fx.node.url, { token: addToken(fx.root, 'guestadmin', 'mon') });
 });
 
 S('should print the guest\'s status for "info status"', async () => {
@@ -67,7 +75,8 @@ const refusals: [string, () => Promise<{ status: number; json: any }>, number, s
   ['a missing command field', () => fx.admin.post(`/api/monitor/${VMID}`, {}), 400, 'invalid'],
   ['a guest that does not exist', () => fx.admin.post('/api/monitor/999', { command: 'info status' }), 404, 'not_found'],
   ['a guest that is not running', () => fx.admin.post(`/api/monitor/${STOPPED_VMID}`, { command: 'info status' }), 409, 'conflict'],
-  ['GET on the monitor', () => fx.admin.get(`/api/monitor/${VMID}`), 405, 'method_not_allowed'],
+  ['PUT on the monitor', () => fx.admin.put(`/api/monitor/${VMID}`, { command: 'info status' }), 405, 'method_not_allowed'],
+  ['a field besides the command', () => fx.admin.post(`/api/monitor/${VMID}`, { command: 'info status', raw: true }), 400, 'invalid'],
 ];
 for (const [why, call, status, code] of refusals) {
   S(`should refuse ${why} with ${status}`, async () => {
@@ -88,6 +97,64 @@ S('should serve monitor commands that arrive together, one after another on QEMU
     clearTimeout(release);
     holder.close();
   }
+});
+
+// [command, the delegate's status, why]: admin (Sys.Modify on "/") runs each of them.
+const SPLIT: [string, number, string][] = [
+  ['info status', 200, 'read-only'],
+  ['info block -v', 200, 'read-only, with a flag'],
+  ['info registers', 200, 'read-only'],
+  ['info mtree -f', 200, 'read-only'],
+  ['info cpus', 200, 'read-only'],
+  ['info network', 200, 'read-only'],
+  ['info chardev', 200, 'read-only'],
+  ['help info', 200, 'help'],
+  ['info usbhost', 403, 'the host\'s USB devices'],
+  ['info ramblock', 403, 'host addresses'],
+  ['info  status', 403, 'not the exact shape'],
+  ['info status;quit', 403, 'a ";" after a read-only command'],
+  ['system_reset', 403, 'changes the guest'],
+  ['no-such-command', 403, 'unknown'],
+];
+for (const [command, status, why] of SPLIT) {
+  S(`should let a guest's own Administrator run ${JSON.stringify(command)} only when read-only (${status}: ${why}), and the node's admin always`, async () => {
+    const mine = await delegate.post(`/api/monitor/${VMID}`, { command });
+    assert.is(mine.status, status, mine.text);
+    if (status === 403) assert.match(mine.json.error.message, 'needs Sys.Modify on /');
+    const viaToken = await delegateToken.post(`/api/monitor/${VMID}`, { command });
+    assert.is(viaToken.status, status, `the same through an API token: ${viaToken.text}`);
+    if (command === 'system_reset') return; // admin's run of it would reset the guest under the other tests
+    const admins = await fx.admin.post(`/api/monitor/${VMID}`, { command });
+    assert.is(admins.status, 200, admins.text);
+  });
+}
+
+S('should refuse the root exploit of a raw monitor to a guest\'s own Administrator and run nothing', async () => {
+  const marker = join(fx.root, 'monitor-exploit-ran');
+  const r = await delegate.post(`/api/monitor/${VMID}`, { command: `migrate -d "exec:touch ${marker}"` });
+  assert.is(r.status, 403);
+  assert.is(r.json.error.code, 'forbidden');
+  await new Promise((res) => setTimeout(res, 500));
+  assert.not.ok(existsSync(marker), 'no program ran');
+  const status = await fx.admin.post(`/api/monitor/${VMID}`, { command: 'info migrate' });
+  assert.not.match(status.json.data.output, /Migration status: (active|setup|completed|failed)/, 'no migration was started');
+});
+
+S('should write a refused and a run command that is not read-only to the audit log', async () => {
+  const r = await fx.admin.get('/api/access/audit?action=monitor&limit=1000');
+  const events = r.json.data as { user: string; ok: boolean; object: string; detail: { command: string } }[];
+  assert.ok(events.some((e) => e.user === 'guestadmin' && !e.ok && e.detail.command.startsWith('migrate -d')), JSON.stringify(events));
+  assert.ok(events.some((e) => e.user === 'admin' && e.ok && e.detail.command === 'no-such-command'));
+  assert.not.ok(events.some((e) => e.detail.command === 'info status'), 'read-only commands are not audited');
+});
+
+S('should tell each user what they may run on the monitor', async () => {
+  const mine = await delegate.get(`/api/monitor/${VMID}`);
+  assert.is(mine.status, 200);
+  assert.is(mine.json.data.full, false);
+  assert.ok(mine.json.data.readOnly.includes('info status'));
+  assert.is((await fx.admin.get(`/api/monitor/${VMID}`)).json.data.full, true);
+  assert.is((await viewer.get(`/api/monitor/${VMID}`)).status, 403, 'no VM.Monitor, nothing to say');
 });
 
 S('should have left the guest running after the refusals', async () => {

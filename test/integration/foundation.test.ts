@@ -42,11 +42,12 @@ K('should answer a wrong method with 405 and an Allow header', async () => {
   assert.is(r.headers.get('allow'), 'GET');
 });
 
-K('should refuse malformed JSON with 400', async () => {
-  const r = await node.anon().request('POST', '/api/access/ticket', { body: '{"username":', headers: { 'content-type': 'application/json' } });
+K("should refuse malformed JSON with 400, in words that are not the parser's (finding 8)", async () => {
+  const r = await node.anon().request('POST', '/api/access/ticket', { body: '{"username":"<b>x', headers: { 'content-type': 'application/json' } });
   assert.is(r.status, 400);
   assert.is(r.json.error.code, 'bad_request');
-  assert.match(r.json.error.message, 'malformed JSON');
+  assert.is(r.json.error.message, 'the body is not valid JSON');
+  assert.not.match(r.text, /<b>|Unterminated|position|SyntaxError/);
 });
 
 K('should refuse a JSON body over 1 MiB with 413', async () => {
@@ -130,6 +131,21 @@ S.before(async () => {
   node = await startTestNode();
 });
 S.after(async () => node?.stop());
+
+S('should serve the page with a Content-Security-Policy, and every API answer with nosniff (finding 7)', async () => {
+  const html = await fetch(node.url + '/');
+  const csp = html.headers.get('content-security-policy') ?? '';
+  for (const d of ["default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'"]) assert.match(csp, d);
+  assert.not.match(csp, 'unsafe-inline');
+  assert.is(html.headers.get('x-content-type-options'), 'nosniff');
+  const client = await node.login('admin', node.adminPassword);
+  for (const [path, status] of [['/api/access/me', 200], ['/api/nothing', 404], ['/api/vm/x%zz', 400]] as const) {
+    const r = await client.get(path);
+    assert.is(r.status, status, path);
+    assert.is(r.headers.get('x-content-type-options'), 'nosniff', path);
+    assert.match(r.headers.get('content-security-policy') ?? '', "default-src 'none'", path);
+  }
+});
 
 S('should serve index.html with no-cache and the hashed bundle as immutable', async () => {
   const html = await fetch(node.url + '/');

@@ -11,14 +11,15 @@
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST } from '../../build/build';
 import { SCHEDULER_STALE_MS } from '../../node-cgi/backup/scheduler';
 import { waitFor } from '../helpers/guest';
 import { useNode } from '../helpers/fixture';
-import { freePort, loginClient, sharedTempDir } from '../helpers/node';
+import { startSmtpServer, type SmtpServer } from '../helpers/smtp-server';
+import { freePort, loginClient } from '../helpers/node';
 import { exited, lighttpdOf, startNpm } from '../helpers/npm-start';
 import { taskLog, waitTask } from './backup-fixture';
 
@@ -85,20 +86,18 @@ N('should refuse a tick interval that is no number before it serves', async () =
 });
 N.run();
 
-// The node's tasks (user ramvm) run the stand-in and write its mails.
-const mailDir = sharedTempDir('ramvm-sched-mail-');
+let relay: SmtpServer;
 
 const S = suite('a scheduler that stopped');
 const fx = useNode(S);
-S.before(() => {
-  fx.cleanups.push(() => rmSync(mailDir, { recursive: true, force: true }));
-  // sendmail: each message into a file of mailDir.
-  writeFileSync(join(mailDir, 'sendmail'), `#!/bin/sh\nf=${mailDir}/$(date +%s%N).eml\ncat > "$f.tmp"\nmv "$f.tmp" "$f"\n`);
-  chmodSync(join(mailDir, 'sendmail'), 0o755);
+S.before(async () => {
+  relay = await startSmtpServer();
+  fx.cleanups.push(() => relay.close());
 });
 
 S('should be an alert once jobs waited five minutes without a tick, mailed once, not acknowledged, gone with the next tick', async () => {
-  assert.is((await fx.admin.put('/api/backup/mail', { sendmail: [join(mailDir, 'sendmail')], from: 'ramvm@testnode' })).status, 200);
+  const mail = await fx.admin.put('/api/backup/mail', { from: 'ramvm@testnode', transport: 'smtp', smtp: { host: '127.0.0.1', port: relay.port, security: 'none' } });
+  assert.is(mail.status, 200, mail.text);
   assert.is((await fx.admin.post('/api/backup/jobs', { id: 'nightly', start: '22:00', mailto: 'it@example.com' })).status, 201);
   let s = (await fx.admin.get('/api/backup/scheduler')).json.data;
   assert.equal([s.state, s.last, s.jobs], ['ok', null, 1], 'a job of a minute ago has not waited long');
@@ -115,11 +114,9 @@ S('should be an alert once jobs waited five minutes without a tick, mailed once,
   assert.equal(alerts.map((a: { task: string; kind: string }) => [a.task, a.kind]), [['scheduler:testnode', 'scheduler']]);
   assert.is(alerts[0].message, s.message);
 
-  const mails = await waitFor('the mail', () => {
-    const f = readdirSync(mailDir).filter((x) => x.endsWith('.eml'));
-    return f.length > 0 ? f : null;
-  }, 30_000, 200);
-  const text = readFileSync(join(mailDir, mails![0]!), 'utf8');
+  const mails = await waitFor('the mail', () => (relay.messages.length > 0 ? relay.messages : null), 30_000, 200);
+  assert.equal(mails![0]!.to, ['it@example.com']);
+  const text = mails![0]!.data.replace(/\r\n/g, '\n');
   assert.match(text, /^From: ramvm@testnode\nTo: it@example.com\nSubject: ramvm backup scheduler STOPPED on testnode\n/);
   assert.match(text, 'NO SCHEDULED BACKUP STARTS');
   await fx.admin.get('/api/backup/alerts');

@@ -276,9 +276,11 @@ test('should leave nothing behind when a disk cannot be created', async () => {
     writeFileSync(join(fake, 'qemu-img'), `#!/bin/sh\ncase "$*" in *disk-1*) echo "qemu-img: disk full" >&2; exit 1;; esac\nexec ${real} "$@"\n`);
     chmodSync(join(fake, 'qemu-img'), 0o755);
     const body = JSON.stringify({ vmid: 160, disks: [{ size: '1M' }, { size: '1M' }], nics: [] });
-    const out = await runCgi('vm', 'POST', '/', body, { ...fx.node.env, PATH: `${fake}:${process.env.PATH}` });
+    const { out, err } = await runCgi('vm', 'POST', '/', body, { ...fx.node.env, PATH: `${fake}:${process.env.PATH}` });
     assert.match(out, /^Status: 500/);
-    assert.match(out, 'disk full');
+    assert.match(out, 'qemu-img failed');
+    assert.not.match(out, 'disk full', "the tool's words go to the log only");
+    assert.match(err, 'disk full');
     assert.not.ok(existsSync(images('160')), 'no disk folder');
     assert.not.ok(existsSync(join(vmsDir(), '160.json')), 'no config');
   } finally {
@@ -287,7 +289,7 @@ test('should leave nothing behind when a disk cannot be created', async () => {
 });
 
 /** Run a built CGI as lighttpd does (CGI/1.1 environment, body on stdin), logged in as admin. */
-async function runCgi(handler: string, method: string, pathInfo: string, body: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function runCgi(handler: string, method: string, pathInfo: string, body: string, env: NodeJS.ProcessEnv): Promise<{ out: string; err: string }> {
   const csrf = fx.admin.csrf!;
   const child = spawn(process.execPath, [join(DIST, 'cgi', `${handler}.cgi`)], {
     env: {
@@ -304,9 +306,11 @@ async function runCgi(handler: string, method: string, pathInfo: string, body: s
   });
   child.stdin.end(body);
   let out = '';
+  let err = '';
   child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
   await new Promise((r) => child.on('close', r));
-  return out;
+  return { out, err };
 }
 
 test('should refuse a start that would overcommit memory, with a clear message', async () => {

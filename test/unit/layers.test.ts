@@ -5,7 +5,7 @@
  *
  *   api-types.ts                     the API's answers as types (for the web app)
  *   handlers, cli, root              the edges: CGIs, the `ramvm` command, the root helper and the root-side start
- *   restore                          restores, run from backup, boot checks
+ *   restore, migrate                 restores, run from backup, boot checks; moving guests between nodes
  *   backup                           storages, jobs, copies, verification
  *   console                          websocket console, monitor, screenshots
  *   vm                               guests: configs, QEMU processes, disks, status
@@ -35,7 +35,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['vm'],
   ['console'],
   ['backup'],
-  ['restore'],
+  ['restore', 'migrate'],
   ['handlers', 'cli', 'root'],
   ['.'],
 ];

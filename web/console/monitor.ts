@@ -4,8 +4,9 @@
  * as POST /api/monitor/<vmid> {"command"}, its answer appended to a
  * monospace transcript that is plain selectable text, so commands and
  * output copy out with the mouse. Several lines pasted at once run one
- * after the other. Shown only to users who hold VM.Monitor (HMP can do
- * anything QEMU can).
+ * after the other. Shown only to users who hold VM.Monitor; below the
+ * line it says what they may run (GET /api/monitor/<vmid>): every command
+ * with Sys.Modify on "/", else only the read-only ones, which it lists.
  *
  *   html`<${Monitor} vmid=${101} me=${me} />`
  *
@@ -19,6 +20,7 @@ import { html } from '../html';
 import { t } from '../i18n';
 import { ApiError, type Me } from '../api';
 import { client } from '../client';
+import { useLoad } from '../hooks';
 import { errorTitle } from '../components/error-banner';
 import { useCopy } from './clipboard';
 
@@ -96,6 +98,7 @@ function Terminal({ vmid }: { vmid: number | string }) {
   const inputRef = useRef<HTMLInputElement>(null);
   const live = useRef(true);
   const running = useRef(false);
+  const access = useLoad(() => client.monitor.access(key), [key]).data;
 
   useEffect(() => {
     live.current = true;
@@ -215,6 +218,10 @@ function Terminal({ vmid }: { vmid: number | string }) {
       />
       <button type="submit" class="btn btn-small" disabled=${busy}>${t('monitor.send')}</button>
     </form>
-    <p class="field-hint" id=${`${inputId}-hint`}>${t('monitor.hint')}</p>
+    <p class="field-hint" id=${`${inputId}-hint`}>${t('monitor.hint')} ${access && !access.full ? t('monitor.readOnly') : ''}</p>
+    ${access && !access.full
+      ? html`<details class="monitor-allowed"><summary>${t('monitor.allowed')}</summary>
+          <ul>${access.readOnly.map((c) => html`<li key=${c}><code>${c}</code></li>`)}</ul></details>`
+      : null}
   </section>`;
 }

@@ -4,7 +4,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { paths } from '../../../node-cgi/lib/paths';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { aclFile, groupsFile, readAccess, tokensFile, updateAccess, usersFile } from '../../../node-cgi/access/store';
+import {
+  aclFile, assertKeyholdersKept, groupsFile, readAccess, tokensFile, updateAccess, usersFile, type AccessConfig, type Actor,
+} from '../../../node-cgi/access/store';
 
 const U = suite('updateAccess');
 useTempRoot(U);
@@ -98,3 +100,68 @@ U('should allow admins through a group, and refuse emptying that group of the la
 });
 
 U.run();
+
+const K = suite('assertKeyholdersKept');
+/**
+ * admin: the keyholder. dele: Administrator of guest 101 only (a delegated
+ * admin). ua: a user admin (User.Modify on /access), no keyholder. staff: a
+ * group admin is in.
+ */
+function world(): AccessConfig {
+  const user = (groups: string[] = []) => ({ enabled: true, expire: 0, groups, password: 'scrypt$x' });
+  return {
+    users: { users: { admin: user(['staff']), dele: user(), ua: user(), anna: user() } },
+    groups: { groups: { staff: {} } },
+    acl: {
+      acl: [
+        { path: '/', user: 'admin', role: 'Administrator', propagate: true },
+        { path: '/vms/101', user: 'dele', role: 'Administrator', propagate: true },
+        { path: '/access', user: 'ua', role: 'Administrator', propagate: true },
+        { path: '/vms/101', user: 'anna', role: 'VMUser', propagate: true },
+      ],
+    },
+    tokens: { tokens: { 'admin!cli': { hash: 'h', expire: 0, privsep: false } } },
+  };
+}
+// [change, by, refusal (null: allowed), why]
+const KEPT: [(d: AccessConfig) => void, Actor, RegExp | null, string][] = [
+  [(d) => d.acl.acl.push({ path: '/vms/101', user: 'admin', role: 'NoAccess', propagate: true }), { username: 'dele' },
+    /^refused: it would take every privilege on \/vms\/101 from admin, who holds the keys/, 'NoAccess for admin on the delegate\'s guest (finding 3)'],
+  [(d) => d.acl.acl.push({ path: '/vms/101', user: 'admin', role: 'VMAuditor', propagate: true }), { username: 'dele' },
+    /take .*VM\.PowerMgmt.* on \/vms\/101 from admin/, 'a lesser role is a loss too'],
+  [(d) => d.acl.acl.push({ path: '/vms/101', group: 'staff', role: 'NoAccess', propagate: true }), { username: 'dele' },
+    /on \/vms\/101 from admin/, 'NoAccess for a group admin is in: a deeper entry of a group wins'],
+  [(d) => { d.acl.acl[0]!.propagate = false; }, { username: 'ua' },
+    /take every privilege on \/ \(below it\) from admin/, 'the keyholder\'s entry on / made non-propagating takes everything below'],
+  [(d) => { d.users.users.admin!.enabled = false; }, { username: 'ua' }, /it would change the account of admin/, 'a user admin disables the keyholder'],
+  [(d) => { d.users.users.admin!.password = 'scrypt$mine'; }, { username: 'ua' }, /account of admin/, 'a user admin sets the keyholder\'s password'],
+  [(d) => { delete d.users.users.admin; }, { username: 'ua' }, /account of admin/, 'a user admin deletes the keyholder'],
+  [(d) => { d.users.users.admin!.groups = []; }, { username: 'ua' }, /account of admin/, 'takes the keyholder out of a group'],
+  [(d) => { d.tokens.tokens['admin!mine'] = { hash: 'h2', expire: 0, privsep: false }; }, { username: 'ua' }, /API tokens of admin/, 'a token for the keyholder, whose secret the maker knows'],
+  [(d) => { delete d.tokens.tokens['admin!cli']; }, { username: 'ua' }, /API tokens of admin/, 'deletes the keyholder\'s token'],
+  [(d) => d.acl.acl.push({ path: '/vms/101', user: 'admin', role: 'NoAccess', propagate: true }), { username: 'admin', privsep: true },
+    /from admin/, 'the keyholder\'s own privilege-separated token is no keyholder'],
+  [(d) => d.acl.acl.push({ path: '/vms/101', user: 'anna', role: 'NoAccess', propagate: true }), { username: 'dele' }, null, 'NoAccess for another user'],
+  [(d) => d.acl.acl.push({ path: '/vms/101', user: 'admin', role: 'Administrator', propagate: true }), { username: 'dele' }, null, 'granting the keyholder what it holds takes nothing'],
+  [(d) => { d.users.users.anna!.enabled = false; }, { username: 'ua' }, null, 'a user admin disables another user'],
+  [(d) => d.acl.acl.push({ path: '/vms/101', user: 'admin', role: 'NoAccess', propagate: true }), { username: 'admin' }, null, 'a keyholder restricts itself'],
+  [(d) => { d.users.users.admin!.sessions = 1; }, { username: 'admin' }, null, 'a keyholder logs out'],
+];
+for (const [change, by, refusal, why] of KEPT) {
+  K(`should ${refusal ? 'refuse' : 'allow'} ${why}`, () => {
+    const before = world();
+    const after = structuredClone(before);
+    change(after);
+    if (!refusal) return assertKeyholdersKept(before, after, by);
+    try {
+      assertKeyholdersKept(before, after, by);
+    } catch (e) {
+      assert.instance(e, HttpError);
+      assert.is((e as HttpError).status, 403);
+      assert.match((e as HttpError).message, refusal);
+      return;
+    }
+    assert.unreachable('allowed');
+  });
+}
+K.run();

@@ -16,7 +16,12 @@ function req(method: string, headers: Record<string, string>) {
   for (const [k, v] of Object.entries(headers)) env[`HTTP_${k.toUpperCase().replace(/-/g, '_')}`] = v;
   return parseRequest(env, Readable.from([]));
 }
-const ticketOf = (user: string, at = NOW) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user, at))}` });
+const ticketOf = (user: string, at = NOW, epoch = 0) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user, epoch, at))}` });
+/** A ticket cookie with the CSRF header of that very ticket. */
+const sessionOf = (user: string, epoch = 0) => {
+  const t = issueTicket(user, epoch, NOW);
+  return { cookie: `RamvmAuth=${encodeURIComponent(t)}`, 'x-ramvm-csrf': issueCsrf(t) };
+};
 const tokenOf = (id: string, secret = SECRET) => ({ authorization: `RamvmToken ${id}=${secret}` });
 
 function rejection(fn: () => unknown): string {
@@ -41,6 +46,7 @@ A.before(() => {
       off: { ...base, enabled: false },
       old: { ...base, enabled: true, expire: NOW - 1 },
       moved: { ...base, enabled: true, ticketsSince: NOW - 10 },
+      ended: { ...base, enabled: true, sessions: 3 },
     };
     d.acl.acl = [];
     d.tokens.tokens = {
@@ -55,7 +61,10 @@ A('should accept a fresh ticket on GET', () => {
   assert.equal(authenticate(req('GET', ticketOf('anna'))), { username: 'anna', via: 'ticket' });
 });
 A('should accept a POST with the ticket and its CSRF header', () => {
-  assert.equal(authenticate(req('POST', { ...ticketOf('anna'), 'x-ramvm-csrf': issueCsrf('anna') })).username, 'anna');
+  assert.equal(authenticate(req('POST', sessionOf('anna'))).username, 'anna');
+});
+A('should accept a ticket of the user\'s current session epoch', () => {
+  assert.equal(authenticate(req('POST', sessionOf('ended', 3))).username, 'ended');
 });
 A('should accept a token with its privsep flag and no CSRF header', () => {
   assert.equal(authenticate(req('DELETE', tokenOf('anna!ci'))), { username: 'anna', tokenid: 'ci', privsep: true, via: 'token' });
@@ -64,14 +73,19 @@ A('should accept a token with its privsep flag and no CSRF header', () => {
 // Headers are made when the test runs: tickets are signed with the key of the suite's own root.
 const refused: [string, string, () => Record<string, string>, string][] = [
   ['no credentials', 'GET', () => ({}), 'authentication required'],
-  ['a forged ticket', 'GET', () => ({ cookie: 'RamvmAuth=' + encodeURIComponent(issueTicket('anna').replace(/::.*/, '::AAAA')) }), 'invalid or has expired'],
+  ['a forged ticket', 'GET', () => ({ cookie: 'RamvmAuth=' + encodeURIComponent(issueTicket('anna', 0).replace(/::.*/, '::AAAA')) }), 'invalid or has expired'],
+  ['a ticket whose epoch was raised by hand', 'GET', () => ({ cookie: 'RamvmAuth=' + encodeURIComponent(issueTicket('ended', 0).replace(':0::', ':3::')) }), 'invalid or has expired'],
   ['an expired ticket', 'GET', () => ticketOf('anna', NOW - TICKET_LIFETIME_S - 1), 'invalid or has expired'],
-  ['a ticket from before the last password change', 'GET', () => ticketOf('moved', NOW - 20), 'password has changed'],
+  ['a ticket from before the user was made or its last password change', 'GET', () => ticketOf('moved', NOW - 20), 'session has ended'],
   ['a ticket of a disabled user', 'GET', () => ticketOf('off'), 'disabled'],
   ['a ticket of an expired user', 'GET', () => ticketOf('old'), 'disabled'],
   ['a ticket of a deleted user', 'GET', () => ticketOf('ghost'), 'deleted'],
   ['a POST without CSRF header', 'POST', () => ticketOf('anna'), 'X-Ramvm-CSRF'],
-  ["a POST with another user's CSRF header", 'POST', () => ({ ...ticketOf('anna'), 'x-ramvm-csrf': issueCsrf('moved') }), 'X-Ramvm-CSRF'],
+  ["a POST with another user's CSRF header", 'POST', () => ({ ...ticketOf('anna'), 'x-ramvm-csrf': sessionOf('moved')['x-ramvm-csrf'] }), 'X-Ramvm-CSRF'],
+  ["a POST with the CSRF header of another ticket of the same user (an older login's)", 'POST', () => ({ ...ticketOf('anna'), 'x-ramvm-csrf': issueCsrf(issueTicket('anna', 0, NOW - 60)) }), 'X-Ramvm-CSRF'],
+  ['a POST with a CSRF header of the old form (time:signature)', 'POST', () => ({ ...ticketOf('anna'), 'x-ramvm-csrf': `${NOW.toString(16).toUpperCase()}:AAAA` }), 'X-Ramvm-CSRF'],
+  ['a ticket of a session ended by a logout (an older epoch)', 'GET', () => ticketOf('ended', NOW, 2), 'session has ended'],
+  ['a ticket of a later epoch than the user\'s', 'GET', () => ticketOf('ended', NOW, 4), 'session has ended'],
   ['a token with the wrong secret', 'GET', () => tokenOf('anna!ci', SECRET.replace(/^./, 'X')), 'wrong secret'],
   ['an unknown token', 'GET', () => tokenOf('anna!nope'), 'wrong secret'],
   ['an expired token', 'GET', () => tokenOf('anna!gone'), 'expired'],

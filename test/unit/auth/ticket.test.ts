@@ -11,22 +11,30 @@ const T = suite('verifyTicket');
 useTempRoot(T);
 const now = 1_800_000_000;
 T('should accept a fresh ticket and return the user', () => {
-  assert.equal(verifyTicket(issueTicket('anna', now), now), { username: 'anna', issued: now });
+  assert.equal(verifyTicket(issueTicket('anna', 0, now), now), { username: 'anna', issued: now, epoch: 0 });
+  assert.equal(verifyTicket(issueTicket('anna', 7, now), now), { username: 'anna', issued: now, epoch: 7 });
 });
 T('should refuse an expired ticket', () => {
-  assert.is(verifyTicket(issueTicket('anna', now), now + TICKET_LIFETIME_S + 1), null);
+  assert.is(verifyTicket(issueTicket('anna', 0, now), now + TICKET_LIFETIME_S + 1), null);
+});
+T('should take an expired ticket where asked to (an open console), still checking its signature', () => {
+  assert.equal(verifyTicket(issueTicket('anna', 1, now), now + TICKET_LIFETIME_S + 1, false), { username: 'anna', issued: now, epoch: 1 });
+  assert.is(verifyTicket(issueTicket('anna', 1, now).replace(/::.*/, '::AAAA'), now, false), null);
+});
+T('should refuse a ticket whose epoch was changed', () => {
+  assert.is(verifyTicket(issueTicket('anna', 2, now).replace(':2::', ':3::'), now), null);
 });
 T('should refuse a ticket with another user name', () => {
-  const t = issueTicket('anna', now).replace('RAMVM:anna:', 'RAMVM:admin:');
+  const t = issueTicket('anna', 0, now).replace('RAMVM:anna:', 'RAMVM:admin:');
   assert.is(verifyTicket(t, now), null);
 });
 T('should refuse a ticket with a changed date', () => {
-  const t = issueTicket('anna', now);
-  const forged = t.replace(/:([0-9A-F]+)::/, (_, h: string) => `:${(parseInt(h, 16) + 3600).toString(16).toUpperCase()}::`);
+  const t = issueTicket('anna', 0, now);
+  const forged = t.replace(/:([0-9A-F]+):0::/, (_, h: string) => `:${(parseInt(h, 16) + 3600).toString(16).toUpperCase()}:0::`);
   assert.is(verifyTicket(forged, now + 3600), null);
 });
 T('should sign with the key of the current data root', () => {
-  const mine = issueTicket('anna', now);
+  const mine = issueTicket('anna', 0, now);
   const root = process.env.RAMVM_ROOT;
   const other = mkdtempSync(join(tmpdir(), 'ramvm-other-node-'));
   try {
@@ -37,20 +45,24 @@ T('should sign with the key of the current data root', () => {
     process.env.RAMVM_ROOT = root;
     rmSync(other, { recursive: true, force: true });
   }
-  assert.equal(verifyTicket(mine, now), { username: 'anna', issued: now }, 'back on the first node');
+  assert.equal(verifyTicket(mine, now), { username: 'anna', issued: now, epoch: 0 }, 'back on the first node');
 });
 T('should refuse garbage', () => {
-  for (const bad of ['', 'RAMVM:anna', 'RAMVM:anna:1::', 'x'.repeat(500)]) assert.is(verifyTicket(bad, now), null);
+  for (const bad of ['', 'RAMVM:anna', 'RAMVM:anna:1::', 'RAMVM:anna:1:01::x', 'RAMVM:anna:1:-1::x', 'x'.repeat(500)]) assert.is(verifyTicket(bad, now), null);
 });
 T.run();
 
 const C = suite('verifyCsrf');
 useTempRoot(C);
-C('should accept the token of the same user only', () => {
-  const c = issueCsrf('anna', now);
-  assert.ok(verifyCsrf(c, 'anna', now));
-  assert.not.ok(verifyCsrf(c, 'bob', now));
-  assert.not.ok(verifyCsrf(c, 'anna', now + TICKET_LIFETIME_S + 1));
+C('should accept the token of its own ticket only', () => {
+  const ticket = issueTicket('anna', 0, now);
+  const c = issueCsrf(ticket);
+  assert.ok(verifyCsrf(c, ticket));
+  assert.not.ok(verifyCsrf(c, issueTicket('bob', 0, now)), 'another user');
+  assert.not.ok(verifyCsrf(c, issueTicket('anna', 0, now + 1)), 'another login of the same user');
+  assert.not.ok(verifyCsrf(c, issueTicket('anna', 1, now)), 'a ticket of the next session epoch');
+  assert.not.ok(verifyCsrf('', ticket));
+  assert.not.ok(verifyCsrf(`${c}x`, ticket));
 });
 C.run();
 

@@ -44,8 +44,8 @@ A('should find a device by label or UUID without blkid\'s cache', () => {
 A('should mount with noatime unless options are given, never with suid, devices or programs', () => {
   const ext4 = { device: '/dev/sdb1', fstype: 'ext4' };
   assert.equal(mountArgs({ type: 'device', label: 'B' }, ext4, '/run/m', null), ['mount', '-t', 'ext4', '-o', 'noatime,nosuid,nodev,noexec', '/dev/sdb1', '/run/m']);
-  assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'ro' }, { device: '/dev/sdb1' }, '/run/m', null),
-    ['mount', '-t', 'ext4', '-o', 'ro,nosuid,nodev,noexec', '/dev/sdb1', '/run/m']);
+  assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'sync' }, { device: '/dev/sdb1' }, '/run/m', null),
+    ['mount', '-t', 'ext4', '-o', 'sync,nosuid,nodev,noexec', '/dev/sdb1', '/run/m']);
 });
 A('should give the node\'s user a FAT-like filesystem through mount options, and a Unix one not', () => {
   const owner = { uid: 998, gid: 997 };
@@ -56,7 +56,7 @@ A('should give the node\'s user a FAT-like filesystem through mount options, and
 const BAD_MOUNTS: [string, Record<string, string>, { device: string; fstype?: string }, RegExp][] = [
   ['a filesystem blkid does not know', {}, { device: '/dev/sdb1' }, /filesystem of \/dev\/sdb1 is unknown/],
   ['a filesystem not for backups', {}, { device: '/dev/sdb1', fstype: 'squashfs' }, /is squashfs; a backup device may have/],
-  ['suid', { options: 'suid' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"suid" is not a mount option a backup device may have/],
+  ['suid', { options: 'suid' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"suid" is not a mount option a storage may set/],
   ['exec', { options: 'noatime,exec' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"exec" is not a mount option/],
   ['a loop file', { options: 'loop' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"loop" is not a mount option/],
   ['a mount helper', { options: 'helper=x' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"helper=x" is not a mount option/],

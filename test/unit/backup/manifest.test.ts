@@ -71,6 +71,23 @@ P('should refuse JSON that is not a manifest', () => {
   assert.throws(() => parseManifest('{"format":2}'), /not a ramvm backup manifest/);
   assert.throws(() => parseManifest('nope'), (e: Error) => e instanceof SyntaxError && /not valid JSON/.test(e.message));
 });
+// [a file name in the manifest, why it is refused]
+const BAD_NAMES: [unknown, string][] = [
+  ['../../../etc/shadow', 'a path out of the backup folder'],
+  ['/etc/shadow', 'an absolute path'],
+  ['sub/disk.qcow2', 'a path into a folder'],
+  ['..', 'the parent folder'],
+  ['.hidden', 'a dot file'],
+  [42, 'not a string'],
+];
+for (const [name, why] of BAD_NAMES) {
+  P(`should refuse a manifest naming ${JSON.stringify(name)}: ${why}`, () => {
+    const text = JSON.stringify({ format: 1, vmid: 101, stamp: '20261125T220000Z', files: [{ name: 'config.json', size: 1, sha256: 'x' }, { name, size: 1, sha256: 'x' }] });
+    assert.throws(() => parseManifest(text), /a file name that is no plain name/);
+    const disk = JSON.stringify({ format: 1, vmid: 101, stamp: '20261125T220000Z', files: [], disks: [{ id: 'disk0', source: 'vm-101-disk-0.raw', file: name }] });
+    assert.throws(() => parseManifest(disk), /a file name that is no plain name/, 'the image of a disk too: a restore reads it');
+  });
+}
 P.run();
 
 const C = suite('compareSums');

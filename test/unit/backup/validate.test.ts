@@ -43,10 +43,33 @@ const badStorages: [string, string, Record<string, unknown>, string][] = [
   ['a label starting with a dash (argv option)', 'x', { type: 'device', label: '-oloop' }, 'label'],
   ['an unknown filesystem type', 'x', { type: 'device', label: 'B', fstype: 'proc' }, 'fstype'],
   ['mount options with a space', 'x', { type: 'device', label: 'B', options: 'ro, exec' }, 'options'],
+  ['exec: programs on the disk would run on the host', 'x', { type: 'device', label: 'B', options: 'noatime,exec' }, 'options'],
+  ['suid: set-uid programs on the disk would count', 'x', { type: 'device', label: 'B', options: 'suid' }, 'options'],
+  ['dev: device nodes on the disk would open host devices', 'x', { type: 'device', label: 'B', options: 'dev' }, 'options'],
+  ['loop with an offset: mount a file of the disk', 'x', { type: 'device', label: 'B', options: 'loop,offset=512' }, 'options'],
+  ['helper=: umount would run another program', 'x', { type: 'device', label: 'B', options: 'helper=x' }, 'options'],
+  ['an option value it does not take', 'x', { type: 'device', label: 'B', options: 'errors=panic' }, 'options'],
+  ['a flag given a value', 'x', { type: 'device', label: 'B', options: 'noatime=1' }, 'options'],
+  ['an owner of its own: the node\'s user owns a FAT disk\'s files', 'x', { type: 'device', label: 'B', options: 'uid=0' }, 'options'],
+  ['a path in /etc', 'x', { type: 'dir', path: '/etc/ramvm' }, 'path'],
+  ['a path in /proc', 'x', { type: 'dir', path: '/proc/1' }, 'path'],
+  ['a path in /dev', 'x', { type: 'dir', path: '/dev/shm/x' }, 'path'],
+  ['a field of the other type (options on a folder)', 'x', { type: 'dir', path: '/mnt/x', options: 'noatime' }, 'options'],
+  ['an unknown field', 'x', { type: 'device', label: 'B', lable: 'C' }, 'lable'],
   ['a storage name with a slash', '../etc', { type: 'dir', path: '/mnt/x' }, 'name'],
   ['a storage name starting with a dash', '-x', { type: 'dir', path: '/mnt/x' }, 'name'],
 ];
 for (const [why, name, body, field] of badStorages) S(`should refuse ${why}`, () => fails(() => parseStorage(name, body), field));
+S('should refuse a path in a folder of the node the caller names (its config, runtime, images)', () => {
+  const node = ['/srv/ramvm/etc/ramvm', '/srv/ramvm/var/lib/vz/images'];
+  fails(() => parseStorage('x', { type: 'dir', path: '/srv/ramvm/etc/ramvm' }, node), 'path');
+  fails(() => parseStorage('x', { type: 'dir', path: '/srv/ramvm/var/lib/vz/images/101' }, node), 'path');
+  assert.equal(parseStorage('x', { type: 'dir', path: '/srv/ramvm/var/lib/vz/imagesX' }, node), { type: 'dir', path: '/srv/ramvm/var/lib/vz/imagesX' });
+});
+S('should take the mount options a backup disk needs', () => {
+  const opts = 'noatime,errors=remount-ro,iocharset=utf8,compress=zstd,commit=60';
+  assert.equal(parseStorage('usb', { type: 'device', label: 'B', options: opts }), { type: 'device', label: 'B', options: opts });
+});
 S.run();
 
 const J = suite('parseJob');

@@ -3,11 +3,15 @@ import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import {
   HMP_COMMAND_MAX_CHARS,
+  READ_ONLY_INFO,
   checkedHmpCommand,
   checkedThumbWidth,
   hmpArgs,
+  hmpKind,
   parseHmpOutput,
+  readOnlyCommands,
   screendumpArgs,
+  type HmpKind,
 } from '../../../node-cgi/console/monitor';
 
 const C = suite('checkedHmpCommand');
@@ -39,6 +43,73 @@ for (const [value, why] of bad) {
   });
 }
 C.run();
+
+const K = suite('hmpKind');
+// [command line (as checkedHmpCommand passes it), kind, why]
+const KINDS: [string, HmpKind, string][] = [
+  ['info status', 'read-only', 'the guest\'s run state'],
+  ['info block', 'read-only', 'its disks'],
+  ['info block -v', 'read-only', 'a flag it takes'],
+  ['info block -n -v drive-disk0', 'read-only', 'both flags in order and a device'],
+  ['info registers', 'read-only', 'the current vCPU'],
+  ['info registers -a', 'read-only', 'every vCPU'],
+  ['info registers 1', 'read-only', 'one vCPU by number'],
+  ['info mtree -f -o', 'read-only', 'flags of the memory tree'],
+  ['info qom-tree /machine/unattached/device[0]', 'read-only', 'a QOM path'],
+  ['info stats vcpu halt_exits kvm', 'read-only', 'statistics by name and provider'],
+  ['info cpus', 'read-only', ''],
+  ['info network', 'read-only', ''],
+  ['info chardev', 'read-only', ''],
+  ['info', 'read-only', 'the list of info subcommands'],
+  ['help', 'read-only', 'help'],
+  ['help migrate', 'read-only', 'help on one command runs nothing'],
+  ['migrate -d "exec:id > /tmp/x"', 'full', 'the root exploit: starts a program on the host'],
+  ['stop', 'full', 'changes the guest'],
+  ['screendump /tmp/x.ppm', 'full', 'writes a host file'],
+  ['dump-guest-memory /tmp/m', 'full', 'writes a host file'],
+  ['drive_add 0 file=/etc/shadow,if=none', 'full', 'opens a host file'],
+  ['quit', 'full', 'ends QEMU'],
+  ['no-such-command', 'full', 'unknown: never read-only'],
+  ['info usbhost', 'full', 'the host\'s USB devices'],
+  ['info ramblock', 'full', 'host addresses of the guest\'s RAM'],
+  ['info jit', 'full', 'the emulator\'s host-side internals'],
+  ['info roms', 'full', 'host firmware paths'],
+  ['info history', 'full', 'the monitor\'s own history'],
+  ['info nothing', 'full', 'an info subcommand QEMU does not have'],
+  ['info  status', 'full', 'two spaces: not the shape'],
+  ['info status ', 'full', 'a trailing space'],
+  ['info status x', 'full', 'an argument it takes none of'],
+  ['info status;quit', 'full', 'a ";" is never part of a read-only command'],
+  ['info block drive-disk0;quit', 'full', 'a ";" after a device'],
+  ['info block "x"', 'full', 'quotes'],
+  ['info block $eax', 'full', 'an HMP expression'],
+  ['info block # comment', 'full', 'a comment sign'],
+  ['info block -v -n', 'full', 'flags out of QEMU\'s order'],
+  ['info block -x', 'full', 'a flag it does not take'],
+  ['info block -n-v', 'full', 'flags not apart'],
+  ['info registers -1', 'full', 'not a vCPU number'],
+  ['info registers 1+1', 'full', 'an expression'],
+  ['INFO status', 'full', 'HMP names are lower case'],
+  ['info\u00a0status', 'full', 'a no-break space'],
+  ['info\u3000status', 'full', 'an ideographic space'],
+  ['info status\u200b', 'full', 'a zero-width space'],
+  ['info qom-tree ../x', 'full', 'a QOM path must be absolute'],
+  ['help info;quit', 'full', 'help followed by anything else'],
+];
+for (const [command, kind, why] of KINDS) {
+  K(`should take ${JSON.stringify(command)} as ${kind}${why ? ` (${why})` : ''}`, () => {
+    assert.is(hmpKind(command), kind);
+  });
+}
+K('should list each read-only subcommand with its arguments, and take each in its shortest form', () => {
+  const list = readOnlyCommands();
+  assert.ok(list.includes('info block [-n] [-v] [device]'), list.join(', '));
+  assert.ok(list.includes('info status'));
+  assert.is(list.filter((c) => c.startsWith('info ')).length, Object.keys(READ_ONLY_INFO).length);
+  // stats needs its target; every other runs without arguments.
+  for (const name of Object.keys(READ_ONLY_INFO)) assert.is(hmpKind(name === 'stats' ? 'info stats vm' : `info ${name}`), 'read-only', name);
+});
+K.run();
 
 const A = suite('hmpArgs and screendumpArgs');
 A('should build human-monitor-command\'s arguments', () => {

@@ -262,18 +262,21 @@ H('should leave out the subprotocol when none was chosen', () => {
 H.run();
 
 const O = suite('sameOrigin');
-for (const [origin, host, ok, why] of [
-  ['http://127.0.0.1:8006', '127.0.0.1:8006', true, 'same host and port'],
-  ['https://PVE1.example:8006', 'pve1.example:8006', true, 'host names compare case-insensitively'],
-  ['https://pve1', 'pve1:443', true, 'the default port may be implicit on either side'],
-  ['http://[::1]:8006', '[::1]:8006', true, 'IPv6 literal'],
-  [undefined, '127.0.0.1:8006', true, 'no Origin: not a browser, so no cross-site request'],
-  ['https://evil.example', 'pve1:8006', false, 'another site'],
-  ['http://127.0.0.1:9000', '127.0.0.1:8006', false, 'another port is another origin'],
-  ['null', '127.0.0.1:8006', false, 'an opaque origin (sandboxed frame, file:)'],
-  ['file://', '127.0.0.1:8006', false, 'not http(s)'],
-  ['http://127.0.0.1:8006', undefined, false, 'no Host to compare with'],
+for (const [origin, host, https, ok, why] of [
+  ['http://127.0.0.1:8006', '127.0.0.1:8006', false, true, 'same host and port'],
+  ['https://PVE1.example:8006', 'pve1.example:8006', true, true, 'host names compare case-insensitively'],
+  ['https://pve1', 'pve1:443', true, true, 'the default port may be implicit on either side'],
+  ['http://[::1]:8006', '[::1]:8006', false, true, 'IPv6 literal'],
+  [undefined, '127.0.0.1:8006', false, true, 'no Origin: not a browser, so no cross-site request'],
+  ['https://evil.example', 'pve1:8006', true, false, 'another site'],
+  ['http://127.0.0.1:9000', '127.0.0.1:8006', false, false, 'another port is another origin'],
+  ['https://127.0.0.1:8006', '127.0.0.1:8006', false, false, 'an https page for a request over plain http: another scheme is another origin'],
+  ['http://127.0.0.1:8006', '127.0.0.1:8006', true, false, 'an http page for a request over TLS'],
+  ['http://pve1', 'pve1:443', true, false, 'the default port of http is not that of https'],
+  ['null', '127.0.0.1:8006', false, false, 'an opaque origin (sandboxed frame, file:)'],
+  ['file://', '127.0.0.1:8006', false, false, 'not http(s)'],
+  ['http://127.0.0.1:8006', undefined, false, false, 'no Host to compare with'],
 ] as const) {
-  O(`should ${ok ? 'accept' : 'refuse'} ${origin} for ${host} (${why})`, () => assert.is(sameOrigin(origin, host), ok));
+  O(`should ${ok ? 'accept' : 'refuse'} ${origin} for ${host} over ${https ? 'https' : 'http'} (${why})`, () => assert.is(sameOrigin(origin, host, https), ok));
 }
 O.run();

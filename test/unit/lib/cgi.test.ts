@@ -4,7 +4,8 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { useTempRoot } from '../../helpers/temp-root';
-import { handleRequest, Reply } from '../../../node-cgi/lib/cgi';
+import { PassThrough } from 'node:stream';
+import { API_HEADERS, errorResponse, handleRequest, Reply, writeHead } from '../../../node-cgi/lib/cgi';
 import { authorizer, type ApiRoute } from '../../../node-cgi/auth/authorize';
 import { parseRequest } from '../../../node-cgi/lib/request';
 import { HttpError } from '../../../node-cgi/lib/errors';
@@ -24,7 +25,7 @@ function writeFixture(root: string): void {
 
 const routes: ApiRoute[] = [
   { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => ({ vmid: ctx.params.vmid }) },
-  { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, handle: () => new Reply(202, { task: 't' }) },
+  { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, body: 'none', handle: () => new Reply(202, { task: 't' }) },
   { method: 'DELETE', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, handle: () => null },
   { method: 'DELETE', path: '/notes/:id', perm: 'authenticated', handle: () => undefined },
   { method: 'GET', path: '/boom/x', perm: 'authenticated', handle: () => { throw new Error('secret internals'); } },
@@ -37,13 +38,20 @@ function env(method: string, path: string, headers: Record<string, string> = {})
   return e;
 }
 
-async function call(method: string, path: string, headers: Record<string, string> = {}) {
-  const res = await handleRequest(routes, parseRequest(env(method, path, headers), Readable.from([])), authorizer);
+async function call(method: string, path: string, headers: Record<string, string> = {}, sent = '') {
+  const e = env(method, path, headers);
+  if (sent) Object.assign(e, { CONTENT_LENGTH: String(Buffer.byteLength(sent)), CONTENT_TYPE: 'application/json' });
+  const res = await handleRequest(routes, parseRequest(e, Readable.from(sent ? [Buffer.from(sent)] : [])), authorizer);
   const body = Buffer.isBuffer(res.body) ? JSON.parse(res.body.toString()) : null;
   return { status: res.status, body, headers: res.headers };
 }
 
-const cookie = (user: string) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user))}` });
+const cookie = (user: string) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user, 0))}` });
+/** A ticket cookie and the CSRF header of that ticket. */
+function session(user: string) {
+  const t = issueTicket(user, 0);
+  return { cookie: `RamvmAuth=${encodeURIComponent(t)}`, 'x-ramvm-csrf': issueCsrf(t) };
+}
 
 const H = suite('handleRequest');
 const root = useTempRoot(H);
@@ -69,20 +77,20 @@ H('should answer 401 for a non-GET request without the CSRF header', async () =>
   assert.match(r.body.error.message, 'X-Ramvm-CSRF');
 });
 H('should answer 401 for a CSRF token of another user', async () => {
-  const r = await call('POST', '/101/start', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('bob') });
+  const r = await call('POST', '/101/start', { ...cookie('anna'), 'x-ramvm-csrf': session('bob')['x-ramvm-csrf'] });
   assert.is(r.status, 401);
 });
 H('should run a non-GET request with ticket and CSRF header', async () => {
-  const r = await call('POST', '/101/start', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
+  const r = await call('POST', '/101/start', session('anna'));
   assert.is(r.status, 202);
   assert.equal(r.body, { data: { task: 't' } });
 });
 H('should answer 403 when the role lacks the privilege (VMUser may not delete)', async () => {
-  const r = await call('DELETE', '/101', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
+  const r = await call('DELETE', '/101', session('anna'));
   assert.is(r.status, 403);
 });
 H('should answer a delete that worked with 204 and no body', async () => {
-  const r = await call('DELETE', '/notes/1', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
+  const r = await call('DELETE', '/notes/1', session('anna'));
   assert.is(r.status, 204);
   assert.is(r.body, null);
 });
@@ -101,8 +109,62 @@ H('should keep the status and message of an HttpError', async () => {
   assert.is(r.status, 409);
   assert.equal(r.body.error, { code: 'conflict', message: 'the guest is running' });
 });
+// [body, status, message, why]: a route that takes no body ('none')
+const NO_BODY: [string, number, RegExp | null, string][] = [
+  ['', 202, null, 'no body at all'],
+  ['{}', 202, null, 'an empty object'],
+  ['{"force":true}', 400, /^force: unknown field$/, 'a field it would ignore'],
+  ['[1]', 400, /^the body must be a JSON object$/, 'an array'],
+  ['{"a":', 400, /^the body is not valid JSON$/, 'malformed JSON, without the parser\'s words'],
+];
+for (const [body, status, message, why] of NO_BODY) {
+  H(`should answer ${status} to a route that takes no body, given ${why}`, async () => {
+    const r = await call('POST', '/101/start', session('anna'), body);
+    assert.is(r.status, status);
+    if (message) assert.match(r.body.error.message, message);
+  });
+}
 H('should check the route exists before authenticating (404 for anonymous)', async () => {
   const r = await call('GET', '/101/nothing');
   assert.is(r.status, 404);
 });
 H.run();
+
+const E = suite('errorResponse');
+E('should give every 429 a Retry-After, also when its thrower named none', () => {
+  const r = errorResponse(new HttpError('too_many_requests', 'slow down'), { method: 'POST', path: '/ticket' });
+  assert.is(r.status, 429);
+  assert.equal(r.headers.filter(([k]) => k === 'Retry-After'), [['Retry-After', '1']]);
+});
+E('should keep the Retry-After its thrower set', () => {
+  const r = errorResponse(new HttpError('too_many_requests', 'slow down').withHeader('Retry-After', '30'), { method: 'POST', path: '/ticket' });
+  assert.equal(r.headers.filter(([k]) => k === 'Retry-After'), [['Retry-After', '30']]);
+});
+E('should send the message of an HttpError and keep its detail for the log', () => {
+  const err = new HttpError('exec_failed', 'qemu-img failed (exit 1)', 'argv=["qemu-img","info","/var/lib/vz/x"] stderr=secret');
+  err.said = 'Could not open /var/lib/vz/x';
+  const r = errorResponse(err, { method: 'GET', path: '/101' });
+  const text = (r.body as Buffer).toString();
+  assert.equal(JSON.parse(text), { error: { code: 'exec_failed', message: 'qemu-img failed (exit 1)' } });
+  assert.not.match(text, /var\/lib|secret|Could not/);
+});
+E.run();
+
+const W = suite('writeHead');
+W('should mark every API answer no-store, nosniff, and not to be framed or run as a page', () => {
+  const out = new PassThrough();
+  writeHead(out, 200, [['Content-Type', 'application/json; charset=utf-8']]);
+  const head = out.read().toString();
+  assert.match(head, /^Status: 200 OK\r\n/);
+  for (const [k, v] of API_HEADERS) assert.ok(head.includes(`${k}: ${v}\r\n`), `${k} in ${head}`);
+  assert.match(head, "X-Content-Type-Options: nosniff\r\n");
+  assert.match(head, "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n");
+});
+W('should let an answer set its own Cache-Control', () => {
+  const out = new PassThrough();
+  writeHead(out, 200, [['Cache-Control', 'max-age=60']]);
+  const head = out.read().toString();
+  assert.is(head.match(/Cache-Control/g)!.length, 1);
+  assert.match(head, 'Cache-Control: max-age=60');
+});
+W.run();

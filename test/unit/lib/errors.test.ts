@@ -1,13 +1,15 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { HttpError, STATUS_OF_CODE, badRequest, conflict, forbidden, internal, invalid, notFound, unauthenticated, type ErrorCode } from '../../../node-cgi/lib/errors';
+import {
+  HttpError, STATUS_OF_CODE, badRequest, conflict, explain, forbidden, internal, invalid, notFound, tooManyRequests, unauthenticated, type ErrorCode,
+} from '../../../node-cgi/lib/errors';
 import { STATUS_TEXT } from '../../../node-cgi/lib/cgi';
 
 const S = suite('STATUS_OF_CODE');
 // [code, status]: the statuses docs/API.md lists
 const TABLE: [ErrorCode, number][] = [
   ['bad_request', 400], ['invalid', 400], ['unauthenticated', 401], ['forbidden', 403], ['not_found', 404],
-  ['method_not_allowed', 405], ['conflict', 409], ['gone', 410], ['too_large', 413], ['unsupported_media_type', 415],
+  ['method_not_allowed', 405], ['request_timeout', 408], ['conflict', 409], ['gone', 410], ['too_large', 413], ['unsupported_media_type', 415],
   ['upgrade_required', 426], ['too_many_requests', 429], ['internal', 500], ['exec_failed', 500],
   ['unavailable', 503], ['timeout', 504], ['insufficient_storage', 507],
 ];
@@ -53,3 +55,33 @@ for (const [e, code, message] of HELPERS) {
   });
 }
 F.run();
+
+const T = suite('tooManyRequests');
+// [wait ms, Retry-After, why]
+const WAITS: [number, string, string][] = [
+  [2000, '2', 'whole seconds'],
+  [1500, '2', 'rounded up, so a client that waits as told is not refused again'],
+  [0, '1', 'never less than one second'],
+  [900_000, '900', 'the longest wait'],
+];
+for (const [ms, header, why] of WAITS) {
+  T(`should answer 429 with Retry-After ${header} for ${ms} ms: ${why}`, () => {
+    const e = tooManyRequests('too many failed logins', ms);
+    assert.equal([e.status, e.code, e.headers], [429, 'too_many_requests', [['Retry-After', header]]]);
+    assert.is(e.message, `too many failed logins; try again in ${header} s`);
+  });
+}
+T.run();
+
+const X = suite('explain');
+X('should add what a tool said to the message', () => {
+  const e = new HttpError('exec_failed', 'qemu-img failed (exit 1)');
+  e.said = 'No space left on device';
+  assert.is(explain(e), 'qemu-img failed (exit 1): No space left on device');
+});
+X('should give the message alone when no tool spoke', () => {
+  assert.is(explain(conflict('guest 101 is running')), 'guest 101 is running');
+  assert.is(explain(new Error('plain')), 'plain');
+  assert.is(explain('a string'), 'a string');
+});
+X.run();

@@ -5,18 +5,12 @@
  */
 import * as assert from 'uvu/assert';
 import { ExecError, run, runAllowFail } from '../../../node-cgi/lib/exec';
+import { explain } from '../../../node-cgi/lib/errors';
 import { suite } from '../../helpers/suite';
 
-/** The rejection of a promise, or a failure if it resolves. */
-async function rejection(p: Promise<unknown>): Promise<ExecError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, ExecError);
-    return e as ExecError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection as rejectionOf } from '../../helpers/rejection';
+
+const rejection = (p: Promise<unknown>) => rejectionOf(p, ExecError);
 
 const Run = suite('run');
 
@@ -25,10 +19,12 @@ Run('should return stdout, stderr and code 0', async () => {
   assert.equal(r, { stdout: 'out\n', stderr: 'err\n', code: 0 });
 });
 
-Run('should throw an ExecError with argv, exit code and the last stderr line in its message', async () => {
+Run('should throw an ExecError with argv and exit code, the tool\'s last stderr line apart from its message', async () => {
   const e = await rejection(run(['sh', '-c', 'echo first >&2; echo "disk full" >&2; exit 3']));
   assert.equal([e.status, e.code, e.exitCode, e.argv], [500, 'exec_failed', 3, ['sh', '-c', 'echo first >&2; echo "disk full" >&2; exit 3']]);
-  assert.is(e.message, 'sh failed (exit 3): disk full');
+  assert.is(e.message, 'sh failed (exit 3)', 'an answer never repeats what the tool said');
+  assert.is(e.said, 'disk full');
+  assert.is(explain(e), 'sh failed (exit 3): disk full');
   assert.match(e.detail ?? '', /exit=3 stderr=first\ndisk full/);
 });
 
@@ -36,12 +32,12 @@ Run('should keep only the last 4 KiB of stderr', async () => {
   const e = await rejection(run(['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo "line $i" >&2; i=$((i+1)); done; exit 1']));
   assert.is(e.stderrTail.length, 4096);
   assert.ok(e.stderrTail.endsWith('line 1999\n'));
-  assert.is(e.message, 'sh failed (exit 1): line 1999');
+  assert.is(e.said, 'line 1999');
 });
 
 Run('should name a program that is not there', async () => {
   const e = await rejection(run(['ramvm-no-such-program', '--help']));
-  assert.equal([e.exitCode, e.message], [null, 'ramvm-no-such-program is not installed: spawn ramvm-no-such-program ENOENT']);
+  assert.equal([e.exitCode, e.message, e.said], [null, 'ramvm-no-such-program is not installed', 'spawn ramvm-no-such-program ENOENT']);
 });
 
 Run('should kill a program that runs over its time and say so', async () => {

@@ -25,8 +25,9 @@ function refused(argv: string[]): string {
 const P = suite('parseRootCall');
 P('should take each operation of the allow-list with its checked arguments', () => {
   assert.equal(parseRootCall([KEY, 'ping']), { key: KEY, op: 'ping' });
-  assert.equal(parseRootCall([KEY, 'start-guest', '101', 'kvm']), { key: KEY, op: 'start-guest', vmid: 101, accel: 'kvm' });
-  assert.equal(parseRootCall([KEY, 'start-guest', '999999999', 'tcg']), { key: KEY, op: 'start-guest', vmid: 999999999, accel: 'tcg' });
+  assert.equal(parseRootCall([KEY, 'start-guest', '101', 'kvm']), { key: KEY, op: 'start-guest', vmid: 101, accel: 'kvm', incoming: false });
+  assert.equal(parseRootCall([KEY, 'start-guest', '999999999', 'tcg']), { key: KEY, op: 'start-guest', vmid: 999999999, accel: 'tcg', incoming: false });
+  assert.equal(parseRootCall([KEY, 'start-guest', '101', 'tcg', 'incoming']), { key: KEY, op: 'start-guest', vmid: 101, accel: 'tcg', incoming: true });
   assert.equal(parseRootCall([KEY, 'stop-guest', '101']), { key: KEY, op: 'stop-guest', vmid: 101 });
   assert.equal(parseRootCall([KEY, 'mount-backup', 'usb']), { key: KEY, op: 'mount-backup', storage: 'usb' });
   assert.equal(parseRootCall([KEY, 'umount-backup', 'usb-2.disk']), { key: KEY, op: 'umount-backup', storage: 'usb-2.disk' });
@@ -46,7 +47,8 @@ const BAD: [string, string[], RegExp][] = [
   ['an operation in other case', [KEY, 'START-GUEST', '101', 'kvm'], /unknown operation "START-GUEST"/],
   ['ping with an argument', [KEY, 'ping', 'x'], /ping takes no arguments, not 1 argument/],
   ['start-guest without accelerator', [KEY, 'start-guest', '101'], /start-guest takes VMID kvm\|tcg, not 1 argument/],
-  ['start-guest with an extra option', [KEY, 'start-guest', '101', 'kvm', '-runas'], /not 3 arguments/],
+  ['start-guest with an extra option', [KEY, 'start-guest', '101', 'kvm', '-runas'], /the third argument of start-guest can only be "incoming"/],
+  ['start-guest with an option after incoming', [KEY, 'start-guest', '101', 'kvm', 'incoming', '-runas'], /start-guest takes VMID kvm\|tcg, not 4 arguments/],
   ['a VMID below 100', [KEY, 'start-guest', '99', 'kvm'], /vmid: must be between 100 and 999999999/],
   ['a VMID written with a leading zero', [KEY, 'stop-guest', '0101'], /vmid: must be an integer/],
   ['a VMID that is a path', [KEY, 'stop-guest', '../101'], /vmid: must be an integer/],

@@ -3,8 +3,12 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  checkArgs, convertArgs, createArgs, infoArgs, parseCheck, parseConvertProgress, parseVirtualSize, resizeArgs,
+  checkArgs, checkStandalone, convertArgs, createArgs, infoArgs, parseCheck, parseConvertProgress, parseImageLinks, parseVirtualSize, resizeArgs,
 } from '../../../node-cgi/tools/qemu-img';
+import { run } from '../../../node-cgi/lib/exec';
+import { HttpError } from '../../../node-cgi/lib/errors';
+import { useTempRoot } from '../../helpers/temp-root';
+import { rejection } from '../../helpers/rejection';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 
@@ -88,3 +92,30 @@ G('should find nothing in other output', () => {
   assert.is(parseConvertProgress('nothing'), null);
 });
 G.run();
+
+const L = suite('parseImageLinks');
+L('should find nothing outside an image that stands alone', () => {
+  assert.equal(parseImageLinks(fixture('qemu-img-7.2-info.json')), { backing: null, dataFile: null });
+});
+L('should find a backing file (qemu-img create -b base.raw)', () => {
+  assert.equal(parseImageLinks(fixture('qemu-img-7.2-info-backing.json')), { backing: 'base.raw', dataFile: null });
+});
+L('should find a qcow2 data file (qemu-img create -o data_file=data.raw)', () => {
+  assert.equal(parseImageLinks(fixture('qemu-img-7.2-info-data-file.json')), { backing: null, dataFile: 'data.raw' });
+});
+L.run();
+
+const A = suite('checkStandalone');
+const dir = useTempRoot(A);
+A('should refuse a qcow2 whose backing file is a host file, without reading it', async () => {
+  const img = join(dir.path, 'evil.qcow2');
+  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', img, '1M']);
+  const e = await rejection(checkStandalone(img), HttpError);
+  assert.equal([e.status, e.message], [500, "evil.qcow2 names a backing file (/etc/hostname); a backup's image must stand alone"]);
+});
+A('should take an image that stands alone', async () => {
+  const img = join(dir.path, 'ok.qcow2');
+  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', img, '1M']);
+  await checkStandalone(img);
+});
+A.run();

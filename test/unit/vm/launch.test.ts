@@ -43,10 +43,11 @@ L('should return the pid of a QEMU that is up, and leave it running on its own',
   assert.is(status(pid, 'Seccomp'), '2', 'sandboxed');
   assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^qemu-system-x86_64\0/);
 });
-L('should fail with QEMU\'s own words when a device fails after the monitor greeted', async () => {
+L('should fail when a device fails after the monitor greeted, QEMU\'s own words for the log only', async () => {
   const err = await launchQemu([...QEMU, '-device', 'ide-hd,drive=nosuch,bus=ide.0'], { timeoutMs: 30_000, env: ENV }).then(() => null, (e: unknown) => e);
   assert.instance(err, ExecError);
-  assert.match((err as ExecError).message, /^qemu-system-x86_64 failed \(exit 1\): qemu-system-x86_64: -device ide-hd,drive=nosuch,bus=ide.0: Property 'ide-hd.drive' can't find value 'nosuch'$/);
+  assert.is((err as ExecError).message, 'qemu-system-x86_64 failed (exit 1)');
+  assert.is((err as ExecError).said, "qemu-system-x86_64: -device ide-hd,drive=nosuch,bus=ide.0: Property 'ide-hd.drive' can't find value 'nosuch'");
 });
 L('should end a program that never says it is up, and say so', async () => {
   const err = await launchQemu(['sleep', '30'], { timeoutMs: 500, env: ENV }).then(() => null, (e: unknown) => e);

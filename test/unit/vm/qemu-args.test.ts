@@ -173,6 +173,15 @@ Q('should start paused (-S) only when a NIC starts with its link down', () => {
   // The NIC itself is attached as usual; only its link is set down before the vCPUs run.
   assert.equal(values(argv, '-device').filter((d) => d.startsWith('rtl8139')), ['rtl8139,netdev=netdev0,mac=02:52:4D:00:00:01,id=net0,bootindex=3']);
 });
+Q('should wait for a migration stream (-S once, -incoming defer) for a guest arriving live, and not otherwise', () => {
+  const unplugged = vm({ nics: [{ ...vm().nics[0]!, linkDown: true }] });
+  for (const cfg of [vm(), unplugged]) {
+    const argv = qemuArgs(cfg, env({ incoming: true }));
+    assert.is(argv.filter((a) => a === '-S').length, 1);
+    assert.equal(values(argv, '-incoming'), ['defer']);
+  }
+  assert.not.ok(qemuArgs(vm(), env()).includes('-incoming'));
+});
 Q.run();
 
 const N = suite('netPlan');

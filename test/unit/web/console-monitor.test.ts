@@ -60,8 +60,15 @@ const mon = suite('Monitor');
 const dom = useDom(mon);
 mon.before.each(() => setLang('en'));
 
+/** GET /api/monitor/<vmid> of a caller who may run everything. */
+const FULL: FakeAnswer = [200, { data: { full: true, readOnly: ['info status', 'info block [-n] [-v] [device]'] } }];
+/** …and of one with VM.Monitor alone. */
+const READ_ONLY: FakeAnswer = [200, { data: { full: false, readOnly: ['info status', 'info block [-n] [-v] [device]'] } }];
+
+/** The fake node; each guest's monitor answers GET as for a caller who may run everything unless `r` says otherwise. */
 function withFetch(r: Record<string, FakeAnswer>) {
-  const fake = fakeFetch(r);
+  const access = Object.fromEntries(Object.keys(r).map((k) => [k.replace(/^POST /, 'GET '), FULL]));
+  const fake = fakeFetch({ ...access, ...r });
   (globalThis as { fetch: unknown }).fetch = fake.fetch;
   dom.current!.win.fetch = fake.fetch as never;
   return fake;
@@ -92,7 +99,7 @@ mon('should run a command, show it with its output as text, and keep the line re
   await typeInto(input, 'info status');
   await click(el.querySelector('.monitor-line button[type="submit"]'));
   await settle();
-  assert.equal(fake.calls.map((c) => [c.method, c.url, c.body]), [['POST', '/api/monitor/101', { command: 'info status' }]]);
+  assert.equal(fake.calls.map((c) => [c.method, c.url, c.body]), [['GET', '/api/monitor/101', undefined], ['POST', '/api/monitor/101', { command: 'info status' }]]);
   assert.equal(lines(el), ['(qemu) info status', 'VM status: running']);
   assert.is(input.value, '');
   assert.is(document.activeElement, input);
@@ -139,7 +146,7 @@ mon('should run pasted lines one after the other', async () => {
   input.dispatchEvent(paste);
   await settle(10);
   assert.ok(paste.defaultPrevented, 'the lines do not land in the input');
-  assert.equal(fake.calls.map((c) => (c.body as { command: string }).command), ['info status', 'info name']);
+  assert.equal(fake.calls.filter((c) => c.method === 'POST').map((c) => (c.body as { command: string }).command), ['info status', 'info name']);
   assert.equal(lines(el), ['(qemu) info status', 'VM status: running', '(qemu) info name', 'web']);
   await unmount(el);
 });
@@ -151,9 +158,29 @@ mon('should show a refusal in the transcript with the node message and drop queu
   await typeInto(input, 'info status\ninfo name');
   await click(el.querySelector('.monitor-line button[type="submit"]'));
   await settle();
-  assert.is(fake.calls.length, 1, 'the second command is not sent after a refusal');
+  assert.is(fake.calls.filter((c) => c.method === 'POST').length, 1, 'the second command is not sent after a refusal');
   const err = el.querySelector('.monitor-error')!;
   assert.is(text(err), 'Not possible in the current state. the guest is not running');
+  await unmount(el);
+});
+
+mon('should tell a user with VM.Monitor alone that only read-only commands run, and list them', async () => {
+  withFetch({ 'GET /api/monitor/106': READ_ONLY, 'POST /api/monitor/106': answer });
+  const el = await mount(html`<${Monitor} vmid=${106} me=${ADMIN} />`);
+  await settle();
+  assert.match(text(el.querySelector('.field-hint')), 'You may run read-only commands only; any other needs Sys.Modify on “/”.');
+  const list = el.querySelector('details.monitor-allowed')!;
+  assert.is(text(list.querySelector('summary')), 'Read-only commands');
+  assert.equal([...list.querySelectorAll('li code')].map((c) => text(c)), ['info status', 'info block [-n] [-v] [device]']);
+  await unmount(el);
+});
+
+mon('should say nothing of limits to a user who may run every command', async () => {
+  withFetch({ 'POST /api/monitor/107': answer });
+  const el = await mount(html`<${Monitor} vmid=${107} me=${ADMIN} />`);
+  await settle();
+  assert.not.match(text(el.querySelector('.field-hint')), 'read-only');
+  assert.is(el.querySelector('details.monitor-allowed'), null);
   await unmount(el);
 });
 
