@@ -25,7 +25,7 @@
  * abort removes exactly that and nothing a guest of this node owns.
  */
 import { createServer, type Socket } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
@@ -214,15 +214,14 @@ function freePort(address: string): Promise<number> {
 export async function prepareIncoming(vmid: number, from: string, r: IncomingRequest): Promise<IncomingOffer> {
   await checkIncoming(vmid, r);
   const rec: IncomingRecord = { from, vmid, config: r.config, disks: r.disks, nbd: [], createdDir: false, committed: false, ...(r.task ? { task: r.task } : {}), ...(r.user ? { user: r.user } : {}) };
-  mkdirSync(migrateRun(), { recursive: true });
+  sharedDir(migrateRun());
   writeJsonAtomic(recordFile(vmid), rec);
   try {
     mkdirSync(guestImagesDir(vmid), { recursive: true });
     rec.createdDir = true;
     writeJsonAtomic(recordFile(vmid), rec);
     const psk = randomBytes(32).toString('hex');
-    mkdirSync(pskDir(vmid), { recursive: true, mode: 0o700 });
-    writeFileSync(join(pskDir(vmid), 'keys.psk'), `${PSK_USER}:${psk}\n`, { mode: 0o600 });
+    writePsk(pskDir(vmid), PSK_USER, psk);
     const address = clusterAddress();
     const exports: IncomingOffer['exports'] = [];
     if (r.online) {
@@ -514,6 +513,26 @@ export async function finishIncoming(vmid: number): Promise<void> {
   for (const n of rec?.nbd ?? []) rmSync(n.pidFile, { force: true });
   rmSync(pskDir(vmid), { recursive: true, force: true });
   rmSync(recordFile(vmid), { force: true });
+}
+
+/** A folder the QEMU user (of the node's user's group) may enter and read in: 0750, whatever the umask. */
+function sharedDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  chmodSync(dir, 0o750);
+}
+
+/**
+ * The migration's key in `dir`/keys.psk, as QEMU's tls-creds-psk and
+ * qemu-nbd read it. qemu-nbd and qemu-img run as the node's user, QEMU as
+ * the QEMU user on a separated node, which reads it through the group they
+ * share: the folder 0750, the key 0640, nobody else.
+ */
+export function writePsk(dir: string, user: string, psk: string): void {
+  sharedDir(join(dir, '..'));
+  sharedDir(dir);
+  const file = join(dir, 'keys.psk');
+  writeFileSync(file, `${user}:${psk}\n`, { mode: 0o640 });
+  chmodSync(file, 0o640);
 }
 
 /** Where the source keeps its copy of the key while it copies (its own run/ folder). */

@@ -14,9 +14,8 @@
  * servers, images, config) and leaves the source as it was. The lock of the
  * guest (vm/migration-lock.ts) keeps starts, deletes and backups out meanwhile.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { conflict, HttpError, invalid } from '../lib/errors';
 import { run } from '../lib/exec';
 import { processArgv } from '../lib/proc';
@@ -29,11 +28,11 @@ import { checkedNodeName } from '../cluster/model';
 import { movePlacement } from '../cluster/placement';
 import type { ForwardedIdentity } from '../cluster/sign';
 import {
-  claimMigration, diskPath, dropGuestFiles, existingBridges, lockHolder, migrationHolder, mustLiveHere, openGuest, pidNow, refuseIfMigrating, releaseMigration,
+  claimMigration, clearEnded, diskPath, dropGuestFiles, existingBridges, lockHolder, migrationHolder, mustLiveHere, openGuest, pidNow, refuseIfMigrating, releaseMigration,
   type Guest,
 } from '../vm';
 import { allocatedBytes, guestSha256 } from './disks';
-import { arrivalTask, firstLine, MIGRATION_TLS_ID, outgoingPskDir, type IncomingOffer } from './incoming';
+import { arrivalTask, firstLine, MIGRATION_TLS_ID, outgoingPskDir, writePsk, type IncomingOffer } from './incoming';
 import { Qmp } from '../qemu/qmp';
 import { migratedLine, nbdCopyArgs, parseMapDataBytes, type MigrateRequest, type MovingDisk } from './plan';
 
@@ -123,8 +122,7 @@ async function migrateStopped(t: TaskRun, vmid: number, target: string): Promise
   const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, false, t), { timeoutMs: PREPARE_TIMEOUT_MS });
   const psk = outgoingPskDir(vmid);
   try {
-    mkdirSync(psk, { recursive: true, mode: 0o700 });
-    writeFileSync(join(psk, 'keys.psk'), `${offer.pskUser}:${offer.psk}\n`, { mode: 0o600 });
+    writePsk(psk, offer.pskUser, offer.psk);
     let done = 0;
     for (const [i, d] of disks.entries()) {
       const ex = offer.exports.find((e) => e.id === d.id);
@@ -249,8 +247,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   t.progress(1, `preparing node ${target}`);
   const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, true, t), { timeoutMs: PREPARE_TIMEOUT_MS });
   const psk = outgoingPskDir(vmid);
-  mkdirSync(psk, { recursive: true, mode: 0o700 });
-  writeFileSync(join(psk, 'keys.psk'), `${offer.pskUser}:${offer.psk}\n`, { mode: 0o600 });
+  writePsk(psk, offer.pskUser, offer.psk);
   const q = await Qmp.connect(g.files.qmp);
   let resumed = false;
   let completed = false;
@@ -354,6 +351,8 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   } catch (e) {
     t.log(`the guest runs on node ${target}, but the placement index could not be told: ${(e as Error).message}`);
   }
+  // Its QEMU quit: on a separated node the root helper removes the taps it made for it.
+  await clearEnded(g);
   dropGuestFiles(openGuest(vmid));
   try {
     await nodeJson(target, 'POST', incoming(vmid, '/done'), {}, { timeoutMs: PREPARE_TIMEOUT_MS });

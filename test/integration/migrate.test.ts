@@ -87,6 +87,19 @@ function processGone(pid: number): boolean {
   }
 }
 
+/** Owner, group and mode of a file, as `stat -c '%U:%G %a'` says them. */
+const mode = (file: string) => spawnSync('stat', ['-c', '%U:%G %a', file], { encoding: 'utf8' }).stdout.trim();
+
+/**
+ * A guest's files on a separated node after it arrived: its disks the
+ * node's user's and shared with QEMU through the group (0660), as a disk
+ * made there would be.
+ */
+function assertNodeOwnsDisks(n: ClusterTestNode, v: number): void {
+  assert.ok(n.server?.record, `${n.name}, started by root, is separated`);
+  for (const f of readdirSync(images(n, v))) assert.is(mode(join(images(n, v), f)), 'ramvm:ramvm 660', f);
+}
+
 /** What a node holds of guest `v`: config, disk folder, migration records. */
 function traces(n: ClusterTestNode, v: number): string[] {
   const out: string[] = [];
@@ -115,6 +128,7 @@ M('should move a stopped guest to n2 keeping its 4 GiB raw disk with 100 MiB wri
   assert.ok(before[0]!.allocated >= 100 * MIB && before[0]!.allocated < 102 * MIB, `raw disk allocates ${before[0]!.allocated}`);
   const there = await migrate(master, vmid, 'n2');
   assert.equal(traces(n1, vmid), [], 'nothing of the guest is left on n1');
+  assertNodeOwnsDisks(n2, vmid);
   const onN2 = await disksOn(n2, vmid);
   for (const [i, d] of onN2.entries()) {
     assert.is(d.sha, before[i]!.sha, `${d.file} identical`);
@@ -292,6 +306,15 @@ M('should move a running guest to n2 and back: it keeps running (no reboot), the
   assert.match(log[log.length - 1]!, /^\S+ migrated in \d+ ms, downtime \d+ ms, \d+ bytes of disk moved$/);
   await waitFor('the source QEMU to end', () => processGone(srcPid), 20_000, 100);
   assert.equal(traces(n1, v), []);
+  // On n2 it runs as a guest started there would: QEMU as the QEMU user, sandboxed, its socket and disk shared through the group.
+  const rec2 = n2.server!.record!;
+  const dstPid = Number(readFileSync(join(n2.root, `run/ramvm/qemu/${v}.pid`), 'utf8').trim());
+  const st = readFileSync(`/proc/${dstPid}/status`, 'utf8');
+  assert.match(st, new RegExp(`^Uid:\\s+${rec2.qemu.uid}\\s+${rec2.qemu.uid}\\s+${rec2.qemu.uid}\\s+${rec2.qemu.uid}$`, 'm'));
+  assert.match(st, /^Seccomp:\s+2$/m);
+  assert.match(readFileSync(`/proc/${dstPid}/cmdline`, 'utf8').split('\0').join(' '), / -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny .* -incoming defer/);
+  assert.is(mode(join(n2.root, `run/ramvm/qemu/${v}.qmp`)), 'ramvm-qemu:ramvm 770');
+  assertNodeOwnsDisks(n2, v);
   assert.is((await master.get(`/api/vm/${v}`)).json.data.node, 'n2');
   assert.is(await qmpStatus(master, v), 'VM status: running');
   // The boot sector prints a dot every second; on n2 it goes on counting without printing its start marker again.
