@@ -29,13 +29,11 @@ import { run } from '../lib/exec';
 import { drbdBackingFile, registryDir } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
-import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep } from '../drbd/commands';
+import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
 import { parseDrbdRecord } from '../drbd/record';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
 
-export const DRBD_HELPER_STEPS = ['create', 'up', 'skip-sync', 'primary', 'secondary', 'connect', 'disconnect', 'discard', 'down'] as const;
-export type DrbdHelperStep = (typeof DRBD_HELPER_STEPS)[number];
 
 /** The major number of DRBD's block devices. */
 const DRBD_MAJOR = 147;

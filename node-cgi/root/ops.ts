@@ -28,7 +28,7 @@ import { checkedVmid } from '../lib/validate';
 import { checkedStorageName } from '../backup/validate';
 import type { Accelerator } from '../vm';
 import { DISK_INDEX_MAX } from '../drbd/resource';
-import { DRBD_HELPER_STEPS, type DrbdHelperStep } from './drbd';
+import { DRBD_HELPER_STEPS, type DrbdHelperStep } from '../drbd/commands';
 
 export type RootCall =
   | { key: string; op: 'ping' }
