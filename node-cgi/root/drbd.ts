@@ -8,7 +8,8 @@
  *   /run/ramvm-root/3f9c…/drbd/vm-101-disk-0.res
  *
  * The backing file is created and opened as the node's user, without
- * following links, and handed to losetup as an open file (/dev/fd/3), so a
+ * following links, and handed to losetup as an open file (/proc/self/fd/3:
+ * a node has no /dev/fd), so a
  * link planted in the data tree cannot put a loop device over anything the
  * user could not open. On `primary` the DRBD device is handed to the QEMU
  * user (0660), which opens it for the guest; `secondary` and `down` give it
@@ -22,7 +23,7 @@
  *   down      resource down, loop device free (the file stays)
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, HttpError, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
@@ -81,10 +82,10 @@ function openBacking(rec: NodeRecord, file: string, createBytes: number | null):
   });
 }
 
-/** losetup <loop> /dev/fd/3 with the open file as fd 3. */
+/** losetup <loop> /proc/self/fd/3 with the open file as fd 3. */
 function attachLoop(device: string, fd: number): Promise<void> {
   return new Promise((res, rej) => {
-    const p = spawn('losetup', [device, '/dev/fd/3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    const p = spawn('losetup', [device, '/proc/self/fd/3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     let err = '';
     p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const t = setTimeout(() => p.kill('SIGKILL'), DRBD_STEP_TIMEOUT_MS);
@@ -142,8 +143,16 @@ export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number
   switch (step) {
     case 'create':
       await attach(rec, loop, r.file, r.record.bytes);
-      await drbdadm('create-md', conf, name);
-      await drbdadm('up', conf, name);
+      try {
+        await drbdadm('create-md', conf, name);
+        await drbdadm('up', conf, name);
+      } catch (e) {
+        // Nothing half made stays: the next create starts from scratch.
+        await run(drbdadmArgs('down', conf, name), { timeoutMs: DRBD_STEP_TIMEOUT_MS }).catch(() => undefined);
+        if (loopBacking(loop) === r.file) await run(loopDetachArgs(loop), { timeoutMs: DRBD_STEP_TIMEOUT_MS }).catch(() => undefined);
+        asUser(rec.cgi, () => rmSync(r.file, { force: true }));
+        throw e;
+      }
       break;
     case 'up':
       await attach(rec, loop, r.file, null);
