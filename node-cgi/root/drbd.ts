@@ -20,6 +20,7 @@
  *   skip-sync both sides UpToDate without copying (a new, empty disk only)
  *   primary | secondary | connect | disconnect
  *   discard   reconnect after a split brain, this side's changes thrown away
+ *   split-brain  whether the kernel's log says the disk is in an unresolved split brain
  *   down      resource down, loop device free (the file stays)
  */
 import { spawn } from 'node:child_process';
@@ -31,6 +32,7 @@ import { drbdBackingFile, registryDir } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
 import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
+import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
@@ -132,7 +134,7 @@ function handDevice(device: string, uid: number, gid: number): void {
 
 const drbdadm = (step: DrbdadmStep, conf: string, resource: string) => run(drbdadmArgs(step, conf, resource), { timeoutMs: DRBD_STEP_TIMEOUT_MS });
 
-export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string }> {
+export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
   const r = record(rec, vmid, disk);
   const name = r.resource.name;
   const conf = rootResourceFile(rec, name);
@@ -166,6 +168,10 @@ export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number
       handDevice(device, 0, 0);
       await drbdadm('secondary', conf, name);
       break;
+    case 'split-brain': {
+      const log = (await run(['dmesg'], { timeoutMs: DRBD_STEP_TIMEOUT_MS })).stdout;
+      return { resource: name, device, splitBrain: splitBrainInLog(log, r.resource.minor, name) };
+    }
     case 'discard':
       await drbdadm('discard-my-data', conf, name);
       break;
