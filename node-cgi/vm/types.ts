@@ -39,6 +39,8 @@ export interface DiskConfig {
   bus: DiskBus;
   format: DiskFormat;
   cache: CacheMode;
+  /** A DRBD resource on this node and the cluster's other node (drbd/guest.ts); raw, its file "vm-<vmid>-disk-<n>.drbd". */
+  replicated?: true;
 }
 
 export interface NicConfig {
