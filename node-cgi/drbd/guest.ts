@@ -28,8 +28,8 @@ import { nodeJson } from '../cluster/members';
 import { verifiedPeer } from '../cluster/receive';
 import { readCluster } from '../cluster/state';
 import { drbdNodeStep, readDrbdRecord, readProcDrbd, writeDrbdRecord } from './edge';
-import { deviceOf } from './proc';
-import { parseDrbdRecord, type DrbdRecord } from './record';
+import { deviceOf, type ProcDrbd, type Replication } from './proc';
+import { parseDrbdRecord, recordReplication, type DrbdRecord } from './record';
 import { drbdResourceName, DRBD_MINOR_MAX, type DrbdHost } from './resource';
 import { diskIndexOf, type Guest } from './disks';
 
@@ -122,6 +122,41 @@ async function clusterAndPeer(vmid: number): Promise<{ c: ClusterConfig; self: s
     throw conflict(replicaRefusal(c, self, true, false)!);
   }
   return { c: c!, self, peer, used };
+}
+
+/** /proc/drbd now; a node without the DRBD module loaded lists no device. */
+async function procNow(): Promise<ProcDrbd> {
+  try {
+    return await readProcDrbd();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: '', devices: [] };
+    throw e;
+  }
+}
+
+/**
+ * `replication` of each replicated disk of a guest on this node, by disk id
+ * (GET /api/vm/<vmid>): the peer from the disk's record, the state from
+ * /proc/drbd (read once). A disk without its record here says so as its state.
+ */
+export async function guestReplication(cfg: Guest): Promise<Record<string, Replication>> {
+  const disks = cfg.disks.filter((d) => d.replicated);
+  if (!disks.length) return {};
+  const proc = await procNow();
+  const self = nodeName();
+  const out: Record<string, Replication> = {};
+  for (const d of disks) {
+    let r: DrbdRecord | null = null;
+    try {
+      r = readDrbdRecord(cfg.vmid, diskIndexOf(d));
+    } catch {
+      /* an unreadable record: shown as missing */
+    }
+    out[d.id] = r
+      ? recordReplication(r, proc, self)
+      : { peer: '', state: 'NoRecord', synced: null, connection: 'Unconfigured', role: null, peerState: null };
+  }
+  return out;
 }
 
 /** Remove this node's side of a disk: down, then its record and backing file. */

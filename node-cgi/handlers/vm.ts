@@ -27,7 +27,7 @@ import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
-import { createReplicatedDisks, dropReplicas, REPLICA_ROUTES, replicatedDisks } from '../drbd/guest';
+import { createReplicatedDisks, dropReplicas, guestReplication, REPLICA_ROUTES, replicatedDisks } from '../drbd/guest';
 import { MIGRATE_ROUTES } from '../migrate/routes';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, checkDeletable, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
@@ -65,8 +65,10 @@ export async function vmDetail(g: Guest): Promise<VmDetail> {
   const st = await vmStatus(g);
   const info = st.pid !== null ? readRunInfo(g) : undefined;
   const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
+  const replication = await guestReplication(cfg);
   return {
     ...cfg,
+    disks: cfg.disks.map((d) => (replication[d.id] ? { ...d, replication: replication[d.id] } : d)),
     status: st.status,
     qmpStatus: st.qmpStatus,
     ...(st.note ? { note: st.note } : {}),

@@ -211,7 +211,9 @@ export function mergeUpdate(cur: VmConfig, body: Record<string, unknown>): Recor
       continue;
     }
     if (k === 'disks') {
-      if (JSON.stringify(v) !== JSON.stringify(cur.disks)) {
+      // A disk's replication (GET's, not config) may come back with it.
+      const sent = Array.isArray(v) ? v.map((d: unknown) => (d && typeof d === 'object' && !Array.isArray(d) ? { ...d, replication: undefined } : d)) : v;
+      if (JSON.stringify(sent) !== JSON.stringify(cur.disks)) {
         throw invalid('disks', `change disks with POST /api/vm/${cur.vmid}/disks, PUT or DELETE /api/vm/${cur.vmid}/disks/<id>`);
       }
       continue;
