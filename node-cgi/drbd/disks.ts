@@ -4,7 +4,8 @@
  * over). Kept apart from guest.ts, which speaks to the cluster, so that the
  * root helper's bundle, which starts guests, stays small.
  */
-import { drbdNodeStep } from './edge';
+import { drbdNodeStep, readDrbdRecord, readProcDrbd } from './edge';
+import { deviceOf } from './proc';
 
 /** What this folder needs of a guest's config (vm/types.ts VmConfig, a layer above). */
 export interface GuestDisks {
@@ -24,7 +25,12 @@ export const replicatedDisks = (cfg: GuestDisks): number[] => cfg.disks.filter((
 export async function promoteDisks(cfg: Guest): Promise<void> {
   const done: number[] = [];
   try {
+    const proc = await readProcDrbd().catch(() => ({ version: '', devices: [] }));
     for (const disk of replicatedDisks(cfg)) {
+      // After a boot the resource is not up (DRBD keeps no state across one): up first, from its record.
+      const r = readDrbdRecord(cfg.vmid, disk);
+      const dev = r ? deviceOf(proc, r.minor) : undefined;
+      if (r && (!dev || dev.connection === 'Unconfigured')) await drbdNodeStep('up', cfg.vmid, disk);
       await drbdNodeStep('primary', cfg.vmid, disk);
       done.push(disk);
     }

@@ -30,7 +30,7 @@ import { readCluster } from '../cluster/state';
 import { drbdNodeStep, readDrbdRecord, readProcDrbd, writeDrbdRecord } from './edge';
 import { deviceOf, type ProcDrbd, type Replication } from './proc';
 import { parseDrbdRecord, recordReplication, type DrbdRecord } from './record';
-import { drbdResourceName, DRBD_MINOR_MAX, type DrbdHost } from './resource';
+import { drbdResourceName, DRBD_MINOR_MAX, DRBD_PORT_FIRST, type DrbdHost } from './resource';
 import { diskIndexOf, type Guest } from './disks';
 
 export { demoteDisks, diskIndexOf, promoteDisks, replicatedDisks } from './disks';
@@ -76,9 +76,9 @@ export function drbdHostOf(c: Pick<ClusterConfig, 'nodes'>, name: string): DrbdH
   return { name, address: urlHostPort(n.url).host };
 }
 
-/** Minors of the records on this node. */
-export function localMinors(): number[] {
-  const out: number[] = [];
+/** The replicated disks this node has a record of: var/lib/vz/images/<vmid>/vm-<vmid>-disk-<n>.drbd.json. */
+function recordsHere(): { vmid: number; disk: number }[] {
+  const out: { vmid: number; disk: number }[] = [];
   let dirs: string[] = [];
   try {
     dirs = readdirSync(paths().images).filter((n) => /^[0-9]+$/.test(n));
@@ -94,13 +94,21 @@ export function localMinors(): number[] {
     }
     for (const n of names) {
       const m = /^vm-([0-9]+)-disk-([0-9]+)\.drbd\.json$/.exec(n);
-      if (!m) continue;
-      try {
-        const r = readDrbdRecord(Number(m[1]), Number(m[2]));
-        if (r) out.push(r.minor);
-      } catch {
-        /* a record that does not parse holds no minor the helper would use */
-      }
+      if (m && m[1] === d) out.push({ vmid: Number(m[1]), disk: Number(m[2]) });
+    }
+  }
+  return out;
+}
+
+/** Minors of the records on this node. */
+export function localMinors(): number[] {
+  const out: number[] = [];
+  for (const { vmid, disk } of recordsHere()) {
+    try {
+      const r = readDrbdRecord(vmid, disk);
+      if (r) out.push(r.minor);
+    } catch {
+      /* a record that does not parse holds no minor the helper would use */
     }
   }
   return out;
@@ -159,6 +167,61 @@ export async function guestReplication(cfg: Guest): Promise<Record<string, Repli
   return out;
 }
 
+/** Connection states of a replica that is there and working (a resync counts: it ends by itself). */
+const WORKING_CONNECTIONS = new Set(['Connected', 'SyncSource', 'SyncTarget', 'PausedSyncS', 'PausedSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID']);
+const SYNCING = new Set(['SyncSource', 'SyncTarget', 'PausedSyncS', 'PausedSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID']);
+
+/**
+ * What is wrong with a replicated disk, as a warning for the Nodes view and
+ * the mail alerts; null when both sides are there and UpToDate (or
+ * resyncing, which ends by itself).
+ *
+ *   { peer: 'node2', connection: 'WFConnection', … }   → "disconnected from node2 (WFConnection): writes are not replicated"
+ *   { peer: 'node2', state: 'Outdated', … }            → "this node's copy is Outdated"
+ *   { peer: 'node2', peerState: 'Inconsistent', connection: 'Connected', … } → "the copy on node2 is Inconsistent"
+ */
+export function replicaWarning(r: Replication): string | null {
+  if (r.connection === 'StandAlone') return `disconnected from ${r.peer} (StandAlone: a split brain, or a disconnect asked for): writes are not replicated`;
+  if (!WORKING_CONNECTIONS.has(r.connection)) return `disconnected from ${r.peer} (${r.connection}): writes are not replicated`;
+  if (SYNCING.has(r.connection)) return null;
+  if (r.state !== 'UpToDate') return `this node's copy is ${r.state}`;
+  if (r.peerState !== 'UpToDate') return `the copy on ${r.peer} is ${r.peerState ?? 'unknown'}`;
+  return null;
+}
+
+export interface NodeReplica {
+  vmid: number;
+  disk: number;
+  resource: string;
+  replication: Replication;
+  warning: string | null;
+}
+
+/** `resources` with this node's replicated disks, when it has any (GET /api/node/<node>/resources, the cluster's node list). */
+export async function withReplicas<T extends object>(resources: T): Promise<T & { replicas?: NodeReplica[] }> {
+  const replicas = await nodeReplicas().catch(() => []);
+  return replicas.length ? { ...resources, replicas } : resources;
+}
+
+/** Every replicated disk this node has a side of (from its records), with its state and warning. */
+export async function nodeReplicas(): Promise<NodeReplica[]> {
+  const proc = await procNow();
+  const self = nodeName();
+  const out: NodeReplica[] = [];
+  for (const { vmid, disk } of recordsHere()) {
+    let r: DrbdRecord | null = null;
+    try {
+      r = readDrbdRecord(vmid, disk);
+    } catch {
+      continue;
+    }
+    if (!r) continue;
+    const replication = recordReplication(r, proc, self);
+    out.push({ vmid, disk, resource: r.resource, replication, warning: replicaWarning(replication) });
+  }
+  return out;
+}
+
 /** Remove this node's side of a disk: down, then its record and backing file. */
 async function dropLocal(vmid: number, disk: number): Promise<void> {
   if (!readDrbdRecord(vmid, disk)) return;
@@ -169,12 +232,15 @@ async function dropLocal(vmid: number, disk: number): Promise<void> {
 }
 
 /** Until this node's minor is connected to its peer (the new disk's two sides found each other). */
-async function waitConnected(minor: number): Promise<void> {
+async function waitConnected(minor: number, hosts: readonly DrbdHost[]): Promise<void> {
   const end = Date.now() + REPLICA_CONNECT_TIMEOUT_MS;
   for (;;) {
     const d = deviceOf(await readProcDrbd(), minor);
     if (d?.connection === 'Connected') return;
-    if (Date.now() > end) throw new HttpError('unavailable', `the two sides of the replicated disk (minor ${minor}) did not connect within ${REPLICA_CONNECT_TIMEOUT_MS / 1000} s (connection: ${d?.connection ?? 'none'})`);
+    if (Date.now() > end) {
+      const between = hosts.map((h) => `${h.name} ${h.address}:${DRBD_PORT_FIRST + minor}`).join(' and ');
+      throw new HttpError('unavailable', `the two sides of the replicated disk (minor ${minor}) did not connect within ${REPLICA_CONNECT_TIMEOUT_MS / 1000} s (connection: ${d?.connection ?? 'none'}; between ${between})`);
+    }
     await new Promise((r) => setTimeout(r, CONNECT_POLL_MS));
   }
 }
@@ -200,7 +266,7 @@ export async function createReplicatedDisks(cfg: Guest): Promise<void> {
       writeDrbdRecord(cfg.vmid, disk, record);
       await nodeJson(peer, 'POST', replicaPath(cfg.vmid), { disk, record }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
       await drbdNodeStep('create', cfg.vmid, disk);
-      await waitConnected(minor);
+      await waitConnected(minor, record.hosts);
       await drbdNodeStep('skip-sync', cfg.vmid, disk);
     }
   } catch (e) {

@@ -14,6 +14,7 @@
  * var/lib/vz/template/iso/<cdrom>.
  */
 import type { Replication } from '../drbd/proc';
+import type { NodeReplica } from '../drbd/guest';
 
 export const OS_TYPE_IDS = ['l26', 'l24', 'win11', 'win10', 'win8', 'win7', 'wvista', 'w2k8', 'w2k3', 'wxp', 'w2k', 'solaris', 'other'] as const;
 export type OsType = (typeof OS_TYPE_IDS)[number];
@@ -301,6 +302,8 @@ export interface NodeResources {
     /** A start is refused when claimed + the guest's memory > ratio × memory.total. */
     memoryOvercommit: number;
   };
+  /** Replicated disks with a side on this node, present when there is one (drbd/guest.ts nodeReplicas); `warning` is what is wrong. */
+  replicas?: NodeReplica[];
 }
 
 /** Where a guest's files are (files.ts). */

@@ -17,6 +17,10 @@
  *   6. a split brain made on purpose is seen (the helper's split-brain step)
  *      and solved by discarding node1's changes
  *   7. down on both, loop devices free
+ *   8. through the API: the nodes form a cluster; node1 makes a guest with
+ *      a replicated disk (both sides UpToDate at once, GET shows it), its
+ *      QEMU opens /dev/drbd1 while primary, secondary after the stop; the
+ *      delete removes both sides
  *
  * /proc/drbd is read at each state and checked with parseProcDrbd; with
  * RAMVM_DRBD_CAPTURE=<dir> each sample is also written there (the parser's
@@ -37,7 +41,8 @@ import { deviceOf, type DrbdDeviceState, type ProcDrbd } from '../../node-cgi/dr
 import { drbdRecordText, type DrbdRecord } from '../../node-cgi/drbd/record';
 import { backingFileBytes, drbdDevice, drbdResource, loopDevice } from '../../node-cgi/drbd/resource';
 import { parseNodeRecord, type NodeRecord } from '../../node-cgi/lib/separation';
-import { freePort } from '../helpers/node';
+import { freePort, loginClient, type Client } from '../helpers/node';
+import { waitTask } from '../helpers/cluster';
 
 /** Generous: a TCG boot, while other suites may share the machine's two cores. */
 const SERVE_TIMEOUT_MS = 420_000;
@@ -313,6 +318,80 @@ T('should take the resource down and free the loop device on both nodes', async 
     assert.ok(!d || d.connection === 'Unconfigured', `node${i + 1}: ${JSON.stringify(d)}`);
     const back = await runners[i]!.sh(`$(which losetup) ${loopDevice(MINOR)} 2>&1; true`);
     assert.not.match(back, /\.drbd/, `node${i + 1}: the loop device is free`);
+  }
+});
+
+// Through the API, as an admin makes one: the two lab nodes form a cluster, node1 makes a guest with a replicated disk.
+const API_VMID = 102;
+let api: Client[] = [];
+
+T('should form a cluster of the two lab nodes through the API', async () => {
+  const [m, n] = await Promise.all(vms.map((v) => loginClient(v.url, 'admin', PASSWORD)));
+  // Made over the lab's LAN (node2's console asks node1 at 10.99.0.1): a node's cluster URL is the
+  // address the create came in on, and the test's own way in is QEMU's user network (10.0.2.15).
+  const script = `(async()=>{const u='http://${LAB_NET_PREFIX}1:8006';` +
+    `let r=await fetch(u+'/api/access/ticket',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({username:'admin',password:${JSON.stringify(PASSWORD)}})});` +
+    `const t=(await r.json()).data;` +
+    `r=await fetch(u+'/api/cluster',{method:'POST',headers:{'content-type':'application/json',cookie:'RamvmAuth='+encodeURIComponent(t.ticket),'X-Ramvm-CSRF':t.csrf},body:JSON.stringify({name:'lab'})});` +
+    `console.log(r.status,await r.text())})()`;
+  const created = await runners[1]!.sh(`$(which node) -e ${shq(script)} 2>&1`);
+  assert.match(created, /^200 /, created);
+  const tok = await m!.post('/api/cluster/token', {});
+  assert.is(tok.status, 200, tok.text);
+  const j = await n!.post('/api/cluster/join', { master: `https://${LAB_NET_PREFIX}1:8007`, token: tok.json.data.token, fingerprint: tok.json.data.fingerprint });
+  assert.is(j.status, 202, j.text);
+  const t = await waitTask(n!, j.json.data.task, STATE_TIMEOUT_MS, () => loginClient(vms[1]!.url, 'admin', PASSWORD));
+  assert.is(t.status, 'ok', t.message);
+  api = await Promise.all(vms.map((v) => loginClient(v.url, 'admin', PASSWORD)));
+  const st = await api[0]!.get('/api/cluster');
+  assert.is(st.status, 200, st.text);
+  assert.equal(st.json.data.nodes.map((x: { name: string; online: boolean }) => [x.name, x.online]), [['node1', true], ['node2', true]]);
+  process.stdout.write(`  cluster URLs: ${st.json.data.nodes.map((x: { url: string }) => x.url).join(', ')}\n`);
+});
+
+T('should create a guest with a replicated disk on node1 through the API: both sides UpToDate, no sync, shown in GET', async () => {
+  const started = Date.now();
+  const r = await api[0]!.post('/api/vm', { vmid: API_VMID, name: 'replicated', memory: 64, nics: [], accel: 'tcg', disks: [{ size: '64M', bus: 'virtio', replicated: true }] });
+  assert.is(r.status, 201, r.text);
+  const createMs = Date.now() - started;
+  assert.equal(r.json.data.disks[0], { id: 'disk0', file: `vm-${API_VMID}-disk-0.drbd`, size: '64M', bus: 'virtio', format: 'raw', cache: 'writeback', replicated: true });
+  const recs = await Promise.all([0, 1].map((i) => runners[i]!.read(`/var/lib/vz/images/${API_VMID}/vm-${API_VMID}-disk-0.drbd.json`)));
+  const minor = (JSON.parse(recs[0]!) as DrbdRecord).minor;
+  assert.is(minor, 1, 'minor 0 is the earlier disk\'s (its record stays)');
+  assert.equal(JSON.parse(recs[1]!), JSON.parse(recs[0]!), 'the same record on both nodes');
+  for (const i of [0, 1]) {
+    const d = deviceOf(await proc(i), minor)!;
+    assert.equal([d.connection, d.disk, d.peerDisk], ['Connected', 'UpToDate', 'UpToDate'], `node${i + 1}`);
+  }
+  const g = await api[0]!.get(`/api/vm/${API_VMID}`);
+  assert.is(g.status, 200, g.text);
+  assert.equal(
+    { peer: g.json.data.disks[0].replication.peer, state: g.json.data.disks[0].replication.state, synced: g.json.data.disks[0].replication.synced },
+    { peer: 'node2', state: 'UpToDate', synced: 100 },
+  );
+  process.stdout.write(`  POST /api/vm with a replicated 64 MiB disk: ${createMs} ms\n`);
+});
+
+T('should open /dev/drbd1 in the guest\'s QEMU, primary while it runs and secondary after its stop', async () => {
+  const s = await api[0]!.post(`/api/vm/${API_VMID}/start`);
+  assert.is(s.status, 200, s.text);
+  const pid = (await api[0]!.get(`/api/vm/${API_VMID}`)).json.data.runtime.pid as number;
+  const fds = await runners[0]!.sh(`ls -l /proc/${pid}/fd 2>&1`);
+  assert.match(fds, /\/dev\/drbd1/, 'QEMU has the DRBD device open');
+  assert.is(deviceOf(await proc(0), 1)!.role, 'Primary');
+  const st = await api[0]!.post(`/api/vm/${API_VMID}/stop`);
+  assert.is(st.status, 200, st.text);
+  assert.is(deviceOf(await proc(0), 1)!.role, 'Secondary');
+});
+
+T('should delete the guest and both sides of its replicated disk', async () => {
+  const d = await api[0]!.del(`/api/vm/${API_VMID}`);
+  assert.is(d.status, 204, d.text);
+  for (const i of [0, 1]) {
+    const dev = deviceOf(await proc(i), 1);
+    assert.ok(!dev || dev.connection === 'Unconfigured', `node${i + 1}: ${JSON.stringify(dev)}`);
+    const left = await runners[i]!.sh(`ls /var/lib/vz/images/${API_VMID} 2>&1; true`);
+    assert.match(left, /No such file/, `node${i + 1}: nothing of guest ${API_VMID} left: ${left}`);
   }
 });
 

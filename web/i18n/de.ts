@@ -821,6 +821,9 @@ export const de: Messages = {
   'guests.node.down': '{node} (antwortet nicht)',
 
   'nodes.title': 'Knoten',
+  'nodes.replicaAlerts': 'Replizierte Festplatten brauchen Aufmerksamkeit',
+  'nodes.replicaOn': '{resource} auf {node}',
+  'nodes.replicaGuest': 'Gast {vmid}',
   'nodes.intro': 'Cluster {cluster}: {count} Knoten, verwaltet über den Master {master}.',
   'nodes.single': 'Knoten {node} ist ein einzelner Knoten, in keinem Cluster.',
   'nodes.back': '← Alle Knoten',

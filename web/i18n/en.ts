@@ -824,6 +824,9 @@ export const en = {
   'guests.node.down': '{node} (does not answer)',
 
   'nodes.title': 'Nodes',
+  'nodes.replicaAlerts': 'Replicated disks need attention',
+  'nodes.replicaOn': '{resource} on {node}',
+  'nodes.replicaGuest': 'Guest {vmid}',
   'nodes.intro': 'Cluster {cluster}: {count} nodes, managed through the master {master}.',
   'nodes.single': 'Node {node} is a single node, in no cluster.',
   'nodes.back': '← All nodes',

@@ -1,12 +1,14 @@
 /**
  * The pure parts of making a guest's replicated disks: whether this node
  * can (a 2-node cluster, the root helper, a peer that answers), which minor
- * the new disk gets, its record, and a cluster node as a DRBD host.
+ * the new disk gets, its record, a cluster node as a DRBD host, and what
+ * is wrong with a replica (the Nodes view's warning).
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { drbdHostOf, freeMinor, replicaRecord, replicaRefusal } from '../../../node-cgi/drbd/guest';
+import { drbdHostOf, freeMinor, replicaRecord, replicaRefusal, replicaWarning } from '../../../node-cgi/drbd/guest';
+import type { Replication } from '../../../node-cgi/drbd/proc';
 import { parseDrbdRecord, drbdRecordText } from '../../../node-cgi/drbd/record';
 
 const node = (name: string, url: string) => ({ name, url, fingerprint: 'f', version: '1', joined: 0 });
@@ -61,3 +63,25 @@ H('should refuse a node the cluster does not have', () => {
   assert.throws(() => drbdHostOf(TWO, 'node7'), /node node7 is not in the cluster/);
 });
 H.run();
+
+const W = suite('replicaWarning');
+const rep = (over: Partial<Replication>): Replication => ({ peer: 'node2', state: 'UpToDate', synced: 100, connection: 'Connected', role: 'Primary', peerState: 'UpToDate', ...over });
+W('should say nothing of a connected disk UpToDate on both sides, nor of a resync under way', () => {
+  assert.is(replicaWarning(rep({})), null);
+  assert.is(replicaWarning(rep({ connection: 'SyncSource', peerState: 'Inconsistent', synced: 40 })), null);
+  assert.is(replicaWarning(rep({ connection: 'SyncTarget', state: 'Inconsistent', synced: 40 })), null);
+});
+// [replication, the warning]
+const WARNED: [Partial<Replication>, RegExp][] = [
+  [{ connection: 'WFConnection', peerState: 'DUnknown', synced: null }, /^disconnected from node2 \(WFConnection\): writes are not replicated$/],
+  [{ connection: 'StandAlone', peerState: 'DUnknown', synced: null }, /^disconnected from node2 \(StandAlone: a split brain, or a disconnect asked for\)/],
+  [{ connection: 'Unconfigured', state: 'Unconfigured', peerState: null, role: null, synced: null }, /^disconnected from node2 \(Unconfigured\)/],
+  [{ state: 'Outdated', synced: null }, /^this node's copy is Outdated$/],
+  [{ peerState: 'Outdated', synced: null }, /^the copy on node2 is Outdated$/],
+];
+for (const [over, warning] of WARNED) {
+  W(`should warn: ${warning.source}`, () => {
+    assert.match(replicaWarning(rep(over)) ?? '', warning);
+  });
+}
+W.run();
