@@ -23,6 +23,9 @@ export type {
   HostAccel, VmFault, FaultState, VmCreateCheck, Issue,
 } from './vm';
 
+// GET /api/node/<node>/setup-log
+export type { SetupLog } from './vm/setup-log';
+
 // /api/iso
 export type { IsoImage, GuestRef } from './iso/library';
 

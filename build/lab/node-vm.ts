@@ -50,6 +50,12 @@ export interface NodeVmConfig {
   shell: boolean;
   /** Where the serial socket and log, the QMP socket and the pid file go. */
   runDir: string;
+  /**
+   * A prepared node of a cluster (build/image/prepared.ts; its initrd carries
+   * the cluster files): name and address come from there, not from the
+   * command line, and its data disk is found (datadisk=auto).
+   */
+  prepared?: boolean;
 }
 
 /** "52:54:00:72:76:01": QEMU's prefix, then "rv", then NIC and node index. */
@@ -58,7 +64,8 @@ export function labMac(nic: 0 | 1, index: number): string {
 }
 
 /** Kernel parameters of a lab node booted from kernel + initrd. */
-export function labCmdline(c: Pick<NodeVmConfig, 'name' | 'index' | 'hubPort' | 'dataDisk' | 'shell'>): string[] {
+export function labCmdline(c: Pick<NodeVmConfig, 'name' | 'index' | 'hubPort' | 'dataDisk' | 'shell' | 'prepared'>): string[] {
+  if (c.prepared) return [...BASE_CMDLINE, 'console=ttyS0,115200', 'ramvm.nic=eth0', ...(c.dataDisk ? [] : ['ramonly']), ...(c.shell ? ['ramvm.shell'] : [])];
   return [
     ...BASE_CMDLINE,
     'console=ttyS0,115200',
@@ -227,6 +234,38 @@ export class NodeVm {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`node ${this.config.name}: no answer to ${JSON.stringify(command)} on the console`);
+  }
+
+  /**
+   * Types `text` on the serial console (the node's own console, not the
+   * root shell), a character at a time: the emulated UART drops what comes
+   * faster than the node reads while the host is busy.
+   */
+  async typeSerial(text: string, msPerChar = 30): Promise<void> {
+    const sock = await new Promise<Socket>((res, rej) => {
+      const s = connect(join(this.config.runDir, 'serial.sock'));
+      s.once('connect', () => res(s));
+      s.once('error', rej);
+    });
+    try {
+      for (const ch of text) {
+        sock.write(ch);
+        await new Promise((r) => setTimeout(r, msPerChar));
+      }
+    } finally {
+      sock.end();
+    }
+  }
+
+  /** Waits until the serial log matches `re`; throws with its tail after `timeoutMs`. */
+  async waitSerial(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const m = re.exec(this.serialLog().slice(from));
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`node ${this.config.name}: no ${re} on the serial console after ${timeoutMs / 1000} s: ${this.serialTail()}`);
   }
 
   /** Power off: SIGTERM to QEMU (the node keeps nothing but its data disk, whose ext4 journal covers this). */
