@@ -21,8 +21,8 @@ const PASSWORD = 'bench-pw';
 const CLUSTER_GOAL_S = 60;
 
 export async function bench(): Promise<BenchResult[]> {
-  const image = await buildImage({ iso: false });
   const lock = await acquireLabLock({ what: 'the cluster image benchmark', wait: true, onWait: (h) => process.stderr.write(`image-cluster bench: waiting for the lab lock (${h})\n`) });
+  const image = await buildImage({ iso: false });
   const { accel } = await labAccel();
   const dir = mkdtempSync(join(tmpdir(), 'ramvm-cluster-bench-'));
   const hub = await startHub();
