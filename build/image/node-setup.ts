@@ -365,8 +365,9 @@ async function form(): Promise<void> {
     return;
   }
   const deadline = Date.now() + FORM_GIVE_UP_MS;
+  // Both sides need this node's web server: the master answers joins, and a joiner is checked back at its cluster port.
+  await waitFor(`127.0.0.1:${NODE_PORT + 1}`);
   if (node === prepared.master) {
-    await waitFor(`127.0.0.1:${NODE_PORT}`);
     createCluster(prepared.cluster);
     for (const n of prepared.nodes) if (n.name !== node) acceptJoinToken(preparedJoinToken(secret, n.name));
     say(`created with this node (${node}) as master; waiting for ${prepared.nodes.filter((n) => n.name !== node).map((n) => n.name).join(', ')} to join`);
