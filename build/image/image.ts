@@ -13,7 +13,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync,
+  chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync,
   renameSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -413,9 +413,9 @@ export const CLUSTER_SECRET_BYTES = 32;
  * cluster's credentials.
  */
 export function buildPreparedImages(c: ClusterImageArgs, base: ImageBuild, outDir: string, opts: { iso: boolean }): PreparedFiles[] {
-  const work = join(CACHE, 'prepared');
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true, mode: 0o700 });
+  // A folder of this call's own: keys pass through it.
+  mkdirSync(CACHE, { recursive: true });
+  const work = mkdtempSync(join(CACHE, 'prepared-'));
   mkdirSync(outDir, { recursive: true });
   try {
     const pems = new Map<number, string>();
