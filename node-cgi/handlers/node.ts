@@ -14,8 +14,7 @@ import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
-import { checkSettingsPatch, nodeResources, readNodeSettings, updateNodeSettings } from '../vm';
-import { readSetupLog } from '../vm/setup-log';
+import { checkSettingsPatch, nodeResources, readNodeSettings, readSetupLog, updateNodeSettings } from '../vm';
 
 /** The node named in the path runs the request. */
 const NAMED_NODE = { node: (ctx: ApiContext) => ctx.params.node ?? null };
