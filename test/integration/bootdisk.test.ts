@@ -1,0 +1,153 @@
+/**
+ * The system on a node's disk, booted for real (TCG here), three boots of
+ * one blank sparse disk:
+ *
+ *   1. the ISO through GRUB, its "keep the system on the data disk" entry
+ *      chosen on the serial console (and ramvm.shell typed into it): the
+ *      node partitions the blank disk, formats boot and data partitions,
+ *      copies kernel and initrd from the ISO, writes GRUB; admin and a
+ *      guest are made. The boot partition's release is then set back to an
+ *      older one's name, as a disk of an older release would have it.
+ *   2. the ISO again, default entry: the node keeps admin and the guest and
+ *      rewrites the boot partition with this release (an update: /ram.log
+ *      says from which to which).
+ *   3. the data disk alone (no ISO, no -kernel): GRUB from the disk, the
+ *      same node with its admin and guest.
+ *
+ * Then a network boot: iPXE from QEMU's TFTP server, kernel + initrd and
+ * the lab's parameters, RAM only.
+ */
+import { suite } from '../helpers/suite';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildImage, type ImageBuild } from '../../build/image/image';
+import { acquireLabLock, type LabLock } from '../../build/lab/lock';
+import { writeTftpDir } from '../../build/lab/lab';
+import { NodeVm, ensureSparseDisk, labAccel, type Accel, type NodeVmConfig } from '../../build/lab/node-vm';
+import { freePort, loginClient } from '../helpers/node';
+
+/** Generous: TCG guests of other suites may share the machine's two cores. */
+const SERVE_TIMEOUT_MS = 360_000;
+const PASSWORD = 'bootdisk-test-pw';
+const OLDER = '0.0.0-older';
+/** The ISO's GRUB entries (layout.ts GRUB_ENTRIES): the fourth keeps the system on the data disk. */
+const DOWN = '\x1b[B';
+
+const T = suite('system on the data disk');
+let image: ImageBuild;
+let dir: string;
+let lock: LabLock | undefined;
+let accel: Accel;
+const vms: NodeVm[] = [];
+
+T.before(async () => {
+  lock = await acquireLabLock({ what: 'the system-on-disk test', wait: true, onWait: (h) => process.stderr.write(`bootdisk test: waiting for the lab lock (${h})\n`) });
+  accel = (await labAccel()).accel;
+  image = await buildImage({ iso: true });
+  dir = mkdtempSync(join(tmpdir(), 'ramvm-bootdisk-test-'));
+  ensureSparseDisk(join(dir, 'data.img'), 4);
+});
+
+T.after(async () => {
+  await Promise.all(vms.map((v) => v.stop()));
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  lock?.release();
+});
+
+async function boot(run: string, bootOf: NodeVmConfig['boot'], o: Partial<NodeVmConfig> = {}): Promise<NodeVm> {
+  const vm = new NodeVm({
+    name: 'sysdisk', index: 5, boot: bootOf, dataDisk: join(dir, 'data.img'), memoryMiB: 1536, cpus: 1, accel,
+    webPort: await freePort(), adminPassword: PASSWORD, shell: false, runDir: join(dir, run), ...o,
+  });
+  vms.push(vm);
+  vm.start();
+  return vm;
+}
+
+T('should partition a blank disk and put the system on it when the ISO\'s entry asks', async () => {
+  const vm = await boot('boot1', { iso: image.iso! }, { shell: true });
+  try {
+    await vm.waitSerial(/GNU GRUB/, SERVE_TIMEOUT_MS);
+    // The fourth entry, then "e", the end of its linux line, " ramvm.shell" for the test's console, Ctrl-X boots it.
+    await vm.typeSerial([DOWN, DOWN, DOWN, 'e', '\x05', ...' ramvm.shell', '\x18']);
+    await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+    const log = (await vm.exec('cat /ram.log')).out;
+    assert.match(log, /ramvm\.sysdisk=1 ramvm\.shell/);
+    assert.match(log, /system on disk: \/dev\/vda is blank: GPT with ramvm-boot \(512 MiB\), bios-boot \(1 MiB\), ramvm-data \(3583 MiB\)/);
+    assert.match(log, /data disk \/dev\/vda3 \(datadisk=\/dev\/vda\): blank, making ext4/);
+    assert.match(log, /system on disk: setting on \(ramvm\.sysdisk=1\), kept on the data disk/);
+    assert.match(log, new RegExp(`system on disk /dev/vda: release \\(none\\) → ${image.release}: kernel, initrd, grub.cfg and GRUB written to /dev/vda1`));
+    assert.match(log, /set-up done/);
+    assert.not.match(log, /FAILED/);
+
+    const api = await loginClient(vm.url, 'admin', PASSWORD);
+    const created = await api.post('/api/vm', { name: 'ondisk', memory: 32, disks: [{ size: '16M' }] });
+    assert.is(created.status, 201, created.text);
+
+    // Boot partition: this release, the ISO's kernel and initrd byte for byte.
+    const files = await vm.exec('mkdir -p /mnt/t && mount -o ro /dev/vda1 /mnt/t && cat /mnt/t/ramvm-release && ls /mnt/t/grub && wc -c < /mnt/t/initrd.img; umount /mnt/t');
+    assert.match(files.out, new RegExp(`^${image.release}$`, 'm'));
+    assert.match(files.out, /^grub\.cfg$/m);
+    assert.match(files.out, new RegExp(`^\\s*${statSync(image.initrd).size}$`, 'm'), 'the initrd, whole');
+    // As a boot partition of an older release names itself.
+    const older = await vm.exec(`mount /dev/vda1 /mnt/t && echo ${OLDER} > /mnt/t/ramvm-release && umount /mnt/t && sync`);
+    assert.is(older.code, 0, older.out);
+  } finally {
+    await vm.stop();
+  }
+});
+
+T('should rewrite the boot partition when a newer release boots, keeping admin and guests', async () => {
+  const vm = await boot('boot2', { iso: image.iso! });
+  try {
+    await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+    const serial = vm.serialLog();
+    assert.match(serial, /data disk \/dev\/vda3 \(the filesystem labelled ramvm-data\): ext4 filesystem/);
+    assert.match(serial, new RegExp(`system on disk /dev/vda: release ${OLDER} → ${image.release}: kernel, initrd, grub.cfg and GRUB written to /dev/vda1`));
+    assert.match(serial, /users kept from the data disk/);
+    const api = await loginClient(vm.url, 'admin', PASSWORD);
+    assert.equal((await api.get('/api/vm')).json.data.map((g: { name: string }) => g.name), ['ondisk']);
+  } finally {
+    await vm.stop();
+  }
+});
+
+T('should boot the same node from the data disk alone', async () => {
+  const vm = await boot('boot3', { disk: true });
+  try {
+    await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+    const serial = vm.serialLog();
+    assert.match(serial, new RegExp(`ramvm ${image.release} from this disk`), 'GRUB of the disk shows its menu');
+    assert.match(serial, /kernel command line: .*ramvm\.node=ramvm-727705 .*ramvm\.sysdisk=1/);
+    assert.match(serial, new RegExp(`system on disk /dev/vda: release ${image.release}, up to date`));
+    assert.match(serial, /users kept from the data disk/);
+    const api = await loginClient(vm.url, 'admin', PASSWORD);
+    assert.equal((await api.get('/api/vm')).json.data.map((g: { name: string }) => g.name), ['ondisk']);
+  } finally {
+    await vm.stop();
+  }
+});
+
+T('should boot over the network: iPXE, QEMU\'s TFTP server, kernel + initrd + the lab\'s parameters', async () => {
+  const config: NodeVmConfig = {
+    name: 'pxenode', index: 6, boot: { disk: true }, memoryMiB: 1536, cpus: 1, accel,
+    webPort: await freePort(), adminPassword: PASSWORD, shell: false, runDir: join(dir, 'pxe'),
+  };
+  config.boot = { pxe: { tftpDir: writeTftpDir(join(dir, 'tftp'), image.kernel, image.initrd, config) } };
+  const vm = new NodeVm(config);
+  vms.push(vm);
+  vm.start();
+  try {
+    await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+    const serial = vm.serialLog();
+    assert.match(serial, /iPXE/);
+    assert.match(serial, /kernel command line: .*ramvm\.node=pxenode .*ramonly/);
+    assert.match(serial, /data disk: none \(ramonly/);
+  } finally {
+    await vm.stop();
+  }
+});
+
+T.run();
