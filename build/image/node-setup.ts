@@ -154,7 +154,7 @@ function dataDisk(p: BootParams): DataDevice | null {
   }
   if (!p.ramonly && !p.datadisk && !labelled && p.sysdisk) {
     // ramvm.sysdisk=1 on a machine without a data disk: the first disk with nothing on it becomes one.
-    const blank = blankDisk();
+    const blank = blankDisk(io);
     if (blank) p = { ...p, datadisk: blank };
   }
   const choice = chooseDataDisk(p, labelled);

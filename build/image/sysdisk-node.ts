@@ -102,18 +102,33 @@ function partitionLabels(disk: string): Map<number, string> {
   return labels;
 }
 
+/** Whether the first MiB of a device is all zeros (a disk with data but no signature blkid knows is not blank). */
+function zeroStart(device: string): boolean {
+  const fd = openSync(device, 'r');
+  try {
+    const b = Buffer.alloc(1024 * 1024);
+    const n = readSync(fd, b, 0, b.length, 0);
+    return b.subarray(0, n).every((x) => x === 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * With ramvm.sysdisk=1 and no data disk named or labelled: the first whole
- * disk that carries no signature at all (nothing on it to lose).
+ * disk that carries no signature at all and only zeros in its first MiB
+ * (nothing on it to lose).
  */
-export function blankDisk(): string | null {
+export function blankDisk(io: SetupIo): string | null {
   for (const name of readdirSync('/sys/class/block').sort()) {
     if (existsSync(`/sys/class/block/${name}/partition`) || /^(loop|ram|sr|zram|dm-|md)/.test(name)) continue;
     if (readFileSync(`/sys/class/block/${name}/size`, 'utf8').trim() === '0') continue;
     const dev = `/dev/${name}`;
     if (!existsSync(dev)) continue;
     const r = sh(['blkid', '-p', '-o', 'export', dev]);
-    if (r.status === 2) return dev;
+    if (r.status !== 2) continue;
+    if (zeroStart(dev)) return dev;
+    io.log(`system on disk: ${dev} has no signature but data in its first MiB: not used`);
   }
   return null;
 }
@@ -228,9 +243,11 @@ function readRelease(dir: string): string | null {
 /** A mounted boot medium (the ISO, a stick) of the running release: where kernel and initrd are copied from. */
 function mountMedium(release: string, io: SetupIo): string | null {
   const r = sh(['blkid', '-t', `LABEL=${MEDIUM_LABEL}`, '-o', 'device']);
+  if (r.out.trim()) sh(['modprobe', '-b', 'isofs']);
   for (const dev of r.out.split('\n').filter(Boolean)) {
     mkdirSync(MEDIUM_MOUNT, { recursive: true });
-    if (!io.run('system on disk', ['mount', '-o', 'ro', dev, MEDIUM_MOUNT])) continue;
+    // -t: the kernel loads isofs for a named type; an unnamed one is only tried among those loaded.
+    if (!io.run('system on disk', ['mount', '-t', 'iso9660', '-o', 'ro', dev, MEDIUM_MOUNT])) continue;
     if (readRelease(join(MEDIUM_MOUNT, 'boot')) === release && existsSync(join(MEDIUM_MOUNT, 'boot/vmlinuz')) && existsSync(join(MEDIUM_MOUNT, 'boot/initrd.img'))) {
       return join(MEDIUM_MOUNT, 'boot');
     }
