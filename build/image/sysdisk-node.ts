@@ -15,6 +15,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { basename, dirname, join } from 'node:path';
 import type { BootParams } from './boot-params';
 import { NODE_PATH } from './files';
+import { DATA_MOUNT } from './setup-plan';
 import {
   BOOT_LABEL, BOOT_MOUNT, NODE_BOOT_IMG, NODE_CORE_IMG, NODE_RELEASE, RELEASE_FILE, SECTOR_BYTES, SYS_PARTS,
   bootCode, gptWrites, parseProbe, partitionPath, randomGptIds, sysdiskGrubConfig, sysdiskLayout, sysdiskParams, sysdiskVerdict,
@@ -27,8 +28,12 @@ export interface SetupIo {
   run(what: string, argv: string[]): boolean;
 }
 
-/** The node setting on the data disk (root's, written at boot): { "sysdisk": true, "release": "…" }. */
-export const SYSDISK_SETTING = '/etc/ramvm/node-boot.json';
+/**
+ * The node setting on the data disk: { "sysdisk": true, "release": "…" }.
+ * At the disk's top, beside the folders bound into the node: root's, out
+ * of reach of the node's user (who owns etc/ramvm) and of its CGIs.
+ */
+export const SYSDISK_SETTING = `${DATA_MOUNT}/ramvm-boot.json`;
 /** The ISO's volume label (image.ts, grub-mkrescue -volid): a boot medium of some release. */
 const MEDIUM_LABEL = 'RAMVM';
 const MEDIUM_MOUNT = '/mnt/medium';
