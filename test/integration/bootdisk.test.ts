@@ -76,7 +76,7 @@ T('should partition a blank disk and put the system on it when the ISO\'s entry 
     await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
     const log = vm.serialLog();
     assert.match(log, /kernel command line: .*ramvm\.sysdisk=1/);
-    assert.match(log, /system on disk: \/dev\/vda is blank: GPT with ramvm-boot \(512 MiB\), bios-boot \(1 MiB\), ramvm-data \(3583 MiB\)/);
+    assert.match(log, /system on disk: \/dev\/vda is blank: GPT with ramvm-boot \(512 MiB\), bios-boot \(1 MiB\), ramvm-data \(3582 MiB\)/);
     assert.match(log, /data disk \/dev\/vda3 \(datadisk=\/dev\/vda\): blank, making ext4/);
     assert.match(log, /system on disk: setting on \(ramvm\.sysdisk=1\), kept on the data disk/);
     assert.match(log, new RegExp(`system on disk /dev/vda: release \\(none\\) → ${image.release}: kernel, initrd, grub.cfg and GRUB written to /dev/vda1`));
