@@ -53,9 +53,10 @@ export interface GrubEntry {
 /** The boot menu of the ISO: the first entry boots unattended after the timeout. */
 export const GRUB_ENTRIES: readonly GrubEntry[] = [
   { title: 'ramvm (data disk labelled ramvm-data, else RAM only)', params: [] },
-  { title: 'ramvm, ask for the IP settings on the console (DHCP when nobody answers)', params: ['ramvm.ip=ask'] },
   { title: 'ramvm, RAM only (no data disk)', params: ['ramonly'] },
   { title: 'ramvm with a root shell on the serial console (rescue)', params: ['ramvm.shell'] },
+  { title: 'ramvm, and keep the system on the data disk (it boots without this medium)', params: ['ramvm.sysdisk=1'] },
+  { title: 'ramvm, ask for the IP settings on the console (DHCP when nobody answers)', params: ['ramvm.ip=ask'] },
 ];
 
 /**

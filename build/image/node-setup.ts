@@ -30,7 +30,7 @@ import { appendFileSync, chmodSync, chownSync, closeSync, constants, existsSync,
 import { dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
-import { askedNetworkPlan, consoleEnv, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, firstBlankDisk, networkPlan, parseBlkidType, DATA_LABEL, type BlockDisk, type Step } from './setup-plan';
+import { askedNetworkPlan, consoleEnv, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeAddress, fillNodeName } from './layout';
 import { PREPARED_DIR, parsePreparedNode, preparedJoinToken, withPrepared, FORM_PERCENT, type PreparedNode } from './prepared';
 import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
@@ -39,6 +39,7 @@ import { initNode } from '../../node-cgi/cli/init';
 import { readCluster } from '../../node-cgi/cluster/state';
 import { readAccess } from '../../node-cgi/access/store';
 import { acceptJoinToken, createCluster, joinCluster } from '../../node-cgi/cluster/membership';
+import { blankDisk, keepSystemOnDisk, resolveDataDevice, type DataDevice, type SetupIo } from './sysdisk-node';
 import { accountsOf, dataTreePlan, KVM_GROUP, parseGroup, parsePasswd, registerNode } from '../../node-cgi/root/setup';
 
 const LOG = '/ram.log';
@@ -165,13 +166,18 @@ function waitForPath(path: string, ms: number): boolean {
   return true;
 }
 
-function dataDisk(p: BootParams): string | null {
+/** The set-up's log and runner, for the parts that live in modules of their own. */
+const io: SetupIo = { log: (line) => log(line), run: (what, argv) => run(what, { argv, allowFail: true }) };
+
+function dataDisk(p: BootParams): DataDevice | null {
   let labelled: string | null = null;
   if (!p.ramonly && (!p.datadisk || p.datadisk === 'auto')) {
     const r = spawnSync('blkid', ['-L', DATA_LABEL], { encoding: 'utf8', env: { PATH: NODE_PATH } });
     labelled = r.status === 0 ? r.stdout.trim() || null : null;
   }
-  const blank = !p.ramonly && p.datadisk === 'auto' && !labelled ? firstBlankDisk(blockDisks()) : null;
+  // datadisk=auto (prepared images), or ramvm.sysdisk=1 on a machine without a data disk: the first disk with nothing on it.
+  const blank = !p.ramonly && !labelled && (p.datadisk === 'auto' || (!p.datadisk && p.sysdisk)) ? blankDisk(io) : null;
+  if (blank && !p.datadisk) p = { ...p, datadisk: blank };
   const choice = chooseDataDisk(p, labelled, blank);
   if (!choice.device) {
     log(`data disk: none (${choice.why})`);
@@ -181,42 +187,25 @@ function dataDisk(p: BootParams): string | null {
     log(`data disk ${choice.device} (${choice.why}): no such device after ${DATADISK_WAIT_MS / 1000} s; everything stays in RAM`);
     return null;
   }
-  const probe = spawnSync('blkid', ['-p', '-o', 'export', choice.device], { encoding: 'utf8', env: { PATH: NODE_PATH } });
+  // A system disk's data partition, a blank disk partitioned for the system, or the device as it is.
+  const dd = resolveDataDevice(choice.device, p, io);
+  if (!dd) return null;
+  const probe = spawnSync('blkid', ['-p', '-o', 'export', dd.device], { encoding: 'utf8', env: { PATH: NODE_PATH } });
   // blkid exits 2 when it finds no signature at all: a blank disk. Other failures are errors.
   if (probe.status !== 0 && probe.status !== 2) {
-    log(`data disk ${choice.device}: blkid failed (exit ${probe.status}): ${probe.stderr}; everything stays in RAM`);
+    log(`data disk ${dd.device}: blkid failed (exit ${probe.status}): ${probe.stderr}; everything stays in RAM`);
     return null;
   }
   const fsType = probe.status === 2 ? null : parseBlkidType(probe.stdout);
-  log(`data disk ${choice.device} (${choice.why}): ${fsType ? `${fsType} filesystem` : 'blank, making ext4'}`);
-  for (const s of dataDiskPlan(choice.device, fsType)) {
+  log(`data disk ${dd.device} (${choice.why}): ${fsType ? `${fsType} filesystem` : 'blank, making ext4'}`);
+  for (const s of dataDiskPlan(dd.device, fsType)) {
     if (!run('data disk', s) && !s.allowFail) {
-      log(`data disk ${choice.device}: set-up failed; everything stays in RAM`);
+      log(`data disk ${dd.device}: set-up failed; everything stays in RAM`);
       spawnSync('umount', ['-R', '/mnt/data'], { env: { PATH: NODE_PATH } });
       return null;
     }
   }
-  return choice.device;
-}
-
-/** The whole disks of /sys/block, each probed by blkid for any signature. */
-function blockDisks(): BlockDisk[] {
-  const read = (d: string, f: string) => {
-    try {
-      return readFileSync(`/sys/block/${d}/${f}`, 'utf8').trim();
-    } catch {
-      return '';
-    }
-  };
-  return readdirSync('/sys/block').map((name) => ({
-    name,
-    removable: read(name, 'removable') === '1',
-    readOnly: read(name, 'ro') === '1',
-    sizeBytes: Number(read(name, 'size') || 0) * 512,
-    partitions: readdirSync(`/sys/block/${name}`).filter((e) => e.startsWith(name)).length,
-    // blkid -p exits 2 when it finds no signature at all.
-    signature: /^(sd|vd|xvd|hd|nvme)/.test(name) ? spawnSync('blkid', ['-p', `/dev/${name}`], { env: { PATH: NODE_PATH } }).status !== 2 : true,
-  }));
+  return dd;
 }
 
 function firstPassword(): string | undefined {
@@ -295,6 +284,7 @@ function main(): void {
   network(params, node, found.names);
   progress(50);
   const disk = dataDisk(params);
+  keepSystemOnDisk(disk, params, node, io);
 
   progress(65);
   process.env.RAMVM_ROOT = '/';
@@ -317,7 +307,7 @@ function main(): void {
   mkdirSync('/var/spool/cron/crontabs', { recursive: true });
 
   const addrs = addresses();
-  log(`ramvm node ${node}: ${disk ? `data on ${disk}` : 'RAM only'}; web UI on port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
+  log(`ramvm node ${node}: ${disk ? `data on ${disk.device}` : 'RAM only'}; web UI on port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
   if (prepared) {
     progress(90);
     log('set-up done; the cluster forms once the web server runs');

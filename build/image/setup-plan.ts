@@ -132,32 +132,6 @@ export function chooseDataDisk(p: BootParams, labelled: string | null, blank: st
   return { device: null, why: `no datadisk= and no filesystem labelled ${DATA_LABEL}: everything stays in RAM` };
 }
 
-/** A whole disk as /sys/block shows it, and whether blkid found any signature on it. */
-export interface BlockDisk {
-  name: string;
-  removable: boolean;
-  readOnly: boolean;
-  sizeBytes: number;
-  partitions: number;
-  signature: boolean;
-}
-
-/** Disks datadisk=auto may take: SATA/SCSI/USB, virtio, Xen, IDE and NVMe namespaces, never loop, RAM, CD or DRBD devices. */
-const AUTO_DISK_RE = /^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|hd[a-z]+|nvme[0-9]+n[0-9]+)$/;
-/** Smaller disks are no data disk (a stick's boot sector, a virtual floppy), in bytes. */
-export const AUTO_DISK_MIN_BYTES = 1024 ** 3;
-
-/**
- * datadisk=auto: the first disk (by name) that is blank — no partitions and
- * no filesystem or partition-table signature at all — fixed, writable and at
- * least AUTO_DISK_MIN_BYTES. A disk with anything on it is never chosen.
- */
-export function firstBlankDisk(disks: readonly BlockDisk[]): string | null {
-  const ok = disks.filter((d) => AUTO_DISK_RE.test(d.name) && !d.removable && !d.readOnly && d.sizeBytes >= AUTO_DISK_MIN_BYTES && d.partitions === 0 && !d.signature);
-  ok.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-  return ok[0] ? `/dev/${ok[0].name}` : null;
-}
-
 /** ext2/3/4 as blkid names them; any other filesystem is mounted as it is, never checked or formatted. */
 const EXT_TYPES = new Set(['ext2', 'ext3', 'ext4']);
 

@@ -40,7 +40,7 @@ P('should give each node its own key, the shared secret and every peer\'s real f
     writeFileSync(join(dir, 'vmlinuz'), 'k');
     writeFileSync(join(dir, 'initrd.img'), 'i');
     const c = parseImageArgs(['--cluster', 'office', '--node', '1:10.0.0.11/24', '--node', '2:10.0.0.12/24']).cluster!;
-    const files = buildPreparedImages(c, { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), vmlinux: '', rows: [], report: '' }, join(dir, 'out'), { iso: false });
+    const files = buildPreparedImages(c, { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), vmlinux: '', release: 'test', rows: [], report: '' }, join(dir, 'out'), { iso: false });
     assert.equal(files.map((f) => [f.name, f.address, f.iso]), [['node1', '10.0.0.11/24', undefined], ['node2', '10.0.0.12/24', undefined]]);
     const members = files.map((f) => {
       assert.is(statSync(f.cpio).mode & 0o777, 0o600, `${f.cpio} is the cluster's credential`);

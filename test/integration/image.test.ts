@@ -154,12 +154,12 @@ T('should boot the ISO with GRUB defaults, find the data disk by label, keep its
   try {
     // The console asks (30 s, then DHCP): address, gateway, DNS, typed on the serial console.
     await vm.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): $/m, SERVE_TIMEOUT_MS);
-    await vm.typeSerial('10.99.0.300/24\r\r\r');
+    await vm.typeSerial([...'10.99.0.300/24\r\r\r']);
     await vm.waitSerial(/address: "10\.99\.0\.300\/24" is no IPv4 address with a prefix length[\s\S]*try again/, 60_000);
     // The question comes again right after "try again": look from there.
     const mark = vm.serialLog().lastIndexOf('try again');
     await vm.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): $/m, 60_000, mark);
-    await vm.typeSerial('10.99.0.9/24\r10.99.0.254\r10.99.0.254\r');
+    await vm.typeSerial([...'10.99.0.9/24\r10.99.0.254\r10.99.0.254\r']);
     const shown = await vm.waitSerial(/open in a browser:\s+http:\/\/10\.99\.0\.9:8006\/[\s\S]*?\n(administrator: [^\n]*)/, 120_000, mark);
     assert.match(shown[1]!, /^administrator: admin \(its password was set at the first boot of this data disk\)/);
     await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);

@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { parseBootParams } from '../../../build/image/boot-params';
-import { askedNetworkPlan, consoleEnv, batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, firstBlankDisk, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
+import { askedNetworkPlan, consoleEnv, batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
 
 const params = (cmdline: string) => parseBootParams(cmdline).params;
 const argvs = (steps: { argv: string[] }[]) => steps.map((s) => s.argv.join(' '));
@@ -125,19 +125,6 @@ E('should single-quote values for the console script', () => {
   assert.is(bootEnv(params('ramonly'), "it's"), "RAMVM_NODE='it'\\''s'\nRAMVM_SHELL=0\nRAMVM_RAMONLY=1\n");
 });
 E.run();
-
-const Z = suite('firstBlankDisk');
-const disk = (name: string, o: Partial<import('../../../build/image/setup-plan').BlockDisk> = {}) =>
-  ({ name, removable: false, readOnly: false, sizeBytes: 32 * 1024 ** 3, partitions: 0, signature: false, ...o });
-Z('should take the first blank fixed disk by name', () => {
-  assert.is(firstBlankDisk([disk('vdb'), disk('vda'), disk('sr0')]), '/dev/vda');
-  assert.is(firstBlankDisk([disk('nvme1n1'), disk('nvme0n1')]), '/dev/nvme0n1');
-});
-Z('should never take a disk with anything on it, a stick, a CD, a loop device or a tiny disk', () => {
-  assert.is(firstBlankDisk([disk('sda', { signature: true }), disk('sdb', { partitions: 2 }), disk('sdc', { removable: true }), disk('sdd', { readOnly: true }),
-    disk('sde', { sizeBytes: 1024 ** 2 }), disk('loop0'), disk('drbd0'), disk('sr0')]), null);
-});
-Z.run();
 
 const ZC = suite('chooseDataDisk (datadisk=auto)');
 ZC('should prefer the labelled filesystem, then the first blank disk, else RAM', () => {
