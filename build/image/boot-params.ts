@@ -11,12 +11,15 @@
  * | --- | --- |
  * | `ramvm.node=NAME` | node name and host name (a DNS label) |
  * | `ramvm.ip=ADDR/PREFIX` | static IPv4 address of bridge vmbr0 (else DHCP) |
+ * | `ramvm.ip=ask` | no DHCP until the console has asked for the IP settings (DHCP when nobody answers) |
  * | `ramvm.gw=ADDR` | default gateway (with ramvm.ip) |
  * | `ramvm.dns=ADDR[,ADDR]` | name servers (with ramvm.ip) |
  * | `ramvm.nic=NAME` | the NIC bridged into vmbr0 (default: the first one) |
  * | `datadisk=/dev/X` | the data disk or partition (made ext4 when blank) |
+ * | `datadisk=auto` | the disk labelled ramvm-data, else the first blank disk (prepared images) |
  * | `ramonly` | keep everything in RAM, use no data disk |
  * | `ramvm.shell` | a root shell on the serial console (lab and rescue) |
+ * | `ramvm.sysdisk=1` | keep the system (GRUB, kernel, initrd) on a first partition of the data disk, which then boots alone; `=0` stops it |
  *
  * A bad value never stops a boot: it is reported (to /ram.log) and left
  * out, so the node comes up with DHCP or in RAM and can be reached to fix it.
@@ -30,8 +33,12 @@ export interface BootParams {
   dns?: string[];
   nic?: string;
   datadisk?: string;
+  /** ramvm.ip=ask: the console asks for the IP settings before any DHCP. */
+  askIp?: boolean;
   ramonly: boolean;
   shell: boolean;
+  /** ramvm.sysdisk=1 / =0; absent: as the node's setting on its data disk says. */
+  sysdisk?: boolean;
 }
 
 export interface ParsedBootParams {
@@ -103,6 +110,10 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
         else set('node', value);
         break;
       case 'ramvm.ip': {
+        if (value === 'ask') {
+          set('askIp', true);
+          break;
+        }
         const m = value === undefined ? null : /^([0-9.]+)\/([0-9]{1,2})$/.exec(value);
         if (!m || !isIPv4(m[1]!)) reject(word, 'expected an IPv4 address with a prefix length, e.g. 192.168.1.10/24');
         else if (Number(m[2]) < 1 || Number(m[2]) > 32) reject(word, 'the prefix length must be 1-32');
@@ -123,9 +134,14 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
         if (value === undefined || !NIC_RE.test(value)) reject(word, 'expected an interface name such as eth0');
         else set('nic', value);
         break;
+      case 'ramvm.sysdisk':
+        if (value !== '1' && value !== '0') reject(word, 'expected 1 (the system on the data disk) or 0 (not)');
+        else set('sysdisk', value === '1');
+        break;
       case 'datadisk':
       case 'ramvm.datadisk':
-        if (value === undefined || !DEVICE_RE.test(value) || value.split('/').includes('..')) reject(word, 'expected a device path such as /dev/sda4');
+        if (value === 'auto') set('datadisk', value);
+        else if (value === undefined || !DEVICE_RE.test(value) || value.split('/').includes('..')) reject(word, 'expected a device path such as /dev/sda4, or auto');
         else set('datadisk', value);
         break;
       default:
@@ -136,6 +152,7 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
     errors.push(`datadisk=${params.datadisk}: ignored, ramonly keeps everything in RAM`);
     delete params.datadisk;
   }
+  if (params.ip && params.askIp) delete params.askIp;
   if (!params.ip && (params.gw || params.dns)) {
     errors.push('ramvm.gw/ramvm.dns: ignored without ramvm.ip (DHCP sets them)');
     delete params.gw;

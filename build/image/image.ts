@@ -11,9 +11,9 @@
  * again. Prints each part's size and fails when the ISO is over the limit.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync,
+  chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync,
   renameSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -24,10 +24,13 @@ import { writeCpio, type CpioSource } from './cpio';
 import { HOST_FILES, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
 import { CGI_USER, sudoersFile, sudoersText } from '../../node-cgi/root/setup';
 import {
-  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
+  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, grubConfig, preparedGrubEntries, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
   type ImageSizeRow, type PartName,
 } from './layout';
 import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
+import { parseImageArgs, preparedIsoName, preparedNode, type ClusterImageArgs } from './prepared';
+import { certFiles, ensureNodeCertificate, fingerprintOf } from '../../node-cgi/cluster/identity';
+import { GRUB_CORE_MODULES, GRUB_CORE_PREFIX, NODE_BOOT_IMG, NODE_CORE_IMG, NODE_RELEASE, RELEASE_FILE, releaseName } from './sysdisk';
 
 export const CACHE = join(ROOT, '.cache/image');
 export const OUT = join(ROOT, 'out');
@@ -283,10 +286,10 @@ export function treeHash(dir: string): string {
 }
 
 /** A part's squashfs, built or taken from the cache; and its unpacked size. */
-function squash(name: PartName, dir: string): { file: string; raw: number; cached: boolean } {
+function squash(name: PartName, dir: string, hash = treeHash(dir)): { file: string; raw: number; cached: boolean } {
   const sfsDir = join(CACHE, 'sfs');
   mkdirSync(sfsDir, { recursive: true });
-  const file = join(sfsDir, `${name}-${treeHash(dir)}.sfs`);
+  const file = join(sfsDir, `${name}-${hash}.sfs`);
   const raw = Number(sh(['du', '-sb', dir]).split('\t')[0]);
   if (existsSync(file)) return { file, raw, cached: true };
   const done = step(`mksquashfs ${name}`);
@@ -324,6 +327,26 @@ function earlyArchive(k: { dir: string; version: string }, out: string): number 
 export interface ImageBuild extends ImageFiles {
   rows: ImageSizeRow[];
   report: string;
+  /** The release name (package version and content hash), in /opt/ramvm/release and the ISO's /boot/ramvm-release. */
+  release: string;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * GRUB's BIOS boot code for the system on a node's disks (sysdisk.ts):
+ * boot.img as Debian ships it and a core.img that carries the modules the
+ * disk's grub.cfg needs and looks for it on the first partition of the disk
+ * it was booted from. Returns the bytes added.
+ */
+function stageSysdisk(s: Stage): number {
+  const core = join(CACHE, 'core.img');
+  sh(['grub-mkimage', '-O', 'i386-pc', '-o', core, '-p', GRUB_CORE_PREFIX, ...GRUB_CORE_MODULES]);
+  s.copy(core, NODE_CORE_IMG, 0o644);
+  s.copy('/usr/lib/grub/i386-pc/boot.img', NODE_BOOT_IMG, 0o644);
+  return statSync(core).size + 512;
 }
 
 export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBuild> {
@@ -336,6 +359,12 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   stageHostFiles(s);
   stageModules(s, k);
   await stageRamvm(s);
+  const sysdiskBytes = stageSysdisk(s);
+  // The release names what is in the image: the parts (ramvm's before this file), the kernel.
+  const hashes = Object.fromEntries(PARTS.map((p) => [p, treeHash(s.dirs[p])])) as Record<PartName, string>;
+  const release = releaseName(packageVersion(), [k.version, ...PARTS.map((p) => hashes[p])]);
+  s.write(NODE_RELEASE, release + '\n');
+  hashes.ramvm = treeHash(s.dirs.ramvm);
   done();
 
   const rows: ImageSizeRow[] = [];
@@ -350,7 +379,7 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   const earlyRaw = earlyArchive(k, early);
   rows.push({ name: 'initrd: early (busybox, /init, 3 modules)', bytes: statSync(early).size, rawBytes: earlyRaw });
 
-  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p]) }));
+  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], hashes[p]) }));
   for (const p of sfs) rows.push({ name: `initrd: ${p.name}.sfs`, bytes: statSync(p.file).size, rawBytes: p.raw, ...(p.cached ? { note: 'cached' } : {}) });
 
   done = step('writing initrd.img');
@@ -365,7 +394,8 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   rows.push({ name: 'initrd.img (all of the above but the kernel)', bytes: statSync(initrd).size });
   done();
 
-  const result: ImageBuild = { kernel: kernelOut, vmlinux, initrd, rows, report: '' };
+  rows.push({ name: 'system on disks (GRUB boot.img + core.img, in ramvm.sfs)', bytes: sysdiskBytes });
+  const result: ImageBuild = { kernel: kernelOut, vmlinux, initrd, rows, report: '', release };
   let isoBytes = statSync(kernelOut).size + statSync(initrd).size;
   if (opts.iso !== false) {
     done = step('grub-mkrescue');
@@ -375,6 +405,8 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
     copyFileSync(kernelOut, join(isoDir, 'boot/vmlinuz'));
     copyFileSync(initrd, join(isoDir, 'boot/initrd.img'));
     writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', GRUB_ENTRIES));
+    // A node that puts the system on its disks copies kernel and initrd from a medium of its own release.
+    writeFileSync(join(isoDir, 'boot', RELEASE_FILE), release + '\n');
     const iso = join(OUT, 'ramvm.iso');
     sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
     renameSync(iso + '.tmp', iso);
@@ -392,7 +424,84 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   return result;
 }
 
+/** A prepared node's files: its ISO (absent with `iso: false`) and its cpio, the second initrd. */
+export interface PreparedFiles {
+  name: string;
+  address: string;
+  cpio: string;
+  iso?: string;
+}
+
+/** A fresh random cluster secret, in bytes. */
+export const CLUSTER_SECRET_BYTES = 32;
+
+/**
+ * The prepared images of cluster `c` from a built image (see prepared.ts):
+ * each node's certificate made here, a shared secret, one cpio per node and,
+ * from `base.iso`'s boot files, one ISO per node whose GRUB loads both
+ * initrds. Everything is written 0600 into `outDir`: the files are the
+ * cluster's credentials.
+ */
+export function buildPreparedImages(c: ClusterImageArgs, base: ImageBuild, outDir: string, opts: { iso: boolean }): PreparedFiles[] {
+  // A folder of this call's own: keys pass through it.
+  mkdirSync(CACHE, { recursive: true });
+  const work = mkdtempSync(join(CACHE, 'prepared-'));
+  mkdirSync(outDir, { recursive: true });
+  try {
+    const pems = new Map<number, string>();
+    const fingerprints = new Map<number, string>();
+    for (const n of c.nodes) {
+      const priv = join(work, `node${n.index}`);
+      ensureNodeCertificate(n.name, priv);
+      const f = certFiles(priv);
+      pems.set(n.index, readFileSync(f.pem, 'utf8'));
+      fingerprints.set(n.index, fingerprintOf(readFileSync(f.crt, 'utf8')));
+    }
+    const secret = randomBytes(CLUSTER_SECRET_BYTES);
+    const out: PreparedFiles[] = [];
+    for (const n of c.nodes) {
+      const node = preparedNode(c, n.index, fingerprints);
+      const cpio = join(outDir, `${c.cluster}-${n.name}.cpio`);
+      writeCpio(cpio, [
+        { name: 'prepared', kind: 'dir', mode: 0o700 },
+        { name: 'prepared/node.json', kind: 'data', data: Buffer.from(JSON.stringify(node, null, 2) + '\n'), mode: 0o600 },
+        { name: 'prepared/secret', kind: 'data', data: Buffer.from(secret.toString('hex') + '\n'), mode: 0o600 },
+        { name: 'prepared/node.pem', kind: 'data', data: Buffer.from(pems.get(n.index)!), mode: 0o600 },
+      ]);
+      chmodSync(cpio, 0o600);
+      const files: PreparedFiles = { name: n.name, address: `${n.address}/${n.prefix}`, cpio };
+      if (opts.iso) {
+        const isoDir = join(work, 'iso');
+        rmSync(isoDir, { recursive: true, force: true });
+        mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
+        copyFileSync(base.kernel, join(isoDir, 'boot/vmlinuz'));
+        copyFileSync(base.initrd, join(isoDir, 'boot/initrd.img'));
+        copyFileSync(cpio, join(isoDir, 'boot/prepared.cpio'));
+        writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img /boot/prepared.cpio', preparedGrubEntries(node)));
+        const iso = join(outDir, preparedIsoName(c.cluster, n.name));
+        sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+        chmodSync(iso + '.tmp', 0o600);
+        renameSync(iso + '.tmp', iso);
+        files.iso = iso;
+      }
+      out.push(files);
+    }
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export async function imageCommand(args: string[]): Promise<void> {
+  const a = parseImageArgs(args);
   await buildCommand();
-  await buildImage({ iso: !args.includes('--no-iso') });
+  const base = await buildImage({ iso: a.iso });
+  if (!a.cluster) return;
+  const done = step(`prepared images of cluster ${a.cluster.cluster}`);
+  const files = buildPreparedImages(a.cluster, base, OUT, { iso: a.iso });
+  done();
+  for (const f of files) {
+    process.stdout.write(`  ${f.name} (${f.address}): ${relative(ROOT, f.iso ?? f.cpio)}\n`);
+  }
+  process.stdout.write(`  each file holds the cluster's secret and its node's key: keep them like passwords (mode 0600)\n`);
 }

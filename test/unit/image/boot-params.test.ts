@@ -30,6 +30,13 @@ P('should take ramonly (the original spelling) and its ramvm. form', () => {
 P('should let the last of repeated parameters win, as the kernel does', () => {
   assert.is(parseBootParams('ramvm.node=a ramvm.node=b').params.node, 'b');
 });
+P('should take ramvm.ip=ask, and forget it when an address is given too', () => {
+  assert.is(parseBootParams('ramvm.ip=ask').params.askIp, true);
+  assert.is(parseBootParams('ramvm.ip=ask ramvm.ip=10.0.0.1/24').params.askIp, undefined);
+});
+P('should take datadisk=auto: the labelled or first blank disk', () => {
+  assert.is(parseBootParams('datadisk=auto').params.datadisk, 'auto');
+});
 P('should prefer ramonly over a data disk and say so', () => {
   const r = parseBootParams('datadisk=/dev/sda4 ramonly');
   assert.is(r.params.datadisk, undefined);
@@ -101,3 +108,16 @@ D('should fall back to ramvm without a NIC', () => {
   assert.is(defaultNodeName(undefined), 'ramvm');
 });
 D.run();
+
+const Y = suite('parseBootParams ramvm.sysdisk');
+Y('should read ramvm.sysdisk=1 and =0 and leave it unset without it', () => {
+  assert.is(parseBootParams('ramvm.sysdisk=1').params.sysdisk, true);
+  assert.is(parseBootParams('ramvm.sysdisk=0').params.sysdisk, false);
+  assert.is(parseBootParams('quiet').params.sysdisk, undefined);
+});
+Y('should reject other values and say what it takes', () => {
+  const r = parseBootParams('ramvm.sysdisk=yes');
+  assert.is(r.params.sysdisk, undefined);
+  assert.equal(r.errors, ['ramvm.sysdisk=yes: expected 1 (the system on the data disk) or 0 (not)']);
+});
+Y.run();
