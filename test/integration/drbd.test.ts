@@ -43,6 +43,7 @@ import { backingFileBytes, drbdDevice, drbdResource, loopDevice } from '../../no
 import { parseNodeRecord, type NodeRecord } from '../../node-cgi/lib/separation';
 import { freePort, loginClient, type Client } from '../helpers/node';
 import { waitTask } from '../helpers/cluster';
+import { waitFor } from '../helpers/guest';
 
 /** Generous: a TCG boot, while other suites may share the machine's two cores. */
 const SERVE_TIMEOUT_MS = 420_000;
@@ -343,8 +344,11 @@ T('should form a cluster of the two lab nodes through the API', async () => {
   const t = await waitTask(n!, j.json.data.task, STATE_TIMEOUT_MS, () => loginClient(vms[1]!.url, 'admin', PASSWORD));
   assert.is(t.status, 'ok', t.message);
   api = await Promise.all(vms.map((v) => loginClient(v.url, 'admin', PASSWORD)));
-  const st = await api[0]!.get('/api/cluster');
-  assert.is(st.status, 200, st.text);
+  // node2 serves again once its join has restarted it: node1 sees it online within a poll or two.
+  const st = await waitFor('node2 online in node1\'s view', async () => {
+    const r = await api[0]!.get('/api/cluster');
+    return r.status === 200 && r.json.data.nodes.every((x: { online: boolean }) => x.online) ? r : null;
+  }, STATE_TIMEOUT_MS, 1000);
   assert.equal(st.json.data.nodes.map((x: { name: string; online: boolean }) => [x.name, x.online]), [['node1', true], ['node2', true]]);
   process.stdout.write(`  cluster URLs: ${st.json.data.nodes.map((x: { url: string }) => x.url).join(', ')}\n`);
 });
