@@ -134,3 +134,16 @@ export function tookJoin(): boolean {
     return false;
   }
 }
+
+/** A replicated disk in trouble on a node (GET /api/cluster, each node's resources.replicas with a warning). */
+export interface ReplicaTrouble {
+  node: string;
+  vmid: number;
+  resource: string;
+  warning: string;
+}
+
+/** Every replicated disk with a warning, node by node: the Nodes view shows them above the table. */
+export function replicaTroubles(c: Pick<ClusterView, 'nodes'>): ReplicaTrouble[] {
+  return c.nodes.flatMap((n) => (n.resources?.replicas ?? []).flatMap((r) => (r.warning ? [{ node: n.name, vmid: r.vmid, resource: r.resource, warning: r.warning }] : [])));
+}

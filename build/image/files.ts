@@ -49,6 +49,9 @@ export const HOST_FILES: readonly HostFile[] = [
   elf('/usr/sbin/drbdmeta', 'drbd-utils'),
   elf('/usr/lib/drbd/drbdadm-84', 'drbd-utils'),
   elf('/usr/lib/drbd/drbdsetup-84', 'drbd-utils'),
+  // util-linux losetup: a replicated disk's loop device by number (`losetup /dev/loop1000 FILE`
+  // makes the node itself); busybox's losetup only takes devices that exist.
+  elf('/usr/sbin/losetup', 'mount'),
   // GNU dd: backup verification reads with iflag=nocache, which busybox's dd lacks.
   elf('/usr/bin/dd', 'coreutils'),
   elf('/usr/bin/zstd', 'zstd'),

@@ -39,6 +39,7 @@ import { checkedVmid } from '../lib/validate';
 import { readCluster, readState } from '../cluster/state';
 import { noteSeen } from '../cluster/seen';
 import { nodeResources, type NodeResources } from '../vm';
+import { withReplicas } from '../drbd/guest';
 
 const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
 
@@ -130,7 +131,7 @@ async function resourcesWithin(ms: number): Promise<NodeResources | null> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((res) => (timer = setTimeout(() => res(null), ms)));
   try {
-    return await Promise.race([nodeResources(), late]);
+    return await Promise.race([nodeResources().then(withReplicas), late]);
   } finally {
     clearTimeout(timer);
   }

@@ -13,6 +13,7 @@ import { runCgi } from '../lib/cgi';
 import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { notFound } from '../lib/errors';
+import { withReplicas } from '../drbd/guest';
 import { nodeName } from '../lib/paths';
 import { checkSettingsPatch, nodeResources, readNodeSettings, readSetupLog, updateNodeSettings } from '../vm';
 
@@ -32,9 +33,9 @@ export const routes: ApiRoute[] = [
     path: '/:node/resources',
     perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
     home: NAMED_NODE,
-    handle: (ctx) => {
+    handle: async (ctx) => {
       thisNode(ctx);
-      return nodeResources();
+      return withReplicas(await nodeResources());
     },
   },
   {

@@ -214,6 +214,12 @@ export const joinTaskTokenFile = (ref: string) => join(paths().run, ref);
 /** A file QEMU writes for one request and that goes with it (a screendump): run/ramvm/qemu/.<name> */
 export const scratchFile = (name: string) => join(paths().qemuRun, `.${name}`);
 
+/** run/ramvm/drbd/vm-101-disk-0.res: a replicated disk's resource file, written whenever it comes up (a node boots without it). */
+export const drbdResourceFile = (resource: string) => join(paths().run, 'drbd', `${resource}.res`);
+
+/** var/lib/vz/images/101/vm-101-disk-0.drbd: a replicated disk's backing file (raw, sparse, DRBD's meta-data at its end). */
+export const drbdBackingFile = (vmid: number, resource: string) => join(guestImagesDir(vmid), `${resource}.drbd`);
+
 /**
  * Where a node started as root is registered: one root-owned folder per
  * data root, written by the root-side start (build/server.ts, the image's

@@ -9,7 +9,7 @@
  *   backup                           storages, jobs, copies, verification
  *   console                          websocket console, monitor, screenshots
  *   vm                               guests: configs, QEMU processes, disks, status
- *   iso                              the ISO library
+ *   iso, drbd                        the ISO library; replicated disks (DRBD resources, /proc/drbd)
  *   auth                             who is asking (tickets, tokens) and what they may do
  *   cluster                          node to node: membership, replication, forwarding
  *   access                           users, groups, ACL, audit log
@@ -31,7 +31,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['access'],
   ['cluster'],
   ['auth'],
-  ['iso'],
+  ['iso', 'drbd'],
   ['vm'],
   ['console'],
   ['backup'],

@@ -7,7 +7,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { ClusterNodeView, ClusterView, VmListEntry } from '../../../node-cgi/api-types';
-import { compareVersions, heldBy, lagging, masterGeneration, roleOf, uiUrl } from '../../../web/cluster';
+import { compareVersions, heldBy, lagging, masterGeneration, replicaTroubles, roleOf, uiUrl } from '../../../web/cluster';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
 import { clusterNameIssue, joinBody, joinIssues, joinLine, parseJoinLine, removal } from '../../../web/views/cluster/model';
@@ -26,6 +26,26 @@ const cluster = (over: Partial<ClusterView> = {}): ClusterView => ({
 const SINGLE: ClusterView = { name: null, self: 'n1', master: null, epoch: 0, generation: 0, masterOnline: true, nodes: [node('n1')] };
 
 // ---- web/cluster.ts ----
+
+/** Figures of a node with replicated disks (only what the node table reads, and the replicas). */
+const withReplicas = (replicas: { vmid: number; resource: string; warning: string | null }[]) => ({
+  cpu: { count: 2, usage: 0.1, loadavg: [0, 0, 0] }, memory: { total: 2 ** 30, available: 2 ** 29, used: 2 ** 29 }, disk: { path: '/', total: 2 ** 34, free: 2 ** 33 },
+  guests: { total: 1, running: 1, memoryClaimed: 0, memoryOvercommit: 1 },
+  replicas: replicas.map((r) => ({ ...r, disk: 0, replication: { peer: 'n2', state: 'UpToDate', synced: null, connection: 'WFConnection', role: 'Primary', peerState: 'DUnknown' } })),
+}) as unknown as ClusterNodeView['resources'];
+
+const troubles = suite('replicaTroubles');
+troubles('should list the replicated disks with a warning, node by node, and leave out the healthy ones', () => {
+  const c = cluster({
+    nodes: [
+      node('n1', { resources: withReplicas([{ vmid: 101, resource: 'vm-101-disk-0', warning: 'disconnected from n2 (WFConnection): writes are not replicated' }, { vmid: 102, resource: 'vm-102-disk-0', warning: null }]) }),
+      node('n2'),
+    ],
+  });
+  assert.equal(replicaTroubles(c), [{ node: 'n1', vmid: 101, resource: 'vm-101-disk-0', warning: 'disconnected from n2 (WFConnection): writes are not replicated' }]);
+  assert.equal(replicaTroubles(cluster()), []);
+});
+troubles.run();
 
 const role = suite('roleOf');
 role('should tell a single node, the master and a member apart', () => {
@@ -198,6 +218,20 @@ view('should list each node with role, status, version and config, flagging one 
   assert.match(text(row(el, 'n3')), '0.0.9 older version');
   assert.ok(row(el, 'n3').classList.contains('row-failed'));
   await unmount(el);
+});
+
+view('should show a disconnected replica as an alert above the nodes, with a link to its guest', async () => {
+  const warning = 'disconnected from n2 (WFConnection): writes are not replicated';
+  const el = await show(cluster({ nodes: [node('n1', { master: true, generation: 7, resources: withReplicas([{ vmid: 101, resource: 'vm-101-disk-0', warning }]) }), node('n2', { generation: 7 })] }));
+  const alert = el.querySelector('[role="alert"]');
+  assert.ok(alert, 'an alert');
+  assert.match(text(alert), 'Replicated disks need attention');
+  assert.match(text(alert), /vm-101-disk-0 on n1\s*:\s*disconnected from n2 \(WFConnection\): writes are not replicated/);
+  assert.is(alert!.querySelector('a')!.getAttribute('href'), '#/guests/101');
+  await unmount(el);
+  const fine = await show(cluster());
+  assert.is(fine.querySelector('[role="alert"]'), null, 'no alert without a warning');
+  await unmount(fine);
 });
 
 view('should let an admin of the master add a node and remove only an empty member', async () => {

@@ -14,7 +14,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Me } from '../../api';
 import { client } from '../../client';
-import { clusterPoller, lagging, masterGeneration, olderVersion, offlineText, roleOf, selfOf, uiUrl, useCluster, type ClusterNodeView, type ClusterView } from '../../cluster';
+import { clusterPoller, lagging, masterGeneration, olderVersion, offlineText, replicaTroubles, roleOf, selfOf, uiUrl, useCluster, type ClusterNodeView, type ClusterView } from '../../cluster';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { DataTable, type Column } from '../../components/data-table';
 import { ErrorBanner } from '../../components/error-banner';
@@ -107,6 +107,24 @@ export function nodeColumns(c: ClusterView, rm?: Removal): Column<ClusterNodeVie
   return cols;
 }
 
+/** Replicated disks in trouble (disconnected, outdated): a banner above the nodes, as hard to miss as a failed backup. */
+function ReplicaWarnings({ c }: { c: ClusterView }) {
+  const troubles = replicaTroubles(c);
+  if (troubles.length === 0) return null;
+  return html`<section class="banner banner-error alerts" role="alert" aria-labelledby="replica-alerts">
+    <div class="banner-body">
+      <h2 id="replica-alerts">${t('nodes.replicaAlerts')}</h2>
+      <ul class="alert-list">
+        ${troubles.map((x) => html`<li key=${`${x.node}/${x.resource}`}>
+          <strong>${t('nodes.replicaOn', { node: x.node, resource: x.resource })}</strong>:
+          <span class="alert-message">${x.warning}</span>
+          <span class="panel-actions"><a class="btn btn-small" href=${href('guests', String(x.vmid))}>${t('nodes.replicaGuest', { vmid: String(x.vmid) })}</a></span>
+        </li>`)}
+      </ul>
+    </div>
+  </section>`;
+}
+
 export function NodeList({ me }: { me: Me }) {
   const { data: c, error } = useCluster();
   const [removing, setRemoving] = useState<ClusterNodeView | null>(null);
@@ -123,6 +141,7 @@ export function NodeList({ me }: { me: Me }) {
       ? t('nodes.single', { node: c.self })
       : html`${t('nodes.intro', { cluster: c.name!, master: c.master!, count: c.nodes.length })} <a href=${href('cluster')}>${t('nav.cluster')}</a>`}</p>`}
     ${error && html`<${ErrorBanner} error=${error} />`}
+    ${c && html`<${ReplicaWarnings} c=${c} />`}
     <${ErrorBanner} error=${vms.error} />
     ${c === null
       ? !error && html`<p>${t('app.loading')}</p>`
