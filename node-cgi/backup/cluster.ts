@@ -15,17 +15,17 @@
  * log and so in the job's mail. DRBD commands go through `drbdRunner`, the
  * seam where the node's root helper takes over.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { conflict, explain, HttpError, internal, invalid } from '../lib/errors';
-import { drbdBackingFile, drbdResourceFile, nodeName } from '../lib/paths';
+import { drbdBackingFile, nodeName } from '../lib/paths';
 import { checkedName, checkedVmid, only } from '../lib/validate';
 import { Qmp } from '../qemu/qmp';
 import { startTask, type TaskRun } from '../tasks/task';
 import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
 import { drbdadmArgs } from '../drbd/commands';
-import { localRunner, readProcDrbd, type DrbdRunner } from '../drbd/edge';
+import { readProcDrbd } from '../drbd/edge';
 import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
-import { parseResourceFile, peerOf } from '../drbd/replica';
+import { peerOf } from '../drbd/replica';
+import { deviceBytes, diskIndex, drbdRunner, guestReplicas, replicaHere } from '../drbd/local';
 import { drbdResourceName } from '../drbd/resource';
 import { refuseIfMigrating } from '../vm';
 import { clusterBackupPlan, clusterRecovery, type ClusterBackupFacts, type ClusterStep, type PeerDisk } from './cluster-plan';
@@ -39,13 +39,6 @@ import { openStorage } from './target';
 import { checkedCompress, checkedStorageName } from './validate';
 import type { Compression } from './types';
 
-/** The DRBD commands' runner: this process now; the root helper's once it has DRBD operations. */
-export let drbdRunner: DrbdRunner = localRunner;
-/** Tests: another runner (a lab node's console). */
-export function useDrbdRunner(r: DrbdRunner): void {
-  drbdRunner = r;
-}
-
 /** How often the guest's node looks at the peer's task, ms. */
 const PEER_POLL_MS = 1000;
 /** How long the peer's backup may take, ms. */
@@ -54,27 +47,6 @@ const PEER_BACKUP_TIMEOUT_MS = 12 * 60 * 60_000; // 12 h
 const PEER_START_TIMEOUT_MS = 30_000;
 /** Longest config a replica request carries, characters. */
 const CONFIG_MAX_CHARS = 256 * 1024;
-
-/** /sys/block/drbdN/size: the device's 512-byte sectors (readable without opening a Secondary device). */
-export function deviceBytes(minor: number): number {
-  const sectors = Number(readFileSync(`/sys/block/drbd${minor}/size`, 'utf8').trim());
-  if (!Number.isSafeInteger(sectors) || sectors <= 0) throw internal(`/dev/drbd${minor} has no size (is the resource up?)`);
-  return sectors * 512;
-}
-
-/** "disk3" → 3 */
-function diskIndex(id: string): number {
-  const m = /^disk([0-9]{1,2})$/.exec(id);
-  if (!m) throw invalid('disks', `"${id}" is not a disk id disk<n>`);
-  return Number(m[1]);
-}
-
-/** This node's resource file of `resource`, read back; null when the disk is not up here. */
-function replicaHere(resource: string) {
-  const file = drbdResourceFile(resource);
-  if (!existsSync(file)) return null;
-  return { ...parseResourceFile(readFileSync(file, 'utf8')), configFile: file };
-}
 
 export interface ClusterBackupInput {
   vmid: number;
@@ -98,7 +70,7 @@ export interface ClusterBackupResult {
 /** The facts of the plan, read on the guest's node (/proc/drbd only when a disk is replicated: a node without DRBD has none). */
 async function clusterFacts(vmid: number): Promise<ClusterBackupFacts> {
   const g = readGuest(vmid);
-  const replicas = g.handle.config.disks.map((d) => ({ id: d.id, replica: replicaHere(drbdResourceName(vmid, diskIndex(d.id))) }));
+  const replicas = guestReplicas(vmid, g.handle.config.disks);
   const proc = replicas.some((d) => d.replica) ? await readProcDrbd(drbdRunner) : null;
   return {
     vmid,

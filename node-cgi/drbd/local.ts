@@ -1,0 +1,53 @@
+/**
+ * This node's replicated disks as operations on running guests find them:
+ * a guest disk is replicated here when its resource file is (it is written
+ * each time the disk comes up: run/ramvm/drbd/<resource>.res), and the
+ * DRBD device's size is read from sysfs, which needs no open of a
+ * Secondary device. Reads only; commands go through edge.ts's runner.
+ *
+ *   guestReplicas(101, [{ id: "disk0" }, { id: "disk1" }])
+ *   → [{ id: "disk0", replica: { name: "vm-101-disk-0", minor: 0, hosts, configFile } }, { id: "disk1", replica: null }]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { internal, invalid } from '../lib/errors';
+import { drbdResourceFile } from '../lib/paths';
+import { localRunner, type DrbdRunner } from './edge';
+import { parseResourceFile, type ResourceFile } from './replica';
+import { drbdResourceName } from './resource';
+
+/** The runner of DRBD commands for operations on running guests: this process, until the root helper has DRBD operations. */
+export const drbdRunner: DrbdRunner = localRunner;
+
+export type LocalReplica = ResourceFile & { configFile: string };
+
+/** "disk3" → 3 */
+export function diskIndex(id: string): number {
+  const m = /^disk([0-9]{1,2})$/.exec(id);
+  if (!m) throw invalid('disks', `"${id}" is not a disk id disk<n>`);
+  return Number(m[1]);
+}
+
+/** This node's resource file of `resource`, read back; null when the disk is not up here. */
+export function replicaHere(resource: string): LocalReplica | null {
+  const file = drbdResourceFile(resource);
+  if (!existsSync(file)) return null;
+  return { ...parseResourceFile(readFileSync(file, 'utf8')), configFile: file };
+}
+
+/** Each disk of guest `vmid` with its replica here (null: not replicated, or not up here). */
+export function guestReplicas(vmid: number, disks: readonly { id: string }[]): { id: string; replica: LocalReplica | null }[] {
+  return disks.map((d) => ({ id: d.id, replica: replicaHere(drbdResourceName(vmid, diskIndex(d.id))) }));
+}
+
+/** /sys/block/drbdN/size: the device's bytes (512-byte sectors there). */
+export function deviceBytes(minor: number): number {
+  let text = '';
+  try {
+    text = readFileSync(`/sys/block/drbd${minor}/size`, 'utf8');
+  } catch {
+    // Not up: no such device.
+  }
+  const sectors = Number(text.trim());
+  if (!text || !Number.isSafeInteger(sectors) || sectors <= 0) throw internal(`/dev/drbd${minor} has no size (is its resource up?)`);
+  return sectors * 512;
+}
