@@ -21,11 +21,10 @@ import { checkedName, checkedVmid, only } from '../lib/validate';
 import { Qmp } from '../qemu/qmp';
 import { startTask, type TaskRun } from '../tasks/task';
 import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
-import { drbdadmArgs } from '../drbd/commands';
 import { readProcDrbd } from '../drbd/edge';
 import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
 import { peerOf } from '../drbd/replica';
-import { deviceBytes, diskIndex, drbdRunner, guestReplicas, replicaHere } from '../drbd/local';
+import { deviceBytes, diskIndex, drbdRunner, guestReplicas, replicaHere, replicaStep } from '../drbd/local';
 import { drbdResourceName } from '../drbd/resource';
 import { refuseIfMigrating } from '../vm';
 import { clusterBackupPlan, clusterRecovery, type ClusterBackupFacts, type ClusterStep, type PeerDisk } from './cluster-plan';
@@ -146,7 +145,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           return;
         case 'disconnect':
         case 'connect':
-          await drbdRunner.run(drbdadmArgs(s.step, s.configFile, s.resource));
+          await replicaStep(s.step, s);
           return;
         case 'backup-on-peer':
           i.progress(5, `backing up the replicas of guest ${i.vmid} on node ${s.peer}`);

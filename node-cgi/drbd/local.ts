@@ -12,11 +12,27 @@ import { existsSync, readFileSync } from 'node:fs';
 import { internal, invalid } from '../lib/errors';
 import { drbdResourceFile } from '../lib/paths';
 import { localRunner, type DrbdRunner } from './edge';
-import { parseResourceFile, type ResourceFile } from './replica';
+import { parseResourceFile, twoPrimariesArgs, type ResourceFile } from './replica';
+import { drbdadmArgs } from './commands';
 import { drbdResourceName } from './resource';
 
 /** The runner of DRBD commands for operations on running guests: this process, until the root helper has DRBD operations. */
 export const drbdRunner: DrbdRunner = localRunner;
+
+/** What an operation on a running guest does to one of its resources. */
+export type ReplicaStep = 'primary' | 'secondary' | 'connect' | 'disconnect' | 'allow-two-primaries' | 'one-primary';
+
+/**
+ * One step on a resource of this node: the one place operations on running
+ * guests (cluster backups, migrations) change DRBD, so the root helper's
+ * `drbd <step> <vmid> <disk>` can take it over in one place.
+ */
+export async function replicaStep(step: ReplicaStep, r: { resource: string; configFile: string }): Promise<void> {
+  const argv = step === 'allow-two-primaries' || step === 'one-primary'
+    ? twoPrimariesArgs(r.configFile, r.resource, step === 'allow-two-primaries')
+    : drbdadmArgs(step, r.configFile, r.resource);
+  await drbdRunner.run(argv);
+}
 
 export type LocalReplica = ResourceFile & { configFile: string };
 

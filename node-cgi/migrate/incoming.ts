@@ -49,7 +49,7 @@ import {
 } from '../vm';
 import { allocatedBytes, guestSha256 } from './disks';
 import { incomingRefusals, nbdServerArgs, PSK_USER, type MovingDisk } from './plan';
-import { setRole, setTwoPrimaries, undoReplicated, type MovingReplica } from './replicated';
+import { eachReplica, undoReplicated, type MovingReplica } from './replicated';
 import { diskIndex, drbdRunner, replicaHere } from '../drbd/local';
 import { readProcDrbd } from '../drbd/edge';
 import { deviceOf } from '../drbd/proc';
@@ -280,8 +280,8 @@ export async function prepareIncoming(vmid: number, from: string, r: IncomingReq
         // Recorded first: an abort demotes and forbids two primaries again, whatever of this happened.
         rec.replicated = replicas;
         writeJsonAtomic(recordFile(vmid), rec);
-        await setTwoPrimaries(drbdRunner, replicas, true);
-        await setRole(drbdRunner, replicas, 'primary');
+        await eachReplica(replicas, 'allow-two-primaries');
+        await eachReplica(replicas, 'primary');
       }
       for (const d of r.disks) if (!d.replica) await createImage(diskPath(vmid, d), d.format, d.virtualBytes);
       rec.online = true;
@@ -560,7 +560,7 @@ export async function abortIncoming(vmid: number, from?: string): Promise<{ remo
   }
   if (rec.online) await endIncoming(vmid);
   if (rec.replicated) {
-    for (const f of await undoReplicated(drbdRunner, rec.replicated, true)) log(`guest ${vmid}: undoing the replicated move: ${f}`);
+    for (const f of await undoReplicated(rec.replicated, true)) log(`guest ${vmid}: undoing the replicated move: ${f}`);
   }
   if (rec.committed) removeFile(guestConfigFile(vmid));
   if (rec.createdDir && !findVmConfig(vmid)) rmSync(guestImagesDir(vmid), { recursive: true, force: true });
@@ -573,7 +573,7 @@ export async function finishIncoming(vmid: number): Promise<void> {
   const rec = readJson<IncomingRecord>(recordFile(vmid));
   if (rec) await endArrival(rec, false);
   // The move is over: the source is Secondary again; two primaries are forbidden from now.
-  if (rec?.replicated) await setTwoPrimaries(drbdRunner, rec.replicated, false).catch((e) => log(`guest ${vmid}: two primaries still allowed: ${(e as Error).message}`));
+  if (rec?.replicated) await eachReplica(rec.replicated, 'one-primary').catch((e) => log(`guest ${vmid}: two primaries still allowed: ${(e as Error).message}`));
   rmSync(resumedFile(vmid), { force: true });
   for (const n of rec?.nbd ?? []) rmSync(n.pidFile, { force: true });
   rmSync(pskDir(vmid), { recursive: true, force: true });

@@ -35,7 +35,7 @@ import { allocatedBytes, guestSha256 } from './disks';
 import { arrivalTask, firstLine, MIGRATION_TLS_ID, outgoingPskDir, writePsk, type IncomingOffer } from './incoming';
 import { Qmp } from '../qemu/qmp';
 import { migratedLine, nbdCopyArgs, parseMapDataBytes, type MigrateRequest, type MovingDisk } from './plan';
-import { replicatedMovePlan, setRole, setTwoPrimaries, undoReplicated, type ReplicatedMove } from './replicated';
+import { eachReplica, replicatedMovePlan, undoReplicated, type ReplicatedMove } from './replicated';
 import { deviceBytes, drbdRunner, guestReplicas } from '../drbd/local';
 import { readProcDrbd } from '../drbd/edge';
 import { deviceOf } from '../drbd/proc';
@@ -274,14 +274,14 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   t.log(`moving running guest ${vmid} (${g.config.name}, ${g.config.memory} MiB) to node ${target}: ${disks.length} disk(s), ${moving} bytes of data`);
   if (move) {
     t.log(`its disks are replicated on node ${target}: only RAM moves; the steps: ${move.steps.join('; ')}`);
-    await setTwoPrimaries(drbdRunner, move.resources, true);
+    await eachReplica(move.resources, 'allow-two-primaries');
   }
   t.progress(1, `preparing node ${target}`);
   let offer: IncomingOffer;
   try {
     offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, true, t), { timeoutMs: PREPARE_TIMEOUT_MS });
   } catch (e) {
-    if (move) for (const f of await undoReplicated(drbdRunner, move.resources, false)) t.log(`undoing: ${f}`);
+    if (move) for (const f of await undoReplicated(move.resources, false)) t.log(`undoing: ${f}`);
     throw e;
   }
   const psk = outgoingPskDir(vmid);
@@ -375,7 +375,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     }
     await undoSource(q, mirrored.map((d) => d.id), t);
     // The target demoted its side in the abort; two primaries are forbidden here again.
-    if (move && targetClean) for (const f of await undoReplicated(drbdRunner, move.resources, false)) t.log(`undoing: ${f}`);
+    if (move && targetClean) for (const f of await undoReplicated(move.resources, false)) t.log(`undoing: ${f}`);
     t.log(`guest ${vmid} runs on here`);
     throw e;
   } finally {
@@ -396,8 +396,8 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   if (move) {
     // The source's QEMU is gone: its side back to Secondary, then one primary only, here and (in "done") there.
     try {
-      await setRole(drbdRunner, move.resources, 'secondary');
-      await setTwoPrimaries(drbdRunner, move.resources, false);
+      await eachReplica(move.resources, 'secondary');
+      await eachReplica(move.resources, 'one-primary');
       t.log(`${move.resources.map((r) => r.resource).join(', ')}: Secondary here, two primaries forbidden again`);
     } catch (e) {
       t.log(`THE REPLICAS HERE ARE NOT BACK TO SECONDARY: ${(e as Error).message}`);

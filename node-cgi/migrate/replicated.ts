@@ -22,11 +22,9 @@
  * Connected and UpToDate on both sides, a move that is not live.
  */
 import { conflict } from '../lib/errors';
-import { drbdadmArgs } from '../drbd/commands';
-import type { DrbdRunner } from '../drbd/edge';
-import type { LocalReplica } from '../drbd/local';
+import { replicaStep, type LocalReplica, type ReplicaStep } from '../drbd/local';
 import type { DrbdDeviceState } from '../drbd/proc';
-import { peerOf, replicaProblem, twoPrimariesArgs } from '../drbd/replica';
+import { peerOf, replicaProblem } from '../drbd/replica';
 
 export interface ReplicatedMoveFacts {
   vmid: number;
@@ -88,25 +86,20 @@ export function replicatedMovePlan(f: ReplicatedMoveFacts): ReplicatedMove | nul
   };
 }
 
-/** Two primaries allowed for (`allow`) or forbidden again after the move, resource by resource. */
-export async function setTwoPrimaries(runner: DrbdRunner, resources: readonly Pick<MovingReplica, 'resource' | 'configFile'>[], allow: boolean): Promise<void> {
-  for (const r of resources) await runner.run(twoPrimariesArgs(r.configFile, r.resource, allow));
+/** Each resource through `step`, in order. */
+export async function eachReplica(resources: readonly Pick<MovingReplica, 'resource' | 'configFile'>[], step: ReplicaStep): Promise<void> {
+  for (const r of resources) await replicaStep(step, r);
 }
 
-/** Each resource's role on this node. */
-export async function setRole(runner: DrbdRunner, resources: readonly Pick<MovingReplica, 'resource' | 'configFile'>[], role: 'primary' | 'secondary'): Promise<void> {
-  for (const r of resources) await runner.run(drbdadmArgs(role, r.configFile, r.resource));
-}
-
-/** The steps that undo what one end did for a move that failed: secondary (the target only), two primaries forbidden; each tried, failures listed. */
-export async function undoReplicated(runner: DrbdRunner, resources: readonly MovingReplica[], demote: boolean): Promise<string[]> {
+/** What one end undoes after a move that failed: Secondary (`demote`: the target), one primary again; each tried, failures listed. */
+export async function undoReplicated(resources: readonly MovingReplica[], demote: boolean): Promise<string[]> {
   const failed: string[] = [];
   for (const r of resources) {
-    for (const argv of [...(demote ? [drbdadmArgs('secondary', r.configFile, r.resource)] : []), twoPrimariesArgs(r.configFile, r.resource, false)]) {
+    for (const step of [...(demote ? ['secondary' as const] : []), 'one-primary' as const]) {
       try {
-        await runner.run(argv);
+        await replicaStep(step, r);
       } catch (e) {
-        failed.push(`${argv.slice(3).join(' ')}: ${(e as Error).message}`);
+        failed.push(`${step} ${r.resource}: ${(e as Error).message}`);
       }
     }
   }
