@@ -12,8 +12,8 @@
  *
  * Any failure: the guest released, every resource connected again, the
  * backup not kept (run.ts removes a partial one), the reason in the task's
- * log and so in the job's mail. DRBD commands go through `drbdRunner`, the
- * seam where the node's root helper takes over.
+ * log and so in the job's mail. DRBD commands go through replicaStep
+ * (drbd/local.ts), the one place where the node's root helper takes over.
  */
 import { conflict, explain, HttpError, internal, invalid } from '../lib/errors';
 import { drbdBackingFile, nodeName } from '../lib/paths';
@@ -21,10 +21,9 @@ import { checkedName, checkedVmid, only } from '../lib/validate';
 import { Qmp } from '../qemu/qmp';
 import { startTask, type TaskRun } from '../tasks/task';
 import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
-import { readProcDrbd } from '../drbd/edge';
 import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
 import { peerOf } from '../drbd/replica';
-import { deviceBytes, diskIndex, drbdRunner, guestReplicas, replicaHere, replicaStep } from '../drbd/local';
+import { deviceBytes, diskIndex, procHere, guestReplicas, replicaHere, replicaStep } from '../drbd/local';
 import { drbdResourceName } from '../drbd/resource';
 import { refuseIfMigrating } from '../vm';
 import { clusterBackupPlan, clusterRecovery, type ClusterBackupFacts, type ClusterStep, type PeerDisk } from './cluster-plan';
@@ -70,7 +69,7 @@ export interface ClusterBackupResult {
 async function clusterFacts(vmid: number): Promise<ClusterBackupFacts> {
   const g = readGuest(vmid);
   const replicas = guestReplicas(vmid, g.handle.config.disks);
-  const proc = replicas.some((d) => d.replica) ? await readProcDrbd(drbdRunner) : null;
+  const proc = replicas.some((d) => d.replica) ? await procHere(nodeName()) : null;
   return {
     vmid,
     node: nodeName(),
@@ -169,7 +168,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
         throw e;
       }
     }
-    const proc = await readProcDrbd(drbdRunner).catch(() => null);
+    const proc = await procHere(nodeName()).catch(() => null);
     for (const d of plan.steps.filter((s) => s.step === 'connect')) {
       const dev: DrbdDeviceState | undefined = proc ? deviceOf(proc, replicaHere(d.resource)?.minor ?? -1) : undefined;
       i.log(`${d.resource} connected again${dev ? `: ${dev.connection}, ${dev.outOfSyncKiB ?? 0} KiB to resync` : ''}`);
@@ -249,7 +248,7 @@ export function replicaBackupProblem(dev: DrbdDeviceState | undefined, resource:
 
 /** Checks on this node (the peer) that hold before the task starts and again when it runs; the replicas' paths and sizes. */
 async function replicaSources(r: ReplicaRequest, from: string): Promise<{ file: string; path: string; bytes: number }[]> {
-  const proc = await readProcDrbd(drbdRunner);
+  const proc = await procHere(nodeName());
   const problems: string[] = [];
   const out = [];
   for (const d of r.disks) {

@@ -9,9 +9,10 @@
  *   → [{ id: "disk0", replica: { name: "vm-101-disk-0", minor: 0, hosts, configFile } }, { id: "disk1", replica: null }]
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { internal, invalid } from '../lib/errors';
+import { conflict, internal, invalid } from '../lib/errors';
 import { drbdResourceFile } from '../lib/paths';
-import { localRunner, type DrbdRunner } from './edge';
+import { localRunner, PROC_DRBD, type DrbdRunner } from './edge';
+import { parseProcDrbd, type ProcDrbd } from './proc';
 import { parseResourceFile, twoPrimariesArgs, type ResourceFile } from './replica';
 import { drbdadmArgs } from './commands';
 import { drbdResourceName } from './resource';
@@ -35,6 +36,17 @@ export async function replicaStep(step: ReplicaStep, r: { resource: string; conf
 }
 
 export type LocalReplica = ResourceFile & { configFile: string };
+
+/** /proc/drbd now; 409 when the module is not loaded (a node without the node image's kernel). */
+export async function procHere(node: string): Promise<ProcDrbd> {
+  let text: string;
+  try {
+    text = await drbdRunner.read(PROC_DRBD);
+  } catch {
+    throw conflict(`DRBD is not loaded on node ${node} (no ${PROC_DRBD}): replicated disks need the node image's kernel module`);
+  }
+  return parseProcDrbd(text);
+}
 
 /** "disk3" → 3 */
 export function diskIndex(id: string): number {

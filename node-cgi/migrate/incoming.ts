@@ -50,8 +50,7 @@ import {
 import { allocatedBytes, guestSha256 } from './disks';
 import { incomingRefusals, nbdServerArgs, PSK_USER, type MovingDisk } from './plan';
 import { eachReplica, undoReplicated, type MovingReplica } from './replicated';
-import { diskIndex, drbdRunner, replicaHere } from '../drbd/local';
-import { readProcDrbd } from '../drbd/edge';
+import { diskIndex, procHere, replicaHere } from '../drbd/local';
 import { deviceOf } from '../drbd/proc';
 import { peerOf, replicaProblem } from '../drbd/replica';
 import { DRBD_MINOR_MAX, drbdResourceName } from '../drbd/resource';
@@ -164,7 +163,7 @@ function checkedReplica(vmid: number, id: string, v: unknown): { resource: strin
 async function localReplicas(vmid: number, r: IncomingRequest, from: string | undefined): Promise<MovingReplica[]> {
   const problems: string[] = [];
   const out: MovingReplica[] = [];
-  const proc = await readProcDrbd(drbdRunner);
+  const proc = await procHere(nodeName());
   for (const d of r.disks) {
     const here = replicaHere(d.replica!.resource);
     if (!here) {

@@ -36,8 +36,7 @@ import { arrivalTask, firstLine, MIGRATION_TLS_ID, outgoingPskDir, writePsk, typ
 import { Qmp } from '../qemu/qmp';
 import { migratedLine, nbdCopyArgs, parseMapDataBytes, type MigrateRequest, type MovingDisk } from './plan';
 import { eachReplica, replicatedMovePlan, undoReplicated, type ReplicatedMove } from './replicated';
-import { deviceBytes, drbdRunner, guestReplicas } from '../drbd/local';
-import { readProcDrbd } from '../drbd/edge';
+import { deviceBytes, procHere, guestReplicas } from '../drbd/local';
 import { deviceOf } from '../drbd/proc';
 
 /** How long the target may take to hash its images (a verify), ms. */
@@ -100,7 +99,7 @@ export async function startMigration(vmid: number, r: MigrateRequest, user: stri
 async function replicatedMoveOf(g: Guest, target: string, online: boolean): Promise<ReplicatedMove | null> {
   const disks = guestReplicas(g.vmid, g.config.disks);
   if (!disks.some((d) => d.replica)) return null;
-  const proc = await readProcDrbd(drbdRunner);
+  const proc = await procHere(nodeName());
   return replicatedMovePlan({
     vmid: g.vmid, node: nodeName(), target, online,
     disks: disks.map((d) => ({ ...d, dev: d.replica ? deviceOf(proc, d.replica.minor) : undefined })),
