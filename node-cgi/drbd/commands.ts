@@ -27,7 +27,7 @@ export const LOSETUP = 'losetup';
 export const DRBD_STEP_TIMEOUT_MS = 60_000;
 
 /** drbdadm's steps, by what they do; skip-sync is new-current-uuid --clear-bitmap. */
-export type DrbdadmStep = 'create-md' | 'up' | 'skip-sync' | 'primary' | 'secondary' | 'disconnect' | 'connect' | 'down';
+export type DrbdadmStep = 'create-md' | 'up' | 'skip-sync' | 'primary' | 'secondary' | 'disconnect' | 'connect' | 'down' | 'discard-my-data';
 
 const STEP_ARGS: Record<DrbdadmStep, readonly string[]> = {
   // --force: answer drbdmeta's questions; the file is ours and new.
@@ -39,7 +39,13 @@ const STEP_ARGS: Record<DrbdadmStep, readonly string[]> = {
   disconnect: ['disconnect'],
   connect: ['connect'],
   down: ['down'],
+  // After a split brain, on the side whose changes are thrown away (it must be secondary).
+  'discard-my-data': ['connect', '--discard-my-data'],
 };
+
+/** What the root helper does for a replicated disk (`drbd <step> <vmid> <disk>`, root/drbd.ts). */
+export const DRBD_HELPER_STEPS = ['create', 'up', 'skip-sync', 'primary', 'secondary', 'connect', 'disconnect', 'discard', 'down'] as const;
+export type DrbdHelperStep = (typeof DRBD_HELPER_STEPS)[number];
 
 export function drbdadmArgs(step: DrbdadmStep, configFile: string, resource: string): string[] {
   return [DRBDADM, '-c', configFile, ...STEP_ARGS[step], resource];

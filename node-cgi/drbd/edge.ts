@@ -6,10 +6,16 @@
  * take the runner's place without the steps changing; the lab's tests run
  * the same steps on a lab node's console with a runner of their own.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
+import { drbdBackingFile } from '../lib/paths';
+import { rootCall, separation } from '../lib/separation';
+import { drbdRecordText, type DrbdRecord } from './record';
+import { drbdResourceName } from './resource';
 import { writeFileAtomic } from '../lib/store';
-import { DRBD_STEP_TIMEOUT_MS, type DrbdStep } from './commands';
+import { DRBD_STEP_TIMEOUT_MS, type DrbdHelperStep, type DrbdStep } from './commands';
 import { parseProcDrbd, type ProcDrbd } from './proc';
 
 /** Where /proc/drbd is (the module must be loaded). */
@@ -42,4 +48,23 @@ export async function applySteps(steps: readonly DrbdStep[], runner: DrbdRunner 
 /** /proc/drbd now, parsed. */
 export async function readProcDrbd(runner: DrbdRunner = localRunner): Promise<ProcDrbd> {
   return parseProcDrbd(await runner.read(PROC_DRBD));
+}
+
+/**
+ * One step of a replicated disk on this node, as the CGIs and tasks ask for
+ * it: through the root helper (`drbd <step> <vmid> <disk>`, root/drbd.ts),
+ * which reads the disk's record (record.ts) as the node's user. A node that
+ * runs direct has no root to ask: it says so.
+ */
+export async function drbdNodeStep(step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string }> {
+  const rec = separation();
+  if (!rec) throw new HttpError('conflict', 'replicated disks need a node started as root (the root helper runs DRBD)');
+  return rootCall(rec, 'drbd', [step, String(vmid), String(disk)]);
+}
+
+/** Write a replicated disk's record beside its backing file (as this process's user: the node's). */
+export function writeDrbdRecord(vmid: number, disk: number, r: DrbdRecord): void {
+  const file = `${drbdBackingFile(vmid, drbdResourceName(vmid, disk))}.json`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, drbdRecordText(r), 0o640);
 }

@@ -24,6 +24,7 @@ import { HttpError } from '../lib/errors';
 import { ROOT_REGISTRY } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { mountBackup, umountBackup } from './backup';
+import { drbdOp } from './drbd';
 import { HELPER_PATH, startGuest, stopGuest } from './guest';
 import { parseRootCall, type RootCall } from './ops';
 import { trustedRecord } from './trust';
@@ -44,6 +45,8 @@ async function perform(call: RootCall, rec: NodeRecord): Promise<unknown> {
       return mountBackup(rec, call.storage);
     case 'umount-backup':
       return umountBackup(call.storage);
+    case 'drbd':
+      return drbdOp(rec, call.step, call.vmid, call.disk);
   }
 }
 

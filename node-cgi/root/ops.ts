@@ -11,6 +11,7 @@
  *   3f9c0a1b2c3d4e5f stop-guest 101               SIGTERM, then SIGKILL, to that QEMU; its taps removed
  *   3f9c0a1b2c3d4e5f mount-backup usb             the backup device of storage "usb" on its mount point
  *   3f9c0a1b2c3d4e5f umount-backup usb            and off it again
+ *   3f9c0a1b2c3d4e5f drbd create 101 0            a step of guest 101's replicated disk 0 (root/drbd.ts)
  *
  * The node key names a node the root-side start registered (lib/paths.ts);
  * everything else the helper needs (data root, users, the guest's config,
@@ -26,15 +27,18 @@ import { HttpError } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { checkedStorageName } from '../backup/validate';
 import type { Accelerator } from '../vm';
+import { DISK_INDEX_MAX } from '../drbd/resource';
+import { DRBD_HELPER_STEPS, type DrbdHelperStep } from '../drbd/commands';
 
 export type RootCall =
   | { key: string; op: 'ping' }
   | { key: string; op: 'start-guest'; vmid: number; accel: Accelerator; incoming: boolean }
   | { key: string; op: 'stop-guest'; vmid: number }
   | { key: string; op: 'mount-backup'; storage: string }
-  | { key: string; op: 'umount-backup'; storage: string };
+  | { key: string; op: 'umount-backup'; storage: string }
+  | { key: string; op: 'drbd'; step: DrbdHelperStep; vmid: number; disk: number };
 
-export const ROOT_OPS = ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup'] as const;
+export const ROOT_OPS = ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'drbd'] as const;
 
 /** Longest argv a call may have, in characters: the key, an operation and two short arguments. */
 const CALL_MAX_CHARS = 200;
@@ -80,6 +84,14 @@ export function parseRootCall(argv: readonly string[]): RootCall {
     case 'umount-backup':
       arity(op, args, ['STORAGE']);
       return { key, op, storage: checked(() => checkedStorageName(args[0])) };
+    case 'drbd': {
+      arity(op, args, ['STEP', 'VMID', 'DISK']);
+      const step = args[0] as DrbdHelperStep;
+      if (!DRBD_HELPER_STEPS.includes(step)) throw refuse(`drbd steps are ${DRBD_HELPER_STEPS.join(', ')}`);
+      const vmid = checked(() => checkedVmid(args[1]));
+      if (!/^(0|[1-9][0-9]?)$/.test(args[2]!) || Number(args[2]) > DISK_INDEX_MAX) throw refuse(`the disk index must be 0–${DISK_INDEX_MAX}`);
+      return { key, op, step, vmid, disk: Number(args[2]) };
+    }
     default:
       throw refuse(`unknown operation ${JSON.stringify(op ?? '')}; the helper does ${ROOT_OPS.join(', ')}`);
   }

@@ -31,7 +31,9 @@ P('should take each operation of the allow-list with its checked arguments', () 
   assert.equal(parseRootCall([KEY, 'stop-guest', '101']), { key: KEY, op: 'stop-guest', vmid: 101 });
   assert.equal(parseRootCall([KEY, 'mount-backup', 'usb']), { key: KEY, op: 'mount-backup', storage: 'usb' });
   assert.equal(parseRootCall([KEY, 'umount-backup', 'usb-2.disk']), { key: KEY, op: 'umount-backup', storage: 'usb-2.disk' });
-  assert.equal([...ROOT_OPS], ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup']);
+  assert.equal(parseRootCall([KEY, 'drbd', 'create', '101', '0']), { key: KEY, op: 'drbd', step: 'create', vmid: 101, disk: 0 });
+  assert.equal(parseRootCall([KEY, 'drbd', 'discard', '101', '29']), { key: KEY, op: 'drbd', step: 'discard', vmid: 101, disk: 29 });
+  assert.equal([...ROOT_OPS], ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'drbd']);
 });
 
 // [why, argv, the reason the refusal gives]
@@ -57,6 +59,13 @@ const BAD: [string, string[], RegExp][] = [
   ['an accelerator not known', [KEY, 'start-guest', '101', 'xen'], /accelerator must be kvm or tcg/],
   ['an accelerator with options', [KEY, 'start-guest', '101', 'kvm,thread=multi'], /accelerator must be kvm or tcg/],
   ['a storage that is a path', [KEY, 'mount-backup', '/dev/sdb1'], /storage: may contain only letters/],
+  ['a drbd step not on the list', [KEY, 'drbd', 'invalidate', '101', '0'], /drbd steps are create, up, skip-sync/],
+  ['a drbdadm option as the step', [KEY, 'drbd', '--force', '101', '0'], /drbd steps are/],
+  ['a drbd call without the disk', [KEY, 'drbd', 'up', '101'], /drbd takes STEP VMID DISK, not 2 arguments/],
+  ['a drbd disk index past the last', [KEY, 'drbd', 'up', '101', '30'], /disk index must be 0–29/],
+  ['a drbd disk index with a leading zero', [KEY, 'drbd', 'up', '101', '01'], /disk index must be 0–29/],
+  ['a drbd disk that is a resource name', [KEY, 'drbd', 'up', '101', 'vm-101-disk-0'], /disk index must be 0–29/],
+  ['a drbd VMID that is a path', [KEY, 'drbd', 'up', '../101', '0'], /vmid: must be an integer/],
   ['a storage that climbs', [KEY, 'mount-backup', '..'], /storage: may contain only letters/],
   ['a storage that is an option', [KEY, 'umount-backup', '-l'], /storage: may contain only letters/],
   ['a storage name too long', [KEY, 'mount-backup', 'a'.repeat(33)], /storage: must be at most 32 characters/],

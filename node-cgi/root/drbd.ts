@@ -1,0 +1,176 @@
+/**
+ * The root helper's replicated-disk operation: `drbd <step> <vmid> <disk>`.
+ * The disk's record (drbd/record.ts) is read as the node's user and checked;
+ * the resource file drbdadm reads is generated from it into root's own
+ * folder of the node (never the data tree, which the node's user could fill
+ * with handler programs):
+ *
+ *   /run/ramvm-root/3f9c…/drbd/vm-101-disk-0.res
+ *
+ * The backing file is created and opened as the node's user, without
+ * following links, and handed to losetup as an open file (/dev/fd/3), so a
+ * link planted in the data tree cannot put a loop device over anything the
+ * user could not open. On `primary` the DRBD device is handed to the QEMU
+ * user (0660), which opens it for the guest; `secondary` and `down` give it
+ * back to root.
+ *
+ *   create    new sparse file, loop device, meta-data, up (connecting to the peer)
+ *   up        an existing disk back after a boot: loop device, up
+ *   skip-sync both sides UpToDate without copying (a new, empty disk only)
+ *   primary | secondary | connect | disconnect
+ *   discard   reconnect after a split brain, this side's changes thrown away
+ *   down      resource down, loop device free (the file stays)
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, HttpError, notFound } from '../lib/errors';
+import { run } from '../lib/exec';
+import { drbdBackingFile, registryDir } from '../lib/paths';
+import type { NodeRecord } from '../lib/separation';
+import { writeFileAtomic } from '../lib/store';
+import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
+import { parseDrbdRecord } from '../drbd/record';
+import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
+import { asUser } from './trust';
+
+
+/** The major number of DRBD's block devices. */
+const DRBD_MAJOR = 147;
+
+/** root's resource file of a disk: /run/ramvm-root/<key>/drbd/<resource>.res */
+export const rootResourceFile = (rec: Pick<NodeRecord, 'root'>, resource: string) => join(registryDir(rec.root), 'drbd', `${resource}.res`);
+
+/** The disk's record, read as the node's user: 404 without one. */
+function record(rec: NodeRecord, vmid: number, disk: number) {
+  const name = drbdResourceName(vmid, disk);
+  const file = `${drbdBackingFile(vmid, name)}.json`;
+  const text = asUser(rec.cgi, () => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  });
+  if (text === null) throw notFound(`guest ${vmid} has no replicated disk ${disk}`);
+  return { ...parseDrbdRecord(text, vmid, disk), file: drbdBackingFile(vmid, name) };
+}
+
+/** Open (or create, sparse, of `bytes`) the backing file as the node's user, refusing links and anything but a regular file. */
+function openBacking(rec: NodeRecord, file: string, createBytes: number | null): number {
+  return asUser(rec.cgi, () => {
+    if (createBytes !== null) mkdirSync(join(file, '..'), { recursive: true, mode: 0o750 });
+    const flags = constants.O_RDWR | constants.O_NOFOLLOW | (createBytes !== null ? constants.O_CREAT | constants.O_EXCL : 0);
+    let fd: number;
+    try {
+      fd = openSync(file, flags, 0o660);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw conflict(`${file} exists already`);
+      if (code === 'ENOENT') throw notFound(`the backing file ${file} is missing`);
+      if (code === 'ELOOP') throw new HttpError('forbidden', `${file} is a symbolic link`);
+      throw e;
+    }
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw new HttpError('forbidden', `${file} is not a regular file`);
+    }
+    if (createBytes !== null) ftruncateSync(fd, backingFileBytes(createBytes));
+    return fd;
+  });
+}
+
+/** losetup <loop> /dev/fd/3 with the open file as fd 3. */
+function attachLoop(device: string, fd: number): Promise<void> {
+  return new Promise((res, rej) => {
+    const p = spawn('losetup', [device, '/dev/fd/3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    let err = '';
+    p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), DRBD_STEP_TIMEOUT_MS);
+    p.once('error', (e) => {
+      clearTimeout(t);
+      rej(e);
+    });
+    p.once('close', (code) => {
+      clearTimeout(t);
+      if (code === 0) res();
+      else rej(new HttpError('exec_failed', `losetup ${device} failed (exit ${code})`, err.trim()));
+    });
+  });
+}
+
+/** The file a loop device is over (/sys/block/loopN/loop/backing_file), or null when it is free. */
+function loopBacking(device: string): string | null {
+  try {
+    return readFileSync(`/sys/block/${device.slice('/dev/'.length)}/loop/backing_file`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+async function attach(rec: NodeRecord, device: string, file: string, createBytes: number | null): Promise<void> {
+  const back = loopBacking(device);
+  if (back === file && createBytes === null) return; // already up to here (a second `up`)
+  if (back !== null) throw conflict(`${device} is in use by ${back}`);
+  const fd = openBacking(rec, file, createBytes);
+  try {
+    await attachLoop(device, fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The DRBD device node, checked to be DRBD's, handed to `uid` with mode 0660. */
+function handDevice(device: string, uid: number, gid: number): void {
+  const st = lstatSync(device);
+  if (!st.isBlockDevice() || st.rdev >> 8 !== DRBD_MAJOR) throw conflict(`${device} is not a DRBD device`);
+  chownSync(device, uid, gid);
+  chmodSync(device, 0o660);
+}
+
+const drbdadm = (step: DrbdadmStep, conf: string, resource: string) => run(drbdadmArgs(step, conf, resource), { timeoutMs: DRBD_STEP_TIMEOUT_MS });
+
+export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string }> {
+  const r = record(rec, vmid, disk);
+  const name = r.resource.name;
+  const conf = rootResourceFile(rec, name);
+  const loop = loopDevice(r.resource.minor);
+  const device = drbdDevice(r.resource.minor);
+  mkdirSync(join(conf, '..'), { recursive: true, mode: 0o755 });
+  writeFileAtomic(conf, r.config, 0o644);
+  switch (step) {
+    case 'create':
+      await attach(rec, loop, r.file, r.record.bytes);
+      await drbdadm('create-md', conf, name);
+      await drbdadm('up', conf, name);
+      break;
+    case 'up':
+      await attach(rec, loop, r.file, null);
+      await drbdadm('up', conf, name);
+      break;
+    case 'primary':
+      await drbdadm('primary', conf, name);
+      handDevice(device, rec.qemu.uid, rec.qemu.gid);
+      break;
+    case 'secondary':
+      handDevice(device, 0, 0);
+      await drbdadm('secondary', conf, name);
+      break;
+    case 'discard':
+      await drbdadm('discard-my-data', conf, name);
+      break;
+    case 'down':
+      try {
+        handDevice(device, 0, 0);
+      } catch {
+        /* no device node: nothing to take back */
+      }
+      await drbdadm('down', conf, name);
+      if (loopBacking(loop) === r.file) await run(loopDetachArgs(loop), { timeoutMs: DRBD_STEP_TIMEOUT_MS });
+      break;
+    default:
+      await drbdadm(step, conf, name);
+  }
+  return { resource: name, device };
+}
