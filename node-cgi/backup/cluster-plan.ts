@@ -5,13 +5,13 @@
  * carries the steps out.
  *
  *   clusterBackupPlan({ vmid: 101, node: "n1", status: "running", agent: false,
- *     disks: [{ id: "disk0", replica: { name: "vm-101-disk-0", minor: 0, hosts: [n1, n2], configFile }, dev: Connected UpToDate/UpToDate, bytes }] })
+ *     disks: [{ id: "disk0", replica: { name: "vm-101-disk-0", minor: 0, hosts: [n1, n2] }, dev: Connected UpToDate/UpToDate, bytes }] })
  *   → { peer: "n2", hold: "pause", steps: [
  *       { step: "hold", how: "pause" },                   QMP stop (or the agent's fsfreeze): writes drained, all on the peer (protocol C)
- *       { step: "disconnect", resource: "vm-101-disk-0", … },   the peer's copy stops at this instant
+ *       { step: "disconnect", resource: "vm-101-disk-0" },   the peer's copy stops at this instant
  *       { step: "release", how: "resume" },               QMP cont: held for the two steps above only
  *       { step: "backup-on-peer", peer: "n2", disks: [{ id: "disk0", resource: "vm-101-disk-0", minor: 0, bytes }] },
- *       { step: "connect", resource: "vm-101-disk-0", … } ] }   DRBD resyncs only the blocks written meanwhile (its bitmap)
+ *       { step: "connect", resource: "vm-101-disk-0" } ] }   DRBD resyncs only the blocks written meanwhile (its bitmap)
  *
  * A stopped or paused guest is not held (it writes nothing). A guest with a
  * disk that is not replicated, a replica that is not Connected and
@@ -20,12 +20,13 @@
  */
 import { conflict } from '../lib/errors';
 import type { DrbdDeviceState } from '../drbd/proc';
-import { peerOf, replicaProblem, type ResourceFile } from '../drbd/replica';
+import type { LocalReplica } from '../drbd/local';
+import { peerOf, replicaProblem } from '../drbd/replica';
 
 export interface ClusterDiskFacts {
   id: string;
-  /** Its resource file read back (null: the disk is not replicated, or not up here). */
-  replica: (ResourceFile & { configFile: string }) | null;
+  /** Its replica here (null: the disk is not replicated). */
+  replica: Pick<LocalReplica, 'name' | 'minor' | 'hosts'> | null;
   /** This node's view of it in /proc/drbd. */
   dev: DrbdDeviceState | undefined;
   /** Bytes of the DRBD device (what the guest sees). */
@@ -51,10 +52,10 @@ export interface PeerDisk {
 
 export type ClusterStep =
   | { step: 'hold'; how: 'freeze' | 'pause' }
-  | { step: 'disconnect'; resource: string; configFile: string }
+  | { step: 'disconnect'; resource: string }
   | { step: 'release'; how: 'thaw' | 'resume' }
   | { step: 'backup-on-peer'; peer: string; disks: PeerDisk[] }
-  | { step: 'connect'; resource: string; configFile: string };
+  | { step: 'connect'; resource: string };
 
 export interface ClusterBackupPlan {
   peer: string;
@@ -95,10 +96,10 @@ export function clusterBackupPlan(f: ClusterBackupFacts): ClusterBackupPlan {
     hold,
     steps: [
       ...(hold ? [{ step: 'hold', how: hold } as const] : []),
-      ...replicas.map((d) => ({ step: 'disconnect', resource: d.replica.name, configFile: d.replica.configFile }) as const),
+      ...replicas.map((d) => ({ step: 'disconnect', resource: d.replica.name }) as const),
       ...(hold ? [{ step: 'release', how: RELEASE_OF[hold] } as const] : []),
       { step: 'backup-on-peer', peer, disks: replicas.map((d) => ({ id: d.id, resource: d.replica.name, minor: d.replica.minor, bytes: d.bytes })) },
-      ...replicas.map((d) => ({ step: 'connect', resource: d.replica.name, configFile: d.replica.configFile }) as const),
+      ...replicas.map((d) => ({ step: 'connect', resource: d.replica.name }) as const),
     ],
   };
 }
@@ -117,6 +118,6 @@ export function clusterRecovery(steps: readonly ClusterStep[], failed: number): 
   const released = steps.slice(0, failed).some((s) => s.step === 'release');
   if (hold && !released) out.push({ step: 'release', how: RELEASE_OF[hold.how] });
   const connected = new Set(steps.slice(0, failed).filter((s) => s.step === 'connect').map((s) => s.resource));
-  for (const s of tried) if (s.step === 'disconnect' && !connected.has(s.resource)) out.push({ step: 'connect', resource: s.resource, configFile: s.configFile });
+  for (const s of tried) if (s.step === 'disconnect' && !connected.has(s.resource)) out.push({ step: 'connect', resource: s.resource });
   return out;
 }

@@ -144,7 +144,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           return;
         case 'disconnect':
         case 'connect':
-          await replicaStep(s.step, s);
+          await replicaStep(s.step, s.resource);
           return;
         case 'backup-on-peer':
           i.progress(5, `backing up the replicas of guest ${i.vmid} on node ${s.peer}`);
@@ -170,7 +170,8 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     }
     const proc = await procHere(nodeName()).catch(() => null);
     for (const d of plan.steps.filter((s) => s.step === 'connect')) {
-      const dev: DrbdDeviceState | undefined = proc ? deviceOf(proc, replicaHere(d.resource)?.minor ?? -1) : undefined;
+      const minor = plan.steps.flatMap((x) => (x.step === 'backup-on-peer' ? x.disks : [])).find((x) => x.resource === d.resource)?.minor ?? -1;
+      const dev: DrbdDeviceState | undefined = proc ? deviceOf(proc, minor) : undefined;
       i.log(`${d.resource} connected again${dev ? `: ${dev.connection}, ${dev.outOfSyncKiB ?? 0} KiB to resync` : ''}`);
     }
     return { id: verifiedIdOf(message), holdMs, peer: plan.peer };
@@ -252,7 +253,7 @@ async function replicaSources(r: ReplicaRequest, from: string): Promise<{ file: 
   const problems: string[] = [];
   const out = [];
   for (const d of r.disks) {
-    const here = replicaHere(d.resource);
+    const here = replicaHere(r.vmid, diskIndex(d.id));
     if (!here) {
       problems.push(`${d.resource} is not up on node ${nodeName()}`);
       continue;

@@ -1,47 +1,49 @@
 /**
- * This node's replicated disks as operations on running guests find them:
- * a guest disk is replicated here when its resource file is (it is written
- * each time the disk comes up: run/ramvm/drbd/<resource>.res), and the
- * DRBD device's size is read from sysfs, which needs no open of a
- * Secondary device. Reads only; commands go through edge.ts's runner.
+ * This node's replicated disks as operations on running guests (cluster
+ * backups, live migrations) find and change them. A guest disk is
+ * replicated when its record is there (record.ts, beside the backing file:
+ * var/lib/vz/images/101/vm-101-disk-0.drbd.json); the DRBD device's size
+ * comes from sysfs, which needs no open of a Secondary device; every change
+ * goes through the root helper's `drbd <step> <vmid> <disk>` (edge.ts).
  *
  *   guestReplicas(101, [{ id: "disk0" }, { id: "disk1" }])
- *   → [{ id: "disk0", replica: { name: "vm-101-disk-0", minor: 0, hosts, configFile } }, { id: "disk1", replica: null }]
+ *   → [{ id: "disk0", replica: { name: "vm-101-disk-0", minor: 0, hosts, bytes } }, { id: "disk1", replica: null }]
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { conflict, internal, invalid } from '../lib/errors';
-import { drbdResourceFile } from '../lib/paths';
-import { localRunner, PROC_DRBD, type DrbdRunner } from './edge';
+import { drbdBackingFile } from '../lib/paths';
+import { drbdNodeStep, localRunner, PROC_DRBD } from './edge';
 import { parseProcDrbd, type ProcDrbd } from './proc';
-import { parseResourceFile, twoPrimariesArgs, type ResourceFile } from './replica';
-import { drbdadmArgs } from './commands';
-import { drbdResourceName } from './resource';
+import { parseDrbdRecord } from './record';
+import type { DrbdHost } from './resource';
+import { drbdResourceName, parseResourceName } from './resource';
 
-/** The runner of DRBD commands for operations on running guests: this process, until the root helper has DRBD operations. */
-export const drbdRunner: DrbdRunner = localRunner;
-
-/** What an operation on a running guest does to one of its resources. */
-export type ReplicaStep = 'primary' | 'secondary' | 'connect' | 'disconnect' | 'allow-two-primaries' | 'one-primary';
-
-/**
- * One step on a resource of this node: the one place operations on running
- * guests (cluster backups, migrations) change DRBD, so the root helper's
- * `drbd <step> <vmid> <disk>` can take it over in one place.
- */
-export async function replicaStep(step: ReplicaStep, r: { resource: string; configFile: string }): Promise<void> {
-  const argv = step === 'allow-two-primaries' || step === 'one-primary'
-    ? twoPrimariesArgs(r.configFile, r.resource, step === 'allow-two-primaries')
-    : drbdadmArgs(step, r.configFile, r.resource);
-  await drbdRunner.run(argv);
+/** A replicated disk of this node, from its record. */
+export interface LocalReplica {
+  /** The resource: "vm-101-disk-0". */
+  name: string;
+  minor: number;
+  /** The guest's node first, then its peer (as the record holds them). */
+  hosts: readonly [DrbdHost, DrbdHost];
+  /** Bytes the disk was made with. */
+  bytes: number;
 }
 
-export type LocalReplica = ResourceFile & { configFile: string };
+/** What an operation on a running guest does to one of its resources (the root helper's steps of those names). */
+export type ReplicaStep = 'primary' | 'secondary' | 'connect' | 'disconnect' | 'two-primaries' | 'one-primary';
+
+/** One step on a resource of this node, through the root helper. */
+export async function replicaStep(step: ReplicaStep, resource: string): Promise<void> {
+  const r = parseResourceName(resource);
+  if (!r) throw invalid('resource', `"${resource}" is not vm-<vmid>-disk-<n>`);
+  await drbdNodeStep(step, r.vmid, r.disk);
+}
 
 /** /proc/drbd now; 409 when the module is not loaded (a node without the node image's kernel). */
 export async function procHere(node: string): Promise<ProcDrbd> {
   let text: string;
   try {
-    text = await drbdRunner.read(PROC_DRBD);
+    text = await localRunner.read(PROC_DRBD);
   } catch {
     throw conflict(`DRBD is not loaded on node ${node} (no ${PROC_DRBD}): replicated disks need the node image's kernel module`);
   }
@@ -55,16 +57,23 @@ export function diskIndex(id: string): number {
   return Number(m[1]);
 }
 
-/** This node's resource file of `resource`, read back; null when the disk is not up here. */
-export function replicaHere(resource: string): LocalReplica | null {
-  const file = drbdResourceFile(resource);
-  if (!existsSync(file)) return null;
-  return { ...parseResourceFile(readFileSync(file, 'utf8')), configFile: file };
+/** Disk `disk` of guest `vmid` as replicated on this node; null when it has no record here. */
+export function replicaHere(vmid: number, disk: number): LocalReplica | null {
+  const name = drbdResourceName(vmid, disk);
+  let text: string;
+  try {
+    text = readFileSync(`${drbdBackingFile(vmid, name)}.json`, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const { record } = parseDrbdRecord(text, vmid, disk);
+  return { name, minor: record.minor, hosts: record.hosts, bytes: record.bytes };
 }
 
-/** Each disk of guest `vmid` with its replica here (null: not replicated, or not up here). */
+/** Each disk of guest `vmid` with its replica here (null: not replicated). */
 export function guestReplicas(vmid: number, disks: readonly { id: string }[]): { id: string; replica: LocalReplica | null }[] {
-  return disks.map((d) => ({ id: d.id, replica: replicaHere(drbdResourceName(vmid, diskIndex(d.id))) }));
+  return disks.map((d) => ({ id: d.id, replica: replicaHere(vmid, diskIndex(d.id)) }));
 }
 
 /** /sys/block/drbdN/size: the device's bytes (512-byte sectors there). */

@@ -1,13 +1,9 @@
 /**
- * A replicated disk as an operation on a running guest finds it: its
- * resource file (written each time the disk comes up, resource.ts) read
- * back for the minor and the two nodes, and whether the replica is fit for
- * what the operation does with it (a cluster-mode backup reads the peer's
- * copy, a live migration makes the peer primary). Pure; the callers read
- * the file and /proc/drbd.
+ * Whether a replica is fit for what an operation on a running guest does
+ * with it (a cluster-mode backup reads the peer's copy, a live migration
+ * makes the peer primary), which node its peer is, and the argv of the
+ * dual-primary switch. Pure; the callers read the record and /proc/drbd.
  *
- *   parseResourceFile(drbdResourceConfig({ name: "vm-101-disk-0", minor: 0, … }))
- *   → { name: "vm-101-disk-0", minor: 0, hosts: [{ name: "node1", address: "10.99.0.1" }, { name: "node2", … }] }
  *   replicaProblem({ connection: "WFConnection", disk: "UpToDate", peerDisk: "DUnknown", … }, "vm-101-disk-0")
  *   → "vm-101-disk-0 is WFConnection, not Connected to its peer"
  *
@@ -19,29 +15,10 @@
 import { HttpError } from '../lib/errors';
 import { DRBDADM } from './commands';
 import type { DrbdDeviceState } from './proc';
-import { parseResourceName, type DrbdHost } from './resource';
-
-export interface ResourceFile {
-  name: string;
-  minor: number;
-  hosts: [DrbdHost, DrbdHost];
-}
-
-const unreadable = (why: string) => new HttpError('internal', `resource file: ${why}`);
-
-/** The text drbdResourceConfig wrote → its name, minor and hosts; throws naming what is missing. */
-export function parseResourceFile(text: string): ResourceFile {
-  const name = /^resource (\S+) \{$/m.exec(text)?.[1];
-  if (!name || !parseResourceName(name)) throw unreadable(`no "resource vm-<vmid>-disk-<n> {" line in ${JSON.stringify(text.slice(0, 80))}`);
-  const minor = /^\s*device \/dev\/drbd(\d+) minor (\d+);$/m.exec(text);
-  if (!minor || minor[1] !== minor[2]) throw unreadable(`${name}: no "device /dev/drbdN minor N;" line`);
-  const hosts = [...text.matchAll(/^\s*on (\S+) \{\s*\n\s*address ipv[46] \[?([0-9A-Fa-f.:]+)\]?:\d+;/gm)].map((m) => ({ name: m[1]!, address: m[2]! }));
-  if (hosts.length !== 2) throw unreadable(`${name}: ${hosts.length} "on <node>" sections, not 2`);
-  return { name, minor: Number(minor[1]), hosts: [hosts[0]!, hosts[1]!] };
-}
+import type { DrbdHost } from './resource';
 
 /** The node of `r` that is not `node`; throws when `node` is neither. */
-export function peerOf(r: Pick<ResourceFile, 'name' | 'hosts'>, node: string): string {
+export function peerOf(r: { name: string; hosts: readonly [DrbdHost, DrbdHost] }, node: string): string {
   const i = r.hosts.findIndex((h) => h.name === node);
   if (i < 0) throw new HttpError('conflict', `${r.name} is replicated between ${r.hosts[0].name} and ${r.hosts[1].name}, not on node ${node}`);
   return r.hosts[1 - i]!.name;

@@ -165,7 +165,7 @@ async function localReplicas(vmid: number, r: IncomingRequest, from: string | un
   const out: MovingReplica[] = [];
   const proc = await procHere(nodeName());
   for (const d of r.disks) {
-    const here = replicaHere(d.replica!.resource);
+    const here = replicaHere(vmid, diskIndex(d.id));
     if (!here) {
       problems.push(`${d.replica!.resource} is not up on node ${nodeName()}`);
       continue;
@@ -176,7 +176,7 @@ async function localReplicas(vmid: number, r: IncomingRequest, from: string | un
     const p = replicaProblem(dev, here.name);
     if (p) problems.push(p);
     else if (dev?.role !== 'Secondary') problems.push(`${here.name} is ${dev?.role ?? 'unknown'} on node ${nodeName()}, not Secondary`);
-    out.push({ id: d.id, resource: here.name, minor: here.minor, configFile: here.configFile });
+    out.push({ id: d.id, resource: here.name, minor: here.minor });
   }
   if (problems.length) throw conflict(`node ${nodeName()} cannot take replicated guest ${vmid}: ${problems.join('; ')}`);
   return out;
@@ -279,7 +279,7 @@ export async function prepareIncoming(vmid: number, from: string, r: IncomingReq
         // Recorded first: an abort demotes and forbids two primaries again, whatever of this happened.
         rec.replicated = replicas;
         writeJsonAtomic(recordFile(vmid), rec);
-        await eachReplica(replicas, 'allow-two-primaries');
+        await eachReplica(replicas, 'two-primaries');
         await eachReplica(replicas, 'primary');
       }
       for (const d of r.disks) if (!d.replica) await createImage(diskPath(vmid, d), d.format, d.virtualBytes);

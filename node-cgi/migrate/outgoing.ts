@@ -273,7 +273,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   t.log(`moving running guest ${vmid} (${g.config.name}, ${g.config.memory} MiB) to node ${target}: ${disks.length} disk(s), ${moving} bytes of data`);
   if (move) {
     t.log(`its disks are replicated on node ${target}: only RAM moves; the steps: ${move.steps.join('; ')}`);
-    await eachReplica(move.resources, 'allow-two-primaries');
+    await eachReplica(move.resources, 'two-primaries');
   }
   t.progress(1, `preparing node ${target}`);
   let offer: IncomingOffer;

@@ -8,7 +8,7 @@
  *
  *   replicatedMovePlan({ vmid: 101, node: "n1", target: "n2", online: true,
  *     disks: [{ id: "disk0", replica: vm-101-disk-0 on n1/n2, dev: Connected UpToDate/UpToDate Primary }] })
- *   → { resources: [{ id: "disk0", resource: "vm-101-disk-0", minor: 0, configFile }], steps: [
+ *   → { resources: [{ id: "disk0", resource: "vm-101-disk-0", minor: 0 }], steps: [
  *       "source: allow two primaries of vm-101-disk-0",
  *       "target: allow two primaries of vm-101-disk-0", "target: primary vm-101-disk-0",
  *       "target: QEMU waits for the guest (-incoming defer), its disks /dev/drbdN",
@@ -31,14 +31,13 @@ export interface ReplicatedMoveFacts {
   node: string;
   target: string;
   online: boolean;
-  disks: readonly { id: string; replica: LocalReplica | null; dev: DrbdDeviceState | undefined }[];
+  disks: readonly { id: string; replica: Pick<LocalReplica, 'name' | 'minor' | 'hosts'> | null; dev: DrbdDeviceState | undefined }[];
 }
 
 export interface MovingReplica {
   id: string;
   resource: string;
   minor: number;
-  configFile: string;
 }
 
 export interface ReplicatedMove {
@@ -69,7 +68,7 @@ export function replicatedMovePlan(f: ReplicatedMoveFacts): ReplicatedMove | nul
     else if (d.dev?.role !== 'Primary') problems.push(`${d.replica.name} is ${d.dev?.role ?? 'unknown'} here, not Primary`);
   }
   if (problems.length) throw conflict(`live migration of replicated guest ${f.vmid} to ${f.target} refused: ${problems.join('; ')}`);
-  const resources = f.disks.map((d) => ({ id: d.id, resource: d.replica!.name, minor: d.replica!.minor, configFile: d.replica!.configFile }));
+  const resources = f.disks.map((d) => ({ id: d.id, resource: d.replica!.name, minor: d.replica!.minor }));
   const each = (fmt: (r: string) => string) => resources.map((r) => fmt(r.resource));
   return {
     resources,
@@ -87,8 +86,8 @@ export function replicatedMovePlan(f: ReplicatedMoveFacts): ReplicatedMove | nul
 }
 
 /** Each resource through `step`, in order. */
-export async function eachReplica(resources: readonly Pick<MovingReplica, 'resource' | 'configFile'>[], step: ReplicaStep): Promise<void> {
-  for (const r of resources) await replicaStep(step, r);
+export async function eachReplica(resources: readonly Pick<MovingReplica, 'resource'>[], step: ReplicaStep): Promise<void> {
+  for (const r of resources) await replicaStep(step, r.resource);
 }
 
 /** What one end undoes after a move that failed: Secondary (`demote`: the target), one primary again; each tried, failures listed. */
@@ -97,7 +96,7 @@ export async function undoReplicated(resources: readonly MovingReplica[], demote
   for (const r of resources) {
     for (const step of [...(demote ? ['secondary' as const] : []), 'one-primary' as const]) {
       try {
-        await replicaStep(step, r);
+        await replicaStep(step, r.resource);
       } catch (e) {
         failed.push(`${step} ${r.resource}: ${(e as Error).message}`);
       }

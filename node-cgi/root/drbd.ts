@@ -19,6 +19,7 @@
  *   skip-sync both sides UpToDate without copying (a new, empty disk only)
  *   primary | secondary | connect | disconnect
  *   discard   reconnect after a split brain, this side's changes thrown away
+ *   two-primaries | one-primary   two primaries allowed for a live migration, then forbidden again
  *   down      resource down, loop device free (the file stays)
  */
 import { spawn } from 'node:child_process';
@@ -31,6 +32,7 @@ import type { NodeRecord } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
 import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
 import { parseDrbdRecord } from '../drbd/record';
+import { twoPrimariesArgs } from '../drbd/replica';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
 
@@ -159,6 +161,10 @@ export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number
       break;
     case 'discard':
       await drbdadm('discard-my-data', conf, name);
+      break;
+    case 'two-primaries':
+    case 'one-primary':
+      await run(twoPrimariesArgs(conf, name, step === 'two-primaries'), { timeoutMs: DRBD_STEP_TIMEOUT_MS });
       break;
     case 'down':
       try {

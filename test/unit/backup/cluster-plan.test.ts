@@ -14,10 +14,10 @@ const MIB = 2 ** 20;
 
 function disk(n: number, over: Partial<ClusterDiskFacts> = {}): ClusterDiskFacts {
   const name = `vm-101-disk-${n}`;
-  return { id: `disk${n}`, replica: { name, minor: n, hosts: HOSTS, configFile: `/run/ramvm/drbd/${name}.res` }, dev: { ...UP, minor: n }, bytes: 64 * MIB, ...over };
+  return { id: `disk${n}`, replica: { name, minor: n, hosts: HOSTS }, dev: { ...UP, minor: n }, bytes: 64 * MIB, ...over };
 }
 const facts = (over: Partial<ClusterBackupFacts> = {}): ClusterBackupFacts => ({ vmid: 101, node: 'n1', status: 'running', agent: false, disks: [disk(0)], ...over });
-const res = (n: number) => ({ resource: `vm-101-disk-${n}`, configFile: `/run/ramvm/drbd/vm-101-disk-${n}.res` });
+const res = (n: number) => ({ resource: `vm-101-disk-${n}` });
 
 const P = suite('clusterBackupPlan');
 P('should pause a running guest only while its replicas disconnect, then back up on the peer and connect again', () => {
@@ -61,7 +61,7 @@ const REFUSED: [string, Partial<ClusterBackupFacts>, RegExp][] = [
   ['a resource Secondary on the guest\'s node', { disks: [disk(0, { dev: { ...UP, role: 'Secondary', peerRole: 'Primary' } })] }, /is Secondary here, not Primary/],
   ['a resource of two other nodes', { node: 'n3' }, /replicated between n1 and n2, not on node n3/],
   ['disks replicated to different peers', {
-    disks: [disk(0), disk(1, { replica: { name: 'vm-101-disk-1', minor: 1, hosts: [HOSTS[0], { name: 'n3', address: '10.0.0.3' }], configFile: 'x' } })],
+    disks: [disk(0), disk(1, { replica: { name: 'vm-101-disk-1', minor: 1, hosts: [HOSTS[0], { name: 'n3', address: '10.0.0.3' }] } })],
   }, /replicated to different nodes \(n2, n3\)/],
 ];
 for (const [why, over, re] of REFUSED) {

@@ -1,46 +1,25 @@
 /**
- * node-cgi/drbd/replica.ts: resource files read back as drbdResourceConfig
- * writes them, a replica's fitness from /proc/drbd's view, and the
+ * node-cgi/drbd/replica.ts: the peer of a resource, a replica's fitness from /proc/drbd's view, and the
  * dual-primary switch checked with the real drbdadm-84's dry run.
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { drbdResource, drbdResourceConfig } from '../../../node-cgi/drbd/resource';
-import { parseResourceFile, peerOf, replicaProblem, twoPrimariesArgs } from '../../../node-cgi/drbd/replica';
+import { peerOf, replicaProblem, twoPrimariesArgs } from '../../../node-cgi/drbd/replica';
 import type { DrbdDeviceState } from '../../../node-cgi/drbd/proc';
 import { drbdadm84 } from '../../helpers/drbd';
 
 const HOSTS = [{ name: 'node1', address: '10.99.0.1' }, { name: 'node2', address: '10.99.0.2' }] as const;
 const CONFIG = drbdResourceConfig(drbdResource(101, 0, 3, HOSTS));
 
-const P = suite('parseResourceFile');
-P('should read back the name, minor and both hosts of a file drbdResourceConfig wrote', () => {
-  assert.equal(parseResourceFile(CONFIG), { name: 'vm-101-disk-0', minor: 3, hosts: [{ name: 'node1', address: '10.99.0.1' }, { name: 'node2', address: '10.99.0.2' }] });
-});
-P('should read IPv6 addresses without their brackets', () => {
-  const v6 = drbdResourceConfig(drbdResource(102, 1, 0, [{ name: 'a', address: 'fd00::1' }, { name: 'b', address: 'fd00::2' }]));
-  assert.equal(parseResourceFile(v6).hosts, [{ name: 'a', address: 'fd00::1' }, { name: 'b', address: 'fd00::2' }]);
-});
-P('should refuse a file of a resource ramvm did not name', () => {
-  assert.throws(() => parseResourceFile(CONFIG.replace('vm-101-disk-0', 'r0')), /no "resource vm-<vmid>-disk-<n> \{" line/);
-});
-P('should refuse a file whose device and minor differ', () => {
-  assert.throws(() => parseResourceFile(CONFIG.replace('minor 3;', 'minor 4;')), /vm-101-disk-0: no "device \/dev\/drbdN minor N;" line/);
-});
-P('should refuse a file with one host section', () => {
-  const one = CONFIG.replace(/  on node2 \{\n[^}]*\}\n/, '');
-  assert.throws(() => parseResourceFile(one), /1 "on <node>" sections, not 2/);
-});
-P.run();
-
 const O = suite('peerOf');
 O('should name the other node of the resource', () => {
-  const r = parseResourceFile(CONFIG);
+  const r = { name: 'vm-101-disk-0', hosts: HOSTS };
   assert.is(peerOf(r, 'node1'), 'node2');
   assert.is(peerOf(r, 'node2'), 'node1');
 });
 O('should refuse a node the resource is not on', () => {
-  assert.throws(() => peerOf(parseResourceFile(CONFIG), 'node3'), /replicated between node1 and node2, not on node node3/);
+  assert.throws(() => peerOf({ name: 'vm-101-disk-0', hosts: HOSTS }, 'node3'), /replicated between node1 and node2, not on node node3/);
 });
 O.run();
 
@@ -71,3 +50,14 @@ T('should switch two primaries on and off as drbdsetup-84 net-options, without t
   }
 });
 T.run();
+
+const H = suite('the root helper\'s dual-primary steps');
+H('should take two-primaries and one-primary as drbd steps of a disk', async () => {
+  const { parseRootCall } = await import('../../../node-cgi/root/ops');
+  const KEY = '0123456789abcdef';
+  for (const step of ['two-primaries', 'one-primary'] as const) {
+    assert.equal(parseRootCall([KEY, 'drbd', step, '101', '0']), { key: KEY, op: 'drbd', step, vmid: 101, disk: 0 });
+  }
+  assert.throws(() => parseRootCall([KEY, 'drbd', '--allow-two-primaries', '101', '0']), /drbd steps are .*two-primaries, one-primary/);
+});
+H.run();

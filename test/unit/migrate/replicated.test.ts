@@ -11,7 +11,7 @@ import { HttpError } from '../../../node-cgi/lib/errors';
 
 const HOSTS: LocalReplica['hosts'] = [{ name: 'n1', address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }];
 const UP: DrbdDeviceState = { minor: 0, connection: 'Connected', role: 'Primary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate', protocol: 'C', outOfSyncKiB: 0 };
-const replica = (n: number, hosts = HOSTS): LocalReplica => ({ name: `vm-101-disk-${n}`, minor: n, hosts, configFile: `/run/ramvm/drbd/vm-101-disk-${n}.res` });
+const replica = (n: number, hosts = HOSTS): LocalReplica => ({ name: `vm-101-disk-${n}`, minor: n, hosts, bytes: 64 << 20 });
 const disk = (n: number, over: Partial<ReplicatedMoveFacts['disks'][number]> = {}) => ({ id: `disk${n}`, replica: replica(n), dev: { ...UP, minor: n }, ...over });
 const facts = (over: Partial<ReplicatedMoveFacts> = {}): ReplicatedMoveFacts => ({ vmid: 101, node: 'n1', target: 'n2', online: true, disks: [disk(0)], ...over });
 
@@ -22,8 +22,8 @@ P('should leave a guest without replicated disks to the copying migration', () =
 P('should allow two primaries on both sides, promote the target, move RAM, demote the source and forbid two primaries again', () => {
   const p = replicatedMovePlan(facts({ disks: [disk(0), disk(1)] }))!;
   assert.equal(p.resources, [
-    { id: 'disk0', resource: 'vm-101-disk-0', minor: 0, configFile: '/run/ramvm/drbd/vm-101-disk-0.res' },
-    { id: 'disk1', resource: 'vm-101-disk-1', minor: 1, configFile: '/run/ramvm/drbd/vm-101-disk-1.res' },
+    { id: 'disk0', resource: 'vm-101-disk-0', minor: 0 },
+    { id: 'disk1', resource: 'vm-101-disk-1', minor: 1 },
   ]);
   assert.equal(p.steps, [
     'source: allow two primaries of vm-101-disk-0', 'source: allow two primaries of vm-101-disk-1',
