@@ -4,7 +4,8 @@
  *   the guest's node (clusterBackupGuest, in a "backup" task):
  *     facts (its resource files, /proc/drbd, /sys/block/drbdN/size, QMP status)
  *     → hold (QMP stop) → drbdadm disconnect → release (QMP cont): the hold is logged in ms
- *     → POST /api/backup/replica on the peer (signed by this node) → its task "backup-replica", followed to its end
+ *     → POST /api/backup/replica on the peer (signed by this node) → its task "backup-replica",
+ *       followed to its end with GET /api/backup/replica/<task> (signed too)
  *     → drbdadm connect: DRBD resyncs only what the guest wrote meanwhile
  *   the peer (replica route and task "backup-replica"):
  *     its own resource file and /proc/drbd checked (Secondary, disconnected, UpToDate)
@@ -15,11 +16,11 @@
  * log and so in the job's mail. DRBD commands go through replicaStep
  * (drbd/local.ts), the one place where the node's root helper takes over.
  */
-import { conflict, explain, HttpError, internal, invalid } from '../lib/errors';
+import { conflict, explain, HttpError, internal, invalid, notFound } from '../lib/errors';
 import { drbdBackingFile, nodeName } from '../lib/paths';
 import { checkedName, checkedVmid, only } from '../lib/validate';
 import { Qmp } from '../qemu/qmp';
-import { startTask, type TaskRun } from '../tasks/task';
+import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
 import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
 import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
 import { peerOf } from '../drbd/replica';
@@ -87,25 +88,35 @@ export async function checkClusterBackup(vmid: number): Promise<void> {
   clusterBackupPlan(await clusterFacts(vmid));
 }
 
-/** The peer's task of a replica backup, followed until it ends; its log lines are copied into ours. */
-async function followPeerTask(peer: string, task: string, user: string, log: (l: string) => void): Promise<string> {
+/** The peer's task of a replica backup, followed until it ends (GET /api/backup/replica/<task> there); its log lines are copied into ours. */
+async function followPeerTask(peer: string, task: string, log: (l: string) => void): Promise<string> {
   const deadline = Date.now() + PEER_BACKUP_TIMEOUT_MS;
-  const path = `/api/task/${encodeURIComponent(task)}`;
+  const path = `/api/backup/replica/${encodeURIComponent(task)}`;
   for (;;) {
-    const t = await nodeJson<{ status: string; message: string; progress: number }>(peer, 'GET', path, undefined, { timeoutMs: STATUS_TIMEOUT_MS, identity: { username: user } });
+    const t = await nodeJson<ReplicaTaskView>(peer, 'GET', path, undefined, { timeoutMs: STATUS_TIMEOUT_MS });
     if (t.status !== 'running') {
-      try {
-        const lines = (await nodeJson<{ lines: string[] }>(peer, 'GET', `${path}/log`, undefined, { timeoutMs: STATUS_TIMEOUT_MS, identity: { username: user } })).lines;
-        for (const l of lines) log(`${peer}: ${l}`);
-      } catch (e) {
-        log(`the log of task ${task} on node ${peer} could not be read: ${explain(e)}`);
-      }
+      for (const l of t.lines) log(`${peer}: ${l}`);
       if (t.status !== 'ok') throw new HttpError('internal', `the backup on node ${peer} failed: ${t.message}`);
       return t.message;
     }
     if (Date.now() > deadline) throw new HttpError('timeout', `the backup on node ${peer} did not end within ${PEER_BACKUP_TIMEOUT_MS / 3_600_000} h`);
     await new Promise((r) => setTimeout(r, PEER_POLL_MS));
   }
+}
+
+export interface ReplicaTaskView {
+  status: 'running' | 'ok' | 'failed';
+  progress: number;
+  message: string;
+  /** The log, once the task ended. */
+  lines: string[];
+}
+
+/** GET /api/backup/replica/<task> from the guest's node: a "backup-replica" task of this node, its log once it ended; 404 for any other task. */
+export function replicaTaskView(id: string): ReplicaTaskView {
+  const t = readTask(id);
+  if (t.kind !== 'backup-replica') throw notFound(`no such task: ${id.slice(0, 100)}`);
+  return { status: t.status, progress: t.progress, message: t.message, lines: t.status === 'running' ? [] : readTaskLog(id) };
 }
 
 /** The id of the verified backup the peer's task reports ("… verified local:101:2026…"). */
@@ -190,7 +201,7 @@ async function backupOnPeer(peer: string, disks: PeerDisk[], i: ClusterBackupInp
   };
   const { task } = await nodeJson<{ task: string }>(peer, 'POST', '/api/backup/replica', body, { timeoutMs: PEER_START_TIMEOUT_MS });
   i.log(`node ${peer} backs the replicas up in its task ${task}`);
-  return followPeerTask(peer, task, i.user, i.log);
+  return followPeerTask(peer, task, i.log);
 }
 
 export interface ReplicaRequest {

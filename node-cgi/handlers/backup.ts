@@ -5,6 +5,7 @@
  *   POST   /api/backup/run                        {vmid, storage?, mode?, compress?, mailto?, bwlimit?} → 202 task
  *   POST   /api/backup/verify                     {storage, vmid?, olderThanDays?, mailto?} → 202 task
  *   POST   /api/backup/replica                    cluster mode, node to node: the peer backs up its replicas → 202 task
+ *   GET    /api/backup/replica/<task>             node to node: that task's state, its log once it ended
  *   GET    /api/backup/<id>                       one backup with its manifest
  *   GET    /api/backup/<id>/log                   its backup.log
  *   DELETE /api/backup/<id>                       remove it (directory storages)
@@ -34,7 +35,7 @@ import {
   addAcks, deleteJob, getJob, getStorage, knownStorage, listJobs, listStorages, readJobStates, readMailSettings, readMailView, saveJob, writeMailSettings,
 } from '../backup/config';
 import { readGuest } from '../backup/guest';
-import { checkClusterBackup, startReplicaBackup } from '../backup/cluster';
+import { checkClusterBackup, replicaTaskView, startReplicaBackup } from '../backup/cluster';
 import { verifiedPeer } from '../cluster/receive';
 import { refuseIfMigrating } from '../vm';
 import { deleteBackup, findBackup, listBackups } from '../backup/list';
@@ -126,6 +127,13 @@ export const routes: ApiRoute[] = [
     handle: async (ctx) => {
       const from = verifiedPeer(ctx.req).node;
       return new Reply(202, await startReplicaBackup(await ctx.req.json(), from));
+    },
+  },
+  {
+    method: 'GET', path: '/replica/:task', perm: 'public',
+    handle: (ctx) => {
+      verifiedPeer(ctx.req);
+      return replicaTaskView(ctx.params.task!);
     },
   },
   {
