@@ -145,11 +145,14 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     const doStep = async (s: ClusterStep) => {
       switch (s.step) {
         case 'hold':
+          // A freeze is the guest agent's (guest-fsfreeze-freeze on its own channel), which ramvm's guests do not have yet.
+          if (s.how !== 'pause') throw internal(`guest ${i.vmid}: freezing needs a guest agent channel`);
           heldAt = performance.now();
-          await qmp!.execute(s.how === 'pause' ? 'stop' : 'guest-fsfreeze-freeze');
+          await qmp!.execute('stop');
           return;
         case 'release':
-          await qmp!.execute(s.how === 'resume' ? 'cont' : 'guest-fsfreeze-thaw');
+          if (s.how !== 'resume') throw internal(`guest ${i.vmid}: thawing needs a guest agent channel`);
+          await qmp!.execute('cont');
           holdMs = performance.now() - heldAt;
           i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected)`);
           return;
@@ -308,6 +311,10 @@ export async function replicaBackupTask(t: TaskRun, after: AfterReplicaBackup): 
       vmid: r.vmid, storage: open, mode: 'cluster', compress: r.compress, job: r.job, task: t.id, node: nodeName(),
       speed: 0, copyRange: false, shutdownTimeoutMs: 0, lifecycle,
       replica: { name: (JSON.parse(r.configText) as { name?: string }).name ?? null, configText: r.configText, disks },
+      // Still disconnected: no resync wrote into a replica while it was read.
+      afterCopy: async () => {
+        await replicaSources(r, from);
+      },
       log: t.log, progress: (pct, msg) => t.progress(pct, msg),
     });
     if (r.job) {

@@ -46,8 +46,10 @@ export interface GuestBackupInput {
   /** Time the guest gets to shut down in stop mode. */
   shutdownTimeoutMs: number;
   lifecycle: GuestLifecycle;
-  /** Cluster mode, on the peer: the disks are the replicas here, the config the one the guest's node sent (replica.ts). */
+  /** Cluster mode, on the peer: the disks are the replicas here, the config the one the guest's node sent (cluster.ts). */
   replica?: ReplicaSource;
+  /** Throws when what was copied cannot be trusted (a replica reconnected meanwhile): the backup is not kept. */
+  afterCopy?: () => Promise<void>;
   log(line: string): void;
   /** 0..100 within this guest. */
   progress(pct: number, message: string): void;
@@ -180,6 +182,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     }
     const copyMs = Date.now() - copyStart;
     log(`copy done in ${copyMs} ms`);
+    await i.afterCopy?.();
 
     const sumStart = Date.now();
     const names = [CONFIG_FILE, ...disks.map((d) => d.file)];

@@ -82,4 +82,27 @@ S('should keep nothing when a replica cannot be read', async () => {
   assert.equal(readdirSync(join(storageDir, 'ramvm', '102')), [], 'no partial backup is left');
   assert.ok(lines.some((l) => /backup of guest 102 failed: .*removing \.partial-/.test(l)), lines.join('\n'));
 });
+S('should keep nothing when the replica was reconnected while it was copied', async () => {
+  const storageDir = join(root.path, 'dump3');
+  mkdirSync(storageDir, { recursive: true });
+  const src = join(root.path, 'replicas3');
+  mkdirSync(src);
+  const data = Buffer.alloc(MIB, 0x33);
+  let err: Error | null = null;
+  try {
+    await backupGuest({
+      vmid: 103, storage: { name: 'local', dir: storageDir, release: async () => undefined }, mode: 'cluster', compress: 'none', job: null,
+      task: 'UPID:n2:replica3', node: 'n2', speed: 0, copyRange: false, shutdownTimeoutMs: 0, lifecycle,
+      replica: { name: null, configText: '{"vmid":103}', disks: [{ file: 'vm-103-disk-0.qcow2', path: backingFile(src, 'vm-103-disk-0.drbd', data), bytes: MIB }] },
+      afterCopy: async () => {
+        throw new Error('vm-103-disk-0 is SyncTarget on node n2: the guest\'s node disconnects it before the backup');
+      },
+      log: () => undefined, progress: () => undefined,
+    });
+  } catch (e) {
+    err = e as Error;
+  }
+  assert.match(err?.message ?? '', /vm-103-disk-0 is SyncTarget on node n2/);
+  assert.equal(readdirSync(join(storageDir, 'ramvm', '103')), [], 'the copy is not kept');
+});
 S.run();
