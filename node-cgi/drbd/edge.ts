@@ -56,7 +56,7 @@ export async function readProcDrbd(runner: DrbdRunner = localRunner): Promise<Pr
  * which reads the disk's record (record.ts) as the node's user. A node that
  * runs direct has no root to ask: it says so.
  */
-export async function drbdNodeStep(step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string }> {
+export async function drbdNodeStep(step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
   const rec = separation();
   if (!rec) throw new HttpError('conflict', 'replicated disks need a node started as root (the root helper runs DRBD)');
   return rootCall(rec, 'drbd', [step, String(vmid), String(disk)]);

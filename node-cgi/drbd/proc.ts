@@ -146,3 +146,26 @@ export function replicationOf(dev: DrbdDeviceState | undefined, peer: string): R
     peerState: dev?.peerDisk ?? null,
   };
 }
+
+/**
+ * Whether the kernel's log says minor `minor` (resource `resource`) is in
+ * an unresolved split brain: /proc/drbd of 8.4 shows only "StandAlone",
+ * the same as a disconnect asked for. The last word counts:
+ *
+ *   block drbd0: Split-Brain detected but unresolved, dropping connection!   → true
+ *   block drbd0: Split-Brain detected, manually solved. Sync from this node  → false
+ *   block drbd0: … conn( SyncSource -> Connected ) …                         → false
+ *   drbd vm-101-disk-0: conn( WFReportParams -> Connected ) …                → false
+ */
+export function splitBrainInLog(log: string, minor: number, resource: string): boolean {
+  const dev = `block drbd${minor}: `;
+  const res = `drbd ${resource}: `;
+  let split = false;
+  for (const line of log.split('\n')) {
+    const own = line.includes(dev) || line.includes(res);
+    if (!own) continue;
+    if (/Split-Brain detected but unresolved/.test(line)) split = true;
+    else if (/Split-Brain detected, .*solved/.test(line) || /conn\( \S+ -> Connected \)/.test(line)) split = false;
+  }
+  return split;
+}

@@ -8,6 +8,9 @@
  *   drbdResourceConfig({ name: 'vm-101-disk-0', minor: 0, port: 7788,
  *     hosts: [{ name: 'node1', address: '10.99.0.1' }, { name: 'node2', address: '10.99.0.2' }] })
  *   →
+ *   global {
+ *     usage-count no;
+ *   }
  *   resource vm-101-disk-0 {
  *     protocol C;
  *     device /dev/drbd0 minor 0;
@@ -20,6 +23,12 @@
  *       address ipv4 10.99.0.2:7788;
  *     }
  *   }
+ *
+ * `usage-count no`: drbdadm's default is "ask", and a node boots into RAM
+ * without /var/lib/drbd's record of having asked, so every drbdadm call on a
+ * terminal stopped to ask (on its stdin) whether to report the node to
+ * usage.drbd.org, and one with "yes" would send it there. No question, no
+ * traffic: each resource file says no.
  *
  * The minor is the same on both nodes and picks both the DRBD device and the
  * loop device (LOOP_FIRST + minor), so the file is the same on both nodes
@@ -121,6 +130,9 @@ export function drbdResourceConfig(r: DrbdResource): string {
   if (r.port !== drbdPort(r.minor)) throw bad(`resource ${r.name}: port ${r.port} is not that of minor ${r.minor} (${drbdPort(r.minor)})`);
   const host = (h: DrbdHost) => [`  on ${h.name} {`, `    address ${addressLine(h, r.port)};`, '  }'];
   return [
+    'global {',
+    '  usage-count no;',
+    '}',
     `resource ${r.name} {`,
     '  protocol C;',
     `  device ${drbdDevice(r.minor)} minor ${r.minor};`,

@@ -8,7 +8,8 @@
  *   /run/ramvm-root/3f9c…/drbd/vm-101-disk-0.res
  *
  * The backing file is created and opened as the node's user, without
- * following links, and handed to losetup as an open file (/dev/fd/3), so a
+ * following links, and handed to losetup as an open file (/proc/self/fd/3:
+ * a node has no /dev/fd), so a
  * link planted in the data tree cannot put a loop device over anything the
  * user could not open. On `primary` the DRBD device is handed to the QEMU
  * user (0660), which opens it for the guest; `secondary` and `down` give it
@@ -19,11 +20,12 @@
  *   skip-sync both sides UpToDate without copying (a new, empty disk only)
  *   primary | secondary | connect | disconnect
  *   discard   reconnect after a split brain, this side's changes thrown away
+ *   split-brain  whether the kernel's log says the disk is in an unresolved split brain
  *   two-primaries | one-primary   two primaries allowed for a live migration, then forbidden again
  *   down      resource down, loop device free (the file stays)
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, HttpError, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
@@ -31,6 +33,7 @@ import { drbdBackingFile, registryDir } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
 import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
+import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { twoPrimariesArgs } from '../drbd/replica';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
@@ -83,10 +86,10 @@ function openBacking(rec: NodeRecord, file: string, createBytes: number | null):
   });
 }
 
-/** losetup <loop> /dev/fd/3 with the open file as fd 3. */
+/** losetup <loop> /proc/self/fd/3 with the open file as fd 3. */
 function attachLoop(device: string, fd: number): Promise<void> {
   return new Promise((res, rej) => {
-    const p = spawn('losetup', [device, '/dev/fd/3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    const p = spawn('losetup', [device, '/proc/self/fd/3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     let err = '';
     p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const t = setTimeout(() => p.kill('SIGKILL'), DRBD_STEP_TIMEOUT_MS);
@@ -133,7 +136,7 @@ function handDevice(device: string, uid: number, gid: number): void {
 
 const drbdadm = (step: DrbdadmStep, conf: string, resource: string) => run(drbdadmArgs(step, conf, resource), { timeoutMs: DRBD_STEP_TIMEOUT_MS });
 
-export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string }> {
+export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
   const r = record(rec, vmid, disk);
   const name = r.resource.name;
   const conf = rootResourceFile(rec, name);
@@ -144,8 +147,16 @@ export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number
   switch (step) {
     case 'create':
       await attach(rec, loop, r.file, r.record.bytes);
-      await drbdadm('create-md', conf, name);
-      await drbdadm('up', conf, name);
+      try {
+        await drbdadm('create-md', conf, name);
+        await drbdadm('up', conf, name);
+      } catch (e) {
+        // Nothing half made stays: the next create starts from scratch.
+        await run(drbdadmArgs('down', conf, name), { timeoutMs: DRBD_STEP_TIMEOUT_MS }).catch(() => undefined);
+        if (loopBacking(loop) === r.file) await run(loopDetachArgs(loop), { timeoutMs: DRBD_STEP_TIMEOUT_MS }).catch(() => undefined);
+        asUser(rec.cgi, () => rmSync(r.file, { force: true }));
+        throw e;
+      }
       break;
     case 'up':
       await attach(rec, loop, r.file, null);
@@ -159,6 +170,10 @@ export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number
       handDevice(device, 0, 0);
       await drbdadm('secondary', conf, name);
       break;
+    case 'split-brain': {
+      const log = (await run(['dmesg'], { timeoutMs: DRBD_STEP_TIMEOUT_MS })).stdout;
+      return { resource: name, device, splitBrain: splitBrainInLog(log, r.resource.minor, name) };
+    }
     case 'discard':
       await drbdadm('discard-my-data', conf, name);
       break;

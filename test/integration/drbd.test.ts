@@ -1,25 +1,26 @@
 /**
- * A replicated disk between two lab nodes, for real: the node image booted
- * twice (TCG here) on the lab's LAN, DRBD 8.4 from Debian's kernel. The
- * steps are those of node-cgi/drbd (createSteps, drbdadmArgs, …) carried
- * out by applySteps with a runner that types each argv into the node's
- * root console, as the root helper will carry them out on a node:
+ * Replicated disks between two lab nodes, for real: the node image booted
+ * twice (TCG here) on the lab's LAN, DRBD 8.4 from Debian's kernel, every
+ * DRBD step asked of the node's root helper by the node's user through its
+ * sudoers line, as the CGIs ask (root/drbd.ts):
  *
- *   1. a new 64 MiB disk on both nodes: sparse file, loop device, resource
- *      file, meta-data, up; they connect, both Inconsistent
- *   2. skip-sync on node1: both UpToDate, nothing copied, both files sparse
- *   3. node1 primary writes a pattern; node2 primary reads it back
- *   4. node2 disconnected while node1 writes; reconnected, it resyncs
- *   5. down on both, loop devices free
+ *   setpriv --reuid=ramvm … sudo -n /usr/bin/node …/ramvm-root <key> drbd <step> 101 0
+ *
+ * One booted pair for all checks:
+ *   1. a new 64 MiB disk on both nodes: record, create (sparse file, loop
+ *      device, meta-data, up); they connect, both Inconsistent
+ *   2. skip-sync: both UpToDate, nothing copied, both files sparse
+ *   3. node1 primary; the QEMU user writes a pattern through /dev/drbd0
+ *      (the device itself: a guest under TCG would add minutes, not checks)
+ *   4. node1 powered off; node2 promoted reads the pattern (failover)
+ *   5. node1 boots again; up; it resyncs from node2 to UpToDate
+ *   6. a split brain made on purpose is seen (the helper's split-brain step)
+ *      and solved by discarding node1's changes
+ *   7. down on both, loop devices free
  *
  * /proc/drbd is read at each state and checked with parseProcDrbd; with
  * RAMVM_DRBD_CAPTURE=<dir> each sample is also written there (the parser's
- * fixtures under test/unit/drbd/fixtures came from such a run).
- *
- * Not passing yet: on the lab nodes `drbdadm create-md --force` gives no
- * answer on the console within 120 s (the nodes boot, the 8.4 module is
- * loaded, the file and its loop device /dev/loop1000 are made), and the
- * steps after it fail for want of the resource.
+ * fixtures under test/unit/drbd/fixtures came from such runs).
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
@@ -30,14 +31,16 @@ import { buildImage } from '../../build/image/image';
 import { startHub, type Hub } from '../../build/lab/hub';
 import { acquireLabLock, type LabLock } from '../../build/lab/lock';
 import { LAB_NET_PREFIX, NodeVm, ensureSparseDisk, labAccel } from '../../build/lab/node-vm';
-import { createSteps, deactivateSteps, drbdadmArgs, loopBackingArgs, type NodeDisk } from '../../node-cgi/drbd/commands';
-import { applySteps, readProcDrbd, type DrbdRunner } from '../../node-cgi/drbd/edge';
+import type { DrbdHelperStep } from '../../node-cgi/drbd/commands';
+import { readProcDrbd, type DrbdRunner } from '../../node-cgi/drbd/edge';
 import { deviceOf, type DrbdDeviceState, type ProcDrbd } from '../../node-cgi/drbd/proc';
-import { backingFileBytes, drbdDevice, drbdResource, drbdResourceConfig, loopDevice } from '../../node-cgi/drbd/resource';
+import { drbdRecordText, type DrbdRecord } from '../../node-cgi/drbd/record';
+import { backingFileBytes, drbdDevice, drbdResource, loopDevice } from '../../node-cgi/drbd/resource';
+import { parseNodeRecord, type NodeRecord } from '../../node-cgi/lib/separation';
 import { freePort } from '../helpers/node';
 
 /** Generous: a TCG boot, while other suites may share the machine's two cores. */
-const SERVE_TIMEOUT_MS = 360_000;
+const SERVE_TIMEOUT_MS = 420_000;
 const STATE_TIMEOUT_MS = 120_000;
 const PASSWORD = 'drbd-test-pw';
 const DISK_BYTES = 64 * 2 ** 20; // 64 MiB
@@ -45,19 +48,20 @@ const VMID = 101;
 const MINOR = 0;
 /** Allocated bytes each backing file may hold after a skipped sync: meta-data, no data. */
 const SPARSE_LIMIT_BYTES = 2 ** 20; // 1 MiB
+const DEV = drbdDevice(MINOR);
 
 /** ' quoted for the node's sh. */
 const shq = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
-/** Runs steps on a lab node's root console. */
-function consoleRunner(vm: NodeVm): DrbdRunner {
+/** A lab node's root console: sh, and a program found on PATH as a spawn finds it (the console's busybox ash would run its own applet of the name). */
+function consoleRunner(vm: NodeVm): DrbdRunner & { sh(cmd: string): Promise<string> } {
   const sh = async (cmd: string) => {
     const r = await vm.exec(cmd, STATE_TIMEOUT_MS);
-    if (r.code !== 0) throw new Error(`${vm.config.name}: ${cmd} → exit ${r.code}: ${r.out.slice(-500)}`);
+    if (r.code !== 0) throw new Error(`${vm.config.name}: ${cmd} → exit ${r.code}: ${r.out.slice(-800)}`);
     return r.out;
   };
   return {
-    // The program found on PATH as a CGI's spawn finds it: the console's busybox ash would run its own applet of the name instead.
+    sh,
     run: ([cmd, ...args]) => sh(`p=$(which ${shq(cmd!)}) && "$p" ${args.map(shq).join(' ')} 2>&1`),
     write: async (file, text) => {
       const dir = file.slice(0, file.lastIndexOf('/'));
@@ -72,16 +76,33 @@ let dir: string;
 let hub: Hub | undefined;
 let lock: LabLock | undefined;
 const vms: NodeVm[] = [];
-const runners: DrbdRunner[] = [];
-const disks: NodeDisk[] = [];
+const runners: ReturnType<typeof consoleRunner>[] = [];
+/** Each node's record for its root helper (users, the helper's path) and its key. */
+const nodes: { rec: NodeRecord; key: string }[] = [];
 const captureDir = process.env.RAMVM_DRBD_CAPTURE;
 
-const resource = drbdResource(VMID, 0, MINOR, [
-  { name: 'node1', address: `${LAB_NET_PREFIX}1` },
-  { name: 'node2', address: `${LAB_NET_PREFIX}2` },
-]);
-const config = drbdResourceConfig(resource);
-const file = `/var/lib/vz/images/${VMID}/${resource.name}.drbd`;
+const record: DrbdRecord = {
+  resource: `vm-${VMID}-disk-0`, minor: MINOR, bytes: DISK_BYTES,
+  hosts: [{ name: 'node1', address: `${LAB_NET_PREFIX}1` }, { name: 'node2', address: `${LAB_NET_PREFIX}2` }],
+};
+const resource = drbdResource(VMID, 0, MINOR, record.hosts);
+const imagesDir = `/var/lib/vz/images/${VMID}`;
+const file = `${imagesDir}/${resource.name}.drbd`;
+
+/** Runs `cmd` (a shell command) on node i as user `u`, with that user's groups. */
+const asUserCmd = (i: number, u: 'cgi' | 'qemu', cmd: string) => {
+  const x = nodes[i]!.rec[u];
+  return `$(which setpriv) --reuid=${x.uid} --regid=${x.gid} --init-groups sh -c ${shq(cmd)}`;
+};
+
+/** A step of the disk through node i's root helper, asked by the node's user as a CGI asks (sudo -n, the one sudoers line). */
+async function helper(i: number, step: DrbdHelperStep): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
+  const { rec, key } = nodes[i]!;
+  const out = await runners[i]!.sh(`${asUserCmd(i, 'cgi', `$(which sudo) -n ${rec.node} ${rec.helper} ${key} drbd ${step} ${VMID} 0`)} 2>&1; true`);
+  const a = JSON.parse(out.trim().split('\n').pop()!) as { ok?: { resource: string; device: string; splitBrain?: boolean }; error?: { message: string } };
+  if (!a.ok) throw new Error(`node${i + 1}: drbd ${step}: ${out.trim()}`);
+  return a.ok;
+}
 
 /** /proc/drbd of node i (0-based), parsed, the raw text kept under `name` when capturing. */
 async function proc(i: number, name?: string): Promise<ProcDrbd> {
@@ -109,6 +130,23 @@ async function allocated(i: number): Promise<{ size: number; used: number }> {
   return { size: size!, used: blocks! * unit! };
 }
 
+/** 4 KiB of `tag` written by the QEMU user at 4 KiB block `block` of the DRBD device, flushed. */
+const writeBlock = (i: number, block: number, tag: string) =>
+  runners[i]!.sh(asUserCmd(i, 'qemu', `printf %s ${shq(tag)} | dd of=${DEV} bs=4096 seek=${block} conv=sync,fsync 2>/dev/null`));
+/** What the QEMU user reads back there, `bytes` long. */
+const readBlock = (i: number, block: number, bytes: number) =>
+  runners[i]!.sh(asUserCmd(i, 'qemu', `dd if=${DEV} bs=4096 skip=${block} count=1 2>/dev/null | head -c ${bytes}`));
+
+async function boot(i: number): Promise<number> {
+  const vm = vms[i]!;
+  vm.start();
+  const ms = await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+  runners[i] = consoleRunner(vm);
+  const key = (await runners[i]!.sh('ls /run/ramvm-root | grep -E "^[0-9a-f]{16}$"')).trim();
+  nodes[i] = { key, rec: parseNodeRecord(await runners[i]!.read(`/run/ramvm-root/${key}/node.json`)) };
+  return ms;
+}
+
 T.before(async () => {
   lock = await acquireLabLock({ what: 'the drbd test', wait: true, onWait: (h) => process.stderr.write(`drbd test: waiting for the lab lock (${h})\n`) });
   const accel = (await labAccel()).accel;
@@ -119,26 +157,26 @@ T.before(async () => {
   for (const i of [1, 2]) {
     const disk = join(dir, `node${i}.img`);
     ensureSparseDisk(disk, 2);
-    const vm = new NodeVm({
+    vms.push(new NodeVm({
       name: `node${i}`, index: i, boot: { kernel: image.vmlinux, initrd: image.initrd }, dataDisk: disk,
       memoryMiB: 1024, cpus: 1, accel, hubPort: hub.port, webPort: await freePort(), adminPassword: PASSWORD,
       shell: true, runDir: join(dir, `node${i}`),
-    });
-    vms.push(vm);
-    vm.start();
+    }));
   }
-  await Promise.all(vms.map((v) => v.waitServing(PASSWORD, SERVE_TIMEOUT_MS)));
-  for (const vm of vms) runners.push(consoleRunner(vm));
+  const ms = await Promise.all([0, 1].map(boot));
+  process.stdout.write(`\n  nodes serving ${ms.map((m) => `${(m / 1000).toFixed(0)} s`).join(', ')} after power-on\n`);
   for (const i of [0, 1]) {
-    disks.push({ resource, configFile: `/run/ramvm/drbd/${resource.name}.res`, config, file, bytes: DISK_BYTES });
-    await runners[i]!.run(['mkdir', '-p', `/var/lib/vz/images/${VMID}`]);
+    // The disk's record, written by the node's user as the API writes it.
+    const rec = nodes[i]!.rec.cgi;
+    await runners[i]!.sh(`mkdir -p ${imagesDir} && chown ${rec.uid}:${rec.gid} ${imagesDir}`);
+    await runners[i]!.sh(asUserCmd(i, 'cgi', `echo ${Buffer.from(drbdRecordText(record)).toString('base64')} | base64 -d > ${file}.json`));
   }
 });
 
 T.after(async () => {
   // Whatever a failed test left: down (ignoring "not up") and loop devices free, then power off.
-  for (const [i, r] of runners.entries()) {
-    await r.run(['sh', '-c', `drbdadm -c ${disks[i]?.configFile} down ${resource.name}; losetup -d ${loopDevice(MINOR)}; true`]).catch(() => undefined);
+  for (const [i, vm] of vms.entries()) {
+    if (vm.running() && nodes[i]) await helper(i, 'down').catch(() => undefined);
   }
   await Promise.all(vms.map((v) => v.stop()));
   await hub?.close();
@@ -146,31 +184,30 @@ T.after(async () => {
   lock?.release();
 });
 
-let connectMs = 0;
-
-T('should bring a new disk up on both nodes and connect them, both Inconsistent', async () => {
+T('should create a new disk on both nodes through the root helper and connect them, both Inconsistent', async () => {
   const p = await proc(0, 'loaded');
   assert.match(p.version, /^8\.4\./, 'the 8.4 module is loaded at boot');
-  await Promise.all([0, 1].map((i) => applySteps(createSteps(disks[i]!), runners[i]!)));
   const started = Date.now();
+  await Promise.all([0, 1].map((i) => helper(i, 'create')));
   await until(0, 'connected', (d) => d.connection === 'Connected');
-  connectMs = Date.now() - started;
-  const [a, b] = [await proc(0, 'connected-inconsistent'), await proc(1, 'connected-inconsistent')];
-  for (const p of [a, b]) {
-    assert.equal(deviceOf(p, MINOR), {
-      minor: MINOR, connection: 'Connected', role: 'Secondary', peerRole: 'Secondary', disk: 'Inconsistent', peerDisk: 'Inconsistent', protocol: 'C',
-      outOfSyncKiB: deviceOf(p, MINOR)!.outOfSyncKiB,
+  const connectMs = Date.now() - started;
+  for (const i of [0, 1]) {
+    const d = deviceOf(await proc(i, 'connected-inconsistent'), MINOR)!;
+    assert.equal({ ...d, outOfSyncKiB: 0 }, {
+      minor: MINOR, connection: 'Connected', role: 'Secondary', peerRole: 'Secondary', disk: 'Inconsistent', peerDisk: 'Inconsistent', protocol: 'C', outOfSyncKiB: 0,
     });
   }
-  const back = await runners[0]!.run(loopBackingArgs(loopDevice(MINOR)));
+  const back = await runners[0]!.run(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE', loopDevice(MINOR)]);
   assert.is(back.trim(), file, 'the loop device by number is over the backing file');
-  const size = Number((await runners[0]!.run(['blockdev', '--getsize64', drbdDevice(MINOR)])).trim());
+  const size = Number((await runners[0]!.run(['blockdev', '--getsize64', DEV])).trim());
   assert.ok(size >= DISK_BYTES, `the DRBD device has ${size} bytes, at least the disk's ${DISK_BYTES}`);
-  process.stdout.write(`\n  connected ${connectMs} ms after up; ${drbdDevice(MINOR)} ${size} bytes over a ${backingFileBytes(DISK_BYTES)}-byte file\n`);
+  const res = await runners[0]!.sh(`ls /run/ramvm-root/${nodes[0]!.key}/drbd/`);
+  assert.match(res, /vm-101-disk-0\.res/, 'the resource file is in root\'s folder');
+  process.stdout.write(`  create on both + connect: ${connectMs} ms; ${DEV} ${size} bytes over a ${backingFileBytes(DISK_BYTES)}-byte file\n`);
 });
 
 T('should skip the initial sync of the empty disk: both UpToDate, both files sparse', async () => {
-  await runners[0]!.run(drbdadmArgs('skip-sync', disks[0]!.configFile, resource.name));
+  await helper(0, 'skip-sync');
   for (const i of [0, 1]) {
     const { dev } = await until(i, 'UpToDate on both sides', (d) => d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
     assert.is(dev.connection, 'Connected');
@@ -185,69 +222,94 @@ T('should skip the initial sync of the empty disk: both UpToDate, both files spa
   }
 });
 
-const PATTERN = 'ramvm-drbd-pattern-';
+const PATTERN = 'ramvm-drbd-pattern-1';
+let lastBlock = 0;
 
-T('should read on node2 what node1 wrote as primary, after switching the primary', async () => {
-  await runners[0]!.run(drbdadmArgs('primary', disks[0]!.configFile, resource.name));
+T('should let the QEMU user write through the primary, and not the secondary', async () => {
+  await helper(0, 'primary');
   await until(1, 'seeing node1 primary', (d) => d.peerRole === 'Primary');
   await proc(0, 'primary');
   await proc(1, 'secondary');
-  const pattern = PATTERN + 'x'.repeat(4096 - PATTERN.length - 1) + '\n';
-  // 4 KiB at 1 MiB and at the last 4 KiB of the device, written through DRBD and flushed.
-  const size = Number((await runners[0]!.run(['blockdev', '--getsize64', drbdDevice(MINOR)])).trim());
-  for (const at of [2 ** 20, size - 4096]) {
-    await runners[0]!.run(['sh', '-c', `printf %s '${pattern.trimEnd()}' | dd of=${drbdDevice(MINOR)} bs=4096 seek=${at / 4096} conv=sync,fsync 2>/dev/null`]);
-  }
-  await runners[0]!.run(drbdadmArgs('secondary', disks[0]!.configFile, resource.name));
-  await runners[1]!.run(drbdadmArgs('primary', disks[1]!.configFile, resource.name));
-  const { dev } = await until(1, 'primary', (d) => d.role === 'Primary');
-  assert.is(dev.peerRole, 'Secondary');
-  for (const at of [2 ** 20, size - 4096]) {
-    const out = await runners[1]!.run(['sh', '-c', `dd if=${drbdDevice(MINOR)} bs=4096 skip=${at / 4096} count=1 2>/dev/null | head -c ${PATTERN.length}`]);
-    assert.is(out, PATTERN, `node2 reads node1's write at ${at}`);
-  }
-  await runners[1]!.run(drbdadmArgs('secondary', disks[1]!.configFile, resource.name));
+  const owner = await runners[0]!.sh(`stat -c %u ${DEV}`);
+  assert.is(Number(owner.trim()), nodes[0]!.rec.qemu.uid, 'the primary\'s device is the QEMU user\'s');
+  const size = Number((await runners[0]!.run(['blockdev', '--getsize64', DEV])).trim());
+  lastBlock = size / 4096 - 1;
+  for (const b of [256, lastBlock]) await writeBlock(0, b, `${PATTERN}@${b}`);
+  assert.is(await readBlock(0, 256, PATTERN.length + 4), `${PATTERN}@256`);
+  const denied = await runners[1]!.sh(`${asUserCmd(1, 'qemu', `dd if=${DEV} bs=4096 count=1 of=/dev/null 2>&1`)}; echo exit=$?`);
+  assert.match(denied, /exit=1/, 'the secondary\'s device is not the QEMU user\'s');
 });
 
-T('should resync to the peer what it missed while disconnected', async () => {
-  await runners[0]!.run(drbdadmArgs('primary', disks[0]!.configFile, resource.name));
-  await runners[1]!.run(drbdadmArgs('disconnect', disks[1]!.configFile, resource.name));
-  await until(0, 'waiting for its peer', (d) => d.connection === 'WFConnection');
-  await proc(0, 'wfconnection');
-  await proc(1, 'standalone');
-  await runners[0]!.run(['dd', 'if=/dev/urandom', `of=${drbdDevice(MINOR)}`, 'bs=1M', 'count=48', 'conv=fsync']);
-  const p = deviceOf(await proc(0, 'wfconnection-outofsync'), MINOR)!;
-  assert.ok(p.outOfSyncKiB! >= 48 * 1024, `48 MiB out of sync, /proc/drbd says ${p.outOfSyncKiB} KiB`);
-  await runners[1]!.run(drbdadmArgs('connect', disks[1]!.configFile, resource.name));
-  // Catch the resync under way (it may also be over before the first look).
-  let seen: DrbdDeviceState | undefined;
+T('should fail over: node1 powered off, node2 promoted reads what node1 wrote', async () => {
+  await vms[0]!.stop();
+  const { ms } = await until(1, 'without its peer', (d) => d.connection === 'WFConnection' && d.peerDisk === 'DUnknown');
+  await proc(1, 'peer-gone');
   const started = Date.now();
+  await helper(1, 'primary');
+  const { dev } = await until(1, 'primary', (d) => d.role === 'Primary');
+  assert.is(dev.disk, 'UpToDate');
+  for (const b of [256, lastBlock]) assert.is(await readBlock(1, b, `${PATTERN}@${b}`.length), `${PATTERN}@${b}`, `node2 reads node1's write at block ${b}`);
+  // What the survivor writes now, node1 must get when it is back.
+  await runners[1]!.run(['dd', 'if=/dev/urandom', `of=${DEV}`, 'bs=1M', 'count=8', 'seek=8', 'conv=fsync']);
+  await writeBlock(1, 512, 'written-on-node2');
+  process.stdout.write(`  node2 saw its peer gone ${ms} ms after the power-off was seen; promoted and read back in ${Date.now() - started} ms\n`);
+});
+
+T('should bring node1 back as secondary and resync it from node2 to UpToDate', async () => {
+  const bootMs = await boot(0);
+  const started = Date.now();
+  await helper(0, 'up');
+  let seen: DrbdDeviceState | undefined;
   while (Date.now() - started < STATE_TIMEOUT_MS) {
-    const d = deviceOf(await proc(0, seen ? undefined : 'syncsource'), MINOR)!;
-    if (d.sync && !seen) {
-      seen = d;
-      await proc(1, 'synctarget');
-    }
-    if (d.connection === 'Connected' && d.peerDisk === 'UpToDate') break;
-    await new Promise((r) => setTimeout(r, 20));
+    const d = deviceOf(await proc(0, seen ? undefined : 'synctarget'), MINOR);
+    if (d?.sync && !seen) seen = d;
+    if (d?.connection === 'Connected' && d.disk === 'UpToDate') break;
+    await new Promise((r) => setTimeout(r, 100));
   }
-  process.stdout.write(`  resync of 48 MiB: ${seen ? `seen at ${seen.sync!.percent}% (${seen.connection})` : 'over before the first look'}, done in ${Date.now() - started} ms\n`);
-  const { dev } = await until(1, 'UpToDate again', (d) => d.connection === 'Connected' && d.disk === 'UpToDate');
+  const { dev } = await until(0, 'UpToDate again', (d) => d.connection === 'Connected' && d.disk === 'UpToDate');
+  assert.is(dev.role, 'Secondary');
+  assert.is(dev.peerRole, 'Primary');
   assert.is(dev.outOfSyncKiB, 0);
-  if (seen) {
-    assert.is(seen.connection, 'SyncSource');
-    assert.is(seen.sync!.kind, 'sync');
-    assert.ok(seen.sync!.percent >= 0 && seen.sync!.percent <= 100);
-  }
-  await runners[0]!.run(drbdadmArgs('secondary', disks[0]!.configFile, resource.name));
+  if (seen) assert.is(seen.connection, 'SyncTarget');
+  process.stdout.write(`  node1 back: serving ${(bootMs / 1000).toFixed(0)} s after power-on; up to UpToDate in ${Date.now() - started} ms (${seen ? `seen at ${seen.sync!.percent}%` : 'resync over before the first look'})\n`);
+  // node1 holds what node2 wrote while it was off.
+  await helper(1, 'secondary');
+  await helper(0, 'primary');
+  assert.is(await readBlock(0, 512, 'written-on-node2'.length), 'written-on-node2');
+});
+
+T('should see a split brain made on purpose, and solve it by discarding one side\'s changes', async () => {
+  // node1 is primary; node2 cut off and promoted: both write.
+  await helper(1, 'disconnect');
+  await until(0, 'waiting for its peer', (d) => d.connection === 'WFConnection');
+  await helper(1, 'primary');
+  await writeBlock(0, 600, 'node1-side');
+  await writeBlock(1, 601, 'node2-side');
+  await helper(1, 'secondary');
+  await helper(1, 'connect');
+  await until(1, 'StandAlone after the handshake', (d) => d.connection === 'StandAlone');
+  await until(0, 'StandAlone after the handshake', (d) => d.connection === 'StandAlone');
+  await proc(0, 'split-brain');
+  assert.is((await helper(0, 'split-brain')).splitBrain, true, 'node1 sees the split brain');
+  assert.is((await helper(1, 'split-brain')).splitBrain, true, 'node2 sees the split brain');
+  // Keep node1's changes: node2's are discarded.
+  await helper(1, 'discard');
+  await helper(0, 'connect');
+  await until(1, 'resynced from node1', (d) => d.connection === 'Connected' && d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
+  assert.is((await helper(1, 'split-brain')).splitBrain, false, 'solved');
+  await helper(0, 'secondary');
+  await helper(1, 'primary');
+  assert.is(await readBlock(1, 600, 'node1-side'.length), 'node1-side', 'node1\'s change kept');
+  assert.not.equal(await readBlock(1, 601, 'node2-side'.length), 'node2-side', 'node2\'s change discarded');
+  await helper(1, 'secondary');
 });
 
 T('should take the resource down and free the loop device on both nodes', async () => {
-  await Promise.all([0, 1].map((i) => applySteps(deactivateSteps(disks[i]!), runners[i]!)));
+  await Promise.all([0, 1].map((i) => helper(i, 'down')));
   for (const i of [0, 1]) {
     const d = deviceOf(await proc(i, 'down'), MINOR);
     assert.ok(!d || d.connection === 'Unconfigured', `node${i + 1}: ${JSON.stringify(d)}`);
-    const back = await runners[i]!.run(['sh', '-c', `losetup ${loopDevice(MINOR)} 2>&1; true`]);
+    const back = await runners[i]!.sh(`$(which losetup) ${loopDevice(MINOR)} 2>&1; true`);
     assert.not.match(back, /\.drbd/, `node${i + 1}: the loop device is free`);
   }
 });

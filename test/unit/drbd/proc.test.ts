@@ -8,7 +8,7 @@ import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deviceOf, parseProcDrbd, replicationOf } from '../../../node-cgi/drbd/proc';
+import { deviceOf, parseProcDrbd, replicationOf, splitBrainInLog } from '../../../node-cgi/drbd/proc';
 
 const LOADED = readFileSync(join(__dirname, 'fixtures', 'proc-drbd-8.4.11-loaded.node1.txt'), 'utf8');
 /** The loaded module's header and one device line set, in drbd_proc.c's 8.4 format. */
@@ -65,3 +65,26 @@ R('should not claim a percentage while disconnected or down', () => {
   assert.equal(replicationOf(undefined, 'node2'), { peer: 'node2', state: 'Unconfigured', synced: null, connection: 'Unconfigured', role: null, peerState: null });
 });
 R.run();
+
+const S = suite('splitBrainInLog');
+/** A lab node's kernel log: a split brain made on purpose, then solved by the peer's discard (test/integration/drbd.test.ts). */
+const SPLIT_LOG = readFileSync(join(__dirname, 'fixtures/dmesg-split-brain-resolved.node1.txt'), 'utf8');
+const cut = (upTo: RegExp) => {
+  const lines = SPLIT_LOG.split('\n');
+  return lines.slice(0, lines.findIndex((l) => upTo.test(l)) + 1).join('\n');
+};
+S('should say split brain once the kernel dropped the connection over one', () => {
+  assert.is(splitBrainInLog(cut(/Split-Brain detected but unresolved/), 0, 'vm-101-disk-0'), true);
+  assert.is(splitBrainInLog(cut(/conn\( Disconnecting -> StandAlone \)/), 0, 'vm-101-disk-0'), true);
+});
+S('should say no split brain once it was solved and the disks connected again', () => {
+  assert.is(splitBrainInLog(cut(/manually solved/), 0, 'vm-101-disk-0'), false);
+  assert.is(splitBrainInLog(SPLIT_LOG, 0, 'vm-101-disk-0'), false);
+});
+S('should not take another minor\'s split brain for this one', () => {
+  assert.is(splitBrainInLog(cut(/Split-Brain detected but unresolved/), 1, 'vm-102-disk-0'), false);
+});
+S('should say none for a plain disconnect', () => {
+  assert.is(splitBrainInLog(cut(/conn\( Unconnected -> WFConnection \)/), 0, 'vm-101-disk-0'), false);
+});
+S.run();

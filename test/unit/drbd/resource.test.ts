@@ -69,7 +69,10 @@ DV('should refuse a minor out of range', () => {
 });
 DV.run();
 
-const EXPECTED_0 = `resource vm-101-disk-0 {
+const EXPECTED_0 = `global {
+  usage-count no;
+}
+resource vm-101-disk-0 {
   protocol C;
   device /dev/drbd0 minor 0;
   disk /dev/loop1000;
@@ -84,7 +87,7 @@ const EXPECTED_0 = `resource vm-101-disk-0 {
 `;
 
 const RC = suite('drbdResourceConfig');
-RC('should write protocol C, internal meta-data, the loop device and both nodes', () => {
+RC('should write protocol C, internal meta-data, the loop device and both nodes, and no usage count (its question hung drbdadm on a terminal)', () => {
   assert.is(drbdResourceConfig(drbdResource(101, 0, 0, [N1, N2])), EXPECTED_0);
 });
 RC('should write IPv6 addresses in brackets', () => {
