@@ -8,6 +8,7 @@ import { drbdResource, drbdResourceConfig } from '../../../node-cgi/drbd/resourc
 import { peerOf, replicaProblem, twoPrimariesArgs } from '../../../node-cgi/drbd/replica';
 import type { DrbdDeviceState } from '../../../node-cgi/drbd/proc';
 import { drbdadm84 } from '../../helpers/drbd';
+import { parseRootCall } from '../../../node-cgi/root/ops';
 
 const HOSTS = [{ name: 'node1', address: '10.99.0.1' }, { name: 'node2', address: '10.99.0.2' }] as const;
 const CONFIG = drbdResourceConfig(drbdResource(101, 0, 3, HOSTS));
@@ -52,8 +53,7 @@ T('should switch two primaries on and off as drbdsetup-84 net-options, without t
 T.run();
 
 const H = suite('the root helper\'s dual-primary steps');
-H('should take two-primaries and one-primary as drbd steps of a disk', async () => {
-  const { parseRootCall } = await import('../../../node-cgi/root/ops');
+H('should take two-primaries and one-primary as drbd steps of a disk', () => {
   const KEY = '0123456789abcdef';
   for (const step of ['two-primaries', 'one-primary'] as const) {
     assert.equal(parseRootCall([KEY, 'drbd', step, '101', '0']), { key: KEY, op: 'drbd', step, vmid: 101, disk: 0 });
