@@ -15,6 +15,7 @@
  * ever reaches drbdadm (a resource file can name handler programs).
  */
 import { HttpError } from '../lib/errors';
+import { deviceOf, replicationOf, type ProcDrbd, type Replication } from './proc';
 import { drbdResource, drbdResourceConfig, drbdResourceName, DRBD_MINOR_MAX, type DrbdHost, type DrbdResource } from './resource';
 
 export interface DrbdRecord {
@@ -72,4 +73,14 @@ export function parseDrbdRecord(text: string, vmid: number, disk: number): { rec
 /** The record's text, as the node's user writes it. */
 export function drbdRecordText(r: DrbdRecord): string {
   return JSON.stringify({ resource: r.resource, minor: r.minor, bytes: r.bytes, hosts: r.hosts }, null, 2) + '\n';
+}
+
+/**
+ * A replicated disk's `replication` as the API shows it on node `self`:
+ * the peer is the record's other host, the state this node's minor in
+ * /proc/drbd (parsed).
+ */
+export function recordReplication(r: DrbdRecord, proc: ProcDrbd, self: string): Replication {
+  const peer = r.hosts[0].name === self ? r.hosts[1].name : r.hosts[0].name;
+  return replicationOf(deviceOf(proc, r.minor), peer);
 }

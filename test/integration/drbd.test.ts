@@ -169,7 +169,8 @@ T.before(async () => {
     // The disk's record, written by the node's user as the API writes it.
     const rec = nodes[i]!.rec.cgi;
     await runners[i]!.sh(`mkdir -p ${imagesDir} && chown ${rec.uid}:${rec.gid} ${imagesDir}`);
-    await runners[i]!.sh(asUserCmd(i, 'cgi', `echo ${Buffer.from(drbdRecordText(record)).toString('base64')} | base64 -d > ${file}.json`));
+    // Flushed, as the API's atomic write does: node1 is powered off later and must find it after its boot.
+    await runners[i]!.sh(asUserCmd(i, 'cgi', `echo ${Buffer.from(drbdRecordText(record)).toString('base64')} | base64 -d > ${file}.json && sync`));
   }
 });
 
@@ -199,7 +200,8 @@ T('should create a new disk on both nodes through the root helper and connect th
   }
   const back = await runners[0]!.run(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE', loopDevice(MINOR)]);
   assert.is(back.trim(), file, 'the loop device by number is over the backing file');
-  const size = Number((await runners[0]!.run(['blockdev', '--getsize64', DEV])).trim());
+  // A secondary's device does not open (Wrong medium type): its size from sysfs.
+  const size = Number((await runners[0]!.read(`/sys/block/drbd${MINOR}/size`)).trim()) * 512;
   assert.ok(size >= DISK_BYTES, `the DRBD device has ${size} bytes, at least the disk's ${DISK_BYTES}`);
   const res = await runners[0]!.sh(`ls /run/ramvm-root/${nodes[0]!.key}/drbd/`);
   assert.match(res, /vm-101-disk-0\.res/, 'the resource file is in root\'s folder');

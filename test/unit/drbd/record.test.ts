@@ -7,7 +7,8 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { drbdRecordText, parseDrbdRecord, type DrbdRecord } from '../../../node-cgi/drbd/record';
+import { drbdRecordText, parseDrbdRecord, recordReplication, type DrbdRecord } from '../../../node-cgi/drbd/record';
+import { parseProcDrbd } from '../../../node-cgi/drbd/proc';
 import { drbdadm84 } from '../../helpers/drbd';
 
 const GOOD: DrbdRecord = {
@@ -60,3 +61,12 @@ P('should refuse a record that is not one ramvm writes, naming what is wrong', (
 });
 
 P.run();
+
+const RR = suite('recordReplication');
+RR('should name the other node as the peer and read this node\'s minor', () => {
+  const proc = parseProcDrbd('version: 8.4.11 (api:1/proto:86-101)\n 2: cs:Connected ro:Secondary/Secondary ds:UpToDate/UpToDate C r-----\n 3: cs:WFConnection ro:Primary/Unknown ds:UpToDate/DUnknown C r-----\n');
+  assert.equal(recordReplication(GOOD, proc, 'node1'), { peer: 'node2', state: 'UpToDate', synced: null, connection: 'WFConnection', role: 'Primary', peerState: 'DUnknown' });
+  assert.is(recordReplication(GOOD, proc, 'node2').peer, 'node1');
+  assert.is(recordReplication({ ...GOOD, minor: 2 }, proc, 'node2').synced, 100);
+});
+RR.run();
