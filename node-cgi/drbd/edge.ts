@@ -10,13 +10,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
-import { drbdBackingFile } from '../lib/paths';
+import { drbdBackingFile, nodeName } from '../lib/paths';
 import { rootCall, separation } from '../lib/separation';
-import { drbdRecordText, type DrbdRecord } from './record';
+import { drbdRecordText, parseDrbdRecord, recordReplication, type DrbdRecord } from './record';
 import { drbdResourceName } from './resource';
 import { writeFileAtomic } from '../lib/store';
 import { DRBD_STEP_TIMEOUT_MS, type DrbdHelperStep, type DrbdStep } from './commands';
-import { parseProcDrbd, type ProcDrbd } from './proc';
+import { parseProcDrbd, type ProcDrbd, type Replication } from './proc';
 
 /** Where /proc/drbd is (the module must be loaded). */
 export const PROC_DRBD = '/proc/drbd';
@@ -67,4 +67,22 @@ export function writeDrbdRecord(vmid: number, disk: number, r: DrbdRecord): void
   const file = `${drbdBackingFile(vmid, drbdResourceName(vmid, disk))}.json`;
   mkdirSync(dirname(file), { recursive: true });
   writeFileAtomic(file, drbdRecordText(r), 0o640);
+}
+
+/** A replicated disk's record on this node, checked (record.ts); null when the disk is not replicated here. */
+export function readDrbdRecord(vmid: number, disk: number): DrbdRecord | null {
+  let text: string;
+  try {
+    text = readFileSync(`${drbdBackingFile(vmid, drbdResourceName(vmid, disk))}.json`, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return parseDrbdRecord(text, vmid, disk).record;
+}
+
+/** A replicated disk's `replication` on this node (null when it is not replicated); /proc/drbd through `runner`. */
+export async function diskReplication(vmid: number, disk: number, runner: DrbdRunner = localRunner): Promise<Replication | null> {
+  const r = readDrbdRecord(vmid, disk);
+  return r ? recordReplication(r, await readProcDrbd(runner), nodeName()) : null;
 }

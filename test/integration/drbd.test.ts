@@ -254,7 +254,7 @@ T('should fail over: node1 powered off, node2 promoted reads what node1 wrote', 
   // What the survivor writes now, node1 must get when it is back.
   await runners[1]!.run(['dd', 'if=/dev/urandom', `of=${DEV}`, 'bs=1M', 'count=8', 'seek=8', 'conv=fsync']);
   await writeBlock(1, 512, 'written-on-node2');
-  process.stdout.write(`  node2 saw its peer gone ${ms} ms after the power-off was seen; promoted and read back in ${Date.now() - started} ms\n`);
+  process.stdout.write(`  node2 saw its peer gone ${ms} ms after node1's power-off; promoted and read back in ${Date.now() - started} ms\n`);
 });
 
 T('should bring node1 back as secondary and resync it from node2 to UpToDate', async () => {
