@@ -11,12 +11,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { conflict, internal, invalid } from '../lib/errors';
-import { drbdBackingFile } from '../lib/paths';
-import { drbdNodeStep, localRunner, PROC_DRBD } from './edge';
+import { drbdNodeStep, localRunner, PROC_DRBD, readDrbdRecord } from './edge';
 import { parseProcDrbd, type ProcDrbd } from './proc';
-import { parseDrbdRecord } from './record';
 import type { DrbdHost } from './resource';
-import { drbdResourceName, parseResourceName } from './resource';
+import { parseResourceName } from './resource';
 
 /** A replicated disk of this node, from its record. */
 export interface LocalReplica {
@@ -59,16 +57,8 @@ export function diskIndex(id: string): number {
 
 /** Disk `disk` of guest `vmid` as replicated on this node; null when it has no record here. */
 export function replicaHere(vmid: number, disk: number): LocalReplica | null {
-  const name = drbdResourceName(vmid, disk);
-  let text: string;
-  try {
-    text = readFileSync(`${drbdBackingFile(vmid, name)}.json`, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  const { record } = parseDrbdRecord(text, vmid, disk);
-  return { name, minor: record.minor, hosts: record.hosts, bytes: record.bytes };
+  const record = readDrbdRecord(vmid, disk);
+  return record && { name: record.resource, minor: record.minor, hosts: record.hosts, bytes: record.bytes };
 }
 
 /** Each disk of guest `vmid` with its replica here (null: not replicated). */
