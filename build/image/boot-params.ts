@@ -17,6 +17,7 @@
  * | `datadisk=/dev/X` | the data disk or partition (made ext4 when blank) |
  * | `ramonly` | keep everything in RAM, use no data disk |
  * | `ramvm.shell` | a root shell on the serial console (lab and rescue) |
+ * | `ramvm.sysdisk=1` | keep the system (GRUB, kernel, initrd) on a first partition of the data disk, which then boots alone; `=0` stops it |
  *
  * A bad value never stops a boot: it is reported (to /ram.log) and left
  * out, so the node comes up with DHCP or in RAM and can be reached to fix it.
@@ -32,6 +33,8 @@ export interface BootParams {
   datadisk?: string;
   ramonly: boolean;
   shell: boolean;
+  /** ramvm.sysdisk=1 / =0; absent: as the node's setting on its data disk says. */
+  sysdisk?: boolean;
 }
 
 export interface ParsedBootParams {
@@ -122,6 +125,10 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
       case 'ramvm.nic':
         if (value === undefined || !NIC_RE.test(value)) reject(word, 'expected an interface name such as eth0');
         else set('nic', value);
+        break;
+      case 'ramvm.sysdisk':
+        if (value !== '1' && value !== '0') reject(word, 'expected 1 (the system on the data disk) or 0 (not)');
+        else set('sysdisk', value === '1');
         break;
       case 'datadisk':
       case 'ramvm.datadisk':
