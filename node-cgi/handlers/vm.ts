@@ -27,9 +27,10 @@ import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
+import { createReplicatedDisks, dropReplicas, guestReplication, REPLICA_ROUTES, replicatedDisks } from '../drbd/guest';
 import { MIGRATE_ROUTES } from '../migrate/routes';
 import {
-  addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
+  addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, checkDeletable, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
   netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
   updateDisk, updateVm, usedVmids, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
@@ -64,8 +65,10 @@ export async function vmDetail(g: Guest): Promise<VmDetail> {
   const st = await vmStatus(g);
   const info = st.pid !== null ? readRunInfo(g) : undefined;
   const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
+  const replication = await guestReplication(cfg);
   return {
     ...cfg,
+    disks: cfg.disks.map((d) => (replication[d.id] ? { ...d, replication: replication[d.id] } : d)),
     status: st.status,
     qmpStatus: st.qmpStatus,
     ...(st.note ? { note: st.note } : {}),
@@ -140,11 +143,11 @@ async function create(ctx: ApiContext) {
   const c = readCluster();
   if (c && !forwardedHere(ctx) && body.node !== undefined && body.node !== nodeName()) return forwardTo(ctx, String(body.node));
   if (ctx.req.query.get('dryrun') === '1') return checkCreate(body);
-  if (!c) return new Reply(201, await createVm(body));
+  if (!c) return new Reply(201, await createVm(body, createReplicatedDisks));
   const name = typeof body.name === 'string' ? body.name : '';
   const vmid = await reserveVmid(body.vmid === undefined ? null : checkedVmid(body.vmid), name, usedVmids());
   try {
-    return new Reply(201, await createVm({ ...body, vmid }));
+    return new Reply(201, await createVm({ ...body, vmid }, createReplicatedDisks));
   } catch (e) {
     await releaseVmid(vmid!);
     throw e;
@@ -173,6 +176,9 @@ export const routes: ApiRoute[] = [
     home: GUEST,
     handle: async (ctx) => {
       const g = guestOfPath(ctx);
+      checkDeletable(g);
+      // Replicated disks: both sides down and gone (the peer's first) before the guest's folder goes.
+      await dropReplicas(g.vmid, replicatedDisks(g.config));
       deleteVm(g, ctx.me.username);
       await releaseVmid(g.vmid, ctx.me.username);
       return new Reply(204, null);
@@ -251,6 +257,7 @@ export const routes: ApiRoute[] = [
     },
   },
   ...MIGRATE_ROUTES,
+  ...REPLICA_ROUTES,
 ];
 
 if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

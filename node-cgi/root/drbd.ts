@@ -46,6 +46,11 @@ const DRBD_MAJOR = 147;
 /** root's resource file of a disk: /run/ramvm-root/<key>/drbd/<resource>.res */
 export const rootResourceFile = (rec: Pick<NodeRecord, 'root'>, resource: string) => join(registryDir(rec.root), 'drbd', `${resource}.res`);
 
+/** "/dev/drbdN" of a replicated disk, from its record read as the node's user (the guest's QEMU opens it). */
+export function replicaDeviceOf(rec: NodeRecord, vmid: number, disk: number): string {
+  return drbdDevice(record(rec, vmid, disk).resource.minor);
+}
+
 /** The disk's record, read as the node's user: 404 without one. */
 function record(rec: NodeRecord, vmid: number, disk: number) {
   const name = drbdResourceName(vmid, disk);

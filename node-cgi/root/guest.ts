@@ -27,6 +27,7 @@ import {
   checkedForStart, endGuestProcess, existingBridges, incomingConfigFile, isGuestOfNode, launchGuest, NICS_MAX, parsePidfile, tapName, vmFiles, writePidRecord,
   type Accelerator, type NicRuntime, type VmConfig,
 } from '../vm';
+import { replicaDeviceOf } from './drbd';
 import { asUser } from './trust';
 
 /** The PATH of everything the helper runs: root's own folders only. */
@@ -127,6 +128,7 @@ export async function startGuest(rec: NodeRecord, vmid: number, accel: Accelerat
   return launchGuest(cfg, {
     accel,
     bridges,
+    replicaDevice: (d) => replicaDeviceOf(rec, vmid, Number(d.id.slice(4))),
     taps: {
       create: async (names) => {
         // A tap left by a QEMU that ended on its own is the QEMU user's: made again. Another one is someone else's.

@@ -28,7 +28,7 @@ import { diskPath, vmFiles } from './files';
 import { attachTap } from './host';
 import { KVM_ERROR_RE } from './kvm-probe';
 import { netPlan, qemuArgs } from './qemu-args';
-import type { Accelerator, NicRuntime, VmConfig } from './types';
+import type { Accelerator, DiskConfig, NicRuntime, VmConfig } from './types';
 
 /** Bytes of QEMU's stderr kept for the error of a failed start. */
 const STDERR_TAIL_BYTES = 4096;
@@ -131,6 +131,8 @@ export interface TapHooks {
 
 export interface GuestLaunchOptions {
   accel: Accelerator;
+  /** "/dev/drbdN" of a replicated disk (its record's minor, read by the root helper); absent: a replicated disk is refused. */
+  replicaDevice?: (d: DiskConfig) => string;
   /** The bridges that exist (host.ts existingBridges). */
   bridges: ReadonlySet<string>;
   taps: TapHooks;
@@ -152,9 +154,14 @@ export interface GuestLaunchOptions {
  * that fails leaves no QEMU and no tap. The shared core of the root
  * helper's start-guest and of a direct node's start.
  */
+function replicated(vmid: number, d: DiskConfig, o: GuestLaunchOptions): string {
+  if (!o.replicaDevice) throw new HttpError('conflict', `guest ${vmid}'s disk ${d.id} is replicated: only a node started as root (the root helper runs DRBD) starts it`);
+  return o.replicaDevice(d);
+}
+
 export async function launchGuest(cfg: VmConfig, o: GuestLaunchOptions): Promise<{ pid: number; net: NicRuntime[] }> {
   const files = vmFiles(cfg.vmid);
-  const argv = qemuArgs(cfg, { accel: o.accel, files, diskPath: (d) => diskPath(cfg.vmid, d), isoPath: isoFile, bridges: o.bridges, incoming: o.incoming === true });
+  const argv = qemuArgs(cfg, { accel: o.accel, files, diskPath: (d) => (d.replicated ? replicated(cfg.vmid, d, o) : diskPath(cfg.vmid, d)), isoPath: isoFile, bridges: o.bridges, incoming: o.incoming === true });
   const net = netPlan(cfg, o.bridges);
   const taps = net.filter((n) => n.mode === 'tap').map((n) => ({ ifname: n.ifname!, bridge: n.bridge }));
   const ifnames = taps.map((t) => t.ifname);

@@ -116,14 +116,23 @@ export function dropClaim(vmid: number): void {
   rmSync(guestImagesDir(vmid), { recursive: true, force: true });
 }
 
-/** Create a guest: VMID, disks, config. Nothing is left behind when it fails. */
-export async function createVm(body: Record<string, unknown>): Promise<VmConfig> {
+/**
+ * Create a guest: VMID, disks, config. Nothing is left behind when it fails.
+ * Replicated disks are made by `replicate` (the API's, drbd/guest.ts: it
+ * speaks to the peer node), after the others and before the config; it
+ * removes what it made when it fails.
+ */
+export async function createVm(body: Record<string, unknown>, replicate?: (cfg: VmConfig) => Promise<void>): Promise<VmConfig> {
   // Validate before claiming anything (with a stand-in VMID when none is given).
   validateVmConfig({ ...body, vmid: body.vmid ?? VMID_FIRST }, validationFacts('create'));
   const vmid = claimVmid(body.vmid as number | undefined);
   try {
     const cfg = validateVmConfig({ ...body, vmid }, validationFacts('create'));
-    for (const d of cfg.disks) await createDiskImage(cfg.vmid, d);
+    for (const d of cfg.disks) if (!d.replicated) await createDiskImage(cfg.vmid, d);
+    if (cfg.disks.some((d) => d.replicated)) {
+      if (!replicate) throw conflict('replicated disks are made through the API (POST /api/vm), which speaks to the peer node');
+      await replicate(cfg);
+    }
     writeVmConfig(cfg);
     return cfg;
   } catch (e) {
@@ -158,9 +167,7 @@ export function dropGuestFiles(g: Guest): void {
  */
 export function deleteVm(g: Guest, by = 'root'): void {
   const { vmid } = g;
-  mustLiveHere(g);
-  refuseIfMigrating(vmid, 'delete it');
-  mustBeStopped(g, 'delete it');
+  checkDeletable(g);
   dropGuestFiles(g);
   // A later guest with this VMID must not inherit its permissions. In a
   // cluster the ACL is cluster-wide: the master drops the entries when the
@@ -173,6 +180,13 @@ export function deleteVm(g: Guest, by = 'root'): void {
     return before - d.acl.acl.length;
   });
   if (removed > 0) audit({ user: by, action: 'acl.delete', object: path, ok: true, detail: { reason: 'guest deleted', entries: removed } });
+}
+
+/** 409 unless the guest can be deleted now: it lives here, is not moving, is stopped. */
+export function checkDeletable(g: Guest): void {
+  mustLiveHere(g);
+  refuseIfMigrating(g.vmid, 'delete it');
+  mustBeStopped(g, 'delete it');
 }
 
 /** Fields of GET /api/vm/<vmid> that are not config: ignored when a client sends them back. */
@@ -197,7 +211,9 @@ export function mergeUpdate(cur: VmConfig, body: Record<string, unknown>): Recor
       continue;
     }
     if (k === 'disks') {
-      if (JSON.stringify(v) !== JSON.stringify(cur.disks)) {
+      // A disk's replication (GET's, not config) may come back with it.
+      const sent = Array.isArray(v) ? v.map((d: unknown) => (d && typeof d === 'object' && !Array.isArray(d) ? { ...d, replication: undefined } : d)) : v;
+      if (JSON.stringify(sent) !== JSON.stringify(cur.disks)) {
         throw invalid('disks', `change disks with POST /api/vm/${cur.vmid}/disks, PUT or DELETE /api/vm/${cur.vmid}/disks/<id>`);
       }
       continue;

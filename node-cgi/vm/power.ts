@@ -32,6 +32,7 @@ import { withLock } from '../lib/store';
 import { refuseIfMigrating } from './migration-lock';
 import { withQmp } from '../qemu/qmp';
 import { listVmConfigs } from './config';
+import { demoteDisks, promoteDisks } from '../drbd/disks';
 import { diskPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
 import { mustLiveHere, pidNow, runningPid } from './guest';
 import { chooseAccel } from './accel';
@@ -164,13 +165,20 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
   let pid: number;
   try {
     for (const f of runtimeFiles(files)) rmSync(f, { force: true });
+    // Replicated disks: primary here before QEMU opens /dev/drbdN (refused by DRBD while the peer is primary).
+    await promoteDisks(cfg);
     const accel = choice.accel;
     const sep = separation();
-    const launched = sep
-      ? await rootCall<{ pid: number; net: NicRuntime[] }>(sep, 'start-guest', [String(vmid), accel])
-      : await launchDirect(cfg, accel);
+    const launched = await (sep
+      ? rootCall<{ pid: number; net: NicRuntime[] }>(sep, 'start-guest', [String(vmid), accel])
+      : launchDirect(cfg, accel)
+    ).catch(async (e) => {
+      await demoteDisks(cfg);
+      throw e;
+    });
     const started = pidNow(g);
     if (started === null) {
+      await demoteDisks(cfg);
       throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start${accel === 'kvm' ? `; it ran under KVM: ${TRY_TCG(vmid)}` : ''}`);
     }
     pid = started;
@@ -334,6 +342,7 @@ export async function stopVm(g: Guest): Promise<VmStatusInfo> {
   const pid = pidNow(g);
   if (pid === null) throw conflict(`guest ${g.vmid} is not running`);
   await stopProcess(g, pid);
+  await demoteDisks(g.config);
   return vmStatus({ vmid: g.vmid, files: g.files, pid: null, stale: false });
 }
 

@@ -13,6 +13,7 @@
  * Disk files live in var/lib/vz/images/<vmid>/<file>; ISO images in
  * var/lib/vz/template/iso/<cdrom>.
  */
+import type { Replication } from '../drbd/proc';
 
 export const OS_TYPE_IDS = ['l26', 'l24', 'win11', 'win10', 'win8', 'win7', 'wvista', 'w2k8', 'w2k3', 'wxp', 'w2k', 'solaris', 'other'] as const;
 export type OsType = (typeof OS_TYPE_IDS)[number];
@@ -39,6 +40,8 @@ export interface DiskConfig {
   bus: DiskBus;
   format: DiskFormat;
   cache: CacheMode;
+  /** A DRBD resource on this node and the cluster's other node (drbd/guest.ts); raw, its file "vm-<vmid>-disk-<n>.drbd". */
+  replicated?: true;
 }
 
 export interface NicConfig {
@@ -244,7 +247,11 @@ export interface VmListEntry extends VmResources {
 }
 
 /** GET /api/vm/<vmid>: the config plus status and runtime figures. */
-export interface VmDetail extends VmConfig {
+/** A disk as GET /api/vm/<vmid> shows it: a replicated one with its replication on this node (drbd/proc.ts). */
+export type DiskDetail = DiskConfig & { replication?: Replication };
+
+export interface VmDetail extends Omit<VmConfig, 'disks'> {
+  disks: DiskDetail[];
   status: VmState;
   qmpStatus: string | null;
   note?: string;

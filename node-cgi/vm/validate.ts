@@ -15,6 +15,7 @@
  */
 import { HttpError } from '../lib/errors';
 import { VMID_MAX, VMID_MIN, formatSize, parseSize } from '../lib/validate';
+import { DRBD_BYTES_MAX, DRBD_BYTES_MIN } from '../drbd/record';
 import {
   DEFAULT_BOOT, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_CORES, DEFAULT_DISK_BUS, DEFAULT_DISK_FORMAT, DEFAULT_DISK_SIZE,
   DEFAULT_MEMORY_MIB, DEFAULT_NIC_MODEL, DEFAULT_OSTYPE, DEFAULT_SOCKETS, VMID_FIRST,
@@ -92,7 +93,7 @@ const TOP_FIELDS = new Set([
   'vmid', 'name', 'node', 'type', 'memory', 'sockets', 'cores', 'ostype', 'onboot', 'cdrom', 'disks', 'nics', 'boot', 'description', 'created',
   'temporary', 'accel',
 ]);
-const DISK_FIELDS = new Set(['id', 'file', 'size', 'bus', 'format', 'cache']);
+const DISK_FIELDS = new Set(['id', 'file', 'size', 'bus', 'format', 'cache', 'replicated']);
 const NIC_FIELDS = new Set(['id', 'model', 'bridge', 'mac', 'linkDown']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -262,8 +263,18 @@ function checkDisks(value: unknown, vmid: number, facts: ValidationFacts, bad: (
         bad(`${f}.bus`, bus === 'ide' ? `at most ${max} IDE disks (the fourth IDE slot holds the CD-ROM drive)` : `at most ${max} ${String(bus).toUpperCase()} disks`);
       }
     }
-    const format = d.format ?? DEFAULT_DISK_FORMAT;
+    const replicated = d.replicated === true;
+    if (d.replicated !== undefined && typeof d.replicated !== 'boolean') bad(`${f}.replicated`, 'must be true or false');
+    const format = d.format ?? (replicated ? 'raw' : DEFAULT_DISK_FORMAT);
     if (!(DISK_FORMATS as readonly unknown[]).includes(format)) bad(`${f}.format`, `must be one of ${DISK_FORMATS.join(', ')}`);
+    else if (replicated && format !== 'raw') bad(`${f}.format`, 'a replicated disk is raw (DRBD replicates blocks, not an image format); leave format out or say "raw"');
+    if (replicated) {
+      const bytes = (() => { try { return parseSize(sizeText); } catch { return 0; } })();
+      if (bytes < DRBD_BYTES_MIN || bytes > DRBD_BYTES_MAX || bytes % 4096 !== 0) {
+        bad(`${f}.size`, `a replicated disk has a whole number of 4 KiB blocks from ${formatSize(DRBD_BYTES_MIN)} to ${formatSize(DRBD_BYTES_MAX)}`);
+      }
+    }
+    const ext = replicated ? 'drbd' : String(format);
     const cache = d.cache ?? DEFAULT_CACHE;
     if (!(CACHE_MODES as readonly unknown[]).includes(cache)) bad(`${f}.cache`, `must be one of ${CACHE_MODES.join(', ')}`);
     else if ((cache === 'none' || cache === 'directsync') && facts.directIo === false) {
@@ -275,7 +286,7 @@ function checkDisks(value: unknown, vmid: number, facts: ValidationFacts, bad: (
       if (d.id !== undefined) bad(`${f}.id`, 'is chosen by the node; leave it out');
       if (d.file !== undefined) bad(`${f}.file`, 'is chosen by the node; leave it out');
       id = `disk${i}`;
-      file = diskFileName(vmid, i, String(format));
+      file = diskFileName(vmid, i, ext);
     } else {
       const m = typeof d.id === 'string' ? /^disk([0-9]{1,3})$/.exec(d.id) : null;
       if (!m) {
@@ -283,12 +294,15 @@ function checkDisks(value: unknown, vmid: number, facts: ValidationFacts, bad: (
         return;
       }
       id = d.id as string;
-      file = diskFileName(vmid, Number(m[1]), String(format));
+      file = diskFileName(vmid, Number(m[1]), ext);
       if (d.file !== file) bad(`${f}.file`, `must be "${file}"`);
     }
     if (ids.has(id)) bad(`${f}.id`, `"${id}" is used twice`);
     ids.add(id);
-    out.push({ id, file, size: sizeText, bus: bus as DiskConfig['bus'], format: format as DiskConfig['format'], cache: cache as DiskConfig['cache'] });
+    out.push({
+      id, file, size: sizeText, bus: bus as DiskConfig['bus'], format: format as DiskConfig['format'], cache: cache as DiskConfig['cache'],
+      ...(replicated ? { replicated: true as const } : {}),
+    });
   });
   return out;
 }

@@ -229,3 +229,38 @@ I('should accept bridge names and refuse paths and long names', () => {
   for (const v of ['', '../x', 'a/b', '-x', 'abcdefghijklmnop', 'a b']) assert.not.ok(isInterfaceName(v), v);
 });
 I.run();
+
+const R = suite('checkVmConfig replicated disks');
+R('should make a replicated disk raw with a .drbd file beside the unreplicated ones', () => {
+  const { config, issues } = checkVmConfig({ vmid: 101, disks: [{ size: '8G', replicated: true }, { size: '1G' }] }, facts());
+  assert.equal(issues, []);
+  assert.equal(config!.disks[0], { id: 'disk0', file: 'vm-101-disk-0.drbd', size: '8G', bus: 'ide', format: 'raw', cache: 'writeback', replicated: true });
+  assert.is(config!.disks[1]!.replicated, undefined, 'an unreplicated disk has no replicated field');
+  assert.is(config!.disks[1]!.file, 'vm-101-disk-1.qcow2');
+});
+R('should keep "replicated": false as an ordinary disk', () => {
+  const { config } = checkVmConfig({ vmid: 101, disks: [{ size: '8G', replicated: false }] }, facts());
+  assert.is(config!.disks[0]!.file, 'vm-101-disk-0.qcow2');
+  assert.not.ok('replicated' in config!.disks[0]!);
+});
+R('should read a stored replicated disk back in update mode, and refuse its .raw name', () => {
+  const disk = { id: 'disk0', file: 'vm-101-disk-0.drbd', size: '8G', bus: 'ide', format: 'raw', cache: 'writeback', replicated: true };
+  assert.equal(checkVmConfig({ vmid: 101, disks: [disk] }, facts({ mode: 'update' })).issues, []);
+  const { issues } = checkVmConfig({ vmid: 101, disks: [{ ...disk, file: 'vm-101-disk-0.raw' }] }, facts({ mode: 'update' }));
+  assert.equal(issues, [{ field: 'disks[0].file', message: 'must be "vm-101-disk-0.drbd"' }]);
+});
+// [disk, field, message, reason]
+const BAD_REPLICATED: [Record<string, unknown>, string, RegExp, string][] = [
+  [{ replicated: true, format: 'qcow2' }, 'disks[0].format', /a replicated disk is raw/, 'qcow2 asked for'],
+  [{ replicated: 'yes' }, 'disks[0].replicated', /must be true or false/, 'not a boolean'],
+  [{ replicated: true, size: '32T' }, 'disks[0].size', /from 1M to 16T/, 'above 16 TiB'],
+  [{ replicated: true, size: '1025K' }, 'disks[0].size', /whole number of 4 KiB blocks/, 'not a whole number of 4 KiB blocks'],
+];
+for (const [disk, field, message, reason] of BAD_REPLICATED) {
+  R(`should refuse a replicated disk: ${reason}`, () => {
+    const { issues } = checkVmConfig({ vmid: 101, disks: [disk] }, facts());
+    assert.is(issues[0]?.field, field, JSON.stringify(issues));
+    assert.match(issues[0]!.message, message);
+  });
+}
+R.run();

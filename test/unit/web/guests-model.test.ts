@@ -2,7 +2,7 @@ import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
   actionsFor, bootItems, bootOrder, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, moveItem, RECOMMENDED,
-  sizeFields, sizeIssue, sizeText, withOsType, type CreateForm,
+  replicaMessage, sizeFields, sizeIssue, sizeText, withOsType, type CreateForm,
 } from '../../../web/views/guests/model';
 import { OS_TYPES as NODE_OS_TYPES, DEFAULT_MEMORY_MIB, DEFAULT_DISK_SIZE, DEFAULT_DISK_BUS, DEFAULT_NIC_MODEL, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_DISK_FORMAT } from '../../../node-cgi/vm/defaults';
 import { MEMORY_MAX_MIB, MEMORY_MIN_MIB, CORES_MAX, SOCKETS_MAX, VCPUS_MAX, DESCRIPTION_MAX_CHARS } from '../../../node-cgi/vm/validate';
@@ -181,3 +181,19 @@ A('should offer a crashed guest only reset and stop (and the list only stop)', (
   assert.equal(listActionsFor('paused', fault), ['stop']);
 });
 A.run();
+
+const RM = suite('replicaMessage');
+RM('should say peer, state and percent in sync of a replicated disk', () => {
+  assert.equal(replicaMessage({ replication: { peer: 'node2', state: 'UpToDate', synced: 100, connection: 'Connected' } }), {
+    key: 'guests.disk.replicaOf', params: { peer: 'node2', state: 'UpToDate', synced: '100' },
+  });
+});
+RM('should say the connection when the sync cannot be known (a disconnected replica)', () => {
+  assert.equal(replicaMessage({ replication: { peer: 'node2', state: 'UpToDate', synced: null, connection: 'StandAlone' } }), {
+    key: 'guests.disk.replicaUnsynced', params: { peer: 'node2', state: 'UpToDate', connection: 'StandAlone' },
+  });
+});
+RM('should say nothing of a disk that is not replicated', () => {
+  assert.is(replicaMessage({}), null);
+});
+RM.run();

@@ -25,11 +25,17 @@ import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
 import { osLabel, Select, UnitSelect } from './common';
 import {
-  BUSES, CACHES, FORMATS, OS_TYPES, bootItems, bootOrder, moveItem, sizeFields, sizeIssue, sizeText,
+  BUSES, CACHES, FORMATS, OS_TYPES, bootItems, bootOrder, moveItem, replicaMessage, sizeFields, sizeIssue, sizeText,
   type BootItem, type SizeUnit,
 } from './model';
 
 type Disk = VmDetail['disks'][number];
+
+/** "node2: UpToDate, 100 % in sync" for a replicated disk; "—" for another. */
+function replicaText(d: Disk): string {
+  const m = replicaMessage(d);
+  return m ? t(m.key, m.params) : '—';
+}
 type Nic = VmDetail['nics'][number];
 
 const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
@@ -190,6 +196,7 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
     { key: 'cache', label: t('guests.field.cache'), value: (d) => d.cache },
     { key: 'size', label: t('guests.disk.size'), value: (d) => d.size, class: 'num' },
     { key: 'alloc', label: t('guests.disk.allocated'), value: (d) => bytes(g.runtime.disks.find((u) => u.id === d.id)?.allocated ?? 0), class: 'num' },
+    ...(g.disks.some((d) => d.replication) ? [{ key: 'replica', label: t('guests.disk.replica'), value: replicaText }] : []),
     ...(config
       ? [{
         key: 'actions', label: t('table.actions'), value: () => '', sortable: false,

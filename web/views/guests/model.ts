@@ -286,3 +286,18 @@ export function moveItem<T>(items: readonly T[], i: number, by: -1 | 1): T[] {
 
 /** The "boot" of PUT /api/vm of the editor's items. */
 export const bootOrder = (items: readonly BootItem[]): string[] => items.filter((b) => b.enabled).map((b) => b.id);
+
+/**
+ * The message of a replicated disk's replica (GET /api/vm/<vmid>, per disk
+ * "replication"); null for a disk that is not replicated.
+ *
+ *   { peer: 'node2', state: 'UpToDate', synced: 100, … }  → guests.disk.replicaOf { peer, state, synced: '100' }
+ *   { peer: 'node2', state: 'UpToDate', synced: null, connection: 'StandAlone', … } → guests.disk.replicaUnsynced
+ */
+export function replicaMessage(d: { replication?: { peer: string; state: string; synced: number | null; connection: string } }): { key: MessageKey; params: Record<string, string> } | null {
+  const r = d.replication;
+  if (!r) return null;
+  return r.synced === null
+    ? { key: 'guests.disk.replicaUnsynced', params: { peer: r.peer, state: r.state, connection: r.connection } }
+    : { key: 'guests.disk.replicaOf', params: { peer: r.peer, state: r.state, synced: String(r.synced) } };
+}

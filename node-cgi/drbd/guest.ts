@@ -1,0 +1,285 @@
+/**
+ * A guest's replicated disks, as the API makes, shows and removes them: the
+ * guest's node decides (the peer, the minor, the record), writes the record,
+ * asks the cluster's other node through a signed request to make its side
+ * (REPLICA_ROUTES, for nodes only), makes its own, and skips the initial
+ * sync of the new, empty disk. All or nothing: a failure on either side
+ * undoes both.
+ *
+ *   POST   /api/vm/<vmid>/replica            {"disk": 0, "record": {…}}  the peer's side made (signed only)
+ *   GET    /api/vm/<vmid>/replica            {"minors": [0, 1]}           minors the peer uses (signed only)
+ *   DELETE /api/vm/<vmid>/replica/<disk>                                   the peer's side removed (signed only)
+ *
+ * Pure parts: replicaRefusal (whether this node can have replicated disks
+ * now), freeMinor, replicaRecord. The rest is the edge: records on disk,
+ * the root helper's steps (edge.ts drbdNodeStep), the peer's answers.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { HttpError, conflict } from '../lib/errors';
+import { drbdBackingFile, guestImagesDir, nodeName, paths } from '../lib/paths';
+import { parseSize } from '../lib/validate';
+import { separation } from '../lib/separation';
+import type { ApiContext, ApiRoute } from '../auth/authorize';
+import { Reply } from '../lib/cgi';
+import { checkedVmid } from '../lib/validate';
+import type { ClusterConfig } from '../cluster/model';
+import { urlHostPort } from '../cluster/peer';
+import { nodeJson } from '../cluster/members';
+import { verifiedPeer } from '../cluster/receive';
+import { readCluster } from '../cluster/state';
+import { drbdNodeStep, readDrbdRecord, readProcDrbd, writeDrbdRecord } from './edge';
+import { deviceOf, type ProcDrbd, type Replication } from './proc';
+import { parseDrbdRecord, recordReplication, type DrbdRecord } from './record';
+import { drbdResourceName, DRBD_MINOR_MAX, type DrbdHost } from './resource';
+import { diskIndexOf, type Guest } from './disks';
+
+export { demoteDisks, diskIndexOf, promoteDisks, replicatedDisks } from './disks';
+
+/** How long the guest's node waits for its peer's side of a disk (create-md and up on a loaded node). */
+export const REPLICA_PEER_TIMEOUT_MS = 90_000;
+/** How long a new disk's two sides have to find each other before the initial sync is skipped. */
+export const REPLICA_CONNECT_TIMEOUT_MS = 60_000;
+const CONNECT_POLL_MS = 250;
+
+
+/**
+ * Why this node cannot have a replicated disk now, or null when it can: it
+ * must be one of a 2-node cluster and run DRBD through its root helper.
+ * `self` is this node's name; `peerAnswers` whether the other node answered.
+ */
+export function replicaRefusal(c: Pick<ClusterConfig, 'nodes'> | null, self: string, rootHelper: boolean, peerAnswers?: boolean): string | null {
+  if (!c) return 'a replicated disk needs a cluster of two nodes; this node is in no cluster';
+  if (c.nodes.length !== 2) return `a replicated disk needs a cluster of exactly two nodes; this cluster has ${c.nodes.length}`;
+  if (!c.nodes.some((n) => n.name === self)) return `node ${self} is not a member of its cluster`;
+  if (!rootHelper) return 'replicated disks need a node started as root (the root helper runs DRBD)';
+  const peer = c.nodes.find((n) => n.name !== self)!.name;
+  if (peerAnswers === false) return `the peer node ${peer} does not answer; a replicated disk is made on both nodes at once`;
+  return null;
+}
+
+/** The lowest minor neither node uses; 409 when all are taken. */
+export function freeMinor(used: Iterable<number>): number {
+  const u = new Set(used);
+  for (let m = 0; m <= DRBD_MINOR_MAX; m++) if (!u.has(m)) return m;
+  throw conflict(`all ${DRBD_MINOR_MAX + 1} DRBD minors are in use`);
+}
+
+/** The record of disk `disk` of guest `vmid`: the guest's node first. */
+export function replicaRecord(vmid: number, disk: number, minor: number, bytes: number, self: DrbdHost, peer: DrbdHost): DrbdRecord {
+  return { resource: drbdResourceName(vmid, disk), minor, bytes, hosts: [self, peer] };
+}
+
+/** A cluster node as a DRBD host: its name and the address of its cluster URL. */
+export function drbdHostOf(c: Pick<ClusterConfig, 'nodes'>, name: string): DrbdHost {
+  const n = c.nodes.find((x) => x.name === name);
+  if (!n) throw conflict(`node ${name} is not in the cluster`);
+  return { name, address: urlHostPort(n.url).host };
+}
+
+/** Minors of the records on this node. */
+export function localMinors(): number[] {
+  const out: number[] = [];
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(paths().images).filter((n) => /^[0-9]+$/.test(n));
+  } catch {
+    return out;
+  }
+  for (const d of dirs) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(guestImagesDir(Number(d)));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const m = /^vm-([0-9]+)-disk-([0-9]+)\.drbd\.json$/.exec(n);
+      if (!m) continue;
+      try {
+        const r = readDrbdRecord(Number(m[1]), Number(m[2]));
+        if (r) out.push(r.minor);
+      } catch {
+        /* a record that does not parse holds no minor the helper would use */
+      }
+    }
+  }
+  return out;
+}
+
+const replicaPath = (vmid: number, disk?: number) => `/api/vm/${vmid}/replica${disk === undefined ? '' : `/${disk}`}`;
+
+/** The cluster and the peer, after the refusals (409 with the reason). */
+async function clusterAndPeer(vmid: number): Promise<{ c: ClusterConfig; self: string; peer: string; used: number[] }> {
+  const c = readCluster();
+  const self = nodeName();
+  const first = replicaRefusal(c, self, separation() !== null);
+  if (first) throw conflict(first);
+  const peer = c!.nodes.find((n) => n.name !== self)!.name;
+  let used: number[];
+  try {
+    used = (await nodeJson<{ minors: number[] }>(peer, 'GET', replicaPath(vmid))).minors;
+  } catch {
+    throw conflict(replicaRefusal(c, self, true, false)!);
+  }
+  return { c: c!, self, peer, used };
+}
+
+/** /proc/drbd now; a node without the DRBD module loaded lists no device. */
+async function procNow(): Promise<ProcDrbd> {
+  try {
+    return await readProcDrbd();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: '', devices: [] };
+    throw e;
+  }
+}
+
+/**
+ * `replication` of each replicated disk of a guest on this node, by disk id
+ * (GET /api/vm/<vmid>): the peer from the disk's record, the state from
+ * /proc/drbd (read once). A disk without its record here says so as its state.
+ */
+export async function guestReplication(cfg: Guest): Promise<Record<string, Replication>> {
+  const disks = cfg.disks.filter((d) => d.replicated);
+  if (!disks.length) return {};
+  const proc = await procNow();
+  const self = nodeName();
+  const out: Record<string, Replication> = {};
+  for (const d of disks) {
+    let r: DrbdRecord | null = null;
+    try {
+      r = readDrbdRecord(cfg.vmid, diskIndexOf(d));
+    } catch {
+      /* an unreadable record: shown as missing */
+    }
+    out[d.id] = r
+      ? recordReplication(r, proc, self)
+      : { peer: '', state: 'NoRecord', synced: null, connection: 'Unconfigured', role: null, peerState: null };
+  }
+  return out;
+}
+
+/** Remove this node's side of a disk: down, then its record and backing file. */
+async function dropLocal(vmid: number, disk: number): Promise<void> {
+  if (!readDrbdRecord(vmid, disk)) return;
+  await drbdNodeStep('down', vmid, disk).catch(() => undefined);
+  const file = drbdBackingFile(vmid, drbdResourceName(vmid, disk));
+  rmSync(file, { force: true });
+  rmSync(`${file}.json`, { force: true });
+}
+
+/** Until this node's minor is connected to its peer (the new disk's two sides found each other). */
+async function waitConnected(minor: number): Promise<void> {
+  const end = Date.now() + REPLICA_CONNECT_TIMEOUT_MS;
+  for (;;) {
+    const d = deviceOf(await readProcDrbd(), minor);
+    if (d?.connection === 'Connected') return;
+    if (Date.now() > end) throw new HttpError('unavailable', `the two sides of the replicated disk (minor ${minor}) did not connect within ${REPLICA_CONNECT_TIMEOUT_MS / 1000} s (connection: ${d?.connection ?? 'none'})`);
+    await new Promise((r) => setTimeout(r, CONNECT_POLL_MS));
+  }
+}
+
+/**
+ * Make the replicated disks of a new guest on both nodes. Called after the
+ * VMID is claimed (its folder exists); on any failure both sides of every
+ * disk made so far are removed and the error is thrown again.
+ */
+export async function createReplicatedDisks(cfg: Guest): Promise<void> {
+  const disks = cfg.disks.filter((d) => d.replicated);
+  if (!disks.length) return;
+  const { c, self, peer, used } = await clusterAndPeer(cfg.vmid);
+  const taken = new Set([...used, ...localMinors()]);
+  const made: number[] = [];
+  try {
+    for (const d of disks) {
+      const disk = diskIndexOf(d);
+      const minor = freeMinor(taken);
+      taken.add(minor);
+      const record = replicaRecord(cfg.vmid, disk, minor, parseSize(d.size), drbdHostOf(c, self), drbdHostOf(c, peer));
+      made.push(disk);
+      writeDrbdRecord(cfg.vmid, disk, record);
+      await nodeJson(peer, 'POST', replicaPath(cfg.vmid), { disk, record }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
+      await drbdNodeStep('create', cfg.vmid, disk);
+      await waitConnected(minor);
+      await drbdNodeStep('skip-sync', cfg.vmid, disk);
+    }
+  } catch (e) {
+    await dropReplicas(cfg.vmid, made, peer);
+    throw e;
+  }
+}
+
+/** Remove both sides of disks `disks` of guest `vmid` (the peer's first attempted, its failure not hiding ours). */
+export async function dropReplicas(vmid: number, disks: readonly number[], peer?: string): Promise<void> {
+  if (!disks.length) return;
+  const c = readCluster();
+  const other = peer ?? c?.nodes.find((n) => n.name !== nodeName())?.name;
+  for (const disk of disks) {
+    if (other) await nodeJson(other, 'DELETE', replicaPath(vmid, disk), undefined, { timeoutMs: REPLICA_PEER_TIMEOUT_MS }).catch(() => undefined);
+    await dropLocal(vmid, disk);
+  }
+}
+
+/** The peer's side: the record as the guest's node sent it, checked; this node must be its second host. */
+export async function createPeerSide(vmid: number, from: string, body: unknown): Promise<{ resource: string }> {
+  const b = body as { disk?: unknown; record?: unknown } | null;
+  const disk = typeof b?.disk === 'number' ? b.disk : NaN;
+  const { record } = parseDrbdRecord(JSON.stringify(b?.record ?? null), vmid, disk);
+  const self = nodeName();
+  if (record.hosts[0].name !== from || record.hosts[1].name !== self) {
+    throw new HttpError('invalid', `replicated disk record: hosts must be the sender ${from} and this node ${self}`);
+  }
+  if (readDrbdRecord(vmid, disk)) throw conflict(`disk ${disk} of guest ${vmid} is replicated here already`);
+  if (localMinors().includes(record.minor)) throw conflict(`DRBD minor ${record.minor} is in use on node ${self}`);
+  writeDrbdRecord(vmid, disk, record);
+  try {
+    await drbdNodeStep('create', vmid, disk);
+  } catch (e) {
+    await dropLocal(vmid, disk);
+    throw e;
+  }
+  return { resource: record.resource };
+}
+
+/** The peer's side removed; its guest folder goes with its last disk. */
+async function dropPeerSide(vmid: number, disk: number): Promise<null> {
+  await dropLocal(vmid, disk);
+  try {
+    if (readdirSync(guestImagesDir(vmid)).length === 0) rmSync(guestImagesDir(vmid), { recursive: true, force: true });
+  } catch {
+    /* no folder */
+  }
+  return null;
+}
+
+function signed(handle: (ctx: ApiContext, from: string) => unknown): ApiRoute['handle'] {
+  return async (ctx) => handle(ctx, verifiedPeer(ctx.req).node);
+}
+
+const diskParam = (ctx: ApiContext): number => {
+  const s = ctx.params.disk ?? '';
+  if (!/^[0-9]{1,2}$/.test(s)) throw new HttpError('invalid', 'disk must be a disk index');
+  drbdResourceName(checkedVmid(ctx.params.vmid), Number(s));
+  return Number(s);
+};
+
+/** The routes of the peer's side, for the guest's node only (signed with the cluster key). */
+export const REPLICA_ROUTES: ApiRoute[] = [
+  { method: 'GET', path: '/:vmid/replica', perm: 'public', handle: signed(() => ({ minors: localMinors() })) },
+  {
+    method: 'POST',
+    path: '/:vmid/replica',
+    perm: 'public',
+    handle: signed(async (ctx, from) => new Reply(201, await createPeerSide(checkedVmid(ctx.params.vmid), from, await ctx.req.json()))),
+  },
+  {
+    method: 'DELETE',
+    path: '/:vmid/replica/:disk',
+    perm: 'public',
+    body: 'none',
+    handle: signed(async (ctx) => {
+      await dropPeerSide(checkedVmid(ctx.params.vmid), diskParam(ctx));
+      return new Reply(204, null);
+    }),
+  },
+];

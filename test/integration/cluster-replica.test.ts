@@ -1,0 +1,76 @@
+/**
+ * Replicated disks in a 2-node cluster of network namespaces (real
+ * lighttpd, each node separated with its own root helper), where DRBD
+ * itself cannot run (the build host has no DRBD module): what must hold
+ * without it. A qcow2 replica is refused; a peer that does not answer is a
+ * 409 that leaves nothing behind; the peer's side failing (here: its
+ * `drbdadm up`, no module) undoes the guest node's side, on both nodes;
+ * the peer's routes take only a node's signature. The positive path runs in
+ * the lab (drbd.test.ts).
+ */
+import { suite } from '../helpers/suite';
+import * as assert from 'uvu/assert';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from '../helpers/node';
+import { formCluster, startTestCluster, type ClusterTestNode, type TestCluster } from '../helpers/cluster';
+
+let c: TestCluster;
+let n1: ClusterTestNode;
+let n2: ClusterTestNode;
+let master: Client;
+
+const REPLICATED = { name: 'mirrored', memory: 32, nics: [], disks: [{ size: '64M', replicated: true }] };
+const images = (n: ClusterTestNode) => join(n.root, 'var/lib/vz/images');
+/** What a node keeps of guest folders and configs: nothing of a create that failed. */
+const leftovers = (n: ClusterTestNode) => [
+  ...(existsSync(images(n)) ? readdirSync(images(n)) : []),
+  ...readdirSync(join(n.root, 'etc/ramvm/vms')).filter((f) => f.endsWith('.json')),
+];
+
+const R = suite('cluster: replicated disks without DRBD');
+
+R.before(async () => {
+  c = await startTestCluster(2);
+  [n1, n2] = c.nodes as [ClusterTestNode, ClusterTestNode];
+  master = await formCluster(c, 'pair');
+});
+R.after(async () => c?.stop());
+
+R('should refuse a replicated qcow2 disk with 400 naming the field', async () => {
+  const r = await master.post('/api/vm', { ...REPLICATED, disks: [{ size: '64M', replicated: true, format: 'qcow2' }] });
+  assert.is(r.status, 400, r.text);
+  assert.match(r.text, /disks\[0\]\.format.*a replicated disk is raw/);
+});
+
+R('should refuse with 409 when the peer does not answer, leaving nothing on either node', async () => {
+  await n2.kill();
+  try {
+    const r = await master.post('/api/vm', REPLICATED);
+    assert.is(r.status, 409, r.text);
+    assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
+  } finally {
+    await n2.revive();
+  }
+  assert.equal(leftovers(n1), []);
+  assert.equal((await master.get('/api/vm')).json.data, [], 'no guest, the VMID given back');
+});
+
+R('should undo the guest node\'s side when the peer\'s side fails, on both nodes', async () => {
+  const r = await master.post('/api/vm', REPLICATED);
+  assert.not.ok(r.status < 400, r.text);
+  assert.match(r.json.error.message, /drbd|DRBD/);
+  assert.equal(leftovers(n1), [], 'nothing on the guest\'s node');
+  assert.equal(leftovers(n2), [], 'nothing on the peer');
+  assert.equal((await master.get('/api/vm')).json.data, []);
+});
+
+R('should take the peer\'s routes from nodes only: a user\'s request is 401', async () => {
+  for (const [method, path] of [['GET', '/api/vm/101/replica'], ['POST', '/api/vm/101/replica'], ['DELETE', '/api/vm/101/replica/0']] as const) {
+    const r = await master.request(method, path, method === 'POST' ? { json: { disk: 0, record: {} } } : {});
+    assert.is(r.status, 401, `${method} ${path}: ${r.text}`);
+    assert.match(r.text, /answers requests of cluster nodes only/);
+  }
+});
+
+R.run();
