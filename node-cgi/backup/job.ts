@@ -26,19 +26,20 @@ import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJo
 import { schedulerMailTask } from './scheduler';
 import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './guest';
 import { processAlive } from '../lib/proc';
-import { removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
+import { closeStorage, removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
 import { sendMail } from './mailer';
 import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
 import { backupGuest } from './run';
-import { backupPlan, dueJobs, nextOccurrence, type GuestInfo } from './schedule';
+import { backupPlan, dueJobs, nextOccurrence, type GuestInfo, type PlanStep } from './schedule';
+import { clusterBackupGuest, replicaBackupTask } from './cluster';
 import { openStorage, type OpenStorage } from './target';
 import { verifyBackup } from './verify';
 import { readJson, writeJsonAtomic, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName } from './validate';
-import type { BackupJob, JobView } from './types';
+import type { BackupJob, JobView, StorageEntry } from './types';
 
 /**
  * Work after a job's backups while its storage is open; it throws to fail
@@ -53,7 +54,12 @@ export interface BackupHooks {
 
 /** The task kinds "backup" and "backup-verify", with the hooks a backup job runs. */
 export function backupTaskKinds(hooks: BackupHooks = {}): Record<string, TaskKind> {
-  return { backup: (t) => backupTask(t, hooks), 'backup-verify': verifyTask, 'scheduler-mail': (t) => schedulerMailTask(t, sendMail) };
+  return {
+    backup: (t) => backupTask(t, hooks),
+    'backup-verify': verifyTask,
+    'scheduler-mail': (t) => schedulerMailTask(t, sendMail),
+    'backup-replica': (t) => replicaBackupTask(t, (dir, storage, vmid, id, log) => applyRetention(dir, storage, vmid, getJob(id), log)),
+  };
 }
 
 /** Stop mode: time a guest gets to shut down before it is stopped. */
@@ -101,7 +107,7 @@ async function conclude(t: TaskRun, job: BackupJob, error: string | null, result
 }
 
 /** Remove what retention selects among the guest's verified backups on this storage. */
-function applyRetention(dir: string, storage: string, vmid: number, job: BackupJob, log: (l: string) => void): void {
+export function applyRetention(dir: string, storage: string, vmid: number, job: BackupJob, log: (l: string) => void): void {
   const all: StoredBackup[] = scanBackups(dir, storage, vmid);
   const del = retentionToDelete(all.map((b) => ({ id: b.entry.id, time: b.manifest.start, verified: b.entry.verified })), job.retention, nodeTimeZone());
   for (const id of del) {
@@ -130,49 +136,79 @@ export async function backupTask(t: TaskRun, hooks: BackupHooks = {}): Promise<s
       }));
     const plan = backupPlan(job, guests, node);
     if (plan.length === 0) throw new HttpError('not_found', `no guests to back up on node ${node}`);
-    t.log(`plan: ${plan.map((s) => (s.action === 'backup' ? `${s.vmid} ${s.method}${s.restart ? ' (stop, restart)' : ''}` : `${s.vmid} MISSING`)).join(', ')}`);
-    const open = await openStorage(storage, t.id, t.log);
-    try {
-      for (const [n, step] of plan.entries()) {
-        const began = Date.now();
-        if (step.action === 'missing') {
-          results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: 0, message: step.reason });
-          t.log(`guest ${step.vmid}: ${step.reason}`);
-          continue;
-        }
-        try {
-          const r = await backupGuest({
-            vmid: step.vmid, storage: open, mode: job.mode, compress: job.compress, job: job.id || null, task: t.id, node,
-            speed, copyRange: true, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS, lifecycle, log: t.log,
-            progress: (pct, msg) => t.progress(((n + pct / 100) / plan.length) * 100, msg),
-          });
-          results.push({ vmid: step.vmid, ok: true, mode: `${job.mode}/${r.manifest.method}`, size: r.entry.size, durationMs: Date.now() - began, message: `verified ${r.entry.id}` });
-          if (job.id) {
-            try {
-              applyRetention(open.dir, open.name, step.vmid, job, t.log);
-            } catch (e) {
-              t.log(`retention for guest ${step.vmid} failed: ${explain(e)}`);
-            }
-          }
-        } catch (e) {
-          results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: explain(e) });
-        }
-      }
-      for (const after of hooks.afterJob ?? []) await after(job, open, t.id, t.log);
-    } finally {
-      try {
-        writeCatalog(storage, open.dir);
-      } catch (e) {
-        t.log(`catalog of ${storage.name} not written: ${explain(e)}`);
-      }
-      await open.release();
-    }
+    t.log(`plan: ${plan.map((s) => (s.action === 'backup' ? `${s.vmid} ${s.mode === 'cluster' ? 'cluster' : s.method}${s.restart ? ' (stop, restart)' : ''}` : `${s.vmid} MISSING`)).join(', ')}`);
+    if (job.mode === 'cluster') await clusterBackups(t, job, plan, results);
+    else await storageBackups(t, job, plan, results, speed, node, storage, hooks);
   } catch (e) {
     error = explain(e);
     t.log(`backup job failed: ${error}`);
   }
   await conclude(t, job, error, results, (failed) => `${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
   return `${results.length} guest(s) backed up and verified`;
+}
+
+/**
+ * Each guest of the plan in turn: a missing one is a failure, the others
+ * go through `backup`, which returns the result's mode, size and message
+ * (its throw is the guest's failure; the job goes on).
+ */
+async function eachGuest(
+  t: TaskRun, job: BackupJob, plan: PlanStep[], results: GuestResult[],
+  backup: (vmid: number, progress: (pct: number, msg: string) => void) => Promise<Pick<GuestResult, 'mode' | 'size' | 'message'>>,
+): Promise<void> {
+  for (const [n, step] of plan.entries()) {
+    const began = Date.now();
+    if (step.action === 'missing') {
+      results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: 0, message: step.reason });
+      t.log(`guest ${step.vmid}: ${step.reason}`);
+      continue;
+    }
+    try {
+      const r = await backup(step.vmid, (pct, msg) => t.progress(((n + pct / 100) / plan.length) * 100, msg));
+      results.push({ vmid: step.vmid, ok: true, durationMs: Date.now() - began, ...r });
+    } catch (e) {
+      t.log(`guest ${step.vmid}: ${job.mode} backup failed: ${explain(e)}`);
+      results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: explain(e) });
+    }
+  }
+}
+
+/** Snapshot and stop mode: the job's storage opened here, each guest backed up onto it, retention, the hooks. */
+async function storageBackups(
+  t: TaskRun, job: BackupJob, plan: PlanStep[], results: GuestResult[], speed: number, node: string, storage: StorageEntry, hooks: BackupHooks,
+): Promise<void> {
+  const open = await openStorage(storage, t.id, t.log);
+  try {
+    await eachGuest(t, job, plan, results, async (vmid, progress) => {
+      const r = await backupGuest({
+        vmid, storage: open, mode: job.mode, compress: job.compress, job: job.id || null, task: t.id, node,
+        speed, copyRange: true, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS, lifecycle, log: t.log, progress,
+      });
+      if (job.id) {
+        try {
+          applyRetention(open.dir, open.name, vmid, job, t.log);
+        } catch (e) {
+          t.log(`retention for guest ${vmid} failed: ${explain(e)}`);
+        }
+      }
+      return { mode: `${job.mode}/${r.manifest.method}`, size: r.entry.size, message: `verified ${r.entry.id}` };
+    });
+    for (const after of hooks.afterJob ?? []) await after(job, open, t.id, t.log);
+  } finally {
+    await closeStorage(storage, open, t.log);
+  }
+}
+
+/**
+ * Cluster mode: each guest backed up from its replicas on its peer, which
+ * writes to the job's storage there (cluster.ts); nothing is written here.
+ */
+async function clusterBackups(t: TaskRun, job: BackupJob, plan: PlanStep[], results: GuestResult[]): Promise<void> {
+  await eachGuest(t, job, plan, results, async (vmid, progress) => {
+    const r = await clusterBackupGuest({ vmid, storage: job.storage, compress: job.compress, job: job.id || null, task: t.id, user: t.user, log: t.log, progress });
+    const held = r.holdMs === null ? 'not held' : `held ${r.holdMs.toFixed(1)} ms`;
+    return { mode: 'cluster', size: null, message: `verified ${r.id} on node ${r.peer} (guest ${held})` };
+  });
 }
 
 export async function verifyTask(t: TaskRun): Promise<string> {

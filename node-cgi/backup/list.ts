@@ -15,7 +15,7 @@ import { catalogFile, deviceMountPoint } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT, DELETING_PREFIX, MANIFEST_FILE, backupEntry, parseManifest, parseStamp, type BackupId } from './manifest';
 import { getStorage } from './config';
-import { dirFacts, dirProblem, mountedAt } from './target';
+import { dirFacts, dirProblem, mountedAt, type OpenStorage } from './target';
 import type { BackupEntry, BackupManifest, ListedBackup, StorageEntry, StorageView } from './types';
 
 export interface StoredBackup {
@@ -93,6 +93,16 @@ export function listBackups(s: StorageEntry, vmid?: number): ListedBackup[] {
 export function writeCatalog(s: StorageEntry, dir: string): void {
   if (s.config.type !== 'device') return;
   writeJsonAtomic(catalogFile(s.name), { time: Date.now(), backups: scanBackups(dir, s.name).map((b) => b.entry) });
+}
+
+/** The end of a task's use of a storage: its catalog written (devices), then released (unmounted). */
+export async function closeStorage(s: StorageEntry, open: OpenStorage, log: (l: string) => void): Promise<void> {
+  try {
+    writeCatalog(s, open.dir);
+  } catch (e) {
+    log(`catalog of ${s.name} not written: ${(e as Error).message}`);
+  }
+  await open.release();
 }
 
 /** The backup `id` under an open storage folder; 404 when there is none. */

@@ -46,9 +46,24 @@ export interface GuestBackupInput {
   /** Time the guest gets to shut down in stop mode. */
   shutdownTimeoutMs: number;
   lifecycle: GuestLifecycle;
+  /** Cluster mode, on the peer: the disks are the replicas here, the config the one the guest's node sent (cluster.ts). */
+  replica?: ReplicaSource;
+  /** Throws when what was copied cannot be trusted (a replica reconnected meanwhile): the backup is not kept. */
+  afterCopy?: () => Promise<void>;
   log(line: string): void;
   /** 0..100 within this guest. */
   progress(pct: number, message: string): void;
+}
+
+/**
+ * A guest of another node backed up from this node's replicas of its disks
+ * (cluster mode): each disk is the first `bytes` of its DRBD backing file,
+ * read while the resource is disconnected (nothing writes it then).
+ */
+export interface ReplicaSource {
+  name: string | null;
+  configText: string;
+  disks: { file: string; path: string; bytes: number }[];
 }
 
 export interface GuestBackupResult {
@@ -119,7 +134,8 @@ export async function backupGuest(i: GuestBackupInput): Promise<GuestBackupResul
 }
 
 async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
-  const guest = readGuest(i.vmid);
+  const guest = i.replica ? null : readGuest(i.vmid);
+  const name = i.replica ? i.replica.name : guest!.name;
   const vmDir = guestBackupDir(i.storage.dir, i.vmid);
   mkdirSync(vmDir, { recursive: true });
   cleanPartials(vmDir, i.log);
@@ -139,28 +155,34 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     if (logOpen) appendFileSync(join(partial, LOG_FILE), `${new Date().toISOString()} ${line}\n`);
   };
   try {
-    log(`backup of guest ${i.vmid}${guest.name ? ` (${guest.name})` : ''} to storage ${i.storage.name}, mode ${i.mode}, compression ${i.compress}, task ${i.task}`);
-    writeFileSync(join(partial, CONFIG_FILE), guest.configText);
-    const status = await guestStatus(guest.handle);
+    log(`backup of guest ${i.vmid}${name ? ` (${name})` : ''}${i.replica ? ` from its replicas on node ${i.node}` : ''} to storage ${i.storage.name}, mode ${i.mode}, compression ${i.compress}, task ${i.task}`);
+    writeFileSync(join(partial, CONFIG_FILE), i.replica ? i.replica.configText : guest!.configText);
+    const status = guest ? await guestStatus(guest.handle) : 'stopped';
     const method: BackupMethod = status !== 'stopped' && i.mode === 'snapshot' ? 'live' : 'offline';
     const copyStart = Date.now();
     let downtime: number | undefined;
-    const disks = await Promise.all(guest.disks.map(async (d) => ({
-      file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize({ file: d.path, format: d.format }),
-    })));
-    if (method === 'live') {
-      await liveBackup(guest.handle.files.qmp, disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
+    const disks: DiskPlan[] = i.replica
+      ? i.replica.disks.map((d) => ({ file: d.file, source: d.path, sourceFormat: 'raw', virtualSize: d.bytes }))
+      : await Promise.all(guest!.disks.map(async (d) => ({
+        file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize({ file: d.path, format: d.format }),
+      })));
+    if (i.replica) {
+      log(`copying the replicas of guest ${i.vmid} on node ${i.node}`);
+      await copyOffline(i, disks, partial);
+    } else if (method === 'live') {
+      await liveBackup(guest!.handle.files.qmp, disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
         vmid: i.vmid, compress: i.compress, copyRange: i.copyRange, speed: i.speed, log,
         progress: (done, total) => i.progress(total ? (done / total) * 80 : 0, `copying disks of guest ${i.vmid}: ${Math.floor(done / 1048576)} of ${Math.floor(total / 1048576)} MiB`),
       });
     } else if (status !== 'stopped') {
-      downtime = await stopModeCopy(i, guest, disks, partial, log);
+      downtime = await stopModeCopy(i, guest!, disks, partial, log);
     } else {
       log('the guest is stopped: copying its disks offline');
       await copyOffline(i, disks, partial);
     }
     const copyMs = Date.now() - copyStart;
     log(`copy done in ${copyMs} ms`);
+    await i.afterCopy?.();
 
     const sumStart = Date.now();
     const names = [CONFIG_FILE, ...disks.map((d) => d.file)];
@@ -174,7 +196,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     logOpen = false;
     files.push(await sumFile(partial, LOG_FILE));
     const manifest: BackupManifest = {
-      format: 1, vmid: i.vmid, name: guest.name, node: i.node, storage: i.storage.name, stamp,
+      format: 1, vmid: i.vmid, name, node: i.node, storage: i.storage.name, stamp,
       start, end: Date.now(), mode: i.mode, method, compress: i.compress, task: i.task, job: i.job,
       disks: disks.map((d) => ({ file: d.file, source: d.source.split('/').pop()!, sourceFormat: d.sourceFormat, virtualSize: d.virtualSize })),
       files,
@@ -220,7 +242,9 @@ type DiskPlan = { file: string; source: string; sourceFormat: string; virtualSiz
 
 async function copyOffline(i: GuestBackupInput, disks: readonly DiskPlan[], partial: string): Promise<void> {
   for (const [n, d] of disks.entries()) {
-    await convertImage({ file: d.source, format: d.sourceFormat }, { file: join(partial, d.file), format: 'qcow2' }, i.compress, (pct) =>
+    // A replica: its backing file holds DRBD's meta-data after the guest's bytes.
+    const from = i.replica ? { file: d.source, format: 'raw', bytes: d.virtualSize } : { file: d.source, format: d.sourceFormat };
+    await convertImage(from, { file: join(partial, d.file), format: 'qcow2' }, i.compress, (pct) =>
       i.progress(((n + pct / 100) / disks.length) * 80, `copying ${d.file} of guest ${i.vmid}: ${Math.floor(pct)} %`));
   }
 }

@@ -20,7 +20,7 @@
  * i.e. 03:30 local; a start time that happens twice (02:30 on the last
  * Sunday of October) runs once, at the first.
  */
-import { WEEKDAYS, type BackupJob, type Weekday } from './types';
+import { WEEKDAYS, type BackupJob, type BackupMode, type Weekday } from './types';
 
 /** How late a missed occurrence may still start. */
 export const MISSED_GRACE_MS = 60 * 60 * 1000; // 1 h
@@ -176,14 +176,16 @@ export interface GuestInfo {
 }
 
 export type PlanStep =
-  | { vmid: number; action: 'backup'; mode: 'snapshot' | 'stop'; method: 'live' | 'offline'; restart: boolean }
+  | { vmid: number; action: 'backup'; mode: BackupMode; method: 'live' | 'offline'; restart: boolean }
   | { vmid: number; action: 'missing'; reason: string };
 
 /**
  * What a backup job does, guest by guest: all guests of its node or its
  * selection, in VMID order; a running guest is copied live (snapshot) or
  * shut down and restarted (stop); a stopped guest is copied offline and
- * stays stopped; a selected guest that does not exist here is a failure.
+ * stays stopped; in cluster mode every guest is copied from its replicas on
+ * the peer (offline there, running or not here); a selected guest that does
+ * not exist here is a failure.
  *
  *   backupPlan({ vmids: [101, 105], mode: "stop" }, [101 running, 102 stopped], "pve1")
  *   → [{ vmid: 101, action: "backup", mode: "stop", method: "offline", restart: true },
@@ -199,6 +201,7 @@ export function backupPlan(
   return wanted.sort((a, b) => a - b).map((vmid): PlanStep => {
     const g = here.get(vmid);
     if (!g) return { vmid, action: 'missing', reason: `no guest ${vmid} on node ${node}` };
+    if (job.mode === 'cluster') return { vmid, action: 'backup', mode: 'cluster', method: 'offline', restart: false };
     const up = g.status !== 'stopped';
     if (!up) return { vmid, action: 'backup', mode: job.mode, method: 'offline', restart: false };
     if (job.mode === 'stop') return { vmid, action: 'backup', mode: 'stop', method: 'offline', restart: true };

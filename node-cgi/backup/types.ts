@@ -8,8 +8,12 @@
  *   <storage>/ramvm/101/20261125T220000Z/manifest.json   BackupManifest
  */
 
-/** `snapshot`: live, no downtime; `stop`: shut down, back up, start again. `cluster` comes with DRBD. */
-export const BACKUP_MODES = ['snapshot', 'stop'] as const;
+/**
+ * `snapshot`: live, no downtime; `stop`: shut down, back up, start again;
+ * `cluster` (replicated guests): held for milliseconds while the replicas
+ * disconnect, then backed up from the peer's copy on the peer (backup/cluster.ts).
+ */
+export const BACKUP_MODES = ['snapshot', 'stop', 'cluster'] as const;
 export type BackupMode = (typeof BACKUP_MODES)[number];
 
 export const COMPRESSIONS = ['zstd', 'none'] as const;

@@ -44,7 +44,11 @@ const STEP_ARGS: Record<DrbdadmStep, readonly string[]> = {
 };
 
 /** What the root helper does for a replicated disk (`drbd <step> <vmid> <disk>`, root/drbd.ts). */
-export const DRBD_HELPER_STEPS = ['create', 'up', 'skip-sync', 'primary', 'secondary', 'connect', 'disconnect', 'discard', 'down', 'split-brain'] as const;
+export const DRBD_HELPER_STEPS = [
+  'create', 'up', 'skip-sync', 'primary', 'secondary', 'connect', 'disconnect', 'discard', 'down', 'split-brain',
+  // Two primaries allowed for a live migration only, then forbidden again (migrate/replicated.ts).
+  'two-primaries', 'one-primary',
+] as const;
 export type DrbdHelperStep = (typeof DRBD_HELPER_STEPS)[number];
 
 export function drbdadmArgs(step: DrbdadmStep, configFile: string, resource: string): string[] {

@@ -4,6 +4,8 @@
  *   GET    /api/backup?vmid=101&storage=local     list (VM.Backup on the guest or Datastore.Audit on the storage)
  *   POST   /api/backup/run                        {vmid, storage?, mode?, compress?, mailto?, bwlimit?} → 202 task
  *   POST   /api/backup/verify                     {storage, vmid?, olderThanDays?, mailto?} → 202 task
+ *   POST   /api/backup/replica                    cluster mode, node to node: the peer backs up its replicas → 202 task
+ *   GET    /api/backup/replica/<task>             node to node: that task's state, its log once it ended
  *   GET    /api/backup/<id>                       one backup with its manifest
  *   GET    /api/backup/<id>/log                   its backup.log
  *   DELETE /api/backup/<id>                       remove it (directory storages)
@@ -33,6 +35,8 @@ import {
   addAcks, deleteJob, getJob, getStorage, knownStorage, listJobs, listStorages, readJobStates, readMailSettings, readMailView, saveJob, writeMailSettings,
 } from '../backup/config';
 import { readGuest } from '../backup/guest';
+import { checkClusterBackup, replicaTaskView, startReplicaBackup } from '../backup/cluster';
+import { verifiedPeer } from '../cluster/receive';
 import { refuseIfMigrating } from '../vm';
 import { deleteBackup, findBackup, listBackups } from '../backup/list';
 import { LOG_FILE, parseBackupId } from '../backup/manifest';
@@ -67,6 +71,7 @@ async function runBackup(ctx: ApiContext) {
   getStorage(r.storage);
   readGuest(r.vmid);
   refuseIfMigrating(r.vmid, 'back it up');
+  if (r.mode === 'cluster') await checkClusterBackup(r.vmid);
   const params = {
     vmids: [r.vmid], storage: r.storage, mode: r.mode, compress: r.compress, mailto: r.mailto, mailOnSuccess: r.mailOnSuccess,
     ...(r.speed > 0 ? { speed: r.speed } : {}),
@@ -116,6 +121,21 @@ export const routes: ApiRoute[] = [
   { method: 'GET', path: '/', perm: 'authenticated', home: GUEST_OF_QUERY, handle: list },
   { method: 'POST', path: '/run', perm: 'authenticated', home: GUEST_OF_BODY, handle: runBackup },
   { method: 'POST', path: '/verify', perm: 'authenticated', handle: runVerify },
+  // Cluster mode, from the guest's node to its peer (signed with the cluster key): back up the replicas there.
+  {
+    method: 'POST', path: '/replica', perm: 'public',
+    handle: async (ctx) => {
+      const from = verifiedPeer(ctx.req).node;
+      return new Reply(202, await startReplicaBackup(await ctx.req.json(), from));
+    },
+  },
+  {
+    method: 'GET', path: '/replica/:task', perm: 'public',
+    handle: (ctx) => {
+      verifiedPeer(ctx.req);
+      return replicaTaskView(ctx.params.task!);
+    },
+  },
   {
     method: 'GET', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Audit' },
     handle: () => {

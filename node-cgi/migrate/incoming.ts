@@ -49,6 +49,11 @@ import {
 } from '../vm';
 import { allocatedBytes, guestSha256 } from './disks';
 import { incomingRefusals, nbdServerArgs, PSK_USER, type MovingDisk } from './plan';
+import { eachReplica, undoReplicated, type MovingReplica } from './replicated';
+import { diskIndex, procHere, replicaHere } from '../drbd/local';
+import { deviceOf } from '../drbd/proc';
+import { peerOf, replicaProblem } from '../drbd/replica';
+import { DRBD_MINOR_MAX, drbdResourceName } from '../drbd/resource';
 
 /** What the source sends: the guest's config, its disks, live or not. */
 export interface IncomingRequest {
@@ -87,6 +92,8 @@ interface IncomingRecord {
   user?: string;
   /** Live: a QEMU waits here for the migration stream. */
   online?: boolean;
+  /** A replicated guest: its resources here, primary for the move (an abort demotes them). */
+  replicated?: MovingReplica[];
   /** Live: the task that resumes the guest on the source's "go", its port and the token the line must carry. */
   arrival?: { task: string; address: string; port: number; token: string; listening?: boolean };
 }
@@ -128,12 +135,51 @@ export function checkedIncoming(vmid: number, body: Record<string, unknown>): In
     for (const k of ['virtualBytes', 'allocatedBytes'] as const) {
       if (typeof d[k] !== 'number' || !Number.isSafeInteger(d[k]) || (d[k] as number) < 0) throw invalid('disks', `${k} of ${c.id} must be a byte count`);
     }
-    return { id: c.id, file: c.file, format: c.format, virtualBytes: d.virtualBytes as number, allocatedBytes: d.allocatedBytes as number };
+    const replica = d.replica === undefined ? undefined : checkedReplica(vmid, c.id, d.replica);
+    return { id: c.id, file: c.file, format: c.format, virtualBytes: d.virtualBytes as number, allocatedBytes: d.allocatedBytes as number, ...(replica ? { replica } : {}) };
   });
+  if (disks.some((d) => d.replica) && !(disks.every((d) => d.replica) && body.online === true)) throw invalid('disks', 'a replicated guest moves live, with all its disks replicated');
   const bridges = Array.isArray(body.bridges) ? body.bridges.filter((b): b is string => typeof b === 'string' && /^[A-Za-z0-9_.-]{1,15}$/.test(b)) : [];
   const task = typeof body.task === 'string' && /^[A-Za-z0-9.:-]{1,160}$/.test(body.task) ? body.task : undefined;
   const user = typeof body.user === 'string' && /^[A-Za-z0-9._@-]{1,64}$/.test(body.user) ? body.user : undefined;
   return { config, disks, online: body.online === true, bridges, ...(task ? { task } : {}), ...(user ? { user } : {}) };
+}
+
+/** A disk's replica as the source names it: the resource ramvm names for that disk, a minor. */
+function checkedReplica(vmid: number, id: string, v: unknown): { resource: string; minor: number } {
+  const r = v as { resource?: unknown; minor?: unknown } | null;
+  const resource = drbdResourceName(vmid, diskIndex(id));
+  if (typeof r !== 'object' || r === null || r.resource !== resource) throw invalid('disks', `the replica of ${id} is resource ${resource}`);
+  if (typeof r.minor !== 'number' || !Number.isInteger(r.minor) || r.minor < 0 || r.minor > DRBD_MINOR_MAX) throw invalid('disks', `the minor of ${id} must be 0–${DRBD_MINOR_MAX}`);
+  return { resource, minor: r.minor };
+}
+
+/**
+ * This node's replicas of a replicated guest coming from `from`: each must
+ * be up here with the same minor, replicated with `from`, Secondary, and
+ * Connected and UpToDate on both sides. The resources, or 409 naming
+ * every reason.
+ */
+async function localReplicas(vmid: number, r: IncomingRequest, from: string | undefined): Promise<MovingReplica[]> {
+  const problems: string[] = [];
+  const out: MovingReplica[] = [];
+  const proc = await procHere(nodeName());
+  for (const d of r.disks) {
+    const here = replicaHere(vmid, diskIndex(d.id));
+    if (!here) {
+      problems.push(`${d.replica!.resource} is not up on node ${nodeName()}`);
+      continue;
+    }
+    if (here.minor !== d.replica!.minor) problems.push(`${here.name} is minor ${here.minor} here, not ${d.replica!.minor}`);
+    if (from !== undefined && peerOf(here, nodeName()) !== from) problems.push(`${here.name} is replicated with ${peerOf(here, nodeName())}, not with ${from}`);
+    const dev = deviceOf(proc, here.minor);
+    const p = replicaProblem(dev, here.name);
+    if (p) problems.push(p);
+    else if (dev?.role !== 'Secondary') problems.push(`${here.name} is ${dev?.role ?? 'unknown'} on node ${nodeName()}, not Secondary`);
+    out.push({ id: d.id, resource: here.name, minor: here.minor });
+  }
+  if (problems.length) throw conflict(`node ${nodeName()} cannot take replicated guest ${vmid}: ${problems.join('; ')}`);
+  return out;
 }
 
 function freeBytes(dir: string): number {
@@ -142,17 +188,19 @@ function freeBytes(dir: string): number {
   return s.bavail * s.bsize;
 }
 
-/** 409 naming everything this node lacks to take the guest. */
-export async function checkIncoming(vmid: number, r: IncomingRequest): Promise<void> {
+/** 409 naming everything this node lacks to take the guest (a replicated guest: its replicas here, checked). */
+export async function checkIncoming(vmid: number, r: IncomingRequest, from?: string): Promise<MovingReplica[]> {
   await dropStale(vmid);
   const inFlight = readJson<IncomingRecord>(recordFile(vmid));
   if (inFlight) throw conflict(`node ${nodeName()} is already receiving guest ${vmid} from ${inFlight.from} (task ${inFlight.task ?? 'unknown'})`);
+  const replicated = r.disks.some((d) => d.replica);
   const refusals = incomingRefusals({
     node: nodeName(),
     vmid,
     online: r.online,
     configExists: existsSync(guestConfigFile(vmid)),
-    imagesExist: existsSync(guestImagesDir(vmid)),
+    // A replicated guest's folder holds this node's replicas already, and nothing is copied into it.
+    imagesExist: !replicated && existsSync(guestImagesDir(vmid)),
     memory: {
       total: parseMeminfo(readFileSync('/proc/meminfo', 'utf8')).total,
       claimed: runningGuests().reduce((s, g) => s + g.memory, 0) * 1024 * 1024,
@@ -164,9 +212,10 @@ export async function checkIncoming(vmid: number, r: IncomingRequest): Promise<v
     cdrom: r.config.cdrom,
     cdromHere: r.config.cdrom ? existsSync(isoFile(r.config.cdrom)) : false,
     freeBytes: freeBytes(paths().images),
-    disks: r.disks,
+    disks: replicated ? [] : r.disks,
   });
   if (refusals.length) throw conflict(refusals.join('; '));
+  return replicated ? localReplicas(vmid, r, from) : [];
 }
 
 /**
@@ -212,20 +261,28 @@ function freePort(address: string): Promise<number> {
 
 /** Empty images like the source's, each served by its own qemu-nbd on the cluster address. */
 export async function prepareIncoming(vmid: number, from: string, r: IncomingRequest): Promise<IncomingOffer> {
-  await checkIncoming(vmid, r);
+  const replicas = await checkIncoming(vmid, r, from);
   const rec: IncomingRecord = { from, vmid, config: r.config, disks: r.disks, nbd: [], createdDir: false, committed: false, ...(r.task ? { task: r.task } : {}), ...(r.user ? { user: r.user } : {}) };
   sharedDir(migrateRun());
   writeJsonAtomic(recordFile(vmid), rec);
   try {
+    // Only a folder made here goes with an abort (a replicated guest's holds this node's replicas).
+    rec.createdDir = !existsSync(guestImagesDir(vmid));
     mkdirSync(guestImagesDir(vmid), { recursive: true });
-    rec.createdDir = true;
     writeJsonAtomic(recordFile(vmid), rec);
     const psk = randomBytes(32).toString('hex');
     writePsk(pskDir(vmid), PSK_USER, psk);
     const address = clusterAddress();
     const exports: IncomingOffer['exports'] = [];
     if (r.online) {
-      for (const d of r.disks) await createImage(diskPath(vmid, d), d.format, d.virtualBytes);
+      if (replicas.length) {
+        // Recorded first: an abort demotes and forbids two primaries again, whatever of this happened.
+        rec.replicated = replicas;
+        writeJsonAtomic(recordFile(vmid), rec);
+        await eachReplica(replicas, 'two-primaries');
+        await eachReplica(replicas, 'primary');
+      }
+      for (const d of r.disks) if (!d.replica) await createImage(diskPath(vmid, d), d.format, d.virtualBytes);
       rec.online = true;
       writeJsonAtomic(recordFile(vmid), rec);
       const listening = await listenForGuest(vmid, r, address);
@@ -265,11 +322,13 @@ async function listenForGuest(vmid: number, r: IncomingRequest, address: string)
   const migrationPort = await freePort(address);
   const host = (port: number) => ({ host: address, port: String(port) });
   const exports: IncomingOffer['exports'] = [];
+  // Replicated disks are there already: only the others are exported for the source's mirror.
+  const copied = r.disks.filter((d) => !d.replica);
   await withQmp(vmFiles(vmid).qmp, async (q) => {
     await q.execute('object-add', { 'qom-type': 'tls-creds-psk', id: MIGRATION_TLS_ID, endpoint: 'server', dir: pskDir(vmid) });
     const blocks = await q.execute<{ device: string; inserted?: { 'node-name': string } }[]>('query-block');
-    await q.execute('nbd-server-start', { addr: { type: 'inet', data: host(nbdPort) }, 'tls-creds': MIGRATION_TLS_ID });
-    for (const d of r.disks) {
+    if (copied.length) await q.execute('nbd-server-start', { addr: { type: 'inet', data: host(nbdPort) }, 'tls-creds': MIGRATION_TLS_ID });
+    for (const d of copied) {
       const node = blocks.find((b) => b.device === `drive-${d.id}`)?.inserted?.['node-name'];
       if (!node) throw new HttpError('internal', `QEMU of guest ${vmid} has no drive-${d.id}`);
       await q.execute('block-export-add', { type: 'nbd', id: `mig-${d.id}`, 'node-name': node, writable: true, name: d.id });
@@ -376,7 +435,7 @@ export async function arrivalTask(t: TaskRun): Promise<string> {
     }
     const complete = Date.now();
     writeFileSync(resumedFile(vmid), '');
-    await q.execute('nbd-server-stop');
+    if (!rec.replicated) await q.execute('nbd-server-stop');
     await q.execute('cont');
     const at = Date.now();
     conn.end(`running ${at}\n`);
@@ -499,6 +558,9 @@ export async function abortIncoming(vmid: number, from?: string): Promise<{ remo
     return { removed: false };
   }
   if (rec.online) await endIncoming(vmid);
+  if (rec.replicated) {
+    for (const f of await undoReplicated(rec.replicated, true)) log(`guest ${vmid}: undoing the replicated move: ${f}`);
+  }
   if (rec.committed) removeFile(guestConfigFile(vmid));
   if (rec.createdDir && !findVmConfig(vmid)) rmSync(guestImagesDir(vmid), { recursive: true, force: true });
   await finishIncoming(vmid);
@@ -509,6 +571,8 @@ export async function abortIncoming(vmid: number, from?: string): Promise<{ remo
 export async function finishIncoming(vmid: number): Promise<void> {
   const rec = readJson<IncomingRecord>(recordFile(vmid));
   if (rec) await endArrival(rec, false);
+  // The move is over: the source is Secondary again; two primaries are forbidden from now.
+  if (rec?.replicated) await eachReplica(rec.replicated, 'one-primary').catch((e) => log(`guest ${vmid}: two primaries still allowed: ${(e as Error).message}`));
   rmSync(resumedFile(vmid), { force: true });
   for (const n of rec?.nbd ?? []) rmSync(n.pidFile, { force: true });
   rmSync(pskDir(vmid), { recursive: true, force: true });

@@ -35,6 +35,9 @@ import { allocatedBytes, guestSha256 } from './disks';
 import { arrivalTask, firstLine, MIGRATION_TLS_ID, outgoingPskDir, writePsk, type IncomingOffer } from './incoming';
 import { Qmp } from '../qemu/qmp';
 import { migratedLine, nbdCopyArgs, parseMapDataBytes, type MigrateRequest, type MovingDisk } from './plan';
+import { eachReplica, replicatedMovePlan, undoReplicated, type ReplicatedMove } from './replicated';
+import { deviceBytes, procHere, guestReplicas } from '../drbd/local';
+import { deviceOf } from '../drbd/proc';
 
 /** How long the target may take to hash its images (a verify), ms. */
 const VERIFY_TIMEOUT_MS = 30 * 60_000;
@@ -45,9 +48,15 @@ const LOCK_WAIT_MS = 10_000;
 
 const incoming = (vmid: number, what = '') => `/api/vm/${vmid}/migrate/incoming${what}`;
 
-async function describeDisks(g: Guest): Promise<MovingDisk[]> {
+async function describeDisks(g: Guest, move: ReplicatedMove | null = null): Promise<MovingDisk[]> {
   const out: MovingDisk[] = [];
   for (const d of g.config.disks) {
+    const r = move?.resources.find((x) => x.id === d.id);
+    if (r) {
+      // Nothing of it moves: the target opens its own replica.
+      out.push({ id: d.id, file: d.file, format: d.format, virtualBytes: deviceBytes(r.minor), allocatedBytes: 0, replica: { resource: r.resource, minor: r.minor } });
+      continue;
+    }
     const file = diskPath(g.vmid, d);
     out.push({ id: d.id, file: d.file, format: d.format, virtualBytes: await virtualSize({ file, format: d.format }), allocatedBytes: allocatedBytes(file) });
   }
@@ -72,14 +81,29 @@ export async function startMigration(vmid: number, r: MigrateRequest, user: stri
   const backup = lockHolder(`backup-vm-${vmid}`);
   if (backup) throw conflict(`guest ${vmid} is being backed up (task ${backup}); migrate it after that`);
   const running = pidNow(g) !== null;
+  const move = await replicatedMoveOf(g, r.target, r.online && running);
   if (r.online && !running) throw conflict(`guest ${vmid} is not running; migrate it with "online": false`);
   if (!r.online && running) throw conflict(`guest ${vmid} is running; stop it first, or migrate it live ("online": true)`);
-  await nodeJson(r.target, 'POST', incoming(vmid, '?check=1'), incomingBody(g, await describeDisks(g), r.online), { timeoutMs: PREPARE_TIMEOUT_MS, identity });
+  await nodeJson(r.target, 'POST', incoming(vmid, '?check=1'), incomingBody(g, await describeDisks(g, move), r.online), { timeoutMs: PREPARE_TIMEOUT_MS, identity });
   const t = claimMigration(vmid, () => {
     const id = startTask({ kind: 'vm-migrate', object: `/vms/${vmid}`, user, params: { vmid, target: r.target, online: r.online }, message: `migration of guest ${vmid} to ${r.target}` });
     return { id: checkedTaskId(id), pid: readTask(id).pid ?? 0, shown: id };
   });
   return t.shown;
+}
+
+/**
+ * The replicated move of guest `g` to `target` (null: it has no replicated
+ * disk); 409 naming why it cannot move so (replicated.ts).
+ */
+async function replicatedMoveOf(g: Guest, target: string, online: boolean): Promise<ReplicatedMove | null> {
+  const disks = guestReplicas(g.vmid, g.config.disks);
+  if (!disks.some((d) => d.replica)) return null;
+  const proc = await procHere(nodeName());
+  return replicatedMovePlan({
+    vmid: g.vmid, node: nodeName(), target, online,
+    disks: disks.map((d) => ({ ...d, dev: d.replica ? deviceOf(proc, d.replica.minor) : undefined })),
+  });
 }
 
 /** Wait until the request that started this task wrote the lock for it. */
@@ -240,12 +264,25 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   mustLiveHere(g);
   const pid = pidNow(g);
   if (pid === null) throw conflict(`guest ${vmid} is not running; a running guest is migrated live`);
-  const disks = await describeDisks(g);
-  const data = await Promise.all(disks.map((d) => dataBytes(diskPath(vmid, d), d.format)));
+  const move = await replicatedMoveOf(g, target, true);
+  const disks = await describeDisks(g, move);
+  // Replicated disks are on the target already: only the others are mirrored (none, for a replicated guest).
+  const mirrored = disks.filter((d) => !d.replica);
+  const data = await Promise.all(mirrored.map((d) => dataBytes(diskPath(vmid, d), d.format)));
   const moving = data.reduce((s, b) => s + b, 0);
   t.log(`moving running guest ${vmid} (${g.config.name}, ${g.config.memory} MiB) to node ${target}: ${disks.length} disk(s), ${moving} bytes of data`);
+  if (move) {
+    t.log(`its disks are replicated on node ${target}: only RAM moves; the steps: ${move.steps.join('; ')}`);
+    await eachReplica(move.resources, 'two-primaries');
+  }
   t.progress(1, `preparing node ${target}`);
-  const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, true, t), { timeoutMs: PREPARE_TIMEOUT_MS });
+  let offer: IncomingOffer;
+  try {
+    offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, true, t), { timeoutMs: PREPARE_TIMEOUT_MS });
+  } catch (e) {
+    if (move) for (const f of await undoReplicated(move.resources, false)) t.log(`undoing: ${f}`);
+    throw e;
+  }
   const psk = outgoingPskDir(vmid);
   writePsk(psk, offer.pskUser, offer.psk);
   const q = await Qmp.connect(g.files.qmp);
@@ -259,7 +296,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   try {
     if (!offer.go) throw new HttpError('internal', `node ${target} offered no arrival task for a live migration`);
     await q.execute('object-add', { 'qom-type': 'tls-creds-psk', id: MIGRATION_TLS_ID, endpoint: 'client', dir: psk, username: offer.pskUser });
-    for (const d of disks) {
+    for (const d of mirrored) {
       const ex = offer.exports.find((e) => e.id === d.id);
       if (!ex) throw new HttpError('internal', `node ${target} offered no export for ${d.id}`);
       await q.execute('blockdev-add', {
@@ -267,11 +304,11 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
       });
       await q.execute('blockdev-mirror', { 'job-id': `mig-${d.id}`, device: `drive-${d.id}`, target: `mig-${d.id}`, sync: 'full' });
     }
-    t.log(`mirroring ${disks.map((d) => d.id).join(', ')} to ${offer.address}`);
+    if (mirrored.length) t.log(`mirroring ${mirrored.map((d) => d.id).join(', ')} to ${offer.address}`);
     const deadline = Date.now() + LIVE_TIMEOUT_MS;
     for (;;) {
       const jobs = (await q.execute<BlockJob[]>('query-block-jobs')).filter((j) => j.device.startsWith('mig-'));
-      if (jobs.length < disks.length) throw new HttpError('internal', `a disk mirror to node ${target} ended early (${disks.length - jobs.length} of ${disks.length} gone)`);
+      if (jobs.length < mirrored.length) throw new HttpError('internal', `a disk mirror to node ${target} ended early (${mirrored.length - jobs.length} of ${mirrored.length} gone)`);
       const len = jobs.reduce((s, j) => s + j.len, 0);
       const off = jobs.reduce((s, j) => s + j.offset, 0);
       t.progress(2 + (48 * off) / Math.max(len, 1), `disks ${((100 * off) / Math.max(len, 1)).toFixed(0)} %, RAM 0 %`);
@@ -295,7 +332,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     }
     completed = true;
     const stoppedSeen = Date.now();
-    for (const d of disks) await q.execute('block-job-cancel', { device: `mig-${d.id}` });
+    for (const d of mirrored) await q.execute('block-job-cancel', { device: `mig-${d.id}` });
     while ((await q.execute<BlockJob[]>('query-block-jobs')).some((j) => j.device.startsWith('mig-'))) await sleep(SWITCH_POLL_MS);
     let ranAt: number;
     try {
@@ -335,7 +372,9 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     if (completed && !targetClean) {
       throw new HttpError('internal', `${(e as Error).message}; guest ${vmid} stays paused here, because node ${target} may run it: look there before you resume it`);
     }
-    await undoSource(q, disks.map((d) => d.id), t);
+    await undoSource(q, mirrored.map((d) => d.id), t);
+    // The target demoted its side in the abort; two primaries are forbidden here again.
+    if (move && targetClean) for (const f of await undoReplicated(move.resources, false)) t.log(`undoing: ${f}`);
     t.log(`guest ${vmid} runs on here`);
     throw e;
   } finally {
@@ -353,6 +392,16 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   }
   // Its QEMU quit: on a separated node the root helper removes the taps it made for it.
   await clearEnded(g);
+  if (move) {
+    // The source's QEMU is gone: its side back to Secondary, then one primary only, here and (in "done") there.
+    try {
+      await eachReplica(move.resources, 'secondary');
+      await eachReplica(move.resources, 'one-primary');
+      t.log(`${move.resources.map((r) => r.resource).join(', ')}: Secondary here, two primaries forbidden again`);
+    } catch (e) {
+      t.log(`THE REPLICAS HERE ARE NOT BACK TO SECONDARY: ${(e as Error).message}`);
+    }
+  }
   dropGuestFiles(openGuest(vmid));
   try {
     await nodeJson(target, 'POST', incoming(vmid, '/done'), {}, { timeoutMs: PREPARE_TIMEOUT_MS });

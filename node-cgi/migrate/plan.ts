@@ -43,6 +43,8 @@ export interface MovingDisk {
   virtualBytes: number;
   /** Bytes the image occupies on the source (st_blocks × 512). */
   allocatedBytes: number;
+  /** A replicated disk: the target has its own replica (nothing is copied; replicated.ts). */
+  replica?: { resource: string; minor: number };
 }
 
 /** What the target knows of itself, for its refusals. */

@@ -46,7 +46,7 @@ export const MIGRATE_ROUTES: ApiRoute[] = [
       const vmid = vmidOf(ctx);
       const r = checkedIncoming(vmid, await ctx.req.json());
       if (ctx.req.query.get('check') === '1') {
-        await checkIncoming(vmid, r);
+        await checkIncoming(vmid, r, from);
         return { ok: true };
       }
       return prepareIncoming(vmid, from, r);

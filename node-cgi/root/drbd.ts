@@ -21,6 +21,7 @@
  *   primary | secondary | connect | disconnect
  *   discard   reconnect after a split brain, this side's changes thrown away
  *   split-brain  whether the kernel's log says the disk is in an unresolved split brain
+ *   two-primaries | one-primary   two primaries allowed for a live migration, then forbidden again
  *   down      resource down, loop device free (the file stays)
  */
 import { spawn } from 'node:child_process';
@@ -34,6 +35,7 @@ import { writeFileAtomic } from '../lib/store';
 import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
 import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
+import { twoPrimariesArgs } from '../drbd/replica';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
 
@@ -179,6 +181,10 @@ export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number
     }
     case 'discard':
       await drbdadm('discard-my-data', conf, name);
+      break;
+    case 'two-primaries':
+    case 'one-primary':
+      await run(twoPrimariesArgs(conf, name, step === 'two-primaries'), { timeoutMs: DRBD_STEP_TIMEOUT_MS });
       break;
     case 'down':
       try {

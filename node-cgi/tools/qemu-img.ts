@@ -33,7 +33,12 @@ export type ImageFormat = 'qcow2' | 'raw';
 export interface Image {
   file: string;
   format: string;
+  /** Read only the first bytes of a raw file (a DRBD backing file: its meta-data follows). */
+  bytes?: number;
 }
+
+/** A file name inside --image-opts, where a comma separates options: doubled. */
+const optValue = (v: string) => v.replace(/,/g, ',,');
 
 /**
  * Create an image of `bytes` (null: the backing file's size). qcow2 gets no
@@ -54,7 +59,10 @@ export function resizeArgs(file: string, format: string, bytes: number): string[
 /** Copy `from` into a new image `to`, with progress; zstd-compressed qcow2 clusters with `compress`. */
 export function convertArgs(from: Image, to: { file: string; format: ImageFormat }, compress: 'zstd' | 'none' = 'none'): string[] {
   const options = compress === 'zstd' ? ['-c', '-o', 'compression_type=zstd'] : to.format === 'qcow2' ? ['-o', 'preallocation=off'] : [];
-  return [QEMU_IMG, 'convert', '-p', '-f', from.format, '-O', to.format, ...options, from.file, to.file];
+  const source = from.bytes === undefined
+    ? ['-f', from.format, from.file]
+    : ['--image-opts', `driver=${from.format},size=${from.bytes},file.driver=file,file.filename=${optValue(from.file)}`];
+  return [QEMU_IMG, 'convert', '-p', ...source.slice(0, -1), '-O', to.format, ...options, source.at(-1)!, to.file];
 }
 
 /** `info` as JSON; `shared` (-U) reads an image a running QEMU holds locked. */

@@ -15,7 +15,8 @@ import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { drbdRecordText, type DrbdRecord } from '../../node-cgi/drbd/record';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { type Client } from '../helpers/node';
@@ -357,6 +358,27 @@ M('should leave the guest running on the source and nothing on the target when t
   assert.equal(traces(n3, v), [], 'nothing left on n3');
   assert.ok(!existsSync(pidFile));
   assert.is((await master.post(`/api/vm/${v}/stop`, {})).status, 200);
+});
+
+M('should refuse, with the reason, a cluster-mode backup of a guest that is not replicated, and a replicated guest\'s backup and move where DRBD is not loaded', async () => {
+  const v = await createSectorGuest(master, n1.root, { name: 'replica' });
+  try {
+    const plain = await master.post('/api/backup/run', { vmid: v, mode: 'cluster' });
+    assert.is(plain.status, 409, plain.text);
+    assert.match(plain.json.error.message, `cluster-mode backup of guest ${v} refused: disk0 of guest ${v} is not replicated`);
+    // disk0's record as a replicated disk (drbd/record.ts): this host has no DRBD module, so no /proc/drbd.
+    const record: DrbdRecord = { resource: `vm-${v}-disk-0`, minor: 0, bytes: MIB, hosts: [{ name: 'n1', address: n1.addr }, { name: 'n2', address: n2.addr }] };
+    writeFileSync(join(images(n1, v), `vm-${v}-disk-0.drbd.json`), drbdRecordText(record));
+    const backup = await master.post('/api/backup/run', { vmid: v, mode: 'cluster' });
+    const move = await master.post(`/api/vm/${v}/migrate`, { target: 'n2', online: true });
+    for (const [what, r] of [['backup', backup], ['migration', move]] as const) {
+      assert.is(r.status, 409, `${what}: ${r.text}`);
+      assert.match(r.json.error.message, 'DRBD is not loaded on node n1 (no /proc/drbd): replicated disks need the node image\'s kernel module');
+    }
+    assert.equal(traces(n2, v), [], 'nothing was made on n2');
+  } finally {
+    await master.del(`/api/vm/${v}`);
+  }
 });
 
 M.run();

@@ -278,6 +278,7 @@ export const de: Messages = {
   'backup.mode': 'Modus',
   'backup.mode.snapshot': 'Snapshot (im Betrieb, ohne Unterbrechung)',
   'backup.mode.stop': 'Stopp (herunterfahren, sichern, wieder starten)',
+  'backup.mode.cluster': 'Cluster (replizierte Gäste: Millisekunden angehalten, vom Replikat auf dem anderen Knoten gesichert)',
   'backup.compress': 'Kompression',
   'backup.compress.zstd': 'zstd',
   'backup.compress.none': 'Keine',

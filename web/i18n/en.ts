@@ -281,6 +281,7 @@ export const en = {
   'backup.mode': 'Mode',
   'backup.mode.snapshot': 'Snapshot (live, no downtime)',
   'backup.mode.stop': 'Stop (shut down, back up, start again)',
+  'backup.mode.cluster': 'Cluster (replicated guests: paused for milliseconds, backed up from the replica on the other node)',
   'backup.compress': 'Compression',
   'backup.compress.zstd': 'zstd',
   'backup.compress.none': 'None',

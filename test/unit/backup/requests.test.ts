@@ -25,12 +25,15 @@ const R = suite('parseBackupRun');
 R('should fill in the defaults: local, snapshot, zstd, no mail, no limit', () => {
   assert.equal(parseBackupRun({ vmid: 101 }), { vmid: 101, storage: 'local', mode: 'snapshot', compress: 'zstd', mailto: '', mailOnSuccess: false, speed: 0 });
 });
+R('should take the cluster mode of replicated guests', () => {
+  assert.is(parseBackupRun({ vmid: 101, mode: 'cluster' }).mode, 'cluster');
+});
 R('should take bwlimit in MiB/s, as the live restore does', () => {
   assert.is(parseBackupRun({ vmid: 101, bwlimit: 8 }).speed, 8 * 1048576);
 });
 refuses(R, parseBackupRun, [
   [{}, /^vmid: /, 'which guest is the request'],
-  [{ vmid: 101, mode: 'cluster' }, /^mode: must be one of snapshot, stop$/, 'cluster mode comes with DRBD'],
+  [{ vmid: 101, mode: 'backup' }, /^mode: must be one of snapshot, stop, cluster/, 'an unknown mode'],
   [{ vmid: 101, compress: 'gzip' }, /^compress: /, 'only zstd or none'],
   [{ vmid: 101, bwlimit: -1 }, /^bwlimit: must be MiB\/s/, 'a negative speed'],
   [{ vmid: 101, mailto: 'a@b.c, evil@x.y' }, /^mailto: /, 'one address: a header line must stay one'],

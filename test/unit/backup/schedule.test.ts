@@ -120,6 +120,13 @@ P('should back up all guests of the node in VMID order, live when running', () =
     { vmid: 104, action: 'backup', mode: 'snapshot', method: 'live', restart: false },
   ]);
 });
+P('should back up every guest from its replicas in cluster mode, running or not, restarting none', () => {
+  assert.equal(backupPlan({ vmids: [101, 102, 105], mode: 'cluster' }, guests, 'pve1'), [
+    { vmid: 101, action: 'backup', mode: 'cluster', method: 'offline', restart: false },
+    { vmid: 102, action: 'backup', mode: 'cluster', method: 'offline', restart: false },
+    { vmid: 105, action: 'missing', reason: 'no guest 105 on node pve1' },
+  ]);
+});
 P('should stop and restart running guests in stop mode, and leave stopped ones stopped', () => {
   assert.equal(backupPlan({ vmids: [102, 101], mode: 'stop' }, guests, 'pve1'), [
     { vmid: 101, action: 'backup', mode: 'stop', method: 'offline', restart: true },

@@ -86,6 +86,9 @@ J('should take the original fields and order weekdays', () => {
   const j = parseJob({ mailto: 'it@example.com', storage: 'usb', vmids: [102, 101, 101], weekdays: ['fri', 'mon'], start: '23:30', mode: 'stop', compress: 'none', keepLast: 5, keepDaily: 7 }, null, d);
   assert.equal([j.mailto, j.storage, j.vmids, j.weekdays, j.start, j.mode, j.compress, j.retention], ['it@example.com', 'usb', [101, 102], ['mon', 'fri'], '23:30', 'stop', 'none', { keepLast: 5, keepDaily: 7, keepWeekly: 0, keepMonthly: 0 }]);
 });
+J('should take the cluster mode of replicated guests for a job', () => {
+  assert.is(parseJob({ vmids: [101], mode: 'cluster' }, null, d).mode, 'cluster');
+});
 J('should merge an update over the stored job and keep its id and creation time', () => {
   const prev = parseJob({ start: '01:00', keepLast: 2 }, null, d);
   const j = parseJob({ start: '02:00', retention: { keepWeekly: 4 } }, prev, { ...d, now: 9_999 });

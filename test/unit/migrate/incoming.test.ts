@@ -26,8 +26,17 @@ I('should take the config as it will be on this node, with its disks', () => {
   assert.is(r.online, true);
   assert.equal(r.bridges, ['vmbr0']);
 });
+I('should take a replicated disk with its resource and minor', () => {
+  const rd = { ...disk, allocatedBytes: 0, replica: { resource: 'vm-101-disk-0', minor: 4 } };
+  assert.equal(checkedIncoming(101, { config, disks: [rd], online: true }).disks, [rd]);
+});
+const replicated = (replica: unknown) => ({ ...disk, replica });
 // [body, message, reason]
 for (const [body, message, why] of [
+  [{ config, disks: [replicated({ resource: 'vm-101-disk-0', minor: 0 })], online: false }, /^disks: a replicated guest moves live, with all its disks replicated$/, 'a replicated guest moved offline'],
+  [{ config, disks: [replicated({ resource: 'vm-102-disk-0', minor: 0 })], online: true }, /^disks: the replica of disk0 is resource vm-101-disk-0$/, 'a resource of another guest'],
+  [{ config, disks: [replicated({ resource: 'vm-101-disk-0', minor: 256 })], online: true }, /^disks: the minor of disk0 must be 0–255$/, 'a minor beyond DRBD\'s'],
+  [{ config, disks: [replicated('vm-101-disk-0')], online: true }, /^disks: the replica of disk0 is resource vm-101-disk-0$/, 'a replica that is not an object'],
   [{ disks: [disk] }, /^config: the guest's config is required$/, 'no config'],
   [{ config: { ...config, vmid: 102, disks: [{ ...config.disks[0], file: 'vm-102-disk-0.raw' }] }, disks: [disk] }, /^config: is the config of guest 102, not of 101$/, 'another guest'],
   [{ config: { ...config, disks: [{ ...config.disks[0], file: '../../etc/passwd' }] }, disks: [disk] }, /^config: disks\[0\]\.file: must be "vm-101-disk-0\.raw"$/, 'a disk file outside the guest folder'],

@@ -1,6 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   checkArgs, checkStandalone, convertArgs, createArgs, infoArgs, parseCheck, parseConvertProgress, parseImageLinks, parseVirtualSize, resizeArgs,
@@ -41,6 +42,23 @@ V('should restore into the original format, qcow2 without preallocation', () => 
     ['qemu-img', 'convert', '-p', '-f', 'qcow2', '-O', 'raw', '/b/x.qcow2', '/i/.restore-vm-105-disk-0.raw']);
   assert.equal(convertArgs({ file: '/b/x.qcow2', format: 'qcow2' }, { file: '/i/y.qcow2', format: 'qcow2' }),
     ['qemu-img', 'convert', '-p', '-f', 'qcow2', '-O', 'qcow2', '-o', 'preallocation=off', '/b/x.qcow2', '/i/y.qcow2']);
+});
+V('should read only the first bytes of a DRBD backing file, its name with commas doubled in the image options', () => {
+  assert.equal(convertArgs({ file: '/i/a,b.drbd', format: 'raw', bytes: 4194304 }, { file: '/s/x.qcow2', format: 'qcow2' }, 'zstd'),
+    ['qemu-img', 'convert', '-p', '--image-opts', '-O', 'qcow2', '-c', '-o', 'compression_type=zstd', 'driver=raw,size=4194304,file.driver=file,file.filename=/i/a,,b.drbd', '/s/x.qcow2']);
+});
+V('should copy exactly the guest\'s bytes and none of the meta-data after them (real qemu-img)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ramvm-convert-'));
+  try {
+    const src = join(dir, 'vm-101-disk-0,x.drbd');
+    const data = Buffer.alloc(1 << 20, 0x61);
+    writeFileSync(src, Buffer.concat([data, Buffer.alloc(65536, 0x6d)]));
+    await run(convertArgs({ file: src, format: 'raw', bytes: data.length }, { file: join(dir, 'b.qcow2'), format: 'qcow2' }, 'zstd'));
+    await run(convertArgs({ file: join(dir, 'b.qcow2'), format: 'qcow2' }, { file: join(dir, 'back.raw'), format: 'raw' }));
+    assert.ok(readFileSync(join(dir, 'back.raw')).equals(data), 'the copy is the first MiB, without the meta-data');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 V.run();
 

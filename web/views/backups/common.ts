@@ -32,20 +32,37 @@ export function useStorages(): Storage[] {
   return useLoad(client.storages.list).data ?? [];
 }
 
+/**
+ * Whether any of the guests (all the user sees: 'all') has a replicated
+ * disk, which GET /api/vm/<vmid> shows as a disk's `replication`; false
+ * while loading. Cluster mode is offered only then.
+ */
+export function useReplicated(vmids: readonly number[] | 'all'): boolean {
+  const key = vmids === 'all' ? 'all' : vmids.join();
+  return useLoad(async () => {
+    const ids = vmids === 'all' ? (await client.vms.list()).map((g) => g.vmid) : vmids;
+    const details = await Promise.all(ids.map((id) => client.vms.get(id).catch(() => null)));
+    return details.some((d) => d?.disks.some((x) => 'replication' in x && x.replication));
+  }, [key]).data === true;
+}
+
 export interface ModeFieldsProps {
   mode: string;
+  /** Offer cluster mode (replicated guests): see useReplicated. */
+  cluster: boolean;
   compress: string;
   onMode: (mode: string) => void;
   onCompress: (compress: string) => void;
 }
 
-/** How a backup runs: mode (snapshot or stop) and compression, for Back up now and a job's form. */
+/** How a backup runs: mode (snapshot, stop, cluster for replicated guests) and compression, for Back up now and a job's form. */
 export function ModeFields(p: ModeFieldsProps) {
   const val = (e: Event) => (e.currentTarget as HTMLSelectElement).value;
   return html`<${Field} label=${t('backup.mode')}>
       <select name="mode" value=${p.mode} onChange=${(e: Event) => p.onMode(val(e))}>
         <option value="snapshot">${t('backup.mode.snapshot')}</option>
         <option value="stop">${t('backup.mode.stop')}</option>
+        ${(p.cluster || p.mode === 'cluster') && html`<option value="cluster">${t('backup.mode.cluster')}</option>`}
       </select>
     <//>
     <${Field} label=${t('backup.compress')}>

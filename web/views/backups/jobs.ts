@@ -25,7 +25,7 @@ import { ProgressBar } from '../../components/progress-bar';
 import { StatusBadge } from '../../components/status-badge';
 import { TASK_STATUS_KEY, TASK_TONE } from '../../tasks';
 import type { BackupJob, Weekday } from '../../../node-cgi/api-types';
-import { BackupTabs, ModeFields, useBackupsDone, useStorages } from './common';
+import { BackupTabs, ModeFields, useBackupsDone, useReplicated, useStorages } from './common';
 import { SchedulerStatus } from './scheduler';
 import type { ViewProps } from '../props';
 
@@ -163,6 +163,7 @@ function JobForm({ id, me }: { id: string | null; me: Me }) {
   }, [job.data]);
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((s) => (s ? { ...s, [k]: v } : s));
   const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
+  const replicated = useReplicated(!f || f.allGuests ? 'all' : f.vmids.split(/[\s,;]+/).filter((v) => /^\d+$/.test(v)).map(Number));
   const save = useAction(async (form: FormState) => {
     if (id) await client.backups.jobs.update(id, jobBody(form, false));
     else await client.backups.jobs.create(jobBody(form, true));
@@ -207,7 +208,7 @@ function JobForm({ id, me }: { id: string | null; me: Me }) {
       </fieldset>
       <${Field} label=${t('jobs.f.start')} name="start" type="time" value=${f.start} onInput=${(e: Event) => set('start', val(e))} error=${fe('start')} />
       ${f.kind === 'backup' && html`
-        <${ModeFields} mode=${f.mode} compress=${f.compress} onMode=${(v: string) => set('mode', v)} onCompress=${(v: string) => set('compress', v)} />
+        <${ModeFields} mode=${f.mode} cluster=${replicated} compress=${f.compress} onMode=${(v: string) => set('mode', v)} onCompress=${(v: string) => set('compress', v)} />
         <div class="form-row">
           ${KEEPS.map((k) => html`<${Field} label=${t(`jobs.f.${k}`)} name=${k} type="number" min="0" value=${f[k]} onInput=${(e: Event) => set(k, val(e))} error=${fe(k)} />`)}
         </div>`}

@@ -15,7 +15,7 @@ import { html } from '../../html';
 import { t } from '../../i18n';
 import { href } from '../../router';
 import { guestLabel } from './actions';
-import { ModeFields } from './common';
+import { ModeFields, useReplicated } from './common';
 
 export interface BackupNowProps {
   storages: Storage[];
@@ -36,6 +36,11 @@ export function BackupNow({ storages, vmid: fixed }: BackupNowProps) {
     if (vmid === '' && choices.length > 0) setVmid(String(choices[0]!.vmid));
   }, [choices.length]);
   const target = fixed ?? Number(vmid);
+  const replicated = useReplicated(target ? [target] : []);
+  // Another guest chosen: cluster mode only while it is replicated.
+  useEffect(() => {
+    if (mode === 'cluster' && !replicated) setMode('snapshot');
+  }, [replicated]);
   const start = useAction(async () => {
     setStarted(null);
     setStarted((await client.backups.run({ vmid: target, storage, mode, compress })).task);
@@ -55,7 +60,7 @@ export function BackupNow({ storages, vmid: fixed }: BackupNowProps) {
           ${storages.map((s) => html`<option value=${s.name} selected=${s.name === storage}>${s.name}</option>`)}
         </select>
       <//>
-      <${ModeFields} mode=${mode} compress=${compress} onMode=${setMode} onCompress=${setCompress} />
+      <${ModeFields} mode=${mode} cluster=${replicated} compress=${compress} onMode=${setMode} onCompress=${setCompress} />
       <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${start.busy || none || !target}>${t('backup.start')}</button></div>
     </form>
     <${ErrorBanner} error=${formError(error, ['vmid', 'storage'])} />

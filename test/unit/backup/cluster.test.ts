@@ -1,0 +1,65 @@
+/**
+ * node-cgi/backup/cluster.ts, its pure parts: the peer's request parsed as
+ * data (a table of bad bodies, each with its reason), the replica's state
+ * the peer needs, and the backup id read from the peer's task.
+ */
+import { suite } from '../../helpers/suite';
+import * as assert from 'uvu/assert';
+import { parseReplicaRequest, replicaBackupProblem, verifiedIdOf } from '../../../node-cgi/backup/cluster';
+import type { DrbdDeviceState } from '../../../node-cgi/drbd/proc';
+
+const CONFIG = JSON.stringify({ vmid: 101, name: 'web', disks: [{ id: 'disk0', file: 'vm-101-disk-0.raw' }, { id: 'disk1', file: 'vm-101-disk-1.drbd' }] });
+const BODY = {
+  vmid: 101, storage: 'local', compress: 'zstd', job: null, user: 'admin@pve', source: 'UPID:n1:0001', config: CONFIG,
+  disks: [{ id: 'disk0', resource: 'vm-101-disk-0', minor: 0 }, { id: 'disk1', resource: 'vm-101-disk-1', minor: 7 }],
+};
+
+const P = suite('parseReplicaRequest');
+P('should take a body as the guest\'s node sends it, naming each backup file after the guest\'s disk', () => {
+  assert.equal(parseReplicaRequest(BODY), {
+    vmid: 101, storage: 'local', compress: 'zstd', job: null, user: 'admin@pve', source: 'UPID:n1:0001', configText: CONFIG,
+    disks: [
+      { id: 'disk0', file: 'vm-101-disk-0.qcow2', resource: 'vm-101-disk-0', minor: 0 },
+      { id: 'disk1', file: 'vm-101-disk-1.qcow2', resource: 'vm-101-disk-1', minor: 7 },
+    ],
+  });
+});
+const BAD: [string, Record<string, unknown>, RegExp][] = [
+  ['an unknown field', { ...BODY, path: '/etc' }, /path/],
+  ['a config that is not JSON', { ...BODY, config: '{' }, /config.*is not JSON/],
+  ['the config of another guest', { ...BODY, config: CONFIG.replace('101', '102') }, /is not the config of guest 101/],
+  ['fewer disks than the config', { ...BODY, disks: BODY.disks.slice(0, 1) }, /one entry per disk of the config/],
+  ['disks in another order', { ...BODY, disks: [...BODY.disks].reverse() }, /entry 0 is not disk disk0 of the config/],
+  ['a resource that is not the disk\'s', { ...BODY, disks: [{ ...BODY.disks[0], resource: 'vm-102-disk-0' }, BODY.disks[1]] }, /disk0 of guest 101 is resource vm-101-disk-0/],
+  ['a minor out of range', { ...BODY, disks: [{ ...BODY.disks[0], minor: 256 }, BODY.disks[1]] }, /minor of disk0 must be 0–255/],
+  ['a disk file that is a path', { ...BODY, config: CONFIG.replace('vm-101-disk-0.raw', '../../etc/passwd') }, /disk0 has no disk file name/],
+  ['a storage name that is a path', { ...BODY, storage: '../x' }, /storage/],
+  ['no user', { ...BODY, user: undefined }, /must name the user/],
+  ['a config beyond 256 KiB', { ...BODY, config: ' '.repeat(300 * 1024) }, /at most 262144 characters/],
+];
+for (const [why, body, re] of BAD) P(`should refuse ${why}`, () => assert.throws(() => parseReplicaRequest(body), re));
+P.run();
+
+const SECONDARY: DrbdDeviceState = { minor: 0, connection: 'StandAlone', role: 'Secondary', peerRole: 'Unknown', disk: 'UpToDate', peerDisk: 'DUnknown' };
+const Q = suite('replicaBackupProblem');
+Q('should accept a disconnected, UpToDate secondary, StandAlone or waiting for its peer', () => {
+  assert.is(replicaBackupProblem(SECONDARY, 'vm-101-disk-0', 'n2'), null);
+  assert.is(replicaBackupProblem({ ...SECONDARY, connection: 'WFConnection' }, 'vm-101-disk-0', 'n2'), null);
+});
+const UNFIT: [string, DrbdDeviceState | undefined, RegExp][] = [
+  ['a resource that is not up', undefined, /vm-101-disk-0 is not up on node n2/],
+  ['a primary', { ...SECONDARY, role: 'Primary' }, /is Primary on node n2, not Secondary/],
+  ['a connected replica, which changes as the guest writes', { ...SECONDARY, connection: 'Connected' }, /is Connected on node n2: the guest's node disconnects it before the backup/],
+  ['an inconsistent replica', { ...SECONDARY, disk: 'Inconsistent' }, /is Inconsistent on node n2, not UpToDate/],
+];
+for (const [why, dev, re] of UNFIT) Q(`should refuse ${why}`, () => assert.match(replicaBackupProblem(dev, 'vm-101-disk-0', 'n2')!, re));
+Q.run();
+
+const V = suite('verifiedIdOf');
+V('should read the backup id from the peer task\'s closing message', () => {
+  assert.is(verifiedIdOf('replicas of guest 101 backed up and verified local:101:20261206T193000Z'), 'local:101:20261206T193000Z');
+});
+V('should refuse a message that names no backup', () => {
+  assert.throws(() => verifiedIdOf('something else'), /did not name a verified backup: something else/);
+});
+V.run();
