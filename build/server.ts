@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DIST, ROOT, cgiEntries } from './build';
 import { basename } from 'node:path';
+import { OPENSSL_REQ_CONF, certPaths, certificateArgs } from './image/https';
 
 export interface ServerOptions {
   root: string;
@@ -70,19 +71,18 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
   });
 }
 
-/** A self-signed certificate for HTTPS mode, made once per data root. */
+/** A self-signed certificate for HTTPS mode, made once per data root (build/image/https.ts). */
 function ensureCertificate(root: string, name: string): string {
-  const dir = join(root, 'etc/ramvm/priv');
-  const pem = join(dir, 'node.pem');
-  if (existsSync(pem)) return pem;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const key = join(dir, 'node.key');
-  const crt = join(dir, 'node.crt');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`, '-keyout', key, '-out', crt], { stdio: 'pipe' });
+  const p = certPaths(root);
+  if (existsSync(p.pem)) return p.pem;
+  mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+  const conf = join(p.dir, 'openssl-req.cnf');
+  writeFileSync(conf, OPENSSL_REQ_CONF);
+  const argv = certificateArgs(name, p, conf);
+  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'pipe' });
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
-  writeFileSync(pem, readFileSync(crt, 'utf8') + readFileSync(key, 'utf8'), { mode: 0o600 });
-  return pem;
+  writeFileSync(p.pem, readFileSync(p.crt, 'utf8') + readFileSync(p.key, 'utf8'), { mode: 0o600 });
+  return p.pem;
 }
 
 function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {

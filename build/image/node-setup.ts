@@ -17,13 +17,15 @@
  * at boot cannot.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
 import { batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeName } from './layout';
 import { NODE_DIST, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR } from './files';
 import { initNode } from '../../node-cgi/cli/init';
+import { OPENSSL_REQ_CONF, certPaths, certificateArgs } from './https';
+import { DEFAULT_KEYMAP, HTTPS_TEMPLATE, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, memTotalMiB } from './kiosk';
 
 const LOG = '/ram.log';
 /** fw_cfg entry the lab uses to hand a node its first admin password (never on the command line). */
@@ -174,6 +176,51 @@ function firstPassword(): string | undefined {
   }
 }
 
+/**
+ * HTTPS, when the image ships the TLS template (the kiosk variant): the
+ * node's certificate is made on its first boot and kept in /etc/ramvm/priv,
+ * on the data disk (in RAM with ramonly: a new one every boot).
+ */
+function https(node: string): string | null {
+  if (!existsSync(HTTPS_TEMPLATE)) return null;
+  const p = certPaths('/');
+  if (existsSync(p.pem)) {
+    log(`https: certificate ${p.crt} kept from an earlier boot`);
+  } else {
+    mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+    const conf = '/run/ramvm/openssl-req.cnf';
+    writeFileSync(conf, OPENSSL_REQ_CONF);
+    if (!run('https', { argv: certificateArgs(node, p, conf) })) return null;
+    writeFileSync(p.pem, readFileSync(p.crt, 'utf8') + readFileSync(p.key, 'utf8'), { mode: 0o600 });
+    chmodSync(p.key, 0o600);
+  }
+  return readFileSync(HTTPS_TEMPLATE, 'utf8');
+}
+
+/**
+ * The kiosk (kiosk variant only: it ships the KMS drivers): its drivers,
+ * the decision (logged), and what its runner needs: a tmpfs home for the
+ * kiosk user, the node's certificate as the engine's only trusted one.
+ */
+function kiosk(params: BootParams): void {
+  if (!existsSync(`${NODE_RAMVM_DIR}/lib/kiosk`)) return;
+  // The display's driver came with the coldplug (modules.alias); the keyboard's events need evdev.
+  if (params.kiosk) run('kiosk', { argv: ['modprobe', '-b', KIOSK_INPUT_MODULE], allowFail: true });
+  let cards: string[] = [];
+  try {
+    cards = drmCards(readdirSync('/sys/class/drm'));
+  } catch {
+    /* no DRM at all */
+  }
+  const d = kioskDecision({ enabled: params.kiosk, drmCards: cards, memTotalMiB: memTotalMiB(readFileSync('/proc/meminfo', 'utf8')) });
+  log(d.why);
+  if (!d.run) return;
+  mkdirSync(`${KIOSK_RUN}/cache`, { recursive: true });
+  copyFileSync(certPaths('/').crt, `${KIOSK_RUN}/trust.crt`);
+  for (const f of [KIOSK_RUN, `${KIOSK_RUN}/cache`]) chownSync(f, KIOSK_USER.uid, KIOSK_USER.gid);
+  writeFileSync(KIOSK_ENABLED_FILE, `KIOSK_KEYMAP=${params.keymap ?? DEFAULT_KEYMAP}\n`);
+}
+
 function addresses(): string[] {
   const r = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8', env: { PATH: NODE_PATH } });
   return [...(r.stdout ?? '').matchAll(/^\d+:\s+(\S+)\s+inet\s+([0-9.]+)\//gm)].filter((m) => m[1] !== 'lo').map((m) => `${m[2]} (${m[1]})`);
@@ -205,14 +252,17 @@ function main(): void {
   log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}`);
   if (init.generatedPassword) log(`ramvm: password of user admin: ${init.generatedPassword}  (shown once, on this console only)`, true);
 
-  const template = readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
   mkdirSync('/run/ramvm', { recursive: true });
+  const template = https(node) ?? readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
   mkdirSync('/var/log/ramvm', { recursive: true });
   writeFileSync('/run/ramvm/lighttpd.conf', fillNodeName(template, node));
   mkdirSync('/var/spool/cron/crontabs', { recursive: true });
 
+  kiosk(params);
+
   const addrs = addresses();
-  log(`ramvm node ${node}: ${disk ? `data on ${disk}` : 'RAM only'}; web UI on port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
+  const scheme = existsSync(HTTPS_TEMPLATE) ? 'https' : 'http';
+  log(`ramvm node ${node}: ${disk ? `data on ${disk}` : 'RAM only'}; web UI on ${scheme} port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
   log(`set-up done`);
 }
 

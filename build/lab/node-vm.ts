@@ -19,8 +19,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { request } from 'node:https';
 import { BASE_CMDLINE } from '../image/layout';
 import { NODE_PORT } from '../image/files';
+import { withQmp } from '../../node-cgi/qemu/qmp';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -48,6 +50,10 @@ export interface NodeVmConfig {
   shell: boolean;
   /** Where the serial socket and log, the QMP socket and the pid file go. */
   runDir: string;
+  /** A screen (QEMU's standard VGA, the bochs KMS driver in the node): the kiosk image shows its UI there. */
+  vga?: boolean;
+  /** The node serves HTTPS (the kiosk image does). */
+  https?: boolean;
 }
 
 /** "52:54:00:72:76:01": QEMU's prefix, then "rv", then NIC and node index. */
@@ -72,7 +78,7 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
   const args = [
     'qemu-system-x86_64',
     '-name', `ramvm-lab-${c.name}`,
-    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-nodefaults', '-no-user-config', '-display', 'none', ...(c.vga ? ['-vga', 'std'] : []),
     '-accel', c.accel, '-cpu', 'max',
     '-m', String(c.memoryMiB), '-smp', String(c.cpus),
     '-chardev', `socket,id=serial,path=${run}/serial.sock,server=on,wait=off,logfile=${run}/serial.log`,
@@ -123,7 +129,7 @@ export class NodeVm {
   constructor(readonly config: NodeVmConfig) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.config.webPort}`;
+    return `${this.config.https ? 'https' : 'http'}://127.0.0.1:${this.config.webPort}`;
   }
 
   start(): void {
@@ -151,14 +157,14 @@ export class NodeVm {
     while (Date.now() < deadline) {
       if (!this.running()) throw new Error(`node ${this.config.name}: qemu exited (${this.serialTail()})`);
       try {
-        const r = await fetch(this.url + '/api/access/ticket', {
+        const body = JSON.stringify({ username: 'admin', password });
+        const status = this.config.https ? await postStatus(this.url + '/api/access/ticket', body) : await fetch(this.url + '/api/access/ticket', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ username: 'admin', password }),
+          body,
           signal: AbortSignal.timeout(5000),
-        });
-        await r.arrayBuffer();
-        if (r.status === 200) return Date.now() - this.startedAt;
+        }).then(async (r) => (await r.arrayBuffer(), r.status));
+        if (status === 200) return Date.now() - this.startedAt;
       } catch {
         /* not up yet */
       }
@@ -221,6 +227,21 @@ export class NodeVm {
     throw new Error(`node ${this.config.name}: no answer to ${JSON.stringify(command)} on the console`);
   }
 
+  /** The node's screen into a file (QMP screendump): PPM by default, PNG for people to look at. */
+  async screendump(file: string, format: 'ppm' | 'png' = 'ppm'): Promise<void> {
+    await withQmp(join(this.config.runDir, 'qmp.sock'), (q) => q.execute('screendump', { filename: file, ...(format === 'png' ? { format } : {}) }));
+  }
+
+  /** Presses chords on the node's keyboard (QMP send-key), one after the other: [['shift', 'a'], ['tab']]. */
+  async sendKeys(chords: readonly (readonly string[])[], gapMs = 60): Promise<void> {
+    await withQmp(join(this.config.runDir, 'qmp.sock'), async (q) => {
+      for (const chord of chords) {
+        await q.execute('send-key', { keys: chord.map((k) => ({ type: 'qcode', data: k })), 'hold-time': 40 });
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  }
+
   /** Power off: SIGTERM to QEMU (the node keeps nothing but its data disk, whose ext4 journal covers this). */
   async stop(): Promise<void> {
     this.console?.destroy();
@@ -237,6 +258,21 @@ export class NodeVm {
     }
     for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
   }
+}
+
+/** POST to a node that serves HTTPS with its own self-signed certificate (only whether it answers matters here); its status. */
+function postStatus(url: string, body: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 5000,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+      r.resume();
+      r.on('end', () => res(r.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', rej);
+    req.end(body);
+  });
 }
 
 /** A sparse raw file of `sizeGiB` (only what the node writes takes space). */

@@ -1,0 +1,334 @@
+/**
+ * The kiosk variant of the node image as data: what it adds to the standard
+ * node so that the node's own screen shows the web UI. `npm run image --
+ * --kiosk` builds it beside the standard image; this module decides, image.ts
+ * and node-setup.ts act.
+ *
+ * The engine is Debian 12's cog 0.16 on WPE WebKit 2.38, drawing straight to
+ * the kernel's DRM/KMS display (no X, no Wayland compositor), rendered by
+ * Mesa's llvmpipe. It adds three squashfs parts on top of the standard
+ * node's, each cached on its own:
+ *
+ *   kiosk  = cog, its DRM platform, udev (libinput needs tagged devices),
+ *            one font, keyboard maps, the KMS drivers, the set-up's files
+ *   webkit = WPE WebKit (web and network processes), ICU, libsoup, TLS
+ *   mesa   = EGL, GBM, the llvmpipe driver and LLVM
+ *
+ *   initrd-kiosk.img = initrd.img ++ cpio(etc/parts, parts/kiosk.sfs, webkit.sfs, mesa.sfs)
+ *
+ * The standard initrd is a prefix of the kiosk's, byte for byte: the kernel
+ * unpacks the appended cpio over the first, so its etc/parts (the kiosk's
+ * parts on top) replaces the early one, and stage 1 stacks all eight.
+ *
+ * The engine gets no security updates in Debian 12, so it is locked to the
+ * node itself: a content filter blocks every load but https:// and wss://
+ * of localhost:8006, and the TLS trust store holds nothing but the node's
+ * own certificate, made on first boot and kept on the data disk.
+ */
+import type { HostFile } from './files';
+import { NODE_PORT, NODE_RAMVM_DIR } from './files';
+
+/** The kiosk's squashfs parts, top of the overlay first; they sit above the standard parts. */
+export const KIOSK_PARTS = ['kiosk', 'webkit', 'mesa'] as const;
+export type KioskPartName = (typeof KIOSK_PARTS)[number];
+
+/**
+ * Debian packages the kiosk build takes files from (installed on the build
+ * machine), by a file that shows each is there. cog brings WPE WebKit,
+ * Mesa, libinput and glib-networking as its dependencies.
+ */
+export const KIOSK_PACKAGES: readonly [string, string][] = [
+  ['cog', '/usr/bin/cog'],
+  ['udev', '/usr/bin/udevadm'],
+  ['fonts-dejavu-core', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'],
+  ['xkb-data', '/usr/share/X11/xkb/rules/evdev'],
+  ['libegl-mesa0', '/usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0'],
+  ['libgl1-mesa-dri', '/usr/lib/x86_64-linux-gnu/dri/kms_swrast_dri.so'],
+];
+
+const LIB = '/usr/lib/x86_64-linux-gnu';
+const elf = (path: string, pkg: string): HostFile => ({ path, pkg, elf: true });
+
+/**
+ * The programs and libraries the kiosk runs, by the part that holds them.
+ * Each brings the libraries `ldd` names; a library goes to the first part
+ * (in this order: mesa, webkit, kiosk) whose program needs it, unless the
+ * standard node already has it.
+ */
+export const KIOSK_ELF: Readonly<Record<KioskPartName, readonly HostFile[]>> = {
+  mesa: [
+    // llvmpipe through GBM on the KMS device: every DRI driver name is the same file; one is enough.
+    elf(`${LIB}/dri/kms_swrast_dri.so`, 'libgl1-mesa-dri'),
+    elf(`${LIB}/libEGL_mesa.so.0`, 'libegl-mesa0'),
+  ],
+  webkit: [
+    elf(`${LIB}/wpe-webkit-1.1/WPEWebProcess`, 'libwpewebkit-1.1-0'),
+    elf(`${LIB}/wpe-webkit-1.1/WPENetworkProcess`, 'libwpewebkit-1.1-0'),
+    elf(`${LIB}/wpe-webkit-1.1/injected-bundle/libWPEInjectedBundle.so`, 'libwpewebkit-1.1-0'),
+    // TLS for libsoup (GIO loads it from its module folder).
+    elf(`${LIB}/gio/modules/libgiognutls.so`, 'glib-networking'),
+  ],
+  kiosk: [
+    elf('/usr/bin/cog', 'cog'),
+    elf(`${LIB}/cog/modules/libcogplatform-drm.so`, 'cog'),
+    // cog loads the backend by its unversioned name at run time.
+    elf(`${LIB}/libWPEBackend-fdo-1.0.so.1`, 'libwpebackend-fdo-1.0-1'),
+    elf('/usr/bin/udevadm', 'udev'),
+  ],
+};
+
+/** Links the kiosk adds: path → target. */
+export const KIOSK_LINKS: Readonly<Record<string, string>> = {
+  [`${LIB}/libWPEBackend-fdo-1.0.so`]: 'libWPEBackend-fdo-1.0.so.1',
+  [`${LIB}/dri/swrast_dri.so`]: 'kms_swrast_dri.so',
+  // udevadm is udevd when called by this name.
+  '/usr/lib/systemd/systemd-udevd': '/usr/bin/udevadm',
+  // GnuTLS's trust store: the node's own certificate, written there at boot, and nothing else.
+  '/etc/ssl/certs/ca-certificates.crt': '/run/ramvm/kiosk/trust.crt',
+};
+
+/** Data files and folders copied as they are (folders whole). */
+export const KIOSK_DATA: readonly HostFile[] = [
+  { path: '/usr/share/glvnd/egl_vendor.d/50_mesa.json', pkg: 'libegl-mesa0' },
+  // One font: the UI asks for system-ui, sans-serif; noVNC draws on a canvas.
+  { path: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', pkg: 'fonts-dejavu-core' },
+  { path: '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf', pkg: 'fonts-dejavu-core' },
+  // Keyboard maps (libxkbcommon) and libinput's device quirks.
+  { path: '/usr/share/X11/xkb', pkg: 'xkb-data' },
+  { path: '/usr/share/libinput', pkg: 'libinput-bin' },
+];
+
+/**
+ * libLLVM names libz3 (LLVM's optional SMT solver, used by clang's static
+ * analyzer) but Mesa never calls it: the kiosk ships a stub of the same
+ * name whose every function traps (ud2), 7.7 MB smaller compressed.
+ */
+export const Z3_SONAME = 'libz3.so.4';
+
+/**
+ * KMS drivers (the kiosk's screen): Intel, QEMU's -vga std (bochs) and
+ * virtio-gpu, and the cheap ones of servers and VMs (ASPEED and Matrox BMCs,
+ * Cirrus, QXL, VMware); amdgpu, radeon and nouveau are left out (7.4 MB,
+ * and they need non-free firmware). evdev gives libinput the keyboard.
+ */
+export const KIOSK_MODULES = ['i915', 'bochs', 'virtio_gpu', 'ast', 'mgag200', 'cirrus', 'qxl', 'vmwgfx', 'evdev'] as const;
+/** Loaded by the set-up when the kiosk may run (the display drivers come with the coldplug, by modalias). */
+export const KIOSK_INPUT_MODULE = 'evdev';
+
+/** Where the kiosk keeps what it writes (HOME, caches, the trust file): a tmpfs. */
+export const KIOSK_RUN = '/run/ramvm/kiosk';
+/** The page the kiosk shows; `?kiosk` turns on the web app's kiosk mode. */
+export const KIOSK_URL = `https://localhost:${NODE_PORT}/?kiosk`;
+/** The virtual terminal of the kiosk; Alt+F1 is the text console, Alt+F7 comes back. */
+export const KIOSK_VT = 7;
+/** The unprivileged user cog runs as (groups video and input for the screen and keyboard). */
+export const KIOSK_USER = { name: 'kiosk', uid: 1000, gid: 1000, video: 44, input: 105 } as const;
+/** Below this much RAM the node keeps its memory for guests and runs no kiosk, in MiB. */
+export const KIOSK_MIN_RAM_MIB = 1536;
+/** The set-up writes this when the kiosk may run; the kiosk's runner sleeps without it. */
+export const KIOSK_ENABLED_FILE = `${KIOSK_RUN}/enabled`;
+/** lighttpd's config template with TLS, shipped by the kiosk variant (the standard node serves HTTP). */
+export const HTTPS_TEMPLATE = `${NODE_RAMVM_DIR}/lighttpd-https.conf.in`;
+/** The content filter (WebKit content-blocker rules) cog loads. */
+export const KIOSK_FILTER = `${NODE_RAMVM_DIR}/kiosk/filter.json`;
+
+/**
+ * The content filter: block every load, then let the node's own origin
+ * through (content-blocker regexes have no alternation, hence two rules).
+ * It applies to top-level navigations, subresources and websockets alike.
+ */
+export function contentFilter(port: number = NODE_PORT): string {
+  const allow = (scheme: string) => ({ trigger: { 'url-filter': `^${scheme}://localhost:${port}/` }, action: { type: 'ignore-previous-rules' } });
+  return JSON.stringify([{ trigger: { 'url-filter': '.*' }, action: { type: 'block' } }, allow('https'), allow('wss')], null, 1) + '\n';
+}
+
+/** cog's command line: DRM platform, the filter, no sandbox helpers, nothing but the node's page. */
+export function cogArgs(): string[] {
+  return ['cog', '--platform=drm', `--content-filter=${KIOSK_FILTER}`, '--webprocess-failure=restart',
+    '--enable-developer-extras=0', '--enable-fullscreen=1', '--javascript-can-open-windows-automatically=0',
+    '--enable-webgl=0', '--enable-media=0', '--enable-webaudio=0', '--enable-html5-database=0', '--enable-plugins=0',
+    '--bg-color=#1f2937', KIOSK_URL];
+}
+
+/** The environment of cog: Mesa's software renderer on every machine, the kiosk's tmpfs as home (the runner adds the keyboard layout). */
+export function cogEnv(): Record<string, string> {
+  return {
+    PATH: '/usr/bin:/bin',
+    HOME: KIOSK_RUN,
+    XDG_RUNTIME_DIR: KIOSK_RUN,
+    XDG_CACHE_HOME: `${KIOSK_RUN}/cache`,
+    XDG_DATA_HOME: `${KIOSK_RUN}/data`,
+    MESA_LOADER_DRIVER_OVERRIDE: 'kms_swrast',
+    GALLIUM_DRIVER: 'llvmpipe',
+    FONTCONFIG_FILE: '/etc/fonts/fonts.conf',
+    GST_REGISTRY_UPDATE: 'no',
+  };
+}
+
+/** The keyboard layout without ramvm.keymap= (an xkb layout name). */
+export const DEFAULT_KEYMAP = 'us';
+
+/**
+ * The runner, /opt/ramvm/lib/kiosk (respawned by init). It sleeps unless
+ * the set-up enabled the kiosk; else it tags the input and DRM devices
+ * (udev), switches to the kiosk's VT and keeps cog running there while that
+ * VT is shown. On another VT (Alt+F1: the text console) it stops cog, which
+ * hands the screen back to the kernel's console; Alt+F7 starts it again.
+ */
+export function runnerScript(): string {
+  const env = Object.entries(cogEnv()).map(([k, v]) => `${k}='${v}'`).join(' ');
+  const q = (a: string) => (/^[A-Za-z0-9_./:=,-]+$/.test(a) ? a : `'${a}'`);
+  return `#!/bin/sh
+# The kiosk (respawned by init; written by build/image/kiosk.ts runnerScript()).
+# Sleeps unless the set-up enabled it (${KIOSK_ENABLED_FILE}; /ram.log says why not).
+if [ ! -f ${KIOSK_ENABLED_FILE} ]; then exec sleep 2147483647; fi
+. ${KIOSK_ENABLED_FILE}
+udevadm trigger --action=add --subsystem-match=input --subsystem-match=drm
+udevadm settle --timeout=30
+chvt ${KIOSK_VT}
+pid=
+fails=0
+while :; do
+  read -r vt < /sys/class/tty/tty0/active
+  if [ "$vt" = tty${KIOSK_VT} ]; then
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+      [ -n "$pid" ] && fails=$((fails + 1))
+      if [ "$fails" -ge 5 ]; then
+        echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: cog stopped 5 times, giving up; the web UI still serves (see ${KIOSK_RUN}/cog.log)" >> /ram.log
+        chvt 1
+        exec sleep 2147483647
+      fi
+      echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: starting cog on tty${KIOSK_VT}" >> /ram.log
+      su -s /bin/sh ${KIOSK_USER.name} -c "cd ${KIOSK_RUN} && exec env -i ${env} XKB_DEFAULT_LAYOUT=\${KIOSK_KEYMAP:-${DEFAULT_KEYMAP}} ${cogArgs().map(q).join(' ')}" </dev/null >>${KIOSK_RUN}/cog.log 2>&1 &
+      pid=$!
+    fi
+  elif [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    wait "$pid"
+    pid=
+  fi
+  sleep 1
+done
+`;
+}
+
+export interface KioskDecision {
+  run: boolean;
+  /** The line for /ram.log. */
+  why: string;
+}
+
+/**
+ * Whether the kiosk runs on this boot: not with ramvm.kiosk=0, not without
+ * a KMS device (the Debian kernel has no simpledrm: a display the shipped
+ * drivers do not know stays a text console), not with less RAM than
+ * KIOSK_MIN_RAM_MIB. Without it the node serves its web UI as always.
+ */
+export function kioskDecision(o: { enabled: boolean; drmCards: readonly string[]; memTotalMiB: number }): KioskDecision {
+  if (!o.enabled) return { run: false, why: 'kiosk: off (ramvm.kiosk=0); the web UI serves as always' };
+  if (o.drmCards.length === 0) return { run: false, why: 'kiosk: off: no KMS display device (/dev/dri/card*); the web UI serves as always' };
+  if (o.memTotalMiB < KIOSK_MIN_RAM_MIB) {
+    return { run: false, why: `kiosk: off: ${Math.round(o.memTotalMiB)} MiB of RAM, the kiosk needs ${KIOSK_MIN_RAM_MIB} MiB; the web UI serves as always` };
+  }
+  return { run: true, why: `kiosk: on ${o.drmCards.join(', ')}, tty${KIOSK_VT} (Alt+F1 text console, Alt+F7 back)` };
+}
+
+/** "card0", "card0-Virtual-1", "renderD128" (entries of /sys/class/drm) → the cards: ["card0"]. */
+export function drmCards(entries: readonly string[]): string[] {
+  return entries.filter((e) => /^card[0-9]+$/.test(e)).sort();
+}
+
+/** MemTotal of /proc/meminfo in MiB. */
+export function memTotalMiB(meminfo: string): number {
+  const m = /^MemTotal:\s+(\d+) kB$/m.exec(meminfo);
+  if (!m) throw new Error('no MemTotal in /proc/meminfo');
+  return Number(m[1]) / 1024;
+}
+
+/**
+ * Assembly of the z3 stub: one global function per symbol, each the same
+ * trapping instruction. `as` and `ld -shared -soname libz3.so.4` make it a
+ * library that satisfies the dynamic linker (Mesa opens its driver with
+ * RTLD_NOW, so every symbol must be there) and crashes loudly if called.
+ */
+export function z3StubAssembly(symbols: readonly string[]): string {
+  if (symbols.length === 0) throw new Error('no Z3_ symbols to stub: does libLLVM still link libz3?');
+  for (const s of symbols) if (!/^Z3_[A-Za-z0-9_]+$/.test(s)) throw new Error(`not a z3 symbol: ${JSON.stringify(s)}`);
+  const lines = ['\t.text', '\t.p2align 4'];
+  for (const s of symbols) lines.push(`\t.globl ${s}`, `\t.type ${s}, @function`);
+  lines.push(...symbols.map((s) => `${s}:`), '\tud2', '');
+  return lines.join('\n');
+}
+
+/** The undefined Z3_ symbols of `readelf -W --dyn-syms` output. */
+export function undefinedZ3Symbols(readelfDynSyms: string): string[] {
+  const out = new Set<string>();
+  for (const line of readelfDynSyms.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // Num: Value Size Type Bind Vis Ndx Name
+    if (f.length >= 8 && f[6] === 'UND' && /^Z3_/.test(f[7]!)) out.add(f[7]!.replace(/@.*$/, ''));
+  }
+  return [...out].sort();
+}
+
+/**
+ * Which kiosk part each library goes to: the first group (mesa, webkit,
+ * kiosk) whose programs need it; libraries the standard node has are left
+ * out (they are there already).
+ */
+export function assignLibraries(needs: Readonly<Record<KioskPartName, readonly string[]>>, inStandard: (lib: string) => boolean): Map<string, KioskPartName> {
+  const out = new Map<string, KioskPartName>();
+  for (const part of ['mesa', 'webkit', 'kiosk'] as const) {
+    for (const lib of needs[part]) if (!out.has(lib) && !inStandard(lib)) out.set(lib, part);
+  }
+  return out;
+}
+
+/** The kiosk's lines added to the standard inittab: udev, the kiosk, a text console on tty1. */
+export function kioskInittab(standard: string): string {
+  const lines = [
+    '# The kiosk variant: udev tags input and DRM devices for libinput; the kiosk',
+    `# runs on tty${KIOSK_VT}; tty1 is the text console (Alt+F1; Alt+F7 back to the kiosk).`,
+    '::respawn:/usr/lib/systemd/systemd-udevd',
+    `::respawn:${NODE_RAMVM_DIR}/lib/kiosk`,
+    `tty1::respawn:${NODE_RAMVM_DIR}/lib/console`,
+  ];
+  const at = standard.indexOf('::ctrlaltdel:');
+  if (at < 0) throw new Error('the standard inittab has no ::ctrlaltdel: line to insert the kiosk before');
+  return standard.slice(0, at) + lines.join('\n') + '\n' + standard.slice(at);
+}
+
+/** /etc/passwd and /etc/group with the kiosk user and the device groups. */
+export function kioskAccounts(passwd: string, group: string): { passwd: string; group: string } {
+  const u = KIOSK_USER;
+  const add = (text: string, line: string) => (text.endsWith('\n') ? text : text + '\n') + line + '\n';
+  let g = group;
+  g = add(g, `video:x:${u.video}:${u.name}`);
+  g = add(g, `input:x:${u.input}:${u.name}`);
+  g = add(g, `${u.name}:x:${u.gid}:`);
+  return { passwd: add(passwd, `${u.name}:x:${u.uid}:${u.gid}:kiosk:${KIOSK_RUN}:/usr/sbin/nologin`), group: g };
+}
+
+/** udev rules of the kiosk: what libinput and cog need, nothing that loads drivers (mdev does). */
+export const KIOSK_UDEV_RULES = `# The kiosk's udev rules: input devices get libinput's ID_INPUT_* tags;
+# the screen and the keyboards are the kiosk user's groups'.
+ACTION=="remove", GOTO="ramvm_kiosk_end"
+SUBSYSTEM=="input", ENV{ID_INPUT}=="", IMPORT{builtin}="input_id"
+SUBSYSTEM=="input", KERNEL=="event*", GROUP="input", MODE="0660"
+SUBSYSTEM=="drm", KERNEL=="card*", GROUP="video", MODE="0660"
+SUBSYSTEM=="drm", KERNEL=="renderD*", GROUP="video", MODE="0660"
+LABEL="ramvm_kiosk_end"
+`;
+
+/** fontconfig: the one font, every generic family mapped to it, the cache in the kiosk's tmpfs. */
+export const KIOSK_FONTS_CONF = `<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <dir>/usr/share/fonts</dir>
+  <cachedir>${KIOSK_RUN}/cache/fontconfig</cachedir>
+  <alias><family>system-ui</family><prefer><family>DejaVu Sans</family></prefer></alias>
+  <alias><family>sans-serif</family><prefer><family>DejaVu Sans</family></prefer></alias>
+  <alias><family>serif</family><prefer><family>DejaVu Sans</family></prefer></alias>
+  <alias><family>monospace</family><prefer><family>DejaVu Sans</family></prefer></alias>
+</fontconfig>
+`;

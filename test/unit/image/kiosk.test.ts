@@ -1,0 +1,116 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  KIOSK_MIN_RAM_MIB, KIOSK_URL, KIOSK_USER, assignLibraries, cogArgs, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskInittab,
+  memTotalMiB, runnerScript, undefinedZ3Symbols, z3StubAssembly,
+} from '../../../build/image/kiosk';
+
+const C = suite('contentFilter');
+C('should block everything, then let only https and wss of the node\'s own port through', () => {
+  const rules = JSON.parse(contentFilter(8006)) as { trigger: { 'url-filter': string }; action: { type: string } }[];
+  assert.equal(rules.map((r) => [r.action.type, r.trigger['url-filter']]), [
+    ['block', '.*'], ['ignore-previous-rules', '^https://localhost:8006/'], ['ignore-previous-rules', '^wss://localhost:8006/'],
+  ]);
+  const allowed = (url: string) => rules.slice(1).some((r) => new RegExp(r.trigger['url-filter']).test(url));
+  assert.ok(allowed('https://localhost:8006/api/vm'));
+  assert.ok(allowed('wss://localhost:8006/api/console/101'));
+  for (const bad of ['http://localhost:8006/', 'https://localhost:80060/', 'https://localhost.evil:8006/', 'https://example.com/?https://localhost:8006/', 'file:///etc/passwd']) {
+    assert.not.ok(allowed(bad), bad);
+  }
+});
+C.run();
+
+const A = suite('cogArgs');
+A('should open the node\'s own page on the DRM platform with the filter', () => {
+  const a = cogArgs();
+  assert.is(a[0], 'cog');
+  assert.ok(a.includes('--platform=drm'));
+  assert.ok(a.some((x) => x.startsWith('--content-filter=')));
+  assert.is(a[a.length - 1], KIOSK_URL);
+  assert.is(KIOSK_URL, 'https://localhost:8006/?kiosk');
+  assert.not.ok(a.includes('--ignore-tls-errors'), 'TLS errors are never ignored');
+  assert.ok(a.every((x) => !/=$/.test(x)), 'every boolean option carries its value (else GOption eats the next word)');
+});
+A.run();
+
+const R = suite('runnerScript');
+R('should sleep unless enabled, run cog as the kiosk user on tty7 and stop it on another VT', () => {
+  const s = runnerScript();
+  assert.match(s, /if \[ ! -f \/run\/ramvm\/kiosk\/enabled \]; then exec sleep/);
+  assert.match(s, /chvt 7/);
+  assert.match(s, /su -s \/bin\/sh kiosk -c/);
+  assert.match(s, /MESA_LOADER_DRIVER_OVERRIDE='kms_swrast'/);
+  assert.match(s, /XKB_DEFAULT_LAYOUT=\$\{KIOSK_KEYMAP:-us\}/);
+  assert.match(s, /'https:\/\/localhost:8006\/\?kiosk'/, 'the URL is quoted: "?" is a glob');
+  assert.match(s, /kill "\$pid"/);
+});
+R.run();
+
+const D = suite('kioskDecision');
+D('should run with a KMS card and enough RAM', () => {
+  const d = kioskDecision({ enabled: true, drmCards: ['card0'], memTotalMiB: 2000 });
+  assert.is(d.run, true);
+  assert.match(d.why, /kiosk: on card0, tty7/);
+});
+D('should say why it does not run, and that the web UI still serves', () => {
+  const off = kioskDecision({ enabled: false, drmCards: ['card0'], memTotalMiB: 4000 });
+  assert.equal([off.run, /ramvm.kiosk=0/.test(off.why)], [false, true]);
+  const nodrm = kioskDecision({ enabled: true, drmCards: [], memTotalMiB: 4000 });
+  assert.equal([nodrm.run, /no KMS display device/.test(nodrm.why)], [false, true]);
+  const small = kioskDecision({ enabled: true, drmCards: ['card0'], memTotalMiB: KIOSK_MIN_RAM_MIB - 1 });
+  assert.equal([small.run, /the kiosk needs 1536 MiB/.test(small.why)], [false, true]);
+  for (const d of [off, nodrm, small]) assert.match(d.why, /web UI serves as always/);
+});
+D.run();
+
+const M = suite('drmCards / memTotalMiB');
+M('should take cards only, not connectors or render nodes', () => {
+  assert.equal(drmCards(['renderD128', 'card1', 'card0-Virtual-1', 'card0', 'version']), ['card0', 'card1']);
+});
+M('should read MemTotal in MiB and refuse meminfo without it', () => {
+  assert.is(memTotalMiB('MemTotal:        2048000 kB\nMemFree: 1 kB\n'), 2000);
+  assert.throws(() => memTotalMiB('MemFree: 1 kB\n'), /no MemTotal/);
+});
+M.run();
+
+const Z = suite('z3 stub');
+Z('should list the undefined Z3_ symbols of readelf --dyn-syms once each', () => {
+  const out = `Symbol table '.dynsym' contains 3 entries:
+   Num:    Value          Size Type    Bind   Vis      Ndx Name
+    10: 0000000000000000     0 FUNC    GLOBAL DEFAULT  UND Z3_mk_context
+    11: 0000000000000000     0 FUNC    GLOBAL DEFAULT  UND Z3_del_context
+    12: 0000000000001000    10 FUNC    GLOBAL DEFAULT   12 Z3_defined_here
+    13: 0000000000000000     0 FUNC    GLOBAL DEFAULT  UND memcpy@GLIBC_2.14 (3)`;
+  assert.equal(undefinedZ3Symbols(out), ['Z3_del_context', 'Z3_mk_context']);
+});
+Z('should make every symbol a global function that traps', () => {
+  const s = z3StubAssembly(['Z3_a', 'Z3_b']);
+  assert.match(s, /\.globl Z3_a\n\t\.type Z3_a, @function/);
+  assert.match(s, /Z3_a:\nZ3_b:\n\tud2/);
+});
+Z('should refuse no symbols and names that are not z3 symbols', () => {
+  assert.throws(() => z3StubAssembly([]), /no Z3_ symbols/);
+  assert.throws(() => z3StubAssembly(['Z3_x; rm']), /not a z3 symbol/);
+});
+Z.run();
+
+const L = suite('assignLibraries');
+L('should give each library to the first part that needs it, and none the standard node has', () => {
+  const m = assignLibraries({ mesa: ['/l/libLLVM.so', '/l/libc.so.6', '/l/libz.so'], webkit: ['/l/libz.so', '/l/libicu.so'], kiosk: ['/l/libicu.so', '/l/libinput.so'] },
+    (lib) => lib === '/l/libc.so.6');
+  assert.equal([...m], [['/l/libLLVM.so', 'mesa'], ['/l/libz.so', 'mesa'], ['/l/libicu.so', 'webkit'], ['/l/libinput.so', 'kiosk']]);
+});
+L.run();
+
+const I = suite('kioskInittab / kioskAccounts');
+I('should add udev, the kiosk and a tty1 console before ctrlaltdel', () => {
+  const t = kioskInittab('::sysinit:/x\n::respawn:/y\n::ctrlaltdel:/sbin/reboot\n');
+  assert.match(t, /::respawn:\/y\n# The kiosk[\s\S]*::respawn:\/usr\/lib\/systemd\/systemd-udevd\n::respawn:\/opt\/ramvm\/lib\/kiosk\ntty1::respawn:\/opt\/ramvm\/lib\/console\n::ctrlaltdel:/);
+  assert.throws(() => kioskInittab('::sysinit:/x\n'), /ctrlaltdel/);
+});
+I('should add the kiosk user in groups video and input', () => {
+  const a = kioskAccounts('root:x:0:0:root:/root:/bin/sh\n', 'root:x:0:');
+  assert.match(a.passwd, new RegExp(`\\nkiosk:x:${KIOSK_USER.uid}:${KIOSK_USER.gid}:kiosk:/run/ramvm/kiosk:/usr/sbin/nologin\\n$`));
+  assert.match(a.group, /^root:x:0:\nvideo:x:44:kiosk\ninput:x:105:kiosk\nkiosk:x:1000:\n$/);
+});
+I.run();
