@@ -60,6 +60,9 @@ export const KIOSK_ELF: Readonly<Record<KioskPartName, readonly HostFile[]>> = {
     // llvmpipe through GBM on the KMS device: every DRI driver name is the same file; one is enough.
     elf(`${LIB}/dri/kms_swrast_dri.so`, 'libgl1-mesa-dri'),
     elf(`${LIB}/libEGL_mesa.so.0`, 'libegl-mesa0'),
+    // libepoxy (WebKit's GL loader) opens these by name at run time; ldd does not see them.
+    elf(`${LIB}/libGLESv2.so.2`, 'libgles2'),
+    elf(`${LIB}/libEGL.so.1`, 'libegl1'),
   ],
   webkit: [
     elf(`${LIB}/wpe-webkit-1.1/WPEWebProcess`, 'libwpewebkit-1.1-0'),
@@ -183,8 +186,11 @@ export function runnerScript(): string {
 # Sleeps unless the set-up enabled it (${KIOSK_ENABLED_FILE}; /ram.log says why not).
 if [ ! -f ${KIOSK_ENABLED_FILE} ]; then exec sleep 2147483647; fi
 . ${KIOSK_ENABLED_FILE}
+# udevd starts beside us (inittab): trigger only once it listens, else the events are lost.
+n=0
+while [ ! -S /run/udev/control ] && [ "$n" -lt 100 ]; do sleep 0.2; n=$((n + 1)); done
 udevadm trigger --action=add --subsystem-match=input --subsystem-match=drm
-udevadm settle --timeout=30
+udevadm settle --timeout=60
 chvt ${KIOSK_VT}
 pid=
 fails=0

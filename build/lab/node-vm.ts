@@ -26,6 +26,9 @@ import { withQmp } from '../../node-cgi/qemu/qmp';
 
 export type Accel = 'kvm' | 'tcg';
 
+/** The screen of a lab node with `vga`: the smallest the kiosk is made for. */
+export const LAB_SCREEN = { width: 1024, height: 768 } as const;
+
 /** The lab LAN: node N has 10.99.0.N/24 on vmbr0. */
 export const LAB_NET_PREFIX = '10.99.0.';
 
@@ -50,7 +53,7 @@ export interface NodeVmConfig {
   shell: boolean;
   /** Where the serial socket and log, the QMP socket and the pid file go. */
   runDir: string;
-  /** A screen (QEMU's standard VGA, the bochs KMS driver in the node): the kiosk image shows its UI there. */
+  /** A screen: QEMU's standard VGA (the bochs KMS driver in the node) at 1024×768; the kiosk image shows its UI there. */
   vga?: boolean;
   /** The node serves HTTPS (the kiosk image does). */
   https?: boolean;
@@ -78,8 +81,12 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
   const args = [
     'qemu-system-x86_64',
     '-name', `ramvm-lab-${c.name}`,
-    '-nodefaults', '-no-user-config', '-display', 'none', ...(c.vga ? ['-vga', 'std'] : []),
-    '-accel', c.accel, '-cpu', 'max',
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    // -vga std's device, with the mode its EDID prefers set to 1024×768 (QEMU's own default is 1280×800).
+    ...(c.vga ? ['-device', `VGA,edid=on,xres=${LAB_SCREEN.width},yres=${LAB_SCREEN.height}`] : []),
+    // A screen means the kiosk's software renderer, whose JIT uses AVX2 where the CPU offers it: QEMU 7.2's TCG
+    // crashes on its gathers, so a TCG node with a screen gets no AVX (KVM runs the host's CPU as it is).
+    '-accel', c.accel, '-cpu', c.vga && c.accel === 'tcg' ? 'max,avx=off,avx2=off' : 'max',
     '-m', String(c.memoryMiB), '-smp', String(c.cpus),
     '-chardev', `socket,id=serial,path=${run}/serial.sock,server=on,wait=off,logfile=${run}/serial.log`,
     '-serial', 'chardev:serial',
