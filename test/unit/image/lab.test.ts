@@ -66,6 +66,13 @@ Q('should add the virtio console of the lab shell only with ramvm.shell', () => 
   assert.ok(after(nodeQemuArgs(base), '-device').includes('virtconsole,chardev=shell,name=ramvm.shell'));
   assert.not.ok(nodeQemuArgs({ ...base, shell: false }).join(' ').includes('virtconsole'));
 });
+Q('should give a node with a screen the standard VGA at 1024x768, and no AVX under TCG', () => {
+  const a = nodeQemuArgs({ ...base, vga: true });
+  assert.ok(after(a, '-device').includes('VGA,edid=on,xres=1024,yres=768'));
+  assert.is(a[a.indexOf('-cpu') + 1], 'max,avx=off,avx2=off');
+  assert.is(nodeQemuArgs({ ...base, vga: true, accel: 'kvm' })[a.indexOf('-cpu') + 1], 'max', 'KVM runs the CPU as it is');
+  assert.not.ok(nodeQemuArgs(base).join(' ').includes('VGA'), 'no screen by default');
+});
 Q('should boot the ISO from a CD with no kernel arguments', () => {
   const a = nodeQemuArgs({ ...base, boot: { iso: '/o/ramvm.iso' } });
   assert.not.ok(a.includes('-kernel'));
