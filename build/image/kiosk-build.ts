@@ -22,7 +22,7 @@ import { certPaths } from './https';
 import { CACHE, OUT, makeIso, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
 import {
   HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PACKAGES, KIOSK_PARTS, KIOSK_UDEV_RULES,
-  Z3_SONAME, assignLibraries, contentFilter, kioskAccounts, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
+  Z3_SONAME, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
 } from './kiosk';
 import { GRUB_ENTRIES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, PARTS, nodeLighttpdConfig, type GrubEntry, type ImageSizeRow } from './layout';
 import { imageModules, loadOrder, parseModulesDep, EARLY_MODULES, BOOT_MODULES, KVM_MODULES, HARDWARE_MODULES } from './modules';
@@ -127,6 +127,7 @@ function stageKioskConfig(ks: KioskStage, std: Stage): void {
   ks.write('kiosk', '/etc/group', acc.group);
   ks.write('kiosk', '/usr/lib/udev/rules.d/60-ramvm-kiosk.rules', KIOSK_UDEV_RULES);
   ks.write('kiosk', '/etc/fonts/fonts.conf', KIOSK_FONTS_CONF);
+  ks.write('kiosk', '/etc/mdev.conf', kioskMdevConf(readFileSync(join(rootfs, 'etc/mdev.conf'), 'utf8')));
   ks.write('kiosk', `${NODE_RAMVM_DIR}/lib/kiosk`, runnerScript(), 0o755);
   ks.write('kiosk', KIOSK_FILTER, contentFilter());
   const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, tlsPem: certPaths('/').pem });

@@ -84,6 +84,11 @@ export const KIOSK_ELF: Readonly<Record<KioskPartName, readonly HostFile[]>> = {
 export const KIOSK_LINKS: Readonly<Record<string, string>> = {
   [`${LIB}/libWPEBackend-fdo-1.0.so`]: 'libWPEBackend-fdo-1.0.so.1',
   [`${LIB}/dri/swrast_dri.so`]: 'kms_swrast_dri.so',
+  // The same file is Intel's hardware drivers too (Mesa's megadriver): on Intel graphics the engine
+  // gets a hardware GL; elsewhere Mesa finds no driver by name and falls back to kms_swrast (llvmpipe).
+  [`${LIB}/dri/iris_dri.so`]: 'kms_swrast_dri.so',
+  [`${LIB}/dri/crocus_dri.so`]: 'kms_swrast_dri.so',
+  [`${LIB}/dri/i915_dri.so`]: 'kms_swrast_dri.so',
   // udevadm is udevd when called by this name.
   '/usr/lib/systemd/systemd-udevd': '/usr/bin/udevadm',
   // GnuTLS's trust store: the node's own certificate, written there at boot, and nothing else.
@@ -153,7 +158,7 @@ export function cogArgs(): string[] {
     '--bg-color=#1f2937', KIOSK_URL];
 }
 
-/** The environment of cog: Mesa's software renderer on every machine, the kiosk's tmpfs as home (the runner adds the keyboard layout). */
+/** The environment of cog: llvmpipe where Mesa has no hardware driver, the kiosk's tmpfs as home (the runner adds the keyboard layout). */
 export function cogEnv(): Record<string, string> {
   return {
     PATH: '/usr/bin:/bin',
@@ -161,7 +166,6 @@ export function cogEnv(): Record<string, string> {
     XDG_RUNTIME_DIR: KIOSK_RUN,
     XDG_CACHE_HOME: `${KIOSK_RUN}/cache`,
     XDG_DATA_HOME: `${KIOSK_RUN}/data`,
-    MESA_LOADER_DRIVER_OVERRIDE: 'kms_swrast',
     GALLIUM_DRIVER: 'llvmpipe',
     FONTCONFIG_FILE: '/etc/fonts/fonts.conf',
     GST_REGISTRY_UPDATE: 'no',
@@ -192,6 +196,9 @@ while [ ! -S /run/udev/control ] && [ "$n" -lt 100 ]; do sleep 0.2; n=$((n + 1))
 udevadm trigger --action=add --subsystem-match=input --subsystem-match=drm
 udevadm settle --timeout=60
 chvt ${KIOSK_VT}
+# A runner respawned by init takes over: the cog of the one before goes first (one DRM master).
+if [ -f ${KIOSK_RUN}/cog.pid ]; then kill "$(cat ${KIOSK_RUN}/cog.pid)" 2>/dev/null; sleep 1; fi
+echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: runner started" >> /ram.log
 pid=
 fails=0
 while :; do
@@ -207,6 +214,7 @@ while :; do
       echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: starting cog on tty${KIOSK_VT}" >> /ram.log
       su -s /bin/sh ${KIOSK_USER.name} -c "cd ${KIOSK_RUN} && exec env -i ${env} XKB_DEFAULT_LAYOUT=\${KIOSK_KEYMAP:-${DEFAULT_KEYMAP}} ${cogArgs().map(q).join(' ')}" </dev/null >>${KIOSK_RUN}/cog.log 2>&1 &
       pid=$!
+      echo "$pid" > ${KIOSK_RUN}/cog.pid
     fi
   elif [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
@@ -313,6 +321,18 @@ export function kioskAccounts(passwd: string, group: string): { passwd: string; 
   g = add(g, `input:x:${u.input}:${u.name}`);
   g = add(g, `${u.name}:x:${u.gid}:`);
   return { passwd: add(passwd, `${u.name}:x:${u.uid}:${u.gid}:kiosk:${KIOSK_RUN}:/usr/sbin/nologin`), group: g };
+}
+
+/**
+ * mdev's rules with the devices every user needs first: mdev's start-up scan
+ * gives any device without a rule root:root 0660, and the kiosk's processes
+ * (not root) open /dev/null and /dev/urandom (WebKit aborts without them).
+ */
+export function kioskMdevConf(standard: string): string {
+  const open = ['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((d) => `${d.padEnd(8)} root:root 0666`);
+  // The screen and the keyboards as udev sets them, so a hot-plugged keyboard gets the same from both.
+  const kiosk = ['input/event[0-9]+ root:input 0660', 'dri/card[0-9]+ root:video 0660', 'dri/renderD[0-9]+ root:video 0660'];
+  return ['# The kiosk variant: devices every user opens (the kiosk user too), the screen and keyboards.', ...open, ...kiosk, '', standard].join('\n');
 }
 
 /** udev rules of the kiosk: what libinput and cog need, nothing that loads drivers (mdev does). */

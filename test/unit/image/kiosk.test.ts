@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  KIOSK_MIN_RAM_MIB, KIOSK_URL, KIOSK_USER, assignLibraries, cogArgs, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskInittab,
+  KIOSK_MIN_RAM_MIB, KIOSK_URL, KIOSK_USER, assignLibraries, cogArgs, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskInittab, kioskMdevConf,
   memTotalMiB, runnerScript, undefinedZ3Symbols, z3StubAssembly,
 } from '../../../build/image/kiosk';
 
@@ -39,7 +39,7 @@ R('should sleep unless enabled, run cog as the kiosk user on tty7 and stop it on
   assert.match(s, /if \[ ! -f \/run\/ramvm\/kiosk\/enabled \]; then exec sleep/);
   assert.match(s, /chvt 7/);
   assert.match(s, /su -s \/bin\/sh kiosk -c/);
-  assert.match(s, /MESA_LOADER_DRIVER_OVERRIDE='kms_swrast'/);
+  assert.match(s, /GALLIUM_DRIVER='llvmpipe'/);
   assert.match(s, /XKB_DEFAULT_LAYOUT=\$\{KIOSK_KEYMAP:-us\}/);
   assert.match(s, /'https:\/\/localhost:8006\/\?kiosk'/, 'the URL is quoted: "?" is a glob');
   assert.match(s, /kill "\$pid"/);
@@ -112,5 +112,11 @@ I('should add the kiosk user in groups video and input', () => {
   const a = kioskAccounts('root:x:0:0:root:/root:/bin/sh\n', 'root:x:0:');
   assert.match(a.passwd, new RegExp(`\\nkiosk:x:${KIOSK_USER.uid}:${KIOSK_USER.gid}:kiosk:/run/ramvm/kiosk:/usr/sbin/nologin\\n$`));
   assert.match(a.group, /^root:x:0:\nvideo:x:44:kiosk\ninput:x:105:kiosk\nkiosk:x:1000:\n$/);
+});
+I('should open /dev/null and /dev/urandom to every user before the standard rules', () => {
+  const m = kioskMdevConf('$MODALIAS=.*  root:root 0660 @modprobe\n');
+  assert.match(m, /^null     root:root 0666$/m);
+  assert.match(m, /^urandom  root:root 0666$/m);
+  assert.ok(m.indexOf('urandom') < m.indexOf('$MODALIAS'), 'mdev takes the first rule that matches');
 });
 I.run();
