@@ -19,7 +19,7 @@ export interface ServerOptions {
   port: number;
   node?: string;
   https?: boolean;
-  /** Extra environment for `ramvm init` (e.g. RAMVM_ADMIN_PASSWORD). */
+  /** Extra environment for `ramvm init` (e.g. RAMVM_ADMIN_PASSWORD); its RAMVM_KVM_DEVICE (the KVM device to check, tests) also reaches the CGIs. */
   env?: NodeJS.ProcessEnv;
   /** Keep lighttpd's stdout off the terminal (tests). */
   quiet?: boolean;
@@ -53,6 +53,7 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
     NODE: process.execPath,
     NODE_NAME: opts.node ?? hostname(),
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    KVM_DEVICE: opts.env?.RAMVM_KVM_DEVICE || '/dev/kvm',
     MAX_REQUEST_KB: String(MAX_REQUEST_KB),
     UPLOAD_DIR: uploadDir(root),
     HANDLERS: cgiEntries().map((f) => basename(f, '.ts')).filter((h) => h !== 'unknown').join('|'),

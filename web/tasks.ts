@@ -10,6 +10,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { TaskRecord } from '../node-cgi/tasks/task';
 import { api, type ApiError } from './api';
+import { client } from './client';
+import { REAL_TIMERS, type Timers } from './hooks';
 import { hasMessage, t } from './i18n';
 import type { Tone } from './components/status-badge';
 
@@ -55,11 +57,6 @@ export function panelTasks(tasks: readonly Task[], acked: ReadonlySet<string>, n
 export interface TaskState {
   tasks: Task[] | null;
   error: ApiError | null;
-}
-
-export interface Timers {
-  setTimeout: (fn: () => void, ms: number) => unknown;
-  clearTimeout: (h: unknown) => void;
 }
 
 /** A poller that runs while someone listens. */
@@ -115,10 +112,7 @@ export function createTaskPoller(load: () => Promise<Task[]>, timers: Timers) {
   };
 }
 
-export const taskPoller = createTaskPoller(() => api.get<Task[]>(`/api/task?limit=${TASK_LIMIT}`), {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-});
+export const taskPoller = createTaskPoller(() => client.tasks.list(TASK_LIMIT), REAL_TIMERS);
 api.onTaskStarted(() => void taskPoller.refresh());
 
 /** The shared task list; polls while mounted. */

@@ -3,6 +3,9 @@
  * on a LAN of their own (the hub in this process), each with a sparse data
  * disk under var/lab/, each node's web UI forwarded to a port of 127.0.0.1.
  * Prints the URLs and the admin password; Ctrl-C stops every node and the hub.
+ * One lab per machine: a second one refuses, naming the first (lock.ts).
+ * The accelerator is what a node's "auto" picks (KVM only where the probe
+ * shows it runs a kernel); RAMVM_LAB_ACCEL=kvm|tcg overrides.
  *
  *   npm run lab                       2 nodes, kernel + initrd, data disks kept between runs
  *   npm run lab -- --nodes 3 --fresh  3 nodes on new, empty data disks
@@ -18,7 +21,8 @@ import { join } from 'node:path';
 import { buildCommand, ROOT } from '../build';
 import { buildImage, OUT } from '../image/image';
 import { startHub } from './hub';
-import { LAB_NET_PREFIX, NodeVm, ensureSparseDisk, probeAccel } from './node-vm';
+import { acquireLabLock } from './lock';
+import { LAB_NET_PREFIX, NodeVm, ensureSparseDisk, labAccel } from './node-vm';
 
 export const LAB_DIR = join(ROOT, 'var/lab');
 
@@ -76,6 +80,8 @@ function labPassword(fresh: boolean): string {
 
 export async function labCommand(args: string[]): Promise<void> {
   const o = parseLabArgs(args);
+  // Held until this process ends, however it ends.
+  await acquireLabLock({ what: 'npm run lab', wait: false });
   if (o.build) {
     await buildCommand();
     await buildImage({ iso: o.iso });
@@ -88,7 +94,8 @@ export async function labCommand(args: string[]): Promise<void> {
   mkdirSync(LAB_DIR, { recursive: true });
   if (o.fresh) for (let i = 1; i <= MAX_LAB_NODES; i++) rmSync(join(LAB_DIR, `node${i}`), { recursive: true, force: true });
   const password = labPassword(o.fresh);
-  const accel = probeAccel();
+  const { accel, reason } = await labAccel();
+  process.stdout.write(`lab: accelerator ${accel} (${reason})\n`);
   const hub = await startHub();
   const vms: NodeVm[] = [];
   let stopping = false;

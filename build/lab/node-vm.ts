@@ -23,6 +23,8 @@ import { request } from 'node:https';
 import { BASE_CMDLINE } from '../image/layout';
 import { NODE_PORT } from '../image/files';
 import { withQmp } from '../../node-cgi/qemu/qmp';
+import { ROOT } from '../build';
+import { hostAccel, type ProbeOptions } from '../../node-cgi/vm/accel';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -86,7 +88,7 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
     ...(c.vga ? ['-device', `VGA,edid=on,xres=${LAB_SCREEN.width},yres=${LAB_SCREEN.height}`] : []),
     // A screen means the kiosk's software renderer, whose JIT uses AVX2 where the CPU offers it: QEMU 7.2's TCG
     // crashes on its gathers, so a TCG node with a screen gets no AVX (KVM runs the host's CPU as it is).
-    '-accel', c.accel, '-cpu', c.vga && c.accel === 'tcg' ? 'max,avx=off,avx2=off' : 'max',
+    '-accel', c.accel, '-cpu', c.vga && c.accel === 'tcg' ? `${LAB_CPU},avx=off,avx2=off` : LAB_CPU,
     '-m', String(c.memoryMiB), '-smp', String(c.cpus),
     '-chardev', `socket,id=serial,path=${run}/serial.sock,server=on,wait=off,logfile=${run}/serial.log`,
     '-serial', 'chardev:serial',
@@ -115,16 +117,22 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
   return args;
 }
 
-/** KVM when /dev/kvm can be opened, else TCG; RAMVM_LAB_ACCEL overrides. */
-export function probeAccel(env: NodeJS.ProcessEnv = process.env): Accel {
-  if (env.RAMVM_LAB_ACCEL === 'kvm' || env.RAMVM_LAB_ACCEL === 'tcg') return env.RAMVM_LAB_ACCEL;
-  try {
-    readFileSync('/dev/kvm', { flag: 'r' });
-  } catch (e) {
-    // Reading a char device fails with EINVAL once it is open: KVM is there.
-    return (e as NodeJS.ErrnoException).code === 'EINVAL' ? 'kvm' : 'tcg';
-  }
-  return 'kvm';
+/** CPU model of the lab's nodes (under KVM too): `max` passes SVM/VMX on, for the nodes' own guests. */
+export const LAB_CPU = 'max';
+/** This boot's verdict on the lab's KVM, beside the lab's data disks. */
+export const LAB_ACCEL_FILE = join(ROOT, 'var/lab/accel.json');
+
+/**
+ * The lab's accelerator: RAMVM_LAB_ACCEL "kvm" or "tcg" if set, else
+ * ("auto") what a node's "auto" picks: KVM only where the probe shows it runs
+ * a kernel (with the lab's CPU model), kept for this boot in LAB_ACCEL_FILE.
+ */
+export async function labAccel(env: NodeJS.ProcessEnv = process.env, probe: ProbeOptions = {}): Promise<{ accel: Accel; reason: string }> {
+  const want = env.RAMVM_LAB_ACCEL ?? 'auto';
+  if (want === 'kvm' || want === 'tcg') return { accel: want, reason: 'RAMVM_LAB_ACCEL' };
+  if (want !== 'auto') throw new Error(`RAMVM_LAB_ACCEL must be kvm, tcg or auto, not ${JSON.stringify(want)}`);
+  const v = await hostAccel({ file: LAB_ACCEL_FILE, kvmCpu: LAB_CPU, ...probe });
+  return { accel: v.accel, reason: `auto: ${v.reason}` };
 }
 
 export class NodeVm {

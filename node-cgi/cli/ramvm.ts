@@ -6,6 +6,7 @@
  *   ramvm passwd <user>        set a password (read from stdin)
  *   ramvm boot                 start this node's guests marked "start at boot", in VMID order
  *   ramvm backup tick          start due backup jobs (cron, each minute; see backup/cron.ts)
+ *   ramvm accel [--probe]      this boot's KVM verdict (what accel "auto" picks); --probe: probe again
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
  */
@@ -19,6 +20,7 @@ import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
 import { bootGuests } from '../vm/tasks';
 import { backupCommand } from '../backup/cron';
+import { hostAccel } from '../vm/accel';
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -48,6 +50,11 @@ const COMMANDS: Record<string, Command> = {
     if (!ok) process.exitCode = 1;
   },
   backup: backupCommand,
+  accel: async (args) => {
+    if (args.some((a) => a !== '--probe')) throw new Error('usage: ramvm accel [--probe]');
+    const v = await hostAccel({ force: args.includes('--probe') });
+    process.stdout.write(`${v.accel}: ${v.reason} (probe ${v.ms} ms)\n`);
+  },
 };
 
 /** Register more commands (features add theirs here). */

@@ -7,7 +7,7 @@
  *   PUT    /api/vm/<vmid>                   change the config (VM.Config)
  *   DELETE /api/vm/<vmid>                   delete a stopped guest and its disks (VM.Allocate)
  *   GET    /api/vm/<vmid>/status            status and figures only
- *   POST   /api/vm/<vmid>/start|shutdown|stop|reset|pause|resume   (VM.PowerMgmt)
+ *   POST   /api/vm/<vmid>/start|shutdown|stop|reset|pause|resume   (VM.PowerMgmt; a crashed guest: reset, stop)
  *   POST   /api/vm/<vmid>/check             disk check task → 202 (VM.Config)
  *   PUT    /api/vm/<vmid>/cdrom             {"cdrom": "x.iso"|null}, live when running (VM.Config)
  *   POST   /api/vm/<vmid>/disks             add a disk (VM.Config)
@@ -19,11 +19,13 @@ import { conflict, invalid } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { readVmConfig, listVmConfigs } from '../vm/config';
-import { accelerator, existingBridges } from '../vm/host';
+import { chooseAccel } from '../vm/accel';
+import { existingBridges } from '../vm/host';
 import { addDisk, changeCdrom, checkCreate, createVm, deleteVm, removeDisk, updateDisk, updateVm } from '../vm/manage';
-import { pauseVm, readRunInfo, resetVm, resumeVm, shutdownVm, startVm, stopVm } from '../vm/power';
+import { pauseVm, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm } from '../vm/power';
 import { netPlan, pendingChanges } from '../vm/qemu-args';
 import { diskUsage, guestResources } from '../vm/resources';
+import { readNodeSettings } from '../vm/settings';
 import { vmStatus } from '../vm/status';
 import { SHUTDOWN_TIMEOUT_MAX_S } from '../vm/tasks';
 import type { VmConfig, VmDetail, VmListEntry } from '../vm/types';
@@ -42,6 +44,7 @@ async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
     onboot: cfg.onboot,
     ...guestResources(cfg, st.pid, st.uptime),
     ...(st.note ? { note: st.note } : {}),
+    ...(st.fault ? { fault: st.fault } : {}),
     ...(cfg.temporary ? { temporary: cfg.temporary } : {}),
   };
 }
@@ -50,15 +53,20 @@ export async function vmDetail(vmid: number): Promise<VmDetail> {
   const cfg = readVmConfig(vmid);
   const st = await vmStatus(vmid);
   const info = st.pid !== null ? readRunInfo(vmid) : undefined;
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   return {
     ...cfg,
     status: st.status,
     qmpStatus: st.qmpStatus,
     ...(st.note ? { note: st.note } : {}),
+    ...(st.fault ? { fault: st.fault } : {}),
     runtime: {
       pid: st.pid,
       uptime: st.uptime,
-      accel: info?.accel ?? accelerator(),
+      accel: info?.accel ?? choice.accel,
+      accelSetting: choice.setting,
+      accelSource: choice.source,
+      accelReason: choice.refusal ?? choice.reason,
       net: info?.net ?? netPlan(cfg, existingBridges(cfg.nics.map((n) => n.bridge))),
       resources: guestResources(cfg, st.pid, st.uptime),
       disks: diskUsage(cfg),
@@ -83,6 +91,7 @@ async function shutdown(ctx: Context) {
   const cfg = readVmConfig(vmid);
   const st = await vmStatus(vmid);
   if (st.status === 'stopped') throw conflict(`guest ${vmid} is not running`);
+  await refuseIfCrashed(vmid, 'an ACPI shutdown');
   const task = startTask({ kind: 'vm-shutdown', object: `/vms/${cfg.vmid}`, user: ctx.me.username, params: { vmid, timeout, forceStop: forceStop === true } });
   return new Reply(202, { task });
 }

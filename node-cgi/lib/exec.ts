@@ -56,7 +56,31 @@ export async function run(argv: readonly string[], opts: ExecOptions = {}): Prom
 }
 
 /** Run argv to completion and return its exit code instead of throwing. */
-export function runAllowFail(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export async function runAllowFail(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const res = await collect(argv, opts);
+  if (res.timedOut) throw new ExecError(argv, null, res.stderr, `timed out after ${opts.timeoutMs ?? EXEC_TIMEOUT_MS} ms`);
+  return { stdout: res.stdout, stderr: res.stderr, code: res.code };
+}
+
+export interface WatchedResult extends ExecResult {
+  /** The time limit ended it (SIGKILL). */
+  timedOut: boolean;
+  /** Its stderr matched `stopOn`, which ended it (SIGKILL). */
+  stopped: boolean;
+  /** Wall time from spawn to exit. */
+  ms: number;
+}
+
+/**
+ * Run argv and end it early (SIGKILL) when its stderr matches `stopOn` or
+ * the time is up; either is reported, never thrown, with the output so far.
+ * For probes whose failure shows on stderr while the process would stay.
+ */
+export function runWatched(argv: readonly string[], opts: ExecOptions & { stopOn?: RegExp } = {}): Promise<WatchedResult> {
+  return collect(argv, opts);
+}
+
+function collect(argv: readonly string[], opts: ExecOptions & { stopOn?: RegExp }): Promise<WatchedResult> {
   const [cmd, ...args] = argv;
   if (!cmd) throw new Error('empty argv');
   const timeoutMs = opts.timeoutMs ?? EXEC_TIMEOUT_MS;
@@ -66,12 +90,14 @@ export function runAllowFail(argv: readonly string[], opts: ExecOptions = {}): P
     env: opts.env ?? process.env,
   };
   if (opts.cwd) spawnOpts.cwd = opts.cwd;
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, spawnOpts);
     const out: Buffer[] = [];
     let outLen = 0;
     let errTail = '';
     let timedOut = false;
+    let stopped = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -82,6 +108,10 @@ export function runAllowFail(argv: readonly string[], opts: ExecOptions = {}): P
     });
     child.stderr!.on('data', (b: Buffer) => {
       errTail = (errTail + b.toString()).slice(-STDERR_TAIL_BYTES);
+      if (opts.stopOn && !stopped && opts.stopOn.test(errTail)) {
+        stopped = true;
+        child.kill('SIGKILL');
+      }
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -89,11 +119,14 @@ export function runAllowFail(argv: readonly string[], opts: ExecOptions = {}): P
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (timedOut) {
-        reject(new ExecError(argv, null, errTail, `timed out after ${timeoutMs} ms`));
-        return;
-      }
-      resolve({ stdout: Buffer.concat(out).toString(), stderr: errTail, code: code ?? (signal ? 128 : 1) });
+      resolve({
+        stdout: Buffer.concat(out).toString(),
+        stderr: errTail,
+        code: code ?? (signal ? 128 : 1),
+        timedOut,
+        stopped,
+        ms: Date.now() - started,
+      });
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });

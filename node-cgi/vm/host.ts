@@ -1,43 +1,15 @@
 /**
- * Facts about the node a guest runs on: whether KVM works (probed once,
- * cached in run/ramvm/accel.json until the next boot), which bridges exist,
- * whether the disk folder takes O_DIRECT (cache=none), and attaching a
- * guest's tap to its bridge; and fresh MAC addresses.
+ * Facts about the node a guest runs on: which bridges exist, whether the
+ * disk folder takes O_DIRECT (cache=none), and attaching a guest's tap to
+ * its bridge; and fresh MAC addresses. (Whether KVM works: vm/accel.ts.)
  *
- *   /dev/kvm opens read-write → "kvm"; no /dev/kvm or EACCES → "tcg"
  *   /sys/class/net/vmbr0/bridge exists → vmbr0 is a bridge: taps join it
  */
 import { closeSync, constants, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../lib/exec';
-import { paths } from '../lib/paths';
 import { MAC_PREFIX } from './defaults';
-import { readRunJson, writeRunJson } from './files';
-import type { Accelerator } from './types';
-
-export const KVM_DEVICE = '/dev/kvm';
-
-/** True when the KVM device opens read-write (what QEMU needs). */
-export function kvmUsable(device = KVM_DEVICE): boolean {
-  try {
-    closeSync(openSync(device, constants.O_RDWR));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The accelerator for guests of this node: probed once, then read from run/ramvm/accel.json. */
-export function accelerator(): Accelerator {
-  const file = join(paths().run, 'accel.json');
-  const cached = readRunJson<{ accel: Accelerator }>(file);
-  if (cached && (cached.accel === 'kvm' || cached.accel === 'tcg')) return cached.accel;
-  const accel: Accelerator = kvmUsable() ? 'kvm' : 'tcg';
-  mkdirSync(paths().run, { recursive: true });
-  writeRunJson(file, { accel, probed: Date.now() });
-  return accel;
-}
 
 /** The names among `names` that are Linux bridges on this node. */
 export function existingBridges(names: Iterable<string>): Set<string> {

@@ -165,7 +165,7 @@ export function deleteVm(vmid: number, by = 'root'): void {
 }
 
 /** Fields of GET /api/vm/<vmid> that are not config: ignored when a client sends them back. */
-const READ_ONLY_EXTRAS = new Set(['status', 'qmpStatus', 'note', 'runtime', 'pending']);
+const READ_ONLY_EXTRAS = new Set(['status', 'qmpStatus', 'note', 'fault', 'runtime', 'pending']);
 
 /**
  * The config after a PUT: the body's fields over the current ones. VMID,

@@ -13,21 +13,27 @@
  * Stop: SIGTERM (QEMU flushes the disks and exits), SIGKILL after
  * STOP_TIMEOUT_MS. Shutdown: QMP system_powerdown (the ACPI power button);
  * the guest decides when to power off, and its QEMU process then ends.
+ *
+ * A crashed guest (status.ts `fault`) takes reset and stop only; resume,
+ * pause and shutdown answer 409 saying so. Its reset is system_reset, which
+ * leaves QEMU in "prelaunch", then `cont`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, HttpError } from '../lib/errors';
-import { run } from '../lib/exec';
+import { ExecError, run } from '../lib/exec';
 import { nodeName, paths } from '../lib/paths';
 import { withLock } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
 import { readVmConfig, listVmConfigs } from './config';
 import { diskPath, isoPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
-import { accelerator, attachTap, existingBridges, randomMac } from './host';
+import { chooseAccel } from './accel';
+import { attachTap, existingBridges, randomMac } from './host';
+import { KVM_ERROR_RE } from './kvm-probe';
 import { netPlan, qemuArgs, startsPaused } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
-import { guestPid, processIsGuest, vmStatus } from './status';
+import { faultRefusal, guestPid, processIsGuest, vmStatus } from './status';
 import { checkVmConfig } from './validate';
 import type { VmConfig, VmRunInfo, VmStatusInfo } from './types';
 
@@ -126,6 +132,8 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
   const cfg = checkedForStart(readVmConfig(vmid));
   mustLiveHere(cfg);
   checkStartable(cfg);
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
+  if (choice.refusal) throw conflict(choice.refusal);
   const files = vmFiles(vmid);
   const reservation = reservationFile(vmid);
   withLock('vm-start', () => {
@@ -145,7 +153,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
   });
   try {
     for (const f of runtimeFiles(vmid)) rmSync(f, { force: true });
-    const accel = accelerator();
+    const accel = choice.accel;
     const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
     const argv = qemuArgs(cfg, {
       accel,
@@ -154,9 +162,15 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
       isoPath,
       bridges,
     });
-    await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
+    try {
+      await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
+    } catch (e) {
+      throw accel === 'kvm' && e instanceof ExecError && KVM_ERROR_RE.test(e.stderrTail) ? kvmStartError(vmid, e) : e;
+    }
     const { pid } = guestPid(vmid);
-    if (pid === null) throw new HttpError(500, 'exec_failed', `QEMU of guest ${vmid} exited right after its start`);
+    if (pid === null) {
+      throw new HttpError(500, 'exec_failed', `QEMU of guest ${vmid} exited right after its start${accel === 'kvm' ? `; it ran under KVM: ${TRY_TCG(vmid)}` : ''}`);
+    }
     const net = netPlan(cfg, bridges);
     try {
       for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
@@ -171,6 +185,14 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
     rmSync(reservation, { force: true });
   }
   return vmStatus(vmid);
+}
+
+const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its accelerator to TCG (PUT /api/vm/${vmid} {"accel": "tcg"})`;
+
+/** QEMU refused to start under KVM: say that it is the host's KVM, and what to do. */
+function kvmStartError(vmid: number, e: ExecError): HttpError {
+  const line = e.stderrTail.split('\n').map((l) => l.trim()).find((l) => KVM_ERROR_RE.test(l)) ?? '';
+  return new HttpError(500, 'exec_failed', `QEMU could not run guest ${vmid} under KVM (${line}): ${TRY_TCG(vmid)}`, e.detail);
 }
 
 /** Set the links of NICs marked `linkDown` down, then let the vCPUs run (the guest was started with -S). */
@@ -232,21 +254,39 @@ export async function qmpCommand<T = unknown>(vmid: number, command: string, arg
 
 /** Press the ACPI power button; the guest's OS decides when to power off. */
 export async function shutdownVm(vmid: number): Promise<VmStatusInfo> {
+  await refuseIfCrashed(vmid, 'an ACPI shutdown');
   await qmpCommand(vmid, 'system_powerdown');
   return vmStatus(vmid);
 }
 
+/** 409 when the guest has crashed: `action` cannot help it. */
+export async function refuseIfCrashed(vmid: number, action: string): Promise<void> {
+  const { fault } = await vmStatus(vmid);
+  if (fault) throw conflict(faultRefusal(vmid, fault, action));
+}
+
+/** Reset; a crashed guest comes back from QEMU's "prelaunch" with `cont`. */
 export async function resetVm(vmid: number): Promise<VmStatusInfo> {
+  const { fault } = await vmStatus(vmid);
   await qmpCommand(vmid, 'system_reset');
+  if (fault) {
+    const after = await qmpCommand<{ status: string }>(vmid, 'query-status');
+    if (after.status !== 'prelaunch') {
+      throw conflict(`guest ${vmid} stayed in "${after.status}" after the reset (QEMU runs with -no-reboot?); stop it and start it again`);
+    }
+    await qmpCommand(vmid, 'cont');
+  }
   return vmStatus(vmid);
 }
 
 export async function pauseVm(vmid: number): Promise<VmStatusInfo> {
+  await refuseIfCrashed(vmid, 'pause');
   await qmpCommand(vmid, 'stop');
   return vmStatus(vmid);
 }
 
 export async function resumeVm(vmid: number): Promise<VmStatusInfo> {
+  await refuseIfCrashed(vmid, 'resume');
   await qmpCommand(vmid, 'cont');
   return vmStatus(vmid);
 }

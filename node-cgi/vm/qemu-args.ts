@@ -13,7 +13,8 @@
  *       -chardev socket,id=qmp-status,path=…/101.status.qmp,server=on,wait=off -mon chardev=qmp-status,mode=control
  *       -vnc unix:…/101.vnc -device VGA,id=vga
  *       -chardev file,id=serial0,path=…/101.serial.log -device isa-serial,chardev=serial0
- *       -rtc base=utc -device piix3-usb-uhci,id=uhci -device usb-tablet,id=tablet,bus=uhci.0
+ *       -rtc base=utc -device pvpanic -action panic=pause
+ *       -device piix3-usb-uhci,id=uhci -device usb-tablet,id=tablet,bus=uhci.0
  *       -drive if=none,id=drive-cdrom,media=cdrom,readonly=on -device ide-cd,bus=ide.1,unit=0,drive=drive-cdrom,id=cdrom,bootindex=2
  *       -drive if=none,id=drive-disk0,file=…/vm-101-disk-0.qcow2,format=qcow2,cache=writeback,discard=unmap
  *       -device virtio-blk-pci,drive=drive-disk0,id=disk0,bootindex=1
@@ -27,7 +28,10 @@
  * any path is safe. `-name …,process=ramvm-101` names the process (its
  * /proc/<pid>/comm) and stays in /proc/<pid>/cmdline, which is how a pid is
  * recognised as this guest's QEMU. No `-no-shutdown`: a guest that powers
- * off ends its QEMU process.
+ * off ends its QEMU process. The pvpanic device (ISA port 0x505; Linux and
+ * Windows drivers report a crash there) with `-action panic=pause` keeps a
+ * guest that panicked in QMP state "guest-panicked", its last screen on the
+ * console, instead of ending QEMU (QEMU's default for a panic).
  */
 import { OS_TYPES } from './defaults';
 import type { Accelerator, DiskConfig, NicRuntime, VmConfig } from './types';
@@ -132,6 +136,8 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
     '-chardev', `file,id=serial0,path=${qemuOpt(f.serialLog)}`,
     '-device', 'isa-serial,chardev=serial0',
     '-rtc', os.rtcBase === 'localtime' ? 'base=localtime,driftfix=slew' : 'base=utc',
+    '-device', 'pvpanic',
+    '-action', 'panic=pause',
   ];
   if (startsPaused(vm)) args.push('-S');
   if (env.accel === 'kvm' && os.hyperv) args.push('-global', 'kvm-pit.lost_tick_policy=discard');
@@ -164,7 +170,7 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
 }
 
 /** Config fields that reach the QEMU command line only at the next start (the CD changes live). */
-export const RESTART_FIELDS = ['name', 'memory', 'sockets', 'cores', 'ostype', 'disks', 'nics', 'boot'] as const;
+export const RESTART_FIELDS = ['name', 'memory', 'sockets', 'cores', 'ostype', 'disks', 'nics', 'boot', 'accel'] as const;
 
 /** Fields changed since the guest was started with `started`: they apply at its next start. */
 export function pendingChanges(started: VmConfig, current: VmConfig): string[] {

@@ -1,20 +1,21 @@
 /**
  * Per-node settings for guests: etc/ramvm/nodes/<node>.json
  *
- *   { "memoryOvercommit": 1.0 }   running guests may claim 1.0 × the node's memory
+ *   { "memoryOvercommit": 1.0,   running guests may claim 1.0 × the node's memory
+ *     "accel": "auto" }          accelerator of guests without their own (vm/accel.ts)
  */
 import { join } from 'node:path';
 import { invalid } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
 import { DEFAULT_MEMORY_OVERCOMMIT } from './defaults';
-import type { NodeSettings } from './types';
+import { ACCEL_SETTINGS, type AccelSetting, type NodeSettings } from './types';
 
 /** Bounds of the overcommit ratio: below 0.1 nothing would start; above 10 the node would swap itself to death. */
 export const OVERCOMMIT_MIN = 0.1;
 export const OVERCOMMIT_MAX = 10;
 
-const DEFAULTS: NodeSettings = { memoryOvercommit: DEFAULT_MEMORY_OVERCOMMIT };
+const DEFAULTS: NodeSettings = { memoryOvercommit: DEFAULT_MEMORY_OVERCOMMIT, accel: 'auto' };
 
 export const nodeSettingsFile = (node = nodeName()) => join(paths().etc, 'nodes', `${node}.json`);
 
@@ -26,6 +27,11 @@ export function readNodeSettings(node = nodeName()): NodeSettings {
 export function checkSettingsPatch(body: Record<string, unknown>): Partial<NodeSettings> {
   const out: Partial<NodeSettings> = {};
   for (const [k, v] of Object.entries(body)) {
+    if (k === 'accel') {
+      if (!(ACCEL_SETTINGS as readonly unknown[]).includes(v)) throw invalid(k, `must be one of ${ACCEL_SETTINGS.join(', ')}`);
+      out.accel = v as AccelSetting;
+      continue;
+    }
     if (k !== 'memoryOvercommit') throw invalid(k, 'unknown field');
     if (typeof v !== 'number' || !Number.isFinite(v) || v < OVERCOMMIT_MIN || v > OVERCOMMIT_MAX) {
       throw invalid(k, `must be a number from ${OVERCOMMIT_MIN} to ${OVERCOMMIT_MAX}`);

@@ -8,6 +8,18 @@
  *      {"return": {"status": "running", "singlestep": false, "running": true}}
  *      running → "running"; paused, suspended, io-error, … → "paused" (qmpStatus says which)
  *
+ * A crashed guest is "paused" too (its vCPUs stopped), with a `fault` that
+ * says so, because only reset and stop help (QEMU 7.2, measured):
+ *
+ *   internal-error   KVM gave up on the vCPU; `cont` answers "Resetting the
+ *                    Virtual Machine is required"
+ *   guest-panicked   the guest reported a panic (pvpanic, -action panic=pause);
+ *                    `cont` would run the dead kernel on
+ *   shutdown         powered off, process kept (-no-shutdown only; without it
+ *                    the process is ending: "stopped"); `cont` is refused
+ *
+ *   system_reset in any of them → "prelaunch", then `cont` → "running".
+ *
  * QEMU removes its pidfile and QMP sockets when it exits normally, so a
  * pidfile whose process is gone means QEMU was killed or crashed. A pid can
  * be reused by another program; the cmdline check guards against that.
@@ -16,8 +28,8 @@
 import { readFileSync } from 'node:fs';
 import { Qmp } from '../qemu/qmp';
 import { checkedVmid } from '../lib/validate';
-import { vmFiles } from './files';
-import type { VmState, VmStatusInfo } from './types';
+import { readRunJson, vmFiles } from './files';
+import { FAULT_STATES, type Accelerator, type FaultState, type VmFault, type VmRunInfo, type VmState, type VmStatusInfo } from './types';
 
 /** How long a status probe waits for QEMU's monitor. */
 export const STATUS_PROBE_TIMEOUT_MS = 2_000;
@@ -45,6 +57,48 @@ export function parseQueryStatus(ret: unknown): string {
   const s = (ret as { status?: unknown } | null)?.status;
   if (typeof s !== 'string' || !/^[a-z-]+$/.test(s)) throw new Error(`unexpected query-status answer: ${JSON.stringify(ret)?.slice(0, 200)}`);
   return s;
+}
+
+/** Whether a QEMU argv keeps the process after the guest powers off (-no-shutdown, -action shutdown=pause). */
+export function keepsProcessOnShutdown(argv: readonly string[]): boolean {
+  return argv.some((a, i) => a === '-no-shutdown' || (a === '-action' && /(^|,)shutdown=pause(,|$)/.test(argv[i + 1] ?? '')));
+}
+
+/** What to do with a crashed guest, for messages. */
+const crashActions = (vmid: number) => `reset it (POST /api/vm/${vmid}/reset) or stop it (POST /api/vm/${vmid}/stop)`;
+
+/**
+ * The fault of a QEMU run state, or undefined when the guest can go on.
+ * `keepsProcess`: QEMU runs with -no-shutdown (else "shutdown" is a process
+ * that is ending, not a fault).
+ */
+export function faultOf(qmpStatus: string, g: { vmid: number; accel?: Accelerator; keepsProcess: boolean }): VmFault | undefined {
+  if (!(FAULT_STATES as readonly string[]).includes(qmpStatus)) return undefined;
+  const state = qmpStatus as FaultState;
+  if (state === 'shutdown' && !g.keepsProcess) return undefined;
+  const act = crashActions(g.vmid);
+  const fault = (message: string, kvmSuspect = false): VmFault => ({ state, message, actions: ['reset', 'stop'], kvmSuspect });
+  switch (state) {
+    case 'internal-error':
+      if (g.accel === 'kvm') {
+        return fault(
+          `KVM stopped guest ${g.vmid} with an internal error: the host's KVM could not run what the guest did. ` +
+            `This points at the host's KVM, not at the guest: set the guest's accelerator to TCG ` +
+            `(PUT /api/vm/${g.vmid} {"accel": "tcg"}), then stop and start it. Until then, ${act}.`,
+          true,
+        );
+      }
+      return fault(`QEMU stopped guest ${g.vmid} with an internal error; ${act}.`);
+    case 'guest-panicked':
+      return fault(`The operating system of guest ${g.vmid} crashed (it reported a panic); its console shows the last screen. ${act[0]!.toUpperCase()}${act.slice(1)}.`);
+    case 'shutdown':
+      return fault(`Guest ${g.vmid} powered off, but its QEMU process was kept (-no-shutdown); ${act}.`);
+  }
+}
+
+/** The 409 message for an action that cannot help a crashed guest. */
+export function faultRefusal(vmid: number, fault: VmFault, action: string): string {
+  return `guest ${vmid} has crashed (${fault.state}): ${action} cannot help; ${crashActions(vmid)}`;
 }
 
 /** QEMU run state → the API's three states. */
@@ -75,12 +129,17 @@ export function guestPid(vmid: number): GuestPid {
   return processIsGuest(pid, vmid) ? { pid, stale: false } : { pid: null, stale: true };
 }
 
-export function processIsGuest(pid: number, vmid: number): boolean {
+/** /proc/<pid>/cmdline (NUL-separated); '' when the process is gone. */
+function readCmdline(pid: number): string {
   try {
-    return isGuestCmdline(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), vmid);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
-    return false;
+    return '';
   }
+}
+
+export function processIsGuest(pid: number, vmid: number): boolean {
+  return isGuestCmdline(readCmdline(pid), vmid);
 }
 
 /** Seconds a process has run, from /proc/<pid>/stat field 22 and /proc/uptime; 0 when unknown. */
@@ -110,13 +169,16 @@ export async function probeQmpStatus(vmid: number, timeoutMs = STATUS_PROBE_TIME
 }
 
 const CRASH_NOTE = 'the QEMU process ended without a shutdown (killed or crashed); the next start cleans up';
+const KVM_CRASH_NOTE = `${CRASH_NOTE}. It ran under KVM: if it ends like this again, this host's KVM may not run it; set its accelerator to TCG (accel "tcg")`;
+
 
 /** The status of one guest. */
 export async function vmStatus(vmid: number): Promise<VmStatusInfo> {
   checkedVmid(vmid);
   const { pid, stale } = guestPid(vmid);
   if (pid === null) {
-    return { vmid, status: 'stopped', qmpStatus: null, pid: null, uptime: 0, ...(stale ? { note: CRASH_NOTE } : {}) };
+    const note = stale ? (readRunJson<VmRunInfo>(vmFiles(vmid).runInfo)?.accel === 'kvm' ? KVM_CRASH_NOTE : CRASH_NOTE) : undefined;
+    return { vmid, status: 'stopped', qmpStatus: null, pid: null, uptime: 0, ...(note ? { note } : {}) };
   }
   const qmpStatus = await probeQmpStatus(vmid);
   const uptime = processUptime(pid);
@@ -125,6 +187,9 @@ export async function vmStatus(vmid: number): Promise<VmStatusInfo> {
     if (!processIsGuest(pid, vmid)) return { vmid, status: 'stopped', qmpStatus: null, pid: null, uptime: 0 };
     return { vmid, status: 'running', qmpStatus: null, pid, uptime, note: 'the QEMU monitor does not answer' };
   }
+  const accel = readRunJson<VmRunInfo>(vmFiles(vmid).runInfo)?.accel;
+  const fault = faultOf(qmpStatus, { vmid, ...(accel ? { accel } : {}), keepsProcess: qmpStatus === 'shutdown' && keepsProcessOnShutdown(readCmdline(pid).split('\0')) });
+  if (fault) return { vmid, status: 'paused', qmpStatus, pid, uptime, fault };
   const status = stateOf(qmpStatus);
   return { vmid, status, qmpStatus, pid: status === 'stopped' ? null : pid, uptime: status === 'stopped' ? 0 : uptime };
 }

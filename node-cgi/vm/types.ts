@@ -98,6 +98,8 @@ export interface VmConfig {
   created: number;
   /** Present only on a guest that runs from a backup; set by the node, never by a client. */
   temporary?: TemporaryMark;
+  /** Its own accelerator setting; absent: the node's. */
+  accel?: AccelSetting;
 }
 
 /** What a client sends to create a guest: every field optional but what it wants to set. */
@@ -116,11 +118,53 @@ export interface VmCreateRequest {
   nics?: Partial<Pick<NicConfig, 'model' | 'bridge' | 'mac'>>[];
   boot?: string[];
   description?: string;
+  /** null or absent: the node's setting. */
+  accel?: AccelSetting | null;
 }
 
 export type VmState = 'running' | 'paused' | 'stopped';
 
 export type Accelerator = 'kvm' | 'tcg';
+
+/** A guest's or node's accelerator setting: "auto" is KVM where the node's probe shows it runs a kernel. */
+export const ACCEL_SETTINGS = ['auto', 'kvm', 'tcg'] as const;
+export type AccelSetting = (typeof ACCEL_SETTINGS)[number];
+
+/** The node's KVM probe, once per boot (run/ramvm/accel.json; see vm/accel.ts). */
+export interface HostAccel {
+  /** /proc/sys/kernel/random/boot_id of the boot it holds for. */
+  bootId: string;
+  /** The KVM device checked, and whether it opened. */
+  device: string;
+  kvmDevice: boolean;
+  /** CPU model the probe ran under KVM. */
+  cpu: string;
+  /** What "auto" picks. */
+  accel: Accelerator;
+  reason: string;
+  /** Fastest page-table round of the probe, TSC cycles; null where none ran. */
+  kvmCycles: number | null;
+  tcgCycles: number | null;
+  /** How long the probe took, ms; when (Unix ms). */
+  ms: number;
+  at: number;
+}
+
+/** QEMU run states a guest cannot resume from: it crashed (or powered off with its process kept). */
+export const FAULT_STATES = ['internal-error', 'guest-panicked', 'shutdown'] as const;
+export type FaultState = (typeof FAULT_STATES)[number];
+
+/** A guest that crashed: its vCPUs are stopped for good; reset or stop it. */
+export interface VmFault {
+  /** QEMU's run state. */
+  state: FaultState;
+  /** What happened and what to do. */
+  message: string;
+  /** The power actions that work now. */
+  actions: ('reset' | 'stop')[];
+  /** The failure points at the node's KVM: the guest may run under TCG (accel "tcg"). */
+  kvmSuspect: boolean;
+}
 
 export interface NicRuntime {
   id: string;
@@ -142,6 +186,8 @@ export interface VmStatusInfo {
   uptime: number;
   /** Set when something is off: a crash left a stale pidfile, the monitor does not answer. */
   note?: string;
+  /** Set when the guest crashed: status stays "paused" (its vCPUs stopped), but only reset and stop help. */
+  fault?: VmFault;
 }
 
 /** What the guest was started with (written at start to run/ramvm/qemu/<vmid>.run.json). */
@@ -188,6 +234,7 @@ export interface VmListEntry extends VmResources {
   ostype: OsType;
   onboot: boolean;
   note?: string;
+  fault?: VmFault;
   /** Present on a guest that runs from a backup. */
   temporary?: TemporaryMark;
 }
@@ -197,11 +244,16 @@ export interface VmDetail extends VmConfig {
   status: VmState;
   qmpStatus: string | null;
   note?: string;
+  fault?: VmFault;
   runtime: {
     pid: number | null;
     uptime: number;
     /** Accelerator of the running process, else the one a start would use. */
     accel: Accelerator;
+    /** The setting in force (the guest's own, else the node's), where it comes from, and why it gives `accel`. */
+    accelSetting: AccelSetting;
+    accelSource: 'guest' | 'node';
+    accelReason: string;
     /** How each NIC is (or would be) connected. */
     net: NicRuntime[];
     resources: VmResources;
@@ -214,8 +266,14 @@ export interface VmDetail extends VmConfig {
 /** GET /api/node/resources. */
 export interface NodeResources {
   node: string;
+  /** The KVM device opens. */
   kvm: boolean;
+  /** What guests that follow the node's setting run under, and the setting. */
   accel: Accelerator;
+  accelSetting: AccelSetting;
+  accelReason: string;
+  /** This boot's KVM probe (what "auto" picks, and why). */
+  kvmProbe: HostAccel;
   cpu: { count: number; /** 0..1 over all cores */ usage: number; loadavg: [number, number, number] };
   /** Bytes. */
   memory: { total: number; available: number; used: number };
@@ -235,4 +293,6 @@ export interface NodeResources {
 export interface NodeSettings {
   /** Running guests may claim at most this multiple of the node's physical memory. */
   memoryOvercommit: number;
+  /** Accelerator of guests without their own setting. */
+  accel: AccelSetting;
 }

@@ -20,8 +20,8 @@ import {
   DEFAULT_MEMORY_MIB, DEFAULT_NIC_MODEL, DEFAULT_OSTYPE, DEFAULT_SOCKETS, VMID_FIRST,
 } from './defaults';
 import {
-  CACHE_MODES, DISK_BUSES, DISK_FORMATS, NIC_MODELS, OS_TYPE_IDS,
-  type DiskConfig, type NicConfig, type TemporaryMark, type VmConfig,
+  ACCEL_SETTINGS, CACHE_MODES, DISK_BUSES, DISK_FORMATS, NIC_MODELS, OS_TYPE_IDS,
+  type AccelSetting, type DiskConfig, type NicConfig, type TemporaryMark, type VmConfig,
 } from './types';
 
 export const MEMORY_MIN_MIB = 16;
@@ -118,7 +118,7 @@ const ISO_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
 
 const TOP_FIELDS = new Set([
   'vmid', 'name', 'node', 'type', 'memory', 'sockets', 'cores', 'ostype', 'onboot', 'cdrom', 'disks', 'nics', 'boot', 'description', 'created',
-  'temporary',
+  'temporary', 'accel',
 ]);
 const DISK_FIELDS = new Set(['id', 'file', 'size', 'bus', 'format', 'cache']);
 const NIC_FIELDS = new Set(['id', 'model', 'bridge', 'mac', 'linkDown']);
@@ -206,6 +206,12 @@ export function checkVmConfig(input: unknown, facts: ValidationFacts): { config?
 
   const temporary = checkTemporary(input.temporary, facts, bad);
 
+  // null or absent: the node's setting.
+  const accel = input.accel ?? undefined;
+  if (accel !== undefined && !(ACCEL_SETTINGS as readonly unknown[]).includes(accel)) {
+    bad('accel', `must be one of ${ACCEL_SETTINGS.join(', ')}, or null for the node's setting`);
+  }
+
   if (issues.length > 0) return { issues };
   return {
     issues,
@@ -226,6 +232,7 @@ export function checkVmConfig(input: unknown, facts: ValidationFacts): { config?
       description: description as string,
       created: created as number,
       ...(temporary ? { temporary } : {}),
+      ...(accel !== undefined ? { accel: accel as AccelSetting } : {}),
     },
   };
 }

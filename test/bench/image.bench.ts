@@ -22,7 +22,8 @@ import type { BenchResult } from '../../build/bench';
 import { buildImage, CACHE } from '../../build/image/image';
 import { ISO_GOAL_BYTES } from '../../build/image/layout';
 import { startHub } from '../../build/lab/hub';
-import { NodeVm, ensureSparseDisk, probeAccel } from '../../build/lab/node-vm';
+import { acquireLabLock } from '../../build/lab/lock';
+import { NodeVm, ensureSparseDisk, labAccel } from '../../build/lab/node-vm';
 import { freePort } from '../helpers/node';
 
 const PASSWORD = 'bench-pw';
@@ -81,7 +82,8 @@ export async function bench(): Promise<BenchResult[]> {
   const iso = statSync(image.iso!).size;
   rows.push({ name: 'size: ISO', value: iso / 1e6, unit: 'MB', baseline: { name: 'the original without X', value: ISO_GOAL_BYTES / 1e6 }, ratio: iso / ISO_GOAL_BYTES, goal: '≤ 72 MB, fail > 100 MB' });
 
-  const accel = probeAccel();
+  const lock = await acquireLabLock({ what: 'the image benchmark', wait: true, onWait: (h) => process.stderr.write(`image bench: waiting for the lab lock (${h})\n`) });
+  const { accel } = await labAccel();
   const dir = mkdtempSync(join(tmpdir(), 'ramvm-image-bench-'));
   const hub = await startHub();
   try {
@@ -125,6 +127,7 @@ export async function bench(): Promise<BenchResult[]> {
   } finally {
     await hub.close();
     rmSync(dir, { recursive: true, force: true });
+    lock.release();
   }
   return rows;
 }

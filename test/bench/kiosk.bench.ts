@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import type { BenchResult } from '../../build/bench';
 import { buildImage } from '../../build/image/image';
 import { KIOSK_BUDGET } from '../../build/image/layout';
-import { NodeVm, ensureSparseDisk, probeAccel } from '../../build/lab/node-vm';
+import { acquireLabLock } from '../../build/lab/lock';
+import { NodeVm, ensureSparseDisk, labAccel } from '../../build/lab/node-vm';
 import { parsePpm, readMarker } from '../../build/lab/screen';
 import { freePort } from '../helpers/node';
 import { bareBoot, meminfo } from './image.bench';
@@ -40,7 +41,8 @@ export async function bench(): Promise<BenchResult[]> {
   const std = statSync(image.iso!).size;
   rows.push({ name: 'kiosk size: ISO', value: iso / 1e6, unit: 'MB', baseline: { name: 'standard ISO', value: std / 1e6 }, ratio: iso / std, goal: `≤ ${KIOSK_BUDGET.goal / 1e6} MB, fail > ${KIOSK_BUDGET.limit / 1e6} MB` });
 
-  const accel = probeAccel();
+  const lock = await acquireLabLock({ what: 'the kiosk benchmark', wait: true, onWait: (h) => process.stderr.write(`kiosk bench: waiting for the lab lock (${h})\n`) });
+  const { accel } = await labAccel();
   const dir = mkdtempSync(join(tmpdir(), 'ramvm-kiosk-bench-'));
   try {
     const b = await bareBoot(image.vmlinux, accel, dir);
@@ -84,6 +86,7 @@ export async function bench(): Promise<BenchResult[]> {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    lock.release();
   }
   return rows;
 }

@@ -70,6 +70,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, wr
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from './node';
 
 export const GUEST_MARKER = 'RAMVM-GUEST-OK';
 
@@ -101,14 +102,48 @@ export function bootSector(marker = GUEST_MARKER): Buffer {
   return b;
 }
 
+/**
+ * A boot sector that crashes on purpose, after printing `marker` + CR LF on
+ * COM1 (so a test knows it ran):
+ *   "panic": tells the pvpanic device (ISA port 0x505) it panicked, then
+ *            halts: QEMU (with -action panic=pause) stops in "guest-panicked";
+ *   "mmio":  jumps into the VGA window (A000:0000), which is device memory:
+ *            KVM cannot fetch instructions there and stops the guest in
+ *            "internal-error" (TCG runs on through it).
+ *
+ *   00: FA              cli
+ *   01: 31 C0           xor ax, ax
+ *   03: 8E D8           mov ds, ax
+ *   05: BA F8 03        mov dx, 0x03F8           ; COM1
+ *   08: BE 40 7C        mov si, 0x7C40           ; the marker
+ *   0B: AC              lodsb
+ *   0C: 84 C0           test al, al
+ *   0E: 74 03           jz +3 (→ 13)
+ *   10: EE              out dx, al
+ *   11: EB F8           jmp -8 (→ 0B)
+ *   13: panic: BA 05 05 mov dx, 0x505 / B0 01 mov al, 1 / EE out dx, al / F4 hlt / EB FD jmp -3 (→ 19)
+ *       mmio:  EA 00 00 00 A0  jmp A000:0000
+ *   40: marker bytes, NUL-terminated
+ *   1FE: 55 AA
+ */
+export function crashSector(kind: 'panic' | 'mmio', marker = GUEST_MARKER): Buffer {
+  const print = [0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xba, 0xf8, 0x03, 0xbe, 0x40, 0x7c, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8];
+  const action = kind === 'panic' ? [0xba, 0x05, 0x05, 0xb0, 0x01, 0xee, 0xf4, 0xeb, 0xfd] : [0xea, 0x00, 0x00, 0x00, 0xa0];
+  const b = Buffer.alloc(SECTOR_BYTES);
+  Buffer.from([...print, ...action]).copy(b, 0);
+  Buffer.from(`${marker}\r\n\0`, 'latin1').copy(b, 0x40);
+  b[SIGNATURE_OFFSET] = 0x55;
+  b[SIGNATURE_OFFSET + 1] = 0xaa;
+  return b;
+}
+
 function qemuImg(args: string[]): void {
   const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`qemu-img ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** Write the boot sector into sector 0 of an existing image (raw: in place; qcow2: qemu-img convert -n). */
-export function installBootSector(image: string, format: 'raw' | 'qcow2', marker = GUEST_MARKER): void {
-  const sector = bootSector(marker);
+/** Write the boot sector (or another 512-byte `sector`) into sector 0 of an existing image (raw: in place; qcow2: qemu-img convert -n). */
+export function installBootSector(image: string, format: 'raw' | 'qcow2', marker = GUEST_MARKER, sector = bootSector(marker)): void {
   if (format === 'raw') {
     const fd = openSync(image, 'r+');
     try {
@@ -140,6 +175,18 @@ export function writeBootDisk(path: string, opts: { format?: 'raw' | 'qcow2'; si
     qemuImg(['create', '-q', '-f', 'qcow2', path, size]);
     installBootSector(path, 'qcow2', opts.marker);
   }
+}
+
+/**
+ * Create a guest through the API on the node at `root` with a 1 MiB raw disk
+ * holding `sector` (default the ACPI-aware boot sector); returns its VMID.
+ */
+export async function createSectorGuest(api: Client, root: string, body: Record<string, unknown>, sector = bootSector()): Promise<number> {
+  const r = await api.post('/api/vm', { memory: 32, nics: [], disks: [{ size: '1M', format: 'raw' }], ...body });
+  if (r.status !== 201) throw new Error(`create failed: ${r.status} ${r.text}`);
+  const cfg = r.json.data;
+  installBootSector(join(root, 'var/lib/vz/images', String(cfg.vmid), cfg.disks[0].file), 'raw', GUEST_MARKER, sector);
+  return cfg.vmid;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

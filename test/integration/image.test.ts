@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { buildImage, type ImageBuild } from '../../build/image/image';
 import { ISO_LIMIT_BYTES } from '../../build/image/layout';
 import { startHub, type Hub } from '../../build/lab/hub';
-import { NodeVm, ensureSparseDisk, probeAccel } from '../../build/lab/node-vm';
+import { acquireLabLock, type LabLock } from '../../build/lab/lock';
+import { NodeVm, ensureSparseDisk, labAccel, type Accel } from '../../build/lab/node-vm';
 import { freePort, loginClient } from '../helpers/node';
 
 /** Generous: two TCG guests of other suites may share the machine's two cores. */
@@ -30,9 +31,13 @@ const T = suite('node image');
 let image: ImageBuild;
 let dir: string;
 let hub: Hub | undefined;
+let lock: LabLock | undefined;
+let accel: Accel;
 const vms: NodeVm[] = [];
 
 T.before(async () => {
+  lock = await acquireLabLock({ what: 'the image test', wait: true, onWait: (h) => process.stderr.write(`image test: waiting for the lab lock (${h})\n`) });
+  accel = (await labAccel()).accel;
   image = await buildImage({ iso: true });
   dir = mkdtempSync(join(tmpdir(), 'ramvm-image-test-'));
   ensureSparseDisk(join(dir, 'data.img'), 4);
@@ -43,6 +48,7 @@ T.after(async () => {
   await Promise.all(vms.map((v) => v.stop()));
   await hub?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  lock?.release();
 });
 
 T('should build kernel, initrd and an ISO under the limit', () => {
@@ -54,7 +60,7 @@ T('should build kernel, initrd and an ISO under the limit', () => {
 T('should boot from kernel + initrd, make the data disk, and let admin log in over the forwarded port', async () => {
   const vm = new NodeVm({
     name: 'imgtest', index: 1, boot: { kernel: image.vmlinux, initrd: image.initrd }, dataDisk: join(dir, 'data.img'),
-    memoryMiB: 1536, cpus: 1, accel: probeAccel(), hubPort: hub!.port, webPort: await freePort(), adminPassword: PASSWORD,
+    memoryMiB: 1536, cpus: 1, accel, hubPort: hub!.port, webPort: await freePort(), adminPassword: PASSWORD,
     shell: true, runDir: join(dir, 'boot1'),
   });
   vms.push(vm);
@@ -84,6 +90,12 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     assert.match(nested.out, /kvm support: enabled/, 'a guest of the node starts under nested KVM');
     assert.is((await vm.exec('drbdadm --version | grep -q DRBD_KERNEL_VERSION_CODE=0x0804')).code, 0, 'drbd-utils sees the 8.4 module');
 
+    // The node's own probe: nested KVM (kvm_amd inside a -cpu max node) runs a kernel's first steps.
+    const res = (await api.get('/api/node/imgtest/resources')).json.data;
+    process.stdout.write(`\n  the node's KVM probe (nested, the node under ${accel}): ${res.kvmProbe.accel} in ${res.kvmProbe.ms} ms: ${res.kvmProbe.reason}\n`);
+    assert.is(res.kvmProbe.accel, 'kvm', res.kvmProbe.reason);
+    assert.is(res.accel, 'kvm', 'auto follows the probe');
+
     // A tiny guest of the node: seed defaults (IDE qcow2 disk, rtl8139 NIC on vmbr0).
     const created = await api.post('/api/vm', { name: 'tiny', memory: 32, disks: [{ size: '64M' }] });
     assert.is(created.status, 201, created.text);
@@ -108,7 +120,7 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
 T('should boot the ISO with GRUB defaults, find the data disk by label and keep its settings', async () => {
   const vm = new NodeVm({
     name: 'imgtest', index: 2, boot: { iso: image.iso! }, dataDisk: join(dir, 'data.img'),
-    memoryMiB: 1536, cpus: 1, accel: probeAccel(), webPort: await freePort(), adminPassword: 'another-password',
+    memoryMiB: 1536, cpus: 1, accel, webPort: await freePort(), adminPassword: 'another-password',
     shell: false, runDir: join(dir, 'boot2'),
   });
   vms.push(vm);

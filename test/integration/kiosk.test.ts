@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { ROOT } from '../../build/build';
 import { buildImage, type ImageBuild } from '../../build/image/image';
 import { KIOSK_BUDGET } from '../../build/image/layout';
-import { NodeVm, ensureSparseDisk, probeAccel } from '../../build/lab/node-vm';
+import { acquireLabLock, type LabLock } from '../../build/lab/lock';
+import { NodeVm, ensureSparseDisk, labAccel, type Accel } from '../../build/lab/node-vm';
 import { parsePpm, readMarker, typeKeys } from '../../build/lab/screen';
 import type { KioskState } from '../../web/kiosk';
 import { freePort } from '../helpers/node';
@@ -76,9 +77,13 @@ async function waitScreen(vm: NodeVm, want: KioskState, name: string, timeoutMs:
 const T = suite('kiosk image');
 let image: ImageBuild;
 let dir: string;
+let lock: LabLock | undefined;
+let accel: Accel;
 const vms: NodeVm[] = [];
 
 T.before(async () => {
+  lock = await acquireLabLock({ what: 'the kiosk test', wait: true, onWait: (h) => process.stderr.write(`kiosk test: waiting for the lab lock (${h})\n`) });
+  accel = (await labAccel()).accel;
   image = await buildImage({ iso: false, kiosk: true });
   dir = mkdtempSync(join(tmpdir(), 'ramvm-kiosk-test-'));
   ensureSparseDisk(join(dir, 'data.img'), 4);
@@ -88,6 +93,7 @@ T.before(async () => {
 T.after(async () => {
   await Promise.all(vms.map((v) => v.stop()));
   if (dir) rmSync(dir, { recursive: true, force: true });
+  lock?.release();
 });
 
 T('should build a kiosk initrd that begins with the standard initrd, byte for byte', () => {
@@ -104,7 +110,7 @@ let screenVm: NodeVm | undefined;
 T('should boot with a screen, serve HTTPS with the certificate of its first boot and start the kiosk', async () => {
   const vm = new NodeVm({
     name: 'kiosktest', index: 1, boot: { kernel: image.vmlinux, initrd: image.kiosk!.initrd }, dataDisk: join(dir, 'data.img'),
-    memoryMiB: 2048, cpus: 1, accel: probeAccel(), webPort: await freePort(), adminPassword: PASSWORD, shell: true,
+    memoryMiB: 2048, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true,
     runDir: join(dir, 'boot1'), vga: true, https: true,
   });
   vms.push(vm);
@@ -145,7 +151,7 @@ T('should show the login page on the node\'s screen, log in by keyboard and list
 T('should say in /ram.log that there is no KMS device, and serve all the same', async () => {
   const vm = new NodeVm({
     name: 'kiosktest', index: 1, boot: { kernel: image.vmlinux, initrd: image.kiosk!.initrd }, dataDisk: join(dir, 'data.img'),
-    memoryMiB: 2048, cpus: 1, accel: probeAccel(), webPort: await freePort(), adminPassword: PASSWORD, shell: true,
+    memoryMiB: 2048, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true,
     runDir: join(dir, 'boot2'), https: true,
   });
   vms.push(vm);

@@ -7,78 +7,36 @@
  *
  *   curl -H 'Authorization: RamvmToken anna!ci=q5V…' https://node/api/vm
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
 import { api } from '../api';
-import { formatTime } from '../format';
+import { client } from '../client';
+import { formatExpiry, formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
+import { fieldError, Field, formError } from '../components/field';
+import { useAction, useLoad } from '../hooks';
+import { PasswordForm } from './password-form';
+import { copyText } from '../console/clipboard';
 import { StatusBadge } from '../components/status-badge';
 import { expireFromDate, type NewToken, type TokenView } from './model';
-import type { ViewProps } from '../views';
+import type { ViewProps } from '../views/props';
 
 /** The header a script sends with a token: tokenHeader(t) → "Authorization: RamvmToken anna!ci=q5V…". */
 export const tokenHeader = (tok: Pick<NewToken, 'id' | 'secret'>): string => `Authorization: RamvmToken ${tok.id}=${tok.secret}`;
 
 export function ChangePassword({ username }: { username: string }) {
-  const [old, setOld] = useState('');
-  const [pw, setPw] = useState('');
-  const [pw2, setPw2] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState(false);
-  const mismatch = pw2 !== '' && pw !== pw2;
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (!old || !pw || pw !== pw2) return;
-    setBusy(true);
-    setError(null);
-    setDone(false);
-    try {
-      const ticket = await api.put<{ username: string; csrf: string; node: string }>('/api/access/password', { oldpassword: old, password: pw });
-      api.adoptTicket(ticket);
-      setOld('');
-      setPw('');
-      setPw2('');
-      setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const wrongOld = error && (error as { status?: number }).status === 403 ? t('account.wrongOld') : fieldError(error, 'oldpassword');
-  return html`<form class="card password-form" onSubmit=${submit} noValidate>
-    <h2>${t('account.password')}</h2>
-    <input type="text" name="username" autocomplete="username" value=${username} hidden readonly />
-    ${error && !wrongOld && !fieldError(error, 'password') && html`<${ErrorBanner} error=${error} />`}
-    <${Field} label=${t('account.f.old')} name="oldpassword" type="password" autocomplete="current-password" value=${old} required
-      onInput=${(e: Event) => (setDone(false), setOld((e.currentTarget as HTMLInputElement).value))} error=${wrongOld} />
-    <div class="form-row">
-      <${Field} label=${t('users.f.newPassword')} name="password" type="password" autocomplete="new-password" value=${pw} required
-        hint=${t('users.f.passwordHint')} onInput=${(e: Event) => setPw((e.currentTarget as HTMLInputElement).value)} error=${fieldError(error, 'password')} />
-      <${Field} label=${t('users.f.repeatPassword')} name="password2" type="password" autocomplete="new-password" value=${pw2} required
-        onInput=${(e: Event) => setPw2((e.currentTarget as HTMLInputElement).value)} error=${mismatch ? t('users.f.mismatch') : null} />
-    </div>
-    ${done && html`<p role="status">${t('account.passwordChanged')}</p>`}
-    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy || !old || !pw || pw !== pw2}>${t('account.changePassword')}</button></div>
-  </form>`;
+  return html`<${PasswordForm} title=${t('account.password')} username=${username} primary=${true}
+    submitLabel=${t('account.changePassword')} doneText=${t('account.passwordChanged')}
+    onSubmit=${async (password: string, oldpassword: string) => api.adoptTicket(await client.access.password({ oldpassword, password }))} />`;
 }
 
 function SecretOnce({ tok, onDone }: { tok: NewToken; onDone: () => void }) {
   const [copied, setCopied] = useState<boolean | null>(null);
   const value = `${tok.id}=${tok.secret}`;
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(value);
-      setCopied(true);
-    } catch {
-      setCopied(false);
-    }
-  };
+  const copy = async () => setCopied(await copyText(value));
   return html`<div class="banner banner-warn token-secret" role="alert">
     <div class="banner-body">
       <strong>${t('tokens.secretTitle', { id: tok.id })}</strong>
@@ -97,19 +55,14 @@ function SecretOnce({ tok, onDone }: { tok: NewToken; onDone: () => void }) {
 }
 
 export function Tokens({ viaToken }: { viaToken: boolean }) {
-  const [tokens, setTokens] = useState<TokenView[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const tokens = useLoad(client.access.tokens.list);
   const [fresh, setFresh] = useState<NewToken | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
-  const load = () => api.get<TokenView[]>('/api/access/tokens').then((x) => (setTokens(x), setError(null)), setError);
-  useEffect(() => {
-    void load();
-  }, []);
   const columns: Column<TokenView>[] = [
     { key: 'tokenid', label: t('tokens.col.id'), value: (k) => k.id },
     {
-      key: 'expire', label: t('tokens.col.expire'), value: (k) => (k.expire ? formatTime(k.expire * 1000) : t('users.never')), sortValue: (k) => k.expire || Number.MAX_SAFE_INTEGER,
-      render: (k) => (k.expired ? html`<${StatusBadge} tone="failed" label=${t('tokens.expired')} />` : k.expire ? formatTime(k.expire * 1000) : t('users.never')),
+      key: 'expire', label: t('tokens.col.expire'), value: (k) => formatExpiry(k.expire), sortValue: (k) => k.expire || Number.MAX_SAFE_INTEGER,
+      render: (k) => (k.expired ? html`<${StatusBadge} tone="failed" label=${t('tokens.expired')} />` : formatExpiry(k.expire)),
     },
     { key: 'privsep', label: t('tokens.col.privsep'), value: (k) => (k.privsep ? t('tokens.privsepYes') : t('tokens.privsepNo')) },
     { key: 'comment', label: t('tokens.col.comment'), value: (k) => k.comment },
@@ -124,20 +77,20 @@ export function Tokens({ viaToken }: { viaToken: boolean }) {
     <h2>${t('tokens.title')}</h2>
     <p class="muted">${t('tokens.intro')}</p>
     ${fresh && html`<${SecretOnce} tok=${fresh} onDone=${() => setFresh(null)} />`}
-    ${error && html`<${ErrorBanner} error=${error} onDismiss=${() => setError(null)} />`}
-    ${tokens === null
-      ? !error && html`<p>${t('app.loading')}</p>`
-      : html`<${DataTable} label=${t('tokens.title')} filter=${false} empty=${t('tokens.empty')} columns=${columns} rows=${tokens}
+    <${ErrorBanner} error=${tokens.error} onRetry=${tokens.reload} />
+    ${tokens.data === null
+      ? !tokens.error && html`<p>${t('app.loading')}</p>`
+      : html`<${DataTable} label=${t('tokens.title')} filter=${false} empty=${t('tokens.empty')} columns=${columns} rows=${tokens.data}
           rowKey=${(k: TokenView) => k.id} rowClass=${(k: TokenView) => (k.expired ? 'row-disabled' : undefined)} />`}
     ${viaToken
       ? html`<p class="muted">${t('tokens.needTicket')}</p>`
-      : html`<${TokenCreate} onCreated=${async (tok: NewToken) => (setFresh(tok), await load())} />`}
+      : html`<${TokenCreate} onCreated=${async (tok: NewToken) => (setFresh(tok), await tokens.reload())} />`}
     <${ConfirmDialog} open=${deleting !== null} title=${t('tokens.deleteTitle', { id: deleting ?? '' })} message=${t('tokens.deleteText')}
       confirmLabel=${t('tokens.delete')}
       onConfirm=${async () => {
-        await api.del(`/api/access/tokens/${encodeURIComponent(deleting!)}`);
+        await client.access.tokens.remove(deleting!);
         setDeleting(null);
-        await load();
+        await tokens.reload();
       }}
       onCancel=${() => setDeleting(null)} />
   </section>`;
@@ -148,32 +101,24 @@ function TokenCreate({ onCreated }: { onCreated: (t: NewToken) => Promise<unknow
   const [expire, setExpire] = useState('');
   const [privsep, setPrivsep] = useState(true);
   const [comment, setComment] = useState('');
-  const [error, setError] = useState<unknown>(null);
   const [expireBad, setExpireBad] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const create = useAction(async (expire: number) => {
+    const tok = await client.access.tokens.create({ tokenid: tokenid.trim(), expire, privsep, comment: comment.trim() });
+    setTokenid('');
+    setExpire('');
+    setComment('');
+    await onCreated(tok);
+  });
+  const submit = (e: Event) => {
     e.preventDefault();
     const exp = expireFromDate(expire);
     setExpireBad(exp === null);
-    if (exp === null) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const tok = await api.post<NewToken>('/api/access/tokens', { tokenid: tokenid.trim(), expire: exp, privsep, comment: comment.trim() });
-      setTokenid('');
-      setExpire('');
-      setComment('');
-      await onCreated(tok);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    if (exp !== null) void create.run(exp);
   };
-  const fe = (k: string) => fieldError(error, k);
+  const fe = (k: string) => fieldError(create.error, k);
   return html`<form class="token-form" onSubmit=${submit} noValidate>
     <h3>${t('tokens.new')}</h3>
-    ${error && !['tokenid', 'expire', 'comment'].some((k) => fe(k)) && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${formError(create.error, ['tokenid', 'expire', 'comment'])} />
     <div class="form-row">
       <${Field} label=${t('tokens.f.id')} name="tokenid" value=${tokenid} required autocomplete="off" hint=${t('tokens.f.idHint')}
         onInput=${(e: Event) => setTokenid((e.currentTarget as HTMLInputElement).value)} error=${fe('tokenid')} />
@@ -185,7 +130,7 @@ function TokenCreate({ onCreated }: { onCreated: (t: NewToken) => Promise<unknow
     <label class="check"><input type="checkbox" name="privsep" checked=${privsep}
       onChange=${(e: Event) => setPrivsep((e.currentTarget as HTMLInputElement).checked)} /> ${t('tokens.f.privsep')}</label>
     <p class="field-hint">${t('tokens.f.privsepHint')}</p>
-    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy || tokenid.trim() === ''}>${t('tokens.create')}</button></div>
+    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${create.busy || tokenid.trim() === ''}>${t('tokens.create')}</button></div>
   </form>`;
 }
 

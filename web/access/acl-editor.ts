@@ -8,40 +8,31 @@
  *   html`<${AclEditor} />`                       all entries, any path
  *   html`<${AclEditor} path="/vms/101" />`       GET /api/access/acl?path=/vms/101
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { html } from '../html';
 import { t, type MessageKey } from '../i18n';
-import { api } from '../api';
+import { client } from '../client';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
+import { Field, fieldError, formError } from '../components/field';
+import { useAction, useLoad } from '../hooks';
 import {
-  aclBody, aclKey, aclQuery, principalOf, PRINCIPAL_KINDS, type AclEntryView, type AclForm, type GroupView, type PrincipalKind,
-  type RoleView, type UserView,
+  aclBody, aclKey, aclTarget, principalOf, PRINCIPAL_KINDS, type AclEntryView, type AclForm, type PrincipalKind, type RoleView,
 } from './model';
 
 export const KIND_KEY: Record<PrincipalKind, MessageKey> = { user: 'perm.kind.user', group: 'perm.kind.group', token: 'perm.kind.token' };
 
 /** Roles for the select; an empty list until loaded (the node's list is the truth). */
 export function useRoles(): RoleView[] {
-  const [roles, setRoles] = useState<RoleView[]>([]);
-  useEffect(() => {
-    api.get<RoleView[]>('/api/access/roles').then(setRoles, () => setRoles([]));
-  }, []);
-  return roles;
+  return useLoad(client.access.roles).data ?? [];
 }
 
 /** User and group names to offer in the add form (what the caller may see). */
 function useNames(): { users: string[]; groups: string[] } {
-  const [names, setNames] = useState<{ users: string[]; groups: string[] }>({ users: [], groups: [] });
-  useEffect(() => {
-    void Promise.all([
-      api.get<Array<Pick<UserView, 'username'>>>('/api/access/users').catch(() => []),
-      api.get<GroupView[]>('/api/access/groups').catch(() => []),
-    ]).then(([u, g]) => setNames({ users: u.map((x) => x.username), groups: g.map((x) => x.group) }));
-  }, []);
-  return names;
+  const users = useLoad(client.access.users.list).data ?? [];
+  const groups = useLoad(client.access.groups.list).data ?? [];
+  return { users: users.map((x) => x.username), groups: groups.map((x) => x.group) };
 }
 
 export interface AclEditorProps {
@@ -52,15 +43,9 @@ export interface AclEditorProps {
 }
 
 export function AclEditor({ path, label }: AclEditorProps) {
-  const [entries, setEntries] = useState<AclEntryView[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { data: entries, error, reload } = useLoad(() => client.access.acl.list(path), [path]);
   const [removing, setRemoving] = useState<AclEntryView | null>(null);
   const roles = useRoles();
-  const load = () =>
-    api.get<AclEntryView[]>(`/api/access/acl${path ? `?${new URLSearchParams({ path })}` : ''}`).then((x) => (setEntries(x), setError(null)), setError);
-  useEffect(() => {
-    void load();
-  }, [path]);
 
   const who = (e: AclEntryView) => {
     const p = principalOf(e);
@@ -85,19 +70,19 @@ export function AclEditor({ path, label }: AclEditorProps) {
   ];
 
   return html`<div class="acl-editor">
-    ${error && html`<${ErrorBanner} error=${error} onRetry=${load} />`}
+    <${ErrorBanner} error=${error} onRetry=${reload} />
     ${entries === null
       ? !error && html`<p>${t('app.loading')}</p>`
       : html`<${DataTable} label=${label ?? t('perm.allTitle')} filter=${path ? false : t('perm.filter')} empty=${t('perm.empty')}
           columns=${columns} rows=${entries} rowKey=${aclKey} initialSort=${{ key: 'path', dir: 'asc' }} />`}
-    <${AclAddForm} path=${path} roles=${roles} onAdded=${load} />
+    <${AclAddForm} path=${path} roles=${roles} onAdded=${reload} />
     <${ConfirmDialog} open=${removing !== null} title=${t('perm.removeTitle')}
       message=${removing ? t('perm.removeText', { who: who(removing), role: removing.role, path: removing.path }) : ''}
       confirmLabel=${t('perm.remove')}
       onConfirm=${async () => {
-        await api.del(`/api/access/acl${aclQuery(removing!)}`);
+        await client.access.acl.remove(aclTarget(removing!));
         setRemoving(null);
-        await load();
+        await reload();
       }}
       onCancel=${() => setRemoving(null)} />
   </div>`;
@@ -106,35 +91,28 @@ export function AclEditor({ path, label }: AclEditorProps) {
 function AclAddForm({ path, roles, onAdded }: { path: string | undefined; roles: RoleView[]; onAdded: () => Promise<unknown> }) {
   const blank = (): AclForm => ({ path: path ?? '/', kind: 'user', name: '', role: 'VMUser', propagate: true });
   const [f, setF] = useState<AclForm>(blank);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const names = useNames();
   const set = <K extends keyof AclForm>(k: K, v: AclForm[K]) => setF((s) => ({ ...s, [k]: v }));
   const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
-  const submit = async (e: Event) => {
+  const add = useAction(async () => {
+    await client.access.acl.set(aclBody(f));
+    setDone(t('perm.added', { who: `${t(KIND_KEY[f.kind])}: ${f.name.trim()}`, role: f.role, path: f.path.trim() }));
+    setF((s) => ({ ...s, name: '' }));
+    await onAdded();
+  });
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setDone(null);
-    try {
-      await api.put('/api/access/acl', aclBody(f));
-      setDone(t('perm.added', { who: `${t(KIND_KEY[f.kind])}: ${f.name.trim()}`, role: f.role, path: f.path.trim() }));
-      setF((s) => ({ ...s, name: '' }));
-      await onAdded();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    void add.run();
   };
-  const fe = (k: string) => fieldError(error, k);
+  const fe = (k: string) => fieldError(add.error, k);
   const listId = `acl-names-${f.kind}`;
   const offered = f.kind === 'user' ? names.users : f.kind === 'group' ? names.groups : [];
   const shown = ['path', 'user', 'group', 'token', 'role'];
   return html`<form class="card acl-add" onSubmit=${submit} noValidate>
     <h3>${t('perm.add')}</h3>
-    ${error && !shown.some((k) => fe(k)) && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${formError(add.error, shown)} />
     ${done && html`<p role="status" >${done}</p>`}
     <div class="form-row">
       ${path === undefined &&
@@ -161,6 +139,6 @@ function AclAddForm({ path, roles, onAdded }: { path: string | undefined; roles:
     </div>
     <label class="check"><input type="checkbox" name="propagate" checked=${f.propagate}
       onChange=${(e: Event) => set('propagate', (e.currentTarget as HTMLInputElement).checked)} /> ${t('perm.f.propagate')}</label>
-    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy || f.name.trim() === ''}>${t('perm.addButton')}</button></div>
+    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${add.busy || f.name.trim() === ''}>${t('perm.addButton')}</button></div>
   </form>`;
 }

@@ -96,10 +96,10 @@ export function aclBody(f: AclForm): Record<string, unknown> {
   return { path: f.path.trim(), [f.kind]: f.name.trim(), role: f.role, propagate: f.propagate };
 }
 
-/** The DELETE /api/access/acl query of an entry: "?path=%2Fvms%2F101&user=anna". */
-export function aclQuery(e: Pick<AclEntryView, 'path' | 'user' | 'group' | 'token'>): string {
+/** Which entry DELETE /api/access/acl removes: { path: '/vms/101', user: 'anna' }. */
+export function aclTarget(e: Pick<AclEntryView, 'path' | 'user' | 'group' | 'token'>): Record<string, string> {
   const p = principalOf(e);
-  return `?${new URLSearchParams({ path: e.path, [p.kind]: p.name })}`;
+  return { path: e.path, [p.kind]: p.name };
 }
 
 /** A stable key of an entry (one per path and principal). */

@@ -17,6 +17,7 @@ import { t } from '../i18n';
 import { Dialog } from './dialog';
 import { ErrorBanner } from './error-banner';
 import { Field } from './field';
+import { useAction } from '../hooks';
 
 export interface ConfirmDialogProps {
   open: boolean;
@@ -33,30 +34,20 @@ export interface ConfirmDialogProps {
 export function ConfirmDialog(p: ConfirmDialogProps) {
   const msgId = `m${useId()}`;
   const [typed, setTyped] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const action = useAction(() => p.onConfirm());
+  const { busy, error } = action;
 
   useEffect(() => {
     if (p.open) {
       setTyped('');
-      setError(null);
-      setBusy(false);
+      action.setError(null);
     }
   }, [p.open]);
 
   const ready = !busy && (p.requireText === undefined || typed === p.requireText);
-  const confirm = async (e: Event) => {
+  const confirm = (e: Event) => {
     e.preventDefault();
-    if (!ready) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await p.onConfirm();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    if (ready) void action.run();
   };
 
   return html`<${Dialog}

@@ -12,6 +12,10 @@
  *
  * fieldError() picks a server validation error for one field: the node
  * answers 400 {"code":"invalid","message":"memory: must be at least 16"}.
+ * formError() is the rest, for the form's banner: an error no field shows.
+ *
+ *   <${Field} … error=${fieldError(save.error, 'memory')} />
+ *   <${ErrorBanner} error=${formError(save.error, ['name', 'memory'])} />
  */
 import { cloneElement, type ComponentChildren, type VNode } from 'preact';
 import { useId } from 'preact/hooks';
@@ -61,4 +65,9 @@ export function fieldError(err: unknown, field: string): string | null {
   if (!(err instanceof ApiError) || err.code !== 'invalid') return null;
   const prefix = `${field}: `;
   return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : null;
+}
+
+/** `err` unless one of `fields` shows it (fieldError); null then. */
+export function formError(err: unknown, fields: readonly string[]): unknown {
+  return fields.some((f) => fieldError(err, f) !== null) ? null : err;
 }

@@ -24,7 +24,8 @@ import { StatusBadge } from '../components/status-badge';
 import { COMBOS, comboStrokes, KEYS, typeStrokes, untypable, type KeyName, type KeyStroke } from './keys';
 import { loadRfb, type Rfb, type RfbConstructor } from './rfb';
 import { renewSession } from './session';
-import { closeText, consoleUrl, probeConsole, type Probe } from './status';
+import { closeText, probeConsole, type Probe } from './status';
+import { urls } from '../client';
 
 /** While the guest does not run, check this often whether it has started. */
 export const NOT_RUNNING_POLL_MS = 5000;
@@ -148,7 +149,7 @@ export function Console(p: ConsoleProps) {
       if (!live || !target) return;
       let close: Close | null = null;
       let opened = false;
-      const ws = deps.openSocket(consoleUrl(location, vmid));
+      const ws = deps.openSocket(urls.console(location, vmid));
       ws.addEventListener('close', (e) => (close = { code: e.code, reason: e.reason }));
       rfb = new RFB(target, ws, { shared: true });
       rfbRef.current = rfb;

@@ -17,9 +17,10 @@
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api, ApiError, type Me } from '../api';
+import { ApiError, type Me } from '../api';
+import { client } from '../client';
 import { errorTitle } from '../components/error-banner';
-import { copyText } from './clipboard';
+import { useCopy } from './clipboard';
 
 /** Commands kept in the history of one guest. */
 export const HISTORY_MAX = 100;
@@ -27,8 +28,6 @@ export const HISTORY_MAX = 100;
 export const TRANSCRIPT_MAX = 1000;
 /** The node's limit for one command, in characters. */
 export const COMMAND_MAX_CHARS = 4096;
-/** How long "Copied" shows. */
-const COPIED_MS = 2000;
 
 export const MONITOR_PRIV = 'VM.Monitor';
 /** HMP's own prompt, shown before each command as QEMU shows it. */
@@ -89,7 +88,7 @@ function Terminal({ vmid }: { vmid: number | string }) {
   const [entries, setEntries] = useState<Entry[]>(() => transcripts.get(key) ?? []);
   const [line, setLine] = useState('');
   const [busy, setBusy] = useState(false);
-  const [copied, setCopied] = useState(false);
+  const { copied, copy: copyOut } = useCopy();
   const pos = useRef((histories.get(key) ?? []).length);
   const draft = useRef('');
   const queue = useRef<string[]>([]);
@@ -130,7 +129,7 @@ function Terminal({ vmid }: { vmid: number | string }) {
       draft.current = '';
       append([{ kind: 'command', text: command }]);
       try {
-        const r = await api.post<{ output: string }>(`/api/monitor/${encodeURIComponent(key)}`, { command });
+        const r = await client.monitor.run(key, command);
         if (r.output) append([{ kind: 'output', text: r.output.replace(/\n$/, '') }]);
       } catch (e) {
         append([{ kind: 'error', text: errorLine(e) }]);
@@ -177,13 +176,7 @@ function Terminal({ vmid }: { vmid: number | string }) {
     setEntries([]);
   };
 
-  const copy = async () => {
-    const ok = await copyText(entries.map((x) => (x.kind === 'command' ? `${PROMPT} ${x.text}` : x.text)).join('\n') + '\n');
-    if (ok && live.current) {
-      setCopied(true);
-      setTimeout(() => live.current && setCopied(false), COPIED_MS);
-    }
-  };
+  const copy = () => copyOut(entries.map((x) => (x.kind === 'command' ? `${PROMPT} ${x.text}` : x.text)).join('\n') + '\n');
 
   const inputId = `mon${uid}`;
   const outId = `monout${uid}`;

@@ -6,9 +6,10 @@
  * upload started after hours on one page carries a live ticket.
  */
 import { api, RENEW_AFTER_MS } from '../api';
+import { client } from '../client';
 
 export async function renewSession(now = Date.now()): Promise<void> {
   const s = api.session();
   if (!s || now - s.at < RENEW_AFTER_MS) return;
-  await api.get('/api/access/me').catch(() => undefined);
+  await client.access.me().catch(() => undefined);
 }

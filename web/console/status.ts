@@ -5,21 +5,15 @@
  * for the reason: the same privilege (VM.Console), the same checks, and a
  * JSON error that says what is wrong.
  *
- *   consoleUrl({ protocol: 'https:', host: 'pve1:8006' }, 101)  → 'wss://pve1:8006/api/console/101'
  *   probe 409 {"code":"conflict","message":"the guest is not running"} → { kind: 'not-running' }
  *   closeText(1008, 'access withdrawn')  → 'console.close.1008' (the key), shown with the node's reason
  */
 import { ApiError } from '../api';
+import { urls } from '../client';
 import type { MessageKey } from '../i18n';
 
-export function consoleUrl(loc: { protocol: string; host: string }, vmid: number | string): string {
-  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/console/${encodeURIComponent(String(vmid))}`;
-}
-
-/** GET for the smallest screenshot the node makes: a probe of the console's state. */
-export function probeUrl(vmid: number | string): string {
-  return `/api/monitor/${encodeURIComponent(String(vmid))}/screenshot?width=16`;
-}
+/** Width of the probe's screenshot, px: the smallest the node makes. */
+export const PROBE_WIDTH_PX = 16;
 
 export type Probe =
   | { kind: 'running' }
@@ -45,7 +39,7 @@ export async function readProbe(res: Response): Promise<Probe> {
 
 export async function probeConsole(vmid: number | string, fetchFn: typeof fetch = (u, i) => fetch(u, i)): Promise<Probe> {
   try {
-    return await readProbe(await fetchFn(probeUrl(vmid), { credentials: 'same-origin', cache: 'no-store' }));
+    return await readProbe(await fetchFn(urls.screenshot(vmid, PROBE_WIDTH_PX), { credentials: 'same-origin', cache: 'no-store' }));
   } catch (e) {
     return { kind: 'refused', error: new ApiError(0, 'network', (e as Error).message || 'network error') };
   }

@@ -11,6 +11,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
+import { urls } from '../client';
 
 /** A thumbnail is fetched again this often while it is seen. */
 export const THUMB_REFRESH_MS = 12_000;
@@ -18,10 +19,6 @@ export const THUMB_REFRESH_MS = 12_000;
 export const THUMB_WIDTH_PX = 160;
 
 export type ThumbState = { kind: 'loading' } | { kind: 'image'; url: string } | { kind: 'not-running' } | { kind: 'none' };
-
-export function thumbUrl(vmid: number | string, width: number): string {
-  return `/api/monitor/${encodeURIComponent(String(vmid))}/screenshot?width=${width}`;
-}
 
 export interface ThumbnailProps {
   vmid: number | string;
@@ -51,7 +48,7 @@ export function Thumbnail({ vmid, width = THUMB_WIDTH_PX, refreshMs = THUMB_REFR
       if (!shown()) return; // picked up again when seen
       inFlight = true;
       try {
-        const res = await fetch(thumbUrl(vmid, width), { credentials: 'same-origin', cache: 'no-store' });
+        const res = await fetch(urls.screenshot(vmid, width), { credentials: 'same-origin', cache: 'no-store' });
         if (!live) return;
         if (res.ok) {
           const next = URL.createObjectURL(await res.blob());

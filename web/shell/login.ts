@@ -8,6 +8,7 @@ import { html } from '../html';
 import { t, type MessageKey } from '../i18n';
 import { api, ApiError, type Me } from '../api';
 import { ErrorBanner } from '../components/error-banner';
+import { useAction } from '../hooks';
 import { Field } from '../components/field';
 import { LangSwitch } from './lang-switch';
 
@@ -20,8 +21,6 @@ export function LoginPage({ notice, onLogin }: LoginPageProps) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [missing, setMissing] = useState({ username: false, password: false });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const userRef = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -29,29 +28,29 @@ export function LoginPage({ notice, onLogin }: LoginPageProps) {
     document.title = `${t('login.title')} — ${t('app.name')}`;
   }, []);
 
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (busy) return;
-    const form = e.currentTarget as HTMLFormElement;
-    const m = { username: username.trim() === '', password: password === '' };
-    setMissing(m);
-    if (m.username || m.password) {
-      setTimeout(() => form.querySelector<HTMLInputElement>('[aria-invalid="true"]')?.focus());
-      return;
-    }
-    setBusy(true);
-    setError(null);
+  const login = useAction(async (form: HTMLFormElement) => {
     try {
       onLogin(await api.login(username.trim(), password));
     } catch (err) {
-      setError(err);
-      setBusy(false);
+      // A wrong password: back into its field, selected, to type it again.
       if (err instanceof ApiError && err.status === 401) {
         const pw = form.querySelector<HTMLInputElement>('input[type="password"]');
         pw?.focus();
         pw?.select();
       }
+      throw err;
     }
+  });
+  const { busy, error } = login;
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (busy) return;
+    const form = e.currentTarget as HTMLFormElement;
+    const m = { username: username.trim() === '', password: password === '' };
+    setMissing(m);
+    if (m.username || m.password) setTimeout(() => form.querySelector<HTMLInputElement>('[aria-invalid="true"]')?.focus());
+    else void login.run(form);
   };
 
   const wrong = error instanceof ApiError && error.status === 401;

@@ -5,104 +5,62 @@
  *                                size, duration, verified, log), running backups with progress,
  *                                unacknowledged backup failures in red, "back up now"
  *   #/backups/backup/<id>        one backup: its manifest (files, sums, timings) and its log
- *   #/backups/jobs[/new|/<id>]   backup jobs (backup-jobs.ts)
+ *   #/backups/jobs[/new|/<id>]   backup jobs (backups/jobs.ts)
  *
  * Failures come from GET /api/backup/alerts (a killed task counts too) and
  * stay red until acknowledged on the node, for every user and browser.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api } from '../api';
+import type { Me } from '../api';
+import { client, type BackupListEntry as Entry, type Storage } from '../client';
 import { href } from '../router';
-import { formatDuration, formatTime } from '../format';
+import { formatBytes, formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
+import { Field, fieldError, formError } from '../components/field';
+import { useAction, useLoad, usePoll } from '../hooks';
 import { ProgressBar } from '../components/progress-bar';
 import { StatusBadge } from '../components/status-badge';
-import { acknowledge, taskTitle, useTasks, type Task } from '../tasks';
-import type { BackupEntry, BackupManifest, StorageConfig } from '../../node-cgi/backup/types';
-import type { BackupAlert } from '../../node-cgi/backup/alerts';
-import BackupJobsView from './backup-jobs';
-import { RestoreActions } from './backup-restore';
-import type { ViewProps } from './index';
+import { acknowledge, taskTitle, type Task } from '../tasks';
+import type { BackupManifest } from '../../node-cgi/backup/types';
+import { BackupTabs, ModeFields, useBackupsDone, useStorages } from './backups/common';
+import BackupJobsView from './backups/jobs';
+import { RestoreActions } from './backups/restore';
+import type { ViewProps } from './props';
 
 /** How often alerts are read again (besides whenever a backup task ends). */
 const ALERT_POLL_MS = 15_000;
-export const BACKUP_KINDS = ['backup', 'backup-verify'];
 
-export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean };
-type Entry = BackupEntry & { offline?: boolean };
+/** "101 web", or "101" for a guest without a name. */
+const guestLabel = (vmid: number, name: string | null): string => (name ? `${vmid} ${name}` : String(vmid));
 
-/** "1.2 GiB" */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
-
-/** A number that changes whenever a backup task ends: lists reload on it. */
-export function useBackupsDone(): { running: Task[]; ended: string } {
-  const { tasks } = useTasks();
-  const mine = (tasks ?? []).filter((x) => BACKUP_KINDS.includes(x.kind));
-  return { running: mine.filter((x) => x.status === 'running'), ended: mine.filter((x) => x.status !== 'running').map((x) => x.id).join() };
-}
-
-export function BackupTabs({ current }: { current: 'list' | 'jobs' }) {
-  return html`<nav class="tabs" aria-label=${t('backup.tabs')}>
-    <a href=${href('backups')} aria-current=${current === 'list' ? 'page' : undefined}>${t('backup.tab.list')}</a>
-    <a href=${href('backups', 'jobs')} aria-current=${current === 'jobs' ? 'page' : undefined}>${t('backup.tab.jobs')}</a>
-  </nav>`;
-}
-
-export function useStorages(): Storage[] {
-  const [list, setList] = useState<Storage[]>([]);
-  useEffect(() => {
-    api.get<Storage[]>('/api/storage').then(setList, () => setList([]));
-  }, []);
-  return list;
-}
-
-function Alerts({ me, ended }: { me: ViewProps['me']; ended: string }) {
-  const [alerts, setAlerts] = useState<BackupAlert[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const load = () => api.get<BackupAlert[]>('/api/backup/alerts').then((a) => (setAlerts(a), setError(null)), setError);
-  useEffect(() => {
-    void load();
-    const timer = setInterval(load, ALERT_POLL_MS);
-    return () => clearInterval(timer);
-  }, [ended]);
-  const ack = async (tasks?: string[]) => {
-    try {
-      const r = await api.post<{ acknowledged: string[] }>('/api/backup/alerts/ack', tasks ? { tasks } : {});
-      acknowledge(me.username, r.acknowledged);
-      await load();
-    } catch (e) {
-      setError(e);
-    }
-  };
-  if (alerts.length === 0) return error ? html`<${ErrorBanner} error=${error} />` : null;
+function Alerts({ me, ended }: { me: Me; ended: string }) {
+  const poll = usePoll(client.backups.alerts, { every: ALERT_POLL_MS, keys: [ended] });
+  const ack = useAction(async (tasks?: string[]) => {
+    const r = await client.backups.acknowledge(tasks);
+    acknowledge(me.username, r.acknowledged);
+    await poll.reload();
+  });
+  const alerts = poll.data ?? [];
+  const error = ack.error ?? poll.error;
+  if (alerts.length === 0) return html`<${ErrorBanner} error=${error} />`;
   return html`<section class="banner banner-error alerts" role="alert" aria-labelledby="backup-alerts">
     <div class="banner-body">
       <h2 id="backup-alerts">${t('backup.alerts')}</h2>
       <p>${t('backup.alertsIntro')}</p>
       <ul class="alert-list">
         ${alerts.map((a) => html`<li key=${a.task}>
-          <strong>${formatTime(Date.parse(a.time))}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
+          <strong>${formatTime(a.time)}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
           <span class="alert-message">${a.message}</span>
           <span class="panel-actions">
             <a class="btn btn-small" href=${href('tasks', a.task)}>${t('backup.showLog')}</a>
-            <button type="button" class="btn btn-small" onClick=${() => ack([a.task])}>${t('backup.ack')}</button>
+            <button type="button" class="btn btn-small" onClick=${() => ack.run([a.task])}>${t('backup.ack')}</button>
           </span>
         </li>`)}
       </ul>
-      ${alerts.length > 1 && html`<button type="button" class="btn" onClick=${() => ack()}>${t('backup.ackAll')}</button>`}
+      ${alerts.length > 1 && html`<button type="button" class="btn" onClick=${() => ack.run()}>${t('backup.ackAll')}</button>`}
     </div>
   </section>`;
 }
@@ -126,26 +84,19 @@ function BackupNow({ storages }: { storages: Storage[] }) {
   const [storage, setStorage] = useState('local');
   const [mode, setMode] = useState('snapshot');
   const [compress, setCompress] = useState('zstd');
-  const [error, setError] = useState<unknown>(null);
   const [started, setStarted] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const start = useAction(async () => {
     try {
-      const r = await api.post<{ task: string }>('/api/backup/run', { vmid: Number(vmid), storage, mode, compress });
-      setStarted(r.task);
-    } catch (err) {
-      setError(err);
+      setStarted((await client.backups.run({ vmid: Number(vmid), storage, mode, compress })).task);
+    } catch (e) {
       setStarted(null);
-    } finally {
-      setBusy(false);
+      throw e;
     }
-  };
+  });
+  const error = start.error;
   return html`<section class="card" aria-labelledby="backup-now">
     <h2 id="backup-now">${t('backup.now')}</h2>
-    <form class="form-row" onSubmit=${submit}>
+    <form class="form-row" onSubmit=${(e: Event) => (e.preventDefault(), void start.run())}>
       <${Field} label=${t('backup.guest')} name="vmid" type="number" min="100" required value=${vmid}
         onInput=${(e: Event) => setVmid((e.currentTarget as HTMLInputElement).value)} error=${fieldError(error, 'vmid')} />
       <${Field} label=${t('backup.storage')} error=${fieldError(error, 'storage')}>
@@ -153,21 +104,10 @@ function BackupNow({ storages }: { storages: Storage[] }) {
           ${storages.map((s) => html`<option value=${s.name}>${s.name}</option>`)}
         </select>
       <//>
-      <${Field} label=${t('backup.mode')}>
-        <select name="mode" value=${mode} onChange=${(e: Event) => setMode((e.currentTarget as HTMLSelectElement).value)}>
-          <option value="snapshot">${t('backup.mode.snapshot')}</option>
-          <option value="stop">${t('backup.mode.stop')}</option>
-        </select>
-      <//>
-      <${Field} label=${t('backup.compress')}>
-        <select name="compress" value=${compress} onChange=${(e: Event) => setCompress((e.currentTarget as HTMLSelectElement).value)}>
-          <option value="zstd">${t('backup.compress.zstd')}</option>
-          <option value="none">${t('backup.compress.none')}</option>
-        </select>
-      <//>
-      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy}>${t('backup.start')}</button></div>
+      <${ModeFields} mode=${mode} compress=${compress} onMode=${setMode} onCompress=${setCompress} />
+      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${start.busy}>${t('backup.start')}</button></div>
     </form>
-    ${error && !fieldError(error, 'vmid') && !fieldError(error, 'storage') && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${formError(error, ['vmid', 'storage'])} />
     ${started && html`<p role="status"><a href=${href('tasks', started)}>${t('backup.started', { task: started })}</a></p>`}
   </section>`;
 }
@@ -181,22 +121,13 @@ function VerifiedBadge({ b }: { b: Entry }) {
 function BackupList({ storages, ended }: { storages: Storage[]; ended: string }) {
   const [vmid, setVmid] = useState('');
   const [storage, setStorage] = useState('');
-  const [rows, setRows] = useState<Entry[] | null>(null);
-  const [all, setAll] = useState<Entry[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    const q = new URLSearchParams();
-    if (vmid) q.set('vmid', vmid);
-    if (storage) q.set('storage', storage);
-    api.get<Entry[]>(`/api/backup${q.size ? `?${q}` : ''}`).then((r) => (setRows(r), setError(null)), setError);
-  }, [vmid, storage, ended]);
-  useEffect(() => {
-    api.get<Entry[]>('/api/backup').then(setAll, () => undefined);
-  }, [ended]);
+  const { data: rows, error } = useLoad(() => client.backups.list({ vmid, storage }), [vmid, storage, ended]);
+  // Every guest with a backup, for the filter (the rows shown may be filtered).
+  const all = useLoad(client.backups.list, [ended]).data ?? [];
   const guests = [...new Map(all.map((b) => [b.vmid, b.name])).entries()].sort((a, b) => a[0] - b[0]);
   const columns: Column<Entry>[] = [
-    { key: 'time', label: t('backup.col.time'), value: (b) => formatTime(Date.parse(b.time)), sortValue: (b) => b.time },
-    { key: 'guest', label: t('backup.col.guest'), value: (b) => `${b.vmid}${b.name ? ` ${b.name}` : ''}`, sortValue: (b) => b.vmid },
+    { key: 'time', label: t('backup.col.time'), value: (b) => formatTime(b.time), sortValue: (b) => b.time },
+    { key: 'guest', label: t('backup.col.guest'), value: (b) => guestLabel(b.vmid, b.name), sortValue: (b) => b.vmid },
     { key: 'storage', label: t('backup.col.storage'), value: (b) => b.storage, render: (b) => html`${b.storage}${b.offline ? html` <span class="muted">(${t('backup.offline')})</span>` : ''}` },
     { key: 'mode', label: t('backup.col.mode'), value: (b) => `${b.mode} · ${b.method} · ${b.compress}` },
     { key: 'size', label: t('backup.col.size'), value: (b) => formatBytes(b.size), sortValue: (b) => b.size, class: 'num' },
@@ -213,7 +144,7 @@ function BackupList({ storages, ended }: { storages: Storage[]; ended: string })
       <${Field} label=${t('backup.filterGuest')}>
         <select name="filter-vmid" value=${vmid} onChange=${(e: Event) => setVmid((e.currentTarget as HTMLSelectElement).value)}>
           <option value="">${t('backup.all')}</option>
-          ${guests.map(([id, name]) => html`<option value=${String(id)}>${id}${name ? ` ${name}` : ''}</option>`)}
+          ${guests.map(([id, name]) => html`<option value=${String(id)}>${guestLabel(id, name)}</option>`)}
         </select>
       <//>
       <${Field} label=${t('backup.filterStorage')}>
@@ -223,7 +154,7 @@ function BackupList({ storages, ended }: { storages: Storage[]; ended: string })
         </select>
       <//>
     </div>
-    ${error && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${error} />
     ${rows === null
       ? !error && html`<p>${t('app.loading')}</p>`
       : html`<${DataTable} label=${t('backup.list')} filter=${t('backup.filter')} empty=${t('backup.empty')}
@@ -233,19 +164,11 @@ function BackupList({ storages, ended }: { storages: Storage[]; ended: string })
 }
 
 function BackupDetail({ id }: { id: string }) {
-  const [b, setB] = useState<(Entry & { manifest: BackupManifest }) | null>(null);
-  const [lines, setLines] = useState<string[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    const path = `/api/backup/${encodeURIComponent(id)}`;
-    Promise.all([api.get<Entry & { manifest: BackupManifest }>(path), api.get<{ lines: string[] }>(`${path}/log`)]).then(
-      ([x, log]) => (setB(x), setLines(log.lines)),
-      setError,
-    );
-  }, [id]);
+  const { data, error } = useLoad(() => Promise.all([client.backups.get(id), client.backups.log(id)]), [id]);
+  const [b, log] = data ?? [null, null];
   return html`<p class="crumbs"><a href=${href('backups')}>${t('backup.back')}</a></p>
-    <h1>${b ? `${b.vmid}${b.name ? ` ${b.name}` : ''} · ${formatTime(Date.parse(b.time))}` : t('backup.title')}</h1>
-    ${error && html`<${ErrorBanner} error=${error} />`}
+    <h1>${b ? `${guestLabel(b.vmid, b.name)} · ${formatTime(b.time)}` : t('backup.title')}</h1>
+    <${ErrorBanner} error=${error} />
     ${!b && !error && html`<p>${t('app.loading')}</p>`}
     ${b && html`<section class="card" aria-labelledby="backup-details">
       <h2 id="backup-details">${t('backup.details')}</h2>
@@ -256,7 +179,7 @@ function BackupDetail({ id }: { id: string }) {
         <dt>${t('backup.col.mode')}</dt><dd>${b.mode} · ${b.method} · ${b.compress}</dd>
         <dt>${t('backup.col.size')}</dt><dd>${formatBytes(b.size)}</dd>
         <dt>${t('backup.col.duration')}</dt><dd>${formatDuration(b.durationMs)}</dd>
-        ${b.verifiedAt && html`<dt>${t('backup.verifiedAt')}</dt><dd>${formatTime(Date.parse(b.verifiedAt))}</dd>`}
+        ${b.verifiedAt && html`<dt>${t('backup.verifiedAt')}</dt><dd>${formatTime(b.verifiedAt)}</dd>`}
         ${b.problems.length > 0 && html`<dt>${t('backup.problems')}</dt><dd class="text-failed">${b.problems.join('; ')}</dd>`}
         <dt>${t('backup.task')}</dt><dd><a href=${href('tasks', b.task)}><code>${b.task}</code></a></dd>
         ${b.job && html`<dt>${t('backup.job')}</dt><dd><a href=${href('backups', 'jobs', b.job)}>${b.job}</a></dd>`}
@@ -273,11 +196,11 @@ function BackupDetail({ id }: { id: string }) {
     </section>
     <section class="card" aria-labelledby="backup-log">
       <h2 id="backup-log">${t('backup.log')}</h2>
-      ${lines && html`<pre class="log" tabindex="0" role="log" aria-label=${t('backup.log')}>${lines.map((l) => `${l}\n`)}</pre>`}
+      ${log && html`<pre class="log" tabindex="0" role="log" aria-label=${t('backup.log')}>${log.lines.map((l) => `${l}\n`)}</pre>`}
     </section>`}`;
 }
 
-function BackupsHome({ me }: { me: ViewProps['me'] }) {
+function BackupsHome({ me }: { me: Me }) {
   const storages = useStorages();
   const { running, ended } = useBackupsDone();
   return html`<h1>${t('backup.title')}</h1>

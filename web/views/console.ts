@@ -12,7 +12,7 @@ import { t } from '../i18n';
 import { href } from '../router';
 import { Console } from '../console/console';
 import { Monitor } from '../console/monitor';
-import type { ViewProps } from './index';
+import type { ViewProps } from './props';
 
 /** Class on <html> while the console fills the window. */
 export const CONSOLE_WINDOW_CLASS = 'console-window';

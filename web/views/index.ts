@@ -14,15 +14,11 @@
  */
 import type { ComponentType } from 'preact';
 import type { Privilege } from '../../node-cgi/access/privileges';
-import type { Me } from '../api';
 import type { IconName } from '../components/icon';
 import type { MessageKey } from '../i18n';
+import type { ViewProps } from './props';
 
-export interface ViewProps {
-  /** Route parts after the view's id. */
-  parts: string[];
-  me: Me;
-}
+export type { ViewProps };
 
 export interface ViewDef {
   /** The route's first part, and a stable name. */
@@ -72,6 +68,13 @@ export const VIEWS: readonly ViewDef[] = [
     icon: 'users',
     priv: 'User.Modify',
     load: () => import('./users'),
+  },
+  {
+    id: 'node',
+    title: 'nav.node',
+    icon: 'node',
+    priv: 'Sys.Audit',
+    load: () => import('./node'),
   },
   {
     id: 'cluster',

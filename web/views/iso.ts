@@ -5,38 +5,31 @@
  * deletes for users with Datastore.Upload. A delete asks first; the node
  * refuses it (409) while a guest uses the image, and the dialog says so.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api, ApiError } from '../api';
+import { ApiError } from '../api';
+import { client } from '../client';
+import { useLoad } from '../hooks';
 import { href } from '../router';
-import { formatTime } from '../format';
+import { formatBytes, formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
-import { copyText } from '../console/clipboard';
+import { useCopy } from '../console/clipboard';
 import { UploadForm } from './iso/upload-form';
-import { formatBytes, shortSha, type IsoImage } from './iso/upload';
-import type { ViewProps } from './index';
-
-/** How long "Copied" shows beside a checksum. */
-const COPIED_MS = 2000;
+import { shortSha, type IsoImage } from './iso/upload';
+import type { ViewProps } from './props';
 
 export const UPLOAD_PRIV = 'Datastore.Upload';
 
 function ShaCell({ image }: { image: IsoImage }) {
-  const [copied, setCopied] = useState(false);
+  const { copied, copy } = useCopy();
   if (!image.sha256) return html`<span class="muted">${t('iso.sha.unknown')}</span>`;
   const sha = image.sha256;
-  const copy = async () => {
-    if (await copyText(sha)) {
-      setCopied(true);
-      setTimeout(() => setCopied(false), COPIED_MS);
-    }
-  };
   return html`<span class="sha">
     <code title=${sha}>${shortSha(sha)}</code>
-    <button type="button" class="btn btn-small btn-quiet" aria-label=${t('iso.sha.copyOf', { name: image.name })} onClick=${copy}>${t('iso.sha.copy')}</button>
+    <button type="button" class="btn btn-small btn-quiet" aria-label=${t('iso.sha.copyOf', { name: image.name })} onClick=${() => copy(sha)}>${t('iso.sha.copy')}</button>
     <span class="sha-copied" role="status">${copied ? t('iso.sha.copied') : ''}</span>
   </span>`;
 }
@@ -51,29 +44,15 @@ function UsedBy({ image }: { image: IsoImage }) {
 }
 
 export default function IsoView({ me }: ViewProps) {
-  const [images, setImages] = useState<IsoImage[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { data: images, error, reload: load } = useLoad(client.isos.list);
   const [deleting, setDeleting] = useState<IsoImage | null>(null);
   const [deleted, setDeleted] = useState<string | null>(null);
   const canUpload = me.privileges.includes(UPLOAD_PRIV);
 
-  const load = async () => {
-    try {
-      setImages(await api.get<IsoImage[]>('/api/iso'));
-      setError(null);
-    } catch (e) {
-      setError(e);
-    }
-  };
-
-  useEffect(() => {
-    void load();
-  }, []);
-
   const remove = async () => {
     const image = deleting!;
     try {
-      await api.del(`/api/iso/${encodeURIComponent(image.name)}`);
+      await client.isos.remove(image.name);
     } catch (e) {
       // The list may be out of date (a guest took the image meanwhile): show what the node says and refresh.
       if (e instanceof ApiError && (e.status === 409 || e.status === 404)) void load();
@@ -90,9 +69,9 @@ export default function IsoView({ me }: ViewProps) {
     {
       key: 'date',
       label: t('iso.col.date'),
-      value: (x) => formatTime(Date.parse(x.date)),
+      value: (x) => formatTime(x.date),
       sortValue: (x) => Date.parse(x.date),
-      render: (x) => html`${formatTime(Date.parse(x.date))}${x.user && html`<span class="task-message">${t('iso.by', { user: x.user })}</span>`}`,
+      render: (x) => html`${formatTime(x.date)}${x.user && html`<span class="task-message">${t('iso.by', { user: x.user })}</span>`}`,
     },
     { key: 'sha', label: t('iso.col.sha'), value: (x) => x.sha256 ?? '', render: (x) => html`<${ShaCell} image=${x} />`, sortable: false },
     {

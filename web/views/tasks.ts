@@ -4,10 +4,12 @@
  * follows the task while it runs (polled every LOG_POLL_MS, scrolled along
  * unless the reader has scrolled up).
  */
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api } from '../api';
+import type { Me } from '../api';
+import { client } from '../client';
+import { usePoll, type Loaded } from '../hooks';
 import { href } from '../router';
 import { formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
@@ -23,14 +25,27 @@ import {
   useTasks,
   type Task,
 } from '../tasks';
-import type { ViewProps } from './index';
+import type { ViewProps } from './props';
 
 /** Log refresh interval while the task runs. */
-const LOG_POLL_MS = 1000;
+export const LOG_POLL_MS = 1000;
 /** The log shows at most this many of the last lines. */
 const LOG_TAIL_LINES = 2000;
 
 const duration = (x: Task, now: number) => formatDuration((x.end ?? now) - x.start);
+
+/**
+ * The wait before the log is read again: while the task runs, LOG_POLL_MS;
+ * after a failure to reach the node (network, 5xx) five times that; never
+ * once the task has ended or the node refused (403, 404).
+ */
+export function logPollMs({ data, error }: Loaded<[Task, unknown]>): number | null {
+  if (error) {
+    const status = (error as { status?: number }).status ?? 0;
+    return status === 0 || status >= 500 ? LOG_POLL_MS * 5 : null;
+  }
+  return data?.[0].status === 'running' ? LOG_POLL_MS : null;
+}
 
 function TaskStatus({ task }: { task: Task }) {
   return html`<${StatusBadge} tone=${TASK_TONE[task.status]} label=${t(TASK_STATUS_KEY[task.status])} />`;
@@ -44,7 +59,7 @@ function TaskProgress({ task }: { task: Task }) {
   return html`<span class=${`task-message${task.status === 'failed' ? ' text-failed' : ''}`}>${task.message}</span>`;
 }
 
-function TaskList({ me }: { me: ViewProps['me'] }) {
+function TaskList({ me }: { me: Me }) {
   const { tasks, error } = useTasks();
   const acks = useAcknowledged(me.username);
   const now = Date.now();
@@ -98,37 +113,11 @@ function LogViewer({ lines, following }: { lines: string[]; following: boolean }
   </div>`;
 }
 
-function TaskDetail({ id, me }: { id: string; me: ViewProps['me'] }) {
-  const [task, setTask] = useState<Task | null>(null);
-  const [lines, setLines] = useState<string[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+function TaskDetail({ id, me }: { id: string; me: Me }) {
   const acks = useAcknowledged(me.username);
-
-  useEffect(() => {
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const path = `/api/task/${encodeURIComponent(id)}`;
-    const tick = async () => {
-      try {
-        const [x, log] = await Promise.all([api.get<Task>(path), api.get<{ lines: string[] }>(`${path}/log?tail=${LOG_TAIL_LINES}`)]);
-        if (!live) return;
-        setTask(x);
-        setLines(log.lines);
-        setError(null);
-        if (x.status === 'running') timer = setTimeout(tick, LOG_POLL_MS);
-      } catch (e) {
-        if (!live) return;
-        setError(e);
-        const status = (e as { status?: number }).status ?? 0;
-        if (status === 0 || status >= 500) timer = setTimeout(tick, LOG_POLL_MS * 5);
-      }
-    };
-    void tick();
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [id]);
+  const { data, error } = usePoll(() => Promise.all([client.tasks.get(id), client.tasks.log(id, LOG_TAIL_LINES)]), { every: logPollMs, keys: [id] });
+  const [task, log] = data ?? [null, null];
+  const lines = log?.lines ?? null;
 
   const now = Date.now();
   return html`<p class="crumbs"><a href=${href('tasks')}>${t('tasks.back')}</a></p>

@@ -14,45 +14,31 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
-import { api } from '../api';
+import type { Me } from '../api';
+import { client } from '../client';
 import { href, navigate } from '../router';
-import { formatTime } from '../format';
+import { formatExpiry } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
+import { Field, fieldError, formError } from '../components/field';
+import { useAction, useLoad } from '../hooks';
 import { StatusBadge } from '../components/status-badge';
 import { AclEditor } from '../access/acl-editor';
-import { dateFromExpire, userBody, type GroupView, type UserForm, type UserView } from '../access/model';
+import { dateFromExpire, userBody, type UserForm, type UserView } from '../access/model';
+import { PasswordForm } from '../access/password-form';
 import { GroupsTab } from './users/groups';
 import { AuditTab } from './users/audit';
 import { UsersTabs } from './users/tabs';
-import type { ViewProps } from './index';
+import type { ViewProps } from './props';
 
-export function expiryText(expire: number): string {
-  return expire ? formatTime(expire * 1000) : t('users.never');
-}
-
-function UserList({ me }: { me: ViewProps['me'] }) {
-  const [users, setUsers] = useState<UserView[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+function UserList({ me }: { me: Me }) {
+  const users = useLoad(client.access.users.list);
   const [deleting, setDeleting] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const load = () => api.get<UserView[]>('/api/access/users').then((x) => (setUsers(x), setError(null)), setError);
-  useEffect(() => {
-    void load();
-  }, []);
-  const toggle = async (u: UserView) => {
-    setBusy(u.username);
-    try {
-      await api.put(`/api/access/users/${encodeURIComponent(u.username)}`, { enabled: !u.enabled });
-      await load();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
-  };
+  const toggle = useAction(async (u: UserView) => {
+    await client.access.users.update(u.username, { enabled: !u.enabled });
+    await users.reload();
+  });
   const columns: Column<UserView>[] = [
     { key: 'username', label: t('users.col.name'), value: (u) => u.username, render: (u) => html`<a href=${href('users', 'user', u.username)}>${u.username}</a>` },
     { key: 'fullname', label: t('users.col.fullname'), value: (u) => u.fullname },
@@ -61,12 +47,12 @@ function UserList({ me }: { me: ViewProps['me'] }) {
       key: 'enabled', label: t('users.col.enabled'), value: (u) => (u.enabled ? t('users.enabled') : t('users.disabled')),
       render: (u) => html`<${StatusBadge} tone=${u.enabled ? 'ok' : 'neutral'} label=${u.enabled ? t('users.enabled') : t('users.disabled')} />`,
     },
-    { key: 'expire', label: t('users.col.expire'), value: (u) => expiryText(u.expire), sortValue: (u) => u.expire || Number.MAX_SAFE_INTEGER },
+    { key: 'expire', label: t('users.col.expire'), value: (u) => formatExpiry(u.expire), sortValue: (u) => u.expire || Number.MAX_SAFE_INTEGER },
     { key: 'groups', label: t('users.col.groups'), value: (u) => u.groups.join(', ') },
     {
       key: 'actions', label: t('table.actions'), value: () => '', sortable: false,
       render: (u) => html`<span class="panel-actions">
-        <button type="button" class="btn btn-small" disabled=${busy === u.username} onClick=${() => toggle(u)}
+        <button type="button" class="btn btn-small" disabled=${toggle.running?.[0].username === u.username} onClick=${() => toggle.run(u)}
           aria-label=${t(u.enabled ? 'users.disableOne' : 'users.enableOne', { name: u.username })}>${u.enabled ? t('users.disable') : t('users.enable')}</button>
         <button type="button" class="btn btn-small" disabled=${u.username === me.username} onClick=${() => setDeleting(u.username)}
           aria-label=${t('users.deleteOne', { name: u.username })}>${t('users.delete')}</button>
@@ -76,18 +62,19 @@ function UserList({ me }: { me: ViewProps['me'] }) {
   return html`<h1>${t('users.title')}</h1>
     <${UsersTabs} current="users" me=${me} />
     <p><a class="btn btn-primary" href=${href('users', 'new')}>${t('users.new')}</a></p>
-    ${error && html`<${ErrorBanner} error=${error} onDismiss=${() => setError(null)} />`}
-    ${users === null
-      ? !error && html`<p>${t('app.loading')}</p>`
-      : html`<${DataTable} label=${t('users.title')} filter=${t('users.filter')} empty=${t('users.empty')} columns=${columns} rows=${users}
+    <${ErrorBanner} error=${toggle.error} onDismiss=${() => toggle.setError(null)} />
+    <${ErrorBanner} error=${users.error} onRetry=${users.reload} />
+    ${users.data === null
+      ? !users.error && html`<p>${t('app.loading')}</p>`
+      : html`<${DataTable} label=${t('users.title')} filter=${t('users.filter')} empty=${t('users.empty')} columns=${columns} rows=${users.data}
           rowKey=${(u: UserView) => u.username} initialSort=${{ key: 'username', dir: 'asc' }}
           rowClass=${(u: UserView) => (u.enabled ? undefined : 'row-disabled')} />`}
     <${ConfirmDialog} open=${deleting !== null} title=${t('users.deleteTitle', { name: deleting ?? '' })} message=${t('users.deleteText')}
       confirmLabel=${t('users.deleteOne', { name: deleting ?? '' })} requireText=${deleting ?? ''}
       onConfirm=${async () => {
-        await api.del(`/api/access/users/${encodeURIComponent(deleting!)}`);
+        await client.access.users.remove(deleting!);
         setDeleting(null);
-        await load();
+        await users.reload();
       }}
       onCancel=${() => setDeleting(null)} />`;
 }
@@ -99,49 +86,45 @@ const fromUser = (u: UserView): UserForm => ({
   expire: dateFromExpire(u.expire), groups: [...u.groups], password: '',
 });
 
-function UserEdit({ name, me }: { name: string | null; me: ViewProps['me'] }) {
+function UserEdit({ name, me }: { name: string | null; me: Me }) {
   const [before, setBefore] = useState<UserView | null>(null);
   const [f, setF] = useState<UserForm | null>(name ? null : EMPTY);
-  const [groups, setGroups] = useState<GroupView[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
+  const groups = useLoad(client.access.groups.list).data ?? [];
+  const user = useLoad(() => (name ? client.access.users.get(name) : Promise.resolve(null)), [name]);
   useEffect(() => {
-    api.get<GroupView[]>('/api/access/groups').then(setGroups, () => setGroups([]));
-    if (name) api.get<UserView>(`/api/access/users/${encodeURIComponent(name)}`).then((u) => (setBefore(u), setF(fromUser(u))), setError);
-  }, [name]);
+    if (user.data) {
+      setBefore(user.data);
+      setF(fromUser(user.data));
+    }
+  }, [user.data]);
+  const [saved, setSaved] = useState(false);
   const set = <K extends keyof UserForm>(k: K, v: UserForm[K]) => (setSaved(false), setF((s) => (s ? { ...s, [k]: v } : s)));
   const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
   const [expireError, setExpireError] = useState(false);
-  const submit = async (e: Event) => {
+  const save = useAction(async (body: Record<string, unknown>) => {
+    if (name) {
+      const u = await client.access.users.update(name, body);
+      setBefore(u);
+      setF(fromUser(u));
+      setSaved(true);
+    } else {
+      await client.access.users.create(body);
+      navigate(href('users'));
+    }
+  });
+  const submit = (e: Event) => {
     e.preventDefault();
     if (!f) return;
     const body = userBody(f, before);
     setExpireError('error' in body);
-    if ('error' in body) return;
-    setBusy(true);
-    setError(null);
-    try {
-      if (name) {
-        const u = await api.put<UserView>(`/api/access/users/${encodeURIComponent(name)}`, body);
-        setBefore(u);
-        setF(fromUser(u));
-        setSaved(true);
-      } else {
-        await api.post('/api/access/users', body);
-        navigate(href('users'));
-      }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    if (!('error' in body)) void save.run(body);
   };
+  const error = save.error ?? user.error;
   const fe = (k: string) => fieldError(error, k);
   const shown = ['username', 'password', 'fullname', 'email', 'comment', 'expire', 'groups'];
   return html`<p class="crumbs"><a href=${href('users')}>${t('users.back')}</a></p>
     <h1>${name ? t('users.editTitle', { name }) : t('users.new')}</h1>
-    ${error && !shown.some((k) => fe(k)) && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${formError(error, shown)} />
     ${!f && !error && html`<p>${t('app.loading')}</p>`}
     ${f && html`<form class="card user-form" onSubmit=${submit} noValidate>
       ${!name && html`<${Field} label=${t('users.f.username')} name="username" value=${f.username} required autocomplete="off"
@@ -167,51 +150,18 @@ function UserEdit({ name, me }: { name: string | null; me: ViewProps['me'] }) {
         ${fe('groups') && html`<p class="field-error">${fe('groups')}</p>`}
       </fieldset>
       ${saved && html`<p role="status">${t('users.saved')}</p>`}
-      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy}>${name ? t('users.save') : t('users.create')}</button></div>
+      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${save.busy}>${name ? t('users.save') : t('users.create')}</button></div>
     </form>`}
     ${name && before && html`<${ResetPassword} name=${name} self=${name === me.username} />`}`;
 }
 
 function ResetPassword({ name, self }: { name: string; self: boolean }) {
-  const [pw, setPw] = useState('');
-  const [pw2, setPw2] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const mismatch = pw2 !== '' && pw !== pw2;
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (pw === '' || pw !== pw2) return;
-    setBusy(true);
-    setError(null);
-    setDone(false);
-    try {
-      await api.put(`/api/access/users/${encodeURIComponent(name)}`, { password: pw });
-      setPw('');
-      setPw2('');
-      setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return html`<form class="card reset-form" onSubmit=${submit} noValidate>
-    <h2>${t('users.reset')}</h2>
-    <p class="muted">${self ? t('users.resetSelf') : t('users.resetText')}</p>
-    ${error && !fieldError(error, 'password') && html`<${ErrorBanner} error=${error} />`}
-    <div class="form-row">
-      <${Field} label=${t('users.f.newPassword')} name="newpassword" type="password" autocomplete="new-password" value=${pw}
-        onInput=${(e: Event) => (setDone(false), setPw((e.currentTarget as HTMLInputElement).value))} error=${fieldError(error, 'password')} />
-      <${Field} label=${t('users.f.repeatPassword')} name="repeatpassword" type="password" autocomplete="new-password" value=${pw2}
-        onInput=${(e: Event) => setPw2((e.currentTarget as HTMLInputElement).value)} error=${mismatch ? t('users.f.mismatch') : null} />
-    </div>
-    ${done && html`<p role="status">${t('users.resetDone', { name })}</p>`}
-    <div class="form-actions"><button type="submit" class="btn" disabled=${busy || pw === '' || pw !== pw2}>${t('users.resetButton')}</button></div>
-  </form>`;
+  return html`<${PasswordForm} title=${t('users.reset')} intro=${self ? t('users.resetSelf') : t('users.resetText')}
+    submitLabel=${t('users.resetButton')} doneText=${t('users.resetDone', { name })}
+    onSubmit=${(password: string) => client.access.users.update(name, { password })} />`;
 }
 
-function AclTab({ me }: { me: ViewProps['me'] }) {
+function AclTab({ me }: { me: Me }) {
   return html`<h1>${t('users.title')}</h1>
     <${UsersTabs} current="acl" me=${me} />
     <p class="muted">${t('perm.aclIntro')}</p>

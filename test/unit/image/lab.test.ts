@@ -1,7 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LAB_DEFAULTS, parseLabArgs } from '../../../build/lab/lab';
-import { labCmdline, labMac, nodeQemuArgs, probeAccel, type NodeVmConfig } from '../../../build/lab/node-vm';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labAccel, labCmdline, labMac, nodeQemuArgs, type NodeVmConfig } from '../../../build/lab/node-vm';
 
 const A = suite('parseLabArgs');
 A('should default to two nodes with data disks kept', () => {
@@ -102,14 +105,31 @@ M('should give each NIC of each node its own MAC', () => {
 });
 M.run();
 
-const P = suite('probeAccel');
-P('should follow RAMVM_LAB_ACCEL', () => {
-  assert.is(probeAccel({ RAMVM_LAB_ACCEL: 'tcg' }), 'tcg');
-  assert.is(probeAccel({ RAMVM_LAB_ACCEL: 'kvm' }), 'kvm');
+const P = suite('labAccel');
+P('should follow RAMVM_LAB_ACCEL kvm or tcg without probing', async () => {
+  assert.equal(await labAccel({ RAMVM_LAB_ACCEL: 'tcg' }, { device: '/nonexistent' }), { accel: 'tcg', reason: 'RAMVM_LAB_ACCEL' });
+  assert.equal(await labAccel({ RAMVM_LAB_ACCEL: 'kvm' }, { device: '/nonexistent' }), { accel: 'kvm', reason: 'RAMVM_LAB_ACCEL' });
 });
-P('should find TCG on a machine without /dev/kvm', async () => {
-  const { existsSync } = await import('node:fs');
-  if (!existsSync('/dev/kvm')) assert.is(probeAccel({}), 'tcg');
-  else assert.ok(['kvm', 'tcg'].includes(probeAccel({})));
+P('should refuse an RAMVM_LAB_ACCEL it does not know', async () => {
+  try {
+    await labAccel({ RAMVM_LAB_ACCEL: 'hvf' });
+    assert.unreachable('accepted hvf');
+  } catch (e) {
+    assert.match((e as Error).message, /RAMVM_LAB_ACCEL must be kvm, tcg or auto, not "hvf"/);
+  }
+});
+P('should pick TCG on a host whose KVM device does not open, and keep the verdict for this boot', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ramvm-lab-accel-'));
+  try {
+    const file = join(dir, 'accel.json');
+    const r = await labAccel({}, { device: join(dir, 'no-kvm'), file });
+    assert.is(r.accel, 'tcg');
+    assert.match(r.reason, /^auto: no usable KVM device \(.*no-kvm: ENOENT\)$/);
+    const kept = JSON.parse(readFileSync(file, 'utf8'));
+    assert.is(kept.bootId, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    assert.is(kept.cpu, 'max', "the lab's CPU model");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 P.run();

@@ -26,6 +26,8 @@ U('should lay the body over the config', () => {
 });
 U('should ignore status fields a client sends back from GET', () => {
   assert.equal(mergeUpdate(cur, { ...cur, status: 'running', runtime: {}, qmpStatus: 'running' }), { ...cur });
+  const crashed = { state: 'guest-panicked', message: 'm', actions: ['reset', 'stop'], kvmSuspect: false };
+  assert.equal(mergeUpdate(cur, { ...cur, status: 'paused', qmpStatus: 'guest-panicked', fault: crashed, note: 'n' }), { ...cur }, 'a crashed guest sent back');
 });
 U('should keep the MAC of a NIC replaced without one', () => {
   const next = mergeUpdate(cur, { nics: [{ model: 'virtio' }, { model: 'e1000' }] });

@@ -65,6 +65,8 @@ Q('should build the whole command line of a default guest under TCG', () => {
     '-chardev', `file,id=serial0,path=${RUN}/101.serial.log`,
     '-device', 'isa-serial,chardev=serial0',
     '-rtc', 'base=utc',
+    '-device', 'pvpanic',
+    '-action', 'panic=pause',
     '-drive', 'if=none,id=drive-cdrom,media=cdrom,readonly=on',
     '-device', 'ide-cd,bus=ide.1,unit=0,drive=drive-cdrom,id=cdrom,bootindex=2',
     '-drive', 'if=none,id=drive-disk0,file=/r/images/101/vm-101-disk-0.qcow2,format=qcow2,cache=writeback,discard=unmap',
@@ -190,5 +192,9 @@ P('should list hardware fields changed since the start, not the description', ()
   const started = vm();
   assert.equal(pendingChanges(started, { ...started, memory: 1024, description: 'x', onboot: true }), ['memory']);
   assert.equal(pendingChanges(started, started), []);
+});
+P("should list a changed accelerator: it applies at the next start", () => {
+  const started = vm();
+  assert.equal(pendingChanges(started, { ...started, accel: 'tcg' }), ['accel']);
 });
 P.run();

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isGuestCmdline, parsePidfile, parseQueryStatus, stateOf } from '../../../node-cgi/vm/status';
+import { faultOf, faultRefusal, isGuestCmdline, keepsProcessOnShutdown, parsePidfile, parseQueryStatus, stateOf } from '../../../node-cgi/vm/status';
 
 const FIX = join(__dirname, 'fixtures');
 /** A real QEMU 7.2 /proc/<pid>/cmdline of guest 101 ("-name web (test),process=ramvm-101"). */
@@ -64,3 +64,48 @@ S('should map QEMU run states to running, paused and stopped', () => {
   for (const [q, want] of table) assert.is(stateOf(q), want, q);
 });
 S.run();
+
+const K = suite('keepsProcessOnShutdown');
+K('should find -no-shutdown and -action shutdown=pause', () => {
+  assert.ok(keepsProcessOnShutdown(['qemu-system-x86_64', '-no-shutdown']));
+  assert.ok(keepsProcessOnShutdown(['qemu-system-x86_64', '-action', 'panic=pause,shutdown=pause']));
+});
+K("should not find it in ramvm's own command line or in other options' values", () => {
+  assert.not.ok(keepsProcessOnShutdown(CMDLINE.split('\0')));
+  assert.not.ok(keepsProcessOnShutdown(['qemu-system-x86_64', '-action', 'panic=pause']));
+  assert.not.ok(keepsProcessOnShutdown(['qemu-system-x86_64', '-action', 'shutdown=poweroff']));
+  assert.not.ok(keepsProcessOnShutdown(['qemu-system-x86_64', '-name', '-no-shutdown,process=ramvm-1'].slice(0, 2)));
+});
+K.run();
+
+const F = suite('faultOf');
+F('should see no fault in states a guest goes on from', () => {
+  for (const q of ['running', 'paused', 'prelaunch', 'io-error', 'suspended', 'postmigrate']) {
+    assert.is(faultOf(q, { vmid: 101, accel: 'kvm', keepsProcess: false }), undefined, q);
+  }
+});
+F('should take "shutdown" for a process that is ending, unless QEMU keeps it', () => {
+  assert.is(faultOf('shutdown', { vmid: 101, keepsProcess: false }), undefined);
+  const f = faultOf('shutdown', { vmid: 101, keepsProcess: true })!;
+  assert.equal([f.state, f.actions, f.kvmSuspect], ['shutdown', ['reset', 'stop'], false]);
+  assert.match(f.message, /powered off, but its QEMU process was kept/);
+});
+F("should blame the host's KVM for an internal error under KVM and say how to use TCG", () => {
+  const f = faultOf('internal-error', { vmid: 101, accel: 'kvm', keepsProcess: false })!;
+  assert.equal([f.state, f.kvmSuspect], ['internal-error', true]);
+  assert.match(f.message, /points at the host's KVM/);
+  assert.match(f.message, /PUT \/api\/vm\/101 \{"accel": "tcg"\}/);
+  const other = faultOf('internal-error', { vmid: 101, accel: 'tcg', keepsProcess: false })!;
+  assert.is(other.kvmSuspect, false);
+  assert.not.match(other.message, /KVM/);
+});
+F('should call a guest panic a crash of the guest, with reset and stop', () => {
+  const f = faultOf('guest-panicked', { vmid: 7, accel: 'tcg', keepsProcess: false })!;
+  assert.equal([f.state, f.actions, f.kvmSuspect], ['guest-panicked', ['reset', 'stop'], false]);
+  assert.match(f.message, /crashed.*Reset it \(POST \/api\/vm\/7\/reset\) or stop it \(POST \/api\/vm\/7\/stop\)/);
+});
+F('should refuse other actions saying what works', () => {
+  const f = faultOf('internal-error', { vmid: 101, accel: 'kvm', keepsProcess: false })!;
+  assert.is(faultRefusal(101, f, 'resume'), 'guest 101 has crashed (internal-error): resume cannot help; reset it (POST /api/vm/101/reset) or stop it (POST /api/vm/101/stop)');
+});
+F.run();

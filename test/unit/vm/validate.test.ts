@@ -82,6 +82,11 @@ D('should keep the mark of a guest run from a backup in update mode', () => {
   assert.equal(config!.temporary, temporary);
   assert.not.ok('temporary' in checkVmConfig({ vmid: 105, disks: [disk] }, facts({ mode: 'update' })).config!);
 });
+D("should keep a guest's own accelerator, and leave it out (the node's) for null or none", () => {
+  for (const accel of ['auto', 'kvm', 'tcg']) assert.is(checkVmConfig({ vmid: 101, accel }, facts()).config!.accel, accel);
+  assert.not.ok('accel' in checkVmConfig({ vmid: 101, accel: null }, facts()).config!);
+  assert.not.ok('accel' in checkVmConfig({ vmid: 101 }, facts()).config!);
+});
 D.run();
 
 const T = suite('checkVmConfig temporary mark');
@@ -158,6 +163,8 @@ const BAD: [Record<string, unknown>, string, string][] = [
   [{ vmid: 101, memroy: 512 }, 'memroy', 'misspelt field'],
   [{ vmid: 101, nics: [{ linkDown: 'yes' }] }, 'nics[0].linkDown', 'not a boolean'],
   [{ vmid: 101, temporary: { backup: 'local:101:20261125T220000Z', source: 101, purpose: 'run', since: 1, formats: {} } }, 'temporary', 'only the node marks a guest as run from a backup'],
+  [{ vmid: 101, accel: 'hvf' }, 'accel', 'an accelerator this node does not have'],
+  [{ vmid: 101, accel: true }, 'accel', 'not a setting'],
 ];
 for (const [input, field, reason] of BAD) {
   B(`should refuse ${field} (${reason})`, () => {
@@ -183,6 +190,9 @@ B('should refuse a disk file that does not match its id and format', () => {
 B('should report every bad field, not only the first', () => {
   const { issues } = checkVmConfig({ vmid: 101, memory: 1, sockets: 0, ostype: 'x' }, facts());
   assert.equal(issues.map((i) => i.field), ['memory', 'sockets', 'ostype']);
+});
+B('should name the accelerator settings when one is unknown', () => {
+  assert.equal(checkVmConfig({ vmid: 101, accel: 'fast' }, facts()).issues, [{ field: 'accel', message: "must be one of auto, kvm, tcg, or null for the node's setting" }]);
 });
 B('should refuse a body that is not an object', () => {
   assert.equal(checkVmConfig([1], facts()).issues, [{ field: 'body', message: 'must be a JSON object' }]);

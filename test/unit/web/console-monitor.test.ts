@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
 import { commandLines, HISTORY_MAX, historyStep, Monitor, pushHistory } from '../../../web/console/monitor';
-import { Thumbnail, thumbUrl } from '../../../web/console/thumbnail';
+import { Thumbnail } from '../../../web/console/thumbnail';
 import { click, fakeFetch, key, mount, settle, text, typeInto, unmount, useDom, type FakeAnswer } from './dom';
 
 const hist = suite('pushHistory / historyStep / commandLines');
@@ -209,7 +209,7 @@ thumb('should say "Not running" for a stopped guest', async () => {
   (globalThis as { fetch: unknown }).fetch = f.fetch;
   const el = await mount(html`<${Thumbnail} vmid=${102} width=${240} />`);
   await settle(5);
-  assert.is(f.calls[0]!.url, thumbUrl(102, 240));
+  assert.is(f.calls[0]!.url, '/api/monitor/102/screenshot?width=240');
   assert.is(el.querySelector('img'), null);
   assert.is(text(el), 'Not running');
   await unmount(el);

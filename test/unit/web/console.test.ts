@@ -9,10 +9,11 @@ import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
 import { charKeysym, COMBOS, comboStrokes, KEYS, typeStrokes, untypable, type KeyStroke } from '../../../web/console/keys';
-import { closeText, consoleUrl, probeConsole, readProbe, type Probe } from '../../../web/console/status';
+import { closeText, probeConsole, readProbe, type Probe } from '../../../web/console/status';
 import { comboLabel, Console, NOT_RUNNING_POLL_MS, type ConsoleDeps } from '../../../web/console/console';
 import type { RfbOptions } from '../../../web/console/rfb';
 import { renewSession } from '../../../web/console/session';
+import { useCopy } from '../../../web/console/clipboard';
 import { api, ApiError, RENEW_AFTER_MS } from '../../../web/api';
 import { click, fakeFetch, key, mount, settle, text, typeInto, unmount, useDom } from './dom';
 
@@ -85,11 +86,6 @@ typing.run();
 // ---------------------------------------------------------------- status
 
 const status = suite('console status');
-
-status('should build ws: and wss: URLs on the page host', () => {
-  assert.is(consoleUrl({ protocol: 'http:', host: 'pve1:8006' }, 101), 'ws://pve1:8006/api/console/101');
-  assert.is(consoleUrl({ protocol: 'https:', host: 'pve1' }, 102), 'wss://pve1/api/console/102');
-});
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
@@ -489,3 +485,40 @@ comp('should renew the ticket through the api client only when it is due', async
 });
 
 comp.run();
+
+// ---------------------------------------------------------------- clipboard
+
+const copying = suite('useCopy');
+useDom(copying);
+
+function CopyProbe({ out }: { out: { c: ReturnType<typeof useCopy> | null } }) {
+  out.c = useCopy();
+  return html`<span>${out.c.copied ? 'Copied' : ''}</span>`;
+}
+
+copying('should copy through the clipboard and say so', async () => {
+  const written: string[] = [];
+  Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (s: string) => void written.push(s) }, configurable: true });
+  const out: { c: ReturnType<typeof useCopy> | null } = { c: null };
+  const el = await mount(html`<${CopyProbe} out=${out} />`);
+  await out.c!.copy('013f5b44');
+  await settle();
+  assert.equal(written, ['013f5b44']);
+  assert.is(text(el), 'Copied');
+  await unmount(el);
+});
+
+copying('should say nothing when the browser refuses both ways to copy', async () => {
+  Object.defineProperty(navigator, 'clipboard', { value: { writeText: async () => Promise.reject(new Error('denied')) }, configurable: true });
+  (document as unknown as { execCommand: () => boolean }).execCommand = () => false;
+  const out: { c: ReturnType<typeof useCopy> | null } = { c: null };
+  const el = await mount(html`<${CopyProbe} out=${out} />`);
+  await out.c!.copy('x');
+  await settle();
+  assert.is(out.c!.copied, false);
+  assert.is(text(el), '');
+  assert.is(document.querySelector('textarea'), null, 'the helper text area is gone again');
+  await unmount(el);
+});
+
+copying.run();

@@ -1,8 +1,9 @@
 /**
  * A happy-dom window as the globals a Preact component expects (document,
  * window, localStorage, …), installed for one suite and removed after it,
- * and a fake fetch: the one edge the web units replace. The real edge, the
- * browser's fetch against lighttpd, runs in test/browser.
+ * a fake fetch and timers fired by hand: the edges the web units replace.
+ * The real edges, the browser's fetch against lighttpd and its clock, run
+ * in test/browser.
  *
  *   const dom = useDom(suite);                 // before: install, after: remove
  *   const fake = fakeFetch({ 'GET /api/task': [200, { data: [] }] });
@@ -147,3 +148,25 @@ export async function key(el: Element | null, keyName: string, opts: { shiftKey?
 
 /** The visible text of an element, whitespace folded. */
 export const text = (el: Element | null): string => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
+
+/** Timers the test fires by hand (web/hooks.ts Timers). */
+export function manualTimers() {
+  const pending = new Map<number, { fn: () => void; ms: number }>();
+  let next = 1;
+  return {
+    pending,
+    setTimeout: (fn: () => void, ms: number) => {
+      pending.set(next, { fn, ms });
+      return next++;
+    },
+    clearTimeout: (h: unknown) => void pending.delete(h as number),
+    /** Fire the only pending timer; returns its delay. */
+    fire(): number {
+      if (pending.size !== 1) throw new Error(`${pending.size} timers pending, not exactly one`);
+      const [id, t] = [...pending][0]!;
+      pending.delete(id);
+      t.fn();
+      return t.ms;
+    },
+  };
+}

@@ -1,9 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  actionsFor, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formatBytes, formatPercent, formIssues, formRequest, LIMITS, RECOMMENDED, withOsType,
+  actionsFor, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, RECOMMENDED, withOsType,
   type CreateForm,
-} from '../../../web/views/guests-model';
+} from '../../../web/views/guests/model';
 import { OS_TYPES as NODE_OS_TYPES, DEFAULT_MEMORY_MIB, DEFAULT_DISK_SIZE, DEFAULT_DISK_BUS, DEFAULT_NIC_MODEL, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_DISK_FORMAT } from '../../../node-cgi/vm/defaults';
 import { MEMORY_MAX_MIB, MEMORY_MIN_MIB, CORES_MAX, SOCKETS_MAX, VCPUS_MAX, DESCRIPTION_MAX_CHARS } from '../../../node-cgi/vm/validate';
 import { OS_TYPE_IDS } from '../../../node-cgi/vm/types';
@@ -114,15 +114,9 @@ A('should keep list rows short', () => {
   assert.equal(listActionsFor('paused'), ['resume', 'stop']);
   assert.equal(listActionsFor('stopped'), ['start']);
 });
-A.run();
-
-const B = suite('formatBytes and formatPercent');
-B('should pick binary units and the language', () => {
-  assert.is(formatBytes(512 * 1024 ** 2, 'en'), '512 MiB');
-  assert.is(formatBytes(1536 * 1024 ** 2, 'en'), '1.5 GiB');
-  assert.is(formatBytes(1536 * 1024 ** 2, 'de'), '1,5 GiB');
-  assert.is(formatBytes(32 * 1024 ** 3, 'en'), '32 GiB');
-  assert.is(formatBytes(0, 'en'), '0 B');
-  assert.is(formatPercent(0.256, 'en'), '25.6 %');
+A('should offer a crashed guest only reset and stop (and the list only stop)', () => {
+  const fault = { state: 'internal-error' as const, message: 'm', actions: ['reset', 'stop'] as ('reset' | 'stop')[], kvmSuspect: true };
+  assert.equal(actionsFor('paused', fault), ['reset', 'stop']);
+  assert.equal(listActionsFor('paused', fault), ['stop']);
 });
-B.run();
+A.run();

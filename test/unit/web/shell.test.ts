@@ -102,7 +102,7 @@ shell('should log in and show top bar, navigation of the views the user may use,
   assert.is(text(el.querySelector('.topbar-node strong')), 'pve1');
   const nav = el.querySelector('nav')!;
   assert.is(nav.getAttribute('aria-label'), 'Main navigation');
-  assert.equal([...nav.querySelectorAll('a')].map(text), ['Tasks'], 'Guests needs VM.Audit; views without load are hidden');
+  assert.equal([...nav.querySelectorAll('a')].map(text), ['Tasks', 'Node'], 'Guests needs VM.Audit; views without load are hidden');
   assert.is(location.hash, '#/tasks', 'the start view is the first one allowed');
   assert.is(nav.querySelector('a')!.getAttribute('aria-current'), 'page');
   assert.is(text(el.querySelector('main h1')), 'Tasks');
@@ -152,7 +152,7 @@ shell('should switch everything to German from the top bar', async () => {
   select.value = 'de';
   select.dispatchEvent(new (globalThis as any).Event('change', { bubbles: true }));
   await settle();
-  assert.equal([...el.querySelectorAll('nav a')].map(text), ['Aufgaben']);
+  assert.equal([...el.querySelectorAll('nav a')].map(text), ['Aufgaben', 'Knoten']);
   assert.is(text(el.querySelector('main h1')), 'Aufgaben');
   assert.match(text(el.querySelector('.topbar')), 'Abmelden');
   assert.is(document.documentElement.lang, 'de');

@@ -13,7 +13,9 @@ import {
   type Task,
 } from '../../../web/tasks';
 import { setLang } from '../../../web/i18n';
-import { useDom } from './dom';
+import { ApiError } from '../../../web/api';
+import { LOG_POLL_MS, logPollMs } from '../../../web/views/tasks';
+import { manualTimers, useDom } from './dom';
 import { task } from './fixtures';
 
 const delay = suite('pollDelayMs');
@@ -61,28 +63,6 @@ kinds('should name a known kind from the catalogue and show an unknown kind as i
 });
 
 kinds.run();
-
-/** Timers the test fires by hand. */
-function manualTimers() {
-  const pending = new Map<number, { fn: () => void; ms: number }>();
-  let next = 1;
-  return {
-    pending,
-    setTimeout: (fn: () => void, ms: number) => {
-      pending.set(next, { fn, ms });
-      return next++;
-    },
-    clearTimeout: (h: unknown) => void pending.delete(h as number),
-    /** Fire the only pending timer; returns its delay. */
-    fire(): number {
-      assert.is(pending.size, 1, 'exactly one timer pending');
-      const [id, t] = [...pending][0]!;
-      pending.delete(id);
-      t.fn();
-      return t.ms;
-    },
-  };
-}
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
@@ -179,3 +159,18 @@ acks('should read damaged storage as nothing acknowledged', () => {
 });
 
 acks.run();
+
+const logPoll = suite('logPollMs (views/tasks.ts)');
+
+const LOG_POLLS: Array<[string, Parameters<typeof logPollMs>[0], number | null]> = [
+  ['a running task: every second', { data: [task({ id: 'a' }), {}], error: null }, LOG_POLL_MS],
+  ['an ended task: no more', { data: [task({ id: 'a', status: 'ok', end: 2 }), {}], error: null }, null],
+  ['the node out of reach: five times slower', { data: [task({ id: 'a' }), {}], error: new ApiError(0, 'network', 'down') }, LOG_POLL_MS * 5],
+  ['a node error (502): five times slower', { data: null, error: new ApiError(502, 'bad_gateway', 'x') }, LOG_POLL_MS * 5],
+  ['no such task (404): no more', { data: null, error: new ApiError(404, 'not_found', 'no task') }, null],
+];
+for (const [why, last, want] of LOG_POLLS) {
+  logPoll(`should wait ${want} ms for ${why}`, () => assert.is(logPollMs(last), want));
+}
+
+logPoll.run();

@@ -7,10 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
-import { aclBody, aclQuery, dateFromExpire, expireFromDate, principalOf, userBody, type UserForm, type UserView } from '../../../web/access/model';
-import { auditQuery } from '../../../web/views/users/audit';
+import { aclBody, aclTarget, dateFromExpire, expireFromDate, principalOf, userBody, type UserForm, type UserView } from '../../../web/access/model';
+import { auditFilter } from '../../../web/views/users/audit';
 import { Permissions } from '../../../web/access/permissions';
-import { tokenHeader, Tokens } from '../../../web/access/account';
+import { ChangePassword, tokenHeader, Tokens } from '../../../web/access/account';
+import { api } from '../../../web/api';
 import UsersView from '../../../web/views/users';
 import { click, fakeFetch, mount, settle, text, typeInto, unmount, useDom, type FakeAnswer } from './dom';
 
@@ -39,13 +40,13 @@ model('should show an expiry back as the date it was set from, and 0 as empty', 
   assert.is(dateFromExpire(expireFromDate('2026-12-31')!), '2026-12-31');
 });
 
-model('should build ACL bodies and delete queries for users, groups and tokens', () => {
+model('should build ACL bodies and the entry a delete removes for users, groups and tokens', () => {
   assert.equal(aclBody({ path: ' /vms/101 ', kind: 'user', name: ' anna ', role: 'VMUser', propagate: true }), {
     path: '/vms/101', user: 'anna', role: 'VMUser', propagate: true,
   });
   assert.equal(aclBody({ path: '/', kind: 'group', name: 'staff', role: 'Auditor', propagate: false }), { path: '/', group: 'staff', role: 'Auditor', propagate: false });
-  assert.is(aclQuery({ path: '/vms/101', user: 'anna' }), '?path=%2Fvms%2F101&user=anna');
-  assert.is(aclQuery({ path: '/', token: 'anna!ci' }), '?path=%2F&token=anna%21ci');
+  assert.equal(aclTarget({ path: '/vms/101', user: 'anna' }), { path: '/vms/101', user: 'anna' });
+  assert.equal(aclTarget({ path: '/', token: 'anna!ci', role: 'VMUser' } as never), { path: '/', token: 'anna!ci' }, 'only path and principal');
   assert.equal(principalOf({ group: 'staff' }), { kind: 'group', name: 'staff' });
 });
 
@@ -65,8 +66,8 @@ model('should send every field on create and only the changed ones on edit', () 
 });
 
 model('should ask the audit log for the filters given', () => {
-  assert.is(auditQuery('', ''), '?limit=200');
-  assert.is(auditQuery(' anna ', 'login'), '?limit=200&user=anna&action=login');
+  assert.equal(auditFilter('', ''), { limit: 200, user: '', action: '' });
+  assert.equal(auditFilter(' anna ', 'login'), { limit: 200, user: 'anna', action: 'login' });
 });
 
 model('should show how a script sends a token', () => {
@@ -234,6 +235,64 @@ ui('should not offer to create a token to a session that is itself a token', asy
   await settle();
   assert.is(el.querySelector('input[name="tokenid"]'), null);
   assert.match(text(el), 'not with a token');
+  await unmount(el);
+});
+
+ui('should change one\'s own password with the current one, say a wrong one at its field, and go on with the new ticket', async () => {
+  let tries = 0;
+  const fake = withFetch({
+    'PUT /api/access/password': (c) => {
+      tries++;
+      const b = c.body as { oldpassword: string };
+      if (b.oldpassword !== 'old-secret-1') return [403, { error: { code: 'forbidden', message: 'wrong password' } }];
+      return [200, { data: { username: 'anna', csrf: 'csrf-2', node: 'pve1' } }];
+    },
+  });
+  const el = await mount(html`<${ChangePassword} username="anna" />`);
+  const button = () => el.querySelector<HTMLButtonElement>('button[type="submit"]')!;
+  await typeInto(el.querySelector('input[name="oldpassword"]'), 'nope');
+  await typeInto(el.querySelector('input[name="password"]'), 'new-secret-2');
+  await typeInto(el.querySelector('input[name="password2"]'), 'new-secret-3');
+  assert.is(button().disabled, true, 'the two new ones differ');
+  assert.match(text(el), 'The two passwords differ.');
+  await typeInto(el.querySelector('input[name="password2"]'), 'new-secret-2');
+  assert.is(button().disabled, false);
+  await click(button());
+  await settle();
+  const old = el.querySelector('input[name="oldpassword"]')!;
+  assert.is(old.getAttribute('aria-invalid'), 'true');
+  assert.match(text(el), 'The current password is wrong.');
+  assert.is(el.querySelector('[role="alert"]'), null, 'no banner besides the field');
+  await typeInto(old, 'old-secret-1');
+  await click(button());
+  await settle();
+  assert.is(tries, 2);
+  assert.equal(fake.calls.at(-1)!.body, { oldpassword: 'old-secret-1', password: 'new-secret-2' });
+  assert.match(text(el.querySelector('[role="status"]')), 'Your password has been changed');
+  assert.is(el.querySelector<HTMLInputElement>('input[name="password"]')!.value, '', 'the fields are cleared');
+  assert.is(api.session()?.csrf, 'csrf-2', 'this session goes on with the new ticket');
+  await unmount(el);
+  withFetch({ 'DELETE /api/access/ticket': [200, { data: null }] });
+  await api.logout();
+});
+
+ui('should reset another user\'s password without asking for a current one', async () => {
+  const fake = withFetch({
+    'GET /api/access/users/anna': [200, { data: ANNA }],
+    'GET /api/access/groups': [200, { data: [] }],
+    'PUT /api/access/users/anna': [400, { error: { code: 'invalid', message: 'password: must be at least 8 characters' } }],
+  });
+  const el = await mount(html`<${UsersView} parts=${['user', 'anna']} me=${ADMIN_ME} />`);
+  await settle();
+  const form = el.querySelector('.password-form')!;
+  assert.is(form.querySelector('input[name="oldpassword"]'), null);
+  await typeInto(form.querySelector('input[name="password"]'), 'short');
+  await typeInto(form.querySelector('input[name="password2"]'), 'short');
+  await click(form.querySelector('button[type="submit"]'));
+  await settle();
+  assert.equal(fake.calls.find((c) => c.method === 'PUT')!.body, { password: 'short' });
+  assert.match(text(form), 'must be at least 8 characters');
+  assert.is(form.querySelector<HTMLInputElement>('input[name="password"]')!.getAttribute('aria-invalid'), 'true');
   await unmount(el);
 });
 

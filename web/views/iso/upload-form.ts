@@ -9,14 +9,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { formatDuration } from '../../format';
+import { formatBytes, formatDuration } from '../../format';
 import { ErrorBanner } from '../../components/error-banner';
 import { Field } from '../../components/field';
 import { ProgressBar } from '../../components/progress-bar';
 import {
   cancelUpload,
   dismissUpload,
-  formatBytes,
   isoNameProblem,
   nameFromFile,
   progressText,

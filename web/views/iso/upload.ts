@@ -17,7 +17,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { IsoImage } from '../../../node-cgi/iso/library';
 import { api, ApiError } from '../../api';
-import { lang, t, type MessageKey } from '../../i18n';
+import { urls } from '../../client';
+import { t, type MessageKey } from '../../i18n';
+import { formatBytes } from '../../format';
 import { renewSession } from '../../console/session';
 
 export type { IsoImage };
@@ -73,30 +75,13 @@ export interface UploadOptions {
   replace: boolean;
 }
 
+/** The upload's URL, its checksum in lower case. */
 export function uploadUrl(name: string, o: UploadOptions): string {
-  const q = new URLSearchParams();
-  if (o.sha256.trim()) q.set('sha256', o.sha256.trim().toLowerCase());
-  if (o.replace) q.set('replace', '1');
-  const s = q.toString();
-  return `/api/iso/${encodeURIComponent(name)}${s ? `?${s}` : ''}`;
+  return urls.isoUpload(name, { sha256: o.sha256.trim().toLowerCase(), replace: o.replace });
 }
 
 /** "013f5b44a1c2…" — the first 12 hex digits. */
 export const shortSha = (sha: string): string => `${sha.slice(0, 12)}…`;
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
-
-/** Binary units, one decimal from KiB on, in the user's number format: 681574400 → "650.0 MiB" / "650,0 MiB". */
-export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const digits = u === 0 ? 0 : 1;
-  return `${new Intl.NumberFormat(lang(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v)} ${UNITS[u]}`;
-}
 
 export interface Sample {
   /** ms */
@@ -302,7 +287,7 @@ export function useUpload(): UploadState | null {
   return s;
 }
 
-/** "120.5 MiB of 650.0 MiB · 11.2 MiB/s · 47 s left" */
+/** "120 MiB of 650 MiB · 11.2 MiB/s · 47 s left" */
 export function progressText(s: Pick<UploadState, 'loaded' | 'size' | 'rate'>, formatSeconds: (s: number) => string): string {
   const parts = [t('iso.progress.bytes', { loaded: formatBytes(s.loaded), total: formatBytes(s.size) })];
   if (s.rate !== null) {

@@ -3,17 +3,18 @@
  * and throttled logins and every change to users, groups, ACL and tokens,
  * newest first, narrowed by user and action on the node (?user=, ?action=).
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api } from '../../api';
+import type { Me } from '../../api';
+import { client } from '../../client';
+import { useLoad } from '../../hooks';
 import { formatTime } from '../../format';
 import { DataTable, type Column } from '../../components/data-table';
 import { ErrorBanner } from '../../components/error-banner';
 import { Field } from '../../components/field';
 import { StatusBadge } from '../../components/status-badge';
 import type { AuditView } from '../../access/model';
-import type { ViewProps } from '../index';
 import { UsersTabs } from './tabs';
 
 /** Entries fetched at once. */
@@ -24,28 +25,20 @@ export const AUDIT_ACTIONS = [
   'acl.set', 'acl.delete', 'token.create', 'token.delete',
 ] as const;
 
-/** The query of the filters: auditQuery('anna', '') → "?limit=200&user=anna". */
-export function auditQuery(user: string, action: string): string {
-  const q = new URLSearchParams({ limit: String(AUDIT_LIMIT) });
-  if (user.trim()) q.set('user', user.trim());
-  if (action) q.set('action', action);
-  return `?${q}`;
+/** The node's filter of the form's: auditFilter(' anna ', '') → { limit: 200, user: 'anna', action: '' }. */
+export function auditFilter(user: string, action: string): { limit: number; user: string; action: string } {
+  return { limit: AUDIT_LIMIT, user: user.trim(), action };
 }
 
 const detailText = (d: unknown): string => (d === undefined || d === null ? '' : typeof d === 'string' ? d : JSON.stringify(d));
 
-export function AuditTab({ me }: { me: ViewProps['me'] }) {
-  const [rows, setRows] = useState<AuditView[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+export function AuditTab({ me }: { me: Me }) {
   const [user, setUser] = useState('');
   const [action, setAction] = useState('');
   const [asked, setAsked] = useState({ user: '', action: '' });
-  const load = () => api.get<AuditView[]>(`/api/access/audit${auditQuery(asked.user, asked.action)}`).then((x) => (setRows(x), setError(null)), setError);
-  useEffect(() => {
-    void load();
-  }, [asked]);
+  const { data: rows, error, reload } = useLoad(() => client.access.audit(auditFilter(asked.user, asked.action)), [asked]);
   const columns: Column<AuditView>[] = [
-    { key: 'time', label: t('audit.col.time'), value: (a) => formatTime(Date.parse(a.time)), sortValue: (a) => a.time },
+    { key: 'time', label: t('audit.col.time'), value: (a) => formatTime(a.time), sortValue: (a) => a.time },
     { key: 'user', label: t('audit.col.user'), value: (a) => (a.token ? a.token : a.user) },
     { key: 'action', label: t('audit.col.action'), value: (a) => a.action },
     { key: 'object', label: t('audit.col.object'), value: (a) => a.object ?? '' },
@@ -68,7 +61,7 @@ export function AuditTab({ me }: { me: ViewProps['me'] }) {
       <//>
       <div class="form-actions"><button type="submit" class="btn">${t('audit.show')}</button></div>
     </form>
-    ${error && html`<${ErrorBanner} error=${error} onRetry=${load} />`}
+    <${ErrorBanner} error=${error} onRetry=${reload} />
     ${rows === null
       ? !error && html`<p>${t('app.loading')}</p>`
       : html`<${DataTable} label=${t('audit.title')} filter=${t('audit.filter')} empty=${t('audit.empty')} columns=${columns}

@@ -6,14 +6,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { api } from '../../api';
+import type { Me } from '../../api';
+import { client } from '../../client';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { DataTable, type Column } from '../../components/data-table';
 import { Dialog } from '../../components/dialog';
 import { ErrorBanner } from '../../components/error-banner';
-import { Field, fieldError } from '../../components/field';
-import type { GroupView, UserView } from '../../access/model';
-import type { ViewProps } from '../index';
+import { Field, fieldError, formError } from '../../components/field';
+import { useAction, useLoad } from '../../hooks';
+import type { GroupView } from '../../access/model';
 import { UsersTabs } from './tabs';
 
 function MemberChoice({ users, chosen, onChange }: { users: string[]; chosen: string[]; onChange: (m: string[]) => void }) {
@@ -25,17 +26,11 @@ function MemberChoice({ users, chosen, onChange }: { users: string[]; chosen: st
   </fieldset>`;
 }
 
-export function GroupsTab({ me }: { me: ViewProps['me'] }) {
-  const [groups, setGroups] = useState<GroupView[] | null>(null);
-  const [users, setUsers] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
+export function GroupsTab({ me }: { me: Me }) {
+  const groups = useLoad(client.access.groups.list);
+  const users = (useLoad(client.access.users.list).data ?? []).map((x) => x.username).sort();
   const [deleting, setDeleting] = useState<string | null>(null);
   const [editing, setEditing] = useState<GroupView | null>(null);
-  const load = () => api.get<GroupView[]>('/api/access/groups').then((x) => (setGroups(x), setError(null)), setError);
-  useEffect(() => {
-    void load();
-    api.get<UserView[]>('/api/access/users').then((u) => setUsers(u.map((x) => x.username).sort()), () => setUsers([]));
-  }, []);
   const columns: Column<GroupView>[] = [
     { key: 'group', label: t('groups.col.name'), value: (g) => g.group },
     { key: 'comment', label: t('groups.col.comment'), value: (g) => g.comment },
@@ -50,19 +45,19 @@ export function GroupsTab({ me }: { me: ViewProps['me'] }) {
   ];
   return html`<h1>${t('users.title')}</h1>
     <${UsersTabs} current="groups" me=${me} />
-    ${error && html`<${ErrorBanner} error=${error} onDismiss=${() => setError(null)} />`}
-    ${groups === null
-      ? !error && html`<p>${t('app.loading')}</p>`
-      : html`<${DataTable} label=${t('groups.title')} filter=${t('groups.filter')} empty=${t('groups.empty')} columns=${columns} rows=${groups}
+    <${ErrorBanner} error=${groups.error} onRetry=${groups.reload} />
+    ${groups.data === null
+      ? !groups.error && html`<p>${t('app.loading')}</p>`
+      : html`<${DataTable} label=${t('groups.title')} filter=${t('groups.filter')} empty=${t('groups.empty')} columns=${columns} rows=${groups.data}
           rowKey=${(g: GroupView) => g.group} initialSort=${{ key: 'group', dir: 'asc' }} />`}
-    <${GroupCreate} users=${users} onCreated=${load} />
-    <${MembersDialog} group=${editing} users=${users} onClose=${() => setEditing(null)} onSaved=${async () => (setEditing(null), await load())} />
+    <${GroupCreate} users=${users} onCreated=${groups.reload} />
+    <${MembersDialog} group=${editing} users=${users} onClose=${() => setEditing(null)} onSaved=${async () => (setEditing(null), await groups.reload())} />
     <${ConfirmDialog} open=${deleting !== null} title=${t('groups.deleteTitle', { name: deleting ?? '' })} message=${t('groups.deleteText')}
       confirmLabel=${t('groups.deleteOne', { name: deleting ?? '' })}
       onConfirm=${async () => {
-        await api.del(`/api/access/groups/${encodeURIComponent(deleting!)}`);
+        await client.access.groups.remove(deleting!);
         setDeleting(null);
-        await load();
+        await groups.reload();
       }}
       onCancel=${() => setDeleting(null)} />`;
 }
@@ -71,28 +66,17 @@ function GroupCreate({ users, onCreated }: { users: string[]; onCreated: () => P
   const [name, setName] = useState('');
   const [comment, setComment] = useState('');
   const [members, setMembers] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api.post('/api/access/groups', { group: name.trim(), comment: comment.trim(), members });
-      setName('');
-      setComment('');
-      setMembers([]);
-      await onCreated();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const fe = (k: string) => fieldError(error, k);
-  return html`<form class="card group-form" onSubmit=${submit} noValidate>
+  const create = useAction(async () => {
+    await client.access.groups.create({ group: name.trim(), comment: comment.trim(), members });
+    setName('');
+    setComment('');
+    setMembers([]);
+    await onCreated();
+  });
+  const fe = (k: string) => fieldError(create.error, k);
+  return html`<form class="card group-form" onSubmit=${(e: Event) => (e.preventDefault(), void create.run())} noValidate>
     <h2>${t('groups.new')}</h2>
-    ${error && !['group', 'comment', 'members'].some((k) => fe(k)) && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${formError(create.error, ['group', 'comment', 'members'])} />
     <div class="form-row">
       <${Field} label=${t('groups.f.name')} name="group" value=${name} required autocomplete="off"
         onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} error=${fe('group')} />
@@ -101,39 +85,31 @@ function GroupCreate({ users, onCreated }: { users: string[]; onCreated: () => P
     </div>
     <${MemberChoice} users=${users} chosen=${members} onChange=${setMembers} />
     ${fe('members') && html`<p class="field-error">${fe('members')}</p>`}
-    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy || name.trim() === ''}>${t('groups.create')}</button></div>
+    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${create.busy || name.trim() === ''}>${t('groups.create')}</button></div>
   </form>`;
 }
 
 function MembersDialog(p: { group: GroupView | null; users: string[]; onClose: () => void; onSaved: () => Promise<unknown> }) {
   const [members, setMembers] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const save = useAction(async (group: GroupView) => {
+    await client.access.groups.setMembers(group.group, members);
+    await p.onSaved();
+  });
   useEffect(() => {
     setMembers(p.group?.members ?? []);
-    setError(null);
+    save.setError(null);
   }, [p.group]);
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    if (!p.group) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await api.put(`/api/access/groups/${encodeURIComponent(p.group.group)}`, { members });
-      await p.onSaved();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    if (p.group) void save.run(p.group);
   };
-  return html`<${Dialog} open=${p.group !== null} title=${t('groups.membersTitle', { name: p.group?.group ?? '' })} onClose=${() => !busy && p.onClose()}>
+  return html`<${Dialog} open=${p.group !== null} title=${t('groups.membersTitle', { name: p.group?.group ?? '' })} onClose=${() => !save.busy && p.onClose()}>
     <form onSubmit=${submit} noValidate>
       <${MemberChoice} users=${[...new Set([...p.users, ...(p.group?.members ?? [])])]} chosen=${members} onChange=${setMembers} />
-      <${ErrorBanner} error=${error} />
+      <${ErrorBanner} error=${save.error} />
       <div class="dialog-buttons">
-        <button type="button" class="btn dialog-cancel" disabled=${busy} onClick=${p.onClose}>${t('dialog.cancel')}</button>
-        <button type="submit" class="btn btn-primary" disabled=${busy}>${t('groups.saveMembers')}</button>
+        <button type="button" class="btn dialog-cancel" disabled=${save.busy} onClick=${p.onClose}>${t('dialog.cancel')}</button>
+        <button type="submit" class="btn btn-primary" disabled=${save.busy}>${t('groups.saveMembers')}</button>
       </div>
     </form>
   <//>`;

@@ -1,13 +1,13 @@
 /** The tabs of the Users view; Audit only for holders of Sys.Audit. */
+import type { Me } from '../../api';
 import { html } from '../../html';
 import { t } from '../../i18n';
 import { href } from '../../router';
 import { holds } from '../../access/model';
-import type { ViewProps } from '../index';
 
 export type UsersTab = 'users' | 'groups' | 'acl' | 'audit';
 
-export function UsersTabs({ current, me }: { current: UsersTab; me: ViewProps['me'] }) {
+export function UsersTabs({ current, me }: { current: UsersTab; me: Me }) {
   const tab = (id: UsersTab, to: string, label: string) =>
     html`<a href=${to} aria-current=${current === id ? 'page' : undefined}>${label}</a>`;
   return html`<nav class="tabs" aria-label=${t('users.tabs')}>

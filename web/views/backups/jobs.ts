@@ -9,26 +9,23 @@
  *   #/backups/jobs/<id>    edit it
  */
 import { useEffect, useState } from 'preact/hooks';
-import { html } from '../html';
-import { t, type MessageKey } from '../i18n';
-import { api } from '../api';
-import { href, navigate } from '../router';
-import { formatTime } from '../format';
-import { ConfirmDialog } from '../components/confirm-dialog';
-import { DataTable, type Column } from '../components/data-table';
-import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
-import { ProgressBar } from '../components/progress-bar';
-import { StatusBadge } from '../components/status-badge';
-import { TASK_STATUS_KEY, TASK_TONE } from '../tasks';
-import type { BackupJob, Weekday } from '../../node-cgi/backup/types';
-import { BackupTabs, useBackupsDone, useStorages } from './backups';
-import type { ViewProps } from './index';
-
-type JobView = BackupJob & {
-  lastRun: { task: string; status: 'running' | 'ok' | 'failed'; progress: number; message: string; start: number; end: number | null } | null;
-  next: string | null;
-};
+import { html } from '../../html';
+import { t, type MessageKey } from '../../i18n';
+import type { Me } from '../../api';
+import { client, type JobView } from '../../client';
+import { href, navigate } from '../../router';
+import { formatTime } from '../../format';
+import { ConfirmDialog } from '../../components/confirm-dialog';
+import { DataTable, type Column } from '../../components/data-table';
+import { ErrorBanner } from '../../components/error-banner';
+import { Field, fieldError, formError } from '../../components/field';
+import { useAction, useLoad } from '../../hooks';
+import { ProgressBar } from '../../components/progress-bar';
+import { StatusBadge } from '../../components/status-badge';
+import { TASK_STATUS_KEY, TASK_TONE } from '../../tasks';
+import type { BackupJob, Weekday } from '../../../node-cgi/backup/types';
+import { BackupTabs, ModeFields, useBackupsDone, useStorages } from './common';
+import type { ViewProps } from '../props';
 
 /** The API's order (Sunday first). */
 const WEEKDAYS: Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
@@ -51,24 +48,17 @@ function LastRun({ j }: { j: JobView }) {
 }
 
 function JobList() {
-  const [jobs, setJobs] = useState<JobView[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<{ id: string; task: string } | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
   const { running, ended } = useBackupsDone();
-  const load = () => api.get<JobView[]>('/api/backup/jobs').then((x) => (setJobs(x), setError(null)), setError);
-  useEffect(() => {
-    void load();
-  }, [ended, running.length]);
-  const runNow = async (id: string) => {
-    try {
-      const r = await api.post<{ task: string }>(`/api/backup/jobs/${encodeURIComponent(id)}/run`);
-      setNotice({ id, task: r.task });
-      await load();
-    } catch (e) {
-      setError(e);
-    }
-  };
+  const list = useLoad(client.backups.jobs.list, [ended, running.length]);
+  const runNow = useAction(async (id: string) => {
+    const r = await client.backups.jobs.run(id);
+    setNotice({ id, task: r.task });
+    await list.reload();
+  });
+  const jobs = list.data;
+  const error = runNow.error ?? list.error;
   const columns: Column<JobView>[] = [
     { key: 'id', label: t('jobs.col.id'), value: (j) => j.id, render: (j) => html`<a href=${href('backups', 'jobs', j.id)}>${j.id}</a>${!j.enabled && html` <span class="muted">(${t('jobs.disabled')})</span>`}` },
     { key: 'schedule', label: t('jobs.col.schedule'), value: (j) => scheduleText(j) },
@@ -81,11 +71,11 @@ function JobList() {
     },
     { key: 'mail', label: t('jobs.f.mailto'), value: (j) => j.mailto || '—' },
     { key: 'last', label: t('jobs.col.lastRun'), value: (j) => j.lastRun?.status ?? '', render: (j) => html`<${LastRun} j=${j} />` },
-    { key: 'next', label: t('jobs.col.next'), value: (j) => (j.next ? formatTime(Date.parse(j.next)) : '—'), sortValue: (j) => j.next ?? '' },
+    { key: 'next', label: t('jobs.col.next'), value: (j) => (j.next ? formatTime(j.next) : '—'), sortValue: (j) => j.next ?? '' },
     {
       key: 'actions', label: t('table.actions'), value: () => '', sortable: false,
       render: (j) => html`<span class="panel-actions">
-        <button type="button" class="btn btn-small" disabled=${j.lastRun?.status === 'running'} onClick=${() => runNow(j.id)}>${t('jobs.runNow')}</button>
+        <button type="button" class="btn btn-small" disabled=${j.lastRun?.status === 'running'} onClick=${() => runNow.run(j.id)}>${t('jobs.runNow')}</button>
         <a class="btn btn-small" href=${href('backups', 'jobs', j.id)}>${t('jobs.edit')}</a>
         <button type="button" class="btn btn-small" onClick=${() => setDeleting(j.id)}>${t('jobs.delete')}</button>
       </span>`,
@@ -95,7 +85,7 @@ function JobList() {
     <${BackupTabs} current="jobs" />
     <p><a class="btn btn-primary" href=${href('backups', 'jobs', 'new')}>${t('jobs.new')}</a></p>
     ${notice && html`<p role="status"><a href=${href('tasks', notice.task)}>${t('jobs.runStarted', { id: notice.id, task: notice.task })}</a></p>`}
-    ${error && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${error} />
     ${jobs === null
       ? !error && html`<p>${t('app.loading')}</p>`
       : html`<${DataTable} label=${t('jobs.title')} filter=${t('jobs.filter')} empty=${t('jobs.empty')} columns=${columns} rows=${jobs}
@@ -103,9 +93,9 @@ function JobList() {
     <${ConfirmDialog} open=${deleting !== null} title=${t('jobs.deleteTitle', { id: deleting ?? '' })} message=${t('jobs.deleteText')}
       confirmLabel=${t('jobs.delete')}
       onConfirm=${async () => {
-        await api.del(`/api/backup/jobs/${encodeURIComponent(deleting!)}`);
+        await client.backups.jobs.remove(deleting!);
         setDeleting(null);
-        await load();
+        await list.reload();
       }}
       onCancel=${() => setDeleting(null)} />`;
 }
@@ -139,6 +129,9 @@ const fromJob = (j: BackupJob): FormState => ({
   keepWeekly: String(j.retention.keepWeekly), keepMonthly: String(j.retention.keepMonthly), verifyAfterDays: String(j.verifyAfterDays), comment: j.comment,
 });
 
+/** The retention fields, in the form's order. */
+const KEEPS = ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const;
+
 const EMPTY: FormState = {
   id: '', enabled: true, kind: 'backup', node: '', mailto: '', mailOnSuccess: false, storage: 'local', allGuests: true, vmids: '',
   weekdays: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '22:00', mode: 'snapshot', compress: 'zstd',
@@ -158,36 +151,30 @@ export function jobBody(f: FormState, isNew: boolean): Record<string, unknown> {
   };
 }
 
-function JobForm({ id, me }: { id: string | null; me: ViewProps['me'] }) {
+function JobForm({ id, me }: { id: string | null; me: Me }) {
   const [f, setF] = useState<FormState | null>(id ? null : { ...EMPTY, node: me.node });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const storages = useStorages();
+  const job = useLoad(() => (id ? client.backups.jobs.get(id) : Promise.resolve(null)), [id]);
   useEffect(() => {
-    if (id) api.get<BackupJob>(`/api/backup/jobs/${encodeURIComponent(id)}`).then((j) => setF(fromJob(j)), setError);
-  }, [id]);
+    if (job.data) setF(fromJob(job.data));
+  }, [job.data]);
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((s) => (s ? { ...s, [k]: v } : s));
   const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
-  const submit = async (e: Event) => {
+  const save = useAction(async (form: FormState) => {
+    if (id) await client.backups.jobs.update(id, jobBody(form, false));
+    else await client.backups.jobs.create(jobBody(form, true));
+    navigate(href('backups', 'jobs'));
+  });
+  const submit = (e: Event) => {
     e.preventDefault();
-    if (!f) return;
-    setBusy(true);
-    setError(null);
-    try {
-      if (id) await api.put(`/api/backup/jobs/${encodeURIComponent(id)}`, jobBody(f, false));
-      else await api.post('/api/backup/jobs', jobBody(f, true));
-      navigate(href('backups', 'jobs'));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    if (f) void save.run(f);
   };
+  const error = save.error ?? job.error;
   const fe = (k: string) => fieldError(error, k);
   const shown = ['id', 'node', 'mailto', 'storage', 'vmids', 'weekdays', 'start', 'keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly', 'verifyAfterDays', 'comment'];
   return html`<p class="crumbs"><a href=${href('backups', 'jobs')}>${t('jobs.back')}</a></p>
     <h1>${id ? t('jobs.editTitle', { id }) : t('jobs.new')}</h1>
-    ${error && !shown.some((k) => fe(k)) && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${formError(error, shown)} />
     ${!f && !error && html`<p>${t('app.loading')}</p>`}
     ${f && html`<form class="card job-form" onSubmit=${submit}>
       ${!id && html`<${Field} label=${t('jobs.f.id')} name="id" value=${f.id} onInput=${(e: Event) => set('id', val(e))} error=${fe('id')} />`}
@@ -216,27 +203,13 @@ function JobForm({ id, me }: { id: string | null; me: ViewProps['me'] }) {
       </fieldset>
       <${Field} label=${t('jobs.f.start')} name="start" type="time" value=${f.start} onInput=${(e: Event) => set('start', val(e))} error=${fe('start')} />
       ${f.kind === 'backup' && html`
-        <${Field} label=${t('jobs.f.mode')}>
-          <select name="mode" value=${f.mode} onChange=${(e: Event) => set('mode', val(e))}>
-            <option value="snapshot">${t('backup.mode.snapshot')}</option>
-            <option value="stop">${t('backup.mode.stop')}</option>
-          </select>
-        <//>
-        <${Field} label=${t('jobs.f.compress')}>
-          <select name="compress" value=${f.compress} onChange=${(e: Event) => set('compress', val(e))}>
-            <option value="zstd">${t('backup.compress.zstd')}</option>
-            <option value="none">${t('backup.compress.none')}</option>
-          </select>
-        <//>
+        <${ModeFields} mode=${f.mode} compress=${f.compress} onMode=${(v: string) => set('mode', v)} onCompress=${(v: string) => set('compress', v)} />
         <div class="form-row">
-          <${Field} label=${t('jobs.f.keepLast')} name="keepLast" type="number" min="0" value=${f.keepLast} onInput=${(e: Event) => set('keepLast', val(e))} error=${fe('keepLast')} />
-          <${Field} label=${t('jobs.f.keepDaily')} name="keepDaily" type="number" min="0" value=${f.keepDaily} onInput=${(e: Event) => set('keepDaily', val(e))} error=${fe('keepDaily')} />
-          <${Field} label=${t('jobs.f.keepWeekly')} name="keepWeekly" type="number" min="0" value=${f.keepWeekly} onInput=${(e: Event) => set('keepWeekly', val(e))} error=${fe('keepWeekly')} />
-          <${Field} label=${t('jobs.f.keepMonthly')} name="keepMonthly" type="number" min="0" value=${f.keepMonthly} onInput=${(e: Event) => set('keepMonthly', val(e))} error=${fe('keepMonthly')} />
+          ${KEEPS.map((k) => html`<${Field} label=${t(`jobs.f.${k}`)} name=${k} type="number" min="0" value=${f[k]} onInput=${(e: Event) => set(k, val(e))} error=${fe(k)} />`)}
         </div>`}
       ${f.kind === 'verify' && html`<${Field} label=${t('jobs.f.verifyAfterDays')} name="verifyAfterDays" type="number" min="0" value=${f.verifyAfterDays} onInput=${(e: Event) => set('verifyAfterDays', val(e))} error=${fe('verifyAfterDays')} />`}
       <${Field} label=${t('jobs.f.comment')} name="comment" value=${f.comment} onInput=${(e: Event) => set('comment', val(e))} error=${fe('comment')} />
-      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${busy}>${id ? t('jobs.save') : t('jobs.create')}</button></div>
+      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${save.busy}>${id ? t('jobs.save') : t('jobs.create')}</button></div>
     </form>`}`;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The pure side of the Guests view: the create form's fields and defaults
  * (the original form's), its inline checks, the request it becomes, which
- * power actions a status allows, and how figures are written.
+ * power actions a status allows.
  *
  *   formRequest({ ...FORM_DEFAULTS, name: 'web', diskSize: '8' })
  *   → { name: 'web', memory: 512, sockets: 1, cores: 1, ostype: 'l26', onboot: false, cdrom: null,
@@ -12,8 +12,9 @@
  * The node checks everything again; its issues ("disks[0].size: …") map back
  * to the form's fields with fieldOfIssue().
  */
-import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmState } from '../../node-cgi/vm/types';
-import type { MessageKey } from '../i18n';
+import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmState } from '../../../node-cgi/vm/types';
+import type { MessageKey } from '../../i18n';
+import type { PowerAction } from '../../client';
 
 export interface CreateForm {
   /** Empty: the node picks the next free VMID. */
@@ -173,38 +174,20 @@ export function fieldOfIssue(field: string): FormField | null {
   return map[field] ?? null;
 }
 
-export type PowerAction = 'start' | 'shutdown' | 'stop' | 'reset' | 'pause' | 'resume';
+export type { PowerAction };
 
-/** Power actions that make sense in a status, in button order. */
-export function actionsFor(status: VmState): PowerAction[] {
+/** Power actions that make sense in a status, in button order; a crashed guest takes only its fault's (reset, stop). */
+export function actionsFor(status: VmState, fault?: VmFault): PowerAction[] {
+  if (fault) return [...fault.actions];
   if (status === 'running') return ['shutdown', 'stop', 'reset', 'pause'];
   if (status === 'paused') return ['resume', 'stop'];
   return ['start'];
 }
 
 /** The few actions a row of the list offers (the guest's page has all). */
-export function listActionsFor(status: VmState): PowerAction[] {
-  return actionsFor(status).filter((a) => a !== 'reset' && a !== 'pause');
+export function listActionsFor(status: VmState, fault?: VmFault): PowerAction[] {
+  return actionsFor(status, fault).filter((a) => a !== 'reset' && a !== 'pause');
 }
 
 /** Actions that lose a running guest's state: they ask first. */
 export const CONFIRM_ACTIONS: ReadonlySet<PowerAction> = new Set(['stop', 'reset']);
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** 1536 MiB → "1.5 GiB" (numbers in the language's format). */
-export function formatBytes(bytes: number, lang: string): string {
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const digits = v >= 100 || u === 0 || Number.isInteger(v) ? 0 : 1;
-  return `${new Intl.NumberFormat(lang, { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(v)} ${UNITS[u]}`;
-}
-
-/** A share 0..1 (or more) as a percentage: 0.256 → "25.6 %". */
-export function formatPercent(share: number, lang: string): string {
-  return `${new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(share * 100)} %`;
-}

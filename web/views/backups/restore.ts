@@ -14,34 +14,29 @@
  * again after a reload; the warnings of the boot answer are kept for the
  * tab in sessionStorage, so a reload does not hide them.
  */
-import { useEffect, useState } from 'preact/hooks';
-import { html } from '../html';
-import { t } from '../i18n';
-import { api, ApiError } from '../api';
-import { href } from '../router';
-import { formatTime } from '../format';
-import { ConfirmDialog } from '../components/confirm-dialog';
-import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError } from '../components/field';
-import { StatusBadge } from '../components/status-badge';
-import { useTasks } from '../tasks';
-import type { BackupEntry } from '../../node-cgi/backup/types';
-import type { TemporaryMark } from '../../node-cgi/vm/types';
-import type { BootCheckResult } from '../../node-cgi/restore/bootcheck';
+import { useRef, useState } from 'preact/hooks';
+import { html } from '../../html';
+import { t } from '../../i18n';
+import { ApiError } from '../../api';
+import { client, urls, type TemporaryGuest as Temporary } from '../../client';
+import { href } from '../../router';
+import { formatTime } from '../../format';
+import { ConfirmDialog } from '../../components/confirm-dialog';
+import { ErrorBanner } from '../../components/error-banner';
+import { Field, fieldError, formError } from '../../components/field';
+import { useAction, useLoad, usePoll } from '../../hooks';
+import { StatusBadge } from '../../components/status-badge';
+import { useTasks } from '../../tasks';
+import type { BackupEntry } from '../../../node-cgi/backup/types';
+import type { BootCheckResult } from '../../../node-cgi/restore/bootcheck';
 
 /** How often the temporary guest's screen is fetched again. */
 export const SCREEN_REFRESH_MS = 2000;
 /** Width of that screen, px (the node scales QEMU's screendump down). */
 export const SCREEN_WIDTH_PX = 640;
+/** How often the guests running from this backup are listed again. */
+const TEMPS_POLL_MS = SCREEN_REFRESH_MS * 5;
 const WARNINGS_KEY = (vmid: number) => `ramvm.restore.warnings.${vmid}`;
-
-interface Temporary {
-  vmid: number;
-  name: string;
-  status: string;
-  linkDown: boolean;
-  temporary: TemporaryMark;
-}
 
 function savedWarnings(vmid: number): string[] {
   try {
@@ -52,31 +47,23 @@ function savedWarnings(vmid: number): string[] {
 }
 
 function Screen({ vmid }: { vmid: number }) {
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    const timer = setInterval(() => setTick((n) => n + 1), SCREEN_REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [vmid]);
+  // A new number every SCREEN_REFRESH_MS, and with it a new URL: the <img> loads the screen again.
+  const count = useRef(0);
+  const tick = usePoll(async () => count.current++, { every: SCREEN_REFRESH_MS, keys: [vmid] }).data ?? 0;
   return html`<figure class="restore-screen">
-    <img src=${`/api/monitor/${vmid}/screenshot?width=${SCREEN_WIDTH_PX}&n=${tick}`} alt=${t('restore.screen', { vmid })} width=${SCREEN_WIDTH_PX} />
+    <img src=${urls.screenshot(vmid, SCREEN_WIDTH_PX, { n: tick })} alt=${t('restore.screen', { vmid })} width=${SCREEN_WIDTH_PX} />
     <figcaption><a href=${href('console', vmid)}>${t('restore.console')}</a></figcaption>
   </figure>`;
 }
 
 function TemporaryGuest({ g, onChange }: { g: Temporary; onChange: () => void }) {
-  const [error, setError] = useState<unknown>(null);
   const [asking, setAsking] = useState<'connect' | 'discard' | null>(null);
   const [keepTask, setKeepTask] = useState<string | null>(null);
   const warnings = savedWarnings(g.vmid);
-  const act = async (fn: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await fn();
-      onChange();
-    } catch (e) {
-      setError(e);
-    }
-  };
+  const act = useAction(async (fn: () => Promise<unknown>) => {
+    await fn();
+    onChange();
+  });
   return html`<section class="card" aria-labelledby="restore-temp">
     <h2 id="restore-temp">${t('restore.runningTitle', { vmid: g.vmid })}</h2>
     <div class="banner banner-warn" role="alert">
@@ -95,18 +82,18 @@ function TemporaryGuest({ g, onChange }: { g: Temporary; onChange: () => void })
     <div class="panel-actions">
       ${g.linkDown
         ? html`<button type="button" class="btn" onClick=${() => setAsking('connect')}>${t('restore.connect')}</button>`
-        : html`<button type="button" class="btn" onClick=${() => act(() => api.post(`/api/restore/${g.vmid}/link`, { up: false }))}>${t('restore.unplug')}</button>`}
+        : html`<button type="button" class="btn" onClick=${() => act.run(() => client.restores.link(g.vmid, false))}>${t('restore.unplug')}</button>`}
       <button type="button" class="btn btn-primary" disabled=${keepTask !== null}
-        onClick=${() => act(async () => setKeepTask((await api.post<{ task: string }>(`/api/restore/${g.vmid}/keep`, {})).task))}>${t('restore.keep')}</button>
+        onClick=${() => act.run(async () => setKeepTask((await client.restores.keep(g.vmid)).task))}>${t('restore.keep')}</button>
       <button type="button" class="btn btn-danger" onClick=${() => setAsking('discard')}>${t('restore.discard')}</button>
     </div>
     ${keepTask && html`<p role="status"><a href=${href('tasks', keepTask)}>${t('restore.keepStarted')}</a></p>`}
-    ${error && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${act.error} />
     ${g.status !== 'stopped' && html`<${Screen} vmid=${g.vmid} />`}
     <${ConfirmDialog} open=${asking === 'connect'} danger=${false} title=${t('restore.connectTitle', { vmid: g.vmid })}
       message=${t('restore.connectText', { source: g.temporary.source })} confirmLabel=${t('restore.connect')}
       onConfirm=${async () => {
-        await api.post(`/api/restore/${g.vmid}/link`, { up: true });
+        await client.restores.link(g.vmid, true);
         setAsking(null);
         onChange();
       }}
@@ -114,7 +101,7 @@ function TemporaryGuest({ g, onChange }: { g: Temporary; onChange: () => void })
     <${ConfirmDialog} open=${asking === 'discard'} title=${t('restore.discardTitle', { vmid: g.vmid })}
       message=${t('restore.discardText')} confirmLabel=${t('restore.discard')}
       onConfirm=${async () => {
-        await api.post(`/api/vm/${g.vmid}/stop`);
+        await client.vms.stop(g.vmid);
         setAsking(null);
         onChange();
       }}
@@ -126,21 +113,16 @@ function RestoreForm({ b }: { b: BackupEntry }) {
   const [vmid, setVmid] = useState('');
   const [force, setForce] = useState(false);
   const [asking, setAsking] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [task, setTask] = useState<string | null>(null);
-  const start = async () => {
-    setError(null);
-    try {
-      const r = await api.post<{ task: string }>(`/api/backup/${encodeURIComponent(b.id)}/restore`, { ...(vmid ? { vmid: Number(vmid) } : {}), ...(force ? { force } : {}) });
-      setTask(r.task);
-    } catch (e) {
-      setError(e);
-    }
-  };
+  const start = useAction(async () => {
+    const r = await client.backups.restore(b.id, { ...(vmid ? { vmid: Number(vmid) } : {}), ...(force ? { force } : {}) });
+    setTask(r.task);
+  });
+  const error = start.error;
   const submit = (e: Event) => {
     e.preventDefault();
     if (force) setAsking(true);
-    else void start();
+    else void start.run();
   };
   return html`<section class="card" aria-labelledby="restore-form">
     <h2 id="restore-form">${t('restore.restoreTitle')}</h2>
@@ -151,36 +133,33 @@ function RestoreForm({ b }: { b: BackupEntry }) {
         ${t('restore.force', { vmid: b.vmid })}</label>
       <div class="form-actions"><button type="submit" class="btn">${t('restore.restore')}</button></div>
     </form>
-    ${error && !fieldError(error, 'vmid') && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${formError(error, ['vmid'])} />
     ${task && html`<p role="status"><a href=${href('tasks', task)}>${t('restore.restoreStarted', { task })}</a></p>`}
     <${ConfirmDialog} open=${asking} title=${t('restore.forceTitle', { vmid: b.vmid })} message=${t('restore.forceText', { vmid: b.vmid })}
       confirmLabel=${t('restore.forceConfirm', { vmid: b.vmid })} requireText=${String(b.vmid)}
       onConfirm=${async () => {
         setAsking(false);
-        await start();
+        await start.run();
       }}
       onCancel=${() => setAsking(false)} />
   </section>`;
 }
 
 function BootCheck({ b }: { b: BackupEntry }) {
-  const [result, setResult] = useState<BootCheckResult | null | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
   const [task, setTask] = useState<string | null>(null);
   const { tasks } = useTasks();
   const ended = (tasks ?? []).find((x) => x.id === task && x.status !== 'running')?.id ?? '';
-  const path = `/api/backup/${encodeURIComponent(b.id)}`;
-  useEffect(() => {
-    api.get<BootCheckResult>(`${path}/bootcheck`).then(setResult, (e) => (e instanceof ApiError && e.status === 404 ? setResult(null) : setError(e)));
-  }, [b.id, ended]);
-  const check = async () => {
-    setError(null);
-    try {
-      setTask((await api.post<{ task: string }>(`${path}/bootcheck`, {})).task);
-    } catch (e) {
-      setError(e);
-    }
-  };
+  // { last: null }: never checked (the node answers 404); data null: not loaded yet.
+  const last = useLoad(
+    () => client.backups.bootcheck(b.id).then((last): { last: BootCheckResult | null } => ({ last }), (e) => {
+      if (e instanceof ApiError && e.status === 404) return { last: null };
+      throw e;
+    }),
+    [b.id, ended],
+  );
+  const result = last.data?.last;
+  const check = useAction(async () => setTask((await client.backups.checkBoot(b.id)).task));
+  const error = check.error ?? last.error;
   return html`<section class="card" aria-labelledby="restore-bootcheck">
     <h2 id="restore-bootcheck">${t('restore.bootcheck')}</h2>
     ${result === null && html`<p>${t('restore.bootcheckNone')}</p>`}
@@ -188,47 +167,34 @@ function BootCheck({ b }: { b: BackupEntry }) {
         <${StatusBadge} tone=${result.ok ? 'ok' : 'failed'} label=${result.ok ? t('restore.bootcheckOk') : t('restore.bootcheckFailed')} />
         ${' '}${formatTime(result.time)} · ${result.message}
       </p>
-      ${result.screenshot > 0 && html`<img class="restore-shot" src=${`${path}/screenshot?t=${result.time}`} alt=${t('restore.bootcheckShot')} />`}`}
-    <button type="button" class="btn" disabled=${!!task && !ended} onClick=${check}>${t('restore.bootcheckNow')}</button>
+      ${result.screenshot > 0 && html`<img class="restore-shot" src=${urls.bootcheckShot(b.id, result.time)} alt=${t('restore.bootcheckShot')} />`}`}
+    <button type="button" class="btn" disabled=${!!task && !ended} onClick=${() => check.run()}>${t('restore.bootcheckNow')}</button>
     ${task && html`<p role="status"><a href=${href('tasks', task)}>${t('restore.bootcheckStarted')}</a></p>`}
-    ${error && html`<${ErrorBanner} error=${error} />`}
+    <${ErrorBanner} error=${error} />
   </section>`;
 }
 
 export function RestoreActions({ b }: { b: BackupEntry }) {
-  const [temps, setTemps] = useState<Temporary[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const load = () => api.get<Temporary[]>('/api/restore').then((all) => setTemps(all.filter((g) => g.temporary.backup === b.id && g.temporary.purpose === 'run')), setError);
-  useEffect(() => {
-    void load();
-    const timer = setInterval(load, SCREEN_REFRESH_MS * 5);
-    return () => clearInterval(timer);
-  }, [b.id]);
-  const run = async () => {
-    setBusy(true);
-    setError(null);
+  const temps = usePoll(
+    () => client.restores.list().then((all) => all.filter((g) => g.temporary.backup === b.id && g.temporary.purpose === 'run')),
+    { every: TEMPS_POLL_MS, keys: [b.id] },
+  );
+  const run = useAction(async () => {
+    const r = await client.backups.boot(b.id);
     try {
-      const r = await api.post<{ vmid: number; warnings: string[] }>(`/api/backup/${encodeURIComponent(b.id)}/boot`, {});
-      try {
-        sessionStorage.setItem(WARNINGS_KEY(r.vmid), JSON.stringify(r.warnings));
-      } catch {
-        /* private mode: the generic warning stays */
-      }
-      await load();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
+      sessionStorage.setItem(WARNINGS_KEY(r.vmid), JSON.stringify(r.warnings));
+    } catch {
+      /* private mode: the generic warning stays */
     }
-  };
+    await temps.reload();
+  });
   return html`<section class="card" aria-labelledby="restore-run">
       <h2 id="restore-run">${t('restore.runTitle')}</h2>
       <p>${t('restore.runText')}</p>
-      <button type="button" class="btn btn-primary" disabled=${busy} onClick=${run}>${t('restore.run')}</button>
-      ${error && html`<${ErrorBanner} error=${error} />`}
+      <button type="button" class="btn btn-primary" disabled=${run.busy} onClick=${() => run.run()}>${t('restore.run')}</button>
+      <${ErrorBanner} error=${run.error ?? temps.error} />
     </section>
-    ${temps.map((g) => html`<${TemporaryGuest} key=${g.vmid} g=${g} onChange=${load} />`)}
+    ${(temps.data ?? []).map((g: Temporary) => html`<${TemporaryGuest} key=${g.vmid} g=${g} onChange=${temps.reload} />`)}
     <${RestoreForm} b=${b} />
     <${BootCheck} b=${b} />`;
 }

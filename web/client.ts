@@ -1,0 +1,210 @@
+/**
+ * The node's API object by object, for the views: the one place that
+ * builds /api paths, with every name and id in a path encoded
+ * (encodeURIComponent) and every query through URLSearchParams.
+ *
+ *   client.vms.start(101)                        POST   /api/vm/101/start
+ *   client.backups.list({ vmid: 101 })           GET    /api/backup?vmid=101
+ *   client.backups.restore('local:101:2026…', { vmid: 105 })
+ *                                                POST   /api/backup/local%3A101%3A2026…/restore  {"vmid":105}
+ *   client.access.users.update('anna', { enabled: false })
+ *                                                PUT    /api/access/users/anna  {"enabled":false}
+ *
+ * createClient(send) takes the transport (web/api.ts's request: CSRF,
+ * renewal, ApiError), so a unit test passes one that returns the request
+ * as data. URLs the browser fetches itself (an <img>, the console's
+ * websocket, an upload through XMLHttpRequest) come from `urls`.
+ *
+ * The login, renewal and logout paths stay in web/api.ts, which runs the
+ * session.
+ */
+import type { BackupAlert } from '../node-cgi/backup/alerts';
+import type { BackupEntry, BackupJob, BackupManifest, StorageConfig } from '../node-cgi/backup/types';
+import type { IsoImage } from '../node-cgi/iso/library';
+import type { BootCheckResult } from '../node-cgi/restore/bootcheck';
+import type { TaskRecord } from '../node-cgi/tasks/task';
+import type { AccelSetting, NodeResources, NodeSettings, TemporaryMark, VmCreateRequest, VmDetail, VmListEntry } from '../node-cgi/vm/types';
+import { api, type Me } from './api';
+import type { AclEntryView, AuditView, GroupView, NewToken, RoleView, TokenView, UserView } from './access/model';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** The transport: web/api.ts's api.request, or a test's recorder. */
+export type Send = <T>(method: Method, path: string, body?: unknown) => Promise<T>;
+
+/** The power actions of POST /api/vm/<vmid>/<action>. */
+export type PowerAction = 'start' | 'shutdown' | 'stop' | 'reset' | 'pause' | 'resume';
+
+/** GET /api/storage */
+export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean };
+/** GET /api/backup: a backup on a storage that is offline is listed from the last look at it. */
+export type BackupListEntry = BackupEntry & { offline?: boolean };
+/** GET /api/backup/<id> */
+export type BackupDetail = BackupListEntry & { manifest: BackupManifest };
+/** GET /api/backup/jobs */
+export type JobView = BackupJob & {
+  lastRun: { task: string; status: 'running' | 'ok' | 'failed'; progress: number; message: string; start: number; end: number | null } | null;
+  next: string | null;
+};
+/** GET /api/restore: a guest running from a backup. */
+export interface TemporaryGuest {
+  vmid: number;
+  name: string;
+  status: string;
+  linkDown: boolean;
+  temporary: TemporaryMark;
+}
+/** An answer that started a task (202). */
+export interface Started {
+  task: string;
+}
+/** POST /api/vm?dryrun=1: what the node would refuse, and the config it would write. */
+export interface VmCheck {
+  issues: { field: string; message: string }[];
+  config?: { vmid: number };
+}
+/** PUT /api/access/password answers with the new session's ticket. */
+export interface Ticket {
+  username: string;
+  csrf: string;
+  node: string;
+}
+
+/** An id or name as one path segment. */
+const seg = (v: string | number): string => encodeURIComponent(String(v));
+
+/** "?a=1&b=x" of the given values, leaving out undefined and ''; '' when none is left. */
+export function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export function createClient(send: Send) {
+  const get = <T>(path: string) => send<T>('GET', path);
+  const post = <T = unknown>(path: string, body?: unknown) => send<T>('POST', path, body);
+  const put = <T = unknown>(path: string, body: unknown) => send<T>('PUT', path, body);
+  const del = <T = unknown>(path: string) => send<T>('DELETE', path);
+  const vm = (vmid: number) => `/api/vm/${seg(vmid)}`;
+  const backup = (id: string) => `/api/backup/${seg(id)}`;
+  const job = (id: string) => `/api/backup/jobs/${seg(id)}`;
+  const restore = (vmid: number) => `/api/restore/${seg(vmid)}`;
+  const user = (name: string) => `/api/access/users/${seg(name)}`;
+  const group = (name: string) => `/api/access/groups/${seg(name)}`;
+
+  return {
+    vms: {
+      list: () => get<VmListEntry[]>('/api/vm'),
+      get: (vmid: number) => get<VmDetail>(vm(vmid)),
+      /** What the node says of a create request without creating anything (also: the next free VMID). */
+      check: (body: Partial<VmCreateRequest>) => post<VmCheck>(`/api/vm${query({ dryrun: 1 })}`, body),
+      create: (body: VmCreateRequest) => post<{ vmid: number }>('/api/vm', body),
+      /** Options; `accel: null` goes back to the node's setting. */
+      update: (vmid: number, body: Partial<Pick<VmDetail, 'name' | 'memory' | 'onboot' | 'description'>> & { accel?: AccelSetting | null }) => put(vm(vmid), body),
+      setCdrom: (vmid: number, cdrom: string | null) => put(`${vm(vmid)}/cdrom`, { cdrom }),
+      power: (vmid: number, action: PowerAction) => post(`${vm(vmid)}/${action}`),
+      start: (vmid: number) => post(`${vm(vmid)}/start`),
+      stop: (vmid: number) => post(`${vm(vmid)}/stop`),
+      remove: (vmid: number) => del(vm(vmid)),
+    },
+    nodes: {
+      resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),
+      settings: (node: string) => get<NodeSettings>(`/api/node/${seg(node)}/settings`),
+      setSettings: (node: string, body: Partial<NodeSettings>) => put(`/api/node/${seg(node)}/settings`, body),
+    },
+    isos: {
+      list: () => get<IsoImage[]>('/api/iso'),
+      remove: (name: string) => del(`/api/iso/${seg(name)}`),
+    },
+    storages: {
+      list: () => get<Storage[]>('/api/storage'),
+    },
+    backups: {
+      list: (filter: { vmid?: number | string; storage?: string } = {}) => get<BackupListEntry[]>(`/api/backup${query(filter)}`),
+      get: (id: string) => get<BackupDetail>(backup(id)),
+      log: (id: string) => get<{ lines: string[] }>(`${backup(id)}/log`),
+      run: (body: { vmid: number; storage: string; mode: string; compress: string }) => post<Started>('/api/backup/run', body),
+      restore: (id: string, body: { vmid?: number; force?: boolean }) => post<Started>(`${backup(id)}/restore`, body),
+      /** Run from backup: a temporary guest. */
+      boot: (id: string) => post<{ vmid: number; warnings: string[] }>(`${backup(id)}/boot`, {}),
+      bootcheck: (id: string) => get<BootCheckResult>(`${backup(id)}/bootcheck`),
+      checkBoot: (id: string) => post<Started>(`${backup(id)}/bootcheck`, {}),
+      alerts: () => get<BackupAlert[]>('/api/backup/alerts'),
+      /** Acknowledge these failures, or all of them. */
+      acknowledge: (tasks?: string[]) => post<{ acknowledged: string[] }>('/api/backup/alerts/ack', tasks ? { tasks } : {}),
+      jobs: {
+        list: () => get<JobView[]>('/api/backup/jobs'),
+        get: (id: string) => get<BackupJob>(job(id)),
+        create: (body: Record<string, unknown>) => post('/api/backup/jobs', body),
+        update: (id: string, body: Record<string, unknown>) => put(job(id), body),
+        remove: (id: string) => del(job(id)),
+        run: (id: string) => post<Started>(`${job(id)}/run`),
+      },
+    },
+    restores: {
+      /** Guests running from a backup. */
+      list: () => get<TemporaryGuest[]>('/api/restore'),
+      link: (vmid: number, up: boolean) => post(`${restore(vmid)}/link`, { up }),
+      keep: (vmid: number) => post<Started>(`${restore(vmid)}/keep`, {}),
+    },
+    tasks: {
+      list: (limit: number) => get<TaskRecord[]>(`/api/task${query({ limit })}`),
+      get: (id: string) => get<TaskRecord>(`/api/task/${seg(id)}`),
+      log: (id: string, tail: number) => get<{ lines: string[] }>(`/api/task/${seg(id)}/log${query({ tail })}`),
+    },
+    monitor: {
+      run: (vmid: number | string, command: string) => post<{ output: string }>(`/api/monitor/${seg(vmid)}`, { command }),
+    },
+    access: {
+      me: () => get<Me>('/api/access/me'),
+      password: (body: { oldpassword: string; password: string }) => put<Ticket>('/api/access/password', body),
+      roles: () => get<RoleView[]>('/api/access/roles'),
+      audit: (filter: { limit: number; user?: string; action?: string }) => get<AuditView[]>(`/api/access/audit${query(filter)}`),
+      users: {
+        list: () => get<UserView[]>('/api/access/users'),
+        get: (name: string) => get<UserView>(user(name)),
+        create: (body: Record<string, unknown>) => post('/api/access/users', body),
+        update: (name: string, body: Record<string, unknown>) => put<UserView>(user(name), body),
+        remove: (name: string) => del(user(name)),
+      },
+      groups: {
+        list: () => get<GroupView[]>('/api/access/groups'),
+        create: (body: { group: string; comment: string; members: string[] }) => post('/api/access/groups', body),
+        setMembers: (name: string, members: string[]) => put(group(name), { members }),
+        remove: (name: string) => del(group(name)),
+      },
+      acl: {
+        /** Every entry, or those on `path` and inherited from above it. */
+        list: (path?: string) => get<AclEntryView[]>(`/api/access/acl${query({ path })}`),
+        set: (body: Record<string, unknown>) => put('/api/access/acl', body),
+        /** The entry of this path and principal: {path, user|group|token}. */
+        remove: (entry: Record<string, string>) => del(`/api/access/acl${query(entry)}`),
+      },
+      tokens: {
+        list: () => get<TokenView[]>('/api/access/tokens'),
+        create: (body: { tokenid: string; expire: number; privsep: boolean; comment: string }) => post<NewToken>('/api/access/tokens', body),
+        remove: (tokenid: string) => del(`/api/access/tokens/${seg(tokenid)}`),
+      },
+    },
+  };
+}
+
+export type Client = ReturnType<typeof createClient>;
+
+/** The app's client, over web/api.ts. */
+export const client: Client = createClient((method, path, body) => api.request(method, path, body));
+
+/** URLs the browser loads itself, not through the client. */
+export const urls = {
+  /** A PNG of the guest's screen, `width` px wide; `extra` busts the cache. */
+  screenshot: (vmid: number | string, width: number, extra: Record<string, string | number> = {}) =>
+    `/api/monitor/${seg(vmid)}/screenshot${query({ width, ...extra })}`,
+  /** The boot check's screenshot of a backup. */
+  bootcheckShot: (id: string, time: number) => `/api/backup/${seg(id)}/screenshot${query({ t: time })}`,
+  /** The console's websocket on this page's host. */
+  console: (loc: { protocol: string; host: string }, vmid: number | string) =>
+    `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/console/${seg(vmid)}`,
+  /** PUT target of an ISO upload (sent through XMLHttpRequest for its progress). */
+  isoUpload: (name: string, q: { sha256?: string; replace?: boolean }) => `/api/iso/${seg(name)}${query({ sha256: q.sha256, replace: q.replace ? 1 : undefined })}`,
+};

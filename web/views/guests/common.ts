@@ -1,0 +1,41 @@
+/**
+ * What the pages of the Guests view share: how often they ask the node
+ * again, a guest's status as a badge (a crashed one says so), OS names, a privilege check, a
+ * <select> of value/label pairs and the ISO names for a CD-ROM choice.
+ */
+import type { VmFault, VmState } from '../../../node-cgi/vm/types';
+import type { Me } from '../../api';
+import { client } from '../../client';
+import { StatusBadge, type Tone } from '../../components/status-badge';
+import { useLoad } from '../../hooks';
+import { html } from '../../html';
+import { t, type MessageKey } from '../../i18n';
+
+/** How often lists and pages ask the node again. */
+export const POLL_MS = 3000;
+
+const STATUS_TONE: Record<VmState, Tone> = { running: 'running', paused: 'paused', stopped: 'neutral' };
+const STATUS_KEY: Record<VmState, MessageKey> = { running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped' };
+
+export const osLabel = (os: string): string => t(`guests.os.${os}` as MessageKey);
+export const can = (me: Me, priv: string): boolean => me.privileges.includes(priv);
+
+/** A crashed guest is "paused" to the API, but says it crashed. */
+export const statusLabel = (status: VmState, fault?: VmFault): string => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);
+
+export function GuestStatus({ status, fault }: { status: VmState; fault?: VmFault | undefined }) {
+  return html`<${StatusBadge} tone=${fault ? 'failed' : STATUS_TONE[status]} label=${statusLabel(status, fault)} />`;
+}
+
+/** A <select>; Field's id and aria attributes pass through to it. */
+export function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string][]; onChange: (v: string) => void; [attr: string]: unknown }) {
+  return html`<select ...${rest} value=${value} onChange=${(e: Event) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+    ${options.map(([v, label]) => html`<option value=${v} selected=${v === value}>${label}</option>`)}
+  </select>`;
+}
+
+/** The names of the ISO library (none while loading or when it cannot be read). */
+export function useIsoNames(): string[] {
+  const { data } = useLoad(client.isos.list);
+  return data?.map((i) => i.name) ?? [];
+}

@@ -1,0 +1,60 @@
+/**
+ * The Options card of a guest's page: name, memory, start at boot, its
+ * accelerator (or the node's) and notes, a form for users with VM.Config
+ * and a list for the others.
+ */
+import { useState } from 'preact/hooks';
+import type { AccelSetting, VmDetail } from '../../../node-cgi/vm/types';
+import { client } from '../../client';
+import { ErrorBanner } from '../../components/error-banner';
+import { Field, fieldError, formError } from '../../components/field';
+import { useAction } from '../../hooks';
+import { html } from '../../html';
+import { t } from '../../i18n';
+import { Select } from './common';
+
+/** The fields the form shows the node's refusals on. */
+const FIELDS = ['name', 'memory', 'description', 'accel'];
+
+function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
+  const [name, setName] = useState(g.name);
+  const [memory, setMemory] = useState(String(g.memory));
+  const [onboot, setOnboot] = useState(g.onboot);
+  const [description, setDescription] = useState(g.description);
+  const [accel, setAccel] = useState<AccelSetting | ''>(g.accel ?? '');
+  const save = useAction(async () => {
+    await client.vms.update(g.vmid, { name, memory: Number(memory), onboot, description, accel: accel || null });
+    onDone();
+  });
+  const fe = (f: string) => fieldError(save.error, f);
+  return html`<form onSubmit=${(e: Event) => (e.preventDefault(), void save.run())} noValidate>
+    <${Field} label=${t('guests.field.name')} value=${name} error=${fe('name')} onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
+    <${Field} label=${t('guests.field.memory')} value=${memory} inputmode="numeric" error=${fe('memory')} onInput=${(e: Event) => setMemory((e.currentTarget as HTMLInputElement).value)} />
+    <div class="field field-check"><label><input type="checkbox" checked=${onboot} onChange=${(e: Event) => setOnboot((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.onboot')}</label></div>
+    <${Field} label=${t('guests.field.accel')} error=${fe('accel')} hint=${t('guests.field.accelHint')}>
+      <${Select} value=${accel} onChange=${(v: string) => setAccel(v as AccelSetting | '')} options=${[
+        ['', t('guests.accel.opt.node')], ['auto', t('guests.accel.opt.auto')], ['kvm', t('guests.accel.opt.kvm')], ['tcg', t('guests.accel.opt.tcg')],
+      ]} />
+    </${Field}>
+    <${Field} label=${t('guests.field.description')} error=${fe('description')}>
+      <textarea rows="3" value=${description} onInput=${(e: Event) => setDescription((e.currentTarget as HTMLTextAreaElement).value)}></textarea>
+    </${Field}>
+    <${ErrorBanner} error=${formError(save.error, FIELDS)} />
+    <div class="form-buttons">
+      <button type="submit" class="btn btn-primary">${t('guests.save')}</button>
+      ${save.done && html`<span role="status">${t('guests.saved')}</span>`}
+    </div>
+  </form>`;
+}
+
+export function Options({ g, config, onDone }: { g: VmDetail; config: boolean; onDone: () => void }) {
+  return html`<section class="card" aria-labelledby="g-options">
+    <h2 id="g-options">${t('guests.options')}</h2>
+    ${config
+      ? html`<${OptionsForm} key=${g.vmid} g=${g} onDone=${onDone} />`
+      : html`<dl class="props">
+          <dt>${t('guests.field.onboot')}</dt><dd>${t(g.onboot ? 'guests.yes' : 'guests.no')}</dd>
+          <dt>${t('guests.field.description')}</dt><dd>${g.description || '–'}</dd>
+        </dl>`}
+  </section>`;
+}
