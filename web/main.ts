@@ -2,10 +2,10 @@
 import { render } from 'preact';
 import { html } from './html';
 import { initLang } from './i18n';
-import { isKiosk, installKiosk } from './kiosk';
 import { App } from './shell/app';
 import './style.css';
 
 initLang();
 render(html`<${App} />`, document.getElementById('app')!);
-if (isKiosk(location.search)) installKiosk();
+// Kiosk mode only on the node's own screen: its code loads only there.
+if (location.search.includes('kiosk')) void import('./kiosk').then((k) => k.isKiosk(location.search) && k.installKiosk());
