@@ -197,29 +197,37 @@ udevadm trigger --action=add --subsystem-match=input --subsystem-match=drm
 udevadm settle --timeout=60
 chvt ${KIOSK_VT}
 # A runner respawned by init takes over: the cog of the one before goes first (one DRM master).
-if [ -f ${KIOSK_RUN}/cog.pid ]; then kill "$(cat ${KIOSK_RUN}/cog.pid)" 2>/dev/null; sleep 1; fi
+if [ -f ${KIOSK_RUN}/cog.pid ]; then kill -TERM -"$(cat ${KIOSK_RUN}/cog.pid)" 2>/dev/null; sleep 1; fi
 echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: runner started" >> /ram.log
 pid=
 fails=0
+# cog runs in a session of its own (setsid), so its web and network processes go with it:
+# one left behind would keep the screen (DRM master) from the next cog.
+stop_cog() {
+  kill -TERM -"$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  pid=
+}
 while :; do
   read -r vt < /sys/class/tty/tty0/active
   if [ "$vt" = tty${KIOSK_VT} ]; then
     if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
-      [ -n "$pid" ] && fails=$((fails + 1))
+      if [ -n "$pid" ]; then
+        fails=$((fails + 1))
+        stop_cog
+      fi
       if [ "$fails" -ge 5 ]; then
         echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: cog stopped 5 times, giving up; the web UI still serves (see ${KIOSK_RUN}/cog.log)" >> /ram.log
         chvt 1
         exec sleep 2147483647
       fi
       echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: starting cog on tty${KIOSK_VT}" >> /ram.log
-      su -s /bin/sh ${KIOSK_USER.name} -c "cd ${KIOSK_RUN} && exec env -i ${env} XKB_DEFAULT_LAYOUT=\${KIOSK_KEYMAP:-${DEFAULT_KEYMAP}} ${cogArgs().map(q).join(' ')}" </dev/null >>${KIOSK_RUN}/cog.log 2>&1 &
+      setsid su -s /bin/sh ${KIOSK_USER.name} -c "cd ${KIOSK_RUN} && exec env -i ${env} XKB_DEFAULT_LAYOUT=\${KIOSK_KEYMAP:-${DEFAULT_KEYMAP}} ${cogArgs().map(q).join(' ')}" </dev/null >>${KIOSK_RUN}/cog.log 2>&1 &
       pid=$!
       echo "$pid" > ${KIOSK_RUN}/cog.pid
     fi
   elif [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid"
-    pid=
+    stop_cog
   fi
   sleep 1
 done

@@ -38,11 +38,11 @@ R('should sleep unless enabled, run cog as the kiosk user on tty7 and stop it on
   const s = runnerScript();
   assert.match(s, /if \[ ! -f \/run\/ramvm\/kiosk\/enabled \]; then exec sleep/);
   assert.match(s, /chvt 7/);
-  assert.match(s, /su -s \/bin\/sh kiosk -c/);
+  assert.match(s, /setsid su -s \/bin\/sh kiosk -c/, 'cog in a session of its own');
   assert.match(s, /GALLIUM_DRIVER='llvmpipe'/);
   assert.match(s, /XKB_DEFAULT_LAYOUT=\$\{KIOSK_KEYMAP:-us\}/);
   assert.match(s, /'https:\/\/localhost:8006\/\?kiosk'/, 'the URL is quoted: "?" is a glob');
-  assert.match(s, /kill "\$pid"/);
+  assert.match(s, /kill -TERM -"\$pid"/, 'stopping cog stops its whole group');
 });
 R.run();
 
