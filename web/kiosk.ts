@@ -8,8 +8,9 @@
  *     console full screen in the same page, #/console/<vmid>;
  *   * Ctrl+Alt+Shift on that full-screen console leaves it, back to the
  *     guest's page (on the guest page it still only frees the keyboard);
- *   * blanking: after KIOSK_BLANK_MS without a key the screen goes black;
- *     the next key wakes it and does nothing else;
+ *   * blanking: after KIOSK_BLANK_MS without a key (or `&blank=SECONDS`
+ *     of the URL, from the node's ramvm.blank=; 0: never) the screen goes
+ *     black; the next key wakes it and does nothing else;
  *   * a state marker: four 8-pixel squares in the bottom-left corner whose
  *     colours say which page is shown (login, guest list, guest, console,
  *     blank), so the lab test reads the node's screen without OCR.
@@ -39,6 +40,12 @@ export function markerDigits(state: KioskState): number[] {
 
 export function isKiosk(search: string): boolean {
   return new URLSearchParams(search).has('kiosk');
+}
+
+/** The idle time before blanking, in ms: `blank=SECONDS` of the URL (0: never), else KIOSK_BLANK_MS. */
+export function kioskBlankMs(search: string): number {
+  const v = new URLSearchParams(search).get('blank');
+  return v !== null && /^(0|[1-9][0-9]{0,5})$/.test(v) ? Number(v) * 1000 : KIOSK_BLANK_MS;
 }
 
 /** The page shown: the login form if it is there, else by the route. */
@@ -88,13 +95,15 @@ export function installKiosk(win: Window = window): () => void {
     markerDigits(kioskState(doc, win.location.hash, blank)).forEach((d, i) => (cells[i]!.style.background = digitColor(d)));
   };
   let timer = 0;
+  const blankMs = kioskBlankMs(win.location.search);
   const arm = () => {
     win.clearTimeout(timer);
+    if (blankMs === 0) return;
     timer = win.setTimeout(() => {
       blank = true;
       curtain.style.display = 'block';
       paint();
-    }, KIOSK_BLANK_MS);
+    }, blankMs);
   };
   const onKey = (e: KeyboardEvent) => {
     arm();

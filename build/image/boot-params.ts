@@ -19,6 +19,7 @@
  * | `ramvm.shell` | a root shell on the serial console (lab and rescue) |
  * | `ramvm.kiosk=0` | no kiosk on the node's screen (kiosk image; `=1` is the default) |
  * | `ramvm.keymap=de` | the kiosk's keyboard layout (an xkb layout name; default us) |
+ * | `ramvm.blank=SECONDS` | the kiosk's screen goes black after this long without a key (0: never; default 600) |
  *
  * A bad value never stops a boot: it is reported (to /ram.log) and left
  * out, so the node comes up with DHCP or in RAM and can be reached to fix it.
@@ -37,6 +38,8 @@ export interface BootParams {
   /** The kiosk image shows the web UI on the node's screen (ramvm.kiosk=0 turns it off). */
   kiosk: boolean;
   keymap?: string;
+  /** Seconds without a key before the kiosk's screen goes black (0: never). */
+  blankS?: number;
 }
 
 export interface ParsedBootParams {
@@ -53,6 +56,8 @@ const DEVICE_RE = /^\/dev\/[A-Za-z0-9_][A-Za-z0-9_/.-]*$/;
 const NIC_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 /** An xkb layout name: "us", "de", "fr", "gb". */
 const KEYMAP_RE = /^[a-z]{2,8}$/;
+/** The longest blanking time ramvm.blank= takes: a day, in seconds. */
+export const MAX_BLANK_S = 86_400;
 
 /** Words of a kernel command line; double quotes group a value with spaces, as the kernel's parser does. */
 export function splitCmdline(cmdline: string): string[] {
@@ -112,6 +117,10 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
       case 'ramvm.keymap':
         if (value === undefined || !KEYMAP_RE.test(value)) reject(word, 'expected a keyboard layout name such as de or us');
         else set('keymap', value);
+        break;
+      case 'ramvm.blank':
+        if (value === undefined || !/^(0|[1-9][0-9]{0,5})$/.test(value) || Number(value) > MAX_BLANK_S) reject(word, `expected whole seconds, 0 (never) to ${MAX_BLANK_S}`);
+        else set('blankS', Number(value));
         break;
       case 'ramvm.node':
         if (value === undefined || !NODE_NAME_RE.test(value)) reject(word, 'a node name is 1-63 lower case letters, digits and inner hyphens');

@@ -31,6 +31,11 @@ P('should turn the kiosk off with ramvm.kiosk=0 and take its keyboard layout', (
   assert.equal(parseBootParams('ramvm.kiosk=0 ramvm.keymap=de'), { params: { ramonly: false, shell: false, kiosk: false, keymap: 'de' }, errors: [] });
   assert.is(parseBootParams('ramvm.kiosk=0 ramvm.kiosk=1').params.kiosk, true);
 });
+P('should take the kiosk\'s blanking time in whole seconds, 0 for never', () => {
+  assert.is(parseBootParams('ramvm.blank=30').params.blankS, 30);
+  assert.is(parseBootParams('ramvm.blank=0').params.blankS, 0);
+  assert.is(parseBootParams('ramvm.blank=86400').params.blankS, 86_400);
+});
 P('should let the last of repeated parameters win, as the kernel does', () => {
   assert.is(parseBootParams('ramvm.node=a ramvm.node=b').params.node, 'b');
 });
@@ -73,6 +78,12 @@ const BAD: [string, RegExp, string][] = [
   ['ramvm.kiosk', /ramvm.kiosk=0/, 'no value'],
   ['ramvm.keymap=de;reboot', /keyboard layout/, 'shell metacharacter'],
   ['ramvm.keymap=DE', /keyboard layout/, 'xkb names are lower case'],
+  ['ramvm.blank=1.5', /whole seconds/, 'not whole seconds'],
+  ['ramvm.blank=-1', /whole seconds/, 'negative'],
+  ['ramvm.blank=030', /whole seconds/, 'leading zero'],
+  ['ramvm.blank=86401', /whole seconds/, 'more than a day'],
+  ['ramvm.blank=10;reboot', /whole seconds/, 'shell metacharacter'],
+  ['ramvm.blank', /whole seconds/, 'no value'],
 ];
 for (const [cmdline, why, reason] of BAD) {
   P(`should reject ${cmdline.slice(0, 40)}: ${reason}`, () => {

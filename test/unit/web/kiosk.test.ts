@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Window } from 'happy-dom';
 import {
-  KIOSK_BLANK_MS, KIOSK_STATES, digitColor, installKiosk, isKiosk, isLeaveChord, kioskState, markerDigits, sameOriginRoute,
+  KIOSK_BLANK_MS, KIOSK_STATES, digitColor, installKiosk, isKiosk, isLeaveChord, kioskBlankMs, kioskState, markerDigits, sameOriginRoute,
 } from '../../../web/kiosk';
 
 const K = suite('isKiosk');
@@ -13,6 +13,15 @@ K('should turn on with ?kiosk only', () => {
   assert.not.ok(isKiosk('?kiosks'));
 });
 K.run();
+
+const B = suite('kioskBlankMs');
+B('should take whole seconds from blank=, 0 for never, and the default otherwise', () => {
+  assert.is(kioskBlankMs('?kiosk'), KIOSK_BLANK_MS);
+  assert.is(kioskBlankMs('?kiosk&blank=30'), 30_000);
+  assert.is(kioskBlankMs('?kiosk&blank=0'), 0);
+  for (const bad of ['?kiosk&blank=', '?kiosk&blank=-5', '?kiosk&blank=1e3', '?kiosk&blank=05', '?kiosk&blank=abc']) assert.is(kioskBlankMs(bad), KIOSK_BLANK_MS, bad);
+});
+B.run();
 
 const M = suite('markerDigits / digitColor');
 M('should frame the state\'s two octal digits with magenta', () => {
@@ -104,5 +113,19 @@ I('should blank after the idle time and swallow the waking key', async () => {
   assert.is(reached, 1, 'the next key reaches the page');
   off();
   await w.happyDOM.close();
+});
+I('should blank after the URL\'s blank= seconds, and never with blank=0', async () => {
+  for (const [search, want] of [['?kiosk&blank=30', [30_000]], ['?kiosk&blank=0', []]] as const) {
+    const w = new Window({ url: `https://localhost:8006/${search}#/guests` });
+    const armed: number[] = [];
+    (w as unknown as { setTimeout: unknown }).setTimeout = (_fn: () => void, ms: number) => armed.push(ms);
+    (w as unknown as { clearTimeout: unknown }).clearTimeout = () => undefined;
+    w.document.body.innerHTML = '<div class="shell"></div>';
+    const off = installKiosk(w as unknown as globalThis.Window);
+    w.document.body.dispatchEvent(new w.KeyboardEvent('keydown', { key: 'a', bubbles: true, cancelable: true }));
+    assert.equal([...new Set(armed)], [...want], search);
+    off();
+    await w.happyDOM.close();
+  }
 });
 I.run();
