@@ -22,7 +22,7 @@ import { certPaths } from './https';
 import { CACHE, OUT, makeIso, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
 import {
   HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PACKAGES, KIOSK_PARTS, KIOSK_UDEV_RULES,
-  Z3_SONAME, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
+  KIOSK_WESTON_INI, WESTON_INI, Z3_SONAME, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
 } from './kiosk';
 import { GRUB_ENTRIES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, PARTS, nodeLighttpdConfig, type GrubEntry, type ImageSizeRow } from './layout';
 import { imageModules, loadOrder, parseModulesDep, EARLY_MODULES, BOOT_MODULES, KVM_MODULES, HARDWARE_MODULES } from './modules';
@@ -118,7 +118,7 @@ function stageKioskModules(ks: KioskStage, std: Stage, k: { dir: string; version
   rmSync(scratch, { recursive: true, force: true });
 }
 
-/** The node's own files of the kiosk: init, accounts, udev, fonts, the runner, the filter and the TLS config. */
+/** The node's own files of the kiosk: init, accounts, udev, fonts, the runner, weston's config, the filter and the TLS config. */
 function stageKioskConfig(ks: KioskStage, std: Stage): void {
   const rootfs = join(__dirname, 'rootfs');
   ks.write('kiosk', '/etc/inittab', kioskInittab(readFileSync(join(rootfs, 'etc/inittab'), 'utf8')));
@@ -130,6 +130,7 @@ function stageKioskConfig(ks: KioskStage, std: Stage): void {
   ks.write('kiosk', '/etc/mdev.conf', kioskMdevConf(readFileSync(join(rootfs, 'etc/mdev.conf'), 'utf8')));
   ks.write('kiosk', `${NODE_RAMVM_DIR}/lib/kiosk`, runnerScript(), 0o755);
   ks.write('kiosk', KIOSK_FILTER, contentFilter());
+  ks.write('kiosk', KIOSK_WESTON_INI, WESTON_INI);
   const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, tlsPem: certPaths('/').pem });
   ks.write('kiosk', HTTPS_TEMPLATE, nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
   for (const [path, target] of Object.entries(KIOSK_LINKS)) ks.link('kiosk', path, target);

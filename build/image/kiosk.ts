@@ -4,15 +4,27 @@
  * --kiosk` builds it beside the standard image; this module decides, image.ts
  * and node-setup.ts act.
  *
- * The engine is Debian 12's cog 0.16 on WPE WebKit 2.38, drawing straight to
- * the kernel's DRM/KMS display (no X, no Wayland compositor), rendered by
- * Mesa's llvmpipe. It adds three squashfs parts on top of the standard
- * node's, each cached on its own:
+ * The engine is Debian 12's cog 0.16 on WPE WebKit 2.38 in a Wayland window
+ * of weston 10 (kiosk shell: one full-screen window), which draws on the
+ * kernel's DRM/KMS display with its software renderer (pixman). WebKit
+ * renders with Mesa's llvmpipe and hands its frames to cog as shared memory;
+ * cog hands them to weston the same way:
  *
- *   kiosk  = cog, its DRM platform, udev (libinput needs tagged devices),
- *            one font, keyboard maps, the KMS drivers, the set-up's files
+ *   WPEWebProcess ──wl_shm──▶ cog (kiosk user) ──wl_shm──▶ weston (root) ──dumb buffer, page flip──▶ KMS
+ *
+ * cog's own DRM platform cannot show shared-memory frames (its modeset
+ * renderer copies them from a stale mapping and shows black, then crashes;
+ * its GLES renderer takes only EGL images), and llvmpipe has no other kind;
+ * wlroots 0.15 (cage) refuses KMS devices without PRIME import, which
+ * QEMU's standard VGA (bochs) lacks. weston's DRM backend with pixman needs
+ * neither. It adds three squashfs parts on top of the standard node's, each
+ * cached on its own:
+ *
+ *   kiosk  = weston (DRM backend, kiosk shell), cog and its Wayland platform,
+ *            udev (libinput needs tagged devices), one font, keyboard maps,
+ *            the KMS drivers, the set-up's files
  *   webkit = WPE WebKit (web and network processes), ICU, libsoup, TLS
- *   mesa   = EGL, GBM, the llvmpipe driver and LLVM
+ *   mesa   = EGL, the llvmpipe driver and LLVM
  *
  *   initrd-kiosk.img = initrd.img ++ cpio(etc/parts, parts/kiosk.sfs, webkit.sfs, mesa.sfs)
  *
@@ -20,10 +32,15 @@
  * unpacks the appended cpio over the first, so its etc/parts (the kiosk's
  * parts on top) replaces the early one, and stage 1 stacks all eight.
  *
- * The engine gets no security updates in Debian 12, so it is locked to the
+ * weston runs as root (Debian 12 has neither logind nor a seat daemon it
+ * could use here); the engine runs as the unprivileged kiosk user, which
+ * can open neither the screen nor the keyboard, only weston's socket. The
+ * engine gets no security updates in Debian 12, so it is locked to the
  * node itself: a content filter blocks every load but https:// and wss://
  * of localhost:8006, and the TLS trust store holds nothing but the node's
- * own certificate, made on first boot and kept on the data disk.
+ * own certificate, made on first boot and kept on the data disk. What root
+ * reads or writes lies in KIOSK_DISPLAY_DIR, which the kiosk user cannot
+ * change.
  */
 import type { HostFile } from './files';
 import { NODE_PORT, NODE_RAMVM_DIR } from './files';
@@ -35,10 +52,11 @@ export type KioskPartName = (typeof KIOSK_PARTS)[number];
 /**
  * Debian packages the kiosk build takes files from (installed on the build
  * machine), by a file that shows each is there. cog brings WPE WebKit,
- * Mesa, libinput and glib-networking as its dependencies.
+ * Mesa and glib-networking as its dependencies, weston libweston and libinput.
  */
 export const KIOSK_PACKAGES: readonly [string, string][] = [
   ['cog', '/usr/bin/cog'],
+  ['weston', '/usr/bin/weston'],
   ['udev', '/usr/bin/udevadm'],
   ['fonts-dejavu-core', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'],
   ['xkb-data', '/usr/share/X11/xkb/rules/evdev'],
@@ -57,7 +75,7 @@ const elf = (path: string, pkg: string): HostFile => ({ path, pkg, elf: true });
  */
 export const KIOSK_ELF: Readonly<Record<KioskPartName, readonly HostFile[]>> = {
   mesa: [
-    // llvmpipe through GBM on the KMS device: every DRI driver name is the same file; one is enough.
+    // llvmpipe: Mesa's EGL on Wayland without a GPU loads it as swrast (KIOSK_LINKS); every DRI driver is this one file.
     elf(`${LIB}/dri/kms_swrast_dri.so`, 'libgl1-mesa-dri'),
     elf(`${LIB}/libEGL_mesa.so.0`, 'libegl-mesa0'),
     // libepoxy (WebKit's GL loader) opens these by name at run time; ldd does not see them.
@@ -73,9 +91,13 @@ export const KIOSK_ELF: Readonly<Record<KioskPartName, readonly HostFile[]>> = {
   ],
   kiosk: [
     elf('/usr/bin/cog', 'cog'),
-    elf(`${LIB}/cog/modules/libcogplatform-drm.so`, 'cog'),
+    elf(`${LIB}/cog/modules/libcogplatform-wl.so`, 'cog'),
     // cog loads the backend by its unversioned name at run time.
     elf(`${LIB}/libWPEBackend-fdo-1.0.so.1`, 'libwpebackend-fdo-1.0-1'),
+    elf('/usr/bin/weston', 'weston'),
+    // weston loads its backend and shell by name from these folders.
+    elf(`${LIB}/libweston-10/drm-backend.so`, 'libweston-10-0'),
+    elf(`${LIB}/weston/kiosk-shell.so`, 'weston'),
     elf('/usr/bin/udevadm', 'udev'),
   ],
 };
@@ -83,16 +105,12 @@ export const KIOSK_ELF: Readonly<Record<KioskPartName, readonly HostFile[]>> = {
 /** Links the kiosk adds: path → target. */
 export const KIOSK_LINKS: Readonly<Record<string, string>> = {
   [`${LIB}/libWPEBackend-fdo-1.0.so`]: 'libWPEBackend-fdo-1.0.so.1',
+  // weston's pixman renderer offers clients no GPU buffers, so Mesa's EGL renders in software, as "swrast".
   [`${LIB}/dri/swrast_dri.so`]: 'kms_swrast_dri.so',
-  // The same file is Intel's hardware drivers too (Mesa's megadriver): on Intel graphics the engine
-  // gets a hardware GL; elsewhere Mesa finds no driver by name and falls back to kms_swrast (llvmpipe).
-  [`${LIB}/dri/iris_dri.so`]: 'kms_swrast_dri.so',
-  [`${LIB}/dri/crocus_dri.so`]: 'kms_swrast_dri.so',
-  [`${LIB}/dri/i915_dri.so`]: 'kms_swrast_dri.so',
   // udevadm is udevd when called by this name.
   '/usr/lib/systemd/systemd-udevd': '/usr/bin/udevadm',
   // GnuTLS's trust store: the node's own certificate, written there at boot, and nothing else.
-  '/etc/ssl/certs/ca-certificates.crt': '/run/ramvm/kiosk/trust.crt',
+  '/etc/ssl/certs/ca-certificates.crt': '/run/ramvm/kiosk-display/trust.crt',
 };
 
 /** Data files and folders copied as they are (folders whole). */
@@ -123,22 +141,44 @@ export const KIOSK_MODULES = ['i915', 'bochs', 'virtio_gpu', 'ast', 'mgag200', '
 /** Loaded by the set-up when the kiosk may run (the display drivers come with the coldplug, by modalias). */
 export const KIOSK_INPUT_MODULE = 'evdev';
 
-/** Where the kiosk keeps what it writes (HOME, caches, the trust file): a tmpfs. */
+/** The kiosk user's home (HOME, caches, cog.log): a tmpfs the engine may write. */
 export const KIOSK_RUN = '/run/ramvm/kiosk';
+/**
+ * Root's side of the kiosk, which the kiosk user may enter but not change
+ * (root:kiosk 0710): whether the kiosk runs (sourced by the runner, which is
+ * root), weston's socket (root:kiosk 0660) and log, the pid files, the trust
+ * file. Nothing root reads or writes lies in the engine's home.
+ */
+export const KIOSK_DISPLAY_DIR = '/run/ramvm/kiosk-display';
+/** weston's socket, in KIOSK_DISPLAY_DIR (its XDG_RUNTIME_DIR); cog's WAYLAND_DISPLAY is the whole path. */
+export const KIOSK_WAYLAND_SOCKET = 'wayland-0';
 /** The page the kiosk shows; `?kiosk` turns on the web app's kiosk mode. */
 export const KIOSK_URL = `https://localhost:${NODE_PORT}/?kiosk`;
-/** The virtual terminal of the kiosk; Alt+F1 is the text console, Alt+F7 comes back. */
+/** The virtual terminal of the kiosk; Ctrl+Alt+F1 shows the text console, Alt+F7 comes back. */
 export const KIOSK_VT = 7;
-/** The unprivileged user cog runs as (groups video and input for the screen and keyboard). */
-export const KIOSK_USER = { name: 'kiosk', uid: 1000, gid: 1000, video: 44, input: 105 } as const;
+/** The unprivileged user cog runs as: in no device group (weston, root, has the screen and keyboard). */
+export const KIOSK_USER = { name: 'kiosk', uid: 1000, gid: 1000 } as const;
 /** Below this much RAM the node keeps its memory for guests and runs no kiosk, in MiB. */
 export const KIOSK_MIN_RAM_MIB = 1536;
-/** The set-up writes this when the kiosk may run; the kiosk's runner sleeps without it. */
-export const KIOSK_ENABLED_FILE = `${KIOSK_RUN}/enabled`;
+/** The set-up writes this (shell variables) when the kiosk may run; the kiosk's runner sleeps without it. */
+export const KIOSK_ENABLED_FILE = `${KIOSK_DISPLAY_DIR}/enabled`;
 /** lighttpd's config template with TLS, shipped by the kiosk variant (the standard node serves HTTP). */
 export const HTTPS_TEMPLATE = `${NODE_RAMVM_DIR}/lighttpd-https.conf.in`;
 /** The content filter (WebKit content-blocker rules) cog loads. */
 export const KIOSK_FILTER = `${NODE_RAMVM_DIR}/kiosk/filter.json`;
+/** weston's configuration. */
+export const KIOSK_WESTON_INI = `${NODE_RAMVM_DIR}/kiosk/weston.ini`;
+
+/**
+ * weston's configuration: no idle blanking of its own (the web app blanks
+ * and takes the waking key), and a screen without a keyboard still shows
+ * the UI.
+ */
+export const WESTON_INI = `# weston of the kiosk (build/image/kiosk.ts)
+[core]
+idle-time=0
+require-input=false
+`;
 
 /**
  * The content filter: block every load, then let the node's own origin
@@ -150,20 +190,34 @@ export function contentFilter(port: number = NODE_PORT): string {
   return JSON.stringify([{ trigger: { 'url-filter': '.*' }, action: { type: 'block' } }, allow('https'), allow('wss')], null, 1) + '\n';
 }
 
-/** cog's command line: DRM platform, the filter, no sandbox helpers, nothing but the node's page. */
-export function cogArgs(): string[] {
-  return ['cog', '--platform=drm', `--content-filter=${KIOSK_FILTER}`, '--webprocess-failure=restart',
-    '--enable-developer-extras=0', '--enable-fullscreen=1', '--javascript-can-open-windows-automatically=0',
-    '--enable-webgl=0', '--enable-media=0', '--enable-webaudio=0', '--enable-html5-database=0', '--enable-plugins=0',
-    '--bg-color=#1f2937', KIOSK_URL];
+/** The kiosk's page: KIOSK_URL, with the blanking time when ramvm.blank= set one. */
+export function kioskUrl(blankS?: number): string {
+  if (blankS === undefined) return KIOSK_URL;
+  if (!Number.isInteger(blankS) || blankS < 0) throw new Error(`blanking time must be whole seconds, not ${blankS}`);
+  return `${KIOSK_URL}&blank=${blankS}`;
 }
 
-/** The environment of cog: llvmpipe where Mesa has no hardware driver, the kiosk's tmpfs as home (the runner adds the keyboard layout). */
+/** weston's command line: DRM/KMS with the software renderer, one full-screen window, on the kiosk's VT. */
+export function westonArgs(): string[] {
+  return ['weston', '--backend=drm-backend.so', '--shell=kiosk-shell.so', '--use-pixman', `--tty=${KIOSK_VT}`,
+    `--socket=${KIOSK_WAYLAND_SOCKET}`, `--config=${KIOSK_WESTON_INI}`];
+}
+
+/** cog's command line (the page comes last, from the runner): a Wayland window, the filter, nothing but the node's page. */
+export function cogArgs(): string[] {
+  return ['cog', '--platform=wl', `--content-filter=${KIOSK_FILTER}`, '--webprocess-failure=restart',
+    '--enable-developer-extras=0', '--enable-fullscreen=1', '--javascript-can-open-windows-automatically=0',
+    '--enable-webgl=0', '--enable-media=0', '--enable-webaudio=0', '--enable-html5-database=0', '--enable-plugins=0',
+    '--bg-color=#1f2937'];
+}
+
+/** The environment of cog: weston's socket, llvmpipe, the kiosk's tmpfs as home. */
 export function cogEnv(): Record<string, string> {
   return {
     PATH: '/usr/bin:/bin',
     HOME: KIOSK_RUN,
     XDG_RUNTIME_DIR: KIOSK_RUN,
+    WAYLAND_DISPLAY: `${KIOSK_DISPLAY_DIR}/${KIOSK_WAYLAND_SOCKET}`,
     XDG_CACHE_HOME: `${KIOSK_RUN}/cache`,
     XDG_DATA_HOME: `${KIOSK_RUN}/data`,
     GALLIUM_DRIVER: 'llvmpipe',
@@ -176,58 +230,107 @@ export function cogEnv(): Record<string, string> {
 export const DEFAULT_KEYMAP = 'us';
 
 /**
+ * The runner's variables, written by the set-up into KIOSK_ENABLED_FILE and
+ * sourced by the runner: values the boot parameters' parser validated,
+ * single-quoted all the same ("&" and "?" of the URL mean something to sh).
+ */
+export function kioskEnabledVars(o: { keymap?: string; blankS?: number }): string {
+  const vars = { KIOSK_KEYMAP: o.keymap ?? DEFAULT_KEYMAP, KIOSK_URL: kioskUrl(o.blankS) };
+  return Object.entries(vars).map(([k, v]) => {
+    if (v.includes("'")) throw new Error(`${k} must not hold a single quote: ${v}`);
+    return `${k}='${v}'\n`;
+  }).join('');
+}
+
+/**
  * The runner, /opt/ramvm/lib/kiosk (respawned by init). It sleeps unless
  * the set-up enabled the kiosk; else it tags the input and DRM devices
- * (udev), switches to the kiosk's VT and keeps cog running there while that
- * VT is shown. On another VT (Alt+F1: the text console) it stops cog, which
- * hands the screen back to the kernel's console; Alt+F7 starts it again.
+ * (udev), switches to the kiosk's VT, starts weston there (root), waits for
+ * its socket and starts cog as the kiosk user in it; it starts again what
+ * stops (cog alone, or both when weston stops), and gives up after five
+ * stops. Ctrl+Alt+F1 (weston's) shows the text console: the runner then
+ * stops cog, because weston 10 does not give the keyboard back to a window
+ * it had before the switch; Alt+F7 comes back and cog starts again (log in
+ * again).
  */
 export function runnerScript(): string {
   const env = Object.entries(cogEnv()).map(([k, v]) => `${k}='${v}'`).join(' ');
   const q = (a: string) => (/^[A-Za-z0-9_./:=,-]+$/.test(a) ? a : `'${a}'`);
+  const D = KIOSK_DISPLAY_DIR;
+  const sock = `${D}/${KIOSK_WAYLAND_SOCKET}`;
   return `#!/bin/sh
 # The kiosk (respawned by init; written by build/image/kiosk.ts runnerScript()).
 # Sleeps unless the set-up enabled it (${KIOSK_ENABLED_FILE}; /ram.log says why not).
 if [ ! -f ${KIOSK_ENABLED_FILE} ]; then exec sleep 2147483647; fi
 . ${KIOSK_ENABLED_FILE}
+say() { echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: $*" >> /ram.log; }
 # udevd starts beside us (inittab): trigger only once it listens, else the events are lost.
 n=0
 while [ ! -S /run/udev/control ] && [ "$n" -lt 100 ]; do sleep 0.2; n=$((n + 1)); done
 udevadm trigger --action=add --subsystem-match=input --subsystem-match=drm
 udevadm settle --timeout=60
-chvt ${KIOSK_VT}
-# A runner respawned by init takes over: the cog of the one before goes first (one DRM master).
-if [ -f ${KIOSK_RUN}/cog.pid ]; then kill -TERM -"$(cat ${KIOSK_RUN}/cog.pid)" 2>/dev/null; sleep 1; fi
-echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: runner started" >> /ram.log
-pid=
+# A runner respawned by init takes over: what the one before started goes first (one DRM master).
+for f in ${D}/cog.pid ${D}/weston.pid; do
+  if [ -f "$f" ]; then kill -TERM -"$(cat "$f")" 2>/dev/null; fi
+done
+sleep 1
+say "runner started"
+weston=
+cog=
 fails=0
-# cog runs in a session of its own (setsid), so its web and network processes go with it:
-# one left behind would keep the screen (DRM master) from the next cog.
-stop_cog() {
-  kill -TERM -"$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  pid=
+# weston and cog each run in a session of their own (setsid): stopping one stops its
+# children too (cog's web and network processes).
+stop() {
+  kill -TERM -"$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+failed() {
+  fails=$((fails + 1))
+  if [ "$fails" -ge 5 ]; then
+    say "$1 stopped 5 times, giving up; the web UI still serves (see ${D}/weston.log, ${KIOSK_RUN}/cog.log)"
+    if [ -n "$cog" ]; then stop "$cog"; fi
+    if [ -n "$weston" ]; then stop "$weston"; fi
+    chvt 1
+    exec sleep 2147483647
+  fi
 }
 while :; do
-  read -r vt < /sys/class/tty/tty0/active
-  if [ "$vt" = tty${KIOSK_VT} ]; then
-    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
-      if [ -n "$pid" ]; then
-        fails=$((fails + 1))
-        stop_cog
-      fi
-      if [ "$fails" -ge 5 ]; then
-        echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: cog stopped 5 times, giving up; the web UI still serves (see ${KIOSK_RUN}/cog.log)" >> /ram.log
-        chvt 1
-        exec sleep 2147483647
-      fi
-      echo "[$(cut -d' ' -f1 /proc/uptime)] kiosk: starting cog on tty${KIOSK_VT}" >> /ram.log
-      setsid su -s /bin/sh ${KIOSK_USER.name} -c "cd ${KIOSK_RUN} && exec env -i ${env} XKB_DEFAULT_LAYOUT=\${KIOSK_KEYMAP:-${DEFAULT_KEYMAP}} ${cogArgs().map(q).join(' ')}" </dev/null >>${KIOSK_RUN}/cog.log 2>&1 &
-      pid=$!
-      echo "$pid" > ${KIOSK_RUN}/cog.pid
+  if [ -z "$weston" ] || ! kill -0 "$weston" 2>/dev/null; then
+    if [ -n "$weston" ]; then
+      failed weston
+      stop "$weston"
     fi
-  elif [ -n "$pid" ]; then
-    stop_cog
+    if [ -n "$cog" ]; then stop "$cog"; cog=; fi
+    rm -f ${sock} ${sock}.lock
+    chvt ${KIOSK_VT}
+    say "starting weston on tty${KIOSK_VT}"
+    setsid env -i PATH=/usr/bin:/bin XDG_RUNTIME_DIR=${D} XKB_DEFAULT_LAYOUT="$KIOSK_KEYMAP" ${westonArgs().join(' ')} </dev/null >>${D}/weston.log 2>&1 &
+    weston=$!
+    echo "$weston" > ${D}/weston.pid
+    n=0
+    while [ ! -S ${sock} ] && [ "$n" -lt 300 ] && kill -0 "$weston" 2>/dev/null; do sleep 0.2; n=$((n + 1)); done
+    # The socket is the kiosk user's way in, and no one else's.
+    chgrp ${KIOSK_USER.name} ${sock} 2>/dev/null && chmod 0660 ${sock}
+  fi
+  read -r vt < /sys/class/tty/tty0/active
+  if [ "$vt" != tty${KIOSK_VT} ]; then
+    # Another VT (Ctrl+Alt+F1): weston drops the keyboard focus and would not give it back to
+    # this cog; a new one, started when the kiosk's VT is back, gets it.
+    if [ -n "$cog" ]; then
+      say "tty${KIOSK_VT} left for $vt: stopping cog"
+      stop "$cog"
+      cog=
+    fi
+  elif [ -z "$cog" ] || ! kill -0 "$cog" 2>/dev/null; then
+    if [ -n "$cog" ]; then
+      failed cog
+      stop "$cog"
+    fi
+    say "starting cog"
+    # cog writes its log itself, as the kiosk user, in its own home.
+    setsid su -s /bin/sh ${KIOSK_USER.name} -c "cd ${KIOSK_RUN} && exec env -i ${env} ${cogArgs().map(q).join(' ')} '$KIOSK_URL' >>${KIOSK_RUN}/cog.log 2>&1" </dev/null >/dev/null 2>&1 &
+    cog=$!
+    echo "$cog" > ${D}/cog.pid
   fi
   sleep 1
 done
@@ -252,7 +355,7 @@ export function kioskDecision(o: { enabled: boolean; drmCards: readonly string[]
   if (o.memTotalMiB < KIOSK_MIN_RAM_MIB) {
     return { run: false, why: `kiosk: off: ${Math.round(o.memTotalMiB)} MiB of RAM, the kiosk needs ${KIOSK_MIN_RAM_MIB} MiB; the web UI serves as always` };
   }
-  return { run: true, why: `kiosk: on ${o.drmCards.join(', ')}, tty${KIOSK_VT} (Alt+F1 text console, Alt+F7 back)` };
+  return { run: true, why: `kiosk: on ${o.drmCards.join(', ')}, tty${KIOSK_VT} (Ctrl+Alt+F1 text console, Alt+F7 back)` };
 }
 
 /** "card0", "card0-Virtual-1", "renderD128" (entries of /sys/class/drm) → the cards: ["card0"]. */
@@ -310,7 +413,7 @@ export function assignLibraries(needs: Readonly<Record<KioskPartName, readonly s
 export function kioskInittab(standard: string): string {
   const lines = [
     '# The kiosk variant: udev tags input and DRM devices for libinput; the kiosk',
-    `# runs on tty${KIOSK_VT}; tty1 is the text console (Alt+F1; Alt+F7 back to the kiosk).`,
+    `# runs on tty${KIOSK_VT}; tty1 is the text console (Ctrl+Alt+F1; Alt+F7 back to the kiosk).`,
     '::respawn:/usr/lib/systemd/systemd-udevd',
     `::respawn:${NODE_RAMVM_DIR}/lib/kiosk`,
     `tty1::respawn:${NODE_RAMVM_DIR}/lib/console`,
@@ -320,15 +423,11 @@ export function kioskInittab(standard: string): string {
   return standard.slice(0, at) + lines.join('\n') + '\n' + standard.slice(at);
 }
 
-/** /etc/passwd and /etc/group with the kiosk user and the device groups. */
+/** /etc/passwd and /etc/group with the kiosk user and its own group (no other). */
 export function kioskAccounts(passwd: string, group: string): { passwd: string; group: string } {
   const u = KIOSK_USER;
   const add = (text: string, line: string) => (text.endsWith('\n') ? text : text + '\n') + line + '\n';
-  let g = group;
-  g = add(g, `video:x:${u.video}:${u.name}`);
-  g = add(g, `input:x:${u.input}:${u.name}`);
-  g = add(g, `${u.name}:x:${u.gid}:`);
-  return { passwd: add(passwd, `${u.name}:x:${u.uid}:${u.gid}:kiosk:${KIOSK_RUN}:/usr/sbin/nologin`), group: g };
+  return { passwd: add(passwd, `${u.name}:x:${u.uid}:${u.gid}:kiosk:${KIOSK_RUN}:/usr/sbin/nologin`), group: add(group, `${u.name}:x:${u.gid}:`) };
 }
 
 /**
@@ -338,19 +437,17 @@ export function kioskAccounts(passwd: string, group: string): { passwd: string; 
  */
 export function kioskMdevConf(standard: string): string {
   const open = ['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((d) => `${d.padEnd(8)} root:root 0666`);
-  // The screen and the keyboards as udev sets them, so a hot-plugged keyboard gets the same from both.
-  const kiosk = ['input/event[0-9]+ root:input 0660', 'dri/card[0-9]+ root:video 0660', 'dri/renderD[0-9]+ root:video 0660'];
-  return ['# The kiosk variant: devices every user opens (the kiosk user too), the screen and keyboards.', ...open, ...kiosk, '', standard].join('\n');
+  return ['# The kiosk variant: devices every user opens (the kiosk user too).', ...open, '', standard].join('\n');
 }
 
-/** udev rules of the kiosk: what libinput and cog need, nothing that loads drivers (mdev does). */
-export const KIOSK_UDEV_RULES = `# The kiosk's udev rules: input devices get libinput's ID_INPUT_* tags;
-# the screen and the keyboards are the kiosk user's groups'.
+/**
+ * udev rules of the kiosk: input devices get libinput's ID_INPUT_* tags
+ * (weston's libinput ignores untagged ones); nothing loads drivers (mdev
+ * does) and devices stay root's (weston is root).
+ */
+export const KIOSK_UDEV_RULES = `# The kiosk's udev rules: input devices get libinput's ID_INPUT_* tags.
 ACTION=="remove", GOTO="ramvm_kiosk_end"
 SUBSYSTEM=="input", ENV{ID_INPUT}=="", IMPORT{builtin}="input_id"
-SUBSYSTEM=="input", KERNEL=="event*", GROUP="input", MODE="0660"
-SUBSYSTEM=="drm", KERNEL=="card*", GROUP="video", MODE="0660"
-SUBSYSTEM=="drm", KERNEL=="renderD*", GROUP="video", MODE="0660"
 LABEL="ramvm_kiosk_end"
 `;
 

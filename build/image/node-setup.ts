@@ -25,7 +25,7 @@ import { fillNodeName } from './layout';
 import { NODE_DIST, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR } from './files';
 import { initNode } from '../../node-cgi/cli/init';
 import { OPENSSL_REQ_CONF, certPaths, certificateArgs } from './https';
-import { DEFAULT_KEYMAP, HTTPS_TEMPLATE, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, memTotalMiB } from './kiosk';
+import { HTTPS_TEMPLATE, KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
 
 const LOG = '/ram.log';
 /** fw_cfg entry the lab uses to hand a node its first admin password (never on the command line). */
@@ -200,7 +200,9 @@ function https(node: string): string | null {
 /**
  * The kiosk (kiosk variant only: it ships the KMS drivers): its drivers,
  * the decision (logged), and what its runner needs: a tmpfs home for the
- * kiosk user, the node's certificate as the engine's only trusted one.
+ * kiosk user, root's side of the kiosk (kiosk.ts KIOSK_DISPLAY_DIR) with the
+ * node's certificate as the engine's only trusted one and the runner's
+ * variables.
  */
 function kiosk(params: BootParams): void {
   if (!existsSync(`${NODE_RAMVM_DIR}/lib/kiosk`)) return;
@@ -216,9 +218,13 @@ function kiosk(params: BootParams): void {
   log(d.why);
   if (!d.run) return;
   mkdirSync(`${KIOSK_RUN}/cache`, { recursive: true });
-  copyFileSync(certPaths('/').crt, `${KIOSK_RUN}/trust.crt`);
   for (const f of [KIOSK_RUN, `${KIOSK_RUN}/cache`]) chownSync(f, KIOSK_USER.uid, KIOSK_USER.gid);
-  writeFileSync(KIOSK_ENABLED_FILE, `KIOSK_KEYMAP=${params.keymap ?? DEFAULT_KEYMAP}\n`);
+  mkdirSync(KIOSK_DISPLAY_DIR, { recursive: true });
+  chownSync(KIOSK_DISPLAY_DIR, 0, KIOSK_USER.gid);
+  chmodSync(KIOSK_DISPLAY_DIR, 0o710);
+  copyFileSync(certPaths('/').crt, `${KIOSK_DISPLAY_DIR}/trust.crt`);
+  chmodSync(`${KIOSK_DISPLAY_DIR}/trust.crt`, 0o644);
+  writeFileSync(KIOSK_ENABLED_FILE, kioskEnabledVars({ keymap: params.keymap, blankS: params.blankS }), { mode: 0o600 });
 }
 
 function addresses(): string[] {
