@@ -5,6 +5,7 @@
  *
  *   typeKeys('admin\t')  → [['a'], ['d'], ['m'], ['i'], ['n'], ['tab']]   (qcodes, one chord each)
  *   readMarker(ppm)      → 'login'   (the web app's kiosk marker, web/kiosk.ts)
+ *   shareNear(ppm, [170, 0, 0], 40) → 0.7   (70 % of the screen is a guest's VGA red)
  *
  * screendump writes PPM (P6) by default, which is read here without a
  * decoder; the PNG variant (`format: "png"`) is for people to look at.
@@ -58,6 +59,18 @@ export function colourCount(p: Ppm, limit = 4096): number {
   const seen = new Set<number>();
   for (let i = 0; i < p.rgb.length && seen.size < limit; i += 3 * 7) seen.add((p.rgb[i]! << 16) | (p.rgb[i + 1]! << 8) | p.rgb[i + 2]!);
   return seen.size;
+}
+
+/**
+ * How much of the screen (0–1) is within `tolerance` of `rgb` in every
+ * channel: "the guest's red screen fills the console", "the screen is black".
+ */
+export function shareNear(p: Ppm, rgb: readonly [number, number, number], tolerance: number): number {
+  let n = 0;
+  for (let i = 0; i < p.rgb.length; i += 3) {
+    if (Math.abs(p.rgb[i]! - rgb[0]) <= tolerance && Math.abs(p.rgb[i + 1]! - rgb[1]) <= tolerance && Math.abs(p.rgb[i + 2]! - rgb[2]) <= tolerance) n++;
+  }
+  return n / (p.width * p.height);
 }
 
 const QCODE_OF: Record<string, string[]> = {

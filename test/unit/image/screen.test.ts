@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { colourCount, parsePpm, pixel, readMarker, typeKeys } from '../../../build/lab/screen';
+import { colourCount, parsePpm, pixel, readMarker, shareNear, typeKeys } from '../../../build/lab/screen';
 import { MARKER_CELL_PX, digitColor, markerDigits, type KioskState } from '../../../web/kiosk';
 
 /** A w×h P6 image, background `bg`, with the kiosk marker of `state` drawn as the web app draws it. */
@@ -40,6 +40,16 @@ M('should count few colours on a blank screen', () => {
   assert.is(colourCount(parsePpm(screen(64, 48, [0, 0, 0]))), 1);
 });
 M.run();
+
+const N = suite('shareNear');
+N('should measure the part of the screen near a colour, within the tolerance', () => {
+  const p = parsePpm(screen(64, 48, [168, 4, 0], 'console'));
+  const marker = (4 * 8 * 8) / (64 * 48);
+  assert.is(shareNear(p, [170, 0, 0], 8), 1 - marker);
+  assert.is(shareNear(p, [170, 0, 0], 3), 0, 'green 4 is off by more than 3');
+  assert.is(shareNear(p, [0, 0, 0], 40), (8 * 8) / (64 * 48), 'the marker\'s black cell only');
+});
+N.run();
 
 const K = suite('typeKeys');
 K('should type letters, capitals, digits, signs, Tab and Enter as qcode chords', () => {
