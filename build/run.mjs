@@ -1,27 +1,16 @@
 #!/usr/bin/env node
-// Entry of `npm start|test|build|bench` on a fresh machine: installs what is
-// missing (npm packages; as root the Debian packages a node needs), then runs
-// build/main.ts through esbuild-register. Plain JS because nothing else can
-// run before the npm packages are there.
+// Entry of every npm script on a fresh machine: installs what is missing (npm
+// packages; as root the Debian packages of the command's purposes, from
+// build/packages.json), then runs build/main.ts through esbuild-register.
+// Plain JS because nothing else can run before the npm packages are there.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installArgv, missingPackages, readPackages } from './packages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [cmd = 'build', ...args] = process.argv.slice(2);
-
-/** Debian packages a running node needs, by the binary that shows each is there. */
-const NODE_PACKAGES = [
-  ['lighttpd', '/usr/sbin/lighttpd'],
-  ['lighttpd-mod-openssl', '/usr/lib/lighttpd/mod_openssl.so'],
-  ['qemu-system-x86', '/usr/bin/qemu-system-x86_64'],
-  ['qemu-utils', '/usr/bin/qemu-img'],
-  ['zstd', '/usr/bin/zstd'],
-  ['openssl', '/usr/bin/openssl'],
-  // Guests' taps join their bridges with `ip link set … master`.
-  ['iproute2', '/bin/ip'],
-];
 
 function sh(argv, opts = {}) {
   const r = spawnSync(argv[0], argv.slice(1), { stdio: 'inherit', cwd: root, ...opts });
@@ -36,16 +25,20 @@ if (!existsSync(join(root, 'node_modules/esbuild-register')) || !existsSync(join
   sh(['npm', existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund']);
 }
 
-if (cmd === 'start' || cmd === 'test' || cmd === 'bench') {
-  const missing = NODE_PACKAGES.filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);
-  if (missing.length > 0) {
-    if (process.getuid && process.getuid() === 0) {
-      process.stdout.write(`ramvm: installing Debian packages: ${missing.join(' ')}\n`);
-      sh(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    } else {
-      process.stderr.write(`ramvm: missing Debian packages: ${missing.join(' ')}\n  install them as root: apt-get install ${missing.join(' ')}\n`);
-      process.exit(1);
+const missing = missingPackages(readPackages(root), cmd);
+if (missing.length > 0) {
+  if (process.getuid?.() === 0) {
+    process.stdout.write(`ramvm: installing Debian packages: ${missing.join(' ')}\n`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const argv = installArgv(missing);
+    // A machine whose package lists are missing or stale: update them once and try again.
+    if (spawnSync(argv[0], argv.slice(1), { stdio: 'inherit', env }).status !== 0) {
+      sh(['apt-get', 'update', '-q'], { env });
+      sh(argv, { env });
     }
+  } else {
+    process.stderr.write(`ramvm: missing Debian packages: ${missing.join(' ')}\n  install them as root: ${installArgv(missing).join(' ')}\n`);
+    process.exit(1);
   }
 }
 

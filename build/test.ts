@@ -15,6 +15,9 @@ import { buildCommand, ROOT } from './build';
 
 export const SUITES = ['unit', 'cgi', 'integration', 'browser'] as const;
 
+/** RAMVM_ROOT of the unit suite outside a suite's own root: below a file, so nothing can be made there. */
+export const UNIT_NO_ROOT = '/dev/null/unit-suites-bring-their-own-root';
+
 export interface SuiteResult {
   suite: string;
   passed: number;
@@ -33,16 +36,30 @@ export function parseUvuSummary(out: string): { total: number; passed: number; s
   return { total: Number(total[1]), passed: Number(passed[1]), skipped: Number(skipped?.[1] ?? 0) };
 }
 
+/** Lines test/helpers/suite.ts prints for a failed after-type hook (not counted by uvu). */
+export function countHookFailures(out: string): number {
+  return out.split('\n').filter((l) => l.trimStart().startsWith('HOOK FAILED ')).length;
+}
+
+/** One suite's counts from its uvu output and exit status; a run that printed no summary failed. */
+export function suiteResult(suite: string, out: string, status: number | null): SuiteResult {
+  const s = parseUvuSummary(out);
+  if (!s) return { suite, passed: 0, failed: 1, skipped: 0, ok: false };
+  const failed = s.total - s.passed - s.skipped + countHookFailures(out);
+  return { suite, passed: s.passed, failed: status === 0 ? failed : Math.max(failed, 1), skipped: s.skipped, ok: status === 0 && failed === 0 };
+}
+
 function runSuite(suite: string, pattern: string | undefined): SuiteResult {
   process.stdout.write(`\n== ${suite}\n`);
   const filePattern = pattern ? `(${pattern}).*\\.test\\.ts$` : '\\.test\\.ts$';
   const args = [join(ROOT, 'node_modules/uvu/bin.js'), join('test', suite), filePattern, '-r', 'esbuild-register', '-c', 'false'];
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+  // A unit suite that touches the disk brings its own root (test/helpers/temp-root.ts); one that
+  // forgets fails at once instead of writing into ./var or another suite's root.
+  if (suite === 'unit') env.RAMVM_ROOT = UNIT_NO_ROOT;
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
   process.stdout.write(r.stdout);
-  const s = parseUvuSummary(r.stdout);
-  if (!s) return { suite, passed: 0, failed: 1, skipped: 0, ok: false };
-  const failed = s.total - s.passed - s.skipped;
-  return { suite, passed: s.passed, failed: r.status === 0 ? failed : Math.max(failed, 1), skipped: s.skipped, ok: r.status === 0 && failed === 0 };
+  return suiteResult(suite, r.stdout, r.status);
 }
 
 export async function testCommand(args: string[]): Promise<void> {
@@ -61,5 +78,7 @@ export async function testCommand(args: string[]): Promise<void> {
   process.stdout.write('\n');
   for (const r of results) process.stdout.write(`${r.suite}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
-  if (failed > 0 || results.some((r) => !r.ok)) process.exitCode = 1;
+  // A filter that selects nothing is a typo, not a green run.
+  if (pattern && passed + failed + skipped === 0) process.stdout.write(`no test of ${suites.join(', ')} matches "${pattern}"\n`);
+  if (failed > 0 || results.some((r) => !r.ok) || passed + failed + skipped === 0) process.exitCode = 1;
 }

@@ -17,6 +17,8 @@
  * which shows the login page with a message.
  */
 
+import type { MeView, TicketView } from '../node-cgi/api-types';
+
 /** A ticket lives 2 h on the node; renew well before. */
 export const RENEW_AFTER_MS = 60 * 60 * 1000; // 1 h
 /** sessionStorage key of the session. */
@@ -45,13 +47,8 @@ export interface Session {
   at: number;
 }
 
-/** GET /api/access/me */
-export interface Me {
-  username: string;
-  node: string;
-  tokenid: string | null;
-  privileges: string[];
-}
+/** GET /api/access/me (the node's own type, imported type-only). */
+export type Me = MeView;
 
 export interface ApiDeps {
   fetch: (url: string, init: RequestInit) => Promise<Response>;
@@ -67,11 +64,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-interface Ticket {
-  username: string;
-  csrf: string;
-  node?: string;
-}
+/** POST /api/access/ticket: what of it the browser keeps (the ticket itself is an HttpOnly cookie). */
+type Ticket = Pick<TicketView, 'username' | 'csrf'> & Partial<Pick<TicketView, 'node'>>;
 
 export type Api = ReturnType<typeof createApi>;
 

@@ -18,12 +18,10 @@
  * The login, renewal and logout paths stay in web/api.ts, which runs the
  * session.
  */
-import type { BackupAlert } from '../node-cgi/backup/alerts';
-import type { BackupEntry, BackupJob, BackupManifest, StorageConfig } from '../node-cgi/backup/types';
-import type { IsoImage } from '../node-cgi/iso/library';
-import type { BootCheckResult } from '../node-cgi/restore/bootcheck';
-import type { TaskRecord } from '../node-cgi/tasks/task';
-import type { AccelSetting, NodeResources, NodeSettings, TemporaryMark, VmCreateRequest, VmDetail, VmListEntry } from '../node-cgi/vm/types';
+import type {
+  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings, StorageView,
+  TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
+} from '../node-cgi/api-types';
 import { api, type Me } from './api';
 import type { AclEntryView, AuditView, GroupView, NewToken, RoleView, TokenView, UserView } from './access/model';
 
@@ -36,39 +34,18 @@ export type Send = <T>(method: Method, path: string, body?: unknown) => Promise<
 export type PowerAction = 'start' | 'shutdown' | 'stop' | 'reset' | 'pause' | 'resume';
 
 /** GET /api/storage */
-export type Storage = StorageConfig & { name: string; builtin: boolean; online: boolean };
+export type Storage = StorageView;
 /** GET /api/backup: a backup on a storage that is offline is listed from the last look at it. */
-export type BackupListEntry = BackupEntry & { offline?: boolean };
-/** GET /api/backup/<id> */
-export type BackupDetail = BackupListEntry & { manifest: BackupManifest };
-/** GET /api/backup/jobs */
-export type JobView = BackupJob & {
-  lastRun: { task: string; status: 'running' | 'ok' | 'failed'; progress: number; message: string; start: number; end: number | null } | null;
-  next: string | null;
-};
-/** GET /api/restore: a guest running from a backup. */
-export interface TemporaryGuest {
-  vmid: number;
-  name: string;
-  status: string;
-  linkDown: boolean;
-  temporary: TemporaryMark;
-}
+export type BackupListEntry = ListedBackup;
+export type { BackupDetail, JobView, TemporaryGuest };
 /** An answer that started a task (202). */
 export interface Started {
   task: string;
 }
 /** POST /api/vm?dryrun=1: what the node would refuse, and the config it would write. */
-export interface VmCheck {
-  issues: { field: string; message: string }[];
-  config?: { vmid: number };
-}
+export type VmCheck = VmCreateCheck;
 /** PUT /api/access/password answers with the new session's ticket. */
-export interface Ticket {
-  username: string;
-  csrf: string;
-  node: string;
-}
+export type Ticket = TicketView;
 
 /** An id or name as one path segment. */
 const seg = (v: string | number): string => encodeURIComponent(String(v));

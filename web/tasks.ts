@@ -8,7 +8,7 @@
  *   localStorage["ramvm.ack.admin"] = '["20261125T101500Z-disk-check-vms-101-a3f90c", …]'
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { TaskRecord } from '../node-cgi/tasks/task';
+import type { TaskRecord } from '../node-cgi/api-types';
 import { api, type ApiError } from './api';
 import { client } from './client';
 import { REAL_TIMERS, type Timers } from './hooks';

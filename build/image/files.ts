@@ -2,7 +2,7 @@
  * What of the build machine's Debian system goes into a node's root: the
  * programs (each with the shared libraries `ldd` names), the data files, and
  * how the root's own layout looks. Everything here comes from Debian
- * packages installed by .ci/run (and node from the build's own runtime), so
+ * packages of build/packages.json (and node from the build's own runtime), so
  * a node runs exactly the versions the tests ran.
  *
  * `ldd` prints one library a line; only the "=>" lines with a path and the

@@ -39,21 +39,6 @@ export interface ImageFiles {
   iso?: string;
 }
 
-/** Debian packages the build takes files from, by a file that shows each is installed. */
-const BUILD_TOOLS: [string, string][] = [
-  ['busybox-static', '/usr/bin/busybox'],
-  ['squashfs-tools', '/usr/bin/mksquashfs'],
-  ['zstd', '/usr/bin/zstd'],
-  ['kmod', '/usr/sbin/depmod'],
-  ['binutils', '/usr/bin/strip'],
-  ['grub-common', '/usr/bin/grub-mkrescue'],
-  ['grub-pc-bin', '/usr/lib/grub/i386-pc/cdboot.img'],
-  ['grub-efi-amd64-bin', '/usr/lib/grub/x86_64-efi/linux.mod'],
-  ['xorriso', '/usr/bin/xorriso'],
-  ['mtools', '/usr/bin/mformat'],
-  ['xz-utils', '/usr/bin/xz'],
-];
-
 /** Squashfs options: zstd at its strongest with 1 MiB blocks (unpacking is cheap, bytes are not). */
 const MKSQUASHFS_OPTS = ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-noappend', '-all-root', '-no-progress', '-quiet'];
 
@@ -70,11 +55,14 @@ export function step(what: string): () => void {
   return () => process.stdout.write(`image: ${what} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-function checkTools(): void {
-  const missing = [...BUILD_TOOLS, ...[...HOST_FILES, ...QEMU_FIRMWARE].map((f) => [f.pkg, f.path] as [string, string])]
-    .filter(([, path]) => !existsSync(path))
-    .map(([pkg, path]) => `${pkg} (${path})`);
-  if (missing.length > 0) throw new Error(`missing on this machine: ${[...new Set(missing)].join(', ')}; .ci/run installs them (apt-get install …)`);
+/** The image's packages (build/packages.json) and the files it copies from this machine, all present? */
+async function checkTools(): Promise<void> {
+  const { missingPackages, readPackages } = await import('../packages.mjs');
+  const missing = [
+    ...missingPackages(readPackages(ROOT), 'image'),
+    ...[...HOST_FILES, ...QEMU_FIRMWARE].filter((f) => !existsSync(f.path)).map((f) => `${f.pkg} (${f.path})`),
+  ];
+  if (missing.length > 0) throw new Error(`missing on this machine: ${[...new Set(missing)].join(', ')}; npm run image installs them as root`);
 }
 
 /** The kernel package unpacked, with modules.dep made by depmod; cached by package name. */
@@ -336,7 +324,7 @@ export interface ImageBuild extends ImageFiles {
 
 export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}): Promise<ImageBuild> {
   const t0 = Date.now();
-  checkTools();
+  await checkTools();
   const k = kernel();
   let done = step('staging the root');
   const s = new Stage(join(CACHE, 'stage'));

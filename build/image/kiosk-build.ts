@@ -21,7 +21,7 @@ import { NODE_PORT, NODE_RAMVM_DIR, parseLdd, usrMerged, type HostFile } from '.
 import { certPaths } from './https';
 import { CACHE, OUT, makeIso, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
 import {
-  HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PACKAGES, KIOSK_PARTS, KIOSK_UDEV_RULES,
+  HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PARTS, KIOSK_UDEV_RULES,
   KIOSK_WESTON_INI, WESTON_INI, Z3_SONAME, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
 } from './kiosk';
 import { GRUB_ENTRIES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, PARTS, nodeLighttpdConfig, type GrubEntry, type ImageSizeRow } from './layout';
@@ -36,9 +36,10 @@ export const KIOSK_GRUB_ENTRIES: readonly GrubEntry[] = [
   { title: 'ramvm without the kiosk (ramvm.kiosk=0)', params: ['ramvm.kiosk=0'] },
 ];
 
-function checkKioskTools(): void {
-  const missing = KIOSK_PACKAGES.filter(([, path]) => !existsSync(path)).map(([pkg]) => pkg);
-  if (missing.length > 0) throw new Error(`the kiosk needs Debian packages missing on this machine: apt-get install --no-install-recommends ${missing.join(' ')}`);
+/** The files the kiosk copies from this machine, all there? (Their packages are the image's, build/packages.json.) */
+function checkKioskFiles(): void {
+  const missing = [...Object.values(KIOSK_ELF).flat(), ...KIOSK_DATA].filter((f) => !existsSync(f.path)).map((f) => `${f.pkg} (${f.path})`);
+  if (missing.length > 0) throw new Error(`the kiosk's files are missing on this machine: ${missing.join(', ')}; npm run image installs their packages as root`);
 }
 
 class KioskStage {
@@ -147,7 +148,7 @@ export interface KioskBuild {
 
 export async function buildKiosk(o: { stage: Stage; kernel: { dir: string; version: string }; standard: ImageBuild; iso: boolean }): Promise<KioskBuild> {
   const t0 = Date.now();
-  checkKioskTools();
+  checkKioskFiles();
   let done = step('staging the kiosk');
   const ks = new KioskStage(join(CACHE, 'stage-kiosk'));
   stageElf(ks, o.stage);

@@ -49,21 +49,6 @@ import { NODE_PORT, NODE_RAMVM_DIR } from './files';
 export const KIOSK_PARTS = ['kiosk', 'webkit', 'mesa'] as const;
 export type KioskPartName = (typeof KIOSK_PARTS)[number];
 
-/**
- * Debian packages the kiosk build takes files from (installed on the build
- * machine), by a file that shows each is there. cog brings WPE WebKit,
- * Mesa and glib-networking as its dependencies, weston libweston and libinput.
- */
-export const KIOSK_PACKAGES: readonly [string, string][] = [
-  ['cog', '/usr/bin/cog'],
-  ['weston', '/usr/bin/weston'],
-  ['udev', '/usr/bin/udevadm'],
-  ['fonts-dejavu-core', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'],
-  ['xkb-data', '/usr/share/X11/xkb/rules/evdev'],
-  ['libegl-mesa0', '/usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0'],
-  ['libgl1-mesa-dri', '/usr/lib/x86_64-linux-gnu/dri/kms_swrast_dri.so'],
-];
-
 const LIB = '/usr/lib/x86_64-linux-gnu';
 const elf = (path: string, pkg: string): HostFile => ({ path, pkg, elf: true });
 

@@ -12,7 +12,6 @@
  * kept) under a lock; readers read both. Secrets and hashes never enter it.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { nodeName, paths } from '../lib/paths';
 import { withLock } from '../lib/store';
 import { log } from '../lib/cgi';
@@ -45,7 +44,7 @@ export interface AuditEvent {
   detail?: unknown;
 }
 
-export const auditFile = () => join(paths().log, 'audit.log');
+export const auditFile = () => paths().auditLog;
 
 /** One line for the log: JSON without newlines, the detail cut when long. */
 export function auditLine(e: AuditEvent): string {

@@ -9,8 +9,8 @@
  *   applyUserCreate(draft, that, "scrypt$…", now)   // 409 when anna exists, 400 when staff does not
  */
 import { badRequest, conflict, invalid, notFound } from '../lib/errors';
-import { checkedHostname, checkedName, checkedUsername, checkedVmid } from '../lib/validate';
-import { isRole, type RoleName } from './privileges';
+import { checkedBool, checkedHostname, checkedName, checkedUsername, checkedVmid, only } from '../lib/validate';
+import { isRole, type Privilege, type RoleName } from './privileges';
 import { pathAncestors, type AclEntry } from './permissions';
 import type { AccessConfig, TokenRecord, UserRecord } from './store';
 
@@ -23,11 +23,6 @@ export const EMAIL_MAX_CHARS = 254;
 export const TOKENS_PER_USER_MAX = 32;
 
 type Body = Record<string, unknown>;
-
-/** 400 naming the first field the endpoint does not know (catches typos like "pasword"). */
-export function onlyFields(body: Body, allowed: readonly string[]): void {
-  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw invalid(k, 'unknown field');
-}
 
 export function checkedPassword(v: unknown, field = 'password'): string {
   if (typeof v !== 'string') throw invalid(field, 'must be a string');
@@ -73,11 +68,6 @@ export function checkedEmail(v: unknown, field = 'email'): string {
   if (typeof v !== 'string' || v.length > EMAIL_MAX_CHARS || !/^[^\s@<>()",;:\\]+@[^\s@<>()",;:\\]+$/.test(v)) {
     throw invalid(field, 'must be an e-mail address like anna@example.com');
   }
-  return v;
-}
-
-export function checkedBool(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') throw invalid(field, 'must be true or false');
   return v;
 }
 
@@ -129,6 +119,74 @@ export function checkedRole(v: unknown, field = 'role'): RoleName {
   return v;
 }
 
+// ---- login and own password ----
+
+/** POST /api/access/ticket: the ticket (also set as cookie) and the CSRF token for non-GET requests. */
+export interface TicketView {
+  username: string;
+  ticket: string;
+  csrf: string;
+  node: string;
+}
+
+/** GET /api/access/me: who is logged in and what they may do on "/" or anywhere below. */
+export interface MeView {
+  username: string;
+  node: string;
+  tokenid: string | null;
+  groups: string[];
+  privileges: Privilege[];
+}
+
+/** GET /api/access/roles */
+export interface RoleView {
+  role: RoleName;
+  description: string;
+  privileges: Privilege[];
+}
+
+/** GET /api/access/privileges */
+export interface PrivilegeView {
+  privilege: Privilege;
+  description: string;
+}
+
+/** Longest user name a login tries (longer ones exist nowhere). */
+const LOGIN_NAME_MAX_CHARS = 64;
+
+export type Login = { renew: true } | { renew: false; username: string; password: string };
+
+/**
+ * POST /api/access/ticket: {username, password} logs in; a body without a
+ * password renews the ticket of the cookie (the handler checks that).
+ */
+export function parseLogin(body: Body): Login {
+  if (body.password === undefined) return { renew: true };
+  if (typeof body.username !== 'string' || typeof body.password !== 'string' || body.username.length > LOGIN_NAME_MAX_CHARS) {
+    throw badRequest('username and password must be strings');
+  }
+  return { renew: false, username: body.username, password: body.password };
+}
+
+/** PUT /api/access/password {oldpassword, password}: a user's own password. */
+export function parsePasswordChange(body: Body): { oldpassword: string; password: string } {
+  only(body, ['oldpassword', 'password']);
+  if (typeof body.oldpassword !== 'string') throw invalid('oldpassword', 'is required');
+  return { oldpassword: body.oldpassword, password: checkedPassword(body.password) };
+}
+
+/** Audit entries one request may read. */
+export const AUDIT_LIMIT_MAX = 1000;
+
+/** GET /api/access/audit?limit=&user=&action= (limit 100 unless given, at most AUDIT_LIMIT_MAX). */
+export function parseAuditQuery(q: URLSearchParams): { limit: number; user?: string; action?: string } {
+  const limitText = q.get('limit') ?? '100';
+  if (!/^[0-9]{1,6}$/.test(limitText) || Number(limitText) < 1) throw invalid('limit', 'must be a positive integer');
+  const user = q.get('user');
+  const action = q.get('action');
+  return { limit: Math.min(Number(limitText), AUDIT_LIMIT_MAX), ...(user !== null ? { user } : {}), ...(action !== null ? { action } : {}) };
+}
+
 // ---- users ----
 
 export interface UserCreate {
@@ -143,7 +201,7 @@ export interface UserCreate {
 }
 
 export function parseUserCreate(body: Body, nowS: number): UserCreate {
-  onlyFields(body, ['username', 'password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
+  only(body, ['username', 'password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
   const u: UserCreate = {
     username: checkedUsername(body.username),
     password: checkedPassword(body.password),
@@ -184,7 +242,7 @@ export interface UserUpdate {
 }
 
 export function parseUserUpdate(body: Body, nowS: number): UserUpdate {
-  onlyFields(body, ['password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
+  only(body, ['password', 'groups', 'email', 'fullname', 'comment', 'enabled', 'expire']);
   if (Object.keys(body).length === 0) throw badRequest('nothing to change: give at least one field');
   const u: UserUpdate = {};
   if (body.password !== undefined) u.password = checkedPassword(body.password);
@@ -271,7 +329,7 @@ export interface GroupCreate {
 }
 
 export function parseGroupCreate(body: Body): GroupCreate {
-  onlyFields(body, ['group', 'comment', 'members']);
+  only(body, ['group', 'comment', 'members']);
   const g: GroupCreate = { group: checkedGroupName(body.group) };
   if (body.comment !== undefined && body.comment !== '') g.comment = checkedText(body.comment, 'comment');
   if (body.members !== undefined) g.members = checkedUserList(body.members);
@@ -285,7 +343,7 @@ export interface GroupUpdate {
 }
 
 export function parseGroupUpdate(body: Body): GroupUpdate {
-  onlyFields(body, ['comment', 'members']);
+  only(body, ['comment', 'members']);
   if (Object.keys(body).length === 0) throw badRequest('nothing to change: give comment or members');
   const g: GroupUpdate = {};
   if (body.comment !== undefined) g.comment = checkedText(body.comment, 'comment');
@@ -328,7 +386,14 @@ export function applyGroupDelete(draft: AccessConfig, group: string): void {
   delete draft.groups.groups[group];
 }
 
-export function groupView(cfg: AccessConfig, group: string) {
+/** A group as GET /api/access/groups shows it. */
+export interface GroupView {
+  group: string;
+  comment: string;
+  members: string[];
+}
+
+export function groupView(cfg: AccessConfig, group: string): GroupView {
   return {
     group,
     comment: cfg.groups.groups[group]?.comment ?? '',
@@ -353,7 +418,7 @@ export interface AclChange {
  * group, token. `forDelete` makes role optional.
  */
 export function parseAclChange(body: Body, forDelete = false): AclChange {
-  onlyFields(body, ['path', 'user', 'group', 'token', 'role', 'propagate']);
+  only(body, ['path', 'user', 'group', 'token', 'role', 'propagate']);
   const path = checkedAclPath(body.path);
   const named = (['user', 'group', 'token'] as const).filter((k) => body[k] !== undefined);
   if (named.length !== 1) throw badRequest('give exactly one of user, group or token');
@@ -400,7 +465,10 @@ export function applyAclDelete(draft: AccessConfig, c: AclChange): AclEntry[] {
 }
 
 /** Entries that bear on `path`: its own and those of propagating ancestors (marked inherited). */
-export function aclAffecting(acl: readonly AclEntry[], path: string): (AclEntry & { inherited: boolean })[] {
+/** An ACL entry as GET /api/access/acl shows it (with ?path=, whether it comes from a parent path). */
+export type AclEntryView = AclEntry & { propagate: boolean; inherited?: boolean };
+
+export function aclAffecting(acl: readonly AclEntry[], path: string): (AclEntryView & { inherited: boolean })[] {
   const chain = pathAncestors(path);
   return acl
     .filter((e) => e.path === path || (chain.includes(e.path) && e.propagate !== false))
@@ -419,7 +487,7 @@ export interface TokenCreate {
 }
 
 export function parseTokenCreate(body: Body, nowS: number): TokenCreate {
-  onlyFields(body, ['tokenid', 'expire', 'privsep', 'comment', 'user']);
+  only(body, ['tokenid', 'expire', 'privsep', 'comment', 'user']);
   const t: TokenCreate = {
     tokenid: checkedTokenId(body.tokenid),
     expire: body.expire === undefined ? 0 : checkedExpire(body.expire, nowS),
@@ -449,7 +517,32 @@ export function applyTokenDelete(draft: AccessConfig, username: string, tokenid:
   draft.acl.acl = draft.acl.acl.filter((e) => e.token !== id);
 }
 
-export function tokenViews(cfg: AccessConfig, username: string, nowS: number) {
+/** An API token as GET /api/access/tokens shows it: never its secret or hash. */
+export interface TokenView {
+  /** "anna!backup" */
+  id: string;
+  user: string;
+  tokenid: string;
+  /** Unix seconds; 0 = never. */
+  expire: number;
+  expired: boolean;
+  privsep: boolean;
+  comment: string;
+  /** Unix seconds. */
+  created: number;
+}
+
+/** POST /api/access/tokens: the one answer that holds the secret. */
+export interface NewToken {
+  tokenid: string;
+  secret: string;
+  id: string;
+  user: string;
+  expire: number;
+  privsep: boolean;
+}
+
+export function tokenViews(cfg: AccessConfig, username: string, nowS: number): TokenView[] {
   const prefix = `${username}!`;
   return Object.entries(cfg.tokens.tokens)
     .filter(([id]) => id.startsWith(prefix))

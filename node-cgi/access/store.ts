@@ -18,7 +18,6 @@
  * same name would inherit. The same transaction refuses any change that
  * leaves no keyholder (permissions.ts) when there was one.
  */
-import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import { readJson, withLock, writeJsonAtomic } from '../lib/store';
 import { conflict } from '../lib/errors';
@@ -68,10 +67,10 @@ export interface AccessConfig {
   tokens: TokensFile;
 }
 
-export const usersFile = () => join(paths().etc, 'users.json');
-export const groupsFile = () => join(paths().etc, 'groups.json');
-export const aclFile = () => join(paths().etc, 'acl.json');
-export const tokensFile = () => join(paths().etc, 'tokens.json');
+export const usersFile = () => paths().users;
+export const groupsFile = () => paths().groups;
+export const aclFile = () => paths().acl;
+export const tokensFile = () => paths().tokens;
 
 export const readUsers = (): UsersFile => readJson<UsersFile>(usersFile(), { users: {} });
 export const readGroups = (): GroupsFile => readJson<GroupsFile>(groupsFile(), { groups: {} });

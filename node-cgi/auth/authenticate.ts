@@ -10,6 +10,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { unauthenticated } from '../lib/errors';
+import type { Caller } from '../lib/cgi';
 import type { Request } from '../lib/request';
 import { readTokens, readUsers, userActive } from '../access/store';
 import { verifyCsrf, verifyTicket } from './ticket';
@@ -17,14 +18,8 @@ import { verifyCsrf, verifyTicket } from './ticket';
 export const COOKIE_NAME = 'RamvmAuth';
 export const CSRF_HEADER = 'x-ramvm-csrf';
 
-export interface AuthUser {
-  username: string;
-  /** Set when the request came with an API token. */
-  tokenid?: string;
-  /** A privilege-separated token holds only what the ACL grants "user!tokenid" as well. */
-  privsep?: boolean;
-  via: 'ticket' | 'token';
-}
+/** Who sends a request: a user, with a ticket or one of their API tokens. */
+export type AuthUser = Caller;
 
 export function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};

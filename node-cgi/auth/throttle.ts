@@ -8,7 +8,6 @@
  *
  *   failures: 0..4 → no wait; 5 → 2 s; 6 → 4 s; … capped at 15 min
  */
-import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
 
@@ -24,7 +23,7 @@ export interface ThrottleEntry {
 }
 type ThrottleFile = Record<string, ThrottleEntry>;
 
-const file = () => join(paths().run, 'login-throttle.json');
+const file = () => paths().loginThrottle;
 
 /** Milliseconds the key must still wait before another attempt (0 = may try). */
 export function waitMs(e: ThrottleEntry | undefined, now: number): number {

@@ -10,7 +10,6 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { paths } from '../lib/paths';
 import { writeFileAtomic, withLock } from '../lib/store';
 
@@ -19,17 +18,19 @@ export const TICKET_LIFETIME_S = 2 * 60 * 60; // 2 h
 /** Tickets dated this far in the future (clock skew between nodes) are accepted. */
 const CLOCK_SKEW_S = 300;
 
-let keyCache: Buffer | undefined;
+/** The key of the node whose key file this is (one per data root). */
+let keyCache: { file: string; key: Buffer } | undefined;
 
 export function authKey(): Buffer {
-  if (keyCache) return keyCache;
-  const file = join(paths().priv, 'authkey');
+  const file = paths().authKey;
+  if (keyCache?.file === file) return keyCache.key;
   const read = () => Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  let key: Buffer;
   try {
-    keyCache = read();
+    key = read();
   } catch {
     mkdirSync(paths().priv, { recursive: true, mode: 0o700 });
-    keyCache = withLock('authkey', () => {
+    key = withLock('authkey', () => {
       try {
         return read();
       } catch {
@@ -38,7 +39,8 @@ export function authKey(): Buffer {
       }
     });
   }
-  return keyCache;
+  keyCache = { file, key };
+  return key;
 }
 
 function sign(text: string): string {

@@ -11,7 +11,6 @@
  * The storage `local` (var/lib/vz/dump) is implied: it is never written to
  * storage.json, so listing storages costs no write.
  */
-import { join } from 'node:path';
 import { HttpError, conflict, notFound } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
@@ -19,12 +18,11 @@ import { LOCAL_STORAGE, checkedStorageName } from './validate';
 import type { JobRunState } from './schedule';
 import type { BackupJob, StorageConfig, StorageEntry } from './types';
 
-export const storageFile = () => join(paths().etc, 'storage.json');
-const backupEtc = () => join(paths().etc, 'backup');
-export const jobsFile = () => join(backupEtc(), 'jobs.json');
-export const jobStateFile = () => join(backupEtc(), 'job-state.json');
-export const acksFile = () => join(backupEtc(), 'acks.json');
-export const mailFile = () => join(backupEtc(), 'mail.json');
+export const storageFile = () => paths().storages;
+export const jobsFile = () => paths().backupJobs;
+export const jobStateFile = () => paths().backupJobStates;
+export const acksFile = () => paths().backupAcks;
+export const mailFile = () => paths().backupMail;
 
 interface StorageFile {
   storages: Record<string, StorageConfig>;
@@ -152,6 +150,6 @@ export function readMailSettings(): MailSettings {
 }
 
 export function writeMailSettings(s: MailSettings): void {
-  if (s.sendmail.length === 0) throw new HttpError(400, 'invalid', 'sendmail: must not be empty');
+  if (s.sendmail.length === 0) throw new HttpError('invalid', 'sendmail: must not be empty');
   updateJson<Partial<MailSettings>>(mailFile(), {}, () => s);
 }

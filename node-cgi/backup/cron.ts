@@ -3,19 +3,17 @@
  *
  *   ramvm backup tick                     start due jobs (cron, each minute)
  *   ramvm backup cron-line                print the cron.d line for this node
- *   ramvm backup install-cron [FILE]      write it to FILE (default /etc/cron.d/ramvm-backup)
+ *   ramvm backup install-cron [FILE]      write it to FILE (default etc/cron.d/ramvm-backup below
+ *                                         RAMVM_ROOT: /etc/cron.d/ramvm-backup on a node)
  *
  * The cron.d line (system crontab format: minute … user command):
  *   * * * * * root RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1
  * `npm start` does not install it: a development node runs jobs on "run now"
  * or by calling the tick by hand.
  */
-import { join } from 'node:path';
 import { nodeName, paths } from '../lib/paths';
 import { writeFileAtomic } from '../lib/store';
 import { tick } from './job';
-
-export const DEFAULT_CRON_FILE = '/etc/cron.d/ramvm-backup';
 
 /** The cron.d line; every part is checked to be shell-safe (cron hands the command to sh). */
 export function cronLine(o: { root: string; node: string; nodeBin: string; ramvm: string; log: string }): string {
@@ -28,7 +26,7 @@ export function cronLine(o: { root: string; node: string; nodeBin: string; ramvm
 function thisNodeLine(): string {
   return cronLine({
     root: paths().root, node: nodeName(), nodeBin: process.execPath,
-    ramvm: join(paths().dist, 'bin/ramvm'), log: join(paths().log, 'backup-tick.log'),
+    ramvm: paths().ramvmBin, log: paths().backupTickLog,
   });
 }
 
@@ -42,7 +40,7 @@ export async function backupCommand([sub, arg]: string[]): Promise<void> {
     return;
   }
   if (sub === 'install-cron') {
-    const file = arg ?? DEFAULT_CRON_FILE;
+    const file = arg ?? paths().backupCronFile;
     writeFileAtomic(file, `# ramvm: start due backup jobs each minute\n${thisNodeLine()}`, 0o644);
     process.stdout.write(`wrote ${file}\n`);
     return;

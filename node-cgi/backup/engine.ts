@@ -20,8 +20,9 @@
  * Reference: https://qemu-project.gitlab.io/qemu/interop/bitmaps.html#example-single-drive-backup
  */
 import { realpathSync } from 'node:fs';
-import { run } from '../lib/exec';
-import { HttpError } from '../lib/errors';
+import { createImage } from '../tools/qemu-img';
+import { internal, HttpError } from '../lib/errors';
+import { dropJobs, queryJobs } from '../qemu/jobs';
 import { withQmp } from '../qemu/qmp';
 import type { Compression } from './types';
 
@@ -29,8 +30,6 @@ import type { Compression } from './types';
 export const JOB_PREFIX = 'ramvm-backup-';
 /** How often the job's progress is read. */
 export const POLL_MS = 500;
-/** Time for a cancelled job to conclude. */
-const CANCEL_TIMEOUT_MS = 60_000;
 
 export interface LiveDisk {
   /** The guest's image file (to find its block node). */
@@ -51,24 +50,10 @@ export interface LiveOptions {
   progress(done: number, total: number): void;
 }
 
-interface QueryJob {
-  id: string;
-  type: string;
-  status: string;
-  'current-progress': number;
-  'total-progress': number;
-  error?: string;
-}
-
 interface BlockInfo {
   device: string;
   qdev?: string;
   inserted?: { 'node-name': string; file: string; image?: { filename: string } };
-}
-
-/** `qemu-img create` argv of a backup target. */
-export function targetCreateArgs(target: string, virtualSize: number, compress: Compression): string[] {
-  return ['qemu-img', 'create', '-q', '-f', 'qcow2', ...(compress === 'zstd' ? ['-o', 'compression_type=zstd'] : []), target, String(virtualSize)];
 }
 
 /** The transaction that starts every disk's job at the same instant. */
@@ -106,7 +91,7 @@ export function diskNodes(blocks: readonly BlockInfo[], sources: readonly string
   return sources.map((s) => {
     const want = real(s);
     const b = blocks.find((x) => x.inserted && (real(x.inserted.file) === want || (x.inserted.image && real(x.inserted.image.filename) === want)));
-    if (!b?.inserted) throw new HttpError(500, 'internal', `the running guest does not use the disk ${s}`);
+    if (!b?.inserted) throw internal(`the running guest does not use the disk ${s}`);
     return b.inserted['node-name'];
   });
 }
@@ -116,24 +101,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Cancel and remove jobs and target nodes of ours left by an interrupted run. */
 export async function cleanLeftovers(qmpPath: string, vmid: number, log: (l: string) => void): Promise<void> {
   const prefix = `${JOB_PREFIX}${vmid}-`;
-  const deadline = Date.now() + CANCEL_TIMEOUT_MS;
-  for (;;) {
-    const jobs = (await withQmp(qmpPath, (q) => q.execute<QueryJob[]>('query-jobs'))).filter((j) => j.id.startsWith(prefix));
-    if (jobs.length === 0) break;
-    await withQmp(qmpPath, async (q) => {
-      for (const j of jobs) {
-        if (j.status === 'concluded') {
-          await q.execute('job-dismiss', { id: j.id });
-          log(`removed the finished job ${j.id} of an interrupted backup`);
-        } else if (j.status !== 'aborting') {
-          await q.execute('job-cancel', { id: j.id }).catch(() => undefined);
-          log(`cancelled the job ${j.id} of an interrupted backup`);
-        }
-      }
-    });
-    if (Date.now() > deadline) throw new HttpError(504, 'timeout', 'a job of an interrupted backup does not end');
-    await sleep(100);
-  }
+  await dropJobs(qmpPath, (id) => id.startsWith(prefix), 'a job of an interrupted backup', (j, action) =>
+    log(action === 'dismissed' ? `removed the finished job ${j.id} of an interrupted backup` : `cancelled the job ${j.id} of an interrupted backup`));
   const nodes = await withQmp(qmpPath, (q) => q.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true }));
   const ours = [...new Set(nodes.map((n) => n['node-name']).filter((n) => n.startsWith(prefix)))];
   if (ours.length === 0) return;
@@ -155,7 +124,7 @@ export async function liveBackup(qmpPath: string, disks: readonly LiveDisk[], o:
   const blocks = await withQmp(qmpPath, (q) => q.execute<BlockInfo[]>('query-block'));
   const devices = diskNodes(blocks, disks.map((d) => d.source));
   const names = disks.map((_, i) => `${JOB_PREFIX}${o.vmid}-${i}`);
-  for (const d of disks) await run(targetCreateArgs(d.target, d.virtualSize, o.compress));
+  for (const d of disks) await createImage(d.target, 'qcow2', d.virtualSize, { zstd: o.compress === 'zstd' });
   const added: string[] = [];
   let started = false;
   try {
@@ -171,9 +140,9 @@ export async function liveBackup(qmpPath: string, disks: readonly LiveDisk[], o:
     });
     o.log(`copy started: ${disks.length} disk(s), ${o.compress === 'zstd' ? 'zstd-compressed clusters' : 'uncompressed'}${o.copyRange && o.compress === 'none' ? ', copy offload' : ''}${o.speed ? `, limit ${Math.round(o.speed / 1048576)} MiB/s` : ''}`);
     const errors = await waitJobs(qmpPath, names, o);
-    if (errors.length > 0) throw new HttpError(500, 'exec_failed', `QEMU's backup job failed: ${errors.join('; ')}`);
+    if (errors.length > 0) throw new HttpError('exec_failed', `QEMU's backup job failed: ${errors.join('; ')}`);
   } finally {
-    if (started) await cancelJobs(qmpPath, names).catch((e) => o.log(`cleaning the jobs failed: ${(e as Error).message}`));
+    if (started) await dropJobs(qmpPath, (id) => names.includes(id), 'the backup jobs').catch((e) => o.log(`cleaning the jobs failed: ${(e as Error).message}`));
     if (added.length > 0) {
       await withQmp(qmpPath, async (q) => {
         for (const n of added) await q.execute('blockdev-del', { 'node-name': n });
@@ -186,9 +155,9 @@ export async function liveBackup(qmpPath: string, disks: readonly LiveDisk[], o:
 /** Follow the jobs until all concluded; returns their errors ("ramvm-backup-101-0: No space left on device"). */
 async function waitJobs(qmpPath: string, names: readonly string[], o: LiveOptions): Promise<string[]> {
   for (;;) {
-    const all = await withQmp(qmpPath, (q) => q.execute<QueryJob[]>('query-jobs'));
+    const all = await queryJobs(qmpPath);
     const mine = all.filter((j) => names.includes(j.id));
-    if (mine.length !== names.length) throw new HttpError(500, 'internal', 'a backup job vanished from QEMU');
+    if (mine.length !== names.length) throw internal('a backup job vanished from QEMU');
     const done = mine.reduce((s, j) => s + j['current-progress'], 0);
     const total = mine.reduce((s, j) => s + j['total-progress'], 0);
     o.progress(done, total);
@@ -200,23 +169,6 @@ async function waitJobs(qmpPath: string, names: readonly string[], o: LiveOption
       return failed.map((j) => `${j.id}: ${j.error}`);
     }
     await sleep(POLL_MS);
-  }
-}
-
-/** Cancel our jobs if still there and dismiss them (after success: nothing left to do). */
-async function cancelJobs(qmpPath: string, names: readonly string[]): Promise<void> {
-  const deadline = Date.now() + CANCEL_TIMEOUT_MS;
-  for (;;) {
-    const mine = (await withQmp(qmpPath, (q) => q.execute<QueryJob[]>('query-jobs'))).filter((j) => names.includes(j.id));
-    if (mine.length === 0) return;
-    await withQmp(qmpPath, async (q) => {
-      for (const j of mine) {
-        if (j.status === 'concluded') await q.execute('job-dismiss', { id: j.id });
-        else if (j.status !== 'aborting') await q.execute('job-cancel', { id: j.id }).catch(() => undefined);
-      }
-    });
-    if (Date.now() > deadline) throw new HttpError(504, 'timeout', 'the backup jobs do not end');
-    await sleep(100);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * The task kinds of backups and the cron tick.
+ * The task kinds of backups (backupTaskKinds) and the cron tick.
  *
  *   backup         params { job } (a scheduled or run-now job)
- *                  or { vmids, storage, mode, compress, mailto?, bwlimit? } (a manual run)
+ *                  or { vmids, storage, mode, compress, mailto?, speed? } (a manual run; speed in bytes/s)
  *                  → open the storage, back up each guest of backupPlan, apply
  *                    retention after each verified backup, close the storage,
  *                    mail, fail the task when any guest failed
@@ -12,30 +12,48 @@
  * A failed task of either kind is an alert until someone acknowledges it
  * (alerts.ts). Mail goes out on failure whenever there is a recipient, on
  * success when asked.
+ *
+ * What more a job does while its storage is open (boot checks, the rescue
+ * medium: restore/) comes in as hooks, given where the kinds are put
+ * together (cli/task-kinds.ts), so backups never import the restore side.
  */
-import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { internal, HttpError } from '../lib/errors';
+import { backupStoppedFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
-import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
+import { readTask, readTaskLog, startTask, taskRunning, type TaskKind, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
-import { guestPid, listGuests, readGuest, guestStatus } from './guest';
-import { processAlive } from './lock';
-import { lifecycle } from './lifecycle';
-import { scanBackups, writeCatalog, type StoredBackup } from './list';
+import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './guest';
+import { processAlive } from '../lib/proc';
+import { removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
 import { mailMessage, type GuestResult, type MailInput } from './mail';
 import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
-import { backupGuest, guestBackupDir } from './run';
-import { backupPlan, dueJobs, type GuestInfo } from './schedule';
-import { openStorage } from './target';
+import { backupGuest } from './run';
+import { backupPlan, dueJobs, nextOccurrence, type GuestInfo } from './schedule';
+import { openStorage, type OpenStorage } from './target';
 import { verifyBackup } from './verify';
 import { readJson, writeJsonAtomic, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
 import { checkedCompress, checkedMail, checkedMode, checkedStorageName } from './validate';
-import type { BackupJob } from './types';
-import { afterBackupJob } from '../restore/bootcheck';
+import type { BackupJob, JobView } from './types';
+
+/**
+ * Work after a job's backups while its storage is open; it throws to fail
+ * the job (so its alert and mail go out). Gets the job, the open storage,
+ * the task id and the task's log.
+ */
+export type AfterBackupJob = (job: Pick<BackupJob, 'id'>, storage: OpenStorage, task: string, log: (l: string) => void) => Promise<void>;
+
+export interface BackupHooks {
+  afterJob?: readonly AfterBackupJob[];
+}
+
+/** The task kinds "backup" and "backup-verify", with the hooks a backup job runs. */
+export function backupTaskKinds(hooks: BackupHooks = {}): Record<string, TaskKind> {
+  return { backup: (t) => backupTask(t, hooks), 'backup-verify': verifyTask };
+}
 
 /** Stop mode: time a guest gets to shut down before it is stopped. */
 export const SHUTDOWN_TIMEOUT_MS = 3 * 60_000; // 3 min
@@ -76,23 +94,30 @@ async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string
   if (job.id) updateJobState(job.id, (s) => ({ lastScheduled: s?.lastScheduled ?? 0, ...s, mailed: true }));
 }
 
+/**
+ * The end of a job's task: mail the result, then fail the task when the job
+ * as a whole failed (`error`) or any item did (`failure` says how).
+ */
+async function conclude(t: TaskRun, job: BackupJob, error: string | null, results: GuestResult[], failure: (failed: GuestResult[]) => string): Promise<void> {
+  const failed = results.filter((r) => !r.ok);
+  await mailResult(t, job, error === null && failed.length === 0, error, results);
+  if (error !== null) throw internal(error);
+  if (failed.length > 0) throw internal(failure(failed));
+}
+
 /** Remove what retention selects among the guest's verified backups on this storage. */
 function applyRetention(dir: string, storage: string, vmid: number, job: BackupJob, log: (l: string) => void): void {
   const all: StoredBackup[] = scanBackups(dir, storage, vmid);
   const del = retentionToDelete(all.map((b) => ({ id: b.entry.id, time: b.manifest.start, verified: b.entry.verified })), job.retention, nodeTimeZone());
   for (const id of del) {
-    const b = all.find((x) => x.entry.id === id)!;
-    // Rename first: a half-deleted folder is never taken for a backup.
-    const grave = join(guestBackupDir(dir, vmid), `.deleting-${b.manifest.stamp}`);
-    renameSync(b.dir, grave);
-    rmSync(grave, { recursive: true, force: true });
+    removeBackup(all.find((x) => x.entry.id === id)!);
     log(`retention: removed ${id}`);
   }
 }
 
-export async function backupTask(t: TaskRun): Promise<string> {
+export async function backupTask(t: TaskRun, hooks: BackupHooks = {}): Promise<string> {
   const job = typeof t.params.job === 'string' ? getJob(t.params.job) : manualJob(t.params);
-  const speed = typeof t.params.bwlimit === 'number' && t.params.bwlimit > 0 ? Math.round(t.params.bwlimit * 1048576) : 0;
+  const speed = typeof t.params.speed === 'number' && t.params.speed > 0 ? Math.round(t.params.speed) : 0;
   const node = nodeName();
   const results: GuestResult[] = [];
   let error: string | null = null;
@@ -103,13 +128,13 @@ export async function backupTask(t: TaskRun): Promise<string> {
       : await Promise.all(job.vmids.map(async (vmid) => {
         try {
           const g = readGuest(vmid);
-          return { vmid, name: g.name, node: g.node, status: await guestStatus(vmid) };
+          return { vmid, name: g.name, node: g.node, status: await guestStatus(g.handle) };
         } catch {
           return { vmid, name: null, node: '', status: 'stopped' as const };
         }
       }));
     const plan = backupPlan(job, guests, node);
-    if (plan.length === 0) throw new HttpError(404, 'not_found', `no guests to back up on node ${node}`);
+    if (plan.length === 0) throw new HttpError('not_found', `no guests to back up on node ${node}`);
     t.log(`plan: ${plan.map((s) => (s.action === 'backup' ? `${s.vmid} ${s.method}${s.restart ? ' (stop, restart)' : ''}` : `${s.vmid} MISSING`)).join(', ')}`);
     const open = await openStorage(storage, t.id, t.log);
     try {
@@ -138,7 +163,7 @@ export async function backupTask(t: TaskRun): Promise<string> {
           results.push({ vmid: step.vmid, ok: false, mode: job.mode, size: null, durationMs: Date.now() - began, message: (e as Error).message });
         }
       }
-      await afterBackupJob(job, open, t.id, t.log);
+      for (const after of hooks.afterJob ?? []) await after(job, open, t.id, t.log);
     } finally {
       try {
         writeCatalog(storage, open.dir);
@@ -151,13 +176,7 @@ export async function backupTask(t: TaskRun): Promise<string> {
     error = (e as Error).message;
     t.log(`backup job failed: ${error}`);
   }
-  const failed = results.filter((r) => !r.ok);
-  const ok = error === null && failed.length === 0;
-  await mailResult(t, job, ok, error, results);
-  if (error !== null) throw new HttpError(500, 'internal', error);
-  if (failed.length > 0) {
-    throw new HttpError(500, 'internal', `${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
-  }
+  await conclude(t, job, error, results, (failed) => `${failed.length} of ${results.length} guest backup(s) failed: ${failed.map((r) => `${r.vmid}: ${r.message}`).join('; ')}`);
   return `${results.length} guest(s) backed up and verified`;
 }
 
@@ -194,12 +213,24 @@ export async function verifyTask(t: TaskRun): Promise<string> {
     error = (e as Error).message;
     t.log(`verify job failed: ${error}`);
   }
-  const bad = results.filter((r) => !r.ok);
-  const ok = error === null && bad.length === 0;
-  await mailResult(t, mailJob, ok, error, results);
-  if (error !== null) throw new HttpError(500, 'internal', error);
-  if (bad.length > 0) throw new HttpError(500, 'internal', `BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
+  await conclude(t, mailJob, error, results, (bad) => `BIT ROT: ${bad.length} of ${results.length} backup(s) damaged: ${bad.map((r) => r.message).join('; ')}`);
   return `${results.length} backup(s) read back: all intact`;
+}
+
+/** A job with its last run and its next start, for the API. */
+export function jobView(j: BackupJob, states = readJobStates()): JobView {
+  const s = states[j.id];
+  let lastRun: JobView['lastRun'] = null;
+  if (s?.task) {
+    try {
+      const t = readTask(s.task);
+      lastRun = { task: t.id, status: t.status, progress: t.progress, message: t.message, start: t.start, end: t.end };
+    } catch {
+      lastRun = null;
+    }
+  }
+  const next = j.enabled ? nextOccurrence(j, Date.now(), nodeTimeZone()) : null;
+  return { ...j, lastRun, next: next ? new Date(next).toISOString() : null };
 }
 
 /** Start a job now (run-now button or the tick); returns the task id. */
@@ -215,33 +246,23 @@ export function startJob(job: BackupJob, user: string, scheduled: number | null)
   return id;
 }
 
-function taskRunning(id: string | undefined): boolean {
-  if (!id) return false;
-  try {
-    return readTask(id).status === 'running';
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Start guests that stop mode shut down and whose task died before starting
- * them again (see stoppedMarker in run.ts). Returns lines for the output.
+ * them again (see stopModeCopy in run.ts). Returns lines for the output.
  */
 export async function restartOrphans(): Promise<string[]> {
-  const dir = join(paths().run, 'backup-stopped');
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => /^[0-9]+\.json$/.test(n));
+    names = readdirSync(paths().backupStopped).filter((n) => /^[0-9]+\.json$/.test(n));
   } catch {
     return [];
   }
   const out: string[] = [];
   for (const n of names) {
     const vmid = Number(n.slice(0, -5));
-    const m = readJson<{ task: string; pid: number }>(join(dir, n));
+    const m = readJson<{ task: string; pid: number }>(backupStoppedFile(vmid));
     if (!m || processAlive(m.pid, m.task)) continue;
-    if (guestPid(vmid) === null) {
+    if (!guestRunning(vmid)) {
       try {
         await lifecycle.start(vmid);
         out.push(`restarted guest ${vmid}, left stopped by task ${m.task}`);
@@ -250,7 +271,7 @@ export async function restartOrphans(): Promise<string[]> {
         continue;
       }
     }
-    rmSync(join(dir, n), { force: true });
+    rmSync(backupStoppedFile(vmid), { force: true });
   }
   return out;
 }

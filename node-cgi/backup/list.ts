@@ -8,15 +8,15 @@
  * Partial folders are never listed: a backup exists only once it was read
  * back and renamed.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { paths } from '../lib/paths';
+import { readdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { conflict, notFound } from '../lib/errors';
+import { catalogFile, deviceMountPoint } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
-import { BACKUP_ROOT, MANIFEST_FILE, backupEntry, parseManifest, parseStamp } from './manifest';
-import { deviceMountPoint, mountedAt } from './target';
-import type { BackupEntry, BackupManifest, StorageEntry } from './types';
-
-export const catalogFile = (storage: string) => join(paths().etc, 'backup', `catalog-${storage}.json`);
+import { BACKUP_ROOT, DELETING_PREFIX, MANIFEST_FILE, backupEntry, parseManifest, parseStamp, type BackupId } from './manifest';
+import { getStorage } from './config';
+import { mountedAt } from './target';
+import type { BackupEntry, BackupManifest, ListedBackup, StorageEntry, StorageView } from './types';
 
 export interface StoredBackup {
   entry: BackupEntry;
@@ -61,8 +61,23 @@ export function readableDir(s: StorageEntry): string | null {
   return mountedAt(mp) ? mp : null;
 }
 
+/** A storage for GET /api/storage: its space when it can be read now. */
+export function storageView(s: StorageEntry): StorageView {
+  const dir = readableDir(s);
+  let usage = {};
+  if (dir) {
+    try {
+      const f = statfsSync(dir);
+      usage = { total: f.blocks * f.bsize, avail: f.bavail * f.bsize };
+    } catch {
+      usage = {};
+    }
+  }
+  return { name: s.name, ...s.config, builtin: s.builtin, online: dir !== null, ...usage };
+}
+
 /** Backups of one storage; for an unmounted device, its catalog (`offline: true`). */
-export function listBackups(s: StorageEntry, vmid?: number): (BackupEntry & { offline?: boolean })[] {
+export function listBackups(s: StorageEntry, vmid?: number): ListedBackup[] {
   const dir = readableDir(s);
   if (dir) return scanBackups(dir, s.name, vmid).map((b) => b.entry);
   const cat = readJson<{ backups: BackupEntry[] }>(catalogFile(s.name), { backups: [] });
@@ -73,4 +88,32 @@ export function listBackups(s: StorageEntry, vmid?: number): (BackupEntry & { of
 export function writeCatalog(s: StorageEntry, dir: string): void {
   if (s.config.type !== 'device') return;
   writeJsonAtomic(catalogFile(s.name), { time: Date.now(), backups: scanBackups(dir, s.name).map((b) => b.entry) });
+}
+
+/** The backup `id` under an open storage folder; 404 when there is none. */
+export function backupIn(dir: string, storage: string, id: BackupId): StoredBackup {
+  const b = scanBackups(dir, storage, id.vmid).find((x) => x.manifest.stamp === id.stamp);
+  if (!b) throw notFound(`no such backup: ${storage}:${id.vmid}:${id.stamp}`);
+  return b;
+}
+
+/** A backup readable now, with its storage; 409 when its device is not connected, 404 when there is no such backup. */
+export function findBackup(id: BackupId): { storage: StorageEntry; b: StoredBackup } {
+  const storage = getStorage(id.storage);
+  const dir = readableDir(storage);
+  if (!dir) throw conflict(`storage ${id.storage} is an external device that is not connected`);
+  return { storage, b: backupIn(dir, storage.name, id) };
+}
+
+/** Remove a backup: renamed first, so a half-removed folder is never taken for a backup (cleanPartials removes what a crash leaves). */
+export function removeBackup(b: StoredBackup): void {
+  const grave = join(dirname(b.dir), `${DELETING_PREFIX}${b.manifest.stamp}`);
+  renameSync(b.dir, grave);
+  rmSync(grave, { recursive: true, force: true });
+}
+
+/** DELETE /api/backup/<id>: only on directory storages (a device's backups go by its job's retention). */
+export function deleteBackup(storage: StorageEntry, b: StoredBackup): void {
+  if (storage.config.type !== 'dir') throw conflict('backups on external devices are removed by their job\'s retention');
+  removeBackup(b);
 }

@@ -8,18 +8,10 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HttpError } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { lockDir, paths } from '../lib/paths';
+import { processAlive } from '../lib/proc';
 
 const POLL_MS = 1000;
-
-export function processAlive(pid: number, mark?: string): boolean {
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return mark ? cmd.split('\0').includes(mark) : true;
-  } catch {
-    return false;
-  }
-}
 
 function tryTake(dir: string, task: string): string | null {
   try {
@@ -53,13 +45,13 @@ function tryTake(dir: string, task: string): string | null {
  */
 export async function takeLongLock(name: string, task: string, waitMs: number, onWait?: (holder: string) => void): Promise<() => void> {
   mkdirSync(paths().locks, { recursive: true });
-  const dir = join(paths().locks, `${name}.lock`);
+  const dir = lockDir(name);
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {
     const holder = tryTake(dir, task);
     if (holder === null) return () => rmSync(dir, { recursive: true, force: true });
-    if (Date.now() >= deadline) throw new HttpError(409, 'conflict', `${name} is busy: task ${holder} holds it`);
+    if (Date.now() >= deadline) throw new HttpError('conflict', `${name} is busy: task ${holder} holds it`);
     if (!told) onWait?.(holder);
     told = true;
     await new Promise((r) => setTimeout(r, POLL_MS));

@@ -10,6 +10,7 @@
  *   101    ok      snapshot  1.2 GiB   42 s   verified
  *   102    FAILED  stop      -         3 s    qemu-img: No space left on device
  */
+import { formatBytes } from '../lib/format';
 
 export interface GuestResult {
   vmid: number;
@@ -36,18 +37,6 @@ export interface MailInput {
   date: Date;
 }
 
-export function formatSize(n: number | null): string {
-  if (n === null) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
-
 /** Strip what could break a header line. */
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ').slice(0, 200);
 
@@ -60,7 +49,7 @@ export function mailSubject(m: Pick<MailInput, 'ok' | 'node' | 'job' | 'results'
 
 export function mailMessage(m: MailInput): string {
   const rows = [['guest', 'result', 'mode', 'size', 'time', 'message']].concat(
-    m.results.map((r) => [String(r.vmid), r.ok ? 'ok' : 'FAILED', r.mode, formatSize(r.size), `${Math.round(r.durationMs / 1000)} s`, oneLine(r.message)]),
+    m.results.map((r) => [String(r.vmid), r.ok ? 'ok' : 'FAILED', r.mode, r.size === null ? '-' : formatBytes(r.size), `${Math.round(r.durationMs / 1000)} s`, oneLine(r.message)]),
   );
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const table = rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');

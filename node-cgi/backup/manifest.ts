@@ -21,6 +21,8 @@ export const MANIFEST_FILE = 'manifest.json';
 export const CONFIG_FILE = 'config.json';
 export const LOG_FILE = 'backup.log';
 export const PARTIAL_PREFIX = '.partial-';
+/** A backup being removed: renamed first, so a half-removed folder is never taken for one. */
+export const DELETING_PREFIX = '.deleting-';
 /** Folder of all backups on a storage. */
 export const BACKUP_ROOT = 'ramvm';
 

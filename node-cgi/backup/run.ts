@@ -14,37 +14,23 @@
  */
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
-import { run } from '../lib/exec';
-import { paths } from '../lib/paths';
-import { fsyncDir, writeJsonAtomic } from '../lib/store';
-import { guestPid, guestStatus, qmpSocket, readGuest, type Guest } from './guest';
+import { internal } from '../lib/errors';
+import { backupStoppedFile } from '../lib/paths';
+import { fsyncPath, writeJsonAtomic } from '../lib/store';
+import { pidNow } from '../vm';
+import { guestStatus, readGuest, type BackupGuest, type GuestLifecycle } from './guest';
+import { convertImage, qemuImgVersion, virtualSize } from '../tools/qemu-img';
 import { liveBackup } from './engine';
-import { offlineCopy } from './offline';
-import { processAlive, takeLongLock } from './lock';
+import { processAlive, processArgv } from '../lib/proc';
+import { takeLongLock } from './lock';
 import {
-  BACKUP_ROOT, CONFIG_FILE, LOG_FILE, MANIFEST_FILE, PARTIAL_PREFIX, backupDiskName, backupEntry, backupStamp,
+  BACKUP_ROOT, CONFIG_FILE, DELETING_PREFIX, LOG_FILE, MANIFEST_FILE, PARTIAL_PREFIX, backupDiskName, backupEntry, backupStamp,
 } from './manifest';
-import { fsyncFile, sumFile, verifyBackup } from './verify';
+import { sumFile, verifyBackup } from './verify';
 import type { OpenStorage } from './target';
 import type { BackupEntry, BackupManifest, BackupMethod, BackupMode, Compression, FileSum } from './types';
 
 const OWNER_FILE = '.owner';
-
-/**
- * A guest that stop mode shut down is recorded until it runs again:
- * run/ramvm/backup-stopped/<vmid>.json { "task": "2026…", "pid": 4242, "time": 1795643200000 }.
- * When the task died before starting it (kill -9, a crash), the next
- * `ramvm backup tick` starts it (restartOrphans in job.ts).
- */
-export const stoppedMarker = (vmid: number) => join(paths().run, 'backup-stopped', `${vmid}.json`);
-
-/** Start and stop of a guest, for stop mode (from the guests module). */
-export interface GuestLifecycle {
-  /** ACPI shutdown, then a hard stop after `timeoutMs`; resolves when QEMU is gone. */
-  shutdown(vmid: number, timeoutMs: number, log: (l: string) => void): Promise<void>;
-  start(vmid: number): Promise<void>;
-}
 
 export interface GuestBackupInput {
   vmid: number;
@@ -77,7 +63,7 @@ export const guestBackupDir = (storageDir: string, vmid: number) => join(storage
 export function cleanPartials(vmDir: string, log: (l: string) => void): string[] {
   let names: string[];
   try {
-    names = readdirSync(vmDir).filter((n) => n.startsWith(PARTIAL_PREFIX) || n.startsWith('.deleting-'));
+    names = readdirSync(vmDir).filter((n) => n.startsWith(PARTIAL_PREFIX) || n.startsWith(DELETING_PREFIX));
   } catch {
     return [];
   }
@@ -106,26 +92,15 @@ export function processesUsing(dir: string): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(dir + '/'))) out.push(Number(p));
-    } catch {
-      // Gone meanwhile.
-    }
+    // null: gone meanwhile.
+    if (processArgv(Number(p))?.some((a) => a.startsWith(dir + '/'))) out.push(Number(p));
   }
   return out;
 }
 
-async function virtualSize(file: string, format: string): Promise<number> {
-  const r = await run(['qemu-img', 'info', '-U', '--output=json', '-f', format, file]);
-  return (JSON.parse(r.stdout) as { 'virtual-size': number })['virtual-size'];
-}
-
-let toolVersions: Record<string, string> | undefined;
+/** What wrote a backup, for its manifest. */
 async function tools(): Promise<Record<string, string>> {
-  if (toolVersions) return toolVersions;
-  const q = await run(['qemu-img', '--version']).then((r) => r.stdout.split('\n')[0]!.trim()).catch(() => 'unknown');
-  toolVersions = { 'qemu-img': q, node: process.version, ramvm: '1' };
-  return toolVersions;
+  return { 'qemu-img': await qemuImgVersion(), node: process.version, ramvm: '1' };
 }
 
 export async function backupGuest(i: GuestBackupInput): Promise<GuestBackupResult> {
@@ -160,15 +135,15 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
   try {
     log(`backup of guest ${i.vmid}${guest.name ? ` (${guest.name})` : ''} to storage ${i.storage.name}, mode ${i.mode}, compression ${i.compress}, task ${i.task}`);
     writeFileSync(join(partial, CONFIG_FILE), guest.configText);
-    const status = await guestStatus(i.vmid);
+    const status = await guestStatus(guest.handle);
     const method: BackupMethod = status !== 'stopped' && i.mode === 'snapshot' ? 'live' : 'offline';
     const copyStart = Date.now();
     let downtime: number | undefined;
     const disks = await Promise.all(guest.disks.map(async (d) => ({
-      file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize(d.path, d.format),
+      file: backupDiskName(d.path), source: d.path, sourceFormat: d.format, virtualSize: await virtualSize({ file: d.path, format: d.format }),
     })));
     if (method === 'live') {
-      await liveBackup(qmpSocket(i.vmid), disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
+      await liveBackup(guest.handle.files.qmp, disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
         vmid: i.vmid, compress: i.compress, copyRange: i.copyRange, speed: i.speed, log,
         progress: (done, total) => i.progress(total ? (done / total) * 80 : 0, `copying disks of guest ${i.vmid}: ${Math.floor(done / 1048576)} of ${Math.floor(total / 1048576)} MiB`),
       });
@@ -185,7 +160,7 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
     const names = [CONFIG_FILE, ...disks.map((d) => d.file)];
     const files: FileSum[] = [];
     for (const n of names) {
-      fsyncFile(join(partial, n));
+      fsyncPath(join(partial, n));
       files.push(await sumFile(partial, n));
     }
     for (const f of files) log(`${f.name}: ${f.size} bytes, sha256 ${f.sha256}`);
@@ -205,13 +180,13 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
 
     i.progress(80, `reading back the backup of guest ${i.vmid}`);
     const v = await verifyBackup(partial, manifest, i.log);
-    if (!v.ok) throw new HttpError(500, 'internal', `the backup of guest ${i.vmid} did not read back correctly: ${v.problems.join('; ')}`);
+    if (!v.ok) throw internal(`the backup of guest ${i.vmid} did not read back correctly: ${v.problems.join('; ')}`);
     manifest.verification = v;
     writeJsonAtomic(join(partial, MANIFEST_FILE), manifest);
     rmSync(join(partial, OWNER_FILE), { force: true });
     const final = join(vmDir, stamp);
     renameSync(partial, final);
-    fsyncDir(vmDir);
+    fsyncPath(vmDir);
     i.progress(100, `guest ${i.vmid} backed up and verified`);
     const entry = backupEntry(manifest, i.storage.name);
     i.log(`backup ${entry.id} verified: ${entry.size} bytes in ${Math.round((Date.now() - start) / 1000)} s`);
@@ -239,34 +214,40 @@ type DiskPlan = { file: string; source: string; sourceFormat: string; virtualSiz
 
 async function copyOffline(i: GuestBackupInput, disks: readonly DiskPlan[], partial: string): Promise<void> {
   for (const [n, d] of disks.entries()) {
-    await offlineCopy(d.source, d.sourceFormat, join(partial, d.file), i.compress, (pct) =>
+    await convertImage({ file: d.source, format: d.sourceFormat }, { file: join(partial, d.file), format: 'qcow2' }, i.compress, (pct) =>
       i.progress(((n + pct / 100) / disks.length) * 80, `copying ${d.file} of guest ${i.vmid}: ${Math.floor(pct)} %`));
   }
 }
 
-/** Shut down, copy, start again — the start also after a failed copy. Returns the downtime in ms. */
-async function stopModeCopy(i: GuestBackupInput, guest: Guest, disks: readonly DiskPlan[], partial: string, log: (l: string) => void): Promise<number> {
+/**
+ * Shut down, copy, start again — the start also after a failed copy.
+ * Returns the downtime in ms. The guest is recorded until it runs again:
+ * run/ramvm/backup-stopped/<vmid>.json { "task": "2026…", "pid": 4242, "time": 1795643200000 };
+ * when the task dies before starting it (kill -9, a crash), the next
+ * `ramvm backup tick` starts it (restartOrphans in job.ts).
+ */
+async function stopModeCopy(i: GuestBackupInput, guest: BackupGuest, disks: readonly DiskPlan[], partial: string, log: (l: string) => void): Promise<number> {
   const down = Date.now();
   log(`stop mode: shutting guest ${guest.vmid} down (up to ${Math.round(i.shutdownTimeoutMs / 1000)} s, then a hard stop)`);
   let failure: unknown = null;
-  writeJsonAtomic(stoppedMarker(guest.vmid), { task: i.task, pid: process.pid, time: down });
+  writeJsonAtomic(backupStoppedFile(guest.vmid), { task: i.task, pid: process.pid, time: down });
   try {
     await i.lifecycle.shutdown(guest.vmid, i.shutdownTimeoutMs, log);
-    if (guestPid(guest.vmid) !== null) throw new HttpError(500, 'internal', `guest ${guest.vmid} did not stop`);
+    if (pidNow(guest.handle) !== null) throw internal(`guest ${guest.vmid} did not stop`);
     log('guest stopped: copying its disks');
     await copyOffline(i, disks, partial);
   } catch (e) {
     failure = e;
   }
   try {
-    if (guestPid(guest.vmid) === null) {
+    if (pidNow(guest.handle) === null) {
       await i.lifecycle.start(guest.vmid);
       log(`guest ${guest.vmid} started again after ${Date.now() - down} ms${failure ? ' (although the backup failed)' : ''}`);
     }
-    rmSync(stoppedMarker(guest.vmid), { force: true });
+    rmSync(backupStoppedFile(guest.vmid), { force: true });
   } catch (e) {
     log(`STARTING GUEST ${guest.vmid} AGAIN FAILED: ${(e as Error).message}`);
-    if (!failure) failure = new HttpError(500, 'internal', `the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);
+    if (!failure) failure = internal(`the backup was taken but guest ${guest.vmid} did not start again: ${(e as Error).message}`);
   }
   if (failure) throw failure;
   return Date.now() - down;

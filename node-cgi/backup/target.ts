@@ -12,9 +12,9 @@
  */
 import { mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
+import { internal, HttpError } from '../lib/errors';
 import { run, runAllowFail } from '../lib/exec';
-import { paths } from '../lib/paths';
+import { deviceMountPoint } from '../lib/paths';
 import { takeLongLock } from './lock';
 import type { StorageConfig, StorageEntry } from './types';
 
@@ -27,8 +27,6 @@ export interface OpenStorage {
   dir: string;
   release(): Promise<void>;
 }
-
-export const deviceMountPoint = (name: string) => join(paths().run, 'backup-mnt', name);
 
 /** Mount points of /proc/self/mountinfo, unescaped ("\040" → " "). */
 export function parseMountInfo(text: string): { mountPoint: string; source: string; fstype: string }[] {
@@ -61,7 +59,7 @@ export async function openStorage(s: StorageEntry, task: string, log: (l: string
   const c = s.config;
   if (c.type === 'dir') {
     if (c.mountpoint && !mountedAt(c.path)) {
-      throw new HttpError(507, 'insufficient_storage', `storage ${s.name}: ${c.path} is not a mounted filesystem; nothing was written`);
+      throw new HttpError('insufficient_storage', `storage ${s.name}: ${c.path} is not a mounted filesystem; nothing was written`);
     }
     mkdirSync(join(c.path, 'ramvm'), { recursive: true });
     return { name: s.name, dir: c.path, release: async () => undefined };
@@ -71,7 +69,7 @@ export async function openStorage(s: StorageEntry, task: string, log: (l: string
     const found = await runAllowFail(findDeviceArgs(c));
     const device = found.stdout.trim().split('\n')[0] ?? '';
     if (found.code !== 0 || !device.startsWith('/dev/')) {
-      throw new HttpError(507, 'insufficient_storage', `storage ${s.name}: no device with filesystem ${describe(c)} is connected; nothing was written`);
+      throw new HttpError('insufficient_storage', `storage ${s.name}: no device with filesystem ${describe(c)} is connected; nothing was written`);
     }
     const mp = deviceMountPoint(s.name);
     mkdirSync(mp, { recursive: true });
@@ -82,8 +80,8 @@ export async function openStorage(s: StorageEntry, task: string, log: (l: string
     }
     await run(mountArgs(c, device, mp));
     const now = mountedAt(mp);
-    if (!now) throw new HttpError(500, 'internal', `storage ${s.name}: mount reported success but ${mp} is not mounted`);
-    if (statSync(mp).dev === statSync(join(mp, '..')).dev) throw new HttpError(500, 'internal', `storage ${s.name}: ${mp} is still on the root filesystem`);
+    if (!now) throw internal(`storage ${s.name}: mount reported success but ${mp} is not mounted`);
+    if (statSync(mp).dev === statSync(join(mp, '..')).dev) throw internal(`storage ${s.name}: ${mp} is still on the root filesystem`);
     log(`storage ${s.name}: mounted ${device} (${now.fstype}, ${describe(c)}) at ${mp}`);
     mkdirSync(join(mp, 'ramvm'), { recursive: true });
     return {
@@ -109,7 +107,7 @@ async function unmount(mp: string): Promise<void> {
   for (let i = 0; ; i++) {
     const r = await runAllowFail(['umount', mp]);
     if (r.code === 0) break;
-    if (i >= 10) throw new HttpError(500, 'exec_failed', `umount ${mp} failed: ${r.stderr.trim()}`);
+    if (i >= 10) throw new HttpError('exec_failed', `umount ${mp} failed: ${r.stderr.trim()}`);
     await new Promise((res) => setTimeout(res, 1000));
   }
   try {

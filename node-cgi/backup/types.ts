@@ -123,6 +123,21 @@ export interface BackupManifest {
   history?: Verification[];
 }
 
+/** A storage as GET /api/storage shows it: its config, whether it can be read now, and its space (bytes) when it can. */
+export type StorageView = StorageConfig & {
+  name: string;
+  builtin: boolean;
+  online: boolean;
+  total?: number;
+  avail?: number;
+};
+
+/** A job as GET /api/backup/jobs shows it: with its last run and its next start (ISO time). */
+export type JobView = BackupJob & {
+  lastRun: { task: string; status: 'running' | 'ok' | 'failed'; progress: number; message: string; start: number; end: number | null } | null;
+  next: string | null;
+};
+
 /** One entry of GET /api/backup. */
 export interface BackupEntry {
   /** "<storage>:<vmid>:<stamp>", e.g. "local:101:20261125T220000Z". */
@@ -144,3 +159,9 @@ export interface BackupEntry {
   job: string | null;
   name: string | null;
 }
+
+/** An entry of GET /api/backup: of an unplugged device, from its catalog (`offline`). */
+export type ListedBackup = BackupEntry & { offline?: boolean };
+
+/** GET /api/backup/<id>: the entry with its manifest. */
+export type BackupDetail = BackupEntry & { manifest: BackupManifest };

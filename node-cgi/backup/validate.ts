@@ -10,7 +10,7 @@
  */
 import { isAbsolute, normalize } from 'node:path';
 import { invalid } from '../lib/errors';
-import { checkedName, checkedVmid } from '../lib/validate';
+import { checkedName, checkedVmid, only, optionalBool } from '../lib/validate';
 import { parseStartTime } from './schedule';
 import {
   BACKUP_MODES, COMPRESSIONS, WEEKDAYS,
@@ -41,12 +41,8 @@ function optString(body: Record<string, unknown>, key: string, max = 200): strin
   return v;
 }
 
-function bool(body: Record<string, unknown>, key: string, dflt: boolean): boolean {
-  const v = body[key];
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean') throw invalid(key, 'must be true or false');
-  return v;
-}
+/** A boolean field; absent or null: `dflt`. */
+const bool = (body: Record<string, unknown>, key: string, dflt: boolean) => optionalBool(body[key] ?? undefined, key, dflt);
 
 export function parseStorage(name: string, body: Record<string, unknown>): StorageConfig {
   checkedStorageName(name, 'name');
@@ -122,6 +118,11 @@ function vmids(v: unknown): 'all' | number[] {
   return [...new Set(v.map((x) => checkedVmid(x, 'vmids')))].sort((a, b) => a - b);
 }
 
+const JOB_FIELDS = [
+  'id', 'kind', 'enabled', 'node', 'mailto', 'mailOnSuccess', 'storage', 'vmids', 'weekdays', 'start', 'mode', 'compress', 'retention',
+  'keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly', 'verifyAfterDays', 'comment',
+];
+
 export interface JobDefaults {
   node: string;
   now: number;
@@ -133,8 +134,7 @@ export interface JobDefaults {
  * job (prev). Unknown keys are refused so a typo does not pass silently.
  */
 export function parseJob(body: Record<string, unknown>, prev: BackupJob | null, d: JobDefaults): BackupJob {
-  const known = new Set(['id', 'kind', 'enabled', 'node', 'mailto', 'mailOnSuccess', 'storage', 'vmids', 'weekdays', 'start', 'mode', 'compress', 'retention', 'keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly', 'verifyAfterDays', 'comment']);
-  for (const k of Object.keys(body)) if (!known.has(k)) throw invalid(k, 'is not a job field');
+  only(body, JOB_FIELDS);
   const m = { ...(prev ?? {}), ...body } as Record<string, unknown>;
   const retIn = { ...(prev?.retention ?? {}), ...((body.retention as object) ?? {}) } as Record<string, unknown>;
   for (const k of ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly']) if (body[k] !== undefined) retIn[k] = body[k];

@@ -10,10 +10,11 @@
  *   qemu-img check --output=json -f qcow2 <disk>       must report no corruptions or errors
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, openSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runAllowFail } from '../lib/exec';
-import { parseQemuImgCheck } from '../tasks/disk-check';
+import { run } from '../lib/exec';
+import { fsyncPath } from '../lib/store';
+import { checkImage } from '../tools/qemu-img';
 import { compareSums } from './manifest';
 import type { BackupManifest, FileSum, Verification } from './types';
 
@@ -29,32 +30,17 @@ export async function sumFile(dir: string, name: string): Promise<FileSum> {
   return { name, size, sha256: hash.digest('hex') };
 }
 
-/** Flush a file to its device. */
-export function fsyncFile(file: string): void {
-  const fd = openSync(file, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Drop a file's clean pages from the page cache, so the next read hits the device. */
 export async function dropCache(file: string): Promise<void> {
   await run(['dd', `if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
 }
 
 /** Problems `qemu-img check` finds in a qcow2, one line each (leaks are not problems). */
-export async function checkImage(file: string): Promise<string[]> {
-  // Exit 2 = corruptions, 3 = leaks only; both still print JSON. Other codes: no usable image.
-  const res = await runAllowFail(['qemu-img', 'check', '--output=json', '-f', 'qcow2', file], { timeoutMs: 60 * 60_000 });
+export async function imageProblems(file: string): Promise<string[]> {
   const name = file.split('/').pop();
-  let c;
-  try {
-    c = parseQemuImgCheck(res.stdout);
-  } catch {
-    return [`${name}: qemu-img check cannot read it (exit ${res.code}): ${res.stderr.trim().split('\n').pop() ?? ''}`];
-  }
+  const res = await checkImage(file);
+  if (!res.report) return [`${name}: qemu-img check cannot read it (exit ${res.code}): ${res.error}`];
+  const c = res.report;
   const out: string[] = [];
   if ((c.corruptions ?? 0) > 0) out.push(`${name}: qemu-img check found ${c.corruptions} corruptions`);
   if (c['check-errors'] > 0) out.push(`${name}: qemu-img check had ${c['check-errors']} errors`);
@@ -74,14 +60,14 @@ export async function verifyBackup(dir: string, m: BackupManifest, log: (l: stri
       problems.push(`${f.name}: missing`);
       continue;
     }
-    fsyncFile(file);
+    fsyncPath(file);
     await dropCache(file);
     got.push(await sumFile(dir, f.name));
   }
   problems.push(...compareSums(m.files, got).filter((p) => !problems.some((q) => q.startsWith(p.split(':')[0]!))));
   for (const d of m.disks) {
     if (!got.some((g) => g.name === d.file)) continue;
-    problems.push(...(await checkImage(join(dir, d.file))));
+    problems.push(...(await imageProblems(join(dir, d.file))));
   }
   const v: Verification = { ok: problems.length === 0, time: Date.now(), durationMs: Date.now() - t0, problems };
   log(v.ok ? `verified: ${m.files.length} files read back from the storage, SHA-256 match, qemu-img check clean (${v.durationMs} ms)` : `VERIFICATION FAILED: ${problems.join('; ')}`);

@@ -13,14 +13,14 @@
 import { readFileSync } from 'node:fs';
 import { initNode } from './init';
 import { runTask } from '../tasks/task';
-import { TASK_KINDS } from '../tasks/kinds';
+import { TASK_KINDS } from './task-kinds';
 import { updateAccess } from '../access/store';
 import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
-import { bootGuests } from '../vm/tasks';
+import { bootGuests } from '../vm';
 import { backupCommand } from '../backup/cron';
-import { hostAccel } from '../vm/accel';
+import { hostAccel } from '../vm';
 
 type Command = (args: string[]) => Promise<void> | void;
 

@@ -1,44 +1,14 @@
 /**
- * The runtime files of a guest that the console and the monitor use, all
- * in paths().qemuRun, and the checks that turn their absence into answers:
+ * The console's way into a guest: its VNC unix socket, whose absence
+ * becomes an answer before any byte of the websocket is sent:
  *
- *   etc/ramvm/vms/101.json      the guest's config    (missing → 404)
  *   run/ramvm/qemu/101.vnc      QEMU -vnc unix:…      (missing or refused → 409 not running)
- *   run/ramvm/qemu/101.qmp      QMP for work (HMP commands)
- *   run/ramvm/qemu/101.status.qmp  QMP for quick probes (screenshots)
  */
-import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { HttpError, conflict, notFound } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { internal, HttpError, conflict } from '../lib/errors';
 
 /** Time to connect to a guest's VNC socket (a unix socket answers at once unless QEMU is gone). */
 export const VNC_CONNECT_TIMEOUT_MS = 5_000;
-
-export interface GuestFiles {
-  config: string;
-  vnc: string;
-  qmp: string;
-  statusQmp: string;
-}
-
-export function guestFiles(vmid: number): GuestFiles {
-  const p = paths();
-  return {
-    config: join(p.vms, `${vmid}.json`),
-    vnc: join(p.qemuRun, `${vmid}.vnc`),
-    qmp: join(p.qemuRun, `${vmid}.qmp`),
-    statusQmp: join(p.qemuRun, `${vmid}.status.qmp`),
-  };
-}
-
-/** 404 unless the guest has a config on this node. */
-export function requireGuest(vmid: number): GuestFiles {
-  const f = guestFiles(vmid);
-  if (!existsSync(f.config)) throw notFound(`no guest ${vmid} on this node`);
-  return f;
-}
 
 /** Connect to a guest's VNC socket; 409 when the guest is not running. */
 export function connectVnc(vmid: number, path: string, timeoutMs = VNC_CONNECT_TIMEOUT_MS): Promise<Socket> {
@@ -46,7 +16,7 @@ export function connectVnc(vmid: number, path: string, timeoutMs = VNC_CONNECT_T
     const sock = connect(path);
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new HttpError(504, 'timeout', `the console of guest ${vmid} did not answer within ${timeoutMs} ms`));
+      reject(new HttpError('timeout', `the console of guest ${vmid} did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
@@ -58,7 +28,7 @@ export function connectVnc(vmid: number, path: string, timeoutMs = VNC_CONNECT_T
       reject(
         e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
           ? conflict(`guest ${vmid} is not running`)
-          : new HttpError(500, 'internal', `cannot open the console of guest ${vmid}`, `${path}: ${e.message}`),
+          : internal(`cannot open the console of guest ${vmid}`, `${path}: ${e.message}`),
       );
     };
     sock.once('error', onError);

@@ -85,26 +85,26 @@ export interface Upgrade {
 export function parseUpgrade(method: string, headers: Readonly<Record<string, string>>): Upgrade {
   const upgrade = (headers['upgrade'] ?? '').toLowerCase();
   if (!upgrade.split(',').some((t) => t.trim() === 'websocket')) {
-    throw new HttpError(426, 'upgrade_required', 'this resource speaks only websocket (Upgrade: websocket)').withHeader('Upgrade', 'websocket');
+    throw new HttpError('upgrade_required', 'this resource speaks only websocket (Upgrade: websocket)').withHeader('Upgrade', 'websocket');
   }
-  if (method !== 'GET') throw new HttpError(400, 'bad_request', 'a websocket opening request must be a GET');
+  if (method !== 'GET') throw new HttpError('bad_request', 'a websocket opening request must be a GET');
   const connection = (headers['connection'] ?? '').toLowerCase();
   if (!connection.split(',').some((t) => t.trim() === 'upgrade')) {
-    throw new HttpError(400, 'bad_request', 'the Connection header must contain "Upgrade"');
+    throw new HttpError('bad_request', 'the Connection header must contain "Upgrade"');
   }
   const version = (headers['sec-websocket-version'] ?? '').trim();
   if (version !== '13') {
-    throw new HttpError(426, 'upgrade_required', 'only websocket version 13 is supported (Sec-WebSocket-Version: 13)')
+    throw new HttpError('upgrade_required', 'only websocket version 13 is supported (Sec-WebSocket-Version: 13)')
       .withHeader('Upgrade', 'websocket')
       .withHeader('Sec-WebSocket-Version', '13');
   }
   const key = (headers['sec-websocket-key'] ?? '').trim();
   if (!/^[A-Za-z0-9+/]{22}==$/.test(key) || Buffer.from(key, 'base64').length !== 16) {
-    throw new HttpError(400, 'bad_request', 'Sec-WebSocket-Key must be 16 bytes in base64');
+    throw new HttpError('bad_request', 'Sec-WebSocket-Key must be 16 bytes in base64');
   }
   const offered = (headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
   if (offered.length > 0 && !offered.includes(RFB_SUBPROTOCOL)) {
-    throw new HttpError(400, 'bad_request', `unsupported websocket subprotocol ${offered.join(', ')}; offer "${RFB_SUBPROTOCOL}" or none`);
+    throw new HttpError('bad_request', `unsupported websocket subprotocol ${offered.join(', ')}; offer "${RFB_SUBPROTOCOL}" or none`);
   }
   return { accept: acceptKey(key), protocol: offered.length > 0 ? RFB_SUBPROTOCOL : null };
 }

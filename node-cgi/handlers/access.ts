@@ -17,20 +17,22 @@
  * ticket, not with a token). Lists are filtered to what the caller may see.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, badRequest, forbidden, invalid } from '../lib/errors';
-import { log, runCgi, Reply, type Context, type Route } from '../lib/cgi';
+import { HttpError, badRequest, forbidden } from '../lib/errors';
+import { log, runCgi, Reply } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
-import { principalOf, readAccess, readUsers, updateAccess, userActive } from '../access/store';
+import { principalOf, readAccess, readUsers, updateAccess, userActive, type AccessConfig } from '../access/store';
 import { PRIVILEGES, PRIVILEGE_INFO, ROLES, ROLE_INFO, type RoleName } from '../access/privileges';
 import { privilegesAt, type AclEntry } from '../access/permissions';
 import {
   aclAffecting, applyAclDelete, applyAclSet, applyGroupCreate, applyGroupDelete, applyGroupUpdate, applyTokenCreate,
-  applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName, checkedPassword,
-  checkedTokenId, existingUser, groupView, onlyFields, parseAclChange, parseGroupCreate, parseGroupUpdate,
-  parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange,
+  applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, checkedGroupName,
+  checkedTokenId, existingUser, groupView, parseAclChange, parseAuditQuery, parseGroupCreate, parseGroupUpdate, parseLogin,
+  parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, setPassword, tokenViews, userView, type AclChange, type MeView, type NewToken,
+  type PrivilegeView, type RoleView, type TicketView,
 } from '../access/model';
-import { audit, readAudit, type AuditEvent } from '../access/audit';
+import { audit, readAudit, type AuditAction, type AuditEvent } from '../access/audit';
 import { hashPassword, verifyPassword } from '../auth/password';
 import { COOKIE_NAME, authenticate, checkCsrf, parseCookies, sessionUser, tokenHash } from '../auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../auth/ticket';
@@ -38,53 +40,59 @@ import { recordFailure, recordSuccess, throttleWait } from '../auth/throttle';
 
 // A hash to verify against when the user does not exist, so timing does not tell.
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-/** Audit entries one request may read. */
-const AUDIT_LIMIT_MAX = 1000;
 /** Bytes of randomness in an API token secret (43 base64url characters). */
 const TOKEN_SECRET_BYTES = 32;
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
-function cookie(ctx: Context, value: string, maxAgeS: number): string {
+function cookie(ctx: ApiContext, value: string, maxAgeS: number): string {
   const secure = ctx.req.https ? '; Secure' : '';
   return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }
 
-function grant(ctx: Context, username: string) {
+function grant(ctx: ApiContext, username: string): TicketView {
   const ticket = issueTicket(username);
   ctx.headers.push(['Set-Cookie', cookie(ctx, ticket, TICKET_LIFETIME_S)]);
   return { username, ticket, csrf: issueCsrf(username), node: nodeName() };
 }
 
 /** Who acted, for the audit log. */
-function actor(ctx: Context): Pick<AuditEvent, 'user' | 'token' | 'addr'> {
+function actor(ctx: ApiContext): Pick<AuditEvent, 'user' | 'token' | 'addr'> {
   const me = ctx.me;
   return { user: me.username, ...(me.tokenid ? { token: `${me.username}!${me.tokenid}` } : {}), addr: ctx.req.remoteAddr };
 }
 
-const isUserAdmin = (ctx: Context) => ctx.can('/access', 'User.Modify');
-const isUserAuditor = (ctx: Context) => isUserAdmin(ctx) || ctx.can('/access', 'Sys.Audit');
+const isUserAdmin = (ctx: ApiContext) => ctx.can('/access', 'User.Modify');
+const isUserAuditor = (ctx: ApiContext) => isUserAdmin(ctx) || ctx.can('/access', 'Sys.Audit');
+
+/**
+ * One change of the access configuration: `fn` on the draft in the
+ * store's transaction, then its line in the audit log (`detail` may look
+ * at what the change returned).
+ */
+function change<T>(ctx: ApiContext, action: AuditAction, object: string, fn: (d: AccessConfig) => T, detail?: (r: T) => unknown): T {
+  const r = updateAccess(fn);
+  audit({ ...actor(ctx), action, object, ok: true, ...(detail ? { detail: detail(r) } : {}) });
+  return r;
+}
 
 /** Own password and own tokens are managed with a login, so a token cannot widen itself. */
-function requireTicket(ctx: Context, what: string): void {
+function requireTicket(ctx: ApiContext, what: string): void {
   if (ctx.me.via !== 'ticket') throw forbidden(`${what} needs a login ticket, not an API token`);
 }
 
 // ---- login ----
 
-async function login(ctx: Context) {
-  const body = await ctx.req.json<{ username?: unknown; password?: unknown }>();
+async function login(ctx: ApiContext) {
+  const body = parseLogin(await ctx.req.json());
   const addr = ctx.req.remoteAddr;
-  if (body.password === undefined) {
+  if (body.renew) {
     // Renewal: a valid ticket cookie (and, being a POST, the CSRF header) for a fresh ticket.
     const ticket = parseCookies(ctx.req.headers['cookie'])[COOKIE_NAME];
     if (!ticket) throw badRequest('username and password are required');
     const username = sessionUser(ticket);
     checkCsrf(ctx.req, username);
     return grant(ctx, username);
-  }
-  if (typeof body.username !== 'string' || typeof body.password !== 'string' || body.username.length > 64) {
-    throw badRequest('username and password must be strings');
   }
   const username = body.username;
   const keys = [`user:${username}`, `addr:${addr}`];
@@ -94,7 +102,7 @@ async function login(ctx: Context) {
     recordFailure(keys);
     log(`login throttled for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.throttled', ok: false });
-    throw new HttpError(429, 'too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
+    throw new HttpError('too_many_requests', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
   }
   const user = readUsers().users[username];
   const passwordOk = verifyPassword(body.password, user?.password ?? DUMMY_HASH);
@@ -103,7 +111,7 @@ async function login(ctx: Context) {
     const reason = !user ? 'unknown user' : !passwordOk ? 'wrong password' : 'account disabled or expired';
     log(`login failed for ${username} from ${addr}`);
     audit({ user: username, addr, action: 'login.failed', ok: false, detail: { reason } });
-    throw new HttpError(401, 'unauthenticated', 'wrong user name or password');
+    throw new HttpError('unauthenticated', 'wrong user name or password');
   }
   recordSuccess(`user:${username}`);
   log(`login ok for ${username} from ${addr}`);
@@ -111,7 +119,7 @@ async function login(ctx: Context) {
   return grant(ctx, username);
 }
 
-function logout(ctx: Context) {
+function logout(ctx: ApiContext) {
   // Logging out needs no valid ticket: an expired one may still be cleared.
   try {
     const who = authenticate(ctx.req);
@@ -125,7 +133,7 @@ function logout(ctx: Context) {
 
 // ---- who may do what ----
 
-function me(ctx: Context) {
+function me(ctx: ApiContext): MeView {
   const u = readUsers().users[ctx.me.username];
   return {
     username: ctx.me.username,
@@ -138,7 +146,7 @@ function me(ctx: Context) {
 }
 
 /** {"/": [...], "/vms/101": [...]}: the caller's (or ?user='s) privileges per ACL path. */
-function permissions(ctx: Context) {
+function permissions(ctx: ApiContext) {
   const q = ctx.req.query;
   const cfg = readAccess();
   const asked = q.get('path');
@@ -154,14 +162,14 @@ function permissions(ctx: Context) {
   return Object.fromEntries(paths.map((p) => [p, PRIVILEGES.filter((priv) => ctx.can(p, priv))]));
 }
 
-const roles = () =>
+const roles = (): RoleView[] =>
   (Object.keys(ROLES) as RoleName[]).map((role) => ({ role, description: ROLE_INFO[role], privileges: [...ROLES[role]] }));
 
-const privileges = () => PRIVILEGES.map((privilege) => ({ privilege, description: PRIVILEGE_INFO[privilege] }));
+const privileges = (): PrivilegeView[] => PRIVILEGES.map((privilege) => ({ privilege, description: PRIVILEGE_INFO[privilege] }));
 
 // ---- users ----
 
-function listUsers(ctx: Context) {
+function listUsers(ctx: ApiContext) {
   const cfg = readAccess();
   const names = Object.keys(cfg.users.users).sort();
   if (isUserAuditor(ctx)) return names.map((n) => userView(cfg, n));
@@ -170,18 +178,14 @@ function listUsers(ctx: Context) {
   return names.filter((n) => n === ctx.me.username).map((n) => userView(cfg, n));
 }
 
-async function createUser(ctx: Context) {
+async function createUser(ctx: ApiContext) {
   const u = parseUserCreate(await ctx.req.json(), nowS());
   const hash = hashPassword(u.password);
-  const cfg = updateAccess((d) => {
-    applyUserCreate(d, u, hash, nowS());
-    return d;
-  });
-  audit({ ...actor(ctx), action: 'user.create', object: u.username, ok: true, detail: { groups: u.groups, enabled: u.enabled, expire: u.expire } });
+  const cfg = change(ctx, 'user.create', u.username, (d) => (applyUserCreate(d, u, hash, nowS()), d), () => ({ groups: u.groups, enabled: u.enabled, expire: u.expire }));
   return new Reply(201, userView(cfg, u.username));
 }
 
-function getUser(ctx: Context) {
+function getUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
   if (name !== ctx.me.username && !isUserAuditor(ctx)) throw forbidden('seeing another user needs Sys.Audit or User.Modify on /access');
   const cfg = readAccess();
@@ -189,39 +193,32 @@ function getUser(ctx: Context) {
   return userView(cfg, name);
 }
 
-async function updateUser(ctx: Context) {
+async function updateUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
   const upd = parseUserUpdate(await ctx.req.json(), nowS());
   const hash = upd.password !== undefined ? hashPassword(upd.password) : undefined;
-  const cfg = updateAccess((d) => {
-    applyUserUpdate(d, name, upd, hash, nowS());
-    return d;
-  });
   const { password: _, ...shown } = upd;
-  audit({ ...actor(ctx), action: 'user.update', object: name, ok: true, detail: { ...shown, ...(hash ? { password: 'reset' } : {}) } });
+  const cfg = change(ctx, 'user.update', name, (d) => (applyUserUpdate(d, name, upd, hash, nowS()), d), () => ({ ...shown, ...(hash ? { password: 'reset' } : {}) }));
   return userView(cfg, name);
 }
 
-function deleteUser(ctx: Context) {
+function deleteUser(ctx: ApiContext) {
   const name = checkedUsername(ctx.params.username);
-  updateAccess((d) => applyUserDelete(d, name));
-  audit({ ...actor(ctx), action: 'user.delete', object: name, ok: true });
+  change(ctx, 'user.delete', name, (d) => applyUserDelete(d, name));
   return null;
 }
 
 /** A user's own password: needs the old one; throttled like logins; voids older tickets. */
-async function changeOwnPassword(ctx: Context) {
+async function changeOwnPassword(ctx: ApiContext) {
   requireTicket(ctx, 'changing your password');
-  const body = await ctx.req.json();
-  onlyFields(body, ['oldpassword', 'password']);
-  if (typeof body.oldpassword !== 'string') throw invalid('oldpassword', 'is required');
-  const password = checkedPassword(body.password);
+  const body = parsePasswordChange(await ctx.req.json());
+  const password = body.password;
   const name = ctx.me.username;
   const keys = [`user:${name}`, `addr:${ctx.req.remoteAddr}`];
   const wait = throttleWait(keys);
   if (wait > 0) {
     recordFailure(keys);
-    throw new HttpError(429, 'too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
+    throw new HttpError('too_many_requests', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
   }
   const stored = readUsers().users[name]?.password ?? DUMMY_HASH;
   if (!verifyPassword(body.oldpassword, stored)) {
@@ -239,7 +236,7 @@ async function changeOwnPassword(ctx: Context) {
 
 // ---- groups ----
 
-function listGroups(ctx: Context) {
+function listGroups(ctx: ApiContext) {
   const cfg = readAccess();
   const names = Object.keys(cfg.groups.groups).sort();
   if (isUserAuditor(ctx)) return names.map((g) => groupView(cfg, g));
@@ -250,37 +247,28 @@ function listGroups(ctx: Context) {
     .map((g) => ({ group: g, comment: cfg.groups.groups[g]!.comment ?? '' }));
 }
 
-async function createGroup(ctx: Context) {
+async function createGroup(ctx: ApiContext) {
   const g = parseGroupCreate(await ctx.req.json());
-  const cfg = updateAccess((d) => {
-    applyGroupCreate(d, g);
-    return d;
-  });
-  audit({ ...actor(ctx), action: 'group.create', object: g.group, ok: true, detail: { members: g.members ?? [] } });
+  const cfg = change(ctx, 'group.create', g.group, (d) => (applyGroupCreate(d, g), d), () => ({ members: g.members ?? [] }));
   return new Reply(201, groupView(cfg, g.group));
 }
 
-async function updateGroup(ctx: Context) {
+async function updateGroup(ctx: ApiContext) {
   const name = checkedGroupName(ctx.params.group);
   const g = parseGroupUpdate(await ctx.req.json());
-  const cfg = updateAccess((d) => {
-    applyGroupUpdate(d, name, g);
-    return d;
-  });
-  audit({ ...actor(ctx), action: 'group.update', object: name, ok: true, detail: g });
+  const cfg = change(ctx, 'group.update', name, (d) => (applyGroupUpdate(d, name, g), d), () => g);
   return groupView(cfg, name);
 }
 
-function deleteGroup(ctx: Context) {
+function deleteGroup(ctx: ApiContext) {
   const name = checkedGroupName(ctx.params.group);
-  updateAccess((d) => applyGroupDelete(d, name));
-  audit({ ...actor(ctx), action: 'group.delete', object: name, ok: true });
+  change(ctx, 'group.delete', name, (d) => applyGroupDelete(d, name));
   return null;
 }
 
 // ---- ACL ----
 
-function listAcl(ctx: Context) {
+function listAcl(ctx: ApiContext) {
   const cfg = readAccess();
   const asked = ctx.req.query.get('path');
   const entries =
@@ -301,7 +289,7 @@ function listAcl(ctx: Context) {
 }
 
 /** User.Modify on /access or on the path; or a grant to one's own token, made with a login. */
-function mayChangeAcl(ctx: Context, c: AclChange): void {
+function mayChangeAcl(ctx: ApiContext, c: AclChange): void {
   if (isUserAdmin(ctx) || ctx.can(c.path, 'User.Modify')) return;
   const p = c.principal;
   if ('token' in p && p.token.startsWith(`${ctx.me.username}!`)) {
@@ -311,7 +299,7 @@ function mayChangeAcl(ctx: Context, c: AclChange): void {
   throw forbidden(`permission denied: changing ACL entries on ${c.path} needs User.Modify on /access or on ${c.path}`);
 }
 
-async function aclBody(ctx: Context): Promise<Record<string, unknown>> {
+async function aclBody(ctx: ApiContext): Promise<Record<string, unknown>> {
   const body = await ctx.req.json();
   if (Object.keys(body).length > 0) return body;
   // DELETE bodies are awkward for some clients: the query works too.
@@ -320,26 +308,23 @@ async function aclBody(ctx: Context): Promise<Record<string, unknown>> {
   return q;
 }
 
-async function setAcl(ctx: Context) {
+async function setAcl(ctx: ApiContext) {
   const c = parseAclChange(await ctx.req.json());
   mayChangeAcl(ctx, c);
-  const entry = updateAccess((d) => applyAclSet(d, c));
-  audit({ ...actor(ctx), action: 'acl.set', object: c.path, ok: true, detail: { ...c.principal, role: c.role, propagate: c.propagate } });
-  return entry;
+  return change(ctx, 'acl.set', c.path, (d) => applyAclSet(d, c), () => ({ ...c.principal, role: c.role, propagate: c.propagate }));
 }
 
-async function deleteAcl(ctx: Context) {
+async function deleteAcl(ctx: ApiContext) {
   const c = parseAclChange(await aclBody(ctx), true);
   mayChangeAcl(ctx, c);
-  const gone = updateAccess((d) => applyAclDelete(d, c));
-  audit({ ...actor(ctx), action: 'acl.delete', object: c.path, ok: true, detail: { ...c.principal, roles: gone.map((e) => e.role) } });
+  change(ctx, 'acl.delete', c.path, (d) => applyAclDelete(d, c), (gone) => ({ ...c.principal, roles: gone.map((e) => e.role) }));
   return null;
 }
 
 // ---- API tokens ----
 
 /** Whose tokens: the caller's own, or (?user= / "user") another's with the right privilege. */
-function tokenOwner(ctx: Context, asked: string | null | undefined, needs: 'User.Modify' | 'audit'): string {
+function tokenOwner(ctx: ApiContext, asked: string | null | undefined, needs: 'User.Modify' | 'audit'): string {
   if (asked === null || asked === undefined || asked === ctx.me.username) return ctx.me.username;
   const name = checkedUsername(asked, 'user');
   const allowed = needs === 'audit' ? isUserAuditor(ctx) : isUserAdmin(ctx);
@@ -347,50 +332,40 @@ function tokenOwner(ctx: Context, asked: string | null | undefined, needs: 'User
   return name;
 }
 
-function listTokens(ctx: Context) {
+function listTokens(ctx: ApiContext) {
   const owner = tokenOwner(ctx, ctx.req.query.get('user'), 'audit');
   const cfg = readAccess();
   existingUser(cfg, owner);
   return tokenViews(cfg, owner, nowS());
 }
 
-async function createToken(ctx: Context) {
+async function createToken(ctx: ApiContext) {
   const t = parseTokenCreate(await ctx.req.json(), nowS());
   const owner = tokenOwner(ctx, t.user, 'User.Modify');
   if (!isUserAdmin(ctx)) requireTicket(ctx, 'creating an API token');
   const secret = randomBytes(TOKEN_SECRET_BYTES).toString('base64url');
-  updateAccess((d) => applyTokenCreate(d, owner, t, tokenHash(secret), nowS()));
   const id = `${owner}!${t.tokenid}`;
-  audit({ ...actor(ctx), action: 'token.create', object: id, ok: true, detail: { privsep: t.privsep, expire: t.expire } });
+  change(ctx, 'token.create', id, (d) => applyTokenCreate(d, owner, t, tokenHash(secret), nowS()), () => ({ privsep: t.privsep, expire: t.expire }));
   // The secret is shown this once; only its hash is kept.
-  return new Reply(201, { tokenid: t.tokenid, secret, id, user: owner, expire: t.expire, privsep: t.privsep });
+  return new Reply(201, { tokenid: t.tokenid, secret, id, user: owner, expire: t.expire, privsep: t.privsep } satisfies NewToken);
 }
 
-function deleteToken(ctx: Context) {
+function deleteToken(ctx: ApiContext) {
   const tokenid = checkedTokenId(ctx.params.tokenid);
   const owner = tokenOwner(ctx, ctx.req.query.get('user'), 'User.Modify');
-  updateAccess((d) => applyTokenDelete(d, owner, tokenid));
-  audit({ ...actor(ctx), action: 'token.delete', object: `${owner}!${tokenid}`, ok: true });
+  change(ctx, 'token.delete', `${owner}!${tokenid}`, (d) => applyTokenDelete(d, owner, tokenid));
   return null;
 }
 
 // ---- audit log ----
 
-function auditLog(ctx: Context) {
-  const q = ctx.req.query;
-  const limitText = q.get('limit') ?? '100';
-  if (!/^[0-9]{1,6}$/.test(limitText) || Number(limitText) < 1) throw invalid('limit', 'must be a positive integer');
-  const query: Parameters<typeof readAudit>[0] = { limit: Math.min(Number(limitText), AUDIT_LIMIT_MAX) };
-  const user = q.get('user');
-  if (user !== null) query.user = user;
-  const action = q.get('action');
-  if (action !== null) query.action = action;
-  return readAudit(query);
+function auditLog(ctx: ApiContext) {
+  return readAudit(parseAuditQuery(ctx.req.query));
 }
 
 const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
   { method: 'DELETE', path: '/ticket', perm: 'public', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
@@ -416,4 +391,4 @@ export const routes: Route[] = [
   { method: 'GET', path: '/audit', perm: { path: '/access', priv: 'Sys.Audit' }, handle: auditLog },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

@@ -12,111 +12,70 @@
  *   GET|PUT /api/backup/mail                      {sendmail: argv, from}
  *
  * Restore and run-from-backup (POST /api/backup/<id>/restore|boot, boot
- * checks and their screenshots) belong to the restore module: its block of
- * routes comes last (restore/routes.ts).
+ * checks and their screenshots) belong to the restore side: its block of
+ * routes comes last (BACKUP_RESTORE_ROUTES of restore/routes.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
-import { conflict, forbidden, invalid, notFound } from '../lib/errors';
+import { Reply, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
+import { conflict, forbidden, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
-import { checkedName, checkedVmid } from '../lib/validate';
-import { readTask, startTask } from '../tasks/task';
+import { checkedName } from '../lib/validate';
+import { startTask, taskRunning } from '../tasks/task';
 import { listAlerts } from '../backup/alerts';
-import { startJob } from '../backup/job';
+import { jobView, startJob } from '../backup/job';
 import {
   addAcks, deleteJob, getJob, getStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
 } from '../backup/config';
 import { readGuest } from '../backup/guest';
-import { listBackups, readableDir, scanBackups } from '../backup/list';
+import { deleteBackup, findBackup, listBackups } from '../backup/list';
 import { LOG_FILE, parseBackupId } from '../backup/manifest';
-import { guestBackupDir } from '../backup/run';
-import { nextOccurrence } from '../backup/schedule';
-import { checkedCompress, checkedMail, checkedMode, checkedStorageName, LOCAL_STORAGE, parseJob } from '../backup/validate';
-import type { BackupJob } from '../backup/types';
+import { parseAlertAck, parseBackupQuery, parseBackupRun, parseMailSettings, parseVerifyRun } from '../backup/requests';
+import { parseJob } from '../backup/validate';
+import type { BackupDetail } from '../backup/types';
 import { BACKUP_RESTORE_ROUTES } from '../restore/routes';
 
-const tz = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-
-function canSeeBackup(ctx: Context, vmid: number, storage: string): boolean {
+function canSeeBackup(ctx: ApiContext, vmid: number, storage: string): boolean {
   return ctx.can(`/vms/${vmid}`, 'VM.Backup') || ctx.can(`/storage/${storage}`, 'Datastore.Audit');
 }
 
-function list(ctx: Context) {
-  const q = ctx.req.query;
-  const vmid = q.get('vmid') ? checkedVmid(q.get('vmid')) : undefined;
-  const storages = q.get('storage') ? [getStorage(checkedStorageName(q.get('storage')))] : listStorages();
+function list(ctx: ApiContext) {
+  const q = parseBackupQuery(ctx.req.query);
+  const storages = q.storage ? [getStorage(q.storage)] : listStorages();
   return storages
-    .flatMap((s) => listBackups(s, vmid))
+    .flatMap((s) => listBackups(s, q.vmid))
     .filter((b) => canSeeBackup(ctx, b.vmid, b.storage))
     .sort((a, b) => b.time.localeCompare(a.time) || a.id.localeCompare(b.id));
 }
 
-function findBackup(ctx: Context) {
+/** The backup of the path, when the caller may see it. */
+function backupOfPath(ctx: ApiContext) {
   const id = parseBackupId(ctx.params.id!);
   if (!canSeeBackup(ctx, id.vmid, id.storage)) throw forbidden(`permission denied: VM.Backup on /vms/${id.vmid}`);
-  const storage = getStorage(id.storage);
-  const dir = readableDir(storage);
-  if (!dir) throw conflict(`storage ${id.storage} is an external device that is not connected`);
-  const b = scanBackups(dir, storage.name, id.vmid).find((x) => x.manifest.stamp === id.stamp);
-  if (!b) throw notFound(`no such backup: ${ctx.params.id}`);
-  return { id, storage, dir, b };
+  return findBackup(id);
 }
 
-function bwlimit(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === 0) return undefined;
-  if (typeof v !== 'number' || !(v > 0) || v > 100_000) throw invalid('bwlimit', 'must be MiB/s between 0 and 100000');
-  return v;
+async function runBackup(ctx: ApiContext) {
+  const r = parseBackupRun(await ctx.req.json());
+  ctx.check(`/vms/${r.vmid}`, 'VM.Backup');
+  getStorage(r.storage);
+  readGuest(r.vmid);
+  const params = {
+    vmids: [r.vmid], storage: r.storage, mode: r.mode, compress: r.compress, mailto: r.mailto, mailOnSuccess: r.mailOnSuccess,
+    ...(r.speed > 0 ? { speed: r.speed } : {}),
+  };
+  const task = startTask({ kind: 'backup', object: `/vms/${r.vmid}`, user: ctx.me.username, params, message: `backup of guest ${r.vmid}` });
+  return new Reply(202, { task });
 }
 
-function runBackup(ctx: Context) {
-  return ctx.req.json().then((body) => {
-    const vmid = checkedVmid(body.vmid);
-    ctx.check(`/vms/${vmid}`, 'VM.Backup');
-    const storage = checkedStorageName(body.storage ?? LOCAL_STORAGE);
-    getStorage(storage);
-    readGuest(vmid);
-    const params = {
-      vmids: [vmid], storage, mode: checkedMode(body.mode), compress: checkedCompress(body.compress),
-      mailto: checkedMail(body.mailto), mailOnSuccess: body.mailOnSuccess === true,
-      ...(bwlimit(body.bwlimit) ? { bwlimit: bwlimit(body.bwlimit) } : {}),
-    };
-    const task = startTask({ kind: 'backup', object: `/vms/${vmid}`, user: ctx.me.username, params, message: `backup of guest ${vmid}` });
-    return new Reply(202, { task });
-  });
-}
-
-function runVerify(ctx: Context) {
-  return ctx.req.json().then((body) => {
-    const storage = checkedStorageName(body.storage ?? LOCAL_STORAGE);
-    ctx.check(`/storage/${storage}`, 'Datastore.Allocate');
-    getStorage(storage);
-    const vmid = body.vmid === undefined || body.vmid === null ? undefined : checkedVmid(body.vmid);
-    const days = body.olderThanDays ?? 0;
-    if (typeof days !== 'number' || !Number.isInteger(days) || days < 0 || days > 3650) throw invalid('olderThanDays', 'must be an integer 0..3650');
-    const task = startTask({
-      kind: 'backup-verify', object: `/storage/${storage}`, user: ctx.me.username,
-      params: { storage, ...(vmid ? { vmid } : {}), olderThanDays: days, mailto: checkedMail(body.mailto) },
-      message: `verify backups on ${storage}`,
-    });
-    return new Reply(202, { task });
-  });
-}
-
-function jobView(j: BackupJob, states = readJobStates()) {
-  const s = states[j.id];
-  let lastRun = null;
-  if (s?.task) {
-    try {
-      const t = readTask(s.task);
-      lastRun = { task: t.id, status: t.status, progress: t.progress, message: t.message, start: t.start, end: t.end };
-    } catch {
-      lastRun = null;
-    }
-  }
-  const next = j.enabled ? nextOccurrence(j, Date.now(), tz()) : null;
-  return { ...j, lastRun, next: next ? new Date(next).toISOString() : null };
+async function runVerify(ctx: ApiContext) {
+  const r = parseVerifyRun(await ctx.req.json());
+  ctx.check(`/storage/${r.storage}`, 'Datastore.Allocate');
+  getStorage(r.storage);
+  const task = startTask({ kind: 'backup-verify', object: `/storage/${r.storage}`, user: ctx.me.username, params: { ...r }, message: `verify backups on ${r.storage}` });
+  return new Reply(202, { task });
 }
 
 /**
@@ -124,15 +83,15 @@ function jobView(j: BackupJob, states = readJobStates()) {
  * may back that guest up; of a job or verify run ("/storage/usb"), who may
  * audit (see) or configure (acknowledge) that storage.
  */
-function mayAlert(ctx: Context, object: string, what: 'see' | 'ack'): boolean {
+function mayAlert(ctx: ApiContext, object: string, what: 'see' | 'ack'): boolean {
   if (object.startsWith('/vms/')) return ctx.can(object, 'VM.Backup');
   return ctx.can(object, what === 'see' ? 'Datastore.Audit' : 'Datastore.Allocate');
 }
 
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
-const jobId = (ctx: Context) => checkedName(ctx.params.id, 'id', 64);
+const jobId = (ctx: ApiContext) => checkedName(ctx.params.id, 'id', 64);
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'GET', path: '/', perm: 'authenticated', handle: list },
   { method: 'POST', path: '/run', perm: 'authenticated', handle: runBackup },
   { method: 'POST', path: '/verify', perm: 'authenticated', handle: runVerify },
@@ -172,7 +131,7 @@ export const routes: Route[] = [
     handle: (ctx) => {
       const job = getJob(jobId(ctx));
       const s = readJobStates()[job.id];
-      if (s?.task && readTask(s.task).status === 'running') throw conflict(`job ${job.id} is running (task ${s.task})`);
+      if (taskRunning(s?.task)) throw conflict(`job ${job.id} is running (task ${s!.task})`);
       return new Reply(202, { task: startJob(job, ctx.me.username, null) });
     },
   },
@@ -183,16 +142,11 @@ export const routes: Route[] = [
   {
     method: 'POST', path: '/alerts/ack', perm: 'authenticated',
     handle: async (ctx) => {
-      const body = await ctx.req.json();
+      const { tasks } = parseAlertAck(await ctx.req.json());
       const mine = listAlerts().filter((a) => mayAlert(ctx, a.object, 'ack'));
-      let ids: string[];
-      if (body.tasks === undefined) ids = mine.map((a) => a.task);
-      else {
-        if (!Array.isArray(body.tasks) || body.tasks.some((t) => typeof t !== 'string')) throw invalid('tasks', 'must be a list of task ids');
-        ids = body.tasks as string[];
-        const unknown = ids.filter((t) => !mine.some((a) => a.task === t));
-        if (unknown.length > 0) throw notFound(`no alert you may acknowledge for task(s) ${unknown.join(', ').slice(0, 300)}`);
-      }
+      const ids = tasks ?? mine.map((a) => a.task);
+      const unknown = ids.filter((t) => !mine.some((a) => a.task === t));
+      if (unknown.length > 0) throw notFound(`no alert you may acknowledge for task(s) ${unknown.join(', ').slice(0, 300)}`);
       addAcks(ids, ctx.me.username);
       return { acknowledged: ids };
     },
@@ -201,43 +155,30 @@ export const routes: Route[] = [
   {
     method: 'PUT', path: '/mail', perm: { path: '/', priv: 'Sys.Modify' },
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      const cur = readMailSettings();
-      const argv = body.sendmail ?? cur.sendmail;
-      if (!Array.isArray(argv) || argv.length === 0 || argv.length > 20 || argv.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 512 || /[\0\n]/.test(a))) {
-        throw invalid('sendmail', 'must be a non-empty argv list, e.g. ["/usr/sbin/sendmail", "-t", "-oi"]');
-      }
-      if ((argv[0] as string).startsWith('-')) throw invalid('sendmail', 'the first item is the program');
-      const from = body.from === undefined ? cur.from : checkedMail(body.from, 'from');
-      if (!from) throw invalid('from', 'must be a mail address');
-      writeMailSettings({ sendmail: argv as string[], from });
+      writeMailSettings(parseMailSettings(await ctx.req.json(), readMailSettings()));
       return readMailSettings();
     },
   },
   {
     method: 'GET', path: '/:id', perm: 'authenticated',
     handle: (ctx) => {
-      const { b } = findBackup(ctx);
-      return { ...b.entry, manifest: b.manifest };
+      const { b } = backupOfPath(ctx);
+      return { ...b.entry, manifest: b.manifest } satisfies BackupDetail;
     },
   },
   {
     method: 'GET', path: '/:id/log', perm: 'authenticated',
     handle: (ctx) => {
-      const { b } = findBackup(ctx);
-      const lines = readFileSync(join(b.dir, LOG_FILE), 'utf8').split('\n').filter(Boolean);
-      return { lines };
+      const { b } = backupOfPath(ctx);
+      return { lines: readFileSync(join(b.dir, LOG_FILE), 'utf8').split('\n').filter(Boolean) };
     },
   },
   {
     method: 'DELETE', path: '/:id', perm: 'authenticated',
     handle: (ctx) => {
-      const { id, storage, b } = findBackup(ctx);
+      const { storage, b } = backupOfPath(ctx);
       ctx.check(`/storage/${storage.name}`, 'Datastore.Allocate');
-      if (storage.config.type !== 'dir') throw conflict('backups on external devices are removed by their job\'s retention');
-      const grave = join(guestBackupDir(storage.config.path, id.vmid), `.deleting-${id.stamp}`);
-      renameSync(b.dir, grave);
-      rmSync(grave, { recursive: true, force: true });
+      deleteBackup(storage, b);
       return new Reply(204, null);
     },
   },
@@ -245,4 +186,4 @@ export const routes: Route[] = [
 
 routes.push(...BACKUP_RESTORE_ROUTES);
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

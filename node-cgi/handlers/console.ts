@@ -11,22 +11,22 @@
  * browsers cannot add the CSRF header to a websocket, and Origin is what
  * tells a page of this node from another site's.
  */
-import { HANDLED, log, permissionsFor, runCgi, type Context, type Route } from '../lib/cgi';
-import { authenticate } from '../auth/authenticate';
+import { HANDLED, log, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { runBridge } from '../console/bridge';
-import { connectVnc, requireGuest } from '../console/guest';
+import { connectVnc } from '../console/guest';
+import { openGuest } from '../vm';
 import { parseUpgrade, sameOrigin, switchingProtocolsHead } from '../console/websocket';
 
-async function openConsole(ctx: Context): Promise<typeof HANDLED> {
+async function openConsole(ctx: ApiContext): Promise<typeof HANDLED> {
   const vmid = checkedVmid(ctx.params.vmid);
   const upgrade = parseUpgrade(ctx.req.method, ctx.req.headers);
   if (ctx.me.via === 'ticket' && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'])) {
     throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
   }
-  const files = requireGuest(vmid);
-  const vnc = await connectVnc(vmid, files.vnc);
+  const vnc = await connectVnc(vmid, openGuest(vmid).files.vnc);
   const started = Date.now();
   process.stdout.write(switchingProtocolsHead(upgrade));
   const r = await runBridge(ctx.req.stream, process.stdout, vnc, { allowed: () => stillAllowed(ctx, vmid) });
@@ -43,17 +43,17 @@ async function openConsole(ctx: Context): Promise<typeof HANDLED> {
  * (an expiring ticket must not cut off a working console), but a disabled
  * user, a withdrawn VM.Console or a deleted or expired token end it.
  */
-function stillAllowed(ctx: Context, vmid: number): boolean {
+function stillAllowed(ctx: ApiContext, vmid: number): boolean {
   try {
-    if (ctx.me.via === 'token') authenticate(ctx.req);
-    return permissionsFor(ctx.me).can(`/vms/${vmid}`, 'VM.Console');
+    if (ctx.me.via === 'token') authorizer.authenticate(ctx.req);
+    return authorizer.permissions(ctx.me).can(`/vms/${vmid}`, 'VM.Console');
   } catch {
     return false;
   }
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: openConsole },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

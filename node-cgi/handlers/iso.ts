@@ -11,7 +11,8 @@
  * A guest's name in `usedBy` is shown only to users who may see that guest.
  */
 import { closeSync, openSync } from 'node:fs';
-import { Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { Reply, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedIsoName } from '../iso/names';
 import { listImages, readImage, removeImage, type IsoImage } from '../iso/library';
 import { parseUploadRequest, receiveUpload } from '../iso/upload';
@@ -20,7 +21,7 @@ import { distribute } from '../iso/distribute';
 const AUDIT = { path: '/iso', priv: 'Datastore.Audit' } as const;
 const UPLOAD = { path: '/iso', priv: 'Datastore.Upload' } as const;
 
-function visibleTo(ctx: Context, image: IsoImage): IsoImage {
+function visibleTo(ctx: ApiContext, image: IsoImage): IsoImage {
   return {
     ...image,
     usedBy: image.usedBy.map((g) => (ctx.can(`/vms/${g.vmid}`, 'VM.Audit') ? g : { vmid: g.vmid })),
@@ -37,7 +38,7 @@ function openBody(): number {
   return openSync('/proc/self/fd/0', 'r');
 }
 
-function upload(ctx: Context) {
+function upload(ctx: ApiContext) {
   const name = checkedIsoName(ctx.params.name);
   const req = parseUploadRequest(name, ctx.req, ctx.me.username);
   const bodyFd = openBody();
@@ -52,18 +53,18 @@ function upload(ctx: Context) {
   return new Reply(201, task ? { ...image, task } : image);
 }
 
-function remove(ctx: Context) {
+function remove(ctx: ApiContext) {
   const name = checkedIsoName(ctx.params.name);
   removeImage(name);
   distribute(name);
   return new Reply(204, null);
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'GET', path: '/', perm: AUDIT, handle: (ctx) => listImages().map((i) => visibleTo(ctx, i)) },
   { method: 'GET', path: '/:name', perm: AUDIT, handle: (ctx) => visibleTo(ctx, readImage(checkedIsoName(ctx.params.name))) },
   { method: 'PUT', path: '/:name', perm: UPLOAD, handle: upload },
   { method: 'DELETE', path: '/:name', perm: UPLOAD, handle: remove },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

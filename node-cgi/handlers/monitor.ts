@@ -11,39 +11,29 @@
  * the status socket, so thumbnails keep coming while a long job holds the
  * work socket.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { log, Reply, runCgi, type Context, type Route } from '../lib/cgi';
+import { log, Reply, runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedVmid } from '../lib/validate';
-import { paths } from '../lib/paths';
 import { withQmp } from '../qemu/qmp';
-import { requireGuest } from '../console/guest';
-import { HMP_TIMEOUT_MS, checkedHmpCommand, checkedThumbWidth, hmpArgs, parseHmpOutput, screendumpArgs } from '../console/monitor';
+import { openGuest } from '../vm';
+import { HMP_TIMEOUT_MS, checkedHmpCommand, checkedThumbWidth, hmpArgs, parseHmpOutput } from '../console/monitor';
+import { screenshot } from '../console/screenshot';
 
-async function hmp(ctx: Context) {
+async function hmp(ctx: ApiContext) {
   const vmid = checkedVmid(ctx.params.vmid);
   const body = await ctx.req.json<{ command?: unknown }>();
   const command = checkedHmpCommand(body.command);
-  const files = requireGuest(vmid);
+  const { files } = openGuest(vmid);
   log(`monitor ${vmid} by ${ctx.me.username}: ${command}`);
   const ret = await withQmp(files.qmp, (q) => q.execute('human-monitor-command', hmpArgs(command), HMP_TIMEOUT_MS));
   return { output: parseHmpOutput(ret) };
 }
 
-async function screenshot(ctx: Context) {
+async function screen(ctx: ApiContext) {
   const vmid = checkedVmid(ctx.params.vmid);
   const width = checkedThumbWidth(ctx.req.query.get('width'));
-  const files = requireGuest(vmid);
-  // QEMU writes the file itself; it lives in the run dir only for the length of this request.
-  const tmp = join(paths().qemuRun, `.screendump-${vmid}-${process.pid}-${randomBytes(4).toString('hex')}.png`);
-  let png: Buffer;
-  try {
-    await withQmp(files.statusQmp, (q) => q.execute('screendump', screendumpArgs(tmp)));
-    png = await readFile(tmp);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  const { files } = openGuest(vmid);
+  let png = await screenshot(files.statusQmp, vmid);
   if (width !== null) {
     const { decodePng, encodePng, scaleToWidth } = await import('../console/png');
     png = encodePng(scaleToWidth(decodePng(png), width));
@@ -51,9 +41,9 @@ async function screenshot(ctx: Context) {
   return new Reply(200, null, { contentType: 'image/png', body: png });
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, handle: hmp },
-  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: screenshot },
+  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: screen },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

@@ -8,20 +8,20 @@
  *
  * The privilege is checked on /nodes/<node>.
  */
-import { runCgi, type Context, type Route } from '../lib/cgi';
+import { runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
-import { nodeResources } from '../vm/node-resources';
-import { checkSettingsPatch, readNodeSettings, updateNodeSettings } from '../vm/settings';
+import { checkSettingsPatch, nodeResources, readNodeSettings, updateNodeSettings } from '../vm';
 
 /** 404 unless the route names this node. */
-function thisNode(ctx: Context): string {
+function thisNode(ctx: ApiContext): string {
   const node = ctx.params.node!;
   if (node !== nodeName()) throw notFound(`no node ${JSON.stringify(node.slice(0, 64))} here; this node is "${nodeName()}"`);
   return node;
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   {
     method: 'GET',
     path: '/:node/resources',
@@ -45,4 +45,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

@@ -1,6 +1,7 @@
 /**
  * /api/restore: guests running from a backup (restore-on-the-fly) and the
- * bootable backup medium. The routes live in restore/routes.ts.
+ * bootable backup medium. The routes live in restore/routes.ts, beside the
+ * block that backup.cgi serves under /api/backup.
  *
  *   GET  /api/restore                  guests running from a backup
  *   POST /api/restore/<vmid>/link      {up}: connect or unplug their network cards (VM.Config)
@@ -9,8 +10,9 @@
  *   GET|PUT /api/restore/medium        {image}: rescue image copied by backup jobs (Datastore.*)
  */
 import { runCgi } from '../lib/cgi';
+import { authorizer } from '../auth/authorize';
 import { RESTORE_ROUTES } from '../restore/routes';
 
 export const routes = RESTORE_ROUTES;
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

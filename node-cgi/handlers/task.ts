@@ -5,21 +5,22 @@
  *   GET /api/task/<id>       state
  *   GET /api/task/<id>/log   {"lines": [...]}  (?tail=N for the last N)
  */
-import { runCgi, type Context, type Route } from '../lib/cgi';
+import { runCgi } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
 import { listTasks, readTask, readTaskLog, type TaskRecord } from '../tasks/task';
 
-function visible(ctx: Context, t: TaskRecord): boolean {
+function visible(ctx: ApiContext, t: TaskRecord): boolean {
   return t.user === ctx.me.username || ctx.can('/', 'Sys.Audit') || ctx.can(t.object, 'Sys.Audit');
 }
 
-function ownTask(ctx: Context): TaskRecord {
+function ownTask(ctx: ApiContext): TaskRecord {
   const t = readTask(ctx.params.id!);
   if (!visible(ctx, t)) throw forbidden('this task belongs to another user');
   return t;
 }
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   {
     method: 'GET',
     path: '/',
@@ -42,4 +43,4 @@ export const routes: Route[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

@@ -14,26 +14,24 @@
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
  */
-import { runCgi, Reply, type Context, type Route } from '../lib/cgi';
-import { conflict, invalid } from '../lib/errors';
+import { runCgi, Reply } from '../lib/cgi';
+import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
+import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
-import { readVmConfig, listVmConfigs } from '../vm/config';
-import { chooseAccel } from '../vm/accel';
-import { existingBridges } from '../vm/host';
-import { addDisk, changeCdrom, checkCreate, createVm, deleteVm, removeDisk, updateDisk, updateVm } from '../vm/manage';
-import { pauseVm, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm } from '../vm/power';
-import { netPlan, pendingChanges } from '../vm/qemu-args';
-import { diskUsage, guestResources } from '../vm/resources';
-import { readNodeSettings } from '../vm/settings';
-import { vmStatus } from '../vm/status';
-import { SHUTDOWN_TIMEOUT_MAX_S } from '../vm/tasks';
-import type { VmConfig, VmDetail, VmListEntry } from '../vm/types';
+import {
+  addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
+  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
+  shutdownVm, startVm, stopVm,
+  updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
+} from '../vm';
 
-const vmidOf = (ctx: Context) => checkedVmid(ctx.params.vmid);
+/** The guest of the path, resolved once. */
+const guestOfPath = (ctx: ApiContext) => openGuest(checkedVmid(ctx.params.vmid));
 
-async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
-  const st = await vmStatus(cfg.vmid);
+async function listEntry(g: Guest): Promise<VmListEntry> {
+  const cfg = g.config;
+  const st = await vmStatus(g);
   return {
     vmid: cfg.vmid,
     name: cfg.name,
@@ -49,10 +47,10 @@ async function listEntry(cfg: VmConfig): Promise<VmListEntry> {
   };
 }
 
-export async function vmDetail(vmid: number): Promise<VmDetail> {
-  const cfg = readVmConfig(vmid);
-  const st = await vmStatus(vmid);
-  const info = st.pid !== null ? readRunInfo(vmid) : undefined;
+export async function vmDetail(g: Guest): Promise<VmDetail> {
+  const cfg = g.config;
+  const st = await vmStatus(g);
+  const info = st.pid !== null ? readRunInfo(g) : undefined;
   const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   return {
     ...cfg,
@@ -75,40 +73,30 @@ export async function vmDetail(vmid: number): Promise<VmDetail> {
   };
 }
 
-async function shutdown(ctx: Context) {
-  const vmid = vmidOf(ctx);
-  const body = await ctx.req.json();
-  for (const k of Object.keys(body)) if (k !== 'timeout' && k !== 'forceStop') throw invalid(k, 'unknown field');
-  const { timeout, forceStop } = body;
-  if (forceStop !== undefined && typeof forceStop !== 'boolean') throw invalid('forceStop', 'must be true or false');
-  if (timeout === undefined) {
-    if (forceStop) throw invalid('forceStop', 'needs a timeout (seconds to wait before stopping)');
-    return shutdownVm(vmid);
-  }
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > SHUTDOWN_TIMEOUT_MAX_S) {
-    throw invalid('timeout', `must be a whole number of seconds from 1 to ${SHUTDOWN_TIMEOUT_MAX_S}`);
-  }
-  const cfg = readVmConfig(vmid);
-  const st = await vmStatus(vmid);
-  if (st.status === 'stopped') throw conflict(`guest ${vmid} is not running`);
-  await refuseIfCrashed(vmid, 'an ACPI shutdown');
-  const task = startTask({ kind: 'vm-shutdown', object: `/vms/${cfg.vmid}`, user: ctx.me.username, params: { vmid, timeout, forceStop: forceStop === true } });
+async function shutdown(ctx: ApiContext) {
+  const req = parseShutdown(await ctx.req.json());
+  const g = guestOfPath(ctx);
+  if (req.timeout === null) return shutdownVm(g);
+  const st = await vmStatus(g);
+  if (st.status === 'stopped') throw conflict(`guest ${g.vmid} is not running`);
+  await refuseIfCrashed(g, 'an ACPI shutdown');
+  const task = startTask({ kind: 'vm-shutdown', object: `/vms/${g.vmid}`, user: ctx.me.username, params: { vmid: g.vmid, ...req } });
   return new Reply(202, { task });
 }
 
-const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (vmid: number) => Promise<unknown>): Route => ({
+const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (g: Guest) => Promise<unknown>): ApiRoute => ({
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
-  handle: (ctx) => fn(vmidOf(ctx)),
+  handle: (ctx) => fn(guestOfPath(ctx)),
 });
 
-export const routes: Route[] = [
+export const routes: ApiRoute[] = [
   {
     method: 'GET',
     path: '/',
     perm: 'authenticated',
-    handle: (ctx) => Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map(listEntry)),
+    handle: (ctx) => Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map((c) => listEntry(guestOf(c)))),
   },
   {
     method: 'POST',
@@ -120,15 +108,14 @@ export const routes: Route[] = [
       return new Reply(201, await createVm(body));
     },
   },
-  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => vmDetail(vmidOf(ctx)) },
+  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => vmDetail(guestOfPath(ctx)) },
   {
     method: 'PUT',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      await updateVm(vmid, await ctx.req.json());
-      return vmDetail(vmid);
+      const body = await ctx.req.json();
+      return vmDetail(guestOf(await updateVm(guestOfPath(ctx), body)));
     },
   },
   {
@@ -136,7 +123,7 @@ export const routes: Route[] = [
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
     handle: (ctx) => {
-      deleteVm(vmidOf(ctx), ctx.me.username);
+      deleteVm(guestOfPath(ctx), ctx.me.username);
       return new Reply(200, null);
     },
   },
@@ -145,10 +132,9 @@ export const routes: Route[] = [
     path: '/:vmid/status',
     perm: { path: '/vms/:vmid', priv: 'VM.Audit' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      const cfg = readVmConfig(vmid);
-      const st = await vmStatus(vmid);
-      return { ...st, resources: guestResources(cfg, st.pid, st.uptime) };
+      const g = guestOfPath(ctx);
+      const st = await vmStatus(g);
+      return { ...st, resources: guestResources(g.config, st.pid, st.uptime) } satisfies VmStatusView;
     },
   },
   power('start', startVm),
@@ -162,8 +148,8 @@ export const routes: Route[] = [
     path: '/:vmid/check',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: (ctx) => {
-      const cfg = readVmConfig(vmidOf(ctx));
-      const task = startTask({ kind: 'disk-check', object: `/vms/${cfg.vmid}`, user: ctx.me.username, params: { vmid: cfg.vmid } });
+      const { vmid } = guestOfPath(ctx);
+      const task = startTask({ kind: 'disk-check', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid } });
       return new Reply(202, { task });
     },
   },
@@ -172,11 +158,8 @@ export const routes: Route[] = [
     path: '/:vmid/cdrom',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      const body = await ctx.req.json();
-      if (!('cdrom' in body)) throw invalid('cdrom', 'is required: an ISO image name or null');
-      await changeCdrom(vmid, body.cdrom);
-      return vmDetail(vmid);
+      const { cdrom } = parseCdrom(await ctx.req.json());
+      return vmDetail(guestOf(await changeCdrom(guestOfPath(ctx), cdrom)));
     },
   },
   {
@@ -184,8 +167,8 @@ export const routes: Route[] = [
     path: '/:vmid/disks',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      const cfg = await addDisk(vmid, await ctx.req.json());
+      const disk = parseDiskAdd(await ctx.req.json());
+      const cfg = await addDisk(guestOfPath(ctx), disk);
       return new Reply(201, cfg.disks[cfg.disks.length - 1]);
     },
   },
@@ -194,8 +177,8 @@ export const routes: Route[] = [
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const vmid = vmidOf(ctx);
-      const cfg = await updateDisk(vmid, ctx.params.disk!, await ctx.req.json());
+      const change = parseDiskChange(await ctx.req.json());
+      const cfg = await updateDisk(guestOfPath(ctx), ctx.params.disk!, change);
       return cfg.disks.find((d) => d.id === ctx.params.disk);
     },
   },
@@ -204,10 +187,10 @@ export const routes: Route[] = [
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: (ctx) => {
-      removeDisk(vmidOf(ctx), ctx.params.disk!);
+      removeDisk(guestOfPath(ctx), ctx.params.disk!);
       return new Reply(200, null);
     },
   },
 ];
 
-if (require.main === module) runCgi(routes);
+if (require.main === module) runCgi(routes, authorizer);

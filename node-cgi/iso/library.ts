@@ -21,8 +21,9 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, statfsSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { HttpError, conflict, notFound } from '../lib/errors';
-import { paths } from '../lib/paths';
-import { fsyncDir, readJson, removeFile, withLock } from '../lib/store';
+import { formatBytes } from '../lib/format';
+import { guestConfigFile, isoFile, paths } from '../lib/paths';
+import { fsyncPath, readJson, removeFile, withLock } from '../lib/store';
 import { isIsoName, metaFileName, parseHiddenFile } from './names';
 
 /** Lock held while an image or its sidecar appears or disappears. */
@@ -129,29 +130,16 @@ export function cleanupPlan(hidden: readonly HiddenEntry[], images: ReadonlySet<
 export function checkFreeSpace(bytes: number, availBytes: number): void {
   if (bytes + FREE_RESERVE_BYTES <= availBytes) return;
   throw new HttpError(
-    507,
     'insufficient_storage',
     `not enough space in the ISO library: the upload needs ${formatBytes(bytes)}, ` +
       `${formatBytes(Math.max(0, availBytes - FREE_RESERVE_BYTES))} are free`,
   );
 }
 
-/** 1536 → "1.5 KiB" */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
-}
-
 // ---- the folder --------------------------------------------------------------
 
-export const imagePath = (name: string) => join(paths().iso, name);
-export const metaPath = (name: string) => join(paths().iso, metaFileName(name));
+export const imagePath = isoFile;
+export const metaPath = (name: string) => isoFile(metaFileName(name));
 
 /** Bytes an unprivileged writer may still use on the library's filesystem. */
 export function libraryAvailBytes(): number {
@@ -159,17 +147,18 @@ export function libraryAvailBytes(): number {
   return s.bavail * s.bsize;
 }
 
+/** The guests' config files as untrusted JSON (the library sits below vm/ and reads only their `cdrom`). */
 export function readGuestConfigs(): { file: string; config: unknown }[] {
   let files: string[];
   try {
-    files = readdirSync(paths().vms).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
+    files = readdirSync(paths().vms).filter((f) => /^[0-9]+\.json$/.test(f));
   } catch {
     return [];
   }
   const out: { file: string; config: unknown }[] = [];
   for (const file of files) {
     try {
-      out.push({ file, config: JSON.parse(readFileSync(join(paths().vms, file), 'utf8')) });
+      out.push({ file, config: JSON.parse(readFileSync(guestConfigFile(Number(file.slice(0, -5))), 'utf8')) });
     } catch {
       // Being written by someone else, or corrupt: it names no image we could trust.
     }
@@ -248,6 +237,18 @@ export function cleanupLibrary(nowMs = Date.now()): string[] {
   });
 }
 
+/**
+ * The names of the regular files in the library that a guest's CD-ROM may
+ * name (what validation checks `cdrom` against), without reading them.
+ */
+export function isoNames(): Set<string> {
+  try {
+    return new Set(readdirSync(paths().iso, { withFileTypes: true }).filter((e) => e.isFile() && /^[A-Za-z0-9]/.test(e.name)).map((e) => e.name));
+  } catch {
+    return new Set();
+  }
+}
+
 export function listImages(): IsoImage[] {
   cleanupLibrary();
   let files: string[];
@@ -291,6 +292,6 @@ export function removeImage(name: string): void {
     checkNotInUse(name, 'remove it from the guest first');
     removeFile(imagePath(name));
     removeFile(metaPath(name));
-    fsyncDir(paths().iso);
+    fsyncPath(paths().iso);
   });
 }

@@ -17,16 +17,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { HttpError, badRequest, conflict, invalid } from '../lib/errors';
-import { paths } from '../lib/paths';
-import { fsyncDir, removeFile, withLock, writeJsonAtomic } from '../lib/store';
+import { formatBytes } from '../lib/format';
+import { isoFile, paths } from '../lib/paths';
+import { fsyncPath, removeFile, withLock, writeJsonAtomic } from '../lib/store';
 import {
   LIBRARY_LOCK,
   checkFreeSpace,
   checkNotInUse,
   cleanupLibrary,
-  formatBytes,
   imageEntry,
   imageExists,
   imagePath,
@@ -150,7 +149,7 @@ export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
   cleanupLibrary();
   checkFreeSpace(req.size, libraryAvailBytes());
 
-  const partial = join(paths().iso, partialFileName(req.name, process.pid, randomBytes(5).toString('hex')));
+  const partial = isoFile(partialFileName(req.name, process.pid, randomBytes(5).toString('hex')));
   const fd = openSync(partial, 'wx', 0o644);
   let published = false;
   // When the client goes away, lighttpd closes our stdin and sends SIGTERM. Handling the
@@ -186,12 +185,12 @@ export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
       writeJsonAtomic(metaPath(req.name), meta, 0o644);
       renameSync(partial, imagePath(req.name));
       published = true;
-      fsyncDir(paths().iso);
+      fsyncPath(paths().iso);
     });
     return imageEntry(req.name, st, meta, []);
   } catch (e) {
     if (isDiskFull(e)) {
-      throw new HttpError(507, 'insufficient_storage', `the ISO library's filesystem is full; ${req.name} (${formatBytes(req.size)}) was not stored`);
+      throw new HttpError('insufficient_storage', `the ISO library's filesystem is full; ${req.name} (${formatBytes(req.size)}) was not stored`);
     }
     throw e;
   } finally {

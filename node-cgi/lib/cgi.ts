@@ -1,49 +1,74 @@
 /**
  * The CGI kernel: one request in, one answer out. A handler file lists its
- * routes and calls `runCgi(routes)`; this module parses the request,
- * authenticates, matches the route, checks the route's declared privilege,
- * runs it and writes the answer. Errors become JSON here and nowhere else.
+ * routes and calls `runCgi(routes, authorizer)`; this module parses the
+ * request, has the authorizer say who sends it, matches the route, checks
+ * the route's declared privilege, runs it and writes the answer. Errors
+ * become JSON here and nowhere else.
  *
  *   GET /api/vm/101  →  vm.cgi with PATH_INFO=/101
  *   route { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' } }
  *   → Status: 200 OK  {"data": {...}}
+ *
+ * The kernel knows nothing of users, tickets or the ACL: the handlers hand
+ * it the node's authorizer (auth/authorize.ts), whose privilege names type
+ * the routes (`Route<Privilege>`).
  */
 import type { Readable } from 'node:stream';
 import { HttpError, forbidden } from './errors';
 import { parseRequest, type Method, type Request } from './request';
-import { authenticate, type AuthUser } from '../auth/authenticate';
-import { hasPrivilege, hasPrivilegeBelow, type Principal } from '../access/permissions';
-import type { Privilege } from '../access/privileges';
-import { principalOf, readAcl, readUsers } from '../access/store';
 
-export type Perm =
+/** Who sends a request, as the authorizer found out. */
+export interface Caller {
+  username: string;
+  /** Set when the request came with an API token. */
+  tokenid?: string;
+  /** A privilege-separated token holds only what the ACL grants "user!tokenid" as well. */
+  privsep?: boolean;
+  via: 'ticket' | 'token';
+}
+
+/** What a caller may do: privilege `priv` on an ACL path. */
+export interface Permissions<P extends string = string> {
+  can(path: string, priv: P): boolean;
+  /** True when the caller holds priv on path or anywhere below (for lists). */
+  canBelow(path: string, priv: P): boolean;
+}
+
+/** The node's access control, as the kernel asks it. */
+export interface Authorizer<P extends string = string> {
+  /** The caller of a request; throws 401 (HttpError "unauthenticated") when there is none. */
+  authenticate(req: Request): Caller;
+  permissions(caller: Caller): Permissions<P>;
+}
+
+export type Perm<P extends string = string> =
   /** No authentication (login only). */
   | 'public'
   /** Any authenticated user; the handler filters or checks itself (ctx.can). */
   | 'authenticated'
   /** The privilege on an ACL path; ":name" parts are filled from the route's params. */
-  | { path: string; priv: Privilege };
+  | { path: string; priv: P };
 
-export interface Route {
+export interface Route<P extends string = string> {
   method: Method;
   /** "/", "/:vmid", "/:vmid/start"; a final "/*rest" matches the remaining path. */
   path: string;
-  perm: Perm;
-  handle(ctx: Context): unknown | Promise<unknown>;
+  perm: Perm<P>;
+  handle(ctx: Context<P>): unknown | Promise<unknown>;
 }
 
-export interface Context {
+export interface Context<P extends string = string> {
   req: Request;
   params: Record<string, string>;
   /** Null only on 'public' routes. */
-  user: AuthUser | null;
+  user: Caller | null;
   /** The authenticated user; throws on 'public' routes. */
-  readonly me: AuthUser;
-  can(path: string, priv: Privilege): boolean;
+  readonly me: Caller;
+  can(path: string, priv: P): boolean;
   /** True when the user holds priv on path or anywhere below (for lists). */
-  canBelow(path: string, priv: Privilege): boolean;
+  canBelow(path: string, priv: P): boolean;
   /** Throws 403 unless can(path, priv). */
-  check(path: string, priv: Privilege): void;
+  check(path: string, priv: P): void;
   /** Extra response headers (e.g. Set-Cookie). */
   headers: [string, string][];
 }
@@ -67,13 +92,13 @@ export const STATUS_TEXT: Record<number, string> = {
   500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
 };
 
-export interface Match {
-  route: Route;
+export interface Match<P extends string = string> {
+  route: Route<P>;
   params: Record<string, string>;
 }
 
 /** Find the route for method and path; 404 for no path, 405 (with Allow) for a wrong method. */
-export function matchRoute(routes: readonly Route[], method: string, path: string): Match {
+export function matchRoute<P extends string>(routes: readonly Route<P>[], method: string, path: string): Match<P> {
   const allowed: string[] = [];
   for (const route of routes) {
     const params = matchPath(route.path, path);
@@ -82,12 +107,12 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
     allowed.push(route.method);
   }
   if (allowed.length > 0) {
-    throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`).withHeader(
+    throw new HttpError('method_not_allowed', `${method} is not allowed here; use ${allowed.join(', ')}`).withHeader(
       'Allow',
       allowed.join(', '),
     );
   }
-  throw new HttpError(404, 'not_found', `no such API path: ${path}`);
+  throw new HttpError('not_found', `no such API path: ${path}`);
 }
 
 /** decodeURIComponent that answers 400 for a malformed escape ("%E0", "%zz"). */
@@ -95,7 +120,7 @@ function decodeSegment(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw new HttpError(400, 'bad_request', `malformed percent-escape in the path: ${s.slice(0, 100)}`);
+    throw new HttpError('bad_request', `malformed percent-escape in the path: ${s.slice(0, 100)}`);
   }
 }
 
@@ -126,29 +151,18 @@ export function fillPath(pattern: string, params: Record<string, string>): strin
   });
 }
 
-/** The permission functions for a user; tokens with privsep hold the intersection. */
-export function permissionsFor(user: AuthUser) {
-  const acl = readAcl().acl;
-  const users = readUsers();
-  const subject = principalOf(user.username, users);
-  const token: Principal | null =
-    user.tokenid && user.privsep ? { username: `${user.username}!${user.tokenid}`, groups: [], active: subject.active } : null;
-  return {
-    can: (path: string, priv: Privilege) =>
-      hasPrivilege(acl, subject, path, priv) && (!token || hasPrivilege(acl, token, path, priv)),
-    canBelow: (path: string, priv: Privilege) =>
-      hasPrivilegeBelow(acl, subject, path, priv) && (!token || hasPrivilegeBelow(acl, token, path, priv)),
-  };
-}
-
-export async function handleRequest(routes: readonly Route[], req: Request): Promise<{ status: number; headers: [string, string][]; body: Buffer | Readable | null }> {
+export async function handleRequest<P extends string>(
+  routes: readonly Route<P>[],
+  req: Request,
+  authorizer: Authorizer<P>,
+): Promise<{ status: number; headers: [string, string][]; body: Buffer | Readable | null }> {
   const headers: [string, string][] = [];
   try {
     const { route, params } = matchRoute(routes, req.method, req.path);
-    const user = route.perm === 'public' ? null : authenticate(req);
-    let perms: ReturnType<typeof permissionsFor> | undefined;
-    const p = () => (perms ??= permissionsFor(user!));
-    const ctx: Context = {
+    const user = route.perm === 'public' ? null : authorizer.authenticate(req);
+    let perms: Permissions<P> | undefined;
+    const p = () => (perms ??= authorizer.permissions(user!));
+    const ctx: Context<P> = {
       req,
       params,
       user,
@@ -216,9 +230,9 @@ export function writeHead(out: NodeJS.WritableStream, status: number, headers: r
 }
 
 /** Entry point of every CGI handler file. */
-export function runCgi(routes: readonly Route[]): void {
+export function runCgi<P extends string>(routes: readonly Route<P>[], authorizer: Authorizer<P>): void {
   const req = parseRequest(process.env, process.stdin);
-  handleRequest(routes, req)
+  handleRequest(routes, req, authorizer)
     .then(async ({ status, headers, body }) => {
       if (status === 0) return;
       writeHead(process.stdout, status, headers);

@@ -19,6 +19,8 @@ export interface ExecOptions {
   cwd?: string;
   /** Maximum stdout kept, in bytes (default 16 MiB). */
   maxStdout?: number;
+  /** Each chunk of stdout as it arrives (progress output). */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface ExecResult {
@@ -36,7 +38,6 @@ export class ExecError extends HttpError {
     const tool = argv[0]?.split('/').pop() ?? '?';
     const lastLine = stderrTail.trim().split('\n').pop() ?? '';
     super(
-      500,
       'exec_failed',
       `${tool} ${what}${lastLine ? `: ${lastLine}` : ''}`,
       `argv=${JSON.stringify(argv)} exit=${exitCode} stderr=${stderrTail}`,
@@ -105,6 +106,7 @@ function collect(argv: readonly string[], opts: ExecOptions & { stopOn?: RegExp 
     child.stdout!.on('data', (b: Buffer) => {
       if (outLen < maxStdout) out.push(b);
       outLen += b.length;
+      opts.onStdout?.(b.toString());
     });
     child.stderr!.on('data', (b: Buffer) => {
       errTail = (errTail + b.toString()).slice(-STDERR_TAIL_BYTES);

@@ -1,9 +1,16 @@
 /**
  * Where things live on a node. Production uses the real root ("/"); `npm
  * start` and the tests move everything below RAMVM_ROOT (default ./var).
- * Every path of DESIGN.md's table comes from here and nowhere else.
+ * Every path under etc/, run/, var/lib/vz/ and var/log/ comes from here and
+ * nowhere else: folders and fixed files as fields of `paths()`, the files
+ * of one object (a guest, a task, a storage) from the functions below.
  *
- *   RAMVM_ROOT=/tmp/r  →  /tmp/r/etc/ramvm/users.json, /tmp/r/run/ramvm/qemu/101.qmp, …
+ *   RAMVM_ROOT=/tmp/r  →  paths().users            /tmp/r/etc/ramvm/users.json
+ *                         guestRunFile(101, 'qmp')  /tmp/r/run/ramvm/qemu/101.qmp
+ *                         taskFile(id, 'log')       /tmp/r/var/log/ramvm/tasks/<id>.log
+ *
+ * Layouts inside a backup storage (<storage>/ramvm/101/<stamp>/…) are the
+ * backup format's, in backup/manifest.ts.
  */
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,16 +22,49 @@ export interface Paths {
   /** Secrets (auth key); mode 0700. */
   priv: string;
   vms: string;
+  /** Per-node settings, nodes/<node>.json. */
+  nodes: string;
+  /** Backup jobs, their state, alerts acknowledged, mail and restore settings, device catalogs. */
+  backupEtc: string;
   iso: string;
   images: string;
   dump: string;
   run: string;
   qemuRun: string;
   locks: string;
+  /** Guests that a stop-mode backup shut down, until they run again. */
+  backupStopped: string;
+  /** Mount points of external backup devices while a job uses them. */
+  backupMounts: string;
   log: string;
   tasks: string;
   /** Built CGIs, web bundle and the `ramvm` CLI (set by the lighttpd config). */
   dist: string;
+
+  /** The key that signs tickets and CSRF tokens. */
+  authKey: string;
+  users: string;
+  groups: string;
+  acl: string;
+  tokens: string;
+  storages: string;
+  backupJobs: string;
+  backupJobStates: string;
+  backupAcks: string;
+  backupMail: string;
+  restoreSettings: string;
+  /** Failed logins per user and address (lost on reboot, on purpose). */
+  loginThrottle: string;
+  /** The accelerator probed at the first start since boot. */
+  accelCache: string;
+  /** The node's last CPU reading, for the CPU use between two reads. */
+  nodeCpuSample: string;
+  auditLog: string;
+  backupTickLog: string;
+  /** The cron.d file `ramvm backup install-cron` writes (/etc/cron.d/ramvm-backup on a node). */
+  backupCronFile: string;
+  /** The `ramvm` CLI, which runs tasks. */
+  ramvmBin: string;
 }
 
 export function pathsFor(root: string, dist?: string): Paths {
@@ -32,33 +72,96 @@ export function pathsFor(root: string, dist?: string): Paths {
   const etc = join(r, 'etc/ramvm');
   const run = join(r, 'run/ramvm');
   const log = join(r, 'var/log/ramvm');
+  const backupEtc = join(etc, 'backup');
+  // Bundles live in dist/cgi/ and dist/bin/, so the bundle's parent is dist/.
+  const distDir = resolve(dist ?? process.env.RAMVM_DIST ?? join(__dirname, '..'));
   return {
     root: r,
     etc,
     priv: join(etc, 'priv'),
     vms: join(etc, 'vms'),
+    nodes: join(etc, 'nodes'),
+    backupEtc,
     iso: join(r, 'var/lib/vz/template/iso'),
     images: join(r, 'var/lib/vz/images'),
     dump: join(r, 'var/lib/vz/dump'),
     run,
     qemuRun: join(run, 'qemu'),
     locks: join(run, 'lock'),
+    backupStopped: join(run, 'backup-stopped'),
+    backupMounts: join(run, 'backup-mnt'),
     log,
     tasks: join(log, 'tasks'),
-    // Bundles live in dist/cgi/ and dist/bin/, so the bundle's parent is dist/.
-    dist: resolve(dist ?? process.env.RAMVM_DIST ?? join(__dirname, '..')),
+    dist: distDir,
+
+    authKey: join(etc, 'priv/authkey'),
+    users: join(etc, 'users.json'),
+    groups: join(etc, 'groups.json'),
+    acl: join(etc, 'acl.json'),
+    tokens: join(etc, 'tokens.json'),
+    storages: join(etc, 'storage.json'),
+    backupJobs: join(backupEtc, 'jobs.json'),
+    backupJobStates: join(backupEtc, 'job-state.json'),
+    backupAcks: join(backupEtc, 'acks.json'),
+    backupMail: join(backupEtc, 'mail.json'),
+    restoreSettings: join(backupEtc, 'restore.json'),
+    loginThrottle: join(run, 'login-throttle.json'),
+    accelCache: join(run, 'accel.json'),
+    nodeCpuSample: join(run, 'node.cpu.json'),
+    auditLog: join(log, 'audit.log'),
+    backupTickLog: join(log, 'backup-tick.log'),
+    backupCronFile: join(r, 'etc/cron.d/ramvm-backup'),
+    ramvmBin: join(distDir, 'bin/ramvm'),
   };
 }
 
-let cached: Paths | undefined;
+let cached: { root: string | undefined; dist: string | undefined; paths: Paths } | undefined;
 
-/** The paths of this process, from RAMVM_ROOT (default ./var). */
+/** The paths of this process, from RAMVM_ROOT (default ./var); kept until RAMVM_ROOT or RAMVM_DIST changes. */
 export function paths(): Paths {
-  cached ??= pathsFor(process.env.RAMVM_ROOT ?? './var');
-  return cached;
+  const root = process.env.RAMVM_ROOT;
+  const dist = process.env.RAMVM_DIST;
+  if (!cached || cached.root !== root || cached.dist !== dist) cached = { root, dist, paths: pathsFor(root ?? './var') };
+  return cached.paths;
 }
 
 /** The node's name: RAMVM_NODE, else the host name. */
 export function nodeName(): string {
   return process.env.RAMVM_NODE || hostname();
 }
+
+/** etc/ramvm/vms/101.json */
+export const guestConfigFile = (vmid: number) => join(paths().vms, `${vmid}.json`);
+
+/** var/lib/vz/images/101: the guest's disks (and, while a restore claims it, its owner file). */
+export const guestImagesDir = (vmid: number) => join(paths().images, String(vmid));
+
+/**
+ * A runtime file of a guest in run/ramvm/qemu: "pid", "qmp", "status.qmp",
+ * "vnc", "serial.log", "run.json", "cpu.json", "starting" → 101.pid, …
+ */
+export const guestRunFile = (vmid: number, name: string) => join(paths().qemuRun, `${vmid}.${name}`);
+
+/** var/lib/vz/template/iso/debian-12.iso */
+export const isoFile = (name: string) => join(paths().iso, name);
+
+/** etc/ramvm/nodes/pve1.json */
+export const nodeSettingsFile = (node: string) => join(paths().nodes, `${node}.json`);
+
+/** var/log/ramvm/tasks/<id>.json (state) or <id>.log */
+export const taskFile = (id: string, kind: 'json' | 'log') => join(paths().tasks, `${id}.${kind}`);
+
+/** run/ramvm/lock/<name>.lock: a lock is a folder (mkdir is atomic). */
+export const lockDir = (name: string) => join(paths().locks, `${name}.lock`);
+
+/** etc/ramvm/backup/catalog-usb.json: what an external device held at the end of its last job. */
+export const catalogFile = (storage: string) => join(paths().backupEtc, `catalog-${storage}.json`);
+
+/** run/ramvm/backup-stopped/101.json */
+export const backupStoppedFile = (vmid: number) => join(paths().backupStopped, `${vmid}.json`);
+
+/** run/ramvm/backup-mnt/usb */
+export const deviceMountPoint = (storage: string) => join(paths().backupMounts, storage);
+
+/** A file QEMU writes for one request and that goes with it (a screendump): run/ramvm/qemu/.<name> */
+export const scratchFile = (name: string) => join(paths().qemuRun, `.${name}`);

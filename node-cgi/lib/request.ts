@@ -57,7 +57,7 @@ export function parseRequest(env: NodeJS.ProcessEnv, stream: Readable): Request 
       if (buf.length === 0) return {} as T;
       const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type && type !== 'application/json') {
-        throw new HttpError(415, 'unsupported_media_type', 'the body must be JSON (Content-Type: application/json)');
+        throw new HttpError('unsupported_media_type', 'the body must be JSON (Content-Type: application/json)');
       }
       let value: unknown;
       try {
@@ -83,13 +83,13 @@ export function normalisePath(p: string): string {
 async function readBody(stream: Readable, contentLength: number | null, limit: number): Promise<Buffer> {
   if (contentLength !== null && contentLength > limit) {
     stream.resume();
-    throw new HttpError(413, 'too_large', `the request body is larger than ${limit} bytes`);
+    throw new HttpError('too_large', `the request body is larger than ${limit} bytes`);
   }
   const chunks: Buffer[] = [];
   let len = 0;
   for await (const chunk of stream) {
     len += (chunk as Buffer).length;
-    if (len > limit) throw new HttpError(413, 'too_large', `the request body is larger than ${limit} bytes`);
+    if (len > limit) throw new HttpError('too_large', `the request body is larger than ${limit} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

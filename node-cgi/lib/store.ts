@@ -12,8 +12,9 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { HttpError } from './errors';
-import { paths } from './paths';
+import { internal, HttpError } from './errors';
+import { lockDir, paths } from './paths';
+import { pidExists } from './proc';
 
 /** How long to wait for a lock before answering 503. */
 export const LOCK_TIMEOUT_MS = 10_000;
@@ -46,11 +47,12 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
     rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dir);
+  fsyncPath(dir);
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** Flush a file, or a folder's entries, to its device. */
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
@@ -76,22 +78,13 @@ export function readJson<T>(file: string, fallback?: T): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new HttpError(500, 'internal', 'a configuration file is corrupt', `${file}: ${(e as Error).message}`);
+    throw internal('a configuration file is corrupt', `${file}: ${(e as Error).message}`);
   }
 }
 
 const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
 function sleepSync(ms: number): void {
   Atomics.wait(sleepBuf, 0, 0, ms);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -101,7 +94,7 @@ function pidAlive(pid: number): boolean {
  */
 export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_MS): T {
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) throw new Error(`bad lock name ${name}`);
-  const dir = join(paths().locks, `${name}.lock`);
+  const dir = lockDir(name);
   mkdirSync(paths().locks, { recursive: true });
   const deadline = Date.now() + timeoutMs;
   const me = `${process.pid} ${Date.now()} ${randomBytes(6).toString('hex')}\n`;
@@ -114,7 +107,7 @@ export function withLock<T>(name: string, fn: () => T, timeoutMs = LOCK_TIMEOUT_
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       if (breakStaleLock(dir)) continue;
       if (Date.now() > deadline) {
-        throw new HttpError(503, 'unavailable', `the configuration is busy (lock ${name}); try again`);
+        throw new HttpError('unavailable', `the configuration is busy (lock ${name}); try again`);
       }
       sleepSync(pollMs / 2 + Math.random() * pollMs);
       pollMs = Math.min(pollMs * 2, LOCK_POLL_MAX_MS);
@@ -180,7 +173,7 @@ function isStale(dir: string): boolean {
       return false;
     }
   }
-  return !pidAlive(Number(m[1])) || Date.now() - Number(m[2]) >= LOCK_STALE_MS;
+  return !pidExists(Number(m[1])) || Date.now() - Number(m[2]) >= LOCK_STALE_MS;
 }
 
 /**

@@ -19,6 +19,8 @@ import { HttpError } from '../lib/errors';
 export const QMP_CONNECT_TIMEOUT_MS = 5_000;
 /** Default time for one command. */
 export const QMP_COMMAND_TIMEOUT_MS = 30_000;
+/** Pause before connecting again to a socket whose listen queue was full. */
+const QMP_QUEUE_RETRY_MS = 20;
 
 export interface QmpEvent {
   event: string;
@@ -29,7 +31,7 @@ export interface QmpEvent {
 export class QmpError extends HttpError {
   readonly qmpClass: string;
   constructor(command: string, qmpClass: string, desc: string) {
-    super(500, 'exec_failed', `QEMU refused ${command}: ${desc}`);
+    super('exec_failed', `QEMU refused ${command}: ${desc}`);
     this.name = 'QmpError';
     this.qmpClass = qmpClass;
   }
@@ -46,15 +48,32 @@ export class Qmp {
 
   private constructor(private readonly sock: Socket) {}
 
-  /** Connect, read the greeting, negotiate capabilities. */
+  /**
+   * Connect, read the greeting, negotiate capabilities. While QEMU serves
+   * another client, one more waits in the socket's listen queue; beyond that
+   * connect() fails at once with EAGAIN, so try again until the time is up.
+   */
   static async connect(path: string, timeoutMs = QMP_CONNECT_TIMEOUT_MS): Promise<Qmp> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await Qmp.connectOnce(path, Math.max(deadline - Date.now(), 1), timeoutMs);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        if (Date.now() >= deadline) throw new HttpError('timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`);
+        await new Promise((r) => setTimeout(r, QMP_QUEUE_RETRY_MS));
+      }
+    }
+  }
+
+  private static async connectOnce(path: string, leftMs: number, timeoutMs: number): Promise<Qmp> {
     const sock = connect(path);
     const q = new Qmp(sock);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         sock.destroy();
-        reject(new HttpError(504, 'timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`));
-      }, timeoutMs);
+        reject(new HttpError('timeout', `QEMU monitor did not answer within ${timeoutMs} ms (busy or hung)`));
+      }, leftMs);
       let greeted = false;
       sock.on('data', (chunk) => {
         q.buf += chunk.toString('utf8');
@@ -69,7 +88,7 @@ export class Qmp {
             if (!('QMP' in JSON.parse(first))) throw new Error('no greeting');
           } catch {
             sock.destroy();
-            reject(new Error(`not a QMP socket: ${path}`));
+            reject(new Error(`not a QMP socket: ${path} (its first line: ${first.slice(0, 200)})`));
             return;
           }
           resolve();
@@ -81,7 +100,7 @@ export class Qmp {
         q.fail(e);
         reject(
           e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-            ? new HttpError(409, 'conflict', 'the guest is not running')
+            ? new HttpError('conflict', 'the guest is not running')
             : e,
         );
       });
@@ -132,7 +151,7 @@ export class Qmp {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new HttpError(504, 'timeout', `QEMU did not answer ${command} within ${timeoutMs} ms`));
+        reject(new HttpError('timeout', `QEMU did not answer ${command} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, command });
       this.sock.write(JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n');
@@ -150,7 +169,7 @@ export class Qmp {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new HttpError(504, 'timeout', `no matching QEMU event within ${timeoutMs} ms`));
+        reject(new HttpError('timeout', `no matching QEMU event within ${timeoutMs} ms`));
       }, timeoutMs);
       const off = this.onEvent((e) => {
         if (!match(e)) return;

@@ -16,19 +16,16 @@
  * watcher, a boot check's sandbox is stopped and deleted.
  */
 import { conflict } from '../lib/errors';
-import { run } from '../lib/exec';
+import { createImage } from '../tools/qemu-img';
 import { nodeName } from '../lib/paths';
-import { writeJsonAtomic } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
-import { readTask, startTask, type TaskRun } from '../tasks/task';
-import { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from '../vm/config';
-import { diskPath, vmFiles } from '../vm/files';
-import { deleteVm, QEMU_IMG_TIMEOUT_MS } from '../vm/manage';
-import { readRunInfo, startVm, stopVm } from '../vm/power';
-import { guestPid } from '../vm/status';
-import type { VmConfig } from '../vm/types';
+import { startTask, taskRunning, type TaskRun } from '../tasks/task';
+import {
+  deleteVm, diskPath, findGuest, guestOf, listVmConfigs, patchStartedConfig, qmpCommand, startVm, stopVm, updateVmConfig,
+  vmStatus, writeVmConfig, type Guest, type TemporaryMark, type VmConfig, type VmState,
+} from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
-import { overlayArgs, overlayPlan, type BackupSource } from './plan';
+import { overlayPlan, type BackupSource } from './plan';
 import { nodeFacts } from './source';
 
 /** How often the watcher looks at its guest. */
@@ -52,20 +49,43 @@ export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpo
   try {
     const plan = overlayPlan(b, vmid, o.purpose, nodeFacts());
     config = plan.config;
-    for (const ov of plan.overlays) await run(overlayArgs(ov.backing, diskPath(vmid, ov)), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+    for (const ov of plan.overlays) await createImage(diskPath(vmid, ov), 'qcow2', null, { backing: ov.backing });
     writeVmConfig(config);
     settleClaim(vmid);
-    await startVm(vmid);
+    await startVm(guestOf(config));
     return { config, warnings: plan.warnings };
   } catch (e) {
-    if (config && findVmConfig(vmid)) {
-      if (guestPid(vmid).pid !== null) await stopVm(vmid).catch(() => undefined);
-      deleteVm(vmid);
+    const g = config ? findGuest(vmid) : undefined;
+    if (g) {
+      if (g.pid !== null) await stopVm(g).catch(() => undefined);
+      deleteVm(g);
     } else {
       dropClaim(vmid);
     }
     throw e;
   }
+}
+
+/** A guest running from a backup, as GET /api/restore lists it. */
+export interface TemporaryGuest {
+  vmid: number;
+  name: string;
+  node: string;
+  status: VmState;
+  /** Its network cards are unplugged. */
+  linkDown: boolean;
+  temporary: TemporaryMark;
+}
+
+/** The guests that run from a backup (and boot checks' sandboxes) among those `shown`, with their status. */
+export async function temporaryGuests(shown: (vmid: number) => boolean): Promise<TemporaryGuest[]> {
+  const out: TemporaryGuest[] = [];
+  for (const c of listVmConfigs()) {
+    if (!c.temporary || !shown(c.vmid)) continue;
+    const st = await vmStatus(guestOf(c));
+    out.push({ vmid: c.vmid, name: c.name, node: c.node, status: st.status, linkDown: c.nics.some((n) => n.linkDown === true), temporary: c.temporary });
+  }
+  return out;
 }
 
 /** Start the task that discards a temporary guest when it stops, and note it in the mark. */
@@ -83,18 +103,9 @@ export async function bootBackup(b: BackupSource, o: { vmid?: number; user: stri
   return { vmid: config.vmid, warnings, task };
 }
 
-function taskRunning(id: string | undefined): boolean {
-  if (!id) return false;
-  try {
-    return readTask(id).status === 'running';
-  } catch {
-    return false;
-  }
-}
-
 /** Delete a stopped temporary guest: overlays, config, runtime files. The backup is not touched. */
-export function discard(vmid: number): void {
-  deleteVm(vmid);
+export function discard(g: Guest): void {
+  deleteVm(g);
 }
 
 /**
@@ -109,14 +120,15 @@ export async function cleanTemporaries(user: string, now = Date.now()): Promise<
     const t = c.temporary;
     if (!t || c.node !== nodeName() || taskRunning(t.task)) continue;
     if (!t.task && now - t.since < WATCH_START_GRACE_MS) continue;
-    const running = guestPid(c.vmid).pid !== null;
+    const g = guestOf(c);
+    const running = g.pid !== null;
     if (t.purpose === 'run' && running) {
       watch(c.vmid, user);
       out.push(`guest ${c.vmid}: runs from ${t.backup} without a watcher; watched again`);
       continue;
     }
-    if (running) await stopVm(c.vmid);
-    discard(c.vmid);
+    if (running) await stopVm(g);
+    discard(g);
     out.push(`guest ${c.vmid}: ${running ? 'sandbox of a dead boot check' : 'stopped temporary guest'} from ${t.backup} deleted`);
   }
   return out;
@@ -133,12 +145,13 @@ export async function cleanTemporaries(user: string, now = Date.now()): Promise<
 export async function watchTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
   for (;;) {
-    const c = findVmConfig(vmid);
-    if (!c) return `guest ${vmid} was deleted`;
+    const g = findGuest(vmid);
+    if (!g) return `guest ${vmid} was deleted`;
+    const c = g.config;
     if (!c.temporary) return `guest ${vmid} was kept: it no longer depends on the backup`;
     if (c.temporary.task && c.temporary.task !== t.id) return `guest ${vmid} is watched by task ${c.temporary.task}`;
-    if (guestPid(vmid).pid === null) {
-      discard(vmid);
+    if (g.pid === null) {
+      discard(g);
       return `guest ${vmid} stopped: its overlays were discarded; backup ${c.temporary.backup} is unchanged`;
     }
     await sleep(WATCH_INTERVAL_MS);
@@ -146,15 +159,13 @@ export async function watchTask(t: TaskRun): Promise<string> {
 }
 
 /** Connect (up) or unplug (down) every NIC of a running guest, and remember it for its next start. */
-export async function setLinks(vmid: number, up: boolean, qmp: (cmd: string, args: Record<string, unknown>) => Promise<unknown>): Promise<VmConfig> {
-  const cfg = findVmConfig(vmid);
-  if (!cfg) throw conflict(`no guest ${vmid}`);
+export async function setLinks(g: Guest, up: boolean): Promise<VmConfig> {
+  const { vmid, config: cfg } = g;
   if (cfg.nics.length === 0) throw conflict(`guest ${vmid} has no network card`);
-  if (guestPid(vmid).pid === null) throw conflict(`guest ${vmid} is not running`);
-  for (const n of cfg.nics) await qmp('set_link', { name: n.id, up });
+  if (g.pid === null) throw conflict(`guest ${vmid} is not running`);
+  for (const n of cfg.nics) await qmpCommand(g, 'set_link', { name: n.id, up });
   const next = updateVmConfig(vmid, (c) => ({ ...c, nics: c.nics.map(({ linkDown: _, ...n }) => (up ? n : { ...n, linkDown: true })) }));
-  const info = readRunInfo(vmid);
-  if (info?.config) writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, nics: next.nics } });
+  patchStartedConfig(g, { nics: next.nics });
   return next;
 }
 

@@ -17,23 +17,16 @@
  * verified backup of the job, while the job still has its storage open;
  * `POST /api/backup/<id>/bootcheck` runs one now (task kind "boot-check").
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { internal } from '../lib/errors';
 import { readJson, writeJsonAtomic } from '../lib/store';
-import { withQmp } from '../qemu/qmp';
-import { PNG_SIGNATURE } from '../console/png';
+import { screenshot } from '../console/screenshot';
 import { scanBackups } from '../backup/list';
 import { backupId } from '../backup/manifest';
-import type { OpenStorage } from '../backup/target';
-import type { BackupJob } from '../backup/types';
+import type { AfterBackupJob } from '../backup/job';
 import type { TaskRun } from '../tasks/task';
-import { updateVmConfig } from '../vm/config';
-import { vmFiles } from '../vm/files';
-import { deleteVm } from '../vm/manage';
-import { stopVm } from '../vm/power';
-import { guestPid, vmStatus } from '../vm/status';
+import { deleteVm, findGuest, guestOf, pidNow, stopVm, updateVmConfig, vmStatus } from '../vm';
 import { startFromBackup } from './boot';
 import { copyRescueImage } from './medium';
 import type { BackupSource } from './plan';
@@ -75,22 +68,13 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
   try {
     const { config } = await startFromBackup(b, { purpose: 'bootcheck', owner: task });
     vmid = config.vmid;
-    updateVmConfig(vmid, (c) => (c.temporary ? { ...c, temporary: { ...c.temporary, task } } : c));
+    const g = guestOf(updateVmConfig(vmid, (c) => (c.temporary ? { ...c, temporary: { ...c.temporary, task } } : c)));
     log(`boot check of ${b.id}: sandbox guest ${vmid} (no network) runs for ${seconds} s`);
     const until = Date.now() + seconds * 1000;
-    while (Date.now() < until && guestPid(vmid).pid !== null) await sleep(Math.min(LOOK_MS, until - Date.now()));
-    const st = await vmStatus(vmid);
+    while (Date.now() < until && pidNow(g) !== null) await sleep(Math.min(LOOK_MS, until - Date.now()));
+    const st = await vmStatus(guestOf(g.config));
     state = st.status === 'stopped' ? 'stopped' : st.qmpStatus ?? st.status;
-    if (st.status !== 'stopped') {
-      const shot = join(paths().qemuRun, `${vmid}.bootcheck.png`);
-      try {
-        await withQmp(vmFiles(vmid).qmp, (q) => q.execute('screendump', { filename: shot, format: 'png' }));
-        png = readFileSync(shot);
-      } finally {
-        rmSync(shot, { force: true });
-      }
-      if (!png.subarray(0, 8).equals(PNG_SIGNATURE)) throw new HttpError(500, 'internal', 'QEMU\'s screendump is not a PNG');
-    }
+    if (st.status !== 'stopped') png = await screenshot(g.files.qmp, vmid);
     message = state === 'running'
       ? `the guest ran for ${seconds} s; screenshot stored`
       : state === 'stopped'
@@ -101,8 +85,11 @@ export async function bootCheck(b: BackupSource, seconds: number, task: string, 
   } finally {
     if (vmid !== null) {
       try {
-        if (guestPid(vmid).pid !== null) await stopVm(vmid);
-        deleteVm(vmid);
+        const g = findGuest(vmid);
+        if (g) {
+          if (g.pid !== null) await stopVm(g);
+          deleteVm(g);
+        }
       } catch (e) {
         log(`boot check: removing sandbox guest ${vmid} failed: ${(e as Error).message}`);
       }
@@ -129,7 +116,7 @@ export async function bootCheckTask(t: TaskRun): Promise<string> {
   try {
     t.progress(5, `booting ${b.id} in a sandbox for ${seconds} s`);
     const r = await bootCheck(b, seconds, t.id, t.log);
-    if (!r.ok) throw new HttpError(500, 'internal', `boot check of ${b.id} failed: ${r.message}`);
+    if (!r.ok) throw internal(`boot check of ${b.id} failed: ${r.message}`);
     return `boot check of ${b.id}: ${r.message}`;
   } finally {
     await b.release();
@@ -141,8 +128,9 @@ export async function bootCheckTask(t: TaskRun): Promise<string> {
  * boot checks of this run's verified backups (when the job asks for them),
  * and the rescue image onto the storage (when one is configured). Throws
  * when any of it failed, so the job fails and its alert and mail go out.
+ * Backup jobs run it as their hook (cli/task-kinds.ts).
  */
-export async function afterBackupJob(job: Pick<BackupJob, 'id'>, storage: OpenStorage, task: string, log: (l: string) => void): Promise<void> {
+export const afterBackupJob: AfterBackupJob = async (job, storage, task, log) => {
   if (!job.id) return;
   const problems: string[] = [];
   const bc = jobBootCheck(job.id);
@@ -165,5 +153,5 @@ export async function afterBackupJob(job: Pick<BackupJob, 'id'>, storage: OpenSt
       problems.push((e as Error).message);
     }
   }
-  if (problems.length > 0) throw new HttpError(500, 'internal', problems.join('; '));
-}
+  if (problems.length > 0) throw internal(problems.join('; '));
+};

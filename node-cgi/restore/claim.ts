@@ -3,23 +3,19 @@
  * cleaning up what a dead restore left.
  *
  * A claim is the guest's disk folder, made under the node-wide lock
- * "vm-create" (as creating a guest does), holding an owner file until the
- * config is written:
+ * "vm-create" (vm claimVmid, as creating a guest does), holding an owner
+ * file until the config is written:
  *
  *   var/lib/vz/images/105/.restore-owner   {"pid": 4242, "task": "2026…-restore-vms-105-a1b2c3"}
  *
  * A folder without a config whose owner process is gone was left by a
  * restore that died (kill -9, reboot); the next claim removes it.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict } from '../lib/errors';
-import { paths } from '../lib/paths';
-import { withLock } from '../lib/store';
-import { processAlive } from '../backup/lock';
-import { findVmConfig } from '../vm/config';
-import { vmFiles } from '../vm/files';
-import { nextFreeVmid, usedVmids } from '../vm/manage';
+import { guestImagesDir, paths } from '../lib/paths';
+import { processAlive } from '../lib/proc';
+import { claimVmid as claimFreeVmid, dropClaim, findVmConfig } from '../vm';
 
 export const OWNER_FILE = '.restore-owner';
 
@@ -36,46 +32,33 @@ export function cleanDeadClaims(): number[] {
     const vmid = Number(n);
     let owner: { pid?: number; task?: string };
     try {
-      owner = JSON.parse(readFileSync(join(paths().images, n, OWNER_FILE), 'utf8'));
+      owner = JSON.parse(readFileSync(join(guestImagesDir(vmid), OWNER_FILE), 'utf8'));
     } catch {
       continue;
     }
     if (findVmConfig(vmid)) continue;
     if (owner.pid && processAlive(owner.pid, owner.task || undefined)) continue;
-    rmSync(join(paths().images, n), { recursive: true, force: true });
+    rmSync(guestImagesDir(vmid), { recursive: true, force: true });
     removed.push(vmid);
   }
   return removed;
 }
 
 /**
- * Claim `wanted` (409 when in use) or the next free VMID. `task` names the
- * owner when a task claims ("" for a CGI, whose pid alone says it lives).
+ * Claim `wanted` (409 when in use) or the next free VMID, as creating a
+ * guest does (vm claimVmid), and mark the claim with its owner: `task`
+ * when a task claims ("" for a CGI, whose pid alone says it lives).
  */
 export function claimVmid(wanted: number | undefined, task: string): number {
   cleanDeadClaims();
-  return withLock('vm-create', () => {
-    const used = usedVmids();
-    const vmid = wanted ?? nextFreeVmid(used);
-    if (findVmConfig(vmid)) throw conflict(`VMID ${vmid} is already in use`);
-    mkdirSync(paths().images, { recursive: true });
-    try {
-      mkdirSync(vmFiles(vmid).imagesDir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(`VMID ${vmid} is in use: its disk folder ${vmFiles(vmid).imagesDir} exists`);
-      throw e;
-    }
-    writeFileSync(join(vmFiles(vmid).imagesDir, OWNER_FILE), JSON.stringify({ pid: process.pid, task }));
-    return vmid;
-  });
+  const vmid = claimFreeVmid(wanted);
+  writeFileSync(join(guestImagesDir(vmid), OWNER_FILE), JSON.stringify({ pid: process.pid, task }));
+  return vmid;
 }
 
 /** The config is written: the folder is the guest's now. */
 export function settleClaim(vmid: number): void {
-  rmSync(join(vmFiles(vmid).imagesDir, OWNER_FILE), { force: true });
+  rmSync(join(guestImagesDir(vmid), OWNER_FILE), { force: true });
 }
 
-/** Give a claim up: its folder and everything in it go. */
-export function dropClaim(vmid: number): void {
-  rmSync(vmFiles(vmid).imagesDir, { recursive: true, force: true });
-}
+export { dropClaim };

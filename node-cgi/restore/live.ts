@@ -21,39 +21,24 @@
  * for each step, so power actions are never blocked by a long copy.
  */
 import { rmSync, statSync } from 'node:fs';
-import { conflict, HttpError } from '../lib/errors';
-import { run } from '../lib/exec';
-import { writeJsonAtomic } from '../lib/store';
+import { internal, conflict, HttpError } from '../lib/errors';
+import { createImage } from '../tools/qemu-img';
 import { checkedVmid } from '../lib/validate';
+import { dropJobs, type QueryJob } from '../qemu/jobs';
 import { withQmp } from '../qemu/qmp';
 import { takeLongLock } from '../backup/lock';
-import type { TaskRun } from '../tasks/task';
-import { readVmConfig, updateVmConfig } from '../vm/config';
-import { diskPath, vmFiles } from '../vm/files';
-import { QEMU_IMG_TIMEOUT_MS } from '../vm/manage';
-import { readRunInfo } from '../vm/power';
-import { guestPid } from '../vm/status';
-import { parseSize } from '../vm/validate';
-import type { VmConfig } from '../vm/types';
+import { startTask, type TaskRun } from '../tasks/task';
+import { parseSize } from '../lib/validate';
+import { diskPath, openGuest, patchStartedConfig, updateVmConfig, type Guest, type VmConfig } from '../vm';
 import { liveRestoreSteps, mirrorArgs, mirrorTargetArgs, parseQueryBlock, RESTORE_JOB_PREFIX, streamArgs, type LiveStep } from './plan';
 
 /** How often a job's state is read. */
 export const JOB_POLL_MS = 500;
-/** Time a cancelled job gets to conclude. */
-const CANCEL_TIMEOUT_MS = 60_000;
-
-interface QueryJob {
-  id: string;
-  status: string;
-  'current-progress': number;
-  'total-progress': number;
-  error?: string;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function qmpOf(vmid: number) {
-  const socket = vmFiles(vmid).qmp;
+function qmpOf(g: Guest) {
+  const socket = g.files.qmp;
   return <T = unknown>(command: string, args?: Record<string, unknown>) => withQmp(socket, (q) => q.execute<T>(command, args));
 }
 
@@ -61,32 +46,18 @@ function qmpOf(vmid: number) {
 async function waitJob(qmp: ReturnType<typeof qmpOf>, id: string, states: string[], onProgress: (done: number, total: number) => void): Promise<QueryJob> {
   for (;;) {
     const job = (await qmp<QueryJob[]>('query-jobs')).find((j) => j.id === id);
-    if (!job) throw new HttpError(500, 'internal', `QEMU job ${id} vanished`);
+    if (!job) throw internal(`QEMU job ${id} vanished`);
     onProgress(job['current-progress'], job['total-progress']);
-    if (job.status === 'concluded' && job.error) throw new HttpError(500, 'exec_failed', `copy ${id} failed: ${job.error}`);
+    if (job.status === 'concluded' && job.error) throw new HttpError('exec_failed', `copy ${id} failed: ${job.error}`);
     if (states.includes(job.status)) return job;
-    if (job.status === 'concluded' || job.status === 'aborting') throw new HttpError(500, 'exec_failed', `copy ${id} ended early (${job.status})`);
+    if (job.status === 'concluded' || job.status === 'aborting') throw new HttpError('exec_failed', `copy ${id} ended early (${job.status})`);
     await sleep(JOB_POLL_MS);
   }
 }
 
-/** Cancel and dismiss a job of ours, if it is there; never throws. */
-async function dropJob(qmp: ReturnType<typeof qmpOf>, id: string): Promise<void> {
-  try {
-    const job = (await qmp<QueryJob[]>('query-jobs')).find((j) => j.id === id);
-    if (!job) return;
-    if (job.status !== 'concluded') await qmp('job-cancel', { id });
-    const deadline = Date.now() + CANCEL_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      const j = (await qmp<QueryJob[]>('query-jobs')).find((x) => x.id === id);
-      if (!j) return;
-      if (j.status === 'concluded') break;
-      await sleep(JOB_POLL_MS);
-    }
-    await qmp('job-dismiss', { id });
-  } catch {
-    // The guest may be gone; nothing is left to drop then.
-  }
+/** Cancel and dismiss a job of ours, if it is there; never throws (the guest may be gone: nothing is left to drop then). */
+async function dropJob(g: Guest, id: string): Promise<void> {
+  await dropJobs(g.files.qmp, (x) => x === id, `copy ${id}`).catch(() => undefined);
 }
 
 async function dropNode(qmp: ReturnType<typeof qmpOf>, node: string): Promise<void> {
@@ -97,9 +68,14 @@ async function dropNode(qmp: ReturnType<typeof qmpOf>, node: string): Promise<vo
   }
 }
 
-function updateRunConfig(vmid: number, config: VmConfig): void {
-  const info = readRunInfo(vmid);
-  if (info?.config) writeJsonAtomic(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks: config.disks, ...(config.temporary ? {} : { temporary: undefined }) } });
+/** What the running guest runs with now: its disks, and no mark once it is kept. */
+function updateRunConfig(g: Guest, config: VmConfig): void {
+  patchStartedConfig(g, { disks: config.disks, ...(config.temporary ? {} : { temporary: undefined }) });
+}
+
+/** Start the task "live-restore" of guest `vmid` at `speed` bytes/s (0: unlimited); the task id. */
+export function startLiveRestore(vmid: number, speed: number, user: string): string {
+  return startTask({ kind: 'live-restore', object: `/vms/${vmid}`, user, params: { vmid, speed }, message: `live restore of guest ${vmid}` });
 }
 
 export async function liveRestoreTask(t: TaskRun): Promise<string> {
@@ -107,14 +83,15 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
   const speed = typeof t.params.speed === 'number' && t.params.speed > 0 ? Math.round(t.params.speed) : 0;
   const release = await takeLongLock(`live-restore-${vmid}`, t.id, 0);
   try {
-    const cfg = readVmConfig(vmid);
+    const g = openGuest(vmid);
+    const cfg = g.config;
     if (!cfg.temporary || cfg.temporary.purpose !== 'run') throw conflict(`guest ${vmid} does not run from a backup`);
-    if (guestPid(vmid).pid === null) throw conflict(`guest ${vmid} is not running: a live restore copies while it runs`);
-    const qmp = qmpOf(vmid);
+    if (g.pid === null) throw conflict(`guest ${vmid} is not running: a live restore copies while it runs`);
+    const qmp = qmpOf(g);
     for (const j of await qmp<QueryJob[]>('query-jobs')) {
       if (j.id.startsWith(`${RESTORE_JOB_PREFIX}${vmid}-`)) {
         t.log(`dropping job ${j.id} left by an earlier live restore`);
-        await dropJob(qmp, j.id);
+        await dropJob(g, j.id);
       }
     }
     const steps = liveRestoreSteps(cfg, parseQueryBlock(await qmp('query-block')));
@@ -128,8 +105,8 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
       const progress = (done: number, all: number) =>
         t.progress(((before + (all ? (done / all) * size : 0)) / total) * 99, `copying ${s.id} of guest ${vmid} off the backup: ${Math.floor(done / 1048576)} of ${Math.floor(all / 1048576)} MiB`);
       const began = Date.now();
-      if (s.action === 'stream') await stream(qmp, s, speed, progress);
-      else if (s.action === 'mirror') await mirror(vmid, qmp, s, size, speed, progress, t.log);
+      if (s.action === 'stream') await stream(g, qmp, s, speed, progress);
+      else if (s.action === 'mirror') await mirror(g, qmp, s, size, speed, progress, t.log);
       t.log(`${s.id}: copied in ${Date.now() - began} ms`);
       before += size;
     }
@@ -137,31 +114,32 @@ export async function liveRestoreTask(t: TaskRun): Promise<string> {
       const { temporary: _, ...rest } = c;
       return rest;
     });
-    updateRunConfig(vmid, done);
+    updateRunConfig(g, done);
     return `guest ${vmid} no longer depends on backup ${cfg.temporary.backup}: ${todo.length} disk(s) copied while it ran; it is a normal guest now`;
   } finally {
     release();
   }
 }
 
-async function stream(qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'stream' }>, speed: number, progress: (d: number, t: number) => void): Promise<void> {
+async function stream(g: Guest, qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'stream' }>, speed: number, progress: (d: number, t: number) => void): Promise<void> {
   await qmp('block-stream', streamArgs(s.job, s.device, speed));
   try {
     await waitJob(qmp, s.job, ['concluded'], progress);
     await qmp('job-dismiss', { id: s.job });
   } catch (e) {
-    await dropJob(qmp, s.job);
+    await dropJob(g, s.job);
     throw e;
   }
 }
 
-async function mirror(vmid: number, qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'mirror' }>, size: number, speed: number, progress: (d: number, t: number) => void, log: (l: string) => void): Promise<void> {
+async function mirror(g: Guest, qmp: ReturnType<typeof qmpOf>, s: Extract<LiveStep, { action: 'mirror' }>, size: number, speed: number, progress: (d: number, t: number) => void, log: (l: string) => void): Promise<void> {
+  const { vmid } = g;
   const target = diskPath(vmid, s.target);
-  const overlay = diskPath(vmid, readVmConfig(vmid).disks.find((d) => d.id === s.id)!);
+  const overlay = diskPath(vmid, g.config.disks.find((d) => d.id === s.id)!);
   rmSync(target, { force: true });
   let switched = false;
   try {
-    await run(['qemu-img', 'create', '-q', '-f', 'raw', target, String(size)], { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+    await createImage(target, 'raw', size);
     await qmp('blockdev-add', mirrorTargetArgs(s.target.node, target));
     await qmp('blockdev-mirror', mirrorArgs(s.job, s.device, s.target.node, speed));
     await waitJob(qmp, s.job, ['ready'], progress);
@@ -171,7 +149,7 @@ async function mirror(vmid: number, qmp: ReturnType<typeof qmpOf>, s: Extract<Li
     await qmp('job-dismiss', { id: s.job });
   } catch (e) {
     if (!switched) {
-      await dropJob(qmp, s.job);
+      await dropJob(g, s.job);
       await dropNode(qmp, s.target.node);
       rmSync(target, { force: true });
       log(`${s.id}: copy failed; guest ${vmid} keeps running on the backup`);
@@ -180,7 +158,7 @@ async function mirror(vmid: number, qmp: ReturnType<typeof qmpOf>, s: Extract<Li
   }
   // The drive runs on the raw file now: the config follows, then the overlay goes.
   const next = updateVmConfig(vmid, (c) => ({ ...c, disks: c.disks.map((d) => (d.id === s.id ? { ...d, file: s.target.file, format: 'raw' as const } : d)) }));
-  updateRunConfig(vmid, next);
+  updateRunConfig(g, next);
   log(`${s.id}: the guest now runs on ${s.target.file} (${Math.round(statSync(target).blocks / 2048)} MiB allocated)`);
   rmSync(overlay, { force: true });
 }

@@ -14,11 +14,11 @@
  */
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpError } from '../lib/errors';
-import { paths } from '../lib/paths';
-import { fsyncDir, readJson, writeJsonAtomic } from '../lib/store';
+import { internal } from '../lib/errors';
+import { isoFile, paths } from '../lib/paths';
+import { fsyncPath, readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT } from '../backup/manifest';
-import { fsyncFile, sumFile } from '../backup/verify';
+import { sumFile } from '../backup/verify';
 
 export const RESCUE_DIR = 'rescue';
 export const RESCUE_STATE = 'rescue.json';
@@ -49,7 +49,7 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
   try {
     want = await sumFile(paths().iso, name);
   } catch {
-    throw new HttpError(500, 'internal', `the rescue image ${name} is no longer in the ISO library; the backup medium is not bootable`);
+    throw internal(`the rescue image ${name} is no longer in the ISO library; the backup medium is not bootable`);
   }
   const dir = rescueDir(storageDir);
   const dst = join(dir, name);
@@ -67,10 +67,10 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
   const partial = join(dir, PARTIAL + name);
   mkdirSync(dir, { recursive: true });
   try {
-    copyFileSync(join(paths().iso, name), partial);
-    fsyncFile(partial);
+    copyFileSync(isoFile(name), partial);
+    fsyncPath(partial);
     const got = await sumFile(dir, PARTIAL + name);
-    if (got.sha256 !== want.sha256) throw new HttpError(500, 'internal', `the copy of rescue image ${name} does not read back as it was written`);
+    if (got.sha256 !== want.sha256) throw internal(`the copy of rescue image ${name} does not read back as it was written`);
     renameSync(partial, dst);
   } catch (e) {
     rmSync(partial, { force: true });
@@ -78,7 +78,7 @@ export async function copyRescueImage(name: string, storageDir: string, log: (l:
   }
   for (const n of readdirSync(dir)) if (n !== name && n !== RESCUE_STATE) rmSync(join(dir, n), { recursive: true, force: true });
   writeJsonAtomic(join(dir, RESCUE_STATE), { name, size: want.size, sha256: want.sha256, copied: Date.now() } satisfies RescueState);
-  fsyncDir(dir);
+  fsyncPath(dir);
   log(`rescue image ${name} copied to the storage (${want.size} bytes, sha256 ${want.sha256.slice(0, 12)}…)${state ? `, replacing ${state.name}` : ''}`);
   return true;
 }

@@ -23,9 +23,9 @@
  *   qcow2: block-stream pulls the backup's data into the overlay, which then drops its backing file;
  *   raw:   blockdev-mirror to a new raw file, job-complete switches the drive over to it.
  */
-import { conflict, HttpError } from '../lib/errors';
-import { checkVmConfig, diskFileName, parseSize, type ValidationFacts } from '../vm/validate';
-import type { DiskFormat, TemporaryMark, VmConfig } from '../vm/types';
+import { internal, conflict } from '../lib/errors';
+import { parseSize } from '../lib/validate';
+import { checkVmConfig, diskFileName, type DiskFormat, type TemporaryMark, type ValidationFacts, type VmConfig } from '../vm';
 import type { BackupManifest } from '../backup/types';
 
 /** QEMU job ids and node names of restores start with this. */
@@ -85,12 +85,12 @@ export function parseBackupConfig(text: string): VmConfig {
   try {
     c = JSON.parse(text) as VmConfig;
   } catch {
-    throw new HttpError(500, 'internal', 'config.json of the backup is not JSON');
+    throw internal('config.json of the backup is not JSON');
   }
   const ok =
     typeof c === 'object' && c !== null && typeof c.vmid === 'number' && Array.isArray(c.disks) && Array.isArray(c.nics) &&
     c.disks.every((d) => typeof d?.id === 'string' && /^disk[0-9]{1,3}$/.test(d.id) && typeof d.file === 'string' && typeof d.format === 'string');
-  if (!ok) throw new HttpError(500, 'internal', 'config.json of the backup is not a guest config (vmid, disks, nics)');
+  if (!ok) throw internal('config.json of the backup is not a guest config (vmid, disks, nics)');
   return c;
 }
 
@@ -99,7 +99,7 @@ export function backupImages(b: BackupSource): Map<string, { path: string; virtu
   const out = new Map<string, { path: string; virtualSize: number }>();
   for (const d of b.config.disks) {
     const m = b.manifest.disks.find((x) => x.source === d.file);
-    if (!m) throw new HttpError(500, 'internal', `backup ${b.id} holds no image of ${d.id} (${d.file})`);
+    if (!m) throw internal(`backup ${b.id} holds no image of ${d.id} (${d.file})`);
     out.set(d.id, { path: `${b.dir}/${m.file}`, virtualSize: m.virtualSize });
   }
   return out;
@@ -157,7 +157,7 @@ function adapt(b: BackupSource, vmid: number, format: (d: VmConfig['disks'][numb
 function validated(input: Record<string, unknown>, f: NodeFacts, vmid: number, what: string): VmConfig {
   const { config, issues } = checkVmConfig(input, validationFacts(f, vmid));
   if (!config) {
-    throw new HttpError(500, 'internal', `the guest config in the backup does not fit this node (${what}): ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+    throw internal(`the guest config in the backup does not fit this node (${what}): ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
   }
   return config;
 }
@@ -166,15 +166,25 @@ function validated(input: Record<string, unknown>, f: NodeFacts, vmid: number, w
  * A full restore as guest `vmid`: a new VMID, or over the backup's own guest
  * (stopped, with force). Disks keep the format they had.
  */
+/**
+ * 409 unless a restore may write guest `target.vmid`: a free VMID, or the
+ * guest the backup was taken of (`source`), stopped, not running from a
+ * backup, and only with force.
+ */
+export function checkRestoreTarget(target: { vmid: number; force: boolean }, source: number, existing: { running: boolean; temporary?: boolean } | undefined): void {
+  const { vmid } = target;
+  if (!existing) return;
+  if (vmid !== source) throw conflict(`guest ${vmid} exists; a restore replaces only the guest a backup was taken of (${source}); choose a free VMID`);
+  if (!target.force) throw conflict(`guest ${vmid} exists; send "force": true to replace its disks and config with the backup's`);
+  if (existing.temporary) throw conflict(`guest ${vmid} runs from a backup; keep it or stop it first`);
+  if (existing.running) throw conflict(`guest ${vmid} is running; stop it before restoring over it`);
+}
+
 export function restorePlan(b: BackupSource, target: { vmid: number; force: boolean }, f: NodeFacts): RestorePlan {
   const { vmid } = target;
   const existing = f.guests.get(vmid);
   const source = b.manifest.vmid;
-  if (existing) {
-    if (vmid !== source) throw conflict(`guest ${vmid} exists; a restore replaces only the guest a backup was taken of (${source}); choose a free VMID`);
-    if (!target.force) throw conflict(`guest ${vmid} exists; send "force": true to replace its disks and config with the backup's`);
-    if (existing.running) throw conflict(`guest ${vmid} is running; stop it before restoring over it`);
-  }
+  checkRestoreTarget(target, source, existing);
   const images = backupImages(b);
   const { input, warnings } = adapt(b, vmid, (d) => (d.format === 'raw' ? 'raw' : 'qcow2'), f);
   if (vmid !== source && b.config.onboot && f.guests.has(source)) {
@@ -286,16 +296,6 @@ export function liveRestoreSteps(config: VmConfig, drives: ReadonlyMap<string, D
     if (want === 'qcow2') return { id: d.id, action: 'stream', device, job };
     return { id: d.id, action: 'mirror', device, job, target: { file: diskFileName(config.vmid, Number(d.id.slice(4)), 'raw'), format: 'raw', node: job } };
   });
-}
-
-/** `qemu-img convert` of a backup image into a guest's disk; zero areas stay holes (raw stays sparse). */
-export function convertArgs(from: string, to: string, format: DiskFormat): string[] {
-  return ['qemu-img', 'convert', '-p', '-f', 'qcow2', '-O', format, ...(format === 'qcow2' ? ['-o', 'preallocation=off'] : []), from, to];
-}
-
-/** A qcow2 overlay over a backup image (same virtual size; the backing file is only read). */
-export function overlayArgs(backing: string, overlay: string): string[] {
-  return ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, overlay];
 }
 
 /** block-stream: copy the backing chain's data into the overlay, then drop the backing file. */

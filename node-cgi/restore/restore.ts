@@ -14,56 +14,22 @@
  * removes the temporary files (and a new VMID's folder), so a failed or
  * killed restore never leaves a half-restored guest.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, HttpError } from '../lib/errors';
-import { ExecError } from '../lib/exec';
-import { paths } from '../lib/paths';
-import { fsyncDir, withLock } from '../lib/store';
+import { internal, conflict } from '../lib/errors';
+import { guestImagesDir } from '../lib/paths';
+import { fsyncPath, withLock } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
+import { convertImage } from '../tools/qemu-img';
 import { takeLongLock } from '../backup/lock';
-import { parseConvertProgress } from '../backup/offline';
-import { fsyncFile } from '../backup/verify';
 import type { TaskRun } from '../tasks/task';
-import { findVmConfig, writeVmConfig } from '../vm/config';
-import { diskPath, vmFiles } from '../vm/files';
-import { guestPid } from '../vm/status';
+import { beingStarted, diskPath, findGuest, findVmConfig, writeVmConfig } from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
-import { convertArgs, restorePlan, type RestoreDisk } from './plan';
+import { restorePlan, type RestoreDisk } from './plan';
 import { checkSums, nodeFacts, openBackup } from './source';
-
-/** Time one disk's conversion may take. */
-export const CONVERT_TIMEOUT_MS = 24 * 60 * 60_000; // 24 h
 
 /** Name of a disk being restored, beside the guest's disks until the switch. */
 export const tempName = (file: string) => `.restore-${file}`;
-
-/** Run `qemu-img convert -p`, reporting percent done. */
-export function convert(argv: string[], progress: (pct: number) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), CONVERT_TIMEOUT_MS);
-    child.stdout.on('data', (b: Buffer) => {
-      const p = parseConvertProgress(b.toString());
-      if (p !== null) progress(p);
-    });
-    child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4096)));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new ExecError(argv, null, e.message, 'could not be started'));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new ExecError(argv, code, err, `failed (exit ${code})`));
-    });
-  });
-}
-
-/** A run start reservation (power.ts) says a start is under way. */
-const starting = (vmid: number) => existsSync(join(paths().qemuRun, `${vmid}.starting`));
 
 export async function restoreTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
@@ -73,7 +39,7 @@ export async function restoreTask(t: TaskRun): Promise<string> {
     t.log(`restore of backup ${b.id} (guest ${b.manifest.vmid}${b.manifest.name ? `, ${b.manifest.name}` : ''}, ${new Date(b.manifest.start).toISOString()}) as guest ${vmid}`);
     const problems = await checkSums(b.dir, b.manifest, (done, total) =>
       t.progress(total ? (done / total) * 30 : 30, `checking the backup's SHA-256: ${Math.floor(done / 1048576)} of ${Math.floor(total / 1048576)} MiB`));
-    if (problems.length > 0) throw new HttpError(500, 'internal', `the backup does not match its manifest: ${problems.join('; ')}; nothing was restored`);
+    if (problems.length > 0) throw internal(`the backup does not match its manifest: ${problems.join('; ')}; nothing was restored`);
     t.log(`SHA-256 of ${b.manifest.files.length} files match the manifest`);
 
     const overwrite = findVmConfig(vmid) !== undefined;
@@ -81,15 +47,15 @@ export async function restoreTask(t: TaskRun): Promise<string> {
     for (const w of plan.warnings) t.log(`warning: ${w}`);
     const release = overwrite ? await takeLongLock(`restore-vm-${vmid}`, t.id, 0) : null;
     if (!overwrite) claimVmid(vmid, t.id);
-    const temps = plan.disks.map((d) => join(vmFiles(vmid).imagesDir, tempName(d.file)));
+    const temps = plan.disks.map((d) => join(guestImagesDir(vmid), tempName(d.file)));
     try {
       const total = plan.disks.reduce((s, d) => s + d.virtualSize, 0) || 1;
       let before = 0;
       for (const [i, d] of plan.disks.entries()) {
         t.log(`${d.id}: ${d.from.split('/').pop()} → ${d.file} (${d.format}, ${d.virtualSize} bytes)`);
-        await convert(convertArgs(d.from, temps[i]!, d.format), (pct) =>
+        await convertImage({ file: d.from, format: 'qcow2' }, { file: temps[i]!, format: d.format }, 'none', (pct) =>
           t.progress(30 + ((before + (pct / 100) * d.virtualSize) / total) * 65, `restoring ${d.id} of guest ${vmid}: ${Math.floor(pct)} %`));
-        fsyncFile(temps[i]!);
+        fsyncPath(temps[i]!);
         before += d.virtualSize;
       }
       commit(vmid, overwrite, plan.disks, temps, plan.replaced, plan.config);
@@ -111,13 +77,14 @@ export async function restoreTask(t: TaskRun): Promise<string> {
 /** The switch: only now does the target change, and only while it is stopped. */
 function commit(vmid: number, overwrite: boolean, disks: readonly RestoreDisk[], temps: readonly string[], replaced: readonly string[], config: Parameters<typeof writeVmConfig>[0]): void {
   withLock('vm-start', () => {
-    if (overwrite && (guestPid(vmid).pid !== null || starting(vmid))) {
+    const now = findGuest(vmid);
+    if (overwrite && ((now && now.pid !== null) || beingStarted(vmid))) {
       throw conflict(`guest ${vmid} was started during the restore; nothing was changed`);
     }
-    if (!overwrite && findVmConfig(vmid)) throw conflict(`VMID ${vmid} was taken during the restore`);
+    if (!overwrite && now) throw conflict(`VMID ${vmid} was taken during the restore`);
     disks.forEach((d, i) => renameSync(temps[i]!, diskPath(vmid, d)));
     for (const f of replaced) rmSync(diskPath(vmid, { file: f }), { force: true });
-    fsyncDir(vmFiles(vmid).imagesDir);
+    fsyncPath(guestImagesDir(vmid));
     writeVmConfig(config);
   });
 }

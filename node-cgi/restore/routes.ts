@@ -1,7 +1,8 @@
 /**
- * The API of restores, in two blocks of routes:
+ * The API of restores, in two blocks of routes (parse with requests.ts,
+ * then act), served by two CGIs:
  *
- * BACKUP_RESTORE_ROUTES, served by backup.cgi under /api/backup:
+ * BACKUP_RESTORE_ROUTES, by backup.cgi under /api/backup:
  *   POST /<id>/restore          {vmid?, storage?, force?}  → 202 {task, vmid}     (task "restore")
  *   POST /<id>/boot             {vmid?, live?, bwlimit?, force?} → {vmid, warnings, task, liveTask?}
  *   GET  /<id>/bootcheck        the last boot check's result
@@ -9,11 +10,15 @@
  *   GET  /<id>/screenshot       its screenshot (image/png)
  *   GET|PUT /jobs/<job>/bootcheck  {enabled, seconds}: boot check after each verified backup of the job
  *
- * RESTORE_ROUTES, served by restore.cgi under /api/restore:
+ * RESTORE_ROUTES, by restore.cgi under /api/restore:
  *   GET  /                      guests running from a backup
  *   POST /<vmid>/link           {up}: connect or unplug the NICs of a running guest
  *   POST /<vmid>/keep           {bwlimit?} → 202 {task}: live restore (task "live-restore")
+ *   POST /clean                 delete stopped temporary guests nobody watches
  *   GET|PUT /medium             {image}: the rescue image each backup job copies to its storage
+ *
+ * They live here and not in handlers/: a handler file is a CGI's entry, and
+ * one bundled into another would answer too.
  *
  * Backup ids are "<storage>:<vmid>:<stamp>". Reading a backup needs
  * VM.Backup on its guest; a restore or run that makes a guest also
@@ -21,112 +26,74 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reply, type Context, type Route } from '../lib/cgi';
-import { conflict, forbidden, invalid, notFound } from '../lib/errors';
+import { Reply } from '../lib/cgi';
+import type { ApiContext, ApiRoute } from '../auth/authorize';
+import { conflict, forbidden, notFound } from '../lib/errors';
+import { guestImagesDir } from '../lib/paths';
 import { checkedName, checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { getJob, getStorage } from '../backup/config';
-import { parseBackupId } from '../backup/manifest';
-import { findVmConfig, listVmConfigs } from '../vm/config';
-import { vmFiles } from '../vm/files';
-import { qmpCommand } from '../vm/power';
-import { guestPid, vmStatus } from '../vm/status';
-import { bootBackup, cleanTemporaries, setLinks } from './boot';
+import { parseBackupId, type BackupId } from '../backup/manifest';
+import { findGuest, openGuest } from '../vm';
+import { bootBackup, cleanTemporaries, setLinks, temporaryGuests } from './boot';
 import { readBootCheck, SCREENSHOT_FILE } from './bootcheck';
-import { BOOT_CHECK_DEFAULT_S, checkedRescueImage, checkedSeconds, jobBootCheck, parseBootCheck, readRestoreSettings, setJobBootCheck, setRescueImage } from './settings';
+import { startLiveRestore } from './live';
+import { checkRestoreTarget } from './plan';
+import { parseBoot, parseBootCheckRun, parseKeep, parseLinks, parseMedium, parseRestore } from './requests';
+import { checkedRescueImage, jobBootCheck, parseBootCheck, readRestoreSettings, setJobBootCheck, setRescueImage } from './settings';
 import { findBackupNow } from './source';
 
-/** The one storage of guests' disks on a node: var/lib/vz/images (as `local` holds them in the original). */
-export const DISK_STORAGE = 'local';
-/** Largest copy speed of a live restore, MiB/s (0 or absent: unlimited). */
-export const BWLIMIT_MAX_MIB_S = 100_000;
+/** The backup id of the path ("local:101:20261125T220000Z"); 404 when it is none. */
+const backupIdOfPath = (ctx: ApiContext) => ({ idText: ctx.params.id!, id: parseBackupId(ctx.params.id!) });
 
-function only(body: Record<string, unknown>, fields: string[]): void {
-  for (const k of Object.keys(body)) if (!fields.includes(k)) throw invalid(k, 'unknown field');
-}
-
-function bool(v: unknown, field: string): boolean {
-  if (v === undefined) return false;
-  if (typeof v !== 'boolean') throw invalid(field, 'must be true or false');
-  return v;
-}
-
-/** MiB/s → bytes/s; 0 for none. */
-export function checkedBwlimit(v: unknown): number {
-  if (v === undefined || v === null || v === 0) return 0;
-  if (typeof v !== 'number' || !(v > 0) || v > BWLIMIT_MAX_MIB_S) throw invalid('bwlimit', `must be MiB/s between 0 and ${BWLIMIT_MAX_MIB_S}`);
-  return Math.round(v * 1048576);
-}
-
-/** The backup id of the path, with VM.Backup on its guest checked (or Datastore.Audit on its storage, for reading). */
-function backupParam(ctx: Context, read = false) {
-  const idText = ctx.params.id!;
-  const id = parseBackupId(idText);
+/** VM.Backup on the backup's guest (or Datastore.Audit on its storage, for reading); its storage. */
+function backupAccess(ctx: ApiContext, id: BackupId, read = false) {
   const ok = ctx.can(`/vms/${id.vmid}`, 'VM.Backup') || (read && ctx.can(`/storage/${id.storage}`, 'Datastore.Audit'));
   if (!ok) throw forbidden(`permission denied: VM.Backup on /vms/${id.vmid}`);
-  getStorage(id.storage);
-  return { idText, id };
+  return getStorage(id.storage);
 }
 
-async function restore(ctx: Context) {
+async function restore(ctx: ApiContext) {
   const body = await ctx.req.json();
-  only(body, ['vmid', 'storage', 'force']);
-  const { idText, id } = backupParam(ctx);
-  const storage = body.storage ?? DISK_STORAGE;
-  if (storage !== DISK_STORAGE) {
-    throw invalid('storage', `guests' disks on this node live in storage "${DISK_STORAGE}" (var/lib/vz/images); the other storages hold backups`);
-  }
-  const force = bool(body.force, 'force');
-  const vmid = body.vmid === undefined ? id.vmid : checkedVmid(body.vmid);
-  const existing = findVmConfig(vmid);
-  if (existing) {
-    if (vmid !== id.vmid) throw conflict(`guest ${vmid} exists; a restore replaces only the guest a backup was taken of (${id.vmid}); choose a free VMID`);
-    ctx.check(`/vms/${vmid}`, 'VM.Allocate');
-    if (!force) throw conflict(`guest ${vmid} exists; send "force": true to replace its disks and config with the backup's`);
-    if (existing.temporary) throw conflict(`guest ${vmid} runs from a backup; keep it or stop it first`);
-    if (guestPid(vmid).pid !== null) throw conflict(`guest ${vmid} is running; stop it before restoring over it`);
-  } else {
-    ctx.check('/vms', 'VM.Allocate');
-    if (existsSync(vmFiles(vmid).imagesDir)) throw conflict(`VMID ${vmid} is in use: its disk folder exists`);
-  }
-  const s = getStorage(id.storage);
-  if (s.config.type === 'dir') findBackupNow(idText);
+  const { idText, id } = backupIdOfPath(ctx);
+  const r = parseRestore(body, id.vmid);
+  const storage = backupAccess(ctx, id);
+  const existing = findGuest(r.vmid);
+  ctx.check(existing ? `/vms/${r.vmid}` : '/vms', 'VM.Allocate');
+  checkRestoreTarget(r, id.vmid, existing && { running: existing.pid !== null, temporary: !!existing.config.temporary });
+  if (!existing && existsSync(guestImagesDir(r.vmid))) throw conflict(`VMID ${r.vmid} is in use: its disk folder exists`);
+  if (storage.config.type === 'dir') findBackupNow(idText);
   const task = startTask({
-    kind: 'restore', object: `/vms/${vmid}`, user: ctx.me.username,
-    params: { backup: idText, vmid, force }, message: `restore of ${idText} as guest ${vmid}`,
+    kind: 'restore', object: `/vms/${r.vmid}`, user: ctx.me.username,
+    params: { backup: idText, vmid: r.vmid, force: r.force }, message: `restore of ${idText} as guest ${r.vmid}`,
   });
-  return new Reply(202, { task, vmid });
+  return new Reply(202, { task, vmid: r.vmid });
 }
 
-async function boot(ctx: Context) {
-  const body = await ctx.req.json();
-  only(body, ['vmid', 'live', 'bwlimit', 'force']);
-  const { idText } = backupParam(ctx);
+async function boot(ctx: ApiContext) {
+  const r = parseBoot(await ctx.req.json());
+  const { idText, id } = backupIdOfPath(ctx);
+  backupAccess(ctx, id);
   ctx.check('/vms', 'VM.Allocate');
-  const vmid = body.vmid === undefined ? undefined : checkedVmid(body.vmid);
-  const live = bool(body.live, 'live');
-  const speed = checkedBwlimit(body.bwlimit);
-  const force = bool(body.force, 'force');
   const b = findBackupNow(idText);
   const v = b.manifest.verification;
-  if (v && !v.ok && !force) throw conflict(`backup ${b.id} failed its last verification (${v.problems.join('; ')}); send "force": true to run it anyway`);
-  const r = await bootBackup(b, { ...(vmid !== undefined ? { vmid } : {}), user: ctx.me.username });
-  const liveTask = live
-    ? startTask({ kind: 'live-restore', object: `/vms/${r.vmid}`, user: ctx.me.username, params: { vmid: r.vmid, speed }, message: `live restore of guest ${r.vmid}` })
-    : undefined;
-  return { ...r, ...(liveTask ? { liveTask } : {}) };
+  if (v && !v.ok && !r.force) throw conflict(`backup ${b.id} failed its last verification (${v.problems.join('; ')}); send "force": true to run it anyway`);
+  const booted = await bootBackup(b, { ...(r.vmid !== undefined ? { vmid: r.vmid } : {}), user: ctx.me.username });
+  const liveTask = r.live ? startLiveRestore(booted.vmid, r.speed, ctx.me.username) : undefined;
+  return { ...booted, ...(liveTask ? { liveTask } : {}) };
 }
 
-function readableBackup(ctx: Context) {
-  const { idText } = backupParam(ctx, true);
+function readableBackup(ctx: ApiContext) {
+  const { idText, id } = backupIdOfPath(ctx);
+  backupAccess(ctx, id, true);
   return findBackupNow(idText);
 }
 
-function jobParam(ctx: Context) {
+function jobOfPath(ctx: ApiContext) {
   return getJob(checkedName(ctx.params.job, 'id', 64)).id;
 }
 
-export const BACKUP_RESTORE_ROUTES: Route[] = [
+export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
   { method: 'POST', path: '/:id/restore', perm: 'authenticated', handle: restore },
   { method: 'POST', path: '/:id/boot', perm: 'authenticated', handle: boot },
   {
@@ -141,11 +108,10 @@ export const BACKUP_RESTORE_ROUTES: Route[] = [
   {
     method: 'POST', path: '/:id/bootcheck', perm: 'authenticated',
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      only(body, ['seconds']);
-      const { idText, id } = backupParam(ctx);
+      const { seconds } = parseBootCheckRun(await ctx.req.json());
+      const { idText, id } = backupIdOfPath(ctx);
+      backupAccess(ctx, id);
       ctx.check('/vms', 'VM.Allocate');
-      const seconds = body.seconds === undefined ? BOOT_CHECK_DEFAULT_S : checkedSeconds(body.seconds);
       const task = startTask({ kind: 'boot-check', object: `/vms/${id.vmid}`, user: ctx.me.username, params: { backup: idText, seconds }, message: `boot check of ${idText}` });
       return new Reply(202, { task });
     },
@@ -163,65 +129,48 @@ export const BACKUP_RESTORE_ROUTES: Route[] = [
       return new Reply(200, null, { contentType: 'image/png', body: png });
     },
   },
-  { method: 'GET', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: (ctx) => jobBootCheck(jobParam(ctx)) },
+  { method: 'GET', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: (ctx) => jobBootCheck(jobOfPath(ctx)) },
   {
     method: 'PUT', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Allocate' },
     handle: async (ctx) => {
-      const job = jobParam(ctx);
+      const job = jobOfPath(ctx);
       return setJobBootCheck(job, parseBootCheck(await ctx.req.json(), jobBootCheck(job)));
     },
   },
 ];
 
-const vmidOf = (ctx: Context) => checkedVmid(ctx.params.vmid);
+const guestOfPath = (ctx: ApiContext) => openGuest(checkedVmid(ctx.params.vmid));
 
-export const RESTORE_ROUTES: Route[] = [
+export const RESTORE_ROUTES: ApiRoute[] = [
   {
     method: 'GET', path: '/', perm: 'authenticated',
-    handle: async (ctx) => {
-      const out = [];
-      for (const c of listVmConfigs()) {
-        if (!c.temporary || !ctx.can(`/vms/${c.vmid}`, 'VM.Audit')) continue;
-        const st = await vmStatus(c.vmid);
-        out.push({ vmid: c.vmid, name: c.name, node: c.node, status: st.status, linkDown: c.nics.some((n) => n.linkDown === true), temporary: c.temporary });
-      }
-      return out;
-    },
+    handle: (ctx) => temporaryGuests((vmid) => ctx.can(`/vms/${vmid}`, 'VM.Audit')),
   },
   {
     method: 'POST', path: '/:vmid/link', perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      only(body, ['up']);
-      if (typeof body.up !== 'boolean') throw invalid('up', 'is required: true connects the network cards, false unplugs them');
-      const vmid = vmidOf(ctx);
-      const cfg = await setLinks(vmid, body.up, (cmd, args) => qmpCommand(vmid, cmd, args));
-      return { vmid, nics: cfg.nics };
+      const { up } = parseLinks(await ctx.req.json());
+      const g = guestOfPath(ctx);
+      const cfg = await setLinks(g, up);
+      return { vmid: g.vmid, nics: cfg.nics };
     },
   },
   {
     method: 'POST', path: '/:vmid/keep', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      only(body, ['bwlimit']);
-      const speed = checkedBwlimit(body.bwlimit);
-      const vmid = vmidOf(ctx);
-      const cfg = findVmConfig(vmid);
-      if (!cfg) throw notFound(`no guest with VMID ${vmid}`);
-      if (cfg.temporary?.purpose !== 'run') throw conflict(`guest ${vmid} does not run from a backup`);
-      if (guestPid(vmid).pid === null) throw conflict(`guest ${vmid} is not running`);
-      const task = startTask({ kind: 'live-restore', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid, speed }, message: `live restore of guest ${vmid}` });
-      return new Reply(202, { task });
+      const { speed } = parseKeep(await ctx.req.json());
+      const g = guestOfPath(ctx);
+      if (g.config.temporary?.purpose !== 'run') throw conflict(`guest ${g.vmid} does not run from a backup`);
+      if (g.pid === null) throw conflict(`guest ${g.vmid} is not running`);
+      return new Reply(202, { task: startLiveRestore(g.vmid, speed, ctx.me.username) });
     },
   },
   { method: 'GET', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: () => ({ image: readRestoreSettings().rescueImage }) },
   {
     method: 'PUT', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Allocate' },
     handle: async (ctx) => {
-      const body = await ctx.req.json();
-      only(body, ['image']);
-      if (!('image' in body)) throw invalid('image', 'is required: an ISO image of the library, or null');
-      return { image: setRescueImage(checkedRescueImage(body.image)).rescueImage };
+      const { image } = parseMedium(await ctx.req.json());
+      return { image: setRescueImage(checkedRescueImage(image)).rescueImage };
     },
   },
   {

@@ -12,12 +12,10 @@
  * the backup is booted in a sandbox for `seconds` and a screenshot stored.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { invalid } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { isoFile, paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
-import { checkedName } from '../lib/validate';
-import { isoPath } from '../vm/files';
+import { checkedBool, only } from '../lib/validate';
 
 /** Longest boot check, seconds. */
 export const BOOT_CHECK_MAX_S = 3600;
@@ -34,7 +32,7 @@ export interface RestoreSettings {
   jobs: Record<string, { bootCheck?: BootCheckSetting }>;
 }
 
-export const restoreSettingsFile = () => join(paths().etc, 'backup', 'restore.json');
+export const restoreSettingsFile = () => paths().restoreSettings;
 
 const EMPTY: RestoreSettings = { rescueImage: null, jobs: {} };
 
@@ -50,9 +48,8 @@ export function checkedSeconds(v: unknown, field = 'seconds'): number {
 
 /** A job's boot check setting from a body {"enabled", "seconds"?} laid over the current one. */
 export function parseBootCheck(body: Record<string, unknown>, cur: BootCheckSetting | undefined): BootCheckSetting {
-  for (const k of Object.keys(body)) if (k !== 'enabled' && k !== 'seconds') throw invalid(k, 'unknown field');
-  const enabled = body.enabled ?? cur?.enabled ?? false;
-  if (typeof enabled !== 'boolean') throw invalid('enabled', 'must be true or false');
+  only(body, ['enabled', 'seconds']);
+  const enabled = checkedBool(body.enabled ?? cur?.enabled ?? false, 'enabled');
   const seconds = body.seconds === undefined ? cur?.seconds ?? BOOT_CHECK_DEFAULT_S : checkedSeconds(body.seconds);
   return { enabled, seconds };
 }
@@ -67,10 +64,8 @@ export function setJobBootCheck(job: string, v: BootCheckSetting): BootCheckSett
 }
 
 /** The rescue image: an ISO of the library (it must be there now), or null for none. */
-export function checkedRescueImage(v: unknown): string | null {
-  if (v === null) return null;
-  const name = checkedName(v, 'image', 200);
-  if (!existsSync(isoPath(name))) throw invalid('image', `no ISO image named "${name}" in the library`);
+export function checkedRescueImage(name: string | null): string | null {
+  if (name !== null && !existsSync(isoFile(name))) throw invalid('image', `no ISO image named "${name}" in the library`);
   return name;
 }
 

@@ -14,31 +14,21 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, HttpError, notFound } from '../lib/errors';
+import { internal, conflict } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { getStorage } from '../backup/config';
-import { readableDir, scanBackups, type StoredBackup } from '../backup/list';
+import { backupIn, readableDir, type StoredBackup } from '../backup/list';
 import { CONFIG_FILE, backupId, compareSums, parseBackupId } from '../backup/manifest';
 import { openStorage } from '../backup/target';
 import { sumFile } from '../backup/verify';
 import type { BackupManifest, FileSum, StorageEntry } from '../backup/types';
-import { listVmConfigs } from '../vm/config';
-import { directIoSupported, randomMac } from '../vm/host';
-import { isoNames } from '../vm/manage';
-import { guestPid } from '../vm/status';
+import { isoNames } from '../iso/library';
+import { directIoSupported, guestOf, listVmConfigs, randomMac } from '../vm';
 import { parseBackupConfig, type BackupSource, type NodeFacts } from './plan';
 
 export interface FoundBackup extends BackupSource {
   storage: StorageEntry;
   stored: StoredBackup;
-}
-
-/** The backup with this id under an open storage folder; 404 when there is none. */
-export function backupIn(dir: string, storage: StorageEntry, idText: string): StoredBackup {
-  const id = parseBackupId(idText);
-  const b = scanBackups(dir, storage.name, id.vmid).find((x) => x.manifest.stamp === id.stamp);
-  if (!b) throw notFound(`no such backup: ${idText.slice(0, 120)}`);
-  return b;
 }
 
 /** SHA-256 of a small file, read at once. */
@@ -50,15 +40,15 @@ function sumSmall(dir: string, name: string): FileSum {
 /** config.json of a backup, checked against the manifest's SHA-256 first. */
 export function readBackupConfig(dir: string, m: BackupManifest): BackupSource['config'] {
   const want = m.files.filter((f) => f.name === CONFIG_FILE);
-  if (want.length !== 1) throw new HttpError(500, 'internal', 'the backup\'s manifest lists no config.json');
+  if (want.length !== 1) throw internal('the backup\'s manifest lists no config.json');
   let got: FileSum;
   try {
     got = sumSmall(dir, CONFIG_FILE);
   } catch {
-    throw new HttpError(500, 'internal', 'config.json of the backup is missing');
+    throw internal('config.json of the backup is missing');
   }
   const problems = compareSums(want, [got]);
-  if (problems.length > 0) throw new HttpError(500, 'internal', `the backup is damaged: ${problems.join('; ')}`);
+  if (problems.length > 0) throw internal(`the backup is damaged: ${problems.join('; ')}`);
   return parseBackupConfig(readFileSync(join(dir, CONFIG_FILE), 'utf8'));
 }
 
@@ -79,7 +69,7 @@ export function findBackupNow(idText: string): FoundBackup {
   }
   const dir = readableDir(storage);
   if (!dir) throw conflict(`storage ${storage.name} cannot be read now`);
-  const found = source(storage, backupIn(dir, storage, idText));
+  const found = source(storage, backupIn(dir, storage.name, id));
   for (const f of found.manifest.files) {
     let size = -1;
     try {
@@ -102,7 +92,7 @@ export async function openBackup(idText: string, task: string, log: (l: string) 
   const storage = getStorage(id.storage);
   const open = await openStorage(storage, task, log);
   try {
-    return { ...source(storage, backupIn(open.dir, storage, idText)), release: open.release };
+    return { ...source(storage, backupIn(open.dir, storage.name, id)), release: open.release };
   } catch (e) {
     await open.release();
     throw e;
@@ -133,7 +123,7 @@ export async function checkSums(dir: string, m: BackupManifest, progress: (done:
 export function nodeFacts(now = Date.now()): NodeFacts {
   const guests = new Map<number, { name: string; macs: string[]; running: boolean; disks: string[] }>();
   for (const c of listVmConfigs()) {
-    guests.set(c.vmid, { name: c.name, macs: c.nics.map((n) => n.mac), running: guestPid(c.vmid).pid !== null, disks: c.disks.map((d) => d.file) });
+    guests.set(c.vmid, { name: c.name, macs: c.nics.map((n) => n.mac), running: guestOf(c).pid !== null, disks: c.disks.map((d) => d.file) });
   }
   return { node: nodeName(), guests, isos: isoNames(), directIo: directIoSupported(paths().images), newMac: randomMac, now };
 }

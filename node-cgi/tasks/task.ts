@@ -14,9 +14,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { HttpError, notFound } from '../lib/errors';
-import { nodeName, paths } from '../lib/paths';
+import { internal, HttpError, notFound } from '../lib/errors';
+import { nodeName, paths, taskFile } from '../lib/paths';
+import { processAlive } from '../lib/proc';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
 
 export type TaskStatus = 'running' | 'ok' | 'failed';
@@ -52,8 +52,8 @@ export function newTaskId(kind: string, object: string, now = new Date()): strin
   return `${stamp}-${slug}-${randomBytes(3).toString('hex')}`;
 }
 
-const stateFile = (id: string) => join(paths().tasks, `${id}.json`);
-export const taskLogFile = (id: string) => join(paths().tasks, `${id}.log`);
+const stateFile = (id: string) => taskFile(id, 'json');
+export const taskLogFile = (id: string) => taskFile(id, 'log');
 
 export interface StartTaskOptions {
   kind: string;
@@ -87,7 +87,7 @@ export function startTask(opts: StartTaskOptions): string {
   writeJsonAtomic(stateFile(id), rec);
   const logFd = openSync(taskLogFile(id), 'a');
   try {
-    const child = spawn(process.execPath, [join(paths().dist, 'bin/ramvm'), 'task', 'run', id], {
+    const child = spawn(process.execPath, [paths().ramvmBin, 'task', 'run', id], {
       detached: true,
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, RAMVM_ROOT: paths().root, RAMVM_DIST: paths().dist },
@@ -107,14 +107,6 @@ export function updateTask(id: string, fn: (t: TaskRecord) => TaskRecord): TaskR
   });
 }
 
-function processIsTask(pid: number, id: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(id);
-  } catch {
-    return false;
-  }
-}
-
 /** Grace period before a running task without a pid counts as dead (spawn in flight). */
 const START_GRACE_MS = 10_000;
 
@@ -124,13 +116,23 @@ export function readTask(id: string): TaskRecord {
   const rec = readJson<TaskRecord>(stateFile(id));
   if (!rec) throw notFound(`no such task: ${id}`);
   if (rec.status !== 'running') return rec;
-  const alive = rec.pid !== null ? processIsTask(rec.pid, id) : Date.now() - rec.start < START_GRACE_MS;
+  const alive = rec.pid !== null ? processAlive(rec.pid, id) : Date.now() - rec.start < START_GRACE_MS;
   if (alive) return rec;
   return updateTask(id, (t) =>
     t.status !== 'running'
       ? t
       : { ...t, status: 'failed', end: Date.now(), message: `interrupted: the task process is gone (${t.message})` },
   );
+}
+
+/** True while task `id` runs; false for none, a finished one, or one whose record is gone. */
+export function taskRunning(id: string | undefined): boolean {
+  if (!id) return false;
+  try {
+    return readTask(id).status === 'running';
+  } catch {
+    return false;
+  }
 }
 
 export function listTasks(limit = 100): TaskRecord[] {
@@ -207,7 +209,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
   const kind = kinds[rec.kind];
   logLine(`task ${rec.kind} on ${rec.object} started by ${rec.user} on node ${rec.node}`);
   try {
-    if (!kind) throw new HttpError(500, 'internal', `unknown task kind ${rec.kind}`);
+    if (!kind) throw internal(`unknown task kind ${rec.kind}`);
     const summary = await kind(run);
     logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
     return updateTask(id, (t) => ({ ...t, status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));

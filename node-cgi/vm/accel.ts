@@ -23,6 +23,7 @@ import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSy
 import { dirname, join } from 'node:path';
 import { runWatched } from '../lib/exec';
 import { paths } from '../lib/paths';
+import { pidExists } from '../lib/proc';
 import { readRunJson, writeRunJson } from './files';
 import { KVM_ERROR_RE, probeArgs, probeFirmware, probeVerdict, type ProbeRun } from './kvm-probe';
 import { KVM_CPU } from './qemu-args';
@@ -64,7 +65,7 @@ export interface ProbeOptions {
   force?: boolean;
 }
 
-const cacheFile = (o: ProbeOptions) => o.file ?? join(paths().run, 'accel.json');
+const cacheFile = (o: ProbeOptions) => o.file ?? paths().accelCache;
 
 /** A kept verdict that still holds: this boot, this device, this CPU model. */
 export function currentVerdict(v: HostAccel | undefined, want: { bootId: string; device: string; cpu: string }): HostAccel | undefined {
@@ -110,9 +111,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function claimIsStale(claim: string): boolean {
   try {
     const pid = Number(readFileSync(join(claim, 'pid'), 'utf8'));
-    if (pid > 1) process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    if (pid > 1 && !pidExists(pid)) return true;
+  } catch {
+    // No pid yet: being claimed right now, or its claimer died first (the age says).
   }
   try {
     return Date.now() - statSync(claim).mtimeMs > CLAIM_STALE_MS;

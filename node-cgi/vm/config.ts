@@ -5,15 +5,14 @@
  */
 import { readdirSync } from 'node:fs';
 import { notFound } from '../lib/errors';
-import { paths } from '../lib/paths';
+import { guestConfigFile, paths } from '../lib/paths';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
 import { checkedVmid } from '../lib/validate';
-import { vmFiles } from './files';
 import type { VmConfig } from './types';
 
 /** A guest's config or undefined when there is none. */
 export function findVmConfig(vmid: number): VmConfig | undefined {
-  return readJson<VmConfig>(vmFiles(checkedVmid(vmid)).config);
+  return readJson<VmConfig>(guestConfigFile(checkedVmid(vmid)));
 }
 
 /** A guest's config; 404 when there is no such guest. */
@@ -53,12 +52,12 @@ export function listVmConfigs(): VmConfig[] {
 }
 
 export function writeVmConfig(cfg: VmConfig): void {
-  writeJsonAtomic(vmFiles(cfg.vmid).config, cfg);
+  writeJsonAtomic(guestConfigFile(cfg.vmid), cfg);
 }
 
 /** Locked read-modify-write of a guest's config; 404 when it does not exist, nothing written when fn throws. */
 export function updateVmConfig(vmid: number, fn: (cfg: VmConfig) => VmConfig): VmConfig {
-  return updateJson<VmConfig | null>(vmFiles(vmid).config, null, (cfg) => {
+  return updateJson<VmConfig | null>(guestConfigFile(vmid), null, (cfg) => {
     if (!cfg) throw notFound(`no guest with VMID ${vmid}`);
     return fn(cfg);
   }) as VmConfig;

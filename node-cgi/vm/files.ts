@@ -12,27 +12,16 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { paths } from '../lib/paths';
-import type { DiskConfig } from './types';
+import { guestConfigFile, guestImagesDir, guestRunFile } from '../lib/paths';
+import type { DiskConfig, VmFiles } from './types';
 
-export interface VmFiles {
-  config: string;
-  imagesDir: string;
-  pid: string;
-  qmp: string;
-  statusQmp: string;
-  vnc: string;
-  serialLog: string;
-  runInfo: string;
-  cpuSample: string;
-}
+export type { VmFiles };
 
 export function vmFiles(vmid: number): VmFiles {
-  const p = paths();
-  const run = (ext: string) => join(p.qemuRun, `${vmid}.${ext}`);
+  const run = (ext: string) => guestRunFile(vmid, ext);
   return {
-    config: join(p.vms, `${vmid}.json`),
-    imagesDir: join(p.images, String(vmid)),
+    config: guestConfigFile(vmid),
+    imagesDir: guestImagesDir(vmid),
     pid: run('pid'),
     qmp: run('qmp'),
     statusQmp: run('status.qmp'),
@@ -44,19 +33,13 @@ export function vmFiles(vmid: number): VmFiles {
 }
 
 /** Runtime files a stopped guest must not leave behind (QEMU itself removes only pidfile and QMP sockets). */
-export function runtimeFiles(vmid: number): string[] {
-  const f = vmFiles(vmid);
+export function runtimeFiles(f: VmFiles): string[] {
   return [f.pid, f.qmp, f.statusQmp, f.vnc, f.runInfo, f.cpuSample];
 }
 
 /** Absolute path of a disk image. */
 export function diskPath(vmid: number, disk: Pick<DiskConfig, 'file'>): string {
-  return join(paths().images, String(vmid), disk.file);
-}
-
-/** Absolute path of an ISO image of the library. */
-export function isoPath(name: string): string {
-  return join(paths().iso, name);
+  return join(guestImagesDir(vmid), disk.file);
 }
 
 /**

@@ -1,15 +1,33 @@
 /**
- * What other features use of guests: configs, files, status and power
- * actions. Backups, console, ISO and migration import from here.
+ * The public face of vm/: everything other folders (handlers, console,
+ * backups, restores, the CLI) use of guests comes from here, and the layer
+ * test refuses imports that pass by it. Most of it takes a guest handle,
+ * resolved once from a VMID:
  *
- *   import { readVmConfig, vmStatus, vmFiles, diskPath } from '../vm';
- *   const cfg = readVmConfig(101);                 // 404 HttpError when missing
- *   const { status } = await vmStatus(101);        // "running" | "paused" | "stopped"
- *   vmFiles(101).vnc                               // run/ramvm/qemu/101.vnc (VNC unix socket)
- *   diskPath(101, cfg.disks[0])                     // var/lib/vz/images/101/vm-101-disk-0.qcow2
+ *   import { openGuest, startVm, vmStatus } from '../vm';
+ *   const g = openGuest(101);          // config, files, node, pid; 404 when missing
+ *   await startVm(g);                  // 409 when it runs, lives elsewhere or would overcommit
+ *   g.files.vnc                        // run/ramvm/qemu/101.vnc (VNC unix socket)
+ *   diskPath(101, g.config.disks[0])   // var/lib/vz/images/101/vm-101-disk-0.qcow2
  */
-export { findVmConfig, listVmConfigs, listVmids, readVmConfig, updateVmConfig } from './config';
-export { diskPath, isoPath, vmFiles, type VmFiles } from './files';
-export { guestPid, vmStatus } from './status';
-export { qmpCommand, readRunInfo, shutdownVm, startVm, stopVm, waitStopped, pauseVm, resumeVm } from './power';
 export type * from './types';
+export { findGuest, guestOf, mustLiveHere, openGuest, pidNow, runningPid } from './guest';
+export { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from './config';
+export { diskPath } from './files';
+export { vmStatus } from './status';
+export {
+  beingStarted, patchStartedConfig, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
+  waitStopped,
+} from './power';
+export { chooseAccel, hostAccel } from './accel';
+export {
+  addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, removeDisk, updateDisk, updateVm,
+} from './manage';
+export { directIoSupported, existingBridges, randomMac } from './host';
+export { netPlan, pendingChanges } from './qemu-args';
+export { diskUsage, guestResources } from './resources';
+export { nodeResources } from './node-resources';
+export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
+export { bootGuests, VM_TASK_KINDS } from './tasks';
+export { parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';
+export { checkVmConfig, diskFileName, type Issue, type ValidationFacts, type VmCreateCheck } from './validate';

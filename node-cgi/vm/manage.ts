@@ -16,33 +16,23 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
-import { run } from '../lib/exec';
-import { nodeName, paths } from '../lib/paths';
+import { guestConfigFile, guestImagesDir, isoFile, nodeName, paths } from '../lib/paths';
 import { removeFile, withLock } from '../lib/store';
 import { updateAccess } from '../access/store';
 import { audit } from '../access/audit';
 import { withQmp } from '../qemu/qmp';
-import { findVmConfig, listVmConfigs, listVmids, readVmConfig, updateVmConfig, writeVmConfig } from './config';
+import { isoNames } from '../iso/library';
+import { createImage, resizeImage } from '../tools/qemu-img';
+import { findVmConfig, listVmConfigs, listVmids, updateVmConfig, writeVmConfig } from './config';
 import { VMID_FIRST } from './defaults';
-import { diskPath, isoPath, runtimeFiles, vmFiles, writeRunJson } from './files';
+import { diskPath, runtimeFiles } from './files';
+import { mustLiveHere, pidNow } from './guest';
 import { directIoSupported, randomMac } from './host';
-import { readRunInfo } from './power';
-import { guestPid } from './status';
-import { checkVmConfig, diskFileName, parseSize, validateVmConfig, type Issue, type ValidationFacts } from './validate';
-import { VMID_MAX } from '../lib/validate';
-import type { DiskConfig, VmConfig } from './types';
-
-/** Time qemu-img gets for one create or resize (sparse: instant; qcow2 metadata: ms). */
-export const QEMU_IMG_TIMEOUT_MS = 120_000;
-
-/** ISO images in the library (regular files with a valid name). */
-export function isoNames(): Set<string> {
-  try {
-    return new Set(readdirSync(paths().iso, { withFileTypes: true }).filter((e) => e.isFile() && /^[A-Za-z0-9]/.test(e.name)).map((e) => e.name));
-  } catch {
-    return new Set();
-  }
-}
+import { updateRunInfo } from './power';
+import { checkVmConfig, diskFileName, validateVmConfig, type ValidationFacts, type VmCreateCheck } from './validate';
+import { parseSize, VMID_MAX } from '../lib/validate';
+import type { DiskAdd, DiskChange } from './requests';
+import type { DiskConfig, Guest, VmConfig } from './types';
 
 /** The facts about this node that validation needs; `self` is left out of the MAC check. */
 export function validationFacts(mode: ValidationFacts['mode'], self?: number): ValidationFacts {
@@ -65,7 +55,7 @@ export function validationFacts(mode: ValidationFacts['mode'], self?: number): V
 /** The first VMID from 101 without a config or disk folder; `used` lists both. */
 export function nextFreeVmid(used: ReadonlySet<number>, from = VMID_FIRST): number {
   for (let v = from; v <= VMID_MAX; v++) if (!used.has(v)) return v;
-  throw new HttpError(507, 'insufficient_storage', 'no free VMID');
+  throw new HttpError('insufficient_storage', 'no free VMID');
 }
 
 /** VMIDs with a config or a disk folder on this node. */
@@ -79,22 +69,12 @@ export function usedVmids(): Set<number> {
   return used;
 }
 
-export function qemuImgCreateArgs(file: string, format: DiskConfig['format'], bytes: number): string[] {
-  return format === 'qcow2'
-    ? ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'preallocation=off', file, String(bytes)]
-    : ['qemu-img', 'create', '-q', '-f', 'raw', file, String(bytes)];
-}
-
-export function qemuImgResizeArgs(file: string, format: DiskConfig['format'], bytes: number): string[] {
-  return ['qemu-img', 'resize', '-q', '-f', format, file, String(bytes)];
-}
-
 async function createDiskImage(vmid: number, d: DiskConfig): Promise<void> {
-  await run(qemuImgCreateArgs(diskPath(vmid, d), d.format, parseSize(d.size)), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+  await createImage(diskPath(vmid, d), d.format, parseSize(d.size));
 }
 
 /** A dry run of create: the config it would make, or the issues (for the create form). */
-export function checkCreate(body: Record<string, unknown>): { config?: VmConfig; issues: Issue[] } {
+export function checkCreate(body: Record<string, unknown>): VmCreateCheck {
   const vmid = body.vmid ?? nextFreeVmid(usedVmids());
   const res = checkVmConfig({ ...body, vmid }, validationFacts('create'));
   if (res.config && body.vmid !== undefined && (findVmConfig(res.config.vmid) || usedVmids().has(res.config.vmid))) {
@@ -103,57 +83,72 @@ export function checkCreate(body: Record<string, unknown>): { config?: VmConfig;
   return res;
 }
 
+/**
+ * Claim a VMID for a new guest: `wanted` (409 when a guest or a disk folder
+ * has it) or the next free one from 101. The claim is the guest's disk
+ * folder, made under the node-wide lock "vm-create" (mkdir is atomic, so a
+ * claim survives the short lock); a free VMID claimed by another process
+ * since we looked is passed over.
+ */
+export function claimVmid(wanted: number | undefined): number {
+  return withLock('vm-create', () => {
+    const used = usedVmids();
+    mkdirSync(paths().images, { recursive: true });
+    for (let vmid = wanted ?? nextFreeVmid(used); ; vmid = nextFreeVmid(used, vmid + 1)) {
+      if (findVmConfig(vmid)) {
+        if (wanted !== undefined) throw conflict(`VMID ${vmid} is already in use`);
+        continue;
+      }
+      try {
+        mkdirSync(guestImagesDir(vmid));
+        return vmid;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (wanted !== undefined) throw conflict(`VMID ${vmid} is in use: its disk folder ${guestImagesDir(vmid)} exists`);
+      }
+    }
+  });
+}
+
+/** Give a claim up: its folder and everything in it go. */
+export function dropClaim(vmid: number): void {
+  rmSync(guestImagesDir(vmid), { recursive: true, force: true });
+}
+
 /** Create a guest: VMID, disks, config. Nothing is left behind when it fails. */
 export async function createVm(body: Record<string, unknown>): Promise<VmConfig> {
   // Validate before claiming anything (with a stand-in VMID when none is given).
   validateVmConfig({ ...body, vmid: body.vmid ?? VMID_FIRST }, validationFacts('create'));
-  const cfg = withLock('vm-create', () => {
-    const used = usedVmids();
-    const explicit = body.vmid !== undefined;
-    mkdirSync(paths().images, { recursive: true });
-    for (let vmid = explicit ? (body.vmid as number) : nextFreeVmid(used); ; vmid = nextFreeVmid(used, vmid + 1)) {
-      if (findVmConfig(vmid)) {
-        if (explicit) throw conflict(`VMID ${vmid} is already in use`);
-        continue;
-      }
-      const c = validateVmConfig({ ...body, vmid }, validationFacts('create'));
-      try {
-        mkdirSync(vmFiles(vmid).imagesDir);
-        return c;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        if (explicit) throw conflict(`VMID ${vmid} is in use: its disk folder ${vmFiles(vmid).imagesDir} exists`);
-        // Claimed since we looked: take the next one.
-      }
-    }
-  });
+  const vmid = claimVmid(body.vmid as number | undefined);
   try {
+    const cfg = validateVmConfig({ ...body, vmid }, validationFacts('create'));
     for (const d of cfg.disks) await createDiskImage(cfg.vmid, d);
     writeVmConfig(cfg);
+    return cfg;
   } catch (e) {
-    rmSync(vmFiles(cfg.vmid).imagesDir, { recursive: true, force: true });
-    removeFile(vmFiles(cfg.vmid).config);
+    dropClaim(vmid);
+    removeFile(guestConfigFile(vmid));
     throw e;
   }
-  return cfg;
 }
 
-function mustBeStopped(vmid: number, what: string): void {
-  if (guestPid(vmid).pid !== null) throw conflict(`guest ${vmid} is running; stop it before you ${what}`);
+/** 409 while the guest runs: looked at now, for what cannot be undone. */
+function mustBeStopped(g: Guest, what: string): void {
+  if (pidNow(g) !== null) throw conflict(`guest ${g.vmid} is running; stop it before you ${what}`);
 }
 
 /**
  * Delete a stopped guest: disks, config, runtime files and the ACL entries
  * on /vms/<vmid> (in the access store's transaction, and audited as done by `by`).
  */
-export function deleteVm(vmid: number, by = 'root'): void {
-  const cfg = readVmConfig(vmid);
-  if (cfg.node !== nodeName()) throw conflict(`guest ${vmid} lives on node ${cfg.node}, not on ${nodeName()}`);
-  mustBeStopped(vmid, 'delete it');
+export function deleteVm(g: Guest, by = 'root'): void {
+  const { vmid, files } = g;
+  mustLiveHere(g);
+  mustBeStopped(g, 'delete it');
   // Disks first: if that fails the config stays and the delete can be repeated.
-  rmSync(vmFiles(vmid).imagesDir, { recursive: true, force: true });
-  removeFile(vmFiles(vmid).config);
-  for (const f of [...runtimeFiles(vmid), vmFiles(vmid).serialLog]) rmSync(f, { force: true });
+  rmSync(files.imagesDir, { recursive: true, force: true });
+  removeFile(files.config);
+  for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
   // A later guest with this VMID must not inherit its permissions.
   const path = `/vms/${vmid}`;
   const removed = updateAccess((d) => {
@@ -205,10 +200,10 @@ export function mergeUpdate(cur: VmConfig, body: Record<string, unknown>): Recor
 }
 
 /** Change a guest's config; a changed CD in a running guest changes at once. */
-export async function updateVm(vmid: number, body: Record<string, unknown>): Promise<VmConfig> {
-  const cur = readVmConfig(vmid);
+export async function updateVm(g: Guest, body: Record<string, unknown>): Promise<VmConfig> {
+  const { vmid, config: cur } = g;
   const next = validateVmConfig(mergeUpdate(cur, body), validationFacts('update', vmid));
-  if (next.cdrom !== cur.cdrom && guestPid(vmid).pid !== null) await changeMedium(vmid, next.cdrom);
+  if (next.cdrom !== cur.cdrom && g.pid !== null) await changeMedium(g, next.cdrom);
   return updateVmConfig(vmid, (c) => {
     if (JSON.stringify(c) !== JSON.stringify(cur)) throw conflict(`guest ${vmid} was changed at the same time; try again`);
     return next;
@@ -216,35 +211,32 @@ export async function updateVm(vmid: number, body: Record<string, unknown>): Pro
 }
 
 /** Insert an ISO into a running guest's CD-ROM drive, or eject (null). */
-async function changeMedium(vmid: number, iso: string | null): Promise<void> {
-  await withQmp(vmFiles(vmid).qmp, async (q) => {
+async function changeMedium(g: Guest, iso: string | null): Promise<void> {
+  await withQmp(g.files.qmp, async (q) => {
     if (iso === null) await q.execute('eject', { id: 'cdrom', force: true });
-    else await q.execute('blockdev-change-medium', { id: 'cdrom', filename: isoPath(iso), format: 'raw', 'read-only-mode': 'read-only' });
+    else await q.execute('blockdev-change-medium', { id: 'cdrom', filename: isoFile(iso), format: 'raw', 'read-only-mode': 'read-only' });
   });
-  const info = readRunInfo(vmid);
-  if (info) writeRunJson(vmFiles(vmid).runInfo, { ...info, cdrom: iso, ...(info.config ? { config: { ...info.config, cdrom: iso } } : {}) });
+  updateRunInfo(g, (info) => ({ ...info, cdrom: iso, ...(info.config ? { config: { ...info.config, cdrom: iso } } : {}) }));
 }
 
 /** Change the CD: an ISO of the library or null (empty drive). */
-export function changeCdrom(vmid: number, cdrom: unknown): Promise<VmConfig> {
-  return updateVm(vmid, { cdrom });
+export function changeCdrom(g: Guest, cdrom: unknown): Promise<VmConfig> {
+  return updateVm(g, { cdrom });
 }
 
 /** Add a disk (created now; a running guest sees it after its next start). */
-export async function addDisk(vmid: number, body: Record<string, unknown>): Promise<VmConfig> {
-  const cur = readVmConfig(vmid);
+export async function addDisk(g: Guest, body: DiskAdd): Promise<VmConfig> {
+  const { vmid, config: cur } = g;
   const taken = new Set(cur.disks.map((d) => Number(d.id.slice(4))));
-  const format = body.format ?? 'qcow2';
-  // The format becomes part of a file name: check it before anything else.
-  if (format !== 'qcow2' && format !== 'raw') throw invalid('format', 'must be one of qcow2, raw');
+  const { format } = body;
   // Claim the file name first (O_EXCL): two concurrent adds never pick the same image.
   let index = 0;
   let file = '';
   for (;; index++) {
     if (taken.has(index)) continue;
-    file = diskFileName(vmid, index, String(format));
+    file = diskFileName(vmid, index, format);
     try {
-      mkdirSync(vmFiles(vmid).imagesDir, { recursive: true });
+      mkdirSync(g.files.imagesDir, { recursive: true });
       closeSync(openSync(diskPath(vmid, { file }), 'wx'));
       break;
     } catch (e) {
@@ -280,37 +272,32 @@ function findDisk(cfg: VmConfig, id: string): DiskConfig {
  * Change a disk: grow it ({"size": "64G"}, also while running), or change
  * its bus or cache (at the next start). Shrinking is refused: it destroys data.
  */
-export async function updateDisk(vmid: number, id: string, body: Record<string, unknown>): Promise<VmConfig> {
-  const cur = readVmConfig(vmid);
+export async function updateDisk(g: Guest, id: string, change: DiskChange): Promise<VmConfig> {
+  const { vmid, config: cur } = g;
   const disk = findDisk(cur, id);
-  for (const k of Object.keys(body)) if (!['size', 'bus', 'cache'].includes(k)) throw invalid(k, k === 'format' ? 'cannot be changed' : 'unknown field');
-  const changed = { ...disk, ...body };
+  const changed = { ...disk, ...change };
   const next = validateVmConfig({ ...cur, disks: cur.disks.map((d) => (d.id === id ? changed : d)) }, validationFacts('update', vmid));
   const after = findDisk(next, id);
   const from = parseSize(disk.size);
   const to = parseSize(after.size);
   if (to < from) throw invalid('size', `can only grow (now ${disk.size}); shrinking a disk destroys data`);
   if (to > from) {
-    if (guestPid(vmid).pid !== null) {
-      await withQmp(vmFiles(vmid).qmp, (q) => q.execute('block_resize', { device: `drive-${id}`, size: to }));
-      const info = readRunInfo(vmid);
-      if (info?.config) {
-        const disks = info.config.disks.map((d) => (d.id === id ? { ...d, size: after.size } : d));
-        writeRunJson(vmFiles(vmid).runInfo, { ...info, config: { ...info.config, disks } });
-      }
+    if (g.pid !== null) {
+      await withQmp(g.files.qmp, (q) => q.execute('block_resize', { device: `drive-${id}`, size: to }));
+      updateRunInfo(g, (info) =>
+        info.config ? { ...info, config: { ...info.config, disks: info.config.disks.map((d) => (d.id === id ? { ...d, size: after.size } : d)) } } : info);
     } else {
-      await run(qemuImgResizeArgs(diskPath(vmid, disk), disk.format, to), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+      await resizeImage(diskPath(vmid, disk), disk.format, to);
     }
   }
   return updateVmConfig(vmid, (c) => ({ ...c, disks: c.disks.map((d) => (d.id === id ? after : d)) }));
 }
 
 /** Remove a disk of a stopped guest and delete its image. */
-export function removeDisk(vmid: number, id: string): VmConfig {
-  const cur = readVmConfig(vmid);
-  const disk = findDisk(cur, id);
-  mustBeStopped(vmid, 'remove a disk');
-  const next = updateVmConfig(vmid, (c) => ({ ...c, disks: c.disks.filter((d) => d.id !== id), boot: c.boot.filter((b) => b !== id) }));
-  removeFile(diskPath(vmid, disk));
+export function removeDisk(g: Guest, id: string): VmConfig {
+  const disk = findDisk(g.config, id);
+  mustBeStopped(g, 'remove a disk');
+  const next = updateVmConfig(g.vmid, (c) => ({ ...c, disks: c.disks.filter((d) => d.id !== id), boot: c.boot.filter((b) => b !== id) }));
+  removeFile(diskPath(g.vmid, disk));
   return next;
 }

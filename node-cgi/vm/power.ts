@@ -19,14 +19,15 @@
  * leaves QEMU in "prelaunch", then `cont`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { conflict, HttpError } from '../lib/errors';
+import { internal, conflict, HttpError } from '../lib/errors';
 import { ExecError, run } from '../lib/exec';
-import { nodeName, paths } from '../lib/paths';
+import { guestRunFile, isoFile, nodeName, paths } from '../lib/paths';
+import { pidExists } from '../lib/proc';
 import { withLock } from '../lib/store';
 import { withQmp } from '../qemu/qmp';
-import { readVmConfig, listVmConfigs } from './config';
-import { diskPath, isoPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
+import { listVmConfigs } from './config';
+import { diskPath, readRunJson, runtimeFiles, writeRunJson } from './files';
+import { mustLiveHere, pidNow, runningPid } from './guest';
 import { chooseAccel } from './accel';
 import { attachTap, existingBridges, randomMac } from './host';
 import { KVM_ERROR_RE } from './kvm-probe';
@@ -35,7 +36,7 @@ import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
 import { faultRefusal, guestPid, processIsGuest, vmStatus } from './status';
 import { checkVmConfig } from './validate';
-import type { VmConfig, VmRunInfo, VmStatusInfo } from './types';
+import type { Guest, VmConfig, VmRunInfo, VmStatusInfo } from './types';
 
 /** Time QEMU gets to set up and daemonize. */
 export const QEMU_START_TIMEOUT_MS = 30_000;
@@ -48,7 +49,7 @@ const MIB = 1024 * 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const reservationFile = (vmid: number) => join(paths().qemuRun, `${vmid}.starting`);
+const reservationFile = (vmid: number) => guestRunFile(vmid, 'starting');
 
 interface Reservation {
   pid: number;
@@ -59,12 +60,7 @@ interface Reservation {
 function liveReservation(file: string, now: number): Reservation | null {
   const r = readRunJson<Reservation>(file);
   if (!r || now - r.at > START_RESERVATION_MAX_AGE_MS) return null;
-  try {
-    process.kill(r.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return null;
-  }
-  return r;
+  return pidExists(r.pid) ? r : null;
 }
 
 /** Guests of this node whose QEMU runs (running or paused), with their memory in MiB. */
@@ -90,18 +86,19 @@ function reservedMemory(exceptVmid: number, now: number): number {
   for (const n of names) {
     const m = /^([0-9]+)\.starting$/.exec(n);
     if (!m || Number(m[1]) === exceptVmid) continue;
-    sum += liveReservation(join(paths().qemuRun, n), now)?.memory ?? 0;
+    sum += liveReservation(reservationFile(Number(m[1])), now)?.memory ?? 0;
   }
   return sum;
 }
 
-function mustLiveHere(cfg: VmConfig): void {
-  if (cfg.node !== nodeName()) throw conflict(`guest ${cfg.vmid} lives on node ${cfg.node}, not on ${nodeName()}`);
+/** True while a start of the guest is under way (its reservation is held by a live process). */
+export function beingStarted(vmid: number): boolean {
+  return liveReservation(reservationFile(vmid), Date.now()) !== null;
 }
 
 /** Things QEMU would fail on, said clearly before it is launched. */
 function checkStartable(cfg: VmConfig): void {
-  if (cfg.cdrom && !existsSync(isoPath(cfg.cdrom))) {
+  if (cfg.cdrom && !existsSync(isoFile(cfg.cdrom))) {
     throw conflict(`the CD-ROM's ISO image "${cfg.cdrom}" is no longer in the library; choose another or none`);
   }
   for (const d of cfg.disks) {
@@ -127,20 +124,24 @@ function checkedForStart(stored: VmConfig): VmConfig {
   return config;
 }
 
-/** Start a stopped guest; 409 when it runs, is being started, or would overcommit memory. */
-export async function startVm(vmid: number): Promise<VmStatusInfo> {
-  const cfg = checkedForStart(readVmConfig(vmid));
-  mustLiveHere(cfg);
+/**
+ * Start a stopped guest; 409 when it runs, is being started, or would
+ * overcommit memory. Whether it runs is looked at under the start lock
+ * (another start may have come first), and its new pid once QEMU is up.
+ */
+export async function startVm(g: Guest): Promise<VmStatusInfo> {
+  const { vmid, files } = g;
+  const cfg = checkedForStart(g.config);
+  mustLiveHere(g);
   checkStartable(cfg);
   const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   if (choice.refusal) throw conflict(choice.refusal);
-  const files = vmFiles(vmid);
   const reservation = reservationFile(vmid);
   withLock('vm-start', () => {
     const now = Date.now();
-    if (guestPid(vmid).pid !== null) throw conflict(`guest ${vmid} is already running`);
+    if (pidNow(g) !== null) throw conflict(`guest ${vmid} is already running`);
     if (liveReservation(reservation, now)) throw conflict(`guest ${vmid} is being started`);
-    const claimed = runningGuests().reduce((s, g) => s + g.memory, 0) + reservedMemory(vmid, now);
+    const claimed = runningGuests().reduce((s, r) => s + r.memory, 0) + reservedMemory(vmid, now);
     const refusal = memoryRefusal({
       total: parseMeminfo(readFileSync('/proc/meminfo', 'utf8')).total,
       claimed: claimed * MIB,
@@ -151,15 +152,16 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
     mkdirSync(paths().qemuRun, { recursive: true });
     writeRunJson(reservation, { pid: process.pid, at: now, memory: cfg.memory } satisfies Reservation);
   });
+  let pid: number;
   try {
-    for (const f of runtimeFiles(vmid)) rmSync(f, { force: true });
+    for (const f of runtimeFiles(files)) rmSync(f, { force: true });
     const accel = choice.accel;
     const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
     const argv = qemuArgs(cfg, {
       accel,
       files,
       diskPath: (d) => diskPath(vmid, d),
-      isoPath,
+      isoPath: isoFile,
       bridges,
     });
     try {
@@ -167,16 +169,17 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
     } catch (e) {
       throw accel === 'kvm' && e instanceof ExecError && KVM_ERROR_RE.test(e.stderrTail) ? kvmStartError(vmid, e) : e;
     }
-    const { pid } = guestPid(vmid);
-    if (pid === null) {
-      throw new HttpError(500, 'exec_failed', `QEMU of guest ${vmid} exited right after its start${accel === 'kvm' ? `; it ran under KVM: ${TRY_TCG(vmid)}` : ''}`);
+    const started = pidNow(g);
+    if (started === null) {
+      throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start${accel === 'kvm' ? `; it ran under KVM: ${TRY_TCG(vmid)}` : ''}`);
     }
+    pid = started;
     const net = netPlan(cfg, bridges);
     try {
       for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
       if (startsPaused(cfg)) await unplugAndRun(files.qmp, cfg);
     } catch (e) {
-      await stopProcess(vmid, pid);
+      await stopProcess(g, pid);
       throw e;
     }
     const info: VmRunInfo = { pid, accel, net, started: Date.now(), cdrom: cfg.cdrom };
@@ -184,7 +187,7 @@ export async function startVm(vmid: number): Promise<VmStatusInfo> {
   } finally {
     rmSync(reservation, { force: true });
   }
-  return vmStatus(vmid);
+  return vmStatus({ vmid, files, pid, stale: false });
 }
 
 const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its accelerator to TCG (PUT /api/vm/${vmid} {"accel": "tcg"})`;
@@ -192,7 +195,7 @@ const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its acc
 /** QEMU refused to start under KVM: say that it is the host's KVM, and what to do. */
 function kvmStartError(vmid: number, e: ExecError): HttpError {
   const line = e.stderrTail.split('\n').map((l) => l.trim()).find((l) => KVM_ERROR_RE.test(l)) ?? '';
-  return new HttpError(500, 'exec_failed', `QEMU could not run guest ${vmid} under KVM (${line}): ${TRY_TCG(vmid)}`, e.detail);
+  return new HttpError('exec_failed', `QEMU could not run guest ${vmid} under KVM (${line}): ${TRY_TCG(vmid)}`, e.detail);
 }
 
 /** Set the links of NICs marked `linkDown` down, then let the vCPUs run (the guest was started with -S). */
@@ -203,9 +206,26 @@ async function unplugAndRun(qmp: string, cfg: VmConfig): Promise<void> {
   });
 }
 
+export type RunInfo = VmRunInfo & { config?: VmConfig };
+
 /** What a running guest was started with (and the config it was started from). */
-export function readRunInfo(vmid: number): (VmRunInfo & { config?: VmConfig }) | undefined {
-  return readRunJson<VmRunInfo & { config?: VmConfig }>(vmFiles(vmid).runInfo);
+export function readRunInfo(g: Pick<Guest, 'files'>): RunInfo | undefined {
+  return readRunJson<RunInfo>(g.files.runInfo);
+}
+
+/**
+ * Change what a running guest runs with, when it runs: a CD changed live,
+ * a disk grown or switched live, links set. Nothing happens without a run
+ * record (the guest is stopped).
+ */
+export function updateRunInfo(g: Pick<Guest, 'files'>, fn: (info: RunInfo) => RunInfo): void {
+  const info = readRunInfo(g);
+  if (info) writeRunJson(g.files.runInfo, fn(info));
+}
+
+/** Lay `patch` over the config a running guest was started from (for pendingChanges). */
+export function patchStartedConfig(g: Pick<Guest, 'files'>, patch: Partial<VmConfig>): void {
+  updateRunInfo(g, (info) => (info.config ? { ...info, config: { ...info.config, ...patch } } : info));
 }
 
 async function waitGone(vmid: number, pid: number, timeoutMs: number): Promise<boolean> {
@@ -218,75 +238,71 @@ async function waitGone(vmid: number, pid: number, timeoutMs: number): Promise<b
 }
 
 /** Wait until a guest's QEMU has ended (e.g. after an ACPI shutdown); false on timeout. */
-export async function waitStopped(vmid: number, timeoutMs: number): Promise<boolean> {
-  const { pid } = guestPid(vmid);
-  return pid === null ? true : waitGone(vmid, pid, timeoutMs);
+export async function waitStopped(g: Guest, timeoutMs: number): Promise<boolean> {
+  return g.pid === null ? true : waitGone(g.vmid, g.pid, timeoutMs);
 }
 
-async function stopProcess(vmid: number, pid: number): Promise<void> {
+async function stopProcess(g: Pick<Guest, 'vmid' | 'files'>, pid: number): Promise<void> {
+  const { vmid } = g;
   process.kill(pid, 'SIGTERM');
   if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) {
     if (processIsGuest(pid, vmid)) process.kill(pid, 'SIGKILL');
-    if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw new HttpError(500, 'internal', `QEMU of guest ${vmid} (pid ${pid}) does not end`);
+    if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw internal(`QEMU of guest ${vmid} (pid ${pid}) does not end`);
   }
-  for (const f of runtimeFiles(vmid)) rmSync(f, { force: true });
+  for (const f of runtimeFiles(g.files)) rmSync(f, { force: true });
 }
 
-function runningPid(vmid: number): number {
-  const { pid } = guestPid(vmid);
-  if (pid === null) throw conflict(`guest ${vmid} is not running`);
-  return pid;
-}
-
-/** Hard stop: QEMU ends at once (like pulling the plug, but disks are flushed). */
-export async function stopVm(vmid: number): Promise<VmStatusInfo> {
-  mustLiveHere(readVmConfig(vmid));
-  await stopProcess(vmid, runningPid(vmid));
-  return vmStatus(vmid);
+/** Hard stop: QEMU ends at once (like pulling the plug, but disks are flushed). Looks at the process now. */
+export async function stopVm(g: Guest): Promise<VmStatusInfo> {
+  mustLiveHere(g);
+  const pid = pidNow(g);
+  if (pid === null) throw conflict(`guest ${g.vmid} is not running`);
+  await stopProcess(g, pid);
+  return vmStatus({ vmid: g.vmid, files: g.files, pid: null, stale: false });
 }
 
 /** Run one QMP command on the guest's work socket. */
-export async function qmpCommand<T = unknown>(vmid: number, command: string, args?: Record<string, unknown>): Promise<T> {
-  mustLiveHere(readVmConfig(vmid));
-  runningPid(vmid);
-  return withQmp(vmFiles(vmid).qmp, (q) => q.execute<T>(command, args));
+export async function qmpCommand<T = unknown>(g: Guest, command: string, args?: Record<string, unknown>): Promise<T> {
+  mustLiveHere(g);
+  runningPid(g);
+  return withQmp(g.files.qmp, (q) => q.execute<T>(command, args));
 }
 
 /** Press the ACPI power button; the guest's OS decides when to power off. */
-export async function shutdownVm(vmid: number): Promise<VmStatusInfo> {
-  await refuseIfCrashed(vmid, 'an ACPI shutdown');
-  await qmpCommand(vmid, 'system_powerdown');
-  return vmStatus(vmid);
+export async function shutdownVm(g: Guest): Promise<VmStatusInfo> {
+  await refuseIfCrashed(g, 'an ACPI shutdown');
+  await qmpCommand(g, 'system_powerdown');
+  return vmStatus(g);
 }
 
 /** 409 when the guest has crashed: `action` cannot help it. */
-export async function refuseIfCrashed(vmid: number, action: string): Promise<void> {
-  const { fault } = await vmStatus(vmid);
-  if (fault) throw conflict(faultRefusal(vmid, fault, action));
+export async function refuseIfCrashed(g: Guest, action: string): Promise<void> {
+  const { fault } = await vmStatus(g);
+  if (fault) throw conflict(faultRefusal(g.vmid, fault, action));
 }
 
 /** Reset; a crashed guest comes back from QEMU's "prelaunch" with `cont`. */
-export async function resetVm(vmid: number): Promise<VmStatusInfo> {
-  const { fault } = await vmStatus(vmid);
-  await qmpCommand(vmid, 'system_reset');
+export async function resetVm(g: Guest): Promise<VmStatusInfo> {
+  const { fault } = await vmStatus(g);
+  await qmpCommand(g, 'system_reset');
   if (fault) {
-    const after = await qmpCommand<{ status: string }>(vmid, 'query-status');
+    const after = await qmpCommand<{ status: string }>(g, 'query-status');
     if (after.status !== 'prelaunch') {
-      throw conflict(`guest ${vmid} stayed in "${after.status}" after the reset (QEMU runs with -no-reboot?); stop it and start it again`);
+      throw conflict(`guest ${g.vmid} stayed in "${after.status}" after the reset (QEMU runs with -no-reboot?); stop it and start it again`);
     }
-    await qmpCommand(vmid, 'cont');
+    await qmpCommand(g, 'cont');
   }
-  return vmStatus(vmid);
+  return vmStatus(g);
 }
 
-export async function pauseVm(vmid: number): Promise<VmStatusInfo> {
-  await refuseIfCrashed(vmid, 'pause');
-  await qmpCommand(vmid, 'stop');
-  return vmStatus(vmid);
+export async function pauseVm(g: Guest): Promise<VmStatusInfo> {
+  await refuseIfCrashed(g, 'pause');
+  await qmpCommand(g, 'stop');
+  return vmStatus(g);
 }
 
-export async function resumeVm(vmid: number): Promise<VmStatusInfo> {
-  await refuseIfCrashed(vmid, 'resume');
-  await qmpCommand(vmid, 'cont');
-  return vmStatus(vmid);
+export async function resumeVm(g: Guest): Promise<VmStatusInfo> {
+  await refuseIfCrashed(g, 'resume');
+  await qmpCommand(g, 'cont');
+  return vmStatus(g);
 }

@@ -13,13 +13,14 @@
  * then. Without an earlier reading a guest shows its average since start.
  */
 import { readFileSync, statSync, statfsSync } from 'node:fs';
-import { join } from 'node:path';
+import { formatBytes } from '../lib/format';
 import { paths } from '../lib/paths';
 import { diskPath, readRunJson, vmFiles, writeRunJson } from './files';
-import { CLOCK_TICKS_PER_S } from './status';
-import { parseSize } from './validate';
+import { parseSize } from '../lib/validate';
 import type { DiskUsage, VmConfig, VmResources } from './types';
 
+/** USER_HZ: /proc times are in these ticks on Linux (x86: always 100). */
+export const CLOCK_TICKS_PER_S = 100;
 /** A reading older than this is too old to difference against. */
 export const CPU_SAMPLE_MAX_AGE_MS = 60_000;
 /** A reading younger than this is too close to difference against (noise); it is kept instead. */
@@ -48,6 +49,17 @@ export function parseProcStat(text: string): ProcStat {
     return v;
   };
   return { comm: text.slice(open + 1, close), state: f[0] ?? '?', cpuTicks: num(14) + num(15), startTicks: num(22) };
+}
+
+/** Seconds a process has run, from /proc/<pid>/stat field 22 and /proc/uptime; 0 when unknown. */
+export function processUptime(pid: number): number {
+  try {
+    const { startTicks } = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const up = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Math.max(0, Math.floor(up - startTicks / CLOCK_TICKS_PER_S));
+  } catch {
+    return 0;
+  }
 }
 
 /** "VmRSS:     34884 kB" from /proc/<pid>/status → bytes (0 when absent, e.g. a zombie). */
@@ -157,7 +169,7 @@ export function guestResources(vm: VmConfig, pid: number | null, uptime: number,
 export function nodeCpuAndMemory(now = Date.now()): { usage: number; count: number; memory: { total: number; available: number } } {
   const count = cpuCount();
   const totals = parseCpuTotals(readFileSync('/proc/stat', 'utf8'));
-  const file = join(paths().run, 'node.cpu.json');
+  const file = paths().nodeCpuSample;
   const prev = readRunJson<CpuSample & { total: number }>(file);
   let usage = 0;
   if (prev && now - prev.at <= CPU_SAMPLE_MAX_AGE_MS && totals.total > prev.total) {
@@ -188,15 +200,13 @@ export interface MemoryClaim {
   ratio: number;
 }
 
-const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
-
 /** Null when the guest fits, else why not (for a 409). */
 export function memoryRefusal(c: MemoryClaim): string | null {
   const limit = c.total * c.ratio;
   if (c.claimed + c.want <= limit) return null;
   return (
-    `not enough memory: the guest needs ${gib(c.want)}, running guests claim ${gib(c.claimed)}, ` +
-    `and this node allows ${gib(limit)} (${c.ratio} × ${gib(c.total)} of memory); ` +
+    `not enough memory: the guest needs ${formatBytes(c.want)}, running guests claim ${formatBytes(c.claimed)}, ` +
+    `and this node allows ${formatBytes(limit)} (${c.ratio} × ${formatBytes(c.total)} of memory); ` +
     'stop a guest, give this one less memory, or raise the node\'s memory overcommit ratio'
   );
 }

@@ -27,14 +27,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Qmp } from '../qemu/qmp';
-import { checkedVmid } from '../lib/validate';
+import { processArgv } from '../lib/proc';
 import { readRunJson, vmFiles } from './files';
-import { FAULT_STATES, type Accelerator, type FaultState, type VmFault, type VmRunInfo, type VmState, type VmStatusInfo } from './types';
+import { processUptime } from './resources';
+import { FAULT_STATES, type Accelerator, type FaultState, type Guest, type VmFault, type VmFiles, type VmRunInfo, type VmState, type VmStatusInfo } from './types';
 
 /** How long a status probe waits for QEMU's monitor. */
 export const STATUS_PROBE_TIMEOUT_MS = 2_000;
-/** USER_HZ: /proc times are in these ticks on Linux (x86: always 100). */
-export const CLOCK_TICKS_PER_S = 100;
 
 /** "12345\n" → 12345; null for anything else. */
 export function parsePidfile(text: string): number | null {
@@ -116,11 +115,11 @@ export interface GuestPid {
   stale: boolean;
 }
 
-/** The pid of a guest's QEMU from its pidfile, checked against /proc. */
-export function guestPid(vmid: number): GuestPid {
+/** The pid of a guest's QEMU from its pidfile, checked against /proc: one look. */
+export function guestPid(vmid: number, files: Pick<VmFiles, 'pid'> = vmFiles(vmid)): GuestPid {
   let text: string;
   try {
-    text = readFileSync(vmFiles(vmid).pid, 'utf8');
+    text = readFileSync(files.pid, 'utf8');
   } catch {
     return { pid: null, stale: false };
   }
@@ -129,37 +128,17 @@ export function guestPid(vmid: number): GuestPid {
   return processIsGuest(pid, vmid) ? { pid, stale: false } : { pid: null, stale: true };
 }
 
-/** /proc/<pid>/cmdline (NUL-separated); '' when the process is gone. */
-function readCmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
+/** Whether `pid` is the QEMU of guest `vmid` (a pid may have been reused since the pidfile was written). */
 export function processIsGuest(pid: number, vmid: number): boolean {
-  return isGuestCmdline(readCmdline(pid), vmid);
-}
-
-/** Seconds a process has run, from /proc/<pid>/stat field 22 and /proc/uptime; 0 when unknown. */
-export function processUptime(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const startTicks = Number(fields[19]);
-    const up = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-    return Math.max(0, Math.floor(up - startTicks / CLOCK_TICKS_PER_S));
-  } catch {
-    return 0;
-  }
+  const argv = processArgv(pid);
+  return argv !== null && isGuestCmdline(argv.join('\0'), vmid);
 }
 
 /** QEMU's run state from the status socket; null when the monitor does not answer in time. */
-export async function probeQmpStatus(vmid: number, timeoutMs = STATUS_PROBE_TIMEOUT_MS): Promise<string | null> {
+export async function probeQmpStatus(statusQmp: string, timeoutMs = STATUS_PROBE_TIMEOUT_MS): Promise<string | null> {
   let q: Qmp | undefined;
   try {
-    q = await Qmp.connect(vmFiles(vmid).statusQmp, timeoutMs);
+    q = await Qmp.connect(statusQmp, timeoutMs);
     return parseQueryStatus(await q.execute('query-status', undefined, timeoutMs));
   } catch {
     return null;
@@ -172,23 +151,22 @@ const CRASH_NOTE = 'the QEMU process ended without a shutdown (killed or crashed
 const KVM_CRASH_NOTE = `${CRASH_NOTE}. It ran under KVM: if it ends like this again, this host's KVM may not run it; set its accelerator to TCG (accel "tcg")`;
 
 
-/** The status of one guest. */
-export async function vmStatus(vmid: number): Promise<VmStatusInfo> {
-  checkedVmid(vmid);
-  const { pid, stale } = guestPid(vmid);
+/** The status of one guest, from the pid its handle saw (then its monitor is asked). */
+export async function vmStatus(g: Pick<Guest, 'vmid' | 'files' | 'pid' | 'stale'>): Promise<VmStatusInfo> {
+  const { vmid, pid, stale } = g;
   if (pid === null) {
-    const note = stale ? (readRunJson<VmRunInfo>(vmFiles(vmid).runInfo)?.accel === 'kvm' ? KVM_CRASH_NOTE : CRASH_NOTE) : undefined;
+    const note = stale ? (readRunJson<VmRunInfo>(g.files.runInfo)?.accel === 'kvm' ? KVM_CRASH_NOTE : CRASH_NOTE) : undefined;
     return { vmid, status: 'stopped', qmpStatus: null, pid: null, uptime: 0, ...(note ? { note } : {}) };
   }
-  const qmpStatus = await probeQmpStatus(vmid);
+  const qmpStatus = await probeQmpStatus(g.files.statusQmp);
   const uptime = processUptime(pid);
   if (qmpStatus === null) {
     // Alive but the monitor is silent: starting, ending or hung. Re-check the process.
     if (!processIsGuest(pid, vmid)) return { vmid, status: 'stopped', qmpStatus: null, pid: null, uptime: 0 };
     return { vmid, status: 'running', qmpStatus: null, pid, uptime, note: 'the QEMU monitor does not answer' };
   }
-  const accel = readRunJson<VmRunInfo>(vmFiles(vmid).runInfo)?.accel;
-  const fault = faultOf(qmpStatus, { vmid, ...(accel ? { accel } : {}), keepsProcess: qmpStatus === 'shutdown' && keepsProcessOnShutdown(readCmdline(pid).split('\0')) });
+  const accel = readRunJson<VmRunInfo>(g.files.runInfo)?.accel;
+  const fault = faultOf(qmpStatus, { vmid, ...(accel ? { accel } : {}), keepsProcess: qmpStatus === 'shutdown' && keepsProcessOnShutdown(processArgv(pid) ?? []) });
   if (fault) return { vmid, status: 'paused', qmpStatus, pid, uptime, fault };
   const status = stateOf(qmpStatus);
   return { vmid, status, qmpStatus, pid: status === 'stopped' ? null : pid, uptime: status === 'stopped' ? 0 : uptime };

@@ -1,5 +1,6 @@
 /**
- * Task kinds of guests, and `ramvm boot`.
+ * Task kinds of guests (VM_TASK_KINDS: these and "disk-check" of
+ * disk-check.ts), and `ramvm boot`.
  *
  * "vm-shutdown" params { vmid: 101, timeout: 60, forceStop: true }:
  *   press the ACPI power button, wait up to `timeout` seconds for the
@@ -10,36 +11,42 @@
  */
 import { nodeName } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
-import type { TaskRun } from '../tasks/task';
+import type { TaskKind, TaskRun } from '../tasks/task';
+import { diskCheck } from './disk-check';
 import { listVmConfigs } from './config';
 import { shutdownVm, startVm, stopVm, waitStopped } from './power';
-import { guestPid } from './status';
+import { guestOf, openGuest } from './guest';
 import type { VmConfig } from './types';
 
-/** Longest wait a shutdown task accepts, seconds. */
-export const SHUTDOWN_TIMEOUT_MAX_S = 3600;
 const WAIT_STEP_MS = 500;
 
 export async function vmShutdownTask(t: TaskRun): Promise<string> {
-  const vmid = checkedVmid(t.params.vmid);
+  const g = openGuest(checkedVmid(t.params.vmid));
+  const { vmid } = g;
   const timeoutS = Number(t.params.timeout);
   const force = t.params.forceStop === true;
   const began = Date.now();
-  await shutdownVm(vmid);
+  await shutdownVm(g);
   t.log(`ACPI power button pressed; waiting up to ${timeoutS} s for guest ${vmid} to power off`);
   const deadline = began + timeoutS * 1000;
   while (Date.now() < deadline) {
-    if (await waitStopped(vmid, Math.min(WAIT_STEP_MS, deadline - Date.now()))) {
+    if (await waitStopped(g, Math.min(WAIT_STEP_MS, deadline - Date.now()))) {
       return `guest ${vmid} powered off after ${((Date.now() - began) / 1000).toFixed(1)} s`;
     }
     t.progress(((Date.now() - began) / (timeoutS * 1000)) * 100, 'waiting for the guest to power off');
   }
-  if (await waitStopped(vmid, 0)) return `guest ${vmid} powered off after ${timeoutS} s`;
+  if (await waitStopped(g, 0)) return `guest ${vmid} powered off after ${timeoutS} s`;
   if (!force) throw new Error(`guest ${vmid} did not power off within ${timeoutS} s; it keeps running`);
   t.log(`guest ${vmid} did not power off within ${timeoutS} s; stopping it`);
-  await stopVm(vmid);
+  await stopVm(g);
   return `guest ${vmid} did not power off within ${timeoutS} s and was stopped`;
 }
+
+/** The task kinds of guests, by name (the CLI, which runs tasks, joins every feature's). */
+export const VM_TASK_KINDS: Record<string, TaskKind> = {
+  'disk-check': diskCheck,
+  'vm-shutdown': vmShutdownTask,
+};
 
 /** The guests `ramvm boot` starts: this node's, marked onboot, in VMID order. */
 export function bootPlan(configs: readonly VmConfig[], node: string): number[] {
@@ -52,13 +59,15 @@ export function bootPlan(configs: readonly VmConfig[], node: string): number[] {
 /** Start the onboot guests; one line per guest to `out`; false when any failed. */
 export async function bootGuests(out: (line: string) => void): Promise<boolean> {
   let ok = true;
-  for (const vmid of bootPlan(listVmConfigs(), nodeName())) {
-    if (guestPid(vmid).pid !== null) {
+  const configs = listVmConfigs();
+  for (const vmid of bootPlan(configs, nodeName())) {
+    const g = guestOf(configs.find((c) => c.vmid === vmid)!);
+    if (g.pid !== null) {
       out(`guest ${vmid}: already running`);
       continue;
     }
     try {
-      const s = await startVm(vmid);
+      const s = await startVm(g);
       out(`guest ${vmid}: started (${s.status})`);
     } catch (e) {
       ok = false;

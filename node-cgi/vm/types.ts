@@ -263,6 +263,9 @@ export interface VmDetail extends VmConfig {
   };
 }
 
+/** GET /api/vm/<vmid>/status: the status with the guest's figures. */
+export type VmStatusView = VmStatusInfo & { resources: VmResources };
+
 /** GET /api/node/resources. */
 export interface NodeResources {
   node: string;
@@ -287,6 +290,38 @@ export interface NodeResources {
     /** A start is refused when claimed + the guest's memory > ratio × memory.total. */
     memoryOvercommit: number;
   };
+}
+
+/** Where a guest's files are (files.ts). */
+export interface VmFiles {
+  config: string;
+  imagesDir: string;
+  pid: string;
+  qmp: string;
+  statusQmp: string;
+  vnc: string;
+  serialLog: string;
+  runInfo: string;
+  cpuSample: string;
+}
+
+/**
+ * A guest resolved once (guest.ts openGuest): its config, its files and
+ * the node it lives on, and its QEMU's pid as first looked at. Power
+ * actions and checks that decide something look at the process again.
+ */
+export interface Guest {
+  readonly vmid: number;
+  readonly config: VmConfig;
+  readonly files: VmFiles;
+  /** The node the guest lives on (its disks are there). */
+  readonly node: string;
+  /** True when it lives on this node. */
+  readonly here: boolean;
+  /** Its QEMU's pid at the first look (read then, once), null when it does not run here. */
+  readonly pid: number | null;
+  /** At that look: a pidfile whose process is not this guest's QEMU (killed or crashed). */
+  readonly stale: boolean;
 }
 
 /** Node settings (etc/ramvm/nodes/<node>.json). */

@@ -14,7 +14,7 @@
  *                { field: "sockets", message: "must be an integer from 1 to 16" }] }
  */
 import { HttpError } from '../lib/errors';
-import { VMID_MAX, VMID_MIN } from '../lib/validate';
+import { VMID_MAX, VMID_MIN, formatSize, parseSize } from '../lib/validate';
 import {
   DEFAULT_BOOT, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_CORES, DEFAULT_DISK_BUS, DEFAULT_DISK_FORMAT, DEFAULT_DISK_SIZE,
   DEFAULT_MEMORY_MIB, DEFAULT_NIC_MODEL, DEFAULT_OSTYPE, DEFAULT_SOCKETS, VMID_FIRST,
@@ -34,14 +34,18 @@ export const DISKS_MAX = 16;
 export const NICS_MAX = 8;
 /** Disks per bus: IDE has 4 slots and the CD-ROM drive takes one (ide.1 unit 0); AHCI has 6 ports. */
 export const DISKS_PER_BUS = { ide: 3, sata: 6, scsi: 16, virtio: 16 } as const;
-export const DISK_SIZE_MIN_BYTES = 1024 * 1024; // 1 MiB
-export const DISK_SIZE_MAX_BYTES = 64 * 1024 ** 4; // 64 TiB
 export const DESCRIPTION_MAX_CHARS = 8192;
 export const NAME_MAX_CHARS = 63;
 
 export interface Issue {
   field: string;
   message: string;
+}
+
+/** POST /api/vm?dryrun=1: the config a create would write, or what is wrong. */
+export interface VmCreateCheck {
+  config?: VmConfig;
+  issues: Issue[];
 }
 
 export interface ValidationFacts {
@@ -61,38 +65,6 @@ export interface ValidationFacts {
   now: number;
   /** "create": disks get ids and files here; "update": disks must already have them. */
   mode: 'create' | 'update';
-}
-
-const UNITS: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-
-/**
- * A disk size as bytes: "32G", "64M", "1T", "512K" (binary units, "GiB"/"GB"
- * spellings accepted), or a number of GiB. Throws Error with the reason.
- */
-export function parseSize(value: unknown): number {
-  let bytes: number;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value <= 0) throw new Error('must be a whole number of GiB or a string like "32G"');
-    bytes = value * UNITS.G!;
-  } else if (typeof value === 'string') {
-    const m = /^([1-9][0-9]{0,15})\s*([KMGT])(?:i?B)?$/i.exec(value.trim());
-    if (!m) throw new Error('must be a whole number with K, M, G or T, like "32G" or "64M"');
-    bytes = Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
-  } else {
-    throw new Error('must be a size like "32G" or "64M"');
-  }
-  if (bytes < DISK_SIZE_MIN_BYTES) throw new Error('must be at least 1M');
-  if (bytes > DISK_SIZE_MAX_BYTES) throw new Error('must be at most 64T');
-  return bytes;
-}
-
-/** Bytes as the largest exact binary unit: 34359738368 → "32G", 1536 MiB → "1536M". */
-export function formatSize(bytes: number): string {
-  for (const u of ['T', 'G', 'M', 'K']) {
-    const f = UNITS[u]!;
-    if (bytes % f === 0) return `${bytes / f}${u}`;
-  }
-  return `${bytes}`;
 }
 
 /** A Linux interface name: 1–15 chars, no "/" or blanks, not "." or "..". */
@@ -368,7 +340,7 @@ export function validateVmConfig(input: unknown, facts: ValidationFacts): VmConf
   if (!config) {
     const [first, ...rest] = issues;
     const more = rest.length > 0 ? `; also ${rest.map((i) => `${i.field}: ${i.message}`).join('; ')}` : '';
-    throw new HttpError(400, 'invalid', `${first!.field}: ${first!.message}${more}`);
+    throw new HttpError('invalid', `${first!.field}: ${first!.message}${more}`);
   }
   return config;
 }

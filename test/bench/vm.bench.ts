@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchResult } from '../../build/bench';
+import { goal, type BenchResult } from '../../build/bench';
 import { startTestNode, type Client } from '../helpers/node';
 import { installBootSector, killGuests, waitFor } from '../helpers/guest';
 import { Qmp } from '../../node-cgi/qemu/qmp';
@@ -118,7 +118,7 @@ async function listRatio(api: Client, label: string): Promise<BenchResult> {
     unit: 'ms',
     baseline: { name: 'GET /api/access/me', value: base },
     ratio: value / base,
-    goal: '≤ 1.5',
+    goal: goal('≤ 1.5', value / base <= 1.5),
     note: `p95 ${p95(list).toFixed(1)} ms vs ${p95(me).toFixed(1)} ms`,
   };
 }

@@ -6,36 +6,30 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { killGuests } from '../helpers/guest';
+import { useNode } from '../helpers/fixture';
 import { closeBrowser, closePage, launchBrowser, login, openPage, SCREENSHOT_DIR } from '../helpers/browser';
 import { makeGuest, waitTask } from '../integration/backup-fixture';
 
-let node: TestNode;
 let browser: Browser;
-let admin: Client;
 
 const B = suite('backup views in Chromium');
+const fx = useNode(B);
 B.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
-  await makeGuest(admin, node.root, 105, { sizeMiB: 16, filledMiB: 4, format: 'qcow2', reference: join(node.root, 'ref-105.raw') });
+  await makeGuest(fx, 105, { sizeMiB: 16, filledMiB: 4, format: 'qcow2', reference: join(fx.root, 'ref-105.raw') });
   browser = await launchBrowser();
 });
 B.after(async () => {
   await closeBrowser(browser);
-  if (node) await killGuests(node.root);
-  await node?.stop();
 });
 
 B('should create a job with the original fields, run it now and list a verified backup with its log', async () => {
   let page: Page | undefined;
   try {
-    page = await openPage(browser, node, { hash: '#/backups' });
-    await login(page, 'admin', node.adminPassword);
+    page = await openPage(browser, fx.node, { hash: '#/backups' });
+    await login(page, 'admin', fx.node.adminPassword);
     await page.getByRole('heading', { name: 'Backups', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Backup jobs' }).click();
     await page.getByRole('link', { name: 'New job' }).click();
@@ -59,7 +53,7 @@ B('should create a job with the original fields, run it now and list a verified 
     assert.match(text, 'stop · none');
     assert.match(text, '2 last, 0 daily, 4 weekly, 0 monthly');
     assert.match(text, 'it@example.com');
-    const stored = (await admin.get('/api/backup/jobs/nightly-ui')).json.data;
+    const stored = (await fx.admin.get('/api/backup/jobs/nightly-ui')).json.data;
     assert.equal([stored.vmids, stored.weekdays, stored.start, stored.mode, stored.compress, stored.retention.keepLast, stored.retention.keepWeekly],
       [[105], ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], '23:30', 'stop', 'none', 2, 4]);
 
@@ -67,7 +61,7 @@ B('should create a job with the original fields, run it now and list a verified 
     const started = page.getByRole('status').filter({ hasText: 'Job nightly-ui started:' });
     await started.waitFor();
     const task = /: (\S+)$/.exec(await started.innerText())![1]!;
-    assert.is((await waitTask(admin, task)).status, 'ok');
+    assert.is((await waitTask(fx.admin, task)).status, 'ok');
     await row.getByText('OK').waitFor({ timeout: 30_000 });
 
     await page.getByRole('link', { name: 'Backups', exact: true }).first().click();
@@ -89,11 +83,11 @@ B('should create a job with the original fields, run it now and list a verified 
 B('should show a failed backup in red until it is acknowledged', async () => {
   let page: Page | undefined;
   try {
-    assert.is((await admin.post('/api/storage', { name: 'usbgone', type: 'device', label: 'RAMVMNOUI1' })).status, 201);
-    const r = await admin.post('/api/backup/run', { vmid: 105, storage: 'usbgone' });
-    assert.is((await waitTask(admin, r.json.data.task)).status, 'failed');
-    page = await openPage(browser, node, { hash: '#/backups' });
-    await login(page, 'admin', node.adminPassword);
+    assert.is((await fx.admin.post('/api/storage', { name: 'usbgone', type: 'device', label: 'RAMVMNOUI1' })).status, 201);
+    const r = await fx.admin.post('/api/backup/run', { vmid: 105, storage: 'usbgone' });
+    assert.is((await waitTask(fx.admin, r.json.data.task)).status, 'failed');
+    page = await openPage(browser, fx.node, { hash: '#/backups' });
+    await login(page, 'admin', fx.node.adminPassword);
     const alert = page.getByRole('alert').filter({ hasText: 'Backup failures' });
     await alert.waitFor();
     assert.match(await alert.innerText(), 'no device with filesystem label RAMVMNOUI1 is connected');
@@ -109,7 +103,7 @@ B('should show a failed backup in red until it is acknowledged', async () => {
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'backups.png'), fullPage: true });
     await alert.getByRole('button', { name: 'Acknowledge' }).click();
     await alert.waitFor({ state: 'detached' });
-    assert.equal((await admin.get('/api/backup/alerts')).json.data, []);
+    assert.equal((await fx.admin.get('/api/backup/alerts')).json.data, []);
   } finally {
     await closePage(page);
   }

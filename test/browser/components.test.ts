@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
 import { ROOT } from '../../build/build';
@@ -110,6 +110,9 @@ test('should trap Tab in the confirm dialog, close on Escape and return the focu
 
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
+    // The focus goes back in the dialog's effect cleanup, which Preact runs after the next paint,
+    // not with the removal: wait for it rather than read the focus once.
+    await page.waitForFunction(() => document.activeElement?.id === 'delete', undefined, { timeout: 5_000 }).catch(() => undefined);
     assert.is((await active(page)).id, 'delete', 'the focus is back on the button that opened it');
     assert.equal(await page.evaluate(() => (window as any).events), ['cancelled']);
   } finally {

@@ -1,134 +1,47 @@
 /**
  * The console and the monitor in real Chromium against a real node and a
- * real QEMU guest (TCG here, KVM where /dev/kvm works), started the way a
- * node starts one: VNC on the unix socket in the node's run dir, a guest
- * config file. The real noVNC draws the guest's screen (SeaBIOS text) into
- * the canvas; Ctrl+Alt+Del from the toolbar travels browser → websocket →
- * console.cgi → QEMU's VNC → the guest's keyboard, and SeaBIOS resets the
- * machine: a QMP socket of the test's own sees the RESET event. The
- * monitor's `info status` prints "VM status: running". A stopped guest is
- * explained, and the console connects by itself when it starts.
+ * guest the node made and started (POST /api/vm, /start; TCG or KVM as the
+ * node chooses). The guest boots the test boot sector, which prints its
+ * marker on COM1 at every boot; SeaBIOS's text is on the VGA screen. The
+ * real noVNC draws that screen into the canvas; Ctrl+Alt+Del from the
+ * toolbar travels browser → websocket → console.cgi → QEMU's VNC → the
+ * guest's keyboard, and SeaBIOS resets the machine: the marker comes again.
+ * The monitor's `info status` prints "VM status: running". A stopped guest
+ * is explained, and the console connects by itself when it starts.
  * Screenshots at the kiosk size and at phone width go to .tmp/screenshots/.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { startTestNode, type TestNode } from '../helpers/node';
+import { useNode } from '../helpers/fixture';
+import { GUEST_MARKER, installBootSector, waitFor } from '../helpers/guest';
+import type { TestNode } from '../helpers/node';
 import { closeBrowser, closePage, KIOSK_VIEWPORT, launchBrowser, login, openPage, PHONE_VIEWPORT, SCREENSHOT_DIR, WAIT_MS } from '../helpers/browser';
-import { addUser, writeGuestConfig } from '../integration/console-helpers';
-import { pathsFor } from '../../node-cgi/lib/paths';
-
-interface Guest {
-  vmid: number;
-  pid: number;
-  /** The test's own QMP socket, for watching events. */
-  events: string;
-  stop(): void;
-}
-
-/**
- * A guest with no disk (SeaBIOS ends at "No bootable device." and keeps
- * serving its keyboard), its VNC and QMP sockets where the node looks,
- * plus a QMP socket in `dir` for the test.
- */
-function startGuest(root: string, vmid: number, dir: string): Guest {
-  const run = pathsFor(root).qemuRun;
-  mkdirSync(run, { recursive: true });
-  writeGuestConfig(root, vmid);
-  const f = (ext: string) => join(run, `${vmid}.${ext}`);
-  const events = join(dir, `${vmid}.events.qmp`);
-  const argv = [
-    '-name', `ramvm-test-${vmid}`, '-accel', existsSync('/dev/kvm') ? 'kvm' : 'tcg', '-m', '32', '-nodefaults', '-vga', 'std', '-display', 'none',
-    '-vnc', `unix:${f('vnc')}`,
-    '-qmp', `unix:${f('qmp')},server=on,wait=off`,
-    '-qmp', `unix:${f('status.qmp')},server=on,wait=off`,
-    '-qmp', `unix:${events},server=on,wait=off`,
-    '-daemonize', '-pidfile', f('pid'),
-  ];
-  const r = spawnSync('qemu-system-x86_64', argv, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`qemu failed: ${r.stderr}`);
-  const pid = Number(readFileSync(f('pid'), 'utf8').trim());
-  return {
-    vmid,
-    pid,
-    events,
-    stop() {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`ramvm-test-${vmid}`)) process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone already */
-      }
-      for (const ext of ['vnc', 'qmp', 'status.qmp', 'pid']) rmSync(f(ext), { force: true });
-      rmSync(events, { force: true });
-    },
-  };
-}
-
-/** QMP events of a guest, as they arrive. */
-class QmpEvents {
-  private buf = '';
-  readonly names: string[] = [];
-  private constructor(private readonly sock: Socket) {
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      for (let i; (i = this.buf.indexOf('\n')) >= 0; ) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        const msg = JSON.parse(line) as { event?: string };
-        if (msg.event) this.names.push(msg.event);
-      }
-    });
-  }
-  static open(path: string): Promise<QmpEvents> {
-    return new Promise((res, rej) => {
-      const s = connect(path, () => {
-        s.write('{"execute":"qmp_capabilities"}\n');
-        res(new QmpEvents(s));
-      });
-      s.on('error', rej);
-    });
-  }
-  async waitFor(name: string, timeoutMs = WAIT_MS): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!this.names.includes(name)) {
-      if (Date.now() > end) throw new Error(`no ${name} event within ${timeoutMs} ms (saw ${this.names.join(', ') || 'none'})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
+import { addUser, consoleGuest, SEABIOS_TEXT_SCREEN } from '../integration/console-helpers';
 
 interface Ctx {
-  node?: TestNode;
   browser?: Browser;
-  dir?: string;
-  guests: Guest[];
 }
 
-const test = suite<Ctx>('console and monitor in Chromium', { guests: [] });
+const test = suite<Ctx>('console and monitor in Chromium', {});
+const fx = useNode(test);
+
+/** Boots of guest `vmid` so far: its marker on COM1, once per boot. */
+const boots = (vmid: number) => readFileSync(fx.runFile(vmid, 'serial.log'), 'latin1').split(GUEST_MARKER).length - 1;
 
 test.before(async (ctx) => {
-  ctx.node = await startTestNode();
   ctx.browser = await launchBrowser();
-  ctx.dir = mkdtempSync(join(tmpdir(), 'ramvm-console-browser-'));
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  ctx.guests.push(startGuest(ctx.node.root, 101, ctx.dir));
-  addUser(ctx.node.root, 'viewer', 'viewer-pw-1', 'VMUser', '/vms/101');
+  const cfg = await fx.createGuest({ ...consoleGuest(101), disks: [{ size: '1M', format: 'raw', bus: 'ide' }] });
+  installBootSector(fx.imageFile(101, cfg.disks[0]!.file), 'raw');
+  await fx.startGuest(101, { marker: GUEST_MARKER });
+  addUser(fx.root, 'viewer', 'viewer-pw-1', 'VMUser', '/vms/101');
 });
 
 test.after(async (ctx) => {
-  for (const g of ctx.guests) g.stop();
   await closeBrowser(ctx.browser);
-  await ctx.node?.stop();
-  if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
 });
 
 async function openConsole(browser: Browser, node: TestNode, vmid: number, opts: { user?: [string, string]; viewport?: { width: number; height: number } } = {}): Promise<Page> {
@@ -139,38 +52,37 @@ async function openConsole(browser: Browser, node: TestNode, vmid: number, opts:
   return page;
 }
 
-/** Pixels of the console's canvas that are not black, and its drawn and shown widths. */
-function readCanvas(page: Page): Promise<{ lit: number; width: number; shownWidth: number }> {
+/** Pixels of the console's canvas that are not black, its drawn size and shown width. */
+function readCanvas(page: Page): Promise<{ lit: number; width: number; height: number; shownWidth: number }> {
   return page.evaluate(() => {
     const c = document.querySelector<HTMLCanvasElement>('.console-screen canvas')!;
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     let lit = 0;
     for (let i = 0; i < d.length; i += 4) if (d[i]! + d[i + 1]! + d[i + 2]! > 0) lit++;
-    return { lit, width: c.width, shownWidth: c.getBoundingClientRect().width };
+    return { lit, width: c.width, height: c.height, shownWidth: c.getBoundingClientRect().width };
   });
 }
 
 const badge = (page: Page) => page.locator('.console-toolbar .badge');
 
-test('should show the guest screen, reset the guest with Ctrl+Alt+Del, and run info status in the monitor', async ({ node, browser, guests }) => {
-  const events = await QmpEvents.open(guests[0]!.events);
-  const page = await openConsole(browser!, node!, 101);
+test('should show the guest screen, reset the guest with Ctrl+Alt+Del, and run info status in the monitor', async ({ browser }) => {
+  const page = await openConsole(browser!, fx.node, 101);
   try {
     await badge(page).filter({ hasText: 'Connected' }).waitFor();
-    // The SeaBIOS text screen arrives: the canvas is 720×400 and has lit pixels.
-    let shot = await readCanvas(page);
-    for (let i = 0; i < 100 && shot.lit === 0; i++) {
-      await page.waitForTimeout(100);
-      shot = await readCanvas(page);
-    }
-    assert.is(shot.width, 720, 'the VGA text screen');
+    // SeaBIOS's text screen arrives. Before SeaBIOS sets its mode QEMU shows its own 640×480
+    // screen (not blank): wait for the mode, which noVNC follows by resizing the canvas.
+    const shot = await waitFor('the VGA text screen in the canvas', async () => {
+      const c = await readCanvas(page);
+      return c.width === SEABIOS_TEXT_SCREEN.width && c.lit > 0 ? c : null;
+    }, WAIT_MS, 100);
+    assert.is(shot.height, SEABIOS_TEXT_SCREEN.height);
     assert.ok(shot.lit > 500, `the canvas shows the guest's text (${shot.lit} lit pixels)`);
     assert.ok(await page.locator('.console-screen canvas').evaluate((c) => c === document.activeElement), 'in its own window the screen has the focus');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-1024.png') });
 
-    assert.not.ok(events.names.includes('RESET'));
+    assert.is(boots(101), 1);
     await page.getByRole('button', { name: 'Send Ctrl+Alt+Del' }).click();
-    await events.waitFor('RESET');
+    await waitFor('the guest to boot again after Ctrl+Alt+Del', () => boots(101) === 2, WAIT_MS);
     await page.waitForTimeout(500);
     assert.is(await badge(page).innerText(), 'Connected', 'the console stays up through the reset');
 
@@ -221,13 +133,12 @@ test('should show the guest screen, reset the guest with Ctrl+Alt+Del, and run i
     assert.match(selected, 'VM status: running', 'the output is selectable text');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-monitor-1024.png'), fullPage: true });
   } finally {
-    events.close();
     await closePage(page);
   }
 });
 
-test('should open the console for a user without VM.Monitor, without the monitor', async ({ node, browser }) => {
-  const page = await openConsole(browser!, node!, 101, { user: ['viewer', 'viewer-pw-1'] });
+test('should open the console for a user without VM.Monitor, without the monitor', async ({ browser }) => {
+  const page = await openConsole(browser!, fx.node, 101, { user: ['viewer', 'viewer-pw-1'] });
   try {
     await badge(page).filter({ hasText: 'Connected' }).waitFor();
     assert.is(await page.getByLabel('Monitor command').count(), 0);
@@ -240,9 +151,9 @@ test('should open the console for a user without VM.Monitor, without the monitor
   }
 });
 
-test('should explain a stopped guest, connect when it starts, and say when it stops', async ({ node, browser, guests, dir }) => {
-  writeGuestConfig(node!.root, 102);
-  const page = await openConsole(browser!, node!, 102);
+test('should explain a stopped guest, connect when it starts, and say when it stops', async ({ browser }) => {
+  await fx.createGuest(consoleGuest(102));
+  const page = await openConsole(browser!, fx.node, 102);
   try {
     const message = page.locator('.console-message');
     await message.getByText('Guest 102 is not running.').waitFor();
@@ -250,11 +161,10 @@ test('should explain a stopped guest, connect when it starts, and say when it st
     assert.is(await badge(page).innerText(), 'Not running');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-not-running-1024.png') });
 
-    const g = startGuest(node!.root, 102, dir!);
-    guests.push(g);
+    await fx.startGuest(102);
     await badge(page).filter({ hasText: 'Connected' }).waitFor({ timeout: 30_000 });
 
-    g.stop();
+    await fx.stopGuest(102);
     await message.getByText('Guest 102 is not running.').waitFor();
     assert.match(await message.innerText(), 'Last connection: The connection was closed. the guest display closed (guest stopped?) (code 1000)');
   } finally {
@@ -262,8 +172,8 @@ test('should explain a stopped guest, connect when it starts, and say when it st
   }
 });
 
-test('should show the console and the monitor on a phone', async ({ node, browser }) => {
-  const page = await openConsole(browser!, node!, 101, { viewport: PHONE_VIEWPORT });
+test('should show the console and the monitor on a phone', async ({ browser }) => {
+  const page = await openConsole(browser!, fx.node, 101, { viewport: PHONE_VIEWPORT });
   try {
     await badge(page).filter({ hasText: 'Connected' }).waitFor();
     await page.waitForFunction(() => {

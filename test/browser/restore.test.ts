@@ -7,36 +7,31 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { killGuests, waitFor, waitForSerial } from '../helpers/guest';
+import { useNode } from '../helpers/fixture';
+import { waitFor, waitForSerial } from '../helpers/guest';
 import { closeBrowser, closePage, launchBrowser, login, openPage, SCREENSHOT_DIR } from '../helpers/browser';
-import { makeBackup, makeProbeGuest, runFile, startGuest, waitTask } from '../integration/restore-fixture';
+import { makeBackup, makeProbeGuest, startProbeGuest, waitTask } from '../integration/restore-fixture';
 
-let node: TestNode;
 let browser: Browser;
-let admin: Client;
 let backup: string;
 
 const R = suite('restore actions in Chromium');
+const fx = useNode(R);
 R.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
-  await makeProbeGuest(admin, node.root, 101, { sizeMiB: 16, filledMiB: 2, format: 'raw', reference: join(node.root, 'ref-101.raw') });
-  backup = (await makeBackup(admin, 101)).id;
+  await makeProbeGuest(fx, 101, { sizeMiB: 16, filledMiB: 2, format: 'raw', reference: join(fx.root, 'ref-101.raw') });
+  backup = (await makeBackup(fx.admin, 101)).id;
   browser = await launchBrowser();
 });
 R.after(async () => {
   await closeBrowser(browser);
-  if (node) await killGuests(node.root);
-  await node?.stop();
 });
 
 const page0 = async (): Promise<Page> => {
-  const page = await openPage(browser, node, { hash: `#/backups/backup/${backup}` });
-  await login(page, 'admin', node.adminPassword);
+  const page = await openPage(browser, fx.node, { hash: `#/backups/backup/${backup}` });
+  await login(page, 'admin', fx.node.adminPassword);
   await page.getByRole('heading', { name: 'Run from backup', level: 2 }).waitFor();
   return page;
 };
@@ -44,7 +39,7 @@ const page0 = async (): Promise<Page> => {
 R('should run a guest from the backup with the warning and its screen, connect it on confirmation, and discard it', async () => {
   let page: Page | undefined;
   try {
-    await startGuest(admin, node.root, 101);
+    await startProbeGuest(fx, 101);
     page = await page0();
     await page.getByRole('button', { name: 'Run from backup' }).click();
     const card = page.locator('section', { has: page.getByRole('heading', { name: 'Guest 102 runs from this backup' }) });
@@ -65,13 +60,13 @@ R('should run a guest from the backup with the warning and its screen, connect i
     assert.match(await dialog.innerText(), 'Only connect it when guest 101 is not running anywhere');
     await dialog.getByRole('button', { name: 'Connect network' }).click();
     await card.locator('.props', { hasText: 'connected' }).filter({ hasNotText: 'disconnected' }).waitFor();
-    await waitForSerial(runFile(node.root, 102, 'serial.log'), 'LINK-UP');
+    await waitForSerial(fx.runFile(102, 'serial.log'), 'LINK-UP');
 
-    const watcher = (await admin.get('/api/vm/102')).json.data.temporary.task as string;
+    const watcher = (await fx.admin.get('/api/vm/102')).json.data.temporary.task as string;
     await card.getByRole('button', { name: 'Stop and discard' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Stop and discard' }).click();
-    assert.is((await waitTask(admin, watcher, 60_000)).status, 'ok');
-    assert.is((await admin.get('/api/vm/102')).status, 404, 'discarded');
+    assert.is((await waitTask(fx.admin, watcher, 60_000)).status, 'ok');
+    assert.is((await fx.admin.get('/api/vm/102')).status, 404, 'discarded');
   } finally {
     await closePage(page);
   }
@@ -80,8 +75,9 @@ R('should run a guest from the backup with the warning and its screen, connect i
 R('should restore to a new VMID and show a boot check with its screenshot', async () => {
   let page: Page | undefined;
   try {
-    const check = await admin.post(`/api/backup/${encodeURIComponent(backup)}/bootcheck`, { seconds: 1 });
-    assert.is((await waitTask(admin, check.json.data.task, 120_000)).status, 'ok');
+    const check = await fx.admin.post(`/api/backup/${encodeURIComponent(backup)}/bootcheck`, { seconds: 1 });
+    assert.is(check.status, 202, check.text);
+    assert.is((await waitTask(fx.admin, check.json.data.task, 120_000)).status, 'ok');
     page = await page0();
     const shot = page.getByRole('img', { name: 'Screen of the backup after its boot check' });
     await waitFor('the boot check screenshot to load', () => shot.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0));
@@ -92,8 +88,8 @@ R('should restore to a new VMID and show a boot check with its screenshot', asyn
     const started = page.getByRole('status').filter({ hasText: 'Restore started' });
     await started.waitFor();
     const task = /task (\S+)\)/.exec(await started.innerText())![1]!;
-    assert.is((await waitTask(admin, task)).status, 'ok');
-    assert.is((await admin.get('/api/vm/150')).json.data.disks[0].file, 'vm-150-disk-0.raw');
+    assert.is((await waitTask(fx.admin, task)).status, 'ok');
+    assert.is((await fx.admin.get('/api/vm/150')).json.data.disks[0].file, 'vm-150-disk-0.raw');
 
     // Over an existing guest only after typing its VMID.
     await page.getByLabel('VMID of the restored guest').fill('');

@@ -1,6 +1,6 @@
 /**
  * The Users view and My account in real Chromium against a real node: the
- * admin creates anna in the Users view and grants her VMUser on one of two
+ * fx.admin creates anna in the Users view and grants her VMUser on one of two
  * guests in the ACL tab; anna logs in, the node lists only that guest to
  * her in the Guests view, her guest's page has no delete button, and with
  * her own browser session (fetch from the page) GET /api/vm lists only that
@@ -10,36 +10,29 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { makeClient, startTestNode, type Client, type TestNode } from '../helpers/node';
+import { useNode } from '../helpers/fixture';
+import { makeClient } from '../helpers/node';
 import { closeBrowser, closePage, launchBrowser, login, openPage, KIOSK_VIEWPORT, PHONE_VIEWPORT, SCREENSHOT_DIR } from '../helpers/browser';
 
-let node: TestNode;
 let browser: Browser;
-let admin: Client;
 let mine: number;
 let other: number;
 
 const ANNA_PW = 'anna-secret-1';
 
 const U = suite('Users view and My account in Chromium');
+const fx = useNode(U);
 U.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
-  const a = await admin.post('/api/vm', { name: 'anna-vm', memory: 32, disks: [{ size: '64M' }] });
-  const b = await admin.post('/api/vm', { name: 'other-vm', memory: 32, disks: [{ size: '64M' }] });
-  assert.is(a.status, 201, a.text);
-  assert.is(b.status, 201, b.text);
-  mine = a.json.data.vmid;
-  other = b.json.data.vmid;
+  mine = (await fx.createGuest({ name: 'anna-vm', memory: 32, disks: [{ size: '64M' }] })).vmid;
+  other = (await fx.createGuest({ name: 'other-vm', memory: 32, disks: [{ size: '64M' }] })).vmid;
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   browser = await launchBrowser();
 });
 U.after(async () => {
   await closeBrowser(browser);
-  await node?.stop();
 });
 
 /** A request from the page with its own session (cookie + the CSRF token the app keeps). */
@@ -54,12 +47,12 @@ function pageFetch(page: Page, method: string, path: string): Promise<{ status: 
   );
 }
 
-U('should let the admin create anna and grant her VMUser on one guest; anna sees only that guest and may not delete it', async () => {
+U('should let the fx.admin create anna and grant her VMUser on one guest; anna sees only that guest and may not delete it', async () => {
   let page: Page | undefined;
   let annaPage: Page | undefined;
   try {
-    page = await openPage(browser, node, { hash: '#/users' });
-    await login(page, 'admin', node.adminPassword);
+    page = await openPage(browser, fx.node, { hash: '#/users' });
+    await login(page, 'admin', fx.node.adminPassword);
     await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
     await page.getByRole('row', { name: /admin/ }).waitFor();
 
@@ -109,10 +102,10 @@ U('should let the admin create anna and grant her VMUser on one guest; anna sees
       await page.setViewportSize(vp);
       await page.screenshot({ path: join(SCREENSHOT_DIR, `users-acl-${vp.width}x${vp.height}.png`), fullPage: true });
     }
-    const acl = (await admin.get(`/api/access/acl?path=/vms/${mine}`)).json.data;
+    const acl = (await fx.admin.get(`/api/access/acl?path=/vms/${mine}`)).json.data;
     assert.ok(acl.some((e: any) => e.user === 'anna' && e.role === 'VMUser' && e.path === `/vms/${mine}` && !e.inherited), 'the node holds the entry');
 
-    annaPage = await openPage(browser, node);
+    annaPage = await openPage(browser, fx.node);
     await login(annaPage, 'anna', ANNA_PW);
     const nav = await annaPage.locator('nav#nav a').allInnerTexts();
     assert.not.ok(nav.some((x) => /Users/.test(x)), `no Users view for anna: ${nav}`);
@@ -134,7 +127,7 @@ U('should let the admin create anna and grant her VMUser on one guest; anna sees
     assert.is(del.status, 403, JSON.stringify(del.body));
     const notHers = await pageFetch(annaPage, 'GET', `/api/vm/${other}`);
     assert.is(notHers.status, 403);
-    assert.is((await admin.get(`/api/vm/${mine}`)).status, 200, 'the guest is still there');
+    assert.is((await fx.admin.get(`/api/vm/${mine}`)).status, 200, 'the guest is still there');
   } finally {
     await closePage(page);
     await closePage(annaPage);
@@ -144,7 +137,7 @@ U('should let the admin create anna and grant her VMUser on one guest; anna sees
 U('should let anna change her own password and create an API token whose secret is shown once and works', async () => {
   let page: Page | undefined;
   try {
-    page = await openPage(browser, node);
+    page = await openPage(browser, fx.node);
     await login(page, 'anna', ANNA_PW);
     await page.locator('.topbar-user').click();
     await page.getByRole('heading', { name: 'My account', level: 1 }).waitFor();
@@ -174,13 +167,13 @@ U('should let anna change her own password and create an API token whose secret 
     await page.getByRole('button', { name: 'I have copied it' }).click();
     assert.is(await page.locator('#token-secret').count(), 0, 'the secret is gone from the page');
 
-    const token = makeClient(node.url, { token: secret });
+    const token = makeClient(fx.node.url, { token: secret });
     const me = await token.get('/api/access/me');
     assert.is(me.status, 200, me.text);
     assert.is(me.json.data.username, 'anna');
     // Privilege separation is on by default in the form: the token holds only entries of its own (none yet).
     assert.equal((await token.get('/api/vm')).json.data, [], 'a privilege-separated token without entries sees no guest');
-    assert.is((await node.login('anna', 'anna-secret-2')).csrf !== undefined, true, 'the new password logs in');
+    assert.is((await fx.node.login('anna', 'anna-secret-2')).csrf !== undefined, true, 'the new password logs in');
 
     await page.getByRole('button', { name: 'Delete token anna!ci' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();

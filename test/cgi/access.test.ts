@@ -3,7 +3,7 @@
  * for every endpoint: each gets its status and error code, and none of them
  * changes a byte under etc/ramvm.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

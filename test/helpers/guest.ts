@@ -240,11 +240,11 @@ export async function waitForSerial(file: string, text: string, timeoutMs = 20_0
 }
 
 /** Wait until `check` returns a truthy value (polling); throws `what` on timeout. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, stepMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, stepMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(stepMs);
   }

@@ -5,7 +5,7 @@
  * whose KVM device does not open (RAMVM_KVM_DEVICE names a missing path),
  * which is what a host without KVM looks like.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -8,7 +8,7 @@
  *   route { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' } } of vm.ts
  *   → POST /api/vm/101/start: anonymous 401, NoAccess 403, VMAuditor 403
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';

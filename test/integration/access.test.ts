@@ -4,7 +4,7 @@
  * password changes that end old sessions, the audit log, 50 concurrent
  * changes, and login throttling.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';

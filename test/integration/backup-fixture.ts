@@ -8,9 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { withQmp } from '../../node-cgi/qemu/qmp';
-import { bootSector, GUEST_MARKER, waitForSerial } from '../helpers/guest';
+import type { NodeFixture } from '../helpers/fixture';
+import { bootSector, GUEST_MARKER } from '../helpers/guest';
 import type { Client } from '../helpers/node';
 
 export interface TestGuest {
@@ -48,33 +48,23 @@ export function randomRaw(file: string, sizeMiB: number, filledMiB: number): voi
 }
 
 /** Create guest `vmid` through the API with one disk whose content is also written to `reference`. */
-export async function makeGuest(api: Client, root: string, vmid: number, o: { sizeMiB: number; filledMiB: number; format: 'qcow2' | 'raw'; reference: string }): Promise<TestGuest> {
-  const r = await api.post('/api/vm', { vmid, name: `bk${vmid}`, memory: 32, nics: [], cdrom: null, disks: [{ size: `${o.sizeMiB}M`, format: o.format, bus: 'ide' }] });
-  if (r.status !== 201) throw new Error(`create guest ${vmid}: ${r.status} ${r.text}`);
-  const cfg = r.json.data;
-  const disk = join(root, 'var/lib/vz/images', String(vmid), cfg.disks[0].file);
+export async function makeGuest(f: NodeFixture, vmid: number, o: { sizeMiB: number; filledMiB: number; format: 'qcow2' | 'raw'; reference: string }): Promise<TestGuest> {
+  const cfg = await f.createGuest({ vmid, name: `bk${vmid}`, memory: 32, nics: [], cdrom: null, disks: [{ size: `${o.sizeMiB}M`, format: o.format, bus: 'ide' }] });
+  const disk = f.imageFile(vmid, cfg.disks[0]!.file);
   randomRaw(o.reference, o.sizeMiB, o.filledMiB);
   if (o.format === 'raw') sh(['cp', '--sparse=always', o.reference, disk]);
   else sh(['qemu-img', 'convert', '-n', '-f', 'raw', '-O', 'qcow2', o.reference, disk]);
-  const run = (ext: string) => join(root, 'run/ramvm/qemu', `${vmid}.${ext}`);
-  const drive = `drive-${cfg.disks[0].id}`;
+  const drive = `drive-${cfg.disks[0]!.id}`;
   const hmp = async (line: string) => {
     // qemu-io prints to QEMU's stdout, not into the answer; an error comes back as text.
-    const out = await withQmp(run('qmp'), (q) => q.execute<string>('human-monitor-command', { 'command-line': line }));
+    const out = await withQmp(f.runFile(vmid, 'qmp'), (q) => q.execute<string>('human-monitor-command', { 'command-line': line }));
     if (out.trim()) throw new Error(`${line}: ${out}`);
   };
-  const info = async () => (await api.get(`/api/vm/${vmid}/status`)).json.data as { status: string; qmpStatus: string | null; pid: number | null };
+  const info = async () => (await f.admin.get(`/api/vm/${vmid}/status`)).json.data as { status: string; qmpStatus: string | null; pid: number | null };
   return {
-    vmid, disk, qmp: run('qmp'),
-    async start() {
-      const s = await api.post(`/api/vm/${vmid}/start`);
-      if (s.status !== 200) throw new Error(`start ${vmid}: ${s.text}`);
-      await waitForSerial(run('serial.log'), GUEST_MARKER);
-    },
-    async stop() {
-      const s = await api.post(`/api/vm/${vmid}/stop`);
-      if (s.status !== 200) throw new Error(`stop ${vmid}: ${s.text}`);
-    },
+    vmid, disk, qmp: f.runFile(vmid, 'qmp'),
+    start: () => f.startGuest(vmid, { marker: GUEST_MARKER }),
+    stop: () => f.stopGuest(vmid),
     pid: async () => (await info()).pid,
     write: (offset, size, pattern) => hmp(`qemu-io ${drive} "write -P ${pattern} ${offset} ${size}"`),
     flush: () => hmp(`qemu-io ${drive} "flush"`),

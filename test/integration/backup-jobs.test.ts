@@ -3,42 +3,34 @@
  * storage, validation with the right statuses, privileges, mail settings,
  * and the cron tick starting a due job once.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { killGuests } from '../helpers/guest';
+import { useNode } from '../helpers/fixture';
 import { DIST } from '../../build/build';
 import { makeGuest, taskLog, waitTask, type TestGuest } from './backup-fixture';
 
-let node: TestNode;
-let admin: Client;
 let guest: TestGuest;
 
 const J = suite('storages and jobs');
+const fx = useNode(J);
 J.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
-  guest = await makeGuest(admin, node.root, 103, { sizeMiB: 8, filledMiB: 2, format: 'qcow2', reference: join(node.root, 'ref-103.raw') });
+  guest = await makeGuest(fx, 103, { sizeMiB: 8, filledMiB: 2, format: 'qcow2', reference: join(fx.root, 'ref-103.raw') });
   await guest.start();
-});
-J.after(async () => {
-  if (node) await killGuests(node.root);
-  await node?.stop();
 });
 
 J('should list the built-in local storage without writing a config file', async () => {
-  const r = await admin.get('/api/storage');
+  const r = await fx.admin.get('/api/storage');
   assert.is(r.status, 200);
   assert.equal(r.json.data.map((s: { name: string; builtin: boolean; type: string }) => [s.name, s.builtin, s.type]), [['local', true, 'dir']]);
-  assert.is(r.json.data[0].path, join(node.root, 'var/lib/vz/dump'));
-  assert.not.ok(existsSync(join(node.root, 'etc/ramvm/storage.json')));
+  assert.is(r.json.data[0].path, join(fx.root, 'var/lib/vz/dump'));
+  assert.not.ok(existsSync(join(fx.root, 'etc/ramvm/storage.json')));
 });
 
 J('should create, change and delete a storage, and refuse bad ones', async () => {
-  assert.is((await admin.post('/api/storage', { name: 'nas', type: 'dir', path: '/srv/nas' })).status, 201);
+  assert.is((await fx.admin.post('/api/storage', { name: 'nas', type: 'dir', path: '/srv/nas' })).status, 201);
   const cases: [unknown, number, string][] = [
     [{ name: 'nas', type: 'dir', path: '/srv/x' }, 409, 'exists already'],
     [{ name: 'local', type: 'dir', path: '/srv/x' }, 409, 'built in'],
@@ -47,21 +39,21 @@ J('should create, change and delete a storage, and refuse bad ones', async () =>
     [{ name: 'x', type: 'device' }, 400, 'uuid:'],
   ];
   for (const [body, status, msg] of cases) {
-    const r = await admin.post('/api/storage', body);
+    const r = await fx.admin.post('/api/storage', body);
     assert.is(r.status, status, JSON.stringify(body));
     assert.match(r.json.error.message, msg);
   }
-  const put = await admin.put('/api/storage/nas', { type: 'device', uuid: '1A2B-3C4D' });
+  const put = await fx.admin.put('/api/storage/nas', { type: 'device', uuid: '1A2B-3C4D' });
   assert.is(put.status, 200, put.text);
   assert.is(put.json.data.uuid, '1A2B-3C4D');
   assert.is(put.json.data.online, false);
-  assert.is((await admin.del('/api/storage/nas')).status, 204);
-  assert.is((await admin.get('/api/storage/nas')).status, 404);
-  assert.is((await admin.del('/api/storage/local')).status, 409);
+  assert.is((await fx.admin.del('/api/storage/nas')).status, 204);
+  assert.is((await fx.admin.get('/api/storage/nas')).status, 404);
+  assert.is((await fx.admin.del('/api/storage/local')).status, 409);
 });
 
 J('should keep jobs with the original fields and refuse bad input without writing', async () => {
-  const r = await admin.post('/api/backup/jobs', {
+  const r = await fx.admin.post('/api/backup/jobs', {
     id: 'nightly', mailto: 'it@example.com', storage: 'local', vmids: [103], keepLast: 4, keepDaily: 7,
     weekdays: ['mon', 'wed', 'fri'], start: '23:15', mode: 'stop', compress: 'none', comment: 'the office server',
   });
@@ -70,7 +62,7 @@ J('should keep jobs with the original fields and refuse bad input without writin
   assert.equal([j.node, j.mailto, j.storage, j.vmids, j.retention.keepLast, j.retention.keepDaily, j.weekdays, j.start, j.mode, j.compress],
     ['testnode', 'it@example.com', 'local', [103], 4, 7, ['mon', 'wed', 'fri'], '23:15', 'stop', 'none']);
   assert.match(j.next, /T\d\d:\d\d:00\.000Z$/);
-  const before = readFileSync(join(node.root, 'etc/ramvm/backup/jobs.json'), 'utf8');
+  const before = readFileSync(join(fx.root, 'etc/ramvm/backup/jobs.json'), 'utf8');
   const bad: [unknown, string][] = [
     [{ start: '25:00' }, 'start:'],
     [{ weekdays: ['someday'] }, 'weekdays:'],
@@ -80,17 +72,17 @@ J('should keep jobs with the original fields and refuse bad input without writin
     [{ color: 'red' }, 'color:'],
   ];
   for (const [body, field] of bad) {
-    const p = await admin.put('/api/backup/jobs/nightly', body);
+    const p = await fx.admin.put('/api/backup/jobs/nightly', body);
     assert.is(p.status, 400, JSON.stringify(body));
     assert.ok(p.json.error.message.startsWith(field), p.json.error.message);
   }
-  assert.is(readFileSync(join(node.root, 'etc/ramvm/backup/jobs.json'), 'utf8'), before, 'nothing half-written');
-  const p = await admin.put('/api/backup/jobs/nightly', { enabled: false, keepWeekly: 2 });
+  assert.is(readFileSync(join(fx.root, 'etc/ramvm/backup/jobs.json'), 'utf8'), before, 'nothing half-written');
+  const p = await fx.admin.put('/api/backup/jobs/nightly', { enabled: false, keepWeekly: 2 });
   assert.equal([p.json.data.enabled, p.json.data.retention.keepWeekly, p.json.data.retention.keepLast, p.json.data.next], [false, 2, 4, null]);
-  assert.is((await admin.post('/api/backup/jobs', { id: 'nightly' })).status, 409);
-  assert.is((await admin.del('/api/backup/jobs/nightly')).status, 204);
-  assert.is((await admin.get('/api/backup/jobs/nightly')).status, 404);
-  assert.is((await admin.post('/api/backup/jobs/nightly/run')).status, 404);
+  assert.is((await fx.admin.post('/api/backup/jobs', { id: 'nightly' })).status, 409);
+  assert.is((await fx.admin.del('/api/backup/jobs/nightly')).status, 204);
+  assert.is((await fx.admin.get('/api/backup/jobs/nightly')).status, 404);
+  assert.is((await fx.admin.post('/api/backup/jobs/nightly/run')).status, 404);
 });
 
 J('should refuse bad manual runs before starting a task', async () => {
@@ -103,36 +95,36 @@ J('should refuse bad manual runs before starting a task', async () => {
     [{ vmid: 103, bwlimit: -1 }, 400, 'bwlimit:'],
   ];
   for (const [body, status, msg] of cases) {
-    const r = await admin.post('/api/backup/run', body);
+    const r = await fx.admin.post('/api/backup/run', body);
     assert.is(r.status, status, JSON.stringify(body));
     assert.match(r.json.error.message, msg);
   }
-  assert.is((await admin.get('/api/backup/local:101:..%2Fetc')).status, 404);
+  assert.is((await fx.admin.get('/api/backup/local:101:..%2Fetc')).status, 404);
 });
 
 J('should check privileges: a VMUser may neither back up nor see jobs', async () => {
   for (const [user, role] of [['anna', 'VMUser'], ['bert', 'VMAdmin']] as const) {
-    const u = await admin.post('/api/access/users', { username: user, password: `${user}-secret-1` });
+    const u = await fx.admin.post('/api/access/users', { username: user, password: `${user}-secret-1` });
     assert.is(u.status, 201, u.text);
-    const a = await admin.put('/api/access/acl', { path: '/vms/103', user, role });
+    const a = await fx.admin.put('/api/access/acl', { path: '/vms/103', user, role });
     assert.ok(a.status < 300, a.text);
   }
-  const anna = await node.login('anna', 'anna-secret-1');
+  const anna = await fx.node.login('anna', 'anna-secret-1');
   assert.is((await anna.post('/api/backup/run', { vmid: 103 })).status, 403);
   assert.is((await anna.get('/api/backup/jobs')).status, 403);
   assert.is((await anna.post('/api/backup/jobs', {})).status, 403);
   assert.is((await anna.post('/api/storage', { name: 'x', type: 'dir', path: '/x' })).status, 403);
   assert.is((await anna.put('/api/backup/mail', { from: 'x@example.com' })).status, 403);
   // bert holds VM.Backup on his guest: he may back it up and list its backups, but not configure jobs.
-  const bert = await node.login('bert', 'bert-secret-1');
+  const bert = await fx.node.login('bert', 'bert-secret-1');
   const r = await bert.post('/api/backup/run', { vmid: 103, compress: 'zstd' });
   assert.is(r.status, 202, r.text);
-  assert.is((await waitTask(bert, r.json.data.task)).status, 'ok', await taskLog(admin, r.json.data.task));
+  assert.is((await waitTask(bert, r.json.data.task)).status, 'ok', await taskLog(fx.admin, r.json.data.task));
   assert.is((await bert.get('/api/backup?vmid=103')).json.data.length, 1);
   assert.is((await anna.get('/api/backup?vmid=103')).json.data.length, 0, 'anna sees none');
   assert.is((await bert.post('/api/backup/jobs', {})).status, 403);
   // A failure of bert's guest is his alert, not anna's.
-  const gone = await admin.post('/api/storage', { name: 'gone', type: 'device', label: 'RAMVMGONE9' });
+  const gone = await fx.admin.post('/api/storage', { name: 'gone', type: 'device', label: 'RAMVMGONE9' });
   assert.is(gone.status, 201);
   const f = await bert.post('/api/backup/run', { vmid: 103, storage: 'gone' });
   assert.is((await waitTask(bert, f.json.data.task)).status, 'failed');
@@ -140,52 +132,52 @@ J('should check privileges: a VMUser may neither back up nor see jobs', async ()
   assert.equal((await anna.get('/api/backup/alerts')).json.data, []);
   assert.is((await anna.post('/api/backup/alerts/ack', { tasks: [f.json.data.task] })).status, 404);
   assert.is((await bert.post('/api/backup/alerts/ack', { tasks: [f.json.data.task] })).status, 200);
-  await admin.del('/api/storage/gone');
+  await fx.admin.del('/api/storage/gone');
 });
 
 J('should run a verify job now and record its last run', async () => {
-  const r = await admin.post('/api/backup/jobs', { id: 'weekly-check', kind: 'verify', storage: 'local', verifyAfterDays: 0, weekdays: ['sun'], start: '03:00' });
+  const r = await fx.admin.post('/api/backup/jobs', { id: 'weekly-check', kind: 'verify', storage: 'local', verifyAfterDays: 0, weekdays: ['sun'], start: '03:00' });
   assert.is(r.status, 201, r.text);
-  const run = await admin.post('/api/backup/jobs/weekly-check/run');
+  const run = await fx.admin.post('/api/backup/jobs/weekly-check/run');
   assert.is(run.status, 202, run.text);
-  const t = await waitTask(admin, run.json.data.task);
-  assert.is(t.status, 'ok', await taskLog(admin, run.json.data.task));
+  const t = await waitTask(fx.admin, run.json.data.task);
+  assert.is(t.status, 'ok', await taskLog(fx.admin, run.json.data.task));
   assert.match(t.message, /^\d+ backup\(s\) read back: all intact$/);
-  assert.is((await admin.get('/api/backup/jobs/weekly-check')).json.data.lastRun.status, 'ok');
-  const b = (await admin.get('/api/backup?vmid=103')).json.data[0];
-  const rec = (await admin.get(`/api/task/${run.json.data.task}`)).json.data;
+  assert.is((await fx.admin.get('/api/backup/jobs/weekly-check')).json.data.lastRun.status, 'ok');
+  const b = (await fx.admin.get('/api/backup?vmid=103')).json.data[0];
+  const rec = (await fx.admin.get(`/api/task/${run.json.data.task}`)).json.data;
   assert.ok(Date.parse(b.verifiedAt) >= rec.start, 'read back again by this job');
   assert.is(b.verified, true);
 });
 
 J('should keep mail settings as an argv', async () => {
-  assert.equal((await admin.get('/api/backup/mail')).json.data, { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@testnode' });
-  const r = await admin.put('/api/backup/mail', { sendmail: ['/usr/sbin/sendmail', '-t', '-oi', '-f', 'backup@example.com'], from: 'backup@example.com' });
+  assert.equal((await fx.admin.get('/api/backup/mail')).json.data, { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@testnode' });
+  const r = await fx.admin.put('/api/backup/mail', { sendmail: ['/usr/sbin/sendmail', '-t', '-oi', '-f', 'backup@example.com'], from: 'backup@example.com' });
   assert.is(r.status, 200, r.text);
   assert.equal(r.json.data.sendmail, ['/usr/sbin/sendmail', '-t', '-oi', '-f', 'backup@example.com']);
-  assert.is((await admin.put('/api/backup/mail', { sendmail: 'sendmail -t' })).status, 400, 'a shell string is refused');
-  assert.is((await admin.put('/api/backup/mail', { sendmail: ['-t'] })).status, 400);
-  await admin.put('/api/backup/mail', { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@example.com' });
+  assert.is((await fx.admin.put('/api/backup/mail', { sendmail: 'sendmail -t' })).status, 400, 'a shell string is refused');
+  assert.is((await fx.admin.put('/api/backup/mail', { sendmail: ['-t'] })).status, 400);
+  await fx.admin.put('/api/backup/mail', { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@example.com' });
 });
 
 J('should start a due job once from the cron tick', async () => {
   const now = new Date();
   const start = `${String(now.getHours()).padStart(2, '0')}:${String(now.getMinutes()).padStart(2, '0')}`;
-  const r = await admin.post('/api/backup/jobs', { id: 'due-now', vmids: [103], start, compress: 'zstd' });
+  const r = await fx.admin.post('/api/backup/jobs', { id: 'due-now', vmids: [103], start, compress: 'zstd' });
   assert.is(r.status, 201, r.text);
-  const tick = () => spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: node.env, encoding: 'utf8' });
+  const tick = () => spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: fx.node.env, encoding: 'utf8' });
   const first = tick();
   assert.is(first.status, 0, first.stderr);
   const m = /^started due-now (\S+)$/m.exec(first.stdout);
   assert.ok(m, first.stdout);
   const second = tick();
   assert.is(second.stdout, '', 'not started twice for one occurrence');
-  const t = await waitTask(admin, m![1]!);
-  assert.is(t.status, 'ok', await taskLog(admin, m![1]!));
-  const job = (await admin.get('/api/backup/jobs/due-now')).json.data;
+  const t = await waitTask(fx.admin, m![1]!);
+  assert.is(t.status, 'ok', await taskLog(fx.admin, m![1]!));
+  const job = (await fx.admin.get('/api/backup/jobs/due-now')).json.data;
   assert.equal([job.lastRun.task, job.lastRun.status], [m![1], 'ok']);
   assert.is(tick().stdout, '', 'not again after it finished');
-  const line = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'cron-line'], { env: node.env, encoding: 'utf8' });
-  assert.match(line.stdout, `* * * * * root RAMVM_ROOT=${node.root} RAMVM_NODE=testnode ${process.execPath} ${join(DIST, 'bin/ramvm')} backup tick >>`);
+  const line = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'cron-line'], { env: fx.node.env, encoding: 'utf8' });
+  assert.match(line.stdout, `* * * * * root RAMVM_ROOT=${fx.root} RAMVM_NODE=testnode ${process.execPath} ${join(DIST, 'bin/ramvm')} backup tick >>`);
 });
 J.run();

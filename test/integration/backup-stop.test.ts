@@ -4,7 +4,7 @@
  * copy fails (a target that fills up), and by the next tick when the task
  * died. The backup boots in QEMU as it is (through an overlay).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,43 +12,28 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DIST } from '../../build/build';
 import { cleanPartials } from '../../node-cgi/backup/run';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { GUEST_MARKER, killGuests, waitForSerial } from '../helpers/guest';
+import { useNode } from '../helpers/fixture';
+import { GUEST_MARKER, waitForSerial } from '../helpers/guest';
 import { makeGuest, sh, taskLog, waitTask, type TestGuest } from './backup-fixture';
 
-let node: TestNode;
-let admin: Client;
 let guest: TestGuest;
 let reference: string;
-const cleanups: (() => void)[] = [];
 
 const S = suite('stop mode');
+const fx = useNode(S);
 S.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
-  reference = join(node.root, 'ref-104.raw');
-  guest = await makeGuest(admin, node.root, 104, { sizeMiB: 32, filledMiB: 24, format: 'raw', reference });
+  reference = join(fx.root, 'ref-104.raw');
+  guest = await makeGuest(fx, 104, { sizeMiB: 32, filledMiB: 24, format: 'raw', reference });
   await guest.start();
-});
-S.after(async () => {
-  if (node) await killGuests(node.root);
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch (e) {
-      process.stderr.write(`cleanup: ${(e as Error).message}\n`);
-    }
-  }
-  await node?.stop();
 });
 
 S('should shut the guest down, back it up offline and start it again', async () => {
   const before = await guest.pid();
   assert.ok(before);
-  const r = await admin.post('/api/backup/run', { vmid: 104, mode: 'stop', compress: 'zstd' });
+  const r = await fx.admin.post('/api/backup/run', { vmid: 104, mode: 'stop', compress: 'zstd' });
   assert.is(r.status, 202, r.text);
-  const t = await waitTask(admin, r.json.data.task);
-  const log = await taskLog(admin, r.json.data.task);
+  const t = await waitTask(fx.admin, r.json.data.task);
+  const log = await taskLog(fx.admin, r.json.data.task);
   assert.is(t.status, 'ok', log);
   assert.match(log, 'stop mode: shutting guest 104 down');
   assert.match(log, /guest 104 started again after \d+ ms\n/);
@@ -56,39 +41,39 @@ S('should shut the guest down, back it up offline and start it again', async () 
   assert.is(await guest.status(), 'running');
   const after = await guest.pid();
   assert.ok(after && after !== before, 'a new QEMU process');
-  const b = (await admin.get('/api/backup?vmid=104')).json.data[0];
+  const b = (await fx.admin.get('/api/backup?vmid=104')).json.data[0];
   assert.equal([b.mode, b.method, b.verified], ['stop', 'offline', true]);
   const [, vmid, stamp] = b.id.split(':');
-  const dir = join(node.root, 'var/lib/vz/dump/ramvm', vmid, stamp);
+  const dir = join(fx.root, 'var/lib/vz/dump/ramvm', vmid, stamp);
   assert.is(sh(['qemu-img', 'compare', '-f', 'raw', '-F', 'qcow2', reference, join(dir, 'vm-104-disk-0.qcow2')], { allowFail: true }).code, 0);
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   assert.ok(m.timings.downtime > 0, 'downtime recorded');
 });
 
 S('should start the guest again when the backup fails', async () => {
-  const mnt = join(node.root, 'mnt-tiny');
+  const mnt = join(fx.root, 'mnt-tiny');
   mkdirSync(mnt);
   sh(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'ramvm-backup-test', mnt]);
-  cleanups.push(() => sh(['umount', mnt]));
-  assert.is((await admin.post('/api/storage', { name: 'tiny', type: 'dir', path: mnt, mountpoint: true })).status, 201);
+  fx.cleanups.push(() => sh(['umount', mnt]));
+  assert.is((await fx.admin.post('/api/storage', { name: 'tiny', type: 'dir', path: mnt, mountpoint: true })).status, 201);
   const before = await guest.pid();
-  const r = await admin.post('/api/backup/run', { vmid: 104, storage: 'tiny', mode: 'stop', compress: 'none' });
-  const t = await waitTask(admin, r.json.data.task);
-  const log = await taskLog(admin, r.json.data.task);
+  const r = await fx.admin.post('/api/backup/run', { vmid: 104, storage: 'tiny', mode: 'stop', compress: 'none' });
+  const t = await waitTask(fx.admin, r.json.data.task);
+  const log = await taskLog(fx.admin, r.json.data.task);
   assert.is(t.status, 'failed', log);
   assert.match(t.message, /No space left on device/i);
   assert.match(log, '(although the backup failed)');
   assert.is(await guest.status(), 'running');
   assert.ok((await guest.pid()) !== before, 'it was really stopped and started');
-  assert.equal((await admin.get('/api/backup?storage=tiny')).json.data, []);
+  assert.equal((await fx.admin.get('/api/backup?storage=tiny')).json.data, []);
   assert.equal(readdirSync(join(mnt, 'ramvm/104')), []);
-  const alerts = (await admin.get('/api/backup/alerts')).json.data;
+  const alerts = (await fx.admin.get('/api/backup/alerts')).json.data;
   assert.ok(alerts.some((a: { task: string }) => a.task === r.json.data.task));
 });
 S('should leave a backup that QEMU boots directly, through an overlay, without changing it', async () => {
-  const b = (await admin.get('/api/backup?vmid=104&storage=local')).json.data[0];
+  const b = (await fx.admin.get('/api/backup?vmid=104&storage=local')).json.data[0];
   const [, vmid, stamp] = b.id.split(':');
-  const disk = join(node.root, 'var/lib/vz/dump/ramvm', vmid, stamp, 'vm-104-disk-0.qcow2');
+  const disk = join(fx.root, 'var/lib/vz/dump/ramvm', vmid, stamp, 'vm-104-disk-0.qcow2');
   const sum = sh(['sha256sum', disk]).out.split(' ')[0];
   const dir = mkdtempSync(join(tmpdir(), 'ramvm-backup-boot-'));
   const pidFile = join(dir, 'q.pid');
@@ -112,10 +97,10 @@ S('should leave a backup that QEMU boots directly, through an overlay, without c
 S('should start a guest again from the tick when its stop-mode task died', async () => {
   await guest.stop();
   const dead = spawnSync('true').pid!;
-  const marker = join(node.root, 'run/ramvm/backup-stopped/104.json');
+  const marker = join(fx.root, 'run/ramvm/backup-stopped/104.json');
   mkdirSync(dirname(marker), { recursive: true });
   writeFileSync(marker, JSON.stringify({ task: '20261125T220000Z-backup-vms-104-dead00', pid: dead, time: Date.now() }));
-  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: node.env, encoding: 'utf8' });
+  const tick = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'tick'], { env: fx.node.env, encoding: 'utf8' });
   assert.is(tick.status, 0, tick.stderr);
   assert.match(tick.stdout, 'restarted guest 104, left stopped by task 20261125T220000Z-backup-vms-104-dead00');
   assert.is(await guest.status(), 'running');
@@ -123,7 +108,7 @@ S('should start a guest again from the tick when its stop-mode task died', async
 });
 
 S('should kill a process still writing into a partial folder of a dead task before removing it', async () => {
-  const vmDir = join(node.root, 'var/lib/vz/dump/ramvm/104');
+  const vmDir = join(fx.root, 'var/lib/vz/dump/ramvm/104');
   const partial = join(vmDir, '.partial-20261125T220000Z');
   mkdirSync(partial);
   writeFileSync(join(partial, '.owner'), JSON.stringify({ pid: spawnSync('true').pid, task: '20261125T220000Z-backup-vms-104-dead00' }));

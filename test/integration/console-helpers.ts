@@ -1,18 +1,18 @@
 /**
  * Test-side parts for the console: a small websocket client over node:http
  * (masking every frame as a browser does), an RFB 3.8 client on top of it
- * (security type None, Raw encoding only), and a QEMU guest started the way
- * a node starts one, with its VNC and QMP unix sockets in the node's run dir.
+ * (security type None, Raw encoding only), and a guest the node itself
+ * makes and starts (POST /api/vm, /start), with its VNC unix socket where
+ * console.cgi finds it.
  *
- *   const g = await startTestGuest(node.root, 101);
- *   const c = await openConsole(node.url, 101, { cookie });   // c.status 101, c.ws
+ *   await startConsoleGuest(fx, 101);                          // made and started through the API
+ *   const c = await openConsole(fx.node.url, 101, { cookie }); // c.status 101, c.ws
  *   const rfb = new RfbClient(c.ws!);
- *   const init = await rfb.handshake();                        // 720×400 "QEMU (ramvm-test-101)"
+ *   const init = await rfb.handshake();                        // 720×400 "QEMU (console-101)"
  *   const fb = await rfb.framebuffer();                        // raw pixels
  */
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -22,53 +22,38 @@ import { readJson, writeJsonAtomic } from '../../node-cgi/lib/store';
 import { hashPassword } from '../../node-cgi/auth/password';
 import type { RoleName } from '../../node-cgi/access/privileges';
 import { FrameDecoder, OPCODE, closePayload, encodeFrame, type FrameOptions, type WsEvent } from '../../node-cgi/console/websocket';
+import { decodePng } from '../../node-cgi/console/png';
+import type { NodeFixture } from '../helpers/fixture';
+import { waitFor } from '../helpers/guest';
 
 // ---------------------------------------------------------------- guests
 
-export interface TestGuest {
-  vmid: number;
-  pid: number;
-  vnc: string;
-  qmp: string;
-  stop(): void;
+/** A guest without disk and NIC: SeaBIOS ends at "No bootable device." on its VGA text screen. */
+export const consoleGuest = (vmid: number) => ({ vmid, name: `console-${vmid}`, memory: 32, disks: [], nics: [], cdrom: null });
+
+/** Make and start such a guest through the node's API; its QEMU's pid. */
+export async function startConsoleGuest(fx: NodeFixture, vmid: number): Promise<number> {
+  await fx.createGuest(consoleGuest(vmid));
+  await fx.startGuest(vmid);
+  return Number(readFileSync(fx.runFile(vmid, 'pid'), 'utf8').trim());
 }
 
-/** A guest config file, as the guests code would leave it (only its existence matters here). */
-export function writeGuestConfig(root: string, vmid: number): void {
-  writeJsonAtomic(join(pathsFor(root).vms, `${vmid}.json`), { vmid, name: `console-test-${vmid}`, memory: 32 });
-}
+/** SeaBIOS's text mode: 720×400. Before SeaBIOS sets it, QEMU shows its own 640×480 "Guest has not initialized the display (yet)." */
+export const SEABIOS_TEXT_SCREEN = { width: 720, height: 400 };
 
-/** QEMU with no disk: SeaBIOS prints "No bootable device." on the VGA text screen. */
-export function startTestGuest(root: string, vmid: number): TestGuest {
-  const p = pathsFor(root);
-  mkdirSync(p.qemuRun, { recursive: true });
-  writeGuestConfig(root, vmid);
-  const f = (ext: string) => join(p.qemuRun, `${vmid}.${ext}`);
-  const accel = existsSync('/dev/kvm') ? 'kvm' : 'tcg';
-  const argv = [
-    '-name', `ramvm-test-${vmid}`, '-accel', accel, '-m', '32', '-nodefaults', '-vga', 'std', '-display', 'none',
-    '-vnc', `unix:${f('vnc')}`,
-    '-qmp', `unix:${f('qmp')},server=on,wait=off`,
-    '-qmp', `unix:${f('status.qmp')},server=on,wait=off`,
-    '-daemonize', '-pidfile', f('pid'),
-  ];
-  const r = spawnSync('qemu-system-x86_64', argv, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`qemu failed: ${r.stderr}`);
-  const pid = Number(readFileSync(f('pid'), 'utf8').trim());
-  return {
-    vmid,
-    pid,
-    vnc: f('vnc'),
-    qmp: f('qmp'),
-    stop() {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      for (const ext of ['vnc', 'qmp', 'status.qmp', 'pid']) rmSync(f(ext), { force: true });
-    },
-  };
+/**
+ * Wait until the guest shows SeaBIOS's text screen, seen through the
+ * screenshot API. Until then QEMU's own 640×480 screen is up, not blank
+ * either: ~0.7 s after the start under TCG, ~2.5 s under this host's KVM,
+ * longer on a loaded machine. A test that reads the screen earlier races
+ * the guest's BIOS.
+ */
+export async function waitForTextScreen(fx: NodeFixture, vmid: number): Promise<void> {
+  await waitFor(`SeaBIOS's text screen on guest ${vmid}`, async () => {
+    const r = await fetch(`${fx.node.url}/api/monitor/${vmid}/screenshot`, { headers: { cookie: fx.admin.cookie! } });
+    if (r.status !== 200) throw new Error(`screenshot of guest ${vmid}: ${r.status} ${await r.text()}`);
+    return decodePng(Buffer.from(await r.arrayBuffer())).width === SEABIOS_TEXT_SCREEN.width;
+  }, 60_000, 200);
 }
 
 // ---------------------------------------------------------------- access

@@ -3,16 +3,21 @@
  * guest's VNC unix socket: RFB handshake and framebuffer, refusals before
  * any VNC byte, and the websocket's control frames end to end.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import { PING_INTERVAL_MS } from '../../node-cgi/console/bridge';
 import * as assert from 'uvu/assert';
+import { request } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../build/server';
-import { freePort, startTestNode, type TestNode } from '../helpers/node';
+import { useNode } from '../helpers/fixture';
+import { killGuests } from '../helpers/guest';
+import { freePort } from '../helpers/node';
 import { CLOSE_CODE, OPCODE, closePayload } from '../../node-cgi/console/websocket';
-import { addToken, addUser, consoleCgiPids, nonBlank, openConsole, RfbClient, startTestGuest, writeGuestConfig, type TestGuest } from './console-helpers';
+import {
+  addToken, addUser, consoleCgiPids, consoleGuest, nonBlank, openConsole, RfbClient, SEABIOS_TEXT_SCREEN, startConsoleGuest, waitForTextScreen,
+} from './console-helpers';
 
 const VMID = 101;
 /** Has a config, never started. */
@@ -20,31 +25,23 @@ const STOPPED_VMID = 102;
 /** Started and killed while its console is open. */
 const DOOMED_VMID = 103;
 
-let node: TestNode;
-let guest: TestGuest | undefined;
-let doomed: TestGuest | undefined;
 let adminCookie = '';
 let token = '';
 
 const S = suite('console websocket');
+const fx = useNode(S, { node: 'console1' });
 
 S.before(async () => {
-  node = await startTestNode({ node: 'console1' });
-  guest = startTestGuest(node.root, VMID);
-  writeGuestConfig(node.root, STOPPED_VMID);
-  addUser(node.root, 'auditor', 'auditor-pw-1', 'VMAuditor', `/vms/${VMID}`);
-  addUser(node.root, 'viewer', 'viewer-pw-1', 'VMUser', `/vms/${VMID}`);
-  token = addToken(node.root, 'admin', 'console');
-  adminCookie = (await node.login('admin', node.adminPassword)).cookie!;
+  await startConsoleGuest(fx, VMID);
+  await waitForTextScreen(fx, VMID);
+  await fx.createGuest(consoleGuest(STOPPED_VMID));
+  addUser(fx.root, 'auditor', 'auditor-pw-1', 'VMAuditor', `/vms/${VMID}`);
+  addUser(fx.root, 'viewer', 'viewer-pw-1', 'VMUser', `/vms/${VMID}`);
+  token = addToken(fx.root, 'admin', 'console');
+  adminCookie = fx.admin.cookie!;
 });
 
-S.after(async () => {
-  guest?.stop();
-  doomed?.stop();
-  await node?.stop();
-});
-
-/** Poll full frames until SeaBIOS has drawn something (TCG takes a moment). */
+/** Poll full frames until one is not black (the screen has settled already, see waitForTextScreen). */
 async function firstNonBlankFrame(rfb: RfbClient) {
   for (let i = 0; i < 100; i++) {
     const u = await rfb.framebuffer();
@@ -55,15 +52,15 @@ async function firstNonBlankFrame(rfb: RfbClient) {
 }
 
 S('should complete the RFB handshake with a ticket cookie and receive a framebuffer update', async () => {
-  const c = await openConsole(node.url, VMID, { cookie: adminCookie, protocols: ['binary'] });
+  const c = await openConsole(fx.node.url, VMID, { cookie: adminCookie, protocols: ['binary'] });
   assert.is(c.status, 101);
   assert.is(c.headers['sec-websocket-protocol'], 'binary');
   const rfb = new RfbClient(c.ws!);
   try {
     const init = await rfb.handshake();
     assert.is(init.version, 'RFB 003.008');
-    assert.ok(init.width >= 640 && init.height >= 400, `${init.width}×${init.height}`);
-    assert.is(init.name, `QEMU (ramvm-test-${VMID})`);
+    assert.equal([init.width, init.height], [SEABIOS_TEXT_SCREEN.width, SEABIOS_TEXT_SCREEN.height]);
+    assert.is(init.name, `QEMU (console-${VMID})`);
     const u = await firstNonBlankFrame(rfb);
     assert.equal(u.rects[0], { x: 0, y: 0, w: init.width, h: init.height, encoding: 0 });
     assert.is(u.pixels.length, init.width * init.height * (init.bitsPerPixel / 8));
@@ -73,7 +70,7 @@ S('should complete the RFB handshake with a ticket cookie and receive a framebuf
 });
 
 S('should open with an API token and no Origin, choosing no subprotocol when none is offered', async () => {
-  const c = await openConsole(node.url, VMID, { token });
+  const c = await openConsole(fx.node.url, VMID, { token });
   assert.is(c.status, 101);
   assert.is(c.headers['sec-websocket-protocol'], undefined);
   try {
@@ -85,15 +82,15 @@ S('should open with an API token and no Origin, choosing no subprotocol when non
 });
 
 S('should let a VMUser open the console of a guest it may use', async () => {
-  const viewer = await node.login('viewer', 'viewer-pw-1');
-  const c = await openConsole(node.url, VMID, { cookie: viewer.cookie! });
+  const viewer = await fx.node.login('viewer', 'viewer-pw-1');
+  const c = await openConsole(fx.node.url, VMID, { cookie: viewer.cookie! });
   assert.is(c.status, 101);
   c.ws!.destroy();
 });
 
 S('should serve two consoles of one guest at once', async () => {
-  const a = await openConsole(node.url, VMID, { cookie: adminCookie });
-  const b = await openConsole(node.url, VMID, { token });
+  const a = await openConsole(fx.node.url, VMID, { cookie: adminCookie });
+  const b = await openConsole(fx.node.url, VMID, { token });
   try {
     const ra = new RfbClient(a.ws!);
     const rb = new RfbClient(b.ws!);
@@ -111,17 +108,17 @@ S('should serve two consoles of one guest at once', async () => {
 
 // Every refusal is a JSON error answer instead of a 101: no VNC byte can flow.
 const refusals: [string, () => Promise<Parameters<typeof openConsole>>, number, string][] = [
-  ['no credentials', async () => [node.url, VMID, {}], 401, 'unauthenticated'],
-  ['a forged ticket', async () => [node.url, VMID, { cookie: 'RamvmAuth=RAMVM%3Aadmin%3A00000000%3AAAAA' }], 401, 'unauthenticated'],
-  ['a wrong token secret', async () => [node.url, VMID, { token: 'admin!console=' + 'x'.repeat(32) }], 401, 'unauthenticated'],
-  ['a user with VM.Audit only', async () => [node.url, VMID, { cookie: (await node.login('auditor', 'auditor-pw-1')).cookie! }], 403, 'forbidden'],
-  ['a VMUser on another guest', async () => [node.url, STOPPED_VMID, { cookie: (await node.login('viewer', 'viewer-pw-1')).cookie! }], 403, 'forbidden'],
-  ['a cookie sent from a page of another site', async () => [node.url, VMID, { cookie: adminCookie, origin: 'https://evil.example' }], 403, 'forbidden'],
-  ['a guest that does not exist', async () => [node.url, 999, { cookie: adminCookie }], 404, 'not_found'],
-  ['a guest that is not running', async () => [node.url, STOPPED_VMID, { cookie: adminCookie }], 409, 'conflict'],
-  ['a plain GET without Upgrade', async () => [node.url, VMID, { cookie: adminCookie, upgrade: false }], 426, 'upgrade_required'],
-  ['a subprotocol other than binary', async () => [node.url, VMID, { cookie: adminCookie, protocols: ['base64'] }], 400, 'bad_request'],
-  ['a malformed vmid', async () => [node.url, 'abc', { cookie: adminCookie }], 400, 'invalid'],
+  ['no credentials', async () => [fx.node.url, VMID, {}], 401, 'unauthenticated'],
+  ['a forged ticket', async () => [fx.node.url, VMID, { cookie: 'RamvmAuth=RAMVM%3Aadmin%3A00000000%3AAAAA' }], 401, 'unauthenticated'],
+  ['a wrong token secret', async () => [fx.node.url, VMID, { token: 'admin!console=' + 'x'.repeat(32) }], 401, 'unauthenticated'],
+  ['a user with VM.Audit only', async () => [fx.node.url, VMID, { cookie: (await fx.node.login('auditor', 'auditor-pw-1')).cookie! }], 403, 'forbidden'],
+  ['a VMUser on another guest', async () => [fx.node.url, STOPPED_VMID, { cookie: (await fx.node.login('viewer', 'viewer-pw-1')).cookie! }], 403, 'forbidden'],
+  ['a cookie sent from a page of another site', async () => [fx.node.url, VMID, { cookie: adminCookie, origin: 'https://evil.example' }], 403, 'forbidden'],
+  ['a guest that does not exist', async () => [fx.node.url, 999, { cookie: adminCookie }], 404, 'not_found'],
+  ['a guest that is not running', async () => [fx.node.url, STOPPED_VMID, { cookie: adminCookie }], 409, 'conflict'],
+  ['a plain GET without Upgrade', async () => [fx.node.url, VMID, { cookie: adminCookie, upgrade: false }], 426, 'upgrade_required'],
+  ['a subprotocol other than binary', async () => [fx.node.url, VMID, { cookie: adminCookie, protocols: ['base64'] }], 400, 'bad_request'],
+  ['a malformed vmid', async () => [fx.node.url, 'abc', { cookie: adminCookie }], 400, 'invalid'],
 ];
 for (const [why, args, status, code] of refusals) {
   S(`should refuse ${why} with ${status} before any VNC byte`, async () => {
@@ -136,7 +133,7 @@ for (const [why, args, status, code] of refusals) {
 }
 
 S('should answer a ping with a pong through lighttpd', async () => {
-  const c = await openConsole(node.url, VMID, { token });
+  const c = await openConsole(fx.node.url, VMID, { token });
   const ws = c.ws!;
   try {
     ws.frame(OPCODE.PING, 'hello?');
@@ -154,7 +151,7 @@ S('should answer a ping with a pong through lighttpd', async () => {
 });
 
 S('should complete the close handshake and end the connection', async () => {
-  const c = await openConsole(node.url, VMID, { token });
+  const c = await openConsole(fx.node.url, VMID, { token });
   const ws = c.ws!;
   await new RfbClient(ws).handshake();
   ws.close(1000, 'done');
@@ -170,7 +167,7 @@ S('should complete the close handshake and end the connection', async () => {
 });
 
 S('should close with 1002 when the browser sends an unmasked frame', async () => {
-  const c = await openConsole(node.url, VMID, { token });
+  const c = await openConsole(fx.node.url, VMID, { token });
   const ws = c.ws!;
   try {
     ws.socket.write(Buffer.from('82026869', 'hex'));
@@ -193,25 +190,25 @@ S('should end the CGI when the browser drops the connection without a close', as
   // A drop is noticed at the latest at the bridge's next ping (see PING_INTERVAL_MS).
   const gone = async () => {
     const deadline = Date.now() + PING_INTERVAL_MS + 10_000;
-    while (Date.now() < deadline && consoleCgiPids(node.root).length > 0) await new Promise((r) => setTimeout(r, 100));
-    return consoleCgiPids(node.root);
+    while (Date.now() < deadline && consoleCgiPids(fx.root).length > 0) await new Promise((r) => setTimeout(r, 100));
+    return consoleCgiPids(fx.root);
   };
   // Earlier tests dropped their connections too; their CGIs end on their own.
   assert.equal(await gone(), [], 'no console.cgi left from earlier tests');
-  const c = await openConsole(node.url, VMID, { token });
+  const c = await openConsole(fx.node.url, VMID, { token });
   await new RfbClient(c.ws!).handshake();
-  assert.is(consoleCgiPids(node.root).length, 1, 'one console.cgi while open');
+  assert.is(consoleCgiPids(fx.root).length, 1, 'one console.cgi while open');
   c.ws!.destroy();
   assert.equal(await gone(), []);
 });
 
 S('should close with 1000 and say so when the guest stops', async () => {
-  doomed = startTestGuest(node.root, DOOMED_VMID);
-  const c = await openConsole(node.url, DOOMED_VMID, { token });
+  const doomed = await startConsoleGuest(fx, DOOMED_VMID);
+  const c = await openConsole(fx.node.url, DOOMED_VMID, { token });
   const ws = c.ws!;
   try {
     await new RfbClient(ws).handshake();
-    process.kill(doomed.pid, 'SIGKILL');
+    process.kill(doomed, 'SIGKILL');
     for (;;) {
       const ev = await ws.next();
       assert.ok(ev, 'a close frame before the end');
@@ -226,20 +223,39 @@ S('should close with 1000 and say so when the guest stops', async () => {
   } finally {
     ws.destroy();
   }
-  const again = await openConsole(node.url, DOOMED_VMID, { token });
+  const again = await openConsole(fx.node.url, DOOMED_VMID, { token });
   assert.is(again.status, 409);
 });
 
 S.run();
 
+/** One API call to an HTTPS node with a self-signed certificate, as a script with a token makes it. */
+function httpsCall(url: string, token: string, method: string, body?: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((res, rej) => {
+    const req = request(url, {
+      method, rejectUnauthorized: false, agent: false,
+      headers: { authorization: `RamvmToken ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    }, (r) => {
+      let text = '';
+      r.on('data', (d: Buffer) => (text += d.toString()));
+      r.on('end', () => res({ status: r.statusCode!, text }));
+    });
+    req.on('error', rej);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
 const T = suite('console websocket over TLS');
 T('should complete the RFB handshake through lighttpd in HTTPS mode', async () => {
   const root = mkdtempSync(join(tmpdir(), 'console-tls-'));
   const server = await startServer({ root, listen: '127.0.0.1', port: await freePort(), node: 'consoletls', https: true, quiet: true, env: { RAMVM_ADMIN_PASSWORD: 'tls-test-pw' } });
-  let g: TestGuest | undefined;
   try {
-    g = startTestGuest(root, VMID);
-    const c = await openConsole(server.url, VMID, { token: addToken(root, 'admin', 'tls'), protocols: ['binary'] });
+    const tls = addToken(root, 'admin', 'tls');
+    const made = await httpsCall(`${server.url}/api/vm`, tls, 'POST', consoleGuest(VMID));
+    assert.is(made.status, 201, made.text);
+    const started = await httpsCall(`${server.url}/api/vm/${VMID}/start`, tls, 'POST', {});
+    assert.is(started.status, 200, started.text);
+    const c = await openConsole(server.url, VMID, { token: tls, protocols: ['binary'] });
     assert.is(c.status, 101);
     try {
       const rfb = new RfbClient(c.ws!);
@@ -249,7 +265,7 @@ T('should complete the RFB handshake through lighttpd in HTTPS mode', async () =
       c.ws!.destroy();
     }
   } finally {
-    g?.stop();
+    await killGuests(root);
     await server.stop();
     rmSync(root, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
  * as JSON with the right status, login, CSRF, throttling, tasks run by the
  * real `ramvm` CLI, static files with caching and compression.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * HTTPS mode: a self-signed certificate made on first start, reused after,
  * and the ticket cookie marked Secure.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { request } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -11,7 +11,7 @@
  *      disk by its label and keeps the admin from boot 1 (a new fw_cfg
  *      password is ignored).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

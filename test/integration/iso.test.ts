@@ -8,7 +8,7 @@
  * Bodies are generated while they are sent (1 MiB blocks of random bytes,
  * each stamped with its index), hashed on the way, never stored first.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

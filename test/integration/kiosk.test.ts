@@ -20,7 +20,7 @@
  * A second boot without a screen says in /ram.log that there is no KMS
  * device, and serves the web UI all the same.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:https';

@@ -3,7 +3,7 @@
  * holder is refused with the first one's pid, or waits for it; the lock is
  * free again however the holder ends, SIGKILL included.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

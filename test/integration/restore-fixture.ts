@@ -34,7 +34,7 @@ import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { withQmp } from '../../node-cgi/qemu/qmp';
-import { waitForSerial } from '../helpers/guest';
+import type { NodeFixture } from '../helpers/fixture';
 import type { Client } from '../helpers/node';
 import { sh, taskLog, waitTask } from './backup-fixture';
 
@@ -86,38 +86,27 @@ export interface ProbeGuest {
   qmp: string;
 }
 
-export const runFile = (root: string, vmid: number, ext: string) => join(root, 'run/ramvm/qemu', `${vmid}.${ext}`);
-
 /**
  * Guest `vmid` through the API: one disk holding the link probe and random
  * data (also written to `reference`, raw), one RTL8139 on user-mode NAT.
  */
-export async function makeProbeGuest(api: Client, root: string, vmid: number, o: { sizeMiB: number; filledMiB: number; format: 'qcow2' | 'raw'; reference: string }): Promise<ProbeGuest> {
-  const r = await api.post('/api/vm', {
+export async function makeProbeGuest(fx: NodeFixture, vmid: number, o: { sizeMiB: number; filledMiB: number; format: 'qcow2' | 'raw'; reference: string }): Promise<ProbeGuest> {
+  const cfg = await fx.createGuest({
     vmid, name: `rs${vmid}`, memory: 32, cdrom: null, nics: [{ model: 'rtl8139' }], boot: ['disk0'],
     disks: [{ size: `${o.sizeMiB}M`, format: o.format, bus: 'ide' }],
   });
-  if (r.status !== 201) throw new Error(`create guest ${vmid}: ${r.status} ${r.text}`);
-  const disk = join(root, 'var/lib/vz/images', String(vmid), r.json.data.disks[0].file);
+  const disk = fx.imageFile(vmid, cfg.disks[0]!.file);
   probeDisk(o.reference, o.sizeMiB, o.filledMiB);
   if (o.format === 'raw') sh(['cp', '--sparse=always', o.reference, disk]);
   else sh(['qemu-img', 'convert', '-n', '-f', 'raw', '-O', 'qcow2', o.reference, disk]);
   // The work above blocked the event loop for seconds: let the HTTP client see the keep-alive
   // connections lighttpd closed meanwhile, or its next request goes out on a closed socket.
   await new Promise((r) => setTimeout(r, 100));
-  return { vmid, disk, serial: runFile(root, vmid, 'serial.log'), qmp: runFile(root, vmid, 'qmp') };
+  return { vmid, disk, serial: fx.runFile(vmid, 'serial.log'), qmp: fx.runFile(vmid, 'qmp') };
 }
 
-export async function startGuest(api: Client, root: string, vmid: number): Promise<void> {
-  const s = await api.post(`/api/vm/${vmid}/start`);
-  if (s.status !== 200) throw new Error(`start ${vmid}: ${s.text}`);
-  await waitForSerial(runFile(root, vmid, 'serial.log'), PROBE_MARKER, 60_000);
-}
-
-export async function stopGuest(api: Client, vmid: number): Promise<void> {
-  const s = await api.post(`/api/vm/${vmid}/stop`);
-  if (s.status !== 200) throw new Error(`stop ${vmid}: ${s.text}`);
-}
+/** Start a probe guest and wait for its first line on COM1. */
+export const startProbeGuest = (fx: NodeFixture, vmid: number) => fx.startGuest(vmid, { marker: PROBE_MARKER });
 
 /** Back a guest up through the API; returns the backup's list entry. */
 export async function makeBackup(api: Client, vmid: number, compress: 'zstd' | 'none' = 'none'): Promise<{ id: string; vmid: number }> {

@@ -3,7 +3,7 @@
  * "listening on http://HOST:PORT" once requests are served, the admin
  * password from RAMVM_ADMIN_PASSWORD, a clean stop on SIGINT and SIGTERM.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';

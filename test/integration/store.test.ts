@@ -3,7 +3,7 @@
  * doing locked read-modify-writes of one file lose no update and leave no
  * temp file. The same promise through lighttpd is in access.test.ts.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

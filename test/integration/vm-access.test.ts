@@ -3,16 +3,16 @@
  * and every route checks its privilege (VM.Audit, VM.PowerMgmt, VM.Config,
  * VM.Allocate) on /vms/<vmid> or /vms.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeClient, startTestNode, type Client, type TestNode } from '../helpers/node';
-import { installBootSector, killGuests } from '../helpers/guest';
+import { useNode } from '../helpers/fixture';
+import { makeClient, type Client } from '../helpers/node';
+import { installBootSector } from '../helpers/guest';
 
 const test = suite('guest permissions');
-let node: TestNode;
-let admin: Client;
+const fx = useNode(test);
 let anna: Client; // VMUser on /vms/101 only
 let bob: Client; // VMAdmin on /vms
 let carl: Client; // no grants
@@ -20,10 +20,8 @@ let dora: Client; // VMUser on /vms, NoAccess on /vms/102
 const PASSWORD = 'guest-access-pw';
 
 test.before(async () => {
-  node = await startTestNode();
-  admin = await node.login('admin', node.adminPassword);
   for (const username of ['anna', 'bob', 'carl', 'dora']) {
-    const r = await admin.post('/api/access/users', { username, password: PASSWORD });
+    const r = await fx.admin.post('/api/access/users', { username, password: PASSWORD });
     assert.is(r.status, 201, r.text);
   }
   const grants: [string, string, string][] = [
@@ -33,27 +31,22 @@ test.before(async () => {
     ['/vms/102', 'dora', 'NoAccess'],
   ];
   for (const [path, user, role] of grants) {
-    const r = await admin.put('/api/access/acl', { path, user, role });
+    const r = await fx.admin.put('/api/access/acl', { path, user, role });
     assert.is(r.status, 200, r.text);
   }
   for (const name of ['a101', 'a102']) {
-    const r = await admin.post('/api/vm', { name, memory: 32, disks: [{ size: '1M', format: 'raw' }], nics: [] });
+    const r = await fx.admin.post('/api/vm', { name, memory: 32, disks: [{ size: '1M', format: 'raw' }], nics: [] });
     assert.is(r.status, 201, r.text);
   }
-  installBootSector(join(node.root, 'var/lib/vz/images/101/vm-101-disk-0.raw'), 'raw');
-  anna = await node.login('anna', PASSWORD);
-  bob = await node.login('bob', PASSWORD);
-  carl = await node.login('carl', PASSWORD);
-  dora = await node.login('dora', PASSWORD);
-});
-test.after(async () => {
-  if (!node) return;
-  await killGuests(node.root);
-  await node.stop();
+  installBootSector(join(fx.root, 'var/lib/vz/images/101/vm-101-disk-0.raw'), 'raw');
+  anna = await fx.node.login('anna', PASSWORD);
+  bob = await fx.node.login('bob', PASSWORD);
+  carl = await fx.node.login('carl', PASSWORD);
+  dora = await fx.node.login('dora', PASSWORD);
 });
 
 test('should list only the guests a user may audit', async () => {
-  assert.equal((await admin.get('/api/vm')).json.data.map((g: any) => g.vmid), [101, 102]);
+  assert.equal((await fx.admin.get('/api/vm')).json.data.map((g: any) => g.vmid), [101, 102]);
   assert.equal((await anna.get('/api/vm')).json.data.map((g: any) => g.vmid), [101]);
   assert.equal((await bob.get('/api/vm')).json.data.map((g: any) => g.vmid), [101, 102]);
   assert.equal((await carl.get('/api/vm')).json.data, []);
@@ -86,13 +79,13 @@ test('should let a VMAdmin on /vms create and delete guests but not change node 
 });
 
 test("should drop a deleted guest's ACL entries so a new guest with its VMID is not shared", async () => {
-  assert.is((await admin.del('/api/vm/101')).status, 200);
-  const acl = (await admin.get('/api/access/acl')).json.data;
+  assert.is((await fx.admin.del('/api/vm/101')).status, 200);
+  const acl = (await fx.admin.get('/api/access/acl')).json.data;
   assert.ok(Array.isArray(acl), JSON.stringify(acl));
   assert.not.ok(acl.some((e: any) => e.path === '/vms/101'));
-  const audit = readFileSync(join(node.root, 'var/log/ramvm/audit.log'), 'utf8');
+  const audit = readFileSync(join(fx.root, 'var/log/ramvm/audit.log'), 'utf8');
   assert.match(audit, /"action":"acl.delete","object":"\/vms\/101"/);
-  assert.is((await admin.post('/api/vm', { vmid: 101, memory: 32, disks: [], nics: [] })).status, 201);
+  assert.is((await fx.admin.post('/api/vm', { vmid: 101, memory: 32, disks: [], nics: [] })).status, 201);
   assert.equal((await anna.get('/api/vm')).json.data, []);
 });
 
@@ -103,12 +96,12 @@ test('should not let another spelling of a VMID slip past an ACL entry', async (
   // "/vms/0102" has no entry of its own and inherits VMUser from /vms: the VMID itself must be refused.
   const r = await dora.post('/api/vm/0102/start');
   assert.is(r.status, 400, r.text);
-  assert.is((await admin.get('/api/vm/102')).json.data.status, 'stopped');
+  assert.is((await fx.admin.get('/api/vm/102')).json.data.status, 'stopped');
 });
 
 test('should refuse requests without a ticket or without the CSRF header', async () => {
-  assert.is((await node.anon().get('/api/vm')).status, 401);
-  const cookieOnly = makeClient(node.url, { cookie: admin.cookie! });
+  assert.is((await fx.node.anon().get('/api/vm')).status, 401);
+  const cookieOnly = makeClient(fx.node.url, { cookie: fx.admin.cookie! });
   assert.is((await cookieOnly.get('/api/vm')).status, 200);
   assert.is((await cookieOnly.post('/api/vm/102/start')).status, 401);
   assert.is((await cookieOnly.post('/api/vm', { memory: 32 })).status, 401);

@@ -9,7 +9,7 @@
  *   shutdown         the ACPI-aware test sector, powered off in a QEMU that
  *                    runs the guest's own command line plus -no-shutdown
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

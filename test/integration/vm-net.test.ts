@@ -4,40 +4,30 @@
  * API says which. The test makes its own bridge (no address, no uplink)
  * and removes it again.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
+import { useNode } from '../helpers/fixture';
 import { withQmp } from '../../node-cgi/qemu/qmp';
-import { GUEST_MARKER, installBootSector, killGuests, waitFor, waitForSerial } from '../helpers/guest';
+import { GUEST_MARKER, installBootSector, waitFor, waitForSerial } from '../helpers/guest';
 
 const test = suite('guest networking');
 const BRIDGE = `gstbr${process.pid % 100000}`;
-let node: TestNode;
-let api: Client;
 
 function ip(...args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
 }
 
-test.before(async () => {
-  ip('link', 'add', 'name', BRIDGE, 'type', 'bridge');
-  node = await startTestNode();
-  api = await node.login('admin', node.adminPassword);
-});
-test.after(async () => {
-  if (node) {
-    await killGuests(node.root);
-    await node.stop();
-  }
-  spawnSync('ip', ['link', 'del', BRIDGE]);
-});
+// The bridge first: the node's guests find it at their start.
+test.before(() => ip('link', 'add', 'name', BRIDGE, 'type', 'bridge'));
+const fx = useNode(test);
+fx.cleanups.push(() => ip('link', 'del', BRIDGE));
 
 test('should put a tap into an existing bridge and use NAT where the bridge is missing', async () => {
-  const r = await api.post('/api/vm', {
+  const r = await fx.admin.post('/api/vm', {
     name: 'net',
     memory: 32,
     disks: [{ size: '1M', format: 'raw' }],
@@ -45,26 +35,26 @@ test('should put a tap into an existing bridge and use NAT where the bridge is m
   });
   assert.is(r.status, 201, r.text);
   const { vmid, nics } = r.json.data;
-  installBootSector(join(node.root, `var/lib/vz/images/${vmid}/vm-${vmid}-disk-0.raw`), 'raw');
-  const planned = (await api.get(`/api/vm/${vmid}`)).json.data.runtime.net;
+  installBootSector(join(fx.root, `var/lib/vz/images/${vmid}/vm-${vmid}-disk-0.raw`), 'raw');
+  const planned = (await fx.admin.get(`/api/vm/${vmid}`)).json.data.runtime.net;
   assert.equal(planned, [
     { id: 'net0', mode: 'tap', bridge: BRIDGE, ifname: `tap${vmid}i0` },
     { id: 'net1', mode: 'user', bridge: 'nosuchbr0' },
   ]);
-  const s = await api.post(`/api/vm/${vmid}/start`);
+  const s = await fx.admin.post(`/api/vm/${vmid}/start`);
   assert.is(s.status, 200, s.text);
-  await waitForSerial(join(node.root, `run/ramvm/qemu/${vmid}.serial.log`), GUEST_MARKER);
+  await waitForSerial(join(fx.root, `run/ramvm/qemu/${vmid}.serial.log`), GUEST_MARKER);
   const tap = `tap${vmid}i0`;
   assert.ok(existsSync(`/sys/class/net/${BRIDGE}/brif/${tap}`), 'the tap is a port of the bridge');
   assert.match(readFileSync(`/sys/class/net/${tap}/operstate`, 'utf8'), /up|unknown/);
-  const running = (await api.get(`/api/vm/${vmid}`)).json.data;
+  const running = (await fx.admin.get(`/api/vm/${vmid}`)).json.data;
   assert.equal(running.runtime.net, planned);
   // The virtio NIC carries the MAC generated at create.
-  const filters = await withQmp(join(node.root, `run/ramvm/qemu/${vmid}.qmp`), (q) => q.execute<any[]>('query-rx-filter', { name: 'net0' }));
+  const filters = await withQmp(join(fx.root, `run/ramvm/qemu/${vmid}.qmp`), (q) => q.execute<any[]>('query-rx-filter', { name: 'net0' }));
   assert.is(filters[0]['main-mac'].toUpperCase(), nics[0].mac);
-  assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
+  assert.is((await fx.admin.post(`/api/vm/${vmid}/stop`)).status, 200);
   await waitFor('tap removed', () => !existsSync(`/sys/class/net/${tap}`));
-  assert.is((await api.del(`/api/vm/${vmid}`)).status, 200);
+  assert.is((await fx.admin.del(`/api/vm/${vmid}`)).status, 200);
 });
 
 test.run();

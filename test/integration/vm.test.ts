@@ -3,34 +3,26 @@
  * works) and real qemu-img: create → start → the boot-sector guest prints
  * its marker on COM1 → pause → resume → ACPI shutdown → stop → delete.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { GUEST_MARKER, installBootSector, killGuests, waitFor, waitForSerial } from '../helpers/guest';
+import { useNode } from '../helpers/fixture';
+import { GUEST_MARKER, installBootSector, waitFor, waitForSerial } from '../helpers/guest';
 import { withQmp } from '../../node-cgi/qemu/qmp';
 import { DIST } from '../../build/build';
 
 const test = suite('guests');
-let node: TestNode;
-let api: Client;
+const fx = useNode(test);
 
 test.before(async () => {
-  node = await startTestNode();
-  api = await node.login('admin', node.adminPassword);
-});
-test.after(async () => {
-  if (!node) return;
-  await killGuests(node.root);
-  await node.stop();
 });
 
-const run = (...p: string[]) => join(node.root, 'run/ramvm/qemu', ...p);
-const images = (...p: string[]) => join(node.root, 'var/lib/vz/images', ...p);
-const vmsDir = () => join(node.root, 'etc/ramvm/vms');
+const run = (...p: string[]) => join(fx.root, 'run/ramvm/qemu', ...p);
+const images = (...p: string[]) => join(fx.root, 'var/lib/vz/images', ...p);
+const vmsDir = () => join(fx.root, 'etc/ramvm/vms');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function qemuImgInfo(file: string): { format: string; 'virtual-size': number } {
@@ -41,7 +33,7 @@ function qemuImgInfo(file: string): { format: string; 'virtual-size': number } {
 
 /** Create a guest whose first disk boots the test sector; returns its config. */
 async function createBootable(body: Record<string, unknown>): Promise<any> {
-  const r = await api.post('/api/vm', { memory: 32, nics: [], ...body });
+  const r = await fx.admin.post('/api/vm', { memory: 32, nics: [], ...body });
   assert.is(r.status, 201, r.text + serverLog());
   const cfg = r.json.data;
   const d = cfg.disks[0];
@@ -50,13 +42,13 @@ async function createBootable(body: Record<string, unknown>): Promise<any> {
 }
 
 async function status(vmid: number): Promise<any> {
-  const r = await api.get(`/api/vm/${vmid}/status`);
+  const r = await fx.admin.get(`/api/vm/${vmid}/status`);
   assert.is(r.status, 200, r.text);
   return r.json.data;
 }
 
 async function startAndSeeMarker(vmid: number): Promise<any> {
-  const r = await api.post(`/api/vm/${vmid}/start`);
+  const r = await fx.admin.post(`/api/vm/${vmid}/start`);
   assert.is(r.status, 200, r.text);
   assert.is(r.json.data.status, 'running');
   await waitForSerial(run(`${vmid}.serial.log`), GUEST_MARKER);
@@ -64,15 +56,15 @@ async function startAndSeeMarker(vmid: number): Promise<any> {
 }
 
 async function stopAndDelete(vmid: number): Promise<void> {
-  if ((await status(vmid)).status !== 'stopped') assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
-  const r = await api.del(`/api/vm/${vmid}`);
+  if ((await status(vmid)).status !== 'stopped') assert.is((await fx.admin.post(`/api/vm/${vmid}/stop`)).status, 200);
+  const r = await fx.admin.del(`/api/vm/${vmid}`);
   assert.is(r.status, 200, r.text);
 }
 
 /** The end of the node's error log (CGI stderr), for failure messages. */
 function serverLog(): string {
   try {
-    return '\n' + readFileSync(join(node.root, 'var/log/ramvm/lighttpd-error.log'), 'utf8').split('\n').slice(-30).join('\n');
+    return '\n' + readFileSync(join(fx.root, 'var/log/ramvm/lighttpd-error.log'), 'utf8').split('\n').slice(-30).join('\n');
   } catch {
     return '';
   }
@@ -86,8 +78,8 @@ function alive(pid: number): boolean {
   }
 }
 
-test('should create a qcow2 IDE guest: config on this node, a sparse disk, a generated MAC', async () => {
-  const r = await api.post('/api/vm', { name: 'alpha', memory: 32, disks: [{ size: '64M' }] });
+test('should create a qcow2 IDE guest: config on this fx.node, a sparse disk, a generated MAC', async () => {
+  const r = await fx.admin.post('/api/vm', { name: 'alpha', memory: 32, disks: [{ size: '64M' }] });
   assert.is(r.status, 201, r.text);
   const cfg = r.json.data;
   assert.is(cfg.vmid, 101);
@@ -98,7 +90,7 @@ test('should create a qcow2 IDE guest: config on this node, a sparse disk, a gen
   assert.is(info.format, 'qcow2');
   assert.is(info['virtual-size'], 64 * 1024 * 1024);
   assert.equal(JSON.parse(readFileSync(join(vmsDir(), '101.json'), 'utf8')), cfg);
-  const g = await api.get('/api/vm/101');
+  const g = await fx.admin.get('/api/vm/101');
   assert.is(g.json.data.status, 'stopped');
   assert.is(g.json.data.runtime.accel, existsSync('/dev/kvm') ? g.json.data.runtime.accel : 'tcg');
   assert.equal(g.json.data.runtime.net, [{ id: 'net0', mode: 'user', bridge: 'vmbr0' }]);
@@ -113,54 +105,54 @@ test('should boot the guest for real: marker on the serial log, QEMU named after
   assert.ok(cmdline.includes('alpha,process=ramvm-101'));
   assert.ok(statSync(run('101.vnc')).isSocket(), 'VNC on a unix socket');
   assert.ok(statSync(run('101.qmp')).isSocket() && statSync(run('101.status.qmp')).isSocket(), 'two QMP sockets');
-  const g = (await api.get('/api/vm/101')).json.data;
+  const g = (await fx.admin.get('/api/vm/101')).json.data;
   assert.is(g.status, 'running');
   assert.is(g.runtime.pid, st.pid);
   assert.ok(g.runtime.resources.mem > 0, 'resident memory');
   assert.equal(g.runtime.pending, []);
-  const list = (await api.get('/api/vm')).json.data;
+  const list = (await fx.admin.get('/api/vm')).json.data;
   assert.equal(list.map((e: any) => [e.vmid, e.name, e.node, e.status]), [[101, 'alpha', 'testnode', 'running']]);
-  assert.is((await api.post('/api/vm/101/start')).status, 409, 'a second start');
+  assert.is((await fx.admin.post('/api/vm/101/start')).status, 409, 'a second start');
 });
 
 test('should pause and resume the guest: no output while paused, output again after', async () => {
   const log = run('101.serial.log');
-  const r = await api.post('/api/vm/101/pause');
+  const r = await fx.admin.post('/api/vm/101/pause');
   assert.is(r.status, 200, r.text);
   assert.equal([r.json.data.status, r.json.data.qmpStatus], ['paused', 'paused']);
   await sleep(200);
   const before = readFileSync(log).length;
   await sleep(1500);
   assert.is(readFileSync(log).length, before, 'a paused guest prints nothing');
-  const s = await api.post('/api/vm/101/resume');
+  const s = await fx.admin.post('/api/vm/101/resume');
   assert.is(s.json.data.status, 'running');
   await waitFor('output after resume', () => readFileSync(log).length > before);
 });
 
 test('should shut the ACPI-aware guest down with the power button: QEMU ends, pidfile gone', async () => {
   const pid = (await status(101)).pid;
-  const r = await api.post('/api/vm/101/shutdown');
+  const r = await fx.admin.post('/api/vm/101/shutdown');
   assert.is(r.status, 200, r.text);
   await waitFor('guest 101 stopped', async () => (await status(101)).status === 'stopped');
   assert.not.ok(alive(pid));
   assert.not.ok(existsSync(run('101.pid')));
   assert.is((await status(101)).note, undefined, 'a clean shutdown is no crash');
-  assert.is((await api.post('/api/vm/101/shutdown')).status, 409, 'shutdown of a stopped guest');
+  assert.is((await fx.admin.post('/api/vm/101/shutdown')).status, 409, 'shutdown of a stopped guest');
 });
 
 test('should stop a running guest at once and clean its runtime files', async () => {
   const st = await startAndSeeMarker(101);
-  const r = await api.post('/api/vm/101/stop');
+  const r = await fx.admin.post('/api/vm/101/stop');
   assert.is(r.status, 200, r.text);
   assert.is(r.json.data.status, 'stopped');
   assert.not.ok(alive(st.pid));
   for (const f of ['101.pid', '101.qmp', '101.status.qmp', '101.vnc', '101.run.json']) assert.not.ok(existsSync(run(f)), f);
-  assert.is((await api.post('/api/vm/101/stop')).status, 409, 'stop of a stopped guest');
+  assert.is((await fx.admin.post('/api/vm/101/stop')).status, 409, 'stop of a stopped guest');
 });
 
 test('should reset a running guest: it boots again and prints its marker twice', async () => {
   await startAndSeeMarker(101);
-  const r = await api.post('/api/vm/101/reset');
+  const r = await fx.admin.post('/api/vm/101/reset');
   assert.is(r.status, 200, r.text);
   await waitFor('second marker', () => readFileSync(run('101.serial.log'), 'latin1').split(GUEST_MARKER).length === 3);
 });
@@ -177,17 +169,17 @@ test('should report a killed guest as stopped with a note, and start it again', 
 });
 
 test('should show config changes of a running guest as pending until the next start', async () => {
-  const r = await api.put('/api/vm/101', { memory: 48, description: 'web server' });
+  const r = await fx.admin.put('/api/vm/101', { memory: 48, description: 'web server' });
   assert.is(r.status, 200, r.text);
   assert.is(r.json.data.memory, 48);
   assert.equal(r.json.data.runtime.pending, ['memory']);
-  assert.is((await api.post('/api/vm/101/stop')).status, 200);
+  assert.is((await fx.admin.post('/api/vm/101/stop')).status, 200);
   await startAndSeeMarker(101);
-  assert.equal((await api.get('/api/vm/101')).json.data.runtime.pending, []);
+  assert.equal((await fx.admin.get('/api/vm/101')).json.data.runtime.pending, []);
 });
 
 test('should refuse to delete a running guest (409) and delete a stopped one without a trace', async () => {
-  const r = await api.del('/api/vm/101');
+  const r = await fx.admin.del('/api/vm/101');
   assert.is(r.status, 409, r.text);
   assert.match(r.json.error.message, 'running');
   assert.ok(existsSync(images('101/vm-101-disk-0.qcow2')));
@@ -195,7 +187,7 @@ test('should refuse to delete a running guest (409) and delete a stopped one wit
   assert.not.ok(existsSync(images('101')));
   assert.not.ok(existsSync(join(vmsDir(), '101.json')));
   assert.equal(readdirSync(run()).filter((f) => f.startsWith('101.')), []);
-  assert.is((await api.get('/api/vm/101')).status, 404);
+  assert.is((await fx.admin.get('/api/vm/101')).status, 404);
 });
 
 test('should run a raw VirtIO guest and a qcow2 SATA guest and a raw SCSI guest at the same time', async () => {
@@ -209,19 +201,19 @@ test('should run a raw VirtIO guest and a qcow2 SATA guest and a raw SCSI guest 
   const pids = [];
   for (const g of guests) pids.push((await startAndSeeMarker(g.vmid)).pid);
   assert.is(new Set(pids).size, 3);
-  const list = (await api.get('/api/vm')).json.data;
+  const list = (await fx.admin.get('/api/vm')).json.data;
   assert.equal(list.map((e: any) => e.status), ['running', 'running', 'running']);
   for (const g of guests) await stopAndDelete(g.vmid);
-  assert.equal((await api.get('/api/vm')).json.data, []);
+  assert.equal((await fx.admin.get('/api/vm')).json.data, []);
 });
 
 test('should hand out distinct VMIDs to concurrent creates', async () => {
-  const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => api.post('/api/vm', { name: `par${i}`, disks: [{ size: '1M' }], nics: [] })));
+  const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => fx.admin.post('/api/vm', { name: `par${i}`, disks: [{ size: '1M' }], nics: [] })));
   assert.equal(replies.map((r) => r.status), [201, 201, 201, 201, 201, 201], replies.map((r) => r.text).join('\n') + serverLog());
   const ids = replies.map((r) => r.json.data.vmid).sort();
   assert.equal(ids, [101, 102, 103, 104, 105, 106]);
   for (const id of ids) assert.ok(existsSync(images(String(id), `vm-${id}-disk-0.qcow2`)));
-  for (const id of ids) assert.is((await api.del(`/api/vm/${id}`)).status, 200);
+  for (const id of ids) assert.is((await fx.admin.del(`/api/vm/${id}`)).status, 200);
 });
 
 test('should refuse bad input with 400 naming the field, and create nothing', async () => {
@@ -245,30 +237,30 @@ test('should refuse bad input with 400 naming the field, and create nothing', as
     [{ colour: 'blue' }, 'colour', 'unknown field'],
   ];
   for (const [body, field, reason] of table) {
-    const r = await api.post('/api/vm', body);
+    const r = await fx.admin.post('/api/vm', body);
     assert.is(r.status, 400, `${reason}: ${r.text}`);
     assert.is(r.json.error.code, 'invalid', reason);
     assert.ok(r.json.error.message.startsWith(`${field}: `), `${reason}: ${r.json.error.message}`);
   }
-  const malformed = await api.request('POST', '/api/vm', { body: '{"name": ', headers: { 'content-type': 'application/json' } });
+  const malformed = await fx.admin.request('POST', '/api/vm', { body: '{"name": ', headers: { 'content-type': 'application/json' } });
   assert.is(malformed.status, 400);
-  const notJson = await api.request('POST', '/api/vm', { body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const notJson = await fx.admin.request('POST', '/api/vm', { body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   assert.is(notJson.status, 415);
   assert.equal([readdirSync(vmsDir()), readdirSync(images())], before);
 });
 
 test('should answer 404 for an unknown guest and 400 for a malformed VMID', async () => {
-  assert.is((await api.get('/api/vm/999')).status, 404);
-  assert.is((await api.post('/api/vm/999/start')).status, 404);
-  assert.is((await api.get('/api/vm/abc')).status, 400);
-  assert.is((await api.del('/api/vm/12')).status, 400);
+  assert.is((await fx.admin.get('/api/vm/999')).status, 404);
+  assert.is((await fx.admin.post('/api/vm/999/start')).status, 404);
+  assert.is((await fx.admin.get('/api/vm/abc')).status, 400);
+  assert.is((await fx.admin.del('/api/vm/12')).status, 400);
 });
 
 test('should refuse a second guest with a VMID in use (409)', async () => {
-  assert.is((await api.post('/api/vm', { vmid: 150, disks: [], nics: [] })).status, 201);
-  const r = await api.post('/api/vm', { vmid: 150, disks: [], nics: [] });
+  assert.is((await fx.admin.post('/api/vm', { vmid: 150, disks: [], nics: [] })).status, 201);
+  const r = await fx.admin.post('/api/vm', { vmid: 150, disks: [], nics: [] });
   assert.is(r.status, 409, r.text);
-  assert.is((await api.del('/api/vm/150')).status, 200);
+  assert.is((await fx.admin.del('/api/vm/150')).status, 200);
 });
 
 /**
@@ -283,7 +275,7 @@ test('should leave nothing behind when a disk cannot be created', async () => {
     writeFileSync(join(fake, 'qemu-img'), `#!/bin/sh\ncase "$*" in *disk-1*) echo "qemu-img: disk full" >&2; exit 1;; esac\nexec ${real} "$@"\n`);
     chmodSync(join(fake, 'qemu-img'), 0o755);
     const body = JSON.stringify({ vmid: 160, disks: [{ size: '1M' }, { size: '1M' }], nics: [] });
-    const out = await runCgi('vm', 'POST', '/', body, { ...node.env, PATH: `${fake}:${process.env.PATH}` });
+    const out = await runCgi('vm', 'POST', '/', body, { ...fx.node.env, PATH: `${fake}:${process.env.PATH}` });
     assert.match(out, /^Status: 500/);
     assert.match(out, 'disk full');
     assert.not.ok(existsSync(images('160')), 'no disk folder');
@@ -295,7 +287,7 @@ test('should leave nothing behind when a disk cannot be created', async () => {
 
 /** Run a built CGI as lighttpd does (CGI/1.1 environment, body on stdin), logged in as admin. */
 async function runCgi(handler: string, method: string, pathInfo: string, body: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const csrf = api.csrf!;
+  const csrf = fx.admin.csrf!;
   const child = spawn(process.execPath, [join(DIST, 'cgi', `${handler}.cgi`)], {
     env: {
       ...env,
@@ -303,7 +295,7 @@ async function runCgi(handler: string, method: string, pathInfo: string, body: s
       PATH_INFO: pathInfo,
       CONTENT_TYPE: 'application/json',
       CONTENT_LENGTH: String(Buffer.byteLength(body)),
-      HTTP_COOKIE: api.cookie!,
+      HTTP_COOKIE: fx.admin.cookie!,
       HTTP_X_RAMVM_CSRF: csrf,
       REMOTE_ADDR: '127.0.0.1',
     },
@@ -320,20 +312,20 @@ test('should refuse a start that would overcommit memory, with a clear message',
   const g = await createBootable({ name: 'hungry', memory: 4096 });
   const total = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
   const ratio = Math.max(0.1, Math.floor(((2048 * 1024 * 1024) / total) * 100) / 100); // allows less than 4 GiB
-  assert.is((await api.put('/api/node/testnode/settings', { memoryOvercommit: ratio })).status, 200);
+  assert.is((await fx.admin.put('/api/node/testnode/settings', { memoryOvercommit: ratio })).status, 200);
   try {
-    const r = await api.post(`/api/vm/${g.vmid}/start`);
+    const r = await fx.admin.post(`/api/vm/${g.vmid}/start`);
     assert.is(r.status, 409, r.text);
     assert.match(r.json.error.message, 'not enough memory');
     assert.is((await status(g.vmid)).status, 'stopped');
   } finally {
-    assert.is((await api.put('/api/node/testnode/settings', { memoryOvercommit: 1 })).status, 200);
+    assert.is((await fx.admin.put('/api/node/testnode/settings', { memoryOvercommit: 1 })).status, 200);
   }
-  assert.is((await api.get('/api/node/othernode/resources')).status, 404, 'only this node answers');
-  const res = (await api.get('/api/node/testnode/resources')).json.data;
+  assert.is((await fx.admin.get('/api/node/othernode/resources')).status, 404, 'only this node answers');
+  const res = (await fx.admin.get('/api/node/testnode/resources')).json.data;
   assert.is(res.guests.memoryOvercommit, 1);
   await startAndSeeMarker(g.vmid);
-  const after = (await api.get('/api/node/testnode/resources')).json.data;
+  const after = (await fx.admin.get('/api/node/testnode/resources')).json.data;
   assert.is(after.guests.memoryClaimed, 4096 * 1024 * 1024);
   assert.is(after.guests.running, 1);
   assert.ok(after.memory.total > 0 && after.disk.free > 0);
@@ -341,7 +333,7 @@ test('should refuse a start that would overcommit memory, with a clear message',
 });
 
 test('should change the CD of a running guest at once and of a stopped one in its config', async () => {
-  const iso = join(node.root, 'var/lib/vz/template/iso');
+  const iso = join(fx.root, 'var/lib/vz/template/iso');
   mkdirSync(iso, { recursive: true });
   writeFileSync(join(iso, 'one.iso'), Buffer.alloc(2048 * 16));
   writeFileSync(join(iso, 'two.iso'), Buffer.alloc(2048 * 16));
@@ -353,52 +345,52 @@ test('should change the CD of a running guest at once and of a stopped one in it
       return blocks.find((b) => b.qdev === 'cdrom' || b.device === 'drive-cdrom')?.inserted?.file ?? null;
     });
   assert.is(await inserted(), join(iso, 'one.iso'));
-  let r = await api.put(`/api/vm/${g.vmid}/cdrom`, { cdrom: 'two.iso' });
+  let r = await fx.admin.put(`/api/vm/${g.vmid}/cdrom`, { cdrom: 'two.iso' });
   assert.is(r.status, 200, r.text);
   assert.is(r.json.data.cdrom, 'two.iso');
   assert.is(await inserted(), join(iso, 'two.iso'));
   assert.equal(r.json.data.runtime.pending, [], 'a CD change is no pending change');
-  r = await api.put(`/api/vm/${g.vmid}/cdrom`, { cdrom: null });
+  r = await fx.admin.put(`/api/vm/${g.vmid}/cdrom`, { cdrom: null });
   assert.is(r.status, 200, r.text);
   assert.is(await inserted(), null);
-  assert.is((await api.put(`/api/vm/${g.vmid}/cdrom`, { cdrom: 'three.iso' })).status, 400);
+  assert.is((await fx.admin.put(`/api/vm/${g.vmid}/cdrom`, { cdrom: 'three.iso' })).status, 400);
   await stopAndDelete(g.vmid);
 });
 
 test('should add, grow and remove disks, growing a running guest\'s disk live', async () => {
   const g = await createBootable({ name: 'disks', disks: [{ size: '2M', format: 'raw' }] });
-  let r = await api.post(`/api/vm/${g.vmid}/disks`, { size: '8M', bus: 'virtio', format: 'qcow2' });
+  let r = await fx.admin.post(`/api/vm/${g.vmid}/disks`, { size: '8M', bus: 'virtio', format: 'qcow2' });
   assert.is(r.status, 201, r.text);
   assert.equal(r.json.data, { id: 'disk1', file: `vm-${g.vmid}-disk-1.qcow2`, size: '8M', bus: 'virtio', format: 'qcow2', cache: 'writeback' });
   const disk1 = images(String(g.vmid), `vm-${g.vmid}-disk-1.qcow2`);
-  r = await api.put(`/api/vm/${g.vmid}/disks/disk1`, { size: '16M' });
+  r = await fx.admin.put(`/api/vm/${g.vmid}/disks/disk1`, { size: '16M' });
   assert.is(r.status, 200, r.text);
   assert.is(qemuImgInfo(disk1)['virtual-size'], 16 * 1024 * 1024, 'grown offline');
-  assert.is((await api.put(`/api/vm/${g.vmid}/disks/disk1`, { size: '4M' })).status, 400, 'shrinking');
-  assert.is((await api.put(`/api/vm/${g.vmid}/disks/disk1`, { format: 'raw' })).status, 400, 'format change');
-  assert.is((await api.put(`/api/vm/${g.vmid}/disks/disk7`, { size: '32M' })).status, 404);
-  assert.is((await api.post(`/api/vm/${g.vmid}/disks`, { size: '8M', format: '../x' })).status, 400);
+  assert.is((await fx.admin.put(`/api/vm/${g.vmid}/disks/disk1`, { size: '4M' })).status, 400, 'shrinking');
+  assert.is((await fx.admin.put(`/api/vm/${g.vmid}/disks/disk1`, { format: 'raw' })).status, 400, 'format change');
+  assert.is((await fx.admin.put(`/api/vm/${g.vmid}/disks/disk7`, { size: '32M' })).status, 404);
+  assert.is((await fx.admin.post(`/api/vm/${g.vmid}/disks`, { size: '8M', format: '../x' })).status, 400);
   await startAndSeeMarker(g.vmid);
-  r = await api.put(`/api/vm/${g.vmid}/disks/disk1`, { size: '32M' });
+  r = await fx.admin.put(`/api/vm/${g.vmid}/disks/disk1`, { size: '32M' });
   assert.is(r.status, 200, r.text);
   const size = await withQmp(run(`${g.vmid}.qmp`), async (q) => {
     const blocks = await q.execute<any[]>('query-block');
     return blocks.find((b) => b.device === 'drive-disk1').inserted.image['virtual-size'];
   });
   assert.is(size, 32 * 1024 * 1024, 'grown live');
-  assert.equal((await api.get(`/api/vm/${g.vmid}`)).json.data.runtime.pending, [], 'a live grow is no pending change');
-  assert.is((await api.del(`/api/vm/${g.vmid}/disks/disk1`)).status, 409, 'removing a disk of a running guest');
-  assert.is((await api.post(`/api/vm/${g.vmid}/stop`)).status, 200);
-  r = await api.del(`/api/vm/${g.vmid}/disks/disk1`);
+  assert.equal((await fx.admin.get(`/api/vm/${g.vmid}`)).json.data.runtime.pending, [], 'a live grow is no pending change');
+  assert.is((await fx.admin.del(`/api/vm/${g.vmid}/disks/disk1`)).status, 409, 'removing a disk of a running guest');
+  assert.is((await fx.admin.post(`/api/vm/${g.vmid}/stop`)).status, 200);
+  r = await fx.admin.del(`/api/vm/${g.vmid}/disks/disk1`);
   assert.is(r.status, 200, r.text);
   assert.not.ok(existsSync(disk1));
-  assert.equal((await api.get(`/api/vm/${g.vmid}`)).json.data.disks.map((d: any) => d.id), ['disk0']);
+  assert.equal((await fx.admin.get(`/api/vm/${g.vmid}`)).json.data.disks.map((d: any) => d.id), ['disk0']);
   await stopAndDelete(g.vmid);
 });
 
 async function waitTask(id: string): Promise<any> {
   return waitFor(`task ${id}`, async () => {
-    const t = (await api.get(`/api/task/${id}`)).json.data;
+    const t = (await fx.admin.get(`/api/task/${id}`)).json.data;
     return t.status === 'running' ? null : t;
   });
 }
@@ -407,14 +399,14 @@ test('should shut down with a timeout as a task, stopping a guest that ignores t
   const g = await createBootable({ name: 'stubborn' });
   await startAndSeeMarker(g.vmid);
   // A paused guest cannot react to the power button.
-  assert.is((await api.post(`/api/vm/${g.vmid}/pause`)).status, 200);
-  let r = await api.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 1 });
+  assert.is((await fx.admin.post(`/api/vm/${g.vmid}/pause`)).status, 200);
+  let r = await fx.admin.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 1 });
   assert.is(r.status, 202, r.text);
   let t = await waitTask(r.json.data.task);
   assert.is(t.status, 'failed');
   assert.match(t.message, 'did not power off within 1 s');
   assert.is((await status(g.vmid)).status, 'paused');
-  r = await api.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 1, forceStop: true });
+  r = await fx.admin.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 1, forceStop: true });
   assert.is(r.status, 202, r.text);
   t = await waitTask(r.json.data.task);
   assert.is(t.status, 'ok', t.message);
@@ -422,18 +414,18 @@ test('should shut down with a timeout as a task, stopping a guest that ignores t
   assert.is((await status(g.vmid)).status, 'stopped');
   // A guest that reacts powers off before the timeout.
   await startAndSeeMarker(g.vmid);
-  r = await api.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 30, forceStop: true });
+  r = await fx.admin.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 30, forceStop: true });
   t = await waitTask(r.json.data.task);
   assert.is(t.status, 'ok', t.message);
   assert.match(t.message, 'powered off after');
-  assert.is((await api.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 0 })).status, 400);
-  assert.is((await api.post(`/api/vm/${g.vmid}/shutdown`, { forceStop: true })).status, 400);
+  assert.is((await fx.admin.post(`/api/vm/${g.vmid}/shutdown`, { timeout: 0 })).status, 400);
+  assert.is((await fx.admin.post(`/api/vm/${g.vmid}/shutdown`, { forceStop: true })).status, 400);
   await stopAndDelete(g.vmid);
 });
 
 test('should check the disks of a guest as a task', async () => {
   const g = await createBootable({ name: 'checked', disks: [{ size: '1M', format: 'raw' }, { size: '8M' }] });
-  const r = await api.post(`/api/vm/${g.vmid}/check`);
+  const r = await fx.admin.post(`/api/vm/${g.vmid}/check`);
   assert.is(r.status, 202, r.text);
   const t = await waitTask(r.json.data.task);
   assert.is(t.status, 'ok', t.message);
@@ -446,7 +438,7 @@ test('should refuse to start a guest whose config was edited into something inva
   const file = join(vmsDir(), `${g.vmid}.json`);
   const good = readFileSync(file, 'utf8');
   writeFileSync(file, JSON.stringify({ ...g, disks: [{ ...g.disks[0], file: '../../../../etc/hostname' }] }));
-  const r = await api.post(`/api/vm/${g.vmid}/start`);
+  const r = await fx.admin.post(`/api/vm/${g.vmid}/start`);
   assert.is(r.status, 409, r.text);
   assert.match(r.json.error.message, 'disks[0].file');
   assert.is((await status(g.vmid)).status, 'stopped');
@@ -458,13 +450,13 @@ test('should start the onboot guests with `ramvm boot`, in VMID order', async ()
   const a = await createBootable({ name: 'boot-a', onboot: true });
   const b = await createBootable({ name: 'boot-b' });
   const c = await createBootable({ name: 'boot-c', onboot: true });
-  const out = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'boot'], { env: node.env, encoding: 'utf8' });
+  const out = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'boot'], { env: fx.node.env, encoding: 'utf8' });
   assert.is(out.status, 0, out.stderr);
   assert.equal(out.stdout.trim().split('\n'), [`guest ${a.vmid}: started (running)`, `guest ${c.vmid}: started (running)`]);
   assert.is((await status(a.vmid)).status, 'running');
   assert.is((await status(b.vmid)).status, 'stopped');
   assert.is((await status(c.vmid)).status, 'running');
-  const again = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'boot'], { env: node.env, encoding: 'utf8' });
+  const again = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'boot'], { env: fx.node.env, encoding: 'utf8' });
   assert.match(again.stdout, `guest ${a.vmid}: already running`);
   for (const g of [a, b, c]) await stopAndDelete(g.vmid);
 });

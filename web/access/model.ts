@@ -9,70 +9,12 @@
  *   principalOf({ path: '/', group: 'staff', role: 'Auditor', propagate: true }) → { kind: 'group', name: 'staff' }
  */
 
-/** GET /api/access/users (the node's own type, imported type-only). */
-import type { UserView } from '../../node-cgi/access/model';
+/** The /api/access answers: the node's own types, imported type-only. */
+import type { AclEntryView, AuditEvent, GroupView, NewToken, RoleView, TokenView, UserView } from '../../node-cgi/api-types';
 
-export type { UserView };
-
-/** GET /api/access/groups */
-export interface GroupView {
-  group: string;
-  comment: string;
-  members: string[];
-}
-
-/** GET /api/access/acl (?path= adds "inherited"). */
-export interface AclEntryView {
-  path: string;
-  user?: string;
-  group?: string;
-  token?: string;
-  role: string;
-  propagate: boolean;
-  inherited?: boolean;
-}
-
-/** GET /api/access/roles */
-export interface RoleView {
-  role: string;
-  description: string;
-  privileges: string[];
-}
-
-/** GET /api/access/tokens */
-export interface TokenView {
-  id: string;
-  user: string;
-  tokenid: string;
-  expire: number;
-  expired: boolean;
-  privsep: boolean;
-  comment: string;
-  created: number;
-}
-
-/** POST /api/access/tokens: the one answer that holds the secret. */
-export interface NewToken {
-  tokenid: string;
-  secret: string;
-  id: string;
-  user: string;
-  expire: number;
-  privsep: boolean;
-}
-
+export type { AclEntryView, GroupView, NewToken, RoleView, TokenView, UserView };
 /** GET /api/access/audit */
-export interface AuditView {
-  time: string;
-  node: string;
-  user: string;
-  token?: string;
-  addr?: string;
-  action: string;
-  object?: string;
-  ok: boolean;
-  detail?: unknown;
-}
+export type AuditView = AuditEvent;
 
 export type PrincipalKind = 'user' | 'group' | 'token';
 export const PRINCIPAL_KINDS: readonly PrincipalKind[] = ['user', 'group', 'token'];

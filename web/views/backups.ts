@@ -24,7 +24,7 @@ import { useAction, useLoad, usePoll } from '../hooks';
 import { ProgressBar } from '../components/progress-bar';
 import { StatusBadge } from '../components/status-badge';
 import { acknowledge, taskTitle, type Task } from '../tasks';
-import type { BackupManifest } from '../../node-cgi/backup/types';
+import type { BackupManifest } from '../../node-cgi/api-types';
 import { BackupTabs, ModeFields, useBackupsDone, useStorages } from './backups/common';
 import BackupJobsView from './backups/jobs';
 import { RestoreActions } from './backups/restore';

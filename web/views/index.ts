@@ -13,7 +13,7 @@
  * The import is lazy: each view is a chunk of its own, fetched on first use.
  */
 import type { ComponentType } from 'preact';
-import type { Privilege } from '../../node-cgi/access/privileges';
+import type { Privilege } from '../../node-cgi/api-types';
 import type { IconName } from '../components/icon';
 import type { MessageKey } from '../i18n';
 import type { ViewProps } from './props';

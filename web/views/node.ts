@@ -7,7 +7,7 @@
  *   #/node     GET /api/node/<node>/resources and /settings; PUT /settings
  */
 import { useState } from 'preact/hooks';
-import type { AccelSetting, NodeSettings } from '../../node-cgi/vm/types';
+import type { AccelSetting, NodeSettings } from '../../node-cgi/api-types';
 import { client } from '../client';
 import { html } from '../html';
 import { t } from '../i18n';

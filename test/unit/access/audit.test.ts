@@ -1,7 +1,7 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
+import { useTempRoot } from '../../helpers/temp-root';
 import * as assert from 'uvu/assert';
 import { readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import '../temp-root';
 import { AUDIT_ROTATE_BYTES, audit, auditFile, auditLine, filterAudit, parseAuditLines, readAudit, type AuditEvent } from '../../../node-cgi/access/audit';
 
 const ev = (n: number, over: Partial<AuditEvent> = {}): AuditEvent => ({
@@ -41,6 +41,7 @@ F('should filter by user and by action or its family', () => {
 F.run();
 
 const A = suite('audit');
+useTempRoot(A);
 A.before.each(() => {
   rmSync(auditFile(), { force: true });
   rmSync(`${auditFile()}.1`, { force: true });

@@ -1,10 +1,11 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import {
   aclAffecting, applyAclDelete, applyAclSet, applyGroupCreate, applyGroupDelete, applyGroupUpdate, applyTokenCreate,
   applyTokenDelete, applyUserCreate, applyUserDelete, applyUserUpdate, checkedAclPath, parseAclChange, parseGroupCreate,
-  parseGroupUpdate, parseTokenCreate, parseUserCreate, parseUserUpdate, tokenViews, userView, TOKENS_PER_USER_MAX,
+  parseAuditQuery, parseGroupUpdate, parseLogin, parsePasswordChange, parseTokenCreate, parseUserCreate, parseUserUpdate, tokenViews, userView,
+  TOKENS_PER_USER_MAX,
 } from '../../../node-cgi/access/model';
 import type { AccessConfig } from '../../../node-cgi/access/store';
 
@@ -302,3 +303,50 @@ T('should list a user\'s tokens without hashes, marking expired ones', () => {
   assert.not.match(JSON.stringify(v), 'hash');
 });
 T.run();
+
+const LG = suite('parseLogin');
+LG('should take a login, and a body without a password as a renewal', () => {
+  assert.equal(parseLogin({ username: 'anna', password: 's3cret-pw' }), { renew: false, username: 'anna', password: 's3cret-pw' });
+  assert.equal(parseLogin({}), { renew: true });
+});
+// [body, reason]
+const BAD_LOGINS: [Record<string, unknown>, string][] = [
+  [{ username: 1, password: 'x' }, 'a number for a name'],
+  [{ username: 'anna', password: 12345678 }, 'a number for a password'],
+  [{ username: 'a'.repeat(65), password: 'x' }, 'a name longer than any user has'],
+];
+for (const [body, why] of BAD_LOGINS) {
+  LG(`should refuse ${why}`, () => {
+    const e = thrown(() => parseLogin(body));
+    assert.is(e.status, 400);
+    assert.match(e.message, 'username and password must be strings');
+  });
+}
+LG.run();
+
+const PW = suite('parsePasswordChange');
+PW('should take the old and the new password', () => {
+  assert.equal(parsePasswordChange({ oldpassword: 'old', password: 'new-password' }), { oldpassword: 'old', password: 'new-password' });
+});
+// [body, field, reason]
+const BAD_CHANGES: [Record<string, unknown>, string, string][] = [
+  [{ password: 'new-password' }, 'oldpassword', 'the old one proves it is the user'],
+  [{ oldpassword: 'old', password: 'short' }, 'password', 'the new one is too short'],
+  [{ oldpassword: 'old', password: 'new-password', username: 'bob' }, 'username', 'only one\'s own password'],
+];
+for (const [body, field, why] of BAD_CHANGES) {
+  PW(`should refuse: ${why}`, () => assert.match(thrown(() => parsePasswordChange(body)).message, new RegExp(`^${field}: `)));
+}
+PW.run();
+
+const AQ = suite('parseAuditQuery');
+AQ('should read 100 entries unless told, at most 1000', () => {
+  assert.equal(parseAuditQuery(new URLSearchParams('')), { limit: 100 });
+  assert.equal(parseAuditQuery(new URLSearchParams('limit=5000&user=anna&action=acl')), { limit: 1000, user: 'anna', action: 'acl' });
+});
+// [query, reason]
+const BAD_LIMITS: [string, string][] = [['limit=0', 'nothing'], ['limit=-1', 'negative'], ['limit=ten', 'a word'], ['limit=1e3', 'exponent notation']];
+for (const [q, why] of BAD_LIMITS) {
+  AQ(`should refuse ${q}: ${why}`, () => assert.match(thrown(() => parseAuditQuery(new URLSearchParams(q))).message, /^limit: must be a positive integer$/));
+}
+AQ.run();

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { privilegesAt, hasPrivilegeBelow, keyholders, pathAncestors, userActive, type AclEntry, type Principal, type UserState } from '../../../node-cgi/access/permissions';
 import { PRIVILEGES, ROLES } from '../../../node-cgi/access/privileges';

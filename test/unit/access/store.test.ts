@@ -1,12 +1,13 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
+import { useTempRoot } from '../../helpers/temp-root';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import '../temp-root';
 import { paths } from '../../../node-cgi/lib/paths';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { aclFile, groupsFile, readAccess, tokensFile, updateAccess, usersFile } from '../../../node-cgi/access/store';
 
 const U = suite('updateAccess');
+useTempRoot(U);
 
 function seed(): void {
   rmSync(paths().etc, { recursive: true, force: true });
@@ -49,6 +50,7 @@ U('should write nothing when the change throws', () => {
       d.users.users.bob = { enabled: true, expire: 0, groups: [], password: 'x' };
       throw new Error('abort');
     }),
+    /^abort$/,
   );
   assert.is(JSON.stringify(readAccess()), before);
   assert.equal(readdirSync(paths().etc).filter((f) => f.endsWith('.tmp')), []);

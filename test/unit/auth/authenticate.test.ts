@@ -1,11 +1,10 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { Readable } from 'node:stream';
-import '../temp-root';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { parseRequest } from '../../../node-cgi/lib/request';
-import { aclFile, tokensFile, updateAccess, usersFile } from '../../../node-cgi/access/store';
-import { rmSync } from 'node:fs';
+import { updateAccess } from '../../../node-cgi/access/store';
+import { useTempRoot } from '../../helpers/temp-root';
 import { authenticate, parseCookies, tokenHash } from '../../../node-cgi/auth/authenticate';
 import { issueCsrf, issueTicket, TICKET_LIFETIME_S } from '../../../node-cgi/auth/ticket';
 
@@ -33,9 +32,8 @@ function rejection(fn: () => unknown): string {
 }
 
 const A = suite('authenticate');
+useTempRoot(A);
 A.before(() => {
-  // Start from no access files: another suite may have left a keyholder that this set-up would remove.
-  for (const f of [usersFile(), aclFile(), tokensFile()]) rmSync(f, { force: true });
   updateAccess((d) => {
     const base = { expire: 0, groups: [], password: 'x', ticketsSince: NOW - 100 };
     d.users.users = {
@@ -63,25 +61,26 @@ A('should accept a token with its privsep flag and no CSRF header', () => {
   assert.equal(authenticate(req('DELETE', tokenOf('anna!ci'))), { username: 'anna', tokenid: 'ci', privsep: true, via: 'token' });
 });
 
-const refused: [string, string, Record<string, string>, string][] = [
-  ['no credentials', 'GET', {}, 'authentication required'],
-  ['a forged ticket', 'GET', { cookie: 'RamvmAuth=' + encodeURIComponent(issueTicket('anna').replace(/::.*/, '::AAAA')) }, 'invalid or has expired'],
-  ['an expired ticket', 'GET', ticketOf('anna', NOW - TICKET_LIFETIME_S - 1), 'invalid or has expired'],
-  ['a ticket from before the last password change', 'GET', ticketOf('moved', NOW - 20), 'password has changed'],
-  ['a ticket of a disabled user', 'GET', ticketOf('off'), 'disabled'],
-  ['a ticket of an expired user', 'GET', ticketOf('old'), 'disabled'],
-  ['a ticket of a deleted user', 'GET', ticketOf('ghost'), 'deleted'],
-  ['a POST without CSRF header', 'POST', ticketOf('anna'), 'X-Ramvm-CSRF'],
-  ["a POST with another user's CSRF header", 'POST', { ...ticketOf('anna'), 'x-ramvm-csrf': issueCsrf('moved') }, 'X-Ramvm-CSRF'],
-  ['a token with the wrong secret', 'GET', tokenOf('anna!ci', SECRET.replace(/^./, 'X')), 'wrong secret'],
-  ['an unknown token', 'GET', tokenOf('anna!nope'), 'wrong secret'],
-  ['an expired token', 'GET', tokenOf('anna!gone'), 'expired'],
-  ["a disabled user's token", 'GET', tokenOf('off!ci'), 'disabled'],
-  ['a malformed Authorization header', 'GET', { authorization: 'Basic YWRtaW46eA==' }, 'malformed'],
-  ['a token with a short secret', 'GET', tokenOf('anna!ci', 'abc'), 'malformed'],
+// Headers are made when the test runs: tickets are signed with the key of the suite's own root.
+const refused: [string, string, () => Record<string, string>, string][] = [
+  ['no credentials', 'GET', () => ({}), 'authentication required'],
+  ['a forged ticket', 'GET', () => ({ cookie: 'RamvmAuth=' + encodeURIComponent(issueTicket('anna').replace(/::.*/, '::AAAA')) }), 'invalid or has expired'],
+  ['an expired ticket', 'GET', () => ticketOf('anna', NOW - TICKET_LIFETIME_S - 1), 'invalid or has expired'],
+  ['a ticket from before the last password change', 'GET', () => ticketOf('moved', NOW - 20), 'password has changed'],
+  ['a ticket of a disabled user', 'GET', () => ticketOf('off'), 'disabled'],
+  ['a ticket of an expired user', 'GET', () => ticketOf('old'), 'disabled'],
+  ['a ticket of a deleted user', 'GET', () => ticketOf('ghost'), 'deleted'],
+  ['a POST without CSRF header', 'POST', () => ticketOf('anna'), 'X-Ramvm-CSRF'],
+  ["a POST with another user's CSRF header", 'POST', () => ({ ...ticketOf('anna'), 'x-ramvm-csrf': issueCsrf('moved') }), 'X-Ramvm-CSRF'],
+  ['a token with the wrong secret', 'GET', () => tokenOf('anna!ci', SECRET.replace(/^./, 'X')), 'wrong secret'],
+  ['an unknown token', 'GET', () => tokenOf('anna!nope'), 'wrong secret'],
+  ['an expired token', 'GET', () => tokenOf('anna!gone'), 'expired'],
+  ["a disabled user's token", 'GET', () => tokenOf('off!ci'), 'disabled'],
+  ['a malformed Authorization header', 'GET', () => ({ authorization: 'Basic YWRtaW46eA==' }), 'malformed'],
+  ['a token with a short secret', 'GET', () => tokenOf('anna!ci', 'abc'), 'malformed'],
 ];
 for (const [name, method, headers, why] of refused) {
-  A(`should refuse ${name} with 401`, () => assert.match(rejection(() => authenticate(req(method, headers))), why));
+  A(`should refuse ${name} with 401`, () => assert.match(rejection(() => authenticate(req(method, headers()))), why));
 }
 A.run();
 

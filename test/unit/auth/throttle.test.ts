@@ -1,6 +1,6 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
+import { useTempRoot } from '../../helpers/temp-root';
 import * as assert from 'uvu/assert';
-import '../temp-root';
 import { BASE_DELAY_MS, FREE_FAILURES, MAX_DELAY_MS, WINDOW_MS, recordFailure, recordSuccess, throttleWait, waitMs } from '../../../node-cgi/auth/throttle';
 
 const W = suite('waitMs');
@@ -18,6 +18,7 @@ for (const [name, e, now, want] of cases) W(`should give ${name}`, () => assert.
 W.run();
 
 const R = suite('recordFailure');
+useTempRoot(R);
 R('should throttle a user name after the free failures and clear it on success', () => {
   const keys = ['user:carl', 'addr:192.0.2.7'];
   for (let i = 0; i < FREE_FAILURES; i++) recordFailure(keys, T0);

@@ -1,7 +1,6 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { backupTransaction, diskNodes, targetCreateArgs } from '../../../node-cgi/backup/engine';
-import { offlineCopyArgs, parseConvertProgress } from '../../../node-cgi/backup/offline';
+import { backupTransaction, diskNodes } from '../../../node-cgi/backup/engine';
 import { findDeviceArgs, mountArgs, parseMountInfo } from '../../../node-cgi/backup/target';
 import { cronLine } from '../../../node-cgi/backup/cron';
 
@@ -38,14 +37,6 @@ N('should fail for a disk the guest does not use', () => {
 N.run();
 
 const A = suite('argv builders');
-A('should create the target with zstd compression only when compressing', () => {
-  assert.equal(targetCreateArgs('/s/x.qcow2', 1073741824, 'zstd'), ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'compression_type=zstd', '/s/x.qcow2', '1073741824']);
-  assert.equal(targetCreateArgs('/s/x.qcow2', 1024, 'none'), ['qemu-img', 'create', '-q', '-f', 'qcow2', '/s/x.qcow2', '1024']);
-});
-A('should convert a stopped guest\'s raw disk to compressed qcow2', () => {
-  assert.equal(offlineCopyArgs('/i/vm-101-disk-0.raw', 'raw', '/s/vm-101-disk-0.qcow2', 'zstd'),
-    ['qemu-img', 'convert', '-p', '-f', 'raw', '-O', 'qcow2', '-c', '-o', 'compression_type=zstd', '/i/vm-101-disk-0.raw', '/s/vm-101-disk-0.qcow2']);
-});
 A('should find a device by label or UUID without blkid\'s cache', () => {
   assert.equal(findDeviceArgs({ type: 'device', label: 'BACKUP1' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'LABEL=BACKUP1']);
   assert.equal(findDeviceArgs({ type: 'device', uuid: '1A2B-3C4D' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'UUID=1A2B-3C4D']);
@@ -55,13 +46,6 @@ A('should mount with noatime unless options are given', () => {
   assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'ro' }, '/dev/sdb1', '/run/m'), ['mount', '-t', 'ext4', '-o', 'ro', '/dev/sdb1', '/run/m']);
 });
 A.run();
-
-const P = suite('parseConvertProgress');
-P('should take the last percentage of a chunk', () => {
-  assert.is(parseConvertProgress('    (0.00/100%)\r    (12.50/100%)\r    (37.01/100%)\r'), 37.01);
-  assert.is(parseConvertProgress('nothing'), null);
-});
-P.run();
 
 const M = suite('parseMountInfo');
 M('should read mount point, source and type, unescaping spaces', () => {

@@ -1,6 +1,6 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { formatSize, mailMessage, mailSubject, type MailInput } from '../../../node-cgi/backup/mail';
+import { mailMessage, mailSubject, type MailInput } from '../../../node-cgi/backup/mail';
 
 const input = (over: Partial<MailInput> = {}): MailInput => ({
   to: 'it@example.com', from: 'ramvm@pve1', node: 'pve1', job: 'nightly', task: '20261125T220000Z-backup-x-abcdef', ok: false, error: null,
@@ -48,8 +48,3 @@ M('should write headers, a table per guest and the log tail', () => {
 });
 M.run();
 
-const F = suite('formatSize');
-F('should use binary units', () => {
-  assert.equal([formatSize(0), formatSize(1023), formatSize(1536), formatSize(3 * 1024 ** 3), formatSize(null)], ['0 B', '1023 B', '1.5 KiB', '3.0 GiB', '-']);
-});
-F.run();

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { backupDiskName, backupEntry, backupStamp, compareSums, parseBackupId, parseManifest, parseStamp } from '../../../node-cgi/backup/manifest';
 import { HttpError } from '../../../node-cgi/lib/errors';
@@ -69,7 +69,7 @@ E.run();
 const P = suite('parseManifest');
 P('should refuse JSON that is not a manifest', () => {
   assert.throws(() => parseManifest('{"format":2}'), /not a ramvm backup manifest/);
-  assert.throws(() => parseManifest('nope'));
+  assert.throws(() => parseManifest('nope'), (e: Error) => e instanceof SyntaxError && /not valid JSON/.test(e.message));
 });
 P.run();
 

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { retentionToDelete, type RetentionItem } from '../../../node-cgi/backup/retention';
 import type { RetentionPolicy } from '../../../node-cgi/backup/types';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { backupPlan, dueJobs, instantOf, latestOccurrence, MISSED_GRACE_MS, nextOccurrence, type GuestInfo } from '../../../node-cgi/backup/schedule';
 import { parseJob } from '../../../node-cgi/backup/validate';

@@ -3,7 +3,7 @@
  * build load eagerly, lazily or are noVNC, and the rows that carry each
  * budget. `npm run build` applies them to the real metafile.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Metafile } from 'esbuild';
 import { BUDGETS, classifyWebOutputs, overBudget, webJsRows, type WebOutput } from '../../../build/build';

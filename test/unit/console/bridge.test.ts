@@ -4,7 +4,7 @@
  * guest's side is a real unix socket whose far end plays QEMU. The real
  * QEMU and lighttpd edges are exercised in test/integration/console.test.ts.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';

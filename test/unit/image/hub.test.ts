@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { connect, type Socket } from 'node:net';
 import { FrameReader, MAX_FRAME_BYTES, encodeFrame, startHub } from '../../../build/lab/hub';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
   KIOSK_MIN_RAM_MIB, KIOSK_URL, KIOSK_USER, WESTON_INI, assignLibraries, cogArgs, cogEnv, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskEnabledVars,

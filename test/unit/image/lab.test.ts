@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { LAB_DEFAULTS, parseLabArgs } from '../../../build/lab/lab';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { colourCount, parsePpm, pixel, readMarker, shareNear, typeKeys } from '../../../build/lab/screen';
 import { MARKER_CELL_PX, digitColor, markerDigits, type KioskState } from '../../../web/kiosk';

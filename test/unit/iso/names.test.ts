@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { checkedIsoName, metaFileName, parseHiddenFile, partialFileName } from '../../../node-cgi/iso/names';
@@ -72,7 +72,7 @@ H.run();
 
 const P = suite('partialFileName');
 P('should refuse an owner that is no pid', () => {
-  assert.throws(() => partialFileName('a.iso', 0, 'ab'));
-  assert.throws(() => partialFileName('a.iso', 12, 'a/b'));
+  assert.throws(() => partialFileName('a.iso', 0, 'ab'), /^bad partial owner 0\/ab$/);
+  assert.throws(() => partialFileName('a.iso', 12, 'a/b'), /^bad partial owner 12\/a\/b$/);
 });
 P.run();

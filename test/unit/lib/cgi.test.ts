@@ -1,18 +1,18 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { UNIT_ROOT as root } from '../temp-root';
-import { handleRequest, Reply, type Route } from '../../../node-cgi/lib/cgi';
+import { useTempRoot } from '../../helpers/temp-root';
+import { handleRequest, Reply } from '../../../node-cgi/lib/cgi';
+import { authorizer, type ApiRoute } from '../../../node-cgi/auth/authorize';
 import { parseRequest } from '../../../node-cgi/lib/request';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { issueCsrf, issueTicket } from '../../../node-cgi/auth/ticket';
 
-/** The access files this suite needs, written when it starts: other suites share the unit root. */
-function writeFixture(): void {
+/** The access files this suite needs, in its own root. */
+function writeFixture(root: string): void {
   mkdirSync(join(root, 'etc/ramvm'), { recursive: true });
-  for (const f of ['users.json', 'acl.json', 'tokens.json', 'groups.json']) rmSync(join(root, 'etc/ramvm', f), { force: true });
   writeFileSync(join(root, 'etc/ramvm/users.json'), JSON.stringify({
     users: {
       anna: { enabled: true, expire: 0, groups: [], password: 'x' },
@@ -22,12 +22,12 @@ function writeFixture(): void {
   writeFileSync(join(root, 'etc/ramvm/acl.json'), JSON.stringify({ acl: [{ path: '/vms/101', user: 'anna', role: 'VMUser' }] }));
 }
 
-const routes: Route[] = [
+const routes: ApiRoute[] = [
   { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => ({ vmid: ctx.params.vmid }) },
   { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, handle: () => new Reply(202, { task: 't' }) },
   { method: 'DELETE', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, handle: () => null },
   { method: 'GET', path: '/boom/x', perm: 'authenticated', handle: () => { throw new Error('secret internals'); } },
-  { method: 'GET', path: '/teapot/x', perm: 'authenticated', handle: () => { throw new HttpError(409, 'conflict', 'the guest is running'); } },
+  { method: 'GET', path: '/teapot/x', perm: 'authenticated', handle: () => { throw new HttpError('conflict', 'the guest is running'); } },
 ];
 
 function env(method: string, path: string, headers: Record<string, string> = {}) {
@@ -37,7 +37,7 @@ function env(method: string, path: string, headers: Record<string, string> = {})
 }
 
 async function call(method: string, path: string, headers: Record<string, string> = {}) {
-  const res = await handleRequest(routes, parseRequest(env(method, path, headers), Readable.from([])));
+  const res = await handleRequest(routes, parseRequest(env(method, path, headers), Readable.from([])), authorizer);
   const body = Buffer.isBuffer(res.body) ? JSON.parse(res.body.toString()) : null;
   return { status: res.status, body, headers: res.headers };
 }
@@ -45,7 +45,8 @@ async function call(method: string, path: string, headers: Record<string, string
 const cookie = (user: string) => ({ cookie: `RamvmAuth=${encodeURIComponent(issueTicket(user))}` });
 
 const H = suite('handleRequest');
-H.before(writeFixture);
+const root = useTempRoot(H);
+H.before(() => writeFixture(root.path));
 H('should answer 401 without credentials', async () => {
   const r = await call('GET', '/101');
   assert.is(r.status, 401);

@@ -1,4 +1,5 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
+import { useTempRoot } from '../../helpers/temp-root';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { paths } from '../../../node-cgi/lib/paths';
 import { LOCK_STALE_MS, withLock } from '../../../node-cgi/lib/store';
 
 const L = suite('withLock and an owner file being written');
+useTempRoot(L);
 const name = `lock-test-${process.pid}`;
 const dir = () => join(paths().locks, `${name}.lock`);
 L.after.each(() => rmSync(dir(), { recursive: true, force: true }));

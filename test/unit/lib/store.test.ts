@@ -1,9 +1,9 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
+import { useTempRoot } from '../../helpers/temp-root';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import '../temp-root';
 import { paths } from '../../../node-cgi/lib/paths';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { LOCK_STALE_MS, readJson, updateJson, withLock, writeFileAtomic, writeJsonAtomic } from '../../../node-cgi/lib/store';
@@ -26,6 +26,7 @@ function plantLock(name: string, owner: string | null, ageMs = 0): void {
 }
 
 const W = suite('writeFileAtomic');
+useTempRoot(W);
 W.before.each(() => rmSync(dir(), { recursive: true, force: true }));
 W('should replace the file whole and leave no temp file', () => {
   const f = join(dir(), 'a.json');
@@ -36,12 +37,13 @@ W('should replace the file whole and leave no temp file', () => {
 W('should remove its temp file when the rename fails', () => {
   const target = join(dir(), 'taken');
   mkdirSync(join(target, 'inside'), { recursive: true });
-  assert.throws(() => writeFileAtomic(target, 'x'));
+  assert.throws(() => writeFileAtomic(target, 'x'), (e: NodeJS.ErrnoException) => e.code === 'EISDIR');
   assert.equal(readdirSync(dir()), ['taken']);
 });
 W.run();
 
 const R = suite('readJson');
+useTempRoot(R);
 R('should give the fallback for a missing file and 500 for a corrupt one', () => {
   mkdirSync(dir(), { recursive: true });
   assert.equal(readJson(join(dir(), 'none.json'), { x: 1 }), { x: 1 });
@@ -58,6 +60,7 @@ R('should give the fallback for a missing file and 500 for a corrupt one', () =>
 R.run();
 
 const L = suite('withLock');
+useTempRoot(L);
 L('should run the function and release the lock', () => {
   assert.is(withLock('t-plain', () => 42), 42);
   assert.not.ok(existsSync(lockDir('t-plain')));
@@ -115,10 +118,11 @@ L('should refuse a lock name with a path in it', () => {
 L.run();
 
 const U = suite('updateJson');
+useTempRoot(U);
 U('should write nothing when the change throws', () => {
   const f = join(dir(), 'c.json');
   writeJsonAtomic(f, { n: 1 });
-  assert.throws(() => updateJson(f, { n: 0 }, () => { throw new Error('no'); }));
+  assert.throws(() => updateJson(f, { n: 0 }, () => { throw new Error('the change failed'); }), /^the change failed$/);
   assert.equal(JSON.parse(readFileSync(f, 'utf8')), { n: 1 });
   assert.equal(readdirSync(dir()).filter((x) => x.endsWith('.tmp')), []);
 });

@@ -1,9 +1,8 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { checkedSeconds, parseBootCheck } from '../../../node-cgi/restore/settings';
 import { upToDate } from '../../../node-cgi/restore/medium';
-import { checkedBwlimit } from '../../../node-cgi/restore/routes';
 
 const B = suite('parseBootCheck');
 B('should lay a body over the current setting, 60 s when none was set', () => {
@@ -57,19 +56,3 @@ for (const [s, size, expected, reason] of CASES) {
   });
 }
 U.run();
-
-const W = suite('checkedBwlimit');
-W('should turn MiB/s into bytes/s, and none into 0', () => {
-  assert.is(checkedBwlimit(undefined), 0);
-  assert.is(checkedBwlimit(0), 0);
-  assert.is(checkedBwlimit(1), 1048576);
-  assert.is(checkedBwlimit(0.5), 524288);
-});
-// [value, reason]
-const BAD_SPEEDS: [unknown, string][] = [[-1, 'negative'], ['8', 'a string'], [100_001, 'over the limit'], [Number.NaN, 'not a number']];
-for (const [v, reason] of BAD_SPEEDS) {
-  W(`should refuse a speed: ${reason}`, () => {
-    assert.throws(() => checkedBwlimit(v), /bwlimit: must be MiB\/s/);
-  });
-}
-W.run();

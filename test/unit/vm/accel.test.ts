@@ -1,5 +1,5 @@
-import { UNIT_ROOT } from '../temp-root';
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
+import { useTempRoot } from '../../helpers/temp-root';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,18 +54,20 @@ K('should drop one of another boot, device or CPU model, and anything malformed'
 K.run();
 
 const D = suite('kvmDeviceError');
+const droot = useTempRoot(D);
 D('should say why a device does not open, and nothing when it does', () => {
-  assert.is(kvmDeviceError(join(UNIT_ROOT, 'no-such-kvm')), 'ENOENT');
-  const f = join(UNIT_ROOT, 'stand-in');
+  assert.is(kvmDeviceError(join(droot.path, 'no-such-kvm')), 'ENOENT');
+  const f = join(droot.path, 'stand-in');
   writeFileSync(f, '');
   assert.is(kvmDeviceError(f), null);
 });
 D.run();
 
 const H = suite('hostAccel');
-const noKvm = () => join(UNIT_ROOT, 'absent-kvm');
+const hroot = useTempRoot(H);
+const noKvm = () => join(hroot.path, 'absent-kvm');
 H('should pick TCG without starting QEMU when the KVM device does not open, and keep it for this boot', async () => {
-  const dir = mkdtempSync(join(UNIT_ROOT, 'h-'));
+  const dir = mkdtempSync(join(hroot.path, 'h-'));
   const file = join(dir, 'accel.json');
   const v = await hostAccel({ file, device: noKvm() });
   assert.equal([v.accel, v.kvmDevice, v.reason, v.bootId], ['tcg', false, `no usable KVM device (${noKvm()}: ENOENT)`, bootId()]);
@@ -76,14 +78,14 @@ H('should pick TCG without starting QEMU when the KVM device does not open, and 
   assert.ok((await hostAccel({ file, device: noKvm(), force: true })).at > v.at, '--probe probes again');
 });
 H('should probe again after a reboot (another boot id in the file)', async () => {
-  const dir = mkdtempSync(join(UNIT_ROOT, 'h-'));
+  const dir = mkdtempSync(join(hroot.path, 'h-'));
   const file = join(dir, 'accel.json');
   writeFileSync(file, JSON.stringify({ ...kept, bootId: 'an-earlier-boot', device: noKvm(), cpu: 'kvm64,+lahf_lm,+sep,+cx16,+popcnt,+ssse3,+sse4.1,+sse4.2', accel: 'kvm' }));
   const v = await hostAccel({ file, device: noKvm() });
   assert.equal([v.accel, v.bootId], ['tcg', bootId()]);
 });
 H("should wait for another prober's verdict instead of probing twice", async () => {
-  const dir = mkdtempSync(join(UNIT_ROOT, 'h-'));
+  const dir = mkdtempSync(join(hroot.path, 'h-'));
   const file = join(dir, 'accel.json');
   mkdirSync(`${file}.probing`);
   writeFileSync(join(`${file}.probing`, 'pid'), String(process.pid)); // a live prober
@@ -93,7 +95,7 @@ H("should wait for another prober's verdict instead of probing twice", async () 
   assert.is(v.reason, 'their verdict');
 });
 H('should break the claim of a prober that died', async () => {
-  const dir = mkdtempSync(join(UNIT_ROOT, 'h-'));
+  const dir = mkdtempSync(join(hroot.path, 'h-'));
   const file = join(dir, 'accel.json');
   const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
   mkdirSync(`${file}.probing`);

@@ -1,7 +1,7 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { mergeUpdate, nextFreeVmid, qemuImgCreateArgs, qemuImgResizeArgs } from '../../../node-cgi/vm/manage';
+import { mergeUpdate, nextFreeVmid } from '../../../node-cgi/vm/manage';
 import { randomMac } from '../../../node-cgi/vm/host';
 import { normaliseMac } from '../../../node-cgi/vm/validate';
 import type { VmConfig } from '../../../node-cgi/vm/types';
@@ -64,14 +64,6 @@ U('should keep the mark of a guest run from a backup and refuse a client changin
   for (const [base, body, reason] of table) assert.throws(() => mergeUpdate(base, body), /^temporary: /, reason);
 });
 U.run();
-
-const A = suite('qemu-img argv');
-A('should create qcow2 without preallocation and raw sparse', () => {
-  assert.equal(qemuImgCreateArgs('/i/vm-101-disk-0.qcow2', 'qcow2', 1024), ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'preallocation=off', '/i/vm-101-disk-0.qcow2', '1024']);
-  assert.equal(qemuImgCreateArgs('/i/vm-101-disk-1.raw', 'raw', 2048), ['qemu-img', 'create', '-q', '-f', 'raw', '/i/vm-101-disk-1.raw', '2048']);
-  assert.equal(qemuImgResizeArgs('/i/d.raw', 'raw', 4096), ['qemu-img', 'resize', '-q', '-f', 'raw', '/i/d.raw', '4096']);
-});
-A.run();
 
 const R = suite('randomMac');
 R('should make unicast, locally administered MACs with the ramvm prefix', () => {

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { netPlan, pendingChanges, qemuArgs, qemuOpt, startsPaused, tapName, type QemuEnv } from '../../../node-cgi/vm/qemu-args';
 import type { VmConfig } from '../../../node-cgi/vm/types';

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,8 +43,8 @@ Q('should read the run state of real QEMU answers', () => {
 });
 Q('should throw with the answer on anything else', () => {
   assert.throws(() => parseQueryStatus({}), /unexpected query-status answer: \{\}/);
-  assert.throws(() => parseQueryStatus(null));
-  assert.throws(() => parseQueryStatus({ status: 'Running!' }));
+  assert.throws(() => parseQueryStatus(null), /^unexpected query-status answer: null$/);
+  assert.throws(() => parseQueryStatus({ status: 'Running!' }), /^unexpected query-status answer: \{"status":"Running!"\}$/);
 });
 Q.run();
 

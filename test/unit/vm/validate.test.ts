@@ -1,8 +1,8 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import {
-  checkVmConfig, formatSize, isInterfaceName, normaliseMac, parseSize, validateVmConfig, type ValidationFacts,
+  checkVmConfig, isInterfaceName, normaliseMac, validateVmConfig, type ValidationFacts,
 } from '../../../node-cgi/vm/validate';
 
 function facts(over: Partial<ValidationFacts> = {}): ValidationFacts {
@@ -212,26 +212,6 @@ V('should throw 400 invalid naming the first field and listing the rest', () => 
   }
 });
 V.run();
-
-const S = suite('parseSize and formatSize');
-S('should read binary units and plain GiB numbers', () => {
-  assert.is(parseSize('32G'), 32 * 1024 ** 3);
-  assert.is(parseSize('64M'), 64 * 1024 ** 2);
-  assert.is(parseSize('1t'), 1024 ** 4);
-  assert.is(parseSize('2048K'), 2 * 1024 ** 2);
-  assert.is(parseSize('10GiB'), 10 * 1024 ** 3);
-  assert.is(parseSize(32), 32 * 1024 ** 3);
-});
-S('should write the largest exact unit', () => {
-  assert.is(formatSize(32 * 1024 ** 3), '32G');
-  assert.is(formatSize(1536 * 1024 ** 2), '1536M');
-  assert.is(formatSize(1024 ** 4), '1T');
-  assert.is(formatSize(parseSize('2048K')), '2M');
-});
-S('should refuse fractions and garbage', () => {
-  for (const v of ['1.5G', 'G', '', '32 GB extra', 1.5, null, '00G']) assert.throws(() => parseSize(v), String(v));
-});
-S.run();
 
 const M = suite('normaliseMac');
 M('should upper-case a unicast MAC', () => {

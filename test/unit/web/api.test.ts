@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { ApiError, createApi, RENEW_AFTER_MS, SESSION_STORAGE_KEY, type Session } from '../../../web/api';
 import { fakeFetch, type FakeAnswer } from './dom';

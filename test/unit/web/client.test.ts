@@ -4,7 +4,7 @@
  * URLs the browser loads itself. The real transport (web/api.ts) has its
  * own tests, and test/browser drives both against a real node.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { createClient, query, urls, type Client, type Method } from '../../../web/client';
 

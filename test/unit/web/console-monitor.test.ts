@@ -3,7 +3,7 @@
  * fetch as the only edge (test/browser/console.test.ts runs both against a
  * real guest).
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';

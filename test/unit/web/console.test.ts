@@ -4,7 +4,7 @@
  * the one edge a unit replaces. test/browser/console.test.ts runs the real
  * noVNC against a real guest.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';

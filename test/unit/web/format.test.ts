@@ -2,7 +2,7 @@
  * web/format.ts: every size, share, duration and time of the web app,
  * in both languages.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { setLang } from '../../../web/i18n';
 import { formatBytes, formatDuration, formatExpiry, formatPercent, formatTime } from '../../../web/format';

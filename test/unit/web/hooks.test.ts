@@ -2,7 +2,7 @@
  * useAction, usePoll and useLoad (web/hooks.ts) in happy-dom, with loads
  * the test settles by hand and timers it fires by hand.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { useAction, useLoad, usePoll, type Action, type Poll, type PollOptions } from '../../../web/hooks';

@@ -4,7 +4,7 @@
  * Type-only imports and import() count too (see test/helpers/imports.ts).
  */
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { importCycles, importGraph, importSpecifiers } from '../../helpers/imports';
 

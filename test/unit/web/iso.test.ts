@@ -4,7 +4,7 @@
  * with a fake fetch: the edges a unit replaces. test/browser/iso.test.ts
  * uploads through the real browser to a real node.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';

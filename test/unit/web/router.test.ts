@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { href, parseHash } from '../../../web/router';
 

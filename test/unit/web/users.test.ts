@@ -3,7 +3,7 @@
  * fake fetch (the real node is in test/browser/users.test.ts), and their
  * pure parts as tables.
  */
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { navViews, VIEWS, visibleViews, type ViewDef } from '../../../web/views';
 import { hasMessage } from '../../../web/i18n';

@@ -23,7 +23,7 @@ import { useAction, useLoad } from '../../hooks';
 import { ProgressBar } from '../../components/progress-bar';
 import { StatusBadge } from '../../components/status-badge';
 import { TASK_STATUS_KEY, TASK_TONE } from '../../tasks';
-import type { BackupJob, Weekday } from '../../../node-cgi/backup/types';
+import type { BackupJob, Weekday } from '../../../node-cgi/api-types';
 import { BackupTabs, ModeFields, useBackupsDone, useStorages } from './common';
 import type { ViewProps } from '../props';
 

@@ -27,8 +27,7 @@ import { Field, fieldError, formError } from '../../components/field';
 import { useAction, useLoad, usePoll } from '../../hooks';
 import { StatusBadge } from '../../components/status-badge';
 import { useTasks } from '../../tasks';
-import type { BackupEntry } from '../../../node-cgi/backup/types';
-import type { BootCheckResult } from '../../../node-cgi/restore/bootcheck';
+import type { BackupEntry, BootCheckResult } from '../../../node-cgi/api-types';
 
 /** How often the temporary guest's screen is fetched again. */
 export const SCREEN_REFRESH_MS = 2000;

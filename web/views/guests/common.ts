@@ -3,7 +3,7 @@
  * again, a guest's status as a badge (a crashed one says so), OS names, a privilege check, a
  * <select> of value/label pairs and the ISO names for a CD-ROM choice.
  */
-import type { VmFault, VmState } from '../../../node-cgi/vm/types';
+import type { Privilege, VmFault, VmState } from '../../../node-cgi/api-types';
 import type { Me } from '../../api';
 import { client } from '../../client';
 import { StatusBadge, type Tone } from '../../components/status-badge';
@@ -18,7 +18,7 @@ const STATUS_TONE: Record<VmState, Tone> = { running: 'running', paused: 'paused
 const STATUS_KEY: Record<VmState, MessageKey> = { running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped' };
 
 export const osLabel = (os: string): string => t(`guests.os.${os}` as MessageKey);
-export const can = (me: Me, priv: string): boolean => me.privileges.includes(priv);
+export const can = (me: Me, priv: Privilege): boolean => me.privileges.includes(priv);
 
 /** A crashed guest is "paused" to the API, but says it crashed. */
 export const statusLabel = (status: VmState, fault?: VmFault): string => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);

@@ -4,7 +4,7 @@
  * allocated bytes, and its NICs.
  */
 import { useState } from 'preact/hooks';
-import type { VmDetail } from '../../../node-cgi/vm/types';
+import type { VmDetail } from '../../../node-cgi/api-types';
 import { client } from '../../client';
 import { DataTable, type Column } from '../../components/data-table';
 import { ErrorBanner } from '../../components/error-banner';

@@ -3,7 +3,7 @@
  * disk, uptime and power buttons, filtered and sorted in the table, polled
  * every POLL_MS.
  */
-import type { VmListEntry } from '../../../node-cgi/vm/types';
+import type { VmListEntry } from '../../../node-cgi/api-types';
 import type { Me } from '../../api';
 import { client } from '../../client';
 import { DataTable, type Column } from '../../components/data-table';

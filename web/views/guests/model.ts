@@ -12,7 +12,7 @@
  * The node checks everything again; its issues ("disks[0].size: …") map back
  * to the form's fields with fieldOfIssue().
  */
-import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmState } from '../../../node-cgi/vm/types';
+import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmState } from '../../../node-cgi/api-types';
 import type { MessageKey } from '../../i18n';
 import type { PowerAction } from '../../client';
 

@@ -4,7 +4,7 @@
  * and a list for the others.
  */
 import { useState } from 'preact/hooks';
-import type { AccelSetting, VmDetail } from '../../../node-cgi/vm/types';
+import type { AccelSetting, VmDetail } from '../../../node-cgi/api-types';
 import { client } from '../../client';
 import { ErrorBanner } from '../../components/error-banner';
 import { Field, fieldError, formError } from '../../components/field';

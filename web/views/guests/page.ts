@@ -6,7 +6,7 @@
  * (#/guests/<vmid>/start) a prompt to start it comes first.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { VmDetail } from '../../../node-cgi/vm/types';
+import type { VmDetail } from '../../../node-cgi/api-types';
 import { Permissions } from '../../access/permissions';
 import type { Me } from '../../api';
 import { client } from '../../client';

@@ -3,7 +3,7 @@
  * page): the actions its status allows, stop and reset asked first.
  */
 import { useState } from 'preact/hooks';
-import type { VmFault, VmState } from '../../../node-cgi/vm/types';
+import type { VmFault, VmState } from '../../../node-cgi/api-types';
 import { client } from '../../client';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { ErrorBanner } from '../../components/error-banner';

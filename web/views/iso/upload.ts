@@ -15,7 +15,7 @@
  * left at that rate.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { IsoImage } from '../../../node-cgi/iso/library';
+import type { IsoImage } from '../../../node-cgi/api-types';
 import { api, ApiError } from '../../api';
 import { urls } from '../../client';
 import { t, type MessageKey } from '../../i18n';

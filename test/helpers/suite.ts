@@ -1,0 +1,92 @@
+/**
+ * uvu's `suite()` with hooks that fail loudly; every test file takes its
+ * suites from here, not from 'uvu'. In uvu 0.5 an error thrown by a
+ * `before` hook is swallowed by the runner's `finally` (the suite prints
+ * "(0 / 3)" and nothing else), one thrown by `after` aborts the whole run,
+ * and one thrown by `after.each` ends the suite silently. Here:
+ *
+ *   before fails     → every test of the suite fails with "before hook failed: <message>",
+ *                      the first one with the hook's stack; later `before` hooks are skipped
+ *   after fails      → "HOOK FAILED <suite> after: <message>" and the stack are printed,
+ *   after.each fails   the other hooks still run, and the process exits non-zero
+ *
+ * build/test.ts counts each "HOOK FAILED" line as a failure.
+ */
+import { suite as uvuSuite, type Callback, type Test } from 'uvu';
+
+/** Printed once per failed `after`/`after.each` hook; build/test.ts counts these lines. */
+export const HOOK_FAILED = 'HOOK FAILED';
+
+let afterHookFailures = 0;
+process.on('exit', () => {
+  if (afterHookFailures > 0) process.exitCode = 1;
+});
+
+function stackOf(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** An `after`-type hook failed: say so with the stack; the run ends non-zero. */
+export function reportHookFailure(suiteName: string, hook: string, e: unknown): void {
+  afterHookFailures++;
+  process.stdout.write(`\n  ${HOOK_FAILED} ${suiteName} ${hook}: ${messageOf(e)}\n${stackOf(e).split('\n').slice(1).map((l) => `    ${l.trim()}\n`).join('')}`);
+}
+
+/** The error a test of a suite whose `before` hook failed ends with. */
+export function beforeHookError(cause: unknown, withStack: boolean): Error {
+  const err = new Error(`before hook failed: ${messageOf(cause)}`);
+  err.stack = withStack ? `${err.message}\n${stackOf(cause).split('\n').slice(1).join('\n')}` : err.message;
+  return err;
+}
+
+export function suite<T = Record<string, any>>(name: string, context?: T): Test<T> {
+  const s = uvuSuite<T>(name, context);
+  let beforeFailure: { error: unknown } | undefined;
+  let reported = false;
+
+  const guard = (fn: Callback<T>): Callback<T> => async (ctx) => {
+    if (beforeFailure) {
+      const first = !reported;
+      reported = true;
+      throw beforeHookError(beforeFailure.error, first);
+    }
+    await fn(ctx);
+  };
+  const afterHook = (hook: string, fn: Callback<T>): Callback<T> => async (ctx) => {
+    try {
+      await fn(ctx);
+    } catch (e) {
+      reportHookFailure(name, hook, e);
+    }
+  };
+
+  const t = ((testName: string, fn: Callback<T>) => s(testName, guard(fn))) as Test<T>;
+  t.only = (testName, fn) => s.only(testName, guard(fn));
+  t.skip = (testName, fn) => s.skip(testName, fn);
+  const before = (fn: Callback<T>) =>
+    s.before(async (ctx) => {
+      if (beforeFailure) return;
+      try {
+        await fn(ctx);
+      } catch (e) {
+        beforeFailure = { error: e };
+      }
+    });
+  before.each = (fn: Callback<T>) => s.before.each(guard(fn));
+  t.before = before;
+  const after = (fn: Callback<T>) => s.after(afterHook('after', fn));
+  after.each = (fn: Callback<T>) => s.after.each(afterHook('after.each', fn));
+  t.after = after;
+  t.run = () => {
+    // A suite without tests would hide its failed `before`: report it from `after`.
+    s.after(async () => {
+      if (beforeFailure && !reported) reportHookFailure(name, 'before', beforeFailure.error);
+    });
+    s.run();
+  };
+  return t;
+}
