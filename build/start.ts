@@ -3,11 +3,17 @@
  * RAMVM_ROOT (default ./var). Prints "listening on http://HOST:PORT" once
  * requests are served; SIGINT/SIGTERM stop lighttpd cleanly (guests are
  * separate processes and keep running). Once the server listens, `ramvm
- * boot` starts the guests marked "start at boot" (output prefixed "boot:").
+ * boot` starts the guests marked "start at boot" (output prefixed "boot:"),
+ * and the process runs the backup scheduler's tick, `ramvm backup tick
+ * npm-start`, the work cron does on image nodes: at once, then at each
+ * whole minute (RAMVM_SCHEDULER_TICK_MS may ask for shorter, for tests).
+ * A tick still running when the next is due is not doubled; lines it
+ * prints are prefixed "backup:".
  */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { nextTickDelayMs, tickIntervalMs } from '../node-cgi/backup/scheduler';
 import { buildCommand, DIST } from './build';
 import { startServer } from './server';
 
@@ -24,6 +30,7 @@ export async function startCommand(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const tickMs = tickIntervalMs(process.env.RAMVM_SCHEDULER_TICK_MS);
   await buildCommand();
   if (stopping) return;
   const port = Number(process.env.RAMVM_PORT ?? 8006);
@@ -43,18 +50,49 @@ export async function startCommand(): Promise<void> {
     await server.stop();
     return;
   }
-  bootGuests(server.root);
+  ramvm(server.root, ['boot'], 'boot');
+  const ticks = runScheduler(server.root, tickMs);
   const proc = server.proc;
   await new Promise<void>((res) => (proc.exitCode !== null || proc.signalCode !== null ? res() : proc.once('exit', () => res())));
+  ticks.stop();
 }
 
-/** Run `ramvm boot` in the background; its lines go to stdout prefixed "boot:". */
-function bootGuests(root: string): void {
+/** Run the ramvm CLI in the background; its lines go to stdout prefixed "<prefix>:". Resolves when it ends. */
+function ramvm(root: string, args: string[], prefix: string): Promise<void> {
   const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: process.env.RAMVM_NODE || hostname() };
-  const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), 'boot'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const relay = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`boot: ${line}\n`);
+    for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`${prefix}: ${line}\n`);
   };
   child.stdout.on('data', relay);
   child.stderr.on('data', relay);
+  return new Promise((res) => {
+    child.once('error', (e) => (relay(Buffer.from(e.message)), res()));
+    child.once('close', () => res());
+  });
+}
+
+/** The backup scheduler of this node: a tick now, then at every whole interval; stop() ends the timer. */
+function runScheduler(root: string, intervalMs: number): { stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    timer = setTimeout(() => void tick(), nextTickDelayMs(Date.now(), intervalMs));
+    if (running) return;
+    running = true;
+    try {
+      await ramvm(root, ['backup', 'tick', 'npm-start'], 'backup');
+    } finally {
+      running = false;
+    }
+  };
+  void tick();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -29,8 +29,9 @@ export type { IsoImage, GuestRef } from './iso/library';
 // /api/storage, /api/backup
 export type {
   StorageView, StorageConfig, JobView, BackupJob, Weekday, ListedBackup, BackupDetail, BackupEntry, BackupManifest, BackupMode, Compression,
+  BackupAlert,
 } from './backup/types';
-export type { BackupAlert } from './backup/alerts';
+export type { SchedulerHealth } from './backup/scheduler';
 export type { MailSettings } from './backup/config';
 
 // /api/restore, /api/backup/<id>/restore|boot|bootcheck

@@ -15,6 +15,12 @@
  * /api/access/ticket for a fresh ticket and token. A 401 anywhere but the
  * login itself ends the session and tells the shell (onUnauthenticated),
  * which shows the login page with a message.
+ *
+ * At page load a tab goes on with the session it stored; a tab without one
+ * (a new tab, a browser started again) shows the login and sends nothing:
+ * a renewal needs the CSRF token, which only a session holds. A console
+ * opened in a window of its own gets a copy of its opener's sessionStorage
+ * from the browser, and with it the session.
  */
 
 import type { MeView, TicketView } from '../node-cgi/api-types';
@@ -24,6 +30,7 @@ export const RENEW_AFTER_MS = 60 * 60 * 1000; // 1 h
 /** sessionStorage key of the session. */
 export const SESSION_STORAGE_KEY = 'ramvm.session';
 export const CSRF_HEADER = 'X-Ramvm-CSRF';
+
 
 export class ApiError extends Error {
   /** HTTP status; 0 when the node could not be reached. */
@@ -203,14 +210,11 @@ export function createApi(deps: ApiDeps) {
       }
     },
 
-    /**
-     * Pick up a session at page load: the one this tab stored, or a ticket
-     * cookie from another tab (renewed to get a CSRF token). Null: log in.
-     */
+    /** Pick up the session this tab stored at page load (renewed when due). Null: log in. */
     async resume(): Promise<Me | null> {
       session = restore();
+      if (!session) return null;
       try {
-        if (!session) adopt(await send<Ticket>('POST', '/api/access/ticket', {}, { quiet401: true }));
         await fresh();
         if (!session) return null;
         return await send<Me>('GET', '/api/access/me', undefined, { quiet401: true });

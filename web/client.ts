@@ -19,8 +19,8 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings, StorageView,
-  TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
+  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
+  SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
 import type { AclEntryView, AuditView, GroupView, NewToken, RoleView, TokenView, UserView } from './access/model';
@@ -38,6 +38,10 @@ export type Storage = StorageView;
 /** GET /api/backup: a backup on a storage that is offline is listed from the last look at it. */
 export type BackupListEntry = ListedBackup;
 export type { BackupDetail, JobView, TemporaryGuest };
+/** PUT /api/vm/<vmid>: the fields a client changes. */
+export type VmUpdate = Partial<Pick<VmDetail, 'name' | 'memory' | 'sockets' | 'cores' | 'ostype' | 'boot' | 'onboot' | 'description'>> & { accel?: AccelSetting | null };
+/** POST /api/vm/<vmid>/disks */
+export type DiskRequest = Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache'>>;
 /** An answer that started a task (202). */
 export interface Started {
   task: string;
@@ -72,18 +76,23 @@ export function createClient(send: Send) {
 
   return {
     vms: {
-      list: () => get<VmListEntry[]>('/api/vm'),
+      /** Every guest the user may see; `can`: only those on which the user also holds that privilege (VM.Backup: may back up). */
+      list: (filter: { can?: string } = {}) => get<VmListEntry[]>(`/api/vm${query(filter)}`),
       get: (vmid: number) => get<VmDetail>(vm(vmid)),
       /** What the node says of a create request without creating anything (also: the next free VMID). */
       check: (body: Partial<VmCreateRequest>) => post<VmCheck>(`/api/vm${query({ dryrun: 1 })}`, body),
       create: (body: VmCreateRequest) => post<{ vmid: number }>('/api/vm', body),
-      /** Options; `accel: null` goes back to the node's setting. */
-      update: (vmid: number, body: Partial<Pick<VmDetail, 'name' | 'memory' | 'onboot' | 'description'>> & { accel?: AccelSetting | null }) => put(vm(vmid), body),
+      /** Settings and hardware; `accel: null` goes back to the node's setting. */
+      update: (vmid: number, body: VmUpdate) => put<VmDetail>(vm(vmid), body),
       setCdrom: (vmid: number, cdrom: string | null) => put(`${vm(vmid)}/cdrom`, { cdrom }),
       power: (vmid: number, action: PowerAction) => post(`${vm(vmid)}/${action}`),
       start: (vmid: number) => post(`${vm(vmid)}/start`),
       stop: (vmid: number) => post(`${vm(vmid)}/stop`),
       remove: (vmid: number) => del(vm(vmid)),
+      addDisk: (vmid: number, body: DiskRequest) => post<DiskConfig>(`${vm(vmid)}/disks`, body),
+      /** Grow it (`size`), or change its bus or cache. */
+      updateDisk: (vmid: number, disk: string, body: Partial<Pick<DiskConfig, 'size' | 'bus' | 'cache'>>) => put<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}`, body),
+      removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
     },
     nodes: {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),
@@ -108,6 +117,8 @@ export function createClient(send: Send) {
       bootcheck: (id: string) => get<BootCheckResult>(`${backup(id)}/bootcheck`),
       checkBoot: (id: string) => post<Started>(`${backup(id)}/bootcheck`, {}),
       alerts: () => get<BackupAlert[]>('/api/backup/alerts'),
+      /** When the job scheduler of this node last ran, and whether it stopped. */
+      scheduler: () => get<SchedulerHealth>('/api/backup/scheduler'),
       /** Acknowledge these failures, or all of them. */
       acknowledge: (tasks?: string[]) => post<{ acknowledged: string[] }>('/api/backup/alerts/ack', tasks ? { tasks } : {}),
       jobs: {

@@ -161,7 +161,11 @@ export type Login = { renew: true } | { renew: false; username: string; password
  * password renews the ticket of the cookie (the handler checks that).
  */
 export function parseLogin(body: Body): Login {
-  if (body.password === undefined) return { renew: true };
+  if (body.password === undefined) {
+    // A name without a password is a login gone wrong, not a renewal.
+    if (body.username !== undefined) throw badRequest('password is required');
+    return { renew: true };
+  }
   if (typeof body.username !== 'string' || typeof body.password !== 'string' || body.username.length > LOGIN_NAME_MAX_CHARS) {
     throw badRequest('username and password must be strings');
   }

@@ -2,30 +2,25 @@
  * Alerts: every failed backup or verify task — including one that was
  * killed and never wrote its end — stays an alert until a user
  * acknowledges it. Derived from the task records, so a task that dies
- * without a word still turns the dashboard red.
+ * without a word still turns the dashboard red. A backup scheduler that
+ * stopped or fails is one too (kind "scheduler", first in the list); it
+ * ends when the scheduler runs again and cannot be acknowledged.
  *
  *   GET  /api/backup/alerts      → [{ task, kind, object, job, time, message }]
  *   POST /api/backup/alerts/ack  { "tasks": ["2026…"] }  (or {} for all visible)
  */
 import { listTasks, type TaskRecord } from '../tasks/task';
 import { readAcks } from './config';
+import type { BackupAlert } from './types';
+import { schedulerAlert, type SchedulerHealth } from './scheduler';
+
+export type { BackupAlert };
 
 /** Task kinds whose failures are alerts. */
 export const BACKUP_TASK_KINDS = ['backup', 'backup-verify'];
 
 /** Tasks scanned for alerts, newest first. */
 export const ALERT_SCAN_TASKS = 1000;
-
-export interface BackupAlert {
-  task: string;
-  kind: string;
-  object: string;
-  job: string | null;
-  vmids: number[] | 'all' | null;
-  /** ISO time the task ended (or started, when it died). */
-  time: string;
-  message: string;
-}
 
 export function alertOf(t: TaskRecord): BackupAlert {
   const p = t.params;
@@ -40,10 +35,15 @@ export function alertOf(t: TaskRecord): BackupAlert {
   };
 }
 
-/** Unacknowledged failures, newest first. */
-export function listAlerts(): BackupAlert[] {
+/** The scheduler's alert of a health, if any, then the unacknowledged failures, newest first. */
+export function listAlerts(scheduler: SchedulerHealth): BackupAlert[] {
   const acks = readAcks();
-  return listTasks(ALERT_SCAN_TASKS)
-    .filter((t) => BACKUP_TASK_KINDS.includes(t.kind) && t.status === 'failed' && !acks[t.id])
-    .map(alertOf);
+  const stopped = schedulerAlert(scheduler);
+  return [
+    ...(stopped ? [stopped] : []),
+    ...listTasks(ALERT_SCAN_TASKS).filter((t) => BACKUP_TASK_KINDS.includes(t.kind) && t.status === 'failed' && !acks[t.id]).map(alertOf),
+  ];
 }
+
+/** Alerts a user may acknowledge: the failures (the scheduler's ends by itself). */
+export const acknowledgeable = (a: BackupAlert): boolean => a.kind !== 'scheduler';

@@ -14,7 +14,7 @@
 import { HttpError, conflict, notFound } from '../lib/errors';
 import { nodeName, paths } from '../lib/paths';
 import { readJson, updateJson } from '../lib/store';
-import { LOCAL_STORAGE, checkedStorageName } from './validate';
+import { LOCAL_STORAGE, checkedStorageName, isMailAddress } from './validate';
 import type { JobRunState } from './schedule';
 import type { BackupJob, StorageConfig, StorageEntry } from './types';
 
@@ -144,9 +144,15 @@ export interface MailSettings {
 
 export const DEFAULT_SENDMAIL = ['sendmail', '-t', '-oi'];
 
+/** The sender when none is set: ramvm@<node>, or ramvm@localhost where the node's name is no host name. */
+export function defaultMailFrom(node: string): string {
+  const from = `ramvm@${node}`;
+  return isMailAddress(from) ? from : 'ramvm@localhost';
+}
+
 export function readMailSettings(): MailSettings {
   const s = readJson<Partial<MailSettings>>(mailFile(), {});
-  return { sendmail: s.sendmail ?? DEFAULT_SENDMAIL, from: s.from ?? `ramvm@${nodeName()}` };
+  return { sendmail: s.sendmail ?? DEFAULT_SENDMAIL, from: s.from ?? defaultMailFrom(nodeName()) };
 }
 
 export function writeMailSettings(s: MailSettings): void {

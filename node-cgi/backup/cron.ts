@@ -1,19 +1,21 @@
 /**
  * `ramvm backup …` on a node:
  *
- *   ramvm backup tick                     start due jobs (cron, each minute)
+ *   ramvm backup tick [cron|npm-start]    start due jobs (cron, or npm start, each minute), and record the tick
  *   ramvm backup cron-line                print the cron.d line for this node
  *   ramvm backup install-cron [FILE]      write it to FILE (default etc/cron.d/ramvm-backup below
  *                                         RAMVM_ROOT: /etc/cron.d/ramvm-backup on a node)
  *
  * The cron.d line (system crontab format: minute … user command):
  *   * * * * * root RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1
- * `npm start` does not install it: a development node runs jobs on "run now"
- * or by calling the tick by hand.
+ * `npm start` does not install it: its foreground process runs the tick
+ * itself (build/start.ts). Every tick is recorded (scheduler.ts), so a node
+ * whose scheduler stopped says so.
  */
 import { nodeName, paths } from '../lib/paths';
 import { writeFileAtomic } from '../lib/store';
 import { tick } from './job';
+import { recordedTick, TICK_SOURCES, type TickSource } from './scheduler';
 
 /** The cron.d line; every part is checked to be shell-safe (cron hands the command to sh). */
 export function cronLine(o: { root: string; node: string; nodeBin: string; ramvm: string; log: string }): string {
@@ -32,7 +34,9 @@ function thisNodeLine(): string {
 
 export async function backupCommand([sub, arg]: string[]): Promise<void> {
   if (sub === 'tick') {
-    for (const line of await tick()) process.stdout.write(`${line}\n`);
+    const by = arg ?? 'cron';
+    if (!(TICK_SOURCES as readonly string[]).includes(by)) throw new Error(`usage: ramvm backup tick [${TICK_SOURCES.join('|')}]`);
+    for (const line of await recordedTick(by as TickSource, () => tick())) process.stdout.write(`${line}\n`);
     return;
   }
   if (sub === 'cron-line') {
@@ -45,5 +49,5 @@ export async function backupCommand([sub, arg]: string[]): Promise<void> {
     process.stdout.write(`wrote ${file}\n`);
     return;
   }
-  throw new Error('usage: ramvm backup tick | cron-line | install-cron [FILE]');
+  throw new Error('usage: ramvm backup tick [cron|npm-start] | cron-line | install-cron [FILE]');
 }

@@ -24,6 +24,7 @@ import { backupStoppedFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
 import { readTask, readTaskLog, startTask, taskRunning, type TaskKind, type TaskRun } from '../tasks/task';
 import { getJob, getStorage, listJobs, readJobStates, readMailSettings, updateJobState } from './config';
+import { schedulerMailTask } from './scheduler';
 import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './guest';
 import { processAlive } from '../lib/proc';
 import { removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
@@ -52,7 +53,7 @@ export interface BackupHooks {
 
 /** The task kinds "backup" and "backup-verify", with the hooks a backup job runs. */
 export function backupTaskKinds(hooks: BackupHooks = {}): Record<string, TaskKind> {
-  return { backup: (t) => backupTask(t, hooks), 'backup-verify': verifyTask };
+  return { backup: (t) => backupTask(t, hooks), 'backup-verify': verifyTask, 'scheduler-mail': (t) => schedulerMailTask(t, sendMail) };
 }
 
 /** Stop mode: time a guest gets to shut down before it is stopped. */

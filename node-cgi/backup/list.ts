@@ -15,7 +15,7 @@ import { catalogFile, deviceMountPoint } from '../lib/paths';
 import { readJson, writeJsonAtomic } from '../lib/store';
 import { BACKUP_ROOT, DELETING_PREFIX, MANIFEST_FILE, backupEntry, parseManifest, parseStamp, type BackupId } from './manifest';
 import { getStorage } from './config';
-import { mountedAt } from './target';
+import { dirFacts, dirProblem, mountedAt } from './target';
 import type { BackupEntry, BackupManifest, ListedBackup, StorageEntry, StorageView } from './types';
 
 export interface StoredBackup {
@@ -61,9 +61,14 @@ export function readableDir(s: StorageEntry): string | null {
   return mountedAt(mp) ? mp : null;
 }
 
-/** A storage for GET /api/storage: its space when it can be read now. */
+/**
+ * A storage for GET /api/storage: `online` when a directory storage exists
+ * (and is mounted where it must be: else `problem` says why not) or a
+ * device is mounted now; its space when it can be read.
+ */
 export function storageView(s: StorageEntry): StorageView {
-  const dir = readableDir(s);
+  const problem = s.config.type === 'dir' ? dirProblem(s.config, dirFacts(s.config.path)) : null;
+  const dir = problem === null ? readableDir(s) : null;
   let usage = {};
   if (dir) {
     try {
@@ -73,7 +78,7 @@ export function storageView(s: StorageEntry): StorageView {
       usage = {};
     }
   }
-  return { name: s.name, ...s.config, builtin: s.builtin, online: dir !== null, ...usage };
+  return { name: s.name, ...s.config, builtin: s.builtin, online: dir !== null, ...(problem ? { problem } : {}), ...usage };
 }
 
 /** Backups of one storage; for an unmounted device, its catalog (`offline: true`). */

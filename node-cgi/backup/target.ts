@@ -1,6 +1,8 @@
 /**
  * Opening a storage for a job. A directory is used as it is (and refused
- * when it must be a mount point and is not); an external device is found by
+ * when it does not exist, or must be a mount point and is not: a backup
+ * never creates the folder of a share that is not there, on a RAM root
+ * least of all); an external device is found by
  * its filesystem UUID or label, mounted on run/ramvm/backup-mnt/<name> for
  * the job and unmounted after. A device that is not there fails the job
  * before anything is written — the mount point is never written to unless
@@ -53,14 +55,41 @@ export function mountArgs(c: Extract<StorageConfig, { type: 'device' }>, device:
   return ['mount', ...(c.fstype ? ['-t', c.fstype] : []), '-o', c.options ?? 'noatime', device, mountPoint];
 }
 
+type DirConfig = Extract<StorageConfig, { type: 'dir' }>;
+
+/** What a directory storage's path is now: a folder, nothing, or something else. */
+export interface DirFacts {
+  kind: 'dir' | 'missing' | 'other';
+  /** A filesystem is mounted there. */
+  mounted: boolean;
+}
+
+/** Why a directory storage cannot take backups now, or null when it can. */
+export function dirProblem(c: DirConfig, f: DirFacts): string | null {
+  if (f.kind === 'missing') return `${c.path} does not exist (create it, or mount the filesystem there)`;
+  if (f.kind === 'other') return `${c.path} is not a directory`;
+  if (c.mountpoint && !f.mounted) return `${c.path} is not a mounted filesystem`;
+  return null;
+}
+
+/** The facts of dirProblem, read now. */
+export function dirFacts(path: string): DirFacts {
+  let kind: DirFacts['kind'];
+  try {
+    kind = statSync(path).isDirectory() ? 'dir' : 'other';
+  } catch {
+    kind = 'missing';
+  }
+  return { kind, mounted: kind === 'dir' && mountedAt(path) !== null };
+}
+
 const describe = (c: Extract<StorageConfig, { type: 'device' }>) => (c.uuid ? `UUID ${c.uuid}` : `label ${c.label}`);
 
 export async function openStorage(s: StorageEntry, task: string, log: (l: string) => void): Promise<OpenStorage> {
   const c = s.config;
   if (c.type === 'dir') {
-    if (c.mountpoint && !mountedAt(c.path)) {
-      throw new HttpError('insufficient_storage', `storage ${s.name}: ${c.path} is not a mounted filesystem; nothing was written`);
-    }
+    const problem = dirProblem(c, dirFacts(c.path));
+    if (problem) throw new HttpError('insufficient_storage', `storage ${s.name}: ${problem}; nothing was written`);
     mkdirSync(join(c.path, 'ramvm'), { recursive: true });
     return { name: s.name, dir: c.path, release: async () => undefined };
   }

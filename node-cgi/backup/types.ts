@@ -128,6 +128,8 @@ export type StorageView = StorageConfig & {
   name: string;
   builtin: boolean;
   online: boolean;
+  /** Why a directory storage is not online (missing, not mounted). */
+  problem?: string;
   total?: number;
   avail?: number;
 };
@@ -165,3 +167,15 @@ export type ListedBackup = BackupEntry & { offline?: boolean };
 
 /** GET /api/backup/<id>: the entry with its manifest. */
 export type BackupDetail = BackupEntry & { manifest: BackupManifest };
+
+/** A failure nobody acknowledged yet (alerts.ts), or the stopped scheduler (scheduler.ts). */
+export interface BackupAlert {
+  task: string;
+  kind: string;
+  object: string;
+  job: string | null;
+  vmids: number[] | 'all' | null;
+  /** ISO time the task ended (or started, when it died). */
+  time: string;
+  message: string;
+}

@@ -76,11 +76,19 @@ export function parseStorage(name: string, body: Record<string, unknown>): Stora
 }
 
 /** A mail address safe for a header line: no spaces, commas or line breaks. */
-const MAIL_RE = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
+/**
+ * One mail address: a local part, "@", and a domain of host-name labels. A
+ * bare host name ("root@pve1", "ramvm@localhost") counts, as sendmail
+ * qualifies it: the node's own default sender is one.
+ */
+const MAIL_RE = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+/** Whether `v` is one mail address as checkedMail takes it. */
+export const isMailAddress = (v: string): boolean => v.length <= 254 && MAIL_RE.test(v);
 
 export function checkedMail(v: unknown, field = 'mailto'): string {
   if (v === undefined || v === null || v === '') return '';
-  if (typeof v !== 'string' || v.length > 254 || !MAIL_RE.test(v)) throw invalid(field, 'must be one mail address like admin@example.com');
+  if (typeof v !== 'string' || !isMailAddress(v)) throw invalid(field, 'must be one mail address like admin@example.com');
   return v;
 }
 

@@ -17,7 +17,7 @@
  * ticket, not with a token). Lists are filtered to what the caller may see.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, badRequest, forbidden } from '../lib/errors';
+import { HttpError, forbidden, unauthenticated } from '../lib/errors';
 import { log, runCgi, Reply } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedUsername } from '../lib/validate';
@@ -89,7 +89,7 @@ async function login(ctx: ApiContext) {
   if (body.renew) {
     // Renewal: a valid ticket cookie (and, being a POST, the CSRF header) for a fresh ticket.
     const ticket = parseCookies(ctx.req.headers['cookie'])[COOKIE_NAME];
-    if (!ticket) throw badRequest('username and password are required');
+    if (!ticket) throw unauthenticated('no session to renew: log in with username and password');
     const username = sessionUser(ticket);
     checkCsrf(ctx.req, username);
     return grant(ctx, username);
@@ -128,7 +128,7 @@ function logout(ctx: ApiContext) {
     /* nothing to record */
   }
   ctx.headers.push(['Set-Cookie', cookie(ctx, '', 0)]);
-  return new Reply(200, null);
+  return new Reply(204, null);
 }
 
 // ---- who may do what ----

@@ -9,6 +9,7 @@
  *   DELETE /api/backup/<id>                       remove it (directory storages)
  *   GET|POST /api/backup/jobs, GET|PUT|DELETE /api/backup/jobs/<id>, POST /api/backup/jobs/<id>/run
  *   GET    /api/backup/alerts, POST /api/backup/alerts/ack {tasks?}
+ *   GET    /api/backup/scheduler                 when the job scheduler last ran, and whether it is stale (Datastore.Audit)
  *   GET|PUT /api/backup/mail                      {sendmail: argv, from}
  *
  * Restore and run-from-backup (POST /api/backup/<id>/restore|boot, boot
@@ -18,13 +19,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reply, runCgi } from '../lib/cgi';
+import { log, Reply, runCgi } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, forbidden, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { checkedName } from '../lib/validate';
 import { startTask, taskRunning } from '../tasks/task';
-import { listAlerts } from '../backup/alerts';
+import { acknowledgeable, listAlerts } from '../backup/alerts';
+import { mailSchedulerOnce, readSchedulerHealth, type SchedulerHealth } from '../backup/scheduler';
 import { jobView, startJob } from '../backup/job';
 import {
   addAcks, deleteJob, getJob, getStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
@@ -88,6 +90,17 @@ function mayAlert(ctx: ApiContext, object: string, what: 'see' | 'ack'): boolean
   return ctx.can(object, what === 'see' ? 'Datastore.Audit' : 'Datastore.Allocate');
 }
 
+/** The scheduler's health now; an unhealthy one is mailed about once (best effort: the answer does not wait for it). */
+function schedulerNow(): SchedulerHealth {
+  const h = readSchedulerHealth();
+  try {
+    mailSchedulerOnce(h);
+  } catch (e) {
+    log(`mail about the backup scheduler not started: ${(e as Error).message}`);
+  }
+  return h;
+}
+
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
 const jobId = (ctx: ApiContext) => checkedName(ctx.params.id, 'id', 64);
 
@@ -137,14 +150,18 @@ export const routes: ApiRoute[] = [
   },
   {
     method: 'GET', path: '/alerts', perm: 'authenticated',
-    handle: (ctx) => listAlerts().filter((a) => mayAlert(ctx, a.object, 'see')),
+    handle: (ctx) => listAlerts(schedulerNow()).filter((a) => mayAlert(ctx, a.object, 'see')),
   },
+  { method: 'GET', path: '/scheduler', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: () => schedulerNow() },
   {
     method: 'POST', path: '/alerts/ack', perm: 'authenticated',
     handle: async (ctx) => {
       const { tasks } = parseAlertAck(await ctx.req.json());
-      const mine = listAlerts().filter((a) => mayAlert(ctx, a.object, 'ack'));
+      const all = listAlerts(readSchedulerHealth());
+      const mine = all.filter((a) => acknowledgeable(a) && mayAlert(ctx, a.object, 'ack'));
       const ids = tasks ?? mine.map((a) => a.task);
+      const lasting = all.find((a) => !acknowledgeable(a) && ids.includes(a.task));
+      if (lasting) throw conflict(`${lasting.task} is no failure to acknowledge: it ends when the backup scheduler runs again`);
       const unknown = ids.filter((t) => !mine.some((a) => a.task === t));
       if (unknown.length > 0) throw notFound(`no alert you may acknowledge for task(s) ${unknown.join(', ').slice(0, 300)}`);
       addAcks(ids, ctx.me.username);

@@ -1,9 +1,12 @@
 /**
  * /api/storage: backup targets. `local` (var/lib/vz/dump) always exists.
  *
- *   GET    /api/storage            [{ name, type, …config, builtin, total?, avail? }]
+ *   GET    /api/storage            [{ name, type, …config, builtin, online, problem?, total?, avail? }]
  *   POST   /api/storage            { name, type: "dir", path, mountpoint? } | { name, type: "device", uuid | label, fstype?, options? }
  *   GET|PUT|DELETE /api/storage/<name>
+ *
+ * `online`: a directory storage that exists (and is mounted where it must
+ * be: else `problem` says why not); a device that a job has mounted now.
  */
 import { Reply, runCgi } from '../lib/cgi';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';

@@ -1,7 +1,7 @@
 /**
  * /api/vm: guests of this node.
  *
- *   GET    /api/vm                          list (guests the user may see: VM.Audit)
+ *   GET    /api/vm                          list (guests the user may see: VM.Audit); ?can=VM.Backup: and hold that too
  *   POST   /api/vm                          create (VM.Allocate on /vms) → 201 config; ?dryrun=1 → {config, issues}
  *   GET    /api/vm/<vmid>                   config + status + runtime figures
  *   PUT    /api/vm/<vmid>                   change the config (VM.Config)
@@ -21,7 +21,7 @@ import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
-  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
+  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
   updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
 } from '../vm';
@@ -44,6 +44,7 @@ async function listEntry(g: Guest): Promise<VmListEntry> {
     ...(st.note ? { note: st.note } : {}),
     ...(st.fault ? { fault: st.fault } : {}),
     ...(cfg.temporary ? { temporary: cfg.temporary } : {}),
+    ...(cfg.nics.some((n) => n.linkDown === true) ? { linkDown: true as const } : {}),
   };
 }
 
@@ -96,7 +97,11 @@ export const routes: ApiRoute[] = [
     method: 'GET',
     path: '/',
     perm: 'authenticated',
-    handle: (ctx) => Promise.all(listVmConfigs().filter((c) => ctx.can(`/vms/${c.vmid}`, 'VM.Audit')).map((c) => listEntry(guestOf(c)))),
+    handle: (ctx) => {
+      const { also } = parseListQuery(ctx.req.query);
+      const may = (vmid: number) => ctx.can(`/vms/${vmid}`, 'VM.Audit') && (also === null || ctx.can(`/vms/${vmid}`, also));
+      return Promise.all(listVmConfigs().filter((c) => may(c.vmid)).map((c) => listEntry(guestOf(c))));
+    },
   },
   {
     method: 'POST',
@@ -124,7 +129,7 @@ export const routes: ApiRoute[] = [
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
     handle: (ctx) => {
       deleteVm(guestOfPath(ctx), ctx.me.username);
-      return new Reply(200, null);
+      return new Reply(204, null);
     },
   },
   {
@@ -188,7 +193,7 @@ export const routes: ApiRoute[] = [
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     handle: (ctx) => {
       removeDisk(guestOfPath(ctx), ctx.params.disk!);
-      return new Reply(200, null);
+      return new Reply(204, null);
     },
   },
 ];

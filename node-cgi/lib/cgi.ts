@@ -73,7 +73,11 @@ export interface Context<P extends string = string> {
   headers: [string, string][];
 }
 
-/** A non-200 JSON answer, or a raw body. Plain return values answer 200 {"data": value}. */
+/**
+ * A non-200 JSON answer, or a raw body. Plain return values answer 200
+ * {"data": value}; a DELETE that returns nothing answers 204 No Content,
+ * so every delete of the API answers alike.
+ */
 export class Reply {
   constructor(
     readonly status: number,
@@ -188,6 +192,7 @@ export async function handleRequest<P extends string>(
       if (result.status === 204) return { status: 204, headers, body: null };
       return { status: result.status, headers, body: jsonBody({ data: result.data ?? null }, headers) };
     }
+    if (req.method === 'DELETE' && (result === null || result === undefined)) return { status: 204, headers, body: null };
     return { status: 200, headers, body: jsonBody({ data: result ?? null }, headers) };
   } catch (err) {
     return errorResponse(err, req);

@@ -63,6 +63,10 @@ export interface Paths {
   backupTickLog: string;
   /** The cron.d file `ramvm backup install-cron` writes (/etc/cron.d/ramvm-backup on a node). */
   backupCronFile: string;
+  /** When the backup scheduler last ticked, and how. */
+  backupSchedulerTick: string;
+  /** The episode of a stalled scheduler that was last mailed about. */
+  backupSchedulerMailed: string;
   /** The `ramvm` CLI, which runs tasks. */
   ramvmBin: string;
 }
@@ -111,6 +115,8 @@ export function pathsFor(root: string, dist?: string): Paths {
     auditLog: join(log, 'audit.log'),
     backupTickLog: join(log, 'backup-tick.log'),
     backupCronFile: join(r, 'etc/cron.d/ramvm-backup'),
+    backupSchedulerTick: join(run, 'backup-scheduler.json'),
+    backupSchedulerMailed: join(run, 'backup-scheduler-mailed.json'),
     ramvmBin: join(distDir, 'bin/ramvm'),
   };
 }

@@ -29,5 +29,5 @@ export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
 export { bootGuests, VM_TASK_KINDS } from './tasks';
-export { parseCdrom, parseDiskAdd, parseDiskChange, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';
+export { parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';
 export { checkVmConfig, diskFileName, type Issue, type ValidationFacts, type VmCreateCheck } from './validate';

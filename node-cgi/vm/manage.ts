@@ -12,7 +12,7 @@
  *   qemu-img create -q -f qcow2 -o preallocation=off …/vm-101-disk-0.qcow2 34359738368
  *   qemu-img create -q -f raw …/vm-101-disk-1.raw 67108864        (sparse: nothing allocated)
  *   qemu-img resize -q -f qcow2 …/vm-101-disk-0.qcow2 68719476736  (grow a stopped guest's disk)
- *   QMP block_resize {"device": "drive-disk0", "size": 68719476736} (grow a running guest's)
+ *   QMP block_resize {"device": "drive-disk0", "size": 68719476736} (grow a disk a running guest has open)
  */
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
@@ -262,6 +262,20 @@ export async function addDisk(g: Guest, body: DiskAdd): Promise<VmConfig> {
   }
 }
 
+/**
+ * The drives of QMP query-block that have an image open:
+ *   [{ "device": "drive-disk0", "inserted": { "image": { … } } }, { "device": "drive-cdrom" }] → {"drive-disk0"}
+ */
+export function parseOpenDrives(queryBlock: unknown): Set<string> {
+  if (!Array.isArray(queryBlock)) throw new Error('query-block did not answer a list');
+  return new Set(queryBlock.filter((b) => b && typeof b.device === 'string' && b.inserted).map((b) => b.device as string));
+}
+
+/** The drives the running QEMU of a guest has open. */
+async function openDrives(g: Guest): Promise<Set<string>> {
+  return parseOpenDrives(await withQmp(g.files.qmp, (q) => q.execute('query-block')));
+}
+
 function findDisk(cfg: VmConfig, id: string): DiskConfig {
   const d = cfg.disks.find((x) => x.id === id);
   if (!d) throw notFound(`guest ${cfg.vmid} has no disk ${id.slice(0, 20)}`);
@@ -271,6 +285,9 @@ function findDisk(cfg: VmConfig, id: string): DiskConfig {
 /**
  * Change a disk: grow it ({"size": "64G"}, also while running), or change
  * its bus or cache (at the next start). Shrinking is refused: it destroys data.
+ * A running guest's disk grows live when its QEMU has it open; a disk
+ * added since the start grows as an image (the guest sees it at its next
+ * start anyway).
  */
 export async function updateDisk(g: Guest, id: string, change: DiskChange): Promise<VmConfig> {
   const { vmid, config: cur } = g;
@@ -282,7 +299,8 @@ export async function updateDisk(g: Guest, id: string, change: DiskChange): Prom
   const to = parseSize(after.size);
   if (to < from) throw invalid('size', `can only grow (now ${disk.size}); shrinking a disk destroys data`);
   if (to > from) {
-    if (g.pid !== null) {
+    // A disk added while the guest runs is not in its QEMU (it appears at the next start): its image grows offline.
+    if (g.pid !== null && (await openDrives(g)).has(`drive-${id}`)) {
       await withQmp(g.files.qmp, (q) => q.execute('block_resize', { device: `drive-${id}`, size: to }));
       updateRunInfo(g, (info) =>
         info.config ? { ...info, config: { ...info.config, disks: info.config.disks.map((d) => (d.id === id ? { ...d, size: after.size } : d)) } } : info);

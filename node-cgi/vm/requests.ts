@@ -9,6 +9,7 @@
  *   parseDiskAdd({ size: '8G', bus: 'virtio' })      → { size: '8G', bus: 'virtio', format: 'qcow2' }
  *   parseDiskChange({ size: '64G' })                 → { size: '64G' }
  */
+import { isPrivilege, PRIVILEGES, type Privilege } from '../access/privileges';
 import { invalid } from '../lib/errors';
 import { checkedBool, only } from '../lib/validate';
 import { DISK_FORMATS, type DiskConfig, type DiskFormat } from './types';
@@ -61,4 +62,11 @@ export function parseDiskChange(body: Record<string, unknown>): DiskChange {
   if ('format' in body) throw invalid('format', 'cannot be changed');
   only(body, ['size', 'bus', 'cache']);
   return body as DiskChange;
+}
+
+/** GET /api/vm?can=VM.Backup: list only guests the caller also holds this privilege on (null: no filter). */
+export function parseListQuery(q: URLSearchParams): { also: Privilege | null } {
+  const also = q.get('can');
+  if (also !== null && !isPrivilege(also)) throw invalid('can', `must be a privilege: ${PRIVILEGES.join(', ')}`);
+  return { also };
 }

@@ -237,6 +237,8 @@ export interface VmListEntry extends VmResources {
   fault?: VmFault;
   /** Present on a guest that runs from a backup. */
   temporary?: TemporaryMark;
+  /** Present (true) when a network card is unplugged (linkDown). */
+  linkDown?: true;
 }
 
 /** GET /api/vm/<vmid>: the config plus status and runtime figures. */

@@ -100,7 +100,7 @@ test("should say which accelerator a guest and the node use and why, and change 
     assert.match(await accel.innerText(), /^TCG \(emulated: slower\)\s+TCG: set on the guest$/);
     assert.is(await page.getByLabel('Accelerator').inputValue(), 'tcg');
     await page.getByLabel('Accelerator').selectOption('');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('Saved.').waitFor();
     await page.locator('dd.guest-accel', { hasText: `auto (the node's setting): ${auto.kvmProbe.reason}` }).waitFor();
     assert.is((await ctx.api!.get(`/api/vm/${vmid}`)).json.data.accel, undefined, 'back to the node');
@@ -114,12 +114,12 @@ test("should say which accelerator a guest and the node use and why, and change 
     const select = page.getByLabel('Accelerator');
     assert.is(await select.inputValue(), 'auto');
     await select.selectOption('tcg');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('Saved.').waitFor();
     await page.getByText("TCG: the node's setting").waitFor();
     assert.is((await ctx.api!.get('/api/node/testnode/settings')).json.data.accel, 'tcg');
     await select.selectOption('auto');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText(`auto (the node's setting): ${auto.kvmProbe.reason}`).waitFor();
   } finally {
     await closePage(page);
@@ -146,7 +146,7 @@ test('should blame KVM for an internal error and switch the guest to TCG from th
     await page.getByRole('group', { name: 'Actions for kvmfail' }).getByRole('button', { name: 'Stop' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: `Stop guest ${vmid}` }).click();
     await page.locator('.page-head .badge-neutral', { hasText: 'Stopped' }).waitFor();
-    await page.getByRole('button', { name: 'Start' }).click();
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
     await page.locator('.page-head .badge-running', { hasText: 'Running' }).waitFor();
     await waitForSerial(serial(ctx, vmid), GUEST_MARKER, BOOT_TIMEOUT_MS);
     await page.locator('dd.guest-accel', { hasText: 'TCG: set on the guest' }).waitFor();

@@ -47,11 +47,12 @@ test('should create a guest in the form, start it, see it running, stop it and d
     await page.getByRole('heading', { name: 'Create guest', level: 1 }).waitFor();
     // The original form's defaults.
     assert.is(await page.getByLabel('Memory (MiB)').inputValue(), '512');
-    assert.is(await page.getByLabel('Disk size (GiB)').inputValue(), '32');
+    assert.is(await page.getByLabel('Disk size').inputValue(), '32');
+    assert.is(await page.getByLabel('Unit').inputValue(), 'G');
     assert.is(await page.getByLabel('Bus').inputValue(), 'ide');
     assert.is(await page.getByLabel('Format').inputValue(), 'qcow2');
     assert.is(await page.getByLabel('Cache').inputValue(), 'writeback');
-    assert.is(await page.getByLabel('Network card').inputValue(), 'rtl8139');
+    assert.is(await page.getByLabel('Network card', { exact: true }).inputValue(), 'rtl8139');
     assert.is(await page.getByLabel('Bridge').inputValue(), 'vmbr0');
     assert.is(await page.getByLabel('Sockets').inputValue(), '1');
     assert.is(await page.getByLabel('Cores per socket').inputValue(), '1');
@@ -75,10 +76,10 @@ test('should create a guest in the form, start it, see it running, stop it and d
     // Picking an OS type proposes its settings, but keeps what was typed (memory).
     await page.getByLabel('Guest OS').selectOption('win10');
     assert.is(await page.getByLabel('Bus').inputValue(), 'sata');
-    assert.is(await page.getByLabel('Network card').inputValue(), 'e1000');
+    assert.is(await page.getByLabel('Network card', { exact: true }).inputValue(), 'e1000');
     assert.is(await memory.inputValue(), '32');
     await page.getByLabel('Guest OS').selectOption('other');
-    await page.getByLabel('Disk size (GiB)').fill('1');
+    await page.getByLabel('Disk size').fill('1');
     await shot('create');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
 
@@ -123,6 +124,68 @@ test('should create a guest in the form, start it, see it running, stop it and d
     await confirm.click();
     await page.waitForURL(/#\/guests$/);
     await page.getByText('No guests yet.').waitFor();
+  } finally {
+    await closePage(page);
+  }
+});
+
+test('should create a guest with a dotted name, a disk in MiB and no network card', async ({ browser }) => {
+  const page = await openPage(browser!, fx.node, { hash: '#/guests/new' });
+  const api = fx.admin;
+  let vmid: number | null = null;
+  try {
+    await login(page, 'admin', fx.node.adminPassword);
+    await page.getByRole('heading', { name: 'Create guest', level: 1 }).waitFor();
+    assert.match(await page.locator('.field', { has: page.getByLabel('Name') }).innerText(), 'Letters, digits, “-” and “.”');
+    await page.getByLabel('Name').fill('web.example.com');
+    await page.getByLabel('Disk size').fill('64');
+    await page.getByLabel('Unit').selectOption('M');
+    // 70000000 MiB is over the 64 TiB the node allows.
+    await page.getByLabel('Disk size').fill('70000000');
+    await page.getByText('Enter a whole number from 1 to 67108864.').waitFor();
+    await page.getByLabel('Disk size').fill('64');
+    await page.getByLabel('No network card').check();
+    assert.is(await page.getByLabel('Bridge').count(), 0, 'no network fields without a card');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.waitForURL(/#\/guests\/\d+\/start$/);
+    vmid = Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
+    const g = (await api.get(`/api/vm/${vmid}`)).json.data;
+    assert.equal([g.name, g.disks.map((d: { size: string }) => d.size), g.nics], ['web.example.com', ['64M'], []]);
+
+    // And one without a disk (it boots from CD or network).
+    await page.goto(`${fx.node.url}/#/guests/new`);
+    await page.getByLabel('Name').fill('diskless');
+    await page.getByLabel('No disk (boots from CD or network)').check();
+    assert.is(await page.getByLabel('Disk size').count(), 0, 'no disk fields without a disk');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.waitForURL(/#\/guests\/\d+\/start$/);
+    const other = Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
+    assert.equal((await api.get(`/api/vm/${other}`)).json.data.disks, []);
+    assert.is((await api.del(`/api/vm/${other}`)).status, 204);
+  } finally {
+    await closePage(page);
+    if (vmid !== null) await api.del(`/api/vm/${vmid}`);
+  }
+});
+
+test('should send no ticket renewal when no one is logged in', async ({ browser }) => {
+  const page = await openPage(browser!, fx.node, { hash: '#/guests' });
+  const renewals: string[] = [];
+  page.context().on('request', (r) => {
+    if (r.url().endsWith('/api/access/ticket')) renewals.push(r.method());
+  });
+  try {
+    await page.reload();
+    await page.locator('form input[name="username"]').waitFor();
+    // Long enough for any request of the page load to have gone out.
+    await page.waitForLoadState('networkidle');
+    assert.equal(renewals, [], 'the login page sends nothing to /api/access/ticket');
+    await login(page, 'admin', fx.node.adminPassword);
+    assert.equal(renewals, ['POST'], 'the login itself');
+    // A reload goes on with the session of the tab, without a renewal (it is not due).
+    await page.reload();
+    await page.locator('.topbar-user', { hasText: 'admin' }).waitFor();
+    assert.equal(renewals, ['POST']);
   } finally {
     await closePage(page);
   }

@@ -118,7 +118,7 @@ U('should let the fx.admin create anna and grant her VMUser on one guest; anna s
     await annaPage.screenshot({ path: join(SCREENSHOT_DIR, 'users-anna-guests-1024x768.png'), fullPage: true });
     await annaPage.getByRole('link', { name: 'anna-vm' }).click();
     await annaPage.getByRole('heading', { level: 1, name: /anna-vm/ }).waitFor();
-    await annaPage.getByRole('heading', { name: 'Actions' }).waitFor();
+    await annaPage.getByRole('group', { name: 'Status and actions' }).getByRole('button', { name: 'Start', exact: true }).waitFor();
     assert.is(await annaPage.getByRole('button', { name: 'Delete', exact: true }).count(), 0, 'no delete button for a VMUser');
     const list = await pageFetch(annaPage, 'GET', '/api/vm');
     assert.is(list.status, 200);

@@ -96,7 +96,7 @@ test("should take a guest's own accelerator, refuse unknown ones, and fall back 
   g = cleared.json.data;
   const n = (await api.get('/api/node/testnode/resources')).json.data;
   assert.equal([g.accel, g.runtime.accelSource, g.runtime.accelSetting, g.runtime.accel], [undefined, 'node', 'auto', n.accel]);
-  assert.is((await api.del(`/api/vm/${vmid}`)).status, 200);
+  assert.is((await api.del(`/api/vm/${vmid}`)).status, 204);
 });
 
 test("should start a guest that follows the node under the probe's pick, and list a changed accelerator as pending", async () => {

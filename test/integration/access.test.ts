@@ -68,7 +68,7 @@ S('should let a token act for its user without CSRF, show its secret once, and n
   // A token may not mint another token (a separated one could widen itself that way).
   assert.is((await token.post('/api/access/tokens', { tokenid: 'more' })).status, 403);
   // The admin revokes it; it stops working at once.
-  await must(admin.del('/api/access/tokens/cli?user=anna'));
+  await must(admin.del('/api/access/tokens/cli?user=anna'), 204);
   assert.is((await token.get('/api/access/me')).status, 401);
 });
 
@@ -82,7 +82,7 @@ S('should give a privilege-separated token only what both it and its user hold',
   await must(anna.put('/api/access/acl', { path: '/vms/101', token: 'anna!ro', role: 'VMAuditor' }));
   assert.equal(await at101(), ['VM.Audit']);
   // More than anna holds gives nothing more: the intersection.
-  await must(anna.del('/api/access/acl', { path: '/vms/101', token: 'anna!ro' }));
+  await must(anna.del('/api/access/acl', { path: '/vms/101', token: 'anna!ro' }), 204);
   await must(anna.put('/api/access/acl', { path: '/', token: 'anna!ro', role: 'Administrator' }));
   assert.equal(await at101(), ['VM.Audit', 'VM.PowerMgmt', 'VM.Console']);
   assert.equal((await must(token.get('/api/access/permissions?path=/access')))['/access'], []);
@@ -125,7 +125,7 @@ S('should lock a disabled user out at once, tickets and tokens alike', async () 
 });
 
 S('should forget a deleted user wholly: a new user of the same name inherits nothing', async () => {
-  await must(admin.del('/api/access/users/anna'));
+  await must(admin.del('/api/access/users/anna'), 204);
   assert.is((await admin.get('/api/access/users/anna')).status, 404);
   const acl = await must<any[]>(admin.get('/api/access/acl'));
   assert.equal(acl.filter((e) => e.user === 'anna' || e.token?.startsWith('anna!')), []);
@@ -142,14 +142,14 @@ S('should grant through groups and take it back when the group goes', async () =
   const bob = await node.login('bob', 'bob-password');
   assert.equal(await must(bob.get('/api/access/permissions?path=/vms/555')), { '/vms/555': ['VM.Audit'] });
   assert.equal((await must<any[]>(bob.get('/api/access/groups'))).map((g) => g.group), ['ops']);
-  await must(admin.del('/api/access/groups/ops'));
+  await must(admin.del('/api/access/groups/ops'), 204);
   assert.equal(await must(bob.get('/api/access/permissions?path=/vms/555')), { '/vms/555': [] });
   assert.equal((await must(admin.get('/api/access/users/bob'))).groups, []);
 });
 
 S('should let a second admin take over, and then refuse to lose the last one', async () => {
   await must(admin.put('/api/access/acl', { path: '/', user: 'bob', role: 'Administrator' }));
-  await must(admin.del('/api/access/acl', { path: '/', user: 'admin' }));
+  await must(admin.del('/api/access/acl', { path: '/', user: 'admin' }), 204);
   assert.is((await admin.get('/api/access/users')).status, 200, 'admin still sees himself');
   assert.is((await admin.post('/api/access/users', { username: 'carol', password: 'carol-password' })).status, 403);
   const bob = await node.login('bob', 'bob-password');
@@ -157,7 +157,7 @@ S('should let a second admin take over, and then refuse to lose the last one', a
   assert.is(r.status, 409);
   assert.match(r.json.error.message, 'Administrator');
   await must(bob.put('/api/access/acl', { path: '/', user: 'admin', role: 'Administrator' }));
-  await must(admin.del('/api/access/acl', { path: '/', user: 'bob', role: 'Administrator' }));
+  await must(admin.del('/api/access/acl', { path: '/', user: 'bob', role: 'Administrator' }), 204);
 });
 
 S('should list the roles and privileges with their meanings', async () => {

@@ -5,7 +5,7 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { useNode } from '../helpers/fixture';
@@ -27,6 +27,23 @@ J('should list the built-in local storage without writing a config file', async 
   assert.equal(r.json.data.map((s: { name: string; builtin: boolean; type: string }) => [s.name, s.builtin, s.type]), [['local', true, 'dir']]);
   assert.is(r.json.data[0].path, join(fx.root, 'var/lib/vz/dump'));
   assert.not.ok(existsSync(join(fx.root, 'etc/ramvm/storage.json')));
+});
+
+J('should show a directory storage whose path does not exist as offline, and back nothing up to it', async () => {
+  const path = join(fx.root, 'share-not-there');
+  assert.is((await fx.admin.post('/api/storage', { name: 'share', type: 'dir', path })).status, 201);
+  let s = (await fx.admin.get('/api/storage/share')).json.data;
+  assert.equal([s.online, s.problem], [false, `${path} does not exist (create it, or mount the filesystem there)`]);
+  assert.is((await fx.admin.get('/api/storage')).json.data.find((x: { name: string }) => x.name === 'share').online, false);
+  const r = await fx.admin.post('/api/backup/run', { vmid: 103, storage: 'share' });
+  const t = await waitTask(fx.admin, r.json.data.task);
+  assert.is(t.status, 'failed');
+  assert.match(t.message, 'does not exist (create it, or mount the filesystem there); nothing was written');
+  assert.not.ok(existsSync(path), 'the backup made no folder');
+  mkdirSync(path);
+  s = (await fx.admin.get('/api/storage/share')).json.data;
+  assert.equal([s.online, s.problem], [true, undefined]);
+  assert.is((await fx.admin.del('/api/storage/share')).status, 204);
 });
 
 J('should create, change and delete a storage, and refuse bad ones', async () => {
@@ -151,7 +168,11 @@ J('should run a verify job now and record its last run', async () => {
 });
 
 J('should keep mail settings as an argv', async () => {
-  assert.equal((await fx.admin.get('/api/backup/mail')).json.data, { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@testnode' });
+  const shown = (await fx.admin.get('/api/backup/mail')).json.data;
+  assert.equal(shown, { sendmail: ['sendmail', '-t', '-oi'], from: 'ramvm@testnode' });
+  const back = await fx.admin.put('/api/backup/mail', shown);
+  assert.is(back.status, 200, `the settings GET shows are taken back as they are: ${back.text}`);
+  assert.equal(back.json.data, shown);
   const r = await fx.admin.put('/api/backup/mail', { sendmail: ['/usr/sbin/sendmail', '-t', '-oi', '-f', 'backup@example.com'], from: 'backup@example.com' });
   assert.is(r.status, 200, r.text);
   assert.equal(r.json.data.sendmail, ['/usr/sbin/sendmail', '-t', '-oi', '-f', 'backup@example.com']);

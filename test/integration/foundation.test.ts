@@ -83,7 +83,8 @@ K('should set the ticket cookie HttpOnly and SameSite=Strict, and clear it on lo
   assert.match(c, 'SameSite=Strict');
   assert.not.match(c, 'Secure');
   const out = await admin.del('/api/access/ticket');
-  assert.is(out.status, 200);
+  assert.is(out.status, 204);
+  assert.is(out.text, '', 'a delete answers without a body');
   assert.match(out.headers.get('set-cookie') ?? '', /^RamvmAuth=; .*Max-Age=0/);
 });
 
@@ -93,6 +94,18 @@ K('should renew a valid ticket without a password', async () => {
   assert.is(r.status, 200);
   assert.is(r.json.data.username, 'admin');
   assert.match(r.json.data.ticket, /^RAMVM:admin:/);
+});
+
+K('should answer a renewal without a ticket cookie with 401', async () => {
+  const r = await node.anon().post('/api/access/ticket', {});
+  assert.is(r.status, 401, r.text);
+  assert.equal(r.json.error, { code: 'unauthenticated', message: 'no session to renew: log in with username and password' });
+});
+
+K('should answer a user name without a password with 400', async () => {
+  const r = await node.anon().post('/api/access/ticket', { username: 'admin' });
+  assert.is(r.status, 400, r.text);
+  assert.match(r.json.error.message, 'password is required');
 });
 
 K('should refuse a wrong password with 401 and throttle after five failures', async () => {

@@ -5,55 +5,11 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../../build/build';
 import { freePort, loginClient } from '../helpers/node';
-
-function startNpm(env: NodeJS.ProcessEnv): { proc: ChildProcess; out: () => string; listening: Promise<string> } {
-  const proc = spawn(process.execPath, [join(ROOT, 'build/run.mjs'), 'start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const listening = new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`no "listening on" line within 60 s:\n${out}`)), 60_000);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res(m[1]!);
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`npm start exited with ${code}:\n${out}`));
-    });
-  });
-  return { proc, out: () => out, listening };
-}
-
-/** Pids of lighttpd processes serving the data root `root` (none may outlive npm start). */
-function lighttpdOf(root: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-        return argv[0]?.endsWith('lighttpd') && argv.some((a) => a.startsWith(root + '/'));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-function exited(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((res) => proc.once('exit', (code) => res(code)));
-}
+import { exited, lighttpdOf, startNpm } from '../helpers/npm-start';
 
 const S = suite('npm start');
 

@@ -73,13 +73,13 @@ test('should let a VMAdmin on /vms create and delete guests but not change node 
   const r = await bob.post('/api/vm', { name: 'bobs', memory: 32, disks: [], nics: [] });
   assert.is(r.status, 201, r.text);
   assert.is((await bob.put(`/api/vm/${r.json.data.vmid}`, { memory: 48 })).status, 200);
-  assert.is((await bob.del(`/api/vm/${r.json.data.vmid}`)).status, 200);
+  assert.is((await bob.del(`/api/vm/${r.json.data.vmid}`)).status, 204);
   assert.is((await bob.put('/api/node/testnode/settings', { memoryOvercommit: 2 })).status, 403);
   assert.is((await carl.post('/api/vm', {})).status, 403);
 });
 
 test("should drop a deleted guest's ACL entries so a new guest with its VMID is not shared", async () => {
-  assert.is((await fx.admin.del('/api/vm/101')).status, 200);
+  assert.is((await fx.admin.del('/api/vm/101')).status, 204);
   const acl = (await fx.admin.get('/api/access/acl')).json.data;
   assert.ok(Array.isArray(acl), JSON.stringify(acl));
   assert.not.ok(acl.some((e: any) => e.path === '/vms/101'));

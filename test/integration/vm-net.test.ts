@@ -54,7 +54,7 @@ test('should put a tap into an existing bridge and use NAT where the bridge is m
   assert.is(filters[0]['main-mac'].toUpperCase(), nics[0].mac);
   assert.is((await fx.admin.post(`/api/vm/${vmid}/stop`)).status, 200);
   await waitFor('tap removed', () => !existsSync(`/sys/class/net/${tap}`));
-  assert.is((await fx.admin.del(`/api/vm/${vmid}`)).status, 200);
+  assert.is((await fx.admin.del(`/api/vm/${vmid}`)).status, 204);
 });
 
 test.run();

@@ -58,7 +58,8 @@ async function startAndSeeMarker(vmid: number): Promise<any> {
 async function stopAndDelete(vmid: number): Promise<void> {
   if ((await status(vmid)).status !== 'stopped') assert.is((await fx.admin.post(`/api/vm/${vmid}/stop`)).status, 200);
   const r = await fx.admin.del(`/api/vm/${vmid}`);
-  assert.is(r.status, 200, r.text);
+  assert.is(r.status, 204, r.text);
+  assert.is(r.text, '', 'a delete answers without a body');
 }
 
 /** The end of the node's error log (CGI stderr), for failure messages. */
@@ -213,7 +214,7 @@ test('should hand out distinct VMIDs to concurrent creates', async () => {
   const ids = replies.map((r) => r.json.data.vmid).sort();
   assert.equal(ids, [101, 102, 103, 104, 105, 106]);
   for (const id of ids) assert.ok(existsSync(images(String(id), `vm-${id}-disk-0.qcow2`)));
-  for (const id of ids) assert.is((await fx.admin.del(`/api/vm/${id}`)).status, 200);
+  for (const id of ids) assert.is((await fx.admin.del(`/api/vm/${id}`)).status, 204);
 });
 
 test('should refuse bad input with 400 naming the field, and create nothing', async () => {
@@ -260,7 +261,7 @@ test('should refuse a second guest with a VMID in use (409)', async () => {
   assert.is((await fx.admin.post('/api/vm', { vmid: 150, disks: [], nics: [] })).status, 201);
   const r = await fx.admin.post('/api/vm', { vmid: 150, disks: [], nics: [] });
   assert.is(r.status, 409, r.text);
-  assert.is((await fx.admin.del('/api/vm/150')).status, 200);
+  assert.is((await fx.admin.del('/api/vm/150')).status, 204);
 });
 
 /**
@@ -379,12 +380,21 @@ test('should add, grow and remove disks, growing a running guest\'s disk live', 
   });
   assert.is(size, 32 * 1024 * 1024, 'grown live');
   assert.equal((await fx.admin.get(`/api/vm/${g.vmid}`)).json.data.runtime.pending, [], 'a live grow is no pending change');
+  // A disk added while the guest runs is not in its QEMU yet: growing it grows the image, no 500 from QMP.
+  r = await fx.admin.post(`/api/vm/${g.vmid}/disks`, { size: '8M', bus: 'virtio' });
+  assert.is(r.status, 201, r.text);
+  assert.is(r.json.data.id, 'disk2');
+  r = await fx.admin.put(`/api/vm/${g.vmid}/disks/disk2`, { size: '24M' });
+  assert.is(r.status, 200, r.text);
+  assert.is(r.json.data.size, '24M');
+  assert.is(qemuImgInfo(images(String(g.vmid), `vm-${g.vmid}-disk-2.qcow2`))['virtual-size'], 24 * 1024 * 1024, 'the added image grew');
+  assert.equal((await fx.admin.get(`/api/vm/${g.vmid}`)).json.data.runtime.pending, ['disks'], 'it shows at the next start');
   assert.is((await fx.admin.del(`/api/vm/${g.vmid}/disks/disk1`)).status, 409, 'removing a disk of a running guest');
   assert.is((await fx.admin.post(`/api/vm/${g.vmid}/stop`)).status, 200);
   r = await fx.admin.del(`/api/vm/${g.vmid}/disks/disk1`);
-  assert.is(r.status, 200, r.text);
+  assert.is(r.status, 204, r.text);
   assert.not.ok(existsSync(disk1));
-  assert.equal((await fx.admin.get(`/api/vm/${g.vmid}`)).json.data.disks.map((d: any) => d.id), ['disk0']);
+  assert.equal((await fx.admin.get(`/api/vm/${g.vmid}`)).json.data.disks.map((d: any) => d.id), ['disk0', 'disk2']);
   await stopAndDelete(g.vmid);
 });
 

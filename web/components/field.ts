@@ -8,7 +8,8 @@
  *            error=${memError} hint=${t('vm.memoryHint')} required />`
  *
  * Pass one child element instead (a <select>, a <textarea>) to wrap that
- * control; it gets the id and the aria attributes.
+ * control; it gets the id and the aria attributes. `suffix` sits right of
+ * the control (a unit <select> with its own aria-label).
  *
  * fieldError() picks a server validation error for one field: the node
  * answers 400 {"code":"invalid","message":"memory: must be at least 16"}.
@@ -31,10 +32,12 @@ export interface FieldProps {
   required?: boolean;
   id?: string;
   children?: ComponentChildren;
+  /** Shown right of the control, e.g. a unit. */
+  suffix?: ComponentChildren;
   [input: string]: unknown;
 }
 
-export function Field({ label, error, hint, required, id, children, ...input }: FieldProps) {
+export function Field({ label, error, hint, required, id, children, suffix, ...input }: FieldProps) {
   const auto = useId();
   const fid = id ?? `f${auto}`;
   const hintId = `${fid}-hint`;
@@ -54,7 +57,7 @@ export function Field({ label, error, hint, required, id, children, ...input }: 
     <label for=${fid}>
       ${label}${required && html` <span class="field-required">(${t('field.requiredMark')})</span>`}
     </label>
-    ${control}
+    ${suffix ? html`<div class="field-row">${control}${suffix}</div>` : control}
     ${hint && html`<p class="field-hint" id=${hintId}>${hint}</p>`}
     ${error && html`<p class="field-error" id=${errId}>${error}</p>`}
   </div>`;

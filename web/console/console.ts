@@ -15,6 +15,7 @@
  * the keyboard while it has the focus; Ctrl+Alt+Shift gives the focus back
  * to the toolbar, so keyboard users are never caught in it.
  */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { html } from '../html';
 import { t } from '../i18n';
@@ -62,6 +63,8 @@ export interface ConsoleProps {
   vmid: number | string;
   /** The console fills a window of its own (no "open in own window" button; the screen takes the focus). */
   standalone?: boolean;
+  /** Shown first in the toolbar's row (the guest page's heading), so the screen starts higher. */
+  heading?: ComponentChildren;
   deps?: Partial<ConsoleDeps>;
 }
 
@@ -262,6 +265,8 @@ export function Console(p: ConsoleProps) {
   const typeId = `type${uid}`;
 
   return html`<div class=${`console${fullscreen ? ' console-full' : ''}`} ref=${rootRef}>
+    <div class="console-head">
+    ${p.heading}
     <div class="console-toolbar" ref=${toolbarRef} role="toolbar" aria-label=${t('console.toolbar', { vmid })}>
       <button type="button" class="btn btn-small" disabled=${!connected} onClick=${() => sendCombo(COMBOS[0]!)}>
         ${t('console.send', { keys: comboLabel(COMBOS[0]!) })}
@@ -278,6 +283,7 @@ export function Console(p: ConsoleProps) {
       html`<button type="button" class="btn btn-small" onClick=${() => openConsoleWindow(vmid, deps.openWindow)}>${t('console.ownWindow')}</button>`}
       <${ConsoleBadge} phase=${phase} />
     </div>
+    </div>
     ${panel === 'keys' &&
     html`<div class="console-panel" id=${keysId} onKeyDown=${(e: KeyboardEvent) => e.key === 'Escape' && setPanel(null)}>
       <ul class="console-keys" aria-label=${t('console.moreKeys')}>
@@ -290,11 +296,11 @@ export function Console(p: ConsoleProps) {
     </div>`}
     ${panel === 'type' &&
     html`<${TypePanel} id=${typeId} connected=${connected} send=${send} wait=${deps.wait} onDone=${() => rfbRef.current?.focus()} />`}
-    <p class="console-hint">${t('console.hint')}</p>
     <div class="console-stage" onKeyDownCapture=${onStageKeyDown}>
       <div class=${`console-screen${connected ? '' : ' console-screen-idle'}`} ref=${screenRef}></div>
       <${PhaseMessage} phase=${phase} vmid=${vmid} name=${name} onReconnect=${reconnect} />
     </div>
+    <p class="console-hint">${t('console.hint')}</p>
   </div>`;
 }
 

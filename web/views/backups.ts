@@ -2,8 +2,9 @@
  * The Backups view.
  *
  *   #/backups                    backups per guest and per storage (time, guest, storage, mode,
- *                                size, duration, verified, log), running backups with progress,
- *                                unacknowledged backup failures in red, "back up now"
+ *                                size, duration, verified; restore, run from backup, details),
+ *                                running backups with progress, unacknowledged backup failures
+ *                                and a scheduler that stopped in red, "back up now"
  *   #/backups/backup/<id>        one backup: its manifest (files, sums, timings) and its log
  *   #/backups/jobs[/new|/<id>]   backup jobs (backups/jobs.ts)
  *
@@ -17,24 +18,22 @@ import type { Me } from '../api';
 import { client, type BackupListEntry as Entry, type Storage } from '../client';
 import { href } from '../router';
 import { formatBytes, formatDuration, formatTime } from '../format';
-import { DataTable, type Column } from '../components/data-table';
+import { DataTable } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError, formError } from '../components/field';
+import { Field } from '../components/field';
 import { useAction, useLoad, usePoll } from '../hooks';
 import { ProgressBar } from '../components/progress-bar';
-import { StatusBadge } from '../components/status-badge';
 import { acknowledge, taskTitle, type Task } from '../tasks';
 import type { BackupManifest } from '../../node-cgi/api-types';
-import { BackupTabs, ModeFields, useBackupsDone, useStorages } from './backups/common';
+import { BackupTabs, useBackupsDone, useStorages } from './backups/common';
 import BackupJobsView from './backups/jobs';
 import { RestoreActions } from './backups/restore';
+import { backupColumns, guestLabel, VerifiedBadge } from './backups/actions';
+import { BackupNow } from './backups/now';
 import type { ViewProps } from './props';
 
 /** How often alerts are read again (besides whenever a backup task ends). */
 const ALERT_POLL_MS = 15_000;
-
-/** "101 web", or "101" for a guest without a name. */
-const guestLabel = (vmid: number, name: string | null): string => (name ? `${vmid} ${name}` : String(vmid));
 
 function Alerts({ me, ended }: { me: Me; ended: string }) {
   const poll = usePoll(client.backups.alerts, { every: ALERT_POLL_MS, keys: [ended] });
@@ -51,16 +50,23 @@ function Alerts({ me, ended }: { me: Me; ended: string }) {
       <h2 id="backup-alerts">${t('backup.alerts')}</h2>
       <p>${t('backup.alertsIntro')}</p>
       <ul class="alert-list">
-        ${alerts.map((a) => html`<li key=${a.task}>
-          <strong>${formatTime(a.time)}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
-          <span class="alert-message">${a.message}</span>
-          <span class="panel-actions">
-            <a class="btn btn-small" href=${href('tasks', a.task)}>${t('backup.showLog')}</a>
-            <button type="button" class="btn btn-small" onClick=${() => ack.run([a.task])}>${t('backup.ack')}</button>
-          </span>
-        </li>`)}
+        ${alerts.map((a) => (a.kind === 'scheduler'
+          ? html`<li key=${a.task} class="alert-scheduler">
+              <strong>${t('backup.alertScheduler', { time: formatTime(a.time) })}</strong>
+              <span class="alert-message">${a.message}</span>
+              <span class="muted">${t('backup.alertSchedulerEnds')}</span>
+              <span class="panel-actions"><a class="btn btn-small" href=${href('backups', 'jobs')}>${t('backup.tab.jobs')}</a></span>
+            </li>`
+          : html`<li key=${a.task}>
+              <strong>${formatTime(a.time)}</strong> · ${a.job ? t('backup.alertJob', { job: a.job }) : a.object}:
+              <span class="alert-message">${a.message}</span>
+              <span class="panel-actions">
+                <a class="btn btn-small" href=${href('tasks', a.task)}>${t('backup.showLog')}</a>
+                <button type="button" class="btn btn-small" onClick=${() => ack.run([a.task])}>${t('backup.ack')}</button>
+              </span>
+            </li>`))}
       </ul>
-      ${alerts.length > 1 && html`<button type="button" class="btn" onClick=${() => ack.run()}>${t('backup.ackAll')}</button>`}
+      ${alerts.filter((a) => a.kind !== 'scheduler').length > 1 && html`<button type="button" class="btn" onClick=${() => ack.run()}>${t('backup.ackAll')}</button>`}
     </div>
   </section>`;
 }
@@ -79,65 +85,14 @@ function Running({ running }: { running: Task[] }) {
   </section>`;
 }
 
-function BackupNow({ storages }: { storages: Storage[] }) {
-  const [vmid, setVmid] = useState('');
-  const [storage, setStorage] = useState('local');
-  const [mode, setMode] = useState('snapshot');
-  const [compress, setCompress] = useState('zstd');
-  const [started, setStarted] = useState<string | null>(null);
-  const start = useAction(async () => {
-    try {
-      setStarted((await client.backups.run({ vmid: Number(vmid), storage, mode, compress })).task);
-    } catch (e) {
-      setStarted(null);
-      throw e;
-    }
-  });
-  const error = start.error;
-  return html`<section class="card" aria-labelledby="backup-now">
-    <h2 id="backup-now">${t('backup.now')}</h2>
-    <form class="form-row" onSubmit=${(e: Event) => (e.preventDefault(), void start.run())}>
-      <${Field} label=${t('backup.guest')} name="vmid" type="number" min="100" required value=${vmid}
-        onInput=${(e: Event) => setVmid((e.currentTarget as HTMLInputElement).value)} error=${fieldError(error, 'vmid')} />
-      <${Field} label=${t('backup.storage')} error=${fieldError(error, 'storage')}>
-        <select name="storage" value=${storage} onChange=${(e: Event) => setStorage((e.currentTarget as HTMLSelectElement).value)}>
-          ${storages.map((s) => html`<option value=${s.name}>${s.name}</option>`)}
-        </select>
-      <//>
-      <${ModeFields} mode=${mode} compress=${compress} onMode=${setMode} onCompress=${setCompress} />
-      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${start.busy}>${t('backup.start')}</button></div>
-    </form>
-    <${ErrorBanner} error=${formError(error, ['vmid', 'storage'])} />
-    ${started && html`<p role="status"><a href=${href('tasks', started)}>${t('backup.started', { task: started })}</a></p>`}
-  </section>`;
-}
-
-function VerifiedBadge({ b }: { b: Entry }) {
-  return b.verified
-    ? html`<${StatusBadge} tone="ok" label=${t('backup.verified')} />`
-    : html`<span title=${b.problems.join('\n')}><${StatusBadge} tone="failed" label=${t('backup.notVerified')} /></span>`;
-}
-
-function BackupList({ storages, ended }: { storages: Storage[]; ended: string }) {
+function BackupList({ me, storages, ended }: { me: Me; storages: Storage[]; ended: string }) {
   const [vmid, setVmid] = useState('');
   const [storage, setStorage] = useState('');
   const { data: rows, error } = useLoad(() => client.backups.list({ vmid, storage }), [vmid, storage, ended]);
   // Every guest with a backup, for the filter (the rows shown may be filtered).
   const all = useLoad(client.backups.list, [ended]).data ?? [];
   const guests = [...new Map(all.map((b) => [b.vmid, b.name])).entries()].sort((a, b) => a[0] - b[0]);
-  const columns: Column<Entry>[] = [
-    { key: 'time', label: t('backup.col.time'), value: (b) => formatTime(b.time), sortValue: (b) => b.time },
-    { key: 'guest', label: t('backup.col.guest'), value: (b) => guestLabel(b.vmid, b.name), sortValue: (b) => b.vmid },
-    { key: 'storage', label: t('backup.col.storage'), value: (b) => b.storage, render: (b) => html`${b.storage}${b.offline ? html` <span class="muted">(${t('backup.offline')})</span>` : ''}` },
-    { key: 'mode', label: t('backup.col.mode'), value: (b) => `${b.mode} · ${b.method} · ${b.compress}` },
-    { key: 'size', label: t('backup.col.size'), value: (b) => formatBytes(b.size), sortValue: (b) => b.size, class: 'num' },
-    { key: 'duration', label: t('backup.col.duration'), value: (b) => formatDuration(b.durationMs), sortValue: (b) => b.durationMs, class: 'num' },
-    { key: 'verified', label: t('backup.col.verified'), value: (b) => (b.verified ? t('backup.verified') : t('backup.notVerified')), render: (b) => html`<${VerifiedBadge} b=${b} />` },
-    {
-      key: 'log', label: t('backup.col.log'), value: (b) => b.id, sortable: false,
-      render: (b) => (b.offline ? html`<span class="muted">—</span>` : html`<a href=${href('backups', 'backup', b.id)}>${t('backup.col.log')}</a>`),
-    },
-  ];
+  const columns = backupColumns({ me, guest: true });
   return html`<section aria-labelledby="backup-list">
     <h2 id="backup-list">${t('backup.list')}</h2>
     <div class="form-row">
@@ -207,8 +162,11 @@ function BackupsHome({ me }: { me: Me }) {
     <${BackupTabs} current="list" />
     <${Alerts} me=${me} ended=${ended} />
     <${Running} running=${running} />
-    <${BackupNow} storages=${storages} />
-    <${BackupList} storages=${storages} ended=${ended} />`;
+    <section class="card" aria-labelledby="backup-now">
+      <h2 id="backup-now">${t('backup.now')}</h2>
+      <${BackupNow} storages=${storages} />
+    </section>
+    <${BackupList} me=${me} storages=${storages} ended=${ended} />`;
 }
 
 export default function BackupsView({ parts, me }: ViewProps) {

@@ -3,13 +3,13 @@
  *
  *   #/guests              the list: status, node, CPU, memory, disk, uptime, actions, filter
  *   #/guests/new          the create form (the original's fields and defaults, checked as you type)
- *   #/guests/101          a guest: summary, hardware, options, actions
+ *   #/guests/101          a guest: status and actions, console, hardware, options, backups, permissions
  *   #/guests/101/start    the same, right after create: the start prompt first
  *
  * Lists and pages poll the node (POLL_MS) so a status changed elsewhere
  * shows up. Stop, reset and delete ask first; delete wants the VMID typed.
- * The parts live in guests/: list.ts, create.ts, page.ts (with hardware.ts
- * and options.ts), power.ts, common.ts, and model.ts, the pure side.
+ * The parts live in guests/: list.ts, create.ts, page.ts (with hardware.ts,
+ * options.ts and backups.ts), power.ts, common.ts, and model.ts, the pure side.
  */
 import { html } from '../html';
 import { t } from '../i18n';

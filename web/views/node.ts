@@ -1,8 +1,8 @@
 /**
  * The Node view: the figures of the node this browser talks to, the
- * accelerator its guests get and why (this boot's KVM probe), and its
+ * accelerator its guests get and why (this boot's KVM probe), its
  * settings for guests (accelerator, memory overcommit) for holders of
- * Sys.Modify.
+ * Sys.Modify, and when its backup scheduler last ran.
  *
  *   #/node     GET /api/node/<node>/resources and /settings; PUT /settings
  */
@@ -16,6 +16,7 @@ import { ErrorBanner } from '../components/error-banner';
 import { Field, fieldError, formError } from '../components/field';
 import { useAction, useLoad } from '../hooks';
 import type { ViewProps } from './props';
+import { SchedulerStatus } from './backups/scheduler';
 
 function SettingsForm({ node, settings, onDone }: { node: string; settings: NodeSettings; onDone: () => void }) {
   const [accel, setAccel] = useState<AccelSetting>(settings.accel);
@@ -64,6 +65,7 @@ export default function NodeView({ me }: ViewProps) {
       <h2 id="n-settings">${t('node.settings')}</h2>
       <${SettingsForm} node=${res.node} settings=${settings} onDone=${reload} />
     </section>`}
+    ${me.privileges.includes('Datastore.Audit') && html`<${SchedulerStatus} />`}
     <section class="card" aria-labelledby="n-resources">
       <h2 id="n-resources">${t('node.resources')}</h2>
       <dl class="props">

@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { backupTransaction, diskNodes } from '../../../node-cgi/backup/engine';
-import { findDeviceArgs, mountArgs, parseMountInfo } from '../../../node-cgi/backup/target';
+import { dirProblem, findDeviceArgs, mountArgs, parseMountInfo } from '../../../node-cgi/backup/target';
 import { cronLine } from '../../../node-cgi/backup/cron';
 
 const T = suite('backupTransaction');
@@ -67,3 +67,19 @@ C('should refuse a path that the shell would interpret', () => {
   assert.throws(() => cronLine({ root: '/', node: 'n;reboot', nodeBin: '/n', ramvm: '/r', log: '/l' }), /unsafe/);
 });
 C.run();
+
+const D = suite('dirProblem');
+const NAS = { type: 'dir' as const, path: '/mnt/nas' };
+D('should take a folder that exists', () => {
+  assert.is(dirProblem(NAS, { kind: 'dir', mounted: false }), null);
+  assert.is(dirProblem({ ...NAS, mountpoint: true }, { kind: 'dir', mounted: true }), null);
+});
+// [config, facts, problem]
+const DIR_PROBLEMS: [typeof NAS & { mountpoint?: boolean }, Parameters<typeof dirProblem>[1], string][] = [
+  [NAS, { kind: 'missing', mounted: false }, '/mnt/nas does not exist (create it, or mount the filesystem there)'],
+  [NAS, { kind: 'other', mounted: false }, '/mnt/nas is not a directory'],
+  [{ ...NAS, mountpoint: true }, { kind: 'dir', mounted: false }, '/mnt/nas is not a mounted filesystem'],
+  [{ ...NAS, mountpoint: true }, { kind: 'missing', mounted: false }, '/mnt/nas does not exist (create it, or mount the filesystem there)'],
+];
+for (const [c, f, problem] of DIR_PROBLEMS) D(`should say "${problem}" (${f.kind}, mounted ${f.mounted})`, () => assert.is(dirProblem(c, f), problem));
+D.run();

@@ -1,7 +1,8 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { parseJob, parseStorage } from '../../../node-cgi/backup/validate';
+import { checkedMail, parseJob, parseStorage } from '../../../node-cgi/backup/validate';
+import { defaultMailFrom } from '../../../node-cgi/backup/config';
 
 function fails(fn: () => unknown, field: string): void {
   try {
@@ -92,3 +93,35 @@ J('should refuse to change the id of a stored job', () => {
   fails(() => parseJob({ id: 'other' }, prev, d), 'id');
 });
 J.run();
+
+const M = suite('checkedMail');
+M('should take an address with a domain, and one with a bare host name (sendmail qualifies it)', () => {
+  for (const a of ['it@example.com', 'backup+nightly@mail.example.co.uk', 'root@pve1', 'ramvm@localhost']) assert.is(checkedMail(a, 'from'), a);
+});
+M('should take no address as none', () => {
+  assert.is(checkedMail(undefined), '');
+  assert.is(checkedMail(''), '');
+});
+// [address, reason]
+const BAD_MAIL: [string, string][] = [
+  ['it@', 'no domain'],
+  ['@example.com', 'no local part'],
+  ['it@-pve1', 'a label that starts with "-"'],
+  ['it@pve1-', 'a label that ends with "-"'],
+  ['it@example..com', 'an empty label'],
+  ['it@exa_mple.com', 'an underscore in the domain'],
+  ['a@b.c\nBcc: x@y.z', 'a line break (header injection)'],
+  [`${'a'.repeat(250)}@b.cd`, 'over 254 characters'],
+];
+for (const [a, why] of BAD_MAIL) M(`should refuse ${why}`, () => fails(() => checkedMail(a, 'from'), 'from'));
+M.run();
+
+const F = suite('defaultMailFrom');
+F("should send as ramvm@<node>, which checkedMail takes back", () => {
+  assert.is(defaultMailFrom('pve1'), 'ramvm@pve1');
+  assert.is(checkedMail(defaultMailFrom('pve1'), 'from'), 'ramvm@pve1');
+});
+F('should fall back to ramvm@localhost for a node name that is no host name', () => {
+  assert.is(defaultMailFrom('my_node'), 'ramvm@localhost');
+});
+F.run();

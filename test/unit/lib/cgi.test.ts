@@ -26,6 +26,7 @@ const routes: ApiRoute[] = [
   { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => ({ vmid: ctx.params.vmid }) },
   { method: 'POST', path: '/:vmid/start', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, handle: () => new Reply(202, { task: 't' }) },
   { method: 'DELETE', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, handle: () => null },
+  { method: 'DELETE', path: '/notes/:id', perm: 'authenticated', handle: () => undefined },
   { method: 'GET', path: '/boom/x', perm: 'authenticated', handle: () => { throw new Error('secret internals'); } },
   { method: 'GET', path: '/teapot/x', perm: 'authenticated', handle: () => { throw new HttpError('conflict', 'the guest is running'); } },
 ];
@@ -79,6 +80,11 @@ H('should run a non-GET request with ticket and CSRF header', async () => {
 H('should answer 403 when the role lacks the privilege (VMUser may not delete)', async () => {
   const r = await call('DELETE', '/101', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
   assert.is(r.status, 403);
+});
+H('should answer a delete that worked with 204 and no body', async () => {
+  const r = await call('DELETE', '/notes/1', { ...cookie('anna'), 'x-ramvm-csrf': issueCsrf('anna') });
+  assert.is(r.status, 204);
+  assert.is(r.body, null);
 });
 H('should refuse a valid ticket of a disabled user', async () => {
   const r = await call('GET', '/101', cookie('off'));

@@ -20,7 +20,8 @@ const TABLE: [string, string][] = [
   ['backupMounts', 'run/ramvm/backup-mnt'], ['loginThrottle', 'run/ramvm/login-throttle.json'],
   ['accelCache', 'run/ramvm/accel.json'], ['nodeCpuSample', 'run/ramvm/node.cpu.json'],
   ['tasks', 'var/log/ramvm/tasks'], ['auditLog', 'var/log/ramvm/audit.log'], ['backupTickLog', 'var/log/ramvm/backup-tick.log'],
-  ['backupCronFile', 'etc/cron.d/ramvm-backup'],
+  ['backupCronFile', 'etc/cron.d/ramvm-backup'], ['backupSchedulerTick', 'run/ramvm/backup-scheduler.json'],
+  ['backupSchedulerMailed', 'run/ramvm/backup-scheduler-mailed.json'],
 ];
 P('should put every folder and file of the table below the root', () => {
   const p = pathsFor('/tmp/r', '/opt/dist') as unknown as Record<string, string>;

@@ -1,7 +1,9 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { mergeUpdate, nextFreeVmid } from '../../../node-cgi/vm/manage';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mergeUpdate, nextFreeVmid, parseOpenDrives } from '../../../node-cgi/vm/manage';
 import { randomMac } from '../../../node-cgi/vm/host';
 import { normaliseMac } from '../../../node-cgi/vm/validate';
 import type { VmConfig } from '../../../node-cgi/vm/types';
@@ -75,3 +77,13 @@ R('should make unicast, locally administered MACs with the ramvm prefix', () => 
   assert.ok(macs.size > 40, 'random');
 });
 R.run();
+
+const Q = suite('parseOpenDrives');
+Q("should list the drives with an image open, not an empty CD-ROM drive (QEMU 7.2's query-block)", () => {
+  const answer = JSON.parse(readFileSync(join(__dirname, 'fixtures/qmp-query-block.qemu-7.2.json'), 'utf8'));
+  assert.equal([...parseOpenDrives(answer)], ['drive-disk0']);
+});
+Q('should refuse an answer that is no list', () => {
+  assert.throws(() => parseOpenDrives({ error: 'x' }), /query-block did not answer a list/);
+});
+Q.run();

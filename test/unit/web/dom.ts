@@ -125,6 +125,21 @@ export async function settle(rounds = 5): Promise<void> {
   }
 }
 
+/**
+ * Settle until `check` holds, for effects Preact runs after the next frame
+ * (a render that happened outside act(), e.g. after a promise that resolved
+ * at once); throws `what` after `timeoutMs`.
+ */
+export async function until(what: string, check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 10));
+    });
+  }
+}
+
 /** Type into an input as a user does (value, then an input event). */
 export async function typeInto(input: Element | null, value: string): Promise<void> {
   if (!input) throw new Error('no input to type into');

@@ -1,11 +1,12 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
-  actionsFor, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, RECOMMENDED, withOsType,
-  type CreateForm,
+  actionsFor, bootItems, bootOrder, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, moveItem, RECOMMENDED,
+  sizeFields, sizeIssue, sizeText, withOsType, type CreateForm,
 } from '../../../web/views/guests/model';
 import { OS_TYPES as NODE_OS_TYPES, DEFAULT_MEMORY_MIB, DEFAULT_DISK_SIZE, DEFAULT_DISK_BUS, DEFAULT_NIC_MODEL, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_DISK_FORMAT } from '../../../node-cgi/vm/defaults';
 import { MEMORY_MAX_MIB, MEMORY_MIN_MIB, CORES_MAX, SOCKETS_MAX, VCPUS_MAX, DESCRIPTION_MAX_CHARS } from '../../../node-cgi/vm/validate';
+import { parseSize } from '../../../node-cgi/lib/validate';
 import { OS_TYPE_IDS } from '../../../node-cgi/vm/types';
 
 const form = (over: Partial<CreateForm> = {}): CreateForm => ({ ...FORM_DEFAULTS, name: 'web', ...over });
@@ -59,6 +60,9 @@ const BAD: [Partial<CreateForm>, string, string, string][] = [
   [{ cores: '129' }, 'cores', 'guests.err.range', 'too many cores'],
   [{ sockets: '16', cores: '16' }, 'cores', 'guests.err.vcpus', '256 vCPUs'],
   [{ diskSize: '0' }, 'diskSize', 'guests.err.range', 'no size'],
+  [{ diskSize: '65537' }, 'diskSize', 'guests.err.range', 'over 64 TiB in GiB'],
+  [{ diskSize: '67108865', diskUnit: 'M' }, 'diskSize', 'guests.err.range', 'over 64 TiB in MiB'],
+  [{ diskSize: '1.5' }, 'diskSize', 'guests.err.range', 'a fraction'],
   [{ bridge: 'vmbr0 ' }, 'bridge', 'guests.err.bridge', 'a blank'],
   [{ bridge: 'averyverylongbridge' }, 'bridge', 'guests.err.bridge', 'over 15 characters'],
   [{ description: 'x'.repeat(8193) }, 'description', 'guests.err.long', 'too long'],
@@ -69,7 +73,57 @@ for (const [change, field, key, reason] of BAD) {
     assert.is(issues[field]?.[0], key, JSON.stringify(issues));
   });
 }
+I('should not check the disk or network fields that are switched off', () => {
+  assert.equal(formIssues(form({ noDisk: true, diskSize: '' })), {});
+  assert.equal(formIssues(form({ noNic: true, bridge: 'not a bridge' })), {});
+});
+I('should take 64 MiB, which the node takes', () => {
+  assert.equal(formIssues(form({ diskSize: '64', diskUnit: 'M' })), {});
+});
 I.run();
+
+const Z = suite('sizeIssue, sizeText, sizeFields');
+Z("should accept in each unit exactly what the node's parseSize accepts", () => {
+  for (const [v, unit] of [['1', 'M'], ['67108864', 'M'], ['1', 'G'], ['65536', 'G']] as const) {
+    assert.is(sizeIssue(v, unit), undefined, `${v}${unit}`);
+    assert.ok(parseSize(sizeText(v, unit)) > 0);
+  }
+  for (const [v, unit] of [['67108865', 'M'], ['65537', 'G']] as const) {
+    assert.ok(sizeIssue(v, unit));
+    assert.throws(() => parseSize(sizeText(v, unit)), /at most 64T/);
+  }
+});
+Z('should write the size the API takes', () => {
+  assert.is(sizeText(' 64', 'M'), '64M');
+  assert.is(sizeText('32', 'G'), '32G');
+});
+Z("should show the node's sizes in MiB or GiB", () => {
+  assert.equal(sizeFields('32G'), { value: '32', unit: 'G' });
+  assert.equal(sizeFields('1T'), { value: '1024', unit: 'G' });
+  assert.equal(sizeFields('1536M'), { value: '1536', unit: 'M' });
+  assert.equal(sizeFields('2049K'), { value: '3', unit: 'M' });
+});
+Z.run();
+
+const B = suite('bootItems, moveItem, bootOrder');
+B('should list the boot order first and the devices it leaves out after it', () => {
+  assert.equal(bootItems(['disk0', 'cdrom'], ['cdrom', 'disk0', 'net0']), [
+    { id: 'disk0', enabled: true }, { id: 'cdrom', enabled: true }, { id: 'net0', enabled: false },
+  ]);
+});
+B('should drop devices the guest no longer has', () => {
+  assert.equal(bootItems(['disk1', 'cdrom'], ['cdrom']), [{ id: 'cdrom', enabled: true }]);
+});
+B('should move a device up or down, and not past the ends', () => {
+  assert.equal(moveItem(['a', 'b', 'c'], 1, -1), ['b', 'a', 'c']);
+  assert.equal(moveItem(['a', 'b', 'c'], 1, 1), ['a', 'c', 'b']);
+  assert.equal(moveItem(['a', 'b', 'c'], 0, -1), ['a', 'b', 'c']);
+  assert.equal(moveItem(['a', 'b', 'c'], 2, 1), ['a', 'b', 'c']);
+});
+B('should send the ticked devices in their order', () => {
+  assert.equal(bootOrder([{ id: 'net0', enabled: true }, { id: 'cdrom', enabled: false }, { id: 'disk0', enabled: true }]), ['net0', 'disk0']);
+});
+B.run();
 
 const R = suite('formRequest');
 R('should make the POST /api/vm body', () => {
@@ -91,6 +145,13 @@ R('should send a VMID only when one is typed, and null for no CD', () => {
   assert.is(formRequest(form({ vmid: '150' })).vmid, 150);
   assert.not.ok('vmid' in formRequest(form()));
   assert.is(formRequest(form()).cdrom, null);
+});
+R('should send a size in MiB as the API writes it', () => {
+  assert.equal(formRequest(form({ diskSize: '64', diskUnit: 'M' })).disks, [{ size: '64M', bus: 'ide', format: 'qcow2', cache: 'writeback' }]);
+});
+R('should send no disk and no network card when asked', () => {
+  const r = formRequest(form({ noDisk: true, noNic: true }));
+  assert.equal([r.disks, r.nics], [[], []]);
 });
 R.run();
 

@@ -5,7 +5,7 @@ import { setLang } from '../../../web/i18n';
 import { api } from '../../../web/api';
 import { App } from '../../../web/shell/app';
 import { VIEWS, type ViewDef } from '../../../web/views';
-import { click, fakeFetch, mount, settle, text, typeInto, unmount, useDom, type FakeAnswer } from './dom';
+import { click, fakeFetch, mount, settle, text, typeInto, unmount, until, useDom, type FakeAnswer } from './dom';
 import { taskPoller } from '../../../web/tasks';
 import { task } from './fixtures';
 
@@ -64,7 +64,8 @@ shell('should show the login page with the user name focused when there is no se
   const el = await mount(html`<${App} views=${REGISTRY} />`);
   await settle();
   assert.is(text(el.querySelector('h1')), 'Log in');
-  assert.is(document.activeElement, el.querySelector('input[name="username"]'));
+  // Without a session nothing is sent, so the page shows at once and takes the focus after its first frame.
+  await until('the focus on the user name', () => document.activeElement === el.querySelector('input[name="username"]'));
   assert.is(el.querySelector('input[name="password"]')!.getAttribute('type'), 'password');
   assert.is(el.querySelector('input[name="password"]')!.getAttribute('autocomplete'), 'current-password');
   await unmount(el);

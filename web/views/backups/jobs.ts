@@ -1,8 +1,8 @@
 /**
  * The Backup jobs view, reached through the Backups view:
  *
- *   #/backups/jobs         the jobs: schedule, guests, storage, mode, keep, mail, last and next run;
- *                          run now, edit, delete
+ *   #/backups/jobs         when the scheduler last ran (red when it stopped); the jobs: schedule,
+ *                          guests, storage, mode, keep, mail, last and next run; run now, edit, delete
  *   #/backups/jobs/new     create a job with the original's fields (node, mail recipient, storage,
  *                          all guests or a selection, keep N, weekdays, start time, mode, compression)
  *                          and keep daily/weekly/monthly
@@ -25,6 +25,7 @@ import { StatusBadge } from '../../components/status-badge';
 import { TASK_STATUS_KEY, TASK_TONE } from '../../tasks';
 import type { BackupJob, Weekday } from '../../../node-cgi/api-types';
 import { BackupTabs, ModeFields, useBackupsDone, useStorages } from './common';
+import { SchedulerStatus } from './scheduler';
 import type { ViewProps } from '../props';
 
 /** The API's order (Sunday first). */
@@ -83,6 +84,7 @@ function JobList() {
   ];
   return html`<h1>${t('jobs.title')}</h1>
     <${BackupTabs} current="jobs" />
+    <${SchedulerStatus} />
     <p><a class="btn btn-primary" href=${href('backups', 'jobs', 'new')}>${t('jobs.new')}</a></p>
     ${notice && html`<p role="status"><a href=${href('tasks', notice.task)}>${t('jobs.runStarted', { id: notice.id, task: notice.task })}</a></p>`}
     <${ErrorBanner} error=${error} />

@@ -27,6 +27,7 @@ import { Field, fieldError, formError } from '../../components/field';
 import { useAction, useLoad, usePoll } from '../../hooks';
 import { StatusBadge } from '../../components/status-badge';
 import { useTasks } from '../../tasks';
+import { saveWarnings, TemporaryPanel } from './temporary';
 import type { BackupEntry, BootCheckResult } from '../../../node-cgi/api-types';
 
 /** How often the temporary guest's screen is fetched again. */
@@ -35,15 +36,6 @@ export const SCREEN_REFRESH_MS = 2000;
 export const SCREEN_WIDTH_PX = 640;
 /** How often the guests running from this backup are listed again. */
 const TEMPS_POLL_MS = SCREEN_REFRESH_MS * 5;
-const WARNINGS_KEY = (vmid: number) => `ramvm.restore.warnings.${vmid}`;
-
-function savedWarnings(vmid: number): string[] {
-  try {
-    return JSON.parse(sessionStorage.getItem(WARNINGS_KEY(vmid)) ?? '[]') as string[];
-  } catch {
-    return [];
-  }
-}
 
 function Screen({ vmid }: { vmid: number }) {
   // A new number every SCREEN_REFRESH_MS, and with it a new URL: the <img> loads the screen again.
@@ -56,59 +48,15 @@ function Screen({ vmid }: { vmid: number }) {
 }
 
 function TemporaryGuest({ g, onChange }: { g: Temporary; onChange: () => void }) {
-  const [asking, setAsking] = useState<'connect' | 'discard' | null>(null);
-  const [keepTask, setKeepTask] = useState<string | null>(null);
-  const warnings = savedWarnings(g.vmid);
-  const act = useAction(async (fn: () => Promise<unknown>) => {
-    await fn();
-    onChange();
-  });
   return html`<section class="card" aria-labelledby="restore-temp">
-    <h2 id="restore-temp">${t('restore.runningTitle', { vmid: g.vmid })}</h2>
-    <div class="banner banner-warn" role="alert">
-      <div class="banner-body">
-        <strong>${t('restore.warnTitle')}</strong>
-        <span class="banner-detail">${t('restore.warnText', { source: g.temporary.source })}</span>
-        ${warnings.length > 0 && html`<ul class="restore-warnings">${warnings.map((w) => html`<li>${w}</li>`)}</ul>`}
-      </div>
-    </div>
-    <dl class="props">
-      <dt>${t('restore.guest')}</dt><dd>${g.vmid} ${g.name} · ${g.status}</dd>
-      <dt>${t('restore.network')}</dt>
-      <dd>${g.linkDown ? html`<${StatusBadge} tone="warning" label=${t('restore.disconnected')} />` : html`<${StatusBadge} tone="ok" label=${t('restore.connected')} />`}</dd>
-      <dt>${t('restore.since')}</dt><dd>${formatTime(g.temporary.since)}</dd>
-    </dl>
-    <div class="panel-actions">
-      ${g.linkDown
-        ? html`<button type="button" class="btn" onClick=${() => setAsking('connect')}>${t('restore.connect')}</button>`
-        : html`<button type="button" class="btn" onClick=${() => act.run(() => client.restores.link(g.vmid, false))}>${t('restore.unplug')}</button>`}
-      <button type="button" class="btn btn-primary" disabled=${keepTask !== null}
-        onClick=${() => act.run(async () => setKeepTask((await client.restores.keep(g.vmid)).task))}>${t('restore.keep')}</button>
-      <button type="button" class="btn btn-danger" onClick=${() => setAsking('discard')}>${t('restore.discard')}</button>
-    </div>
-    ${keepTask && html`<p role="status"><a href=${href('tasks', keepTask)}>${t('restore.keepStarted')}</a></p>`}
-    <${ErrorBanner} error=${act.error} />
+    <h2 id="restore-temp"><a href=${href('guests', g.vmid)}>${t('restore.runningTitle', { vmid: g.vmid })}</a></h2>
+    <${TemporaryPanel} vmid=${g.vmid} mark=${g.temporary} linkDown=${g.linkDown} status=${g.status} onChange=${onChange} />
     ${g.status !== 'stopped' && html`<${Screen} vmid=${g.vmid} />`}
-    <${ConfirmDialog} open=${asking === 'connect'} danger=${false} title=${t('restore.connectTitle', { vmid: g.vmid })}
-      message=${t('restore.connectText', { source: g.temporary.source })} confirmLabel=${t('restore.connect')}
-      onConfirm=${async () => {
-        await client.restores.link(g.vmid, true);
-        setAsking(null);
-        onChange();
-      }}
-      onCancel=${() => setAsking(null)} />
-    <${ConfirmDialog} open=${asking === 'discard'} title=${t('restore.discardTitle', { vmid: g.vmid })}
-      message=${t('restore.discardText')} confirmLabel=${t('restore.discard')}
-      onConfirm=${async () => {
-        await client.vms.stop(g.vmid);
-        setAsking(null);
-        onChange();
-      }}
-      onCancel=${() => setAsking(null)} />
   </section>`;
 }
 
-function RestoreForm({ b }: { b: BackupEntry }) {
+/** Restore a backup: into its own guest (replacing it, asked first) or as another VMID; the task it started is linked. */
+export function RestoreForm({ b }: { b: BackupEntry }) {
   const [vmid, setVmid] = useState('');
   const [force, setForce] = useState(false);
   const [asking, setAsking] = useState(false);
@@ -123,14 +71,12 @@ function RestoreForm({ b }: { b: BackupEntry }) {
     if (force) setAsking(true);
     else void start.run();
   };
-  return html`<section class="card" aria-labelledby="restore-form">
-    <h2 id="restore-form">${t('restore.restoreTitle')}</h2>
-    <form class="form-row" onSubmit=${submit}>
+  return html`<form class="form-row" onSubmit=${submit}>
       <${Field} label=${t('restore.vmid')} name="restore-vmid" type="number" min="100" value=${vmid} hint=${t('restore.vmidHint', { vmid: b.vmid })}
         onInput=${(e: Event) => setVmid((e.currentTarget as HTMLInputElement).value)} error=${fieldError(error, 'vmid')} />
       <label class="check"><input type="checkbox" checked=${force} onChange=${(e: Event) => setForce((e.currentTarget as HTMLInputElement).checked)} />
         ${t('restore.force', { vmid: b.vmid })}</label>
-      <div class="form-actions"><button type="submit" class="btn">${t('restore.restore')}</button></div>
+      <div class="form-actions"><button type="submit" class="btn" disabled=${start.busy}>${t('restore.restore')}</button></div>
     </form>
     <${ErrorBanner} error=${formError(error, ['vmid'])} />
     ${task && html`<p role="status"><a href=${href('tasks', task)}>${t('restore.restoreStarted', { task })}</a></p>`}
@@ -140,8 +86,7 @@ function RestoreForm({ b }: { b: BackupEntry }) {
         setAsking(false);
         await start.run();
       }}
-      onCancel=${() => setAsking(false)} />
-  </section>`;
+      onCancel=${() => setAsking(false)} />`;
 }
 
 function BootCheck({ b }: { b: BackupEntry }) {
@@ -180,11 +125,7 @@ export function RestoreActions({ b }: { b: BackupEntry }) {
   );
   const run = useAction(async () => {
     const r = await client.backups.boot(b.id);
-    try {
-      sessionStorage.setItem(WARNINGS_KEY(r.vmid), JSON.stringify(r.warnings));
-    } catch {
-      /* private mode: the generic warning stays */
-    }
+    saveWarnings(r.vmid, r.warnings);
     await temps.reload();
   });
   return html`<section class="card" aria-labelledby="restore-run">
@@ -194,6 +135,9 @@ export function RestoreActions({ b }: { b: BackupEntry }) {
       <${ErrorBanner} error=${run.error ?? temps.error} />
     </section>
     ${(temps.data ?? []).map((g: Temporary) => html`<${TemporaryGuest} key=${g.vmid} g=${g} onChange=${temps.reload} />`)}
-    <${RestoreForm} b=${b} />
+    <section class="card" aria-labelledby="restore-form">
+      <h2 id="restore-form">${t('restore.restoreTitle')}</h2>
+      <${RestoreForm} b=${b} />
+    </section>
     <${BootCheck} b=${b} />`;
 }

@@ -10,6 +10,7 @@ import { StatusBadge, type Tone } from '../../components/status-badge';
 import { useLoad } from '../../hooks';
 import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
+import { SIZE_UNITS, type SizeUnit } from './model';
 
 /** How often lists and pages ask the node again. */
 export const POLL_MS = 3000;
@@ -31,6 +32,14 @@ export function GuestStatus({ status, fault }: { status: VmState; fault?: VmFaul
 export function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string][]; onChange: (v: string) => void; [attr: string]: unknown }) {
   return html`<select ...${rest} value=${value} onChange=${(e: Event) => onChange((e.currentTarget as HTMLSelectElement).value)}>
     ${options.map(([v, label]) => html`<option value=${v} selected=${v === value}>${label}</option>`)}
+  </select>`;
+}
+
+/** The unit of a size field ("MiB" or "GiB"), to sit beside its number (Field's suffix). */
+export function UnitSelect({ value, onChange }: { value: SizeUnit; onChange: (u: SizeUnit) => void }) {
+  return html`<select class="unit-select" aria-label=${t('guests.field.unit')} value=${value}
+    onChange=${(e: Event) => onChange((e.currentTarget as HTMLSelectElement).value as SizeUnit)}>
+    ${SIZE_UNITS.map((u) => html`<option value=${u} selected=${u === value}>${t(`guests.unit.${u}`)}</option>`)}
   </select>`;
 }
 

@@ -13,10 +13,10 @@ import { useAction, useLoad } from '../../hooks';
 import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
 import { href, navigate } from '../../router';
-import { osLabel, Select, useIsoNames } from './common';
+import { osLabel, Select, UnitSelect, useIsoNames } from './common';
 import {
   BUSES, CACHES, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, OS_TYPES, withOsType,
-  type CreateForm, type FormField, type FormIssues,
+  type CreateForm, type FormField, type FormIssues, type SizeUnit,
 } from './model';
 
 export function GuestCreate({ me }: { me: Me }) {
@@ -77,6 +77,9 @@ export function GuestCreate({ me }: { me: Me }) {
     else void create.run();
   };
 
+  const check = (k: 'noDisk' | 'noNic', label: MessageKey) => html`<div class="field field-check">
+    <label><input type="checkbox" name=${k} checked=${form[k]} onChange=${(e: Event) => set(k, (e.currentTarget as HTMLInputElement).checked)} /> ${t(label)}</label>
+  </div>`;
   const opts = <T extends string>(values: readonly T[], label: (v: T) => string) => values.map((v) => [v, label(v)] as [string, string]);
   return html`<p class="crumbs"><a href=${href('guests')}>${t('guests.back')}</a></p>
     <h1>${t('guests.new.title')}</h1>
@@ -105,15 +108,22 @@ export function GuestCreate({ me }: { me: Me }) {
       </fieldset>
       <fieldset class="card">
         <legend>${t('guests.section.disk')}</legend>
-        ${text('diskSize', 'guests.field.diskSize', { inputmode: 'numeric', required: true })}
-        ${choice('bus', 'guests.field.bus', opts(BUSES, (v) => t(`guests.bus.${v}`)))}
-        ${choice('format', 'guests.field.format', opts(FORMATS, (v) => t(`guests.format.${v}`)))}
-        ${choice('cache', 'guests.field.cache', opts(CACHES, (v) => t(`guests.cache.${v}`)))}
+        ${check('noDisk', 'guests.field.noDisk')}
+        ${!form.noDisk && html`
+          ${text('diskSize', 'guests.field.diskSize', {
+            inputmode: 'numeric', required: true,
+            suffix: html`<${UnitSelect} value=${form.diskUnit} onChange=${(u: SizeUnit) => set('diskUnit', u)} />`,
+          })}
+          ${choice('bus', 'guests.field.bus', opts(BUSES, (v) => t(`guests.bus.${v}`)))}
+          ${choice('format', 'guests.field.format', opts(FORMATS, (v) => t(`guests.format.${v}`)))}
+          ${choice('cache', 'guests.field.cache', opts(CACHES, (v) => t(`guests.cache.${v}`)))}`}
       </fieldset>
       <fieldset class="card">
         <legend>${t('guests.section.network')}</legend>
-        ${text('bridge', 'guests.field.bridge', { required: true, hint: t('guests.field.bridgeHint') })}
-        ${choice('nic', 'guests.field.nic', opts(NICS, (v) => t(`guests.nic.${v}`)))}
+        ${check('noNic', 'guests.field.noNic')}
+        ${!form.noNic && html`
+          ${text('bridge', 'guests.field.bridge', { required: true, hint: t('guests.field.bridgeHint') })}
+          ${choice('nic', 'guests.field.nic', opts(NICS, (v) => t(`guests.nic.${v}`)))}`}
       </fieldset>
       <fieldset class="card">
         <legend>${t('guests.section.notes')}</legend>

@@ -1,7 +1,7 @@
 /**
  * #/guests: every guest the user may see, with status, node, CPU, memory,
  * disk, uptime and power buttons, filtered and sorted in the table, polled
- * every POLL_MS.
+ * every POLL_MS. A guest that runs from a backup says so under its name.
  */
 import type { VmListEntry } from '../../../node-cgi/api-types';
 import type { Me } from '../../api';
@@ -15,6 +15,7 @@ import { t } from '../../i18n';
 import { href } from '../../router';
 import { can, GuestStatus, POLL_MS, statusLabel } from './common';
 import { PowerButtons } from './power';
+import { TemporaryBadge, temporaryText } from '../backups/temporary';
 
 export function GuestList({ me }: { me: Me }) {
   const { data, error, reload } = usePoll(client.vms.list, { every: POLL_MS });
@@ -23,9 +24,10 @@ export function GuestList({ me }: { me: Me }) {
     {
       key: 'vmid',
       label: t('guests.col.guest'),
-      value: (g) => `${g.vmid} ${g.name}`,
+      value: (g) => `${g.vmid} ${g.name}${g.temporary ? ` ${temporaryText(g.temporary, g.linkDown === true)}` : ''}`,
       sortValue: (g) => g.vmid,
-      render: (g) => html`<span class="guest-id">${g.vmid}</span> <a href=${href('guests', g.vmid)}>${g.name}</a>`,
+      render: (g) => html`<span class="guest-id">${g.vmid}</span> <a href=${href('guests', g.vmid)}>${g.name}</a>
+        ${g.temporary && html` <${TemporaryBadge} mark=${g.temporary} /><div class="temp-line">${temporaryText(g.temporary, g.linkDown === true)}</div>`}`,
     },
     { key: 'node', label: t('guests.col.node'), value: (g) => g.node },
     { key: 'cpu', label: t('guests.col.cpu'), value: (g) => (g.status === 'stopped' ? '' : formatPercent(g.cpu)), sortValue: (g) => g.cpu, class: 'num' },
@@ -43,7 +45,7 @@ export function GuestList({ me }: { me: Me }) {
       label: t('table.actions'),
       value: () => '',
       sortable: false,
-      render: (g) => html`<${PowerButtons} vmid=${g.vmid} name=${g.name} status=${g.status} fault=${g.fault} onDone=${reload} small=${true} />`,
+      render: (g) => html`<${PowerButtons} vmid=${g.vmid} name=${g.name} status=${g.status} fault=${g.fault} temporary=${g.temporary} onDone=${reload} small=${true} />`,
     },
   ];
   return html`<div class="page-head">

@@ -7,6 +7,8 @@
  *   → { name: 'web', memory: 512, sockets: 1, cores: 1, ostype: 'l26', onboot: false, cdrom: null,
  *       disks: [{ size: '8G', bus: 'ide', format: 'qcow2', cache: 'writeback' }],
  *       nics: [{ model: 'rtl8139', bridge: 'vmbr0' }], description: '' }
+ *   formRequest({ ...FORM_DEFAULTS, name: 'web', diskSize: '64', diskUnit: 'M', noNic: true })
+ *   → { …, disks: [{ size: '64M', … }], nics: [] }
  *   formIssues({ ...FORM_DEFAULTS, memory: '8' }) → { memory: ['guests.err.range', { min: 16, max: 4194304 }] }
  *
  * The node checks everything again; its issues ("disks[0].size: …") map back
@@ -27,13 +29,18 @@ export interface CreateForm {
   memory: string;
   sockets: string;
   cores: string;
-  /** GiB. */
+  /** In diskUnit. */
   diskSize: string;
+  diskUnit: SizeUnit;
+  /** A guest without a disk (it boots from CD or network). */
+  noDisk: boolean;
   bus: DiskBus;
   format: DiskFormat;
   cache: CacheMode;
   bridge: string;
   nic: NicModel;
+  /** A guest without a network card. */
+  noNic: boolean;
   onboot: boolean;
   description: string;
 }
@@ -51,11 +58,14 @@ export const FORM_DEFAULTS: CreateForm = {
   sockets: '1',
   cores: '1',
   diskSize: '32',
+  diskUnit: 'G',
+  noDisk: false,
   bus: 'ide',
   format: 'qcow2',
   cache: 'writeback',
   bridge: 'vmbr0',
   nic: 'rtl8139',
+  noNic: false,
   onboot: false,
   description: '',
 };
@@ -65,6 +75,10 @@ export const BUSES: readonly DiskBus[] = ['ide', 'sata', 'scsi', 'virtio'];
 export const FORMATS: readonly DiskFormat[] = ['qcow2', 'raw'];
 export const CACHES: readonly CacheMode[] = ['writeback', 'none', 'writethrough', 'directsync', 'unsafe'];
 export const NICS: readonly NicModel[] = ['rtl8139', 'e1000', 'virtio'];
+
+/** The units a size is typed in: the API's "64M" and "32G". */
+export type SizeUnit = 'M' | 'G';
+export const SIZE_UNITS: readonly SizeUnit[] = ['M', 'G'];
 
 /**
  * What the form proposes when an OS type is picked (the node's
@@ -108,7 +122,8 @@ export const LIMITS = {
   sockets: { min: 1, max: 16 },
   cores: { min: 1, max: 128 },
   vcpus: 255,
-  diskSize: { min: 1, max: 65_536 },
+  /** Per unit: 1 MiB to 64 TiB, as the node allows. */
+  diskSize: { M: { min: 1, max: 67_108_864 }, G: { min: 1, max: 65_536 } } as Record<SizeUnit, { min: number; max: number }>,
   description: 8192,
 };
 
@@ -126,6 +141,15 @@ function intIssue(v: string, min: number, max: number, required = true): Issue |
   return undefined;
 }
 
+/** A size typed as a whole number of `unit`: the node's range 1 MiB to 64 TiB. */
+export function sizeIssue(v: string, unit: SizeUnit): Issue | undefined {
+  const r = LIMITS.diskSize[unit];
+  return intIssue(v, r.min, r.max);
+}
+
+/** The API's size of a number typed in `unit`: ("64", "M") → "64M". */
+export const sizeText = (v: string, unit: SizeUnit): string => `${Number(v.trim())}${unit}`;
+
 /** The form's own checks, per field (the node's answer may add more). */
 export function formIssues(f: CreateForm): FormIssues {
   const out: FormIssues = {};
@@ -139,8 +163,8 @@ export function formIssues(f: CreateForm): FormIssues {
   set('sockets', intIssue(f.sockets, LIMITS.sockets.min, LIMITS.sockets.max));
   set('cores', intIssue(f.cores, LIMITS.cores.min, LIMITS.cores.max));
   if (!out.sockets && !out.cores && Number(f.sockets) * Number(f.cores) > LIMITS.vcpus) set('cores', ['guests.err.vcpus', { max: LIMITS.vcpus }]);
-  set('diskSize', intIssue(f.diskSize, LIMITS.diskSize.min, LIMITS.diskSize.max));
-  if (!BRIDGE_RE.test(f.bridge) || f.bridge.includes('..')) set('bridge', ['guests.err.bridge']);
+  if (!f.noDisk) set('diskSize', sizeIssue(f.diskSize, f.diskUnit));
+  if (!f.noNic && (!BRIDGE_RE.test(f.bridge) || f.bridge.includes('..'))) set('bridge', ['guests.err.bridge']);
   if (f.description.length > LIMITS.description) set('description', ['guests.err.long', { max: LIMITS.description }]);
   return out;
 }
@@ -157,8 +181,8 @@ export function formRequest(f: CreateForm): VmCreateRequest {
     ostype: f.ostype,
     onboot: f.onboot,
     cdrom: f.cdrom || null,
-    disks: [{ size: `${Number(f.diskSize)}G`, bus: f.bus, format: f.format, cache: f.cache }],
-    nics: [{ model: f.nic, bridge: f.bridge.trim() }],
+    disks: f.noDisk ? [] : [{ size: sizeText(f.diskSize, f.diskUnit), bus: f.bus, format: f.format, cache: f.cache }],
+    nics: f.noNic ? [] : [{ model: f.nic, bridge: f.bridge.trim() }],
     description: f.description,
   };
 }
@@ -191,3 +215,48 @@ export function listActionsFor(status: VmState, fault?: VmFault): PowerAction[] 
 
 /** Actions that lose a running guest's state: they ask first. */
 export const CONFIRM_ACTIONS: ReadonlySet<PowerAction> = new Set(['stop', 'reset']);
+
+/**
+ * A size of the API as the number and unit a size field shows, in MiB or
+ * GiB: "32G" → { value: '32', unit: 'G' }, "1T" → { value: '1024', unit: 'G' },
+ * "1536M" → { value: '1536', unit: 'M' }, "2048K" → { value: '2', unit: 'M' } (K rounds up).
+ */
+export function sizeFields(size: string): { value: string; unit: SizeUnit } {
+  const m = /^([0-9]+)([KMGT])$/.exec(size);
+  if (!m) return { value: size, unit: 'G' };
+  const n = Number(m[1]);
+  switch (m[2]) {
+    case 'T':
+      return { value: String(n * 1024), unit: 'G' };
+    case 'G':
+      return { value: String(n), unit: 'G' };
+    case 'M':
+      return { value: String(n), unit: 'M' };
+    default:
+      return { value: String(Math.ceil(n / 1024)), unit: 'M' };
+  }
+}
+
+/** One device of the boot order editor: in the order (enabled) or left out. */
+export interface BootItem {
+  id: string;
+  enabled: boolean;
+}
+
+/** The boot order as the editor shows it: the order first, then the devices it leaves out. */
+export function bootItems(boot: readonly string[], devices: readonly string[]): BootItem[] {
+  const inOrder = boot.filter((d) => devices.includes(d));
+  return [...inOrder.map((id) => ({ id, enabled: true })), ...devices.filter((d) => !inOrder.includes(d)).map((id) => ({ id, enabled: false }))];
+}
+
+/** `items` with the one at `i` moved by `by` (−1 up, +1 down); unchanged at the ends. */
+export function moveItem<T>(items: readonly T[], i: number, by: -1 | 1): T[] {
+  const j = i + by;
+  if (i < 0 || i >= items.length || j < 0 || j >= items.length) return [...items];
+  const out = [...items];
+  [out[i], out[j]] = [out[j]!, out[i]!];
+  return out;
+}
+
+/** The "boot" of PUT /api/vm of the editor's items. */
+export const bootOrder = (items: readonly BootItem[]): string[] => items.filter((b) => b.enabled).map((b) => b.id);

@@ -1,7 +1,7 @@
 /**
- * The Options card of a guest's page: name, memory, start at boot, its
- * accelerator (or the node's) and notes, a form for users with VM.Config
- * and a list for the others.
+ * The Options card of a guest's page: the accelerator it runs under and
+ * why; name, start at boot, its accelerator setting (or the node's) and notes, a form for users with VM.Config
+ * and a list for the others. Memory and processors are hardware (hardware.ts).
  */
 import { useState } from 'preact/hooks';
 import type { AccelSetting, VmDetail } from '../../../node-cgi/api-types';
@@ -14,22 +14,20 @@ import { t } from '../../i18n';
 import { Select } from './common';
 
 /** The fields the form shows the node's refusals on. */
-const FIELDS = ['name', 'memory', 'description', 'accel'];
+const FIELDS = ['name', 'description', 'accel'];
 
 function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   const [name, setName] = useState(g.name);
-  const [memory, setMemory] = useState(String(g.memory));
   const [onboot, setOnboot] = useState(g.onboot);
   const [description, setDescription] = useState(g.description);
   const [accel, setAccel] = useState<AccelSetting | ''>(g.accel ?? '');
   const save = useAction(async () => {
-    await client.vms.update(g.vmid, { name, memory: Number(memory), onboot, description, accel: accel || null });
+    await client.vms.update(g.vmid, { name, onboot, description, accel: accel || null });
     onDone();
   });
   const fe = (f: string) => fieldError(save.error, f);
   return html`<form onSubmit=${(e: Event) => (e.preventDefault(), void save.run())} noValidate>
     <${Field} label=${t('guests.field.name')} value=${name} error=${fe('name')} onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
-    <${Field} label=${t('guests.field.memory')} value=${memory} inputmode="numeric" error=${fe('memory')} onInput=${(e: Event) => setMemory((e.currentTarget as HTMLInputElement).value)} />
     <div class="field field-check"><label><input type="checkbox" checked=${onboot} onChange=${(e: Event) => setOnboot((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.onboot')}</label></div>
     <${Field} label=${t('guests.field.accel')} error=${fe('accel')} hint=${t('guests.field.accelHint')}>
       <${Select} value=${accel} onChange=${(v: string) => setAccel(v as AccelSetting | '')} options=${[
@@ -47,9 +45,18 @@ function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   </form>`;
 }
 
+/** The accelerator the guest runs (or would start) under, and why. */
+function AccelInUse({ g }: { g: VmDetail }) {
+  return html`<dl class="props">
+    <dt>${t('guests.accel')}</dt>
+    <dd class="guest-accel">${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}<div class="muted">${g.runtime.accelReason}</div></dd>
+  </dl>`;
+}
+
 export function Options({ g, config, onDone }: { g: VmDetail; config: boolean; onDone: () => void }) {
   return html`<section class="card" aria-labelledby="g-options">
     <h2 id="g-options">${t('guests.options')}</h2>
+    <${AccelInUse} g=${g} />
     ${config
       ? html`<${OptionsForm} key=${g.vmid} g=${g} onDone=${onDone} />`
       : html`<dl class="props">

@@ -1,9 +1,16 @@
 /**
- * #/guests/<vmid>: one guest, polled every POLL_MS: what went wrong if it
- * crashed (and, when KVM is to blame, a switch to TCG), its power buttons and
- * delete (asked first, the VMID typed), console and monitor, who may use
- * it (Permissions), its summary, hardware and options. Right after create
- * (#/guests/<vmid>/start) a prompt to start it comes first.
+ * #/guests/<vmid>: one guest, polled every POLL_MS, laid out as it is used
+ * (at 1280×800 the console starts above the fold):
+ *
+ *   status and actions   in the title's row: status, power buttons, delete (asked first,
+ *                        the VMID typed); below it the figures
+ *   what needs a look    a crash (and, when KVM is to blame, a switch to TCG); a guest that
+ *                        runs from a backup; right after create (#/guests/<vmid>/start)
+ *                        the prompt to start it
+ *   console              and below it the monitor
+ *   hardware             editable (hardware.ts), then the options
+ *   backups              its backups with restore and run, back up now
+ *   permissions          who may use it
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { VmDetail } from '../../../node-cgi/api-types';
@@ -15,6 +22,8 @@ import { ErrorBanner } from '../../components/error-banner';
 import { Console } from '../../console/console';
 import { Monitor } from '../../console/monitor';
 import { formatBytes as bytes, formatDuration, formatPercent } from '../../format';
+import { TemporaryBadge, TemporaryPanel, temporaryText } from '../backups/temporary';
+import { GuestBackups } from './backups';
 import { useAction, usePoll } from '../../hooks';
 import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
@@ -62,27 +71,21 @@ function FaultBanner({ g, canConfig, onDone }: { g: VmDetail; canConfig: boolean
   </div>`;
 }
 
-function Summary({ g }: { g: VmDetail }) {
+/** The guest's figures in one strip, with what needs saying about them. */
+function Figures({ g }: { g: VmDetail }) {
   const r = g.runtime.resources;
   const running = g.status !== 'stopped';
-  return html`<section class="card" aria-labelledby="g-summary">
-    <h2 id="g-summary">${t('guests.summary')}</h2>
+  return html`<section class="card guest-status" aria-label=${t('guests.summary')}>
+    <dl class="figures">
+      <div><dt>${t('guests.col.node')}</dt><dd>${g.node}</dd></div>
+      <div><dt>${t('guests.col.uptime')}</dt><dd>${running ? formatDuration(g.runtime.uptime * 1000) : '–'}</dd></div>
+      <div><dt>${t('guests.col.cpu')}</dt><dd>${running ? formatPercent(r.cpu) : '–'} <span class="muted">${t('guests.vcpus', { n: r.cpus })}</span></dd></div>
+      <div><dt>${t('guests.col.memory')}</dt><dd>${running ? t('guests.ofTotal', { used: bytes(r.mem), total: bytes(r.maxmem) }) : bytes(r.maxmem)}</dd></div>
+      <div><dt>${t('guests.col.disk')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.disk), total: bytes(r.maxdisk) })}</dd></div>
+      <div><dt>${t('guests.accel')}</dt><dd title=${g.runtime.accelReason}>${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}</dd></div>
+    </dl>
     ${g.note && html`<div class="banner banner-info" role="status"><div class="banner-body">${g.note}</div></div>`}
     ${g.runtime.pending.length > 0 && html`<div class="banner banner-info" role="status"><div class="banner-body">${t('guests.pending', { fields: g.runtime.pending.join(', ') })}</div></div>`}
-    <dl class="props">
-      <dt>${t('guests.col.status')}</dt><dd><${GuestStatus} status=${g.status} fault=${g.fault} /></dd>
-      <dt>${t('guests.col.node')}</dt><dd>${g.node}</dd>
-      <dt>${t('guests.col.uptime')}</dt><dd>${running ? formatDuration(g.runtime.uptime * 1000) : '–'}</dd>
-      <dt>${t('guests.col.cpu')}</dt><dd>${running ? formatPercent(r.cpu) : '–'}</dd>
-      <dt>${t('guests.col.memory')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.mem), total: bytes(r.maxmem) })}</dd>
-      <dt>${t('guests.col.disk')}</dt><dd>${t('guests.ofTotal', { used: bytes(r.disk), total: bytes(r.maxdisk) })}</dd>
-      <dt>${t('guests.accel')}</dt>
-      <dd class="guest-accel">${t(g.runtime.accel === 'kvm' ? 'guests.accel.kvm' : 'guests.accel.tcg')}<div class="muted">${g.runtime.accelReason}</div></dd>
-      <dt>${t('guests.hw.nics')}</dt>
-      <dd>${g.runtime.net.length === 0
-        ? t('guests.none')
-        : g.runtime.net.map((n) => html`<div>${n.id}: ${n.mode === 'tap' ? t('guests.net.tap', { bridge: n.bridge, ifname: n.ifname ?? '' }) : t('guests.net.user', { bridge: n.bridge })}</div>`)}</dd>
-    </dl>
   </section>`;
 }
 
@@ -97,33 +100,33 @@ export function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: Me; sta
   }
   const running = g.status !== 'stopped';
   const config = can(me, 'VM.Config');
+  const linkDown = g.nics.some((n) => n.linkDown === true);
   return html`<p class="crumbs"><a href=${href('guests')}>${t('guests.back')}</a></p>
-    <div class="page-head">
+    <div class="page-head guest-head">
       <h1>${t('guests.page.title', { vmid, name: g.name })}</h1>
       <${GuestStatus} status=${g.status} fault=${g.fault} />
+      ${g.temporary && html`<${TemporaryBadge} mark=${g.temporary} />`}
+      <div class="guest-toolbar" role="group" aria-label=${t('guests.statusActions')}>
+        <${PowerButtons} vmid=${vmid} name=${g.name} status=${g.status} fault=${g.fault} temporary=${g.temporary} onDone=${reload} />
+        ${can(me, 'VM.Allocate') && html`<button type="button" class="btn btn-danger" disabled=${running} title=${running ? t('guests.deleteRunning') : undefined}
+          onClick=${() => setAsking(true)}>${t('guests.action.delete')}</button>`}
+      </div>
     </div>
     ${error && html`<${ErrorBanner} error=${error} />`}
+    <${Figures} g=${g} />
     ${g.fault && html`<${FaultBanner} g=${g} canConfig=${config} onDone=${reload} />`}
+    ${g.temporary && html`<${TemporaryPanel} vmid=${vmid} mark=${g.temporary} linkDown=${linkDown} status=${g.status} onChange=${reload} linkBackup=${true} />`}
     ${startPrompt && g.status === 'stopped' && html`<${StartPrompt} g=${g} onDone=${reload} />`}
-    <section class="card" aria-labelledby="g-actions">
-      <h2 id="g-actions">${t('guests.actions')}</h2>
-      <div class="guest-toolbar">
-        <${PowerButtons} vmid=${vmid} name=${g.name} status=${g.status} fault=${g.fault} onDone=${reload} />
-        ${can(me, 'VM.Allocate') &&
-        html`<button type="button" class="btn btn-danger" disabled=${running} onClick=${() => setAsking(true)}>${t('guests.action.delete')}</button>`}
-      </div>
-      ${running && can(me, 'VM.Allocate') && html`<p class="muted">${t('guests.deleteRunning')}</p>`}
-    </section>
     ${can(me, 'VM.Console') &&
-    html`<section class="card" aria-labelledby="g-console">
-      <h2 id="g-console">${t('console.title', { vmid })}</h2>
-      <${Console} vmid=${vmid} />
+    html`<section class="card guest-console" aria-labelledby="g-console">
+      <${Console} vmid=${vmid} heading=${html`<h2 id="g-console">${t('console.title', { vmid })}${g.temporary && html` <${TemporaryBadge} mark=${g.temporary} />`}</h2>`} />
+      ${g.temporary && html`<p class="temp-line">${temporaryText(g.temporary, linkDown)}</p>`}
     </section>`}
     ${running && html`<${Monitor} vmid=${vmid} me=${me} />`}
-    <${Permissions} path=${`/vms/${vmid}`} me=${me} />
-    <${Summary} g=${g} />
     <${Hardware} g=${g} config=${config} isos=${isos} onDone=${reload} />
     <${Options} g=${g} config=${config} onDone=${reload} />
+    ${can(me, 'VM.Backup') && html`<${GuestBackups} vmid=${vmid} me=${me} />`}
+    <${Permissions} path=${`/vms/${vmid}`} me=${me} />
     <${ConfirmDialog}
       open=${asking}
       title=${t('guests.confirm.deleteTitle', { vmid, name: g.name })}

@@ -1,9 +1,11 @@
 /**
  * The power buttons of one guest (a row of the list has fewer than its
- * page): the actions its status allows, stop and reset asked first.
+ * page): the actions its status allows, stop and reset asked first. A
+ * guest that runs from a backup goes away when it stops: its stop and
+ * shut down ask first and say so.
  */
 import { useState } from 'preact/hooks';
-import type { VmFault, VmState } from '../../../node-cgi/api-types';
+import type { TemporaryMark, VmFault, VmState } from '../../../node-cgi/api-types';
 import { client } from '../../client';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { ErrorBanner } from '../../components/error-banner';
@@ -23,18 +25,37 @@ export interface PowerButtonsProps {
   status: VmState;
   /** A crashed guest's fault: only its actions are offered. */
   fault?: VmFault | undefined;
+  /** The mark of a guest that runs from a backup: stopping it discards it. */
+  temporary?: TemporaryMark | undefined;
   onDone: () => void;
   /** The list's row: fewer actions, small buttons. */
   small?: boolean;
 }
 
-export function PowerButtons({ vmid, name, status, fault, onDone, small }: PowerButtonsProps) {
+/** What the confirmation of an action says: title, text and button. */
+function confirmTexts(action: PowerAction, vmid: number, name: string, temporary: boolean): [string, string, string] {
+  if (temporary && (action === 'stop' || action === 'shutdown')) {
+    const verb = action === 'stop' ? 'Stop' : 'Shutdown';
+    return [
+      t(`guests.confirm.discard${verb}Title`, { vmid, name }),
+      t('guests.confirm.discardText', { vmid }),
+      t(`guests.confirm.discard${verb}`, { vmid }),
+    ];
+  }
+  return action === 'stop'
+    ? [t('guests.confirm.stopTitle', { vmid, name }), t('guests.confirm.stopText'), t('guests.confirm.stop', { vmid })]
+    : [t('guests.confirm.resetTitle', { vmid, name }), t('guests.confirm.resetText'), t('guests.confirm.reset', { vmid })];
+}
+
+export function PowerButtons({ vmid, name, status, fault, temporary, onDone, small }: PowerButtonsProps) {
   const [ask, setAsk] = useState<PowerAction | null>(null);
   const power = useAction(async (action: PowerAction) => {
     await client.vms.power(vmid, action);
     onDone();
   });
-  const press = (action: PowerAction) => (CONFIRM_ACTIONS.has(action) ? setAsk(action) : void power.run(action));
+  const asks = (action: PowerAction) => CONFIRM_ACTIONS.has(action) || (temporary?.purpose === 'run' && action === 'shutdown');
+  const press = (action: PowerAction) => (asks(action) ? setAsk(action) : void power.run(action));
+  const texts = ask ? confirmTexts(ask, vmid, name, temporary?.purpose === 'run') : null;
   const cls = `btn${small ? ' btn-small' : ''}`;
   return html`<div class="guest-actions" role="group" aria-label=${t('guests.actionsFor', { name })}>
       ${(small ? listActionsFor(status, fault) : actionsFor(status, fault)).map(
@@ -43,12 +64,12 @@ export function PowerButtons({ vmid, name, status, fault, onDone, small }: Power
       )}
     </div>
     ${power.error && html`<${ErrorBanner} error=${power.error} onDismiss=${() => power.setError(null)} />`}
-    ${ask &&
+    ${ask && texts &&
     html`<${ConfirmDialog}
       open=${true}
-      title=${t(ask === 'stop' ? 'guests.confirm.stopTitle' : 'guests.confirm.resetTitle', { vmid, name })}
-      message=${t(ask === 'stop' ? 'guests.confirm.stopText' : 'guests.confirm.resetText')}
-      confirmLabel=${t(ask === 'stop' ? 'guests.confirm.stop' : 'guests.confirm.reset', { vmid })}
+      title=${texts[0]}
+      message=${texts[1]}
+      confirmLabel=${texts[2]}
       onConfirm=${async () => {
         await client.vms.power(vmid, ask);
         setAsk(null);
