@@ -6,10 +6,13 @@
  *   typeKeys('admin\t')  → [['a'], ['d'], ['m'], ['i'], ['n'], ['tab']]   (qcodes, one chord each)
  *   readMarker(ppm)      → 'login'   (the web app's kiosk marker, web/kiosk.ts)
  *   shareNear(ppm, [170, 0, 0], 40) → 0.7   (70 % of the screen is a guest's VGA red)
+ *   screenLikeness(ppm, chromiumShot) → 0.93   (the page drawn as Chromium draws it)
  *
  * screendump writes PPM (P6) by default, which is read here without a
  * decoder; the PNG variant (`format: "png"`) is for people to look at.
+ * Chromium's screenshots are PNG: parsePng() reads them.
  */
+import { decodePng } from '../../node-cgi/console/png';
 import { KIOSK_STATES, MARKER_CELL_PX, type KioskState } from '../../web/kiosk';
 
 export interface Ppm {
@@ -30,6 +33,19 @@ export function parsePpm(buf: Buffer): Ppm {
   const rgb = buf.subarray(head[0].length, head[0].length + width * height * 3);
   if (rgb.length !== width * height * 3) throw new Error(`PPM of ${width}×${height} is cut short`);
   return { width, height, rgb };
+}
+
+/**
+ * A PNG of 8-bit RGB or RGBA, not interlaced (what Chromium's screenshots
+ * are), as RGB like parsePpm's (the console's decoder, node-cgi/console/png.ts);
+ * alpha is dropped: a screenshot is opaque.
+ */
+export function parsePng(buf: Buffer): Ppm {
+  const img = decodePng(buf);
+  if (img.channels === 3) return { width: img.width, height: img.height, rgb: img.data };
+  const rgb = Buffer.alloc(img.width * img.height * 3);
+  for (let i = 0, o = 0; o < rgb.length; i += 4, o += 3) img.data.copy(rgb, o, i, i + 3);
+  return { width: img.width, height: img.height, rgb };
 }
 
 export function pixel(p: Ppm, x: number, y: number): [number, number, number] {
@@ -71,6 +87,113 @@ export function shareNear(p: Ppm, rgb: readonly [number, number, number], tolera
     if (Math.abs(p.rgb[i]! - rgb[0]) <= tolerance && Math.abs(p.rgb[i + 1]! - rgb[1]) <= tolerance && Math.abs(p.rgb[i + 2]! - rgb[2]) <= tolerance) n++;
   }
   return n / (p.width * p.height);
+}
+
+/** The part of a screen in the rectangle at (x, y) of w×h pixels. */
+export function crop(p: Ppm, r: { x: number; y: number; w: number; h: number }): Ppm {
+  if (r.x < 0 || r.y < 0 || r.w <= 0 || r.h <= 0 || r.x + r.w > p.width || r.y + r.h > p.height) {
+    throw new Error(`${r.w}×${r.h} at ${r.x},${r.y} is not inside a screen of ${p.width}×${p.height}`);
+  }
+  const rgb = Buffer.alloc(r.w * r.h * 3);
+  for (let y = 0; y < r.h; y++) p.rgb.copy(rgb, y * r.w * 3, ((r.y + y) * p.width + r.x) * 3, ((r.y + y) * p.width + r.x + r.w) * 3);
+  return { width: r.w, height: r.h, rgb };
+}
+
+/** Side of the cells screenLikeness() compares, in pixels. */
+export const LIKENESS_CELL_PX = 16;
+/** Largest difference of two cells' mean colours, per channel, that still counts as alike. */
+export const LIKENESS_TOLERANCE = 24;
+/** How far (px, each way) a cell may have moved: two engines lay out form fields a few pixels apart. */
+export const LIKENESS_SHIFT_PX = 12;
+/** A cell whose pixels' standard deviation (in any channel) exceeds this holds an edge: text, a border, a field. */
+const BUSY_STDDEV = 12;
+
+/** Summed-area tables of each channel and its square: any rectangle's mean and spread in O(1). */
+class Sums {
+  private readonly w: number;
+  private readonly s: Float64Array[];
+  private readonly q: Float64Array[];
+  constructor(readonly p: Ppm) {
+    const w = (this.w = p.width + 1);
+    this.s = [0, 1, 2].map(() => new Float64Array(w * (p.height + 1)));
+    this.q = [0, 1, 2].map(() => new Float64Array(w * (p.height + 1)));
+    for (let y = 0; y < p.height; y++) {
+      for (let x = 0; x < p.width; x++) {
+        const i = (y * p.width + x) * 3;
+        const o = (y + 1) * w + x + 1;
+        for (let c = 0; c < 3; c++) {
+          const v = p.rgb[i + c]!;
+          this.s[c]![o] = v + this.s[c]![o - 1]! + this.s[c]![o - w]! - this.s[c]![o - w - 1]!;
+          this.q[c]![o] = v * v + this.q[c]![o - 1]! + this.q[c]![o - w]! - this.q[c]![o - w - 1]!;
+        }
+      }
+    }
+  }
+  private rect(t: Float64Array, x: number, y: number, n: number): number {
+    const w = this.w;
+    return t[(y + n) * w + x + n]! - t[y * w + x + n]! - t[(y + n) * w + x]! + t[y * w + x]!;
+  }
+  /** Mean colour of the n×n square at (x, y), and whether it is busy. */
+  cell(x: number, y: number, n: number): { mean: [number, number, number]; busy: boolean } {
+    const area = n * n;
+    const mean = [0, 1, 2].map((c) => this.rect(this.s[c]!, x, y, n) / area) as [number, number, number];
+    const busy = [0, 1, 2].some((c) => this.rect(this.q[c]!, x, y, n) / area - mean[c]! ** 2 > BUSY_STDDEV ** 2);
+    return { mean, busy };
+  }
+}
+
+/** Of a's busy cells, the share that b has, alike, within `shift` pixels. */
+function found(a: Sums, b: Sums, cellPx: number, tolerance: number, shift: number): { busy: number; alike: number } {
+  const { width, height } = a.p;
+  let busy = 0;
+  let alike = 0;
+  for (let cy = 0; cy + cellPx <= height; cy += cellPx) {
+    for (let cx = 0; cx + cellPx <= width; cx += cellPx) {
+      const x = a.cell(cx, cy, cellPx);
+      if (!x.busy) continue;
+      busy++;
+      search: for (let dy = -shift; dy <= shift; dy++) {
+        const y0 = cy + dy;
+        if (y0 < 0 || y0 + cellPx > height) continue;
+        for (let dx = -shift; dx <= shift; dx++) {
+          const x0 = cx + dx;
+          if (x0 < 0 || x0 + cellPx > width) continue;
+          const y = b.cell(x0, y0, cellPx);
+          if (y.busy && x.mean.every((v, c) => Math.abs(v - y.mean[c]!) <= tolerance)) {
+            alike++;
+            break search;
+          }
+        }
+      }
+    }
+  }
+  return { busy, alike };
+}
+
+/**
+ * How alike two screens of the same size look, 0–1. Each screen is cut
+ * into cells (squares of `cellPx`); a cell that holds something (text, a
+ * border, a field: its pixels vary) is found in the other screen when a
+ * square there, at most `shift` pixels away, also holds something and has
+ * the same mean colour within `tolerance`. The likeness is the smaller of
+ * the two shares found (a's cells in b, b's in a). Coarse on purpose: the
+ * kiosk's WebKit and Chromium anti-alias text differently and make form
+ * fields a few pixels taller or shorter, but the same page at the same size
+ * has the same lines of text, fields and colours in the same places, while
+ * another page, a blank screen or a text console does not. Cells empty in
+ * a screen do not count (a page of mostly background would otherwise look
+ * like any other of that background).
+ */
+export function screenLikeness(a: Ppm, b: Ppm, cellPx = LIKENESS_CELL_PX, tolerance = LIKENESS_TOLERANCE, shift = LIKENESS_SHIFT_PX): number {
+  if (a.width !== b.width || a.height !== b.height) throw new Error(`screens of ${a.width}×${a.height} and ${b.width}×${b.height} cannot be compared`);
+  const sa = new Sums(a);
+  const sb = new Sums(b);
+  const ab = found(sa, sb, cellPx, tolerance, shift);
+  const ba = found(sb, sa, cellPx, tolerance, shift);
+  const share = (r: { busy: number; alike: number }) => (r.busy === 0 ? 1 : r.alike / r.busy);
+  // Two empty screens are alike; an empty one and a page are not.
+  if (ab.busy === 0 || ba.busy === 0) return ab.busy === ba.busy ? 1 : 0;
+  return Math.min(share(ab), share(ba));
 }
 
 const QCODE_OF: Record<string, string[]> = {

@@ -13,16 +13,22 @@
  *   login page → black after ramvm.blank= seconds → a key wakes it and
  *   does nothing else
  *
+ * The marker alone would not show that the page is drawn right, so the
+ * login page and the guest list must also look like Chromium's rendering of
+ * the same node's same page at the same size (build/lab/screen.ts
+ * screenLikeness: the same text, fields and colours in the same places).
+ *
  * The guest is a boot sector that paints its text screen in the colour of
  * each key (test/helpers/guest.ts keyColourSector). Screenshots (PNG) stay
- * in var/kiosk-screens/ for a person to look at.
+ * in var/kiosk-screens/ for a person to look at, beside Chromium's
+ * (reference-*.png).
  *
  * A second boot without a screen says in /ram.log that there is no KMS
  * device, and serves the web UI all the same.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +37,10 @@ import { buildImage, type ImageBuild } from '../../build/image/image';
 import { KIOSK_BUDGET } from '../../build/image/layout';
 import { acquireLabLock, type LabLock } from '../../build/lab/lock';
 import { NodeVm, ensureSparseDisk, labAccel, type Accel } from '../../build/lab/node-vm';
-import { parsePpm, readMarker, shareNear, typeKeys, type Ppm } from '../../build/lab/screen';
+import { crop, parsePng, parsePpm, readMarker, screenLikeness, shareNear, typeKeys, type Ppm } from '../../build/lab/screen';
 import type { KioskState } from '../../web/kiosk';
+import { KIOSK_VIEWPORT, closeBrowser, launchBrowser, login as browserLogin } from '../helpers/browser';
+import type { Browser } from 'playwright-core';
 import { keyColourSector } from '../helpers/guest';
 import { freePort } from '../helpers/node';
 
@@ -64,6 +72,16 @@ const TABS_TO_OWN_WINDOW = 10;
 /** The VGA red of the guest's text screen (attribute 0x40), as QEMU draws it. */
 const GUEST_RED: [number, number, number] = [170, 0, 0];
 export const SCREENS = join(ROOT, 'var/kiosk-screens');
+/**
+ * Least screenLikeness of the node's screen to Chromium's rendering of the
+ * same page. Measured on these screens: the login page 0.90–1.00 like
+ * Chromium's; any other screen (guest list, guest page, console, text
+ * console, blank) 0.11 or less like it; the guest list's content 0.29 or
+ * less like a guest page's, a console's or a list still loading.
+ */
+const LIKENESS_MIN = 0.7;
+/** The guest list's own part of the screen: right of the navigation, between the top bar and the task bar (the shell is on every page). */
+const GUEST_LIST_AREA = { x: 208, y: 64, w: 816, h: 600 };
 
 /** A JSON request to the node, trusting nothing but its own certificate (`ca`). */
 function pinned(url: string, ca: string, method: string, body?: unknown, cookie?: string, csrf?: string): Promise<{ status: number; json: any; headers: Record<string, unknown> }> {
@@ -124,6 +142,58 @@ async function waitFor(vm: NodeVm, what: string, ok: (p: Ppm) => boolean, name: 
 const waitScreen = (vm: NodeVm, want: KioskState, name: string, timeoutMs: number) =>
   waitFor(vm, want, (p) => readMarker(p) === want, name, timeoutMs);
 
+let browser: Browser | undefined;
+
+/**
+ * The page as Chromium draws it from the same node at the kiosk's size (the
+ * machine's one font family is the kiosk's, DejaVu: fonts-dejavu-core): the
+ * login page, or after logging in, the guest list with `guest` in it. Kept
+ * as reference-<name>.png.
+ */
+async function reference(vm: NodeVm, name: string, guest?: string): Promise<Ppm> {
+  browser ??= await launchBrowser();
+  const context = await browser.newContext({ viewport: KIOSK_VIEWPORT, locale: 'en-US', ignoreHTTPSErrors: true });
+  try {
+    context.setDefaultTimeout(PAGE_TIMEOUT_MS);
+    const page = await context.newPage();
+    await page.goto(`${vm.url}/?kiosk&blank=0`);
+    await page.locator('main.login input[name="username"]').waitFor();
+    if (guest !== undefined) {
+      await browserLogin(page, 'admin', PASSWORD);
+      await page.getByRole('link', { name: guest }).waitFor();
+    }
+    // What the kiosk shows a moment after the page is there: fonts loaded, focus moved, nothing left to animate.
+    await page.evaluate(() => document.fonts.ready);
+    await sleep(1000);
+    const png = await page.screenshot({ type: 'png' });
+    writeFileSync(join(SCREENS, `reference-${name}.png`), png);
+    return parsePng(png);
+  } finally {
+    await context.close().catch(() => undefined);
+  }
+}
+
+/** How alike a screen and a reference are: the whole screen, or only `area` of both. */
+const likeness = (p: Ppm, ref: Ppm, area?: Parameters<typeof crop>[1]) => (area ? screenLikeness(crop(p, area), crop(ref, area)) : screenLikeness(p, ref));
+
+/** Waits until the marker shows `want` and the screen (or its `area`) looks like Chromium's `ref`; logs how alike. */
+async function waitLike(vm: NodeVm, want: KioskState, ref: Ppm, name: string, timeoutMs: number, area?: Parameters<typeof crop>[1]): Promise<Ppm> {
+  let best = 0;
+  let shown: Ppm | undefined;
+  try {
+    await waitFor(vm, `${want}, drawn as Chromium draws it`, (p) => {
+      if (readMarker(p) !== want) return false;
+      const like = likeness(p, ref, area);
+      best = Math.max(best, like);
+      shown = p;
+      return like >= LIKENESS_MIN;
+    }, name, timeoutMs);
+  } finally {
+    process.stderr.write(`kiosk test: ${name}: likeness to Chromium's rendering ${best.toFixed(3)} (at least ${LIKENESS_MIN})\n`);
+  }
+  return shown!;
+}
+
 const tabs = (n: number) => Array.from({ length: n }, () => ['tab']);
 
 const T = suite('kiosk image');
@@ -144,6 +214,7 @@ T.before(async () => {
 });
 
 T.after(async () => {
+  await closeBrowser(browser).catch(() => undefined);
   await Promise.all(vms.map((v) => v.stop()));
   if (dir) rmSync(dir, { recursive: true, force: true });
   lock?.release();
@@ -204,11 +275,16 @@ T('should boot with a screen, serve HTTPS with the certificate of its first boot
   }
 });
 
-T('should show the login page on the node\'s screen, log in by keyboard and list the guests', async () => {
+T('should show the login page on the node\'s screen as Chromium draws it, log in by keyboard and list the guests', async () => {
   const vm = screenVm!;
-  await waitScreen(vm, 'login', 'login', SCREEN_TIMEOUT_MS);
+  const loginRef = await reference(vm, 'login');
+  const guestsRef = await reference(vm, 'guests', 'on-screen');
+  assert.ok(likeness(loginRef, guestsRef) < LIKENESS_MIN / 2, 'the likeness tells the login page from the guest list');
+  const loginShown = await waitLike(vm, 'login', loginRef, 'login', SCREEN_TIMEOUT_MS);
+  assert.ok(likeness(loginShown, guestsRef) < LIKENESS_MIN, 'the login page on the screen is not the guest list');
   await vm.sendKeys(typeKeys(`admin\t${PASSWORD}\n`));
-  await waitScreen(vm, 'guests', 'guests', PAGE_TIMEOUT_MS);
+  const guestsShown = await waitLike(vm, 'guests', guestsRef, 'guests', PAGE_TIMEOUT_MS, GUEST_LIST_AREA);
+  assert.ok(likeness(guestsShown, loginRef) < LIKENESS_MIN, 'the guest list on the screen is not the login page');
 });
 
 T('should open a guest\'s console in the whole window by keyboard, type into the guest and leave with Ctrl+Alt+Shift', async () => {

@@ -1,6 +1,8 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { colourCount, parsePpm, pixel, readMarker, shareNear, typeKeys } from '../../../build/lab/screen';
+import { deflateSync } from 'node:zlib';
+import { crc32 } from '../../../node-cgi/console/png';
+import { colourCount, crop, parsePng, parsePpm, pixel, readMarker, screenLikeness, shareNear, typeKeys, type Ppm } from '../../../build/lab/screen';
 import { MARKER_CELL_PX, digitColor, markerDigits, type KioskState } from '../../../web/kiosk';
 
 /** A w×h P6 image, background `bg`, with the kiosk marker of `state` drawn as the web app draws it. */
@@ -50,6 +52,117 @@ N('should measure the part of the screen near a colour, within the tolerance', (
   assert.is(shareNear(p, [0, 0, 0], 40), (8 * 8) / (64 * 48), 'the marker\'s black cell only');
 });
 N.run();
+
+/** A PNG of `p`, row y filtered with filter type `filters[y % filters.length]` (an encoder as RFC 2083 describes). */
+function png(p: Ppm, channels: 3 | 4, filters: number[]): Buffer {
+  const stride = p.width * channels;
+  const rows: Buffer[] = [];
+  let prev = Buffer.alloc(stride);
+  for (let y = 0; y < p.height; y++) {
+    const line = Buffer.alloc(stride, 255);
+    for (let x = 0; x < p.width; x++) p.rgb.copy(line, x * channels, (y * p.width + x) * 3, (y * p.width + x) * 3 + 3);
+    const f = filters[y % filters.length]!;
+    const out = Buffer.alloc(stride + 1);
+    out[0] = f;
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? line[i - channels]! : 0;
+      const b = prev[i]!;
+      const c = i >= channels ? prev[i - channels]! : 0;
+      const pa = Math.abs(b - c);
+      const pb = Math.abs(a - c);
+      const pc = Math.abs(a + b - 2 * c);
+      const paeth = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      const pred = [0, a, b, (a + b) >> 1, paeth][f]!;
+      out[i + 1] = (line[i]! - pred) & 0xff;
+    }
+    rows.push(out);
+    prev = line;
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'latin1'), data])));
+    return Buffer.concat([len, Buffer.from(type, 'latin1'), data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(p.width, 0);
+  ihdr.writeUInt32BE(p.height, 4);
+  ihdr.set([8, channels === 4 ? 6 : 2, 0, 0, 0], 8);
+  const z = deflateSync(Buffer.concat(rows));
+  // Two IDAT chunks: a decoder must join them.
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', z.subarray(0, 7)), chunk('IDAT', z.subarray(7)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A w×h screen of noise-free test content: a gradient with a few stripes. */
+function pattern(w: number, h: number): Ppm {
+  const rgb = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgb.set([(x * 7 + y) & 255, (y * 13) & 255, x % 5 === 0 ? 250 : (x * y) & 255], (y * w + x) * 3);
+  return { width: w, height: h, rgb };
+}
+
+const G = suite('parsePng');
+G('should read RGB and RGBA PNGs with every filter type, as the same pixels', () => {
+  const p = pattern(9, 10);
+  for (const channels of [3, 4] as const) {
+    const back = parsePng(png(p, channels, [0, 1, 2, 3, 4]));
+    assert.equal([back.width, back.height], [9, 10]);
+    assert.ok(back.rgb.equals(p.rgb), `${channels} channels`);
+  }
+});
+G('should refuse what is not a PNG (the decoder\'s own tests have the rest)', () => {
+  assert.throws(() => parsePng(parsePpmBytes()), /not a PNG/);
+});
+G.run();
+
+function parsePpmBytes(): Buffer {
+  return screen(2, 2, [0, 0, 0]);
+}
+
+/** A w×h screen of background `bg` with filled boxes (x, y, w, h, colour): text lines and fields of a page, in short. */
+function page(w: number, h: number, bg: [number, number, number], boxes: [number, number, number, number, [number, number, number]][]): Ppm {
+  const p = parsePpm(screen(w, h, bg));
+  for (const [bx, by, bw, bh, c] of boxes) for (let y = by; y < by + bh; y++) for (let x = bx; x < bx + bw; x++) p.rgb.set(c, (y * w + x) * 3);
+  return p;
+}
+
+const L = suite('screenLikeness');
+const WHITE: [number, number, number] = [255, 255, 255];
+const login = page(128, 96, [31, 41, 55], [[20, 20, 40, 3, WHITE], [20, 40, 60, 12, WHITE], [20, 60, 60, 12, WHITE]]);
+L('should find a screen like itself, and like itself drawn a pixel off and a little lighter', () => {
+  assert.is(screenLikeness(login, login), 1);
+  const other = page(128, 96, [35, 45, 60], [[21, 20, 40, 3, WHITE], [21, 41, 60, 12, WHITE], [21, 61, 60, 12, WHITE]]);
+  assert.ok(screenLikeness(login, other) >= 0.8, String(screenLikeness(login, other)));
+});
+L('should find a blank screen, another page and another background unlike the page', () => {
+  assert.is(screenLikeness(login, page(128, 96, [31, 41, 55], [])), 0, 'only the background');
+  assert.is(screenLikeness(login, page(128, 96, [0, 0, 0], [])), 0, 'black');
+  const RED: [number, number, number] = [200, 60, 60];
+  const list = page(128, 96, [31, 41, 55], [[0, 0, 128, 14, [60, 60, 200]], [4, 30, 120, 2, RED], [4, 50, 120, 2, RED], [4, 70, 120, 2, RED]]);
+  assert.ok(screenLikeness(login, list) < 0.5, String(screenLikeness(login, list)));
+  const light = page(128, 96, [240, 240, 240], [[20, 20, 40, 3, [30, 60, 200]], [20, 40, 60, 12, [30, 60, 200]], [20, 60, 60, 12, [30, 60, 200]]]);
+  assert.ok(screenLikeness(login, light) < 0.2, String(screenLikeness(login, light)));
+});
+L('should find a page whose parts moved by more than the shift it allows unlike it', () => {
+  const moved = page(128, 96, [31, 41, 55], [[20, 50, 40, 3, WHITE], [20, 70, 60, 12, WHITE], [20, 82, 60, 12, WHITE]]);
+  assert.ok(screenLikeness(login, moved, 16, 24, 4) < 0.5, String(screenLikeness(login, moved, 16, 24, 4)));
+  assert.ok(screenLikeness(login, moved, 16, 24, 32) >= 0.7, 'within a larger shift');
+});
+L('should refuse screens of different sizes', () => {
+  assert.throws(() => screenLikeness(login, pattern(64, 96)), /screens of 128×96 and 64×96 cannot be compared/);
+});
+L.run();
+
+const X = suite('crop');
+X('should cut out a rectangle of the screen', () => {
+  const p = pattern(9, 10);
+  const c = crop(p, { x: 2, y: 3, w: 4, h: 5 });
+  assert.equal([c.width, c.height, pixel(c, 0, 0), pixel(c, 3, 4)], [4, 5, pixel(p, 2, 3), pixel(p, 5, 7)]);
+});
+X('should refuse a rectangle that is not inside the screen', () => {
+  assert.throws(() => crop(pattern(9, 10), { x: 6, y: 0, w: 4, h: 2 }), /4×2 at 6,0 is not inside a screen of 9×10/);
+});
+X.run();
 
 const K = suite('typeKeys');
 K('should type letters, capitals, digits, signs, Tab and Enter as qcode chords', () => {
