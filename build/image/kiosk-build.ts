@@ -13,7 +13,7 @@
  * ones, and the size report compares every part with the last kiosk build.
  */
 import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { DIST, ROOT } from '../build';
 import { lighttpdConfig } from '../server';
 import { writeCpio, type CpioSource } from './cpio';
@@ -22,7 +22,7 @@ import { certPaths } from './https';
 import { CACHE, OUT, makeIso, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
 import {
   HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PARTS, KIOSK_UDEV_RULES,
-  KIOSK_WESTON_INI, WESTON_INI, Z3_SONAME, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
+  KIOSK_WESTON_INI, WESTON_INI, Z3_SONAME, ICU_DATA_LIB_RE, icuDataAssembly, icuDataDrop, icuDataLocation, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
 } from './kiosk';
 import { GRUB_ENTRIES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, PARTS, nodeLighttpdConfig, type GrubEntry, type ImageSizeRow } from './layout';
 import { imageModules, loadOrder, parseModulesDep, EARLY_MODULES, BOOT_MODULES, KVM_MODULES, HARDWARE_MODULES } from './modules';
@@ -78,6 +78,35 @@ function z3Stub(llvm: string, out: string): void {
   sh(['strip', '--strip-unneeded', out]);
 }
 
+/**
+ * ICU's data library with the data the UI needs only (kiosk.ts icuDataDrop):
+ * its package cut out of this machine's library, items removed with icupkg
+ * (icu-devtools), then linked again as a library of that one symbol.
+ * Returns the bytes before and after.
+ */
+function trimIcuData(lib: string, out: string): { from: number; to: number } {
+  const loc = icuDataLocation(sh(['readelf', '-W', '--dyn-syms', lib]), sh(['readelf', '-W', '-S', lib]));
+  const dir = join(CACHE, 'icu-data');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'out'), { recursive: true });
+  // icupkg names the package after the file (icudt72l.dat → items icudt72l/…).
+  const name = `${loc.symbol.replace(/_dat$/, '')}l.dat`;
+  const full = join(dir, name);
+  writeFileSync(full, readFileSync(lib).subarray(loc.offset, loc.offset + loc.size));
+  const items = sh(['icupkg', '-l', full]).split('\n').map((l) => l.trim()).filter(Boolean);
+  const drop = icuDataDrop(items);
+  writeFileSync(join(dir, 'drop.txt'), drop.join('\n') + '\n');
+  const trimmed = join(dir, 'out', name);
+  sh(['icupkg', '-r', join(dir, 'drop.txt'), full, trimmed]);
+  writeFileSync(join(dir, 'data.s'), icuDataAssembly(loc.symbol, trimmed));
+  sh(['as', '-o', join(dir, 'data.o'), join(dir, 'data.s')]);
+  sh(['ld', '-shared', '-soname', basename(lib), '-o', out, join(dir, 'data.o')]);
+  sh(['strip', '--strip-unneeded', out]);
+  const r = { from: statSync(lib).size, to: statSync(out).size };
+  rmSync(dir, { recursive: true, force: true });
+  return r;
+}
+
 function stageElf(ks: KioskStage, std: Stage): void {
   const needs: Record<KioskPartName, string[]> = { mesa: [], webkit: [], kiosk: [] };
   const copyElf = (part: KioskPartName, f: HostFile) => {
@@ -90,6 +119,11 @@ function stageElf(ks: KioskStage, std: Stage): void {
   for (const [lib, part] of libs) {
     if (lib.endsWith('/' + Z3_SONAME)) continue;
     if (/\/libLLVM-[0-9]+\.so/.test(lib)) llvm = lib;
+    if (ICU_DATA_LIB_RE.test(lib)) {
+      const r = trimIcuData(lib, ks.path(part, usrMerged(lib)));
+      process.stdout.write(`image: ${basename(lib)} trimmed to the UI's languages: ${(r.from / 1e6).toFixed(1)} → ${(r.to / 1e6).toFixed(1)} MB\n`);
+      continue;
+    }
     ks.copy(part, lib, usrMerged(lib));
   }
   if (!llvm) throw new Error('Mesa\'s driver no longer links libLLVM: check the z3 stub');

@@ -23,7 +23,8 @@
  *   kiosk  = weston (DRM backend, kiosk shell), cog and its Wayland platform,
  *            udev (libinput needs tagged devices), one font, keyboard maps,
  *            the KMS drivers, the set-up's files
- *   webkit = WPE WebKit (web and network processes), ICU, libsoup, TLS
+ *   webkit = WPE WebKit (web and network processes), ICU (its data trimmed
+ *            to the UI's languages), libsoup, TLS
  *   mesa   = EGL, the llvmpipe driver and LLVM
  *
  *   initrd-kiosk.img = initrd.img ++ cpio(etc/parts, parts/kiosk.sfs, webkit.sfs, mesa.sfs)
@@ -368,6 +369,67 @@ export function z3StubAssembly(symbols: readonly string[]): string {
   for (const s of symbols) lines.push(`\t.globl ${s}`, `\t.type ${s}, @function`);
   lines.push(...symbols.map((s) => `${s}:`), '\tud2', '');
   return lines.join('\n');
+}
+
+/** ICU's data library: the one ICU library the kiosk ships trimmed (icuDataDrop). */
+export const ICU_DATA_LIB_RE = /\/libicudata\.so\.[0-9]+$/;
+/** The web app's languages (web/i18n LANGS): the only locales whose ICU data the kiosk keeps. */
+export const KIOSK_ICU_LANGS = ['en', 'de'] as const;
+
+/**
+ * The items of ICU's data package (`icupkg -l` names) the kiosk leaves out:
+ * libicudata goes from 31.3 to 7.2 MB unpacked, the mesa part (where it
+ * lands) from 42.0 to 36.4 MB of xz. What goes:
+ *
+ *   *.cnv             legacy character converters (the UI is UTF-8, which WebKit decodes itself)
+ *   translit/*        transliterators (nothing in WebKit or JavaScriptCore uses them)
+ *   <locale>.res      every locale's data, in every tree (names, currencies, zones, units,
+ *                     collation, number spelling), but root and KIOSK_ICU_LANGS'
+ *
+ * Kept: root and those locales, pool.res and res_index.res of each tree,
+ * time zones, plural rules, normalization (nfc, nfkc, uts46 for host
+ * names), break rules and their dictionaries (a guest's name in Thai or
+ * Chinese still breaks), Unicode properties. A locale left out falls back
+ * to root (Intl, localeCompare): formatted, just not in that language.
+ */
+export function icuDataDrop(items: readonly string[], langs: readonly string[] = KIOSK_ICU_LANGS): string[] {
+  const keepLocale = new RegExp(`^(root|${langs.join('|')})(_|\\.)`);
+  return items.filter((item) => {
+    const [dir, file] = item.includes('/') ? [item.slice(0, item.lastIndexOf('/')), item.slice(item.lastIndexOf('/') + 1)] : ['', item];
+    if (file.endsWith('.cnv') || dir === 'translit') return true;
+    // Locale data: a 2–3 letter language, maybe with script, region, variant ("es_", the parent of es_419, too).
+    return /^[a-z]{2,3}(_[A-Za-z0-9_]*)?\.res$/.test(file) && file !== 'res_index.res' && !keepLocale.test(file);
+  });
+}
+
+/**
+ * Where libicudata keeps its data package, from `readelf -W --dyn-syms`
+ * and `readelf -W -S`: the symbol icudtNN_dat (an object in .rodata) and
+ * its bytes' offset in the file.
+ */
+export function icuDataLocation(readelfDynSyms: string, readelfSections: string): { symbol: string; offset: number; size: number } {
+  let sym: { symbol: string; value: number; size: number; ndx: string } | undefined;
+  for (const line of readelfDynSyms.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // Num: Value Size Type Bind Vis Ndx Name
+    if (f.length >= 8 && /^icudt[0-9]+_dat$/.test(f[7]!) && f[3] === 'OBJECT' && f[6] !== 'UND') {
+      sym = { symbol: f[7]!, value: parseInt(f[1]!, 16), size: f[2]!.startsWith('0x') ? parseInt(f[2]!, 16) : Number(f[2]), ndx: f[6]! };
+    }
+  }
+  if (!sym) throw new Error('libicudata defines no icudtNN_dat object');
+  // "  [11] .rodata  PROGBITS  0000000000002000 002000 1dcde00 00   A  0   0 16": Nr Name Type Addr Off Size …
+  const sec = new RegExp(`^\\s*\\[\\s*${sym.ndx}\\]\\s+(\\S+)\\s+\\S+\\s+([0-9a-f]+)\\s+([0-9a-f]+)\\s+([0-9a-f]+)`, 'm').exec(readelfSections);
+  if (!sec) throw new Error(`libicudata has no section ${sym.ndx} for ${sym.symbol}`);
+  const [addr, off, size] = [parseInt(sec[2]!, 16), parseInt(sec[3]!, 16), parseInt(sec[4]!, 16)];
+  if (sym.value < addr || sym.value + sym.size > addr + size) throw new Error(`${sym.symbol} lies outside section ${sec[1]}`);
+  return { symbol: sym.symbol, offset: off + sym.value - addr, size: sym.size };
+}
+
+/** A libicudata of one symbol, `symbol`, holding the data package `datFile` (for as; ld -shared makes the library). */
+export function icuDataAssembly(symbol: string, datFile: string): string {
+  if (!/^icudt[0-9]+_dat$/.test(symbol)) throw new Error(`not an ICU data symbol: ${JSON.stringify(symbol)}`);
+  if (/["\\\n]/.test(datFile)) throw new Error(`a data file name as cannot quote: ${JSON.stringify(datFile)}`);
+  return ['\t.section .rodata', `\t.globl ${symbol}`, `\t.type ${symbol}, @object`, '\t.balign 16', `${symbol}:`, `\t.incbin "${datFile}"`, `\t.size ${symbol}, . - ${symbol}`, ''].join('\n');
 }
 
 /** The undefined Z3_ symbols of `readelf -W --dyn-syms` output. */

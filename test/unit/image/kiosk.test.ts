@@ -1,9 +1,10 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
-  KIOSK_MIN_RAM_MIB, KIOSK_URL, KIOSK_USER, WESTON_INI, assignLibraries, cogArgs, cogEnv, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskEnabledVars,
+  KIOSK_ICU_LANGS, KIOSK_MIN_RAM_MIB, KIOSK_URL, icuDataAssembly, icuDataDrop, icuDataLocation, KIOSK_USER, WESTON_INI, assignLibraries, cogArgs, cogEnv, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskEnabledVars,
   kioskInittab, kioskMdevConf, kioskUrl, memTotalMiB, runnerScript, undefinedZ3Symbols, westonArgs, z3StubAssembly,
 } from '../../../build/image/kiosk';
+import { LANGS } from '../../../web/i18n';
 
 const C = suite('contentFilter');
 C('should block everything, then let only https and wss of the node\'s own port through', () => {
@@ -116,6 +117,53 @@ Z('should refuse no symbols and names that are not z3 symbols', () => {
   assert.throws(() => z3StubAssembly(['Z3_x; rm']), /not a z3 symbol/);
 });
 Z.run();
+
+/** readelf -W --dyn-syms and -S of Debian 12's libicudata.so.72 (libicu72 72.1-3+deb12u1), the lines that matter. */
+const ICU_SYMS = `Symbol table '.dynsym' contains 6 entries:
+   Num:    Value          Size Type    Bind   Vis      Ndx Name
+     0: 0000000000000000     0 NOTYPE  LOCAL  DEFAULT  UND 
+     1: 0000000000000000     0 NOTYPE  WEAK   DEFAULT  UND __cxa_finalize
+     5: 0000000000002000 0x1dcde00 OBJECT  GLOBAL DEFAULT   11 icudt72_dat`;
+const ICU_SECTIONS = `Section Headers:
+  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al
+  [ 9] .text             PROGBITS        0000000000001040 001040 0000b9 00  AX  0   0 16
+  [10] .fini             PROGBITS        00000000000010fc 0010fc 000009 00  AX  0   0  4
+  [11] .rodata           PROGBITS        0000000000002000 002000 1dcde00 00   A  0   0 16
+  [12] .eh_frame         PROGBITS        0000000001dcfe00 1dcfe00 000004 00   A  0   0  8`;
+
+const ICU = suite('ICU data');
+ICU('should keep the web app\'s languages', () => {
+  assert.equal([...KIOSK_ICU_LANGS].sort(), [...LANGS].sort());
+});
+ICU('should drop converters, transliterators and the locales of other languages, in every tree', () => {
+  const items = ['fr.res', 'fr_CA.res', 'es_.res', 'zh_Hant_TW.res', 'ibm-1047_P100-1995.cnv', 'translit/root.res', 'coll/fr.res', 'curr/ja.res', 'brkitr/fi.res'];
+  assert.equal(icuDataDrop(items), items);
+});
+ICU('should keep root, English, German, the trees\' pools and indexes, and the data that is no locale\'s', () => {
+  const items = ['root.res', 'en.res', 'en_US_POSIX.res', 'de_AT.res', 'coll/de.res', 'coll/root.res', 'coll/ucadata.icu', 'pool.res', 'curr/pool.res',
+    'res_index.res', 'coll/res_index.res', 'zoneinfo64.res', 'plurals.res', 'units.res', 'cnvalias.icu', 'uts46.nrm', 'nfkc.nrm', 'brkitr/line.brk',
+    'brkitr/cjdict.dict', 'unames.icu', 'rfc3491.spp'];
+  assert.equal(icuDataDrop(items), []);
+});
+ICU('should find the data package: its symbol and where its bytes lie in the file', () => {
+  assert.equal(icuDataLocation(ICU_SYMS, ICU_SECTIONS), { symbol: 'icudt72_dat', offset: 0x2000, size: 0x1dcde00 });
+  // A section loaded elsewhere than it lies in the file: the offset is the file's.
+  assert.equal(icuDataLocation(ICU_SYMS.replace('0000000000002000 0x1dcde00', '0000000000003010 0x100'), ICU_SECTIONS.replace('0000000000002000 002000', '0000000000003000 001000')),
+    { symbol: 'icudt72_dat', offset: 0x1010, size: 0x100 });
+});
+ICU('should refuse a library without the package, or with it outside its section', () => {
+  assert.throws(() => icuDataLocation(ICU_SYMS.replace('icudt72_dat', 'something_else'), ICU_SECTIONS), /defines no icudtNN_dat object/);
+  assert.throws(() => icuDataLocation(ICU_SYMS.replace('   11 icudt72_dat', '   13 icudt72_dat'), ICU_SECTIONS), /no section 13 for icudt72_dat/);
+  assert.throws(() => icuDataLocation(ICU_SYMS.replace('0x1dcde00', '0x1dcdf00'), ICU_SECTIONS), /icudt72_dat lies outside section \.rodata/);
+});
+ICU('should make a library of one object symbol holding the package', () => {
+  const s = icuDataAssembly('icudt72_dat', '/tmp/x/icudt72l.dat');
+  assert.match(s, /\.section \.rodata\n\t\.globl icudt72_dat\n\t\.type icudt72_dat, @object/);
+  assert.match(s, /icudt72_dat:\n\t\.incbin "\/tmp\/x\/icudt72l\.dat"\n\t\.size icudt72_dat, \. - icudt72_dat/);
+  assert.throws(() => icuDataAssembly('icudt72_dat; x', '/tmp/a'), /not an ICU data symbol/);
+  assert.throws(() => icuDataAssembly('icudt72_dat', '/tmp/a"b'), /a data file name as cannot quote/);
+});
+ICU.run();
 
 const L = suite('assignLibraries');
 L('should give each library to the first part that needs it, and none the standard node has', () => {
