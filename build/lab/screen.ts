@@ -142,8 +142,8 @@ class Sums {
   }
 }
 
-/** Of a's busy cells, the share that b has, alike, within `shift` pixels. */
-function found(a: Sums, b: Sums, cellPx: number, tolerance: number, shift: number): { busy: number; alike: number } {
+/** Of a's busy cells, the share that b has, alike, within `shift` pixels of where they are in a moved down by `dy`. */
+function found(a: Sums, b: Sums, cellPx: number, tolerance: number, shift: number, dy0: number): { busy: number; alike: number } {
   const { width, height } = a.p;
   let busy = 0;
   let alike = 0;
@@ -153,7 +153,7 @@ function found(a: Sums, b: Sums, cellPx: number, tolerance: number, shift: numbe
       if (!x.busy) continue;
       busy++;
       search: for (let dy = -shift; dy <= shift; dy++) {
-        const y0 = cy + dy;
+        const y0 = cy + dy0 + dy;
         if (y0 < 0 || y0 + cellPx > height) continue;
         for (let dx = -shift; dx <= shift; dx++) {
           const x0 = cx + dx;
@@ -170,6 +170,47 @@ function found(a: Sums, b: Sums, cellPx: number, tolerance: number, shift: numbe
   return { busy, alike };
 }
 
+/** Per row, how much the brightness changes from pixel to pixel: where the lines of text and the edges are. */
+function rowProfile(p: Ppm): Float64Array {
+  const out = new Float64Array(p.height);
+  for (let y = 0; y < p.height; y++) {
+    let sum = 0;
+    let prev = -1;
+    for (let x = 0; x < p.width; x++) {
+      const i = (y * p.width + x) * 3;
+      const lum = p.rgb[i]! + p.rgb[i + 1]! + p.rgb[i + 2]!;
+      if (prev >= 0) sum += Math.abs(lum - prev);
+      prev = lum;
+    }
+    out[y] = sum / p.width;
+  }
+  return out;
+}
+
+/**
+ * How far b's content lies below a's (negative: above), within `maxPx`: the
+ * shift of b's row profile that correlates best with a's.
+ */
+export function verticalOffset(a: Ppm, b: Ppm, maxPx: number): number {
+  const pa = rowProfile(a);
+  const pb = rowProfile(b);
+  const mean = (v: Float64Array) => v.reduce((s, x) => s + x, 0) / v.length;
+  const [ma, mb] = [mean(pa), mean(pb)];
+  let best = 0;
+  let bestScore = -Infinity;
+  for (let dy = -maxPx; dy <= maxPx; dy++) {
+    let sum = 0;
+    let n = 0;
+    for (let y = Math.max(0, -dy); y < pa.length && y + dy < pb.length; y++) {
+      sum += (pa[y]! - ma) * (pb[y + dy]! - mb);
+      n++;
+    }
+    const score = n > 0 ? sum / n : -Infinity;
+    if (score > bestScore || (score === bestScore && Math.abs(dy) < Math.abs(best))) [best, bestScore] = [dy, score];
+  }
+  return best;
+}
+
 /**
  * How alike two screens of the same size look, 0–1. Each screen is cut
  * into cells (squares of `cellPx`); a cell that holds something (text, a
@@ -182,14 +223,18 @@ function found(a: Sums, b: Sums, cellPx: number, tolerance: number, shift: numbe
  * has the same lines of text, fields and colours in the same places, while
  * another page, a blank screen or a text console does not. Cells empty in
  * a screen do not count (a page of mostly background would otherwise look
- * like any other of that background).
+ * like any other of that background). With `scrollPx`, b may show the
+ * content scrolled up or down by up to that much (verticalOffset()): one
+ * engine scrolled a focused element into view, the other did not.
  */
-export function screenLikeness(a: Ppm, b: Ppm, cellPx = LIKENESS_CELL_PX, tolerance = LIKENESS_TOLERANCE, shift = LIKENESS_SHIFT_PX): number {
+export function screenLikeness(a: Ppm, b: Ppm, o: { cellPx?: number; tolerance?: number; shift?: number; scrollPx?: number } = {}): number {
+  const { cellPx = LIKENESS_CELL_PX, tolerance = LIKENESS_TOLERANCE, shift = LIKENESS_SHIFT_PX, scrollPx = 0 } = o;
   if (a.width !== b.width || a.height !== b.height) throw new Error(`screens of ${a.width}×${a.height} and ${b.width}×${b.height} cannot be compared`);
+  const dy = scrollPx > 0 ? verticalOffset(a, b, scrollPx) : 0;
   const sa = new Sums(a);
   const sb = new Sums(b);
-  const ab = found(sa, sb, cellPx, tolerance, shift);
-  const ba = found(sb, sa, cellPx, tolerance, shift);
+  const ab = found(sa, sb, cellPx, tolerance, shift, dy);
+  const ba = found(sb, sa, cellPx, tolerance, shift, -dy);
   const share = (r: { busy: number; alike: number }) => (r.busy === 0 ? 1 : r.alike / r.busy);
   // Two empty screens are alike; an empty one and a page are not.
   if (ab.busy === 0 || ba.busy === 0) return ab.busy === ba.busy ? 1 : 0;

@@ -2,7 +2,7 @@ import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { deflateSync } from 'node:zlib';
 import { crc32 } from '../../../node-cgi/console/png';
-import { colourCount, crop, parsePng, parsePpm, pixel, readMarker, screenLikeness, shareNear, typeKeys, type Ppm } from '../../../build/lab/screen';
+import { colourCount, crop, parsePng, parsePpm, pixel, readMarker, screenLikeness, shareNear, typeKeys, verticalOffset, type Ppm } from '../../../build/lab/screen';
 import { MARKER_CELL_PX, digitColor, markerDigits, type KioskState } from '../../../web/kiosk';
 
 /** A w×h P6 image, background `bg`, with the kiosk marker of `state` drawn as the web app draws it. */
@@ -145,13 +145,27 @@ L('should find a blank screen, another page and another background unlike the pa
 });
 L('should find a page whose parts moved by more than the shift it allows unlike it', () => {
   const moved = page(128, 96, [31, 41, 55], [[20, 50, 40, 3, WHITE], [20, 70, 60, 12, WHITE], [20, 82, 60, 12, WHITE]]);
-  assert.ok(screenLikeness(login, moved, 16, 24, 4) < 0.5, String(screenLikeness(login, moved, 16, 24, 4)));
-  assert.ok(screenLikeness(login, moved, 16, 24, 32) >= 0.7, 'within a larger shift');
+  assert.ok(screenLikeness(login, moved, { shift: 4 }) < 0.5, String(screenLikeness(login, moved, { shift: 4 })));
+  assert.ok(screenLikeness(login, moved, { shift: 32 }) >= 0.7, 'within a larger shift');
+});
+L('should find a page scrolled by up to scrollPx like itself, and only then', () => {
+  const scrolled = page(128, 96, [31, 41, 55], [[20, 0, 40, 3, WHITE], [20, 20, 60, 12, WHITE], [20, 40, 60, 12, WHITE]]);
+  assert.ok(screenLikeness(login, scrolled, { shift: 4 }) < 0.5, 'scrolled by 20 px, beyond the shift');
+  assert.ok(screenLikeness(login, scrolled, { shift: 4, scrollPx: 24 }) >= 0.8, String(screenLikeness(login, scrolled, { shift: 4, scrollPx: 24 })));
 });
 L('should refuse screens of different sizes', () => {
   assert.throws(() => screenLikeness(login, pattern(64, 96)), /screens of 128×96 and 64×96 cannot be compared/);
 });
 L.run();
+
+const V = suite('verticalOffset');
+V('should find how far the second screen\'s content lies below the first\'s', () => {
+  const down = page(128, 96, [31, 41, 55], [[20, 27, 40, 3, WHITE], [20, 47, 60, 12, WHITE], [20, 67, 60, 12, WHITE]]);
+  assert.is(verticalOffset(login, down, 16), 7);
+  assert.is(verticalOffset(down, login, 16), -7);
+  assert.is(verticalOffset(login, login, 16), 0);
+});
+V.run();
 
 const X = suite('crop');
 X('should cut out a rectangle of the screen', () => {
