@@ -5,13 +5,13 @@
  * temporary root and a free port).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DIST, ROOT, cgiEntries } from './build';
 import { basename } from 'node:path';
-import { OPENSSL_REQ_CONF, certPaths, certificateArgs } from './image/https';
+import { pathsFor } from '../node-cgi/lib/paths';
 
 export interface ServerOptions {
   root: string;
@@ -23,6 +23,15 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Keep lighttpd's stdout off the terminal (tests). */
   quiet?: boolean;
+  /**
+   * Port of the cluster socket (HTTPS always, on `listen`): default the UI
+   * port when the UI is HTTPS (one socket), else the UI port + 1.
+   */
+  clusterPort?: number;
+  /** The address other nodes reach this one at (RAMVM_ADDRESS); default `listen` when it is a specific address. */
+  address?: string;
+  /** Run lighttpd (and so every CGI, task and guest it starts) in this network namespace (tests). */
+  netns?: string;
 }
 
 export interface RunningServer {
@@ -32,6 +41,8 @@ export interface RunningServer {
   proc: ChildProcess;
   /** Output of `ramvm init` (the generated admin password, once). */
   initOutput: string;
+  /** The cluster socket: "https://ADDR:PORT" (ADDR is `listen` for a wildcard listen). */
+  clusterUrl: string;
   stop(): Promise<void>;
 }
 
@@ -41,8 +52,27 @@ const MAX_REQUEST_KB = 64 * 1024 * 1024; // 64 GiB
 /** Where lighttpd puts its request-body temp files (see lighttpd.conf.in). */
 export const uploadDir = (root: string) => join(resolve(root), 'run/ramvm/upload');
 
-export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): string {
+/** The cluster port of a server: explicit, else the UI port with HTTPS, else UI port + 1 (8006 → 8007). */
+export function clusterPortOf(opts: Pick<ServerOptions, 'port' | 'https' | 'clusterPort'>): number {
+  return opts.clusterPort ?? (opts.https ? opts.port : opts.port + 1);
+}
+
+/** What the CGIs and the `ramvm` CLI learn of the server (also set by lighttpd.conf.in's setenv). */
+export function serverEnv(opts: Pick<ServerOptions, 'listen' | 'port' | 'https' | 'clusterPort' | 'address'>): Record<string, string> {
+  return {
+    RAMVM_LISTEN: opts.listen,
+    RAMVM_PORT: String(opts.port),
+    RAMVM_CLUSTER_PORT: String(clusterPortOf(opts)),
+    RAMVM_ADDRESS: opts.address ?? '',
+  };
+}
+
+/** The node's certificate and key for lighttpd (made by `ramvm init`, node-cgi/cluster/identity.ts). */
+export const nodePem = (root: string) => pathsFor(root).nodePem;
+
+export function lighttpdConfig(opts: ServerOptions): string {
   const root = resolve(opts.root);
+  const clusterPort = clusterPortOf(opts);
   const vars: Record<string, string> = {
     WWW: join(DIST, 'www'),
     DIST,
@@ -57,33 +87,26 @@ export function lighttpdConfig(opts: ServerOptions & { tlsPem?: string }): strin
     MAX_REQUEST_KB: String(MAX_REQUEST_KB),
     UPLOAD_DIR: uploadDir(root),
     HANDLERS: cgiEntries().map((f) => basename(f, '.ts')).filter((h) => h !== 'unknown').join('|'),
+    TLS_PEM: nodePem(root),
+    CLUSTER_PORT: String(clusterPort),
+    ADDRESS: opts.address ?? '',
   };
-  if (opts.tlsPem) vars.TLS_PEM = opts.tlsPem;
   for (const [k, v] of Object.entries(vars)) {
     if (/["\\\n]/.test(v)) throw new Error(`${k} may not contain quotes, backslashes or newlines: ${v}`);
   }
-  // Config fragments, built only from the checked values above.
-  vars.EXTRA_MODULES = opts.tlsPem ? ', "mod_openssl"' : '';
-  vars.TLS = opts.tlsPem ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n` : '';
+  if (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535) throw new Error(`cluster port must be a port number, not ${clusterPort}`);
+  if (opts.https && clusterPort !== opts.port) throw new Error('with HTTPS the cluster socket is the UI socket: leave the cluster port unset or equal to the port');
+  // Config fragments, built only from the checked values above. The cluster
+  // socket speaks HTTPS even when the UI is HTTP.
+  const listenSocket = `${opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen}:${clusterPort}`;
+  vars.TLS = opts.https
+    ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n`
+    : `$SERVER["socket"] == "${listenSocket}" {\n  ssl.engine = "enable"\n  ssl.pemfile = "${vars.TLS_PEM}"\n}\n`;
   return readFileSync(join(ROOT, 'build/lighttpd.conf.in'), 'utf8').replace(/\{\{([A-Z_]+)\}\}/g, (_, k: string) => {
     const v = vars[k];
     if (v === undefined) throw new Error(`lighttpd.conf.in: unknown placeholder ${k}`);
     return v;
   });
-}
-
-/** A self-signed certificate for HTTPS mode, made once per data root (build/image/https.ts). */
-function ensureCertificate(root: string, name: string): string {
-  const p = certPaths(root);
-  if (existsSync(p.pem)) return p.pem;
-  mkdirSync(p.dir, { recursive: true, mode: 0o700 });
-  const conf = join(p.dir, 'openssl-req.cnf');
-  writeFileSync(conf, OPENSSL_REQ_CONF);
-  const argv = certificateArgs(name, p, conf);
-  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'pipe' });
-  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
-  writeFileSync(p.pem, readFileSync(p.crt, 'utf8') + readFileSync(p.key, 'utf8'), { mode: 0o600 });
-  return p.pem;
 }
 
 function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
@@ -108,13 +131,15 @@ function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildP
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const root = resolve(opts.root);
-  const env = { ...process.env, ...opts.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? hostname() };
+  const env = { ...process.env, ...opts.env, ...serverEnv(opts), RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? hostname() };
+  // init also makes the node's certificate (etc/ramvm/priv/node.pem), which the config names.
   const init = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'init'], { env, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`ramvm init failed: ${init.stderr}`);
-  const tlsPem = opts.https ? ensureCertificate(root, opts.node ?? hostname()) : undefined;
   const confFile = join(root, 'run/ramvm/lighttpd.conf');
   mkdirSync(uploadDir(root), { recursive: true, mode: 0o700 });
-  writeFileSync(confFile, lighttpdConfig({ ...opts, root, ...(tlsPem ? { tlsPem } : {}) }));
+  // For the `ramvm` CLI run by hand: where this node listens (cluster/membership.ts serverEnv).
+  writeFileSync(pathsFor(root).serverInfo, JSON.stringify(serverEnv(opts)) + '\n');
+  writeFileSync(confFile, lighttpdConfig({ ...opts, root }));
   const check = spawnSync('lighttpd', ['-tt', '-f', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`lighttpd rejected its config: ${check.stderr}${check.stdout}`);
   // CGIs inherit lighttpd's stderr, not its errorlog: point both at the same
@@ -122,12 +147,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const logDir = join(root, 'var/log/ramvm');
   mkdirSync(logDir, { recursive: true });
   const errFd = openSync(join(logDir, 'lighttpd-error.log'), 'a', 0o640);
-  const proc = spawn('lighttpd', ['-D', '-f', confFile], { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', errFd], env });
+  const argv = [...(opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []), 'lighttpd', '-D', '-f', confFile];
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', errFd], env });
   closeSync(errFd);
   await waitForPort(opts.listen, opts.port, 10_000, proc);
   const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;
+  const clusterHost = opts.address ?? host;
   return {
     url: `${opts.https ? 'https' : 'http'}://${host}:${opts.port}`,
+    clusterUrl: `https://${clusterHost.includes(':') && !clusterHost.startsWith('[') ? `[${clusterHost}]` : clusterHost}:${clusterPortOf(opts)}`,
     root,
     confFile,
     proc,

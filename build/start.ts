@@ -8,7 +8,8 @@
  * npm-start`, the work cron does on image nodes: at once, then at each
  * whole minute (RAMVM_SCHEDULER_TICK_MS may ask for shorter, for tests).
  * A tick still running when the next is due is not doubled; lines it
- * prints are prefixed "backup:".
+ * prints are prefixed "backup:". After it, `ramvm cluster tick` keeps a
+ * cluster node in step (prefix "cluster:"; nothing outside a cluster).
  */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -35,16 +36,23 @@ export async function startCommand(): Promise<void> {
   if (stopping) return;
   const port = Number(process.env.RAMVM_PORT ?? 8006);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`RAMVM_PORT must be a port number, not ${process.env.RAMVM_PORT}`);
+  const clusterPort = process.env.RAMVM_CLUSTER_PORT ? Number(process.env.RAMVM_CLUSTER_PORT) : undefined;
+  if (clusterPort !== undefined && (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535)) {
+    throw new Error(`RAMVM_CLUSTER_PORT must be a port number, not ${process.env.RAMVM_CLUSTER_PORT}`);
+  }
   server = await startServer({
     root: process.env.RAMVM_ROOT ?? './var',
     listen: process.env.RAMVM_LISTEN ?? '127.0.0.1',
     port,
     node: process.env.RAMVM_NODE || hostname(),
     https: process.env.RAMVM_HTTPS === '1',
+    ...(clusterPort !== undefined ? { clusterPort } : {}),
+    ...(process.env.RAMVM_ADDRESS ? { address: process.env.RAMVM_ADDRESS } : {}),
   });
   if (server.initOutput) process.stdout.write(server.initOutput);
   process.stdout.write(`ramvm node ${process.env.RAMVM_NODE || hostname()}: data in ${server.root}, log in ${server.root}/var/log/ramvm/lighttpd-error.log\n`);
   process.stdout.write(`listening on ${server.url}\n`);
+  process.stdout.write(`cluster socket on ${server.clusterUrl}\n`);
   if (stopping) {
     // Asked to stop while starting up.
     await server.stop();
@@ -72,7 +80,7 @@ function ramvm(root: string, args: string[], prefix: string): Promise<void> {
   });
 }
 
-/** The backup scheduler of this node: a tick now, then at every whole interval; stop() ends the timer. */
+/** The minute work of this node: the backup scheduler's tick, then the cluster's; now, then at every whole interval; stop() ends the timer. */
 function runScheduler(root: string, intervalMs: number): { stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
@@ -84,6 +92,8 @@ function runScheduler(root: string, intervalMs: number): { stop: () => void } {
     running = true;
     try {
       await ramvm(root, ['backup', 'tick', 'npm-start'], 'backup');
+      // A cluster node keeps in step (a no-op outside a cluster).
+      await ramvm(root, ['cluster', 'tick'], 'cluster');
     } finally {
       running = false;
     }

@@ -14,11 +14,11 @@ export type { AuditEvent } from './access/audit';
 export type { Privilege, RoleName } from './access/privileges';
 
 // /api/task
-export type { TaskRecord, TaskStatus } from './tasks/task';
+export type { TaskRecord, TaskStatus, TaskPart } from './tasks/task';
 
 // /api/vm, /api/node, and what a guest's config holds
 export type {
-  VmListEntry, VmDetail, VmStatusView, VmConfig, VmCreateRequest, VmState, VmStatusInfo, VmResources, DiskConfig, NicConfig, NicRuntime,
+  VmListEntry, VmDetail, VmStatusView, VmConfig, VmCreateRequest, VmState, VmListState, VmStatusInfo, VmResources, DiskConfig, NicConfig, NicRuntime,
   DiskUsage, TemporaryMark, NodeResources, NodeSettings, OsType, DiskBus, DiskFormat, CacheMode, NicModel, Accelerator, AccelSetting,
   HostAccel, VmFault, FaultState, VmCreateCheck, Issue,
 } from './vm';
@@ -38,3 +38,7 @@ export type { MailSettings } from './backup/config';
 export type { TemporaryGuest, BootResult } from './restore/boot';
 export type { BootCheckResult } from './restore/bootcheck';
 export type { BootCheckSetting } from './restore/settings';
+
+// /api/cluster
+export type { ClusterView, ClusterNodeView } from './handlers/cluster';
+export type { JoinTokenAnswer } from './cluster/membership';

@@ -9,6 +9,7 @@
  *                                                POST   /api/backup/local%3A101%3A2026…/restore  {"vmid":105}
  *   client.access.users.update('anna', { enabled: false })
  *                                                PUT    /api/access/users/anna  {"enabled":false}
+ *   client.cluster.removeNode('pve2')            DELETE /api/cluster/nodes/pve2
  *
  * createClient(send) takes the transport (web/api.ts's request: CSRF,
  * renewal, ApiError), so a unit test passes one that returns the request
@@ -19,7 +20,7 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
+  AccelSetting, BackupAlert, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, NodeResources, NodeSettings,
   SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
@@ -140,6 +141,18 @@ export function createClient(send: Send) {
       list: (limit: number) => get<TaskRecord[]>(`/api/task${query({ limit })}`),
       get: (id: string) => get<TaskRecord>(`/api/task/${seg(id)}`),
       log: (id: string, tail: number) => get<{ lines: string[] }>(`/api/task/${seg(id)}/log${query({ tail })}`),
+    },
+    cluster: {
+      /** The cluster as this node sees it (every node asked now); a single node: name null, itself the only node. */
+      get: () => get<ClusterView>('/api/cluster'),
+      create: (name: string) => post<ClusterView>('/api/cluster', { name }),
+      /** A single-use join token (on the master; a member sends it there). */
+      token: () => post<JoinTokenAnswer>('/api/cluster/token', {}),
+      /** Join the cluster of the master at `master` (its cluster URL): a task; this node's users become the cluster's. */
+      join: (body: { master: string; token: string; fingerprint: string }) => post<Started>('/api/cluster/join', body),
+      /** This member becomes the master (only while the master does not answer). */
+      promote: () => post<ClusterView>('/api/cluster/promote', {}),
+      removeNode: (name: string) => del<ClusterView & { left: boolean }>(`/api/cluster/nodes/${seg(name)}`),
     },
     monitor: {
       run: (vmid: number | string, command: string) => post<{ output: string }>(`/api/monitor/${seg(vmid)}`, { command }),

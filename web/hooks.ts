@@ -19,6 +19,12 @@
  * Neither sets state after its component is gone, and a load that a later
  * one overtook (reload(), new keys) is dropped, so an old answer never
  * replaces a newer one.
+ *
+ * Data many parts of the page show at once (the task list, the cluster)
+ * comes from one shared poller, which polls only while someone listens:
+ *
+ *   export const taskPoller = createSharedPoller(() => client.tasks.list(100), pollDelayMs, REAL_TIMERS);
+ *   const { data, error } = useShared(taskPoller);
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 
@@ -134,6 +140,78 @@ export function usePoll<T>(load: () => Promise<T>, opts: PollOptions<T>): Poll<T
 /** Load once (again when `keys` change, or on reload()). */
 export function useLoad<T>(load: () => Promise<T>, keys: readonly unknown[] = []): Poll<T> {
   return usePoll(load, { every: null, keys });
+}
+
+export type SharedPoller<T> = ReturnType<typeof createSharedPoller<T>>;
+
+/**
+ * One poller of `load` for every listener: the first subscriber starts it,
+ * the last one gone stops it (and forgets the data); `delayMs` says after
+ * each answer how long to wait. Polls never overlap: a refresh while one
+ * is in flight runs once it is in.
+ */
+export function createSharedPoller<T>(load: () => Promise<T>, delayMs: (data: T | null) => number, timers: Timers) {
+  let state: Loaded<T> = { data: null, error: null };
+  const listeners = new Set<(s: Loaded<T>) => void>();
+  let timer: unknown = null;
+  let inFlight = false;
+  let again = false;
+
+  const schedule = (ms: number) => {
+    if (timer !== null) timers.clearTimeout(timer);
+    timer = listeners.size > 0 ? timers.setTimeout(poll, ms) : null;
+  };
+
+  async function poll(): Promise<void> {
+    timer = null;
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    try {
+      state = { data: await load(), error: null };
+    } catch (error) {
+      state = { data: state.data, error };
+    }
+    inFlight = false;
+    for (const fn of listeners) fn(state);
+    if (again) {
+      again = false;
+      return poll();
+    }
+    schedule(delayMs(state.data));
+  }
+
+  return {
+    state: () => state,
+    /** Poll now (something changed, or the user asked). */
+    refresh: (): Promise<void> => (listeners.size > 0 ? poll() : Promise.resolve()),
+    subscribe(fn: (s: Loaded<T>) => void): () => void {
+      listeners.add(fn);
+      if (listeners.size === 1) void poll();
+      return () => {
+        listeners.delete(fn);
+        if (listeners.size === 0) {
+          if (timer !== null) timers.clearTimeout(timer);
+          timer = null;
+          state = { data: null, error: null };
+        }
+      };
+    },
+  };
+}
+
+/** A shared poller's data; it polls while mounted. */
+export function useShared<T>(poller: SharedPoller<T>): Loaded<T> {
+  const [s, setS] = useState<Loaded<T>>(poller.state());
+  useEffect(() => {
+    const off = poller.subscribe(setS);
+    // A poll may have ended between the first render and now.
+    setS(poller.state());
+    return off;
+  }, [poller]);
+  return s;
 }
 
 /** A ref that is true while the component is mounted. */

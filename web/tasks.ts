@@ -11,7 +11,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { TaskRecord } from '../node-cgi/api-types';
 import { api, type ApiError } from './api';
 import { client } from './client';
-import { REAL_TIMERS, type Timers } from './hooks';
+import { createSharedPoller, REAL_TIMERS, useShared, type Timers } from './hooks';
 import { hasMessage, t } from './i18n';
 import type { Tone } from './components/status-badge';
 
@@ -59,72 +59,16 @@ export interface TaskState {
   error: ApiError | null;
 }
 
-/** A poller that runs while someone listens. */
-export function createTaskPoller(load: () => Promise<Task[]>, timers: Timers) {
-  let state: TaskState = { tasks: null, error: null };
-  const listeners = new Set<(s: TaskState) => void>();
-  let timer: unknown = null;
-  let inFlight = false;
-  let again = false;
-
-  const schedule = (ms: number) => {
-    if (timer !== null) timers.clearTimeout(timer);
-    timer = listeners.size > 0 ? timers.setTimeout(poll, ms) : null;
-  };
-
-  async function poll(): Promise<void> {
-    timer = null;
-    if (inFlight) {
-      again = true;
-      return;
-    }
-    inFlight = true;
-    try {
-      state = { tasks: await load(), error: null };
-    } catch (e) {
-      state = { tasks: state.tasks, error: e as ApiError };
-    }
-    inFlight = false;
-    for (const fn of listeners) fn(state);
-    if (again) {
-      again = false;
-      return poll();
-    }
-    schedule(pollDelayMs(state.tasks));
-  }
-
-  return {
-    state: () => state,
-    /** Poll now (a task was just started, or the user asked). */
-    refresh: (): Promise<void> => (listeners.size > 0 ? poll() : Promise.resolve()),
-    subscribe(fn: (s: TaskState) => void): () => void {
-      listeners.add(fn);
-      if (listeners.size === 1) void poll();
-      return () => {
-        listeners.delete(fn);
-        if (listeners.size === 0) {
-          if (timer !== null) timers.clearTimeout(timer);
-          timer = null;
-          state = { tasks: null, error: null };
-        }
-      };
-    },
-  };
-}
+/** The task list's poller (hooks.ts createSharedPoller): 2 s while a task runs, else 10 s. */
+export const createTaskPoller = (load: () => Promise<Task[]>, timers: Timers) => createSharedPoller(load, pollDelayMs, timers);
 
 export const taskPoller = createTaskPoller(() => client.tasks.list(TASK_LIMIT), REAL_TIMERS);
 api.onTaskStarted(() => void taskPoller.refresh());
 
 /** The shared task list; polls while mounted. */
 export function useTasks(): TaskState {
-  const [s, setS] = useState<TaskState>(taskPoller.state());
-  useEffect(() => {
-    const off = taskPoller.subscribe(setS);
-    // A poll may have ended between the first render and now.
-    setS(taskPoller.state());
-    return off;
-  }, []);
-  return s;
+  const { data, error } = useShared(taskPoller);
+  return { tasks: data, error: error as ApiError | null };
 }
 
 const ackKey = (user: string) => `ramvm.ack.${user}`;

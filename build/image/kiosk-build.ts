@@ -18,7 +18,6 @@ import { DIST, ROOT } from '../build';
 import { lighttpdConfig } from '../server';
 import { writeCpio, type CpioSource } from './cpio';
 import { NODE_PORT, NODE_RAMVM_DIR, parseLdd, usrMerged, type HostFile } from './files';
-import { certPaths } from './https';
 import { CACHE, OUT, makeIso, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
 import {
   HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PARTS, KIOSK_UDEV_RULES,
@@ -166,7 +165,7 @@ function stageKioskConfig(ks: KioskStage, std: Stage): void {
   ks.write('kiosk', `${NODE_RAMVM_DIR}/lib/kiosk`, runnerScript(), 0o755);
   ks.write('kiosk', KIOSK_FILTER, contentFilter());
   ks.write('kiosk', KIOSK_WESTON_INI, WESTON_INI);
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, tlsPem: certPaths('/').pem });
+  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, https: true });
   ks.write('kiosk', HTTPS_TEMPLATE, nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
   for (const [path, target] of Object.entries(KIOSK_LINKS)) ks.link('kiosk', path, target);
   for (const f of KIOSK_DATA) ks.copy('kiosk', f.path, f.path);

@@ -14,6 +14,7 @@ import type { Caller } from '../lib/cgi';
 import type { Request } from '../lib/request';
 import { readTokens, readUsers, userActive } from '../access/store';
 import { verifyCsrf, verifyTicket } from './ticket';
+import { isSigned, verifiedPeer } from '../cluster/receive';
 
 export const COOKIE_NAME = 'RamvmAuth';
 export const CSRF_HEADER = 'x-ramvm-csrf';
@@ -65,6 +66,7 @@ export function checkCsrf(req: Request, username: string, nowS = Math.floor(Date
 }
 
 export function authenticate(req: Request, nowS = Math.floor(Date.now() / 1000)): AuthUser {
+  if (isSigned(req.headers)) return forwardedUser(req, nowS);
   const authz = req.headers['authorization'];
   if (authz) return authenticateToken(authz, nowS);
   const ticket = parseCookies(req.headers['cookie'])[COOKIE_NAME];
@@ -86,4 +88,21 @@ function authenticateToken(header: string, nowS: number): AuthUser {
   if (rec.expire !== 0 && rec.expire <= nowS) throw unauthenticated('the API token has expired');
   if (!userActive(readUsers().users[username], nowS)) throw unauthenticated('the account is disabled, expired or deleted');
   return { username, tokenid, privsep: rec.privsep, via: 'token' };
+}
+
+/**
+ * The user a node of the cluster sent a request for (cluster/receive.ts
+ * checks the signature). The user (and a token) must exist and be active
+ * here too: the cluster-wide access files are the same on every node.
+ */
+function forwardedUser(req: Request, nowS: number): AuthUser {
+  const f = verifiedPeer(req);
+  if (!f.identity) throw unauthenticated(`the request of node ${f.node} acts for no user`);
+  const { username, tokenid, privsep } = f.identity;
+  if (!userActive(readUsers().users[username], nowS)) throw unauthenticated(`the account ${username} is disabled, expired or deleted`);
+  if (tokenid) {
+    const rec = readTokens().tokens[`${username}!${tokenid}`];
+    if (!rec || (rec.expire !== 0 && rec.expire <= nowS)) throw unauthenticated(`the API token ${username}!${tokenid} is gone or has expired`);
+  }
+  return { username, ...(tokenid ? { tokenid, privsep: !!privsep } : {}), via: tokenid ? 'token' : 'ticket', peer: f.node };
 }

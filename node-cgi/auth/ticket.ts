@@ -1,6 +1,7 @@
 /**
- * Login tickets and CSRF tokens, HMAC-SHA256-signed with the node's auth key
- * (etc/ramvm/priv/authkey, created on first use, mode 0600).
+ * Login tickets and CSRF tokens, HMAC-SHA256-signed with the cluster key
+ * (cluster/key.ts: etc/ramvm/priv/authkey; a node outside a cluster has its
+ * own), so a ticket of one node is good on every node of its cluster.
  *
  *   ticket: "RAMVM:anna:6740A1F3::<sig>"   sig = HMAC(key, "RAMVM:anna:6740A1F3")
  *   csrf:   "6740A1F3:<sig>"               sig = HMAC(key, "csrf:anna:6740A1F3")
@@ -8,40 +9,16 @@
  * The hex number is the issue time in Unix seconds. Both are valid for
  * TICKET_LIFETIME_S; a client renews by posting its valid ticket for a new one.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { paths } from '../lib/paths';
-import { writeFileAtomic, withLock } from '../lib/store';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { clusterKey } from '../cluster/key';
 
 /** A ticket is valid this long after it was issued. */
 export const TICKET_LIFETIME_S = 2 * 60 * 60; // 2 h
 /** Tickets dated this far in the future (clock skew between nodes) are accepted. */
 const CLOCK_SKEW_S = 300;
 
-/** The key of the node whose key file this is (one per data root). */
-let keyCache: { file: string; key: Buffer } | undefined;
-
-export function authKey(): Buffer {
-  const file = paths().authKey;
-  if (keyCache?.file === file) return keyCache.key;
-  const read = () => Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-  let key: Buffer;
-  try {
-    key = read();
-  } catch {
-    mkdirSync(paths().priv, { recursive: true, mode: 0o700 });
-    key = withLock('authkey', () => {
-      try {
-        return read();
-      } catch {
-        writeFileAtomic(file, randomBytes(32).toString('hex') + '\n', 0o600);
-        return read();
-      }
-    });
-  }
-  keyCache = { file, key };
-  return key;
-}
+/** The key tickets are signed with: the cluster key. */
+export const authKey = clusterKey;
 
 function sign(text: string): string {
   return createHmac('sha256', authKey()).update(text).digest('base64url');

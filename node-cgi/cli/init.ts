@@ -2,13 +2,16 @@
  * `ramvm init`: lay out the data tree and, on first start, create user
  * `admin` with Administrator on "/". The password is RAMVM_ADMIN_PASSWORD,
  * else a random one printed once. Safe to run again: it creates only what
- * is missing.
+ * is missing. It also makes the node's TLS certificate (its identity in a
+ * cluster, cluster/identity.ts) once.
  */
 import { mkdirSync } from 'node:fs';
 import { paths } from '../lib/paths';
 import { updateAccess } from '../access/store';
 import { hashPassword, randomPassword } from '../auth/password';
 import { authKey } from '../auth/ticket';
+import { ensureNodeCertificate } from '../cluster/identity';
+import { nodeName } from '../lib/paths';
 
 export interface InitResult {
   /** Set when admin was created now with a random password (print it once). */
@@ -21,6 +24,7 @@ export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
   for (const d of [p.etc, p.vms, p.iso, p.images, p.dump, p.qemuRun, p.locks, p.tasks]) mkdirSync(d, { recursive: true });
   mkdirSync(p.priv, { recursive: true, mode: 0o700 });
   authKey();
+  ensureNodeCertificate(certificateName(nodeName()));
   const result: InitResult = { createdAdmin: false };
   updateAccess((d) => {
     if (Object.keys(d.users.users).length > 0) return;
@@ -34,4 +38,9 @@ export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
     result.createdAdmin = true;
   });
   return result;
+}
+
+/** The certificate's CN: the node name when it is a DNS name (it should be), else a neutral one. */
+function certificateName(node: string): string {
+  return /^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/.test(node) ? node : 'ramvm-node';
 }

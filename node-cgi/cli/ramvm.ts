@@ -7,6 +7,7 @@
  *   ramvm boot                 start this node's guests marked "start at boot", in VMID order
  *   ramvm backup tick          start due backup jobs (cron, each minute; see backup/cron.ts)
  *   ramvm accel [--probe]      this boot's KVM verdict (what accel "auto" picks); --probe: probe again
+ *   ramvm cluster …            create, token, join, leave, show (cli/cluster.ts)
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
  */
@@ -21,6 +22,8 @@ import { checkedUsername } from '../lib/validate';
 import { bootGuests } from '../vm';
 import { backupCommand } from '../backup/cron';
 import { hostAccel } from '../vm';
+import { clusterCommand, commitCliChanges } from './cluster';
+import { guardClusterWrites } from '../cluster/state';
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -38,18 +41,22 @@ const COMMANDS: Record<string, Command> = {
     const rec = await runTask(id, TASK_KINDS);
     if (rec.status !== 'ok') process.exitCode = 1;
   },
-  passwd: ([user]) => {
+  passwd: async ([user]) => {
     const username = checkedUsername(user);
     const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
     if (password.length < 8) throw new Error('a password needs at least 8 characters');
     const hash = hashPassword(password);
+    // Users are cluster-wide: on a member this is refused, on the master it is replicated.
+    guardClusterWrites();
     updateAccess((d) => setPassword(existingUser(d, username), hash, Math.floor(Date.now() / 1000)));
+    await commitCliChanges();
   },
   boot: async () => {
     const ok = await bootGuests((line) => process.stdout.write(`${line}\n`));
     if (!ok) process.exitCode = 1;
   },
   backup: backupCommand,
+  cluster: clusterCommand,
   accel: async (args) => {
     if (args.some((a) => a !== '--probe')) throw new Error('usage: ramvm accel [--probe]');
     const v = await hostAccel({ force: args.includes('--probe') });

@@ -9,12 +9,16 @@ import { VM_TASK_KINDS } from '../vm';
 import { backupTaskKinds } from '../backup/job';
 import { afterBackupJob } from '../restore/bootcheck';
 import { RESTORE_TASK_KINDS } from '../restore/tasks';
+import { CLUSTER_TASK_KINDS } from '../cluster/membership';
+import { ISO_TASK_KINDS } from '../iso/distribute';
 
 /** The features' tables; a name in two of them is a mistake (the unit test says so). */
 export const KIND_TABLES: readonly Record<string, TaskKind>[] = [
   VM_TASK_KINDS,
   backupTaskKinds({ afterJob: [afterBackupJob] }),
   RESTORE_TASK_KINDS,
+  CLUSTER_TASK_KINDS,
+  ISO_TASK_KINDS,
 ];
 
 export const TASK_KINDS: Record<string, TaskKind> = Object.assign({}, ...KIND_TABLES);

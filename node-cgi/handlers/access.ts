@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpError, forbidden, unauthenticated } from '../lib/errors';
 import { log, runCgi, Reply } from '../lib/cgi';
+import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedUsername } from '../lib/validate';
 import { nodeName } from '../lib/paths';
@@ -365,7 +366,7 @@ function auditLog(ctx: ApiContext) {
 
 const USER_ADMIN = { path: '/access', priv: 'User.Modify' } as const;
 
-export const routes: ApiRoute[] = [
+export const routes: ApiRoute[] = changesOnMaster([
   { method: 'POST', path: '/ticket', perm: 'public', handle: login },
   { method: 'DELETE', path: '/ticket', perm: 'public', handle: logout },
   { method: 'GET', path: '/me', perm: 'authenticated', handle: me },
@@ -389,6 +390,6 @@ export const routes: ApiRoute[] = [
   { method: 'POST', path: '/tokens', perm: 'authenticated', handle: createToken },
   { method: 'DELETE', path: '/tokens/:tokenid', perm: 'authenticated', handle: deleteToken },
   { method: 'GET', path: '/audit', perm: { path: '/access', priv: 'Sys.Audit' }, handle: auditLog },
-];
+]);
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log, Reply, runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, forbidden, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
@@ -102,11 +103,16 @@ function schedulerNow(): SchedulerHealth {
 }
 
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
+
+/** In a cluster: a guest's backups are made, listed and read on the node it lives on. */
+const GUEST_OF_QUERY = { guest: (ctx: ApiContext) => parseBackupQuery(ctx.req.query).vmid ?? null };
+const GUEST_OF_BODY = { guest: async (ctx: ApiContext) => parseBackupRun(await ctx.req.json()).vmid };
+const GUEST_OF_BACKUP = { guest: (ctx: ApiContext) => parseBackupId(ctx.params.id!).vmid };
 const jobId = (ctx: ApiContext) => checkedName(ctx.params.id, 'id', 64);
 
 export const routes: ApiRoute[] = [
-  { method: 'GET', path: '/', perm: 'authenticated', handle: list },
-  { method: 'POST', path: '/run', perm: 'authenticated', handle: runBackup },
+  { method: 'GET', path: '/', perm: 'authenticated', home: GUEST_OF_QUERY, handle: list },
+  { method: 'POST', path: '/run', perm: 'authenticated', home: GUEST_OF_BODY, handle: runBackup },
   { method: 'POST', path: '/verify', perm: 'authenticated', handle: runVerify },
   {
     method: 'GET', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Audit' },
@@ -116,7 +122,7 @@ export const routes: ApiRoute[] = [
     },
   },
   {
-    method: 'POST', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'POST', path: '/jobs', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
       const job = saveJob(null, () => parseJob(body, null, { node: nodeName(), now: Date.now(), newId: newJobId }));
@@ -125,7 +131,7 @@ export const routes: ApiRoute[] = [
   },
   { method: 'GET', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: (ctx) => jobView(getJob(jobId(ctx))) },
   {
-    method: 'PUT', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'PUT', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const body = await ctx.req.json();
       const job = saveJob(jobId(ctx), (prev) => parseJob(body, prev, { node: nodeName(), now: Date.now(), newId: newJobId }));
@@ -133,7 +139,7 @@ export const routes: ApiRoute[] = [
     },
   },
   {
-    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'DELETE', path: '/jobs/:id', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: (ctx) => {
       deleteJob(jobId(ctx));
       return new Reply(204, null);
@@ -141,6 +147,8 @@ export const routes: ApiRoute[] = [
   },
   {
     method: 'POST', path: '/jobs/:id/run', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    // A job runs on its node (its guests are there), in a cluster too.
+    home: { node: (ctx) => getJob(jobId(ctx)).node },
     handle: (ctx) => {
       const job = getJob(jobId(ctx));
       const s = readJobStates()[job.id];
@@ -170,28 +178,28 @@ export const routes: ApiRoute[] = [
   },
   { method: 'GET', path: '/mail', perm: { path: '/', priv: 'Sys.Audit' }, handle: () => readMailSettings() },
   {
-    method: 'PUT', path: '/mail', perm: { path: '/', priv: 'Sys.Modify' },
+    method: 'PUT', path: '/mail', perm: { path: '/', priv: 'Sys.Modify' }, home: 'master',
     handle: async (ctx) => {
       writeMailSettings(parseMailSettings(await ctx.req.json(), readMailSettings()));
       return readMailSettings();
     },
   },
   {
-    method: 'GET', path: '/:id', perm: 'authenticated',
+    method: 'GET', path: '/:id', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const { b } = backupOfPath(ctx);
       return { ...b.entry, manifest: b.manifest } satisfies BackupDetail;
     },
   },
   {
-    method: 'GET', path: '/:id/log', perm: 'authenticated',
+    method: 'GET', path: '/:id/log', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const { b } = backupOfPath(ctx);
       return { lines: readFileSync(join(b.dir, LOG_FILE), 'utf8').split('\n').filter(Boolean) };
     },
   },
   {
-    method: 'DELETE', path: '/:id', perm: 'authenticated',
+    method: 'DELETE', path: '/:id', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const { storage, b } = backupOfPath(ctx);
       ctx.check(`/storage/${storage.name}`, 'Datastore.Allocate');
@@ -203,4 +211,4 @@ export const routes: ApiRoute[] = [
 
 routes.push(...BACKUP_RESTORE_ROUTES);
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

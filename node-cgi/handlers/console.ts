@@ -12,6 +12,7 @@
  * tells a page of this node from another site's.
  */
 import { HANDLED, log, runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { forbidden } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
@@ -20,12 +21,21 @@ import { connectVnc } from '../console/guest';
 import { openGuest } from '../vm';
 import { parseUpgrade, sameOrigin, switchingProtocolsHead } from '../console/websocket';
 
+/**
+ * Checked where the browser connected, also when the guest lives on another
+ * node (the request is then forwarded as it is, cluster/dispatch.ts): a
+ * websocket upgrade, and a page of this node as its Origin.
+ */
+function consoleGuard(ctx: ApiContext): void {
+  parseUpgrade(ctx.req.method, ctx.req.headers);
+  if (ctx.me.via === 'ticket' && !ctx.me.peer && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'])) {
+    throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
+  }
+}
+
 async function openConsole(ctx: ApiContext): Promise<typeof HANDLED> {
   const vmid = checkedVmid(ctx.params.vmid);
   const upgrade = parseUpgrade(ctx.req.method, ctx.req.headers);
-  if (ctx.me.via === 'ticket' && !sameOrigin(ctx.req.headers['origin'], ctx.req.headers['host'])) {
-    throw forbidden(`the console may be opened only from a page of this node (Origin ${ctx.req.headers['origin']})`);
-  }
   const vnc = await connectVnc(vmid, openGuest(vmid).files.vnc);
   const started = Date.now();
   process.stdout.write(switchingProtocolsHead(upgrade));
@@ -53,7 +63,14 @@ function stillAllowed(ctx: ApiContext, vmid: number): boolean {
 }
 
 export const routes: ApiRoute[] = [
-  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: openConsole },
+  {
+    method: 'GET',
+    path: '/:vmid',
+    perm: { path: '/vms/:vmid', priv: 'VM.Console' },
+    home: { guest: (ctx) => checkedVmid(ctx.params.vmid) },
+    guard: consoleGuard,
+    handle: openConsole,
+  },
 ];
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

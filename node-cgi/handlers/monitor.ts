@@ -12,12 +12,16 @@
  * work socket.
  */
 import { log, Reply, runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { checkedVmid } from '../lib/validate';
 import { withQmp } from '../qemu/qmp';
 import { openGuest } from '../vm';
 import { HMP_TIMEOUT_MS, checkedHmpCommand, checkedThumbWidth, hmpArgs, parseHmpOutput } from '../console/monitor';
 import { screenshot } from '../console/screenshot';
+
+/** The guest of the path: its node runs the request (in a cluster). */
+const GUEST = { guest: (ctx: ApiContext) => checkedVmid(ctx.params.vmid) };
 
 async function hmp(ctx: ApiContext) {
   const vmid = checkedVmid(ctx.params.vmid);
@@ -42,8 +46,8 @@ async function screen(ctx: ApiContext) {
 }
 
 export const routes: ApiRoute[] = [
-  { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, handle: hmp },
-  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, handle: screen },
+  { method: 'POST', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Monitor' }, home: GUEST, handle: hmp },
+  { method: 'GET', path: '/:vmid/screenshot', perm: { path: '/vms/:vmid', priv: 'VM.Console' }, home: GUEST, handle: screen },
 ];
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -1,6 +1,6 @@
 /**
- * /api/node/<node>: a node's resources and its settings for guests. Only
- * this node answers for now (a cluster forwards to the node named).
+ * /api/node/<node>: a node's resources and its settings for guests. In a
+ * cluster the request goes to the node named (cluster/dispatch.ts).
  *
  *   GET /api/node/<node>/resources   CPU, memory, disk free, memory claimed by running guests, KVM (Sys.Audit)
  *   GET /api/node/<node>/settings    {"memoryOvercommit": 1.0}                                     (Sys.Audit)
@@ -9,10 +9,14 @@
  * The privilege is checked on /nodes/<node>.
  */
 import { runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
 import { checkSettingsPatch, nodeResources, readNodeSettings, updateNodeSettings } from '../vm';
+
+/** The node named in the path runs the request. */
+const NAMED_NODE = { node: (ctx: ApiContext) => ctx.params.node ?? null };
 
 /** 404 unless the route names this node. */
 function thisNode(ctx: ApiContext): string {
@@ -26,6 +30,7 @@ export const routes: ApiRoute[] = [
     method: 'GET',
     path: '/:node/resources',
     perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
+    home: NAMED_NODE,
     handle: (ctx) => {
       thisNode(ctx);
       return nodeResources();
@@ -35,14 +40,16 @@ export const routes: ApiRoute[] = [
     method: 'GET',
     path: '/:node/settings',
     perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
+    home: NAMED_NODE,
     handle: (ctx) => readNodeSettings(thisNode(ctx)),
   },
   {
     method: 'PUT',
     path: '/:node/settings',
     perm: { path: '/nodes/:node', priv: 'Sys.Modify' },
+    home: NAMED_NODE,
     handle: async (ctx) => updateNodeSettings(checkSettingsPatch(await ctx.req.json()), thisNode(ctx)),
   },
 ];
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

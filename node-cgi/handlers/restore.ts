@@ -10,9 +10,10 @@
  *   GET|PUT /api/restore/medium        {image}: rescue image copied by backup jobs (Datastore.*)
  */
 import { runCgi } from '../lib/cgi';
+import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer } from '../auth/authorize';
 import { RESTORE_ROUTES } from '../restore/routes';
 
 export const routes = RESTORE_ROUTES;
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -9,6 +9,7 @@
  * be: else `problem` says why not); a device that a job has mounted now.
  */
 import { Reply, runCgi } from '../lib/cgi';
+import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { deleteStorage, getStorage, listStorages, putStorage } from '../backup/config';
 import { storageView } from '../backup/list';
@@ -16,7 +17,7 @@ import { checkedStorageName, parseStorage } from '../backup/validate';
 
 const name = (ctx: ApiContext) => checkedStorageName(ctx.params.name, 'name');
 
-export const routes: ApiRoute[] = [
+export const routes: ApiRoute[] = changesOnMaster([
   {
     method: 'GET', path: '/', perm: 'authenticated',
     handle: (ctx) => listStorages().filter((s) => ctx.can(`/storage/${s.name}`, 'Datastore.Audit') || ctx.canBelow('/vms', 'VM.Backup')).map(storageView),
@@ -48,6 +49,6 @@ export const routes: ApiRoute[] = [
       return new Reply(204, null);
     },
   },
-];
+]);
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -1,8 +1,11 @@
 /**
- * /api/vm: guests of this node.
+ * /api/vm: guests; in a cluster, of every node (each guest's requests go to
+ * the node it lives on: cluster/dispatch.ts).
  *
- *   GET    /api/vm                          list (guests the user may see: VM.Audit); ?can=VM.Backup: and hold that too
+ *   GET    /api/vm                          list (guests the user may see: VM.Audit); ?can=VM.Backup: and hold that too;
+ *                                           in a cluster every node's, a node that does not answer with its guests "unknown"
  *   POST   /api/vm                          create (VM.Allocate on /vms) → 201 config; ?dryrun=1 → {config, issues}
+ *                                           {"node": "n2"}: on node n2 (default: the node asked)
  *   GET    /api/vm/<vmid>                   config + status + runtime figures
  *   PUT    /api/vm/<vmid>                   change the config (VM.Config)
  *   DELETE /api/vm/<vmid>                   delete a stopped guest and its disks (VM.Allocate)
@@ -15,6 +18,10 @@
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
  */
 import { runCgi, Reply } from '../lib/cgi';
+import { askOtherNodes, clusterDispatch, forwardedHere, forwardTo } from '../cluster/dispatch';
+import { releaseVmid, reserveVmid } from '../cluster/placement';
+import { readCluster, readPlacement } from '../cluster/state';
+import { nodeName } from '../lib/paths';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
@@ -23,11 +30,13 @@ import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
   netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
-  updateDisk, updateVm, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
+  updateDisk, updateVm, usedVmids, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
 } from '../vm';
 
 /** The guest of the path, resolved once. */
 const guestOfPath = (ctx: ApiContext) => openGuest(checkedVmid(ctx.params.vmid));
+/** The guest of the path: its node runs the request (in a cluster). */
+const GUEST = { guest: (ctx: ApiContext) => checkedVmid(ctx.params.vmid) };
 
 async function listEntry(g: Guest): Promise<VmListEntry> {
   const cfg = g.config;
@@ -89,35 +98,65 @@ const power = (action: 'start' | 'stop' | 'reset' | 'pause' | 'resume', fn: (g: 
   method: 'POST',
   path: `/:vmid/${action}`,
   perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' },
+  home: GUEST,
   handle: (ctx) => fn(guestOfPath(ctx)),
 });
 
+/** This node's guests the caller may see, and in a cluster every other node's ("unknown" for a node that does not answer). */
+async function listGuests(ctx: ApiContext): Promise<VmListEntry[]> {
+  const { also } = parseListQuery(ctx.req.query);
+  const may = (vmid: number | string) => ctx.can(`/vms/${vmid}`, 'VM.Audit') && (also === null || ctx.can(`/vms/${vmid}`, also));
+  const here = await Promise.all(listVmConfigs().filter((c) => may(c.vmid)).map((c) => listEntry(guestOf(c))));
+  const others = await askOtherNodes<VmListEntry[]>(ctx, `/api/vm${also === null ? '' : `?can=${encodeURIComponent(also)}`}`);
+  if (!others) return here;
+  const placement = readPlacement();
+  const all = [...here];
+  for (const r of others) {
+    if (r.ok) {
+      all.push(...r.value);
+      continue;
+    }
+    for (const [vmid, e] of Object.entries(placement)) {
+      if (e.node !== r.node || !may(vmid)) continue;
+      all.push({
+        vmid: Number(vmid), name: e.name, node: e.node, status: 'unknown', qmpStatus: null, ostype: 'other', onboot: false,
+        cpu: 0, cpus: 0, mem: 0, maxmem: 0, disk: 0, maxdisk: 0, uptime: 0, note: r.error.message,
+      });
+    }
+  }
+  return all.sort((a, b) => a.vmid - b.vmid);
+}
+
+/**
+ * POST /api/vm: on the node named by "node" (forwarded there), else here.
+ * In a cluster the VMID is reserved with the master first, and given back
+ * when the create fails.
+ */
+async function create(ctx: ApiContext) {
+  const body = await ctx.req.json();
+  const c = readCluster();
+  if (c && !forwardedHere(ctx) && body.node !== undefined && body.node !== nodeName()) return forwardTo(ctx, String(body.node));
+  if (ctx.req.query.get('dryrun') === '1') return checkCreate(body);
+  if (!c) return new Reply(201, await createVm(body));
+  const name = typeof body.name === 'string' ? body.name : '';
+  const vmid = await reserveVmid(body.vmid === undefined ? null : checkedVmid(body.vmid), name, usedVmids());
+  try {
+    return new Reply(201, await createVm({ ...body, vmid }));
+  } catch (e) {
+    await releaseVmid(vmid!);
+    throw e;
+  }
+}
+
 export const routes: ApiRoute[] = [
-  {
-    method: 'GET',
-    path: '/',
-    perm: 'authenticated',
-    handle: (ctx) => {
-      const { also } = parseListQuery(ctx.req.query);
-      const may = (vmid: number) => ctx.can(`/vms/${vmid}`, 'VM.Audit') && (also === null || ctx.can(`/vms/${vmid}`, also));
-      return Promise.all(listVmConfigs().filter((c) => may(c.vmid)).map((c) => listEntry(guestOf(c))));
-    },
-  },
-  {
-    method: 'POST',
-    path: '/',
-    perm: { path: '/vms', priv: 'VM.Allocate' },
-    handle: async (ctx) => {
-      const body = await ctx.req.json();
-      if (ctx.req.query.get('dryrun') === '1') return checkCreate(body);
-      return new Reply(201, await createVm(body));
-    },
-  },
-  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, handle: (ctx) => vmDetail(guestOfPath(ctx)) },
+  { method: 'GET', path: '/', perm: 'authenticated', handle: listGuests },
+  { method: 'POST', path: '/', perm: { path: '/vms', priv: 'VM.Allocate' }, handle: create },
+  { method: 'GET', path: '/:vmid', perm: { path: '/vms/:vmid', priv: 'VM.Audit' }, home: GUEST, handle: (ctx) => vmDetail(guestOfPath(ctx)) },
   {
     method: 'PUT',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const body = await ctx.req.json();
       return vmDetail(guestOf(await updateVm(guestOfPath(ctx), body)));
@@ -127,8 +166,11 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid',
     perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
-    handle: (ctx) => {
-      deleteVm(guestOfPath(ctx), ctx.me.username);
+    home: GUEST,
+    handle: async (ctx) => {
+      const g = guestOfPath(ctx);
+      deleteVm(g, ctx.me.username);
+      await releaseVmid(g.vmid, ctx.me.username);
       return new Reply(204, null);
     },
   },
@@ -136,6 +178,7 @@ export const routes: ApiRoute[] = [
     method: 'GET',
     path: '/:vmid/status',
     perm: { path: '/vms/:vmid', priv: 'VM.Audit' },
+    home: GUEST,
     handle: async (ctx) => {
       const g = guestOfPath(ctx);
       const st = await vmStatus(g);
@@ -147,11 +190,12 @@ export const routes: ApiRoute[] = [
   power('reset', resetVm),
   power('pause', pauseVm),
   power('resume', resumeVm),
-  { method: 'POST', path: '/:vmid/shutdown', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, handle: shutdown },
+  { method: 'POST', path: '/:vmid/shutdown', perm: { path: '/vms/:vmid', priv: 'VM.PowerMgmt' }, home: GUEST, handle: shutdown },
   {
     method: 'POST',
     path: '/:vmid/check',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: (ctx) => {
       const { vmid } = guestOfPath(ctx);
       const task = startTask({ kind: 'disk-check', object: `/vms/${vmid}`, user: ctx.me.username, params: { vmid } });
@@ -162,6 +206,7 @@ export const routes: ApiRoute[] = [
     method: 'PUT',
     path: '/:vmid/cdrom',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const { cdrom } = parseCdrom(await ctx.req.json());
       return vmDetail(guestOf(await changeCdrom(guestOfPath(ctx), cdrom)));
@@ -171,6 +216,7 @@ export const routes: ApiRoute[] = [
     method: 'POST',
     path: '/:vmid/disks',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const disk = parseDiskAdd(await ctx.req.json());
       const cfg = await addDisk(guestOfPath(ctx), disk);
@@ -181,6 +227,7 @@ export const routes: ApiRoute[] = [
     method: 'PUT',
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: async (ctx) => {
       const change = parseDiskChange(await ctx.req.json());
       const cfg = await updateDisk(guestOfPath(ctx), ctx.params.disk!, change);
@@ -191,6 +238,7 @@ export const routes: ApiRoute[] = [
     method: 'DELETE',
     path: '/:vmid/disks/:disk',
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    home: GUEST,
     handle: (ctx) => {
       removeDisk(guestOfPath(ctx), ctx.params.disk!);
       return new Reply(204, null);
@@ -198,4 +246,4 @@ export const routes: ApiRoute[] = [
   },
 ];
 
-if (require.main === module) runCgi(routes, authorizer);
+if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -10,6 +10,9 @@
  *     "uploaded": "2026-11-25T10:15:00.123Z", "user": "admin",
  *     "ino": 1835011, "mtimeMs": 1795601700123.4 }
  *
+ * A copy the master of a cluster sent (distribute.ts) keeps the upload's
+ * time and user and says where it came from: `"from": "n1"`.
+ *
  * `ino`, `size` and `mtimeMs` tie the sidecar to one file: an image copied
  * in by hand, or replaced behind our back, no longer matches and is listed
  * with `sha256: null` rather than with a checksum that is not its own.
@@ -40,6 +43,8 @@ export interface IsoMeta {
   /** ISO 8601, UTC. */
   uploaded: string;
   user: string;
+  /** The node that sent this copy (a cluster's image); absent for an upload. */
+  from?: string;
   ino: number;
   mtimeMs: number;
 }
@@ -57,6 +62,8 @@ export interface IsoImage {
   /** Upload time (ISO 8601, UTC); the file's mtime when unknown. */
   date: string;
   user: string | null;
+  /** On a member of a cluster: the node this copy of the cluster's image came from. */
+  from?: string;
   usedBy: GuestRef[];
 }
 
@@ -100,6 +107,7 @@ export function imageEntry(
     sha256: ok ? meta.sha256 : null,
     date: ok && typeof meta.uploaded === 'string' ? meta.uploaded : new Date(st.mtimeMs).toISOString(),
     user: ok && typeof meta.user === 'string' ? meta.user : null,
+    ...(ok && typeof meta.from === 'string' ? { from: meta.from } : {}),
     usedBy,
   };
 }

@@ -48,6 +48,8 @@ export interface UploadRequest {
   expectedSha256: string | null;
   replace: boolean;
   user: string;
+  /** A copy from another node (distribute.ts): that node, and the upload time it recorded. */
+  copy?: { from: string; uploaded: string };
 }
 
 /**
@@ -174,8 +176,9 @@ export function receiveUpload(req: UploadRequest, bodyFd: number): IsoImage {
       name: req.name,
       size: st.size,
       sha256,
-      uploaded: new Date().toISOString(),
+      uploaded: req.copy?.uploaded ?? new Date().toISOString(),
       user: req.user,
+      ...(req.copy ? { from: req.copy.from } : {}),
       ino: st.ino,
       mtimeMs: st.mtimeMs,
     };

@@ -1,6 +1,6 @@
 /**
  * The CGI kernel: one request in, one answer out. A handler file lists its
- * routes and calls `runCgi(routes, authorizer)`; this module parses the
+ * routes and calls `runCgi(routes, authorizer, dispatch)`; this module parses the
  * request, has the authorizer say who sends it, matches the route, checks
  * the route's declared privilege, runs it and writes the answer. Errors
  * become JSON here and nowhere else.
@@ -11,7 +11,9 @@
  *
  * The kernel knows nothing of users, tickets or the ACL: the handlers hand
  * it the node's authorizer (auth/authorize.ts), whose privilege names type
- * the routes (`Route<Privilege>`).
+ * the routes (`Route<Privilege>`). Nor of clusters: `dispatch`
+ * (cluster/dispatch.ts) sends a request whose object lives on another node
+ * there, as the route's `home` says.
  */
 import type { Readable } from 'node:stream';
 import { HttpError, forbidden } from './errors';
@@ -25,6 +27,8 @@ export interface Caller {
   /** A privilege-separated token holds only what the ACL grants "user!tokenid" as well. */
   privsep?: boolean;
   via: 'ticket' | 'token';
+  /** Set when another node of the cluster sent the request for this user (signed). */
+  peer?: string;
 }
 
 /** What a caller may do: privilege `priv` on an ACL path. */
@@ -49,12 +53,47 @@ export type Perm<P extends string = string> =
   /** The privilege on an ACL path; ":name" parts are filled from the route's params. */
   | { path: string; priv: P };
 
+/**
+ * Where the object of a request lives, for a cluster (the kernel's
+ * `dispatch` hook acts on it; a single node runs everything itself):
+ *   'master'    it changes cluster-wide settings: the master runs it
+ *   { guest }   it acts on this guest: the node the guest lives on runs it
+ *   { node }    it is for this node (a node's resources, a task by its id)
+ * Routes without `home` run where they arrive.
+ */
+export type Home<P extends string = string> =
+  | 'master'
+  | { guest: (ctx: Context<P>) => number | null | Promise<number | null> }
+  | { node: (ctx: Context<P>) => string | null };
+
 export interface Route<P extends string = string> {
   method: Method;
   /** "/", "/:vmid", "/:vmid/start"; a final "/*rest" matches the remaining path. */
   path: string;
   perm: Perm<P>;
+  home?: Home<P>;
+  /** Checks that belong to the node the request arrived at, before it may go elsewhere (a console's Origin). */
+  guard?(ctx: Context<P>): void;
   handle(ctx: Context<P>): unknown | Promise<unknown>;
+}
+
+/** A whole answer: a forwarded request's, or one the kernel writes. */
+export interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: Buffer | Readable | null;
+}
+
+/**
+ * The kernel's hook for a cluster (cluster/dispatch.ts): node requests are
+ * checked before anything else, a request whose object lives on another
+ * node is sent there after the route's privilege check, and what a route
+ * changed here is settled before its answer is written.
+ */
+export interface Dispatch {
+  prepare(req: Request): Promise<void>;
+  route<P extends string>(route: Route<P>, ctx: Context<P>): Promise<Answer | typeof HANDLED | null>;
+  finish<P extends string>(ctx: Context<P>): Promise<void>;
 }
 
 export interface Context<P extends string = string> {
@@ -90,8 +129,8 @@ export class Reply {
 export const HANDLED = Symbol('handled');
 
 export const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 412: 'Precondition Failed',
+  101: 'Switching Protocols', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed',
   413: 'Payload Too Large', 415: 'Unsupported Media Type', 426: 'Upgrade Required', 429: 'Too Many Requests',
   500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
 };
@@ -159,14 +198,17 @@ export async function handleRequest<P extends string>(
   routes: readonly Route<P>[],
   req: Request,
   authorizer: Authorizer<P>,
-): Promise<{ status: number; headers: [string, string][]; body: Buffer | Readable | null }> {
+  dispatch?: Dispatch,
+): Promise<Answer> {
   const headers: [string, string][] = [];
+  let ctx: Context<P> | undefined;
   try {
+    await dispatch?.prepare(req);
     const { route, params } = matchRoute(routes, req.method, req.path);
     const user = route.perm === 'public' ? null : authorizer.authenticate(req);
     let perms: Permissions<P> | undefined;
     const p = () => (perms ??= authorizer.permissions(user!));
-    const ctx: Context<P> = {
+    ctx = {
       req,
       params,
       user,
@@ -177,12 +219,17 @@ export async function handleRequest<P extends string>(
       can: (path, priv) => !!user && p().can(path, priv),
       canBelow: (path, priv) => !!user && p().canBelow(path, priv),
       check(path, priv) {
-        if (!ctx.can(path, priv)) throw forbidden(`permission denied: ${priv} on ${path}`);
+        if (!ctx!.can(path, priv)) throw forbidden(`permission denied: ${priv} on ${path}`);
       },
       headers,
     };
     if (typeof route.perm === 'object') ctx.check(fillPath(route.perm.path, params), route.perm.priv);
+    route.guard?.(ctx);
+    const elsewhere = dispatch ? await dispatch.route(route, ctx) : null;
+    if (elsewhere === HANDLED) return { status: 0, headers, body: null };
+    if (elsewhere) return elsewhere;
     const result = await route.handle(ctx);
+    await dispatch?.finish(ctx);
     if (result === HANDLED) return { status: 0, headers, body: null };
     if (result instanceof Reply) {
       if (result.raw) {
@@ -195,7 +242,10 @@ export async function handleRequest<P extends string>(
     if (req.method === 'DELETE' && (result === null || result === undefined)) return { status: 204, headers, body: null };
     return { status: 200, headers, body: jsonBody({ data: result ?? null }, headers) };
   } catch (err) {
-    return errorResponse(err, req);
+    // What the route changed before it failed is settled too (a cluster replicates it).
+    if (ctx) await dispatch?.finish(ctx).catch((e) => log(`after a failed request: ${(e as Error).message}`));
+    const answer = errorResponse(err, req);
+    return { ...answer, headers: [...headers.filter(([k]) => k.startsWith('X-Ramvm-')), ...answer.headers] };
   }
 }
 
@@ -235,20 +285,21 @@ export function writeHead(out: NodeJS.WritableStream, status: number, headers: r
 }
 
 /** Entry point of every CGI handler file. */
-export function runCgi<P extends string>(routes: readonly Route<P>[], authorizer: Authorizer<P>): void {
+export function runCgi<P extends string>(routes: readonly Route<P>[], authorizer: Authorizer<P>, dispatch?: Dispatch): void {
   const req = parseRequest(process.env, process.stdin);
-  handleRequest(routes, req, authorizer)
+  handleRequest(routes, req, authorizer, dispatch)
     .then(async ({ status, headers, body }) => {
       if (status === 0) return;
       writeHead(process.stdout, status, headers);
-      if (body === null) return;
       if (Buffer.isBuffer(body)) {
         process.stdout.write(body);
-      } else {
+      } else if (body !== null) {
         for await (const chunk of body) {
           if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
         }
       }
+      // The answer ends here, even while work of this process goes on (a KVM probe a status started).
+      process.stdout.end();
     })
     .catch((e) => {
       log(`failed to answer: ${(e as Error).stack ?? e}`);

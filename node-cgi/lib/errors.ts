@@ -23,6 +23,8 @@ export const STATUS_OF_CODE = {
   method_not_allowed: 405,
   /** The object's state forbids it (a running guest, a name in use). */
   conflict: 409,
+  /** It was good once and is no more (a join token used or expired). */
+  gone: 410,
   too_large: 413,
   unsupported_media_type: 415,
   upgrade_required: 426,
@@ -30,7 +32,7 @@ export const STATUS_OF_CODE = {
   internal: 500,
   /** An external program (qemu-img, QEMU's monitor) failed. */
   exec_failed: 500,
-  /** Configuration busy (lock timeout); try again. */
+  /** Configuration busy (lock timeout), try again; or, in a cluster, a node that does not answer. */
   unavailable: 503,
   /** QEMU or a tool did not answer in time. */
   timeout: 504,

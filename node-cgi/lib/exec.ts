@@ -4,7 +4,7 @@
  * error. An ExecError carries argv, exit code and stderr tail for the log,
  * and a short message for the user.
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { HttpError } from './errors';
 
 /** Default time limit of one command. */
@@ -132,4 +132,23 @@ function collect(argv: readonly string[], opts: ExecOptions & { stopOn?: RegExp 
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
+}
+
+/**
+ * Run argv to completion synchronously; throws ExecError on a non-zero exit
+ * or timeout. Only for set-up steps that run before anything is served
+ * (`ramvm init`), where the caller is synchronous.
+ */
+export function runSync(argv: readonly string[], opts: Pick<ExecOptions, 'timeoutMs' | 'env'> = {}): ExecResult {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new Error('empty argv');
+  const timeoutMs = opts.timeoutMs ?? EXEC_TIMEOUT_MS;
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr = (r.stderr ?? '').slice(-STDERR_TAIL_BYTES);
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new ExecError(argv, null, r.error.message, code === 'ENOENT' ? 'is not installed' : code === 'ETIMEDOUT' ? `timed out after ${timeoutMs} ms` : 'could not be started');
+  }
+  if (r.status !== 0) throw new ExecError(argv, r.status, stderr, `failed (exit ${r.status ?? 'signal ' + r.signal})`);
+  return { stdout: r.stdout, stderr, code: 0 };
 }

@@ -12,6 +12,7 @@
  * Layouts inside a backup storage (<storage>/ramvm/101/<stamp>/…) are the
  * backup format's, in backup/manifest.ts.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -41,8 +42,23 @@ export interface Paths {
   /** Built CGIs, web bundle and the `ramvm` CLI (set by the lighttpd config). */
   dist: string;
 
-  /** The key that signs tickets and CSRF tokens. */
+  /** The cluster key: signs tickets, CSRF tokens and (through a derived key) requests between nodes. */
   authKey: string;
+  /** The node's TLS certificate, its key, and both for lighttpd (cluster/identity.ts). */
+  nodeCert: string;
+  nodeKey: string;
+  nodePem: string;
+  /** Cluster-wide files of a cluster: cluster.json (membership), vms.json (which node each guest is on). */
+  clusterConfig: string;
+  placement: string;
+  /** Join tokens of a master (hashed). */
+  joinTokens: string;
+  /** Nonces of node requests seen lately (one file each). */
+  nonces: string;
+  /** When each other node last answered this one (cluster/seen.ts). */
+  clusterSeen: string;
+  /** Where `npm start` listens, for the `ramvm` CLI. */
+  serverInfo: string;
   users: string;
   groups: string;
   acl: string;
@@ -99,6 +115,15 @@ export function pathsFor(root: string, dist?: string): Paths {
     dist: distDir,
 
     authKey: join(etc, 'priv/authkey'),
+    nodeCert: join(etc, 'priv/node.crt'),
+    nodeKey: join(etc, 'priv/node.key'),
+    nodePem: join(etc, 'priv/node.pem'),
+    clusterConfig: join(etc, 'cluster/cluster.json'),
+    placement: join(etc, 'cluster/vms.json'),
+    joinTokens: join(etc, 'priv/join-tokens.json'),
+    nonces: join(run, 'nonces'),
+    clusterSeen: join(run, 'cluster-seen.json'),
+    serverInfo: join(run, 'server.json'),
     users: join(etc, 'users.json'),
     groups: join(etc, 'groups.json'),
     acl: join(etc, 'acl.json'),
@@ -136,6 +161,9 @@ export function nodeName(): string {
   return process.env.RAMVM_NODE || hostname();
 }
 
+/** True when this node is in a cluster (cluster-wide settings then change on the master only). */
+export const inCluster = () => existsSync(paths().clusterConfig);
+
 /** etc/ramvm/vms/101.json */
 export const guestConfigFile = (vmid: number) => join(paths().vms, `${vmid}.json`);
 
@@ -168,6 +196,9 @@ export const backupStoppedFile = (vmid: number) => join(paths().backupStopped, `
 
 /** run/ramvm/backup-mnt/usb */
 export const deviceMountPoint = (storage: string) => join(paths().backupMounts, storage);
+
+/** run/ramvm/join-<ref>: the token of a join task, read once and removed (cluster/membership.ts). */
+export const joinTaskTokenFile = (ref: string) => join(paths().run, ref);
 
 /** A file QEMU writes for one request and that goes with it (a screendump): run/ramvm/qemu/.<name> */
 export const scratchFile = (name: string) => join(paths().qemuRun, `.${name}`);

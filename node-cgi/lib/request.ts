@@ -17,6 +17,8 @@ export interface Request {
   method: string;
   /** PATH_INFO below the handler, always starting with "/". */
   path: string;
+  /** The request target as the client sent it (REQUEST_URI): "/api/vm/101?x=1". */
+  uri: string;
   query: URLSearchParams;
   /** Lower-case header names. */
   headers: Record<string, string>;
@@ -42,6 +44,7 @@ export function parseRequest(env: NodeJS.ProcessEnv, stream: Readable): Request 
   const req: Request = {
     method: (env.REQUEST_METHOD ?? 'GET').toUpperCase(),
     path: normalisePath(env.PATH_INFO ?? ''),
+    uri: env.REQUEST_URI ?? normalisePath(env.PATH_INFO ?? ''),
     query: new URLSearchParams(env.QUERY_STRING ?? ''),
     headers,
     remoteAddr: env.REMOTE_ADDR ?? '',

@@ -24,8 +24,21 @@ export const LOCK_STALE_MS = 60_000;
 const LOCK_POLL_MS = 2;
 const LOCK_POLL_MAX_MS = 50;
 
+/** Told of every write and removal before it happens; it may throw to refuse it. */
+export type WriteObserver = (file: string) => void;
+const observers: WriteObserver[] = [];
+
+/**
+ * Watch every write and removal of this process (a cluster counts the
+ * changes of its cluster-wide files, and refuses them on a member).
+ */
+export function observeWrites(fn: WriteObserver): void {
+  observers.push(fn);
+}
+
 /** Write `data` to `file` atomically; the folder is created if missing. */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o640): void {
+  for (const o of observers) o(file);
   const dir = dirname(file);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -192,6 +205,7 @@ export function updateJson<T>(file: string, fallback: T, fn: (draft: T) => T): T
 
 /** Remove a file if it exists. */
 export function removeFile(file: string): void {
+  for (const o of observers) o(file);
   try {
     unlinkSync(file);
   } catch (e) {

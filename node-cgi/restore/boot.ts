@@ -21,10 +21,11 @@ import { nodeName } from '../lib/paths';
 import { checkedVmid } from '../lib/validate';
 import { startTask, taskRunning, type TaskRun } from '../tasks/task';
 import {
-  deleteVm, diskPath, findGuest, guestOf, listVmConfigs, patchStartedConfig, qmpCommand, startVm, stopVm, updateVmConfig,
+  deleteVm, diskPath, findGuest, guestOf, listVmConfigs, patchStartedConfig, qmpCommand, startVm, stopVm, updateVmConfig, usedVmids,
   vmStatus, writeVmConfig, type Guest, type TemporaryMark, type VmConfig, type VmState,
 } from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
+import { releaseVmid, reserveVmid } from '../cluster/placement';
 import { overlayPlan, type BackupSource } from './plan';
 import { nodeFacts } from './source';
 
@@ -44,7 +45,16 @@ export interface BootResult {
 
 /** Make a temporary guest whose disks are overlays on the backup's images, and start it. */
 export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpose: 'run' | 'bootcheck'; owner: string }): Promise<{ config: VmConfig; warnings: string[] }> {
-  const vmid = claimVmid(o.vmid, o.owner);
+  // In a cluster the VMID comes from the master (unique in the cluster); its
+  // tick gives it back once the temporary guest is gone.
+  const reserved = await reserveVmid(o.vmid ?? null, b.manifest.name ?? '', usedVmids());
+  let vmid: number;
+  try {
+    vmid = claimVmid(reserved ?? o.vmid, o.owner);
+  } catch (e) {
+    if (reserved !== null) await releaseVmid(reserved);
+    throw e;
+  }
   let config: VmConfig | undefined;
   try {
     const plan = overlayPlan(b, vmid, o.purpose, nodeFacts());
@@ -62,6 +72,7 @@ export async function startFromBackup(b: BackupSource, o: { vmid?: number; purpo
     } else {
       dropClaim(vmid);
     }
+    if (reserved !== null) await releaseVmid(reserved);
     throw e;
   }
 }

@@ -25,6 +25,7 @@ import { takeLongLock } from '../backup/lock';
 import type { TaskRun } from '../tasks/task';
 import { beingStarted, diskPath, findGuest, findVmConfig, writeVmConfig } from '../vm';
 import { claimVmid, dropClaim, settleClaim } from './claim';
+import { releaseVmid } from '../cluster/placement';
 import { restorePlan, type RestoreDisk } from './plan';
 import { checkSums, nodeFacts, openBackup } from './source';
 
@@ -33,6 +34,16 @@ export const tempName = (file: string) => `.restore-${file}`;
 
 export async function restoreTask(t: TaskRun): Promise<string> {
   const vmid = checkedVmid(t.params.vmid);
+  try {
+    return await restoreAs(t, vmid);
+  } catch (e) {
+    // A new guest's VMID, reserved in a cluster when the restore was asked for, goes back.
+    if (!findVmConfig(vmid)) await releaseVmid(vmid);
+    throw e;
+  }
+}
+
+async function restoreAs(t: TaskRun, vmid: number): Promise<string> {
   const force = t.params.force === true;
   const b = await openBackup(String(t.params.backup), t.id, t.log);
   try {

@@ -34,7 +34,8 @@ import { checkedName, checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { getJob, getStorage } from '../backup/config';
 import { parseBackupId, type BackupId } from '../backup/manifest';
-import { findGuest, openGuest } from '../vm';
+import { findGuest, openGuest, usedVmids } from '../vm';
+import { reserveVmid } from '../cluster/placement';
 import { bootBackup, cleanTemporaries, setLinks, temporaryGuests } from './boot';
 import { readBootCheck, SCREENSHOT_FILE } from './bootcheck';
 import { startLiveRestore } from './live';
@@ -63,6 +64,8 @@ async function restore(ctx: ApiContext) {
   checkRestoreTarget(r, id.vmid, existing && { running: existing.pid !== null, temporary: !!existing.config.temporary });
   if (!existing && existsSync(guestImagesDir(r.vmid))) throw conflict(`VMID ${r.vmid} is in use: its disk folder exists`);
   if (storage.config.type === 'dir') findBackupNow(idText);
+  // In a cluster a new guest's VMID must be free everywhere: the master reserves it (the task gives it back if it fails).
+  if (!existing) await reserveVmid(r.vmid, '', usedVmids());
   const task = startTask({
     kind: 'restore', object: `/vms/${r.vmid}`, user: ctx.me.username,
     params: { backup: idText, vmid: r.vmid, force: r.force }, message: `restore of ${idText} as guest ${r.vmid}`,
@@ -93,11 +96,16 @@ function jobOfPath(ctx: ApiContext) {
   return getJob(checkedName(ctx.params.job, 'id', 64)).id;
 }
 
+/** In a cluster: a backup lives on the node of the guest it was taken of (its VMID is in the id). */
+const GUEST_OF_BACKUP = { guest: (ctx: ApiContext) => parseBackupId(ctx.params.id!).vmid };
+/** In a cluster: the guest of the path runs the request on its node. */
+const GUEST_OF_PATH = { guest: (ctx: ApiContext) => checkedVmid(ctx.params.vmid) };
+
 export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
-  { method: 'POST', path: '/:id/restore', perm: 'authenticated', handle: restore },
-  { method: 'POST', path: '/:id/boot', perm: 'authenticated', handle: boot },
+  { method: 'POST', path: '/:id/restore', perm: 'authenticated', home: GUEST_OF_BACKUP, handle: restore },
+  { method: 'POST', path: '/:id/boot', perm: 'authenticated', home: GUEST_OF_BACKUP, handle: boot },
   {
-    method: 'GET', path: '/:id/bootcheck', perm: 'authenticated',
+    method: 'GET', path: '/:id/bootcheck', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const b = readableBackup(ctx);
       const r = readBootCheck(b.dir);
@@ -106,7 +114,7 @@ export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
     },
   },
   {
-    method: 'POST', path: '/:id/bootcheck', perm: 'authenticated',
+    method: 'POST', path: '/:id/bootcheck', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: async (ctx) => {
       const { seconds } = parseBootCheckRun(await ctx.req.json());
       const { idText, id } = backupIdOfPath(ctx);
@@ -117,7 +125,7 @@ export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
     },
   },
   {
-    method: 'GET', path: '/:id/screenshot', perm: 'authenticated',
+    method: 'GET', path: '/:id/screenshot', perm: 'authenticated', home: GUEST_OF_BACKUP,
     handle: (ctx) => {
       const b = readableBackup(ctx);
       let png: Buffer;
@@ -131,7 +139,7 @@ export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
   },
   { method: 'GET', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: (ctx) => jobBootCheck(jobOfPath(ctx)) },
   {
-    method: 'PUT', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'PUT', path: '/jobs/:job/bootcheck', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const job = jobOfPath(ctx);
       return setJobBootCheck(job, parseBootCheck(await ctx.req.json(), jobBootCheck(job)));
@@ -147,7 +155,7 @@ export const RESTORE_ROUTES: ApiRoute[] = [
     handle: (ctx) => temporaryGuests((vmid) => ctx.can(`/vms/${vmid}`, 'VM.Audit')),
   },
   {
-    method: 'POST', path: '/:vmid/link', perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    method: 'POST', path: '/:vmid/link', perm: { path: '/vms/:vmid', priv: 'VM.Config' }, home: GUEST_OF_PATH,
     handle: async (ctx) => {
       const { up } = parseLinks(await ctx.req.json());
       const g = guestOfPath(ctx);
@@ -156,7 +164,7 @@ export const RESTORE_ROUTES: ApiRoute[] = [
     },
   },
   {
-    method: 'POST', path: '/:vmid/keep', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' },
+    method: 'POST', path: '/:vmid/keep', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, home: GUEST_OF_PATH,
     handle: async (ctx) => {
       const { speed } = parseKeep(await ctx.req.json());
       const g = guestOfPath(ctx);
@@ -167,7 +175,7 @@ export const RESTORE_ROUTES: ApiRoute[] = [
   },
   { method: 'GET', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: () => ({ image: readRestoreSettings().rescueImage }) },
   {
-    method: 'PUT', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Allocate' },
+    method: 'PUT', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Allocate' }, home: 'master',
     handle: async (ctx) => {
       const { image } = parseMedium(await ctx.req.json());
       return { image: setRescueImage(checkedRescueImage(image)).rescueImage };

@@ -10,12 +10,16 @@
  *
  * A task whose state says "running" but whose process is gone (or whose pid
  * now belongs to another program) is read as failed, "interrupted".
+ *
+ * In a cluster a task's id names its node, so any node can send requests
+ * about it there: "n2:20261125T101500Z-backup-vms-105-a3f90c". The files
+ * keep the node's own id; a node in no cluster shows ids without a node.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { internal, HttpError, notFound } from '../lib/errors';
-import { nodeName, paths, taskFile } from '../lib/paths';
+import { inCluster, nodeName, paths, taskFile } from '../lib/paths';
 import { processAlive } from '../lib/proc';
 import { readJson, updateJson, writeJsonAtomic } from '../lib/store';
 
@@ -36,13 +40,39 @@ export interface TaskRecord {
   status: TaskStatus;
   progress: number;
   message: string;
+  /** Per-part progress of a task that works on several things at once (an ISO copied to each node). */
+  parts?: TaskPart[];
 }
 
-const TASK_ID_RE = /^[0-9]{8}T[0-9]{6}Z-[a-z0-9-]{1,80}-[0-9a-f]{6}$/;
+/**
+ * One part of a task, in the record's `parts`:
+ *   { "name": "n2", "status": "running", "progress": 40, "message": "debian-12.iso: 240 MiB of 600 MiB" }
+ */
+export interface TaskPart {
+  name: string;
+  status: 'waiting' | TaskStatus;
+  /** 0..100 */
+  progress: number;
+  message: string;
+}
 
+const TASK_ID_RE = /^(?:([A-Za-z0-9][A-Za-z0-9.-]{0,62}):)?([0-9]{8}T[0-9]{6}Z-[a-z0-9-]{1,80}-[0-9a-f]{6})$/;
+
+/** The node a task id names ("n2:2026…" → "n2"), or null for an id without one (this node's). */
+export function taskNodeOf(id: string): string | null {
+  return TASK_ID_RE.exec(id)?.[1] ?? null;
+}
+
+/** This node's own id of a task ("n1:2026…" → "2026…" on n1); 404 for a malformed id or another node's. */
 export function checkedTaskId(id: string): string {
-  if (!TASK_ID_RE.test(id)) throw notFound(`no such task: ${id.slice(0, 100)}`);
-  return id;
+  const m = TASK_ID_RE.exec(id);
+  if (!m || (m[1] !== undefined && m[1] !== nodeName())) throw notFound(`no such task: ${id.slice(0, 100)}`);
+  return m[2]!;
+}
+
+/** The id a task is shown with: with this node's name in a cluster. */
+export function publicTaskId(localId: string): string {
+  return inCluster() ? `${nodeName()}:${localId}` : localId;
 }
 
 /** "20261125T101500Z-disk-check-vms-101-a3f90c" */
@@ -97,10 +127,11 @@ export function startTask(opts: StartTaskOptions): string {
   } finally {
     closeSync(logFd);
   }
-  return id;
+  return publicTaskId(id);
 }
 
 export function updateTask(id: string, fn: (t: TaskRecord) => TaskRecord): TaskRecord {
+  id = checkedTaskId(id);
   return updateJson<TaskRecord>(stateFile(id), null as unknown as TaskRecord, (t) => {
     if (!t) throw notFound(`no such task: ${id}`);
     return fn(t);
@@ -112,16 +143,19 @@ const START_GRACE_MS = 10_000;
 
 /** A task's state; a running task whose process is gone is marked failed ("interrupted"). */
 export function readTask(id: string): TaskRecord {
-  checkedTaskId(id);
+  id = checkedTaskId(id);
   const rec = readJson<TaskRecord>(stateFile(id));
   if (!rec) throw notFound(`no such task: ${id}`);
-  if (rec.status !== 'running') return rec;
+  const shown = (r: TaskRecord) => ({ ...r, id: publicTaskId(id) });
+  if (rec.status !== 'running') return shown(rec);
   const alive = rec.pid !== null ? processAlive(rec.pid, id) : Date.now() - rec.start < START_GRACE_MS;
-  if (alive) return rec;
-  return updateTask(id, (t) =>
-    t.status !== 'running'
-      ? t
-      : { ...t, status: 'failed', end: Date.now(), message: `interrupted: the task process is gone (${t.message})` },
+  if (alive) return shown(rec);
+  return shown(
+    updateTask(id, (t) =>
+      t.status !== 'running'
+        ? t
+        : { ...t, status: 'failed', end: Date.now(), message: `interrupted: the task process is gone (${t.message})` },
+    ),
   );
 }
 
@@ -157,7 +191,7 @@ export function listTasks(limit = 100): TaskRecord[] {
 
 /** Lines of a task's log (the last `tail` lines when given). */
 export function readTaskLog(id: string, tail?: number): string[] {
-  checkedTaskId(id);
+  id = checkedTaskId(id);
   let text: string;
   try {
     text = readFileSync(taskLogFile(id), 'utf8');
@@ -178,6 +212,8 @@ export interface TaskRun {
   log(line: string): void;
   /** 0..100 and a short message; written at most every PROGRESS_MIN_MS unless 100. */
   progress(pct: number, message?: string): void;
+  /** A part's state (added on first mention); written at most every PROGRESS_MIN_MS unless its status changes. */
+  part(name: string, update: Partial<Omit<TaskPart, 'name'>>): void;
 }
 
 export type TaskKind = (t: TaskRun) => Promise<string | void>;
@@ -187,12 +223,14 @@ const PROGRESS_MIN_MS = 500;
 
 /** Run a recorded task in this process (called by `ramvm task run <id>`). */
 export async function runTask(id: string, kinds: Record<string, TaskKind>): Promise<TaskRecord> {
-  checkedTaskId(id);
+  id = checkedTaskId(id);
   const rec = readJson<TaskRecord>(stateFile(id));
   if (!rec) throw notFound(`no such task: ${id}`);
   updateTask(id, (t) => ({ ...t, pid: process.pid }));
   const logLine = (line: string) => appendFileSync(taskLogFile(id), `${new Date().toISOString()} ${line}\n`);
   let lastWrite = 0;
+  let partsWritten = 0;
+  const parts: TaskPart[] = [];
   const run: TaskRun = {
     id,
     params: rec.params,
@@ -205,19 +243,31 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
       lastWrite = now;
       updateTask(id, (t) => ({ ...t, progress: Math.max(0, Math.min(100, Math.round(pct))), message: message ?? t.message }));
     },
+    part(name, update) {
+      let p = parts.find((x) => x.name === name);
+      const added = !p;
+      if (!p) parts.push((p = { name, status: 'waiting', progress: 0, message: '' }));
+      const changed = added || (update.status !== undefined && update.status !== p.status);
+      Object.assign(p, update, update.progress !== undefined ? { progress: Math.max(0, Math.min(100, Math.round(update.progress))) } : {});
+      const now = Date.now();
+      if (!changed && now - partsWritten < PROGRESS_MIN_MS) return;
+      partsWritten = now;
+      updateTask(id, (t) => ({ ...t, parts: parts.map((x) => ({ ...x })) }));
+    },
   };
+  const withParts = (t: TaskRecord): TaskRecord => (parts.length ? { ...t, parts: parts.map((x) => ({ ...x })) } : t);
   const kind = kinds[rec.kind];
   logLine(`task ${rec.kind} on ${rec.object} started by ${rec.user} on node ${rec.node}`);
   try {
     if (!kind) throw internal(`unknown task kind ${rec.kind}`);
     const summary = await kind(run);
     logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
-    return updateTask(id, (t) => ({ ...t, status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
+    return updateTask(id, (t) => ({ ...withParts(t), status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     const detail = (e as HttpError).detail;
     if (detail) logLine(detail);
     logLine(`TASK FAILED: ${msg}`);
-    return updateTask(id, (t) => ({ ...t, status: 'failed', end: Date.now(), message: msg }));
+    return updateTask(id, (t) => ({ ...withParts(t), status: 'failed', end: Date.now(), message: msg }));
   }
 }

@@ -21,7 +21,7 @@ export {
 } from './power';
 export { chooseAccel, hostAccel } from './accel';
 export {
-  addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, removeDisk, updateDisk, updateVm,
+  addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, removeDisk, updateDisk, updateVm, usedVmids,
 } from './manage';
 export { directIoSupported, existingBridges, randomMac } from './host';
 export { netPlan, pendingChanges } from './qemu-args';

@@ -16,7 +16,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
-import { guestConfigFile, guestImagesDir, isoFile, nodeName, paths } from '../lib/paths';
+import { guestConfigFile, guestImagesDir, inCluster, isoFile, nodeName, paths } from '../lib/paths';
 import { removeFile, withLock } from '../lib/store';
 import { updateAccess } from '../access/store';
 import { audit } from '../access/audit';
@@ -149,7 +149,10 @@ export function deleteVm(g: Guest, by = 'root'): void {
   rmSync(files.imagesDir, { recursive: true, force: true });
   removeFile(files.config);
   for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
-  // A later guest with this VMID must not inherit its permissions.
+  // A later guest with this VMID must not inherit its permissions. In a
+  // cluster the ACL is cluster-wide: the master drops the entries when the
+  // VMID is released (cluster/placement.ts), before it can be given again.
+  if (inCluster()) return;
   const path = `/vms/${vmid}`;
   const removed = updateAccess((d) => {
     const before = d.acl.acl.length;

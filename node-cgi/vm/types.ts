@@ -123,6 +123,8 @@ export interface VmCreateRequest {
 }
 
 export type VmState = 'running' | 'paused' | 'stopped';
+/** In a cluster's list, a guest of a node that does not answer is "unknown". */
+export type VmListState = VmState | 'unknown';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -229,7 +231,7 @@ export interface VmListEntry extends VmResources {
   vmid: number;
   name: string;
   node: string;
-  status: VmState;
+  status: VmListState;
   qmpStatus: string | null;
   ostype: OsType;
   onboot: boolean;

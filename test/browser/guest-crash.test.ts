@@ -105,7 +105,8 @@ test("should say which accelerator a guest and the node use and why, and change 
     await page.locator('dd.guest-accel', { hasText: `auto (the node's setting): ${auto.kvmProbe.reason}` }).waitFor();
     assert.is((await ctx.api!.get(`/api/vm/${vmid}`)).json.data.accel, undefined, 'back to the node');
 
-    await page.getByRole('link', { name: 'Node' }).click();
+    await page.getByRole('link', { name: 'Nodes' }).click();
+    await page.locator('main').getByRole('link', { name: 'testnode', exact: true }).click();
     await page.getByRole('heading', { name: 'Node testnode', level: 1 }).waitFor();
     const inUse = page.locator('dd.node-accel');
     assert.is(await inUse.innerText(), auto.accel === 'kvm' ? 'KVM (hardware-assisted)' : 'TCG (emulated: slower)');

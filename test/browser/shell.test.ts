@@ -75,7 +75,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     assert.match(await bar.innerText(), 'admin');
     const nav = page.locator('nav#nav');
     assert.is(await nav.getAttribute('aria-label'), 'Main navigation');
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Guests', 'ISO images', 'Backups', 'Tasks', 'Users', 'Node']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Guests', 'ISO images', 'Backups', 'Tasks', 'Users', 'Nodes', 'Cluster']);
     await page.waitForURL(/#\/tasks$/);
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
 
@@ -91,7 +91,7 @@ test('should log in, show the shell, switch to German, show failures in the task
     // German from the switch in the top bar.
     await bar.getByLabel('Language').selectOption('de');
     await nav.getByRole('link', { name: 'Aufgaben' }).waitFor();
-    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Gäste', 'ISO-Images', 'Sicherungen', 'Aufgaben', 'Benutzer', 'Knoten']);
+    assert.equal(await nav.getByRole('link').allInnerTexts(), ['Gäste', 'ISO-Images', 'Sicherungen', 'Aufgaben', 'Benutzer', 'Knoten', 'Cluster']);
     assert.is(await nav.getAttribute('aria-label'), 'Hauptnavigation');
     await page.getByRole('button', { name: 'Abmelden' }).waitFor();
     await page.getByRole('heading', { name: 'Aufgaben', level: 1 }).waitFor();
@@ -142,7 +142,9 @@ test('should log in and move around with the keyboard alone, with a visible focu
     // After the login the focus is on the page; Shift+Tab reaches the navigation.
     assert.is((await focused()).tag, 'MAIN');
     await page.keyboard.press('Shift+Tab');
-    assert.is((await focused()).text, 'Node', 'the last of the navigation first');
+    assert.is((await focused()).text, 'Cluster', 'the last of the navigation first');
+    await page.keyboard.press('Shift+Tab');
+    assert.is((await focused()).text, 'Nodes');
     await page.keyboard.press('Shift+Tab');
     assert.is((await focused()).text, 'Users');
     await page.keyboard.press('Shift+Tab');

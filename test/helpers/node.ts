@@ -125,6 +125,8 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     root,
     listen: '127.0.0.1',
     port,
+    // A port of its own: UI port + 1 may belong to another test's node.
+    clusterPort: await freePort(),
     node: opts.node ?? 'testnode',
     env: { RAMVM_ADMIN_PASSWORD: ADMIN_PASSWORD, ...opts.env },
     quiet: true,

@@ -22,11 +22,23 @@ const HANDLERS_DIR = join(__dirname, '../../node-cgi/handlers');
 const NO_ROUTES = new Set(['unknown']);
 /** The only routes anyone may call without credentials. */
 const PUBLIC = new Set(['POST /api/access/ticket', 'DELETE /api/access/ticket']);
+/**
+ * Routes between the nodes of a cluster: perm "public" for the kernel, but
+ * the handler takes only a request signed with the cluster key (over HTTPS):
+ * every caller here, a user or none, gets 401.
+ */
+const NODE_ONLY = new Set([
+  'GET /api/cluster/status', 'GET /api/cluster/state', 'PUT /api/cluster/state',
+  'POST /api/cluster/vmids', 'DELETE /api/cluster/vmids/:vmid', 'POST /api/cluster/leave',
+  'GET /api/iso/cluster', 'PUT /api/iso/cluster/:name', 'DELETE /api/iso/cluster/:name',
+]);
+/** A joining node, authenticated by its join token, over HTTPS only: on the plain-HTTP UI socket every caller gets 403. */
+const JOIN = new Set(['POST /api/cluster/members']);
 /** A value for each route parameter; any other name gets DEFAULT_SAMPLE. */
 const SAMPLES: Record<string, string> = { vmid: '101', node: 'matrixnode', username: 'nobody', group: 'nogroup', tokenid: 'none' };
 const DEFAULT_SAMPLE = 'sample1';
 /** Roles of the test users (on "/", propagating). */
-const CALLER_ROLES: RoleName[] = ['NoAccess', 'VMAuditor'];
+const CALLER_ROLES: RoleName[] = ['NoAccess', 'VMAuditor', 'Administrator'];
 
 interface HandlerRoute {
   handler: string;
@@ -77,7 +89,7 @@ D('should declare a perm on every route, "public" only for login and logout', ()
   for (const { route, label } of ROUTES) {
     const p = route.perm as unknown;
     if (p === 'public') {
-      if (!PUBLIC.has(label)) wrong.push(`${label}: public`);
+      if (!PUBLIC.has(label) && !NODE_ONLY.has(label) && !JOIN.has(label)) wrong.push(`${label}: public`);
     } else if (p !== 'authenticated') {
       if (typeof p !== 'object' || p === null) wrong.push(`${label}: no perm`);
       else if (!PRIVILEGES.includes((p as { priv: never }).priv)) wrong.push(`${label}: unknown privilege ${(p as { priv: string }).priv}`);
@@ -132,6 +144,8 @@ M.after(async () => {
 
 /** The status a caller must get, or the statuses it must not get. */
 function expectation(r: HandlerRoute, caller: string): { is: number } | { not: number[] } {
+  if (NODE_ONLY.has(r.label)) return { is: 401 };
+  if (JOIN.has(r.label)) return { is: 403 };
   // Login takes anyone, but its empty body is a renewal, and without a ticket cookie there is nothing to renew.
   if (caller === 'anonymous' && r.label === 'POST /api/access/ticket') return { is: 401 };
   if (caller === 'anonymous') return PUBLIC.has(r.label) ? { not: [401] } : { is: 401 };

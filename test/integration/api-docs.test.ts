@@ -7,6 +7,10 @@
  * examples send), and `ramvm` on PATH is the node's CLI with the node's
  * RAMVM_ROOT (so `ramvm backup install-cron` writes below that root).
  *
+ * The Cluster section forms a cluster with a second fresh node, pve2: its
+ * address http://127.0.0.1:8016 and pve1's cluster socket
+ * https://127.0.0.1:8007 become the test nodes'.
+ *
  * Each command's answer is compared with the one the text shows under it
  * (test/helpers/api-docs.ts says how); every curl must answer below 400
  * unless the text shows another status. Ids reach later commands the way a
@@ -26,6 +30,9 @@ import { suite } from '../helpers/suite';
 
 /** The address the docs' examples use. */
 const DOCS_URL = 'http://127.0.0.1:8006';
+/** The second node of the Cluster section, and the first one's cluster socket. */
+const DOCS_URL2 = 'http://127.0.0.1:8016';
+const DOCS_CLUSTER_URL = 'https://127.0.0.1:8007';
 /** The whole document's run; a boot check and a live restore take a while on a busy machine. */
 const RUN_TIMEOUT_MS = 15 * 60_000;
 /** Files a reader of the upload examples has, by name, with their size. */
@@ -39,7 +46,8 @@ interface Ran {
 }
 
 /** The bash script: markers around each command on both streams, curl reporting its status on stderr. */
-export function docScript(commands: readonly DocCommand[], url: string): string {
+export function docScript(commands: readonly DocCommand[], url: string, more: Record<string, string> = {}): string {
+  const addresses: [string, string][] = [[DOCS_URL, url], ...Object.entries(more)];
   const lines = [
     'set -o history -o histexpand',
     // Each HTTP status on stderr, after what curl writes there itself; stdout stays the answer.
@@ -47,7 +55,7 @@ export function docScript(commands: readonly DocCommand[], url: string): string 
   ];
   commands.forEach((c, i) => {
     lines.push(`printf '\\n@@cmd ${i}\\n'; printf '\\n@@cmd ${i}\\n' >&2`);
-    lines.push(c.text.split(DOCS_URL).join(url));
+    lines.push(addresses.reduce((text, [from, to]) => text.split(from).join(to), c.text));
     lines.push(`printf '\\n@@end ${i} %s\\n' "$?"; printf '\\n@@end ${i}\\n' >&2`);
   });
   return lines.join('\n') + '\n';
@@ -120,10 +128,12 @@ function runBash(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{
 
 const T = suite('docs/API.md');
 let node: TestNode;
+let node2: TestNode;
 let dir: string;
 
 T.before(async () => {
   node = await startTestNode({ node: 'pve1', env: { RAMVM_ADMIN_PASSWORD: 'secret' } });
+  node2 = await startTestNode({ node: 'pve2', env: { RAMVM_ADMIN_PASSWORD: 'secret' } });
   dir = mkdtempSync(join(tmpdir(), 'ramvm-api-docs-'));
   for (const [name, size] of Object.entries(READER_FILES)) writeFileSync(join(dir, name), randomBytes(size));
   mkdirSync(join(dir, 'bin'));
@@ -132,9 +142,10 @@ T.before(async () => {
 });
 
 T.after(async () => {
-  if (node) {
-    await killGuests(node.root);
-    await node.stop();
+  for (const n of [node, node2]) {
+    if (!n) continue;
+    await killGuests(n.root);
+    await n.stop();
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -147,7 +158,7 @@ T('should run every sh example as written and answer what the text shows', async
     ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, HOME: dir,
     RAMVM_ROOT: node.root, RAMVM_DIST: DIST, RAMVM_NODE: 'pve1',
   };
-  const run = await runBash(docScript(commands, node.url), dir, env);
+  const run = await runBash(docScript(commands, node.url, { [DOCS_URL2]: node2.url, [DOCS_CLUSTER_URL]: node.server.clusterUrl }), dir, env);
   const ran = splitRun(run.stdout, run.stderr, commands.length);
   const problems = commands.flatMap((c, i) => problemsOf(c, ran[i]!));
   if (run.timedOut) problems.unshift(`timed out after ${RUN_TIMEOUT_MS} ms`);

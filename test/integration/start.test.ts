@@ -17,7 +17,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   S(`should serve, log admin in with RAMVM_ADMIN_PASSWORD, and stop cleanly on ${signal}`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'ramvm-start-'));
     const port = await freePort();
-    const n = startNpm({ RAMVM_ROOT: root, RAMVM_PORT: String(port), RAMVM_ADMIN_PASSWORD: 'start-test-pw', RAMVM_NODE: 'alpha' });
+    const n = startNpm({ RAMVM_ROOT: root, RAMVM_PORT: String(port), RAMVM_CLUSTER_PORT: String(await freePort()), RAMVM_ADMIN_PASSWORD: 'start-test-pw', RAMVM_NODE: 'alpha' });
     try {
       const url = await n.listening;
       assert.is(url, `http://127.0.0.1:${port}`);
@@ -40,7 +40,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 S('should print a generated admin password once when none is given', async () => {
   const root = mkdtempSync(join(tmpdir(), 'ramvm-start-'));
   const port = await freePort();
-  const env = { RAMVM_ROOT: root, RAMVM_PORT: String(port), RAMVM_ADMIN_PASSWORD: '' };
+  const env = { RAMVM_ROOT: root, RAMVM_PORT: String(port), RAMVM_CLUSTER_PORT: String(await freePort()), RAMVM_ADMIN_PASSWORD: '' };
   let n = startNpm(env);
   try {
     const url = await n.listening;

@@ -11,6 +11,7 @@
  *   vm                               guests: configs, QEMU processes, disks, status
  *   iso                              the ISO library
  *   auth                             who is asking (tickets, tokens) and what they may do
+ *   cluster                          node to node: membership, replication, forwarding
  *   access                           users, groups, ACL, audit log
  *   qemu, tools, tasks               QMP client, external programs, the task runner
  *   lib                              CGI kernel, errors, paths, store, exec, validation
@@ -28,6 +29,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['lib'],
   ['qemu', 'tools', 'tasks'],
   ['access'],
+  ['cluster'],
   ['auth'],
   ['iso'],
   ['vm'],

@@ -12,6 +12,7 @@ import { html } from '../html';
 import { t } from '../i18n';
 import { api } from '../api';
 import { client } from '../client';
+import { HeldNotice, useHeld } from '../cluster';
 import { formatExpiry, formatTime } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
@@ -116,6 +117,7 @@ function TokenCreate({ onCreated }: { onCreated: (t: NewToken) => Promise<unknow
     if (exp !== null) void create.run(exp);
   };
   const fe = (k: string) => fieldError(create.error, k);
+  const held = useHeld();
   return html`<form class="token-form" onSubmit=${submit} noValidate>
     <h3>${t('tokens.new')}</h3>
     <${ErrorBanner} error=${formError(create.error, ['tokenid', 'expire', 'comment'])} />
@@ -130,7 +132,8 @@ function TokenCreate({ onCreated }: { onCreated: (t: NewToken) => Promise<unknow
     <label class="check"><input type="checkbox" name="privsep" checked=${privsep}
       onChange=${(e: Event) => setPrivsep((e.currentTarget as HTMLInputElement).checked)} /> ${t('tokens.f.privsep')}</label>
     <p class="field-hint">${t('tokens.f.privsepHint')}</p>
-    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${create.busy || tokenid.trim() === ''}>${t('tokens.create')}</button></div>
+    <${HeldNotice} held=${held} />
+    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${create.busy || tokenid.trim() === '' || held !== null}>${t('tokens.create')}</button></div>
   </form>`;
 }
 

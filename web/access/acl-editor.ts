@@ -12,6 +12,7 @@ import { useState } from 'preact/hooks';
 import { html } from '../html';
 import { t, type MessageKey } from '../i18n';
 import { client } from '../client';
+import { HeldNotice, useHeld } from '../cluster';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
@@ -108,6 +109,7 @@ function AclAddForm({ path, roles, onAdded }: { path: string | undefined; roles:
   };
   const fe = (k: string) => fieldError(add.error, k);
   const listId = `acl-names-${f.kind}`;
+  const held = useHeld();
   const offered = f.kind === 'user' ? names.users : f.kind === 'group' ? names.groups : [];
   const shown = ['path', 'user', 'group', 'token', 'role'];
   return html`<form class="card acl-add" onSubmit=${submit} noValidate>
@@ -139,6 +141,7 @@ function AclAddForm({ path, roles, onAdded }: { path: string | undefined; roles:
     </div>
     <label class="check"><input type="checkbox" name="propagate" checked=${f.propagate}
       onChange=${(e: Event) => set('propagate', (e.currentTarget as HTMLInputElement).checked)} /> ${t('perm.f.propagate')}</label>
-    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${add.busy || f.name.trim() === ''}>${t('perm.addButton')}</button></div>
+    <${HeldNotice} held=${held} />
+    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${add.busy || f.name.trim() === '' || held !== null}>${t('perm.addButton')}</button></div>
   </form>`;
 }

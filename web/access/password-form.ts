@@ -13,6 +13,7 @@ import { ApiError } from '../api';
 import { ErrorBanner } from '../components/error-banner';
 import { Field, fieldError } from '../components/field';
 import { useAction } from '../hooks';
+import { HeldNotice, useHeld } from '../cluster';
 import { html } from '../html';
 import { t } from '../i18n';
 
@@ -42,7 +43,8 @@ export function PasswordForm(p: PasswordFormProps) {
     setPw('');
     setPw2('');
   });
-  const ready = pw !== '' && pw === pw2 && (!own || old !== '');
+  const held = useHeld();
+  const ready = pw !== '' && pw === pw2 && (!own || old !== '') && held === null;
   const submit = (e: Event) => {
     e.preventDefault();
     if (ready) void save.run();
@@ -67,6 +69,7 @@ export function PasswordForm(p: PasswordFormProps) {
         onInput=${typed(setPw2)} error=${pw2 !== '' && pw !== pw2 ? t('users.f.mismatch') : null} />
     </div>
     ${done && html`<p role="status">${p.doneText}</p>`}
+    <${HeldNotice} held=${held} />
     <div class="form-actions"><button type="submit" class=${p.primary ? 'btn btn-primary' : 'btn'} disabled=${save.busy || !ready}>${p.submitLabel}</button></div>
   </form>`;
 }

@@ -23,6 +23,8 @@ export function errorTitle(err: unknown): MessageKey {
   if (s === 409) return 'error.conflict';
   if (s === 413) return 'error.tooLarge';
   if (s === 429) return 'error.throttled';
+  // In a cluster: the node that holds the object (or the master) does not answer.
+  if (s === 503) return 'error.unavailable';
   if (s >= 500) return 'error.server';
   return 'error.title';
 }

@@ -2,8 +2,10 @@
  * The shell: login, then top bar, navigation, the current view and the task
  * panel. The route picks the view from the registry (views/index.ts); "#/"
  * goes to the first view the user may use. A 401 from any request brings
- * the login page back with a message, and the route is kept, so logging in
- * again returns to the same page.
+ * the login page back with a message (after a join this tab started: that
+ * the node's users are the cluster's now), and the route is kept, so
+ * logging in again returns to the same page. The cluster's banner (where
+ * the master is, nodes that do not answer) heads every page.
  */
 import type { ComponentType } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -14,6 +16,8 @@ import { href, navigate, useRoute, type Route } from '../router';
 import { ErrorBanner } from '../components/error-banner';
 import { Icon } from '../components/icon';
 import { navViews, VIEWS, visibleViews, type ViewDef, type ViewProps } from '../views';
+import { tookJoin } from '../cluster';
+import { ClusterBanner } from './cluster-banner';
 import { LoginPage } from './login';
 import { TaskPanel } from './task-panel';
 import { TopBar } from './top-bar';
@@ -26,7 +30,7 @@ export function App({ views = VIEWS }: { views?: readonly ViewDef[] }) {
   const [phase, setPhase] = useState<Phase>({ kind: 'starting' });
 
   useEffect(() => {
-    const off = api.onUnauthenticated(() => setPhase({ kind: 'login', notice: 'login.expired' }));
+    const off = api.onUnauthenticated(() => setPhase({ kind: 'login', notice: tookJoin() ? 'login.joined' : 'login.expired' }));
     api.resume().then(
       (me) => setPhase(me ? { kind: 'in', me } : { kind: 'login' }),
       () => setPhase({ kind: 'login' }),
@@ -92,6 +96,7 @@ function Shell({ me, registry, focusMain, onLogout }: ShellProps) {
         </ul>
       </nav>
       <main id="main" ref=${mainRef} tabindex="-1">
+        <${ClusterBanner} />
         <${Page} route=${route} def=${def} me=${me} allowed=${!!def && views.includes(def)} />
       </main>
     </div>

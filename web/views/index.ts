@@ -70,17 +70,18 @@ export const VIEWS: readonly ViewDef[] = [
     load: () => import('./users'),
   },
   {
-    id: 'node',
-    title: 'nav.node',
+    id: 'nodes',
+    title: 'nav.nodes',
     icon: 'node',
     priv: 'Sys.Audit',
-    load: () => import('./node'),
+    load: () => import('./nodes'),
   },
   {
     id: 'cluster',
     title: 'nav.cluster',
     icon: 'cluster',
     priv: 'Sys.Audit',
+    load: () => import('./cluster'),
   },
   {
     id: 'console',

@@ -1,8 +1,11 @@
 /**
  * The Tasks view: "#/tasks" lists this node's tasks (status, progress,
- * duration, filter); "#/tasks/<id>" shows one task with its log, which
- * follows the task while it runs (polled every LOG_POLL_MS, scrolled along
- * unless the reader has scrolled up).
+ * duration, filter; in a cluster every node's, with a Node column);
+ * "#/tasks/<id>" shows one task with its log, which follows the task
+ * while it runs (polled every LOG_POLL_MS, scrolled along unless the
+ * reader has scrolled up). A task that works on several things at once
+ * (an ISO image copied to each node) shows each part's status, progress
+ * and message.
  */
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { html } from '../html';
@@ -10,12 +13,13 @@ import { t } from '../i18n';
 import type { Me } from '../api';
 import { client } from '../client';
 import { usePoll, type Loaded } from '../hooks';
+import { roleOf, useCluster } from '../cluster';
 import { href } from '../router';
 import { formatDuration, formatTime } from '../format';
 import { DataTable, type Column } from '../components/data-table';
 import { ErrorBanner } from '../components/error-banner';
 import { ProgressBar } from '../components/progress-bar';
-import { StatusBadge } from '../components/status-badge';
+import { StatusBadge, type Tone } from '../components/status-badge';
 import {
   acknowledge,
   TASK_STATUS_KEY,
@@ -25,6 +29,7 @@ import {
   useTasks,
   type Task,
 } from '../tasks';
+import type { TaskPart } from '../../node-cgi/api-types';
 import type { ViewProps } from './props';
 
 /** Log refresh interval while the task runs. */
@@ -59,9 +64,33 @@ function TaskProgress({ task }: { task: Task }) {
   return html`<span class=${`task-message${task.status === 'failed' ? ' text-failed' : ''}`}>${task.message}</span>`;
 }
 
+const PART_TONE: Record<TaskPart['status'], Tone> = { ...TASK_TONE, waiting: 'neutral' };
+const PART_STATUS_KEY = { ...TASK_STATUS_KEY, waiting: 'task.status.waiting' } as const;
+
+/** The parts of a task (`parts` of its record): one row each, with its own progress while it is not done. */
+export function TaskParts({ task }: { task: Task }) {
+  if (!task.parts?.length) return null;
+  return html`<table class="table task-parts">
+    <thead><tr><th>${t('tasks.part')}</th><th>${t('tasks.col.status')}</th><th>${t('tasks.col.progress')}</th></tr></thead>
+    <tbody>${task.parts.map(
+      (p) => html`<tr>
+        <td>${p.name}</td>
+        <td><${StatusBadge} tone=${PART_TONE[p.status]} label=${t(PART_STATUS_KEY[p.status])} /></td>
+        <td>
+          ${(p.status === 'running' || p.status === 'waiting') && html`<${ProgressBar} value=${p.progress} label=${`${taskTitle(task)}: ${p.name}`} />`}
+          <span class=${`task-message${p.status === 'failed' ? ' text-failed' : ''}`}>${p.message}</span>
+        </td>
+      </tr>`,
+    )}</tbody>
+  </table>`;
+}
+
 function TaskList({ me }: { me: Me }) {
   const { tasks, error } = useTasks();
   const acks = useAcknowledged(me.username);
+  // In a cluster the master lists every node's tasks: say whose.
+  const c = useCluster().data;
+  const inCluster = !!c && roleOf(c) !== 'single';
   const now = Date.now();
   const columns: Column<Task>[] = [
     { key: 'status', label: t('tasks.col.status'), value: (x) => t(TASK_STATUS_KEY[x.status]), render: (x) => html`<${TaskStatus} task=${x} />` },
@@ -72,6 +101,7 @@ function TaskList({ me }: { me: Me }) {
       render: (x) => html`<a href=${href('tasks', x.id)}>${taskTitle(x)}</a>`,
     },
     { key: 'user', label: t('tasks.col.user'), value: (x) => x.user },
+    ...(inCluster ? [{ key: 'node', label: t('tasks.node'), value: (x: Task) => x.node }] : []),
     { key: 'start', label: t('tasks.col.started'), value: (x) => formatTime(x.start), sortValue: (x) => x.start },
     { key: 'duration', label: t('tasks.col.duration'), value: (x) => duration(x, now), sortValue: (x) => (x.end ?? now) - x.start, class: 'num' },
     { key: 'progress', label: t('tasks.col.progress'), value: (x) => x.message, render: (x) => html`<${TaskProgress} task=${x} />`, sortable: false },
@@ -146,6 +176,11 @@ function TaskDetail({ id, me }: { id: string; me: Me }) {
         <dt>${t('tasks.id')}</dt><dd><code>${task.id}</code></dd>
       </dl>
     </section>
+    ${task.parts?.length &&
+    html`<section class="card" aria-labelledby="task-parts">
+      <h2 id="task-parts">${t('tasks.parts')}</h2>
+      <${TaskParts} task=${task} />
+    </section>`}
     <section class="card" aria-labelledby="task-log">
       <h2 id="task-log">${t('tasks.log')}</h2>
       ${lines && html`<${LogViewer} lines=${lines} following=${task.status === 'running'} />`}

@@ -16,6 +16,7 @@ import { html } from '../html';
 import { t } from '../i18n';
 import type { Me } from '../api';
 import { client } from '../client';
+import { HeldNotice, useHeld } from '../cluster';
 import { href, navigate } from '../router';
 import { formatExpiry } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
@@ -101,6 +102,7 @@ function UserEdit({ name, me }: { name: string | null; me: Me }) {
   const set = <K extends keyof UserForm>(k: K, v: UserForm[K]) => (setSaved(false), setF((s) => (s ? { ...s, [k]: v } : s)));
   const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
   const [expireError, setExpireError] = useState(false);
+  const held = useHeld();
   const save = useAction(async (body: Record<string, unknown>) => {
     if (name) {
       const u = await client.access.users.update(name, body);
@@ -150,7 +152,8 @@ function UserEdit({ name, me }: { name: string | null; me: Me }) {
         ${fe('groups') && html`<p class="field-error">${fe('groups')}</p>`}
       </fieldset>
       ${saved && html`<p role="status">${t('users.saved')}</p>`}
-      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${save.busy}>${name ? t('users.save') : t('users.create')}</button></div>
+      <${HeldNotice} held=${held} />
+      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${save.busy || held !== null}>${name ? t('users.save') : t('users.create')}</button></div>
     </form>`}
     ${name && before && html`<${ResetPassword} name=${name} self=${name === me.username} />`}`;
 }

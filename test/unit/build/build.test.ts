@@ -6,7 +6,8 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Metafile } from 'esbuild';
-import { BUDGETS, classifyWebOutputs, overBudget, webJsRows, type WebOutput } from '../../../build/build';
+import { transformSync } from 'esbuild';
+import { BUDGETS, catalogueSource, classifyWebOutputs, overBudget, webJsRows, type WebOutput } from '../../../build/build';
 
 type Out = Metafile['outputs'][string];
 const out = (inputs: string[], imports: Array<[string, 'import-statement' | 'dynamic-import']>, entryPoint?: string): Out => ({
@@ -85,3 +86,28 @@ rows('should fail the total when lazy chunks each within budget add up past it',
 });
 
 rows.run();
+
+const catalogue = suite('catalogueSource');
+
+/** Runs the module catalogueSource() makes, with `en` as its './en'. */
+function load(src: string, en: Record<string, string>): Record<string, unknown> {
+  const cjs = transformSync(src, { loader: 'ts', format: 'cjs' }).code;
+  const module = { exports: {} as Record<string, unknown> };
+  new Function('require', 'module', 'exports', cjs)((p: string) => (p === './en' ? { en } : assert.unreachable(p)), module, module.exports);
+  return module.exports;
+}
+
+catalogue('should give back the same catalogue with each key written only in en', () => {
+  const en = { 'a.one': 'One', 'b.two': 'Two {n}', 'c.three': 'It\'s "three"' };
+  const de = { 'a.one': 'Eins', 'b.two': 'Zwei {n}', 'c.three': 'Es ist „drei“' };
+  const src = catalogueSource('de', en, de);
+  assert.not.match(src, /a\.one|b\.two|c\.three/);
+  assert.equal(load(src, en).de, de);
+});
+
+catalogue('should fall back to en for a key the catalogue lacks', () => {
+  const en = { 'a.one': 'One', 'b.two': 'Two' };
+  assert.equal(load(catalogueSource('de', en, { 'a.one': 'Eins' }), en).de, { 'a.one': 'Eins', 'b.two': 'Two' });
+});
+
+catalogue.run();

@@ -7,7 +7,7 @@ const S = suite('STATUS_OF_CODE');
 // [code, status]: the statuses docs/API.md lists
 const TABLE: [ErrorCode, number][] = [
   ['bad_request', 400], ['invalid', 400], ['unauthenticated', 401], ['forbidden', 403], ['not_found', 404],
-  ['method_not_allowed', 405], ['conflict', 409], ['too_large', 413], ['unsupported_media_type', 415],
+  ['method_not_allowed', 405], ['conflict', 409], ['gone', 410], ['too_large', 413], ['unsupported_media_type', 415],
   ['upgrade_required', 426], ['too_many_requests', 429], ['internal', 500], ['exec_failed', 500],
   ['unavailable', 503], ['timeout', 504], ['insufficient_storage', 507],
 ];

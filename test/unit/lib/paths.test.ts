@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { useTempRoot } from '../../helpers/temp-root';
 import {
   paths, backupStoppedFile, catalogFile, deviceMountPoint, guestConfigFile, guestImagesDir, guestRunFile, isoFile, lockDir,
-  nodeSettingsFile, pathsFor, scratchFile, taskFile,
+  joinTaskTokenFile, nodeSettingsFile, pathsFor, scratchFile, taskFile,
 } from '../../../node-cgi/lib/paths';
 
 const P = suite('pathsFor');
@@ -20,6 +20,9 @@ const TABLE: [string, string][] = [
   ['backupMounts', 'run/ramvm/backup-mnt'], ['loginThrottle', 'run/ramvm/login-throttle.json'],
   ['accelCache', 'run/ramvm/accel.json'], ['nodeCpuSample', 'run/ramvm/node.cpu.json'],
   ['tasks', 'var/log/ramvm/tasks'], ['auditLog', 'var/log/ramvm/audit.log'], ['backupTickLog', 'var/log/ramvm/backup-tick.log'],
+  ['nodeCert', 'etc/ramvm/priv/node.crt'], ['nodeKey', 'etc/ramvm/priv/node.key'], ['nodePem', 'etc/ramvm/priv/node.pem'],
+  ['clusterConfig', 'etc/ramvm/cluster/cluster.json'], ['placement', 'etc/ramvm/cluster/vms.json'],
+  ['joinTokens', 'etc/ramvm/priv/join-tokens.json'], ['nonces', 'run/ramvm/nonces'], ['serverInfo', 'run/ramvm/server.json'],
   ['backupCronFile', 'etc/cron.d/ramvm-backup'], ['backupSchedulerTick', 'run/ramvm/backup-scheduler.json'],
   ['backupSchedulerMailed', 'run/ramvm/backup-scheduler-mailed.json'],
 ];
@@ -51,6 +54,7 @@ O('should place the files of one object below the root of this process', () => {
     [backupStoppedFile(101), 'run/ramvm/backup-stopped/101.json'],
     [deviceMountPoint('usb'), 'run/ramvm/backup-mnt/usb'],
     [scratchFile('screendump-101.png'), 'run/ramvm/qemu/.screendump-101.png'],
+    [joinTaskTokenFile('join-0123456789abcdef'), 'run/ramvm/join-0123456789abcdef'],
   ];
   for (const [path, below] of objects) assert.is(path, `${root.path}/${below}`);
 });

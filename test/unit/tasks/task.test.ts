@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { useTempRoot } from '../../helpers/temp-root';
 import { paths, taskFile } from '../../../node-cgi/lib/paths';
 import { writeJsonAtomic } from '../../../node-cgi/lib/store';
-import { newTaskId, taskRunning, type TaskRecord } from '../../../node-cgi/tasks/task';
+import { newTaskId, readTask, runTask, taskRunning, type TaskRecord } from '../../../node-cgi/tasks/task';
 
 
 function record(id: string, status: TaskRecord['status'], pid: number | null): void {
@@ -44,3 +44,51 @@ R('should say yes while the task\'s own process runs', () => {
   assert.ok(taskRunning(id));
 });
 R.run();
+
+const T = suite('runTask');
+useTempRoot(T);
+T('should record each part\'s state, the last one of each when the task ends', async () => {
+  const id = newTaskId('iso-distribute', '/iso');
+  record(id, 'running', null);
+  let midway: TaskRecord['parts'];
+  const done = await runTask(id, {
+    'disk-check': async (t) => {
+      t.part('n2', { status: 'running', message: 'a.iso' });
+      t.part('n3', {});
+      midway = readTask(id).parts; // a new part and a changed status are written at once
+      t.part('n2', { progress: 40.4, message: 'a.iso: 40 of 100' });
+      t.part('n2', { status: 'ok', progress: 100, message: 'copied' });
+      t.part('n3', { status: 'failed', message: 'node n3 does not answer' });
+      return 'done';
+    },
+  });
+  assert.equal(midway, [
+    { name: 'n2', status: 'running', progress: 0, message: 'a.iso' },
+    { name: 'n3', status: 'waiting', progress: 0, message: '' },
+  ]);
+  assert.is(done.status, 'ok');
+  assert.equal(done.parts, [
+    { name: 'n2', status: 'ok', progress: 100, message: 'copied' },
+    { name: 'n3', status: 'failed', progress: 0, message: 'node n3 does not answer' },
+  ]);
+});
+T('should keep the parts of a task that fails', async () => {
+  const id = newTaskId('iso-distribute', '/iso');
+  record(id, 'running', null);
+  const done = await runTask(id, {
+    'disk-check': async (t) => {
+      t.part('n2', { status: 'failed', message: 'gone' });
+      throw new Error('not on n2');
+    },
+  });
+  assert.is(done.status, 'failed');
+  assert.is(done.message, 'not on n2');
+  assert.equal(done.parts, [{ name: 'n2', status: 'failed', progress: 0, message: 'gone' }]);
+});
+T('should write no parts for a task that has none', async () => {
+  const id = newTaskId('disk-check', '/vms/101');
+  record(id, 'running', null);
+  const done = await runTask(id, { 'disk-check': async () => 'fine' });
+  assert.is(done.parts, undefined);
+});
+T.run();

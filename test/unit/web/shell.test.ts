@@ -8,6 +8,7 @@ import { VIEWS, type ViewDef } from '../../../web/views';
 import { click, fakeFetch, mount, settle, text, typeInto, unmount, until, useDom, type FakeAnswer } from './dom';
 import { taskPoller } from '../../../web/tasks';
 import { task } from './fixtures';
+import type { ClusterNodeView, ClusterView } from '../../../node-cgi/api-types';
 
 /**
  * The registry with loads Node can run (a bundler resolves the real
@@ -25,6 +26,16 @@ const TICKET: [number, unknown] = [200, { data: { username: 'admin', ticket: 't'
 const NO_COOKIE: [number, unknown] = [400, { error: { code: 'bad_request', message: 'username and password are required' } }];
 const password = (c: { body: unknown }) => (c.body as { password?: string } | undefined)?.password;
 
+const node = (name: string, over: Partial<ClusterNodeView> = {}): ClusterNodeView => ({
+  name, address: `10.0.0.${name.slice(-1)}`, url: `https://10.0.0.${name.slice(-1)}:8007`, fingerprint: 'AA:BB', online: true, master: false, version: '0.1.0', ...over,
+});
+const SINGLE: ClusterView = { name: null, self: 'pve1', master: null, epoch: 0, generation: 0, masterOnline: true, nodes: [node('pve1')] };
+/** pve2, a member of "office" whose master is pve1, with pve3 down. */
+const MEMBER: ClusterView = {
+  name: 'office', self: 'pve2', master: 'pve1', epoch: 1, generation: 4, masterOnline: true,
+  nodes: [node('pve1', { master: true, generation: 4 }), node('pve2', { generation: 4 }), node('pve3', { online: false, lastSeen: 1_000_000 })],
+};
+
 /** The node's answers: password "pw" logs in; without one (no cookie) renewal fails. */
 function routes(over: Record<string, FakeAnswer> = {}): Record<string, FakeAnswer> {
   return {
@@ -32,6 +43,7 @@ function routes(over: Record<string, FakeAnswer> = {}): Record<string, FakeAnswe
     'GET /api/access/me': [200, { data: ME }],
     'DELETE /api/access/ticket': [200, { data: null }],
     'GET /api/task': [200, { data: [] }],
+    'GET /api/cluster': [200, { data: SINGLE }],
     ...over,
   };
 }
@@ -103,7 +115,7 @@ shell('should log in and show top bar, navigation of the views the user may use,
   assert.is(text(el.querySelector('.topbar-node strong')), 'pve1');
   const nav = el.querySelector('nav')!;
   assert.is(nav.getAttribute('aria-label'), 'Main navigation');
-  assert.equal([...nav.querySelectorAll('a')].map(text), ['Tasks', 'Node'], 'Guests needs VM.Audit; views without load are hidden');
+  assert.equal([...nav.querySelectorAll('a')].map(text), ['Tasks', 'Nodes', 'Cluster'], 'Guests needs VM.Audit; views without load are hidden');
   assert.is(location.hash, '#/tasks', 'the start view is the first one allowed');
   assert.is(nav.querySelector('a')!.getAttribute('aria-current'), 'page');
   assert.is(text(el.querySelector('main h1')), 'Tasks');
@@ -153,11 +165,40 @@ shell('should switch everything to German from the top bar', async () => {
   select.value = 'de';
   select.dispatchEvent(new (globalThis as any).Event('change', { bubbles: true }));
   await settle();
-  assert.equal([...el.querySelectorAll('nav a')].map(text), ['Aufgaben', 'Knoten']);
+  assert.equal([...el.querySelectorAll('nav a')].map(text), ['Aufgaben', 'Knoten', 'Cluster']);
   assert.is(text(el.querySelector('main h1')), 'Aufgaben');
   assert.match(text(el.querySelector('.topbar')), 'Abmelden');
   assert.is(document.documentElement.lang, 'de');
   assert.is(localStorage.getItem('ramvm.lang'), 'de');
+  await unmount(el);
+  await api.logout();
+});
+
+shell('should say on a member where its master is, and name each node that does not answer', async () => {
+  withFetch(routes({ 'GET /api/cluster': [200, { data: MEMBER }] }));
+  const el = await mount(html`<${App} views=${REGISTRY} />`);
+  await settle();
+  await logIn(el);
+  await until('the cluster banner', () => el.querySelector('.cluster-banner') !== null);
+  const [member, down, ...more] = [...el.querySelectorAll('main .cluster-banner')];
+  assert.is(more.length, 0);
+  assert.match(text(member), 'Node pve2 is a member of cluster office; its master is pve1.');
+  assert.is(member!.getAttribute('role'), 'status');
+  assert.match(member!.querySelector('a')!.getAttribute('href')!, /^https?:\/\/10\.0\.0\.1:/);
+  assert.is(down!.getAttribute('role'), 'alert');
+  assert.match(text(down), /Node pve3 does not answer since /);
+  assert.is(down!.querySelector('a')!.getAttribute('href'), '#/nodes/pve3');
+  await unmount(el);
+  await api.logout();
+});
+
+shell('should show no cluster banner on a single node', async () => {
+  withFetch(routes());
+  const el = await mount(html`<${App} views=${REGISTRY} />`);
+  await settle();
+  await logIn(el);
+  await settle();
+  assert.is(el.querySelector('.cluster-banner'), null);
   await unmount(el);
   await api.logout();
 });

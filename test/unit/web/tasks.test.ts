@@ -14,8 +14,9 @@ import {
 } from '../../../web/tasks';
 import { setLang } from '../../../web/i18n';
 import { ApiError } from '../../../web/api';
-import { LOG_POLL_MS, logPollMs } from '../../../web/views/tasks';
-import { manualTimers, useDom } from './dom';
+import { LOG_POLL_MS, logPollMs, TaskParts } from '../../../web/views/tasks';
+import { html } from '../../../web/html';
+import { manualTimers, mount, text, unmount, useDom } from './dom';
 import { task } from './fixtures';
 
 const delay = suite('pollDelayMs');
@@ -77,7 +78,7 @@ poller('should poll only while someone listens, at 2 s while a task runs and 10 
   const p = createTaskPoller(async () => answers[Math.min(loads++, 1)]!, timers);
   assert.is(loads, 0, 'nothing before a listener');
   const seen: Array<Task[] | null> = [];
-  const off = p.subscribe((s) => seen.push(s.tasks));
+  const off = p.subscribe((s) => seen.push(s.data));
   await flush();
   assert.is(loads, 1);
   assert.is([...timers.pending.values()][0]!.ms, POLL_RUNNING_MS);
@@ -102,8 +103,8 @@ poller('should keep the last list and report the error when a poll fails, then g
   fail = true;
   timers.fire();
   await flush();
-  assert.is(p.state().tasks!.length, 1);
-  assert.is(p.state().error!.message, 'down');
+  assert.is(p.state().data!.length, 1);
+  assert.is((p.state().error as Error).message, 'down');
   assert.is(timers.pending.size, 1, 'still polling');
   off();
 });
@@ -176,3 +177,39 @@ for (const [why, last, want] of LOG_POLLS) {
 }
 
 logPoll.run();
+
+const parts = suite('TaskParts (views/tasks.ts)');
+useDom(parts);
+parts.before(() => setLang('en'));
+
+parts('should show each part with its status, a progress bar while it is not done, and its message', async () => {
+  const t = task({
+    id: 'n1:20261125T101500Z-iso-distribute-iso-a1b2c3',
+    kind: 'iso-distribute',
+    object: '/iso',
+    parts: [
+      { name: 'n2', status: 'running', progress: 40, message: 'debian.iso: 240.0 MiB of 600.0 MiB' },
+      { name: 'n3', status: 'failed', progress: 0, message: 'node n3 does not answer' },
+      { name: 'n4', status: 'waiting', progress: 0, message: 'waiting' },
+    ],
+  });
+  const el = await mount(html`<${TaskParts} task=${t} />`);
+  const rows = [...el.querySelectorAll('tbody tr')].map((r) => [...r.querySelectorAll('td')].slice(0, 2).map((c) => text(c)).concat(text(r.querySelector('.task-message'))));
+  assert.equal(rows, [
+    ['n2', 'Running', 'debian.iso: 240.0 MiB of 600.0 MiB'],
+    ['n3', 'Failed', 'node n3 does not answer'],
+    ['n4', 'Waiting', 'waiting'],
+  ]);
+  const bars = [...el.querySelectorAll('[role="progressbar"]')].map((b) => [b.getAttribute('aria-label'), b.getAttribute('aria-valuenow')]);
+  assert.equal(bars, [['ISO images to the nodes · /iso: n2', '40'], ['ISO images to the nodes · /iso: n4', '0']]);
+  assert.ok(el.querySelector('tbody tr:nth-child(2) .text-failed'), 'a failed part\'s message is marked');
+  await unmount(el);
+});
+
+parts('should show nothing for a task without parts', async () => {
+  const el = await mount(html`<div><${TaskParts} task=${task({ id: 'a' })} /></div>`);
+  assert.is(el.querySelector('table'), null);
+  await unmount(el);
+});
+
+parts.run();

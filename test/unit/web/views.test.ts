@@ -20,7 +20,7 @@ registry('should give every view a unique route id, a known title, icon and priv
 });
 
 registry('should list the views of the design in navigation order', () => {
-  assert.equal(navViews(VIEWS).map((v) => v.id), ['guests', 'iso', 'backups', 'tasks', 'users', 'node', 'cluster']);
+  assert.equal(navViews(VIEWS).map((v) => v.id), ['guests', 'iso', 'backups', 'tasks', 'users', 'nodes', 'cluster']);
 });
 
 registry('should keep the console window out of the navigation but reachable by its route', () => {

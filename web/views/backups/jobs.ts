@@ -13,6 +13,7 @@ import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
 import type { Me } from '../../api';
 import { client, type JobView } from '../../client';
+import { HeldNotice, useHeld } from '../../cluster';
 import { href, navigate } from '../../router';
 import { formatTime } from '../../format';
 import { ConfirmDialog } from '../../components/confirm-dialog';
@@ -173,6 +174,7 @@ function JobForm({ id, me }: { id: string | null; me: Me }) {
   };
   const error = save.error ?? job.error;
   const fe = (k: string) => fieldError(error, k);
+  const held = useHeld();
   const shown = ['id', 'node', 'mailto', 'storage', 'vmids', 'weekdays', 'start', 'keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly', 'verifyAfterDays', 'comment'];
   return html`<p class="crumbs"><a href=${href('backups', 'jobs')}>${t('jobs.back')}</a></p>
     <h1>${id ? t('jobs.editTitle', { id }) : t('jobs.new')}</h1>
@@ -211,7 +213,8 @@ function JobForm({ id, me }: { id: string | null; me: Me }) {
         </div>`}
       ${f.kind === 'verify' && html`<${Field} label=${t('jobs.f.verifyAfterDays')} name="verifyAfterDays" type="number" min="0" value=${f.verifyAfterDays} onInput=${(e: Event) => set('verifyAfterDays', val(e))} error=${fe('verifyAfterDays')} />`}
       <${Field} label=${t('jobs.f.comment')} name="comment" value=${f.comment} onInput=${(e: Event) => set('comment', val(e))} error=${fe('comment')} />
-      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${save.busy}>${id ? t('jobs.save') : t('jobs.create')}</button></div>
+      <${HeldNotice} held=${held} />
+      <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${save.busy || held !== null}>${id ? t('jobs.save') : t('jobs.create')}</button></div>
     </form>`}`;
 }
 

@@ -3,7 +3,7 @@
  * again, a guest's status as a badge (a crashed one says so), OS names, a privilege check, a
  * <select> of value/label pairs and the ISO names for a CD-ROM choice.
  */
-import type { Privilege, VmFault, VmState } from '../../../node-cgi/api-types';
+import type { Privilege, VmFault, VmListState } from '../../../node-cgi/api-types';
 import type { Me } from '../../api';
 import { client } from '../../client';
 import { StatusBadge, type Tone } from '../../components/status-badge';
@@ -15,23 +15,26 @@ import { SIZE_UNITS, type SizeUnit } from './model';
 /** How often lists and pages ask the node again. */
 export const POLL_MS = 3000;
 
-const STATUS_TONE: Record<VmState, Tone> = { running: 'running', paused: 'paused', stopped: 'neutral' };
-const STATUS_KEY: Record<VmState, MessageKey> = { running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped' };
+/** "unknown": in a cluster's list, a guest whose node does not answer. */
+const STATUS_TONE: Record<VmListState, Tone> = { running: 'running', paused: 'paused', stopped: 'neutral', unknown: 'warning' };
+const STATUS_KEY: Record<VmListState, MessageKey> = {
+  running: 'guests.status.running', paused: 'guests.status.paused', stopped: 'guests.status.stopped', unknown: 'guests.status.unknown',
+};
 
 export const osLabel = (os: string): string => t(`guests.os.${os}` as MessageKey);
 export const can = (me: Me, priv: Privilege): boolean => me.privileges.includes(priv);
 
 /** A crashed guest is "paused" to the API, but says it crashed. */
-export const statusLabel = (status: VmState, fault?: VmFault): string => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);
+export const statusLabel = (status: VmListState, fault?: VmFault): string => t(fault ? 'guests.status.crashed' : STATUS_KEY[status]);
 
-export function GuestStatus({ status, fault }: { status: VmState; fault?: VmFault | undefined }) {
+export function GuestStatus({ status, fault }: { status: VmListState; fault?: VmFault | undefined }) {
   return html`<${StatusBadge} tone=${fault ? 'failed' : STATUS_TONE[status]} label=${statusLabel(status, fault)} />`;
 }
 
-/** A <select>; Field's id and aria attributes pass through to it. */
-export function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string][]; onChange: (v: string) => void; [attr: string]: unknown }) {
+/** A <select> of [value, label, disabled?] options; Field's id and aria attributes pass through to it. */
+export function Select({ value, options, onChange, ...rest }: { value: string; options: [string, string, boolean?][]; onChange: (v: string) => void; [attr: string]: unknown }) {
   return html`<select ...${rest} value=${value} onChange=${(e: Event) => onChange((e.currentTarget as HTMLSelectElement).value)}>
-    ${options.map(([v, label]) => html`<option value=${v} selected=${v === value}>${label}</option>`)}
+    ${options.map(([v, label, off]) => html`<option value=${v} selected=${v === value} disabled=${off}>${label}</option>`)}
   </select>`;
 }
 

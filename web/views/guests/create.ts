@@ -2,11 +2,15 @@
  * #/guests/new: the create form, with the original's fields and defaults
  * (model.ts), checked as the user types and, on submit, by the node's dry
  * run, whose issues land on their fields; then the new guest's page with
- * the start prompt.
+ * the start prompt. In a cluster the node select lists every node
+ * (default: the node serving the page), those that do not answer refused;
+ * on a member whose master does not answer the form says that new guests
+ * wait for it.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type Me } from '../../api';
 import { client } from '../../client';
+import { HeldNotice, useCluster, useHeld } from '../../cluster';
 import { ErrorBanner } from '../../components/error-banner';
 import { Field } from '../../components/field';
 import { useAction, useLoad } from '../../hooks';
@@ -15,8 +19,8 @@ import { t, type MessageKey } from '../../i18n';
 import { href, navigate } from '../../router';
 import { osLabel, Select, UnitSelect, useIsoNames } from './common';
 import {
-  BUSES, CACHES, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, OS_TYPES, withOsType,
-  type CreateForm, type FormField, type FormIssues, type SizeUnit,
+  BUSES, CACHES, defaultNode, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, nodeIssue, OS_TYPES, withOsType,
+  type CreateForm, type FormField, type FormIssues, type NodeChoice, type SizeUnit,
 } from './model';
 
 export function GuestCreate({ me }: { me: Me }) {
@@ -34,7 +38,13 @@ export function GuestCreate({ me }: { me: Me }) {
     if (focusInvalid) (formRef.current?.querySelector('[aria-invalid="true"]') as HTMLElement | null)?.focus();
   }, [focusInvalid]);
 
-  const local = formIssues(form);
+  const nodes: NodeChoice[] = useCluster().data?.nodes ?? [{ name: me.node, online: true, master: false }];
+  const held = useHeld();
+  // Until the user picks one, the node follows the cluster as it loads.
+  const node = touched.has('node') ? form.node : defaultNode(nodes, me.node);
+  const local = { ...formIssues(form) };
+  const downIssue = nodeIssue(node, nodes);
+  if (downIssue) local.node = downIssue;
   const issueOf = (k: FormField): string | undefined => {
     const i = (shown.has(k) ? local[k] : undefined) ?? server[k];
     return i ? t(i[0], i[1]) : undefined;
@@ -53,7 +63,7 @@ export function GuestCreate({ me }: { me: Me }) {
     html`<${Field} label=${t(label)} error=${issueOf(k)}><${Select} value=${form[k] as string} options=${options} onChange=${onChange} /></${Field}>`;
 
   const create = useAction(async () => {
-    const body = formRequest(form);
+    const body = formRequest({ ...form, node });
     const check = await client.vms.check(body);
     if (check.issues.length > 0) {
       const mapped: FormIssues = {};
@@ -84,13 +94,18 @@ export function GuestCreate({ me }: { me: Me }) {
   return html`<p class="crumbs"><a href=${href('guests')}>${t('guests.back')}</a></p>
     <h1>${t('guests.new.title')}</h1>
     <form class="guest-form" ref=${formRef} onSubmit=${submit} noValidate>
+      <${HeldNotice} held=${held} />
       <${ErrorBanner} error=${create.error} />
       <fieldset class="card">
         <legend>${t('guests.section.general')}</legend>
         <div class="field"><span class="field-label">${t('guests.field.type')}</span> <span>${t('guests.type.kvm')}</span></div>
         ${text('name', 'guests.field.name', { required: true, autocomplete: 'off', hint: t('guests.field.nameHint') })}
         ${text('vmid', 'guests.field.vmid', { inputmode: 'numeric', hint: nextVmid ? t('guests.field.vmidHint', { vmid: nextVmid }) : undefined })}
-        ${choice('node', 'guests.field.node', [[me.node, me.node]])}
+        <${Field} label=${t('guests.field.node')} error=${issueOf('node')}>
+          <${Select} value=${node} onChange=${(v: string) => set('node', v)} options=${nodes.map((n) => [
+            n.name, t(!n.online ? 'guests.node.down' : n.master ? 'guests.node.master' : 'guests.node.one', { node: n.name }), !n.online,
+          ])} />
+        </${Field}>
         ${choice('ostype', 'guests.field.ostype', opts(OS_TYPES, osLabel), (v) => {
           setForm((f) => withOsType(f, v as CreateForm['ostype'], touched));
           setTouched((s) => new Set(s).add('ostype'));
@@ -132,7 +147,7 @@ export function GuestCreate({ me }: { me: Me }) {
         </${Field}>
       </fieldset>
       <div class="form-buttons">
-        <button type="submit" class="btn btn-primary" disabled=${create.busy} aria-busy=${create.busy || undefined}>${t(create.busy ? 'guests.new.busy' : 'guests.new.submit')}</button>
+        <button type="submit" class="btn btn-primary" disabled=${create.busy || held !== null} aria-busy=${create.busy || undefined}>${t(create.busy ? 'guests.new.busy' : 'guests.new.submit')}</button>
         <a class="btn" href=${href('guests')}>${t('dialog.cancel')}</a>
       </div>
     </form>`;

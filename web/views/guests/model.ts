@@ -14,7 +14,7 @@
  * The node checks everything again; its issues ("disks[0].size: …") map back
  * to the form's fields with fieldOfIssue().
  */
-import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmState } from '../../../node-cgi/api-types';
+import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmListState } from '../../../node-cgi/api-types';
 import type { MessageKey } from '../../i18n';
 import type { PowerAction } from '../../client';
 
@@ -200,17 +200,43 @@ export function fieldOfIssue(field: string): FormField | null {
 
 export type { PowerAction };
 
-/** Power actions that make sense in a status, in button order; a crashed guest takes only its fault's (reset, stop). */
-export function actionsFor(status: VmState, fault?: VmFault): PowerAction[] {
+/**
+ * Power actions that make sense in a status, in button order; a crashed
+ * guest takes only its fault's (reset, stop); one whose node does not
+ * answer ("unknown") shows start and stop, both disabled with the reason.
+ */
+export function actionsFor(status: VmListState, fault?: VmFault): PowerAction[] {
   if (fault) return [...fault.actions];
   if (status === 'running') return ['shutdown', 'stop', 'reset', 'pause'];
   if (status === 'paused') return ['resume', 'stop'];
+  if (status === 'unknown') return ['start', 'stop'];
   return ['start'];
 }
 
 /** The few actions a row of the list offers (the guest's page has all). */
-export function listActionsFor(status: VmState, fault?: VmFault): PowerAction[] {
+export function listActionsFor(status: VmListState, fault?: VmFault): PowerAction[] {
   return actionsFor(status, fault).filter((a) => a !== 'reset' && a !== 'pause');
+}
+
+/** A node as the create form's node choice sees it (GET /api/cluster's nodes). */
+export interface NodeChoice {
+  name: string;
+  online: boolean;
+  master: boolean;
+}
+
+/**
+ * Where a new guest goes unless the user picks another node: the node
+ * serving the page, or else the master, or else any node that answers.
+ */
+export function defaultNode(nodes: readonly NodeChoice[], self: string): string {
+  const up = nodes.filter((n) => n.online);
+  return (up.find((n) => n.name === self) ?? up.find((n) => n.master) ?? up[0])?.name ?? self;
+}
+
+/** The create form's issue with its node: one that does not answer takes no new guest. */
+export function nodeIssue(node: string, nodes: readonly NodeChoice[]): Issue | undefined {
+  return nodes.some((n) => n.name === node && !n.online) ? ['guests.err.nodeDown', { node }] : undefined;
 }
 
 /** Actions that lose a running guest's state: they ask first. */

@@ -2,10 +2,11 @@
  * The power buttons of one guest (a row of the list has fewer than its
  * page): the actions its status allows, stop and reset asked first. A
  * guest that runs from a backup goes away when it stops: its stop and
- * shut down ask first and say so.
+ * shut down ask first and say so. A guest whose node does not answer
+ * ("unknown" in a cluster's list) shows its buttons disabled, with why.
  */
-import { useState } from 'preact/hooks';
-import type { TemporaryMark, VmFault, VmState } from '../../../node-cgi/api-types';
+import { useId, useState } from 'preact/hooks';
+import type { TemporaryMark, VmFault, VmListState } from '../../../node-cgi/api-types';
 import { client } from '../../client';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { ErrorBanner } from '../../components/error-banner';
@@ -22,7 +23,9 @@ const ACTION_KEY: Record<PowerAction, MessageKey> = {
 export interface PowerButtonsProps {
   vmid: number;
   name: string;
-  status: VmState;
+  status: VmListState;
+  /** The node it lives on: named when it does not answer. */
+  node?: string;
   /** A crashed guest's fault: only its actions are offered. */
   fault?: VmFault | undefined;
   /** The mark of a guest that runs from a backup: stopping it discards it. */
@@ -47,7 +50,9 @@ function confirmTexts(action: PowerAction, vmid: number, name: string, temporary
     : [t('guests.confirm.resetTitle', { vmid, name }), t('guests.confirm.resetText'), t('guests.confirm.reset', { vmid })];
 }
 
-export function PowerButtons({ vmid, name, status, fault, temporary, onDone, small }: PowerButtonsProps) {
+export function PowerButtons({ vmid, name, status, node, fault, temporary, onDone, small }: PowerButtonsProps) {
+  const whyId = `w${useId()}`;
+  const away = status === 'unknown';
   const [ask, setAsk] = useState<PowerAction | null>(null);
   const power = useAction(async (action: PowerAction) => {
     await client.vms.power(vmid, action);
@@ -59,9 +64,10 @@ export function PowerButtons({ vmid, name, status, fault, temporary, onDone, sma
   const cls = `btn${small ? ' btn-small' : ''}`;
   return html`<div class="guest-actions" role="group" aria-label=${t('guests.actionsFor', { name })}>
       ${(small ? listActionsFor(status, fault) : actionsFor(status, fault)).map(
-        (a) => html`<button type="button" class=${a === 'start' ? `${cls} btn-primary` : cls} disabled=${power.busy} aria-busy=${power.running?.[0] === a || undefined}
-          onClick=${() => press(a)}>${t(ACTION_KEY[a])}</button>`,
+        (a) => html`<button type="button" class=${a === 'start' ? `${cls} btn-primary` : cls} disabled=${power.busy || away} aria-busy=${power.running?.[0] === a || undefined}
+          aria-describedby=${away ? whyId : undefined} onClick=${() => press(a)}>${t(ACTION_KEY[a])}</button>`,
       )}
+      ${away && html`<span class="guest-away muted" id=${whyId}>${t('guests.nodeDown', { node: node ?? '' })}</span>`}
     </div>
     ${power.error && html`<${ErrorBanner} error=${power.error} onDismiss=${() => power.setError(null)} />`}
     ${ask && texts &&

@@ -8,6 +8,7 @@ import { html } from '../../html';
 import { t } from '../../i18n';
 import type { Me } from '../../api';
 import { client } from '../../client';
+import { HeldNotice, useHeld } from '../../cluster';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { DataTable, type Column } from '../../components/data-table';
 import { Dialog } from '../../components/dialog';
@@ -66,6 +67,7 @@ function GroupCreate({ users, onCreated }: { users: string[]; onCreated: () => P
   const [name, setName] = useState('');
   const [comment, setComment] = useState('');
   const [members, setMembers] = useState<string[]>([]);
+  const held = useHeld();
   const create = useAction(async () => {
     await client.access.groups.create({ group: name.trim(), comment: comment.trim(), members });
     setName('');
@@ -85,12 +87,14 @@ function GroupCreate({ users, onCreated }: { users: string[]; onCreated: () => P
     </div>
     <${MemberChoice} users=${users} chosen=${members} onChange=${setMembers} />
     ${fe('members') && html`<p class="field-error">${fe('members')}</p>`}
-    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${create.busy || name.trim() === ''}>${t('groups.create')}</button></div>
+    <${HeldNotice} held=${held} />
+    <div class="form-actions"><button type="submit" class="btn btn-primary" disabled=${create.busy || name.trim() === '' || held !== null}>${t('groups.create')}</button></div>
   </form>`;
 }
 
 function MembersDialog(p: { group: GroupView | null; users: string[]; onClose: () => void; onSaved: () => Promise<unknown> }) {
   const [members, setMembers] = useState<string[]>([]);
+  const held = useHeld();
   const save = useAction(async (group: GroupView) => {
     await client.access.groups.setMembers(group.group, members);
     await p.onSaved();
@@ -107,9 +111,10 @@ function MembersDialog(p: { group: GroupView | null; users: string[]; onClose: (
     <form onSubmit=${submit} noValidate>
       <${MemberChoice} users=${[...new Set([...p.users, ...(p.group?.members ?? [])])]} chosen=${members} onChange=${setMembers} />
       <${ErrorBanner} error=${save.error} />
+      <${HeldNotice} held=${held} />
       <div class="dialog-buttons">
         <button type="button" class="btn dialog-cancel" disabled=${save.busy} onClick=${p.onClose}>${t('dialog.cancel')}</button>
-        <button type="submit" class="btn btn-primary" disabled=${save.busy}>${t('groups.saveMembers')}</button>
+        <button type="submit" class="btn btn-primary" disabled=${save.busy || held !== null}>${t('groups.saveMembers')}</button>
       </div>
     </form>
   <//>`;

@@ -1,22 +1,28 @@
 /**
- * The Node view: the figures of the node this browser talks to, the
- * accelerator its guests get and why (this boot's KVM probe), its
- * settings for guests (accelerator, memory overcommit) for holders of
- * Sys.Modify, and when its backup scheduler last ran.
+ * One node's page, reached from the Nodes list: where it stands in the
+ * cluster (online or since when not, master, version, address,
+ * certificate), its figures, the accelerator its guests get and why (its
+ * boot's KVM probe), and its settings for guests (accelerator, memory
+ * overcommit) for holders of Sys.Modify, and (for this node) when its
+ * backup scheduler last ran. On the master any node's page works: the
+ * requests go to that node.
  *
- *   #/node     GET /api/node/<node>/resources and /settings; PUT /settings
+ *   #/nodes/<name>     GET /api/node/<name>/resources and /settings; PUT /settings
  */
 import { useState } from 'preact/hooks';
-import type { AccelSetting, NodeSettings } from '../../node-cgi/api-types';
-import { client } from '../client';
-import { html } from '../html';
-import { t } from '../i18n';
-import { formatBytes as bytes, formatPercent, formatTime } from '../format';
-import { ErrorBanner } from '../components/error-banner';
-import { Field, fieldError, formError } from '../components/field';
-import { useAction, useLoad } from '../hooks';
-import type { ViewProps } from './props';
-import { SchedulerStatus } from './backups/scheduler';
+import type { AccelSetting, NodeSettings } from '../../../node-cgi/api-types';
+import type { Me } from '../../api';
+import { client } from '../../client';
+import { offlineText, useCluster, type ClusterNodeView } from '../../cluster';
+import { html } from '../../html';
+import { t } from '../../i18n';
+import { formatBytes as bytes, formatPercent, formatTime } from '../../format';
+import { ErrorBanner } from '../../components/error-banner';
+import { Field, fieldError, formError } from '../../components/field';
+import { useAction, useLoad } from '../../hooks';
+import { href } from '../../router';
+import { NodeStatus } from './list';
+import { SchedulerStatus } from '../backups/scheduler';
 
 function SettingsForm({ node, settings, onDone }: { node: string; settings: NodeSettings; onDone: () => void }) {
   const [accel, setAccel] = useState<AccelSetting>(settings.accel);
@@ -43,14 +49,36 @@ function SettingsForm({ node, settings, onDone }: { node: string; settings: Node
   </form>`;
 }
 
-export default function NodeView({ me }: ViewProps) {
-  const { data, error, reload } = useLoad(() => Promise.all([client.nodes.resources(me.node), client.nodes.settings(me.node)]), [me.node]);
+/** Where the node stands in the cluster (from GET /api/cluster). */
+function Membership({ n }: { n: ClusterNodeView }) {
+  return html`<section class="card" aria-labelledby="n-cluster">
+    <h2 id="n-cluster">${t('nodes.membership')}</h2>
+    ${!n.online && html`<div class="banner banner-error" role="alert"><div class="banner-body">
+      <strong>${t('nodes.down', { node: n.name, since: offlineText(n) })}</strong>
+      ${n.error && html`<span class="banner-detail">${n.error}</span>`}
+    </div></div>`}
+    <dl class="props">
+      <dt>${t('nodes.col.status')}</dt><dd><${NodeStatus} n=${n} /></dd>
+      <dt>${t('nodes.col.role')}</dt><dd>${t(n.master ? 'nodes.master' : 'nodes.member')}</dd>
+      <dt>${t('nodes.col.version')}</dt><dd>${n.version}</dd>
+      <dt>${t('nodes.col.address')}</dt><dd><code>${n.url}</code></dd>
+      <dt>${t('nodes.fingerprint')}</dt><dd><code>${n.fingerprint}</code></dd>
+      ${n.joined !== undefined && html`<dt>${t('nodes.joined')}</dt><dd>${formatTime(n.joined * 1000)}</dd>`}
+    </dl>
+  </section>`;
+}
+
+export function NodeDetail({ name, me }: { name: string; me: Me }) {
+  const { data, error, reload } = useLoad(() => Promise.all([client.nodes.resources(name), client.nodes.settings(name)]), [name]);
+  const c = useCluster().data;
+  const member = c?.name ? c.nodes.find((n) => n.name === name) : undefined;
   const [res, settings] = data ?? [null, null];
-  if (!res || !settings) {
-    return html`<h1>${t('node.title', { node: me.node })}</h1>${error ? html`<${ErrorBanner} error=${error} />` : html`<p>${t('app.loading')}</p>`}`;
-  }
+  const head = html`<p class="crumbs"><a href=${href('nodes')}>${t('nodes.back')}</a></p>
+    <h1>${t('node.title', { node: name })}</h1>
+    ${member && html`<${Membership} n=${member} />`}`;
+  if (!res || !settings) return html`${head}${error ? html`<${ErrorBanner} error=${error} />` : html`<p>${t('app.loading')}</p>`}`;
   const p = res.kvmProbe;
-  return html`<h1>${t('node.title', { node: res.node })}</h1>
+  return html`${head}
     <section class="card" aria-labelledby="n-accel">
       <h2 id="n-accel">${t('node.accel')}</h2>
       <dl class="props">
@@ -65,7 +93,7 @@ export default function NodeView({ me }: ViewProps) {
       <h2 id="n-settings">${t('node.settings')}</h2>
       <${SettingsForm} node=${res.node} settings=${settings} onDone=${reload} />
     </section>`}
-    ${me.privileges.includes('Datastore.Audit') && html`<${SchedulerStatus} />`}
+    ${name === me.node && me.privileges.includes('Datastore.Audit') && html`<${SchedulerStatus} />`}
     <section class="card" aria-labelledby="n-resources">
       <h2 id="n-resources">${t('node.resources')}</h2>
       <dl class="props">
