@@ -24,7 +24,7 @@ import { batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, 
 import { fillNodeName } from './layout';
 import { NODE_DIST, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR } from './files';
 import { initNode } from '../../node-cgi/cli/init';
-import { OPENSSL_REQ_CONF, certPaths, certificateArgs } from './https';
+import { certFiles } from '../../node-cgi/cluster/identity';
 import { HTTPS_TEMPLATE, KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
 
 const LOG = '/ram.log';
@@ -178,21 +178,15 @@ function firstPassword(): string | undefined {
 
 /**
  * HTTPS, when the image ships the TLS template (the kiosk variant): the
- * node's certificate is made on its first boot and kept in /etc/ramvm/priv,
- * on the data disk (in RAM with ramonly: a new one every boot).
+ * node's certificate is the one `ramvm init` made on its first boot
+ * (cluster/identity.ts), kept in /etc/ramvm/priv on the data disk (in RAM
+ * with ramonly: a new one every boot).
  */
-function https(node: string): string | null {
+function https(): string | null {
   if (!existsSync(HTTPS_TEMPLATE)) return null;
-  const p = certPaths('/');
-  if (existsSync(p.pem)) {
-    log(`https: certificate ${p.crt} kept from an earlier boot`);
-  } else {
-    mkdirSync(p.dir, { recursive: true, mode: 0o700 });
-    const conf = '/run/ramvm/openssl-req.cnf';
-    writeFileSync(conf, OPENSSL_REQ_CONF);
-    if (!run('https', { argv: certificateArgs(node, p, conf) })) return null;
-    writeFileSync(p.pem, readFileSync(p.crt, 'utf8') + readFileSync(p.key, 'utf8'), { mode: 0o600 });
-    chmodSync(p.key, 0o600);
+  if (!existsSync(certFiles().pem)) {
+    log(`https: no certificate ${certFiles().pem}: the UI is served over http`);
+    return null;
   }
   return readFileSync(HTTPS_TEMPLATE, 'utf8');
 }
@@ -222,7 +216,7 @@ function kiosk(params: BootParams): void {
   mkdirSync(KIOSK_DISPLAY_DIR, { recursive: true });
   chownSync(KIOSK_DISPLAY_DIR, 0, KIOSK_USER.gid);
   chmodSync(KIOSK_DISPLAY_DIR, 0o710);
-  copyFileSync(certPaths('/').crt, `${KIOSK_DISPLAY_DIR}/trust.crt`);
+  copyFileSync(certFiles().crt, `${KIOSK_DISPLAY_DIR}/trust.crt`);
   chmodSync(`${KIOSK_DISPLAY_DIR}/trust.crt`, 0o644);
   writeFileSync(KIOSK_ENABLED_FILE, kioskEnabledVars({ keymap: params.keymap, blankS: params.blankS }), { mode: 0o600 });
 }
@@ -255,11 +249,11 @@ function main(): void {
   process.env.RAMVM_NODE = node;
   const password = firstPassword();
   const init = initNode(password ? { ...process.env, RAMVM_ADMIN_PASSWORD: password } : process.env);
-  log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}`);
+  log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}; node certificate ${certFiles().crt} ${init.madeCertificate ? 'made' : 'kept from an earlier boot'}`);
   if (init.generatedPassword) log(`ramvm: password of user admin: ${init.generatedPassword}  (shown once, on this console only)`, true);
 
   mkdirSync('/run/ramvm', { recursive: true });
-  const template = https(node) ?? readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
+  const template = https() ?? readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
   mkdirSync('/var/log/ramvm', { recursive: true });
   writeFileSync('/run/ramvm/lighttpd.conf', fillNodeName(template, node));
   mkdirSync('/var/spool/cron/crontabs', { recursive: true });

@@ -17,6 +17,8 @@ export interface InitResult {
   /** Set when admin was created now with a random password (print it once). */
   generatedPassword?: string;
   createdAdmin: boolean;
+  /** Set when the node's certificate was made now (its first start on this data). */
+  madeCertificate: boolean;
 }
 
 export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
@@ -24,8 +26,8 @@ export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
   for (const d of [p.etc, p.vms, p.iso, p.images, p.dump, p.qemuRun, p.locks, p.tasks]) mkdirSync(d, { recursive: true });
   mkdirSync(p.priv, { recursive: true, mode: 0o700 });
   authKey();
-  ensureNodeCertificate(certificateName(nodeName()));
-  const result: InitResult = { createdAdmin: false };
+  const madeCertificate = ensureNodeCertificate(certificateName(nodeName()));
+  const result: InitResult = { createdAdmin: false, madeCertificate };
   updateAccess((d) => {
     if (Object.keys(d.users.users).length > 0) return;
     const password = env.RAMVM_ADMIN_PASSWORD || randomPassword();
