@@ -94,6 +94,8 @@ export function createClient(send: Send) {
       /** Grow it (`size`), or change its bus or cache. */
       updateDisk: (vmid: number, disk: string, body: Partial<Pick<DiskConfig, 'size' | 'bus' | 'cache'>>) => put<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}`, body),
       removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
+      /** Move to another node of the cluster: live (`online`) or stopped. */
+      migrate: (vmid: number, body: { target: string; online: boolean }) => post<Started>(`${vm(vmid)}/migrate`, body),
     },
     nodes: {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),

@@ -37,6 +37,8 @@ export const HOST_FILES: readonly HostFile[] = [
   elf('/usr/lib/x86_64-linux-gnu/qemu/hw-display-virtio-gpu-pci.so', 'qemu-system-x86'),
   elf('/usr/lib/x86_64-linux-gnu/qemu/hw-usb-host.so', 'qemu-system-x86'),
   elf('/usr/bin/qemu-img', 'qemu-utils'),
+  // Serves a disk arriving by offline migration (live migration uses QEMU's own NBD server).
+  elf('/usr/bin/qemu-nbd', 'qemu-utils'),
   elf('/usr/sbin/lighttpd', 'lighttpd'),
   // mod_access, mod_alias, mod_rewrite and mod_setenv are built into lighttpd 1.4.69.
   ...['cgi', 'deflate', 'openssl', 'accesslog', 'proxy', 'wstunnel'].map((m) =>

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { internal } from '../lib/errors';
 import { backupStoppedFile } from '../lib/paths';
 import { fsyncPath, writeJsonAtomic } from '../lib/store';
-import { pidNow } from '../vm';
+import { pidNow, refuseIfMigrating } from '../vm';
 import { guestStatus, readGuest, type BackupGuest, type GuestLifecycle } from './guest';
 import { convertImage, qemuImgVersion, virtualSize } from '../tools/qemu-img';
 import { liveBackup } from './engine';
@@ -105,6 +105,12 @@ async function tools(): Promise<Record<string, string>> {
 
 export async function backupGuest(i: GuestBackupInput): Promise<GuestBackupResult> {
   const releaseVm = await takeLongLock(`backup-vm-${i.vmid}`, i.task, 0);
+  try {
+    refuseIfMigrating(i.vmid, 'back it up');
+  } catch (e) {
+    releaseVm();
+    throw e;
+  }
   try {
     return await backupLocked(i);
   } finally {

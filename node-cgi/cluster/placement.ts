@@ -63,6 +63,31 @@ export function releaseOnMaster(node: string, vmid: number, by = 'root'): boolea
 }
 
 /**
+ * On the master: guest `vmid` of `from` lives on `to` from now (a migration
+ * that copied it there). 409 when the index does not put it on `from`.
+ */
+export function moveOnMaster(from: string, vmid: number, to: string): void {
+  withLock(CLUSTER_LOCK, () => {
+    const p = readPlacement();
+    const e = p[String(vmid)];
+    if (e?.node !== from) throw conflict(`the placement index puts guest ${vmid} on ${e?.node ?? 'no node'}, not on ${from}`);
+    writeJsonAtomic(placementFile(), { ...p, [String(vmid)]: { ...e, node: to, since: Math.floor(Date.now() / 1000) } });
+  });
+}
+
+/** Tell the master (here, or asked) that guest `vmid` of this node lives on `to` now; throws when it could not be told. */
+export async function movePlacement(vmid: number, to: string): Promise<void> {
+  const c = readCluster();
+  if (!c) throw conflict(`node ${nodeName()} is in no cluster`);
+  if (c.master === nodeName()) {
+    moveOnMaster(nodeName(), vmid, to);
+    await commitChanges();
+    return;
+  }
+  await nodeJson(c.master, 'PUT', `/api/cluster/vmids/${vmid}`, { node: to }, { timeoutMs: STATUS_TIMEOUT_MS });
+}
+
+/**
  * On the master, with the guests `node` has now: release the entries it no
  * longer has (see staleEntries; returned), and take the names it gives its
  * guests (a renamed guest shows its name while its node is away).

@@ -33,6 +33,7 @@ import {
   addAcks, deleteJob, getJob, getStorage, listJobs, listStorages, readJobStates, readMailSettings, saveJob, writeMailSettings,
 } from '../backup/config';
 import { readGuest } from '../backup/guest';
+import { refuseIfMigrating } from '../vm';
 import { deleteBackup, findBackup, listBackups } from '../backup/list';
 import { LOG_FILE, parseBackupId } from '../backup/manifest';
 import { parseAlertAck, parseBackupQuery, parseBackupRun, parseMailSettings, parseVerifyRun } from '../backup/requests';
@@ -65,6 +66,7 @@ async function runBackup(ctx: ApiContext) {
   ctx.check(`/vms/${r.vmid}`, 'VM.Backup');
   getStorage(r.storage);
   readGuest(r.vmid);
+  refuseIfMigrating(r.vmid, 'back it up');
   const params = {
     vmids: [r.vmid], storage: r.storage, mode: r.mode, compress: r.compress, mailto: r.mailto, mailOnSuccess: r.mailOnSuccess,
     ...(r.speed > 0 ? { speed: r.speed } : {}),

@@ -15,6 +15,7 @@
  *   GET    /api/cluster/state            the whole cluster-wide config                      signed
  *   PUT    /api/cluster/state            the master's new state                             signed
  *   POST   /api/cluster/vmids {"vmid"?, "name", "used"}  the master reserves a VMID for the sender   signed
+ *   PUT    /api/cluster/vmids/<vmid> {"node"}  the sender's guest lives on "node" now (a migration)   signed
  *   DELETE /api/cluster/vmids/<vmid>     the master releases it (and its ACL entries)       signed
  *   POST   /api/cluster/leave            the master tells a removed node to leave           signed
  */
@@ -33,7 +34,7 @@ import { checkedClusterName, checkedNodeName, checkedTokenLifetime, clusterUrlFo
 import { verifiedPeer } from '../cluster/receive';
 import { receiveState } from '../cluster/replicate';
 import { clusterDispatch } from '../cluster/dispatch';
-import { checkedReservation, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
+import { checkedReservation, moveOnMaster, releaseOnMaster, reserveOnMaster } from '../cluster/placement';
 import { checkedVmid } from '../lib/validate';
 import { readCluster, readState } from '../cluster/state';
 import { noteSeen } from '../cluster/seen';
@@ -269,6 +270,19 @@ export const routes: ApiRoute[] = [
       mustBeMaster();
       const r = checkedReservation(await ctx.req.json());
       return { vmid: reserveOnMaster(from, r.vmid, r.name, r.used) };
+    }),
+  },
+  {
+    method: 'PUT',
+    path: '/vmids/:vmid',
+    perm: 'public',
+    handle: signed(async (ctx, from) => {
+      mustBeMaster();
+      const body = await ctx.req.json();
+      const to = checkedNodeName(body.node);
+      if (!requireCluster().nodes.some((n) => n.name === to)) throw invalid('node', `no node ${to} in the cluster`);
+      moveOnMaster(from, checkedVmid(ctx.params.vmid), to);
+      return null;
     }),
   },
   {

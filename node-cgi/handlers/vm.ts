@@ -16,6 +16,7 @@
  *   POST   /api/vm/<vmid>/disks             add a disk (VM.Config)
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
+ *   POST   /api/vm/<vmid>/migrate           {"target", "online"} → 202 task (VM.Migrate; migrate/routes.ts, with the target's node-to-node routes)
  */
 import { runCgi, Reply } from '../lib/cgi';
 import { askOtherNodes, clusterDispatch, forwardedHere, forwardTo } from '../cluster/dispatch';
@@ -26,6 +27,7 @@ import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
+import { MIGRATE_ROUTES } from '../migrate/routes';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
   netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
@@ -244,6 +246,7 @@ export const routes: ApiRoute[] = [
       return new Reply(204, null);
     },
   },
+  ...MIGRATE_ROUTES,
 ];
 
 if (require.main === module) runCgi(routes, authorizer, clusterDispatch);

@@ -212,6 +212,8 @@ export interface TaskRun {
   log(line: string): void;
   /** 0..100 and a short message; written at most every PROGRESS_MIN_MS unless 100. */
   progress(pct: number, message?: string): void;
+  /** A line the log ends with when the task succeeds, after "TASK OK" (a result scripts read: migration's figures). */
+  closing(line: string): void;
   /** A part's state (added on first mention); written at most every PROGRESS_MIN_MS unless its status changes. */
   part(name: string, update: Partial<Omit<TaskPart, 'name'>>): void;
 }
@@ -229,6 +231,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
   updateTask(id, (t) => ({ ...t, pid: process.pid }));
   const logLine = (line: string) => appendFileSync(taskLogFile(id), `${new Date().toISOString()} ${line}\n`);
   let lastWrite = 0;
+  let closingLine: string | null = null;
   let partsWritten = 0;
   const parts: TaskPart[] = [];
   const run: TaskRun = {
@@ -242,6 +245,9 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
       if (pct < 100 && now - lastWrite < PROGRESS_MIN_MS) return;
       lastWrite = now;
       updateTask(id, (t) => ({ ...t, progress: Math.max(0, Math.min(100, Math.round(pct))), message: message ?? t.message }));
+    },
+    closing(line) {
+      closingLine = line;
     },
     part(name, update) {
       let p = parts.find((x) => x.name === name);
@@ -262,6 +268,7 @@ export async function runTask(id: string, kinds: Record<string, TaskKind>): Prom
     if (!kind) throw internal(`unknown task kind ${rec.kind}`);
     const summary = await kind(run);
     logLine(`TASK OK${summary ? `: ${summary}` : ''}`);
+    if (closingLine !== null) logLine(closingLine);
     return updateTask(id, (t) => ({ ...withParts(t), status: 'ok', progress: 100, end: Date.now(), message: summary || 'done' }));
   } catch (e) {
     const msg = (e as Error).message ?? String(e);

@@ -13,20 +13,22 @@
 export type * from './types';
 export { findGuest, guestOf, mustLiveHere, openGuest, pidNow, runningPid } from './guest';
 export { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from './config';
-export { diskPath } from './files';
+export { diskPath, vmFiles } from './files';
 export { vmStatus } from './status';
 export {
-  beingStarted, patchStartedConfig, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
+  beingStarted, endIncoming, patchStartedConfig, runningGuests, startIncoming, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
   waitStopped,
 } from './power';
 export { chooseAccel, hostAccel } from './accel';
 export {
-  addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, removeDisk, updateDisk, updateVm, usedVmids,
+  addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, dropGuestFiles, removeDisk, updateDisk, updateVm, usedVmids,
 } from './manage';
 export { directIoSupported, existingBridges, randomMac } from './host';
 export { netPlan, pendingChanges } from './qemu-args';
 export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
+export { parseMeminfo } from './resources';
+export { claimMigration, lockHolder, migrationHolder, refuseIfMigrating, releaseMigration } from './migration-lock';
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
 export { bootGuests, VM_TASK_KINDS } from './tasks';
 export { parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';

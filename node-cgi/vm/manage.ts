@@ -18,6 +18,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { guestConfigFile, guestImagesDir, inCluster, isoFile, nodeName, paths } from '../lib/paths';
 import { removeFile, withLock } from '../lib/store';
+import { refuseIfMigrating } from './migration-lock';
 import { updateAccess } from '../access/store';
 import { audit } from '../access/audit';
 import { withQmp } from '../qemu/qmp';
@@ -138,17 +139,29 @@ function mustBeStopped(g: Guest, what: string): void {
 }
 
 /**
+ * Remove a stopped guest's files from this node: disks first (if that
+ * fails the config stays and the removal can be repeated), then its config
+ * and runtime files. A delete, and the source's part of a migration once the
+ * guest lives on its new node.
+ */
+export function dropGuestFiles(g: Guest): void {
+  const { files } = g;
+  mustBeStopped(g, 'remove it');
+  rmSync(files.imagesDir, { recursive: true, force: true });
+  removeFile(files.config);
+  for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
+}
+
+/**
  * Delete a stopped guest: disks, config, runtime files and the ACL entries
  * on /vms/<vmid> (in the access store's transaction, and audited as done by `by`).
  */
 export function deleteVm(g: Guest, by = 'root'): void {
-  const { vmid, files } = g;
+  const { vmid } = g;
   mustLiveHere(g);
+  refuseIfMigrating(vmid, 'delete it');
   mustBeStopped(g, 'delete it');
-  // Disks first: if that fails the config stays and the delete can be repeated.
-  rmSync(files.imagesDir, { recursive: true, force: true });
-  removeFile(files.config);
-  for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
+  dropGuestFiles(g);
   // A later guest with this VMID must not inherit its permissions. In a
   // cluster the ACL is cluster-wide: the master drops the entries when the
   // VMID is released (cluster/placement.ts), before it can be given again.
@@ -205,6 +218,7 @@ export function mergeUpdate(cur: VmConfig, body: Record<string, unknown>): Recor
 /** Change a guest's config; a changed CD in a running guest changes at once. */
 export async function updateVm(g: Guest, body: Record<string, unknown>): Promise<VmConfig> {
   const { vmid, config: cur } = g;
+  refuseIfMigrating(vmid, 'change it');
   const next = validateVmConfig(mergeUpdate(cur, body), validationFacts('update', vmid));
   if (next.cdrom !== cur.cdrom && g.pid !== null) await changeMedium(g, next.cdrom);
   return updateVmConfig(vmid, (c) => {

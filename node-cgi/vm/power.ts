@@ -24,9 +24,10 @@ import { ExecError, run } from '../lib/exec';
 import { guestRunFile, isoFile, nodeName, paths } from '../lib/paths';
 import { pidExists } from '../lib/proc';
 import { withLock } from '../lib/store';
+import { refuseIfMigrating } from './migration-lock';
 import { withQmp } from '../qemu/qmp';
 import { listVmConfigs } from './config';
-import { diskPath, readRunJson, runtimeFiles, writeRunJson } from './files';
+import { diskPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
 import { mustLiveHere, pidNow, runningPid } from './guest';
 import { chooseAccel } from './accel';
 import { attachTap, existingBridges, randomMac } from './host';
@@ -133,6 +134,7 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
   const { vmid, files } = g;
   const cfg = checkedForStart(g.config);
   mustLiveHere(g);
+  refuseIfMigrating(vmid, 'start it');
   checkStartable(cfg);
   const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
   if (choice.refusal) throw conflict(choice.refusal);
@@ -250,6 +252,44 @@ async function stopProcess(g: Pick<Guest, 'vmid' | 'files'>, pid: number): Promi
     if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw internal(`QEMU of guest ${vmid} (pid ${pid}) does not end`);
   }
   for (const f of runtimeFiles(g.files)) rmSync(f, { force: true });
+}
+
+/**
+ * Start QEMU for a guest that arrives by live migration: the config it will
+ * have here (not yet written), its vCPUs stopped (-S) and waiting for the
+ * migration stream (-incoming defer: the migration's QMP commands say
+ * where). Memory was checked by the target's refusals. Returns the pid.
+ */
+export async function startIncoming(cfg: VmConfig): Promise<number> {
+  const { vmid } = cfg;
+  const files = vmFiles(vmid);
+  if (pidNow({ vmid, files }) !== null) throw conflict(`a QEMU of guest ${vmid} runs on node ${nodeName()} already`);
+  const choice = await chooseAccel(cfg.accel, readNodeSettings().accel);
+  if (choice.refusal) throw conflict(choice.refusal);
+  mkdirSync(paths().qemuRun, { recursive: true });
+  for (const f of runtimeFiles(files)) rmSync(f, { force: true });
+  const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
+  const argv = qemuArgs(cfg, { accel: choice.accel, files, diskPath: (d) => diskPath(vmid, d), isoPath: isoFile, bridges });
+  await run([...argv.filter((a, i) => !(a === '-S' && i > 0)), '-S', '-incoming', 'defer'], { timeoutMs: QEMU_START_TIMEOUT_MS });
+  const pid = pidNow({ vmid, files });
+  if (pid === null) throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start for the migration`);
+  const net = netPlan(cfg, bridges);
+  try {
+    for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
+  } catch (e) {
+    await stopProcess({ vmid, files }, pid);
+    throw e;
+  }
+  writeRunJson(files.runInfo, { pid, accel: choice.accel, net, started: Date.now(), cdrom: cfg.cdrom, config: cfg } satisfies RunInfo);
+  return pid;
+}
+
+/** End the QEMU of an arriving guest that will not arrive (a failed migration); nothing when none runs. */
+export async function endIncoming(vmid: number): Promise<void> {
+  const files = vmFiles(vmid);
+  const pid = pidNow({ vmid, files });
+  if (pid !== null) await stopProcess({ vmid, files }, pid);
+  for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
 }
 
 /** Hard stop: QEMU ends at once (like pulling the plug, but disks are flushed). Looks at the process now. */

@@ -29,7 +29,9 @@ const PUBLIC = new Set(['POST /api/access/ticket', 'DELETE /api/access/ticket'])
  */
 const NODE_ONLY = new Set([
   'GET /api/cluster/status', 'GET /api/cluster/state', 'PUT /api/cluster/state',
-  'POST /api/cluster/vmids', 'DELETE /api/cluster/vmids/:vmid', 'POST /api/cluster/leave',
+  'POST /api/cluster/vmids', 'PUT /api/cluster/vmids/:vmid', 'DELETE /api/cluster/vmids/:vmid', 'POST /api/cluster/leave',
+  'POST /api/vm/:vmid/migrate/incoming', 'POST /api/vm/:vmid/migrate/incoming/verify', 'POST /api/vm/:vmid/migrate/incoming/commit',
+  'POST /api/vm/:vmid/migrate/incoming/done', 'DELETE /api/vm/:vmid/migrate/incoming',
   'GET /api/iso/cluster', 'PUT /api/iso/cluster/:name', 'DELETE /api/iso/cluster/:name',
 ]);
 /** A joining node, authenticated by its join token, over HTTPS only: on the plain-HTTP UI socket every caller gets 403. */

@@ -5,7 +5,7 @@
  *
  *   api-types.ts                     the API's answers as types (for the web app)
  *   handlers, cli                    the edges: CGIs and the `ramvm` command
- *   restore                          restores, run from backup, boot checks
+ *   restore, migrate                 restores, run from backup, boot checks; moving guests between nodes
  *   backup                           storages, jobs, copies, verification
  *   console                          websocket console, monitor, screenshots
  *   vm                               guests: configs, QEMU processes, disks, status
@@ -35,7 +35,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['vm'],
   ['console'],
   ['backup'],
-  ['restore'],
+  ['restore', 'migrate'],
   ['handlers', 'cli'],
   ['.'],
 ];

@@ -9,6 +9,7 @@
  *                        the prompt to start it
  *   console              and below it the monitor
  *   hardware             editable (hardware.ts), then the options
+ *   migrate              in a cluster: to another node, live or offline, with the task's progress (migrate.ts)
  *   backups              its backups with restore and run, back up now
  *   permissions          who may use it
  */
@@ -30,6 +31,7 @@ import { t, type MessageKey } from '../../i18n';
 import { href, navigate } from '../../router';
 import { can, GuestStatus, POLL_MS, useIsoNames } from './common';
 import { Hardware } from './hardware';
+import { Migrate } from './migrate';
 import { Options } from './options';
 import { PowerButtons } from './power';
 
@@ -125,6 +127,7 @@ export function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: Me; sta
     ${running && html`<${Monitor} vmid=${vmid} me=${me} />`}
     <${Hardware} g=${g} config=${config} isos=${isos} onDone=${reload} />
     <${Options} g=${g} config=${config} onDone=${reload} />
+    ${can(me, 'VM.Migrate') && !g.temporary && html`<${Migrate} g=${g} onDone=${reload} />`}
     ${can(me, 'VM.Backup') && html`<${GuestBackups} vmid=${vmid} me=${me} />`}
     <${Permissions} path=${`/vms/${vmid}`} me=${me} />
     <${ConfirmDialog}

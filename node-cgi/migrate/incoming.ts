@@ -1,0 +1,338 @@
+/**
+ * The target's side of a migration, driven by the source's signed requests
+ * (routes.ts):
+ *
+ *   POST   /api/vm/101/migrate/incoming?check=1   refusals only (409 naming each)
+ *   POST   /api/vm/101/migrate/incoming           new empty images + one qemu-nbd each → {address, psk, exports};
+ *                                                  live: QEMU waiting for the stream, its NBD server exporting them (listenForGuest)
+ *   POST   /api/vm/101/migrate/incoming/verify    NBD servers gone, then SHA-256 and allocation of each image
+ *   POST   /api/vm/101/migrate/incoming/commit    the guest's config written here (it lives here now); live: its vCPUs run
+ *   DELETE /api/vm/101/migrate/incoming           abort: servers ended, images, config and record removed
+ *   POST   /api/vm/101/migrate/incoming/done      the record dropped (the source is done)
+ *
+ * What it made is recorded in run/ramvm/migrate/<vmid>.json (the source,
+ * the config, the qemu-nbd pids, whether it created the disk folder), so an
+ * abort removes exactly that and nothing a guest of this node owns.
+ */
+import { createServer } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { conflict, HttpError, invalid, notFound } from '../lib/errors';
+import { withQmp } from '../qemu/qmp';
+import { guestConfigFile, guestImagesDir, isoFile, nodeName, paths } from '../lib/paths';
+import { run } from '../lib/exec';
+import { processAlive } from '../lib/proc';
+import { readJson, removeFile, writeJsonAtomic } from '../lib/store';
+import { createImage } from '../tools/qemu-img';
+import { findNode, urlAddress } from '../cluster/model';
+import { readCluster, readPlacement } from '../cluster/state';
+import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
+import { PeerAnswerError } from '../cluster/peer';
+import { log } from '../lib/cgi';
+import {
+  checkVmConfig, diskPath, endIncoming, existingBridges, findVmConfig, parseMeminfo, randomMac, readNodeSettings, runningGuests, startIncoming, vmFiles,
+  writeVmConfig, type VmConfig,
+} from '../vm';
+import { allocatedBytes, guestSha256 } from './disks';
+import { incomingRefusals, nbdServerArgs, PSK_USER, type MovingDisk } from './plan';
+
+/** What the source sends: the guest's config, its disks, live or not. */
+export interface IncomingRequest {
+  config: VmConfig;
+  disks: MovingDisk[];
+  online: boolean;
+  /** Bridges the guest's NICs use on the source (those that exist there). */
+  bridges: string[];
+  /** The source's task, asked later whether it still runs, and who started it (who may ask). */
+  task?: string;
+  user?: string;
+}
+
+export interface IncomingOffer {
+  address: string;
+  /** Live: the port of the migration stream (QEMU's migrate-incoming). */
+  migrationPort?: number;
+  /** Hex key of this migration (TLS PSK of the NBD servers). */
+  psk: string;
+  pskUser: string;
+  exports: { id: string; port: number; name: string }[];
+}
+
+interface IncomingRecord {
+  from: string;
+  vmid: number;
+  config: VmConfig;
+  disks: MovingDisk[];
+  nbd: { id: string; pidFile: string }[];
+  createdDir: boolean;
+  committed: boolean;
+  /** The source's task (its public id, naming its node), and who started it. */
+  task?: string;
+  user?: string;
+  /** Live: a QEMU waits here for the migration stream. */
+  online?: boolean;
+}
+
+/** QOM id of the TLS credentials a migration adds to QEMU (both ends). */
+export const MIGRATION_TLS_ID = 'mig-tls';
+
+/** How long a verify waits for the NBD servers to end after the source disconnected. */
+const NBD_END_WAIT_MS = 10_000;
+
+const migrateRun = () => join(paths().run, 'migrate');
+const recordFile = (vmid: number) => join(migrateRun(), `${vmid}.json`);
+const pskDir = (vmid: number) => join(migrateRun(), `${vmid}.psk`);
+
+/** The body of a prepare, checked: a config that validates for this VMID, its disks named as the config names them. */
+export function checkedIncoming(vmid: number, body: Record<string, unknown>): IncomingRequest {
+  if (typeof body.config !== 'object' || body.config === null) throw invalid('config', 'the guest\'s config is required');
+  // It is checked as the config it will be here: on this node.
+  const here = { ...(body.config as Record<string, unknown>), node: nodeName() };
+  const { config, issues } = checkVmConfig(here, { node: nodeName(), isos: null, macsTaken: new Set(), newMac: randomMac, now: Date.now(), mode: 'update' });
+  if (!config) throw invalid('config', issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+  if (config.vmid !== vmid) throw invalid('config', `is the config of guest ${config.vmid}, not of ${vmid}`);
+  if (!Array.isArray(body.disks) || body.disks.length !== config.disks.length) throw invalid('disks', 'one entry per disk of the config');
+  const disks = (body.disks as Record<string, unknown>[]).map((d, i): MovingDisk => {
+    const c = config.disks[i]!;
+    if (d.id !== c.id || d.file !== c.file || d.format !== c.format) throw invalid('disks', `entry ${i} is not disk ${c.id} of the config`);
+    for (const k of ['virtualBytes', 'allocatedBytes'] as const) {
+      if (typeof d[k] !== 'number' || !Number.isSafeInteger(d[k]) || (d[k] as number) < 0) throw invalid('disks', `${k} of ${c.id} must be a byte count`);
+    }
+    return { id: c.id, file: c.file, format: c.format, virtualBytes: d.virtualBytes as number, allocatedBytes: d.allocatedBytes as number };
+  });
+  const bridges = Array.isArray(body.bridges) ? body.bridges.filter((b): b is string => typeof b === 'string' && /^[A-Za-z0-9_.-]{1,15}$/.test(b)) : [];
+  const task = typeof body.task === 'string' && /^[A-Za-z0-9.:-]{1,160}$/.test(body.task) ? body.task : undefined;
+  const user = typeof body.user === 'string' && /^[A-Za-z0-9._@-]{1,64}$/.test(body.user) ? body.user : undefined;
+  return { config, disks, online: body.online === true, bridges, ...(task ? { task } : {}), ...(user ? { user } : {}) };
+}
+
+function freeBytes(dir: string): number {
+  mkdirSync(dir, { recursive: true });
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/** 409 naming everything this node lacks to take the guest. */
+export async function checkIncoming(vmid: number, r: IncomingRequest): Promise<void> {
+  await dropStale(vmid);
+  const inFlight = readJson<IncomingRecord>(recordFile(vmid));
+  if (inFlight) throw conflict(`node ${nodeName()} is already receiving guest ${vmid} from ${inFlight.from} (task ${inFlight.task ?? 'unknown'})`);
+  const refusals = incomingRefusals({
+    node: nodeName(),
+    vmid,
+    online: r.online,
+    configExists: existsSync(guestConfigFile(vmid)),
+    imagesExist: existsSync(guestImagesDir(vmid)),
+    memory: {
+      total: parseMeminfo(readFileSync('/proc/meminfo', 'utf8')).total,
+      claimed: runningGuests().reduce((s, g) => s + g.memory, 0) * 1024 * 1024,
+      ratio: readNodeSettings().memoryOvercommit,
+    },
+    guestMemoryMiB: r.config.memory,
+    bridgesNeeded: r.bridges,
+    bridgesHere: existingBridges(r.bridges),
+    cdrom: r.config.cdrom,
+    cdromHere: r.config.cdrom ? existsSync(isoFile(r.config.cdrom)) : false,
+    freeBytes: freeBytes(paths().images),
+    disks: r.disks,
+  });
+  if (refusals.length) throw conflict(refusals.join('; '));
+}
+
+/**
+ * A migration whose source task is no more (killed, its node rebooted)
+ * left its record here: the source's node says the task is not running
+ * (or knows no such task), so what it made here goes. While the source
+ * does not answer, the record stays (the task may still run there).
+ */
+async function dropStale(vmid: number): Promise<void> {
+  const rec = readJson<IncomingRecord>(recordFile(vmid));
+  if (!rec?.task || !rec.user || rec.committed) return;
+  let running: boolean;
+  try {
+    running = (await nodeJson<{ status: string }>(rec.from, 'GET', `/api/task/${encodeURIComponent(rec.task)}`, undefined, { timeoutMs: STATUS_TIMEOUT_MS, identity: { username: rec.user } })).status === 'running';
+  } catch (e) {
+    if (!(e instanceof PeerAnswerError && e.code === 'not_found')) return;
+    running = false;
+  }
+  if (running) return;
+  log(`guest ${vmid}: the migration from ${rec.from} (task ${rec.task}) ended without finishing; removing what it made here`);
+  await abortIncoming(vmid);
+}
+
+/** This node's address on the cluster link (the host of its cluster URL). */
+function clusterAddress(): string {
+  const c = readCluster();
+  const me = c && findNode(c, nodeName());
+  if (!me) throw conflict(`node ${nodeName()} is in no cluster`);
+  return urlAddress(me.url).replace(/^\[|\]$/g, '');
+}
+
+/** A TCP port free on `address` now (the kernel's pick). */
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, address, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Empty images like the source's, each served by its own qemu-nbd on the cluster address. */
+export async function prepareIncoming(vmid: number, from: string, r: IncomingRequest): Promise<IncomingOffer> {
+  await checkIncoming(vmid, r);
+  const rec: IncomingRecord = { from, vmid, config: r.config, disks: r.disks, nbd: [], createdDir: false, committed: false, ...(r.task ? { task: r.task } : {}), ...(r.user ? { user: r.user } : {}) };
+  mkdirSync(migrateRun(), { recursive: true });
+  writeJsonAtomic(recordFile(vmid), rec);
+  try {
+    mkdirSync(guestImagesDir(vmid), { recursive: true });
+    rec.createdDir = true;
+    writeJsonAtomic(recordFile(vmid), rec);
+    const psk = randomBytes(32).toString('hex');
+    mkdirSync(pskDir(vmid), { recursive: true, mode: 0o700 });
+    writeFileSync(join(pskDir(vmid), 'keys.psk'), `${PSK_USER}:${psk}\n`, { mode: 0o600 });
+    const address = clusterAddress();
+    const exports: IncomingOffer['exports'] = [];
+    if (r.online) {
+      for (const d of r.disks) await createImage(diskPath(vmid, d), d.format, d.virtualBytes);
+      rec.online = true;
+      writeJsonAtomic(recordFile(vmid), rec);
+      return { address, psk, pskUser: PSK_USER, ...(await listenForGuest(vmid, r, address)) };
+    }
+    for (const d of r.disks) {
+      const file = diskPath(vmid, d);
+      await createImage(file, d.format, d.virtualBytes);
+      const pidFile = join(migrateRun(), `${vmid}.${d.id}.nbd.pid`);
+      rec.nbd.push({ id: d.id, pidFile });
+      writeJsonAtomic(recordFile(vmid), rec);
+      const port = await freePort(address);
+      await run(nbdServerArgs(file, d.format, { address, port, name: d.id, pskDir: pskDir(vmid) }, pidFile), { timeoutMs: 30_000 });
+      exports.push({ id: d.id, port, name: d.id });
+    }
+    return { address, psk, pskUser: PSK_USER, exports };
+  } catch (e) {
+    await abortIncoming(vmid);
+    throw e;
+  }
+}
+
+/**
+ * Live: QEMU started with -incoming defer; its own NBD server exports the
+ * new (empty) disks writable for the source's mirror, and it listens for
+ * the migration stream, both with TLS and this migration's key:
+ *
+ *   object-add {"qom-type": "tls-creds-psk", "id": "mig-tls", "endpoint": "server", "dir": …}
+ *   nbd-server-start {"addr": {"type": "inet", "data": {"host": ADDR, "port": P1}}, "tls-creds": "mig-tls"}
+ *   block-export-add {"type": "nbd", "id": "mig-disk0", "node-name": <drive-disk0's node>, "writable": true, "name": "disk0"}
+ *   migrate-set-parameters {"tls-creds": "mig-tls"}
+ *   migrate-incoming {"uri": "tcp:ADDR:P2"}
+ */
+async function listenForGuest(vmid: number, r: IncomingRequest, address: string): Promise<Pick<IncomingOffer, 'exports' | 'migrationPort'>> {
+  await startIncoming({ ...r.config, node: nodeName() });
+  const nbdPort = await freePort(address);
+  const migrationPort = await freePort(address);
+  const host = (port: number) => ({ host: address, port: String(port) });
+  const exports: IncomingOffer['exports'] = [];
+  await withQmp(vmFiles(vmid).qmp, async (q) => {
+    await q.execute('object-add', { 'qom-type': 'tls-creds-psk', id: MIGRATION_TLS_ID, endpoint: 'server', dir: pskDir(vmid) });
+    const blocks = await q.execute<{ device: string; inserted?: { 'node-name': string } }[]>('query-block');
+    await q.execute('nbd-server-start', { addr: { type: 'inet', data: host(nbdPort) }, 'tls-creds': MIGRATION_TLS_ID });
+    for (const d of r.disks) {
+      const node = blocks.find((b) => b.device === `drive-${d.id}`)?.inserted?.['node-name'];
+      if (!node) throw new HttpError('internal', `QEMU of guest ${vmid} has no drive-${d.id}`);
+      await q.execute('block-export-add', { type: 'nbd', id: `mig-${d.id}`, 'node-name': node, writable: true, name: d.id });
+      exports.push({ id: d.id, port: nbdPort, name: d.id });
+    }
+    await q.execute('migrate-set-parameters', { 'tls-creds': MIGRATION_TLS_ID });
+    await q.execute('migrate-incoming', { uri: `tcp:${address.includes(':') ? `[${address}]` : address}:${migrationPort}` });
+  });
+  return { exports, migrationPort };
+}
+
+function nbdPid(pidFile: string): number | null {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && processAlive(pid, 'qemu-nbd') ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+const alive = (rec: IncomingRecord) => rec.nbd.map((n) => nbdPid(n.pidFile)).filter((p): p is number => p !== null);
+
+function openRecord(vmid: number, from?: string): IncomingRecord {
+  const rec = readJson<IncomingRecord>(recordFile(vmid));
+  if (!rec) throw notFound(`node ${nodeName()} is receiving no guest ${vmid}`);
+  if (from !== undefined && rec.from !== from) throw conflict(`guest ${vmid} comes to ${nodeName()} from ${rec.from}, not from ${from}`);
+  return rec;
+}
+
+/** After the copy: wait for the NBD servers to end, then the guest-visible SHA-256 and allocation of every image. */
+export async function verifyIncoming(vmid: number, from: string): Promise<{ disks: { id: string; sha256: string; allocatedBytes: number }[] }> {
+  const rec = openRecord(vmid, from);
+  const deadline = Date.now() + NBD_END_WAIT_MS;
+  while (alive(rec).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of alive(rec)) process.kill(pid, 'SIGTERM');
+  const disks = [];
+  for (const d of rec.disks) {
+    const file = diskPath(vmid, d);
+    disks.push({ id: d.id, sha256: await guestSha256(file, d.format), allocatedBytes: allocatedBytes(file) });
+  }
+  return { disks };
+}
+
+/** The guest lives here from now: its config, with this node's name. */
+export async function commitIncoming(vmid: number, from: string): Promise<VmConfig> {
+  const rec = openRecord(vmid, from);
+  if (alive(rec).length) throw conflict(`the NBD servers of guest ${vmid} still run; verify first`);
+  const cfg = { ...rec.config, node: nodeName() };
+  writeVmConfig(cfg);
+  writeJsonAtomic(recordFile(vmid), { ...rec, committed: true });
+  if (rec.online) {
+    // The source's mirror ended and its RAM arrived: the guest runs here from now.
+    await withQmp(vmFiles(vmid).qmp, async (q) => {
+      await q.execute('nbd-server-stop');
+      await q.execute('cont');
+      // The migration's key goes with it: a later migration of this guest adds its own.
+      await q.execute('migrate-set-parameters', { 'tls-creds': '' });
+      await q.execute('object-del', { id: MIGRATION_TLS_ID });
+    });
+  }
+  return cfg;
+}
+
+/** Remove what the migration made here (servers, images, a committed config the placement index does not give this node). */
+export async function abortIncoming(vmid: number, from?: string): Promise<{ removed: boolean }> {
+  const rec = readJson<IncomingRecord>(recordFile(vmid));
+  if (!rec) return { removed: false };
+  if (from !== undefined && rec.from !== from) throw conflict(`guest ${vmid} comes to ${nodeName()} from ${rec.from}, not from ${from}`);
+  for (const pid of alive(rec)) process.kill(pid, 'SIGTERM');
+  for (const n of rec.nbd) rmSync(n.pidFile, { force: true });
+  const placedHere = readPlacement()[String(vmid)]?.node === nodeName();
+  if (rec.committed && placedHere) {
+    // The move counted already: this node owns the guest now; only the record goes.
+    finishIncoming(vmid);
+    return { removed: false };
+  }
+  if (rec.online) await endIncoming(vmid);
+  if (rec.committed) removeFile(guestConfigFile(vmid));
+  if (rec.createdDir && !findVmConfig(vmid)) rmSync(guestImagesDir(vmid), { recursive: true, force: true });
+  finishIncoming(vmid);
+  return { removed: true };
+}
+
+/** Drop the record and the key. */
+export function finishIncoming(vmid: number): void {
+  const rec = readJson<IncomingRecord>(recordFile(vmid));
+  for (const n of rec?.nbd ?? []) rmSync(n.pidFile, { force: true });
+  rmSync(pskDir(vmid), { recursive: true, force: true });
+  rmSync(recordFile(vmid), { force: true });
+}
+
+/** Where the source keeps its copy of the key while it copies (its own run/ folder). */
+export function outgoingPskDir(vmid: number): string {
+  return join(migrateRun(), `${vmid}.out.psk`);
+}
