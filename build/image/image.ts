@@ -23,8 +23,8 @@ import { lighttpdConfig } from '../server';
 import { writeCpio, type CpioSource } from './cpio';
 import { HOST_FILES, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
 import {
-  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
-  type ImageSizeRow, type PartName,
+  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
+  type GrubEntry, type ImageSizeRow, type IsoBudget, type PartName,
 } from './layout';
 import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
 
@@ -42,14 +42,14 @@ export interface ImageFiles {
 /** Squashfs options: zstd at its strongest with 1 MiB blocks (unpacking is cheap, bytes are not). */
 const MKSQUASHFS_OPTS = ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-noappend', '-all-root', '-no-progress', '-quiet'];
 
-function sh(argv: string[], opts: SpawnSyncOptions = {}): string {
+export function sh(argv: string[], opts: SpawnSyncOptions = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
   if (r.error) throw new Error(`${argv.join(' ')}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status}: ${String(r.stderr ?? '').trim().slice(-800)}`);
   return String(r.stdout ?? '');
 }
 
-function step(what: string): () => void {
+export function step(what: string): () => void {
   const t0 = Date.now();
   process.stdout.write(`image: ${what} …\n`);
   return () => process.stdout.write(`image: ${what} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -66,7 +66,7 @@ async function checkTools(): Promise<void> {
 }
 
 /** The kernel package unpacked, with modules.dep made by depmod; cached by package name. */
-function kernel(): { dir: string; version: string } {
+export function kernel(): { dir: string; version: string } {
   const debs = join(CACHE, 'debs');
   mkdirSync(debs, { recursive: true });
   let pkg: string;
@@ -126,7 +126,7 @@ function uncompressedKernel(k: { dir: string; version: string }): string {
 }
 
 /** Staging: one directory per part; `put` sends each root path to its part. */
-class Stage {
+export class Stage {
   readonly dirs: Record<PartName, string>;
   constructor(readonly base: string) {
     rmSync(base, { recursive: true, force: true });
@@ -259,9 +259,9 @@ async function stageRamvm(s: Stage): Promise<void> {
 }
 
 /** A content hash of a staged tree: paths, modes, link targets and bytes. */
-export function treeHash(dir: string): string {
+export function treeHash(dir: string, opts: readonly string[] = MKSQUASHFS_OPTS): string {
   const h = createHash('sha256');
-  h.update(MKSQUASHFS_OPTS.join(' '));
+  h.update(opts.join(' '));
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const full = join(d, name);
@@ -277,15 +277,15 @@ export function treeHash(dir: string): string {
 }
 
 /** A part's squashfs, built or taken from the cache; and its unpacked size. */
-function squash(name: PartName, dir: string): { file: string; raw: number; cached: boolean } {
+export function squash(name: string, dir: string, opts: readonly string[] = MKSQUASHFS_OPTS): { file: string; raw: number; cached: boolean } {
   const sfsDir = join(CACHE, 'sfs');
   mkdirSync(sfsDir, { recursive: true });
-  const file = join(sfsDir, `${name}-${treeHash(dir)}.sfs`);
+  const file = join(sfsDir, `${name}-${treeHash(dir, opts)}.sfs`);
   const raw = Number(sh(['du', '-sb', dir]).split('\t')[0]);
   if (existsSync(file)) return { file, raw, cached: true };
   const done = step(`mksquashfs ${name}`);
   for (const old of readdirSync(sfsDir).filter((f) => f.startsWith(name + '-'))) rmSync(join(sfsDir, old));
-  sh(['mksquashfs', dir, file + '.tmp', ...MKSQUASHFS_OPTS]);
+  sh(['mksquashfs', dir, file + '.tmp', ...opts]);
   renameSync(file + '.tmp', file);
   done();
   return { file, raw, cached: false };
@@ -318,9 +318,11 @@ function earlyArchive(k: { dir: string; version: string }, out: string): number 
 export interface ImageBuild extends ImageFiles {
   rows: ImageSizeRow[];
   report: string;
+  /** The kiosk variant (`--kiosk`): the same kernel, its own initrd and ISO. */
+  kiosk?: { initrd: string; iso?: string; rows: ImageSizeRow[]; report: string };
 }
 
-export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBuild> {
+export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}): Promise<ImageBuild> {
   const t0 = Date.now();
   await checkTools();
   const k = kernel();
@@ -363,30 +365,57 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   let isoBytes = statSync(kernelOut).size + statSync(initrd).size;
   if (opts.iso !== false) {
     done = step('grub-mkrescue');
-    const isoDir = join(CACHE, 'iso');
-    rmSync(isoDir, { recursive: true, force: true });
-    mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
-    copyFileSync(kernelOut, join(isoDir, 'boot/vmlinuz'));
-    copyFileSync(initrd, join(isoDir, 'boot/initrd.img'));
-    writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', GRUB_ENTRIES));
-    const iso = join(OUT, 'ramvm.iso');
-    sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
-    renameSync(iso + '.tmp', iso);
-    rmSync(isoDir, { recursive: true, force: true });
+    const iso = makeIso(kernelOut, initrd, join(OUT, 'ramvm.iso'), GRUB_ENTRIES);
     isoBytes = statSync(iso).size;
     rows.push({ name: 'boot loader (GRUB, BIOS + UEFI) and ISO 9660', bytes: isoBytes - statSync(kernelOut).size - statSync(initrd).size });
     result.iso = iso;
     done();
   }
-  const report = imageSizeReport(rows, isoBytes, !!result.iso);
+  const report = reportSizes('standard', rows, isoBytes, !!result.iso, STANDARD_BUDGET);
   result.report = report.text;
-  process.stdout.write(report.text + '\n');
   process.stdout.write(`image: built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${[result.kernel, result.initrd, result.iso].filter(Boolean).map((f) => relative(ROOT, f!)).join(', ')}\n`);
   if (report.over) throw new Error(`the ISO is ${(isoBytes / 1e6).toFixed(1)} MB, over the limit`);
+  if (opts.kiosk) {
+    // Loaded here: kiosk-build.ts uses this module's helpers.
+    const { buildKiosk } = require('./kiosk-build') as typeof import('./kiosk-build');
+    result.kiosk = await buildKiosk({ stage: s, kernel: k, standard: result, iso: opts.iso !== false });
+  }
   return result;
+}
+
+/** A hybrid ISO (BIOS and UEFI, CD or USB stick) of a kernel and an initrd, with this GRUB menu. */
+export function makeIso(kernelFile: string, initrd: string, iso: string, entries: readonly GrubEntry[]): string {
+  const isoDir = join(CACHE, 'iso');
+  rmSync(isoDir, { recursive: true, force: true });
+  mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
+  copyFileSync(kernelFile, join(isoDir, 'boot/vmlinuz'));
+  copyFileSync(initrd, join(isoDir, 'boot/initrd.img'));
+  writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', entries));
+  sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+  renameSync(iso + '.tmp', iso);
+  rmSync(isoDir, { recursive: true, force: true });
+  return iso;
+}
+
+/** Prints the size report against the last build of the same variant, and keeps this build's sizes for the next. */
+export function reportSizes(variant: string, rows: ImageSizeRow[], isoBytes: number, isoBuilt: boolean, budget: IsoBudget): ReturnType<typeof imageSizeReport> {
+  const file = join(CACHE, `last-sizes-${variant}.json`);
+  let last: Record<string, number> = {};
+  try {
+    last = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+  } catch {
+    /* first build */
+  }
+  const report = imageSizeReport(rows, isoBytes, isoBuilt, budget, last);
+  process.stdout.write(report.text + '\n');
+  const now: Record<string, number> = Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
+  now[isoBuilt ? 'ISO' : 'kernel + initrd (no ISO built)'] = isoBytes;
+  writeFileSync(file, JSON.stringify(now, null, 1) + '\n');
+  return report;
 }
 
 export async function imageCommand(args: string[]): Promise<void> {
   await buildCommand();
-  await buildImage({ iso: !args.includes('--no-iso') });
+  for (const a of args) if (a !== '--no-iso' && a !== '--kiosk') throw new Error(`unknown option ${a} (npm run image [-- --kiosk] [--no-iso])`);
+  await buildImage({ iso: !args.includes('--no-iso'), kiosk: args.includes('--kiosk') });
 }

@@ -19,12 +19,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { request } from 'node:https';
 import { BASE_CMDLINE } from '../image/layout';
 import { NODE_PORT } from '../image/files';
+import { withQmp } from '../../node-cgi/qemu/qmp';
 import { ROOT } from '../build';
 import { hostAccel, type ProbeOptions } from '../../node-cgi/vm/accel';
 
 export type Accel = 'kvm' | 'tcg';
+
+/** The screen of a lab node with `vga`: the smallest the kiosk is made for. */
+export const LAB_SCREEN = { width: 1024, height: 768 } as const;
 
 /** The lab LAN: node N has 10.99.0.N/24 on vmbr0. */
 export const LAB_NET_PREFIX = '10.99.0.';
@@ -50,6 +55,10 @@ export interface NodeVmConfig {
   shell: boolean;
   /** Where the serial socket and log, the QMP socket and the pid file go. */
   runDir: string;
+  /** A screen: QEMU's standard VGA (the bochs KMS driver in the node) at 1024×768; the kiosk image shows its UI there. */
+  vga?: boolean;
+  /** The node serves HTTPS (the kiosk image does). */
+  https?: boolean;
 }
 
 /** "52:54:00:72:76:01": QEMU's prefix, then "rv", then NIC and node index. */
@@ -75,7 +84,11 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
     'qemu-system-x86_64',
     '-name', `ramvm-lab-${c.name}`,
     '-nodefaults', '-no-user-config', '-display', 'none',
-    '-accel', c.accel, '-cpu', LAB_CPU,
+    // -vga std's device, with the mode its EDID prefers set to 1024×768 (QEMU's own default is 1280×800).
+    ...(c.vga ? ['-device', `VGA,edid=on,xres=${LAB_SCREEN.width},yres=${LAB_SCREEN.height}`] : []),
+    // A screen means the kiosk's software renderer, whose JIT uses AVX2 where the CPU offers it: QEMU 7.2's TCG
+    // crashes on its gathers, so a TCG node with a screen gets no AVX (KVM runs the host's CPU as it is).
+    '-accel', c.accel, '-cpu', c.vga && c.accel === 'tcg' ? `${LAB_CPU},avx=off,avx2=off` : LAB_CPU,
     '-m', String(c.memoryMiB), '-smp', String(c.cpus),
     '-chardev', `socket,id=serial,path=${run}/serial.sock,server=on,wait=off,logfile=${run}/serial.log`,
     '-serial', 'chardev:serial',
@@ -122,6 +135,12 @@ export async function labAccel(env: NodeJS.ProcessEnv = process.env, probe: Prob
   return { accel: v.accel, reason: `auto: ${v.reason}` };
 }
 
+/** The human monitor's screendump command line; the file name must be one word (the monitor splits on spaces). */
+export function screendumpHmp(file: string, format: 'ppm' | 'png'): string {
+  if (!/^[A-Za-z0-9_./+-]+$/.test(file)) throw new Error(`a screendump file name the monitor can take (no spaces or quotes): ${JSON.stringify(file)}`);
+  return format === 'png' ? `screendump ${file} -f png` : `screendump ${file}`;
+}
+
 export class NodeVm {
   proc?: ChildProcess;
   /** Date.now() when QEMU was spawned: "power-on". */
@@ -131,7 +150,7 @@ export class NodeVm {
   constructor(readonly config: NodeVmConfig) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.config.webPort}`;
+    return `${this.config.https ? 'https' : 'http'}://127.0.0.1:${this.config.webPort}`;
   }
 
   start(): void {
@@ -159,14 +178,14 @@ export class NodeVm {
     while (Date.now() < deadline) {
       if (!this.running()) throw new Error(`node ${this.config.name}: qemu exited (${this.serialTail()})`);
       try {
-        const r = await fetch(this.url + '/api/access/ticket', {
+        const body = JSON.stringify({ username: 'admin', password });
+        const status = this.config.https ? await postStatus(this.url + '/api/access/ticket', body) : await fetch(this.url + '/api/access/ticket', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ username: 'admin', password }),
+          body,
           signal: AbortSignal.timeout(5000),
-        });
-        await r.arrayBuffer();
-        if (r.status === 200) return Date.now() - this.startedAt;
+        }).then(async (r) => (await r.arrayBuffer(), r.status));
+        if (status === 200) return Date.now() - this.startedAt;
       } catch {
         /* not up yet */
       }
@@ -229,6 +248,30 @@ export class NodeVm {
     throw new Error(`node ${this.config.name}: no answer to ${JSON.stringify(command)} on the console`);
   }
 
+  /**
+   * The node's screen into a file: PPM by default, PNG for people to look at.
+   * Through the human monitor (`human-monitor-command`, screendumpHmp()),
+   * not QMP's own `screendump`: QEMU 7.2 runs that one in a coroutine that
+   * waits for the display to say it has updated, and twice in the lab
+   * screendump never answered and QMP took no further command for the rest
+   * of the node's life (a lost wake-up, by the look of it). The human monitor's screendump
+   * runs outside a coroutine and takes the picture at once.
+   */
+  async screendump(file: string, format: 'ppm' | 'png' = 'ppm'): Promise<void> {
+    const out = await withQmp(join(this.config.runDir, 'qmp.sock'), (q) => q.execute<string>('human-monitor-command', { 'command-line': screendumpHmp(file, format) }));
+    if (out.trim() !== '') throw new Error(`screendump ${file}: ${out.trim()}`);
+  }
+
+  /** Presses chords on the node's keyboard (QMP send-key), one after the other: [['shift', 'a'], ['tab']]. */
+  async sendKeys(chords: readonly (readonly string[])[], gapMs = 60): Promise<void> {
+    await withQmp(join(this.config.runDir, 'qmp.sock'), async (q) => {
+      for (const chord of chords) {
+        await q.execute('send-key', { keys: chord.map((k) => ({ type: 'qcode', data: k })), 'hold-time': 40 });
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  }
+
   /** Power off: SIGTERM to QEMU (the node keeps nothing but its data disk, whose ext4 journal covers this). */
   async stop(): Promise<void> {
     this.console?.destroy();
@@ -245,6 +288,21 @@ export class NodeVm {
     }
     for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
   }
+}
+
+/** POST to a node that serves HTTPS with its own self-signed certificate (only whether it answers matters here); its status. */
+function postStatus(url: string, body: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 5000,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+      r.resume();
+      r.on('end', () => res(r.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', rej);
+    req.end(body);
+  });
 }
 
 /** A sparse raw file of `sizeGiB` (only what the node writes takes space). */

@@ -43,7 +43,7 @@ const IDLE_RAM_GOAL_MB = 300;
  * /bench-init). Wall ms from spawn until QEMU exits, and the meminfo of a
  * bare kernel.
  */
-async function bareBoot(vmlinux: string, accel: string, dir: string): Promise<{ ms: number; meminfo: string }> {
+export async function bareBoot(vmlinux: string, accel: string, dir: string): Promise<{ ms: number; meminfo: string }> {
   const script = '#!/bin/busybox sh\n/bin/busybox mkdir -p /proc\n/bin/busybox mount -t proc proc /proc\n/bin/busybox cat /proc/meminfo\n/bin/busybox poweroff -f\n';
   writeCpio(join(dir, 'bench.cpio'), [{ name: 'bench-init', kind: 'data', data: Buffer.from(script), mode: 0o755 }]);
   const early = readFileSync(join(CACHE, 'early.cpio.zst'));
@@ -71,7 +71,7 @@ async function bareBoot(vmlinux: string, accel: string, dir: string): Promise<{ 
   return { ms, meminfo: out };
 }
 
-function meminfo(text: string): Record<string, number> {
+export function meminfo(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^(\w+):\s+(\d+) kB$/gm)) out[m[1]!] = Number(m[2]) / 1024;
   return out;

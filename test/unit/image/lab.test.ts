@@ -4,7 +4,7 @@ import { LAB_DEFAULTS, parseLabArgs } from '../../../build/lab/lab';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labAccel, labCmdline, labMac, nodeQemuArgs, type NodeVmConfig } from '../../../build/lab/node-vm';
+import { labAccel, labCmdline, labMac, nodeQemuArgs, screendumpHmp, type NodeVmConfig } from '../../../build/lab/node-vm';
 
 const A = suite('parseLabArgs');
 A('should default to two nodes with data disks kept', () => {
@@ -69,6 +69,13 @@ Q('should add the virtio console of the lab shell only with ramvm.shell', () => 
   assert.ok(after(nodeQemuArgs(base), '-device').includes('virtconsole,chardev=shell,name=ramvm.shell'));
   assert.not.ok(nodeQemuArgs({ ...base, shell: false }).join(' ').includes('virtconsole'));
 });
+Q('should give a node with a screen the standard VGA at 1024x768, and no AVX under TCG', () => {
+  const a = nodeQemuArgs({ ...base, vga: true });
+  assert.ok(after(a, '-device').includes('VGA,edid=on,xres=1024,yres=768'));
+  assert.is(a[a.indexOf('-cpu') + 1], 'max,avx=off,avx2=off');
+  assert.is(nodeQemuArgs({ ...base, vga: true, accel: 'kvm' })[a.indexOf('-cpu') + 1], 'max', 'KVM runs the CPU as it is');
+  assert.not.ok(nodeQemuArgs(base).join(' ').includes('VGA'), 'no screen by default');
+});
 Q('should boot the ISO from a CD with no kernel arguments', () => {
   const a = nodeQemuArgs({ ...base, boot: { iso: '/o/ramvm.iso' } });
   assert.not.ok(a.includes('-kernel'));
@@ -126,3 +133,14 @@ P('should pick TCG on a host whose KVM device does not open, and keep the verdic
   }
 });
 P.run();
+
+const S = suite('screendumpHmp');
+S('should write the human monitor\'s screendump, PNG with -f png', () => {
+  assert.is(screendumpHmp('/tmp/run-1/screen.ppm', 'ppm'), 'screendump /tmp/run-1/screen.ppm');
+  assert.is(screendumpHmp('/work/var/kiosk-screens/login.png', 'png'), 'screendump /work/var/kiosk-screens/login.png -f png');
+});
+S('should refuse a file name the monitor would split or quote', () => {
+  assert.throws(() => screendumpHmp('/tmp/a b.ppm', 'ppm'), /a screendump file name the monitor can take/);
+  assert.throws(() => screendumpHmp('/tmp/"x".ppm', 'ppm'), /a screendump file name the monitor can take/);
+});
+S.run();
