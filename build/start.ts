@@ -10,13 +10,36 @@
  * A tick still running when the next is due is not doubled; lines it
  * prints are prefixed "backup:". After it, `ramvm cluster tick` keeps a
  * cluster node in step (prefix "cluster:"; nothing outside a cluster).
+ *
+ * Started by root, the node is separated (build/server.ts): its user ramvm
+ * must reach the data root, so without RAMVM_ROOT a checkout it cannot
+ * reach (below /root, 0700 on Debian) keeps its data in /var/lib/ramvm
+ * instead of ./var (startRoot).
  */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { nextTickDelayMs, tickIntervalMs } from '../node-cgi/backup/scheduler';
-import { buildCommand, DIST } from './build';
+import { buildCommand } from './build';
 import { startServer } from './server';
+import { unreachableReason } from '../node-cgi/root/setup';
+
+/** The data root of a separated node whose user cannot reach ./var. */
+export const SEPARATED_FALLBACK_ROOT = '/var/lib/ramvm';
+
+/**
+ * npm start's data root: RAMVM_ROOT, else ./var; started by root (a
+ * separated node) with ./var where the node's user cannot reach it,
+ * /var/lib/ramvm, and why.
+ *
+ *   ({}, "/root/ramvm", true, "/root is closed to other users") → { root: "/var/lib/ramvm", why: "…" }
+ */
+export function startRoot(envRoot: string | undefined, cwd: string, byRoot: boolean, unreachable: (path: string) => string | null): { root: string; why?: string } {
+  if (envRoot) return { root: envRoot };
+  const local = resolve(cwd, 'var');
+  const why = byRoot ? unreachable(local) : null;
+  return why ? { root: SEPARATED_FALLBACK_ROOT, why } : { root: local };
+}
 
 export async function startCommand(): Promise<void> {
   // Handlers first: a signal that lands before a listener exists takes the
@@ -36,12 +59,14 @@ export async function startCommand(): Promise<void> {
   if (stopping) return;
   const port = Number(process.env.RAMVM_PORT ?? 8006);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`RAMVM_PORT must be a port number, not ${process.env.RAMVM_PORT}`);
+  const data = startRoot(process.env.RAMVM_ROOT, process.cwd(), process.getuid?.() === 0, unreachableReason);
+  if (data.why) process.stdout.write(`data in ${data.root}, not ./var: the node's user cannot reach ./var (${data.why}); RAMVM_ROOT chooses another place\n`);
   const clusterPort = process.env.RAMVM_CLUSTER_PORT ? Number(process.env.RAMVM_CLUSTER_PORT) : undefined;
   if (clusterPort !== undefined && (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535)) {
     throw new Error(`RAMVM_CLUSTER_PORT must be a port number, not ${process.env.RAMVM_CLUSTER_PORT}`);
   }
   server = await startServer({
-    root: process.env.RAMVM_ROOT ?? './var',
+    root: data.root,
     listen: process.env.RAMVM_LISTEN ?? '127.0.0.1',
     port,
     node: process.env.RAMVM_NODE || hostname(),
@@ -58,17 +83,17 @@ export async function startCommand(): Promise<void> {
     await server.stop();
     return;
   }
-  ramvm(server.root, ['boot'], 'boot');
-  const ticks = runScheduler(server.root, tickMs);
+  ramvm(server.root, server.dist, ['boot'], 'boot');
+  const ticks = runScheduler(server.root, server.dist, tickMs);
   const proc = server.proc;
   await new Promise<void>((res) => (proc.exitCode !== null || proc.signalCode !== null ? res() : proc.once('exit', () => res())));
   ticks.stop();
 }
 
 /** Run the ramvm CLI in the background; its lines go to stdout prefixed "<prefix>:". Resolves when it ends. */
-function ramvm(root: string, args: string[], prefix: string): Promise<void> {
-  const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: process.env.RAMVM_NODE || hostname() };
-  const child = spawn(process.execPath, [join(DIST, 'bin/ramvm'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function ramvm(root: string, dist: string, args: string[], prefix: string): Promise<void> {
+  const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: dist, RAMVM_NODE: process.env.RAMVM_NODE || hostname() };
+  const child = spawn(process.execPath, [join(dist, 'bin/ramvm'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`${prefix}: ${line}\n`);
   };
@@ -81,7 +106,7 @@ function ramvm(root: string, args: string[], prefix: string): Promise<void> {
 }
 
 /** The minute work of this node: the backup scheduler's tick, then the cluster's; now, then at every whole interval; stop() ends the timer. */
-function runScheduler(root: string, intervalMs: number): { stop: () => void } {
+function runScheduler(root: string, dist: string, intervalMs: number): { stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let stopped = false;
@@ -91,9 +116,9 @@ function runScheduler(root: string, intervalMs: number): { stop: () => void } {
     if (running) return;
     running = true;
     try {
-      await ramvm(root, ['backup', 'tick', 'npm-start'], 'backup');
+      await ramvm(root, dist, ['backup', 'tick', 'npm-start'], 'backup');
       // A cluster node keeps in step (a no-op outside a cluster).
-      await ramvm(root, ['cluster', 'tick'], 'cluster');
+      await ramvm(root, dist, ['cluster', 'tick'], 'cluster');
     } finally {
       running = false;
     }

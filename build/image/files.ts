@@ -56,6 +56,16 @@ export const HOST_FILES: readonly HostFile[] = [
   elf('/usr/sbin/mke2fs', 'e2fsprogs'),
   elf('/usr/sbin/e2fsck', 'e2fsprogs'),
   elf('/usr/sbin/blkid', 'util-linux'),
+  // QEMU started as its user with no capabilities (node-cgi/root/guest.ts).
+  elf('/usr/bin/setpriv', 'util-linux'),
+  // GNU chown -R and chmod -R never follow a link (busybox's follow them): the data tree handed to the node's user.
+  elf('/usr/bin/chown', 'coreutils'),
+  elf('/usr/bin/chmod', 'coreutils'),
+  // The node's user reaches the root helper through sudo; its PAM asks nothing (rootfs/etc/pam.d/sudo).
+  elf('/usr/bin/sudo', 'sudo'),
+  elf('/usr/libexec/sudo/sudoers.so', 'sudo'),
+  elf('/usr/lib/x86_64-linux-gnu/security/pam_permit.so', 'libpam-modules'),
+  elf('/usr/lib/x86_64-linux-gnu/security/pam_deny.so', 'libpam-modules'),
   { path: '/etc/mke2fs.conf', pkg: 'e2fsprogs' },
   // iproute2: bridges and taps (busybox's ip has no "type bridge").
   elf('/usr/bin/ip', 'iproute2'),
@@ -81,8 +91,19 @@ export const QEMU_FIRMWARE: readonly HostFile[] = [
 export const NODE_RAMVM_DIR = '/opt/ramvm';
 /** The build output (www, cgi, bin) on a node; RAMVM_DIST there. */
 export const NODE_DIST = `${NODE_RAMVM_DIR}/dist`;
+/** The command the node's one sudoers line allows (node-cgi/root/setup.ts), written at build time and registered at boot. */
+export const NODE_ROOT_HELPER = { node: '/usr/bin/node', helper: `${NODE_DIST}/bin/ramvm-root` } as const;
 /** PATH of every process on a node (CGIs included). */
 export const NODE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * lighttpd's own errors on a node. lighttpd opens it after it became
+ * ramvm, so the set-up makes it ramvm's beforehand, in a folder only root
+ * may write (ramvm cannot swap it for a link), not in the node's
+ * var/log/ramvm. The CGIs' stderr goes to the console (inittab).
+ */
+export const NODE_LIGHTTPD_ERRORLOG = '/var/log/lighttpd-error.log';
+/** Where a node's lighttpd config lies: root's, in RAM, read by root at every (re)start (rootfs/etc/inittab). */
+export const NODE_LIGHTTPD_CONF = '/etc/lighttpd/ramvm.conf';
 /** Port of the web UI and API on a node. */
 export const NODE_PORT = 8006;
 

@@ -21,7 +21,8 @@ import { build } from 'esbuild';
 import { buildCommand, DIST, ROOT } from '../build';
 import { lighttpdConfig } from '../server';
 import { writeCpio, type CpioSource } from './cpio';
-import { HOST_FILES, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
+import { HOST_FILES, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
+import { CGI_USER, sudoersFile, sudoersText } from '../../node-cgi/root/setup';
 import {
   GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
   type GrubEntry, type ImageSizeRow, type IsoBudget, type PartName,
@@ -170,6 +171,9 @@ export class Stage {
   }
 }
 
+/** Files of build/image/rootfs whose mode is not their checkout's: secrets and sudo's configs (sudo refuses others). */
+const ROOTFS_MODES: Readonly<Record<string, number>> = { '/etc/shadow': 0o600, '/etc/sudoers': 0o440 };
+
 function stageSkeleton(s: Stage): void {
   for (const d of ['/usr/bin', '/usr/sbin', '/usr/lib', '/usr/lib64', '/etc', '/proc', '/sys', '/dev', '/run', '/mnt', '/media', '/root',
     '/var/lib', '/var/log', '/var/spool/cron/crontabs', '/var/lib/drbd', '/var/lib/vz', '/etc/ramvm', '/var/log/ramvm']) s.dir(d);
@@ -187,7 +191,7 @@ function stageSkeleton(s: Stage): void {
       const full = join(dir, e.name);
       const rootPath = '/' + relative(src, full);
       if (e.isDirectory()) walk(full);
-      else s.copy(full, rootPath, rootPath.startsWith('/etc/shadow') ? 0o600 : undefined);
+      else s.copy(full, rootPath, ROOTFS_MODES[rootPath]);
     }
   };
   walk(src);
@@ -254,8 +258,10 @@ async function stageRamvm(s: Stage): Promise<void> {
     entryPoints: [join(__dirname, 'node-setup.ts')], outfile: setup, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     minify: true, legalComments: 'none', logLevel: 'warning',
   });
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER });
+  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG });
   s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
+  // The node's user may run the root helper, nothing else (node-cgi/root/setup.ts).
+  s.write(sudoersFile(NODE_ROOT_HELPER.helper), sudoersText({ ...NODE_ROOT_HELPER, cgi: { user: CGI_USER } }), 0o440);
 }
 
 /** A content hash of a staged tree: paths, modes, link targets and bytes. */

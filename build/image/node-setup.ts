@@ -1,9 +1,11 @@
 /**
  * Stage 2 of a node's boot, run once by init (inittab "sysinit") after the
  * initramfs has stacked the root: mounts, host name, kernel modules,
- * network, data disk, `ramvm init`, the lighttpd config. Bundled by the image
- * build into /opt/ramvm/lib/node-setup.js; init starts lighttpd, crond and the
- * console after it returns.
+ * network, data disk, `ramvm init`, the node's separation (the data tree
+ * handed to user ramvm, the record the root helper reads:
+ * node-cgi/root/setup.ts), the lighttpd config. Bundled by the image build
+ * into /opt/ramvm/lib/node-setup.js; init starts lighttpd (which becomes
+ * ramvm), crond and the console after it returns.
  *
  * Every step and its output goes to /ram.log (the set-up log, the first thing
  * to read when a node misbehaves) and to the console, with the seconds since
@@ -17,15 +19,17 @@
  * at boot cannot.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
 import { batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeName } from './layout';
-import { NODE_DIST, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR } from './files';
+import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
 import { initNode } from '../../node-cgi/cli/init';
 import { certFiles } from '../../node-cgi/cluster/identity';
 import { HTTPS_TEMPLATE, KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
+import { accountsOf, dataTreePlan, KVM_GROUP, parseGroup, parsePasswd, registerNode } from '../../node-cgi/root/setup';
 
 const LOG = '/ram.log';
 /** fw_cfg entry the lab uses to hand a node its first admin password (never on the command line). */
@@ -81,6 +85,12 @@ function modules(): void {
     run('module', { argv: ['modprobe', '-a', '-b', ...wanted], allowFail: true });
   }
   log(`kvm: ${existsSync('/dev/kvm') ? '/dev/kvm present, guests run under KVM' : 'no /dev/kvm, guests run under TCG'}`);
+  // devtmpfs makes it root's alone; QEMU (ramvm-qemu) and the KVM probe (ramvm) open it through group kvm, as udev sets it on Debian.
+  const kvmGroup = parseGroup(readFileSync('/etc/group', 'utf8')).get(KVM_GROUP);
+  if (existsSync('/dev/kvm') && kvmGroup) {
+    chownSync('/dev/kvm', 0, kvmGroup.gid);
+    chmodSync('/dev/kvm', 0o660);
+  }
 }
 
 function release(): string {
@@ -226,6 +236,22 @@ function addresses(): string[] {
   return [...(r.stdout ?? '').matchAll(/^\d+:\s+(\S+)\s+inet\s+([0-9.]+)\//gm)].filter((m) => m[1] !== 'lo').map((m) => `${m[2]} (${m[1]})`);
 }
 
+/**
+ * Hand the data tree to ramvm (what `ramvm init` just wrote as root
+ * included) and register the node for the root helper. The users are the
+ * image's own (rootfs/etc/passwd); nothing but this set-up runs yet, so the
+ * tree holds still while it is handed over.
+ */
+function separate(): void {
+  const accounts = accountsOf(parsePasswd(readFileSync('/etc/passwd', 'utf8')), parseGroup(readFileSync('/etc/group', 'utf8')));
+  for (const s of dataTreePlan('/', accounts)) run('separation', s);
+  registerNode('/', accounts, NODE_ROOT_HELPER);
+  // lighttpd opens its error log after it became ramvm (files.ts).
+  closeSync(openSync(NODE_LIGHTTPD_ERRORLOG, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o640));
+  chownSync(NODE_LIGHTTPD_ERRORLOG, accounts.cgi.uid, accounts.cgi.gid);
+  log(`separation: lighttpd and the CGIs run as ${accounts.cgi.user} (${accounts.cgi.uid}), guests' QEMU as ${accounts.qemu.user} (${accounts.qemu.uid})`);
+}
+
 function main(): void {
   mounts();
   const cmdline = readFileSync('/proc/cmdline', 'utf8').trim();
@@ -252,10 +278,11 @@ function main(): void {
   log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}; node certificate ${certFiles().crt} ${init.madeCertificate ? 'made' : 'kept from an earlier boot'}`);
   if (init.generatedPassword) log(`ramvm: password of user admin: ${init.generatedPassword}  (shown once, on this console only)`, true);
 
-  mkdirSync('/run/ramvm', { recursive: true });
+  separate();
+
   const template = https() ?? readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
-  mkdirSync('/var/log/ramvm', { recursive: true });
-  writeFileSync('/run/ramvm/lighttpd.conf', fillNodeName(template, node));
+  mkdirSync(dirname(NODE_LIGHTTPD_CONF), { recursive: true });
+  writeFileSync(NODE_LIGHTTPD_CONF, fillNodeName(template, node), { mode: 0o644 });
   mkdirSync('/var/spool/cron/crontabs', { recursive: true });
 
   kiosk(params);

@@ -294,7 +294,7 @@ export class NodeVm {
 function postStatus(url: string, body: string): Promise<number> {
   return new Promise((res, rej) => {
     const u = new URL(url);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 5000,
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 30_000,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
       r.resume();
       r.on('end', () => res(r.statusCode ?? 0));

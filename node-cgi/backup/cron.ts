@@ -7,27 +7,30 @@
  *                                         RAMVM_ROOT: /etc/cron.d/ramvm-backup on a node)
  *
  * The cron.d line (system crontab format: minute … user command):
- *   * * * * * root RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1
+ *   * * * * * ramvm RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1
+ * (user root on a node that is not separated: lib/separation.ts)
  * `npm start` does not install it: its foreground process runs the tick
  * itself (build/start.ts). Every tick is recorded (scheduler.ts), so a node
  * whose scheduler stopped says so.
  */
 import { nodeName, paths } from '../lib/paths';
+import { separation } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
 import { tick } from './job';
 import { recordedTick, TICK_SOURCES, type TickSource } from './scheduler';
 
 /** The cron.d line; every part is checked to be shell-safe (cron hands the command to sh). */
-export function cronLine(o: { root: string; node: string; nodeBin: string; ramvm: string; log: string }): string {
+export function cronLine(o: { user: string; root: string; node: string; nodeBin: string; ramvm: string; log: string }): string {
   for (const [k, v] of Object.entries(o)) {
     if (!/^[A-Za-z0-9_./@+-]+$/.test(v)) throw new Error(`${k} has characters unsafe for a cron line: ${v}`);
   }
-  return `* * * * * root RAMVM_ROOT=${o.root} RAMVM_NODE=${o.node} ${o.nodeBin} ${o.ramvm} backup tick >>${o.log} 2>&1\n`;
+  return `* * * * * ${o.user} RAMVM_ROOT=${o.root} RAMVM_NODE=${o.node} ${o.nodeBin} ${o.ramvm} backup tick >>${o.log} 2>&1\n`;
 }
 
+/** This node's line: run as the node's user on a separated node (lib/separation.ts), else as root. */
 function thisNodeLine(): string {
   return cronLine({
-    root: paths().root, node: nodeName(), nodeBin: process.execPath,
+    user: separation()?.cgi.user ?? 'root', root: paths().root, node: nodeName(), nodeBin: process.execPath,
     ramvm: paths().ramvmBin, log: paths().backupTickLog,
   });
 }

@@ -31,17 +31,19 @@ export function checkedStorageName(v: unknown, field = 'storage'): string {
 /** Filesystem UUID as blkid prints it: "0a1b…-…" (ext4, xfs, btrfs) or "1234-ABCD" (FAT). */
 const UUID_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$|^[0-9A-Fa-f]{16}$/;
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
-const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'ntfs3'];
+/** Filesystems a backup device may have (blkid's TYPE). */
+export const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'ntfs3'];
 /**
  * Mount options a device storage may name: how the filesystem behaves, never
  * what the mount may do to the host (no exec, suid, dev, loop, helper=,
- * x-mount.*: mountArgs() puts nosuid,nodev,noexec first anyway). Each is a
- * name, or a name and a pattern of its value.
+ * x-mount.*) nor who owns its files (no uid, gid, umask: on FAT-like
+ * filesystems mountArgs() makes the node's user the owner). mountArgs()
+ * puts nosuid,nodev,noexec last anyway. Each is a name, or a name and a
+ * pattern of its value.
  */
 const MOUNT_OPTIONS: Record<string, RegExp | null> = {
   noatime: null, relatime: null, nodiratime: null, lazytime: null, sync: null, dirsync: null, discard: null, nodiscard: null,
   errors: /^(remount-ro|continue)$/, commit: /^[0-9]{1,4}$/, data: /^(ordered|writeback|journal)$/, compress: /^(zstd|lzo|zlib)$/,
-  uid: /^[0-9]{1,10}$/, gid: /^[0-9]{1,10}$/, umask: /^[0-7]{1,4}$/, dmask: /^[0-7]{1,4}$/, fmask: /^[0-7]{1,4}$/,
   iocharset: /^(utf8|iso8859-1)$/, utf8: null,
 };
 /**
@@ -54,15 +56,16 @@ export const SYSTEM_DIRS = ['/proc', '/sys', '/dev', '/run', '/etc', '/boot', '/
 /** "/a/b" lies in "/a" (or is it). */
 const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
-/** Comma-separated mount options, each one of MOUNT_OPTIONS. */
-export function checkedMountOptions(v: string, field = 'options'): string {
-  for (const opt of v.split(',')) {
+/** "noatime,errors=remount-ro" → ["noatime", "errors=remount-ro"]; 400 naming the first option not on MOUNT_OPTIONS. */
+export function checkedMountOptions(v: string, field = 'options'): string[] {
+  const list = v.split(',');
+  for (const opt of list) {
     const [name = '', value, ...more] = opt.split('=');
     const rule = MOUNT_OPTIONS[name];
     const ok = Object.prototype.hasOwnProperty.call(MOUNT_OPTIONS, name) && more.length === 0 && (rule === null ? value === undefined : value !== undefined && rule!.test(value));
     if (!ok) throw invalid(field, `"${opt.slice(0, 40)}" is not a mount option a storage may set; allowed: ${Object.keys(MOUNT_OPTIONS).join(', ')}`);
   }
-  return v;
+  return list;
 }
 
 function optString(body: Record<string, unknown>, key: string, max = 200): string | undefined {

@@ -10,6 +10,11 @@
  *   ramvm cluster …            create, token, join, leave, show (cli/cluster.ts)
  *
  * Exit status 0 on success; errors print one line to stderr and set exit 1.
+ *
+ * Started by root on a separated node (cron, `npm start`, an admin at the
+ * console), it first becomes the node's user (lib/separation.ts), so what
+ * it writes belongs to the node as a CGI's would; only `backup
+ * install-cron`, which writes the system's cron.d, keeps root.
  */
 import { readFileSync } from 'node:fs';
 import { initNode } from './init';
@@ -20,6 +25,7 @@ import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
 import { bootGuests } from '../vm';
+import { dropPrivileges, separation } from '../lib/separation';
 import { backupCommand } from '../backup/cron';
 import { hostAccel } from '../vm';
 import { explain } from '../lib/errors';
@@ -80,6 +86,11 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
+    const keepsRoot = name === 'backup' && args[0] === 'install-cron';
+    if (process.getuid?.() === 0 && !keepsRoot) {
+      const rec = separation();
+      if (rec) dropPrivileges(rec);
+    }
     await cmd(args);
   } catch (e) {
     process.stderr.write(`ramvm ${name}: ${explain(e)}\n`);

@@ -174,14 +174,18 @@ export function readGuestConfigs(): { file: string; config: unknown }[] {
   return out;
 }
 
-/** True when process `pid` has `file` open (the owner of a partial upload). */
+/**
+ * True when process `pid` has `file` open (the owner of a partial upload),
+ * and when it lives but is another user's, whose files this user may not
+ * see (taken as held: the staleness rule still removes it in time).
+ */
 export function processHoldsOpen(pid: number, file: string): boolean {
   const fdDir = `/proc/${pid}/fd`;
   let fds: string[];
   try {
     fds = readdirSync(fdDir);
-  } catch {
-    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EACCES';
   }
   for (const fd of fds) {
     try {

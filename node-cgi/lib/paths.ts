@@ -12,6 +12,7 @@
  * Layouts inside a backup storage (<storage>/ramvm/101/<stamp>/…) are the
  * backup format's, in backup/manifest.ts.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,7 +36,11 @@ export interface Paths {
   locks: string;
   /** Guests that a stop-mode backup shut down, until they run again. */
   backupStopped: string;
-  /** Mount points of external backup devices while a job uses them. */
+  /**
+   * Mount points of external backup devices while a job uses them: in the
+   * root-owned registry of the node (the root helper mounts there), never in
+   * the data tree, whose folders the node's user could swap for a link.
+   */
   backupMounts: string;
   log: string;
   tasks: string;
@@ -111,7 +116,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     qemuRun: join(run, 'qemu'),
     locks: join(run, 'lock'),
     backupStopped: join(run, 'backup-stopped'),
-    backupMounts: join(run, 'backup-mnt'),
+    backupMounts: join(registryDir(r), 'mnt'),
     log,
     tasks: join(log, 'tasks'),
     dist: distDir,
@@ -197,7 +202,7 @@ export const catalogFile = (storage: string) => join(paths().backupEtc, `catalog
 /** run/ramvm/backup-stopped/101.json */
 export const backupStoppedFile = (vmid: number) => join(paths().backupStopped, `${vmid}.json`);
 
-/** run/ramvm/backup-mnt/usb */
+/** /run/ramvm-root/<node key>/mnt/usb */
 export const deviceMountPoint = (storage: string) => join(paths().backupMounts, storage);
 
 /** run/ramvm/join-<ref>: the token of a join task, read once and removed (cluster/membership.ts). */
@@ -205,3 +210,25 @@ export const joinTaskTokenFile = (ref: string) => join(paths().run, ref);
 
 /** A file QEMU writes for one request and that goes with it (a screendump): run/ramvm/qemu/.<name> */
 export const scratchFile = (name: string) => join(paths().qemuRun, `.${name}`);
+
+/**
+ * Where a node started as root is registered: one root-owned folder per
+ * data root, written by the root-side start (build/server.ts, the image's
+ * set-up) and read by the root helper, which takes nothing about the node
+ * from its caller. /run: a reboot clears it, and the next start writes it.
+ *
+ *   /run/ramvm-root/3f9c…/node.json   users, the data root, the helper's path (node-cgi/root/record.ts)
+ *   /run/ramvm-root/3f9c…/mnt/usb     mount point of backup device "usb"
+ *   /run/ramvm-root/helper.log        one line per call of the root helper
+ */
+export const ROOT_REGISTRY = '/run/ramvm-root';
+
+/** A data root's name in the registry: 16 hex digits of the SHA-256 of its absolute path ("/" on a node). */
+export function nodeKey(root: string): string {
+  return createHash('sha256').update(resolve(root)).digest('hex').slice(0, 16);
+}
+
+/** /run/ramvm-root/<node key> */
+export function registryDir(root: string): string {
+  return join(ROOT_REGISTRY, nodeKey(root));
+}

@@ -6,24 +6,37 @@
  *   POST   /api/vm/101/migrate/incoming           new empty images + one qemu-nbd each → {address, psk, exports};
  *                                                  live: QEMU waiting for the stream, its NBD server exporting them (listenForGuest)
  *   POST   /api/vm/101/migrate/incoming/verify    NBD servers gone, then SHA-256 and allocation of each image
- *   POST   /api/vm/101/migrate/incoming/commit    the guest's config written here (it lives here now); live: its vCPUs run
+ *   POST   /api/vm/101/migrate/incoming/commit    offline: the guest's config written here (it lives here now)
  *   DELETE /api/vm/101/migrate/incoming           abort: servers ended, images, config and record removed
  *   POST   /api/vm/101/migrate/incoming/done      the record dropped (the source is done)
+ *
+ * Live, the target resumes the guest without a request: at prepare time a
+ * task "vm-migrate-in" starts here (arrivalTask), holds the arriving QEMU's
+ * QMP socket and listens on a port of the cluster address for one line,
+ * `go <token>\n`, the token a secret of this migration given to the source
+ * in the (signed, TLS) answer of the prepare. The source sends it once its
+ * RAM moved (it is paused) and its mirror ended; the task then waits for
+ * the incoming migration to complete here, sends `cont`, answers `running
+ * <epoch ms>` and only then writes the config. Without the line (the source
+ * died, the network broke) the guest never runs here: an abort ends it.
  *
  * What it made is recorded in run/ramvm/migrate/<vmid>.json (the source,
  * the config, the qemu-nbd pids, whether it created the disk folder), so an
  * abort removes exactly that and nothing a guest of this node owns.
  */
-import { createServer } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { withQmp } from '../qemu/qmp';
 import { guestConfigFile, guestImagesDir, isoFile, nodeName, paths } from '../lib/paths';
 import { run } from '../lib/exec';
 import { processAlive } from '../lib/proc';
-import { readJson, removeFile, writeJsonAtomic } from '../lib/store';
+import { Qmp } from '../qemu/qmp';
+import { checkedVmid } from '../lib/validate';
+import { readTask, startTask, type TaskRun } from '../tasks/task';
+import { readJson, removeFile, updateJson, writeJsonAtomic } from '../lib/store';
 import { createImage } from '../tools/qemu-img';
 import { findNode, urlAddress } from '../cluster/model';
 import { readCluster, readPlacement } from '../cluster/state';
@@ -57,6 +70,8 @@ export interface IncomingOffer {
   psk: string;
   pskUser: string;
   exports: { id: string; port: number; name: string }[];
+  /** Live: where the source says "go" once it is paused and its mirror ended (arrivalTask). */
+  go?: { port: number; token: string };
 }
 
 interface IncomingRecord {
@@ -72,6 +87,8 @@ interface IncomingRecord {
   user?: string;
   /** Live: a QEMU waits here for the migration stream. */
   online?: boolean;
+  /** Live: the task that resumes the guest on the source's "go", its port and the token the line must carry. */
+  arrival?: { task: string; address: string; port: number; token: string; listening?: boolean };
 }
 
 /** QOM id of the TLS credentials a migration adds to QEMU (both ends). */
@@ -79,10 +96,22 @@ export const MIGRATION_TLS_ID = 'mig-tls';
 
 /** How long a verify waits for the NBD servers to end after the source disconnected. */
 const NBD_END_WAIT_MS = 10_000;
+/** How long a prepare waits for the arrival task to listen, and an abort or done for it to end, ms. */
+const ARRIVAL_WAIT_MS = 30_000;
+/** How long the arrival task waits for the source's "go" (the mirror and the RAM move before it), ms. */
+const ARRIVAL_TIMEOUT_MS = 60 * 60_000;
+/** How long, after "go", the incoming migration may take to complete here, ms. */
+const COMPLETE_WAIT_MS = 30_000;
 
 const migrateRun = () => join(paths().run, 'migrate');
 const recordFile = (vmid: number) => join(migrateRun(), `${vmid}.json`);
 const pskDir = (vmid: number) => join(migrateRun(), `${vmid}.psk`);
+/**
+ * Live: made just before `cont`: from then on the guest runs here, whatever
+ * else happens. A file of its own, not fsynced (the record is): an abort
+ * in another process sees it at once, and after a crash there is no QEMU.
+ */
+const resumedFile = (vmid: number) => join(migrateRun(), `${vmid}.resumed`);
 
 /** The body of a prepare, checked: a config that validates for this VMID, its disks named as the config names them. */
 export function checkedIncoming(vmid: number, body: Record<string, unknown>): IncomingRequest {
@@ -185,22 +214,22 @@ function freePort(address: string): Promise<number> {
 export async function prepareIncoming(vmid: number, from: string, r: IncomingRequest): Promise<IncomingOffer> {
   await checkIncoming(vmid, r);
   const rec: IncomingRecord = { from, vmid, config: r.config, disks: r.disks, nbd: [], createdDir: false, committed: false, ...(r.task ? { task: r.task } : {}), ...(r.user ? { user: r.user } : {}) };
-  mkdirSync(migrateRun(), { recursive: true });
+  sharedDir(migrateRun());
   writeJsonAtomic(recordFile(vmid), rec);
   try {
     mkdirSync(guestImagesDir(vmid), { recursive: true });
     rec.createdDir = true;
     writeJsonAtomic(recordFile(vmid), rec);
     const psk = randomBytes(32).toString('hex');
-    mkdirSync(pskDir(vmid), { recursive: true, mode: 0o700 });
-    writeFileSync(join(pskDir(vmid), 'keys.psk'), `${PSK_USER}:${psk}\n`, { mode: 0o600 });
+    writePsk(pskDir(vmid), PSK_USER, psk);
     const address = clusterAddress();
     const exports: IncomingOffer['exports'] = [];
     if (r.online) {
       for (const d of r.disks) await createImage(diskPath(vmid, d), d.format, d.virtualBytes);
       rec.online = true;
       writeJsonAtomic(recordFile(vmid), rec);
-      return { address, psk, pskUser: PSK_USER, ...(await listenForGuest(vmid, r, address)) };
+      const listening = await listenForGuest(vmid, r, address);
+      return { address, psk, pskUser: PSK_USER, ...listening, go: await startArrival(vmid, rec, address, r.user) };
     }
     for (const d of r.disks) {
       const file = diskPath(vmid, d);
@@ -252,6 +281,156 @@ async function listenForGuest(vmid: number, r: IncomingRequest, address: string)
   return { exports, migrationPort };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function updateRecord(vmid: number, fn: (r: IncomingRecord) => IncomingRecord): IncomingRecord {
+  return updateJson<IncomingRecord | null>(recordFile(vmid), null, (r) => {
+    if (!r) throw notFound(`node ${nodeName()} is receiving no guest ${vmid}`);
+    return fn(r);
+  })!;
+}
+
+/** Live: start the task that resumes the guest on the source's "go"; back once it listens. */
+async function startArrival(vmid: number, rec: IncomingRecord, address: string, user = 'root@pam'): Promise<{ port: number; token: string }> {
+  const port = await freePort(address);
+  const token = randomBytes(32).toString('hex');
+  updateRecord(vmid, (r) => ({ ...r, arrival: { task: '', address, port, token } }));
+  const task = startTask({ kind: 'vm-migrate-in', object: `/vms/${vmid}`, user, params: { vmid }, message: `arrival of guest ${vmid} from ${rec.from}` });
+  updateRecord(vmid, (r) => ({ ...r, arrival: { ...r.arrival!, task } }));
+  const deadline = Date.now() + ARRIVAL_WAIT_MS;
+  while (!readJson<IncomingRecord>(recordFile(vmid))?.arrival?.listening) {
+    const t = readTask(task);
+    if (t.status !== 'running') throw new HttpError('internal', `the arrival task of guest ${vmid} ended: ${t.message}`);
+    if (Date.now() > deadline) throw new HttpError('timeout', `the arrival task of guest ${vmid} did not listen within ${ARRIVAL_WAIT_MS / 1000} s`);
+    await sleep(20);
+  }
+  return { port, token };
+}
+
+/** The first line a connection sends (at most `max` bytes). */
+export function firstLine(c: Socket, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    c.setEncoding('latin1');
+    c.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+      else if (buf.length > max) reject(new Error('line too long'));
+    });
+    c.on('error', reject);
+    c.on('end', () => reject(new Error('closed before a line')));
+  });
+}
+
+/** True when `line` is "go <token>" with this migration's token. */
+export function isGoLine(line: string, token: string): boolean {
+  const m = /^go ([0-9a-f]{64})$/.exec(line);
+  return !!m && timingSafeEqual(Buffer.from(m[1]!), Buffer.from(token));
+}
+
+/**
+ * Task "vm-migrate-in" params { vmid }, on the target of a live migration:
+ * holds the arriving QEMU's QMP socket, waits for the source's "go" (the
+ * source is paused, its mirror ended), waits for the incoming migration to
+ * complete here, then `cont` at once; the config is written after that.
+ */
+export async function arrivalTask(t: TaskRun): Promise<string> {
+  const vmid = checkedVmid(t.params.vmid);
+  const rec = openRecord(vmid);
+  const a = rec.arrival;
+  if (!rec.online || !a) throw conflict(`node ${nodeName()} is receiving no running guest ${vmid}`);
+  const q = await Qmp.connect(vmFiles(vmid).qmp);
+  const server = createServer();
+  try {
+    const conn = await new Promise<Socket>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new HttpError('timeout', `no "go" from node ${rec.from} within ${ARRIVAL_TIMEOUT_MS / 60_000} min; guest ${vmid} stays paused`)), ARRIVAL_TIMEOUT_MS);
+      server.on('connection', (c) => {
+        firstLine(c, 200).then((line) => {
+          if (!isGoLine(line, a.token)) {
+            c.end('refused\n');
+            return;
+          }
+          clearTimeout(timer);
+          resolve(c);
+        }, () => c.destroy());
+      });
+      server.once('error', reject);
+      server.listen(a.port, a.address, () => {
+        updateRecord(vmid, (r) => ({ ...r, arrival: { ...r.arrival!, listening: true } }));
+        t.log(`waiting on ${a.address}:${a.port} for node ${rec.from} to hand guest ${vmid} over`);
+      });
+    });
+    const went = Date.now();
+    server.close();
+    // The source is paused and its mirror ended; the last of the RAM may still be loading here.
+    const deadline = Date.now() + COMPLETE_WAIT_MS;
+    for (;;) {
+      const m = await q.execute<{ status?: string }>('query-migrate');
+      if (m.status === 'completed') break;
+      if (m.status === 'failed' || m.status === 'cancelled' || Date.now() > deadline) {
+        conn.end(`failed ${m.status ?? 'none'}\n`);
+        throw new HttpError('internal', `the incoming migration of guest ${vmid} is ${m.status ?? 'not there'}; the guest stays paused here`);
+      }
+      await sleep(2);
+    }
+    const complete = Date.now();
+    writeFileSync(resumedFile(vmid), '');
+    await q.execute('nbd-server-stop');
+    await q.execute('cont');
+    const at = Date.now();
+    conn.end(`running ${at}\n`);
+    t.log(`guest ${vmid} runs here since ${new Date(at).toISOString()}: the incoming migration was complete ${complete - went} ms after "go", cont ${at - complete} ms after that`);
+    await settleArrival(q, vmid);
+    return `guest ${vmid} arrived from node ${rec.from}`;
+  } finally {
+    server.close();
+    q.close();
+  }
+}
+
+/** After "go": the guest runs (resumed if the arrival task ended before its `cont`), its config is written, the key goes. */
+async function settleArrival(q: Qmp, vmid: number): Promise<VmConfig> {
+  if ((await q.execute<{ status: string }>('query-status')).status !== 'running') {
+    try {
+      await q.execute('nbd-server-stop');
+    } catch {
+      // Stopped already.
+    }
+    await q.execute('cont');
+  }
+  const rec = openRecord(vmid);
+  const cfg = { ...rec.config, node: nodeName() };
+  writeVmConfig(cfg);
+  updateRecord(vmid, (r) => ({ ...r, committed: true }));
+  // The migration's key goes with it: a later migration of this guest adds its own.
+  await q.execute('migrate-set-parameters', { 'tls-creds': '' });
+  try {
+    await q.execute('object-del', { id: MIGRATION_TLS_ID });
+  } catch {
+    // Removed already.
+  }
+  return cfg;
+}
+
+/** Wait for the arrival task to end (`kill`: end it first); nothing when there is none. */
+async function endArrival(rec: IncomingRecord, kill: boolean): Promise<void> {
+  const task = rec.arrival?.task;
+  if (!task) return;
+  const deadline = Date.now() + ARRIVAL_WAIT_MS;
+  for (;;) {
+    let t;
+    try {
+      t = readTask(task);
+    } catch {
+      return;
+    }
+    if (t.status !== 'running' || t.pid === null) return;
+    if (kill || Date.now() > deadline) process.kill(t.pid, 'SIGKILL');
+    await sleep(20);
+  }
+}
+
 function nbdPid(pidFile: string): number | null {
   try {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
@@ -284,52 +463,76 @@ export async function verifyIncoming(vmid: number, from: string): Promise<{ disk
   return { disks };
 }
 
-/** The guest lives here from now: its config, with this node's name. */
+/** Offline: the guest lives here from now: its config, with this node's name. */
 export async function commitIncoming(vmid: number, from: string): Promise<VmConfig> {
   const rec = openRecord(vmid, from);
+  if (rec.online) throw conflict(`guest ${vmid} arrives live: it runs here on the source's "go" to its arrival task, not on a commit`);
   if (alive(rec).length) throw conflict(`the NBD servers of guest ${vmid} still run; verify first`);
   const cfg = { ...rec.config, node: nodeName() };
   writeVmConfig(cfg);
   writeJsonAtomic(recordFile(vmid), { ...rec, committed: true });
-  if (rec.online) {
-    // The source's mirror ended and its RAM arrived: the guest runs here from now.
-    await withQmp(vmFiles(vmid).qmp, async (q) => {
-      await q.execute('nbd-server-stop');
-      await q.execute('cont');
-      // The migration's key goes with it: a later migration of this guest adds its own.
-      await q.execute('migrate-set-parameters', { 'tls-creds': '' });
-      await q.execute('object-del', { id: MIGRATION_TLS_ID });
-    });
-  }
   return cfg;
 }
 
-/** Remove what the migration made here (servers, images, a committed config the placement index does not give this node). */
-export async function abortIncoming(vmid: number, from?: string): Promise<{ removed: boolean }> {
+/**
+ * Remove what the migration made here (servers, images, a committed config
+ * the placement index does not give this node). Live, the arrival task ends
+ * first; if it had taken the "go" already, the guest runs here (or is
+ * resumed now): nothing is removed, and the answer says `runsHere`.
+ */
+export async function abortIncoming(vmid: number, from?: string): Promise<{ removed: boolean; runsHere?: boolean }> {
   const rec = readJson<IncomingRecord>(recordFile(vmid));
   if (!rec) return { removed: false };
   if (from !== undefined && rec.from !== from) throw conflict(`guest ${vmid} comes to ${nodeName()} from ${rec.from}, not from ${from}`);
+  await endArrival(rec, true);
+  if (existsSync(resumedFile(vmid))) {
+    await withQmp(vmFiles(vmid).qmp, (q) => settleArrival(q, vmid));
+    log(`guest ${vmid}: the source's "go" came before the abort; the guest runs on node ${nodeName()}`);
+    return { removed: false, runsHere: true };
+  }
   for (const pid of alive(rec)) process.kill(pid, 'SIGTERM');
   for (const n of rec.nbd) rmSync(n.pidFile, { force: true });
   const placedHere = readPlacement()[String(vmid)]?.node === nodeName();
   if (rec.committed && placedHere) {
     // The move counted already: this node owns the guest now; only the record goes.
-    finishIncoming(vmid);
+    await finishIncoming(vmid);
     return { removed: false };
   }
   if (rec.online) await endIncoming(vmid);
   if (rec.committed) removeFile(guestConfigFile(vmid));
   if (rec.createdDir && !findVmConfig(vmid)) rmSync(guestImagesDir(vmid), { recursive: true, force: true });
-  finishIncoming(vmid);
+  await finishIncoming(vmid);
   return { removed: true };
 }
 
-/** Drop the record and the key. */
-export function finishIncoming(vmid: number): void {
+/** Drop the record and the key (after the arrival task, if any, wrote the config). */
+export async function finishIncoming(vmid: number): Promise<void> {
   const rec = readJson<IncomingRecord>(recordFile(vmid));
+  if (rec) await endArrival(rec, false);
+  rmSync(resumedFile(vmid), { force: true });
   for (const n of rec?.nbd ?? []) rmSync(n.pidFile, { force: true });
   rmSync(pskDir(vmid), { recursive: true, force: true });
   rmSync(recordFile(vmid), { force: true });
+}
+
+/** A folder the QEMU user (of the node's user's group) may enter and read in: 0750, whatever the umask. */
+function sharedDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  chmodSync(dir, 0o750);
+}
+
+/**
+ * The migration's key in `dir`/keys.psk, as QEMU's tls-creds-psk and
+ * qemu-nbd read it. qemu-nbd and qemu-img run as the node's user, QEMU as
+ * the QEMU user on a separated node, which reads it through the group they
+ * share: the folder 0750, the key 0640, nobody else.
+ */
+export function writePsk(dir: string, user: string, psk: string): void {
+  sharedDir(join(dir, '..'));
+  sharedDir(dir);
+  const file = join(dir, 'keys.psk');
+  writeFileSync(file, `${user}:${psk}\n`, { mode: 0o640 });
+  chmodSync(file, 0o640);
 }
 
 /** Where the source keeps its copy of the key while it copies (its own run/ folder). */

@@ -14,8 +14,8 @@
  * servers, images, config) and leaves the source as it was. The lock of the
  * guest (vm/migration-lock.ts) keeps starts, deletes and backups out meanwhile.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { conflict, HttpError, invalid } from '../lib/errors';
 import { run } from '../lib/exec';
 import { processArgv } from '../lib/proc';
@@ -28,11 +28,11 @@ import { checkedNodeName } from '../cluster/model';
 import { movePlacement } from '../cluster/placement';
 import type { ForwardedIdentity } from '../cluster/sign';
 import {
-  claimMigration, diskPath, dropGuestFiles, existingBridges, lockHolder, migrationHolder, mustLiveHere, openGuest, pidNow, refuseIfMigrating, releaseMigration,
+  claimMigration, clearEnded, diskPath, dropGuestFiles, existingBridges, lockHolder, migrationHolder, mustLiveHere, openGuest, pidNow, refuseIfMigrating, releaseMigration,
   type Guest,
 } from '../vm';
 import { allocatedBytes, guestSha256 } from './disks';
-import { MIGRATION_TLS_ID, outgoingPskDir, type IncomingOffer } from './incoming';
+import { arrivalTask, firstLine, MIGRATION_TLS_ID, outgoingPskDir, writePsk, type IncomingOffer } from './incoming';
 import { Qmp } from '../qemu/qmp';
 import { migratedLine, nbdCopyArgs, parseMapDataBytes, type MigrateRequest, type MovingDisk } from './plan';
 
@@ -122,8 +122,7 @@ async function migrateStopped(t: TaskRun, vmid: number, target: string): Promise
   const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, false, t), { timeoutMs: PREPARE_TIMEOUT_MS });
   const psk = outgoingPskDir(vmid);
   try {
-    mkdirSync(psk, { recursive: true, mode: 0o700 });
-    writeFileSync(join(psk, 'keys.psk'), `${offer.pskUser}:${offer.psk}\n`, { mode: 0o600 });
+    writePsk(psk, offer.pskUser, offer.psk);
     let done = 0;
     for (const [i, d] of disks.entries()) {
       const ex = offer.exports.find((e) => e.id === d.id);
@@ -175,6 +174,10 @@ async function migrateStopped(t: TaskRun, vmid: number, target: string): Promise
 
 /** How often a live migration looks at its jobs, ms. */
 const POLL_MS = 50;
+/** How often it looks at the RAM move (its end starts the downtime's count), and at the mirror's end, ms. */
+const SWITCH_POLL_MS = 5;
+/** How long the target's arrival task may take to answer "go", ms. */
+const GO_TIMEOUT_MS = 30_000;
 /** The downtime QEMU aims at when it switches over, ms (Proxmox VE's default is 100). */
 export const DOWNTIME_LIMIT_MS = 50;
 /** How long the mirror may take to be in sync, and RAM to move, ms. */
@@ -196,20 +199,40 @@ interface MigrateInfo {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Hand the guest over: "go <token>" to the target's arrival task (incoming.ts); the epoch ms of its `cont`. */
+async function sayGo(address: string, go: { port: number; token: string }): Promise<number> {
+  const c = connect({ host: address, port: go.port });
+  const timer = setTimeout(() => c.destroy(new HttpError('timeout', `no answer to "go" within ${GO_TIMEOUT_MS / 1000} s`)), GO_TIMEOUT_MS);
+  try {
+    c.on('connect', () => c.write(`go ${go.token}\n`));
+    const line = await firstLine(c, 200);
+    const m = /^running (\d+)$/.exec(line);
+    if (!m) throw new HttpError('internal', `the target answered "go" with "${line.slice(0, 100)}"`);
+    return Number(m[1]);
+  } finally {
+    clearTimeout(timer);
+    c.destroy();
+  }
+}
+
 /**
  * Live: the source mirrors every disk into the target's NBD exports, then
  * migrates RAM; once QEMU says "completed" (the source is paused in
  * "postmigrate"), block-job-cancel ends each mirror after its last dirty
  * blocks (a READY mirror that is cancelled copies what is left and does not
- * switch), the target writes the config and runs, the source QEMU quits.
+ * switch), then one line "go" to the target's arrival task, which holds the
+ * target QEMU's QMP socket and runs the guest at once (the config is
+ * written there after that); the source QEMU quits.
  *
  *   object-add tls-creds-psk (client) · blockdev-add {"driver": "nbd", …} · blockdev-mirror {"sync": "full"}
  *   … query-block-jobs until every job is ready …
  *   migrate-set-parameters {"downtime-limit": 50, "tls-creds": …} · migrate {"uri": "tcp:ADDR:PORT"}
- *   … query-migrate until "completed" … block-job-cancel · POST …/incoming/commit (target: cont) · quit
+ *   … query-migrate until "completed" … block-job-cancel · "go" (target: cont) · quit
  *
  * Until the target runs, any failure cancels the jobs, lets the source run
- * on, and ends the target's QEMU and images.
+ * on, and ends the target's QEMU and images. The downtime is from the
+ * source's STOP event to the target's answer that it ran `cont` (both on
+ * this node's clock).
  */
 async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise<string> {
   const began = Date.now();
@@ -224,13 +247,17 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   t.progress(1, `preparing node ${target}`);
   const offer = await nodeJson<IncomingOffer>(target, 'POST', incoming(vmid), incomingBody(g, disks, true, t), { timeoutMs: PREPARE_TIMEOUT_MS });
   const psk = outgoingPskDir(vmid);
-  mkdirSync(psk, { recursive: true, mode: 0o700 });
-  writeFileSync(join(psk, 'keys.psk'), `${offer.pskUser}:${offer.psk}\n`, { mode: 0o600 });
+  writePsk(psk, offer.pskUser, offer.psk);
   const q = await Qmp.connect(g.files.qmp);
   let resumed = false;
   let completed = false;
   let downtime = 0;
+  let stoppedAt: number | null = null;
+  const offStop = q.onEvent((e) => {
+    if (e.event === 'STOP' && e.timestamp && stoppedAt === null) stoppedAt = e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000;
+  });
   try {
+    if (!offer.go) throw new HttpError('internal', `node ${target} offered no arrival task for a live migration`);
     await q.execute('object-add', { 'qom-type': 'tls-creds-psk', id: MIGRATION_TLS_ID, endpoint: 'client', dir: psk, username: offer.pskUser });
     for (const d of disks) {
       const ex = offer.exports.find((e) => e.id === d.id);
@@ -264,17 +291,29 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
       const ram = m.ram;
       if (ram && ram.total > 0) t.progress(50 + (45 * (ram.total - ram.remaining)) / ram.total, `disks 100 %, RAM ${((100 * (ram.total - ram.remaining)) / ram.total).toFixed(0)} %`);
       if (Date.now() > deadline) throw new HttpError('timeout', `the RAM migration to node ${target} did not end within ${LIVE_TIMEOUT_MS / 60_000} min`);
-      await sleep(POLL_MS);
+      await sleep(SWITCH_POLL_MS);
     }
     completed = true;
     const stoppedSeen = Date.now();
     for (const d of disks) await q.execute('block-job-cancel', { device: `mig-${d.id}` });
-    while ((await q.execute<BlockJob[]>('query-block-jobs')).some((j) => j.device.startsWith('mig-'))) await sleep(5);
-    await nodeJson(target, 'POST', incoming(vmid, '/commit'), {}, { timeoutMs: PREPARE_TIMEOUT_MS });
+    while ((await q.execute<BlockJob[]>('query-block-jobs')).some((j) => j.device.startsWith('mig-'))) await sleep(SWITCH_POLL_MS);
+    let ranAt: number;
+    try {
+      await sayGo(offer.address, offer.go);
+      // This node's clock (as the STOP event's): the answer came after the target's cont.
+      ranAt = Date.now();
+    } catch (e) {
+      // The answer may be what got lost: the abort ends the arrival task and says whether it ran the guest.
+      const r = await nodeJson<{ runsHere?: boolean }>(target, 'DELETE', incoming(vmid), undefined, { timeoutMs: PREPARE_TIMEOUT_MS });
+      if (!r.runsHere) throw e;
+      t.log(`"go" got no answer (${(e as Error).message}), but node ${target} runs the guest`);
+      ranAt = Date.now();
+    }
     resumed = true;
-    // QEMU's own downtime (the last RAM pass) plus what passed until the target ran.
-    downtime = (m.downtime ?? 0) + (Date.now() - stoppedSeen);
-    t.log(`guest ${vmid} runs on node ${target}; QEMU's downtime ${m.downtime ?? 0} ms, ${downtime} ms until it ran there; RAM moved in ${m['total-time'] ?? 0} ms`);
+    // From the source's pause (its STOP event) to the target's cont.
+    downtime = Math.round(ranAt - (stoppedAt ?? stoppedSeen - (m.downtime ?? 0)));
+    t.log(`guest ${vmid} runs on node ${target}, ${downtime} ms after it paused here (QEMU's downtime ${m.downtime ?? 0} ms, ` +
+      `mirror ended and "go" answered ${Date.now() - stoppedSeen} ms after the RAM move was seen complete); RAM moved in ${m['total-time'] ?? 0} ms`);
     try {
       await q.execute('quit');
     } catch {
@@ -284,12 +323,14 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     if (resumed) throw e;
     t.log(`failed: ${(e as Error).message}; removing what was made on node ${target}`);
     let targetClean = false;
+    let runsThere = false;
     try {
-      await nodeJson(target, 'DELETE', incoming(vmid), undefined, { timeoutMs: PREPARE_TIMEOUT_MS });
-      targetClean = true;
+      runsThere = (await nodeJson<{ runsHere?: boolean }>(target, 'DELETE', incoming(vmid), undefined, { timeoutMs: PREPARE_TIMEOUT_MS })).runsHere === true;
+      targetClean = !runsThere;
     } catch (e2) {
       t.log(`could not clean up on node ${target}: ${(e2 as Error).message}`);
     }
+    if (runsThere) throw new HttpError('internal', `${(e as Error).message}; guest ${vmid} runs on node ${target}, its copy here stays paused`);
     // Once the RAM arrived, the target may already run the guest: the source runs on only when the target's QEMU is known gone.
     if (completed && !targetClean) {
       throw new HttpError('internal', `${(e as Error).message}; guest ${vmid} stays paused here, because node ${target} may run it: look there before you resume it`);
@@ -298,6 +339,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
     t.log(`guest ${vmid} runs on here`);
     throw e;
   } finally {
+    offStop();
     q.close();
     rmSync(psk, { recursive: true, force: true });
   }
@@ -309,6 +351,8 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   } catch (e) {
     t.log(`the guest runs on node ${target}, but the placement index could not be told: ${(e as Error).message}`);
   }
+  // Its QEMU quit: on a separated node the root helper removes the taps it made for it.
+  await clearEnded(g);
   dropGuestFiles(openGuest(vmid));
   try {
     await nodeJson(target, 'POST', incoming(vmid, '/done'), {}, { timeoutMs: PREPARE_TIMEOUT_MS });
@@ -349,4 +393,4 @@ async function undoSource(q: Qmp, ids: string[], t: TaskRun): Promise<void> {
   }
 }
 
-export const MIGRATE_TASK_KINDS = { 'vm-migrate': migrateTask };
+export const MIGRATE_TASK_KINDS = { 'vm-migrate': migrateTask, 'vm-migrate-in': arrivalTask };

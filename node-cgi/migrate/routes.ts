@@ -58,8 +58,8 @@ export const MIGRATE_ROUTES: ApiRoute[] = [
     method: 'POST',
     path: '/:vmid/migrate/incoming/done',
     perm: 'public',
-    handle: signed((ctx) => {
-      finishIncoming(vmidOf(ctx));
+    handle: signed(async (ctx) => {
+      await finishIncoming(vmidOf(ctx));
       return null;
     }),
   },

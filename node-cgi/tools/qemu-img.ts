@@ -16,6 +16,7 @@
  * `convert -p` prints "    (42.17/100%)\r" as it goes.
  * Reference: qemu-img(1).
  */
+import { chmodSync } from 'node:fs';
 import { run, runAllowFail } from '../lib/exec';
 import { internal } from '../lib/errors';
 
@@ -118,8 +119,16 @@ export function parseVirtualSize(text: string): number {
 
 // ---- the edge: running it ----
 
+/**
+ * Mode of every image qemu-img makes (it creates them 0644): QEMU runs as
+ * another user than the node's (lib/separation.ts) and writes them through
+ * the group the two share.
+ */
+export const IMAGE_MODE = 0o660;
+
 export async function createImage(...a: Parameters<typeof createArgs>): Promise<void> {
   await run(createArgs(...a), { timeoutMs: QEMU_IMG_TIMEOUT_MS });
+  chmodSync(a[0], IMAGE_MODE);
 }
 
 export async function resizeImage(...a: Parameters<typeof resizeArgs>): Promise<void> {
@@ -135,6 +144,7 @@ export async function convertImage(from: Image, to: { file: string; format: Imag
       if (p !== null) progress(p);
     },
   });
+  chmodSync(to.file, IMAGE_MODE);
 }
 
 /** Virtual size in bytes of an image, also of one a running guest uses. */

@@ -2,7 +2,7 @@
  * Where a guest's files are. Config in etc/ramvm/vms, disks in
  * var/lib/vz/images/<vmid>/, runtime files in run/ramvm/qemu:
  *
- *   101.pid          QEMU's pidfile (-pidfile)
+ *   101.pid          QEMU's pid, written by its launcher (vm/launch.ts)
  *   101.qmp          QMP socket for work (power actions, CD changes, backups)
  *   101.status.qmp   QMP socket for status probes only (never waits behind work)
  *   101.vnc          VNC on a unix socket (-vnc unix:…), bridged by the console CGI
@@ -32,7 +32,7 @@ export function vmFiles(vmid: number): VmFiles {
   };
 }
 
-/** Runtime files a stopped guest must not leave behind (QEMU itself removes only pidfile and QMP sockets). */
+/** Runtime files a stopped guest must not leave behind (QEMU itself removes only its QMP sockets). */
 export function runtimeFiles(f: VmFiles): string[] {
   return [f.pid, f.qmp, f.statusQmp, f.vnc, f.runInfo, f.cpuSample];
 }

@@ -14,9 +14,11 @@ export type * from './types';
 export { findGuest, guestOf, mustLiveHere, openGuest, pidNow, runningPid } from './guest';
 export { findVmConfig, listVmConfigs, updateVmConfig, writeVmConfig } from './config';
 export { diskPath, vmFiles } from './files';
-export { vmStatus } from './status';
+export { isGuestOfNode, parsePidfile, vmStatus } from './status';
+export { launchGuest, writePidRecord, type TapHooks } from './launch';
 export {
-  beingStarted, endIncoming, patchStartedConfig, runningGuests, startIncoming, pauseVm, qmpCommand, readRunInfo, refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
+  beingStarted, checkedForStart, clearEnded, endGuestProcess, endIncoming, incomingConfigFile, patchStartedConfig, runningGuests, startIncoming, pauseVm, qmpCommand, readRunInfo,
+  refuseIfCrashed, resetVm, resumeVm, shutdownVm, startVm, stopVm, updateRunInfo,
   waitStopped,
 } from './power';
 export { chooseAccel, hostAccel } from './accel';
@@ -24,7 +26,7 @@ export {
   addDisk, changeCdrom, checkCreate, claimVmid, createVm, deleteVm, dropClaim, dropGuestFiles, removeDisk, updateDisk, updateVm, usedVmids,
 } from './manage';
 export { directIoSupported, existingBridges, randomMac } from './host';
-export { netPlan, pendingChanges } from './qemu-args';
+export { netPlan, pendingChanges, tapName } from './qemu-args';
 export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
 export { parseMeminfo } from './resources';
@@ -32,4 +34,4 @@ export { claimMigration, lockHolder, migrationHolder, refuseIfMigrating, release
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';
 export { bootGuests, VM_TASK_KINDS } from './tasks';
 export { parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, SHUTDOWN_TIMEOUT_MAX_S, type ShutdownRequest } from './requests';
-export { checkVmConfig, diskFileName, type Issue, type ValidationFacts, type VmCreateCheck } from './validate';
+export { checkVmConfig, diskFileName, NICS_MAX, type Issue, type ValidationFacts, type VmCreateCheck } from './validate';

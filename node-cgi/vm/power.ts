@@ -6,12 +6,17 @@
  * must not be running or being started, and its memory must fit beside the
  * running guests' (ratio in the node settings); a reservation file
  * run/ramvm/qemu/<vmid>.starting holds its memory until QEMU is up. Then
- * QEMU is launched with -daemonize (it returns once the pidfile and sockets
- * exist), taps join their bridges, and <vmid>.run.json records what the
- * guest was started with.
+ * QEMU is launched (vm/launch.ts: it returns once QEMU greets on its ready
+ * monitor, with its pid recorded in <vmid>.pid), taps join their bridges,
+ * and <vmid>.run.json records what the guest was started with. On a
+ * separated node (lib/separation.ts) the root helper launches it as the
+ * QEMU user, with taps made for that user; on a direct node this process
+ * does, as its own user, and a NIC on an existing bridge needs that user
+ * to be root.
  *
  * Stop: SIGTERM (QEMU flushes the disks and exits), SIGKILL after
- * STOP_TIMEOUT_MS. Shutdown: QMP system_powerdown (the ACPI power button);
+ * STOP_TIMEOUT_MS; on a separated node the root helper signals (the node's
+ * user may not) and removes the taps. Shutdown: QMP system_powerdown (the ACPI power button);
  * the guest decides when to power off, and its QEMU process then ends.
  *
  * A crashed guest (status.ts `fault`) takes reset and stop only; resume,
@@ -20,9 +25,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { internal, conflict, HttpError } from '../lib/errors';
-import { ExecError, run } from '../lib/exec';
 import { guestRunFile, isoFile, nodeName, paths } from '../lib/paths';
 import { pidExists } from '../lib/proc';
+import { rootCall, separation } from '../lib/separation';
 import { withLock } from '../lib/store';
 import { refuseIfMigrating } from './migration-lock';
 import { withQmp } from '../qemu/qmp';
@@ -30,17 +35,16 @@ import { listVmConfigs } from './config';
 import { diskPath, readRunJson, runtimeFiles, vmFiles, writeRunJson } from './files';
 import { mustLiveHere, pidNow, runningPid } from './guest';
 import { chooseAccel } from './accel';
-import { attachTap, existingBridges, randomMac } from './host';
-import { KVM_ERROR_RE } from './kvm-probe';
-import { netPlan, qemuArgs, startsPaused } from './qemu-args';
+import { existingBridges, randomMac } from './host';
+import { launchGuest, QEMU_START_TIMEOUT_MS, writePidRecord } from './launch';
+import { startsPaused } from './qemu-args';
 import { memoryRefusal, parseMeminfo } from './resources';
 import { readNodeSettings } from './settings';
 import { faultRefusal, guestPid, processIsGuest, vmStatus } from './status';
 import { checkVmConfig } from './validate';
-import type { Guest, VmConfig, VmRunInfo, VmStatusInfo } from './types';
+import type { Accelerator, Guest, NicRuntime, VmConfig, VmRunInfo, VmStatusInfo } from './types';
 
-/** Time QEMU gets to set up and daemonize. */
-export const QEMU_START_TIMEOUT_MS = 30_000;
+export { QEMU_START_TIMEOUT_MS };
 /** Time QEMU gets to exit after SIGTERM before it is killed. */
 export const STOP_TIMEOUT_MS = 10_000;
 /** A start reservation older than this belongs to a start that died. */
@@ -51,6 +55,8 @@ const MIB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const reservationFile = (vmid: number) => guestRunFile(vmid, 'starting');
+/** The config of a guest arriving by live migration while the root helper starts its QEMU (startIncoming). */
+export const incomingConfigFile = (vmid: number) => guestRunFile(vmid, 'incoming');
 
 interface Reservation {
   pid: number;
@@ -110,9 +116,10 @@ function checkStartable(cfg: VmConfig): void {
 /**
  * The stored config validated again before it becomes a command line: a
  * config edited by hand (or copied from elsewhere) must not put paths or
- * options into QEMU's argv that validation would refuse.
+ * options into QEMU's argv that validation would refuse. The root helper
+ * checks the file it reads itself the same way.
  */
-function checkedForStart(stored: VmConfig): VmConfig {
+export function checkedForStart(stored: VmConfig): VmConfig {
   const { config, issues } = checkVmConfig(stored, {
     node: stored.node,
     isos: null,
@@ -158,27 +165,17 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
   try {
     for (const f of runtimeFiles(files)) rmSync(f, { force: true });
     const accel = choice.accel;
-    const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
-    const argv = qemuArgs(cfg, {
-      accel,
-      files,
-      diskPath: (d) => diskPath(vmid, d),
-      isoPath: isoFile,
-      bridges,
-    });
-    try {
-      await run(argv, { timeoutMs: QEMU_START_TIMEOUT_MS });
-    } catch (e) {
-      throw accel === 'kvm' && e instanceof ExecError && KVM_ERROR_RE.test(e.stderrTail) ? kvmStartError(vmid, e) : e;
-    }
+    const sep = separation();
+    const launched = sep
+      ? await rootCall<{ pid: number; net: NicRuntime[] }>(sep, 'start-guest', [String(vmid), accel])
+      : await launchDirect(cfg, accel);
     const started = pidNow(g);
     if (started === null) {
       throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start${accel === 'kvm' ? `; it ran under KVM: ${TRY_TCG(vmid)}` : ''}`);
     }
     pid = started;
-    const net = netPlan(cfg, bridges);
+    const net = launched.net;
     try {
-      for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
       if (startsPaused(cfg)) await unplugAndRun(files.qmp, cfg);
     } catch (e) {
       await stopProcess(g, pid);
@@ -194,12 +191,26 @@ export async function startVm(g: Guest): Promise<VmStatusInfo> {
 
 const TRY_TCG = (vmid: number) => `if this host's KVM cannot run it, set its accelerator to TCG (PUT /api/vm/${vmid} {"accel": "tcg"})`;
 
-/** QEMU refused to start under KVM: say that it is the host's KVM, and what to do. */
-function kvmStartError(vmid: number, e: ExecError): HttpError {
-  const line = e.stderrTail.split('\n').map((l) => l.trim()).find((l) => KVM_ERROR_RE.test(l)) ?? '';
-  const err = new HttpError('exec_failed', `QEMU could not run guest ${vmid} under KVM: ${TRY_TCG(vmid)}`, e.detail);
-  if (line) err.said = line;
-  return err;
+/**
+ * A direct node's start: QEMU as this process's user. As root QEMU makes
+ * its taps itself (they end with it); any other user cannot make a tap,
+ * so a NIC on an existing bridge is refused, saying why.
+ */
+async function launchDirect(cfg: VmConfig, accel: Accelerator, incoming = false): Promise<{ pid: number; net: NicRuntime[] }> {
+  const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
+  if (bridges.size > 0 && process.getuid?.() !== 0) {
+    const nic = cfg.nics.find((n) => bridges.has(n.bridge))!;
+    throw conflict(`guest ${cfg.vmid}: NIC ${nic.id} is on bridge ${nic.bridge}, and a tap on it needs a node started as root (npm start as root makes one)`);
+  }
+  return launchGuest(cfg, {
+    accel,
+    bridges,
+    taps: { create: async () => undefined, remove: async () => undefined },
+    env: process.env,
+    recordPid: (pid) => writePidRecord(vmFiles(cfg.vmid).pid, pid),
+    kill: (pid) => process.kill(pid, 'SIGKILL'),
+    incoming,
+  });
 }
 
 /** Set the links of NICs marked `linkDown` down, then let the vCPUs run (the guest was started with -S). */
@@ -246,21 +257,33 @@ export async function waitStopped(g: Guest, timeoutMs: number): Promise<boolean>
   return g.pid === null ? true : waitGone(g.vmid, g.pid, timeoutMs);
 }
 
-async function stopProcess(g: Pick<Guest, 'vmid' | 'files'>, pid: number): Promise<void> {
+/** End the guest's QEMU (none: `pid` null) and remove its runtime files; on a separated node the root helper ends it and removes its taps. */
+async function stopProcess(g: Pick<Guest, 'vmid' | 'files'>, pid: number | null): Promise<void> {
   const { vmid } = g;
-  process.kill(pid, 'SIGTERM');
-  if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) {
-    if (processIsGuest(pid, vmid)) process.kill(pid, 'SIGKILL');
-    if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw internal(`QEMU of guest ${vmid} (pid ${pid}) does not end`);
-  }
+  const sep = separation();
+  if (sep) await rootCall(sep, 'stop-guest', [String(vmid)]);
+  else if (pid !== null) await endGuestProcess(vmid, pid, (sig) => process.kill(pid, sig));
   for (const f of runtimeFiles(g.files)) rmSync(f, { force: true });
+}
+
+/** SIGTERM, up to STOP_TIMEOUT_MS for QEMU to flush and exit, then SIGKILL; `signal` sends. Whether it had to be killed. */
+export async function endGuestProcess(vmid: number, pid: number, signal: (sig: 'SIGTERM' | 'SIGKILL') => void): Promise<boolean> {
+  signal('SIGTERM');
+  if (await waitGone(vmid, pid, STOP_TIMEOUT_MS)) return false;
+  if (processIsGuest(pid, vmid)) signal('SIGKILL');
+  if (!(await waitGone(vmid, pid, STOP_TIMEOUT_MS))) throw internal(`QEMU of guest ${vmid} (pid ${pid}) does not end`);
+  return true;
 }
 
 /**
  * Start QEMU for a guest that arrives by live migration: the config it will
  * have here (not yet written), its vCPUs stopped (-S) and waiting for the
  * migration stream (-incoming defer: the migration's QMP commands say
- * where). Memory was checked by the target's refusals. Returns the pid.
+ * where). Memory was checked by the target's refusals. It is launched as a
+ * start launches it: on a separated node by the root helper as the QEMU
+ * user (taps made for it), which reads the config from
+ * run/ramvm/qemu/<vmid>.incoming (incomingConfigFile) as the node's user.
+ * Returns the pid.
  */
 export async function startIncoming(cfg: VmConfig): Promise<number> {
   const { vmid } = cfg;
@@ -270,28 +293,39 @@ export async function startIncoming(cfg: VmConfig): Promise<number> {
   if (choice.refusal) throw conflict(choice.refusal);
   mkdirSync(paths().qemuRun, { recursive: true });
   for (const f of runtimeFiles(files)) rmSync(f, { force: true });
-  const bridges = existingBridges(cfg.nics.map((n) => n.bridge));
-  const argv = qemuArgs(cfg, { accel: choice.accel, files, diskPath: (d) => diskPath(vmid, d), isoPath: isoFile, bridges });
-  await run([...argv.filter((a, i) => !(a === '-S' && i > 0)), '-S', '-incoming', 'defer'], { timeoutMs: QEMU_START_TIMEOUT_MS });
+  const sep = separation();
+  let launched: { pid: number; net: NicRuntime[] };
+  if (sep) {
+    const file = incomingConfigFile(vmid);
+    writeRunJson(file, cfg);
+    try {
+      launched = await rootCall<{ pid: number; net: NicRuntime[] }>(sep, 'start-guest', [String(vmid), choice.accel, 'incoming']);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  } else {
+    launched = await launchDirect(cfg, choice.accel, true);
+  }
   const pid = pidNow({ vmid, files });
   if (pid === null) throw new HttpError('exec_failed', `QEMU of guest ${vmid} exited right after its start for the migration`);
-  const net = netPlan(cfg, bridges);
-  try {
-    for (const n of net) if (n.mode === 'tap') await attachTap(n.ifname!, n.bridge);
-  } catch (e) {
-    await stopProcess({ vmid, files }, pid);
-    throw e;
-  }
-  writeRunJson(files.runInfo, { pid, accel: choice.accel, net, started: Date.now(), cdrom: cfg.cdrom, config: cfg } satisfies RunInfo);
+  writeRunJson(files.runInfo, { pid, accel: choice.accel, net: launched.net, started: Date.now(), cdrom: cfg.cdrom, config: cfg } satisfies RunInfo);
   return pid;
 }
 
-/** End the QEMU of an arriving guest that will not arrive (a failed migration); nothing when none runs. */
+/** End the QEMU of an arriving guest that will not arrive (a failed migration), and its taps; nothing when none runs. */
 export async function endIncoming(vmid: number): Promise<void> {
   const files = vmFiles(vmid);
-  const pid = pidNow({ vmid, files });
-  if (pid !== null) await stopProcess({ vmid, files }, pid);
+  await stopProcess({ vmid, files }, pidNow({ vmid, files }));
   for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
+}
+
+/**
+ * A guest whose QEMU ended by itself (it quit after moving to another
+ * node): what its start made goes with it. On a separated node the root
+ * helper removes its taps (made with `ip tuntap`, they outlive QEMU).
+ */
+export async function clearEnded(g: Pick<Guest, 'vmid' | 'files'>): Promise<void> {
+  await stopProcess(g, pidNow(g));
 }
 
 /** Hard stop: QEMU ends at once (like pulling the plug, but disks are flushed). Looks at the process now. */

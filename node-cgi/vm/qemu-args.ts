@@ -7,8 +7,9 @@
  *              nics: [{ id: "net0", model: "virtio", bridge: "vmbr0", mac: "02:52:4D:00:00:01" }],
  *              boot: ["disk0", "cdrom"], … }, { accel: "tcg", bridges: {}, … })
  *   → qemu-system-x86_64 -name web,process=ramvm-101 -no-user-config -nodefaults
+ *       -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
  *       -machine pc -accel tcg -cpu max -m 512 -smp 2,sockets=1,cores=2,threads=1
- *       -pidfile …/101.pid -daemonize
+ *       -chardev stdio,id=ready,signal=off -mon chardev=ready,mode=control
  *       -chardev socket,id=qmp,path=…/101.qmp,server=on,wait=off -mon chardev=qmp,mode=control
  *       -chardev socket,id=qmp-status,path=…/101.status.qmp,server=on,wait=off -mon chardev=qmp-status,mode=control
  *       -vnc unix:…/101.vnc -device VGA,id=vga
@@ -24,6 +25,15 @@
  * set that link down over QMP (set_link) and sent `cont`, so the guest
  * never sees the cable plugged in (QEMU's NIC devices have no link option).
  *
+ * The sandbox (seccomp) is always on: a monitor command or a guest that
+ * takes over QEMU cannot start a program, change its user, or touch
+ * scheduling and resource limits. It rules out -daemonize (fork and setsid
+ * are denied; QEMU 7.2 installs the filter before it daemonizes) and -runas
+ * (setuid is denied; 7.2 drops privileges after the filter, and dies with
+ * SIGSYS). So QEMU stays in the foreground of its launcher (vm/launch.ts),
+ * started as its user beforehand, and says it is ready on a monitor on its
+ * stdin and stdout (its main loop answers there once every device is set up).
+ *
  * Values inside QEMU's "a=b,c=d" options double their commas ("a,,b"), so
  * any path is safe. `-name …,process=ramvm-101` names the process (its
  * /proc/<pid>/comm) and stays in /proc/<pid>/cmdline, which is how a pid is
@@ -37,6 +47,9 @@ import { OS_TYPES } from './defaults';
 import type { Accelerator, DiskConfig, NicRuntime, VmConfig } from './types';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/** QEMU's seccomp filter on every guest: no new programs, users, scheduling or resource changes, no obsolete calls. */
+export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
 
 /**
  * CPU model under KVM: never "host" (KVM aborts on MSR 0x10a on these
@@ -68,11 +81,13 @@ export function netPlan(vm: Pick<VmConfig, 'vmid' | 'nics'>, bridges: ReadonlySe
 export interface QemuEnv {
   accel: Accelerator;
   /** Runtime files of the guest. */
-  files: { pid: string; qmp: string; statusQmp: string; vnc: string; serialLog: string };
+  files: { qmp: string; statusQmp: string; vnc: string; serialLog: string };
   diskPath(disk: DiskConfig): string;
   isoPath(name: string): string;
   /** Bridges that exist on this node. */
   bridges: ReadonlySet<string>;
+  /** A guest arriving by live migration: vCPUs stopped, waiting for the stream (-S -incoming defer; QMP's migrate-incoming says where). */
+  incoming?: boolean;
 }
 
 const NIC_DEVICE = { rtl8139: 'rtl8139', e1000: 'e1000', virtio: 'virtio-net-pci' } as const;
@@ -120,13 +135,15 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
     '-name', `${qemuOpt(vm.name)},process=ramvm-${vm.vmid}`,
     '-no-user-config',
     '-nodefaults',
+    '-sandbox', QEMU_SANDBOX,
     '-machine', 'pc',
     '-accel', env.accel,
     '-cpu', cpu,
     '-m', String(vm.memory),
     '-smp', `${vm.sockets * vm.cores},sockets=${vm.sockets},cores=${vm.cores},threads=1`,
-    '-pidfile', f.pid,
-    '-daemonize',
+    // The launcher's readiness signal (vm/launch.ts); nobody else holds these pipes.
+    '-chardev', 'stdio,id=ready,signal=off',
+    '-mon', 'chardev=ready,mode=control',
     '-chardev', `socket,id=qmp,path=${qemuOpt(f.qmp)},server=on,wait=off`,
     '-mon', 'chardev=qmp,mode=control',
     '-chardev', `socket,id=qmp-status,path=${qemuOpt(f.statusQmp)},server=on,wait=off`,
@@ -139,7 +156,8 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
     '-device', 'pvpanic',
     '-action', 'panic=pause',
   ];
-  if (startsPaused(vm)) args.push('-S');
+  if (startsPaused(vm) || env.incoming) args.push('-S');
+  if (env.incoming) args.push('-incoming', 'defer');
   if (env.accel === 'kvm' && os.hyperv) args.push('-global', 'kvm-pit.lost_tick_policy=discard');
   if (os.tablet) args.push('-device', 'piix3-usb-uhci,id=uhci', '-device', 'usb-tablet,id=tablet,bus=uhci.0');
 

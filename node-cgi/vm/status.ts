@@ -1,9 +1,10 @@
 /**
  * A guest's status from three sources, cheapest first:
  *
- *   1. run/ramvm/qemu/101.pid          no pidfile            → "stopped"
- *   2. /proc/<pid>/cmdline              not this guest's QEMU → "stopped", note: crashed
- *      (NUL-separated argv; ours has "-name web,process=ramvm-101")
+ *   1. run/ramvm/qemu/101.pid          no pid record         → "stopped"
+ *   2. /proc/<pid>/cmdline              not this guest's QEMU → "stopped"; its QMP
+ *      (NUL-separated argv; ours has      socket still there: note, crashed
+ *      "-name web,process=ramvm-101")
  *   3. QMP query-status on 101.status.qmp
  *      {"return": {"status": "running", "singlestep": false, "running": true}}
  *      running → "running"; paused, suspended, io-error, … → "paused" (qmpStatus says which)
@@ -20,15 +21,18 @@
  *
  *   system_reset in any of them → "prelaunch", then `cont` → "running".
  *
- * QEMU removes its pidfile and QMP sockets when it exits normally, so a
- * pidfile whose process is gone means QEMU was killed or crashed. A pid can
- * be reused by another program; the cmdline check guards against that.
+ * The pid record is written by QEMU's launcher (vm/launch.ts; QEMU's own
+ * -pidfile would be readable by its user only). QEMU removes its QMP
+ * sockets when it exits normally, so a record whose process is gone while
+ * the work socket is still there means QEMU was killed or crashed. A pid
+ * can be reused by another program; the cmdline check guards against that.
  * QMP reference: https://qemu-project.gitlab.io/qemu/interop/qemu-qmp-ref.html#qapidoc-1209
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Qmp } from '../qemu/qmp';
 import { processArgv } from '../lib/proc';
 import { readRunJson, vmFiles } from './files';
+import { qemuOpt } from './qemu-args';
 import { processUptime } from './resources';
 import { FAULT_STATES, type Accelerator, type FaultState, type Guest, type VmFault, type VmFiles, type VmRunInfo, type VmState, type VmStatusInfo } from './types';
 
@@ -115,8 +119,8 @@ export interface GuestPid {
   stale: boolean;
 }
 
-/** The pid of a guest's QEMU from its pidfile, checked against /proc: one look. */
-export function guestPid(vmid: number, files: Pick<VmFiles, 'pid'> = vmFiles(vmid)): GuestPid {
+/** The pid of a guest's QEMU from its pid record, checked against /proc: one look. */
+export function guestPid(vmid: number, files: Pick<VmFiles, 'pid' | 'qmp'> = vmFiles(vmid)): GuestPid {
   let text: string;
   try {
     text = readFileSync(files.pid, 'utf8');
@@ -124,14 +128,23 @@ export function guestPid(vmid: number, files: Pick<VmFiles, 'pid'> = vmFiles(vmi
     return { pid: null, stale: false };
   }
   const pid = parsePidfile(text);
-  if (pid === null) return { pid: null, stale: true };
-  return processIsGuest(pid, vmid) ? { pid, stale: false } : { pid: null, stale: true };
+  if (pid !== null && processIsGuest(pid, vmid)) return { pid, stale: false };
+  return { pid: null, stale: pid === null || existsSync(files.qmp) };
 }
 
 /** Whether `pid` is the QEMU of guest `vmid` (a pid may have been reused since the pidfile was written). */
 export function processIsGuest(pid: number, vmid: number): boolean {
   const argv = processArgv(pid);
   return argv !== null && isGuestCmdline(argv.join('\0'), vmid);
+}
+
+/**
+ * Whether a QEMU argv is guest `vmid`'s of the node whose work socket is
+ * `qmp` (several nodes on one machine, in tests, have a guest 101 each):
+ * its -chardev of that socket is there as qemuArgs writes it.
+ */
+export function isGuestOfNode(argv: readonly string[], vmid: number, qmp: string): boolean {
+  return isGuestCmdline(argv.join('\0'), vmid) && argv.includes(`socket,id=qmp,path=${qemuOpt(qmp)},server=on,wait=off`);
 }
 
 /** QEMU's run state from the status socket; null when the monitor does not answer in time. */

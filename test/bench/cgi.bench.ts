@@ -8,11 +8,20 @@
  * process's environment is shown too (NODE_EXTRA_CA_CERTS, if set, makes
  * every start read a CA bundle: no CGI pays that). 200 sequential keep-alive
  * requests each; p50 and p95 in ms.
+ *
+ * What privilege separation costs (run as root): the same two CGI requests
+ * against a separated node (lighttpd and CGIs as ramvm, node-cgi/root/) and
+ * a node of the same build run all as root (`separate: false`), in
+ * alternating rounds of 25 so that both see the same load; and one call of
+ * the root helper (`ping`: sudo, then the helper's Node start and its
+ * registry checks), which a node pays per guest start or stop and per backup
+ * mount, never per request, against the floor.
  */
 import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import type { BenchResult } from '../../build/bench';
-import { startTestNode } from '../helpers/node';
+import { rootCall } from '../../node-cgi/lib/separation';
+import { startTestNode, type TestNode } from '../helpers/node';
 
 const N = 200;
 
@@ -21,10 +30,10 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-async function timeRequests(url: string, headers: Record<string, string>): Promise<number[]> {
+async function timeRequests(url: string, headers: Record<string, string>, n = N): Promise<number[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const times: number[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
     await new Promise<void>((res, rej) => {
       request(url, { agent, headers }, (r) => {
@@ -41,15 +50,76 @@ async function timeRequests(url: string, headers: Record<string, string>): Promi
 /** What lighttpd gives a CGI beyond the CGI variables (build/lighttpd.conf.in's setenv; RAMVM_* cost nothing). */
 const CGI_ENV: NodeJS.ProcessEnv = { PATH: process.env.PATH, NODE_OPTIONS: '' };
 
-/** 20 starts of `node -e 0` with this environment, ms each. */
-function nodeStarts(env: NodeJS.ProcessEnv): number[] {
+/** `n` starts of `node -e 0` with this environment, ms each. */
+function nodeStarts(env: NodeJS.ProcessEnv, n = 20): number[] {
   const out: number[] = [];
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
     spawnSync(process.execPath, ['-e', '0'], { env });
     out.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return out;
+}
+
+/** Requests of the same path to two nodes in alternating rounds of ROUND (N each): the load falls on both alike. */
+const ROUND = 25;
+async function timeAlternating(a: string, b: string, path: string, headers: [Record<string, string>, Record<string, string>]): Promise<[number[], number[]]> {
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < N / ROUND; i++) {
+    ta.push(...(await timeRequests(a + path, headers[0], ROUND)));
+    tb.push(...(await timeRequests(b + path, headers[1], ROUND)));
+  }
+  return [ta, tb];
+}
+
+/** The separated node against one run all as root: two CGI requests and a root helper call. */
+async function separationCost(): Promise<BenchResult[]> {
+  if (process.getuid?.() !== 0) return [{ name: 'privilege separation: not measured (needs root: a node started by another user is not separated)', value: 0, unit: 'ms' }];
+  let sep: TestNode | undefined;
+  let root: TestNode | undefined;
+  try {
+    sep = await startTestNode({ node: 'benchsep' });
+    root = await startTestNode({ node: 'benchroot', separate: false });
+    if (!sep.server.record || root.server.record) throw new Error('expected one separated node and one run as root');
+    const [sa, ra] = [await sep.login('admin', sep.adminPassword), await root.login('admin', root.adminPassword)];
+    const out: BenchResult[] = [];
+    for (const [name, path, headers] of [
+      ['unknown.cgi (JSON 404)', '/api/nothing', [{}, {}]],
+      ['access.cgi GET /me', '/api/access/me', [{ cookie: sa.cookie! }, { cookie: ra.cookie! }]],
+    ] as const) {
+      const [s, r] = await timeAlternating(sep.url, root.url, path, headers as [Record<string, string>, Record<string, string>]);
+      out.push({
+        name: `${name} p50, separated (ramvm) (p95 ${percentile(s, 95).toFixed(1)} ms; as root p95 ${percentile(r, 95).toFixed(1)} ms)`,
+        value: percentile(s, 50),
+        unit: 'ms',
+        baseline: { name: 'the same, node run all as root', value: percentile(r, 50) },
+        ratio: percentile(s, 50) / percentile(r, 50),
+      });
+    }
+    const rec = sep.server.record;
+    // Each call right after a bare Node start, so that both see the same load.
+    const calls: number[] = [];
+    const starts: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      starts.push(...nodeStarts(CGI_ENV, 1));
+      const t0 = process.hrtime.bigint();
+      await rootCall(rec, 'ping');
+      calls.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    out.push({
+      name: `root helper call (sudo, ramvm-root ping) p50 (p95 ${percentile(calls, 95).toFixed(1)} ms)`,
+      value: percentile(calls, 50),
+      unit: 'ms',
+      baseline: { name: 'node -e 0 as a CGI, alternating with the calls', value: percentile(starts, 50) },
+      ratio: percentile(calls, 50) / percentile(starts, 50),
+      note: 'paid per guest start or stop and per backup mount, not per request',
+    });
+    return out;
+  } finally {
+    await sep?.stop();
+    await root?.stop();
+  }
 }
 
 export async function bench(): Promise<BenchResult[]> {
@@ -77,6 +147,7 @@ export async function bench(): Promise<BenchResult[]> {
       { name: `static file p50 (p95 ${percentile(stat, 95).toFixed(2)} ms)`, value: percentile(stat, 50), unit: 'ms' },
       row('unknown.cgi (JSON 404)', unknown),
       row('access.cgi GET /me (ticket, ACL)', me),
+      ...(await separationCost()),
     ];
   } finally {
     await node.stop();

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { startTestNode, type TestNode } from '../helpers/node';
+import { asNodeOwner, startTestNode, type TestNode } from '../helpers/node';
 import { closeBrowser, closePage, KIOSK_VIEWPORT, launchBrowser, login, openPage, PHONE_VIEWPORT, SCREENSHOT_DIR } from '../helpers/browser';
 import { pathsFor } from '../../node-cgi/lib/paths';
 import { writeJsonAtomic } from '../../node-cgi/lib/store';
@@ -163,7 +163,8 @@ test('should explain a checksum mismatch, an image in use and a refused delete i
     await page.getByLabel('Image file').setInputFiles(a.path);
     await page.getByRole('button', { name: 'Upload', exact: true }).click();
     await page.getByText('cd.iso was uploaded.').waitFor();
-    writeJsonAtomic(join(pathsFor(node!.root).vms, '131.json'), { vmid: 131, name: 'installer', memory: 64, cdrom: 'cd.iso' });
+    // Written as the node's user would write it (a separated node's configs are ramvm's).
+    asNodeOwner(node!.root, () => writeJsonAtomic(join(pathsFor(node!.root).vms, '131.json'), { vmid: 131, name: 'installer', memory: 64, cdrom: 'cd.iso' }));
     await page.reload();
     const row = page.locator('tbody tr', { hasText: 'cd.iso' });
     await row.waitFor();

@@ -119,7 +119,7 @@ A.run();
 const BAD: [string, string, Omit<CgiCall, 'root'>, number, string, string][] = [
   ['vm', 'a malformed VMID', { method: 'GET', path: '/0101' }, 400, 'invalid', 'vmid'],
   ['vm', 'a memory that is no size', { method: 'POST', path: '/', json: { memory: 'lots' } }, 400, 'invalid', 'memory:'],
-  ['vm', 'malformed JSON', { method: 'POST', path: '/', body: '{"name":', headers: { 'content-type': 'application/json' } }, 400, 'bad_request', 'malformed JSON'],
+  ['vm', 'malformed JSON', { method: 'POST', path: '/', body: '{"name":', headers: { 'content-type': 'application/json' } }, 400, 'bad_request', 'the body is not valid JSON'],
   ['backup', 'a VMID that is no number', { method: 'POST', path: '/run', json: { vmid: 'x' } }, 400, 'invalid', 'vmid'],
   ['backup', 'a job id with a slash', { method: 'POST', path: '/jobs', json: { id: 'a/b' } }, 400, 'invalid', 'id:'],
   ['iso', 'a name that is no image', { method: 'PUT', path: '/notes.txt', body: 'x' }, 400, 'invalid', 'name'],

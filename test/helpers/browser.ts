@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT } from '../../build/build';
+import { readNodeRecord } from '../../node-cgi/lib/separation';
 import type { TestNode } from './node';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -135,10 +136,13 @@ export function startTaskOnNode(node: Pick<TestNode, 'env'>, opts: StartTaskOpti
     if (o.hold) process.kill(-pid, 'SIGSTOP');
     process.stdout.write(JSON.stringify({ id, pid }));
   `;
+  // On a separated node tasks are the node's user's, as its CGIs start them.
+  const rec = node.env.RAMVM_ROOT ? readNodeRecord(node.env.RAMVM_ROOT) : null;
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, ['-r', 'esbuild-register', '-e', script, JSON.stringify(opts)], {
       cwd: ROOT,
       env: node.env,
+      ...(rec ? { uid: rec.cgi.uid, gid: rec.cgi.gid } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -71,6 +71,9 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from './node';
+import type { NodeRecord } from '../../node-cgi/lib/separation';
+import { asQemuArgs } from '../../node-cgi/root/guest';
+import { launchQemu, writePidRecord } from '../../node-cgi/vm/launch';
 
 export const GUEST_MARKER = 'RAMVM-GUEST-OK';
 
@@ -292,4 +295,16 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Launch a QEMU command line as the node would (a test's own variant of a
+ * guest's argv): as the node's QEMU user on a separated node, with its pid
+ * recorded where the node reads it. Returns the pid.
+ */
+export async function launchAsNode(server: { root: string; record?: NodeRecord }, vmid: number, argv: readonly string[]): Promise<number> {
+  const as = server.record ? asQemuArgs(server.record.qemu) : undefined;
+  const pid = await launchQemu(argv, { timeoutMs: 30_000, env: { PATH: process.env.PATH }, umask: 0o007, ...(as ? { as } : {}) });
+  writePidRecord(join(server.root, 'run/ramvm/qemu', `${vmid}.pid`), pid);
+  return pid;
 }

@@ -8,12 +8,14 @@
  *   const r = await api.get('/api/task');   // r.status, r.json
  *   await node.stop();                        // also removes the root
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../build/server';
 import { DIST } from '../../build/build';
+import { asUser } from '../../node-cgi/root/trust';
+import { readNodeRecord } from '../../node-cgi/lib/separation';
 
 export const ADMIN_PASSWORD = 'admin-test-pw';
 
@@ -118,7 +120,29 @@ export async function loginClient(base: string, username: string, password: stri
   return makeClient(base, { cookie: `RamvmAuth=${encodeURIComponent(j.data.ticket)}`, csrf: j.data.csrf });
 }
 
-export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessEnv; root?: string } = {}): Promise<TestNode> {
+/**
+ * Run `fn` as the owner of a node's data tree: user ramvm on a separated
+ * node (tests run as root), so that files a test writes straight into the
+ * tree (users, tokens) are the node's to read, as if its CGIs wrote them.
+ */
+export function asNodeOwner<T>(root: string, fn: () => T): T {
+  const rec = readNodeRecord(root);
+  return rec ? asUser(rec.cgi, fn) : fn();
+}
+
+/**
+ * A temporary folder that a node's own processes may use too: on a
+ * separated node (tests run as root) they run as user ramvm, who cannot
+ * enter mkdtemp's 0700 folders. Sticky and open to all, like /tmp.
+ */
+export function sharedTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o1777);
+  return dir;
+}
+
+/** A node as `npm start` runs it; `separate: false` (started by root) runs everything as root, as nodes did before separation (benchmarks). */
+export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessEnv; root?: string; separate?: boolean; dist?: string } = {}): Promise<TestNode> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'ramvm-test-'));
   const port = await freePort();
   const server = await startServer({
@@ -130,6 +154,8 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     node: opts.node ?? 'testnode',
     env: { RAMVM_ADMIN_PASSWORD: ADMIN_PASSWORD, ...opts.env },
     quiet: true,
+    ...(opts.separate === false ? { separate: false } : {}),
+    ...(opts.dist ? { dist: opts.dist } : {}),
   });
   const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? 'testnode' };
   return {

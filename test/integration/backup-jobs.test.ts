@@ -208,6 +208,6 @@ J('should start a due job once from the cron tick', async () => {
   assert.equal([job.lastRun.task, job.lastRun.status], [m![1], 'ok']);
   assert.is(tick().stdout, '', 'not again after it finished');
   const line = spawnSync(process.execPath, [join(DIST, 'bin/ramvm'), 'backup', 'cron-line'], { env: fx.node.env, encoding: 'utf8' });
-  assert.match(line.stdout, `* * * * * root RAMVM_ROOT=${fx.root} RAMVM_NODE=testnode ${process.execPath} ${join(DIST, 'bin/ramvm')} backup tick >>`);
+  assert.match(line.stdout, `* * * * * ${fx.node.server.record?.cgi.user ?? 'root'} RAMVM_ROOT=${fx.root} RAMVM_NODE=testnode ${process.execPath} ${join(DIST, 'bin/ramvm')} backup tick >>`);
 });
 J.run();

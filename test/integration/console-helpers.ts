@@ -25,6 +25,7 @@ import { FrameDecoder, OPCODE, closePayload, encodeFrame, type FrameOptions, typ
 import { decodePng } from '../../node-cgi/console/png';
 import type { NodeFixture } from '../helpers/fixture';
 import { waitFor } from '../helpers/guest';
+import { asNodeOwner } from '../helpers/node';
 
 // ---------------------------------------------------------------- guests
 
@@ -60,6 +61,10 @@ export async function waitForTextScreen(fx: NodeFixture, vmid: number): Promise<
 
 /** Add a user holding `role` on /vms/<vmid> (written straight into the node's config). */
 export function addUser(root: string, username: string, password: string, role: RoleName, path: string): void {
+  asNodeOwner(root, () => writeUser(root, username, password, role, path));
+}
+
+function writeUser(root: string, username: string, password: string, role: RoleName, path: string): void {
   const etc = pathsFor(root).etc;
   const users = readJson<{ users: Record<string, unknown> }>(join(etc, 'users.json'), { users: {} });
   users.users[username] = { enabled: true, expire: 0, groups: [], password: hashPassword(password) };
@@ -75,7 +80,7 @@ export function addToken(root: string, username: string, tokenid: string): strin
   const file = join(pathsFor(root).etc, 'tokens.json');
   const t = readJson<{ tokens: Record<string, unknown> }>(file, { tokens: {} });
   t.tokens[`${username}!${tokenid}`] = { hash: createHash('sha256').update(secret).digest('hex'), expire: 0, privsep: false };
-  writeJsonAtomic(file, t);
+  asNodeOwner(root, () => writeJsonAtomic(file, t));
   return `${username}!${tokenid}=${secret}`;
 }
 

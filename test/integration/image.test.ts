@@ -6,7 +6,9 @@
  *   1. kernel + initrd with lab parameters: the disk is blank, so the node
  *      formats it, creates admin (password over fw_cfg) and serves; we log in
  *      through the forwarded port, check the node from its console, and
- *      create and start a tiny guest inside it (nested KVM, tap on vmbr0).
+ *      create and start a tiny guest inside it (nested KVM, tap on vmbr0);
+ *      `ps` there shows lighttpd, a CGI and the guest's QEMU as non-root
+ *      users, QEMU sandboxed.
  *   2. the ISO through GRUB with no parameters at all: the node finds the
  *      disk by its label and keeps the admin from boot 1 (a new fw_cfg
  *      password is ignored).
@@ -22,6 +24,7 @@ import { startHub, type Hub } from '../../build/lab/hub';
 import { acquireLabLock, type LabLock } from '../../build/lab/lock';
 import { NodeVm, ensureSparseDisk, labAccel, type Accel } from '../../build/lab/node-vm';
 import { freePort, loginClient } from '../helpers/node';
+import { openConsole } from './console-helpers';
 
 /** Generous: two TCG guests of other suites may share the machine's two cores. */
 const SERVE_TIMEOUT_MS = 360_000;
@@ -109,6 +112,27 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     assert.equal(guest.runtime.net.map((n: { mode: string; bridge: string }) => [n.mode, n.bridge]), [['tap', 'vmbr0']]);
     const ports = await vm.exec('ls /sys/class/net/vmbr0/brif');
     assert.is(ports.out.trim().split(/\s+/).length, 2, `eth0 and the guest's tap on vmbr0: ${ports.out}`);
+
+    // The devices every user opens keep their modes through mdev's scan (rootfs/etc/mdev.conf).
+    const devs = await vm.exec('stat -c "%n %a" /dev/null /dev/urandom /dev/net/tun');
+    assert.equal(devs.out.trim().split('\n'), ['/dev/null 666', '/dev/urandom 666', '/dev/net/tun 666'], devs.out);
+
+    // Nobody of the node's is root: lighttpd and a CGI (the console's, held open) as ramvm, the guest's QEMU as ramvm-qemu, sandboxed.
+    const consoleWs = await openConsole(vm.url, vmid, { cookie: api.cookie! });
+    assert.is(consoleWs.status, 101);
+    try {
+      const table = await vm.exec('ps -o user,pid,args | grep -E "lighttpd|\\.cgi|qemu-system" | grep -v grep');
+      process.stdout.write(`\n  ps on the node, a guest running and its console open:\n${table.out.replace(/^/gm, '    ')}\n`);
+      const uids = await vm.exec('for p in $(pidof lighttpd) $(ps -o pid,args | grep "[c]onsole.cgi" | cut -c1-6) $(pidof qemu-system-x86_64); do echo "$(tr "\\0" " " < /proc/$p/cmdline | cut -c1-60)|$(grep ^Uid: /proc/$p/status | cut -f2)|$(grep ^Seccomp: /proc/$p/status | cut -f2)"; done');
+      const rows = uids.out.trim().split('\n').map((l) => l.split('|'));
+      const uidOf = (re: RegExp) => rows.filter(([cmd]) => re.test(cmd!)).map(([, uid]) => uid);
+      assert.equal(uidOf(/^\/usr\/sbin\/lighttpd/), ['200'], uids.out);
+      assert.equal(uidOf(/console\.cgi/), ['200'], uids.out);
+      assert.equal(uidOf(/^qemu-system/), ['201'], uids.out);
+      assert.equal(rows.filter(([cmd]) => /^qemu-system/.test(cmd!)).map(([, , sec]) => sec), ['2'], 'QEMU\'s seccomp filter is on');
+    } finally {
+      consoleWs.ws?.close();
+    }
     assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
     assert.is((await vm.exec(`test -f /var/lib/vz/images/${vmid}/vm-${vmid}-disk-0.qcow2 && grep -q ' /var/lib/vz ' /proc/mounts`)).code, 0, 'the guest disk lies on the data disk');
     await vm.exec('sync');

@@ -10,7 +10,8 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
@@ -366,10 +367,31 @@ I('should leave nothing behind when the client aborts midway', async () => {
   assert.not.ok(list.json.data.some((i: { name: string }) => i.name === 'aborted.iso'));
 });
 
+/**
+ * A process of the node's user (as an uploading CGI is) holding a partial
+ * named after its pid open in the library until released.
+ */
+async function holder(nameOf: (pid: number) => string): Promise<{ name: string; release(): Promise<void> }> {
+  const rec = node.server.record;
+  const asNode = rec ? ['setpriv', `--reuid=${rec.cgi.uid}`, `--regid=${rec.cgi.gid}`, '--clear-groups', '--'] : [];
+  const argv = [...asNode, 'sh', '-c', 'read f; exec 3>"$f"; echo open; exec sleep 600'];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const name = nameOf(child.pid!);
+  child.stdin!.write(join(isoDir, name) + '\n');
+  await once(child.stdout!, 'data');
+  return {
+    name,
+    release: async () => {
+      const gone = once(child, 'exit');
+      child.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
 I('should clean up the partial of a killed upload, and only that', async () => {
-  // A partial that a live process (this test) still holds open is an upload in progress: kept.
-  const held = join(isoDir, `.held.iso.partial-${process.pid}-abc`);
-  const heldFd = openSync(held, 'w');
+  // A partial that a live process still holds open is an upload in progress: kept.
+  const held = await holder((pid) => `.held.iso.partial-${pid}-abc`);
   // One held open but untouched for two days: abandoned, removed.
   const old = join(isoDir, `.old.iso.partial-${process.pid}-def`);
   const oldFd = openSync(old, 'w');
@@ -394,9 +416,9 @@ I('should clean up the partial of a killed upload, and only that', async () => {
     assert.ok(left[0]!.includes(`.partial-${cgi}-`), 'named by its owner');
     const list = await api.get('/api/iso');
     assert.is(list.status, 200);
-    assert.equal(partials(), [`.held.iso.partial-${process.pid}-abc`]);
+    assert.equal(partials(), [held.name]);
   } finally {
-    closeSync(heldFd);
+    await held.release();
     closeSync(oldFd);
   }
   await api.get('/api/iso');
@@ -404,7 +426,10 @@ I('should clean up the partial of a killed upload, and only that', async () => {
 });
 
 I('should answer 507 when the library is full, before and while writing', async () => {
-  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0755', 'ramvm-iso-test', isoDir], { encoding: 'utf8' });
+  // The library's folder as the node's user owns it (ramvm on a separated node).
+  const rec = node.server.record;
+  const owner = rec ? `,uid=${rec.cgi.uid},gid=${rec.cgi.gid}` : '';
+  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=64m,mode=0755${owner}`, 'ramvm-iso-test', isoDir], { encoding: 'utf8' });
   assert.is(mnt.status, 0, mnt.stderr);
   const filler = join(isoDir, 'filler.bin');
   try {

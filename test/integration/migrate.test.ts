@@ -1,7 +1,7 @@
 /**
  * Offline and live migration between nodes of a three-node cluster (network
  * namespaces, real lighttpd, qemu-nbd and qemu-img each): a stopped guest
- * with a 1 GiB raw disk holding 16 MiB of data and a qcow2 disk moves to
+ * with a 4 GiB raw disk holding 100 MiB of data and a qcow2 disk moves to
  * another node and back, its disks as sparse and as identical as before,
  * and still boots; the target's refusals come before anything moves; a
  * copy that fails leaves the source as it was and nothing on the target;
@@ -13,6 +13,7 @@
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -86,6 +87,19 @@ function processGone(pid: number): boolean {
   }
 }
 
+/** Owner, group and mode of a file, as `stat -c '%U:%G %a'` says them. */
+const mode = (file: string) => spawnSync('stat', ['-c', '%U:%G %a', file], { encoding: 'utf8' }).stdout.trim();
+
+/**
+ * A guest's files on a separated node after it arrived: its disks the
+ * node's user's and shared with QEMU through the group (0660), as a disk
+ * made there would be.
+ */
+function assertNodeOwnsDisks(n: ClusterTestNode, v: number): void {
+  assert.ok(n.server?.record, `${n.name}, started by root, is separated`);
+  for (const f of readdirSync(images(n, v))) assert.is(mode(join(images(n, v), f)), 'ramvm:ramvm 660', f);
+}
+
 /** What a node holds of guest `v`: config, disk folder, migration records. */
 function traces(n: ClusterTestNode, v: number): string[] {
   const out: string[] = [];
@@ -102,18 +116,19 @@ M.before(async () => {
   c = await startTestCluster(3);
   [n1, n2, n3] = c.nodes as [ClusterTestNode, ClusterTestNode, ClusterTestNode];
   master = await formCluster(c, 'office');
-  vmid = await createSectorGuest(master, n1.root, { name: 'mover', disks: [{ size: '1G', format: 'raw' }, { size: '256M', format: 'qcow2' }] });
+  vmid = await createSectorGuest(master, n1.root, { name: 'mover', disks: [{ size: '4G', format: 'raw' }, { size: '256M', format: 'qcow2' }] });
   const dir = images(n1, vmid);
-  sh(['dd', 'if=/dev/urandom', `of=${join(dir, `vm-${vmid}-disk-0.raw`)}`, 'bs=1M', 'count=16', 'seek=100', 'conv=notrunc', 'status=none']);
+  sh(['dd', 'if=/dev/urandom', `of=${join(dir, `vm-${vmid}-disk-0.raw`)}`, 'bs=1M', 'count=100', 'seek=1000', 'conv=notrunc', 'status=none']);
   sh(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 1M 4M', join(dir, `vm-${vmid}-disk-1.qcow2`)]);
 });
 M.after(async () => c?.stop());
 
-M('should move a stopped guest to n2 keeping its raw disk sparse and every disk identical, then back to n1', async () => {
+M('should move a stopped guest to n2 keeping its 4 GiB raw disk with 100 MiB written sparse and every disk identical, then back to n1', async () => {
   const before = await disksOn(n1, vmid);
-  assert.ok(before[0]!.allocated >= 16 * MIB && before[0]!.allocated < 18 * MIB, `raw disk allocates ${before[0]!.allocated}`);
+  assert.ok(before[0]!.allocated >= 100 * MIB && before[0]!.allocated < 102 * MIB, `raw disk allocates ${before[0]!.allocated}`);
   const there = await migrate(master, vmid, 'n2');
   assert.equal(traces(n1, vmid), [], 'nothing of the guest is left on n1');
+  assertNodeOwnsDisks(n2, vmid);
   const onN2 = await disksOn(n2, vmid);
   for (const [i, d] of onN2.entries()) {
     assert.is(d.sha, before[i]!.sha, `${d.file} identical`);
@@ -121,7 +136,7 @@ M('should move a stopped guest to n2 keeping its raw disk sparse and every disk 
   }
   assert.match(there.log[there.log.length - 1]!, /^\S+ migrated in \d+ ms, downtime 0 ms, \d+ bytes of disk moved$/);
   const moved = Number(/(\d+) bytes of disk moved/.exec(there.log[there.log.length - 1]!)![1]);
-  assert.ok(moved >= 20 * MIB && moved < 22 * MIB, `${moved} bytes moved: the data, not the holes`);
+  assert.ok(moved >= 104 * MIB && moved < 106 * MIB, `${moved} bytes moved: the data, not the holes`);
   const g = (await master.get(`/api/vm/${vmid}`)).json.data;
   assert.is(g.node, 'n2');
   assert.equal((await master.get('/api/vm')).json.data.filter((x: { vmid: number }) => x.vmid === vmid).map((x: { node: string }) => x.node), ['n2']);
@@ -266,12 +281,40 @@ M('should move a running guest to n2 and back: it keeps running (no reboot), the
   const srcPid = Number(readFileSync(join(n1.root, `run/ramvm/qemu/${v}.pid`), 'utf8').trim());
   const r = await master.post(`/api/vm/${v}/migrate`, { target: 'n2', online: true });
   assert.is(r.status, 202, r.text);
+  // n2's arrival task listens for the source's "go"; a line without the migration's token is refused.
+  const record = join(n2.root, `run/ramvm/migrate/${v}.json`);
+  const arrival = await waitFor('the arrival task on n2 to listen', () => {
+    try {
+      const a = JSON.parse(readFileSync(record, 'utf8')).arrival;
+      return a?.listening ? (a as { address: string; port: number; token: string }) : null;
+    } catch {
+      return null;
+    }
+  }, 60_000, 5);
+  const wrong = arrival.token.replace(/^./, (ch) => (ch === '0' ? '1' : '0'));
+  const answer = await new Promise<string>((resolve, reject) => {
+    const sock = connect({ host: arrival.address, port: arrival.port }, () => sock.write(`go ${wrong}\n`));
+    let got = '';
+    sock.on('data', (d) => (got += d.toString()));
+    sock.on('end', () => resolve(got));
+    sock.on('error', reject);
+  });
+  assert.is(answer, 'refused\n');
   const t = await waitTask(master, r.json.data.task, 180_000);
   const log = (await master.get(`/api/task/${encodeURIComponent(r.json.data.task)}/log`)).json.data.lines as string[];
   assert.is(t.status, 'ok', `${t.message}\n${log.join('\n')}`);
   assert.match(log[log.length - 1]!, /^\S+ migrated in \d+ ms, downtime \d+ ms, \d+ bytes of disk moved$/);
   await waitFor('the source QEMU to end', () => processGone(srcPid), 20_000, 100);
   assert.equal(traces(n1, v), []);
+  // On n2 it runs as a guest started there would: QEMU as the QEMU user, sandboxed, its socket and disk shared through the group.
+  const rec2 = n2.server!.record!;
+  const dstPid = Number(readFileSync(join(n2.root, `run/ramvm/qemu/${v}.pid`), 'utf8').trim());
+  const st = readFileSync(`/proc/${dstPid}/status`, 'utf8');
+  assert.match(st, new RegExp(`^Uid:\\s+${rec2.qemu.uid}\\s+${rec2.qemu.uid}\\s+${rec2.qemu.uid}\\s+${rec2.qemu.uid}$`, 'm'));
+  assert.match(st, /^Seccomp:\s+2$/m);
+  assert.match(readFileSync(`/proc/${dstPid}/cmdline`, 'utf8').split('\0').join(' '), / -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny .* -incoming defer/);
+  assert.is(mode(join(n2.root, `run/ramvm/qemu/${v}.qmp`)), 'ramvm-qemu:ramvm 770');
+  assertNodeOwnsDisks(n2, v);
   assert.is((await master.get(`/api/vm/${v}`)).json.data.node, 'n2');
   assert.is(await qmpStatus(master, v), 'VM status: running');
   // The boot sector prints a dot every second; on n2 it goes on counting without printing its start marker again.

@@ -11,11 +11,10 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestNode, type Client, type TestNode } from '../helpers/node';
-import { crashSector, createSectorGuest, GUEST_MARKER, killGuests, waitFor, waitForSerial } from '../helpers/guest';
+import { crashSector, createSectorGuest, GUEST_MARKER, killGuests, launchAsNode, waitFor, waitForSerial } from '../helpers/guest';
 import { kvmDeviceError } from '../../node-cgi/vm/accel';
 
 const test = suite('crashed guests');
@@ -123,8 +122,7 @@ test('should show a guest that powered off in a QEMU kept by -no-shutdown as cra
   const argv = readFileSync(`/proc/${started.json.data.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
   // The guest's own command line, as an older node or a hand-started QEMU would run it.
-  const relaunch = spawnSync(argv[0]!, [...argv.slice(1), '-no-shutdown'], { encoding: 'utf8', timeout: 30_000 });
-  assert.is(relaunch.status, 0, relaunch.stderr);
+  await launchAsNode(node.server, vmid, [...argv, '-no-shutdown']);
   await waitForSerial(serialLog(vmid), GUEST_MARKER, BOOT_TIMEOUT_MS);
   assert.is((await api.get(`/api/vm/${vmid}`)).json.data.status, 'running');
   const down = await api.post(`/api/vm/${vmid}/shutdown`);

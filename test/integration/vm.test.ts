@@ -130,13 +130,13 @@ test('should pause and resume the guest: no output while paused, output again af
   await waitFor('output after resume', () => readFileSync(log).length > before);
 });
 
-test('should shut the ACPI-aware guest down with the power button: QEMU ends, pidfile gone', async () => {
+test('should shut the ACPI-aware guest down with the power button: QEMU ends and removes its sockets', async () => {
   const pid = (await status(101)).pid;
   const r = await fx.admin.post('/api/vm/101/shutdown');
   assert.is(r.status, 200, r.text);
   await waitFor('guest 101 stopped', async () => (await status(101)).status === 'stopped');
   assert.not.ok(alive(pid));
-  assert.not.ok(existsSync(run('101.pid')));
+  assert.not.ok(existsSync(run('101.qmp')), 'QEMU removed its work socket: it ended by itself, cleanly');
   assert.is((await status(101)).note, undefined, 'a clean shutdown is no crash');
   assert.is((await fx.admin.post('/api/vm/101/shutdown')).status, 409, 'shutdown of a stopped guest');
 });

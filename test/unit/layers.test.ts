@@ -4,7 +4,7 @@
  * round a cycle. docs/HACKING.md draws the same picture.
  *
  *   api-types.ts                     the API's answers as types (for the web app)
- *   handlers, cli                    the edges: CGIs and the `ramvm` command
+ *   handlers, cli, root              the edges: CGIs, the `ramvm` command, the root helper and the root-side start
  *   restore, migrate                 restores, run from backup, boot checks; moving guests between nodes
  *   backup                           storages, jobs, copies, verification
  *   console                          websocket console, monitor, screenshots
@@ -36,7 +36,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['console'],
   ['backup'],
   ['restore', 'migrate'],
-  ['handlers', 'cli'],
+  ['handlers', 'cli', 'root'],
   ['.'],
 ];
 

@@ -371,6 +371,8 @@ export const de: Messages = {
   'task.kind.boot-check': 'Startprüfung',
   'task.kind.run-from-backup': 'Betrieb aus der Sicherung',
   'task.kind.iso-distribute': 'ISO-Images an die Knoten',
+  'task.kind.vm-migrate': 'Migration',
+  'task.kind.vm-migrate-in': 'Ankunft eines migrierenden Gastes',
   'restore.runTitle': 'Aus der Sicherung starten',
   'restore.runText': 'Startet in Sekunden einen vorübergehenden Gast direkt aus dieser Sicherung. Die Sicherung bleibt unverändert; Änderungen des Gastes werden beim Stoppen verworfen, außer Sie behalten ihn.',
   'restore.run': 'Aus der Sicherung starten',

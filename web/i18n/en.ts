@@ -374,6 +374,8 @@ export const en = {
   'task.kind.boot-check': 'Boot check',
   'task.kind.run-from-backup': 'Running from backup',
   'task.kind.iso-distribute': 'ISO images to the nodes',
+  'task.kind.vm-migrate': 'Migration',
+  'task.kind.vm-migrate-in': 'Arrival of a migrating guest',
   'restore.runTitle': 'Run from backup',
   'restore.runText': 'Starts a temporary guest straight off this backup within seconds. The backup is never changed; the guest\'s changes are discarded when it stops unless you keep it.',
   'restore.run': 'Run from backup',

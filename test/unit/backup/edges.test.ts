@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { backupTransaction, diskNodes } from '../../../node-cgi/backup/engine';
-import { dirProblem, findDeviceArgs, mountArgs, parseMountInfo } from '../../../node-cgi/backup/target';
+import { dirProblem, findDeviceArgs, mountArgs, parseBlkidExport, parseMountInfo } from '../../../node-cgi/backup/target';
 import { cronLine } from '../../../node-cgi/backup/cron';
 
 const T = suite('backupTransaction');
@@ -38,12 +38,42 @@ N.run();
 
 const A = suite('argv builders');
 A('should find a device by label or UUID without blkid\'s cache', () => {
-  assert.equal(findDeviceArgs({ type: 'device', label: 'BACKUP1' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'LABEL=BACKUP1']);
-  assert.equal(findDeviceArgs({ type: 'device', uuid: '1A2B-3C4D' }), ['blkid', '-c', '/dev/null', '-o', 'device', '-t', 'UUID=1A2B-3C4D']);
+  assert.equal(findDeviceArgs({ type: 'device', label: 'BACKUP1' }), ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=BACKUP1']);
+  assert.equal(findDeviceArgs({ type: 'device', uuid: '1A2B-3C4D' }), ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'UUID=1A2B-3C4D']);
 });
-A('should mount nosuid, nodev, noexec always, and noatime unless options are given', () => {
-  assert.equal(mountArgs({ type: 'device', label: 'B' }, '/dev/sdb1', '/run/m'), ['mount', '-o', 'nosuid,nodev,noexec,noatime', '/dev/sdb1', '/run/m']);
-  assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'sync' }, '/dev/sdb1', '/run/m'), ['mount', '-t', 'ext4', '-o', 'nosuid,nodev,noexec,sync', '/dev/sdb1', '/run/m']);
+A('should mount with noatime unless options are given, never with suid, devices or programs', () => {
+  const ext4 = { device: '/dev/sdb1', fstype: 'ext4' };
+  assert.equal(mountArgs({ type: 'device', label: 'B' }, ext4, '/run/m', null), ['mount', '-t', 'ext4', '-o', 'noatime,nosuid,nodev,noexec', '/dev/sdb1', '/run/m']);
+  assert.equal(mountArgs({ type: 'device', label: 'B', fstype: 'ext4', options: 'sync' }, { device: '/dev/sdb1' }, '/run/m', null),
+    ['mount', '-t', 'ext4', '-o', 'sync,nosuid,nodev,noexec', '/dev/sdb1', '/run/m']);
+});
+A('should give the node\'s user a FAT-like filesystem through mount options, and a Unix one not', () => {
+  const owner = { uid: 998, gid: 997 };
+  assert.equal(mountArgs({ type: 'device', label: 'B' }, { device: '/dev/sdb1', fstype: 'vfat' }, '/m', owner),
+    ['mount', '-t', 'vfat', '-o', 'noatime,uid=998,gid=997,umask=0007,nosuid,nodev,noexec', '/dev/sdb1', '/m']);
+  assert.equal(mountArgs({ type: 'device', label: 'B' }, { device: '/dev/sdb1', fstype: 'xfs' }, '/m', owner)[4], 'noatime,nosuid,nodev,noexec');
+});
+const BAD_MOUNTS: [string, Record<string, string>, { device: string; fstype?: string }, RegExp][] = [
+  ['a filesystem blkid does not know', {}, { device: '/dev/sdb1' }, /filesystem of \/dev\/sdb1 is unknown/],
+  ['a filesystem not for backups', {}, { device: '/dev/sdb1', fstype: 'squashfs' }, /is squashfs; a backup device may have/],
+  ['suid', { options: 'suid' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"suid" is not a mount option a storage may set/],
+  ['exec', { options: 'noatime,exec' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"exec" is not a mount option/],
+  ['a loop file', { options: 'loop' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"loop" is not a mount option/],
+  ['a mount helper', { options: 'helper=x' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"helper=x" is not a mount option/],
+  ['an owner of its own', { options: 'uid=0' }, { device: '/dev/sdb1', fstype: 'vfat' }, /"uid=0" is not a mount option/],
+  ['a value with a comma trick', { options: 'errors=remount-ro=x' }, { device: '/dev/sdb1', fstype: 'ext4' }, /"errors=remount-ro=x" is not a mount option/],
+  ['a device blkid would not name', {}, { device: '/dev/../etc/passwd', fstype: 'ext4' }, /not a device/],
+  ['a file outside /dev', {}, { device: '/tmp/disk.img', fstype: 'ext4' }, /not a device/],
+];
+for (const [why, extra, found, err] of BAD_MOUNTS) {
+  A(`should refuse to mount ${why}`, () => {
+    assert.throws(() => mountArgs({ type: 'device', label: 'B', ...extra }, found, '/m', null), err);
+  });
+}
+A('should read the devices blkid found, with their filesystems', () => {
+  assert.equal(parseBlkidExport('DEVNAME=/dev/sdb1\nLABEL=BACKUP1\nUUID=1A2B-3C4D\nTYPE=vfat\n\nDEVNAME=/dev/loop3\nLABEL=BACKUP1\n'),
+    [{ device: '/dev/sdb1', fstype: 'vfat' }, { device: '/dev/loop3' }]);
+  assert.equal(parseBlkidExport(''), []);
 });
 A.run();
 
@@ -58,13 +88,14 @@ M('should read mount point, source and type, unescaping spaces', () => {
 M.run();
 
 const C = suite('cronLine');
-C('should run the tick each minute as root for this root and node', () => {
-  assert.is(cronLine({ root: '/', node: 'pve1', nodeBin: '/usr/bin/node', ramvm: '/usr/lib/ramvm/bin/ramvm', log: '/var/log/ramvm/backup-tick.log' }),
-    '* * * * * root RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1\n');
+C('should run the tick each minute as the given user for this root and node', () => {
+  assert.is(cronLine({ user: 'ramvm', root: '/', node: 'pve1', nodeBin: '/usr/bin/node', ramvm: '/usr/lib/ramvm/bin/ramvm', log: '/var/log/ramvm/backup-tick.log' }),
+    '* * * * * ramvm RAMVM_ROOT=/ RAMVM_NODE=pve1 /usr/bin/node /usr/lib/ramvm/bin/ramvm backup tick >>/var/log/ramvm/backup-tick.log 2>&1\n');
 });
 C('should refuse a path that the shell would interpret', () => {
-  assert.throws(() => cronLine({ root: '/tmp/a b', node: 'n', nodeBin: '/n', ramvm: '/r', log: '/l' }), /unsafe/);
-  assert.throws(() => cronLine({ root: '/', node: 'n;reboot', nodeBin: '/n', ramvm: '/r', log: '/l' }), /unsafe/);
+  assert.throws(() => cronLine({ user: 'ramvm', root: '/tmp/a b', node: 'n', nodeBin: '/n', ramvm: '/r', log: '/l' }), /unsafe/);
+  assert.throws(() => cronLine({ user: 'ramvm', root: '/', node: 'n;reboot', nodeBin: '/n', ramvm: '/r', log: '/l' }), /unsafe/);
+  assert.throws(() => cronLine({ user: 'root root', root: '/', node: 'n', nodeBin: '/n', ramvm: '/r', log: '/l' }), /user has characters unsafe/);
 });
 C.run();
 

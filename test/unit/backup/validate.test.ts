@@ -50,6 +50,7 @@ const badStorages: [string, string, Record<string, unknown>, string][] = [
   ['helper=: umount would run another program', 'x', { type: 'device', label: 'B', options: 'helper=x' }, 'options'],
   ['an option value it does not take', 'x', { type: 'device', label: 'B', options: 'errors=panic' }, 'options'],
   ['a flag given a value', 'x', { type: 'device', label: 'B', options: 'noatime=1' }, 'options'],
+  ['an owner of its own: the node\'s user owns a FAT disk\'s files', 'x', { type: 'device', label: 'B', options: 'uid=0' }, 'options'],
   ['a path in /etc', 'x', { type: 'dir', path: '/etc/ramvm' }, 'path'],
   ['a path in /proc', 'x', { type: 'dir', path: '/proc/1' }, 'path'],
   ['a path in /dev', 'x', { type: 'dir', path: '/dev/shm/x' }, 'path'],
@@ -66,7 +67,7 @@ S('should refuse a path in a folder of the node the caller names (its config, ru
   assert.equal(parseStorage('x', { type: 'dir', path: '/srv/ramvm/var/lib/vz/imagesX' }, node), { type: 'dir', path: '/srv/ramvm/var/lib/vz/imagesX' });
 });
 S('should take the mount options a backup disk needs', () => {
-  const opts = 'noatime,errors=remount-ro,uid=0,umask=077,iocharset=utf8,compress=zstd,commit=60';
+  const opts = 'noatime,errors=remount-ro,iocharset=utf8,compress=zstd,commit=60';
   assert.equal(parseStorage('usb', { type: 'device', label: 'B', options: opts }), { type: 'device', label: 'B', options: opts });
 });
 S.run();

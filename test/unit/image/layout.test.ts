@@ -42,12 +42,13 @@ G.run();
 const L = suite('nodeLighttpdConfig');
 const host = { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' };
 L('should map the build paths of the real config to the node paths', () => {
-  const conf = nodeLighttpdConfig(lighttpdConfig({ root: '/', listen: '0.0.0.0', port: 8006, node: NODE_NAME_PLACEHOLDER }), host);
+  const conf = nodeLighttpdConfig(lighttpdConfig({ root: '/', listen: '0.0.0.0', port: 8006, node: NODE_NAME_PLACEHOLDER, runAs: 'ramvm', errorlog: '/var/log/lighttpd-error.log' }), host);
   assert.match(conf, /server.document-root = "\/opt\/ramvm\/dist\/www"/);
   assert.match(conf, /cgi.assign = \( ".cgi" => "\/usr\/bin\/node" \)/);
   assert.match(conf, /"PATH" => "\/usr\/sbin:\/usr\/bin:\/sbin:\/bin"/);
   assert.match(conf, /"RAMVM_ROOT" => "\/"/);
-  assert.match(conf, /server.errorlog = "\/var\/log\/ramvm\/lighttpd-error.log"/);
+  assert.match(conf, /server.errorlog = "\/var\/log\/lighttpd-error.log"/);
+  assert.match(conf, /server.username = "ramvm"\nserver.groupname = "ramvm"/);
   assert.not.ok(conf.includes(DIST + '/'), 'no build path left');
 });
 L('should fail when a build path it expects is not in the config', () => {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { useTempRoot } from '../../helpers/temp-root';
 import {
   paths, backupStoppedFile, catalogFile, deviceMountPoint, guestConfigFile, guestImagesDir, guestRunFile, isoFile, lockDir,
-  joinTaskTokenFile, nodeSettingsFile, pathsFor, scratchFile, taskFile,
+  joinTaskTokenFile, nodeKey, nodeSettingsFile, pathsFor, registryDir, scratchFile, taskFile,
 } from '../../../node-cgi/lib/paths';
 
 const P = suite('pathsFor');
@@ -17,7 +17,7 @@ const TABLE: [string, string][] = [
   ['restoreSettings', 'etc/ramvm/backup/restore.json'],
   ['iso', 'var/lib/vz/template/iso'], ['images', 'var/lib/vz/images'], ['dump', 'var/lib/vz/dump'],
   ['qemuRun', 'run/ramvm/qemu'], ['locks', 'run/ramvm/lock'], ['backupStopped', 'run/ramvm/backup-stopped'],
-  ['backupMounts', 'run/ramvm/backup-mnt'], ['loginThrottle', 'run/ramvm/login-throttle.json'],
+  ['loginThrottle', 'run/ramvm/login-throttle.json'],
   ['accelCache', 'run/ramvm/accel.json'], ['nodeCpuSample', 'run/ramvm/node.cpu.json'],
   ['tasks', 'var/log/ramvm/tasks'], ['auditLog', 'var/log/ramvm/audit.log'], ['backupTickLog', 'var/log/ramvm/backup-tick.log'],
   ['nodeCert', 'etc/ramvm/priv/node.crt'], ['nodeKey', 'etc/ramvm/priv/node.key'], ['nodePem', 'etc/ramvm/priv/node.pem'],
@@ -29,6 +29,9 @@ const TABLE: [string, string][] = [
 P('should put every folder and file of the table below the root', () => {
   const p = pathsFor('/tmp/r', '/opt/dist') as unknown as Record<string, string>;
   for (const [field, below] of TABLE) assert.is(p[field], `/tmp/r/${below}`, field);
+});
+P('should put backup mount points in the node\'s root-owned registry, not in its data tree', () => {
+  assert.is(pathsFor('/tmp/r', '/d').backupMounts, `/run/ramvm-root/${nodeKey('/tmp/r')}/mnt`);
 });
 P('should find the CLI beside the CGIs in dist', () => {
   assert.is(pathsFor('/tmp/r', '/opt/dist').ramvmBin, '/opt/dist/bin/ramvm');
@@ -52,13 +55,22 @@ O('should place the files of one object below the root of this process', () => {
     [lockDir('vm-start'), 'run/ramvm/lock/vm-start.lock'],
     [catalogFile('usb'), 'etc/ramvm/backup/catalog-usb.json'],
     [backupStoppedFile(101), 'run/ramvm/backup-stopped/101.json'],
-    [deviceMountPoint('usb'), 'run/ramvm/backup-mnt/usb'],
     [scratchFile('screendump-101.png'), 'run/ramvm/qemu/.screendump-101.png'],
     [joinTaskTokenFile('join-0123456789abcdef'), 'run/ramvm/join-0123456789abcdef'],
   ];
   for (const [path, below] of objects) assert.is(path, `${root.path}/${below}`);
+  assert.is(deviceMountPoint('usb'), `${registryDir(root.path)}/mnt/usb`);
 });
 O.run();
+
+const K = suite('nodeKey');
+K('should name a data root by 16 hex digits of its absolute path, the same for every spelling', () => {
+  assert.match(nodeKey('/'), /^[0-9a-f]{16}$/);
+  assert.is(nodeKey('/tmp/r'), nodeKey('/tmp/x/../r/'));
+  assert.is.not(nodeKey('/tmp/r'), nodeKey('/tmp/r2'));
+  assert.is(registryDir('/tmp/r'), `/run/ramvm-root/${nodeKey('/tmp/r')}`);
+});
+K.run();
 
 const F = suite('paths');
 let saved: [string | undefined, string | undefined];

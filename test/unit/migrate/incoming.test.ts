@@ -1,6 +1,6 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { checkedIncoming } from '../../../node-cgi/migrate/incoming';
+import { checkedIncoming, isGoLine } from '../../../node-cgi/migrate/incoming';
 
 const config = {
   vmid: 101, name: 'web', node: 'n1', type: 'kvm', memory: 64, sockets: 1, cores: 1, ostype: 'l26', onboot: false, cdrom: null,
@@ -38,3 +38,18 @@ for (const [body, message, why] of [
   I(`should refuse ${why}`, () => assert.throws(() => checkedIncoming(101, body), message));
 }
 I.run();
+
+const G = suite('isGoLine');
+const token = 'ab'.repeat(32);
+G('should take "go" with the migration\'s token', () => assert.ok(isGoLine(`go ${token}`, token)));
+// [line, reason]
+for (const [line, why] of [
+  [`go ${'cd'.repeat(32)}`, 'another token'],
+  [`go ${token.slice(0, 62)}`, 'a token cut short'],
+  [`go ${token} `, 'anything after the token'],
+  [`GO ${token}`, 'another word'],
+  ['go', 'no token'],
+] as [string, string][]) {
+  G(`should refuse ${why}`, () => assert.not.ok(isGoLine(line, token)));
+}
+G.run();

@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { useTempRoot } from '../../helpers/temp-root';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { guestRunFile, nodeName, paths } from '../../../node-cgi/lib/paths';
@@ -65,11 +65,19 @@ O('should see no process without a pidfile', () => {
   assert.is(g.pid, null);
   assert.is(g.stale, false);
 });
-O('should take a pidfile whose process is not this guest\'s QEMU for a crash', () => {
+O('should take a pid record whose process is gone while QEMU\'s work socket is left for a crash', () => {
   writeFileSync(guestRunFile(990, 'pid'), `${process.pid}\n`);
+  writeFileSync(guestRunFile(990, 'qmp'), '');
   const g = openGuest(990);
   assert.is(g.pid, null);
   assert.is(g.stale, true);
+  rmSync(guestRunFile(990, 'qmp'));
+});
+O('should take a pid record whose QEMU removed its work socket for a guest that powered off', () => {
+  writeFileSync(guestRunFile(990, 'pid'), `${process.pid}\n`);
+  const g = openGuest(990);
+  assert.is(g.pid, null);
+  assert.is(g.stale, false);
 });
 O('should find the guest\'s own QEMU by its pidfile and argv', async () => {
   qemu = fakeGuestQemu(990);

@@ -29,7 +29,7 @@ function vm(over: Partial<VmConfig> = {}): VmConfig {
 function env(over: Partial<QemuEnv> = {}): QemuEnv {
   return {
     accel: 'tcg',
-    files: { pid: `${RUN}/101.pid`, qmp: `${RUN}/101.qmp`, statusQmp: `${RUN}/101.status.qmp`, vnc: `${RUN}/101.vnc`, serialLog: `${RUN}/101.serial.log` },
+    files: { qmp: `${RUN}/101.qmp`, statusQmp: `${RUN}/101.status.qmp`, vnc: `${RUN}/101.vnc`, serialLog: `${RUN}/101.serial.log` },
     diskPath: (d) => `/r/images/101/${d.file}`,
     isoPath: (n) => `/r/iso/${n}`,
     bridges: new Set(),
@@ -49,13 +49,14 @@ Q('should build the whole command line of a default guest under TCG', () => {
     '-name', 'web,process=ramvm-101',
     '-no-user-config',
     '-nodefaults',
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
     '-machine', 'pc',
     '-accel', 'tcg',
     '-cpu', 'max',
     '-m', '512',
     '-smp', '2,sockets=1,cores=2,threads=1',
-    '-pidfile', `${RUN}/101.pid`,
-    '-daemonize',
+    '-chardev', 'stdio,id=ready,signal=off',
+    '-mon', 'chardev=ready,mode=control',
     '-chardev', `socket,id=qmp,path=${RUN}/101.qmp,server=on,wait=off`,
     '-mon', 'chardev=qmp,mode=control',
     '-chardev', `socket,id=qmp-status,path=${RUN}/101.status.qmp,server=on,wait=off`,
@@ -130,9 +131,15 @@ Q('should put an ISO into the CD-ROM drive', () => {
   const drives = values(qemuArgs(vm({ cdrom: 'debian-12.iso' }), env()), '-drive');
   assert.is(drives[0], 'if=none,id=drive-cdrom,media=cdrom,readonly=on,file=/r/iso/debian-12.iso,format=raw');
 });
+Q('should sandbox every guest and never daemonize or change its user itself', () => {
+  for (const accel of ['tcg', 'kvm'] as const) {
+    const argv = qemuArgs(vm(), env({ accel }));
+    assert.equal(values(argv, '-sandbox'), ['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
+    for (const flag of ['-daemonize', '-runas', '-pidfile']) assert.not.ok(argv.includes(flag), `no ${flag}`);
+  }
+});
 Q('should double commas in paths inside QEMU options', () => {
-  const argv = qemuArgs(vm(), env({ files: { pid: '/a,b/101.pid', qmp: '/a,b/101.qmp', statusQmp: '/a,b/s.qmp', vnc: '/a,b/101.vnc', serialLog: '/a,b/s.log' }, diskPath: () => '/a,b/d.qcow2' }));
-  assert.equal(values(argv, '-pidfile'), ['/a,b/101.pid']);
+  const argv = qemuArgs(vm(), env({ files: { qmp: '/a,b/101.qmp', statusQmp: '/a,b/s.qmp', vnc: '/a,b/101.vnc', serialLog: '/a,b/s.log' }, diskPath: () => '/a,b/d.qcow2' }));
   assert.equal(values(argv, '-vnc'), ['unix:/a,,b/101.vnc']);
   assert.ok(values(argv, '-chardev').includes('socket,id=qmp,path=/a,,b/101.qmp,server=on,wait=off'));
   assert.ok(values(argv, '-drive').some((d) => d.includes('file=/a,,b/d.qcow2,format=')));
@@ -165,6 +172,15 @@ Q('should start paused (-S) only when a NIC starts with its link down', () => {
   assert.not.ok(startsPaused(vm()));
   // The NIC itself is attached as usual; only its link is set down before the vCPUs run.
   assert.equal(values(argv, '-device').filter((d) => d.startsWith('rtl8139')), ['rtl8139,netdev=netdev0,mac=02:52:4D:00:00:01,id=net0,bootindex=3']);
+});
+Q('should wait for a migration stream (-S once, -incoming defer) for a guest arriving live, and not otherwise', () => {
+  const unplugged = vm({ nics: [{ ...vm().nics[0]!, linkDown: true }] });
+  for (const cfg of [vm(), unplugged]) {
+    const argv = qemuArgs(cfg, env({ incoming: true }));
+    assert.is(argv.filter((a) => a === '-S').length, 1);
+    assert.equal(values(argv, '-incoming'), ['defer']);
+  }
+  assert.not.ok(qemuArgs(vm(), env()).includes('-incoming'));
 });
 Q.run();
 

@@ -2,7 +2,7 @@ import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { faultOf, faultRefusal, isGuestCmdline, keepsProcessOnShutdown, parsePidfile, parseQueryStatus, stateOf } from '../../../node-cgi/vm/status';
+import { faultOf, faultRefusal, isGuestCmdline, isGuestOfNode, keepsProcessOnShutdown, parsePidfile, parseQueryStatus, stateOf } from '../../../node-cgi/vm/status';
 
 const FIX = join(__dirname, 'fixtures');
 /** A real QEMU 7.2 /proc/<pid>/cmdline of guest 101 ("-name web (test),process=ramvm-101"). */
@@ -36,6 +36,19 @@ C('should accept a QEMU started by its full path', () => {
   assert.ok(isGuestCmdline(['/usr/bin/qemu-system-x86_64', '-name', 'a,process=ramvm-7'].join('\0'), 7));
 });
 C.run();
+
+const N = suite('isGuestOfNode');
+const argvOf = (qmp: string, vmid = 101) => ['qemu-system-x86_64', '-name', `web,process=ramvm-${vmid}`, '-chardev', `socket,id=qmp,path=${qmp},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control'];
+N('should recognise this node\'s guest 101 by its work socket', () => {
+  assert.ok(isGuestOfNode(argvOf('/tmp/r1/run/ramvm/qemu/101.qmp'), 101, '/tmp/r1/run/ramvm/qemu/101.qmp'));
+  assert.ok(isGuestOfNode(argvOf('/tmp/a,,b/101.qmp'), 101, '/tmp/a,b/101.qmp'), 'commas doubled as qemuArgs writes them');
+});
+N('should refuse guest 101 of another node on the same machine, and another guest', () => {
+  assert.not.ok(isGuestOfNode(argvOf('/tmp/r2/run/ramvm/qemu/101.qmp'), 101, '/tmp/r1/run/ramvm/qemu/101.qmp'));
+  assert.not.ok(isGuestOfNode(argvOf('/tmp/r1/run/ramvm/qemu/101.qmp', 102), 101, '/tmp/r1/run/ramvm/qemu/101.qmp'));
+  assert.not.ok(isGuestOfNode(['bash', '-c', 'socket,id=qmp,path=/tmp/r1/run/ramvm/qemu/101.qmp,server=on,wait=off process=ramvm-101'], 101, '/tmp/r1/run/ramvm/qemu/101.qmp'));
+});
+N.run();
 
 const Q = suite('parseQueryStatus');
 Q('should read the run state of real QEMU answers', () => {
