@@ -88,6 +88,24 @@ export const KIOSK_ELF: Readonly<Record<KioskPartName, readonly HostFile[]>> = {
   ],
 };
 
+/**
+ * The kiosk's two folders lie in /run itself (root's, 0755), outside the
+ * node user's run/ramvm: that one is ramvm:ramvm 0750 on a separated node,
+ * so the kiosk user could not reach them through it, and ramvm, its owner,
+ * could rename them and put a folder of its own in their place, whose
+ * `enabled` the runner (root) would source.
+ */
+export const KIOSK_RUN_PARENT = '/run';
+/** The kiosk user's home (HOME, caches, cog.log): a tmpfs the engine may write (kiosk:kiosk 0700). */
+export const KIOSK_RUN = `${KIOSK_RUN_PARENT}/kiosk`;
+/**
+ * Root's side of the kiosk, which the kiosk user may enter but not change
+ * (root:kiosk 0710): whether the kiosk runs (sourced by the runner, which is
+ * root), weston's socket (root:kiosk 0660) and log, the pid files, the trust
+ * file. Nothing root reads or writes lies in the engine's home.
+ */
+export const KIOSK_DISPLAY_DIR = `${KIOSK_RUN_PARENT}/kiosk-display`;
+
 /** Links the kiosk adds: path → target. */
 export const KIOSK_LINKS: Readonly<Record<string, string>> = {
   [`${LIB}/libWPEBackend-fdo-1.0.so`]: 'libWPEBackend-fdo-1.0.so.1',
@@ -96,7 +114,7 @@ export const KIOSK_LINKS: Readonly<Record<string, string>> = {
   // udevadm is udevd when called by this name.
   '/usr/lib/systemd/systemd-udevd': '/usr/bin/udevadm',
   // GnuTLS's trust store: the node's own certificate, written there at boot, and nothing else.
-  '/etc/ssl/certs/ca-certificates.crt': '/run/ramvm/kiosk-display/trust.crt',
+  '/etc/ssl/certs/ca-certificates.crt': `${KIOSK_DISPLAY_DIR}/trust.crt`,
 };
 
 /** Data files and folders copied as they are (folders whole). */
@@ -127,15 +145,6 @@ export const KIOSK_MODULES = ['i915', 'bochs', 'virtio_gpu', 'ast', 'mgag200', '
 /** Loaded by the set-up when the kiosk may run (the display drivers come with the coldplug, by modalias). */
 export const KIOSK_INPUT_MODULE = 'evdev';
 
-/** The kiosk user's home (HOME, caches, cog.log): a tmpfs the engine may write. */
-export const KIOSK_RUN = '/run/ramvm/kiosk';
-/**
- * Root's side of the kiosk, which the kiosk user may enter but not change
- * (root:kiosk 0710): whether the kiosk runs (sourced by the runner, which is
- * root), weston's socket (root:kiosk 0660) and log, the pid files, the trust
- * file. Nothing root reads or writes lies in the engine's home.
- */
-export const KIOSK_DISPLAY_DIR = '/run/ramvm/kiosk-display';
 /** weston's socket, in KIOSK_DISPLAY_DIR (its XDG_RUNTIME_DIR); cog's WAYLAND_DISPLAY is the whole path. */
 export const KIOSK_WAYLAND_SOCKET = 'wayland-0';
 /** The page the kiosk shows; `?kiosk` turns on the web app's kiosk mode. */

@@ -223,6 +223,7 @@ function kiosk(params: BootParams): void {
   if (!d.run) return;
   mkdirSync(`${KIOSK_RUN}/cache`, { recursive: true });
   for (const f of [KIOSK_RUN, `${KIOSK_RUN}/cache`]) chownSync(f, KIOSK_USER.uid, KIOSK_USER.gid);
+  chmodSync(KIOSK_RUN, 0o700);
   mkdirSync(KIOSK_DISPLAY_DIR, { recursive: true });
   chownSync(KIOSK_DISPLAY_DIR, 0, KIOSK_USER.gid);
   chmodSync(KIOSK_DISPLAY_DIR, 0o710);

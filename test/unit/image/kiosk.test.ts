@@ -1,10 +1,11 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
-  KIOSK_ICU_LANGS, KIOSK_MIN_RAM_MIB, KIOSK_URL, icuDataAssembly, icuDataDrop, icuDataLocation, KIOSK_USER, WESTON_INI, assignLibraries, cogArgs, cogEnv, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskEnabledVars,
+  KIOSK_DISPLAY_DIR, KIOSK_ICU_LANGS, KIOSK_LINKS, KIOSK_MIN_RAM_MIB, KIOSK_RUN, KIOSK_URL, icuDataAssembly, icuDataDrop, icuDataLocation, KIOSK_USER, WESTON_INI, assignLibraries, cogArgs, cogEnv, contentFilter, drmCards, kioskAccounts, kioskDecision, kioskEnabledVars,
   kioskInittab, kioskMdevConf, kioskUrl, memTotalMiB, runnerScript, undefinedZ3Symbols, westonArgs, z3StubAssembly,
 } from '../../../build/image/kiosk';
 import { LANGS } from '../../../web/i18n';
+import { DATA_DIRS } from '../../../node-cgi/root/setup';
 
 const C = suite('contentFilter');
 C('should block everything, then let only https and wss of the node\'s own port through', () => {
@@ -29,7 +30,7 @@ A('should run cog in a Wayland window of weston with the filter', () => {
   assert.ok(a.some((x) => x.startsWith('--content-filter=')));
   assert.not.ok(a.includes('--ignore-tls-errors'), 'TLS errors are never ignored');
   assert.ok(a.every((x) => !/=$/.test(x)), 'every boolean option carries its value (else GOption eats the next word)');
-  assert.is(cogEnv().WAYLAND_DISPLAY, '/run/ramvm/kiosk-display/wayland-0');
+  assert.is(cogEnv().WAYLAND_DISPLAY, '/run/kiosk-display/wayland-0');
 });
 A('should run weston on the kiosk\'s VT with DRM, the software renderer and the kiosk shell', () => {
   const w = westonArgs();
@@ -38,6 +39,15 @@ A('should run weston on the kiosk\'s VT with DRM, the software renderer and the 
   assert.match(WESTON_INI, /^require-input=false$/m, 'a screen without a keyboard still shows the UI');
 });
 A.run();
+
+const F = suite('KIOSK_RUN / KIOSK_DISPLAY_DIR');
+F('should keep the kiosk\'s folders out of the data tree the node\'s user owns (closed to the kiosk user, and ramvm could swap them)', () => {
+  for (const dir of [KIOSK_RUN, KIOSK_DISPLAY_DIR]) {
+    for (const data of DATA_DIRS) assert.not.ok(`${dir}/`.startsWith(`/${data}/`), `${dir} lies in /${data}`);
+  }
+  assert.is(KIOSK_LINKS['/etc/ssl/certs/ca-certificates.crt'], `${KIOSK_DISPLAY_DIR}/trust.crt`);
+});
+F.run();
 
 const U = suite('kioskUrl / kioskEnabledVars');
 U('should open the node\'s own page, with the blanking time when one is set', () => {
@@ -57,16 +67,16 @@ U.run();
 const R = suite('runnerScript');
 R('should sleep unless enabled, run weston as root on tty7 and cog as the kiosk user in it', () => {
   const s = runnerScript();
-  assert.match(s, /if \[ ! -f \/run\/ramvm\/kiosk-display\/enabled \]; then exec sleep/, 'root sources a file only root can write');
+  assert.match(s, /if \[ ! -f \/run\/kiosk-display\/enabled \]; then exec sleep/, 'root sources a file only root can write');
   assert.match(s, /chvt 7/);
-  assert.match(s, /setsid env -i PATH=\/usr\/bin:\/bin XDG_RUNTIME_DIR=\/run\/ramvm\/kiosk-display XKB_DEFAULT_LAYOUT="\$KIOSK_KEYMAP" weston /);
-  assert.match(s, /chgrp kiosk \/run\/ramvm\/kiosk-display\/wayland-0 2>\/dev\/null && chmod 0660/, 'weston\'s socket for the kiosk user only');
+  assert.match(s, /setsid env -i PATH=\/usr\/bin:\/bin XDG_RUNTIME_DIR=\/run\/kiosk-display XKB_DEFAULT_LAYOUT="\$KIOSK_KEYMAP" weston /);
+  assert.match(s, /chgrp kiosk \/run\/kiosk-display\/wayland-0 2>\/dev\/null && chmod 0660/, 'weston\'s socket for the kiosk user only');
   assert.match(s, /setsid su -s \/bin\/sh kiosk -c/, 'cog in a session of its own, as the kiosk user');
   assert.match(s, /GALLIUM_DRIVER='llvmpipe'/);
-  assert.match(s, / '\$KIOSK_URL' >>\/run\/ramvm\/kiosk\/cog\.log 2>&1" <\/dev\/null >\/dev\/null/, 'the URL is quoted ("?" is a glob); cog writes its own log as the kiosk user');
+  assert.match(s, / '\$KIOSK_URL' >>\/run\/kiosk\/cog\.log 2>&1" <\/dev\/null >\/dev\/null/, 'the URL is quoted ("?" is a glob); cog writes its own log as the kiosk user');
   assert.match(s, /kill -TERM -"\$1"/, 'stopping one stops its whole group');
   assert.match(s, /read -r vt < \/sys\/class\/tty\/tty0\/active\n  if \[ "\$vt" != tty7 \]; then/, 'cog stops while another VT shows and starts again on tty7');
-  assert.not.match(s, />+ ?\/run\/ramvm\/kiosk\/(?!cog\.log)/, 'root writes nothing into the engine\'s home');
+  assert.not.match(s, />+ ?\/run\/kiosk\/(?!cog\.log)/, 'root writes nothing into the engine\'s home');
 });
 R.run();
 
@@ -181,7 +191,7 @@ I('should add udev, the kiosk and a tty1 console before ctrlaltdel', () => {
 });
 I('should add the kiosk user in its own group only (no device groups)', () => {
   const a = kioskAccounts('root:x:0:0:root:/root:/bin/sh\n', 'root:x:0:');
-  assert.match(a.passwd, new RegExp(`\\nkiosk:x:${KIOSK_USER.uid}:${KIOSK_USER.gid}:kiosk:/run/ramvm/kiosk:/usr/sbin/nologin\\n$`));
+  assert.match(a.passwd, new RegExp(`\\nkiosk:x:${KIOSK_USER.uid}:${KIOSK_USER.gid}:kiosk:/run/kiosk:/usr/sbin/nologin\\n$`));
   assert.is(a.group, 'root:x:0:\nkiosk:x:1000:\n');
 });
 I('should open /dev/null and /dev/urandom to every user before the standard rules', () => {
