@@ -247,6 +247,16 @@ function stageModules(s: Stage, k: { dir: string; version: string }): void {
   }
 }
 
+/**
+ * The node's lighttpd config template (HTTP; HTTPS for the kiosk variant):
+ * either way lighttpd becomes the node's user (server.username) after it
+ * bound its port, and logs where that user may write.
+ */
+export function nodeLighttpdTemplate(o: { https: boolean }): string {
+  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG, ...(o.https ? { https: true } : {}) });
+  return nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' });
+}
+
 async function stageRamvm(s: Stage): Promise<void> {
   for (const d of ['www', 'cgi', 'bin']) {
     const src = join(DIST, d);
@@ -258,8 +268,7 @@ async function stageRamvm(s: Stage): Promise<void> {
     entryPoints: [join(__dirname, 'node-setup.ts')], outfile: setup, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     minify: true, legalComments: 'none', logLevel: 'warning',
   });
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG });
-  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
+  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdTemplate({ https: false }));
   // The node's user may run the root helper, nothing else (node-cgi/root/setup.ts).
   s.write(sudoersFile(NODE_ROOT_HELPER.helper), sudoersText({ ...NODE_ROOT_HELPER, cgi: { user: CGI_USER } }), 0o440);
 }

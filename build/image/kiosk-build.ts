@@ -14,16 +14,15 @@
  */
 import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { DIST, ROOT } from '../build';
-import { lighttpdConfig } from '../server';
+import { ROOT } from '../build';
 import { writeCpio, type CpioSource } from './cpio';
-import { NODE_PORT, NODE_RAMVM_DIR, parseLdd, usrMerged, type HostFile } from './files';
-import { CACHE, OUT, makeIso, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
+import { NODE_RAMVM_DIR, parseLdd, usrMerged, type HostFile } from './files';
+import { CACHE, OUT, makeIso, nodeLighttpdTemplate, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
 import {
   HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PARTS, KIOSK_UDEV_RULES,
   KIOSK_WESTON_INI, WESTON_INI, Z3_SONAME, ICU_DATA_LIB_RE, icuDataAssembly, icuDataDrop, icuDataLocation, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
 } from './kiosk';
-import { GRUB_ENTRIES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, PARTS, nodeLighttpdConfig, type GrubEntry, type ImageSizeRow } from './layout';
+import { GRUB_ENTRIES, KIOSK_BUDGET, PARTS, type GrubEntry, type ImageSizeRow } from './layout';
 import { imageModules, loadOrder, parseModulesDep, EARLY_MODULES, BOOT_MODULES, KVM_MODULES, HARDWARE_MODULES } from './modules';
 
 /** xz with the x86 BCJ filter, 1 MiB blocks: the kiosk's code compresses ~11 MB better than with zstd. */
@@ -165,8 +164,8 @@ function stageKioskConfig(ks: KioskStage, std: Stage): void {
   ks.write('kiosk', `${NODE_RAMVM_DIR}/lib/kiosk`, runnerScript(), 0o755);
   ks.write('kiosk', KIOSK_FILTER, contentFilter());
   ks.write('kiosk', KIOSK_WESTON_INI, WESTON_INI);
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, https: true });
-  ks.write('kiosk', HTTPS_TEMPLATE, nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
+  // HTTPS, and lighttpd becomes the node's user as on the standard node.
+  ks.write('kiosk', HTTPS_TEMPLATE, nodeLighttpdTemplate({ https: true }));
   for (const [path, target] of Object.entries(KIOSK_LINKS)) ks.link('kiosk', path, target);
   for (const f of KIOSK_DATA) ks.copy('kiosk', f.path, f.path);
   if (!std.exists('/etc/inittab')) throw new Error('the standard stage has no /etc/inittab');
