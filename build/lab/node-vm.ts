@@ -86,6 +86,8 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
     '-nodefaults', '-no-user-config', '-display', 'none',
     // -vga std's device, with the mode its EDID prefers set to 1024×768 (QEMU's own default is 1280×800).
     ...(c.vga ? ['-device', `VGA,edid=on,xres=${LAB_SCREEN.width},yres=${LAB_SCREEN.height}`] : []),
+    // The screen, read over VNC on a unix socket (no TCP port): the monitor's screendump hung for good under the kiosk.
+    ...(c.vga ? ['-vnc', `unix:${run}/vnc.sock`] : []),
     // A screen means the kiosk's software renderer, whose JIT uses AVX2 where the CPU offers it: QEMU 7.2's TCG
     // crashes on its gathers, so a TCG node with a screen gets no AVX (KVM runs the host's CPU as it is).
     '-accel', c.accel, '-cpu', c.vga && c.accel === 'tcg' ? `${LAB_CPU},avx=off,avx2=off` : LAB_CPU,
@@ -156,7 +158,7 @@ export class NodeVm {
   start(): void {
     const c = this.config;
     mkdirSync(c.runDir, { recursive: true });
-    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'qemu.pid', 'serial.log']) rmSync(join(c.runDir, f), { force: true });
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'vnc.sock', 'qemu.pid', 'serial.log']) rmSync(join(c.runDir, f), { force: true });
     if (c.adminPassword !== undefined) writeFileSync(join(c.runDir, 'admin-password'), c.adminPassword, { mode: 0o600 });
     const [cmd, ...args] = nodeQemuArgs(c);
     this.startedAt = Date.now();
@@ -286,7 +288,7 @@ export class NodeVm {
         p.kill('SIGTERM');
       });
     }
-    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'vnc.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
   }
 }
 

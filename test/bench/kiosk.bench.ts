@@ -8,12 +8,12 @@
  *   to serving       power-on to the first 200 of the API over HTTPS (blank data disk)
  *   to page loaded   power-on to cog's "Loaded successfully" (the engine has the page)
  *   to login page    power-on to the login page drawn on the node's screen (QMP
- *                    screendump, the web app's kiosk marker); ratio to the bare boot
+ *                    VNC, the web app's kiosk marker); ratio to the bare boot
  *   idle RAM         MemTotal − MemAvailable inside the node 10 s after that, the engine
  *                    running; goal ≤ 600 MB for the whole kiosk node; and the PSS of
  *                    weston and the engine's three processes
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goal, type BenchResult } from '../../build/bench';
@@ -21,8 +21,9 @@ import { buildImage } from '../../build/image/image';
 import { KIOSK_BUDGET } from '../../build/image/layout';
 import { acquireLabLock } from '../../build/lab/lock';
 import { NodeVm, ensureSparseDisk, labAccel } from '../../build/lab/node-vm';
-import { parsePpm, readMarker } from '../../build/lab/screen';
+import { readMarker } from '../../build/lab/screen';
 import { freePort } from '../helpers/node';
+import { vncScreen } from '../integration/console-helpers';
 import { bareBoot, meminfo } from './image.bench';
 
 const PASSWORD = 'bench-pw';
@@ -64,17 +65,15 @@ export async function bench(): Promise<BenchResult[]> {
       const serving = await vm.waitServing(PASSWORD, 600_000);
       rows.push({ name: 'kiosk: power-on to serving (HTTPS, blank data disk)', value: serving / 1000, unit: 's', baseline: { name: 'bare boot', value: b.ms / 1000 }, ratio: serving / b.ms });
       // The engine's own word that the page is loaded (cog.log), and the page drawn on the screen (the marker).
-      const ppm = join(dir, 'screen.ppm');
       let loaded = 0;
       let shown = 0;
       const deadline = Date.now() + SCREEN_WAIT_MS;
       while (Date.now() < deadline && !shown) {
-        if (!loaded && (await vm.exec('grep -q "Loaded successfully" /run/ramvm/kiosk/cog.log')).code === 0) loaded = Date.now() - vm.startedAt;
-        await vm.screendump(ppm);
-        if (readMarker(parsePpm(readFileSync(ppm))) === 'login') shown = Date.now() - vm.startedAt;
+        if (!loaded && (await vm.exec('grep -q "Loaded successfully" /run/kiosk/cog.log')).code === 0) loaded = Date.now() - vm.startedAt;
+        if (readMarker(await vncScreen(join(vm.config.runDir, 'vnc.sock'))) === 'login') shown = Date.now() - vm.startedAt;
         else await new Promise((r) => setTimeout(r, 1000));
       }
-      if (!loaded) throw new Error('the engine never loaded the page (see /run/ramvm/kiosk/cog.log on the node)');
+      if (!loaded) throw new Error('the engine never loaded the page (see /run/kiosk/cog.log on the node)');
       rows.push({ name: 'kiosk: power-on to the page loaded by the engine (cog.log)', value: loaded / 1000, unit: 's', baseline: { name: 'bare boot', value: b.ms / 1000 }, ratio: loaded / b.ms });
       if (!shown) throw new Error(`the login page did not show on the node's screen within ${SCREEN_WAIT_MS / 1000} s`);
       rows.push({ name: 'kiosk: power-on to the login page on the node\'s screen', value: shown / 1000, unit: 's', baseline: { name: 'bare boot', value: b.ms / 1000 }, ratio: shown / b.ms });

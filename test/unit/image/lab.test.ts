@@ -74,7 +74,9 @@ Q('should give a node with a screen the standard VGA at 1024x768, and no AVX und
   assert.ok(after(a, '-device').includes('VGA,edid=on,xres=1024,yres=768'));
   assert.is(a[a.indexOf('-cpu') + 1], 'max,avx=off,avx2=off');
   assert.is(nodeQemuArgs({ ...base, vga: true, accel: 'kvm' })[a.indexOf('-cpu') + 1], 'max', 'KVM runs the CPU as it is');
+  assert.is(a[a.indexOf('-vnc') + 1], `unix:${base.runDir}/vnc.sock`, 'the screen is read over VNC on a unix socket, no TCP port');
   assert.not.ok(nodeQemuArgs(base).join(' ').includes('VGA'), 'no screen by default');
+  assert.not.ok(nodeQemuArgs(base).includes('-vnc'), 'no VNC without a screen');
 });
 Q('should boot the ISO from a CD with no kernel arguments', () => {
   const a = nodeQemuArgs({ ...base, boot: { iso: '/o/ramvm.iso' } });
