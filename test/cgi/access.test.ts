@@ -4,9 +4,10 @@
  * changes a byte under etc/ramvm.
  */
 import { suite } from '../helpers/suite';
+import { configTree } from '../helpers/config-tree';
 import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD, cgiLogin, cgiRoot, runCgi, type CgiCall } from './run-cgi';
 
@@ -26,17 +27,6 @@ function ticketAt(username: string, atS: number): string {
 
 async function call(who: Who, c: Omit<CgiCall, 'root'>) {
   return runCgi('access', { ...c, root, headers: { ...auth[who], ...c.headers } });
-}
-
-/** Every file under etc/ramvm with its content, to prove a refused request wrote nothing. */
-function snapshot(dir = join(root, 'etc/ramvm')): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    if (statSync(p).isDirectory()) Object.assign(out, snapshot(p));
-    else out[p] = readFileSync(p, 'utf8');
-  }
-  return out;
 }
 
 const S = suite('access.cgi');
@@ -184,7 +174,7 @@ const cases: Case[] = [
 ];
 
 S('should refuse every bad input with its status and code, and write nothing', async () => {
-  const before = snapshot();
+  const before = configTree(root);
   const wrong: string[] = [];
   for (const [reason, who, c, status, code] of cases) {
     const r = await call(who, { method: 'GET', ...c });
@@ -194,7 +184,7 @@ S('should refuse every bad input with its status and code, and write nothing', a
     if (/\bat [\w.]+ \(/.test(r.text)) wrong.push(`${reason}: a stack trace reached the client`);
   }
   assert.equal(wrong, []);
-  assert.equal(snapshot(), before, 'nothing under etc/ramvm changed');
+  assert.equal(configTree(root), before, 'nothing under etc/ramvm changed');
 });
 
 S('should log the failed logins in the audit log', async () => {

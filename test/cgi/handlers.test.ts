@@ -8,11 +8,12 @@
  */
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST } from '../../build/build';
 import type { Route } from '../../node-cgi/lib/cgi';
 import { suite } from '../helpers/suite';
+import { configTree } from '../helpers/config-tree';
 import { ADMIN_PASSWORD, cgiLogin, cgiRoot, parseCgiOutput, runCgi, type CgiCall } from './run-cgi';
 
 const HANDLERS = ['access', 'backup', 'console', 'iso', 'monitor', 'node', 'restore', 'storage', 'task', 'vm'];
@@ -40,17 +41,6 @@ function routesOf(handler: string): Route[] {
 let root: string;
 let admin: Record<string, string>;
 let anna: Record<string, string>;
-
-/** Every file under etc/ramvm with its content: a refused request changes none. */
-function snapshot(dir = join(root, 'etc/ramvm')): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    if (statSync(p).isDirectory()) Object.assign(out, snapshot(p));
-    else out[p] = readFileSync(p, 'utf8');
-  }
-  return out;
-}
 
 const call = (handler: string, c: Omit<CgiCall, 'root'>) => runCgi(handler, { ...c, root });
 
@@ -99,7 +89,7 @@ A('should refuse every change made with a ticket but without the CSRF header, wi
 
 A('should refuse a user without the route\'s privilege, with 403, before the handler runs', async () => {
   const wrong: string[] = [];
-  const before = snapshot();
+  const before = configTree(root);
   for (const h of HANDLERS) {
     for (const r of routesOf(h)) {
       if (typeof r.perm !== 'object') continue;
@@ -110,7 +100,7 @@ A('should refuse a user without the route\'s privilege, with 403, before the han
     }
   }
   assert.equal(wrong, []);
-  assert.equal(snapshot(), before, 'nothing written');
+  assert.equal(configTree(root), before, 'nothing written');
 });
 
 A.run();
@@ -150,11 +140,11 @@ B('should have a case for every handler', () => {
 
 for (const [h, what, c, status, code, message] of BAD) {
   B(`${h}.cgi should refuse ${what} with ${status} ${code} and write nothing`, async () => {
-    const before = snapshot();
+    const before = configTree(root);
     const r = await call(h, { ...c, headers: { ...admin, ...c.headers } });
     assert.equal([r.status, r.json?.error?.code], [status, code], r.text);
     assert.match(r.json.error.message, message);
-    assert.equal(snapshot(), before);
+    assert.equal(configTree(root), before);
   });
 }
 

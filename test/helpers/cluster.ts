@@ -18,7 +18,7 @@
  * sweeps what a killed run left (netns.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../build/server';
@@ -184,23 +184,8 @@ export async function formCluster(c: TestCluster, name = 'office'): Promise<Clie
   return api;
 }
 
-/**
- * Every file of a node's config tree (etc/ramvm) with its bytes, for
- * "nothing changed" checks: compare two snapshots with assert.equal.
- */
-export function configTree(root: string): Record<string, string> {
-  const base = join(root, 'etc/ramvm');
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[p.slice(base.length + 1)] = readFileSync(p).toString('base64');
-    }
-  };
-  walk(base);
-  return out;
-}
+/** Snapshots of a node's etc/ramvm (config-tree.ts), here for the cluster's tests too. */
+export { configTree } from './config-tree';
 
 /** The node's certificate fingerprint, read from its root. */
 export function fingerprintOfNode(n: ClusterTestNode): string {

@@ -11,11 +11,23 @@
  *   after.each fails   the other hooks still run, and the process exits non-zero
  *
  * build/test.ts counts each "HOOK FAILED" line as a failure.
+ *
+ * A suite that took SLOW_SUITE_MS or more says how long on stderr, which
+ * reaches the terminal while the suite's own output waits for its end: the
+ * suite's time budget (the whole `npm test` under 30 min) is read from there.
  */
 import { suite as uvuSuite, type Callback, type Test } from 'uvu';
 
 /** Printed once per failed `after`/`after.each` hook; build/test.ts counts these lines. */
 export const HOOK_FAILED = 'HOOK FAILED';
+
+/** Suites at least this slow print their time. */
+export const SLOW_SUITE_MS = 20_000;
+
+/** "  suite node image: 312.4 s" for a slow suite, else nothing. */
+export function suiteTimeLine(name: string, ms: number): string {
+  return ms >= SLOW_SUITE_MS ? `  suite ${name}: ${(ms / 1000).toFixed(1)} s\n` : '';
+}
 
 let afterHookFailures = 0;
 process.on('exit', () => {
@@ -47,8 +59,13 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
   const s = uvuSuite<T>(name, context);
   let beforeFailure: { error: unknown } | undefined;
   let reported = false;
+  let startedAt: number | undefined;
+  const mark = () => {
+    startedAt ??= Date.now();
+  };
 
   const guard = (fn: Callback<T>): Callback<T> => async (ctx) => {
+    mark();
     if (beforeFailure) {
       const first = !reported;
       reported = true;
@@ -69,6 +86,7 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
   t.skip = (testName, fn) => s.skip(testName, fn);
   const before = (fn: Callback<T>) =>
     s.before(async (ctx) => {
+      mark();
       if (beforeFailure) return;
       try {
         await fn(ctx);
@@ -85,6 +103,7 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
     // A suite without tests would hide its failed `before`: report it from `after`.
     s.after(async () => {
       if (beforeFailure && !reported) reportHookFailure(name, 'before', beforeFailure.error);
+      if (startedAt !== undefined) process.stderr.write(suiteTimeLine(name, Date.now() - startedAt));
     });
     s.run();
   };

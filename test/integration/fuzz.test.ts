@@ -17,12 +17,10 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { startTestNode, type TestNode } from '../helpers/node';
 import { loadRoutes, routeUrl, sampleParams, type HandlerRoute } from '../helpers/routes';
+import { configTree, treeChanges } from '../helpers/config-tree';
 
 const ROUTES = loadRoutes();
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
@@ -110,26 +108,6 @@ const INTERNAL_TEXT = [
   /in JSON at position/, /\bE(NOENT|ACCES|PERM|ISDIR|NOTDIR|EXIST)\b/, /qemu-(system|img)/, /\bQMP\b/, /\.cgi\b/, /node_modules/,
   /Maximum call stack/,
 ];
-
-/** sha256 of every file under etc/ramvm, by relative path. */
-function configTree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string, rel: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const full = join(dir, name);
-      const st = statSync(full);
-      if (st.isDirectory()) walk(full, `${rel}${name}/`);
-      else out.set(`${rel}${name}`, createHash('sha256').update(readFileSync(full)).digest('hex'));
-    }
-  };
-  walk(join(root, 'etc/ramvm'), '');
-  return out;
-}
-
-function treeChanges(a: Map<string, string>, b: Map<string, string>): string[] {
-  const keys = new Set([...a.keys(), ...b.keys()]);
-  return [...keys].filter((k) => a.get(k) !== b.get(k)).sort();
-}
 
 interface Case {
   why: string;
