@@ -137,12 +137,6 @@ export async function labAccel(env: NodeJS.ProcessEnv = process.env, probe: Prob
   return { accel: v.accel, reason: `auto: ${v.reason}` };
 }
 
-/** The human monitor's screendump command line; the file name must be one word (the monitor splits on spaces). */
-export function screendumpHmp(file: string, format: 'ppm' | 'png'): string {
-  if (!/^[A-Za-z0-9_./+-]+$/.test(file)) throw new Error(`a screendump file name the monitor can take (no spaces or quotes): ${JSON.stringify(file)}`);
-  return format === 'png' ? `screendump ${file} -f png` : `screendump ${file}`;
-}
-
 export class NodeVm {
   proc?: ChildProcess;
   /** Date.now() when QEMU was spawned: "power-on". */
@@ -248,20 +242,6 @@ export class NodeVm {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`node ${this.config.name}: no answer to ${JSON.stringify(command)} on the console`);
-  }
-
-  /**
-   * The node's screen into a file: PPM by default, PNG for people to look at.
-   * Through the human monitor (`human-monitor-command`, screendumpHmp()),
-   * not QMP's own `screendump`: QEMU 7.2 runs that one in a coroutine that
-   * waits for the display to say it has updated, and twice in the lab
-   * screendump never answered and QMP took no further command for the rest
-   * of the node's life (a lost wake-up, by the look of it). The human monitor's screendump
-   * runs outside a coroutine and takes the picture at once.
-   */
-  async screendump(file: string, format: 'ppm' | 'png' = 'ppm'): Promise<void> {
-    const out = await withQmp(join(this.config.runDir, 'qmp.sock'), (q) => q.execute<string>('human-monitor-command', { 'command-line': screendumpHmp(file, format) }));
-    if (out.trim() !== '') throw new Error(`screendump ${file}: ${out.trim()}`);
   }
 
   /** Presses chords on the node's keyboard (QMP send-key), one after the other: [['shift', 'a'], ['tab']]. */

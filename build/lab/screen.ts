@@ -1,6 +1,7 @@
 /**
- * A lab node's own screen and keyboard, through QEMU's monitor: the kiosk's
- * test and benchmark look at what the node shows (QMP `screendump`) and type
+ * A lab node's own screen and keyboard, read and typed from outside: the kiosk's
+ * test and benchmark look at what the node shows (QEMU's VNC socket:
+ * test/integration/console-helpers.ts vncScreen) and type
  * on its keyboard (QMP `send-key`) as a person at the machine would.
  *
  *   typeKeys('admin\t')  → [['a'], ['d'], ['m'], ['i'], ['n'], ['tab']]   (qcodes, one chord each)
@@ -8,8 +9,8 @@
  *   shareNear(ppm, [170, 0, 0], 40) → 0.7   (70 % of the screen is a guest's VGA red)
  *   screenLikeness(ppm, chromiumShot) → 0.93   (the page drawn as Chromium draws it)
  *
- * screendump writes PPM (P6) by default, which is read here without a
- * decoder; the PNG variant (`format: "png"`) is for people to look at.
+ * Screens are RGB rows (Ppm); parsePpm() reads a binary PPM as QEMU's
+ * screendump writes it, without a decoder.
  * Chromium's screenshots are PNG: parsePng() reads them.
  */
 import { decodePng } from '../../node-cgi/console/png';

@@ -4,7 +4,7 @@ import { LAB_DEFAULTS, parseLabArgs } from '../../../build/lab/lab';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labAccel, labCmdline, labMac, nodeQemuArgs, screendumpHmp, type NodeVmConfig } from '../../../build/lab/node-vm';
+import { labAccel, labCmdline, labMac, nodeQemuArgs, type NodeVmConfig } from '../../../build/lab/node-vm';
 
 const A = suite('parseLabArgs');
 A('should default to two nodes with data disks kept', () => {
@@ -136,13 +136,3 @@ P('should pick TCG on a host whose KVM device does not open, and keep the verdic
 });
 P.run();
 
-const S = suite('screendumpHmp');
-S('should write the human monitor\'s screendump, PNG with -f png', () => {
-  assert.is(screendumpHmp('/tmp/run-1/screen.ppm', 'ppm'), 'screendump /tmp/run-1/screen.ppm');
-  assert.is(screendumpHmp('/work/var/kiosk-screens/login.png', 'png'), 'screendump /work/var/kiosk-screens/login.png -f png');
-});
-S('should refuse a file name the monitor would split or quote', () => {
-  assert.throws(() => screendumpHmp('/tmp/a b.ppm', 'ppm'), /a screendump file name the monitor can take/);
-  assert.throws(() => screendumpHmp('/tmp/"x".ppm', 'ppm'), /a screendump file name the monitor can take/);
-});
-S.run();
