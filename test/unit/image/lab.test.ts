@@ -72,7 +72,7 @@ Q('should add the virtio console of the lab shell only with ramvm.shell', () => 
 Q('should give a node with a screen the standard VGA at 1024x768, and no AVX under TCG', () => {
   const a = nodeQemuArgs({ ...base, vga: true });
   assert.ok(after(a, '-device').includes('VGA,edid=on,xres=1024,yres=768'));
-  assert.is(a[a.indexOf('-cpu') + 1], 'max,avx=off,avx2=off');
+  assert.is(a[a.indexOf('-cpu') + 1], 'max,avx=off,avx2=off,svm=off,vmx=off', 'no nested virtualization under TCG either: its guests run under TCG');
   assert.is(nodeQemuArgs({ ...base, vga: true, accel: 'kvm' })[a.indexOf('-cpu') + 1], 'max', 'KVM runs the CPU as it is');
   assert.is(a[a.indexOf('-vnc') + 1], `unix:${base.runDir}/vnc.sock`, 'the screen is read over VNC on a unix socket, no TCP port');
   assert.not.ok(nodeQemuArgs(base).join(' ').includes('VGA'), 'no screen by default');
