@@ -90,8 +90,8 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
     ...(c.vga ? ['-vnc', `unix:${run}/vnc.sock`] : []),
     // A screen means the kiosk's software renderer, whose JIT uses AVX2 where the CPU offers it: QEMU 7.2's TCG
     // crashes on its gathers, so a TCG node with a screen gets no AVX (KVM runs the host's CPU as it is).
-    // Nor SVM/VMX: its guests then run under TCG inside it. With them, a kiosk node froze whole three times out
-    // of four while its guest ran under KVM on TCG's nested SVM (QMP, VNC and its serial console gone for good).
+    // Nor SVM/VMX: its guests then run under TCG inside it. With them, the kiosk test's node froze whole in two
+    // of three runs while its guest ran under KVM on TCG's nested SVM (QMP, VNC and its serial console gone for good).
     '-accel', c.accel, '-cpu', c.vga && c.accel === 'tcg' ? `${LAB_CPU},avx=off,avx2=off,svm=off,vmx=off` : LAB_CPU,
     '-m', String(c.memoryMiB), '-smp', String(c.cpus),
     '-chardev', `socket,id=serial,path=${run}/serial.sock,server=on,wait=off,logfile=${run}/serial.log`,
