@@ -20,6 +20,7 @@
  * | `ramvm.kiosk=0` | no kiosk on the node's screen (kiosk image; `=1` is the default) |
  * | `ramvm.keymap=de` | the kiosk's keyboard layout (an xkb layout name; default us) |
  * | `ramvm.blank=SECONDS` | the kiosk's screen goes black after this long without a key (0: never; default 600) |
+ * | `ramvm.sysdisk=1` | keep the system (GRUB, kernel, initrd) on a first partition of the data disk, which then boots alone; `=0` stops it |
  *
  * A bad value never stops a boot: it is reported (to /ram.log) and left
  * out, so the node comes up with DHCP or in RAM and can be reached to fix it.
@@ -40,6 +41,8 @@ export interface BootParams {
   keymap?: string;
   /** Seconds without a key before the kiosk's screen goes black (0: never). */
   blankS?: number;
+  /** ramvm.sysdisk=1 / =0; absent: as the node's setting on its data disk says. */
+  sysdisk?: boolean;
 }
 
 export interface ParsedBootParams {
@@ -146,6 +149,10 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
       case 'ramvm.nic':
         if (value === undefined || !NIC_RE.test(value)) reject(word, 'expected an interface name such as eth0');
         else set('nic', value);
+        break;
+      case 'ramvm.sysdisk':
+        if (value !== '1' && value !== '0') reject(word, 'expected 1 (the system on the data disk) or 0 (not)');
+        else set('sysdisk', value === '1');
         break;
       case 'datadisk':
       case 'ramvm.datadisk':

@@ -28,6 +28,7 @@ import {
   type GrubEntry, type ImageSizeRow, type IsoBudget, type PartName,
 } from './layout';
 import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
+import { GRUB_CORE_MODULES, GRUB_CORE_PREFIX, NODE_BOOT_IMG, NODE_CORE_IMG, NODE_RELEASE, RELEASE_FILE, releaseName } from './sysdisk';
 
 export const CACHE = join(ROOT, '.cache/image');
 export const OUT = join(ROOT, 'out');
@@ -292,10 +293,10 @@ export function treeHash(dir: string, opts: readonly string[] = MKSQUASHFS_OPTS)
 }
 
 /** A part's squashfs, built or taken from the cache; and its unpacked size. */
-export function squash(name: string, dir: string, opts: readonly string[] = MKSQUASHFS_OPTS): { file: string; raw: number; cached: boolean } {
+export function squash(name: string, dir: string, opts: readonly string[] = MKSQUASHFS_OPTS, hash = treeHash(dir, opts)): { file: string; raw: number; cached: boolean } {
   const sfsDir = join(CACHE, 'sfs');
   mkdirSync(sfsDir, { recursive: true });
-  const file = join(sfsDir, `${name}-${treeHash(dir, opts)}.sfs`);
+  const file = join(sfsDir, `${name}-${hash}.sfs`);
   const raw = Number(sh(['du', '-sb', dir]).split('\t')[0]);
   if (existsSync(file)) return { file, raw, cached: true };
   const done = step(`mksquashfs ${name}`);
@@ -335,6 +336,26 @@ export interface ImageBuild extends ImageFiles {
   report: string;
   /** The kiosk variant (`--kiosk`): the same kernel, its own initrd and ISO. */
   kiosk?: { initrd: string; iso?: string; rows: ImageSizeRow[]; report: string };
+  /** The release name (package version and content hash), in /opt/ramvm/release and the ISO's /boot/ramvm-release. */
+  release: string;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * GRUB's BIOS boot code for the system on a node's disks (sysdisk.ts):
+ * boot.img as Debian ships it and a core.img that carries the modules the
+ * disk's grub.cfg needs and looks for it on the first partition of the disk
+ * it was booted from. Returns the bytes added.
+ */
+function stageSysdisk(s: Stage): number {
+  const core = join(CACHE, 'core.img');
+  sh(['grub-mkimage', '-O', 'i386-pc', '-o', core, '-p', GRUB_CORE_PREFIX, ...GRUB_CORE_MODULES]);
+  s.copy(core, NODE_CORE_IMG, 0o644);
+  s.copy('/usr/lib/grub/i386-pc/boot.img', NODE_BOOT_IMG, 0o644);
+  return statSync(core).size + 512;
 }
 
 export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}): Promise<ImageBuild> {
@@ -347,6 +368,12 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
   stageHostFiles(s);
   stageModules(s, k);
   await stageRamvm(s);
+  const sysdiskBytes = stageSysdisk(s);
+  // The release names what is in the image: the parts (ramvm's before this file), the kernel.
+  const hashes = Object.fromEntries(PARTS.map((p) => [p, treeHash(s.dirs[p])])) as Record<PartName, string>;
+  const release = releaseName(packageVersion(), [k.version, ...PARTS.map((p) => hashes[p])]);
+  s.write(NODE_RELEASE, release + '\n');
+  hashes.ramvm = treeHash(s.dirs.ramvm);
   done();
 
   const rows: ImageSizeRow[] = [];
@@ -361,7 +388,7 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
   const earlyRaw = earlyArchive(k, early);
   rows.push({ name: 'initrd: early (busybox, /init, 3 modules)', bytes: statSync(early).size, rawBytes: earlyRaw });
 
-  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p]) }));
+  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], MKSQUASHFS_OPTS, hashes[p]) }));
   for (const p of sfs) rows.push({ name: `initrd: ${p.name}.sfs`, bytes: statSync(p.file).size, rawBytes: p.raw, ...(p.cached ? { note: 'cached' } : {}) });
 
   done = step('writing initrd.img');
@@ -376,11 +403,12 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
   rows.push({ name: 'initrd.img (all of the above but the kernel)', bytes: statSync(initrd).size });
   done();
 
-  const result: ImageBuild = { kernel: kernelOut, vmlinux, initrd, rows, report: '' };
+  rows.push({ name: 'system on disks (GRUB boot.img + core.img, in ramvm.sfs)', bytes: sysdiskBytes });
+  const result: ImageBuild = { kernel: kernelOut, vmlinux, initrd, rows, report: '', release };
   let isoBytes = statSync(kernelOut).size + statSync(initrd).size;
   if (opts.iso !== false) {
     done = step('grub-mkrescue');
-    const iso = makeIso(kernelOut, initrd, join(OUT, 'ramvm.iso'), GRUB_ENTRIES);
+    const iso = makeIso(kernelOut, initrd, join(OUT, 'ramvm.iso'), GRUB_ENTRIES, release);
     isoBytes = statSync(iso).size;
     rows.push({ name: 'boot loader (GRUB, BIOS + UEFI) and ISO 9660', bytes: isoBytes - statSync(kernelOut).size - statSync(initrd).size });
     result.iso = iso;
@@ -399,13 +427,15 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
 }
 
 /** A hybrid ISO (BIOS and UEFI, CD or USB stick) of a kernel and an initrd, with this GRUB menu. */
-export function makeIso(kernelFile: string, initrd: string, iso: string, entries: readonly GrubEntry[]): string {
+export function makeIso(kernelFile: string, initrd: string, iso: string, entries: readonly GrubEntry[], release?: string): string {
   const isoDir = join(CACHE, 'iso');
   rmSync(isoDir, { recursive: true, force: true });
   mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
   copyFileSync(kernelFile, join(isoDir, 'boot/vmlinuz'));
   copyFileSync(initrd, join(isoDir, 'boot/initrd.img'));
   writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', entries));
+  // A node that puts the system on its disks copies kernel and initrd from a medium of its own release.
+  if (release !== undefined) writeFileSync(join(isoDir, 'boot', RELEASE_FILE), release + '\n');
   sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
   renameSync(iso + '.tmp', iso);
   rmSync(isoDir, { recursive: true, force: true });

@@ -55,6 +55,7 @@ export const GRUB_ENTRIES: readonly GrubEntry[] = [
   { title: 'ramvm (data disk labelled ramvm-data, else RAM only)', params: [] },
   { title: 'ramvm, RAM only (no data disk)', params: ['ramonly'] },
   { title: 'ramvm with a root shell on the serial console (rescue)', params: ['ramvm.shell'] },
+  { title: 'ramvm, and keep the system on the data disk (it boots without this medium)', params: ['ramvm.sysdisk=1'] },
 ];
 
 /** Seconds the menu waits. */

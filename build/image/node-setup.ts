@@ -29,6 +29,7 @@ import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_
 import { initNode } from '../../node-cgi/cli/init';
 import { certFiles } from '../../node-cgi/cluster/identity';
 import { HTTPS_TEMPLATE, KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
+import { blankDisk, keepSystemOnDisk, resolveDataDevice, type DataDevice, type SetupIo } from './sysdisk-node';
 import { accountsOf, dataTreePlan, KVM_GROUP, parseGroup, parsePasswd, registerNode } from '../../node-cgi/root/setup';
 
 const LOG = '/ram.log';
@@ -144,11 +145,19 @@ function waitFor(path: string, ms: number): boolean {
   return true;
 }
 
-function dataDisk(p: BootParams): string | null {
+/** The set-up's log and runner, for the parts that live in modules of their own. */
+const io: SetupIo = { log: (line) => log(line), run: (what, argv) => run(what, { argv, allowFail: true }) };
+
+function dataDisk(p: BootParams): DataDevice | null {
   let labelled: string | null = null;
   if (!p.ramonly && !p.datadisk) {
     const r = spawnSync('blkid', ['-L', DATA_LABEL], { encoding: 'utf8', env: { PATH: NODE_PATH } });
     labelled = r.status === 0 ? r.stdout.trim() || null : null;
+  }
+  if (!p.ramonly && !p.datadisk && !labelled && p.sysdisk) {
+    // ramvm.sysdisk=1 on a machine without a data disk: the first disk with nothing on it becomes one.
+    const blank = blankDisk(io);
+    if (blank) p = { ...p, datadisk: blank };
   }
   const choice = chooseDataDisk(p, labelled);
   if (!choice.device) {
@@ -159,22 +168,25 @@ function dataDisk(p: BootParams): string | null {
     log(`data disk ${choice.device} (${choice.why}): no such device after ${DATADISK_WAIT_MS / 1000} s; everything stays in RAM`);
     return null;
   }
-  const probe = spawnSync('blkid', ['-p', '-o', 'export', choice.device], { encoding: 'utf8', env: { PATH: NODE_PATH } });
+  // A system disk's data partition, a blank disk partitioned for the system, or the device as it is.
+  const dd = resolveDataDevice(choice.device, p, io);
+  if (!dd) return null;
+  const probe = spawnSync('blkid', ['-p', '-o', 'export', dd.device], { encoding: 'utf8', env: { PATH: NODE_PATH } });
   // blkid exits 2 when it finds no signature at all: a blank disk. Other failures are errors.
   if (probe.status !== 0 && probe.status !== 2) {
-    log(`data disk ${choice.device}: blkid failed (exit ${probe.status}): ${probe.stderr}; everything stays in RAM`);
+    log(`data disk ${dd.device}: blkid failed (exit ${probe.status}): ${probe.stderr}; everything stays in RAM`);
     return null;
   }
   const fsType = probe.status === 2 ? null : parseBlkidType(probe.stdout);
-  log(`data disk ${choice.device} (${choice.why}): ${fsType ? `${fsType} filesystem` : 'blank, making ext4'}`);
-  for (const s of dataDiskPlan(choice.device, fsType)) {
+  log(`data disk ${dd.device} (${choice.why}): ${fsType ? `${fsType} filesystem` : 'blank, making ext4'}`);
+  for (const s of dataDiskPlan(dd.device, fsType)) {
     if (!run('data disk', s) && !s.allowFail) {
-      log(`data disk ${choice.device}: set-up failed; everything stays in RAM`);
+      log(`data disk ${dd.device}: set-up failed; everything stays in RAM`);
       spawnSync('umount', ['-R', '/mnt/data'], { env: { PATH: NODE_PATH } });
       return null;
     }
   }
-  return choice.device;
+  return dd;
 }
 
 function firstPassword(): string | undefined {
@@ -270,6 +282,7 @@ function main(): void {
 
   network(params, node, found.names);
   const disk = dataDisk(params);
+  keepSystemOnDisk(disk, params, node, io);
 
   process.env.RAMVM_ROOT = '/';
   process.env.RAMVM_DIST = NODE_DIST;
@@ -290,7 +303,7 @@ function main(): void {
 
   const addrs = addresses();
   const scheme = existsSync(HTTPS_TEMPLATE) ? 'https' : 'http';
-  log(`ramvm node ${node}: ${disk ? `data on ${disk}` : 'RAM only'}; web UI on ${scheme} port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
+  log(`ramvm node ${node}: ${disk ? `data on ${disk.device}` : 'RAM only'}; web UI on ${scheme} port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
   log(`set-up done`);
 }
 

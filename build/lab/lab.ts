@@ -10,19 +10,20 @@
  *   npm run lab                       2 nodes, kernel + initrd, data disks kept between runs
  *   npm run lab -- --nodes 3 --fresh  3 nodes on new, empty data disks
  *   npm run lab -- --iso              boot the ISO through GRUB (menu defaults, DHCP on vmbr0)
+ *   npm run lab -- --pxe              boot over the network: iPXE, QEMU's TFTP server, kernel + initrd + the lab's parameters
  *
  * Options: --nodes N (1-3), --memory MiB (per node, default 2048), --cpus N
  * (default 1), --port P (first web port, default 18001), --disk GiB (default
- * 32), --fresh, --iso, --no-build, --no-shell.
+ * 32), --fresh, --iso, --pxe, --no-build, --no-shell.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCommand, ROOT } from '../build';
 import { buildImage, OUT } from '../image/image';
 import { startHub } from './hub';
 import { acquireLabLock } from './lock';
-import { LAB_NET_PREFIX, NodeVm, ensureSparseDisk, labAccel } from './node-vm';
+import { LAB_NET_PREFIX, NodeVm, PXE_SCRIPT, ensureSparseDisk, labAccel, labCmdline, pxeScript, type NodeVmConfig } from './node-vm';
 
 export const LAB_DIR = join(ROOT, 'var/lab');
 
@@ -34,11 +35,12 @@ export interface LabOptions {
   diskGiB: number;
   fresh: boolean;
   iso: boolean;
+  pxe: boolean;
   build: boolean;
   shell: boolean;
 }
 
-export const LAB_DEFAULTS: LabOptions = { nodes: 2, memoryMiB: 2048, cpus: 1, port: 18001, diskGiB: 32, fresh: false, iso: false, build: true, shell: true };
+export const LAB_DEFAULTS: LabOptions = { nodes: 2, memoryMiB: 2048, cpus: 1, port: 18001, diskGiB: 32, fresh: false, iso: false, pxe: false, build: true, shell: true };
 
 /** Most nodes the lab starts: each TCG node keeps about one host core busy while it boots. */
 export const MAX_LAB_NODES = 3;
@@ -61,12 +63,26 @@ export function parseLabArgs(args: readonly string[]): LabOptions {
       case '--disk': o.diskGiB = num(a, args[++i], 1, 4096); break;
       case '--fresh': o.fresh = true; break;
       case '--iso': o.iso = true; break;
+      case '--pxe': o.pxe = true; break;
       case '--no-build': o.build = false; break;
       case '--no-shell': o.shell = false; break;
       default: throw new Error(`unknown option ${a} (see build/lab/lab.ts)`);
     }
   }
+  if (o.iso && o.pxe) throw new Error('--iso and --pxe are two ways to boot: pick one');
   return o;
+}
+
+/**
+ * A node's TFTP folder for a network boot: the kernel, the initrd and the
+ * iPXE script with the parameters a -kernel boot of this node gets.
+ */
+export function writeTftpDir(dir: string, kernel: string, initrd: string, c: Parameters<typeof labCmdline>[0]): string {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(kernel, join(dir, 'vmlinuz'));
+  copyFileSync(initrd, join(dir, 'initrd.img'));
+  writeFileSync(join(dir, PXE_SCRIPT), pxeScript('vmlinuz', 'initrd.img', labCmdline(c)));
+  return dir;
 }
 
 /** The lab's admin password: kept beside the data disks, since the nodes keep theirs on them. */
@@ -89,7 +105,8 @@ export async function labCommand(args: string[]): Promise<void> {
   const kernel = join(OUT, 'vmlinux');
   const initrd = join(OUT, 'initrd.img');
   const iso = join(OUT, 'ramvm.iso');
-  for (const f of o.iso ? [iso] : [kernel, initrd]) if (!existsSync(f)) throw new Error(`${f} is missing: run npm run image`);
+  const vmlinuz = join(OUT, 'vmlinuz');
+  for (const f of o.iso ? [iso] : o.pxe ? [vmlinuz, initrd] : [kernel, initrd]) if (!existsSync(f)) throw new Error(`${f} is missing: run npm run image`);
 
   mkdirSync(LAB_DIR, { recursive: true });
   if (o.fresh) for (let i = 1; i <= MAX_LAB_NODES; i++) rmSync(join(LAB_DIR, `node${i}`), { recursive: true, force: true });
@@ -116,12 +133,14 @@ export async function labCommand(args: string[]): Promise<void> {
       mkdirSync(dir, { recursive: true });
       const disk = join(dir, 'data.img');
       ensureSparseDisk(disk, o.diskGiB);
-      const vm = new NodeVm({
+      const config: NodeVmConfig = {
         name: `node${i}`, index: i,
         boot: o.iso ? { iso } : { kernel, initrd },
         dataDisk: disk, memoryMiB: o.memoryMiB, cpus: o.cpus, accel,
         hubPort: hub.port, webPort: o.port + i - 1, adminPassword: password, shell: o.shell, runDir: dir,
-      });
+      };
+      if (o.pxe) config.boot = { pxe: { tftpDir: writeTftpDir(join(dir, 'tftp'), vmlinuz, initrd, config) } };
+      const vm = new NodeVm(config);
       vm.start();
       vms.push(vm);
       process.stdout.write(`lab: node${i} starting (${accel}, ${o.memoryMiB} MiB, serial log ${join(dir, 'serial.log')})\n`);

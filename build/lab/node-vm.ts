@@ -38,8 +38,12 @@ export interface NodeVmConfig {
   name: string;
   /** 1-based; picks MAC addresses and the LAN address. */
   index: number;
-  /** kernel: out/vmlinux (boots faster under TCG) or out/vmlinuz. */
-  boot: { kernel: string; initrd: string; extraParams?: string[] } | { iso: string };
+  /**
+   * kernel: out/vmlinux (boots faster under TCG) or out/vmlinuz; iso: GRUB
+   * of the ISO; disk: the data disk alone (the system on it, sysdisk.ts);
+   * pxe: iPXE of the web NIC loads boot.ipxe from QEMU's TFTP server in tftpDir.
+   */
+  boot: { kernel: string; initrd: string; extraParams?: string[] } | { iso: string } | { disk: true } | { pxe: { tftpDir: string } };
   /** Sparse raw file used as /dev/vda, the node's data disk; none: ramonly. */
   dataDisk?: string;
   memoryMiB: number;
@@ -105,6 +109,10 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
   }
   if ('iso' in c.boot) {
     args.push('-drive', `file=${c.boot.iso},media=cdrom,if=ide,readonly=on`, '-boot', 'd');
+  } else if ('disk' in c.boot) {
+    args.push('-boot', 'c');
+  } else if ('pxe' in c.boot) {
+    args.push('-boot', 'n');
   } else {
     args.push('-kernel', c.boot.kernel, '-initrd', c.boot.initrd, '-append', [...labCmdline(c), ...(c.boot.extraParams ?? [])].join(' '));
   }
@@ -113,12 +121,23 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
   if (c.hubPort) {
     args.push('-netdev', `socket,id=lan,connect=127.0.0.1:${c.hubPort}`, '-device', `virtio-net-pci,netdev=lan,mac=${labMac(0, c.index)},romfile=`);
   }
+  // A network boot: QEMU's own TFTP server hands iPXE (the NIC's ROM, kept for this one) the boot script.
+  const pxe = 'pxe' in c.boot ? c.boot.pxe : undefined;
   args.push(
-    '-netdev', `user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:${c.webPort}-:${NODE_PORT}`,
-    '-device', `virtio-net-pci,netdev=web,mac=${labMac(1, c.index)},romfile=`,
+    '-netdev', `user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:${c.webPort}-:${NODE_PORT}${pxe ? `,tftp=${pxe.tftpDir},bootfile=${PXE_SCRIPT}` : ''}`,
+    '-device', `virtio-net-pci,netdev=web,mac=${labMac(1, c.index)}${pxe ? '' : ',romfile='}`,
   );
   if (c.adminPassword !== undefined) args.push('-fw_cfg', `name=opt/ramvm/admin-password,file=${run}/admin-password`);
   return args;
+}
+
+/** The iPXE script a network-booted node fetches first, beside the kernel and initrd in the TFTP folder. */
+export const PXE_SCRIPT = 'boot.ipxe';
+
+/** The iPXE script: kernel and initrd over TFTP with the same parameters as a -kernel boot. */
+export function pxeScript(kernel: string, initrd: string, params: readonly string[]): string {
+  for (const n of [kernel, initrd]) if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new Error(`bad TFTP file name ${JSON.stringify(n)}`);
+  return `#!ipxe\nkernel ${kernel} ${params.join(' ')}\ninitrd ${initrd}\nboot\n`;
 }
 
 /** CPU model of the lab's nodes (under KVM too): `max` passes SVM/VMX on, for the nodes' own guests. */
@@ -190,6 +209,35 @@ export class NodeVm {
       await new Promise((r) => setTimeout(r, 250));
     }
     throw new Error(`node ${this.config.name}: API not serving after ${timeoutMs / 1000} s; serial: ${this.serialTail()}`);
+  }
+
+  /** Waits until the serial log matches `re` (e.g. GRUB's menu); returns the match. */
+  async waitSerial(re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const m = re.exec(this.serialLog());
+      if (m) return m;
+      if (!this.running()) throw new Error(`node ${this.config.name}: qemu exited (${this.serialTail()})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`node ${this.config.name}: no ${re} on the serial console after ${timeoutMs / 1000} s; serial: ${this.serialTail()}`);
+  }
+
+  /** Types on the serial console (GRUB's menu and editor), a key at a time as a person would. */
+  async typeSerial(keys: readonly string[]): Promise<void> {
+    const sock = await new Promise<Socket>((res, rej) => {
+      const s = connect(join(this.config.runDir, 'serial.sock'));
+      s.once('connect', () => res(s));
+      s.once('error', rej);
+    });
+    try {
+      for (const k of keys) {
+        sock.write(k);
+        await new Promise((r) => setTimeout(r, 60));
+      }
+    } finally {
+      sock.end();
+    }
   }
 
   serialLog(): string {

@@ -121,3 +121,16 @@ D('should fall back to ramvm without a NIC', () => {
   assert.is(defaultNodeName(undefined), 'ramvm');
 });
 D.run();
+
+const Y = suite('parseBootParams ramvm.sysdisk');
+Y('should read ramvm.sysdisk=1 and =0 and leave it unset without it', () => {
+  assert.is(parseBootParams('ramvm.sysdisk=1').params.sysdisk, true);
+  assert.is(parseBootParams('ramvm.sysdisk=0').params.sysdisk, false);
+  assert.is(parseBootParams('quiet').params.sysdisk, undefined);
+});
+Y('should reject other values and say what it takes', () => {
+  const r = parseBootParams('ramvm.sysdisk=yes');
+  assert.is(r.params.sysdisk, undefined);
+  assert.equal(r.errors, ['ramvm.sysdisk=yes: expected 1 (the system on the data disk) or 0 (not)']);
+});
+Y.run();

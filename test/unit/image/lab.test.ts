@@ -4,7 +4,7 @@ import { LAB_DEFAULTS, parseLabArgs } from '../../../build/lab/lab';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labAccel, labCmdline, labMac, nodeQemuArgs, type NodeVmConfig } from '../../../build/lab/node-vm';
+import { labAccel, labCmdline, labMac, nodeQemuArgs, pxeScript, type NodeVmConfig } from '../../../build/lab/node-vm';
 
 const A = suite('parseLabArgs');
 A('should default to two nodes with data disks kept', () => {
@@ -13,8 +13,9 @@ A('should default to two nodes with data disks kept', () => {
 });
 A('should read every option', () => {
   assert.equal(parseLabArgs(['--nodes', '3', '--memory', '1024', '--cpus', '2', '--port', '20000', '--disk', '8', '--fresh', '--iso', '--no-build', '--no-shell']), {
-    nodes: 3, memoryMiB: 1024, cpus: 2, port: 20000, diskGiB: 8, fresh: true, iso: true, build: false, shell: false,
+    nodes: 3, memoryMiB: 1024, cpus: 2, port: 20000, diskGiB: 8, fresh: true, iso: true, pxe: false, build: false, shell: false,
   });
+  assert.is(parseLabArgs(['--pxe']).pxe, true);
 });
 const BAD: [string[], RegExp, string][] = [
   [['--nodes', '0'], /--nodes needs/, 'no node at all'],
@@ -24,6 +25,7 @@ const BAD: [string[], RegExp, string][] = [
   [['--port', '80'], /--port needs/, 'a privileged port'],
   [['--memory', '-1'], /--memory needs/, 'negative'],
   [['--bridge', 'br0'], /unknown option --bridge/, 'the lab makes its own network'],
+  [['--iso', '--pxe'], /--iso and --pxe are two ways to boot: pick one/, 'two boots at once'],
 ];
 for (const [args, why, reason] of BAD) {
   A(`should reject ${args.join(' ')}: ${reason}`, () => assert.throws(() => parseLabArgs(args), why));
@@ -136,3 +138,27 @@ P('should pick TCG on a host whose KVM device does not open, and keep the verdic
 });
 P.run();
 
+const X = suite('nodeQemuArgs boots');
+X('should boot the data disk alone: no kernel, no CD', () => {
+  const a = nodeQemuArgs({ ...base, boot: { disk: true } });
+  assert.equal(after(a, '-boot'), ['c']);
+  assert.not.ok(a.includes('-kernel') || a.some((x) => x.includes('media=cdrom')));
+});
+X('should boot over the network from the web NIC\'s iPXE and QEMU\'s TFTP server, the LAN NIC without a ROM', () => {
+  const a = nodeQemuArgs({ ...base, boot: { pxe: { tftpDir: '/l/node1/tftp' } } });
+  assert.equal(after(a, '-boot'), ['n']);
+  assert.ok(after(a, '-netdev').includes('user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:18001-:8006,tftp=/l/node1/tftp,bootfile=boot.ipxe'));
+  const nics = after(a, '-device').filter((d) => d.startsWith('virtio-net-pci'));
+  assert.equal(nics.map((d) => d.includes('romfile=')), [true, false]);
+  assert.not.ok(a.includes('-kernel'));
+});
+X.run();
+
+const I = suite('pxeScript');
+I('should load kernel and initrd with the parameters', () => {
+  assert.is(pxeScript('vmlinuz', 'initrd.img', ['quiet', 'ramvm.node=node1']), '#!ipxe\nkernel vmlinuz quiet ramvm.node=node1\ninitrd initrd.img\nboot\n');
+});
+I('should refuse a file name iPXE would read as more', () => {
+  assert.throws(() => pxeScript('vmlinuz x', 'initrd.img', []), /bad TFTP file name "vmlinuz x"/);
+});
+I.run();
