@@ -20,7 +20,7 @@ export type { TaskRecord, TaskStatus, TaskPart } from './tasks/task';
 export type {
   VmListEntry, VmDetail, VmStatusView, VmConfig, VmCreateRequest, VmState, VmListState, VmStatusInfo, VmResources, DiskConfig, NicConfig, NicRuntime,
   DiskUsage, TemporaryMark, NodeResources, NodeSettings, OsType, DiskBus, DiskFormat, CacheMode, NicModel, Accelerator, AccelSetting,
-  HostAccel, VmFault, FaultState, VmCreateCheck, Issue,
+  HostAccel, VmFault, FaultState, VmCreateCheck, Issue, SetupLog,
 } from './vm';
 
 // /api/iso

@@ -20,7 +20,7 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, MonitorAccess, NodeResources, NodeSettings,
+  AccelSetting, BackupAlert, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, MonitorAccess, NodeResources, NodeSettings, SetupLog,
   SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
@@ -101,6 +101,7 @@ export function createClient(send: Send) {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),
       settings: (node: string) => get<NodeSettings>(`/api/node/${seg(node)}/settings`),
       setSettings: (node: string, body: Partial<NodeSettings>) => put(`/api/node/${seg(node)}/settings`, body),
+      setupLog: (node: string) => get<SetupLog>(`/api/node/${seg(node)}/setup-log`),
     },
     isos: {
       list: () => get<IsoImage[]>('/api/iso'),

@@ -11,10 +11,12 @@
  * | --- | --- |
  * | `ramvm.node=NAME` | node name and host name (a DNS label) |
  * | `ramvm.ip=ADDR/PREFIX` | static IPv4 address of bridge vmbr0 (else DHCP) |
+ * | `ramvm.ip=ask` | no DHCP until the console has asked for the IP settings (DHCP when nobody answers) |
  * | `ramvm.gw=ADDR` | default gateway (with ramvm.ip) |
  * | `ramvm.dns=ADDR[,ADDR]` | name servers (with ramvm.ip) |
  * | `ramvm.nic=NAME` | the NIC bridged into vmbr0 (default: the first one) |
  * | `datadisk=/dev/X` | the data disk or partition (made ext4 when blank) |
+ * | `datadisk=auto` | the disk labelled ramvm-data, else the first blank disk (prepared images) |
  * | `ramonly` | keep everything in RAM, use no data disk |
  * | `ramvm.shell` | a root shell on the serial console (lab and rescue) |
  * | `ramvm.kiosk=0` | no kiosk on the node's screen (kiosk image; `=1` is the default) |
@@ -34,6 +36,8 @@ export interface BootParams {
   dns?: string[];
   nic?: string;
   datadisk?: string;
+  /** ramvm.ip=ask: the console asks for the IP settings before any DHCP. */
+  askIp?: boolean;
   ramonly: boolean;
   shell: boolean;
   /** The kiosk image shows the web UI on the node's screen (ramvm.kiosk=0 turns it off). */
@@ -130,6 +134,10 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
         else set('node', value);
         break;
       case 'ramvm.ip': {
+        if (value === 'ask') {
+          set('askIp', true);
+          break;
+        }
         const m = value === undefined ? null : /^([0-9.]+)\/([0-9]{1,2})$/.exec(value);
         if (!m || !isIPv4(m[1]!)) reject(word, 'expected an IPv4 address with a prefix length, e.g. 192.168.1.10/24');
         else if (Number(m[2]) < 1 || Number(m[2]) > 32) reject(word, 'the prefix length must be 1-32');
@@ -156,7 +164,8 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
         break;
       case 'datadisk':
       case 'ramvm.datadisk':
-        if (value === undefined || !DEVICE_RE.test(value) || value.split('/').includes('..')) reject(word, 'expected a device path such as /dev/sda4');
+        if (value === 'auto') set('datadisk', value);
+        else if (value === undefined || !DEVICE_RE.test(value) || value.split('/').includes('..')) reject(word, 'expected a device path such as /dev/sda4, or auto');
         else set('datadisk', value);
         break;
       default:
@@ -167,6 +176,7 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
     errors.push(`datadisk=${params.datadisk}: ignored, ramonly keeps everything in RAM`);
     delete params.datadisk;
   }
+  if (params.ip && params.askIp) delete params.askIp;
   if (!params.ip && (params.gw || params.dns)) {
     errors.push('ramvm.gw/ramvm.dns: ignored without ramvm.ip (DHCP sets them)');
     delete params.gw;

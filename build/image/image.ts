@@ -11,9 +11,9 @@
  * again. Prints each part's size and fails when the ISO is over the limit.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync,
+  chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync,
   renameSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -24,10 +24,12 @@ import { writeCpio, type CpioSource } from './cpio';
 import { HOST_FILES, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
 import { CGI_USER, sudoersFile, sudoersText } from '../../node-cgi/root/setup';
 import {
-  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
+  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf, preparedGrubEntries,
   type GrubEntry, type ImageSizeRow, type IsoBudget, type PartName,
 } from './layout';
 import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
+import { parseImageArgs, preparedIsoName, preparedNode, type ClusterImageArgs } from './prepared';
+import { certFiles, ensureNodeCertificate, fingerprintOf } from '../../node-cgi/cluster/identity';
 import { GRUB_CORE_MODULES, GRUB_CORE_PREFIX, NODE_BOOT_IMG, NODE_CORE_IMG, NODE_RELEASE, RELEASE_FILE, releaseName } from './sysdisk';
 
 export const CACHE = join(ROOT, '.cache/image');
@@ -459,8 +461,84 @@ export function reportSizes(variant: string, rows: ImageSizeRow[], isoBytes: num
   return report;
 }
 
+/** A prepared node's files: its ISO (absent with `iso: false`) and its cpio, the second initrd. */
+export interface PreparedFiles {
+  name: string;
+  address: string;
+  cpio: string;
+  iso?: string;
+}
+
+/** A fresh random cluster secret, in bytes. */
+export const CLUSTER_SECRET_BYTES = 32;
+
+/**
+ * The prepared images of cluster `c` from a built image (see prepared.ts):
+ * each node's certificate made here, a shared secret, one cpio per node and,
+ * from `base.iso`'s boot files, one ISO per node whose GRUB loads both
+ * initrds. Everything is written 0600 into `outDir`: the files are the
+ * cluster's credentials.
+ */
+export function buildPreparedImages(c: ClusterImageArgs, base: ImageBuild, outDir: string, opts: { iso: boolean }): PreparedFiles[] {
+  // A folder of this call's own: keys pass through it.
+  mkdirSync(CACHE, { recursive: true });
+  const work = mkdtempSync(join(CACHE, 'prepared-'));
+  mkdirSync(outDir, { recursive: true });
+  try {
+    const pems = new Map<number, string>();
+    const fingerprints = new Map<number, string>();
+    for (const n of c.nodes) {
+      const priv = join(work, `node${n.index}`);
+      ensureNodeCertificate(n.name, priv);
+      const f = certFiles(priv);
+      pems.set(n.index, readFileSync(f.pem, 'utf8'));
+      fingerprints.set(n.index, fingerprintOf(readFileSync(f.crt, 'utf8')));
+    }
+    const secret = randomBytes(CLUSTER_SECRET_BYTES);
+    const out: PreparedFiles[] = [];
+    for (const n of c.nodes) {
+      const node = preparedNode(c, n.index, fingerprints);
+      const cpio = join(outDir, `${c.cluster}-${n.name}.cpio`);
+      writeCpio(cpio, [
+        { name: 'prepared', kind: 'dir', mode: 0o700 },
+        { name: 'prepared/node.json', kind: 'data', data: Buffer.from(JSON.stringify(node, null, 2) + '\n'), mode: 0o600 },
+        { name: 'prepared/secret', kind: 'data', data: Buffer.from(secret.toString('hex') + '\n'), mode: 0o600 },
+        { name: 'prepared/node.pem', kind: 'data', data: Buffer.from(pems.get(n.index)!), mode: 0o600 },
+      ]);
+      chmodSync(cpio, 0o600);
+      const files: PreparedFiles = { name: n.name, address: `${n.address}/${n.prefix}`, cpio };
+      if (opts.iso) {
+        const isoDir = join(work, 'iso');
+        rmSync(isoDir, { recursive: true, force: true });
+        mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
+        copyFileSync(base.kernel, join(isoDir, 'boot/vmlinuz'));
+        copyFileSync(base.initrd, join(isoDir, 'boot/initrd.img'));
+        copyFileSync(cpio, join(isoDir, 'boot/prepared.cpio'));
+        writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img /boot/prepared.cpio', preparedGrubEntries(node)));
+        const iso = join(outDir, preparedIsoName(c.cluster, n.name));
+        sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+        chmodSync(iso + '.tmp', 0o600);
+        renameSync(iso + '.tmp', iso);
+        files.iso = iso;
+      }
+      out.push(files);
+    }
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export async function imageCommand(args: string[]): Promise<void> {
+  const a = parseImageArgs(args);
   await buildCommand();
-  for (const a of args) if (a !== '--no-iso' && a !== '--kiosk') throw new Error(`unknown option ${a} (npm run image [-- --kiosk] [--no-iso])`);
-  await buildImage({ iso: !args.includes('--no-iso'), kiosk: args.includes('--kiosk') });
+  const base = await buildImage({ iso: a.iso, kiosk: a.kiosk });
+  if (!a.cluster) return;
+  const done = step(`prepared images of cluster ${a.cluster.cluster}`);
+  const files = buildPreparedImages(a.cluster, base, OUT, { iso: a.iso });
+  done();
+  for (const f of files) {
+    process.stdout.write(`  ${f.name} (${f.address}): ${relative(ROOT, f.iso ?? f.cpio)}\n`);
+  }
+  process.stdout.write(`  each file holds the cluster's secret and its node's key: keep them like passwords (mode 0600)\n`);
 }

@@ -56,7 +56,21 @@ export const GRUB_ENTRIES: readonly GrubEntry[] = [
   { title: 'ramvm, RAM only (no data disk)', params: ['ramonly'] },
   { title: 'ramvm with a root shell on the serial console (rescue)', params: ['ramvm.shell'] },
   { title: 'ramvm, and keep the system on the data disk (it boots without this medium)', params: ['ramvm.sysdisk=1'] },
+  { title: 'ramvm, ask for the IP settings on the console (DHCP when nobody answers)', params: ['ramvm.ip=ask'] },
 ];
+
+/**
+ * The boot menu of a prepared node's ISO (prepared.ts): the node by name and
+ * address first (its data disk: the one labelled ramvm-data, else the first
+ * blank disk), then the rescue shell.
+ */
+export function preparedGrubEntries(p: { cluster: string; name: string; index: number; ip: { address: string; prefix: number } }): GrubEntry[] {
+  const role = p.index === 1 ? 'master' : 'member';
+  return [
+    { title: `ramvm cluster ${p.cluster}: node ${p.name} (${role}, ${p.ip.address}/${p.ip.prefix})`, params: ['datadisk=auto'] },
+    { title: `ramvm cluster ${p.cluster}: node ${p.name} with a root shell on the serial console (rescue)`, params: ['datadisk=auto', 'ramvm.shell'] },
+  ];
+}
 
 /** Seconds the menu waits. */
 export const GRUB_TIMEOUT_S = 3;
@@ -121,6 +135,17 @@ export function nodeLighttpdConfig(hostConf: string, host: HostPaths): string {
 export function fillNodeName(template: string, node: string): string {
   if (!/^[a-z0-9-]+$/.test(node)) throw new Error(`bad node name ${JSON.stringify(node)}`);
   return template.split(NODE_NAME_PLACEHOLDER).join(node);
+}
+
+/**
+ * The template with the node's own address set for the CGIs (RAMVM_ADDRESS:
+ * the address other nodes reach it at), for a node with a static address.
+ */
+export function fillNodeAddress(conf: string, address: string): string {
+  const empty = '"RAMVM_ADDRESS" => ""';
+  if (!/^[0-9.]+$/.test(address)) throw new Error(`bad node address ${JSON.stringify(address)}`);
+  if (!conf.includes(empty)) throw new Error('lighttpd config: no empty RAMVM_ADDRESS to fill in');
+  return conf.split(empty).join(`"RAMVM_ADDRESS" => "${address}"`);
 }
 
 export interface ImageSizeRow {

@@ -14,21 +14,33 @@
  *   [  3.41] network: ip link add name vmbr0 type bridge stp_state 0 forward_delay 0
  *   [  3.52] data disk /dev/vda (datadisk=/dev/vda): no filesystem, making ext4
  *
+ * Each line carries how far the set-up is, in percent; a prepared node
+ * (build/image/prepared.ts) then forms its cluster in a process of its own
+ * (`node-setup.js form`, as user ramvm) and waits at 92 % until it has:
+ *
+ *   [ 21.30]  92% cluster office: joining the master node1 at https://10.0.0.11:8007
+ *   [ 24.02] 100% cluster office: node2 joined; the cluster lists node1, node2
+ *
  * A failed step is logged and the boot goes on: a node that comes up in RAM
  * with a complaint in its log can be fixed from the browser; one that stops
  * at boot cannot.
  */
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
-import { batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
-import { fillNodeName } from './layout';
+import { askedNetworkPlan, consoleEnv, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
+import { fillNodeAddress, fillNodeName } from './layout';
+import { PREPARED_DIR, parsePreparedNode, preparedJoinToken, withPrepared, FORM_PERCENT, type PreparedNode } from './prepared';
 import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
+import { connect } from 'node:net';
 import { initNode } from '../../node-cgi/cli/init';
 import { certFiles } from '../../node-cgi/cluster/identity';
 import { HTTPS_TEMPLATE, KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
+import { readCluster } from '../../node-cgi/cluster/state';
+import { readAccess } from '../../node-cgi/access/store';
+import { acceptJoinToken, createCluster, joinCluster } from '../../node-cgi/cluster/membership';
 import { blankDisk, keepSystemOnDisk, resolveDataDevice, type DataDevice, type SetupIo } from './sysdisk-node';
 import { accountsOf, dataTreePlan, KVM_GROUP, parseGroup, parsePasswd, registerNode } from '../../node-cgi/root/setup';
 
@@ -46,10 +58,21 @@ function uptime(): string {
   }
 }
 
+/** How far the set-up is, in percent: every log line shows it. */
+let percent = 0;
+/** /ram.log opened before the cluster's process drops root (the log stays root's). */
+let logFd: number | undefined;
+
 function log(line: string, consoleOnly = false): void {
-  const text = `[${uptime()}] ${line}\n`;
+  const text = `[${uptime()}] ${String(percent).padStart(3)}% ${line}\n`;
   process.stdout.write(text);
-  if (!consoleOnly) appendFileSync(LOG, text);
+  if (consoleOnly) return;
+  if (logFd !== undefined) writeSync(logFd, text);
+  else appendFileSync(LOG, text);
+}
+
+function progress(p: number): void {
+  percent = p;
 }
 
 function run(what: string, step: Step): boolean {
@@ -136,7 +159,7 @@ function network(p: BootParams, node: string, names: string[]): void {
   for (const iface of plan.dhcp) run('network', { argv: dhcpArgs(iface, node), allowFail: true });
 }
 
-function waitFor(path: string, ms: number): boolean {
+function waitForPath(path: string, ms: number): boolean {
   const deadline = Date.now() + ms;
   while (!existsSync(path)) {
     if (Date.now() > deadline) return false;
@@ -150,21 +173,19 @@ const io: SetupIo = { log: (line) => log(line), run: (what, argv) => run(what, {
 
 function dataDisk(p: BootParams): DataDevice | null {
   let labelled: string | null = null;
-  if (!p.ramonly && !p.datadisk) {
+  if (!p.ramonly && (!p.datadisk || p.datadisk === 'auto')) {
     const r = spawnSync('blkid', ['-L', DATA_LABEL], { encoding: 'utf8', env: { PATH: NODE_PATH } });
     labelled = r.status === 0 ? r.stdout.trim() || null : null;
   }
-  if (!p.ramonly && !p.datadisk && !labelled && p.sysdisk) {
-    // ramvm.sysdisk=1 on a machine without a data disk: the first disk with nothing on it becomes one.
-    const blank = blankDisk(io);
-    if (blank) p = { ...p, datadisk: blank };
-  }
-  const choice = chooseDataDisk(p, labelled);
+  // datadisk=auto (prepared images), or ramvm.sysdisk=1 on a machine without a data disk: the first disk with nothing on it.
+  const blank = !p.ramonly && !labelled && (p.datadisk === 'auto' || (!p.datadisk && p.sysdisk)) ? blankDisk(io) : null;
+  if (blank && !p.datadisk) p = { ...p, datadisk: blank };
+  const choice = chooseDataDisk(p, labelled, blank);
   if (!choice.device) {
     log(`data disk: none (${choice.why})`);
     return null;
   }
-  if (!waitFor(choice.device, DATADISK_WAIT_MS)) {
+  if (!waitForPath(choice.device, DATADISK_WAIT_MS)) {
     log(`data disk ${choice.device} (${choice.why}): no such device after ${DATADISK_WAIT_MS / 1000} s; everything stays in RAM`);
     return null;
   }
@@ -265,38 +286,72 @@ function separate(): void {
   log(`separation: lighttpd and the CGIs run as ${accounts.cgi.user} (${accounts.cgi.uid}), guests' QEMU as ${accounts.qemu.user} (${accounts.qemu.uid})`);
 }
 
+/** A prepared node's node.json, or null for an ordinary node (or a bad file, logged). */
+function readPrepared(): PreparedNode | null {
+  if (!existsSync(`${PREPARED_DIR}/node.json`)) return null;
+  try {
+    return parsePreparedNode(readFileSync(`${PREPARED_DIR}/node.json`, 'utf8'));
+  } catch (e) {
+    log(`cluster: ${PREPARED_DIR}/node.json: ${(e as Error).message}; this node forms no cluster`);
+    return null;
+  }
+}
+
+/** First boot of a prepared node's data: its certificate is the one made at build time, which its peers pin. */
+function preparedCertificate(): void {
+  const pem = '/etc/ramvm/priv/node.pem';
+  if (existsSync(pem)) return;
+  mkdirSync('/etc/ramvm/priv', { recursive: true, mode: 0o700 });
+  writeFileSync(pem, readFileSync(`${PREPARED_DIR}/node.pem`), { mode: 0o600 });
+  log('cluster: the node certificate made with the prepared image (its peers pin its fingerprint)');
+}
+
 function main(): void {
+  progress(2);
   mounts();
   const cmdline = readFileSync('/proc/cmdline', 'utf8').trim();
   log(`ramvm node set-up; kernel command line: ${cmdline}`);
-  const { params, errors } = parseBootParams(cmdline);
-  for (const e of errors) log(`boot parameter ${e}`);
+  const parsed = parseBootParams(cmdline);
+  for (const e of parsed.errors) log(`boot parameter ${e}`);
+  const prepared = readPrepared();
+  const params = prepared ? withPrepared(parsed.params, prepared) : parsed.params;
+  if (prepared) log(`cluster ${prepared.cluster}: prepared node ${prepared.name} (${prepared.ip.address}/${prepared.ip.prefix}), master ${prepared.master}`);
 
+  progress(10);
   modules();
+  progress(30);
   const found = nics();
   const node = params.node ?? defaultNodeName(found.firstMac);
   writeFileSync('/etc/hostname', node + '\n');
   writeFileSync('/etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${node}\n::1\tlocalhost\n`);
   run('hostname', { argv: ['hostname', node] });
   writeFileSync('/run/ramvm-boot.env', bootEnv(params, node));
+  writeFileSync('/run/ramvm-console.env', consoleEnv(params));
 
+  progress(35);
   network(params, node, found.names);
+  progress(50);
   const disk = dataDisk(params);
   keepSystemOnDisk(disk, params, node, io);
 
+  progress(65);
   process.env.RAMVM_ROOT = '/';
   process.env.RAMVM_DIST = NODE_DIST;
   process.env.RAMVM_NODE = node;
+  if (prepared) preparedCertificate();
   const password = firstPassword();
   const init = initNode(password ? { ...process.env, RAMVM_ADMIN_PASSWORD: password } : process.env);
   log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}; node certificate ${certFiles().crt} ${init.madeCertificate ? 'made' : 'kept from an earlier boot'}`);
   if (init.generatedPassword) log(`ramvm: password of user admin: ${init.generatedPassword}  (shown once, on this console only)`, true);
 
+  progress(75);
   separate();
 
+  progress(85);
   const template = https() ?? readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
   mkdirSync(dirname(NODE_LIGHTTPD_CONF), { recursive: true });
-  writeFileSync(NODE_LIGHTTPD_CONF, fillNodeName(template, node), { mode: 0o644 });
+  const conf = fillNodeName(template, node);
+  writeFileSync(NODE_LIGHTTPD_CONF, params.ip ? fillNodeAddress(conf, params.ip.address) : conf, { mode: 0o644 });
   mkdirSync('/var/spool/cron/crontabs', { recursive: true });
 
   kiosk(params);
@@ -304,12 +359,162 @@ function main(): void {
   const addrs = addresses();
   const scheme = existsSync(HTTPS_TEMPLATE) ? 'https' : 'http';
   log(`ramvm node ${node}: ${disk ? `data on ${disk.device}` : 'RAM only'}; web UI on ${scheme} port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
-  log(`set-up done`);
+  if (prepared) {
+    progress(90);
+    log('set-up done; the cluster forms once the web server runs');
+    // Its own process: init starts lighttpd only after this set-up returns, and the cluster needs it.
+    const child = spawn(process.execPath, [__filename, 'form'], { detached: true, stdio: ['ignore', 'inherit', 'inherit'], env: { PATH: NODE_PATH } });
+    child.unref();
+  } else {
+    progress(100);
+    log('set-up done');
+  }
 }
 
-try {
-  main();
-} catch (e) {
-  log(`set-up failed: ${(e as Error).stack ?? e}`);
-  process.exitCode = 1;
+/** Milliseconds between tries to reach the master, and how long a node keeps trying. */
+const FORM_RETRY_MS = 2_000;
+const FORM_GIVE_UP_MS = 30 * 60_000;
+
+/**
+ * A prepared node forms its cluster (see prepared.ts): the secret read as
+ * root, then as user ramvm, like the CGIs. Node 1 creates the cluster and
+ * accepts each peer's derived join token; the others join node 1 pinned to
+ * its build-time fingerprint, trying until it answers.
+ */
+async function form(): Promise<void> {
+  logFd = openSync(LOG, 'a');
+  progress(FORM_PERCENT);
+  const prepared = readPrepared();
+  if (!prepared) return;
+  const secret = Buffer.from(readFileSync(`${PREPARED_DIR}/secret`, 'utf8').trim(), 'hex');
+  const accounts = accountsOf(parsePasswd(readFileSync('/etc/passwd', 'utf8')), parseGroup(readFileSync('/etc/group', 'utf8')));
+  const node = readFileSync('/etc/hostname', 'utf8').trim();
+  process.setgroups!([]);
+  process.setgid!(accounts.cgi.gid);
+  process.setuid!(accounts.cgi.uid);
+  const address = prepared.nodes.find((n) => n.name === node)?.address ?? prepared.ip.address;
+  Object.assign(process.env, {
+    RAMVM_ROOT: '/', RAMVM_DIST: NODE_DIST, RAMVM_NODE: node, RAMVM_ADDRESS: address,
+    RAMVM_LISTEN: '0.0.0.0', RAMVM_PORT: String(NODE_PORT), RAMVM_CLUSTER_PORT: String(NODE_PORT + 1),
+  });
+  const say = (line: string) => log(`cluster ${prepared.cluster}: ${line}`);
+  const names = () => (readCluster()?.nodes ?? []).map((n) => n.name);
+  const have = readCluster();
+  if (have) {
+    progress(100);
+    say(`this node is in cluster ${have.name} already (master ${have.master}; nodes ${names().join(', ')})`);
+    return;
+  }
+  const deadline = Date.now() + FORM_GIVE_UP_MS;
+  // Both sides need this node's web server: the master answers joins, and a joiner is checked back at its cluster port.
+  await waitFor(`127.0.0.1:${NODE_PORT + 1}`);
+  if (node === prepared.master) {
+    createCluster(prepared.cluster);
+    for (const n of prepared.nodes) if (n.name !== node) acceptJoinToken(preparedJoinToken(secret, n.name));
+    say(`created with this node (${node}) as master; waiting for ${prepared.nodes.filter((n) => n.name !== node).map((n) => n.name).join(', ')} to join`);
+    while (prepared.nodes.some((n) => !names().includes(n.name))) {
+      if (Date.now() > deadline) return say(`gave up waiting after ${FORM_GIVE_UP_MS / 60_000} min; the cluster lists ${names().join(', ')}`);
+      await sleep(FORM_RETRY_MS);
+    }
+  } else {
+    const master = prepared.nodes.find((n) => n.name === prepared.master)!;
+    const url = `https://${master.address}:${NODE_PORT + 1}`;
+    say(`joining the master ${master.name} at ${url} (certificate ${master.fingerprint})`);
+    let last = '';
+    for (;;) {
+      try {
+        await joinCluster({ master: { name: master.name, url, fingerprint: master.fingerprint }, token: preparedJoinToken(secret, node) }, say);
+        break;
+      } catch (e) {
+        const why = (e as Error).message;
+        if (why !== last) say(`not yet: ${why}; trying again every ${FORM_RETRY_MS / 1000} s`);
+        last = why;
+        if (Date.now() > deadline) return say(`gave up after ${FORM_GIVE_UP_MS / 60_000} min`);
+        await sleep(FORM_RETRY_MS);
+      }
+    }
+  }
+  progress(100);
+  say(`formed: the cluster lists ${names().join(', ')}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Until something listens on HOST:PORT (this node's own web server). */
+async function waitFor(hostPort: string): Promise<void> {
+  const [host, port] = hostPort.split(':');
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect(Number(port), host!);
+      s.once('connect', () => (s.destroy(), res(true)));
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    await sleep(250);
+  }
+}
+
+/**
+ * `node-setup.js net ADDR/PREFIX GATEWAY DNS` (the console, as root): the IP
+ * settings typed on the console replace what DHCP gave vmbr0; `net dhcp`
+ * starts DHCP on vmbr0 when ramvm.ip=ask held it back. Prints why an answer
+ * is refused (exit 2) or where the node is reachable now.
+ */
+function net(args: string[]): void {
+  const node = readFileSync('/etc/hostname', 'utf8').trim();
+  percent = 100;
+  if (args[0] === 'dhcp') {
+    if (readFileSync('/run/ramvm-console.env', 'utf8').includes('RAMVM_IP_ASK=1')) {
+      run('console', { argv: dhcpArgs(BRIDGE, node), allowFail: true });
+    }
+    status();
+    return;
+  }
+  let plan;
+  try {
+    plan = askedNetworkPlan(args[0] ?? '', args[1] ?? '', args[2] ?? '');
+  } catch (e) {
+    process.stdout.write(`${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  // The answer replaces DHCP on vmbr0 for this boot.
+  try {
+    const pid = Number(readFileSync(`/run/udhcpc.${BRIDGE}.pid`, 'utf8').trim());
+    if (pid > 1) process.kill(pid, 'SIGTERM');
+  } catch {
+    /* no DHCP client on vmbr0 */
+  }
+  for (const step of plan.steps) run('console', step);
+  if (plan.resolvConf) writeFileSync('/etc/resolv.conf', plan.resolvConf);
+  log(`console: vmbr0 has ${args[0]} now${args[1] ? `, gateway ${args[1]}` : ''}${plan.resolvConf ? `, DNS ${args[2]}` : ''} (typed on the console)`);
+  status();
+}
+
+/** `node-setup.js status`: the URLs to open and whether an administrator exists. */
+function status(): void {
+  const urls = addresses().map((a) => `  http://${a.split(' ')[0]}:${NODE_PORT}/   ${a.split(' ')[1] ?? ''}`);
+  process.stdout.write(urls.length ? `open in a browser:\n${urls.join('\n')}\n` : 'no address yet: the web UI cannot be reached\n');
+  process.env.RAMVM_ROOT = '/';
+  const a = readAccess();
+  const admins = a.acl.acl.filter((e) => e.path === '/' && e.role === 'Administrator' && e.user && a.users.users[e.user]?.enabled).map((e) => e.user!);
+  process.stdout.write(admins.length
+    ? `administrator: ${admins.join(', ')} (its password was set at the first boot of this data disk)\n`
+    : 'no administrator on /: boot the rescue entry (a root shell) and set one up with "ramvm passwd admin"\n');
+}
+
+
+if (process.argv[2] === 'form') {
+  form().catch((e) => log(`cluster: forming failed: ${(e as Error).stack ?? e}`));
+} else if (process.argv[2] === 'net') {
+  net(process.argv.slice(3));
+} else if (process.argv[2] === 'status') {
+  status();
+} else {
+  try {
+    main();
+  } catch (e) {
+    log(`set-up failed: ${(e as Error).stack ?? e}`);
+    process.exitCode = 1;
+  }
 }

@@ -19,7 +19,7 @@
  * var/log/ramvm are bound over the node's own, so settings, guest disks,
  * ISO images, backups and task logs live on the disk and never in the image.
  */
-import type { BootParams } from './boot-params';
+import { isIPv4, type BootParams } from './boot-params';
 
 export interface Step {
   argv: string[];
@@ -95,7 +95,7 @@ export function networkPlan(p: BootParams, nics: readonly string[]): NetworkPlan
     steps.push({ argv: ['ip', 'addr', 'add', `${p.ip.address}/${p.ip.prefix}`, 'dev', BRIDGE] });
     if (p.gw) steps.push({ argv: ['ip', 'route', 'add', 'default', 'via', p.gw, 'dev', BRIDGE] });
     if (p.dns) resolvConf = p.dns.map((a) => `nameserver ${a}\n`).join('');
-  } else {
+  } else if (!p.askIp) {
     dhcp.push(BRIDGE);
   }
   for (const n of nics) {
@@ -120,8 +120,13 @@ export type DataDiskChoice =
  * Which data disk to use: ramonly → none; datadisk= → that one; else the
  * filesystem labelled ramvm-data if there is one; else none (RAM only).
  */
-export function chooseDataDisk(p: BootParams, labelled: string | null): DataDiskChoice {
+export function chooseDataDisk(p: BootParams, labelled: string | null, blank: string | null = null): DataDiskChoice {
   if (p.ramonly) return { device: null, why: 'ramonly: everything stays in RAM and is gone at the next boot' };
+  if (p.datadisk === 'auto') {
+    if (labelled) return { device: labelled, why: `datadisk=auto: the filesystem labelled ${DATA_LABEL}` };
+    if (blank) return { device: blank, why: 'datadisk=auto: the first blank disk' };
+    return { device: null, why: `datadisk=auto: no filesystem labelled ${DATA_LABEL} and no blank disk: everything stays in RAM` };
+  }
   if (p.datadisk) return { device: p.datadisk, why: `datadisk=${p.datadisk}` };
   if (labelled) return { device: labelled, why: `the filesystem labelled ${DATA_LABEL}` };
   return { device: null, why: `no datadisk= and no filesystem labelled ${DATA_LABEL}: everything stays in RAM` };
@@ -157,4 +162,41 @@ export function parseBlkidType(out: string): string | null {
 export function bootEnv(p: BootParams, node: string): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return `RAMVM_NODE=${q(node)}\nRAMVM_SHELL=${p.shell ? 1 : 0}\nRAMVM_RAMONLY=${p.ramonly ? 1 : 0}\n`;
+}
+
+/**
+ * What the console script needs to know of the network (/run/ramvm-console.env):
+ * whether the address came from the command line, and whether it was
+ * ramvm.ip=ask (no DHCP on vmbr0 yet, a longer wait for an answer).
+ */
+export function consoleEnv(p: BootParams): string {
+  return `RAMVM_IP_STATIC=${p.ip ? 1 : 0}\nRAMVM_IP_ASK=${p.askIp ? 1 : 0}\n`;
+}
+
+export interface AskedNetwork {
+  steps: Step[];
+  resolvConf?: string;
+  /** The address typed, without its prefix, for the URL the console shows. */
+  address: string;
+}
+
+/**
+ * The IP settings typed on the console ("10.0.0.5/24", "10.0.0.1" or "",
+ * "10.0.0.1,10.0.0.2" or "") as the steps that put them on vmbr0 in place
+ * of whatever DHCP gave it; throws saying what is wrong with an answer.
+ */
+export function askedNetworkPlan(address: string, gateway: string, dns: string): AskedNetwork {
+  const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(address.trim());
+  if (!m || !isIPv4(m[1]!) || Number(m[2]) < 1 || Number(m[2]) > 32) throw new Error(`address: "${address.slice(0, 40)}" is no IPv4 address with a prefix length such as 192.168.1.10/24`);
+  const gw = gateway.trim();
+  if (gw && !isIPv4(gw)) throw new Error(`gateway: "${gw.slice(0, 40)}" is no IPv4 address`);
+  const servers = dns.trim() ? dns.trim().split(/[ ,]+/) : [];
+  const bad = servers.find((a) => !isIPv4(a));
+  if (bad !== undefined) throw new Error(`DNS: "${bad.slice(0, 40)}" is no IPv4 address`);
+  const steps: Step[] = [
+    { argv: ['ip', 'addr', 'flush', 'dev', BRIDGE] },
+    { argv: ['ip', 'addr', 'add', `${m[1]}/${m[2]}`, 'dev', BRIDGE] },
+    ...(gw ? [{ argv: ['ip', 'route', 'replace', 'default', 'via', gw, 'dev', BRIDGE] }] : []),
+  ];
+  return { steps, address: m[1]!, ...(servers.length ? { resolvConf: servers.map((a) => `nameserver ${a}\n`).join('') } : {}) };
 }

@@ -11,16 +11,18 @@
  *   npm run lab -- --nodes 3 --fresh  3 nodes on new, empty data disks
  *   npm run lab -- --iso              boot the ISO through GRUB (menu defaults, DHCP on vmbr0)
  *   npm run lab -- --pxe              boot over the network: iPXE, QEMU's TFTP server, kernel + initrd + the lab's parameters
+ *   npm run lab -- --cluster          2 prepared nodes (cluster.ts) on new disks: they form cluster "lab" themselves
  *
  * Options: --nodes N (1-3), --memory MiB (per node, default 2048), --cpus N
  * (default 1), --port P (first web port, default 18001), --disk GiB (default
- * 32), --fresh, --iso, --pxe, --no-build, --no-shell.
+ * 32), --fresh, --iso, --pxe, --cluster, --no-build, --no-shell.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCommand, ROOT } from '../build';
-import { buildImage, OUT } from '../image/image';
+import { buildImage, OUT, type ImageBuild } from '../image/image';
+import { LAB_CLUSTER, preparedLabInitrds } from './cluster';
 import { startHub } from './hub';
 import { acquireLabLock } from './lock';
 import { LAB_NET_PREFIX, NodeVm, PXE_SCRIPT, ensureSparseDisk, labAccel, labCmdline, pxeScript, type NodeVmConfig } from './node-vm';
@@ -38,9 +40,11 @@ export interface LabOptions {
   pxe: boolean;
   build: boolean;
   shell: boolean;
+  /** Prepared nodes that form cluster "lab" by themselves (always on fresh disks). */
+  cluster: boolean;
 }
 
-export const LAB_DEFAULTS: LabOptions = { nodes: 2, memoryMiB: 2048, cpus: 1, port: 18001, diskGiB: 32, fresh: false, iso: false, pxe: false, build: true, shell: true };
+export const LAB_DEFAULTS: LabOptions = { nodes: 2, memoryMiB: 2048, cpus: 1, port: 18001, diskGiB: 32, fresh: false, iso: false, pxe: false, build: true, shell: true, cluster: false };
 
 /** Most nodes the lab starts: each TCG node keeps about one host core busy while it boots. */
 export const MAX_LAB_NODES = 3;
@@ -66,10 +70,15 @@ export function parseLabArgs(args: readonly string[]): LabOptions {
       case '--pxe': o.pxe = true; break;
       case '--no-build': o.build = false; break;
       case '--no-shell': o.shell = false; break;
+      case '--cluster': o.cluster = true; break;
       default: throw new Error(`unknown option ${a} (see build/lab/lab.ts)`);
     }
   }
   if (o.iso && o.pxe) throw new Error('--iso and --pxe are two ways to boot: pick one');
+  if (o.cluster && (o.iso || o.pxe)) throw new Error('--cluster boots kernel + initrd; leave out --iso and --pxe (npm run image -- --cluster … writes the ISOs)');
+  if (o.cluster && o.nodes < 2) throw new Error('--cluster needs at least 2 nodes');
+  // A prepared image brings new certificates: a disk of an earlier cluster would keep the old one.
+  if (o.cluster) o.fresh = true;
   return o;
 }
 
@@ -98,9 +107,10 @@ export async function labCommand(args: string[]): Promise<void> {
   const o = parseLabArgs(args);
   // Held until this process ends, however it ends.
   await acquireLabLock({ what: 'npm run lab', wait: false });
-  if (o.build) {
-    await buildCommand();
-    await buildImage({ iso: o.iso });
+  let image: ImageBuild | undefined;
+  if (o.build || o.cluster) {
+    if (o.build) await buildCommand();
+    image = await buildImage({ iso: o.iso });
   }
   const kernel = join(OUT, 'vmlinux');
   const initrd = join(OUT, 'initrd.img');
@@ -111,6 +121,7 @@ export async function labCommand(args: string[]): Promise<void> {
   mkdirSync(LAB_DIR, { recursive: true });
   if (o.fresh) for (let i = 1; i <= MAX_LAB_NODES; i++) rmSync(join(LAB_DIR, `node${i}`), { recursive: true, force: true });
   const password = labPassword(o.fresh);
+  const initrds = o.cluster ? preparedLabInitrds(image!, LAB_DIR, o.nodes) : [];
   const { accel, reason } = await labAccel();
   process.stdout.write(`lab: accelerator ${accel} (${reason})\n`);
   const hub = await startHub();
@@ -135,7 +146,7 @@ export async function labCommand(args: string[]): Promise<void> {
       ensureSparseDisk(disk, o.diskGiB);
       const config: NodeVmConfig = {
         name: `node${i}`, index: i,
-        boot: o.iso ? { iso } : { kernel, initrd },
+        boot: o.iso ? { iso } : { kernel, initrd: initrds[i - 1] ?? initrd }, prepared: o.cluster,
         dataDisk: disk, memoryMiB: o.memoryMiB, cpus: o.cpus, accel,
         hubPort: hub.port, webPort: o.port + i - 1, adminPassword: password, shell: o.shell, runDir: dir,
       };
@@ -151,6 +162,7 @@ export async function labCommand(args: string[]): Promise<void> {
     vms.forEach((v, i) => {
       process.stdout.write(`  ${v.config.name}: ${v.url}/  (LAN ${o.iso ? 'DHCP' : LAB_NET_PREFIX + (i + 1)}, serving ${(times[i]! / 1000).toFixed(1)} s after power-on)\n`);
     });
+    if (o.cluster) process.stdout.write(`\n  cluster ${LAB_CLUSTER}: forming (master node1); /ram.log of each node shows it, 100 % once formed\n`);
     process.stdout.write(`\n  user admin, password ${password}\n  Ctrl-C stops the lab; data disks stay in ${LAB_DIR} (--fresh starts over)\n`);
   } catch (e) {
     await stopAll();

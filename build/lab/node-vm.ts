@@ -63,6 +63,12 @@ export interface NodeVmConfig {
   vga?: boolean;
   /** The node serves HTTPS (the kiosk image does). */
   https?: boolean;
+  /**
+   * A prepared node of a cluster (build/image/prepared.ts; its initrd carries
+   * the cluster files): name and address come from there, not from the
+   * command line, and its data disk is found (datadisk=auto).
+   */
+  prepared?: boolean;
 }
 
 /** "52:54:00:72:76:01": QEMU's prefix, then "rv", then NIC and node index. */
@@ -71,7 +77,8 @@ export function labMac(nic: 0 | 1, index: number): string {
 }
 
 /** Kernel parameters of a lab node booted from kernel + initrd. */
-export function labCmdline(c: Pick<NodeVmConfig, 'name' | 'index' | 'hubPort' | 'dataDisk' | 'shell'>): string[] {
+export function labCmdline(c: Pick<NodeVmConfig, 'name' | 'index' | 'hubPort' | 'dataDisk' | 'shell' | 'prepared'>): string[] {
+  if (c.prepared) return [...BASE_CMDLINE, 'console=ttyS0,115200', 'ramvm.nic=eth0', ...(c.dataDisk ? [] : ['ramonly']), ...(c.shell ? ['ramvm.shell'] : [])];
   return [
     ...BASE_CMDLINE,
     'console=ttyS0,115200',
@@ -211,11 +218,11 @@ export class NodeVm {
     throw new Error(`node ${this.config.name}: API not serving after ${timeoutMs / 1000} s; serial: ${this.serialTail()}`);
   }
 
-  /** Waits until the serial log matches `re` (e.g. GRUB's menu); returns the match. */
-  async waitSerial(re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+  /** Waits until the serial log (from offset `from` on) matches `re` (e.g. GRUB's menu); returns the match. */
+  async waitSerial(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const m = re.exec(this.serialLog());
+      const m = re.exec(this.serialLog().slice(from));
       if (m) return m;
       if (!this.running()) throw new Error(`node ${this.config.name}: qemu exited (${this.serialTail()})`);
       await new Promise((r) => setTimeout(r, 100));

@@ -7,9 +7,11 @@
  *   → transport "sendmail": /usr/sbin/sendmail -t -oi < text   (recipients from the headers)
  *   → transport "smtp":     MAIL FROM:<from> RCPT TO:<it@example.com> DATA text
  */
+import { existsSync } from 'node:fs';
 import { run } from '../lib/exec';
+import { HttpError } from '../lib/errors';
 import { nodeName } from '../lib/paths';
-import { SENDMAIL_ARGV, readMailSettings, readSmtpPassword } from './config';
+import { SENDMAIL, SENDMAIL_ARGV, readMailSettings, readSmtpPassword } from './config';
 import { smtpSend } from './smtp';
 import { isMailAddress } from './validate';
 
@@ -29,5 +31,16 @@ export async function sendMail(to: readonly string[], text: string): Promise<voi
     await smtpSend(s.smtp, readSmtpPassword(), { from: s.from, to: rcpt, helo: heloName(nodeName()) }, text);
     return;
   }
+  sendmailPresent();
   await run(SENDMAIL_ARGV, { input: text, timeoutMs: SENDMAIL_TIMEOUT_MS });
+}
+
+/**
+ * Throws saying what to do when this node has no sendmail program: the node
+ * image ships no MTA, so its mail goes through an SMTP relay (smtp.ts).
+ */
+export function sendmailPresent(exists: (path: string) => boolean = existsSync): void {
+  if (!exists(SENDMAIL)) {
+    throw new HttpError('exec_failed', `this node has no ${SENDMAIL} (no mail server installed; the node image has none): set an SMTP relay for the node's mail ("transport": "smtp", Backups → Mail)`);
+  }
 }

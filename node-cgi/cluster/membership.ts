@@ -25,7 +25,7 @@ import { log } from '../lib/cgi';
 import { checkedFingerprint, nodeFingerprint } from './identity';
 import { clusterKey, newClusterKey, writeClusterKey } from './key';
 import {
-  checkedNodeName, checkedNodeUrl, clusterUrlFor, consumeJoinToken, keptJoinTokens, newCluster, newJoinToken, promoted, usableJoinToken,
+  checkedNodeName, checkedNodeUrl, clusterUrlFor, consumeJoinToken, joinTokenHash, JOIN_TOKEN_LIFETIME_MAX_S, keptJoinTokens, newCluster, newJoinToken, promoted, usableJoinToken,
   withNode, withoutNode, guestsOn, newer, type ClusterConfig, type ClusterNode, type JoinTokenRecord, type Placement, type StateMark,
 } from './model';
 import { noteSeen } from './seen';
@@ -120,6 +120,20 @@ export function makeJoinToken(lifetimeS: number): JoinTokenAnswer {
   updateJson<{ tokens: JoinTokenRecord[] }>(joinTokensFile(), { tokens: [] }, (f) => ({ tokens: [...keptJoinTokens(f.tokens, nowS()), record] }));
   const self = c.nodes.find((n) => n.name === c.master)!;
   return { token, expires: record.expires, fingerprint: self.fingerprint, url: self.url, master: c.master };
+}
+
+/**
+ * The master accepts a join token made elsewhere (a prepared image derives
+ * one per node from its cluster secret): kept hashed and single use like
+ * those of makeJoinToken, for the longest lifetime a token may have.
+ */
+export function acceptJoinToken(token: string): void {
+  const c = requireCluster();
+  if (!isMaster(c)) throw conflict(`join tokens are made on the master ${c.master}`);
+  if (!/^rjt_[A-Za-z0-9_-]{43}$/.test(token)) throw invalid('token', 'is not a join token');
+  const now = nowS();
+  const record: JoinTokenRecord = { hash: joinTokenHash(token), created: now, expires: now + JOIN_TOKEN_LIFETIME_MAX_S };
+  updateJson<{ tokens: JoinTokenRecord[] }>(joinTokensFile(), { tokens: [] }, (f) => ({ tokens: [...keptJoinTokens(f.tokens, now).filter((r) => r.hash !== record.hash), record] }));
 }
 
 // ---- the master admits a node ----

@@ -5,6 +5,7 @@
  *   GET /api/node/<node>/resources   CPU, memory, disk free, memory claimed by running guests, KVM (Sys.Audit)
  *   GET /api/node/<node>/settings    {"memoryOvercommit": 1.0}                                     (Sys.Audit)
  *   PUT /api/node/<node>/settings    {"memoryOvercommit": 1.5}                                     (Sys.Modify)
+ *   GET /api/node/<node>/setup-log   the set-up log of an image node (/ram.log): lines, percent   (Sys.Audit)
  *
  * The privilege is checked on /nodes/<node>.
  */
@@ -13,7 +14,7 @@ import { clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
-import { checkSettingsPatch, nodeResources, readNodeSettings, updateNodeSettings } from '../vm';
+import { checkSettingsPatch, nodeResources, readNodeSettings, readSetupLog, updateNodeSettings } from '../vm';
 
 /** The node named in the path runs the request. */
 const NAMED_NODE = { node: (ctx: ApiContext) => ctx.params.node ?? null };
@@ -49,6 +50,16 @@ export const routes: ApiRoute[] = [
     perm: { path: '/nodes/:node', priv: 'Sys.Modify' },
     home: NAMED_NODE,
     handle: async (ctx) => updateNodeSettings(checkSettingsPatch(await ctx.req.json()), thisNode(ctx)),
+  },
+  {
+    method: 'GET',
+    path: '/:node/setup-log',
+    perm: { path: '/nodes/:node', priv: 'Sys.Audit' },
+    home: NAMED_NODE,
+    handle: (ctx) => {
+      thisNode(ctx);
+      return readSetupLog();
+    },
   },
 ];
 

@@ -66,6 +66,8 @@ export interface Paths {
   clusterSeen: string;
   /** Where `npm start` listens, for the `ramvm` CLI. */
   serverInfo: string;
+  /** The set-up log of a node booted from the node image (/ram.log; build/image/node-setup.ts). */
+  setupLog: string;
   users: string;
   groups: string;
   acl: string;
@@ -132,6 +134,7 @@ export function pathsFor(root: string, dist?: string): Paths {
     nonces: join(run, 'nonces'),
     clusterSeen: join(run, 'cluster-seen.json'),
     serverInfo: join(run, 'server.json'),
+    setupLog: join(r, 'ram.log'),
     users: join(etc, 'users.json'),
     groups: join(etc, 'groups.json'),
     acl: join(etc, 'acl.json'),

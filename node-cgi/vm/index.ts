@@ -29,6 +29,7 @@ export { directIoSupported, existingBridges, randomMac } from './host';
 export { netPlan, pendingChanges, tapName } from './qemu-args';
 export { diskUsage, guestResources } from './resources';
 export { nodeResources } from './node-resources';
+export { readSetupLog, type SetupLog } from './setup-log';
 export { parseMeminfo } from './resources';
 export { claimMigration, lockHolder, migrationHolder, refuseIfMigrating, releaseMigration } from './migration-lock';
 export { checkSettingsPatch, readNodeSettings, updateNodeSettings } from './settings';

@@ -9,7 +9,7 @@
  * order. Screenshots go to .tmp/screenshots/ for a human look.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
@@ -190,6 +190,23 @@ test('should create a guest on n2 from n1\'s UI, list it with its node, start an
   const joined = page.locator('main tbody tr', { hasText: 'cluster-join' });
   await joined.waitFor();
   assert.match(await joined.innerText(), 'n2');
+});
+
+test('should show a node\'s set-up log on its page, asked of that node through the master', async (ctx) => {
+  const [, n2] = nodes(ctx);
+  const page = ctx.page!;
+  // n2 as if booted from the node image: its /ram.log is root/ram.log of its tree.
+  writeFileSync(join(n2.root, 'ram.log'), '[   1.02]   1% stage 1: root stacked\n[  38.33]  90% set-up done; the cluster forms once the web server runs\n[  87.94] 100% cluster office: formed: the cluster lists n1, n2\n');
+  try {
+    await page.goto(`${ctx.cluster!.nodes[0]!.url}/#/nodes/n2`);
+    await page.getByText('Set-up: 100 %').waitFor();
+    await page.getByText('Show the log (3 lines)').click();
+    await page.getByRole('log', { name: 'Set-up log (/ram.log)' }).getByText('cluster office: formed').waitFor();
+    await page.goto(`${ctx.cluster!.nodes[0]!.url}/#/nodes/n1`);
+    await page.getByText('This node did not boot from the node image: it has no set-up log.').waitFor();
+  } finally {
+    rmSync(join(n2.root, 'ram.log'), { force: true });
+  }
 });
 
 test('should refuse to remove n2 while it has a guest, and remove it once it has none', async (ctx) => {

@@ -11,7 +11,9 @@
  *      users, QEMU sandboxed.
  *   2. the ISO through GRUB with no parameters at all: the node finds the
  *      disk by its label and keeps the admin from boot 1 (a new fw_cfg
- *      password is ignored).
+ *      password is ignored); with no address on its command line, its
+ *      console asks for the IP settings, and we type them on the serial
+ *      console.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
@@ -141,15 +143,25 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
   }
 });
 
-T('should boot the ISO with GRUB defaults, find the data disk by label and keep its settings', async () => {
+T('should boot the ISO with GRUB defaults, find the data disk by label, keep its settings and ask for the IP settings on its console', async () => {
   const vm = new NodeVm({
     name: 'imgtest', index: 2, boot: { iso: image.iso! }, dataDisk: join(dir, 'data.img'),
-    memoryMiB: 1536, cpus: 1, accel, webPort: await freePort(), adminPassword: 'another-password',
+    memoryMiB: 1536, cpus: 1, accel, hubPort: hub!.port, webPort: await freePort(), adminPassword: 'another-password',
     shell: false, runDir: join(dir, 'boot2'),
   });
   vms.push(vm);
   vm.start();
   try {
+    // The console asks (30 s, then DHCP): address, gateway, DNS, typed on the serial console.
+    await vm.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): $/m, SERVE_TIMEOUT_MS);
+    await vm.typeSerial([...'10.99.0.300/24\r\r\r']);
+    await vm.waitSerial(/address: "10\.99\.0\.300\/24" is no IPv4 address with a prefix length[\s\S]*try again/, 60_000);
+    // The question comes again right after "try again": look from there.
+    const mark = vm.serialLog().lastIndexOf('try again');
+    await vm.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): $/m, 60_000, mark);
+    await vm.typeSerial([...'10.99.0.9/24\r10.99.0.254\r10.99.0.254\r']);
+    const shown = await vm.waitSerial(/open in a browser:\s+http:\/\/10\.99\.0\.9:8006\/[\s\S]*?\n(administrator: [^\n]*)/, 120_000, mark);
+    assert.match(shown[1]!, /^administrator: admin \(its password was set at the first boot of this data disk\)/);
     await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
     const bad = await fetch(vm.url + '/api/access/ticket', {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'another-password' }),
@@ -162,6 +174,9 @@ T('should boot the ISO with GRUB defaults, find the data disk by label and keep 
     assert.is((await api.get('/api/task')).status, 200);
     const list = (await api.get('/api/vm')).json.data;
     assert.equal(list.map((g: { name: string; status: string }) => [g.name, g.status]), [['tiny', 'stopped']], 'the guest from boot 1 is on the disk');
+    const setupLog = (await api.get('/api/node/imgtest/setup-log')).json.data;
+    assert.is(setupLog.percent, 100);
+    assert.ok(setupLog.lines.some((l: string) => /console: vmbr0 has 10\.99\.0\.9\/24 now, gateway 10\.99\.0\.254, DNS 10\.99\.0\.254 \(typed on the console\)/.test(l)), setupLog.lines.slice(-5).join('\n'));
   } finally {
     await vm.stop();
   }

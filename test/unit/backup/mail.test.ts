@@ -1,6 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { mailMessage, mailSubject, type MailInput } from '../../../node-cgi/backup/mail';
+import { sendmailPresent } from '../../../node-cgi/backup/mailer';
 
 const input = (over: Partial<MailInput> = {}): MailInput => ({
   to: 'it@example.com', from: 'ramvm@pve1', node: 'pve1', job: 'nightly', task: '20261125T220000Z-backup-x-abcdef', ok: false, error: null,
@@ -48,3 +49,12 @@ M('should write headers, a table per guest and the log tail', () => {
 });
 M.run();
 
+
+const P = suite('sendmailPresent');
+P('should say to set an SMTP relay on a node without a sendmail program', () => {
+  assert.throws(() => sendmailPresent(() => false), /this node has no \/usr\/sbin\/sendmail .*set an SMTP relay for the node's mail \("transport": "smtp"/);
+});
+P('should pass where an MTA installed it', () => {
+  sendmailPresent((p) => p === '/usr/sbin/sendmail');
+});
+P.run();

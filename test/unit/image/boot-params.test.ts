@@ -39,6 +39,13 @@ P('should take the kiosk\'s blanking time in whole seconds, 0 for never', () => 
 P('should let the last of repeated parameters win, as the kernel does', () => {
   assert.is(parseBootParams('ramvm.node=a ramvm.node=b').params.node, 'b');
 });
+P('should take ramvm.ip=ask, and forget it when an address is given too', () => {
+  assert.is(parseBootParams('ramvm.ip=ask').params.askIp, true);
+  assert.is(parseBootParams('ramvm.ip=ask ramvm.ip=10.0.0.1/24').params.askIp, undefined);
+});
+P('should take datadisk=auto: the labelled or first blank disk', () => {
+  assert.is(parseBootParams('datadisk=auto').params.datadisk, 'auto');
+});
 P('should prefer ramonly over a data disk and say so', () => {
   const r = parseBootParams('datadisk=/dev/sda4 ramonly');
   assert.is(r.params.datadisk, undefined);

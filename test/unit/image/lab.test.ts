@@ -13,9 +13,14 @@ A('should default to two nodes with data disks kept', () => {
 });
 A('should read every option', () => {
   assert.equal(parseLabArgs(['--nodes', '3', '--memory', '1024', '--cpus', '2', '--port', '20000', '--disk', '8', '--fresh', '--iso', '--no-build', '--no-shell']), {
-    nodes: 3, memoryMiB: 1024, cpus: 2, port: 20000, diskGiB: 8, fresh: true, iso: true, pxe: false, build: false, shell: false,
+    nodes: 3, memoryMiB: 1024, cpus: 2, port: 20000, diskGiB: 8, fresh: true, iso: true, pxe: false, build: false, shell: false, cluster: false,
   });
   assert.is(parseLabArgs(['--pxe']).pxe, true);
+});
+A('should start a prepared cluster on fresh disks, never from an ISO', () => {
+  assert.equal([parseLabArgs(['--cluster']).cluster, parseLabArgs(['--cluster']).fresh], [true, true]);
+  assert.throws(() => parseLabArgs(['--cluster', '--iso']), /--cluster boots kernel \+ initrd; leave out --iso and --pxe/);
+  assert.throws(() => parseLabArgs(['--cluster', '--nodes', '1']), /--cluster needs at least 2 nodes/);
 });
 const BAD: [string[], RegExp, string][] = [
   [['--nodes', '0'], /--nodes needs/, 'no node at all'],
@@ -98,6 +103,9 @@ C('should run RAM-only without a data disk and add the shell on request', () => 
   assert.ok(c.includes('ramonly'));
   assert.ok(c.includes('ramvm.shell'));
   assert.not.ok(c.some((w) => w.startsWith('ramvm.ip')));
+});
+C('should leave name and address of a prepared node to its cluster files', () => {
+  assert.equal(labCmdline({ name: 'node2', index: 2, hubPort: 1, dataDisk: '/d', shell: false, prepared: true }), ['quiet', 'panic=10', 'console=ttyS0,115200', 'ramvm.nic=eth0']);
 });
 C.run();
 

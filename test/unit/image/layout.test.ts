@@ -4,7 +4,7 @@ import { lighttpdConfig } from '../../../build/server';
 import { DIST } from '../../../build/build';
 import {
   GRUB_ENTRIES, ISO_GOAL_BYTES, ISO_LIMIT_BYTES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, fillNodeName, grubConfig, imageSizeReport, kernelPackage,
-  nodeLighttpdConfig, partOf,
+  nodeLighttpdConfig, partOf, fillNodeAddress, preparedGrubEntries,
 } from '../../../build/image/layout';
 
 const P = suite('partOf');
@@ -111,3 +111,21 @@ K('should fail without one', () => {
   assert.throws(() => kernelPackage('linux-image-amd64\n'), /no linux-image/);
 });
 K.run();
+
+const FA = suite('fillNodeAddress');
+FA('should set the address the CGIs give other nodes', () => {
+  assert.is(fillNodeAddress('a\n    "RAMVM_ADDRESS" => "",\nb', '10.0.0.1'), 'a\n    "RAMVM_ADDRESS" => "10.0.0.1",\nb');
+});
+FA('should refuse anything but an address, and a template without the empty setting', () => {
+  assert.throws(() => fillNodeAddress('"RAMVM_ADDRESS" => ""', '1.2.3.4", "X'), /bad node address/);
+  assert.throws(() => fillNodeAddress('"RAMVM_ADDRESS" => "1.1.1.1"', '10.0.0.1'), /no empty RAMVM_ADDRESS/);
+});
+FA.run();
+
+const PG = suite('preparedGrubEntries');
+PG('should name the node, its role and address, and find its data disk', () => {
+  const e = preparedGrubEntries({ cluster: 'office', name: 'node2', index: 2, ip: { address: '10.0.0.12', prefix: 24 } });
+  assert.equal(e[0], { title: 'ramvm cluster office: node node2 (member, 10.0.0.12/24)', params: ['datadisk=auto'] });
+  assert.equal(e[1]!.params, ['datadisk=auto', 'ramvm.shell']);
+});
+PG.run();

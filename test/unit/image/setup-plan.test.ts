@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { parseBootParams } from '../../../build/image/boot-params';
-import { batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
+import { askedNetworkPlan, consoleEnv, batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
 
 const params = (cmdline: string) => parseBootParams(cmdline).params;
 const argvs = (steps: { argv: string[] }[]) => steps.map((s) => s.argv.join(' '));
@@ -125,3 +125,48 @@ E('should single-quote values for the console script', () => {
   assert.is(bootEnv(params('ramonly'), "it's"), "RAMVM_NODE='it'\\''s'\nRAMVM_SHELL=0\nRAMVM_RAMONLY=1\n");
 });
 E.run();
+
+const ZC = suite('chooseDataDisk (datadisk=auto)');
+ZC('should prefer the labelled filesystem, then the first blank disk, else RAM', () => {
+  const p = params('datadisk=auto');
+  assert.equal(chooseDataDisk(p, '/dev/vdb', '/dev/vda'), { device: '/dev/vdb', why: 'datadisk=auto: the filesystem labelled ramvm-data' });
+  assert.equal(chooseDataDisk(p, null, '/dev/vda'), { device: '/dev/vda', why: 'datadisk=auto: the first blank disk' });
+  assert.match(chooseDataDisk(p, null, null).why, /datadisk=auto: no filesystem labelled ramvm-data and no blank disk/);
+  assert.is(chooseDataDisk(params('datadisk=auto ramonly'), '/dev/vdb', null).device, null);
+});
+ZC.run();
+
+const AN = suite('askedNetworkPlan');
+AN('should put the typed address, gateway and DNS on vmbr0 in place of DHCP\'s', () => {
+  const p = askedNetworkPlan(' 10.0.0.5/24 ', '10.0.0.1', '10.0.0.1, 9.9.9.9');
+  assert.equal(argvs(p.steps), ['ip addr flush dev vmbr0', 'ip addr add 10.0.0.5/24 dev vmbr0', 'ip route replace default via 10.0.0.1 dev vmbr0']);
+  assert.is(p.resolvConf, 'nameserver 10.0.0.1\nnameserver 9.9.9.9\n');
+  assert.is(p.address, '10.0.0.5');
+});
+AN('should take no gateway and no DNS', () => {
+  const p = askedNetworkPlan('10.0.0.5/24', '', '');
+  assert.is(p.steps.length, 2);
+  assert.is(p.resolvConf, undefined);
+});
+AN('should say what is wrong with an answer', () => {
+  assert.throws(() => askedNetworkPlan('10.0.0.300/24', '', ''), /address: "10\.0\.0\.300\/24" is no IPv4 address with a prefix length/);
+  assert.throws(() => askedNetworkPlan('10.0.0.5', '', ''), /address: "10\.0\.0\.5" is no IPv4 address with a prefix length/);
+  assert.throws(() => askedNetworkPlan('10.0.0.5/24; reboot', '', ''), /is no IPv4 address with a prefix length/);
+  assert.throws(() => askedNetworkPlan('10.0.0.5/24', 'router', ''), /gateway: "router" is no IPv4 address/);
+  assert.throws(() => askedNetworkPlan('10.0.0.5/24', '', '1.1.1.1,x'), /DNS: "x" is no IPv4 address/);
+});
+AN.run();
+
+const CE = suite('consoleEnv');
+CE('should tell the console whether to ask and how long', () => {
+  assert.is(consoleEnv(params('ramvm.ip=10.0.0.1/24')), 'RAMVM_IP_STATIC=1\nRAMVM_IP_ASK=0\n');
+  assert.is(consoleEnv(params('quiet')), 'RAMVM_IP_STATIC=0\nRAMVM_IP_ASK=0\n');
+  assert.is(consoleEnv(params('ramvm.ip=ask')), 'RAMVM_IP_STATIC=0\nRAMVM_IP_ASK=1\n');
+});
+CE.run();
+
+const NA = suite('networkPlan (ramvm.ip=ask)');
+NA('should hold DHCP on vmbr0 back until the console has asked, and still ask on the other NICs', () => {
+  assert.equal(networkPlan(params('ramvm.ip=ask'), ['eth0', 'eth1']).dhcp, ['eth1']);
+});
+NA.run();

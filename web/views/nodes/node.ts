@@ -7,7 +7,10 @@
  * backup scheduler last ran. On the master any node's page works: the
  * requests go to that node.
  *
- *   #/nodes/<name>     GET /api/node/<name>/resources and /settings; PUT /settings
+ * The set-up log of a node booted from the node image (/ram.log, with how
+ * far its set-up got) is shown folded, for holders of Sys.Audit.
+ *
+ *   #/nodes/<name>     GET /api/node/<name>/resources and /settings; PUT /settings; GET /setup-log
  */
 import { useState } from 'preact/hooks';
 import type { AccelSetting, NodeSettings } from '../../../node-cgi/api-types';
@@ -68,6 +71,20 @@ function Membership({ n }: { n: ClusterNodeView }) {
   </section>`;
 }
 
+/** The node's set-up log (GET /api/node/<name>/setup-log); a node started without the image has none (404), and the section says so. */
+function SetupLogSection({ name }: { name: string }) {
+  const { data, error } = useLoad(() => client.nodes.setupLog(name), [name]);
+  const none = (error as { status?: number } | undefined)?.status === 404;
+  return html`<section class="card" aria-labelledby="n-setup">
+    <h2 id="n-setup">${t('node.setupLog')}</h2>
+    ${none ? html`<p>${t('node.setupLog.none')}</p>` : error ? html`<${ErrorBanner} error=${error} />` : !data ? html`<p>${t('app.loading')}</p>`
+      : html`<p class="setup-percent">${t('node.setupLog.percent', { percent: data.percent ?? '?' })}</p>
+        <details><summary>${t('node.setupLog.show', { n: data.lines.length })}</summary>
+          <pre class="log" tabindex="0" role="log" aria-label=${t('node.setupLog')}>${data.lines.map((l) => `${l}\n`)}</pre>
+        </details>`}
+  </section>`;
+}
+
 export function NodeDetail({ name, me }: { name: string; me: Me }) {
   const { data, error, reload } = useLoad(() => Promise.all([client.nodes.resources(name), client.nodes.settings(name)]), [name]);
   const c = useCluster().data;
@@ -102,5 +119,6 @@ export function NodeDetail({ name, me }: { name: string; me: Me }) {
         <dt>${t('node.disk')}</dt><dd>${t('node.diskValue', { free: bytes(res.disk.free), total: bytes(res.disk.total) })}</dd>
         <dt>${t('node.guests')}</dt><dd>${t('node.guestsValue', { running: res.guests.running, total: res.guests.total, claimed: bytes(res.guests.memoryClaimed) })}</dd>
       </dl>
-    </section>`;
+    </section>
+    <${SetupLogSection} name=${name} />`;
 }
