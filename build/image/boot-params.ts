@@ -19,6 +19,9 @@
  * | `datadisk=auto` | the disk labelled ramvm-data, else the first blank disk (prepared images) |
  * | `ramonly` | keep everything in RAM, use no data disk |
  * | `ramvm.shell` | a root shell on the serial console (lab and rescue) |
+ * | `ramvm.kiosk=0` | no kiosk on the node's screen (kiosk image; `=1` is the default) |
+ * | `ramvm.keymap=de` | the kiosk's keyboard layout (an xkb layout name; default us) |
+ * | `ramvm.blank=SECONDS` | the kiosk's screen goes black after this long without a key (0: never; default 600) |
  * | `ramvm.sysdisk=1` | keep the system (GRUB, kernel, initrd) on a first partition of the data disk, which then boots alone; `=0` stops it |
  *
  * A bad value never stops a boot: it is reported (to /ram.log) and left
@@ -37,6 +40,11 @@ export interface BootParams {
   askIp?: boolean;
   ramonly: boolean;
   shell: boolean;
+  /** The kiosk image shows the web UI on the node's screen (ramvm.kiosk=0 turns it off). */
+  kiosk: boolean;
+  keymap?: string;
+  /** Seconds without a key before the kiosk's screen goes black (0: never). */
+  blankS?: number;
   /** ramvm.sysdisk=1 / =0; absent: as the node's setting on its data disk says. */
   sysdisk?: boolean;
 }
@@ -53,6 +61,10 @@ const NODE_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const DEVICE_RE = /^\/dev\/[A-Za-z0-9_][A-Za-z0-9_/.-]*$/;
 /** A network interface name as the kernel allows (IFNAMSIZ 16 with the NUL). */
 const NIC_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+/** An xkb layout name: "us", "de", "fr", "gb". */
+const KEYMAP_RE = /^[a-z]{2,8}$/;
+/** The longest blanking time ramvm.blank= takes: a day, in seconds. */
+export const MAX_BLANK_S = 86_400;
 
 /** Words of a kernel command line; double quotes group a value with spaces, as the kernel's parser does. */
 export function splitCmdline(cmdline: string): string[] {
@@ -84,7 +96,7 @@ export function isIPv4(s: string): boolean {
 }
 
 export function parseBootParams(cmdline: string): ParsedBootParams {
-  const params: BootParams = { ramonly: false, shell: false };
+  const params: BootParams = { ramonly: false, shell: false, kiosk: true };
   const errors: string[] = [];
   const set = <K extends keyof BootParams>(key: K, value: BootParams[K]) => {
     params[key] = value;
@@ -104,6 +116,18 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
       case 'ramvm.shell':
         if (value !== undefined) reject(word, 'takes no value');
         else set('shell', true);
+        break;
+      case 'ramvm.kiosk':
+        if (value !== '0' && value !== '1') reject(word, 'expected ramvm.kiosk=0 (off) or ramvm.kiosk=1');
+        else set('kiosk', value === '1');
+        break;
+      case 'ramvm.keymap':
+        if (value === undefined || !KEYMAP_RE.test(value)) reject(word, 'expected a keyboard layout name such as de or us');
+        else set('keymap', value);
+        break;
+      case 'ramvm.blank':
+        if (value === undefined || !/^(0|[1-9][0-9]{0,5})$/.test(value) || Number(value) > MAX_BLANK_S) reject(word, `expected whole seconds, 0 (never) to ${MAX_BLANK_S}`);
+        else set('blankS', Number(value));
         break;
       case 'ramvm.node':
         if (value === undefined || !NODE_NAME_RE.test(value)) reject(word, 'a node name is 1-63 lower case letters, digits and inner hyphens');

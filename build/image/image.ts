@@ -24,8 +24,8 @@ import { writeCpio, type CpioSource } from './cpio';
 import { HOST_FILES, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
 import { CGI_USER, sudoersFile, sudoersText } from '../../node-cgi/root/setup';
 import {
-  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, grubConfig, preparedGrubEntries, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf,
-  type ImageSizeRow, type PartName,
+  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf, preparedGrubEntries,
+  type GrubEntry, type ImageSizeRow, type IsoBudget, type PartName,
 } from './layout';
 import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
 import { parseImageArgs, preparedIsoName, preparedNode, type ClusterImageArgs } from './prepared';
@@ -46,14 +46,14 @@ export interface ImageFiles {
 /** Squashfs options: zstd at its strongest with 1 MiB blocks (unpacking is cheap, bytes are not). */
 const MKSQUASHFS_OPTS = ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-noappend', '-all-root', '-no-progress', '-quiet'];
 
-function sh(argv: string[], opts: SpawnSyncOptions = {}): string {
+export function sh(argv: string[], opts: SpawnSyncOptions = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
   if (r.error) throw new Error(`${argv.join(' ')}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status}: ${String(r.stderr ?? '').trim().slice(-800)}`);
   return String(r.stdout ?? '');
 }
 
-function step(what: string): () => void {
+export function step(what: string): () => void {
   const t0 = Date.now();
   process.stdout.write(`image: ${what} …\n`);
   return () => process.stdout.write(`image: ${what} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -70,7 +70,7 @@ async function checkTools(): Promise<void> {
 }
 
 /** The kernel package unpacked, with modules.dep made by depmod; cached by package name. */
-function kernel(): { dir: string; version: string } {
+export function kernel(): { dir: string; version: string } {
   const debs = join(CACHE, 'debs');
   mkdirSync(debs, { recursive: true });
   let pkg: string;
@@ -130,7 +130,7 @@ function uncompressedKernel(k: { dir: string; version: string }): string {
 }
 
 /** Staging: one directory per part; `put` sends each root path to its part. */
-class Stage {
+export class Stage {
   readonly dirs: Record<PartName, string>;
   constructor(readonly base: string) {
     rmSync(base, { recursive: true, force: true });
@@ -250,6 +250,16 @@ function stageModules(s: Stage, k: { dir: string; version: string }): void {
   }
 }
 
+/**
+ * The node's lighttpd config template (HTTP; HTTPS for the kiosk variant):
+ * either way lighttpd becomes the node's user (server.username) after it
+ * bound its port, and logs where that user may write.
+ */
+export function nodeLighttpdTemplate(o: { https: boolean }): string {
+  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG, ...(o.https ? { https: true } : {}) });
+  return nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' });
+}
+
 async function stageRamvm(s: Stage): Promise<void> {
   for (const d of ['www', 'cgi', 'bin']) {
     const src = join(DIST, d);
@@ -261,16 +271,15 @@ async function stageRamvm(s: Stage): Promise<void> {
     entryPoints: [join(__dirname, 'node-setup.ts')], outfile: setup, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     minify: true, legalComments: 'none', logLevel: 'warning',
   });
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG });
-  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' }));
+  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdTemplate({ https: false }));
   // The node's user may run the root helper, nothing else (node-cgi/root/setup.ts).
   s.write(sudoersFile(NODE_ROOT_HELPER.helper), sudoersText({ ...NODE_ROOT_HELPER, cgi: { user: CGI_USER } }), 0o440);
 }
 
 /** A content hash of a staged tree: paths, modes, link targets and bytes. */
-export function treeHash(dir: string): string {
+export function treeHash(dir: string, opts: readonly string[] = MKSQUASHFS_OPTS): string {
   const h = createHash('sha256');
-  h.update(MKSQUASHFS_OPTS.join(' '));
+  h.update(opts.join(' '));
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const full = join(d, name);
@@ -286,7 +295,7 @@ export function treeHash(dir: string): string {
 }
 
 /** A part's squashfs, built or taken from the cache; and its unpacked size. */
-function squash(name: PartName, dir: string, hash = treeHash(dir)): { file: string; raw: number; cached: boolean } {
+export function squash(name: string, dir: string, opts: readonly string[] = MKSQUASHFS_OPTS, hash = treeHash(dir, opts)): { file: string; raw: number; cached: boolean } {
   const sfsDir = join(CACHE, 'sfs');
   mkdirSync(sfsDir, { recursive: true });
   const file = join(sfsDir, `${name}-${hash}.sfs`);
@@ -294,7 +303,7 @@ function squash(name: PartName, dir: string, hash = treeHash(dir)): { file: stri
   if (existsSync(file)) return { file, raw, cached: true };
   const done = step(`mksquashfs ${name}`);
   for (const old of readdirSync(sfsDir).filter((f) => f.startsWith(name + '-'))) rmSync(join(sfsDir, old));
-  sh(['mksquashfs', dir, file + '.tmp', ...MKSQUASHFS_OPTS]);
+  sh(['mksquashfs', dir, file + '.tmp', ...opts]);
   renameSync(file + '.tmp', file);
   done();
   return { file, raw, cached: false };
@@ -327,6 +336,8 @@ function earlyArchive(k: { dir: string; version: string }, out: string): number 
 export interface ImageBuild extends ImageFiles {
   rows: ImageSizeRow[];
   report: string;
+  /** The kiosk variant (`--kiosk`): the same kernel, its own initrd and ISO. */
+  kiosk?: { initrd: string; iso?: string; rows: ImageSizeRow[]; report: string };
   /** The release name (package version and content hash), in /opt/ramvm/release and the ISO's /boot/ramvm-release. */
   release: string;
 }
@@ -349,7 +360,7 @@ function stageSysdisk(s: Stage): number {
   return statSync(core).size + 512;
 }
 
-export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBuild> {
+export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}): Promise<ImageBuild> {
   const t0 = Date.now();
   await checkTools();
   const k = kernel();
@@ -379,7 +390,7 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   const earlyRaw = earlyArchive(k, early);
   rows.push({ name: 'initrd: early (busybox, /init, 3 modules)', bytes: statSync(early).size, rawBytes: earlyRaw });
 
-  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], hashes[p]) }));
+  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], MKSQUASHFS_OPTS, hashes[p]) }));
   for (const p of sfs) rows.push({ name: `initrd: ${p.name}.sfs`, bytes: statSync(p.file).size, rawBytes: p.raw, ...(p.cached ? { note: 'cached' } : {}) });
 
   done = step('writing initrd.img');
@@ -399,29 +410,55 @@ export async function buildImage(opts: { iso?: boolean } = {}): Promise<ImageBui
   let isoBytes = statSync(kernelOut).size + statSync(initrd).size;
   if (opts.iso !== false) {
     done = step('grub-mkrescue');
-    const isoDir = join(CACHE, 'iso');
-    rmSync(isoDir, { recursive: true, force: true });
-    mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
-    copyFileSync(kernelOut, join(isoDir, 'boot/vmlinuz'));
-    copyFileSync(initrd, join(isoDir, 'boot/initrd.img'));
-    writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', GRUB_ENTRIES));
-    // A node that puts the system on its disks copies kernel and initrd from a medium of its own release.
-    writeFileSync(join(isoDir, 'boot', RELEASE_FILE), release + '\n');
-    const iso = join(OUT, 'ramvm.iso');
-    sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
-    renameSync(iso + '.tmp', iso);
-    rmSync(isoDir, { recursive: true, force: true });
+    const iso = makeIso(kernelOut, initrd, join(OUT, 'ramvm.iso'), GRUB_ENTRIES, release);
     isoBytes = statSync(iso).size;
     rows.push({ name: 'boot loader (GRUB, BIOS + UEFI) and ISO 9660', bytes: isoBytes - statSync(kernelOut).size - statSync(initrd).size });
     result.iso = iso;
     done();
   }
-  const report = imageSizeReport(rows, isoBytes, !!result.iso);
+  const report = reportSizes('standard', rows, isoBytes, !!result.iso, STANDARD_BUDGET);
   result.report = report.text;
-  process.stdout.write(report.text + '\n');
   process.stdout.write(`image: built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${[result.kernel, result.initrd, result.iso].filter(Boolean).map((f) => relative(ROOT, f!)).join(', ')}\n`);
   if (report.over) throw new Error(`the ISO is ${(isoBytes / 1e6).toFixed(1)} MB, over the limit`);
+  if (opts.kiosk) {
+    // Loaded here: kiosk-build.ts uses this module's helpers.
+    const { buildKiosk } = require('./kiosk-build') as typeof import('./kiosk-build');
+    result.kiosk = await buildKiosk({ stage: s, kernel: k, standard: result, iso: opts.iso !== false });
+  }
   return result;
+}
+
+/** A hybrid ISO (BIOS and UEFI, CD or USB stick) of a kernel and an initrd, with this GRUB menu. */
+export function makeIso(kernelFile: string, initrd: string, iso: string, entries: readonly GrubEntry[], release?: string): string {
+  const isoDir = join(CACHE, 'iso');
+  rmSync(isoDir, { recursive: true, force: true });
+  mkdirSync(join(isoDir, 'boot/grub'), { recursive: true });
+  copyFileSync(kernelFile, join(isoDir, 'boot/vmlinuz'));
+  copyFileSync(initrd, join(isoDir, 'boot/initrd.img'));
+  writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', entries));
+  // A node that puts the system on its disks copies kernel and initrd from a medium of its own release.
+  if (release !== undefined) writeFileSync(join(isoDir, 'boot', RELEASE_FILE), release + '\n');
+  sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+  renameSync(iso + '.tmp', iso);
+  rmSync(isoDir, { recursive: true, force: true });
+  return iso;
+}
+
+/** Prints the size report against the last build of the same variant, and keeps this build's sizes for the next. */
+export function reportSizes(variant: string, rows: ImageSizeRow[], isoBytes: number, isoBuilt: boolean, budget: IsoBudget): ReturnType<typeof imageSizeReport> {
+  const file = join(CACHE, `last-sizes-${variant}.json`);
+  let last: Record<string, number> = {};
+  try {
+    last = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+  } catch {
+    /* first build */
+  }
+  const report = imageSizeReport(rows, isoBytes, isoBuilt, budget, last);
+  process.stdout.write(report.text + '\n');
+  const now: Record<string, number> = Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
+  now[isoBuilt ? 'ISO' : 'kernel + initrd (no ISO built)'] = isoBytes;
+  writeFileSync(file, JSON.stringify(now, null, 1) + '\n');
+  return report;
 }
 
 /** A prepared node's files: its ISO (absent with `iso: false`) and its cpio, the second initrd. */
@@ -495,7 +532,7 @@ export function buildPreparedImages(c: ClusterImageArgs, base: ImageBuild, outDi
 export async function imageCommand(args: string[]): Promise<void> {
   const a = parseImageArgs(args);
   await buildCommand();
-  const base = await buildImage({ iso: a.iso });
+  const base = await buildImage({ iso: a.iso, kiosk: a.kiosk });
   if (!a.cluster) return;
   const done = step(`prepared images of cluster ${a.cluster.cluster}`);
   const files = buildPreparedImages(a.cluster, base, OUT, { iso: a.iso });

@@ -26,7 +26,7 @@
  * at boot cannot.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
@@ -36,6 +36,8 @@ import { PREPARED_DIR, parsePreparedNode, preparedJoinToken, withPrepared, FORM_
 import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
 import { connect } from 'node:net';
 import { initNode } from '../../node-cgi/cli/init';
+import { certFiles } from '../../node-cgi/cluster/identity';
+import { HTTPS_TEMPLATE, KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
 import { readCluster } from '../../node-cgi/cluster/state';
 import { readAccess } from '../../node-cgi/access/store';
 import { acceptJoinToken, createCluster, joinCluster } from '../../node-cgi/cluster/membership';
@@ -217,6 +219,52 @@ function firstPassword(): string | undefined {
   }
 }
 
+/**
+ * HTTPS, when the image ships the TLS template (the kiosk variant): the
+ * node's certificate is the one `ramvm init` made on its first boot
+ * (cluster/identity.ts), kept in /etc/ramvm/priv on the data disk (in RAM
+ * with ramonly: a new one every boot).
+ */
+function https(): string | null {
+  if (!existsSync(HTTPS_TEMPLATE)) return null;
+  if (!existsSync(certFiles().pem)) {
+    log(`https: no certificate ${certFiles().pem}: the UI is served over http`);
+    return null;
+  }
+  return readFileSync(HTTPS_TEMPLATE, 'utf8');
+}
+
+/**
+ * The kiosk (kiosk variant only: it ships the KMS drivers): its drivers,
+ * the decision (logged), and what its runner needs: a tmpfs home for the
+ * kiosk user, root's side of the kiosk (kiosk.ts KIOSK_DISPLAY_DIR) with the
+ * node's certificate as the engine's only trusted one and the runner's
+ * variables.
+ */
+function kiosk(params: BootParams): void {
+  if (!existsSync(`${NODE_RAMVM_DIR}/lib/kiosk`)) return;
+  // The display's driver came with the coldplug (modules.alias); the keyboard's events need evdev.
+  if (params.kiosk) run('kiosk', { argv: ['modprobe', '-b', KIOSK_INPUT_MODULE], allowFail: true });
+  let cards: string[] = [];
+  try {
+    cards = drmCards(readdirSync('/sys/class/drm'));
+  } catch {
+    /* no DRM at all */
+  }
+  const d = kioskDecision({ enabled: params.kiosk, drmCards: cards, memTotalMiB: memTotalMiB(readFileSync('/proc/meminfo', 'utf8')) });
+  log(d.why);
+  if (!d.run) return;
+  mkdirSync(`${KIOSK_RUN}/cache`, { recursive: true });
+  for (const f of [KIOSK_RUN, `${KIOSK_RUN}/cache`]) chownSync(f, KIOSK_USER.uid, KIOSK_USER.gid);
+  chmodSync(KIOSK_RUN, 0o700);
+  mkdirSync(KIOSK_DISPLAY_DIR, { recursive: true });
+  chownSync(KIOSK_DISPLAY_DIR, 0, KIOSK_USER.gid);
+  chmodSync(KIOSK_DISPLAY_DIR, 0o710);
+  copyFileSync(certFiles().crt, `${KIOSK_DISPLAY_DIR}/trust.crt`);
+  chmodSync(`${KIOSK_DISPLAY_DIR}/trust.crt`, 0o644);
+  writeFileSync(KIOSK_ENABLED_FILE, kioskEnabledVars({ keymap: params.keymap, blankS: params.blankS }), { mode: 0o600 });
+}
+
 function addresses(): string[] {
   const r = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8', env: { PATH: NODE_PATH } });
   return [...(r.stdout ?? '').matchAll(/^\d+:\s+(\S+)\s+inet\s+([0-9.]+)\//gm)].filter((m) => m[1] !== 'lo').map((m) => `${m[2]} (${m[1]})`);
@@ -293,21 +341,24 @@ function main(): void {
   if (prepared) preparedCertificate();
   const password = firstPassword();
   const init = initNode(password ? { ...process.env, RAMVM_ADMIN_PASSWORD: password } : process.env);
-  log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}`);
+  log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}; node certificate ${certFiles().crt} ${init.madeCertificate ? 'made' : 'kept from an earlier boot'}`);
   if (init.generatedPassword) log(`ramvm: password of user admin: ${init.generatedPassword}  (shown once, on this console only)`, true);
 
   progress(75);
   separate();
 
   progress(85);
-  const template = readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
+  const template = https() ?? readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
   mkdirSync(dirname(NODE_LIGHTTPD_CONF), { recursive: true });
   const conf = fillNodeName(template, node);
   writeFileSync(NODE_LIGHTTPD_CONF, params.ip ? fillNodeAddress(conf, params.ip.address) : conf, { mode: 0o644 });
   mkdirSync('/var/spool/cron/crontabs', { recursive: true });
 
+  kiosk(params);
+
   const addrs = addresses();
-  log(`ramvm node ${node}: ${disk ? `data on ${disk.device}` : 'RAM only'}; web UI on port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
+  const scheme = existsSync(HTTPS_TEMPLATE) ? 'https' : 'http';
+  log(`ramvm node ${node}: ${disk ? `data on ${disk.device}` : 'RAM only'}; web UI on ${scheme} port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
   if (prepared) {
     progress(90);
     log('set-up done; the cluster forms once the web server runs');

@@ -40,6 +40,8 @@ export interface ClusterImageArgs {
 
 export interface ImageArgs {
   iso: boolean;
+  /** Also the kiosk variant (kiosk.ts). */
+  kiosk: boolean;
   cluster?: ClusterImageArgs;
 }
 
@@ -56,6 +58,7 @@ const NODE_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
  */
 export function parseImageArgs(args: readonly string[]): ImageArgs {
   let iso = true;
+  let kiosk = false;
   let cluster: string | undefined;
   let gw: string | undefined;
   let dns: string[] | undefined;
@@ -68,6 +71,7 @@ export function parseImageArgs(args: readonly string[]): ImageArgs {
     const a = args[i]!;
     switch (a) {
       case '--no-iso': iso = false; break;
+      case '--kiosk': kiosk = true; break;
       case '--cluster': {
         const v = value(a, args[++i]);
         if (!CLUSTER_NAME_RE.test(v)) throw new Error(`--cluster ${v}: a cluster name is 1-32 lower-case letters, digits and inner "-"`);
@@ -100,12 +104,12 @@ export function parseImageArgs(args: readonly string[]): ImageArgs {
         dns = v;
         break;
       }
-      default: throw new Error(`unknown option ${a} (npm run image [--no-iso] [--cluster NAME --node 1:ADDR/PREFIX --node 2:ADDR/PREFIX [--gw ADDR] [--dns ADDR]])`);
+      default: throw new Error(`unknown option ${a} (npm run image [--no-iso] [--kiosk] [--cluster NAME --node 1:ADDR/PREFIX --node 2:ADDR/PREFIX [--gw ADDR] [--dns ADDR]])`);
     }
   }
   if (cluster === undefined) {
     if (nodes.length > 0 || gw || dns) throw new Error('--node, --gw and --dns need --cluster NAME');
-    return { iso };
+    return { iso, kiosk };
   }
   nodes.sort((a, b) => a.index - b.index);
   if (nodes.length < 2) throw new Error(`--cluster ${cluster}: give at least two nodes (--node 1:ADDR/PREFIX --node 2:ADDR/PREFIX)`);
@@ -117,7 +121,7 @@ export function parseImageArgs(args: readonly string[]): ImageArgs {
       seen.add(String(n[key]));
     }
   }
-  return { iso, cluster: { cluster, nodes, ...(gw ? { gw } : {}), ...(dns ? { dns } : {}) } };
+  return { iso, kiosk, cluster: { cluster, nodes, ...(gw ? { gw } : {}), ...(dns ? { dns } : {}) } };
 }
 
 /** What a prepared node knows (prepared/node.json). */

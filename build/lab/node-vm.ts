@@ -19,12 +19,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { request } from 'node:https';
 import { BASE_CMDLINE } from '../image/layout';
 import { NODE_PORT } from '../image/files';
+import { withQmp } from '../../node-cgi/qemu/qmp';
 import { ROOT } from '../build';
 import { hostAccel, type ProbeOptions } from '../../node-cgi/vm/accel';
 
 export type Accel = 'kvm' | 'tcg';
+
+/** The screen of a lab node with `vga`: the smallest the kiosk is made for. */
+export const LAB_SCREEN = { width: 1024, height: 768 } as const;
 
 /** The lab LAN: node N has 10.99.0.N/24 on vmbr0. */
 export const LAB_NET_PREFIX = '10.99.0.';
@@ -54,6 +59,10 @@ export interface NodeVmConfig {
   shell: boolean;
   /** Where the serial socket and log, the QMP socket and the pid file go. */
   runDir: string;
+  /** A screen: QEMU's standard VGA (the bochs KMS driver in the node) at 1024×768; the kiosk image shows its UI there. */
+  vga?: boolean;
+  /** The node serves HTTPS (the kiosk image does). */
+  https?: boolean;
   /**
    * A prepared node of a cluster (build/image/prepared.ts; its initrd carries
    * the cluster files): name and address come from there, not from the
@@ -86,7 +95,15 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
     'qemu-system-x86_64',
     '-name', `ramvm-lab-${c.name}`,
     '-nodefaults', '-no-user-config', '-display', 'none',
-    '-accel', c.accel, '-cpu', LAB_CPU,
+    // -vga std's device, with the mode its EDID prefers set to 1024×768 (QEMU's own default is 1280×800).
+    ...(c.vga ? ['-device', `VGA,edid=on,xres=${LAB_SCREEN.width},yres=${LAB_SCREEN.height}`] : []),
+    // The screen, read over VNC on a unix socket (no TCP port): the monitor's screendump hung for good under the kiosk.
+    ...(c.vga ? ['-vnc', `unix:${run}/vnc.sock`] : []),
+    // A screen means the kiosk's software renderer, whose JIT uses AVX2 where the CPU offers it: QEMU 7.2's TCG
+    // crashes on its gathers, so a TCG node with a screen gets no AVX (KVM runs the host's CPU as it is).
+    // Nor SVM/VMX: its guests then run under TCG inside it. With them, the kiosk test's node froze whole in two
+    // of three runs while its guest ran under KVM on TCG's nested SVM (QMP, VNC and its serial console gone for good).
+    '-accel', c.accel, '-cpu', c.vga && c.accel === 'tcg' ? `${LAB_CPU},avx=off,avx2=off,svm=off,vmx=off` : LAB_CPU,
     '-m', String(c.memoryMiB), '-smp', String(c.cpus),
     '-chardev', `socket,id=serial,path=${run}/serial.sock,server=on,wait=off,logfile=${run}/serial.log`,
     '-serial', 'chardev:serial',
@@ -157,13 +174,13 @@ export class NodeVm {
   constructor(readonly config: NodeVmConfig) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.config.webPort}`;
+    return `${this.config.https ? 'https' : 'http'}://127.0.0.1:${this.config.webPort}`;
   }
 
   start(): void {
     const c = this.config;
     mkdirSync(c.runDir, { recursive: true });
-    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'qemu.pid', 'serial.log']) rmSync(join(c.runDir, f), { force: true });
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'vnc.sock', 'qemu.pid', 'serial.log']) rmSync(join(c.runDir, f), { force: true });
     if (c.adminPassword !== undefined) writeFileSync(join(c.runDir, 'admin-password'), c.adminPassword, { mode: 0o600 });
     const [cmd, ...args] = nodeQemuArgs(c);
     this.startedAt = Date.now();
@@ -185,14 +202,14 @@ export class NodeVm {
     while (Date.now() < deadline) {
       if (!this.running()) throw new Error(`node ${this.config.name}: qemu exited (${this.serialTail()})`);
       try {
-        const r = await fetch(this.url + '/api/access/ticket', {
+        const body = JSON.stringify({ username: 'admin', password });
+        const status = this.config.https ? await postStatus(this.url + '/api/access/ticket', body) : await fetch(this.url + '/api/access/ticket', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ username: 'admin', password }),
+          body,
           signal: AbortSignal.timeout(5000),
-        });
-        await r.arrayBuffer();
-        if (r.status === 200) return Date.now() - this.startedAt;
+        }).then(async (r) => (await r.arrayBuffer(), r.status));
+        if (status === 200) return Date.now() - this.startedAt;
       } catch {
         /* not up yet */
       }
@@ -284,6 +301,16 @@ export class NodeVm {
     throw new Error(`node ${this.config.name}: no answer to ${JSON.stringify(command)} on the console`);
   }
 
+  /** Presses chords on the node's keyboard (QMP send-key), one after the other: [['shift', 'a'], ['tab']]. */
+  async sendKeys(chords: readonly (readonly string[])[], gapMs = 60): Promise<void> {
+    await withQmp(join(this.config.runDir, 'qmp.sock'), async (q) => {
+      for (const chord of chords) {
+        await q.execute('send-key', { keys: chord.map((k) => ({ type: 'qcode', data: k })), 'hold-time': 40 });
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  }
+
   /** Power off: SIGTERM to QEMU (the node keeps nothing but its data disk, whose ext4 journal covers this). */
   async stop(): Promise<void> {
     this.console?.destroy();
@@ -298,8 +325,23 @@ export class NodeVm {
         p.kill('SIGTERM');
       });
     }
-    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
+    for (const f of ['serial.sock', 'shell.sock', 'qmp.sock', 'vnc.sock', 'admin-password']) rmSync(join(this.config.runDir, f), { force: true });
   }
+}
+
+/** POST to a node that serves HTTPS with its own self-signed certificate (only whether it answers matters here); its status. */
+function postStatus(url: string, body: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 30_000,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+      r.resume();
+      r.on('end', () => res(r.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', rej);
+    req.end(body);
+  });
 }
 
 /** A sparse raw file of `sizeGiB` (only what the node writes takes space). */

@@ -20,6 +20,8 @@ export interface InitResult {
   createdAdmin: boolean;
   /** What changed in settings of an older version (print them). */
   migrated: string[];
+  /** Set when the node's certificate was made now (its first start on this data). */
+  madeCertificate: boolean;
 }
 
 export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
@@ -27,8 +29,8 @@ export function initNode(env: NodeJS.ProcessEnv = process.env): InitResult {
   for (const d of [p.etc, p.vms, p.iso, p.images, p.dump, p.qemuRun, p.locks, p.tasks]) mkdirSync(d, { recursive: true });
   mkdirSync(p.priv, { recursive: true, mode: 0o700 });
   authKey();
-  ensureNodeCertificate(certificateName(nodeName()));
-  const result: InitResult = { createdAdmin: false, migrated: [] };
+  const madeCertificate = ensureNodeCertificate(certificateName(nodeName()));
+  const result: InitResult = { createdAdmin: false, migrated: [], madeCertificate };
   const mail = migrateMailSettings();
   if (mail) result.migrated.push(mail);
   updateAccess((d) => {

@@ -71,7 +71,7 @@ export async function bareBoot(vmlinux: string, accel: string, dir: string): Pro
   return { ms, meminfo: out };
 }
 
-function meminfo(text: string): Record<string, number> {
+export function meminfo(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^(\w+):\s+(\d+) kB$/gm)) out[m[1]!] = Number(m[2]) / 1024;
   return out;

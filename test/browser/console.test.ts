@@ -65,6 +65,26 @@ function readCanvas(page: Page): Promise<{ lit: number; width: number; height: n
 
 const badge = (page: Page) => page.locator('.console-toolbar .badge');
 
+test('should fill the kiosk\'s whole screen with the guest\'s picture alone, scaled to it', async ({ browser }) => {
+  const page = await openPage(browser!, fx.node, { viewport: KIOSK_VIEWPORT, hash: '?kiosk#/console/101' });
+  try {
+    await login(page, 'admin', fx.node.adminPassword);
+    const shot = await waitFor('the VGA text screen in the canvas', async () => {
+      const c = await readCanvas(page);
+      return c.width === SEABIOS_TEXT_SCREEN.width && c.lit > 0 ? c : null;
+    }, WAIT_MS, 100);
+    const stage = await page.locator('.console-stage').boundingBox();
+    assert.equal(stage, { x: 0, y: 0, width: KIOSK_VIEWPORT.width, height: KIOSK_VIEWPORT.height }, 'the stage is the whole screen');
+    // 720×400 scaled into 1024×768 keeps its aspect: as wide as the screen.
+    assert.is(Math.round(shot.shownWidth), KIOSK_VIEWPORT.width);
+    const onTop = await page.evaluate(() => document.elementFromPoint(innerWidth / 2, innerHeight / 2)?.tagName);
+    assert.is(onTop, 'CANVAS', 'nothing of the page lies over the picture');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-kiosk.png') });
+  } finally {
+    await closePage(page);
+  }
+});
+
 test('should show the guest screen, reset the guest with Ctrl+Alt+Del, and run info status in the monitor', async ({ browser }) => {
   const page = await openConsole(browser!, fx.node, 101);
   try {

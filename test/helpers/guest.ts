@@ -140,6 +140,38 @@ export function crashSector(kind: 'panic' | 'mmio', marker = GUEST_MARKER): Buff
   return b;
 }
 
+/**
+ * A boot sector for a screen a person types into: each key paints the whole
+ * text screen in a background colour, the key's ASCII code modulo 8 (VGA
+ * colours: "t" red, "r" green, "q" blue), so a test sees on a screen (and
+ * through any console in between) that the guest got the key. It prints
+ * nothing on COM1.
+ *
+ *   00: 31 C0           xor ax, ax
+ *   02: 8E D8           mov ds, ax
+ *   04: B4 00           mov ah, 0                ; wait for a key: al = its ASCII code
+ *   06: CD 16           int 0x16
+ *   08: 24 07           and al, 7                ; colour 0-7
+ *   0A: B1 04           mov cl, 4
+ *   0C: D2 E0           shl al, cl               ; as the background of a text attribute
+ *   0E: 88 C7           mov bh, al
+ *   10: B8 00 06        mov ax, 0x0600           ; scroll up, al 0: clear the window
+ *   13: 31 C9           xor cx, cx               ; from row 0, column 0
+ *   15: BA 4F 18        mov dx, 0x184F           ; to row 24, column 79
+ *   18: CD 10           int 0x10
+ *   1A: EB E8           jmp -24 (→ 04)
+ *   1FE: 55 AA
+ */
+export function keyColourSector(): Buffer {
+  const code = [0x31, 0xc0, 0x8e, 0xd8, 0xb4, 0x00, 0xcd, 0x16, 0x24, 0x07, 0xb1, 0x04, 0xd2, 0xe0, 0x88, 0xc7,
+    0xb8, 0x00, 0x06, 0x31, 0xc9, 0xba, 0x4f, 0x18, 0xcd, 0x10, 0xeb, 0xe8];
+  const b = Buffer.alloc(SECTOR_BYTES);
+  Buffer.from(code).copy(b, 0);
+  b[SIGNATURE_OFFSET] = 0x55;
+  b[SIGNATURE_OFFSET + 1] = 0xaa;
+  return b;
+}
+
 function qemuImg(args: string[]): void {
   const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`qemu-img ${args.join(' ')}: ${r.stderr}`);

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathsFor } from '../../node-cgi/lib/paths';
 import { readJson, writeJsonAtomic } from '../../node-cgi/lib/store';
@@ -388,4 +388,51 @@ export function consoleCgiPids(root: string): number[] {
 /** Whether raw pixels hold anything but black. */
 export function nonBlank(pixels: Buffer): boolean {
   return pixels.some((b) => b !== 0);
+}
+
+/**
+ * A whole screen of a VNC server on a unix socket (QEMU's `-vnc unix:PATH`)
+ * as RGB rows, for the lab's nodes: QEMU's monitor `screendump` stopped
+ * answering for good under the kiosk's screen (the monitor took no further
+ * command), VNC reads the same display another way. QEMU refreshes a
+ * display only while a client is there, so the first frame may be a
+ * moment old: the second one is returned.
+ */
+export async function vncScreen(path: string, timeoutMs = 30_000): Promise<{ width: number; height: number; rgb: Buffer }> {
+  const sock = connect(path);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`VNC ${path}: no whole frame within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([timeout, (async () => {
+      await new Promise<void>((res, rej) => {
+        sock.once('connect', res);
+        sock.once('error', rej);
+      });
+      const c = new RfbClient(socketTransport(sock));
+      const init = await c.handshake();
+      // QEMU's own pixel format (none asked for): 32 bits, little-endian 0x00RRGGBB.
+      if (init.bitsPerPixel !== 32) throw new Error(`VNC ${path}: ${init.bitsPerPixel} bits a pixel, expected 32`);
+      await c.framebuffer();
+      await new Promise((r) => setTimeout(r, 100));
+      const u = await c.framebuffer();
+      const rgb = Buffer.alloc(init.width * init.height * 3);
+      let at = 0;
+      for (const r of u.rects) {
+        for (let y = 0; y < r.h; y++) {
+          for (let x = 0; x < r.w; x++, at += 4) {
+            const o = ((r.y + y) * init.width + r.x + x) * 3;
+            rgb[o] = u.pixels[at + 2]!;
+            rgb[o + 1] = u.pixels[at + 1]!;
+            rgb[o + 2] = u.pixels[at]!;
+          }
+        }
+      }
+      return { width: init.width, height: init.height, rgb };
+    })()]);
+  } finally {
+    clearTimeout(timer);
+    sock.destroy();
+  }
 }

@@ -23,7 +23,7 @@ import { href } from '../router';
 import { ErrorBanner } from '../components/error-banner';
 import { StatusBadge } from '../components/status-badge';
 import { COMBOS, comboStrokes, KEYS, typeStrokes, untypable, type KeyName, type KeyStroke } from './keys';
-import { loadRfb, type Rfb, type RfbConstructor } from './rfb';
+import { keysymsOnly, loadRfb, needsKeysymsOnly, type Rfb, type RfbConstructor } from './rfb';
 import { renewSession } from './session';
 import { closeText, probeConsole, type Probe } from './status';
 import { urls } from '../client';
@@ -155,6 +155,7 @@ export function Console(p: ConsoleProps) {
       const ws = deps.openSocket(urls.console(location, vmid));
       ws.addEventListener('close', (e) => (close = { code: e.code, reason: e.reason }));
       rfb = new RFB(target, ws, { shared: true });
+      if (needsKeysymsOnly()) keysymsOnly(rfb);
       rfbRef.current = rfb;
       rfb.scaleViewport = scale;
       rfb.background = 'transparent';

@@ -33,3 +33,22 @@ export type RfbConstructor = new (target: HTMLElement, urlOrChannel: string | We
 
 export const loadRfb = (): Promise<RfbConstructor> =>
   import('@novnc/novnc').then((m) => m.default as unknown as RfbConstructor);
+
+/**
+ * Make the screen send key symbols only, no scan codes (noVNC then sends
+ * plain RFB key events and QEMU maps them with its keymap). For a browser
+ * whose KeyboardEvent.code names the wrong key: the kiosk's engine (cog
+ * 0.16) hands WebKit a character's code point as the key's hardware code,
+ * so "t" (U+0074 = 116, X's code of the Down key) arrives as code
+ * "ArrowDown", while KeyboardEvent.key, which noVNC turns into the keysym,
+ * is right.
+ */
+export function keysymsOnly(rfb: Rfb): void {
+  const send = rfb.sendKey.bind(rfb);
+  rfb.sendKey = (keysym, _code, down) => send(keysym, null, down);
+}
+
+/** Whether this page is the kiosk's (web/kiosk.ts puts the class "kiosk" on <html>), whose engine needs keysymsOnly(). */
+export function needsKeysymsOnly(doc: Pick<Document, 'documentElement'> = document): boolean {
+  return doc.documentElement.classList.contains('kiosk');
+}

@@ -12,6 +12,7 @@ import { basename } from 'node:path';
 import type { Package, PackageList } from '../../../build/packages.mjs';
 import { ROOT } from '../../../build/build';
 import { HOST_FILES, QEMU_FIRMWARE } from '../../../build/image/files';
+import { KIOSK_DATA, KIOSK_ELF } from '../../../build/image/kiosk';
 import { suite } from '../../helpers/suite';
 import { scanSpawns, sourceFiles, spawnedPrograms, stripComments, type Spawned } from './spawned-programs';
 
@@ -95,7 +96,7 @@ Setup('should provide every program the code spawns, in a package of the command
 
 Setup('should have the image\'s copied files come from packages of the image', () => {
   const image = new Set(mod.packagesOf(list, 'image').map((p) => p.name));
-  for (const f of [...HOST_FILES, ...QEMU_FIRMWARE]) {
+  for (const f of [...HOST_FILES, ...QEMU_FIRMWARE, ...Object.values(KIOSK_ELF).flat(), ...KIOSK_DATA]) {
     if (f.pkg === 'nodejs') continue; // the build's own Node, a prerequisite
     assert.ok(image.has(f.pkg), `${f.path}: ${f.pkg} is a package of the image`);
   }

@@ -16,16 +16,25 @@ P('should read every parameter of a lab node', () => {
   const r = parseBootParams('BOOT_IMAGE=/boot/vmlinuz quiet console=ttyS0 ramvm.node=alpha ramvm.ip=10.99.0.1/24 ramvm.gw=10.99.0.254 ramvm.dns=10.99.0.254,10.99.0.253 ramvm.nic=eth1 datadisk=/dev/vdb ramvm.shell');
   assert.equal(r.errors, []);
   assert.equal(r.params, {
-    ramonly: false, shell: true, node: 'alpha', ip: { address: '10.99.0.1', prefix: 24 }, gw: '10.99.0.254',
+    ramonly: false, shell: true, kiosk: true, node: 'alpha', ip: { address: '10.99.0.1', prefix: 24 }, gw: '10.99.0.254',
     dns: ['10.99.0.254', '10.99.0.253'], nic: 'eth1', datadisk: '/dev/vdb',
   });
 });
 P('should default to DHCP, no data disk chosen, no shell', () => {
-  assert.equal(parseBootParams('quiet splash'), { params: { ramonly: false, shell: false }, errors: [] });
+  assert.equal(parseBootParams('quiet splash'), { params: { ramonly: false, shell: false, kiosk: true }, errors: [] });
 });
 P('should take ramonly (the original spelling) and its ramvm. form', () => {
   assert.is(parseBootParams('ramonly').params.ramonly, true);
   assert.is(parseBootParams('ramvm.ramonly').params.ramonly, true);
+});
+P('should turn the kiosk off with ramvm.kiosk=0 and take its keyboard layout', () => {
+  assert.equal(parseBootParams('ramvm.kiosk=0 ramvm.keymap=de'), { params: { ramonly: false, shell: false, kiosk: false, keymap: 'de' }, errors: [] });
+  assert.is(parseBootParams('ramvm.kiosk=0 ramvm.kiosk=1').params.kiosk, true);
+});
+P('should take the kiosk\'s blanking time in whole seconds, 0 for never', () => {
+  assert.is(parseBootParams('ramvm.blank=30').params.blankS, 30);
+  assert.is(parseBootParams('ramvm.blank=0').params.blankS, 0);
+  assert.is(parseBootParams('ramvm.blank=86400').params.blankS, 86_400);
 });
 P('should let the last of repeated parameters win, as the kernel does', () => {
   assert.is(parseBootParams('ramvm.node=a ramvm.node=b').params.node, 'b');
@@ -72,19 +81,30 @@ const BAD: [string, RegExp, string][] = [
   ['ramonly=1', /no value/, 'a flag takes no value'],
   ['ramvm.shell=yes', /no value/, 'a flag takes no value'],
   ['ramvm.colour=red', /unknown/, 'typo in a ramvm parameter'],
+  ['ramvm.kiosk=off', /ramvm.kiosk=0/, 'only 0 and 1'],
+  ['ramvm.kiosk', /ramvm.kiosk=0/, 'no value'],
+  ['ramvm.keymap=de;reboot', /keyboard layout/, 'shell metacharacter'],
+  ['ramvm.keymap=DE', /keyboard layout/, 'xkb names are lower case'],
+  ['ramvm.blank=1.5', /whole seconds/, 'not whole seconds'],
+  ['ramvm.blank=-1', /whole seconds/, 'negative'],
+  ['ramvm.blank=030', /whole seconds/, 'leading zero'],
+  ['ramvm.blank=86401', /whole seconds/, 'more than a day'],
+  ['ramvm.blank=10;reboot', /whole seconds/, 'shell metacharacter'],
+  ['ramvm.blank', /whole seconds/, 'no value'],
 ];
 for (const [cmdline, why, reason] of BAD) {
   P(`should reject ${cmdline.slice(0, 40)}: ${reason}`, () => {
     const r = parseBootParams(cmdline);
     assert.ok(r.errors.length > 0, 'an error');
     assert.match(r.errors[0]!, why);
-    assert.equal(Object.keys(r.params).sort(), ['ramonly', 'shell'], 'nothing taken from it');
+    assert.equal(Object.keys(r.params).sort(), ['kiosk', 'ramonly', 'shell'], 'nothing taken from it');
+    assert.is(r.params.kiosk, true);
     assert.is(r.params.ramonly, false);
   });
 }
 P('should keep the good parameters beside a bad one', () => {
   const r = parseBootParams('ramvm.node=alpha ramvm.ip=300.1.1.1/24 datadisk=/dev/vda');
-  assert.equal(r.params, { ramonly: false, shell: false, node: 'alpha', datadisk: '/dev/vda' });
+  assert.equal(r.params, { ramonly: false, shell: false, kiosk: true, node: 'alpha', datadisk: '/dev/vda' });
   assert.is(r.errors.length, 1);
 });
 P.run();

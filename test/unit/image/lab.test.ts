@@ -76,6 +76,15 @@ Q('should add the virtio console of the lab shell only with ramvm.shell', () => 
   assert.ok(after(nodeQemuArgs(base), '-device').includes('virtconsole,chardev=shell,name=ramvm.shell'));
   assert.not.ok(nodeQemuArgs({ ...base, shell: false }).join(' ').includes('virtconsole'));
 });
+Q('should give a node with a screen the standard VGA at 1024x768, and no AVX under TCG', () => {
+  const a = nodeQemuArgs({ ...base, vga: true });
+  assert.ok(after(a, '-device').includes('VGA,edid=on,xres=1024,yres=768'));
+  assert.is(a[a.indexOf('-cpu') + 1], 'max,avx=off,avx2=off,svm=off,vmx=off', 'no nested virtualization under TCG either: its guests run under TCG');
+  assert.is(nodeQemuArgs({ ...base, vga: true, accel: 'kvm' })[a.indexOf('-cpu') + 1], 'max', 'KVM runs the CPU as it is');
+  assert.is(a[a.indexOf('-vnc') + 1], `unix:${base.runDir}/vnc.sock`, 'the screen is read over VNC on a unix socket, no TCP port');
+  assert.not.ok(nodeQemuArgs(base).join(' ').includes('VGA'), 'no screen by default');
+  assert.not.ok(nodeQemuArgs(base).includes('-vnc'), 'no VNC without a screen');
+});
 Q('should boot the ISO from a CD with no kernel arguments', () => {
   const a = nodeQemuArgs({ ...base, boot: { iso: '/o/ramvm.iso' } });
   assert.not.ok(a.includes('-kernel'));

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { lighttpdConfig } from '../../../build/server';
 import { DIST } from '../../../build/build';
 import {
-  GRUB_ENTRIES, ISO_GOAL_BYTES, ISO_LIMIT_BYTES, NODE_NAME_PLACEHOLDER, fillNodeName, grubConfig, imageSizeReport, kernelPackage,
+  GRUB_ENTRIES, ISO_GOAL_BYTES, ISO_LIMIT_BYTES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, fillNodeName, grubConfig, imageSizeReport, kernelPackage,
   nodeLighttpdConfig, partOf, fillNodeAddress, preparedGrubEntries,
 } from '../../../build/image/layout';
 
@@ -86,6 +86,20 @@ R('should name kernel + initrd when no ISO was built', () => {
 });
 R('should show the unpacked size beside a compressed part', () => {
   assert.match(imageSizeReport([{ name: 'node.sfs', bytes: 26.9e6, rawBytes: 86.4e6 }], 1).text, /node.sfs\s+26.9 MB\s+\(86.4 MB unpacked\)/);
+});
+R('should judge the kiosk variant by its own budget', () => {
+  const r = imageSizeReport([], 130e6, true, KIOSK_BUDGET);
+  assert.equal([r.overGoal, r.over], [true, false]);
+  assert.match(r.text, /goal 120.0 MB, limit 160.0 MB: over the goal, under the limit/);
+  assert.is(imageSizeReport([], 161e6, true, KIOSK_BUDGET).over, true);
+});
+R('should show each row against the last build', () => {
+  const text = imageSizeReport([{ name: 'kiosk.sfs', bytes: 10e6 }, { name: 'mesa.sfs', bytes: 20e6 }, { name: 'new.sfs', bytes: 1e6 }], 31e6, true, KIOSK_BUDGET,
+    { 'kiosk.sfs': 10.02e6, 'mesa.sfs': 27.7e6, ISO: 38.7e6 }).text;
+  assert.match(text, /kiosk.sfs\s+10.0 MB  = last build/);
+  assert.match(text, /mesa.sfs\s+20.0 MB  -7.7 MB since the last build/);
+  assert.match(text, /new.sfs\s+1.0 MB\n/, 'a new row has nothing to compare with');
+  assert.match(text, /within the goal  -7.7 MB since the last build/);
 });
 R.run();
 

@@ -6,13 +6,15 @@ import {
 } from '../../../build/image/prepared';
 
 const A = suite('parseImageArgs');
-A('should build the standard image without arguments, and no ISO with --no-iso', () => {
-  assert.equal(parseImageArgs([]), { iso: true });
-  assert.equal(parseImageArgs(['--no-iso']), { iso: false });
+A('should build the standard image without arguments, no ISO with --no-iso, and the kiosk variant too with --kiosk', () => {
+  assert.equal(parseImageArgs([]), { iso: true, kiosk: false });
+  assert.equal(parseImageArgs(['--no-iso']), { iso: false, kiosk: false });
+  assert.equal(parseImageArgs(['--kiosk']), { iso: true, kiosk: true });
 });
 A('should read a cluster of two nodes, sorted, names defaulting to node<INDEX>', () => {
   assert.equal(parseImageArgs(['--cluster', 'office', '--node', '2:10.0.0.12/24:beta', '--node', '1:10.0.0.11/24', '--gw', '10.0.0.1', '--dns', '10.0.0.1,10.0.0.2']), {
     iso: true,
+    kiosk: false,
     cluster: {
       cluster: 'office',
       nodes: [{ index: 1, name: 'node1', address: '10.0.0.11', prefix: 24 }, { index: 2, name: 'beta', address: '10.0.0.12', prefix: 24 }],
@@ -85,7 +87,7 @@ J.run();
 const W = suite('withPrepared');
 W('should take name, address and gateway from the prepared node and find the data disk', () => {
   const p = withPrepared(parseBootParams('quiet').params, preparedNode(c, 2, fps));
-  assert.equal(p, { ramonly: false, shell: false, node: 'node2', ip: { address: '10.0.0.12', prefix: 24 }, gw: '10.0.0.1', datadisk: 'auto' });
+  assert.equal(p, { ramonly: false, shell: false, node: 'node2', ip: { address: '10.0.0.12', prefix: 24 }, gw: '10.0.0.1', datadisk: 'auto', kiosk: true });
 });
 W('should let the command line win', () => {
   const p = withPrepared(parseBootParams('ramvm.ip=192.168.1.5/24 datadisk=/dev/sdb ramvm.node=x').params, preparedNode(c, 2, fps));

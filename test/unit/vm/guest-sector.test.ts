@@ -1,6 +1,6 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { bootSector, GUEST_MARKER } from '../../helpers/guest';
+import { bootSector, GUEST_MARKER, keyColourSector } from '../../helpers/guest';
 
 const B = suite('bootSector');
 B('should be one sector with the boot signature', () => {
@@ -26,3 +26,19 @@ B('should carry another marker and refuse one that does not fit', () => {
   assert.throws(() => bootSector('tab\there'), /^marker must be printable ASCII of at most 418 characters$/);
 });
 B.run();
+
+const K = suite('keyColourSector');
+K('should be one sector with the boot signature that loops back to its key wait', () => {
+  const s = keyColourSector();
+  assert.is(s.length, 512);
+  assert.is(s.readUInt16LE(510), 0xaa55);
+  assert.equal([...s.subarray(4, 8)], [0xb4, 0x00, 0xcd, 0x16], 'int 0x16, ah 0: wait for a key');
+  assert.is(0x1c + (s[0x1b]! << 24 >> 24), 0x04, 'the jump at 0x1A lands on the key wait');
+});
+K('should clear the whole 80x25 screen with the key\'s colour as background', () => {
+  const s = keyColourSector();
+  assert.is(s.readUInt16LE(0x11), 0x0600, 'int 0x10 ah 6, al 0: scroll up = clear');
+  assert.is(s.readUInt16LE(0x16), 0x184f, 'to row 24, column 79');
+  assert.equal([...s.subarray(0x08, 0x0a)], [0x24, 0x07], 'colour = ASCII mod 8');
+});
+K.run();

@@ -11,7 +11,7 @@ import { setLang } from '../../../web/i18n';
 import { charKeysym, COMBOS, comboStrokes, KEYS, typeStrokes, untypable, type KeyStroke } from '../../../web/console/keys';
 import { closeText, probeConsole, readProbe, type Probe } from '../../../web/console/status';
 import { comboLabel, Console, NOT_RUNNING_POLL_MS, type ConsoleDeps } from '../../../web/console/console';
-import type { RfbOptions } from '../../../web/console/rfb';
+import { keysymsOnly, needsKeysymsOnly, type Rfb, type RfbOptions } from '../../../web/console/rfb';
 import { renewSession } from '../../../web/console/session';
 import { useCopy } from '../../../web/console/clipboard';
 import { api, ApiError, RENEW_AFTER_MS } from '../../../web/api';
@@ -235,6 +235,16 @@ function harness(): Harness {
   return h;
 }
 
+/** A console of guest 101 whose noVNC has connected. */
+async function connectedConsole(h = harness()) {
+  const el = await mount(html`<${Console} vmid=${101} deps=${h.deps} />`);
+  await settle();
+  const rfb = FakeRfb.all[0]!;
+  rfb.connected();
+  await settle();
+  return { h, el, rfb };
+}
+
 const comp = suite('Console');
 useDom(comp);
 comp.before.each(() => {
@@ -275,12 +285,7 @@ comp('should connect to ws://<page host>/api/console/<vmid> and show connecting,
 });
 
 comp('should send Ctrl+Alt+Del and the other combinations as key strokes and give the screen the focus', async () => {
-  const h = harness();
-  const el = await mount(html`<${Console} vmid=${101} deps=${h.deps} />`);
-  await settle();
-  const rfb = FakeRfb.all[0]!;
-  rfb.connected();
-  await settle();
+  const { el, rfb } = await connectedConsole();
   await click(button(el, 'Send Ctrl+Alt+Del'));
   assert.equal(rfb.strokes, comboStrokes(['ctrl', 'alt', 'del']));
   assert.is(rfb.focused, 1);
@@ -301,6 +306,19 @@ comp('should send Ctrl+Alt+Del and the other combinations as key strokes and giv
   await unmount(el);
 });
 
+comp('should send key symbols without scan codes on the kiosk\'s page, and both elsewhere', async () => {
+  for (const kiosk of [true, false]) {
+    document.documentElement.classList.toggle('kiosk', kiosk);
+    const { el, rfb } = await connectedConsole();
+    await click(button(el, 'Send Ctrl+Alt+Del'));
+    const codes = rfb.strokes.map((s) => s.code);
+    assert.equal(codes, kiosk ? [null, null, null, null, null, null] : comboStrokes(['ctrl', 'alt', 'del']).map((s) => s.code), `kiosk ${kiosk}`);
+    assert.equal(rfb.strokes.map((s) => s.keysym), comboStrokes(['ctrl', 'alt', 'del']).map((s) => s.keysym));
+    await unmount(el);
+  }
+  document.documentElement.classList.remove('kiosk');
+});
+
 comp('should name the keys in German as German keyboards do', () => {
   setLang('de');
   assert.is(comboLabel(['ctrl', 'alt', 'del']), 'Strg+Alt+Entf');
@@ -309,12 +327,7 @@ comp('should name the keys in German as German keyboards do', () => {
 });
 
 comp('should type text into the guest key by key and release Shift at the end', async () => {
-  const h = harness();
-  const el = await mount(html`<${Console} vmid=${101} deps=${h.deps} />`);
-  await settle();
-  const rfb = FakeRfb.all[0]!;
-  rfb.connected();
-  await settle();
+  const { el, rfb } = await connectedConsole();
   await click(button(el, 'Type text'));
   const area = el.querySelector('textarea')!;
   assert.is(text(el.querySelector(`label[for="${area.id}"]`)), 'Text to type into the guest');
@@ -348,12 +361,7 @@ comp('should say the guest is not running, poll, and connect once it runs', asyn
 });
 
 comp('should show why a running console ended, with the close code, and reconnect on request', async () => {
-  const h = harness();
-  const el = await mount(html`<${Console} vmid=${101} deps=${h.deps} />`);
-  await settle();
-  const rfb = FakeRfb.all[0]!;
-  rfb.connected();
-  await settle();
+  const { h, el, rfb } = await connectedConsole();
   rfb.dropped(1008, 'access withdrawn');
   await settle();
   assert.is(badge(el), 'Disconnected');
@@ -447,12 +455,7 @@ comp('should open the console in a window of its own, once per guest, but not in
 });
 
 comp('should give the focus back to the toolbar on Ctrl+Alt+Shift in the screen', async () => {
-  const h = harness();
-  const el = await mount(html`<${Console} vmid=${101} deps=${h.deps} />`);
-  await settle();
-  const rfb = FakeRfb.all[0]!;
-  rfb.connected();
-  await settle();
+  const { el, rfb } = await connectedConsole();
   let reached = 0;
   rfb.canvas.addEventListener('keydown', () => reached++);
   rfb.canvas.focus();
@@ -522,3 +525,20 @@ copying('should say nothing when the browser refuses both ways to copy', async (
 });
 
 copying.run();
+
+const ks = suite('keysymsOnly / needsKeysymsOnly');
+ks('should pass the keysym and the press on, and drop the scan code', () => {
+  const sent: Array<[number, string | null, boolean | undefined]> = [];
+  const rfb = { sendKey: (keysym: number, code: string | null, down?: boolean) => void sent.push([keysym, code, down]) } as unknown as Rfb;
+  keysymsOnly(rfb);
+  rfb.sendKey(0x74, 'ArrowDown', true);
+  rfb.sendKey(0x74, 'ArrowDown', false);
+  rfb.sendKey(0xffe3, 'ControlLeft');
+  assert.equal(sent, [[0x74, null, true], [0x74, null, false], [0xffe3, null, undefined]]);
+});
+ks('should be needed on the kiosk\'s page only', () => {
+  const doc = (cls: string[]) => ({ documentElement: { classList: { contains: (c: string) => cls.includes(c) } } }) as unknown as Document;
+  assert.ok(needsKeysymsOnly(doc(['kiosk'])));
+  assert.not.ok(needsKeysymsOnly(doc(['console-window'])));
+});
+ks.run();
