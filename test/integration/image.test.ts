@@ -160,7 +160,7 @@ T('should boot the ISO with GRUB defaults, find the data disk by label, keep its
     const mark = vm.serialLog().lastIndexOf('try again');
     await vm.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): $/m, 60_000, mark);
     await vm.typeSerial([...'10.99.0.9/24\r10.99.0.254\r10.99.0.254\r']);
-    const shown = await vm.waitSerial(/open in a browser:\s+http:\/\/10\.99\.0\.9:8006\/[\s\S]*?\n(administrator: [^\n]*)/, 120_000, mark);
+    const shown = await vm.waitSerial(/open in a browser:[\s\S]*?http:\/\/10\.99\.0\.9:8006\/[\s\S]*?\n(administrator: [^\n]*)/, 120_000, mark);
     assert.match(shown[1]!, /^administrator: admin \(its password was set at the first boot of this data disk\)/);
     await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
     const bad = await fetch(vm.url + '/api/access/ticket', {
