@@ -21,7 +21,7 @@ const HANDLERS = ['access', 'backup', 'console', 'iso', 'monitor', 'node', 'rest
 /** A value for each route parameter: what a client would send. */
 const SAMPLE: Record<string, string> = {
   vmid: '101', name: 'x.iso', node: 'cginode', id: 'local:101:20260101T000000Z', job: 'nightly', disk: 'disk1',
-  username: 'anna', group: 'staff', tokenid: 'ci',
+  username: 'anna', group: 'staff', tokenid: 'ci', task: '20260101T000000Z-backup-replica-abc123',
 };
 
 /** A route's path with its parameters filled in: "/:vmid/start" → "/101/start". */

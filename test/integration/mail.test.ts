@@ -60,7 +60,7 @@ S('should say that no MTA is installed when there is no /usr/sbin/sendmail', () 
   mkdirSync(empty);
   const r = inNamespace(root, empty, SEND);
   assert.is(r.status, 1, r.stderr);
-  assert.is(r.stdout.trim(), 'FAILED: sendmail is not installed: spawn /usr/sbin/sendmail ENOENT');
+  assert.is(r.stdout.trim(), 'FAILED: this node has no /usr/sbin/sendmail (no mail server installed; the node image has none): set an SMTP relay for the node\'s mail ("transport": "smtp", Backups → Mail)');
 });
 S.run();
 
