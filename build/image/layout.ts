@@ -75,13 +75,9 @@ export function preparedGrubEntries(p: { cluster: string; name: string; index: n
 /** Seconds the menu waits. */
 export const GRUB_TIMEOUT_S = 3;
 
-/**
- * grub.cfg of the ISO. Output goes to the screen and the first serial port,
- * so headless machines (and the lab) see the boot too; the last console=
- * is /dev/console. Press "e" in the menu to add ramvm.ip=… and friends.
- */
-export function grubConfig(kernel: string, initrd: string, entries: readonly GrubEntry[] = GRUB_ENTRIES): string {
-  const lines = [
+/** The first lines of every grub.cfg of ours (the ISO's, a system disk's): timeout, first entry, screen and serial line both. */
+export function grubPreamble(): string[] {
+  return [
     `set timeout=${GRUB_TIMEOUT_S}`,
     'set default=0',
     'serial --unit=0 --speed=115200',
@@ -89,6 +85,15 @@ export function grubConfig(kernel: string, initrd: string, entries: readonly Gru
     'terminal_output console serial',
     '',
   ];
+}
+
+/**
+ * grub.cfg of the ISO. Output goes to the screen and the first serial port,
+ * so headless machines (and the lab) see the boot too; the last console=
+ * is /dev/console. Press "e" in the menu to add ramvm.ip=… and friends.
+ */
+export function grubConfig(kernel: string, initrd: string, entries: readonly GrubEntry[] = GRUB_ENTRIES): string {
+  const lines = grubPreamble();
   for (const e of entries) {
     const cmdline = [...BASE_CMDLINE, 'console=tty0', 'console=ttyS0,115200', ...e.params].join(' ');
     lines.push(`menuentry '${e.title.replace(/'/g, '')}' {`, `  linux ${kernel} ${cmdline}`, `  initrd ${initrd}`, '}', '');

@@ -28,7 +28,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { BootParams } from './boot-params';
-import { BASE_CMDLINE, GRUB_TIMEOUT_S } from './layout';
+import { BASE_CMDLINE, grubPreamble } from './layout';
 
 export const SECTOR_BYTES = 512;
 export const BOOT_LABEL = 'ramvm-boot';
@@ -232,12 +232,7 @@ export function sysdiskGrubConfig(params: readonly string[], release: string): s
   const cmdline = [...BASE_CMDLINE, 'console=tty0', 'console=ttyS0,115200', ...params].join(' ');
   return [
     `# ramvm ${release}, written by the node at boot: changes here are lost at the next update`,
-    `set timeout=${GRUB_TIMEOUT_S}`,
-    'set default=0',
-    'serial --unit=0 --speed=115200',
-    'terminal_input console serial',
-    'terminal_output console serial',
-    '',
+    ...grubPreamble(),
     `menuentry 'ramvm ${release.replace(/'/g, '')} from this disk' {`,
     `  linux /vmlinuz ${cmdline}`,
     '  initrd /initrd.img',
