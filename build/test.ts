@@ -1,19 +1,33 @@
 /**
- * `npm test`: type check, build, then the uvu suites in order, each in its
- * own process: unit (pure code), cgi (the built .cgi files run as
- * processes), integration (real lighttpd, QEMU, namespaces), browser (real
- * Chromium). Ends with one line "N passed, N failed".
+ * `npm test`: type check, build, then the uvu suites, each in its own
+ * process: unit (pure code), cgi (the built .cgi files run as processes),
+ * integration (real lighttpd, QEMU, namespaces), browser (real Chromium)
+ * one after the other, and beside them lab (nodes of the node image booted
+ * as QEMU guests: DRBD, the kiosk, system disks). A TCG lab node keeps
+ * about one core busy and spends most of its time booting, so running the
+ * lab beside the rest roughly halves the run on two cores instead of adding
+ * its 15 minutes to it. Each suite's output is printed whole when it ends.
+ * Ends with one line "N passed, N failed".
  *
  *   npm test                 everything
  *   npm test -- unit cgi     only those suites
  *   npm test -- unit vm      only files of suite unit whose path matches "vm"
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCommand, ROOT } from './build';
 
-export const SUITES = ['unit', 'cgi', 'integration', 'browser'] as const;
+export const SUITES = ['unit', 'cgi', 'integration', 'lab', 'browser'] as const;
+export type Suite = (typeof SUITES)[number];
+/** Suites that run beside the others rather than in turn. */
+export const ALONGSIDE: readonly string[] = ['lab'];
+
+/** The chosen suites as two lanes that run at once: those in turn, in SUITES order, and those alongside. */
+export function suiteLanes(chosen: readonly string[]): { inTurn: string[]; alongside: string[] } {
+  const ordered = SUITES.filter((s) => chosen.includes(s));
+  return { inTurn: ordered.filter((s) => !ALONGSIDE.includes(s)), alongside: ordered.filter((s) => ALONGSIDE.includes(s)) };
+}
 
 /** RAMVM_ROOT of the unit suite outside a suite's own root: below a file, so nothing can be made there. */
 export const UNIT_NO_ROOT = '/dev/null/unit-suites-bring-their-own-root';
@@ -49,17 +63,31 @@ export function suiteResult(suite: string, out: string, status: number | null): 
   return { suite, passed: s.passed, failed: status === 0 ? failed : Math.max(failed, 1), skipped: s.skipped, ok: status === 0 && failed === 0 };
 }
 
-function runSuite(suite: string, pattern: string | undefined): SuiteResult {
-  process.stdout.write(`\n== ${suite}\n`);
+/** Run one suite's files in a uvu process; its output is printed whole when it ends. */
+async function runSuite(suite: string, pattern: string | undefined): Promise<SuiteResult> {
   const filePattern = pattern ? `(${pattern}).*\\.test\\.ts$` : '\\.test\\.ts$';
   const args = [join(ROOT, 'node_modules/uvu/bin.js'), join('test', suite), filePattern, '-r', 'esbuild-register', '-c', 'false'];
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
   // A unit suite that touches the disk brings its own root (test/helpers/temp-root.ts); one that
   // forgets fails at once instead of writing into ./var or another suite's root.
   if (suite === 'unit') env.RAMVM_ROOT = UNIT_NO_ROOT;
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 });
-  process.stdout.write(r.stdout);
-  return suiteResult(suite, r.stdout, r.status);
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  const out = Buffer.concat(chunks).toString('utf8');
+  process.stdout.write(`\n== ${suite}\n${out}`);
+  return suiteResult(suite, out, status);
+}
+
+/** The suites of one lane, one after the other. */
+async function runLane(suites: string[], pattern: string | undefined): Promise<SuiteResult[]> {
+  const results: SuiteResult[] = [];
+  for (const s of suites) results.push(await runSuite(s, pattern));
+  return results;
 }
 
 export async function testCommand(args: string[]): Promise<void> {
@@ -71,7 +99,9 @@ export async function testCommand(args: string[]): Promise<void> {
   if (tsc.status !== 0) throw new Error('type check failed');
   process.stdout.write('== build\n');
   await buildCommand();
-  const results = suites.filter((s) => existsSync(join(ROOT, 'test', s))).map((s) => runSuite(s, pattern));
+  const lanes = suiteLanes(suites.filter((s) => existsSync(join(ROOT, 'test', s))));
+  const [inTurn, alongside] = await Promise.all([runLane(lanes.inTurn, pattern), runLane(lanes.alongside, pattern)]);
+  const results = [...inTurn, ...alongside].sort((a, b) => SUITES.indexOf(a.suite as Suite) - SUITES.indexOf(b.suite as Suite));
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
   const skipped = results.reduce((n, r) => n + r.skipped, 0);

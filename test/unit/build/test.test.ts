@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { countHookFailures, parseUvuSummary, suiteResult } from '../../../build/test';
+import { countHookFailures, parseUvuSummary, suiteLanes, suiteResult } from '../../../build/test';
 import { ROOT } from '../../../build/build';
 import { suite } from '../../helpers/suite';
 
@@ -89,3 +89,20 @@ Hooks('should be what every test file takes its suites from', () => {
 });
 
 Hooks.run();
+
+const lanes = suite('suiteLanes');
+
+lanes('should run the lab beside the others, which keep their order', () => {
+  assert.equal(suiteLanes(['unit', 'cgi', 'integration', 'lab', 'browser']), { inTurn: ['unit', 'cgi', 'integration', 'browser'], alongside: ['lab'] });
+});
+
+lanes('should order the chosen suites as a full run does, whatever order they were named in', () => {
+  assert.equal(suiteLanes(['browser', 'lab', 'unit']), { inTurn: ['unit', 'browser'], alongside: ['lab'] });
+});
+
+lanes('should leave a lane empty when none of its suites was chosen', () => {
+  assert.equal(suiteLanes(['lab']), { inTurn: [], alongside: ['lab'] });
+  assert.equal(suiteLanes(['cgi']), { inTurn: ['cgi'], alongside: [] });
+});
+
+lanes.run();
