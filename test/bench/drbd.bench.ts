@@ -124,7 +124,9 @@ export function movedFigures(lines: readonly string[]): Moved {
 async function migrate(api: Client, vmid: number, target: string): Promise<Moved> {
   const r = await api.post(`/api/vm/${vmid}/migrate`, { target, online: true });
   if (r.status !== 202) throw new Error(`migrate ${vmid} to ${target}: ${r.status} ${r.text}`);
-  return movedFigures(await taskLog(api, r.json.data.task));
+  const m = movedFigures(await taskLog(api, r.json.data.task));
+  process.stdout.write(`  guest ${vmid} → ${target}: QEMU's downtime ${m.qemuMs} ms, STOP → cont ${m.ramvmMs} ms, total ${m.totalMs} ms\n`);
+  return m;
 }
 
 /** The hold a cluster-mode backup's log names ("guest 101 held for 38.4 ms …"). */
@@ -241,7 +243,6 @@ export async function bench(): Promise<BenchResult[]> {
         movedPlain.push(await migrate(api1, plain, 'node2'));
         movedPlain.push(await migrate(api2, plain, 'node1'));
         movedRep.push(await migrate(api2, rep, 'node1'));
-        say(`migration round ${k + 1}: replicated ${JSON.stringify(movedRep.slice(-2))}, unreplicated ${JSON.stringify(movedPlain.slice(-2))}`);
       }
       const fig = (ms: Moved[], f: keyof Moved) => median(ms.map((m) => m[f]));
       const runs = (f: keyof Moved) => `runs ${list(movedRep.map((m) => m[f]))} / ${list(movedPlain.map((m) => m[f]))} ms`;
