@@ -40,6 +40,7 @@ import { startHub } from '../../build/lab/hub';
 import { acquireLabLock } from '../../build/lab/lock';
 import { labAccel, type NodeVm } from '../../build/lab/node-vm';
 import { drbdDevice } from '../../node-cgi/drbd/resource';
+import { parseNodeRecord } from '../../node-cgi/lib/separation';
 import { waitTask } from '../helpers/cluster';
 import { bootSector } from '../helpers/guest';
 import type { Client } from '../helpers/node';
@@ -154,6 +155,10 @@ const PAUSE_SCRIPT = `const s=require('net').connect(process.argv[1]);let b='';c
   `(async()=>{await c('qmp_capabilities');const o=[];for(let k=0;k<Number(process.argv[2]);k++){const t=performance.now();` +
   `const a=await c('stop');const z=await c('cont');if(a.error||z.error)throw new Error(JSON.stringify([a,z]));o.push(performance.now()-t);` +
   `await new Promise(r=>setTimeout(r,300))}console.log(JSON.stringify(o));s.end()})()`;
+
+/** Milliseconds one program (argv after the script) takes, found on PATH and timed by a node process on the node. */
+const TIMED_SCRIPT = `const {spawnSync}=require('child_process');const t=performance.now();const r=spawnSync(process.argv[1],process.argv.slice(2),{stdio:'ignore'});` +
+  `if(r.status!==0)throw new Error(process.argv.slice(1).join(' ')+': exit '+r.status);console.log(performance.now()-t)`;
 
 /** One measurement's rows, or the reason it could not be taken (the bench goes on with the next). */
 type Section = () => Promise<BenchResult[]>;
@@ -282,6 +287,27 @@ export async function bench(): Promise<BenchResult[]> {
         baseline: { name: 'bare QMP stop + cont', value: median(pauses) }, ratio: median(holds) / median(pauses),
         goal: goal(`≤ ${HOLD_GOAL_MS} ms`, median(holds) <= HOLD_GOAL_MS), note: `runs ${list(holds, 1)} / ${list(pauses, 1)} ms`,
       }];
+    });
+    // Where the hold goes: the root helper's call itself (sudo, its Node start) and drbdadm's disconnect, each timed alone on node1.
+    await section('parts of the hold', async () => {
+      const key = res.split('/')[3]!;
+      const rec = parseNodeRecord(await sh(n1, `cat /run/ramvm-root/${key}/node.json`));
+      const asCgi = ['setpriv', `--reuid=${rec.cgi.uid}`, `--regid=${rec.cgi.gid}`, '--init-groups', 'sudo', '-n', rec.node, rec.helper, key, 'ping'];
+      const timed = async (argv: string[]) => Number((await sh(n1, `$(which node) -e ${shq(TIMED_SCRIPT)} ${argv.map(shq).join(' ')} 2>&1`)).trim().split('\n').pop());
+      const helperMs: number[] = [];
+      const disconnectMs: number[] = [];
+      for (let k = 0; k < PAUSE_RUNS; k++) helperMs.push(await timed(asCgi));
+      for (let k = 0; k < BACKUP_RUNS; k++) {
+        await inSync(api1, rep, vms);
+        disconnectMs.push(await timed(['drbdadm', '-c', res, 'disconnect', `vm-${rep}-disk-0`]));
+        await drbdadm('connect');
+      }
+      await inSync(api1, rep, vms);
+      say(`root helper ping as the node's user ${list(helperMs)} ms; drbdadm disconnect as root ${list(disconnectMs)} ms`);
+      return [
+        { name: `root helper call (sudo, the helper's start; ping), median of ${PAUSE_RUNS}`, value: median(helperMs), unit: 'ms', note: `runs ${list(helperMs)} ms; a part of the hold` },
+        { name: `drbdadm disconnect as root, median of ${BACKUP_RUNS}`, value: median(disconnectMs), unit: 'ms', note: `runs ${list(disconnectMs)} ms; a part of the hold` },
+      ];
     });
     await power(api1, rep, 'stop').catch((e) => say(`stop ${rep}: ${(e as Error).message}`));
     await power(api1, plain, 'stop').catch((e) => say(`stop ${plain}: ${(e as Error).message}`));
