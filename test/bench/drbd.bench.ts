@@ -18,7 +18,10 @@
  *                      guest; the hold from the task's log ("held for … ms":
  *                      QMP stop, drbdadm disconnect, cont) against a bare QMP
  *                      stop + cont of the same guest from a process on the
- *                      same node (the floor of any pause)
+ *                      same node (the floor of any pause); and, timed alone
+ *                      on that node, the two parts of the hold beyond the
+ *                      pause: a call of the root helper (sudo, its start)
+ *                      and drbdadm's disconnect
  *   promote + start    node1 powered off; on node2, the start of a stopped
  *                      replicated guest (promote with the peer gone, QEMU on
  *                      /dev/drbdN) against the start of an unreplicated one;
