@@ -8,7 +8,9 @@
  *                      (a replicated disk made through the API, made
  *                      primary by hand while its guest is stopped) against
  *                      the same dd onto a plain loop device over a sparse
- *                      file in the same folder of node1, in alternating runs
+ *                      file in the same folder of node1, in alternating runs;
+ *                      and TCP node1 → node2 (the lab network, what a
+ *                      protocol C write waits on) for the same amount
  *   live migration     a replicated guest and an unreplicated one (same
  *                      memory, a boot sector printing a dot a second, TCG)
  *                      moved node1 → node2 → node1 through the API, in turns;
@@ -41,7 +43,7 @@ import { formatBench, goal, type BenchResult } from '../../build/bench';
 import { buildImage } from '../../build/image/image';
 import { startHub } from '../../build/lab/hub';
 import { acquireLabLock } from '../../build/lab/lock';
-import { labAccel, type NodeVm } from '../../build/lab/node-vm';
+import { LAB_NET_PREFIX, labAccel, type NodeVm } from '../../build/lab/node-vm';
 import { drbdDevice } from '../../node-cgi/drbd/resource';
 import { parseNodeRecord } from '../../node-cgi/lib/separation';
 import { waitTask } from '../helpers/cluster';
@@ -163,6 +165,13 @@ const PAUSE_SCRIPT = `const s=require('net').connect(process.argv[1]);let b='';c
 const TIMED_SCRIPT = `const {spawnSync}=require('child_process');const t=performance.now();const r=spawnSync(process.argv[1],process.argv.slice(2),{stdio:'ignore'});` +
   `if(r.status!==0)throw new Error(process.argv.slice(1).join(' ')+': exit '+r.status);console.log(performance.now()-t)`;
 
+/** Takes one TCP connection on port argv[1] of every address, reads it to its end, then exits. */
+const SINK_SCRIPT = `const v=require('net').createServer(s=>{s.resume();s.on('end',()=>{s.end();v.close()})}).listen(Number(process.argv[1]))`;
+/** Sends argv[3] MiB to argv[1]:argv[2]; MiB/s until the receiver has all of it (its close). */
+const SEND_SCRIPT = `const n=Number(process.argv[3]);const s=require('net').connect(Number(process.argv[2]),process.argv[1],()=>{const t=performance.now();` +
+  `const b=Buffer.alloc(1<<20);let k=0;const w=()=>{while(k<n){k++;if(!s.write(b)){s.once('drain',w);return}}s.end()};w();` +
+  `s.on('close',()=>console.log(n/((performance.now()-t)/1000)))});s.resume()`;
+
 /** One measurement's rows, or the reason it could not be taken (the bench goes on with the next). */
 type Section = () => Promise<BenchResult[]>;
 
@@ -230,6 +239,15 @@ export async function bench(): Promise<BenchResult[]> {
         baseline: { name: 'plain loop device', value: median(ddPlain) }, ratio: median(ddRep) / median(ddPlain),
         note: `runs ${list(ddRep, 1)} / ${list(ddPlain, 1)} MiB/s`,
       }];
+    });
+
+    // The lab network's own ceiling for the same amount: TCP from node1 to node2 (the path DRBD's protocol C waits on).
+    await section('network ceiling', async () => {
+      const port = 9999;
+      await sh(n2, `($(which node) -e ${shq(SINK_SCRIPT)} ${port} >/dev/null 2>&1 &); sleep 2`);
+      const mibps = Number((await sh(n1, `$(which node) -e ${shq(SEND_SCRIPT)} ${LAB_NET_PREFIX}2 ${port} ${DD_MIB} 2>&1`)).trim().split('\n').pop());
+      say(`TCP node1 → node2: ${mibps.toFixed(1)} MiB/s`);
+      return [{ name: `TCP node1 → node2 over the lab network (${DD_MIB} MiB, one run)`, value: mibps, unit: 'MiB/s', note: 'the ceiling of a protocol C write here' }];
     });
 
     // A boot sector on both guests' disks (a dot a second on the serial port), so each migrates a running program.
