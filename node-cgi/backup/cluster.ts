@@ -22,6 +22,7 @@ import { checkedName, checkedVmid, only } from '../lib/validate';
 import { Qmp } from '../qemu/qmp';
 import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
 import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
+import { PeerError } from '../cluster/peer';
 import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
 import { peerOf } from '../drbd/replica';
 import { deviceBytes, diskIndex, procHere, guestReplicas, replicaHere, replicaStep } from '../drbd/local';
@@ -42,6 +43,8 @@ import type { Compression } from './types';
 const PEER_POLL_MS = 1000;
 /** How long the peer's backup may take, ms. */
 const PEER_BACKUP_TIMEOUT_MS = 12 * 60 * 60_000; // 12 h
+/** How long the peer may leave the looks at its task unanswered before the backup counts as failed, ms. */
+export const PEER_SILENT_MS = 60_000;
 /** How long the peer may take to accept the request, ms. */
 const PEER_START_TIMEOUT_MS = 30_000;
 /** Longest config a replica request carries, characters. */
@@ -88,12 +91,33 @@ export async function checkClusterBackup(vmid: number): Promise<void> {
   clusterBackupPlan(await clusterFacts(vmid));
 }
 
+/**
+ * Whether a look at the peer's task that got no answer (`e`) ends the wait:
+ * an answer that is an error does at once (the task is unknown there, say),
+ * and so does a peer that is not who it should be;
+ * no answer only once the peer has been silent for PEER_SILENT_MS since its
+ * last answer. A peer busy with the backup itself may miss a 4 s look or two.
+ */
+export function peerSilenceEnds(e: unknown, lastAnswerAt: number, now: number): boolean {
+  const silent = e instanceof PeerError && (e.failure === 'timeout' || e.failure === 'unreachable');
+  return !silent || now - lastAnswerAt > PEER_SILENT_MS;
+}
+
 /** The peer's task of a replica backup, followed until it ends (GET /api/backup/replica/<task> there); its log lines are copied into ours. */
 async function followPeerTask(peer: string, task: string, log: (l: string) => void): Promise<string> {
   const deadline = Date.now() + PEER_BACKUP_TIMEOUT_MS;
   const path = `/api/backup/replica/${encodeURIComponent(task)}`;
+  let lastAnswerAt = Date.now();
   for (;;) {
-    const t = await nodeJson<ReplicaTaskView>(peer, 'GET', path, undefined, { timeoutMs: STATUS_TIMEOUT_MS });
+    let t: ReplicaTaskView;
+    try {
+      t = await nodeJson<ReplicaTaskView>(peer, 'GET', path, undefined, { timeoutMs: STATUS_TIMEOUT_MS });
+      lastAnswerAt = Date.now();
+    } catch (e) {
+      if (peerSilenceEnds(e, lastAnswerAt, Date.now())) throw e;
+      await new Promise((r) => setTimeout(r, PEER_POLL_MS));
+      continue;
+    }
     if (t.status !== 'running') {
       for (const l of t.lines) log(`${peer}: ${l}`);
       if (t.status !== 'ok') throw new HttpError('internal', `the backup on node ${peer} failed: ${t.message}`);

@@ -85,6 +85,15 @@ export function replicatedMovePlan(f: ReplicatedMoveFacts): ReplicatedMove | nul
   };
 }
 
+/**
+ * The files of the guest's images folder that stay on the source after the
+ * move: each replica's backing file and record ("vm-101-disk-0.drbd",
+ * "vm-101-disk-0.drbd.json"), the target's peer side from now on.
+ */
+export function replicaFilesKept(resources: readonly Pick<MovingReplica, 'resource'>[]): string[] {
+  return resources.flatMap((r) => [`${r.resource}.drbd`, `${r.resource}.drbd.json`]);
+}
+
 /** Each resource through `step`, in order. */
 export async function eachReplica(resources: readonly Pick<MovingReplica, 'resource'>[], step: ReplicaStep): Promise<void> {
   for (const r of resources) await replicaStep(step, r.resource);

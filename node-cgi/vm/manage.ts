@@ -14,7 +14,8 @@
  *   qemu-img resize -q -f qcow2 …/vm-101-disk-0.qcow2 68719476736  (grow a stopped guest's disk)
  *   QMP block_resize {"device": "drive-disk0", "size": 68719476736} (grow a disk a running guest has open)
  */
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { guestConfigFile, guestImagesDir, inCluster, isoFile, nodeName, paths } from '../lib/paths';
 import { removeFile, withLock } from '../lib/store';
@@ -151,12 +152,15 @@ function mustBeStopped(g: Guest, what: string): void {
  * Remove a stopped guest's files from this node: disks first (if that
  * fails the config stays and the removal can be repeated), then its config
  * and runtime files. A delete, and the source's part of a migration once the
- * guest lives on its new node.
+ * guest lives on its new node; `keep` names files of its images folder that
+ * stay (a replicated guest's move leaves this node its replicas: the peer's
+ * side now, backing file and record).
  */
-export function dropGuestFiles(g: Guest): void {
+export function dropGuestFiles(g: Guest, keep: readonly string[] = []): void {
   const { files } = g;
   mustBeStopped(g, 'remove it');
-  rmSync(files.imagesDir, { recursive: true, force: true });
+  if (keep.length === 0) rmSync(files.imagesDir, { recursive: true, force: true });
+  else for (const f of existsSync(files.imagesDir) ? readdirSync(files.imagesDir) : []) if (!keep.includes(f)) rmSync(join(files.imagesDir, f), { recursive: true, force: true });
   removeFile(files.config);
   for (const f of [...runtimeFiles(files), files.serialLog]) rmSync(f, { force: true });
 }

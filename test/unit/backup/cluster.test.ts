@@ -5,7 +5,9 @@
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { parseReplicaRequest, replicaBackupProblem, verifiedIdOf } from '../../../node-cgi/backup/cluster';
+import { parseReplicaRequest, PEER_SILENT_MS, peerSilenceEnds, replicaBackupProblem, verifiedIdOf } from '../../../node-cgi/backup/cluster';
+import { PeerAnswerError, PeerError } from '../../../node-cgi/cluster/peer';
+import { HttpError } from '../../../node-cgi/lib/errors';
 import type { DrbdDeviceState } from '../../../node-cgi/drbd/proc';
 
 const CONFIG = JSON.stringify({ vmid: 101, name: 'web', disks: [{ id: 'disk0', file: 'vm-101-disk-0.raw' }, { id: 'disk1', file: 'vm-101-disk-1.drbd' }] });
@@ -63,3 +65,19 @@ V('should refuse a message that names no backup', () => {
   assert.throws(() => verifiedIdOf('something else'), /did not name a verified backup: something else/);
 });
 V.run();
+
+const S = suite('peerSilenceEnds');
+S('should look again at a peer that missed a look, until it has been silent for PEER_SILENT_MS', () => {
+  const table: [PeerError, number, boolean][] = [
+    [new PeerError('n2', 'timeout', 'node n2 did not answer GET /api/backup/replica/t within 4 s'), 5_000, false],
+    [new PeerError('n2', 'unreachable', 'node n2 is not reachable'), PEER_SILENT_MS, false],
+    [new PeerError('n2', 'timeout', 'node n2 did not answer'), PEER_SILENT_MS + 1, true],
+    [new PeerError('n2', 'fingerprint', 'node n2 is not who it should be'), 0, true],
+  ];
+  for (const [e, silentMs, ends] of table) assert.is(peerSilenceEnds(e, 1_000, 1_000 + silentMs), ends, `${e.failure} after ${silentMs} ms`);
+});
+S('should end at once on an answer that is an error, or any other failure', () => {
+  assert.is(peerSilenceEnds(new PeerAnswerError('n2', 'not_found', 'no such task: t', {}), 1_000, 1_000), true);
+  assert.is(peerSilenceEnds(new HttpError('internal', 'broken'), 1_000, 1_000), true);
+});
+S.run();

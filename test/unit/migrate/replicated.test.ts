@@ -4,7 +4,7 @@
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { replicatedMovePlan, type ReplicatedMoveFacts } from '../../../node-cgi/migrate/replicated';
+import { replicaFilesKept, replicatedMovePlan, type ReplicatedMoveFacts } from '../../../node-cgi/migrate/replicated';
 import type { DrbdDeviceState } from '../../../node-cgi/drbd/proc';
 import type { LocalReplica } from '../../../node-cgi/drbd/local';
 import { HttpError } from '../../../node-cgi/lib/errors';
@@ -61,3 +61,14 @@ for (const [why, over, re] of REFUSED) {
   });
 }
 P.run();
+
+const K = suite('replicaFilesKept');
+K('should name each replica\'s backing file and record, the files the source keeps as the peer\'s side', () => {
+  assert.equal(replicaFilesKept([{ resource: 'vm-101-disk-0' }, { resource: 'vm-101-disk-1' }]), [
+    'vm-101-disk-0.drbd', 'vm-101-disk-0.drbd.json', 'vm-101-disk-1.drbd', 'vm-101-disk-1.drbd.json',
+  ]);
+});
+K('should keep nothing of a guest without replicas', () => {
+  assert.equal(replicaFilesKept([]), []);
+});
+K.run();

@@ -1,9 +1,13 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mergeUpdate, nextFreeVmid, parseOpenDrives } from '../../../node-cgi/vm/manage';
+import { useTempRoot } from '../../helpers/temp-root';
+import { guestImagesDir, nodeName } from '../../../node-cgi/lib/paths';
+import { writeVmConfig } from '../../../node-cgi/vm/config';
+import { openGuest } from '../../../node-cgi/vm/guest';
+import { dropGuestFiles, mergeUpdate, nextFreeVmid, parseOpenDrives } from '../../../node-cgi/vm/manage';
 import { randomMac } from '../../../node-cgi/vm/host';
 import { normaliseMac } from '../../../node-cgi/vm/validate';
 import type { VmConfig } from '../../../node-cgi/vm/types';
@@ -87,3 +91,27 @@ Q('should refuse an answer that is no list', () => {
   assert.throws(() => parseOpenDrives({ error: 'x' }), /query-block did not answer a list/);
 });
 Q.run();
+
+const D = suite('dropGuestFiles');
+useTempRoot(D);
+/** Guest `vmid` of this node, stopped, with these files in its images folder. */
+function guestWith(vmid: number, files: string[]): string {
+  writeVmConfig({ ...cur, vmid, node: nodeName(), disks: [] });
+  const dir = guestImagesDir(vmid);
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) writeFileSync(join(dir, f), 'x');
+  return dir;
+}
+D('should remove the images folder and the config of a stopped guest', () => {
+  const dir = guestWith(201, ['vm-201-disk-0.raw']);
+  dropGuestFiles(openGuest(201));
+  assert.not.ok(existsSync(dir), 'the images folder is gone');
+  assert.throws(() => openGuest(201), /no guest with VMID 201/);
+});
+D('should leave the files it is told to keep (a moved replicated guest\'s replicas) and remove the rest', () => {
+  const dir = guestWith(202, ['vm-202-disk-0.drbd', 'vm-202-disk-0.drbd.json', 'vm-202-disk-1.raw']);
+  dropGuestFiles(openGuest(202), ['vm-202-disk-0.drbd', 'vm-202-disk-0.drbd.json']);
+  assert.equal(readdirSync(dir).sort(), ['vm-202-disk-0.drbd', 'vm-202-disk-0.drbd.json']);
+  assert.throws(() => openGuest(202), /no guest with VMID 202/, 'the config is gone');
+});
+D.run();
