@@ -1,4 +1,4 @@
-import { SLOW_SUITE_MS, suite, suiteTimeLine } from '../../helpers/suite';
+import { SLOW_SUITE_MS, suite, suiteTimeLine, testTimeLine } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 
 const line = suite('suiteTimeLine');
@@ -13,3 +13,11 @@ line('should give a slow suite\'s time in seconds, one decimal, on a line of its
 });
 
 line.run();
+
+const testLine = suite('testTimeLine');
+
+testLine('should give a test\'s time under its suite\'s name, in seconds, one decimal, on a line of its own', () => {
+  assert.is(testTimeLine('kiosk image', 'should boot', 95_249), '  test kiosk image › should boot: 95.2 s\n');
+});
+
+testLine.run();
