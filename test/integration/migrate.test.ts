@@ -14,10 +14,9 @@ import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { drbdRecordText, type DrbdRecord } from '../../node-cgi/drbd/record';
-import { open } from 'node:fs/promises';
+import { guestSha256 } from '../../node-cgi/migrate/disks';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { type Client } from '../helpers/node';
@@ -43,54 +42,6 @@ function sh(argv: string[]): string {
   return r.stdout;
 }
 
-/** The unit of contentDigest: a page of the guest's disk. */
-const PAGE_BYTES = 4096;
-
-/**
- * SHA-256 of what the guest sees of an image (qcow2 read through qemu-img):
- * its size, then its pages that are not all zero, each after its index (8
- * bytes each, big endian): the same content gives the same digest however
- * sparse the file, other content or another size another. Only what `qemu-img map` reports as data is read:
- * a 4 GiB disk with 100 MiB written reads as 100 MiB, not 4 GiB.
- */
-async function guestSha(file: string, format: string): Promise<string> {
-  const raw = format === 'raw' ? file : `${file}.test.raw`;
-  if (format !== 'raw') await execFileP('qemu-img', ['convert', '-f', format, '-O', 'raw', file, raw]);
-  try {
-    const map = JSON.parse((await execFileP('qemu-img', ['map', '--output=json', '-f', 'raw', raw], { maxBuffer: 64 * MIB })).stdout) as { start: number; length: number; data: boolean }[];
-    const h = createHash('sha256');
-    const zero = Buffer.alloc(PAGE_BYTES);
-    const index = Buffer.alloc(8);
-    const fh = await open(raw, 'r');
-    try {
-      index.writeBigUInt64BE(BigInt((await fh.stat()).size));
-      h.update(index);
-      // Pages in order, each once (an extent need not begin or end on a page).
-      let next = 0;
-      for (const e of map.filter((x) => x.data)) {
-        const last = Math.ceil((e.start + e.length) / PAGE_BYTES);
-        for (let first = Math.max(next, Math.floor(e.start / PAGE_BYTES)); first < last; first += 1024) {
-          const pages = Math.min(1024, last - first);
-          const buf = Buffer.alloc(pages * PAGE_BYTES);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, first * PAGE_BYTES);
-          for (let i = 0; i < pages; i++) {
-            const page = buf.subarray(i * PAGE_BYTES, (i + 1) * PAGE_BYTES);
-            if (i * PAGE_BYTES >= bytesRead || page.equals(zero)) continue;
-            index.writeBigUInt64BE(BigInt(first + i));
-            h.update(index).update(page);
-          }
-        }
-        next = Math.max(next, last);
-      }
-    } finally {
-      await fh.close();
-    }
-    return h.digest('hex');
-  } finally {
-    if (format !== 'raw') rmSync(raw);
-  }
-}
-
 interface DiskFacts {
   file: string;
   format: string;
@@ -101,9 +52,9 @@ interface DiskFacts {
 async function disksOn(n: ClusterTestNode, v: number): Promise<DiskFacts[]> {
   const cfg = JSON.parse(readFileSync(configFile(n, v), 'utf8'));
   const out: DiskFacts[] = [];
-  for (const d of cfg.disks as { file: string; format: string }[]) {
+  for (const d of cfg.disks as { file: string; format: 'raw' | 'qcow2' }[]) {
     const file = join(images(n, v), d.file);
-    out.push({ file: d.file, format: d.format, allocated: allocated(file), sha: await guestSha(file, d.format) });
+    out.push({ file: d.file, format: d.format, allocated: allocated(file), sha: await guestSha256(file, d.format) });
   }
   return out;
 }
