@@ -12,6 +12,10 @@
  *
  * build/test.ts counts each "HOOK FAILED" line as a failure.
  *
+ * A failed test's message gets what the registered failure notes say
+ * (onTestFailure(): the browser helper adds each open page's address, its
+ * text and its errors), since CI keeps only the printed output.
+ *
  * A suite that took SLOW_SUITE_MS or more says how long on stderr, which
  * reaches the terminal while the suite's own output waits for its end: the
  * suite's time budget (the whole `npm test` under 30 min) is read from there.
@@ -37,6 +41,31 @@ export function testTimeLine(suiteName: string, testName: string, ms: number): s
 }
 
 const TEST_TIMES = process.env.RAMVM_TEST_TIMES === '1';
+
+/** Says, after a test failed, what may explain it; '' when nothing. */
+export type FailureNote = () => Promise<string>;
+const failureNotes = new Set<FailureNote>();
+
+/** Register a note for failed tests; returns its removal. */
+export function onTestFailure(note: FailureNote): () => void {
+  failureNotes.add(note);
+  return () => void failureNotes.delete(note);
+}
+
+/** The notes of every registered provider; one that fails says so instead. */
+export async function failureNotesText(): Promise<string> {
+  const texts = await Promise.all([...failureNotes].map((n) => n().catch((e: unknown) => `(a failure note failed: ${messageOf(e)})`)));
+  return texts.filter(Boolean).join('\n');
+}
+
+/** `e` with `notes` appended to its message (and its stack's first line). */
+export function withNotes(e: unknown, notes: string): unknown {
+  if (!notes || !(e instanceof Error)) return e;
+  const old = e.message;
+  e.message = `${old}\n${notes}`;
+  if (e.stack?.startsWith(`${e.name}: ${old}`)) e.stack = `${e.name}: ${e.message}${e.stack.slice(e.name.length + 2 + old.length)}`;
+  return e;
+}
 
 let afterHookFailures = 0;
 process.on('exit', () => {
@@ -83,6 +112,8 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
     const t0 = Date.now();
     try {
       await fn(ctx);
+    } catch (e) {
+      throw withNotes(e, await failureNotesText());
     } finally {
       if (TEST_TIMES && testName !== undefined) process.stderr.write(testTimeLine(name, testName, Date.now() - t0));
     }
