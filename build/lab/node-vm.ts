@@ -203,26 +203,30 @@ export class NodeVm {
 
   /**
    * Sets the niceness of every thread of the node's QEMU (0 takes back what
-   * `nice` gave up; Linux keeps a niceness per thread). Nothing when it is
-   * not running.
+   * `nice` gave up; Linux keeps a niceness per thread). False when a lower
+   * niceness needs a privilege this process lacks (not root); true when
+   * done, or when the node does not run.
    */
-  renice(nice: number): void {
+  renice(nice: number): boolean {
     const pid = this.proc?.pid;
-    if (pid === undefined || !this.running()) return;
+    if (pid === undefined || !this.running()) return true;
     let tids: string[];
     try {
       tids = readdirSync(`/proc/${pid}/task`);
     } catch {
-      return;
+      return true;
     }
     for (const tid of tids) {
       try {
         setPriority(Number(tid), nice);
       } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM') return false;
         // A thread that ended meanwhile.
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+        if (code !== 'ESRCH') throw e;
       }
     }
+    return true;
   }
 
   running(): boolean {
