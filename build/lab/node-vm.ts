@@ -16,8 +16,7 @@
  * lab and the tests run commands, e.g. to read /proc/meminfo.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'node:https';
@@ -70,11 +69,6 @@ export interface NodeVmConfig {
    * command line, and its data disk is found (datadisk=auto).
    */
   prepared?: boolean;
-  /**
-   * QEMU's niceness (nice(1), 1–19): a node that only has to boot beside a
-   * node whose pace matters (a screen's timings) takes the CPU that one leaves.
-   */
-  nice?: number;
 }
 
 /** "52:54:00:72:76:01": QEMU's prefix, then "rv", then NIC and node index. */
@@ -97,10 +91,7 @@ export function labCmdline(c: Pick<NodeVmConfig, 'name' | 'index' | 'hubPort' | 
 
 export function nodeQemuArgs(c: NodeVmConfig): string[] {
   const run = c.runDir;
-  if (c.nice !== undefined && !(Number.isInteger(c.nice) && c.nice >= 1 && c.nice <= 19)) throw new Error(`nice must be 1–19, not ${c.nice}`);
   const args = [
-    // nice(1) execs QEMU: the same pid, every thread of it at that niceness.
-    ...(c.nice !== undefined ? ['nice', '-n', String(c.nice)] : []),
     'qemu-system-x86_64',
     '-name', `ramvm-lab-${c.name}`,
     '-nodefaults', '-no-user-config', '-display', 'none',
@@ -199,34 +190,6 @@ export class NodeVm {
     this.proc.once('exit', (code) => {
       if (code) process.stderr.write(`lab: node ${c.name}: qemu exited with ${code}: ${err}\n`);
     });
-  }
-
-  /**
-   * Sets the niceness of every thread of the node's QEMU (0 takes back what
-   * `nice` gave up; Linux keeps a niceness per thread). False when a lower
-   * niceness needs a privilege this process lacks (not root); true when
-   * done, or when the node does not run.
-   */
-  renice(nice: number): boolean {
-    const pid = this.proc?.pid;
-    if (pid === undefined || !this.running()) return true;
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      return true;
-    }
-    for (const tid of tids) {
-      try {
-        setPriority(Number(tid), nice);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EACCES' || code === 'EPERM') return false;
-        // A thread that ended meanwhile.
-        if (code !== 'ESRCH') throw e;
-      }
-    }
-    return true;
   }
 
   running(): boolean {

@@ -23,10 +23,9 @@
  * in var/kiosk-screens/ for a person to look at, beside Chromium's
  * (reference-*.png).
  *
- * Three more nodes (no screen; ramvm.kiosk=0; too little RAM), booted from
- * copies of the first one's data disk while the first one's screen is
- * tested (niced, so that they take only the CPU it leaves), each say in
- * /ram.log why the kiosk is off, and serve the web UI all the same.
+ * A second node without a screen, booted from a copy of the first one's
+ * data disk while the first one's screen waits to go black, says in
+ * /ram.log that there is no KMS device, and serves the web UI all the same.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
@@ -248,71 +247,6 @@ T('should build a kiosk initrd that begins with the standard initrd, byte for by
   assert.match(image.kiosk!.report, /webkit\.sfs \(xz\)/);
 });
 
-interface OtherBoot {
-  /** /ram.log */
-  log: string;
-  /** Whether weston or cog runs. */
-  engine: boolean;
-  /** The VT on the node's screen (/sys/class/tty/tty0/active). */
-  vt: string;
-}
-
-/**
- * The nodes that must not start the kiosk: each boots from a copy of the
- * first node's data disk (synced first: its certificate is on it). They boot
- * while the first node's screen is tested, at OTHER_BOOT_NICE: the screen's
- * node takes the CPU it needs (its pauses between keys must stay short of
- * ramvm.blank=) and they take the rest; while the screen waits ramvm.blank=
- * seconds to go black, which takes no CPU, they run at the usual niceness.
- */
-const OTHER_BOOTS = {
-  /** No screen at all: no KMS device. */
-  noScreen: { vga: false, memoryMiB: 2048, params: [] as string[] },
-  /** A screen, turned off at boot. */
-  off: { vga: true, memoryMiB: 2048, params: ['ramvm.kiosk=0'] },
-  /** A screen, too little RAM for the engine. */
-  smallRam: { vga: true, memoryMiB: 1024, params: [] as string[] },
-} as const;
-/** nice(1) of the other boots' QEMU while the screen is tested. */
-const OTHER_BOOT_NICE = 19;
-/** An other boot's time to serve: it begins at OTHER_BOOT_NICE beside the screen's steps, which may take minutes on a busy machine. */
-const OTHER_SERVE_TIMEOUT_MS = SERVE_TIMEOUT_MS + 2 * SCREEN_TIMEOUT_MS;
-/** The other boots' nodes while they run. */
-const otherVms: NodeVm[] = [];
-let otherBoots: Promise<Record<keyof typeof OTHER_BOOTS, OtherBoot>> | undefined;
-
-async function otherBoot(name: keyof typeof OTHER_BOOTS): Promise<OtherBoot> {
-  const o = OTHER_BOOTS[name];
-  const disk = join(dir, `data-${name}.img`);
-  const cp = spawnSync('cp', ['--sparse=always', join(dir, 'data.img'), disk], { encoding: 'utf8' });
-  if (cp.status !== 0) throw new Error(`cp of the data disk failed: ${cp.stderr}`);
-  const vm = new NodeVm({
-    name: 'kiosktest', index: 1, boot: { kernel: image.vmlinux, initrd: image.kiosk!.initrd, extraParams: [...o.params] }, dataDisk: disk,
-    memoryMiB: o.memoryMiB, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true,
-    runDir: join(dir, name), https: true, vga: o.vga, nice: OTHER_BOOT_NICE,
-  });
-  vms.push(vm);
-  otherVms.push(vm);
-  vm.start();
-  try {
-    const ms = await vm.waitServing(PASSWORD, OTHER_SERVE_TIMEOUT_MS);
-    process.stderr.write(`kiosk test: the boot "${name}" serving after ${(ms / 1000).toFixed(1)} s\n`);
-    const log = (await vm.exec('cat /ram.log')).out;
-    const engine = (await vm.exec('pidof cog weston')).code === 0;
-    const vt = (await vm.exec('cat /sys/class/tty/tty0/active')).out.trim();
-    return { log, engine, vt };
-  } finally {
-    await vm.stop();
-    rmSync(disk, { force: true });
-  }
-}
-
-/** All at once, niced: they share what the screen's node leaves of the machine. */
-async function runOtherBoots(): Promise<Record<keyof typeof OTHER_BOOTS, OtherBoot>> {
-  const [noScreen, off, smallRam] = await Promise.all([otherBoot('noScreen'), otherBoot('off'), otherBoot('smallRam')]);
-  return { noScreen, off, smallRam };
-}
-
 let screenVm: NodeVm | undefined;
 
 T('should boot with a screen, serve HTTPS with the certificate of its first boot and start weston as root, cog as the kiosk user', async () => {
@@ -360,19 +294,12 @@ T('should boot with a screen, serve HTTPS with the certificate of its first boot
     const r = await vm.exec(`su -s /bin/sh kiosk -c 'exec 3<${dev}' 2>&1`);
     assert.match(r.out, /Permission denied/, `the kiosk user cannot open ${dev}`);
   }
-  // The data disk holds the certificate now: the other boots start from copies of it.
-  assert.is((await vm.exec('sync')).code, 0);
-  otherBoots = runOtherBoots();
-  // Awaited by the last test; a failure before that is its failure, not an unhandled rejection.
-  otherBoots.catch(() => undefined);
 });
 
 T('should show the login page on the node\'s screen as Chromium draws it, log in by keyboard and list the guests', async () => {
   const vm = screenVm!;
-  // Chromium draws its references while the node's engine starts and draws.
-  const refs = (async () => [await reference(vm, 'login'), await reference(vm, 'guests', 'on-screen')] as const)();
-  await Promise.all([refs, waitScreen(vm, 'login', 'login-marker', SCREEN_TIMEOUT_MS)]);
-  const [loginRef, guestsRef] = await refs;
+  const loginRef = await reference(vm, 'login');
+  const guestsRef = await reference(vm, 'guests', 'on-screen');
   assert.ok(likeness(loginRef, guestsRef) < LIKENESS_MIN / 2, 'the likeness tells the login page from the guest list');
   const loginShown = await waitLike(vm, 'login', loginRef, 'login', SCREEN_TIMEOUT_MS);
   assert.ok(likeness(loginShown, guestsRef) < LIKENESS_MIN, 'the login page on the screen is not the guest list');
@@ -415,12 +342,68 @@ T('should show the text console on Ctrl+Alt+F1, and a login page that takes the 
   await waitScreen(vm, 'guests', 'logged-in-again', PAGE_TIMEOUT_MS);
 });
 
+interface OtherBoot {
+  /** /ram.log */
+  log: string;
+  /** Whether weston or cog runs. */
+  engine: boolean;
+  /** The VT on the node's screen (/sys/class/tty/tty0/active). */
+  vt: string;
+}
+
+/**
+ * The nodes that must not start the kiosk: each boots from a copy of the
+ * first node's data disk (synced first: its certificate is on it). They boot
+ * while the first node's screen waits to go black, which takes ramvm.blank=
+ * seconds of nothing anyway.
+ */
+const OTHER_BOOTS = {
+  /** No screen at all: no KMS device. */
+  noScreen: { vga: false, memoryMiB: 2048, params: [] as string[] },
+  /** A screen, turned off at boot. */
+  off: { vga: true, memoryMiB: 2048, params: ['ramvm.kiosk=0'] },
+  /** A screen, too little RAM for the engine. */
+  smallRam: { vga: true, memoryMiB: 1024, params: [] as string[] },
+} as const;
+let otherBoots: Promise<Record<keyof typeof OTHER_BOOTS, OtherBoot>> | undefined;
+
+async function otherBoot(name: keyof typeof OTHER_BOOTS): Promise<OtherBoot> {
+  const o = OTHER_BOOTS[name];
+  const disk = join(dir, `data-${name}.img`);
+  const cp = spawnSync('cp', ['--sparse=always', join(dir, 'data.img'), disk], { encoding: 'utf8' });
+  if (cp.status !== 0) throw new Error(`cp of the data disk failed: ${cp.stderr}`);
+  const vm = new NodeVm({
+    name: 'kiosktest', index: 1, boot: { kernel: image.vmlinux, initrd: image.kiosk!.initrd, extraParams: [...o.params] }, dataDisk: disk,
+    memoryMiB: o.memoryMiB, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true,
+    runDir: join(dir, name), https: true, vga: o.vga,
+  });
+  vms.push(vm);
+  vm.start();
+  try {
+    const ms = await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+    process.stderr.write(`kiosk test: the boot "${name}" serving after ${(ms / 1000).toFixed(1)} s\n`);
+    const log = (await vm.exec('cat /ram.log')).out;
+    const engine = (await vm.exec('pidof cog weston')).code === 0;
+    const vt = (await vm.exec('cat /sys/class/tty/tty0/active')).out.trim();
+    return { log, engine, vt };
+  } finally {
+    await vm.stop();
+    rmSync(disk, { force: true });
+  }
+}
+
+/** All at once: the screen's node only waits to go black meanwhile, so the three share the machine with an idle node. */
+async function runOtherBoots(): Promise<Record<keyof typeof OTHER_BOOTS, OtherBoot>> {
+  const [noScreen, off, smallRam] = await Promise.all([otherBoot('noScreen'), otherBoot('off'), otherBoot('smallRam')]);
+  return { noScreen, off, smallRam };
+}
+
 T('should go black after ramvm.blank= seconds without a key, and wake on a key that does nothing else', async () => {
   const vm = screenVm!;
-  // The screen only waits now: the other boots may have the CPU.
-  for (const other of otherVms) {
-    if (!other.renice(0)) process.stderr.write(`kiosk test: the boot "${other.config.runDir}" stays at nice ${OTHER_BOOT_NICE} (renicing needs root)\n`);
-  }
+  assert.is((await vm.exec('sync')).code, 0);
+  otherBoots = runOtherBoots();
+  // Awaited by the last test; a failure before that is its failure, not an unhandled rejection.
+  otherBoots.catch(() => undefined);
   await waitFor(vm, 'the blank screen', (p) => readMarker(p) === 'blank' && shareNear(p, [0, 0, 0], 8) > 0.95, 'blank', (BLANK_S + 120) * 1000);
   assert.ok(Date.now() - lastKeysAt >= BLANK_S * 1000, `black only ${BLANK_S} s after the last key`);
   await vm.sendKeys([['a']]);

@@ -76,12 +76,6 @@ Q('should add the virtio console of the lab shell only with ramvm.shell', () => 
   assert.ok(after(nodeQemuArgs(base), '-device').includes('virtconsole,chardev=shell,name=ramvm.shell'));
   assert.not.ok(nodeQemuArgs({ ...base, shell: false }).join(' ').includes('virtconsole'));
 });
-Q('should run QEMU itself without nice, and under nice(1) at the niceness asked for', () => {
-  assert.is(nodeQemuArgs(base)[0], 'qemu-system-x86_64');
-  assert.equal(nodeQemuArgs({ ...base, nice: 19 }).slice(0, 4), ['nice', '-n', '19', 'qemu-system-x86_64']);
-  assert.throws(() => nodeQemuArgs({ ...base, nice: 0 }), /nice must be 1–19, not 0/);
-  assert.throws(() => nodeQemuArgs({ ...base, nice: 20 }), /nice must be 1–19, not 20/);
-});
 Q('should give a node with a screen the standard VGA at 1024x768, and no AVX under TCG', () => {
   const a = nodeQemuArgs({ ...base, vga: true });
   assert.ok(after(a, '-device').includes('VGA,edid=on,xres=1024,yres=768'));
