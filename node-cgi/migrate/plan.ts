@@ -136,15 +136,24 @@ export function migratedLine(totalMs: number, downtimeMs: number, bytes: number)
 }
 
 /**
- * Bytes of data in an image (what a sparse copy moves), from
+ * The data extents of an image (data, not known zero), from
  * `qemu-img map --output=json`:
- *   [{"start": 0, "length": 4096, "data": true, "zero": false}, {"start": 4096, "length": 104853504, "data": false, "zero": true}] → 4096
+ *   [{"start": 0, "length": 4096, "data": true, "zero": false}, {"start": 4096, "length": 104853504, "data": false, "zero": true}] → [{start: 0, length: 4096}]
  */
-export function parseMapDataBytes(text: string): number {
+export function parseMapDataExtents(text: string): { start: number; length: number }[] {
   const map: unknown = JSON.parse(text);
   if (!Array.isArray(map)) throw new Error(`qemu-img map did not answer a list: ${text.slice(0, 200)}`);
-  return map.reduce((s: number, e: { length?: unknown; data?: unknown; zero?: unknown }) => {
+  const out: { start: number; length: number }[] = [];
+  for (const e of map as { start?: unknown; length?: unknown; data?: unknown; zero?: unknown }[]) {
     if (typeof e?.length !== 'number') throw new Error(`qemu-img map: an extent without a length: ${JSON.stringify(e).slice(0, 200)}`);
-    return e.data === true && e.zero !== true ? s + e.length : s;
-  }, 0);
+    if (e.data !== true || e.zero === true) continue;
+    if (typeof e.start !== 'number') throw new Error(`qemu-img map: an extent without a start: ${JSON.stringify(e).slice(0, 200)}`);
+    out.push({ start: e.start, length: e.length });
+  }
+  return out;
+}
+
+/** Bytes of data in an image (what a sparse copy moves): the data extents' lengths (parseMapDataExtents) added up. */
+export function parseMapDataBytes(text: string): number {
+  return parseMapDataExtents(text).reduce((sum, e) => sum + e.length, 0);
 }

@@ -19,6 +19,8 @@
  * A suite that took SLOW_SUITE_MS or more says how long on stderr, which
  * reaches the terminal while the suite's own output waits for its end: the
  * suite's time budget (the whole `npm test` under 30 min) is read from there.
+ * With RAMVM_TEST_TIMES=1 every test says how long it took, the same way:
+ * where a slow suite's time goes.
  */
 import { suite as uvuSuite, type Callback, type Test } from 'uvu';
 
@@ -32,6 +34,13 @@ export const SLOW_SUITE_MS = 20_000;
 export function suiteTimeLine(name: string, ms: number): string {
   return ms >= SLOW_SUITE_MS ? `  suite ${name}: ${(ms / 1000).toFixed(1)} s\n` : '';
 }
+
+/** "  test kiosk image › should boot: 95.2 s" (RAMVM_TEST_TIMES=1). */
+export function testTimeLine(suiteName: string, testName: string, ms: number): string {
+  return `  test ${suiteName} › ${testName}: ${(ms / 1000).toFixed(1)} s\n`;
+}
+
+const TEST_TIMES = process.env.RAMVM_TEST_TIMES === '1';
 
 /** Says, after a test failed, what may explain it; '' when nothing. */
 export type FailureNote = () => Promise<string>;
@@ -93,17 +102,20 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
     startedAt ??= Date.now();
   };
 
-  const guard = (fn: Callback<T>): Callback<T> => async (ctx) => {
+  const guard = (fn: Callback<T>, testName?: string): Callback<T> => async (ctx) => {
     mark();
     if (beforeFailure) {
       const first = !reported;
       reported = true;
       throw beforeHookError(beforeFailure.error, first);
     }
+    const t0 = Date.now();
     try {
       await fn(ctx);
     } catch (e) {
       throw withNotes(e, await failureNotesText());
+    } finally {
+      if (TEST_TIMES && testName !== undefined) process.stderr.write(testTimeLine(name, testName, Date.now() - t0));
     }
   };
   const afterHook = (hook: string, fn: Callback<T>): Callback<T> => async (ctx) => {
@@ -114,18 +126,20 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
     }
   };
 
-  const t = ((testName: string, fn: Callback<T>) => s(testName, guard(fn))) as Test<T>;
-  t.only = (testName, fn) => s.only(testName, guard(fn));
+  const t = ((testName: string, fn: Callback<T>) => s(testName, guard(fn, testName))) as Test<T>;
+  t.only = (testName, fn) => s.only(testName, guard(fn, testName));
   t.skip = (testName, fn) => s.skip(testName, fn);
   const before = (fn: Callback<T>) =>
     s.before(async (ctx) => {
       mark();
       if (beforeFailure) return;
+      const t0 = Date.now();
       try {
         await fn(ctx);
       } catch (e) {
         beforeFailure = { error: e };
       }
+      if (TEST_TIMES) process.stderr.write(testTimeLine(name, 'before', Date.now() - t0));
     });
   before.each = (fn: Callback<T>) => s.before.each(guard(fn));
   t.before = before;

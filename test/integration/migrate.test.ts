@@ -14,9 +14,9 @@ import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { drbdRecordText, type DrbdRecord } from '../../node-cgi/drbd/record';
+import { guestSha256 } from '../../node-cgi/migrate/disks';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { type Client } from '../helpers/node';
@@ -42,16 +42,6 @@ function sh(argv: string[]): string {
   return r.stdout;
 }
 
-/** SHA-256 of what the guest sees of an image (qcow2 read through qemu-img); streamed, so the event loop keeps serving. */
-async function guestSha(file: string, format: string): Promise<string> {
-  const raw = format === 'raw' ? file : `${file}.test.raw`;
-  if (format !== 'raw') await execFileP('qemu-img', ['convert', '-f', format, '-O', 'raw', file, raw]);
-  const h = createHash('sha256');
-  for await (const b of createReadStream(raw, { highWaterMark: 4 * MIB })) h.update(b as Buffer);
-  if (format !== 'raw') rmSync(raw);
-  return h.digest('hex');
-}
-
 interface DiskFacts {
   file: string;
   format: string;
@@ -62,9 +52,9 @@ interface DiskFacts {
 async function disksOn(n: ClusterTestNode, v: number): Promise<DiskFacts[]> {
   const cfg = JSON.parse(readFileSync(configFile(n, v), 'utf8'));
   const out: DiskFacts[] = [];
-  for (const d of cfg.disks as { file: string; format: string }[]) {
+  for (const d of cfg.disks as { file: string; format: 'raw' | 'qcow2' }[]) {
     const file = join(images(n, v), d.file);
-    out.push({ file: d.file, format: d.format, allocated: allocated(file), sha: await guestSha(file, d.format) });
+    out.push({ file: d.file, format: d.format, allocated: allocated(file), sha: await guestSha256(file, d.format) });
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { SLOW_SUITE_MS, failureNotesText, onTestFailure, suite, suiteTimeLine, withNotes } from '../../helpers/suite';
+import { SLOW_SUITE_MS, failureNotesText, onTestFailure, suite, suiteTimeLine, testTimeLine, withNotes } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 
 const line = suite('suiteTimeLine');
@@ -13,6 +13,14 @@ line('should give a slow suite\'s time in seconds, one decimal, on a line of its
 });
 
 line.run();
+
+const testLine = suite('testTimeLine');
+
+testLine('should give a test\'s time under its suite\'s name, in seconds, one decimal, on a line of its own', () => {
+  assert.is(testTimeLine('kiosk image', 'should boot', 95_249), '  test kiosk image › should boot: 95.2 s\n');
+});
+
+testLine.run();
 
 const notes = suite('withNotes');
 
