@@ -106,6 +106,16 @@ export class DrbdLab {
     return `$(which setpriv) --reuid=${x.uid} --regid=${x.gid} --init-groups sh -c ${shq(cmd)}`;
   }
 
+  /**
+   * `ramvm <args>` on node i as the node's user, with the environment its
+   * CGIs get (lighttpd's setenv lines of /etc/lighttpd/ramvm.conf): what
+   * cron runs each minute (`ramvm cluster tick`), asked for at once.
+   */
+  cli(i: number, args: string[]): Promise<string> {
+    const env = `$(sed -n 's/^ *"\\(RAMVM_[A-Z_]*\\)" => "\\(.*\\)",*$/\\1=\\2/p' /etc/lighttpd/ramvm.conf)`;
+    return this.runners[i]!.sh(this.asUserCmd(i, 'cgi', `env ${env} $(which node) /opt/ramvm/dist/bin/ramvm ${args.map(shq).join(' ')} 2>&1`));
+  }
+
   /** /proc/drbd of node i (0-based), parsed, the raw text kept under `name` when capturing. */
   async proc(i: number, name?: string): Promise<ProcDrbd> {
     const text = await this.runners[i]!.read('/proc/drbd');
