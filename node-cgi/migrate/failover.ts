@@ -39,7 +39,7 @@ import { startTask, type TaskRun } from '../tasks/task';
 import { drbdNodeStep } from '../drbd/edge';
 import { nodeReplicas, replicaConfigCopy, replicaPeer } from '../drbd/guest';
 import { guestReplicas, procHere, type LocalReplica } from '../drbd/local';
-import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
+import { deviceOf, type DrbdDeviceState, type ProcDrbd } from '../drbd/proc';
 import { findGuest, guestOf, listVmConfigs, openGuest, pidNow, startVm, writeVmConfig, type VmConfig } from '../vm';
 
 export interface FailoverFacts {
@@ -62,7 +62,7 @@ export function failoverRefusal(f: FailoverFacts): string | null {
   if (f.livesHere) problems.push(`guest ${f.vmid} lives on node ${f.self} already: start it`);
   else if (!f.home) problems.push(`no node is known for guest ${f.vmid}`);
   else if (f.home === f.self) problems.push(`the placement index puts guest ${f.vmid} on this node, which has no config of it`);
-  if (!f.livesHere && !f.hasConfig) problems.push(`node ${f.self} holds no copy of guest ${f.vmid}'s config (its node shares it at the create, each start and each change)`);
+  if (!f.livesHere && !f.hasConfig) problems.push(`node ${f.self} holds no copy of the config of guest ${f.vmid} (its node shares it at the create, each start and each change)`);
   if (f.peerAnswers) problems.push(`node ${f.home} still answers: a failover is for a node that is down (stop the guest there and migrate it, or power that node off)`);
   if (!f.disks.length && !f.livesHere) problems.push(`guest ${f.vmid} has no disk replicated on node ${f.self}`);
   for (const d of f.disks) {
@@ -96,12 +96,14 @@ async function failoverFacts(vmid: number): Promise<FailoverFacts & { config: Vm
   const config = own?.config ?? copy;
   const home = readPlacement()[String(vmid)]?.node ?? copy?.node ?? replicaPeer(vmid);
   const list = guestReplicas(vmid, config?.disks ?? []);
-  let proc = await procHere(self);
+  // /proc/drbd only when there is a replica to judge (a node without DRBD refuses for what it lacks).
+  const none: ProcDrbd = { version: '', devices: [] };
+  let proc = list.some((d) => d.replica) ? await procHere(self) : none;
   for (const d of list) {
     const dev = d.replica ? deviceOf(proc, d.replica.minor) : undefined;
     if (d.replica && (!dev || dev.connection === 'Unconfigured')) await drbdNodeStep('up', vmid, Number(d.id.slice(4))).catch(() => undefined);
   }
-  proc = await procHere(self);
+  if (proc !== none) proc = await procHere(self);
   return {
     vmid, self, home, config,
     livesHere: !!own?.here,

@@ -98,11 +98,14 @@ T('should bring node1 back as a member whose replica is Secondary and resyncs to
   await lab.boot(0);
   api[0] = await lab.relogin(0);
   // What cron runs each minute, asked for at once.
-  const tick = await waitFor('node1\'s tick to take the newer state and its replica', async () => {
-    const out = await lab.cli(0, ['cluster', 'tick']);
-    return /lives on node node2 now/.test(out) ? out : null;
+  const ticks: string[] = [];
+  await waitFor('node1\'s tick to take the newer state and its replica', async () => {
+    ticks.push(await lab.cli(0, ['cluster', 'tick']));
+    return /lives on node node2 now/.test(ticks.join('')) ? true : null;
   }, STATE_TIMEOUT_MS, 3000);
-  assert.match(tick, /up again/);
+  const tick = ticks.join('');
+  assert.match(tick, /took the newer state: epoch \d+, generation \d+, master node2/);
+  assert.match(tick, new RegExp(`vm-${VMID}-disk-0: up again`));
   const { dev, ms } = await disk!.until(0, 'resynced', (d) => d.connection === 'Connected' && d.disk === 'UpToDate');
   assert.is(dev.role, 'Secondary');
   assert.is(dev.peerRole, 'Primary');

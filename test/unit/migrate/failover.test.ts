@@ -31,7 +31,7 @@ const REFUSED: [string, Partial<FailoverFacts>, RegExp][] = [
   ['a replica not up here', { disks: [disk(0, { dev: undefined })] }, /vm-101-disk-0 is not up on node n2/],
   ['a disk that is not replicated', { disks: [disk(0), { id: 'disk1', replica: null, dev: undefined }] }, /disk1 is not replicated: its data is on node n1 only/],
   ['a replica shared with another node', { home: 'n3' }, /replicated between n1 and n2, not with node n3/],
-  ['without a copy of the config', { hasConfig: false }, /node n2 holds no copy of guest 101's config/],
+  ['without a copy of the config', { hasConfig: false }, /node n2 holds no copy of the config of guest 101/],
   ['a guest that lives here already', { livesHere: true, disks: [] }, /guest 101 lives on node n2 already: start it/],
   ['a guest no node is known for', { home: null }, /no node is known for guest 101/],
   ['without any replica here', { disks: [] }, /guest 101 has no disk replicated on node n2/],
