@@ -96,6 +96,8 @@ export function createClient(send: Send) {
       removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
       /** Move to another node of the cluster: live (`online`) or stopped. */
       migrate: (vmid: number, body: { target: string; online: boolean }) => post<Started>(`${vm(vmid)}/migrate`, body),
+      /** Start it on this node from its replicas, its own node being down. */
+      failover: (vmid: number) => post<Started>(`${vm(vmid)}/failover`, {}),
     },
     nodes: {
       resources: (node: string) => get<NodeResources>(`/api/node/${seg(node)}/resources`),

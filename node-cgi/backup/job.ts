@@ -27,7 +27,8 @@ import { schedulerMailTask } from './scheduler';
 import { guestRunning, guestStatus, lifecycle, listGuests, readGuest } from './guest';
 import { processAlive } from '../lib/proc';
 import { closeStorage, removeBackup, scanBackups, writeCatalog, type StoredBackup } from './list';
-import { mailMessage, type GuestResult, type MailInput } from './mail';
+import { mailDue, mailMessage, type GuestResult, type MailInput } from './mail';
+import { nodeReplicas } from '../drbd/guest';
 import { sendMail } from './mailer';
 import { MANIFEST_FILE } from './manifest';
 import { retentionToDelete } from './retention';
@@ -80,11 +81,19 @@ function manualJob(p: Record<string, unknown>): BackupJob {
   };
 }
 
+/** This node's replicated disks in trouble, a line each, for the mail; none when they cannot be read. */
+async function replicaWarnings(): Promise<string[]> {
+  const list = await nodeReplicas().catch(() => []);
+  return list.filter((r) => r.warning).map((r) => `${r.resource} (guest ${r.vmid}): ${r.warning}`);
+}
+
 async function mailResult(t: TaskRun, job: BackupJob, ok: boolean, error: string | null, results: GuestResult[]): Promise<void> {
-  if (!job.mailto || (ok && !job.mailOnSuccess)) return;
+  if (!job.mailto) return;
+  const warnings = await replicaWarnings();
+  if (!mailDue(ok, job.mailOnSuccess, warnings)) return;
   const input: MailInput = {
     to: job.mailto, from: readMailSettings().from, node: nodeName(), job: job.id || null, task: t.id, ok, error, results,
-    logTail: readTaskLog(t.id, MAIL_LOG_LINES), date: new Date(),
+    logTail: readTaskLog(t.id, MAIL_LOG_LINES), date: new Date(), replicaWarnings: warnings,
   };
   try {
     await sendMail([job.mailto], mailMessage(input));

@@ -9,6 +9,15 @@
  *   guest  result  mode      size      time   message
  *   101    ok      snapshot  1.2 GiB   42 s   verified
  *   102    FAILED  stop      -         3 s    qemu-img: No space left on device
+ *
+ * Replicated disks of the node in trouble (drbd/guest.ts replicaWarning)
+ * are as impossible to miss: a mail is sent for them even after a job
+ * that succeeded quietly, its subject says so, and a section lists them:
+ *
+ *   Subject: ramvm backup ok on pve1: job nightly (2 guests); 1 REPLICATED DISK IN TROUBLE
+ *
+ *   REPLICATED DISKS IN TROUBLE (the guest's data is on one node only):
+ *     vm-101-disk-0 (guest 101): disconnected from pve2 (WFConnection): writes are not replicated
  */
 import { formatBytes } from '../lib/format';
 
@@ -35,16 +44,25 @@ export interface MailInput {
   logTail: readonly string[];
   /** RFC 2822 date of sending. */
   date: Date;
+  /** This node's replicated disks in trouble, one line each ("vm-101-disk-0 (guest 101): …"). */
+  replicaWarnings?: readonly string[];
 }
 
 /** Strip what could break a header line. */
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ').slice(0, 200);
 
-export function mailSubject(m: Pick<MailInput, 'ok' | 'node' | 'job' | 'results' | 'error'>): string {
+export function mailSubject(m: Pick<MailInput, 'ok' | 'node' | 'job' | 'results' | 'error' | 'replicaWarnings'>): string {
   const what = m.job ? `job ${m.job}` : 'manual backup';
   const failed = m.results.filter((r) => !r.ok).length;
   const detail = m.error && m.results.length === 0 ? oneLine(m.error) : `${failed} of ${m.results.length} guests failed`;
-  return oneLine(m.ok ? `ramvm backup ok on ${m.node}: ${what} (${m.results.length} guests)` : `ramvm backup FAILED on ${m.node}: ${what} (${detail})`);
+  const n = m.replicaWarnings?.length ?? 0;
+  const replicas = n ? `; ${n} REPLICATED DISK${n === 1 ? '' : 'S'} IN TROUBLE` : '';
+  return oneLine(`${m.ok ? `ramvm backup ok on ${m.node}: ${what} (${m.results.length} guests)` : `ramvm backup FAILED on ${m.node}: ${what} (${detail})`}${replicas}`);
+}
+
+/** Whether a job's mail goes out: on failure, on success when asked, and whenever a replicated disk is in trouble. */
+export function mailDue(ok: boolean, mailOnSuccess: boolean, replicaWarnings: readonly string[]): boolean {
+  return !ok || mailOnSuccess || replicaWarnings.length > 0;
 }
 
 export function mailMessage(m: MailInput): string {
@@ -57,6 +75,7 @@ export function mailMessage(m: MailInput): string {
     m.ok ? 'All backups were written and verified by reading them back.' : 'THE BACKUP FAILED. Guests marked FAILED have no new verified backup.',
     '',
     ...(m.error ? [`Error: ${oneLine(m.error)}`, ''] : []),
+    ...(m.replicaWarnings?.length ? ['REPLICATED DISKS IN TROUBLE (the guest\'s data is on one node only):', ...m.replicaWarnings.map((w) => `  ${oneLine(w)}`), ''] : []),
     table,
     '',
     `Node: ${m.node}`,

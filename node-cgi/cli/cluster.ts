@@ -8,6 +8,7 @@
  *   ramvm cluster leave                       this node leaves its cluster (a single node again, with a new key)
  *   ramvm cluster show                        cluster.json of this node
  *   ramvm cluster tick                        each minute: catch up, push to members behind (membership.ts clusterTick);
+ *                                             replicated disks back up after a boot, a guest failed over elsewhere left (migrate/failover.ts replicaTick);
  *                                             on the master, copy the ISO library to nodes whose library differs (iso/distribute.ts)
  *
  * Run it with the node's environment (RAMVM_ROOT, and RAMVM_ADDRESS or
@@ -16,6 +17,7 @@
  */
 import { checkedClusterName, checkedTokenLifetime } from '../cluster/model';
 import { libraryTick } from '../iso/distribute';
+import { replicaTick } from '../migrate/failover';
 import { checkedJoinRequest, clusterTick, createCluster, joinCheck, joinCluster, leaveCluster, makeJoinToken } from '../cluster/membership';
 import { commitChanges } from '../cluster/replicate';
 import { guardClusterWrites, readCluster } from '../cluster/state';
@@ -53,6 +55,7 @@ export async function clusterCommand([sub, ...args]: string[]): Promise<void> {
   if (sub === 'tick' && args.length === 0) {
     for (const line of await clusterTick()) out(`${new Date().toISOString()} ${line}`);
     for (const line of await libraryTick()) out(`${new Date().toISOString()} ${line}`);
+    for (const line of await replicaTick()) out(`${new Date().toISOString()} ${line}`);
     return;
   }
   if (sub === 'show' && args.length === 0) {

@@ -4,7 +4,9 @@
  *   ramvm init                 lay out the data tree, create admin on first start
  *   ramvm task run <id>        run a recorded task (started detached by a CGI)
  *   ramvm passwd <user>        set a password (read from stdin)
- *   ramvm boot                 start this node's guests marked "start at boot", in VMID order
+ *   ramvm boot                 start this node's guests marked "start at boot", in VMID order; in a
+ *                              cluster after catching up with it (a guest failed over to the other
+ *                              node while this one was down is not started here: migrate/failover.ts)
  *   ramvm backup tick          start due backup jobs (cron, each minute; see backup/cron.ts)
  *   ramvm accel [--probe]      this boot's KVM verdict (what accel "auto" picks); --probe: probe again
  *   ramvm cluster …            create, token, join, leave, show (cli/cluster.ts)
@@ -25,6 +27,8 @@ import { existingUser, setPassword } from '../access/model';
 import { hashPassword } from '../auth/password';
 import { checkedUsername } from '../lib/validate';
 import { bootGuests } from '../vm';
+import { clusterTick } from '../cluster/membership';
+import { replicaTick } from '../migrate/failover';
 import { dropPrivileges, separation } from '../lib/separation';
 import { backupCommand } from '../backup/cron';
 import { hostAccel } from '../vm';
@@ -60,6 +64,12 @@ const COMMANDS: Record<string, Command> = {
     await commitCliChanges();
   },
   boot: async () => {
+    // The cluster's newer state first: a guest placed elsewhere meanwhile leaves this node's list, its replicas Secondary.
+    try {
+      for (const line of [...(await clusterTick()), ...(await replicaTick())]) process.stdout.write(`cluster: ${line}\n`);
+    } catch (e) {
+      process.stdout.write(`cluster: could not catch up before the boot: ${(e as Error).message}\n`);
+    }
     const ok = await bootGuests((line) => process.stdout.write(`${line}\n`));
     if (!ok) process.exitCode = 1;
   },

@@ -12,6 +12,7 @@ import { RESTORE_TASK_KINDS } from '../restore/tasks';
 import { CLUSTER_TASK_KINDS } from '../cluster/membership';
 import { ISO_TASK_KINDS } from '../iso/distribute';
 import { MIGRATE_TASK_KINDS } from '../migrate/outgoing';
+import { FAILOVER_TASK_KINDS } from '../migrate/failover';
 
 /** The features' tables; a name in two of them is a mistake (the unit test says so). */
 export const KIND_TABLES: readonly Record<string, TaskKind>[] = [
@@ -21,6 +22,7 @@ export const KIND_TABLES: readonly Record<string, TaskKind>[] = [
   CLUSTER_TASK_KINDS,
   ISO_TASK_KINDS,
   MIGRATE_TASK_KINDS,
+  FAILOVER_TASK_KINDS,
 ];
 
 export const TASK_KINDS: Record<string, TaskKind> = Object.assign({}, ...KIND_TABLES);

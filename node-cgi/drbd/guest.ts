@@ -9,14 +9,22 @@
  *   POST   /api/vm/<vmid>/replica            {"disk": 0, "record": {…}}  the peer's side made (signed only)
  *   GET    /api/vm/<vmid>/replica            {"minors": [0, 1]}           minors the peer uses (signed only)
  *   DELETE /api/vm/<vmid>/replica/<disk>                                   the peer's side removed (signed only)
+ *   PUT    /api/vm/<vmid>/replica/config     the guest's config               kept on the peer for a failover (signed only)
+ *   POST   /api/vm/<vmid>/replica/<disk>/resolve {"side": "discard"|"keep"}   the peer's part of ending a split brain (signed only)
+ *
+ * A split brain (both sides wrote while apart: StandAlone, and the kernel's
+ * log says so) is shown in `replication` and ended only by an admin who
+ * says whose changes are discarded (resolveSplitBrain).
  *
  * Pure parts: replicaRefusal (whether this node can have replicated disks
  * now), freeMinor, replicaRecord. The rest is the edge: records on disk,
  * the root helper's steps (edge.ts drbdNodeStep), the peer's answers.
  */
 import { readdirSync, rmSync } from 'node:fs';
-import { HttpError, conflict } from '../lib/errors';
-import { drbdBackingFile, guestImagesDir, nodeName, paths } from '../lib/paths';
+import { HttpError, conflict, invalid } from '../lib/errors';
+import { drbdBackingFile, guestImagesDir, nodeName, paths, replicaConfigFile } from '../lib/paths';
+import { log } from '../lib/cgi';
+import { readJson, writeJsonAtomic } from '../lib/store';
 import { parseSize } from '../lib/validate';
 import { separation } from '../lib/separation';
 import type { ApiContext, ApiRoute } from '../auth/authorize';
@@ -31,7 +39,7 @@ import { drbdNodeStep, readDrbdRecord, readProcDrbd, writeDrbdRecord } from './e
 import { deviceOf, type ProcDrbd, type Replication } from './proc';
 import { parseDrbdRecord, recordReplication, type DrbdRecord } from './record';
 import { drbdResourceName, DRBD_MINOR_MAX, DRBD_PORT_FIRST, type DrbdHost } from './resource';
-import { diskIndexOf, type Guest } from './disks';
+import { diskIndexOf, replicatedDisks, type Guest } from './disks';
 
 export { demoteDisks, diskIndexOf, promoteDisks, replicatedDisks } from './disks';
 
@@ -161,10 +169,17 @@ export async function guestReplication(cfg: Guest): Promise<Record<string, Repli
       /* an unreadable record: shown as missing */
     }
     out[d.id] = r
-      ? recordReplication(r, proc, self)
+      ? await withSplitBrain(recordReplication(r, proc, self), cfg.vmid, diskIndexOf(d))
       : { peer: '', state: 'NoRecord', synced: null, connection: 'Unconfigured', role: null, peerState: null };
   }
   return out;
+}
+
+/** `r` with `splitBrain: true` when it is StandAlone and the kernel's log says why (the root helper reads it). */
+async function withSplitBrain(r: Replication, vmid: number, disk: number): Promise<Replication> {
+  if (r.connection !== 'StandAlone') return r;
+  const sb = await drbdNodeStep('split-brain', vmid, disk).catch(() => null);
+  return sb?.splitBrain ? { ...r, splitBrain: true } : r;
 }
 
 /** Connection states of a replica that is there and working (a resync counts: it ends by itself). */
@@ -181,6 +196,7 @@ const SYNCING = new Set(['SyncSource', 'SyncTarget', 'PausedSyncS', 'PausedSyncT
  *   { peer: 'node2', peerState: 'Inconsistent', connection: 'Connected', … } → "the copy on node2 is Inconsistent"
  */
 export function replicaWarning(r: Replication): string | null {
+  if (r.splitBrain) return `split brain with ${r.peer}: both sides wrote while apart and nothing is replicated; say whose changes are discarded (POST /api/vm/<vmid>/replica/resolve)`;
   if (r.connection === 'StandAlone') return `disconnected from ${r.peer} (StandAlone: a split brain, or a disconnect asked for): writes are not replicated`;
   if (!WORKING_CONNECTIONS.has(r.connection)) return `disconnected from ${r.peer} (${r.connection}): writes are not replicated`;
   if (SYNCING.has(r.connection)) return null;
@@ -216,7 +232,7 @@ export async function nodeReplicas(): Promise<NodeReplica[]> {
       continue;
     }
     if (!r) continue;
-    const replication = recordReplication(r, proc, self);
+    const replication = await withSplitBrain(recordReplication(r, proc, self), vmid, disk);
     out.push({ vmid, disk, resource: r.resource, replication, warning: replicaWarning(replication) });
   }
   return out;
@@ -310,12 +326,100 @@ export async function createPeerSide(vmid: number, from: string, body: unknown):
 /** The peer's side removed; its guest folder goes with its last disk. */
 async function dropPeerSide(vmid: number, disk: number): Promise<null> {
   await dropLocal(vmid, disk);
+  if (!recordsHere().some((r) => r.vmid === vmid)) rmSync(replicaConfigFile(vmid), { force: true });
   try {
     if (readdirSync(guestImagesDir(vmid)).length === 0) rmSync(guestImagesDir(vmid), { recursive: true, force: true });
   } catch {
     /* no folder */
   }
   return null;
+}
+
+/** The other node of this node's replicated disks of guest `vmid` (from their records); null when it has none here. */
+export function replicaPeer(vmid: number): string | null {
+  const self = nodeName();
+  for (const r of recordsHere()) {
+    if (r.vmid !== vmid) continue;
+    const rec = readDrbdRecord(vmid, r.disk);
+    if (rec) return rec.hosts[0].name === self ? rec.hosts[1].name : rec.hosts[0].name;
+  }
+  return null;
+}
+
+/**
+ * The guest's config to the peer of its replicated disks, which keeps it
+ * for a failover (the config a failover starts is the one shared last: at
+ * the create, each start and each change). Never fails the caller: the
+ * reason it could not be shared is returned and logged.
+ */
+export async function shareGuestConfig(cfg: Guest): Promise<string | null> {
+  if (!cfg.disks.some((d) => d.replicated)) return null;
+  const peer = replicaPeer(cfg.vmid);
+  if (!peer) return null;
+  try {
+    await nodeJson(peer, 'PUT', `${replicaPath(cfg.vmid)}/config`, cfg, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
+    return null;
+  } catch (e) {
+    const why = `the config of guest ${cfg.vmid} was not shared with node ${peer}: ${(e as Error).message}`;
+    log(why);
+    return why;
+  }
+}
+
+/** The peer's copy of a guest's config, as its node shared it; null when there is none. */
+export function replicaConfigCopy(vmid: number): (Guest & Record<string, unknown>) | null {
+  return readJson<(Guest & Record<string, unknown>) | null>(replicaConfigFile(vmid), null);
+}
+
+/** The peer keeps the config the guest's node sent, if it holds a replica of that guest shared with that node. */
+function keepConfigCopy(vmid: number, from: string, body: unknown): null {
+  const b = body as Partial<Guest> | null;
+  if (!b || typeof b !== 'object' || b.vmid !== vmid || !Array.isArray(b.disks)) throw invalid('config', `not a config of guest ${vmid}`);
+  if (replicaPeer(vmid) !== from) throw conflict(`node ${nodeName()} holds no replica of guest ${vmid} shared with node ${from}`);
+  writeJsonAtomic(replicaConfigFile(vmid), b, 0o640);
+  return null;
+}
+
+/** This node's part of ending a split brain of one disk: "discard" its changes (secondary, connect --discard-my-data), or "keep" them (connect). */
+async function resolveSide(vmid: number, disk: number, side: unknown): Promise<{ resource: string }> {
+  if (side !== 'discard' && side !== 'keep') throw invalid('side', 'must be "discard" or "keep"');
+  if (side === 'discard') {
+    await drbdNodeStep('secondary', vmid, disk);
+    return { resource: (await drbdNodeStep('discard', vmid, disk)).resource };
+  }
+  return { resource: (await drbdNodeStep('connect', vmid, disk)).resource };
+}
+
+/**
+ * POST /api/vm/<vmid>/replica/resolve {"discard": "<node>"} on the guest's
+ * node: each replicated disk in a split brain is reconnected with the
+ * changes of node `discard` thrown away (DRBD resyncs that side from the
+ * other). 409 when no disk is in a split brain, or when the side to discard
+ * runs the guest (its QEMU holds the device).
+ */
+export async function resolveSplitBrain(cfg: Guest, discard: unknown, runningHere: boolean): Promise<{ resolved: string[]; discarded: string }> {
+  const self = nodeName();
+  const peer = replicaPeer(cfg.vmid);
+  if (!peer) throw conflict(`guest ${cfg.vmid} has no replicated disk on node ${self}`);
+  if (typeof discard !== 'string' || (discard !== self && discard !== peer)) throw invalid('discard', `must name node ${self} or node ${peer}, whose changes are thrown away`);
+  const split: number[] = [];
+  for (const disk of replicatedDisks(cfg)) {
+    if ((await drbdNodeStep('split-brain', cfg.vmid, disk)).splitBrain) split.push(disk);
+  }
+  if (!split.length) throw conflict(`no replicated disk of guest ${cfg.vmid} is in a split brain`);
+  if (discard === self && runningHere) throw conflict(`guest ${cfg.vmid} runs on node ${self}, whose changes would be discarded under it: stop it first`);
+  const resolved: string[] = [];
+  for (const disk of split) {
+    if (discard === self) {
+      await resolveSide(cfg.vmid, disk, 'discard');
+      await nodeJson(peer, 'POST', `${replicaPath(cfg.vmid, disk)}/resolve`, { side: 'keep' }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
+    } else {
+      await nodeJson(peer, 'POST', `${replicaPath(cfg.vmid, disk)}/resolve`, { side: 'discard' }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
+      await resolveSide(cfg.vmid, disk, 'keep');
+    }
+    resolved.push(drbdResourceName(cfg.vmid, disk));
+  }
+  return { resolved, discarded: discard };
 }
 
 function signed(handle: (ctx: ApiContext, from: string) => unknown): ApiRoute['handle'] {
@@ -337,6 +441,21 @@ export const REPLICA_ROUTES: ApiRoute[] = [
     path: '/:vmid/replica',
     perm: 'public',
     handle: signed(async (ctx, from) => new Reply(201, await createPeerSide(checkedVmid(ctx.params.vmid), from, await ctx.req.json()))),
+  },
+  {
+    method: 'PUT',
+    path: '/:vmid/replica/config',
+    perm: 'public',
+    handle: signed(async (ctx, from) => keepConfigCopy(checkedVmid(ctx.params.vmid), from, await ctx.req.json())),
+  },
+  {
+    method: 'POST',
+    path: '/:vmid/replica/:disk/resolve',
+    perm: 'public',
+    handle: signed(async (ctx) => {
+      const b = (await ctx.req.json()) as { side?: unknown } | null;
+      return resolveSide(checkedVmid(ctx.params.vmid), diskParam(ctx), b?.side);
+    }),
   },
   {
     method: 'DELETE',

@@ -132,6 +132,8 @@ export interface Replication {
   connection: string;
   role: DrbdRole | null;
   peerState: string | null;
+  /** True when the kernel's log says this StandAlone disk is in an unresolved split brain (splitBrainInLog). */
+  splitBrain?: true;
 }
 
 export function replicationOf(dev: DrbdDeviceState | undefined, peer: string): Replication {

@@ -17,6 +17,8 @@
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
  *   POST   /api/vm/<vmid>/migrate           {"target", "online"} → 202 task (VM.Migrate; migrate/routes.ts, with the target's node-to-node routes)
+ *   POST   /api/vm/<vmid>/failover          on the surviving node, the guest's node down → 202 task (VM.Migrate; migrate/failover.ts)
+ *   POST   /api/vm/<vmid>/replica/resolve   {"discard": "<node>"}: end a split brain, that node's changes thrown away (VM.Allocate)
  */
 import { runCgi, Reply } from '../lib/cgi';
 import { askOtherNodes, clusterDispatch, forwardedHere, forwardTo } from '../cluster/dispatch';
@@ -25,9 +27,10 @@ import { readCluster, readPlacement } from '../cluster/state';
 import { nodeName } from '../lib/paths';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict } from '../lib/errors';
-import { checkedVmid } from '../lib/validate';
+import { checkedVmid, only } from '../lib/validate';
+import { badRequest } from '../lib/errors';
 import { startTask } from '../tasks/task';
-import { createReplicatedDisks, dropReplicas, guestReplication, REPLICA_ROUTES, replicatedDisks } from '../drbd/guest';
+import { createReplicatedDisks, dropReplicas, guestReplication, REPLICA_ROUTES, replicatedDisks, resolveSplitBrain, shareGuestConfig } from '../drbd/guest';
 import { MIGRATE_ROUTES } from '../migrate/routes';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, checkDeletable, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
@@ -146,12 +149,25 @@ async function create(ctx: ApiContext) {
   if (!c) return new Reply(201, await createVm(body, createReplicatedDisks));
   const name = typeof body.name === 'string' ? body.name : '';
   const vmid = await reserveVmid(body.vmid === undefined ? null : checkedVmid(body.vmid), name, usedVmids());
+  let cfg: Awaited<ReturnType<typeof createVm>>;
   try {
-    return new Reply(201, await createVm({ ...body, vmid }, createReplicatedDisks));
+    cfg = await createVm({ ...body, vmid }, createReplicatedDisks);
   } catch (e) {
     await releaseVmid(vmid!);
     throw e;
   }
+  // The peer of its replicated disks keeps its config, for a failover.
+  await shareGuestConfig(cfg);
+  return new Reply(201, cfg);
+}
+
+/** POST /api/vm/<vmid>/replica/resolve {"discard": "<node>"} */
+async function resolve(ctx: ApiContext) {
+  const body = await ctx.req.json();
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object {"discard": "<node>"}');
+  only(body, ['discard']);
+  const g = guestOfPath(ctx);
+  return resolveSplitBrain(g.config, body.discard, (await vmStatus(g)).pid !== null);
 }
 
 export const routes: ApiRoute[] = [
@@ -165,7 +181,9 @@ export const routes: ApiRoute[] = [
     home: GUEST,
     handle: async (ctx) => {
       const body = await ctx.req.json();
-      return vmDetail(guestOf(await updateVm(guestOfPath(ctx), body)));
+      const g = guestOf(await updateVm(guestOfPath(ctx), body));
+      await shareGuestConfig(g.config);
+      return vmDetail(g);
     },
   },
   {
@@ -195,7 +213,12 @@ export const routes: ApiRoute[] = [
       return { ...st, resources: guestResources(g.config, st.pid, st.uptime) } satisfies VmStatusView;
     },
   },
-  power('start', startVm),
+  power('start', async (g) => {
+    const st = await startVm(g);
+    // The config it runs with is the one a failover starts.
+    await shareGuestConfig(g.config);
+    return st;
+  }),
   power('stop', stopVm),
   power('reset', resetVm),
   power('pause', pauseVm),
@@ -257,6 +280,7 @@ export const routes: ApiRoute[] = [
     },
   },
   ...MIGRATE_ROUTES,
+  { method: 'POST', path: '/:vmid/replica/resolve', perm: { path: '/vms/:vmid', priv: 'VM.Allocate' }, home: GUEST, handle: resolve },
   ...REPLICA_ROUTES,
 ];
 

@@ -220,6 +220,9 @@ export const drbdResourceFile = (resource: string) => join(paths().run, 'drbd', 
 /** var/lib/vz/images/101/vm-101-disk-0.drbd: a replicated disk's backing file (raw, sparse, DRBD's meta-data at its end). */
 export const drbdBackingFile = (vmid: number, resource: string) => join(guestImagesDir(vmid), `${resource}.drbd`);
 
+/** var/lib/vz/images/101/vm-101.replica-config.json: on a replicated disk's peer, the guest's config as its node last shared it (for a failover). */
+export const replicaConfigFile = (vmid: number) => join(guestImagesDir(vmid), `vm-${vmid}.replica-config.json`);
+
 /**
  * Where a node started as root is registered: one root-owned folder per
  * data root, written by the root-side start (build/server.ts, the image's

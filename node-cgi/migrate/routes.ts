@@ -2,6 +2,8 @@
  * The routes of migration, part of /api/vm (handlers/vm.ts):
  *
  *   POST   /api/vm/<vmid>/migrate {"target": "n2", "online": false}  → 202 task "vm-migrate"   VM.Migrate on /vms/<vmid>
+ *   POST   /api/vm/<vmid>/failover   on the surviving node            → 202 task "vm-failover"  VM.Migrate on /vms/<vmid>
+ *          (runs on the node asked: the guest's own node is down; failover.ts)
  *
  * and the target's, for the source node only (signed with the cluster key;
  * incoming.ts says what each does):
@@ -17,6 +19,7 @@ import type { ApiContext, ApiRoute } from '../auth/authorize';
 import { abortIncoming, checkedIncoming, checkIncoming, commitIncoming, finishIncoming, prepareIncoming, verifyIncoming } from './incoming';
 import { startMigration } from './outgoing';
 import { parseMigrateRequest } from './plan';
+import { startFailover } from './failover';
 
 const vmidOf = (ctx: ApiContext) => checkedVmid(ctx.params.vmid);
 
@@ -37,6 +40,13 @@ export const MIGRATE_ROUTES: ApiRoute[] = [
       const task = await startMigration(vmidOf(ctx), r, ctx.me.username, identity);
       return new Reply(202, { task });
     },
+  },
+  {
+    method: 'POST',
+    path: '/:vmid/failover',
+    perm: { path: '/vms/:vmid', priv: 'VM.Migrate' },
+    body: 'none',
+    handle: async (ctx) => new Reply(202, { task: await startFailover(vmidOf(ctx), ctx.me.username, ctx.can('/', 'Sys.Modify')) }),
   },
   {
     method: 'POST',

@@ -3,7 +3,10 @@
  * cluster (network namespaces, real lighttpd, qemu-nbd): it offers the
  * other node and says what will move, starts the migration, shows the
  * task's progress, and the page then shows the guest on its new node. A
- * guest of a node in no cluster has no such card.
+ * guest of a node in no cluster has no such card. A guest whose node is
+ * down shows the Failover card instead, whose button asks this node and
+ * shows its refusal (no replicas here: DRBD runs in the lab,
+ * test/integration/drbd-failover.test.ts).
  */
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
@@ -66,6 +69,24 @@ M('should move a stopped guest to the node chosen, showing what moves and the ta
     assert.is((await master.get(`/api/vm/${vmid}`)).json.data.node, 'n2');
   } finally {
     await closePage(page);
+  }
+});
+
+M('should offer a failover on the page of a guest whose node is down, and show why this node refuses', async () => {
+  const vmid = await createSectorGuest(master, c.nodes[1]!.root, { name: 'stranded', node: 'n2' });
+  await c.nodes[1]!.kill();
+  let page: Page | undefined;
+  try {
+    page = await openPage(browser, n1, { viewport: { width: 1280, height: 800 }, hash: `#/guests/${vmid}` });
+    await login(page, 'admin', ADMIN_PASSWORD);
+    const card = page.locator('section', { has: page.getByRole('heading', { level: 2, name: 'Failover' }) });
+    await card.waitFor({ timeout: 60_000 });
+    await card.getByText(/^Node n2 does not answer\./).waitFor();
+    await card.getByRole('button', { name: `Start guest ${vmid} on n1` }).click();
+    await card.getByText(/failover of guest \d+ to node n1 refused: node n1 holds no copy of the config/).waitFor();
+  } finally {
+    await closePage(page);
+    await c.nodes[1]!.revive();
   }
 });
 

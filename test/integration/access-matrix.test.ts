@@ -29,6 +29,7 @@ const NODE_ONLY = new Set([
   'POST /api/vm/:vmid/migrate/incoming', 'POST /api/vm/:vmid/migrate/incoming/verify', 'POST /api/vm/:vmid/migrate/incoming/commit',
   'POST /api/vm/:vmid/migrate/incoming/done', 'DELETE /api/vm/:vmid/migrate/incoming',
   'GET /api/vm/:vmid/replica', 'POST /api/vm/:vmid/replica', 'DELETE /api/vm/:vmid/replica/:disk',
+  'PUT /api/vm/:vmid/replica/config', 'POST /api/vm/:vmid/replica/:disk/resolve',
   'GET /api/iso/cluster', 'PUT /api/iso/cluster/:name', 'DELETE /api/iso/cluster/:name', 'POST /api/backup/replica', 'GET /api/backup/replica/:task',
 ]);
 /** A joining node, authenticated by its join token, over HTTPS only: on the plain-HTTP UI socket every caller gets 403. */

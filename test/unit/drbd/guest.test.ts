@@ -75,6 +75,7 @@ W('should say nothing of a connected disk UpToDate on both sides, nor of a resyn
 const WARNED: [Partial<Replication>, RegExp][] = [
   [{ connection: 'WFConnection', peerState: 'DUnknown', synced: null }, /^disconnected from node2 \(WFConnection\): writes are not replicated$/],
   [{ connection: 'StandAlone', peerState: 'DUnknown', synced: null }, /^disconnected from node2 \(StandAlone: a split brain, or a disconnect asked for\)/],
+  [{ connection: 'StandAlone', peerState: 'DUnknown', synced: null, splitBrain: true }, /^split brain with node2: both sides wrote while apart .*POST \/api\/vm\/<vmid>\/replica\/resolve/],
   [{ connection: 'Unconfigured', state: 'Unconfigured', peerState: null, role: null, synced: null }, /^disconnected from node2 \(Unconfigured\)/],
   [{ state: 'Outdated', synced: null }, /^this node's copy is Outdated$/],
   [{ peerState: 'Outdated', synced: null }, /^the copy on node2 is Outdated$/],

@@ -10,6 +10,7 @@
  *   console              and below it the monitor
  *   hardware             editable (hardware.ts), then the options
  *   migrate              in a cluster: to another node, live or offline, with the task's progress (migrate.ts)
+ *   failover             the page could not load the guest and a node is offline: start it here from its replicas (failover.ts)
  *   backups              its backups with restore and run, back up now
  *   permissions          who may use it
  */
@@ -32,6 +33,7 @@ import { href, navigate } from '../../router';
 import { can, GuestStatus, POLL_MS, useIsoNames } from './common';
 import { Hardware } from './hardware';
 import { Migrate } from './migrate';
+import { Failover } from './failover';
 import { Options } from './options';
 import { PowerButtons } from './power';
 
@@ -98,7 +100,8 @@ export function GuestPage({ vmid, me, startPrompt }: { vmid: number; me: Me; sta
   if (!g) {
     return html`<p class="crumbs"><a href=${href('guests')}>${t('guests.back')}</a></p>
       <h1>${t('guests.page.title', { vmid, name: '' })}</h1>
-      ${error ? html`<${ErrorBanner} error=${error} />` : html`<p>${t('app.loading')}</p>`}`;
+      ${error ? html`<${ErrorBanner} error=${error} />` : html`<p>${t('app.loading')}</p>`}
+      ${error && can(me, 'VM.Migrate') && html`<${Failover} vmid=${vmid} />`}`;
   }
   const running = g.status !== 'stopped';
   const config = can(me, 'VM.Config');

@@ -1,0 +1,151 @@
+/**
+ * Failover and split brain of a replicated guest through the API, for real,
+ * on the pair all DRBD lab suites share (test/helpers/drbd-lab.ts; TCG):
+ *
+ *   1. the pair forms a cluster (node1 master); node1 makes guest 120 with a
+ *      replicated 64 MiB disk and starts it (its config goes to node2)
+ *   2. a pattern is written onto the guest's DRBD device on node1 by the
+ *      QEMU user (not through the guest: a guest OS under TCG inside a TCG
+ *      node would add minutes, not checks), flushed
+ *   3. a failover asked of node2 while node1 answers: 409, nothing changed
+ *   4. node1 powered off; POST /api/vm/120/failover on node2: node2 master,
+ *      the guest runs there, its device reads the pattern
+ *   5. node1 boots again; its cluster tick (cron's, run at once) makes it a
+ *      member, its copy of the guest the replica's, Secondary; it resyncs
+ *      to UpToDate
+ *   6. split brain on purpose: cut apart, both sides Primary and written,
+ *      reconnected → StandAlone, GET /api/vm/120 shows "splitBrain": true;
+ *      POST /api/vm/120/replica/resolve {"discard": "node1"}: node2's
+ *      write kept, both UpToDate
+ */
+import { suite } from '../helpers/suite';
+import * as assert from 'uvu/assert';
+import type { Client } from '../helpers/node';
+import { waitTask } from '../helpers/cluster';
+import { waitFor } from '../helpers/guest';
+import { STATE_TIMEOUT_MS, useDrbdLab, type LabDisk } from '../helpers/drbd-lab';
+import type { DrbdRecord } from '../../node-cgi/drbd/record';
+
+const VMID = 120;
+const PATTERN = 'ramvm-failover-pattern';
+const BLOCK = 300;
+
+const T = suite('drbd failover through the API in the lab');
+let api: Client[] = [];
+// The guest and both sides of its disk go at the end, from whichever node has it.
+const lab = useDrbdLab(T, async () => {
+  for (const c of api) {
+    await c.post(`/api/vm/${VMID}/stop`).catch(() => undefined);
+    await c.del(`/api/vm/${VMID}`).catch(() => undefined);
+  }
+  await disk?.remove();
+});
+/** The guest's disk 0 as the root helpers see it (its minor from the record the API wrote). */
+let disk: LabDisk | undefined;
+
+T('should make a replicated guest on node1, start it, and share its config with node2', async () => {
+  api = await lab.cluster();
+  const r = await api[0]!.post('/api/vm', { vmid: VMID, name: 'failover', memory: 64, nics: [], accel: 'tcg', disks: [{ size: '64M', bus: 'virtio', replicated: true }] });
+  assert.is(r.status, 201, r.text);
+  const rec = JSON.parse(await lab.runners[0]!.read(`/var/lib/vz/images/${VMID}/vm-${VMID}-disk-0.drbd.json`)) as DrbdRecord;
+  disk = lab.disk(VMID, rec.minor);
+  const s = await api[0]!.post(`/api/vm/${VMID}/start`);
+  assert.is(s.status, 200, s.text);
+  const copy = JSON.parse(await lab.runners[1]!.read(`/var/lib/vz/images/${VMID}/vm-${VMID}.replica-config.json`));
+  assert.is(copy.vmid, VMID);
+  assert.is(copy.node, 'node1', 'node2 keeps the config as node1 shared it');
+  await disk.until(0, 'primary and in sync', (d) => d.role === 'Primary' && d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
+});
+
+T('should write a pattern onto the guest\'s device on node1', async () => {
+  await disk!.writeBlock(0, BLOCK, PATTERN);
+  assert.is(await disk!.readBlock(0, BLOCK, PATTERN.length), PATTERN);
+});
+
+T('should refuse a failover with 409 while node1 answers', async () => {
+  const r = await api[1]!.post(`/api/vm/${VMID}/failover`);
+  assert.is(r.status, 409, r.text);
+  assert.match(r.json.error.message, /node node1 still answers/);
+  assert.match(r.json.error.message, /Primary on the other node/);
+  const g = await api[0]!.get(`/api/vm/${VMID}`);
+  assert.is(g.json.data.node, 'node1', 'nothing moved');
+});
+
+let failoverMs = 0;
+
+T('should fail over to node2 once node1 is off: node2 master, the guest runs there and reads the pattern', async () => {
+  await lab.vms[0]!.stop();
+  await disk!.until(1, 'without its peer', (d) => d.connection === 'WFConnection');
+  const started = Date.now();
+  const r = await api[1]!.post(`/api/vm/${VMID}/failover`);
+  assert.is(r.status, 202, r.text);
+  const t = await waitTask(api[1]!, r.json.data.task, STATE_TIMEOUT_MS);
+  assert.is(t.status, 'ok', t.message);
+  failoverMs = Date.now() - started;
+  const g = await api[1]!.get(`/api/vm/${VMID}`);
+  assert.is(g.status, 200, g.text);
+  assert.is(g.json.data.node, 'node2');
+  assert.is(g.json.data.status, 'running');
+  const rep = g.json.data.disks[0].replication;
+  assert.equal([rep.peer, rep.state, rep.role, rep.connection], ['node1', 'UpToDate', 'Primary', 'WFConnection']);
+  const c = await api[1]!.get('/api/cluster');
+  assert.is(c.json.data.master, 'node2', 'node2 took over as master');
+  assert.is(await disk!.readBlock(1, BLOCK, PATTERN.length), PATTERN, 'node2 reads what node1 wrote');
+  process.stdout.write(`  failover: request to guest running on node2 in ${failoverMs} ms\n`);
+});
+
+T('should bring node1 back as a member whose replica is Secondary and resyncs to UpToDate', async () => {
+  await lab.boot(0);
+  api[0] = await lab.relogin(0);
+  // What cron runs each minute, asked for at once.
+  const ticks: string[] = [];
+  await waitFor('node1\'s tick to take the newer state and its replica', async () => {
+    ticks.push(await lab.cli(0, ['cluster', 'tick']));
+    return /lives on node node2 now/.test(ticks.join('')) ? true : null;
+  }, STATE_TIMEOUT_MS, 3000);
+  const tick = ticks.join('');
+  assert.match(tick, /took the newer state: epoch \d+, generation \d+, master node2/);
+  assert.match(tick, new RegExp(`vm-${VMID}-disk-0: up again`));
+  const { dev, ms } = await disk!.until(0, 'resynced', (d) => d.connection === 'Connected' && d.disk === 'UpToDate');
+  assert.is(dev.role, 'Secondary');
+  assert.is(dev.peerRole, 'Primary');
+  const g = await api[1]!.get(`/api/vm/${VMID}`);
+  assert.equal([g.json.data.node, g.json.data.disks[0].replication.state, g.json.data.disks[0].replication.peerState], ['node2', 'UpToDate', 'UpToDate']);
+  const list = await api[1]!.get('/api/vm');
+  assert.equal(list.json.data.filter((v: { vmid: number }) => v.vmid === VMID).map((v: { node: string }) => v.node), ['node2'], 'listed once, on node2');
+  assert.is(await disk!.readBlock(1, BLOCK, PATTERN.length), PATTERN);
+  process.stdout.write(`  node1 back: UpToDate ${ms} ms after its tick\n`);
+});
+
+T('should show a split brain made on purpose and resolve it by discarding node1\'s changes', async () => {
+  const d = disk!;
+  // Cut apart, node1 promoted too: both sides write.
+  await d.helper(0, 'disconnect');
+  await d.until(1, 'waiting for its peer', (x) => x.connection === 'WFConnection');
+  await d.helper(0, 'primary');
+  await d.writeBlock(0, BLOCK + 1, 'node1-side');
+  await d.writeBlock(1, BLOCK + 2, 'node2-side');
+  await d.helper(0, 'secondary');
+  await d.helper(0, 'connect');
+  await d.until(1, 'StandAlone after the handshake', (x) => x.connection === 'StandAlone');
+  await d.until(0, 'StandAlone after the handshake', (x) => x.connection === 'StandAlone');
+  const g = await api[1]!.get(`/api/vm/${VMID}`);
+  const rep = g.json.data.disks[0].replication;
+  assert.is(rep.splitBrain, true, JSON.stringify(rep));
+  assert.is(rep.connection, 'StandAlone');
+  const bad = await api[1]!.post(`/api/vm/${VMID}/replica/resolve`, { discard: 'node9' });
+  assert.is(bad.status, 400, bad.text);
+  const busy = await api[1]!.post(`/api/vm/${VMID}/replica/resolve`, { discard: 'node2' });
+  assert.is(busy.status, 409, busy.text);
+  assert.match(busy.json.error.message, /runs on node node2/);
+  const r = await api[1]!.post(`/api/vm/${VMID}/replica/resolve`, { discard: 'node1' });
+  assert.is(r.status, 200, r.text);
+  assert.equal(r.json.data, { resolved: [`vm-${VMID}-disk-0`], discarded: 'node1' });
+  await d.until(0, 'resynced from node2', (x) => x.connection === 'Connected' && x.disk === 'UpToDate' && x.peerDisk === 'UpToDate');
+  const after = (await api[1]!.get(`/api/vm/${VMID}`)).json.data.disks[0].replication;
+  assert.equal([after.state, after.peerState, after.splitBrain], ['UpToDate', 'UpToDate', undefined]);
+  assert.is(await d.readBlock(1, BLOCK + 2, 'node2-side'.length), 'node2-side', 'node2\'s change kept');
+  assert.not.equal(await d.readBlock(1, BLOCK + 1, 'node1-side'.length), 'node1-side', 'node1\'s change discarded');
+});
+
+T.run();
