@@ -33,7 +33,7 @@
  *
  * Goals (docs/DRBD.md): migration downtime ≤ 50 ms, backup hold ≤ 100 ms.
  *
- * The lab node's root console is driven as test/integration/drbd.test.ts
+ * The lab node's root console is driven as test/lab/drbd.test.ts
  * drives it (vm.exec); only the few calls needed here are repeated.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -6,7 +6,7 @@
  * guest of a node in no cluster has no such card. A guest whose node is
  * down shows the Failover card instead, whose button asks this node and
  * shows its refusal (no replicas here: DRBD runs in the lab,
- * test/integration/drbd-failover.test.ts).
+ * test/lab/drbd-failover.test.ts).
  */
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';

@@ -3,7 +3,7 @@
  * local runner makes a sparse backing file with qemu-img, attaches it as the
  * loop device of its minor with losetup, writes a resource file that
  * drbdadm-84 reads, and frees the loop device again. (DRBD's own steps
- * need the module, which only the lab's nodes have: test/integration/drbd.test.ts.)
+ * need the module, which only the lab's nodes have: test/lab/drbd.test.ts.)
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';

@@ -1,7 +1,7 @@
 /**
  * drbd/edge.ts on a node's data tree of its own: a disk's record written
  * and read back, and its replication from a /proc/drbd given by the runner
- * (the real one is read on lab nodes: test/integration/drbd.test.ts).
+ * (the real one is read on lab nodes: test/lab/drbd.test.ts).
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';

@@ -1,7 +1,7 @@
 /**
  * node-cgi/drbd/proc.ts. proc-drbd-8.4.11-loaded.node1.txt was captured on
  * a lab node (Debian's 6.1 kernel, its drbd.ko 8.4.11, no resource yet) by
- * test/integration/drbd.test.ts with RAMVM_DRBD_CAPTURE set; the device
+ * test/lab/drbd.test.ts with RAMVM_DRBD_CAPTURE set; the device
  * lines below are written after drbd_proc.c's format (8.4), not captured.
  */
 import { suite } from '../../helpers/suite';
@@ -67,7 +67,7 @@ R('should not claim a percentage while disconnected or down', () => {
 R.run();
 
 const S = suite('splitBrainInLog');
-/** A lab node's kernel log: a split brain made on purpose, then solved by the peer's discard (test/integration/drbd.test.ts). */
+/** A lab node's kernel log: a split brain made on purpose, then solved by the peer's discard (test/lab/drbd.test.ts). */
 const SPLIT_LOG = readFileSync(join(__dirname, 'fixtures/dmesg-split-brain-resolved.node1.txt'), 'utf8');
 const cut = (upTo: RegExp) => {
   const lines = SPLIT_LOG.split('\n');
@@ -90,7 +90,7 @@ S('should say none for a plain disconnect', () => {
 S.run();
 
 const C = suite('parseProcDrbd on lab captures');
-/** /proc/drbd read on lab nodes by test/integration/drbd.test.ts (RAMVM_DRBD_CAPTURE), each with what the API shows of it. */
+/** /proc/drbd read on lab nodes by test/lab/drbd.test.ts (RAMVM_DRBD_CAPTURE), each with what the API shows of it. */
 const CAPTURES: [string, Partial<ReturnType<typeof replicationOf>>][] = [
   ['connected-inconsistent.node1', { state: 'Inconsistent', synced: null, connection: 'Connected', role: 'Secondary', peerState: 'Inconsistent' }],
   ['connected-uptodate.node1', { state: 'UpToDate', synced: 100, connection: 'Connected', role: 'Secondary', peerState: 'UpToDate' }],

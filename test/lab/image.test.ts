@@ -26,7 +26,7 @@ import { startHub, type Hub } from '../../build/lab/hub';
 import { acquireLabLock, type LabLock } from '../../build/lab/lock';
 import { NodeVm, ensureSparseDisk, labAccel, type Accel } from '../../build/lab/node-vm';
 import { freePort, loginClient } from '../helpers/node';
-import { openConsole } from './console-helpers';
+import { openConsole } from '../integration/console-helpers';
 
 /** Generous: two TCG guests of other suites may share the machine's two cores. */
 const SERVE_TIMEOUT_MS = 360_000;

@@ -45,7 +45,7 @@ import { KIOSK_VIEWPORT, closeBrowser, launchBrowser, login as browserLogin } fr
 import type { Browser } from 'playwright-core';
 import { encodePng } from '../../node-cgi/console/png';
 import { keyColourSector } from '../helpers/guest';
-import { vncScreen } from './console-helpers';
+import { vncScreen } from '../integration/console-helpers';
 import { freePort } from '../helpers/node';
 
 const SERVE_TIMEOUT_MS = 420_000;
