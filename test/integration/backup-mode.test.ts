@@ -10,11 +10,10 @@
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useNode } from '../helpers/fixture';
 import { waitForSerial } from '../helpers/guest';
-import { backupSums, makeBackup, makeProbeGuest, sh, waitTask } from './restore-fixture';
+import { backupSums, enterBackupMode, makeBackup, makeProbeGuest, sh, waitTask } from './restore-fixture';
 
 const B = suite('backup mode');
 const fx = useNode(B);
@@ -33,15 +32,7 @@ B('should say a node booted as usual is not in backup mode', async () => {
 });
 
 B('should list the read-only backup disk\'s guests and run one straight off it, unplugged, changing nothing', async () => {
-  // What the set-up of a node booted from a backup disk leaves: the disk mounted read-only, a directory storage on it, the state file.
-  mnt = join(fx.root, 'mnt-backup');
-  mkdirSync(mnt);
-  sh(['mount', '--bind', join(fx.root, 'var/lib/vz/dump'), mnt]);
-  fx.cleanups.push(() => sh(['umount', mnt], { allowFail: true }));
-  sh(['mount', '-o', 'remount,bind,ro', mnt]);
-  const st = await fx.admin.post('/api/storage', { name: 'backupdisk', type: 'dir', path: mnt, mountpoint: true });
-  assert.is(st.status, 201, st.text);
-  writeFileSync(join(fx.root, 'run/ramvm/backup-mode.json'), JSON.stringify({ storage: 'backupdisk', device: '/dev/sda3', uuid: '0f3a4b2c-1d2e-4f50-8a9b-0c1d2e3f4a5b', mount: mnt, since: Date.now() }));
+  mnt = await enterBackupMode(fx);
 
   const mode = (await fx.admin.get('/api/restore/backup-mode')).json.data;
   assert.is(mode.active, true);
