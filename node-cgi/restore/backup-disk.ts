@@ -153,12 +153,12 @@ export function bootBackupDisk(name: string): BootBackupAnswer {
   const reg = paths().backupMounts;
   const isoMp = join(reg, `.rescue-${name}`);
   const bootMp = join(reg, `.boot-${name}`);
-  sh(['modprobe', '-b', 'isofs']);
   // A read-only loop device of its own (util-linux losetup; busybox's mount -o loop keeps none apart).
   const lo = sh(['losetup', '-r', '-f', '--show', image]);
   const loop = lo.out.trim();
   if (lo.status !== 0 || !/^\/dev\/loop[0-9]+$/.test(loop)) throw internal(`losetup ${image} failed: ${lo.err.trim()}`);
   try {
+    // -t: the kernel loads isofs itself for a named type.
     mount(loop, isoMp, ['-t', 'iso9660', '-o', 'ro,nosuid,nodev,noexec']);
   } catch (e) {
     sh(['losetup', '-d', loop]);
