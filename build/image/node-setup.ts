@@ -105,12 +105,7 @@ function modules(): void {
   // Coldplug: every device present asks for its driver by modalias (resolved
   // here, one modprobe for all); the second pass catches devices that appeared
   // behind a driver of the first. Hot-plugged devices are mdev's (inittab).
-  const rules = parseModulesAlias(readFileSync(`/lib/modules/${release()}/modules.alias`, 'utf8'));
-  for (let pass = 0; pass < 2; pass++) {
-    const wanted = modulesForDevices(deviceModaliases(), rules, parseProcModules(readFileSync('/proc/modules', 'utf8')));
-    if (wanted.length === 0) break;
-    run('module', { argv: ['modprobe', '-a', '-b', ...wanted], allowFail: true });
-  }
+  for (let pass = 0; pass < 2; pass++) if (!coldplug()) break;
   log(`kvm: ${existsSync('/dev/kvm') ? '/dev/kvm present, guests run under KVM' : 'no /dev/kvm, guests run under TCG'}`);
   // devtmpfs makes it root's alone; QEMU (ramvm-qemu) and the KVM probe (ramvm) open it through group kvm, as udev sets it on Debian.
   const kvmGroup = parseGroup(readFileSync('/etc/group', 'utf8')).get(KVM_GROUP);
@@ -118,6 +113,16 @@ function modules(): void {
     chownSync('/dev/kvm', 0, kvmGroup.gid);
     chmodSync('/dev/kvm', 0o660);
   }
+}
+
+/** One pass of the coldplug: the drivers of every device present that has none loaded; false when none was wanted. */
+let aliasRules: ReturnType<typeof parseModulesAlias> | undefined;
+function coldplug(): boolean {
+  const rules = (aliasRules ??= parseModulesAlias(readFileSync(`/lib/modules/${release()}/modules.alias`, 'utf8')));
+  const wanted = modulesForDevices(deviceModaliases(), rules, parseProcModules(readFileSync('/proc/modules', 'utf8')));
+  if (wanted.length === 0) return false;
+  run('module', { argv: ['modprobe', '-a', '-b', ...wanted], allowFail: true });
+  return true;
 }
 
 function release(): string {
@@ -228,6 +233,8 @@ function backupMode(p: BootParams): void {
   const deadline = Date.now() + BACKUP_WAIT_MS;
   let dev = '';
   for (;;) {
+    // A USB disk is enumerated after its controller's driver came: its own drivers (usb-storage, sd_mod) by a later pass, as mdev would (it runs only after the set-up).
+    coldplug();
     dev = spawnSync('blkid', ['-c', '/dev/null', '-U', p.backup], { encoding: 'utf8', env: { PATH: NODE_PATH } }).stdout?.trim() ?? '';
     if (dev || Date.now() > deadline) break;
     spawnSync('sleep', ['0.5'], { env: { PATH: NODE_PATH } });
