@@ -21,7 +21,7 @@
  * partition table). The storage, the disk and the rescue image are read by
  * the helper itself, never taken from its caller as paths.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { conflict, HttpError, internal } from '../lib/errors';
@@ -53,8 +53,10 @@ export interface BootBackupAnswer extends BackupDiskAnswer {
 
 type DeviceConfig = Extract<StorageConfig, { type: 'device' }>;
 
-function sh(argv: string[]): { status: number | null; out: string; err: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { PATH }, timeout: 300_000 });
+/** argv run with PATH alone; `fd3`: an open file the program sees as its fd 3. */
+function sh(argv: string[], fd3?: number): { status: number | null; out: string; err: string } {
+  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', ...(fd3 === undefined ? [] : [fd3])];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { PATH }, timeout: 300_000, stdio });
   return { status: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 
@@ -147,16 +149,28 @@ export function bootBackupDisk(name: string): BootBackupAnswer {
   }
   if (typeof state?.name !== 'string' || !IMAGE_NAME_RE.test(state.name)) throw conflict(`storage ${name}: ${RESCUE_STATE} names no image`);
   const image = join(rdir, state.name);
-  if (!existsSync(image) || !lstatSync(image).isFile()) throw conflict(`storage ${name}: the rescue image ${state.name} is not a file there`);
+  // Opened without following a link (the node's user owns the folder), and handed to losetup as that open file.
+  let fd: number;
+  try {
+    fd = openSync(image, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    throw conflict(`storage ${name}: the rescue image ${state.name} is not a file there`);
+  }
+  let lo;
+  try {
+    if (!fstatSync(fd).isFile()) throw conflict(`storage ${name}: the rescue image ${state.name} is not a file there`);
+    // A read-only loop device of its own (util-linux losetup; busybox's mount -o loop keeps none apart).
+    lo = sh(['losetup', '-r', '-f', '--show', '/dev/fd/3'], fd);
+  } finally {
+    closeSync(fd);
+  }
 
   const notes: string[] = [];
   const reg = paths().backupMounts;
   const isoMp = join(reg, `.rescue-${name}`);
   const bootMp = join(reg, `.boot-${name}`);
-  // A read-only loop device of its own (util-linux losetup; busybox's mount -o loop keeps none apart).
-  const lo = sh(['losetup', '-r', '-f', '--show', image]);
   const loop = lo.out.trim();
-  if (lo.status !== 0 || !/^\/dev\/loop[0-9]+$/.test(loop)) throw internal(`losetup ${image} failed: ${lo.err.trim()}`);
+  if (lo.status !== 0 || !/^\/dev\/loop[0-9]+$/.test(loop)) throw internal(`losetup of the rescue image ${state.name} failed: ${lo.err.trim()}`);
   try {
     // -t: the kernel loads isofs itself for a named type.
     mount(loop, isoMp, ['-t', 'iso9660', '-o', 'ro,nosuid,nodev,noexec']);
