@@ -253,7 +253,7 @@ export function sysdiskGrubConfig(params: readonly string[], release: string): s
  * settings. The second entry is a root shell for rescue.
  *
  *   backupDiskGrubConfig("0b6d…", "0.1.0-3f2a…", "BACKUP1")
- *   → menuentry 'ramvm 0.1.0-3f2a… backup mode: run the guests of backup disk BACKUP1' {
+ *   → menuentry 'ramvm 0.1.0-3f2a… backup mode, disk BACKUP1' {
  *       linux /vmlinuz quiet panic=10 console=tty0 console=ttyS0,115200 ramvm.backup=0b6d… ramvm.ip=ask
  */
 export function backupDiskGrubConfig(fsUuid: string, release: string, name: string): string {
@@ -264,12 +264,12 @@ export function backupDiskGrubConfig(fsUuid: string, release: string, name: stri
   return [
     `# ramvm ${release}, written by a backup job: changes here are lost at its next run`,
     ...grubPreamble(),
-    `menuentry '${title} backup mode: run the guests of backup disk ${disk}' {`,
+    `menuentry '${title} backup mode, disk ${disk}' {`,
     `  linux /vmlinuz ${[...base, 'ramvm.ip=ask'].join(' ')}`,
     '  initrd /initrd.img',
     '}',
     '',
-    `menuentry '${title} backup mode with a root shell on the serial console (rescue)' {`,
+    `menuentry '${title} backup mode, root shell on serial' {`,
     `  linux /vmlinuz ${[...base, 'ramvm.ip=ask', 'ramvm.shell'].join(' ')}`,
     '  initrd /initrd.img',
     '}',

@@ -217,7 +217,7 @@ T('should take a backup onto a USB disk that then boots a fresh node in backup m
   // A fresh node: the USB disk alone, no data disk.
   const fresh = await boot('backupmode', { usb: true }, { dataDisk: undefined, usb: { disk: usb }, name: 'fresh', index: 7 });
   try {
-    await fresh.waitSerial(/backup mode: run the guests of backup disk usb/, SERVE_TIMEOUT_MS);
+    await fresh.waitSerial(/backup mode, disk usb/, SERVE_TIMEOUT_MS);
     // The console asks only for the IP settings: Enter takes DHCP.
     await fresh.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): /, SERVE_TIMEOUT_MS);
     await fresh.typeSerial(['\r']);
