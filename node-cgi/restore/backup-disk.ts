@@ -160,7 +160,8 @@ export function bootBackupDisk(name: string): BootBackupAnswer {
   try {
     if (!fstatSync(fd).isFile()) throw conflict(`storage ${name}: the rescue image ${state.name} is not a file there`);
     // A read-only loop device of its own (util-linux losetup; busybox's mount -o loop keeps none apart).
-    lo = sh(['losetup', '-r', '-f', '--show', '/dev/fd/3'], fd);
+    // /proc/self/fd: the node has no /dev/fd (no udev).
+    lo = sh(['losetup', '-r', '-f', '--show', '/proc/self/fd/3'], fd);
   } finally {
     closeSync(fd);
   }
