@@ -41,6 +41,7 @@ export type { MailSettings, MailView } from './backup/config';
 export type { TemporaryGuest, BootResult } from './restore/boot';
 export type { BootCheckResult } from './restore/bootcheck';
 export type { BootCheckSetting } from './restore/settings';
+export type { BackupModeView, BackupModeGuest } from './restore/backup-mode';
 
 // /api/cluster
 export type { ClusterView, ClusterNodeView } from './handlers/cluster';

@@ -20,7 +20,7 @@
  * session.
  */
 import type {
-  AccelSetting, BackupAlert, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, MonitorAccess, NodeResources, NodeSettings, SetupLog,
+  AccelSetting, BackupAlert, BackupModeView, BackupDetail, ClusterView, JoinTokenAnswer, BackupJob, BootCheckResult, DiskConfig, IsoImage, JobView, ListedBackup, MonitorAccess, NodeResources, NodeSettings, SetupLog,
   SchedulerHealth, StorageView, TaskRecord, TemporaryGuest, TicketView, VmCreateCheck, VmCreateRequest, VmDetail, VmListEntry,
 } from '../node-cgi/api-types';
 import { api, type Me } from './api';
@@ -38,7 +38,7 @@ export type PowerAction = 'start' | 'shutdown' | 'stop' | 'reset' | 'pause' | 'r
 export type Storage = StorageView;
 /** GET /api/backup: a backup on a storage that is offline is listed from the last look at it. */
 export type BackupListEntry = ListedBackup;
-export type { BackupDetail, JobView, TemporaryGuest };
+export type { BackupDetail, BackupModeView, JobView, TemporaryGuest };
 /** PUT /api/vm/<vmid>: the fields a client changes. */
 export type VmUpdate = Partial<Pick<VmDetail, 'name' | 'memory' | 'sockets' | 'cores' | 'ostype' | 'boot' | 'onboot' | 'description'>> & { accel?: AccelSetting | null };
 /** POST /api/vm/<vmid>/disks */
@@ -139,6 +139,8 @@ export function createClient(send: Send) {
     restores: {
       /** Guests running from a backup. */
       list: () => get<TemporaryGuest[]>('/api/restore'),
+      /** Booted from a backup disk: its guests and their backups (`active: false` otherwise). */
+      backupMode: () => get<BackupModeView>('/api/restore/backup-mode'),
       link: (vmid: number, up: boolean) => post(`${restore(vmid)}/link`, { up }),
       keep: (vmid: number) => post<Started>(`${restore(vmid)}/keep`, {}),
     },

@@ -23,6 +23,7 @@
  * | `ramvm.keymap=de` | the kiosk's keyboard layout (an xkb layout name; default us) |
  * | `ramvm.blank=SECONDS` | the kiosk's screen goes black after this long without a key (0: never; default 600) |
  * | `ramvm.sysdisk=1` | keep the system (GRUB, kernel, initrd) on a first partition of the data disk, which then boots alone; `=0` stops it |
+ * | `ramvm.backup=UUID` | backup mode (a backup disk's own boot menu): RAM only, the backup filesystem with this UUID mounted read-only as storage `backupdisk` |
  *
  * A bad value never stops a boot: it is reported (to /ram.log) and left
  * out, so the node comes up with DHCP or in RAM and can be reached to fix it.
@@ -47,6 +48,8 @@ export interface BootParams {
   blankS?: number;
   /** ramvm.sysdisk=1 / =0; absent: as the node's setting on its data disk says. */
   sysdisk?: boolean;
+  /** ramvm.backup=UUID: backup mode, booted from a backup disk; its backup filesystem by UUID. */
+  backup?: string;
 }
 
 export interface ParsedBootParams {
@@ -63,6 +66,8 @@ const DEVICE_RE = /^\/dev\/[A-Za-z0-9_][A-Za-z0-9_/.-]*$/;
 const NIC_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 /** An xkb layout name: "us", "de", "fr", "gb". */
 const KEYMAP_RE = /^[a-z]{2,8}$/;
+/** A filesystem UUID as blkid prints it: ext4's 8-4-4-4-12 hex, or FAT's XXXX-XXXX. */
+const FS_UUID_RE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9A-F]{4}-[0-9A-F]{4})$/;
 /** The longest blanking time ramvm.blank= takes: a day, in seconds. */
 export const MAX_BLANK_S = 86_400;
 
@@ -162,6 +167,10 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
         if (value !== '1' && value !== '0') reject(word, 'expected 1 (the system on the data disk) or 0 (not)');
         else set('sysdisk', value === '1');
         break;
+      case 'ramvm.backup':
+        if (value === undefined || !FS_UUID_RE.test(value)) reject(word, 'expected the UUID of the backup filesystem, as blkid shows it');
+        else set('backup', value);
+        break;
       case 'datadisk':
       case 'ramvm.datadisk':
         if (value === 'auto') set('datadisk', value);
@@ -171,6 +180,14 @@ export function parseBootParams(cmdline: string): ParsedBootParams {
       default:
         if (key.startsWith('ramvm.')) reject(word, 'unknown ramvm parameter');
     }
+  }
+  if (params.backup) {
+    // Backup mode writes nothing to any disk: settings stay in RAM, the backup disk is only read.
+    if (params.datadisk) errors.push(`datadisk=${params.datadisk}: ignored, backup mode keeps everything in RAM`);
+    if (params.sysdisk) errors.push('ramvm.sysdisk=1: ignored, backup mode writes no disk');
+    delete params.datadisk;
+    delete params.sysdisk;
+    params.ramonly = true;
   }
   if (params.ramonly && params.datadisk) {
     errors.push(`datadisk=${params.datadisk}: ignored, ramonly keeps everything in RAM`);

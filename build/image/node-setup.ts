@@ -26,8 +26,8 @@
  * at boot cannot.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
 import { askedNetworkPlan, consoleEnv, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
@@ -42,6 +42,9 @@ import { readCluster } from '../../node-cgi/cluster/state';
 import { readAccess } from '../../node-cgi/access/store';
 import { acceptJoinToken, createCluster, joinCluster } from '../../node-cgi/cluster/membership';
 import { blankDisk, keepSystemOnDisk, resolveDataDevice, type DataDevice, type SetupIo } from './sysdisk-node';
+import { putStorage } from '../../node-cgi/backup/config';
+import { scanBackups } from '../../node-cgi/backup/list';
+import { BACKUP_MODE_MOUNT, BACKUP_MODE_STORAGE, writeBackupMode } from '../../node-cgi/restore/backup-mode';
 import { accountsOf, dataTreePlan, KVM_GROUP, parseGroup, parsePasswd, registerNode } from '../../node-cgi/root/setup';
 
 const LOG = '/ram.log';
@@ -102,12 +105,7 @@ function modules(): void {
   // Coldplug: every device present asks for its driver by modalias (resolved
   // here, one modprobe for all); the second pass catches devices that appeared
   // behind a driver of the first. Hot-plugged devices are mdev's (inittab).
-  const rules = parseModulesAlias(readFileSync(`/lib/modules/${release()}/modules.alias`, 'utf8'));
-  for (let pass = 0; pass < 2; pass++) {
-    const wanted = modulesForDevices(deviceModaliases(), rules, parseProcModules(readFileSync('/proc/modules', 'utf8')));
-    if (wanted.length === 0) break;
-    run('module', { argv: ['modprobe', '-a', '-b', ...wanted], allowFail: true });
-  }
+  for (let pass = 0; pass < 2; pass++) if (!coldplug()) break;
   log(`kvm: ${existsSync('/dev/kvm') ? '/dev/kvm present, guests run under KVM' : 'no /dev/kvm, guests run under TCG'}`);
   // devtmpfs makes it root's alone; QEMU (ramvm-qemu) and the KVM probe (ramvm) open it through group kvm, as udev sets it on Debian.
   const kvmGroup = parseGroup(readFileSync('/etc/group', 'utf8')).get(KVM_GROUP);
@@ -115,6 +113,16 @@ function modules(): void {
     chownSync('/dev/kvm', 0, kvmGroup.gid);
     chmodSync('/dev/kvm', 0o660);
   }
+}
+
+/** One pass of the coldplug: the drivers of every device present that has none loaded; false when none was wanted. */
+let aliasRules: ReturnType<typeof parseModulesAlias> | undefined;
+function coldplug(): boolean {
+  const rules = (aliasRules ??= parseModulesAlias(readFileSync(`/lib/modules/${release()}/modules.alias`, 'utf8')));
+  const wanted = modulesForDevices(deviceModaliases(), rules, parseProcModules(readFileSync('/proc/modules', 'utf8')));
+  if (wanted.length === 0) return false;
+  run('module', { argv: ['modprobe', '-a', '-b', ...wanted], allowFail: true });
+  return true;
 }
 
 function release(): string {
@@ -208,6 +216,49 @@ function dataDisk(p: BootParams): DataDevice | null {
     }
   }
   return dd;
+}
+
+/** How long backup mode waits for its backup filesystem (a USB disk appears late), in ms. */
+const BACKUP_WAIT_MS = 30_000;
+
+/**
+ * Backup mode (ramvm.backup=UUID, the boot menu of a backup disk): the
+ * backup filesystem found by UUID, its partition and disk set read-only,
+ * the filesystem mounted read-only without a journal replay, and made the
+ * storage "backupdisk" of this RAM-only node. Nothing is written to that
+ * disk: the node's settings stay in RAM.
+ */
+function backupMode(p: BootParams): void {
+  if (!p.backup) return;
+  const deadline = Date.now() + BACKUP_WAIT_MS;
+  let dev = '';
+  for (;;) {
+    // A USB disk is enumerated after its controller's driver came: its own drivers (usb-storage, sd_mod) by a later pass, as mdev would (it runs only after the set-up).
+    coldplug();
+    dev = spawnSync('blkid', ['-c', '/dev/null', '-U', p.backup], { encoding: 'utf8', env: { PATH: NODE_PATH } }).stdout?.trim() ?? '';
+    if (dev || Date.now() > deadline) break;
+    spawnSync('sleep', ['0.5'], { env: { PATH: NODE_PATH } });
+  }
+  if (!dev) {
+    log(`backup mode: no filesystem with UUID ${p.backup} after ${BACKUP_WAIT_MS / 1000} s; no backups to run`);
+    return;
+  }
+  const name = dev.replace(/^\/dev\//, '');
+  // A partition's sysfs entry lies in its disk's: /sys/devices/…/sda/sda3.
+  const disk = existsSync(`/sys/class/block/${name}/partition`) ? `/dev/${basename(dirname(realpathSync(`/sys/class/block/${name}`)))}` : null;
+  for (const d of [dev, ...(disk ? [disk] : [])]) run('backup mode', { argv: ['blockdev', '--setro', d], allowFail: true });
+  const fstype = spawnSync('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', dev], { encoding: 'utf8', env: { PATH: NODE_PATH } }).stdout?.trim() ?? '';
+  // ro alone still replays an ext3/ext4 journal (and XFS its log): noload/norecovery do not.
+  const opts = ['ro', 'nosuid', 'nodev', 'noexec', ...(fstype === 'ext3' || fstype === 'ext4' ? ['noload'] : fstype === 'xfs' ? ['norecovery'] : [])];
+  mkdirSync(BACKUP_MODE_MOUNT, { recursive: true });
+  if (!run('backup mode', { argv: ['mount', ...(fstype ? ['-t', fstype] : []), '-o', opts.join(','), dev, BACKUP_MODE_MOUNT] })) {
+    log(`backup mode: ${dev} could not be mounted; no backups to run`);
+    return;
+  }
+  putStorage(BACKUP_MODE_STORAGE, { type: 'dir', path: BACKUP_MODE_MOUNT, mountpoint: true, comment: `the backup disk this node booted from (${dev}, read-only)` }, true);
+  writeBackupMode({ storage: BACKUP_MODE_STORAGE, device: dev, uuid: p.backup, mount: BACKUP_MODE_MOUNT, since: Date.now() });
+  const guests = new Set(scanBackups(BACKUP_MODE_MOUNT, BACKUP_MODE_STORAGE).map((b) => b.manifest.vmid));
+  log(`backup mode: ${dev}${disk ? ` (disk ${disk})` : ''} mounted read-only at ${BACKUP_MODE_MOUNT} as storage ${BACKUP_MODE_STORAGE}: backups of ${guests.size} guest${guests.size === 1 ? '' : 's'} (${[...guests].join(', ')}); settings stay in RAM`);
 }
 
 function firstPassword(): string | undefined {
@@ -341,6 +392,7 @@ function main(): void {
   if (prepared) preparedCertificate();
   const password = firstPassword();
   const init = initNode(password ? { ...process.env, RAMVM_ADMIN_PASSWORD: password } : process.env);
+  backupMode(params);
   log(`ramvm init: ${init.createdAdmin ? 'created user admin' : 'users kept from the data disk'}; node certificate ${certFiles().crt} ${init.madeCertificate ? 'made' : 'kept from an earlier boot'}`);
   if (init.generatedPassword) log(`ramvm: password of user admin: ${init.generatedPassword}  (shown once, on this console only)`, true);
 

@@ -47,7 +47,7 @@ function probe(device: string): Probe {
   return parseProbe(sh(['blkid', '-p', '-o', 'export', device]).out);
 }
 
-function blockName(device: string): string {
+export function blockName(device: string): string {
   return basename(realpathSync(device));
 }
 
@@ -55,7 +55,7 @@ function isPartition(device: string): boolean {
   return existsSync(`/sys/class/block/${blockName(device)}/partition`);
 }
 
-function readSector(device: string, lba: number): Buffer {
+export function readSector(device: string, lba: number): Buffer {
   const fd = openSync(device, 'r');
   try {
     const b = Buffer.alloc(SECTOR_BYTES);
@@ -66,7 +66,7 @@ function readSector(device: string, lba: number): Buffer {
   }
 }
 
-function writeSectors(device: string, writes: readonly { lba: number; data: Buffer }[]): void {
+export function writeSectors(device: string, writes: readonly { lba: number; data: Buffer }[]): void {
   const fd = openSync(device, 'r+');
   try {
     for (const w of writes) writeSync(fd, w.data, 0, w.data.length, w.lba * SECTOR_BYTES);
@@ -76,7 +76,7 @@ function writeSectors(device: string, writes: readonly { lba: number; data: Buff
   }
 }
 
-function waitFor(path: string, ms: number): boolean {
+export function waitFor(path: string, ms: number): boolean {
   const deadline = Date.now() + ms;
   while (!existsSync(path)) {
     if (Date.now() > deadline) return false;
@@ -108,7 +108,7 @@ function partitionLabels(disk: string): Map<number, string> {
 }
 
 /** Whether the first MiB of a device is all zeros (a disk with data but no signature blkid knows is not blank). */
-function zeroStart(device: string): boolean {
+export function zeroStart(device: string): boolean {
   const fd = openSync(device, 'r');
   try {
     const b = Buffer.alloc(1024 * 1024);
@@ -189,26 +189,39 @@ function siblingBoot(device: string): { boot: string; disk: string } | null {
 }
 
 function partition(disk: string, io: SetupIo): DataDevice | null {
-  const sectors = Number(readFileSync(`/sys/class/block/${blockName(disk)}/size`, 'utf8').trim());
-  let layout;
+  let made;
   try {
-    layout = sysdiskLayout(sectors);
+    made = layOutDisk(disk, io);
   } catch (e) {
     io.log(`system on disk: ${disk}: ${(e as Error).message}; used as a data disk as a whole`);
     return { device: disk };
   }
+  if (typeof made === 'string') {
+    io.log(`system on disk: ${made}; everything stays in RAM`);
+    return null;
+  }
+  return made.bootFormatted ? { device: made.data, boot: made.boot, disk } : { device: made.data, disk };
+}
+
+/**
+ * A blank whole disk laid out as a system disk: the GPT of sysdiskLayout
+ * written, the kernel's view of it reread, the boot partition made ext2
+ * (ramvm-boot); the data partition is left for the caller to format. Throws
+ * when the disk is too small; a string says what went wrong after the GPT.
+ * Node set-up (ramvm.sysdisk=1) and backup disks (root/backup-disk.ts) alike.
+ */
+export function layOutDisk(disk: string, io: SetupIo): { boot: string; data: string; bootFormatted: boolean } | string {
+  const sectors = Number(readFileSync(`/sys/class/block/${blockName(disk)}/size`, 'utf8').trim());
+  const layout = sysdiskLayout(sectors);
   const mib = (n: number) => Math.round((n * SECTOR_BYTES) / (1024 * 1024));
   io.log(`system on disk: ${disk} is blank: GPT with ${layout.map((l) => `${l.name} (${mib(l.lastLba - l.firstLba + 1)} MiB)`).join(', ')}`);
   writeSectors(disk, gptWrites(sectors, layout, randomGptIds(layout.length)));
   io.run('system on disk', ['blockdev', '--rereadpt', disk]);
   const boot = partitionPath(disk, SYS_PARTS.boot);
   const data = partitionPath(disk, SYS_PARTS.data);
-  if (!waitFor(boot, 10_000) || !waitFor(data, 10_000)) {
-    io.log(`system on disk: ${disk}: the kernel shows no partitions ${boot}, ${data}; everything stays in RAM`);
-    return null;
-  }
-  if (!io.run('system on disk', ['mke2fs', '-q', '-F', '-t', 'ext2', '-L', BOOT_LABEL, '-m', '0', boot])) return { device: data, disk };
-  return { device: data, boot, disk };
+  if (!waitFor(boot, 10_000) || !waitFor(data, 10_000)) return `${disk}: the kernel shows no partitions ${boot}, ${data}`;
+  const bootFormatted = io.run('system on disk', ['mke2fs', '-q', '-F', '-t', 'ext2', '-L', BOOT_LABEL, '-m', '0', boot]);
+  return { boot, data, bootFormatted };
 }
 
 interface Setting {
@@ -237,7 +250,7 @@ export function runningRelease(): string {
   }
 }
 
-function readRelease(dir: string): string | null {
+export function readRelease(dir: string): string | null {
   try {
     return readFileSync(join(dir, RELEASE_FILE), 'utf8').trim() || null;
   } catch {
@@ -259,6 +272,27 @@ function mountMedium(release: string, io: SetupIo): string | null {
     sh(['umount', MEDIUM_MOUNT]);
   }
   return null;
+}
+
+/**
+ * A boot partition (mounted at `mount`) brought to a release: kernel and
+ * initrd from `medium` (a boot folder holding vmlinuz and initrd.img),
+ * grub.cfg, and GRUB's boot code (this node's, /opt/ramvm/boot) in LBA 0
+ * and the BIOS boot partition of `disk`, laid out as sysdiskLayout says.
+ * The release file goes last: a boot partition cut off half way names its
+ * old release and is written again. System disks and backup disks alike.
+ */
+export function writeBootPartition(disk: string, mount: string, medium: string, cfg: string, release: string): void {
+  mkdirSync(join(mount, 'grub'), { recursive: true });
+  copyAtomic(join(medium, 'vmlinuz'), join(mount, 'vmlinuz'));
+  copyAtomic(join(medium, 'initrd.img'), join(mount, 'initrd.img'));
+  writeFileSync(join(mount, 'grub/grub.cfg'), cfg);
+  const layout = sysdiskLayout(Number(readFileSync(`/sys/class/block/${blockName(disk)}/size`, 'utf8').trim()));
+  const bios = layout.find((l) => l.n === SYS_PARTS.bios)!;
+  const code = bootCode(readFileSync(NODE_BOOT_IMG), readFileSync(NODE_CORE_IMG), readSector(disk, 0), bios.firstLba);
+  writeSectors(disk, [{ lba: bios.firstLba, data: code.core }, { lba: 0, data: code.mbr }]);
+  writeFileSync(join(mount, RELEASE_FILE), release + '\n');
+  sh(['sync']);
 }
 
 function copyAtomic(src: string, dest: string): void {
@@ -320,16 +354,7 @@ export function keepSystemOnDisk(dd: DataDevice | null, p: BootParams, node: str
       return;
     }
     try {
-      // The release file goes last: a boot partition cut off half way names its old release and is written again.
-      copyAtomic(join(medium, 'vmlinuz'), join(BOOT_MOUNT, 'vmlinuz'));
-      copyAtomic(join(medium, 'initrd.img'), join(BOOT_MOUNT, 'initrd.img'));
-      writeFileSync(join(BOOT_MOUNT, 'grub/grub.cfg'), cfg);
-      const layout = sysdiskLayout(Number(readFileSync(`/sys/class/block/${blockName(dd.disk)}/size`, 'utf8').trim()));
-      const bios = layout.find((l) => l.n === SYS_PARTS.bios)!;
-      const code = bootCode(readFileSync(NODE_BOOT_IMG), readFileSync(NODE_CORE_IMG), readSector(dd.disk, 0), bios.firstLba);
-      writeSectors(dd.disk, [{ lba: bios.firstLba, data: code.core }, { lba: 0, data: code.mbr }]);
-      writeFileSync(join(BOOT_MOUNT, RELEASE_FILE), release + '\n');
-      sh(['sync']);
+      writeBootPartition(dd.disk, BOOT_MOUNT, medium, cfg, release);
       writeSetting({ ...readSetting(), sysdisk: true, release });
       io.log(`system on disk ${dd.disk}: release ${had ?? '(none)'} → ${release}: kernel, initrd, grub.cfg and GRUB written to ${dd.boot}`);
     } finally {

@@ -246,6 +246,51 @@ export function sysdiskGrubConfig(params: readonly string[], release: string): s
   ].join('\n');
 }
 
+/**
+ * grub.cfg of a backup disk's boot partition: the rescue image's kernel in
+ * backup mode (ramvm.backup=, the backup filesystem by UUID, mounted
+ * read-only; everything else in RAM), the console asking for the IP
+ * settings. The second entry is a root shell for rescue.
+ *
+ *   backupDiskGrubConfig("0b6d…", "0.1.0-3f2a…", "BACKUP1")
+ *   → menuentry 'ramvm 0.1.0-3f2a… backup mode, disk BACKUP1' {
+ *       linux /vmlinuz quiet panic=10 console=tty0 console=ttyS0,115200 ramvm.backup=0b6d… ramvm.ip=ask
+ */
+export function backupDiskGrubConfig(fsUuid: string, release: string, name: string): string {
+  if (!/^[0-9A-Fa-f-]{9,36}$/.test(fsUuid)) throw new Error(`not a filesystem UUID: ${fsUuid}`);
+  const base = [...BASE_CMDLINE, 'console=tty0', 'console=ttyS0,115200', `ramvm.backup=${fsUuid}`];
+  const title = `ramvm ${release.replace(/'/g, '')}`;
+  const disk = name.replace(/[^A-Za-z0-9._-]/g, '');
+  return [
+    `# ramvm ${release}, written by a backup job: changes here are lost at its next run`,
+    ...grubPreamble(),
+    `menuentry '${title} backup mode, disk ${disk}' {`,
+    `  linux /vmlinuz ${[...base, 'ramvm.ip=ask'].join(' ')}`,
+    '  initrd /initrd.img',
+    '}',
+    '',
+    `menuentry '${title} backup mode, root shell on serial' {`,
+    `  linux /vmlinuz ${[...base, 'ramvm.ip=ask', 'ramvm.shell'].join(' ')}`,
+    '  initrd /initrd.img',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Whether a backup storage's partition lies on a disk laid out to boot:
+ * partition 3 of a GPT disk whose partition 1 is labelled ramvm-boot (what
+ * POST /api/storage/<name>/disk makes). Else why not, for the job's log.
+ */
+export function backupDiskVerdict(partition: string, partNumber: number | null, ptType: string | null, bootLabel: string | null):
+  { ok: true } | { ok: false; why: string } {
+  if (partNumber === null) return { ok: false, why: `${partition} is a whole disk, not a partition: no room for a boot partition` };
+  if (partNumber !== SYS_PARTS.data || ptType !== 'gpt' || bootLabel !== BOOT_LABEL) {
+    return { ok: false, why: `${partition} is not partition ${SYS_PARTS.data} of a GPT disk whose partition ${SYS_PARTS.boot} is labelled ${BOOT_LABEL}` };
+  }
+  return { ok: true };
+}
+
 /** What blkid -p says of a device: filesystem TYPE and partition table PTTYPE (either may be missing). */
 export interface Probe {
   type: string | null;

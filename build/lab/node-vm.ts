@@ -41,9 +41,15 @@ export interface NodeVmConfig {
   /**
    * kernel: out/vmlinux (boots faster under TCG) or out/vmlinuz; iso: GRUB
    * of the ISO; disk: the data disk alone (the system on it, sysdisk.ts);
-   * pxe: iPXE of the web NIC loads boot.ipxe from QEMU's TFTP server in tftpDir.
+   * pxe: iPXE of the web NIC loads boot.ipxe from QEMU's TFTP server in tftpDir;
+   * usb: the USB disk alone (usbDisk: a backup disk that boots).
    */
-  boot: { kernel: string; initrd: string; extraParams?: string[] } | { iso: string } | { disk: true } | { pxe: { tftpDir: string } };
+  boot: { kernel: string; initrd: string; extraParams?: string[] } | { iso: string } | { disk: true } | { pxe: { tftpDir: string } } | { usb: true };
+  /**
+   * A USB 3 controller (xHCI): with usbDisk, a sparse raw file as a USB disk
+   * (the boot device with boot usb); without, for plugUsbDisk() later.
+   */
+  usb?: { disk?: string };
   /** Sparse raw file used as /dev/vda, the node's data disk; none: ramonly. */
   dataDisk?: string;
   memoryMiB: number;
@@ -120,10 +126,21 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
     args.push('-boot', 'c');
   } else if ('pxe' in c.boot) {
     args.push('-boot', 'n');
+  } else if ('usb' in c.boot) {
+    if (!c.usb?.disk) throw new Error(`node ${c.name}: boot usb needs a USB disk`);
   } else {
     args.push('-kernel', c.boot.kernel, '-initrd', c.boot.initrd, '-append', [...labCmdline(c), ...(c.boot.extraParams ?? [])].join(' '));
   }
   if (c.dataDisk) args.push('-drive', `file=${c.dataDisk},format=raw,if=virtio,cache=writeback,discard=unmap`);
+  if (c.usb) {
+    args.push('-device', `qemu-xhci,id=${XHCI_ID}`);
+    if (c.usb.disk) {
+      args.push(
+        '-drive', `if=none,id=${USB_DISK_ID},file=${c.usb.disk},format=raw,cache=writeback`,
+        '-device', `usb-storage,bus=${XHCI_ID}.0,drive=${USB_DISK_ID},id=${USB_DISK_ID}${'usb' in c.boot ? ',bootindex=0' : ''}`,
+      );
+    }
+  }
   // romfile= leaves out iPXE: nothing boots from the network, and the BIOS is a second faster.
   if (c.hubPort) {
     args.push('-netdev', `socket,id=lan,connect=127.0.0.1:${c.hubPort}`, '-device', `virtio-net-pci,netdev=lan,mac=${labMac(0, c.index)},romfile=`);
@@ -137,6 +154,10 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
   if (c.adminPassword !== undefined) args.push('-fw_cfg', `name=opt/ramvm/admin-password,file=${run}/admin-password`);
   return args;
 }
+
+/** The lab node's xHCI controller and its USB disk (QEMU ids). */
+export const XHCI_ID = 'xhci';
+export const USB_DISK_ID = 'usbdisk';
 
 /** The iPXE script a network-booted node fetches first, beside the kernel and initrd in the TFTP folder. */
 export const PXE_SCRIPT = 'boot.ipxe';
@@ -299,6 +320,14 @@ export class NodeVm {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`node ${this.config.name}: no answer to ${JSON.stringify(command)} on the console`);
+  }
+
+  /** Plugs a sparse raw file in as a USB disk (QMP; needs `usb` in the config), as a person plugs in a stick. */
+  async plugUsbDisk(file: string): Promise<void> {
+    await withQmp(join(this.config.runDir, 'qmp.sock'), async (q) => {
+      await q.execute('blockdev-add', { driver: 'raw', 'node-name': USB_DISK_ID, file: { driver: 'file', filename: file } });
+      await q.execute('device_add', { driver: 'usb-storage', bus: `${XHCI_ID}.0`, drive: USB_DISK_ID, id: USB_DISK_ID });
+    });
   }
 
   /** Presses chords on the node's keyboard (QMP send-key), one after the other: [['shift', 'a'], ['tab']]. */

@@ -29,7 +29,11 @@ export type StorageConfig =
   /** A directory; `mountpoint: true` refuses to write unless it is a mounted filesystem. */
   | { type: 'dir'; path: string; mountpoint?: boolean; comment?: string }
   /** An external device found by filesystem UUID or label, mounted for each job and unmounted after. */
-  | { type: 'device'; uuid?: string; label?: string; fstype?: string; options?: string; comment?: string };
+  | {
+    type: 'device'; uuid?: string; label?: string; fstype?: string; options?: string; comment?: string;
+    /** Each job makes the disk boot its rescue image in backup mode (root/backup-disk.ts; the disk laid out by POST /api/storage/<name>/disk). */
+    boot?: boolean;
+  };
 
 export interface StorageEntry {
   name: string;

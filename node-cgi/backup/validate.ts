@@ -31,6 +31,8 @@ export function checkedStorageName(v: unknown, field = 'storage'): string {
 /** Filesystem UUID as blkid prints it: "0a1b…-…" (ext4, xfs, btrfs) or "1234-ABCD" (FAT). */
 const UUID_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$|^[0-9A-Fa-f]{16}$/;
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
+/** A whole disk as the kernel names it (a backup disk to lay out): sdb, vdc, xvda, nvme0n1, mmcblk0. */
+export const DISK_NAME_RE = /^(sd[a-z]{1,2}|vd[a-z]{1,2}|xvd[a-z]{1,2}|nvme[0-9]{1,2}n[0-9]{1,2}|mmcblk[0-9]{1,2})$/;
 /** Filesystems a backup device may have (blkid's TYPE). */
 export const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'ntfs3'];
 /**
@@ -86,7 +88,7 @@ const bool = (body: Record<string, unknown>, key: string, dflt: boolean) => opti
 export function parseStorage(name: string, body: Record<string, unknown>, forbiddenDirs: readonly string[] = SYSTEM_DIRS): StorageConfig {
   checkedStorageName(name, 'name');
   if (body.type === 'dir') only(body, ['type', 'path', 'mountpoint', 'comment']);
-  if (body.type === 'device') only(body, ['type', 'uuid', 'label', 'fstype', 'options', 'comment']);
+  if (body.type === 'device') only(body, ['type', 'uuid', 'label', 'fstype', 'options', 'boot', 'comment']);
   const comment = optString(body, 'comment');
   const base = comment ? { comment } : {};
   if (body.type === 'dir') {
@@ -110,12 +112,21 @@ export function parseStorage(name: string, body: Record<string, unknown>, forbid
     if (fstype && !FSTYPES.includes(fstype)) throw invalid('fstype', `must be one of ${FSTYPES.join(', ')}`);
     const options = optString(body, 'options', 200);
     if (options) checkedMountOptions(options);
+    const boot = bool(body, 'boot', false);
     return {
       type: 'device', ...(uuid ? { uuid } : {}), ...(label ? { label } : {}),
-      ...(fstype ? { fstype } : {}), ...(options ? { options } : {}), ...base,
+      ...(fstype ? { fstype } : {}), ...(options ? { options } : {}), ...(boot ? { boot } : {}), ...base,
     };
   }
   throw invalid('type', 'must be "dir" or "device"');
+}
+
+/** POST /api/storage/<name>/disk: { "device": "sdb" } → "sdb", a whole disk's kernel name. */
+export function parseBackupDisk(body: Record<string, unknown>): string {
+  only(body, ['device']);
+  const d = typeof body.device === 'string' ? body.device.replace(/^\/dev\//, '') : '';
+  if (!DISK_NAME_RE.test(d)) throw invalid('device', 'must be a whole disk such as sdb, /dev/sdb, vdc or nvme0n1');
+  return d;
 }
 
 /** A mail address safe for a header line: no spaces, commas or line breaks. */

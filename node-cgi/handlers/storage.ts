@@ -4,6 +4,7 @@
  *   GET    /api/storage            [{ name, type, …config, builtin, online, problem?, total?, avail? }]
  *   POST   /api/storage            { name, type: "dir", path, mountpoint? } | { name, type: "device", uuid | label, fstype?, options? }
  *   GET|PUT|DELETE /api/storage/<name>
+ *   POST   /api/storage/<name>/disk?node=N {device: "sdb"}   a blank disk laid out as a backup disk that boots, for device storage <name>
  *
  * `online`: a directory storage that exists (and is mounted where it must
  * be: else `problem` says why not); a device that a job has mounted now.
@@ -18,7 +19,10 @@ import { changesOnMaster, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { deleteStorage, forbiddenStorageDirs, getStorage, listStorages, putStorage } from '../backup/config';
 import { storageView } from '../backup/list';
-import { checkedStorageName, parseStorage } from '../backup/validate';
+import { checkedStorageName, parseBackupDisk, parseStorage } from '../backup/validate';
+import { conflict } from '../lib/errors';
+import { rootCall, separation } from '../lib/separation';
+import { prepareBackupDisk, type BackupDiskAnswer } from '../restore/backup-disk';
 import type { StorageConfig } from '../backup/types';
 
 const name = (ctx: ApiContext) => checkedStorageName(ctx.params.name, 'name');
@@ -59,6 +63,20 @@ export const routes: ApiRoute[] = changesOnMaster([
       checkHostFacing(ctx, config, getStorage(n).config);
       putStorage(n, config, false);
       return storageView(getStorage(n));
+    },
+  },
+  {
+    // Formats a disk of a node: root's work, Sys.Modify on "/" besides Datastore.Allocate; refused for anything but a blank whole disk.
+    method: 'POST', path: '/:name/disk', perm: { path: '/storage/:name', priv: 'Datastore.Allocate' }, home: { node: (ctx) => ctx.req.query.get('node') },
+    handle: async (ctx) => {
+      ctx.check('/', 'Sys.Modify');
+      const n = name(ctx);
+      const disk = parseBackupDisk(await ctx.req.json());
+      const s = getStorage(n);
+      if (s.config.type !== 'device') throw conflict(`storage ${n} is a directory; only a device storage gets a disk of its own`);
+      const sep = separation();
+      const r = sep ? await rootCall<BackupDiskAnswer>(sep, 'prepare-backup-disk', [n, disk]) : prepareBackupDisk(n, s.config, disk);
+      return new Reply(201, { storage: n, ...r });
     },
   },
   {

@@ -29,6 +29,9 @@ import type { TaskRun } from '../tasks/task';
 import { deleteVm, findGuest, guestOf, pidNow, stopVm, updateVmConfig, vmStatus } from '../vm';
 import { startFromBackup } from './boot';
 import { copyRescueImage } from './medium';
+import { bootBackupDisk, type BootBackupAnswer } from './backup-disk';
+import { getStorage } from '../backup/config';
+import { rootCall, separation } from '../lib/separation';
 import type { BackupSource } from './plan';
 import { checkedSeconds, jobBootCheck, readRestoreSettings } from './settings';
 import { openBackup, readBackupConfig } from './source';
@@ -126,7 +129,9 @@ export async function bootCheckTask(t: TaskRun): Promise<string> {
 /**
  * What a backup job does after its backups, while its storage is open:
  * boot checks of this run's verified backups (when the job asks for them),
- * and the rescue image onto the storage (when one is configured). Throws
+ * the rescue image onto the storage (when one is configured), and, on a
+ * device storage with `boot`, the disk's boot partition brought to that
+ * image (restore/backup-disk.ts, through the root helper). Throws
  * when any of it failed, so the job fails and its alert and mail go out.
  * Backup jobs run it as their hook (cli/task-kinds.ts).
  */
@@ -146,11 +151,26 @@ export const afterBackupJob: AfterBackupJob = async (job, storage, task, log) =>
     }
   }
   const rescue = readRestoreSettings().rescueImage;
+  let copied = false;
   if (rescue) {
     try {
       await copyRescueImage(rescue, storage.dir, log);
+      copied = true;
     } catch (e) {
       problems.push(explain(e));
+    }
+  }
+  const c = getStorage(storage.name).config;
+  if (c.type === 'device' && c.boot) {
+    if (!rescue) problems.push(`storage ${storage.name} is to boot, but no rescue image is set (PUT /api/restore/medium)`);
+    else if (copied) {
+      try {
+        const sep = separation();
+        const r = sep ? await rootCall<BootBackupAnswer>(sep, 'boot-backup', [storage.name]) : bootBackupDisk(storage.name);
+        for (const n of r.notes) log(`storage ${storage.name}: ${n}`);
+      } catch (e) {
+        problems.push(`storage ${storage.name} was not made bootable: ${explain(e)}`);
+      }
     }
   }
   if (problems.length > 0) throw internal(problems.join('; '));

@@ -16,6 +16,7 @@
  *   POST /<vmid>/keep           {bwlimit?} → 202 {task}: live restore (task "live-restore")
  *   POST /clean                 delete stopped temporary guests nobody watches
  *   GET|PUT /medium             {image}: the rescue image each backup job copies to its storage
+ *   GET  /backup-mode           booted from a backup disk: its guests and their backups (backup-mode.ts)
  *
  * They live here and not in handlers/: a handler file is a CGI's entry, and
  * one bundled into another would answer too.
@@ -43,6 +44,7 @@ import { checkRestoreTarget } from './plan';
 import { parseBoot, parseBootCheckRun, parseKeep, parseLinks, parseMedium, parseRestore } from './requests';
 import { checkedRescueImage, jobBootCheck, parseBootCheck, readRestoreSettings, setJobBootCheck, setRescueImage } from './settings';
 import { findBackupNow } from './source';
+import { BACKUP_MODE_STORAGE, backupModeView } from './backup-mode';
 
 /** The backup id of the path ("local:101:20261125T220000Z"); 404 when it is none. */
 const backupIdOfPath = (ctx: ApiContext) => ({ idText: ctx.params.id!, id: parseBackupId(ctx.params.id!) });
@@ -172,6 +174,10 @@ export const RESTORE_ROUTES: ApiRoute[] = [
       if (g.pid === null) throw conflict(`guest ${g.vmid} is not running`);
       return new Reply(202, { task: startLiveRestore(g.vmid, speed, ctx.me.username) });
     },
+  },
+  {
+    method: 'GET', path: '/backup-mode', perm: 'authenticated',
+    handle: (ctx) => backupModeView((vmid) => ctx.can(`/vms/${vmid}`, 'VM.Backup') || ctx.can(`/storage/${BACKUP_MODE_STORAGE}`, 'Datastore.Audit')),
   },
   { method: 'GET', path: '/medium', perm: { path: '/storage', priv: 'Datastore.Audit' }, handle: () => ({ image: readRestoreSettings().rescueImage }) },
   {

@@ -13,6 +13,7 @@ import type { NodeRecord } from '../lib/separation';
 import { mountDevice, umountDevice, type MountedDevice } from '../backup/target';
 import { parseStorage } from '../backup/validate';
 import { asUser } from './trust';
+import { bootBackupDisk, prepareBackupDisk, type BackupDiskAnswer, type BootBackupAnswer } from '../restore/backup-disk';
 
 function deviceStorage(rec: NodeRecord, name: string) {
   const text = asUser(rec.cgi, () => {
@@ -32,6 +33,15 @@ function deviceStorage(rec: NodeRecord, name: string) {
   const c = parseStorage(name, stored as Record<string, unknown>);
   if (c.type !== 'device') throw conflict(`storage ${name} is a directory, not a device to mount`);
   return c;
+}
+
+export function prepareBackupDiskOf(rec: NodeRecord, name: string, disk: string): BackupDiskAnswer {
+  return prepareBackupDisk(name, deviceStorage(rec, name), disk);
+}
+
+export function bootBackupDiskOf(rec: NodeRecord, name: string): BootBackupAnswer {
+  deviceStorage(rec, name);
+  return bootBackupDisk(name);
 }
 
 export function mountBackup(rec: NodeRecord, name: string): Promise<MountedDevice> {

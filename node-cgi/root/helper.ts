@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { HttpError } from '../lib/errors';
 import { ROOT_REGISTRY } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
-import { mountBackup, umountBackup } from './backup';
+import { bootBackupDiskOf, mountBackup, prepareBackupDiskOf, umountBackup } from './backup';
 import { drbdOp } from './drbd';
 import { HELPER_PATH, startGuest, stopGuest } from './guest';
 import { parseRootCall, type RootCall } from './ops';
@@ -45,6 +45,10 @@ async function perform(call: RootCall, rec: NodeRecord): Promise<unknown> {
       return mountBackup(rec, call.storage);
     case 'umount-backup':
       return umountBackup(call.storage);
+    case 'prepare-backup-disk':
+      return prepareBackupDiskOf(rec, call.storage, call.disk);
+    case 'boot-backup':
+      return bootBackupDiskOf(rec, call.storage);
     case 'drbd':
       return drbdOp(rec, call.step, call.vmid, call.disk);
   }

@@ -11,6 +11,8 @@
  *   3f9c0a1b2c3d4e5f stop-guest 101               SIGTERM, then SIGKILL, to that QEMU; its taps removed
  *   3f9c0a1b2c3d4e5f mount-backup usb             the backup device of storage "usb" on its mount point
  *   3f9c0a1b2c3d4e5f umount-backup usb            and off it again
+ *   3f9c0a1b2c3d4e5f prepare-backup-disk usb sdb  blank disk sdb laid out to boot, its backup filesystem for "usb"
+ *   3f9c0a1b2c3d4e5f boot-backup usb              the mounted "usb" disk's boot partition brought to its rescue image
  *   3f9c0a1b2c3d4e5f drbd create 101 0            a step of guest 101's replicated disk 0 (root/drbd.ts)
  *
  * The node key names a node the root-side start registered (lib/paths.ts);
@@ -25,7 +27,7 @@
  */
 import { HttpError } from '../lib/errors';
 import { checkedVmid } from '../lib/validate';
-import { checkedStorageName } from '../backup/validate';
+import { checkedStorageName, DISK_NAME_RE } from '../backup/validate';
 import type { Accelerator } from '../vm';
 import { DISK_INDEX_MAX } from '../drbd/resource';
 import { DRBD_HELPER_STEPS, type DrbdHelperStep } from '../drbd/commands';
@@ -36,9 +38,11 @@ export type RootCall =
   | { key: string; op: 'stop-guest'; vmid: number }
   | { key: string; op: 'mount-backup'; storage: string }
   | { key: string; op: 'umount-backup'; storage: string }
+  | { key: string; op: 'prepare-backup-disk'; storage: string; disk: string }
+  | { key: string; op: 'boot-backup'; storage: string }
   | { key: string; op: 'drbd'; step: DrbdHelperStep; vmid: number; disk: number };
 
-export const ROOT_OPS = ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'drbd'] as const;
+export const ROOT_OPS = ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'prepare-backup-disk', 'boot-backup', 'drbd'] as const;
 
 /** Longest argv a call may have, in characters: the key, an operation and two short arguments. */
 const CALL_MAX_CHARS = 200;
@@ -80,8 +84,13 @@ export function parseRootCall(argv: readonly string[]): RootCall {
     case 'stop-guest':
       arity(op, args, ['VMID']);
       return { key, op, vmid: checked(() => checkedVmid(args[0])) };
+    case 'prepare-backup-disk':
+      arity(op, args, ['STORAGE', 'DISK']);
+      if (!DISK_NAME_RE.test(args[1]!)) throw refuse('the disk must be a whole disk\'s name such as sdb, vdc or nvme0n1');
+      return { key, op, storage: checked(() => checkedStorageName(args[0])), disk: args[1]! };
     case 'mount-backup':
     case 'umount-backup':
+    case 'boot-backup':
       arity(op, args, ['STORAGE']);
       return { key, op, storage: checked(() => checkedStorageName(args[0])) };
     case 'drbd': {

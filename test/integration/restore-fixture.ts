@@ -30,7 +30,7 @@
  *   7dfe: 55 aa
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { withQmp } from '../../node-cgi/qemu/qmp';
@@ -151,4 +151,24 @@ export async function guestWrite(qmp: string, drive: string, offset: number, siz
 /** Files the QEMU process `pid` holds open. */
 export function openFiles(pid: number): string[] {
   return sh(['ls', '-l', `/proc/${pid}/fd`]).out.split('\n').map((l) => l.split(' -> ')[1] ?? '').filter(Boolean);
+}
+
+/**
+ * What the set-up of a node booted from a backup disk leaves (build/image/
+ * node-setup.ts backupMode()), on a test node: the backups (here the
+ * node's own dump folder, bind-mounted) read-only at a mount point of
+ * their own, the directory storage "backupdisk" there, and
+ * run/ramvm/backup-mode.json. Returns the mount point (unmounted by the
+ * fixture's cleanups).
+ */
+export async function enterBackupMode(fx: NodeFixture): Promise<string> {
+  const mnt = join(fx.root, 'mnt-backup');
+  mkdirSync(mnt);
+  sh(['mount', '--bind', join(fx.root, 'var/lib/vz/dump'), mnt]);
+  fx.cleanups.push(() => sh(['umount', mnt], { allowFail: true }));
+  sh(['mount', '-o', 'remount,bind,ro', mnt]);
+  const st = await fx.admin.post('/api/storage', { name: 'backupdisk', type: 'dir', path: mnt, mountpoint: true });
+  if (st.status !== 201) throw new Error(`storage backupdisk: ${st.text}`);
+  writeFileSync(join(fx.root, 'run/ramvm/backup-mode.json'), JSON.stringify({ storage: 'backupdisk', device: '/dev/sda3', uuid: '0f3a4b2c-1d2e-4f50-8a9b-0c1d2e3f4a5b', mount: mnt, since: Date.now() }));
+  return mnt;
 }

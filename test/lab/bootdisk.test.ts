@@ -12,7 +12,13 @@
  *      rewrites the boot partition with this release (an update: /ram.log
  *      says from which to which).
  *   3. the data disk alone (no ISO, no -kernel): GRUB from the disk, the
- *      same node with its admin and guest.
+ *      same node with its admin and guest. A blank USB disk is plugged in,
+ *      laid out for a device storage that boots, and a job backs the guest
+ *      up onto it with this release's ISO as the rescue image.
+ *   4. the USB disk alone, a fresh node: GRUB from the USB disk, backup
+ *      mode (the console asks for the IP settings; Enter: DHCP), the guest
+ *      of the backup listed and run straight off it with its network
+ *      unplugged; the USB disk byte for byte as it was.
  *
  * Then a network boot: iPXE from QEMU's TFTP server, kernel + initrd and
  * the lab's parameters, RAM only.
@@ -20,7 +26,8 @@
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, type ImageBuild } from '../../build/image/image';
@@ -28,6 +35,15 @@ import { acquireLabLock, type LabLock } from '../../build/lab/lock';
 import { writeTftpDir } from '../../build/lab/lab';
 import { NodeVm, ensureSparseDisk, labAccel, type Accel, type NodeVmConfig } from '../../build/lab/node-vm';
 import { freePort, loginClient } from '../helpers/node';
+import { waitTask } from '../helpers/cluster';
+import { waitFor } from '../helpers/guest';
+
+/** SHA-256 of a (sparse, GiB-sized) disk file, streamed. */
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 
 /** Generous: TCG guests of other suites may share the machine's two cores. */
 const SERVE_TIMEOUT_MS = 360_000;
@@ -134,20 +150,104 @@ T('should rewrite the boot partition when a newer release boots, keeping admin a
   }
 });
 
+/** The node booted from its disk, left running for the backup disk's test. */
+let fromDisk: NodeVm | undefined;
+
 T('should boot the same node from the data disk alone', async () => {
-  const vm = await boot('boot3', { disk: true });
+  // With a USB controller: the next test plugs a USB disk in.
+  const vm = await boot('boot3', { disk: true }, { usb: {} });
+  fromDisk = vm;
+  await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+  const serial = vm.serialLog();
+  assert.match(serial, new RegExp(`ramvm ${image.release} from this disk`), 'GRUB of the disk shows its menu');
+  assert.match(serial, /kernel command line: .*ramvm\.node=ramvm-727705 .*ramvm\.sysdisk=1/);
+  assert.match(serial, new RegExp(`system on disk /dev/vda: release ${image.release}, up to date`));
+  assert.match(serial, /users kept from the data disk/);
+  const api = await loginClient(vm.url, 'admin', PASSWORD);
+  assert.equal((await api.get('/api/vm')).json.data.map((g: { name: string }) => g.name), ['ondisk']);
+});
+
+/** The blank USB disk a backup job makes bootable: big enough for the boot partitions and a 1 GiB backup filesystem. */
+const USB_DISK_GIB = 2;
+const USB_LABEL = 'RVBACKUP';
+
+T('should take a backup onto a USB disk that then boots a fresh node in backup mode, running the guest off it and writing nothing', async () => {
+  const vm = fromDisk;
+  if (!vm) throw new Error('the node booted from its disk did not start');
+  const usb = join(dir, 'usb.img');
+  let vmid: number;
+  let backupTask: string;
   try {
-    await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
-    const serial = vm.serialLog();
-    assert.match(serial, new RegExp(`ramvm ${image.release} from this disk`), 'GRUB of the disk shows its menu');
-    assert.match(serial, /kernel command line: .*ramvm\.node=ramvm-727705 .*ramvm\.sysdisk=1/);
-    assert.match(serial, new RegExp(`system on disk /dev/vda: release ${image.release}, up to date`));
-    assert.match(serial, /users kept from the data disk/);
     const api = await loginClient(vm.url, 'admin', PASSWORD);
-    assert.equal((await api.get('/api/vm')).json.data.map((g: { name: string }) => g.name), ['ondisk']);
+    vmid = (await api.get('/api/vm')).json.data[0].vmid;
+    // A blank USB disk plugged in; a device storage that boots; the disk laid out for it.
+    ensureSparseDisk(usb, USB_DISK_GIB);
+    await vm.plugUsbDisk(usb);
+    const st = await api.post('/api/storage', { name: 'usb', type: 'device', label: USB_LABEL, boot: true });
+    assert.is(st.status, 201, st.text);
+    const laid = await waitFor('the USB disk as sda', async () => {
+      const r = await api.post('/api/storage/usb/disk', { device: 'sda' });
+      return r.status === 404 ? null : r;
+    }, 60_000, 1000);
+    assert.is(laid.status, 201, laid.text);
+    assert.match(laid.json.data.notes.join('\n'), new RegExp(`/dev/sda3: ext4 labelled ${USB_LABEL}`));
+    // Never over a disk with something on it.
+    const again = await api.post('/api/storage/usb/disk', { device: 'sda' });
+    assert.is(again.status, 409, again.text);
+    assert.match(again.json.error.message, /sda is not blank/);
+    // This release's ISO as the rescue image; a job backs the guest up onto the disk.
+    const up = await api.request('PUT', '/api/iso/ramvm-rescue.iso', { body: readFileSync(image.iso!) });
+    assert.is(up.status, 201, up.text);
+    assert.is((await api.put('/api/restore/medium', { image: 'ramvm-rescue.iso' })).status, 200);
+    const job = await api.post('/api/backup/jobs', { id: 'tousb', storage: 'usb', vmids: [vmid], mode: 'snapshot', compress: 'none', enabled: false });
+    assert.is(job.status, 201, job.text);
+    const run = await api.post('/api/backup/jobs/tousb/run');
+    assert.is(run.status, 202, run.text);
+    backupTask = run.json.data.task;
+    const done = await waitTask(api, backupTask, SERVE_TIMEOUT_MS);
+    const log = (await api.get(`/api/task/${backupTask}/log`)).json.data.lines.join('\n');
+    assert.is(done.status, 'ok', `${done.message}\n${log}`);
+    assert.match(log, /rescue image ramvm-rescue\.iso copied to the storage/);
+    assert.match(log, new RegExp(`boot partition /dev/sda1: release \\(none\\) → ${image.release} from rescue image ramvm-rescue\\.iso: .*ramvm\\.backup=[0-9a-f-]+\\).*; /dev/sda3 untouched`));
   } finally {
     await vm.stop();
   }
+  const before = await sha256File(usb);
+
+  // A fresh node: the USB disk alone, no data disk.
+  const fresh = await boot('backupmode', { usb: true }, { dataDisk: undefined, usb: { disk: usb }, name: 'fresh', index: 7 });
+  try {
+    await fresh.waitSerial(/backup mode, disk usb/, SERVE_TIMEOUT_MS);
+    // The console asks only for the IP settings: Enter takes DHCP.
+    await fresh.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): /, SERVE_TIMEOUT_MS);
+    await fresh.typeSerial(['\r']);
+    await fresh.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
+    const serial = fresh.serialLog();
+    assert.match(serial, /kernel command line: .*ramvm\.backup=[0-9a-f-]+ ramvm\.ip=ask/);
+    assert.match(serial, new RegExp(`backup mode: /dev/sda3 \\(disk /dev/sda\\) mounted read-only at /mnt/backup as storage backupdisk: backups of 1 guest \\(${vmid}\\); settings stay in RAM`));
+    assert.match(serial, /data disk: none \(ramonly/);
+
+    const api = await loginClient(fresh.url, 'admin', PASSWORD);
+    const mode = (await api.get('/api/restore/backup-mode')).json.data;
+    assert.is(mode.active, true);
+    assert.is(mode.readOnly, true);
+    assert.equal(mode.guests.map((g: { vmid: number; name: string }) => [g.vmid, g.name]), [[vmid, 'ondisk']]);
+    assert.match(mode.guests[0].warning, /starts with its network unplugged: a copy has the IP address and MAC/);
+    const id = mode.guests[0].backups[0].id;
+    assert.match(id, new RegExp(`^backupdisk:${vmid}:`));
+
+    const booted = await api.post(`/api/backup/${encodeURIComponent(id)}/boot`, {});
+    assert.is(booted.status, 200, booted.text);
+    assert.match(booted.json.data.warnings.join('\n'), /network disconnected: net0 starts with the link down/);
+    const guest = await waitFor('the guest from the backup running', async () => {
+      const r = await api.get(`/api/vm/${booted.json.data.vmid}`);
+      return r.json.data?.status === 'running' ? r.json.data : null;
+    }, 60_000, 500);
+    assert.is(guest.nics[0].linkDown, true);
+  } finally {
+    await fresh.stop();
+  }
+  assert.is(await sha256File(usb), before, 'backup mode wrote nothing to the USB disk');
 });
 
 T('should boot over the network: iPXE, QEMU\'s TFTP server, kernel + initrd + the lab\'s parameters', async () => {

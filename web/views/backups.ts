@@ -30,6 +30,7 @@ import BackupJobsView from './backups/jobs';
 import { RestoreActions } from './backups/restore';
 import { backupColumns, guestLabel, VerifiedBadge } from './backups/actions';
 import { BackupNow } from './backups/now';
+import { BackupMode } from './backups/backup-mode';
 import type { ViewProps } from './props';
 
 /** How often alerts are read again (besides whenever a backup task ends). */
@@ -160,6 +161,7 @@ function BackupsHome({ me }: { me: Me }) {
   const { running, ended } = useBackupsDone();
   return html`<h1>${t('backup.title')}</h1>
     <${BackupTabs} current="list" />
+    <${BackupMode} me=${me} />
     <${Alerts} me=${me} ended=${ended} />
     <${Running} running=${running} />
     <section class="card" aria-labelledby="backup-now">

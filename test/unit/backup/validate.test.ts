@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
-import { checkedMail, parseJob, parseStorage } from '../../../node-cgi/backup/validate';
+import { checkedMail, parseBackupDisk, parseJob, parseStorage } from '../../../node-cgi/backup/validate';
 import { defaultMailFrom } from '../../../node-cgi/backup/config';
 
 function fails(fn: () => unknown, field: string): void {
@@ -56,6 +56,8 @@ const badStorages: [string, string, Record<string, unknown>, string][] = [
   ['a path in /dev', 'x', { type: 'dir', path: '/dev/shm/x' }, 'path'],
   ['a field of the other type (options on a folder)', 'x', { type: 'dir', path: '/mnt/x', options: 'noatime' }, 'options'],
   ['an unknown field', 'x', { type: 'device', label: 'B', lable: 'C' }, 'lable'],
+  ['boot that is not a boolean', 'x', { type: 'device', label: 'B', boot: 'yes' }, 'boot'],
+  ['boot on a folder (no disk of its own to boot)', 'x', { type: 'dir', path: '/mnt/x', boot: true }, 'boot'],
   ['a storage name with a slash', '../etc', { type: 'dir', path: '/mnt/x' }, 'name'],
   ['a storage name starting with a dash', '-x', { type: 'dir', path: '/mnt/x' }, 'name'],
 ];
@@ -70,7 +72,31 @@ S('should take the mount options a backup disk needs', () => {
   const opts = 'noatime,errors=remount-ro,iocharset=utf8,compress=zstd,commit=60';
   assert.equal(parseStorage('usb', { type: 'device', label: 'B', options: opts }), { type: 'device', label: 'B', options: opts });
 });
+S('should keep boot on a device storage, and leave it out when false', () => {
+  assert.equal(parseStorage('usb', { type: 'device', label: 'B', boot: true }), { type: 'device', label: 'B', boot: true });
+  assert.equal(parseStorage('usb', { type: 'device', label: 'B', boot: false }), { type: 'device', label: 'B' });
+});
 S.run();
+
+const K = suite('parseBackupDisk');
+K('should take a whole disk by its kernel name or its /dev path', () => {
+  assert.is(parseBackupDisk({ device: 'sdb' }), 'sdb');
+  assert.is(parseBackupDisk({ device: '/dev/sdc' }), 'sdc');
+  assert.is(parseBackupDisk({ device: 'nvme1n1' }), 'nvme1n1');
+  assert.is(parseBackupDisk({ device: 'vdaa' }), 'vdaa');
+});
+const badDisks: [string, Record<string, unknown>, string][] = [
+  ['no device', {}, 'device'],
+  ['a partition (the backup filesystem goes on partition 3)', { device: 'sdb1' }, 'device'],
+  ['a path elsewhere', { device: '/tmp/disk.img' }, 'device'],
+  ['a path that climbs', { device: '/dev/../etc/sdb' }, 'device'],
+  ['a loop device', { device: 'loop0' }, 'device'],
+  ['a device mapper node', { device: 'dm-0' }, 'device'],
+  ['a number', { device: 1 }, 'device'],
+  ['an unknown field', { device: 'sdb', force: true }, 'force'],
+];
+for (const [why, body, field] of badDisks) K(`should refuse ${why}`, () => fails(() => parseBackupDisk(body), field));
+K.run();
 
 const J = suite('parseJob');
 const d = { node: 'pve1', now: 1_000, newId: () => 'job-abc123' };

@@ -141,3 +141,28 @@ Y('should reject other values and say what it takes', () => {
   assert.equal(r.errors, ['ramvm.sysdisk=yes: expected 1 (the system on the data disk) or 0 (not)']);
 });
 Y.run();
+
+const B = suite('parseBootParams ramvm.backup');
+B('should read the backup filesystem\'s UUID and keep everything in RAM', () => {
+  const r = parseBootParams('quiet ramvm.backup=0f3a4b2c-1d2e-4f50-8a9b-0c1d2e3f4a5b ramvm.ip=ask');
+  assert.equal(r.errors, []);
+  assert.is(r.params.backup, '0f3a4b2c-1d2e-4f50-8a9b-0c1d2e3f4a5b');
+  assert.is(r.params.ramonly, true);
+  assert.is(r.params.askIp, true);
+});
+B('should drop a data disk and the system on disk, saying why: backup mode writes no disk', () => {
+  const r = parseBootParams('datadisk=/dev/vda ramvm.sysdisk=1 ramvm.backup=1A2B-3C4D');
+  assert.is(r.params.backup, '1A2B-3C4D');
+  assert.is(r.params.datadisk, undefined);
+  assert.is(r.params.sysdisk, undefined);
+  assert.equal(r.errors, ['datadisk=/dev/vda: ignored, backup mode keeps everything in RAM', 'ramvm.sysdisk=1: ignored, backup mode writes no disk']);
+});
+B('should refuse what is not a filesystem UUID', () => {
+  for (const v of ['ramvm.backup', 'ramvm.backup=/dev/sda3', 'ramvm.backup=LABEL=BACKUP1', 'ramvm.backup=0f3a4b2c']) {
+    const r = parseBootParams(v);
+    assert.is(r.params.backup, undefined, v);
+    assert.is(r.params.ramonly, false, v);
+    assert.equal(r.errors, [`${v}: expected the UUID of the backup filesystem, as blkid shows it`]);
+  }
+});
+B.run();

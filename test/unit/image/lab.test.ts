@@ -72,6 +72,19 @@ Q('should hand the password over fw_cfg from a file, not on the command line', (
 Q('should attach the data disk as raw virtio', () => {
   assert.match(after(nodeQemuArgs(base), '-drive')[0]!, /^file=\/l\/node1\/data.img,format=raw,if=virtio/);
 });
+Q('should boot a USB disk alone on an xHCI controller, with nothing else to boot', () => {
+  const a = nodeQemuArgs({ ...base, boot: { usb: true }, dataDisk: undefined, usb: { disk: '/l/usb.img' } });
+  assert.equal(after(a, '-drive'), ['if=none,id=usbdisk,file=/l/usb.img,format=raw,cache=writeback']);
+  assert.ok(after(a, '-device').includes('qemu-xhci,id=xhci'));
+  assert.ok(after(a, '-device').includes('usb-storage,bus=xhci.0,drive=usbdisk,id=usbdisk,bootindex=0'));
+  assert.equal([after(a, '-boot'), after(a, '-kernel'), after(a, '-append')], [[], [], []]);
+});
+Q('should give a controller alone for a USB disk plugged in later, and refuse a USB boot without a disk', () => {
+  const a = nodeQemuArgs({ ...base, usb: {} });
+  assert.ok(after(a, '-device').includes('qemu-xhci,id=xhci'));
+  assert.not.ok(a.join(' ').includes('usb-storage'));
+  assert.throws(() => nodeQemuArgs({ ...base, boot: { usb: true } }), /node node1: boot usb needs a USB disk/);
+});
 Q('should add the virtio console of the lab shell only with ramvm.shell', () => {
   assert.ok(after(nodeQemuArgs(base), '-device').includes('virtconsole,chardev=shell,name=ramvm.shell'));
   assert.not.ok(nodeQemuArgs({ ...base, shell: false }).join(' ').includes('virtconsole'));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { parseBootParams } from '../../../build/image/boot-params';
 import {
-  BOOT_LABEL, GPT_TYPES, bootCode, gptWrites, guidBytes, parseProbe, partitionPath, releaseName, sysdiskGrubConfig,
+  BOOT_LABEL, GPT_TYPES, backupDiskGrubConfig, backupDiskVerdict, bootCode, gptWrites, guidBytes, parseProbe, partitionPath, releaseName, sysdiskGrubConfig,
   sysdiskLayout, sysdiskParams, sysdiskVerdict,
 } from '../../../build/image/sysdisk';
 
@@ -179,6 +179,46 @@ F('should boot the partition\'s kernel and initrd with the node\'s parameters, o
   assert.match(cfg, /RAM only[\s\S]*ramonly$/m);
 });
 F.run();
+
+const UUID = '0f3a4b2c-1d2e-4f50-8a9b-0c1d2e3f4a5b';
+const K = suite('backupDiskGrubConfig');
+K('should boot backup mode: the backup filesystem by UUID, the console asking for the IP settings', () => {
+  const cfg = backupDiskGrubConfig(UUID, '0.1.0-abc', 'usb');
+  assert.match(cfg, /^# ramvm 0\.1\.0-abc, written by a backup job/);
+  assert.match(cfg, /^serial --unit=0 --speed=115200$/m);
+  assert.match(cfg, /^menuentry 'ramvm 0\.1\.0-abc backup mode, disk usb' \{$/m);
+  assert.match(cfg, new RegExp(`^ {2}linux /vmlinuz quiet panic=10 console=tty0 console=ttyS0,115200 ramvm\\.backup=${UUID} ramvm\\.ip=ask$`, 'm'));
+  assert.match(cfg, new RegExp(`^ {2}linux /vmlinuz .* ramvm\\.backup=${UUID} ramvm\\.ip=ask ramvm\\.shell$`, 'm'));
+  assert.is((cfg.match(/^menuentry /gm) ?? []).length, 2);
+  assert.not.match(cfg, /datadisk|sysdisk/);
+});
+K('should give the kernel parameters that the node reads back as backup mode', () => {
+  const line = /^ {2}linux \/vmlinuz (.*)$/m.exec(backupDiskGrubConfig(UUID, 'r', 'usb'))![1]!;
+  const p = parseBootParams(line);
+  assert.equal(p.errors, []);
+  assert.is(p.params.backup, UUID);
+  assert.is(p.params.ramonly, true);
+  assert.is(p.params.askIp, true);
+});
+K('should refuse what is not a UUID and keep quotes out of the menu', () => {
+  assert.throws(() => backupDiskGrubConfig('x\nmenuentry', 'r', 'usb'), /not a filesystem UUID: x/);
+  const entries = backupDiskGrubConfig(UUID, "0.1'x", "u'sb").split('\n').filter((l) => l.startsWith('menuentry'));
+  assert.equal(entries.map((l) => (l.match(/'/g) ?? []).length), [2, 2]);
+});
+K.run();
+
+const W = suite('backupDiskVerdict');
+W('should take partition 3 of a GPT disk whose partition 1 is ramvm-boot', () => {
+  assert.equal(backupDiskVerdict('/dev/sdb3', 3, 'gpt', BOOT_LABEL), { ok: true });
+});
+W('should say why any other backup filesystem cannot boot', () => {
+  assert.equal(backupDiskVerdict('/dev/sdb', null, null, null), { ok: false, why: '/dev/sdb is a whole disk, not a partition: no room for a boot partition' });
+  const not = /is not partition 3 of a GPT disk whose partition 1 is labelled ramvm-boot/;
+  assert.match((backupDiskVerdict('/dev/sdb1', 1, 'gpt', BOOT_LABEL) as { why: string }).why, not);
+  assert.match((backupDiskVerdict('/dev/sdb3', 3, 'dos', BOOT_LABEL) as { why: string }).why, not);
+  assert.match((backupDiskVerdict('/dev/sdb3', 3, 'gpt', 'EFI') as { why: string }).why, not);
+});
+W.run();
 
 const N = suite('releaseName');
 N('should name the version and a hash of the contents, changing with them', () => {

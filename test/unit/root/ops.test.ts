@@ -33,7 +33,10 @@ P('should take each operation of the allow-list with its checked arguments', () 
   assert.equal(parseRootCall([KEY, 'umount-backup', 'usb-2.disk']), { key: KEY, op: 'umount-backup', storage: 'usb-2.disk' });
   assert.equal(parseRootCall([KEY, 'drbd', 'create', '101', '0']), { key: KEY, op: 'drbd', step: 'create', vmid: 101, disk: 0 });
   assert.equal(parseRootCall([KEY, 'drbd', 'discard', '101', '29']), { key: KEY, op: 'drbd', step: 'discard', vmid: 101, disk: 29 });
-  assert.equal([...ROOT_OPS], ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'drbd']);
+  assert.equal(parseRootCall([KEY, 'prepare-backup-disk', 'usb', 'sdb']), { key: KEY, op: 'prepare-backup-disk', storage: 'usb', disk: 'sdb' });
+  assert.equal(parseRootCall([KEY, 'prepare-backup-disk', 'usb', 'nvme0n1']), { key: KEY, op: 'prepare-backup-disk', storage: 'usb', disk: 'nvme0n1' });
+  assert.equal(parseRootCall([KEY, 'boot-backup', 'usb']), { key: KEY, op: 'boot-backup', storage: 'usb' });
+  assert.equal([...ROOT_OPS], ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'prepare-backup-disk', 'boot-backup', 'drbd']);
 });
 
 // [why, argv, the reason the refusal gives]
@@ -70,6 +73,13 @@ const BAD: [string, string[], RegExp][] = [
   ['a storage that is an option', [KEY, 'umount-backup', '-l'], /storage: may contain only letters/],
   ['a storage name too long', [KEY, 'mount-backup', 'a'.repeat(33)], /storage: must be at most 32 characters/],
   ['two storages', [KEY, 'mount-backup', 'a', 'b'], /mount-backup takes STORAGE, not 2 arguments/],
+  ['a disk that is a path', [KEY, 'prepare-backup-disk', 'usb', '/dev/sdb'], /disk must be a whole disk's name such as sdb/],
+  ['a disk that is a partition', [KEY, 'prepare-backup-disk', 'usb', 'sdb1'], /disk must be a whole disk's name/],
+  ['a disk that climbs', [KEY, 'prepare-backup-disk', 'usb', '../sda'], /disk must be a whole disk's name/],
+  ['a loop device as the disk', [KEY, 'prepare-backup-disk', 'usb', 'loop0'], /disk must be a whole disk's name/],
+  ['a backup disk without the disk', [KEY, 'prepare-backup-disk', 'usb'], /prepare-backup-disk takes STORAGE DISK, not 1 argument/],
+  ['a storage that is a path to boot', [KEY, 'boot-backup', '/dev/sdb3'], /storage: may contain only letters/],
+  ['boot-backup with a rescue image named', [KEY, 'boot-backup', 'usb', 'rescue.iso'], /boot-backup takes STORAGE, not 2 arguments/],
   ['an empty argument', [KEY, 'stop-guest', ''], /non-empty and printable/],
   ['a newline (a second log line)', [KEY, 'stop-guest', '101\nforged'], /non-empty and printable/],
   ['a NUL byte', [KEY, 'mount-backup', 'usb\0x'], /non-empty and printable/],
