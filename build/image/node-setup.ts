@@ -30,7 +30,7 @@ import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSyn
 import { basename, dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
-import { askedNetworkPlan, consoleEnv, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
+import { adminLine, askedNetworkPlan, consoleEnv, RAM_SETTINGS_LINE, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeAddress, fillNodeName } from './layout';
 import { PREPARED_DIR, parsePreparedNode, preparedJoinToken, withPrepared, FORM_PERCENT, type PreparedNode } from './prepared';
 import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
@@ -383,6 +383,7 @@ function main(): void {
   network(params, node, found.names);
   progress(50);
   const disk = dataDisk(params);
+  if (!disk) appendFileSync('/run/ramvm-console.env', RAM_SETTINGS_LINE);
   keepSystemOnDisk(disk, params, node, io);
 
   progress(65);
@@ -550,9 +551,13 @@ function status(): void {
   process.env.RAMVM_ROOT = '/';
   const a = readAccess();
   const admins = a.acl.acl.filter((e) => e.path === '/' && e.role === 'Administrator' && e.user && a.users.users[e.user]?.enabled).map((e) => e.user!);
-  process.stdout.write(admins.length
-    ? `administrator: ${admins.join(', ')} (its password was set at the first boot of this data disk)\n`
-    : 'no administrator on /: boot the rescue entry (a root shell) and set one up with "ramvm passwd admin"\n');
+  let inRam = false;
+  try {
+    inRam = readFileSync('/run/ramvm-console.env', 'utf8').includes(RAM_SETTINGS_LINE);
+  } catch {
+    /* a set-up that wrote no console env: a data disk's node of an older image */
+  }
+  process.stdout.write(adminLine(admins, !inRam));
 }
 
 

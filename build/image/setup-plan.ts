@@ -169,6 +169,21 @@ export function bootEnv(p: BootParams, node: string): string {
  * whether the address came from the command line, and whether it was
  * ramvm.ip=ask (no DHCP on vmbr0 yet, a longer wait for an answer).
  */
+/**
+ * The console's line about the administrator: who, and where the password
+ * came from: the first boot of the data disk, or this boot when the node
+ * keeps its settings in RAM (ramonly, backup mode), whose set-up printed it
+ * once on this console.
+ */
+export function adminLine(admins: readonly string[], settingsOnDisk: boolean): string {
+  if (admins.length === 0) return 'no administrator on /: boot the rescue entry (a root shell) and set one up with "ramvm passwd admin"\n';
+  const where = settingsOnDisk ? 'its password was set at the first boot of this data disk' : 'settings in RAM: its password was made at this boot and shown once above';
+  return `administrator: ${admins.join(', ')} (${where})\n`;
+}
+
+/** The console env's line saying the settings live in RAM (no data disk), appended once the set-up knows. */
+export const RAM_SETTINGS_LINE = 'RAMVM_SETTINGS_IN_RAM=1\n';
+
 export function consoleEnv(p: BootParams): string {
   return `RAMVM_IP_STATIC=${p.ip ? 1 : 0}\nRAMVM_IP_ASK=${p.askIp ? 1 : 0}\n`;
 }

@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { parseBootParams } from '../../../build/image/boot-params';
-import { askedNetworkPlan, consoleEnv, batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
+import { adminLine, askedNetworkPlan, consoleEnv, RAM_SETTINGS_LINE, batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
 
 const params = (cmdline: string) => parseBootParams(cmdline).params;
 const argvs = (steps: { argv: string[] }[]) => steps.map((s) => s.argv.join(' '));
@@ -170,3 +170,19 @@ NA('should hold DHCP on vmbr0 back until the console has asked, and still ask on
   assert.equal(networkPlan(params('ramvm.ip=ask'), ['eth0', 'eth1']).dhcp, ['eth1']);
 });
 NA.run();
+
+const AL = suite('adminLine');
+AL('should say a data disk\'s administrator got its password at that disk\'s first boot', () => {
+  assert.is(adminLine(['admin'], true), 'administrator: admin (its password was set at the first boot of this data disk)\n');
+});
+AL('should say, on a node whose settings live in RAM (ramonly, backup mode), that the password was made at this boot', () => {
+  assert.is(adminLine(['admin', 'ops'], false), 'administrator: admin, ops (settings in RAM: its password was made at this boot and shown once above)\n');
+});
+AL('should tell how to make one when there is none', () => {
+  assert.match(adminLine([], true), /^no administrator on \/: boot the rescue entry/);
+});
+AL('should mark RAM settings with a line of its own, never one consoleEnv writes', () => {
+  assert.is(RAM_SETTINGS_LINE, 'RAMVM_SETTINGS_IN_RAM=1\n');
+  assert.not.ok(consoleEnv(params('ramvm.ip=ask')).includes(RAM_SETTINGS_LINE));
+});
+AL.run();
