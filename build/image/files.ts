@@ -107,8 +107,12 @@ export const NODE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 export const NODE_LIGHTTPD_ERRORLOG = '/var/log/lighttpd-error.log';
 /** Where a node's lighttpd config lies: root's, in RAM, read by root at every (re)start (rootfs/etc/inittab). */
 export const NODE_LIGHTTPD_CONF = '/etc/lighttpd/ramvm.conf';
-/** Port of the web UI and API on a node. */
+/** Port of the web UI and API on a node (HTTPS, with the node's own certificate). */
 export const NODE_PORT = 8006;
+/** Port of the node-to-node cluster socket (HTTPS), where a node's peers look for it. */
+export const NODE_CLUSTER_PORT = NODE_PORT + 1;
+/** Plain HTTP on a node: only a redirect to the UI over HTTPS, for an address typed into a browser. */
+export const NODE_HTTP_PORT = 80;
 
 /** Merged /usr, as Debian 12: these top-level names are symlinks into /usr. */
 export const USR_MERGE_LINKS: Readonly<Record<string, string>> = {

@@ -21,7 +21,7 @@ import { build } from 'esbuild';
 import { buildCommand, DIST, ROOT } from '../build';
 import { lighttpdConfig } from '../server';
 import { writeCpio, type CpioSource } from './cpio';
-import { HOST_FILES, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
+import { HOST_FILES, NODE_CLUSTER_PORT, NODE_HTTP_PORT, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
 import { CGI_USER, sudoersFile, sudoersText } from '../../node-cgi/root/setup';
 import {
   GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf, preparedGrubEntries,
@@ -251,12 +251,17 @@ function stageModules(s: Stage, k: { dir: string; version: string }): void {
 }
 
 /**
- * The node's lighttpd config template (HTTP; HTTPS for the kiosk variant):
- * either way lighttpd becomes the node's user (server.username) after it
- * bound its port, and logs where that user may write.
+ * The node's lighttpd config template: the UI over HTTPS with the node's
+ * certificate (made by `ramvm init` on the first boot of a data disk and
+ * kept there), the cluster socket of its own, and plain HTTP on port 80
+ * only redirecting to the UI. lighttpd binds its ports as root, then becomes
+ * the node's user (server.username) and logs where that user may write.
  */
-export function nodeLighttpdTemplate(o: { https: boolean }): string {
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG, ...(o.https ? { https: true } : {}) });
+export function nodeLighttpdTemplate(): string {
+  const hostConf = lighttpdConfig({
+    root: '/', listen: '0.0.0.0', port: NODE_PORT, https: true, clusterPort: NODE_CLUSTER_PORT, httpRedirectPort: NODE_HTTP_PORT,
+    node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG,
+  });
   return nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' });
 }
 
@@ -271,7 +276,7 @@ async function stageRamvm(s: Stage): Promise<void> {
     entryPoints: [join(__dirname, 'node-setup.ts')], outfile: setup, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     minify: true, legalComments: 'none', logLevel: 'warning',
   });
-  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdTemplate({ https: false }));
+  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdTemplate());
   // The node's user may run the root helper, nothing else (node-cgi/root/setup.ts).
   s.write(sudoersFile(NODE_ROOT_HELPER.helper), sudoersText({ ...NODE_ROOT_HELPER, cgi: { user: CGI_USER } }), 0o440);
 }

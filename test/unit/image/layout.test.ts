@@ -1,6 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { lighttpdConfig } from '../../../build/server';
+import { nodeLighttpdTemplate } from '../../../build/image/image';
 import { DIST } from '../../../build/build';
 import {
   GRUB_ENTRIES, ISO_GOAL_BYTES, ISO_LIMIT_BYTES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, fillNodeName, grubConfig, imageSizeReport, kernelPackage,
@@ -50,6 +51,14 @@ L('should map the build paths of the real config to the node paths', () => {
   assert.match(conf, /server.errorlog = "\/var\/log\/lighttpd-error.log"/);
   assert.match(conf, /server.username = "ramvm"\nserver.groupname = "ramvm"/);
   assert.not.ok(conf.includes(DIST + '/'), 'no build path left');
+});
+L('should make the node image\'s template HTTPS on 8006, the cluster on 8007 and plain HTTP on 80 a redirect only', () => {
+  const conf = nodeLighttpdTemplate();
+  assert.match(conf, /^server\.port = 8006$/m);
+  assert.match(conf, /^ssl\.engine = "enable"\nssl\.pemfile = "\/etc\/ramvm\/priv\/node\.pem"$/m);
+  assert.match(conf, /\$SERVER\["socket"\] == "0\.0\.0\.0:8007" \{\n  ssl\.engine = "enable"/);
+  assert.match(conf, /\$SERVER\["socket"\] == "0\.0\.0\.0:80" \{\n  ssl\.engine = "disable"/);
+  assert.ok(conf.includes('url.redirect = ( "^/(.*)$" => "https://%1:8006/$1" )'), conf.slice(-600));
 });
 L('should fail when a build path it expects is not in the config', () => {
   assert.throws(() => nodeLighttpdConfig('server.port = 8006\n', host), /expected/);
