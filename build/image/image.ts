@@ -24,7 +24,7 @@ import { writeCpio, type CpioSource } from './cpio';
 import { HOST_FILES, NODE_CLUSTER_PORT, NODE_HTTP_PORT, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
 import { CGI_USER, sudoersFile, sudoersText } from '../../node-cgi/root/setup';
 import {
-  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf, preparedGrubEntries,
+  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, grubMkrescueArgs, partSquashfsOpts, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf, preparedGrubEntries,
   type GrubEntry, type ImageSizeRow, type IsoBudget, type PartName,
 } from './layout';
 import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
@@ -43,8 +43,6 @@ export interface ImageFiles {
   iso?: string;
 }
 
-/** Squashfs options: zstd at its strongest with 1 MiB blocks (unpacking is cheap, bytes are not). */
-const MKSQUASHFS_OPTS = ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-noappend', '-all-root', '-no-progress', '-quiet'];
 
 export function sh(argv: string[], opts: SpawnSyncOptions = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
@@ -282,7 +280,7 @@ async function stageRamvm(s: Stage): Promise<void> {
 }
 
 /** A content hash of a staged tree: paths, modes, link targets and bytes. */
-export function treeHash(dir: string, opts: readonly string[] = MKSQUASHFS_OPTS): string {
+export function treeHash(dir: string, opts: readonly string[]): string {
   const h = createHash('sha256');
   h.update(opts.join(' '));
   const walk = (d: string) => {
@@ -300,7 +298,7 @@ export function treeHash(dir: string, opts: readonly string[] = MKSQUASHFS_OPTS)
 }
 
 /** A part's squashfs, built or taken from the cache; and its unpacked size. */
-export function squash(name: string, dir: string, opts: readonly string[] = MKSQUASHFS_OPTS, hash = treeHash(dir, opts)): { file: string; raw: number; cached: boolean } {
+export function squash(name: string, dir: string, opts: readonly string[], hash = treeHash(dir, opts)): { file: string; raw: number; cached: boolean } {
   const sfsDir = join(CACHE, 'sfs');
   mkdirSync(sfsDir, { recursive: true });
   const file = join(sfsDir, `${name}-${hash}.sfs`);
@@ -377,10 +375,10 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
   await stageRamvm(s);
   const sysdiskBytes = stageSysdisk(s);
   // The release names what is in the image: the parts (ramvm's before this file), the kernel.
-  const hashes = Object.fromEntries(PARTS.map((p) => [p, treeHash(s.dirs[p])])) as Record<PartName, string>;
+  const hashes = Object.fromEntries(PARTS.map((p) => [p, treeHash(s.dirs[p], partSquashfsOpts(p))])) as Record<PartName, string>;
   const release = releaseName(packageVersion(), [k.version, ...PARTS.map((p) => hashes[p])]);
   s.write(NODE_RELEASE, release + '\n');
-  hashes.ramvm = treeHash(s.dirs.ramvm);
+  hashes.ramvm = treeHash(s.dirs.ramvm, partSquashfsOpts('ramvm'));
   done();
 
   const rows: ImageSizeRow[] = [];
@@ -395,7 +393,7 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
   const earlyRaw = earlyArchive(k, early);
   rows.push({ name: 'initrd: early (busybox, /init, 3 modules)', bytes: statSync(early).size, rawBytes: earlyRaw });
 
-  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], MKSQUASHFS_OPTS, hashes[p]) }));
+  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], partSquashfsOpts(p), hashes[p]) }));
   for (const p of sfs) rows.push({ name: `initrd: ${p.name}.sfs`, bytes: statSync(p.file).size, rawBytes: p.raw, ...(p.cached ? { note: 'cached' } : {}) });
 
   done = step('writing initrd.img');
@@ -443,7 +441,7 @@ export function makeIso(kernelFile: string, initrd: string, iso: string, entries
   writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', entries));
   // A node that puts the system on its disks copies kernel and initrd from a medium of its own release.
   if (release !== undefined) writeFileSync(join(isoDir, 'boot', RELEASE_FILE), release + '\n');
-  sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+  sh(grubMkrescueArgs(isoDir, iso + '.tmp'));
   renameSync(iso + '.tmp', iso);
   rmSync(isoDir, { recursive: true, force: true });
   return iso;
@@ -521,7 +519,7 @@ export function buildPreparedImages(c: ClusterImageArgs, base: ImageBuild, outDi
         copyFileSync(cpio, join(isoDir, 'boot/prepared.cpio'));
         writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img /boot/prepared.cpio', preparedGrubEntries(node)));
         const iso = join(outDir, preparedIsoName(c.cluster, n.name));
-        sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+        sh(grubMkrescueArgs(isoDir, iso + '.tmp'));
         chmodSync(iso + '.tmp', 0o600);
         renameSync(iso + '.tmp', iso);
         files.iso = iso;

@@ -5,7 +5,7 @@ import { nodeLighttpdTemplate } from '../../../build/image/image';
 import { DIST } from '../../../build/build';
 import {
   GRUB_ENTRIES, ISO_GOAL_BYTES, ISO_LIMIT_BYTES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, fillNodeName, grubConfig, imageSizeReport, kernelPackage,
-  nodeLighttpdConfig, partOf, fillNodeAddress, preparedGrubEntries,
+  nodeLighttpdConfig, partOf, fillNodeAddress, preparedGrubEntries, grubMkrescueArgs, partSquashfsOpts,
 } from '../../../build/image/layout';
 
 const P = suite('partOf');
@@ -39,6 +39,25 @@ G('should strip quotes that would end a title', () => {
   assert.match(grubConfig('/k', '/i', [{ title: "it's", params: [] }]), /menuentry 'its' \{/);
 });
 G.run();
+
+const Q = suite('partSquashfsOpts');
+Q('should give node 1 MiB blocks and every other part 128 KiB ones, zstd -19 throughout', () => {
+  const block = (o: string[]) => o[o.indexOf('-b') + 1];
+  assert.is(block(partSquashfsOpts('node')), '1024K');
+  for (const p of ['ramvm', 'base', 'qemu', 'modules'] as const) assert.is(block(partSquashfsOpts(p)), '128K', p);
+  assert.equal(partSquashfsOpts('base').slice(0, 4), ['-comp', 'zstd', '-Xcompression-level', '19']);
+});
+Q.run();
+
+const M = suite('grubMkrescueArgs');
+M('should install only the menu\'s GRUB modules, volume RAMVM, no fonts, locales or themes', () => {
+  const a = grubMkrescueArgs('/s/iso', '/o/x.iso.tmp');
+  assert.is(a[0], 'grub-mkrescue');
+  assert.ok(a.includes('--install-modules=normal linux serial terminal echo test configfile reboot halt iso9660 part_msdos part_gpt fat search search_fs_uuid search_fs_file search_label all_video'));
+  assert.equal(a.slice(-6), ['-o', '/o/x.iso.tmp', '/s/iso', '--', '-volid', 'RAMVM']);
+  for (const o of ['--fonts=', '--locales=', '--themes=']) assert.ok(a.includes(o), o);
+});
+M.run();
 
 const L = suite('nodeLighttpdConfig');
 const host = { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' };
