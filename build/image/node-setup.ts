@@ -30,7 +30,7 @@ import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSyn
 import { dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
-import { askedNetworkPlan, consoleEnv, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
+import { askedNetworkPlan, consoleEnv, batchIp, nativeStep, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeAddress, fillNodeName } from './layout';
 import { PREPARED_DIR, parsePreparedNode, preparedJoinToken, withPrepared, FORM_PERCENT, type PreparedNode } from './prepared';
 import { NODE_CLUSTER_PORT, NODE_DIST, NODE_HTTP_PORT, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
@@ -76,6 +76,20 @@ function progress(p: number): void {
 }
 
 function run(what: string, step: Step): boolean {
+  const native = nativeStep(step);
+  if (native) {
+    try {
+      for (const p of native.paths) {
+        if (native.kind === 'mkdir') mkdirSync(p, { recursive: true });
+        else chmodSync(p, native.mode);
+      }
+      log(`${what}: ${step.argv.join(' ')}`);
+      return true;
+    } catch (e) {
+      log(`${what}: ${step.argv.join(' ')}  → ${(e as Error).message}${step.allowFail ? ' (going on)' : ' FAILED'}`);
+      return false;
+    }
+  }
   const r = spawnSync(step.argv[0]!, step.argv.slice(1), { encoding: 'utf8', env: { PATH: NODE_PATH }, timeout: 120_000, ...(step.input ? { input: step.input } : {}) });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   const ok = r.status === 0;
