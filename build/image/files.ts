@@ -64,6 +64,8 @@ export const HOST_FILES: readonly HostFile[] = [
   // GNU chown -R and chmod -R never follow a link (busybox's follow them): the data tree handed to the node's user.
   elf('/usr/bin/chown', 'coreutils'),
   elf('/usr/bin/chmod', 'coreutils'),
+  // Start-up work nothing waits for (mdev's scan, rootfs/etc/inittab) at the lowest priority; busybox has no nice.
+  elf('/usr/bin/nice', 'coreutils'),
   // The node's user reaches the root helper through sudo; its PAM asks nothing (rootfs/etc/pam.d/sudo).
   elf('/usr/bin/sudo', 'sudo'),
   elf('/usr/libexec/sudo/sudoers.so', 'sudo'),
