@@ -138,6 +138,8 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     const nested = await vm.exec("(echo 'info kvm'; sleep 3; echo quit) | timeout 120 qemu-system-x86_64 -accel kvm -cpu max -m 32 -nodefaults -display none -monitor stdio 2>&1", 180_000);
     assert.match(nested.out, /kvm support: enabled/, 'a guest of the node starts under nested KVM');
     assert.is((await vm.exec('drbdadm --version | grep -q DRBD_KERNEL_VERSION_CODE=0x0804')).code, 0, 'drbd-utils sees the 8.4 module');
+    const minors = await vm.exec('cat /sys/module/drbd/parameters/minor_count');
+    assert.is(minors.out.trim(), '8', 'DRBD loaded with the pools of 8 devices (rootfs/etc/modprobe.d/drbd.conf), not 32 MiB of them');
 
     // The node's own probe: nested KVM (kvm_amd inside a -cpu max node) runs a kernel's first steps.
     const res = (await api.get('/api/node/imgtest/resources')).json.data;
