@@ -240,12 +240,13 @@ function firstPassword(): string | undefined {
  * start, which the log says.
  */
 function certificate(): void {
-  const crt = certFiles().crt;
-  if (!existsSync(certFiles().pem)) {
-    log(`https: no certificate ${certFiles().pem}: the web server cannot start`);
-    return;
+  const { crt, pem } = certFiles();
+  try {
+    // node.pem, what lighttpd serves (written atomically, unlike openssl's node.crt).
+    log(`https: certificate ${crt}, SHA-256 fingerprint ${fingerprintOf(readFileSync(pem, 'utf8'))}`);
+  } catch (e) {
+    log(`https: no usable certificate in ${pem} (${(e as Error).message}): the web server cannot start`);
   }
-  log(`https: certificate ${crt}, SHA-256 fingerprint ${fingerprintOf(readFileSync(crt, 'utf8'))}`);
 }
 
 /**

@@ -67,6 +67,20 @@ E('should keep an older node.pem (an HTTPS node) and write its certificate besid
     rmSync(dir, { recursive: true, force: true });
   }
 });
+E('should write the certificate again from node.pem when node.crt holds none (zeros after a power cut)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ramvm-cert-'));
+  try {
+    const f = certFiles(dir);
+    ensureNodeCertificate('n1', dir);
+    const pem = readFileSync(f.pem, 'utf8');
+    writeFileSync(f.crt, Buffer.alloc(600));
+    assert.is(ensureNodeCertificate('n1', dir), false, 'the node keeps its identity');
+    assert.is(readFileSync(f.crt, 'utf8'), certificateOf(pem));
+    assert.is(readFileSync(f.pem, 'utf8'), pem);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 E.run();
 
 const F = suite('fingerprintOf');
