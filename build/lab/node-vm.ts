@@ -334,14 +334,28 @@ export class NodeVm {
   }
 }
 
+/**
+ * How long a try to reach a booting node may wait for the TLS handshake, in
+ * ms. QEMU's user network accepts the forwarded connection at once and
+ * then knocks at the node with TCP's backoff (1, 2, 4, 8 s …): a try made
+ * before the node's NIC was up would wait for the next knock, seconds after
+ * lighttpd listens. A node that listens shakes hands in milliseconds.
+ */
+const HANDSHAKE_TIMEOUT_MS = 3_000;
+
 /** POST to a node that serves HTTPS with its own self-signed certificate (only whether it answers matters here); its status. */
 function postStatus(url: string, body: string): Promise<number> {
   return new Promise((res, rej) => {
     const u = new URL(url);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 30_000,
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 30_000, agent: false,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
       r.resume();
       r.on('end', () => res(r.statusCode ?? 0));
+    });
+    req.on('socket', (sock) => {
+      const t = setTimeout(() => req.destroy(new Error('no TLS handshake')), HANDSHAKE_TIMEOUT_MS);
+      sock.once('secureConnect', () => clearTimeout(t));
+      sock.once('close', () => clearTimeout(t));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', rej);
