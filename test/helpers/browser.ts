@@ -16,6 +16,10 @@
  *
  * In a uvu suite: launch in `before`, close in `after` (uvu runs `after` in
  * a finally block), and give each test its own page from openPage().
+ *
+ * A test that fails while pages are open says, in its error, each page's
+ * address, the start of its text, and what it logged: uncaught errors,
+ * console errors and requests answered with 4xx/5xx or not at all.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,6 +28,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT } from '../../build/build';
 import { readNodeRecord } from '../../node-cgi/lib/separation';
 import type { TestNode } from './node';
+import { onTestFailure } from './suite';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 /** --headless comes from playwright's `headless: true`. */
@@ -45,6 +50,31 @@ export const SCREENSHOT_DIR = join(ROOT, '.tmp/screenshots');
 export const WAIT_MS = 15_000;
 /** Closing Chromium politely may hang when a page is stuck; then it is killed. */
 const CLOSE_TIMEOUT_MS = 10_000;
+
+/** The last lines each open page logged, for a failed test's message. */
+const pageLogs = new Map<Page, string[]>();
+const PAGE_LOG_LINES = 20;
+const PAGE_TEXT_CHARS = 600;
+/** A stuck page must not hold up the failure report. */
+const NOTE_TIMEOUT_MS = 3_000;
+
+function logTo(page: Page, line: string): void {
+  const lines = pageLogs.get(page);
+  if (!lines) return;
+  lines.push(line);
+  if (lines.length > PAGE_LOG_LINES) lines.shift();
+}
+
+/** "page <url>", the start of its text and its log, for a failed test. */
+async function pageNote(page: Page, lines: string[]): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((res) => (timer = setTimeout(() => res('(no answer)'), NOTE_TIMEOUT_MS)));
+  const text = await Promise.race([page.evaluate(() => document.body?.innerText ?? '').catch((e: Error) => `(${e.message})`), late]).finally(() => clearTimeout(timer));
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return [`  page ${page.url()}`, `    text: ${flat.length > PAGE_TEXT_CHARS ? `${flat.slice(0, PAGE_TEXT_CHARS)}…` : flat}`, ...lines.map((l) => `    ${l}`)].join('\n');
+}
+
+onTestFailure(async () => (await Promise.all([...pageLogs].map(([page, lines]) => pageNote(page, lines)))).join('\n'));
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
@@ -73,6 +103,12 @@ export async function openPage(browser: Browser, node: Pick<TestNode, 'url'>, op
     document.addEventListener('securitypolicyviolation', (e) => w.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   const page = await context.newPage();
+  pageLogs.set(page, []);
+  page.on('close', () => pageLogs.delete(page));
+  page.on('pageerror', (e) => logTo(page, `uncaught: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && logTo(page, `console: ${m.text()}`));
+  page.on('response', (r) => r.status() >= 400 && logTo(page, `${r.status()} ${r.request().method()} ${r.url()}`));
+  page.on('requestfailed', (r) => logTo(page, `failed ${r.method()} ${r.url()}: ${r.failure()?.errorText ?? ''}`));
   await page.goto(node.url + '/' + (opts.hash ?? ''));
   return page;
 }

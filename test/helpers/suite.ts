@@ -12,6 +12,10 @@
  *
  * build/test.ts counts each "HOOK FAILED" line as a failure.
  *
+ * A failed test's message gets what the registered failure notes say
+ * (onTestFailure(): the browser helper adds each open page's address, its
+ * text and its errors), since CI keeps only the printed output.
+ *
  * A suite that took SLOW_SUITE_MS or more says how long on stderr, which
  * reaches the terminal while the suite's own output waits for its end: the
  * suite's time budget (the whole `npm test` under 30 min) is read from there.
@@ -27,6 +31,31 @@ export const SLOW_SUITE_MS = 20_000;
 /** "  suite node image: 312.4 s" for a slow suite, else nothing. */
 export function suiteTimeLine(name: string, ms: number): string {
   return ms >= SLOW_SUITE_MS ? `  suite ${name}: ${(ms / 1000).toFixed(1)} s\n` : '';
+}
+
+/** Says, after a test failed, what may explain it; '' when nothing. */
+export type FailureNote = () => Promise<string>;
+const failureNotes = new Set<FailureNote>();
+
+/** Register a note for failed tests; returns its removal. */
+export function onTestFailure(note: FailureNote): () => void {
+  failureNotes.add(note);
+  return () => void failureNotes.delete(note);
+}
+
+/** The notes of every registered provider; one that fails says so instead. */
+export async function failureNotesText(): Promise<string> {
+  const texts = await Promise.all([...failureNotes].map((n) => n().catch((e: unknown) => `(a failure note failed: ${messageOf(e)})`)));
+  return texts.filter(Boolean).join('\n');
+}
+
+/** `e` with `notes` appended to its message (and its stack's first line). */
+export function withNotes(e: unknown, notes: string): unknown {
+  if (!notes || !(e instanceof Error)) return e;
+  const old = e.message;
+  e.message = `${old}\n${notes}`;
+  if (e.stack?.startsWith(`${e.name}: ${old}`)) e.stack = `${e.name}: ${e.message}${e.stack.slice(e.name.length + 2 + old.length)}`;
+  return e;
 }
 
 let afterHookFailures = 0;
@@ -71,7 +100,11 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
       reported = true;
       throw beforeHookError(beforeFailure.error, first);
     }
-    await fn(ctx);
+    try {
+      await fn(ctx);
+    } catch (e) {
+      throw withNotes(e, await failureNotesText());
+    }
   };
   const afterHook = (hook: string, fn: Callback<T>): Callback<T> => async (ctx) => {
     try {
