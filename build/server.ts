@@ -55,6 +55,12 @@ export interface ServerOptions {
   address?: string;
   /** Run lighttpd (and so every CGI, task and guest it starts) in this network namespace (tests). */
   netns?: string;
+  /**
+   * With `https`: a plain-HTTP socket on this port of `listen` that answers
+   * every request with a redirect to the same path over HTTPS on `port`
+   * (a node image: the address typed into a browser reaches the UI).
+   */
+  httpRedirectPort?: number;
 }
 
 export interface RunningServer {
@@ -79,7 +85,11 @@ const MAX_REQUEST_KB = 64 * 1024 * 1024; // 64 GiB
 /** Where lighttpd puts its request-body temp files (see lighttpd.conf.in). */
 export const uploadDir = (root: string) => join(resolve(root), 'run/ramvm/upload');
 
-/** The cluster port of a server: explicit, else the UI port with HTTPS, else UI port + 1 (8006 → 8007). */
+/**
+ * The cluster port of a server: explicit, else the UI port with HTTPS, else
+ * UI port + 1 (8006 → 8007). An HTTPS server may keep a cluster socket of
+ * its own (the node image keeps 8007, where its peers look).
+ */
 export function clusterPortOf(opts: Pick<ServerOptions, 'port' | 'https' | 'clusterPort'>): number {
   return opts.clusterPort ?? (opts.https ? opts.port : opts.port + 1);
 }
@@ -124,13 +134,21 @@ export function lighttpdConfig(opts: ServerOptions & { runAs?: string; errorlog?
     if (/["\\\n]/.test(v)) throw new Error(`${k} may not contain quotes, backslashes or newlines: ${v}`);
   }
   if (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535) throw new Error(`cluster port must be a port number, not ${clusterPort}`);
-  if (opts.https && clusterPort !== opts.port) throw new Error('with HTTPS the cluster socket is the UI socket: leave the cluster port unset or equal to the port');
+  const redirect = opts.httpRedirectPort;
+  if (redirect !== undefined) {
+    if (!opts.https) throw new Error('an HTTP redirect port needs https: it sends browsers to the HTTPS UI');
+    if (!Number.isInteger(redirect) || redirect < 1 || redirect > 65535 || redirect === opts.port || redirect === clusterPort) {
+      throw new Error(`the HTTP redirect port must be a free port number of its own, not ${redirect}`);
+    }
+  }
   // Config fragments, built only from the checked values above. The cluster
   // socket speaks HTTPS even when the UI is HTTP.
-  const listenSocket = `${opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen}:${clusterPort}`;
+  const socketOf = (port: number) => `${opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen}:${port}`;
+  const clusterSocket = `$SERVER["socket"] == "${socketOf(clusterPort)}" {\n  ssl.engine = "enable"\n  ssl.pemfile = "${vars.TLS_PEM}"\n}\n`;
   vars.TLS = opts.https
-    ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n`
-    : `$SERVER["socket"] == "${listenSocket}" {\n  ssl.engine = "enable"\n  ssl.pemfile = "${vars.TLS_PEM}"\n}\n`;
+    ? `ssl.engine = "enable"\nssl.pemfile = "${vars.TLS_PEM}"\n${clusterPort !== opts.port ? clusterSocket : ''}`
+    : clusterSocket;
+  vars.HTTP_REDIRECT = redirect === undefined ? '# no plain-HTTP socket' : httpRedirectBlock(socketOf(redirect), opts.port);
   // Without an errorlog lighttpd writes its errors to its stderr, which startServer points at
   // var/log/ramvm/lighttpd-error.log, beside the CGIs' own (opened there without following a link).
   vars.ERRORLOG = opts.errorlog ? `server.errorlog = "${vars.ERRORLOG_FILE}"` : '# errors: to stderr (build/server.ts points it at var/log/ramvm/lighttpd-error.log)';
@@ -141,6 +159,31 @@ export function lighttpdConfig(opts: ServerOptions & { runAs?: string; errorlog?
     if (v === undefined) throw new Error(`lighttpd.conf.in: unknown placeholder ${k}`);
     return v;
   });
+}
+
+/**
+ * The plain-HTTP socket of an HTTPS server: a browser that asks for
+ * http://HOST/PATH is sent to https://HOST:PORT/PATH (301); nothing is
+ * served there, and a request without a usable Host gets 403. lighttpd
+ * checked the Host's characters before the condition sees it, and the
+ * pattern admits only a name, an IPv4 or a bracketed IPv6 address, so the
+ * Location carries nothing else.
+ */
+export function httpRedirectBlock(socket: string, httpsPort: number): string {
+  return [
+    `$SERVER["socket"] == "${socket}" {`,
+    '  ssl.engine = "disable"',
+    '  url.rewrite-once = ( )',
+    '  server.error-handler = ""',
+    '  $HTTP["host"] =~ "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]+)?$" {',
+    `    url.redirect = ( "^/(.*)$" => "https://%1:${httpsPort}/$1" )`,
+    '  }',
+    '  else {',
+    '    url.access-deny = ( "" )',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 }
 
 function waitForPort(host: string, port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {

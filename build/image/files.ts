@@ -64,6 +64,8 @@ export const HOST_FILES: readonly HostFile[] = [
   // GNU chown -R and chmod -R never follow a link (busybox's follow them): the data tree handed to the node's user.
   elf('/usr/bin/chown', 'coreutils'),
   elf('/usr/bin/chmod', 'coreutils'),
+  // Start-up work nothing waits for (mdev's scan, rootfs/etc/inittab) at the lowest priority; busybox has no nice.
+  elf('/usr/bin/nice', 'coreutils'),
   // The node's user reaches the root helper through sudo; its PAM asks nothing (rootfs/etc/pam.d/sudo).
   elf('/usr/bin/sudo', 'sudo'),
   elf('/usr/libexec/sudo/sudoers.so', 'sudo'),
@@ -107,8 +109,12 @@ export const NODE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 export const NODE_LIGHTTPD_ERRORLOG = '/var/log/lighttpd-error.log';
 /** Where a node's lighttpd config lies: root's, in RAM, read by root at every (re)start (rootfs/etc/inittab). */
 export const NODE_LIGHTTPD_CONF = '/etc/lighttpd/ramvm.conf';
-/** Port of the web UI and API on a node. */
+/** Port of the web UI and API on a node (HTTPS, with the node's own certificate). */
 export const NODE_PORT = 8006;
+/** Port of the node-to-node cluster socket (HTTPS), where a node's peers look for it. */
+export const NODE_CLUSTER_PORT = NODE_PORT + 1;
+/** Plain HTTP on a node: only a redirect to the UI over HTTPS, for an address typed into a browser. */
+export const NODE_HTTP_PORT = 80;
 
 /** Merged /usr, as Debian 12: these top-level names are symlinks into /usr. */
 export const USR_MERGE_LINKS: Readonly<Record<string, string>> = {

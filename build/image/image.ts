@@ -21,10 +21,10 @@ import { build } from 'esbuild';
 import { buildCommand, DIST, ROOT } from '../build';
 import { lighttpdConfig } from '../server';
 import { writeCpio, type CpioSource } from './cpio';
-import { HOST_FILES, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
+import { HOST_FILES, NODE_CLUSTER_PORT, NODE_HTTP_PORT, NODE_LIGHTTPD_ERRORLOG, NODE_ROOT_HELPER, NODE_PORT, QEMU_FIRMWARE, USR_MERGE_LINKS, parseLdd, usrMerged, type HostFile } from './files';
 import { CGI_USER, sudoersFile, sudoersText } from '../../node-cgi/root/setup';
 import {
-  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf, preparedGrubEntries,
+  GRUB_ENTRIES, NODE_NAME_PLACEHOLDER, PARTS, STANDARD_BUDGET, grubConfig, grubMkrescueArgs, partSquashfsOpts, imageSizeReport, kernelPackage, nodeLighttpdConfig, partOf, preparedGrubEntries,
   type GrubEntry, type ImageSizeRow, type IsoBudget, type PartName,
 } from './layout';
 import { EARLY_MODULES, imageModules, loadOrder, parseModulesDep } from './modules';
@@ -43,8 +43,6 @@ export interface ImageFiles {
   iso?: string;
 }
 
-/** Squashfs options: zstd at its strongest with 1 MiB blocks (unpacking is cheap, bytes are not). */
-const MKSQUASHFS_OPTS = ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-noappend', '-all-root', '-no-progress', '-quiet'];
 
 export function sh(argv: string[], opts: SpawnSyncOptions = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
@@ -251,12 +249,17 @@ function stageModules(s: Stage, k: { dir: string; version: string }): void {
 }
 
 /**
- * The node's lighttpd config template (HTTP; HTTPS for the kiosk variant):
- * either way lighttpd becomes the node's user (server.username) after it
- * bound its port, and logs where that user may write.
+ * The node's lighttpd config template: the UI over HTTPS with the node's
+ * certificate (made by `ramvm init` on the first boot of a data disk and
+ * kept there), the cluster socket of its own, and plain HTTP on port 80
+ * only redirecting to the UI. lighttpd binds its ports as root, then becomes
+ * the node's user (server.username) and logs where that user may write.
  */
-export function nodeLighttpdTemplate(o: { https: boolean }): string {
-  const hostConf = lighttpdConfig({ root: '/', listen: '0.0.0.0', port: NODE_PORT, node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG, ...(o.https ? { https: true } : {}) });
+export function nodeLighttpdTemplate(): string {
+  const hostConf = lighttpdConfig({
+    root: '/', listen: '0.0.0.0', port: NODE_PORT, https: true, clusterPort: NODE_CLUSTER_PORT, httpRedirectPort: NODE_HTTP_PORT,
+    node: NODE_NAME_PLACEHOLDER, runAs: CGI_USER, errorlog: NODE_LIGHTTPD_ERRORLOG,
+  });
   return nodeLighttpdConfig(hostConf, { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' });
 }
 
@@ -271,13 +274,13 @@ async function stageRamvm(s: Stage): Promise<void> {
     entryPoints: [join(__dirname, 'node-setup.ts')], outfile: setup, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     minify: true, legalComments: 'none', logLevel: 'warning',
   });
-  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdTemplate({ https: false }));
+  s.write('/opt/ramvm/lighttpd.conf.in', nodeLighttpdTemplate());
   // The node's user may run the root helper, nothing else (node-cgi/root/setup.ts).
   s.write(sudoersFile(NODE_ROOT_HELPER.helper), sudoersText({ ...NODE_ROOT_HELPER, cgi: { user: CGI_USER } }), 0o440);
 }
 
 /** A content hash of a staged tree: paths, modes, link targets and bytes. */
-export function treeHash(dir: string, opts: readonly string[] = MKSQUASHFS_OPTS): string {
+export function treeHash(dir: string, opts: readonly string[]): string {
   const h = createHash('sha256');
   h.update(opts.join(' '));
   const walk = (d: string) => {
@@ -295,7 +298,7 @@ export function treeHash(dir: string, opts: readonly string[] = MKSQUASHFS_OPTS)
 }
 
 /** A part's squashfs, built or taken from the cache; and its unpacked size. */
-export function squash(name: string, dir: string, opts: readonly string[] = MKSQUASHFS_OPTS, hash = treeHash(dir, opts)): { file: string; raw: number; cached: boolean } {
+export function squash(name: string, dir: string, opts: readonly string[], hash = treeHash(dir, opts)): { file: string; raw: number; cached: boolean } {
   const sfsDir = join(CACHE, 'sfs');
   mkdirSync(sfsDir, { recursive: true });
   const file = join(sfsDir, `${name}-${hash}.sfs`);
@@ -372,10 +375,10 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
   await stageRamvm(s);
   const sysdiskBytes = stageSysdisk(s);
   // The release names what is in the image: the parts (ramvm's before this file), the kernel.
-  const hashes = Object.fromEntries(PARTS.map((p) => [p, treeHash(s.dirs[p])])) as Record<PartName, string>;
+  const hashes = Object.fromEntries(PARTS.map((p) => [p, treeHash(s.dirs[p], partSquashfsOpts(p))])) as Record<PartName, string>;
   const release = releaseName(packageVersion(), [k.version, ...PARTS.map((p) => hashes[p])]);
   s.write(NODE_RELEASE, release + '\n');
-  hashes.ramvm = treeHash(s.dirs.ramvm);
+  hashes.ramvm = treeHash(s.dirs.ramvm, partSquashfsOpts('ramvm'));
   done();
 
   const rows: ImageSizeRow[] = [];
@@ -390,7 +393,7 @@ export async function buildImage(opts: { iso?: boolean; kiosk?: boolean } = {}):
   const earlyRaw = earlyArchive(k, early);
   rows.push({ name: 'initrd: early (busybox, /init, 3 modules)', bytes: statSync(early).size, rawBytes: earlyRaw });
 
-  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], MKSQUASHFS_OPTS, hashes[p]) }));
+  const sfs = PARTS.map((p) => ({ name: p, ...squash(p, s.dirs[p], partSquashfsOpts(p), hashes[p]) }));
   for (const p of sfs) rows.push({ name: `initrd: ${p.name}.sfs`, bytes: statSync(p.file).size, rawBytes: p.raw, ...(p.cached ? { note: 'cached' } : {}) });
 
   done = step('writing initrd.img');
@@ -438,7 +441,7 @@ export function makeIso(kernelFile: string, initrd: string, iso: string, entries
   writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img', entries));
   // A node that puts the system on its disks copies kernel and initrd from a medium of its own release.
   if (release !== undefined) writeFileSync(join(isoDir, 'boot', RELEASE_FILE), release + '\n');
-  sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+  sh(grubMkrescueArgs(isoDir, iso + '.tmp'));
   renameSync(iso + '.tmp', iso);
   rmSync(isoDir, { recursive: true, force: true });
   return iso;
@@ -516,7 +519,7 @@ export function buildPreparedImages(c: ClusterImageArgs, base: ImageBuild, outDi
         copyFileSync(cpio, join(isoDir, 'boot/prepared.cpio'));
         writeFileSync(join(isoDir, 'boot/grub/grub.cfg'), grubConfig('/boot/vmlinuz', '/boot/initrd.img /boot/prepared.cpio', preparedGrubEntries(node)));
         const iso = join(outDir, preparedIsoName(c.cluster, n.name));
-        sh(['grub-mkrescue', '--compress=xz', '--fonts=', '--locales=', '--themes=', '-o', iso + '.tmp', isoDir, '--', '-volid', 'RAMVM']);
+        sh(grubMkrescueArgs(isoDir, iso + '.tmp'));
         chmodSync(iso + '.tmp', 0o600);
         renameSync(iso + '.tmp', iso);
         files.iso = iso;

@@ -17,9 +17,9 @@ import { basename, dirname, join, relative } from 'node:path';
 import { ROOT } from '../build';
 import { writeCpio, type CpioSource } from './cpio';
 import { NODE_RAMVM_DIR, parseLdd, usrMerged, type HostFile } from './files';
-import { CACHE, OUT, makeIso, nodeLighttpdTemplate, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
+import { CACHE, OUT, makeIso, reportSizes, sh, squash, step, type ImageBuild, type Stage } from './image';
 import {
-  HTTPS_TEMPLATE, KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PARTS, KIOSK_UDEV_RULES,
+  KIOSK_DATA, KIOSK_ELF, KIOSK_FILTER, KIOSK_FONTS_CONF, KIOSK_LINKS, KIOSK_MODULES, KIOSK_PARTS, KIOSK_UDEV_RULES,
   KIOSK_WESTON_INI, WESTON_INI, Z3_SONAME, ICU_DATA_LIB_RE, icuDataAssembly, icuDataDrop, icuDataLocation, assignLibraries, contentFilter, kioskAccounts, kioskMdevConf, kioskInittab, runnerScript, undefinedZ3Symbols, z3StubAssembly, type KioskPartName,
 } from './kiosk';
 import { GRUB_ENTRIES, KIOSK_BUDGET, PARTS, type GrubEntry, type ImageSizeRow } from './layout';
@@ -164,8 +164,6 @@ function stageKioskConfig(ks: KioskStage, std: Stage): void {
   ks.write('kiosk', `${NODE_RAMVM_DIR}/lib/kiosk`, runnerScript(), 0o755);
   ks.write('kiosk', KIOSK_FILTER, contentFilter());
   ks.write('kiosk', KIOSK_WESTON_INI, WESTON_INI);
-  // HTTPS, and lighttpd becomes the node's user as on the standard node.
-  ks.write('kiosk', HTTPS_TEMPLATE, nodeLighttpdTemplate({ https: true }));
   for (const [path, target] of Object.entries(KIOSK_LINKS)) ks.link('kiosk', path, target);
   for (const f of KIOSK_DATA) ks.copy('kiosk', f.path, f.path);
   if (!std.exists('/etc/inittab')) throw new Error('the standard stage has no /etc/inittab');

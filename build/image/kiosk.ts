@@ -157,8 +157,6 @@ export const KIOSK_USER = { name: 'kiosk', uid: 1000, gid: 1000 } as const;
 export const KIOSK_MIN_RAM_MIB = 1536;
 /** The set-up writes this (shell variables) when the kiosk may run; the kiosk's runner sleeps without it. */
 export const KIOSK_ENABLED_FILE = `${KIOSK_DISPLAY_DIR}/enabled`;
-/** lighttpd's config template with TLS, shipped by the kiosk variant (the standard node serves HTTP). */
-export const HTTPS_TEMPLATE = `${NODE_RAMVM_DIR}/lighttpd-https.conf.in`;
 /** The content filter (WebKit content-blocker rules) cog loads. */
 export const KIOSK_FILTER = `${NODE_RAMVM_DIR}/kiosk/filter.json`;
 /** weston's configuration. */

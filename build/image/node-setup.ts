@@ -30,14 +30,14 @@ import { appendFileSync, chmodSync, chownSync, closeSync, constants, copyFileSyn
 import { basename, dirname } from 'node:path';
 import { parseBootParams, defaultNodeName, type BootParams } from './boot-params';
 import { BOOT_MODULES, kvmModuleFor, modulesForDevices, parseModulesAlias, parseProcModules } from './modules';
-import { adminLine, askedNetworkPlan, consoleEnv, RAM_SETTINGS_LINE, batchIp, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
+import { adminLine, askedNetworkPlan, consoleEnv, RAM_SETTINGS_LINE, batchIp, nativeStep, BRIDGE, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType, DATA_LABEL, type Step } from './setup-plan';
 import { fillNodeAddress, fillNodeName } from './layout';
 import { PREPARED_DIR, parsePreparedNode, preparedJoinToken, withPrepared, FORM_PERCENT, type PreparedNode } from './prepared';
-import { NODE_DIST, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
+import { NODE_CLUSTER_PORT, NODE_DIST, NODE_HTTP_PORT, NODE_LIGHTTPD_CONF, NODE_LIGHTTPD_ERRORLOG, NODE_PATH, NODE_PORT, NODE_RAMVM_DIR, NODE_ROOT_HELPER } from './files';
 import { connect } from 'node:net';
 import { initNode } from '../../node-cgi/cli/init';
-import { certFiles } from '../../node-cgi/cluster/identity';
-import { HTTPS_TEMPLATE, KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
+import { certFiles, fingerprintOf } from '../../node-cgi/cluster/identity';
+import { KIOSK_DISPLAY_DIR, KIOSK_ENABLED_FILE, KIOSK_INPUT_MODULE, KIOSK_RUN, KIOSK_USER, drmCards, kioskDecision, kioskEnabledVars, memTotalMiB } from './kiosk';
 import { readCluster } from '../../node-cgi/cluster/state';
 import { readAccess } from '../../node-cgi/access/store';
 import { acceptJoinToken, createCluster, joinCluster } from '../../node-cgi/cluster/membership';
@@ -79,6 +79,20 @@ function progress(p: number): void {
 }
 
 function run(what: string, step: Step): boolean {
+  const native = nativeStep(step);
+  if (native) {
+    try {
+      for (const p of native.paths) {
+        if (native.kind === 'mkdir') mkdirSync(p, { recursive: true });
+        else chmodSync(p, native.mode);
+      }
+      log(`${what}: ${step.argv.join(' ')}`);
+      return true;
+    } catch (e) {
+      log(`${what}: ${step.argv.join(' ')}  → ${(e as Error).message}${step.allowFail ? ' (going on)' : ' FAILED'}`);
+      return false;
+    }
+  }
   const r = spawnSync(step.argv[0]!, step.argv.slice(1), { encoding: 'utf8', env: { PATH: NODE_PATH }, timeout: 120_000, ...(step.input ? { input: step.input } : {}) });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   const ok = r.status === 0;
@@ -271,18 +285,19 @@ function firstPassword(): string | undefined {
 }
 
 /**
- * HTTPS, when the image ships the TLS template (the kiosk variant): the
- * node's certificate is the one `ramvm init` made on its first boot
- * (cluster/identity.ts), kept in /etc/ramvm/priv on the data disk (in RAM
- * with ramonly: a new one every boot).
+ * The node serves HTTPS with the certificate `ramvm init` made on the first
+ * boot of its data disk (cluster/identity.ts), kept in /etc/ramvm/priv there
+ * (in RAM with ramonly: a new one every boot); without it lighttpd cannot
+ * start, which the log says.
  */
-function https(): string | null {
-  if (!existsSync(HTTPS_TEMPLATE)) return null;
-  if (!existsSync(certFiles().pem)) {
-    log(`https: no certificate ${certFiles().pem}: the UI is served over http`);
-    return null;
+function certificate(): void {
+  const { crt, pem } = certFiles();
+  try {
+    // node.pem, what lighttpd serves (written atomically, unlike openssl's node.crt).
+    log(`https: certificate ${crt}, SHA-256 fingerprint ${fingerprintOf(readFileSync(pem, 'utf8'))}`);
+  } catch (e) {
+    log(`https: no usable certificate in ${pem} (${(e as Error).message}): the web server cannot start`);
   }
-  return readFileSync(HTTPS_TEMPLATE, 'utf8');
 }
 
 /**
@@ -401,7 +416,8 @@ function main(): void {
   separate();
 
   progress(85);
-  const template = https() ?? readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
+  certificate();
+  const template = readFileSync(`${NODE_RAMVM_DIR}/lighttpd.conf.in`, 'utf8');
   mkdirSync(dirname(NODE_LIGHTTPD_CONF), { recursive: true });
   const conf = fillNodeName(template, node);
   writeFileSync(NODE_LIGHTTPD_CONF, params.ip ? fillNodeAddress(conf, params.ip.address) : conf, { mode: 0o644 });
@@ -410,8 +426,7 @@ function main(): void {
   kiosk(params);
 
   const addrs = addresses();
-  const scheme = existsSync(HTTPS_TEMPLATE) ? 'https' : 'http';
-  log(`ramvm node ${node}: ${disk ? `data on ${disk.device}` : 'RAM only'}; web UI on ${scheme} port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'}`);
+  log(`ramvm node ${node}: ${disk ? `data on ${disk.device}` : 'RAM only'}; web UI on https port ${NODE_PORT} of ${addrs.join(', ') || 'no address yet'} (http port ${NODE_HTTP_PORT} redirects there)`);
   if (prepared) {
     progress(90);
     log('set-up done; the cluster forms once the web server runs');
@@ -448,7 +463,7 @@ async function form(): Promise<void> {
   const address = prepared.nodes.find((n) => n.name === node)?.address ?? prepared.ip.address;
   Object.assign(process.env, {
     RAMVM_ROOT: '/', RAMVM_DIST: NODE_DIST, RAMVM_NODE: node, RAMVM_ADDRESS: address,
-    RAMVM_LISTEN: '0.0.0.0', RAMVM_PORT: String(NODE_PORT), RAMVM_CLUSTER_PORT: String(NODE_PORT + 1),
+    RAMVM_LISTEN: '0.0.0.0', RAMVM_PORT: String(NODE_PORT), RAMVM_CLUSTER_PORT: String(NODE_CLUSTER_PORT),
   });
   const say = (line: string) => log(`cluster ${prepared.cluster}: ${line}`);
   const names = () => (readCluster()?.nodes ?? []).map((n) => n.name);
@@ -460,7 +475,7 @@ async function form(): Promise<void> {
   }
   const deadline = Date.now() + FORM_GIVE_UP_MS;
   // Both sides need this node's web server: the master answers joins, and a joiner is checked back at its cluster port.
-  await waitFor(`127.0.0.1:${NODE_PORT + 1}`);
+  await waitFor(`127.0.0.1:${NODE_CLUSTER_PORT}`);
   if (node === prepared.master) {
     createCluster(prepared.cluster);
     for (const n of prepared.nodes) if (n.name !== node) acceptJoinToken(preparedJoinToken(secret, n.name));
@@ -471,7 +486,7 @@ async function form(): Promise<void> {
     }
   } else {
     const master = prepared.nodes.find((n) => n.name === prepared.master)!;
-    const url = `https://${master.address}:${NODE_PORT + 1}`;
+    const url = `https://${master.address}:${NODE_CLUSTER_PORT}`;
     say(`joining the master ${master.name} at ${url} (certificate ${master.fingerprint})`);
     let last = '';
     for (;;) {
@@ -546,7 +561,7 @@ function net(args: string[]): void {
 
 /** `node-setup.js status`: the URLs to open and whether an administrator exists. */
 function status(): void {
-  const urls = addresses().map((a) => `  http://${a.split(' ')[0]}:${NODE_PORT}/   ${a.split(' ')[1] ?? ''}`);
+  const urls = addresses().map((a) => `  https://${a.split(' ')[0]}:${NODE_PORT}/   ${a.split(' ')[1] ?? ''}`);
   process.stdout.write(urls.length ? `open in a browser:\n${urls.join('\n')}\n` : 'no address yet: the web UI cannot be reached\n');
   process.env.RAMVM_ROOT = '/';
   const a = readAccess();

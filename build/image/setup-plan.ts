@@ -29,6 +29,27 @@ export interface Step {
   allowFail?: boolean;
 }
 
+/** A step the set-up does in its own process (nativeStep). */
+export type NativeStep = { kind: 'mkdir'; paths: string[] } | { kind: 'chmod'; mode: number; paths: string[] };
+
+/**
+ * The steps the set-up does itself instead of spawning a program: each
+ * spawn from node costs tens of milliseconds of a TCG node's boot, and
+ * these two are a system call a path. Absolute paths only; null for any
+ * other step, which is spawned.
+ *
+ *   mkdir -p /a /b      → { kind: "mkdir", paths: ["/a", "/b"] }
+ *   chmod 0700 /a       → { kind: "chmod", mode: 0o700, paths: ["/a"] }
+ *   chmod -R g+rwX /a   → null
+ */
+export function nativeStep(s: Step): NativeStep | null {
+  const [cmd, first, ...paths] = s.argv;
+  if (s.input !== undefined || paths.length === 0 || !paths.every((p) => p.startsWith('/'))) return null;
+  if (cmd === 'mkdir' && first === '-p') return { kind: 'mkdir', paths };
+  if (cmd === 'chmod' && first !== undefined && /^0?[0-7]{3}$/.test(first)) return { kind: 'chmod', mode: parseInt(first, 8), paths };
+  return null;
+}
+
 /**
  * Runs of `ip …` steps as one `ip -force -batch -` (each process costs a
  * fork of the set-up under an emulated CPU): the commands become its input,

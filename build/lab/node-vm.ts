@@ -9,7 +9,7 @@
  * process), and eth1 on QEMU's user-mode network with `restrict=on` (no
  * way out of the machine) whose only use is the forward of the web UI:
  *
- *   127.0.0.1:<webPort> → node's 10.0.2.15:8006
+ *   127.0.0.1:<webPort> → node's 10.0.2.15:8006 (HTTPS, the node's own certificate)
  *
  * The serial console is a unix socket and a log file. With ramvm.shell the
  * node also runs a root shell on a virtio console (shell.sock), where the
@@ -65,10 +65,14 @@ export interface NodeVmConfig {
   shell: boolean;
   /** Where the serial socket and log, the QMP socket and the pid file go. */
   runDir: string;
+  /**
+   * Port of an SMTP listener on 127.0.0.1 (a test's relay): the node reaches
+   * it at LAB_SMTP_HOST:LAB_SMTP_PORT, QEMU's user network handing each
+   * connection to `busybox nc`. Nothing else leaves the node.
+   */
+  smtpRelayPort?: number;
   /** A screen: QEMU's standard VGA (the bochs KMS driver in the node) at 1024×768; the kiosk image shows its UI there. */
   vga?: boolean;
-  /** The node serves HTTPS (the kiosk image does). */
-  https?: boolean;
   /**
    * A prepared node of a cluster (build/image/prepared.ts; its initrd carries
    * the cluster files): name and address come from there, not from the
@@ -76,6 +80,10 @@ export interface NodeVmConfig {
    */
   prepared?: boolean;
 }
+
+/** Where a lab node finds the test's SMTP relay (NodeVmConfig.smtpRelayPort): an address of QEMU's user network. */
+export const LAB_SMTP_HOST = '10.0.2.100';
+export const LAB_SMTP_PORT = 25;
 
 /** "52:54:00:72:76:01": QEMU's prefix, then "rv", then NIC and node index. */
 export function labMac(nic: 0 | 1, index: number): string {
@@ -147,8 +155,11 @@ export function nodeQemuArgs(c: NodeVmConfig): string[] {
   }
   // A network boot: QEMU's own TFTP server hands iPXE (the NIC's ROM, kept for this one) the boot script.
   const pxe = 'pxe' in c.boot ? c.boot.pxe : undefined;
+  if (c.smtpRelayPort !== undefined && (!Number.isInteger(c.smtpRelayPort) || c.smtpRelayPort < 1 || c.smtpRelayPort > 65535)) throw new Error(`bad SMTP relay port ${c.smtpRelayPort}`);
+  // restrict=on keeps the node in; explicit forwards (the UI in, the relay out) still pass.
+  const smtp = c.smtpRelayPort !== undefined ? `,guestfwd=tcp:${LAB_SMTP_HOST}:${LAB_SMTP_PORT}-cmd:busybox nc 127.0.0.1 ${c.smtpRelayPort}` : '';
   args.push(
-    '-netdev', `user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:${c.webPort}-:${NODE_PORT}${pxe ? `,tftp=${pxe.tftpDir},bootfile=${PXE_SCRIPT}` : ''}`,
+    '-netdev', `user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:${c.webPort}-:${NODE_PORT}${smtp}${pxe ? `,tftp=${pxe.tftpDir},bootfile=${PXE_SCRIPT}` : ''}`,
     '-device', `virtio-net-pci,netdev=web,mac=${labMac(1, c.index)}${pxe ? '' : ',romfile='}`,
   );
   if (c.adminPassword !== undefined) args.push('-fw_cfg', `name=opt/ramvm/admin-password,file=${run}/admin-password`);
@@ -195,7 +206,7 @@ export class NodeVm {
   constructor(readonly config: NodeVmConfig) {}
 
   get url(): string {
-    return `${this.config.https ? 'https' : 'http'}://127.0.0.1:${this.config.webPort}`;
+    return `https://127.0.0.1:${this.config.webPort}`;
   }
 
   start(): void {
@@ -223,13 +234,7 @@ export class NodeVm {
     while (Date.now() < deadline) {
       if (!this.running()) throw new Error(`node ${this.config.name}: qemu exited (${this.serialTail()})`);
       try {
-        const body = JSON.stringify({ username: 'admin', password });
-        const status = this.config.https ? await postStatus(this.url + '/api/access/ticket', body) : await fetch(this.url + '/api/access/ticket', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-          signal: AbortSignal.timeout(5000),
-        }).then(async (r) => (await r.arrayBuffer(), r.status));
+        const status = await postStatus(this.url + '/api/access/ticket', JSON.stringify({ username: 'admin', password }));
         if (status === 200) return Date.now() - this.startedAt;
       } catch {
         /* not up yet */
@@ -358,14 +363,28 @@ export class NodeVm {
   }
 }
 
+/**
+ * How long a try to reach a booting node may wait for the TLS handshake, in
+ * ms. QEMU's user network accepts the forwarded connection at once and
+ * then knocks at the node with TCP's backoff (1, 2, 4, 8 s …): a try made
+ * before the node's NIC was up would wait for the next knock, seconds after
+ * lighttpd listens. A node that listens shakes hands in milliseconds.
+ */
+const HANDSHAKE_TIMEOUT_MS = 3_000;
+
 /** POST to a node that serves HTTPS with its own self-signed certificate (only whether it answers matters here); its status. */
 function postStatus(url: string, body: string): Promise<number> {
   return new Promise((res, rej) => {
     const u = new URL(url);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 30_000,
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', rejectUnauthorized: false, timeout: 30_000, agent: false,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
       r.resume();
       r.on('end', () => res(r.statusCode ?? 0));
+    });
+    req.on('socket', (sock) => {
+      const t = setTimeout(() => req.destroy(new Error('no TLS handshake')), HANDSHAKE_TIMEOUT_MS);
+      sock.once('secureConnect', () => clearTimeout(t));
+      sock.once('close', () => clearTimeout(t));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', rej);

@@ -62,7 +62,10 @@ export function ensureNodeCertificate(name: string, priv?: string): boolean {
   const f = certFiles(priv);
   const dir = priv ?? paths().priv;
   if (existsSync(f.pem)) {
-    if (!existsSync(f.crt)) writeFileAtomic(f.crt, certificateOf(readFileSync(f.pem, 'utf8')), 0o644);
+    // node.crt comes from openssl unsynced: after a power cut soon after the first boot it may hold zeros.
+    if (!existsSync(f.crt) || !readFileSync(f.crt, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+      writeFileAtomic(f.crt, certificateOf(readFileSync(f.pem, 'utf8')), 0o644);
+    }
     return false;
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });

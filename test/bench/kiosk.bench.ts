@@ -58,7 +58,7 @@ export async function bench(): Promise<BenchResult[]> {
     ensureSparseDisk(join(dir, 'data.img'), 8);
     const vm = new NodeVm({
       name: 'bench', index: 1, boot: { kernel: image.vmlinux, initrd: k.initrd }, dataDisk: join(dir, 'data.img'),
-      memoryMiB: 2048, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true, runDir: join(dir, 'boot1'), vga: true, https: true,
+      memoryMiB: 2048, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true, runDir: join(dir, 'boot1'), vga: true,
     });
     vm.start();
     try {

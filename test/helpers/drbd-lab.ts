@@ -171,12 +171,13 @@ export class DrbdLab {
   async cluster(): Promise<Client[]> {
     if (this.clients) return this.clients;
     const [m, n] = await Promise.all(this.vms.map((v) => loginClient(v.url, 'admin', LAB_PASSWORD)));
-    const script = `(async()=>{const u='http://${LAB_NET_PREFIX}1:8006';` +
+    const script = `(async()=>{const u='https://${LAB_NET_PREFIX}1:8006';` +
       `let r=await fetch(u+'/api/access/ticket',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({username:'admin',password:${JSON.stringify(LAB_PASSWORD)}})});` +
       `const t=(await r.json()).data;` +
       `r=await fetch(u+'/api/cluster',{method:'POST',headers:{'content-type':'application/json',cookie:'RamvmAuth='+encodeURIComponent(t.ticket),'X-Ramvm-CSRF':t.csrf},body:JSON.stringify({name:'lab'})});` +
       `console.log(r.status,await r.text())})()`;
-    const created = await this.runners[1]!.sh(`$(which node) -e ${shq(script)} 2>&1`);
+    // The node serves its own self-signed certificate; this one-off call inside the lab trusts it.
+    const created = await this.runners[1]!.sh(`NODE_TLS_REJECT_UNAUTHORIZED=0 $(which node) --no-warnings -e ${shq(script)} 2>&1`);
     if (!/^200 /.test(created)) throw new Error(`cluster create on node1: ${created}`);
     const tok = await m!.post('/api/cluster/token', {});
     if (tok.status !== 200) throw new Error(`join token: ${tok.text}`);

@@ -9,6 +9,7 @@
  *   await node.stop();                        // also removes the root
  */
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,30 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * One request to a node that serves HTTPS with its own self-signed
+ * certificate (a lab node through its forwarded port): fetch() takes no
+ * such certificate, node:https does. Bodies are strings or bytes.
+ */
+function selfSignedRequest(url: string, method: string, headers: Record<string, string>, body: BodyInit | null | undefined): Promise<{ status: number; headers: Headers; text(): Promise<string> }> {
+  if (body != null && typeof body !== 'string' && !(body instanceof Uint8Array)) throw new Error('a request to an HTTPS node takes a string or bytes as its body');
+  return new Promise((res, rej) => {
+    const req = httpsRequest(url, { method, headers: { ...headers, ...(body != null ? { 'content-length': String(Buffer.byteLength(body)) } : {}) }, rejectUnauthorized: false, agent: false }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('error', rej);
+      r.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) for (const one of [v].flat()) h.append(k, one);
+        const text = Buffer.concat(chunks).toString('utf8');
+        res({ status: r.statusCode ?? 0, headers: h, text: async () => text });
+      });
+    });
+    req.on('error', rej);
+    req.end(body ?? undefined);
+  });
+}
+
 export function makeClient(base: string, auth: { cookie?: string; csrf?: string; token?: string } = {}): Client {
   const c: Client = {
     ...(auth.csrf ? { csrf: auth.csrf } : {}),
@@ -91,7 +116,9 @@ export function makeClient(base: string, auth: { cookie?: string; csrf?: string;
         body = JSON.stringify(init.json);
         headers['content-type'] = 'application/json';
       }
-      const r = await fetch(base + path, { method, headers, body: body ?? null, redirect: 'manual', ...(body && typeof body !== 'string' && !(body instanceof Uint8Array) ? { duplex: 'half' } : {}) } as RequestInit);
+      const r = base.startsWith('https:')
+        ? await selfSignedRequest(base + path, method, headers, body)
+        : await fetch(base + path, { method, headers, body: body ?? null, redirect: 'manual', ...(body && typeof body !== 'string' && !(body instanceof Uint8Array) ? { duplex: 'half' } : {}) } as RequestInit);
       const text = await r.text();
       let json: any;
       try {
@@ -110,13 +137,9 @@ export function makeClient(base: string, auth: { cookie?: string; csrf?: string;
 }
 
 export async function loginClient(base: string, username: string, password: string): Promise<Client> {
-  const r = await fetch(base + '/api/access/ticket', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  const j = (await r.json()) as { data?: { ticket: string; csrf: string }; error?: { message: string } };
-  if (r.status !== 200 || !j.data) throw new Error(`login of ${username} failed: ${r.status} ${j.error?.message}`);
+  const r = await makeClient(base).post('/api/access/ticket', { username, password });
+  const j = r.json as { data?: { ticket: string; csrf: string }; error?: { message: string } } | undefined;
+  if (r.status !== 200 || !j?.data) throw new Error(`login of ${username} failed: ${r.status} ${j?.error?.message ?? r.text.slice(0, 200)}`);
   return makeClient(base, { cookie: `RamvmAuth=${encodeURIComponent(j.data.ticket)}`, csrf: j.data.csrf });
 }
 

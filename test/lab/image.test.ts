@@ -4,28 +4,32 @@
  * it twice on one sparse data disk:
  *
  *   1. kernel + initrd with lab parameters: the disk is blank, so the node
- *      formats it, creates admin (password over fw_cfg) and serves; we log in
- *      through the forwarded port, check the node from its console, and
- *      create and start a tiny guest inside it (nested KVM, tap on vmbr0);
- *      `ps` there shows lighttpd, a CGI and the guest's QEMU as non-root
- *      users, QEMU sandboxed.
+ *      formats it, creates admin (password over fw_cfg), makes its
+ *      certificate there and serves HTTPS (plain HTTP on port 80 only
+ *      redirects); we log in through the forwarded port, check the node from
+ *      its console, and create and start a tiny guest inside it (nested KVM,
+ *      tap on vmbr0); `ps` there shows lighttpd, a CGI and the guest's QEMU
+ *      as non-root users, QEMU sandboxed. A backup of the guest mails its
+ *      result through the node's SMTP client to a relay this test runs.
  *   2. the ISO through GRUB with no parameters at all: the node finds the
  *      disk by its label and keeps the admin from boot 1 (a new fw_cfg
- *      password is ignored); with no address on its command line, its
- *      console asks for the IP settings, and we type them on the serial
- *      console.
+ *      password is ignored) and the certificate (the same fingerprint);
+ *      with no address on its command line, its console asks for the IP
+ *      settings, and we type them on the serial console.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, type ImageBuild } from '../../build/image/image';
 import { ISO_LIMIT_BYTES } from '../../build/image/layout';
 import { startHub, type Hub } from '../../build/lab/hub';
 import { acquireLabLock, type LabLock } from '../../build/lab/lock';
-import { NodeVm, ensureSparseDisk, labAccel, type Accel } from '../../build/lab/node-vm';
-import { freePort, loginClient } from '../helpers/node';
+import { LAB_SMTP_HOST, LAB_SMTP_PORT, NodeVm, ensureSparseDisk, labAccel, type Accel } from '../../build/lab/node-vm';
+import { freePort, loginClient, makeClient } from '../helpers/node';
+import { startSmtpServer, type SmtpServer } from '../helpers/smtp-server';
 import { openConsole } from '../integration/console-helpers';
 
 /** Generous: two TCG guests of other suites may share the machine's two cores. */
@@ -39,6 +43,32 @@ let hub: Hub | undefined;
 let lock: LabLock | undefined;
 let accel: Accel;
 const vms: NodeVm[] = [];
+let relay: SmtpServer | undefined;
+/** The certificate the node served on its first boot (SHA-256 fingerprint), for the second. */
+let firstFingerprint = '';
+
+/** The SHA-256 fingerprint of the certificate a node serves at `url` (https://127.0.0.1:PORT). */
+function servedFingerprint(url: string): Promise<string> {
+  const u = new URL(url);
+  return new Promise((res, rej) => {
+    const s = tlsConnect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false }, () => {
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.end();
+      res(fp);
+    });
+    s.once('error', rej);
+  });
+}
+
+/** Whether plain HTTP to `url`'s port (a TLS socket) gets any answer: it must not. */
+async function plainHttpAnswers(url: string): Promise<string> {
+  try {
+    const r = await fetch(url.replace(/^https:/, 'http:') + '/', { signal: AbortSignal.timeout(30_000) });
+    return `${r.status}`;
+  } catch (e) {
+    return `no answer (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message})`;
+  }
+}
 
 T.before(async () => {
   lock = await acquireLabLock({ what: 'the image test', wait: true, onWait: (h) => process.stderr.write(`image test: waiting for the lab lock (${h})\n`) });
@@ -47,11 +77,13 @@ T.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ramvm-image-test-'));
   ensureSparseDisk(join(dir, 'data.img'), 4);
   hub = await startHub();
+  relay = await startSmtpServer();
 });
 
 T.after(async () => {
   await Promise.all(vms.map((v) => v.stop()));
   await hub?.close();
+  await relay?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
   lock?.release();
 });
@@ -66,7 +98,7 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
   const vm = new NodeVm({
     name: 'imgtest', index: 1, boot: { kernel: image.vmlinux, initrd: image.initrd }, dataDisk: join(dir, 'data.img'),
     memoryMiB: 1536, cpus: 1, accel, hubPort: hub!.port, webPort: await freePort(), adminPassword: PASSWORD,
-    shell: true, runDir: join(dir, 'boot1'),
+    shell: true, runDir: join(dir, 'boot1'), smtpRelayPort: relay!.port,
   });
   vms.push(vm);
   vm.start();
@@ -76,8 +108,20 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     const api = await loginClient(vm.url, 'admin', PASSWORD);
     const tasks = await api.get('/api/task');
     assert.is(tasks.status, 200, tasks.text);
-    const anon = await fetch(vm.url + '/api/task');
+    const anon = await makeClient(vm.url).get('/api/task');
     assert.is(anon.status, 401);
+
+    // HTTPS by default: the certificate made on this first boot, on the data disk; port 8006 speaks nothing else.
+    firstFingerprint = await servedFingerprint(vm.url);
+    const onDisk = await vm.exec('openssl x509 -noout -fingerprint -sha256 -in /etc/ramvm/priv/node.crt');
+    assert.is(onDisk.out.trim(), `sha256 Fingerprint=${firstFingerprint}`, 'the node serves the certificate kept in /etc/ramvm/priv');
+    assert.match(await plainHttpAnswers(vm.url), /^no answer/);
+    // Plain HTTP on port 80 sends a browser to the HTTPS UI, path and query kept, and serves nothing itself.
+    const redirect = await vm.exec("printf 'GET /api/task?x=1 HTTP/1.1\\r\\nHost: 10.99.0.1\\r\\nConnection: close\\r\\n\\r\\n' | timeout 20 nc 127.0.0.1 80");
+    assert.match(redirect.out, /^HTTP\/1\.1 301 /, redirect.out);
+    assert.match(redirect.out, /\r?\nLocation: https:\/\/10\.99\.0\.1:8006\/api\/task\?x=1\r?\n/, redirect.out);
+    const noHost = await vm.exec("printf 'GET /api/task HTTP/1.0\\r\\n\\r\\n' | timeout 20 nc 127.0.0.1 80");
+    assert.match(noHost.out, /^HTTP\/1\.0 403 /, noHost.out);
 
     const log = await vm.exec('cat /ram.log');
     assert.match(log.out, /data disk \/dev\/vda \(datadisk=\/dev\/vda\): blank, making ext4/);
@@ -94,6 +138,8 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
     const nested = await vm.exec("(echo 'info kvm'; sleep 3; echo quit) | timeout 120 qemu-system-x86_64 -accel kvm -cpu max -m 32 -nodefaults -display none -monitor stdio 2>&1", 180_000);
     assert.match(nested.out, /kvm support: enabled/, 'a guest of the node starts under nested KVM');
     assert.is((await vm.exec('drbdadm --version | grep -q DRBD_KERNEL_VERSION_CODE=0x0804')).code, 0, 'drbd-utils sees the 8.4 module');
+    const minors = await vm.exec('cat /sys/module/drbd/parameters/minor_count');
+    assert.is(minors.out.trim(), '8', 'DRBD loaded with the pools of 8 devices (rootfs/etc/modprobe.d/drbd.conf), not 32 MiB of them');
 
     // The node's own probe: nested KVM (kvm_amd inside a -cpu max node) runs a kernel's first steps.
     const res = (await api.get('/api/node/imgtest/resources')).json.data;
@@ -136,6 +182,19 @@ T('should boot from kernel + initrd, make the data disk, and let admin log in ov
       consoleWs.ws?.close();
     }
     assert.is((await api.post(`/api/vm/${vmid}/stop`)).status, 200);
+
+    // Mail from the image: a backup's result through the node's own SMTP client to the lab's relay.
+    const mail = await api.put('/api/backup/mail', { from: 'ramvm@imgtest', transport: 'smtp', smtp: { host: LAB_SMTP_HOST, port: LAB_SMTP_PORT, security: 'none' } });
+    assert.is(mail.status, 200, mail.text);
+    const backup = await api.post('/api/backup/run', { vmid, storage: 'local', mailto: 'it@example.com', mailOnSuccess: true });
+    assert.is(backup.status, 202, backup.text);
+    const mailDeadline = Date.now() + SERVE_TIMEOUT_MS;
+    while (relay!.messages.length === 0 && Date.now() < mailDeadline) await new Promise((r) => setTimeout(r, 500));
+    const got = relay!.messages[0];
+    assert.ok(got, `no mail reached the relay; the task: ${(await api.get(`/api/task/${backup.json.data.task}/log`)).text.slice(-800)}`);
+    assert.is(got.from, 'ramvm@imgtest');
+    assert.equal(got.to, ['it@example.com']);
+    assert.match(got.data, /^Subject: ramvm backup ok on imgtest: manual backup \(1 guests\)\r?$/m);
     assert.is((await vm.exec(`test -f /var/lib/vz/images/${vmid}/vm-${vmid}-disk-0.qcow2 && grep -q ' /var/lib/vz ' /proc/mounts`)).code, 0, 'the guest disk lies on the data disk');
     await vm.exec('sync');
   } finally {
@@ -160,16 +219,17 @@ T('should boot the ISO with GRUB defaults, find the data disk by label, keep its
     const mark = vm.serialLog().lastIndexOf('try again');
     await vm.waitSerial(/IP address\/prefix \(e\.g\. 192\.168\.1\.10\/24\): $/m, 60_000, mark);
     await vm.typeSerial([...'10.99.0.9/24\r10.99.0.254\r10.99.0.254\r']);
-    const shown = await vm.waitSerial(/open in a browser:[\s\S]*?http:\/\/10\.99\.0\.9:8006\/[\s\S]*?\n(administrator: [^\n]*)/, 120_000, mark);
+    const shown = await vm.waitSerial(/open in a browser:[\s\S]*?https:\/\/10\.99\.0\.9:8006\/[\s\S]*?\n(administrator: [^\n]*)/, 120_000, mark);
     assert.match(shown[1]!, /^administrator: admin \(its password was set at the first boot of this data disk\)/);
     await vm.waitServing(PASSWORD, SERVE_TIMEOUT_MS);
-    const bad = await fetch(vm.url + '/api/access/ticket', {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'another-password' }),
-    });
+    const bad = await makeClient(vm.url).post('/api/access/ticket', { username: 'admin', password: 'another-password' });
     assert.is(bad.status, 401, 'the fw_cfg password of a second boot is ignored: admin exists on the disk');
+    assert.ok(firstFingerprint, 'boot 1 saw a certificate');
+    assert.is(await servedFingerprint(vm.url), firstFingerprint, 'the certificate of the first boot, kept on the data disk');
     const serial = vm.serialLog();
     assert.match(serial, /the filesystem labelled ramvm-data/);
-    assert.match(serial, /users kept from the data disk/);
+    assert.match(serial, /users kept from the data disk; node certificate \/etc\/ramvm\/priv\/node\.crt kept from an earlier boot/);
+    assert.match(serial, new RegExp(`https: certificate /etc/ramvm/priv/node\\.crt, SHA-256 fingerprint ${firstFingerprint}`));
     const api = await loginClient(vm.url, 'admin', PASSWORD);
     assert.is((await api.get('/api/task')).status, 200);
     const list = (await api.get('/api/vm')).json.data;

@@ -253,7 +253,7 @@ T('should boot with a screen, serve HTTPS with the certificate of its first boot
   const vm = new NodeVm({
     name: 'kiosktest', index: 1, boot: { kernel: image.vmlinux, initrd: image.kiosk!.initrd, extraParams: [`ramvm.blank=${BLANK_S}`] },
     dataDisk: join(dir, 'data.img'), memoryMiB: 2048, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true,
-    runDir: join(dir, 'boot1'), vga: true, https: true,
+    runDir: join(dir, 'boot1'), vga: true,
   });
   vms.push(vm);
   screenVm = vm;
@@ -375,7 +375,7 @@ async function otherBoot(name: keyof typeof OTHER_BOOTS): Promise<OtherBoot> {
   const vm = new NodeVm({
     name: 'kiosktest', index: 1, boot: { kernel: image.vmlinux, initrd: image.kiosk!.initrd, extraParams: [...o.params] }, dataDisk: disk,
     memoryMiB: o.memoryMiB, cpus: 1, accel, webPort: await freePort(), adminPassword: PASSWORD, shell: true,
-    runDir: join(dir, name), https: true, vga: o.vga,
+    runDir: join(dir, name), vga: o.vga,
   });
   vms.push(vm);
   vm.start();

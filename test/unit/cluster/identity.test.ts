@@ -53,19 +53,30 @@ E('should make key, certificate and pem once (0600), and keep them after', () =>
     rmSync(dir, { recursive: true, force: true });
   }
 });
-E('should keep an older node.pem (an HTTPS node) and write its certificate beside it', () => {
+/** A node's certificate made in a fresh folder, then `damage` done to its files: ensureNodeCertificate's answer and the files after it. */
+function afterDamage(damage: (f: ReturnType<typeof certFiles>, pem: string) => void): { made: boolean; pem: string; crt: string; before: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ramvm-cert-'));
   try {
     const f = certFiles(dir);
     ensureNodeCertificate('n1', dir);
-    const pem = readFileSync(f.pem, 'utf8');
-    rmSync(f.crt);
-    writeFileSync(f.pem, pem);
-    assert.is(ensureNodeCertificate('n1', dir), false);
-    assert.is(readFileSync(f.crt, 'utf8'), certificateOf(pem));
+    const before = readFileSync(f.pem, 'utf8');
+    damage(f, before);
+    const made = ensureNodeCertificate('n1', dir);
+    return { made, pem: readFileSync(f.pem, 'utf8'), crt: readFileSync(f.crt, 'utf8'), before };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+E('should keep an older node.pem (an HTTPS node) and write its certificate beside it', () => {
+  const r = afterDamage((f) => rmSync(f.crt));
+  assert.is(r.made, false);
+  assert.is(r.crt, certificateOf(r.before));
+});
+E('should write the certificate again from node.pem when node.crt holds none (zeros after a power cut)', () => {
+  const r = afterDamage((f) => writeFileSync(f.crt, Buffer.alloc(600)));
+  assert.is(r.made, false, 'the node keeps its identity');
+  assert.is(r.crt, certificateOf(r.before));
+  assert.is(r.pem, r.before);
 });
 E.run();
 

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { treeHash, xzStreamOffset } from '../../../build/image/image';
+import { partSquashfsOpts } from '../../../build/image/layout';
 
 const X = suite('xzStreamOffset');
 X('should find the xz magic after the decompressor stub', () => {
@@ -16,22 +17,24 @@ X('should fail on a kernel compressed otherwise', () => {
 X.run();
 
 const T = suite('treeHash');
-T('should change with content, mode and link target, and only then', () => {
+const OPTS = partSquashfsOpts('base');
+T('should change with content, mode, link target and squashfs options, and only then', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ramvm-image-hash-'));
   try {
     writeFileSync(join(dir, 'a'), 'one');
     symlinkSync('a', join(dir, 'l'));
-    const h0 = treeHash(dir);
-    assert.is(treeHash(dir), h0, 'stable');
+    const h0 = treeHash(dir, OPTS);
+    assert.is(treeHash(dir, OPTS), h0, 'stable');
+    assert.is.not(treeHash(dir, partSquashfsOpts('node')), h0, 'another block size');
     writeFileSync(join(dir, 'a'), 'two');
-    const h1 = treeHash(dir);
+    const h1 = treeHash(dir, OPTS);
     assert.is.not(h1, h0, 'content');
     chmodSync(join(dir, 'a'), 0o755);
-    const h2 = treeHash(dir);
+    const h2 = treeHash(dir, OPTS);
     assert.is.not(h2, h1, 'mode');
     rmSync(join(dir, 'l'));
     symlinkSync('b', join(dir, 'l'));
-    assert.is.not(treeHash(dir), h2, 'link target');
+    assert.is.not(treeHash(dir, OPTS), h2, 'link target');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

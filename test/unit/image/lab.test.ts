@@ -54,6 +54,12 @@ Q('should forward the web UI from 127.0.0.1 only, on a restricted user network',
   const user = after(a, '-netdev').find((n) => n.startsWith('user,'))!;
   assert.is(user, 'user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:18001-:8006');
 });
+Q('should forward the SMTP relay\'s address to the relay on 127.0.0.1 only when asked, through busybox nc', () => {
+  const user = after(nodeQemuArgs({ ...base, smtpRelayPort: 2525 }), '-netdev').find((n) => n.startsWith('user,'))!;
+  assert.is(user, 'user,id=web,restrict=on,hostfwd=tcp:127.0.0.1:18001-:8006,guestfwd=tcp:10.0.2.100:25-cmd:busybox nc 127.0.0.1 2525');
+  assert.throws(() => nodeQemuArgs({ ...base, smtpRelayPort: 2525.5 }), /bad SMTP relay port 2525\.5/);
+  assert.throws(() => nodeQemuArgs({ ...base, smtpRelayPort: 70000 }), /bad SMTP relay port 70000/);
+});
 Q('should put the LAN NIC first, on the hub at 127.0.0.1', () => {
   const a = nodeQemuArgs(base);
   assert.equal(after(a, '-netdev')[0], 'socket,id=lan,connect=127.0.0.1:40000');

@@ -1,10 +1,11 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { lighttpdConfig } from '../../../build/server';
+import { nodeLighttpdTemplate } from '../../../build/image/image';
 import { DIST } from '../../../build/build';
 import {
   GRUB_ENTRIES, ISO_GOAL_BYTES, ISO_LIMIT_BYTES, KIOSK_BUDGET, NODE_NAME_PLACEHOLDER, fillNodeName, grubConfig, imageSizeReport, kernelPackage,
-  nodeLighttpdConfig, partOf, fillNodeAddress, preparedGrubEntries,
+  nodeLighttpdConfig, partOf, fillNodeAddress, preparedGrubEntries, grubMkrescueArgs, partSquashfsOpts,
 } from '../../../build/image/layout';
 
 const P = suite('partOf');
@@ -39,6 +40,25 @@ G('should strip quotes that would end a title', () => {
 });
 G.run();
 
+const Q = suite('partSquashfsOpts');
+Q('should give node 1 MiB blocks and every other part 128 KiB ones, zstd -19 throughout', () => {
+  const block = (o: string[]) => o[o.indexOf('-b') + 1];
+  assert.is(block(partSquashfsOpts('node')), '1024K');
+  for (const p of ['ramvm', 'base', 'qemu', 'modules'] as const) assert.is(block(partSquashfsOpts(p)), '128K', p);
+  assert.equal(partSquashfsOpts('base').slice(0, 4), ['-comp', 'zstd', '-Xcompression-level', '19']);
+});
+Q.run();
+
+const M = suite('grubMkrescueArgs');
+M('should install only the menu\'s GRUB modules, volume RAMVM, no fonts, locales or themes', () => {
+  const a = grubMkrescueArgs('/s/iso', '/o/x.iso.tmp');
+  assert.is(a[0], 'grub-mkrescue');
+  assert.ok(a.includes('--install-modules=normal linux serial terminal echo test configfile reboot halt iso9660 part_msdos part_gpt fat search search_fs_uuid search_fs_file search_label all_video'));
+  assert.equal(a.slice(-6), ['-o', '/o/x.iso.tmp', '/s/iso', '--', '-volid', 'RAMVM']);
+  for (const o of ['--fonts=', '--locales=', '--themes=']) assert.ok(a.includes(o), o);
+});
+M.run();
+
 const L = suite('nodeLighttpdConfig');
 const host = { dist: DIST, nodeExec: process.execPath, path: process.env.PATH ?? '' };
 L('should map the build paths of the real config to the node paths', () => {
@@ -50,6 +70,14 @@ L('should map the build paths of the real config to the node paths', () => {
   assert.match(conf, /server.errorlog = "\/var\/log\/lighttpd-error.log"/);
   assert.match(conf, /server.username = "ramvm"\nserver.groupname = "ramvm"/);
   assert.not.ok(conf.includes(DIST + '/'), 'no build path left');
+});
+L('should make the node image\'s template HTTPS on 8006, the cluster on 8007 and plain HTTP on 80 a redirect only', () => {
+  const conf = nodeLighttpdTemplate();
+  assert.match(conf, /^server\.port = 8006$/m);
+  assert.match(conf, /^ssl\.engine = "enable"\nssl\.pemfile = "\/etc\/ramvm\/priv\/node\.pem"$/m);
+  assert.match(conf, /\$SERVER\["socket"\] == "0\.0\.0\.0:8007" \{\n  ssl\.engine = "enable"/);
+  assert.match(conf, /\$SERVER\["socket"\] == "0\.0\.0\.0:80" \{\n  ssl\.engine = "disable"/);
+  assert.ok(conf.includes('url.redirect = ( "^/(.*)$" => "https://%1:8006/$1" )'), conf.slice(-600));
 });
 L('should fail when a build path it expects is not in the config', () => {
   assert.throws(() => nodeLighttpdConfig('server.port = 8006\n', host), /expected/);

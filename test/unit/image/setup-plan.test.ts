@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { parseBootParams } from '../../../build/image/boot-params';
-import { adminLine, askedNetworkPlan, consoleEnv, RAM_SETTINGS_LINE, batchIp, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
+import { adminLine, askedNetworkPlan, consoleEnv, RAM_SETTINGS_LINE, batchIp, nativeStep, bootEnv, chooseDataDisk, dataDiskPlan, dhcpArgs, networkPlan, parseBlkidType } from '../../../build/image/setup-plan';
 
 const params = (cmdline: string) => parseBootParams(cmdline).params;
 const argvs = (steps: { argv: string[] }[]) => steps.map((s) => s.argv.join(' '));
@@ -186,3 +186,23 @@ AL('should mark RAM settings with a line of its own, never one consoleEnv writes
   assert.not.ok(consoleEnv(params('ramvm.ip=ask')).includes(RAM_SETTINGS_LINE));
 });
 AL.run();
+
+const NS = suite('nativeStep');
+NS('should do mkdir -p and chmod with an octal mode in the set-up\'s own process', () => {
+  assert.equal(nativeStep({ argv: ['mkdir', '-p', '/mnt/data/etc/ramvm', '/etc/ramvm'] }), { kind: 'mkdir', paths: ['/mnt/data/etc/ramvm', '/etc/ramvm'] });
+  assert.equal(nativeStep({ argv: ['chmod', '0700', '/etc/ramvm', '/run/ramvm/upload'] }), { kind: 'chmod', mode: 0o700, paths: ['/etc/ramvm', '/run/ramvm/upload'] });
+  assert.equal(nativeStep({ argv: ['chmod', '750', '/var/lib/vz'] }), { kind: 'chmod', mode: 0o750, paths: ['/var/lib/vz'] });
+});
+NS('should leave every other step to the program it names', () => {
+  for (const argv of [['chmod', '-R', 'g+rwX', '/var/lib/vz/images'], ['chmod', 'go+x', '/r'], ['chown', '-R', '-h', '200:200', '/etc/ramvm'], ['mkdir', '/a'],
+    ['mkdir', '-p'], ['mkdir', '-p', 'relative'], ['mount', '--bind', '/a', '/b'], ['chmod', '07777', '/a']]) {
+    assert.is(nativeStep({ argv }), null, argv.join(' '));
+  }
+  assert.is(nativeStep({ argv: ['mkdir', '-p', '/a'], input: 'x' }), null, 'a step with input is a program\'s');
+});
+NS('should cover every mkdir and chmod of the data disk\'s plan', () => {
+  const steps = dataDiskPlan('/dev/vda', 'ext4').filter((s) => s.argv[0] === 'mkdir');
+  assert.ok(steps.length > 0);
+  for (const s of steps) assert.ok(nativeStep(s), s.argv.join(' '));
+});
+NS.run();
