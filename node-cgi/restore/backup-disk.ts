@@ -12,8 +12,8 @@
  *
  *   prepare-backup-disk usb sdb   only a blank whole disk (no signature, zeros in its first MiB)
  *   boot-backup usb               while a job has storage "usb" mounted: its rescue image
- *                                 (ramvm/rescue/, a ramvm ISO) loop-mounted read-only, kernel
- *                                 and initrd copied to partition 1, grub.cfg booting backup
+ *                                 (ramvm/rescue/, a ramvm ISO) read by lib/iso9660.ts, never
+ *                                 mounted, kernel and initrd copied to partition 1, grub.cfg booting backup
  *                                 mode (ramvm.backup=<UUID of partition 3>), GRUB's boot code
  *
  * Neither ever writes the backup filesystem once it exists: boot-backup
@@ -21,11 +21,13 @@
  * partition table). The storage, the disk and the rescue image are read by
  * the helper itself, never taken from its caller as paths.
  */
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { conflict, HttpError, internal } from '../lib/errors';
 import { paths, deviceMountPoint } from '../lib/paths';
+import { fileReader, isoCopy, isoLookup } from '../lib/iso9660';
 import { findDeviceArgs, mountedAt, parseBlkidExport } from '../backup/target';
 import { DISK_NAME_RE } from '../backup/validate';
 import { RESCUE_STATE, rescueDir, type RescueState } from './medium';
@@ -38,6 +40,10 @@ import { layOutDisk, readRelease, writeBootPartition, zeroStart, type SetupIo } 
 /** A rescue image's name on the storage (as the ISO library names them). */
 const IMAGE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
 const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+/** What a boot partition takes from a rescue image's boot/. */
+const RESCUE_FILES = ['vmlinuz', 'initrd.img', RELEASE_FILE] as const;
+/** Largest of them read: a ramvm initrd is ~55 MB. */
+const RESCUE_FILE_MAX_BYTES = 512 * 1024 * 1024;
 
 export interface BackupDiskAnswer {
   disk: string;
@@ -149,42 +155,37 @@ export function bootBackupDisk(name: string): BootBackupAnswer {
   }
   if (typeof state?.name !== 'string' || !IMAGE_NAME_RE.test(state.name)) throw conflict(`storage ${name}: ${RESCUE_STATE} names no image`);
   const image = join(rdir, state.name);
-  // Opened without following a link (the node's user owns the folder), and handed to losetup as that open file.
+  // Opened without following a link (the node's user owns the folder), and read here: never mounted, so
+  // none of that user's bytes reach the kernel's isofs driver. Kernel, initrd and release go to root's own folder.
   let fd: number;
   try {
     fd = openSync(image, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     throw conflict(`storage ${name}: the rescue image ${state.name} is not a file there`);
   }
-  let lo;
-  try {
-    if (!fstatSync(fd).isFile()) throw conflict(`storage ${name}: the rescue image ${state.name} is not a file there`);
-    // A read-only loop device of its own (util-linux losetup; busybox's mount -o loop keeps none apart).
-    // /proc/self/fd: the node has no /dev/fd (no udev).
-    lo = sh(['losetup', '-r', '-f', '--show', '/proc/self/fd/3'], fd);
-  } finally {
-    closeSync(fd);
-  }
-
+  const medium = mkdtempSync(join(tmpdir(), 'ramvm-rescue-'));
   const notes: string[] = [];
-  const reg = paths().backupMounts;
-  const isoMp = join(reg, `.rescue-${name}`);
-  const bootMp = join(reg, `.boot-${name}`);
-  const loop = lo.out.trim();
-  if (lo.status !== 0 || !/^\/dev\/loop[0-9]+$/.test(loop)) throw internal(`losetup of the rescue image ${state.name} failed: ${lo.err.trim()}`);
+  const bootMp = join(paths().backupMounts, `.boot-${name}`);
   try {
-    // -t: the kernel loads isofs itself for a named type.
-    mount(loop, isoMp, ['-t', 'iso9660', '-o', 'ro,nosuid,nodev,noexec']);
-  } catch (e) {
-    sh(['losetup', '-d', loop]);
-    throw e;
-  }
-  try {
-    const medium = join(isoMp, 'boot');
-    const release = readRelease(medium);
-    if (!release || !/^[A-Za-z0-9._+-]{1,80}$/.test(release) || !existsSync(join(medium, 'vmlinuz')) || !existsSync(join(medium, 'initrd.img'))) {
-      throw conflict(`the rescue image ${state.name} is not a ramvm image (no boot/${RELEASE_FILE}, vmlinuz, initrd.img): the disk is not made bootable`);
+    const notRamvm = (why: string) => conflict(`the rescue image ${state.name} is not a ramvm image (${why}): the disk is not made bootable`);
+    try {
+      if (!fstatSync(fd).isFile()) throw conflict(`storage ${name}: the rescue image ${state.name} is not a file there`);
+      const r = fileReader(fd);
+      const files = RESCUE_FILES.map((f) => [f, isoLookup(r, `boot/${f}`)] as const);
+      const missing = files.filter(([, e]) => !e || e.dir).map(([f]) => `boot/${f}`);
+      if (missing.length) throw notRamvm(`no ${missing.join(', ')}`);
+      for (const [f, e] of files) {
+        if (e!.size > RESCUE_FILE_MAX_BYTES) throw notRamvm(`boot/${f} is larger than ${RESCUE_FILE_MAX_BYTES} bytes`);
+        isoCopy(r, e!, join(medium, f));
+      }
+    } catch (e) {
+      if (e instanceof HttpError) throw e;
+      throw notRamvm((e as Error).message);
+    } finally {
+      closeSync(fd);
     }
+    const release = readRelease(medium) ?? '';
+    if (!/^[A-Za-z0-9._+-]{1,80}$/.test(release)) throw notRamvm(`boot/${RELEASE_FILE} names no release`);
     const cfg = backupDiskGrubConfig(fsUuid, release, name);
     const fsck = sh(['e2fsck', '-p', boot]);
     if (fsck.status !== null && fsck.status > 1) notes.push(`e2fsck ${boot}: exit ${fsck.status}`);
@@ -208,7 +209,6 @@ export function bootBackupDisk(name: string): BootBackupAnswer {
       unmount(bootMp);
     }
   } finally {
-    unmount(isoMp);
-    sh(['losetup', '-d', loop]);
+    rmSync(medium, { recursive: true, force: true });
   }
 }
