@@ -7,13 +7,15 @@
  *   clusterBackupPlan({ vmid: 101, node: "n1", status: "running", agent: false,
  *     disks: [{ id: "disk0", replica: { name: "vm-101-disk-0", minor: 0, hosts: [n1, n2] }, dev: Connected UpToDate/UpToDate, bytes }] })
  *   → { peer: "n2", hold: "pause", steps: [
+ *       { step: "arm", resources: ["vm-101-disk-0"] },      the root helper started, checked, waiting for its go (before the hold: its start takes seconds)
  *       { step: "hold", how: "pause" },                   QMP stop (or the agent's fsfreeze): writes drained, all on the peer (protocol C)
- *       { step: "disconnect", resource: "vm-101-disk-0" },   the peer's copy stops at this instant
+ *       { step: "go", resources: ["vm-101-disk-0"] },       the armed helper disconnects them all: the peer's copy stops at this instant
  *       { step: "release", how: "resume" },               QMP cont: held for the two steps above only
  *       { step: "backup-on-peer", peer: "n2", disks: [{ id: "disk0", resource: "vm-101-disk-0", minor: 0, bytes }] },
  *       { step: "connect", resource: "vm-101-disk-0" } ] }   DRBD resyncs only the blocks written meanwhile (its bitmap)
  *
- * A stopped or paused guest is not held (it writes nothing). A guest with a
+ * A stopped or paused guest is not held (it writes nothing): its resources
+ * are disconnected one by one ({ step: "disconnect", resource }). A guest with a
  * disk that is not replicated, a replica that is not Connected and
  * UpToDate on both sides, or disks replicated to different peers is
  * refused (409) with every reason.
@@ -51,7 +53,10 @@ export interface PeerDisk {
 }
 
 export type ClusterStep =
+  | { step: 'arm'; resources: string[] }
   | { step: 'hold'; how: 'freeze' | 'pause' }
+  | { step: 'go'; resources: string[] }
+  | { step: 'disarm' }
   | { step: 'disconnect'; resource: string }
   | { step: 'release'; how: 'thaw' | 'resume' }
   | { step: 'backup-on-peer'; peer: string; disks: PeerDisk[] }
@@ -91,13 +96,14 @@ export function clusterBackupPlan(f: ClusterBackupFacts): ClusterBackupPlan {
   const peer = [...peers][0]!;
   const replicas = f.disks.map((d) => ({ ...d, replica: d.replica! }));
   const hold = f.status === 'running' ? (f.agent ? 'freeze' : 'pause') : null;
+  const resources = replicas.map((d) => d.replica.name);
   return {
     peer,
     hold,
     steps: [
-      ...(hold ? [{ step: 'hold', how: hold } as const] : []),
-      ...replicas.map((d) => ({ step: 'disconnect', resource: d.replica.name }) as const),
-      ...(hold ? [{ step: 'release', how: RELEASE_OF[hold] } as const] : []),
+      ...(hold
+        ? ([{ step: 'arm', resources }, { step: 'hold', how: hold }, { step: 'go', resources }, { step: 'release', how: RELEASE_OF[hold] }] as const)
+        : resources.map((resource) => ({ step: 'disconnect', resource }) as const)),
       { step: 'backup-on-peer', peer, disks: replicas.map((d) => ({ id: d.id, resource: d.replica.name, minor: d.replica.minor, bytes: d.bytes })) },
       ...replicas.map((d) => ({ step: 'connect', resource: d.replica.name }) as const),
     ],
@@ -106,10 +112,11 @@ export function clusterBackupPlan(f: ClusterBackupFacts): ClusterBackupPlan {
 
 /**
  * After step `failed` of `steps` went wrong (the ones before it done): the
- * guest released first if it was held and not yet released, then every
- * resource that was (or may have been, by the failed step) disconnected
- * connected again. A step that failed half-way is undone too: a release or
- * a connect of what is already so changes nothing.
+ * guest released first if it was held and not yet released, then an armed
+ * root helper that got no go dismissed (it exits having done nothing), then
+ * every resource that was (or may have been, by the failed step)
+ * disconnected connected again. A step that failed half-way is undone too:
+ * a release, a dismissal or a connect of what is already so changes nothing.
  */
 export function clusterRecovery(steps: readonly ClusterStep[], failed: number): ClusterStep[] {
   const tried = steps.slice(0, failed + 1);
@@ -117,7 +124,9 @@ export function clusterRecovery(steps: readonly ClusterStep[], failed: number): 
   const hold = tried.find((s) => s.step === 'hold');
   const released = steps.slice(0, failed).some((s) => s.step === 'release');
   if (hold && !released) out.push({ step: 'release', how: RELEASE_OF[hold.how] });
+  if (tried.some((s) => s.step === 'arm') && !tried.some((s) => s.step === 'go')) out.push({ step: 'disarm' });
   const connected = new Set(steps.slice(0, failed).filter((s) => s.step === 'connect').map((s) => s.resource));
-  for (const s of tried) if (s.step === 'disconnect' && !connected.has(s.resource)) out.push({ step: 'connect', resource: s.resource });
+  const disconnected = tried.flatMap((s) => (s.step === 'disconnect' ? [s.resource] : s.step === 'go' ? s.resources : []));
+  for (const resource of disconnected) if (!connected.has(resource)) out.push({ step: 'connect', resource });
   return out;
 }

@@ -3,7 +3,9 @@
  *
  *   the guest's node (clusterBackupGuest, in a "backup" task):
  *     facts (its resource files, /proc/drbd, /sys/block/drbdN/size, QMP status)
- *     → hold (QMP stop) → drbdadm disconnect → release (QMP cont): the hold is logged in ms
+ *     → arm: the root helper started and checked, waiting (drbd/armed.ts)
+ *     → hold (QMP stop) → go: the armed helper's drbdadm disconnects → release (QMP cont):
+ *       the hold is logged in ms, and it holds the disconnects only, not the helper's start
  *     → POST /api/backup/replica on the peer (signed by this node) → its task "backup-replica",
  *       followed to its end with GET /api/backup/replica/<task> (signed too)
  *     → drbdadm connect: DRBD resyncs only what the guest wrote meanwhile
@@ -14,7 +16,8 @@
  * Any failure: the guest released, every resource connected again, the
  * backup not kept (run.ts removes a partial one), the reason in the task's
  * log and so in the job's mail. DRBD commands go through replicaStep
- * (drbd/local.ts), the one place where the node's root helper takes over.
+ * (drbd/local.ts) or the armed helper (drbd/armed.ts), the places where
+ * the node's root helper takes over.
  */
 import { conflict, explain, HttpError, internal, invalid, notFound } from '../lib/errors';
 import { drbdBackingFile, nodeName } from '../lib/paths';
@@ -26,7 +29,8 @@ import { PeerError } from '../cluster/peer';
 import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
 import { peerOf } from '../drbd/replica';
 import { deviceBytes, diskIndex, procHere, guestReplicas, replicaHere, replicaStep } from '../drbd/local';
-import { drbdResourceName } from '../drbd/resource';
+import { drbdResourceName, parseResourceName } from '../drbd/resource';
+import { armDisconnect, type ArmedDisconnect } from '../drbd/armed';
 import { refuseIfMigrating } from '../vm';
 import { clusterBackupPlan, clusterRecovery, type ClusterBackupFacts, type ClusterStep, type PeerDisk } from './cluster-plan';
 import { getStorage } from './config';
@@ -150,6 +154,9 @@ export function verifiedIdOf(message: string): string {
   return m[1]!;
 }
 
+/** A step as the task's log names it: "disconnect vm-101-disk-0", "go vm-101-disk-0 vm-101-disk-1". */
+const shownStep = (s: ClusterStep) => [s.step, ...('resource' in s ? [s.resource] : 'resources' in s ? s.resources : [])].join(' ');
+
 /**
  * A cluster-mode backup of one guest of this node: the plan's steps, and
  * its recovery when one fails. Returns the peer's verified backup and how
@@ -158,6 +165,7 @@ export function verifiedIdOf(message: string): string {
 export async function clusterBackupGuest(i: ClusterBackupInput): Promise<ClusterBackupResult> {
   const release = await takeLongLock(`backup-vm-${i.vmid}`, i.task, 0);
   let qmp: Qmp | null = null;
+  let armed: ArmedDisconnect | null = null;
   try {
     refuseIfMigrating(i.vmid, 'back it up');
     const plan = clusterBackupPlan(await clusterFacts(i.vmid));
@@ -168,6 +176,16 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     let message = '';
     const doStep = async (s: ClusterStep) => {
       switch (s.step) {
+        case 'arm':
+          armed = await armDisconnect(i.vmid, s.resources.map((r) => parseResourceName(r)!.disk));
+          return;
+        case 'go':
+          if (!armed) throw internal(`guest ${i.vmid}: the disconnect was not armed`);
+          await armed.go();
+          return;
+        case 'disarm':
+          armed?.dismiss();
+          return;
         case 'hold':
           // A freeze is the guest agent's (guest-fsfreeze-freeze on its own channel), which ramvm's guests do not have yet.
           if (s.how !== 'pause') throw internal(`guest ${i.vmid}: freezing needs a guest agent channel`);
@@ -194,13 +212,13 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
       try {
         await doStep(s);
       } catch (e) {
-        i.log(`cluster mode: ${s.step}${'resource' in s ? ` ${s.resource}` : ''} failed: ${explain(e)}`);
+        i.log(`cluster mode: ${shownStep(s)} failed: ${explain(e)}`);
         for (const r of clusterRecovery(plan.steps, n)) {
           try {
             await doStep(r);
-            i.log(`cluster mode: ${r.step}${'resource' in r ? ` ${r.resource}` : ''} done after the failure`);
+            i.log(`cluster mode: ${shownStep(r)} done after the failure`);
           } catch (e2) {
-            i.log(`CLUSTER MODE: ${r.step}${'resource' in r ? ` ${r.resource}` : ''} FAILED TOO: ${explain(e2)}`);
+            i.log(`CLUSTER MODE: ${shownStep(r)} FAILED TOO: ${explain(e2)}`);
           }
         }
         throw e;
@@ -214,6 +232,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     }
     return { id: verifiedIdOf(message), holdMs, peer: plan.peer };
   } finally {
+    (armed as ArmedDisconnect | null)?.dismiss();
     qmp?.close();
     release();
   }

@@ -23,6 +23,11 @@
  *   split-brain  whether the kernel's log says the disk is in an unresolved split brain
  *   two-primaries | one-primary   two primaries allowed for a live migration, then forbidden again
  *   down      resource down, loop device free (the file stays)
+ *
+ * And `disconnect-on-go <vmid> <disk>…` (disconnectOnGo): every disk
+ * checked and its resource file written first, then a ready line, then the
+ * disconnects only when the go arrives on stdin (drbd/armed.ts), so the
+ * cluster backup's guest is held for the disconnects alone.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -36,6 +41,8 @@ import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, ty
 import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { twoPrimariesArgs } from '../drbd/replica';
+import { GO_WAIT_MS, readyLine, waitForGo } from '../drbd/go';
+import type { Readable } from 'node:stream';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
 
@@ -141,14 +148,40 @@ function handDevice(device: string, uid: number, gid: number): void {
 
 const drbdadm = (step: DrbdadmStep, conf: string, resource: string) => run(drbdadmArgs(step, conf, resource), { timeoutMs: DRBD_STEP_TIMEOUT_MS });
 
-export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
+/** A disk's record, checked, and root's resource file written from it. */
+function prepared(rec: NodeRecord, vmid: number, disk: number) {
   const r = record(rec, vmid, disk);
-  const name = r.resource.name;
-  const conf = rootResourceFile(rec, name);
-  const loop = loopDevice(r.resource.minor);
-  const device = drbdDevice(r.resource.minor);
+  const conf = rootResourceFile(rec, r.resource.name);
   mkdirSync(join(conf, '..'), { recursive: true, mode: 0o755 });
   writeFileAtomic(conf, r.config, 0o644);
+  return { r, conf };
+}
+
+/** Where an armed disconnect hears its go and says it is ready (the helper's stdin and stdout). */
+export interface GoChannel {
+  input: Readable;
+  ready(line: string): void;
+}
+
+/**
+ * `disconnect-on-go`: disks `disks` of guest `vmid` checked (each must be
+ * replicated here), ready said, then on the go each disconnected in order;
+ * without the go, nothing (waitForGo's error is the answer).
+ */
+export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: readonly number[], io: GoChannel, goWaitMs = GO_WAIT_MS): Promise<{ resources: string[] }> {
+  const all = disks.map((d) => prepared(rec, vmid, d));
+  const resources = all.map((x) => x.r.resource.name);
+  io.ready(readyLine(resources));
+  await waitForGo(io.input, goWaitMs);
+  for (const { r, conf } of all) await drbdadm('disconnect', conf, r.resource.name);
+  return { resources };
+}
+
+export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
+  const { r, conf } = prepared(rec, vmid, disk);
+  const name = r.resource.name;
+  const loop = loopDevice(r.resource.minor);
+  const device = drbdDevice(r.resource.minor);
   switch (step) {
     case 'create':
       await attach(rec, loop, r.file, r.record.bytes);

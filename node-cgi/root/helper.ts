@@ -16,7 +16,8 @@
  *   2026-12-06T15:30:02.456Z uid=998 key=3f9c0a1b2c3d4e5f start-guest 101 "-x" → forbidden: root helper: vmid: must be an integer (1 ms)
  *
  * It answers one line of JSON on stdout (lib/separation.ts parseHelperAnswer),
- * exit status 0 on success, 1 on an error, 2 on a refused call.
+ * exit status 0 on success, 1 on an error, 2 on a refused call; its last
+ * line is the answer (disconnect-on-go says it is ready on a line before).
  */
 import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import { HttpError } from '../lib/errors';
 import { ROOT_REGISTRY } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { bootBackupDiskOf, mountBackup, prepareBackupDiskOf, umountBackup } from './backup';
-import { drbdOp } from './drbd';
+import { disconnectOnGo, drbdOp } from './drbd';
 import { HELPER_PATH, startGuest, stopGuest } from './guest';
 import { parseRootCall, type RootCall } from './ops';
 import { trustedRecord } from './trust';
@@ -51,6 +52,9 @@ async function perform(call: RootCall, rec: NodeRecord): Promise<unknown> {
       return bootBackupDiskOf(rec, call.storage);
     case 'drbd':
       return drbdOp(rec, call.step, call.vmid, call.disk);
+    case 'disconnect-on-go':
+      // The one call that reads its stdin: the go (drbd/armed.ts), after a ready line on stdout.
+      return disconnectOnGo(rec, call.vmid, call.disks, { input: process.stdin, ready: (line) => process.stdout.write(line) });
   }
 }
 

@@ -14,6 +14,8 @@
  *   3f9c0a1b2c3d4e5f prepare-backup-disk usb sdb  blank disk sdb laid out to boot, its backup filesystem for "usb"
  *   3f9c0a1b2c3d4e5f boot-backup usb              the mounted "usb" disk's boot partition brought to its rescue image
  *   3f9c0a1b2c3d4e5f drbd create 101 0            a step of guest 101's replicated disk 0 (root/drbd.ts)
+ *   3f9c0a1b2c3d4e5f disconnect-on-go 101 0 1     guest 101's replicated disks 0 and 1 checked, then disconnected
+ *                                                 when "go" arrives on stdin (a cluster backup's hold: root/drbd.ts)
  *
  * The node key names a node the root-side start registered (lib/paths.ts);
  * everything else the helper needs (data root, users, the guest's config,
@@ -40,11 +42,12 @@ export type RootCall =
   | { key: string; op: 'umount-backup'; storage: string }
   | { key: string; op: 'prepare-backup-disk'; storage: string; disk: string }
   | { key: string; op: 'boot-backup'; storage: string }
-  | { key: string; op: 'drbd'; step: DrbdHelperStep; vmid: number; disk: number };
+  | { key: string; op: 'drbd'; step: DrbdHelperStep; vmid: number; disk: number }
+  | { key: string; op: 'disconnect-on-go'; vmid: number; disks: number[] };
 
-export const ROOT_OPS = ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'prepare-backup-disk', 'boot-backup', 'drbd'] as const;
+export const ROOT_OPS = ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'prepare-backup-disk', 'boot-backup', 'drbd', 'disconnect-on-go'] as const;
 
-/** Longest argv a call may have, in characters: the key, an operation and two short arguments. */
+/** Longest argv a call may have, in characters: the key, an operation and a few short arguments. */
 const CALL_MAX_CHARS = 200;
 
 const refuse = (message: string) => new HttpError('forbidden', `root helper: ${message}`);
@@ -62,6 +65,12 @@ function checked<T>(fn: () => T): T {
   } catch (e) {
     throw refuse((e as Error).message);
   }
+}
+
+/** A replicated disk's index: 0–DISK_INDEX_MAX, written as a plain number. */
+function diskIndexArg(a: string): number {
+  if (!/^(0|[1-9][0-9]?)$/.test(a) || Number(a) > DISK_INDEX_MAX) throw refuse(`the disk index must be 0–${DISK_INDEX_MAX}`);
+  return Number(a);
 }
 
 /** The helper's argv (after its own path) → the call as data; throws 403 "forbidden" with the reason. */
@@ -98,8 +107,14 @@ export function parseRootCall(argv: readonly string[]): RootCall {
       const step = args[0] as DrbdHelperStep;
       if (!DRBD_HELPER_STEPS.includes(step)) throw refuse(`drbd steps are ${DRBD_HELPER_STEPS.join(', ')}`);
       const vmid = checked(() => checkedVmid(args[1]));
-      if (!/^(0|[1-9][0-9]?)$/.test(args[2]!) || Number(args[2]) > DISK_INDEX_MAX) throw refuse(`the disk index must be 0–${DISK_INDEX_MAX}`);
-      return { key, op, step, vmid, disk: Number(args[2]) };
+      return { key, op, step, vmid, disk: diskIndexArg(args[2]!) };
+    }
+    case 'disconnect-on-go': {
+      if (args.length < 2) throw refuse(`disconnect-on-go takes VMID DISK…, not ${args.length} argument${args.length === 1 ? '' : 's'}`);
+      const vmid = checked(() => checkedVmid(args[0]));
+      const disks = args.slice(1).map(diskIndexArg);
+      if (new Set(disks).size !== disks.length) throw refuse('disconnect-on-go names each disk once');
+      return { key, op, vmid, disks };
     }
     default:
       throw refuse(`unknown operation ${JSON.stringify(op ?? '')}; the helper does ${ROOT_OPS.join(', ')}`);

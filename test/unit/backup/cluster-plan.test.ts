@@ -20,14 +20,14 @@ const facts = (over: Partial<ClusterBackupFacts> = {}): ClusterBackupFacts => ({
 const res = (n: number) => ({ resource: `vm-101-disk-${n}` });
 
 const P = suite('clusterBackupPlan');
-P('should pause a running guest only while its replicas disconnect, then back up on the peer and connect again', () => {
+P('should arm the disconnect before the pause, hold the guest only while the armed helper disconnects, then back up on the peer and connect again', () => {
   assert.equal(clusterBackupPlan(facts({ disks: [disk(0), disk(1)] })), {
     peer: 'n2',
     hold: 'pause',
     steps: [
+      { step: 'arm', resources: ['vm-101-disk-0', 'vm-101-disk-1'] },
       { step: 'hold', how: 'pause' },
-      { step: 'disconnect', ...res(0) },
-      { step: 'disconnect', ...res(1) },
+      { step: 'go', resources: ['vm-101-disk-0', 'vm-101-disk-1'] },
       { step: 'release', how: 'resume' },
       { step: 'backup-on-peer', peer: 'n2', disks: [{ id: 'disk0', resource: 'vm-101-disk-0', minor: 0, bytes: 64 * MIB }, { id: 'disk1', resource: 'vm-101-disk-1', minor: 1, bytes: 64 * MIB }] },
       { step: 'connect', ...res(0) },
@@ -40,7 +40,7 @@ P('should freeze and thaw through the guest agent when one answers', () => {
   assert.is(p.hold, 'freeze');
   assert.equal(p.steps.filter((s) => s.step === 'hold' || s.step === 'release'), [{ step: 'hold', how: 'freeze' }, { step: 'release', how: 'thaw' }]);
 });
-P('should not hold a stopped or a paused guest, which writes nothing', () => {
+P('should not hold (nor arm) a stopped or a paused guest, which writes nothing, and disconnect each resource on its own', () => {
   for (const status of ['stopped', 'paused'] as const) {
     const p = clusterBackupPlan(facts({ status }));
     assert.is(p.hold, null);
@@ -87,11 +87,18 @@ const STEPS: ClusterStep[] = clusterBackupPlan(facts({ disks: [disk(0), disk(1)]
 const at = (step: string, n = 0) => STEPS.findIndex((s, i) => s.step === step && STEPS.slice(0, i).filter((x) => x.step === step).length === n);
 
 const R = suite('clusterRecovery');
-R('should release the guest when the pause itself failed, and touch no resource', () => {
-  assert.equal(clusterRecovery(STEPS, at('hold')), [{ step: 'release', how: 'resume' }]);
+R('should only dismiss the helper when arming it failed: the guest was not held, nothing disconnected', () => {
+  assert.equal(clusterRecovery(STEPS, at('arm')), [{ step: 'disarm' }]);
 });
-R('should release the guest first, then connect what a failed disconnect may have disconnected', () => {
-  assert.equal(clusterRecovery(STEPS, at('disconnect', 1)), [{ step: 'release', how: 'resume' }, { step: 'connect', ...res(0) }, { step: 'connect', ...res(1) }]);
+R('should release the guest, then dismiss the armed helper, when the pause itself failed, and touch no resource', () => {
+  assert.equal(clusterRecovery(STEPS, at('hold')), [{ step: 'release', how: 'resume' }, { step: 'disarm' }]);
+});
+R('should release the guest first, then connect every resource the failed go may have disconnected', () => {
+  assert.equal(clusterRecovery(STEPS, at('go')), [{ step: 'release', how: 'resume' }, { step: 'connect', ...res(0) }, { step: 'connect', ...res(1) }]);
+});
+R('should connect what a failed disconnect of a guest that was not held may have disconnected', () => {
+  const stopped = clusterBackupPlan(facts({ status: 'stopped', disks: [disk(0), disk(1)] })).steps;
+  assert.equal(clusterRecovery(stopped, 1), [{ step: 'connect', ...res(0) }, { step: 'connect', ...res(1) }]);
 });
 R('should connect every resource, and not release again, when the backup on the peer failed', () => {
   assert.equal(clusterRecovery(STEPS, at('backup-on-peer')), [{ step: 'connect', ...res(0) }, { step: 'connect', ...res(1) }]);
@@ -102,7 +109,7 @@ R('should retry the failed connect and do the ones not reached, not those done',
 });
 R('should thaw a frozen guest', () => {
   const frozen = clusterBackupPlan(facts({ agent: true })).steps;
-  assert.equal(clusterRecovery(frozen, 1), [{ step: 'release', how: 'thaw' }, { step: 'connect', ...res(0) }]);
+  assert.equal(clusterRecovery(frozen, 2), [{ step: 'release', how: 'thaw' }, { step: 'connect', ...res(0) }]);
 });
 R('should connect only, for a guest that was not held', () => {
   const stopped = clusterBackupPlan(facts({ status: 'stopped' })).steps;

@@ -33,10 +33,12 @@ P('should take each operation of the allow-list with its checked arguments', () 
   assert.equal(parseRootCall([KEY, 'umount-backup', 'usb-2.disk']), { key: KEY, op: 'umount-backup', storage: 'usb-2.disk' });
   assert.equal(parseRootCall([KEY, 'drbd', 'create', '101', '0']), { key: KEY, op: 'drbd', step: 'create', vmid: 101, disk: 0 });
   assert.equal(parseRootCall([KEY, 'drbd', 'discard', '101', '29']), { key: KEY, op: 'drbd', step: 'discard', vmid: 101, disk: 29 });
+  assert.equal(parseRootCall([KEY, 'disconnect-on-go', '101', '0']), { key: KEY, op: 'disconnect-on-go', vmid: 101, disks: [0] });
+  assert.equal(parseRootCall([KEY, 'disconnect-on-go', '101', '2', '0', '29']), { key: KEY, op: 'disconnect-on-go', vmid: 101, disks: [2, 0, 29] });
   assert.equal(parseRootCall([KEY, 'prepare-backup-disk', 'usb', 'sdb']), { key: KEY, op: 'prepare-backup-disk', storage: 'usb', disk: 'sdb' });
   assert.equal(parseRootCall([KEY, 'prepare-backup-disk', 'usb', 'nvme0n1']), { key: KEY, op: 'prepare-backup-disk', storage: 'usb', disk: 'nvme0n1' });
   assert.equal(parseRootCall([KEY, 'boot-backup', 'usb']), { key: KEY, op: 'boot-backup', storage: 'usb' });
-  assert.equal([...ROOT_OPS], ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'prepare-backup-disk', 'boot-backup', 'drbd']);
+  assert.equal([...ROOT_OPS], ['ping', 'start-guest', 'stop-guest', 'mount-backup', 'umount-backup', 'prepare-backup-disk', 'boot-backup', 'drbd', 'disconnect-on-go']);
 });
 
 // [why, argv, the reason the refusal gives]
@@ -69,6 +71,11 @@ const BAD: [string, string[], RegExp][] = [
   ['a drbd disk index with a leading zero', [KEY, 'drbd', 'up', '101', '01'], /disk index must be 0–29/],
   ['a drbd disk that is a resource name', [KEY, 'drbd', 'up', '101', 'vm-101-disk-0'], /disk index must be 0–29/],
   ['a drbd VMID that is a path', [KEY, 'drbd', 'up', '../101', '0'], /vmid: must be an integer/],
+  ['a disconnect-on-go without disks', [KEY, 'disconnect-on-go', '101'], /disconnect-on-go takes VMID DISK…, not 1 argument/],
+  ['a disconnect-on-go VMID that is an option', [KEY, 'disconnect-on-go', '--force', '0'], /vmid: must be an integer/],
+  ['a disconnect-on-go disk past the last', [KEY, 'disconnect-on-go', '101', '0', '30'], /disk index must be 0–29/],
+  ['a disconnect-on-go disk that is a resource name', [KEY, 'disconnect-on-go', '101', 'vm-101-disk-0'], /disk index must be 0–29/],
+  ['a disconnect-on-go disk named twice', [KEY, 'disconnect-on-go', '101', '1', '1'], /names each disk once/],
   ['a storage that climbs', [KEY, 'mount-backup', '..'], /storage: may contain only letters/],
   ['a storage that is an option', [KEY, 'umount-backup', '-l'], /storage: may contain only letters/],
   ['a storage name too long', [KEY, 'mount-backup', 'a'.repeat(33)], /storage: must be at most 32 characters/],

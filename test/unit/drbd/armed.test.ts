@@ -1,0 +1,158 @@
+/**
+ * node-cgi/drbd/armed.ts: the armed disconnect's protocol. The helper's
+ * side (waitForGo) reads a stream of the test's; the CGI's side
+ * (armHelper) spawns real processes that speak the protocol in place of
+ * the root helper, which needs root and DRBD and runs it for real in the
+ * lab (test/lab/drbd-ops.test.ts: a cluster-mode backup of a running guest).
+ */
+import { suite } from '../../helpers/suite';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { armHelper, GO_LINE, parseReadyLine, readyLine, waitForGo } from '../../../node-cgi/drbd/armed';
+import { HttpError } from '../../../node-cgi/lib/errors';
+
+async function rejection(p: Promise<unknown>): Promise<HttpError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, HttpError);
+    return e as HttpError;
+  }
+  assert.unreachable('resolved');
+  throw new Error('unreachable');
+}
+
+const L = suite('readyLine and parseReadyLine');
+L('should read back the resources of a ready line, and null for an answer or noise', () => {
+  assert.equal(parseReadyLine(readyLine(['vm-101-disk-0', 'vm-101-disk-1']).trim()), ['vm-101-disk-0', 'vm-101-disk-1']);
+  assert.is(parseReadyLine('{"ok":{"resources":["vm-101-disk-0"]}}'), null);
+  assert.is(parseReadyLine('{"ready":{"resources":[1]}}'), null);
+  assert.is(parseReadyLine('ready'), null);
+});
+L.run();
+
+const W = suite('waitForGo');
+W('should resolve on a go line, even split over writes, and stop reading', async () => {
+  const input = new PassThrough();
+  const p = waitForGo(input, 60_000);
+  input.write('g');
+  input.write('o\nmore');
+  await p;
+  assert.ok(input.destroyed);
+});
+W('should refuse any other line with 409, nothing done', async () => {
+  const input = new PassThrough();
+  const p = waitForGo(input, 60_000);
+  input.write('ok\n');
+  const e = await rejection(p);
+  assert.is(e.code, 'conflict');
+  assert.match(e.message, /"ok" is not the go, nothing done/);
+});
+W('should refuse a line longer than the go without reading it to its end', async () => {
+  const input = new PassThrough();
+  const p = waitForGo(input, 60_000);
+  input.write('gon');
+  const e = await rejection(p);
+  assert.is(e.code, 'conflict');
+  assert.match(e.message, /"gon" is not the go, nothing done/);
+});
+W('should give up with 409 when its input ends without the go (dismissed, or its caller gone)', async () => {
+  const input = new PassThrough();
+  const p = waitForGo(input, 60_000);
+  input.end('g');
+  const e = await rejection(p);
+  assert.is(e.code, 'conflict');
+  assert.match(e.message, /dismissed before the go, nothing done/);
+});
+W('should give up with a timeout when no go comes', async () => {
+  const e = await rejection(waitForGo(new PassThrough(), 50));
+  assert.is(e.code, 'timeout');
+  assert.match(e.message, /no go within 0.05 s, nothing done/);
+});
+W.run();
+
+/**
+ * A process in the root helper's place: `mode` says how it behaves; it
+ * writes what it did to the file `log` ("disconnected" only after a go).
+ */
+const FAKE_HELPER = `
+const [mode, log] = process.argv.slice(1);
+const fs = require('fs');
+const say = (v) => process.stdout.write(JSON.stringify(v) + '\\n');
+if (mode === 'refuse') { say({ error: { code: 'not_found', message: 'guest 101 has no replicated disk 1' } }); process.exit(1); }
+if (mode === 'silent') setTimeout(() => {}, 60000);
+else say({ ready: { resources: ['vm-101-disk-0', 'vm-101-disk-1'] } });
+let buf = '';
+if (mode !== 'silent') process.stdin.on('data', (b) => {
+  buf += b;
+  if (!buf.includes('\\n')) return;
+  if (buf !== 'go\\n') { fs.writeFileSync(log, 'bad go'); process.exit(1); }
+  if (mode === 'mute') { setTimeout(() => {}, 60000); return; }
+  if (mode === 'fail') { say({ error: { code: 'exec_failed', message: 'drbdadm disconnect vm-101-disk-1 failed (exit 10)' } }); process.exit(1); }
+  fs.writeFileSync(log, 'disconnected');
+  say({ ok: { resources: ['vm-101-disk-0', 'vm-101-disk-1'] } });
+  process.stdin.destroy();
+});
+if (mode !== 'silent') process.stdin.on('end', () => { fs.writeFileSync(log, 'dismissed'); });
+`;
+
+let dir: string;
+const A = suite('armHelper');
+A.before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ramvm-armed-'));
+});
+A.after(() => rmSync(dir, { recursive: true, force: true }));
+const fake = (mode: string, log: string) => [process.execPath, '-e', FAKE_HELPER, mode, join(dir, log)];
+const did = (log: string) => (existsSync(join(dir, log)) ? readFileSync(join(dir, log), 'utf8') : null);
+async function eventually(log: string): Promise<string> {
+  for (let n = 0; n < 600; n++) {
+    const v = did(log);
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${log} never written`);
+}
+
+A('should arm once the helper says ready, disconnect nothing before the go, and resolve on its answer', async () => {
+  const armed = await armHelper(fake('ok', 'ok.log'));
+  assert.equal(armed.resources, ['vm-101-disk-0', 'vm-101-disk-1']);
+  assert.is(did('ok.log'), null);
+  await armed.go();
+  assert.is(did('ok.log'), 'disconnected');
+  armed.dismiss();
+});
+A('should send exactly the go line', () => {
+  assert.is(GO_LINE, 'go');
+});
+A('should reject with the helper\'s own error when it refuses before it is ready', async () => {
+  const e = await rejection(armHelper(fake('refuse', 'refuse.log')));
+  assert.is(e.code, 'not_found');
+  assert.match(e.message, /guest 101 has no replicated disk 1/);
+});
+A('should time out a helper that never says ready', async () => {
+  const e = await rejection(armHelper(fake('silent', 'silent.log'), { readyTimeoutMs: 500 }));
+  assert.is(e.code, 'timeout');
+  assert.match(e.message, /arming the disconnect: no answer from the root helper/);
+});
+A('should reject the go with the helper\'s error when a disconnect fails', async () => {
+  const armed = await armHelper(fake('fail', 'fail.log'));
+  const e = await rejection(armed.go());
+  assert.is(e.code, 'exec_failed');
+  assert.match(e.message, /drbdadm disconnect vm-101-disk-1 failed/);
+});
+A('should time out a go that gets no answer', async () => {
+  const armed = await armHelper(fake('mute', 'mute.log'), { answerTimeoutMs: 500 });
+  const e = await rejection(armed.go());
+  assert.is(e.code, 'timeout');
+  assert.match(e.message, /disconnecting vm-101-disk-0, vm-101-disk-1: no answer/);
+});
+A('should end the helper\'s stdin on dismiss, so it exits having done nothing', async () => {
+  const armed = await armHelper(fake('ok', 'dismiss.log'));
+  armed.dismiss();
+  armed.dismiss();
+  assert.is(await eventually('dismiss.log'), 'dismissed');
+});
+A.run();
