@@ -79,6 +79,8 @@ export interface LabDisk {
   /** The record written on both nodes by the node's user, as the API writes it, flushed (a node powered off later finds it). */
   writeRecords(): Promise<void>;
   helper(i: number, step: DrbdHelperStep): Promise<{ resource: string; device: string; splitBrain?: boolean }>;
+  /** The root helper's `disconnect-on-go <vmid> 0` on node i, its stdin what shell command `feed` prints; its stdout lines. */
+  disconnectOnGo(i: number, feed: string): Promise<string[]>;
   /** Polls node i's /proc/drbd until `ok` holds for this minor; returns it and the ms it took. */
   until(i: number, what: string, ok: (d: DrbdDeviceState) => boolean): Promise<{ dev: DrbdDeviceState; ms: number }>;
   /** 4 KiB of `tag` written by the QEMU user at 4 KiB block `block` of the device, flushed. */
@@ -219,8 +221,13 @@ export class DrbdLab {
       if (!a.ok) throw new Error(`node${i + 1}: drbd ${step}: ${out.trim()}`);
       return a.ok;
     };
+    const disconnectOnGo: LabDisk['disconnectOnGo'] = async (i, feed) => {
+      const { rec, key } = lab.nodes[i]!;
+      const out = await lab.runners[i]!.sh(`{ ${feed}; } | ${lab.asUserCmd(i, 'cgi', `$(which sudo) -n ${rec.node} ${rec.helper} ${key} disconnect-on-go ${vmid} 0`)} 2>/dev/null; true`);
+      return out.trim().split('\n');
+    };
     return {
-      record, vmid, minor, dev, file, helper,
+      record, vmid, minor, dev, file, helper, disconnectOnGo,
       async writeRecords() {
         for (const i of [0, 1]) {
           const rec = lab.nodes[i]!.rec.cgi;

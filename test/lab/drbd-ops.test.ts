@@ -5,7 +5,9 @@
  * helper as the node's user asks for it, on guest 111's disk 0, minor 9:
  *
  *   1. a replicated disk on both nodes, node1 primary (as the drbd test makes it)
- *   2. cluster mode's middle: node1 (the guest's) disconnects; its later
+ *   2. cluster mode's middle: node1 (the guest's) disconnects, through the
+ *      helper armed before the guest's hold (disconnect-on-go: nothing
+ *      without the go on its stdin, the disconnect on it); its later
  *      writes stay off node2's replica, which node2's user copies (the first
  *      device bytes of the backing file, convertArgs as the peer's task
  *      does) as it was at the disconnect; reconnected, DRBD resyncs only
@@ -49,9 +51,17 @@ T('should make a replicated disk, UpToDate on both nodes, node1 primary', async 
 const BEFORE = 'ramvm-before-the-disconnect';
 const AFTER = 'ramvm-after-the-disconnect';
 
+T('should arm the disconnect and do nothing when the helper is dismissed before its go', async () => {
+  const lines = await d.disconnectOnGo(0, 'true');
+  assert.equal(lines[0] && JSON.parse(lines[0]), { ready: { resources: [resource.name] } }, `the ready line first: ${lines.join(' | ')}`);
+  assert.match(lines[lines.length - 1]!, /"code":"conflict".*armed disconnect: dismissed before the go, nothing done/);
+  assert.is(deviceOf(await lab.proc(0), MINOR)?.connection, 'Connected', 'still connected');
+});
+
 T('should leave on the disconnected replica the disk as it was, copy it on node2, and resync only what changed', async () => {
   await d.writeBlock(0, 256, BEFORE);
-  await d.helper(0, 'disconnect');
+  const lines = await d.disconnectOnGo(0, 'sleep 1; echo go');
+  assert.equal(lines.map((l) => JSON.parse(l)), [{ ready: { resources: [resource.name] } }, { ok: { resources: [resource.name] } }], 'ready, then disconnected on the go');
   const { dev } = await d.until(1, 'disconnected', (d) => d.connection !== 'Connected');
   assert.is(replicaBackupProblem(dev, resource.name, 'node2'), null, `node2's replica can be backed up: ${JSON.stringify(dev)}`);
   // The guest writes on: 4 KiB at block 256 again, 4 KiB at block 1000.
