@@ -16,7 +16,7 @@ import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useNode } from '../helpers/fixture';
 import { waitFor } from '../helpers/guest';
@@ -26,6 +26,9 @@ import { rootCallArgv, type NodeRecord } from '../../node-cgi/lib/separation';
 import { sudoersFile } from '../../node-cgi/root/setup';
 import { DIST, ROOT } from '../../build/build';
 import { startTestNode } from '../helpers/node';
+import { armHelper } from '../../node-cgi/drbd/armed';
+import { drbdRecordText } from '../../node-cgi/drbd/record';
+import { rejection } from '../helpers/rejection';
 
 const S = suite('privilege separation');
 const fx = useNode(S);
@@ -128,6 +131,30 @@ S('should refuse the node\'s user anything off the helper\'s list, and anything 
     const r = asNodeUser(argv);
     assert.is.not(r.status, 0, `${argv.join(' ')} ran as root`);
     assert.match(r.stderr, /password is required|not allowed|may not/, argv.join(' '));
+  }
+});
+
+S('should arm a disconnect through sudo, do nothing without its go, and run drbdadm on it', async () => {
+  // Guest VMID's disk 0 as a replicated disk's record, the node's user's; this host has drbdadm but no DRBD module.
+  const dir = join(fx.root, 'var/lib/vz/images', String(VMID));
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `vm-${VMID}-disk-0.drbd.json`);
+  writeFileSync(file, drbdRecordText({ resource: `vm-${VMID}-disk-0`, minor: 0, bytes: 2 ** 20, hosts: [{ name: 'n1', address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }] }));
+  chownSync(file, rec.cgi.uid, rec.cgi.gid);
+  const asUser = (args: string[]) => ['setpriv', `--reuid=${rec.cgi.uid}`, `--regid=${rec.cgi.gid}`, '--init-groups', '--', ...rootCallArgv(rec, 'disconnect-on-go', args)];
+  try {
+    const missing = await rejection(armHelper(asUser([String(VMID), '1'])), Error);
+    assert.match(missing.message, `guest ${VMID} has no replicated disk 1`);
+    const dismissed = await armHelper(asUser([String(VMID), '0']));
+    assert.equal(dismissed.resources, [`vm-${VMID}-disk-0`]);
+    dismissed.dismiss();
+    const armed = await armHelper(asUser([String(VMID), '0']));
+    const failed = await rejection(armed.go(), Error);
+    assert.match(failed.message, /drbdadm/, 'the go reached the helper, which ran drbdadm disconnect (no module here)');
+    const log = readFileSync('/run/ramvm-root/helper.log', 'utf8').split('\n').filter((l) => l.includes(`key=${nodeKey(fx.root)} disconnect-on-go ${VMID} 0`));
+    assert.ok(log.some((l) => /→ conflict: armed disconnect: dismissed before the go, nothing done/.test(l)), `the dismissed helper did nothing:\n${log.join('\n')}`);
+  } finally {
+    rmSync(file, { force: true });
   }
 });
 

@@ -13,17 +13,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { armHelper, GO_LINE, parseReadyLine, readyLine, waitForGo } from '../../../node-cgi/drbd/armed';
 import { HttpError } from '../../../node-cgi/lib/errors';
+import { rejection as rejectionOf } from '../../helpers/rejection';
 
-async function rejection(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, HttpError);
-    return e as HttpError;
-  }
-  assert.unreachable('resolved');
-  throw new Error('unreachable');
-}
+const rejection = (p: Promise<unknown>) => rejectionOf(p, HttpError);
 
 const L = suite('readyLine and parseReadyLine');
 L('should read back the resources of a ready line, and null for an answer or noise', () => {
