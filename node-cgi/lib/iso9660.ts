@@ -137,7 +137,6 @@ export function isoRead(r: IsoReader, e: IsoEntry): Buffer {
 export function isoCopy(r: IsoReader, e: IsoEntry, dest: string): void {
   if (e.dir) throw new Error(`${e.name} is a directory`);
   const start = e.lba * ISO_BLOCK_BYTES;
-  r.read(start, 0);
   if (start + e.size > r.size) throw new Error(`${e.name} runs past the image's end`);
   const out = openSync(dest, 'wx', 0o644);
   try {

@@ -59,10 +59,9 @@ export interface BootBackupAnswer extends BackupDiskAnswer {
 
 type DeviceConfig = Extract<StorageConfig, { type: 'device' }>;
 
-/** argv run with PATH alone; `fd3`: an open file the program sees as its fd 3. */
-function sh(argv: string[], fd3?: number): { status: number | null; out: string; err: string } {
-  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', ...(fd3 === undefined ? [] : [fd3])];
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { PATH }, timeout: 300_000, stdio });
+/** argv run with PATH alone. */
+function sh(argv: string[]): { status: number | null; out: string; err: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { PATH }, timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
   return { status: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 
