@@ -17,12 +17,21 @@ import { withLock, writeJsonAtomic } from '../lib/store';
 import { log } from '../lib/cgi';
 import { checkedVmid } from '../lib/validate';
 import { commitChanges } from './replicate';
-import { nodeJson, STATUS_TIMEOUT_MS } from './members';
+import { nodeJson } from './members';
 import { allocateVmid, staleEntries, type Placement } from './model';
 import { updateAccess } from '../access/store';
 import { audit } from '../access/audit';
 import { PeerError } from './peer';
 import { CLUSTER_LOCK, placementFile, readCluster, readPlacement } from './state';
+
+/**
+ * How long a node waits for the master to reserve, move or release a VMID.
+ * Longer than a status call (STATUS_TIMEOUT_MS): the caller is creating or
+ * moving a guest and waits anyway, and a busy master that answers in 5 s
+ * must not fail the create. An unreachable master still fails at once
+ * (PEER_CONNECT_TIMEOUT_MS).
+ */
+export const PLACEMENT_TIMEOUT_MS = 15_000;
 
 /** Largest list of locally used VMIDs a reservation carries. */
 const USED_MAX = 10_000;
@@ -84,7 +93,7 @@ export async function movePlacement(vmid: number, to: string): Promise<void> {
     await commitChanges();
     return;
   }
-  await nodeJson(c.master, 'PUT', `/api/cluster/vmids/${vmid}`, { node: to }, { timeoutMs: STATUS_TIMEOUT_MS });
+  await nodeJson(c.master, 'PUT', `/api/cluster/vmids/${vmid}`, { node: to }, { timeoutMs: PLACEMENT_TIMEOUT_MS });
 }
 
 /**
@@ -128,7 +137,7 @@ export async function reserveVmid(wanted: number | null, name: string, usedHere:
     return vmid;
   }
   try {
-    const r = await nodeJson<{ vmid: number }>(c.master, 'POST', '/api/cluster/vmids', { vmid: wanted, name, used }, { timeoutMs: STATUS_TIMEOUT_MS });
+    const r = await nodeJson<{ vmid: number }>(c.master, 'POST', '/api/cluster/vmids', { vmid: wanted, name, used }, { timeoutMs: PLACEMENT_TIMEOUT_MS });
     return checkedVmid(r.vmid);
   } catch (e) {
     if (e instanceof PeerError) {
@@ -151,7 +160,7 @@ export async function releaseVmid(vmid: number, by?: string): Promise<void> {
       releaseOnMaster(nodeName(), vmid, by);
       await commitChanges();
     } else {
-      await nodeJson(c.master, 'DELETE', `/api/cluster/vmids/${vmid}`, undefined, { timeoutMs: STATUS_TIMEOUT_MS, identity: by ? { username: by } : null });
+      await nodeJson(c.master, 'DELETE', `/api/cluster/vmids/${vmid}`, undefined, { timeoutMs: PLACEMENT_TIMEOUT_MS, identity: by ? { username: by } : null });
     }
   } catch (e) {
     log(`VMID ${vmid} stays in the placement index for now: ${(e as Error).message}`);

@@ -194,7 +194,7 @@ const API_VMID = 102;
 let api: Client[] = [];
 
 T('should form a cluster of the two lab nodes through the API', async () => {
-  // Made once for every DRBD lab suite (an earlier one may have made it): node1 master, both online.
+  // Made once for every DRBD lab suite (an earlier one may have made it), both online; the master is node1, or node2 after the failover suite.
   api = await lab.cluster();
   // Logged in again: node1 was powered off and on since the pair first logged in.
   api = await Promise.all([0, 1].map((i) => lab.relogin(i)));
