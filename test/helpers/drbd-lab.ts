@@ -87,6 +87,8 @@ export interface LabDisk {
   writeBlock(i: number, block: number, tag: string): Promise<string>;
   /** What the QEMU user reads back there, `bytes` long. */
   readBlock(i: number, block: number, bytes: number): Promise<string>;
+  /** `data` (whole 512-byte sectors) written by the QEMU user from sector `lba` of the device, flushed: a boot sector for the guest, say. */
+  writeSectors(i: number, lba: number, data: Buffer): Promise<void>;
   /** Down on both (ignoring "not up"), records and backing files removed. */
   remove(): Promise<void>;
 }
@@ -123,6 +125,11 @@ export class DrbdLab {
     const text = await this.runners[i]!.read('/proc/drbd');
     if (this.captureDir && name) writeFileSync(join(this.captureDir, `${name}.node${i + 1}.txt`), text);
     return readProcDrbd({ ...this.runners[i]!, read: async () => text });
+  }
+
+  /** Node i's serial log of guest `vmid` (COM1, truncated at each start); empty before the guest made it. */
+  serialLog(i: number, vmid: number): Promise<string> {
+    return this.runners[i]!.sh(`cat /run/ramvm/qemu/${vmid}.serial.log 2>/dev/null; true`);
   }
 
   /** Powers node i on (again) and waits until it serves; the ms that took. */
@@ -249,6 +256,10 @@ export class DrbdLab {
         lab.runners[i]!.sh(lab.asUserCmd(i, 'qemu', `printf %s ${shq(tag)} | dd of=${dev} bs=4096 seek=${block} conv=sync,fsync 2>/dev/null`)),
       readBlock: (i, block, bytes) =>
         lab.runners[i]!.sh(lab.asUserCmd(i, 'qemu', `dd if=${dev} bs=4096 skip=${block} count=1 2>/dev/null | head -c ${bytes}`)),
+      async writeSectors(i, lba, data) {
+        if (data.length === 0 || data.length % 512 !== 0) throw new Error(`writeSectors takes whole 512-byte sectors, not ${data.length} bytes`);
+        await lab.runners[i]!.sh(lab.asUserCmd(i, 'qemu', `echo ${data.toString('base64')} | base64 -d | dd of=${dev} bs=512 seek=${lba} conv=fsync 2>/dev/null`));
+      },
       async remove() {
         for (const [i, vm] of lab.vms.entries()) {
           if (!vm.running() || !lab.nodes[i]) continue;

@@ -3,13 +3,23 @@
  * on the pair all DRBD lab suites share (test/helpers/drbd-lab.ts; TCG):
  *
  *   1. the pair forms a cluster (node1 master); node1 makes guest 120 with a
- *      replicated 64 MiB disk and starts it (its config goes to node2)
- *   2. a pattern is written onto the guest's DRBD device on node1 by the
- *      QEMU user (not through the guest: a guest OS under TCG inside a TCG
- *      node would add minutes, not checks), flushed
+ *      replicated 64 MiB disk; once both copies are UpToDate, the test writes
+ *      the pattern guest (test/helpers/pattern-guest.ts: a boot sector, with
+ *      a random token) into sector 0 through node1's device (promoted for
+ *      that, then secondary again) and starts the guest (its config goes to
+ *      node2)
+ *   2. the guest itself writes "ramvm-pattern <token>" at sector 2400 of its
+ *      disk (INT 13h, through QEMU and DRBD: no OS, which under TCG inside a
+ *      TCG node would take minutes), reads it back and says
+ *      "ramvm-pattern written <token>" on COM1 (its serial log on node1);
+ *      then pause and resume through the API: QMP "stop" drains and flushes
+ *      every disk of the guest (QEMU's vm_stop: bdrv_flush_all), so the
+ *      sector QEMU wrote with cache=writeback is on /dev/drbdN, which under
+ *      protocol C means on node2's copy too, before node1 loses power
  *   3. a failover asked of node2 while node1 answers: 409, nothing changed
  *   4. node1 powered off; POST /api/vm/120/failover on node2: node2 master,
- *      the guest runs there, its device reads the pattern
+ *      the guest boots there from the replica and says "ramvm-pattern found
+ *      <token>": node2 has the data of the write node1's guest made
  *   5. node1 boots again; its cluster tick (cron's, run at once) makes it a
  *      member, its copy of the guest the replica's, Secondary; it resyncs
  *      to UpToDate
@@ -17,18 +27,28 @@
  *      reconnected → StandAlone, GET /api/vm/120 shows "splitBrain": true;
  *      POST /api/vm/120/replica/resolve {"discard": "node1"}: node2's
  *      write kept, both UpToDate
+ *
+ * Prints how long the guest took from its start to its line on each node.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
 import type { Client } from '../helpers/node';
 import { waitTask } from '../helpers/cluster';
 import { waitFor } from '../helpers/guest';
-import { STATE_TIMEOUT_MS, useDrbdLab, type LabDisk } from '../helpers/drbd-lab';
+import { STATE_TIMEOUT_MS, useDrbdLab, type DrbdLab, type LabDisk } from '../helpers/drbd-lab';
+import { parsePatternLine, patternBootSector, type PatternLine } from '../helpers/pattern-guest';
 import type { DrbdRecord } from '../../node-cgi/drbd/record';
 
 const VMID = 120;
-const PATTERN = 'ramvm-failover-pattern';
+/** The 4 KiB block of the device the guest's pattern sector starts (the root helpers' reads and writes count in 4 KiB blocks). */
 const BLOCK = 300;
+const PATTERN_LBA = BLOCK * 8;
+const TOKEN = randomBytes(8).toString('hex');
+/** What the guest writes there. */
+const PATTERN = `ramvm-pattern ${TOKEN}`;
+/** Generous: SeaBIOS and the boot sector under TCG inside a TCG node, while the machine is shared. */
+const LINE_TIMEOUT_MS = 180_000;
 
 const T = suite('drbd failover through the API in the lab');
 let api: Client[] = [];
@@ -43,12 +63,26 @@ const lab = useDrbdLab(T, async () => {
 /** The guest's disk 0 as the root helpers see it (its minor from the record the API wrote). */
 let disk: LabDisk | undefined;
 
-T('should make a replicated guest on node1, start it, and share its config with node2', async () => {
+/** The pattern guest's line in node i's serial log of the guest, once it is there. */
+function guestLine(l: DrbdLab, i: number): Promise<PatternLine> {
+  return waitFor(`the guest's line on node${i + 1}`, async () => parsePatternLine(await l.serialLog(i, VMID)), LINE_TIMEOUT_MS, 1000);
+}
+
+/** When the test asked node1 to start the guest. */
+let startedAt = 0;
+
+T('should make a replicated guest on node1 that boots the pattern guest, start it, and share its config with node2', async () => {
   api = await lab.cluster();
   const r = await api[0]!.post('/api/vm', { vmid: VMID, name: 'failover', memory: 64, nics: [], accel: 'tcg', disks: [{ size: '64M', bus: 'virtio', replicated: true }] });
   assert.is(r.status, 201, r.text);
   const rec = JSON.parse(await lab.runners[0]!.read(`/var/lib/vz/images/${VMID}/vm-${VMID}-disk-0.drbd.json`)) as DrbdRecord;
   disk = lab.disk(VMID, rec.minor);
+  // The boot sector goes onto the replicated device, so node2's copy has it too; the start promotes node1 again.
+  await disk.until(0, 'connected, both UpToDate', (d) => d.connection === 'Connected' && d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
+  await disk.helper(0, 'primary');
+  await disk.writeSectors(0, 0, patternBootSector(TOKEN, PATTERN_LBA));
+  await disk.helper(0, 'secondary');
+  startedAt = Date.now();
   const s = await api[0]!.post(`/api/vm/${VMID}/start`);
   assert.is(s.status, 200, s.text);
   const copy = JSON.parse(await lab.runners[1]!.read(`/var/lib/vz/images/${VMID}/vm-${VMID}.replica-config.json`));
@@ -57,9 +91,17 @@ T('should make a replicated guest on node1, start it, and share its config with 
   await disk.until(0, 'primary and in sync', (d) => d.role === 'Primary' && d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
 });
 
-T('should write a pattern onto the guest\'s device on node1', async () => {
-  await disk!.writeBlock(0, BLOCK, PATTERN);
-  assert.is(await disk!.readBlock(0, BLOCK, PATTERN.length), PATTERN);
+T('should have the guest write its pattern through its disk on node1, flushed by a pause', async () => {
+  assert.equal(await guestLine(lab, 0), { result: 'written', token: TOKEN });
+  process.stdout.write(`  guest on node1: start request to its "written" in ${Date.now() - startedAt} ms\n`);
+  assert.is(await disk!.readBlock(0, BLOCK, PATTERN.length), PATTERN, 'node1\'s device holds what the guest wrote');
+  // QMP stop flushes the guest's disks (see the header): only then is the write sure to be on node2 as well.
+  const p = await api[0]!.post(`/api/vm/${VMID}/pause`);
+  assert.is(p.status, 200, p.text);
+  assert.is(p.json.data.qmpStatus, 'paused');
+  const c = await api[0]!.post(`/api/vm/${VMID}/resume`);
+  assert.is(c.status, 200, c.text);
+  assert.is(c.json.data.qmpStatus, 'running');
 });
 
 T('should refuse a failover with 409 while node1 answers', async () => {
@@ -73,7 +115,7 @@ T('should refuse a failover with 409 while node1 answers', async () => {
 
 let failoverMs = 0;
 
-T('should fail over to node2 once node1 is off: node2 master, the guest runs there and reads the pattern', async () => {
+T('should fail over to node2 once node1 is off: node2 master, the guest boots there and finds its pattern', async () => {
   await lab.vms[0]!.stop();
   await disk!.until(1, 'without its peer', (d) => d.connection === 'WFConnection');
   const started = Date.now();
@@ -90,8 +132,10 @@ T('should fail over to node2 once node1 is off: node2 master, the guest runs the
   assert.equal([rep.peer, rep.state, rep.role, rep.connection], ['node1', 'UpToDate', 'Primary', 'WFConnection']);
   const c = await api[1]!.get('/api/cluster');
   assert.is(c.json.data.master, 'node2', 'node2 took over as master');
-  assert.is(await disk!.readBlock(1, BLOCK, PATTERN.length), PATTERN, 'node2 reads what node1 wrote');
-  process.stdout.write(`  failover: request to guest running on node2 in ${failoverMs} ms\n`);
+  assert.equal(await guestLine(lab, 1), { result: 'found', token: TOKEN }, 'the guest on node2 reads what it wrote on node1');
+  const foundMs = Date.now() - started;
+  process.stdout.write(`  failover: request to guest running on node2 in ${failoverMs} ms, to its "found" in ${foundMs} ms (${foundMs - failoverMs} ms after the task ended)\n`);
+  assert.is(await disk!.readBlock(1, BLOCK, PATTERN.length), PATTERN, 'node2\'s device holds it');
 });
 
 T('should bring node1 back as a member whose replica is Secondary and resyncs to UpToDate', async () => {
