@@ -269,8 +269,7 @@ export async function killGuests(root: string): Promise<void> {
   while (pids.some((p) => alive(p)) && Date.now() < deadline) await sleep(20);
 }
 
-/** Whether process `pid` still runs (gone or a zombie: no). */
-export function alive(pid: number): boolean {
+function alive(pid: number): boolean {
   try {
     return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
   } catch {
