@@ -158,6 +158,18 @@ export function verifiedIdOf(message: string): string {
 const shownStep = (s: ClusterStep) => [s.step, ...('resource' in s ? [s.resource] : 'resources' in s ? s.resources : [])].join(' ');
 
 /**
+ * The parts of a hold for its log line, from the times (ms, performance.now())
+ * of the stop sent, its answer, the go's answer and the cont's answer, and the
+ * armed helper's own time from reading the go to its last disconnect done:
+ *
+ *   holdPartsText(0, 20.5, 71, 90, 35.25) → "stop 20.5 ms, go → answer 50.5 ms (the helper's disconnect 35.3 ms), cont 19.0 ms"
+ */
+export function holdPartsText(heldAt: number, stoppedAt: number, goneAt: number, releasedAt: number, helperMs: number): string {
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  return `stop ${ms(stoppedAt - heldAt)}, go → answer ${ms(goneAt - stoppedAt)} (the helper's disconnect ${Number.isFinite(helperMs) ? ms(helperMs) : 'not told'}), cont ${ms(releasedAt - goneAt)}`;
+}
+
+/**
  * A cluster-mode backup of one guest of this node: the plan's steps, and
  * its recovery when one fails. Returns the peer's verified backup and how
  * long the guest was held.
@@ -173,6 +185,10 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     if (plan.hold) qmp = await Qmp.connect(readGuest(i.vmid).handle.files.qmp);
     let heldAt = 0;
     let holdMs: number | null = null;
+    // The hold's parts, ms: stop answered, go answered (the helper's own disconnect time in it).
+    let stoppedAt = 0;
+    let goneAt = 0;
+    let helperMs = NaN;
     let message = '';
     const doStep = async (s: ClusterStep) => {
       switch (s.step) {
@@ -181,7 +197,8 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           return;
         case 'go':
           if (!armed) throw internal(`guest ${i.vmid}: the disconnect was not armed`);
-          await armed.go();
+          helperMs = (await armed.go()).ms;
+          goneAt = performance.now();
           return;
         case 'disarm':
           armed?.dismiss();
@@ -191,12 +208,13 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           if (s.how !== 'pause') throw internal(`guest ${i.vmid}: freezing needs a guest agent channel`);
           heldAt = performance.now();
           await qmp!.execute('stop');
+          stoppedAt = performance.now();
           return;
         case 'release':
           if (s.how !== 'resume') throw internal(`guest ${i.vmid}: thawing needs a guest agent channel`);
           await qmp!.execute('cont');
           holdMs = performance.now() - heldAt;
-          i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected)`);
+          i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected): ${holdPartsText(heldAt, stoppedAt, goneAt, heldAt + holdMs, helperMs)}`);
           return;
         case 'disconnect':
         case 'connect':

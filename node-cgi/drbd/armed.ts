@@ -24,9 +24,9 @@ import { spawn } from 'node:child_process';
 import { HttpError } from '../lib/errors';
 import { parseHelperAnswer, rootCallArgv, ROOT_CALL_TIMEOUT_MS, separation } from '../lib/separation';
 import { DRBD_STEP_TIMEOUT_MS } from './commands';
-import { GO_LINE } from './go';
+import { GO_LINE, type ArmedAnswer } from './go';
 
-export { GO_LINE, GO_WAIT_MS, readyLine, waitForGo } from './go';
+export { GO_LINE, GO_WAIT_MS, readyLine, waitForGo, type ArmedAnswer } from './go';
 
 /** How long the CGI waits for the helper's answer after the go, ms: a disconnect per resource, each bounded by drbdadm's timeout. */
 export const GO_ANSWER_TIMEOUT_MS = DRBD_STEP_TIMEOUT_MS;
@@ -49,8 +49,8 @@ export function parseReadyLine(line: string): string[] | null {
 export interface ArmedDisconnect {
   /** The resources it will disconnect. */
   resources: string[];
-  /** Send the go and wait for the answer: resolves when all are disconnected; rejects with the helper's error, or a timeout. */
-  go(): Promise<void>;
+  /** Send the go and wait for the answer: resolves when all are disconnected (the helper's ms of it: NaN when it gave none); rejects with the helper's error, or a timeout. */
+  go(): Promise<ArmedAnswer>;
   /** No go after all: its stdin ended, so it exits having done nothing. Harmless after the go or twice. */
   dismiss(): void;
 }
@@ -138,13 +138,13 @@ export function armHelper(argv: readonly string[], o: ArmOptions = {}): Promise<
       resources,
       dismiss,
       go: async () => {
-        const answer = (line: string) => {
+        const answer = (line: string): ArmedAnswer | null => {
           if (parseReadyLine(line)) return null;
-          const a = parseHelperAnswer<unknown>(line);
-          return 'ok' in a ? true : null;
+          const a = parseHelperAnswer<Partial<ArmedAnswer> | null>(line);
+          return 'ok' in a ? { resources, ms: typeof a.ok?.ms === 'number' ? a.ok.ms : NaN } : null;
         };
         p.stdin!.end(`${GO_LINE}\n`);
-        await next(answer, answerTimeoutMs, `disconnecting ${resources.join(', ')}`);
+        return next(answer, answerTimeoutMs, `disconnecting ${resources.join(', ')}`);
       },
     }),
     (e) => {

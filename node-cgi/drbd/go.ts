@@ -10,6 +10,11 @@ import { HttpError } from '../lib/errors';
 export const GO_LINE = 'go';
 /** How long an armed helper waits for its go before it exits having done nothing, ms. */
 export const GO_WAIT_MS = 10_000;
+/** The helper's answer to the go: what it disconnected, and the ms from the go read to the last disconnect done (as the helper sees it). */
+export interface ArmedAnswer {
+  resources: string[];
+  ms: number;
+}
 /** The helper's "armed" line: the resources it will disconnect on the go. */
 export const readyLine = (resources: readonly string[]) => JSON.stringify({ ready: { resources } }) + '\n';
 

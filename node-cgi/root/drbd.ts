@@ -41,7 +41,7 @@ import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, ty
 import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { twoPrimariesArgs } from '../drbd/replica';
-import { GO_WAIT_MS, readyLine, waitForGo } from '../drbd/go';
+import { GO_WAIT_MS, readyLine, waitForGo, type ArmedAnswer } from '../drbd/go';
 import type { Readable } from 'node:stream';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
@@ -168,13 +168,14 @@ export interface GoChannel {
  * replicated here), ready said, then on the go each disconnected in order;
  * without the go, nothing (waitForGo's error is the answer).
  */
-export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: readonly number[], io: GoChannel, goWaitMs = GO_WAIT_MS): Promise<{ resources: string[] }> {
+export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: readonly number[], io: GoChannel, goWaitMs = GO_WAIT_MS): Promise<ArmedAnswer> {
   const all = disks.map((d) => prepared(rec, vmid, d));
   const resources = all.map((x) => x.r.resource.name);
   io.ready(readyLine(resources));
   await waitForGo(io.input, goWaitMs);
+  const t = performance.now();
   for (const { r, conf } of all) await drbdadm('disconnect', conf, r.resource.name);
-  return { resources };
+  return { resources, ms: performance.now() - t };
 }
 
 export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
