@@ -25,19 +25,20 @@
  *   down      resource down, loop device free (the file stays)
  *
  * And `disconnect-on-go <vmid> <disk>…` (disconnectOnGo): every disk
- * checked and its resource file written first, then a ready line, then the
+ * checked and its drbdsetup-84 argv made first, then a ready line, then the
  * disconnects only when the go arrives on stdin (drbd/armed.ts), so the
  * cluster backup's guest is held for the disconnects alone.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { conflict, HttpError, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
 import { drbdBackingFile, registryDir } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
-import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
+import { disconnectArgs, drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
 import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { twoPrimariesArgs } from '../drbd/replica';
@@ -165,16 +166,26 @@ export interface GoChannel {
 
 /**
  * `disconnect-on-go`: disks `disks` of guest `vmid` checked (each must be
- * replicated here), ready said, then on the go each disconnected in order;
+ * replicated here, on this node) and each one's drbdsetup-84 argv made
+ * before the ready line; on the go they all run at once (drbdadm would
+ * start three programs each, in the hold: commands.ts disconnectArgs);
  * without the go, nothing (waitForGo's error is the answer).
+ *
+ * The copy this leaves on the peer is the disk at the pause: the go comes
+ * only after QMP `stop` answered, and QEMU stops a guest by draining every
+ * request in flight and flushing its disks before it answers; under
+ * protocol C a write to /dev/drbdN completes only once the peer has it, so
+ * nothing the guest wrote is still on its way when the connection goes.
  */
 export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: readonly number[], io: GoChannel, goWaitMs = GO_WAIT_MS): Promise<ArmedAnswer> {
-  const all = disks.map((d) => prepared(rec, vmid, d));
-  const resources = all.map((x) => x.r.resource.name);
+  const here = hostname();
+  const all = disks.map((d) => record(rec, vmid, d).resource);
+  const argvs = all.map((r) => disconnectArgs(r, here));
+  const resources = all.map((r) => r.name);
   io.ready(readyLine(resources));
   await waitForGo(io.input, goWaitMs);
   const t = performance.now();
-  for (const { r, conf } of all) await drbdadm('disconnect', conf, r.resource.name);
+  await Promise.all(argvs.map((a) => run(a, { timeoutMs: DRBD_STEP_TIMEOUT_MS })));
   return { resources, ms: performance.now() - t };
 }
 

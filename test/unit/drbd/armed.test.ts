@@ -85,7 +85,7 @@ if (mode !== 'silent') process.stdin.on('data', (b) => {
   if (mode === 'mute') { setTimeout(() => {}, 60000); return; }
   if (mode === 'fail') { say({ error: { code: 'exec_failed', message: 'drbdadm disconnect vm-101-disk-1 failed (exit 10)' } }); process.exit(1); }
   fs.writeFileSync(log, 'disconnected');
-  say({ ok: { resources: ['vm-101-disk-0', 'vm-101-disk-1'] } });
+  say({ ok: mode === 'untimed' ? { resources: ['vm-101-disk-0', 'vm-101-disk-1'] } : { resources: ['vm-101-disk-0', 'vm-101-disk-1'], ms: 12.5 } });
   process.stdin.destroy();
 });
 if (mode !== 'silent') process.stdin.on('end', () => { fs.writeFileSync(log, 'dismissed'); });
@@ -112,9 +112,15 @@ A('should arm once the helper says ready, disconnect nothing before the go, and 
   const armed = await armHelper(fake('ok', 'ok.log'));
   assert.equal(armed.resources, ['vm-101-disk-0', 'vm-101-disk-1']);
   assert.is(did('ok.log'), null);
-  await armed.go();
+  assert.equal(await armed.go(), { resources: ['vm-101-disk-0', 'vm-101-disk-1'], ms: 12.5 }, 'the helper\'s own time of the disconnects');
   assert.is(did('ok.log'), 'disconnected');
   armed.dismiss();
+});
+A('should resolve the go of a helper that tells no time with NaN ms', async () => {
+  const armed = await armHelper(fake('untimed', 'untimed.log'));
+  const a = await armed.go();
+  assert.equal(a.resources, ['vm-101-disk-0', 'vm-101-disk-1']);
+  assert.ok(Number.isNaN(a.ms), `ms ${a.ms}`);
 });
 A('should send exactly the go line', () => {
   assert.is(GO_LINE, 'go');
