@@ -30,7 +30,7 @@ import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
 import { peerOf } from '../drbd/replica';
 import { deviceBytes, diskIndex, procHere, guestReplicas, replicaHere, replicaStep } from '../drbd/local';
 import { drbdResourceName, parseResourceName } from '../drbd/resource';
-import { armDisconnect, type ArmedDisconnect } from '../drbd/armed';
+import { armDisconnect, type ArmedDisconnect, type GoDone } from '../drbd/armed';
 import { refuseIfMigrating } from '../vm';
 import { clusterBackupPlan, clusterRecovery, type ClusterBackupFacts, type ClusterStep, type PeerDisk } from './cluster-plan';
 import { getStorage } from './config';
@@ -160,13 +160,14 @@ const shownStep = (s: ClusterStep) => [s.step, ...('resource' in s ? [s.resource
 /**
  * The parts of a hold for its log line, from the times (ms, performance.now())
  * of the stop sent, its answer, the go's answer and the cont's answer, and the
- * armed helper's own time from reading the go to its last disconnect done:
+ * go's own parts (armed.ts goParts):
  *
- *   holdPartsText(0, 20.5, 71, 90, 35.25) → "stop 20.5 ms, go → answer 50.5 ms (the helper's disconnect 35.3 ms), cont 19.0 ms"
+ *   holdPartsText(0, 20.5, 71, 90, { toHelperMs: 4, helperMs: 35.25, backMs: 11.25 })
+ *   → "stop 20.5 ms, go → answer 50.5 ms (to the helper 4.0 ms, its disconnect 35.3 ms, back 11.3 ms), cont 19.0 ms"
  */
-export function holdPartsText(heldAt: number, stoppedAt: number, goneAt: number, releasedAt: number, helperMs: number): string {
-  const ms = (x: number) => `${x.toFixed(1)} ms`;
-  return `stop ${ms(stoppedAt - heldAt)}, go → answer ${ms(goneAt - stoppedAt)} (the helper's disconnect ${Number.isFinite(helperMs) ? ms(helperMs) : 'not told'}), cont ${ms(releasedAt - goneAt)}`;
+export function holdPartsText(heldAt: number, stoppedAt: number, goneAt: number, releasedAt: number, go: Omit<GoDone, 'resources'>): string {
+  const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'not told');
+  return `stop ${ms(stoppedAt - heldAt)}, go → answer ${ms(goneAt - stoppedAt)} (to the helper ${ms(go.toHelperMs)}, its disconnect ${ms(go.helperMs)}, back ${ms(go.backMs)}), cont ${ms(releasedAt - goneAt)}`;
 }
 
 /**
@@ -188,7 +189,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     // The hold's parts, ms: stop answered, go answered (the helper's own disconnect time in it).
     let stoppedAt = 0;
     let goneAt = 0;
-    let helperMs = NaN;
+    let go: GoDone = { resources: [], toHelperMs: NaN, helperMs: NaN, backMs: NaN };
     let message = '';
     const doStep = async (s: ClusterStep) => {
       switch (s.step) {
@@ -197,7 +198,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           return;
         case 'go':
           if (!armed) throw internal(`guest ${i.vmid}: the disconnect was not armed`);
-          helperMs = (await armed.go()).ms;
+          go = await armed.go();
           goneAt = performance.now();
           return;
         case 'disarm':
@@ -214,7 +215,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           if (s.how !== 'resume') throw internal(`guest ${i.vmid}: thawing needs a guest agent channel`);
           await qmp!.execute('cont');
           holdMs = performance.now() - heldAt;
-          i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected): ${holdPartsText(heldAt, stoppedAt, goneAt, heldAt + holdMs, helperMs)}`);
+          i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected): ${holdPartsText(heldAt, stoppedAt, goneAt, heldAt + holdMs, go)}`);
           return;
         case 'disconnect':
         case 'connect':

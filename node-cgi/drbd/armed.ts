@@ -24,9 +24,30 @@ import { spawn } from 'node:child_process';
 import { HttpError } from '../lib/errors';
 import { parseHelperAnswer, rootCallArgv, ROOT_CALL_TIMEOUT_MS, separation } from '../lib/separation';
 import { DRBD_STEP_TIMEOUT_MS } from './commands';
-import { GO_LINE, type ArmedAnswer } from './go';
+import { GO_LINE, wallMs, type ArmedAnswer } from './go';
 
 export { GO_LINE, GO_WAIT_MS, readyLine, waitForGo, type ArmedAnswer } from './go';
+
+/** A go done, in parts, ms: the go on its way to the helper, the helper's disconnects, its answer on the way back (NaN where the helper told no times). */
+export interface GoDone {
+  resources: string[];
+  toHelperMs: number;
+  helperMs: number;
+  backMs: number;
+}
+
+/**
+ * The parts of a go from the wall-clock times the CGI wrote it (`sentAt`) and
+ * read the answer (`answeredAt`), and the helper's own `at` and `ms`:
+ *
+ *   goParts(1000, { resources, at: 1002.5, ms: 30 }, 1040) → { toHelperMs: 2.5, helperMs: 30, backMs: 7.5 }
+ */
+export function goParts(sentAt: number, a: { resources: string[]; at?: unknown; ms?: unknown }, answeredAt: number): GoDone {
+  const told = typeof a.at === 'number' && typeof a.ms === 'number';
+  const at = told ? (a.at as number) : NaN;
+  const ms = told ? (a.ms as number) : NaN;
+  return { resources: a.resources, toHelperMs: at - sentAt, helperMs: ms, backMs: answeredAt - at - ms };
+}
 
 /** How long the CGI waits for the helper's answer after the go, ms: a disconnect per resource, each bounded by drbdadm's timeout. */
 export const GO_ANSWER_TIMEOUT_MS = DRBD_STEP_TIMEOUT_MS;
@@ -49,8 +70,8 @@ export function parseReadyLine(line: string): string[] | null {
 export interface ArmedDisconnect {
   /** The resources it will disconnect. */
   resources: string[];
-  /** Send the go and wait for the answer: resolves when all are disconnected (the helper's ms of it: NaN when it gave none); rejects with the helper's error, or a timeout. */
-  go(): Promise<ArmedAnswer>;
+  /** Send the go and wait for the answer: resolves when all are disconnected, with the go's parts (goParts); rejects with the helper's error, or a timeout. */
+  go(): Promise<GoDone>;
   /** No go after all: its stdin ended, so it exits having done nothing. Harmless after the go or twice. */
   dismiss(): void;
 }
@@ -138,11 +159,12 @@ export function armHelper(argv: readonly string[], o: ArmOptions = {}): Promise<
       resources,
       dismiss,
       go: async () => {
-        const answer = (line: string): ArmedAnswer | null => {
+        const answer = (line: string): GoDone | null => {
           if (parseReadyLine(line)) return null;
           const a = parseHelperAnswer<Partial<ArmedAnswer> | null>(line);
-          return 'ok' in a ? { resources, ms: typeof a.ok?.ms === 'number' ? a.ok.ms : NaN } : null;
+          return 'ok' in a ? goParts(sentAt, { ...a.ok, resources }, wallMs()) : null;
         };
+        const sentAt = wallMs();
         p.stdin!.end(`${GO_LINE}\n`);
         return next(answer, answerTimeoutMs, `disconnecting ${resources.join(', ')}`);
       },

@@ -42,7 +42,7 @@ import { disconnectArgs, drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type
 import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { twoPrimariesArgs } from '../drbd/replica';
-import { GO_WAIT_MS, readyLine, waitForGo, type ArmedAnswer } from '../drbd/go';
+import { GO_WAIT_MS, readyLine, waitForGo, wallMs, type ArmedAnswer } from '../drbd/go';
 import type { Readable } from 'node:stream';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
@@ -184,9 +184,9 @@ export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: reado
   const resources = all.map((r) => r.name);
   io.ready(readyLine(resources));
   await waitForGo(io.input, goWaitMs);
-  const t = performance.now();
+  const at = wallMs();
   await Promise.all(argvs.map((a) => run(a, { timeoutMs: DRBD_STEP_TIMEOUT_MS })));
-  return { resources, ms: performance.now() - t };
+  return { resources, at, ms: wallMs() - at };
 }
 
 export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
