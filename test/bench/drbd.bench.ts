@@ -398,7 +398,10 @@ export async function bench(): Promise<BenchResult[]> {
         }
       }
       await inSync(api1, rep, vms);
-      say(`root helper ping as the node's user ${list(helperMs)} ms; drbdadm disconnect as root ${list(disconnectMs)} ms; ${setup} ${list(setupMs)} ms; with --force ${list(forceMs)} ms`);
+      // drbdsetup-84's start and one netlink round trip, no state change: the floor of any drbdsetup call.
+      const cstateMs: number[] = [];
+      for (let k = 0; k < BACKUP_RUNS; k++) cstateMs.push(await timed([setup.split(' ')[0]!, 'cstate', String(minor)]));
+      say(`root helper ping as the node's user ${list(helperMs)} ms; drbdadm disconnect as root ${list(disconnectMs)} ms; ${setup} ${list(setupMs)} ms; with --force ${list(forceMs)} ms; drbdsetup-84 cstate ${list(cstateMs)} ms`);
       return [
         { name: `root helper call (sudo, the helper's start; ping), median of ${PAUSE_RUNS}`, value: median(helperMs), unit: 'ms', note: `runs ${list(helperMs)} ms; before the hold since the armed helper` },
         {
@@ -411,6 +414,7 @@ export async function bench(): Promise<BenchResult[]> {
           baseline: { name: 'drbdsetup-84 disconnect', value: median(setupMs) }, ratio: median(forceMs) / median(setupMs),
           note: `runs ${list(forceMs)} ms; not used: the peer's agreement to the disconnect is skipped`,
         },
+        { name: `drbdsetup-84 cstate as root alone (its start, one netlink call), median of ${BACKUP_RUNS}`, value: median(cstateMs), unit: 'ms', note: `runs ${list(cstateMs)} ms` },
       ];
     });
     await power(api1, rep, 'stop').catch((e) => say(`stop ${rep}: ${(e as Error).message}`));
