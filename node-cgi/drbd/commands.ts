@@ -76,6 +76,11 @@ export function disconnectArgs(r: DrbdResource, here: string): string[] {
   return [DRBDSETUP_84, 'disconnect', drbdAddress(r.hosts[i]!, r.port), drbdAddress(r.hosts[1 - i]!, r.port)];
 }
 
+/** The connection state of the resource with `minor`, one word ("Connected"): drbdadm-84's `cstate`. */
+export function cstateArgs(minor: number): string[] {
+  return [DRBDSETUP_84, 'cstate', String(minor)];
+}
+
 /** Attach `file` as loop device `device` (util-linux losetup makes a missing device node itself). */
 export function loopAttachArgs(device: string, file: string): string[] {
   return [LOSETUP, device, file];

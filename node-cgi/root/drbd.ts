@@ -38,7 +38,7 @@ import { run } from '../lib/exec';
 import { drbdBackingFile, registryDir } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
-import { disconnectArgs, drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
+import { cstateArgs, disconnectArgs, drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
 import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { twoPrimariesArgs } from '../drbd/replica';
@@ -182,8 +182,18 @@ export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: reado
   const all = disks.map((d) => record(rec, vmid, d).resource);
   const argvs = all.map((r) => disconnectArgs(r, here));
   const resources = all.map((r) => r.name);
+  // Each one Connected, asked of drbdsetup-84 itself: its first start here (and Node's first spawn) is not in the hold.
+  for (const r of all) {
+    const c = (await run(cstateArgs(r.minor), { timeoutMs: DRBD_STEP_TIMEOUT_MS })).stdout.trim();
+    if (c !== 'Connected') throw conflict(`${r.name} is ${c || 'in no state'} here, not Connected`);
+  }
+  // Reading its stdin before it says ready: the go finds it listening, not still setting up its stream. The
+  // guest's hold begins once the task has the ready line, and on a node of one CPU the task runs then, not this.
+  const go = waitForGo(io.input, goWaitMs);
+  go.catch(() => undefined); // awaited below; its error is the answer
+  await new Promise((res) => setImmediate(res));
   io.ready(readyLine(resources));
-  await waitForGo(io.input, goWaitMs);
+  await go;
   const at = wallMs();
   await Promise.all(argvs.map((a) => run(a, { timeoutMs: DRBD_STEP_TIMEOUT_MS })));
   return { resources, at, ms: wallMs() - at };

@@ -6,7 +6,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
-  activateSteps, createSteps, deactivateSteps, disconnectArgs, drbdadmArgs, loopAttachArgs, loopBackingArgs, loopDetachArgs, type DrbdadmStep, type NodeDisk,
+  activateSteps, createSteps, cstateArgs, deactivateSteps, disconnectArgs, drbdadmArgs, loopAttachArgs, loopBackingArgs, loopDetachArgs, type DrbdadmStep, type NodeDisk,
 } from '../../../node-cgi/drbd/commands';
 import { drbdResource, drbdResourceConfig } from '../../../node-cgi/drbd/resource';
 import { drbdadm84 } from '../../helpers/drbd';
@@ -63,6 +63,14 @@ DC('should refuse (409) on a node that is not one of the resource\'s two', () =>
   assert.throws(() => disconnectArgs(R, 'node3'), (e: HttpError) => e.code === 'conflict' && /vm-101-disk-0 is not on node node3 \(its nodes: node1, node2\)/.test(e.message));
 });
 DC.run();
+
+const CS84 = suite('cstateArgs');
+CS84('should ask drbdsetup-84 for the connection state by minor, as drbdadm-84 does', () => {
+  const r = drbdadm84(CONFIG, 'node1', ['-d', 'cstate', R.name]);
+  assert.is(r.code, 0, r.err);
+  assert.equal(cstateArgs(2).join(' '), r.out.trim());
+});
+CS84.run();
 
 const LO = suite('loopAttachArgs, loopDetachArgs, loopBackingArgs');
 LO('should name the loop device and the file, never search for a free one', () => {
