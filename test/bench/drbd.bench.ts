@@ -18,12 +18,14 @@
  *                      source's STOP to the target's cont) from each task's log
  *   cluster backup     `"mode": "cluster"` backups of the running replicated
  *                      guest; the hold from the task's log ("held for … ms":
- *                      QMP stop, drbdadm disconnect, cont) against a bare QMP
- *                      stop + cont of the same guest from a process on the
- *                      same node (the floor of any pause); and, timed alone
- *                      on that node, the two parts of the hold beyond the
- *                      pause: a call of the root helper (sudo, its start)
- *                      and drbdadm's disconnect
+ *                      QMP stop, the armed helper's drbdsetup-84 disconnect,
+ *                      cont) and its parts, against a bare QMP stop + cont
+ *                      of the same guest from a process on the same node
+ *                      (the floor of any pause); and, timed alone on that
+ *                      node, a call of the root helper (sudo, its start: no
+ *                      longer in the hold), drbdadm's disconnect against
+ *                      drbdsetup-84's (with and without --force), and
+ *                      drbdsetup-84 cstate (its start, one netlink call)
  *   failover           node1 powered off with a replicated guest of its
  *                      own running; POST /api/vm/<vmid>/failover on node2,
  *                      from the request to the task done and the guest
