@@ -4,7 +4,7 @@
  *   the guest's node (clusterBackupGuest, in a "backup" task):
  *     facts (its resource files, /proc/drbd, /sys/block/drbdN/size, QMP status)
  *     → arm: the root helper started and checked, waiting (drbd/armed.ts)
- *     → hold (QMP stop) → go: the armed helper's drbdadm disconnects → release (QMP cont):
+ *     → hold (QMP stop) → go: the armed helper's drbdsetup-84 disconnects → release (QMP cont):
  *       the hold is logged in ms, and it holds the disconnects only, not the helper's start
  *     → POST /api/backup/replica on the peer (signed by this node) → its task "backup-replica",
  *       followed to its end with GET /api/backup/replica/<task> (signed too)

@@ -5,12 +5,13 @@
  * one root helper call, `disconnect-on-go <vmid> <disk>…` (root/drbd.ts):
  *
  *   the CGI's task                          the root helper (root)
- *   armDisconnect(101, [0, 1])  ─ spawn ──▶ argv checked, records read and checked,
- *                                           resource files written
+ *   armDisconnect(101, [0, 1])  ─ spawn ──▶ argv checked, records read and checked, each one's
+ *                                           drbdsetup-84 argv made, each Connected (cstate),
+ *                                           its stdin already read
  *                               ◀─ line ─── {"ready":{"resources":["vm-101-disk-0","vm-101-disk-1"]}}
- *   QMP stop; armed.go()        ─ "go" ───▶ drbdadm disconnect, each resource
- *                               ◀─ line ─── {"ok":{"resources":[…]}}  or  {"error":{…}}; it exits
- *   QMP cont
+ *   QMP stop; armed.go()        ─ "go" ───▶ drbdsetup-84 disconnect, all resources at once
+ *                               ◀─ line ─── {"ok":{"resources":[…],"at":…,"ms":…}}  or  {"error":{…}}; it exits
+ *   QMP cont                                (at, ms: when it read the go, how long it took: goParts)
  *
  * The go is one line on the helper's stdin and carries nothing but itself:
  * what the helper does was fixed by its argv and checked before it said

@@ -195,7 +195,9 @@ export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: reado
   io.ready(readyLine(resources));
   await go;
   const at = wallMs();
-  await Promise.all(argvs.map((a) => run(a, { timeoutMs: DRBD_STEP_TIMEOUT_MS })));
+  // All settled before the answer, a failure too: once the task has it, no disconnect of this call still runs.
+  const failed = (await Promise.allSettled(argvs.map((a) => run(a, { timeoutMs: DRBD_STEP_TIMEOUT_MS })))).find((x) => x.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   return { resources, at, ms: wallMs() - at };
 }
 
