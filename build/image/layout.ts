@@ -14,7 +14,7 @@
  * ramvm's own files change with every build), and each is a line of the
  * size report.
  */
-import { NODE_DIST, NODE_PATH, NODE_PORT } from './files';
+import { NODE_DIST, NODE_PATH, NODE_PORT } from './node-paths';
 
 /** The squashfs parts, top of the overlay first. */
 export const PARTS = ['ramvm', 'base', 'qemu', 'node', 'modules'] as const;

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, writeFileSync, writeSync, copyFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { BootParams } from './boot-params';
-import { NODE_PATH } from './files';
+import { NODE_PATH } from './node-paths';
 import { DATA_MOUNT } from './setup-plan';
 import {
   BOOT_LABEL, BOOT_MOUNT, NODE_BOOT_IMG, NODE_CORE_IMG, NODE_RELEASE, RELEASE_FILE, SECTOR_BYTES, SYS_PARTS,

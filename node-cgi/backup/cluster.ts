@@ -4,7 +4,7 @@
  *   the guest's node (clusterBackupGuest, in a "backup" task):
  *     facts (its resource files, /proc/drbd, /sys/block/drbdN/size, QMP status)
  *     → arm: the root helper started and checked, waiting (drbd/armed.ts)
- *     → hold (QMP stop) → go: the armed helper's drbdadm disconnects → release (QMP cont):
+ *     → hold (QMP stop) → go: the armed helper's drbdsetup-84 disconnects → release (QMP cont):
  *       the hold is logged in ms, and it holds the disconnects only, not the helper's start
  *     → POST /api/backup/replica on the peer (signed by this node) → its task "backup-replica",
  *       followed to its end with GET /api/backup/replica/<task> (signed too)
@@ -30,7 +30,7 @@ import { deviceOf, type DrbdDeviceState } from '../drbd/proc';
 import { peerOf } from '../drbd/replica';
 import { deviceBytes, diskIndex, procHere, guestReplicas, replicaHere, replicaStep } from '../drbd/local';
 import { drbdResourceName, parseResourceName } from '../drbd/resource';
-import { armDisconnect, type ArmedDisconnect } from '../drbd/armed';
+import { armDisconnect, type ArmedDisconnect, type GoDone } from '../drbd/armed';
 import { refuseIfMigrating } from '../vm';
 import { clusterBackupPlan, clusterRecovery, type ClusterBackupFacts, type ClusterStep, type PeerDisk } from './cluster-plan';
 import { getStorage } from './config';
@@ -158,6 +158,19 @@ export function verifiedIdOf(message: string): string {
 const shownStep = (s: ClusterStep) => [s.step, ...('resource' in s ? [s.resource] : 'resources' in s ? s.resources : [])].join(' ');
 
 /**
+ * The parts of a hold for its log line, from the times (ms, performance.now())
+ * of the stop sent, its answer, the go's answer and the cont's answer, and the
+ * go's own parts (armed.ts goParts):
+ *
+ *   holdPartsText(0, 20.5, 71, 90, { toHelperMs: 4, helperMs: 35.25, backMs: 11.25 })
+ *   → "stop 20.5 ms, go → answer 50.5 ms (to the helper 4.0 ms, its disconnect 35.3 ms, back 11.3 ms), cont 19.0 ms"
+ */
+export function holdPartsText(heldAt: number, stoppedAt: number, goneAt: number, releasedAt: number, go: Omit<GoDone, 'resources'>): string {
+  const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'not told');
+  return `stop ${ms(stoppedAt - heldAt)}, go → answer ${ms(goneAt - stoppedAt)} (to the helper ${ms(go.toHelperMs)}, its disconnect ${ms(go.helperMs)}, back ${ms(go.backMs)}), cont ${ms(releasedAt - goneAt)}`;
+}
+
+/**
  * A cluster-mode backup of one guest of this node: the plan's steps, and
  * its recovery when one fails. Returns the peer's verified backup and how
  * long the guest was held.
@@ -173,6 +186,10 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     if (plan.hold) qmp = await Qmp.connect(readGuest(i.vmid).handle.files.qmp);
     let heldAt = 0;
     let holdMs: number | null = null;
+    // The hold's parts, ms: stop answered, go answered (the helper's own disconnect time in it).
+    let stoppedAt = 0;
+    let goneAt = 0;
+    let go: GoDone = { resources: [], toHelperMs: NaN, helperMs: NaN, backMs: NaN };
     let message = '';
     const doStep = async (s: ClusterStep) => {
       switch (s.step) {
@@ -181,7 +198,8 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           return;
         case 'go':
           if (!armed) throw internal(`guest ${i.vmid}: the disconnect was not armed`);
-          await armed.go();
+          go = await armed.go();
+          goneAt = performance.now();
           return;
         case 'disarm':
           armed?.dismiss();
@@ -191,12 +209,13 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           if (s.how !== 'pause') throw internal(`guest ${i.vmid}: freezing needs a guest agent channel`);
           heldAt = performance.now();
           await qmp!.execute('stop');
+          stoppedAt = performance.now();
           return;
         case 'release':
           if (s.how !== 'resume') throw internal(`guest ${i.vmid}: thawing needs a guest agent channel`);
           await qmp!.execute('cont');
           holdMs = performance.now() - heldAt;
-          i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected)`);
+          i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected): ${holdPartsText(heldAt, stoppedAt, goneAt, heldAt + holdMs, go)}`);
           return;
         case 'disconnect':
         case 'connect':

@@ -5,12 +5,13 @@
  * one root helper call, `disconnect-on-go <vmid> <disk>…` (root/drbd.ts):
  *
  *   the CGI's task                          the root helper (root)
- *   armDisconnect(101, [0, 1])  ─ spawn ──▶ argv checked, records read and checked,
- *                                           resource files written
+ *   armDisconnect(101, [0, 1])  ─ spawn ──▶ argv checked, records read and checked, each one's
+ *                                           drbdsetup-84 argv made, each Connected (cstate),
+ *                                           its stdin already read
  *                               ◀─ line ─── {"ready":{"resources":["vm-101-disk-0","vm-101-disk-1"]}}
- *   QMP stop; armed.go()        ─ "go" ───▶ drbdadm disconnect, each resource
- *                               ◀─ line ─── {"ok":{"resources":[…]}}  or  {"error":{…}}; it exits
- *   QMP cont
+ *   QMP stop; armed.go()        ─ "go" ───▶ drbdsetup-84 disconnect, all resources at once
+ *                               ◀─ line ─── {"ok":{"resources":[…],"at":…,"ms":…}}  or  {"error":{…}}; it exits
+ *   QMP cont                                (at, ms: when it read the go, how long it took: goParts)
  *
  * The go is one line on the helper's stdin and carries nothing but itself:
  * what the helper does was fixed by its argv and checked before it said
@@ -24,9 +25,30 @@ import { spawn } from 'node:child_process';
 import { HttpError } from '../lib/errors';
 import { parseHelperAnswer, rootCallArgv, ROOT_CALL_TIMEOUT_MS, separation } from '../lib/separation';
 import { DRBD_STEP_TIMEOUT_MS } from './commands';
-import { GO_LINE } from './go';
+import { GO_LINE, wallMs, type ArmedAnswer } from './go';
 
-export { GO_LINE, GO_WAIT_MS, readyLine, waitForGo } from './go';
+export { GO_LINE, GO_WAIT_MS, readyLine, waitForGo, type ArmedAnswer } from './go';
+
+/** A go done, in parts, ms: the go on its way to the helper, the helper's disconnects, its answer on the way back (NaN where the helper told no times). */
+export interface GoDone {
+  resources: string[];
+  toHelperMs: number;
+  helperMs: number;
+  backMs: number;
+}
+
+/**
+ * The parts of a go from the wall-clock times the CGI wrote it (`sentAt`) and
+ * read the answer (`answeredAt`), and the helper's own `at` and `ms`:
+ *
+ *   goParts(1000, { resources, at: 1002.5, ms: 30 }, 1040) → { toHelperMs: 2.5, helperMs: 30, backMs: 7.5 }
+ */
+export function goParts(sentAt: number, a: { resources: string[]; at?: unknown; ms?: unknown }, answeredAt: number): GoDone {
+  const told = typeof a.at === 'number' && typeof a.ms === 'number';
+  const at = told ? (a.at as number) : NaN;
+  const ms = told ? (a.ms as number) : NaN;
+  return { resources: a.resources, toHelperMs: at - sentAt, helperMs: ms, backMs: answeredAt - at - ms };
+}
 
 /** How long the CGI waits for the helper's answer after the go, ms: a disconnect per resource, each bounded by drbdadm's timeout. */
 export const GO_ANSWER_TIMEOUT_MS = DRBD_STEP_TIMEOUT_MS;
@@ -49,8 +71,8 @@ export function parseReadyLine(line: string): string[] | null {
 export interface ArmedDisconnect {
   /** The resources it will disconnect. */
   resources: string[];
-  /** Send the go and wait for the answer: resolves when all are disconnected; rejects with the helper's error, or a timeout. */
-  go(): Promise<void>;
+  /** Send the go and wait for the answer: resolves when all are disconnected, with the go's parts (goParts); rejects with the helper's error, or a timeout. */
+  go(): Promise<GoDone>;
   /** No go after all: its stdin ended, so it exits having done nothing. Harmless after the go or twice. */
   dismiss(): void;
 }
@@ -138,13 +160,14 @@ export function armHelper(argv: readonly string[], o: ArmOptions = {}): Promise<
       resources,
       dismiss,
       go: async () => {
-        const answer = (line: string) => {
+        const answer = (line: string): GoDone | null => {
           if (parseReadyLine(line)) return null;
-          const a = parseHelperAnswer<unknown>(line);
-          return 'ok' in a ? true : null;
+          const a = parseHelperAnswer<Partial<ArmedAnswer> | null>(line);
+          return 'ok' in a ? goParts(sentAt, { ...a.ok, resources }, wallMs()) : null;
         };
+        const sentAt = wallMs();
         p.stdin!.end(`${GO_LINE}\n`);
-        await next(answer, answerTimeoutMs, `disconnecting ${resources.join(', ')}`);
+        return next(answer, answerTimeoutMs, `disconnecting ${resources.join(', ')}`);
       },
     }),
     (e) => {

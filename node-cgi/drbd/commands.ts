@@ -19,9 +19,12 @@
  * on the guest's node.
  */
 import { createArgs } from '../tools/qemu-img';
-import { backingFileBytes, loopDevice, type DrbdResource } from './resource';
+import { conflict } from '../lib/errors';
+import { backingFileBytes, drbdAddress, loopDevice, type DrbdResource } from './resource';
 
 export const DRBDADM = 'drbdadm';
+/** drbd-utils 9's drbdsetup for the 8.4 kernel module: the program drbdadm-84 runs for each step. */
+export const DRBDSETUP_84 = '/usr/lib/drbd/drbdsetup-84';
 export const LOSETUP = 'losetup';
 /** Time one drbdadm or losetup call may take (down waits for the peer's goodbye). */
 export const DRBD_STEP_TIMEOUT_MS = 60_000;
@@ -53,6 +56,29 @@ export type DrbdHelperStep = (typeof DRBD_HELPER_STEPS)[number];
 
 export function drbdadmArgs(step: DrbdadmStep, configFile: string, resource: string): string[] {
   return [DRBDADM, '-c', configFile, ...STEP_ARGS[step], resource];
+}
+
+/**
+ * The one call `drbdadm disconnect` comes to on node `here`: DRBD 8.4
+ * names a connection by its two ends, this node's address first.
+ *
+ *   disconnectArgs(vm-101-disk-0 on node1 10.99.0.1 and node2 10.99.0.2, minor 2, 'node1')
+ *   → /usr/lib/drbd/drbdsetup-84 disconnect ipv4:10.99.0.1:7790 ipv4:10.99.0.2:7790
+ *
+ * drbdadm parses the resource file and starts drbdadm-84, which parses it
+ * again and starts this: three programs where one does, and under TCG each
+ * start costs tens of ms while a cluster backup holds its guest. The unit
+ * test holds it equal to drbdadm-84's own dry run of the step.
+ */
+export function disconnectArgs(r: DrbdResource, here: string): string[] {
+  const i = r.hosts.findIndex((h) => h.name === here);
+  if (i < 0) throw conflict(`${r.name} is not on node ${here} (its nodes: ${r.hosts.map((h) => h.name).join(', ')})`);
+  return [DRBDSETUP_84, 'disconnect', drbdAddress(r.hosts[i]!, r.port), drbdAddress(r.hosts[1 - i]!, r.port)];
+}
+
+/** The connection state of the resource with `minor`, one word ("Connected"): drbdadm-84's `cstate`. */
+export function cstateArgs(minor: number): string[] {
+  return [DRBDSETUP_84, 'cstate', String(minor)];
 }
 
 /** Attach `file` as loop device `device` (util-linux losetup makes a missing device node itself). */

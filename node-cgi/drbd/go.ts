@@ -10,6 +10,19 @@ import { HttpError } from '../lib/errors';
 export const GO_LINE = 'go';
 /** How long an armed helper waits for its go before it exits having done nothing, ms. */
 export const GO_WAIT_MS = 10_000;
+/**
+ * The helper's answer to the go: what it disconnected, when it read the go
+ * (`at`: wall clock, ms since the epoch with fractions, performance.timeOrigin
+ * + performance.now(), which both processes share) and the ms from then to
+ * its last disconnect done.
+ */
+export interface ArmedAnswer {
+  resources: string[];
+  at: number;
+  ms: number;
+}
+/** Now on the wall clock both ends of the armed disconnect read, ms with fractions. */
+export const wallMs = () => performance.timeOrigin + performance.now();
 /** The helper's "armed" line: the resources it will disconnect on the go. */
 export const readyLine = (resources: readonly string[]) => JSON.stringify({ ready: { resources } }) + '\n';
 

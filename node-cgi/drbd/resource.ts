@@ -112,13 +112,16 @@ export function drbdResource(vmid: number, disk: number, minor: number, hosts: r
   return { name: drbdResourceName(vmid, disk), minor: checkedMinor(minor), port: drbdPort(minor), hosts };
 }
 
-/** "ipv4 10.0.0.1:7788" or "ipv6 [fd00::1]:7788"; throws for a name (DRBD connects to addresses). */
-function addressLine(h: DrbdHost, port: number): string {
+/** "ipv4:10.0.0.1:7788" or "ipv6:[fd00::1]:7788", as drbdsetup-84 names an end of a connection; throws for a name (DRBD connects to addresses). */
+export function drbdAddress(h: DrbdHost, port: number): string {
   const v = isIP(h.address);
-  if (v === 4) return `ipv4 ${h.address}:${port}`;
-  if (v === 6) return `ipv6 [${h.address}]:${port}`;
+  if (v === 4) return `ipv4:${h.address}:${port}`;
+  if (v === 6) return `ipv6:[${h.address}]:${port}`;
   throw bad(`node ${h.name}: its cluster address ${JSON.stringify(h.address)} is not an IP address, which DRBD needs`);
 }
+
+/** The resource file's "ipv4 10.0.0.1:7788". */
+const addressLine = (h: DrbdHost, port: number) => drbdAddress(h, port).replace(':', ' ');
 
 /** The resource file (see the top of this module); throws 400 naming what is wrong. */
 export function drbdResourceConfig(r: DrbdResource): string {

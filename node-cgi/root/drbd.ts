@@ -25,23 +25,24 @@
  *   down      resource down, loop device free (the file stays)
  *
  * And `disconnect-on-go <vmid> <disk>…` (disconnectOnGo): every disk
- * checked and its resource file written first, then a ready line, then the
+ * checked and its drbdsetup-84 argv made first, then a ready line, then the
  * disconnects only when the go arrives on stdin (drbd/armed.ts), so the
  * cluster backup's guest is held for the disconnects alone.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { conflict, HttpError, notFound } from '../lib/errors';
 import { run } from '../lib/exec';
 import { drbdBackingFile, registryDir } from '../lib/paths';
 import type { NodeRecord } from '../lib/separation';
 import { writeFileAtomic } from '../lib/store';
-import { drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
+import { cstateArgs, disconnectArgs, drbdadmArgs, DRBD_STEP_TIMEOUT_MS, loopDetachArgs, type DrbdadmStep, type DrbdHelperStep } from '../drbd/commands';
 import { splitBrainInLog } from '../drbd/proc';
 import { parseDrbdRecord } from '../drbd/record';
 import { twoPrimariesArgs } from '../drbd/replica';
-import { GO_WAIT_MS, readyLine, waitForGo } from '../drbd/go';
+import { GO_WAIT_MS, readyLine, waitForGo, wallMs, type ArmedAnswer } from '../drbd/go';
 import type { Readable } from 'node:stream';
 import { backingFileBytes, drbdDevice, drbdResourceName, loopDevice } from '../drbd/resource';
 import { asUser } from './trust';
@@ -165,16 +166,39 @@ export interface GoChannel {
 
 /**
  * `disconnect-on-go`: disks `disks` of guest `vmid` checked (each must be
- * replicated here), ready said, then on the go each disconnected in order;
+ * replicated here, on this node) and each one's drbdsetup-84 argv made
+ * before the ready line; on the go they all run at once (drbdadm would
+ * start three programs each, in the hold: commands.ts disconnectArgs);
  * without the go, nothing (waitForGo's error is the answer).
+ *
+ * The copy this leaves on the peer is the disk at the pause: the go comes
+ * only after QMP `stop` answered, and QEMU stops a guest by draining every
+ * request in flight and flushing its disks before it answers; under
+ * protocol C a write to /dev/drbdN completes only once the peer has it, so
+ * nothing the guest wrote is still on its way when the connection goes.
  */
-export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: readonly number[], io: GoChannel, goWaitMs = GO_WAIT_MS): Promise<{ resources: string[] }> {
-  const all = disks.map((d) => prepared(rec, vmid, d));
-  const resources = all.map((x) => x.r.resource.name);
+export async function disconnectOnGo(rec: NodeRecord, vmid: number, disks: readonly number[], io: GoChannel, goWaitMs = GO_WAIT_MS): Promise<ArmedAnswer> {
+  const here = hostname();
+  const all = disks.map((d) => record(rec, vmid, d).resource);
+  const argvs = all.map((r) => disconnectArgs(r, here));
+  const resources = all.map((r) => r.name);
+  // Each one Connected, asked of drbdsetup-84 itself: its first start here (and Node's first spawn) is not in the hold.
+  for (const r of all) {
+    const c = (await run(cstateArgs(r.minor), { timeoutMs: DRBD_STEP_TIMEOUT_MS })).stdout.trim();
+    if (c !== 'Connected') throw conflict(`${r.name} is ${c || 'in no state'} here, not Connected`);
+  }
+  // Reading its stdin before it says ready: the go finds it listening, not still setting up its stream. The
+  // guest's hold begins once the task has the ready line, and on a node of one CPU the task runs then, not this.
+  const go = waitForGo(io.input, goWaitMs);
+  go.catch(() => undefined); // awaited below; its error is the answer
+  await new Promise((res) => setImmediate(res));
   io.ready(readyLine(resources));
-  await waitForGo(io.input, goWaitMs);
-  for (const { r, conf } of all) await drbdadm('disconnect', conf, r.resource.name);
-  return { resources };
+  await go;
+  const at = wallMs();
+  // All settled before the answer, a failure too: once the task has it, no disconnect of this call still runs.
+  const failed = (await Promise.allSettled(argvs.map((a) => run(a, { timeoutMs: DRBD_STEP_TIMEOUT_MS })))).find((x) => x.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return { resources, at, ms: wallMs() - at };
 }
 
 export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {

@@ -97,8 +97,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     answer = { error: { code: h.code, message: h.message, ...(h.detail ? { detail: h.detail } : {}) } };
   }
   const result = 'ok' in answer ? 'ok' : `${answer.error.code}: ${answer.error.message}`;
-  log(`${new Date(started).toISOString()} ${caller} key=${shown(argv.slice(0, 1))} ${shown(argv.slice(1))} → ${result} (${Date.now() - started} ms)`);
+  // The answer first: an armed disconnect's caller holds a guest until it reads it.
   process.stdout.write(JSON.stringify(answer) + '\n');
+  log(`${new Date(started).toISOString()} ${caller} key=${shown(argv.slice(0, 1))} ${shown(argv.slice(1))} → ${result} (${Date.now() - started} ms)`);
   return status;
 }
 

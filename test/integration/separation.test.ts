@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { useNode } from '../helpers/fixture';
 import { waitFor } from '../helpers/guest';
@@ -27,6 +28,7 @@ import { sudoersFile } from '../../node-cgi/root/setup';
 import { DIST, ROOT } from '../../build/build';
 import { startTestNode } from '../helpers/node';
 import { armHelper } from '../../node-cgi/drbd/armed';
+import { HttpError } from '../../node-cgi/lib/errors';
 import { drbdRecordText } from '../../node-cgi/drbd/record';
 import { rejection } from '../helpers/rejection';
 
@@ -134,25 +136,28 @@ S('should refuse the node\'s user anything off the helper\'s list, and anything 
   }
 });
 
-S('should arm a disconnect through sudo, do nothing without its go, and run drbdadm on it', async () => {
-  // Guest VMID's disk 0 as a replicated disk's record, the node's user's; this host has drbdadm but no DRBD module.
+S('should arm a disconnect through sudo only for a replicated disk of this node that DRBD has connected', async () => {
+  // Guest VMID's disk 0 as a replicated disk's record, the node's user's; this host has drbd-utils but no DRBD module.
+  // The ready line, the dismissal and the go with a real DRBD: test/lab/drbd-ops.test.ts.
   const dir = join(fx.root, 'var/lib/vz/images', String(VMID));
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `vm-${VMID}-disk-0.drbd.json`);
-  writeFileSync(file, drbdRecordText({ resource: `vm-${VMID}-disk-0`, minor: 0, bytes: 2 ** 20, hosts: [{ name: 'n1', address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }] }));
-  chownSync(file, rec.cgi.uid, rec.cgi.gid);
+  const record = (first: string) => {
+    writeFileSync(file, drbdRecordText({ resource: `vm-${VMID}-disk-0`, minor: 0, bytes: 2 ** 20, hosts: [{ name: first, address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }] }));
+    chownSync(file, rec.cgi.uid, rec.cgi.gid);
+  };
   const asUser = (args: string[]) => ['setpriv', `--reuid=${rec.cgi.uid}`, `--regid=${rec.cgi.gid}`, '--init-groups', '--', ...rootCallArgv(rec, 'disconnect-on-go', args)];
   try {
+    record('n1');
     const missing = await rejection(armHelper(asUser([String(VMID), '1'])), Error);
     assert.match(missing.message, `guest ${VMID} has no replicated disk 1`);
-    const dismissed = await armHelper(asUser([String(VMID), '0']));
-    assert.equal(dismissed.resources, [`vm-${VMID}-disk-0`]);
-    dismissed.dismiss();
-    const armed = await armHelper(asUser([String(VMID), '0']));
-    const failed = await rejection(armed.go(), Error);
-    assert.match(failed.message, /drbdadm/, 'the go reached the helper, which ran drbdadm disconnect (no module here)');
-    const log = readFileSync('/run/ramvm-root/helper.log', 'utf8').split('\n').filter((l) => l.includes(`key=${nodeKey(fx.root)} disconnect-on-go ${VMID} 0`));
-    assert.ok(log.some((l) => /→ conflict: armed disconnect: dismissed before the go, nothing done/.test(l)), `the dismissed helper did nothing:\n${log.join('\n')}`);
+    const elsewhere = await rejection(armHelper(asUser([String(VMID), '0'])), HttpError);
+    assert.is(elsewhere.code, 'conflict');
+    assert.match(elsewhere.message, `vm-${VMID}-disk-0 is not on node ${hostname()} (its nodes: n1, n2)`);
+    record(hostname());
+    const unknown = await rejection(armHelper(asUser([String(VMID), '0'])), HttpError);
+    assert.is(unknown.code, 'exec_failed', 'drbdsetup-84 cstate asked before the ready line, and DRBD is not loaded here');
+    assert.match(unknown.message, /drbdsetup-84 failed \(exit 20\)/);
   } finally {
     rmSync(file, { force: true });
   }

@@ -61,7 +61,9 @@ T('should arm the disconnect and do nothing when the helper is dismissed before 
 T('should leave on the disconnected replica the disk as it was, copy it on node2, and resync only what changed', async () => {
   await d.writeBlock(0, 256, BEFORE);
   const lines = await d.disconnectOnGo(0, 'sleep 1; echo go');
-  assert.equal(lines.map((l) => JSON.parse(l)), [{ ready: { resources: [resource.name] } }, { ok: { resources: [resource.name] } }], 'ready, then disconnected on the go');
+  const [ready, answer, ...more] = lines.map((l) => JSON.parse(l));
+  assert.equal([ready, answer?.ok?.resources, more], [{ ready: { resources: [resource.name] } }, [resource.name], []], `ready, then disconnected on the go: ${lines.join(' | ')}`);
+  assert.ok(answer.ok.ms >= 0 && answer.ok.at > 0, `the helper's own time of the disconnect: ${answer.ok.ms} ms from ${answer.ok.at}`);
   const { dev } = await d.until(1, 'disconnected', (d) => d.connection !== 'Connected');
   assert.is(replicaBackupProblem(dev, resource.name, 'node2'), null, `node2's replica can be backed up: ${JSON.stringify(dev)}`);
   // The guest writes on: 4 KiB at block 256 again, 4 KiB at block 1000.

@@ -5,7 +5,7 @@
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { parseReplicaRequest, PEER_SILENT_MS, peerSilenceEnds, replicaBackupProblem, verifiedIdOf } from '../../../node-cgi/backup/cluster';
+import { holdPartsText, parseReplicaRequest, PEER_SILENT_MS, peerSilenceEnds, replicaBackupProblem, verifiedIdOf } from '../../../node-cgi/backup/cluster';
 import { PeerAnswerError, PeerError } from '../../../node-cgi/cluster/peer';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import type { DrbdDeviceState } from '../../../node-cgi/drbd/proc';
@@ -81,3 +81,15 @@ S('should end at once on an answer that is an error, or any other failure', () =
   assert.is(peerSilenceEnds(new HttpError('internal', 'broken'), 1_000, 1_000), true);
 });
 S.run();
+
+const H = suite('holdPartsText');
+H('should name the stop, the go to its answer in its parts, and the cont, in ms', () => {
+  assert.is(
+    holdPartsText(1000, 1020.5, 1071, 1090, { toHelperMs: 4, helperMs: 35.25, backMs: 11.25 }),
+    'stop 20.5 ms, go → answer 50.5 ms (to the helper 4.0 ms, its disconnect 35.3 ms, back 11.3 ms), cont 19.0 ms',
+  );
+});
+H('should say which parts a helper that told no times leaves unknown', () => {
+  assert.is(holdPartsText(0, 1, 2, 3, { toHelperMs: NaN, helperMs: NaN, backMs: NaN }), 'stop 1.0 ms, go → answer 1.0 ms (to the helper not told, its disconnect not told, back not told), cont 1.0 ms');
+});
+H.run();

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { armHelper, GO_LINE, parseReadyLine, readyLine, waitForGo } from '../../../node-cgi/drbd/armed';
+import { armHelper, GO_LINE, goParts, parseReadyLine, readyLine, waitForGo } from '../../../node-cgi/drbd/armed';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import { rejection as rejectionOf } from '../../helpers/rejection';
 
@@ -85,7 +85,7 @@ if (mode !== 'silent') process.stdin.on('data', (b) => {
   if (mode === 'mute') { setTimeout(() => {}, 60000); return; }
   if (mode === 'fail') { say({ error: { code: 'exec_failed', message: 'drbdadm disconnect vm-101-disk-1 failed (exit 10)' } }); process.exit(1); }
   fs.writeFileSync(log, 'disconnected');
-  say({ ok: { resources: ['vm-101-disk-0', 'vm-101-disk-1'] } });
+  say({ ok: mode === 'untimed' ? { resources: ['vm-101-disk-0', 'vm-101-disk-1'] } : { resources: ['vm-101-disk-0', 'vm-101-disk-1'], at: performance.timeOrigin + performance.now(), ms: 0.5 } });
   process.stdin.destroy();
 });
 if (mode !== 'silent') process.stdin.on('end', () => { fs.writeFileSync(log, 'dismissed'); });
@@ -112,9 +112,17 @@ A('should arm once the helper says ready, disconnect nothing before the go, and 
   const armed = await armHelper(fake('ok', 'ok.log'));
   assert.equal(armed.resources, ['vm-101-disk-0', 'vm-101-disk-1']);
   assert.is(did('ok.log'), null);
-  await armed.go();
+  const done = await armed.go();
+  assert.equal([done.resources, done.helperMs], [['vm-101-disk-0', 'vm-101-disk-1'], 0.5], 'the helper\'s own time of the disconnects');
+  assert.ok(Number.isFinite(done.toHelperMs) && Number.isFinite(done.backMs), `the go's way there and back: ${JSON.stringify(done)}`);
   assert.is(did('ok.log'), 'disconnected');
   armed.dismiss();
+});
+A('should resolve the go of a helper that tells no times with NaN parts', async () => {
+  const armed = await armHelper(fake('untimed', 'untimed.log'));
+  const a = await armed.go();
+  assert.equal(a.resources, ['vm-101-disk-0', 'vm-101-disk-1']);
+  assert.ok([a.toHelperMs, a.helperMs, a.backMs].every(Number.isNaN), JSON.stringify(a));
 });
 A('should send exactly the go line', () => {
   assert.is(GO_LINE, 'go');
@@ -148,3 +156,15 @@ A('should end the helper\'s stdin on dismiss, so it exits having done nothing', 
   assert.is(await eventually('dismiss.log'), 'dismissed');
 });
 A.run();
+
+const G = suite('goParts');
+G('should split a go into its way to the helper, the helper\'s disconnects and the way back', () => {
+  assert.equal(goParts(1000, { resources: ['vm-101-disk-0'], at: 1002.5, ms: 30 }, 1040), { resources: ['vm-101-disk-0'], toHelperMs: 2.5, helperMs: 30, backMs: 7.5 });
+});
+G('should leave every part NaN when the helper told no times, or not numbers', () => {
+  for (const a of [{}, { at: '1', ms: 2 }, { at: 1 }]) {
+    const g = goParts(1000, { resources: [], ...a }, 1040);
+    assert.ok([g.toHelperMs, g.helperMs, g.backMs].every(Number.isNaN), JSON.stringify(a));
+  }
+});
+G.run();

@@ -6,10 +6,11 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
-  activateSteps, createSteps, deactivateSteps, drbdadmArgs, loopAttachArgs, loopBackingArgs, loopDetachArgs, type DrbdadmStep, type NodeDisk,
+  activateSteps, createSteps, cstateArgs, deactivateSteps, disconnectArgs, drbdadmArgs, loopAttachArgs, loopBackingArgs, loopDetachArgs, type DrbdadmStep, type NodeDisk,
 } from '../../../node-cgi/drbd/commands';
 import { drbdResource, drbdResourceConfig } from '../../../node-cgi/drbd/resource';
 import { drbdadm84 } from '../../helpers/drbd';
+import type { HttpError } from '../../../node-cgi/lib/errors';
 
 const R = drbdResource(101, 0, 2, [{ name: 'node1', address: '10.99.0.1' }, { name: 'node2', address: '10.99.0.2' }]);
 const CONFIG = drbdResourceConfig(R);
@@ -43,6 +44,33 @@ for (const [step, args, calls] of STEPS) {
   });
 }
 DA.run();
+
+const DC = suite('disconnectArgs');
+for (const node of ['node1', 'node2']) {
+  DC(`should make on ${node} the one drbdsetup-84 call drbdadm-84 makes of a disconnect there`, () => {
+    const argv = disconnectArgs(R, node);
+    const r = drbdadm84(CONFIG, node, ['-d', 'disconnect', R.name]);
+    assert.is(r.code, 0, r.err);
+    assert.equal(argv.join(' '), r.out.trim());
+    assert.is(argv[2], `ipv4:10.99.0.${node.slice(-1)}:7790`, 'this node\'s end first');
+  });
+}
+DC('should name both ends of an IPv6 connection in brackets', () => {
+  const r6 = drbdResource(101, 0, 2, [{ name: 'node1', address: 'fd00::1' }, { name: 'node2', address: 'fd00::2' }]);
+  assert.equal(disconnectArgs(r6, 'node2'), ['/usr/lib/drbd/drbdsetup-84', 'disconnect', 'ipv6:[fd00::2]:7790', 'ipv6:[fd00::1]:7790']);
+});
+DC('should refuse (409) on a node that is not one of the resource\'s two', () => {
+  assert.throws(() => disconnectArgs(R, 'node3'), (e: HttpError) => e.code === 'conflict' && /vm-101-disk-0 is not on node node3 \(its nodes: node1, node2\)/.test(e.message));
+});
+DC.run();
+
+const CS84 = suite('cstateArgs');
+CS84('should ask drbdsetup-84 for the connection state by minor, as drbdadm-84 does', () => {
+  const r = drbdadm84(CONFIG, 'node1', ['-d', 'cstate', R.name]);
+  assert.is(r.code, 0, r.err);
+  assert.equal(cstateArgs(2).join(' '), r.out.trim());
+});
+CS84.run();
 
 const LO = suite('loopAttachArgs, loopDetachArgs, loopBackingArgs');
 LO('should name the loop device and the file, never search for a free one', () => {

@@ -8,7 +8,7 @@ import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { drbdadm84 } from '../../helpers/drbd';
 import {
-  allocateMinor, backingFileBytes, drbdDevice, drbdPort, drbdResource, drbdResourceConfig, drbdResourceName, internalMetaBytes, loopDevice,
+  allocateMinor, backingFileBytes, drbdAddress, drbdDevice, drbdPort, drbdResource, drbdResourceConfig, drbdResourceName, internalMetaBytes, loopDevice,
   parseResourceName, DRBD_MINOR_MAX, type DrbdHost,
 } from '../../../node-cgi/drbd/resource';
 
@@ -85,6 +85,16 @@ resource vm-101-disk-0 {
   }
 }
 `;
+
+const DA = suite('drbdAddress');
+DA('should name an end as drbdsetup-84 does: family, address (IPv6 in brackets), port', () => {
+  assert.is(drbdAddress({ name: 'node1', address: '10.99.0.1' }, 7788), 'ipv4:10.99.0.1:7788');
+  assert.is(drbdAddress({ name: 'node1', address: 'fd00::1' }, 7789), 'ipv6:[fd00::1]:7789');
+});
+DA('should refuse a host name: DRBD connects to addresses', () => {
+  assert.throws(() => drbdAddress({ name: 'node1', address: 'node1.lan' }, 7788), /node node1: its cluster address "node1.lan" is not an IP address, which DRBD needs/);
+});
+DA.run();
 
 const RC = suite('drbdResourceConfig');
 RC('should write protocol C, internal meta-data, the loop device and both nodes, and no usage count (its question hung drbdadm on a terminal)', () => {
