@@ -262,9 +262,10 @@ async function waitConnected(minor: number, hosts: readonly DrbdHost[]): Promise
 }
 
 /**
- * Make the replicated disks of a new guest on both nodes. Called after the
- * VMID is claimed (its folder exists); on any failure both sides of every
- * disk made so far are removed and the error is thrown again.
+ * Make the replicated disks of `cfg` on both nodes: a new guest's (called
+ * after the VMID is claimed: its folder exists), or the one disk added to
+ * an existing guest (POST /api/vm/<vmid>/disks). On any failure both sides
+ * of every disk made so far are removed and the error is thrown again.
  */
 export async function createReplicatedDisks(cfg: Guest): Promise<void> {
   const disks = cfg.disks.filter((d) => d.replicated);
@@ -278,8 +279,9 @@ export async function createReplicatedDisks(cfg: Guest): Promise<void> {
       const minor = freeMinor(taken);
       taken.add(minor);
       const record = replicaRecord(cfg.vmid, disk, minor, parseSize(d.size), drbdHostOf(c, self), drbdHostOf(c, peer));
+      // Exclusive: a record there already is another request's disk, which an undo here must not touch.
+      writeDrbdRecord(cfg.vmid, disk, record, true);
       made.push(disk);
-      writeDrbdRecord(cfg.vmid, disk, record);
       await nodeJson(peer, 'POST', replicaPath(cfg.vmid), { disk, record }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
       await drbdNodeStep('create', cfg.vmid, disk);
       await waitConnected(minor, record.hosts);
@@ -301,6 +303,9 @@ export async function dropReplicas(vmid: number, disks: readonly number[], peer?
     await dropLocal(vmid, disk);
   }
 }
+
+/** Both sides of replicated disks, made and removed, for the guest code that does not speak to the cluster (vm/manage.ts). */
+export const GUEST_REPLICAS = { make: createReplicatedDisks, drop: (vmid: number, disks: readonly number[]) => dropReplicas(vmid, disks) };
 
 /** The peer's side: the record as the guest's node sent it, checked; this node must be its second host. */
 export async function createPeerSide(vmid: number, from: string, body: unknown): Promise<{ resource: string }> {
