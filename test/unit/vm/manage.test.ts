@@ -7,7 +7,7 @@ import { useTempRoot } from '../../helpers/temp-root';
 import { guestImagesDir, nodeName } from '../../../node-cgi/lib/paths';
 import { writeVmConfig } from '../../../node-cgi/vm/config';
 import { openGuest } from '../../../node-cgi/vm/guest';
-import { addDisk, dropGuestFiles, freeDiskIndex, mergeUpdate, nextFreeVmid, parseOpenDrives, removeDisk, type Replicas } from '../../../node-cgi/vm/manage';
+import { addDisk, dropGuestFiles, freeDiskIndex, mergeUpdate, nextFreeVmid, parseOpenDrives, removeDisk, updateDisk, type Replicas } from '../../../node-cgi/vm/manage';
 import { randomMac } from '../../../node-cgi/vm/host';
 import { normaliseMac } from '../../../node-cgi/vm/validate';
 import type { VmConfig } from '../../../node-cgi/vm/types';
@@ -204,3 +204,19 @@ X('should take a replicated disk out of the config, then drop both its sides', a
   assert.equal(readdirSync(guestImagesDir(401)), []);
 });
 X.run();
+
+const G = suite('updateDisk');
+useTempRoot(G);
+G('should refuse to grow a replicated disk with 409 and change nothing', async () => {
+  const disk = { id: 'disk0', file: 'vm-501-disk-0.drbd', size: '64M', bus: 'virtio' as const, format: 'raw' as const, cache: 'writeback' as const, replicated: true as const };
+  guestWith(501, []);
+  writeVmConfig({ ...cur, vmid: 501, node: nodeName(), disks: [disk], boot: [], nics: [] });
+  await updateDisk(openGuest(501), 'disk0', { size: '128M' }).then(() => assert.unreachable('grown'), (e: HttpError) => {
+    assert.is(e.code, 'conflict');
+    assert.match(e.message, /disk0 is replicated: a replicated disk cannot grow/);
+  });
+  assert.equal(openGuest(501).config.disks, [disk]);
+  const bus = await updateDisk(openGuest(501), 'disk0', { bus: 'scsi' });
+  assert.is(bus.disks[0]!.bus, 'scsi', 'its bus still changes');
+});
+G.run();
