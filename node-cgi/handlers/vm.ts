@@ -16,6 +16,7 @@
  *   POST   /api/vm/<vmid>/disks             add a disk (VM.Config); {"replicated": true}: on both nodes of a 2-node cluster
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
  *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config); a replicated one on both nodes
+ *   POST   /api/vm/<vmid>/disks/<id>/replicate  a raw disk of a stopped guest made replicated, its data kept (VM.Config)
  *   POST   /api/vm/<vmid>/migrate           {"target", "online"} → 202 task (VM.Migrate; migrate/routes.ts, with the target's node-to-node routes)
  *   POST   /api/vm/<vmid>/failover          on the surviving node, the guest's node down → 202 task (VM.Migrate; migrate/failover.ts)
  *   POST   /api/vm/<vmid>/replica/resolve   {"discard": "<node>"}: end a split brain, that node's changes thrown away (VM.Allocate)
@@ -34,7 +35,7 @@ import { createReplicatedDisks, dropReplicas, GUEST_REPLICAS, guestReplication, 
 import { MIGRATE_ROUTES } from '../migrate/routes';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, checkDeletable, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
-  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
+  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, replicateDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
   updateDisk, updateVm, usedVmids, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
 } from '../vm';
@@ -282,6 +283,18 @@ export const routes: ApiRoute[] = [
       // A replicated disk: both sides removed, as a guest's delete removes them.
       await shareGuestConfig(await removeDisk(guestOfPath(ctx), ctx.params.disk!, GUEST_REPLICAS));
       return new Reply(204, null);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/:vmid/disks/:disk/replicate',
+    perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
+    home: GUEST,
+    handle: async (ctx) => {
+      const cfg = await replicateDisk(guestOfPath(ctx), ctx.params.disk!, GUEST_REPLICAS);
+      await shareGuestConfig(cfg);
+      return (await vmDetail(guestOf(cfg))).disks.find((d) => d.id === ctx.params.disk);
     },
   },
   ...MIGRATE_ROUTES,

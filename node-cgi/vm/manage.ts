@@ -268,6 +268,9 @@ export function changeCdrom(g: Guest, cdrom: unknown): Promise<VmConfig> {
 export interface Replicas {
   make(cfg: { vmid: number; disks: readonly DiskConfig[] }): Promise<void>;
   drop(vmid: number, disks: readonly number[]): Promise<void>;
+  /** An existing raw disk made replicated with its data (all or nothing), and that undone. */
+  convert(vmid: number, disk: DiskConfig): Promise<void>;
+  unconvert(vmid: number, disk: DiskConfig): Promise<void>;
 }
 
 const NO_REPLICAS = 'replicated disks are made through the API (POST /api/vm), which speaks to the peer node';
@@ -353,6 +356,36 @@ async function addReplicated(g: Guest, body: DiskAdd, replicas: Replicas | undef
     });
   } catch (e) {
     await replicas.drop(vmid, [index]);
+    throw e;
+  }
+}
+
+/**
+ * Make a raw disk of a stopped guest replicated, keeping its data
+ * (POST /api/vm/<vmid>/disks/<id>/replicate): its image becomes the backing
+ * file of a DRBD resource with the peer (`replicas.convert`), and the
+ * config says so (the file vm-101-disk-1.raw → vm-101-disk-1.drbd). 409 for
+ * a running guest, a disk replicated already and a disk that is not raw.
+ */
+export async function replicateDisk(g: Guest, id: string, replicas?: Replicas): Promise<VmConfig> {
+  const { vmid, config: cur } = g;
+  const disk = findDisk(cur, id);
+  mustBeStopped(g, 'make a disk replicated');
+  refuseIfMigrating(vmid, 'make a disk replicated');
+  if (disk.replicated) throw conflict(`${id} of guest ${vmid} is replicated already`);
+  if (disk.format !== 'raw') throw conflict(`${id} is ${disk.format}: only a raw disk can be made replicated (DRBD replicates blocks, not an image format)`);
+  const changed: DiskConfig = { ...disk, file: diskFileName(vmid, Number(id.slice(4)), 'drbd'), replicated: true };
+  const next = validateVmConfig({ ...cur, disks: cur.disks.map((d) => (d.id === id ? changed : d)) }, validationFacts('update', vmid));
+  const after = findDisk(next, id);
+  if (!replicas) throw conflict(NO_REPLICAS);
+  await replicas.convert(vmid, disk);
+  try {
+    return updateVmConfig(vmid, (c) => {
+      if (JSON.stringify(findDisk(c, id)) !== JSON.stringify(disk)) throw conflict(`${id} of guest ${vmid} was changed at the same time; try again`);
+      return { ...c, disks: c.disks.map((d) => (d.id === id ? after : d)) };
+    });
+  } catch (e) {
+    await replicas.unconvert(vmid, disk);
     throw e;
   }
 }

@@ -7,7 +7,7 @@ import { useTempRoot } from '../../helpers/temp-root';
 import { guestImagesDir, nodeName } from '../../../node-cgi/lib/paths';
 import { writeVmConfig } from '../../../node-cgi/vm/config';
 import { openGuest } from '../../../node-cgi/vm/guest';
-import { addDisk, dropGuestFiles, freeDiskIndex, mergeUpdate, nextFreeVmid, parseOpenDrives, removeDisk, updateDisk, type Replicas } from '../../../node-cgi/vm/manage';
+import { addDisk, dropGuestFiles, freeDiskIndex, mergeUpdate, nextFreeVmid, parseOpenDrives, removeDisk, replicateDisk, updateDisk, type Replicas } from '../../../node-cgi/vm/manage';
 import { randomMac } from '../../../node-cgi/vm/host';
 import { normaliseMac } from '../../../node-cgi/vm/validate';
 import type { VmConfig } from '../../../node-cgi/vm/types';
@@ -126,12 +126,21 @@ F('should skip the indexes of the config and of any file in the folder, whatever
 F.run();
 
 /** Both sides of replicated disks, as drbd/guest.ts makes them, faked: what was asked, and a failure when told. */
-function fakeReplicas(fail?: Error): Replicas & { made: string[][]; dropped: number[][] } {
+function fakeReplicas(fail?: Error): Replicas & { made: string[][]; dropped: number[][]; converted: string[] } {
   const made: string[][] = [];
   const dropped: number[][] = [];
+  const converted: string[] = [];
   return {
     made,
     dropped,
+    converted,
+    async convert(vmid, d) {
+      converted.push(`${vmid}:${d.id}:${d.file}`);
+      if (fail) throw fail;
+    },
+    async unconvert(vmid, d) {
+      converted.push(`undo ${vmid}:${d.id}`);
+    },
     async make(cfg) {
       made.push(cfg.disks.map((d) => `${cfg.vmid}:${d.id}:${d.file}:${d.size}:${d.replicated}`));
       if (fail) throw fail;
@@ -220,3 +229,41 @@ G('should refuse to grow a replicated disk with 409 and change nothing', async (
   assert.is(bus.disks[0]!.bus, 'scsi', 'its bus still changes');
 });
 G.run();
+
+const C = suite('replicateDisk');
+useTempRoot(C);
+const raw = (vmid: number, i: number, size = '64M'): VmConfig['disks'][number] => ({ id: `disk${i}`, file: `vm-${vmid}-disk-${i}.raw`, size, bus: 'virtio', format: 'raw', cache: 'writeback' });
+C('should convert a raw disk and then say so in the config: the .drbd file, replicated', async () => {
+  guestWith(601, []);
+  writeVmConfig({ ...cur, vmid: 601, node: nodeName(), disks: [raw(601, 0), raw(601, 1)], boot: [], nics: [] });
+  const r = fakeReplicas();
+  const cfg = await replicateDisk(openGuest(601), 'disk1', r);
+  assert.equal(r.converted, ['601:disk1:vm-601-disk-1.raw'], 'asked with the disk as it was');
+  assert.equal(cfg.disks[1], { ...raw(601, 1), file: 'vm-601-disk-1.drbd', replicated: true });
+  assert.equal(openGuest(601).config.disks[0], raw(601, 0), 'the other disk as it was');
+});
+C('should leave the config as it was when the conversion fails', async () => {
+  guestWith(602, []);
+  writeVmConfig({ ...cur, vmid: 602, node: nodeName(), disks: [raw(602, 0)], boot: [], nics: [] });
+  const r = fakeReplicas(new HttpError('conflict', 'the peer node n2 does not answer'));
+  await replicateDisk(openGuest(602), 'disk0', r).then(() => assert.unreachable('converted'), (e: HttpError) => assert.match(e.message, /the peer node n2 does not answer/));
+  assert.equal(openGuest(602).config.disks, [raw(602, 0)]);
+});
+const REFUSED: [string, VmConfig['disks'][number], string, RegExp, string][] = [
+  ['a qcow2 disk', { ...raw(603, 0), file: 'vm-603-disk-0.qcow2', format: 'qcow2' }, 'conflict', /disk0 is qcow2: only a raw disk can be made replicated/, 'DRBD replicates blocks'],
+  ['a replicated disk', { ...raw(603, 0), file: 'vm-603-disk-0.drbd', replicated: true }, 'conflict', /disk0 of guest 603 is replicated already/, 'nothing to do'],
+  ['a size DRBD cannot take', raw(603, 0, '2049K'), 'invalid', /a replicated disk has a whole number of 4 KiB blocks/, 'DRBD counts 4 KiB blocks'],
+];
+for (const [what, disk, code, message, why] of REFUSED) {
+  C(`should refuse ${what} (${why}) before converting anything`, async () => {
+    guestWith(603, []);
+    writeVmConfig({ ...cur, vmid: 603, node: nodeName(), disks: [disk], boot: [], nics: [] });
+    const r = fakeReplicas();
+    await replicateDisk(openGuest(603), 'disk0', r).then(() => assert.unreachable('converted'), (e: HttpError) => {
+      assert.is(e.code, code);
+      assert.match(e.message, message);
+    });
+    assert.equal(r.converted, []);
+  });
+}
+C.run();
