@@ -373,6 +373,8 @@ export async function unconvert(vmid: number, d: PlainDisk, peer?: string): Prom
     truncateSync(file, parseSize(d.size));
     linkSync(file, raw);
     unlinkSync(file);
+  } else if (existsSync(file) && existsSync(raw) && statSync(file).ino === statSync(raw).ino) {
+    unlinkSync(file); // linked, not yet moved: the image never left its name
   }
   rmSync(`${file}.json`, { force: true });
 }
