@@ -12,9 +12,15 @@
  *   npm test                 everything
  *   npm test -- unit cgi     only those suites
  *   npm test -- unit vm      only files of suite unit whose path matches "vm"
+ *
+ * SIGINT, SIGTERM or SIGHUP is passed on to the running suites, whose test
+ * processes then end their nodes, guests, lab nodes and namespaces
+ * (test/helpers/suite.ts); no further suite starts, and what ran is summed
+ * up as usual.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { buildCommand, ROOT } from './build';
 
@@ -63,6 +69,10 @@ export function suiteResult(suite: string, out: string, status: number | null): 
   return { suite, passed: s.passed, failed: status === 0 ? failed : Math.max(failed, 1), skipped: s.skipped, ok: status === 0 && failed === 0 };
 }
 
+/** The suites' processes running now, and the stop signal received, if any. */
+const running = new Set<ChildProcess>();
+let stoppedBy: NodeJS.Signals | null = null;
+
 /** Run one suite's files in a uvu process; its output is printed whole when it ends. */
 async function runSuite(suite: string, pattern: string | undefined): Promise<SuiteResult> {
   const filePattern = pattern ? `(${pattern}).*\\.test\\.ts$` : '\\.test\\.ts$';
@@ -72,6 +82,8 @@ async function runSuite(suite: string, pattern: string | undefined): Promise<Sui
   // forgets fails at once instead of writing into ./var or another suite's root.
   if (suite === 'unit') env.RAMVM_ROOT = UNIT_NO_ROOT;
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  running.add(child);
+  child.once('close', () => running.delete(child));
   const chunks: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => chunks.push(c));
   const status = await new Promise<number | null>((resolve, reject) => {
@@ -86,7 +98,7 @@ async function runSuite(suite: string, pattern: string | undefined): Promise<Sui
 /** The suites of one lane, one after the other. */
 async function runLane(suites: string[], pattern: string | undefined): Promise<SuiteResult[]> {
   const results: SuiteResult[] = [];
-  for (const s of suites) results.push(await runSuite(s, pattern));
+  for (const s of suites) if (!stoppedBy) results.push(await runSuite(s, pattern));
   return results;
 }
 
@@ -99,6 +111,14 @@ export async function testCommand(args: string[]): Promise<void> {
   if (tsc.status !== 0) throw new Error('type check failed');
   process.stdout.write('== build\n');
   await buildCommand();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (stoppedBy) return;
+      stoppedBy = sig;
+      process.stderr.write(`\nnpm test: ${sig}: stopping the running suites\n`);
+      for (const c of running) c.kill(sig);
+    });
+  }
   const lanes = suiteLanes(suites.filter((s) => existsSync(join(ROOT, 'test', s))));
   const [inTurn, alongside] = await Promise.all([runLane(lanes.inTurn, pattern), runLane(lanes.alongside, pattern)]);
   const results = [...inTurn, ...alongside].sort((a, b) => SUITES.indexOf(a.suite as Suite) - SUITES.indexOf(b.suite as Suite));
@@ -111,4 +131,8 @@ export async function testCommand(args: string[]): Promise<void> {
   // A filter that selects nothing is a typo, not a green run.
   if (pattern && passed + failed + skipped === 0) process.stdout.write(`no test of ${suites.join(', ')} matches "${pattern}"\n`);
   if (failed > 0 || results.some((r) => !r.ok) || passed + failed + skipped === 0) process.exitCode = 1;
+  if (stoppedBy) {
+    process.stdout.write(`stopped by ${stoppedBy}: the suites after it did not run\n`);
+    process.exitCode = 128 + osConstants.signals[stoppedBy];
+  }
 }

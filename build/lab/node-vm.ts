@@ -197,6 +197,12 @@ export async function labAccel(env: NodeJS.ProcessEnv = process.env, probe: Prob
   return { accel: v.accel, reason: `auto: ${v.reason}` };
 }
 
+/** Lab nodes this process powered on and that still run: killed when it exits (a failed test, a stop signal), so none outlives its run. */
+const poweredOn = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of poweredOn) p.kill('SIGKILL');
+});
+
 export class NodeVm {
   proc?: ChildProcess;
   /** Date.now() when QEMU was spawned: "power-on". */
@@ -216,10 +222,13 @@ export class NodeVm {
     if (c.adminPassword !== undefined) writeFileSync(join(c.runDir, 'admin-password'), c.adminPassword, { mode: 0o600 });
     const [cmd, ...args] = nodeQemuArgs(c);
     this.startedAt = Date.now();
-    this.proc = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = proc;
+    poweredOn.add(proc);
     let err = '';
     this.proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     this.proc.once('exit', (code) => {
+      poweredOn.delete(proc);
       if (code) process.stderr.write(`lab: node ${c.name}: qemu exited with ${code}: ${err}\n`);
     });
   }

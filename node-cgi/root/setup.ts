@@ -239,8 +239,9 @@ export function unregisterNode(root: string): void {
     }
   }
   for (const f of ['node.json', 'lighttpd.conf']) rmSync(join(dir, f), { force: true });
-  // A copy of the build served to a node whose user could not reach the checkout (build/server.ts).
-  rmSync(join(dir, 'dist'), { recursive: true, force: true });
+  // A copy of the build served to a node whose user could not reach the checkout (build/server.ts),
+  // and the DRBD resource files the root helper wrote for the node's replicated disks (root/drbd.ts).
+  for (const d of ['dist', 'drbd']) rmSync(join(dir, d), { recursive: true, force: true });
   if (left) return;
   for (const d of [mnt, dir]) {
     try {

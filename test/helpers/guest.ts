@@ -66,14 +66,16 @@
  *   await installBootSector(diskPathOfAGuest, 'qcow2');                  // into an image the API created
  *   await waitForSerial(serialLogPath, GUEST_MARKER);
  */
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from './node';
+import { guestPids, type Client } from './node';
 import type { NodeRecord } from '../../node-cgi/lib/separation';
 import { asQemuArgs } from '../../node-cgi/root/guest';
 import { launchQemu, writePidRecord } from '../../node-cgi/vm/launch';
+
+export { guestPids };
 
 export const GUEST_MARKER = 'RAMVM-GUEST-OK';
 
@@ -251,28 +253,6 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(stepMs);
   }
-}
-
-/** Pids of QEMU processes whose pidfiles lie under `root` (this test's guests). */
-export function guestPids(root: string): number[] {
-  const dir = join(root, 'run/ramvm/qemu');
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir).filter((n) => /^[0-9]+\.pid$/.test(n));
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const n of names) {
-    try {
-      const pid = Number(readFileSync(join(dir, n), 'utf8').trim());
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('qemu-system') && cmd.includes(`process=ramvm-${n.slice(0, -4)}`)) out.push(pid);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }
 
 /** Kill every QEMU this test started under `root` (by pid, checked against its cmdline). */

@@ -7,6 +7,10 @@
  *   const api = await node.login('admin', node.adminPassword);
  *   const r = await api.get('/api/task');   // r.status, r.json
  *   await node.stop();                        // also removes the root
+ *
+ * A node not stopped when the test process exits (a failed hook, a signal:
+ * suite.ts turns SIGINT and SIGTERM into an exit) is ended then: its guests'
+ * QEMUs, its lighttpd and its task processes killed by pid, its root removed.
  */
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -17,6 +21,7 @@ import { startServer, type RunningServer } from '../../build/server';
 import { DIST } from '../../build/build';
 import { asUser } from '../../node-cgi/root/trust';
 import { readNodeRecord } from '../../node-cgi/lib/separation';
+import { unregisterNode } from '../../node-cgi/root/setup';
 
 export const ADMIN_PASSWORD = 'admin-test-pw';
 
@@ -164,6 +169,50 @@ export function sharedTempDir(prefix: string): string {
   return dir;
 }
 
+/** Pids of QEMU processes whose pidfiles lie under `root` (this test's guests). */
+export function guestPids(root: string): number[] {
+  const dir = join(root, 'run/ramvm/qemu');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => /^[0-9]+\.pid$/.test(n));
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const n of names) {
+    try {
+      const pid = Number(readFileSync(join(dir, n), 'utf8').trim());
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') && cmd.includes(`process=ramvm-${n.slice(0, -4)}`)) out.push(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Test nodes started and not stopped yet, by root: what an exit still has to end. */
+const liveNodes = new Map<string, { server: RunningServer; ownRoot: boolean }>();
+
+/** End a node at once, synchronously (the process is exiting): guests, lighttpd, tasks by pid; its root if the test made it. */
+export function endNodeNow(root: string, server: RunningServer, ownRoot: boolean): void {
+  for (const pid of guestPids(root)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  if (server.proc.exitCode === null && server.proc.signalCode === null) server.proc.kill('SIGKILL');
+  endTaskProcesses(root);
+  if (server.record) unregisterNode(root);
+  if (ownRoot) rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+}
+
+process.on('exit', () => {
+  for (const [root, n] of liveNodes) endNodeNow(root, n.server, n.ownRoot);
+});
+
 /** A node as `npm start` runs it; `separate: false` (started by root) runs everything as root, as nodes did before separation (benchmarks). */
 export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessEnv; root?: string; separate?: boolean; dist?: string } = {}): Promise<TestNode> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'ramvm-test-'));
@@ -180,6 +229,7 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     ...(opts.separate === false ? { separate: false } : {}),
     ...(opts.dist ? { dist: opts.dist } : {}),
   });
+  liveNodes.set(root, { server, ownRoot: !opts.root });
   const env = { ...process.env, RAMVM_ROOT: root, RAMVM_DIST: DIST, RAMVM_NODE: opts.node ?? 'testnode' };
   return {
     url: server.url,
@@ -190,6 +240,7 @@ export async function startTestNode(opts: { node?: string; env?: NodeJS.ProcessE
     login: (u, p) => loginClient(server.url, u, p),
     anon: () => makeClient(server.url),
     async stop() {
+      liveNodes.delete(root);
       await server.stop();
       endTaskProcesses(root);
       if (!opts.root) rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });

@@ -22,6 +22,7 @@
  * With RAMVM_TEST_TIMES=1 every test says how long it took, the same way:
  * where a slow suite's time goes.
  */
+import { constants as osConstants } from 'node:os';
 import { suite as uvuSuite, type Callback, type Test } from 'uvu';
 
 /** Printed once per failed `after`/`after.each` hook; build/test.ts counts these lines. */
@@ -71,6 +72,25 @@ let afterHookFailures = 0;
 process.on('exit', () => {
   if (afterHookFailures > 0) process.exitCode = 1;
 });
+
+/**
+ * A test process stopped by a signal exits (128 + the signal's number)
+ * instead of dying at once, so the 'exit' handlers of the helpers run: test
+ * nodes end their guests, lighttpd and tasks (node.ts), namespaces are torn
+ * down (netns.ts). Without this a CI timeout or a ^C leaves QEMU guests
+ * running with their roots gone.
+ */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+let stopping = false;
+for (const sig of STOP_SIGNALS) {
+  // process.on, not once: a second signal (^C reaches the whole process group, and npm test passes it on) must not find the default handler back.
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n  stopped by ${sig}: ending this run's nodes, guests and namespaces\n`);
+    process.exit(128 + osConstants.signals[sig]);
+  });
+}
 
 function stackOf(e: unknown): string {
   return e instanceof Error ? (e.stack ?? e.message) : String(e);

@@ -205,7 +205,7 @@ U.after(() => {
   rmSync(HIDDEN, { recursive: true, force: true });
   rmSync(sudoersFile(join(HIDDEN, 'dist/bin/ramvm-root')), { force: true });
 });
-U('should serve root\'s copy of the build from the registry, run the helper from the checkout, and drop the copy with the node', async () => {
+U('should serve root\'s copy of the build from the registry, run the helper from the checkout, and drop the registry with the node', async () => {
   rmSync(HIDDEN, { recursive: true, force: true });
   mkdirSync(HIDDEN, { recursive: true, mode: 0o700 });
   cpSync(DIST, join(HIDDEN, 'dist'), { recursive: true });
@@ -222,9 +222,13 @@ U('should serve root\'s copy of the build from the registry, run the helper from
     const ping = asNodeUser(rootCallArgv(rec, 'ping', []), rec);
     assert.is(ping.status, 0, ping.stderr);
     assert.equal(JSON.parse(ping.stdout).ok.uid, 0, 'the node\'s user reaches root through the helper of the checkout');
+    // Where the helper writes the DRBD resource files of the node's replicated disks (root/drbd.ts rootResourceFile).
+    mkdirSync(join(registryDir(node.root), 'drbd'));
+    writeFileSync(join(registryDir(node.root), 'drbd', `vm-${VMID}-disk-0.res`), `resource vm-${VMID}-disk-0 {}\n`);
   } finally {
     await node.stop();
   }
   assert.not.ok(existsSync(served), `${served} outlives its node`);
+  assert.not.ok(existsSync(registryDir(node.root)), 'the registration outlives its node (a resource file kept its folder)');
 });
 U.run();
