@@ -30,7 +30,7 @@ export const LOSETUP = 'losetup';
 export const DRBD_STEP_TIMEOUT_MS = 60_000;
 
 /** drbdadm's steps, by what they do; skip-sync is new-current-uuid --clear-bitmap. */
-export type DrbdadmStep = 'create-md' | 'up' | 'skip-sync' | 'primary' | 'secondary' | 'disconnect' | 'connect' | 'down' | 'discard-my-data';
+export type DrbdadmStep = 'create-md' | 'up' | 'skip-sync' | 'primary' | 'force-primary' | 'secondary' | 'disconnect' | 'connect' | 'down' | 'discard-my-data';
 
 const STEP_ARGS: Record<DrbdadmStep, readonly string[]> = {
   // --force: answer drbdmeta's questions; the file is ours and new.
@@ -38,6 +38,8 @@ const STEP_ARGS: Record<DrbdadmStep, readonly string[]> = {
   up: ['up'],
   'skip-sync': ['new-current-uuid', '--clear-bitmap'],
   primary: ['primary'],
+  // Both sides Inconsistent, this one's data wins: UpToDate here, the peer gets all of it (a disk made replicated with its data).
+  'force-primary': ['primary', '--force'],
   secondary: ['secondary'],
   disconnect: ['disconnect'],
   connect: ['connect'],
@@ -51,6 +53,8 @@ export const DRBD_HELPER_STEPS = [
   'create', 'up', 'skip-sync', 'primary', 'secondary', 'connect', 'disconnect', 'discard', 'down', 'split-brain',
   // Two primaries allowed for a live migration only, then forbidden again (migrate/replicated.ts).
   'two-primaries', 'one-primary',
+  // A raw disk made replicated with its data (drbd/guest.ts convertToReplicated): its file taken as it is, then synced whole to the peer.
+  'adopt', 'force-primary',
 ] as const;
 export type DrbdHelperStep = (typeof DRBD_HELPER_STEPS)[number];
 

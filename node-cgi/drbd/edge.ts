@@ -6,9 +6,9 @@
  * take the runner's place without the steps changing; the lab's tests run
  * the same steps on a lab node's console with a runner of their own.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HttpError } from '../lib/errors';
+import { conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
 import { drbdBackingFile, nodeName } from '../lib/paths';
 import { rootCall, separation } from '../lib/separation';
@@ -62,11 +62,27 @@ export async function drbdNodeStep(step: DrbdHelperStep, vmid: number, disk: num
   return rootCall(rec, 'drbd', [step, String(vmid), String(disk)]);
 }
 
-/** Write a replicated disk's record beside its backing file (as this process's user: the node's). */
-export function writeDrbdRecord(vmid: number, disk: number, r: DrbdRecord): void {
+/**
+ * Write a replicated disk's record beside its backing file (as this
+ * process's user: the node's). `exclusive`: a new disk's record, 409 when
+ * the disk has one already (written whole to a temporary name, then linked
+ * to its own: link fails on an existing name, so two adds of the same disk
+ * never both win, and no reader sees half a record).
+ */
+export function writeDrbdRecord(vmid: number, disk: number, r: DrbdRecord, exclusive = false): void {
   const file = `${drbdBackingFile(vmid, drbdResourceName(vmid, disk))}.json`;
   mkdirSync(dirname(file), { recursive: true });
-  writeFileAtomic(file, drbdRecordText(r), 0o640);
+  if (!exclusive) return writeFileAtomic(file, drbdRecordText(r), 0o640);
+  const tmp = `${file}.${process.pid}.new`;
+  writeFileAtomic(tmp, drbdRecordText(r), 0o640);
+  try {
+    linkSync(tmp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(`disk ${disk} of guest ${vmid} has a replicated disk record already`);
+    throw e;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** A replicated disk's record on this node, checked (record.ts); null when the disk is not replicated here. */

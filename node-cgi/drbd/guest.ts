@@ -12,6 +12,9 @@
  *   PUT    /api/vm/<vmid>/replica/config     the guest's config               kept on the peer for a failover (signed only)
  *   POST   /api/vm/<vmid>/replica/<disk>/resolve {"side": "discard"|"keep"}   the peer's part of ending a split brain (signed only)
  *
+ * An existing raw disk of a stopped guest becomes replicated with its data
+ * (convertToReplicated): the peer's side starts empty and gets it all.
+ *
  * A split brain (both sides wrote while apart: StandAlone, and the kernel's
  * log says so) is shown in `replication` and ended only by an admin who
  * says whose changes are discarded (resolveSplitBrain).
@@ -20,7 +23,8 @@
  * now), freeMinor, replicaRecord. The rest is the edge: records on disk,
  * the root helper's steps (edge.ts drbdNodeStep), the peer's answers.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { HttpError, conflict, invalid } from '../lib/errors';
 import { drbdBackingFile, guestImagesDir, nodeName, paths, replicaConfigFile } from '../lib/paths';
 import { log } from '../lib/cgi';
@@ -38,7 +42,7 @@ import { readCluster } from '../cluster/state';
 import { drbdNodeStep, readDrbdRecord, readProcDrbd, writeDrbdRecord } from './edge';
 import { deviceOf, type ProcDrbd, type Replication } from './proc';
 import { parseDrbdRecord, recordReplication, type DrbdRecord } from './record';
-import { drbdResourceName, DRBD_MINOR_MAX, DRBD_PORT_FIRST, type DrbdHost } from './resource';
+import { backingFileBytes, drbdResourceName, DRBD_MINOR_MAX, DRBD_PORT_FIRST, type DrbdHost } from './resource';
 import { diskIndexOf, replicatedDisks, type Guest } from './disks';
 
 export { demoteDisks, diskIndexOf, promoteDisks, replicatedDisks } from './disks';
@@ -262,9 +266,10 @@ async function waitConnected(minor: number, hosts: readonly DrbdHost[]): Promise
 }
 
 /**
- * Make the replicated disks of a new guest on both nodes. Called after the
- * VMID is claimed (its folder exists); on any failure both sides of every
- * disk made so far are removed and the error is thrown again.
+ * Make the replicated disks of `cfg` on both nodes: a new guest's (called
+ * after the VMID is claimed: its folder exists), or the one disk added to
+ * an existing guest (POST /api/vm/<vmid>/disks). On any failure both sides
+ * of every disk made so far are removed and the error is thrown again.
  */
 export async function createReplicatedDisks(cfg: Guest): Promise<void> {
   const disks = cfg.disks.filter((d) => d.replicated);
@@ -278,8 +283,9 @@ export async function createReplicatedDisks(cfg: Guest): Promise<void> {
       const minor = freeMinor(taken);
       taken.add(minor);
       const record = replicaRecord(cfg.vmid, disk, minor, parseSize(d.size), drbdHostOf(c, self), drbdHostOf(c, peer));
+      // Exclusive: a record there already is another request's disk, which an undo here must not touch.
+      writeDrbdRecord(cfg.vmid, disk, record, true);
       made.push(disk);
-      writeDrbdRecord(cfg.vmid, disk, record);
       await nodeJson(peer, 'POST', replicaPath(cfg.vmid), { disk, record }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
       await drbdNodeStep('create', cfg.vmid, disk);
       await waitConnected(minor, record.hosts);
@@ -301,6 +307,85 @@ export async function dropReplicas(vmid: number, disks: readonly number[], peer?
     await dropLocal(vmid, disk);
   }
 }
+
+/** A disk as the conversion needs it: its id, size and file (vm/types.ts DiskConfig). */
+interface PlainDisk {
+  id: string;
+  size: string;
+  file: string;
+}
+
+/**
+ * Make raw disk `d` of stopped guest `vmid` replicated, keeping its data.
+ * Internal meta-data needs room at the end of the file, so the file grows
+ * by it and the guest's disk keeps its size; the peer's side is new and
+ * empty, and gets all of this node's data in a full sync (never skipped:
+ * the data exists only here):
+ *
+ *   vm-101-disk-1.raw, 64 MiB → vm-101-disk-1.drbd, 64 MiB + 40 KiB of meta-data; its record
+ *   peer: create (empty, sparse); here: adopt (meta-data, up); connected; force-primary (the sync starts), secondary
+ *
+ * The guest may start at once (its node is the sync's source). On any
+ * failure both sides go and the file is back under its name at its size.
+ */
+export async function convertToReplicated(vmid: number, d: PlainDisk): Promise<void> {
+  const { c, self, peer, used } = await clusterAndPeer(vmid);
+  const disk = diskIndexOf(d);
+  const bytes = parseSize(d.size);
+  const raw = join(guestImagesDir(vmid), d.file);
+  const file = drbdBackingFile(vmid, drbdResourceName(vmid, disk));
+  let size: number;
+  try {
+    size = statSync(raw).size;
+  } catch {
+    throw conflict(`the image ${d.file} of ${d.id} is missing`);
+  }
+  if (size !== bytes) throw conflict(`the image ${d.file} of ${d.id} has ${size} bytes, not the ${bytes} of its size ${d.size}`);
+  if (existsSync(file)) throw conflict(`${file} exists already`);
+  const minor = freeMinor([...used, ...localMinors()]);
+  const record = replicaRecord(vmid, disk, minor, bytes, drbdHostOf(c, self), drbdHostOf(c, peer));
+  writeDrbdRecord(vmid, disk, record, true);
+  try {
+    // link, then unlink: the name moves only if nothing has it (rename would replace a file there).
+    linkSync(raw, file);
+    unlinkSync(raw);
+    truncateSync(file, backingFileBytes(bytes));
+    await nodeJson(peer, 'POST', replicaPath(vmid), { disk, record }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
+    await drbdNodeStep('adopt', vmid, disk);
+    await waitConnected(minor, record.hosts);
+    await drbdNodeStep('force-primary', vmid, disk);
+    await drbdNodeStep('secondary', vmid, disk);
+  } catch (e) {
+    await unconvert(vmid, d, peer);
+    throw e;
+  }
+}
+
+/** Undo convertToReplicated: the peer's side removed, this side down, the file back under its name at its size, the record gone. */
+export async function unconvert(vmid: number, d: PlainDisk, peer?: string): Promise<void> {
+  const disk = diskIndexOf(d);
+  const other = peer ?? readCluster()?.nodes.find((n) => n.name !== nodeName())?.name;
+  if (other) await nodeJson(other, 'DELETE', replicaPath(vmid, disk), undefined, { timeoutMs: REPLICA_PEER_TIMEOUT_MS }).catch(() => undefined);
+  await drbdNodeStep('down', vmid, disk).catch(() => undefined);
+  const raw = join(guestImagesDir(vmid), d.file);
+  const file = drbdBackingFile(vmid, drbdResourceName(vmid, disk));
+  if (existsSync(file) && !existsSync(raw)) {
+    truncateSync(file, parseSize(d.size));
+    linkSync(file, raw);
+    unlinkSync(file);
+  } else if (existsSync(file) && existsSync(raw) && statSync(file).ino === statSync(raw).ino) {
+    unlinkSync(file); // linked, not yet moved: the image never left its name
+  }
+  rmSync(`${file}.json`, { force: true });
+}
+
+/** Both sides of replicated disks, made and removed, for the guest code that does not speak to the cluster (vm/manage.ts). */
+export const GUEST_REPLICAS = {
+  make: createReplicatedDisks,
+  drop: (vmid: number, disks: readonly number[]) => dropReplicas(vmid, disks),
+  convert: convertToReplicated,
+  unconvert: (vmid: number, d: PlainDisk) => unconvert(vmid, d),
+};
 
 /** The peer's side: the record as the guest's node sent it, checked; this node must be its second host. */
 export async function createPeerSide(vmid: number, from: string, body: unknown): Promise<{ resource: string }> {

@@ -13,9 +13,10 @@
  *   POST   /api/vm/<vmid>/start|shutdown|stop|reset|pause|resume   (VM.PowerMgmt; a crashed guest: reset, stop)
  *   POST   /api/vm/<vmid>/check             disk check task → 202 (VM.Config)
  *   PUT    /api/vm/<vmid>/cdrom             {"cdrom": "x.iso"|null}, live when running (VM.Config)
- *   POST   /api/vm/<vmid>/disks             add a disk (VM.Config)
+ *   POST   /api/vm/<vmid>/disks             add a disk (VM.Config); {"replicated": true}: on both nodes of a 2-node cluster
  *   PUT    /api/vm/<vmid>/disks/<id>        grow it or change bus/cache (VM.Config)
- *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config)
+ *   DELETE /api/vm/<vmid>/disks/<id>        remove it and its image (VM.Config); a replicated one on both nodes
+ *   POST   /api/vm/<vmid>/disks/<id>/replicate  a raw disk of a stopped guest made replicated, its data kept (VM.Config)
  *   POST   /api/vm/<vmid>/migrate           {"target", "online"} → 202 task (VM.Migrate; migrate/routes.ts, with the target's node-to-node routes)
  *   POST   /api/vm/<vmid>/failover          on the surviving node, the guest's node down → 202 task (VM.Migrate; migrate/failover.ts)
  *   POST   /api/vm/<vmid>/replica/resolve   {"discard": "<node>"}: end a split brain, that node's changes thrown away (VM.Allocate)
@@ -30,11 +31,11 @@ import { conflict } from '../lib/errors';
 import { checkedVmid, only } from '../lib/validate';
 import { badRequest } from '../lib/errors';
 import { startTask } from '../tasks/task';
-import { createReplicatedDisks, dropReplicas, guestReplication, REPLICA_ROUTES, replicatedDisks, resolveSplitBrain, shareGuestConfig } from '../drbd/guest';
+import { createReplicatedDisks, dropReplicas, GUEST_REPLICAS, guestReplication, REPLICA_ROUTES, replicatedDisks, resolveSplitBrain, shareGuestConfig } from '../drbd/guest';
 import { MIGRATE_ROUTES } from '../migrate/routes';
 import {
   addDisk, chooseAccel, readNodeSettings, refuseIfCrashed, changeCdrom, checkCreate, checkDeletable, createVm, deleteVm, diskUsage, existingBridges, guestOf, guestResources, listVmConfigs,
-  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, resetVm, resumeVm,
+  netPlan, openGuest, parseCdrom, parseDiskAdd, parseDiskChange, parseListQuery, parseShutdown, pauseVm, pendingChanges, readRunInfo, removeDisk, replicateDisk, resetVm, resumeVm,
   shutdownVm, startVm, stopVm,
   updateDisk, updateVm, usedVmids, vmStatus, type Guest, type VmDetail, type VmListEntry, type VmStatusView,
 } from '../vm';
@@ -253,8 +254,11 @@ export const routes: ApiRoute[] = [
     home: GUEST,
     handle: async (ctx) => {
       const disk = parseDiskAdd(await ctx.req.json());
-      const cfg = await addDisk(guestOfPath(ctx), disk);
-      return new Reply(201, cfg.disks[cfg.disks.length - 1]);
+      const cfg = await addDisk(guestOfPath(ctx), disk, GUEST_REPLICAS);
+      await shareGuestConfig(cfg);
+      const added = cfg.disks[cfg.disks.length - 1]!;
+      const replication = added.replicated ? (await guestReplication({ vmid: cfg.vmid, disks: [added] }))[added.id] : undefined;
+      return new Reply(201, replication ? { ...added, replication } : added);
     },
   },
   {
@@ -265,6 +269,7 @@ export const routes: ApiRoute[] = [
     handle: async (ctx) => {
       const change = parseDiskChange(await ctx.req.json());
       const cfg = await updateDisk(guestOfPath(ctx), ctx.params.disk!, change);
+      await shareGuestConfig(cfg);
       return cfg.disks.find((d) => d.id === ctx.params.disk);
     },
   },
@@ -274,9 +279,22 @@ export const routes: ApiRoute[] = [
     perm: { path: '/vms/:vmid', priv: 'VM.Config' },
     body: 'none',
     home: GUEST,
-    handle: (ctx) => {
-      removeDisk(guestOfPath(ctx), ctx.params.disk!);
+    handle: async (ctx) => {
+      // A replicated disk: both sides removed, as a guest's delete removes them.
+      await shareGuestConfig(await removeDisk(guestOfPath(ctx), ctx.params.disk!, GUEST_REPLICAS));
       return new Reply(204, null);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/:vmid/disks/:disk/replicate',
+    perm: { path: '/vms/:vmid', priv: 'VM.Config' },
+    body: 'none',
+    home: GUEST,
+    handle: async (ctx) => {
+      const cfg = await replicateDisk(guestOfPath(ctx), ctx.params.disk!, GUEST_REPLICAS);
+      await shareGuestConfig(cfg);
+      return (await vmDetail(guestOf(cfg))).disks.find((d) => d.id === ctx.params.disk);
     },
   },
   ...MIGRATE_ROUTES,

@@ -16,6 +16,9 @@
  * back to root.
  *
  *   create    new sparse file, loop device, meta-data, up (connecting to the peer)
+ *   adopt     the same over an existing file that holds a guest's data, grown by its meta-data
+ *             (drbd/guest.ts convertToReplicated); on a failure the file stays as it is
+ *   force-primary  this side's data wins (primary --force; then secondary): the peer gets all of it
  *   up        an existing disk back after a boot: loop device, up
  *   skip-sync both sides UpToDate without copying (a new, empty disk only)
  *   primary | secondary | connect | disconnect
@@ -75,8 +78,8 @@ function record(rec: NodeRecord, vmid: number, disk: number) {
   return { ...parseDrbdRecord(text, vmid, disk), file: drbdBackingFile(vmid, name) };
 }
 
-/** Open (or create, sparse, of `bytes`) the backing file as the node's user, refusing links and anything but a regular file. */
-function openBacking(rec: NodeRecord, file: string, createBytes: number | null): number {
+/** Open (or create, sparse, of `bytes`) the backing file as the node's user, refusing links, anything but a regular file and a size but `size`. */
+function openBacking(rec: NodeRecord, file: string, createBytes: number | null, size?: number): number {
   return asUser(rec.cgi, () => {
     if (createBytes !== null) mkdirSync(join(file, '..'), { recursive: true, mode: 0o750 });
     const flags = constants.O_RDWR | constants.O_NOFOLLOW | (createBytes !== null ? constants.O_CREAT | constants.O_EXCL : 0);
@@ -90,9 +93,10 @@ function openBacking(rec: NodeRecord, file: string, createBytes: number | null):
       if (code === 'ELOOP') throw new HttpError('forbidden', `${file} is a symbolic link`);
       throw e;
     }
-    if (!fstatSync(fd).isFile()) {
+    const st = fstatSync(fd);
+    if (!st.isFile() || (createBytes === null && size !== undefined && st.size !== size)) {
       closeSync(fd);
-      throw new HttpError('forbidden', `${file} is not a regular file`);
+      throw st.isFile() ? conflict(`${file} has ${st.size} bytes, not ${size}`) : new HttpError('forbidden', `${file} is not a regular file`);
     }
     if (createBytes !== null) ftruncateSync(fd, backingFileBytes(createBytes));
     return fd;
@@ -127,11 +131,11 @@ function loopBacking(device: string): string | null {
   }
 }
 
-async function attach(rec: NodeRecord, device: string, file: string, createBytes: number | null): Promise<void> {
+async function attach(rec: NodeRecord, device: string, file: string, createBytes: number | null, size?: number): Promise<void> {
   const back = loopBacking(device);
   if (back === file && createBytes === null) return; // already up to here (a second `up`)
   if (back !== null) throw conflict(`${device} is in use by ${back}`);
-  const fd = openBacking(rec, file, createBytes);
+  const fd = openBacking(rec, file, createBytes, size);
   try {
     await attachLoop(device, fd);
   } finally {
@@ -208,15 +212,17 @@ export async function drbdOp(rec: NodeRecord, step: DrbdHelperStep, vmid: number
   const device = drbdDevice(r.resource.minor);
   switch (step) {
     case 'create':
-      await attach(rec, loop, r.file, r.record.bytes);
+    case 'adopt':
+      // adopt: the file is there, grown by its meta-data already.
+      await attach(rec, loop, r.file, step === 'create' ? r.record.bytes : null, backingFileBytes(r.record.bytes));
       try {
         await drbdadm('create-md', conf, name);
         await drbdadm('up', conf, name);
       } catch (e) {
-        // Nothing half made stays: the next create starts from scratch.
+        // Nothing half made stays: the next create starts from scratch; an adopted file (the guest's data) stays as it is.
         await run(drbdadmArgs('down', conf, name), { timeoutMs: DRBD_STEP_TIMEOUT_MS }).catch(() => undefined);
         if (loopBacking(loop) === r.file) await run(loopDetachArgs(loop), { timeoutMs: DRBD_STEP_TIMEOUT_MS }).catch(() => undefined);
-        asUser(rec.cgi, () => rmSync(r.file, { force: true }));
+        if (step === 'create') asUser(rec.cgi, () => rmSync(r.file, { force: true }));
         throw e;
       }
       break;

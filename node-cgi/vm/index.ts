@@ -23,7 +23,7 @@ export {
 } from './power';
 export { chooseAccel, hostAccel } from './accel';
 export {
-  addDisk, changeCdrom, checkCreate, claimVmid, checkDeletable, createVm, deleteVm, dropClaim, dropGuestFiles, removeDisk, updateDisk, updateVm, usedVmids,
+  addDisk, changeCdrom, checkCreate, claimVmid, checkDeletable, createVm, deleteVm, dropClaim, dropGuestFiles, removeDisk, replicateDisk, updateDisk, updateVm, usedVmids,
 } from './manage';
 export { directIoSupported, existingBridges, randomMac } from './host';
 export { netPlan, pendingChanges, tapName } from './qemu-args';

@@ -131,7 +131,7 @@ export async function createVm(body: Record<string, unknown>, replicate?: (cfg: 
     const cfg = validateVmConfig({ ...body, vmid }, validationFacts('create'));
     for (const d of cfg.disks) if (!d.replicated) await createDiskImage(cfg.vmid, d);
     if (cfg.disks.some((d) => d.replicated)) {
-      if (!replicate) throw conflict('replicated disks are made through the API (POST /api/vm), which speaks to the peer node');
+      if (!replicate) throw conflict(NO_REPLICAS);
       await replicate(cfg);
     }
     writeVmConfig(cfg);
@@ -261,16 +261,57 @@ export function changeCdrom(g: Guest, cdrom: unknown): Promise<VmConfig> {
   return updateVm(g, { cdrom });
 }
 
-/** Add a disk (created now; a running guest sees it after its next start). */
-export async function addDisk(g: Guest, body: DiskAdd): Promise<VmConfig> {
+/**
+ * Both sides of replicated disks (drbd/guest.ts GUEST_REPLICAS: it speaks to
+ * the peer node, a layer above this one). `make` is all or nothing.
+ */
+export interface Replicas {
+  make(cfg: { vmid: number; disks: readonly DiskConfig[] }): Promise<void>;
+  drop(vmid: number, disks: readonly number[]): Promise<void>;
+  /** An existing raw disk made replicated with its data (all or nothing), and that undone. */
+  convert(vmid: number, disk: DiskConfig): Promise<void>;
+  unconvert(vmid: number, disk: DiskConfig): Promise<void>;
+}
+
+const NO_REPLICAS = 'replicated disks are made through the API (POST /api/vm), which speaks to the peer node';
+
+/**
+ * The first disk index of a guest that its config and its folder leave
+ * free: no disk of that index in `taken`, no file of it in `files`
+ * (vm-101-disk-1.qcow2, vm-101-disk-1.drbd.json, …).
+ *
+ *   freeDiskIndex(101, {0}, ['vm-101-disk-0.raw', 'vm-101-disk-1.drbd.json']) → 2
+ */
+export function freeDiskIndex(vmid: number, taken: ReadonlySet<number>, files: readonly string[], from = 0): number {
+  const onDisk = new Set<number>();
+  const re = new RegExp(`^vm-${vmid}-disk-([0-9]+)\\.`);
+  for (const f of files) {
+    const m = re.exec(f);
+    if (m) onDisk.add(Number(m[1]));
+  }
+  let i = from;
+  while (taken.has(i) || onDisk.has(i)) i++;
+  return i;
+}
+
+const imageFiles = (g: Guest): string[] => (existsSync(g.files.imagesDir) ? readdirSync(g.files.imagesDir) : []);
+
+/**
+ * Add a disk (created now; a running guest sees it after its next start).
+ * A replicated one ({"replicated": true}) is made on both nodes by
+ * `replicas.make`, as at a guest's create, before it enters the config;
+ * its record, claimed exclusively, keeps two adds apart.
+ */
+export async function addDisk(g: Guest, body: DiskAdd, replicas?: Replicas): Promise<VmConfig> {
   const { vmid, config: cur } = g;
   const taken = new Set(cur.disks.map((d) => Number(d.id.slice(4))));
+  if (body.replicated === true) return addReplicated(g, body, replicas);
   const { format } = body;
   // Claim the file name first (O_EXCL): two concurrent adds never pick the same image.
-  let index = 0;
+  let index = -1;
   let file = '';
-  for (;; index++) {
-    if (taken.has(index)) continue;
+  for (;;) {
+    index = freeDiskIndex(vmid, taken, imageFiles(g), index + 1);
     file = diskFileName(vmid, index, format);
     try {
       mkdirSync(g.files.imagesDir, { recursive: true });
@@ -295,6 +336,56 @@ export async function addDisk(g: Guest, body: DiskAdd): Promise<VmConfig> {
     return updateVmConfig(vmid, (c) => ({ ...c, disks: [...c.disks, added] }));
   } catch (e) {
     removeFile(diskPath(vmid, added));
+    throw e;
+  }
+}
+
+async function addReplicated(g: Guest, body: DiskAdd, replicas: Replicas | undefined): Promise<VmConfig> {
+  const { vmid, config: cur } = g;
+  refuseIfMigrating(vmid, 'add a replicated disk');
+  const index = freeDiskIndex(vmid, new Set(cur.disks.map((d) => Number(d.id.slice(4)))), imageFiles(g));
+  const disk = { ...body, id: `disk${index}`, file: diskFileName(vmid, index, 'drbd') };
+  const next = validateVmConfig({ ...cur, disks: [...cur.disks, disk] }, validationFacts('update', vmid));
+  const added = next.disks[next.disks.length - 1]!;
+  if (!replicas) throw conflict(NO_REPLICAS);
+  await replicas.make({ vmid, disks: [added] });
+  try {
+    return updateVmConfig(vmid, (c) => {
+      if (c.disks.some((d) => d.id === added.id)) throw conflict(`guest ${vmid} has a ${added.id} already; try again`);
+      return { ...c, disks: [...c.disks, added] };
+    });
+  } catch (e) {
+    await replicas.drop(vmid, [index]);
+    throw e;
+  }
+}
+
+/**
+ * Make a raw disk of a stopped guest replicated, keeping its data
+ * (POST /api/vm/<vmid>/disks/<id>/replicate): its image becomes the backing
+ * file of a DRBD resource with the peer (`replicas.convert`), and the
+ * config says so (the file vm-101-disk-1.raw → vm-101-disk-1.drbd). 409 for
+ * a running guest, a disk replicated already and a disk that is not raw.
+ */
+export async function replicateDisk(g: Guest, id: string, replicas?: Replicas): Promise<VmConfig> {
+  const { vmid, config: cur } = g;
+  const disk = findDisk(cur, id);
+  mustBeStopped(g, 'make a disk replicated');
+  refuseIfMigrating(vmid, 'make a disk replicated');
+  if (disk.replicated) throw conflict(`${id} of guest ${vmid} is replicated already`);
+  if (disk.format !== 'raw') throw conflict(`${id} is ${disk.format}: only a raw disk can be made replicated (DRBD replicates blocks, not an image format)`);
+  const changed: DiskConfig = { ...disk, file: diskFileName(vmid, Number(id.slice(4)), 'drbd'), replicated: true };
+  const next = validateVmConfig({ ...cur, disks: cur.disks.map((d) => (d.id === id ? changed : d)) }, validationFacts('update', vmid));
+  const after = findDisk(next, id);
+  if (!replicas) throw conflict(NO_REPLICAS);
+  await replicas.convert(vmid, disk);
+  try {
+    return updateVmConfig(vmid, (c) => {
+      if (JSON.stringify(findDisk(c, id)) !== JSON.stringify(disk)) throw conflict(`${id} of guest ${vmid} was changed at the same time; try again`);
+      return { ...c, disks: c.disks.map((d) => (d.id === id ? after : d)) };
+    });
+  } catch (e) {
+    await replicas.unconvert(vmid, disk);
     throw e;
   }
 }
@@ -335,6 +426,8 @@ export async function updateDisk(g: Guest, id: string, change: DiskChange): Prom
   const from = parseSize(disk.size);
   const to = parseSize(after.size);
   if (to < from) throw invalid('size', `can only grow (now ${disk.size}); shrinking a disk destroys data`);
+  // Its file ends in DRBD's meta-data, and the peer's must grow with it.
+  if (to > from && disk.replicated) throw conflict(`${id} is replicated: a replicated disk cannot grow; add another disk`);
   if (to > from) {
     // A disk added while the guest runs is not in its QEMU (it appears at the next start): its image grows offline.
     if (g.pid !== null && (await openDrives(g)).has(`drive-${id}`)) {
@@ -348,11 +441,20 @@ export async function updateDisk(g: Guest, id: string, change: DiskChange): Prom
   return updateVmConfig(vmid, (c) => ({ ...c, disks: c.disks.map((d) => (d.id === id ? after : d)) }));
 }
 
-/** Remove a disk of a stopped guest and delete its image. */
-export function removeDisk(g: Guest, id: string): VmConfig {
+/**
+ * Remove a disk of a stopped guest and delete its image; a replicated one
+ * leaves the config first, then both its sides go (`replicas.drop`, the
+ * peer's first, as a guest's delete does).
+ */
+export async function removeDisk(g: Guest, id: string, replicas?: Replicas): Promise<VmConfig> {
   const disk = findDisk(g.config, id);
   mustBeStopped(g, 'remove a disk');
+  if (disk.replicated) {
+    if (!replicas) throw conflict(NO_REPLICAS);
+    refuseIfMigrating(g.vmid, 'remove a replicated disk');
+  }
   const next = updateVmConfig(g.vmid, (c) => ({ ...c, disks: c.disks.filter((d) => d.id !== id), boot: c.boot.filter((b) => b !== id) }));
-  removeFile(diskPath(g.vmid, disk));
+  if (disk.replicated) await replicas!.drop(g.vmid, [Number(id.slice(4))]);
+  else removeFile(diskPath(g.vmid, disk));
   return next;
 }

@@ -7,6 +7,7 @@
  *   parseShutdown({})                                → { timeout: null, forceStop: false }   press the button, do not wait
  *   parseShutdown({ timeout: 60, forceStop: true })  → { timeout: 60, forceStop: true }     a task waits, then stops
  *   parseDiskAdd({ size: '8G', bus: 'virtio' })      → { size: '8G', bus: 'virtio', format: 'qcow2' }
+ *   parseDiskAdd({ size: '8G', replicated: true })   → { size: '8G', replicated: true, format: 'raw' }
  *   parseDiskChange({ size: '64G' })                 → { size: '64G' }
  */
 import { isPrivilege, PRIVILEGES, type Privilege } from '../access/privileges';
@@ -49,11 +50,12 @@ export function parseCdrom(body: Record<string, unknown>): { cdrom: unknown } {
 /** A disk to add: its fields for the config's validation, with the format checked first (it becomes part of a file name). */
 export type DiskAdd = Record<string, unknown> & { format: DiskFormat };
 
-/** POST /api/vm/<vmid>/disks {size?, bus?, format?, cache?} */
+/** POST /api/vm/<vmid>/disks {size?, bus?, format?, cache?, replicated?}: a replicated disk is raw unless told otherwise (then refused). */
 export function parseDiskAdd(body: Record<string, unknown>): DiskAdd {
   // id and file are the node's to choose: {"file": "/etc/passwd"} is refused, not ignored.
-  only(body, ['size', 'bus', 'format', 'cache']);
-  const format = body.format ?? 'qcow2';
+  only(body, ['size', 'bus', 'format', 'cache', 'replicated']);
+  if (body.replicated !== undefined) checkedBool(body.replicated, 'replicated');
+  const format = body.format ?? (body.replicated === true ? 'raw' : 'qcow2');
   if (!(DISK_FORMATS as readonly unknown[]).includes(format)) throw invalid('format', `must be one of ${DISK_FORMATS.join(', ')}`);
   return { ...body, format: format as DiskFormat };
 }

@@ -62,6 +62,8 @@ test('should let a VMUser see and power her guest but not change, create or dele
   assert.is((await anna.put('/api/vm/101', { memory: 64 })).status, 403);
   assert.is((await anna.put('/api/vm/101/cdrom', { cdrom: null })).status, 403);
   assert.is((await anna.post('/api/vm/101/disks', { size: '1M' })).status, 403);
+  assert.is((await anna.post('/api/vm/101/disks', { size: '64M', replicated: true })).status, 403, 'a replicated disk takes VM.Config too');
+  assert.is((await anna.post('/api/vm/101/disks/disk0/replicate')).status, 403, 'so does making a disk replicated');
   assert.is((await anna.post('/api/vm/101/check')).status, 403);
   assert.is((await anna.post('/api/vm', { memory: 32 })).status, 403);
   assert.is((await anna.del('/api/vm/101')).status, 403);

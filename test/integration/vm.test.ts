@@ -402,6 +402,20 @@ test('should add, grow and remove disks, growing a running guest\'s disk live', 
   await stopAndDelete(g.vmid);
 });
 
+test('should refuse a replicated disk on a node in no cluster with 409, adding or converting nothing', async () => {
+  const g = await createBootable({ name: 'lonely', disks: [{ size: '2M', format: 'raw' }] });
+  const r = await fx.admin.post(`/api/vm/${g.vmid}/disks`, { size: '64M', replicated: true });
+  assert.is(r.status, 409, r.text);
+  assert.match(r.json.error.message, /a replicated disk needs a cluster of two nodes; this node is in no cluster/);
+  assert.equal((await fx.admin.get(`/api/vm/${g.vmid}`)).json.data.disks.map((d: any) => d.id), ['disk0']);
+  assert.equal(readdirSync(images(String(g.vmid))), [`vm-${g.vmid}-disk-0.raw`]);
+  const c = await fx.admin.post(`/api/vm/${g.vmid}/disks/disk0/replicate`);
+  assert.is(c.status, 409, c.text);
+  assert.match(c.json.error.message, /a replicated disk needs a cluster of two nodes; this node is in no cluster/);
+  assert.equal(readdirSync(images(String(g.vmid))), [`vm-${g.vmid}-disk-0.raw`], 'its image as it was');
+  await stopAndDelete(g.vmid);
+});
+
 async function waitTask(id: string): Promise<any> {
   return waitFor(`task ${id}`, async () => {
     const t = (await fx.admin.get(`/api/task/${id}`)).json.data;

@@ -20,8 +20,11 @@
  *   7. down on both, loop devices free
  *   8. through the API: the nodes form a cluster; node1 makes a guest with
  *      a replicated disk (both sides UpToDate at once, GET shows it), its
- *      QEMU opens /dev/drbd1 while primary, secondary after the stop; the
- *      delete removes both sides
+ *      QEMU opens /dev/drbd1 while primary, secondary after the stop; a
+ *      replicated disk added to the stopped guest is made as at a create
+ *      (no sync, the peer's config copy updated) and its removal takes both
+ *      sides; a raw disk with data made replicated reaches the peer in a
+ *      full sync; the delete removes both sides of every disk
  *
  * /proc/drbd is read at each state and checked with parseProcDrbd; with
  * RAMVM_DRBD_CAPTURE=<dir> each sample is also written there (the parser's
@@ -33,7 +36,7 @@ import { deviceOf, type DrbdDeviceState } from '../../node-cgi/drbd/proc';
 import type { DrbdRecord } from '../../node-cgi/drbd/record';
 import { backingFileBytes, loopDevice } from '../../node-cgi/drbd/resource';
 import type { Client } from '../helpers/node';
-import { STATE_TIMEOUT_MS, useDrbdLab } from '../helpers/drbd-lab';
+import { shq, STATE_TIMEOUT_MS, useDrbdLab } from '../helpers/drbd-lab';
 
 const VMID = 101;
 const MINOR = 0;
@@ -239,12 +242,116 @@ T('should open /dev/drbd1 in the guest\'s QEMU, primary while it runs and second
   assert.is(deviceOf(await lab.proc(0), 1)!.role, 'Secondary');
 });
 
-T('should delete the guest and both sides of its replicated disk', async () => {
+const apiImages = `/var/lib/vz/images/${API_VMID}`;
+/** The peer's copy of the guest's config (for a failover): its disks' ids. */
+const peerCopyDisks = async () => (JSON.parse(await lab.runners[1]!.read(`${apiImages}/vm-${API_VMID}.replica-config.json`)) as { disks: { id: string }[] }).disks.map((x) => x.id);
+/** Polls node i's /proc/drbd until `ok` holds for `minor`. */
+async function untilMinor(i: number, minor: number, what: string, ok: (d: DrbdDeviceState) => boolean): Promise<DrbdDeviceState> {
+  const started = Date.now();
+  let last: DrbdDeviceState | undefined;
+  while (Date.now() - started < STATE_TIMEOUT_MS) {
+    last = deviceOf(await lab.proc(i), minor);
+    if (last && ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`node${i + 1}, minor ${minor}: not ${what} after ${STATE_TIMEOUT_MS / 1000} s: ${JSON.stringify(last)}`);
+}
+/** The record of the guest's disk `n` on node i. */
+const apiRecord = async (i: number, n: number) => JSON.parse(await lab.runners[i]!.read(`${apiImages}/vm-${API_VMID}-disk-${n}.drbd.json`)) as DrbdRecord;
+/** Size and allocated bytes of a file on node i. */
+async function fileUse(i: number, f: string): Promise<{ size: number; used: number }> {
+  const [size, blocks, unit] = (await lab.runners[i]!.run(['stat', '-c', '%s %b %B', f])).trim().split(' ').map(Number);
+  return { size: size!, used: blocks! * unit! };
+}
+let convertedMinor = -1;
+
+T('should add a replicated disk to the stopped guest: made on both nodes as at a create, no sync, the peer\'s config copy updated', async () => {
+  const started = Date.now();
+  const r = await api[0]!.post(`/api/vm/${API_VMID}/disks`, { size: '64M', bus: 'virtio', replicated: true });
+  assert.is(r.status, 201, r.text);
+  const addMs = Date.now() - started;
+  const { replication, ...disk } = r.json.data;
+  assert.equal(disk, { id: 'disk1', file: `vm-${API_VMID}-disk-1.drbd`, size: '64M', bus: 'virtio', format: 'raw', cache: 'writeback', replicated: true });
+  assert.is(replication.peer, 'node2');
+  const recs = await Promise.all([0, 1].map((i) => apiRecord(i, 1)));
+  assert.equal(recs[1], recs[0], 'the same record on both nodes');
+  assert.not.ok([MINOR, 1].includes(recs[0]!.minor), `minor ${recs[0]!.minor} is none of the other disks'`);
+  for (const i of [0, 1]) {
+    const d = await untilMinor(i, recs[0]!.minor, 'UpToDate on both sides', (d) => d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
+    assert.equal([d.connection, d.outOfSyncKiB], ['Connected', 0], `node${i + 1}`);
+    const { size, used } = await fileUse(i, `${apiImages}/vm-${API_VMID}-disk-1.drbd`);
+    assert.is(size, backingFileBytes(DISK_BYTES));
+    assert.ok(used < SPARSE_LIMIT_BYTES, `node${i + 1}'s file holds ${used} bytes: the sync was skipped`);
+  }
+  const g = await api[0]!.get(`/api/vm/${API_VMID}`);
+  const rep = g.json.data.disks[1].replication;
+  assert.equal({ peer: rep.peer, state: rep.state, synced: rep.synced }, { peer: 'node2', state: 'UpToDate', synced: 100 });
+  assert.equal(await peerCopyDisks(), ['disk0', 'disk1'], 'node2 keeps the config with the new disk');
+  process.stdout.write(`  POST /api/vm/${API_VMID}/disks with a replicated 64 MiB disk: ${addMs} ms\n`);
+});
+
+T('should remove the replicated disk from the guest: both sides gone, the peer\'s config copy updated', async () => {
+  const minor = (await apiRecord(0, 1)).minor;
+  const del = await api[0]!.del(`/api/vm/${API_VMID}/disks/disk1`);
+  assert.is(del.status, 204, del.text);
+  for (const i of [0, 1]) {
+    const dev = deviceOf(await lab.proc(i), minor);
+    assert.ok(!dev || dev.connection === 'Unconfigured', `node${i + 1}: ${JSON.stringify(dev)}`);
+    const left = await lab.runners[i]!.sh(`ls ${apiImages}`);
+    assert.not.match(left, /disk-1/, `node${i + 1}: nothing of disk1 left: ${left}`);
+    assert.ok(deviceOf(await lab.proc(i), 1), `node${i + 1}: disk0 stays`);
+  }
+  assert.equal((await api[0]!.get(`/api/vm/${API_VMID}`)).json.data.disks.map((x: { id: string }) => x.id), ['disk0']);
+  assert.equal(await peerCopyDisks(), ['disk0']);
+});
+
+const CONVERT_BYTES = 8 * 2 ** 20; // 8 MiB: the full sync under TCG stays short
+const CONVERT_PATTERN = 'ramvm-convert-pattern';
+
+T('should make a raw disk of the stopped guest replicated with its data: the same size for the guest, a full sync to the peer', async () => {
+  const add = await api[0]!.post(`/api/vm/${API_VMID}/disks`, { size: '8M', bus: 'virtio', format: 'raw' });
+  assert.is(add.status, 201, add.text);
+  assert.is(add.json.data.id, 'disk1');
+  const raw = `${apiImages}/vm-${API_VMID}-disk-1.raw`;
+  const last = CONVERT_BYTES / 4096 - 1;
+  for (const b of [1, last]) await lab.runners[0]!.sh(`printf %s ${shq(`${CONVERT_PATTERN}@${b}`)} | dd of=${raw} bs=4096 seek=${b} conv=notrunc,sync,fsync 2>/dev/null`);
+  const started = Date.now();
+  const r = await api[0]!.post(`/api/vm/${API_VMID}/disks/disk1/replicate`);
+  assert.is(r.status, 200, r.text);
+  const convertMs = Date.now() - started;
+  const { replication, ...disk } = r.json.data;
+  assert.equal(disk, { id: 'disk1', file: `vm-${API_VMID}-disk-1.drbd`, size: '8M', bus: 'virtio', format: 'raw', cache: 'writeback', replicated: true });
+  assert.is(replication.peer, 'node2');
+  const recs = await Promise.all([0, 1].map((i) => apiRecord(i, 1)));
+  assert.equal(recs[1], recs[0], 'the same record on both nodes');
+  convertedMinor = recs[0]!.minor;
+  const synced = Date.now();
+  const d = await untilMinor(1, convertedMinor, 'synced from node1', (d) => d.connection === 'Connected' && d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
+  assert.is(d.outOfSyncKiB, 0);
+  assert.is((await fileUse(0, `${apiImages}/vm-${API_VMID}-disk-1.drbd`)).size, backingFileBytes(CONVERT_BYTES), 'grown by its meta-data only');
+  assert.match(await lab.runners[0]!.sh(`ls ${apiImages}`), /disk-1\.drbd/);
+  assert.not.match(await lab.runners[0]!.sh(`ls ${apiImages}`), /disk-1\.raw/, 'the image is the backing file now');
+  for (const b of [1, last]) {
+    const tag = `${CONVERT_PATTERN}@${b}`;
+    const got = await lab.runners[1]!.sh(`dd if=${apiImages}/vm-${API_VMID}-disk-1.drbd bs=4096 skip=${b} count=1 2>/dev/null | head -c ${tag.length}`);
+    assert.is(got, tag, `node2's copy holds node1's data at block ${b}: the sync was not skipped`);
+  }
+  const size = Number((await lab.runners[0]!.read(`/sys/block/drbd${convertedMinor}/size`)).trim()) * 512;
+  assert.ok(size >= CONVERT_BYTES, `the DRBD device has ${size} bytes, at least the disk's ${CONVERT_BYTES}`);
+  const rep = (await api[0]!.get(`/api/vm/${API_VMID}`)).json.data.disks[1].replication;
+  assert.equal({ peer: rep.peer, state: rep.state, synced: rep.synced }, { peer: 'node2', state: 'UpToDate', synced: 100 });
+  assert.equal(await peerCopyDisks(), ['disk0', 'disk1']);
+  process.stdout.write(`  POST …/disks/disk1/replicate of an 8 MiB raw disk: ${convertMs} ms; the full sync done ${Date.now() - synced} ms later\n`);
+});
+
+T('should delete the guest and both sides of its replicated disks', async () => {
   const del = await api[0]!.del(`/api/vm/${API_VMID}`);
   assert.is(del.status, 204, del.text);
   for (const i of [0, 1]) {
-    const dev = deviceOf(await lab.proc(i), 1);
-    assert.ok(!dev || dev.connection === 'Unconfigured', `node${i + 1}: ${JSON.stringify(dev)}`);
+    for (const minor of [1, convertedMinor]) {
+      const dev = deviceOf(await lab.proc(i), minor);
+      assert.ok(!dev || dev.connection === 'Unconfigured', `node${i + 1}, minor ${minor}: ${JSON.stringify(dev)}`);
+    }
     const left = await lab.runners[i]!.sh(`ls /var/lib/vz/images/${API_VMID} 2>&1; true`);
     assert.match(left, /No such file/, `node${i + 1}: nothing of guest ${API_VMID} left: ${left}`);
   }

@@ -29,6 +29,7 @@ const STEPS: [DrbdadmStep, string[], string[]][] = [
   ]],
   ['skip-sync', ['new-current-uuid', '--clear-bitmap'], ['/usr/lib/drbd/drbdsetup-84 new-current-uuid 2 --clear-bitmap']],
   ['primary', ['primary'], ['/usr/lib/drbd/drbdsetup-84 primary 2']],
+  ['force-primary', ['primary', '--force'], ['/usr/lib/drbd/drbdsetup-84 primary 2 --force']],
   ['secondary', ['secondary'], ['/usr/lib/drbd/drbdsetup-84 secondary 2']],
   ['disconnect', ['disconnect'], ['/usr/lib/drbd/drbdsetup-84 disconnect ipv4:10.99.0.1:7790 ipv4:10.99.0.2:7790']],
   ['connect', ['connect'], ['/usr/lib/drbd/drbdsetup-84 connect vm-101-disk-0 ipv4:10.99.0.1:7790 ipv4:10.99.0.2:7790 --protocol=C']],

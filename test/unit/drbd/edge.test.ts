@@ -5,7 +5,7 @@
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diskReplication, readDrbdRecord, writeDrbdRecord, localRunner } from '../../../node-cgi/drbd/edge';
@@ -42,6 +42,14 @@ E('should refuse a record changed into something ramvm does not write', () => {
   writeFileSync(`${drbdBackingFile(101, 'vm-101-disk-0')}.json`, JSON.stringify({ ...REC, resource: 'vm-102-disk-0' }));
   assert.throws(() => readDrbdRecord(101, 0), /resource must be vm-101-disk-0, not "vm-102-disk-0"/);
   writeDrbdRecord(101, 0, REC);
+});
+E('should write a new disk\'s record exclusively: a second one for the same disk is 409 and changes nothing', () => {
+  const other: DrbdRecord = { ...REC, resource: 'vm-101-disk-3', minor: 7 };
+  writeDrbdRecord(101, 3, other, true);
+  assert.equal(readDrbdRecord(101, 3), other);
+  assert.throws(() => writeDrbdRecord(101, 3, { ...other, minor: 8 }, true), /disk 3 of guest 101 has a replicated disk record already/);
+  assert.equal(readDrbdRecord(101, 3), other, 'the first record stays');
+  assert.equal(readdirSync(join(root, 'var/lib/vz/images/101')).filter((f) => f.includes('disk-3')), ['vm-101-disk-3.drbd.json'], 'no temporary file left');
 });
 E('should show the disk\'s replication with the other node as the peer', async () => {
   const r = await diskReplication(101, 0, { ...localRunner, read: async () => PROC });

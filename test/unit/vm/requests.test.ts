@@ -41,7 +41,14 @@ A('should default the format to qcow2 and keep the other fields for validation',
   assert.equal(parseDiskAdd({ size: '8G', bus: 'virtio' }), { size: '8G', bus: 'virtio', format: 'qcow2' });
   assert.equal(parseDiskAdd({ format: 'raw' }), { format: 'raw' });
 });
+A('should make a replicated disk raw unless a format is given (which validation then refuses if not raw)', () => {
+  assert.equal(parseDiskAdd({ size: '64M', replicated: true }), { size: '64M', replicated: true, format: 'raw' });
+  assert.equal(parseDiskAdd({ replicated: true, format: 'qcow2' }), { replicated: true, format: 'qcow2' });
+  assert.equal(parseDiskAdd({ replicated: false }), { replicated: false, format: 'qcow2' });
+});
 refuses(parseDiskAdd, [
+  [{ replicated: 'yes' }, /^replicated: must be true or false$/, 'replication is a yes or no'],
+  [{ file: '/etc/passwd' }, /^file: unknown field$/, 'the file is the node\'s to choose'],
   [{ format: '../x' }, /^format: must be one of qcow2, raw$/, 'the format becomes part of a file name'],
   [{ format: 'vmdk' }, /^format: must be one of qcow2, raw$/, 'an unsupported format'],
 ], A);
