@@ -28,8 +28,8 @@ export const BUDGETS = {
   cgiRaw: 150 * 1024,
   /** The ramvm CLI, raw (it carries every task kind). */
   cliRaw: 400 * 1024,
-  /** The root helper, raw: what runs as root stays small enough to read (48 → 64 KB: backup disks that boot, laid out and written as system disks are; → 65 KB: a raw disk's image adopted, data and all, as a replicated disk). */
-  rootHelperRaw: 65 * 1024,
+  /** The root helper, raw: what runs as root stays small enough to read (48 → 64 KB: backup disks that boot, laid out and written as system disks are; a raw disk's image adopted as a replicated disk fits since the helper stopped carrying the image's program lists). */
+  rootHelperRaw: 64 * 1024,
 };
 
 export interface SizeRow {
