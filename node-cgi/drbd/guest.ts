@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { HttpError, conflict, invalid } from '../lib/errors';
 import { drbdBackingFile, guestImagesDir, nodeName, paths, replicaConfigFile } from '../lib/paths';
 import { log } from '../lib/cgi';
-import { readJson, writeJsonAtomic } from '../lib/store';
+import { readJson, withLock, writeJsonAtomic } from '../lib/store';
 import { parseSize } from '../lib/validate';
 import { separation } from '../lib/separation';
 import type { ApiContext, ApiRoute } from '../auth/authorize';
@@ -74,6 +74,22 @@ export function freeMinor(used: Iterable<number>): number {
   const u = new Set(used);
   for (let m = 0; m <= DRBD_MINOR_MAX; m++) if (!u.has(m)) return m;
   throw conflict(`all ${DRBD_MINOR_MAX + 1} DRBD minors are in use`);
+}
+
+/** Held while a minor is chosen and its record written: disks made at once on this node never share a minor. */
+export const DRBD_MINOR_LOCK = 'drbd-minors';
+
+/**
+ * Write the record of a new replicated disk with the lowest minor free on
+ * both nodes (`peerUsed`: the peer's, as it answered), exclusively (a record
+ * there already is another request's disk: 409), under DRBD_MINOR_LOCK.
+ */
+export function claimRecord(vmid: number, disk: number, bytes: number, c: ClusterConfig, self: string, peer: string, peerUsed: readonly number[]): DrbdRecord {
+  return withLock(DRBD_MINOR_LOCK, () => {
+    const record = replicaRecord(vmid, disk, freeMinor([...peerUsed, ...localMinors()]), bytes, drbdHostOf(c, self), drbdHostOf(c, peer));
+    writeDrbdRecord(vmid, disk, record, true);
+    return record;
+  });
 }
 
 /** The record of disk `disk` of guest `vmid`: the guest's node first. */
@@ -275,16 +291,13 @@ export async function createReplicatedDisks(cfg: Guest): Promise<void> {
   const disks = cfg.disks.filter((d) => d.replicated);
   if (!disks.length) return;
   const { c, self, peer, used } = await clusterAndPeer(cfg.vmid);
-  const taken = new Set([...used, ...localMinors()]);
   const made: number[] = [];
   try {
     for (const d of disks) {
       const disk = diskIndexOf(d);
-      const minor = freeMinor(taken);
-      taken.add(minor);
-      const record = replicaRecord(cfg.vmid, disk, minor, parseSize(d.size), drbdHostOf(c, self), drbdHostOf(c, peer));
       // Exclusive: a record there already is another request's disk, which an undo here must not touch.
-      writeDrbdRecord(cfg.vmid, disk, record, true);
+      const record = claimRecord(cfg.vmid, disk, parseSize(d.size), c, self, peer, used);
+      const minor = record.minor;
       made.push(disk);
       await nodeJson(peer, 'POST', replicaPath(cfg.vmid), { disk, record }, { timeoutMs: REPLICA_PEER_TIMEOUT_MS });
       await drbdNodeStep('create', cfg.vmid, disk);
@@ -342,9 +355,8 @@ export async function convertToReplicated(vmid: number, d: PlainDisk): Promise<v
   }
   if (size !== bytes) throw conflict(`the image ${d.file} of ${d.id} has ${size} bytes, not the ${bytes} of its size ${d.size}`);
   if (existsSync(file)) throw conflict(`${file} exists already`);
-  const minor = freeMinor([...used, ...localMinors()]);
-  const record = replicaRecord(vmid, disk, minor, bytes, drbdHostOf(c, self), drbdHostOf(c, peer));
-  writeDrbdRecord(vmid, disk, record, true);
+  const record = claimRecord(vmid, disk, bytes, c, self, peer, used);
+  const minor = record.minor;
   try {
     // link, then unlink: the name moves only if nothing has it (rename would replace a file there).
     linkSync(raw, file);
@@ -396,9 +408,11 @@ export async function createPeerSide(vmid: number, from: string, body: unknown):
   if (record.hosts[0].name !== from || record.hosts[1].name !== self) {
     throw new HttpError('invalid', `replicated disk record: hosts must be the sender ${from} and this node ${self}`);
   }
-  if (readDrbdRecord(vmid, disk)) throw conflict(`disk ${disk} of guest ${vmid} is replicated here already`);
-  if (localMinors().includes(record.minor)) throw conflict(`DRBD minor ${record.minor} is in use on node ${self}`);
-  writeDrbdRecord(vmid, disk, record);
+  withLock(DRBD_MINOR_LOCK, () => {
+    if (readDrbdRecord(vmid, disk)) throw conflict(`disk ${disk} of guest ${vmid} is replicated here already`);
+    if (localMinors().includes(record.minor)) throw conflict(`DRBD minor ${record.minor} is in use on node ${self}`);
+    writeDrbdRecord(vmid, disk, record);
+  });
   try {
     await drbdNodeStep('create', vmid, disk);
   } catch (e) {

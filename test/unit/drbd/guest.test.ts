@@ -2,11 +2,18 @@
  * The pure parts of making a guest's replicated disks: whether this node
  * can (a 2-node cluster, the root helper, a peer that answers), which minor
  * the new disk gets, its record, a cluster node as a DRBD host, and what
- * is wrong with a replica (the Nodes view's warning).
+ * is wrong with a replica (the Nodes view's warning); and that requests
+ * running at once in separate processes never claim one minor twice.
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { HttpError } from '../../../node-cgi/lib/errors';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { waitFor } from '../../helpers/guest';
+import { join } from 'node:path';
+import { ROOT } from '../../../build/build';
+import { useTempRoot } from '../../helpers/temp-root';
 import { drbdHostOf, freeMinor, replicaRecord, replicaRefusal, replicaWarning } from '../../../node-cgi/drbd/guest';
 import type { Replication } from '../../../node-cgi/drbd/proc';
 import { parseDrbdRecord, drbdRecordText } from '../../../node-cgi/drbd/record';
@@ -46,6 +53,40 @@ F('should refuse with 409 when all 256 are taken', () => {
   assert.throws(() => freeMinor(Array.from({ length: 256 }, (_, i) => i)), (e: unknown) => e instanceof HttpError && e.status === 409 && /all 256 DRBD minors are in use/.test(e.message));
 });
 F.run();
+
+const C = suite('claimRecord');
+const claimRoot = useTempRoot(C);
+C('should give the disks of requests running at once in separate processes (CGIs) distinct minors', async () => {
+  const PROCS = 6;
+  const DISKS = 25; // disks 0–24 of a guest each (29 is the highest index)
+  const go = join(claimRoot.path, 'go');
+  // Each child waits for the go file, then claims DISKS records for a guest of its own, as fast as it can.
+  const script = `
+    const { existsSync, writeFileSync } = require('node:fs');
+    const { claimRecord } = require(${JSON.stringify(join(ROOT, 'node-cgi/drbd/guest.ts'))});
+    const c = ${JSON.stringify(TWO)};
+    writeFileSync(${JSON.stringify(go)} + '-ready-' + process.argv[1], '');
+    while (!existsSync(${JSON.stringify(go)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    const vmid = 200 + Number(process.argv[1]);
+    const minors = [];
+    for (let d = 0; d < ${DISKS}; d++) minors.push(claimRecord(vmid, d, 2 ** 20, c, 'node1', 'node2', []).minor);
+    process.stdout.write(JSON.stringify(minors));`;
+  const children = Array.from({ length: PROCS }, (_, i) => {
+    const p = spawn(process.execPath, ['-r', 'esbuild-register', '-e', script, String(i)], { cwd: ROOT, env: { ...process.env, RAMVM_ROOT: claimRoot.path }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b) => (out += b));
+    p.stderr.on('data', (b) => (err += b));
+    return new Promise<number[]>((res, rej) => p.once('close', (code) => (code === 0 ? res(JSON.parse(out) as number[]) : rej(new Error(`child ${i}: ${code} ${err}`)))));
+  });
+  await waitFor('every child waiting for the go', () => (Array.from({ length: PROCS }, (_, i) => existsSync(`${go}-ready-${i}`)).every(Boolean) ? true : null), 30_000);
+  writeFileSync(go, '');
+  const all = (await Promise.all(children)).flat();
+  assert.is(all.length, PROCS * DISKS);
+  assert.is(new Set(all).size, all.length, `a minor given twice: ${all.join(' ')}`);
+  assert.equal([...all].sort((a, b) => a - b), Array.from({ length: all.length }, (_, i) => i), 'the lowest free ones');
+});
+C.run();
 
 const P = suite('replicaRecord');
 P('should make a record the root helper accepts, the guest\'s node first', () => {
