@@ -41,8 +41,8 @@ export type BackupListEntry = ListedBackup;
 export type { BackupDetail, BackupModeView, JobView, TemporaryGuest };
 /** PUT /api/vm/<vmid>: the fields a client changes. */
 export type VmUpdate = Partial<Pick<VmDetail, 'name' | 'memory' | 'sockets' | 'cores' | 'ostype' | 'boot' | 'onboot' | 'description'>> & { accel?: AccelSetting | null };
-/** POST /api/vm/<vmid>/disks */
-export type DiskRequest = Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache'>>;
+/** POST /api/vm/<vmid>/disks ("replicated": on both nodes of a 2-node cluster, raw) */
+export type DiskRequest = Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache' | 'replicated'>>;
 /** An answer that started a task (202). */
 export interface Started {
   task: string;
@@ -94,6 +94,8 @@ export function createClient(send: Send) {
       /** Grow it (`size`), or change its bus or cache. */
       updateDisk: (vmid: number, disk: string, body: Partial<Pick<DiskConfig, 'size' | 'bus' | 'cache'>>) => put<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}`, body),
       removeDisk: (vmid: number, disk: string) => del(`${vm(vmid)}/disks/${seg(disk)}`),
+      /** A raw disk of a stopped guest made replicated, its data copied whole to the other node. */
+      replicateDisk: (vmid: number, disk: string) => post<DiskConfig>(`${vm(vmid)}/disks/${seg(disk)}/replicate`),
       /** Move to another node of the cluster: live (`online`) or stopped. */
       migrate: (vmid: number, body: { target: string; online: boolean }) => post<Started>(`${vm(vmid)}/migrate`, body),
       /** Start it on this node from its replicas, its own node being down. */

@@ -118,7 +118,7 @@ export interface VmCreateRequest {
   ostype?: OsType;
   onboot?: boolean;
   cdrom?: string | null;
-  disks?: Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache'>>[];
+  disks?: Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache' | 'replicated'>>[];
   nics?: Partial<Pick<NicConfig, 'model' | 'bridge' | 'mac'>>[];
   boot?: string[];
   description?: string;

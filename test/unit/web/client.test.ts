@@ -31,6 +31,10 @@ const CALLS: Array<[string, (c: Client) => Promise<unknown>, Sent]> = [
   ['vms.start', (c) => c.vms.start(101), { method: 'POST', path: '/api/vm/101/start' }],
   ['vms.stop', (c) => c.vms.stop(102), { method: 'POST', path: '/api/vm/102/stop' }],
   ['vms.remove', (c) => c.vms.remove(101), { method: 'DELETE', path: '/api/vm/101' }],
+  ['vms.addDisk replicated', (c) => c.vms.addDisk(101, { size: '64M', format: 'raw', replicated: true }), {
+    method: 'POST', path: '/api/vm/101/disks', body: { size: '64M', format: 'raw', replicated: true },
+  }],
+  ['vms.replicateDisk, no body', (c) => c.vms.replicateDisk(101, 'disk1'), { method: 'POST', path: '/api/vm/101/disks/disk1/replicate' }],
   ['vms.update back to the node\'s accelerator', (c) => c.vms.update(101, { accel: null }), { method: 'PUT', path: '/api/vm/101', body: { accel: null } }],
   ['nodes.resources', (c) => c.nodes.resources('pve1'), { method: 'GET', path: '/api/node/pve1/resources' }],
   ['nodes.settings', (c) => c.nodes.settings('pve 1'), { method: 'GET', path: '/api/node/pve%201/settings' }],

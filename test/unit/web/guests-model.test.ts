@@ -1,13 +1,14 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
-  actionsFor, bootItems, bootOrder, listActionsFor, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, moveItem, RECOMMENDED,
+  actionsFor, bootItems, bootOrder, canReplicate, diskRequest, listActionsFor, replicaOffered, shownFormat, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, moveItem, RECOMMENDED,
   replicaMessage, sizeFields, sizeIssue, sizeText, withOsType, type CreateForm,
 } from '../../../web/views/guests/model';
 import { OS_TYPES as NODE_OS_TYPES, DEFAULT_MEMORY_MIB, DEFAULT_DISK_SIZE, DEFAULT_DISK_BUS, DEFAULT_NIC_MODEL, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_DISK_FORMAT } from '../../../node-cgi/vm/defaults';
 import { MEMORY_MAX_MIB, MEMORY_MIN_MIB, CORES_MAX, SOCKETS_MAX, VCPUS_MAX, DESCRIPTION_MAX_CHARS } from '../../../node-cgi/vm/validate';
 import { parseSize } from '../../../node-cgi/lib/validate';
 import { OS_TYPE_IDS } from '../../../node-cgi/vm/types';
+import { parseDiskAdd } from '../../../node-cgi/vm/requests';
 
 const form = (over: Partial<CreateForm> = {}): CreateForm => ({ ...FORM_DEFAULTS, name: 'web', ...over });
 
@@ -149,11 +150,61 @@ R('should send a VMID only when one is typed, and null for no CD', () => {
 R('should send a size in MiB as the API writes it', () => {
   assert.equal(formRequest(form({ diskSize: '64', diskUnit: 'M' })).disks, [{ size: '64M', bus: 'ide', format: 'qcow2', cache: 'writeback' }]);
 });
+R('should send a replicated disk as raw with replicated: true, whatever format was picked', () => {
+  assert.equal(formRequest(form({ diskSize: '64', diskUnit: 'M', format: 'qcow2', replicated: true })).disks, [
+    { size: '64M', bus: 'ide', format: 'raw', cache: 'writeback', replicated: true },
+  ]);
+});
 R('should send no disk and no network card when asked', () => {
   const r = formRequest(form({ noDisk: true, noNic: true }));
   assert.equal([r.disks, r.nics], [[], []]);
 });
 R.run();
+
+const DR = suite('diskRequest');
+DR('should leave replicated out of a plain disk', () => {
+  assert.equal(diskRequest({ size: '8G', bus: 'virtio', format: 'qcow2', cache: 'none', replicated: false }), { size: '8G', bus: 'virtio', format: 'qcow2', cache: 'none' });
+});
+DR('should make a replicated disk raw, as the node requires', () => {
+  const body = diskRequest({ size: '8G', bus: 'virtio', format: 'qcow2', cache: 'none', replicated: true });
+  assert.equal(body, { size: '8G', bus: 'virtio', format: 'raw', cache: 'none', replicated: true });
+  assert.equal(parseDiskAdd({ ...body }), body, 'the node takes it as sent');
+});
+DR.run();
+
+const SF = suite('shownFormat');
+SF('should show raw while replicated is checked, and the choice otherwise', () => {
+  assert.is(shownFormat('qcow2', true), 'raw');
+  assert.is(shownFormat('qcow2', false), 'qcow2');
+});
+SF.run();
+
+const RO = suite('replicaOffered');
+const node = { name: 'n', online: true };
+RO('should offer replicated disks in a cluster of exactly two nodes', () => {
+  assert.ok(replicaOffered({ name: 'office', nodes: [node, node] }));
+});
+RO('should not offer them on a single node, in a cluster of three, or while the cluster loads', () => {
+  assert.not.ok(replicaOffered({ name: null, nodes: [node] }));
+  assert.not.ok(replicaOffered({ name: 'office', nodes: [node, node, node] }));
+  assert.not.ok(replicaOffered({ name: 'office', nodes: [node] }));
+  assert.not.ok(replicaOffered(null));
+  assert.not.ok(replicaOffered(undefined));
+});
+RO.run();
+
+const CR = suite('canReplicate');
+CR('should offer it for a raw disk of a stopped guest where replicas are offered', () => {
+  assert.ok(canReplicate({ format: 'raw' }, 'stopped', true));
+});
+CR('should not offer it for qcow2, a replicated disk, a guest that runs, or without a 2-node cluster', () => {
+  assert.not.ok(canReplicate({ format: 'qcow2' }, 'stopped', true));
+  assert.not.ok(canReplicate({ format: 'raw', replicated: true }, 'stopped', true));
+  assert.not.ok(canReplicate({ format: 'raw' }, 'running', true));
+  assert.not.ok(canReplicate({ format: 'raw' }, 'paused', true));
+  assert.not.ok(canReplicate({ format: 'raw' }, 'stopped', false));
+});
+CR.run();
 
 const F = suite('fieldOfIssue');
 F("should map the node's fields to the form's", () => {

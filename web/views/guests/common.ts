@@ -1,7 +1,8 @@
 /**
  * What the pages of the Guests view share: how often they ask the node
  * again, a guest's status as a badge (a crashed one says so), OS names, a privilege check, a
- * <select> of value/label pairs and the ISO names for a CD-ROM choice.
+ * <select> of value/label pairs, the ISO names for a CD-ROM choice, and
+ * the "Replicated" checkbox of a new disk (create form, Hardware card).
  */
 import type { Privilege, VmFault, VmListState } from '../../../node-cgi/api-types';
 import type { Me } from '../../api';
@@ -50,4 +51,11 @@ export function UnitSelect({ value, onChange }: { value: SizeUnit; onChange: (u:
 export function useIsoNames(): string[] {
   const { data } = useLoad(client.isos.list);
   return data?.map((i) => i.name) ?? [];
+}
+
+/** A new disk's "Replicated (DRBD, on both nodes)" checkbox; the forms show it in a 2-node cluster only (replicaOffered). */
+export function ReplicatedCheck({ checked, onChange }: { checked: boolean; onChange: (on: boolean) => void }) {
+  return html`<div class="field field-check">
+    <label><input type="checkbox" name="replicated" checked=${checked} onChange=${(e: Event) => onChange((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.replicated')}</label>
+  </div>`;
 }

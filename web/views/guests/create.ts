@@ -5,7 +5,8 @@
  * the start prompt. In a cluster the node select lists every node
  * (default: the node serving the page), those that do not answer refused;
  * on a member whose master does not answer the form says that new guests
- * wait for it.
+ * wait for it. In a cluster of two nodes the disk may be replicated
+ * (DRBD on both): then it is raw, the format select shown so and locked.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type Me } from '../../api';
@@ -17,9 +18,9 @@ import { useAction, useLoad } from '../../hooks';
 import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
 import { href, navigate } from '../../router';
-import { osLabel, Select, UnitSelect, useIsoNames } from './common';
+import { osLabel, ReplicatedCheck, Select, UnitSelect, useIsoNames } from './common';
 import {
-  BUSES, CACHES, defaultNode, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, nodeIssue, OS_TYPES, withOsType,
+  BUSES, CACHES, defaultNode, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, nodeIssue, OS_TYPES, replicaOffered, shownFormat, withOsType,
   type CreateForm, type FormField, type FormIssues, type NodeChoice, type SizeUnit,
 } from './model';
 
@@ -38,7 +39,10 @@ export function GuestCreate({ me }: { me: Me }) {
     if (focusInvalid) (formRef.current?.querySelector('[aria-invalid="true"]') as HTMLElement | null)?.focus();
   }, [focusInvalid]);
 
-  const nodes: NodeChoice[] = useCluster().data?.nodes ?? [{ name: me.node, online: true, master: false }];
+  const cluster = useCluster().data;
+  const nodes: NodeChoice[] = cluster?.nodes ?? [{ name: me.node, online: true, master: false }];
+  const offered = replicaOffered(cluster);
+  const replicated = offered && form.replicated;
   const held = useHeld();
   // Until the user picks one, the node follows the cluster as it loads.
   const node = touched.has('node') ? form.node : defaultNode(nodes, me.node);
@@ -63,7 +67,7 @@ export function GuestCreate({ me }: { me: Me }) {
     html`<${Field} label=${t(label)} error=${issueOf(k)}><${Select} value=${form[k] as string} options=${options} onChange=${onChange} /></${Field}>`;
 
   const create = useAction(async () => {
-    const body = formRequest({ ...form, node });
+    const body = formRequest({ ...form, node, replicated });
     const check = await client.vms.check(body);
     if (check.issues.length > 0) {
       const mapped: FormIssues = {};
@@ -130,7 +134,10 @@ export function GuestCreate({ me }: { me: Me }) {
             suffix: html`<${UnitSelect} value=${form.diskUnit} onChange=${(u: SizeUnit) => set('diskUnit', u)} />`,
           })}
           ${choice('bus', 'guests.field.bus', opts(BUSES, (v) => t(`guests.bus.${v}`)))}
-          ${choice('format', 'guests.field.format', opts(FORMATS, (v) => t(`guests.format.${v}`)))}
+          ${offered && html`<${ReplicatedCheck} checked=${replicated} onChange=${(on: boolean) => set('replicated', on)} />`}
+          <${Field} label=${t('guests.field.format')} error=${issueOf('format')} hint=${replicated ? t('guests.field.replicatedHint') : undefined}>
+            <${Select} value=${shownFormat(form.format, replicated)} disabled=${replicated} options=${opts(FORMATS, (v) => t(`guests.format.${v}`))} onChange=${(v: string) => set('format', v)} />
+          </${Field}>
           ${choice('cache', 'guests.field.cache', opts(CACHES, (v) => t(`guests.cache.${v}`)))}`}
       </fieldset>
       <fieldset class="card">

@@ -6,14 +6,18 @@
  *                          (devices moved up and down, each in or out of it):
  *                          PUT /api/vm/<vmid>, applied at the next start
  *   CD-ROM                 PUT /api/vm/<vmid>/cdrom, live
- *   disks                  add (POST …/disks), grow (PUT …/disks/<id> {size},
- *                          live while it runs), remove (DELETE …/disks/<id>,
+ *   disks                  add (POST …/disks; replicated in a 2-node cluster),
+ *                          grow (PUT …/disks/<id> {size}, live while it runs;
+ *                          not a replicated one), make replicated (POST
+ *                          …/disks/<id>/replicate: a raw disk, guest stopped,
+ *                          2-node cluster), remove (DELETE …/disks/<id>,
  *                          stopped only, the disk id typed to confirm)
  *   network cards          model, bridge, MAC, and how each is connected
  */
 import { useState } from 'preact/hooks';
 import type { DiskBus, VmDetail } from '../../../node-cgi/api-types';
 import { client } from '../../client';
+import { useCluster } from '../../cluster';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { DataTable, type Column } from '../../components/data-table';
 import { Dialog } from '../../components/dialog';
@@ -23,9 +27,9 @@ import { formatBytes as bytes } from '../../format';
 import { useAction } from '../../hooks';
 import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
-import { osLabel, Select, UnitSelect } from './common';
+import { osLabel, ReplicatedCheck, Select, UnitSelect } from './common';
 import {
-  BUSES, CACHES, FORMATS, OS_TYPES, bootItems, bootOrder, moveItem, replicaMessage, sizeFields, sizeIssue, sizeText,
+  BUSES, CACHES, FORMATS, OS_TYPES, bootItems, bootOrder, canReplicate, diskRequest, moveItem, replicaMessage, replicaOffered, shownFormat, sizeFields, sizeIssue, sizeText,
   type BootItem, type SizeUnit,
 } from './model';
 
@@ -151,13 +155,15 @@ function GrowDialog({ g, disk, onClose, onDone }: { g: VmDetail; disk: Disk; onC
   </${Dialog}>`;
 }
 
-function AddDiskForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
+function AddDiskForm({ g, offered, onDone }: { g: VmDetail; offered: boolean; onDone: () => void }) {
   const size = useSize('32G');
   const [bus, setBus] = useState<string>(g.disks[0]?.bus ?? 'virtio');
   const [format, setFormat] = useState<string>('qcow2');
   const [cache, setCache] = useState<string>('writeback');
+  const [replicatedChecked, setReplicated] = useState(false);
+  const replicated = offered && replicatedChecked;
   const add = useAction(async () => {
-    await client.vms.addDisk(g.vmid, { size: size.text, bus: bus as DiskBus, format: format as Disk['format'], cache: cache as Disk['cache'] });
+    await client.vms.addDisk(g.vmid, diskRequest({ size: size.text, bus: bus as DiskBus, format: format as Disk['format'], cache: cache as Disk['cache'], replicated }));
     onDone();
   });
   const fe = (f: string) => fieldError(add.error, f);
@@ -165,9 +171,12 @@ function AddDiskForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
     <div class="form-row">
       ${size.field(t('guests.field.diskSize'), fe('size'))}
       <${Field} label=${t('guests.field.bus')} error=${fe('bus')}><${Select} name="bus" value=${bus} options=${opts(BUSES, (v) => t(`guests.bus.${v}`))} onChange=${setBus} /></${Field}>
-      <${Field} label=${t('guests.field.format')} error=${fe('format')}><${Select} name="format" value=${format} options=${opts(FORMATS, (v) => t(`guests.format.${v}`))} onChange=${setFormat} /></${Field}>
+      <${Field} label=${t('guests.field.format')} error=${fe('format')} hint=${replicated ? t('guests.field.replicatedHint') : undefined}>
+        <${Select} name="format" value=${shownFormat(format as Disk['format'], replicated)} disabled=${replicated} options=${opts(FORMATS, (v) => t(`guests.format.${v}`))} onChange=${setFormat} />
+      </${Field}>
       <${Field} label=${t('guests.field.cache')} error=${fe('cache')}><${Select} name="cache" value=${cache} options=${opts(CACHES, (v) => t(`guests.cache.${v}`))} onChange=${setCache} /></${Field}>
     </div>
+    ${offered && html`<${ReplicatedCheck} checked=${replicated} onChange=${setReplicated} />`}
     <${ErrorBanner} error=${formError(add.error, ['size', 'bus', 'format', 'cache'])} />
     <div class="form-buttons">
       <button type="submit" class="btn btn-primary" disabled=${add.busy || !!size.issue}>${t('guests.disk.add')}</button>
@@ -188,6 +197,8 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
   const [growing, setGrowing] = useState<Disk | null>(null);
   const [removing, setRemoving] = useState<Disk | null>(null);
   const [adding, setAdding] = useState(false);
+  const [replicating, setReplicating] = useState<Disk | null>(null);
+  const offered = replicaOffered(useCluster().data);
   const running = g.status !== 'stopped';
   const disks: Column<Disk>[] = [
     { key: 'id', label: t('guests.disk.id'), value: (d) => d.id },
@@ -201,7 +212,10 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
       ? [{
         key: 'actions', label: t('table.actions'), value: () => '', sortable: false,
         render: (d: Disk) => html`<span class="panel-actions">
-          <button type="button" class="btn btn-small" aria-label=${t('guests.disk.growOf', { id: d.id })} onClick=${() => setGrowing(d)}>${t('guests.disk.grow')}…</button>
+          <button type="button" class="btn btn-small" disabled=${d.replicated} title=${d.replicated ? t('guests.disk.growReplicated') : undefined}
+            aria-label=${t('guests.disk.growOf', { id: d.id })} onClick=${() => setGrowing(d)}>${t('guests.disk.grow')}…</button>
+          ${canReplicate(d, g.status, offered) && html`<button type="button" class="btn btn-small" aria-label=${t('guests.disk.replicateOf', { id: d.id })}
+            onClick=${() => setReplicating(d)}>${t('guests.disk.replicate')}…</button>`}
           <button type="button" class="btn btn-small" disabled=${running} title=${running ? t('guests.disk.removeRunning') : undefined}
             aria-label=${t('guests.disk.removeOf', { id: d.id })} onClick=${() => setRemoving(d)}>${t('guests.disk.remove')}</button>
         </span>`,
@@ -238,7 +252,7 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
       <h3>${t('guests.hw.disks')}</h3>
       ${config && html`<button type="button" class="btn btn-small" aria-expanded=${adding} onClick=${() => setAdding(!adding)}>${t('guests.disk.add')}</button>`}
     </div>
-    ${adding && html`<${AddDiskForm} g=${g} onDone=${onDone} />`}
+    ${adding && html`<${AddDiskForm} g=${g} offered=${offered} onDone=${onDone} />`}
     <${DataTable} label=${t('guests.hw.disks')} filter=${false} empty=${t('guests.none')} rows=${g.disks} rowKey=${(d: Disk) => d.id} columns=${disks} />
     <h3>${t('guests.hw.nics')}</h3>
     <${DataTable} label=${t('guests.hw.nics')} filter=${false} empty=${t('guests.none')} rows=${g.nics} rowKey=${(n: Nic) => n.id} columns=${nics} />
@@ -251,5 +265,13 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
         onDone();
       }}
       onCancel=${() => setRemoving(null)} />
+    <${ConfirmDialog} open=${replicating !== null} title=${t('guests.disk.replicateTitle', { id: replicating?.id ?? '', vmid: g.vmid })}
+      message=${t('guests.disk.replicateText')} confirmLabel=${t('guests.disk.replicateConfirm', { id: replicating?.id ?? '' })} danger=${false}
+      onConfirm=${async () => {
+        await client.vms.replicateDisk(g.vmid, replicating!.id);
+        setReplicating(null);
+        onDone();
+      }}
+      onCancel=${() => setReplicating(null)} />
   </section>`;
 }

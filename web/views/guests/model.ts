@@ -15,6 +15,7 @@
  * to the form's fields with fieldOfIssue().
  */
 import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmListState } from '../../../node-cgi/api-types';
+import type { DiskRequest } from '../../client';
 import type { MessageKey } from '../../i18n';
 import type { PowerAction } from '../../client';
 
@@ -37,6 +38,8 @@ export interface CreateForm {
   bus: DiskBus;
   format: DiskFormat;
   cache: CacheMode;
+  /** A DRBD disk on both nodes of a 2-node cluster (always raw). */
+  replicated: boolean;
   bridge: string;
   nic: NicModel;
   /** A guest without a network card. */
@@ -63,6 +66,7 @@ export const FORM_DEFAULTS: CreateForm = {
   bus: 'ide',
   format: 'qcow2',
   cache: 'writeback',
+  replicated: false,
   bridge: 'vmbr0',
   nic: 'rtl8139',
   noNic: false,
@@ -181,11 +185,50 @@ export function formRequest(f: CreateForm): VmCreateRequest {
     ostype: f.ostype,
     onboot: f.onboot,
     cdrom: f.cdrom || null,
-    disks: f.noDisk ? [] : [{ size: sizeText(f.diskSize, f.diskUnit), bus: f.bus, format: f.format, cache: f.cache }],
+    disks: f.noDisk ? [] : [diskRequest({ size: sizeText(f.diskSize, f.diskUnit), bus: f.bus, format: f.format, cache: f.cache, replicated: f.replicated })],
     nics: f.noNic ? [] : [{ model: f.nic, bridge: f.bridge.trim() }],
     description: f.description,
   };
 }
+
+/** A new disk of the create form or the Hardware card. */
+export interface NewDisk {
+  size: string;
+  bus: DiskBus;
+  format: DiskFormat;
+  cache: CacheMode;
+  replicated: boolean;
+}
+
+/**
+ * The disk of POST /api/vm's "disks" and of POST /api/vm/<vmid>/disks: a
+ * replicated disk is raw whatever the format select held (DRBD replicates
+ * blocks, not an image format; the node refuses another):
+ *
+ *   diskRequest({ size: '8G', bus: 'virtio', format: 'qcow2', cache: 'none', replicated: true })
+ *   → { size: '8G', bus: 'virtio', format: 'raw', cache: 'none', replicated: true }
+ */
+export function diskRequest(d: NewDisk): DiskRequest {
+  const { replicated, ...rest } = d;
+  return replicated ? { ...rest, format: 'raw', replicated: true } : rest;
+}
+
+/** The format a disk form shows: raw while "replicated" is checked. */
+export const shownFormat = (format: DiskFormat, replicated: boolean): DiskFormat => (replicated ? 'raw' : format);
+
+/**
+ * Whether replicated disks are offered: only a cluster of exactly two nodes
+ * has them (GET /api/cluster; the node refuses with 409 otherwise). Not
+ * while the cluster is still loading.
+ */
+export const replicaOffered = (c: { name: string | null; nodes: readonly unknown[] } | null | undefined): boolean => !!c && c.name !== null && c.nodes.length === 2;
+
+/**
+ * Whether a disk can be made replicated (POST …/disks/<id>/replicate): a raw
+ * one, not replicated yet, of a stopped guest, where replicas are offered.
+ */
+export const canReplicate = (d: { format: DiskFormat; replicated?: boolean }, status: VmListState, offered: boolean): boolean =>
+  offered && status === 'stopped' && d.format === 'raw' && !d.replicated;
 
 /** The form field a node issue is about ("disks[0].size" → "diskSize"); null for none. */
 export function fieldOfIssue(field: string): FormField | null {
