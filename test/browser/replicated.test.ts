@@ -24,7 +24,7 @@ let api: Client;
 /** What the node answers here, where the peer's `drbdadm up` finds no DRBD module (500 exec_failed). */
 const NO_DRBD = 'node n2: drbdadm failed (exit 1)';
 const CHECKBOX = 'Replicated (DRBD, on both nodes)';
-const HINT = /^A replicated disk is raw: DRBD copies its blocks to the other node/;
+const HINT = /^Replicated disks are raw: DRBD copies blocks to the other node/;
 /** A loaded machine: the cluster answer, then the peer's refusal, may take a while. */
 const WAIT_MS = 60_000;
 
@@ -150,7 +150,7 @@ R('should say what making a raw disk replicated does, call …/replicate, and sh
     await make.waitFor({ timeout: WAIT_MS });
     await make.click();
     const dialog = page.getByRole('alertdialog', { name: `Make disk disk0 of guest ${vmid} replicated?` });
-    await dialog.getByText(/copied whole to the other node of the cluster.*must stay stopped until the disk is converted.*grows by DRBD's meta-data/).waitFor();
+    await dialog.getByText(/copied whole to the other node.*stays stopped until the disk is converted.*grows by DRBD's meta-data/).waitFor();
     const sent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === `/api/vm/${vmid}/disks/disk0/replicate`, { timeout: WAIT_MS });
     await dialog.getByRole('button', { name: 'Make disk disk0 replicated' }).click();
     assert.is((await sent).postData(), null, 'no body');

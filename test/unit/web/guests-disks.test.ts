@@ -82,11 +82,11 @@ C('should show the format as raw, locked, with the reason, while checked, and gi
   await check(checkbox(el), true);
   assert.is(formatSelect(el).value, 'raw');
   assert.ok(formatSelect(el).disabled);
-  assert.match(text(el), 'A replicated disk is raw: DRBD copies its blocks');
+  assert.match(text(el), 'Replicated disks are raw: DRBD copies blocks to the other node');
   await check(checkbox(el), false);
   assert.is(formatSelect(el).value, 'qcow2');
   assert.not.ok(formatSelect(el).disabled);
-  assert.not.match(text(el), 'A replicated disk is raw');
+  assert.not.match(text(el), 'Replicated disks are raw');
   await unmount(el);
 });
 
@@ -143,7 +143,7 @@ H('should add a replicated disk as raw, the format locked while checked, and sho
   await check(checkbox(el), true);
   assert.is(formatSelect(form).value, 'raw');
   assert.ok(formatSelect(form).disabled);
-  assert.match(text(form), 'A replicated disk is raw');
+  assert.match(text(form), 'Replicated disks are raw');
   await click(form.querySelector('button[type="submit"]'));
   await until('the refusal', () => text(form).includes(REFUSAL));
   assert.equal(fake.calls.find((x) => x.url === '/api/vm/101/disks')!.body, { size: '32G', bus: 'virtio', format: 'raw', cache: 'writeback', replicated: true });
@@ -172,8 +172,8 @@ H('should say what happens before making a disk replicated, send the request, an
   await click(button(el, 'Make disk disk0 replicated'));
   const dialog = el.querySelector('[role="alertdialog"]')!;
   assert.match(text(dialog), 'Make disk disk0 of guest 101 replicated?');
-  assert.match(text(dialog), 'All of its data is copied whole to the other node');
-  assert.match(text(dialog), 'The guest must stay stopped until the disk is converted');
+  assert.match(text(dialog), 'Its data is copied whole to the other node');
+  assert.match(text(dialog), 'The guest stays stopped until the disk is converted');
   assert.match(text(dialog), 'The image file grows by DRBD\'s meta-data');
   await click([...dialog.querySelectorAll('button')].find((b) => text(b) === 'Make disk disk0 replicated')!);
   await until('the refusal', () => text(dialog).includes(REFUSAL));
@@ -199,7 +199,7 @@ H('should disable Grow of a replicated disk, saying why', async () => {
   const { el } = await hardware(guest([disk('disk0'), disk('disk1', { replicated: true, file: 'vm-101-disk-1.drbd' })]), PAIR);
   const grow1 = button(el, 'Grow disk disk1')!;
   assert.ok(grow1.disabled);
-  assert.is(grow1.title, 'A replicated disk cannot grow (its file ends in DRBD\'s meta-data): add another disk instead.');
+  assert.is(grow1.title, 'A replicated disk cannot grow (DRBD\'s meta-data ends its file): add another disk.');
   assert.not.ok(button(el, 'Grow disk disk0')!.disabled);
   await unmount(el);
 });
