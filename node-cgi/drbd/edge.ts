@@ -6,7 +6,7 @@
  * take the runner's place without the steps changing; the lab's tests run
  * the same steps on a lab node's console with a runner of their own.
  */
-import { linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { conflict, HttpError } from '../lib/errors';
 import { run } from '../lib/exec';
@@ -59,8 +59,17 @@ export async function readProcDrbd(runner: DrbdRunner = localRunner): Promise<Pr
 export async function drbdNodeStep(step: DrbdHelperStep, vmid: number, disk: number): Promise<{ resource: string; device: string; splitBrain?: boolean }> {
   const rec = separation();
   if (!rec) throw new HttpError('conflict', 'replicated disks need a node started as root (the root helper runs DRBD)');
-  return rootCall(rec, 'drbd', [step, String(vmid), String(disk)]);
+  try {
+    return await rootCall(rec, 'drbd', [step, String(vmid), String(disk)]);
+  } catch (e) {
+    // A host without the module (a node not booted from the node image): say that, not "drbdadm failed (exit 1)".
+    if (e instanceof HttpError && e.code === 'exec_failed' && !existsSync(PROC_DRBD)) throw conflict(drbdMissing(nodeName()));
+    throw e;
+  }
 }
+
+/** Why node `node` has no replicated disks: its kernel has no DRBD module loaded. */
+export const drbdMissing = (node: string) => `DRBD is not loaded on node ${node} (no ${PROC_DRBD}): replicated disks need the node image's kernel module`;
 
 /**
  * Write a replicated disk's record beside its backing file (as this

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { conflict, internal, invalid } from '../lib/errors';
-import { drbdNodeStep, localRunner, PROC_DRBD, readDrbdRecord } from './edge';
+import { drbdMissing, drbdNodeStep, localRunner, PROC_DRBD, readDrbdRecord } from './edge';
 import { parseProcDrbd, type ProcDrbd } from './proc';
 import type { DrbdHost } from './resource';
 import { parseResourceName } from './resource';
@@ -43,7 +43,7 @@ export async function procHere(node: string): Promise<ProcDrbd> {
   try {
     text = await localRunner.read(PROC_DRBD);
   } catch {
-    throw conflict(`DRBD is not loaded on node ${node} (no ${PROC_DRBD}): replicated disks need the node image's kernel module`);
+    throw conflict(drbdMissing(node));
   }
   return parseProcDrbd(text);
 }

@@ -21,8 +21,8 @@ let n1: ClusterTestNode;
 let browser: Browser;
 let api: Client;
 
-/** What the node answers here, where the peer's `drbdadm up` finds no DRBD module (500 exec_failed). */
-const NO_DRBD = 'node n2: drbdadm failed (exit 1)';
+/** What the node answers here, where the peer's root helper finds no DRBD module (409). */
+const NO_DRBD = 'node n2: DRBD is not loaded on node n2 (no /proc/drbd): replicated disks need the node image\'s kernel module';
 const CHECKBOX = 'Replicated (DRBD, on both nodes)';
 const HINT = /^Replicated disks are raw: DRBD copies blocks to the other node/;
 /** A loaded machine: the cluster answer, then the peer's refusal, may take a while. */
