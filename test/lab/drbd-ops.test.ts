@@ -16,9 +16,10 @@
  *      by the helper's two-primaries on both nodes; node2 primary beside
  *      node1, reads what node1 wrote; node1 secondary, one-primary again
  *
- * A guest whose QEMU opens /dev/drbdN comes with replicated disks in the
- * API; until then this test drives the devices as the QEMU user, and the
- * pure plans of both operations are table-tested in test/unit.
+ * It drives the devices through the root helper and as the QEMU user, so
+ * each DRBD step is seen on its own; guests whose QEMU opens /dev/drbdN,
+ * made through the API, are drbd.test.ts's and drbd-failover.test.ts's.
+ * The pure plans of both operations are table-tested in test/unit.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
