@@ -57,15 +57,22 @@ export interface Client {
 
 /**
  * End the `ramvm` task processes this test node started (found by their
- * RAMVM_ROOT), so none writes into the root while it is removed.
+ * RAMVM_ROOT), so none writes into the root while it is removed, and any
+ * QEMU still using a file of the root: a guest, or the KVM probe's, which a
+ * task killed halfway leaves to init (a probe frozen under this host's KVM
+ * would never end).
  */
 export function endTaskProcesses(root: string): void {
+  const inRoot = `${root}/`;
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (!argv.some((a) => a.endsWith('/bin/ramvm'))) continue;
-      if (!readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`RAMVM_ROOT=${root}`)) continue;
+      const qemu = argv[0]!.startsWith('qemu-system') && argv.some((a) => a.includes(inRoot));
+      if (!qemu) {
+        if (!argv.some((a) => a.endsWith('/bin/ramvm'))) continue;
+        if (!readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`RAMVM_ROOT=${root}`)) continue;
+      }
       process.kill(Number(d), 'SIGKILL');
     } catch {
       // Gone meanwhile, or not ours to read.
