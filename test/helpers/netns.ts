@@ -98,6 +98,10 @@ export function networkPlan(id: string, third: number, count: number): string[][
     ['-n', n.hub, 'link', 'set', n.hostPeer, 'master', 'br0'],
     ['-n', n.hub, 'link', 'set', n.hostPeer, 'up'],
     ['addr', 'add', `${subnet}.${HOST_OCTET}/24`, 'dev', n.hostLink],
+    // No IPv6 link-local address on the host's end: its duplicate address detection ends a second or
+    // two after the link is up, and Chromium on the host takes that address change as a network change
+    // and fails the requests it has in flight (net::ERR_NETWORK_CHANGED: a browser test's page load).
+    ['link', 'set', n.hostLink, 'addrgenmode', 'none'],
     ['link', 'set', n.hostLink, 'up'],
   );
   return steps;

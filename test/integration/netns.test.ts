@@ -33,6 +33,21 @@ N('should remove namespaces and links on destroy()', () => {
   assert.not.ok(linkExists(net.host.link));
 });
 
+N('should give the host\'s end no IPv6 address, whose late arrival Chromium takes as a network change', async () => {
+  const net = createNetwork(1);
+  try {
+    // Duplicate address detection of a link-local address ends about a second after the link is up.
+    await new Promise((r) => setTimeout(r, 2500));
+    const v6 = spawnSync('ip', ['-6', 'addr', 'show', 'dev', net.host.link], { encoding: 'utf8' });
+    assert.is(v6.status, 0, v6.stderr);
+    assert.is(v6.stdout.trim(), '', 'no inet6 address on the host\'s end');
+    const v4 = spawnSync('ip', ['-4', 'addr', 'show', 'dev', net.host.link], { encoding: 'utf8' });
+    assert.match(v4.stdout, /inet 10\.213\.\d+\.254\/24/);
+  } finally {
+    net.destroy();
+  }
+});
+
 N('should sweep the network of a run that was killed, with the processes left inside it', async () => {
   // A child creates a network, starts a sleeper inside it, prints the id and waits to be killed.
   const script = `
