@@ -35,30 +35,22 @@ W('should resolve on a go line, even split over writes, and stop reading', async
   await p;
   assert.ok(input.destroyed);
 });
-W('should refuse any other line with 409, nothing done', async () => {
-  const input = new PassThrough();
-  const p = waitForGo(input, 60_000);
-  input.write('ok\n');
-  const e = await rejection(p);
-  assert.is(e.code, 'conflict');
-  assert.match(e.message, /"ok" is not the go, nothing done/);
-});
-W('should refuse a line longer than the go without reading it to its end', async () => {
-  const input = new PassThrough();
-  const p = waitForGo(input, 60_000);
-  input.write('gon');
-  const e = await rejection(p);
-  assert.is(e.code, 'conflict');
-  assert.match(e.message, /"gon" is not the go, nothing done/);
-});
-W('should give up with 409 when its input ends without the go (dismissed, or its caller gone)', async () => {
-  const input = new PassThrough();
-  const p = waitForGo(input, 60_000);
-  input.end('g');
-  const e = await rejection(p);
-  assert.is(e.code, 'conflict');
-  assert.match(e.message, /dismissed before the go, nothing done/);
-});
+// [what the test says, what reaches the helper's stdin, the refusal (409, nothing done)]
+const REFUSED: [string, (input: PassThrough) => void, RegExp][] = [
+  ['should refuse any other line with 409, nothing done', (i) => i.write('ok\n'), /"ok" is not the go, nothing done/],
+  ['should refuse a line longer than the go without reading it to its end', (i) => i.write('gon'), /"gon" is not the go, nothing done/],
+  ['should give up with 409 when its input ends without the go (dismissed, or its caller gone)', (i) => i.end('g'), /dismissed before the go, nothing done/],
+];
+for (const [name, feed, reason] of REFUSED) {
+  W(name, async () => {
+    const input = new PassThrough();
+    const p = waitForGo(input, 60_000);
+    feed(input);
+    const e = await rejection(p);
+    assert.is(e.code, 'conflict');
+    assert.match(e.message, reason);
+  });
+}
 W('should give up with a timeout when no go comes', async () => {
   const e = await rejection(waitForGo(new PassThrough(), 50));
   assert.is(e.code, 'timeout');
