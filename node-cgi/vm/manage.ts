@@ -305,7 +305,7 @@ const imageFiles = (g: Guest): string[] => (existsSync(g.files.imagesDir) ? read
 export async function addDisk(g: Guest, body: DiskAdd, replicas?: Replicas): Promise<VmConfig> {
   const { vmid, config: cur } = g;
   const taken = new Set(cur.disks.map((d) => Number(d.id.slice(4))));
-  if (body.replicated === true) return addReplicated(g, body, replicas);
+  if (body.replicated === true) return addReplicated(g, body, taken, replicas);
   const { format } = body;
   // Claim the file name first (O_EXCL): two concurrent adds never pick the same image.
   let index = -1;
@@ -340,10 +340,11 @@ export async function addDisk(g: Guest, body: DiskAdd, replicas?: Replicas): Pro
   }
 }
 
-async function addReplicated(g: Guest, body: DiskAdd, replicas: Replicas | undefined): Promise<VmConfig> {
+/** addDisk's replicated case; `taken`: the disk indexes of the guest's config. */
+async function addReplicated(g: Guest, body: DiskAdd, taken: ReadonlySet<number>, replicas: Replicas | undefined): Promise<VmConfig> {
   const { vmid, config: cur } = g;
   refuseIfMigrating(vmid, 'add a replicated disk');
-  const index = freeDiskIndex(vmid, new Set(cur.disks.map((d) => Number(d.id.slice(4)))), imageFiles(g));
+  const index = freeDiskIndex(vmid, taken, imageFiles(g));
   const disk = { ...body, id: `disk${index}`, file: diskFileName(vmid, index, 'drbd') };
   const next = validateVmConfig({ ...cur, disks: [...cur.disks, disk] }, validationFacts('update', vmid));
   const added = next.disks[next.disks.length - 1]!;
