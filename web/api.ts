@@ -124,6 +124,10 @@ export function createApi(deps: ApiDeps) {
       headers['content-type'] = 'application/json';
     }
     if (method !== 'GET' && session) headers[CSRF_HEADER] = session.csrf;
+    // A 401 ends the session it was sent under only: a poll still under way
+    // when the user logs out (or the ticket is renewed) must not call the
+    // logout an expiry.
+    const sentUnder = session;
     let res: Response;
     try {
       res = await deps.fetch(path, {
@@ -148,7 +152,7 @@ export function createApi(deps: ApiDeps) {
       const err = json?.error
         ? new ApiError(res.status, json.error.code ?? 'error', json.error.message ?? res.statusText)
         : new ApiError(res.status, 'bad_response', `HTTP ${res.status} ${res.statusText}`.trim());
-      if (res.status === 401 && !opts.quiet401) end(err);
+      if (res.status === 401 && !opts.quiet401 && session === sentUnder) end(err);
       throw err;
     }
     if (text && json === undefined) throw new ApiError(res.status, 'bad_response', `the node answered ${path} with no JSON`);

@@ -270,6 +270,24 @@ session('should delete the ticket with the CSRF header and forget the session on
   assert.is(storage.getItem(SESSION_STORAGE_KEY), null);
 });
 
+session('should not call a logout an expiry when a request sent before it comes back 401 after it', async () => {
+  let answerPoll: (a: [number, unknown]) => void = () => undefined;
+  const { api, ended } = setup(
+    {
+      'GET /api/access/me': [200, { data: ME }],
+      'GET /api/tasks': () => new Promise<[number, unknown]>((resolve) => (answerPoll = resolve)),
+      'DELETE /api/access/ticket': [204, null],
+    },
+    SESSION,
+  );
+  await api.resume();
+  const poll = rejects(api.get('/api/tasks'));
+  await api.logout();
+  answerPoll([401, { error: { code: 'unauthenticated', message: 'the ticket is invalid or has expired; log in again' } }]);
+  assert.is((await poll).status, 401, 'the caller still gets its error');
+  assert.equal(ended, [], 'the shell is not told the session expired');
+});
+
 session('should forget the session on logout even when the node is unreachable', async () => {
   const storage = memoryStorage();
   storage.setItem(SESSION_STORAGE_KEY, JSON.stringify(SESSION));
