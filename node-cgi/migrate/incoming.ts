@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { conflict, HttpError, invalid, notFound } from '../lib/errors';
 import { withQmp } from '../qemu/qmp';
-import { guestConfigFile, guestImagesDir, isoFile, nodeName, paths } from '../lib/paths';
+import { guestConfigFile, guestImagesDir, isoFile, nodeName, paths, replicaConfigFile } from '../lib/paths';
 import { run } from '../lib/exec';
 import { processAlive } from '../lib/proc';
 import { Qmp } from '../qemu/qmp';
@@ -461,6 +461,8 @@ async function settleArrival(q: Qmp, vmid: number): Promise<VmConfig> {
   const rec = openRecord(vmid);
   const cfg = { ...rec.config, node: nodeName() };
   writeVmConfig(cfg);
+  // The copy this node kept as the guest's peer is the past: the guest's config is here now (the source keeps one instead).
+  if (rec.replicated) rmSync(replicaConfigFile(vmid), { force: true });
   updateRecord(vmid, (r) => ({ ...r, committed: true }));
   // The migration's key goes with it: a later migration of this guest adds its own.
   await q.execute('migrate-set-parameters', { 'tls-creds': '' });

@@ -35,7 +35,7 @@ import { allocatedBytes, guestSha256 } from './disks';
 import { arrivalTask, firstLine, MIGRATION_TLS_ID, outgoingPskDir, writePsk, type IncomingOffer } from './incoming';
 import { Qmp } from '../qemu/qmp';
 import { migratedLine, nbdCopyArgs, parseMapDataBytes, type MigrateRequest, type MovingDisk } from './plan';
-import { eachReplica, replicaFilesKept, replicatedMovePlan, undoReplicated, type ReplicatedMove } from './replicated';
+import { eachReplica, keepConfigAsPeer, replicaFilesKept, replicatedMovePlan, undoReplicated, type ReplicatedMove } from './replicated';
 import { deviceBytes, procHere, guestReplicas } from '../drbd/local';
 import { deviceOf } from '../drbd/proc';
 
@@ -404,6 +404,7 @@ async function migrateRunning(t: TaskRun, vmid: number, target: string): Promise
   }
   // A replicated guest's disks stay here as the target's peer side: only its config, runtime files and other images go.
   dropGuestFiles(openGuest(vmid), move ? replicaFilesKept(move.resources) : []);
+  if (move) keepConfigAsPeer(g.config, target);
   try {
     await nodeJson(target, 'POST', incoming(vmid, '/done'), {}, { timeoutMs: PREPARE_TIMEOUT_MS });
   } catch (e) {

@@ -22,6 +22,9 @@
  * Connected and UpToDate on both sides, a move that is not live.
  */
 import { conflict } from '../lib/errors';
+import { replicaConfigFile } from '../lib/paths';
+import { writeJsonAtomic } from '../lib/store';
+import type { VmConfig } from '../vm';
 import { replicaStep, type LocalReplica, type ReplicaStep } from '../drbd/local';
 import type { DrbdDeviceState } from '../drbd/proc';
 import { peerOf, replicaProblem } from '../drbd/replica';
@@ -92,6 +95,17 @@ export function replicatedMovePlan(f: ReplicatedMoveFacts): ReplicatedMove | nul
  */
 export function replicaFilesKept(resources: readonly Pick<MovingReplica, 'resource'>[]): string[] {
   return resources.flatMap((r) => [`${r.resource}.drbd`, `${r.resource}.drbd.json`]);
+}
+
+/**
+ * The source of a replicated move is the guest's peer from now on: it keeps
+ * the guest's config, the guest on `target`, as the guest's node shares it
+ * at each change (drbd/guest.ts shareGuestConfig), so a failover to this
+ * node finds the config it starts. Written after the source's own files
+ * went (they are the guest's, which lives on `target` now).
+ */
+export function keepConfigAsPeer(cfg: VmConfig, target: string): void {
+  writeJsonAtomic(replicaConfigFile(cfg.vmid), { ...cfg, node: target }, 0o640);
 }
 
 /** Each resource through `step`, in order. */
