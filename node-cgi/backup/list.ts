@@ -82,7 +82,7 @@ export function storageView(s: StorageEntry): StorageView {
 }
 
 /** Backups of one storage; for an unmounted device, its catalog (`offline: true`). */
-export function listBackups(s: StorageEntry, vmid?: number): ListedBackup[] {
+export function listBackups(s: StorageEntry, vmid?: number): Omit<ListedBackup, 'node'>[] {
   const dir = readableDir(s);
   if (dir) return scanBackups(dir, s.name, vmid).map((b) => b.entry);
   const cat = readJson<{ backups: BackupEntry[] }>(catalogFile(s.name), { backups: [] });

@@ -170,11 +170,11 @@ export interface BackupEntry {
   name: string | null;
 }
 
-/** An entry of GET /api/backup: of an unplugged device, from its catalog (`offline`). */
-export type ListedBackup = BackupEntry & { offline?: boolean };
+/** An entry of GET /api/backup: the node whose storage holds it; of an unplugged device, from its catalog (`offline`). */
+export type ListedBackup = BackupEntry & { node: string; offline?: boolean };
 
-/** GET /api/backup/<id>: the entry with its manifest. */
-export type BackupDetail = BackupEntry & { manifest: BackupManifest };
+/** GET /api/backup/<id>: the entry with its node and its manifest. */
+export type BackupDetail = BackupEntry & { node: string; manifest: BackupManifest };
 
 /** A failure nobody acknowledged yet (alerts.ts), or the stopped scheduler (scheduler.ts). */
 export interface BackupAlert {

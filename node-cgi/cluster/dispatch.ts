@@ -21,7 +21,7 @@
 import { existsSync } from 'node:fs';
 import type { Context, Dispatch, Home, Route } from '../lib/cgi';
 import { HANDLED, log, Reply } from '../lib/cgi';
-import { HttpError, invalid } from '../lib/errors';
+import { HttpError, invalid, notFound } from '../lib/errors';
 import { guestConfigFile, nodeName } from '../lib/paths';
 import type { Request } from '../lib/request';
 import { commitChanges } from './replicate';
@@ -37,7 +37,7 @@ export async function homeNode(home: Home | undefined, ctx: Context, c: ClusterC
   if (!home) return null;
   if (home === 'master') return c.master;
   if ('node' in home) {
-    const n = home.node(ctx);
+    const n = await home.node(ctx);
     return n && c.nodes.some((x) => x.name === n) ? n : null;
   }
   const vmid = await home.guest(ctx);
@@ -134,6 +134,18 @@ export async function forwardTo(ctx: Context, node: string, field = 'node'): Pro
   const a = await forwardRequest(node, ctx.req, identityOf(ctx), waiting(undefined, node, c));
   const type = a.headers.find(([k]) => k === 'content-type')?.[1] ?? 'application/json; charset=utf-8';
   return new Reply(a.status, null, { contentType: type, body: a.body ?? Buffer.alloc(0), headers: a.headers.filter(([k]) => k !== 'content-type') });
+}
+
+/**
+ * 404 for ?node= naming another node when the request was not sent there
+ * (no such node in the cluster, or no cluster): a route whose home is the
+ * node of its query (nodeOfQuery) runs here only for this node or none.
+ */
+export function checkNodeHere(ctx: Context): void {
+  const node = ctx.req.query.get('node');
+  if (node === null || node === nodeName()) return;
+  const c = readCluster();
+  throw notFound(`no node ${JSON.stringify(node.slice(0, 64))} ${c ? `in cluster ${c.name} (nodes: ${c.nodes.map((n) => n.name).join(', ')})` : `here: node ${nodeName()} is in no cluster`}`);
 }
 
 /** True when another node sent this request (it runs here, whatever its home). */

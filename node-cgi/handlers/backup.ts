@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log, Reply, runCgi } from '../lib/cgi';
-import { clusterDispatch } from '../cluster/dispatch';
+import { askOtherNodes, checkNodeHere, clusterDispatch } from '../cluster/dispatch';
 import { authorizer, type ApiContext, type ApiRoute } from '../auth/authorize';
 import { conflict, forbidden, notFound } from '../lib/errors';
 import { nodeName } from '../lib/paths';
@@ -42,24 +42,41 @@ import { deleteBackup, findBackup, listBackups } from '../backup/list';
 import { LOG_FILE, parseBackupId } from '../backup/manifest';
 import { parseAlertAck, parseBackupQuery, parseBackupRun, parseMailSettings, parseVerifyRun } from '../backup/requests';
 import { parseJob } from '../backup/validate';
-import type { BackupDetail } from '../backup/types';
+import type { BackupDetail, ListedBackup } from '../backup/types';
+import { BACKUP_HOME } from '../backup/home';
 import { BACKUP_RESTORE_ROUTES } from '../restore/routes';
 
 function canSeeBackup(ctx: ApiContext, vmid: number, storage: string): boolean {
   return ctx.can(`/vms/${vmid}`, 'VM.Backup') || ctx.can(`/storage/${storage}`, 'Datastore.Audit');
 }
 
-function list(ctx: ApiContext) {
+/**
+ * This node's backups the caller may see, each with the node; in a cluster,
+ * asked of the node the user talks to, every node's (each lists its own
+ * storages, for the caller; a node that does not answer adds none).
+ */
+async function list(ctx: ApiContext): Promise<ListedBackup[]> {
+  checkNodeHere(ctx);
   const q = parseBackupQuery(ctx.req.query);
+  const here = nodeName();
   const storages = q.storage ? [getStorage(q.storage)] : listStorages();
-  return storages
+  const mine = storages
     .flatMap((s) => listBackups(s, q.vmid))
     .filter((b) => canSeeBackup(ctx, b.vmid, b.storage))
-    .sort((a, b) => b.time.localeCompare(a.time) || a.id.localeCompare(b.id));
+    .map((b) => ({ ...b, node: here }));
+  const others = ctx.req.query.has('node') ? null : await askOtherNodes<ListedBackup[]>(ctx, `/api/backup${ctx.req.query.size ? `?${ctx.req.query}` : ''}`);
+  const theirs = (others ?? []).flatMap((a) => {
+    if (a.ok) return a.value.map((b) => ({ ...b, node: a.node }));
+    // A storage only this node has is no failure of the others.
+    if (a.error.code !== 'not_found') log(`backups of node ${a.node} not listed: ${a.error.message}`);
+    return [];
+  });
+  return [...mine, ...theirs].sort((a, b) => b.time.localeCompare(a.time) || a.id.localeCompare(b.id) || a.node.localeCompare(b.node));
 }
 
 /** The backup of the path, when the caller may see it. */
 function backupOfPath(ctx: ApiContext) {
+  checkNodeHere(ctx);
   const id = parseBackupId(ctx.params.id!);
   if (!canSeeBackup(ctx, id.vmid, id.storage)) throw forbidden(`permission denied: VM.Backup on /vms/${id.vmid}`);
   return findBackup(id);
@@ -112,13 +129,13 @@ function schedulerNow(): SchedulerHealth {
 const newJobId = () => `job-${randomBytes(3).toString('hex')}`;
 
 /** In a cluster: a guest's backups are made, listed and read on the node it lives on. */
-const GUEST_OF_QUERY = { guest: (ctx: ApiContext) => parseBackupQuery(ctx.req.query).vmid ?? null };
+/** ?node=<name>: that node's backups only (in a cluster, the request goes there). */
+const NODE_OF_QUERY = { node: (ctx: ApiContext) => ctx.req.query.get('node') };
 const GUEST_OF_BODY = { guest: async (ctx: ApiContext) => parseBackupRun(await ctx.req.json()).vmid };
-const GUEST_OF_BACKUP = { guest: (ctx: ApiContext) => parseBackupId(ctx.params.id!).vmid };
 const jobId = (ctx: ApiContext) => checkedName(ctx.params.id, 'id', 64);
 
 export const routes: ApiRoute[] = [
-  { method: 'GET', path: '/', perm: 'authenticated', home: GUEST_OF_QUERY, handle: list },
+  { method: 'GET', path: '/', perm: 'authenticated', home: NODE_OF_QUERY, handle: list },
   { method: 'POST', path: '/run', perm: 'authenticated', home: GUEST_OF_BODY, handle: runBackup },
   { method: 'POST', path: '/verify', perm: 'authenticated', handle: runVerify },
   // Cluster mode, from the guest's node to its peer (signed with the cluster key): back up the replicas there.
@@ -208,21 +225,21 @@ export const routes: ApiRoute[] = [
     },
   },
   {
-    method: 'GET', path: '/:id', perm: 'authenticated', home: GUEST_OF_BACKUP,
+    method: 'GET', path: '/:id', perm: 'authenticated', home: BACKUP_HOME,
     handle: (ctx) => {
       const { b } = backupOfPath(ctx);
-      return { ...b.entry, manifest: b.manifest } satisfies BackupDetail;
+      return { ...b.entry, node: nodeName(), manifest: b.manifest } satisfies BackupDetail;
     },
   },
   {
-    method: 'GET', path: '/:id/log', perm: 'authenticated', home: GUEST_OF_BACKUP,
+    method: 'GET', path: '/:id/log', perm: 'authenticated', home: BACKUP_HOME,
     handle: (ctx) => {
       const { b } = backupOfPath(ctx);
       return { lines: readFileSync(join(b.dir, LOG_FILE), 'utf8').split('\n').filter(Boolean) };
     },
   },
   {
-    method: 'DELETE', path: '/:id', perm: 'authenticated', body: 'none', home: GUEST_OF_BACKUP,
+    method: 'DELETE', path: '/:id', perm: 'authenticated', body: 'none', home: BACKUP_HOME,
     handle: (ctx) => {
       const { storage, b } = backupOfPath(ctx);
       ctx.check(`/storage/${storage.name}`, 'Datastore.Allocate');

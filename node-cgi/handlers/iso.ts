@@ -24,9 +24,8 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { Reply, runCgi } from '../lib/cgi';
-import { forbidden, invalid, notFound } from '../lib/errors';
-import { nodeName } from '../lib/paths';
-import { clusterDispatch, forwardedHere } from '../cluster/dispatch';
+import { forbidden, invalid } from '../lib/errors';
+import { checkNodeHere, clusterDispatch, forwardedHere } from '../cluster/dispatch';
 import { requireCluster } from '../cluster/members';
 import { verifiedPeer } from '../cluster/receive';
 import { UNSIGNED_PAYLOAD } from '../cluster/sign';
@@ -97,17 +96,6 @@ function remove(ctx: ApiContext) {
   const task = distribute(name, ctx.me.username);
   if (task) ctx.headers.push(['X-Ramvm-Task', task]);
   return new Reply(204, null);
-}
-
-/**
- * 404 for ?node= naming another node when the request was not sent there
- * (no such node in the cluster, or no cluster).
- */
-function checkNodeHere(ctx: ApiContext): void {
-  const node = ctx.req.query.get('node');
-  if (node === null || node === nodeName()) return;
-  const c = readCluster();
-  throw notFound(`no node ${JSON.stringify(node.slice(0, 64))} ${c ? `in cluster ${c.name} (nodes: ${c.nodes.map((n) => n.name).join(', ')})` : `here: node ${nodeName()} is in no cluster`}`);
 }
 
 /** A route between nodes: only this node's master sends it (signed; 401 for anyone else). */

@@ -75,7 +75,7 @@ export type BodyKind = 'json' | 'none' | 'raw';
 export type Home<P extends string = string> =
   | 'master'
   | { guest: (ctx: Context<P>) => number | null | Promise<number | null> }
-  | { node: (ctx: Context<P>) => string | null };
+  | { node: (ctx: Context<P>) => string | null | Promise<string | null> };
 
 export interface Route<P extends string = string> {
   method: Method;

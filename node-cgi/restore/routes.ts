@@ -35,6 +35,8 @@ import { checkedName, checkedVmid } from '../lib/validate';
 import { startTask } from '../tasks/task';
 import { getJob, getStorage } from '../backup/config';
 import { parseBackupId, type BackupId } from '../backup/manifest';
+import { BACKUP_HOME } from '../backup/home';
+import { checkNodeHere } from '../cluster/dispatch';
 import { findGuest, openGuest, usedVmids } from '../vm';
 import { reserveVmid } from '../cluster/placement';
 import { bootBackup, cleanTemporaries, setLinks, temporaryGuests } from './boot';
@@ -46,8 +48,11 @@ import { checkedRescueImage, jobBootCheck, parseBootCheck, readRestoreSettings, 
 import { findBackupNow } from './source';
 import { BACKUP_MODE_STORAGE, backupModeView } from './backup-mode';
 
-/** The backup id of the path ("local:101:20261125T220000Z"); 404 when it is none. */
-const backupIdOfPath = (ctx: ApiContext) => ({ idText: ctx.params.id!, id: parseBackupId(ctx.params.id!) });
+/** The backup id of the path ("local:101:20261125T220000Z"); 404 when it is none, or when ?node= names no node of the cluster. */
+function backupIdOfPath(ctx: ApiContext) {
+  checkNodeHere(ctx);
+  return { idText: ctx.params.id!, id: parseBackupId(ctx.params.id!) };
+}
 
 /** VM.Backup on the backup's guest (or Datastore.Audit on its storage, for reading); its storage. */
 function backupAccess(ctx: ApiContext, id: BackupId, read = false) {
@@ -98,16 +103,14 @@ function jobOfPath(ctx: ApiContext) {
   return getJob(checkedName(ctx.params.job, 'id', 64)).id;
 }
 
-/** In a cluster: a backup lives on the node of the guest it was taken of (its VMID is in the id). */
-const GUEST_OF_BACKUP = { guest: (ctx: ApiContext) => parseBackupId(ctx.params.id!).vmid };
 /** In a cluster: the guest of the path runs the request on its node. */
 const GUEST_OF_PATH = { guest: (ctx: ApiContext) => checkedVmid(ctx.params.vmid) };
 
 export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
-  { method: 'POST', path: '/:id/restore', perm: 'authenticated', home: GUEST_OF_BACKUP, handle: restore },
-  { method: 'POST', path: '/:id/boot', perm: 'authenticated', home: GUEST_OF_BACKUP, handle: boot },
+  { method: 'POST', path: '/:id/restore', perm: 'authenticated', home: BACKUP_HOME, handle: restore },
+  { method: 'POST', path: '/:id/boot', perm: 'authenticated', home: BACKUP_HOME, handle: boot },
   {
-    method: 'GET', path: '/:id/bootcheck', perm: 'authenticated', home: GUEST_OF_BACKUP,
+    method: 'GET', path: '/:id/bootcheck', perm: 'authenticated', home: BACKUP_HOME,
     handle: (ctx) => {
       const b = readableBackup(ctx);
       const r = readBootCheck(b.dir);
@@ -116,7 +119,7 @@ export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
     },
   },
   {
-    method: 'POST', path: '/:id/bootcheck', perm: 'authenticated', home: GUEST_OF_BACKUP,
+    method: 'POST', path: '/:id/bootcheck', perm: 'authenticated', home: BACKUP_HOME,
     handle: async (ctx) => {
       const { seconds } = parseBootCheckRun(await ctx.req.json());
       const { idText, id } = backupIdOfPath(ctx);
@@ -127,7 +130,7 @@ export const BACKUP_RESTORE_ROUTES: ApiRoute[] = [
     },
   },
   {
-    method: 'GET', path: '/:id/screenshot', perm: 'authenticated', home: GUEST_OF_BACKUP,
+    method: 'GET', path: '/:id/screenshot', perm: 'authenticated', home: BACKUP_HOME,
     handle: (ctx) => {
       const b = readableBackup(ctx);
       let png: Buffer;

@@ -2,7 +2,8 @@
  * Guests of a three-node cluster (network namespaces, real lighttpd and
  * QEMU each), all managed through the master: create on n2 and n3 and see
  * each run there, power, config, monitor, screenshots, the console
- * websocket carrying RFB, tasks and their logs, backup and restore, the ACL
+ * websocket carrying RFB, tasks and their logs, backup and restore (also of
+ * a backup its guest left behind on another node), the ACL
  * checked on the master; a node whose web server is down shows offline and
  * its guests "unknown" while the rest works; a member serves its own guests
  * while the master is down. One cluster serves the whole file, in order.
@@ -155,6 +156,46 @@ G('should back the n2 guest up and restore it through the master, on n2', async 
   assert.is((await waitTask(master, fresh.json.data.task)).status, 'ok');
   assert.equal((await guests(master)).find((g: any[]) => g[0] === 150), [150, 'n2', 'stopped']);
   assert.is((await master.del('/api/vm/150')).status, 204);
+});
+
+G('should find a backup left on n2 when its guest moved to n3: listed with its node from any node, read, restored there', async () => {
+  const before = (await master.get(`/api/backup?vmid=${v2}`)).json.data;
+  assert.equal(before.map((b: any) => b.node), ['n2']);
+  const id: string = before[0].id;
+  assert.is((await master.post(`/api/vm/${v2}/stop`, {})).status, 200);
+  const mv = await master.post(`/api/vm/${v2}/migrate`, { target: 'n3', online: false });
+  assert.is(mv.status, 202, mv.text);
+  assert.is((await waitTask(master, mv.json.data.task)).status, 'ok');
+  // The guest's node is n3 now; its backup stays on n2's storage.
+  const m3 = await n3.login('admin', ADMIN_PASSWORD);
+  for (const api of [master, m3]) {
+    const list = await api.get(`/api/backup?vmid=${v2}`);
+    assert.is(list.status, 200, list.text);
+    assert.equal(list.json.data.map((b: any) => [b.id, b.node]), [[id, 'n2']], 'listed from every node, with the node that holds it');
+  }
+  assert.equal((await master.get(`/api/backup?vmid=${v2}&node=n3`)).json.data, [], 'n3 holds none');
+  assert.equal((await master.get(`/api/backup?vmid=${v2}&node=n2`)).json.data.map((b: any) => b.node), ['n2']);
+  const nine = await master.get(`/api/backup?node=n9`);
+  assert.is(nine.status, 404, nine.text);
+  assert.match(nine.json.error.message, 'no node "n9" in cluster office (nodes: n1, n2, n3)');
+  const one = await m3.get(`/api/backup/${encodeURIComponent(id)}`);
+  assert.is(one.status, 200, one.text);
+  assert.equal([one.json.data.id, one.json.data.node, one.json.data.manifest.vmid], [id, 'n2', v2]);
+  const log = await master.get(`/api/backup/${encodeURIComponent(id)}/log`);
+  assert.is(log.status, 200, log.text);
+  const wrong = await master.get(`/api/backup/${encodeURIComponent(id)}?node=n3`);
+  assert.is(wrong.status, 404, `n3 holds no such backup: ${wrong.text}`);
+  const r = await m3.post(`/api/backup/${encodeURIComponent(id)}/restore`, { vmid: 151 });
+  assert.is(r.status, 202, r.text);
+  assert.match(r.json.data.task, /^n2:/, 'restored where the backup lies');
+  assert.is((await waitTask(master, r.json.data.task)).status, 'ok');
+  assert.equal((await guests(master)).find((g: any[]) => g[0] === 151), [151, 'n2', 'stopped']);
+  assert.is((await master.del('/api/vm/151')).status, 204);
+  // Back where the later tests expect it, running.
+  const back = await master.post(`/api/vm/${v2}/migrate`, { target: 'n2', online: false });
+  assert.is(back.status, 202, back.text);
+  assert.is((await waitTask(master, back.json.data.task)).status, 'ok');
+  await started(master, n2, v2);
 });
 
 G('should check the ACL on the master: a user may start the guest granted, not another one', async () => {
