@@ -1,6 +1,7 @@
 /**
- * Failover and split brain of a replicated guest through the API, for real,
- * on the pair all DRBD lab suites share (test/helpers/drbd-lab.ts; TCG):
+ * Live migration, cluster-mode backup, failover and split brain of a
+ * replicated guest through the API, for real, on the pair all DRBD lab
+ * suites share (test/helpers/drbd-lab.ts; TCG):
  *
  *   1. the pair forms a cluster (node1 master); node1 makes guest 120 with a
  *      replicated 64 MiB disk; once both copies are UpToDate, the test writes
@@ -16,19 +17,28 @@
  *      every disk of the guest (QEMU's vm_stop: bdrv_flush_all), so the
  *      sector QEMU wrote with cache=writeback is on /dev/drbdN, which under
  *      protocol C means on node2's copy too, before node1 loses power
- *   3. a failover asked of node2 while node1 answers: 409, nothing changed
- *   4. node1 powered off; POST /api/vm/120/failover on node2: node2 master,
+ *   3. a live migration to node2 and back: only RAM moves (two primaries
+ *      for the move), the guest runs on and is not started again; the node
+ *      it left keeps the guest's config as its peer (for a failover there)
+ *   4. a cluster-mode backup through the API on node1: the guest held for
+ *      milliseconds while its replica is disconnected; node2 backs up its
+ *      copy, verified; restored on node2 to guest 121, that guest boots and
+ *      says "ramvm-pattern found <token>": the backup holds the guest's
+ *      disk with the write
+ *   5. a failover asked of node2 while node1 answers: 409, nothing changed
+ *   6. node1 powered off; POST /api/vm/120/failover on node2: node2 master,
  *      the guest boots there from the replica and says "ramvm-pattern found
  *      <token>": node2 has the data of the write node1's guest made
- *   5. node1 boots again; its cluster tick (cron's, run at once) makes it a
+ *   7. node1 boots again; its cluster tick (cron's, run at once) makes it a
  *      member, its copy of the guest the replica's, Secondary; it resyncs
  *      to UpToDate
- *   6. split brain on purpose: cut apart, both sides Primary and written,
+ *   8. split brain on purpose: cut apart, both sides Primary and written,
  *      reconnected → StandAlone, GET /api/vm/120 shows "splitBrain": true;
  *      POST /api/vm/120/replica/resolve {"discard": "node1"}: node2's
  *      write kept, both UpToDate
  *
- * Prints how long the guest took from its start to its line on each node.
+ * Prints how long the guest took from its start to its line on each node,
+ * each migration's time and downtime, and the backup's hold.
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
@@ -41,6 +51,8 @@ import { parsePatternLine, patternBootSector, type PatternLine } from '../helper
 import type { DrbdRecord } from '../../node-cgi/drbd/record';
 
 const VMID = 120;
+/** The guest the cluster-mode backup of guest 120 is restored to, on node2. */
+const RESTORED = 121;
 /** The 4 KiB block of the device the guest's pattern sector starts (the root helpers' reads and writes count in 4 KiB blocks). */
 const BLOCK = 300;
 const PATTERN_LBA = BLOCK * 8;
@@ -55,17 +67,32 @@ let api: Client[] = [];
 // The guest and both sides of its disk go at the end, from whichever node has it.
 const lab = useDrbdLab(T, async () => {
   for (const c of api) {
-    await c.post(`/api/vm/${VMID}/stop`).catch(() => undefined);
-    await c.del(`/api/vm/${VMID}`).catch(() => undefined);
+    for (const vmid of [VMID, RESTORED]) {
+      await c.post(`/api/vm/${vmid}/stop`).catch(() => undefined);
+      await c.del(`/api/vm/${vmid}`).catch(() => undefined);
+    }
   }
   await disk?.remove();
 });
 /** The guest's disk 0 as the root helpers see it (its minor from the record the API wrote). */
 let disk: LabDisk | undefined;
 
-/** The pattern guest's line in node i's serial log of the guest, once it is there. */
-function guestLine(l: DrbdLab, i: number): Promise<PatternLine> {
-  return waitFor(`the guest's line on node${i + 1}`, async () => parsePatternLine(await l.serialLog(i, VMID)), LINE_TIMEOUT_MS, 1000);
+/** The pattern guest's line in node i's serial log of guest `vmid`, once it is there. */
+function guestLine(l: DrbdLab, i: number, vmid = VMID): Promise<PatternLine> {
+  return waitFor(`guest ${vmid}'s line on node${i + 1}`, async () => parsePatternLine(await l.serialLog(i, vmid)), LINE_TIMEOUT_MS, 1000);
+}
+
+/** The lines of task `id`'s log, asked of `c`. */
+async function taskLines(c: Client, id: string): Promise<string[]> {
+  const r = await c.get(`/api/task/${encodeURIComponent(id)}/log`);
+  assert.is(r.status, 200, r.text);
+  return r.json.data.lines;
+}
+
+/** The copy of the guest's config node i keeps as its peer (null: none). */
+async function configCopy(i: number): Promise<{ vmid: number; node: string } | null> {
+  const text = await lab.runners[i]!.sh(`cat /var/lib/vz/images/${VMID}/vm-${VMID}.replica-config.json 2>/dev/null; true`);
+  return text.trim() ? JSON.parse(text) : null;
 }
 
 /** When the test asked node1 to start the guest. */
@@ -104,6 +131,67 @@ T('should have the guest write its pattern through its disk on node1, flushed by
   assert.is(c.json.data.qmpStatus, 'running');
 });
 
+T('should live-migrate the running guest to node2 and back, only its RAM moving, the peer keeping its config', async () => {
+  for (const [from, to] of [[0, 1], [1, 0]] as const) {
+    const target = `node${to + 1}`;
+    const r = await api[from]!.post(`/api/vm/${VMID}/migrate`, { target, online: true });
+    assert.is(r.status, 202, r.text);
+    const t = await waitTask(api[from]!, r.json.data.task, STATE_TIMEOUT_MS);
+    assert.is(t.status, 'ok', t.message);
+    const last = (await taskLines(api[from]!, r.json.data.task)).at(-1)!;
+    const m = /migrated in (\d+) ms, downtime (\d+) ms, 0 bytes of disk moved$/.exec(last);
+    assert.ok(m, `the last line says only RAM moved: ${last}`);
+    const g = await api[to]!.get(`/api/vm/${VMID}`);
+    assert.is(g.status, 200, g.text);
+    assert.equal([g.json.data.node, g.json.data.status], [target, 'running']);
+    const rep = g.json.data.disks[0].replication;
+    assert.equal([rep.role, rep.state, rep.peerState, rep.connection], ['Primary', 'UpToDate', 'UpToDate', 'Connected']);
+    const { dev } = await disk!.until(from, 'Secondary again', (d) => d.role === 'Secondary' && d.peerRole === 'Primary');
+    assert.is(dev.disk, 'UpToDate');
+    // The guest went on running, not started again: its program said its line on node1 at the start, and nothing since.
+    assert.is(parsePatternLine(await lab.serialLog(to, VMID)), undefined, `no new start on ${target}`);
+    // A failover to the node it left needs the config there.
+    assert.equal(await configCopy(from).then((c) => c && [c.vmid, c.node]), [VMID, target], `node${from + 1} keeps the config as the peer`);
+    assert.is(await configCopy(to), null, `${target} holds the config itself, no copy`);
+    process.stdout.write(`  live migration to ${target}: ${m![1]} ms, downtime ${m![2]} ms\n`);
+  }
+});
+
+T('should back up the running guest in cluster mode from node2\'s copy, verified, and restore it there to a guest that finds its pattern', async () => {
+  const r = await api[0]!.post('/api/backup/run', { vmid: VMID, mode: 'cluster', storage: 'local' });
+  assert.is(r.status, 202, r.text);
+  const t = await waitTask(api[0]!, r.json.data.task, STATE_TIMEOUT_MS);
+  const lines = await taskLines(api[0]!, r.json.data.task);
+  assert.is(t.status, 'ok', `${t.message}\n${lines.join('\n')}`);
+  const held = lines.find((l) => /guest 120 held for [0-9.]+ ms/.test(l));
+  assert.ok(held, `the log says how long the guest was held: ${lines.join(' | ')}`);
+  const g = await api[0]!.get(`/api/vm/${VMID}`);
+  assert.is(g.json.data.status, 'running', 'the guest runs on');
+  await disk!.until(0, 'connected again, in sync', (d) => d.connection === 'Connected' && d.disk === 'UpToDate' && d.peerDisk === 'UpToDate');
+  // The backup lies on node2, the peer that made it from its replica.
+  const list = await api[1]!.get(`/api/backup?vmid=${VMID}&storage=local`);
+  assert.is(list.status, 200, list.text);
+  const b = list.json.data.find((x: { mode: string; node?: string }) => x.mode === 'cluster');
+  assert.ok(b, `a cluster-mode backup on node2: ${list.text}`);
+  assert.is(b.verified, true, JSON.stringify(b.problems));
+  const rs = await api[1]!.post(`/api/backup/${encodeURIComponent(b.id)}/restore`, { vmid: RESTORED });
+  assert.is(rs.status, 202, rs.text);
+  const rt = await waitTask(api[1]!, rs.json.data.task, STATE_TIMEOUT_MS);
+  assert.is(rt.status, 'ok', rt.message);
+  const copy = await api[1]!.get(`/api/vm/${RESTORED}`);
+  assert.is(copy.status, 200, copy.text);
+  assert.is(copy.json.data.node, 'node2');
+  assert.is(copy.json.data.disks[0].replication, undefined, 'restored as a plain disk of node2');
+  const s = await api[1]!.post(`/api/vm/${RESTORED}/start`);
+  assert.is(s.status, 200, s.text);
+  assert.equal(await guestLine(lab, 1, RESTORED), { result: 'found', token: TOKEN }, 'the restored guest boots and reads what guest 120 wrote');
+  const stop = await api[1]!.post(`/api/vm/${RESTORED}/stop`);
+  assert.is(stop.status, 200, stop.text);
+  const del = await api[1]!.del(`/api/vm/${RESTORED}`);
+  assert.is(del.status, 204, del.text);
+  process.stdout.write(`  cluster backup: ${held}\n`);
+});
+
 T('should refuse a failover with 409 while node1 answers', async () => {
   const r = await api[1]!.post(`/api/vm/${VMID}/failover`);
   assert.is(r.status, 409, r.text);
@@ -118,6 +206,7 @@ let failoverMs = 0;
 T('should fail over to node2 once node1 is off: node2 master, the guest boots there and finds its pattern', async () => {
   await lab.vms[0]!.stop();
   await disk!.until(1, 'without its peer', (d) => d.connection === 'WFConnection');
+  await lab.proc(1, 'peer-gone');
   const started = Date.now();
   const r = await api[1]!.post(`/api/vm/${VMID}/failover`);
   assert.is(r.status, 202, r.text);
