@@ -21,6 +21,9 @@ import { parseProcDrbd, type ProcDrbd, type Replication } from './proc';
 /** Where /proc/drbd is (the module must be loaded). */
 export const PROC_DRBD = '/proc/drbd';
 
+/** Whether this node's kernel has the DRBD module loaded (`procFile` exists): a node that can hold replicated disks. */
+export const drbdLoaded = (procFile = PROC_DRBD): boolean => existsSync(procFile);
+
 export interface DrbdRunner {
   /** Run argv; resolves to its stdout, rejects on a non-zero exit. */
   run(argv: readonly string[]): Promise<string>;
@@ -63,7 +66,7 @@ export async function drbdNodeStep(step: DrbdHelperStep, vmid: number, disk: num
     return await rootCall(rec, 'drbd', [step, String(vmid), String(disk)]);
   } catch (e) {
     // A host without the module (a node not booted from the node image): say that, not "drbdadm failed (exit 1)".
-    if (e instanceof HttpError && e.code === 'exec_failed' && !existsSync(PROC_DRBD)) throw conflict(drbdMissing(nodeName()));
+    if (e instanceof HttpError && e.code === 'exec_failed' && !drbdLoaded()) throw conflict(drbdMissing(nodeName()));
     throw e;
   }
 }

@@ -40,6 +40,7 @@ import { readCluster, readState } from '../cluster/state';
 import { noteSeen } from '../cluster/seen';
 import { nodeResources, type NodeResources } from '../vm';
 import { withReplicas } from '../drbd/guest';
+import { drbdLoaded } from '../drbd/edge';
 
 const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
 
@@ -49,7 +50,7 @@ const ADMIN = { path: '/', priv: 'Sys.Modify' } as const;
  *   GET /api/cluster →
  *   { "name": "office", "self": "n2", "master": "n1", "epoch": 1, "generation": 17, "masterOnline": true,
  *     "nodes": [ { "name": "n1", "address": "10.0.0.1", "url": "https://10.0.0.1:8007", "fingerprint": "90:FB:…",
- *                  "online": true, "master": true, "version": "0.1.0", "joined": 1767225600, "generation": 17,
+ *                  "online": true, "master": true, "version": "0.1.0", "drbd": true, "joined": 1767225600, "generation": 17,
  *                  "resources": { cpu, memory, disk, guests, … } },
  *                { "name": "n3", …, "online": false, "error": "node n3 does not answer at … (connection refused)", "lastSeen": 1767229200 } ] }
  *
@@ -67,6 +68,8 @@ export interface ClusterNodeView {
   online: boolean;
   master: boolean;
   version: string;
+  /** Its kernel has the DRBD module loaded (/proc/drbd): it can hold replicated disks. Absent when it did not answer (or runs a version that does not say). */
+  drbd?: boolean;
   /** Unix seconds; absent outside a cluster. */
   joined?: number;
   /** The generation of the cluster-wide config it holds (when it answered). */
@@ -100,6 +103,8 @@ export interface NodeStatus {
   master: string | null;
   version: string;
   url: string | null;
+  /** Its kernel has the DRBD module loaded (absent from a node of an older version). */
+  drbd?: boolean;
   /** The guests whose configs are on the node: VMID and name. */
   guests: { vmid: number; name: string }[];
   /** Null when the node's figures took too long (its first KVM probe after boot runs). */
@@ -118,6 +123,7 @@ async function ownStatus(seenAs?: string): Promise<NodeStatus> {
     master: c?.master ?? null,
     version: VERSION,
     url: c?.nodes.find((n) => n.name === nodeName())?.url ?? clusterUrlFor(serverEnv(), seenAs),
+    drbd: drbdLoaded(),
     guests: localGuests(),
     resources: await resourcesWithin(RESOURCES_WAIT_MS),
   };
@@ -151,7 +157,7 @@ async function clusterView(ctx: ApiContext): Promise<ClusterView> {
       epoch: 0,
       generation: 0,
       masterOnline: false,
-      nodes: [{ name: self.name, address: url ? urlAddress(url) : '', url, fingerprint: nodeFingerprint(), online: true, master: false, version: VERSION, ...(audit(self.name) && self.resources ? { resources: self.resources } : {}) }],
+      nodes: [{ name: self.name, address: url ? urlAddress(url) : '', url, fingerprint: nodeFingerprint(), online: true, master: false, version: VERSION, drbd: self.drbd, ...(audit(self.name) && self.resources ? { resources: self.resources } : {}) }],
     };
   }
   const answers = await forEachNode(otherNodes(c), (n) => nodeJson<NodeStatus>(n, 'GET', '/api/cluster/status', undefined, { timeoutMs: STATUS_TIMEOUT_MS }));
@@ -161,10 +167,10 @@ async function clusterView(ctx: ApiContext): Promise<ClusterView> {
   const seen = noteSeen(answers);
   const nodes: ClusterNodeView[] = c.nodes.map((n) => {
     const base = { name: n.name, address: urlAddress(n.url), url: n.url, fingerprint: n.fingerprint, master: n.name === c!.master, version: n.version, joined: n.joined };
-    if (n.name === self.name) return { ...base, online: true, generation: self.generation, version: VERSION, ...(audit(n.name) && self.resources ? { resources: self.resources } : {}) };
+    if (n.name === self.name) return { ...base, online: true, generation: self.generation, version: VERSION, drbd: self.drbd, ...(audit(n.name) && self.resources ? { resources: self.resources } : {}) };
     const a = byName.get(n.name);
     if (!a || !a.ok) return { ...base, online: false, ...(a && !a.ok ? { error: a.error.message } : {}), ...(seen[n.name] ? { lastSeen: seen[n.name] } : {}) };
-    return { ...base, online: true, version: a.value.version, generation: a.value.generation, ...(audit(n.name) && a.value.resources ? { resources: a.value.resources } : {}) };
+    return { ...base, online: true, version: a.value.version, generation: a.value.generation, ...(a.value.drbd !== undefined ? { drbd: a.value.drbd } : {}), ...(audit(n.name) && a.value.resources ? { resources: a.value.resources } : {}) };
   });
   return {
     name: c.name,

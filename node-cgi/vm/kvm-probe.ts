@@ -185,9 +185,39 @@ export function probeFirmware(): Buffer {
   return b;
 }
 
-/** The QEMU argv that runs the firmware under `accel` with the CPU model guests get there. */
+/**
+ * Seconds after which a probe's QEMU is killed whatever became of its caller
+ * (longer than the caller's own limit, vm/accel.ts PROBE_TIMEOUT_MS, which
+ * reports a run too slow). Under a KVM like the build host's the firmware
+ * stops at "KVM internal error" and QEMU waits there at 0 % CPU: the caller
+ * kills it on that line, but a caller killed first (a CGI or task ended
+ * halfway) left it to init for good.
+ */
+export const PROBE_KILL_AFTER_S = 30;
+
+/**
+ * util-linux's setpriv by its path: busybox's `timeout` runs its own applet
+ * for a bare "setpriv", and that one has no --pdeathsig.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * The argv that runs the firmware under `accel` with the CPU model guests
+ * get there, bounded twice against a caller that dies first:
+ *
+ *   timeout -s KILL 30 /usr/bin/setpriv --pdeathsig KILL -- qemu-system-x86_64 …
+ *
+ * `timeout` kills QEMU after PROBE_KILL_AFTER_S in any case (GNU's, on a
+ * Debian host, and busybox's, on a node, both take `-s SIG SECS`);
+ * `--pdeathsig` kills it the moment its parent ends: on a node that is the
+ * caller itself (busybox's `timeout` execs QEMU in its own process and
+ * watches from a detached one), on a Debian host GNU's `timeout`, so QEMU
+ * goes with it when the caller ends that early.
+ */
 export function probeArgs(accel: Accelerator, firmware: string, cpu = accel === 'kvm' ? KVM_CPU : TCG_CPU): string[] {
   return [
+    'timeout', '-s', 'KILL', String(PROBE_KILL_AFTER_S),
+    SETPRIV, '--pdeathsig', 'KILL', '--',
     QEMU_BINARY,
     '-accel', accel,
     '-cpu', cpu,

@@ -2,12 +2,15 @@
  * Replicated disks in the Guests view in real Chromium, against real nodes
  * (network namespaces, real lighttpd, each node with its root helper,
  * test/helpers/cluster.ts). On a node in no cluster neither the create form
- * nor the add-disk form offers "Replicated"; in a cluster of two nodes both
- * do, lock the format to raw, and send `replicated: true`. The build host
- * has no DRBD module, so the peer's `drbdadm` fails and the pages show the
- * node's answer as it comes; the positive path runs in the lab
- * (test/lab/drbd.test.ts). "Make replicated…" on a raw disk of a stopped
- * guest says what happens, calls …/replicate, and shows the same answer.
+ * nor the add-disk form offers "Replicated". In a cluster of two nodes they
+ * do, but the build host has no DRBD module: GET /api/cluster says
+ * `drbd: false` of both nodes, so the checkbox of either form and "Make
+ * replicated…" are shown disabled, naming the node that lacks it, and
+ * nothing is sent; the Nodes view says "DRBD: No" of each. The enabled forms, the request they send and a node's
+ * refusal shown as it answers are tested in happy-dom
+ * (test/unit/web/guests-disks.test.ts), the node's own 409 over the API
+ * (test/integration/cluster-replica.test.ts), the positive path in the lab
+ * (test/lab/drbd.test.ts).
  */
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
@@ -21,11 +24,10 @@ let n1: ClusterTestNode;
 let browser: Browser;
 let api: Client;
 
-/** What the node answers here, where the peer's root helper finds no DRBD module (409). */
-const NO_DRBD = 'node n2: DRBD is not loaded on node n2 (no /proc/drbd): replicated disks need the node image\'s kernel module';
+/** Why the page disables replicated disks here: neither node has the module, n1 is named first. */
+const NO_DRBD_REASON = 'node n1 has no DRBD module: replicated disks need the node image';
 const CHECKBOX = 'Replicated (DRBD, on both nodes)';
-const HINT = /^Replicated disks are raw: DRBD copies blocks to the other node/;
-/** A loaded machine: the cluster answer, then the peer's refusal, may take a while. */
+/** A loaded machine: the cluster's answer may take a while. */
 const WAIT_MS = 60_000;
 
 const R = suite('replicated disks in Chromium');
@@ -87,76 +89,57 @@ R('should offer no replicated disk on a node in no cluster, in the create form o
   assert.is((await api.del(`/api/vm/${vmid}`)).status, 204);
 });
 
-R('should create with replicated: true in a cluster of two nodes, the format raw, and show the node\'s answer', async () => {
+R('should show Replicated disabled in the create form of a pair without DRBD, naming the node, the format free', async () => {
   api = await formCluster(c, 'pair');
+  const view = (await api.get('/api/cluster')).json.data;
+  assert.equal(view.nodes.map((n: { name: string; drbd?: boolean }) => [n.name, n.drbd]), [['n1', false], ['n2', false]], 'what the page is told');
   let page: Page | undefined;
   try {
     page = await open('#/guests/new');
     const box = page.getByRole('checkbox', { name: CHECKBOX });
     await box.waitFor({ timeout: WAIT_MS });
-    await page.locator('input[name="name"]').fill('mirrored');
-    await page.getByLabel('Disk size').fill('64');
-    await page.getByLabel('Unit').selectOption('M');
-    await page.getByLabel('No network card').check();
+    assert.ok(await box.isDisabled(), 'disabled');
+    assert.not.ok(await box.isChecked());
+    await page.getByText(NO_DRBD_REASON, { exact: true }).waitFor();
+    assert.is(await box.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent), NO_DRBD_REASON, 'the checkbox is described by its reason');
     assert.is(await page.getByLabel('Format').inputValue(), 'qcow2');
-    await box.check();
-    assert.is(await page.getByLabel('Format').inputValue(), 'raw');
-    assert.ok(await page.getByLabel('Format').isDisabled(), 'the format is locked while replicated');
-    await page.getByText(HINT).waitFor();
-    const sent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/vm' && !r.url().includes('dryrun'), { timeout: WAIT_MS });
-    await page.getByRole('button', { name: 'Create', exact: true }).click();
-    assert.equal((await sent).postDataJSON().disks, [{ size: '64M', bus: 'ide', format: 'raw', cache: 'writeback', replicated: true }]);
-    await page.getByText(NO_DRBD, { exact: true }).waitFor({ timeout: WAIT_MS });
-    assert.equal((await api.get('/api/vm')).json.data, [], 'no guest left behind');
+    assert.not.ok(await page.getByLabel('Format').isDisabled(), 'the format stays free');
   } finally {
     await closePage(page);
   }
 });
 
-R('should add a replicated disk from the Hardware card with replicated: true, and show the node\'s answer', async () => {
-  const vmid = await plainGuest('grows');
+R('should say on the Nodes view that neither node has DRBD', async () => {
   let page: Page | undefined;
   try {
-    let hw;
-    ({ page, hw } = await hardwareOf(vmid));
-    await hw.getByRole('button', { name: 'Add disk' }).click();
-    const add = hw.getByRole('form', { name: 'Add disk' });
-    const box = add.getByRole('checkbox', { name: CHECKBOX });
-    await box.waitFor({ timeout: WAIT_MS });
-    await add.getByLabel('Disk size').fill('64');
-    await add.getByLabel('Unit').selectOption('M');
-    await box.check();
-    assert.is(await add.getByLabel('Format').inputValue(), 'raw');
-    assert.ok(await add.getByLabel('Format').isDisabled());
-    await add.getByText(HINT).waitFor();
-    const sent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === `/api/vm/${vmid}/disks`, { timeout: WAIT_MS });
-    await add.getByRole('button', { name: 'Add disk' }).click();
-    assert.equal((await sent).postDataJSON(), { size: '64M', bus: 'virtio', format: 'raw', cache: 'writeback', replicated: true });
-    await add.getByText(NO_DRBD, { exact: true }).waitFor({ timeout: WAIT_MS });
-    assert.equal((await api.get(`/api/vm/${vmid}`)).json.data.disks.map((d: { id: string }) => d.id), ['disk0'], 'the guest as it was');
+    page = await open('#/nodes');
+    for (const name of ['n1', 'n2']) {
+      const row = page.getByRole('row').filter({ has: page.getByRole('link', { name, exact: true }) });
+      await row.getByText('DRBD: No', { exact: true }).waitFor({ timeout: WAIT_MS });
+    }
   } finally {
     await closePage(page);
-    await api.del(`/api/vm/${vmid}`);
   }
 });
 
-R('should say what making a raw disk replicated does, call …/replicate, and show the node\'s answer', async () => {
-  const vmid = await plainGuest('convert');
+R('should show Replicated disabled in the add-disk form and Make replicated disabled, each saying why', async () => {
+  const vmid = await plainGuest('plain');
   let page: Page | undefined;
   try {
     let hw;
     ({ page, hw } = await hardwareOf(vmid));
     const make = hw.getByRole('button', { name: 'Make disk disk0 replicated' });
     await make.waitFor({ timeout: WAIT_MS });
-    await make.click();
-    const dialog = page.getByRole('alertdialog', { name: `Make disk disk0 of guest ${vmid} replicated?` });
-    await dialog.getByText(/copied whole to the other node.*stays stopped until the disk is converted.*grows by DRBD's meta-data/).waitFor();
-    const sent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === `/api/vm/${vmid}/disks/disk0/replicate`, { timeout: WAIT_MS });
-    await dialog.getByRole('button', { name: 'Make disk disk0 replicated' }).click();
-    assert.is((await sent).postData(), null, 'no body');
-    await dialog.getByText(NO_DRBD, { exact: true }).waitFor({ timeout: WAIT_MS });
-    const d = (await api.get(`/api/vm/${vmid}`)).json.data.disks[0];
-    assert.equal([d.file, d.format, d.replicated], [`vm-${vmid}-disk-0.raw`, 'raw', undefined], 'the disk as it was');
+    assert.ok(await make.isDisabled(), 'Make replicated is disabled');
+    assert.is(await make.getAttribute('title'), NO_DRBD_REASON);
+    await hw.getByRole('button', { name: 'Add disk' }).click();
+    const add = hw.getByRole('form', { name: 'Add disk' });
+    const box = add.getByRole('checkbox', { name: CHECKBOX });
+    await box.waitFor({ timeout: WAIT_MS });
+    assert.ok(await box.isDisabled());
+    await add.getByText(NO_DRBD_REASON, { exact: true }).waitFor();
+    assert.not.ok(await add.getByLabel('Format').isDisabled(), 'the format stays free');
+    assert.is(await page.getByRole('alertdialog').count(), 0, 'nothing asked');
   } finally {
     await closePage(page);
     await api.del(`/api/vm/${vmid}`);

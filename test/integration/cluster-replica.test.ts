@@ -8,14 +8,15 @@
  * the peer's routes take only a node's signature. The same holds for a
  * replicated disk added to an existing guest (POST /api/vm/<vmid>/disks),
  * and for a raw disk made replicated (…/disks/<id>/replicate), whose image
- * comes back as it was, data and all.
- * The positive path runs in the lab (drbd.test.ts).
+ * comes back as it was, data and all. GET /api/cluster says of each node
+ * that it has no DRBD (`drbd: false`), as the web app needs to know before
+ * it offers a replicated disk. The positive path runs in the lab (drbd.test.ts).
  */
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client } from '../helpers/node';
+import { ADMIN_PASSWORD, type Client } from '../helpers/node';
 import { formCluster, startTestCluster, type ClusterTestNode, type TestCluster } from '../helpers/cluster';
 
 let c: TestCluster;
@@ -42,6 +43,15 @@ R.before(async () => {
 });
 R.after(async () => c?.stop());
 
+R('should say of each node, itself and the peer it asked, that it has no DRBD module (the build host has none)', async () => {
+  assert.is(existsSync('/proc/drbd'), false, 'this test is for a host without the module');
+  for (const on of [master, await n2.login('admin', ADMIN_PASSWORD)]) {
+    const r = await on.get('/api/cluster');
+    assert.is(r.status, 200, r.text);
+    assert.equal(r.json.data.nodes.map((n: { name: string; drbd?: boolean }) => [n.name, n.drbd]), [['n1', false], ['n2', false]], `asked on ${r.json.data.self}`);
+  }
+});
+
 R('should refuse a replicated qcow2 disk with 400 naming the field', async () => {
   const r = await master.post('/api/vm', { ...REPLICATED, disks: [{ size: '64M', replicated: true, format: 'qcow2' }] });
   assert.is(r.status, 400, r.text);
@@ -54,6 +64,8 @@ R('should refuse with 409 when the peer does not answer, leaving nothing on eith
     const r = await master.post('/api/vm', REPLICATED);
     assert.is(r.status, 409, r.text);
     assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
+    const down = (await master.get('/api/cluster')).json.data.nodes.find((n: { name: string }) => n.name === 'n2');
+    assert.equal([down.online, 'drbd' in down], [false, false], 'a node that does not answer says nothing of DRBD');
   } finally {
     await n2.revive();
   }
@@ -100,6 +112,8 @@ R('should refuse to add a replicated disk with 409 when the peer does not answer
     const r = await master.post(`/api/vm/${plain}/disks`, { size: '64M', replicated: true });
     assert.is(r.status, 409, r.text);
     assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
+    const down = (await master.get('/api/cluster')).json.data.nodes.find((n: { name: string }) => n.name === 'n2');
+    assert.equal([down.online, 'drbd' in down], [false, false], 'a node that does not answer says nothing of DRBD');
   } finally {
     await n2.revive();
   }
@@ -150,6 +164,8 @@ R('should refuse to make a disk replicated with 409 when the peer does not answe
     const r = await master.post(`/api/vm/${plain}/disks/disk0/replicate`);
     assert.is(r.status, 409, r.text);
     assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
+    const down = (await master.get('/api/cluster')).json.data.nodes.find((n: { name: string }) => n.name === 'n2');
+    assert.equal([down.online, 'drbd' in down], [false, false], 'a node that does not answer says nothing of DRBD');
   } finally {
     await n2.revive();
   }

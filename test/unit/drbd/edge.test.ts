@@ -1,14 +1,16 @@
 /**
  * drbd/edge.ts on a node's data tree of its own: a disk's record written
  * and read back, and its replication from a /proc/drbd given by the runner
- * (the real one is read on lab nodes: test/lab/drbd.test.ts).
+ * (the real one is read on lab nodes: test/lab/drbd.test.ts); whether the
+ * module is loaded, from a /proc/drbd of a temporary tree (this host has
+ * none: test/integration/drbd-edge.test.ts sees that through lighttpd).
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diskReplication, readDrbdRecord, writeDrbdRecord, localRunner } from '../../../node-cgi/drbd/edge';
+import { diskReplication, drbdLoaded, readDrbdRecord, writeDrbdRecord, localRunner } from '../../../node-cgi/drbd/edge';
 import { drbdBackingFile } from '../../../node-cgi/lib/paths';
 import type { DrbdRecord } from '../../../node-cgi/drbd/record';
 
@@ -57,3 +59,16 @@ E('should show the disk\'s replication with the other node as the peer', async (
   assert.is(await diskReplication(101, 1, { ...localRunner, read: async () => PROC }), null);
 });
 E.run();
+
+const L = suite('drbdLoaded');
+L('should say the module is loaded where /proc/drbd exists, and not where it does not', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ramvm-drbd-proc-'));
+  try {
+    writeFileSync(join(dir, 'drbd'), PROC);
+    assert.is(drbdLoaded(join(dir, 'drbd')), true);
+    assert.is(drbdLoaded(join(dir, 'none')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+L.run();

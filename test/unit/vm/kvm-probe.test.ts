@@ -3,9 +3,10 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  FIRMWARE_BYTES, PROBE_EXIT_OK, PROBE_ROUNDS, parseProbeOutput, probeArgs, probeFirmware, probeVerdict, runFailure, type ProbeRun,
+  FIRMWARE_BYTES, PROBE_EXIT_OK, PROBE_KILL_AFTER_S, PROBE_ROUNDS, parseProbeOutput, probeArgs, probeFirmware, probeVerdict, runFailure, type ProbeRun,
 } from '../../../node-cgi/vm/kvm-probe';
-import { KVM_CPU, TCG_CPU } from '../../../node-cgi/vm/qemu-args';
+import { KVM_CPU, QEMU_BINARY, TCG_CPU } from '../../../node-cgi/vm/qemu-args';
+import { PROBE_TIMEOUT_MS } from '../../../node-cgi/vm/accel';
 
 /** Real runs of the firmware on a host whose /dev/kvm opens but whose KVM does not run kernels (see _about). */
 const RUNS = JSON.parse(readFileSync(join(__dirname, 'fixtures/kvm-probe-runs.qemu-7.2.json'), 'utf8')) as Record<'kvm' | 'tcg' | 'kvm-cpu-max', ProbeRun>;
@@ -60,6 +61,13 @@ A('should boot the firmware alone: no devices but COM1 on stdout and the exit po
   assert.equal(after(a, '-serial'), ['stdio']);
   assert.equal(after(a, '-device'), ['isa-debug-exit,iobase=0xf4,iosize=0x04']);
   for (const f of ['-nodefaults', '-no-user-config', '-no-reboot']) assert.ok(a.includes(f), f);
+});
+A('should bound QEMU by itself: killed after PROBE_KILL_AFTER_S, and with its parent (util-linux setpriv by its path)', () => {
+  const a = probeArgs('kvm', '/run/fw.bin');
+  assert.equal(a.slice(0, a.indexOf(QEMU_BINARY)), ['timeout', '-s', 'KILL', String(PROBE_KILL_AFTER_S), '/usr/bin/setpriv', '--pdeathsig', 'KILL', '--']);
+});
+A("should kill QEMU only after the caller's own limit has passed (the caller reports a slow run itself)", () => {
+  assert.ok(PROBE_KILL_AFTER_S * 1000 > PROBE_TIMEOUT_MS, `${PROBE_KILL_AFTER_S} s > ${PROBE_TIMEOUT_MS} ms`);
 });
 A.run();
 

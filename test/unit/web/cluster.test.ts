@@ -220,6 +220,18 @@ view('should list each node with role, status, version and config, flagging one 
   await unmount(el);
 });
 
+view('should say per node whether it has DRBD, and nothing for a node that did not say', async () => {
+  const el = await show(cluster({ nodes: [node('n1', { master: true, drbd: true }), node('n2', { drbd: false }), node('n3', { online: false })] }));
+  assert.match(text(row(el, 'n1')), 'DRBD: Yes');
+  assert.match(text(row(el, 'n2')), 'DRBD: No');
+  assert.not.match(text(row(el, 'n3')), 'DRBD');
+  await unmount(el);
+  setLang('de');
+  const de = await show(cluster({ nodes: [node('n1', { master: true, drbd: true }), node('n2', { drbd: false })] }));
+  assert.match(text(row(de, 'n2')), 'DRBD: Nein');
+  await unmount(de);
+});
+
 view('should show a disconnected replica as an alert above the nodes, with a link to its guest', async () => {
   const warning = 'disconnected from n2 (WFConnection): writes are not replicated';
   const el = await show(cluster({ nodes: [node('n1', { master: true, generation: 7, resources: withReplicas([{ vmid: 101, resource: 'vm-101-disk-0', warning }]) }), node('n2', { generation: 7 })] }));

@@ -5,7 +5,9 @@
  * the Hardware card offer "Replicated" only in a cluster of two nodes, lock
  * the format to raw while it is checked, and send `replicated: true`; a raw
  * disk of a stopped guest can be made replicated after a confirm; a
- * replicated disk's Grow is disabled with the reason.
+ * replicated disk's Grow is disabled with the reason. Where a node of the
+ * pair has no DRBD module (`drbd: false`), the checkbox and Make
+ * replicated are there but disabled, saying which node lacks it.
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
@@ -20,6 +22,9 @@ const NODE = (name: string, master: boolean) => ({ name, address: '10.0.0.1', ur
 const PAIR: ClusterView = { name: 'office', self: 'n1', master: 'n1', epoch: 1, generation: 1, masterOnline: true, nodes: [NODE('n1', true), NODE('n2', false)] };
 const SINGLE: ClusterView = { name: null, self: 'n1', master: null, epoch: 0, generation: 0, masterOnline: true, nodes: [NODE('n1', false)] };
 const THREE: ClusterView = { ...PAIR, nodes: [...PAIR.nodes, NODE('n3', false)] };
+/** The pair where n2 runs on a host without the DRBD module (n1 has it). */
+const NO_DRBD: ClusterView = { ...PAIR, nodes: [{ ...NODE('n1', true), drbd: true }, { ...NODE('n2', false), drbd: false }] };
+const NO_DRBD_REASON = 'node n2 has no DRBD module: replicated disks need the node image';
 const ME = { username: 'admin', node: 'n1', tokenid: null, privileges: ['VM.Allocate', 'VM.Config'] };
 const REFUSAL = 'the peer node n2 does not answer; a replicated disk is made on both nodes at once';
 
@@ -104,6 +109,31 @@ C('should send replicated: true with a raw disk, and show the node\'s refusal', 
   assert.equal((create.body as { disks: unknown[] }).disks, [{ size: '32G', bus: 'ide', format: 'raw', cache: 'writeback', replicated: true }]);
   await unmount(el);
 });
+C('should show the checkbox disabled, unchecked, with the reason, where a node of the pair has no DRBD module', async () => {
+  const { el, fake } = await createForm(NO_DRBD);
+  const box = checkbox(el)!;
+  assert.ok(box, 'shown');
+  assert.ok(box.disabled, 'disabled');
+  assert.not.ok(box.checked);
+  assert.match(text(el), NO_DRBD_REASON);
+  assert.is(el.querySelector(`#${box.getAttribute('aria-describedby')}`)?.textContent, NO_DRBD_REASON, 'the checkbox names its reason');
+  await typeInto(el.querySelector('input[name="name"]'), 'plain');
+  await click(el.querySelector('button[type="submit"]'));
+  await until('the create', () => fake.calls.some((x) => x.method === 'POST' && x.url === '/api/vm'));
+  const create = fake.calls.find((x) => x.method === 'POST' && x.url === '/api/vm')!;
+  assert.equal((create.body as { disks: unknown[] }).disks, [{ size: '32G', bus: 'ide', format: 'qcow2', cache: 'writeback' }], 'not replicated');
+  await unmount(el);
+});
+
+C('should leave the checkbox enabled, without a reason, where both nodes have DRBD or a node did not say', async () => {
+  const both: ClusterView = { ...PAIR, nodes: PAIR.nodes.map((n) => ({ ...n, drbd: true })) };
+  for (const c of [both, PAIR]) {
+    const { el } = await createForm(c);
+    assert.not.ok(checkbox(el)!.disabled);
+    assert.not.match(text(el), 'no DRBD module');
+    await unmount(el);
+  }
+});
 C.run();
 
 // ---- the Hardware card ----
@@ -162,6 +192,23 @@ H('should offer Make replicated only for a raw, unreplicated disk of a stopped g
   await unmount(el);
   ({ el } = await hardware(guest(disks), SINGLE));
   assert.is(button(el, 'Make disk disk0 replicated'), null, 'single node');
+  await unmount(el);
+});
+
+H('should disable the add-disk checkbox and Make replicated where a node of the pair has no DRBD module, saying why', async () => {
+  const { el, fake } = await hardware(guest([disk('disk0')]), NO_DRBD);
+  const make = button(el, 'Make disk disk0 replicated')!;
+  assert.ok(make, 'shown');
+  assert.ok(make.disabled, 'disabled');
+  assert.is(make.title, NO_DRBD_REASON);
+  await click(make);
+  assert.is(el.querySelector('[role="alertdialog"]'), null, 'no confirm');
+  await click(addButton(el));
+  const form = el.querySelector<HTMLFormElement>('form[aria-label="Add disk"]')!;
+  assert.ok(checkbox(form)!.disabled);
+  assert.match(text(form), NO_DRBD_REASON);
+  assert.not.ok(formatSelect(form).disabled, 'the format is free: the disk is not replicated');
+  assert.equal(fake.calls.filter((x) => x.method === 'POST'), []);
   await unmount(el);
 });
 

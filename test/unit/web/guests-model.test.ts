@@ -1,7 +1,7 @@
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import {
-  actionsFor, bootItems, bootOrder, canReplicate, diskRequest, listActionsFor, replicaOffered, shownFormat, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, moveItem, RECOMMENDED,
+  actionsFor, bootItems, bootOrder, canReplicate, diskRequest, listActionsFor, replicaBlocked, replicaOffered, shownFormat, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, LIMITS, moveItem, RECOMMENDED,
   replicaMessage, sizeFields, sizeIssue, sizeText, withOsType, type CreateForm,
 } from '../../../web/views/guests/model';
 import { OS_TYPES as NODE_OS_TYPES, DEFAULT_MEMORY_MIB, DEFAULT_DISK_SIZE, DEFAULT_DISK_BUS, DEFAULT_NIC_MODEL, DEFAULT_BRIDGE, DEFAULT_CACHE, DEFAULT_DISK_FORMAT } from '../../../node-cgi/vm/defaults';
@@ -192,6 +192,21 @@ RO('should not offer them on a single node, in a cluster of three, or while the 
   assert.not.ok(replicaOffered(undefined));
 });
 RO.run();
+
+const RB = suite('replicaBlocked');
+const pair = (a?: boolean, b?: boolean) => ({ name: 'office', nodes: [{ name: 'n1', drbd: a }, { name: 'n2', drbd: b }] });
+RB('should name the node of the pair without DRBD, in the language asked for', () => {
+  assert.is(replicaBlocked(pair(true, false), 'en'), 'node n2 has no DRBD module: replicated disks need the node image');
+  assert.is(replicaBlocked(pair(false, false), 'en'), 'node n1 has no DRBD module: replicated disks need the node image');
+  assert.is(replicaBlocked(pair(false, true), 'de'), 'Knoten n1 hat kein DRBD-Modul: replizierte Festplatten brauchen das Knoten-Image');
+});
+RB('should block nothing where both nodes have DRBD, a node did not say, or replicas are not offered at all', () => {
+  assert.is(replicaBlocked(pair(true, true), 'en'), null);
+  assert.is(replicaBlocked(pair(true, undefined), 'en'), null, 'an older node, or one that does not answer: it refuses for itself');
+  assert.is(replicaBlocked({ name: null, nodes: [{ name: 'n1', drbd: false }] }, 'en'), null, 'a single node: no checkbox to disable');
+  assert.is(replicaBlocked(null, 'en'), null);
+});
+RB.run();
 
 const CR = suite('canReplicate');
 CR('should offer it for a raw disk of a stopped guest where replicas are offered', () => {

@@ -53,9 +53,15 @@ export function useIsoNames(): string[] {
   return data?.map((i) => i.name) ?? [];
 }
 
-/** A new disk's "Replicated (DRBD, on both nodes)" checkbox; the forms show it in a 2-node cluster only (replicaOffered). */
-export function ReplicatedCheck({ checked, onChange }: { checked: boolean; onChange: (on: boolean) => void }) {
+/**
+ * A new disk's "Replicated (DRBD, on both nodes)" checkbox; the forms show it
+ * in a 2-node cluster only (replicaOffered), disabled with `blocked` under it
+ * when a node of the pair cannot hold one (replicaBlocked).
+ */
+export function ReplicatedCheck({ checked, blocked, onChange }: { checked: boolean; blocked: string | null; onChange: (on: boolean) => void }) {
   return html`<div class="field field-check">
-    <label><input type="checkbox" name="replicated" checked=${checked} onChange=${(e: Event) => onChange((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.replicated')}</label>
+    <label><input type="checkbox" name="replicated" checked=${checked && !blocked} disabled=${!!blocked} aria-describedby=${blocked ? 'replicated-blocked' : undefined}
+      onChange=${(e: Event) => onChange((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.replicated')}</label>
+    ${blocked && html`<div class="field-hint" id="replicated-blocked">${blocked}</div>`}
   </div>`;
 }

@@ -20,7 +20,7 @@ import { t, type MessageKey } from '../../i18n';
 import { href, navigate } from '../../router';
 import { osLabel, ReplicatedCheck, Select, UnitSelect, useIsoNames } from './common';
 import {
-  BUSES, CACHES, defaultNode, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, nodeIssue, OS_TYPES, replicaOffered, shownFormat, withOsType,
+  BUSES, CACHES, defaultNode, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, nodeIssue, OS_TYPES, replicaBlocked, replicaOffered, shownFormat, withOsType,
   type CreateForm, type FormField, type FormIssues, type NodeChoice, type SizeUnit,
 } from './model';
 
@@ -42,7 +42,8 @@ export function GuestCreate({ me }: { me: Me }) {
   const cluster = useCluster().data;
   const nodes: NodeChoice[] = cluster?.nodes ?? [{ name: me.node, online: true, master: false }];
   const offered = replicaOffered(cluster);
-  const replicated = offered && form.replicated;
+  const blocked = replicaBlocked(cluster);
+  const replicated = offered && !blocked && form.replicated;
   const held = useHeld();
   // Until the user picks one, the node follows the cluster as it loads.
   const node = touched.has('node') ? form.node : defaultNode(nodes, me.node);
@@ -134,7 +135,7 @@ export function GuestCreate({ me }: { me: Me }) {
             suffix: html`<${UnitSelect} value=${form.diskUnit} onChange=${(u: SizeUnit) => set('diskUnit', u)} />`,
           })}
           ${choice('bus', 'guests.field.bus', opts(BUSES, (v) => t(`guests.bus.${v}`)))}
-          ${offered && html`<${ReplicatedCheck} checked=${replicated} onChange=${(on: boolean) => set('replicated', on)} />`}
+          ${offered && html`<${ReplicatedCheck} checked=${replicated} blocked=${blocked} onChange=${(on: boolean) => set('replicated', on)} />`}
           <${Field} label=${t('guests.field.format')} error=${issueOf('format')} hint=${replicated ? t('guests.field.replicatedHint') : undefined}>
             <${Select} value=${shownFormat(form.format, replicated)} disabled=${replicated} options=${opts(FORMATS, (v) => t(`guests.format.${v}`))} onChange=${(v: string) => set('format', v)} />
           </${Field}>

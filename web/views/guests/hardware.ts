@@ -29,7 +29,7 @@ import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
 import { osLabel, ReplicatedCheck, Select, UnitSelect } from './common';
 import {
-  BUSES, CACHES, FORMATS, OS_TYPES, bootItems, bootOrder, canReplicate, diskRequest, moveItem, replicaMessage, replicaOffered, shownFormat, sizeFields, sizeIssue, sizeText,
+  BUSES, CACHES, FORMATS, OS_TYPES, bootItems, bootOrder, canReplicate, diskRequest, moveItem, replicaBlocked, replicaMessage, replicaOffered, shownFormat, sizeFields, sizeIssue, sizeText,
   type BootItem, type SizeUnit,
 } from './model';
 
@@ -155,13 +155,13 @@ function GrowDialog({ g, disk, onClose, onDone }: { g: VmDetail; disk: Disk; onC
   </${Dialog}>`;
 }
 
-function AddDiskForm({ g, offered, onDone }: { g: VmDetail; offered: boolean; onDone: () => void }) {
+function AddDiskForm({ g, offered, blocked, onDone }: { g: VmDetail; offered: boolean; blocked: string | null; onDone: () => void }) {
   const size = useSize('32G');
   const [bus, setBus] = useState<string>(g.disks[0]?.bus ?? 'virtio');
   const [format, setFormat] = useState<string>('qcow2');
   const [cache, setCache] = useState<string>('writeback');
   const [replicatedChecked, setReplicated] = useState(false);
-  const replicated = offered && replicatedChecked;
+  const replicated = offered && !blocked && replicatedChecked;
   const add = useAction(async () => {
     await client.vms.addDisk(g.vmid, diskRequest({ size: size.text, bus: bus as DiskBus, format: format as Disk['format'], cache: cache as Disk['cache'], replicated }));
     onDone();
@@ -176,7 +176,7 @@ function AddDiskForm({ g, offered, onDone }: { g: VmDetail; offered: boolean; on
       </${Field}>
       <${Field} label=${t('guests.field.cache')} error=${fe('cache')}><${Select} name="cache" value=${cache} options=${opts(CACHES, (v) => t(`guests.cache.${v}`))} onChange=${setCache} /></${Field}>
     </div>
-    ${offered && html`<${ReplicatedCheck} checked=${replicated} onChange=${setReplicated} />`}
+    ${offered && html`<${ReplicatedCheck} checked=${replicated} blocked=${blocked} onChange=${setReplicated} />`}
     <${ErrorBanner} error=${formError(add.error, ['size', 'bus', 'format', 'cache'])} />
     <div class="form-buttons">
       <button type="submit" class="btn btn-primary" disabled=${add.busy || !!size.issue}>${t('guests.disk.add')}</button>
@@ -198,7 +198,9 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
   const [removing, setRemoving] = useState<Disk | null>(null);
   const [adding, setAdding] = useState(false);
   const [replicating, setReplicating] = useState<Disk | null>(null);
-  const offered = replicaOffered(useCluster().data);
+  const cluster = useCluster().data;
+  const offered = replicaOffered(cluster);
+  const blocked = replicaBlocked(cluster);
   const running = g.status !== 'stopped';
   const disks: Column<Disk>[] = [
     { key: 'id', label: t('guests.disk.id'), value: (d) => d.id },
@@ -215,7 +217,7 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
           <button type="button" class="btn btn-small" disabled=${d.replicated} title=${d.replicated ? t('guests.disk.growReplicated') : undefined}
             aria-label=${t('guests.disk.growOf', { id: d.id })} onClick=${() => setGrowing(d)}>${t('guests.disk.grow')}…</button>
           ${canReplicate(d, g.status, offered) && html`<button type="button" class="btn btn-small" aria-label=${t('guests.disk.replicateOf', { id: d.id })}
-            onClick=${() => setReplicating(d)}>${t('guests.disk.replicate')}…</button>`}
+            disabled=${!!blocked} title=${blocked ?? undefined} onClick=${() => setReplicating(d)}>${t('guests.disk.replicate')}…</button>`}
           <button type="button" class="btn btn-small" disabled=${running} title=${running ? t('guests.disk.removeRunning') : undefined}
             aria-label=${t('guests.disk.removeOf', { id: d.id })} onClick=${() => setRemoving(d)}>${t('guests.disk.remove')}</button>
         </span>`,
@@ -252,7 +254,7 @@ export function Hardware({ g, config, isos, onDone }: HardwareProps) {
       <h3>${t('guests.hw.disks')}</h3>
       ${config && html`<button type="button" class="btn btn-small" aria-expanded=${adding} onClick=${() => setAdding(!adding)}>${t('guests.disk.add')}</button>`}
     </div>
-    ${adding && html`<${AddDiskForm} g=${g} offered=${offered} onDone=${onDone} />`}
+    ${adding && html`<${AddDiskForm} g=${g} offered=${offered} blocked=${blocked} onDone=${onDone} />`}
     <${DataTable} label=${t('guests.hw.disks')} filter=${false} empty=${t('guests.none')} rows=${g.disks} rowKey=${(d: Disk) => d.id} columns=${disks} />
     <h3>${t('guests.hw.nics')}</h3>
     <${DataTable} label=${t('guests.hw.nics')} filter=${false} empty=${t('guests.none')} rows=${g.nics} rowKey=${(n: Nic) => n.id} columns=${nics} />

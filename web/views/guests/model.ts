@@ -16,7 +16,7 @@
  */
 import type { CacheMode, DiskBus, DiskFormat, NicModel, OsType, VmCreateRequest, VmFault, VmListState } from '../../../node-cgi/api-types';
 import type { DiskRequest } from '../../client';
-import type { MessageKey } from '../../i18n';
+import { lang, type Lang, type MessageKey } from '../../i18n';
 import type { PowerAction } from '../../client';
 
 export interface CreateForm {
@@ -222,6 +222,25 @@ export const shownFormat = (format: DiskFormat, replicated: boolean): DiskFormat
  * while the cluster is still loading.
  */
 export const replicaOffered = (c: { name: string | null; nodes: readonly unknown[] } | null | undefined): boolean => !!c && c.name !== null && c.nodes.length === 2;
+
+/** A node as GET /api/cluster lists it, as far as replicas care: `drbd` false when its kernel has no DRBD module. */
+type DrbdNode = { name: string; drbd?: boolean };
+
+/**
+ * Why replicated disks, though offered, cannot be made: a node of the pair
+ * has no DRBD module (a host not booted from the node image). The text is
+ * this chunk's, not the catalogues' (those load before the first page).
+ * Null when nothing is known against it: a node that did not say is left to
+ * answer for itself (its 409 names what it lacks).
+ */
+const NO_DRBD: Record<Lang, string> = {
+  en: 'node {node} has no DRBD module: replicated disks need the node image',
+  de: 'Knoten {node} hat kein DRBD-Modul: replizierte Festplatten brauchen das Knoten-Image',
+};
+export function replicaBlocked(c: { name: string | null; nodes: readonly DrbdNode[] } | null | undefined, l: Lang = lang()): string | null {
+  const without = replicaOffered(c) ? c!.nodes.find((n) => n.drbd === false) : undefined;
+  return without ? NO_DRBD[l].replace('{node}', without.name) : null;
+}
 
 /**
  * Whether a disk can be made replicated (POST …/disks/<id>/replicate): a raw

@@ -4,7 +4,7 @@
  * master or member; CPU, memory, disk; guests running of all; version, an
  * older one flagged, with the generation of the cluster-wide config it
  * holds, one behind the master's flagged; its address, the master's a
- * link to its UI. Each name leads to the node's page.
+ * link to its UI; whether it has DRBD (replicated disks need it). Each name leads to the node's page.
  *
  * For an administrator (Sys.Modify): on a single node, create a cluster
  * or join one; on the master, add a node (a join token with the command
@@ -50,6 +50,9 @@ function RemoveButton({ n, c, rm }: { n: ClusterNodeView; c: ClusterView; rm: Re
 export const generationText = (n: ClusterNodeView, c: ClusterView): string =>
   n.generation === undefined ? '' : [t('nodes.generation', { generation: n.generation }), lagging(n, c) ? t('nodes.lagging', { generation: masterGeneration(c) }) : ''].filter(Boolean).join(' ');
 
+/** "DRBD: Yes" when the node's kernel has the DRBD module (it can hold replicated disks), "DRBD: No" when not; '' when it did not say. */
+export const drbdText = (n: Pick<ClusterNodeView, 'drbd'>): string => (n.drbd === undefined ? '' : `DRBD: ${t(n.drbd ? 'guests.yes' : 'guests.no')}`);
+
 /** The columns of the node table; `c` gives the versions to compare and where this page is served from; with `rm`, a removal column. */
 export function nodeColumns(c: ClusterView, rm?: Removal): Column<ClusterNodeView>[] {
   const versions = c.nodes.map((n) => n.version);
@@ -59,12 +62,13 @@ export function nodeColumns(c: ClusterView, rm?: Removal): Column<ClusterNodeVie
     {
       key: 'name',
       label: t('nodes.col.name'),
-      value: (n) => [n.name, n.name === c.self ? t('nodes.self') : '', n.address, n.online ? t('nodes.online') : `${t('nodes.offline')} ${offlineText(n)}`].filter(Boolean).join(' '),
+      value: (n) => [n.name, n.name === c.self ? t('nodes.self') : '', n.address, n.online ? t('nodes.online') : `${t('nodes.offline')} ${offlineText(n)}`, drbdText(n)].filter(Boolean).join(' '),
       sortValue: (n) => n.name,
       render: (n) => html`<a class="node-name" href=${href('nodes', n.name)}>${n.name}</a>
         ${n.name === c.self && html` <span class="muted">${t('nodes.self')}</span>`}
         <div class="muted">${n.master && n.name !== c.self ? html`<a href=${uiUrl(n, self, location)}>${n.address}</a>` : n.address}</div>
-        <div><${NodeStatus} n=${n} /></div>`,
+        <div><${NodeStatus} n=${n} /></div>
+        ${n.drbd !== undefined && html`<div class="muted">${drbdText(n)}</div>`}`,
     },
     {
       key: 'cpu', label: t('nodes.col.cpu'), class: 'num', sortValue: (n) => r(n)?.cpu.usage,
