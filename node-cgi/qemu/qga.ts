@@ -255,7 +255,8 @@ export async function freezeFilesystems(path: string): Promise<{ qga: Qga; count
   } catch (e) {
     qga.close();
     // A freeze that timed out or failed half-way may have frozen some: thaw on a fresh connection.
-    await thawFilesystems(path).catch(() => undefined);
+    const thawFailed = await thawFilesystems(path).then(() => null, (t: Error) => t.message);
+    if (thawFailed) (e as Error).message += `; the thaw after it failed too (${thawFailed}): the guest's filesystems may still be frozen`;
     throw e;
   }
 }

@@ -217,6 +217,12 @@ W('should take the copy unfrozen when the agent refuses the freeze, after a thaw
   assert.equal(received, ['guest-sync-delimited', 'guest-fsfreeze-freeze', 'guest-sync-delimited', 'guest-fsfreeze-thaw']);
   assert.equal(lines, ['freezing the filesystems failed (the guest agent refused guest-fsfreeze-freeze: failed to freeze /: Device or resource busy): the copy is taken without a freeze']);
 });
+W('should say the guest may still be frozen when the thaw after a failed freeze fails too', async () => {
+  await serve((c) => `{"error": {"class": "GenericError", "desc": "${c.execute === 'guest-fsfreeze-freeze' ? 'failed to freeze /mnt' : 'thaw refused'}"}}\n`);
+  const lines: string[] = [];
+  await whileFrozen(path, (l) => lines.push(l), async () => undefined);
+  assert.match(lines[0]!, /^freezing the filesystems failed \(the guest agent refused guest-fsfreeze-freeze: failed to freeze \/mnt; the thaw after it failed too \(the guest agent refused guest-fsfreeze-thaw: thaw refused\): the guest's filesystems may still be frozen\)/);
+});
 W('should thaw on a new connection when the freeze connection broke', async () => {
   let n = 0;
   await serve((c) => {
