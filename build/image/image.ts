@@ -8,14 +8,19 @@
  * Downloads, the unpacked kernel and every built part are cached under
  * .cache/image/ (gitignored): a part is rebuilt only when its staged files
  * changed, so after the first build only ramvm's own part is compressed
- * again. Prints each part's size and fails when the ISO is over the limit.
+ * again. The squashfs parts, named by the hash of their staged files and
+ * options, are kept for the machine (SFS_CACHE), so a fresh checkout on
+ * the same machine compresses only what differs from a part built there
+ * before (the kiosk's engine and Mesa take about a minute). Prints each
+ * part's size and fails when the ISO is over the limit.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync,
-  renameSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync,
+  renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, appendFileSync,
 } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { buildCommand, DIST, ROOT } from '../build';
@@ -33,6 +38,13 @@ import { certFiles, ensureNodeCertificate, fingerprintOf } from '../../node-cgi/
 import { GRUB_CORE_MODULES, GRUB_CORE_PREFIX, NODE_BOOT_IMG, NODE_CORE_IMG, NODE_RELEASE, RELEASE_FILE, releaseName } from './sysdisk';
 
 export const CACHE = join(ROOT, '.cache/image');
+/**
+ * Squashfs parts by content: `<part>-<hash of staged files and options>.sfs`,
+ * shared by every checkout on the machine; RAMVM_SFS_CACHE moves it.
+ */
+export const SFS_CACHE = process.env.RAMVM_SFS_CACHE ?? join(homedir(), '.cache/ramvm/sfs');
+/** Builds of a part kept, the most recently used: other checkouts (branches) may want theirs. */
+export const SFS_KEPT_PER_PART = 3;
 export const OUT = join(ROOT, 'out');
 
 export interface ImageFiles {
@@ -299,17 +311,38 @@ export function treeHash(dir: string, opts: readonly string[]): string {
 
 /** A part's squashfs, built or taken from the cache; and its unpacked size. */
 export function squash(name: string, dir: string, opts: readonly string[], hash = treeHash(dir, opts)): { file: string; raw: number; cached: boolean } {
-  const sfsDir = join(CACHE, 'sfs');
-  mkdirSync(sfsDir, { recursive: true });
-  const file = join(sfsDir, `${name}-${hash}.sfs`);
+  mkdirSync(SFS_CACHE, { recursive: true });
+  const file = join(SFS_CACHE, `${name}-${hash}.sfs`);
   const raw = Number(sh(['du', '-sb', dir]).split('\t')[0]);
-  if (existsSync(file)) return { file, raw, cached: true };
+  if (existsSync(file)) {
+    // Used now: the newest to keep.
+    const now = new Date();
+    utimesSync(file, now, now);
+    return { file, raw, cached: true };
+  }
   const done = step(`mksquashfs ${name}`);
-  for (const old of readdirSync(sfsDir).filter((f) => f.startsWith(name + '-'))) rmSync(join(sfsDir, old));
-  sh(['mksquashfs', dir, file + '.tmp', ...opts]);
-  renameSync(file + '.tmp', file);
+  // Another checkout may build the same part at the same time: each writes its own temporary file.
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    sh(['mksquashfs', dir, tmp, ...opts]);
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  const builds = readdirSync(SFS_CACHE).filter((f) => sfsPart(f) === name).map((f) => ({ f, at: statSync(join(SFS_CACHE, f)).mtimeMs }));
+  for (const old of sfsToPrune(builds, SFS_KEPT_PER_PART)) rmSync(join(SFS_CACHE, old), { force: true });
   done();
   return { file, raw, cached: false };
+}
+
+/** The part a cached squashfs is of ("mesa" of "mesa-0123456789abcdef.sfs"); null for any other file. */
+export function sfsPart(file: string): string | null {
+  return /^(.+)-[0-9a-f]{16}\.sfs$/.exec(file)?.[1] ?? null;
+}
+
+/** Of one part's builds, those beyond the `keep` most recently used, oldest first. */
+export function sfsToPrune(builds: readonly { f: string; at: number }[], keep: number): string[] {
+  return [...builds].sort((a, b) => b.at - a.at).slice(keep).reverse().map((b) => b.f);
 }
 
 /** The early cpio (zstd): busybox, /init, the modules that mount the root. */

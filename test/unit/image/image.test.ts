@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { treeHash, xzStreamOffset } from '../../../build/image/image';
+import { sfsPart, sfsToPrune, treeHash, xzStreamOffset } from '../../../build/image/image';
 import { partSquashfsOpts } from '../../../build/image/layout';
 
 const X = suite('xzStreamOffset');
@@ -40,3 +40,25 @@ T('should change with content, mode, link target and squashfs options, and only 
   }
 });
 T.run();
+
+const P = suite('sfsPart');
+P('should name the part of a cached squashfs, also a part whose name has a dash', () => {
+  assert.is(sfsPart('mesa-0123456789abcdef.sfs'), 'mesa');
+  assert.is(sfsPart('kiosk-data-0123456789abcdef.sfs'), 'kiosk-data');
+});
+P('should take no other file for a part: a temporary file, another hash length, another suffix', () => {
+  assert.is(sfsPart('mesa-0123456789abcdef.sfs.4242.tmp'), null);
+  assert.is(sfsPart('mesa-0123.sfs'), null);
+  assert.is(sfsPart('mesa-0123456789abcdef.img'), null);
+});
+P.run();
+
+const R = suite('sfsToPrune');
+R('should keep the most recently used builds and give the rest, oldest first', () => {
+  const builds = [{ f: 'a', at: 30 }, { f: 'b', at: 10 }, { f: 'c', at: 50 }, { f: 'd', at: 20 }, { f: 'e', at: 40 }];
+  assert.equal(sfsToPrune(builds, 3), ['b', 'd']);
+});
+R('should give nothing while there are no more than it keeps', () => {
+  assert.equal(sfsToPrune([{ f: 'a', at: 1 }, { f: 'b', at: 2 }], 3), []);
+});
+R.run();
