@@ -11,7 +11,7 @@
  *   agentDecision({}, 'running', null)                             → { freeze: false, line: null }
  */
 import { agentAnswers } from '../qemu/qga';
-import type { Guest, VmConfig } from '../vm/types';
+import type { Guest, VmConfig } from '../vm';
 
 export interface AgentDecision {
   freeze: boolean;
