@@ -4,7 +4,8 @@
  *   the guest's node (clusterBackupGuest, in a "backup" task):
  *     facts (its resource files, /proc/drbd, /sys/block/drbdN/size, QMP status)
  *     → arm: the root helper started and checked, waiting (drbd/armed.ts)
- *     → hold (QMP stop) → go: the armed helper's drbdsetup-84 disconnects → release (QMP cont):
+ *     → hold (QMP stop, or the guest agent's guest-fsfreeze-freeze when it answers)
+ *       → go: the armed helper's drbdsetup-84 disconnects → release (QMP cont, or guest-fsfreeze-thaw):
  *       the hold is logged in ms, and it holds the disconnects only, not the helper's start
  *     → POST /api/backup/replica on the peer (signed by this node) → its task "backup-replica",
  *       followed to its end with GET /api/backup/replica/<task> (signed too)
@@ -23,6 +24,8 @@ import { conflict, explain, HttpError, internal, invalid, notFound } from '../li
 import { drbdBackingFile, nodeName } from '../lib/paths';
 import { checkedName, checkedVmid, only } from '../lib/validate';
 import { Qmp } from '../qemu/qmp';
+import { freezeFilesystems, thawFilesystems, type Qga } from '../qemu/qga';
+import { agentForBackup } from './agent';
 import { readTask, readTaskLog, startTask, type TaskRun } from '../tasks/task';
 import { nodeJson, STATUS_TIMEOUT_MS } from '../cluster/members';
 import { PeerError } from '../cluster/peer';
@@ -73,17 +76,24 @@ export interface ClusterBackupResult {
   peer: string;
 }
 
-/** The facts of the plan, read on the guest's node (/proc/drbd only when a disk is replicated: a node without DRBD has none). */
-async function clusterFacts(vmid: number): Promise<ClusterBackupFacts> {
+/**
+ * The facts of the plan, read on the guest's node (/proc/drbd only when a
+ * disk is replicated: a node without DRBD has none). The agent is pinged
+ * only when `log` is given (the backup itself; the check before it refuses
+ * the same either way), and what it said goes there.
+ */
+async function clusterFacts(vmid: number, log?: (l: string) => void): Promise<ClusterBackupFacts> {
   const g = readGuest(vmid);
   const replicas = guestReplicas(vmid, g.handle.config.disks);
   const proc = replicas.some((d) => d.replica) ? await procHere(nodeName()) : null;
+  const status = await guestStatus(g.handle);
+  const agent = log ? await agentForBackup(g.handle, status) : { freeze: false, line: null };
+  if (agent.line) log?.(agent.line);
   return {
     vmid,
     node: nodeName(),
-    status: await guestStatus(g.handle),
-    // No guest of ramvm has an agent channel yet: every guest is paused.
-    agent: false,
+    status,
+    agent: agent.freeze,
     disks: replicas.map(({ id, replica }) => ({
       id, replica, dev: replica && proc ? deviceOf(proc, replica.minor) : undefined, bytes: replica ? deviceBytes(replica.minor) : 0,
     })),
@@ -165,9 +175,33 @@ const shownStep = (s: ClusterStep) => [s.step, ...('resource' in s ? [s.resource
  *   holdPartsText(0, 20.5, 71, 90, { toHelperMs: 4, helperMs: 35.25, backMs: 11.25 })
  *   → "stop 20.5 ms, go → answer 50.5 ms (to the helper 4.0 ms, its disconnect 35.3 ms, back 11.3 ms), cont 19.0 ms"
  */
-export function holdPartsText(heldAt: number, stoppedAt: number, goneAt: number, releasedAt: number, go: Omit<GoDone, 'resources'>): string {
+export function holdPartsText(heldAt: number, stoppedAt: number, goneAt: number, releasedAt: number, go: Omit<GoDone, 'resources'>, hold = 'stop', release = 'cont'): string {
   const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'not told');
-  return `stop ${ms(stoppedAt - heldAt)}, go → answer ${ms(goneAt - stoppedAt)} (to the helper ${ms(go.toHelperMs)}, its disconnect ${ms(go.helperMs)}, back ${ms(go.backMs)}), cont ${ms(releasedAt - goneAt)}`;
+  return `${hold} ${ms(stoppedAt - heldAt)}, go → answer ${ms(goneAt - stoppedAt)} (to the helper ${ms(go.toHelperMs)}, its disconnect ${ms(go.helperMs)}, back ${ms(go.backMs)}), ${release} ${ms(releasedAt - goneAt)}`;
+}
+
+/**
+ * Carry out `steps` in order with `doStep`; when one fails, the steps of
+ * its recovery (clusterRecovery: the guest released, the helper dismissed,
+ * the resources connected), each tried and logged, then the failure thrown.
+ */
+export async function runClusterSteps(steps: readonly ClusterStep[], doStep: (s: ClusterStep) => Promise<void>, log: (l: string) => void): Promise<void> {
+  for (const [n, s] of steps.entries()) {
+    try {
+      await doStep(s);
+    } catch (e) {
+      log(`cluster mode: ${shownStep(s)} failed: ${explain(e)}`);
+      for (const r of clusterRecovery(steps, n)) {
+        try {
+          await doStep(r);
+          log(`cluster mode: ${shownStep(r)} done after the failure`);
+        } catch (e2) {
+          log(`CLUSTER MODE: ${shownStep(r)} FAILED TOO: ${explain(e2)}`);
+        }
+      }
+      throw e;
+    }
+  }
 }
 
 /**
@@ -179,11 +213,14 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
   const release = await takeLongLock(`backup-vm-${i.vmid}`, i.task, 0);
   let qmp: Qmp | null = null;
   let armed: ArmedDisconnect | null = null;
+  // The freeze's connection, kept open to thaw through.
+  let frozen: { qga: Qga; count: number } | null = null;
   try {
     refuseIfMigrating(i.vmid, 'back it up');
-    const plan = clusterBackupPlan(await clusterFacts(i.vmid));
+    const plan = clusterBackupPlan(await clusterFacts(i.vmid, i.log));
     i.log(`cluster mode: guest ${i.vmid} ${plan.hold ? `held by ${plan.hold}` : 'not running, not held'}, its replicas backed up on node ${plan.peer}`);
-    if (plan.hold) qmp = await Qmp.connect(readGuest(i.vmid).handle.files.qmp);
+    if (plan.hold === 'pause') qmp = await Qmp.connect(readGuest(i.vmid).handle.files.qmp);
+    const agentPath = readGuest(i.vmid).handle.files.agent;
     let heldAt = 0;
     let holdMs: number | null = null;
     // The hold's parts, ms: stop answered, go answered (the helper's own disconnect time in it).
@@ -205,14 +242,32 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           armed?.dismiss();
           return;
         case 'hold':
-          // A freeze is the guest agent's (guest-fsfreeze-freeze on its own channel), which ramvm's guests do not have yet.
-          if (s.how !== 'pause') throw internal(`guest ${i.vmid}: freezing needs a guest agent channel`);
+          if (s.how === 'freeze') {
+            // The agent's freeze syncs every filesystem, and the sync ends in
+            // a flush of the disk: through virtio-blk to the DRBD device,
+            // which (protocol C) completes a write and a flush only once the
+            // peer has it too. So once the freeze answers, every write the
+            // guest's filesystems made is on the peer, and none comes until
+            // the thaw: the go's disconnect cuts a clean copy there. The same
+            // functions as a snapshot backup's freeze (qemu/qga.ts).
+            heldAt = performance.now();
+            frozen = await freezeFilesystems(agentPath);
+            stoppedAt = performance.now();
+            i.log(`filesystems frozen (${frozen.count}) by the guest agent in ${(stoppedAt - heldAt).toFixed(1)} ms`);
+            return;
+          }
           heldAt = performance.now();
           await qmp!.execute('stop');
           stoppedAt = performance.now();
           return;
         case 'release':
-          if (s.how !== 'resume') throw internal(`guest ${i.vmid}: thawing needs a guest agent channel`);
+          if (s.how === 'thaw') {
+            const n = await thawFilesystems(agentPath, frozen?.qga);
+            frozen = null;
+            holdMs = performance.now() - heldAt;
+            i.log(`filesystems thawed (${n}): guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (frozen while its replicas were disconnected): ${holdPartsText(heldAt, stoppedAt, goneAt, heldAt + holdMs, go, 'freeze', 'thaw')}`);
+            return;
+          }
           await qmp!.execute('cont');
           holdMs = performance.now() - heldAt;
           i.log(`guest ${i.vmid} held for ${holdMs.toFixed(1)} ms (${s.how === 'resume' ? 'paused' : 'frozen'} while its replicas were disconnected): ${holdPartsText(heldAt, stoppedAt, goneAt, heldAt + holdMs, go)}`);
@@ -227,22 +282,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
           return;
       }
     };
-    for (const [n, s] of plan.steps.entries()) {
-      try {
-        await doStep(s);
-      } catch (e) {
-        i.log(`cluster mode: ${shownStep(s)} failed: ${explain(e)}`);
-        for (const r of clusterRecovery(plan.steps, n)) {
-          try {
-            await doStep(r);
-            i.log(`cluster mode: ${shownStep(r)} done after the failure`);
-          } catch (e2) {
-            i.log(`CLUSTER MODE: ${shownStep(r)} FAILED TOO: ${explain(e2)}`);
-          }
-        }
-        throw e;
-      }
-    }
+    await runClusterSteps(plan.steps, doStep, i.log);
     const proc = await procHere(nodeName()).catch(() => null);
     for (const d of plan.steps.filter((s) => s.step === 'connect')) {
       const minor = plan.steps.flatMap((x) => (x.step === 'backup-on-peer' ? x.disks : [])).find((x) => x.resource === d.resource)?.minor ?? -1;
@@ -252,6 +292,7 @@ export async function clusterBackupGuest(i: ClusterBackupInput): Promise<Cluster
     return { id: verifiedIdOf(message), holdMs, peer: plan.peer };
   } finally {
     (armed as ArmedDisconnect | null)?.dismiss();
+    (frozen as { qga: Qga; count: number } | null)?.qga.close();
     qmp?.close();
     release();
   }

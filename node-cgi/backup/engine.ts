@@ -48,6 +48,8 @@ export interface LiveOptions {
   speed: number;
   log(line: string): void;
   progress(done: number, total: number): void;
+  /** Runs the transaction, the instant the copy is taken (run.ts: with the guest's filesystems frozen); absent: as it is. */
+  atInstant?: (take: () => Promise<void>) => Promise<void>;
 }
 
 interface BlockInfo {
@@ -135,8 +137,11 @@ export async function liveBackup(qmpPath: string, disks: readonly LiveDisk[], o:
       }
       const wasRunning = (await q.execute<{ status: string }>('query-status')).status;
       o.log(`guest state at the start of the copy: ${wasRunning}`);
-      await q.execute('transaction', backupTransaction(disks.map((_, i) => ({ job: names[i]!, device: devices[i]!, target: names[i]! })), o));
-      started = true;
+      const take = async () => {
+        await q.execute('transaction', backupTransaction(disks.map((_, i) => ({ job: names[i]!, device: devices[i]!, target: names[i]! })), o));
+        started = true;
+      };
+      await (o.atInstant ? o.atInstant(take) : take());
     });
     o.log(`copy started: ${disks.length} disk(s), ${o.compress === 'zstd' ? 'zstd-compressed clusters' : 'uncompressed'}${o.copyRange && o.compress === 'none' ? ', copy offload' : ''}${o.speed ? `, limit ${Math.round(o.speed / 1048576)} MiB/s` : ''}`);
     const errors = await waitJobs(qmpPath, names, o);

@@ -21,6 +21,8 @@ import { pidNow, refuseIfMigrating } from '../vm';
 import { guestStatus, readGuest, type BackupGuest, type GuestLifecycle } from './guest';
 import { convertImage, qemuImgVersion, virtualSize } from '../tools/qemu-img';
 import { liveBackup } from './engine';
+import { agentForBackup } from './agent';
+import { whileFrozen } from '../qemu/qga';
 import { processAlive, processArgv } from '../lib/proc';
 import { takeLongLock } from './lock';
 import {
@@ -170,8 +172,12 @@ async function backupLocked(i: GuestBackupInput): Promise<GuestBackupResult> {
       log(`copying the replicas of guest ${i.vmid} on node ${i.node}`);
       await copyOffline(i, disks, partial);
     } else if (method === 'live') {
+      const agent = await agentForBackup(guest!.handle, status);
+      if (agent.line) log(agent.line);
+      const agentPath = guest!.handle.files.agent;
       await liveBackup(guest!.handle.files.qmp, disks.map((d) => ({ source: d.source, target: join(partial, d.file), virtualSize: d.virtualSize })), {
         vmid: i.vmid, compress: i.compress, copyRange: i.copyRange, speed: i.speed, log,
+        ...(agent.freeze ? { atInstant: (take: () => Promise<void>) => whileFrozen(agentPath, log, take) } : {}),
         progress: (done, total) => i.progress(total ? (done / total) * 80 : 0, `copying disks of guest ${i.vmid}: ${Math.floor(done / 1048576)} of ${Math.floor(total / 1048576)} MiB`),
       });
     } else if (status !== 'stopped') {

@@ -72,6 +72,7 @@ export async function vmDetail(g: Guest): Promise<VmDetail> {
   const replication = await guestReplication(cfg);
   return {
     ...cfg,
+    agent: cfg.agent === true,
     disks: cfg.disks.map((d) => (replication[d.id] ? { ...d, replication: replication[d.id] } : d)),
     status: st.status,
     qmpStatus: st.qmpStatus,

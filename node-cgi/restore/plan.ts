@@ -150,6 +150,8 @@ function adapt(b: BackupSource, vmid: number, format: (d: VmConfig['disks'][numb
   const input: Record<string, unknown> = {
     vmid, name: src.name, node: f.node, type: 'kvm', memory: src.memory, sockets: src.sockets, cores: src.cores, ostype: src.ostype,
     onboot: src.onboot, cdrom, disks, nics, boot: src.boot, description: src.description ?? '', created: f.now,
+    // The restored system has the same guest agent inside.
+    ...(src.agent === true ? { agent: true } : {}),
   };
   return { input, warnings };
 }

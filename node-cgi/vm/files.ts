@@ -5,6 +5,7 @@
  *   101.pid          QEMU's pid, written by its launcher (vm/launch.ts)
  *   101.qmp          QMP socket for work (power actions, CD changes, backups)
  *   101.status.qmp   QMP socket for status probes only (never waits behind work)
+ *   101.qga          the QEMU guest agent's channel (only with `agent`; qemu/qga.ts speaks it)
  *   101.vnc          VNC on a unix socket (-vnc unix:…), bridged by the console CGI
  *   101.serial.log   the guest's first serial port (COM1), truncated at each start
  *   101.run.json     what the guest was started with (accelerator, network modes)
@@ -25,6 +26,7 @@ export function vmFiles(vmid: number): VmFiles {
     pid: run('pid'),
     qmp: run('qmp'),
     statusQmp: run('status.qmp'),
+    agent: run('qga'),
     vnc: run('vnc'),
     serialLog: run('serial.log'),
     runInfo: run('run.json'),
@@ -32,9 +34,9 @@ export function vmFiles(vmid: number): VmFiles {
   };
 }
 
-/** Runtime files a stopped guest must not leave behind (QEMU itself removes only its QMP sockets). */
+/** Runtime files a stopped guest must not leave behind (QEMU itself removes only its QMP sockets and the agent's). */
 export function runtimeFiles(f: VmFiles): string[] {
-  return [f.pid, f.qmp, f.statusQmp, f.vnc, f.runInfo, f.cpuSample];
+  return [f.pid, f.qmp, f.statusQmp, f.agent, f.vnc, f.runInfo, f.cpuSample];
 }
 
 /** Absolute path of a disk image. */

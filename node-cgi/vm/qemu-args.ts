@@ -21,6 +21,13 @@
  *       -device virtio-blk-pci,drive=drive-disk0,id=disk0,bootindex=1
  *       -netdev user,id=netdev0 -device virtio-net-pci,netdev=netdev0,mac=02:52:4D:00:00:01,id=net0,romfile=
  *
+ * A guest with `agent: true` gets the QEMU guest agent's channel, a
+ * virtio-serial port by the name the agent looks for, backed by a socket
+ * beside its QMP sockets (qemu/qga.ts speaks it):
+ *
+ *   -chardev socket,id=qga0,path=…/101.qga,server=on,wait=off
+ *   -device virtio-serial-pci,id=qga-serial -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0
+ *
  * A NIC marked `linkDown` adds `-S`: the vCPUs wait until power.ts has
  * set that link down over QMP (set_link) and sent `cont`, so the guest
  * never sees the cable plugged in (QEMU's NIC devices have no link option).
@@ -47,6 +54,9 @@ import { OS_TYPES } from './defaults';
 import type { Accelerator, DiskConfig, NicRuntime, VmConfig } from './types';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/** The virtio-serial port name the QEMU guest agent opens in the guest (/dev/virtio-ports/<name>). */
+export const AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
 
 /** QEMU's seccomp filter on every guest: no new programs, users, scheduling or resource changes, no obsolete calls. */
 export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
@@ -81,7 +91,7 @@ export function netPlan(vm: Pick<VmConfig, 'vmid' | 'nics'>, bridges: ReadonlySe
 export interface QemuEnv {
   accel: Accelerator;
   /** Runtime files of the guest. */
-  files: { qmp: string; statusQmp: string; vnc: string; serialLog: string };
+  files: { qmp: string; statusQmp: string; agent: string; vnc: string; serialLog: string };
   diskPath(disk: DiskConfig): string;
   isoPath(name: string): string;
   /** Bridges that exist on this node. */
@@ -158,6 +168,10 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
   ];
   if (startsPaused(vm) || env.incoming) args.push('-S');
   if (env.incoming) args.push('-incoming', 'defer');
+  if (vm.agent === true) {
+    args.push('-chardev', `socket,id=qga0,path=${qemuOpt(f.agent)},server=on,wait=off`);
+    args.push('-device', 'virtio-serial-pci,id=qga-serial', '-device', `virtserialport,chardev=qga0,name=${AGENT_PORT_NAME}`);
+  }
   if (env.accel === 'kvm' && os.hyperv) args.push('-global', 'kvm-pit.lost_tick_policy=discard');
   if (os.tablet) args.push('-device', 'piix3-usb-uhci,id=uhci', '-device', 'usb-tablet,id=tablet,bus=uhci.0');
 
@@ -188,9 +202,10 @@ export function qemuArgs(vm: VmConfig, env: QemuEnv): string[] {
 }
 
 /** Config fields that reach the QEMU command line only at the next start (the CD changes live). */
-export const RESTART_FIELDS = ['name', 'memory', 'sockets', 'cores', 'ostype', 'disks', 'nics', 'boot', 'accel'] as const;
+export const RESTART_FIELDS = ['name', 'memory', 'sockets', 'cores', 'ostype', 'disks', 'nics', 'boot', 'accel', 'agent'] as const;
 
-/** Fields changed since the guest was started with `started`: they apply at its next start. */
+/** Fields changed since the guest was started with `started`: they apply at its next start (an absent `agent` is false). */
 export function pendingChanges(started: VmConfig, current: VmConfig): string[] {
-  return RESTART_FIELDS.filter((k) => JSON.stringify(started[k]) !== JSON.stringify(current[k]));
+  const value = (c: VmConfig, k: (typeof RESTART_FIELDS)[number]) => JSON.stringify(k === 'agent' ? c.agent === true : c[k]);
+  return RESTART_FIELDS.filter((k) => value(started, k) !== value(current, k));
 }

@@ -104,6 +104,8 @@ export interface VmConfig {
   temporary?: TemporaryMark;
   /** Its own accelerator setting; absent: the node's. */
   accel?: AccelSetting;
+  /** A QEMU guest agent channel (virtio-serial port org.qemu.guest_agent.0); absent: false. Backups freeze the guest's filesystems through it. */
+  agent?: boolean;
 }
 
 /** What a client sends to create a guest: every field optional but what it wants to set. */
@@ -124,6 +126,7 @@ export interface VmCreateRequest {
   description?: string;
   /** null or absent: the node's setting. */
   accel?: AccelSetting | null;
+  agent?: boolean;
 }
 
 export type VmState = 'running' | 'paused' | 'stopped';
@@ -251,8 +254,10 @@ export interface VmListEntry extends VmResources {
 /** A disk as GET /api/vm/<vmid> shows it: a replicated one with its replication on this node (drbd/proc.ts). */
 export type DiskDetail = DiskConfig & { replication?: Replication };
 
-export interface VmDetail extends Omit<VmConfig, 'disks'> {
+export interface VmDetail extends Omit<VmConfig, 'disks' | 'agent'> {
   disks: DiskDetail[];
+  /** Always told here (false when the config has none). */
+  agent: boolean;
   status: VmState;
   qmpStatus: string | null;
   note?: string;
@@ -313,6 +318,8 @@ export interface VmFiles {
   pid: string;
   qmp: string;
   statusQmp: string;
+  /** The guest agent's socket (a chardev of QEMU, present when the config has `agent`). */
+  agent: string;
   vnc: string;
   serialLog: string;
   runInfo: string;

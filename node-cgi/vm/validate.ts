@@ -91,7 +91,7 @@ const ISO_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
 
 const TOP_FIELDS = new Set([
   'vmid', 'name', 'node', 'type', 'memory', 'sockets', 'cores', 'ostype', 'onboot', 'cdrom', 'disks', 'nics', 'boot', 'description', 'created',
-  'temporary', 'accel',
+  'temporary', 'accel', 'agent',
 ]);
 const DISK_FIELDS = new Set(['id', 'file', 'size', 'bus', 'format', 'cache', 'replicated']);
 const NIC_FIELDS = new Set(['id', 'model', 'bridge', 'mac', 'linkDown']);
@@ -185,6 +185,10 @@ export function checkVmConfig(input: unknown, facts: ValidationFacts): { config?
     bad('accel', `must be one of ${ACCEL_SETTINGS.join(', ')}, or null for the node's setting`);
   }
 
+  // Absent: no agent channel (configs written before the field have none).
+  const agent = input.agent;
+  if (agent !== undefined && typeof agent !== 'boolean') bad('agent', 'must be true or false');
+
   if (issues.length > 0) return { issues };
   return {
     issues,
@@ -206,6 +210,7 @@ export function checkVmConfig(input: unknown, facts: ValidationFacts): { config?
       created: created as number,
       ...(temporary ? { temporary } : {}),
       ...(accel !== undefined ? { accel: accel as AccelSetting } : {}),
+      ...(agent !== undefined ? { agent: agent as boolean } : {}),
     },
   };
 }

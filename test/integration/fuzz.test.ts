@@ -44,6 +44,7 @@ const BAD_BODIES: [string, string | Buffer, string?][] = [
   ['negative and fractional numbers', '{"vmid":-1,"memory":-1.5,"cores":0.5,"keepLast":-3}'],
   ['numbers as strings beyond any limit', '{"vmid":"99999999999999999999","size":"99999999999999T","memory":"1e400"}'],
   ['wrong types everywhere', '{"name":12,"username":["a"],"password":{},"enabled":"yes","disks":"x","role":1,"path":false}'],
+  ['a guest agent setting that is no boolean', '{"agent":"on","memory":64,"disks":[],"nics":[]}'],
   ['split-brain sides', '{"discard":"../node1","side":"--discard-my-data"}'],
   ['DRBD names and modes', '{"vmid":101,"mode":"cluster","resource":"../../etc/drbd","minor":-1,"replica":{"resource":"x","minor":1e9},"config":"{}"}'],
   ['paths and files', '{"file":"/etc/passwd","path":"../../../etc/shadow","image":"../x","dir":"/","storage":"nope","name":"../../x"}'],

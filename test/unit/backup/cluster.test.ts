@@ -5,10 +5,11 @@
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
-import { holdPartsText, parseReplicaRequest, PEER_SILENT_MS, peerSilenceEnds, replicaBackupProblem, verifiedIdOf } from '../../../node-cgi/backup/cluster';
+import { holdPartsText, parseReplicaRequest, runClusterSteps, PEER_SILENT_MS, peerSilenceEnds, replicaBackupProblem, verifiedIdOf } from '../../../node-cgi/backup/cluster';
 import { PeerAnswerError, PeerError } from '../../../node-cgi/cluster/peer';
 import { HttpError } from '../../../node-cgi/lib/errors';
 import type { DrbdDeviceState } from '../../../node-cgi/drbd/proc';
+import { clusterBackupPlan, type ClusterStep } from '../../../node-cgi/backup/cluster-plan';
 
 const CONFIG = JSON.stringify({ vmid: 101, name: 'web', disks: [{ id: 'disk0', file: 'vm-101-disk-0.raw' }, { id: 'disk1', file: 'vm-101-disk-1.drbd' }] });
 const BODY = {
@@ -93,3 +94,58 @@ H('should say which parts a helper that told no times leaves unknown', () => {
   assert.is(holdPartsText(0, 1, 2, 3, { toHelperMs: NaN, helperMs: NaN, backMs: NaN }), 'stop 1.0 ms, go → answer 1.0 ms (to the helper not told, its disconnect not told, back not told), cont 1.0 ms');
 });
 H.run();
+H('should name a freeze and a thaw instead of the stop and the cont', () => {
+  assert.is(
+    holdPartsText(0, 30, 80, 95, { toHelperMs: 4, helperMs: 35, backMs: 11 }, 'freeze', 'thaw'),
+    'freeze 30.0 ms, go → answer 50.0 ms (to the helper 4.0 ms, its disconnect 35.0 ms, back 11.0 ms), thaw 15.0 ms',
+  );
+});
+
+const R = suite('runClusterSteps');
+const UP_HERE: DrbdDeviceState = { minor: 0, connection: 'Connected', role: 'Primary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate', protocol: 'C', outOfSyncKiB: 0 };
+const agentPlan = () => clusterBackupPlan({
+  vmid: 101, node: 'n1', status: 'running', agent: true,
+  disks: [{ id: 'disk0', replica: { name: 'vm-101-disk-0', minor: 0, hosts: [{ name: 'n1', address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }] }, dev: UP_HERE, bytes: 2 ** 26 }],
+}).steps;
+const shown = (s: ClusterStep) => ('how' in s ? `${s.step} ${s.how}` : s.step);
+/** The edge faked: each step recorded, the one named `failing` throws. */
+function edge(failing: string | null) {
+  const done: string[] = [];
+  return {
+    done,
+    doStep: async (s: ClusterStep) => {
+      done.push(shown(s));
+      if (shown(s) === failing) throw new Error(`${failing} went wrong`);
+    },
+  };
+}
+R('should freeze through the agent only around the armed disconnect, thaw, then back up on the peer and connect', async () => {
+  const e = edge(null);
+  await runClusterSteps(agentPlan(), e.doStep, () => {});
+  assert.equal(e.done, ['arm', 'hold freeze', 'go', 'release thaw', 'backup-on-peer', 'connect']);
+});
+R('should thaw and connect again when the disconnect fails while frozen, and pass the failure on', async () => {
+  const e = edge('go');
+  const lines: string[] = [];
+  const err = await runClusterSteps(agentPlan(), e.doStep, (l) => lines.push(l)).catch((x: Error) => x);
+  assert.match((err as Error).message, /go went wrong/);
+  assert.equal(e.done, ['arm', 'hold freeze', 'go', 'release thaw', 'connect']);
+  assert.equal(lines, ['cluster mode: go vm-101-disk-0 failed: go went wrong', 'cluster mode: release done after the failure', 'cluster mode: connect vm-101-disk-0 done after the failure']);
+});
+R('should thaw what a failed freeze may have frozen and dismiss the armed helper', async () => {
+  const e = edge('hold freeze');
+  await runClusterSteps(agentPlan(), e.doStep, () => {}).catch(() => undefined);
+  assert.equal(e.done, ['arm', 'hold freeze', 'release thaw', 'disarm']);
+});
+R('should log a recovery step that fails too, and still try the rest', async () => {
+  const done: string[] = [];
+  const lines: string[] = [];
+  const doStep = async (s: ClusterStep) => {
+    done.push(shown(s));
+    if (s.step === 'go' || s.step === 'release') throw new Error(`${s.step} broke`);
+  };
+  await runClusterSteps(agentPlan(), doStep, (l) => lines.push(l)).catch(() => undefined);
+  assert.equal(done, ['arm', 'hold freeze', 'go', 'release thaw', 'connect']);
+  assert.ok(lines.includes('CLUSTER MODE: release FAILED TOO: release broke'));
+});
+R.run();

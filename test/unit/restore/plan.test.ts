@@ -72,6 +72,10 @@ R('should restore as a new guest beside its original: files renamed, formats kep
   assert.equal(p.replaced, []);
   assert.is(p.config.temporary, undefined);
 });
+R("should keep the guest agent setting of the backup's guest, and add none to one without", () => {
+  assert.is(restorePlan(backup({ agent: true }), { vmid: 105, force: false }, facts()).config.agent, true);
+  assert.not.ok('agent' in restorePlan(backup(), { vmid: 105, force: false }, facts()).config);
+});
 R('should keep MAC and start at boot when the original is gone', () => {
   const p = restorePlan(backup(), { vmid: 105, force: false }, facts());
   assert.equal([p.config.nics[0]!.mac, p.config.onboot, p.warnings], [MAC, true, []]);

@@ -29,7 +29,7 @@ function vm(over: Partial<VmConfig> = {}): VmConfig {
 function env(over: Partial<QemuEnv> = {}): QemuEnv {
   return {
     accel: 'tcg',
-    files: { qmp: `${RUN}/101.qmp`, statusQmp: `${RUN}/101.status.qmp`, vnc: `${RUN}/101.vnc`, serialLog: `${RUN}/101.serial.log` },
+    files: { qmp: `${RUN}/101.qmp`, statusQmp: `${RUN}/101.status.qmp`, agent: `${RUN}/101.qga`, vnc: `${RUN}/101.vnc`, serialLog: `${RUN}/101.serial.log` },
     diskPath: (d) => `/r/images/101/${d.file}`,
     isoPath: (n) => `/r/iso/${n}`,
     bridges: new Set(),
@@ -139,7 +139,7 @@ Q('should sandbox every guest and never daemonize or change its user itself', ()
   }
 });
 Q('should double commas in paths inside QEMU options', () => {
-  const argv = qemuArgs(vm(), env({ files: { qmp: '/a,b/101.qmp', statusQmp: '/a,b/s.qmp', vnc: '/a,b/101.vnc', serialLog: '/a,b/s.log' }, diskPath: () => '/a,b/d.qcow2' }));
+  const argv = qemuArgs(vm(), env({ files: { qmp: '/a,b/101.qmp', statusQmp: '/a,b/s.qmp', agent: '/a,b/101.qga', vnc: '/a,b/101.vnc', serialLog: '/a,b/s.log' }, diskPath: () => '/a,b/d.qcow2' }));
   assert.equal(values(argv, '-vnc'), ['unix:/a,,b/101.vnc']);
   assert.ok(values(argv, '-chardev').includes('socket,id=qmp,path=/a,,b/101.qmp,server=on,wait=off'));
   assert.ok(values(argv, '-drive').some((d) => d.includes('file=/a,,b/d.qcow2,format=')));
@@ -197,6 +197,27 @@ N('should keep tap names within 15 characters', () => {
 });
 N.run();
 
+const G = suite('qemuArgs guest agent');
+G('should add no agent channel to a guest without agent, or with agent false', () => {
+  for (const over of [{}, { agent: false }]) {
+    const argv = qemuArgs(vm(over), env());
+    assert.not.ok(argv.some((a) => a.includes('qga') || a.includes('virtio-serial') || a.includes('guest_agent')), JSON.stringify(over));
+  }
+});
+G("should add the agent's virtio-serial port, backed by a socket beside the QMP sockets", () => {
+  const argv = qemuArgs(vm({ agent: true }), env());
+  assert.ok(values(argv, '-chardev').includes(`socket,id=qga0,path=${RUN}/101.qga,server=on,wait=off`));
+  const devices = values(argv, '-device');
+  const serial = devices.indexOf('virtio-serial-pci,id=qga-serial');
+  assert.ok(serial >= 0);
+  assert.is(devices[serial + 1], 'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0');
+});
+G("should double commas in the agent socket's path", () => {
+  const argv = qemuArgs(vm({ agent: true }), env({ files: { qmp: '/a,b/101.qmp', statusQmp: '/a,b/s.qmp', agent: '/a,b/101.qga', vnc: '/a,b/101.vnc', serialLog: '/a,b/s.log' } }));
+  assert.ok(values(argv, '-chardev').includes('socket,id=qga0,path=/a,,b/101.qga,server=on,wait=off'));
+});
+G.run();
+
 const O = suite('qemuOpt');
 O('should double every comma', () => {
   assert.is(qemuOpt('a,b,,c'), 'a,,b,,,,c');
@@ -208,6 +229,12 @@ P('should list hardware fields changed since the start, not the description', ()
   const started = vm();
   assert.equal(pendingChanges(started, { ...started, memory: 1024, description: 'x', onboot: true }), ['memory']);
   assert.equal(pendingChanges(started, started), []);
+});
+P('should list a changed agent setting, and take an absent one as false', () => {
+  const started = vm();
+  assert.equal(pendingChanges(started, { ...started, agent: true }), ['agent']);
+  assert.equal(pendingChanges(started, { ...started, agent: false }), []);
+  assert.equal(pendingChanges({ ...started, agent: true }, { ...started, agent: false }), ['agent']);
 });
 P("should list a changed accelerator: it applies at the next start", () => {
   const started = vm();

@@ -89,6 +89,12 @@ D("should keep a guest's own accelerator, and leave it out (the node's) for null
 });
 D.run();
 
+D('should keep the agent setting as sent, and leave it out (no agent) when none is sent', () => {
+  assert.is(checkVmConfig({ vmid: 101, agent: true }, facts()).config!.agent, true);
+  assert.is(checkVmConfig({ vmid: 101, agent: false }, facts()).config!.agent, false);
+  assert.not.ok('agent' in checkVmConfig({ vmid: 101 }, facts()).config!);
+});
+
 const T = suite('checkVmConfig temporary mark');
 // [mark, reason]
 const BAD_MARKS: [unknown, string][] = [
@@ -164,6 +170,9 @@ const BAD: [Record<string, unknown>, string, string][] = [
   [{ vmid: 101, nics: [{ linkDown: 'yes' }] }, 'nics[0].linkDown', 'not a boolean'],
   [{ vmid: 101, temporary: { backup: 'local:101:20261125T220000Z', source: 101, purpose: 'run', since: 1, formats: {} } }, 'temporary', 'only the node marks a guest as run from a backup'],
   [{ vmid: 101, accel: 'hvf' }, 'accel', 'an accelerator this node does not have'],
+  [{ vmid: 101, agent: 'yes' }, 'agent', 'a string, not true or false'],
+  [{ vmid: 101, agent: 1 }, 'agent', 'a number, not true or false'],
+  [{ vmid: 101, agent: null }, 'agent', 'null, not true or false'],
   [{ vmid: 101, accel: true }, 'accel', 'not a setting'],
 ];
 for (const [input, field, reason] of BAD) {
