@@ -103,6 +103,14 @@ export function fakeFetch(routes: Record<string, FakeAnswer>) {
   return { fetch: fn, calls, routes };
 }
 
+/** A fakeFetch() installed as the fetch of the globals and of `dom`'s window; the fake, for its calls. */
+export function serveFetch(dom: { current: Dom | null }, routes: Record<string, FakeAnswer>) {
+  const fake = fakeFetch(routes);
+  (globalThis as { fetch: unknown }).fetch = fake.fetch;
+  dom.current!.win.fetch = fake.fetch as never;
+  return fake;
+}
+
 /** Render into a fresh container in the body, with effects flushed. */
 export async function mount(vnode: ComponentChild): Promise<HTMLElement> {
   const el = document.createElement('div');
@@ -147,6 +155,14 @@ export async function typeInto(input: Element | null, value: string): Promise<vo
     (input as HTMLInputElement).value = value;
     input.dispatchEvent(new (globalThis as any).Event('input', { bubbles: true }));
   });
+}
+
+/** Tick or untick a checkbox as a user does (checked, then a change event). */
+export async function setChecked(box: Element | null, on: boolean): Promise<void> {
+  if (!box) throw new Error('no checkbox');
+  (box as HTMLInputElement).checked = on;
+  box.dispatchEvent(new (globalThis as any).Event('change', { bubbles: true }));
+  await settle();
 }
 
 export async function click(el: Element | null): Promise<void> {

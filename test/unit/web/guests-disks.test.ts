@@ -16,7 +16,7 @@ import { setLang } from '../../../web/i18n';
 import { GuestCreate } from '../../../web/views/guests/create';
 import { Hardware } from '../../../web/views/guests/hardware';
 import type { ClusterView, VmDetail } from '../../../node-cgi/api-types';
-import { click, fakeFetch, mount, settle, text, typeInto, unmount, until, useDom, type FakeAnswer } from './dom';
+import { click, mount, settle, text, typeInto, unmount, until, useDom, serveFetch, setChecked, type Dom, type FakeAnswer } from './dom';
 
 const NODE = (name: string, master: boolean) => ({ name, address: '10.0.0.1', url: `https://${name}:8007`, fingerprint: 'AA', online: true, master, version: '0.1.0' });
 const PAIR: ClusterView = { name: 'office', self: 'n1', master: 'n1', epoch: 1, generation: 1, masterOnline: true, nodes: [NODE('n1', true), NODE('n2', false)] };
@@ -35,27 +35,16 @@ const guest = (disks: Disk[], status: VmDetail['status'] = 'stopped') => ({
   runtime: { disks: [], net: [] },
 }) as unknown as VmDetail;
 
-let dom: { current: { win: { fetch: unknown } } | null };
-function serve(routes: Record<string, FakeAnswer>) {
-  const fake = fakeFetch(routes);
-  (globalThis as { fetch: unknown }).fetch = fake.fetch;
-  dom.current!.win.fetch = fake.fetch as never;
-  return fake;
-}
+let dom: { current: Dom | null };
+const serve = (routes: Record<string, FakeAnswer>) => serveFetch(dom, routes);
 const checkbox = (el: HTMLElement) => el.querySelector<HTMLInputElement>('input[name="replicated"]');
 const formatSelect = (el: ParentNode) => [...el.querySelectorAll<HTMLSelectElement>('select')].find((s) => [...s.options].some((o) => o.value === 'qcow2'))!;
-async function check(box: HTMLInputElement | null, on: boolean) {
-  if (!box) throw new Error('no checkbox');
-  box.checked = on;
-  box.dispatchEvent(new (globalThis as any).Event('change', { bubbles: true }));
-  await settle();
-}
 
 // ---- the create form ----
 
 const C = suite('GuestCreate: replicated disk');
 const cDom = useDom(C);
-C.before(() => void (dom = cDom as never));
+C.before(() => void (dom = cDom));
 C.before.each(() => setLang('en'));
 
 async function createForm(c: ClusterView, extra: Record<string, FakeAnswer> = {}) {
@@ -84,11 +73,11 @@ C('should show the format as raw, locked, with the reason, while checked, and gi
   const { el } = await createForm(PAIR);
   const select = formatSelect(el);
   assert.is(select.value, 'qcow2');
-  await check(checkbox(el), true);
+  await setChecked(checkbox(el), true);
   assert.is(formatSelect(el).value, 'raw');
   assert.ok(formatSelect(el).disabled);
   assert.match(text(el), 'Replicated disks are raw: DRBD copies blocks to the other node');
-  await check(checkbox(el), false);
+  await setChecked(checkbox(el), false);
   assert.is(formatSelect(el).value, 'qcow2');
   assert.not.ok(formatSelect(el).disabled);
   assert.not.match(text(el), 'Replicated disks are raw');
@@ -102,7 +91,7 @@ C('should send replicated: true with a raw disk, and show the node\'s refusal', 
       : [409, { error: { code: 'conflict', message: REFUSAL } }],
   });
   await typeInto(el.querySelector('input[name="name"]'), 'mirrored');
-  await check(checkbox(el), true);
+  await setChecked(checkbox(el), true);
   await click(el.querySelector('button[type="submit"]'));
   await until('the refusal', () => text(el).includes(REFUSAL));
   const create = fake.calls.find((x) => x.method === 'POST' && x.url === '/api/vm')!;
@@ -140,7 +129,7 @@ C.run();
 
 const H = suite('Hardware: replicated disks');
 const hDom = useDom(H);
-H.before(() => void (dom = hDom as never));
+H.before(() => void (dom = hDom));
 H.before.each(() => setLang('en'));
 
 async function hardware(g: VmDetail, c: ClusterView, extra: Record<string, FakeAnswer> = {}) {
@@ -170,7 +159,7 @@ H('should add a replicated disk as raw, the format locked while checked, and sho
   });
   await click(addButton(el));
   const form = el.querySelector<HTMLFormElement>('form[aria-label="Add disk"]')!;
-  await check(checkbox(el), true);
+  await setChecked(checkbox(el), true);
   assert.is(formatSelect(form).value, 'raw');
   assert.ok(formatSelect(form).disabled);
   assert.match(text(form), 'Replicated disks are raw');
