@@ -40,7 +40,7 @@ export type Storage = StorageView;
 export type BackupListEntry = ListedBackup;
 export type { BackupDetail, BackupModeView, JobView, TemporaryGuest };
 /** PUT /api/vm/<vmid>: the fields a client changes. */
-export type VmUpdate = Partial<Pick<VmDetail, 'name' | 'memory' | 'sockets' | 'cores' | 'ostype' | 'boot' | 'onboot' | 'description'>> & { accel?: AccelSetting | null };
+export type VmUpdate = Partial<Pick<VmDetail, 'name' | 'memory' | 'sockets' | 'cores' | 'ostype' | 'boot' | 'onboot' | 'agent' | 'description'>> & { accel?: AccelSetting | null };
 /** POST /api/vm/<vmid>/disks ("replicated": on both nodes of a 2-node cluster, raw) */
 export type DiskRequest = Partial<Pick<DiskConfig, 'size' | 'bus' | 'format' | 'cache' | 'replicated'>>;
 /** An answer that started a task (202). */

@@ -128,7 +128,7 @@ B.run();
 
 const R = suite('formRequest');
 R('should make the POST /api/vm body', () => {
-  assert.equal(formRequest(form({ node: 'pve1', diskSize: '8', cdrom: 'debian.iso', onboot: true })), {
+  assert.equal(formRequest(form({ node: 'pve1', diskSize: '8', cdrom: 'debian.iso', onboot: true, agent: true })), {
     name: 'web',
     node: 'pve1',
     memory: 512,
@@ -136,6 +136,7 @@ R('should make the POST /api/vm body', () => {
     cores: 1,
     ostype: 'l26',
     onboot: true,
+    agent: true,
     cdrom: 'debian.iso',
     disks: [{ size: '8G', bus: 'ide', format: 'qcow2', cache: 'writeback' }],
     nics: [{ model: 'rtl8139', bridge: 'vmbr0' }],
@@ -146,6 +147,9 @@ R('should send a VMID only when one is typed, and null for no CD', () => {
   assert.is(formRequest(form({ vmid: '150' })).vmid, 150);
   assert.not.ok('vmid' in formRequest(form()));
   assert.is(formRequest(form()).cdrom, null);
+});
+R('should send agent: false unless the guest agent is ticked (the node\'s default)', () => {
+  assert.is(formRequest(form()).agent, false);
 });
 R('should send a size in MiB as the API writes it', () => {
   assert.equal(formRequest(form({ diskSize: '64', diskUnit: 'M' })).disks, [{ size: '64M', bus: 'ide', format: 'qcow2', cache: 'writeback' }]);

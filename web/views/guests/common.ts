@@ -1,8 +1,9 @@
 /**
  * What the pages of the Guests view share: how often they ask the node
  * again, a guest's status as a badge (a crashed one says so), OS names, a privilege check, a
- * <select> of value/label pairs, the ISO names for a CD-ROM choice, and
- * the "Replicated" checkbox of a new disk (create form, Hardware card).
+ * <select> of value/label pairs, the ISO names for a CD-ROM choice,
+ * the "Replicated" checkbox of a new disk (create form, Hardware card) and
+ * the "QEMU guest agent" checkbox (create form, Options card).
  */
 import type { Privilege, VmFault, VmListState } from '../../../node-cgi/api-types';
 import type { Me } from '../../api';
@@ -10,7 +11,7 @@ import { client } from '../../client';
 import { StatusBadge, type Tone } from '../../components/status-badge';
 import { useLoad } from '../../hooks';
 import { html } from '../../html';
-import { t, type MessageKey } from '../../i18n';
+import { lang, t, type Lang, type MessageKey } from '../../i18n';
 import { SIZE_UNITS, type SizeUnit } from './model';
 
 /** How often lists and pages ask the node again. */
@@ -63,5 +64,24 @@ export function ReplicatedCheck({ checked, blocked, onChange }: { checked: boole
     <label><input type="checkbox" name="replicated" checked=${checked && !blocked} disabled=${!!blocked} aria-describedby=${blocked ? 'replicated-blocked' : undefined}
       onChange=${(e: Event) => onChange((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.replicated')}</label>
     ${blocked && html`<div class="field-hint" id="replicated-blocked">${blocked}</div>`}
+  </div>`;
+}
+
+/**
+ * The guest agent checkbox's label and hint: this chunk's texts, not the
+ * catalogues' (those load before the first page).
+ */
+const AGENT: Record<Lang, [string, string]> = {
+  en: ['QEMU guest agent', 'Backups freeze the guest’s filesystems when the agent inside answers; applies at the next start.'],
+  de: ['QEMU-Gast-Agent', 'Sicherungen frieren die Dateisysteme des Gastes ein, wenn der Agent darin antwortet; gilt ab dem nächsten Start.'],
+};
+export const agentLabel = (): string => AGENT[lang()][0];
+
+/** The guest's `agent` setting: a virtio-serial channel for the QEMU guest agent inside. */
+export function AgentCheck({ checked, onChange }: { checked: boolean; onChange: (on: boolean) => void }) {
+  return html`<div class="field field-check">
+    <label><input type="checkbox" name="agent" checked=${checked} aria-describedby="agent-hint"
+      onChange=${(e: Event) => onChange((e.currentTarget as HTMLInputElement).checked)} /> ${agentLabel()}</label>
+    <div class="field-hint" id="agent-hint">${AGENT[lang()][1]}</div>
   </div>`;
 }

@@ -18,7 +18,7 @@ import { useAction, useLoad } from '../../hooks';
 import { html } from '../../html';
 import { t, type MessageKey } from '../../i18n';
 import { href, navigate } from '../../router';
-import { osLabel, ReplicatedCheck, Select, UnitSelect, useIsoNames } from './common';
+import { AgentCheck, osLabel, ReplicatedCheck, Select, UnitSelect, useIsoNames } from './common';
 import {
   BUSES, CACHES, defaultNode, fieldOfIssue, FORM_DEFAULTS, formIssues, formRequest, FORMATS, NICS, nodeIssue, OS_TYPES, replicaBlocked, replicaOffered, shownFormat, withOsType,
   type CreateForm, type FormField, type FormIssues, type NodeChoice, type SizeUnit,
@@ -119,6 +119,7 @@ export function GuestCreate({ me }: { me: Me }) {
         <div class="field field-check">
           <label><input type="checkbox" checked=${form.onboot} onChange=${(e: Event) => set('onboot', (e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.onboot')}</label>
         </div>
+        <${AgentCheck} checked=${form.agent} onChange=${(on: boolean) => set('agent', on)} />
       </fieldset>
       <fieldset class="card">
         <legend>${t('guests.section.cpu')}</legend>

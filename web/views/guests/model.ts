@@ -4,8 +4,8 @@
  * power actions a status allows.
  *
  *   formRequest({ ...FORM_DEFAULTS, name: 'web', diskSize: '8' })
- *   → { name: 'web', memory: 512, sockets: 1, cores: 1, ostype: 'l26', onboot: false, cdrom: null,
- *       disks: [{ size: '8G', bus: 'ide', format: 'qcow2', cache: 'writeback' }],
+ *   → { name: 'web', memory: 512, sockets: 1, cores: 1, ostype: 'l26', onboot: false, agent: false,
+ *       cdrom: null, disks: [{ size: '8G', bus: 'ide', format: 'qcow2', cache: 'writeback' }],
  *       nics: [{ model: 'rtl8139', bridge: 'vmbr0' }], description: '' }
  *   formRequest({ ...FORM_DEFAULTS, name: 'web', diskSize: '64', diskUnit: 'M', noNic: true })
  *   → { …, disks: [{ size: '64M', … }], nics: [] }
@@ -45,6 +45,8 @@ export interface CreateForm {
   /** A guest without a network card. */
   noNic: boolean;
   onboot: boolean;
+  /** A channel for the QEMU guest agent (backups freeze the guest's filesystems through it). */
+  agent: boolean;
   description: string;
 }
 
@@ -71,6 +73,7 @@ export const FORM_DEFAULTS: CreateForm = {
   nic: 'rtl8139',
   noNic: false,
   onboot: false,
+  agent: false,
   description: '',
 };
 
@@ -184,6 +187,7 @@ export function formRequest(f: CreateForm): VmCreateRequest {
     cores: Number(f.cores),
     ostype: f.ostype,
     onboot: f.onboot,
+    agent: f.agent,
     cdrom: f.cdrom || null,
     disks: f.noDisk ? [] : [diskRequest({ size: sizeText(f.diskSize, f.diskUnit), bus: f.bus, format: f.format, cache: f.cache, replicated: f.replicated })],
     nics: f.noNic ? [] : [{ model: f.nic, bridge: f.bridge.trim() }],

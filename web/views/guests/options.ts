@@ -1,7 +1,8 @@
 /**
  * The Options card of a guest's page: the accelerator it runs under and
- * why; name, start at boot, its accelerator setting (or the node's) and notes, a form for users with VM.Config
- * and a list for the others. Memory and processors are hardware (hardware.ts).
+ * why; name, start at boot, the guest agent channel, its accelerator
+ * setting (or the node's) and notes, a form for users with VM.Config and a
+ * list for the others. Memory and processors are hardware (hardware.ts).
  */
 import { useState } from 'preact/hooks';
 import type { AccelSetting, VmDetail } from '../../../node-cgi/api-types';
@@ -11,7 +12,7 @@ import { Field, fieldError, formError } from '../../components/field';
 import { useAction } from '../../hooks';
 import { html } from '../../html';
 import { t } from '../../i18n';
-import { Select } from './common';
+import { AgentCheck, agentLabel, Select } from './common';
 
 /** The fields the form shows the node's refusals on. */
 const FIELDS = ['name', 'description', 'accel'];
@@ -19,16 +20,18 @@ const FIELDS = ['name', 'description', 'accel'];
 function OptionsForm({ g, onDone }: { g: VmDetail; onDone: () => void }) {
   const [name, setName] = useState(g.name);
   const [onboot, setOnboot] = useState(g.onboot);
+  const [agent, setAgent] = useState(g.agent);
   const [description, setDescription] = useState(g.description);
   const [accel, setAccel] = useState<AccelSetting | ''>(g.accel ?? '');
   const save = useAction(async () => {
-    await client.vms.update(g.vmid, { name, onboot, description, accel: accel || null });
+    await client.vms.update(g.vmid, { name, onboot, agent, description, accel: accel || null });
     onDone();
   });
   const fe = (f: string) => fieldError(save.error, f);
   return html`<form onSubmit=${(e: Event) => (e.preventDefault(), void save.run())} noValidate>
     <${Field} label=${t('guests.field.name')} value=${name} error=${fe('name')} onInput=${(e: Event) => setName((e.currentTarget as HTMLInputElement).value)} />
     <div class="field field-check"><label><input type="checkbox" checked=${onboot} onChange=${(e: Event) => setOnboot((e.currentTarget as HTMLInputElement).checked)} /> ${t('guests.field.onboot')}</label></div>
+    <${AgentCheck} checked=${agent} onChange=${setAgent} />
     <${Field} label=${t('guests.field.accel')} error=${fe('accel')} hint=${t('guests.field.accelHint')}>
       <${Select} value=${accel} onChange=${(v: string) => setAccel(v as AccelSetting | '')} options=${[
         ['', t('guests.accel.opt.node')], ['auto', t('guests.accel.opt.auto')], ['kvm', t('guests.accel.opt.kvm')], ['tcg', t('guests.accel.opt.tcg')],
@@ -61,6 +64,7 @@ export function Options({ g, config, onDone }: { g: VmDetail; config: boolean; o
       ? html`<${OptionsForm} key=${g.vmid} g=${g} onDone=${onDone} />`
       : html`<dl class="props">
           <dt>${t('guests.field.onboot')}</dt><dd>${t(g.onboot ? 'guests.yes' : 'guests.no')}</dd>
+          <dt>${agentLabel()}</dt><dd>${t(g.agent ? 'guests.yes' : 'guests.no')}</dd>
           <dt>${t('guests.field.description')}</dt><dd>${g.description || '–'}</dd>
         </dl>`}
   </section>`;
