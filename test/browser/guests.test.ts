@@ -2,7 +2,8 @@
  * The Guests view in real Chromium against a real node with real QEMU:
  * create a guest in the form (defaults, inline validation), start it from
  * the start prompt, see it running, stop it from the list (with its
- * confirmation), delete it from its page. Screenshots go to
+ * confirmation), delete it from its page; the guest agent setting set in
+ * the form and changed in the Options card. Screenshots go to
  * .tmp/screenshots/ for a human look.
  */
 import { mkdirSync } from 'node:fs';
@@ -162,6 +163,45 @@ test('should create a guest with a dotted name, a disk in MiB and no network car
     const other = Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
     assert.equal((await api.get(`/api/vm/${other}`)).json.data.disks, []);
     assert.is((await api.del(`/api/vm/${other}`)).status, 204);
+  } finally {
+    await closePage(page);
+    if (vmid !== null) await api.del(`/api/vm/${vmid}`);
+  }
+});
+
+test('should give a guest the QEMU guest agent in the create form, and take it away and back in Options', async ({ browser }) => {
+  const page = await openPage(browser!, fx.node, { hash: '#/guests/new' });
+  const api = fx.admin;
+  let vmid: number | null = null;
+  try {
+    await login(page, 'admin', fx.node.adminPassword);
+    await page.getByRole('heading', { name: 'Create guest', level: 1 }).waitFor();
+    await page.getByLabel('Name').fill('agent');
+    await page.getByLabel('No disk (boots from CD or network)').check();
+    const box = page.getByRole('checkbox', { name: 'QEMU guest agent' });
+    assert.not.ok(await box.isChecked(), 'off unless asked for');
+    assert.match(await page.locator('.field-check', { has: box }).innerText(), 'Backups freeze the guest’s filesystems when the agent inside answers; applies at the next start.');
+    await box.check();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.waitForURL(/#\/guests\/\d+\/start$/);
+    vmid = Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
+    assert.is((await api.get(`/api/vm/${vmid}`)).json.data.agent, true);
+
+    await page.goto(`${fx.node.url}/#/guests/${vmid}`);
+    const card = page.locator('section', { has: page.getByRole('heading', { name: 'Options', level: 2 }) });
+    const option = card.getByRole('checkbox', { name: 'QEMU guest agent' });
+    await option.waitFor();
+    assert.ok(await option.isChecked(), 'shows the guest\'s setting');
+    for (const on of [false, true]) {
+      await option.setChecked(on);
+      await card.getByRole('button', { name: 'Save', exact: true }).click();
+      await card.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+      assert.is((await api.get(`/api/vm/${vmid}`)).json.data.agent, on);
+      // A fresh page shows what the node stored (and no "Saved." of the save before).
+      await page.reload();
+      await option.waitFor();
+      assert.is(await option.isChecked(), on, 'shows the saved setting after a reload');
+    }
   } finally {
     await closePage(page);
     if (vmid !== null) await api.del(`/api/vm/${vmid}`);
