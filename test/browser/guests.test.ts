@@ -30,6 +30,19 @@ test.after(async (ctx) => {
   await closeBrowser(ctx.browser);
 });
 
+/** The create form, logged in as admin on a page opened at #/guests/new. */
+async function createFormAsAdmin(page: Page): Promise<void> {
+  await login(page, 'admin', fx.node.adminPassword);
+  await page.getByRole('heading', { name: 'Create guest', level: 1 }).waitFor();
+}
+
+/** Submit the create form; the new guest's VMID, from its start prompt's address. */
+async function submitCreate(page: Page): Promise<number> {
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.waitForURL(/#\/guests\/\d+\/start$/);
+  return Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
+}
+
 const fitsWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
 test('should create a guest in the form, start it, see it running, stop it and delete it', async ({ browser }) => {
@@ -135,8 +148,7 @@ test('should create a guest with a dotted name, a disk in MiB and no network car
   const api = fx.admin;
   let vmid: number | null = null;
   try {
-    await login(page, 'admin', fx.node.adminPassword);
-    await page.getByRole('heading', { name: 'Create guest', level: 1 }).waitFor();
+    await createFormAsAdmin(page);
     assert.match(await page.locator('.field', { has: page.getByLabel('Name') }).innerText(), 'Letters, digits, “-” and “.”');
     await page.getByLabel('Name').fill('web.example.com');
     await page.getByLabel('Disk size').fill('64');
@@ -147,9 +159,7 @@ test('should create a guest with a dotted name, a disk in MiB and no network car
     await page.getByLabel('Disk size').fill('64');
     await page.getByLabel('No network card').check();
     assert.is(await page.getByLabel('Bridge').count(), 0, 'no network fields without a card');
-    await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await page.waitForURL(/#\/guests\/\d+\/start$/);
-    vmid = Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
+    vmid = await submitCreate(page);
     const g = (await api.get(`/api/vm/${vmid}`)).json.data;
     assert.equal([g.name, g.disks.map((d: { size: string }) => d.size), g.nics], ['web.example.com', ['64M'], []]);
 
@@ -158,9 +168,7 @@ test('should create a guest with a dotted name, a disk in MiB and no network car
     await page.getByLabel('Name').fill('diskless');
     await page.getByLabel('No disk (boots from CD or network)').check();
     assert.is(await page.getByLabel('Disk size').count(), 0, 'no disk fields without a disk');
-    await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await page.waitForURL(/#\/guests\/\d+\/start$/);
-    const other = Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
+    const other = await submitCreate(page);
     assert.equal((await api.get(`/api/vm/${other}`)).json.data.disks, []);
     assert.is((await api.del(`/api/vm/${other}`)).status, 204);
   } finally {
@@ -174,17 +182,14 @@ test('should give a guest the QEMU guest agent in the create form, and take it a
   const api = fx.admin;
   let vmid: number | null = null;
   try {
-    await login(page, 'admin', fx.node.adminPassword);
-    await page.getByRole('heading', { name: 'Create guest', level: 1 }).waitFor();
+    await createFormAsAdmin(page);
     await page.getByLabel('Name').fill('agent');
     await page.getByLabel('No disk (boots from CD or network)').check();
     const box = page.getByRole('checkbox', { name: 'QEMU guest agent' });
     assert.not.ok(await box.isChecked(), 'off unless asked for');
     assert.match(await page.locator('.field-check', { has: box }).innerText(), 'Backups freeze the guest’s filesystems when the agent inside answers; applies at the next start.');
     await box.check();
-    await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await page.waitForURL(/#\/guests\/\d+\/start$/);
-    vmid = Number(/#\/guests\/(\d+)\/start$/.exec(page.url())![1]);
+    vmid = await submitCreate(page);
     assert.is((await api.get(`/api/vm/${vmid}`)).json.data.agent, true);
 
     await page.goto(`${fx.node.url}/#/guests/${vmid}`);
