@@ -171,7 +171,7 @@ T('should form a cluster of the two lab nodes through the API', async () => {
   api = await Promise.all([0, 1].map((i) => lab.relogin(i)));
   const st = await api[0]!.get('/api/cluster');
   assert.is(st.status, 200, st.text);
-  assert.equal(st.json.data.nodes.map((x: { name: string; online: boolean }) => [x.name, x.online]), [['node1', true], ['node2', true]]);
+  assert.equal(st.json.data.nodes.map((x: { name: string; online: boolean; drbd?: boolean }) => [x.name, x.online, x.drbd]), [['node1', true, true], ['node2', true, true]], 'both online, both with the DRBD module');
   process.stdout.write(`  cluster URLs: ${st.json.data.nodes.map((x: { url: string }) => x.url).join(', ')}\n`);
 });
 
