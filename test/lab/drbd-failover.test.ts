@@ -61,6 +61,8 @@ const TOKEN = randomBytes(8).toString('hex');
 const PATTERN = `ramvm-pattern ${TOKEN}`;
 /** Generous: SeaBIOS and the boot sector under TCG inside a TCG node, while the machine is shared. */
 const LINE_TIMEOUT_MS = 180_000;
+/** A live migration, a backup or a restore: a task of a minute under TCG inside TCG on a busy machine; five at most. */
+const TASK_TIMEOUT_MS = 300_000;
 
 const T = suite('drbd failover through the API in the lab');
 let api: Client[] = [];
@@ -136,7 +138,7 @@ T('should live-migrate the running guest to node2 and back, only its RAM moving,
     const target = `node${to + 1}`;
     const r = await api[from]!.post(`/api/vm/${VMID}/migrate`, { target, online: true });
     assert.is(r.status, 202, r.text);
-    const t = await waitTask(api[from]!, r.json.data.task, STATE_TIMEOUT_MS);
+    const t = await waitTask(api[from]!, r.json.data.task, TASK_TIMEOUT_MS);
     assert.is(t.status, 'ok', t.message);
     const last = (await taskLines(api[from]!, r.json.data.task)).at(-1)!;
     const m = /migrated in (\d+) ms, downtime (\d+) ms, 0 bytes of disk moved$/.exec(last);
@@ -160,7 +162,7 @@ T('should live-migrate the running guest to node2 and back, only its RAM moving,
 T('should back up the running guest in cluster mode from node2\'s copy, verified, and restore it there to a guest that finds its pattern', async () => {
   const r = await api[0]!.post('/api/backup/run', { vmid: VMID, mode: 'cluster', storage: 'local' });
   assert.is(r.status, 202, r.text);
-  const t = await waitTask(api[0]!, r.json.data.task, STATE_TIMEOUT_MS);
+  const t = await waitTask(api[0]!, r.json.data.task, TASK_TIMEOUT_MS);
   const lines = await taskLines(api[0]!, r.json.data.task);
   assert.is(t.status, 'ok', `${t.message}\n${lines.join('\n')}`);
   const held = lines.find((l) => /guest 120 held for [0-9.]+ ms/.test(l));
@@ -176,7 +178,7 @@ T('should back up the running guest in cluster mode from node2\'s copy, verified
   assert.is(b.verified, true, JSON.stringify(b.problems));
   const rs = await api[1]!.post(`/api/backup/${encodeURIComponent(b.id)}/restore`, { vmid: RESTORED });
   assert.is(rs.status, 202, rs.text);
-  const rt = await waitTask(api[1]!, rs.json.data.task, STATE_TIMEOUT_MS);
+  const rt = await waitTask(api[1]!, rs.json.data.task, TASK_TIMEOUT_MS);
   assert.is(rt.status, 'ok', rt.message);
   const copy = await api[1]!.get(`/api/vm/${RESTORED}`);
   assert.is(copy.status, 200, copy.text);
