@@ -114,7 +114,7 @@ function BackupList({ me, storages, ended }: { me: Me; storages: Storage[]; ende
     ${rows === null
       ? !error && html`<p>${t('app.loading')}</p>`
       : html`<${DataTable} label=${t('backup.list')} filter=${t('backup.filter')} empty=${t('backup.empty')}
-          columns=${columns} rows=${rows} rowKey=${(b: Entry) => b.id}
+          columns=${columns} rows=${rows} rowKey=${(b: Entry) => `${b.node}/${b.id}`}
           rowClass=${(b: Entry) => (b.verified ? undefined : 'row-failed')} />`}
   </section>`;
 }
@@ -132,6 +132,7 @@ function BackupDetail({ id }: { id: string }) {
       <dl class="props">
         <dt>${t('backup.id')}</dt><dd><code>${b.id}</code></dd>
         <dt>${t('backup.col.storage')}</dt><dd>${b.storage}</dd>
+        <dt>${t('top.node')}</dt><dd>${b.node}</dd>
         <dt>${t('backup.col.mode')}</dt><dd>${b.mode} · ${b.method} · ${b.compress}</dd>
         <dt>${t('backup.col.size')}</dt><dd>${formatBytes(b.size)}</dd>
         <dt>${t('backup.col.duration')}</dt><dd>${formatDuration(b.durationMs)}</dd>

@@ -1,13 +1,15 @@
 /**
  * Back up now (web/views/backups/now.ts) in happy-dom with a fake fetch:
  * cluster mode is offered for a guest with a replicated disk only, and
- * sent as the node takes it. test/unit/backup covers the node's side.
+ * sent as the node takes it; the storage column names the node that holds
+ * a backup. test/unit/backup covers the node's side.
  */
 import { suite } from '../../helpers/suite';
 import * as assert from 'uvu/assert';
 import { html } from '../../../web/html';
 import { setLang } from '../../../web/i18n';
 import { BackupNow } from '../../../web/views/backups/now';
+import { backupColumns } from '../../../web/views/backups/actions';
 import { click, fakeFetch, mount, settle, unmount, until, useDom, type FakeAnswer } from './dom';
 
 const S = suite('BackupNow');
@@ -55,3 +57,29 @@ S('should not offer cluster mode for a guest without replicated disks', async ()
   await unmount(el);
 });
 S.run();
+
+const C = suite('backupColumns');
+useDom(C);
+C.before.each(() => setLang('en'));
+
+const ME = { username: 'admin', node: 'n1', tokenid: null, groups: [], privileges: ['VM.Backup' as const] };
+const entry = (node: string, offline = false) => ({
+  id: 'local:101:20261207T050000Z', vmid: 101, storage: 'local', time: '2026-12-07T05:00:00.000Z', mode: 'cluster', method: 'live', compress: 'zstd',
+  verified: true, verifiedAt: null, problems: [], size: 1, durationMs: 1, task: 't', job: null, name: 'g101', node, ...(offline ? { offline } : {}),
+});
+const storageCell = async (b: ReturnType<typeof entry>) => {
+  const col = backupColumns({ me: ME, guest: true }).find((c) => c.key === 'storage')!;
+  const el = await mount(html`<div>${col.render!(b as never)}</div>`);
+  const text = el.textContent!.replace(/\s+/g, ' ').trim();
+  await unmount(el);
+  return { text, value: col.value(b as never) };
+};
+
+C('should name the node that holds a backup when it is not the page\'s node', async () => {
+  assert.equal(await storageCell(entry('n2')), { text: 'local (n2)', value: 'local (n2)' });
+});
+C('should show the storage alone for a backup on the page\'s node, and an unplugged device as offline', async () => {
+  assert.equal(await storageCell(entry('n1')), { text: 'local', value: 'local' });
+  assert.is((await storageCell(entry('n1', true))).text, 'local (device not connected)');
+});
+C.run();

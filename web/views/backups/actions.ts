@@ -65,7 +65,11 @@ export function backupColumns({ me, guest }: { me: Me; guest: boolean }): Column
   return [
     { key: 'time', label: t('backup.col.time'), value: (b) => formatTime(b.time), sortValue: (b) => b.time },
     ...(guest ? [{ key: 'guest', label: t('backup.col.guest'), value: (b: Entry) => guestLabel(b.vmid, b.name), sortValue: (b: Entry) => b.vmid }] : []),
-    { key: 'storage', label: t('backup.col.storage'), value: (b) => b.storage, render: (b) => html`${b.storage}${b.offline ? html` <span class="muted">(${t('backup.offline')})</span>` : ''}` },
+    // The node whose storage holds it, when that is not the node of the page (a cluster-mode backup lies on the guest's peer).
+    {
+      key: 'storage', label: t('backup.col.storage'), value: (b) => (b.node === me.node ? b.storage : `${b.storage} (${b.node})`),
+      render: (b) => html`${b.storage}${b.node !== me.node ? html` <span class="muted">(${b.node})</span>` : ''}${b.offline ? html` <span class="muted">(${t('backup.offline')})</span>` : ''}`,
+    },
     { key: 'mode', label: t('backup.col.mode'), value: (b) => `${b.mode} · ${b.method} · ${b.compress}` },
     { key: 'size', label: t('backup.col.size'), value: (b) => formatBytes(b.size), sortValue: (b) => b.size, class: 'num' },
     ...(guest ? [{ key: 'duration', label: t('backup.col.duration'), value: (b: Entry) => formatDuration(b.durationMs), sortValue: (b: Entry) => b.durationMs, class: 'num' }] : []),

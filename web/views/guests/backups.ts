@@ -30,7 +30,7 @@ export function GuestBackups({ vmid, me }: { vmid: number; me: Me }) {
     ${data === null
       ? !error && html`<p>${t('app.loading')}</p>`
       : html`<${DataTable} label=${t('guests.backupsOf', { vmid })} filter=${false} empty=${t('guests.backupsNone')}
-          columns=${backupColumns({ me, guest: false })} rows=${data} rowKey=${(b: Entry) => b.id}
+          columns=${backupColumns({ me, guest: false })} rows=${data} rowKey=${(b: Entry) => `${b.node}/${b.id}`}
           rowClass=${(b: Entry) => (b.verified ? undefined : 'row-failed')} />`}
   </section>`;
 }
