@@ -20,6 +20,7 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { AnswerQueue } from '../lib/answers';
 import { HttpError } from '../lib/errors';
 
 /** Time to connect, and for each reply of the relay. */
@@ -112,9 +113,7 @@ export function normalFingerprint(f: string): string {
 /** A line-oriented connection that hands out one reply at a time. */
 class Conversation {
   private buf = '';
-  private queue: SmtpReply[] = [];
-  private waiting: { resolve: (r: SmtpReply) => void; reject: (e: Error) => void } | null = null;
-  private failed: Error | null = null;
+  private readonly replies = new AnswerQueue<SmtpReply>();
 
   constructor(
     private sock: Socket | TLSSocket,
@@ -128,51 +127,25 @@ class Conversation {
     sock.on('data', (chunk: Buffer) => {
       // latin1: one byte, one character, so a chunk cut inside a character breaks nothing.
       this.buf += chunk.toString('latin1');
-      if (this.buf.length > SMTP_REPLY_MAX_BYTES) return this.abort(this.fail('the relay sent a reply too long to be one'));
+      if (this.buf.length > SMTP_REPLY_MAX_BYTES) {
+        this.replies.fail(this.fail('the relay sent a reply too long to be one'));
+        return;
+      }
       try {
         const { replies, rest } = parseReplies(this.buf);
         this.buf = rest;
-        this.queue.push(...replies);
+        this.replies.push(...replies);
       } catch (e) {
-        return this.abort(this.fail('the relay does not speak SMTP', (e as Error).message));
+        this.replies.fail(this.fail('the relay does not speak SMTP', (e as Error).message));
       }
-      this.deliver();
     });
-    sock.on('error', (e) => this.abort(this.fail('the connection failed', e.message)));
-    sock.on('close', () => this.abort(this.fail('the relay closed the connection')));
+    sock.on('error', (e) => this.replies.fail(this.fail('the connection failed', e.message)));
+    sock.on('close', () => this.replies.fail(this.fail('the relay closed the connection')));
   }
 
-  private deliver(): void {
-    if (this.waiting && this.queue.length > 0) {
-      const w = this.waiting;
-      this.waiting = null;
-      w.resolve(this.queue.shift()!);
-    }
-  }
-
-  private abort(e: HttpError): void {
-    this.failed ??= e;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = null;
-      w.reject(this.failed);
-    }
-  }
-
-  /** The next reply, within SMTP_REPLY_TIMEOUT_MS. */
+  /** The next reply, within SMTP_REPLY_TIMEOUT_MS (a reply later than that goes to the next step). */
   reply(step: string): Promise<SmtpReply> {
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift()!);
-    if (this.failed) return Promise.reject(this.failed);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting = null;
-        reject(new HttpError('timeout', `mail relay: no answer to ${step} within ${this.replyTimeoutMs / 1000} s`));
-      }, this.replyTimeoutMs);
-      this.waiting = {
-        resolve: (r) => (clearTimeout(timer), resolve(r)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      };
-    });
+    return this.replies.next(this.replyTimeoutMs, () => new HttpError('timeout', `mail relay: no answer to ${step} within ${this.replyTimeoutMs / 1000} s`));
   }
 
   /** Send a line (or DATA's block) and expect one of `codes`. */

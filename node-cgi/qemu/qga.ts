@@ -23,6 +23,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
+import { AnswerQueue } from '../lib/answers';
 import { HttpError } from '../lib/errors';
 
 /** How long a ping (with the sync before it) may take: an agent that answers at all answers at once. */
@@ -132,14 +133,10 @@ export function parseFreezeStatus(v: unknown): 'thawed' | 'frozen' {
   return v;
 }
 
-type Waiter = { resolve: (a: QgaAnswer) => void; reject: (e: Error) => void };
-
 export class Qga {
   private phase: QgaPhase = 'stale';
   private rest: Buffer = Buffer.alloc(0);
-  private queue: QgaAnswer[] = [];
-  private waiter: Waiter | null = null;
-  private closedError: Error | null = null;
+  private readonly answers = new AnswerQueue<QgaAnswer>();
 
   private constructor(private readonly sock: Socket, private readonly id: number) {
     sock.on('data', (chunk: Buffer) => {
@@ -148,13 +145,11 @@ export class Qga {
         const wasSynced = this.phase === 'synced';
         this.phase = r.phase;
         this.rest = r.rest;
-        this.queue.push(...r.answers);
-        if (!wasSynced && this.phase === 'synced') this.queue.unshift({ return: this.id });
+        // Getting in step answers the sync, before anything after it (nothing comes before: stale bytes are dropped).
+        this.answers.push(...(!wasSynced && this.phase === 'synced' ? [{ return: this.id }] : []), ...r.answers);
       } catch (e) {
         this.fail(e as Error);
-        return;
       }
-      this.deliver();
     });
     sock.on('error', (e) => this.fail(e));
     sock.on('close', () => this.fail(new HttpError('exec_failed', 'the guest agent channel closed')));
@@ -181,40 +176,20 @@ export class Qga {
     }
   }
 
-  private deliver(): void {
-    if (this.waiter && this.queue.length > 0) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve(this.queue.shift()!);
-    }
-  }
-
-  private fail(e: Error): void {
-    this.closedError ??= e;
-    const w = this.waiter;
-    this.waiter = null;
-    w?.reject(this.closedError);
+  private fail(e: Error): Error {
+    const failure = this.answers.fail(e);
     this.sock.destroy();
+    return failure;
   }
 
   private next(command: string, timeoutMs: number): Promise<QgaAnswer> {
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift()!);
-    if (this.closedError) return Promise.reject(this.closedError);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // An answer after this would be out of step: the connection is done.
-        this.fail(new HttpError('timeout', `the guest agent did not answer ${command} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiter = {
-        resolve: (a) => { clearTimeout(timer); resolve(a); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
-    });
+    // An answer after the timeout would be out of step: the connection is done.
+    return this.answers.next(timeoutMs, () => this.fail(new HttpError('timeout', `the guest agent did not answer ${command} within ${timeoutMs} ms`)));
   }
 
   /** Run one command; resolves with its "return" value, rejects with QgaError on its "error". */
   async execute<T = unknown>(command: string, timeoutMs: number, args?: Record<string, unknown>): Promise<T> {
-    if (this.closedError) throw this.closedError;
+    if (this.answers.failed) throw this.answers.failed;
     this.sock.write(JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + '\n');
     const a = await this.next(command, timeoutMs);
     if ('error' in a) throw new QgaError(command, a.error.class, a.error.desc);
@@ -222,8 +197,7 @@ export class Qga {
   }
 
   close(): void {
-    this.closedError ??= new HttpError('exec_failed', 'the guest agent connection was closed');
-    this.sock.destroy();
+    this.fail(new HttpError('exec_failed', 'the guest agent connection was closed'));
   }
 }
 
