@@ -16,7 +16,7 @@ import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_PASSWORD, type Client } from '../helpers/node';
+import { ADMIN_PASSWORD, type Client, type Reply } from '../helpers/node';
 import { formCluster, startTestCluster, type ClusterTestNode, type TestCluster } from '../helpers/cluster';
 
 let c: TestCluster;
@@ -33,6 +33,24 @@ const leftovers = (n: ClusterTestNode) => [
   ...(existsSync(images(n)) ? readdirSync(images(n)) : []),
   ...readdirSync(join(n.root, 'etc/ramvm/vms')).filter((f) => f.endsWith('.json')),
 ];
+
+/**
+ * What `ask` answers while n2's web server is down: 409, the peer named as
+ * not answering; meanwhile n2 shows offline, with no word of DRBD. n2 is
+ * back afterwards, whatever happened.
+ */
+async function refusedWhileN2Down(ask: () => Promise<Reply>): Promise<void> {
+  await n2.kill();
+  try {
+    const r = await ask();
+    assert.is(r.status, 409, r.text);
+    assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
+    const down = (await master.get('/api/cluster')).json.data.nodes.find((n: { name: string }) => n.name === 'n2');
+    assert.equal([down.online, 'drbd' in down], [false, false], 'a node that does not answer says nothing of DRBD');
+  } finally {
+    await n2.revive();
+  }
+}
 
 const R = suite('cluster: replicated disks without DRBD');
 
@@ -59,16 +77,7 @@ R('should refuse a replicated qcow2 disk with 400 naming the field', async () =>
 });
 
 R('should refuse with 409 when the peer does not answer, leaving nothing on either node', async () => {
-  await n2.kill();
-  try {
-    const r = await master.post('/api/vm', REPLICATED);
-    assert.is(r.status, 409, r.text);
-    assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
-    const down = (await master.get('/api/cluster')).json.data.nodes.find((n: { name: string }) => n.name === 'n2');
-    assert.equal([down.online, 'drbd' in down], [false, false], 'a node that does not answer says nothing of DRBD');
-  } finally {
-    await n2.revive();
-  }
+  await refusedWhileN2Down(() => master.post('/api/vm', REPLICATED));
   assert.equal(leftovers(n1), []);
   assert.equal((await master.get('/api/vm')).json.data, [], 'no guest, the VMID given back');
 });
@@ -107,16 +116,7 @@ R('should refuse a replicated qcow2 disk on an existing guest with 400, as a cre
 });
 
 R('should refuse to add a replicated disk with 409 when the peer does not answer, the guest as it was', async () => {
-  await n2.kill();
-  try {
-    const r = await master.post(`/api/vm/${plain}/disks`, { size: '64M', replicated: true });
-    assert.is(r.status, 409, r.text);
-    assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
-    const down = (await master.get('/api/cluster')).json.data.nodes.find((n: { name: string }) => n.name === 'n2');
-    assert.equal([down.online, 'drbd' in down], [false, false], 'a node that does not answer says nothing of DRBD');
-  } finally {
-    await n2.revive();
-  }
+  await refusedWhileN2Down(() => master.post(`/api/vm/${plain}/disks`, { size: '64M', replicated: true }));
   assert.equal(await disksOf(), ['disk0']);
   assert.equal(guestFiles(n1), [`vm-${plain}-disk-0.raw`]);
 });
@@ -159,16 +159,7 @@ R('should refuse to make a disk replicated with 409 when the peer does not answe
   writeSync(fd, PATTERN, 2 ** 20 - PATTERN.length);
   closeSync(fd);
   assert.equal(imageState(), WRITTEN);
-  await n2.kill();
-  try {
-    const r = await master.post(`/api/vm/${plain}/disks/disk0/replicate`);
-    assert.is(r.status, 409, r.text);
-    assert.match(r.json.error.message, /the peer node n2 does not answer; a replicated disk is made on both nodes at once/);
-    const down = (await master.get('/api/cluster')).json.data.nodes.find((n: { name: string }) => n.name === 'n2');
-    assert.equal([down.online, 'drbd' in down], [false, false], 'a node that does not answer says nothing of DRBD');
-  } finally {
-    await n2.revive();
-  }
+  await refusedWhileN2Down(() => master.post(`/api/vm/${plain}/disks/disk0/replicate`));
   assert.equal(imageState(), WRITTEN);
   assert.equal((await master.get(`/api/vm/${plain}`)).json.data.disks[0].file, `vm-${plain}-disk-0.raw`);
 });
